@@ -1,0 +1,40 @@
+# tenant_rls -- PGXS build.  The version lives in tenant_rls.control only.
+
+EXTENSION   = tenant_rls
+EXTVERSION  = $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENSION).control)
+
+MODULE_big  = tenant_rls
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+SHLIB_LINK  = -lcrypto
+PG_CPPFLAGS = -I$(srcdir)/src -DTENANT_RLS_VERSION=\"$(EXTVERSION)\"
+
+# The install script of the current version is assembled from one fragment per
+# concern (src/sql/NN_concern.sql), so each concern keeps its SQL next to its C.
+# Upgrade scripts (src/tenant_rls--A--B.sql) are written by hand.
+SQL_FRAGMENTS = $(sort $(wildcard src/sql/*.sql))
+DATA_built  = src/$(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(filter-out $(DATA_built),$(wildcard src/$(EXTENSION)--*--*.sql))
+
+# pg_regress suites: every sql/*.sql, in name order.  Run them with `make test`
+# (throwaway cluster), not `make installcheck` against a server you care about.
+REGRESS      = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
+
+PG_CONFIG  ?= pg_config
+PGXS       := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+src/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS) $(EXTENSION).control
+	@{ echo '-- tenant_rls $(EXTVERSION) install script, assembled from src/sql/*.sql by the Makefile.'; \
+	   printf '%s\n' '\echo Use "CREATE EXTENSION tenant_rls" to load this file. \quit'; \
+	   for f in $(SQL_FRAGMENTS); do echo; echo "-- ==== $$f"; cat $$f; done; } > $@
+
+.PHONY: test demo bench
+# The two commands README gives a new user.  Both install what is missing,
+# build, install into a private copy of PostgreSQL, use a throwaway cluster.
+test:
+	bash test/run_tests.sh
+demo:
+	bash test/demo.sh
+bench:
+	bash test/bench/run.sh

@@ -1,0 +1,458 @@
+/*
+ * context.c -- setting and reading the tenant of the current transaction.
+ *
+ * The tenant lives in the setting app.current_tenant_id.  It is written only
+ * through tenant_rls.set_tenant*() (validated, canonicalised, transaction-local
+ * by default so a pooled connection cannot carry it to the next client) and
+ * read through the accessors current_tenant*() that policies call.
+ *
+ * Accessor rules (DESIGN C2): unset, '' (after RESET, DISCARD ALL or the end of
+ * the transaction that set it) reads as NULL, never an error, so a policy
+ * "tenant_id = tenant_rls.current_tenant_uuid()" returns zero rows.  A value
+ * that is not valid for the requested type can only arrive by a raw SET that
+ * bypassed set_tenant(); the typed accessors then raise an error rather than
+ * guess, so a query never runs as a wrong tenant.
+ */
+#include "tenant_rls.h"
+
+#include <ctype.h>
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/uuid.h"
+
+#include "context.h"
+#include "guc.h"
+
+PG_FUNCTION_INFO_V1(tenant_rls_set_tenant_text);
+PG_FUNCTION_INFO_V1(tenant_rls_set_tenant_uuid);
+PG_FUNCTION_INFO_V1(tenant_rls_set_tenant_bigint);
+PG_FUNCTION_INFO_V1(tenant_rls_clear_tenant);
+PG_FUNCTION_INFO_V1(tenant_rls_current_tenant);
+PG_FUNCTION_INFO_V1(tenant_rls_current_tenant_uuid);
+PG_FUNCTION_INFO_V1(tenant_rls_current_tenant_bigint);
+PG_FUNCTION_INFO_V1(tenant_rls_current_tenant_int);
+
+/* ---------------------------------------------------------------------
+ * Parsing: strict, no whitespace, no signs other than a leading '-'.
+ * These never raise; callers decide what a failure means.
+ * ---------------------------------------------------------------------
+ */
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Accepts the canonical 8-4-4-4-12 form in either case, and the 32-digit form
+ * without hyphens.  Braces and embedded spaces are refused.
+ */
+static bool
+parse_uuid(const char *s, pg_uuid_t *out)
+{
+	size_t		len = strlen(s);
+	bool		hyphens;
+	int			i = 0;
+
+	if (len == 36)
+		hyphens = true;
+	else if (len == 32)
+		hyphens = false;
+	else
+		return false;
+
+	for (int byte = 0; byte < UUID_LEN; byte++)
+	{
+		int			hi,
+					lo;
+
+		if (hyphens && (i == 8 || i == 13 || i == 18 || i == 23))
+		{
+			if (s[i] != '-')
+				return false;
+			i++;
+		}
+		hi = hexval(s[i]);
+		lo = hexval(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out->data[byte] = (unsigned char) ((hi << 4) | lo);
+		i += 2;
+	}
+	return s[i] == '\0';
+}
+
+/* Decimal integer within [min, max]; optional leading '-', digits only. */
+static bool
+parse_int_range(const char *s, int64 min, int64 max, int64 *out)
+{
+	bool		neg = false;
+	uint64		acc = 0;
+	uint64		limit;
+	const char *p = s;
+
+	if (*p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	if (*p == '\0')
+		return false;
+	limit = neg ? ((uint64) (-(min + 1))) + 1 : (uint64) max;
+	for (; *p; p++)
+	{
+		if (*p < '0' || *p > '9')
+			return false;
+		if (acc > (limit - (uint64) (*p - '0')) / 10)
+			return false;
+		acc = acc * 10 + (uint64) (*p - '0');
+	}
+	if (neg)
+		*out = (acc == (uint64) PG_INT64_MAX + 1) ? PG_INT64_MIN : -(int64) acc;
+	else
+		*out = (int64) acc;
+	return true;
+}
+
+static char *
+uuid_to_cstring(const pg_uuid_t *u)
+{
+	static const char hex[] = "0123456789abcdef";
+	char	   *buf = palloc(37);
+	int			j = 0;
+
+	for (int i = 0; i < UUID_LEN; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			buf[j++] = '-';
+		buf[j++] = hex[u->data[i] >> 4];
+		buf[j++] = hex[u->data[i] & 0x0f];
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+/* ---------------------------------------------------------------------
+ * Validation and storage
+ * ---------------------------------------------------------------------
+ */
+
+char *
+tenant_canonicalize(const char *value, TenantType type)
+{
+	size_t		len = strlen(value);
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tenant value must not be empty"),
+				 errhint("Use tenant_rls.clear_tenant() to clear the tenant context.")));
+	if (len > TENANT_MAX_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tenant value is too long"),
+				 errdetail("A tenant value may be at most %d bytes; this one has %zu.",
+						   TENANT_MAX_LEN, len),
+				 errhint("Pass the tenant identifier itself, not a description of it.")));
+	if (isspace((unsigned char) value[0]) || isspace((unsigned char) value[len - 1]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("tenant value must not begin or end with white space"),
+				 errhint("Trim the value before passing it to tenant_rls.set_tenant().")));
+	for (size_t i = 0; i < len; i++)
+	{
+		if ((unsigned char) value[i] < 0x20 || value[i] == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("tenant value must not contain control characters")));
+	}
+
+	switch (type)
+	{
+		case TENANT_TYPE_UUID:
+			{
+				pg_uuid_t	u;
+
+				if (!parse_uuid(value, &u))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+							 errmsg("invalid tenant value for type uuid: \"%s\"", value),
+							 errhint("Tenants are uuids (tenant_rls.tenant_type = uuid); pass one like 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'.")));
+				return uuid_to_cstring(&u);
+			}
+		case TENANT_TYPE_BIGINT:
+		case TENANT_TYPE_INTEGER:
+			{
+				int64		v;
+				bool		is_int = (type == TENANT_TYPE_INTEGER);
+
+				if (!parse_int_range(value,
+									 is_int ? PG_INT32_MIN : PG_INT64_MIN,
+									 is_int ? PG_INT32_MAX : PG_INT64_MAX,
+									 &v))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+							 errmsg("invalid tenant value for type %s: \"%s\"",
+									tenant_type_name(type), value),
+							 errhint("Tenants are %s numbers (tenant_rls.tenant_type = %s); pass the digits only.",
+									 tenant_type_name(type), tenant_type_name(type))));
+				return psprintf(INT64_FORMAT, v);
+			}
+		case TENANT_TYPE_TEXT:
+			break;
+	}
+	return pstrdup(value);
+}
+
+void
+tenant_context_store(const char *canonical, bool is_local)
+{
+	if (is_local && !IsTransactionBlock())
+		ereport(WARNING,
+				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
+				 errmsg("tenant context set outside a transaction block lasts only for this statement"),
+				 errhint("Call tenant_rls.set_tenant() after BEGIN, or pass is_local => false for a session-wide tenant.")));
+
+	(void) set_config_option(TENANT_SETTING, canonical,
+							 superuser() ? PGC_SUSET : PGC_USERSET,
+							 PGC_S_SESSION,
+							 is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET,
+							 true, 0, false);
+}
+
+const char *
+tenant_context_get(void)
+{
+	const char *v = GetConfigOption(TENANT_SETTING, true, false);
+
+	if (v == NULL || v[0] == '\0')
+		return NULL;
+	return v;
+}
+
+/* ---------------------------------------------------------------------
+ * SQL-callable setters
+ * ---------------------------------------------------------------------
+ */
+
+static void
+check_type_matches(TenantType given)
+{
+	TenantType	want = (TenantType) tenant_rls_tenant_type;
+
+	if (want == TENANT_TYPE_TEXT || want == given ||
+		(want == TENANT_TYPE_BIGINT && given == TENANT_TYPE_INTEGER))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("tenant value of type %s does not match tenant_rls.tenant_type %s",
+					tenant_type_name(given), tenant_type_name(want)),
+			 errhint("Pass a value of type %s, or change tenant_rls.tenant_type.", tenant_type_name(want))));
+}
+
+/* set_tenant(value text [, is_local boolean]) */
+Datum
+tenant_rls_set_tenant_text(PG_FUNCTION_ARGS)
+{
+	char	   *value;
+	bool		is_local = true;
+	char	   *canonical;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tenant value must not be null"),
+				 errhint("Use tenant_rls.clear_tenant() to clear the tenant context.")));
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		is_local = PG_GETARG_BOOL(1);
+
+	value = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	canonical = tenant_canonicalize(value, (TenantType) tenant_rls_tenant_type);
+	tenant_context_store(canonical, is_local);
+	PG_RETURN_TEXT_P(cstring_to_text(canonical));
+}
+
+/* set_tenant(value uuid [, is_local boolean]) */
+Datum
+tenant_rls_set_tenant_uuid(PG_FUNCTION_ARGS)
+{
+	bool		is_local = true;
+	char	   *canonical;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tenant value must not be null"),
+				 errhint("Use tenant_rls.clear_tenant() to clear the tenant context.")));
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		is_local = PG_GETARG_BOOL(1);
+	check_type_matches(TENANT_TYPE_UUID);
+	canonical = uuid_to_cstring(PG_GETARG_UUID_P(0));
+	tenant_context_store(canonical, is_local);
+	PG_RETURN_TEXT_P(cstring_to_text(canonical));
+}
+
+/* set_tenant(value bigint [, is_local boolean]) */
+Datum
+tenant_rls_set_tenant_bigint(PG_FUNCTION_ARGS)
+{
+	bool		is_local = true;
+	int64		v;
+	char	   *canonical;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tenant value must not be null"),
+				 errhint("Use tenant_rls.clear_tenant() to clear the tenant context.")));
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		is_local = PG_GETARG_BOOL(1);
+	v = PG_GETARG_INT64(0);
+	check_type_matches(TENANT_TYPE_BIGINT);
+	if (tenant_rls_tenant_type == TENANT_TYPE_INTEGER && (v < PG_INT32_MIN || v > PG_INT32_MAX))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("tenant value " INT64_FORMAT " is out of range for type integer", v),
+				 errhint("Tenants are integers (tenant_rls.tenant_type = integer).")));
+	canonical = psprintf(INT64_FORMAT, v);
+	tenant_context_store(canonical, is_local);
+	PG_RETURN_TEXT_P(cstring_to_text(canonical));
+}
+
+/* clear_tenant(): no tenant, for the rest of the session */
+Datum
+tenant_rls_clear_tenant(PG_FUNCTION_ARGS)
+{
+	tenant_context_store("", false);
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * Accessors.  Called once per scan (index key) or per row (filter), so the
+ * typed forms cache the last parsed value, keyed by the setting's text.
+ * ---------------------------------------------------------------------
+ */
+
+Datum
+tenant_rls_current_tenant(PG_FUNCTION_ARGS)
+{
+	const char *v = tenant_context_get();
+
+	if (v == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(v));
+}
+
+static void
+invalid_context(const char *v, const char *type)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("tenant context \"%s\" is not a valid %s", v, type),
+			 errdetail("app.current_tenant_id was set without tenant_rls.set_tenant(), which validates values."),
+			 errhint("Set the tenant with tenant_rls.set_tenant().")));
+}
+
+/* one-entry cache per accessor: the setting text and its parsed value */
+typedef struct AccessorCache
+{
+	char		key[TENANT_MAX_LEN + 1];
+	bool		valid;
+	pg_uuid_t	uuid;
+	int64		num;
+} AccessorCache;
+
+static AccessorCache uuid_cache;
+static AccessorCache int8_cache;
+static AccessorCache int4_cache;
+
+static inline bool
+cache_hit(AccessorCache *c, const char *v)
+{
+	return c->valid && strcmp(c->key, v) == 0;
+}
+
+static inline void
+cache_fill(AccessorCache *c, const char *v)
+{
+	size_t		len = strlen(v);
+
+	if (len > TENANT_MAX_LEN)
+	{
+		c->valid = false;
+		return;
+	}
+	memcpy(c->key, v, len + 1);
+	c->valid = true;
+}
+
+Datum
+tenant_rls_current_tenant_uuid(PG_FUNCTION_ARGS)
+{
+	const char *v = tenant_context_get();
+	pg_uuid_t  *result;
+
+	if (v == NULL)
+		PG_RETURN_NULL();
+	if (!cache_hit(&uuid_cache, v))
+	{
+		pg_uuid_t	u;
+
+		if (!parse_uuid(v, &u))
+			invalid_context(v, "uuid");
+		uuid_cache.uuid = u;
+		cache_fill(&uuid_cache, v);
+	}
+	result = palloc(sizeof(pg_uuid_t));
+	*result = uuid_cache.uuid;
+	PG_RETURN_UUID_P(result);
+}
+
+Datum
+tenant_rls_current_tenant_bigint(PG_FUNCTION_ARGS)
+{
+	const char *v = tenant_context_get();
+
+	if (v == NULL)
+		PG_RETURN_NULL();
+	if (!cache_hit(&int8_cache, v))
+	{
+		int64		n;
+
+		if (!parse_int_range(v, PG_INT64_MIN, PG_INT64_MAX, &n))
+			invalid_context(v, "bigint");
+		int8_cache.num = n;
+		cache_fill(&int8_cache, v);
+	}
+	PG_RETURN_INT64(int8_cache.num);
+}
+
+Datum
+tenant_rls_current_tenant_int(PG_FUNCTION_ARGS)
+{
+	const char *v = tenant_context_get();
+
+	if (v == NULL)
+		PG_RETURN_NULL();
+	if (!cache_hit(&int4_cache, v))
+	{
+		int64		n;
+
+		if (!parse_int_range(v, PG_INT32_MIN, PG_INT32_MAX, &n))
+			invalid_context(v, "integer");
+		int4_cache.num = n;
+		cache_fill(&int4_cache, v);
+	}
+	PG_RETURN_INT32((int32) int4_cache.num);
+}

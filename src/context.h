@@ -1,0 +1,25 @@
+/*
+ * context.h -- the tenant context: app.current_tenant_id.
+ */
+#ifndef TENANT_RLS_CONTEXT_H
+#define TENANT_RLS_CONTEXT_H
+
+#include "guc.h"
+
+/*
+ * Validate and canonicalise a tenant value for the given type.  Returns a
+ * palloc'd canonical string, or raises a clear error.
+ */
+extern char *tenant_canonicalize(const char *value, TenantType type);
+
+/*
+ * Store a canonical tenant value in app.current_tenant_id, transaction-local
+ * (is_local) or for the session.  Strict mode (strict.c) lets this path, and
+ * only this path, change the setting for unprivileged roles.
+ */
+extern void tenant_context_store(const char *canonical, bool is_local);
+
+/* The current tenant, or NULL when unset / empty. Never errors. */
+extern const char *tenant_context_get(void);
+
+#endif							/* TENANT_RLS_CONTEXT_H */

@@ -1,0 +1,173 @@
+/*
+ * guc.c -- where every tenant_rls.* configuration parameter is defined.
+ *
+ * Parameters that only one concern reads are still defined here, so that
+ * "what can be configured" has one answer.  Concerns with parameters of a
+ * special nature (the signing keys, strict mode) define them in their own
+ * file, called from _PG_init before the prefix is reserved.
+ */
+#include "tenant_rls.h"
+
+#include "utils/guc.h"
+#include "utils/varlena.h"
+#include "nodes/pg_list.h"
+
+#include "guc.h"
+
+char	   *tenant_rls_tenant_column = NULL;
+char	   *tenant_rls_managed_schemas = NULL;
+int			tenant_rls_tenant_type = TENANT_TYPE_TEXT;
+bool		tenant_rls_auto_protect = true;
+int			tenant_rls_drift_action = DRIFT_ERROR;
+char	   *tenant_rls_admin_role = NULL;
+bool		tenant_rls_audit = true;
+char	   *tenant_rls_actor_setting = NULL;
+
+static const struct config_enum_entry tenant_type_options[] = {
+	{"text", TENANT_TYPE_TEXT, false},
+	{"uuid", TENANT_TYPE_UUID, false},
+	{"bigint", TENANT_TYPE_BIGINT, false},
+	{"int8", TENANT_TYPE_BIGINT, true},
+	{"integer", TENANT_TYPE_INTEGER, false},
+	{"int", TENANT_TYPE_INTEGER, true},
+	{"int4", TENANT_TYPE_INTEGER, true},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry drift_action_options[] = {
+	{"error", DRIFT_ERROR, false},
+	{"warning", DRIFT_WARNING, false},
+	{NULL, 0, false}
+};
+
+const char *
+tenant_type_name(TenantType type)
+{
+	switch (type)
+	{
+		case TENANT_TYPE_TEXT:
+			return "text";
+		case TENANT_TYPE_UUID:
+			return "uuid";
+		case TENANT_TYPE_BIGINT:
+			return "bigint";
+		case TENANT_TYPE_INTEGER:
+			return "integer";
+	}
+	return "text";				/* keep compiler quiet */
+}
+
+/* A column name must be a plain, non-empty identifier of sane length. */
+static bool
+check_tenant_column(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+	{
+		GUC_check_errdetail("The tenant column name must not be empty.");
+		return false;
+	}
+	if (strlen(*newval) >= NAMEDATALEN)
+	{
+		GUC_check_errdetail("The tenant column name must be shorter than %d bytes.", NAMEDATALEN);
+		return false;
+	}
+	return true;
+}
+
+/* A comma-separated list of schema names, parsed like search_path. */
+static bool
+check_managed_schemas(char **newval, void **extra, GucSource source)
+{
+	char	   *rawstring;
+	List	   *namelist;
+
+	rawstring = pstrdup(*newval);
+	if (!SplitIdentifierString(rawstring, ',', &namelist))
+	{
+		GUC_check_errdetail("List syntax is invalid: give schema names separated by commas.");
+		pfree(rawstring);
+		list_free(namelist);
+		return false;
+	}
+	pfree(rawstring);
+	list_free(namelist);
+	return true;
+}
+
+void
+tenant_rls_define_gucs(void)
+{
+	DefineCustomStringVariable("tenant_rls.tenant_column",
+							   gettext_noop("Name of the column that holds the tenant in tenant tables."),
+							   NULL,
+							   &tenant_rls_tenant_column,
+							   "tenant_id",
+							   PGC_SUSET,
+							   0,
+							   check_tenant_column, NULL, NULL);
+
+	DefineCustomStringVariable("tenant_rls.managed_schemas",
+							   gettext_noop("Schemas whose tables tenant_rls protects automatically and reports on."),
+							   gettext_noop("A comma-separated list of schema names."),
+							   &tenant_rls_managed_schemas,
+							   "public",
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
+							   check_managed_schemas, NULL, NULL);
+
+	DefineCustomEnumVariable("tenant_rls.tenant_type",
+							 gettext_noop("Type of tenant values: text, uuid, bigint or integer."),
+							 gettext_noop("tenant_rls.set_tenant() validates and canonicalises values against this type."),
+							 &tenant_rls_tenant_type,
+							 TENANT_TYPE_TEXT,
+							 tenant_type_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("tenant_rls.auto_protect",
+							 gettext_noop("Protects new tenant tables in managed schemas automatically."),
+							 NULL,
+							 &tenant_rls_auto_protect,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("tenant_rls.drift_action",
+							 gettext_noop("What happens to DDL that weakens a protected table: error or warning."),
+							 NULL,
+							 &tenant_rls_drift_action,
+							 DRIFT_ERROR,
+							 drift_action_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("tenant_rls.admin_role",
+							   gettext_noop("Role whose members see and change the rows of every tenant."),
+							   gettext_noop("Empty means no role has this override."),
+							   &tenant_rls_admin_role,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("tenant_rls.audit",
+							 gettext_noop("Attaches the audit trigger when a table is protected."),
+							 NULL,
+							 &tenant_rls_audit,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("tenant_rls.actor_setting",
+							   gettext_noop("Setting that names the application user recorded in the audit log."),
+							   NULL,
+							   &tenant_rls_actor_setting,
+							   "app.current_user_id",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+}

@@ -1,0 +1,54 @@
+/*
+ * tenant_rls.c -- module entry: PG_MODULE_MAGIC, _PG_init, version().
+ *
+ * Where things are decided:
+ *   guc.c            every tenant_rls.* setting
+ *   context.c        set_tenant(), clear_tenant(), current_tenant*() accessors
+ *   strict.c         strict mode: who may change app.current_tenant_id
+ *   token.c          signed tenant tokens (SQL side); token_core.c the plain-C parser
+ *   policy.c         protect(), unprotect(), mark_global(), exceptions
+ *   event_trigger.c  auto-protection, drift guard, registry upkeep
+ *   audit.c          the audit trigger, hash chain, audit_verify()
+ *   coverage.c       coverage(), lint() and friends
+ *   src/sql/NN_*.sql  the SQL objects of each concern, assembled into the install script
+ */
+#include "tenant_rls.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "guc.h"
+#include "module_init.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+PG_FUNCTION_INFO_V1(tenant_rls_version);
+
+void
+_PG_init(void)
+{
+	/*
+	 * pg_upgrade loads every library to check it can; define nothing and
+	 * install no hook then (pgaudit #153, pg_cron).
+	 */
+	if (IsBinaryUpgrade)
+		return;
+
+	tenant_rls_define_gucs();
+	tenant_rls_strict_init();
+	tenant_rls_token_init();
+	tenant_rls_audit_init();
+
+	MarkGUCPrefixReserved("tenant_rls");
+}
+
+/* The version of the loaded library, to compare with the installed SQL. */
+Datum
+tenant_rls_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(TENANT_RLS_VERSION));
+}

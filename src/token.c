@@ -1,0 +1,11 @@
+/*
+ * token.c -- placeholder; see module_init.h.
+ */
+#include "tenant_rls.h"
+
+#include "module_init.h"
+
+void
+tenant_rls_token_init(void)
+{
+}

@@ -1,0 +1,141 @@
+# test/lib.sh -- shared by `make test`, `make demo` and `make bench`.
+#
+# What it does, in order, so that both README commands work on a fresh
+# Debian 12 machine, as root or as a normal user who has the packages:
+#   tr_ensure_packages  install what is missing through apt (PostgreSQL 15 >= 15.19)
+#   tr_setup            copy PostgreSQL 15 into a private, relocatable tree in a
+#                       temporary directory, build the extension with -Werror and
+#                       install it there -- the system installation and the
+#                       system cluster are never touched
+#   tr_start_cluster    a throwaway cluster on a unix socket in that directory
+#                       (listen_addresses = ''), run as `postgres` when we are root
+#   tr_cleanup          stop what we started, by PID, and remove the directory
+# shellcheck shell=bash
+
+TR_PG_MAJOR=15
+TR_PG_MIN_VERSION=15.19
+TR_PACKAGES="postgresql-$TR_PG_MAJOR postgresql-server-dev-$TR_PG_MAJOR postgresql-contrib-$TR_PG_MAJOR libssl-dev libipc-run-perl pgbouncer make gcc"
+TR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TR_SYS_BINDIR=/usr/lib/postgresql/$TR_PG_MAJOR/bin
+TR_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare"
+
+tr_log() { printf '== %s\n' "$*" >&2; }
+tr_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+tr_is_root() { [ "$(id -u)" = 0 ]; }
+
+# Run a command as the user that owns the throwaway clusters.
+tr_as_pg() {
+	if tr_is_root; then
+		runuser -u postgres -- env "PATH=$PATH" "$@"
+	else
+		"$@"
+	fi
+}
+
+tr_pkg_version() {
+	dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null | awk '/install ok installed/ {print $4}'
+}
+
+tr_ensure_packages() {
+	local missing="" p v upgrade=""
+	for p in $TR_PACKAGES; do
+		v=$(tr_pkg_version "$p")
+		[ -n "$v" ] || missing="$missing $p"
+	done
+	v=$(tr_pkg_version "postgresql-$TR_PG_MAJOR")
+	if [ -n "$v" ] && ! dpkg --compare-versions "${v%%-*}" ge "$TR_PG_MIN_VERSION"; then
+		upgrade="postgresql-$TR_PG_MAJOR postgresql-server-dev-$TR_PG_MAJOR postgresql-contrib-$TR_PG_MAJOR postgresql-client-$TR_PG_MAJOR libpq5"
+		tr_log "PostgreSQL $v is older than $TR_PG_MIN_VERSION (row-security CVEs): upgrading"
+	fi
+	[ -n "$missing$upgrade" ] || return 0
+
+	local sudo=""
+	if ! tr_is_root; then
+		if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+			sudo="sudo -n"
+		else
+			tr_die "missing packages:$missing $upgrade -- install them as root: apt-get install$missing $upgrade"
+		fi
+	fi
+	tr_log "installing:$missing $upgrade"
+	# the system cluster that postgresql-15 creates is left alone (and not started)
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || tr_die "apt-get update failed"
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing $upgrade >/dev/null \
+		|| tr_die "apt-get install failed"
+	v=$(tr_pkg_version "postgresql-$TR_PG_MAJOR")
+	dpkg --compare-versions "${v%%-*}" ge "$TR_PG_MIN_VERSION" \
+		|| tr_die "PostgreSQL $v is older than $TR_PG_MIN_VERSION and no newer package is available"
+}
+
+# tr_setup: make $TR_TMP with a private PostgreSQL and the extension installed in it.
+# Sets TR_TMP, TR_BINDIR, TR_PG_CONFIG, TR_PGXS_DIR, TR_SRC (build copy of the tree).
+tr_setup() {
+	TR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tenant_rls.XXXXXX")
+	chmod 755 "$TR_TMP"
+	TR_PIDS=""
+	trap tr_cleanup EXIT
+	trap 'exit 130' INT TERM
+
+	# A relocatable copy: PostgreSQL finds share/ and lib/ relative to its binary.
+	mkdir -p "$TR_TMP/pg/usr/lib/postgresql" "$TR_TMP/pg/usr/share/postgresql"
+	cp -a "/usr/lib/postgresql/$TR_PG_MAJOR" "$TR_TMP/pg/usr/lib/postgresql/"
+	cp -a "/usr/share/postgresql/$TR_PG_MAJOR" "$TR_TMP/pg/usr/share/postgresql/"
+	ln -s /usr/include "$TR_TMP/pg/usr/include"
+	TR_BINDIR=$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/bin
+	TR_PG_CONFIG=$TR_BINDIR/pg_config
+	TR_PGXS_DIR=$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/lib/pgxs
+
+	# Build from a copy of the tree, so the checkout stays clean and the
+	# `postgres` user can write results next to the tests.
+	TR_SRC=$TR_TMP/src
+	mkdir -p "$TR_SRC"
+	(cd "$TR_ROOT" && tar --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
+		--exclude=results --exclude=tmp_check --exclude=output_iso -cf - .) | (cd "$TR_SRC" && tar -xf -)
+	rm -f "$TR_SRC"/src/tenant_rls--*.*.sql.tmp
+	if tr_is_root; then chown -R postgres "$TR_TMP"; fi
+
+	export PATH="$TR_BINDIR:$PATH"
+	tr_log "building tenant_rls ($TR_CFLAGS) and installing it into $TR_TMP/pg"
+	tr_as_pg make -s -C "$TR_SRC" PG_CONFIG="$TR_PG_CONFIG" PG_CFLAGS="$TR_CFLAGS" >"$TR_TMP/build.log" 2>&1 \
+		|| { cat "$TR_TMP/build.log"; tr_die "build failed"; }
+	tr_as_pg make -s -C "$TR_SRC" PG_CONFIG="$TR_PG_CONFIG" install >>"$TR_TMP/build.log" 2>&1 \
+		|| { cat "$TR_TMP/build.log"; tr_die "install failed"; }
+}
+
+# tr_start_cluster NAME [extra postgresql.conf lines...]
+# Starts a throwaway cluster in $TR_TMP/NAME; sets PGHOST, PGPORT, PGDATA, PGUSER.
+tr_start_cluster() {
+	local name=$1; shift
+	local data=$TR_TMP/$name
+	tr_as_pg "$TR_BINDIR/initdb" -A trust -U postgres -D "$data" >"$TR_TMP/$name.initdb.log" 2>&1 \
+		|| { cat "$TR_TMP/$name.initdb.log"; tr_die "initdb failed"; }
+	PGPORT=$(( 20000 + RANDOM % 20000 ))
+	{
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$TR_TMP'"
+		echo "port = $PGPORT"
+		echo "fsync = off"
+		for line in "$@"; do echo "$line"; done
+	} >>"$data/postgresql.conf"
+	tr_as_pg "$TR_BINDIR/pg_ctl" -D "$data" -l "$TR_TMP/$name.log" -w start >/dev/null \
+		|| { cat "$TR_TMP/$name.log"; tr_die "could not start the throwaway cluster"; }
+	TR_PIDS="$TR_PIDS $(head -1 "$data/postmaster.pid")"
+	export PGHOST=$TR_TMP PGPORT PGDATA=$data PGUSER=postgres
+}
+
+tr_cleanup() {
+	local pid
+	for pid in ${TR_PIDS:-}; do
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -INT "$pid" 2>/dev/null
+			for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	if [ -n "${TR_KEEP:-}" ]; then
+		tr_log "kept $TR_TMP (TR_KEEP is set)"
+	elif [ -n "${TR_TMP:-}" ] && [ -d "$TR_TMP" ]; then
+		rm -rf "$TR_TMP"
+	fi
+}
