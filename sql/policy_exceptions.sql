@@ -251,6 +251,8 @@ INSERT INTO exc.parted SELECT i, md5((i % 3)::text)::uuid, 'p' || i FROM generat
 SELECT count(*) FROM tenant_rls.protect('exc.parted');
 GRANT SELECT ON exc.parted, exc.parted_1, exc.parted_2 TO tr_app;
 SELECT tenant_rls.grant_access('exc.parted', md5('1'), md5('2'), 'read');
+-- the switch is set on the table protect() was called on, for all partitions
+SELECT exc.err($$SELECT tenant_rls.allow_global_rows('exc.parted_1')$$);
 SET ROLE tr_app;
 BEGIN;
 SELECT tenant_rls.set_tenant(md5('2')::uuid);
