@@ -262,6 +262,16 @@ SELECT count(*) FROM exc.parted_2 WHERE tenant_id = md5('0')::uuid;
 COMMIT;
 RESET ROLE;
 
+-- a partition added to a tree with global rows gets them too (and stays nullable)
+SET ROLE tr_owner;
+SELECT count(*) FROM tenant_rls.allow_global_rows('exc.parted');
+CREATE TABLE exc.parted_3 PARTITION OF exc.parted FOR VALUES FROM (200) TO (300);
+SELECT ddl FROM tenant_rls.protect('exc.parted') ddl WHERE ddl LIKE '%NULL%' AND ddl NOT LIKE '%POLICY%';
+RESET ROLE;
+SELECT table_name, global_rows, managed->'set_not_null' AS set_not_null,
+       managed->'policies'->'tenant_rls_guard_select'->>'qual' LIKE '%IS NULL%' AS reads_global
+  FROM tenant_rls.protected_table WHERE table_name LIKE 'parted%' ORDER BY 1;
+
 -- unprotect removes the grants with the registry row
 SELECT count(*) FROM tenant_rls.tenant_grant;
 SELECT count(*) FROM tenant_rls.unprotect('exc.parted');
