@@ -627,7 +627,7 @@ registry_insert(Target *t, const char *colname, const ColType *ct,
 	memset(nulls, ' ', sizeof(nulls));
 	nulls[16] = '\0';
 	vals[15] = BoolGetDatum(global_rows);
-	vals[14] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	vals[14] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(t->nspname));
 	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(t->relname));
 	vals[2] = DirectFunctionCall1(namein, CStringGetDatum(colname));
@@ -1496,7 +1496,7 @@ tenant_rls_mark_global(PG_FUNCTION_ARGS)
 					 errhint("Run it as the owner of the table and its partitions or as a superuser.")));
 		vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(rel))));
 		vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(rel)));
-		vals[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+		vals[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 		if (rel == relid)
 		{
 			vals[2] = vals[3] = (Datum) 0;
@@ -1779,7 +1779,7 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	}
 	else
 		vals[5] = PG_GETARG_DATUM(4);
-	vals[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	vals[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 	spi_exec_privileged("INSERT INTO tenant_rls.tenant_grant AS g"
 						" (schema_name, table_name, owner_tenant, grantee_tenant, privilege, valid_until, granted_by)"
 						" VALUES ($1, $2, $3, $4, $5, $6, $7)"
