@@ -57,6 +57,7 @@
 #include "parser/parse_func.h"
 #include "tcop/deparse_utility.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rls.h"
@@ -117,17 +118,16 @@ extension_schema_oid(void)
 
 /*
  * A session that replays a pg_dump archive: pg_restore, and psql running a
- * plain dump, both start with SET row_security = off and an empty
- * search_path (pg_restore --enable-row-security is the exception).
+ * plain dump, both start with SET row_security = off and SET
+ * check_function_bodies = false (pg_restore --enable-row-security is the
+ * exception).  Both are on by default and an application has no reason to
+ * turn them off.  (The empty search_path they also set is not visible here:
+ * our function runs with its own.)
  */
 static bool
 session_is_restoring(void)
 {
-	const char *sp = namespace_search_path;
-
-	if (row_security)
-		return false;
-	return sp != NULL && (sp[0] == '\0' || strcmp(sp, "\"\"") == 0);
+	return !row_security && !check_function_bodies;
 }
 
 static bool
