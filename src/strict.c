@@ -279,12 +279,16 @@ tenant_rls_strict_init(void)
 {
 	/*
 	 * Preloaded: by shared_preload_libraries (postmaster), or by
-	 * session_preload_libraries before the session's first transaction.
-	 * CREATE EXTENSION, LOAD and a first function call load it inside a
-	 * transaction, after the session could already have set anything.
+	 * session_preload_libraries while the backend initialises (PostgreSQL 15
+	 * loads those inside InitPostgres()'s transaction, still in
+	 * InitProcessing mode), i.e. before the session ran any SQL.  CREATE
+	 * EXTENSION, LOAD and a first function call load it in normal
+	 * processing, after the session could already have set anything.
+	 * Parallel workers load what their leader had; they never count.
 	 */
 	library_preloaded = process_shared_preload_libraries_in_progress ||
-		(!IsTransactionState() && !InitializingParallelWorker);
+		(!InitializingParallelWorker &&
+		 (IsInitProcessingMode() || !IsTransactionState()));
 
 	DefineCustomBoolVariable("tenant_rls.strict",
 							 gettext_noop("Strict mode: roles that are not privileged can set the tenant only with a signed token."),
