@@ -8,7 +8,6 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS tenant_rls;
 DO $$ BEGIN CREATE ROLE tr_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
 DO $$ BEGIN CREATE ROLE tr_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
-\i test/evtrig_stub.sql
 SET tenant_rls.audit = off;
 GRANT CREATE ON SCHEMA public TO tr_owner;
 CREATE SCHEMA et_other AUTHORIZATION tr_owner;
@@ -86,6 +85,13 @@ ROLLBACK;
 SELECT count(*) FROM tenant_rls.protected_table WHERE table_name = 'et_rolledback';
 -- unrelated DDL on an unprotected tenant table does not protect it
 ALTER TABLE public.et_off ADD COLUMN note text;
+-- a session replaying a pg_dump archive (row_security and
+-- check_function_bodies off) is left to restore policies and registry rows
+SET row_security = off;
+SET check_function_bodies = false;
+CREATE TABLE public.et_restored (id int, tenant_id text);
+RESET row_security;
+RESET check_function_bodies;
 SELECT * FROM pg_temp.et_state();
 
 --
@@ -128,11 +134,13 @@ ALTER TABLE public.et_plain NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE IF EXISTS public.et_plain ALTER COLUMN body SET STATISTICS 100, NO FORCE ROW LEVEL SECURITY;
 DO $$ BEGIN EXECUTE 'alter table public.et_plain disable row level security'; END $$;
 ALTER TABLE et_other.et_part_b DISABLE ROW LEVEL SECURITY;
-DROP POLICY tenant_rls_isolation ON public.et_plain;
-DROP POLICY IF EXISTS tenant_rls_isolation ON et_other.et_child;
-ALTER POLICY tenant_rls_isolation ON public.et_plain USING (true);
-ALTER POLICY tenant_rls_isolation ON public.et_plain TO tr_app;
-ALTER POLICY tenant_rls_isolation ON public.et_plain RENAME TO my_policy;
+DROP POLICY tenant_rls_isolation_select ON public.et_plain;
+DROP POLICY tenant_rls_guard_select ON public.et_plain;
+DROP POLICY IF EXISTS tenant_rls_isolation_update ON et_other.et_child;
+ALTER POLICY tenant_rls_isolation_select ON public.et_plain USING (true);
+ALTER POLICY tenant_rls_isolation_insert ON public.et_plain WITH CHECK (true);
+ALTER POLICY tenant_rls_guard_select ON public.et_plain TO tr_app;
+ALTER POLICY tenant_rls_isolation_select ON public.et_plain RENAME TO my_policy;
 ALTER TABLE public.et_plain DROP COLUMN tenant_id CASCADE;
 ALTER TABLE public.et_plain ALTER COLUMN tenant_id TYPE varchar(10);
 ALTER TABLE public.et_plain RENAME COLUMN tenant_id TO tenant;
@@ -148,17 +156,23 @@ ALTER POLICY et_own ON public.et_plain USING (id > 1);
 DROP POLICY et_own ON public.et_plain;
 RESET ROLE;
 SELECT * FROM pg_temp.et_state() WHERE tbl IN ('public.et_plain', 'et_other.et_child', 'et_other.et_part_b');
-SELECT policyname, qual FROM pg_policies WHERE tablename = 'et_plain';
+SELECT policyname, permissive, cmd FROM pg_policies WHERE tablename = 'et_plain' ORDER BY 1;
+SELECT qual FROM pg_policies WHERE tablename = 'et_plain' AND policyname = 'tenant_rls_isolation_select';
 
 -- drift_action = warning: the change goes through with a WARNING
 SET tenant_rls.drift_action = warning;
 SET ROLE tr_owner;
 ALTER TABLE public.et_later NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
-DROP POLICY tenant_rls_isolation ON public.et_later;
+DROP POLICY tenant_rls_isolation_delete ON public.et_later;
 RESET ROLE;
 RESET tenant_rls.drift_action;
 SELECT * FROM pg_temp.et_state() WHERE tbl = 'public.et_later';
 
+-- protect() and unprotect() themselves run through the triggers unhindered
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('public.et_off');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('public.et_restored');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.et_off');
+SELECT * FROM pg_temp.et_state() WHERE tbl IN ('public.et_off', 'public.et_restored');
 -- unprotect() is the sanctioned path; afterwards DDL does not re-protect
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.et_renamed');
 SET ROLE tr_owner;
@@ -178,6 +192,10 @@ SELECT schema_name, table_name FROM tenant_rls.protected_table
 -- the renamed table is still guarded under its new name
 ALTER TABLE et_other.et_ctas2 NO FORCE ROW LEVEL SECURITY;
 DROP TABLE et_other.et_ctas2;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.et_part');
+SELECT * FROM pg_temp.et_state() WHERE tbl LIKE '%.et_part%';
+SELECT tenant_rls.protect('public.et_part') IS NOT NULL AS protected_again LIMIT 1;
+SELECT count(*) AS partitions_protected FROM pg_temp.et_state() WHERE tbl LIKE '%.et_part%' AND status = 'protected';
 DROP TABLE public.et_part;
 DROP SCHEMA et_mgd2 CASCADE;
 SELECT schema_name, table_name FROM tenant_rls.protected_table
@@ -190,11 +208,10 @@ ALTER TABLE public.et_plain DROP COLUMN note;
 -- clean up
 --
 DROP TABLE public.et_plain, public.et_selinto, public.et_later, public.et_renamed,
-    public.et_org, public.et_shared, public.et_nocol, public.et_off CASCADE;
+    public.et_org, public.et_shared, public.et_nocol, public.et_off, public.et_restored CASCADE;
 DROP SCHEMA et_other CASCADE;
 SELECT count(*) AS registry_rows_left FROM tenant_rls.protected_table WHERE table_name LIKE 'et\_%';
 REVOKE CREATE ON SCHEMA public FROM tr_owner;
-\i test/evtrig_stub_drop.sql
 
 --
 -- CREATE EXTENSION / DROP EXTENSION / CREATE EXTENSION in one database,
@@ -209,11 +226,12 @@ CREATE EXTENSION tenant_rls;
 CREATE TABLE public.et_plain_table (id int);
 DROP EXTENSION tenant_rls;
 CREATE EXTENSION tenant_rls;
-\i test/evtrig_stub.sql
 CREATE TABLE public.et_t (id int, tenant_id text);
 SELECT schema_name, table_name, status FROM tenant_rls.protected_table;
 -- DROP EXTENSION refuses while policies use its functions; CASCADE drops them
+\set VERBOSITY terse
 DROP EXTENSION tenant_rls;
+\set VERBOSITY default
 DROP EXTENSION tenant_rls CASCADE;
 SELECT count(*) AS policies_left FROM pg_policy;
 SELECT count(*) AS event_triggers_left FROM pg_event_trigger;

@@ -33,7 +33,7 @@
  *
  * Nothing happens while an extension script runs (pgaudit #9), in binary
  * upgrade, inside our own triggers (recursion), or while protect() /
- * unprotect() run their own DDL (tenant_rls_in_sanctioned_ddl).
+ * unprotect() run their own DDL (tenant_policy_ddl_active(), policy.c).
  * Auto-protection (not the drift guard) is also skipped in a session that
  * replays a pg_dump archive: there the dump itself restores the policies
  * and the registry rows, which would otherwise be created twice.
@@ -52,9 +52,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
-#include "parser/parse_func.h"
 #include "tcop/deparse_utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -66,11 +64,10 @@
 
 #include "event_trigger.h"
 #include "guc.h"
+#include "policy.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_ddl_command_end);
 PG_FUNCTION_INFO_V1(tenant_rls_sql_drop);
-
-bool		tenant_rls_in_sanctioned_ddl = false;
 
 /* true while one of our event trigger functions runs (recursion guard) */
 static bool in_event_trigger = false;
@@ -399,22 +396,10 @@ static void
 call_protect(Oid relid, const char *qualname, const char *tenant_column)
 {
 	Oid			argtypes[2] = {REGCLASSOID, TEXTOID};
-	Oid			protect_argtypes[3] = {REGCLASSOID, NAMEOID, BOOLOID};
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 	ErrorContextCallback errcb;
 	int			ret;
-
-	/*
-	 * protect() is part of the same extension; it can only be missing in a
-	 * development build without policy.c's SQL.
-	 */
-	if (!OidIsValid(LookupFuncName(list_make2(makeString(TENANT_RLS_SCHEMA), makeString("protect")),
-								   3, protect_argtypes, true)))
-	{
-		elog(DEBUG1, "tenant_rls: tenant_rls.protect() does not exist, %s left unprotected", qualname);
-		return;
-	}
 
 	values[0] = ObjectIdGetDatum(relid);
 	if (tenant_column != NULL)
@@ -882,7 +867,7 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (void))
 	 * own DDL, or the DDL of protect() / unprotect().
 	 */
 	if (creating_extension || IsBinaryUpgrade || in_event_trigger ||
-		tenant_rls_in_sanctioned_ddl || tenant_rls_tenant_column == NULL)
+		tenant_policy_ddl_active() || tenant_rls_tenant_column == NULL)
 		return;
 	/* DROP EXTENSION tenant_rls: the registry is going away */
 	if (!OidIsValid(extension_schema_oid()) ||

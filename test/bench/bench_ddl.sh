@@ -9,8 +9,6 @@
 
 n=${BENCH_DDL_TABLES:-300}
 bench_psql -d postgres -c "CREATE EXTENSION IF NOT EXISTS tenant_rls"
-# stand-in protect() while policy.c is not merged (no-op otherwise)
-bench_psql -d postgres -f "$TR_SRC/test/evtrig_stub.sql"
 bench_psql -d postgres -c "ALTER DATABASE postgres SET tenant_rls.audit = off"
 
 ddl_script() {	# ddl_script on|off round
