@@ -33,6 +33,21 @@ CREATE FUNCTION pg_temp.et_state() RETURNS TABLE (tbl text, rls boolean, force b
      WHERE c.relname LIKE 'et\_%' AND c.relkind IN ('r', 'p') AND n.nspname NOT LIKE 'pg_temp%'
      ORDER BY 1 $$;
 
+-- managed policies whose registry record differs from the catalog
+CREATE FUNCTION pg_temp.et_record_mismatches() RETURNS TABLE (tbl name, policy text, present boolean)
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT r.table_name, k.key, p.oid IS NOT NULL
+      FROM tenant_rls.protected_table r
+      JOIN pg_class c ON c.relname = r.table_name
+      JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = r.schema_name
+     CROSS JOIN jsonb_each(r.managed -> 'policies') k
+      LEFT JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = k.key
+     WHERE r.table_name LIKE 'et\_%'
+       AND (p.oid IS NULL
+            OR k.value ->> 'qual' IS DISTINCT FROM pg_get_expr(p.polqual, p.polrelid)
+            OR k.value ->> 'with_check' IS DISTINCT FROM pg_get_expr(p.polwithcheck, p.polrelid))
+     ORDER BY 1, 2 $$;
+
 --
 -- E1: every kind of new table is protected in the same transaction
 --
@@ -189,6 +204,18 @@ ALTER TABLE public.et_ctas2 SET SCHEMA et_other;
 ALTER SCHEMA et_mgd RENAME TO et_mgd2;
 SELECT schema_name, table_name FROM tenant_rls.protected_table
  WHERE table_name IN ('et_ctas', 'et_ctas2', 'et_in_schema') ORDER BY 1, 2;
+-- the recorded policy texts name the table by its new name (no false "edited");
+-- only the policy dropped under drift_action = warning differs from its record
+SELECT * FROM pg_temp.et_record_mismatches();
+-- DETACH PARTITION / NO INHERIT: the former child stays protected, on its own
+SELECT table_name, parent_schema, parent_table FROM tenant_rls.protected_table
+ WHERE table_name IN ('et_part_a', 'et_child') ORDER BY 1;
+ALTER TABLE public.et_part DETACH PARTITION public.et_part_a;
+ALTER TABLE et_other.et_child NO INHERIT public.et_plain;
+SELECT * FROM pg_temp.et_state() WHERE tbl IN ('public.et_part_a', 'et_other.et_child');
+SELECT table_name, parent_schema, parent_table FROM tenant_rls.protected_table
+ WHERE table_name IN ('et_part_a', 'et_child') ORDER BY 1;
+ALTER TABLE public.et_part ATTACH PARTITION public.et_part_a FOR VALUES IN ('a');
 -- the renamed table is still guarded under its new name
 ALTER TABLE et_other.et_ctas2 NO FORCE ROW LEVEL SECURITY;
 DROP TABLE et_other.et_ctas2;

@@ -54,7 +54,9 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/deparse_utility.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -530,6 +532,53 @@ registry_update(const char *sql, int nargs, const char *a1, const char *a2, cons
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }
 
+/* s as it appears inside a JSON string (escaped, without the quotes) */
+static char *
+json_inner(const char *s)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	escape_json(&buf, s);
+	buf.data[buf.len - 1] = '\0';
+	return buf.data + 1;
+}
+
+/*
+ * The managed policies recorded in the registry are pg_get_expr() texts,
+ * and some name their own table ('schema.table'::regclass).  After a rename
+ * or a move, rewrite that literal so the record matches the catalog again
+ * (a policy edited by hand stays different from its record).
+ */
+static void
+registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
+						  const char *newnsp, const char *newrel)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char	   *oldtok = psprintf("%s::regclass", quote_literal_cstr(quote_qualified_identifier(oldnsp, oldrel)));
+	char	   *newtok = psprintf("%s::regclass", quote_literal_cstr(quote_qualified_identifier(newnsp, newrel)));
+	int			ret;
+
+	values[0] = CStringGetTextDatum(newnsp);
+	values[1] = CStringGetTextDatum(newrel);
+	values[2] = CStringGetTextDatum(json_inner(oldtok));
+	values[3] = CStringGetTextDatum(json_inner(newtok));
+	ret = SPI_execute_with_args("UPDATE tenant_rls.protected_table r"
+								" SET managed = pg_catalog.jsonb_set(r.managed, '{policies}', COALESCE("
+								"   (SELECT pg_catalog.jsonb_object_agg(k.key,"
+								"           pg_catalog.replace(k.value::pg_catalog.text, $3, $4)::pg_catalog.jsonb)"
+								"      FROM pg_catalog.jsonb_each(r.managed OPERATOR(pg_catalog.->) 'policies') k),"
+								"   '{}'::pg_catalog.jsonb))"
+								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								" AND pg_catalog.jsonb_typeof(r.managed OPERATOR(pg_catalog.->) 'policies')"
+								"     OPERATOR(pg_catalog.=) 'object'",
+								4, argtypes, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
+}
+
 /* schema.oldname was renamed to schema.newname */
 static void
 registry_rename_table(const char *nspname, const char *oldname, const char *newname)
@@ -538,6 +587,7 @@ registry_rename_table(const char *nspname, const char *oldname, const char *newn
 					" WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 					" AND table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
 					3, nspname, oldname, newname);
+	registry_rewrite_regclass(nspname, oldname, nspname, newname);
 	registry_update("UPDATE tenant_rls.protected_table SET parent_table = $3::pg_catalog.name"
 					" WHERE parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 					" AND parent_table OPERATOR(pg_catalog.=) $2::pg_catalog.name",
@@ -552,6 +602,7 @@ registry_move_table(const char *oldnsp, const char *newnsp, const char *relname)
 					" WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 					" AND table_name OPERATOR(pg_catalog.=) $3::pg_catalog.name",
 					3, oldnsp, newnsp, relname);
+	registry_rewrite_regclass(oldnsp, relname, newnsp, relname);
 	registry_update("UPDATE tenant_rls.protected_table SET parent_schema = $2::pg_catalog.name"
 					" WHERE parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 					" AND parent_table OPERATOR(pg_catalog.=) $3::pg_catalog.name",
@@ -568,6 +619,55 @@ registry_rename_schema(const char *oldnsp, const char *newnsp)
 	registry_update("UPDATE tenant_rls.protected_table SET parent_schema = $2::pg_catalog.name"
 					" WHERE parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name",
 					2, oldnsp, newnsp, NULL);
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1];
+		List	   *tables = NIL;
+		ListCell   *lc;
+		uint64		i;
+
+		values[0] = CStringGetTextDatum(newnsp);
+		if (SPI_execute_with_args("SELECT table_name::pg_catalog.text FROM tenant_rls.protected_table"
+								  " WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "tenant_rls: registry lookup failed");
+		for (i = 0; i < SPI_processed; i++)
+			tables = lappend(tables, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		foreach(lc, tables)
+			registry_rewrite_regclass(oldnsp, lfirst(lc), newnsp, lfirst(lc));
+	}
+}
+
+/*
+ * relid stopped being the parent of some of its registered children
+ * (DETACH PARTITION, NO INHERIT): they stay protected, on their own.
+ */
+static void
+registry_forget_parent(Oid relid)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDOID};
+	Datum		values[3];
+	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
+	char	   *relname = get_rel_name(relid);
+	int			ret;
+
+	if (nspname == NULL || relname == NULL)
+		return;
+	values[0] = CStringGetTextDatum(nspname);
+	values[1] = CStringGetTextDatum(relname);
+	values[2] = ObjectIdGetDatum(relid);
+	ret = SPI_execute_with_args("UPDATE tenant_rls.protected_table r SET parent_schema = NULL, parent_table = NULL"
+								" WHERE r.parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								" AND r.parent_table OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i"
+								"   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
+								"   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+								"  WHERE i.inhparent OPERATOR(pg_catalog.=) $3"
+								"    AND n.nspname OPERATOR(pg_catalog.=) r.schema_name"
+								"    AND c.relname OPERATOR(pg_catalog.=) r.table_name)",
+								3, argtypes, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }
 
 /* ------------------------------------------------------- ddl_command_end */
@@ -764,6 +864,21 @@ ddl_command_end_work(void)
 						break;
 					case AT_AddInherit:
 						candidates = add_candidate(candidates, relid, true);
+						break;
+					case AT_DetachPartition:
+					case AT_DetachPartitionFinalize:
+						registry_forget_parent(relid);
+						break;
+					case AT_DropInherit:
+						{
+							/* ALTER TABLE child NO INHERIT parent */
+							RangeVar   *parent = (RangeVar *) atc->def;
+
+							if (parent && IsA(parent, RangeVar) &&
+								sub->address.classId == RelationRelationId &&
+								OidIsValid(sub->address.objectId))
+								registry_forget_parent(sub->address.objectId);
+						}
 						break;
 					default:
 						break;
