@@ -40,10 +40,13 @@
  */
 #include "tenant_rls.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -56,6 +59,7 @@
 #include "tcop/deparse_utility.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/json.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -160,6 +164,31 @@ schema_is_excluded(Oid nspid)
 }
 
 /*
+ * Plans of the statements that run on every CREATE TABLE are prepared once
+ * per backend and kept (SPI_keepplan); the plan cache re-analyses them when
+ * what they use changes (DROP / CREATE EXTENSION included).
+ */
+static SPIPlanPtr ddl_commands_plan = NULL;
+static SPIPlanPtr registry_plan = NULL;
+static SPIPlanPtr protect_plan = NULL;
+
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "tenant_rls: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "tenant_rls: SPI_keepplan failed");
+		*cache = plan;
+	}
+	return *cache;
+}
+
+/*
  * Look up the registry row of schema.table; false if there is none.
  */
 static bool
@@ -173,14 +202,15 @@ registry_lookup(const char *nspname, const char *relname, RegistryEntry *entry)
 
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
-	ret = SPI_execute_with_args(
-								"SELECT r.status OPERATOR(pg_catalog.=) 'protected', r.tenant_column::pg_catalog.text, r.tenant_type,"
-								" COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_default' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false),"
-								" COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_not_null' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false)"
-								" FROM tenant_rls.protected_table r"
-								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
-								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
-								2, argtypes, values, NULL, false, 1);
+	ret = SPI_execute_plan(kept_plan(&registry_plan,
+									 "SELECT r.status OPERATOR(pg_catalog.=) 'protected', r.tenant_column::pg_catalog.text, r.tenant_type,"
+									 " COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_default' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false),"
+									 " COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_not_null' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false)"
+									 " FROM tenant_rls.protected_table r"
+									 " WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+									 " AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+									 2, argtypes),
+						   values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
@@ -417,8 +447,10 @@ call_protect(Oid relid, const char *qualname, const char *tenant_column)
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	ret = SPI_execute_with_args("SELECT pg_catalog.count(*) FROM tenant_rls.protect($1, $2::pg_catalog.name)",
-								2, argtypes, values, nulls, false, 0);
+	ret = SPI_execute_plan(kept_plan(&protect_plan,
+									 "SELECT pg_catalog.count(*) FROM tenant_rls.protect($1, $2::pg_catalog.name)",
+									 2, argtypes),
+						   values, nulls, false, 0);
 
 	error_context_stack = errcb.previous;
 
@@ -427,34 +459,49 @@ call_protect(Oid relid, const char *qualname, const char *tenant_column)
 	elog(DEBUG1, "tenant_rls: protected table %s automatically", qualname);
 }
 
+/* The direct parents of relid (partitioned table, inheritance parents). */
+static List *
+relation_parents(Oid relid)
+{
+	Relation	inh;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *parents = NIL;
+
+	inh = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(inh, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		parents = lappend_oid(parents, ((Form_pg_inherits) GETSTRUCT(tup))->inhparent);
+	systable_endscan(scan);
+	table_close(inh, AccessShareLock);
+	return parents;
+}
+
 /*
  * The tenant column of a protected parent (partitioned table or inheritance
- * parent) of relid, or NULL when no parent is protected.
+ * parent) among parents, or NULL when none is protected.
  */
 static char *
-protected_parent_column(Oid relid)
+protected_parent_column(List *parents)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1];
-	int			ret;
+	ListCell   *lc;
 
-	values[0] = ObjectIdGetDatum(relid);
-	ret = SPI_execute_with_args(
-								"SELECT r.tenant_column::pg_catalog.text"
-								" FROM pg_catalog.pg_inherits i"
-								" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhparent"
-								" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
-								" JOIN tenant_rls.protected_table r ON r.schema_name OPERATOR(pg_catalog.=) n.nspname"
-								"  AND r.table_name OPERATOR(pg_catalog.=) c.relname"
-								" WHERE i.inhrelid OPERATOR(pg_catalog.=) $1"
-								"  AND r.status OPERATOR(pg_catalog.=) 'protected'"
-								" ORDER BY i.inhseqno LIMIT 1",
-								1, argtypes, values, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
-		return NULL;
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	foreach(lc, parents)
+	{
+		Oid			parent = lfirst_oid(lc);
+		char	   *nspname = get_namespace_name(get_rel_namespace(parent));
+		char	   *relname = get_rel_name(parent);
+		RegistryEntry entry;
+
+		if (nspname != NULL && relname != NULL &&
+			registry_lookup(nspname, relname, &entry) &&
+			entry.is_protected && entry.tenant_column != NULL)
+			return entry.tenant_column;
+	}
+	return NULL;
 }
 
 /*
@@ -474,6 +521,8 @@ consider_table(Oid relid, bool parent_only)
 	char	   *relname;
 	char	   *qualname;
 	char	   *parent_column;
+	List	   *parents;
+	bool		self_qualifies;
 	RegistryEntry entry;
 	List	   *children;
 	ListCell   *lc;
@@ -495,15 +544,23 @@ consider_table(Oid relid, bool parent_only)
 	if (relpersistence == RELPERSISTENCE_TEMP || schema_is_excluded(nspid))
 		return;
 	nspname = get_namespace_name(nspid);
-	if (nspname == NULL || registry_lookup(nspname, relname, &entry))
+	if (nspname == NULL)
+		return;
+
+	/* cheap tests first: most new tables have no parent */
+	parents = relation_parents(relid);
+	self_qualifies = !parent_only && schema_is_managed(nspname) &&
+		get_attnum(relid, tenant_rls_tenant_column) != InvalidAttrNumber;
+	if (parents == NIL && !self_qualifies)
+		return;
+	if (registry_lookup(nspname, relname, &entry))
 		return;					/* already protected, or marked global */
 
 	qualname = quote_qualified_identifier(nspname, relname);
-	parent_column = protected_parent_column(relid);
+	parent_column = protected_parent_column(parents);
 	if (parent_column != NULL)
 		call_protect(relid, qualname, parent_column);
-	else if (!parent_only && schema_is_managed(nspname) &&
-			 get_attnum(relid, tenant_rls_tenant_column) != InvalidAttrNumber)
+	else if (self_qualifies)
 		call_protect(relid, qualname, NULL);
 	else
 		return;
@@ -715,7 +772,10 @@ ddl_command_end_work(void)
 	ListCell   *lc;
 	bool		may_protect;
 
-	ret = SPI_execute("SELECT c.command FROM pg_catalog.pg_event_trigger_ddl_commands() c", false, 0);
+	ret = SPI_execute_plan(kept_plan(&ddl_commands_plan,
+									 "SELECT c.command FROM pg_catalog.pg_event_trigger_ddl_commands() c",
+									 0, NULL),
+						   NULL, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: pg_event_trigger_ddl_commands() failed: %s", SPI_result_code_string(ret));
 	for (i = 0; i < SPI_processed; i++)
