@@ -31,6 +31,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
@@ -492,6 +493,7 @@ typedef struct Target
 	/* decisions */
 	bool		set_default;
 	bool		set_not_null;
+	bool		set_not_null_inherited;	/* NOT NULL came from a parent protect() set it on */
 	bool		audit;
 	List	   *policies;		/* names created */
 } Target;
@@ -590,6 +592,44 @@ audit_function(const char *name, int nargs, Oid *argtypes)
 	return LookupFuncName(fname, nargs, argtypes, true);
 }
 
+/* is the table part of a hierarchy whose protection it joins? */
+static bool
+in_protected_tree(Target *t, Target *root, const char *pschema)
+{
+	return t != root || pschema != NULL;
+}
+
+static char *current_default_expr(Oid relid, const char *colname);
+
+/* is the column's default the one protect() sets (as pg_get_expr prints it)? */
+static bool
+is_our_default(Oid relid, const char *colname, const ColType *ct)
+{
+	char	   *cur = current_default_expr(relid, colname);
+	char	   *ours = psprintf("tenant_rls.%s()", ct->accessor);
+	char	   *ours_cast = psprintf("(tenant_rls.%s())::", ct->accessor);
+
+	return cur != NULL && (strcmp(cur, ours) == 0 || strncmp(cur, ours_cast, strlen(ours_cast)) == 0);
+}
+
+/* did protect() set NOT NULL on this (registered) table? */
+static bool
+parent_set_not_null(Oid relid)
+{
+	Oid			types[2] = {NAMEOID, NAMEOID};
+	Datum		vals[2];
+	bool		isnull;
+
+	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(relid))));
+	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(relid)));
+	spi_exec_privileged("SELECT COALESCE((managed OPERATOR(pg_catalog.->>) 'set_not_null')::boolean, false)"
+						"  FROM tenant_rls.protected_table"
+						" WHERE schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2"
+						"   AND status OPERATOR(pg_catalog.=) 'protected'",
+						2, types, vals, NULL, true);
+	return SPI_processed > 0 && spi_getbool(0, 1, &isnull);
+}
+
 static void
 registry_insert(Target *t, const char *colname, const ColType *ct,
 				const char *pschema, const char *ptable)
@@ -611,7 +651,7 @@ registry_insert(Target *t, const char *colname, const ColType *ct,
 	vals[6] = BoolGetDatum(!t->rls_enabled);
 	vals[7] = BoolGetDatum(!t->rls_forced);
 	vals[8] = BoolGetDatum(t->set_default);
-	vals[9] = BoolGetDatum(t->set_not_null);
+	vals[9] = BoolGetDatum(t->set_not_null || t->set_not_null_inherited);
 	vals[10] = BoolGetDatum(t->audit);
 	vals[11] = Int16GetDatum(t->attnum);
 	if (pschema)
@@ -831,6 +871,19 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	}
 
 	/*
+	 * A partition created under a parent whose NOT NULL protect() set got
+	 * that constraint from it: it is ours, and goes with the parent's.
+	 */
+	for (int i = 0; i < ntargets; i++)
+	{
+		Target	   *t = tarr[i];
+
+		if (!t->registered && t->ispartition && t->attnotnull &&
+			parent_set_not_null(get_partition_parent(t->relid, false)))
+			t->set_not_null_inherited = true;
+	}
+
+	/*
 	 * NOT NULL where safe: no NULL rows (then no row can be global yet).  A
 	 * partitioned table only when all its partitions end up NOT NULL (ALTER
 	 * TABLE ONLY on it checks that).  Decided bottom-up.
@@ -882,6 +935,11 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 			t->set_default = true;
 			stmts = lappend(stmts, psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s SET DEFAULT tenant_rls.%s()",
 											t->qualname, col, ct->accessor));
+		}
+		else if (in_protected_tree(t, root, pschema) && is_our_default(t->relid, colname, ct))
+		{
+			/* copied from a protected parent (PARTITION OF): goes with it */
+			t->set_default = true;
 		}
 		else
 			ereport(NOTICE,
