@@ -21,6 +21,9 @@ SELECT proname, prosecdef, proconfig FROM pg_proc
 SELECT d.deptype FROM pg_depend d JOIN pg_event_trigger e ON e.oid = d.objid
  WHERE d.refclassid = 'pg_extension'::regclass AND e.evtname = 'tenant_rls_sql_drop';
 
+-- only the event trigger manager may call them
+SELECT tenant_rls.on_ddl_command_end();
+
 -- what the tests look at: RLS flags, policies, registry row
 CREATE FUNCTION pg_temp.et_state() RETURNS TABLE (tbl text, rls boolean, force boolean,
         has_policies boolean, status text, tenant_column name)
@@ -69,6 +72,9 @@ CREATE TABLE public.et_renamed (id int, tid text);
 ALTER TABLE public.et_renamed RENAME COLUMN tid TO tenant_id;
 -- an inheritance child of a protected table, schema not managed
 CREATE TABLE et_other.et_child (extra int) INHERITS (public.et_plain);
+-- ... or one that joins it later with ALTER TABLE ... INHERIT
+CREATE TABLE et_other.et_adopted (id int NOT NULL, tenant_id text NOT NULL, body text);
+ALTER TABLE et_other.et_adopted INHERIT public.et_plain;
 RESET ROLE;
 -- CREATE SCHEMA with a table in it, once the schema is managed
 SET tenant_rls.managed_schemas = 'public, et_mgd';
@@ -80,6 +86,12 @@ CREATE TABLE public.et_org (org_id text, id int) PARTITION BY RANGE (id);
 RESET tenant_rls.tenant_column;
 CREATE TABLE public.et_org_1 PARTITION OF public.et_org FOR VALUES FROM (0) TO (100);
 RESET tenant_rls.managed_schemas;
+
+-- a tenant column protect() cannot handle: the CREATE TABLE fails, nothing is left
+\set VERBOSITY default
+CREATE TABLE public.et_badtype (id int, tenant_id numeric);
+\set VERBOSITY terse
+SELECT to_regclass('public.et_badtype') IS NULL AS not_created;
 
 -- left alone: no tenant column, not managed, temporary, auto_protect off,
 -- rolled back
@@ -162,6 +174,10 @@ ALTER TABLE public.et_plain RENAME COLUMN tenant_id TO tenant;
 ALTER TABLE public.et_plain ALTER COLUMN tenant_id DROP DEFAULT;
 ALTER TABLE public.et_plain ALTER COLUMN tenant_id DROP NOT NULL;
 \set VERBOSITY default
+RESET ROLE;
+-- superusers are refused too
+ALTER TABLE public.et_plain NO FORCE ROW LEVEL SECURITY;
+SET ROLE tr_owner;
 -- allowed: what does not weaken it, and the user's own policies
 ALTER TABLE public.et_plain ADD COLUMN note text;
 ALTER TABLE public.et_plain ENABLE ROW LEVEL SECURITY;
