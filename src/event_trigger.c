@@ -33,17 +33,20 @@
  *
  * Nothing happens while an extension script runs (pgaudit #9), in binary
  * upgrade, inside our own triggers (recursion), or while protect() /
- * unprotect() run their own DDL (tenant_rls_in_sanctioned_ddl).
+ * unprotect() run their own DDL (tenant_policy_ddl_active(), policy.c).
  * Auto-protection (not the drift guard) is also skipped in a session that
  * replays a pg_dump archive: there the dump itself restores the policies
  * and the registry rows, which would otherwise be created twice.
  */
 #include "tenant_rls.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -52,11 +55,12 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
-#include "parser/parse_func.h"
 #include "tcop/deparse_utility.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/json.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -66,11 +70,10 @@
 
 #include "event_trigger.h"
 #include "guc.h"
+#include "policy.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_ddl_command_end);
 PG_FUNCTION_INFO_V1(tenant_rls_sql_drop);
-
-bool		tenant_rls_in_sanctioned_ddl = false;
 
 /* true while one of our event trigger functions runs (recursion guard) */
 static bool in_event_trigger = false;
@@ -161,6 +164,31 @@ schema_is_excluded(Oid nspid)
 }
 
 /*
+ * Plans of the statements that run on every CREATE TABLE are prepared once
+ * per backend and kept (SPI_keepplan); the plan cache re-analyses them when
+ * what they use changes (DROP / CREATE EXTENSION included).
+ */
+static SPIPlanPtr ddl_commands_plan = NULL;
+static SPIPlanPtr registry_plan = NULL;
+static SPIPlanPtr protect_plan = NULL;
+
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "tenant_rls: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "tenant_rls: SPI_keepplan failed");
+		*cache = plan;
+	}
+	return *cache;
+}
+
+/*
  * Look up the registry row of schema.table; false if there is none.
  */
 static bool
@@ -174,14 +202,15 @@ registry_lookup(const char *nspname, const char *relname, RegistryEntry *entry)
 
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
-	ret = SPI_execute_with_args(
-								"SELECT r.status OPERATOR(pg_catalog.=) 'protected', r.tenant_column::pg_catalog.text, r.tenant_type,"
-								" COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_default' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false),"
-								" COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_not_null' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false)"
-								" FROM tenant_rls.protected_table r"
-								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
-								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
-								2, argtypes, values, NULL, false, 1);
+	ret = SPI_execute_plan(kept_plan(&registry_plan,
+									 "SELECT r.status OPERATOR(pg_catalog.=) 'protected', r.tenant_column::pg_catalog.text, r.tenant_type,"
+									 " COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_default' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false),"
+									 " COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_not_null' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false)"
+									 " FROM tenant_rls.protected_table r"
+									 " WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+									 " AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+									 2, argtypes),
+						   values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
@@ -399,22 +428,10 @@ static void
 call_protect(Oid relid, const char *qualname, const char *tenant_column)
 {
 	Oid			argtypes[2] = {REGCLASSOID, TEXTOID};
-	Oid			protect_argtypes[3] = {REGCLASSOID, NAMEOID, BOOLOID};
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 	ErrorContextCallback errcb;
 	int			ret;
-
-	/*
-	 * protect() is part of the same extension; it can only be missing in a
-	 * development build without policy.c's SQL.
-	 */
-	if (!OidIsValid(LookupFuncName(list_make2(makeString(TENANT_RLS_SCHEMA), makeString("protect")),
-								   3, protect_argtypes, true)))
-	{
-		elog(DEBUG1, "tenant_rls: tenant_rls.protect() does not exist, %s left unprotected", qualname);
-		return;
-	}
 
 	values[0] = ObjectIdGetDatum(relid);
 	if (tenant_column != NULL)
@@ -430,8 +447,10 @@ call_protect(Oid relid, const char *qualname, const char *tenant_column)
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	ret = SPI_execute_with_args("SELECT pg_catalog.count(*) FROM tenant_rls.protect($1, $2::pg_catalog.name)",
-								2, argtypes, values, nulls, false, 0);
+	ret = SPI_execute_plan(kept_plan(&protect_plan,
+									 "SELECT pg_catalog.count(*) FROM tenant_rls.protect($1, $2::pg_catalog.name)",
+									 2, argtypes),
+						   values, nulls, false, 0);
 
 	error_context_stack = errcb.previous;
 
@@ -440,34 +459,49 @@ call_protect(Oid relid, const char *qualname, const char *tenant_column)
 	elog(DEBUG1, "tenant_rls: protected table %s automatically", qualname);
 }
 
+/* The direct parents of relid (partitioned table, inheritance parents). */
+static List *
+relation_parents(Oid relid)
+{
+	Relation	inh;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *parents = NIL;
+
+	inh = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(inh, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		parents = lappend_oid(parents, ((Form_pg_inherits) GETSTRUCT(tup))->inhparent);
+	systable_endscan(scan);
+	table_close(inh, AccessShareLock);
+	return parents;
+}
+
 /*
  * The tenant column of a protected parent (partitioned table or inheritance
- * parent) of relid, or NULL when no parent is protected.
+ * parent) among parents, or NULL when none is protected.
  */
 static char *
-protected_parent_column(Oid relid)
+protected_parent_column(List *parents)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1];
-	int			ret;
+	ListCell   *lc;
 
-	values[0] = ObjectIdGetDatum(relid);
-	ret = SPI_execute_with_args(
-								"SELECT r.tenant_column::pg_catalog.text"
-								" FROM pg_catalog.pg_inherits i"
-								" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhparent"
-								" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
-								" JOIN tenant_rls.protected_table r ON r.schema_name OPERATOR(pg_catalog.=) n.nspname"
-								"  AND r.table_name OPERATOR(pg_catalog.=) c.relname"
-								" WHERE i.inhrelid OPERATOR(pg_catalog.=) $1"
-								"  AND r.status OPERATOR(pg_catalog.=) 'protected'"
-								" ORDER BY i.inhseqno LIMIT 1",
-								1, argtypes, values, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
-		return NULL;
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	foreach(lc, parents)
+	{
+		Oid			parent = lfirst_oid(lc);
+		char	   *nspname = get_namespace_name(get_rel_namespace(parent));
+		char	   *relname = get_rel_name(parent);
+		RegistryEntry entry;
+
+		if (nspname != NULL && relname != NULL &&
+			registry_lookup(nspname, relname, &entry) &&
+			entry.is_protected && entry.tenant_column != NULL)
+			return entry.tenant_column;
+	}
+	return NULL;
 }
 
 /*
@@ -487,6 +521,8 @@ consider_table(Oid relid, bool parent_only)
 	char	   *relname;
 	char	   *qualname;
 	char	   *parent_column;
+	List	   *parents;
+	bool		self_qualifies;
 	RegistryEntry entry;
 	List	   *children;
 	ListCell   *lc;
@@ -508,15 +544,23 @@ consider_table(Oid relid, bool parent_only)
 	if (relpersistence == RELPERSISTENCE_TEMP || schema_is_excluded(nspid))
 		return;
 	nspname = get_namespace_name(nspid);
-	if (nspname == NULL || registry_lookup(nspname, relname, &entry))
+	if (nspname == NULL)
+		return;
+
+	/* cheap tests first: most new tables have no parent */
+	parents = relation_parents(relid);
+	self_qualifies = !parent_only && schema_is_managed(nspname) &&
+		get_attnum(relid, tenant_rls_tenant_column) != InvalidAttrNumber;
+	if (parents == NIL && !self_qualifies)
+		return;
+	if (registry_lookup(nspname, relname, &entry))
 		return;					/* already protected, or marked global */
 
 	qualname = quote_qualified_identifier(nspname, relname);
-	parent_column = protected_parent_column(relid);
+	parent_column = protected_parent_column(parents);
 	if (parent_column != NULL)
 		call_protect(relid, qualname, parent_column);
-	else if (!parent_only && schema_is_managed(nspname) &&
-			 get_attnum(relid, tenant_rls_tenant_column) != InvalidAttrNumber)
+	else if (self_qualifies)
 		call_protect(relid, qualname, NULL);
 	else
 		return;
@@ -545,6 +589,53 @@ registry_update(const char *sql, int nargs, const char *a1, const char *a2, cons
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }
 
+/* s as it appears inside a JSON string (escaped, without the quotes) */
+static char *
+json_inner(const char *s)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	escape_json(&buf, s);
+	buf.data[buf.len - 1] = '\0';
+	return buf.data + 1;
+}
+
+/*
+ * The managed policies recorded in the registry are pg_get_expr() texts,
+ * and some name their own table ('schema.table'::regclass).  After a rename
+ * or a move, rewrite that literal so the record matches the catalog again
+ * (a policy edited by hand stays different from its record).
+ */
+static void
+registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
+						  const char *newnsp, const char *newrel)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char	   *oldtok = psprintf("%s::regclass", quote_literal_cstr(quote_qualified_identifier(oldnsp, oldrel)));
+	char	   *newtok = psprintf("%s::regclass", quote_literal_cstr(quote_qualified_identifier(newnsp, newrel)));
+	int			ret;
+
+	values[0] = CStringGetTextDatum(newnsp);
+	values[1] = CStringGetTextDatum(newrel);
+	values[2] = CStringGetTextDatum(json_inner(oldtok));
+	values[3] = CStringGetTextDatum(json_inner(newtok));
+	ret = SPI_execute_with_args("UPDATE tenant_rls.protected_table r"
+								" SET managed = pg_catalog.jsonb_set(r.managed, '{policies}', COALESCE("
+								"   (SELECT pg_catalog.jsonb_object_agg(k.key,"
+								"           pg_catalog.replace(k.value::pg_catalog.text, $3, $4)::pg_catalog.jsonb)"
+								"      FROM pg_catalog.jsonb_each(r.managed OPERATOR(pg_catalog.->) 'policies') k),"
+								"   '{}'::pg_catalog.jsonb))"
+								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								" AND pg_catalog.jsonb_typeof(r.managed OPERATOR(pg_catalog.->) 'policies')"
+								"     OPERATOR(pg_catalog.=) 'object'",
+								4, argtypes, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
+}
+
 /* schema.oldname was renamed to schema.newname */
 static void
 registry_rename_table(const char *nspname, const char *oldname, const char *newname)
@@ -553,6 +644,7 @@ registry_rename_table(const char *nspname, const char *oldname, const char *newn
 					" WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 					" AND table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
 					3, nspname, oldname, newname);
+	registry_rewrite_regclass(nspname, oldname, nspname, newname);
 	registry_update("UPDATE tenant_rls.protected_table SET parent_table = $3::pg_catalog.name"
 					" WHERE parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 					" AND parent_table OPERATOR(pg_catalog.=) $2::pg_catalog.name",
@@ -567,6 +659,7 @@ registry_move_table(const char *oldnsp, const char *newnsp, const char *relname)
 					" WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 					" AND table_name OPERATOR(pg_catalog.=) $3::pg_catalog.name",
 					3, oldnsp, newnsp, relname);
+	registry_rewrite_regclass(oldnsp, relname, newnsp, relname);
 	registry_update("UPDATE tenant_rls.protected_table SET parent_schema = $2::pg_catalog.name"
 					" WHERE parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 					" AND parent_table OPERATOR(pg_catalog.=) $3::pg_catalog.name",
@@ -583,6 +676,55 @@ registry_rename_schema(const char *oldnsp, const char *newnsp)
 	registry_update("UPDATE tenant_rls.protected_table SET parent_schema = $2::pg_catalog.name"
 					" WHERE parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name",
 					2, oldnsp, newnsp, NULL);
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1];
+		List	   *tables = NIL;
+		ListCell   *lc;
+		uint64		i;
+
+		values[0] = CStringGetTextDatum(newnsp);
+		if (SPI_execute_with_args("SELECT table_name::pg_catalog.text FROM tenant_rls.protected_table"
+								  " WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "tenant_rls: registry lookup failed");
+		for (i = 0; i < SPI_processed; i++)
+			tables = lappend(tables, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		foreach(lc, tables)
+			registry_rewrite_regclass(oldnsp, lfirst(lc), newnsp, lfirst(lc));
+	}
+}
+
+/*
+ * relid stopped being the parent of some of its registered children
+ * (DETACH PARTITION, NO INHERIT): they stay protected, on their own.
+ */
+static void
+registry_forget_parent(Oid relid)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDOID};
+	Datum		values[3];
+	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
+	char	   *relname = get_rel_name(relid);
+	int			ret;
+
+	if (nspname == NULL || relname == NULL)
+		return;
+	values[0] = CStringGetTextDatum(nspname);
+	values[1] = CStringGetTextDatum(relname);
+	values[2] = ObjectIdGetDatum(relid);
+	ret = SPI_execute_with_args("UPDATE tenant_rls.protected_table r SET parent_schema = NULL, parent_table = NULL"
+								" WHERE r.parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								" AND r.parent_table OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i"
+								"   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
+								"   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+								"  WHERE i.inhparent OPERATOR(pg_catalog.=) $3"
+								"    AND n.nspname OPERATOR(pg_catalog.=) r.schema_name"
+								"    AND c.relname OPERATOR(pg_catalog.=) r.table_name)",
+								3, argtypes, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }
 
 /* ------------------------------------------------------- ddl_command_end */
@@ -630,7 +772,10 @@ ddl_command_end_work(void)
 	ListCell   *lc;
 	bool		may_protect;
 
-	ret = SPI_execute("SELECT c.command FROM pg_catalog.pg_event_trigger_ddl_commands() c", false, 0);
+	ret = SPI_execute_plan(kept_plan(&ddl_commands_plan,
+									 "SELECT c.command FROM pg_catalog.pg_event_trigger_ddl_commands() c",
+									 0, NULL),
+						   NULL, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: pg_event_trigger_ddl_commands() failed: %s", SPI_result_code_string(ret));
 	for (i = 0; i < SPI_processed; i++)
@@ -780,6 +925,21 @@ ddl_command_end_work(void)
 					case AT_AddInherit:
 						candidates = add_candidate(candidates, relid, true);
 						break;
+					case AT_DetachPartition:
+					case AT_DetachPartitionFinalize:
+						registry_forget_parent(relid);
+						break;
+					case AT_DropInherit:
+						{
+							/* ALTER TABLE child NO INHERIT parent */
+							RangeVar   *parent = (RangeVar *) atc->def;
+
+							if (parent && IsA(parent, RangeVar) &&
+								sub->address.classId == RelationRelationId &&
+								OidIsValid(sub->address.objectId))
+								registry_forget_parent(sub->address.objectId);
+						}
+						break;
 					default:
 						break;
 				}
@@ -882,7 +1042,7 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (void))
 	 * own DDL, or the DDL of protect() / unprotect().
 	 */
 	if (creating_extension || IsBinaryUpgrade || in_event_trigger ||
-		tenant_rls_in_sanctioned_ddl || tenant_rls_tenant_column == NULL)
+		tenant_policy_ddl_active() || tenant_rls_tenant_column == NULL)
 		return;
 	/* DROP EXTENSION tenant_rls: the registry is going away */
 	if (!OidIsValid(extension_schema_oid()) ||

@@ -17,15 +17,12 @@ $node->init;
 $node->append_conf('postgresql.conf', "tenant_rls.audit = off\n");
 $node->start;
 
-# Stand-in for protect() while policy.c is not merged (does nothing otherwise).
-my $stub = slurp_file("$ENV{TR_SRC}/test/evtrig_stub.sql");
-
 $node->safe_psql('postgres', q{
 CREATE ROLE app LOGIN;
 CREATE ROLE owner_role NOLOGIN;
 CREATE DATABASE src;
 });
-$node->safe_psql('src', "CREATE EXTENSION tenant_rls;\n$stub");
+$node->safe_psql('src', 'CREATE EXTENSION tenant_rls');
 $node->safe_psql('src', q{
 GRANT CREATE ON SCHEMA public TO owner_role;
 CREATE SCHEMA side AUTHORIZATION owner_role;
