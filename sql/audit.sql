@@ -235,11 +235,35 @@ BEGIN
     RETURN false;
 END $$;
 SET enable_seqscan = off;
-SELECT pg_temp.plan_uses($$SELECT * FROM tenant_rls.audit_log WHERE table_oid = 'public.audit_items'::regclass AND row_pk = '{"id": 1}'$$,
-                         '%Index Scan using audit_log_p%_table_oid_row_pk_idx%') AS history_uses_index,
+SELECT pg_temp.plan_uses($$SELECT * FROM tenant_rls.audit_log WHERE table_oid = 'public.audit_items'::regclass
+                                 AND row_key = tenant_rls.audit_row_key('{"id": 1}') AND row_pk = '{"id": 1}'$$,
+                         '%Index Scan using audit_log_p%_row_idx%') AS history_uses_index,
        pg_temp.plan_uses($$SELECT * FROM tenant_rls.audit_log WHERE tenant = 'acme' ORDER BY seq$$,
                          '%Index Scan using audit_log_p%_tenant_seq_idx%') AS verify_uses_index;
 RESET enable_seqscan;
+
+-- savepoints: entries of a rolled back savepoint vanish, the chain stays gapless
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('initech') IS NOT NULL AS set;
+INSERT INTO public.audit_nopk VALUES ('initech', 10, 'sp');
+SAVEPOINT a;
+INSERT INTO public.audit_nopk VALUES ('initech', 11, 'sp');
+INSERT INTO public.audit_nopk VALUES ('umbrella', 11, 'sp');
+ROLLBACK TO a;
+INSERT INTO public.audit_nopk VALUES ('initech', 12, 'sp');
+SAVEPOINT b;
+INSERT INTO public.audit_nopk VALUES ('initech', 13, 'sp');
+RELEASE b;
+DO $$ BEGIN
+    INSERT INTO public.audit_nopk VALUES ('initech', 14, 'sp');
+    RAISE EXCEPTION 'undo';
+EXCEPTION WHEN raise_exception THEN NULL;
+END $$;
+COMMIT;
+RESET ROLE;
+SELECT tenant, seq, new_row->>'a' AS a FROM tenant_rls.audit_log
+ WHERE table_name = 'audit_nopk' AND new_row->>'b' = 'sp' ORDER BY tenant, seq;
 
 -- the chains are intact
 SELECT * FROM tenant_rls.audit_verify();

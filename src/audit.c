@@ -720,6 +720,8 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 		values[AL_ROW_PK] = oldtup ? columns_to_jsonb(ar, ar->pk, ar->npk, ov, on)
 			: columns_to_jsonb(ar, ar->pk, ar->npk, nv, nn);
 		nulls[AL_ROW_PK] = false;
+		values[AL_ROW_KEY] = Int64GetDatum(audit_row_key(values[AL_ROW_PK]));
+		nulls[AL_ROW_KEY] = false;
 	}
 
 	if (ar->tenant_att > 0)

@@ -34,6 +34,7 @@ typedef enum AuditLogAttr
 	AL_APPLICATION_NAME,
 	AL_CLIENT_ADDR,
 	AL_ROW_COUNT,
+	AL_ROW_KEY,
 	AL_PREV_HASH,
 	AL_HASH,
 	AL_NATTS
@@ -75,6 +76,9 @@ extern Datum audit_name_datum(const char *s);
 /* SHA-256(prev || canonical bytes of values[0 .. AL_PREV_HASH - 1]) */
 extern void audit_entry_hash(const uint8 *prev, const Datum *values, const bool *nulls,
 							 uint8 *out);
+
+/* the history index key of a primary key jsonb */
+extern int64 audit_row_key(Datum pk);
 
 /* relcache callback of audit_chain.c (forgets cached relation OIDs) */
 extern void audit_chain_relcache_callback(Datum arg, Oid relid);

@@ -53,6 +53,9 @@
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/inet.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -66,6 +69,7 @@
 
 PG_FUNCTION_INFO_V1(tenant_rls_audit_verify);
 PG_FUNCTION_INFO_V1(tenant_rls_audit_purge);
+PG_FUNCTION_INFO_V1(tenant_rls_audit_row_key);
 
 /* locktag_field4 of our advisory-type locks (user advisory locks use 1 and 2) */
 #define AUDIT_LOCK_FIELD4	0x7472
@@ -169,6 +173,7 @@ static const FieldKind field_kind[AL_PREV_HASH] = {
 	[AL_APPLICATION_NAME] = FK_TEXT,
 	[AL_CLIENT_ADDR] = FK_INET,
 	[AL_ROW_COUNT] = FK_INT8,
+	[AL_ROW_KEY] = FK_INT8,
 };
 
 /* a field: 0x00 for NULL, or 0x01, 4-byte big-endian length, bytes */
@@ -261,6 +266,27 @@ audit_entry_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint
 	pfree(buf.data);
 }
 
+int64
+audit_row_key(Datum pk)
+{
+	Jsonb	   *jb = DatumGetJsonbP(pk);
+	char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	uint8		digest[AUDIT_HASH_LEN];
+	uint64		key = 0;
+
+	SHA256((const unsigned char *) s, strlen(s), digest);
+	for (int i = 0; i < 8; i++)
+		key = (key << 8) | digest[i];
+	pfree(s);
+	return (int64) key;
+}
+
+Datum
+tenant_rls_audit_row_key(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(audit_row_key(PG_GETARG_DATUM(0)));
+}
+
 static bytea *
 make_bytea(const uint8 *data, int len)
 {
@@ -326,6 +352,38 @@ audit_name_datum(const char *s)
 	return NameGetDatum(n);
 }
 
+/* role name, remembered for the last role seen in each of two slots */
+static Oid	last_role_id[2] = {InvalidOid, InvalidOid};
+static NameData last_role_name[2];
+
+static void
+role_name_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	last_role_id[0] = last_role_id[1] = InvalidOid;
+}
+
+static Datum
+user_name_datum(Oid roleid, int slot)
+{
+	static bool registered = false;
+	Oid		   *last_id = last_role_id;
+	NameData   *last_name = last_role_name;
+
+	if (!registered)
+	{
+		CacheRegisterSyscacheCallback(AUTHOID, role_name_callback, (Datum) 0);
+		registered = true;
+	}
+	if (roleid != last_id[slot])
+	{
+		char	   *name = GetUserNameFromId(roleid, false);
+
+		strlcpy(NameStr(last_name[slot]), name, NAMEDATALEN);
+		last_id[slot] = roleid;
+	}
+	return NameGetDatum(&last_name[slot]);
+}
+
 void
 audit_fill_context(Datum *values, bool *nulls)
 {
@@ -337,9 +395,9 @@ audit_fill_context(Datum *values, bool *nulls)
 	nulls[AL_TXID] = false;
 	values[AL_STMT_AT] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 	nulls[AL_STMT_AT] = false;
-	values[AL_DB_USER] = audit_name_datum(GetUserNameFromId(GetUserId(), false));
+	values[AL_DB_USER] = user_name_datum(GetUserId(), 0);
 	nulls[AL_DB_USER] = false;
-	values[AL_DB_SESSION_USER] = audit_name_datum(GetUserNameFromId(GetSessionUserId(), false));
+	values[AL_DB_SESSION_USER] = user_name_datum(GetSessionUserId(), 1);
 	nulls[AL_DB_SESSION_USER] = false;
 
 	s = (tenant_rls_actor_setting && tenant_rls_actor_setting[0])
@@ -643,50 +701,216 @@ write_head(Relation rel, const char *key, int64 seq, const uint8 *hash, ItemPoin
 	heap_freetuple(tup);
 }
 
+/*
+ * The chain state of the current transaction, per tenant.
+ *
+ * A transaction reads a tenant's head once (after taking the tenant's lock),
+ * keeps the running (seq, hash) in memory and writes the head row once, just
+ * before it commits or prepares.  A savepoint rolled back takes its entries
+ * with it, so every state remembers the values to go back to per
+ * subtransaction level (a small stack).
+ */
+typedef struct SavedHead
+{
+	int			level;
+	int64		seq;
+	uint8		hash[AUDIT_HASH_LEN];
+} SavedHead;
+
+typedef struct ChainState
+{
+	char		key[TENANT_MAX_LEN + 1];	/* hash key: tenant, '' for none */
+	bool		existed;		/* head row found: update it, else insert */
+	ItemPointerData tid;		/* the head row, if existed */
+	int64		first_seq;		/* the head as read */
+	int64		seq;			/* current */
+	uint8		hash[AUDIT_HASH_LEN];
+	int			level;			/* nesting level that set seq/hash */
+	List	   *saved;			/* SavedHead *, innermost first */
+} ChainState;
+
+static HTAB *chain_states = NULL;	/* in TopTransactionContext */
+static bool chain_callbacks_registered = false;
+
+static void
+chain_write_heads(void)
+{
+	HASH_SEQ_STATUS status;
+	ChainState *cs;
+	Relation	rel = NULL;
+
+	hash_seq_init(&status, chain_states);
+	while ((cs = hash_seq_search(&status)) != NULL)
+	{
+		if (cs->seq == cs->first_seq)
+			continue;
+		if (rel == NULL)
+		{
+			lookup_oids();
+			rel = table_open(chain_oid, RowExclusiveLock);
+		}
+		write_head(rel, cs->key, cs->seq, cs->hash, cs->existed ? &cs->tid : NULL);
+	}
+	if (rel != NULL)
+		table_close(rel, NoLock);
+}
+
+static void
+chain_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (chain_states != NULL)
+				chain_write_heads();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			chain_states = NULL;	/* its memory goes with TopTransactionContext */
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS status;
+	ChainState *cs;
+	int			level;
+
+	if (chain_states == NULL)
+		return;
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	level = GetCurrentTransactionNestLevel();
+
+	hash_seq_init(&status, chain_states);
+	while ((cs = hash_seq_search(&status)) != NULL)
+	{
+		if (cs->level < level)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+		{
+			/* the parent owns the values now; its own saved copy is obsolete */
+			cs->level = level - 1;
+			if (cs->saved != NIL && ((SavedHead *) linitial(cs->saved))->level == level - 1)
+				cs->saved = list_delete_first(cs->saved);
+		}
+		else if (cs->saved == NIL)
+		{
+			/* first touched in the aborted subtransaction, whose lock is gone */
+			(void) hash_search(chain_states, cs->key, HASH_REMOVE, NULL);
+		}
+		else
+		{
+			SavedHead  *sh = linitial(cs->saved);
+
+			cs->seq = sh->seq;
+			memcpy(cs->hash, sh->hash, AUDIT_HASH_LEN);
+			cs->level = sh->level;
+			cs->saved = list_delete_first(cs->saved);
+		}
+	}
+}
+
+static ChainState *
+chain_state(const char *key)
+{
+	ChainState *cs;
+	bool		found;
+
+	if (strlen(key) > TENANT_MAX_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("tenant value is too long for the audit log"),
+				 errdetail("Tenant values of audited rows may be at most %d bytes.", TENANT_MAX_LEN)));
+	if (!chain_callbacks_registered)
+	{
+		RegisterXactCallback(chain_xact_callback, NULL);
+		RegisterSubXactCallback(chain_subxact_callback, NULL);
+		chain_callbacks_registered = true;
+	}
+	if (chain_states == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = TENANT_MAX_LEN + 1;
+		ctl.entrysize = sizeof(ChainState);
+		ctl.hcxt = TopTransactionContext;
+		chain_states = hash_create("tenant_rls audit chains", 16, &ctl,
+								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	cs = hash_search(chain_states, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		Relation	rel;
+
+		/* valid before anything can fail: a savepoint rollback removes it */
+		cs->existed = false;
+		cs->seq = cs->first_seq = 0;
+		memset(cs->hash, 0, AUDIT_HASH_LEN);
+		cs->level = GetCurrentTransactionNestLevel();
+		cs->saved = NIL;
+
+		/* held until the transaction ends: the chain order is the commit order */
+		lock_tenant_chain(key);
+		lookup_oids();
+		rel = table_open(chain_oid, RowExclusiveLock);
+		cs->existed = read_head(rel, key, &cs->seq, cs->hash, &cs->tid);
+		table_close(rel, NoLock);
+		if (!cs->existed)
+		{
+			cs->seq = 0;
+			memset(cs->hash, 0, AUDIT_HASH_LEN);
+		}
+		cs->first_seq = cs->seq;
+	}
+	return cs;
+}
+
 void
 audit_append(Datum *values, bool *nulls)
 {
 	const char *key;
-	Relation	chainrel;
-	ItemPointerData headtid;
-	int64		seq = 0;
-	uint8		prev[AUDIT_HASH_LEN];
+	ChainState *cs;
 	uint8		hash[AUDIT_HASH_LEN];
-	bool		found;
-	Oid			chain;
+	int			level = GetCurrentTransactionNestLevel();
 
-	lookup_oids();
-	chain = chain_oid;
 	key = nulls[AL_TENANT] ? "" : TextDatumGetCString(values[AL_TENANT]);
+	cs = chain_state(key);
 
-	/* held until the transaction ends: the chain order is the commit order */
-	lock_tenant_chain(key);
-
-	chainrel = table_open(chain, RowExclusiveLock);
-	found = read_head(chainrel, key, &seq, prev, &headtid);
-	if (!found)
-	{
-		seq = 0;
-		memset(prev, 0, sizeof(prev));
-	}
-	seq++;
-	values[AL_SEQ] = Int64GetDatum(seq);
+	values[AL_SEQ] = Int64GetDatum(cs->seq + 1);
 	nulls[AL_SEQ] = false;
-	audit_entry_hash(prev, values, nulls, hash);
-	values[AL_PREV_HASH] = PointerGetDatum(make_bytea(prev, AUDIT_HASH_LEN));
+	audit_entry_hash(cs->hash, values, nulls, hash);
+	values[AL_PREV_HASH] = PointerGetDatum(make_bytea(cs->hash, AUDIT_HASH_LEN));
 	nulls[AL_PREV_HASH] = false;
 	values[AL_HASH] = PointerGetDatum(make_bytea(hash, AUDIT_HASH_LEN));
 	nulls[AL_HASH] = false;
 
 	insert_log_tuple(values, nulls);
-	write_head(chainrel, key, seq, hash, found ? &headtid : NULL);
-	table_close(chainrel, NoLock);
 
-	/*
-	 * The next row of the same statement must be able to update the head we
-	 * just wrote: a tuple cannot be updated by the command that created it.
-	 */
-	CommandCounterIncrement();
+	/* advance the in-memory head, remembering the old one per savepoint */
+	if (cs->level < level)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		SavedHead  *sh = palloc(sizeof(SavedHead));
+
+		sh->level = cs->level;
+		sh->seq = cs->seq;
+		memcpy(sh->hash, cs->hash, AUDIT_HASH_LEN);
+		cs->saved = lcons(sh, cs->saved);
+		cs->level = level;
+		MemoryContextSwitchTo(old);
+	}
+	cs->seq++;
+	memcpy(cs->hash, hash, AUDIT_HASH_LEN);
 }
 
 /* ---------------------------------------------------------------------
@@ -696,7 +920,7 @@ audit_append(Datum *values, bool *nulls)
 #define LOG_COLUMNS \
 	"logged_at, tenant, seq, table_oid, schema_name, table_name, operation, row_pk, " \
 	"old_row, new_row, txid, stmt_at, db_user, db_session_user, app_user, " \
-	"application_name, client_addr, row_count, prev_hash, hash"
+	"application_name, client_addr, row_count, row_key, prev_hash, hash"
 
 /* (seq, hash) of key in table (audit_chain or audit_anchor); false if none */
 static bool

@@ -30,7 +30,7 @@ REVOKE ALL ON tenant_rls.audit_config FROM PUBLIC;
 -- tuples in this order and hashes the columns logged_at .. row_count.
 CREATE TABLE tenant_rls.audit_log (
     logged_at        timestamptz NOT NULL,  -- clock_timestamp() of the write; partition key
-    tenant           text,                  -- NULL: no tenant column and no tenant context
+    tenant           text COLLATE "C",      -- NULL: no tenant column and no tenant context
     seq              bigint      NOT NULL,  -- position in the tenant's chain, from 1
     table_oid        oid         NOT NULL,
     schema_name      name        NOT NULL,  -- names at the time of the write
@@ -47,6 +47,7 @@ CREATE TABLE tenant_rls.audit_log (
     application_name text,
     client_addr      inet,
     row_count        bigint,                -- TRUNCATE (tenant_rls.audit_truncate_count), PURGE
+    row_key          bigint,                -- tenant_rls.audit_row_key(row_pk): the history index key
     prev_hash        bytea       NOT NULL,  -- hash of the previous entry of the tenant
     hash             bytea       NOT NULL   -- SHA-256(prev_hash || canonical entry)
 ) PARTITION BY RANGE (logged_at);
@@ -56,9 +57,14 @@ COMMENT ON TABLE tenant_rls.audit_log IS
 -- by enable_audit() and audit_purge()) and, when missing, by the trigger itself
 -- if it can do so without waiting; otherwise entries land in the default
 -- partition, so a missing partition never fails a user's write.
+-- The indexes are created per partition, not on the parent: pg_dump restores
+-- the partitions (they are not extension members) with their own indexes, and
+-- a parent index would make ATTACH PARTITION create them a second time.
+--   *_tenant_seq_idx  (tenant, seq): verification, a tenant's entries in order
+--   *_row_idx         (table_oid, row_key): audit_history()
 CREATE TABLE tenant_rls.audit_log_default PARTITION OF tenant_rls.audit_log DEFAULT;
-CREATE INDEX audit_log_tenant_seq_idx ON tenant_rls.audit_log (tenant, seq);
-CREATE INDEX audit_log_row_idx ON tenant_rls.audit_log (table_oid, row_pk);
+CREATE INDEX audit_log_default_tenant_seq_idx ON tenant_rls.audit_log_default (tenant, seq);
+CREATE INDEX audit_log_default_row_idx ON tenant_rls.audit_log_default (table_oid, row_key);
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_log_default', '');
 
 -- Chain heads: the last seq and hash of every tenant ('' = no tenant).  The
@@ -66,7 +72,7 @@ SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_log_default', '');
 -- so the chain order is the commit order.  A deleted tail shows as a mismatch
 -- between the head and the last entry.
 CREATE TABLE tenant_rls.audit_chain (
-    tenant  text   PRIMARY KEY,
+    tenant  text COLLATE "C" PRIMARY KEY,
     seq     bigint NOT NULL,
     hash    bytea  NOT NULL
 );
@@ -74,7 +80,7 @@ SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_chain', '');
 
 -- Where verification starts after audit_purge(): the last purged entry of each tenant.
 CREATE TABLE tenant_rls.audit_anchor (
-    tenant     text        PRIMARY KEY,
+    tenant     text COLLATE "C" PRIMARY KEY,
     seq        bigint      NOT NULL,
     hash       bytea       NOT NULL,
     purged_at  timestamptz NOT NULL
@@ -154,6 +160,10 @@ BEGIN
                               part,
                               pg_catalog.to_char(lo, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00',
                               pg_catalog.to_char(hi, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00');
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (tenant, seq)',
+                              part OPERATOR(pg_catalog.||) '_tenant_seq_idx', part);
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (table_oid, row_key)',
+                              part OPERATOR(pg_catalog.||) '_row_idx', part);
     EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM PUBLIC', part);
     EXECUTE pg_catalog.format('CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.%I '
                               'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard()', part);
@@ -311,6 +321,13 @@ REVOKE ALL ON FUNCTION tenant_rls.audit_purge(timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.audit_purge(timestamptz) IS
     'drops the audit_log partitions (and default-partition entries) older than before; records anchors and a PURGE entry';
 
+-- The history index key of a primary key value: the first 8 bytes of the
+-- SHA-256 of its jsonb text (an integer compares faster than a jsonb).
+CREATE FUNCTION tenant_rls.audit_row_key(pk jsonb) RETURNS bigint
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_row_key';
+COMMENT ON FUNCTION tenant_rls.audit_row_key(jsonb) IS 'the audit_log.row_key of a primary key value';
+
 -- Row history: through audit_log_row_idx for tables with a primary key; for
 -- tables without one, the entries whose old or new image contains pk.
 CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
@@ -320,7 +337,9 @@ CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
     AS $$
     SELECT * FROM (
         SELECT l.* FROM tenant_rls.audit_log l
-         WHERE l.table_oid OPERATOR(pg_catalog.=) tbl AND l.row_pk OPERATOR(pg_catalog.=) pk
+         WHERE l.table_oid OPERATOR(pg_catalog.=) tbl
+           AND l.row_key OPERATOR(pg_catalog.=) tenant_rls.audit_row_key(pk)
+           AND l.row_pk OPERATOR(pg_catalog.=) pk
         UNION ALL
         SELECT l.* FROM tenant_rls.audit_log l
          WHERE l.table_oid OPERATOR(pg_catalog.=) tbl AND l.row_pk IS NULL
