@@ -31,33 +31,57 @@ static const char b64url[] =
 
 static EVP_MAC *hmac_alg = NULL;
 
-static int
-hmac_sha256(const unsigned char *key, size_t keylen,
-			const unsigned char *data, size_t datalen,
-			unsigned char out[TOKEN_MAC_LEN])
+/* A new HMAC-SHA256 context keyed with key, or NULL. */
+static EVP_MAC_CTX *
+hmac_new(const unsigned char *key, size_t keylen)
 {
 	EVP_MAC_CTX *ctx;
 	OSSL_PARAM	params[2];
-	size_t		outlen = 0;
-	int			ok;
 
 	if (hmac_alg == NULL)
 	{
 		hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
 		if (hmac_alg == NULL)
-			return 0;
+			return NULL;
 	}
 	ctx = EVP_MAC_CTX_new(hmac_alg);
 	if (ctx == NULL)
-		return 0;
+		return NULL;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
-	ok = EVP_MAC_init(ctx, key, keylen, params) == 1 &&
-		EVP_MAC_update(ctx, data, datalen) == 1 &&
+	if (EVP_MAC_init(ctx, key, keylen, params) != 1)
+	{
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* MAC of data under a keyed context (left untouched: we work on a copy). */
+static int
+hmac_with(EVP_MAC_CTX *keyed, const unsigned char *data, size_t datalen,
+		  unsigned char out[TOKEN_MAC_LEN])
+{
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(keyed);
+	size_t		outlen = 0;
+	int			ok;
+
+	if (ctx == NULL)
+		return 0;
+	ok = EVP_MAC_update(ctx, data, datalen) == 1 &&
 		EVP_MAC_final(ctx, out, &outlen, TOKEN_MAC_LEN) == 1 &&
 		outlen == TOKEN_MAC_LEN;
 	EVP_MAC_CTX_free(ctx);
 	return ok;
+}
+
+static int
+hmac_key(const token_key *k, const unsigned char *data, size_t datalen,
+		 unsigned char out[TOKEN_MAC_LEN])
+{
+	if (k->ctx == NULL)
+		return 0;
+	return hmac_with((EVP_MAC_CTX *) k->ctx, data, datalen, out);
 }
 
 /* ---------------------------------------------------------------------
@@ -179,9 +203,11 @@ token_status
 token_key_init(token_key *k, const void *key, size_t len)
 {
 	unsigned char mac[TOKEN_MAC_LEN];
+	int			ok;
 
 	k->key = (const unsigned char *) key;
 	k->len = len;
+	k->ctx = NULL;
 	memset(k->id, 0, sizeof(k->id));
 	if (key == NULL || len == 0)
 	{
@@ -190,18 +216,32 @@ token_key_init(token_key *k, const void *key, size_t len)
 	}
 	if (len < TOKEN_KEY_MIN_LEN)
 		return TOKEN_KEY_TOO_SHORT;
-	if (!hmac_sha256(k->key, k->len, (const unsigned char *) keyid_label,
-					 sizeof(keyid_label) - 1, mac))
+	k->ctx = hmac_new(k->key, k->len);
+	if (k->ctx == NULL)
 		return TOKEN_CRYPTO_ERROR;
+	ok = hmac_key(k, (const unsigned char *) keyid_label, sizeof(keyid_label) - 1, mac);
+	if (!ok)
+	{
+		token_key_free(k);
+		return TOKEN_CRYPTO_ERROR;
+	}
 	memcpy(k->id, mac, TOKEN_KEYID_LEN);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return TOKEN_OK;
 }
 
+void
+token_key_free(token_key *k)
+{
+	if (k->ctx != NULL)
+		EVP_MAC_CTX_free((EVP_MAC_CTX *) k->ctx);
+	k->ctx = NULL;
+}
+
 static int
 key_usable(const token_key *k)
 {
-	return k != NULL && k->key != NULL && k->len >= TOKEN_KEY_MIN_LEN;
+	return k != NULL && k->key != NULL && k->len >= TOKEN_KEY_MIN_LEN && k->ctx != NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -241,8 +281,10 @@ token_sign(const token_key *key, const char *tenant, size_t tenant_len,
 
 	if (key == NULL || key->key == NULL || key->len == 0)
 		return TOKEN_NO_KEY;
-	if (!key_usable(key))
+	if (key->len < TOKEN_KEY_MIN_LEN)
 		return TOKEN_KEY_TOO_SHORT;
+	if (key->ctx == NULL)
+		return TOKEN_CRYPTO_ERROR;
 	if (tenant == NULL || tenant_len == 0 || tenant_len > TOKEN_TENANT_MAX ||
 		memchr(tenant, '\0', tenant_len) != NULL)
 		return TOKEN_BAD_TENANT;
@@ -256,7 +298,7 @@ token_sign(const token_key *key, const char *tenant, size_t tenant_len,
 	raw[TOKEN_HEADER_LEN - 1] = (unsigned char) (tenant_len & 0xff);
 	memcpy(raw + TOKEN_HEADER_LEN, tenant, tenant_len);
 	n = TOKEN_HEADER_LEN + tenant_len;
-	if (!hmac_sha256(key->key, key->len, raw, n, raw + n))
+	if (!hmac_key(key, raw, n, raw + n))
 		return TOKEN_CRYPTO_ERROR;
 	b64url_encode(raw, n + TOKEN_MAC_LEN, out);
 	return TOKEN_OK;
@@ -287,11 +329,14 @@ token_verify(const char *token, size_t len,
 	/* keys first: a misconfigured server says so whatever the token */
 	if (current == NULL || current->key == NULL || current->len == 0)
 		return TOKEN_NO_KEY;
-	if (!key_usable(current))
+	if (current->len < TOKEN_KEY_MIN_LEN)
 		return TOKEN_KEY_TOO_SHORT;
 	if (previous != NULL && previous->key != NULL && previous->len > 0 &&
-		!key_usable(previous))
+		previous->len < TOKEN_KEY_MIN_LEN)
 		return TOKEN_KEY_TOO_SHORT;
+	if (current->ctx == NULL ||
+		(previous != NULL && previous->len > 0 && previous->ctx == NULL))
+		return TOKEN_CRYPTO_ERROR;
 
 	if (token == NULL || len == 0)
 		return TOKEN_EMPTY;
@@ -327,7 +372,7 @@ token_verify(const char *token, size_t len,
 	{
 		if (memcmp(raw + 1, candidates[i]->id, TOKEN_KEYID_LEN) != 0)
 			continue;
-		if (!hmac_sha256(candidates[i]->key, candidates[i]->len, raw, signed_len, mac))
+		if (!hmac_key(candidates[i], raw, signed_len, mac))
 			return TOKEN_CRYPTO_ERROR;
 		if (CRYPTO_memcmp(mac, raw + signed_len, TOKEN_MAC_LEN) == 0)
 		{

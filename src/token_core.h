@@ -53,12 +53,17 @@ typedef enum token_status
 	TOKEN_CRYPTO_ERROR			/* OpenSSL failed */
 } token_status;
 
-/* A key and its id.  Fill with token_key_init(); len 0 means "no key". */
+/*
+ * A key and its id.  Fill with token_key_init(), release with
+ * token_key_free(); len 0 means "no key".  ctx is an HMAC context already
+ * keyed with the key (copied for each use: saves the key schedule).
+ */
 typedef struct token_key
 {
 	const unsigned char *key;
 	size_t		len;
 	unsigned char id[TOKEN_KEYID_LEN];
+	void	   *ctx;			/* EVP_MAC_CTX *, or NULL */
 } token_key;
 
 /* What a verified token says. */
@@ -76,6 +81,7 @@ typedef struct token_claims
  * refused (TOKEN_KEY_TOO_SHORT); len 0 gives TOKEN_NO_KEY.
  */
 extern token_status token_key_init(token_key *k, const void *key, size_t len);
+extern void token_key_free(token_key *k);
 
 /*
  * Sign: writes the NUL-terminated token into out (at least
