@@ -55,15 +55,15 @@ typedef enum token_status
 
 /*
  * A key and its id.  Fill with token_key_init(), release with
- * token_key_free(); len 0 means "no key".  ctx is an HMAC context already
- * keyed with the key (copied for each use: saves the key schedule).
+ * token_key_free(); len 0 means "no key".  ctx holds the SHA-256 states
+ * after the HMAC key pads, computed once per key.
  */
 typedef struct token_key
 {
 	const unsigned char *key;
 	size_t		len;
 	unsigned char id[TOKEN_KEYID_LEN];
-	void	   *ctx;			/* EVP_MAC_CTX *, or NULL */
+	void	   *ctx;			/* keyed HMAC digest states, or NULL */
 } token_key;
 
 /* What a verified token says. */
