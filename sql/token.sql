@@ -92,6 +92,23 @@ SELECT length(:'tok_acme') AS chars, :'tok_acme' ~ '^[A-Za-z0-9_-]+$' AS base64u
 -- the key id in the token is the one SHOW gives
 SELECT 'set, key id ' || encode(substring(pg_temp.raw(:'tok_acme') FROM 2 FOR 4), 'hex')
        = current_setting('tenant_rls.signing_key') AS key_id_matches;
+-- the MAC is standard HMAC-SHA256 (so any language can make tokens): pgcrypto agrees
+CREATE SCHEMA tok_pgcrypto;
+CREATE EXTENSION pgcrypto SCHEMA tok_pgcrypto;
+SELECT tok_pgcrypto.hmac(substring(pg_temp.raw(:'tok_acme') FROM 1 FOR 19),
+                         'regress-key-A-0123456789abcdef0123456789', 'sha256')
+       = substring(pg_temp.raw(:'tok_acme') FROM 20 FOR 32) AS mac_is_hmac_sha256,
+       substring(tok_pgcrypto.hmac('tenant_rls key id', 'regress-key-A-0123456789abcdef0123456789', 'sha256') FROM 1 FOR 4)
+       = substring(pg_temp.raw(:'tok_acme') FROM 2 FOR 4) AS key_id_is_hmac_of_label;
+-- a key longer than the SHA-256 block (64 bytes) is hashed first (RFC 2104)
+SET tenant_rls.signing_key = 'regress-long-key-0123456789abcdef0123456789abcdef0123456789abcdef0123456789';
+SELECT tenant_rls.sign_tenant('acme') AS tok_long \gset
+SELECT tok_pgcrypto.hmac(substring(pg_temp.raw(:'tok_long') FROM 1 FOR 19),
+                         'regress-long-key-0123456789abcdef0123456789abcdef0123456789abcdef0123456789', 'sha256')
+       = substring(pg_temp.raw(:'tok_long') FROM 20 FOR 32) AS long_key_mac_is_hmac_sha256;
+SET tenant_rls.signing_key = 'regress-key-A-0123456789abcdef0123456789';
+DROP EXTENSION pgcrypto;
+DROP SCHEMA tok_pgcrypto;
 -- the expiry is the transaction start + valid_for
 BEGIN;
 SELECT tenant_rls.sign_tenant('acme', '90 seconds') AS tok_90 \gset

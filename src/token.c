@@ -142,6 +142,7 @@ prepared_key(int which)
 		return c;
 	if (c->copy != NULL)
 	{
+		token_key_free(&c->key);
 		OPENSSL_cleanse(c->copy, c->len);
 		free(c->copy);
 		c->copy = NULL;

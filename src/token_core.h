@@ -53,12 +53,17 @@ typedef enum token_status
 	TOKEN_CRYPTO_ERROR			/* OpenSSL failed */
 } token_status;
 
-/* A key and its id.  Fill with token_key_init(); len 0 means "no key". */
+/*
+ * A key and its id.  Fill with token_key_init(), release with
+ * token_key_free(); len 0 means "no key".  ctx holds the SHA-256 states
+ * after the HMAC key pads, computed once per key.
+ */
 typedef struct token_key
 {
 	const unsigned char *key;
 	size_t		len;
 	unsigned char id[TOKEN_KEYID_LEN];
+	void	   *ctx;			/* keyed HMAC digest states, or NULL */
 } token_key;
 
 /* What a verified token says. */
@@ -76,6 +81,7 @@ typedef struct token_claims
  * refused (TOKEN_KEY_TOO_SHORT); len 0 gives TOKEN_NO_KEY.
  */
 extern token_status token_key_init(token_key *k, const void *key, size_t len);
+extern void token_key_free(token_key *k);
 
 /*
  * Sign: writes the NUL-terminated token into out (at least
@@ -97,6 +103,13 @@ extern token_status token_verify(const char *token, size_t len,
 								 const token_key *previous,
 								 int64_t now_us,
 								 token_claims *claims);
+
+/*
+ * HMAC-SHA256 of data under a prepared key (what tokens carry); exposed for
+ * the fuzzer's comparison with OpenSSL's own HMAC.  Returns 1 on success.
+ */
+extern int	token_mac(const token_key *key, const void *data, size_t len,
+					  unsigned char out[TOKEN_MAC_LEN]);
 
 /* Short stable name of a status, for tests and the fuzzer. */
 extern const char *token_status_name(token_status status);

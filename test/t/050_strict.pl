@@ -136,6 +136,30 @@ refused(q{SET tenant_rls.strict = off}, qr/permission denied to set parameter "t
 like($err, qr/the tenant cannot change within a transaction in strict mode/, 'cursor: switching tenants refused');
 is($out, "acme\n2\n4\n6\n8\n10", 'cursor: no switch mid-transaction, the cursor reads its tenant to the end');
 
+# parallel workers take the leader's tenant (their GUC restore passes the hook)
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.big (id int, tenant_id text NOT NULL);
+	ALTER TABLE public.big OWNER TO owner;
+	ALTER TABLE public.big ENABLE ROW LEVEL SECURITY;
+	ALTER TABLE public.big FORCE ROW LEVEL SECURITY;
+	CREATE POLICY iso ON public.big USING (tenant_id = tenant_rls.current_tenant());
+	GRANT SELECT ON public.big TO app;
+	INSERT INTO public.big SELECT i, 't' || (i % 10) FROM generate_series(1, 100000) i;
+	ANALYZE public.big;
+});
+my $tok_t3 = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('t3')});
+($ret, $out, $err) = as_app(qq{
+	SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+	SET max_parallel_workers_per_gather = 2;
+	BEGIN;
+	SELECT tenant_rls.set_tenant_signed('$tok_t3');
+	EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM public.big;
+	SELECT count(*), min(tenant_id), max(tenant_id) FROM public.big;
+	COMMIT;
+});
+like($out, qr/Workers Launched: [12]/, 'strict: a parallel plan runs with workers');
+like($out, qr/\n10000\|t3\|t3$/, 'strict: parallel workers see the signed tenant, and only it');
+
 # same tenant again in the same transaction is fine (idempotent)
 ($ret, $out, $err) = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme');
 	SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;});
