@@ -37,28 +37,10 @@ BEGIN
     RETURN f;
 END
 $$;
--- what protect() does (ENABLE + FORCE, four isolation policies, registry row),
--- built by hand so this test does not depend on the policy code
-CREATE FUNCTION pg_temp.hand_protect(t regclass) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    pol text;
+-- protect() without its DDL listing
+CREATE FUNCTION pg_temp.protect(t regclass) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', t);
-    FOREACH pol IN ARRAY ARRAY['select', 'insert', 'update', 'delete'] LOOP
-        EXECUTE format('CREATE POLICY %I ON %s FOR %s %s', 'tenant_rls_' || pol, t, pol,
-                       CASE pol WHEN 'insert' THEN 'WITH CHECK (tenant_id = tenant_rls.current_tenant())'
-                                WHEN 'update' THEN 'USING (tenant_id = tenant_rls.current_tenant()) WITH CHECK (tenant_id = tenant_rls.current_tenant())'
-                                ELSE 'USING (tenant_id = tenant_rls.current_tenant())' END);
-    END LOOP;
-    INSERT INTO tenant_rls.protected_table (schema_name, table_name, status, tenant_column, tenant_type, managed)
-    SELECT n.nspname, c.relname, 'protected', 'tenant_id', 'text',
-           jsonb_build_object('enabled_rls', true, 'forced_rls', true, 'policies',
-               jsonb_object_agg(p.polname, jsonb_build_object('cmd', p.polcmd, 'permissive', p.polpermissive,
-                   'roles', '["public"]'::jsonb, 'qual', pg_get_expr(p.polqual, p.polrelid),
-                   'with_check', pg_get_expr(p.polwithcheck, p.polrelid))))
-      FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE p.polrelid = t
-     GROUP BY n.nspname, c.relname;
+    PERFORM tenant_rls.protect(t);
 END
 $$;
 
@@ -72,7 +54,7 @@ CREATE TABLE cov.orders (
 );
 CREATE INDEX orders_tenant_idx ON cov.orders (tenant_id);
 ALTER TABLE cov.orders OWNER TO cov_owner;
-SELECT pg_temp.hand_protect('cov.orders');
+SELECT pg_temp.protect('cov.orders');
 GRANT SELECT, INSERT, UPDATE, DELETE ON cov.orders TO cov_app;
 SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%orders%';
 
@@ -80,25 +62,24 @@ SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%orders%';
 CREATE TABLE cov.loose (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text NOT NULL);
 CREATE INDEX ON cov.loose (tenant_id);
 SELECT * FROM pg_temp.findings('table_unprotected');
--- the fix is SELECT tenant_rls.protect('cov.loose'); done by hand here
-SELECT pg_temp.hand_protect('cov.loose');
+SELECT pg_temp.apply_fix('table_unprotected', 'cov.loose');
 SELECT * FROM pg_temp.findings('table_unprotected');
 
 -- ==== child_unprotected: partitions and inheritance children
 CREATE TABLE cov.events (tenant_id text NOT NULL, id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
 CREATE INDEX ON cov.events (tenant_id);
-SELECT pg_temp.hand_protect('cov.events');
+SELECT pg_temp.protect('cov.events');
 CREATE TABLE cov.events_2026 PARTITION OF cov.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 CREATE TABLE cov.base (tenant_id text NOT NULL, note text);
 CREATE INDEX ON cov.base (tenant_id);
-SELECT pg_temp.hand_protect('cov.base');
+SELECT pg_temp.protect('cov.base');
 CREATE TABLE public.cov_derived (extra int) INHERITS (cov.base);   -- outside the managed schema
 CREATE INDEX ON public.cov_derived (tenant_id);
 SELECT * FROM pg_temp.findings('child_unprotected');
 SELECT table_name, kind, parent, status FROM tenant_rls.coverage()
  WHERE table_name IN ('cov.events', 'cov.events_2026', 'cov.base', 'public.cov_derived') ORDER BY 1;
-SELECT pg_temp.hand_protect('cov.events_2026');
-SELECT pg_temp.hand_protect('public.cov_derived');
+SELECT pg_temp.apply_fix('child_unprotected', 'cov.events_2026');
+SELECT pg_temp.apply_fix('child_unprotected', 'public.cov_derived');
 SELECT * FROM pg_temp.findings('child_unprotected');
 
 -- ==== rls_disabled, rls_not_forced
@@ -112,23 +93,27 @@ SELECT * FROM pg_temp.findings('rls_disabled');
 SELECT * FROM pg_temp.findings('rls_not_forced');
 
 -- ==== managed_policy_dropped (and isolation_policy_missing with it)
-DROP POLICY tenant_rls_select ON cov.orders;
+DROP POLICY tenant_rls_isolation_select ON cov.orders;
 SELECT * FROM pg_temp.findings('managed_policy_dropped');
 SELECT * FROM pg_temp.findings('isolation_policy_missing');
-SELECT pg_temp.apply_fix('managed_policy_dropped', 'tenant_rls_select ON cov.orders');
+SELECT pg_temp.apply_fix('managed_policy_dropped', 'tenant_rls_isolation_select ON cov.orders');
 SELECT * FROM pg_temp.findings('managed_policy_dropped');
 SELECT * FROM pg_temp.findings('isolation_policy_missing');
 
 -- ==== managed_policy_modified: USING, roles, command
-ALTER POLICY tenant_rls_select ON cov.orders USING (true);
-ALTER POLICY tenant_rls_delete ON cov.orders TO cov_app;
+ALTER POLICY tenant_rls_isolation_select ON cov.orders USING (true);
+ALTER POLICY tenant_rls_isolation_delete ON cov.orders TO cov_app;
 SELECT code, object, detail FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
-SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_delete ON cov.orders');
-SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_select ON cov.orders');
+SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_delete ON cov.orders');
+SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_select ON cov.orders');
 SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
 
--- ==== isolation_policy_missing: its own fix recreates every managed policy
-DROP POLICY tenant_rls_select ON cov.loose;
+-- ==== isolation_policy_missing: no SELECT policy compares the tenant column
+-- (the restrictive guard alone still isolates); its fix puts back every
+-- managed policy of the table
+DROP POLICY tenant_rls_isolation_select ON cov.loose;
+ALTER POLICY tenant_rls_guard_select ON cov.loose USING (true);
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.loose' ORDER BY 1, 2;
 SELECT pg_temp.apply_fix('isolation_policy_missing', 'cov.loose');
 SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.loose' ORDER BY 1, 2;
 
@@ -170,8 +155,9 @@ ALTER POLICY legacy_tenant ON cov.legacy USING (tenant_id = tenant_rls.current_t
 DROP FUNCTION cov.my_tenant();
 
 -- ==== tenant_column_nullable, tenant_index_missing
-CREATE TABLE cov.notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text, body text);
-SELECT pg_temp.hand_protect('cov.notes');
+CREATE TABLE cov.notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text NOT NULL, body text);
+SELECT pg_temp.protect('cov.notes');
+ALTER TABLE cov.notes ALTER COLUMN tenant_id DROP NOT NULL;
 SELECT * FROM pg_temp.findings('tenant_column_nullable');
 SELECT * FROM pg_temp.findings('tenant_index_missing');
 SELECT pg_temp.apply_fix('tenant_column_nullable', 'cov.notes');
@@ -179,8 +165,8 @@ SELECT pg_temp.apply_fix('tenant_index_missing', 'cov.notes');
 SELECT * FROM pg_temp.findings('tenant_column_nullable');
 SELECT * FROM pg_temp.findings('tenant_index_missing');
 -- a table whose NULL-tenant rows are global reference rows may be nullable
+SELECT count(*) > 0 AS changed FROM tenant_rls.allow_global_rows('cov.notes');
 ALTER TABLE cov.notes ALTER COLUMN tenant_id DROP NOT NULL;
-UPDATE tenant_rls.protected_table SET global_rows = true WHERE table_name = 'notes';
 SELECT * FROM pg_temp.findings('tenant_column_nullable');
 
 -- ==== unique_not_leading_tenant, index_not_leading_tenant (existence oracles)
@@ -282,7 +268,7 @@ CREATE TABLE cov.order_lines (
     order_id  bigint NOT NULL REFERENCES cov.orders (id)
 );
 CREATE INDEX ON cov.order_lines (tenant_id);
-SELECT pg_temp.hand_protect('cov.order_lines');
+SELECT pg_temp.protect('cov.order_lines');
 SELECT * FROM pg_temp.findings('foreign_key_without_tenant');
 -- the human fix: a composite key that pairs the tenant columns
 ALTER TABLE cov.orders ADD CONSTRAINT orders_tenant_id_key UNIQUE (tenant_id, id);
@@ -323,8 +309,8 @@ SELECT count(*) AS cve_findings_here FROM tenant_rls.lint() l WHERE l.code = 'se
 -- ==== table_without_tenant_column
 CREATE TABLE cov.countries (code text PRIMARY KEY, name text);
 SELECT * FROM pg_temp.findings('table_without_tenant_column');
--- the human fix: mark it global (the registry row mark_global() writes)
-INSERT INTO tenant_rls.protected_table (schema_name, table_name, status) VALUES ('cov', 'countries', 'global');
+-- the human fix: mark it global (or add the tenant column and protect it)
+SELECT tenant_rls.mark_global('cov.countries');
 SELECT * FROM pg_temp.findings('table_without_tenant_column');
 
 -- ==== registry_stale

@@ -298,68 +298,115 @@ facts_walker(Node *node, ExprFacts *f)
 
 /*
  * Node strings are compared without their parse locations (" :location N"),
- * which depend on the length of the table name in CREATE POLICY.  Both
- * helpers walk the bytes in place: no copy per policy.
+ * which depend on the length of the table name in CREATE POLICY, and -- when
+ * only the facts are wanted, not the text -- without the values of regclass
+ * constants, which name the policy's own table (protect()'s exception terms
+ * pass it to tenant_rls.granted_tenants()).  Both helpers walk the bytes in
+ * place: no copy per policy.
  */
 #define LOCATION_TAG " :location "
+#define REGCLASS_TAG " :consttype 2205 "
+#define CONSTVALUE_TAG " :constvalue "
 
-static size_t
-skip_location(const char *s, const char *end)
+typedef struct NodeCursor
 {
-	size_t		taglen = strlen(LOCATION_TAG);
 	const char *p;
+	const char *end;
+	bool		skip_regclass;
+	bool		in_regclass;	/* saw :consttype regclass, value not yet */
+} NodeCursor;
 
-	if (end - s < (ptrdiff_t) taglen || memcmp(s, LOCATION_TAG, taglen) != 0)
-		return 0;
-	p = s + taglen;
-	if (p < end && *p == '-')
-		p++;
-	while (p < end && *p >= '0' && *p <= '9')
-		p++;
-	return p - s;
+static bool
+at_tag(NodeCursor *c, const char *tag)
+{
+	size_t		len = strlen(tag);
+
+	return c->end - c->p >= (ptrdiff_t) len && memcmp(c->p, tag, len) == 0;
 }
 
-/* FNV-1a over the bytes outside location fields */
-static uint64
-stripped_hash(const char *s, size_t len, uint64 h)
+/* The next significant byte, or -1 at the end. */
+static int
+next_byte(NodeCursor *c)
 {
-	const char *end = s + len;
-
-	while (s < end)
+	while (c->p < c->end)
 	{
-		size_t		skip = (*s == ' ') ? skip_location(s, end) : 0;
-
-		if (skip > 0)
+		if (*c->p == ' ')
 		{
-			s += skip;
-			continue;
+			if (at_tag(c, LOCATION_TAG))
+			{
+				c->p += strlen(LOCATION_TAG);
+				if (c->p < c->end && *c->p == '-')
+					c->p++;
+				while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+					c->p++;
+				continue;
+			}
+			if (c->skip_regclass && at_tag(c, REGCLASS_TAG))
+				c->in_regclass = true;
+			else if (c->in_regclass && at_tag(c, CONSTVALUE_TAG))
+			{
+				/* " :constvalue 4 [ 1 2 3 4 0 0 0 0 ]": skip to the ']' */
+				while (c->p < c->end && *c->p != ']')
+					c->p++;
+				if (c->p < c->end)
+					c->p++;
+				c->in_regclass = false;
+				continue;
+			}
 		}
-		h ^= (unsigned char) *s++;
+		else if (*c->p == '}')
+			c->in_regclass = false;
+		return (unsigned char) *c->p++;
+	}
+	return -1;
+}
+
+static void
+cursor_init(NodeCursor *c, text *t, bool skip_regclass)
+{
+	c->p = t ? VARDATA_ANY(t) : "";
+	c->end = t ? c->p + VARSIZE_ANY_EXHDR(t) : c->p;
+	c->skip_regclass = skip_regclass;
+	c->in_regclass = false;
+}
+
+/* FNV-1a over the significant bytes */
+static uint64
+tree_hash(text *t, bool skip_regclass, uint64 h)
+{
+	NodeCursor	c;
+	int			b;
+
+	cursor_init(&c, t, skip_regclass);
+	while ((b = next_byte(&c)) >= 0)
+	{
+		h ^= (uint64) b;
 		h *= UINT64CONST(1099511628211);
 	}
 	return h;
 }
 
-/* Are two node strings equal outside their location fields? */
+/* Are two node strings equal in their significant bytes? */
 static bool
-stripped_equal(const char *a, size_t alen, const char *b, size_t blen)
+same_tree(text *a, text *b, bool skip_regclass)
 {
-	const char *ea = a + alen;
-	const char *eb = b + blen;
+	NodeCursor	ca;
+	NodeCursor	cb;
+	int			x;
+	int			y;
 
-	for (;;)
+	if (a == NULL || b == NULL)
+		return a == NULL && b == NULL;
+	cursor_init(&ca, a, skip_regclass);
+	cursor_init(&cb, b, skip_regclass);
+	do
 	{
-		size_t		skip;
-
-		while (a < ea && *a == ' ' && (skip = skip_location(a, ea)) > 0)
-			a += skip;
-		while (b < eb && *b == ' ' && (skip = skip_location(b, eb)) > 0)
-			b += skip;
-		if (a == ea || b == eb)
-			return a == ea && b == eb;
-		if (*a++ != *b++)
+		x = next_byte(&ca);
+		y = next_byte(&cb);
+		if (x != y)
 			return false;
-	}
+	} while (x >= 0);
+	return true;
 }
 
 /* pg_get_expr(expr, relid); NULL when the relation has gone. */
@@ -426,15 +473,6 @@ list_to_oid_array(List *l)
 	return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 }
 
-static bool
-same_tree(text *cached, text *arg)
-{
-	if (cached == NULL || arg == NULL)
-		return cached == NULL && arg == NULL;
-	return stripped_equal(VARDATA_ANY(cached), VARSIZE_ANY_EXHDR(cached),
-						  VARDATA_ANY(arg), VARSIZE_ANY_EXHDR(arg));
-}
-
 #define POLICY_FACTS_NATTS 9
 
 /*
@@ -484,18 +522,17 @@ tenant_rls_policy_facts(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 
-	hash = UINT64CONST(14695981039346656037);
-	if (qual)
-		hash = stripped_hash(VARDATA_ANY(qual), VARSIZE_ANY_EXHDR(qual), hash);
+	hash = tree_hash(qual, !want_text, UINT64CONST(14695981039346656037));
 	hash = (hash ^ 0x1f) * UINT64CONST(1099511628211);
-	if (check)
-		hash = stripped_hash(VARDATA_ANY(check), VARSIZE_ANY_EXHDR(check), hash);
-	hash = stripped_hash(colname, strlen(colname), hash ^ ((uint64) attnum << 1) ^ (uint64) want_text);
+	hash = tree_hash(check, !want_text, hash);
+	hash ^= ((uint64) attnum << 1) ^ (uint64) want_text;
+	for (const char *cp = colname; *cp; cp++)
+		hash = (hash ^ (unsigned char) *cp) * UINT64CONST(1099511628211);
 
 	entry = (FactsCacheEntry *) hash_search(state->cache, &hash, HASH_FIND, &found);
 	if (found && entry->attnum == attnum && entry->want_text == want_text &&
 		strcmp(NameStr(entry->colname), colname) == 0 &&
-		same_tree(entry->qual, qual) && same_tree(entry->check, check))
+		same_tree(entry->qual, qual, !want_text) && same_tree(entry->check, check, !want_text))
 		return heap_copy_tuple_as_datum(entry->tuple, state->tupdesc);
 
 	memset(&f, 0, sizeof(f));

@@ -152,23 +152,30 @@ COMMENT ON FUNCTION tenant_rls._tables() IS
     'internal: the tables of the managed schemas, the registered ones and all their partitions and children (coverage_tables.c)';
 REVOKE ALL ON FUNCTION tenant_rls._tables() FROM PUBLIC;
 
--- The SQL that recreates a managed policy from its registry definition.
-CREATE FUNCTION tenant_rls._recreate_policy(qname text, polname name, def jsonb) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- The SQL that puts a managed policy back as the registry defines it:
+--   mode 'create'  CREATE POLICY (it was dropped)
+--   mode 'alter'   ALTER POLICY ... TO ... USING ... WITH CHECK (roles or
+--                  expressions edited: the drift guard lets a policy be put back)
+--   mode 'replace' DROP POLICY + CREATE POLICY (command or permissive changed)
+CREATE FUNCTION tenant_rls._restore_policy(qname text, polname name, def jsonb, mode text) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT format('DROP POLICY IF EXISTS %I ON %s; CREATE POLICY %I ON %s AS %s FOR %s TO %s%s%s;',
-                  polname, qname, polname, qname,
-                  CASE WHEN coalesce((def ->> 'permissive')::boolean, true) THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
-                  CASE def ->> 'cmd' WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
-                                     WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
-                  coalesce((SELECT string_agg(CASE WHEN lower(r) = 'public' THEN 'PUBLIC' ELSE quote_ident(r) END, ', ')
+    SELECT CASE mode WHEN 'replace' THEN format('DROP POLICY IF EXISTS %I ON %s; ', polname, qname) ELSE '' END
+        || CASE WHEN mode = 'alter' THEN format('ALTER POLICY %I ON %s', polname, qname)
+                ELSE format('CREATE POLICY %I ON %s AS %s FOR %s', polname, qname,
+                            CASE WHEN coalesce((def ->> 'permissive')::boolean, true) THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+                            CASE def ->> 'cmd' WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                                               WHEN 'd' THEN 'DELETE' ELSE 'ALL' END) END
+        || format(' TO %s%s%s;',
+                  coalesce((SELECT string_agg(CASE WHEN lower(r) = 'public' THEN 'PUBLIC'
+                                                   ELSE coalesce(to_regrole(r)::text, quote_ident(r)) END, ', ')
                               FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(def -> 'roles') = 'array'
                                                                   THEN def -> 'roles' END) r), 'PUBLIC'),
                   CASE WHEN def ->> 'qual' IS NOT NULL THEN format(' USING (%s)', def ->> 'qual') ELSE '' END,
                   CASE WHEN def ->> 'with_check' IS NOT NULL THEN format(' WITH CHECK (%s)', def ->> 'with_check') ELSE '' END)
 $$;
-REVOKE ALL ON FUNCTION tenant_rls._recreate_policy(text, name, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenant_rls._restore_policy(text, name, jsonb, text) FROM PUBLIC;
 
 CREATE FUNCTION tenant_rls._expr_text_equal(a text, b text) RETURNS boolean
     LANGUAGE c IMMUTABLE PARALLEL SAFE
@@ -213,17 +220,21 @@ extrels AS MATERIALIZED (
      WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'),
 -- the policies the registry says protect() created
 mp AS MATERIALIZED (
-    SELECT t.relid, t.qname, e.key::name AS polname, e.value AS def
+    SELECT t.relid, t.qname, e.key::name AS polname, e.value AS def, r.xmin AS reg_xmin
       FROM tenant_rls.protected_table r
       JOIN tt t ON t.schema_name = r.schema_name AND t.table_name = r.table_name
      CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
                                         THEN r.managed -> 'policies' ELSE '{}'::jsonb END) e
      WHERE r.status = 'protected'),
 -- every policy of a tenant table, its expression trees walked once (C);
--- OFFSET 0 keeps the call from being repeated for each field taken from it
+-- OFFSET 0 keeps the call from being repeated for each field taken from it.
+-- A managed policy is deparsed (checked_text) only when its pg_policy row was
+-- written by another transaction than its registry row: protect() writes both
+-- in one, so an untouched policy needs no deparse, and ALTER POLICY (or
+-- DROP + CREATE) gives the row a new xmin.
 pol AS MATERIALIZED (
     SELECT x.relid, x.qname, x.status, x.polname, x.polcmd, x.polpermissive, x.is_managed, x.def,
-           x.pobject, x.polroles, x.tenant_column,
+           x.pobject, x.polroles, x.tenant_column, x.checked_text, x.has_qual, x.has_check,
            (x.f).qual_text AS q_text, (x.f).check_text AS w_text,
            (x.f).uses_tenant, (x.f).casts_tenant, (x.f).current_setting AS calls_setting,
            (x.f).not_missing_ok, (x.f).other_settings, (x.f).funcs
@@ -231,20 +242,30 @@ pol AS MATERIALIZED (
                    m.relid IS NOT NULL AS is_managed, m.def,
                    format('%I ON %s', p.polname, t.qname) AS pobject,
                    p.polroles, t.tenant_column,
+                   m.relid IS NOT NULL AND p.xmin <> m.reg_xmin AS checked_text,
+                   p.polqual IS NOT NULL AS has_qual, p.polwithcheck IS NOT NULL AS has_check,
                    tenant_rls._policy_facts(p.polqual, p.polwithcheck, t.relid, t.tenant_attnum,
-                                            t.tenant_column, m.relid IS NOT NULL) AS f
+                                            t.tenant_column,
+                                            m.relid IS NOT NULL AND p.xmin <> m.reg_xmin) AS f
               FROM ten t
               JOIN pg_policy p ON p.polrelid = t.relid
               LEFT JOIN mp m ON m.relid = p.polrelid AND m.polname = p.polname
             OFFSET 0) x),
--- managed policies that were dropped or differ from the registry
+-- managed policies that were dropped or differ from the registry, and the
+-- SQL that puts each back
 mpdiff AS MATERIALIZED (
-    SELECT m.relid, m.qname, m.polname, m.def, true AS dropped, NULL::text[] AS diffs
+    SELECT m.relid, m.qname, m.polname, m.def, true AS dropped, NULL::text[] AS diffs,
+           tenant_rls._restore_policy(m.qname, m.polname, m.def, 'create') AS fix
       FROM mp m LEFT JOIN pol ON pol.relid = m.relid AND pol.polname = m.polname
      WHERE pol.relid IS NULL
     UNION ALL
-    SELECT x.relid, x.qname, x.polname, x.def, false, x.diffs
-      FROM (SELECT pol.relid, pol.qname, pol.polname, pol.def,
+    SELECT x.relid, x.qname, x.polname, x.def, false, x.diffs,
+           tenant_rls._restore_policy(x.qname, x.polname, x.def,
+               CASE WHEN 'command' = ANY (x.diffs) OR 'permissive/restrictive' = ANY (x.diffs)
+                         OR (x.has_qual AND x.def ->> 'qual' IS NULL)
+                         OR (x.has_check AND x.def ->> 'with_check' IS NULL)
+                    THEN 'replace' ELSE 'alter' END)
+      FROM (SELECT pol.relid, pol.qname, pol.polname, pol.def, pol.has_qual, pol.has_check,
                    array_remove(ARRAY[
                        CASE WHEN pol.def ? 'cmd' AND (pol.def ->> 'cmd') IS DISTINCT FROM pol.polcmd::text
                             THEN 'command' END,
@@ -253,21 +274,26 @@ mpdiff AS MATERIALIZED (
                             THEN 'permissive/restrictive' END,
                        CASE WHEN jsonb_typeof(pol.def -> 'roles') = 'array'
                                  AND NOT (pol.polroles = '{0}' AND pol.def -> 'roles' = '["public"]')
-                                 AND (SELECT array_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
+                                 AND (SELECT array_agg(CASE WHEN r = 0 THEN 'public' ELSE r::regrole::text END
                                                        ORDER BY 1)
                                         FROM unnest(pol.polroles) r)
                                      IS DISTINCT FROM
                                      (SELECT array_agg(CASE WHEN lower(n) = 'public' THEN 'public' ELSE n END ORDER BY 1)
                                         FROM jsonb_array_elements_text(pol.def -> 'roles') n)
                             THEN 'roles' END,
-                       CASE WHEN pol.def ? 'qual' AND NOT tenant_rls._expr_text_equal(pol.def ->> 'qual', pol.q_text)
+                       CASE WHEN pol.checked_text AND pol.def ? 'qual'
+                                 AND NOT tenant_rls._expr_text_equal(pol.def ->> 'qual', pol.q_text)
                             THEN 'USING' END,
-                       CASE WHEN pol.def ? 'with_check'
+                       CASE WHEN pol.checked_text AND pol.def ? 'with_check'
                                  AND NOT tenant_rls._expr_text_equal(pol.def ->> 'with_check', pol.w_text)
                             THEN 'WITH CHECK' END], NULL) AS diffs
               FROM pol WHERE pol.is_managed) x
      WHERE cardinality(x.diffs) > 0),
-iso AS (SELECT DISTINCT pol.relid FROM pol WHERE pol.uses_tenant AND pol.polcmd IN ('r', '*')),
+-- tables isolated by some SELECT policy on the tenant column; protect()'s
+-- exception policies (admin, grants, global rows) do not count
+iso AS (SELECT DISTINCT pol.relid FROM pol
+         WHERE pol.uses_tenant AND pol.polcmd IN ('r', '*')
+           AND NOT (pol.is_managed AND pol.polname ~ '^tenant_rls_(admin|grant|global)')),
 isomiss AS MATERIALIZED (
     SELECT t.relid, t.qname, t.tenant_column
       FROM ten t LEFT JOIN iso ON iso.relid = t.relid
@@ -358,23 +384,22 @@ UNION ALL
 SELECT 'isolation_policy_missing', 'error', t.qname, 'table',
        format('Protected table %s has no policy that compares the tenant column %I.', t.qname, t.tenant_column),
        'No SELECT policy restricts the rows by tenant, so the table is not isolated.',
-       a.sql, t.relid
+       coalesce(a.sql, format('SELECT tenant_rls.unprotect(%L); SELECT tenant_rls.protect(%L);', t.qname, t.qname)),
+       t.relid
   FROM isomiss t
-  LEFT JOIN (SELECT m.relid,
-                    string_agg(tenant_rls._recreate_policy(m.qname, m.polname, m.def), ' ' ORDER BY m.polname) AS sql
-               FROM mp m JOIN isomiss i ON i.relid = m.relid
-              GROUP BY m.relid) a ON a.relid = t.relid
+  LEFT JOIN (SELECT d.relid, string_agg(d.fix, ' ' ORDER BY d.polname) AS sql
+               FROM mpdiff d GROUP BY d.relid) a ON a.relid = t.relid
 UNION ALL
 SELECT 'managed_policy_dropped', 'error', format('%I ON %s', d.polname, d.qname), 'policy',
        format('Managed policy %I on %s was dropped.', d.polname, d.qname),
        'The registry lists it as created by tenant_rls.protect(); it no longer exists.',
-       tenant_rls._recreate_policy(d.qname, d.polname, d.def), d.relid
+       d.fix, d.relid
   FROM mpdiff d WHERE d.dropped
 UNION ALL
 SELECT 'managed_policy_modified', 'error', format('%I ON %s', d.polname, d.qname), 'policy',
        format('Managed policy %I on %s differs from its registered definition.', d.polname, d.qname),
        format('Changed: %s.', array_to_string(d.diffs, ', ')),
-       tenant_rls._recreate_policy(d.qname, d.polname, d.def), d.relid
+       d.fix, d.relid
   FROM mpdiff d WHERE NOT d.dropped
 UNION ALL
 SELECT 'extra_permissive_policy', CASE WHEN g.relid IS NULL THEN 'error' ELSE 'warning' END,
