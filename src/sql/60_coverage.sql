@@ -617,10 +617,12 @@ SELECT 'large_objects_present', 'warning', 'pg_largeobject', 'catalog',
 UNION ALL
 SELECT 'strict_mode_off', 'warning', 'tenant_rls.strict', 'setting',
        'tenant_rls strict mode is not in force.',
-       'Without it any session, or any SQL injection, can SET app.current_tenant_id to another tenant. Add tenant_rls to shared_preload_libraries, set tenant_rls.strict = on and restart.',
+       'Without it any session, or any SQL injection, can SET app.current_tenant_id to another tenant. '
+       || coalesce(s.reason || ' ', '')
+       || 'Add tenant_rls to shared_preload_libraries, set tenant_rls.strict = on and restart.',
        NULL, NULL::oid
- WHERE NOT (coalesce(current_setting('tenant_rls.strict', true), 'off') IN ('on', 'true', '1')
-            AND 'tenant_rls' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',')))
+  FROM tenant_rls.strict_status() s
+ WHERE NOT s.in_force
 UNION ALL
 SELECT 'server_version_cve', 'error', 'server', 'server',
        format('PostgreSQL %s has known row-security vulnerabilities.', current_setting('server_version')),
