@@ -110,6 +110,9 @@ CREATE TABLE public.et_rolledback (id int, tenant_id text);
 SELECT count(*) FROM tenant_rls.protected_table WHERE table_name = 'et_rolledback';
 ROLLBACK;
 SELECT count(*) FROM tenant_rls.protected_table WHERE table_name = 'et_rolledback';
+-- protect() ran as the table's owner, as if the owner had called it
+SELECT table_name, protected_by FROM tenant_rls.protected_table
+ WHERE table_name IN ('et_plain', 'et_part_b', 'et_child') ORDER BY 1;
 -- unrelated DDL on an unprotected tenant table does not protect it
 ALTER TABLE public.et_off ADD COLUMN note text;
 -- a session replaying a pg_dump archive (row_security and
