@@ -190,8 +190,10 @@ ALTER POLICY et_own ON public.et_plain USING (id > 1);
 DROP POLICY et_own ON public.et_plain;
 RESET ROLE;
 SELECT * FROM pg_temp.et_state() WHERE tbl IN ('public.et_plain', 'et_other.et_child', 'et_other.et_part_b');
-SELECT policyname, permissive, cmd FROM pg_policies WHERE tablename = 'et_plain' ORDER BY 1;
-SELECT qual FROM pg_policies WHERE tablename = 'et_plain' AND policyname = 'tenant_rls_isolation_select';
+-- every managed policy is still there and as protect() recorded it
+SELECT count(*) > 0 AS has_managed_policies FROM tenant_rls.protected_table r, jsonb_object_keys(r.managed -> 'policies')
+ WHERE r.schema_name = 'public' AND r.table_name = 'et_plain';
+SELECT * FROM pg_temp.et_record_mismatches();
 
 -- drift_action = warning: the change goes through with a WARNING
 SET tenant_rls.drift_action = warning;
