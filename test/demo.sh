@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make demo`: tenant_rls on a throwaway cluster, start to finish.
+# Installs what is missing, builds, installs into a private PostgreSQL copy,
+# starts a cluster in a temporary directory, runs test/demo.sql, removes it all.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+tr_ensure_packages
+tr_setup
+tr_start_cluster demo "shared_preload_libraries = 'tenant_rls'"
+tr_log "running test/demo.sql on a throwaway cluster (socket $PGHOST, port $PGPORT)"
+tr_as_pg "$TR_BINDIR/psql" -X -v ON_ERROR_STOP=1 --echo-all -d postgres -f "$TR_SRC/test/demo.sql"
+rc=$?
+[ $rc = 0 ] && tr_log "demo finished; removing the throwaway cluster" || tr_log "demo failed (exit $rc)"
+exit $rc
