@@ -110,9 +110,6 @@ CREATE TABLE public.et_rolledback (id int, tenant_id text);
 SELECT count(*) FROM tenant_rls.protected_table WHERE table_name = 'et_rolledback';
 ROLLBACK;
 SELECT count(*) FROM tenant_rls.protected_table WHERE table_name = 'et_rolledback';
--- protect() ran as the table's owner, as if the owner had called it
-SELECT table_name, protected_by FROM tenant_rls.protected_table
- WHERE table_name IN ('et_plain', 'et_part_b', 'et_child') ORDER BY 1;
 -- unrelated DDL on an unprotected tenant table does not protect it
 ALTER TABLE public.et_off ADD COLUMN note text;
 -- a session replaying a pg_dump archive (row_security and
@@ -123,6 +120,18 @@ CREATE TABLE public.et_restored (id int, tenant_id text);
 RESET row_security;
 RESET check_function_bodies;
 SELECT * FROM pg_temp.et_state();
+
+-- with tenant_rls.audit on, the new table gets its audit trigger too, also
+-- when a role that may not call enable_audit() itself creates it
+SET tenant_rls.audit = on;
+SET ROLE tr_owner;
+CREATE TABLE public.et_audited (id int, tenant_id text);
+RESET ROLE;
+SET tenant_rls.audit = off;
+SELECT r.managed -> 'audit' AS audit_recorded,
+       (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = 'public.et_audited'::regclass AND NOT t.tgisinternal) > 0 AS has_trigger
+  FROM tenant_rls.protected_table r WHERE r.table_name = 'et_audited';
+DROP TABLE public.et_audited;
 
 --
 -- the protection works: tr_app sees and writes only its tenant's rows,

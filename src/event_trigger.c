@@ -432,10 +432,6 @@ call_protect(Oid relid, const char *qualname, const char *tenant_column)
 	char		nulls[2] = {' ', ' '};
 	ErrorContextCallback errcb;
 	SPIPlanPtr	plan;
-	HeapTuple	tp;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
 	int			ret;
 
 	values[0] = ObjectIdGetDatum(relid);
@@ -452,28 +448,18 @@ call_protect(Oid relid, const char *qualname, const char *tenant_column)
 					 2, argtypes);
 
 	/*
-	 * protect() runs as the table's owner, exactly as if the owner had
-	 * called it: least privilege (our function is SECURITY DEFINER for the
-	 * registry, which protect() writes with its own privileges), and
-	 * restricted (no SET ROLE, no temporary objects) like maintenance
-	 * commands that act on a user's table.  An error restores the user on
-	 * (sub)transaction abort.
+	 * protect() runs with our (SECURITY DEFINER) rights, those of the
+	 * extension owner: it must be able to attach the audit trigger
+	 * (tenant_rls.audit) and to protect a partition created in a schema
+	 * whose owner is someone else.  What it runs is fixed DDL on the table
+	 * and catalog reads; no code of the table's owner is executed.
 	 */
-	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tp))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
-	ReleaseSysCache(tp);
-
 	errcb.callback = auto_protect_error_context;
 	errcb.arg = (void *) qualname;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	ret = SPI_execute_plan(plan, values, nulls, false, 0);
-	SetUserIdAndSecContext(save_userid, save_sec);
 
 	error_context_stack = errcb.previous;
 
