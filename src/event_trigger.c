@@ -994,7 +994,7 @@ sql_drop_work(void)
 	 * stays (the rows of dropped tables are gone by now).
 	 */
 	ret = SPI_execute("SELECT d.object_type, d.address_names[1], d.address_names[2], d.address_names[3]"
-					  " FROM pg_catalog.pg_event_trigger_dropped_objects() d"
+					  " FROM pg_catalog.pg_event_trigger_dropped_objects() WITH ORDINALITY d"
 					  " JOIN tenant_rls.protected_table r"
 					  "  ON r.schema_name OPERATOR(pg_catalog.=) d.address_names[1]"
 					  " AND r.table_name OPERATOR(pg_catalog.=) d.address_names[2]"
@@ -1004,7 +1004,7 @@ sql_drop_work(void)
 					  "             OR pg_catalog.starts_with(d.address_names[3], 'tenant_rls_')))"
 					  "    OR (d.object_type OPERATOR(pg_catalog.=) 'table column'"
 					  "        AND d.address_names[3] OPERATOR(pg_catalog.=) r.tenant_column)"
-					   " ORDER BY d.object_type OPERATOR(pg_catalog.=) 'policy', NOT d.original, 2, 3, 4",
+					   " ORDER BY d.object_type OPERATOR(pg_catalog.=) 'policy', d.ordinality",
 					  false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
