@@ -305,6 +305,12 @@ SELECT count(*) AS policies_left FROM pg_policy;
 SELECT count(*) AS event_triggers_left FROM pg_event_trigger;
 CREATE EXTENSION tenant_rls;
 SELECT count(*) AS event_triggers FROM pg_event_trigger;
+-- same session: the triggers' kept plans follow the re-created objects
+CREATE TABLE public.et_t2 (id int, tenant_id text);
+SELECT schema_name, table_name, status FROM tenant_rls.protected_table;
+ALTER TABLE public.et_t2 NO FORCE ROW LEVEL SECURITY;
+DROP TABLE public.et_t2;
+SELECT count(*) AS registry_rows FROM tenant_rls.protected_table;
 DROP TABLE public.et_t, public.et_plain_table;
 DROP EXTENSION tenant_rls;
 \c :regress_db
