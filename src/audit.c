@@ -279,6 +279,21 @@ col_kind(Oid typid)
 	}
 }
 
+/* jsonb orders object keys by length, then bytes */
+static int
+jsonb_key_cmp(const void *a, const void *b, void *arg)
+{
+	AuditRel   *ar = (AuditRel *) arg;
+	const char *ka = ar->cols[*(const AttrNumber *) a - 1].name;
+	const char *kb = ar->cols[*(const AttrNumber *) b - 1].name;
+	size_t		la = strlen(ka);
+	size_t		lb = strlen(kb);
+
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return memcmp(ka, kb, la);
+}
+
 static void
 build_audit_rel(AuditRel *ar, Relation rel)
 {
@@ -356,6 +371,9 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		}
 	}
 
+	/* push keys in jsonb's own key order: sorting the object is then a no-op */
+	qsort_arg(ar->audited, ar->naudited, sizeof(AttrNumber), jsonb_key_cmp, ar);
+
 	ar->npk = 0;
 	ar->pk = NULL;
 	pkidx = RelationGetPrimaryKeyIndex(rel);
@@ -368,6 +386,7 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		for (int i = 0; i < ar->npk; i++)
 			ar->pk[i] = idx->rd_index->indkey.values[i];
 		index_close(idx, AccessShareLock);
+		qsort_arg(ar->pk, ar->npk, sizeof(AttrNumber), jsonb_key_cmp, ar);
 	}
 
 	MemoryContextSwitchTo(old);

@@ -455,7 +455,7 @@ insert_index_entries(Relation rel, HeapTuple tup)
 						 idx->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 						 false, ii);
 		}
-		index_close(idx, RowExclusiveLock);
+		index_close(idx, NoLock);	/* locks are kept to the end of the transaction */
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	list_free(indexoids);
