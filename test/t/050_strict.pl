@@ -227,9 +227,29 @@ $node->safe_psql('postgres', q{ALTER SYSTEM SET tenant_rls.admin_role = 'tenant_
 is($out, "acme\n5\nglobex\n5", 'a member of tenant_rls.admin_role may set and switch');
 refused('SET app.current_tenant_id = $$acme$$', $set_re, 'app is still refused');
 
-# --- the key never reaches the log (log_statement = all, debug1)
+# --- key rotation by ALTER SYSTEM + reload: old tokens keep working in the grace
+my $key2 = 'tap-strict-key-rotated-0123456789abcdef0123456789';
+$node->safe_psql('postgres', qq{
+	ALTER SYSTEM SET tenant_rls.signing_key_previous = '$key';
+	ALTER SYSTEM SET tenant_rls.signing_key = '$key2';
+	SELECT pg_reload_conf();
+});
+sleep 1;
+($ret, $out, $err) = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;});
+is($out, 'acme', 'rotation: a token of the previous key is accepted during the grace');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET tenant_rls.signing_key_previous; SELECT pg_reload_conf();});
+sleep 1;
+refused(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;},
+	qr/token was signed with a key that is not accepted/, 'rotation: ... and refused after it');
+# statements that carry a key, failing or not
+$node->psql('postgres', qq{SET tenant_rls.signing_key = '$key2-session'; SELECT 1/0 WHERE '$key2' IS NOT NULL;});
+
+# --- the keys never reach the log (log_statement = all, debug1, reloads)
 my $log = slurp_file($node->logfile);
 unlike($log, qr/\Q$key\E/, 'the signing key is not in the server log');
+unlike($log, qr/\Q$key2\E/, 'the rotated key (ALTER SYSTEM, reload, a failing statement) is not in the server log');
+like($log, qr/parameter "tenant_rls\.signing_key" \(or signing_key_previous\) changed/,
+	'(the reload is logged without the value)');
 like($log, qr/cannot be set at connection start/, '(the log does have the refusals)');
 
 $node->stop;
