@@ -249,6 +249,19 @@ SELECT length(tenant_rls.sign_tenant('acme')) > 0 AS issuer_can_sign;
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION tenant_rls.sign_tenant(text, interval) FROM tr_tok_issuer;
 
+-- a role allowed to SET the key (GRANT SET ON PARAMETER) could forge any
+-- tenant's token: a key it set is never used
+SELECT tenant_rls.sign_tenant('globex') AS tok_forged \gset
+GRANT SET ON PARAMETER tenant_rls.signing_key TO tr_tok_app;
+SET ROLE tr_tok_app;
+SET tenant_rls.signing_key = 'regress-key-A-0123456789abcdef0123456789';
+BEGIN;
+SELECT tenant_rls.set_tenant_signed(:'tok_forged');
+ROLLBACK;
+RESET tenant_rls.signing_key;
+RESET ROLE;
+REVOKE SET ON PARAMETER tenant_rls.signing_key FROM tr_tok_app;
+
 -- clean up
 RESET tenant_rls.signing_key;
 DROP TABLE public.tok_docs;

@@ -54,9 +54,11 @@ static char *signing_key[2] = {NULL, NULL};
 typedef struct KeyExtra
 {
 	bool		from_server_config; /* postgresql.conf, command line, environment */
+	bool		set_by_superuser;	/* server configuration, or SET by a superuser */
 } KeyExtra;
 
 static bool key_from_server_config[2] = {false, false};
+static bool key_set_by_superuser[2] = {true, true};
 
 /* the prepared key (id computed), recomputed when the setting changes */
 typedef struct KeyCache
@@ -110,6 +112,14 @@ check_key_common(int which, char **newval, void **extra, GucSource source)
 	}
 	e->from_server_config = (source == PGC_S_ENV_VAR || source == PGC_S_FILE ||
 							 source == PGC_S_ARGV);
+
+	/*
+	 * PostgreSQL 15 lets a superuser GRANT SET ON PARAMETER to other roles.
+	 * A role that can choose the key can forge any tenant's token, so such
+	 * a key is remembered as not set by a superuser and never used.
+	 */
+	e->set_by_superuser = source <= PGC_S_ARGV ||
+		!IsTransactionState() || !OidIsValid(GetUserId()) || superuser();
 	*extra = e;
 	return true;
 }
@@ -139,6 +149,7 @@ assign_key_common(int which, const char *newval, void *extra)
 	bool		from_server = extra && ((KeyExtra *) extra)->from_server_config;
 
 	key_from_server_config[which] = from_server;
+	key_set_by_superuser[which] = extra == NULL || ((KeyExtra *) extra)->set_by_superuser;
 	if (from_server && newval != NULL &&
 		(server_key[which] == NULL || strcmp(server_key[which], newval) != 0))
 	{
@@ -366,6 +377,13 @@ tenant_token_key_configured(void)
 static void
 refuse_unpreloaded_key(int which)
 {
+	if (!key_set_by_superuser[which])
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s was set by a role that is not a superuser", key_setting_name[which]),
+				 errdetail("A role that can choose the signing key can make a token for any tenant."),
+				 errhint("Revoke SET ON PARAMETER %s from that role; only superusers should set the key.",
+						 key_setting_name[which])));
 	if (key_from_server_config[which] && !tenant_rls_preloaded())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
