@@ -27,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -54,11 +55,11 @@ static char *signing_key[2] = {NULL, NULL};
 typedef struct KeyExtra
 {
 	bool		from_server_config; /* postgresql.conf, command line, environment */
-	bool		set_by_superuser;	/* server configuration, or SET by a superuser */
 } KeyExtra;
 
 static bool key_from_server_config[2] = {false, false};
-static bool key_set_by_superuser[2] = {true, true};
+/* our settings' records, to ask which role set the current value */
+static struct config_generic *key_record[2] = {NULL, NULL};
 
 /* the prepared key (id computed), recomputed when the setting changes */
 typedef struct KeyCache
@@ -112,14 +113,6 @@ check_key_common(int which, char **newval, void **extra, GucSource source)
 	}
 	e->from_server_config = (source == PGC_S_ENV_VAR || source == PGC_S_FILE ||
 							 source == PGC_S_ARGV);
-
-	/*
-	 * PostgreSQL 15 lets a superuser GRANT SET ON PARAMETER to other roles.
-	 * A role that can choose the key can forge any tenant's token, so such
-	 * a key is remembered as not set by a superuser and never used.
-	 */
-	e->set_by_superuser = source <= PGC_S_ARGV ||
-		!IsTransactionState() || !OidIsValid(GetUserId()) || superuser();
 	*extra = e;
 	return true;
 }
@@ -149,7 +142,6 @@ assign_key_common(int which, const char *newval, void *extra)
 	bool		from_server = extra && ((KeyExtra *) extra)->from_server_config;
 
 	key_from_server_config[which] = from_server;
-	key_set_by_superuser[which] = extra == NULL || ((KeyExtra *) extra)->set_by_superuser;
 	if (from_server && newval != NULL &&
 		(server_key[which] == NULL || strcmp(server_key[which], newval) != 0))
 	{
@@ -359,6 +351,16 @@ tenant_rls_token_init(void)
 							   check_signing_key_previous, assign_signing_key_previous,
 							   show_signing_key_previous);
 
+	{
+		struct config_generic **vars = get_guc_variables();
+		int			n = GetNumConfigOptions();
+
+		for (int i = 0; i < n; i++)
+			for (int w = 0; w < 2; w++)
+				if (strcmp(vars[i]->name, key_setting_name[w]) == 0)
+					key_record[w] = vars[i];
+	}
+
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = token_emit_log_hook;
 }
@@ -374,10 +376,27 @@ tenant_token_key_configured(void)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * PostgreSQL 15 lets a superuser GRANT SET ON PARAMETER to other roles.  A
+ * role that can choose the key can forge any tenant's token, so a key value
+ * set by a role that is not a superuser is never used.  GUC records which
+ * role set the current value (srole; the bootstrap superuser for the server
+ * configuration), also across placeholders, RESET and rollbacks.
+ */
+static bool
+key_set_by_superuser(int which)
+{
+	struct config_generic *rec = key_record[which];
+
+	if (rec == NULL || rec->source <= PGC_S_ARGV)
+		return true;
+	return superuser_arg(rec->srole);
+}
+
 static void
 refuse_unpreloaded_key(int which)
 {
-	if (!key_set_by_superuser[which])
+	if (!key_set_by_superuser(which))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("%s was set by a role that is not a superuser", key_setting_name[which]),
