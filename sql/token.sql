@@ -190,6 +190,29 @@ SELECT tenant_rls.current_tenant() IS NULL AS nothing_was_set;
 ROLLBACK;
 RESET ROLE;
 
+-- the same, as SQLSTATE + message: each failure is told apart
+CREATE FUNCTION pg_temp.try(tok text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tenant_rls.set_tenant_signed(tok);
+    RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SET ROLE tr_tok_app;
+SELECT label, pg_temp.try(tok) AS result FROM (VALUES
+    ('null', NULL),
+    ('empty', ''),
+    ('garbage', 'not a token!'),
+    ('oversized', repeat('A', 405)),
+    ('truncated', left(:'tok_acme', -4)),
+    ('trailing bytes', :'tok_acme' || 'AAAA'),
+    ('version 2', pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 0, 2))),
+    ('unknown key', pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 1, get_byte(pg_temp.raw(:'tok_acme'), 1) # 255))),
+    ('tampered', pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 18, ascii('f')))),
+    ('expired', :'tok_short'),
+    ('valid', :'tok_acme')) v(label, tok);
+RESET ROLE;
+
 -- ---------------------------------------------------------------------
 -- key rotation: the previous key is accepted while it is configured
 -- ---------------------------------------------------------------------

@@ -394,7 +394,7 @@ key_set_by_superuser(int which)
 }
 
 static void
-refuse_unpreloaded_key(int which)
+refuse_untrusted_key(int which)
 {
 	if (!key_set_by_superuser(which))
 		ereport(ERROR,
@@ -445,7 +445,7 @@ token_error(token_status st, const token_claims *claims, size_t len)
 			return;
 		case TOKEN_EMPTY:
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					(errcode(ERRCODE_ZERO_LENGTH_CHARACTER_STRING),
 					 errmsg("token is empty"),
 					 errhint("%s", hint)));
 			break;
@@ -555,7 +555,7 @@ tenant_rls_sign_tenant(PG_FUNCTION_ARGS)
 				 errmsg("valid_for must not be null"),
 				 errhint("Pass how long the token is valid, e.g. interval '5 minutes'.")));
 
-	refuse_unpreloaded_key(KEY_CURRENT);
+	refuse_untrusted_key(KEY_CURRENT);
 	k = prepared_key(KEY_CURRENT);
 	if (k->status != TOKEN_OK)
 		key_error(KEY_CURRENT, k->status);
@@ -606,14 +606,14 @@ tenant_rls_set_tenant_signed(PG_FUNCTION_ARGS)
 				 errhint("Pass the token made by tenant_rls.sign_tenant().")));
 	t = PG_GETARG_TEXT_PP(0);
 
-	refuse_unpreloaded_key(KEY_CURRENT);
+	refuse_untrusted_key(KEY_CURRENT);
 	cur = prepared_key(KEY_CURRENT);
 	if (cur->status != TOKEN_OK)
 		key_error(KEY_CURRENT, cur->status);
 	prev = NULL;
 	if (signing_key[KEY_PREVIOUS] != NULL && signing_key[KEY_PREVIOUS][0] != '\0')
 	{
-		refuse_unpreloaded_key(KEY_PREVIOUS);
+		refuse_untrusted_key(KEY_PREVIOUS);
 		prev = prepared_key(KEY_PREVIOUS);
 		if (prev->status != TOKEN_OK)
 			key_error(KEY_PREVIOUS, prev->status);
