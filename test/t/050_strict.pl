@@ -197,6 +197,8 @@ $node->safe_psql('postgres', q{
 	ALTER SYSTEM SET tenant_rls.strict = off;
 	SELECT pg_reload_conf();
 });
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'off'})
+  or die 'reload not seen';
 $node->safe_psql('postgres', q{
 	ALTER DATABASE appdb SET tenant_rls.strict = on;
 	ALTER ROLE app IN DATABASE appdb SET app.current_tenant_id = 'globex';
@@ -214,6 +216,8 @@ $node->safe_psql('postgres', q{
 	ALTER SYSTEM RESET tenant_rls.strict;
 	SELECT pg_reload_conf();
 });
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'on'})
+  or die 'reload not seen';
 
 # --- privileged roles: superuser, members of tenant_rls.admin_role
 ($ret, $out, $err) = as_app(q{BEGIN; SET LOCAL app.current_tenant_id = 'globex'; SELECT count(*) FROM public.docs;
@@ -222,6 +226,8 @@ is($out, "10\nacme", 'a superuser may SET and switch');
 refused(q{BEGIN; SELECT tenant_rls.set_tenant('acme'); COMMIT;}, qr/not allowed in strict mode/,
 	'support before tenant_rls.admin_role names its role', user => 'support');
 $node->safe_psql('postgres', q{ALTER SYSTEM SET tenant_rls.admin_role = 'tenant_admins'; SELECT pg_reload_conf();});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.admin_role') = 'tenant_admins'})
+  or die 'reload not seen';
 ($ret, $out, $err) = as_app(q{BEGIN; SELECT tenant_rls.set_tenant('acme'); SELECT count(*) FROM public.docs;
 	SELECT tenant_rls.set_tenant('globex'); SELECT count(*) FROM public.docs; COMMIT;}, user => 'support');
 is($out, "acme\n5\nglobex\n5", 'a member of tenant_rls.admin_role may set and switch');
@@ -234,11 +240,13 @@ $node->safe_psql('postgres', qq{
 	ALTER SYSTEM SET tenant_rls.signing_key = '$key2';
 	SELECT pg_reload_conf();
 });
-sleep 1;
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.signing_key_previous') <> ''})
+  or die 'reload not seen';
 ($ret, $out, $err) = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;});
 is($out, 'acme', 'rotation: a token of the previous key is accepted during the grace');
 $node->safe_psql('postgres', q{ALTER SYSTEM RESET tenant_rls.signing_key_previous; SELECT pg_reload_conf();});
-sleep 1;
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.signing_key_previous') = ''})
+  or die 'reload not seen';
 refused(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;},
 	qr/token was signed with a key that is not accepted/, 'rotation: ... and refused after it');
 # statements that carry a key, failing or not

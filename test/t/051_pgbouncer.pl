@@ -186,6 +186,8 @@ stop_bouncer();
 # --- strict mode: session scope and unsigned tenants refused for app
 $node->append_conf('postgresql.conf', 'tenant_rls.strict = on');
 $node->reload;
+$node->poll_query_until('appdb', q{SELECT in_force FROM tenant_rls.strict_status()})
+  or die 'reload not seen';
 start_bouncer(0);
 $a = client('app');
 $b = client('app');
