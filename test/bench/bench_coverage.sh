@@ -1,0 +1,127 @@
+# bench_coverage.sh -- R3: coverage() and lint() on large catalogs (sourced by run.sh).
+#
+# Builds catalogs of N = 2,500, 5,000 and 10,000 tables, one database each:
+#   40 % protected tables (ENABLE + FORCE RLS, isolation policies, tenant
+#        index, registry row: tenant_rls.protect() when it exists, else the
+#        same objects built by hand), with a unique index not leading with
+#        the tenant column,
+#   30 % unprotected tenant tables, 10 % tables without a tenant column,
+#   20 % partitioned: protected partitioned tables with 4 partitions each.
+# Times coverage() and lint() (best of 3, measured inside the server with
+# clock_timestamp()) and prints ms per call and per 1,000 tables, so the
+# growth can be checked for linearity.  Target: <= 1 s each at 10,000 tables.
+#
+# COVERAGE_BENCH_SIZES overrides the sizes (e.g. "1000 2000").
+
+cov_sizes=${COVERAGE_BENCH_SIZES:-"2500 5000 10000"}
+
+cov_build() {	# cov_build DB N
+	local db=$1 n=$2
+	bench_psql -d postgres -c "CREATE DATABASE $db" >/dev/null
+	bench_psql -d "$db" >/dev/null <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION tenant_rls;
+SET tenant_rls.audit = off;
+DO \$\$ BEGIN CREATE ROLE covbench_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$;
+CREATE FUNCTION pg_temp.prot(t text) RETURNS void LANGUAGE plpgsql AS \$f\$
+DECLARE
+    pol text;
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', t);
+    FOREACH pol IN ARRAY ARRAY['select', 'insert', 'update', 'delete'] LOOP
+        EXECUTE format('CREATE POLICY %I ON %s FOR %s %s', 'tenant_rls_' || pol, t, pol,
+                       CASE pol WHEN 'insert' THEN 'WITH CHECK (tenant_id = tenant_rls.current_tenant_uuid())'
+                                WHEN 'update' THEN 'USING (tenant_id = tenant_rls.current_tenant_uuid()) WITH CHECK (tenant_id = tenant_rls.current_tenant_uuid())'
+                                ELSE 'USING (tenant_id = tenant_rls.current_tenant_uuid())' END);
+    END LOOP;
+    INSERT INTO tenant_rls.protected_table (schema_name, table_name, status, tenant_column, tenant_type, managed)
+    SELECT n.nspname, c.relname, 'protected', 'tenant_id', 'uuid',
+           jsonb_build_object('enabled_rls', true, 'forced_rls', true, 'policies',
+               jsonb_object_agg(p.polname, jsonb_build_object('cmd', p.polcmd, 'permissive', p.polpermissive,
+                   'roles', '["public"]'::jsonb, 'qual', pg_get_expr(p.polqual, p.polrelid),
+                   'with_check', pg_get_expr(p.polwithcheck, p.polrelid))))
+      FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE p.polrelid = t::regclass
+     GROUP BY n.nspname, c.relname;
+END
+\$f\$;
+CREATE FUNCTION pg_temp.mk(i int, kind text) RETURNS void LANGUAGE plpgsql AS \$f\$
+DECLARE
+    t text := format('public.%I', kind || i);
+BEGIN
+    IF kind = 'plain' THEN
+        EXECUTE format('CREATE TABLE %s (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text)', t);
+        RETURN;
+    END IF;
+    IF kind = 'part' THEN
+        EXECUTE format('CREATE TABLE %s (id bigint NOT NULL, tenant_id uuid NOT NULL, body text) PARTITION BY HASH (id)', t);
+        EXECUTE format('CREATE INDEX ON %s (tenant_id)', t);
+        IF to_regproc('tenant_rls.protect') IS NOT NULL THEN
+            PERFORM tenant_rls.protect(t::regclass);
+        ELSE
+            PERFORM pg_temp.prot(t);
+        END IF;
+        FOR p IN 0..3 LOOP
+            EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES WITH (MODULUS 4, REMAINDER %s)', kind || i || '_' || p, t, p);
+            IF to_regproc('tenant_rls.protect') IS NULL THEN
+                PERFORM pg_temp.prot(format('public.%I', kind || i || '_' || p));
+            END IF;
+        END LOOP;
+        RETURN;
+    END IF;
+    EXECUTE format('CREATE TABLE %s (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id uuid NOT NULL, email text, body text)', t);
+    EXECUTE format('CREATE UNIQUE INDEX ON %s (email)', t);
+    EXECUTE format('CREATE INDEX ON %s (tenant_id)', t);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO covbench_app', t);
+    IF kind = 'prot' THEN
+        IF to_regproc('tenant_rls.protect') IS NOT NULL THEN
+            PERFORM tenant_rls.protect(t::regclass);
+        ELSE
+            PERFORM pg_temp.prot(t);
+        END IF;
+    END IF;
+END
+\$f\$;
+-- per 50: 20 protected, 15 unprotected, 5 without tenant column, 2 x (1 + 4) partitioned;
+-- 250 at a time (one transaction each: the lock table would not hold them all)
+SELECT format('SELECT count(pg_temp.mk(i, CASE WHEN i %% 10 < 4 THEN %L WHEN i %% 10 < 7 THEN %L
+                                         WHEN i %% 10 = 7 THEN %L ELSE %L END))
+                 FROM generate_series(%s, %s) i WHERE i %% 10 < 8 OR i %% 50 IN (8, 9)',
+              'prot', 'unprot', 'plain', 'part', b, least(b + 249, $n))
+  FROM generate_series(1, $n, 250) b
+\\gexec
+ANALYZE;
+SQL
+}
+
+cov_time() {	# cov_time DB QUERY -> best of 3 in ms
+	bench_psql -d "$1" -At <<SQL
+SET client_min_messages = warning;
+CREATE TEMP TABLE t (ms float8);
+DO \$\$
+DECLARE s timestamptz; n bigint;
+BEGIN
+    FOR i IN 1..3 LOOP
+        s := clock_timestamp();
+        $2;
+        INSERT INTO t VALUES (extract(epoch FROM clock_timestamp() - s) * 1000);
+    END LOOP;
+END
+\$\$;
+SELECT round(min(ms)::numeric, 1) FROM t;
+SQL
+}
+
+printf '%8s %8s %8s %12s %12s %10s %10s\n' tables rows findings coverage_ms lint_ms cov_ms/1k lint_ms/1k
+for n in $cov_sizes; do
+	db=cov_$n
+	cov_build "$db" "$n" || { echo "building $n tables failed"; return 1; }
+	rows=$(bench_psql -d "$db" -At -c "SELECT count(*) FROM tenant_rls.coverage()")
+	findings=$(bench_psql -d "$db" -At -c "SELECT count(*) FROM tenant_rls.lint()")
+	cov=$(cov_time "$db" "SELECT count(*) INTO n FROM tenant_rls.coverage()")
+	lint=$(cov_time "$db" "SELECT count(*) INTO n FROM tenant_rls.lint()")
+	printf '%8s %8s %8s %12s %12s %10s %10s\n' "$n" "$rows" "$findings" "$cov" "$lint" \
+		"$(awk -v a="$cov" -v n="$n" 'BEGIN { printf "%.1f", a * 1000 / n }')" \
+		"$(awk -v a="$lint" -v n="$n" 'BEGIN { printf "%.1f", a * 1000 / n }')"
+	bench_psql -d "$db" -At -c "SELECT code, level, count(*) FROM tenant_rls.lint() GROUP BY 1, 2 ORDER BY 1" | sed 's/^/    /'
+done
