@@ -70,7 +70,9 @@ RESET ROLE;
 -- ---------------------------------------------------------------------
 -- a table with a hand-written policy over the accessor
 -- ---------------------------------------------------------------------
+SET tenant_rls.auto_protect = off;    -- a hand-written policy: this test is about the context
 CREATE TABLE public.tok_docs (id int PRIMARY KEY, tenant_id text NOT NULL, body text);
+RESET tenant_rls.auto_protect;
 ALTER TABLE public.tok_docs OWNER TO tr_tok_owner;
 ALTER TABLE public.tok_docs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.tok_docs FORCE ROW LEVEL SECURITY;

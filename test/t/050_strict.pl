@@ -140,6 +140,7 @@ is($out, "acme\n2\n4\n6\n8\n10", 'cursor: no switch mid-transaction, the cursor 
 
 # parallel workers take the leader's tenant (their GUC restore passes the hook)
 $node->safe_psql('postgres', q{
+	SET tenant_rls.auto_protect = off;
 	CREATE TABLE public.big (id int, tenant_id text NOT NULL);
 	ALTER TABLE public.big OWNER TO owner;
 	ALTER TABLE public.big ENABLE ROW LEVEL SECURITY;

@@ -31,6 +31,7 @@ $node->safe_psql('postgres', q{
 });
 $node->safe_psql('appdb', q{
 	CREATE EXTENSION tenant_rls;
+	SET tenant_rls.auto_protect = off;
 	CREATE TABLE public.docs (id int PRIMARY KEY, tenant_id text NOT NULL);
 	ALTER TABLE public.docs OWNER TO owner;
 	ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
