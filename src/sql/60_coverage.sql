@@ -675,7 +675,8 @@ CREATE FUNCTION tenant_rls.coverage()
                   tenant_column name, tenant_type text,
                   rls_enabled boolean, rls_forced boolean, policies_ok boolean,
                   audit boolean, tenant_index boolean,
-                  errors integer, warnings integer, infos integer, accepted integer)
+                  errors integer, warnings integer, infos integer, accepted integer,
+                  exceptions text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -695,7 +696,13 @@ fc AS (SELECT f.relid,
 aud AS (SELECT DISTINCT tg.tgrelid
           FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
          WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname LIKE 'audit%'),
-lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid)
+lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
+-- controlled exceptions (DESIGN P4), so they are visible in the report
+gr AS (SELECT g.schema_name, g.table_name, count(*) AS n
+         FROM tenant_rls.tenant_grant g
+        WHERE g.valid_until IS NULL OR g.valid_until > now()
+        GROUP BY g.schema_name, g.table_name),
+adm AS (SELECT nullif(current_setting('tenant_rls.admin_role', true), '') AS role)
 SELECT t.qname, t.kind, t.parent_qname,
        CASE WHEN t.status = 'unprotected' AND t.tenant_attnum IS NULL THEN 'no tenant column' ELSE t.status END,
        CASE WHEN t.tenant_attnum IS NOT NULL THEN t.tenant_column END, t.tenant_type,
@@ -704,8 +711,15 @@ SELECT t.qname, t.kind, t.parent_qname,
        aud.tgrelid IS NOT NULL,
        CASE WHEN t.tenant_attnum IS NOT NULL THEN l.indrelid IS NOT NULL END,
        coalesce(fc.e, 0)::integer, coalesce(fc.w, 0)::integer, coalesce(fc.i, 0)::integer,
-       coalesce(fc.a, 0)::integer
+       coalesce(fc.a, 0)::integer,
+       nullif(concat_ws(', ',
+           CASE WHEN t.global_rows THEN 'rows without tenant readable by all' END,
+           CASE WHEN t.status = 'protected' AND adm.role IS NOT NULL
+                THEN format('admin role %s sees all tenants', adm.role) END,
+           CASE WHEN gr.n > 0 THEN format('%s cross-tenant grant(s)', gr.n) END), '')
   FROM tt t
+  CROSS JOIN adm
+  LEFT JOIN gr ON gr.schema_name = t.schema_name AND gr.table_name = t.table_name
   LEFT JOIN fc ON fc.relid = t.relid
   LEFT JOIN aud ON aud.tgrelid = t.relid
   LEFT JOIN lead l ON l.indrelid = t.relid AND l.first = t.tenant_attnum
