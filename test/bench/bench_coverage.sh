@@ -56,17 +56,18 @@ BEGIN
     IF kind = 'part' THEN
         EXECUTE format('CREATE TABLE %s (id bigint NOT NULL, tenant_id uuid NOT NULL, body text) PARTITION BY HASH (id)', t);
         EXECUTE format('CREATE INDEX ON %s (tenant_id)', t);
-        IF to_regproc('tenant_rls.protect') IS NOT NULL THEN
-            PERFORM tenant_rls.protect(t::regclass);
-        ELSE
-            PERFORM pg_temp.prot(t);
-        END IF;
         FOR p IN 0..3 LOOP
             EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES WITH (MODULUS 4, REMAINDER %s)', kind || i || '_' || p, t, p);
             IF to_regproc('tenant_rls.protect') IS NULL THEN
                 PERFORM pg_temp.prot(format('public.%I', kind || i || '_' || p));
             END IF;
         END LOOP;
+        -- protect() protects the partitions with their parent
+        IF to_regproc('tenant_rls.protect') IS NOT NULL THEN
+            PERFORM tenant_rls.protect(t::regclass);
+        ELSE
+            PERFORM pg_temp.prot(t);
+        END IF;
         RETURN;
     END IF;
     EXECUTE format('CREATE TABLE %s (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id uuid NOT NULL, email text, body text)', t);
