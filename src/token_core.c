@@ -456,6 +456,13 @@ token_verify(const char *token, size_t len,
 	return TOKEN_OK;
 }
 
+int
+token_mac(const token_key *key, const void *data, size_t len,
+		  unsigned char out[TOKEN_MAC_LEN])
+{
+	return hmac_key(key, (const unsigned char *) data, len, out);
+}
+
 const char *
 token_status_name(token_status status)
 {

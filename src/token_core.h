@@ -104,6 +104,13 @@ extern token_status token_verify(const char *token, size_t len,
 								 int64_t now_us,
 								 token_claims *claims);
 
+/*
+ * HMAC-SHA256 of data under a prepared key (what tokens carry); exposed for
+ * the fuzzer's comparison with OpenSSL's own HMAC.  Returns 1 on success.
+ */
+extern int	token_mac(const token_key *key, const void *data, size_t len,
+					  unsigned char out[TOKEN_MAC_LEN]);
+
 /* Short stable name of a status, for tests and the fuzzer. */
 extern const char *token_status_name(token_status status);
 

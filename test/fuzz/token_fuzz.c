@@ -7,12 +7,19 @@
  *      (one canonical encoding per token; no token verifies with the wrong key);
  *   2. as claims: byte 0 picks the key, bytes 1-8 the expiry, the rest the
  *      tenant; sign, then verify must return the same claims, and flipping
- *      any one character of the token must make verification fail.
+ *      any one character of the token must make verification fail;
+ *   3. as key and message: byte 0 says how long the key is (32..159 bytes,
+ *      so keys shorter than, equal to and longer than the SHA-256 block),
+ *      the rest is split into key and message; token_core's HMAC (built
+ *      from precomputed digest states) must equal OpenSSL's HMAC().
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "token_core.h"
 
@@ -110,6 +117,32 @@ as_claims(const uint8_t *data, size_t size)
 		die("a tampered token verified");
 }
 
+static void
+as_hmac(const uint8_t *data, size_t size)
+{
+	size_t		klen;
+	token_key	k;
+	unsigned char mine[TOKEN_MAC_LEN];
+	unsigned char theirs[EVP_MAX_MD_SIZE];
+	unsigned int theirs_len = 0;
+
+	if (size < 1)
+		return;
+	klen = TOKEN_KEY_MIN_LEN + data[0] % 128;
+	if (size < 1 + klen)
+		return;
+	if (token_key_init(&k, data + 1, klen) != TOKEN_OK)
+		die("key init for hmac");
+	if (!token_mac(&k, data + 1 + klen, size - 1 - klen, mine))
+		die("token_mac failed");
+	if (HMAC(EVP_sha256(), data + 1, (int) klen, data + 1 + klen, size - 1 - klen,
+			 theirs, &theirs_len) == NULL || theirs_len != TOKEN_MAC_LEN)
+		die("OpenSSL HMAC failed");
+	if (memcmp(mine, theirs, TOKEN_MAC_LEN) != 0)
+		die("HMAC differs from OpenSSL's");
+	token_key_free(&k);
+}
+
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -118,5 +151,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	init_keys();
 	as_token(data, size);
 	as_claims(data, size);
+	as_hmac(data, size);
 	return 0;
 }

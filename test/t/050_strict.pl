@@ -29,6 +29,8 @@ $node->safe_psql('postgres', q{
 	GRANT tenant_admins TO support;
 	CREATE DATABASE appdb OWNER app;
 	CREATE SCHEMA app_s AUTHORIZATION app;
+	-- a hand-written policy on purpose: this test is about the context, not protect()
+	SET tenant_rls.auto_protect = off;
 	CREATE TABLE public.docs (id int PRIMARY KEY, tenant_id text NOT NULL, body text);
 	ALTER TABLE public.docs OWNER TO owner;
 	ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
