@@ -185,14 +185,10 @@ SELECT * FROM pg_temp.findings('index_not_leading_tenant');
 -- ==== audit_missing (only while tenant_rls.audit is on)
 SET tenant_rls.audit = on;
 SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
--- an audit trigger is a trigger whose function is tenant_rls.audit*
-CREATE FUNCTION tenant_rls.audit_cov_test() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
-CREATE TRIGGER zz_audit AFTER INSERT OR UPDATE OR DELETE ON cov.orders
-    FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_cov_test();
+SELECT pg_temp.apply_fix('audit_missing', 'cov.orders');
 SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
 SELECT table_name, audit FROM tenant_rls.coverage() WHERE table_name = 'cov.orders';
-DROP TRIGGER zz_audit ON cov.orders;
-DROP FUNCTION tenant_rls.audit_cov_test();
+SELECT tenant_rls.disable_audit('cov.orders');
 SET tenant_rls.audit = off;
 SELECT * FROM pg_temp.findings('audit_missing');
 
