@@ -156,25 +156,36 @@ REVOKE ALL ON FUNCTION tenant_rls._tables() FROM PUBLIC;
 -- The SQL that puts a managed policy back as the registry defines it:
 --   mode 'create'  CREATE POLICY (it was dropped)
 --   mode 'alter'   ALTER POLICY ... TO ... USING ... WITH CHECK (roles or
---                  expressions edited: the drift guard lets a policy be put back)
+--                  expressions edited)
 --   mode 'replace' DROP POLICY + CREATE POLICY (command or permissive changed)
+-- The drift guard (event triggers) refuses any ALTER or DROP of a managed
+-- policy, also one that puts it back; 'alter' and 'replace' therefore run in a
+-- DO block that sets tenant_rls.drift_action to warning for those statements
+-- only (a superuser's fix; the guard still logs a warning).
 CREATE FUNCTION tenant_rls._restore_policy(qname text, polname name, def jsonb, mode text) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT CASE mode WHEN 'replace' THEN format('DROP POLICY IF EXISTS %I ON %s; ', polname, qname) ELSE '' END
-        || CASE WHEN mode = 'alter' THEN format('ALTER POLICY %I ON %s', polname, qname)
-                ELSE format('CREATE POLICY %I ON %s AS %s FOR %s', polname, qname,
-                            CASE WHEN coalesce((def ->> 'permissive')::boolean, true) THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
-                            CASE def ->> 'cmd' WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
-                                               WHEN 'd' THEN 'DELETE' ELSE 'ALL' END) END
-        || format(' TO %s%s%s;',
-                  coalesce((SELECT string_agg(CASE WHEN lower(r) = 'public' THEN 'PUBLIC'
-                                                   ELSE coalesce(to_regrole(r)::text, quote_ident(r)) END, ', ')
-                              FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(def -> 'roles') = 'array'
-                                                                  THEN def -> 'roles' END) r), 'PUBLIC'),
-                  CASE WHEN def ->> 'qual' IS NOT NULL THEN format(' USING (%s)', def ->> 'qual') ELSE '' END,
-                  CASE WHEN def ->> 'with_check' IS NOT NULL THEN format(' WITH CHECK (%s)', def ->> 'with_check') ELSE '' END)
+    SELECT CASE WHEN mode = 'create' THEN sql
+                ELSE format('DO $fix$ DECLARE prev text := current_setting(%L); BEGIN '
+                            'PERFORM set_config(%L, %L, true); %s '
+                            'PERFORM set_config(%L, prev, true); END $fix$;',
+                            'tenant_rls.drift_action', 'tenant_rls.drift_action', 'warning', sql,
+                            'tenant_rls.drift_action') END
+      FROM (SELECT CASE mode WHEN 'replace' THEN format('DROP POLICY IF EXISTS %I ON %s; ', polname, qname) ELSE '' END
+                || CASE WHEN mode = 'alter' THEN format('ALTER POLICY %I ON %s', polname, qname)
+                        ELSE format('CREATE POLICY %I ON %s AS %s FOR %s', polname, qname,
+                                    CASE WHEN coalesce((def ->> 'permissive')::boolean, true) THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+                                    CASE def ->> 'cmd' WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                                                       WHEN 'd' THEN 'DELETE' ELSE 'ALL' END) END
+                || format(' TO %s%s%s;',
+                          coalesce((SELECT string_agg(CASE WHEN lower(r) = 'public' THEN 'PUBLIC'
+                                                           ELSE coalesce(to_regrole(r)::text, quote_ident(r)) END, ', ')
+                                      FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(def -> 'roles') = 'array'
+                                                                          THEN def -> 'roles' END) r), 'PUBLIC'),
+                          CASE WHEN def ->> 'qual' IS NOT NULL THEN format(' USING (%s)', def ->> 'qual') ELSE '' END,
+                          CASE WHEN def ->> 'with_check' IS NOT NULL THEN format(' WITH CHECK (%s)', def ->> 'with_check') ELSE '' END)
+                   AS sql) x
 $$;
 REVOKE ALL ON FUNCTION tenant_rls._restore_policy(text, name, jsonb, text) FROM PUBLIC;
 
