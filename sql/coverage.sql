@@ -27,12 +27,14 @@ CREATE FUNCTION pg_temp.findings(c text)
     SELECT l.level, l.object, l.fix, l.accepted FROM tenant_rls.lint() l
      WHERE l.code = c AND l.object LIKE '%cov%' ORDER BY l.object
 $$;
--- run the fix the report gives for (code, object); returns the SQL it ran
+-- run the fix the report gives for (code, object), with the drift guard in
+-- its default mode (error): the fixes must get past it; returns the SQL it ran
 CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     f text;
 BEGIN
     SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
+    PERFORM set_config('tenant_rls.drift_action', 'error', true);
     EXECUTE f;
     RETURN f;
 END
@@ -185,14 +187,10 @@ SELECT * FROM pg_temp.findings('index_not_leading_tenant');
 -- ==== audit_missing (only while tenant_rls.audit is on)
 SET tenant_rls.audit = on;
 SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
--- an audit trigger is a trigger whose function is tenant_rls.audit*
-CREATE FUNCTION tenant_rls.audit_cov_test() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
-CREATE TRIGGER zz_audit AFTER INSERT OR UPDATE OR DELETE ON cov.orders
-    FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_cov_test();
+SELECT pg_temp.apply_fix('audit_missing', 'cov.orders');
 SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
 SELECT table_name, audit FROM tenant_rls.coverage() WHERE table_name = 'cov.orders';
-DROP TRIGGER zz_audit ON cov.orders;
-DROP FUNCTION tenant_rls.audit_cov_test();
+SELECT tenant_rls.disable_audit('cov.orders');
 SET tenant_rls.audit = off;
 SELECT * FROM pg_temp.findings('audit_missing');
 

@@ -50,6 +50,16 @@ SELECT table_name, errors, warnings, infos, accepted
   FROM tenant_rls.coverage() WHERE table_name LIKE 'covr.%';
 SELECT code, level, object FROM tenant_rls.lint() WHERE object LIKE '%covr%';
 
+-- controlled exceptions are visible in the report
+SELECT count(*) > 0 AS changed FROM tenant_rls.allow_global_rows('covr.accounts');
+SELECT tenant_rls.grant_access('covr.accounts', 'acme', 'globex', 'read');
+SET tenant_rls.admin_role = 'covr_owner';
+SELECT table_name, exceptions FROM tenant_rls.coverage() WHERE table_name LIKE 'covr.%';
+RESET tenant_rls.admin_role;
+SELECT tenant_rls.revoke_access('covr.accounts', 'acme', 'globex');
+SELECT count(*) > 0 AS changed FROM tenant_rls.allow_global_rows('covr.accounts', false);
+SELECT table_name, exceptions FROM tenant_rls.coverage() WHERE table_name = 'covr.accounts';
+
 -- a drifted table shows in its row
 ALTER POLICY tenant_rls_isolation_select ON covr.accounts USING (true);
 SELECT table_name, policies_ok, errors FROM tenant_rls.coverage() WHERE table_name = 'covr.accounts';

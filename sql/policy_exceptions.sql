@@ -251,6 +251,8 @@ INSERT INTO exc.parted SELECT i, md5((i % 3)::text)::uuid, 'p' || i FROM generat
 SELECT count(*) FROM tenant_rls.protect('exc.parted');
 GRANT SELECT ON exc.parted, exc.parted_1, exc.parted_2 TO tr_app;
 SELECT tenant_rls.grant_access('exc.parted', md5('1'), md5('2'), 'read');
+-- the switch is set on the table protect() was called on, for all partitions
+SELECT exc.err($$SELECT tenant_rls.allow_global_rows('exc.parted_1')$$);
 SET ROLE tr_app;
 BEGIN;
 SELECT tenant_rls.set_tenant(md5('2')::uuid);
@@ -259,6 +261,16 @@ SELECT count(*) FROM exc.parted_1;
 SELECT count(*) FROM exc.parted_2 WHERE tenant_id = md5('0')::uuid;
 COMMIT;
 RESET ROLE;
+
+-- a partition added to a tree with global rows gets them too (and stays nullable)
+SET ROLE tr_owner;
+SELECT count(*) FROM tenant_rls.allow_global_rows('exc.parted');
+CREATE TABLE exc.parted_3 PARTITION OF exc.parted FOR VALUES FROM (200) TO (300);
+SELECT ddl FROM tenant_rls.protect('exc.parted') ddl WHERE ddl LIKE '%NULL%' AND ddl NOT LIKE '%POLICY%';
+RESET ROLE;
+SELECT table_name, global_rows, managed->'set_not_null' AS set_not_null,
+       managed->'policies'->'tenant_rls_guard_select'->>'qual' LIKE '%IS NULL%' AS reads_global
+  FROM tenant_rls.protected_table WHERE table_name LIKE 'parted%' ORDER BY 1;
 
 -- unprotect removes the grants with the registry row
 SELECT count(*) FROM tenant_rls.tenant_grant;

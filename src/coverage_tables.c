@@ -19,6 +19,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
@@ -27,6 +28,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -75,6 +77,24 @@ typedef struct NspEntry
 	char	   *name;
 	bool		managed;
 } NspEntry;
+
+/*
+ * coverage() reads the table list twice in one statement (its own rows and
+ * the findings); the second call returns the first one's rows.  Valid for one
+ * command of one transaction with the same settings: the catalogs cannot
+ * change in between.
+ */
+static LocalTransactionId cache_lxid = InvalidLocalTransactionId;
+static CommandId cache_cid = InvalidCommandId;
+static char *cache_settings = NULL;		/* tenant column + managed schemas */
+static List *cache_rows = NIL;			/* HeapTuple, in TopTransactionContext */
+
+static char *
+current_settings(void)
+{
+	return psprintf("%s\x1f%s", tenant_rls_tenant_column ? tenant_rls_tenant_column : "",
+					tenant_rls_managed_schemas ? tenant_rls_managed_schemas : "");
+}
 
 static void
 make_reg_key(char *key, const char *nsp, const char *rel)
@@ -187,7 +207,23 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	const char *default_column = tenant_rls_tenant_column ? tenant_rls_tenant_column : "tenant_id";
 
+	char	   *settings;
+	bool		use_cache;
+
 	InitMaterializedSRF(fcinfo, 0);
+
+	settings = current_settings();
+	use_cache = cache_lxid == MyProc->lxid && cache_cid == GetCurrentCommandId(false) &&
+		cache_settings != NULL && strcmp(cache_settings, settings) == 0;
+	if (use_cache)
+	{
+		foreach(lc, cache_rows)
+			tuplestore_puttuple(rsinfo->setResult, (HeapTuple) lfirst(lc));
+		return (Datum) 0;
+	}
+	cache_lxid = InvalidLocalTransactionId;
+	cache_rows = NIL;
+	cache_settings = NULL;
 
 	reg = load_registry();
 	managed = managed_schema_oids();
@@ -351,7 +387,17 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 		values[17] = ObjectIdGetDatum(r->owner);
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+			cache_rows = lappend(cache_rows, heap_form_tuple(rsinfo->setDesc, values, nulls));
+			MemoryContextSwitchTo(old);
+		}
 	}
+
+	cache_settings = MemoryContextStrdup(TopTransactionContext, settings);
+	cache_lxid = MyProc->lxid;
+	cache_cid = GetCurrentCommandId(false);
 
 	return (Datum) 0;
 }

@@ -617,16 +617,17 @@ parent_set_not_null(Oid relid)
 
 static void
 registry_insert(Target *t, const char *colname, const ColType *ct,
-				const char *pschema, const char *ptable)
+				const char *pschema, const char *ptable, bool global_rows)
 {
-	Oid			types[15] = {NAMEOID, NAMEOID, NAMEOID, TEXTOID, OIDOID, TEXTARRAYOID,
-	BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, INT2OID, NAMEOID, NAMEOID, NAMEOID};
-	Datum		vals[15];
-	char		nulls[16];
+	Oid			types[16] = {NAMEOID, NAMEOID, NAMEOID, TEXTOID, OIDOID, TEXTARRAYOID,
+	BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, INT2OID, NAMEOID, NAMEOID, NAMEOID, BOOLOID};
+	Datum		vals[16];
+	char		nulls[17];
 
 	memset(nulls, ' ', sizeof(nulls));
-	nulls[15] = '\0';
-	vals[14] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	nulls[16] = '\0';
+	vals[15] = BoolGetDatum(global_rows);
+	vals[14] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(t->nspname));
 	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(t->relname));
 	vals[2] = DirectFunctionCall1(namein, CStringGetDatum(colname));
@@ -660,8 +661,8 @@ registry_insert(Target *t, const char *colname, const ColType *ct,
 						"                       FROM pg_catalog.pg_attrdef d WHERE d.adrelid OPERATOR(pg_catalog.=) $5"
 						"                        AND d.adnum OPERATOR(pg_catalog.=) $12) END,"
 						"   'set_not_null', $10, 'audit', $11),"
-						"  false, $13, $14, $15",
-						15, types, vals, nulls, false);
+						"  $16, $13, $14, $15",
+						16, types, vals, nulls, false);
 }
 
 /* run generated DDL as the caller, with the drift guard told it is ours */
@@ -701,6 +702,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	char	   *ptable = NULL;
 	RegRow		reg;
 	bool		any_nulls = false;
+	bool		global_rows = false;
 	int			ntargets;
 	Target	  **tarr;
 	Oid			audit_args[3] = {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID};
@@ -808,6 +810,14 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 		targets = lappend(targets, t);
 	}
 
+	/* a table joining a protected tree gets the tree's global-rows switch */
+	if (pschema != NULL)
+	{
+		RegRow		treereg = registry_get(pschema, ptable);
+
+		global_rows = treereg.found && treereg.global_rows;
+	}
+
 	ntargets = list_length(targets);
 	tarr = palloc(sizeof(Target *) * ntargets);
 	{
@@ -877,7 +887,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	{
 		Target	   *t = tarr[i];
 
-		if (t->registered || t->attnotnull || any_nulls)
+		if (t->registered || t->attnotnull || any_nulls || global_rows)
 			continue;
 		if (t->relkind == RELKIND_PARTITIONED_TABLE)
 		{
@@ -938,7 +948,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 		p.col = col;
 		p.ct = ct;
 		p.regclass = regclass_literal(t->relid);
-		p.global_rows = false;
+		p.global_rows = global_rows;
 		add_all_policies(&stmts, &t->policies, &p, t->qualname);
 	}
 	for (int i = ntargets - 1; i >= 0; i--)
@@ -970,11 +980,11 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 			if (t->registered)
 				continue;
 			if (t == root)
-				registry_insert(t, colname, ct, pschema, ptable);
+				registry_insert(t, colname, ct, pschema, ptable, global_rows);
 			else
 				registry_insert(t, colname, ct,
 								pschema ? pschema : root->nspname,
-								ptable ? ptable : root->relname);
+								ptable ? ptable : root->relname, global_rows);
 		}
 	}
 
@@ -1486,7 +1496,7 @@ tenant_rls_mark_global(PG_FUNCTION_ARGS)
 					 errhint("Run it as the owner of the table and its partitions or as a superuser.")));
 		vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(rel))));
 		vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(rel)));
-		vals[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+		vals[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 		if (rel == relid)
 		{
 			vals[2] = vals[3] = (Datum) 0;
@@ -1769,7 +1779,7 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	}
 	else
 		vals[5] = PG_GETARG_DATUM(4);
-	vals[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	vals[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 	spi_exec_privileged("INSERT INTO tenant_rls.tenant_grant AS g"
 						" (schema_name, table_name, owner_tenant, grantee_tenant, privilege, valid_until, granted_by)"
 						" VALUES ($1, $2, $3, $4, $5, $6, $7)"

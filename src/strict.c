@@ -177,7 +177,11 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 
 	e = malloc(sizeof(TenantExtra));
 	if (e == NULL)
+	{
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		GUC_check_errmsg("out of memory");
 		return false;
+	}
 	e->trusted = trusted;
 	*extra = e;
 	return true;

@@ -7,7 +7,9 @@ set -u
 
 tr_ensure_packages
 tr_setup
-tr_start_cluster demo "shared_preload_libraries = 'tenant_rls'"
+# a throwaway key: a real deployment keeps it in a file only the server can read
+key=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
+tr_start_cluster demo "shared_preload_libraries = 'tenant_rls'" "tenant_rls.signing_key = '$key'"
 tr_log "running test/demo.sql on a throwaway cluster (socket $PGHOST, port $PGPORT)"
 tr_as_pg "$TR_BINDIR/psql" -X -v ON_ERROR_STOP=1 --echo-all -d postgres -f "$TR_SRC/test/demo.sql"
 rc=$?

@@ -36,13 +36,14 @@ CREATE FUNCTION tenant_rls._coverage_config(OUT tenant_column name, OUT audit bo
     RETURNS record
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_coverage_config';
+CREATE TYPE tenant_rls.policy_facts AS (
+    qual_text text, check_text text, uses_tenant boolean, casts_tenant boolean,
+    current_setting boolean, not_missing_ok boolean, other_settings text[],
+    funcs oid[], pure boolean);
+COMMENT ON TYPE tenant_rls.policy_facts IS 'internal: what _policy_facts() finds in a policy';
 CREATE FUNCTION tenant_rls._policy_facts(qual pg_node_tree, with_check pg_node_tree, relid oid,
-                                         tenant_attnum int2, tenant_column name, want_text boolean,
-                                         OUT qual_text text, OUT check_text text, OUT uses_tenant boolean,
-                                         OUT casts_tenant boolean, OUT current_setting boolean,
-                                         OUT not_missing_ok boolean, OUT other_settings text[],
-                                         OUT funcs oid[], OUT pure boolean)
-    RETURNS record
+                                         tenant_attnum int2, tenant_column name, want_text boolean)
+    RETURNS tenant_rls.policy_facts
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_policy_facts';
 REVOKE ALL ON FUNCTION tenant_rls._managed_schema_oids() FROM PUBLIC;
@@ -155,25 +156,36 @@ REVOKE ALL ON FUNCTION tenant_rls._tables() FROM PUBLIC;
 -- The SQL that puts a managed policy back as the registry defines it:
 --   mode 'create'  CREATE POLICY (it was dropped)
 --   mode 'alter'   ALTER POLICY ... TO ... USING ... WITH CHECK (roles or
---                  expressions edited: the drift guard lets a policy be put back)
+--                  expressions edited)
 --   mode 'replace' DROP POLICY + CREATE POLICY (command or permissive changed)
+-- The drift guard (event triggers) refuses any ALTER or DROP of a managed
+-- policy, also one that puts it back; 'alter' and 'replace' therefore run in a
+-- DO block that sets tenant_rls.drift_action to warning for those statements
+-- only (a superuser's fix; the guard still logs a warning).
 CREATE FUNCTION tenant_rls._restore_policy(qname text, polname name, def jsonb, mode text) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT CASE mode WHEN 'replace' THEN format('DROP POLICY IF EXISTS %I ON %s; ', polname, qname) ELSE '' END
-        || CASE WHEN mode = 'alter' THEN format('ALTER POLICY %I ON %s', polname, qname)
-                ELSE format('CREATE POLICY %I ON %s AS %s FOR %s', polname, qname,
-                            CASE WHEN coalesce((def ->> 'permissive')::boolean, true) THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
-                            CASE def ->> 'cmd' WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
-                                               WHEN 'd' THEN 'DELETE' ELSE 'ALL' END) END
-        || format(' TO %s%s%s;',
-                  coalesce((SELECT string_agg(CASE WHEN lower(r) = 'public' THEN 'PUBLIC'
-                                                   ELSE coalesce(to_regrole(r)::text, quote_ident(r)) END, ', ')
-                              FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(def -> 'roles') = 'array'
-                                                                  THEN def -> 'roles' END) r), 'PUBLIC'),
-                  CASE WHEN def ->> 'qual' IS NOT NULL THEN format(' USING (%s)', def ->> 'qual') ELSE '' END,
-                  CASE WHEN def ->> 'with_check' IS NOT NULL THEN format(' WITH CHECK (%s)', def ->> 'with_check') ELSE '' END)
+    SELECT CASE WHEN mode = 'create' THEN sql
+                ELSE format('DO $fix$ DECLARE prev text := current_setting(%L); BEGIN '
+                            'PERFORM set_config(%L, %L, true); %s '
+                            'PERFORM set_config(%L, prev, true); END $fix$;',
+                            'tenant_rls.drift_action', 'tenant_rls.drift_action', 'warning', sql,
+                            'tenant_rls.drift_action') END
+      FROM (SELECT CASE mode WHEN 'replace' THEN format('DROP POLICY IF EXISTS %I ON %s; ', polname, qname) ELSE '' END
+                || CASE WHEN mode = 'alter' THEN format('ALTER POLICY %I ON %s', polname, qname)
+                        ELSE format('CREATE POLICY %I ON %s AS %s FOR %s', polname, qname,
+                                    CASE WHEN coalesce((def ->> 'permissive')::boolean, true) THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+                                    CASE def ->> 'cmd' WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                                                       WHEN 'd' THEN 'DELETE' ELSE 'ALL' END) END
+                || format(' TO %s%s%s;',
+                          coalesce((SELECT string_agg(CASE WHEN lower(r) = 'public' THEN 'PUBLIC'
+                                                           ELSE coalesce(to_regrole(r)::text, quote_ident(r)) END, ', ')
+                                      FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(def -> 'roles') = 'array'
+                                                                          THEN def -> 'roles' END) r), 'PUBLIC'),
+                          CASE WHEN def ->> 'qual' IS NOT NULL THEN format(' USING (%s)', def ->> 'qual') ELSE '' END,
+                          CASE WHEN def ->> 'with_check' IS NOT NULL THEN format(' WITH CHECK (%s)', def ->> 'with_check') ELSE '' END)
+                   AS sql) x
 $$;
 REVOKE ALL ON FUNCTION tenant_rls._restore_policy(text, name, jsonb, text) FROM PUBLIC;
 
@@ -218,46 +230,69 @@ extfuncs AS MATERIALIZED (
 extrels AS MATERIALIZED (
     SELECT d.objid FROM pg_depend d
      WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'),
--- the policies the registry says protect() created
+-- the policies the registry says protect() created (names only: their
+-- definitions are read for the few that need them)
 mp AS MATERIALIZED (
-    SELECT t.relid, t.qname, e.key::name AS polname, e.value AS def, r.xmin AS reg_xmin
+    SELECT t.relid, t.qname, t.schema_name, t.table_name, k.polname::name AS polname, r.xmin AS reg_xmin
       FROM tenant_rls.protected_table r
       JOIN tt t ON t.schema_name = r.schema_name AND t.table_name = r.table_name
-     CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
-                                        THEN r.managed -> 'policies' ELSE '{}'::jsonb END) e
+     CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
+                                               THEN r.managed -> 'policies' ELSE '{}'::jsonb END) k(polname)
      WHERE r.status = 'protected'),
--- every policy of a tenant table, its expression trees walked once (C);
--- OFFSET 0 keeps the call from being repeated for each field taken from it.
--- A managed policy is deparsed (checked_text) only when its pg_policy row was
--- written by another transaction than its registry row: protect() writes both
--- in one, so an untouched policy needs no deparse, and ALTER POLICY (or
--- DROP + CREATE) gives the row a new xmin.
+-- every policy of a tenant table.  A managed policy whose pg_policy row was
+-- written in the same transaction as its registry row is exactly what
+-- protect() created (ALTER POLICY, DROP + CREATE give the row a new xmin):
+-- it is trusted without reading its expression.  Every other policy has its
+-- expression trees walked once, in C (_policy_facts), looked up by OID so
+-- the trees are never copied into hash tables; OFFSET 0 keeps the call from
+-- being repeated for each field taken from it.
 pol AS MATERIALIZED (
-    SELECT x.relid, x.qname, x.status, x.polname, x.polcmd, x.polpermissive, x.is_managed, x.def,
-           x.pobject, x.polroles, x.tenant_column, x.checked_text, x.has_qual, x.has_check,
-           (x.f).qual_text AS q_text, (x.f).check_text AS w_text,
-           (x.f).uses_tenant, (x.f).casts_tenant, (x.f).current_setting AS calls_setting,
-           (x.f).not_missing_ok, (x.f).other_settings, (x.f).funcs
-      FROM (SELECT t.relid, t.qname, t.status, p.polname, p.polcmd, p.polpermissive,
-                   m.relid IS NOT NULL AS is_managed, m.def,
-                   format('%I ON %s', p.polname, t.qname) AS pobject,
-                   p.polroles, t.tenant_column,
-                   m.relid IS NOT NULL AND p.xmin <> m.reg_xmin AS checked_text,
-                   p.polqual IS NOT NULL AS has_qual, p.polwithcheck IS NOT NULL AS has_check,
-                   tenant_rls._policy_facts(p.polqual, p.polwithcheck, t.relid, t.tenant_attnum,
-                                            t.tenant_column,
-                                            m.relid IS NOT NULL AND p.xmin <> m.reg_xmin) AS f
-              FROM ten t
-              JOIN pg_policy p ON p.polrelid = t.relid
-              LEFT JOIN mp m ON m.relid = p.polrelid AND m.polname = p.polname
-            OFFSET 0) x),
--- managed policies that were dropped or differ from the registry, and the
--- SQL that puts each back
-mpdiff AS MATERIALIZED (
-    SELECT m.relid, m.qname, m.polname, m.def, true AS dropped, NULL::text[] AS diffs,
-           tenant_rls._restore_policy(m.qname, m.polname, m.def, 'create') AS fix
+    SELECT y.relid, y.qname, y.status, y.polname, y.polcmd, y.polpermissive, y.is_managed,
+           y.polroles, y.tenant_column,
+           y.checked_text,
+           (y.f).qual_text IS NOT NULL AS has_qual, (y.f).check_text IS NOT NULL AS has_check,
+           CASE WHEN y.f IS NULL
+                THEN starts_with(y.polname, 'tenant_rls_isolation_') OR starts_with(y.polname, 'tenant_rls_guard_')
+                ELSE (y.f).uses_tenant END AS uses_tenant,
+           coalesce((y.f).casts_tenant, false) AS casts_tenant,
+           coalesce((y.f).current_setting, false) AS calls_setting,
+           coalesce((y.f).not_missing_ok, false) AS not_missing_ok,
+           coalesce((y.f).other_settings, '{}') AS other_settings,
+           coalesce((y.f).funcs, '{}') AS funcs,
+           (y.f).qual_text, (y.f).check_text
+      FROM (SELECT x.*, m.relid IS NOT NULL AS is_managed,
+                   m.relid IS NOT NULL AND x.pxmin <> m.reg_xmin AS checked_text,
+                   CASE WHEN m.relid IS NOT NULL AND x.pxmin = m.reg_xmin THEN NULL
+                        ELSE (SELECT tenant_rls._policy_facts(pp.polqual, pp.polwithcheck, x.relid,
+                                                              x.tenant_attnum, x.tenant_column,
+                                                              m.relid IS NOT NULL)
+                                FROM pg_policy pp WHERE pp.oid = x.polid) END AS f
+              FROM (SELECT t.relid, t.qname, t.status, t.tenant_column, t.tenant_attnum,
+                           p.oid AS polid, p.polname, p.polcmd, p.polpermissive, p.polroles,
+                           p.xmin AS pxmin
+                      FROM ten t JOIN pg_policy p ON p.polrelid = t.relid) x
+              LEFT JOIN mp m ON m.relid = x.relid AND m.polname = x.polname
+            OFFSET 0) y),
+-- managed policies that were dropped or differ from the registry (only
+-- those written after their registry row can), with their registered
+-- definition, and the SQL that puts each back
+mpcand AS MATERIALIZED (
+    SELECT m.relid, m.qname, m.polname, m.schema_name, m.table_name, true AS dropped
       FROM mp m LEFT JOIN pol ON pol.relid = m.relid AND pol.polname = m.polname
      WHERE pol.relid IS NULL
+    UNION ALL
+    SELECT pol.relid, pol.qname, pol.polname, t.schema_name, t.table_name, false
+      FROM pol JOIN tt t ON t.relid = pol.relid
+     WHERE pol.checked_text),
+mpdef AS MATERIALIZED (
+    SELECT c.*, (SELECT r.managed -> 'policies' -> c.polname::text
+                   FROM tenant_rls.protected_table r
+                  WHERE r.schema_name = c.schema_name AND r.table_name = c.table_name) AS def
+      FROM mpcand c),
+mpdiff AS MATERIALIZED (
+    SELECT d.relid, d.qname, d.polname, d.def, true AS dropped, NULL::text[] AS diffs,
+           tenant_rls._restore_policy(d.qname, d.polname, d.def, 'create') AS fix
+      FROM mpdef d WHERE d.dropped
     UNION ALL
     SELECT x.relid, x.qname, x.polname, x.def, false, x.diffs,
            tenant_rls._restore_policy(x.qname, x.polname, x.def,
@@ -265,35 +300,36 @@ mpdiff AS MATERIALIZED (
                          OR (x.has_qual AND x.def ->> 'qual' IS NULL)
                          OR (x.has_check AND x.def ->> 'with_check' IS NULL)
                     THEN 'replace' ELSE 'alter' END)
-      FROM (SELECT pol.relid, pol.qname, pol.polname, pol.def, pol.has_qual, pol.has_check,
+      FROM (SELECT pol.relid, pol.qname, pol.polname, d.def, pol.has_qual, pol.has_check,
                    array_remove(ARRAY[
-                       CASE WHEN pol.def ? 'cmd' AND (pol.def ->> 'cmd') IS DISTINCT FROM pol.polcmd::text
+                       CASE WHEN d.def ? 'cmd' AND (d.def ->> 'cmd') IS DISTINCT FROM pol.polcmd::text
                             THEN 'command' END,
-                       CASE WHEN pol.def ? 'permissive'
-                                 AND (pol.def ->> 'permissive')::boolean IS DISTINCT FROM pol.polpermissive
+                       CASE WHEN d.def ? 'permissive'
+                                 AND (d.def ->> 'permissive')::boolean IS DISTINCT FROM pol.polpermissive
                             THEN 'permissive/restrictive' END,
-                       CASE WHEN jsonb_typeof(pol.def -> 'roles') = 'array'
-                                 AND NOT (pol.polroles = '{0}' AND pol.def -> 'roles' = '["public"]')
+                       CASE WHEN jsonb_typeof(d.def -> 'roles') = 'array'
+                                 AND NOT (pol.polroles = '{0}' AND d.def -> 'roles' = '["public"]')
                                  AND (SELECT array_agg(CASE WHEN r = 0 THEN 'public' ELSE r::regrole::text END
                                                        ORDER BY 1)
                                         FROM unnest(pol.polroles) r)
                                      IS DISTINCT FROM
                                      (SELECT array_agg(CASE WHEN lower(n) = 'public' THEN 'public' ELSE n END ORDER BY 1)
-                                        FROM jsonb_array_elements_text(pol.def -> 'roles') n)
+                                        FROM jsonb_array_elements_text(d.def -> 'roles') n)
                             THEN 'roles' END,
-                       CASE WHEN pol.checked_text AND pol.def ? 'qual'
-                                 AND NOT tenant_rls._expr_text_equal(pol.def ->> 'qual', pol.q_text)
+                       CASE WHEN d.def ? 'qual' AND NOT tenant_rls._expr_text_equal(d.def ->> 'qual', pol.qual_text)
                             THEN 'USING' END,
-                       CASE WHEN pol.checked_text AND pol.def ? 'with_check'
-                                 AND NOT tenant_rls._expr_text_equal(pol.def ->> 'with_check', pol.w_text)
+                       CASE WHEN d.def ? 'with_check'
+                                 AND NOT tenant_rls._expr_text_equal(d.def ->> 'with_check', pol.check_text)
                             THEN 'WITH CHECK' END], NULL) AS diffs
-              FROM pol WHERE pol.is_managed) x
+              FROM pol JOIN mpdef d ON d.relid = pol.relid AND d.polname = pol.polname AND NOT d.dropped) x
      WHERE cardinality(x.diffs) > 0),
 -- tables isolated by some SELECT policy on the tenant column; protect()'s
 -- exception policies (admin, grants, global rows) do not count
 iso AS (SELECT DISTINCT pol.relid FROM pol
          WHERE pol.uses_tenant AND pol.polcmd IN ('r', '*')
-           AND NOT (pol.is_managed AND pol.polname ~ '^tenant_rls_(admin|grant|global)')),
+           AND NOT (pol.is_managed AND (starts_with(pol.polname, 'tenant_rls_admin')
+                                        OR starts_with(pol.polname, 'tenant_rls_grant')
+                                        OR starts_with(pol.polname, 'tenant_rls_global')))),
 isomiss AS MATERIALIZED (
     SELECT t.relid, t.qname, t.tenant_column
       FROM ten t LEFT JOIN iso ON iso.relid = t.relid
@@ -403,7 +439,7 @@ SELECT 'managed_policy_modified', 'error', format('%I ON %s', d.polname, d.qname
   FROM mpdiff d WHERE NOT d.dropped
 UNION ALL
 SELECT 'extra_permissive_policy', CASE WHEN g.relid IS NULL THEN 'error' ELSE 'warning' END,
-       p.pobject, 'policy',
+       format('%I ON %s', p.polname, p.qname), 'policy',
        format('Permissive policy %I on protected table %s was not created by tenant_rls.', p.polname, p.qname),
        CASE WHEN g.relid IS NULL
             THEN 'Permissive policies are OR-ed together and no restrictive tenant guard limits them: this policy can open other tenants'' rows.'
@@ -412,25 +448,25 @@ SELECT 'extra_permissive_policy', CASE WHEN g.relid IS NULL THEN 'error' ELSE 'w
   FROM pol p LEFT JOIN guard g ON g.relid = p.relid
  WHERE p.status = 'protected' AND NOT p.is_managed AND p.polpermissive
 UNION ALL
-SELECT 'policy_casts_tenant_column', 'warning', p.pobject, 'policy',
+SELECT 'policy_casts_tenant_column', 'warning', format('%I ON %s', p.polname, p.qname), 'policy',
        format('Policy %I on %s applies a cast or function to the tenant column %I.', p.polname, p.qname, p.tenant_column),
        'An expression over the column cannot use the tenant index: every query scans the table. Compare the column itself with the typed accessor, e.g. tenant_id = tenant_rls.current_tenant_uuid().',
        NULL, p.relid
   FROM pol p WHERE p.casts_tenant
 UNION ALL
-SELECT 'policy_calls_current_setting', 'warning', p.pobject, 'policy',
+SELECT 'policy_calls_current_setting', 'warning', format('%I ON %s', p.polname, p.qname), 'policy',
        format('Policy %I on %s calls current_setting().', p.polname, p.qname),
        'Use the tenant_rls.current_tenant*() accessors: they read the context once per statement and read an empty or RESET value as NULL (zero rows) instead of failing a cast.',
        NULL, p.relid
   FROM pol p WHERE p.calls_setting
 UNION ALL
-SELECT 'policy_setting_without_missing_ok', 'warning', p.pobject, 'policy',
+SELECT 'policy_setting_without_missing_ok', 'warning', format('%I ON %s', p.polname, p.qname), 'policy',
        format('Policy %I on %s reads app.current_tenant_id without missing_ok.', p.polname, p.qname),
        'current_setting(''app.current_tenant_id'') raises an error in a session that never set it; current_setting(name, true) or the tenant_rls accessors return NULL and the policy fails closed.',
        NULL, p.relid
   FROM pol p WHERE p.not_missing_ok
 UNION ALL
-SELECT 'policy_reads_other_setting', 'error', p.pobject, 'policy',
+SELECT 'policy_reads_other_setting', 'error', format('%I ON %s', p.polname, p.qname), 'policy',
        format('Policy %I on %s consults the setting(s) %s besides the tenant.', p.polname, p.qname,
               array_to_string(p.other_settings, ', ')),
        'Any session can SET a custom setting, so a policy that trusts one (for example app.is_admin) is a backdoor to every tenant''s rows. Use tenant_rls exceptions (admin role, grants) instead.',
@@ -444,7 +480,7 @@ SELECT 'policy_function_search_path', 'warning',
        'Unqualified names in its body resolve through the caller''s search_path, where a schema the caller controls can shadow them. Qualify every name in the body and lock the path.',
        format('ALTER FUNCTION %I.%I(%s) SET search_path = pg_catalog, pg_temp;',
               n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), NULL::oid
-  FROM (SELECT f.fid, count(DISTINCT p.pobject) AS npol, min(p.pobject) AS example
+  FROM (SELECT f.fid, count(*) AS npol, min(format('%I ON %s', p.polname, p.qname)) AS example
           FROM pol p, unnest(p.funcs) f(fid) GROUP BY f.fid) x
   JOIN pg_proc pr ON pr.oid = x.fid
   JOIN pg_namespace n ON n.oid = pr.pronamespace
@@ -675,7 +711,8 @@ CREATE FUNCTION tenant_rls.coverage()
                   tenant_column name, tenant_type text,
                   rls_enabled boolean, rls_forced boolean, policies_ok boolean,
                   audit boolean, tenant_index boolean,
-                  errors integer, warnings integer, infos integer, accepted integer)
+                  errors integer, warnings integer, infos integer, accepted integer,
+                  exceptions text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -695,7 +732,13 @@ fc AS (SELECT f.relid,
 aud AS (SELECT DISTINCT tg.tgrelid
           FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
          WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname LIKE 'audit%'),
-lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid)
+lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
+-- controlled exceptions (DESIGN P4), so they are visible in the report
+gr AS (SELECT g.schema_name, g.table_name, count(*) AS n
+         FROM tenant_rls.tenant_grant g
+        WHERE g.valid_until IS NULL OR g.valid_until > now()
+        GROUP BY g.schema_name, g.table_name),
+adm AS (SELECT nullif(current_setting('tenant_rls.admin_role', true), '') AS role)
 SELECT t.qname, t.kind, t.parent_qname,
        CASE WHEN t.status = 'unprotected' AND t.tenant_attnum IS NULL THEN 'no tenant column' ELSE t.status END,
        CASE WHEN t.tenant_attnum IS NOT NULL THEN t.tenant_column END, t.tenant_type,
@@ -704,8 +747,15 @@ SELECT t.qname, t.kind, t.parent_qname,
        aud.tgrelid IS NOT NULL,
        CASE WHEN t.tenant_attnum IS NOT NULL THEN l.indrelid IS NOT NULL END,
        coalesce(fc.e, 0)::integer, coalesce(fc.w, 0)::integer, coalesce(fc.i, 0)::integer,
-       coalesce(fc.a, 0)::integer
+       coalesce(fc.a, 0)::integer,
+       nullif(concat_ws(', ',
+           CASE WHEN t.global_rows THEN 'rows without tenant readable by all' END,
+           CASE WHEN t.status = 'protected' AND adm.role IS NOT NULL
+                THEN format('admin role %s sees all tenants', adm.role) END,
+           CASE WHEN gr.n > 0 THEN format('%s cross-tenant grant(s)', gr.n) END), '')
   FROM tt t
+  CROSS JOIN adm
+  LEFT JOIN gr ON gr.schema_name = t.schema_name AND gr.table_name = t.table_name
   LEFT JOIN fc ON fc.relid = t.relid
   LEFT JOIN aud ON aud.tgrelid = t.relid
   LEFT JOIN lead l ON l.indrelid = t.relid AND l.first = t.tenant_attnum

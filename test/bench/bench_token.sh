@@ -22,6 +22,7 @@ SELECT pg_reload_conf();
 CREATE EXTENSION IF NOT EXISTS tenant_rls;
 CREATE ROLE bench_owner NOLOGIN;
 CREATE ROLE bench_app LOGIN;
+SET tenant_rls.auto_protect = off;  -- the same hand-written policy for both ways of setting the tenant
 CREATE TABLE public.docs (id int PRIMARY KEY, tenant_id text NOT NULL, body text NOT NULL);
 INSERT INTO public.docs SELECT i, 't' || (i % 100), md5(i::text) FROM generate_series(1, 100000) i;
 CREATE INDEX ON public.docs (tenant_id);
