@@ -87,6 +87,19 @@ RESET tenant_rls.tenant_column;
 CREATE TABLE public.et_org_1 PARTITION OF public.et_org FOR VALUES FROM (0) TO (100);
 RESET tenant_rls.managed_schemas;
 
+-- a foreign table cannot have row-level security: a WARNING, no failure
+CREATE EXTENSION IF NOT EXISTS file_fdw;
+CREATE SERVER et_files FOREIGN DATA WRAPPER file_fdw;
+\set VERBOSITY default
+CREATE FOREIGN TABLE public.et_part_f PARTITION OF public.et_part FOR VALUES IN ('f')
+    SERVER et_files OPTIONS (filename '/dev/null');
+\set VERBOSITY terse
+CREATE FOREIGN TABLE public.et_remote (id int, tenant_id text) SERVER et_files OPTIONS (filename '/dev/null');
+CREATE FOREIGN TABLE et_other.et_remote (id int, tenant_id text) SERVER et_files OPTIONS (filename '/dev/null');
+DROP FOREIGN TABLE public.et_part_f, public.et_remote, et_other.et_remote;
+DROP SERVER et_files;
+DROP EXTENSION file_fdw;
+
 -- a tenant column protect() cannot handle: the CREATE TABLE fails, nothing is left
 \set VERBOSITY default
 CREATE TABLE public.et_badtype (id int, tenant_id numeric);
@@ -187,8 +200,11 @@ ALTER TABLE public.et_plain ALTER COLUMN tenant_id DROP DEFAULT;
 ALTER TABLE public.et_plain ALTER COLUMN tenant_id DROP NOT NULL;
 \set VERBOSITY default
 RESET ROLE;
--- superusers are refused too
+-- superusers are refused too, and auto_protect = off does not switch the guard off
 ALTER TABLE public.et_plain NO FORCE ROW LEVEL SECURITY;
+SET tenant_rls.auto_protect = off;
+ALTER TABLE public.et_plain DISABLE ROW LEVEL SECURITY;
+RESET tenant_rls.auto_protect;
 SET ROLE tr_owner;
 -- allowed: what does not weaken it, and the user's own policies
 ALTER TABLE public.et_plain ADD COLUMN note text;

@@ -593,12 +593,32 @@ consider_table(Oid relid, bool parent_only)
 	relname = pstrdup(NameStr(cls->relname));
 	ReleaseSysCache(tp);
 
-	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
-		return;
 	if (relpersistence == RELPERSISTENCE_TEMP || schema_is_excluded(nspid))
 		return;
 	nspname = get_namespace_name(nspid);
 	if (nspname == NULL)
+		return;
+
+	/*
+	 * Row-level security does not exist for foreign tables: say so when one
+	 * would have been protected (a partition of a protected table, or a
+	 * tenant table of a managed schema), rather than fail the DDL.
+	 */
+	if (relkind == RELKIND_FOREIGN_TABLE)
+	{
+		if (protected_parent_column(relation_parents(relid)) != NULL ||
+			(!parent_only && schema_is_managed(nspname) &&
+			 get_attnum(relid, tenant_rls_tenant_column) != InvalidAttrNumber))
+			ereport(WARNING,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("foreign table %s cannot be protected by tenant_rls",
+							quote_qualified_identifier(nspname, relname)),
+					 errdetail("Row-level security does not apply to foreign tables: whoever can query %s directly sees the rows of every tenant in it.",
+							   quote_qualified_identifier(nspname, relname)),
+					 errhint("Do not grant privileges on it to tenant roles (query it through its protected parent), or keep tenant rows out of foreign tables.")));
+		return;
+	}
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		return;
 
 	/* cheap tests first: most new tables have no parent */
@@ -858,6 +878,7 @@ ddl_command_end_work(void)
 			switch (nodeTag(parsetree))
 			{
 				case T_CreateStmt:
+				case T_CreateForeignTableStmt:
 				case T_CreateTableAsStmt:
 					if (addr->classId == RelationRelationId && OidIsValid(addr->objectId))
 						candidates = add_candidate(candidates, addr->objectId, false);

@@ -94,6 +94,16 @@ sub stop_bouncer
 	undef $bouncer;
 }
 
+# never leave a pgbouncer behind, even when a test dies half-way
+END
+{
+	if ($bouncer)
+	{
+		$bouncer->signal('KILL');
+		eval { $bouncer->finish; };
+	}
+}
+
 # A client session through pgbouncer: a psql reading commands from a pipe.
 sub client
 {
