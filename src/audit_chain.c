@@ -1,0 +1,1383 @@
+/*
+ * audit_chain.c -- the per-tenant hash chain and the audit log writer.
+ *
+ * Every entry of tenant_rls.audit_log belongs to the chain of its tenant
+ * (entries without a tenant form one more chain, keyed '' internally):
+ *
+ *     hash(n) = SHA-256(hash(n-1) || canonical bytes of entry n)
+ *
+ * with seq numbers 1, 2, 3, ... per tenant.  The last (seq, hash) of every
+ * tenant is kept in tenant_rls.audit_chain.  A writer takes a transaction-level
+ * lock keyed by a hash of its tenant, reads the head, appends the entry and
+ * updates the head; the lock is held until commit, so the chain order is the
+ * commit order and two transactions of one tenant never fork the chain, while
+ * writers of different tenants take different locks and never wait on each
+ * other.  The head is read with SnapshotSelf (latest committed version plus
+ * our own changes), so this holds under REPEATABLE READ and SERIALIZABLE too.
+ *
+ * Entries are written straight into the heap of the month's partition (and its
+ * indexes), not through SQL: no plan, no executor start-up per row, and no
+ * name lookup that a temporary table could shadow.  The partition is found by
+ * its name audit_log_pYYYYMM in the schema tenant_rls and cached; a missing one
+ * is created on the spot if that is possible without waiting on any lock, and
+ * otherwise the entry goes to the default partition -- a missing partition
+ * never fails a user's write.
+ *
+ * audit_verify() recomputes every chain; audit_purge() drops old partitions
+ * and records, per tenant, the last purged (seq, hash) as the anchor from
+ * which verification resumes.
+ */
+#include "tenant_rls.h"
+
+#include <openssl/evp.h>
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid_d.h"
+#include "catalog/pg_type_d.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "port/pg_bswap.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
+#include "utils/inet.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "audit.h"
+#include "guc.h"
+
+PG_FUNCTION_INFO_V1(tenant_rls_audit_verify);
+PG_FUNCTION_INFO_V1(tenant_rls_audit_purge);
+PG_FUNCTION_INFO_V1(tenant_rls_audit_row_key);
+
+/* locktag_field4 of our advisory-type locks (user advisory locks use 1 and 2) */
+#define AUDIT_LOCK_FIELD4	0x7472
+
+bool		audit_purge_sanctioned = false;
+
+/* ---------------------------------------------------------------------
+ * Cached relation OIDs, forgotten on any invalidation of one of them
+ * ---------------------------------------------------------------------
+ */
+static Oid	audit_nsp = InvalidOid;
+static Oid	log_oid = InvalidOid;
+static Oid	default_oid = InvalidOid;
+static Oid	chain_oid = InvalidOid;
+
+/* the partition of the last write and its range [part_lo, part_hi) */
+static Oid	part_oid = InvalidOid;
+static TimestampTz part_lo;
+static TimestampTz part_hi;
+
+static void
+reset_partition_cache(void)
+{
+	part_oid = InvalidOid;
+}
+
+void
+audit_chain_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == log_oid || relid == default_oid ||
+		relid == chain_oid || relid == part_oid)
+	{
+		audit_nsp = InvalidOid;
+		log_oid = InvalidOid;
+		default_oid = InvalidOid;
+		chain_oid = InvalidOid;
+		reset_partition_cache();
+	}
+}
+
+static Oid
+audit_relid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, audit_nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table tenant_rls.%s of the audit log is missing", name),
+				 errhint("Reinstall the tenant_rls extension, or remove the audit triggers with tenant_rls.disable_audit().")));
+	return relid;
+}
+
+static void
+lookup_oids(void)
+{
+	if (OidIsValid(chain_oid))
+		return;
+	audit_nsp = get_namespace_oid(TENANT_RLS_SCHEMA, true);
+	if (!OidIsValid(audit_nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_SCHEMA),
+				 errmsg("the tenant_rls extension is not installed in this database"),
+				 errhint("Run CREATE EXTENSION tenant_rls, or drop the audit triggers that call it.")));
+	log_oid = audit_relid("audit_log");
+	default_oid = audit_relid("audit_log_default");
+	chain_oid = audit_relid("audit_chain");
+}
+
+/* ---------------------------------------------------------------------
+ * Hashing: canonical bytes of an entry
+ * ---------------------------------------------------------------------
+ */
+typedef enum FieldKind
+{
+	FK_TIMESTAMPTZ,
+	FK_TEXT,
+	FK_INT8,
+	FK_OID,
+	FK_NAME,
+	FK_JSONB,
+	FK_INET
+} FieldKind;
+
+static const FieldKind field_kind[AL_PREV_HASH] = {
+	[AL_LOGGED_AT] = FK_TIMESTAMPTZ,
+	[AL_TENANT] = FK_TEXT,
+	[AL_SEQ] = FK_INT8,
+	[AL_TABLE_OID] = FK_OID,
+	[AL_SCHEMA_NAME] = FK_NAME,
+	[AL_TABLE_NAME] = FK_NAME,
+	[AL_OPERATION] = FK_TEXT,
+	[AL_ROW_PK] = FK_JSONB,
+	[AL_OLD_ROW] = FK_JSONB,
+	[AL_NEW_ROW] = FK_JSONB,
+	[AL_TXID] = FK_INT8,
+	[AL_STMT_AT] = FK_TIMESTAMPTZ,
+	[AL_DB_USER] = FK_NAME,
+	[AL_DB_SESSION_USER] = FK_NAME,
+	[AL_APP_USER] = FK_TEXT,
+	[AL_APPLICATION_NAME] = FK_TEXT,
+	[AL_CLIENT_ADDR] = FK_INET,
+	[AL_ROW_COUNT] = FK_INT8,
+	[AL_ROW_KEY] = FK_INT8,
+};
+
+/*
+ * SHA-256 through one EVP context kept for the life of the backend: OpenSSL 3's
+ * one-shot SHA256() looks the algorithm up on every call.
+ */
+static void
+sha256(const void *data, size_t len, uint8 *out)
+{
+	static EVP_MD_CTX *ctx = NULL;
+	static EVP_MD *md = NULL;
+	unsigned int outlen;
+
+	if (ctx == NULL)
+	{
+		/* an explicit fetch: an implicit one would be repeated by every init */
+		if (md == NULL)
+			md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+		ctx = EVP_MD_CTX_new();
+		if (ctx == NULL || md == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create an OpenSSL SHA-256 context")));
+	}
+	if (EVP_DigestInit_ex(ctx, md, NULL) != 1 ||
+		EVP_DigestUpdate(ctx, data, len) != 1 ||
+		EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != AUDIT_HASH_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("OpenSSL SHA-256 failed")));
+}
+
+/* a field: 0x00 for NULL, or 0x01, 4-byte big-endian length, bytes */
+static void
+put_field(StringInfo buf, bool isnull, const char *data, uint32 len)
+{
+	uint32		be;
+
+	if (isnull)
+	{
+		appendStringInfoChar(buf, '\0');
+		return;
+	}
+	appendStringInfoChar(buf, '\1');
+	be = pg_hton32(len);
+	appendBinaryStringInfo(buf, (const char *) &be, sizeof(be));
+	appendBinaryStringInfo(buf, data, len);
+}
+
+static void
+put_int64(StringInfo buf, int64 v)
+{
+	uint64		be = pg_hton64((uint64) v);
+
+	put_field(buf, false, (const char *) &be, sizeof(be));
+}
+
+void
+audit_entry_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint8 *out)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, (const char *) prev, AUDIT_HASH_LEN);
+	appendStringInfoString(&buf, "tenant_rls audit v1");
+	appendStringInfoChar(&buf, '\0');
+
+	for (int i = 0; i < AL_PREV_HASH; i++)
+	{
+		if (nulls[i])
+		{
+			put_field(&buf, true, NULL, 0);
+			continue;
+		}
+		switch (field_kind[i])
+		{
+			case FK_TIMESTAMPTZ:
+				put_int64(&buf, DatumGetTimestampTz(values[i]));
+				break;
+			case FK_INT8:
+				put_int64(&buf, DatumGetInt64(values[i]));
+				break;
+			case FK_OID:
+				put_int64(&buf, (int64) DatumGetObjectId(values[i]));
+				break;
+			case FK_TEXT:
+				{
+					text	   *t = DatumGetTextPP(values[i]);
+
+					put_field(&buf, false, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+					break;
+				}
+			case FK_NAME:
+				{
+					const char *s = NameStr(*DatumGetName(values[i]));
+
+					put_field(&buf, false, s, strlen(s));
+					break;
+				}
+			case FK_JSONB:
+				{
+					Jsonb	   *jb = DatumGetJsonbP(values[i]);
+					char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+
+					put_field(&buf, false, s, strlen(s));
+					pfree(s);
+					break;
+				}
+			case FK_INET:
+				{
+					char	   *s = DatumGetCString(DirectFunctionCall1(inet_out, values[i]));
+
+					put_field(&buf, false, s, strlen(s));
+					pfree(s);
+					break;
+				}
+		}
+	}
+	sha256(buf.data, buf.len, out);
+	pfree(buf.data);
+}
+
+int64
+audit_row_key(Datum pk)
+{
+	Jsonb	   *jb = DatumGetJsonbP(pk);
+	char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	uint8		digest[AUDIT_HASH_LEN];
+	uint64		key = 0;
+
+	sha256(s, strlen(s), digest);
+	for (int i = 0; i < 8; i++)
+		key = (key << 8) | digest[i];
+	pfree(s);
+	return (int64) key;
+}
+
+Datum
+tenant_rls_audit_row_key(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(audit_row_key(PG_GETARG_DATUM(0)));
+}
+
+static bytea *
+make_bytea(const uint8 *data, int len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
+}
+
+/* copy a 32-byte hash out of a bytea Datum; false if it is not 32 bytes */
+static bool
+get_hash(Datum d, uint8 *out)
+{
+	bytea	   *b = DatumGetByteaPP(d);
+
+	if (VARSIZE_ANY_EXHDR(b) != AUDIT_HASH_LEN)
+		return false;
+	memcpy(out, VARDATA_ANY(b), AUDIT_HASH_LEN);
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * The context of an entry: who, when, from where
+ * ---------------------------------------------------------------------
+ */
+/* inet_client_addr(), computed once per backend (NULL on a Unix socket) */
+static Datum
+client_addr(bool *isnull)
+{
+	static bool done = false;
+	static bool addr_null = true;
+	static Datum addr = (Datum) 0;
+
+	if (!done)
+	{
+		LOCAL_FCINFO(fcinfo, 0);
+		Datum		d;
+
+		InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+		d = inet_client_addr(fcinfo);
+		addr_null = fcinfo->isnull;
+		if (!addr_null)
+		{
+			inet	   *src = DatumGetInetPP(d);
+			inet	   *copy = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(src));
+
+			memcpy(copy, src, VARSIZE_ANY(src));
+			addr = InetPGetDatum(copy);
+		}
+		done = true;
+	}
+	*isnull = addr_null;
+	return addr;
+}
+
+Datum
+audit_name_datum(const char *s)
+{
+	Name		n = palloc0(NAMEDATALEN);
+
+	strlcpy(NameStr(*n), s, NAMEDATALEN);
+	return NameGetDatum(n);
+}
+
+/* role name, remembered for the last role seen in each of two slots */
+static Oid	last_role_id[2] = {InvalidOid, InvalidOid};
+static NameData last_role_name[2];
+
+static void
+role_name_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	last_role_id[0] = last_role_id[1] = InvalidOid;
+}
+
+static Datum
+user_name_datum(Oid roleid, int slot)
+{
+	static bool registered = false;
+	Oid		   *last_id = last_role_id;
+	NameData   *last_name = last_role_name;
+
+	if (!registered)
+	{
+		CacheRegisterSyscacheCallback(AUTHOID, role_name_callback, (Datum) 0);
+		registered = true;
+	}
+	if (roleid != last_id[slot])
+	{
+		char	   *name = GetUserNameFromId(roleid, false);
+
+		strlcpy(NameStr(last_name[slot]), name, NAMEDATALEN);
+		last_id[slot] = roleid;
+	}
+	return NameGetDatum(&last_name[slot]);
+}
+
+void
+audit_fill_context(Datum *values, bool *nulls)
+{
+	const char *s;
+
+	values[AL_LOGGED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
+	nulls[AL_LOGGED_AT] = false;
+	values[AL_TXID] = Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId()));
+	nulls[AL_TXID] = false;
+	values[AL_STMT_AT] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
+	nulls[AL_STMT_AT] = false;
+	values[AL_DB_USER] = user_name_datum(GetUserId(), 0);
+	nulls[AL_DB_USER] = false;
+	values[AL_DB_SESSION_USER] = user_name_datum(GetSessionUserId(), 1);
+	nulls[AL_DB_SESSION_USER] = false;
+
+	s = (tenant_rls_actor_setting && tenant_rls_actor_setting[0])
+		? GetConfigOption(tenant_rls_actor_setting, true, false) : NULL;
+	nulls[AL_APP_USER] = (s == NULL || s[0] == '\0');
+	if (!nulls[AL_APP_USER])
+		values[AL_APP_USER] = CStringGetTextDatum(s);
+
+	nulls[AL_APPLICATION_NAME] = (application_name == NULL || application_name[0] == '\0');
+	if (!nulls[AL_APPLICATION_NAME])
+		values[AL_APPLICATION_NAME] = CStringGetTextDatum(application_name);
+
+	values[AL_CLIENT_ADDR] = client_addr(&nulls[AL_CLIENT_ADDR]);
+}
+
+/* ---------------------------------------------------------------------
+ * Direct heap writes
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Insert the index entries of a tuple just written to rel, like the catalog
+ * code does.  The audit tables only have plain column indexes; an expression
+ * or partial index (added by hand) is refused rather than left incomplete.
+ */
+static void
+insert_index_entries(Relation rel, HeapTuple tup)
+{
+	List	   *indexoids = RelationGetIndexList(rel);
+	TupleTableSlot *slot;
+	ListCell   *lc;
+
+	if (indexoids == NIL)
+		return;
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(tup, slot, false);
+	foreach(lc, indexoids)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *ii = BuildIndexInfo(idx);
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+
+		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("index \"%s\" on an audit table is an expression or partial index",
+							RelationGetRelationName(idx)),
+					 errdetail("The audit log writer maintains plain column indexes only."),
+					 errhint("Drop the index, or replace it by an index on plain columns.")));
+		if (ii->ii_ReadyForInserts)
+		{
+			FormIndexDatum(ii, slot, NULL, values, isnull);
+			index_insert(idx, values, isnull, &tup->t_self, rel,
+						 idx->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+						 false, ii);
+		}
+		index_close(idx, NoLock);	/* locks are kept to the end of the transaction */
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	list_free(indexoids);
+}
+
+/*
+ * Create the partition holding ts if no lock has to be waited for: the
+ * parent and the default partition are locked conditionally, and the
+ * creation runs in a subtransaction whose failure only sends the entry to
+ * the default partition.
+ */
+static bool
+try_create_partition(TimestampTz ts, Oid parent, Oid deflt)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec;
+	volatile bool ok = false;
+
+	if (!ConditionalLockRelationOid(parent, AccessExclusiveLock))
+		return false;
+	if (!ConditionalLockRelationOid(deflt, AccessExclusiveLock))
+	{
+		UnlockRelationOid(parent, AccessExclusiveLock);
+		return false;
+	}
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		Oid			argtypes[1] = {TIMESTAMPTZOID};
+		Datum		args[1] = {TimestampTzGetDatum(ts)};
+
+		SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute_with_args("SELECT tenant_rls.audit_create_partition($1)",
+								  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not create an audit_log partition");
+		SPI_finish();
+		SetUserIdAndSecContext(save_userid, save_sec);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		SetUserIdAndSecContext(save_userid, save_sec);
+		ereport(DEBUG1,
+				(errmsg_internal("tenant_rls: audit_log partition not created: %s", edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+
+	if (!ok)
+	{
+		UnlockRelationOid(deflt, AccessExclusiveLock);
+		UnlockRelationOid(parent, AccessExclusiveLock);
+	}
+	return ok;
+}
+
+/* The partition that holds ts: the month's one, or the default partition. */
+static Oid
+partition_for(TimestampTz ts, bool allow_create)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	Timestamp	lo,
+				hi;
+	char		name[NAMEDATALEN];
+	Oid			oid;
+	Oid			nsp,
+				parent,
+				deflt;
+
+	if (OidIsValid(part_oid) && ts >= part_lo && ts < part_hi)
+		return part_oid;
+
+	/* catalog lookups below may process invalidations: keep our own copies */
+	lookup_oids();
+	nsp = audit_nsp;
+	parent = log_oid;
+	deflt = default_oid;
+
+	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	snprintf(name, sizeof(name), "audit_log_p%04d%02d", tm.tm_year, tm.tm_mon);
+	tm.tm_mday = 1;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	if (tm2timestamp(&tm, 0, NULL, &lo) != 0)
+		elog(ERROR, "timestamp out of range");
+	if (++tm.tm_mon > 12)
+	{
+		tm.tm_mon = 1;
+		tm.tm_year++;
+	}
+	if (tm2timestamp(&tm, 0, NULL, &hi) != 0)
+		elog(ERROR, "timestamp out of range");
+
+	oid = get_relname_relid(name, nsp);
+	if (!OidIsValid(oid) && allow_create && try_create_partition(ts, parent, deflt))
+		oid = get_relname_relid(name, nsp);
+	if (!OidIsValid(oid))
+		oid = deflt;
+	part_oid = oid;
+	part_lo = lo;
+	part_hi = hi;
+	return oid;
+}
+
+static void
+insert_log_tuple(Datum *values, bool *nulls)
+{
+	TimestampTz ts = DatumGetTimestampTz(values[AL_LOGGED_AT]);
+	Relation	rel = NULL;
+	HeapTuple	tup;
+
+	for (int attempt = 0; attempt < 3 && rel == NULL; attempt++)
+	{
+		Oid			oid;
+
+		oid = partition_for(ts, true);
+		rel = try_table_open(oid, RowExclusiveLock);
+		if (rel == NULL)
+		{
+			reset_partition_cache();
+			continue;
+		}
+		/* taking the lock processed invalidations: still the right one? */
+		if (partition_for(ts, false) != oid)
+		{
+			table_close(rel, NoLock);
+			rel = NULL;
+		}
+	}
+	if (rel == NULL)
+		elog(ERROR, "could not open a partition of tenant_rls.audit_log");
+	if (RelationGetDescr(rel)->natts != AL_NATTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("partition \"%s\" of tenant_rls.audit_log has %d columns, expected %d",
+						RelationGetRelationName(rel), RelationGetDescr(rel)->natts, AL_NATTS),
+				 errhint("Do not alter the audit log by hand; reinstall the extension.")));
+
+	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+	simple_heap_insert(rel, tup);
+	insert_index_entries(rel, tup);
+	heap_freetuple(tup);
+	table_close(rel, NoLock);
+}
+
+/* ---------------------------------------------------------------------
+ * Chain heads
+ * ---------------------------------------------------------------------
+ */
+#define CHAIN_ATT_TENANT 1
+#define CHAIN_ATT_SEQ 2
+#define CHAIN_ATT_HASH 3
+
+static void
+lock_tenant_chain(const char *key)
+{
+	LOCKTAG		tag;
+	uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key),
+										UINT64CONST(0x74656e616e74));
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, AUDIT_LOCK_FIELD4);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+static bool
+read_head(Relation rel, const char *key, int64 *seq, uint8 *hash, ItemPointer tid)
+{
+	ScanKeyData skey;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+	Oid			pkidx = RelationGetPrimaryKeyIndex(rel);
+
+	if (!OidIsValid(pkidx))
+		elog(ERROR, "tenant_rls.audit_chain has no primary key");
+	ScanKeyInit(&skey, CHAIN_ATT_TENANT, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(key));
+	scan = systable_beginscan(rel, pkidx, true, SnapshotSelf, 1, &skey);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d;
+
+		d = heap_getattr(tup, CHAIN_ATT_SEQ, RelationGetDescr(rel), &isnull);
+		*seq = isnull ? 0 : DatumGetInt64(d);
+		d = heap_getattr(tup, CHAIN_ATT_HASH, RelationGetDescr(rel), &isnull);
+		if (isnull || !get_hash(d, hash))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("audit chain head of tenant \"%s\" is corrupted", key),
+					 errhint("Run tenant_rls.audit_verify() and restore the audit tables from a backup.")));
+		*tid = tup->t_self;
+		found = true;
+	}
+	systable_endscan(scan);
+	return found;
+}
+
+static ItemPointerData
+write_head(Relation rel, const char *key, int64 seq, const uint8 *hash, ItemPointer oldtid)
+{
+	ItemPointerData newtid;
+
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	HeapTuple	tup;
+
+	values[0] = CStringGetTextDatum(key);
+	values[1] = Int64GetDatum(seq);
+	values[2] = PointerGetDatum(make_bytea(hash, AUDIT_HASH_LEN));
+	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+	if (oldtid != NULL)
+	{
+		simple_heap_update(rel, oldtid, tup);
+		if (!HeapTupleIsHeapOnly(tup))
+			insert_index_entries(rel, tup);
+	}
+	else
+	{
+		simple_heap_insert(rel, tup);
+		insert_index_entries(rel, tup);
+	}
+	newtid = tup->t_self;
+	heap_freetuple(tup);
+	return newtid;
+}
+
+/*
+ * Where this backend last wrote each tenant's head, across transactions.
+ * Only a hint: the tuple found there is used only if it is visible (no one
+ * has updated it since) and belongs to the same tenant; else the index is
+ * searched.
+ */
+typedef struct HeadHint
+{
+	char		key[TENANT_MAX_LEN + 1];
+	ItemPointerData tid;
+} HeadHint;
+
+static HTAB *head_hints = NULL;
+
+static void
+remember_head(const char *key, ItemPointer tid)
+{
+	HeadHint   *hh;
+
+	if (head_hints == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = TENANT_MAX_LEN + 1;
+		ctl.entrysize = sizeof(HeadHint);
+		ctl.hcxt = TopMemoryContext;
+		head_hints = hash_create("tenant_rls audit head hints", 64, &ctl,
+								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	if (hash_get_num_entries(head_hints) >= 10000)
+	{
+		hash_destroy(head_hints);
+		head_hints = NULL;
+		remember_head(key, tid);
+		return;
+	}
+	hh = hash_search(head_hints, key, HASH_ENTER, NULL);
+	hh->tid = *tid;
+}
+
+/* read_head() through the hint; false if the hint does not hold */
+static bool
+read_head_hinted(Relation rel, const char *key, int64 *seq, uint8 *hash, ItemPointer tid)
+{
+	HeadHint   *hh;
+	HeapTupleData tuple;
+	Buffer		buf;
+	bool		ok = false;
+
+	if (head_hints == NULL)
+		return false;
+	hh = hash_search(head_hints, key, HASH_FIND, NULL);
+	if (hh == NULL)
+		return false;
+	tuple.t_self = hh->tid;
+	/* (VACUUM may have truncated the table since) */
+	if (ItemPointerGetBlockNumber(&tuple.t_self) >= RelationGetNumberOfBlocks(rel) ||
+		!heap_fetch(rel, SnapshotSelf, &tuple, &buf, false))
+		return false;
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		Datum		d = heap_getattr(&tuple, CHAIN_ATT_TENANT, desc, &isnull);
+
+		if (!isnull && strcmp(TextDatumGetCString(d), key) == 0)
+		{
+			d = heap_getattr(&tuple, CHAIN_ATT_SEQ, desc, &isnull);
+			if (!isnull)
+			{
+				*seq = DatumGetInt64(d);
+				d = heap_getattr(&tuple, CHAIN_ATT_HASH, desc, &isnull);
+				ok = !isnull && get_hash(d, hash);
+				*tid = tuple.t_self;
+			}
+		}
+	}
+	ReleaseBuffer(buf);
+	return ok;
+}
+
+/*
+ * The chain state of the current transaction, per tenant.
+ *
+ * A transaction reads a tenant's head once (after taking the tenant's lock),
+ * keeps the running (seq, hash) in memory and writes the head row once, just
+ * before it commits or prepares.  A savepoint rolled back takes its entries
+ * with it, so every state remembers the values to go back to per
+ * subtransaction level (a small stack).
+ */
+typedef struct SavedHead
+{
+	int			level;
+	int64		seq;
+	uint8		hash[AUDIT_HASH_LEN];
+} SavedHead;
+
+typedef struct ChainState
+{
+	char		key[TENANT_MAX_LEN + 1];	/* hash key: tenant, '' for none */
+	bool		existed;		/* head row found: update it, else insert */
+	ItemPointerData tid;		/* the head row, if existed */
+	int64		first_seq;		/* the head as read */
+	int64		seq;			/* current */
+	uint8		hash[AUDIT_HASH_LEN];
+	int			level;			/* nesting level that set seq/hash */
+	List	   *saved;			/* SavedHead *, innermost first */
+} ChainState;
+
+static HTAB *chain_states = NULL;	/* in TopTransactionContext */
+static bool chain_callbacks_registered = false;
+
+static void
+chain_write_heads(void)
+{
+	HASH_SEQ_STATUS status;
+	ChainState *cs;
+	Relation	rel = NULL;
+
+	hash_seq_init(&status, chain_states);
+	while ((cs = hash_seq_search(&status)) != NULL)
+	{
+		if (cs->seq == cs->first_seq)
+			continue;
+		if (rel == NULL)
+		{
+			lookup_oids();
+			rel = table_open(chain_oid, RowExclusiveLock);
+		}
+		{
+			ItemPointerData tid = write_head(rel, cs->key, cs->seq, cs->hash,
+											 cs->existed ? &cs->tid : NULL);
+
+			remember_head(cs->key, &tid);
+		}
+	}
+	if (rel != NULL)
+		table_close(rel, NoLock);
+}
+
+static void
+chain_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (chain_states != NULL)
+				chain_write_heads();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			chain_states = NULL;	/* its memory goes with TopTransactionContext */
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS status;
+	ChainState *cs;
+	int			level;
+
+	if (chain_states == NULL)
+		return;
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	level = GetCurrentTransactionNestLevel();
+
+	hash_seq_init(&status, chain_states);
+	while ((cs = hash_seq_search(&status)) != NULL)
+	{
+		if (cs->level < level)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+		{
+			/* the parent owns the values now; its own saved copy is obsolete */
+			cs->level = level - 1;
+			if (cs->saved != NIL && ((SavedHead *) linitial(cs->saved))->level == level - 1)
+				cs->saved = list_delete_first(cs->saved);
+		}
+		else if (cs->saved == NIL)
+		{
+			/* first touched in the aborted subtransaction, whose lock is gone */
+			(void) hash_search(chain_states, cs->key, HASH_REMOVE, NULL);
+		}
+		else
+		{
+			SavedHead  *sh = linitial(cs->saved);
+
+			cs->seq = sh->seq;
+			memcpy(cs->hash, sh->hash, AUDIT_HASH_LEN);
+			cs->level = sh->level;
+			cs->saved = list_delete_first(cs->saved);
+		}
+	}
+}
+
+static ChainState *
+chain_state(const char *key)
+{
+	ChainState *cs;
+	bool		found;
+
+	if (strlen(key) > TENANT_MAX_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("tenant value is too long for the audit log"),
+				 errdetail("Tenant values of audited rows may be at most %d bytes.", TENANT_MAX_LEN)));
+	if (!chain_callbacks_registered)
+	{
+		RegisterXactCallback(chain_xact_callback, NULL);
+		RegisterSubXactCallback(chain_subxact_callback, NULL);
+		chain_callbacks_registered = true;
+	}
+	if (chain_states == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = TENANT_MAX_LEN + 1;
+		ctl.entrysize = sizeof(ChainState);
+		ctl.hcxt = TopTransactionContext;
+		chain_states = hash_create("tenant_rls audit chains", 16, &ctl,
+								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	cs = hash_search(chain_states, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		Relation	rel;
+
+		/* valid before anything can fail: a savepoint rollback removes it */
+		cs->existed = false;
+		cs->seq = cs->first_seq = 0;
+		memset(cs->hash, 0, AUDIT_HASH_LEN);
+		cs->level = GetCurrentTransactionNestLevel();
+		cs->saved = NIL;
+
+		/* held until the transaction ends: the chain order is the commit order */
+		lock_tenant_chain(key);
+		lookup_oids();
+		rel = table_open(chain_oid, RowExclusiveLock);
+		cs->existed = read_head_hinted(rel, key, &cs->seq, cs->hash, &cs->tid) ||
+			read_head(rel, key, &cs->seq, cs->hash, &cs->tid);
+		table_close(rel, NoLock);
+		if (!cs->existed)
+		{
+			cs->seq = 0;
+			memset(cs->hash, 0, AUDIT_HASH_LEN);
+		}
+		cs->first_seq = cs->seq;
+	}
+	return cs;
+}
+
+void
+audit_append(Datum *values, bool *nulls)
+{
+	const char *key;
+	ChainState *cs;
+	uint8		hash[AUDIT_HASH_LEN];
+	int			level = GetCurrentTransactionNestLevel();
+
+	key = nulls[AL_TENANT] ? "" : TextDatumGetCString(values[AL_TENANT]);
+	cs = chain_state(key);
+
+	values[AL_SEQ] = Int64GetDatum(cs->seq + 1);
+	nulls[AL_SEQ] = false;
+	audit_entry_hash(cs->hash, values, nulls, hash);
+	values[AL_PREV_HASH] = PointerGetDatum(make_bytea(cs->hash, AUDIT_HASH_LEN));
+	nulls[AL_PREV_HASH] = false;
+	values[AL_HASH] = PointerGetDatum(make_bytea(hash, AUDIT_HASH_LEN));
+	nulls[AL_HASH] = false;
+
+	insert_log_tuple(values, nulls);
+
+	/* advance the in-memory head, remembering the old one per savepoint */
+	if (cs->level < level)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		SavedHead  *sh = palloc(sizeof(SavedHead));
+
+		sh->level = cs->level;
+		sh->seq = cs->seq;
+		memcpy(sh->hash, cs->hash, AUDIT_HASH_LEN);
+		cs->saved = lcons(sh, cs->saved);
+		cs->level = level;
+		MemoryContextSwitchTo(old);
+	}
+	cs->seq++;
+	memcpy(cs->hash, hash, AUDIT_HASH_LEN);
+}
+
+/* ---------------------------------------------------------------------
+ * audit_verify(tenant text DEFAULT NULL)
+ * ---------------------------------------------------------------------
+ */
+#define LOG_COLUMNS \
+	"logged_at, tenant, seq, table_oid, schema_name, table_name, operation, row_pk, " \
+	"old_row, new_row, txid, stmt_at, db_user, db_session_user, app_user, " \
+	"application_name, client_addr, row_count, row_key, prev_hash, hash"
+
+/* (seq, hash) of key in table (audit_chain or audit_anchor); false if none */
+static bool
+read_seq_hash(const char *table, const char *key, int64 *seq, uint8 *hash)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(key)};
+	char	   *sql = psprintf("SELECT seq, hash FROM tenant_rls.%s WHERE tenant OPERATOR(pg_catalog.=) $1",
+							   table);
+	bool		isnull;
+
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read tenant_rls.%s", table);
+	if (SPI_processed == 0)
+		return false;
+	*seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (!get_hash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), hash))
+		memset(hash, 0xff, AUDIT_HASH_LEN);
+	return true;
+}
+
+static void
+verify_one(const char *key, Tuplestorestate *store, TupleDesc outdesc)
+{
+	int64		expected = 1;
+	int64		count = 0;
+	int64		bad_seq = 0;
+	char	   *reason = NULL;
+	uint8		prev[AUDIT_HASH_LEN];
+	int64		head_seq;
+	uint8		head_hash[AUDIT_HASH_LEN];
+	bool		has_head;
+	Portal		portal;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	Datum		out[5];
+	bool		outnull[5] = {false, false, false, false, false};
+
+	memset(prev, 0, sizeof(prev));
+	{
+		int64		aseq;
+
+		if (read_seq_hash("audit_anchor", key, &aseq, prev))
+			expected = aseq + 1;
+	}
+	has_head = read_seq_hash("audit_chain", key, &head_seq, head_hash);
+
+	args[0] = CStringGetTextDatum(key);
+	if (key[0] == '\0')
+		portal = SPI_cursor_open_with_args(NULL,
+										   "SELECT " LOG_COLUMNS " FROM tenant_rls.audit_log"
+										   " WHERE tenant IS NULL AND $1 IS NOT NULL ORDER BY seq, logged_at",
+										   1, argtypes, args, NULL, true, 0);
+	else
+		portal = SPI_cursor_open_with_args(NULL,
+										   "SELECT " LOG_COLUMNS " FROM tenant_rls.audit_log"
+										   " WHERE tenant OPERATOR(pg_catalog.=) $1 ORDER BY seq, logged_at",
+										   1, argtypes, args, NULL, true, 0);
+
+	while (reason == NULL)
+	{
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed && reason == NULL; i++)
+		{
+			Datum		values[AL_NATTS];
+			bool		nulls[AL_NATTS];
+			uint8		stored_prev[AUDIT_HASH_LEN];
+			uint8		stored_hash[AUDIT_HASH_LEN];
+			uint8		computed[AUDIT_HASH_LEN];
+			int64		seq;
+
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+			count++;
+			seq = DatumGetInt64(values[AL_SEQ]);
+			if (seq < expected)
+			{
+				bad_seq = seq;
+				reason = psprintf("entry %lld repeats or precedes entry %lld: an entry was inserted or reordered",
+								  (long long) seq, (long long) (expected - 1));
+				break;
+			}
+			if (seq > expected)
+			{
+				bad_seq = expected;
+				reason = (seq == expected + 1)
+					? psprintf("entry %lld is missing: it was deleted", (long long) expected)
+					: psprintf("entries %lld to %lld are missing: they were deleted",
+							   (long long) expected, (long long) (seq - 1));
+				break;
+			}
+			if (nulls[AL_PREV_HASH] || !get_hash(values[AL_PREV_HASH], stored_prev) ||
+				memcmp(stored_prev, prev, AUDIT_HASH_LEN) != 0)
+			{
+				bad_seq = seq;
+				reason = psprintf("entry %lld does not follow the entry before it (prev_hash differs): entries were reordered, replaced or inserted",
+								  (long long) seq);
+				break;
+			}
+			audit_entry_hash(prev, values, nulls, computed);
+			if (nulls[AL_HASH] || !get_hash(values[AL_HASH], stored_hash) ||
+				memcmp(stored_hash, computed, AUDIT_HASH_LEN) != 0)
+			{
+				bad_seq = seq;
+				reason = psprintf("entry %lld was modified: its hash does not match its contents",
+								  (long long) seq);
+				break;
+			}
+			memcpy(prev, stored_hash, AUDIT_HASH_LEN);
+			expected++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+
+	if (reason == NULL)
+	{
+		if (!has_head && count > 0)
+		{
+			bad_seq = expected - 1;
+			reason = pstrdup("the chain head of this tenant is missing from tenant_rls.audit_chain");
+		}
+		else if (has_head && head_seq > expected - 1)
+		{
+			bad_seq = expected;
+			reason = (head_seq == expected)
+				? psprintf("entry %lld (the last one) is missing: it was deleted", (long long) expected)
+				: psprintf("entries %lld to %lld (the last ones) are missing: they were deleted",
+						   (long long) expected, (long long) head_seq);
+		}
+		else if (has_head && (head_seq < expected - 1 ||
+							  memcmp(head_hash, prev, AUDIT_HASH_LEN) != 0))
+		{
+			bad_seq = head_seq;
+			reason = psprintf("the chain head (entry %lld) does not match the last entry: the head or the last entries were modified",
+							  (long long) head_seq);
+		}
+	}
+
+	if (key[0] == '\0')
+		outnull[0] = true;
+	else
+		out[0] = CStringGetTextDatum(key);
+	out[1] = BoolGetDatum(reason == NULL);
+	out[2] = Int64GetDatum(count);
+	if (reason == NULL)
+	{
+		outnull[3] = true;
+		outnull[4] = true;
+	}
+	else
+	{
+		out[3] = Int64GetDatum(bad_seq);
+		out[4] = CStringGetTextDatum(reason);
+	}
+	tuplestore_putvalues(store, outdesc, out, outnull);
+}
+
+Datum
+tenant_rls_audit_verify(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *keys = NIL;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (!PG_ARGISNULL(0))
+		keys = list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	else
+	{
+		if (SPI_execute("SELECT t FROM ("
+						" SELECT tenant AS t FROM tenant_rls.audit_chain"
+						" UNION SELECT COALESCE(tenant, '') FROM tenant_rls.audit_log"
+						" UNION SELECT tenant FROM tenant_rls.audit_anchor) s"
+						" ORDER BY t COLLATE \"C\"", true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not list the tenants of the audit log");
+		for (uint64 i = 0; i < SPI_processed; i++)
+			keys = lappend(keys, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	}
+
+	foreach(lc, keys)
+		verify_one((const char *) lfirst(lc), rsinfo->setResult, rsinfo->setDesc);
+
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * audit_purge(before timestamptz)
+ * ---------------------------------------------------------------------
+ */
+Datum
+tenant_rls_audit_purge(PG_FUNCTION_ARGS)
+{
+	TimestampTz before;
+	volatile int64 entries = 0;
+	List	   *volatile parts = NIL;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("before must not be null"),
+				 errhint("Pass the time before which entries are removed, e.g. now() - interval '1 year'.")));
+	before = PG_GETARG_TIMESTAMPTZ(0);
+	if (before > GetCurrentTransactionStartTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot purge audit entries of the future"),
+				 errhint("Pass a time in the past.")));
+
+	lookup_oids();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	audit_purge_sanctioned = true;
+	PG_TRY();
+	{
+		Oid			argtypes[1] = {TIMESTAMPTZOID};
+		Datum		args[1] = {TimestampTzGetDatum(before)};
+		StringInfoData src;
+		StringInfoData sql;
+		StringInfoData partarr;
+		ListCell   *lc;
+		Datum		values[AL_NATTS];
+		bool		nulls[AL_NATTS];
+
+		/* whole monthly partitions that end at or before "before" */
+		if (SPI_execute_with_args("SELECT c.relname::text FROM pg_catalog.pg_inherits i"
+								  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
+								  " WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_log'::pg_catalog.regclass"
+								  " AND c.relname OPERATOR(pg_catalog.~) '^audit_log_p[0-9]{6}$'"
+								  " AND ((pg_catalog.make_timestamp(pg_catalog.substr(c.relname, 12, 4)::pg_catalog.int4,"
+								  "     pg_catalog.substr(c.relname, 16, 2)::pg_catalog.int4, 1, 0, 0, 0)"
+								  "     OPERATOR(pg_catalog.+) '1 month'::pg_catalog.interval) AT TIME ZONE 'UTC') OPERATOR(pg_catalog.<=) $1"
+								  " ORDER BY 1",
+								  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not list the partitions of the audit log");
+		for (uint64 i = 0; i < SPI_processed; i++)
+			parts = lappend(parts, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+
+		/* lock them, then read what goes: no writer can add to them any more */
+		initStringInfo(&src);
+		appendStringInfoString(&src, "SELECT tenant, seq, hash FROM tenant_rls.audit_log_default"
+							   " WHERE logged_at OPERATOR(pg_catalog.<) $1");
+		foreach(lc, parts)
+		{
+			char	   *q = quote_qualified_identifier(TENANT_RLS_SCHEMA, (char *) lfirst(lc));
+
+			if (SPI_execute(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", q), false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not lock %s", q);
+			appendStringInfo(&src, " UNION ALL SELECT tenant, seq, hash FROM %s", q);
+		}
+
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT pg_catalog.count(*) FROM (%s) s", src.data);
+		if (SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not count the entries to purge");
+		{
+			bool		isnull;
+
+			entries = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+
+		/* the anchors: last purged (seq, hash) per tenant */
+		resetStringInfo(&sql);
+		appendStringInfo(&sql,
+						 "INSERT INTO tenant_rls.audit_anchor AS a (tenant, seq, hash, purged_at)"
+						 " SELECT DISTINCT ON (t) t, seq, hash, pg_catalog.now() FROM"
+						 " (SELECT COALESCE(tenant, '') AS t, seq, hash FROM (%s) s0) s"
+						 " ORDER BY t, seq DESC"
+						 " ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
+						 " purged_at = excluded.purged_at WHERE a.seq OPERATOR(pg_catalog.<) excluded.seq",
+						 src.data);
+		if (SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record the audit anchors");
+
+		initStringInfo(&partarr);
+		appendStringInfoChar(&partarr, '{');
+		foreach(lc, parts)
+		{
+			char	   *q = quote_qualified_identifier(TENANT_RLS_SCHEMA, (char *) lfirst(lc));
+
+			if (SPI_execute(psprintf("DROP TABLE %s", q), false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not drop %s", q);
+			appendStringInfo(&partarr, "%s%s", partarr.len > 1 ? "," : "", (char *) lfirst(lc));
+		}
+		appendStringInfoChar(&partarr, '}');
+		if (SPI_execute_with_args("DELETE FROM tenant_rls.audit_log_default WHERE logged_at OPERATOR(pg_catalog.<) $1",
+								  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not purge the default partition");
+
+		{
+			Oid			types[4] = {TIMESTAMPTZOID, TEXTOID, INT8OID, TEXTOID};
+			Datum		a[4] = {TimestampTzGetDatum(before), CStringGetTextDatum(partarr.data),
+			Int64GetDatum(entries), (Datum) 0};
+			bool		isnull;
+
+			if (SPI_execute_with_args("INSERT INTO tenant_rls.audit_purge_log (purged_at, before, purged_by, partitions, entries)"
+									  " VALUES (pg_catalog.now(), $1, SESSION_USER, $2::pg_catalog.text[], $3)",
+									  3, types, a, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not record the purge");
+
+			/* and an entry in the log itself, in the chain of entries without tenant */
+			memset(nulls, true, sizeof(nulls));
+			if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_object('before', $1, 'partitions', $2::pg_catalog.text[], 'entries', $3)",
+									  3, types, a, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not describe the purge");
+			values[AL_NEW_ROW] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			nulls[AL_NEW_ROW] = false;
+		}
+		audit_fill_context(values, nulls);
+		values[AL_TABLE_OID] = ObjectIdGetDatum(log_oid);
+		nulls[AL_TABLE_OID] = false;
+		values[AL_SCHEMA_NAME] = audit_name_datum(TENANT_RLS_SCHEMA);
+		nulls[AL_SCHEMA_NAME] = false;
+		values[AL_TABLE_NAME] = audit_name_datum("audit_log");
+		nulls[AL_TABLE_NAME] = false;
+		values[AL_OPERATION] = CStringGetTextDatum("PURGE");
+		nulls[AL_OPERATION] = false;
+		values[AL_ROW_COUNT] = Int64GetDatum(entries);
+		nulls[AL_ROW_COUNT] = false;
+		audit_append(values, nulls);
+
+		if (SPI_execute("SELECT tenant_rls.audit_maintain()", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not create the next audit_log partitions");
+	}
+	PG_FINALLY();
+	{
+		audit_purge_sanctioned = false;
+	}
+	PG_END_TRY();
+
+	SPI_finish();
+	PG_RETURN_INT64(entries);
+}

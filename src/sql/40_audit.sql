@@ -1,0 +1,407 @@
+-- Audit (DESIGN A1-A5): audit.c (trigger, guard, updated_at), audit_chain.c
+-- (hash chain, log writer, verify, purge).  User documentation: doc/audit.md.
+--
+-- The log is append-only: nobody gets UPDATE, DELETE or TRUNCATE on it, and a
+-- guard trigger (ENABLE ALWAYS) refuses them even for the owner and
+-- superusers unless tenant_rls.audit_purge() is running.  Entries are written
+-- by the C trigger directly into the partition of the current month, not
+-- through SQL, so no table of the same name in another schema (or pg_temp)
+-- can capture them.
+
+-- Per-table configuration written by enable_audit().  Tables are named by
+-- schema and name (the identity across dump/restore, like the registry);
+-- table_oid is a hint that survives renames within one cluster.
+CREATE TABLE tenant_rls.audit_config (
+    schema_name  name        NOT NULL,
+    table_name   name        NOT NULL,
+    table_oid    oid,
+    columns      text[],               -- NULL: every column
+    exclude      text[],               -- never recorded
+    enabled_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    enabled_by   name        NOT NULL DEFAULT CURRENT_USER,
+    PRIMARY KEY (schema_name, table_name)
+);
+COMMENT ON TABLE tenant_rls.audit_config IS
+    'tables audited by tenant_rls.enable_audit() and their column include/exclude lists';
+SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_config', '');
+REVOKE ALL ON tenant_rls.audit_config FROM PUBLIC;
+
+-- The log.  Column order matters: the C code (audit.h, AuditLogAttr) builds
+-- tuples in this order and hashes the columns logged_at .. row_count.
+CREATE TABLE tenant_rls.audit_log (
+    logged_at        timestamptz NOT NULL,  -- clock_timestamp() of the write; partition key
+    tenant           text COLLATE "C",      -- NULL: no tenant column and no tenant context
+    seq              bigint      NOT NULL,  -- position in the tenant's chain, from 1
+    table_oid        oid         NOT NULL,
+    schema_name      name        NOT NULL,  -- names at the time of the write
+    table_name       name        NOT NULL,
+    operation        text        NOT NULL,  -- INSERT, UPDATE, DELETE, TRUNCATE, PURGE
+    row_pk           jsonb,                 -- primary key of the row (NULL: table has none)
+    old_row          jsonb,                 -- DELETE: old row; UPDATE: changed columns, old values
+    new_row          jsonb,                 -- INSERT: new row; UPDATE: changed columns, new values
+    txid             bigint      NOT NULL,  -- top-level transaction id (as txid_current())
+    stmt_at          timestamptz NOT NULL,  -- statement_timestamp()
+    db_user          name        NOT NULL,  -- current_user
+    db_session_user  name        NOT NULL,  -- session_user
+    app_user         text,                  -- setting named by tenant_rls.actor_setting
+    application_name text,
+    client_addr      inet,
+    row_count        bigint,                -- TRUNCATE (tenant_rls.audit_truncate_count), PURGE
+    row_key          bigint,                -- tenant_rls.audit_row_key(row_pk): the history index key
+    prev_hash        bytea       NOT NULL,  -- hash of the previous entry of the tenant
+    hash             bytea       NOT NULL   -- SHA-256(prev_hash || canonical entry)
+) PARTITION BY RANGE (logged_at);
+COMMENT ON TABLE tenant_rls.audit_log IS
+    'tamper-evident change log written by the tenant_rls audit trigger; monthly partitions; append-only';
+-- Monthly partitions audit_log_pYYYYMM are created by audit_maintain() (called
+-- by enable_audit() and audit_purge()) and, when missing, by the trigger itself
+-- if it can do so without waiting; otherwise entries land in the default
+-- partition, so a missing partition never fails a user's write.
+-- The indexes are created per partition, not on the parent: pg_dump restores
+-- the partitions (they are not extension members) with their own indexes, and
+-- a parent index would make ATTACH PARTITION create them a second time.
+--   *_tenant_seq_idx  (tenant, seq): verification, a tenant's entries in order
+--   *_row_idx         (table_oid, row_key): audit_history()
+CREATE TABLE tenant_rls.audit_log_default PARTITION OF tenant_rls.audit_log DEFAULT;
+CREATE INDEX audit_log_default_tenant_seq_idx ON tenant_rls.audit_log_default (tenant, seq);
+CREATE INDEX audit_log_default_row_idx ON tenant_rls.audit_log_default (table_oid, row_key);
+SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_log_default', '');
+
+-- Chain heads: the last seq and hash of every tenant ('' = no tenant).  The
+-- trigger reads and updates the head row under a per-tenant transaction lock,
+-- so the chain order is the commit order.  A deleted tail shows as a mismatch
+-- between the head and the last entry.
+CREATE TABLE tenant_rls.audit_chain (
+    tenant  text COLLATE "C" PRIMARY KEY,
+    seq     bigint NOT NULL,
+    hash    bytea  NOT NULL
+) WITH (fillfactor = 50);  -- room for HOT updates of the heads
+SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_chain', '');
+
+-- Where verification starts after audit_purge(): the last purged entry of each tenant.
+CREATE TABLE tenant_rls.audit_anchor (
+    tenant     text COLLATE "C" PRIMARY KEY,
+    seq        bigint      NOT NULL,
+    hash       bytea       NOT NULL,
+    purged_at  timestamptz NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_anchor', '');
+
+-- One row per audit_purge() call.
+CREATE TABLE tenant_rls.audit_purge_log (
+    purged_at   timestamptz NOT NULL,
+    before      timestamptz NOT NULL,
+    purged_by   name        NOT NULL,
+    partitions  text[]      NOT NULL,
+    entries     bigint      NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_purge_log', '');
+
+-- Privileges: tenants read their own entries of the log, nothing else.
+REVOKE ALL ON tenant_rls.audit_log, tenant_rls.audit_log_default, tenant_rls.audit_chain,
+              tenant_rls.audit_anchor, tenant_rls.audit_purge_log FROM PUBLIC;
+GRANT SELECT ON tenant_rls.audit_log TO PUBLIC;
+ALTER TABLE tenant_rls.audit_log ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenant_rls.audit_log FORCE ROW LEVEL SECURITY;
+CREATE POLICY audit_log_tenant_read ON tenant_rls.audit_log FOR SELECT
+    USING (tenant OPERATOR(pg_catalog.=) tenant_rls.current_tenant());
+
+-- The guard: UPDATE, DELETE and TRUNCATE are refused for everybody, superusers
+-- included, unless tenant_rls.audit_purge() (C) has sanctioned them.
+CREATE FUNCTION tenant_rls.audit_guard() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_guard';
+COMMENT ON FUNCTION tenant_rls.audit_guard() IS 'refuses UPDATE, DELETE and TRUNCATE of the audit tables';
+
+CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON tenant_rls.audit_log
+    FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_guard();
+ALTER TABLE tenant_rls.audit_log ENABLE ALWAYS TRIGGER audit_guard;
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard();
+ALTER TABLE tenant_rls.audit_log ENABLE ALWAYS TRIGGER audit_guard_truncate;
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.audit_log_default
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard();
+ALTER TABLE tenant_rls.audit_log_default ENABLE ALWAYS TRIGGER audit_guard_truncate;
+CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON tenant_rls.audit_chain
+    FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_guard();
+ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard;
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.audit_chain
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard();
+ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard_truncate;
+CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON tenant_rls.audit_anchor
+    FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_guard();
+ALTER TABLE tenant_rls.audit_anchor ENABLE ALWAYS TRIGGER audit_guard;
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.audit_anchor
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard();
+ALTER TABLE tenant_rls.audit_anchor ENABLE ALWAYS TRIGGER audit_guard_truncate;
+CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON tenant_rls.audit_purge_log
+    FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_guard();
+ALTER TABLE tenant_rls.audit_purge_log ENABLE ALWAYS TRIGGER audit_guard;
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.audit_purge_log
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard();
+ALTER TABLE tenant_rls.audit_purge_log ENABLE ALWAYS TRIGGER audit_guard_truncate;
+
+-- Creates the monthly partition holding ts (UTC months) if it is missing;
+-- returns true when it created one.  Used by audit_maintain() and by the trigger.
+CREATE FUNCTION tenant_rls.audit_create_partition(ts timestamptz) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    -- months are UTC months, whatever the session's TimeZone
+    lo   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC');
+    hi   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC') OPERATOR(pg_catalog.+) interval '1 month';
+    part text := 'audit_log_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYYMM');
+BEGIN
+    IF pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', part)) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE pg_catalog.format('CREATE TABLE tenant_rls.%I PARTITION OF tenant_rls.audit_log FOR VALUES FROM (%L) TO (%L)',
+                              part,
+                              pg_catalog.to_char(lo, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00',
+                              pg_catalog.to_char(hi, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00');
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (tenant, seq)',
+                              part OPERATOR(pg_catalog.||) '_tenant_seq_idx', part);
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (table_oid, row_key)',
+                              part OPERATOR(pg_catalog.||) '_row_idx', part);
+    EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM PUBLIC', part);
+    EXECUTE pg_catalog.format('CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.%I '
+                              'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard()', part);
+    EXECUTE pg_catalog.format('ALTER TABLE tenant_rls.%I ENABLE ALWAYS TRIGGER audit_guard_truncate', part);
+    RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls.audit_create_partition(timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.audit_create_partition(timestamptz) IS
+    'creates the monthly audit_log partition holding ts, if missing';
+
+-- Creates the partitions of the current month and of the next months_ahead
+-- months.  Run it from a scheduler (e.g. monthly); enable_audit() and
+-- audit_purge() run it too.  Returns the number of partitions created.
+CREATE FUNCTION tenant_rls.audit_maintain(months_ahead integer DEFAULT 3) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n integer := 0;
+BEGIN
+    IF months_ahead IS NULL OR months_ahead OPERATOR(pg_catalog.<) 0 OR months_ahead OPERATOR(pg_catalog.>) 120 THEN
+        RAISE EXCEPTION 'months_ahead must be between 0 and 120'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass how many months of partitions to create ahead, e.g. 3.';
+    END IF;
+    FOR i IN 0 .. months_ahead LOOP
+        BEGIN
+            IF tenant_rls.audit_create_partition(pg_catalog.clock_timestamp()
+                                                 OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) THEN
+                n := n OPERATOR(pg_catalog.+) 1;
+            END IF;
+        EXCEPTION WHEN check_violation THEN
+            -- the default partition already holds entries of that month
+            RAISE WARNING 'audit_log partition of % not created: the default partition holds entries of that month',
+                          pg_catalog.to_char((pg_catalog.clock_timestamp()
+                                              OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC', 'YYYY-MM')
+                USING HINT = 'Entries of that month stay in tenant_rls.audit_log_default (verified like the others) until tenant_rls.audit_purge() removes them.';
+        END;
+    END LOOP;
+    RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls.audit_maintain(integer) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.audit_maintain(integer) IS
+    'creates the audit_log partitions of this month and the next months_ahead months';
+
+-- Drops a trigger of the table if it exists (quietly: no NOTICE).
+CREATE FUNCTION tenant_rls.audit_drop_trigger(tbl regclass, trg name) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND t.tgname OPERATOR(pg_catalog.=) trg
+                  AND NOT t.tgisinternal) THEN
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trg, tbl);
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls.audit_drop_trigger(regclass, name) FROM PUBLIC;
+
+-- The capture trigger (AFTER INSERT/UPDATE/DELETE FOR EACH ROW, BEFORE
+-- TRUNCATE FOR EACH STATEMENT).
+CREATE FUNCTION tenant_rls.audit_trigger() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_trigger';
+COMMENT ON FUNCTION tenant_rls.audit_trigger() IS 'the tenant_rls audit trigger; attach it with tenant_rls.enable_audit()';
+
+CREATE FUNCTION tenant_rls.enable_audit(tbl regclass, columns text[] DEFAULT NULL, exclude text[] DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    nsp   name;
+    rel   name;
+    kind  "char";
+    col   text;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass the table to audit, e.g. tenant_rls.enable_audit(''public.orders'').';
+    END IF;
+    SELECT n.nspname, c.relname, c.relkind INTO nsp, rel, kind
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE c.oid OPERATOR(pg_catalog.=) tbl;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type',
+            HINT = 'Only ordinary and partitioned tables can be audited.';
+    END IF;
+    IF nsp OPERATOR(pg_catalog.=) 'tenant_rls' THEN
+        RAISE EXCEPTION 'cannot audit the tables of tenant_rls itself' USING ERRCODE = 'feature_not_supported',
+            HINT = 'Audit your application tables.';
+    END IF;
+    FOREACH col IN ARRAY COALESCE(pg_catalog.array_cat(columns, exclude), '{}') LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) col
+                          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist', col, tbl USING ERRCODE = 'undefined_column',
+                HINT = 'Name columns of the table in columns and exclude.';
+        END IF;
+    END LOOP;
+
+    INSERT INTO tenant_rls.audit_config AS c (schema_name, table_name, table_oid, columns, exclude)
+    VALUES (nsp, rel, tbl, columns, exclude)
+    ON CONFLICT (schema_name, table_name) DO UPDATE
+        SET table_oid = excluded.table_oid, columns = excluded.columns, exclude = excluded.exclude,
+            enabled_at = pg_catalog.now(), enabled_by = CURRENT_USER;
+
+    PERFORM tenant_rls.audit_maintain();
+
+    -- (re)create the triggers: this also invalidates the cached column lists
+    PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit');
+    PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit_truncate');
+    EXECUTE pg_catalog.format('CREATE TRIGGER tenant_rls_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
+                              'FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger()', tbl);
+    EXECUTE pg_catalog.format('CREATE TRIGGER tenant_rls_audit_truncate BEFORE TRUNCATE ON %s '
+                              'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_trigger()', tbl);
+END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls.enable_audit(regclass, text[], text[]) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.enable_audit(regclass, text[], text[]) IS
+    'records every change of the table in tenant_rls.audit_log (columns: only these; exclude: never these)';
+
+CREATE FUNCTION tenant_rls.disable_audit(tbl regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass the audited table.';
+    END IF;
+    PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit');
+    PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit_truncate');
+    DELETE FROM tenant_rls.audit_config c
+     WHERE c.table_oid OPERATOR(pg_catalog.=) tbl
+        OR (c.schema_name, c.table_name) OPERATOR(pg_catalog.=)
+           (SELECT n.nspname, cl.relname FROM pg_catalog.pg_class cl
+              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+             WHERE cl.oid OPERATOR(pg_catalog.=) tbl);
+END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls.disable_audit(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.disable_audit(regclass) IS 'stops auditing the table (the entries already logged stay)';
+
+-- Verification and retention
+CREATE FUNCTION tenant_rls.audit_verify(tenant text DEFAULT NULL)
+    RETURNS TABLE (tenant text, ok boolean, entries bigint, first_bad_seq bigint, reason text)
+    LANGUAGE c SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_verify';
+REVOKE ALL ON FUNCTION tenant_rls.audit_verify(text) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.audit_verify(text) IS
+    'checks the hash chain of one tenant (NULL: every tenant) and names the first bad entry';
+
+CREATE FUNCTION tenant_rls.audit_purge(before timestamptz) RETURNS bigint
+    LANGUAGE c SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_purge';
+REVOKE ALL ON FUNCTION tenant_rls.audit_purge(timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.audit_purge(timestamptz) IS
+    'drops the audit_log partitions (and default-partition entries) older than before; records anchors and a PURGE entry';
+
+-- The history index key of a primary key value: the first 8 bytes of the
+-- SHA-256 of its jsonb text (an integer compares faster than a jsonb).
+CREATE FUNCTION tenant_rls.audit_row_key(pk jsonb) RETURNS bigint
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_row_key';
+COMMENT ON FUNCTION tenant_rls.audit_row_key(jsonb) IS 'the audit_log.row_key of a primary key value';
+
+-- Row history: through audit_log_row_idx for tables with a primary key; for
+-- tables without one, the entries whose old or new image contains pk.
+CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
+    RETURNS SETOF tenant_rls.audit_log
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT * FROM (
+        SELECT l.* FROM tenant_rls.audit_log l
+         WHERE l.table_oid OPERATOR(pg_catalog.=) tbl
+           AND l.row_key OPERATOR(pg_catalog.=) tenant_rls.audit_row_key(pk)
+           AND l.row_pk OPERATOR(pg_catalog.=) pk
+        UNION ALL
+        SELECT l.* FROM tenant_rls.audit_log l
+         WHERE l.table_oid OPERATOR(pg_catalog.=) tbl AND l.row_pk IS NULL
+           AND (l.old_row OPERATOR(pg_catalog.@>) pk OR l.new_row OPERATOR(pg_catalog.@>) pk)
+    ) h
+    ORDER BY h.logged_at, h.tenant, h.seq
+$$;
+COMMENT ON FUNCTION tenant_rls.audit_history(regclass, jsonb) IS
+    'the audit entries of one row, oldest first (pk: the primary key as jsonb, e.g. ''{"id": 42}'')';
+
+-- updated_at maintenance (A5)
+CREATE FUNCTION tenant_rls.updated_at_trigger() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'tenant_rls_updated_at_trigger';
+COMMENT ON FUNCTION tenant_rls.updated_at_trigger() IS 'sets a timestamp column to now() on UPDATE; attach with enable_updated_at()';
+
+CREATE FUNCTION tenant_rls.enable_updated_at(tbl regclass, "column" name DEFAULT 'updated_at') RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    typ regtype;
+BEGIN
+    IF tbl IS NULL OR "column" IS NULL THEN
+        RAISE EXCEPTION 'table and column must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass the table and the name of its timestamp column.';
+    END IF;
+    SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) "column"
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF typ IS NULL THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', "column", tbl USING ERRCODE = 'undefined_column',
+            HINT = 'Add a timestamptz column first, or name an existing one.';
+    END IF;
+    IF typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
+        RAISE EXCEPTION 'column "%" of table % has type %, not timestamptz or timestamp', "column", tbl, typ
+            USING ERRCODE = 'datatype_mismatch', HINT = 'Use a timestamptz column.';
+    END IF;
+    PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_updated_at');
+    EXECUTE pg_catalog.format('CREATE TRIGGER tenant_rls_updated_at BEFORE UPDATE ON %s '
+                              'FOR EACH ROW EXECUTE FUNCTION tenant_rls.updated_at_trigger(%L)', tbl, "column");
+END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls.enable_updated_at(regclass, name) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.enable_updated_at(regclass, name) IS
+    'maintains a timestamp column (default updated_at) on every UPDATE of the table';
+
+CREATE FUNCTION tenant_rls.disable_updated_at(tbl regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_updated_at');
+END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls.disable_updated_at(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.disable_updated_at(regclass) IS 'removes the updated_at trigger of the table';
