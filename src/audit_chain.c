@@ -7,13 +7,20 @@
  *     hash(n) = SHA-256(hash(n-1) || canonical bytes of entry n)
  *
  * with seq numbers 1, 2, 3, ... per tenant.  The last (seq, hash) of every
- * tenant is kept in tenant_rls.audit_chain.  A writer takes a transaction-level
- * lock keyed by a hash of its tenant, reads the head, appends the entry and
- * updates the head; the lock is held until commit, so the chain order is the
- * commit order and two transactions of one tenant never fork the chain, while
- * writers of different tenants take different locks and never wait on each
- * other.  The head is read with SnapshotSelf (latest committed version plus
- * our own changes), so this holds under REPEATABLE READ and SERIALIZABLE too.
+ * tenant is kept in tenant_rls.audit_chain.
+ *
+ * The trigger queues entries (audit_append); they are chained and written
+ * just before the transaction commits or prepares (flush_pending).  Then the
+ * writer takes a transaction-level lock per tenant, keyed by a hash of the
+ * tenant, in sorted order, reads each head, appends the entries and writes the
+ * heads; the locks end with the commit.  So the chain order is the commit
+ * order, two transactions of one tenant never fork the chain, writers of
+ * different tenants never wait on each other, and no writer waits for a chain
+ * lock while it holds row locks (no deadlock).  The head is read with
+ * SnapshotSelf (latest committed version plus our own changes), so this holds
+ * under REPEATABLE READ and SERIALIZABLE too.  Savepoints: queued entries and
+ * in-memory heads remember their subtransaction level and are rolled back
+ * with it.
  *
  * Entries are written straight into the heap of the month's partition (and its
  * indexes), not through SQL: no plan, no executor start-up per row, and no

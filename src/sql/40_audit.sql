@@ -75,7 +75,7 @@ CREATE TABLE tenant_rls.audit_chain (
     tenant  text COLLATE "C" PRIMARY KEY,
     seq     bigint NOT NULL,
     hash    bytea  NOT NULL
-) WITH (fillfactor = 50);  -- room for HOT updates of the heads
+) WITH (fillfactor = 20);  -- room for HOT updates of the heads (one new version per commit)
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_chain', '');
 
 -- Where verification starts after audit_purge(): the last purged entry of each tenant.
