@@ -26,6 +26,7 @@
 
 #include "context.h"
 #include "guc.h"
+#include "strict.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_set_tenant_text);
 PG_FUNCTION_INFO_V1(tenant_rls_set_tenant_uuid);
@@ -215,20 +216,51 @@ tenant_canonicalize(const char *value, TenantType type)
 	return pstrdup(value);
 }
 
-void
-tenant_context_store(const char *canonical, bool is_local)
+/*
+ * The one path that changes app.current_tenant_id on behalf of the extension.
+ * In strict mode the check hook of the setting (strict.c) admits a change
+ * only while tenant_strict_begin_store() .. tenant_strict_end_store() brackets
+ * this set_config_option() call.
+ */
+static void
+context_store(const char *canonical, bool is_local, bool verified)
 {
+	tenant_strict_check_store(canonical, is_local, verified);
+
 	if (is_local && !IsTransactionBlock())
 		ereport(WARNING,
 				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
 				 errmsg("tenant context set outside a transaction block lasts only for this statement"),
+				 verified ?
+				 errhint("Call tenant_rls.set_tenant_signed() after BEGIN.") :
 				 errhint("Call tenant_rls.set_tenant() after BEGIN, or pass is_local => false for a session-wide tenant.")));
 
-	(void) set_config_option(TENANT_SETTING, canonical,
-							 superuser() ? PGC_SUSET : PGC_USERSET,
-							 PGC_S_SESSION,
-							 is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET,
-							 true, 0, false);
+	tenant_strict_begin_store();
+	PG_TRY();
+	{
+		(void) set_config_option(TENANT_SETTING, canonical,
+								 superuser() ? PGC_SUSET : PGC_USERSET,
+								 PGC_S_SESSION,
+								 is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET,
+								 true, 0, false);
+	}
+	PG_FINALLY();
+	{
+		tenant_strict_end_store();
+	}
+	PG_END_TRY();
+}
+
+void
+tenant_context_store(const char *canonical, bool is_local)
+{
+	context_store(canonical, is_local, false);
+}
+
+void
+tenant_context_store_verified(const char *canonical)
+{
+	context_store(canonical, true, true);
 }
 
 const char *
@@ -238,6 +270,12 @@ tenant_context_get(void)
 
 	if (v == NULL || v[0] == '\0')
 		return NULL;
+	if (!tenant_strict_value_trusted())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("tenant context was not set through tenant_rls in strict mode"),
+				 errdetail("app.current_tenant_id holds a value from a connection default or a setting made before strict mode was in force."),
+				 errhint("Set the tenant with tenant_rls.set_tenant_signed(); remove ALTER ROLE/DATABASE ... SET app.current_tenant_id defaults.")));
 	return v;
 }
 
@@ -251,8 +289,9 @@ check_type_matches(TenantType given)
 {
 	TenantType	want = (TenantType) tenant_rls_tenant_type;
 
+	/* set_tenant(bigint) serves integer deployments too (range-checked by the caller) */
 	if (want == TENANT_TYPE_TEXT || want == given ||
-		(want == TENANT_TYPE_BIGINT && given == TENANT_TYPE_INTEGER))
+		(want == TENANT_TYPE_INTEGER && given == TENANT_TYPE_BIGINT))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),

@@ -15,11 +15,22 @@ extern char *tenant_canonicalize(const char *value, TenantType type);
 /*
  * Store a canonical tenant value in app.current_tenant_id, transaction-local
  * (is_local) or for the session.  Strict mode (strict.c) lets this path, and
- * only this path, change the setting for unprivileged roles.
+ * only this path, change the setting for unprivileged roles -- and refuses
+ * it for an unsigned value (set_tenant()), session scope, or a second tenant
+ * in one transaction; clearing ("") is always allowed.
  */
 extern void tenant_context_store(const char *canonical, bool is_local);
 
-/* The current tenant, or NULL when unset / empty. Never errors. */
+/*
+ * The same for a value taken from a verified token (set_tenant_signed()):
+ * transaction-local; strict mode admits it for unprivileged roles.
+ */
+extern void tenant_context_store_verified(const char *canonical);
+
+/*
+ * The current tenant, or NULL when unset / empty.  Errors only in strict mode,
+ * for a value that did not come through a trusted path (strict.c).
+ */
 extern const char *tenant_context_get(void);
 
 #endif							/* TENANT_RLS_CONTEXT_H */

@@ -1,11 +1,356 @@
 /*
- * strict.c -- placeholder; see module_init.h.
+ * strict.c -- strict mode: who may change app.current_tenant_id (DESIGN C3).
+ *
+ * With the library preloaded, tenant_rls defines app.current_tenant_id itself
+ * (PGC_USERSET, so tenant_context_store() can set it for any role) with a check
+ * hook.  When tenant_rls.strict is on and the current user is not privileged
+ * (superuser, or a member of tenant_rls.admin_role), the hook refuses every
+ * change that does not come from tenant_context_store(): SET, SET LOCAL,
+ * set_config() anywhere in a query, a function's SET clause, startup options,
+ * ALTER ROLE/DATABASE ... SET (at DDL time, and at connection start for
+ * defaults stored earlier).  RESET and SET ... TO DEFAULT do not reach check
+ * hooks, so a ProcessUtility hook refuses them.  tenant_context_store() in
+ * turn refuses, for unprivileged roles, unsigned values, session scope and a
+ * second tenant within one transaction.
+ *
+ * Every value of the setting carries, in its GUC "extra", whether it was set
+ * by a trusted path; the accessors refuse an untrusted value while strict
+ * mode is in force (a connection default applied before a per-database or
+ * per-role tenant_rls.strict = on came into effect, for instance).
+ *
+ * Clearing is always allowed: DISCARD ALL, RESET ALL (poolers need them),
+ * clear_tenant() and the end of the transaction.  A value that was set and
+ * rolled back never passes through a check hook (GUC restores it directly),
+ * which is what makes transaction-local values work under strict mode.
  */
 #include "tenant_rls.h"
 
+#include "access/htup_details.h"
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/proc.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "guc.h"
 #include "module_init.h"
+#include "strict.h"
+#include "token.h"
+
+PG_FUNCTION_INFO_V1(tenant_rls_strict_status);
+
+static bool strict_setting = false;
+static bool library_preloaded = false;
+static char *tenant_setting_value = NULL;
+
+/* set only around tenant_context_store()'s set_config_option() */
+static bool store_in_progress = false;
+
+/* whether the current value of app.current_tenant_id came by a trusted path */
+static bool value_trusted = true;
+
+/* the tenant this transaction ran as (strict mode, unprivileged roles) */
+static LocalTransactionId locked_lxid = InvalidLocalTransactionId;
+static char locked_tenant[TENANT_MAX_LEN + 1];
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+typedef struct TenantExtra
+{
+	bool		trusted;
+} TenantExtra;
+
+bool
+tenant_rls_preloaded(void)
+{
+	return library_preloaded;
+}
+
+bool
+tenant_strict_in_force(void)
+{
+	return library_preloaded && strict_setting;
+}
+
+bool
+tenant_strict_privileged(void)
+{
+	Oid			admin;
+
+	if (superuser())
+		return true;
+	if (tenant_rls_admin_role == NULL || tenant_rls_admin_role[0] == '\0')
+		return false;
+	admin = get_role_oid(tenant_rls_admin_role, true);
+	return OidIsValid(admin) && has_privs_of_role(GetUserId(), admin);
+}
+
+bool
+tenant_strict_value_trusted(void)
+{
+	return value_trusted || !tenant_strict_in_force();
+}
+
+void
+tenant_strict_begin_store(void)
+{
+	store_in_progress = true;
+}
+
+void
+tenant_strict_end_store(void)
+{
+	store_in_progress = false;
+}
+
+/* ---------------------------------------------------------------------
+ * The check and assign hooks of app.current_tenant_id
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+connection_source(GucSource source)
+{
+	return source == PGC_S_DATABASE || source == PGC_S_USER ||
+		source == PGC_S_DATABASE_USER || source == PGC_S_CLIENT;
+}
+
+static bool
+check_tenant_setting(char **newval, void **extra, GucSource source)
+{
+	bool		trusted;
+	TenantExtra *e;
+
+	if (store_in_progress)
+		trusted = true;
+	else if (source <= PGC_S_GLOBAL)
+	{
+		/*
+		 * Built-in default, postgresql.conf, command line, environment,
+		 * ALTER ROLE ALL SET: only a superuser can put a value there.
+		 * (Also the postmaster, where no catalog can be read.)
+		 */
+		trusted = true;
+	}
+	else if (InitializingParallelWorker)
+	{
+		/* the leader checked it; keep what a connection default is */
+		trusted = !connection_source(source);
+	}
+	else
+	{
+		/*
+		 * SET, set_config(), function SET clauses (PGC_S_SESSION), startup
+		 * options and per-role/per-database defaults (connection sources),
+		 * ALTER ROLE/DATABASE ... SET and CREATE FUNCTION ... SET being
+		 * validated (PGC_S_TEST).  Privilege needs the catalogs, i.e. a
+		 * transaction (PostgreSQL 15 applies startup options, role and
+		 * database defaults and session_preload_libraries inside
+		 * InitPostgres()'s transaction); without one the change counts as
+		 * unprivileged.
+		 */
+		trusted = IsTransactionState() && OidIsValid(GetUserId()) &&
+			tenant_strict_privileged();
+
+		if (!trusted && tenant_strict_in_force())
+		{
+			GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+			if (source == PGC_S_TEST)
+				GUC_check_errmsg("a default for %s cannot be stored in strict mode",
+								 TENANT_SETTING);
+			else if (connection_source(source))
+				GUC_check_errmsg("%s cannot be set at connection start in strict mode",
+								 TENANT_SETTING);
+			else
+				GUC_check_errmsg("%s can only be changed through tenant_rls.set_tenant_signed() in strict mode",
+								 TENANT_SETTING);
+			GUC_check_errdetail("tenant_rls.strict is on and the current role is neither a superuser nor a member of tenant_rls.admin_role.");
+			GUC_check_errhint("Set the tenant with tenant_rls.set_tenant_signed(token) inside the transaction.");
+			return false;
+		}
+	}
+
+	e = malloc(sizeof(TenantExtra));
+	if (e == NULL)
+	{
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		GUC_check_errmsg("out of memory");
+		return false;
+	}
+	e->trusted = trusted;
+	*extra = e;
+	return true;
+}
+
+static void
+assign_tenant_setting(const char *newval, void *extra)
+{
+	value_trusted = (extra == NULL) || ((TenantExtra *) extra)->trusted;
+}
+
+/* ---------------------------------------------------------------------
+ * tenant_context_store() asks here first
+ * ---------------------------------------------------------------------
+ */
+
+void
+tenant_strict_check_store(const char *canonical, bool is_local, bool verified)
+{
+	const char *current;
+	bool		changes;
+
+	if (!tenant_strict_in_force() || canonical[0] == '\0')
+		return;					/* clearing is always allowed */
+	if (tenant_strict_privileged())
+		return;
+
+	if (!is_local)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("session-wide tenant context is not allowed in strict mode"),
+				 errdetail("A session-wide tenant outlives the transaction and, behind a pooler, reaches the next client."),
+				 errhint("Set the tenant for each transaction with tenant_rls.set_tenant_signed(token).")));
+	if (!verified)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("tenant_rls.set_tenant() is not allowed in strict mode"),
+				 errdetail("In strict mode a role that is not privileged sets its tenant only with a signed token."),
+				 errhint("Use tenant_rls.set_tenant_signed(token), with a token made by tenant_rls.sign_tenant().")));
+
+	/* an untrusted value (accessors refuse it) does not count as a tenant */
+	current = GetConfigOption(TENANT_SETTING, true, false);
+	changes = (value_trusted && current != NULL && current[0] != '\0' &&
+			   strcmp(current, canonical) != 0) ||
+		(locked_lxid == MyProc->lxid && strcmp(locked_tenant, canonical) != 0);
+	if (changes)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("the tenant cannot change within a transaction in strict mode"),
+				 errdetail("This transaction has already run as another tenant."),
+				 errhint("End the transaction, then set the new tenant in the next one.")));
+
+	locked_lxid = MyProc->lxid;
+	strlcpy(locked_tenant, canonical, sizeof(locked_tenant));
+}
+
+/* ---------------------------------------------------------------------
+ * RESET app.current_tenant_id / SET ... TO DEFAULT: no check hook runs
+ * ---------------------------------------------------------------------
+ */
+
+static void
+strict_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					  bool readOnlyTree, ProcessUtilityContext context,
+					  ParamListInfo params, QueryEnvironment *queryEnv,
+					  DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, VariableSetStmt) && tenant_strict_in_force())
+	{
+		VariableSetStmt *stmt = (VariableSetStmt *) parsetree;
+
+		if ((stmt->kind == VAR_RESET || stmt->kind == VAR_SET_DEFAULT) &&
+			stmt->name != NULL && pg_strcasecmp(stmt->name, TENANT_SETTING) == 0 &&
+			!tenant_strict_privileged())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("%s cannot be reset in strict mode", TENANT_SETTING),
+					 errdetail("tenant_rls.strict is on and the current role is neither a superuser nor a member of tenant_rls.admin_role."),
+					 errhint("Use tenant_rls.clear_tenant(), or end the transaction: a transaction's tenant ends with it.")));
+	}
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/* ---------------------------------------------------------------------
+ * Initialisation and status
+ * ---------------------------------------------------------------------
+ */
 
 void
 tenant_rls_strict_init(void)
 {
+	/*
+	 * Preloaded: by shared_preload_libraries (postmaster), or by
+	 * session_preload_libraries while the backend initialises (PostgreSQL 15
+	 * loads those inside InitPostgres()'s transaction, still in
+	 * InitProcessing mode), i.e. before the session ran any SQL.  CREATE
+	 * EXTENSION, LOAD and a first function call load it in normal
+	 * processing, after the session could already have set anything.
+	 * Parallel workers load what their leader had; they never count.
+	 */
+	library_preloaded = process_shared_preload_libraries_in_progress ||
+		(!InitializingParallelWorker &&
+		 (IsInitProcessingMode() || !IsTransactionState()));
+
+	DefineCustomBoolVariable("tenant_rls.strict",
+							 gettext_noop("Strict mode: roles that are not privileged can set the tenant only with a signed token."),
+							 gettext_noop("Needs tenant_rls in shared_preload_libraries or session_preload_libraries."),
+							 &strict_setting,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	if (!library_preloaded)
+		return;
+
+	DefineCustomStringVariable(TENANT_SETTING,
+							   gettext_noop("Tenant of the current transaction or session; set it with tenant_rls.set_tenant_signed() or tenant_rls.set_tenant()."),
+							   NULL,
+							   &tenant_setting_value,
+							   "",
+							   PGC_USERSET,
+							   GUC_NOT_IN_SAMPLE,
+							   check_tenant_setting, assign_tenant_setting, NULL);
+
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = strict_ProcessUtility;
+}
+
+/*
+ * strict_status(OUT in_force, OUT strict_setting, OUT preloaded, OUT key_configured,
+ *               OUT reason)
+ */
+Datum
+tenant_rls_strict_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	const char *reason;
+	bool		key = tenant_token_key_configured();
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	if (!strict_setting)
+		reason = "tenant_rls.strict is off: any role can set app.current_tenant_id directly";
+	else if (!library_preloaded)
+		reason = "tenant_rls.strict is on but not in force: tenant_rls is not preloaded; add it to shared_preload_libraries and restart";
+	else if (!key)
+		reason = "strict mode is in force, but tenant_rls.signing_key is not set, so no role that is not privileged can set a tenant";
+	else
+		reason = "strict mode is in force: roles that are not privileged set the tenant only with tenant_rls.set_tenant_signed()";
+
+	values[0] = BoolGetDatum(tenant_strict_in_force());
+	values[1] = BoolGetDatum(strict_setting);
+	values[2] = BoolGetDatum(library_preloaded);
+	values[3] = BoolGetDatum(key);
+	values[4] = CStringGetTextDatum(reason);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -1,11 +1,632 @@
 /*
- * token.c -- placeholder; see module_init.h.
+ * token.c -- signed tenant tokens, SQL side (DESIGN C3).
+ *
+ *   tenant_rls.sign_tenant(tenant text, valid_for interval) -> token
+ *   tenant_rls.set_tenant_signed(token text) -> canonical tenant
+ *
+ * Keys: tenant_rls.signing_key and tenant_rls.signing_key_previous (accepted
+ * for verification only, during a rotation).  Both are superuser-only, not in
+ * SHOW ALL / pg_settings, and SHOW displays only "set, key id ..." -- never the
+ * key.  Their check hook never echoes a value and refuses the places where a
+ * value would become readable by others: ALTER ROLE/DATABASE ... SET and a
+ * function's SET clause (stored in catalogs every user can read).
+ *
+ * Without preloading, a key from postgresql.conf is a placeholder setting that
+ * any user can read before the library is loaded in their session; sign and
+ * verify then refuse to use it, so the misconfiguration cannot go unnoticed.
  */
 #include "tenant_rls.h"
 
+#include <openssl/crypto.h>
+
+#include "access/xact.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/elog.h"
+#include "utils/guc.h"
+#include "utils/guc_tables.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "context.h"
+#include "guc.h"
 #include "module_init.h"
+#include "strict.h"
+#include "token.h"
+#include "token_core.h"
+
+PG_FUNCTION_INFO_V1(tenant_rls_sign_tenant);
+PG_FUNCTION_INFO_V1(tenant_rls_set_tenant_signed);
+
+#define KEY_CURRENT		0
+#define KEY_PREVIOUS	1
+
+static const char *const key_setting_name[2] = {
+	"tenant_rls.signing_key",
+	"tenant_rls.signing_key_previous"
+};
+
+static char *signing_key[2] = {NULL, NULL};
+
+/* where the current value of each key came from (kept by the assign hook) */
+typedef struct KeyExtra
+{
+	bool		from_server_config; /* postgresql.conf, command line, environment */
+} KeyExtra;
+
+static bool key_from_server_config[2] = {false, false};
+/* our settings' records, to ask which role set the current value */
+static struct config_generic *key_record[2] = {NULL, NULL};
+
+/* the prepared key (id computed), recomputed when the setting changes */
+typedef struct KeyCache
+{
+	char	   *copy;			/* malloc'd copy of the key it was made from */
+	size_t		len;
+	token_status status;
+	token_key	key;
+} KeyCache;
+
+static KeyCache key_cache[2];
+
+/* ---------------------------------------------------------------------
+ * Settings
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+check_key_common(int which, char **newval, void **extra, GucSource source)
+{
+	KeyExtra   *e;
+
+	/*
+	 * Never let a key into pg_db_role_setting or pg_proc.proconfig, which
+	 * every user can read: PGC_S_TEST is ALTER ROLE/DATABASE ... SET and
+	 * CREATE FUNCTION ... SET being validated; the others are such settings
+	 * stored before the library was loaded, applied at connection start.
+	 * The message must not contain the value (GUC_check_errmsg replaces
+	 * the default one, which would).
+	 */
+	if (*newval != NULL && (*newval)[0] != '\0' &&
+		(source == PGC_S_TEST || source == PGC_S_GLOBAL ||
+		 source == PGC_S_DATABASE || source == PGC_S_USER ||
+		 source == PGC_S_DATABASE_USER))
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("%s cannot be set per role, per database or in a function's SET clause",
+						 key_setting_name[which]);
+		GUC_check_errdetail("Such settings are stored in catalogs that every user can read.");
+		GUC_check_errhint("Set the key in postgresql.conf (or with ALTER SYSTEM) and reload.");
+		return false;
+	}
+
+	e = malloc(sizeof(KeyExtra));
+	if (e == NULL)
+	{
+		/* our own message: the default one would contain the value */
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		GUC_check_errmsg("out of memory");
+		return false;
+	}
+	e->from_server_config = (source == PGC_S_ENV_VAR || source == PGC_S_FILE ||
+							 source == PGC_S_ARGV);
+	*extra = e;
+	return true;
+}
+
+static bool
+check_signing_key(char **newval, void **extra, GucSource source)
+{
+	return check_key_common(KEY_CURRENT, newval, extra, source);
+}
+
+static bool
+check_signing_key_previous(char **newval, void **extra, GucSource source)
+{
+	return check_key_common(KEY_PREVIOUS, newval, extra, source);
+}
+
+/*
+ * The last key value each setting got from the server configuration, kept
+ * (besides the current value, which a superuser's SET may replace in a
+ * session) so that the log hook below can recognise it too.
+ */
+static char *server_key[2] = {NULL, NULL};
+
+static void
+assign_key_common(int which, const char *newval, void *extra)
+{
+	bool		from_server = extra && ((KeyExtra *) extra)->from_server_config;
+
+	key_from_server_config[which] = from_server;
+	if (from_server && newval != NULL &&
+		(server_key[which] == NULL || strcmp(server_key[which], newval) != 0))
+	{
+		char	   *copy = strdup(newval);	/* an assign hook must not fail */
+
+		if (copy == NULL)
+			return;
+		if (server_key[which] != NULL)
+		{
+			OPENSSL_cleanse(server_key[which], strlen(server_key[which]));
+			free(server_key[which]);
+		}
+		server_key[which] = copy;
+	}
+}
+
+static void
+assign_signing_key(const char *newval, void *extra)
+{
+	assign_key_common(KEY_CURRENT, newval, extra);
+}
+
+static void
+assign_signing_key_previous(const char *newval, void *extra)
+{
+	assign_key_common(KEY_PREVIOUS, newval, extra);
+}
+
+/* The prepared key for the current value of the setting. */
+static KeyCache *
+prepared_key(int which)
+{
+	KeyCache   *c = &key_cache[which];
+	const char *v = signing_key[which] ? signing_key[which] : "";
+	size_t		len = strlen(v);
+
+	if (c->copy != NULL && c->len == len && memcmp(c->copy, v, len) == 0)
+		return c;
+	if (c->copy != NULL)
+	{
+		token_key_free(&c->key);
+		OPENSSL_cleanse(c->copy, c->len);
+		free(c->copy);
+		c->copy = NULL;
+	}
+	c->copy = malloc(len + 1);
+	if (c->copy == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	memcpy(c->copy, v, len + 1);
+	c->len = len;
+	c->status = token_key_init(&c->key, c->copy, len);
+	return c;
+}
+
+static char show_buf[2][64];
+
+static const char *
+show_key_common(int which)
+{
+	KeyCache   *c;
+
+	if (signing_key[which] == NULL || signing_key[which][0] == '\0')
+		return "";
+	c = prepared_key(which);
+	if (c->status == TOKEN_KEY_TOO_SHORT)
+		snprintf(show_buf[which], sizeof(show_buf[which]),
+				 "set, too short (%zu bytes)", c->len);
+	else if (c->status != TOKEN_OK)
+		snprintf(show_buf[which], sizeof(show_buf[which]), "set, unusable");
+	else
+		snprintf(show_buf[which], sizeof(show_buf[which]),
+				 "set, key id %02x%02x%02x%02x",
+				 c->key.id[0], c->key.id[1], c->key.id[2], c->key.id[3]);
+	return show_buf[which];
+}
+
+static const char *
+show_signing_key(void)
+{
+	return show_key_common(KEY_CURRENT);
+}
+
+static const char *
+show_signing_key_previous(void)
+{
+	return show_key_common(KEY_PREVIOUS);
+}
+
+/* ---------------------------------------------------------------------
+ * Keeping the key out of the server log
+ *
+ * PostgreSQL itself logs 'parameter "x" changed to "<value>"' when a reload
+ * changes a setting (the postmaster, at LOG), and log_statement /
+ * log_min_error_statement log the text of statements such as ALTER SYSTEM
+ * SET tenant_rls.signing_key = '...'.  This hook rewrites such messages
+ * before they reach the log: any message that contains a configured key, the
+ * "changed to" message of the key settings, and statement text that
+ * mentions them.  (It runs wherever the library is loaded: preload it so the
+ * postmaster has it too.)
+ * ---------------------------------------------------------------------
+ */
+
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/* case-insensitive substring test */
+static bool
+mentions(const char *haystack, const char *needle)
+{
+	size_t		n = strlen(needle);
+
+	if (haystack == NULL)
+		return false;
+	for (; *haystack; haystack++)
+		if (pg_strncasecmp(haystack, needle, n) == 0)
+			return true;
+	return false;
+}
+
+static bool
+contains_one(const char *text, const char *k)
+{
+	/* very short strings would match everything; they are unusable keys anyway */
+	return k != NULL && strlen(k) >= 8 && strstr(text, k) != NULL;
+}
+
+static bool
+contains_key(const char *text)
+{
+	if (text == NULL)
+		return false;
+	for (int i = 0; i < 2; i++)
+	{
+		if (contains_one(text, signing_key[i]) || contains_one(text, server_key[i]))
+			return true;
+	}
+	return false;
+}
+
+static char *
+redacted(ErrorData *edata, const char *text)
+{
+	return MemoryContextStrdup(edata->assoc_context ? edata->assoc_context : ErrorContext, text);
+}
+
+static void
+token_emit_log_hook(ErrorData *edata)
+{
+	if (edata->output_to_server)
+	{
+		const char *redacted_text = "[redacted: contained a tenant_rls signing key]";
+		bool		stmt_mentions_key = mentions(debug_query_string, "signing_key");
+
+		if (edata->message != NULL &&
+			strncmp(edata->message, "parameter \"tenant_rls.signing_key", 33) == 0 &&
+			strstr(edata->message, "changed to") != NULL)
+			edata->message = redacted(edata, "parameter \"tenant_rls.signing_key\" (or signing_key_previous) changed");
+		if (stmt_mentions_key)
+		{
+			/* log_statement, log_min_duration_statement, bind parameters */
+			edata->hide_stmt = true;
+			if (edata->message != NULL &&
+				(strncmp(edata->message, "statement: ", 11) == 0 ||
+				 strncmp(edata->message, "execute ", 8) == 0 ||
+				 strncmp(edata->message, "duration: ", 10) == 0))
+				edata->message = redacted(edata, "statement: [not logged: it mentions tenant_rls.signing_key]");
+			if (edata->detail != NULL && strncmp(edata->detail, "parameters: ", 12) == 0)
+				edata->detail = redacted(edata, "parameters: [not logged]");
+		}
+		if (contains_key(debug_query_string))
+			edata->hide_stmt = true;
+		if (contains_key(edata->message))
+			edata->message = redacted(edata, redacted_text);
+		if (contains_key(edata->detail))
+			edata->detail = redacted(edata, redacted_text);
+		if (contains_key(edata->detail_log))
+			edata->detail_log = redacted(edata, redacted_text);
+		if (contains_key(edata->hint))
+			edata->hint = redacted(edata, redacted_text);
+		if (contains_key(edata->context))
+			edata->context = redacted(edata, redacted_text);
+		if (contains_key(edata->internalquery))
+			edata->internalquery = redacted(edata, redacted_text);
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
 
 void
 tenant_rls_token_init(void)
 {
+	DefineCustomStringVariable("tenant_rls.signing_key",
+							   gettext_noop("Key of the HMAC-SHA256 signature of tenant tokens."),
+							   gettext_noop("At least 32 bytes. Superuser only; SHOW displays only its key id."),
+							   &signing_key[KEY_CURRENT],
+							   "",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   check_signing_key, assign_signing_key, show_signing_key);
+
+	DefineCustomStringVariable("tenant_rls.signing_key_previous",
+							   gettext_noop("Previous signing key, still accepted for verification during a key rotation."),
+							   gettext_noop("Empty: only tenant_rls.signing_key is accepted."),
+							   &signing_key[KEY_PREVIOUS],
+							   "",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   check_signing_key_previous, assign_signing_key_previous,
+							   show_signing_key_previous);
+
+	{
+		struct config_generic **vars = get_guc_variables();
+		int			n = GetNumConfigOptions();
+
+		for (int i = 0; i < n; i++)
+			for (int w = 0; w < 2; w++)
+				if (strcmp(vars[i]->name, key_setting_name[w]) == 0)
+					key_record[w] = vars[i];
+	}
+
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = token_emit_log_hook;
+}
+
+bool
+tenant_token_key_configured(void)
+{
+	return signing_key[KEY_CURRENT] != NULL && signing_key[KEY_CURRENT][0] != '\0';
+}
+
+/* ---------------------------------------------------------------------
+ * Errors
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * PostgreSQL 15 lets a superuser GRANT SET ON PARAMETER to other roles.  A
+ * role that can choose the key can forge any tenant's token, so a key value
+ * set by a role that is not a superuser is never used.  GUC records which
+ * role set the current value (srole; the bootstrap superuser for the server
+ * configuration), also across placeholders, RESET and rollbacks.
+ */
+static bool
+key_set_by_superuser(int which)
+{
+	struct config_generic *rec = key_record[which];
+
+	if (rec == NULL || rec->source <= PGC_S_ARGV)
+		return true;
+	return superuser_arg(rec->srole);
+}
+
+static void
+refuse_untrusted_key(int which)
+{
+	if (!key_set_by_superuser(which))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s was set by a role that is not a superuser", key_setting_name[which]),
+				 errdetail("A role that can choose the signing key can make a token for any tenant."),
+				 errhint("Revoke SET ON PARAMETER %s from that role; only superusers should set the key.",
+						 key_setting_name[which])));
+	if (key_from_server_config[which] && !tenant_rls_preloaded())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s is set in the server configuration but tenant_rls is not preloaded",
+						key_setting_name[which]),
+				 errdetail("Until the library is loaded in a session, a setting from postgresql.conf is a placeholder that any user can read."),
+				 errhint("Add tenant_rls to shared_preload_libraries and restart the server.")));
+}
+
+static void
+key_error(int which, token_status st)
+{
+	if (st == TOKEN_NO_KEY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no signing key is configured"),
+				 errdetail("%s is empty.", key_setting_name[which]),
+				 errhint("A superuser sets tenant_rls.signing_key in postgresql.conf (at least %d bytes, e.g. from \"openssl rand -base64 48\") and reloads.",
+						 TOKEN_KEY_MIN_LEN)));
+	if (st == TOKEN_KEY_TOO_SHORT)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s is too short", key_setting_name[which]),
+				 errdetail("A signing key must be at least %d bytes long.", TOKEN_KEY_MIN_LEN),
+				 errhint("Generate a key with \"openssl rand -base64 48\".")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("could not prepare %s: %s", key_setting_name[which],
+					token_status_name(st))));
+}
+
+static void
+token_error(token_status st, const token_claims *claims, size_t len)
+{
+	const char *hint = "Get a new token from the application server (tenant_rls.sign_tenant()).";
+
+	switch (st)
+	{
+		case TOKEN_OK:
+			return;
+		case TOKEN_EMPTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_ZERO_LENGTH_CHARACTER_STRING),
+					 errmsg("token is empty"),
+					 errhint("%s", hint)));
+			break;
+		case TOKEN_TOO_LONG:
+			ereport(ERROR,
+					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+					 errmsg("token is too long"),
+					 errdetail("A token has at most %d characters; this one has %zu.",
+							   TOKEN_MAX_ENCODED, len),
+					 errhint("%s", hint)));
+			break;
+		case TOKEN_BAD_ENCODING:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("token is not valid base64url"),
+					 errdetail("A token consists of the characters A-Z, a-z, 0-9, \"-\" and \"_\", without padding."),
+					 errhint("%s", hint)));
+			break;
+		case TOKEN_BAD_VERSION:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("unsupported token version %d", claims->version),
+					 errdetail("This server understands token version %d.", TOKEN_VERSION),
+					 errhint("%s", hint)));
+			break;
+		case TOKEN_TRUNCATED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("token is truncated"),
+					 errdetail("The token is shorter than its header says."),
+					 errhint("Pass the whole token.")));
+			break;
+		case TOKEN_MALFORMED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("token is malformed"),
+					 errdetail("Its tenant length is impossible or bytes follow its signature."),
+					 errhint("%s", hint)));
+			break;
+		case TOKEN_UNKNOWN_KEY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("token was signed with a key that is not accepted"),
+					 errdetail("Its key is neither tenant_rls.signing_key nor tenant_rls.signing_key_previous; it may predate a key rotation."),
+					 errhint("%s", hint)));
+			break;
+		case TOKEN_BAD_SIGNATURE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("token signature does not match"),
+					 errdetail("The token was altered after it was signed."),
+					 errhint("%s", hint)));
+			break;
+		case TOKEN_EXPIRED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("token has expired"),
+					 errdetail("Tokens are checked against the start time of the current transaction."),
+					 errhint("%s", hint)));
+			break;
+		case TOKEN_NO_KEY:
+		case TOKEN_KEY_TOO_SHORT:
+			key_error(KEY_CURRENT, st);
+			break;
+		case TOKEN_BAD_TENANT:
+		case TOKEN_CRYPTO_ERROR:
+			break;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("could not verify token: %s", token_status_name(st))));
+}
+
+/* The transaction's start, in microseconds since the Unix epoch. */
+static int64
+transaction_now_unix_us(void)
+{
+	return (int64) GetCurrentTransactionStartTimestamp() +
+		((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY;
+}
+
+/* ---------------------------------------------------------------------
+ * SQL functions
+ * ---------------------------------------------------------------------
+ */
+
+/* sign_tenant(tenant text, valid_for interval DEFAULT '5 minutes') */
+Datum
+tenant_rls_sign_tenant(PG_FUNCTION_ARGS)
+{
+	char	   *canonical;
+	Interval   *valid_for;
+	TimestampTz start = GetCurrentTransactionStartTimestamp();
+	TimestampTz expires;
+	KeyCache   *k;
+	char		out[TOKEN_MAX_ENCODED + 1];
+	token_status st;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tenant value must not be null"),
+				 errhint("Pass the tenant the token is for.")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("valid_for must not be null"),
+				 errhint("Pass how long the token is valid, e.g. interval '5 minutes'.")));
+
+	refuse_untrusted_key(KEY_CURRENT);
+	k = prepared_key(KEY_CURRENT);
+	if (k->status != TOKEN_OK)
+		key_error(KEY_CURRENT, k->status);
+
+	canonical = tenant_canonicalize(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+									(TenantType) tenant_rls_tenant_type);
+
+	valid_for = PG_GETARG_INTERVAL_P(1);
+	expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													  TimestampTzGetDatum(start),
+													  IntervalPGetDatum(valid_for)));
+	if (TIMESTAMP_NOT_FINITE(expires))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("valid_for must be finite"),
+				 errhint("Pass a short interval; tokens are meant to live minutes.")));
+	if (expires <= start)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("valid_for must be positive"),
+				 errhint("Pass a short positive interval, e.g. interval '5 minutes'.")));
+
+	st = token_sign(&k->key, canonical, strlen(canonical),
+					(int64) expires + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY,
+					out, sizeof(out));
+	if (st != TOKEN_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not sign token: %s", token_status_name(st))));
+	PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+/* set_tenant_signed(token text): verify, then set the tenant for the transaction */
+Datum
+tenant_rls_set_tenant_signed(PG_FUNCTION_ARGS)
+{
+	text	   *t;
+	KeyCache   *cur;
+	KeyCache   *prev;
+	token_claims claims;
+	token_status st;
+	char	   *canonical;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("token must not be null"),
+				 errhint("Pass the token made by tenant_rls.sign_tenant().")));
+	t = PG_GETARG_TEXT_PP(0);
+
+	refuse_untrusted_key(KEY_CURRENT);
+	cur = prepared_key(KEY_CURRENT);
+	if (cur->status != TOKEN_OK)
+		key_error(KEY_CURRENT, cur->status);
+	prev = NULL;
+	if (signing_key[KEY_PREVIOUS] != NULL && signing_key[KEY_PREVIOUS][0] != '\0')
+	{
+		refuse_untrusted_key(KEY_PREVIOUS);
+		prev = prepared_key(KEY_PREVIOUS);
+		if (prev->status != TOKEN_OK)
+			key_error(KEY_PREVIOUS, prev->status);
+	}
+
+	st = token_verify(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
+					  &cur->key, prev ? &prev->key : NULL,
+					  transaction_now_unix_us(), &claims);
+	if (st != TOKEN_OK)
+		token_error(st, &claims, VARSIZE_ANY_EXHDR(t));
+
+	/* the signer canonicalised it, but the tenant type may have changed since */
+	canonical = tenant_canonicalize(claims.tenant, (TenantType) tenant_rls_tenant_type);
+	tenant_context_store_verified(canonical);
+	PG_RETURN_TEXT_P(cstring_to_text(canonical));
 }

@@ -14,7 +14,7 @@
 
 TR_PG_MAJOR=15
 TR_PG_MIN_VERSION=15.19
-TR_PACKAGES="postgresql-$TR_PG_MAJOR postgresql-server-dev-$TR_PG_MAJOR postgresql-contrib-$TR_PG_MAJOR libssl-dev libipc-run-perl pgbouncer make gcc"
+TR_PACKAGES="postgresql-$TR_PG_MAJOR postgresql-server-dev-$TR_PG_MAJOR libssl-dev libipc-run-perl pgbouncer make gcc"
 TR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TR_SYS_BINDIR=/usr/lib/postgresql/$TR_PG_MAJOR/bin
 TR_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare"
@@ -45,7 +45,7 @@ tr_ensure_packages() {
 	done
 	v=$(tr_pkg_version "postgresql-$TR_PG_MAJOR")
 	if [ -n "$v" ] && ! dpkg --compare-versions "${v%%-*}" ge "$TR_PG_MIN_VERSION"; then
-		upgrade="postgresql-$TR_PG_MAJOR postgresql-server-dev-$TR_PG_MAJOR postgresql-contrib-$TR_PG_MAJOR postgresql-client-$TR_PG_MAJOR libpq5"
+		upgrade="postgresql-$TR_PG_MAJOR postgresql-server-dev-$TR_PG_MAJOR postgresql-client-$TR_PG_MAJOR libpq5"
 		tr_log "PostgreSQL $v is older than $TR_PG_MIN_VERSION (row-security CVEs): upgrading"
 	fi
 	[ -n "$missing$upgrade" ] || return 0

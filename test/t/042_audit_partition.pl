@@ -23,6 +23,7 @@ for my $db ('fresh', 'locked')
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	$node->safe_psql($db, q{
 CREATE EXTENSION tenant_rls;
+SET tenant_rls.auto_protect = off;  -- the trigger is attached by hand below
 CREATE TABLE public.t (id integer PRIMARY KEY, tenant_id text NOT NULL);
 CREATE TRIGGER tenant_rls_audit AFTER INSERT OR UPDATE OR DELETE ON public.t
     FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger();

@@ -1,0 +1,333 @@
+--
+-- Coverage report (DESIGN R1-R2, issue 6): lint() findings.
+-- For every finding code: create the problem, see the finding, apply the
+-- reported fix (or, where fix is NULL, the human decision), see it gone.
+-- The report looks at schema cov only (tenant_rls.managed_schemas), so the
+-- objects of other test files do not show.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS tenant_rls;
+DO $$ BEGIN CREATE ROLE cov_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE cov_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE cov_login LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+-- warnings of other concerns (e.g. the drift guard in warning mode) and
+-- notices (DROP ... IF EXISTS) are not what this test is about
+SET client_min_messages = error;
+SET tenant_rls.managed_schemas = 'cov';
+SET tenant_rls.audit = off;
+SET tenant_rls.auto_protect = off;
+SET tenant_rls.drift_action = warning;
+CREATE SCHEMA cov;
+GRANT USAGE ON SCHEMA cov TO cov_app;
+
+-- the findings of one code about objects of this test
+CREATE FUNCTION pg_temp.findings(c text)
+    RETURNS TABLE(level text, object text, fix text, accepted boolean)
+    LANGUAGE sql AS $$
+    SELECT l.level, l.object, l.fix, l.accepted FROM tenant_rls.lint() l
+     WHERE l.code = c AND l.object LIKE '%cov%' ORDER BY l.object
+$$;
+-- run the fix the report gives for (code, object), with the drift guard in
+-- its default mode (error): the fixes must get past it; returns the SQL it ran
+CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    f text;
+BEGIN
+    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
+    PERFORM set_config('tenant_rls.drift_action', 'error', true);
+    EXECUTE f;
+    RETURN f;
+END
+$$;
+-- protect() without its DDL listing
+CREATE FUNCTION pg_temp.protect(t regclass) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tenant_rls.protect(t);
+END
+$$;
+
+-- ==== a well-protected table: no finding about it
+CREATE TABLE cov.orders (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id  text NOT NULL,
+    email      text,
+    created_at timestamptz,
+    UNIQUE (tenant_id, email)
+);
+CREATE INDEX orders_tenant_idx ON cov.orders (tenant_id);
+ALTER TABLE cov.orders OWNER TO cov_owner;
+SELECT pg_temp.protect('cov.orders');
+GRANT SELECT, INSERT, UPDATE, DELETE ON cov.orders TO cov_app;
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%orders%';
+
+-- ==== table_unprotected
+CREATE TABLE cov.loose (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text NOT NULL);
+CREATE INDEX ON cov.loose (tenant_id);
+SELECT * FROM pg_temp.findings('table_unprotected');
+SELECT pg_temp.apply_fix('table_unprotected', 'cov.loose');
+SELECT * FROM pg_temp.findings('table_unprotected');
+
+-- ==== child_unprotected: partitions and inheritance children
+CREATE TABLE cov.events (tenant_id text NOT NULL, id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE INDEX ON cov.events (tenant_id);
+SELECT pg_temp.protect('cov.events');
+CREATE TABLE cov.events_2026 PARTITION OF cov.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE cov.base (tenant_id text NOT NULL, note text);
+CREATE INDEX ON cov.base (tenant_id);
+SELECT pg_temp.protect('cov.base');
+CREATE TABLE public.cov_derived (extra int) INHERITS (cov.base);   -- outside the managed schema
+CREATE INDEX ON public.cov_derived (tenant_id);
+SELECT * FROM pg_temp.findings('child_unprotected');
+SELECT table_name, kind, parent, status FROM tenant_rls.coverage()
+ WHERE table_name IN ('cov.events', 'cov.events_2026', 'cov.base', 'public.cov_derived') ORDER BY 1;
+SELECT pg_temp.apply_fix('child_unprotected', 'cov.events_2026');
+SELECT pg_temp.apply_fix('child_unprotected', 'public.cov_derived');
+SELECT * FROM pg_temp.findings('child_unprotected');
+
+-- ==== rls_disabled, rls_not_forced
+ALTER TABLE cov.orders DISABLE ROW LEVEL SECURITY;
+ALTER TABLE cov.orders NO FORCE ROW LEVEL SECURITY;
+SELECT * FROM pg_temp.findings('rls_disabled');
+SELECT * FROM pg_temp.findings('rls_not_forced');
+SELECT pg_temp.apply_fix('rls_disabled', 'cov.orders');
+SELECT pg_temp.apply_fix('rls_not_forced', 'cov.orders');
+SELECT * FROM pg_temp.findings('rls_disabled');
+SELECT * FROM pg_temp.findings('rls_not_forced');
+
+-- ==== managed_policy_dropped (and isolation_policy_missing with it)
+DROP POLICY tenant_rls_isolation_select ON cov.orders;
+SELECT * FROM pg_temp.findings('managed_policy_dropped');
+SELECT * FROM pg_temp.findings('isolation_policy_missing');
+SELECT pg_temp.apply_fix('managed_policy_dropped', 'tenant_rls_isolation_select ON cov.orders');
+SELECT * FROM pg_temp.findings('managed_policy_dropped');
+SELECT * FROM pg_temp.findings('isolation_policy_missing');
+
+-- ==== managed_policy_modified: USING, roles, command
+ALTER POLICY tenant_rls_isolation_select ON cov.orders USING (true);
+ALTER POLICY tenant_rls_isolation_delete ON cov.orders TO cov_app;
+SELECT code, object, detail FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
+SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_delete ON cov.orders');
+SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_select ON cov.orders');
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
+
+-- ==== isolation_policy_missing: no SELECT policy compares the tenant column
+-- (the restrictive guard alone still isolates); its fix puts back every
+-- managed policy of the table
+DROP POLICY tenant_rls_isolation_select ON cov.loose;
+ALTER POLICY tenant_rls_guard_select ON cov.loose USING (true);
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.loose' ORDER BY 1, 2;
+SELECT pg_temp.apply_fix('isolation_policy_missing', 'cov.loose');
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.loose' ORDER BY 1, 2;
+
+-- ==== extra_permissive_policy
+CREATE POLICY support_sees_all ON cov.orders USING (true);
+SELECT * FROM pg_temp.findings('extra_permissive_policy');
+SELECT pg_temp.apply_fix('extra_permissive_policy', 'support_sees_all ON cov.orders');
+SELECT * FROM pg_temp.findings('extra_permissive_policy');
+
+-- ==== hand-written policies: cast, current_setting(), no missing_ok, second setting
+CREATE TABLE cov.legacy (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id uuid NOT NULL);
+CREATE INDEX ON cov.legacy (tenant_id);
+ALTER TABLE cov.legacy ENABLE ROW LEVEL SECURITY;
+CREATE POLICY legacy_tenant ON cov.legacy
+    USING (tenant_id::text = current_setting('app.current_tenant_id')
+           OR current_setting('app.is_admin', true) = 'on');
+SELECT l.code, l.level, l.object, l.message, l.fix IS NULL AS human_fix
+  FROM tenant_rls.lint() l WHERE l.object = 'legacy_tenant ON cov.legacy' ORDER BY 1;
+-- the human fix: compare the column itself with the typed accessor
+ALTER POLICY legacy_tenant ON cov.legacy USING (tenant_id = tenant_rls.current_tenant_uuid());
+SELECT l.code FROM tenant_rls.lint() l WHERE l.object = 'legacy_tenant ON cov.legacy';
+-- missing_ok = true is not reported; a computed setting name is a second setting
+ALTER POLICY legacy_tenant ON cov.legacy
+    USING (tenant_id = nullif(current_setting('app.current_tenant_id', true), '')::uuid);
+SELECT l.code FROM tenant_rls.lint() l WHERE l.object = 'legacy_tenant ON cov.legacy' ORDER BY 1;
+ALTER POLICY legacy_tenant ON cov.legacy
+    USING (tenant_id = current_setting('app.' || 'tenant', true)::uuid);
+SELECT l.code, l.message FROM tenant_rls.lint() l WHERE l.object = 'legacy_tenant ON cov.legacy' ORDER BY 1;
+ALTER POLICY legacy_tenant ON cov.legacy USING (tenant_id = tenant_rls.current_tenant_uuid());
+
+-- ==== policy_function_search_path
+CREATE FUNCTION cov.my_tenant() RETURNS uuid LANGUAGE sql STABLE
+    AS 'SELECT tenant_rls.current_tenant_uuid()';
+ALTER POLICY legacy_tenant ON cov.legacy USING (tenant_id = cov.my_tenant());
+SELECT * FROM pg_temp.findings('policy_function_search_path');
+SELECT pg_temp.apply_fix('policy_function_search_path', 'cov.my_tenant()');
+SELECT * FROM pg_temp.findings('policy_function_search_path');
+ALTER POLICY legacy_tenant ON cov.legacy USING (tenant_id = tenant_rls.current_tenant_uuid());
+DROP FUNCTION cov.my_tenant();
+
+-- ==== tenant_column_nullable, tenant_index_missing
+CREATE TABLE cov.notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text NOT NULL, body text);
+SELECT pg_temp.protect('cov.notes');
+ALTER TABLE cov.notes ALTER COLUMN tenant_id DROP NOT NULL;
+SELECT * FROM pg_temp.findings('tenant_column_nullable');
+SELECT * FROM pg_temp.findings('tenant_index_missing');
+SELECT pg_temp.apply_fix('tenant_column_nullable', 'cov.notes');
+SELECT pg_temp.apply_fix('tenant_index_missing', 'cov.notes');
+SELECT * FROM pg_temp.findings('tenant_column_nullable');
+SELECT * FROM pg_temp.findings('tenant_index_missing');
+-- a table whose NULL-tenant rows are global reference rows may be nullable
+SELECT count(*) > 0 AS changed FROM tenant_rls.allow_global_rows('cov.notes');
+ALTER TABLE cov.notes ALTER COLUMN tenant_id DROP NOT NULL;
+SELECT * FROM pg_temp.findings('tenant_column_nullable');
+
+-- ==== unique_not_leading_tenant, index_not_leading_tenant (existence oracles)
+ALTER TABLE cov.notes ADD CONSTRAINT notes_body_key UNIQUE (body);
+CREATE INDEX notes_id_idx ON cov.notes (id, tenant_id);
+-- the identity primary key is not reported: its values come from a sequence
+SELECT * FROM pg_temp.findings('unique_not_leading_tenant');
+SELECT * FROM pg_temp.findings('index_not_leading_tenant');
+-- the human fix: lead with the tenant column
+ALTER TABLE cov.notes DROP CONSTRAINT notes_body_key, ADD CONSTRAINT notes_body_key UNIQUE (tenant_id, body);
+DROP INDEX cov.notes_id_idx;
+CREATE INDEX notes_id_idx ON cov.notes (tenant_id, id);
+SELECT * FROM pg_temp.findings('unique_not_leading_tenant');
+SELECT * FROM pg_temp.findings('index_not_leading_tenant');
+
+-- ==== audit_missing (only while tenant_rls.audit is on)
+SET tenant_rls.audit = on;
+SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
+SELECT pg_temp.apply_fix('audit_missing', 'cov.orders');
+SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
+SELECT table_name, audit FROM tenant_rls.coverage() WHERE table_name = 'cov.orders';
+SELECT tenant_rls.disable_audit('cov.orders');
+SET tenant_rls.audit = off;
+SELECT * FROM pg_temp.findings('audit_missing');
+
+-- ==== view_not_security_invoker (also through another view)
+CREATE VIEW cov.recent_orders AS SELECT id, tenant_id FROM cov.orders WHERE id > 10;
+CREATE VIEW cov.recent_orders_2 WITH (security_invoker = true) AS SELECT * FROM cov.recent_orders;
+CREATE VIEW cov.order_count AS SELECT count(*) FROM cov.recent_orders_2;
+SELECT * FROM pg_temp.findings('view_not_security_invoker');
+SELECT pg_temp.apply_fix('view_not_security_invoker', 'cov.recent_orders');
+SELECT pg_temp.apply_fix('view_not_security_invoker', 'cov.order_count');
+SELECT * FROM pg_temp.findings('view_not_security_invoker');
+
+-- ==== materialized_view_over_tenant_table
+CREATE MATERIALIZED VIEW cov.order_stats AS SELECT tenant_id, count(*) FROM cov.orders GROUP BY 1;
+SELECT * FROM pg_temp.findings('materialized_view_over_tenant_table');
+DROP MATERIALIZED VIEW cov.order_stats;   -- the human fix
+SELECT * FROM pg_temp.findings('materialized_view_over_tenant_table');
+
+-- ==== security_definer_reads_tenant_table: by name in the body, and by dependency
+CREATE FUNCTION cov.all_orders() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+    AS $$ BEGIN RETURN (SELECT count(*) FROM cov.Orders); END $$;
+CREATE FUNCTION cov.some_orders() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+    BEGIN ATOMIC SELECT count(*) FROM cov.loose; END;
+ALTER FUNCTION cov.some_orders() OWNER TO cov_owner;
+CREATE FUNCTION cov.unrelated() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+    AS $$ BEGIN RETURN (SELECT count(*) FROM cov.orders_archive); END $$;
+SELECT * FROM pg_temp.findings('security_definer_reads_tenant_table');
+SELECT pg_temp.apply_fix('security_definer_reads_tenant_table', 'cov.all_orders()');
+SELECT pg_temp.apply_fix('security_definer_reads_tenant_table', 'cov.some_orders()');
+SELECT * FROM pg_temp.findings('security_definer_reads_tenant_table');
+DROP FUNCTION cov.all_orders(), cov.some_orders(), cov.unrelated();
+
+-- ==== leakproof_function
+CREATE FUNCTION cov.leaky(a text, b text) RETURNS boolean LANGUAGE sql IMMUTABLE LEAKPROOF AS 'SELECT a = b';
+SELECT * FROM pg_temp.findings('leakproof_function');
+SELECT pg_temp.apply_fix('leakproof_function', 'cov.leaky(a text, b text)');
+SELECT * FROM pg_temp.findings('leakproof_function');
+DROP FUNCTION cov.leaky(text, text);
+
+-- ==== role_bypassrls, role_superuser_login
+CREATE ROLE cov_bypass LOGIN BYPASSRLS;
+CREATE ROLE cov_super LOGIN SUPERUSER;
+SELECT * FROM pg_temp.findings('role_bypassrls');
+SELECT * FROM pg_temp.findings('role_superuser_login');
+SELECT pg_temp.apply_fix('role_bypassrls', 'cov_bypass');
+SELECT pg_temp.apply_fix('role_superuser_login', 'cov_super');
+SELECT * FROM pg_temp.findings('role_bypassrls');
+SELECT * FROM pg_temp.findings('role_superuser_login');
+DROP ROLE cov_bypass, cov_super;
+
+-- ==== role_owns_tenant_table: directly, and through membership in the owner
+ALTER TABLE cov.loose OWNER TO cov_login;
+SELECT l.level, l.object, l.message, l.detail FROM tenant_rls.lint() l WHERE l.code = 'role_owns_tenant_table' AND l.object LIKE 'cov%';
+ALTER TABLE cov.loose OWNER TO cov_owner;   -- the human fix: a NOLOGIN owner
+SELECT * FROM pg_temp.findings('role_owns_tenant_table');
+GRANT cov_owner TO cov_login;
+SELECT l.level, l.object, l.message FROM tenant_rls.lint() l WHERE l.code = 'role_owns_tenant_table' AND l.object LIKE 'cov%';
+REVOKE cov_owner FROM cov_login;
+SELECT * FROM pg_temp.findings('role_owns_tenant_table');
+
+-- ==== tenant_table_privilege
+GRANT TRUNCATE, REFERENCES ON cov.orders TO cov_app;
+GRANT REFERENCES ON cov.loose TO PUBLIC;
+SELECT * FROM pg_temp.findings('tenant_table_privilege');
+SELECT pg_temp.apply_fix('tenant_table_privilege', 'cov.orders TO cov_app');
+SELECT pg_temp.apply_fix('tenant_table_privilege', 'cov.loose TO PUBLIC');
+SELECT * FROM pg_temp.findings('tenant_table_privilege');
+
+-- ==== foreign_key_without_tenant
+CREATE TABLE cov.order_lines (
+    id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id text NOT NULL,
+    order_id  bigint NOT NULL REFERENCES cov.orders (id)
+);
+CREATE INDEX ON cov.order_lines (tenant_id);
+SELECT pg_temp.protect('cov.order_lines');
+SELECT * FROM pg_temp.findings('foreign_key_without_tenant');
+-- the human fix: a composite key that pairs the tenant columns
+ALTER TABLE cov.orders ADD CONSTRAINT orders_tenant_id_key UNIQUE (tenant_id, id);
+ALTER TABLE cov.order_lines DROP CONSTRAINT order_lines_order_id_fkey,
+    ADD FOREIGN KEY (tenant_id, order_id) REFERENCES cov.orders (tenant_id, id);
+SELECT * FROM pg_temp.findings('foreign_key_without_tenant');
+
+-- ==== tenant_setting_default: per role, per role in database, per database
+ALTER ROLE cov_app SET app.current_tenant_id = 'acme';
+DO $$ BEGIN
+    EXECUTE format('ALTER ROLE cov_login IN DATABASE %I SET app.current_tenant_id = %L', current_database(), 'acme');
+    EXECUTE format('ALTER DATABASE %I SET app.current_tenant_id = %L', current_database(), 'acme');
+END $$;
+SELECT l.level, l.object, l.fix FROM tenant_rls.lint() l WHERE l.code = 'tenant_setting_default' ORDER BY 2;
+DO $$
+DECLARE f text;
+BEGIN
+    FOR f IN SELECT l.fix FROM tenant_rls.lint() l WHERE l.code = 'tenant_setting_default' LOOP
+        EXECUTE f;
+    END LOOP;
+END $$;
+SELECT l.level, l.object, l.fix FROM tenant_rls.lint() l WHERE l.code = 'tenant_setting_default';
+
+-- ==== large_objects_present
+SELECT lo_create(424242) AS lo;
+SELECT l.level, l.object, l.message, l.fix FROM tenant_rls.lint() l WHERE l.code = 'large_objects_present';
+SELECT lo_unlink(424242);
+SELECT l.level, l.object FROM tenant_rls.lint() l WHERE l.code = 'large_objects_present';
+
+-- ==== strict_mode_off: this cluster does not preload the library
+SELECT l.level, l.object, l.fix FROM tenant_rls.lint() l WHERE l.code = 'strict_mode_off';
+
+-- ==== server_version_cve: 15 before 15.19
+SELECT v, tenant_rls._server_version_cve(v) IS NOT NULL AS vulnerable
+  FROM (VALUES (140010), (150018), (150019), (150020), (160000)) x(v);
+SELECT count(*) AS cve_findings_here FROM tenant_rls.lint() l WHERE l.code = 'server_version_cve';
+
+-- ==== table_without_tenant_column
+CREATE TABLE cov.countries (code text PRIMARY KEY, name text);
+SELECT * FROM pg_temp.findings('table_without_tenant_column');
+-- the human fix: mark it global (or add the tenant column and protect it)
+SELECT tenant_rls.mark_global('cov.countries');
+SELECT * FROM pg_temp.findings('table_without_tenant_column');
+
+-- ==== registry_stale
+INSERT INTO tenant_rls.protected_table (schema_name, table_name, status, tenant_column)
+VALUES ('cov', 'gone', 'protected', 'tenant_id');
+SELECT * FROM pg_temp.findings('registry_stale');
+SELECT pg_temp.apply_fix('registry_stale', 'cov.gone');
+SELECT * FROM pg_temp.findings('registry_stale');
+
+-- ==== every code is documented in finding_codes(), and nothing of this test is left
+SELECT count(*) AS codes, count(DISTINCT code) AS distinct_codes FROM tenant_rls.finding_codes();
+SELECT code, level, object FROM tenant_rls.lint() WHERE object LIKE '%cov%' ORDER BY 1, 3;
+
+-- ==== clean up
+DROP SCHEMA cov CASCADE;
+DROP TABLE IF EXISTS public.cov_derived;
+DO $$ BEGIN
+    DELETE FROM tenant_rls.protected_table WHERE schema_name = 'cov' OR table_name LIKE 'cov\_%';
+END $$;
+DROP ROLE cov_app, cov_login;
+DROP ROLE cov_owner;
+RESET client_min_messages;

@@ -1,0 +1,691 @@
+/*
+ * coverage.c -- coverage(), lint() and friends: the parts written in C.
+ *
+ * The finding families are set-based SQL queries (src/sql/60_coverage.sql):
+ * each family is one pass over the catalogs joined by hash, never a catalog
+ * query per table, so the report grows linearly with the number of tables.
+ * What SQL cannot do cheaply lives here:
+ *
+ *   _managed_schema_oids()  tenant_rls.managed_schemas, parsed like search_path
+ *   _policy_facts()         walks the expression trees of one policy (casts
+ *                           of the tenant column, current_setting() calls,
+ *                           helper functions) and deparses them for the
+ *                           comparison with the registry.
+ *
+ * Deparsing a policy (pg_get_expr) opens its relation; done for 40,000
+ * policies it would dominate the report.  But protect() gives every table the
+ * same few expression trees: they differ only in the parse locations and in
+ * the tenant column's number and name.  _policy_facts() therefore memoises its
+ * result per query (in fn_extra), keyed by the tree with the locations
+ * removed plus the tenant column's number and name, when the tree references
+ * no other column of the table and contains no sub-query.  Ten thousand
+ * protected tables cost a handful of parses and deparses.
+ */
+#include "tenant_rls.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/transam.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_attrdef.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_proc.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/parsenodes.h"
+#include "nodes/primnodes.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/varlena.h"
+
+#include "coverage.h"
+#include "guc.h"
+
+PG_FUNCTION_INFO_V1(tenant_rls_managed_schema_oids);
+PG_FUNCTION_INFO_V1(tenant_rls_policy_facts);
+PG_FUNCTION_INFO_V1(tenant_rls_coverage_config);
+PG_FUNCTION_INFO_V1(tenant_rls_expr_text_equal);
+PG_FUNCTION_INFO_V1(tenant_rls_key_is_generated);
+
+/*
+ * _managed_schema_oids() -> oid[]: the schemas named by
+ * tenant_rls.managed_schemas that exist, parsed like search_path (quoted
+ * names keep their case).
+ */
+Datum
+tenant_rls_managed_schema_oids(PG_FUNCTION_ARGS)
+{
+	char	   *raw;
+	List	   *names;
+	ListCell   *lc;
+	Datum	   *oids;
+	int			n = 0;
+
+	raw = pstrdup(tenant_rls_managed_schemas ? tenant_rls_managed_schemas : "");
+	if (!SplitIdentifierString(raw, ',', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid list syntax in tenant_rls.managed_schemas"),
+				 errhint("Give schema names separated by commas.")));
+
+	oids = palloc(sizeof(Datum) * (list_length(names) + 1));
+	foreach(lc, names)
+	{
+		Oid			nsp = get_namespace_oid((char *) lfirst(lc), true);
+
+		if (OidIsValid(nsp))
+			oids[n++] = ObjectIdGetDatum(nsp);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(oids, n, OIDOID, sizeof(Oid), true,
+										  TYPALIGN_INT));
+}
+
+/*
+ * _config() -> (tenant_column name, audit boolean): the settings the report
+ * depends on, read here so that calling it loads the library (a fresh session
+ * that has not loaded it yet would not know the tenant_rls.* settings).
+ */
+Datum
+tenant_rls_coverage_config(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = DirectFunctionCall1(namein,
+									CStringGetDatum(tenant_rls_tenant_column ? tenant_rls_tenant_column : "tenant_id"));
+	values[1] = BoolGetDatum(tenant_rls_audit);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* ---------------------------------------------------------------------
+ * Policy expression facts
+ * ---------------------------------------------------------------------
+ */
+
+/* What one walk of a policy expression finds. */
+typedef struct ExprFacts
+{
+	AttrNumber	tenant_attnum;	/* the tenant column, 0 when the table has none */
+	int			depth;			/* query levels below the policy's own */
+	bool		pure;			/* only the tenant column, no sub-query */
+	bool		uses_tenant;	/* compares the tenant column at all */
+	bool		casts_tenant;	/* wraps it in a cast or function call */
+	bool		current_setting;	/* calls current_setting() */
+	bool		not_missing_ok; /* reads the tenant setting without missing_ok */
+	List	   *other_settings; /* names of other settings it reads (char *) */
+	List	   *funcs;			/* functions it calls (Oid) */
+} ExprFacts;
+
+
+/* Is this node (under binary-compatible relabelling) the tenant column? */
+static bool
+is_tenant_var(Node *node, ExprFacts *f)
+{
+	while (node != NULL && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	if (node != NULL && IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		return f->tenant_attnum > 0 &&
+			var->varlevelsup == (Index) f->depth &&
+			var->varno == 1 &&
+			var->varattno == f->tenant_attnum;
+	}
+	return false;
+}
+
+static bool
+any_tenant_var(List *args, ExprFacts *f)
+{
+	ListCell   *lc;
+
+	foreach(lc, args)
+	{
+		if (is_tenant_var((Node *) lfirst(lc), f))
+			return true;
+	}
+	return false;
+}
+
+/* A call of current_setting(name [, missing_ok]). */
+static void
+note_current_setting(FuncExpr *fexpr, ExprFacts *f)
+{
+	Node	   *arg;
+	bool		missing_ok = false;
+
+	f->current_setting = true;
+	if (list_length(fexpr->args) < 1)
+		return;
+	if (list_length(fexpr->args) >= 2)
+	{
+		Node	   *m = (Node *) lsecond(fexpr->args);
+
+		/* a computed missing_ok cannot be judged: give it the benefit */
+		if (!IsA(m, Const) ||
+			(!((Const *) m)->constisnull && DatumGetBool(((Const *) m)->constvalue)))
+			missing_ok = true;
+	}
+
+	arg = (Node *) linitial(fexpr->args);
+	while (IsA(arg, RelabelType))
+		arg = (Node *) ((RelabelType *) arg)->arg;
+	if (IsA(arg, Const) && !((Const *) arg)->constisnull &&
+		(((Const *) arg)->consttype == TEXTOID ||
+		 ((Const *) arg)->consttype == VARCHAROID))
+	{
+		char	   *name = TextDatumGetCString(((Const *) arg)->constvalue);
+
+		if (pg_strcasecmp(name, TENANT_SETTING) == 0)
+		{
+			if (!missing_ok)
+				f->not_missing_ok = true;
+		}
+		else if (pg_strncasecmp(name, "tenant_rls.", strlen("tenant_rls.")) != 0)
+			f->other_settings = lappend(f->other_settings, name);
+	}
+	else
+		f->other_settings = lappend(f->other_settings, pstrdup("(computed name)"));
+}
+
+/*
+ * Remember a function the policy calls, if it is a user's: built-in
+ * functions (OIDs below FirstNormalObjectId) and functions of extensions
+ * cannot be given a search_path by the DBA and are not reported.
+ */
+static void
+note_func(Oid funcid, ExprFacts *f)
+{
+	if (funcid < FirstNormalObjectId || list_member_oid(f->funcs, funcid))
+		return;
+	if (OidIsValid(getExtensionOfObject(ProcedureRelationId, funcid)))
+		return;
+	f->funcs = lappend_oid(f->funcs, funcid);
+}
+
+static bool
+facts_walker(Node *node, ExprFacts *f)
+{
+	if (node == NULL)
+		return false;
+
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		if (var->varlevelsup == (Index) f->depth && var->varno == 1)
+		{
+			if (f->tenant_attnum > 0 && var->varattno == f->tenant_attnum)
+				f->uses_tenant = true;
+			else
+				f->pure = false;
+		}
+		return false;
+	}
+	if (IsA(node, Query))
+	{
+		bool		result;
+
+		f->depth++;
+		result = query_tree_walker((Query *) node, facts_walker, (void *) f, 0);
+		f->depth--;
+		return result;
+	}
+
+	if (IsA(node, SubLink))
+		f->pure = false;
+	else if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *fexpr = (FuncExpr *) node;
+
+		note_func(fexpr->funcid, f);
+		if (any_tenant_var(fexpr->args, f))
+			f->casts_tenant = true;
+		if (fexpr->funcid == F_CURRENT_SETTING_TEXT ||
+			fexpr->funcid == F_CURRENT_SETTING_TEXT_BOOL)
+			note_current_setting(fexpr, f);
+	}
+	else if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
+	{
+		OpExpr	   *op = (OpExpr *) node;
+
+		set_opfuncid(op);
+		note_func(op->opfuncid, f);
+		/* arithmetic on the column (tenant_id + 0 = ...) defeats the index too */
+		if (op->opresulttype != BOOLOID && any_tenant_var(op->args, f))
+			f->casts_tenant = true;
+	}
+	else if (IsA(node, ScalarArrayOpExpr))
+	{
+		ScalarArrayOpExpr *op = (ScalarArrayOpExpr *) node;
+
+		set_sa_opfuncid(op);
+		note_func(op->opfuncid, f);
+	}
+	else if (IsA(node, CoerceViaIO))
+	{
+		if (is_tenant_var((Node *) ((CoerceViaIO *) node)->arg, f))
+			f->casts_tenant = true;
+	}
+	else if (IsA(node, ArrayCoerceExpr))
+	{
+		if (is_tenant_var((Node *) ((ArrayCoerceExpr *) node)->arg, f))
+			f->casts_tenant = true;
+	}
+
+	return expression_tree_walker(node, facts_walker, (void *) f);
+}
+
+/*
+ * Node strings are compared without their parse locations (" :location N"),
+ * which depend on the length of the table name in CREATE POLICY, and -- when
+ * only the facts are wanted, not the text -- without the values of regclass
+ * constants, which name the policy's own table (protect()'s exception terms
+ * pass it to tenant_rls.granted_tenants()).  Both helpers walk the bytes in
+ * place: no copy per policy.
+ */
+#define LOCATION_TAG " :location "
+#define REGCLASS_TAG " :consttype 2205 "
+#define CONSTVALUE_TAG " :constvalue "
+
+typedef struct NodeCursor
+{
+	const char *p;
+	const char *end;
+	bool		skip_regclass;
+	bool		in_regclass;	/* saw :consttype regclass, value not yet */
+} NodeCursor;
+
+static bool
+at_tag(NodeCursor *c, const char *tag)
+{
+	size_t		len = strlen(tag);
+
+	return c->end - c->p >= (ptrdiff_t) len && memcmp(c->p, tag, len) == 0;
+}
+
+/* The next significant byte, or -1 at the end. */
+static int
+next_byte(NodeCursor *c)
+{
+	while (c->p < c->end)
+	{
+		if (*c->p == ' ')
+		{
+			if (at_tag(c, LOCATION_TAG))
+			{
+				c->p += strlen(LOCATION_TAG);
+				if (c->p < c->end && *c->p == '-')
+					c->p++;
+				while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+					c->p++;
+				continue;
+			}
+			if (c->skip_regclass && at_tag(c, REGCLASS_TAG))
+				c->in_regclass = true;
+			else if (c->in_regclass && at_tag(c, CONSTVALUE_TAG))
+			{
+				/* " :constvalue 4 [ 1 2 3 4 0 0 0 0 ]": skip to the ']' */
+				while (c->p < c->end && *c->p != ']')
+					c->p++;
+				if (c->p < c->end)
+					c->p++;
+				c->in_regclass = false;
+				continue;
+			}
+		}
+		else if (*c->p == '}')
+			c->in_regclass = false;
+		return (unsigned char) *c->p++;
+	}
+	return -1;
+}
+
+static void
+cursor_init(NodeCursor *c, text *t, bool skip_regclass)
+{
+	c->p = t ? VARDATA_ANY(t) : "";
+	c->end = t ? c->p + VARSIZE_ANY_EXHDR(t) : c->p;
+	c->skip_regclass = skip_regclass;
+	c->in_regclass = false;
+}
+
+/* FNV-1a over the significant bytes */
+static uint64
+tree_hash(text *t, bool skip_regclass, uint64 h)
+{
+	NodeCursor	c;
+	int			b;
+
+	cursor_init(&c, t, skip_regclass);
+	while ((b = next_byte(&c)) >= 0)
+	{
+		h ^= (uint64) b;
+		h *= UINT64CONST(1099511628211);
+	}
+	return h;
+}
+
+/* Are two node strings equal in their significant bytes? */
+static bool
+same_tree(text *a, text *b, bool skip_regclass)
+{
+	NodeCursor	ca;
+	NodeCursor	cb;
+	int			x;
+	int			y;
+
+	if (a == NULL || b == NULL)
+		return a == NULL && b == NULL;
+	cursor_init(&ca, a, skip_regclass);
+	cursor_init(&cb, b, skip_regclass);
+	do
+	{
+		x = next_byte(&ca);
+		y = next_byte(&cb);
+		if (x != y)
+			return false;
+	} while (x >= 0);
+	return true;
+}
+
+/* pg_get_expr(expr, relid); NULL when the relation has gone. */
+static Datum
+deparse_expr(Datum expr, Oid relid, bool *isnull)
+{
+	LOCAL_FCINFO(fcinfo, 2);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 2, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = expr;
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = ObjectIdGetDatum(relid);
+	fcinfo->args[1].isnull = false;
+	result = pg_get_expr(fcinfo);
+	*isnull = fcinfo->isnull;
+	return result;
+}
+
+/*
+ * One memoised result: the two node strings (USING, WITH CHECK; "" for
+ * none), the tenant column and whether the text was asked for, and the row
+ * computed for them.
+ */
+typedef struct FactsCacheEntry
+{
+	uint64		hash;			/* hash key */
+	text	   *qual;
+	text	   *check;
+	AttrNumber	attnum;
+	NameData	colname;
+	bool		want_text;
+	HeapTuple	tuple;			/* the result row */
+} FactsCacheEntry;
+
+/* Per-call-site state, in fn_extra. */
+typedef struct FactsState
+{
+	TupleDesc	tupdesc;
+	HTAB	   *cache;
+} FactsState;
+
+static Datum
+list_to_text_array(List *l)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * (list_length(l) + 1));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, l)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static Datum
+list_to_oid_array(List *l)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * (list_length(l) + 1));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, l)
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+}
+
+#define POLICY_FACTS_NATTS 9
+
+/*
+ * _policy_facts(qual pg_node_tree, check pg_node_tree, relid oid,
+ *               tenant_attnum int2, tenant_column name, want_text boolean)
+ *   -> (qual_text text, check_text text, uses_tenant, casts_tenant,
+ *       current_setting, not_missing_ok boolean, other_settings text[],
+ *       funcs oid[], pure boolean)
+ *
+ * Facts about one policy (pg_policy.polqual and polwithcheck, either may be
+ * NULL).  The texts (pg_get_expr) only when want_text.  Memoised per call
+ * site as described at the top of the file.
+ */
+Datum
+tenant_rls_policy_facts(PG_FUNCTION_ARGS)
+{
+	text	   *qual = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	text	   *check = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	Oid			relid = PG_GETARG_OID(2);
+	AttrNumber	attnum = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT16(3);
+	char	   *colname = PG_ARGISNULL(4) ? "" : NameStr(*PG_GETARG_NAME(4));
+	bool		want_text = PG_ARGISNULL(5) ? false : PG_GETARG_BOOL(5);
+	FactsState *state = (FactsState *) fcinfo->flinfo->fn_extra;
+	uint64		hash;
+	FactsCacheEntry *entry;
+	bool		found;
+	ExprFacts	f;
+	Datum		values[POLICY_FACTS_NATTS];
+	bool		nulls[POLICY_FACTS_NATTS];
+
+	if (state == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		TupleDesc	tupdesc;
+		HASHCTL		ctl;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		state = palloc0(sizeof(FactsState));
+		state->tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(FactsCacheEntry);
+		ctl.hcxt = fcinfo->flinfo->fn_mcxt;
+		state->cache = hash_create("tenant_rls policy facts", 64, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		fcinfo->flinfo->fn_extra = state;
+		MemoryContextSwitchTo(old);
+	}
+
+	hash = tree_hash(qual, !want_text, UINT64CONST(14695981039346656037));
+	hash = (hash ^ 0x1f) * UINT64CONST(1099511628211);
+	hash = tree_hash(check, !want_text, hash);
+	hash ^= ((uint64) attnum << 1) ^ (uint64) want_text;
+	for (const char *cp = colname; *cp; cp++)
+		hash = (hash ^ (unsigned char) *cp) * UINT64CONST(1099511628211);
+
+	entry = (FactsCacheEntry *) hash_search(state->cache, &hash, HASH_FIND, &found);
+	if (found && entry->attnum == attnum && entry->want_text == want_text &&
+		strcmp(NameStr(entry->colname), colname) == 0 &&
+		same_tree(entry->qual, qual, !want_text) && same_tree(entry->check, check, !want_text))
+		return heap_copy_tuple_as_datum(entry->tuple, state->tupdesc);
+
+	memset(&f, 0, sizeof(f));
+	f.tenant_attnum = attnum;
+	f.pure = true;
+	if (qual)
+		(void) facts_walker((Node *) stringToNode(text_to_cstring(qual)), &f);
+	if (check)
+		(void) facts_walker((Node *) stringToNode(text_to_cstring(check)), &f);
+
+	memset(nulls, 0, sizeof(nulls));
+	nulls[0] = nulls[1] = true;
+	if (want_text && qual)
+		values[0] = deparse_expr(PointerGetDatum(qual), relid, &nulls[0]);
+	if (want_text && check)
+		values[1] = deparse_expr(PointerGetDatum(check), relid, &nulls[1]);
+	values[2] = BoolGetDatum(f.uses_tenant);
+	values[3] = BoolGetDatum(f.casts_tenant);
+	values[4] = BoolGetDatum(f.current_setting);
+	values[5] = BoolGetDatum(f.not_missing_ok);
+	values[6] = list_to_text_array(f.other_settings);
+	values[7] = list_to_oid_array(f.funcs);
+	values[8] = BoolGetDatum(f.pure);
+
+	/* remember it for the other tables with the same trees (not on a collision) */
+	if (f.pure && !found)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		entry = (FactsCacheEntry *) hash_search(state->cache, &hash, HASH_ENTER, &found);
+		entry->qual = qual ? (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(qual)) : NULL;
+		entry->check = check ? (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(check)) : NULL;
+		entry->attnum = attnum;
+		namestrcpy(&entry->colname, colname);
+		entry->want_text = want_text;
+		entry->tuple = heap_form_tuple(state->tupdesc, values, nulls);
+		MemoryContextSwitchTo(old);
+		return heap_copy_tuple_as_datum(entry->tuple, state->tupdesc);
+	}
+
+	return HeapTupleGetDatum(heap_form_tuple(state->tupdesc, values, nulls));
+}
+
+/*
+ * _expr_text_equal(a text, b text) -> boolean: are two deparsed expressions
+ * the same, ignoring white space and parentheses?  The registry keeps the
+ * text protect() read back with pg_get_expr(); this tolerates a registry
+ * written with different layout.  NULL equals NULL.
+ */
+Datum
+tenant_rls_expr_text_equal(PG_FUNCTION_ARGS)
+{
+	const char *a;
+	const char *b;
+	const char *ea;
+	const char *eb;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(PG_ARGISNULL(0) && PG_ARGISNULL(1));
+
+	a = VARDATA_ANY(PG_GETARG_TEXT_PP(0));
+	ea = a + VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0));
+	b = VARDATA_ANY(PG_GETARG_TEXT_PP(1));
+	eb = b + VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1));
+
+	for (;;)
+	{
+		while (a < ea && (isspace((unsigned char) *a) || *a == '(' || *a == ')'))
+			a++;
+		while (b < eb && (isspace((unsigned char) *b) || *b == '(' || *b == ')'))
+			b++;
+		if (a == ea || b == eb)
+			break;
+		if (*a != *b)
+			PG_RETURN_BOOL(false);
+		a++;
+		b++;
+	}
+	PG_RETURN_BOOL(a == ea && b == eb);
+}
+
+/* Is the column's default nextval(...) (a serial column)? */
+static bool
+default_is_nextval(Oid relid, AttrNumber attnum)
+{
+	Relation	attrdef;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		result = false;
+
+	attrdef = table_open(AttrDefaultRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	scan = systable_beginscan(attrdef, AttrDefaultIndexId, true, NULL, 2, keys);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		adbin = heap_getattr(tup, Anum_pg_attrdef_adbin,
+										 RelationGetDescr(attrdef), &isnull);
+
+		if (!isnull)
+		{
+			Node	   *expr = stringToNode(TextDatumGetCString(adbin));
+
+			result = IsA(expr, FuncExpr) && ((FuncExpr *) expr)->funcid == F_NEXTVAL;
+		}
+	}
+	systable_endscan(scan);
+	table_close(attrdef, AccessShareLock);
+	return result;
+}
+
+/*
+ * _key_is_generated(relid oid, key int2[]) -> boolean: is every column of
+ * this index key an identity or serial column?  Such unique keys are not
+ * existence oracles: their values come from a sequence, not from tenants.
+ * Syscache and index probes only (called for the unique indexes that do not
+ * lead with the tenant column).
+ */
+Datum
+tenant_rls_key_is_generated(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ArrayType  *key = PG_GETARG_ARRAYTYPE_P(1);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	deconstruct_array(key, INT2OID, sizeof(int16), true, TYPALIGN_SHORT, &elems, &nulls, &n);
+	if (n == 0)
+		PG_RETURN_BOOL(false);
+	for (i = 0; i < n; i++)
+	{
+		AttrNumber	attnum = nulls[i] ? 0 : DatumGetInt16(elems[i]);
+		HeapTuple	tup;
+		bool		generated = false;
+
+		if (attnum <= 0)
+			PG_RETURN_BOOL(false);	/* an expression */
+		tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+		if (!HeapTupleIsValid(tup))
+			PG_RETURN_BOOL(false);
+		if (((Form_pg_attribute) GETSTRUCT(tup))->attidentity != '\0')
+			generated = true;
+		else if (((Form_pg_attribute) GETSTRUCT(tup))->atthasdef)
+			generated = default_is_nextval(relid, attnum);
+		ReleaseSysCache(tup);
+		if (!generated)
+			PG_RETURN_BOOL(false);
+	}
+	PG_RETURN_BOOL(true);
+}

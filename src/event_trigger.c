@@ -1,0 +1,1160 @@
+/*
+ * event_trigger.c -- auto-protection, drift guard and registry upkeep
+ * (DESIGN E1-E3).
+ *
+ * Two event trigger functions, created by src/sql/30_event_trigger.sql:
+ *
+ * tenant_rls_ddl_command_end (ddl_command_end), for every collected command:
+ *   - a new table (CREATE TABLE [PARTITION OF | INHERITS], CREATE TABLE AS,
+ *     SELECT INTO), a partition attached (ALTER TABLE ... ATTACH PARTITION),
+ *     a new inheritance child (ALTER TABLE ... INHERIT), a tenant column
+ *     added (ADD COLUMN, RENAME COLUMN ... TO <tenant column>) is protected
+ *     by calling tenant_rls.protect() in the same transaction when it is in a
+ *     managed schema and has the tenant column, or when its parent is
+ *     protected (whatever its schema);
+ *   - drift guard: a subcommand that can weaken a protected table (DISABLE
+ *     / NO FORCE ROW LEVEL SECURITY, ALTER COLUMN TYPE / DROP DEFAULT / DROP
+ *     NOT NULL, RENAME COLUMN, ALTER POLICY, ALTER POLICY ... RENAME of a
+ *     managed policy) is refused when the catalog shows, after the command,
+ *     that the table is weaker than protect() left it (an ALTER POLICY that
+ *     restores the recorded definition of a managed policy is a repair, and
+ *     allowed);
+ *   - registry upkeep: ALTER TABLE ... RENAME / SET SCHEMA and ALTER SCHEMA
+ *     ... RENAME update the names in tenant_rls.protected_table (and the
+ *     recorded policy texts that name the table); DETACH PARTITION and NO
+ *     INHERIT clear the former child's parent link.
+ *
+ * tenant_rls_sql_drop (sql_drop):
+ *   - registry rows of dropped tables are deleted;
+ *   - drift guard: dropping a managed policy or the tenant column of a
+ *     protected table that is not itself being dropped is refused.
+ *
+ * The command list comes from pg_event_trigger_ddl_commands(), whose
+ * "command" column (pg_ddl_command) is the CollectedCommand of the server:
+ * the parse trees it carries are what the parser made of the statement, so
+ * no syntax variant can hide a subcommand, and every check then reads the
+ * catalog state after the command.
+ *
+ * Nothing happens while an extension script runs (pgaudit #9), in binary
+ * upgrade, inside our own triggers (recursion), or while protect() /
+ * unprotect() run their own DDL (tenant_policy_ddl_active(), policy.c).
+ * Auto-protection (not the drift guard) is also skipped in a session that
+ * replays a pg_dump archive: there the dump itself restores the policies
+ * and the registry rows, which would otherwise be created twice.
+ */
+#include "tenant_rls.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/deparse_utility.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/json.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
+#include "utils/varlena.h"
+
+#include "event_trigger.h"
+#include "guc.h"
+#include "policy.h"
+
+PG_FUNCTION_INFO_V1(tenant_rls_ddl_command_end);
+PG_FUNCTION_INFO_V1(tenant_rls_sql_drop);
+
+/* true while one of our event trigger functions runs (recursion guard) */
+static bool in_event_trigger = false;
+
+/* what the drift guard verifies on a table after an ALTER TABLE */
+#define CHECK_RLS		0x01	/* relrowsecurity still on */
+#define CHECK_FORCE		0x02	/* relforcerowsecurity still on */
+#define CHECK_COLUMN	0x04	/* tenant column present, same type, default, NOT NULL */
+
+typedef struct DriftCheck
+{
+	Oid			relid;
+	int			flags;
+	bool		recurse;		/* also partitions / inheritance children */
+} DriftCheck;
+
+typedef struct Candidate
+{
+	Oid			relid;
+	bool		parent_only;	/* protect only because of a protected parent */
+} Candidate;
+
+/* One registry row, as far as the drift guard needs it. */
+typedef struct RegistryEntry
+{
+	bool		is_protected;	/* status = 'protected' */
+	char	   *tenant_column;
+	char	   *tenant_type;	/* NULL if not recorded */
+	bool		set_default;	/* protect() set the column default */
+	bool		set_not_null;	/* protect() set NOT NULL */
+} RegistryEntry;
+
+static void ddl_command_end_work(void);
+static void sql_drop_work(void);
+
+
+/* ---------------------------------------------------------------- helpers */
+
+/* The extension's schema, InvalidOid while it does not exist (DROP EXTENSION). */
+static Oid
+extension_schema_oid(void)
+{
+	return get_namespace_oid(TENANT_RLS_SCHEMA, true);
+}
+
+/*
+ * A session that replays a pg_dump archive: pg_restore, and psql running a
+ * plain dump, both start with SET row_security = off and SET
+ * check_function_bodies = false (pg_restore --enable-row-security is the
+ * exception).  Both are on by default and an application has no reason to
+ * turn them off.  (The empty search_path they also set is not visible here:
+ * our function runs with its own.)
+ */
+static bool
+session_is_restoring(void)
+{
+	return !row_security && !check_function_bodies;
+}
+
+static bool
+schema_is_managed(const char *nspname)
+{
+	char	   *raw;
+	List	   *names;
+	ListCell   *lc;
+
+	if (tenant_rls_managed_schemas == NULL)
+		return false;
+	raw = pstrdup(tenant_rls_managed_schemas);
+	if (!SplitIdentifierString(raw, ',', &names))
+		return false;			/* the check hook makes this unreachable */
+	foreach(lc, names)
+	{
+		if (strcmp((char *) lfirst(lc), nspname) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Schemas whose tables tenant_rls never touches. */
+static bool
+schema_is_excluded(Oid nspid)
+{
+	return nspid == PG_CATALOG_NAMESPACE ||
+		nspid == PG_TOAST_NAMESPACE ||
+		isAnyTempNamespace(nspid) ||
+		nspid == extension_schema_oid();
+}
+
+/*
+ * Plans of the statements that run on every CREATE TABLE are prepared once
+ * per backend and kept (SPI_keepplan); the plan cache re-analyses them when
+ * what they use changes (DROP / CREATE EXTENSION included).
+ */
+static SPIPlanPtr ddl_commands_plan = NULL;
+static SPIPlanPtr registry_plan = NULL;
+static SPIPlanPtr protect_plan = NULL;
+
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "tenant_rls: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "tenant_rls: SPI_keepplan failed");
+		*cache = plan;
+	}
+	return *cache;
+}
+
+/*
+ * Look up the registry row of schema.table; false if there is none.
+ */
+static bool
+registry_lookup(const char *nspname, const char *relname, RegistryEntry *entry)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	int			ret;
+	HeapTuple	tup;
+	TupleDesc	tupdesc;
+
+	values[0] = CStringGetTextDatum(nspname);
+	values[1] = CStringGetTextDatum(relname);
+	ret = SPI_execute_plan(kept_plan(&registry_plan,
+									 "SELECT r.status OPERATOR(pg_catalog.=) 'protected', r.tenant_column::pg_catalog.text, r.tenant_type,"
+									 " COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_default' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false),"
+									 " COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_not_null' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false)"
+									 " FROM tenant_rls.protected_table r"
+									 " WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+									 " AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+									 2, argtypes),
+						   values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;
+
+	tup = SPI_tuptable->vals[0];
+	tupdesc = SPI_tuptable->tupdesc;
+	entry->is_protected = strcmp(SPI_getvalue(tup, tupdesc, 1), "t") == 0;
+	entry->tenant_column = SPI_getvalue(tup, tupdesc, 2);
+	entry->tenant_type = SPI_getvalue(tup, tupdesc, 3);
+	entry->set_default = strcmp(SPI_getvalue(tup, tupdesc, 4), "t") == 0;
+	entry->set_not_null = strcmp(SPI_getvalue(tup, tupdesc, 5), "t") == 0;
+	return true;
+}
+
+/*
+ * Is policy polname of a protected schema.table one that protect() manages?
+ * Managed policies are listed in the registry's managed->'policies' (an
+ * object keyed by name, or an array of names); every policy named
+ * tenant_rls_* on a protected table counts as managed as well.
+ */
+static bool
+policy_is_managed(const char *nspname, const char *relname, const char *polname)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	int			ret;
+
+	values[0] = CStringGetTextDatum(nspname);
+	values[1] = CStringGetTextDatum(relname);
+	values[2] = CStringGetTextDatum(polname);
+	ret = SPI_execute_with_args(
+								"SELECT 1 FROM tenant_rls.protected_table r"
+								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								" AND r.status OPERATOR(pg_catalog.=) 'protected'"
+								" AND (COALESCE(r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.?) $3, false)"
+								"      OR pg_catalog.starts_with($3, 'tenant_rls_'))",
+								3, argtypes, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
+	return SPI_processed > 0;
+}
+
+/* Raise the drift error, or only a warning under tenant_rls.drift_action. */
+static void
+report_drift(const char *qualname, const char *message, const char *detail)
+{
+	ereport(tenant_rls_drift_action == DRIFT_WARNING ? WARNING : ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg_internal("%s", message),
+			 errdetail_internal("%s", detail),
+			 errhint("To remove tenant isolation from the table, run SELECT tenant_rls.unprotect('%s');",
+					 qualname)));
+}
+
+static void
+report_table_drift(const char *qualname, const char *message)
+{
+	report_drift(qualname, message,
+				 psprintf("Table %s is protected by tenant_rls; this change would weaken its tenant isolation.",
+						  qualname));
+}
+
+/* Does the column type still match the tenant type recorded by protect()? */
+static bool
+tenant_type_matches(Oid typid, const char *tenant_type)
+{
+	typid = getBaseType(typid);
+	if (strcmp(tenant_type, "uuid") == 0)
+		return typid == UUIDOID;
+	if (strcmp(tenant_type, "bigint") == 0)
+		return typid == INT8OID;
+	if (strcmp(tenant_type, "integer") == 0)
+		return typid == INT4OID;
+	if (strcmp(tenant_type, "text") == 0)
+		return typid == TEXTOID || typid == VARCHAROID || typid == BPCHAROID;
+	return true;
+}
+
+/* ---------------------------------------------------------- drift guard */
+
+/*
+ * Verify what flags asks for on one table, if it is protected.
+ */
+static void
+check_table(Oid relid, int flags)
+{
+	HeapTuple	tp;
+	bool		rls,
+				force;
+	char	   *nspname;
+	char	   *relname;
+	char	   *qualname;
+	RegistryEntry entry;
+
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tp))
+		return;
+	rls = ((Form_pg_class) GETSTRUCT(tp))->relrowsecurity;
+	force = ((Form_pg_class) GETSTRUCT(tp))->relforcerowsecurity;
+	nspname = get_namespace_name(((Form_pg_class) GETSTRUCT(tp))->relnamespace);
+	relname = pstrdup(NameStr(((Form_pg_class) GETSTRUCT(tp))->relname));
+	ReleaseSysCache(tp);
+
+	if (nspname == NULL || !registry_lookup(nspname, relname, &entry) || !entry.is_protected)
+		return;
+	qualname = quote_qualified_identifier(nspname, relname);
+
+	if ((flags & CHECK_RLS) && !rls)
+		report_table_drift(qualname,
+						   psprintf("cannot disable row level security on protected table %s", qualname));
+	if ((flags & CHECK_FORCE) && !force)
+		report_table_drift(qualname,
+						   psprintf("cannot turn off FORCE ROW LEVEL SECURITY on protected table %s", qualname));
+
+	if ((flags & CHECK_COLUMN) && entry.tenant_column != NULL)
+	{
+		HeapTuple	at = SearchSysCacheAttName(relid, entry.tenant_column);
+		Form_pg_attribute att;
+
+		if (!HeapTupleIsValid(at))
+		{
+			report_table_drift(qualname,
+							   psprintf("cannot drop or rename tenant column \"%s\" of protected table %s",
+										entry.tenant_column, qualname));
+			return;
+		}
+		att = (Form_pg_attribute) GETSTRUCT(at);
+		if (entry.tenant_type != NULL && !tenant_type_matches(att->atttypid, entry.tenant_type))
+			report_table_drift(qualname,
+							   psprintf("cannot change the type of tenant column \"%s\" of protected table %s",
+										entry.tenant_column, qualname));
+		if (entry.set_not_null && !att->attnotnull)
+			report_table_drift(qualname,
+							   psprintf("cannot drop NOT NULL of tenant column \"%s\" of protected table %s",
+										entry.tenant_column, qualname));
+		if (entry.set_default && !att->atthasdef)
+			report_table_drift(qualname,
+							   psprintf("cannot drop the default of tenant column \"%s\" of protected table %s",
+										entry.tenant_column, qualname));
+		ReleaseSysCache(at);
+	}
+}
+
+static void
+run_drift_check(DriftCheck *check)
+{
+	if (check->recurse)
+	{
+		List	   *rels = find_all_inheritors(check->relid, NoLock, NULL);
+		ListCell   *lc;
+
+		foreach(lc, rels)
+			check_table(lfirst_oid(lc), check->flags);
+	}
+	else
+		check_table(check->relid, check->flags);
+}
+
+/*
+ * Is the policy (after an ALTER POLICY) exactly as protect() recorded it in
+ * the registry: same USING, WITH CHECK (as pg_get_expr() prints them under
+ * our search_path, like policy.c records them) and roles?
+ */
+static bool
+policy_matches_record(const char *nspname, const char *relname, Oid policy_oid, const char *polname)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, OIDOID, TEXTOID};
+	Datum		values[4];
+	int			ret;
+
+	values[0] = CStringGetTextDatum(nspname);
+	values[1] = CStringGetTextDatum(relname);
+	values[2] = ObjectIdGetDatum(policy_oid);
+	values[3] = CStringGetTextDatum(polname);
+	ret = SPI_execute_with_args(
+								"SELECT 1 FROM tenant_rls.protected_table r, pg_catalog.pg_policy p,"
+								" LATERAL (SELECT r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.->) $4 AS rec) x"
+								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								" AND p.oid OPERATOR(pg_catalog.=) $3"
+								" AND pg_catalog.jsonb_typeof(x.rec) OPERATOR(pg_catalog.=) 'object'"
+								" AND (x.rec OPERATOR(pg_catalog.->>) 'qual') IS NOT DISTINCT FROM pg_catalog.pg_get_expr(p.polqual, p.polrelid)"
+								" AND (x.rec OPERATOR(pg_catalog.->>) 'with_check') IS NOT DISTINCT FROM pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)"
+								" AND (SELECT pg_catalog.array_agg(e ORDER BY e)"
+								"      FROM pg_catalog.jsonb_array_elements_text(x.rec OPERATOR(pg_catalog.->) 'roles') e)"
+								"     IS NOT DISTINCT FROM"
+								"     (SELECT pg_catalog.array_agg(n ORDER BY n) FROM"
+								"       (SELECT CASE WHEN u.r OPERATOR(pg_catalog.=) 0 THEN 'public'"
+								"               ELSE pg_catalog.pg_get_userbyid(u.r)::pg_catalog.text END AS n"
+								"          FROM pg_catalog.unnest(p.polroles) u(r)) roles)",
+								4, argtypes, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
+	return SPI_processed > 0;
+}
+
+/*
+ * ALTER POLICY of a managed policy, or ALTER POLICY ... RENAME of one
+ * (old_name then is the name before the rename).
+ */
+static void
+check_policy_change(Oid policy_oid, const char *old_name)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	int			ret;
+	Oid			relid;
+	bool		isnull;
+	char	   *polname;
+	char	   *nspname;
+	char	   *relname;
+	char	   *qualname;
+
+	values[0] = ObjectIdGetDatum(policy_oid);
+	ret = SPI_execute_with_args("SELECT p.polrelid, p.polname::pg_catalog.text FROM pg_catalog.pg_policy p"
+								" WHERE p.oid OPERATOR(pg_catalog.=) $1",
+								1, argtypes, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed == 0)
+		return;
+	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	polname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	relname = get_rel_name(relid);
+	if (nspname == NULL || relname == NULL)
+		return;
+	if (!policy_is_managed(nspname, relname, old_name ? old_name : polname))
+		return;
+	/* ALTER POLICY that puts back the recorded definition: a repair */
+	if (old_name == NULL && policy_matches_record(nspname, relname, policy_oid, polname))
+		return;
+	qualname = quote_qualified_identifier(nspname, relname);
+	report_drift(qualname,
+				 old_name
+				 ? psprintf("cannot rename policy \"%s\" of protected table %s", old_name, qualname)
+				 : psprintf("cannot alter policy \"%s\" of protected table %s", polname, qualname),
+				 psprintf("The policy is managed by tenant_rls; table %s is protected by tenant_rls.", qualname));
+}
+
+/* ------------------------------------------------------- auto-protection */
+
+static void
+auto_protect_error_context(void *arg)
+{
+	errcontext("automatic protection of table %s by tenant_rls (tenant_rls.auto_protect)",
+			   (const char *) arg);
+}
+
+/*
+ * Call tenant_rls.protect(relid, tenant_column) through SPI; tenant_column
+ * NULL means tenant_rls.tenant_column.
+ */
+static void
+call_protect(Oid relid, const char *qualname, const char *tenant_column)
+{
+	Oid			argtypes[2] = {REGCLASSOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	ErrorContextCallback errcb;
+	SPIPlanPtr	plan;
+	int			ret;
+
+	values[0] = ObjectIdGetDatum(relid);
+	if (tenant_column != NULL)
+		values[1] = CStringGetTextDatum(tenant_column);
+	else
+	{
+		values[1] = (Datum) 0;
+		nulls[1] = 'n';
+	}
+
+	plan = kept_plan(&protect_plan,
+					 "SELECT pg_catalog.count(*) FROM tenant_rls.protect($1, $2::pg_catalog.name)",
+					 2, argtypes);
+
+	/*
+	 * protect() runs with our (SECURITY DEFINER) rights, those of the
+	 * extension owner: it must be able to attach the audit trigger
+	 * (tenant_rls.audit) and to protect a partition created in a schema
+	 * whose owner is someone else.  What it runs is fixed DDL on the table
+	 * and catalog reads; no code of the table's owner is executed.
+	 */
+	errcb.callback = auto_protect_error_context;
+	errcb.arg = (void *) qualname;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	ret = SPI_execute_plan(plan, values, nulls, false, 0);
+
+	error_context_stack = errcb.previous;
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: protect() failed: %s", SPI_result_code_string(ret));
+	elog(DEBUG1, "tenant_rls: protected table %s automatically", qualname);
+}
+
+/* The direct parents of relid (partitioned table, inheritance parents). */
+static List *
+relation_parents(Oid relid)
+{
+	Relation	inh;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *parents = NIL;
+
+	inh = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(inh, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		parents = lappend_oid(parents, ((Form_pg_inherits) GETSTRUCT(tup))->inhparent);
+	systable_endscan(scan);
+	table_close(inh, AccessShareLock);
+	return parents;
+}
+
+/*
+ * The tenant column of a protected parent (partitioned table or inheritance
+ * parent) among parents, or NULL when none is protected.
+ */
+static char *
+protected_parent_column(List *parents)
+{
+	ListCell   *lc;
+
+	foreach(lc, parents)
+	{
+		Oid			parent = lfirst_oid(lc);
+		char	   *nspname = get_namespace_name(get_rel_namespace(parent));
+		char	   *relname = get_rel_name(parent);
+		RegistryEntry entry;
+
+		if (nspname != NULL && relname != NULL &&
+			registry_lookup(nspname, relname, &entry) &&
+			entry.is_protected && entry.tenant_column != NULL)
+			return entry.tenant_column;
+	}
+	return NULL;
+}
+
+/*
+ * Protect relid if it should be: it has a protected parent, or (unless
+ * parent_only) it is in a managed schema and has the tenant column.  Then
+ * the same for its partitions / inheritance children.
+ */
+static void
+consider_table(Oid relid, bool parent_only)
+{
+	HeapTuple	tp;
+	Form_pg_class cls;
+	char		relkind;
+	char		relpersistence;
+	Oid			nspid;
+	char	   *nspname;
+	char	   *relname;
+	char	   *qualname;
+	char	   *parent_column;
+	List	   *parents;
+	bool		self_qualifies;
+	RegistryEntry entry;
+	List	   *children;
+	ListCell   *lc;
+
+	CHECK_FOR_INTERRUPTS();
+
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tp))
+		return;
+	cls = (Form_pg_class) GETSTRUCT(tp);
+	relkind = cls->relkind;
+	relpersistence = cls->relpersistence;
+	nspid = cls->relnamespace;
+	relname = pstrdup(NameStr(cls->relname));
+	ReleaseSysCache(tp);
+
+	if (relpersistence == RELPERSISTENCE_TEMP || schema_is_excluded(nspid))
+		return;
+	nspname = get_namespace_name(nspid);
+	if (nspname == NULL)
+		return;
+
+	/*
+	 * Row-level security does not exist for foreign tables: say so when one
+	 * would have been protected (a partition of a protected table, or a
+	 * tenant table of a managed schema), rather than fail the DDL.
+	 */
+	if (relkind == RELKIND_FOREIGN_TABLE)
+	{
+		if (protected_parent_column(relation_parents(relid)) != NULL ||
+			(!parent_only && schema_is_managed(nspname) &&
+			 get_attnum(relid, tenant_rls_tenant_column) != InvalidAttrNumber))
+			ereport(WARNING,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("foreign table %s cannot be protected by tenant_rls",
+							quote_qualified_identifier(nspname, relname)),
+					 errdetail("Row-level security does not apply to foreign tables: whoever can query %s directly sees the rows of every tenant in it.",
+							   quote_qualified_identifier(nspname, relname)),
+					 errhint("Do not grant privileges on it to tenant roles (query it through its protected parent), or keep tenant rows out of foreign tables.")));
+		return;
+	}
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		return;
+
+	/* cheap tests first: most new tables have no parent */
+	parents = relation_parents(relid);
+	self_qualifies = !parent_only && schema_is_managed(nspname) &&
+		get_attnum(relid, tenant_rls_tenant_column) != InvalidAttrNumber;
+	if (parents == NIL && !self_qualifies)
+		return;
+	if (registry_lookup(nspname, relname, &entry))
+		return;					/* already protected, or marked global */
+
+	qualname = quote_qualified_identifier(nspname, relname);
+	parent_column = protected_parent_column(parents);
+	if (parent_column != NULL)
+		call_protect(relid, qualname, parent_column);
+	else if (self_qualifies)
+		call_protect(relid, qualname, NULL);
+	else
+		return;
+
+	/* partitions and inheritance children, if protect() left any out */
+	children = find_inheritance_children(relid, NoLock);
+	foreach(lc, children)
+		consider_table(lfirst_oid(lc), true);
+}
+
+/* --------------------------------------------------------- registry upkeep */
+
+static void
+registry_update(const char *sql, int nargs, const char *a1, const char *a2, const char *a3)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	int			ret;
+
+	values[0] = CStringGetTextDatum(a1);
+	values[1] = CStringGetTextDatum(a2);
+	if (nargs > 2)
+		values[2] = CStringGetTextDatum(a3);
+	ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
+}
+
+/* s as it appears inside a JSON string (escaped, without the quotes) */
+static char *
+json_inner(const char *s)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	escape_json(&buf, s);
+	buf.data[buf.len - 1] = '\0';
+	return buf.data + 1;
+}
+
+/*
+ * The managed policies recorded in the registry are pg_get_expr() texts,
+ * and some name their own table ('schema.table'::regclass).  After a rename
+ * or a move, rewrite that literal so the record matches the catalog again
+ * (a policy edited by hand stays different from its record).
+ */
+static void
+registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
+						  const char *newnsp, const char *newrel)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char	   *oldtok = psprintf("%s::regclass", quote_literal_cstr(quote_qualified_identifier(oldnsp, oldrel)));
+	char	   *newtok = psprintf("%s::regclass", quote_literal_cstr(quote_qualified_identifier(newnsp, newrel)));
+	int			ret;
+
+	values[0] = CStringGetTextDatum(newnsp);
+	values[1] = CStringGetTextDatum(newrel);
+	values[2] = CStringGetTextDatum(json_inner(oldtok));
+	values[3] = CStringGetTextDatum(json_inner(newtok));
+	ret = SPI_execute_with_args("UPDATE tenant_rls.protected_table r"
+								" SET managed = pg_catalog.jsonb_set(r.managed, '{policies}', COALESCE("
+								"   (SELECT pg_catalog.jsonb_object_agg(k.key,"
+								"           pg_catalog.replace(k.value::pg_catalog.text, $3, $4)::pg_catalog.jsonb)"
+								"      FROM pg_catalog.jsonb_each(r.managed OPERATOR(pg_catalog.->) 'policies') k),"
+								"   '{}'::pg_catalog.jsonb))"
+								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								" AND pg_catalog.jsonb_typeof(r.managed OPERATOR(pg_catalog.->) 'policies')"
+								"     OPERATOR(pg_catalog.=) 'object'",
+								4, argtypes, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
+}
+
+/* schema.oldname was renamed to schema.newname */
+static void
+registry_rename_table(const char *nspname, const char *oldname, const char *newname)
+{
+	registry_update("UPDATE tenant_rls.protected_table SET table_name = $3::pg_catalog.name"
+					" WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+					" AND table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+					3, nspname, oldname, newname);
+	registry_rewrite_regclass(nspname, oldname, nspname, newname);
+	registry_update("UPDATE tenant_rls.protected_table SET parent_table = $3::pg_catalog.name"
+					" WHERE parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+					" AND parent_table OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+					3, nspname, oldname, newname);
+}
+
+/* oldnsp.relname was moved to newnsp.relname */
+static void
+registry_move_table(const char *oldnsp, const char *newnsp, const char *relname)
+{
+	registry_update("UPDATE tenant_rls.protected_table SET schema_name = $2::pg_catalog.name"
+					" WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+					" AND table_name OPERATOR(pg_catalog.=) $3::pg_catalog.name",
+					3, oldnsp, newnsp, relname);
+	registry_rewrite_regclass(oldnsp, relname, newnsp, relname);
+	registry_update("UPDATE tenant_rls.protected_table SET parent_schema = $2::pg_catalog.name"
+					" WHERE parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+					" AND parent_table OPERATOR(pg_catalog.=) $3::pg_catalog.name",
+					3, oldnsp, newnsp, relname);
+}
+
+/* schema oldnsp was renamed to newnsp */
+static void
+registry_rename_schema(const char *oldnsp, const char *newnsp)
+{
+	registry_update("UPDATE tenant_rls.protected_table SET schema_name = $2::pg_catalog.name"
+					" WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+					2, oldnsp, newnsp, NULL);
+	registry_update("UPDATE tenant_rls.protected_table SET parent_schema = $2::pg_catalog.name"
+					" WHERE parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+					2, oldnsp, newnsp, NULL);
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1];
+		List	   *tables = NIL;
+		ListCell   *lc;
+		uint64		i;
+
+		values[0] = CStringGetTextDatum(newnsp);
+		if (SPI_execute_with_args("SELECT table_name::pg_catalog.text FROM tenant_rls.protected_table"
+								  " WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "tenant_rls: registry lookup failed");
+		for (i = 0; i < SPI_processed; i++)
+			tables = lappend(tables, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		foreach(lc, tables)
+			registry_rewrite_regclass(oldnsp, lfirst(lc), newnsp, lfirst(lc));
+	}
+}
+
+/*
+ * relid stopped being the parent of some of its registered children
+ * (DETACH PARTITION, NO INHERIT): they stay protected, on their own.
+ */
+static void
+registry_forget_parent(Oid relid)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDOID};
+	Datum		values[3];
+	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
+	char	   *relname = get_rel_name(relid);
+	int			ret;
+
+	if (nspname == NULL || relname == NULL)
+		return;
+	values[0] = CStringGetTextDatum(nspname);
+	values[1] = CStringGetTextDatum(relname);
+	values[2] = ObjectIdGetDatum(relid);
+	ret = SPI_execute_with_args("UPDATE tenant_rls.protected_table r SET parent_schema = NULL, parent_table = NULL"
+								" WHERE r.parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								" AND r.parent_table OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i"
+								"   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
+								"   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+								"  WHERE i.inhparent OPERATOR(pg_catalog.=) $3"
+								"    AND n.nspname OPERATOR(pg_catalog.=) r.schema_name"
+								"    AND c.relname OPERATOR(pg_catalog.=) r.table_name)",
+								3, argtypes, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
+}
+
+/* ------------------------------------------------------- ddl_command_end */
+
+static bool
+is_tenant_column_of(Oid relid, AttrNumber attnum)
+{
+	char	   *attname;
+
+	if (attnum <= 0 || tenant_rls_tenant_column == NULL)
+		return false;
+	attname = get_attname(relid, attnum, true);
+	return attname != NULL && strcmp(attname, tenant_rls_tenant_column) == 0;
+}
+
+static List *
+add_candidate(List *list, Oid relid, bool parent_only)
+{
+	Candidate  *c = palloc(sizeof(Candidate));
+
+	c->relid = relid;
+	c->parent_only = parent_only;
+	return lappend(list, c);
+}
+
+static List *
+add_check(List *list, Oid relid, int flags, bool recurse)
+{
+	DriftCheck *c = palloc(sizeof(DriftCheck));
+
+	c->relid = relid;
+	c->flags = flags;
+	c->recurse = recurse;
+	return lappend(list, c);
+}
+
+static void
+ddl_command_end_work(void)
+{
+	int			ret;
+	uint64		i;
+	List	   *commands = NIL;
+	List	   *checks = NIL;
+	List	   *candidates = NIL;
+	ListCell   *lc;
+	bool		may_protect;
+
+	ret = SPI_execute_plan(kept_plan(&ddl_commands_plan,
+									 "SELECT c.command FROM pg_catalog.pg_event_trigger_ddl_commands() c",
+									 0, NULL),
+						   NULL, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: pg_event_trigger_ddl_commands() failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			commands = lappend(commands, DatumGetPointer(d));
+	}
+
+	may_protect = tenant_rls_auto_protect && !session_is_restoring();
+
+	foreach(lc, commands)
+	{
+		CollectedCommand *cmd = (CollectedCommand *) lfirst(lc);
+		Node	   *parsetree = cmd->parsetree;
+
+		if (cmd->in_extension || parsetree == NULL)
+			continue;
+
+		if (cmd->type == SCT_Simple)
+		{
+			ObjectAddress *addr = &cmd->d.simple.address;
+
+			switch (nodeTag(parsetree))
+			{
+				case T_CreateStmt:
+				case T_CreateForeignTableStmt:
+				case T_CreateTableAsStmt:
+					if (addr->classId == RelationRelationId && OidIsValid(addr->objectId))
+						candidates = add_candidate(candidates, addr->objectId, false);
+					break;
+
+				case T_AlterPolicyStmt:
+					check_policy_change(addr->objectId, NULL);
+					break;
+
+				case T_RenameStmt:
+					{
+						RenameStmt *stmt = (RenameStmt *) parsetree;
+
+						switch (stmt->renameType)
+						{
+							case OBJECT_TABLE:
+								if (addr->classId == RelationRelationId && stmt->relation != NULL)
+								{
+									char	   *nsp = get_namespace_name(get_rel_namespace(addr->objectId));
+
+									if (nsp != NULL)
+										registry_rename_table(nsp, stmt->relation->relname, stmt->newname);
+								}
+								break;
+							case OBJECT_COLUMN:
+								if (addr->classId == RelationRelationId)
+								{
+									checks = add_check(checks, addr->objectId, CHECK_COLUMN, true);
+									if (is_tenant_column_of(addr->objectId, addr->objectSubId))
+										candidates = add_candidate(candidates, addr->objectId, false);
+								}
+								break;
+							case OBJECT_POLICY:
+								check_policy_change(addr->objectId, stmt->subname);
+								break;
+							case OBJECT_SCHEMA:
+								registry_rename_schema(stmt->subname, stmt->newname);
+								break;
+							default:
+								break;
+						}
+					}
+					break;
+
+				case T_AlterObjectSchemaStmt:
+					{
+						AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) parsetree;
+						ObjectAddress *old = &cmd->d.simple.secondaryObject;
+
+						if (stmt->objectType == OBJECT_TABLE &&
+							addr->classId == RelationRelationId &&
+							old->classId == NamespaceRelationId)
+						{
+							char	   *oldnsp = get_namespace_name(old->objectId);
+							char	   *newnsp = get_namespace_name(get_rel_namespace(addr->objectId));
+							char	   *relname = get_rel_name(addr->objectId);
+
+							if (oldnsp && newnsp && relname && strcmp(oldnsp, newnsp) != 0)
+								registry_move_table(oldnsp, newnsp, relname);
+						}
+					}
+					break;
+
+				default:
+					break;
+			}
+		}
+		else if (cmd->type == SCT_AlterTable &&
+				 cmd->d.alterTable.classId == RelationRelationId)
+		{
+			Oid			relid = cmd->d.alterTable.objectId;
+			ListCell   *sc;
+
+			foreach(sc, cmd->d.alterTable.subcmds)
+			{
+				CollectedATSubcmd *sub = (CollectedATSubcmd *) lfirst(sc);
+				AlterTableCmd *atc = (AlterTableCmd *) sub->parsetree;
+
+				if (atc == NULL || !IsA(atc, AlterTableCmd))
+					continue;
+				switch (atc->subtype)
+				{
+					case AT_DisableRowSecurity:
+						checks = add_check(checks, relid, CHECK_RLS, false);
+						break;
+					case AT_NoForceRowSecurity:
+						checks = add_check(checks, relid, CHECK_FORCE, false);
+						break;
+					case AT_AlterColumnType:
+					case AT_ColumnDefault:
+					case AT_CookedColumnDefault:
+					case AT_DropNotNull:
+					case AT_DropExpression:
+					case AT_DropIdentity:
+						/* (DROP COLUMN is seen by sql_drop) */
+						checks = add_check(checks, relid, CHECK_COLUMN, true);
+						break;
+					case AT_AddColumn:
+					case AT_AddColumnRecurse:
+						if (sub->address.classId == RelationRelationId &&
+							is_tenant_column_of(sub->address.objectId, sub->address.objectSubId))
+							candidates = add_candidate(candidates, sub->address.objectId, false);
+						break;
+					case AT_AttachPartition:
+
+						/*
+						 * The server does not record which partition was
+						 * attached (no address); every partition of a
+						 * protected parent must be protected anyway.
+						 */
+						{
+							List	   *children = find_inheritance_children(relid, NoLock);
+							ListCell   *ch;
+
+							foreach(ch, children)
+								candidates = add_candidate(candidates, lfirst_oid(ch), true);
+						}
+						break;
+					case AT_AddInherit:
+						candidates = add_candidate(candidates, relid, true);
+						break;
+					case AT_DetachPartition:
+					case AT_DetachPartitionFinalize:
+						registry_forget_parent(relid);
+						break;
+					case AT_DropInherit:
+						{
+							/* ALTER TABLE child NO INHERIT parent */
+							RangeVar   *parent = (RangeVar *) atc->def;
+
+							if (parent && IsA(parent, RangeVar) &&
+								sub->address.classId == RelationRelationId &&
+								OidIsValid(sub->address.objectId))
+								registry_forget_parent(sub->address.objectId);
+						}
+						break;
+					default:
+						break;
+				}
+			}
+		}
+	}
+
+	/* refuse first, then protect */
+	foreach(lc, checks)
+		run_drift_check((DriftCheck *) lfirst(lc));
+
+	if (may_protect)
+	{
+		foreach(lc, candidates)
+		{
+			Candidate  *c = (Candidate *) lfirst(lc);
+
+			consider_table(c->relid, c->parent_only);
+		}
+	}
+}
+
+/* -------------------------------------------------------------- sql_drop */
+
+static void
+sql_drop_work(void)
+{
+	int			ret;
+	uint64		i;
+
+	/* the registry follows the tables */
+	ret = SPI_execute("DELETE FROM tenant_rls.protected_table r"
+					  " USING pg_catalog.pg_event_trigger_dropped_objects() d"
+					  " WHERE d.object_type OPERATOR(pg_catalog.=) 'table'"
+					  " AND r.schema_name OPERATOR(pg_catalog.=) d.schema_name"
+					  " AND r.table_name OPERATOR(pg_catalog.=) d.object_name",
+					  false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "tenant_rls: registry cleanup failed: %s", SPI_result_code_string(ret));
+
+	/*
+	 * Managed policies and tenant columns dropped from a protected table that
+	 * stays (the rows of dropped tables are gone by now).
+	 */
+	ret = SPI_execute("SELECT d.object_type, d.address_names[1], d.address_names[2], d.address_names[3]"
+					  " FROM pg_catalog.pg_event_trigger_dropped_objects() WITH ORDINALITY d"
+					  " JOIN tenant_rls.protected_table r"
+					  "  ON r.schema_name OPERATOR(pg_catalog.=) d.address_names[1]"
+					  " AND r.table_name OPERATOR(pg_catalog.=) d.address_names[2]"
+					  " AND r.status OPERATOR(pg_catalog.=) 'protected'"
+					  " WHERE (d.object_type OPERATOR(pg_catalog.=) 'policy'"
+					  "        AND (COALESCE(r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.?) d.address_names[3], false)"
+					  "             OR pg_catalog.starts_with(d.address_names[3], 'tenant_rls_')))"
+					  "    OR (d.object_type OPERATOR(pg_catalog.=) 'table column'"
+					  "        AND d.address_names[3] OPERATOR(pg_catalog.=) r.tenant_column)"
+					   " ORDER BY d.object_type OPERATOR(pg_catalog.=) 'policy', d.ordinality",
+					  false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		char	   *objtype = SPI_getvalue(tup, tupdesc, 1);
+		char	   *qualname = quote_qualified_identifier(SPI_getvalue(tup, tupdesc, 2),
+														  SPI_getvalue(tup, tupdesc, 3));
+		char	   *name = SPI_getvalue(tup, tupdesc, 4);
+
+		if (strcmp(objtype, "policy") == 0)
+			report_drift(qualname,
+						 psprintf("cannot drop policy \"%s\" of protected table %s", name, qualname),
+						 psprintf("The policy is managed by tenant_rls; table %s is protected by tenant_rls.", qualname));
+		else
+			report_table_drift(qualname,
+							   psprintf("cannot drop tenant column \"%s\" of protected table %s", name, qualname));
+	}
+}
+
+/* ------------------------------------------------------ entry points */
+
+/*
+ * Common frame of both triggers: protocol check, early exits, a temporary
+ * memory context, SPI, and the recursion flag reset in PG_FINALLY.
+ */
+static void
+run_event_trigger(FunctionCallInfo fcinfo, void (*work) (void))
+{
+	MemoryContext tmpcxt;
+	MemoryContext oldcxt;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function can only be called as an event trigger"),
+				 errhint("Do not call tenant_rls's event trigger functions directly.")));
+
+	/*
+	 * Not during extension scripts (ours or another's), binary upgrade, our
+	 * own DDL, or the DDL of protect() / unprotect().
+	 */
+	if (creating_extension || IsBinaryUpgrade || in_event_trigger ||
+		tenant_policy_ddl_active() || tenant_rls_tenant_column == NULL)
+		return;
+	/* DROP EXTENSION tenant_rls: the registry is going away */
+	if (!OidIsValid(extension_schema_oid()) ||
+		!OidIsValid(get_relname_relid("protected_table", extension_schema_oid())))
+		return;
+
+	tmpcxt = AllocSetContextCreate(CurrentMemoryContext,
+								   "tenant_rls event trigger",
+								   ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(tmpcxt);
+	in_event_trigger = true;
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "tenant_rls: SPI_connect failed");
+		work();
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		in_event_trigger = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(tmpcxt);
+}
+
+Datum
+tenant_rls_ddl_command_end(PG_FUNCTION_ARGS)
+{
+	run_event_trigger(fcinfo, ddl_command_end_work);
+	PG_RETURN_VOID();
+}
+
+Datum
+tenant_rls_sql_drop(PG_FUNCTION_ARGS)
+{
+	run_event_trigger(fcinfo, sql_drop_work);
+	PG_RETURN_VOID();
+}

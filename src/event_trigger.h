@@ -1,0 +1,20 @@
+/*
+ * event_trigger.h -- auto-protection, drift guard and registry upkeep
+ * (DESIGN E1-E3), done by event triggers written in C.
+ *
+ * The two event trigger functions are reached through SQL only
+ * (tenant_rls.on_ddl_command_end(), tenant_rls.on_sql_drop(), created by
+ * src/sql/30_event_trigger.sql).  The sanctioned path of weakening a
+ * protected table is protect() / unprotect(): while they run their own DDL,
+ * tenant_policy_ddl_active() (policy.h) is true and the triggers stand
+ * aside.  Nothing else in the extension needs to call into this file.
+ */
+#ifndef TENANT_RLS_EVENT_TRIGGER_H
+#define TENANT_RLS_EVENT_TRIGGER_H
+
+#include "fmgr.h"
+
+extern Datum tenant_rls_ddl_command_end(PG_FUNCTION_ARGS);
+extern Datum tenant_rls_sql_drop(PG_FUNCTION_ARGS);
+
+#endif							/* TENANT_RLS_EVENT_TRIGGER_H */

@@ -1,0 +1,2102 @@
+/*
+ * policy.c -- protect(), unprotect(), mark_global() and the controlled
+ * exceptions (admin role, global rows, cross-tenant grants).
+ *
+ * protect() turns a table into a tenant table:
+ *   ALTER TABLE ONLY t ALTER COLUMN c SET DEFAULT <accessor>()   (if none)
+ *   ALTER TABLE ONLY t ENABLE / FORCE ROW LEVEL SECURITY         (if not yet)
+ *   per command (select, insert, update, delete) a permissive
+ *   tenant_rls_isolation_<cmd> and a restrictive tenant_rls_guard_<cmd>, both
+ *   with the same expression: c = accessor() OR <the enabled exceptions>
+ *   (read: global rows, admin, read grants; write: admin, write grants).  The
+ *   guard keeps a permissive policy someone adds later from widening it.
+ *   ALTER TABLE ONLY t ALTER COLUMN c SET NOT NULL               (if safe)
+ * for the table and every partition / inheritance child, then records each in
+ * the registry (tenant_rls.protected_table) with what it changed, so that
+ * unprotect() reverses exactly that.
+ *
+ * Performance: the column is compared uncast to the accessor of its own type,
+ * so the tenant index is used (also in generic plans).  Exception terms are
+ * gated by IMMUTABLE plan-time functions (plan_is_admin(), plan_has_grants())
+ * that the planner folds to false for a session that cannot use them, so the
+ * common plan is the same as with a hand-written WHERE c = $1.  A gate only
+ * ever removes an allowance; the run-time checks (is_admin(),
+ * granted_tenants*()) decide.  Plans are invalidated when a gate's input
+ * changes: grants (trigger -> relcache invalidation), role membership
+ * (syscache callback -> plan cache reset), role switch (PostgreSQL re-plans
+ * queries that used row security).
+ */
+#include "tenant_rls.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/supportnodes.h"
+#include "parser/parse_func.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "context.h"
+#include "guc.h"
+#include "policy.h"
+
+PG_FUNCTION_INFO_V1(tenant_rls_protect);
+PG_FUNCTION_INFO_V1(tenant_rls_unprotect);
+PG_FUNCTION_INFO_V1(tenant_rls_mark_global);
+PG_FUNCTION_INFO_V1(tenant_rls_unmark_global);
+PG_FUNCTION_INFO_V1(tenant_rls_allow_global_rows);
+PG_FUNCTION_INFO_V1(tenant_rls_grant_access);
+PG_FUNCTION_INFO_V1(tenant_rls_revoke_access);
+PG_FUNCTION_INFO_V1(tenant_rls_grants_changed);
+PG_FUNCTION_INFO_V1(tenant_rls_is_admin);
+PG_FUNCTION_INFO_V1(tenant_rls_plan_has_grants);
+PG_FUNCTION_INFO_V1(tenant_rls_granted_tenants);
+PG_FUNCTION_INFO_V1(tenant_rls_plan_gate_support);
+
+/* managed policy names (all start with POLICY_NAME_PREFIX) */
+#define POL_ISO_SELECT		"tenant_rls_isolation_select"
+#define POL_ISO_INSERT		"tenant_rls_isolation_insert"
+#define POL_ISO_UPDATE		"tenant_rls_isolation_update"
+#define POL_ISO_DELETE		"tenant_rls_isolation_delete"
+#define POL_GUARD_SELECT	"tenant_rls_guard_select"
+#define POL_GUARD_INSERT	"tenant_rls_guard_insert"
+#define POL_GUARD_UPDATE	"tenant_rls_guard_update"
+#define POL_GUARD_DELETE	"tenant_rls_guard_delete"
+
+static bool policy_ddl_active = false;
+
+bool
+tenant_policy_ddl_active(void)
+{
+	return policy_ddl_active;
+}
+
+/* ---------------------------------------------------------------------
+ * Column types: which accessor matches which tenant column.
+ * ---------------------------------------------------------------------
+ */
+typedef struct ColType
+{
+	const char *tenant_type;	/* registry tenant_type */
+	const char *accessor;		/* tenant_rls.<accessor>() */
+	const char *granted;		/* tenant_rls.<granted>(regclass, text) */
+	TenantType	ttype;
+} ColType;
+
+static const ColType coltype_uuid = {"uuid", "current_tenant_uuid", "granted_tenants_uuid", TENANT_TYPE_UUID};
+static const ColType coltype_bigint = {"bigint", "current_tenant_bigint", "granted_tenants_bigint", TENANT_TYPE_BIGINT};
+static const ColType coltype_int = {"integer", "current_tenant_int", "granted_tenants_int", TENANT_TYPE_INTEGER};
+static const ColType coltype_text = {"text", "current_tenant", "granted_tenants", TENANT_TYPE_TEXT};
+
+static const ColType *
+coltype_for(Oid typid)
+{
+	switch (getBaseType(typid))
+	{
+		case UUIDOID:
+			return &coltype_uuid;
+		case INT8OID:
+			return &coltype_bigint;
+		case INT4OID:
+			return &coltype_int;
+		case TEXTOID:
+		case VARCHAROID:
+			return &coltype_text;
+		default:
+			return NULL;
+	}
+}
+
+static const ColType *
+coltype_by_name(const char *name)
+{
+	if (strcmp(name, "uuid") == 0)
+		return &coltype_uuid;
+	if (strcmp(name, "bigint") == 0)
+		return &coltype_bigint;
+	if (strcmp(name, "integer") == 0)
+		return &coltype_int;
+	return &coltype_text;
+}
+
+/* ---------------------------------------------------------------------
+ * Small helpers
+ * ---------------------------------------------------------------------
+ */
+
+/* quoted schema.table of a relation */
+static char *
+rel_qualname(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/* 'schema.table'::regclass as a literal for generated SQL */
+static char *
+regclass_literal(Oid relid)
+{
+	return psprintf("%s::regclass", quote_literal_cstr(rel_qualname(relid)));
+}
+
+/*
+ * Run SQL as the bootstrap superuser, for the registry (no privileges are
+ * granted on it) and for reads that must not be filtered by the caller's
+ * row security.  All SQL passed here is schema-qualified and parameterised.
+ * An error restores the user on abort (xact.c).
+ */
+static int
+spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
+					const char *nulls, bool read_only)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (ret < 0)
+		elog(ERROR, "tenant_rls: SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	return ret;
+}
+
+/* Run one generated DDL statement as the caller. */
+static void
+spi_exec_ddl(const char *sql)
+{
+	int			ret = SPI_execute(sql, false, 0);
+
+	if (ret < 0)
+		elog(ERROR, "tenant_rls: SPI_execute failed for \"%s\": %s", sql, SPI_result_code_string(ret));
+}
+
+static char *
+spi_getstr(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+static bool
+spi_getbool(int row, int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+
+	return *isnull ? false : DatumGetBool(d);
+}
+
+static bool
+is_reserved_schema(const char *nspname)
+{
+	return strcmp(nspname, "pg_catalog") == 0 ||
+		strcmp(nspname, "information_schema") == 0 ||
+		strcmp(nspname, "pg_toast") == 0 ||
+		strcmp(nspname, TENANT_RLS_SCHEMA) == 0;
+}
+
+static const char *
+relkind_word(char relkind)
+{
+	switch (relkind)
+	{
+		case RELKIND_VIEW:
+			return "a view";
+		case RELKIND_MATVIEW:
+			return "a materialized view";
+		case RELKIND_FOREIGN_TABLE:
+			return "a foreign table";
+		case RELKIND_SEQUENCE:
+			return "a sequence";
+		case RELKIND_INDEX:
+		case RELKIND_PARTITIONED_INDEX:
+			return "an index";
+		case RELKIND_COMPOSITE_TYPE:
+			return "a composite type";
+		case RELKIND_TOASTVALUE:
+			return "a TOAST table";
+		default:
+			return "not a table";
+	}
+}
+
+/*
+ * Checks common to every table-level function: an ordinary or partitioned,
+ * permanent table outside the system schemas, owned by the caller.
+ */
+static void
+check_table(Oid relid, const char *what, const char *suffix)
+{
+	char		relkind = get_rel_relkind(relid);
+	char	   *nspname;
+	char	   *qualname;
+
+	if (relkind == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("Pass the name of an existing table.")));
+	qualname = rel_qualname(relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot %s \"%s\"%s: it is %s", what, qualname, suffix, relkind_word(relkind)),
+				 errdetail("tenant_rls works on ordinary and partitioned tables only."),
+				 errhint("Apply it to the table(s) the object reads; a view needs security_invoker = true to be covered by their policies.")));
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	if (is_reserved_schema(nspname))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot %s \"%s\"%s: it is in the reserved schema \"%s\"", what, qualname, suffix, nspname),
+				 errdetail("Tables in pg_catalog, information_schema, pg_toast and the extension's own schema are not tenant tables."),
+				 errhint("Apply it to your application's tables only.")));
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s \"%s\"%s: it is a temporary table", what, qualname, suffix),
+				 errdetail("A temporary table is visible to its own session only."),
+				 errhint("Apply it to permanent tables.")));
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table \"%s\" to %s it%s", qualname, what, suffix),
+				 errhint("Run it as the owner of the table or as a superuser.")));
+}
+
+/* ---------------------------------------------------------------------
+ * Registry access
+ * ---------------------------------------------------------------------
+ */
+typedef struct RegRow
+{
+	bool		found;
+	char	   *status;
+	char	   *tenant_column;
+	char	   *tenant_type;
+	char	   *parent_schema;	/* NULL when protected on its own */
+	char	   *parent_table;
+	bool		global_rows;
+} RegRow;
+
+static RegRow
+registry_get(const char *nspname, const char *relname)
+{
+	RegRow		r;
+	Oid			types[2] = {NAMEOID, NAMEOID};
+	Datum		vals[2];
+
+	memset(&r, 0, sizeof(r));
+	vals[0] = CStringGetDatum(nspname);
+	vals[1] = CStringGetDatum(relname);
+	/* name arguments are passed as cstring-compatible Name datums */
+	vals[0] = DirectFunctionCall1(namein, vals[0]);
+	vals[1] = DirectFunctionCall1(namein, vals[1]);
+	spi_exec_privileged("SELECT status, tenant_column, tenant_type, parent_schema, parent_table, global_rows"
+						"  FROM tenant_rls.protected_table"
+						" WHERE schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2",
+						2, types, vals, NULL, true);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		r.found = true;
+		r.status = spi_getstr(0, 1);
+		r.tenant_column = spi_getstr(0, 2);
+		r.tenant_type = spi_getstr(0, 3);
+		r.parent_schema = spi_getstr(0, 4);
+		r.parent_table = spi_getstr(0, 5);
+		r.global_rows = spi_getbool(0, 6, &isnull);
+	}
+	return r;
+}
+
+static RegRow
+registry_get_rel(Oid relid)
+{
+	return registry_get(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+}
+
+/*
+ * The jsonb of the managed policies of a relation, as pg_get_expr() prints
+ * them back (search_path = pg_catalog, pg_temp: the function's own).
+ * RELP = parameter of the relation oid, NAMESP = of the text[] of names.
+ */
+#define MANAGED_POLICIES_SQL(RELP, NAMESP) \
+	"COALESCE((SELECT pg_catalog.jsonb_object_agg(p.polname, pg_catalog.jsonb_build_object(" \
+	"   'cmd', p.polcmd::text, 'permissive', p.polpermissive," \
+	"   'roles', (SELECT pg_catalog.jsonb_agg(CASE WHEN r OPERATOR(pg_catalog.=) 0 THEN 'public'" \
+	"                                            ELSE r::pg_catalog.regrole::text END ORDER BY r)" \
+	"               FROM pg_catalog.unnest(p.polroles) r)," \
+	"   'qual', pg_catalog.pg_get_expr(p.polqual, p.polrelid)," \
+	"   'with_check', pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)))" \
+	"  FROM pg_catalog.pg_policy p" \
+	" WHERE p.polrelid OPERATOR(pg_catalog.=) " RELP " AND p.polname::text OPERATOR(pg_catalog.=) ANY (" NAMESP ")), '{}'::jsonb)"
+
+static Datum
+names_to_array(List *names)
+{
+	int			n = list_length(names);
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, names)
+		elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* ---------------------------------------------------------------------
+ * Policy expressions
+ * ---------------------------------------------------------------------
+ */
+typedef struct PolicyCtx
+{
+	const char *col;			/* quoted tenant column */
+	const ColType *ct;
+	char	   *regclass;		/* 'schema.table'::regclass */
+	bool		global_rows;
+} PolicyCtx;
+
+static char *
+expr_own(PolicyCtx *p)
+{
+	return psprintf("%s OPERATOR(pg_catalog.=) tenant_rls.%s()", p->col, p->ct->accessor);
+}
+
+static char *
+expr_admin(void)
+{
+	return pstrdup("tenant_rls.plan_is_admin() AND tenant_rls.is_admin()");
+}
+
+static char *
+expr_grant(PolicyCtx *p, const char *priv)
+{
+	return psprintf("tenant_rls.plan_has_grants(%s) AND %s OPERATOR(pg_catalog.=) ANY (tenant_rls.%s(%s, '%s'))",
+					p->regclass, p->col, p->ct->granted, p->regclass, priv);
+}
+
+/* what a tenant may read: own rows, global rows (opt-in), admin, grants */
+static char *
+expr_read_envelope(PolicyCtx *p)
+{
+	return psprintf("%s OR %s(%s) OR (%s)",
+					expr_own(p),
+					p->global_rows ? psprintf("%s IS NULL OR ", p->col) : "",
+					expr_admin(), expr_grant(p, "read"));
+}
+
+/* what a tenant may write: own rows, admin, write grants */
+static char *
+expr_write_envelope(PolicyCtx *p)
+{
+	return psprintf("%s OR (%s) OR (%s)", expr_own(p), expr_admin(), expr_grant(p, "write"));
+}
+
+static void
+add_policy(List **stmts, List **names, const char *name, const char *table,
+		   bool restrictive, const char *cmd, const char *using_expr, const char *check_expr)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "CREATE POLICY %s ON %s AS %s FOR %s TO PUBLIC",
+					 quote_identifier(name), table, restrictive ? "RESTRICTIVE" : "PERMISSIVE", cmd);
+	if (using_expr)
+		appendStringInfo(&buf, " USING (%s)", using_expr);
+	if (check_expr)
+		appendStringInfo(&buf, " WITH CHECK (%s)", check_expr);
+	*stmts = lappend(*stmts, buf.data);
+	*names = lappend(*names, pstrdup(name));
+}
+
+/*
+ * The policies.  Each command gets a permissive isolation policy and a
+ * restrictive guard with the same expression: what the tenant may read
+ * (SELECT) or write (INSERT, UPDATE, DELETE).  PostgreSQL keeps one copy of
+ * identical security quals, so the query is planned with a single qual; the
+ * guard makes sure a permissive policy added later cannot widen it.
+ */
+static void
+add_all_policies(List **stmts, List **names, PolicyCtx *p, const char *table)
+{
+	char	   *renv = expr_read_envelope(p);
+	char	   *wenv = expr_write_envelope(p);
+
+	add_policy(stmts, names, POL_ISO_SELECT, table, false, "SELECT", renv, NULL);
+	add_policy(stmts, names, POL_ISO_INSERT, table, false, "INSERT", NULL, wenv);
+	add_policy(stmts, names, POL_ISO_UPDATE, table, false, "UPDATE", wenv, wenv);
+	add_policy(stmts, names, POL_ISO_DELETE, table, false, "DELETE", wenv, NULL);
+	add_policy(stmts, names, POL_GUARD_SELECT, table, true, "SELECT", renv, NULL);
+	add_policy(stmts, names, POL_GUARD_INSERT, table, true, "INSERT", NULL, wenv);
+	add_policy(stmts, names, POL_GUARD_UPDATE, table, true, "UPDATE", wenv, wenv);
+	add_policy(stmts, names, POL_GUARD_DELETE, table, true, "DELETE", wenv, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * protect()
+ * ---------------------------------------------------------------------
+ */
+typedef struct Target
+{
+	Oid			relid;
+	char	   *nspname;
+	char	   *relname;
+	char	   *qualname;
+	char		relkind;
+	bool		ispartition;
+	bool		registered;		/* already in the registry: left alone */
+	bool		rls_enabled;
+	bool		rls_forced;
+	bool		has_default;
+	bool		attnotnull;
+	bool		has_nulls;
+	AttrNumber	attnum;
+	/* decisions */
+	bool		set_default;
+	bool		set_not_null;
+	bool		set_not_null_inherited;	/* NOT NULL came from a parent protect() set it on */
+	bool		audit;
+	List	   *policies;		/* names created */
+} Target;
+
+static void
+fill_target(Target *t, Oid relid, const char *colname)
+{
+	HeapTuple	tup;
+	Form_pg_class cls;
+
+	memset(t, 0, sizeof(*t));
+	t->relid = relid;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	cls = (Form_pg_class) GETSTRUCT(tup);
+	t->relkind = cls->relkind;
+	t->ispartition = cls->relispartition;
+	t->rls_enabled = cls->relrowsecurity;
+	t->rls_forced = cls->relforcerowsecurity;
+	ReleaseSysCache(tup);
+	t->nspname = get_namespace_name(get_rel_namespace(relid));
+	t->relname = get_rel_name(relid);
+	t->qualname = quote_qualified_identifier(t->nspname, t->relname);
+	t->attnum = get_attnum(relid, colname);
+	if (t->attnum > 0)
+	{
+		tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(t->attnum));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for attribute %d of relation %u", t->attnum, relid);
+		t->attnotnull = ((Form_pg_attribute) GETSTRUCT(tup))->attnotnull;
+		t->has_default = ((Form_pg_attribute) GETSTRUCT(tup))->atthasdef;
+		ReleaseSysCache(tup);
+	}
+}
+
+/* does the relation already carry a policy with a reserved name? */
+static char *
+reserved_policy_present(Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		vals[1] = {ObjectIdGetDatum(relid)};
+
+	spi_exec_privileged("SELECT polname::text FROM pg_catalog.pg_policy"
+						" WHERE polrelid OPERATOR(pg_catalog.=) $1"
+						"   AND pg_catalog.starts_with(polname::text, 'tenant_rls_')"
+						" ORDER BY 1 LIMIT 1",
+						1, types, vals, NULL, true);
+	return SPI_processed > 0 ? spi_getstr(0, 1) : NULL;
+}
+
+static bool
+rel_has_nulls(Target *t, const char *col)
+{
+	char	   *sql;
+
+	if (t->relkind == RELKIND_PARTITIONED_TABLE || t->attnotnull)
+		return false;
+	sql = psprintf("SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE %s IS NULL)", t->qualname, col);
+	spi_exec_privileged(sql, 0, NULL, NULL, NULL, true);
+	{
+		bool		isnull;
+
+		return spi_getbool(0, 1, &isnull);
+	}
+}
+
+/* name of the protected table a table's protection belongs to, if any */
+static bool
+protected_ancestor(Oid relid, char **pschema, char **ptable)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		vals[1] = {ObjectIdGetDatum(relid)};
+
+	spi_exec_privileged("SELECT COALESCE(r.parent_schema, r.schema_name), COALESCE(r.parent_table, r.table_name)"
+						"  FROM pg_catalog.pg_inherits i"
+						"  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhparent"
+						"  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+						"  JOIN tenant_rls.protected_table r ON r.schema_name OPERATOR(pg_catalog.=) n.nspname"
+						"                                 AND r.table_name OPERATOR(pg_catalog.=) c.relname"
+						" WHERE i.inhrelid OPERATOR(pg_catalog.=) $1 AND r.status OPERATOR(pg_catalog.=) 'protected'"
+						" ORDER BY i.inhseqno LIMIT 1",
+						1, types, vals, NULL, true);
+	if (SPI_processed == 0)
+		return false;
+	*pschema = spi_getstr(0, 1);
+	*ptable = spi_getstr(0, 2);
+	return true;
+}
+
+static Oid
+audit_function(const char *name, int nargs, Oid *argtypes)
+{
+	List	   *fname = list_make2(makeString(TENANT_RLS_SCHEMA), makeString(pstrdup(name)));
+
+	return LookupFuncName(fname, nargs, argtypes, true);
+}
+
+/* is the table part of a hierarchy whose protection it joins? */
+static bool
+in_protected_tree(Target *t, Target *root, const char *pschema)
+{
+	return t != root || pschema != NULL;
+}
+
+static char *current_default_expr(Oid relid, const char *colname);
+
+/* is the column's default the one protect() sets (as pg_get_expr prints it)? */
+static bool
+is_our_default(Oid relid, const char *colname, const ColType *ct)
+{
+	char	   *cur = current_default_expr(relid, colname);
+	char	   *ours = psprintf("tenant_rls.%s()", ct->accessor);
+	char	   *ours_cast = psprintf("(tenant_rls.%s())::", ct->accessor);
+
+	return cur != NULL && (strcmp(cur, ours) == 0 || strncmp(cur, ours_cast, strlen(ours_cast)) == 0);
+}
+
+/* did protect() set NOT NULL on this (registered) table? */
+static bool
+parent_set_not_null(Oid relid)
+{
+	Oid			types[2] = {NAMEOID, NAMEOID};
+	Datum		vals[2];
+	bool		isnull;
+
+	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(relid))));
+	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(relid)));
+	spi_exec_privileged("SELECT COALESCE((managed OPERATOR(pg_catalog.->>) 'set_not_null')::boolean, false)"
+						"  FROM tenant_rls.protected_table"
+						" WHERE schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2"
+						"   AND status OPERATOR(pg_catalog.=) 'protected'",
+						2, types, vals, NULL, true);
+	return SPI_processed > 0 && spi_getbool(0, 1, &isnull);
+}
+
+static void
+registry_insert(Target *t, const char *colname, const ColType *ct,
+				const char *pschema, const char *ptable, bool global_rows)
+{
+	Oid			types[16] = {NAMEOID, NAMEOID, NAMEOID, TEXTOID, OIDOID, TEXTARRAYOID,
+	BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, INT2OID, NAMEOID, NAMEOID, NAMEOID, BOOLOID};
+	Datum		vals[16];
+	char		nulls[17];
+
+	memset(nulls, ' ', sizeof(nulls));
+	nulls[16] = '\0';
+	vals[15] = BoolGetDatum(global_rows);
+	vals[14] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(t->nspname));
+	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(t->relname));
+	vals[2] = DirectFunctionCall1(namein, CStringGetDatum(colname));
+	vals[3] = CStringGetTextDatum(ct->tenant_type);
+	vals[4] = ObjectIdGetDatum(t->relid);
+	vals[5] = names_to_array(t->policies);
+	vals[6] = BoolGetDatum(!t->rls_enabled);
+	vals[7] = BoolGetDatum(!t->rls_forced);
+	vals[8] = BoolGetDatum(t->set_default);
+	vals[9] = BoolGetDatum(t->set_not_null || t->set_not_null_inherited);
+	vals[10] = BoolGetDatum(t->audit);
+	vals[11] = Int16GetDatum(t->attnum);
+	if (pschema)
+	{
+		vals[12] = DirectFunctionCall1(namein, CStringGetDatum(pschema));
+		vals[13] = DirectFunctionCall1(namein, CStringGetDatum(ptable));
+	}
+	else
+	{
+		vals[12] = vals[13] = (Datum) 0;
+		nulls[12] = nulls[13] = 'n';
+	}
+	spi_exec_privileged("INSERT INTO tenant_rls.protected_table"
+						" (schema_name, table_name, status, tenant_column, tenant_type, managed,"
+						"  global_rows, parent_schema, parent_table, protected_by)"
+						" SELECT $1, $2, 'protected', $3, $4,"
+						"  pg_catalog.jsonb_build_object("
+						"   'policies', " MANAGED_POLICIES_SQL("$5", "$6") ","
+						"   'enabled_rls', $7, 'forced_rls', $8, 'set_default', $9,"
+						"   'default_expr', CASE WHEN $9 THEN (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid)"
+						"                       FROM pg_catalog.pg_attrdef d WHERE d.adrelid OPERATOR(pg_catalog.=) $5"
+						"                        AND d.adnum OPERATOR(pg_catalog.=) $12) END,"
+						"   'set_not_null', $10, 'audit', $11),"
+						"  $16, $13, $14, $15",
+						16, types, vals, nulls, false);
+}
+
+/* run generated DDL as the caller, with the drift guard told it is ours */
+static void
+exec_statements(List *stmts)
+{
+	bool		save_active = policy_ddl_active;
+	ListCell   *lc;
+
+	PG_TRY();
+	{
+		policy_ddl_active = true;
+		foreach(lc, stmts)
+			spi_exec_ddl((char *) lfirst(lc));
+	}
+	PG_FINALLY();
+	{
+		policy_ddl_active = save_active;
+	}
+	PG_END_TRY();
+	CommandCounterIncrement();
+}
+
+List *
+tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	List	   *result = NIL;
+	List	   *stmts = NIL;
+	List	   *rels;
+	List	   *targets = NIL;
+	Target	   *root;
+	const ColType *ct;
+	const char *colname;
+	const char *col;
+	char	   *pschema = NULL;
+	char	   *ptable = NULL;
+	RegRow		reg;
+	bool		any_nulls = false;
+	bool		global_rows = false;
+	int			ntargets;
+	Target	  **tarr;
+	Oid			audit_args[3] = {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID};
+	bool		with_audit;
+	ListCell   *lc;
+
+	colname = tenant_column ? tenant_column : tenant_rls_tenant_column;
+	if (colname == NULL || colname[0] == '\0')
+		colname = "tenant_id";
+
+	check_table(relid, "protect", "");
+
+	/* the table and all its partitions / inheritance children, root first */
+	rels = find_all_inheritors(relid, dry_run ? AccessShareLock : AccessExclusiveLock, NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+
+	/* the root: exists, column, type, registry state */
+	root = palloc(sizeof(Target));
+	fill_target(root, relid, colname);
+	if (root->attnum == InvalidAttrNumber || root->attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("table \"%s\" has no tenant column \"%s\"", root->qualname, colname),
+				 errhint("Pass the tenant column as protect(table, tenant_column => ...), set tenant_rls.tenant_column, or mark a shared table with tenant_rls.mark_global().")));
+	ct = coltype_for(get_atttype(relid, root->attnum));
+	if (ct == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("tenant column \"%s\" of table \"%s\" has unsupported type %s",
+						colname, root->qualname, format_type_be(get_atttype(relid, root->attnum))),
+				 errdetail("Supported tenant column types are uuid, bigint, integer, text and varchar (or domains over them)."),
+				 errhint("Change the column's type, or protect the table by another column.")));
+	col = quote_identifier(colname);
+
+	reg = registry_get(root->nspname, root->relname);
+	if (reg.found && strcmp(reg.status, "global") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is marked global", root->qualname),
+				 errdetail("A global table is shared by all tenants on purpose."),
+				 errhint("Run tenant_rls.unmark_global() first if the table should be isolated by tenant.")));
+	if (reg.found && strcmp(reg.tenant_column, colname) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is already protected by column \"%s\"", root->qualname, reg.tenant_column),
+				 errhint("Run tenant_rls.unprotect() first to protect it by another column.")));
+	if (reg.found)
+	{
+		/* protected: protect what was added since (partitions, children) */
+		if (reg.parent_table)
+		{
+			pschema = reg.parent_schema;
+			ptable = reg.parent_table;
+		}
+		else
+		{
+			pschema = root->nspname;
+			ptable = root->relname;
+		}
+		root->registered = true;
+	}
+	else if (protected_ancestor(relid, &pschema, &ptable))
+	{
+		/* a new partition / child of a protected table: belongs to it */
+	}
+	targets = lappend(targets, root);
+
+	foreach(lc, rels)
+	{
+		Oid			child = lfirst_oid(lc);
+		Target	   *t;
+
+		if (child == relid)
+			continue;
+		t = palloc(sizeof(Target));
+		fill_target(t, child, colname);
+		if (t->relkind != RELKIND_RELATION && t->relkind != RELKIND_PARTITIONED_TABLE)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("cannot protect \"%s\": its %s \"%s\" is %s",
+							root->qualname, t->ispartition ? "partition" : "child table",
+							t->qualname, relkind_word(t->relkind)),
+					 errdetail("Row-level security cannot be enabled on it, so rows queried through it directly would not be isolated."),
+					 errhint("Detach it, or replace it with an ordinary table.")));
+		if (!pg_class_ownercheck(child, GetUserId()))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be owner of table \"%s\" to protect it", t->qualname),
+					 errdetail("It is a %s of \"%s\", which is protected with it.",
+							   t->ispartition ? "partition" : "child table", root->qualname),
+					 errhint("Run it as the owner of all these tables or as a superuser.")));
+		reg = registry_get(t->nspname, t->relname);
+		if (reg.found)
+		{
+			if (strcmp(reg.status, "global") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("cannot protect \"%s\": its %s \"%s\" is marked global",
+								root->qualname, t->ispartition ? "partition" : "child table", t->qualname),
+						 errhint("Run tenant_rls.unmark_global() on it first.")));
+			t->registered = true;
+		}
+		targets = lappend(targets, t);
+	}
+
+	/* a table joining a protected tree gets the tree's global-rows switch */
+	if (pschema != NULL)
+	{
+		RegRow		treereg = registry_get(pschema, ptable);
+
+		global_rows = treereg.found && treereg.global_rows;
+	}
+
+	ntargets = list_length(targets);
+	tarr = palloc(sizeof(Target *) * ntargets);
+	{
+		int			i = 0;
+
+		foreach(lc, targets)
+			tarr[i++] = (Target *) lfirst(lc);
+	}
+
+	/* anything to do at all? */
+	{
+		bool		todo = false;
+
+		for (int i = 0; i < ntargets; i++)
+			todo |= !tarr[i]->registered;
+		if (!todo)
+		{
+			ereport(NOTICE,
+					(errmsg("table \"%s\" is already protected, nothing to do", root->qualname)));
+			SPI_finish();
+			return NIL;
+		}
+	}
+
+	/* reserved policy names must be free on the tables we change */
+	for (int i = 0; i < ntargets; i++)
+	{
+		char	   *name;
+
+		if (tarr[i]->registered)
+			continue;
+		name = reserved_policy_present(tarr[i]->relid);
+		if (name)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("table \"%s\" already has a policy named \"%s\"", tarr[i]->qualname, name),
+					 errdetail("Policy names starting with \"tenant_rls_\" are reserved for the policies tenant_rls manages."),
+					 errhint("Drop or rename that policy, then protect the table.")));
+	}
+
+	/* NULL tenants anywhere in the hierarchy: leave the column nullable */
+	for (int i = 0; i < ntargets; i++)
+	{
+		tarr[i]->has_nulls = rel_has_nulls(tarr[i], col);
+		any_nulls |= tarr[i]->has_nulls;
+	}
+
+	/*
+	 * A partition created under a parent whose NOT NULL protect() set got
+	 * that constraint from it: it is ours, and goes with the parent's.
+	 */
+	for (int i = 0; i < ntargets; i++)
+	{
+		Target	   *t = tarr[i];
+
+		if (!t->registered && t->ispartition && t->attnotnull &&
+			parent_set_not_null(get_partition_parent(t->relid, false)))
+			t->set_not_null_inherited = true;
+	}
+
+	/*
+	 * NOT NULL where safe: no NULL rows (then no row can be global yet).  A
+	 * partitioned table only when all its partitions end up NOT NULL (ALTER
+	 * TABLE ONLY on it checks that).  Decided bottom-up.
+	 */
+	for (int i = ntargets - 1; i >= 0; i--)
+	{
+		Target	   *t = tarr[i];
+
+		if (t->registered || t->attnotnull || any_nulls || global_rows)
+			continue;
+		if (t->relkind == RELKIND_PARTITIONED_TABLE)
+		{
+			List	   *kids = find_inheritance_children(t->relid, NoLock);
+			ListCell   *kc;
+			bool		ok = true;
+
+			foreach(kc, kids)
+			{
+				Oid			kid = lfirst_oid(kc);
+
+				for (int j = 0; j < ntargets; j++)
+					if (tarr[j]->relid == kid && !(tarr[j]->attnotnull || tarr[j]->set_not_null))
+						ok = false;
+			}
+			if (!ok)
+				continue;
+		}
+		t->set_not_null = true;
+	}
+	if (any_nulls)
+		ereport(NOTICE,
+				(errmsg("tenant column \"%s\" of \"%s\" has rows with NULL, so it is left nullable",
+						colname, root->qualname),
+				 errdetail("Rows without a tenant are visible to no tenant."),
+				 errhint("Assign those rows a tenant, or let every tenant read them with tenant_rls.allow_global_rows().")));
+
+	with_audit = tenant_rls_audit && OidIsValid(audit_function("enable_audit", 3, audit_args));
+
+	/* the statements, in the order they run */
+	for (int i = 0; i < ntargets; i++)
+	{
+		Target	   *t = tarr[i];
+		PolicyCtx	p;
+
+		if (t->registered)
+			continue;
+		if (!t->has_default)
+		{
+			t->set_default = true;
+			stmts = lappend(stmts, psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s SET DEFAULT tenant_rls.%s()",
+											t->qualname, col, ct->accessor));
+		}
+		else if (in_protected_tree(t, root, pschema) && is_our_default(t->relid, colname, ct))
+		{
+			/* copied from a protected parent (PARTITION OF): goes with it */
+			t->set_default = true;
+		}
+		else
+			ereport(NOTICE,
+					(errmsg("tenant column \"%s\" of \"%s\" already has a default, which is kept",
+							colname, t->qualname),
+					 errhint("Inserts that do not name the tenant column get that default, not the current tenant.")));
+		if (!t->rls_enabled)
+			stmts = lappend(stmts, psprintf("ALTER TABLE ONLY %s ENABLE ROW LEVEL SECURITY", t->qualname));
+		if (!t->rls_forced)
+			stmts = lappend(stmts, psprintf("ALTER TABLE ONLY %s FORCE ROW LEVEL SECURITY", t->qualname));
+		p.col = col;
+		p.ct = ct;
+		p.regclass = regclass_literal(t->relid);
+		p.global_rows = global_rows;
+		add_all_policies(&stmts, &t->policies, &p, t->qualname);
+	}
+	for (int i = ntargets - 1; i >= 0; i--)
+	{
+		if (tarr[i]->set_not_null)
+			stmts = lappend(stmts, psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s SET NOT NULL",
+											tarr[i]->qualname, col));
+	}
+	if (with_audit)
+	{
+		/* row triggers on a partitioned table reach its partitions */
+		for (int i = 0; i < ntargets; i++)
+		{
+			if (tarr[i]->registered || tarr[i]->ispartition)
+				continue;
+			tarr[i]->audit = true;
+			stmts = lappend(stmts, psprintf("SELECT tenant_rls.enable_audit(%s)", regclass_literal(tarr[i]->relid)));
+		}
+	}
+
+	if (!dry_run)
+	{
+		exec_statements(stmts);
+
+		for (int i = 0; i < ntargets; i++)
+		{
+			Target	   *t = tarr[i];
+
+			if (t->registered)
+				continue;
+			if (t == root)
+				registry_insert(t, colname, ct, pschema, ptable, global_rows);
+			else
+				registry_insert(t, colname, ct,
+								pschema ? pschema : root->nspname,
+								ptable ? ptable : root->relname, global_rows);
+		}
+	}
+
+	/* the result lives in the caller's context */
+	{
+		MemoryContext old = MemoryContextSwitchTo(outer);
+
+		foreach(lc, stmts)
+			result = lappend(result, pstrdup((char *) lfirst(lc)));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return result;
+}
+
+static void
+return_statements(FunctionCallInfo fcinfo, List *stmts)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	foreach(lc, stmts)
+	{
+		Datum		v = CStringGetTextDatum((char *) lfirst(lc));
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &v, &isnull);
+	}
+}
+
+Datum
+tenant_rls_protect(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *colname = NULL;
+	bool		dry_run = false;
+	List	   *stmts;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null"),
+				 errhint("Pass the table to protect, e.g. tenant_rls.protect('public.orders').")));
+	relid = PG_GETARG_OID(0);
+	if (!PG_ARGISNULL(1))
+		colname = NameStr(*PG_GETARG_NAME(1));
+	if (!PG_ARGISNULL(2))
+		dry_run = PG_GETARG_BOOL(2);
+
+	stmts = tenant_protect_relation(relid, colname, dry_run);
+	return_statements(fcinfo, stmts);
+	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * unprotect() and what it shares with allow_global_rows()
+ * ---------------------------------------------------------------------
+ */
+typedef struct RegTarget
+{
+	Oid			relid;			/* InvalidOid when the table is gone */
+	char	   *nspname;
+	char	   *relname;
+	char	   *qualname;
+	char	   *tenant_column;
+	char	   *tenant_type;
+	List	   *policies;		/* managed policy names */
+	bool		enabled_rls;
+	bool		forced_rls;
+	bool		set_default;
+	char	   *default_expr;
+	bool		set_not_null;
+	bool		audit;
+	bool		global_rows;
+	int			order;			/* position in the inheritance tree, root 0 */
+} RegTarget;
+
+typedef struct Runner
+{
+	List	   *stmts;			/* executed statements, in order */
+} Runner;
+
+static void
+run_stmt(Runner *r, char *sql)
+{
+	bool		save_active = policy_ddl_active;
+
+	PG_TRY();
+	{
+		policy_ddl_active = true;
+		spi_exec_ddl(sql);
+	}
+	PG_FINALLY();
+	{
+		policy_ddl_active = save_active;
+	}
+	PG_END_TRY();
+	CommandCounterIncrement();
+	r->stmts = lappend(r->stmts, sql);
+}
+
+static List *
+text_array_to_list(Datum arr)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	List	   *l = NIL;
+
+	deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			l = lappend(l, TextDatumGetCString(elems[i]));
+	return l;
+}
+
+static int
+cmp_regtarget(const ListCell *a, const ListCell *b)
+{
+	RegTarget  *x = lfirst(a);
+	RegTarget  *y = lfirst(b);
+
+	return (x->order > y->order) - (x->order < y->order);
+}
+
+/*
+ * The registry rows of a protected table and of the children protected with
+ * it, in tree order (root first).  The caller SPI_connect()ed.
+ */
+static List *
+registry_targets(Oid relid, const char *nspname, const char *relname)
+{
+	Oid			types[2] = {NAMEOID, NAMEOID};
+	Datum		vals[2];
+	List	   *res = NIL;
+	List	   *tree = find_all_inheritors(relid, NoLock, NULL);
+	uint64		n;
+	SPITupleTable *tt;
+
+	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(nspname));
+	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(relname));
+	spi_exec_privileged("SELECT schema_name::text, table_name::text, tenant_column::text, tenant_type,"
+						"  COALESCE((SELECT pg_catalog.array_agg(k ORDER BY k)"
+						"              FROM pg_catalog.jsonb_object_keys(managed OPERATOR(pg_catalog.->) 'policies') k),"
+						"           '{}'::text[]),"
+						"  COALESCE((managed OPERATOR(pg_catalog.->>) 'enabled_rls')::boolean, false),"
+						"  COALESCE((managed OPERATOR(pg_catalog.->>) 'forced_rls')::boolean, false),"
+						"  COALESCE((managed OPERATOR(pg_catalog.->>) 'set_default')::boolean, false),"
+						"  managed OPERATOR(pg_catalog.->>) 'default_expr',"
+						"  COALESCE((managed OPERATOR(pg_catalog.->>) 'set_not_null')::boolean, false),"
+						"  COALESCE((managed OPERATOR(pg_catalog.->>) 'audit')::boolean, false),"
+						"  global_rows"
+						"  FROM tenant_rls.protected_table"
+						" WHERE status OPERATOR(pg_catalog.=) 'protected'"
+						"   AND ((schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2)"
+						"     OR (parent_schema OPERATOR(pg_catalog.=) $1 AND parent_table OPERATOR(pg_catalog.=) $2))",
+						2, types, vals, NULL, true);
+	n = SPI_processed;
+	tt = SPI_tuptable;
+	for (uint64 i = 0; i < n; i++)
+	{
+		RegTarget  *t = palloc0(sizeof(RegTarget));
+		HeapTuple	tup = tt->vals[i];
+		TupleDesc	desc = tt->tupdesc;
+		bool		isnull;
+		Oid			nsp;
+		int			pos;
+		ListCell   *lc;
+
+		t->nspname = SPI_getvalue(tup, desc, 1);
+		t->relname = SPI_getvalue(tup, desc, 2);
+		t->qualname = quote_qualified_identifier(t->nspname, t->relname);
+		t->tenant_column = SPI_getvalue(tup, desc, 3);
+		t->tenant_type = SPI_getvalue(tup, desc, 4);
+		t->policies = text_array_to_list(SPI_getbinval(tup, desc, 5, &isnull));
+		t->enabled_rls = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		t->forced_rls = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+		t->set_default = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+		t->default_expr = SPI_getvalue(tup, desc, 9);
+		t->set_not_null = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		t->audit = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
+		t->global_rows = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
+		nsp = get_namespace_oid(t->nspname, true);
+		t->relid = OidIsValid(nsp) ? get_relname_relid(t->relname, nsp) : InvalidOid;
+		/* tree order; rows no longer in the tree (detached) go last */
+		t->order = INT_MAX;
+		pos = 0;
+		foreach(lc, tree)
+		{
+			if (lfirst_oid(lc) == t->relid)
+			{
+				t->order = pos;
+				break;
+			}
+			pos++;
+		}
+		res = lappend(res, t);
+	}
+	list_sort(res, cmp_regtarget);
+	return res;
+}
+
+static void
+registry_delete(const char *nspname, const char *relname, bool with_children)
+{
+	Oid			types[2] = {NAMEOID, NAMEOID};
+	Datum		vals[2];
+
+	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(nspname));
+	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(relname));
+	spi_exec_privileged(with_children ?
+						"DELETE FROM tenant_rls.protected_table"
+						" WHERE (schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2)"
+						"    OR (parent_schema OPERATOR(pg_catalog.=) $1 AND parent_table OPERATOR(pg_catalog.=) $2)" :
+						"DELETE FROM tenant_rls.protected_table"
+						" WHERE schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2",
+						2, types, vals, NULL, false);
+}
+
+static bool
+att_notnull(Oid relid, const char *colname)
+{
+	AttrNumber	attnum = get_attnum(relid, colname);
+	HeapTuple	tup;
+	bool		res;
+
+	if (attnum <= 0)
+		return false;
+	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	res = ((Form_pg_attribute) GETSTRUCT(tup))->attnotnull;
+	ReleaseSysCache(tup);
+	return res;
+}
+
+/*
+ * Drop the NOT NULL constraints protect() set (set_not_null) on the targets,
+ * parents first.  On a partitioned table with partitions only a recursive
+ * DROP NOT NULL is allowed; partitions that had NOT NULL of their own get it
+ * back right after.
+ */
+static void
+drop_our_not_null(Runner *r, List *targets)
+{
+	ListCell   *lc;
+
+	foreach(lc, targets)
+	{
+		RegTarget  *t = lfirst(lc);
+		const char *col = quote_identifier(t->tenant_column);
+
+		if (!OidIsValid(t->relid) || !t->set_not_null || !att_notnull(t->relid, t->tenant_column))
+			continue;
+		if (get_rel_relkind(t->relid) == RELKIND_PARTITIONED_TABLE &&
+			find_inheritance_children(t->relid, NoLock) != NIL)
+		{
+			List	   *tree = find_all_inheritors(t->relid, NoLock, NULL);
+			List	   *restore = NIL;
+			ListCell   *kc;
+
+			/* descendants whose NOT NULL is not ours: restore them, children first */
+			foreach(kc, tree)
+			{
+				Oid			kid = lfirst_oid(kc);
+				bool		ours = false;
+				ListCell   *tc;
+
+				if (kid == t->relid || !att_notnull(kid, t->tenant_column))
+					continue;
+				foreach(tc, targets)
+				{
+					RegTarget  *o = lfirst(tc);
+
+					if (o->relid == kid && o->set_not_null)
+						ours = true;
+				}
+				if (!ours)
+					restore = lcons_oid(kid, restore);
+			}
+			run_stmt(r, psprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL", t->qualname, col));
+			foreach(kc, restore)
+				run_stmt(r, psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s SET NOT NULL",
+									 rel_qualname(lfirst_oid(kc)), col));
+		}
+		else
+			run_stmt(r, psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s DROP NOT NULL", t->qualname, col));
+	}
+}
+
+static char *
+current_default_expr(Oid relid, const char *colname)
+{
+	Oid			types[2] = {OIDOID, INT2OID};
+	Datum		vals[2];
+
+	vals[0] = ObjectIdGetDatum(relid);
+	vals[1] = Int16GetDatum(get_attnum(relid, colname));
+	spi_exec_privileged("SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d"
+						" WHERE d.adrelid OPERATOR(pg_catalog.=) $1 AND d.adnum OPERATOR(pg_catalog.=) $2",
+						2, types, vals, NULL, true);
+	return SPI_processed > 0 ? spi_getstr(0, 1) : NULL;
+}
+
+static bool
+str_in_list(List *l, const char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, l)
+		if (strcmp((char *) lfirst(lc), s) == 0)
+			return true;
+	return false;
+}
+
+static List *
+existing_policies(Oid relid, List *names)
+{
+	Oid			types[2] = {OIDOID, TEXTARRAYOID};
+	Datum		vals[2];
+	List	   *res = NIL;
+
+	vals[0] = ObjectIdGetDatum(relid);
+	vals[1] = names_to_array(names);
+	spi_exec_privileged("SELECT polname::text FROM pg_catalog.pg_policy"
+						" WHERE polrelid OPERATOR(pg_catalog.=) $1 AND polname::text OPERATOR(pg_catalog.=) ANY ($2)"
+						" ORDER BY pg_catalog.array_position($2, polname::text)",
+						2, types, vals, NULL, true);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		res = lappend(res, spi_getstr(i, 1));
+	return res;
+}
+
+static void
+rel_rls_flags(Oid relid, bool *enabled, bool *forced)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	*enabled = ((Form_pg_class) GETSTRUCT(tup))->relrowsecurity;
+	*forced = ((Form_pg_class) GETSTRUCT(tup))->relforcerowsecurity;
+	ReleaseSysCache(tup);
+}
+
+Datum
+tenant_rls_unprotect(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *nspname;
+	char	   *relname;
+	char	   *qualname;
+	RegRow		reg;
+	List	   *targets;
+	Runner		r = {NIL};
+	MemoryContext outer = CurrentMemoryContext;
+	List	   *result = NIL;
+	ListCell   *lc;
+	Oid			disable_args[1] = {REGCLASSOID};
+	bool		can_disable_audit;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null"),
+				 errhint("Pass the table to unprotect.")));
+	relid = PG_GETARG_OID(0);
+	check_table(relid, "unprotect", "");
+	(void) find_all_inheritors(relid, AccessExclusiveLock, NULL);
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	relname = get_rel_name(relid);
+	qualname = quote_qualified_identifier(nspname, relname);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+	reg = registry_get(nspname, relname);
+	if (!reg.found || strcmp(reg.status, "protected") != 0)
+	{
+		if (reg.found)
+			ereport(NOTICE,
+					(errmsg("table \"%s\" is not protected, nothing to do", qualname),
+					 errdetail("It is marked global."),
+					 errhint("Use tenant_rls.unmark_global() to remove the mark.")));
+		else
+			ereport(NOTICE,
+					(errmsg("table \"%s\" is not protected, nothing to do", qualname)));
+		SPI_finish();
+		return_statements(fcinfo, NIL);
+		return (Datum) 0;
+	}
+	if (reg.parent_table != NULL && registry_get(reg.parent_schema, reg.parent_table).found)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is protected as part of \"%s\"", qualname,
+						quote_qualified_identifier(reg.parent_schema, reg.parent_table)),
+				 errdetail("Unprotecting one partition or child alone would let its rows be read directly by every tenant."),
+				 errhint("Unprotect \"%s\" instead, or detach this table first.",
+						 quote_qualified_identifier(reg.parent_schema, reg.parent_table))));
+
+	targets = registry_targets(relid, nspname, relname);
+	foreach(lc, targets)
+	{
+		RegTarget  *t = lfirst(lc);
+
+		if (OidIsValid(t->relid) && t->relid != relid && !pg_class_ownercheck(t->relid, GetUserId()))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be owner of table \"%s\" to unprotect it", t->qualname),
+					 errdetail("It was protected together with \"%s\".", qualname),
+					 errhint("Run it as the owner of all these tables or as a superuser.")));
+		if (OidIsValid(t->relid))
+			LockRelationOid(t->relid, AccessExclusiveLock);
+	}
+
+	/* the registry first: the drift guard then sees unmanaged tables */
+	registry_delete(nspname, relname, true);
+	CommandCounterIncrement();
+
+	can_disable_audit = OidIsValid(audit_function("disable_audit", 1, disable_args));
+	foreach(lc, targets)
+	{
+		RegTarget  *t = lfirst(lc);
+		ListCell   *pc;
+		bool		enabled,
+					forced;
+
+		if (!OidIsValid(t->relid))
+			continue;
+		if (t->audit && can_disable_audit)
+			run_stmt(&r, psprintf("SELECT tenant_rls.disable_audit(%s)", regclass_literal(t->relid)));
+		foreach(pc, existing_policies(t->relid, t->policies))
+			run_stmt(&r, psprintf("DROP POLICY %s ON %s", quote_identifier((char *) lfirst(pc)), t->qualname));
+		rel_rls_flags(t->relid, &enabled, &forced);
+		if (t->forced_rls && forced)
+			run_stmt(&r, psprintf("ALTER TABLE ONLY %s NO FORCE ROW LEVEL SECURITY", t->qualname));
+		if (t->enabled_rls && enabled)
+			run_stmt(&r, psprintf("ALTER TABLE ONLY %s DISABLE ROW LEVEL SECURITY", t->qualname));
+		if (t->set_default)
+		{
+			char	   *cur = current_default_expr(t->relid, t->tenant_column);
+
+			if (cur != NULL && t->default_expr != NULL && strcmp(cur, t->default_expr) == 0)
+				run_stmt(&r, psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s DROP DEFAULT",
+									  t->qualname, quote_identifier(t->tenant_column)));
+			else if (cur != NULL)
+				ereport(NOTICE,
+						(errmsg("default of column \"%s\" of \"%s\" was changed after protect(), so it is kept",
+								t->tenant_column, t->qualname)));
+		}
+	}
+	drop_our_not_null(&r, targets);
+
+	{
+		MemoryContext old = MemoryContextSwitchTo(outer);
+
+		foreach(lc, r.stmts)
+			result = lappend(result, pstrdup((char *) lfirst(lc)));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return_statements(fcinfo, result);
+	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * mark_global() / unmark_global()
+ * ---------------------------------------------------------------------
+ */
+Datum
+tenant_rls_mark_global(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	List	   *tree;
+	ListCell   *lc;
+	char	   *root_nsp;
+	char	   *root_rel;
+
+	check_table(relid, "mark", " global");
+	tree = find_all_inheritors(relid, ShareUpdateExclusiveLock, NULL);
+	root_nsp = get_namespace_name(get_rel_namespace(relid));
+	root_rel = get_rel_name(relid);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+	foreach(lc, tree)
+	{
+		Oid			rel = lfirst_oid(lc);
+		RegRow		reg = registry_get_rel(rel);
+		Oid			types[5] = {NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID};
+		Datum		vals[5];
+		char		nulls[6] = "     ";
+
+		if (reg.found && strcmp(reg.status, "protected") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s\" is protected, so it cannot be marked global", rel_qualname(rel)),
+					 errhint("Run tenant_rls.unprotect() first if the table is really shared by all tenants.")));
+		if (reg.found)
+		{
+			if (rel == relid)
+				ereport(NOTICE,
+						(errmsg("table \"%s\" is already marked global, nothing to do", rel_qualname(rel))));
+			continue;
+		}
+		if (rel != relid && !pg_class_ownercheck(rel, GetUserId()))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be owner of table \"%s\" to mark it global", rel_qualname(rel)),
+					 errhint("Run it as the owner of the table and its partitions or as a superuser.")));
+		vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(rel))));
+		vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(rel)));
+		vals[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+		if (rel == relid)
+		{
+			vals[2] = vals[3] = (Datum) 0;
+			nulls[2] = nulls[3] = 'n';
+		}
+		else
+		{
+			vals[2] = DirectFunctionCall1(namein, CStringGetDatum(root_nsp));
+			vals[3] = DirectFunctionCall1(namein, CStringGetDatum(root_rel));
+		}
+		spi_exec_privileged("INSERT INTO tenant_rls.protected_table"
+							" (schema_name, table_name, status, parent_schema, parent_table, protected_by)"
+							" VALUES ($1, $2, 'global', $3, $4, $5)",
+							5, types, vals, nulls, false);
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+Datum
+tenant_rls_unmark_global(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	RegRow		reg;
+	Oid			types[2] = {NAMEOID, NAMEOID};
+	Datum		vals[2];
+
+	check_table(relid, "unmark", " global");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+	reg = registry_get_rel(relid);
+	if (!reg.found || strcmp(reg.status, "global") != 0)
+	{
+		ereport(NOTICE,
+				(errmsg("table \"%s\" is not marked global, nothing to do", rel_qualname(relid))));
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
+	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(relid))));
+	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(relid)));
+	spi_exec_privileged("DELETE FROM tenant_rls.protected_table"
+						" WHERE status OPERATOR(pg_catalog.=) 'global'"
+						"   AND ((schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2)"
+						"     OR (parent_schema OPERATOR(pg_catalog.=) $1 AND parent_table OPERATOR(pg_catalog.=) $2))",
+						2, types, vals, NULL, false);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * allow_global_rows()
+ * ---------------------------------------------------------------------
+ */
+Datum
+tenant_rls_allow_global_rows(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	bool		enabled = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
+	RegRow		reg;
+	List	   *targets;
+	Runner		r = {NIL};
+	MemoryContext outer = CurrentMemoryContext;
+	List	   *result = NIL;
+	ListCell   *lc;
+	char	   *qualname;
+
+	check_table(relid, "change global rows of", "");
+	(void) find_all_inheritors(relid, AccessExclusiveLock, NULL);
+	qualname = rel_qualname(relid);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+	reg = registry_get_rel(relid);
+	if (!reg.found || strcmp(reg.status, "protected") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is not protected", qualname),
+				 errhint("Protect it first with tenant_rls.protect().")));
+	if (reg.parent_table != NULL && registry_get(reg.parent_schema, reg.parent_table).found)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is protected as part of \"%s\"", qualname,
+						quote_qualified_identifier(reg.parent_schema, reg.parent_table)),
+				 errhint("Change global rows on \"%s\"; it applies to its partitions and children.",
+						 quote_qualified_identifier(reg.parent_schema, reg.parent_table))));
+	if (reg.global_rows == enabled)
+	{
+		ereport(NOTICE,
+				(errmsg("global rows of table \"%s\" are already %s, nothing to do",
+						qualname, enabled ? "allowed" : "not allowed")));
+		SPI_finish();
+		return_statements(fcinfo, NIL);
+		return (Datum) 0;
+	}
+
+	targets = registry_targets(relid, get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+	foreach(lc, targets)
+	{
+		RegTarget  *t = lfirst(lc);
+		PolicyCtx	p;
+		List	   *have;
+
+		if (!OidIsValid(t->relid))
+			continue;
+		p.col = quote_identifier(t->tenant_column);
+		p.ct = coltype_by_name(t->tenant_type);
+		p.regclass = regclass_literal(t->relid);
+		p.global_rows = enabled;
+		/* the read envelope of both SELECT policies gains / loses "IS NULL" */
+		have = existing_policies(t->relid, list_make2(POL_ISO_SELECT, POL_GUARD_SELECT));
+		if (str_in_list(have, POL_ISO_SELECT))
+			run_stmt(&r, psprintf("ALTER POLICY %s ON %s USING (%s)",
+								  POL_ISO_SELECT, t->qualname, expr_read_envelope(&p)));
+		if (str_in_list(have, POL_GUARD_SELECT))
+			run_stmt(&r, psprintf("ALTER POLICY %s ON %s USING (%s)",
+								  POL_GUARD_SELECT, t->qualname, expr_read_envelope(&p)));
+	}
+
+	/* rows without a tenant need a nullable column */
+	if (enabled)
+	{
+		drop_our_not_null(&r, targets);
+		if (att_notnull(relid, reg.tenant_column))
+			ereport(NOTICE,
+					(errmsg("tenant column \"%s\" of \"%s\" is NOT NULL, so it has no global rows yet",
+							reg.tenant_column, qualname),
+					 errhint("Drop the NOT NULL constraint to store rows that every tenant can read.")));
+	}
+
+	foreach(lc, targets)
+	{
+		RegTarget  *t = lfirst(lc);
+		Oid			types[6] = {OIDOID, TEXTARRAYOID, BOOLOID, BOOLOID, NAMEOID, NAMEOID};
+		Datum		vals[6];
+
+		vals[0] = ObjectIdGetDatum(t->relid);
+		vals[1] = names_to_array(t->policies);
+		vals[2] = BoolGetDatum(enabled);
+		vals[3] = BoolGetDatum(enabled ? false : t->set_not_null);
+		vals[4] = DirectFunctionCall1(namein, CStringGetDatum(t->nspname));
+		vals[5] = DirectFunctionCall1(namein, CStringGetDatum(t->relname));
+		spi_exec_privileged("UPDATE tenant_rls.protected_table SET global_rows = $3,"
+							"  managed = managed OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object("
+							"   'policies', " MANAGED_POLICIES_SQL("$1", "$2") ", 'set_not_null', $4)"
+							" WHERE schema_name OPERATOR(pg_catalog.=) $5 AND table_name OPERATOR(pg_catalog.=) $6",
+							6, types, vals, NULL, false);
+	}
+
+	{
+		MemoryContext old = MemoryContextSwitchTo(outer);
+
+		foreach(lc, r.stmts)
+			result = lappend(result, pstrdup((char *) lfirst(lc)));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return_statements(fcinfo, result);
+	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Cross-tenant grants
+ * ---------------------------------------------------------------------
+ */
+
+/* the table's tenant type and the canonical form of a tenant value for it */
+static const ColType *
+grant_table_type(Oid relid, RegRow *reg)
+{
+	*reg = registry_get_rel(relid);
+	if (!reg->found || strcmp(reg->status, "protected") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is not protected", rel_qualname(relid)),
+				 errhint("Protect it first with tenant_rls.protect(); grants apply to protected tables only.")));
+	return coltype_by_name(reg->tenant_type);
+}
+
+static char *
+grant_arg(FunctionCallInfo fcinfo, int argno, const char *what, const ColType *ct)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what),
+				 errhint("Pass the tenant value, as given to tenant_rls.set_tenant().")));
+	return tenant_canonicalize(TextDatumGetCString(PG_GETARG_DATUM(argno)), ct->ttype);
+}
+
+/*
+ * Only the owner tenant itself (the current tenant) or the table owner (or a
+ * superuser) may grant access to the owner tenant's rows, or revoke it.
+ */
+static void
+check_grantor(Oid relid, const char *owner_c, const ColType *ct, const char *what)
+{
+	const char *cur = tenant_context_get();
+
+	if (pg_class_ownercheck(relid, GetUserId()))
+		return;
+	if (cur != NULL && strcmp(tenant_canonicalize(cur, ct->ttype), owner_c) == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("only tenant \"%s\" or the owner of table \"%s\" may %s access to its rows",
+					owner_c, rel_qualname(relid), what),
+			 errhint("Set the owner tenant with tenant_rls.set_tenant() first, or run it as the table owner.")));
+}
+
+static char *
+grant_privilege_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *priv;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	priv = TextDatumGetCString(PG_GETARG_DATUM(argno));
+	if (strcmp(priv, "read") != 0 && strcmp(priv, "write") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown privilege \"%s\"", priv),
+				 errhint("Use 'read' (see the rows) or 'write' (see, insert, update and delete them).")));
+	return priv;
+}
+
+Datum
+tenant_rls_grant_access(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	RegRow		reg;
+	const ColType *ct;
+	char	   *owner_c;
+	char	   *grantee_c;
+	char	   *priv;
+	Oid			types[7] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, NAMEOID};
+	Datum		vals[7];
+	char		nulls[8] = "       ";
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null"),
+				 errhint("Pass the protected table the grant is for.")));
+	relid = PG_GETARG_OID(0);
+	if (get_rel_relkind(relid) == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	priv = grant_privilege_arg(fcinfo, 3);
+	if (priv == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("privilege must not be null"),
+				 errhint("Use 'read' or 'write'.")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+	ct = grant_table_type(relid, &reg);
+	owner_c = grant_arg(fcinfo, 1, "owner tenant", ct);
+	grantee_c = grant_arg(fcinfo, 2, "grantee tenant", ct);
+	if (strcmp(owner_c, grantee_c) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("owner and grantee tenant are the same: \"%s\"", owner_c),
+				 errhint("A tenant always has access to its own rows.")));
+	check_grantor(relid, owner_c, ct, "grant");
+	if (!PG_ARGISNULL(4) && PG_GETARG_TIMESTAMPTZ(4) <= GetCurrentTransactionStartTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("valid_until must be in the future"),
+				 errhint("Pass a later time, or NULL for a grant that lasts until it is revoked.")));
+
+	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(relid))));
+	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(relid)));
+	vals[2] = CStringGetTextDatum(owner_c);
+	vals[3] = CStringGetTextDatum(grantee_c);
+	vals[4] = CStringGetTextDatum(priv);
+	if (PG_ARGISNULL(4))
+	{
+		vals[5] = (Datum) 0;
+		nulls[5] = 'n';
+	}
+	else
+		vals[5] = PG_GETARG_DATUM(4);
+	vals[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+	spi_exec_privileged("INSERT INTO tenant_rls.tenant_grant AS g"
+						" (schema_name, table_name, owner_tenant, grantee_tenant, privilege, valid_until, granted_by)"
+						" VALUES ($1, $2, $3, $4, $5, $6, $7)"
+						" ON CONFLICT (schema_name, table_name, owner_tenant, grantee_tenant, privilege)"
+						" DO UPDATE SET valid_until = EXCLUDED.valid_until, granted_at = pg_catalog.now(),"
+						"               granted_by = EXCLUDED.granted_by",
+						7, types, vals, nulls, false);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+Datum
+tenant_rls_revoke_access(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	RegRow		reg;
+	const ColType *ct;
+	char	   *owner_c;
+	char	   *grantee_c;
+	char	   *priv;
+	Oid			types[5] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		vals[5];
+	char		nulls[6] = "     ";
+	uint64		n;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null"),
+				 errhint("Pass the protected table the grant is for.")));
+	relid = PG_GETARG_OID(0);
+	if (get_rel_relkind(relid) == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	priv = grant_privilege_arg(fcinfo, 3);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+	ct = grant_table_type(relid, &reg);
+	owner_c = grant_arg(fcinfo, 1, "owner tenant", ct);
+	grantee_c = grant_arg(fcinfo, 2, "grantee tenant", ct);
+	check_grantor(relid, owner_c, ct, "revoke");
+
+	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(relid))));
+	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(relid)));
+	vals[2] = CStringGetTextDatum(owner_c);
+	vals[3] = CStringGetTextDatum(grantee_c);
+	if (priv)
+		vals[4] = CStringGetTextDatum(priv);
+	else
+	{
+		vals[4] = (Datum) 0;
+		nulls[4] = 'n';
+	}
+	spi_exec_privileged("DELETE FROM tenant_rls.tenant_grant"
+						" WHERE schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2"
+						"   AND owner_tenant OPERATOR(pg_catalog.=) $3 AND grantee_tenant OPERATOR(pg_catalog.=) $4"
+						"   AND ($5::text IS NULL OR privilege OPERATOR(pg_catalog.=) $5)",
+						5, types, vals, nulls, false);
+	n = SPI_processed;
+	if (n == 0)
+		ereport(NOTICE,
+				(errmsg("tenant \"%s\" had no %s grant from tenant \"%s\" on table \"%s\", nothing to do",
+						grantee_c, priv ? priv : "", owner_c, rel_qualname(relid))));
+	SPI_finish();
+	PG_RETURN_INT32((int32) n);
+}
+
+/*
+ * Statement trigger on tenant_rls.tenant_grant: whatever changed, every
+ * backend drops its grant cache and its cached plans at commit (grants change
+ * rarely; the plan-time gate plan_has_grants() must never be stale).
+ */
+Datum
+tenant_rls_grants_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("tenant_rls.grants_changed() must be called as a trigger")));
+	CacheInvalidateRelcacheAll();
+	return PointerGetDatum(NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * The grant cache: every grant, keyed by the OID of each protected table it
+ * covers (the table itself and the children protected with it).  Rebuilt
+ * lazily after any relcache invalidation.
+ * ---------------------------------------------------------------------
+ */
+typedef struct GrantEntry
+{
+	Oid			relid;
+	char	   *owner;
+	char	   *grantee;
+	bool		write;
+	bool		has_until;
+	TimestampTz valid_until;
+} GrantEntry;
+
+static MemoryContext grant_cxt = NULL;
+static GrantEntry *grant_entries = NULL;
+static int	grant_count = 0;
+static bool grant_cache_valid = false;
+static bool callbacks_registered = false;
+
+static void
+grant_cache_inval(Datum arg, Oid relid)
+{
+	grant_cache_valid = false;
+}
+
+/* role membership or roles changed: cached plans may have folded is_admin */
+static void
+roles_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ResetPlanCache();
+}
+
+static void
+register_callbacks(void)
+{
+	if (callbacks_registered)
+		return;
+	CacheRegisterRelcacheCallback(grant_cache_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, roles_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, roles_changed, (Datum) 0);
+	callbacks_registered = true;
+}
+
+static void
+grant_cache_load(void)
+{
+	volatile bool pushed = false;
+	MemoryContext old;
+	uint64		n;
+
+	register_callbacks();
+	if (grant_cache_valid)
+		return;
+	if (grant_cxt == NULL)
+		grant_cxt = AllocSetContextCreate(TopMemoryContext, "tenant_rls grants", ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(grant_cxt);
+	grant_entries = NULL;
+	grant_count = 0;
+
+	if (!ActiveSnapshotSet())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pushed = true;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+	/* mark valid before reading: an invalidation during the read wins */
+	grant_cache_valid = true;
+	PG_TRY();
+	{
+	spi_exec_privileged("SELECT c.oid, g.owner_tenant, g.grantee_tenant,"
+						"       g.privilege OPERATOR(pg_catalog.=) 'write', g.valid_until"
+						"  FROM tenant_rls.tenant_grant g"
+						"  JOIN tenant_rls.protected_table p"
+						"    ON (p.schema_name OPERATOR(pg_catalog.=) g.schema_name"
+						"        AND p.table_name OPERATOR(pg_catalog.=) g.table_name)"
+						"    OR (p.parent_schema OPERATOR(pg_catalog.=) g.schema_name"
+						"        AND p.parent_table OPERATOR(pg_catalog.=) g.table_name)"
+						"  JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) p.schema_name"
+						"  JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
+						"                            AND c.relname OPERATOR(pg_catalog.=) p.table_name"
+						" WHERE p.status OPERATOR(pg_catalog.=) 'protected'",
+						0, NULL, NULL, NULL, true);
+	}
+	PG_CATCH();
+	{
+		grant_cache_valid = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	n = SPI_processed;
+	old = MemoryContextSwitchTo(grant_cxt);
+	grant_entries = palloc0(sizeof(GrantEntry) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		GrantEntry *e = &grant_entries[i];
+		bool		isnull;
+		Datum		d;
+
+		e->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		e->owner = SPI_getvalue(tup, desc, 2);
+		e->grantee = SPI_getvalue(tup, desc, 3);
+		e->write = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		e->has_until = !isnull;
+		e->valid_until = isnull ? 0 : DatumGetTimestampTz(d);
+	}
+	grant_count = (int) n;
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	if (pushed)
+		PopActiveSnapshot();
+}
+
+static bool
+table_has_grants(Oid relid)
+{
+	grant_cache_load();
+	for (int i = 0; i < grant_count; i++)
+		if (grant_entries[i].relid == relid)
+			return true;
+	return false;
+}
+
+Datum
+tenant_rls_plan_has_grants(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(table_has_grants(PG_GETARG_OID(0)));
+}
+
+/*
+ * granted_tenants*(tbl, privilege): the owner tenants that granted the
+ * current tenant 'read' (read or write grants) or 'write' on tbl, in force
+ * now (valid_until after the statement's start), as an array of the
+ * function's element type.
+ */
+Datum
+tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *priv = TextDatumGetCString(PG_GETARG_DATUM(1));
+	bool		want_write = strcmp(priv, "write") == 0;
+	const char *cur = tenant_context_get();
+	Oid			rettype = get_fn_expr_rettype(fcinfo->flinfo);
+	Oid			elemtype = OidIsValid(rettype) ? get_element_type(rettype) : TEXTOID;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+	Oid			infunc;
+	Oid			ioparam;
+	Datum	   *elems;
+	int			n = 0;
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+
+	if (!OidIsValid(elemtype))
+		elemtype = TEXTOID;
+	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
+	if (cur == NULL)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(elemtype));
+	grant_cache_load();
+	elems = palloc(sizeof(Datum) * Max(grant_count, 1));
+	getTypeInputInfo(elemtype, &infunc, &ioparam);
+	for (int i = 0; i < grant_count; i++)
+	{
+		GrantEntry *e = &grant_entries[i];
+
+		if (e->relid != relid || strcmp(e->grantee, cur) != 0)
+			continue;
+		if (want_write && !e->write)
+			continue;
+		if (e->has_until && e->valid_until <= now)
+			continue;
+		elems[n++] = OidInputFunctionCall(infunc, e->owner, ioparam, -1);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, elemtype, elmlen, elmbyval, elmalign));
+}
+
+/* ---------------------------------------------------------------------
+ * The admin override: members of the role named by tenant_rls.admin_role.
+ * Empty setting or a role that does not exist: nobody, never an error.
+ * ---------------------------------------------------------------------
+ */
+static bool
+current_user_is_admin(void)
+{
+	Oid			roleid;
+
+	register_callbacks();
+	if (tenant_rls_admin_role == NULL || tenant_rls_admin_role[0] == '\0')
+		return false;
+	roleid = get_role_oid(tenant_rls_admin_role, true);
+	if (!OidIsValid(roleid))
+		return false;
+	return has_privs_of_role(GetUserId(), roleid);
+}
+
+Datum
+tenant_rls_is_admin(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(current_user_is_admin());
+}
+
+/*
+ * Planner support of the plan-time gates plan_is_admin() and
+ * plan_has_grants(tbl): the planner replaces the call by its value when it
+ * plans the query (SupportRequestSimplify), so "gate AND ..." folds to false
+ * and the exception term disappears from the plan.  This costs a syscache
+ * lookup, not an executor state per gate as constant-folding an IMMUTABLE
+ * function would.  The gates are STABLE: evaluated at run time they give the
+ * same answer.  Plans are invalidated when the answer can change (see the
+ * callbacks above; a role switch re-plans queries that use row security).
+ */
+Datum
+tenant_rls_plan_gate_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+
+	if (IsA(rawreq, SupportRequestSimplify))
+	{
+		SupportRequestSimplify *req = (SupportRequestSimplify *) rawreq;
+		List	   *args = req->fcall->args;
+
+		if (args == NIL)
+			PG_RETURN_POINTER(makeBoolConst(current_user_is_admin(), false));
+		if (list_length(args) == 1 && IsA(linitial(args), Const) &&
+			!((Const *) linitial(args))->constisnull)
+			PG_RETURN_POINTER(makeBoolConst(table_has_grants(DatumGetObjectId(((Const *) linitial(args))->constvalue)),
+											false));
+	}
+	PG_RETURN_POINTER(NULL);
+}

@@ -1,0 +1,173 @@
+-- Policies (DESIGN P1-P6): protect(), unprotect(), mark_global(), the
+-- controlled exceptions (admin role, global rows, cross-tenant grants) and the
+-- helpers the generated policies call.  C in src/policy.c; doc/policy.md.
+
+-- ---------------------------------------------------------------------------
+-- Cross-tenant grants (DESIGN P4): owner tenant lets grantee tenant read or
+-- write its rows of one protected table, optionally until a time.  Keyed by
+-- the registry row (names, not OIDs), so renames and drops recorded in the
+-- registry carry over (ON UPDATE / ON DELETE CASCADE).  Grants on a
+-- partitioned or inheritance parent apply to the children protect() protected
+-- with it.  Tenant values are stored canonical (as set_tenant() returns them).
+-- ---------------------------------------------------------------------------
+CREATE TABLE tenant_rls.tenant_grant (
+    schema_name    name        NOT NULL,
+    table_name     name        NOT NULL,
+    owner_tenant   text        NOT NULL,
+    grantee_tenant text        NOT NULL,
+    privilege      text        NOT NULL CHECK (privilege IN ('read', 'write')),
+    valid_until    timestamptz,            -- NULL: until revoked
+    granted_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    granted_by     name        NOT NULL DEFAULT CURRENT_USER,
+    PRIMARY KEY (schema_name, table_name, owner_tenant, grantee_tenant, privilege),
+    FOREIGN KEY (schema_name, table_name)
+        REFERENCES tenant_rls.protected_table (schema_name, table_name)
+        ON UPDATE CASCADE ON DELETE CASCADE,
+    CHECK (owner_tenant OPERATOR(pg_catalog.<>) grantee_tenant)
+);
+COMMENT ON TABLE tenant_rls.tenant_grant IS
+    'cross-tenant grants: grantee_tenant may read (or write) owner_tenant''s rows of a protected table; maintained by grant_access() and revoke_access()';
+SELECT pg_catalog.pg_extension_config_dump('tenant_rls.tenant_grant', '');
+REVOKE ALL ON tenant_rls.tenant_grant FROM PUBLIC;
+
+-- Any change to the grants invalidates cached plans and the grant cache of
+-- every backend (grants change rarely; a plan must never outlive one).
+CREATE FUNCTION tenant_rls.grants_changed() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'tenant_rls_grants_changed';
+CREATE TRIGGER tenant_grant_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenant_rls.tenant_grant
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.grants_changed();
+
+-- ---------------------------------------------------------------------------
+-- protect / unprotect
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION tenant_rls.protect(tbl regclass, tenant_column name DEFAULT NULL,
+                                   dry_run boolean DEFAULT false)
+    RETURNS SETOF text
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_protect';
+COMMENT ON FUNCTION tenant_rls.protect(regclass, name, boolean) IS
+    'isolates the tenants of a table (and its partitions / inheritance children) with row-level security; returns the DDL it runs, or with dry_run would run';
+
+CREATE FUNCTION tenant_rls.unprotect(tbl regclass)
+    RETURNS SETOF text
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_unprotect';
+COMMENT ON FUNCTION tenant_rls.unprotect(regclass) IS
+    'reverses exactly what protect() did on a table and the children it protected with it; returns the DDL it ran';
+
+CREATE FUNCTION tenant_rls.mark_global(tbl regclass)
+    RETURNS void
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_mark_global';
+COMMENT ON FUNCTION tenant_rls.mark_global(regclass) IS
+    'records a table as intentionally shared by all tenants (status global in the registry)';
+
+CREATE FUNCTION tenant_rls.unmark_global(tbl regclass)
+    RETURNS void
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_unmark_global';
+COMMENT ON FUNCTION tenant_rls.unmark_global(regclass) IS
+    'removes the global mark of a table';
+
+-- ---------------------------------------------------------------------------
+-- Controlled exceptions (DESIGN P4)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION tenant_rls.allow_global_rows(tbl regclass, enabled boolean DEFAULT true)
+    RETURNS SETOF text
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_allow_global_rows';
+COMMENT ON FUNCTION tenant_rls.allow_global_rows(regclass, boolean) IS
+    'lets every tenant read the rows of a protected table whose tenant column is NULL (nobody may write them); returns the DDL it ran';
+
+CREATE FUNCTION tenant_rls.grant_access(tbl regclass, owner_tenant text, grantee_tenant text,
+                                        privilege text, valid_until timestamptz DEFAULT NULL)
+    RETURNS void
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_grant_access';
+COMMENT ON FUNCTION tenant_rls.grant_access(regclass, text, text, text, timestamptz) IS
+    'lets grantee_tenant read (or read and write) owner_tenant''s rows of a protected table, until valid_until if given';
+
+CREATE FUNCTION tenant_rls.revoke_access(tbl regclass, owner_tenant text, grantee_tenant text,
+                                         privilege text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_revoke_access';
+COMMENT ON FUNCTION tenant_rls.revoke_access(regclass, text, text, text) IS
+    'removes grants of owner_tenant to grantee_tenant on a table (one privilege, or all when NULL); returns how many were removed';
+
+-- ---------------------------------------------------------------------------
+-- Helpers called by the generated policies.  The policies keep the common
+-- path a plain "tenant_column = accessor()" that the planner turns into an
+-- index condition: every exception term is gated by a plan-time function
+-- AND-ed with the authoritative run-time check.  The planner replaces a gate
+-- by its value when it plans the query (planner support function
+-- plan_gate_support, SupportRequestSimplify), so the term disappears from the
+-- plans of sessions that cannot use it.  A gate can only remove an allowance,
+-- never grant one.  Cached plans are invalidated when what a gate read
+-- changes (grants: the grants trigger invalidates all relcaches; roles: plan
+-- cache reset on role membership changes; role switch: PostgreSQL re-plans
+-- queries that use row security).
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION tenant_rls.is_admin() RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_is_admin';
+COMMENT ON FUNCTION tenant_rls.is_admin() IS
+    'true when the current user has the privileges of the role named by tenant_rls.admin_role (empty or unknown role: false)';
+
+CREATE FUNCTION tenant_rls.plan_gate_support(internal) RETURNS internal
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'tenant_rls_plan_gate_support';
+COMMENT ON FUNCTION tenant_rls.plan_gate_support(internal) IS
+    'planner support: folds plan_is_admin() and plan_has_grants(const) to their value when a query is planned';
+
+CREATE FUNCTION tenant_rls.plan_is_admin() RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE
+    SUPPORT tenant_rls.plan_gate_support
+    AS 'MODULE_PATHNAME', 'tenant_rls_is_admin';
+COMMENT ON FUNCTION tenant_rls.plan_is_admin() IS
+    'plan-time gate of the admin override (folded when the query is planned); always AND-ed with is_admin()';
+
+CREATE FUNCTION tenant_rls.plan_has_grants(tbl regclass) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE STRICT
+    SUPPORT tenant_rls.plan_gate_support
+    AS 'MODULE_PATHNAME', 'tenant_rls_plan_has_grants';
+COMMENT ON FUNCTION tenant_rls.plan_has_grants(regclass) IS
+    'plan-time gate of cross-tenant grants (folded when the query is planned): does any grant exist for this table';
+
+CREATE FUNCTION tenant_rls.granted_tenants(tbl regclass, privilege text) RETURNS text[]
+    LANGUAGE c STABLE PARALLEL SAFE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_granted_tenants';
+COMMENT ON FUNCTION tenant_rls.granted_tenants(regclass, text) IS
+    'owner tenants whose rows of tbl the current tenant may read (privilege read) or write (write), grants in force now';
+CREATE FUNCTION tenant_rls.granted_tenants_uuid(tbl regclass, privilege text) RETURNS uuid[]
+    LANGUAGE c STABLE PARALLEL SAFE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_granted_tenants';
+COMMENT ON FUNCTION tenant_rls.granted_tenants_uuid(regclass, text) IS
+    'granted_tenants() for uuid tenant columns';
+CREATE FUNCTION tenant_rls.granted_tenants_bigint(tbl regclass, privilege text) RETURNS bigint[]
+    LANGUAGE c STABLE PARALLEL SAFE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_granted_tenants';
+COMMENT ON FUNCTION tenant_rls.granted_tenants_bigint(regclass, text) IS
+    'granted_tenants() for bigint tenant columns';
+CREATE FUNCTION tenant_rls.granted_tenants_int(tbl regclass, privilege text) RETURNS integer[]
+    LANGUAGE c STABLE PARALLEL SAFE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_granted_tenants';
+COMMENT ON FUNCTION tenant_rls.granted_tenants_int(regclass, text) IS
+    'granted_tenants() for integer tenant columns';
+
+-- Administrative functions are callable by everybody (the default): each
+-- checks ownership itself (table owner or superuser); grant_access() and
+-- revoke_access() also admit the owner tenant itself.

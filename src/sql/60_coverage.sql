@@ -1,0 +1,926 @@
+-- Coverage report (DESIGN R1-R3, issue 6): coverage.c + this fragment.
+--
+-- tenant_rls._tables()    every table the report looks at: the tables of the
+--                         managed schemas, the registered ones, and every
+--                         partition / inheritance child of those, with their
+--                         tenant column and registry row.  One set-based query.
+-- tenant_rls._findings()  every finding: one set-based query per finding
+--                         family over _tables() and the catalogs, UNION ALL.
+-- lint(), lint_json(), lint_sarif(), coverage(), assert_coverage(),
+-- accept_finding(), unaccept_finding(): the public interface.
+--
+-- Nothing here runs a catalog query per table: the cost is one pass over
+-- each catalog, joined by hash (R3).  Policy expression trees are walked in
+-- C (_expr_facts), memoised across tables that share the same tree.
+
+-- Accepted findings: a DBA decided a finding is fine.  They are still reported
+-- (accepted = true), never dropped, and do not fail assert_coverage().
+CREATE TABLE tenant_rls.accepted_finding (
+    code        text        NOT NULL,
+    object      text        NOT NULL,
+    reason      text        NOT NULL CHECK (reason OPERATOR(pg_catalog.<>) ''),
+    accepted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    accepted_by name        NOT NULL DEFAULT CURRENT_USER,
+    PRIMARY KEY (code, object)
+);
+COMMENT ON TABLE tenant_rls.accepted_finding IS
+    'findings of tenant_rls.lint() a DBA accepted, with the reason; maintained by accept_finding() and unaccept_finding()';
+SELECT pg_catalog.pg_extension_config_dump('tenant_rls.accepted_finding', '');
+REVOKE ALL ON tenant_rls.accepted_finding FROM PUBLIC;
+
+-- ---- C helpers (coverage.c); internal
+CREATE FUNCTION tenant_rls._managed_schema_oids() RETURNS oid[]
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_managed_schema_oids';
+CREATE FUNCTION tenant_rls._coverage_config(OUT tenant_column name, OUT audit boolean)
+    RETURNS record
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_coverage_config';
+CREATE TYPE tenant_rls.policy_facts AS (
+    qual_text text, check_text text, uses_tenant boolean, casts_tenant boolean,
+    current_setting boolean, not_missing_ok boolean, other_settings text[],
+    funcs oid[], pure boolean);
+COMMENT ON TYPE tenant_rls.policy_facts IS 'internal: what _policy_facts() finds in a policy';
+CREATE FUNCTION tenant_rls._policy_facts(qual pg_node_tree, with_check pg_node_tree, relid oid,
+                                         tenant_attnum int2, tenant_column name, want_text boolean)
+    RETURNS tenant_rls.policy_facts
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_policy_facts';
+REVOKE ALL ON FUNCTION tenant_rls._managed_schema_oids() FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenant_rls._coverage_config() FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenant_rls._policy_facts(pg_node_tree, pg_node_tree, oid, int2, name, boolean) FROM PUBLIC;
+
+-- Is this server version affected by a known row-security CVE?  (NULL: no.)
+-- A function of its argument so the test can feed it older versions.
+CREATE FUNCTION tenant_rls._server_version_cve(version_num integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE
+        WHEN version_num < 150000 THEN
+            'PostgreSQL before 15 is not supported by tenant_rls and misses row-security fixes.'
+        WHEN version_num < 150019 AND version_num < 160000 THEN
+            'PostgreSQL 15 before 15.19 has known row-security vulnerabilities (policies bypassed or leaked through planner statistics and error messages); minor releases fix them.'
+    END
+$$;
+
+-- ---- the finding catalogue: every code, its default level and its meaning
+CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT title text, OUT description text)
+    RETURNS SETOF record
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    VALUES
+    ('table_unprotected', 'error', 'tenant table not protected',
+     'A table in a managed schema has the tenant column but tenant_rls does not protect it: every role that can read it sees all tenants.'),
+    ('child_unprotected', 'error', 'partition or inheritance child not protected',
+     'A partition or inheritance child of a protected table is not protected itself: queried directly it skips the parent''s policies.'),
+    ('rls_disabled', 'error', 'row-level security disabled',
+     'A protected table has row-level security disabled: its policies are ignored and every tenant''s rows are visible.'),
+    ('rls_not_forced', 'error', 'row-level security not forced',
+     'A protected table does not FORCE row-level security: its owner (often the application role) bypasses every policy.'),
+    ('isolation_policy_missing', 'error', 'no isolation policy',
+     'A protected table has no policy that compares the tenant column: it is not isolated by tenant.'),
+    ('managed_policy_dropped', 'error', 'managed policy dropped',
+     'A policy that protect() created and the registry lists no longer exists.'),
+    ('managed_policy_modified', 'error', 'managed policy modified',
+     'A policy that protect() created differs from the definition in the registry (command, roles, USING or WITH CHECK).'),
+    ('extra_permissive_policy', 'warning', 'extra permissive policy',
+     'A permissive policy that tenant_rls did not create is OR-ed with the isolation policy; without a restrictive guard it opens other tenants'' rows.'),
+    ('policy_casts_tenant_column', 'warning', 'policy casts the tenant column',
+     'A policy applies a cast, function or operator to the tenant column: the tenant index cannot be used and every query scans the table.'),
+    ('policy_calls_current_setting', 'warning', 'policy calls current_setting()',
+     'A policy reads a setting with current_setting() instead of the tenant_rls accessors: evaluated per row, and fragile on an empty value.'),
+    ('policy_setting_without_missing_ok', 'warning', 'policy reads the tenant setting without missing_ok',
+     'A policy calls current_setting(''app.current_tenant_id'') without missing_ok: a session that never set it gets an error instead of zero rows.'),
+    ('policy_reads_other_setting', 'error', 'policy consults a second setting',
+     'A policy reads a setting other than the tenant setting (for example app.is_admin): any session can SET it, so it is a backdoor.'),
+    ('policy_function_search_path', 'warning', 'policy helper function without locked search_path',
+     'A user function called by a policy has no SET search_path: objects it names can be hijacked by a schema earlier in the caller''s search_path.'),
+    ('tenant_column_nullable', 'warning', 'tenant column nullable',
+     'The tenant column allows NULL: rows without a tenant belong to nobody and are invisible or, with global rows, visible to all.'),
+    ('tenant_index_missing', 'warning', 'no index leading with the tenant column',
+     'No index starts with the tenant column: every tenant-filtered query scans the whole table.'),
+    ('unique_not_leading_tenant', 'warning', 'unique index not leading with the tenant column',
+     'A unique index or constraint does not start with the tenant column: an INSERT that fails with a unique violation tells a tenant that another tenant has that value (existence oracle).'),
+    ('index_not_leading_tenant', 'info', 'index not leading with the tenant column',
+     'An index does not start with the tenant column: its scans touch other tenants'' entries, whose counts EXPLAIN ANALYZE and timing reveal.'),
+    ('audit_missing', 'warning', 'audit trigger missing',
+     'A protected table has no tenant_rls audit trigger while tenant_rls.audit is on: its changes are not recorded.'),
+    ('view_not_security_invoker', 'error', 'view without security_invoker',
+     'A view over a tenant table runs with its owner''s rights: the owner''s row-level security applies, not the caller''s.'),
+    ('materialized_view_over_tenant_table', 'error', 'materialized view over a tenant table',
+     'A materialized view stores rows of a tenant table; it has no row-level security, so every reader sees every tenant.'),
+    ('security_definer_reads_tenant_table', 'warning', 'SECURITY DEFINER function reads a tenant table',
+     'A SECURITY DEFINER function names a tenant table: it reads it with its owner''s rights (all tenants if the owner is a superuser or has BYPASSRLS).'),
+    ('leakproof_function', 'warning', 'user function marked LEAKPROOF',
+     'A user function is marked LEAKPROOF: the planner evaluates it before the policy, so a leaky one (error messages, side channels) sees other tenants'' rows.'),
+    ('role_bypassrls', 'error', 'login role with BYPASSRLS',
+     'A role that can log in has BYPASSRLS: every policy is ignored for its sessions.'),
+    ('role_superuser_login', 'warning', 'login superuser',
+     'A role other than the bootstrap superuser can log in as superuser: superusers bypass every policy.'),
+    ('role_owns_tenant_table', 'warning', 'login role owns tenant tables',
+     'A role that can log in owns tenant tables: the owner can disable or un-force row-level security and drop the policies.'),
+    ('tenant_table_privilege', 'error', 'TRUNCATE, TRIGGER or REFERENCES granted on a tenant table',
+     'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys) on a tenant table.'),
+    ('foreign_key_without_tenant', 'error', 'foreign key between tenant tables without the tenant column',
+     'A foreign key between two tenant tables does not pair the tenant columns: a row may reference another tenant''s row, and a cascade changes another tenant''s rows.'),
+    ('tenant_setting_default', 'error', 'default for the tenant setting',
+     'ALTER ROLE or ALTER DATABASE gives app.current_tenant_id a default: sessions start inside a tenant without setting one.'),
+    ('large_objects_present', 'warning', 'large objects present',
+     'The database has large objects: they have no row-level security and no tenant.'),
+    ('strict_mode_off', 'warning', 'strict mode not in force',
+     'tenant_rls strict mode is off or the library is not preloaded: any session (or SQL injection) can SET app.current_tenant_id to another tenant.'),
+    ('server_version_cve', 'error', 'server version with known row-security CVEs',
+     'This PostgreSQL minor release has known vulnerabilities that bypass or leak through row-level security.'),
+    ('table_without_tenant_column', 'warning', 'table without tenant column and not global',
+     'A table in a managed schema has no tenant column and is not marked global: nobody decided whether it is shared.'),
+    ('registry_stale', 'warning', 'registry row without table',
+     'The registry lists a table that no longer exists.')
+$$;
+
+-- ---- the tables the report looks at
+CREATE FUNCTION tenant_rls._tables(
+        OUT relid oid, OUT schema_name name, OUT table_name name, OUT qname text,
+        OUT relkind "char", OUT kind text, OUT parent_relid oid, OUT parent_qname text,
+        OUT in_managed_schema boolean, OUT status text, OUT global_rows boolean,
+        OUT tenant_column name, OUT tenant_attnum int2, OUT tenant_type text, OUT tenant_notnull boolean,
+        OUT rls_enabled boolean, OUT rls_forced boolean, OUT owner oid)
+    RETURNS SETOF record
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'tenant_rls_tables';
+COMMENT ON FUNCTION tenant_rls._tables() IS
+    'internal: the tables of the managed schemas, the registered ones and all their partitions and children (coverage_tables.c)';
+REVOKE ALL ON FUNCTION tenant_rls._tables() FROM PUBLIC;
+
+-- The SQL that puts a managed policy back as the registry defines it:
+--   mode 'create'  CREATE POLICY (it was dropped)
+--   mode 'alter'   ALTER POLICY ... TO ... USING ... WITH CHECK (roles or
+--                  expressions edited)
+--   mode 'replace' DROP POLICY + CREATE POLICY (command or permissive changed)
+-- The drift guard (event triggers) refuses any ALTER or DROP of a managed
+-- policy, also one that puts it back; 'alter' and 'replace' therefore run in a
+-- DO block that sets tenant_rls.drift_action to warning for those statements
+-- only (a superuser's fix; the guard still logs a warning).
+CREATE FUNCTION tenant_rls._restore_policy(qname text, polname name, def jsonb, mode text) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE WHEN mode = 'create' THEN sql
+                ELSE format('DO $fix$ DECLARE prev text := current_setting(%L); BEGIN '
+                            'PERFORM set_config(%L, %L, true); %s '
+                            'PERFORM set_config(%L, prev, true); END $fix$;',
+                            'tenant_rls.drift_action', 'tenant_rls.drift_action', 'warning', sql,
+                            'tenant_rls.drift_action') END
+      FROM (SELECT CASE mode WHEN 'replace' THEN format('DROP POLICY IF EXISTS %I ON %s; ', polname, qname) ELSE '' END
+                || CASE WHEN mode = 'alter' THEN format('ALTER POLICY %I ON %s', polname, qname)
+                        ELSE format('CREATE POLICY %I ON %s AS %s FOR %s', polname, qname,
+                                    CASE WHEN coalesce((def ->> 'permissive')::boolean, true) THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+                                    CASE def ->> 'cmd' WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                                                       WHEN 'd' THEN 'DELETE' ELSE 'ALL' END) END
+                || format(' TO %s%s%s;',
+                          coalesce((SELECT string_agg(CASE WHEN lower(r) = 'public' THEN 'PUBLIC'
+                                                           ELSE coalesce(to_regrole(r)::text, quote_ident(r)) END, ', ')
+                                      FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(def -> 'roles') = 'array'
+                                                                          THEN def -> 'roles' END) r), 'PUBLIC'),
+                          CASE WHEN def ->> 'qual' IS NOT NULL THEN format(' USING (%s)', def ->> 'qual') ELSE '' END,
+                          CASE WHEN def ->> 'with_check' IS NOT NULL THEN format(' WITH CHECK (%s)', def ->> 'with_check') ELSE '' END)
+                   AS sql) x
+$$;
+REVOKE ALL ON FUNCTION tenant_rls._restore_policy(text, name, jsonb, text) FROM PUBLIC;
+
+CREATE FUNCTION tenant_rls._expr_text_equal(a text, b text) RETURNS boolean
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_expr_text_equal';
+COMMENT ON FUNCTION tenant_rls._expr_text_equal(text, text) IS
+    'are two deparsed expressions equal, ignoring white space and parentheses (NULL equals NULL)';
+
+CREATE FUNCTION tenant_rls._key_is_generated(relid oid, key int2[]) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_key_is_generated';
+COMMENT ON FUNCTION tenant_rls._key_is_generated(oid, int2[]) IS
+    'internal: are all columns of this index key identity or serial columns';
+REVOKE ALL ON FUNCTION tenant_rls._key_is_generated(oid, int2[]) FROM PUBLIC;
+
+-- ---- every finding, one set-based query per family
+-- relid: the table a finding is about (for coverage() counts), NULL for
+-- findings about roles, functions, views and the server.
+CREATE FUNCTION tenant_rls._findings(
+        OUT code text, OUT level text, OUT object text, OUT object_kind text,
+        OUT message text, OUT detail text, OUT fix text, OUT relid oid)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    -- CTE row estimates are poor: never let a nested loop over them turn quadratic
+    SET enable_nestloop = off
+    SET enable_mergejoin = off
+    SET jit = off
+    SET work_mem = '64MB'
+    AS $$
+WITH RECURSIVE
+cfg AS MATERIALIZED (SELECT * FROM tenant_rls._coverage_config()),
+tt AS MATERIALIZED (SELECT * FROM tenant_rls._tables()),
+-- tenant tables: not global, and with the tenant column or registered as protected
+ten AS MATERIALIZED (
+    SELECT * FROM tt
+     WHERE tt.status <> 'global' AND (tt.tenant_attnum IS NOT NULL OR tt.status = 'protected')),
+extfuncs AS MATERIALIZED (
+    SELECT d.objid FROM pg_depend d
+     WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e'),
+extrels AS MATERIALIZED (
+    SELECT d.objid FROM pg_depend d
+     WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'),
+-- the policies the registry says protect() created (names only: their
+-- definitions are read for the few that need them)
+mp AS MATERIALIZED (
+    SELECT t.relid, t.qname, t.schema_name, t.table_name, k.polname::name AS polname, r.xmin AS reg_xmin
+      FROM tenant_rls.protected_table r
+      JOIN tt t ON t.schema_name = r.schema_name AND t.table_name = r.table_name
+     CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
+                                               THEN r.managed -> 'policies' ELSE '{}'::jsonb END) k(polname)
+     WHERE r.status = 'protected'),
+-- every policy of a tenant table.  A managed policy whose pg_policy row was
+-- written in the same transaction as its registry row is exactly what
+-- protect() created (ALTER POLICY, DROP + CREATE give the row a new xmin):
+-- it is trusted without reading its expression.  Every other policy has its
+-- expression trees walked once, in C (_policy_facts), looked up by OID so
+-- the trees are never copied into hash tables; OFFSET 0 keeps the call from
+-- being repeated for each field taken from it.
+pol AS MATERIALIZED (
+    SELECT y.relid, y.qname, y.status, y.polname, y.polcmd, y.polpermissive, y.is_managed,
+           y.polroles, y.tenant_column,
+           y.checked_text,
+           (y.f).qual_text IS NOT NULL AS has_qual, (y.f).check_text IS NOT NULL AS has_check,
+           CASE WHEN y.f IS NULL
+                THEN starts_with(y.polname, 'tenant_rls_isolation_') OR starts_with(y.polname, 'tenant_rls_guard_')
+                ELSE (y.f).uses_tenant END AS uses_tenant,
+           coalesce((y.f).casts_tenant, false) AS casts_tenant,
+           coalesce((y.f).current_setting, false) AS calls_setting,
+           coalesce((y.f).not_missing_ok, false) AS not_missing_ok,
+           coalesce((y.f).other_settings, '{}') AS other_settings,
+           coalesce((y.f).funcs, '{}') AS funcs,
+           (y.f).qual_text, (y.f).check_text
+      FROM (SELECT x.*, m.relid IS NOT NULL AS is_managed,
+                   m.relid IS NOT NULL AND x.pxmin <> m.reg_xmin AS checked_text,
+                   CASE WHEN m.relid IS NOT NULL AND x.pxmin = m.reg_xmin THEN NULL
+                        ELSE (SELECT tenant_rls._policy_facts(pp.polqual, pp.polwithcheck, x.relid,
+                                                              x.tenant_attnum, x.tenant_column,
+                                                              m.relid IS NOT NULL)
+                                FROM pg_policy pp WHERE pp.oid = x.polid) END AS f
+              FROM (SELECT t.relid, t.qname, t.status, t.tenant_column, t.tenant_attnum,
+                           p.oid AS polid, p.polname, p.polcmd, p.polpermissive, p.polroles,
+                           p.xmin AS pxmin
+                      FROM ten t JOIN pg_policy p ON p.polrelid = t.relid) x
+              LEFT JOIN mp m ON m.relid = x.relid AND m.polname = x.polname
+            OFFSET 0) y),
+-- managed policies that were dropped or differ from the registry (only
+-- those written after their registry row can), with their registered
+-- definition, and the SQL that puts each back
+mpcand AS MATERIALIZED (
+    SELECT m.relid, m.qname, m.polname, m.schema_name, m.table_name, true AS dropped
+      FROM mp m LEFT JOIN pol ON pol.relid = m.relid AND pol.polname = m.polname
+     WHERE pol.relid IS NULL
+    UNION ALL
+    SELECT pol.relid, pol.qname, pol.polname, t.schema_name, t.table_name, false
+      FROM pol JOIN tt t ON t.relid = pol.relid
+     WHERE pol.checked_text),
+mpdef AS MATERIALIZED (
+    SELECT c.*, (SELECT r.managed -> 'policies' -> c.polname::text
+                   FROM tenant_rls.protected_table r
+                  WHERE r.schema_name = c.schema_name AND r.table_name = c.table_name) AS def
+      FROM mpcand c),
+mpdiff AS MATERIALIZED (
+    SELECT d.relid, d.qname, d.polname, d.def, true AS dropped, NULL::text[] AS diffs,
+           tenant_rls._restore_policy(d.qname, d.polname, d.def, 'create') AS fix
+      FROM mpdef d WHERE d.dropped
+    UNION ALL
+    SELECT x.relid, x.qname, x.polname, x.def, false, x.diffs,
+           tenant_rls._restore_policy(x.qname, x.polname, x.def,
+               CASE WHEN 'command' = ANY (x.diffs) OR 'permissive/restrictive' = ANY (x.diffs)
+                         OR (x.has_qual AND x.def ->> 'qual' IS NULL)
+                         OR (x.has_check AND x.def ->> 'with_check' IS NULL)
+                    THEN 'replace' ELSE 'alter' END)
+      FROM (SELECT pol.relid, pol.qname, pol.polname, d.def, pol.has_qual, pol.has_check,
+                   array_remove(ARRAY[
+                       CASE WHEN d.def ? 'cmd' AND (d.def ->> 'cmd') IS DISTINCT FROM pol.polcmd::text
+                            THEN 'command' END,
+                       CASE WHEN d.def ? 'permissive'
+                                 AND (d.def ->> 'permissive')::boolean IS DISTINCT FROM pol.polpermissive
+                            THEN 'permissive/restrictive' END,
+                       CASE WHEN jsonb_typeof(d.def -> 'roles') = 'array'
+                                 AND NOT (pol.polroles = '{0}' AND d.def -> 'roles' = '["public"]')
+                                 AND (SELECT array_agg(CASE WHEN r = 0 THEN 'public' ELSE r::regrole::text END
+                                                       ORDER BY 1)
+                                        FROM unnest(pol.polroles) r)
+                                     IS DISTINCT FROM
+                                     (SELECT array_agg(CASE WHEN lower(n) = 'public' THEN 'public' ELSE n END ORDER BY 1)
+                                        FROM jsonb_array_elements_text(d.def -> 'roles') n)
+                            THEN 'roles' END,
+                       CASE WHEN d.def ? 'qual' AND NOT tenant_rls._expr_text_equal(d.def ->> 'qual', pol.qual_text)
+                            THEN 'USING' END,
+                       CASE WHEN d.def ? 'with_check'
+                                 AND NOT tenant_rls._expr_text_equal(d.def ->> 'with_check', pol.check_text)
+                            THEN 'WITH CHECK' END], NULL) AS diffs
+              FROM pol JOIN mpdef d ON d.relid = pol.relid AND d.polname = pol.polname AND NOT d.dropped) x
+     WHERE cardinality(x.diffs) > 0),
+-- tables isolated by some SELECT policy on the tenant column; protect()'s
+-- exception policies (admin, grants, global rows) do not count
+iso AS (SELECT DISTINCT pol.relid FROM pol
+         WHERE pol.uses_tenant AND pol.polcmd IN ('r', '*')
+           AND NOT (pol.is_managed AND (starts_with(pol.polname, 'tenant_rls_admin')
+                                        OR starts_with(pol.polname, 'tenant_rls_grant')
+                                        OR starts_with(pol.polname, 'tenant_rls_global')))),
+isomiss AS MATERIALIZED (
+    SELECT t.relid, t.qname, t.tenant_column
+      FROM ten t LEFT JOIN iso ON iso.relid = t.relid
+     WHERE t.status = 'protected' AND iso.relid IS NULL),
+guard AS (SELECT DISTINCT pol.relid FROM pol WHERE pol.is_managed AND NOT pol.polpermissive),
+-- indexes: first key column, and the generated (identity, serial) columns
+lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
+aud AS (SELECT DISTINCT tg.tgrelid
+          FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
+         WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname LIKE 'audit%'),
+has_enable_audit AS (SELECT EXISTS (SELECT 1 FROM pg_proc p
+                                     WHERE p.pronamespace = 'tenant_rls'::regnamespace
+                                       AND p.proname = 'enable_audit') AS yes),
+-- views and materialized views reading tenant tables, through other views too
+vdep AS MATERIALIZED (
+    SELECT DISTINCT r.ev_class AS viewid, d.refobjid AS base
+      FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+     WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+       AND d.deptype = 'n' AND r.ev_class <> d.refobjid),
+vreach AS (
+    SELECT vdep.viewid, t.relid AS tenant_relid FROM vdep JOIN ten t ON t.relid = vdep.base
+    UNION
+    SELECT vdep.viewid, vreach.tenant_relid FROM vreach JOIN vdep ON vdep.base = vreach.viewid),
+vrel AS (
+    SELECT v.oid, v.relkind, format('%I.%I', n.nspname, v.relname) AS vname, v.reloptions,
+           pg_get_userbyid(v.relowner) AS owner,
+           array_to_string((array_agg(t.qname ORDER BY t.qname))[1:10], ', ') AS tables,
+           count(*) AS ntables
+      FROM vreach
+      JOIN pg_class v ON v.oid = vreach.viewid
+      JOIN pg_namespace n ON n.oid = v.relnamespace
+      JOIN tt t ON t.relid = vreach.tenant_relid
+      LEFT JOIN extrels e ON e.objid = v.oid
+     WHERE e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+     GROUP BY v.oid, v.relkind, n.nspname, v.relname, v.reloptions, v.relowner),
+-- SECURITY DEFINER functions of users, and the tenant tables they name
+sdf AS MATERIALIZED (
+    SELECT pr.oid, lower(pr.prosrc) AS src, pr.proowner,
+           format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)) AS ident
+      FROM pg_proc pr
+      JOIN pg_namespace n ON n.oid = pr.pronamespace
+      LEFT JOIN extfuncs e ON e.objid = pr.oid
+     WHERE pr.prosecdef AND e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')),
+-- the identifiers in their bodies (one pass), matched to table names by hash
+sdword AS (SELECT DISTINCT s.oid, w.word
+             FROM sdf s, regexp_split_to_table(s.src, '[^a-z0-9_$]+') w(word)
+            WHERE w.word <> ''),
+sdhit AS (
+    SELECT sdword.oid, t.qname
+      FROM sdword JOIN ten t ON lower(t.table_name) = sdword.word
+    UNION
+    SELECT s.oid, t.qname
+      FROM sdf s
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid
+                      AND d.refclassid = 'pg_class'::regclass
+      JOIN ten t ON t.relid = d.refobjid),
+logins AS (SELECT r.oid, r.rolname FROM pg_roles r WHERE r.rolcanlogin AND NOT r.rolsuper),
+owners AS (SELECT DISTINCT t.owner FROM ten t)
+-- ==== tables
+SELECT 'table_unprotected', 'error', t.qname, 'table',
+       format('Table %s has the tenant column %I but tenant_rls does not protect it.', t.qname, t.tenant_column),
+       'Without row-level security every role that can read the table sees the rows of every tenant.',
+       format('SELECT tenant_rls.protect(%L);', t.qname), t.relid
+  FROM ten t LEFT JOIN tt p ON p.relid = t.parent_relid
+ WHERE t.status = 'unprotected' AND t.tenant_attnum IS NOT NULL
+   AND (p.relid IS NULL OR p.status <> 'protected')
+UNION ALL
+SELECT 'child_unprotected', 'error', t.qname, 'table',
+       format('%s %s of protected table %s is not protected.', initcap(t.kind), t.qname, p.qname),
+       'Queried directly, a partition or inheritance child applies only its own policies; the parent''s do not apply.',
+       format('SELECT tenant_rls.protect(%L);', t.qname), t.relid
+  FROM ten t JOIN tt p ON p.relid = t.parent_relid
+ WHERE t.status = 'unprotected' AND p.status = 'protected'
+UNION ALL
+SELECT 'rls_disabled', 'error', t.qname, 'table',
+       format('Row-level security is disabled on protected table %s.', t.qname),
+       'Its policies are ignored: every role that can read the table sees every tenant''s rows.',
+       format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', t.qname), t.relid
+  FROM ten t WHERE t.status = 'protected' AND NOT t.rls_enabled
+UNION ALL
+SELECT 'rls_not_forced', 'error', t.qname, 'table',
+       format('Row-level security is not forced on protected table %s.', t.qname),
+       format('The owner %s bypasses every policy of the table; applications often connect as the owner.',
+              quote_ident(pg_get_userbyid(t.owner))),
+       format('ALTER TABLE %s FORCE ROW LEVEL SECURITY;', t.qname), t.relid
+  FROM ten t WHERE t.status = 'protected' AND NOT t.rls_forced
+UNION ALL
+SELECT 'isolation_policy_missing', 'error', t.qname, 'table',
+       format('Protected table %s has no policy that compares the tenant column %I.', t.qname, t.tenant_column),
+       'No SELECT policy restricts the rows by tenant, so the table is not isolated.',
+       coalesce(a.sql, format('SELECT tenant_rls.unprotect(%L); SELECT tenant_rls.protect(%L);', t.qname, t.qname)),
+       t.relid
+  FROM isomiss t
+  LEFT JOIN (SELECT d.relid, string_agg(d.fix, ' ' ORDER BY d.polname) AS sql
+               FROM mpdiff d GROUP BY d.relid) a ON a.relid = t.relid
+UNION ALL
+SELECT 'managed_policy_dropped', 'error', format('%I ON %s', d.polname, d.qname), 'policy',
+       format('Managed policy %I on %s was dropped.', d.polname, d.qname),
+       'The registry lists it as created by tenant_rls.protect(); it no longer exists.',
+       d.fix, d.relid
+  FROM mpdiff d WHERE d.dropped
+UNION ALL
+SELECT 'managed_policy_modified', 'error', format('%I ON %s', d.polname, d.qname), 'policy',
+       format('Managed policy %I on %s differs from its registered definition.', d.polname, d.qname),
+       format('Changed: %s.', array_to_string(d.diffs, ', ')),
+       d.fix, d.relid
+  FROM mpdiff d WHERE NOT d.dropped
+UNION ALL
+SELECT 'extra_permissive_policy', CASE WHEN g.relid IS NULL THEN 'error' ELSE 'warning' END,
+       format('%I ON %s', p.polname, p.qname), 'policy',
+       format('Permissive policy %I on protected table %s was not created by tenant_rls.', p.polname, p.qname),
+       CASE WHEN g.relid IS NULL
+            THEN 'Permissive policies are OR-ed together and no restrictive tenant guard limits them: this policy can open other tenants'' rows.'
+            ELSE 'Permissive policies are OR-ed together; the restrictive tenant guard still applies, but the policy widens access within the tenant.' END,
+       format('DROP POLICY %I ON %s;', p.polname, p.qname), p.relid
+  FROM pol p LEFT JOIN guard g ON g.relid = p.relid
+ WHERE p.status = 'protected' AND NOT p.is_managed AND p.polpermissive
+UNION ALL
+SELECT 'policy_casts_tenant_column', 'warning', format('%I ON %s', p.polname, p.qname), 'policy',
+       format('Policy %I on %s applies a cast or function to the tenant column %I.', p.polname, p.qname, p.tenant_column),
+       'An expression over the column cannot use the tenant index: every query scans the table. Compare the column itself with the typed accessor, e.g. tenant_id = tenant_rls.current_tenant_uuid().',
+       NULL, p.relid
+  FROM pol p WHERE p.casts_tenant
+UNION ALL
+SELECT 'policy_calls_current_setting', 'warning', format('%I ON %s', p.polname, p.qname), 'policy',
+       format('Policy %I on %s calls current_setting().', p.polname, p.qname),
+       'Use the tenant_rls.current_tenant*() accessors: they read the context once per statement and read an empty or RESET value as NULL (zero rows) instead of failing a cast.',
+       NULL, p.relid
+  FROM pol p WHERE p.calls_setting
+UNION ALL
+SELECT 'policy_setting_without_missing_ok', 'warning', format('%I ON %s', p.polname, p.qname), 'policy',
+       format('Policy %I on %s reads app.current_tenant_id without missing_ok.', p.polname, p.qname),
+       'current_setting(''app.current_tenant_id'') raises an error in a session that never set it; current_setting(name, true) or the tenant_rls accessors return NULL and the policy fails closed.',
+       NULL, p.relid
+  FROM pol p WHERE p.not_missing_ok
+UNION ALL
+SELECT 'policy_reads_other_setting', 'error', format('%I ON %s', p.polname, p.qname), 'policy',
+       format('Policy %I on %s consults the setting(s) %s besides the tenant.', p.polname, p.qname,
+              array_to_string(p.other_settings, ', ')),
+       'Any session can SET a custom setting, so a policy that trusts one (for example app.is_admin) is a backdoor to every tenant''s rows. Use tenant_rls exceptions (admin role, grants) instead.',
+       NULL, p.relid
+  FROM pol p WHERE cardinality(p.other_settings) > 0
+UNION ALL
+SELECT 'policy_function_search_path', 'warning',
+       format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
+       format('Function %I.%I(%s), called by %s policies (e.g. %s), has no locked search_path.',
+              n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid), x.npol, x.example),
+       'Unqualified names in its body resolve through the caller''s search_path, where a schema the caller controls can shadow them. Qualify every name in the body and lock the path.',
+       format('ALTER FUNCTION %I.%I(%s) SET search_path = pg_catalog, pg_temp;',
+              n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), NULL::oid
+  FROM (SELECT f.fid, count(*) AS npol, min(format('%I ON %s', p.polname, p.qname)) AS example
+          FROM pol p, unnest(p.funcs) f(fid) GROUP BY f.fid) x
+  JOIN pg_proc pr ON pr.oid = x.fid
+  JOIN pg_namespace n ON n.oid = pr.pronamespace
+  JOIN pg_language lg ON lg.oid = pr.prolang
+  LEFT JOIN extfuncs e ON e.objid = pr.oid
+ WHERE e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND lg.lanname NOT IN ('internal', 'c')
+   AND NOT EXISTS (SELECT 1 FROM unnest(pr.proconfig) c WHERE c LIKE 'search_path=%')
+UNION ALL
+SELECT 'tenant_column_nullable', 'warning', t.qname, 'table',
+       format('Tenant column %I of %s allows NULL.', t.tenant_column, t.qname),
+       'A row without a tenant belongs to nobody: the isolation policy hides it from every tenant, and a bug that loses the tenant goes unnoticed.',
+       format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL;', t.qname, t.tenant_column), t.relid
+  FROM ten t
+ WHERE t.tenant_attnum IS NOT NULL AND NOT t.tenant_notnull AND NOT t.global_rows
+UNION ALL
+SELECT 'tenant_index_missing', 'warning', t.qname, 'table',
+       format('No index of %s starts with the tenant column %I.', t.qname, t.tenant_column),
+       'Every query filtered by the isolation policy scans the whole table.',
+       format('CREATE INDEX ON %s (%I);', t.qname, t.tenant_column), t.relid
+  FROM ten t LEFT JOIN lead l ON l.indrelid = t.relid AND l.first = t.tenant_attnum
+ WHERE t.tenant_attnum IS NOT NULL AND l.indrelid IS NULL
+UNION ALL
+SELECT CASE WHEN i.indisunique THEN 'unique_not_leading_tenant' ELSE 'index_not_leading_tenant' END,
+       CASE WHEN i.indisunique THEN 'warning' ELSE 'info' END,
+       format('%I.%I', t.schema_name, ic.relname), 'index',
+       format('%s %I.%I on %s does not start with the tenant column %I.',
+              CASE WHEN i.indisprimary THEN 'Primary key index' WHEN i.indisunique THEN 'Unique index' ELSE 'Index' END,
+              t.schema_name, ic.relname, t.qname, t.tenant_column),
+       CASE WHEN i.indisunique
+            THEN 'A unique violation on INSERT tells a tenant that another tenant already has that value. Make the key (tenant column, ...) if values are per tenant.'
+            ELSE 'Scans of this index visit other tenants'' entries; EXPLAIN ANALYZE row counts and timing reveal how many. Lead with the tenant column if queries are per tenant.' END,
+       NULL, t.relid
+  FROM ten t
+  JOIN pg_index i ON i.indrelid = t.relid
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  LEFT JOIN pg_inherits ih ON ih.inhrelid = i.indexrelid
+ WHERE t.tenant_attnum IS NOT NULL AND i.indkey[0] <> t.tenant_attnum AND ih.inhrelid IS NULL
+   AND NOT (i.indisunique AND tenant_rls._key_is_generated(t.relid, (i.indkey::int2[])[0:i.indnkeyatts - 1]))
+UNION ALL
+SELECT 'audit_missing', 'warning', t.qname, 'table',
+       format('Protected table %s has no tenant_rls audit trigger.', t.qname),
+       'tenant_rls.audit is on, but changes to this table are not recorded in the audit log.',
+       CASE WHEN h.yes THEN format('SELECT tenant_rls.enable_audit(%L);', t.qname) END, t.relid
+  FROM ten t CROSS JOIN cfg CROSS JOIN has_enable_audit h LEFT JOIN aud ON aud.tgrelid = t.relid
+ WHERE cfg.audit AND t.status = 'protected' AND aud.tgrelid IS NULL
+-- ==== views and functions
+UNION ALL
+SELECT 'view_not_security_invoker', 'error', v.vname, 'view',
+       format('View %s reads tenant table(s) %s but is not security_invoker.', v.vname, v.tables),
+       format('The view runs with the rights of its owner %s: the owner''s row-level security applies, not the caller''s.',
+              quote_ident(v.owner)),
+       format('ALTER VIEW %s SET (security_invoker = true);', v.vname), NULL::oid
+  FROM vrel v
+ WHERE v.relkind = 'v'
+   AND NOT EXISTS (SELECT 1 FROM unnest(v.reloptions) o
+                    WHERE lower(split_part(o, '=', 1)) = 'security_invoker'
+                      AND lower(split_part(o, '=', 2)) IN ('true', 'on', '1', 'yes', 't', 'y'))
+UNION ALL
+SELECT 'materialized_view_over_tenant_table', 'error', v.vname, 'materialized view',
+       format('Materialized view %s stores rows of tenant table(s) %s.', v.vname, v.tables),
+       'A materialized view has no row-level security: whoever can read it sees the rows of every tenant captured at refresh (by its owner). Replace it by a security_invoker view or a per-tenant summary table protected by tenant_rls.',
+       NULL, NULL::oid
+  FROM vrel v WHERE v.relkind = 'm'
+UNION ALL
+SELECT 'security_definer_reads_tenant_table',
+       CASE WHEN r.rolsuper OR r.rolbypassrls THEN 'error' ELSE 'warning' END,
+       s.ident, 'function',
+       format('SECURITY DEFINER function %s reads tenant table(s) %s.', s.ident, x.tables),
+       format('It runs as its owner %s%s.', quote_ident(r.rolname),
+              CASE WHEN r.rolsuper OR r.rolbypassrls THEN ', who bypasses row-level security: callers see every tenant''s rows'
+                   ELSE '; the owner''s rights, not the caller''s, decide what it may read and change' END),
+       format('ALTER FUNCTION %s SECURITY INVOKER;', s.ident), NULL::oid
+  FROM sdf s
+  JOIN (SELECT sdhit.oid, array_to_string((array_agg(sdhit.qname ORDER BY sdhit.qname))[1:10], ', ') AS tables
+          FROM sdhit GROUP BY sdhit.oid) x ON x.oid = s.oid
+  JOIN pg_roles r ON r.oid = s.proowner
+UNION ALL
+SELECT 'leakproof_function', 'warning',
+       format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
+       format('User function %I.%I(%s) is marked LEAKPROOF.', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
+       'The planner may run a LEAKPROOF function on rows before the row-level security policy filters them; any error message or side effect then reveals other tenants'' values.',
+       format('ALTER FUNCTION %I.%I(%s) NOT LEAKPROOF;', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
+       NULL::oid
+  FROM pg_proc pr
+  JOIN pg_namespace n ON n.oid = pr.pronamespace
+  LEFT JOIN extfuncs e ON e.objid = pr.oid
+ WHERE pr.proleakproof AND e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+-- ==== roles and privileges
+UNION ALL
+SELECT 'role_bypassrls', 'error', quote_ident(r.rolname), 'role',
+       format('Login role %s has BYPASSRLS.', quote_ident(r.rolname)),
+       'Row-level security is not applied to any of its queries: it sees and changes every tenant''s rows.',
+       format('ALTER ROLE %I NOBYPASSRLS;', r.rolname), NULL::oid
+  FROM pg_roles r WHERE r.rolcanlogin AND r.rolbypassrls AND NOT r.rolsuper
+UNION ALL
+SELECT 'role_superuser_login', 'warning', quote_ident(r.rolname), 'role',
+       format('Login role %s is a superuser.', quote_ident(r.rolname)),
+       'Superusers bypass row-level security. Keep superuser for the bootstrap administrator; applications and people should log in as ordinary roles.',
+       format('ALTER ROLE %I NOSUPERUSER;', r.rolname), NULL::oid
+  FROM pg_roles r WHERE r.rolcanlogin AND r.rolsuper AND r.oid <> 10
+UNION ALL
+SELECT 'role_owns_tenant_table', 'warning', quote_ident(l.rolname), 'role',
+       format('Login role %s owns %s tenant table(s)%s.', quote_ident(l.rolname), count(*),
+              CASE WHEN bool_and(t.owner <> l.oid) THEN ' through role membership' ELSE '' END),
+       format('The owner can disable or un-force row-level security and drop the policies. Tables: %s%s.',
+              array_to_string((array_agg(t.qname ORDER BY t.qname))[1:10], ', '),
+              CASE WHEN count(*) > 10 THEN format(' and %s more', count(*) - 10) ELSE '' END),
+       NULL, NULL::oid
+  FROM logins l
+  JOIN owners o ON pg_has_role(l.oid, o.owner, 'USAGE')
+  JOIN ten t ON t.owner = o.owner
+ GROUP BY l.oid, l.rolname
+UNION ALL
+SELECT 'tenant_table_privilege',
+       CASE WHEN 'TRUNCATE' = ANY (x.privs) OR 'TRIGGER' = ANY (x.privs) THEN 'error' ELSE 'warning' END,
+       format('%s TO %s', x.qname, x.grantee), 'privilege',
+       format('%s holds %s on tenant table %s.', x.grantee, array_to_string(x.privs, ', '), x.qname),
+       'TRUNCATE empties the table for every tenant (row-level security does not apply to it); TRIGGER lets the role attach a trigger that sees every tenant''s new rows; REFERENCES lets it probe other tenants'' keys with a foreign key.',
+       format('REVOKE %s ON %s FROM %s;', array_to_string(x.privs, ', '), x.qname, x.grantee), x.relid
+  FROM (SELECT t.relid, t.qname,
+               CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,
+               array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) AS privs
+          FROM ten t
+          JOIN pg_class c ON c.oid = t.relid
+          CROSS JOIN LATERAL aclexplode(c.relacl) a
+          LEFT JOIN pg_roles gr ON gr.oid = a.grantee
+         WHERE a.privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER')
+           AND a.grantee <> c.relowner AND NOT coalesce(gr.rolsuper, false)
+         GROUP BY t.relid, t.qname, a.grantee) x
+UNION ALL
+SELECT 'foreign_key_without_tenant', 'error', format('%I ON %s', co.conname, s.qname), 'constraint',
+       format('Foreign key %I from %s to %s does not pair the tenant columns.', co.conname, s.qname, d.qname),
+       format('A row of %s may reference a row of another tenant in %s, and ON DELETE/UPDATE actions then change that tenant''s rows. Reference (%I, ...) with a unique key (%I, ...) on the target.',
+              s.qname, d.qname, s.tenant_column, d.tenant_column),
+       NULL, s.relid
+  FROM pg_constraint co
+  JOIN ten s ON s.relid = co.conrelid
+  JOIN ten d ON d.relid = co.confrelid
+ WHERE co.contype = 'f' AND co.conparentid = 0
+   AND s.tenant_attnum IS NOT NULL AND d.tenant_attnum IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM generate_subscripts(co.conkey, 1) k
+                    WHERE co.conkey[k] = s.tenant_attnum AND co.confkey[k] = d.tenant_attnum)
+UNION ALL
+SELECT 'tenant_setting_default', 'error',
+       CASE WHEN s.setrole = 0 THEN format('database %I', db.datname)
+            WHEN s.setdatabase = 0 THEN format('role %I', pg_get_userbyid(s.setrole))
+            ELSE format('role %I in database %I', pg_get_userbyid(s.setrole), db.datname) END,
+       'setting',
+       format('%s sets a default for app.current_tenant_id (%s).',
+              CASE WHEN s.setrole = 0 THEN format('ALTER DATABASE %I', db.datname)
+                   WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I', pg_get_userbyid(s.setrole))
+                   ELSE format('ALTER ROLE %I IN DATABASE %I', pg_get_userbyid(s.setrole), db.datname) END, c.c),
+       'Sessions then start inside a tenant without the application choosing one, and a pooled connection carries it to the next client.',
+       CASE WHEN s.setrole = 0 THEN format('ALTER DATABASE %I RESET app.current_tenant_id;', db.datname)
+            WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I RESET app.current_tenant_id;', pg_get_userbyid(s.setrole))
+            ELSE format('ALTER ROLE %I IN DATABASE %I RESET app.current_tenant_id;', pg_get_userbyid(s.setrole), db.datname) END,
+       NULL::oid
+  FROM pg_db_role_setting s
+  LEFT JOIN pg_database db ON db.oid = s.setdatabase
+  CROSS JOIN LATERAL unnest(s.setconfig) c(c)
+ WHERE lower(split_part(c.c, '=', 1)) = 'app.current_tenant_id'
+-- ==== database and server
+UNION ALL
+SELECT 'large_objects_present', 'warning', 'pg_largeobject', 'catalog',
+       format('The database has %s large object(s).', x.n),
+       'Large objects have no tenant and no row-level security: any role with access to one reads it regardless of tenant. Store tenant data in tables (bytea) instead.',
+       NULL, NULL::oid
+  FROM (SELECT count(*) AS n FROM pg_largeobject_metadata) x WHERE x.n > 0
+UNION ALL
+SELECT 'strict_mode_off', 'warning', 'tenant_rls.strict', 'setting',
+       'tenant_rls strict mode is not in force.',
+       'Without it any session, or any SQL injection, can SET app.current_tenant_id to another tenant. '
+       || coalesce(s.reason || ' ', '')
+       || 'Add tenant_rls to shared_preload_libraries, set tenant_rls.strict = on and restart.',
+       NULL, NULL::oid
+  FROM tenant_rls.strict_status() s
+ WHERE NOT s.in_force
+UNION ALL
+SELECT 'server_version_cve', 'error', 'server', 'server',
+       format('PostgreSQL %s has known row-security vulnerabilities.', current_setting('server_version')),
+       tenant_rls._server_version_cve(current_setting('server_version_num')::integer)
+       || ' Install the latest minor release (binaries only, no dump needed).',
+       NULL, NULL::oid
+ WHERE tenant_rls._server_version_cve(current_setting('server_version_num')::integer) IS NOT NULL
+UNION ALL
+SELECT 'table_without_tenant_column', 'warning', t.qname, 'table',
+       format('Table %s in a managed schema has no tenant column %I and is not marked global.', t.qname, t.tenant_column),
+       'Decide: if its rows belong to tenants, add the tenant column and protect it; if they are shared reference data, mark it global with tenant_rls.mark_global().',
+       NULL, t.relid
+  FROM tt t LEFT JOIN extrels e ON e.objid = t.relid
+ WHERE t.in_managed_schema AND t.status = 'unprotected' AND t.tenant_attnum IS NULL
+   AND t.parent_relid IS NULL AND e.objid IS NULL
+UNION ALL
+SELECT 'registry_stale', 'warning', format('%I.%I', r.schema_name, r.table_name), 'table',
+       format('The registry lists %I.%I, which does not exist.', r.schema_name, r.table_name),
+       'The table was dropped or renamed while the event triggers were not active.',
+       format('DELETE FROM tenant_rls.protected_table WHERE schema_name = %L AND table_name = %L;',
+              r.schema_name, r.table_name), NULL::oid
+  FROM tenant_rls.protected_table r
+  LEFT JOIN tt ON tt.schema_name = r.schema_name AND tt.table_name = r.table_name
+ WHERE tt.relid IS NULL
+$$;
+REVOKE ALL ON FUNCTION tenant_rls._findings() FROM PUBLIC;
+
+-- ---- public interface
+
+CREATE FUNCTION tenant_rls._level_rank(level text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT CASE lower(level) WHEN 'error' THEN 1 WHEN 'warning' THEN 2 WHEN 'info' THEN 3 END $$;
+
+CREATE FUNCTION tenant_rls.lint()
+    RETURNS TABLE(code text, level text, object text, message text, detail text, fix text, accepted boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT f.code, f.level, f.object, f.message, f.detail, f.fix, a.code IS NOT NULL
+      FROM tenant_rls._findings() f
+      LEFT JOIN tenant_rls.accepted_finding a ON a.code = f.code AND a.object = f.object
+     ORDER BY tenant_rls._level_rank(f.level), f.code, f.object
+$$;
+COMMENT ON FUNCTION tenant_rls.lint() IS
+    'one row per way a tenant table can still leak: code, level, object, message, detail, the SQL that fixes it, and whether a DBA accepted it';
+
+CREATE FUNCTION tenant_rls.coverage()
+    RETURNS TABLE(table_name text, kind text, parent text, status text,
+                  tenant_column name, tenant_type text,
+                  rls_enabled boolean, rls_forced boolean, policies_ok boolean,
+                  audit boolean, tenant_index boolean,
+                  errors integer, warnings integer, infos integer, accepted integer,
+                  exceptions text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+WITH tt AS MATERIALIZED (SELECT * FROM tenant_rls._tables()),
+f AS (SELECT f.relid, f.code, f.level, a.code IS NOT NULL AS acc
+        FROM tenant_rls._findings() f
+        LEFT JOIN tenant_rls.accepted_finding a ON a.code = f.code AND a.object = f.object
+       WHERE f.relid IS NOT NULL),
+fc AS (SELECT f.relid,
+              count(*) FILTER (WHERE f.level = 'error' AND NOT f.acc) AS e,
+              count(*) FILTER (WHERE f.level = 'warning' AND NOT f.acc) AS w,
+              count(*) FILTER (WHERE f.level = 'info' AND NOT f.acc) AS i,
+              count(*) FILTER (WHERE f.acc) AS a,
+              bool_or(f.code IN ('managed_policy_dropped', 'managed_policy_modified',
+                                 'isolation_policy_missing')) AS pol_bad
+         FROM f GROUP BY f.relid),
+aud AS (SELECT DISTINCT tg.tgrelid
+          FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
+         WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname LIKE 'audit%'),
+lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
+-- controlled exceptions (DESIGN P4), so they are visible in the report
+gr AS (SELECT g.schema_name, g.table_name, count(*) AS n
+         FROM tenant_rls.tenant_grant g
+        WHERE g.valid_until IS NULL OR g.valid_until > now()
+        GROUP BY g.schema_name, g.table_name),
+adm AS (SELECT nullif(current_setting('tenant_rls.admin_role', true), '') AS role)
+SELECT t.qname, t.kind, t.parent_qname,
+       CASE WHEN t.status = 'unprotected' AND t.tenant_attnum IS NULL THEN 'no tenant column' ELSE t.status END,
+       CASE WHEN t.tenant_attnum IS NOT NULL THEN t.tenant_column END, t.tenant_type,
+       t.rls_enabled, t.rls_forced,
+       CASE WHEN t.status = 'protected' THEN NOT coalesce(fc.pol_bad, false) END,
+       aud.tgrelid IS NOT NULL,
+       CASE WHEN t.tenant_attnum IS NOT NULL THEN l.indrelid IS NOT NULL END,
+       coalesce(fc.e, 0)::integer, coalesce(fc.w, 0)::integer, coalesce(fc.i, 0)::integer,
+       coalesce(fc.a, 0)::integer,
+       nullif(concat_ws(', ',
+           CASE WHEN t.global_rows THEN 'rows without tenant readable by all' END,
+           CASE WHEN t.status = 'protected' AND adm.role IS NOT NULL
+                THEN format('admin role %s sees all tenants', adm.role) END,
+           CASE WHEN gr.n > 0 THEN format('%s cross-tenant grant(s)', gr.n) END), '')
+  FROM tt t
+  CROSS JOIN adm
+  LEFT JOIN gr ON gr.schema_name = t.schema_name AND gr.table_name = t.table_name
+  LEFT JOIN fc ON fc.relid = t.relid
+  LEFT JOIN aud ON aud.tgrelid = t.relid
+  LEFT JOIN lead l ON l.indrelid = t.relid AND l.first = t.tenant_attnum
+ ORDER BY t.schema_name, t.table_name
+$$;
+COMMENT ON FUNCTION tenant_rls.coverage() IS
+    'one row per table of the managed schemas (and every partition or child): tenant column, RLS, FORCE, policies, audit, index, status and finding counts';
+
+CREATE FUNCTION tenant_rls.lint_json() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+WITH f AS (SELECT f.*, a.reason
+             FROM tenant_rls._findings() f
+             LEFT JOIN tenant_rls.accepted_finding a ON a.code = f.code AND a.object = f.object)
+SELECT jsonb_build_object(
+    'tool', 'tenant_rls',
+    'version', tenant_rls.version(),
+    'database', current_database(),
+    'server_version', current_setting('server_version'),
+    'generated_at', now(),
+    'summary', jsonb_build_object(
+        'error', count(*) FILTER (WHERE f.level = 'error' AND f.reason IS NULL),
+        'warning', count(*) FILTER (WHERE f.level = 'warning' AND f.reason IS NULL),
+        'info', count(*) FILTER (WHERE f.level = 'info' AND f.reason IS NULL),
+        'accepted', count(*) FILTER (WHERE f.reason IS NOT NULL)),
+    'findings', coalesce(jsonb_agg(jsonb_build_object(
+        'code', f.code, 'level', f.level, 'object', f.object, 'object_kind', f.object_kind,
+        'message', f.message, 'detail', f.detail, 'fix', f.fix,
+        'accepted', f.reason IS NOT NULL, 'accepted_reason', f.reason)
+        ORDER BY tenant_rls._level_rank(f.level), f.code, f.object) FILTER (WHERE f.code IS NOT NULL),
+        '[]'::jsonb))
+  FROM f
+$$;
+COMMENT ON FUNCTION tenant_rls.lint_json() IS 'the findings of lint() as one JSON document with a summary';
+
+CREATE FUNCTION tenant_rls.lint_sarif() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+WITH codes AS (SELECT c.*, (row_number() OVER (ORDER BY c.code) - 1)::integer AS idx
+                 FROM tenant_rls.finding_codes() c),
+f AS (SELECT f.*, a.reason
+        FROM tenant_rls._findings() f
+        LEFT JOIN tenant_rls.accepted_finding a ON a.code = f.code AND a.object = f.object)
+SELECT jsonb_build_object(
+    '$schema', 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json',
+    'version', '2.1.0',
+    'runs', jsonb_build_array(jsonb_build_object(
+        'tool', jsonb_build_object('driver', jsonb_build_object(
+            'name', 'tenant_rls',
+            'version', tenant_rls.version(),
+            'rules', (SELECT jsonb_agg(jsonb_build_object(
+                          'id', c.code,
+                          'shortDescription', jsonb_build_object('text', c.title),
+                          'fullDescription', jsonb_build_object('text', c.description),
+                          'defaultConfiguration', jsonb_build_object(
+                              'level', CASE c.level WHEN 'info' THEN 'note' ELSE c.level END))
+                          ORDER BY c.idx)
+                        FROM codes c))),
+        'results', coalesce((
+            SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                       'ruleId', f.code,
+                       'ruleIndex', c.idx,
+                       'level', CASE f.level WHEN 'info' THEN 'note' ELSE f.level END,
+                       'message', jsonb_build_object('text', f.message),
+                       'locations', jsonb_build_array(jsonb_build_object(
+                           'logicalLocations', jsonb_build_array(jsonb_build_object(
+                               'fullyQualifiedName', f.object,
+                               'kind', f.object_kind)))),
+                       'suppressions', CASE WHEN f.reason IS NOT NULL THEN jsonb_build_array(jsonb_build_object(
+                           'kind', 'external', 'status', 'accepted', 'justification', f.reason)) END,
+                       'properties', jsonb_build_object('detail', f.detail, 'fix', f.fix)))
+                       ORDER BY tenant_rls._level_rank(f.level), f.code, f.object)
+              FROM f JOIN codes c ON c.code = f.code), '[]'::jsonb)))
+)
+$$;
+COMMENT ON FUNCTION tenant_rls.lint_sarif() IS 'the findings of lint() as a SARIF 2.1.0 log, for CI code-scanning annotations';
+
+CREATE FUNCTION tenant_rls.assert_coverage(min_level text DEFAULT 'error') RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    max_rank integer := tenant_rls._level_rank(min_level);
+    n        bigint;
+    lines    text;
+BEGIN
+    IF max_rank IS NULL THEN
+        RAISE EXCEPTION 'invalid finding level "%"', min_level
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use error, warning or info.';
+    END IF;
+    SELECT count(*),
+           string_agg(format('%s %s %s: %s', l.level, l.code, l.object, l.message), E'\n'
+                      ORDER BY l.rn) FILTER (WHERE l.rn <= 50)
+      INTO n, lines
+      FROM (SELECT x.*, row_number() OVER () AS rn
+              FROM tenant_rls.lint() x
+             WHERE NOT x.accepted AND tenant_rls._level_rank(x.level) <= max_rank) l;
+    IF n > 0 THEN
+        IF n > 50 THEN
+            lines := lines || format(E'\n... and %s more', n - 50);
+        END IF;
+        RAISE EXCEPTION 'tenant_rls coverage check failed: % finding(s) at level % or above', n, lower(min_level)
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = lines,
+                  HINT = 'Run SELECT * FROM tenant_rls.lint() and apply the fix column, or record a deliberate exception with tenant_rls.accept_finding(code, object, reason).';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION tenant_rls.assert_coverage(text) IS
+    'raises an error listing the findings at or above min_level that are not accepted (CI and migration gate)';
+
+CREATE FUNCTION tenant_rls.accept_finding(code text, object text, reason text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM tenant_rls.finding_codes() c WHERE c.code = accept_finding.code) THEN
+        RAISE EXCEPTION 'unknown finding code "%"', accept_finding.code
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT code FROM tenant_rls.finding_codes() lists the codes.';
+    END IF;
+    IF accept_finding.object IS NULL OR accept_finding.object = '' THEN
+        RAISE EXCEPTION 'the object of an accepted finding must not be empty'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Copy the object column of tenant_rls.lint().';
+    END IF;
+    IF accept_finding.reason IS NULL OR btrim(accept_finding.reason) = '' THEN
+        RAISE EXCEPTION 'an accepted finding needs a reason'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Say why the finding is acceptable; the reason is shown with the finding.';
+    END IF;
+    INSERT INTO tenant_rls.accepted_finding AS a (code, object, reason)
+    VALUES (accept_finding.code, accept_finding.object, accept_finding.reason)
+    ON CONFLICT ON CONSTRAINT accepted_finding_pkey
+    DO UPDATE SET reason = EXCLUDED.reason, accepted_at = now(), accepted_by = CURRENT_USER;
+END
+$$;
+COMMENT ON FUNCTION tenant_rls.accept_finding(text, text, text) IS
+    'records that a finding (code, object) is accepted, with the reason; it stays in the report, marked accepted';
+
+CREATE FUNCTION tenant_rls.unaccept_finding(code text, object text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+BEGIN
+    DELETE FROM tenant_rls.accepted_finding a
+     WHERE a.code = unaccept_finding.code AND a.object = unaccept_finding.object;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION tenant_rls.unaccept_finding(text, text) IS
+    'withdraws an accepted finding; returns false when it was not accepted';
+
+-- Reports read the registry and the catalogs with the owner's rights; grant
+-- EXECUTE to the roles (CI, DBAs) that may see them.
+REVOKE ALL ON FUNCTION tenant_rls._tables() FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenant_rls.lint() FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenant_rls.coverage() FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenant_rls.lint_json() FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenant_rls.lint_sarif() FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenant_rls.assert_coverage(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenant_rls.accept_finding(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenant_rls.unaccept_finding(text, text) FROM PUBLIC;

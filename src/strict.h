@@ -1,0 +1,42 @@
+/*
+ * strict.h -- strict mode (strict.c): who may change app.current_tenant_id.
+ */
+#ifndef TENANT_RLS_STRICT_H
+#define TENANT_RLS_STRICT_H
+
+/*
+ * True when the library was loaded by shared_preload_libraries or
+ * session_preload_libraries, i.e. before any SQL of the session ran.
+ */
+extern bool tenant_rls_preloaded(void);
+
+/* strict = on and the library preloaded (the check hook is installed). */
+extern bool tenant_strict_in_force(void);
+
+/*
+ * The current user may change the tenant freely: a superuser, or a member
+ * of tenant_rls.admin_role.  Needs catalog access (a transaction).
+ */
+extern bool tenant_strict_privileged(void);
+
+/*
+ * Called by tenant_context_store() before it changes the setting: raises an
+ * error if strict mode forbids this change (unsigned set_tenant(), session
+ * scope, a second tenant in one transaction).  verified: the value comes
+ * from a verified token.
+ */
+extern void tenant_strict_check_store(const char *canonical, bool is_local, bool verified);
+
+/* Set around the one set_config_option() call of tenant_context_store(). */
+extern void tenant_strict_begin_store(void);
+extern void tenant_strict_end_store(void);
+
+/*
+ * Whether the current value of app.current_tenant_id may be used: false only
+ * in strict mode for a value that did not come through tenant_context_store()
+ * or a privileged role (e.g. a connection-time default applied before strict
+ * mode was switched on).  Cheap: a flag kept by the assign hook.
+ */
+extern bool tenant_strict_value_trusted(void);
+
+#endif							/* TENANT_RLS_STRICT_H */

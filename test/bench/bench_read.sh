@@ -1,0 +1,162 @@
+# bench_read.sh -- read overhead of protect()'s policies (DESIGN "Performance
+# targets": reads >= 0.97 x a hand-written WHERE tenant_id = $1).
+#
+# Sourced by test/bench/run.sh (cluster running, helpers defined).  Data set:
+# 1,000,000 rows over 1,000 tenants (bigint), row id N belongs to tenant
+# (N - 1) % 1000 + 1, so a tenant's 1,000 rows sit on 1,000 different heap
+# pages; primary key on id, index on tenant_id.  Two identical copies:
+#   (a) bench.plain     no row security; queries say WHERE tenant_id = :tid
+#   (b) bench.protected tenant_rls.protect()ed; queries have no tenant filter
+# pgbench runs as bench_app (not superuser, not BYPASSRLS, not the owner), and
+# every transaction sets the tenant with tenant_rls.set_tenant() in both (a)
+# and (b), so the only difference is the policy.  Cells: point lookup by
+# primary key, per-tenant aggregate; -M prepared (generic plans forced) and
+# -M simple.  Each cell alternates a and b against
+# drift (BENCH_READ_ROUNDS rounds of a,b,b,a slices, BENCH_SECONDS per
+# variant in total), and prints mean TPS and b/a (target >= 0.97).
+#
+# BENCH_READ_INITPLAN=1 adds (c): a copy with hand-written policies in the
+# "(SELECT accessor())" initplan form, to compare the policy forms (c/a).
+# shellcheck shell=bash
+
+read_clients=2
+read_rounds=${BENCH_READ_ROUNDS:-2}
+read_slice=$(( (BENCH_SECONDS + read_rounds - 1) / read_rounds ))
+read_slice=$(( (read_slice + 1) / 2 ))
+[ "$read_slice" -ge 1 ] || read_slice=1
+read_dir=$TR_TMP/bench_read
+mkdir -p "$read_dir"
+chmod 777 "$read_dir"
+
+tr_log "bench read: loading 1,000,000 rows x 2 copies"
+bench_psql -d postgres <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION tenant_rls;
+CREATE ROLE bench_owner NOLOGIN;
+CREATE ROLE bench_app LOGIN;
+CREATE ROLE bench_support NOLOGIN;          -- the admin role; bench_app is not a member
+ALTER DATABASE postgres SET tenant_rls.tenant_type = 'bigint';
+ALTER DATABASE postgres SET tenant_rls.admin_role = 'bench_support';
+SET tenant_rls.audit = off;
+CREATE SCHEMA bench AUTHORIZATION bench_owner;
+GRANT USAGE ON SCHEMA bench TO bench_app;
+SET ROLE bench_owner;
+-- both copies built the same way: rows first, then the indexes (sorted builds)
+CREATE TABLE bench.plain (
+    id        bigint NOT NULL,
+    tenant_id bigint NOT NULL,
+    amount    integer NOT NULL,
+    note      text NOT NULL
+);
+INSERT INTO bench.plain
+SELECT n, (n - 1) % 1000 + 1, (n::bigint * 7919 % 10007)::integer, 'row ' || n
+  FROM generate_series(1, 1000000) n;
+CREATE TABLE bench.protected (LIKE bench.plain);
+INSERT INTO bench.protected SELECT * FROM bench.plain ORDER BY id;
+ALTER TABLE bench.plain ADD PRIMARY KEY (id);
+CREATE INDEX plain_tenant_idx ON bench.plain (tenant_id);
+ALTER TABLE bench.protected ADD PRIMARY KEY (id);
+CREATE INDEX protected_tenant_idx ON bench.protected (tenant_id);
+SELECT count(*) AS protect_statements FROM tenant_rls.protect('bench.protected');
+GRANT SELECT ON bench.plain, bench.protected TO bench_app;
+RESET ROLE;
+VACUUM (ANALYZE) bench.plain;
+VACUUM (ANALYZE) bench.protected;
+SQL
+[ $? = 0 ] || { echo "bench read: loading failed"; return 1; }
+if [ "${BENCH_READ_INITPLAN:-0}" = 1 ]; then
+	bench_psql -d postgres <<'SQL'
+SET ROLE bench_owner;
+CREATE TABLE bench.initplan (LIKE bench.plain);
+INSERT INTO bench.initplan SELECT * FROM bench.plain ORDER BY id;
+ALTER TABLE bench.initplan ADD PRIMARY KEY (id);
+CREATE INDEX initplan_tenant_idx ON bench.initplan (tenant_id);
+ALTER TABLE bench.initplan ENABLE ROW LEVEL SECURITY;
+ALTER TABLE bench.initplan FORCE ROW LEVEL SECURITY;
+CREATE POLICY iso ON bench.initplan USING (tenant_id = (SELECT tenant_rls.current_tenant_bigint()));
+GRANT SELECT ON bench.initplan TO bench_app;
+RESET ROLE;
+VACUUM (ANALYZE) bench.initplan;
+SQL
+	[ $? = 0 ] || { echo "bench read: loading failed"; return 1; }
+fi
+
+# the scripts: the same transaction shape everywhere
+read_script() {	# read_script NAME TABLE QUERY
+	{
+		echo '\set tid random(1, 1000)'
+		echo '\set k random(0, 999)'
+		echo '\set id :k * 1000 + :tid'
+		echo 'BEGIN;'
+		echo 'SELECT tenant_rls.set_tenant(:tid::bigint);'
+		echo "$3"
+		echo 'END;'
+	} >"$read_dir/$1.sql"
+}
+read_script a_point plain 'SELECT amount, note FROM bench.plain WHERE id = :id AND tenant_id = :tid;'
+read_script b_point protected 'SELECT amount, note FROM bench.protected WHERE id = :id;'
+read_script c_point initplan 'SELECT amount, note FROM bench.initplan WHERE id = :id;'
+read_script a_agg plain 'SELECT count(*), sum(amount) FROM bench.plain WHERE tenant_id = :tid;'
+read_script b_agg protected 'SELECT count(*), sum(amount) FROM bench.protected;'
+read_script c_agg initplan 'SELECT count(*), sum(amount) FROM bench.initplan;'
+chmod 644 "$read_dir"/*.sql
+
+# the plans bench_app gets (generic), and a check that (b) really isolates
+bench_psql -d postgres -U bench_app <<'SQL'
+SET plan_cache_mode = force_generic_plan;
+PREPARE b_agg AS SELECT count(*), sum(amount) FROM bench.protected;
+PREPARE b_point(bigint) AS SELECT amount, note FROM bench.protected WHERE id = $1;
+PREPARE a_agg(bigint) AS SELECT count(*), sum(amount) FROM bench.plain WHERE tenant_id = $1;
+BEGIN;
+SELECT tenant_rls.set_tenant(42::bigint);
+\echo '-- (b) per-tenant aggregate, generic plan'
+EXPLAIN (COSTS OFF) EXECUTE b_agg;
+\echo '-- (b) point lookup, generic plan'
+EXPLAIN (COSTS OFF) EXECUTE b_point(1);
+\echo '-- (a) per-tenant aggregate, generic plan'
+EXPLAIN (COSTS OFF) EXECUTE a_agg(42);
+\echo '-- (b) isolation check: rows, tenants'
+SELECT count(*), count(DISTINCT tenant_id), min(tenant_id) FROM bench.protected;
+COMMIT;
+SQL
+
+read_run() {	# read_run SCRIPT MODE SECONDS -> tps
+	local out=$read_dir/$1.$2.$RANDOM.out opts=""
+	[ "$2" = prepared ] && opts="-c plan_cache_mode=force_generic_plan"
+	tr_as_pg env PGOPTIONS="$opts" "$TR_BINDIR/pgbench" -n -U bench_app -M "$2" \
+		-c "$read_clients" -j "$read_clients" -T "$3" -f "$read_dir/$1.sql" postgres >"$out" 2>&1 \
+		|| { cat "$out" >&2; echo 0; return; }
+	bench_tps "$out"
+}
+
+read_avg() { echo "$@" | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.1f", s / NF }'; }
+
+printf '\n%-10s %-9s %12s %12s %8s\n' query mode "a: WHERE" "b: policy" "b/a"
+read_summary=""
+for query in point agg; do
+	for mode in prepared simple; do
+		# warm-up (caches, plans), not counted
+		read_run "a_$query" "$mode" 2 >/dev/null
+		read_run "b_$query" "$mode" 2 >/dev/null
+		as="" bs=""
+		for _ in $(seq 1 "$read_rounds"); do
+			as="$as $(read_run "a_$query" "$mode" "$read_slice")"
+			bs="$bs $(read_run "b_$query" "$mode" "$read_slice")"
+			bs="$bs $(read_run "b_$query" "$mode" "$read_slice")"
+			as="$as $(read_run "a_$query" "$mode" "$read_slice")"
+		done
+		a=$(read_avg $as)
+		b=$(read_avg $bs)
+		r=$(bench_ratio "$b" "$a")
+		line=$(printf '%-10s %-9s %12s %12s %8s' "$query" "$mode" "$a" "$b" "$r")
+		if [ "${BENCH_READ_INITPLAN:-0}" = 1 ]; then
+			read_run "c_$query" "$mode" 2 >/dev/null
+			c=$(read_run "c_$query" "$mode" "$BENCH_SECONDS")
+			line="$line   c: initplan $c (c/a $(bench_ratio "$c" "$a"))"
+		fi
+		echo "$line"
+		read_summary="$read_summary$line"$'\n'
+	done
+done
+echo
+echo "read benchmark: $read_clients clients, ${BENCH_SECONDS}s per variant and cell ($read_rounds rounds of a,b,b,a), target b/a >= 0.97"

@@ -1,0 +1,267 @@
+# Strict mode (DESIGN C3) on a preloaded node: every way a tenant session
+# could pick its tenant other than tenant_rls.set_tenant_signed() is tried by
+# a role that is not superuser, not BYPASSRLS and does not own the table, and
+# each is refused; the legitimate path works; privileged roles keep working.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $key = 'tap-strict-key-0123456789abcdef0123456789';
+my $node = PostgreSQL::Test::Cluster->new('strict');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'tenant_rls'
+tenant_rls.strict = on
+tenant_rls.signing_key = '$key'
+log_statement = 'all'
+log_min_messages = debug1
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION tenant_rls;
+	CREATE ROLE owner NOLOGIN;
+	CREATE ROLE app LOGIN;
+	CREATE ROLE support LOGIN;
+	CREATE ROLE tenant_admins NOLOGIN;
+	GRANT tenant_admins TO support;
+	CREATE DATABASE appdb OWNER app;
+	CREATE SCHEMA app_s AUTHORIZATION app;
+	-- a hand-written policy on purpose: this test is about the context, not protect()
+	SET tenant_rls.auto_protect = off;
+	CREATE TABLE public.docs (id int PRIMARY KEY, tenant_id text NOT NULL, body text);
+	ALTER TABLE public.docs OWNER TO owner;
+	ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
+	ALTER TABLE public.docs FORCE ROW LEVEL SECURITY;
+	CREATE POLICY iso ON public.docs USING (tenant_id = tenant_rls.current_tenant());
+	GRANT SELECT ON public.docs TO app, support;
+	INSERT INTO public.docs SELECT i, CASE WHEN i % 2 = 0 THEN 'acme' ELSE 'globex' END, 'row ' || i
+	  FROM generate_series(1, 10) i;
+	CREATE FUNCTION public.with_set_clause() RETURNS text LANGUAGE sql
+	  SET app.current_tenant_id = 'globex' AS $$ SELECT current_setting('app.current_tenant_id') $$;
+});
+$node->safe_psql('appdb', 'CREATE EXTENSION tenant_rls');
+
+is($node->safe_psql('postgres', 'SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = $$app$$'),
+	'f', 'app is neither superuser nor BYPASSRLS');
+is($node->safe_psql('postgres', 'SELECT in_force, preloaded, key_configured FROM tenant_rls.strict_status()'),
+	't|t|t', 'strict_status(): in force, preloaded, key configured');
+
+my $tok_acme = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme')});
+my $tok_globex = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('globex')});
+
+# run as app; returns (exit code, stdout, stderr)
+sub as_app
+{
+	my ($sql, %opt) = @_;
+	my ($ret, $out, $err) = $node->psql($opt{db} // 'postgres', $sql,
+		extra_params => [ '-U', $opt{user} // 'app' ],
+		on_error_stop => $opt{on_error_stop} // 1);
+	return ($ret, $out, $err);
+}
+
+sub refused
+{
+	my ($sql, $re, $name, %opt) = @_;
+	my ($ret, $out, $err) = as_app($sql, %opt);
+	ok($ret != 0 && $err =~ $re, "refused: $name")
+	  or diag("ret=$ret out=$out err=$err");
+}
+
+my $set_re = qr/app\.current_tenant_id can only be changed through tenant_rls\.set_tenant_signed\(\) in strict mode/;
+
+# --- the legitimate path
+my ($ret, $out, $err) = as_app(qq{
+	BEGIN;
+	SELECT tenant_rls.set_tenant_signed('$tok_acme');
+	SELECT string_agg(id::text, ',' ORDER BY id) FROM public.docs;
+	COMMIT;
+	SELECT coalesce(tenant_rls.current_tenant(), '<none>');
+	SELECT count(*) FROM public.docs;
+});
+is($out, "acme\n2,4,6,8,10\n<none>\n0", 'set_tenant_signed(): own rows only, cleared at commit');
+
+# --- every other path, as app
+refused('SET app.current_tenant_id = $$acme$$', $set_re, 'SET');
+refused('BEGIN; SET LOCAL app.current_tenant_id = $$acme$$; COMMIT;', $set_re, 'SET LOCAL');
+refused('SET SESSION app.current_tenant_id = $$acme$$', $set_re, 'SET SESSION');
+refused(q{SELECT set_config('app.current_tenant_id', 'acme', false)}, $set_re, 'set_config(), session');
+refused(q{BEGIN; SELECT set_config('app.current_tenant_id', 'acme', true); COMMIT;}, $set_re, 'set_config(), local');
+refused(q{SELECT count(*) FROM public.docs WHERE set_config('app.current_tenant_id', 'globex', true) IS NOT NULL},
+	$set_re, 'set_config() inside a WHERE clause');
+refused(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme');
+	SELECT id FROM public.docs WHERE set_config('app.current_tenant_id', 'globex', true) = 'globex'; COMMIT;},
+	$set_re, 'set_config() in WHERE after a signed tenant');
+refused(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); RESET app.current_tenant_id; COMMIT;},
+	qr/app\.current_tenant_id cannot be reset in strict mode/, 'RESET');
+refused(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); SET app.current_tenant_id TO DEFAULT; COMMIT;},
+	qr/app\.current_tenant_id cannot be reset in strict mode/, 'SET ... TO DEFAULT');
+refused(q{SELECT public.with_set_clause()}, $set_re, "a function's SET clause (at call)");
+refused(q{CREATE FUNCTION app_s.f2() RETURNS int LANGUAGE sql SET app.current_tenant_id = 'acme' AS 'SELECT 1'},
+	qr/a default for app\.current_tenant_id cannot be stored in strict mode/, "a function's SET clause (at CREATE FUNCTION)");
+refused(q{ALTER ROLE app SET app.current_tenant_id = 'acme'},
+	qr/a default for app\.current_tenant_id cannot be stored in strict mode/, 'ALTER ROLE ... SET');
+refused(q{ALTER DATABASE appdb SET app.current_tenant_id = 'acme'},
+	qr/a default for app\.current_tenant_id cannot be stored in strict mode/, 'ALTER DATABASE ... SET (owner)');
+refused(q{ALTER ROLE app IN DATABASE appdb SET app.current_tenant_id = 'acme'},
+	qr/a default for app\.current_tenant_id cannot be stored in strict mode/, 'ALTER ROLE ... IN DATABASE ... SET');
+refused(q{BEGIN; SELECT tenant_rls.set_tenant('acme'); COMMIT;},
+	qr/tenant_rls\.set_tenant\(\) is not allowed in strict mode/, 'unsigned set_tenant()');
+refused(q{SELECT tenant_rls.set_tenant('acme', false)},
+	qr/session-wide tenant context is not allowed in strict mode/, 'session-scope set_tenant(..., false)');
+refused(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); SELECT tenant_rls.set_tenant_signed('$tok_globex'); COMMIT;},
+	qr/the tenant cannot change within a transaction in strict mode/, 'a second tenant in one transaction');
+refused(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); SELECT tenant_rls.clear_tenant();
+	SELECT tenant_rls.set_tenant_signed('$tok_globex'); COMMIT;},
+	qr/the tenant cannot change within a transaction in strict mode/, 'clear_tenant(), then another tenant');
+refused(qq{BEGIN; SAVEPOINT s; SELECT tenant_rls.set_tenant_signed('$tok_acme'); ROLLBACK TO s;
+	SELECT tenant_rls.set_tenant_signed('$tok_globex'); COMMIT;},
+	qr/the tenant cannot change within a transaction in strict mode/, 'another tenant after ROLLBACK TO SAVEPOINT');
+refused(q{SELECT tenant_rls.sign_tenant('acme')}, qr/permission denied for function sign_tenant/, 'sign_tenant()');
+refused(q{SELECT current_setting('tenant_rls.signing_key')}, qr/must be superuser/, 'reading the key');
+refused(q{SET tenant_rls.strict = off}, qr/permission denied to set parameter "tenant_rls\.strict"/, 'switching strict mode off');
+
+# an open cursor keeps reading the tenant it started with
+($ret, $out, $err) = as_app(qq{
+	BEGIN;
+	SELECT tenant_rls.set_tenant_signed('$tok_acme');
+	DECLARE c CURSOR FOR SELECT id FROM public.docs ORDER BY id;
+	FETCH 2 FROM c;
+	SAVEPOINT s;
+	SELECT tenant_rls.set_tenant_signed('$tok_globex');
+	ROLLBACK TO s;
+	FETCH ALL FROM c;
+	COMMIT;
+}, on_error_stop => 0);
+like($err, qr/the tenant cannot change within a transaction in strict mode/, 'cursor: switching tenants refused');
+is($out, "acme\n2\n4\n6\n8\n10", 'cursor: no switch mid-transaction, the cursor reads its tenant to the end');
+
+# parallel workers take the leader's tenant (their GUC restore passes the hook)
+$node->safe_psql('postgres', q{
+	SET tenant_rls.auto_protect = off;
+	CREATE TABLE public.big (id int, tenant_id text NOT NULL);
+	ALTER TABLE public.big OWNER TO owner;
+	ALTER TABLE public.big ENABLE ROW LEVEL SECURITY;
+	ALTER TABLE public.big FORCE ROW LEVEL SECURITY;
+	CREATE POLICY iso ON public.big USING (tenant_id = tenant_rls.current_tenant());
+	GRANT SELECT ON public.big TO app;
+	INSERT INTO public.big SELECT i, 't' || (i % 10) FROM generate_series(1, 100000) i;
+	ANALYZE public.big;
+});
+my $tok_t3 = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('t3')});
+($ret, $out, $err) = as_app(qq{
+	SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+	SET max_parallel_workers_per_gather = 2;
+	BEGIN;
+	SELECT tenant_rls.set_tenant_signed('$tok_t3');
+	EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM public.big;
+	SELECT count(*), min(tenant_id), max(tenant_id) FROM public.big;
+	COMMIT;
+});
+like($out, qr/Workers Launched: [12]/, 'strict: a parallel plan runs with workers');
+like($out, qr/\n10000\|t3\|t3$/, 'strict: parallel workers see the signed tenant, and only it');
+
+# same tenant again in the same transaction is fine (idempotent)
+($ret, $out, $err) = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme');
+	SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;});
+is($out, "acme\nacme", 'the same tenant twice in one transaction');
+
+# DISCARD ALL and RESET ALL clear (poolers need them)
+($ret, $out, $err) = as_app(qq{
+	BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); RESET ALL;
+	SELECT coalesce(tenant_rls.current_tenant(), '<none>'); COMMIT;
+	DISCARD ALL;
+	SELECT coalesce(tenant_rls.current_tenant(), '<none>');
+});
+is($out, "acme\n<none>\n<none>", 'RESET ALL and DISCARD ALL clear the tenant');
+
+# --- connection time: startup options, stored defaults
+{
+	local $ENV{PGOPTIONS} = '-c app.current_tenant_id=acme';
+	my ($r, $o, $e) = as_app('SELECT 1');
+	ok($r != 0 && $e =~ /app\.current_tenant_id cannot be set at connection start in strict mode/,
+		'refused: startup option (PGOPTIONS)') or diag("r=$r e=$e");
+	($r, $o, $e) = as_app('SELECT current_setting($$app.current_tenant_id$$)', user => 'postgres');
+	is($o, 'acme', 'a superuser may still pass the tenant as a startup option');
+}
+# a default stored by a superuser for the role: not applied, with a warning
+$node->safe_psql('postgres', q{ALTER ROLE app IN DATABASE postgres SET app.current_tenant_id = 'globex'});
+($ret, $out, $err) = as_app(q{SELECT coalesce(nullif(current_setting('app.current_tenant_id'), ''), '<none>'), count(*) FROM public.docs});
+is($out, '<none>|0', 'ALTER ROLE ... SET made by a superuser: not applied at connection');
+like($err, qr/WARNING:  app\.current_tenant_id cannot be set at connection start in strict mode/,
+	'... and the connection says why');
+$node->safe_psql('postgres', q{ALTER ROLE app IN DATABASE postgres RESET app.current_tenant_id});
+
+# strict mode switched on per database: a role default applied before it
+# (settings are applied role first) is held but never used
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET tenant_rls.strict = off;
+	SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'off'})
+  or die 'reload not seen';
+$node->safe_psql('postgres', q{
+	ALTER DATABASE appdb SET tenant_rls.strict = on;
+	ALTER ROLE app IN DATABASE appdb SET app.current_tenant_id = 'globex';
+});
+($ret, $out, $err) = as_app(q{SELECT in_force FROM tenant_rls.strict_status(); SELECT tenant_rls.current_tenant()}, db => 'appdb');
+ok($ret != 0 && $out eq 't' && $err =~ /tenant context was not set through tenant_rls in strict mode/,
+	'a connection default that slipped in before strict mode is refused by the accessors')
+  or diag("out=$out err=$err");
+($ret, $out, $err) = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); SELECT tenant_rls.current_tenant(); COMMIT;},
+	db => 'appdb');
+is($out, "acme\nacme", '... while set_tenant_signed() still works there');
+$node->safe_psql('postgres', q{
+	ALTER ROLE app IN DATABASE appdb RESET app.current_tenant_id;
+	ALTER DATABASE appdb RESET tenant_rls.strict;
+	ALTER SYSTEM RESET tenant_rls.strict;
+	SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'on'})
+  or die 'reload not seen';
+
+# --- privileged roles: superuser, members of tenant_rls.admin_role
+($ret, $out, $err) = as_app(q{BEGIN; SET LOCAL app.current_tenant_id = 'globex'; SELECT count(*) FROM public.docs;
+	SELECT tenant_rls.set_tenant('acme'); COMMIT;}, user => 'postgres');
+is($out, "10\nacme", 'a superuser may SET and switch');
+refused(q{BEGIN; SELECT tenant_rls.set_tenant('acme'); COMMIT;}, qr/not allowed in strict mode/,
+	'support before tenant_rls.admin_role names its role', user => 'support');
+$node->safe_psql('postgres', q{ALTER SYSTEM SET tenant_rls.admin_role = 'tenant_admins'; SELECT pg_reload_conf();});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.admin_role') = 'tenant_admins'})
+  or die 'reload not seen';
+($ret, $out, $err) = as_app(q{BEGIN; SELECT tenant_rls.set_tenant('acme'); SELECT count(*) FROM public.docs;
+	SELECT tenant_rls.set_tenant('globex'); SELECT count(*) FROM public.docs; COMMIT;}, user => 'support');
+is($out, "acme\n5\nglobex\n5", 'a member of tenant_rls.admin_role may set and switch');
+refused('SET app.current_tenant_id = $$acme$$', $set_re, 'app is still refused');
+
+# --- key rotation by ALTER SYSTEM + reload: old tokens keep working in the grace
+my $key2 = 'tap-strict-key-rotated-0123456789abcdef0123456789';
+$node->safe_psql('postgres', qq{
+	ALTER SYSTEM SET tenant_rls.signing_key_previous = '$key';
+	ALTER SYSTEM SET tenant_rls.signing_key = '$key2';
+	SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.signing_key_previous') <> ''})
+  or die 'reload not seen';
+($ret, $out, $err) = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;});
+is($out, 'acme', 'rotation: a token of the previous key is accepted during the grace');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET tenant_rls.signing_key_previous; SELECT pg_reload_conf();});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.signing_key_previous') = ''})
+  or die 'reload not seen';
+refused(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;},
+	qr/token was signed with a key that is not accepted/, 'rotation: ... and refused after it');
+# statements that carry a key, failing or not
+$node->psql('postgres', qq{SET tenant_rls.signing_key = '$key2-session'; SELECT 1/0 WHERE '$key2' IS NOT NULL;});
+
+# --- the keys never reach the log (log_statement = all, debug1, reloads)
+my $log = slurp_file($node->logfile);
+unlike($log, qr/\Q$key\E/, 'the signing key is not in the server log');
+unlike($log, qr/\Q$key2\E/, 'the rotated key (ALTER SYSTEM, reload, a failing statement) is not in the server log');
+like($log, qr/parameter "tenant_rls\.signing_key" \(or signing_key_previous\) changed/,
+	'(the reload is logged without the value)');
+like($log, qr/cannot be set at connection start/, '(the log does have the refusals)');
+
+$node->stop;
+done_testing();

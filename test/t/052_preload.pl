@@ -1,0 +1,118 @@
+# Signed tokens and strict mode with and without preloading (DESIGN O3):
+# nothing crashes either way; without preload strict mode says plainly that it
+# is not in force, and a signing key from postgresql.conf (readable by anyone
+# as a placeholder until the library is loaded) is refused rather than used.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $key = 'tap-preload-key-0123456789abcdef0123456789';
+my $node = PostgreSQL::Test::Cluster->new('preload');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+tenant_rls.strict = on
+tenant_rls.signing_key = '$key'
+});
+$node->start;
+
+sub as_user
+{
+	my ($user, $sql) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', $sql,
+		extra_params => [ '-U', $user ], on_error_stop => 1);
+	return ($ret, $out, $err);
+}
+
+# --- not preloaded
+my ($ret, $out, $err) = as_user('postgres', 'CREATE EXTENSION tenant_rls; CREATE ROLE app LOGIN;');
+is($ret, 0, 'not preloaded: CREATE EXTENSION works');
+like($err, qr/WARNING:  tenant_rls\.strict is on but strict mode is not in force/,
+	'not preloaded: CREATE EXTENSION warns that strict mode is not in force');
+is($node->safe_psql('postgres', 'SELECT in_force, strict_setting, preloaded FROM tenant_rls.strict_status()'),
+	'f|t|f', 'not preloaded: strict_status() says strict mode is not in force');
+like($node->safe_psql('postgres', 'SELECT reason FROM tenant_rls.strict_status()'),
+	qr/not preloaded/, 'not preloaded: ... and why');
+
+# the danger that makes tokens refuse: a fresh session of any role reads the
+# key as a placeholder before the library is loaded
+($ret, $out, $err) = as_user('app', q{SELECT current_setting('tenant_rls.signing_key', true) = '} . $key . q{'});
+is($out, 't', 'not preloaded: a key from postgresql.conf is readable by any role (placeholder)');
+($ret, $out, $err) = as_user('postgres', q{SELECT tenant_rls.sign_tenant('acme')});
+like($err, qr/tenant_rls\.signing_key is set in the server configuration but tenant_rls is not preloaded/,
+	'not preloaded: sign_tenant() refuses a key from the server configuration');
+($ret, $out, $err) = as_user('app', q{SELECT tenant_rls.set_tenant_signed('AAAA')});
+like($err, qr/tenant_rls\.signing_key is set in the server configuration but tenant_rls is not preloaded/,
+	'not preloaded: set_tenant_signed() refuses it too');
+# a key a superuser sets in the session only is nobody else's to read: fine
+($ret, $out, $err) = as_user('postgres', qq{SET tenant_rls.signing_key = 'session-key-0123456789abcdef0123456789';
+	SELECT tenant_rls.set_tenant_signed(tenant_rls.sign_tenant('acme'));});
+is($out, 'acme', 'not preloaded: a session key set by a superuser works');
+# strict mode is not in force: the old paths still work (nothing crashes)
+($ret, $out, $err) = as_user('app', q{BEGIN; SET LOCAL app.current_tenant_id = 'x'; SELECT tenant_rls.set_tenant('acme'); SELECT tenant_rls.current_tenant(); COMMIT;});
+is($out, "acme\nacme", 'not preloaded: SET and set_tenant() work (strict not in force)');
+($ret, $out, $err) = as_user('postgres', q{LOAD 'tenant_rls'; SELECT preloaded FROM tenant_rls.strict_status()});
+is($out, 'f', 'LOAD in a session does not count as preloading');
+
+# --- shared_preload_libraries
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'tenant_rls'");
+$node->restart;
+is($node->safe_psql('postgres', 'SELECT in_force, preloaded FROM tenant_rls.strict_status()'),
+	't|t', 'shared_preload_libraries: strict mode in force');
+($ret, $out, $err) = as_user('app', q{SELECT current_setting('tenant_rls.signing_key', true)});
+like($err, qr/must be superuser/, 'shared_preload_libraries: the key is not readable by app');
+my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme')});
+($ret, $out, $err) = as_user('app', qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok'); COMMIT;});
+is($out, 'acme', 'shared_preload_libraries: tokens work');
+($ret, $out, $err) = as_user('app', q{SET app.current_tenant_id = 'acme'});
+like($err, qr/in strict mode/, 'shared_preload_libraries: SET refused');
+
+# --- session_preload_libraries
+$node->adjust_conf('postgresql.conf', 'shared_preload_libraries', "''");
+$node->append_conf('postgresql.conf', "session_preload_libraries = 'tenant_rls'");
+$node->restart;
+is($node->safe_psql('postgres', 'SELECT in_force, preloaded FROM tenant_rls.strict_status()'),
+	't|t', 'session_preload_libraries: strict mode in force');
+($ret, $out, $err) = as_user('app', q{SELECT current_setting('tenant_rls.signing_key', true)});
+like($err, qr/must be superuser/, 'session_preload_libraries: the key is not readable by app');
+$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme')});
+($ret, $out, $err) = as_user('app', qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok'); COMMIT;});
+is($out, 'acme', 'session_preload_libraries: tokens work');
+($ret, $out, $err) = as_user('app', q{SET app.current_tenant_id = 'acme'});
+like($err, qr/in strict mode/, 'session_preload_libraries: SET refused');
+{
+	local $ENV{PGOPTIONS} = '-c app.current_tenant_id=acme';
+	($ret, $out, $err) = as_user('app', q{SELECT coalesce(nullif(current_setting('app.current_tenant_id'), ''), '<none>')});
+	is($out, '<none>', 'session_preload_libraries: a startup option is not applied ...');
+	like($err, qr/WARNING:  app\.current_tenant_id cannot be set at connection start in strict mode/,
+		'... with a warning');
+}
+
+# --- a tenant in postgresql.conf (a superuser's choice) never breaks server start
+$node->append_conf('postgresql.conf', "app.current_tenant_id = 'acme'");
+$node->restart;
+is($node->safe_psql('postgres', q{SELECT current_setting('app.current_tenant_id')}), 'acme',
+	'a tenant in postgresql.conf with strict mode on: the server starts');
+
+# --- pg_upgrade --check with the library preloaded and strict mode on in both
+$node->adjust_conf('postgresql.conf', 'session_preload_libraries', "''");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'tenant_rls'");
+$node->restart;
+$node->stop;
+my $new = PostgreSQL::Test::Cluster->new('preload_new');
+$new->init;
+$new->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'tenant_rls'
+tenant_rls.strict = on
+tenant_rls.signing_key = '$key'
+});
+my $bindir = $node->config_data('--bindir');
+my $cwd = PostgreSQL::Test::Utils::tempdir();
+chdir $cwd;
+command_ok(
+	[ 'pg_upgrade', '--check', '-b', $bindir, '-B', $bindir,
+	  '-d', $node->data_dir, '-D', $new->data_dir,
+	  '-p', $node->port, '-P', $new->port, '-s', $cwd ],
+	'pg_upgrade --check passes with tenant_rls preloaded and strict mode on');
+done_testing();
