@@ -145,7 +145,7 @@ CREATE FUNCTION tenant_rls._tables(
         OUT relkind "char", OUT kind text, OUT parent_relid oid, OUT parent_qname text,
         OUT in_managed_schema boolean, OUT status text, OUT global_rows boolean,
         OUT tenant_column name, OUT tenant_attnum int2, OUT tenant_type text, OUT tenant_notnull boolean,
-        OUT rls_enabled boolean, OUT rls_forced boolean, OUT owner oid)
+        OUT rls_enabled boolean, OUT rls_forced boolean, OUT owner oid, OUT relacl aclitem[])
     RETURNS SETOF record
     LANGUAGE c STABLE
     AS 'MODULE_PATHNAME', 'tenant_rls_tables';
@@ -506,17 +506,16 @@ SELECT 'tenant_index_missing', 'warning', t.qname, 'table',
 UNION ALL
 SELECT CASE WHEN i.indisunique THEN 'unique_not_leading_tenant' ELSE 'index_not_leading_tenant' END,
        CASE WHEN i.indisunique THEN 'warning' ELSE 'info' END,
-       format('%I.%I', t.schema_name, ic.relname), 'index',
-       format('%s %I.%I on %s does not start with the tenant column %I.',
+       i.indexrelid::regclass::text, 'index',
+       format('%s %s on %s does not start with the tenant column %I.',
               CASE WHEN i.indisprimary THEN 'Primary key index' WHEN i.indisunique THEN 'Unique index' ELSE 'Index' END,
-              t.schema_name, ic.relname, t.qname, t.tenant_column),
+              i.indexrelid::regclass, t.qname, t.tenant_column),
        CASE WHEN i.indisunique
             THEN 'A unique violation on INSERT tells a tenant that another tenant already has that value. Make the key (tenant column, ...) if values are per tenant.'
             ELSE 'Scans of this index visit other tenants'' entries; EXPLAIN ANALYZE row counts and timing reveal how many. Lead with the tenant column if queries are per tenant.' END,
        NULL, t.relid
   FROM ten t
   JOIN pg_index i ON i.indrelid = t.relid
-  JOIN pg_class ic ON ic.oid = i.indexrelid
   LEFT JOIN pg_inherits ih ON ih.inhrelid = i.indexrelid
  WHERE t.tenant_attnum IS NOT NULL AND i.indkey[0] <> t.tenant_attnum AND ih.inhrelid IS NULL
    AND NOT (i.indisunique AND tenant_rls._key_is_generated(t.relid, (i.indkey::int2[])[0:i.indnkeyatts - 1]))
@@ -605,11 +604,10 @@ SELECT 'tenant_table_privilege',
                CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,
                array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) AS privs
           FROM ten t
-          JOIN pg_class c ON c.oid = t.relid
-          CROSS JOIN LATERAL aclexplode(c.relacl) a
+          CROSS JOIN LATERAL aclexplode(t.relacl) a
           LEFT JOIN pg_roles gr ON gr.oid = a.grantee
          WHERE a.privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER')
-           AND a.grantee <> c.relowner AND NOT coalesce(gr.rolsuper, false)
+           AND a.grantee <> t.owner AND NOT coalesce(gr.rolsuper, false)
          GROUP BY t.relid, t.qname, a.grantee) x
 UNION ALL
 SELECT 'foreign_key_without_tenant', 'error', format('%I ON %s', co.conname, s.qname), 'constraint',
