@@ -233,12 +233,12 @@ extrels AS MATERIALIZED (
 -- the policies the registry says protect() created (names only: their
 -- definitions are read for the few that need them)
 mp AS MATERIALIZED (
-    SELECT t.relid, t.qname, t.schema_name, t.table_name, k.polname::name AS polname, r.xmin AS reg_xmin
-      FROM tenant_rls.protected_table r
+    SELECT t.relid, t.qname, t.schema_name, t.table_name, k.polname::name AS polname, r.reg_xmin
+      FROM (SELECT r.schema_name, r.table_name, r.xmin AS reg_xmin, r.managed -> 'policies' AS pols
+              FROM tenant_rls.protected_table r WHERE r.status = 'protected' OFFSET 0) r
       JOIN tt t ON t.schema_name = r.schema_name AND t.table_name = r.table_name
-     CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
-                                               THEN r.managed -> 'policies' ELSE '{}'::jsonb END) k(polname)
-     WHERE r.status = 'protected'),
+     CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(r.pols) = 'object'
+                                               THEN r.pols ELSE '{}'::jsonb END) k(polname)),
 -- every policy of a tenant table.  A managed policy whose pg_policy row was
 -- written in the same transaction as its registry row is exactly what
 -- protect() created (ALTER POLICY, DROP + CREATE give the row a new xmin):
