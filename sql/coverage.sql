@@ -318,6 +318,22 @@ SELECT * FROM pg_temp.findings('registry_stale');
 SELECT pg_temp.apply_fix('registry_stale', 'cov.gone');
 SELECT * FROM pg_temp.findings('registry_stale');
 
+-- ==== fixes name objects as quoted SQL identifiers
+SET tenant_rls.managed_schemas = 'cov, "Cov Mixed"';
+CREATE SCHEMA "Cov Mixed";
+CREATE TABLE "Cov Mixed"."Order Items" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text NOT NULL);
+CREATE INDEX ON "Cov Mixed"."Order Items" (tenant_id);
+SELECT l.code, l.object, l.fix FROM tenant_rls.lint() l WHERE l.object LIKE '%Cov Mixed%';
+SELECT pg_temp.apply_fix('table_unprotected', '"Cov Mixed"."Order Items"');
+ALTER TABLE "Cov Mixed"."Order Items" NO FORCE ROW LEVEL SECURITY;
+CREATE POLICY "Let Me In" ON "Cov Mixed"."Order Items" USING (true);
+SELECT l.code, l.object, l.fix FROM tenant_rls.lint() l WHERE l.object LIKE '%Cov Mixed%' ORDER BY 1;
+SELECT pg_temp.apply_fix('rls_not_forced', '"Cov Mixed"."Order Items"');
+SELECT pg_temp.apply_fix('extra_permissive_policy', '"Let Me In" ON "Cov Mixed"."Order Items"');
+SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%Cov Mixed%';
+DROP SCHEMA "Cov Mixed" CASCADE;
+SET tenant_rls.managed_schemas = 'cov';
+
 -- ==== every code is documented in finding_codes(), and nothing of this test is left
 SELECT count(*) AS codes, count(DISTINCT code) AS distinct_codes FROM tenant_rls.finding_codes();
 SELECT code, level, object FROM tenant_rls.lint() WHERE object LIKE '%cov%' ORDER BY 1, 3;
