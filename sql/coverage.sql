@@ -276,6 +276,7 @@ SELECT * FROM pg_temp.findings('foreign_key_without_tenant');
 
 -- ==== tenant_setting_default: per role, per role in database, per database
 ALTER ROLE cov_app SET app.current_tenant_id = 'acme';
+ALTER ROLE ALL SET app.current_tenant_id = 'acme';
 DO $$ BEGIN
     EXECUTE format('ALTER ROLE cov_login IN DATABASE %I SET app.current_tenant_id = %L', current_database(), 'acme');
     EXECUTE format('ALTER DATABASE %I SET app.current_tenant_id = %L', current_database(), 'acme');

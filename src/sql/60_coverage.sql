@@ -624,16 +624,19 @@ SELECT 'foreign_key_without_tenant', 'error', format('%I ON %s', co.conname, s.q
                     WHERE co.conkey[k] = s.tenant_attnum AND co.confkey[k] = d.tenant_attnum)
 UNION ALL
 SELECT 'tenant_setting_default', 'error',
-       CASE WHEN s.setrole = 0 THEN format('database %I', db.datname)
+       CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'all roles'
+            WHEN s.setrole = 0 THEN format('database %I', db.datname)
             WHEN s.setdatabase = 0 THEN format('role %I', pg_get_userbyid(s.setrole))
             ELSE format('role %I in database %I', pg_get_userbyid(s.setrole), db.datname) END,
        'setting',
        format('%s sets a default for app.current_tenant_id (%s).',
-              CASE WHEN s.setrole = 0 THEN format('ALTER DATABASE %I', db.datname)
+              CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL'
+                   WHEN s.setrole = 0 THEN format('ALTER DATABASE %I', db.datname)
                    WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I', pg_get_userbyid(s.setrole))
                    ELSE format('ALTER ROLE %I IN DATABASE %I', pg_get_userbyid(s.setrole), db.datname) END, c.c),
        'Sessions then start inside a tenant without the application choosing one, and a pooled connection carries it to the next client.',
-       CASE WHEN s.setrole = 0 THEN format('ALTER DATABASE %I RESET app.current_tenant_id;', db.datname)
+       CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL RESET app.current_tenant_id;'
+            WHEN s.setrole = 0 THEN format('ALTER DATABASE %I RESET app.current_tenant_id;', db.datname)
             WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I RESET app.current_tenant_id;', pg_get_userbyid(s.setrole))
             ELSE format('ALTER ROLE %I IN DATABASE %I RESET app.current_tenant_id;', pg_get_userbyid(s.setrole), db.datname) END,
        NULL::oid
