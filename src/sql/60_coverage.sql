@@ -214,6 +214,7 @@ CREATE FUNCTION tenant_rls._findings(
     -- CTE row estimates are poor: never let a nested loop over them turn quadratic
     SET enable_nestloop = off
     SET enable_mergejoin = off
+    SET enable_sort = off
     SET jit = off
     SET work_mem = '64MB'
     AS $$
@@ -230,26 +231,53 @@ extfuncs AS MATERIALIZED (
 extrels AS MATERIALIZED (
     SELECT d.objid FROM pg_depend d
      WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'),
--- the policies the registry says protect() created (names only: their
--- definitions are read for the few that need them)
-mp AS MATERIALIZED (
-    SELECT t.relid, t.qname, t.schema_name, t.table_name, k.polname::name AS polname, r.reg_xmin
-      FROM (SELECT r.schema_name, r.table_name, r.xmin AS reg_xmin, r.managed -> 'policies' AS pols
+-- Managed policies.  A table is *trusted* when its tenant_rls_* policies are
+-- exactly as many as the registry lists and every one of them was written
+-- in the same transaction as its registry row (xmin): protect() writes both
+-- together, and ALTER POLICY, DROP + CREATE or a new policy give a row a new
+-- xmin.  A trusted table's managed policies are what protect() created and
+-- are not looked at one by one; the other tables' policies are (few).
+reg1 AS MATERIALIZED (
+    SELECT t.relid, t.qname, t.schema_name, t.table_name, r.reg_xmin, r.n_keys
+      FROM (SELECT r.schema_name, r.table_name, r.xmin AS reg_xmin,
+                   (SELECT count(*)
+                      FROM jsonb_object_keys(CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
+                                                  THEN r.managed -> 'policies' ELSE '{}'::jsonb END)) AS n_keys
               FROM tenant_rls.protected_table r WHERE r.status = 'protected' OFFSET 0) r
-      JOIN tt t ON t.schema_name = r.schema_name AND t.table_name = r.table_name
-     CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(r.pols) = 'object'
-                                               THEN r.pols ELSE '{}'::jsonb END) k(polname)),
--- every policy of a tenant table.  A managed policy whose pg_policy row was
--- written in the same transaction as its registry row is exactly what
--- protect() created (ALTER POLICY, DROP + CREATE give the row a new xmin):
--- it is trusted without reading its expression.  Every other policy has its
--- expression trees walked once, in C (_policy_facts), looked up by OID so
--- the trees are never copied into hash tables; OFFSET 0 keeps the call from
--- being repeated for each field taken from it.
+      JOIN tt t ON t.schema_name = r.schema_name AND t.table_name = r.table_name),
+pagg AS MATERIALIZED (
+    SELECT p.polrelid AS relid, count(*) AS n_managed,
+           bool_and(p.xmin = g.reg_xmin) AS all_trusted,
+           bool_or(p.polcmd IN ('r', '*')
+                   AND (starts_with(p.polname, 'tenant_rls_isolation_')
+                        OR starts_with(p.polname, 'tenant_rls_guard_'))) AS managed_iso,
+           bool_or(NOT p.polpermissive) AS has_guard
+      FROM pg_policy p JOIN reg1 g ON g.relid = p.polrelid
+     WHERE starts_with(p.polname, 'tenant_rls_')
+     GROUP BY p.polrelid),
+trusted AS MATERIALIZED (
+    SELECT g.relid, a.managed_iso, a.has_guard
+      FROM reg1 g JOIN pagg a ON a.relid = g.relid
+     WHERE a.n_managed = g.n_keys AND a.all_trusted),
+-- the registry's policy names of the tables that are not trusted
+mp AS MATERIALIZED (
+    SELECT g.relid, g.qname, g.schema_name, g.table_name, k.polname::name AS polname, g.reg_xmin
+      FROM (SELECT g.* FROM reg1 g LEFT JOIN trusted tr ON tr.relid = g.relid
+             WHERE tr.relid IS NULL OFFSET 0) g
+     CROSS JOIN LATERAL jsonb_object_keys(
+           (SELECT CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
+                        THEN r.managed -> 'policies' ELSE '{}'::jsonb END
+              FROM tenant_rls.protected_table r
+             WHERE r.schema_name = g.schema_name AND r.table_name = g.table_name)) k(polname)),
+-- every other policy of a tenant table: the user's, and all policies of the
+-- tables that are not trusted.  Their expression trees are walked once, in C
+-- (_policy_facts), looked up by OID so the trees are never copied into hash
+-- tables; OFFSET 0 keeps the call from being repeated for each field.  A
+-- managed policy's text is deparsed and compared with the registry
+-- (checked_text) only when its row is newer than its registry row.
 pol AS MATERIALIZED (
     SELECT y.relid, y.qname, y.status, y.polname, y.polcmd, y.polpermissive, y.is_managed,
-           y.polroles, y.tenant_column,
-           y.checked_text,
+           y.polroles, y.tenant_column, y.checked_text,
            (y.f).qual_text IS NOT NULL AS has_qual, (y.f).check_text IS NOT NULL AS has_check,
            CASE WHEN y.f IS NULL
                 THEN starts_with(y.polname, 'tenant_rls_isolation_') OR starts_with(y.polname, 'tenant_rls_guard_')
@@ -270,7 +298,9 @@ pol AS MATERIALIZED (
               FROM (SELECT t.relid, t.qname, t.status, t.tenant_column, t.tenant_attnum,
                            p.oid AS polid, p.polname, p.polcmd, p.polpermissive, p.polroles,
                            p.xmin AS pxmin
-                      FROM ten t JOIN pg_policy p ON p.polrelid = t.relid) x
+                      FROM ten t JOIN pg_policy p ON p.polrelid = t.relid
+                      LEFT JOIN trusted tr ON tr.relid = t.relid
+                     WHERE tr.relid IS NULL OR NOT starts_with(p.polname, 'tenant_rls_')) x
               LEFT JOIN mp m ON m.relid = x.relid AND m.polname = x.polname
             OFFSET 0) y),
 -- managed policies that were dropped or differ from the registry (only
@@ -325,7 +355,9 @@ mpdiff AS MATERIALIZED (
      WHERE cardinality(x.diffs) > 0),
 -- tables isolated by some SELECT policy on the tenant column; protect()'s
 -- exception policies (admin, grants, global rows) do not count
-iso AS (SELECT DISTINCT pol.relid FROM pol
+iso AS (SELECT tr.relid FROM trusted tr WHERE tr.managed_iso
+        UNION
+        SELECT pol.relid FROM pol
          WHERE pol.uses_tenant AND pol.polcmd IN ('r', '*')
            AND NOT (pol.is_managed AND (starts_with(pol.polname, 'tenant_rls_admin')
                                         OR starts_with(pol.polname, 'tenant_rls_grant')
@@ -334,7 +366,9 @@ isomiss AS MATERIALIZED (
     SELECT t.relid, t.qname, t.tenant_column
       FROM ten t LEFT JOIN iso ON iso.relid = t.relid
      WHERE t.status = 'protected' AND iso.relid IS NULL),
-guard AS (SELECT DISTINCT pol.relid FROM pol WHERE pol.is_managed AND NOT pol.polpermissive),
+guard AS (SELECT tr.relid FROM trusted tr WHERE tr.has_guard
+          UNION
+          SELECT pol.relid FROM pol WHERE pol.is_managed AND NOT pol.polpermissive),
 -- indexes: first key column, and the generated (identity, serial) columns
 lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
 aud AS (SELECT DISTINCT tg.tgrelid
@@ -506,19 +540,23 @@ SELECT 'tenant_index_missing', 'warning', t.qname, 'table',
 UNION ALL
 SELECT CASE WHEN i.indisunique THEN 'unique_not_leading_tenant' ELSE 'index_not_leading_tenant' END,
        CASE WHEN i.indisunique THEN 'warning' ELSE 'info' END,
-       i.indexrelid::regclass::text, 'index',
+       i.iname, 'index',
        format('%s %s on %s does not start with the tenant column %I.',
               CASE WHEN i.indisprimary THEN 'Primary key index' WHEN i.indisunique THEN 'Unique index' ELSE 'Index' END,
-              i.indexrelid::regclass, t.qname, t.tenant_column),
+              i.iname, i.qname, i.tenant_column),
        CASE WHEN i.indisunique
             THEN 'A unique violation on INSERT tells a tenant that another tenant already has that value. Make the key (tenant column, ...) if values are per tenant.'
             ELSE 'Scans of this index visit other tenants'' entries; EXPLAIN ANALYZE row counts and timing reveal how many. Lead with the tenant column if queries are per tenant.' END,
-       NULL, t.relid
-  FROM ten t
-  JOIN pg_index i ON i.indrelid = t.relid
-  LEFT JOIN pg_inherits ih ON ih.inhrelid = i.indexrelid
- WHERE t.tenant_attnum IS NOT NULL AND i.indkey[0] <> t.tenant_attnum AND ih.inhrelid IS NULL
-   AND NOT (i.indisunique AND tenant_rls._key_is_generated(t.relid, (i.indkey::int2[])[0:i.indnkeyatts - 1]))
+       NULL, i.relid
+  FROM (SELECT i.*, i.indexrelid::regclass::text AS iname
+          FROM (SELECT t.relid, t.qname, t.tenant_column, i.indexrelid, i.indisunique, i.indisprimary
+                  FROM ten t
+                  JOIN pg_index i ON i.indrelid = t.relid
+                  LEFT JOIN pg_inherits ih ON ih.inhrelid = i.indexrelid
+                 WHERE t.tenant_attnum IS NOT NULL AND i.indkey[0] <> t.tenant_attnum AND ih.inhrelid IS NULL
+                   AND NOT (i.indisunique
+                            AND tenant_rls._key_is_generated(t.relid, (i.indkey::int2[])[0:i.indnkeyatts - 1]))
+                OFFSET 0) i) i
 UNION ALL
 SELECT 'audit_missing', 'warning', t.qname, 'table',
        format('Protected table %s has no tenant_rls audit trigger.', t.qname),
