@@ -11,7 +11,7 @@
 --
 -- Nothing here runs a catalog query per table: the cost is one pass over
 -- each catalog, joined by hash (R3).  Policy expression trees are walked in
--- C (_expr_facts), memoised across tables that share the same tree.
+-- C (_policy_facts), memoised across tables that share the same tree.
 
 -- Accepted findings: a DBA decided a finding is fine.  They are still reported
 -- (accepted = true), never dropped, and do not fail assert_coverage().
@@ -29,9 +29,6 @@ SELECT pg_catalog.pg_extension_config_dump('tenant_rls.accepted_finding', '');
 REVOKE ALL ON tenant_rls.accepted_finding FROM PUBLIC;
 
 -- ---- C helpers (coverage.c); internal
-CREATE FUNCTION tenant_rls._managed_schema_oids() RETURNS oid[]
-    LANGUAGE c STABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'tenant_rls_managed_schema_oids';
 CREATE FUNCTION tenant_rls._coverage_config(OUT tenant_column name, OUT audit boolean)
     RETURNS record
     LANGUAGE c STABLE PARALLEL SAFE
@@ -46,7 +43,6 @@ CREATE FUNCTION tenant_rls._policy_facts(qual pg_node_tree, with_check pg_node_t
     RETURNS tenant_rls.policy_facts
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_policy_facts';
-REVOKE ALL ON FUNCTION tenant_rls._managed_schema_oids() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tenant_rls._coverage_config() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tenant_rls._policy_facts(pg_node_tree, pg_node_tree, oid, int2, name, boolean) FROM PUBLIC;
 
