@@ -207,6 +207,28 @@ RESET ROLE;
 SELECT tenant, seq, operation, row_pk, old_row, new_row
   FROM tenant_rls.audit_log WHERE table_name = 'audit_global' ORDER BY seq, tenant;
 
+-- the tenant column recorded in the registry (tenant_rls.protected_table, as
+-- protect() writes it) wins over tenant_rls.tenant_column; a table the
+-- registry marks global records the tenant of the context
+CREATE TABLE public.audit_org (id integer PRIMARY KEY, org_id text, tenant_id text);
+CREATE TABLE public.audit_shared (id integer PRIMARY KEY, tenant_id text);
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.audit_org, public.audit_shared TO tr_audit_app;
+INSERT INTO tenant_rls.protected_table (schema_name, table_name, status, tenant_column, tenant_type)
+VALUES ('public', 'audit_org', 'protected', 'org_id', 'text'),
+       ('public', 'audit_shared', 'global', NULL, NULL);
+SELECT tenant_rls.enable_audit('public.audit_org');
+SELECT tenant_rls.enable_audit('public.audit_shared');
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+INSERT INTO public.audit_org VALUES (1, 'hooli', 'not-this-one');
+INSERT INTO public.audit_shared VALUES (1, 'not-this-one-either');
+COMMIT;
+RESET ROLE;
+SELECT tenant, table_name, operation FROM tenant_rls.audit_log
+ WHERE table_name IN ('audit_org', 'audit_shared') ORDER BY table_name;
+DELETE FROM tenant_rls.protected_table WHERE table_name IN ('audit_org', 'audit_shared');
+
 -- TRUNCATE: the event, and the row count when asked for
 SET tenant_rls.audit_truncate_count = on;
 TRUNCATE public.audit_global;
@@ -358,5 +380,5 @@ SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify()
 
 -- clean up (the log keeps its entries: it is append-only)
 DROP VIEW public.audit_view;
-DROP TABLE public.audit_parted, public.audit_items, public.audit_nopk, public.audit_global, public.audit_touch;
+DROP TABLE public.audit_org, public.audit_shared, public.audit_parted, public.audit_items, public.audit_nopk, public.audit_global, public.audit_touch;
 DELETE FROM tenant_rls.audit_config;

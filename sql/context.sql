@@ -150,6 +150,7 @@ SELECT tenant_rls.set_tenant('2147483648');
 ROLLBACK TO s;
 SELECT tenant_rls.set_tenant(2147483648);
 ROLLBACK TO s;
+SELECT tenant_rls.set_tenant(5);
 SELECT tenant_rls.set_tenant('2147483647');
 COMMIT;
 RESET ROLE;

@@ -63,7 +63,9 @@ SELECT table_name, exceptions FROM tenant_rls.coverage() WHERE table_name = 'cov
 -- a drifted table shows in its row
 ALTER POLICY tenant_rls_isolation_select ON covr.accounts USING (true);
 SELECT table_name, policies_ok, errors FROM tenant_rls.coverage() WHERE table_name = 'covr.accounts';
-ALTER POLICY tenant_rls_isolation_select ON covr.accounts USING (tenant_id = tenant_rls.current_tenant());
+-- the finding's fix restores the registered definition
+DO $$ BEGIN EXECUTE (SELECT fix FROM tenant_rls.lint()
+    WHERE code = 'managed_policy_modified' AND object = 'tenant_rls_isolation_select ON covr.accounts'); END $$;
 SELECT table_name, policies_ok, errors FROM tenant_rls.coverage() WHERE table_name = 'covr.accounts';
 
 -- ==== assert_coverage(): raises with the findings at or above the level

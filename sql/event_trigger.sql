@@ -87,6 +87,19 @@ RESET tenant_rls.tenant_column;
 CREATE TABLE public.et_org_1 PARTITION OF public.et_org FOR VALUES FROM (0) TO (100);
 RESET tenant_rls.managed_schemas;
 
+-- a foreign table cannot have row-level security: a WARNING, no failure
+CREATE EXTENSION IF NOT EXISTS file_fdw;
+CREATE SERVER et_files FOREIGN DATA WRAPPER file_fdw;
+\set VERBOSITY default
+CREATE FOREIGN TABLE public.et_part_f PARTITION OF public.et_part FOR VALUES IN ('f')
+    SERVER et_files OPTIONS (filename '/dev/null');
+\set VERBOSITY terse
+CREATE FOREIGN TABLE public.et_remote (id int, tenant_id text) SERVER et_files OPTIONS (filename '/dev/null');
+CREATE FOREIGN TABLE et_other.et_remote (id int, tenant_id text) SERVER et_files OPTIONS (filename '/dev/null');
+DROP FOREIGN TABLE public.et_part_f, public.et_remote, et_other.et_remote;
+DROP SERVER et_files;
+DROP EXTENSION file_fdw;
+
 -- a tenant column protect() cannot handle: the CREATE TABLE fails, nothing is left
 \set VERBOSITY default
 CREATE TABLE public.et_badtype (id int, tenant_id numeric);
@@ -120,6 +133,18 @@ CREATE TABLE public.et_restored (id int, tenant_id text);
 RESET row_security;
 RESET check_function_bodies;
 SELECT * FROM pg_temp.et_state();
+
+-- with tenant_rls.audit on, the new table gets its audit trigger too, also
+-- when a role that may not call enable_audit() itself creates it
+SET tenant_rls.audit = on;
+SET ROLE tr_owner;
+CREATE TABLE public.et_audited (id int, tenant_id text);
+RESET ROLE;
+SET tenant_rls.audit = off;
+SELECT r.managed -> 'audit' AS audit_recorded,
+       (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = 'public.et_audited'::regclass AND NOT t.tgisinternal) > 0 AS has_trigger
+  FROM tenant_rls.protected_table r WHERE r.table_name = 'et_audited';
+DROP TABLE public.et_audited;
 
 --
 -- the protection works: tr_app sees and writes only its tenant's rows,
@@ -175,8 +200,11 @@ ALTER TABLE public.et_plain ALTER COLUMN tenant_id DROP DEFAULT;
 ALTER TABLE public.et_plain ALTER COLUMN tenant_id DROP NOT NULL;
 \set VERBOSITY default
 RESET ROLE;
--- superusers are refused too
+-- superusers are refused too, and auto_protect = off does not switch the guard off
 ALTER TABLE public.et_plain NO FORCE ROW LEVEL SECURITY;
+SET tenant_rls.auto_protect = off;
+ALTER TABLE public.et_plain DISABLE ROW LEVEL SECURITY;
+RESET tenant_rls.auto_protect;
 SET ROLE tr_owner;
 -- allowed: what does not weaken it, and the user's own policies
 ALTER TABLE public.et_plain ADD COLUMN note text;
@@ -187,17 +215,30 @@ ALTER POLICY et_own ON public.et_plain USING (id > 1);
 DROP POLICY et_own ON public.et_plain;
 RESET ROLE;
 SELECT * FROM pg_temp.et_state() WHERE tbl IN ('public.et_plain', 'et_other.et_child', 'et_other.et_part_b');
-SELECT policyname, permissive, cmd FROM pg_policies WHERE tablename = 'et_plain' ORDER BY 1;
-SELECT qual FROM pg_policies WHERE tablename = 'et_plain' AND policyname = 'tenant_rls_isolation_select';
+-- every managed policy is still there and as protect() recorded it
+SELECT count(*) > 0 AS has_managed_policies FROM tenant_rls.protected_table r, jsonb_object_keys(r.managed -> 'policies')
+ WHERE r.schema_name = 'public' AND r.table_name = 'et_plain';
+SELECT * FROM pg_temp.et_record_mismatches();
 
 -- drift_action = warning: the change goes through with a WARNING
 SET tenant_rls.drift_action = warning;
 SET ROLE tr_owner;
 ALTER TABLE public.et_later NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
 DROP POLICY tenant_rls_isolation_delete ON public.et_later;
+ALTER POLICY tenant_rls_isolation_select ON public.et_later USING (true);
 RESET ROLE;
 RESET tenant_rls.drift_action;
 SELECT * FROM pg_temp.et_state() WHERE tbl = 'public.et_later';
+-- putting the recorded definition back is a repair, allowed in error mode too
+SELECT * FROM pg_temp.et_record_mismatches() WHERE tbl = 'et_later';
+SELECT format('ALTER POLICY tenant_rls_isolation_select ON public.et_later USING (%s)',
+              managed -> 'policies' -> 'tenant_rls_isolation_select' ->> 'qual') AS repair
+  FROM tenant_rls.protected_table WHERE table_name = 'et_later' \gset
+SET ROLE tr_owner;
+:repair;
+ALTER POLICY tenant_rls_isolation_select ON public.et_later USING (false);
+RESET ROLE;
+SELECT * FROM pg_temp.et_record_mismatches() WHERE tbl = 'et_later';
 
 -- protect() and unprotect() themselves run through the triggers unhindered
 SELECT count(*) > 0 AS protected FROM tenant_rls.protect('public.et_off');
@@ -280,6 +321,12 @@ SELECT count(*) AS policies_left FROM pg_policy;
 SELECT count(*) AS event_triggers_left FROM pg_event_trigger;
 CREATE EXTENSION tenant_rls;
 SELECT count(*) AS event_triggers FROM pg_event_trigger;
+-- same session: the triggers' kept plans follow the re-created objects
+CREATE TABLE public.et_t2 (id int, tenant_id text);
+SELECT schema_name, table_name, status FROM tenant_rls.protected_table;
+ALTER TABLE public.et_t2 NO FORCE ROW LEVEL SECURITY;
+DROP TABLE public.et_t2;
+SELECT count(*) AS registry_rows FROM tenant_rls.protected_table;
 DROP TABLE public.et_t, public.et_plain_table;
 DROP EXTENSION tenant_rls;
 \c :regress_db

@@ -32,7 +32,7 @@ RESET ROLE;
 SELECT status, tenant_column, tenant_type FROM tenant_rls.protected_table
  WHERE schema_name = 'int_shop' AND table_name = 'orders';
 SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'int_shop.orders'::regclass;
-SELECT count(*) AS managed_policies FROM pg_policies
+SELECT count(*) > 0 AS has_isolation, bool_or(permissive = 'RESTRICTIVE') AS has_guard FROM pg_policies
  WHERE schemaname = 'int_shop' AND tablename = 'orders' AND policyname LIKE 'tenant_rls\_%';
 SELECT count(*) > 0 AS audited FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
  WHERE t.tgrelid = 'int_shop.orders'::regclass AND p.proname = 'audit_trigger';
@@ -79,15 +79,18 @@ RESET ROLE;
 RESET tenant_rls.auto_protect;
 SELECT code, level, fix FROM tenant_rls.lint()
  WHERE object = 'int_shop.invoices' AND level = 'error' ORDER BY code;
--- the reported SQL fixes it
+-- the reported SQL fixes it (its output, the DDL protect() ran, is tested in policy.sql)
+\o /dev/null
 SELECT DISTINCT fix FROM tenant_rls.lint()
  WHERE object = 'int_shop.invoices' AND code = 'table_unprotected' \gexec
+\o
 SELECT code, level FROM tenant_rls.lint()
  WHERE object = 'int_shop.invoices' AND level = 'error' ORDER BY code;
 SELECT status, errors FROM tenant_rls.coverage() WHERE table_name = 'int_shop.invoices';
 
 -- unprotect() is the sanctioned way back; dropping the tables empties the registry
-SELECT * FROM tenant_rls.unprotect('int_shop.invoices');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('int_shop.invoices');
+SELECT count(*) AS policies_left FROM pg_policies WHERE schemaname = 'int_shop' AND tablename = 'invoices';
 DROP TABLE int_shop.orders, int_shop.invoices;
 SELECT count(*) FROM tenant_rls.protected_table WHERE schema_name = 'int_shop';
 DROP SCHEMA int_shop;

@@ -9,6 +9,8 @@ DO $$ BEGIN CREATE ROLE tr_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL;
 DO $$ BEGIN CREATE ROLE tr_other NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
 RESET client_min_messages;
 SET tenant_rls.audit = off;
+-- protect() itself is under test here, not the event triggers (sql/event_trigger.sql)
+SET tenant_rls.auto_protect = off;
 CREATE SCHEMA pol;
 GRANT USAGE ON SCHEMA pol TO PUBLIC;
 GRANT CREATE ON SCHEMA pol TO tr_owner;
@@ -204,6 +206,15 @@ SELECT * FROM tenant_rls.unprotect('pol.countries');
 SELECT tenant_rls.unmark_global('pol.countries');
 SELECT tenant_rls.unmark_global('pol.countries');
 SELECT count(*) FROM tenant_rls.protected_table WHERE table_name = 'countries';
+-- a partitioned table is marked with its partitions
+CREATE TABLE pol.rates (region text, rate numeric) PARTITION BY LIST (region);
+CREATE TABLE pol.rates_eu PARTITION OF pol.rates FOR VALUES IN ('eu');
+SELECT tenant_rls.mark_global('pol.rates');
+SELECT table_name, status, parent_table FROM tenant_rls.protected_table WHERE table_name LIKE 'rates%' ORDER BY 1;
+SELECT pol.err($$SELECT tenant_rls.protect('pol.rates_eu', 'region')$$);
+SELECT pol.err($$SELECT tenant_rls.protect('pol.rates', 'region')$$);
+SELECT tenant_rls.unmark_global('pol.rates');
+SELECT count(*) FROM tenant_rls.protected_table WHERE table_name LIKE 'rates%';
 
 -- clean up
 SELECT count(*) FROM tenant_rls.unprotect('pol.t_varchar');

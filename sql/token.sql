@@ -70,7 +70,9 @@ RESET ROLE;
 -- ---------------------------------------------------------------------
 -- a table with a hand-written policy over the accessor
 -- ---------------------------------------------------------------------
+SET tenant_rls.auto_protect = off;    -- a hand-written policy: this test is about the context
 CREATE TABLE public.tok_docs (id int PRIMARY KEY, tenant_id text NOT NULL, body text);
+RESET tenant_rls.auto_protect;
 ALTER TABLE public.tok_docs OWNER TO tr_tok_owner;
 ALTER TABLE public.tok_docs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.tok_docs FORCE ROW LEVEL SECURITY;
@@ -190,6 +192,29 @@ SELECT tenant_rls.current_tenant() IS NULL AS nothing_was_set;
 ROLLBACK;
 RESET ROLE;
 
+-- the same, as SQLSTATE + message: each failure is told apart
+CREATE FUNCTION pg_temp.try(tok text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tenant_rls.set_tenant_signed(tok);
+    RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SET ROLE tr_tok_app;
+SELECT label, pg_temp.try(tok) AS result FROM (VALUES
+    ('null', NULL),
+    ('empty', ''),
+    ('garbage', 'not a token!'),
+    ('oversized', repeat('A', 405)),
+    ('truncated', left(:'tok_acme', -4)),
+    ('trailing bytes', :'tok_acme' || 'AAAA'),
+    ('version 2', pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 0, 2))),
+    ('unknown key', pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 1, get_byte(pg_temp.raw(:'tok_acme'), 1) # 255))),
+    ('tampered', pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 18, ascii('f')))),
+    ('expired', :'tok_short'),
+    ('valid', :'tok_acme')) v(label, tok);
+RESET ROLE;
+
 -- ---------------------------------------------------------------------
 -- key rotation: the previous key is accepted while it is configured
 -- ---------------------------------------------------------------------
@@ -248,6 +273,19 @@ SET ROLE tr_tok_issuer;
 SELECT length(tenant_rls.sign_tenant('acme')) > 0 AS issuer_can_sign;
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION tenant_rls.sign_tenant(text, interval) FROM tr_tok_issuer;
+
+-- a role allowed to SET the key (GRANT SET ON PARAMETER) could forge any
+-- tenant's token: a key it set is never used
+SELECT tenant_rls.sign_tenant('globex') AS tok_forged \gset
+GRANT SET ON PARAMETER tenant_rls.signing_key TO tr_tok_app;
+SET ROLE tr_tok_app;
+SET tenant_rls.signing_key = 'regress-key-A-0123456789abcdef0123456789';
+BEGIN;
+SELECT tenant_rls.set_tenant_signed(:'tok_forged');
+ROLLBACK;
+RESET tenant_rls.signing_key;
+RESET ROLE;
+REVOKE SET ON PARAMETER tenant_rls.signing_key FROM tr_tok_app;
 
 -- clean up
 RESET tenant_rls.signing_key;

@@ -44,6 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
@@ -98,6 +99,8 @@ typedef struct AuditRel
 	AttrNumber *pk;				/* primary key attnums, 0 columns: none */
 	AttrNumber	tenant_att;		/* 0: no tenant column */
 	FmgrInfo	tenant_out;
+	NameData	target_nsp;		/* names of target_oid, as recorded */
+	NameData	target_name;
 } AuditRel;
 
 static HTAB *audit_rels = NULL;
@@ -122,6 +125,12 @@ audit_relcache_callback(Datum arg, Oid relid)
 		ar->valid = false;
 }
 
+static void
+audit_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	audit_relcache_callback(arg, InvalidOid);
+}
+
 void
 tenant_rls_audit_init(void)
 {
@@ -134,6 +143,9 @@ tenant_rls_audit_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(audit_relcache_callback, (Datum) 0);
+	/* cached schema and table names: any rename forgets them */
+	CacheRegisterSyscacheCallback(NAMESPACEOID, audit_syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(RELOID, audit_syscache_callback, (Datum) 0);
 	CacheRegisterRelcacheCallback(audit_chain_relcache_callback, (Datum) 0);
 }
 
@@ -279,6 +291,21 @@ col_kind(Oid typid)
 	}
 }
 
+/* jsonb orders object keys by length, then bytes */
+static int
+jsonb_key_cmp(const void *a, const void *b, void *arg)
+{
+	AuditRel   *ar = (AuditRel *) arg;
+	const char *ka = ar->cols[*(const AttrNumber *) a - 1].name;
+	const char *kb = ar->cols[*(const AttrNumber *) b - 1].name;
+	size_t		la = strlen(ka);
+	size_t		lb = strlen(kb);
+
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return memcmp(ka, kb, la);
+}
+
 static void
 build_audit_rel(AuditRel *ar, Relation rel)
 {
@@ -356,6 +383,9 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		}
 	}
 
+	/* push keys in jsonb's own key order: sorting the object is then a no-op */
+	qsort_arg(ar->audited, ar->naudited, sizeof(AttrNumber), jsonb_key_cmp, ar);
+
 	ar->npk = 0;
 	ar->pk = NULL;
 	pkidx = RelationGetPrimaryKeyIndex(rel);
@@ -368,6 +398,15 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		for (int i = 0; i < ar->npk; i++)
 			ar->pk[i] = idx->rd_index->indkey.values[i];
 		index_close(idx, AccessShareLock);
+		qsort_arg(ar->pk, ar->npk, sizeof(AttrNumber), jsonb_key_cmp, ar);
+	}
+
+	{
+		char	   *nsp = get_namespace_name(get_rel_namespace(ar->target_oid));
+		char	   *name = get_rel_name(ar->target_oid);
+
+		namestrcpy(&ar->target_nsp, nsp ? nsp : "");
+		namestrcpy(&ar->target_name, name ? name : "");
 	}
 
 	MemoryContextSwitchTo(old);
@@ -536,26 +575,13 @@ same_value(AuditCol *c, Datum a, bool anull, Datum b, bool bnull)
  * ---------------------------------------------------------------------
  */
 static void
-set_table(Datum *values, bool *nulls, Relation rel, Oid target)
+set_table(Datum *values, bool *nulls, AuditRel *ar)
 {
-	char	   *nsp;
-	char	   *name;
-
-	if (target == RelationGetRelid(rel))
-	{
-		nsp = get_namespace_name(RelationGetNamespace(rel));
-		name = RelationGetRelationName(rel);
-	}
-	else
-	{
-		nsp = get_namespace_name(get_rel_namespace(target));
-		name = get_rel_name(target);
-	}
-	values[AL_TABLE_OID] = ObjectIdGetDatum(target);
+	values[AL_TABLE_OID] = ObjectIdGetDatum(ar->target_oid);
 	nulls[AL_TABLE_OID] = false;
-	values[AL_SCHEMA_NAME] = audit_name_datum(nsp ? nsp : "");
+	values[AL_SCHEMA_NAME] = NameGetDatum(&ar->target_nsp);
 	nulls[AL_SCHEMA_NAME] = false;
-	values[AL_TABLE_NAME] = audit_name_datum(name ? name : "");
+	values[AL_TABLE_NAME] = NameGetDatum(&ar->target_name);
 	nulls[AL_TABLE_NAME] = false;
 }
 
@@ -580,7 +606,7 @@ audit_truncate(TriggerData *td)
 	memset(nulls, true, sizeof(nulls));
 	audit_fill_context(values, nulls);
 	set_context_tenant(values, nulls);
-	set_table(values, nulls, rel, ar->target_oid);
+	set_table(values, nulls, ar);
 	values[AL_OPERATION] = CStringGetTextDatum("TRUNCATE");
 	nulls[AL_OPERATION] = false;
 
@@ -737,7 +763,7 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 	else
 		set_context_tenant(values, nulls);
 
-	set_table(values, nulls, rel, ar->target_oid);
+	set_table(values, nulls, ar);
 	values[AL_OPERATION] = CStringGetTextDatum(op);
 	nulls[AL_OPERATION] = false;
 	audit_fill_context(values, nulls);

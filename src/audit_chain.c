@@ -29,7 +29,7 @@
  */
 #include "tenant_rls.h"
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include "access/genam.h"
 #include "access/heapam.h"
@@ -47,6 +47,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
@@ -176,6 +177,36 @@ static const FieldKind field_kind[AL_PREV_HASH] = {
 	[AL_ROW_KEY] = FK_INT8,
 };
 
+/*
+ * SHA-256 through one EVP context kept for the life of the backend: OpenSSL 3's
+ * one-shot SHA256() looks the algorithm up on every call.
+ */
+static void
+sha256(const void *data, size_t len, uint8 *out)
+{
+	static EVP_MD_CTX *ctx = NULL;
+	static EVP_MD *md = NULL;
+	unsigned int outlen;
+
+	if (ctx == NULL)
+	{
+		/* an explicit fetch: an implicit one would be repeated by every init */
+		if (md == NULL)
+			md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+		ctx = EVP_MD_CTX_new();
+		if (ctx == NULL || md == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create an OpenSSL SHA-256 context")));
+	}
+	if (EVP_DigestInit_ex(ctx, md, NULL) != 1 ||
+		EVP_DigestUpdate(ctx, data, len) != 1 ||
+		EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != AUDIT_HASH_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("OpenSSL SHA-256 failed")));
+}
+
 /* a field: 0x00 for NULL, or 0x01, 4-byte big-endian length, bytes */
 static void
 put_field(StringInfo buf, bool isnull, const char *data, uint32 len)
@@ -262,7 +293,7 @@ audit_entry_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint
 				}
 		}
 	}
-	SHA256((const unsigned char *) buf.data, buf.len, out);
+	sha256(buf.data, buf.len, out);
 	pfree(buf.data);
 }
 
@@ -274,7 +305,7 @@ audit_row_key(Datum pk)
 	uint8		digest[AUDIT_HASH_LEN];
 	uint64		key = 0;
 
-	SHA256((const unsigned char *) s, strlen(s), digest);
+	sha256(s, strlen(s), digest);
 	for (int i = 0; i < 8; i++)
 		key = (key << 8) | digest[i];
 	pfree(s);
@@ -455,7 +486,7 @@ insert_index_entries(Relation rel, HeapTuple tup)
 						 idx->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 						 false, ii);
 		}
-		index_close(idx, RowExclusiveLock);
+		index_close(idx, NoLock);	/* locks are kept to the end of the transaction */
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	list_free(indexoids);
@@ -676,9 +707,11 @@ read_head(Relation rel, const char *key, int64 *seq, uint8 *hash, ItemPointer ti
 	return found;
 }
 
-static void
+static ItemPointerData
 write_head(Relation rel, const char *key, int64 seq, const uint8 *hash, ItemPointer oldtid)
 {
+	ItemPointerData newtid;
+
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 	HeapTuple	tup;
@@ -698,7 +731,89 @@ write_head(Relation rel, const char *key, int64 seq, const uint8 *hash, ItemPoin
 		simple_heap_insert(rel, tup);
 		insert_index_entries(rel, tup);
 	}
+	newtid = tup->t_self;
 	heap_freetuple(tup);
+	return newtid;
+}
+
+/*
+ * Where this backend last wrote each tenant's head, across transactions.
+ * Only a hint: the tuple found there is used only if it is visible (no one
+ * has updated it since) and belongs to the same tenant; else the index is
+ * searched.
+ */
+typedef struct HeadHint
+{
+	char		key[TENANT_MAX_LEN + 1];
+	ItemPointerData tid;
+} HeadHint;
+
+static HTAB *head_hints = NULL;
+
+static void
+remember_head(const char *key, ItemPointer tid)
+{
+	HeadHint   *hh;
+
+	if (head_hints == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = TENANT_MAX_LEN + 1;
+		ctl.entrysize = sizeof(HeadHint);
+		ctl.hcxt = TopMemoryContext;
+		head_hints = hash_create("tenant_rls audit head hints", 64, &ctl,
+								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	if (hash_get_num_entries(head_hints) >= 10000)
+	{
+		hash_destroy(head_hints);
+		head_hints = NULL;
+		remember_head(key, tid);
+		return;
+	}
+	hh = hash_search(head_hints, key, HASH_ENTER, NULL);
+	hh->tid = *tid;
+}
+
+/* read_head() through the hint; false if the hint does not hold */
+static bool
+read_head_hinted(Relation rel, const char *key, int64 *seq, uint8 *hash, ItemPointer tid)
+{
+	HeadHint   *hh;
+	HeapTupleData tuple;
+	Buffer		buf;
+	bool		ok = false;
+
+	if (head_hints == NULL)
+		return false;
+	hh = hash_search(head_hints, key, HASH_FIND, NULL);
+	if (hh == NULL)
+		return false;
+	tuple.t_self = hh->tid;
+	/* (VACUUM may have truncated the table since) */
+	if (ItemPointerGetBlockNumber(&tuple.t_self) >= RelationGetNumberOfBlocks(rel) ||
+		!heap_fetch(rel, SnapshotSelf, &tuple, &buf, false))
+		return false;
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		Datum		d = heap_getattr(&tuple, CHAIN_ATT_TENANT, desc, &isnull);
+
+		if (!isnull && strcmp(TextDatumGetCString(d), key) == 0)
+		{
+			d = heap_getattr(&tuple, CHAIN_ATT_SEQ, desc, &isnull);
+			if (!isnull)
+			{
+				*seq = DatumGetInt64(d);
+				d = heap_getattr(&tuple, CHAIN_ATT_HASH, desc, &isnull);
+				ok = !isnull && get_hash(d, hash);
+				*tid = tuple.t_self;
+			}
+		}
+	}
+	ReleaseBuffer(buf);
+	return ok;
 }
 
 /*
@@ -749,7 +864,12 @@ chain_write_heads(void)
 			lookup_oids();
 			rel = table_open(chain_oid, RowExclusiveLock);
 		}
-		write_head(rel, cs->key, cs->seq, cs->hash, cs->existed ? &cs->tid : NULL);
+		{
+			ItemPointerData tid = write_head(rel, cs->key, cs->seq, cs->hash,
+											 cs->existed ? &cs->tid : NULL);
+
+			remember_head(cs->key, &tid);
+		}
 	}
 	if (rel != NULL)
 		table_close(rel, NoLock);
@@ -863,7 +983,8 @@ chain_state(const char *key)
 		lock_tenant_chain(key);
 		lookup_oids();
 		rel = table_open(chain_oid, RowExclusiveLock);
-		cs->existed = read_head(rel, key, &cs->seq, cs->hash, &cs->tid);
+		cs->existed = read_head_hinted(rel, key, &cs->seq, cs->hash, &cs->tid) ||
+			read_head(rel, key, &cs->seq, cs->hash, &cs->tid);
 		table_close(rel, NoLock);
 		if (!cs->existed)
 		{

@@ -289,8 +289,9 @@ check_type_matches(TenantType given)
 {
 	TenantType	want = (TenantType) tenant_rls_tenant_type;
 
+	/* set_tenant(bigint) serves integer deployments too (range-checked by the caller) */
 	if (want == TENANT_TYPE_TEXT || want == given ||
-		(want == TENANT_TYPE_BIGINT && given == TENANT_TYPE_INTEGER))
+		(want == TENANT_TYPE_INTEGER && given == TENANT_TYPE_BIGINT))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),

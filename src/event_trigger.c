@@ -16,9 +16,13 @@
  *     / NO FORCE ROW LEVEL SECURITY, ALTER COLUMN TYPE / DROP DEFAULT / DROP
  *     NOT NULL, RENAME COLUMN, ALTER POLICY, ALTER POLICY ... RENAME of a
  *     managed policy) is refused when the catalog shows, after the command,
- *     that the table is weaker than protect() left it;
+ *     that the table is weaker than protect() left it (an ALTER POLICY that
+ *     restores the recorded definition of a managed policy is a repair, and
+ *     allowed);
  *   - registry upkeep: ALTER TABLE ... RENAME / SET SCHEMA and ALTER SCHEMA
- *     ... RENAME update the names in tenant_rls.protected_table.
+ *     ... RENAME update the names in tenant_rls.protected_table (and the
+ *     recorded policy texts that name the table); DETACH PARTITION and NO
+ *     INHERIT clear the former child's parent link.
  *
  * tenant_rls_sql_drop (sql_drop):
  *   - registry rows of dropped tables are deleted;
@@ -372,6 +376,44 @@ run_drift_check(DriftCheck *check)
 }
 
 /*
+ * Is the policy (after an ALTER POLICY) exactly as protect() recorded it in
+ * the registry: same USING, WITH CHECK (as pg_get_expr() prints them under
+ * our search_path, like policy.c records them) and roles?
+ */
+static bool
+policy_matches_record(const char *nspname, const char *relname, Oid policy_oid, const char *polname)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, OIDOID, TEXTOID};
+	Datum		values[4];
+	int			ret;
+
+	values[0] = CStringGetTextDatum(nspname);
+	values[1] = CStringGetTextDatum(relname);
+	values[2] = ObjectIdGetDatum(policy_oid);
+	values[3] = CStringGetTextDatum(polname);
+	ret = SPI_execute_with_args(
+								"SELECT 1 FROM tenant_rls.protected_table r, pg_catalog.pg_policy p,"
+								" LATERAL (SELECT r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.->) $4 AS rec) x"
+								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								" AND p.oid OPERATOR(pg_catalog.=) $3"
+								" AND pg_catalog.jsonb_typeof(x.rec) OPERATOR(pg_catalog.=) 'object'"
+								" AND (x.rec OPERATOR(pg_catalog.->>) 'qual') IS NOT DISTINCT FROM pg_catalog.pg_get_expr(p.polqual, p.polrelid)"
+								" AND (x.rec OPERATOR(pg_catalog.->>) 'with_check') IS NOT DISTINCT FROM pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)"
+								" AND (SELECT pg_catalog.array_agg(e ORDER BY e)"
+								"      FROM pg_catalog.jsonb_array_elements_text(x.rec OPERATOR(pg_catalog.->) 'roles') e)"
+								"     IS NOT DISTINCT FROM"
+								"     (SELECT pg_catalog.array_agg(n ORDER BY n) FROM"
+								"       (SELECT CASE WHEN u.r OPERATOR(pg_catalog.=) 0 THEN 'public'"
+								"               ELSE pg_catalog.pg_get_userbyid(u.r)::pg_catalog.text END AS n"
+								"          FROM pg_catalog.unnest(p.polroles) u(r)) roles)",
+								4, argtypes, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
+	return SPI_processed > 0;
+}
+
+/*
  * ALTER POLICY of a managed policy, or ALTER POLICY ... RENAME of one
  * (old_name then is the name before the rename).
  */
@@ -403,6 +445,9 @@ check_policy_change(Oid policy_oid, const char *old_name)
 		return;
 	if (!policy_is_managed(nspname, relname, old_name ? old_name : polname))
 		return;
+	/* ALTER POLICY that puts back the recorded definition: a repair */
+	if (old_name == NULL && policy_matches_record(nspname, relname, policy_oid, polname))
+		return;
 	qualname = quote_qualified_identifier(nspname, relname);
 	report_drift(qualname,
 				 old_name
@@ -431,6 +476,7 @@ call_protect(Oid relid, const char *qualname, const char *tenant_column)
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 	ErrorContextCallback errcb;
+	SPIPlanPtr	plan;
 	int			ret;
 
 	values[0] = ObjectIdGetDatum(relid);
@@ -442,15 +488,23 @@ call_protect(Oid relid, const char *qualname, const char *tenant_column)
 		nulls[1] = 'n';
 	}
 
+	plan = kept_plan(&protect_plan,
+					 "SELECT pg_catalog.count(*) FROM tenant_rls.protect($1, $2::pg_catalog.name)",
+					 2, argtypes);
+
+	/*
+	 * protect() runs with our (SECURITY DEFINER) rights, those of the
+	 * extension owner: it must be able to attach the audit trigger
+	 * (tenant_rls.audit) and to protect a partition created in a schema
+	 * whose owner is someone else.  What it runs is fixed DDL on the table
+	 * and catalog reads; no code of the table's owner is executed.
+	 */
 	errcb.callback = auto_protect_error_context;
 	errcb.arg = (void *) qualname;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	ret = SPI_execute_plan(kept_plan(&protect_plan,
-									 "SELECT pg_catalog.count(*) FROM tenant_rls.protect($1, $2::pg_catalog.name)",
-									 2, argtypes),
-						   values, nulls, false, 0);
+	ret = SPI_execute_plan(plan, values, nulls, false, 0);
 
 	error_context_stack = errcb.previous;
 
@@ -539,12 +593,32 @@ consider_table(Oid relid, bool parent_only)
 	relname = pstrdup(NameStr(cls->relname));
 	ReleaseSysCache(tp);
 
-	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
-		return;
 	if (relpersistence == RELPERSISTENCE_TEMP || schema_is_excluded(nspid))
 		return;
 	nspname = get_namespace_name(nspid);
 	if (nspname == NULL)
+		return;
+
+	/*
+	 * Row-level security does not exist for foreign tables: say so when one
+	 * would have been protected (a partition of a protected table, or a
+	 * tenant table of a managed schema), rather than fail the DDL.
+	 */
+	if (relkind == RELKIND_FOREIGN_TABLE)
+	{
+		if (protected_parent_column(relation_parents(relid)) != NULL ||
+			(!parent_only && schema_is_managed(nspname) &&
+			 get_attnum(relid, tenant_rls_tenant_column) != InvalidAttrNumber))
+			ereport(WARNING,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("foreign table %s cannot be protected by tenant_rls",
+							quote_qualified_identifier(nspname, relname)),
+					 errdetail("Row-level security does not apply to foreign tables: whoever can query %s directly sees the rows of every tenant in it.",
+							   quote_qualified_identifier(nspname, relname)),
+					 errhint("Do not grant privileges on it to tenant roles (query it through its protected parent), or keep tenant rows out of foreign tables.")));
+		return;
+	}
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		return;
 
 	/* cheap tests first: most new tables have no parent */
@@ -804,6 +878,7 @@ ddl_command_end_work(void)
 			switch (nodeTag(parsetree))
 			{
 				case T_CreateStmt:
+				case T_CreateForeignTableStmt:
 				case T_CreateTableAsStmt:
 					if (addr->classId == RelationRelationId && OidIsValid(addr->objectId))
 						candidates = add_candidate(candidates, addr->objectId, false);
@@ -985,7 +1060,7 @@ sql_drop_work(void)
 	 * stays (the rows of dropped tables are gone by now).
 	 */
 	ret = SPI_execute("SELECT d.object_type, d.address_names[1], d.address_names[2], d.address_names[3]"
-					  " FROM pg_catalog.pg_event_trigger_dropped_objects() d"
+					  " FROM pg_catalog.pg_event_trigger_dropped_objects() WITH ORDINALITY d"
 					  " JOIN tenant_rls.protected_table r"
 					  "  ON r.schema_name OPERATOR(pg_catalog.=) d.address_names[1]"
 					  " AND r.table_name OPERATOR(pg_catalog.=) d.address_names[2]"
@@ -995,7 +1070,7 @@ sql_drop_work(void)
 					  "             OR pg_catalog.starts_with(d.address_names[3], 'tenant_rls_')))"
 					  "    OR (d.object_type OPERATOR(pg_catalog.=) 'table column'"
 					  "        AND d.address_names[3] OPERATOR(pg_catalog.=) r.tenant_column)"
-					   " ORDER BY d.object_type OPERATOR(pg_catalog.=) 'policy', NOT d.original, 2, 3, 4",
+					   " ORDER BY d.object_type OPERATOR(pg_catalog.=) 'policy', d.ordinality",
 					  false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));

@@ -5,11 +5,11 @@
  * protect() turns a table into a tenant table:
  *   ALTER TABLE ONLY t ALTER COLUMN c SET DEFAULT <accessor>()   (if none)
  *   ALTER TABLE ONLY t ENABLE / FORCE ROW LEVEL SECURITY         (if not yet)
- *   permissive  tenant_rls_isolation_{select,insert,update,delete}: c = accessor()
- *   permissive  tenant_rls_admin, tenant_rls_grant_read, tenant_rls_grant_write
- *   restrictive tenant_rls_guard_{select,insert,update,delete}: the envelope
- *               (own tenant OR an enabled exception), so a permissive policy
- *               someone adds later cannot open other tenants' rows
+ *   per command (select, insert, update, delete) a permissive
+ *   tenant_rls_isolation_<cmd> and a restrictive tenant_rls_guard_<cmd>, both
+ *   with the same expression: c = accessor() OR <the enabled exceptions>
+ *   (read: global rows, admin, read grants; write: admin, write grants).  The
+ *   guard keeps a permissive policy someone adds later from widening it.
  *   ALTER TABLE ONLY t ALTER COLUMN c SET NOT NULL               (if safe)
  * for the table and every partition / inheritance child, then records each in
  * the registry (tenant_rls.protected_table) with what it changed, so that
@@ -43,6 +43,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/supportnodes.h"
 #include "parser/parse_func.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
@@ -72,16 +73,13 @@ PG_FUNCTION_INFO_V1(tenant_rls_grants_changed);
 PG_FUNCTION_INFO_V1(tenant_rls_is_admin);
 PG_FUNCTION_INFO_V1(tenant_rls_plan_has_grants);
 PG_FUNCTION_INFO_V1(tenant_rls_granted_tenants);
+PG_FUNCTION_INFO_V1(tenant_rls_plan_gate_support);
 
 /* managed policy names (all start with POLICY_NAME_PREFIX) */
 #define POL_ISO_SELECT		"tenant_rls_isolation_select"
 #define POL_ISO_INSERT		"tenant_rls_isolation_insert"
 #define POL_ISO_UPDATE		"tenant_rls_isolation_update"
 #define POL_ISO_DELETE		"tenant_rls_isolation_delete"
-#define POL_ADMIN			"tenant_rls_admin"
-#define POL_GRANT_READ		"tenant_rls_grant_read"
-#define POL_GRANT_WRITE		"tenant_rls_grant_write"
-#define POL_GLOBAL_ROWS		"tenant_rls_global_rows"
 #define POL_GUARD_SELECT	"tenant_rls_guard_select"
 #define POL_GUARD_INSERT	"tenant_rls_guard_insert"
 #define POL_GUARD_UPDATE	"tenant_rls_guard_update"
@@ -435,37 +433,24 @@ add_policy(List **stmts, List **names, const char *name, const char *table,
 	*names = lappend(*names, pstrdup(name));
 }
 
-/* The guard on SELECT depends on the global-rows switch; built separately. */
-static char *
-guard_select_stmt(PolicyCtx *p, const char *table, bool alter)
-{
-	if (alter)
-		return psprintf("ALTER POLICY %s ON %s USING (%s)", POL_GUARD_SELECT, table, expr_read_envelope(p));
-	return psprintf("CREATE POLICY %s ON %s AS RESTRICTIVE FOR SELECT TO PUBLIC USING (%s)",
-					POL_GUARD_SELECT, table, expr_read_envelope(p));
-}
-
+/*
+ * The policies.  Each command gets a permissive isolation policy and a
+ * restrictive guard with the same expression: what the tenant may read
+ * (SELECT) or write (INSERT, UPDATE, DELETE).  PostgreSQL keeps one copy of
+ * identical security quals, so the query is planned with a single qual; the
+ * guard makes sure a permissive policy added later cannot widen it.
+ */
 static void
 add_all_policies(List **stmts, List **names, PolicyCtx *p, const char *table)
 {
-	char	   *own = expr_own(p);
-	char	   *admin = expr_admin();
-	char	   *gread = expr_grant(p, "read");
-	char	   *gwrite = expr_grant(p, "write");
+	char	   *renv = expr_read_envelope(p);
 	char	   *wenv = expr_write_envelope(p);
 
-	add_policy(stmts, names, POL_ISO_SELECT, table, false, "SELECT", own, NULL);
-	add_policy(stmts, names, POL_ISO_INSERT, table, false, "INSERT", NULL, own);
-	add_policy(stmts, names, POL_ISO_UPDATE, table, false, "UPDATE", own, own);
-	add_policy(stmts, names, POL_ISO_DELETE, table, false, "DELETE", own, NULL);
-	add_policy(stmts, names, POL_ADMIN, table, false, "ALL", admin, admin);
-	add_policy(stmts, names, POL_GRANT_READ, table, false, "SELECT", gread, NULL);
-	add_policy(stmts, names, POL_GRANT_WRITE, table, false, "ALL", gwrite, gwrite);
-	if (p->global_rows)
-		add_policy(stmts, names, POL_GLOBAL_ROWS, table, false, "SELECT",
-				   psprintf("%s IS NULL", p->col), NULL);
-	*stmts = lappend(*stmts, guard_select_stmt(p, table, false));
-	*names = lappend(*names, pstrdup(POL_GUARD_SELECT));
+	add_policy(stmts, names, POL_ISO_SELECT, table, false, "SELECT", renv, NULL);
+	add_policy(stmts, names, POL_ISO_INSERT, table, false, "INSERT", NULL, wenv);
+	add_policy(stmts, names, POL_ISO_UPDATE, table, false, "UPDATE", wenv, wenv);
+	add_policy(stmts, names, POL_ISO_DELETE, table, false, "DELETE", wenv, NULL);
+	add_policy(stmts, names, POL_GUARD_SELECT, table, true, "SELECT", renv, NULL);
 	add_policy(stmts, names, POL_GUARD_INSERT, table, true, "INSERT", NULL, wenv);
 	add_policy(stmts, names, POL_GUARD_UPDATE, table, true, "UPDATE", wenv, wenv);
 	add_policy(stmts, names, POL_GUARD_DELETE, table, true, "DELETE", wenv, NULL);
@@ -632,16 +617,17 @@ parent_set_not_null(Oid relid)
 
 static void
 registry_insert(Target *t, const char *colname, const ColType *ct,
-				const char *pschema, const char *ptable)
+				const char *pschema, const char *ptable, bool global_rows)
 {
-	Oid			types[15] = {NAMEOID, NAMEOID, NAMEOID, TEXTOID, OIDOID, TEXTARRAYOID,
-	BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, INT2OID, NAMEOID, NAMEOID, NAMEOID};
-	Datum		vals[15];
-	char		nulls[16];
+	Oid			types[16] = {NAMEOID, NAMEOID, NAMEOID, TEXTOID, OIDOID, TEXTARRAYOID,
+	BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, INT2OID, NAMEOID, NAMEOID, NAMEOID, BOOLOID};
+	Datum		vals[16];
+	char		nulls[17];
 
 	memset(nulls, ' ', sizeof(nulls));
-	nulls[15] = '\0';
-	vals[14] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	nulls[16] = '\0';
+	vals[15] = BoolGetDatum(global_rows);
+	vals[14] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(t->nspname));
 	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(t->relname));
 	vals[2] = DirectFunctionCall1(namein, CStringGetDatum(colname));
@@ -675,8 +661,8 @@ registry_insert(Target *t, const char *colname, const ColType *ct,
 						"                       FROM pg_catalog.pg_attrdef d WHERE d.adrelid OPERATOR(pg_catalog.=) $5"
 						"                        AND d.adnum OPERATOR(pg_catalog.=) $12) END,"
 						"   'set_not_null', $10, 'audit', $11),"
-						"  false, $13, $14, $15",
-						15, types, vals, nulls, false);
+						"  $16, $13, $14, $15",
+						16, types, vals, nulls, false);
 }
 
 /* run generated DDL as the caller, with the drift guard told it is ours */
@@ -716,6 +702,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	char	   *ptable = NULL;
 	RegRow		reg;
 	bool		any_nulls = false;
+	bool		global_rows = false;
 	int			ntargets;
 	Target	  **tarr;
 	Oid			audit_args[3] = {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID};
@@ -823,6 +810,14 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 		targets = lappend(targets, t);
 	}
 
+	/* a table joining a protected tree gets the tree's global-rows switch */
+	if (pschema != NULL)
+	{
+		RegRow		treereg = registry_get(pschema, ptable);
+
+		global_rows = treereg.found && treereg.global_rows;
+	}
+
 	ntargets = list_length(targets);
 	tarr = palloc(sizeof(Target *) * ntargets);
 	{
@@ -892,7 +887,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	{
 		Target	   *t = tarr[i];
 
-		if (t->registered || t->attnotnull || any_nulls)
+		if (t->registered || t->attnotnull || any_nulls || global_rows)
 			continue;
 		if (t->relkind == RELKIND_PARTITIONED_TABLE)
 		{
@@ -953,7 +948,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 		p.col = col;
 		p.ct = ct;
 		p.regclass = regclass_literal(t->relid);
-		p.global_rows = false;
+		p.global_rows = global_rows;
 		add_all_policies(&stmts, &t->policies, &p, t->qualname);
 	}
 	for (int i = ntargets - 1; i >= 0; i--)
@@ -985,11 +980,11 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 			if (t->registered)
 				continue;
 			if (t == root)
-				registry_insert(t, colname, ct, pschema, ptable);
+				registry_insert(t, colname, ct, pschema, ptable, global_rows);
 			else
 				registry_insert(t, colname, ct,
 								pschema ? pschema : root->nspname,
-								ptable ? ptable : root->relname);
+								ptable ? ptable : root->relname, global_rows);
 		}
 	}
 
@@ -1501,7 +1496,7 @@ tenant_rls_mark_global(PG_FUNCTION_ARGS)
 					 errhint("Run it as the owner of the table and its partitions or as a superuser.")));
 		vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(rel))));
 		vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(rel)));
-		vals[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+		vals[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 		if (rel == relid)
 		{
 			vals[2] = vals[3] = (Datum) 0;
@@ -1609,25 +1604,14 @@ tenant_rls_allow_global_rows(PG_FUNCTION_ARGS)
 		p.ct = coltype_by_name(t->tenant_type);
 		p.regclass = regclass_literal(t->relid);
 		p.global_rows = enabled;
-		have = existing_policies(t->relid, list_make2(POL_GLOBAL_ROWS, POL_GUARD_SELECT));
-		if (enabled && !str_in_list(have, POL_GLOBAL_ROWS))
-			run_stmt(&r, psprintf("CREATE POLICY %s ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s IS NULL)",
-								  POL_GLOBAL_ROWS, t->qualname, p.col));
-		if (!enabled && str_in_list(have, POL_GLOBAL_ROWS))
-			run_stmt(&r, psprintf("DROP POLICY %s ON %s", POL_GLOBAL_ROWS, t->qualname));
-		run_stmt(&r, guard_select_stmt(&p, t->qualname, str_in_list(have, POL_GUARD_SELECT)));
-		/* the policy set the registry records */
-		{
-			List	   *names = NIL;
-			ListCell   *nc;
-
-			foreach(nc, t->policies)
-				if (strcmp(lfirst(nc), POL_GLOBAL_ROWS) != 0)
-					names = lappend(names, lfirst(nc));
-			if (enabled)
-				names = lappend(names, pstrdup(POL_GLOBAL_ROWS));
-			t->policies = names;
-		}
+		/* the read envelope of both SELECT policies gains / loses "IS NULL" */
+		have = existing_policies(t->relid, list_make2(POL_ISO_SELECT, POL_GUARD_SELECT));
+		if (str_in_list(have, POL_ISO_SELECT))
+			run_stmt(&r, psprintf("ALTER POLICY %s ON %s USING (%s)",
+								  POL_ISO_SELECT, t->qualname, expr_read_envelope(&p)));
+		if (str_in_list(have, POL_GUARD_SELECT))
+			run_stmt(&r, psprintf("ALTER POLICY %s ON %s USING (%s)",
+								  POL_GUARD_SELECT, t->qualname, expr_read_envelope(&p)));
 	}
 
 	/* rows without a tenant need a nullable column */
@@ -1795,7 +1779,7 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	}
 	else
 		vals[5] = PG_GETARG_DATUM(4);
-	vals[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	vals[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 	spi_exec_privileged("INSERT INTO tenant_rls.tenant_grant AS g"
 						" (schema_name, table_name, owner_tenant, grantee_tenant, privilege, valid_until, granted_by)"
 						" VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -1999,16 +1983,20 @@ grant_cache_load(void)
 		PopActiveSnapshot();
 }
 
-Datum
-tenant_rls_plan_has_grants(PG_FUNCTION_ARGS)
+static bool
+table_has_grants(Oid relid)
 {
-	Oid			relid = PG_GETARG_OID(0);
-
 	grant_cache_load();
 	for (int i = 0; i < grant_count; i++)
 		if (grant_entries[i].relid == relid)
-			PG_RETURN_BOOL(true);
-	PG_RETURN_BOOL(false);
+			return true;
+	return false;
+}
+
+Datum
+tenant_rls_plan_has_grants(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(table_has_grants(PG_GETARG_OID(0)));
 }
 
 /*
@@ -2063,16 +2051,52 @@ tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
  * Empty setting or a role that does not exist: nobody, never an error.
  * ---------------------------------------------------------------------
  */
-Datum
-tenant_rls_is_admin(PG_FUNCTION_ARGS)
+static bool
+current_user_is_admin(void)
 {
 	Oid			roleid;
 
 	register_callbacks();
 	if (tenant_rls_admin_role == NULL || tenant_rls_admin_role[0] == '\0')
-		PG_RETURN_BOOL(false);
+		return false;
 	roleid = get_role_oid(tenant_rls_admin_role, true);
 	if (!OidIsValid(roleid))
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(has_privs_of_role(GetUserId(), roleid));
+		return false;
+	return has_privs_of_role(GetUserId(), roleid);
+}
+
+Datum
+tenant_rls_is_admin(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(current_user_is_admin());
+}
+
+/*
+ * Planner support of the plan-time gates plan_is_admin() and
+ * plan_has_grants(tbl): the planner replaces the call by its value when it
+ * plans the query (SupportRequestSimplify), so "gate AND ..." folds to false
+ * and the exception term disappears from the plan.  This costs a syscache
+ * lookup, not an executor state per gate as constant-folding an IMMUTABLE
+ * function would.  The gates are STABLE: evaluated at run time they give the
+ * same answer.  Plans are invalidated when the answer can change (see the
+ * callbacks above; a role switch re-plans queries that use row security).
+ */
+Datum
+tenant_rls_plan_gate_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+
+	if (IsA(rawreq, SupportRequestSimplify))
+	{
+		SupportRequestSimplify *req = (SupportRequestSimplify *) rawreq;
+		List	   *args = req->fcall->args;
+
+		if (args == NIL)
+			PG_RETURN_POINTER(makeBoolConst(current_user_is_admin(), false));
+		if (list_length(args) == 1 && IsA(linitial(args), Const) &&
+			!((Const *) linitial(args))->constisnull)
+			PG_RETURN_POINTER(makeBoolConst(table_has_grants(DatumGetObjectId(((Const *) linitial(args))->constvalue)),
+											false));
+	}
+	PG_RETURN_POINTER(NULL);
 }

@@ -151,8 +151,10 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 		 * options and per-role/per-database defaults (connection sources),
 		 * ALTER ROLE/DATABASE ... SET and CREATE FUNCTION ... SET being
 		 * validated (PGC_S_TEST).  Privilege needs the catalogs, i.e. a
-		 * transaction; without one (session_preload_libraries applying
-		 * startup values) the change counts as unprivileged.
+		 * transaction (PostgreSQL 15 applies startup options, role and
+		 * database defaults and session_preload_libraries inside
+		 * InitPostgres()'s transaction); without one the change counts as
+		 * unprivileged.
 		 */
 		trusted = IsTransactionState() && OidIsValid(GetUserId()) &&
 			tenant_strict_privileged();
@@ -177,7 +179,11 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 
 	e = malloc(sizeof(TenantExtra));
 	if (e == NULL)
+	{
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		GUC_check_errmsg("out of memory");
 		return false;
+	}
 	e->trusted = trusted;
 	*extra = e;
 	return true;

@@ -23,8 +23,12 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/elog.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "context.h"
@@ -54,6 +58,8 @@ typedef struct KeyExtra
 } KeyExtra;
 
 static bool key_from_server_config[2] = {false, false};
+/* our settings' records, to ask which role set the current value */
+static struct config_generic *key_record[2] = {NULL, NULL};
 
 /* the prepared key (id computed), recomputed when the setting changes */
 typedef struct KeyCache
@@ -99,7 +105,12 @@ check_key_common(int which, char **newval, void **extra, GucSource source)
 
 	e = malloc(sizeof(KeyExtra));
 	if (e == NULL)
+	{
+		/* our own message: the default one would contain the value */
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		GUC_check_errmsg("out of memory");
 		return false;
+	}
 	e->from_server_config = (source == PGC_S_ENV_VAR || source == PGC_S_FILE ||
 							 source == PGC_S_ARGV);
 	*extra = e;
@@ -118,16 +129,45 @@ check_signing_key_previous(char **newval, void **extra, GucSource source)
 	return check_key_common(KEY_PREVIOUS, newval, extra, source);
 }
 
+/*
+ * The last key value each setting got from the server configuration, kept
+ * (besides the current value, which a superuser's SET may replace in a
+ * session) so that the log hook below can recognise it too.
+ */
+static char *server_key[2] = {NULL, NULL};
+
+static void
+assign_key_common(int which, const char *newval, void *extra)
+{
+	bool		from_server = extra && ((KeyExtra *) extra)->from_server_config;
+
+	key_from_server_config[which] = from_server;
+	if (from_server && newval != NULL &&
+		(server_key[which] == NULL || strcmp(server_key[which], newval) != 0))
+	{
+		char	   *copy = strdup(newval);	/* an assign hook must not fail */
+
+		if (copy == NULL)
+			return;
+		if (server_key[which] != NULL)
+		{
+			OPENSSL_cleanse(server_key[which], strlen(server_key[which]));
+			free(server_key[which]);
+		}
+		server_key[which] = copy;
+	}
+}
+
 static void
 assign_signing_key(const char *newval, void *extra)
 {
-	key_from_server_config[KEY_CURRENT] = extra && ((KeyExtra *) extra)->from_server_config;
+	assign_key_common(KEY_CURRENT, newval, extra);
 }
 
 static void
 assign_signing_key_previous(const char *newval, void *extra)
 {
-	key_from_server_config[KEY_PREVIOUS] = extra && ((KeyExtra *) extra)->from_server_config;
+	assign_key_common(KEY_PREVIOUS, newval, extra);
 }
 
 /* The prepared key for the current value of the setting. */
@@ -190,6 +230,105 @@ show_signing_key_previous(void)
 	return show_key_common(KEY_PREVIOUS);
 }
 
+/* ---------------------------------------------------------------------
+ * Keeping the key out of the server log
+ *
+ * PostgreSQL itself logs 'parameter "x" changed to "<value>"' when a reload
+ * changes a setting (the postmaster, at LOG), and log_statement /
+ * log_min_error_statement log the text of statements such as ALTER SYSTEM
+ * SET tenant_rls.signing_key = '...'.  This hook rewrites such messages
+ * before they reach the log: any message that contains a configured key, the
+ * "changed to" message of the key settings, and statement text that
+ * mentions them.  (It runs wherever the library is loaded: preload it so the
+ * postmaster has it too.)
+ * ---------------------------------------------------------------------
+ */
+
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/* case-insensitive substring test */
+static bool
+mentions(const char *haystack, const char *needle)
+{
+	size_t		n = strlen(needle);
+
+	if (haystack == NULL)
+		return false;
+	for (; *haystack; haystack++)
+		if (pg_strncasecmp(haystack, needle, n) == 0)
+			return true;
+	return false;
+}
+
+static bool
+contains_one(const char *text, const char *k)
+{
+	/* very short strings would match everything; they are unusable keys anyway */
+	return k != NULL && strlen(k) >= 8 && strstr(text, k) != NULL;
+}
+
+static bool
+contains_key(const char *text)
+{
+	if (text == NULL)
+		return false;
+	for (int i = 0; i < 2; i++)
+	{
+		if (contains_one(text, signing_key[i]) || contains_one(text, server_key[i]))
+			return true;
+	}
+	return false;
+}
+
+static char *
+redacted(ErrorData *edata, const char *text)
+{
+	return MemoryContextStrdup(edata->assoc_context ? edata->assoc_context : ErrorContext, text);
+}
+
+static void
+token_emit_log_hook(ErrorData *edata)
+{
+	if (edata->output_to_server)
+	{
+		const char *redacted_text = "[redacted: contained a tenant_rls signing key]";
+		bool		stmt_mentions_key = mentions(debug_query_string, "signing_key");
+
+		if (edata->message != NULL &&
+			strncmp(edata->message, "parameter \"tenant_rls.signing_key", 33) == 0 &&
+			strstr(edata->message, "changed to") != NULL)
+			edata->message = redacted(edata, "parameter \"tenant_rls.signing_key\" (or signing_key_previous) changed");
+		if (stmt_mentions_key)
+		{
+			/* log_statement, log_min_duration_statement, bind parameters */
+			edata->hide_stmt = true;
+			if (edata->message != NULL &&
+				(strncmp(edata->message, "statement: ", 11) == 0 ||
+				 strncmp(edata->message, "execute ", 8) == 0 ||
+				 strncmp(edata->message, "duration: ", 10) == 0))
+				edata->message = redacted(edata, "statement: [not logged: it mentions tenant_rls.signing_key]");
+			if (edata->detail != NULL && strncmp(edata->detail, "parameters: ", 12) == 0)
+				edata->detail = redacted(edata, "parameters: [not logged]");
+		}
+		if (contains_key(debug_query_string))
+			edata->hide_stmt = true;
+		if (contains_key(edata->message))
+			edata->message = redacted(edata, redacted_text);
+		if (contains_key(edata->detail))
+			edata->detail = redacted(edata, redacted_text);
+		if (contains_key(edata->detail_log))
+			edata->detail_log = redacted(edata, redacted_text);
+		if (contains_key(edata->hint))
+			edata->hint = redacted(edata, redacted_text);
+		if (contains_key(edata->context))
+			edata->context = redacted(edata, redacted_text);
+		if (contains_key(edata->internalquery))
+			edata->internalquery = redacted(edata, redacted_text);
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
 void
 tenant_rls_token_init(void)
 {
@@ -211,6 +350,19 @@ tenant_rls_token_init(void)
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   check_signing_key_previous, assign_signing_key_previous,
 							   show_signing_key_previous);
+
+	{
+		struct config_generic **vars = get_guc_variables();
+		int			n = GetNumConfigOptions();
+
+		for (int i = 0; i < n; i++)
+			for (int w = 0; w < 2; w++)
+				if (strcmp(vars[i]->name, key_setting_name[w]) == 0)
+					key_record[w] = vars[i];
+	}
+
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = token_emit_log_hook;
 }
 
 bool
@@ -224,9 +376,33 @@ tenant_token_key_configured(void)
  * ---------------------------------------------------------------------
  */
 
-static void
-refuse_unpreloaded_key(int which)
+/*
+ * PostgreSQL 15 lets a superuser GRANT SET ON PARAMETER to other roles.  A
+ * role that can choose the key can forge any tenant's token, so a key value
+ * set by a role that is not a superuser is never used.  GUC records which
+ * role set the current value (srole; the bootstrap superuser for the server
+ * configuration), also across placeholders, RESET and rollbacks.
+ */
+static bool
+key_set_by_superuser(int which)
 {
+	struct config_generic *rec = key_record[which];
+
+	if (rec == NULL || rec->source <= PGC_S_ARGV)
+		return true;
+	return superuser_arg(rec->srole);
+}
+
+static void
+refuse_untrusted_key(int which)
+{
+	if (!key_set_by_superuser(which))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s was set by a role that is not a superuser", key_setting_name[which]),
+				 errdetail("A role that can choose the signing key can make a token for any tenant."),
+				 errhint("Revoke SET ON PARAMETER %s from that role; only superusers should set the key.",
+						 key_setting_name[which])));
 	if (key_from_server_config[which] && !tenant_rls_preloaded())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -269,7 +445,7 @@ token_error(token_status st, const token_claims *claims, size_t len)
 			return;
 		case TOKEN_EMPTY:
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					(errcode(ERRCODE_ZERO_LENGTH_CHARACTER_STRING),
 					 errmsg("token is empty"),
 					 errhint("%s", hint)));
 			break;
@@ -379,7 +555,7 @@ tenant_rls_sign_tenant(PG_FUNCTION_ARGS)
 				 errmsg("valid_for must not be null"),
 				 errhint("Pass how long the token is valid, e.g. interval '5 minutes'.")));
 
-	refuse_unpreloaded_key(KEY_CURRENT);
+	refuse_untrusted_key(KEY_CURRENT);
 	k = prepared_key(KEY_CURRENT);
 	if (k->status != TOKEN_OK)
 		key_error(KEY_CURRENT, k->status);
@@ -430,14 +606,14 @@ tenant_rls_set_tenant_signed(PG_FUNCTION_ARGS)
 				 errhint("Pass the token made by tenant_rls.sign_tenant().")));
 	t = PG_GETARG_TEXT_PP(0);
 
-	refuse_unpreloaded_key(KEY_CURRENT);
+	refuse_untrusted_key(KEY_CURRENT);
 	cur = prepared_key(KEY_CURRENT);
 	if (cur->status != TOKEN_OK)
 		key_error(KEY_CURRENT, cur->status);
 	prev = NULL;
 	if (signing_key[KEY_PREVIOUS] != NULL && signing_key[KEY_PREVIOUS][0] != '\0')
 	{
-		refuse_unpreloaded_key(KEY_PREVIOUS);
+		refuse_untrusted_key(KEY_PREVIOUS);
 		prev = prepared_key(KEY_PREVIOUS);
 		if (prev->status != TOKEN_OK)
 			key_error(KEY_PREVIOUS, prev->status);

@@ -82,7 +82,9 @@ if [ -n "$tests" ]; then
 		passed=$((passed + ok)); failed=$((failed + bad))
 		if [ $rc != 0 ]; then
 			cat "$TR_TMP/tap_$t.out"
-			for f in tmp_check/log/*; do [ -f "$f" ] && { echo "---- $f"; tail -n 40 "$f"; }; done
+			for f in tmp_check/log/regress_log_"$t" tmp_check/log/"$t"_*.log; do
+				[ -f "$f" ] && { echo "---- $f (last 60 lines)"; tail -n 60 "$f"; }
+			done
 		else
 			grep -E '^(ok|not ok) ' "$TR_TMP/tap_$t.out" | sed 's/^/    /'
 		fi

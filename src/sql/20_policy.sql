@@ -108,13 +108,14 @@ COMMENT ON FUNCTION tenant_rls.revoke_access(regclass, text, text, text) IS
 -- Helpers called by the generated policies.  The policies keep the common
 -- path a plain "tenant_column = accessor()" that the planner turns into an
 -- index condition: every exception term is gated by a plan-time function
--- (IMMUTABLE on purpose: the planner evaluates it once, when it plans the
--- query, so the term disappears from the plans of sessions that cannot use
--- it) AND-ed with the authoritative run-time check.  A gate can only remove
--- an allowance, never grant one: it never makes a row visible by itself.
--- Cached plans are invalidated when what a gate read changes (grants:
--- relcache invalidation by the grants trigger; roles: plan cache reset on
--- role membership changes; role switch: PostgreSQL re-plans RLS queries).
+-- AND-ed with the authoritative run-time check.  The planner replaces a gate
+-- by its value when it plans the query (planner support function
+-- plan_gate_support, SupportRequestSimplify), so the term disappears from the
+-- plans of sessions that cannot use it.  A gate can only remove an allowance,
+-- never grant one.  Cached plans are invalidated when what a gate read
+-- changes (grants: the grants trigger invalidates all relcaches; roles: plan
+-- cache reset on role membership changes; role switch: PostgreSQL re-plans
+-- queries that use row security).
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION tenant_rls.is_admin() RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE
@@ -122,17 +123,25 @@ CREATE FUNCTION tenant_rls.is_admin() RETURNS boolean
 COMMENT ON FUNCTION tenant_rls.is_admin() IS
     'true when the current user has the privileges of the role named by tenant_rls.admin_role (empty or unknown role: false)';
 
+CREATE FUNCTION tenant_rls.plan_gate_support(internal) RETURNS internal
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'tenant_rls_plan_gate_support';
+COMMENT ON FUNCTION tenant_rls.plan_gate_support(internal) IS
+    'planner support: folds plan_is_admin() and plan_has_grants(const) to their value when a query is planned';
+
 CREATE FUNCTION tenant_rls.plan_is_admin() RETURNS boolean
-    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    LANGUAGE c STABLE PARALLEL SAFE
+    SUPPORT tenant_rls.plan_gate_support
     AS 'MODULE_PATHNAME', 'tenant_rls_is_admin';
 COMMENT ON FUNCTION tenant_rls.plan_is_admin() IS
-    'plan-time gate of the admin override (IMMUTABLE on purpose, see doc/policy.md); always AND-ed with is_admin()';
+    'plan-time gate of the admin override (folded when the query is planned); always AND-ed with is_admin()';
 
 CREATE FUNCTION tenant_rls.plan_has_grants(tbl regclass) RETURNS boolean
-    LANGUAGE c IMMUTABLE PARALLEL SAFE STRICT
+    LANGUAGE c STABLE PARALLEL SAFE STRICT
+    SUPPORT tenant_rls.plan_gate_support
     AS 'MODULE_PATHNAME', 'tenant_rls_plan_has_grants';
 COMMENT ON FUNCTION tenant_rls.plan_has_grants(regclass) IS
-    'plan-time gate of cross-tenant grants (IMMUTABLE on purpose, see doc/policy.md): does any grant exist for this table';
+    'plan-time gate of cross-tenant grants (folded when the query is planned): does any grant exist for this table';
 
 CREATE FUNCTION tenant_rls.granted_tenants(tbl regclass, privilege text) RETURNS text[]
     LANGUAGE c STABLE PARALLEL SAFE STRICT
@@ -159,15 +168,6 @@ CREATE FUNCTION tenant_rls.granted_tenants_int(tbl regclass, privilege text) RET
 COMMENT ON FUNCTION tenant_rls.granted_tenants_int(regclass, text) IS
     'granted_tenants() for integer tenant columns';
 
--- Administrative functions: ownership is checked inside (table owner or
--- superuser); grant_access/revoke_access also admit the owner tenant itself.
-REVOKE ALL ON FUNCTION tenant_rls.protect(regclass, name, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION tenant_rls.unprotect(regclass) FROM PUBLIC;
-REVOKE ALL ON FUNCTION tenant_rls.mark_global(regclass) FROM PUBLIC;
-REVOKE ALL ON FUNCTION tenant_rls.unmark_global(regclass) FROM PUBLIC;
-REVOKE ALL ON FUNCTION tenant_rls.allow_global_rows(regclass, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION tenant_rls.protect(regclass, name, boolean) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION tenant_rls.unprotect(regclass) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION tenant_rls.mark_global(regclass) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION tenant_rls.unmark_global(regclass) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION tenant_rls.allow_global_rows(regclass, boolean) TO PUBLIC;
+-- Administrative functions are callable by everybody (the default): each
+-- checks ownership itself (table owner or superuser); grant_access() and
+-- revoke_access() also admit the owner tenant itself.

@@ -29,7 +29,7 @@ REVOKE ALL ON FUNCTION tenant_rls.on_ddl_command_end() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tenant_rls.on_sql_drop() FROM PUBLIC;
 
 CREATE EVENT TRIGGER tenant_rls_ddl_command_end ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE SCHEMA',
+    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE FOREIGN TABLE', 'CREATE SCHEMA',
                  'ALTER TABLE', 'ALTER POLICY', 'ALTER SCHEMA')
     EXECUTE FUNCTION tenant_rls.on_ddl_command_end();
 

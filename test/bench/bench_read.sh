@@ -41,8 +41,9 @@ SET tenant_rls.audit = off;
 CREATE SCHEMA bench AUTHORIZATION bench_owner;
 GRANT USAGE ON SCHEMA bench TO bench_app;
 SET ROLE bench_owner;
+-- both copies built the same way: rows first, then the indexes (sorted builds)
 CREATE TABLE bench.plain (
-    id        bigint PRIMARY KEY,
+    id        bigint NOT NULL,
     tenant_id bigint NOT NULL,
     amount    integer NOT NULL,
     note      text NOT NULL
@@ -50,9 +51,12 @@ CREATE TABLE bench.plain (
 INSERT INTO bench.plain
 SELECT n, (n - 1) % 1000 + 1, (n::bigint * 7919 % 10007)::integer, 'row ' || n
   FROM generate_series(1, 1000000) n;
+CREATE TABLE bench.protected (LIKE bench.plain);
+INSERT INTO bench.protected SELECT * FROM bench.plain ORDER BY id;
+ALTER TABLE bench.plain ADD PRIMARY KEY (id);
 CREATE INDEX plain_tenant_idx ON bench.plain (tenant_id);
-CREATE TABLE bench.protected (LIKE bench.plain INCLUDING ALL);
-INSERT INTO bench.protected SELECT * FROM bench.plain;
+ALTER TABLE bench.protected ADD PRIMARY KEY (id);
+CREATE INDEX protected_tenant_idx ON bench.protected (tenant_id);
 SELECT count(*) AS protect_statements FROM tenant_rls.protect('bench.protected');
 GRANT SELECT ON bench.plain, bench.protected TO bench_app;
 RESET ROLE;
@@ -63,8 +67,10 @@ SQL
 if [ "${BENCH_READ_INITPLAN:-0}" = 1 ]; then
 	bench_psql -d postgres <<'SQL'
 SET ROLE bench_owner;
-CREATE TABLE bench.initplan (LIKE bench.plain INCLUDING ALL);
-INSERT INTO bench.initplan SELECT * FROM bench.plain;
+CREATE TABLE bench.initplan (LIKE bench.plain);
+INSERT INTO bench.initplan SELECT * FROM bench.plain ORDER BY id;
+ALTER TABLE bench.initplan ADD PRIMARY KEY (id);
+CREATE INDEX initplan_tenant_idx ON bench.initplan (tenant_id);
 ALTER TABLE bench.initplan ENABLE ROW LEVEL SECURITY;
 ALTER TABLE bench.initplan FORCE ROW LEVEL SECURITY;
 CREATE POLICY iso ON bench.initplan USING (tenant_id = (SELECT tenant_rls.current_tenant_bigint()));

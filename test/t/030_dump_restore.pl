@@ -14,7 +14,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('dump_restore');
 $node->init;
-$node->append_conf('postgresql.conf', "tenant_rls.audit = off\n");
+# tenant_rls.audit is on (the default): the audit triggers must survive the round trip too
 $node->start;
 
 $node->safe_psql('postgres', q{
@@ -62,6 +62,10 @@ SELECT 'registry ' || schema_name || '.' || table_name || ' ' || status || ' '
        || ' ' || coalesce(parent_schema || '.' || parent_table, '-')
   FROM tenant_rls.protected_table
 UNION ALL
+SELECT 'trigger ' || n.nspname || '.' || c.relname || ' ' || t.tgname || ' ' || t.tgfoid::regproc::text
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT t.tgisinternal
+UNION ALL
 SELECT 'column ' || attrelid::regclass::text || '.' || attname || ' notnull=' || attnotnull
        || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
   FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -80,6 +84,7 @@ SELECT (SELECT count(*) FROM public.orders) || ',' || (SELECT count(*) FROM side
 
 my $state_src = $node->safe_psql('src', $state_sql);
 like($state_src, qr/^registry public\.orders protected tenant_id/m, 'source: orders is registered');
+like($state_src, qr/^trigger public\.orders /m, 'source: orders has its audit trigger');
 like($state_src, qr/^registry side\.events_b protected/m, 'source: partition in an unmanaged schema is registered');
 like($state_src, qr/^registry side\.events_c protected/m, 'source: attached partition is registered');
 like($state_src, qr/^registry side\.orders_archive protected/m, 'source: inheritance child is registered');

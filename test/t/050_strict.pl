@@ -140,6 +140,7 @@ is($out, "acme\n2\n4\n6\n8\n10", 'cursor: no switch mid-transaction, the cursor 
 
 # parallel workers take the leader's tenant (their GUC restore passes the hook)
 $node->safe_psql('postgres', q{
+	SET tenant_rls.auto_protect = off;
 	CREATE TABLE public.big (id int, tenant_id text NOT NULL);
 	ALTER TABLE public.big OWNER TO owner;
 	ALTER TABLE public.big ENABLE ROW LEVEL SECURITY;
@@ -199,6 +200,8 @@ $node->safe_psql('postgres', q{
 	ALTER SYSTEM SET tenant_rls.strict = off;
 	SELECT pg_reload_conf();
 });
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'off'})
+  or die 'reload not seen';
 $node->safe_psql('postgres', q{
 	ALTER DATABASE appdb SET tenant_rls.strict = on;
 	ALTER ROLE app IN DATABASE appdb SET app.current_tenant_id = 'globex';
@@ -216,6 +219,8 @@ $node->safe_psql('postgres', q{
 	ALTER SYSTEM RESET tenant_rls.strict;
 	SELECT pg_reload_conf();
 });
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'on'})
+  or die 'reload not seen';
 
 # --- privileged roles: superuser, members of tenant_rls.admin_role
 ($ret, $out, $err) = as_app(q{BEGIN; SET LOCAL app.current_tenant_id = 'globex'; SELECT count(*) FROM public.docs;
@@ -224,14 +229,38 @@ is($out, "10\nacme", 'a superuser may SET and switch');
 refused(q{BEGIN; SELECT tenant_rls.set_tenant('acme'); COMMIT;}, qr/not allowed in strict mode/,
 	'support before tenant_rls.admin_role names its role', user => 'support');
 $node->safe_psql('postgres', q{ALTER SYSTEM SET tenant_rls.admin_role = 'tenant_admins'; SELECT pg_reload_conf();});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.admin_role') = 'tenant_admins'})
+  or die 'reload not seen';
 ($ret, $out, $err) = as_app(q{BEGIN; SELECT tenant_rls.set_tenant('acme'); SELECT count(*) FROM public.docs;
 	SELECT tenant_rls.set_tenant('globex'); SELECT count(*) FROM public.docs; COMMIT;}, user => 'support');
 is($out, "acme\n5\nglobex\n5", 'a member of tenant_rls.admin_role may set and switch');
 refused('SET app.current_tenant_id = $$acme$$', $set_re, 'app is still refused');
 
-# --- the key never reaches the log (log_statement = all, debug1)
+# --- key rotation by ALTER SYSTEM + reload: old tokens keep working in the grace
+my $key2 = 'tap-strict-key-rotated-0123456789abcdef0123456789';
+$node->safe_psql('postgres', qq{
+	ALTER SYSTEM SET tenant_rls.signing_key_previous = '$key';
+	ALTER SYSTEM SET tenant_rls.signing_key = '$key2';
+	SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.signing_key_previous') <> ''})
+  or die 'reload not seen';
+($ret, $out, $err) = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;});
+is($out, 'acme', 'rotation: a token of the previous key is accepted during the grace');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET tenant_rls.signing_key_previous; SELECT pg_reload_conf();});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.signing_key_previous') = ''})
+  or die 'reload not seen';
+refused(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;},
+	qr/token was signed with a key that is not accepted/, 'rotation: ... and refused after it');
+# statements that carry a key, failing or not
+$node->psql('postgres', qq{SET tenant_rls.signing_key = '$key2-session'; SELECT 1/0 WHERE '$key2' IS NOT NULL;});
+
+# --- the keys never reach the log (log_statement = all, debug1, reloads)
 my $log = slurp_file($node->logfile);
 unlike($log, qr/\Q$key\E/, 'the signing key is not in the server log');
+unlike($log, qr/\Q$key2\E/, 'the rotated key (ALTER SYSTEM, reload, a failing statement) is not in the server log');
+like($log, qr/parameter "tenant_rls\.signing_key" \(or signing_key_previous\) changed/,
+	'(the reload is logged without the value)');
 like($log, qr/cannot be set at connection start/, '(the log does have the refusals)');
 
 $node->stop;

@@ -31,6 +31,7 @@ $node->safe_psql('postgres', q{
 });
 $node->safe_psql('appdb', q{
 	CREATE EXTENSION tenant_rls;
+	SET tenant_rls.auto_protect = off;
 	CREATE TABLE public.docs (id int PRIMARY KEY, tenant_id text NOT NULL);
 	ALTER TABLE public.docs OWNER TO owner;
 	ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
@@ -91,6 +92,16 @@ sub stop_bouncer
 	$bouncer->signal('INT');
 	$bouncer->finish;
 	undef $bouncer;
+}
+
+# never leave a pgbouncer behind, even when a test dies half-way
+END
+{
+	if ($bouncer)
+	{
+		$bouncer->signal('KILL');
+		eval { $bouncer->finish; };
+	}
 }
 
 # A client session through pgbouncer: a psql reading commands from a pipe.
@@ -186,6 +197,8 @@ stop_bouncer();
 # --- strict mode: session scope and unsigned tenants refused for app
 $node->append_conf('postgresql.conf', 'tenant_rls.strict = on');
 $node->reload;
+$node->poll_query_until('appdb', q{SELECT in_force FROM tenant_rls.strict_status()})
+  or die 'reload not seen';
 start_bouncer(0);
 $a = client('app');
 $b = client('app');

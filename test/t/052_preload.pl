@@ -94,5 +94,25 @@ $node->append_conf('postgresql.conf', "app.current_tenant_id = 'acme'");
 $node->restart;
 is($node->safe_psql('postgres', q{SELECT current_setting('app.current_tenant_id')}), 'acme',
 	'a tenant in postgresql.conf with strict mode on: the server starts');
+
+# --- pg_upgrade --check with the library preloaded and strict mode on in both
+$node->adjust_conf('postgresql.conf', 'session_preload_libraries', "''");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'tenant_rls'");
+$node->restart;
 $node->stop;
+my $new = PostgreSQL::Test::Cluster->new('preload_new');
+$new->init;
+$new->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'tenant_rls'
+tenant_rls.strict = on
+tenant_rls.signing_key = '$key'
+});
+my $bindir = $node->config_data('--bindir');
+my $cwd = PostgreSQL::Test::Utils::tempdir();
+chdir $cwd;
+command_ok(
+	[ 'pg_upgrade', '--check', '-b', $bindir, '-B', $bindir,
+	  '-d', $node->data_dir, '-D', $new->data_dir,
+	  '-p', $node->port, '-P', $new->port, '-s', $cwd ],
+	'pg_upgrade --check passes with tenant_rls preloaded and strict mode on');
 done_testing();
