@@ -109,6 +109,12 @@ SELECT code, object, detail FROM tenant_rls.lint() WHERE object LIKE '%cov.order
 SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_delete ON cov.orders');
 SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_select ON cov.orders');
 SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
+-- a changed command or kind cannot be ALTERed back: DROP + CREATE (past the drift guard)
+DROP POLICY tenant_rls_isolation_delete ON cov.orders;
+CREATE POLICY tenant_rls_isolation_delete ON cov.orders AS RESTRICTIVE FOR ALL USING (true);
+SELECT code, object, detail FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
+SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_delete ON cov.orders') LIKE 'DO $fix$%DROP POLICY IF EXISTS tenant_rls_isolation_delete ON cov.orders; CREATE POLICY tenant_rls_isolation_delete ON cov.orders AS PERMISSIVE FOR DELETE%' AS drop_and_create;
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
 
 -- ==== isolation_policy_missing: no SELECT policy compares the tenant column
 -- (the restrictive guard alone still isolates); its fix puts back every

@@ -154,15 +154,16 @@ REVOKE ALL ON FUNCTION tenant_rls._tables() FROM PUBLIC;
 --   mode 'alter'   ALTER POLICY ... TO ... USING ... WITH CHECK (roles or
 --                  expressions edited)
 --   mode 'replace' DROP POLICY + CREATE POLICY (command or permissive changed)
--- The drift guard (event triggers) refuses any ALTER or DROP of a managed
--- policy, also one that puts it back; 'alter' and 'replace' therefore run in a
--- DO block that sets tenant_rls.drift_action to warning for those statements
--- only (a superuser's fix; the guard still logs a warning).
+-- The drift guard (event triggers) lets a policy be created again and
+-- accepts an ALTER POLICY that restores the recorded definition, but refuses
+-- any DROP of a managed policy; 'replace' therefore runs in a DO block that
+-- sets tenant_rls.drift_action to warning for those statements only (a
+-- superuser's fix; the guard logs a warning).
 CREATE FUNCTION tenant_rls._restore_policy(qname text, polname name, def jsonb, mode text) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT CASE WHEN mode = 'create' THEN sql
+    SELECT CASE WHEN mode IN ('create', 'alter') THEN sql
                 ELSE format('DO $fix$ DECLARE prev text := current_setting(%L); BEGIN '
                             'PERFORM set_config(%L, %L, true); %s '
                             'PERFORM set_config(%L, prev, true); END $fix$;',
