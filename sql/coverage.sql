@@ -130,6 +130,13 @@ CREATE POLICY support_sees_all ON cov.orders USING (true);
 SELECT * FROM pg_temp.findings('extra_permissive_policy');
 SELECT pg_temp.apply_fix('extra_permissive_policy', 'support_sees_all ON cov.orders');
 SELECT * FROM pg_temp.findings('extra_permissive_policy');
+-- without the restrictive SELECT guard it opens other tenants' rows: an error
+DROP POLICY tenant_rls_guard_select ON cov.orders;
+CREATE POLICY support_sees_all ON cov.orders USING (true);
+SELECT * FROM pg_temp.findings('extra_permissive_policy');
+SELECT pg_temp.apply_fix('extra_permissive_policy', 'support_sees_all ON cov.orders');
+SELECT pg_temp.apply_fix('managed_policy_dropped', 'tenant_rls_guard_select ON cov.orders') LIKE 'CREATE POLICY tenant_rls_guard_select ON cov.orders AS RESTRICTIVE FOR SELECT%' AS recreated;
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
 
 -- ==== hand-written policies: cast, current_setting(), no missing_ok, second setting
 CREATE TABLE cov.legacy (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id uuid NOT NULL);

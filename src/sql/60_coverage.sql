@@ -248,7 +248,7 @@ pagg AS MATERIALIZED (
            bool_or(p.polcmd IN ('r', '*')
                    AND (starts_with(p.polname, 'tenant_rls_isolation_')
                         OR starts_with(p.polname, 'tenant_rls_guard_'))) AS managed_iso,
-           bool_or(NOT p.polpermissive) AS has_guard
+           bool_or(NOT p.polpermissive AND p.polcmd IN ('r', '*')) AS has_guard
       FROM pg_policy p JOIN reg1 g ON g.relid = p.polrelid
      WHERE starts_with(p.polname, 'tenant_rls_')
      GROUP BY p.polrelid),
@@ -350,7 +350,9 @@ mpdiff AS MATERIALIZED (
                             THEN 'WITH CHECK' END], NULL) AS diffs
               FROM pol JOIN mpdef d ON d.relid = pol.relid AND d.polname = pol.polname AND NOT d.dropped) x
      WHERE cardinality(x.diffs) > 0),
--- tables isolated by some SELECT policy on the tenant column; protect()'s
+-- guard: a restrictive managed policy limits SELECT (what a permissive policy
+-- added later would open).
+-- iso: tables isolated by some SELECT policy on the tenant column; protect()'s
 -- exception policies (admin, grants, global rows) do not count
 iso AS (SELECT tr.relid FROM trusted tr WHERE tr.managed_iso
         UNION
@@ -365,7 +367,7 @@ isomiss AS MATERIALIZED (
      WHERE t.status = 'protected' AND iso.relid IS NULL),
 guard AS (SELECT tr.relid FROM trusted tr WHERE tr.has_guard
           UNION
-          SELECT pol.relid FROM pol WHERE pol.is_managed AND NOT pol.polpermissive),
+          SELECT pol.relid FROM pol WHERE pol.is_managed AND NOT pol.polpermissive AND pol.polcmd IN ('r', '*')),
 -- indexes: first key column, and the generated (identity, serial) columns
 lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
 aud AS (SELECT DISTINCT tg.tgrelid
