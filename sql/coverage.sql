@@ -109,6 +109,12 @@ SELECT code, object, detail FROM tenant_rls.lint() WHERE object LIKE '%cov.order
 SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_delete ON cov.orders');
 SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_select ON cov.orders');
 SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
+-- a changed command or kind cannot be ALTERed back: DROP + CREATE (past the drift guard)
+DROP POLICY tenant_rls_isolation_delete ON cov.orders;
+CREATE POLICY tenant_rls_isolation_delete ON cov.orders AS RESTRICTIVE FOR ALL USING (true);
+SELECT code, object, detail FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
+SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_delete ON cov.orders') LIKE 'DO $fix$%DROP POLICY IF EXISTS tenant_rls_isolation_delete ON cov.orders; CREATE POLICY tenant_rls_isolation_delete ON cov.orders AS PERMISSIVE FOR DELETE%' AS drop_and_create;
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
 
 -- ==== isolation_policy_missing: no SELECT policy compares the tenant column
 -- (the restrictive guard alone still isolates); its fix puts back every
@@ -124,6 +130,13 @@ CREATE POLICY support_sees_all ON cov.orders USING (true);
 SELECT * FROM pg_temp.findings('extra_permissive_policy');
 SELECT pg_temp.apply_fix('extra_permissive_policy', 'support_sees_all ON cov.orders');
 SELECT * FROM pg_temp.findings('extra_permissive_policy');
+-- without the restrictive SELECT guard it opens other tenants' rows: an error
+DROP POLICY tenant_rls_guard_select ON cov.orders;
+CREATE POLICY support_sees_all ON cov.orders USING (true);
+SELECT * FROM pg_temp.findings('extra_permissive_policy');
+SELECT pg_temp.apply_fix('extra_permissive_policy', 'support_sees_all ON cov.orders');
+SELECT pg_temp.apply_fix('managed_policy_dropped', 'tenant_rls_guard_select ON cov.orders') LIKE 'CREATE POLICY tenant_rls_guard_select ON cov.orders AS RESTRICTIVE FOR SELECT%' AS recreated;
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
 
 -- ==== hand-written policies: cast, current_setting(), no missing_ok, second setting
 CREATE TABLE cov.legacy (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id uuid NOT NULL);
@@ -276,6 +289,7 @@ SELECT * FROM pg_temp.findings('foreign_key_without_tenant');
 
 -- ==== tenant_setting_default: per role, per role in database, per database
 ALTER ROLE cov_app SET app.current_tenant_id = 'acme';
+ALTER ROLE ALL SET app.current_tenant_id = 'acme';
 DO $$ BEGIN
     EXECUTE format('ALTER ROLE cov_login IN DATABASE %I SET app.current_tenant_id = %L', current_database(), 'acme');
     EXECUTE format('ALTER DATABASE %I SET app.current_tenant_id = %L', current_database(), 'acme');
@@ -317,6 +331,22 @@ VALUES ('cov', 'gone', 'protected', 'tenant_id');
 SELECT * FROM pg_temp.findings('registry_stale');
 SELECT pg_temp.apply_fix('registry_stale', 'cov.gone');
 SELECT * FROM pg_temp.findings('registry_stale');
+
+-- ==== fixes name objects as quoted SQL identifiers
+SET tenant_rls.managed_schemas = 'cov, "Cov Mixed"';
+CREATE SCHEMA "Cov Mixed";
+CREATE TABLE "Cov Mixed"."Order Items" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text NOT NULL);
+CREATE INDEX ON "Cov Mixed"."Order Items" (tenant_id);
+SELECT l.code, l.object, l.fix FROM tenant_rls.lint() l WHERE l.object LIKE '%Cov Mixed%';
+SELECT pg_temp.apply_fix('table_unprotected', '"Cov Mixed"."Order Items"');
+ALTER TABLE "Cov Mixed"."Order Items" NO FORCE ROW LEVEL SECURITY;
+CREATE POLICY "Let Me In" ON "Cov Mixed"."Order Items" USING (true);
+SELECT l.code, l.object, l.fix FROM tenant_rls.lint() l WHERE l.object LIKE '%Cov Mixed%' ORDER BY 1;
+SELECT pg_temp.apply_fix('rls_not_forced', '"Cov Mixed"."Order Items"');
+SELECT pg_temp.apply_fix('extra_permissive_policy', '"Let Me In" ON "Cov Mixed"."Order Items"');
+SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%Cov Mixed%';
+DROP SCHEMA "Cov Mixed" CASCADE;
+SET tenant_rls.managed_schemas = 'cov';
 
 -- ==== every code is documented in finding_codes(), and nothing of this test is left
 SELECT count(*) AS codes, count(DISTINCT code) AS distinct_codes FROM tenant_rls.finding_codes();

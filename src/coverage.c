@@ -6,20 +6,26 @@
  * query per table, so the report grows linearly with the number of tables.
  * What SQL cannot do cheaply lives here:
  *
- *   _managed_schema_oids()  tenant_rls.managed_schemas, parsed like search_path
+ *   _coverage_config()      the settings the report depends on
  *   _policy_facts()         walks the expression trees of one policy (casts
  *                           of the tenant column, current_setting() calls,
  *                           helper functions) and deparses them for the
  *                           comparison with the registry.
  *
- * Deparsing a policy (pg_get_expr) opens its relation; done for 40,000
- * policies it would dominate the report.  But protect() gives every table the
- * same few expression trees: they differ only in the parse locations and in
- * the tenant column's number and name.  _policy_facts() therefore memoises its
- * result per query (in fn_extra), keyed by the tree with the locations
- * removed plus the tenant column's number and name, when the tree references
- * no other column of the table and contains no sub-query.  Ten thousand
- * protected tables cost a handful of parses and deparses.
+ * Most managed policies are never read: the SQL trusts a table whose
+ * tenant_rls_* policies were all written together with its registry row.
+ * The rest are walked here.  protect() gives every table the same few
+ * expression trees: they differ only in the parse locations, the tenant
+ * column's number and name and the table's own OID (a regclass constant).
+ * _policy_facts() therefore memoises its result per query (in fn_extra),
+ * keyed by the trees without locations (and, when no text is wanted, without
+ * regclass values) plus the tenant column, when the trees reference no other
+ * column of the table and contain no sub-query.  Deparsing (pg_get_expr opens
+ * the relation) happens only for the managed policies to compare with the
+ * registry.
+ *
+ *   _expr_text_equal()      compares deparsed expressions, ignoring layout
+ *   _key_is_generated()     are an index key's columns identity / serial
  */
 #include "tenant_rls.h"
 
@@ -56,44 +62,10 @@
 #include "coverage.h"
 #include "guc.h"
 
-PG_FUNCTION_INFO_V1(tenant_rls_managed_schema_oids);
 PG_FUNCTION_INFO_V1(tenant_rls_policy_facts);
 PG_FUNCTION_INFO_V1(tenant_rls_coverage_config);
 PG_FUNCTION_INFO_V1(tenant_rls_expr_text_equal);
 PG_FUNCTION_INFO_V1(tenant_rls_key_is_generated);
-
-/*
- * _managed_schema_oids() -> oid[]: the schemas named by
- * tenant_rls.managed_schemas that exist, parsed like search_path (quoted
- * names keep their case).
- */
-Datum
-tenant_rls_managed_schema_oids(PG_FUNCTION_ARGS)
-{
-	char	   *raw;
-	List	   *names;
-	ListCell   *lc;
-	Datum	   *oids;
-	int			n = 0;
-
-	raw = pstrdup(tenant_rls_managed_schemas ? tenant_rls_managed_schemas : "");
-	if (!SplitIdentifierString(raw, ',', &names))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid list syntax in tenant_rls.managed_schemas"),
-				 errhint("Give schema names separated by commas.")));
-
-	oids = palloc(sizeof(Datum) * (list_length(names) + 1));
-	foreach(lc, names)
-	{
-		Oid			nsp = get_namespace_oid((char *) lfirst(lc), true);
-
-		if (OidIsValid(nsp))
-			oids[n++] = ObjectIdGetDatum(nsp);
-	}
-	PG_RETURN_ARRAYTYPE_P(construct_array(oids, n, OIDOID, sizeof(Oid), true,
-										  TYPALIGN_INT));
-}
 
 /*
  * _config() -> (tenant_column name, audit boolean): the settings the report

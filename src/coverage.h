@@ -10,7 +10,6 @@
 
 #include "fmgr.h"
 
-extern Datum tenant_rls_managed_schema_oids(PG_FUNCTION_ARGS);
 extern Datum tenant_rls_policy_facts(PG_FUNCTION_ARGS);
 extern Datum tenant_rls_coverage_config(PG_FUNCTION_ARGS);
 extern Datum tenant_rls_expr_text_equal(PG_FUNCTION_ARGS);

@@ -29,6 +29,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -43,7 +44,7 @@
 
 PG_FUNCTION_INFO_V1(tenant_rls_tables);
 
-#define TABLES_NATTS 18
+#define TABLES_NATTS 19
 
 /* A registry row, keyed by "schema.table" (both as stored, NUL-separated). */
 typedef struct RegEntry
@@ -65,6 +66,7 @@ typedef struct RelEntry
 	bool		rls;
 	bool		force;
 	Oid			owner;
+	Datum		relacl;			/* copy of pg_class.relacl, or 0 when NULL */
 	Oid			parent;			/* lowest-numbered direct parent, or InvalidOid */
 	List	   *children;		/* direct children (Oid) */
 	RegEntry   *reg;			/* its registry row, or NULL */
@@ -255,6 +257,13 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 		r->rls = c->relrowsecurity;
 		r->force = c->relforcerowsecurity;
 		r->owner = c->relowner;
+		{
+			bool		aclnull;
+			Datum		acl = heap_getattr(tup, Anum_pg_class_relacl,
+										   RelationGetDescr(catalog), &aclnull);
+
+			r->relacl = aclnull ? (Datum) 0 : PointerGetDatum(DatumGetArrayTypePCopy(acl));
+		}
 		r->parent = InvalidOid;
 		r->children = NIL;
 
@@ -385,6 +394,8 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 		values[15] = BoolGetDatum(r->rls);
 		values[16] = BoolGetDatum(r->force);
 		values[17] = ObjectIdGetDatum(r->owner);
+		values[18] = r->relacl;
+		nulls[18] = r->relacl == (Datum) 0;
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		{

@@ -11,7 +11,7 @@
 --
 -- Nothing here runs a catalog query per table: the cost is one pass over
 -- each catalog, joined by hash (R3).  Policy expression trees are walked in
--- C (_expr_facts), memoised across tables that share the same tree.
+-- C (_policy_facts), memoised across tables that share the same tree.
 
 -- Accepted findings: a DBA decided a finding is fine.  They are still reported
 -- (accepted = true), never dropped, and do not fail assert_coverage().
@@ -29,9 +29,6 @@ SELECT pg_catalog.pg_extension_config_dump('tenant_rls.accepted_finding', '');
 REVOKE ALL ON tenant_rls.accepted_finding FROM PUBLIC;
 
 -- ---- C helpers (coverage.c); internal
-CREATE FUNCTION tenant_rls._managed_schema_oids() RETURNS oid[]
-    LANGUAGE c STABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'tenant_rls_managed_schema_oids';
 CREATE FUNCTION tenant_rls._coverage_config(OUT tenant_column name, OUT audit boolean)
     RETURNS record
     LANGUAGE c STABLE PARALLEL SAFE
@@ -46,7 +43,6 @@ CREATE FUNCTION tenant_rls._policy_facts(qual pg_node_tree, with_check pg_node_t
     RETURNS tenant_rls.policy_facts
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_policy_facts';
-REVOKE ALL ON FUNCTION tenant_rls._managed_schema_oids() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tenant_rls._coverage_config() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tenant_rls._policy_facts(pg_node_tree, pg_node_tree, oid, int2, name, boolean) FROM PUBLIC;
 
@@ -145,7 +141,7 @@ CREATE FUNCTION tenant_rls._tables(
         OUT relkind "char", OUT kind text, OUT parent_relid oid, OUT parent_qname text,
         OUT in_managed_schema boolean, OUT status text, OUT global_rows boolean,
         OUT tenant_column name, OUT tenant_attnum int2, OUT tenant_type text, OUT tenant_notnull boolean,
-        OUT rls_enabled boolean, OUT rls_forced boolean, OUT owner oid)
+        OUT rls_enabled boolean, OUT rls_forced boolean, OUT owner oid, OUT relacl aclitem[])
     RETURNS SETOF record
     LANGUAGE c STABLE
     AS 'MODULE_PATHNAME', 'tenant_rls_tables';
@@ -158,15 +154,16 @@ REVOKE ALL ON FUNCTION tenant_rls._tables() FROM PUBLIC;
 --   mode 'alter'   ALTER POLICY ... TO ... USING ... WITH CHECK (roles or
 --                  expressions edited)
 --   mode 'replace' DROP POLICY + CREATE POLICY (command or permissive changed)
--- The drift guard (event triggers) refuses any ALTER or DROP of a managed
--- policy, also one that puts it back; 'alter' and 'replace' therefore run in a
--- DO block that sets tenant_rls.drift_action to warning for those statements
--- only (a superuser's fix; the guard still logs a warning).
+-- The drift guard (event triggers) lets a policy be created again and
+-- accepts an ALTER POLICY that restores the recorded definition, but refuses
+-- any DROP of a managed policy; 'replace' therefore runs in a DO block that
+-- sets tenant_rls.drift_action to warning for those statements only (a
+-- superuser's fix; the guard logs a warning).
 CREATE FUNCTION tenant_rls._restore_policy(qname text, polname name, def jsonb, mode text) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT CASE WHEN mode = 'create' THEN sql
+    SELECT CASE WHEN mode IN ('create', 'alter') THEN sql
                 ELSE format('DO $fix$ DECLARE prev text := current_setting(%L); BEGIN '
                             'PERFORM set_config(%L, %L, true); %s '
                             'PERFORM set_config(%L, prev, true); END $fix$;',
@@ -214,6 +211,7 @@ CREATE FUNCTION tenant_rls._findings(
     -- CTE row estimates are poor: never let a nested loop over them turn quadratic
     SET enable_nestloop = off
     SET enable_mergejoin = off
+    SET enable_sort = off
     SET jit = off
     SET work_mem = '64MB'
     AS $$
@@ -230,26 +228,53 @@ extfuncs AS MATERIALIZED (
 extrels AS MATERIALIZED (
     SELECT d.objid FROM pg_depend d
      WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'),
--- the policies the registry says protect() created (names only: their
--- definitions are read for the few that need them)
+-- Managed policies.  A table is *trusted* when its tenant_rls_* policies are
+-- exactly as many as the registry lists and every one of them was written
+-- in the same transaction as its registry row (xmin): protect() writes both
+-- together, and ALTER POLICY, DROP + CREATE or a new policy give a row a new
+-- xmin.  A trusted table's managed policies are what protect() created and
+-- are not looked at one by one; the other tables' policies are (few).
+reg1 AS MATERIALIZED (
+    SELECT t.relid, t.qname, t.schema_name, t.table_name, r.reg_xmin, r.n_keys
+      FROM (SELECT r.schema_name, r.table_name, r.xmin AS reg_xmin,
+                   (SELECT count(*)
+                      FROM jsonb_object_keys(CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
+                                                  THEN r.managed -> 'policies' ELSE '{}'::jsonb END)) AS n_keys
+              FROM tenant_rls.protected_table r WHERE r.status = 'protected' OFFSET 0) r
+      JOIN tt t ON t.schema_name = r.schema_name AND t.table_name = r.table_name),
+pagg AS MATERIALIZED (
+    SELECT p.polrelid AS relid, count(*) AS n_managed,
+           bool_and(p.xmin = g.reg_xmin) AS all_trusted,
+           bool_or(p.polcmd IN ('r', '*')
+                   AND (starts_with(p.polname, 'tenant_rls_isolation_')
+                        OR starts_with(p.polname, 'tenant_rls_guard_'))) AS managed_iso,
+           bool_or(NOT p.polpermissive AND p.polcmd IN ('r', '*')) AS has_guard
+      FROM pg_policy p JOIN reg1 g ON g.relid = p.polrelid
+     WHERE starts_with(p.polname, 'tenant_rls_')
+     GROUP BY p.polrelid),
+trusted AS MATERIALIZED (
+    SELECT g.relid, a.managed_iso, a.has_guard
+      FROM reg1 g JOIN pagg a ON a.relid = g.relid
+     WHERE a.n_managed = g.n_keys AND a.all_trusted),
+-- the registry's policy names of the tables that are not trusted
 mp AS MATERIALIZED (
-    SELECT t.relid, t.qname, t.schema_name, t.table_name, k.polname::name AS polname, r.xmin AS reg_xmin
-      FROM tenant_rls.protected_table r
-      JOIN tt t ON t.schema_name = r.schema_name AND t.table_name = r.table_name
-     CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
-                                               THEN r.managed -> 'policies' ELSE '{}'::jsonb END) k(polname)
-     WHERE r.status = 'protected'),
--- every policy of a tenant table.  A managed policy whose pg_policy row was
--- written in the same transaction as its registry row is exactly what
--- protect() created (ALTER POLICY, DROP + CREATE give the row a new xmin):
--- it is trusted without reading its expression.  Every other policy has its
--- expression trees walked once, in C (_policy_facts), looked up by OID so
--- the trees are never copied into hash tables; OFFSET 0 keeps the call from
--- being repeated for each field taken from it.
+    SELECT g.relid, g.qname, g.schema_name, g.table_name, k.polname::name AS polname, g.reg_xmin
+      FROM (SELECT g.* FROM reg1 g LEFT JOIN trusted tr ON tr.relid = g.relid
+             WHERE tr.relid IS NULL OFFSET 0) g
+     CROSS JOIN LATERAL jsonb_object_keys(
+           (SELECT CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
+                        THEN r.managed -> 'policies' ELSE '{}'::jsonb END
+              FROM tenant_rls.protected_table r
+             WHERE r.schema_name = g.schema_name AND r.table_name = g.table_name)) k(polname)),
+-- every other policy of a tenant table: the user's, and all policies of the
+-- tables that are not trusted.  Their expression trees are walked once, in C
+-- (_policy_facts), looked up by OID so the trees are never copied into hash
+-- tables; OFFSET 0 keeps the call from being repeated for each field.  A
+-- managed policy's text is deparsed and compared with the registry
+-- (checked_text) only when its row is newer than its registry row.
 pol AS MATERIALIZED (
     SELECT y.relid, y.qname, y.status, y.polname, y.polcmd, y.polpermissive, y.is_managed,
-           y.polroles, y.tenant_column,
-           y.checked_text,
+           y.polroles, y.tenant_column, y.checked_text,
            (y.f).qual_text IS NOT NULL AS has_qual, (y.f).check_text IS NOT NULL AS has_check,
            CASE WHEN y.f IS NULL
                 THEN starts_with(y.polname, 'tenant_rls_isolation_') OR starts_with(y.polname, 'tenant_rls_guard_')
@@ -270,7 +295,9 @@ pol AS MATERIALIZED (
               FROM (SELECT t.relid, t.qname, t.status, t.tenant_column, t.tenant_attnum,
                            p.oid AS polid, p.polname, p.polcmd, p.polpermissive, p.polroles,
                            p.xmin AS pxmin
-                      FROM ten t JOIN pg_policy p ON p.polrelid = t.relid) x
+                      FROM ten t JOIN pg_policy p ON p.polrelid = t.relid
+                      LEFT JOIN trusted tr ON tr.relid = t.relid
+                     WHERE tr.relid IS NULL OR NOT starts_with(p.polname, 'tenant_rls_')) x
               LEFT JOIN mp m ON m.relid = x.relid AND m.polname = x.polname
             OFFSET 0) y),
 -- managed policies that were dropped or differ from the registry (only
@@ -323,9 +350,13 @@ mpdiff AS MATERIALIZED (
                             THEN 'WITH CHECK' END], NULL) AS diffs
               FROM pol JOIN mpdef d ON d.relid = pol.relid AND d.polname = pol.polname AND NOT d.dropped) x
      WHERE cardinality(x.diffs) > 0),
--- tables isolated by some SELECT policy on the tenant column; protect()'s
+-- guard: a restrictive managed policy limits SELECT (what a permissive policy
+-- added later would open).
+-- iso: tables isolated by some SELECT policy on the tenant column; protect()'s
 -- exception policies (admin, grants, global rows) do not count
-iso AS (SELECT DISTINCT pol.relid FROM pol
+iso AS (SELECT tr.relid FROM trusted tr WHERE tr.managed_iso
+        UNION
+        SELECT pol.relid FROM pol
          WHERE pol.uses_tenant AND pol.polcmd IN ('r', '*')
            AND NOT (pol.is_managed AND (starts_with(pol.polname, 'tenant_rls_admin')
                                         OR starts_with(pol.polname, 'tenant_rls_grant')
@@ -334,7 +365,9 @@ isomiss AS MATERIALIZED (
     SELECT t.relid, t.qname, t.tenant_column
       FROM ten t LEFT JOIN iso ON iso.relid = t.relid
      WHERE t.status = 'protected' AND iso.relid IS NULL),
-guard AS (SELECT DISTINCT pol.relid FROM pol WHERE pol.is_managed AND NOT pol.polpermissive),
+guard AS (SELECT tr.relid FROM trusted tr WHERE tr.has_guard
+          UNION
+          SELECT pol.relid FROM pol WHERE pol.is_managed AND NOT pol.polpermissive AND pol.polcmd IN ('r', '*')),
 -- indexes: first key column, and the generated (identity, serial) columns
 lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
 aud AS (SELECT DISTINCT tg.tgrelid
@@ -506,20 +539,23 @@ SELECT 'tenant_index_missing', 'warning', t.qname, 'table',
 UNION ALL
 SELECT CASE WHEN i.indisunique THEN 'unique_not_leading_tenant' ELSE 'index_not_leading_tenant' END,
        CASE WHEN i.indisunique THEN 'warning' ELSE 'info' END,
-       format('%I.%I', t.schema_name, ic.relname), 'index',
-       format('%s %I.%I on %s does not start with the tenant column %I.',
+       i.iname, 'index',
+       format('%s %s on %s does not start with the tenant column %I.',
               CASE WHEN i.indisprimary THEN 'Primary key index' WHEN i.indisunique THEN 'Unique index' ELSE 'Index' END,
-              t.schema_name, ic.relname, t.qname, t.tenant_column),
+              i.iname, i.qname, i.tenant_column),
        CASE WHEN i.indisunique
             THEN 'A unique violation on INSERT tells a tenant that another tenant already has that value. Make the key (tenant column, ...) if values are per tenant.'
             ELSE 'Scans of this index visit other tenants'' entries; EXPLAIN ANALYZE row counts and timing reveal how many. Lead with the tenant column if queries are per tenant.' END,
-       NULL, t.relid
-  FROM ten t
-  JOIN pg_index i ON i.indrelid = t.relid
-  JOIN pg_class ic ON ic.oid = i.indexrelid
-  LEFT JOIN pg_inherits ih ON ih.inhrelid = i.indexrelid
- WHERE t.tenant_attnum IS NOT NULL AND i.indkey[0] <> t.tenant_attnum AND ih.inhrelid IS NULL
-   AND NOT (i.indisunique AND tenant_rls._key_is_generated(t.relid, (i.indkey::int2[])[0:i.indnkeyatts - 1]))
+       NULL, i.relid
+  FROM (SELECT i.*, i.indexrelid::regclass::text AS iname
+          FROM (SELECT t.relid, t.qname, t.tenant_column, i.indexrelid, i.indisunique, i.indisprimary
+                  FROM ten t
+                  JOIN pg_index i ON i.indrelid = t.relid
+                  LEFT JOIN pg_inherits ih ON ih.inhrelid = i.indexrelid
+                 WHERE t.tenant_attnum IS NOT NULL AND i.indkey[0] <> t.tenant_attnum AND ih.inhrelid IS NULL
+                   AND NOT (i.indisunique
+                            AND tenant_rls._key_is_generated(t.relid, (i.indkey::int2[])[0:i.indnkeyatts - 1]))
+                OFFSET 0) i) i
 UNION ALL
 SELECT 'audit_missing', 'warning', t.qname, 'table',
        format('Protected table %s has no tenant_rls audit trigger.', t.qname),
@@ -605,11 +641,10 @@ SELECT 'tenant_table_privilege',
                CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,
                array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) AS privs
           FROM ten t
-          JOIN pg_class c ON c.oid = t.relid
-          CROSS JOIN LATERAL aclexplode(c.relacl) a
+          CROSS JOIN LATERAL aclexplode(t.relacl) a
           LEFT JOIN pg_roles gr ON gr.oid = a.grantee
          WHERE a.privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER')
-           AND a.grantee <> c.relowner AND NOT coalesce(gr.rolsuper, false)
+           AND a.grantee <> t.owner AND NOT coalesce(gr.rolsuper, false)
          GROUP BY t.relid, t.qname, a.grantee) x
 UNION ALL
 SELECT 'foreign_key_without_tenant', 'error', format('%I ON %s', co.conname, s.qname), 'constraint',
@@ -626,16 +661,19 @@ SELECT 'foreign_key_without_tenant', 'error', format('%I ON %s', co.conname, s.q
                     WHERE co.conkey[k] = s.tenant_attnum AND co.confkey[k] = d.tenant_attnum)
 UNION ALL
 SELECT 'tenant_setting_default', 'error',
-       CASE WHEN s.setrole = 0 THEN format('database %I', db.datname)
+       CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'all roles'
+            WHEN s.setrole = 0 THEN format('database %I', db.datname)
             WHEN s.setdatabase = 0 THEN format('role %I', pg_get_userbyid(s.setrole))
             ELSE format('role %I in database %I', pg_get_userbyid(s.setrole), db.datname) END,
        'setting',
        format('%s sets a default for app.current_tenant_id (%s).',
-              CASE WHEN s.setrole = 0 THEN format('ALTER DATABASE %I', db.datname)
+              CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL'
+                   WHEN s.setrole = 0 THEN format('ALTER DATABASE %I', db.datname)
                    WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I', pg_get_userbyid(s.setrole))
                    ELSE format('ALTER ROLE %I IN DATABASE %I', pg_get_userbyid(s.setrole), db.datname) END, c.c),
        'Sessions then start inside a tenant without the application choosing one, and a pooled connection carries it to the next client.',
-       CASE WHEN s.setrole = 0 THEN format('ALTER DATABASE %I RESET app.current_tenant_id;', db.datname)
+       CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL RESET app.current_tenant_id;'
+            WHEN s.setrole = 0 THEN format('ALTER DATABASE %I RESET app.current_tenant_id;', db.datname)
             WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I RESET app.current_tenant_id;', pg_get_userbyid(s.setrole))
             ELSE format('ALTER ROLE %I IN DATABASE %I RESET app.current_tenant_id;', pg_get_userbyid(s.setrole), db.datname) END,
        NULL::oid

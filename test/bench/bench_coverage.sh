@@ -22,6 +22,7 @@ cov_build() {	# cov_build DB N
 SET client_min_messages = warning;
 CREATE EXTENSION tenant_rls;
 SET tenant_rls.audit = off;
+SET tenant_rls.auto_protect = off;   -- the unprotected tables stay unprotected
 DO \$\$ BEGIN CREATE ROLE covbench_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$;
 CREATE FUNCTION pg_temp.prot(t text) RETURNS void LANGUAGE plpgsql AS \$f\$
 DECLARE
