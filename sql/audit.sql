@@ -262,7 +262,7 @@ END $$;
 SET enable_seqscan = off;
 SELECT pg_temp.plan_uses($$SELECT * FROM tenant_rls.audit_log WHERE table_oid = 'public.audit_items'::regclass
                                  AND row_key = tenant_rls.audit_row_key('{"id": 1}') AND row_pk = '{"id": 1}'$$,
-                         '%Index Scan using audit_log_p%_row_idx%') AS history_uses_index,
+                         '%using audit_log_p%_row_idx%') AS history_uses_index,
        pg_temp.plan_uses($$SELECT * FROM tenant_rls.audit_log WHERE tenant = 'acme' ORDER BY seq$$,
                          '%Index Scan using audit_log_p%_tenant_seq_idx%') AS verify_uses_index;
 RESET enable_seqscan;
