@@ -248,6 +248,14 @@ COMMIT;
 RESET ROLE;
 SELECT seq, table_name, operation, old_row, new_row FROM tenant_rls.audit_history('public.audit_items2', '{"id": 1}');
 ALTER TABLE public.audit_items2 RENAME TO audit_items;
+-- a tenant gets the history of its own rows only
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('globex') IS NOT NULL AS set;
+SELECT count(*) AS other_tenants_row FROM tenant_rls.audit_history('public.audit_items', '{"id": 1}');
+SELECT count(*) AS own_row FROM tenant_rls.audit_history('public.audit_items', '{"id": 10}');
+COMMIT;
+RESET ROLE;
 -- history of a row of a table without primary key
 SELECT seq, operation FROM tenant_rls.audit_history('public.audit_nopk', '{"b": "y"}');
 -- history uses the index
