@@ -16,6 +16,13 @@
  *
  * The entry is handed to audit_append() (audit_chain.c), which queues it;
  * it is chained and written when the transaction commits.
+ *
+ * Anybody may attach the trigger to a table of their own (EXECUTE is checked
+ * against the user who fires it), so it writes only for tables registered in
+ * tenant_rls.audit_config (the table or its partition root): elsewhere it
+ * would forge entries in any tenant's chain.  The configuration is read with
+ * the latest snapshot, like a catalog: a REPEATABLE READ transaction whose
+ * snapshot predates enable_audit() must not cache the old settings.
  */
 #include "tenant_rls.h"
 
@@ -24,6 +31,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_authid_d.h"
 #include "catalog/pg_type_d.h"
@@ -44,6 +52,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -101,6 +110,7 @@ typedef struct AuditRel
 	FmgrInfo	tenant_out;
 	NameData	target_nsp;		/* names of target_oid, as recorded */
 	NameData	target_name;
+	bool		registered;		/* target_oid is in tenant_rls.audit_config */
 } AuditRel;
 
 static HTAB *audit_rels = NULL;
@@ -171,6 +181,7 @@ typedef struct AuditConfig
 	ArrayType  *columns;		/* NULL: all */
 	ArrayType  *exclude;
 	char	   *tenant_column;	/* NULL: none */
+	bool		registered;		/* a row of tenant_rls.audit_config was found */
 } AuditConfig;
 
 static void
@@ -196,6 +207,8 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* the committed configuration, whatever the transaction's snapshot */
+	PushActiveSnapshot(GetLatestSnapshot());
 
 	foreach(lc, candidates)
 	{
@@ -262,8 +275,10 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 			cfg->tenant_column = MemoryContextStrdup(cxt, tenant_rls_tenant_column);
 	}
 
+	PopActiveSnapshot();
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
+	cfg->registered = found;
 }
 
 static ColKind
@@ -342,6 +357,7 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		deconstruct_array(cfg.exclude, TEXTOID, -1, false, TYPALIGN_INT, &exc, &excn, &nexc);
 
 	ar->target_oid = cfg.target_oid;
+	ar->registered = cfg.registered;
 	ar->natts = desc->natts;
 	ar->cols = palloc0(sizeof(AuditCol) * desc->natts);
 	ar->audited = palloc0(sizeof(AttrNumber) * (desc->natts + 1));
@@ -438,6 +454,14 @@ get_audit_rel(Relation rel)
 	}
 	if (!ar->valid)
 		build_audit_rel(ar, rel);
+	if (!ar->registered)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("table %s is not audited by tenant_rls",
+						quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												   RelationGetRelationName(rel))),
+				 errdetail("tenant_rls.audit_trigger() writes entries only for tables registered by tenant_rls.enable_audit()."),
+				 errhint("Drop this trigger and use tenant_rls.enable_audit() to audit the table.")));
 	return ar;
 }
 
@@ -788,6 +812,13 @@ tenant_rls_audit_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("tenant_rls.audit_guard() must be called as a trigger")));
 	td = (TriggerData *) fcinfo->context;
+
+	/* anybody may attach it to a table of their own: it is for ours only */
+	if (RelationGetNamespace(td->tg_relation) != get_namespace_oid(TENANT_RLS_SCHEMA, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("tenant_rls.audit_guard() guards only the audit tables of tenant_rls"),
+				 errhint("Drop this trigger from table \"%s\".", RelationGetRelationName(td->tg_relation))));
 
 	if (audit_purge_sanctioned)
 	{

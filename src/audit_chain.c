@@ -25,10 +25,12 @@
  * Entries are written straight into the heap of the month's partition (and its
  * indexes), not through SQL: no plan, no executor start-up per row, and no
  * name lookup that a temporary table could shadow.  The partition is found by
- * its name audit_log_pYYYYMM in the schema tenant_rls and cached; a missing one
- * is created on the spot if that is possible without waiting on any lock, and
- * otherwise the entry goes to the default partition -- a missing partition
- * never fails a user's write.
+ * its name audit_log_pYYYYMM in the schema tenant_rls and cached.  A missing
+ * one is never created here: that would take an exclusive lock on the log
+ * until the writer commits, and every audited writer of every tenant would
+ * wait (DESIGN A3).  The entry goes to the default partition instead -- a
+ * missing partition never fails or blocks a user's write; audit_maintain()
+ * creates the partitions ahead of time.
  *
  * audit_verify() recomputes every chain; audit_purge() drops old partitions
  * and records, per tenant, the last purged (seq, hash) as the anchor from
@@ -500,81 +502,9 @@ insert_index_entries(Relation rel, HeapTuple tup)
 	list_free(indexoids);
 }
 
-/*
- * Create the partition holding ts if no lock has to be waited for: the
- * parent and the default partition are locked conditionally, and the
- * creation runs in a subtransaction whose failure only sends the entry to
- * the default partition.
- */
-static bool
-try_create_partition(TimestampTz ts, Oid parent, Oid deflt)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	Oid			save_userid;
-	int			save_sec;
-	volatile bool ok = false;
-
-	if (!ConditionalLockRelationOid(parent, AccessExclusiveLock))
-		return false;
-	if (!ConditionalLockRelationOid(deflt, AccessExclusiveLock))
-	{
-		UnlockRelationOid(parent, AccessExclusiveLock);
-		return false;
-	}
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		Oid			argtypes[1] = {TIMESTAMPTZOID};
-		Datum		args[1] = {TimestampTzGetDatum(ts)};
-
-		/* entries are written at commit, where no query holds a snapshot */
-		PushActiveSnapshot(GetTransactionSnapshot());
-		SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_with_args("SELECT tenant_rls.audit_create_partition($1)",
-								  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not create an audit_log partition");
-		SPI_finish();
-		SetUserIdAndSecContext(save_userid, save_sec);
-		PopActiveSnapshot();
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		ok = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		SetUserIdAndSecContext(save_userid, save_sec);
-		ereport(DEBUG1,
-				(errmsg_internal("tenant_rls: audit_log partition not created: %s", edata->message)));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-
-	if (!ok)
-	{
-		UnlockRelationOid(deflt, AccessExclusiveLock);
-		UnlockRelationOid(parent, AccessExclusiveLock);
-	}
-	return ok;
-}
-
 /* The partition that holds ts: the month's one, or the default partition. */
 static Oid
-partition_for(TimestampTz ts, bool allow_create)
+partition_for(TimestampTz ts)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
@@ -583,7 +513,6 @@ partition_for(TimestampTz ts, bool allow_create)
 	char		name[NAMEDATALEN];
 	Oid			oid;
 	Oid			nsp,
-				parent,
 				deflt;
 
 	if (OidIsValid(part_oid) && ts >= part_lo && ts < part_hi)
@@ -592,7 +521,6 @@ partition_for(TimestampTz ts, bool allow_create)
 	/* catalog lookups below may process invalidations: keep our own copies */
 	lookup_oids();
 	nsp = audit_nsp;
-	parent = log_oid;
 	deflt = default_oid;
 
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
@@ -613,8 +541,6 @@ partition_for(TimestampTz ts, bool allow_create)
 		elog(ERROR, "timestamp out of range");
 
 	oid = get_relname_relid(name, nsp);
-	if (!OidIsValid(oid) && allow_create && try_create_partition(ts, parent, deflt))
-		oid = get_relname_relid(name, nsp);
 	if (!OidIsValid(oid))
 		oid = deflt;
 	part_oid = oid;
@@ -634,7 +560,7 @@ insert_log_tuple(Datum *values, bool *nulls)
 	{
 		Oid			oid;
 
-		oid = partition_for(ts, true);
+		oid = partition_for(ts);
 		rel = try_table_open(oid, RowExclusiveLock);
 		if (rel == NULL)
 		{
@@ -642,7 +568,7 @@ insert_log_tuple(Datum *values, bool *nulls)
 			continue;
 		}
 		/* taking the lock processed invalidations: still the right one? */
-		if (partition_for(ts, false) != oid)
+		if (partition_for(ts) != oid)
 		{
 			table_close(rel, NoLock);
 			rel = NULL;

@@ -1864,6 +1864,17 @@ tenant_rls_grants_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("tenant_rls.grants_changed() must be called as a trigger")));
+	/* anybody may attach it to a table of their own: it is for tenant_grant only */
+	{
+		Relation	rel = ((TriggerData *) fcinfo->context)->tg_relation;
+
+		if (RelationGetNamespace(rel) != get_namespace_oid(TENANT_RLS_SCHEMA, true) ||
+			strcmp(RelationGetRelationName(rel), "tenant_grant") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("tenant_rls.grants_changed() runs only on tenant_rls.tenant_grant"),
+					 errhint("Drop this trigger from table \"%s\".", RelationGetRelationName(rel))));
+	}
 	CacheInvalidateRelcacheAll();
 	return PointerGetDatum(NULL);
 }

@@ -54,9 +54,11 @@ CREATE TABLE tenant_rls.audit_log (
 COMMENT ON TABLE tenant_rls.audit_log IS
     'tamper-evident change log written by the tenant_rls audit trigger; monthly partitions; append-only';
 -- Monthly partitions audit_log_pYYYYMM are created by audit_maintain() (called
--- by enable_audit() and audit_purge()) and, when missing, by the trigger itself
--- if it can do so without waiting; otherwise entries land in the default
--- partition, so a missing partition never fails a user's write.
+-- by enable_audit() and audit_purge(); schedule it monthly, e.g. with pg_cron).
+-- The trigger never creates one (that would lock the log, and every audited
+-- writer of every tenant would wait until its commit): when the month's
+-- partition is missing, entries land in the default partition, so a missing
+-- partition never fails or blocks a user's write.
 -- The indexes are created per partition, not on the parent: pg_dump restores
 -- the partitions (they are not extension members) with their own indexes, and
 -- a parent index would make ATTACH PARTITION create them a second time.
@@ -98,14 +100,19 @@ CREATE TABLE tenant_rls.audit_purge_log (
 );
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_purge_log', '');
 
--- Privileges: tenants read their own entries of the log, nothing else.
+-- Privileges: tenants read their own entries of the log, nothing else, and
+-- only the entries of tables they may SELECT (table-level privilege: the row
+-- images hold every audited column, so SELECT on some columns is not enough).
+-- A role without it would otherwise read through the log what the table's
+-- privileges deny it.
 REVOKE ALL ON tenant_rls.audit_log, tenant_rls.audit_log_default, tenant_rls.audit_chain,
               tenant_rls.audit_anchor, tenant_rls.audit_purge_log FROM PUBLIC;
 GRANT SELECT ON tenant_rls.audit_log TO PUBLIC;
 ALTER TABLE tenant_rls.audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenant_rls.audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_tenant_read ON tenant_rls.audit_log FOR SELECT
-    USING (tenant OPERATOR(pg_catalog.=) tenant_rls.current_tenant());
+    USING (tenant OPERATOR(pg_catalog.=) tenant_rls.current_tenant()
+           AND pg_catalog.has_table_privilege(table_oid, 'SELECT'));
 
 -- The guard: UPDATE, DELETE and TRUNCATE are refused for everybody, superusers
 -- included, unless tenant_rls.audit_purge() (C) has sanctioned them.
@@ -143,7 +150,7 @@ CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.audit_purge_lo
 ALTER TABLE tenant_rls.audit_purge_log ENABLE ALWAYS TRIGGER audit_guard_truncate;
 
 -- Creates the monthly partition holding ts (UTC months) if it is missing;
--- returns true when it created one.  Used by audit_maintain() and by the trigger.
+-- returns true when it created one.  Used by audit_maintain().
 CREATE FUNCTION tenant_rls.audit_create_partition(ts timestamptz) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -228,7 +235,10 @@ $$;
 REVOKE ALL ON FUNCTION tenant_rls.audit_drop_trigger(regclass, name) FROM PUBLIC;
 
 -- The capture trigger (AFTER INSERT/UPDATE/DELETE FOR EACH ROW, BEFORE
--- TRUNCATE FOR EACH STATEMENT).
+-- TRUNCATE FOR EACH STATEMENT).  EXECUTE stays with PUBLIC (it is checked
+-- against whoever fires the trigger); the C code refuses to run (42501) on a
+-- table that enable_audit() did not register in audit_config, so a trigger
+-- attached by hand cannot write into anybody's chain.
 CREATE FUNCTION tenant_rls.audit_trigger() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'tenant_rls_audit_trigger';

@@ -1,0 +1,139 @@
+--
+-- Audit security review (defects 1 and 2; 3 is test/specs/audit_config_snapshot.spec,
+-- 4 is test/t/042_audit_partition.pl):
+--  1. the audit trigger refuses to run on a table that enable_audit() did not
+--     register, so nobody can attach it to a table of their own and forge
+--     entries in (or hold the chain lock of) another tenant's chain;
+--     audit_guard() and grants_changed() refuse to run outside the
+--     extension's tables.
+--  2. the log shows a table's entries only to roles that may SELECT the table.
+-- Attacks run as tr_asec_atk / tr_asec_nopriv: not superuser, not BYPASSRLS,
+-- not the owner of the audited table.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS tenant_rls;
+DO $$ BEGIN CREATE ROLE tr_asec_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE tr_asec_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE tr_asec_atk LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE tr_asec_nopriv LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE tr_asec_colpriv LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+RESET client_min_messages;
+SET tenant_rls.auto_protect = off;
+SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname LIKE 'tr_asec_%' ORDER BY 1;
+
+CREATE SCHEMA asec AUTHORIZATION tr_asec_owner;
+CREATE SCHEMA asec_atk AUTHORIZATION tr_asec_atk;
+GRANT USAGE ON SCHEMA asec TO tr_asec_app, tr_asec_atk, tr_asec_nopriv, tr_asec_colpriv;
+SET ROLE tr_asec_owner;
+CREATE TABLE asec.ledger (id integer PRIMARY KEY, tenant_id text NOT NULL, item text, salary integer);
+GRANT SELECT, INSERT, UPDATE, DELETE ON asec.ledger TO tr_asec_app;
+GRANT SELECT (id, tenant_id, item) ON asec.ledger TO tr_asec_colpriv;
+RESET ROLE;
+SELECT tenant_rls.enable_audit('asec.ledger');
+SET ROLE tr_asec_app;
+INSERT INTO asec.ledger VALUES (1, 'asec-a', 'a-secret', 250000), (2, 'asec-b', 'b-row', 1);
+RESET ROLE;
+SELECT tenant, seq FROM tenant_rls.audit_chain WHERE tenant LIKE 'asec-%' ORDER BY 1;
+
+-- 1. forgery: the attacker attaches the audit trigger to a table of its own
+SET ROLE tr_asec_atk;
+CREATE TABLE asec_atk.t (id integer PRIMARY KEY, tenant_id text, msg text);
+CREATE TRIGGER x AFTER INSERT OR UPDATE OR DELETE ON asec_atk.t
+    FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger();
+CREATE TRIGGER y BEFORE TRUNCATE ON asec_atk.t
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_trigger();
+\set VERBOSITY default
+INSERT INTO asec_atk.t VALUES (1, 'asec-a', 'forged: transferred 1M');
+ALTER TABLE asec_atk.t DISABLE TRIGGER x;
+INSERT INTO asec_atk.t VALUES (2, 'asec-a', 'row');
+ALTER TABLE asec_atk.t ENABLE TRIGGER x;
+DO $$ BEGIN
+    DELETE FROM asec_atk.t;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'refused with SQLSTATE %', SQLSTATE;
+END $$;
+SELECT tenant_rls.set_tenant('asec-a', false) IS NOT NULL AS set;
+TRUNCATE asec_atk.t;
+SELECT tenant_rls.clear_tenant();
+SELECT count(*) AS rows_left FROM asec_atk.t;
+-- audit_guard() is only for the extension's tables
+CREATE TABLE asec_atk.g (id integer);
+INSERT INTO asec_atk.g VALUES (1);
+CREATE TRIGGER g BEFORE UPDATE OR DELETE ON asec_atk.g
+    FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_guard();
+DELETE FROM asec_atk.g;
+-- nor grants_changed() (every write would flush every session's caches and plans)
+CREATE TRIGGER gc AFTER INSERT ON asec_atk.g
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.grants_changed();
+INSERT INTO asec_atk.g VALUES (2);
+\set VERBOSITY terse
+RESET ROLE;
+-- nothing was written or chained for the victim tenant
+SELECT tenant, seq FROM tenant_rls.audit_chain WHERE tenant LIKE 'asec-%' ORDER BY 1;
+SELECT count(*) AS forged FROM tenant_rls.audit_log WHERE schema_name = 'asec_atk';
+SELECT tenant, ok, entries FROM tenant_rls.audit_verify('asec-a');
+
+-- a partition of an audited partitioned table is registered through its root
+SET ROLE tr_asec_owner;
+CREATE TABLE asec.parted (tenant_id text NOT NULL, id integer NOT NULL, PRIMARY KEY (tenant_id, id))
+    PARTITION BY LIST (tenant_id);
+CREATE TABLE asec.parted_a PARTITION OF asec.parted FOR VALUES IN ('asec-a');
+GRANT INSERT ON asec.parted TO tr_asec_app;
+RESET ROLE;
+SELECT tenant_rls.enable_audit('asec.parted');
+CREATE TABLE asec.parted_b PARTITION OF asec.parted FOR VALUES IN ('asec-b');
+SET ROLE tr_asec_app;
+INSERT INTO asec.parted VALUES ('asec-a', 1), ('asec-b', 2);
+RESET ROLE;
+SELECT tenant, table_name, new_row FROM tenant_rls.audit_log WHERE table_name = 'parted' ORDER BY tenant;
+-- after disable_audit() a trigger re-attached by hand is refused again
+SELECT tenant_rls.disable_audit('asec.parted');
+CREATE TRIGGER again AFTER INSERT ON asec.parted FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger();
+SET ROLE tr_asec_app;
+INSERT INTO asec.parted VALUES ('asec-a', 3);
+RESET ROLE;
+DROP TRIGGER again ON asec.parted;
+
+-- 2. the log does not bypass table privileges
+-- a role with SELECT on the table reads its tenant's entries
+SET ROLE tr_asec_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-a') IS NOT NULL AS set;
+SELECT table_name, operation, new_row FROM tenant_rls.audit_log WHERE schema_name = 'asec' ORDER BY seq;
+SELECT table_name, new_row FROM tenant_rls.audit_history('asec.ledger', '{"id": 1}');
+COMMIT;
+RESET ROLE;
+-- a role with no privilege on the table reads nothing, neither from the log nor the history
+SET ROLE tr_asec_nopriv;
+SELECT * FROM asec.ledger;
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-a') IS NOT NULL AS set;
+SELECT table_name, operation, new_row FROM tenant_rls.audit_log WHERE schema_name = 'asec';
+SELECT table_name, new_row FROM tenant_rls.audit_history('asec.ledger', '{"id": 1}');
+COMMIT;
+RESET ROLE;
+-- SELECT on some columns only is not enough: the images hold every column
+SET ROLE tr_asec_colpriv;
+SELECT id, tenant_id, item FROM asec.ledger ORDER BY id;
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-a') IS NOT NULL AS set;
+SELECT new_row->>'salary' AS leaked_salary FROM tenant_rls.audit_log WHERE table_name = 'ledger';
+COMMIT;
+RESET ROLE;
+-- once granted SELECT on the table, the same role reads the entries
+GRANT SELECT ON asec.ledger TO tr_asec_nopriv;
+SET ROLE tr_asec_nopriv;
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-a') IS NOT NULL AS set;
+SELECT table_name, operation, new_row FROM tenant_rls.audit_log WHERE schema_name = 'asec' ORDER BY seq;
+COMMIT;
+RESET ROLE;
+-- the policy
+SELECT policyname, cmd, qual FROM pg_policies WHERE schemaname = 'tenant_rls' AND tablename = 'audit_log';
+
+-- clean up (the log keeps its entries: it is append-only)
+SELECT tenant_rls.disable_audit('asec.ledger');
+SET client_min_messages = warning;
+DROP SCHEMA asec CASCADE;
+DROP SCHEMA asec_atk CASCADE;
+DROP ROLE tr_asec_owner, tr_asec_app, tr_asec_atk, tr_asec_nopriv, tr_asec_colpriv;
