@@ -52,7 +52,10 @@ DELETE FROM int_shop.orders WHERE item = 'rocket skates';     -- acme's row: not
 SAVEPOINT s;
 INSERT INTO int_shop.orders (tenant_id, item) VALUES ('int-acme', 'forged');
 ROLLBACK TO s;
--- globex reads only its own audit entries
+COMMIT;
+-- globex reads only its own audit entries (they are written at commit)
+BEGIN;
+SELECT tenant_rls.set_tenant('int-globex');
 SELECT tenant, operation, table_name, new_row ->> 'item' AS item
   FROM tenant_rls.audit_log ORDER BY tenant, seq;
 COMMIT;

@@ -136,6 +136,20 @@ SELECT count(*) FROM tenant_rls.protect('pol.t_domain');
 SELECT table_name, tenant_column, tenant_type FROM tenant_rls.protected_table ORDER BY 1;
 SELECT value->>'qual' FROM tenant_rls.protected_table, jsonb_each(managed->'policies')
  WHERE table_name = 'protected_table' OR key = 'tenant_rls_isolation_select' ORDER BY table_name;
+-- names that need quoting (and would break spliced SQL) are quoted everywhere
+CREATE SCHEMA "Odd Schema";
+CREATE TABLE "Odd Schema"."Order Items; DROP TABLE x" ("Tenant'Id" uuid, v text);
+SELECT ddl FROM tenant_rls.protect('"Odd Schema"."Order Items; DROP TABLE x"', 'Tenant''Id') ddl
+ WHERE ddl NOT LIKE '%guard%' AND ddl NOT LIKE '%isolation_insert%' AND ddl NOT LIKE '%isolation_update%'
+   AND ddl NOT LIKE '%isolation_delete%';
+SELECT schema_name, table_name, tenant_column FROM tenant_rls.protected_table WHERE schema_name = 'Odd Schema';
+SELECT tenant_rls.grant_access('"Odd Schema"."Order Items; DROP TABLE x"', md5('1'), md5('2'), 'read');
+SELECT count(*) FROM tenant_rls.tenant_grant WHERE schema_name = 'Odd Schema';
+SELECT count(*) FROM tenant_rls.unprotect('"Odd Schema"."Order Items; DROP TABLE x"');
+SELECT count(*) FROM tenant_rls.tenant_grant WHERE schema_name = 'Odd Schema';
+SELECT * FROM pol.state('"Odd Schema"."Order Items; DROP TABLE x"');
+DROP SCHEMA "Odd Schema" CASCADE;
+
 -- the tenant column name comes from tenant_rls.tenant_column when not given
 SET tenant_rls.tenant_column = 'org';
 SELECT count(*) FROM tenant_rls.protect('pol.t_int');
@@ -148,6 +162,9 @@ CREATE TABLE pol.bad_type (tenant_id numeric);
 CREATE VIEW pol.v AS SELECT * FROM pol.orders;
 CREATE MATERIALIZED VIEW pol.mv AS SELECT 1 AS tenant_id;
 CREATE SEQUENCE pol.seq;
+CREATE FOREIGN DATA WRAPPER pol_dummy;
+CREATE SERVER pol_server FOREIGN DATA WRAPPER pol_dummy;
+CREATE FOREIGN TABLE pol.ft (tenant_id uuid) SERVER pol_server;
 CREATE TEMP TABLE tmp_t (tenant_id uuid);
 CREATE TABLE pol.not_mine (tenant_id uuid);
 ALTER TABLE pol.not_mine OWNER TO tr_other;
@@ -158,6 +175,7 @@ SELECT pol.err($$SELECT tenant_rls.protect('pol.bad_type')$$);
 SELECT pol.err($$SELECT tenant_rls.protect('pol.v')$$);
 SELECT pol.err($$SELECT tenant_rls.protect('pol.mv')$$);
 SELECT pol.err($$SELECT tenant_rls.protect('pol.seq')$$);
+SELECT pol.err($$SELECT tenant_rls.protect('pol.ft')$$);
 SELECT pol.err($$SELECT tenant_rls.protect('tmp_t')$$);
 SELECT pol.err($$SELECT tenant_rls.protect('pg_catalog.pg_class', 'relname')$$);
 SELECT pol.err($$SELECT tenant_rls.protect('information_schema.sql_features', 'feature_id')$$);
@@ -223,4 +241,6 @@ SELECT count(*) FROM tenant_rls.unprotect('pol.t_int');
 SELECT count(*) FROM tenant_rls.protected_table;
 SET client_min_messages = warning;
 DROP SCHEMA pol CASCADE;
+DROP SERVER pol_server;
+DROP FOREIGN DATA WRAPPER pol_dummy;
 DROP TABLE tmp_t;

@@ -14,8 +14,8 @@
  * table has it.  Tables without one (and TRUNCATE) record the tenant of the
  * current context, or NULL when none is set.
  *
- * The entry is handed to audit_append() (audit_chain.c), which chains and
- * writes it.
+ * The entry is handed to audit_append() (audit_chain.c), which queues it;
+ * it is chained and written when the transaction commits.
  */
 #include "tenant_rls.h"
 

@@ -58,9 +58,10 @@ extern Datum audit_name_datum(const char *s);
 extern bool audit_purge_sanctioned;
 
 /*
- * Append one entry.  values/nulls are AL_NATTS long; the caller fills every
- * column except seq, prev_hash and hash, which the chain assigns under the
- * tenant's lock (held until the transaction ends).
+ * Queue one entry.  values/nulls are AL_NATTS long; the caller fills every
+ * column except seq, prev_hash and hash (and logged_at, which is set again),
+ * which the chain assigns when the transaction commits, under the tenant's
+ * lock.
  */
 extern void audit_append(Datum *values, bool *nulls);
 

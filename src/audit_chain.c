@@ -7,13 +7,20 @@
  *     hash(n) = SHA-256(hash(n-1) || canonical bytes of entry n)
  *
  * with seq numbers 1, 2, 3, ... per tenant.  The last (seq, hash) of every
- * tenant is kept in tenant_rls.audit_chain.  A writer takes a transaction-level
- * lock keyed by a hash of its tenant, reads the head, appends the entry and
- * updates the head; the lock is held until commit, so the chain order is the
- * commit order and two transactions of one tenant never fork the chain, while
- * writers of different tenants take different locks and never wait on each
- * other.  The head is read with SnapshotSelf (latest committed version plus
- * our own changes), so this holds under REPEATABLE READ and SERIALIZABLE too.
+ * tenant is kept in tenant_rls.audit_chain.
+ *
+ * The trigger queues entries (audit_append); they are chained and written
+ * just before the transaction commits or prepares (flush_pending).  Then the
+ * writer takes a transaction-level lock per tenant, keyed by a hash of the
+ * tenant, in sorted order, reads each head, appends the entries and writes the
+ * heads; the locks end with the commit.  So the chain order is the commit
+ * order, two transactions of one tenant never fork the chain, writers of
+ * different tenants never wait on each other, and no writer waits for a chain
+ * lock while it holds row locks (no deadlock).  The head is read with
+ * SnapshotSelf (latest committed version plus our own changes), so this holds
+ * under REPEATABLE READ and SERIALIZABLE too.  Savepoints: queued entries and
+ * in-memory heads remember their subtransaction level and are rolled back
+ * with it.
  *
  * Entries are written straight into the heap of the month's partition (and its
  * indexes), not through SQL: no plan, no executor start-up per row, and no
@@ -51,6 +58,7 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -523,6 +531,8 @@ try_create_partition(TimestampTz ts, Oid parent, Oid deflt)
 		Oid			argtypes[1] = {TIMESTAMPTZOID};
 		Datum		args[1] = {TimestampTzGetDatum(ts)};
 
+		/* entries are written at commit, where no query holds a snapshot */
+		PushActiveSnapshot(GetTransactionSnapshot());
 		SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
@@ -531,6 +541,7 @@ try_create_partition(TimestampTz ts, Oid parent, Oid deflt)
 			elog(ERROR, "could not create an audit_log partition");
 		SPI_finish();
 		SetUserIdAndSecContext(save_userid, save_sec);
+		PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -847,6 +858,30 @@ typedef struct ChainState
 static HTAB *chain_states = NULL;	/* in TopTransactionContext */
 static bool chain_callbacks_registered = false;
 
+/*
+ * Entries of the current transaction not written yet.  The trigger queues
+ * them; they are chained and written just before the transaction commits (or
+ * prepares), tenants in sorted order: the tenant's lock is then held only
+ * from that moment to the end of the commit.  A transaction never waits for a
+ * chain lock while it still holds row locks another writer may need, and two
+ * committing transactions take their tenants' locks in the same order, so
+ * the chain adds no deadlock.  A transaction that queues more than
+ * PENDING_FLUSH_BYTES writes the entries of its current (sub)transaction
+ * level early and keeps those tenants' locks to its end.
+ */
+typedef struct PendingEntry
+{
+	int			level;			/* subtransaction nesting level */
+	char	   *key;			/* tenant, '' for none */
+	Datum		values[AL_NATTS];
+	bool		nulls[AL_NATTS];
+} PendingEntry;
+
+#define PENDING_FLUSH_BYTES (32 * 1024 * 1024)
+
+static List *pending = NIL;		/* PendingEntry *, in TopTransactionContext */
+static Size pending_bytes = 0;
+
 static void
 chain_write_heads(void)
 {
@@ -875,6 +910,8 @@ chain_write_heads(void)
 		table_close(rel, NoLock);
 }
 
+static void flush_pending(int level);
+
 static void
 chain_xact_callback(XactEvent event, void *arg)
 {
@@ -882,6 +919,8 @@ chain_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
+			if (pending != NIL)
+				flush_pending(GetCurrentTransactionNestLevel());
 			if (chain_states != NULL)
 				chain_write_heads();
 			break;
@@ -890,7 +929,10 @@ chain_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			chain_states = NULL;	/* its memory goes with TopTransactionContext */
+			/* their memory goes with TopTransactionContext */
+			chain_states = NULL;
+			pending = NIL;
+			pending_bytes = 0;
 			break;
 		default:
 			break;
@@ -905,11 +947,38 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	ChainState *cs;
 	int			level;
 
-	if (chain_states == NULL)
-		return;
 	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
 	level = GetCurrentTransactionNestLevel();
+
+	/*
+	 * Pending entries: those of an aborted subtransaction are dropped, those
+	 * of a committed one now belong to its parent.  (Entries of inner levels
+	 * are always at the end of the list.)
+	 */
+	if (pending != NIL)
+	{
+		ListCell   *lc;
+
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+		{
+			while (pending != NIL && ((PendingEntry *) llast(pending))->level >= level)
+				pending = list_delete_last(pending);
+		}
+		else
+		{
+			foreach(lc, pending)
+			{
+				PendingEntry *pe = lfirst(lc);
+
+				if (pe->level >= level)
+					pe->level = level - 1;
+			}
+		}
+	}
+
+	if (chain_states == NULL)
+		return;
 
 	hash_seq_init(&status, chain_states);
 	while ((cs = hash_seq_search(&status)) != NULL)
@@ -996,17 +1065,46 @@ chain_state(const char *key)
 	return cs;
 }
 
-void
-audit_append(Datum *values, bool *nulls)
+/* the type of each column, to copy values into the queue */
+static const struct
 {
-	const char *key;
-	ChainState *cs;
+	int16		len;
+	bool		byval;
+}			field_type[AL_NATTS] = {
+	[AL_LOGGED_AT] = {8, true},
+	[AL_TENANT] = {-1, false},
+	[AL_SEQ] = {8, true},
+	[AL_TABLE_OID] = {4, true},
+	[AL_SCHEMA_NAME] = {NAMEDATALEN, false},
+	[AL_TABLE_NAME] = {NAMEDATALEN, false},
+	[AL_OPERATION] = {-1, false},
+	[AL_ROW_PK] = {-1, false},
+	[AL_OLD_ROW] = {-1, false},
+	[AL_NEW_ROW] = {-1, false},
+	[AL_TXID] = {8, true},
+	[AL_STMT_AT] = {8, true},
+	[AL_DB_USER] = {NAMEDATALEN, false},
+	[AL_DB_SESSION_USER] = {NAMEDATALEN, false},
+	[AL_APP_USER] = {-1, false},
+	[AL_APPLICATION_NAME] = {-1, false},
+	[AL_CLIENT_ADDR] = {-1, false},
+	[AL_ROW_COUNT] = {8, true},
+	[AL_ROW_KEY] = {8, true},
+	[AL_PREV_HASH] = {-1, false},
+	[AL_HASH] = {-1, false},
+};
+
+/* chain and write one queued entry */
+static void
+write_entry(ChainState *cs, PendingEntry *pe, int level)
+{
 	uint8		hash[AUDIT_HASH_LEN];
-	int			level = GetCurrentTransactionNestLevel();
+	Datum	   *values = pe->values;
+	bool	   *nulls = pe->nulls;
 
-	key = nulls[AL_TENANT] ? "" : TextDatumGetCString(values[AL_TENANT]);
-	cs = chain_state(key);
-
+	/* the clock time of the write: in the chain's order, whatever the rows' */
+	values[AL_LOGGED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
+	nulls[AL_LOGGED_AT] = false;
 	values[AL_SEQ] = Int64GetDatum(cs->seq + 1);
 	nulls[AL_SEQ] = false;
 	audit_entry_hash(cs->hash, values, nulls, hash);
@@ -1032,6 +1130,112 @@ audit_append(Datum *values, bool *nulls)
 	}
 	cs->seq++;
 	memcpy(cs->hash, hash, AUDIT_HASH_LEN);
+}
+
+static int
+key_cmp(const ListCell *a, const ListCell *b)
+{
+	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
+}
+
+/*
+ * Chain and write the queued entries of nesting level "level" (at commit:
+ * all of them).  The tenants are locked in sorted order first.
+ */
+static void
+flush_pending(int level)
+{
+	List	   *now = NIL;
+	List	   *later = NIL;
+	List	   *keys = NIL;
+	ListCell   *lc;
+	MemoryContext tmp;
+	MemoryContext old = CurrentMemoryContext;
+
+	foreach(lc, pending)
+	{
+		PendingEntry *pe = lfirst(lc);
+
+		if (pe->level == level)
+		{
+			now = lappend(now, pe);
+			keys = lappend(keys, pe->key);
+		}
+		else
+			later = lappend(later, pe);
+	}
+	list_sort(keys, key_cmp);
+	foreach(lc, keys)
+		(void) chain_state((const char *) lfirst(lc));
+
+	tmp = AllocSetContextCreate(old, "tenant_rls audit flush", ALLOCSET_DEFAULT_SIZES);
+	foreach(lc, now)
+	{
+		PendingEntry *pe = lfirst(lc);
+
+		MemoryContextSwitchTo(tmp);
+		write_entry(chain_state(pe->key), pe, level);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(tmp);
+
+		/* the queue's copies (prev_hash and hash were made in tmp) */
+		for (int i = 0; i < AL_PREV_HASH; i++)
+		{
+			if (!pe->nulls[i] && !field_type[i].byval)
+				pfree(DatumGetPointer(pe->values[i]));
+		}
+		pfree(pe->key);
+		pfree(pe);
+	}
+	MemoryContextDelete(tmp);
+
+	MemoryContextSwitchTo(TopTransactionContext);
+	list_free(pending);
+	pending = list_copy(later);
+	MemoryContextSwitchTo(old);
+	pending_bytes = 0;
+	list_free(now);
+	list_free(keys);
+	list_free(later);
+}
+
+void
+audit_append(Datum *values, bool *nulls)
+{
+	MemoryContext old;
+	PendingEntry *pe;
+	const char *key = nulls[AL_TENANT] ? "" : TextDatumGetCString(values[AL_TENANT]);
+
+	if (strlen(key) > TENANT_MAX_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("tenant value is too long for the audit log"),
+				 errdetail("Tenant values of audited rows may be at most %d bytes.", TENANT_MAX_LEN)));
+	if (!chain_callbacks_registered)
+	{
+		RegisterXactCallback(chain_xact_callback, NULL);
+		RegisterSubXactCallback(chain_subxact_callback, NULL);
+		chain_callbacks_registered = true;
+	}
+
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	pe = palloc(sizeof(PendingEntry));
+	pe->level = GetCurrentTransactionNestLevel();
+	pe->key = pstrdup(key);
+	for (int i = 0; i < AL_NATTS; i++)
+	{
+		pe->nulls[i] = nulls[i];
+		pe->values[i] = nulls[i] ? (Datum) 0
+			: datumCopy(values[i], field_type[i].byval, field_type[i].len);
+		if (!nulls[i] && !field_type[i].byval)
+			pending_bytes += datumGetSize(values[i], false, field_type[i].len);
+	}
+	pending_bytes += sizeof(PendingEntry);
+	pending = lappend(pending, pe);
+	MemoryContextSwitchTo(old);
+
+	if (pending_bytes > PENDING_FLUSH_BYTES)
+		flush_pending(pe->level);
 }
 
 /* ---------------------------------------------------------------------
