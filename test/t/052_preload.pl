@@ -81,6 +81,28 @@ $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme')});
 is($out, 'acme', 'session_preload_libraries: tokens work');
 ($ret, $out, $err) = as_user('app', q{SET app.current_tenant_id = 'acme'});
 like($err, qr/in strict mode/, 'session_preload_libraries: SET refused');
+# review #9: the parallel workers of a session_preload_libraries leader do
+# not count as preloaded themselves; they follow the leader's strict mode.
+# A tenant SET before strict mode came on (reload) is refused in them too.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET tenant_rls.strict = off});
+$node->safe_psql('postgres', q{SELECT pg_reload_conf()});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'off'})
+  or die 'reload not seen';
+($ret, $out, $err) = $node->psql('postgres', q{
+	SET app.current_tenant_id = 'acme';
+	\! psql -XAtq -U postgres -d postgres -c 'ALTER SYSTEM RESET tenant_rls.strict' -c 'SELECT pg_reload_conf()' >/dev/null
+	SELECT 'slept' FROM pg_sleep(1);
+	SELECT 'strict=' || current_setting('tenant_rls.strict');
+	SET force_parallel_mode = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+	SET parallel_leader_participation = off;
+	SELECT 'worker=' || tenant_rls.current_tenant();
+}, extra_params => [ '-U', 'app' ], on_error_stop => 0);
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'on'})
+  or die 'reload not seen';
+is($out, "slept\nstrict=on", 'session_preload_libraries: a parallel worker does not hand out a tenant SET before strict mode')
+  or diag("out=$out err=$err");
+like($err, qr/ERROR:  tenant context was not set through tenant_rls in strict mode\nDETAIL:  [^\n]*\nHINT:  [^\n]*\nCONTEXT:  parallel worker/,
+	'session_preload_libraries: ... the worker refuses it');
 {
 	local $ENV{PGOPTIONS} = '-c app.current_tenant_id=acme';
 	($ret, $out, $err) = as_user('app', q{SELECT coalesce(nullif(current_setting('app.current_tenant_id'), ''), '<none>')});
