@@ -89,10 +89,19 @@ typedef struct TenantExtra
 	bool		trusted;
 } TenantExtra;
 
+/* preloaded: for a parallel worker, whether its leader was */
+static bool
+effective_preloaded(void)
+{
+	if (IsParallelWorker())
+		return leader_state != LEADER_STATE_NOT_PRELOADED;
+	return library_preloaded;
+}
+
 bool
 tenant_rls_preloaded(void)
 {
-	return library_preloaded;
+	return effective_preloaded();
 }
 
 /* this backend's state, as its parallel workers will see it */
@@ -110,9 +119,7 @@ publish_leader_state(void)
 bool
 tenant_strict_in_force(void)
 {
-	if (IsParallelWorker())
-		return leader_state != LEADER_STATE_NOT_PRELOADED && strict_setting;
-	return library_preloaded && strict_setting;
+	return effective_preloaded() && strict_setting;
 }
 
 bool
@@ -436,7 +443,7 @@ tenant_rls_strict_status(PG_FUNCTION_ARGS)
 
 	if (!strict_setting)
 		reason = "tenant_rls.strict is off: any role can set app.current_tenant_id directly";
-	else if (!library_preloaded)
+	else if (!effective_preloaded())
 		reason = "tenant_rls.strict is on but not in force: tenant_rls is not preloaded; add it to shared_preload_libraries and restart";
 	else if (!key)
 		reason = "strict mode is in force, but tenant_rls.signing_key is not set, so no role that is not privileged can set a tenant";
@@ -445,7 +452,7 @@ tenant_rls_strict_status(PG_FUNCTION_ARGS)
 
 	values[0] = BoolGetDatum(tenant_strict_in_force());
 	values[1] = BoolGetDatum(strict_setting);
-	values[2] = BoolGetDatum(library_preloaded);
+	values[2] = BoolGetDatum(effective_preloaded());
 	values[3] = BoolGetDatum(key);
 	values[4] = CStringGetTextDatum(reason);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

@@ -52,6 +52,14 @@ is($out, 'acme', 'not preloaded: a session key set by a superuser works');
 # strict mode is not in force: the old paths still work (nothing crashes)
 ($ret, $out, $err) = as_user('app', q{BEGIN; SET LOCAL app.current_tenant_id = 'x'; SELECT tenant_rls.set_tenant('acme'); SELECT tenant_rls.current_tenant(); COMMIT;});
 is($out, "acme\nacme", 'not preloaded: SET and set_tenant() work (strict not in force)');
+# ... in parallel workers too: they follow the leader (not preloaded: strict
+# mode not in force), also when the library is first loaded by that query
+($ret, $out, $err) = as_user('app', q{SET app.current_tenant_id = 'x';
+	SET force_parallel_mode = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+	SET parallel_leader_participation = off;
+	SELECT tenant_rls.current_tenant(); SELECT tenant_rls.current_tenant();});
+is($out, "x\nx", 'not preloaded: parallel workers follow the leader (strict not in force)')
+  or diag("err=$err");
 ($ret, $out, $err) = as_user('postgres', q{LOAD 'tenant_rls'; SELECT preloaded FROM tenant_rls.strict_status()});
 is($out, 'f', 'LOAD in a session does not count as preloading');
 
@@ -103,6 +111,11 @@ is($out, "slept\nstrict=on", 'session_preload_libraries: a parallel worker does 
   or diag("out=$out err=$err");
 like($err, qr/ERROR:  tenant context was not set through tenant_rls in strict mode\nDETAIL:  [^\n]*\nHINT:  [^\n]*\nCONTEXT:  parallel worker/,
 	'session_preload_libraries: ... the worker refuses it');
+($ret, $out, $err) = as_user('app', q{SET force_parallel_mode = on; SET parallel_setup_cost = 0;
+	SET parallel_leader_participation = off;
+	EXPLAIN (COSTS OFF) SELECT in_force, preloaded FROM tenant_rls.strict_status();
+	SELECT in_force, preloaded FROM tenant_rls.strict_status();});
+like($out, qr/Gather.*\nt\|t$/s, 'session_preload_libraries: strict_status() in a parallel worker reports the leader\'s state');
 {
 	local $ENV{PGOPTIONS} = '-c app.current_tenant_id=acme';
 	($ret, $out, $err) = as_user('app', q{SELECT coalesce(nullif(current_setting('app.current_tenant_id'), ''), '<none>')});
