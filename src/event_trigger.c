@@ -19,10 +19,18 @@
  *     that the table is weaker than protect() left it (an ALTER POLICY that
  *     restores the recorded definition of a managed policy is a repair, and
  *     allowed);
- *   - registry upkeep: ALTER TABLE ... RENAME / SET SCHEMA and ALTER SCHEMA
- *     ... RENAME update the names in tenant_rls.protected_table (and the
- *     recorded policy texts that name the table); DETACH PARTITION and NO
- *     INHERIT clear the former child's parent link.
+ *   - registry upkeep: a table renamed or moved by any statement PostgreSQL
+ *     accepts for it (ALTER TABLE, but also ALTER INDEX ... RENAME, which
+ *     works on tables) and ALTER SCHEMA ... RENAME update the names in
+ *     tenant_rls.protected_table (and the recorded policy texts that name
+ *     the table); DETACH PARTITION and NO INHERIT clear the former child's
+ *     parent link.  The trigger has no command tag filter, so no other
+ *     spelling of a command (ALTER VIEW ... RENAME COLUMN and ALTER TYPE ...
+ *     RENAME ATTRIBUTE on a table, say) slips past it;
+ *   - a registry row that no longer describes the table of its name (a
+ *     'protected' row whose table has none of the managed policies: renamed
+ *     while the trigger did not run) does not stop auto-protection of a new
+ *     table of that name: the stale row is replaced, with a warning.
  *
  * tenant_rls_sql_drop (sql_drop):
  *   - registry rows of dropped tables are deleted;
@@ -228,6 +236,64 @@ registry_lookup(const char *nspname, const char *relname, RegistryEntry *entry)
 	entry->set_default = strcmp(SPI_getvalue(tup, tupdesc, 4), "t") == 0;
 	entry->set_not_null = strcmp(SPI_getvalue(tup, tupdesc, 5), "t") == 0;
 	return true;
+}
+
+/*
+ * A 'protected' registry row of schema.table is stale when table relid (the
+ * table of that name now) carries none of the policies the row says
+ * protect() made: the protected table was renamed or moved while our event
+ * trigger did not run (disabled, session_replication_role = replica), and
+ * this is another table.  Dropping every managed policy of a protected table
+ * is refused by the drift guard, so a protected table always keeps one.
+ */
+static bool
+registry_row_is_stale(Oid relid, const char *nspname, const char *relname)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDOID};
+	Datum		values[3];
+	int			ret;
+
+	values[0] = CStringGetTextDatum(nspname);
+	values[1] = CStringGetTextDatum(relname);
+	values[2] = ObjectIdGetDatum(relid);
+	ret = SPI_execute_with_args(
+								"SELECT 1 FROM tenant_rls.protected_table r"
+								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								" AND r.status OPERATOR(pg_catalog.=) 'protected'"
+								" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy p"
+								"   WHERE p.polrelid OPERATOR(pg_catalog.=) $3"
+								"   AND (COALESCE(r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.?) p.polname::pg_catalog.text, false)"
+								"        OR pg_catalog.starts_with(p.polname::pg_catalog.text, 'tenant_rls_')))",
+								3, argtypes, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
+	return SPI_processed > 0;
+}
+
+/* Delete a stale registry row (its grants go with it: ON DELETE CASCADE). */
+static void
+forget_stale_row(const char *nspname, const char *relname)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	int			ret;
+	char	   *qualname = quote_qualified_identifier(nspname, relname);
+
+	values[0] = CStringGetTextDatum(nspname);
+	values[1] = CStringGetTextDatum(relname);
+	ret = SPI_execute_with_args("DELETE FROM tenant_rls.protected_table r"
+								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+								2, argtypes, values, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
+	ereport(WARNING,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("registry entry of table %s was stale and has been replaced", qualname),
+			 errdetail("The registry listed %s as protected, but the table of that name has none of its tenant_rls policies: the protected table was renamed or moved while tenant_rls's event triggers did not run. Its cross-tenant grants were removed with the entry.",
+					   qualname),
+			 errhint("The renamed table keeps its row-level security and tenant_rls_* policies but has no registry entry now: drop those policies and run tenant_rls.protect() on it to have it tracked again.")));
 }
 
 /*
@@ -628,7 +694,11 @@ consider_table(Oid relid, bool parent_only)
 	if (parents == NIL && !self_qualifies)
 		return;
 	if (registry_lookup(nspname, relname, &entry))
-		return;					/* already protected, or marked global */
+	{
+		if (!entry.is_protected || !registry_row_is_stale(relid, nspname, relname))
+			return;				/* already protected, or marked global */
+		forget_stale_row(nspname, relname);
+	}
 
 	qualname = quote_qualified_identifier(nspname, relname);
 	parent_column = protected_parent_column(parents);
@@ -895,7 +965,20 @@ ddl_command_end_work(void)
 						switch (stmt->renameType)
 						{
 							case OBJECT_TABLE:
-								if (addr->classId == RelationRelationId && stmt->relation != NULL)
+							case OBJECT_INDEX:
+							case OBJECT_FOREIGN_TABLE:
+							case OBJECT_VIEW:
+							case OBJECT_MATVIEW:
+							case OBJECT_SEQUENCE:
+
+								/*
+								 * PostgreSQL renames a table under any of
+								 * these (ALTER INDEX ... RENAME does, on a
+								 * table): what counts is what was renamed.
+								 */
+								if (addr->classId == RelationRelationId &&
+									addr->objectSubId == 0 && stmt->relation != NULL &&
+									strcmp(stmt->relation->relname, stmt->newname) != 0)
 								{
 									char	   *nsp = get_namespace_name(get_rel_namespace(addr->objectId));
 
@@ -904,6 +987,8 @@ ddl_command_end_work(void)
 								}
 								break;
 							case OBJECT_COLUMN:
+							case OBJECT_ATTRIBUTE:
+								/* ALTER TYPE ... RENAME ATTRIBUTE works on a table too */
 								if (addr->classId == RelationRelationId)
 								{
 									checks = add_check(checks, addr->objectId, CHECK_COLUMN, true);
@@ -925,11 +1010,10 @@ ddl_command_end_work(void)
 
 				case T_AlterObjectSchemaStmt:
 					{
-						AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) parsetree;
 						ObjectAddress *old = &cmd->d.simple.secondaryObject;
 
-						if (stmt->objectType == OBJECT_TABLE &&
-							addr->classId == RelationRelationId &&
+						/* whatever ALTER ... SET SCHEMA moved a relation */
+						if (addr->classId == RelationRelationId &&
 							old->classId == NamespaceRelationId)
 						{
 							char	   *oldnsp = get_namespace_name(old->objectId);

@@ -56,6 +56,28 @@ static bool store_in_progress = false;
 /* whether the current value of app.current_tenant_id came by a trusted path */
 static bool value_trusted = true;
 
+/*
+ * Parallel workers: what the leader knew.  A worker restores the leader's
+ * settings through check hooks that cannot tell a value the leader trusted
+ * from one it refused (both come as PGC_S_SESSION), and a worker of a
+ * session_preload_libraries leader does not count as preloaded itself.  So
+ * every backend keeps its own state in the hidden setting
+ * tenant_rls.parallel_leader_state (written directly: GUC serialises the
+ * variable, not the last SET), workers receive it with the other settings,
+ * and a worker's accessors use the leader's state, never their own.  The
+ * boot value (a worker that got nothing) fails closed.
+ */
+#define LEADER_STATE_UNKNOWN	0	/* strict mode per tenant_rls.strict, value untrusted */
+#define LEADER_STATE_NOT_PRELOADED 1	/* leader not preloaded: strict mode not in force */
+#define LEADER_STATE_UNTRUSTED	2	/* preloaded, value untrusted */
+#define LEADER_STATE_TRUSTED	3	/* preloaded, value trusted */
+#define LEADER_STATE_SETTING	"tenant_rls.parallel_leader_state"
+
+static int	leader_state = LEADER_STATE_UNKNOWN;
+
+/* set only while this module sets tenant_rls.parallel_leader_state itself */
+static bool leader_state_init = false;
+
 /* the tenant this transaction ran as (strict mode, unprivileged roles) */
 static LocalTransactionId locked_lxid = InvalidLocalTransactionId;
 static char locked_tenant[TENANT_MAX_LEN + 1];
@@ -67,16 +89,37 @@ typedef struct TenantExtra
 	bool		trusted;
 } TenantExtra;
 
+/* preloaded: for a parallel worker, whether its leader was */
+static bool
+effective_preloaded(void)
+{
+	if (IsParallelWorker())
+		return leader_state != LEADER_STATE_NOT_PRELOADED;
+	return library_preloaded;
+}
+
 bool
 tenant_rls_preloaded(void)
 {
-	return library_preloaded;
+	return effective_preloaded();
+}
+
+/* this backend's state, as its parallel workers will see it */
+static void
+publish_leader_state(void)
+{
+	if (IsParallelWorker())
+		return;
+	if (!library_preloaded)
+		leader_state = LEADER_STATE_NOT_PRELOADED;
+	else
+		leader_state = value_trusted ? LEADER_STATE_TRUSTED : LEADER_STATE_UNTRUSTED;
 }
 
 bool
 tenant_strict_in_force(void)
 {
-	return library_preloaded && strict_setting;
+	return effective_preloaded() && strict_setting;
 }
 
 bool
@@ -95,6 +138,8 @@ tenant_strict_privileged(void)
 bool
 tenant_strict_value_trusted(void)
 {
+	if (IsParallelWorker())
+		return leader_state == LEADER_STATE_TRUSTED || !tenant_strict_in_force();
 	return value_trusted || !tenant_strict_in_force();
 }
 
@@ -141,8 +186,11 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 	}
 	else if (InitializingParallelWorker)
 	{
-		/* the leader checked it; keep what a connection default is */
-		trusted = !connection_source(source);
+		/*
+		 * The leader checked it.  Whether the leader trusted it is not known
+		 * here: the worker's accessors ask tenant_rls.parallel_leader_state.
+		 */
+		trusted = false;
 	}
 	else
 	{
@@ -193,6 +241,21 @@ static void
 assign_tenant_setting(const char *newval, void *extra)
 {
 	value_trusted = (extra == NULL) || ((TenantExtra *) extra)->trusted;
+	publish_leader_state();
+}
+
+/*
+ * tenant_rls.parallel_leader_state: only this module sets it (at load), and
+ * parallel workers restoring their leader's settings; nobody else.
+ */
+static bool
+check_leader_state(int *newval, void **extra, GucSource source)
+{
+	if (leader_state_init || source == PGC_S_DEFAULT || InitializingParallelWorker)
+		return true;
+	GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+	GUC_check_errmsg("%s is internal to tenant_rls and cannot be set", LEADER_STATE_SETTING);
+	return false;
 }
 
 /* ---------------------------------------------------------------------
@@ -305,7 +368,47 @@ tenant_rls_strict_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
-	if (!library_preloaded)
+	DefineCustomIntVariable(LEADER_STATE_SETTING,
+							"Internal: the strict-mode state of the leader, for its parallel workers.",
+							NULL,
+							&leader_state,
+							LEADER_STATE_UNKNOWN,
+							LEADER_STATE_UNKNOWN, LEADER_STATE_TRUSTED,
+							PGC_SUSET,
+							GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE |
+							GUC_NO_RESET_ALL | GUC_SUPERUSER_ONLY,
+							check_leader_state, NULL, NULL);
+	if (!InitializingParallelWorker && !IsInParallelMode())
+	{
+		/*
+		 * A non-default source, so that SerializeGUCState() always sends it
+		 * (PGC_S_OVERRIDE: RESET ALL and DISCARD ALL leave it alone); from
+		 * now on the variable itself follows this backend's state.
+		 * PGC_SUSET: a role that is not superuser cannot RESET it either
+		 * (RESET, SET ... TO DEFAULT and set_config(..., NULL, ...) bypass
+		 * check hooks, and a reset rolled back would restore a stale state).
+		 * (Loaded for the first time inside a parallel operation, where no
+		 * setting can change: it stays at its boot value, and the workers
+		 * fail closed.)
+		 */
+		leader_state_init = true;
+		PG_TRY();
+		{
+			SetConfigOption(LEADER_STATE_SETTING, "0", PGC_INTERNAL, PGC_S_OVERRIDE);
+		}
+		PG_FINALLY();
+		{
+			leader_state_init = false;
+		}
+		PG_END_TRY();
+		publish_leader_state();
+	}
+
+	/*
+	 * A parallel worker defines the setting whatever it counts as itself: it
+	 * follows its leader (tenant_strict_in_force()).
+	 */
+	if (!library_preloaded && !InitializingParallelWorker)
 		return;
 
 	DefineCustomStringVariable(TENANT_SETTING,
@@ -340,7 +443,7 @@ tenant_rls_strict_status(PG_FUNCTION_ARGS)
 
 	if (!strict_setting)
 		reason = "tenant_rls.strict is off: any role can set app.current_tenant_id directly";
-	else if (!library_preloaded)
+	else if (!effective_preloaded())
 		reason = "tenant_rls.strict is on but not in force: tenant_rls is not preloaded; add it to shared_preload_libraries and restart";
 	else if (!key)
 		reason = "strict mode is in force, but tenant_rls.signing_key is not set, so no role that is not privileged can set a tenant";
@@ -349,7 +452,7 @@ tenant_rls_strict_status(PG_FUNCTION_ARGS)
 
 	values[0] = BoolGetDatum(tenant_strict_in_force());
 	values[1] = BoolGetDatum(strict_setting);
-	values[2] = BoolGetDatum(library_preloaded);
+	values[2] = BoolGetDatum(effective_preloaded());
 	values[3] = BoolGetDatum(key);
 	values[4] = CStringGetTextDatum(reason);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

@@ -28,9 +28,11 @@ COMMENT ON FUNCTION tenant_rls.on_sql_drop() IS
 REVOKE ALL ON FUNCTION tenant_rls.on_ddl_command_end() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tenant_rls.on_sql_drop() FROM PUBLIC;
 
+-- No WHEN TAG filter: PostgreSQL accepts statements of other tags on tables
+-- (ALTER INDEX ... RENAME renames a table, ALTER VIEW ... RENAME COLUMN and
+-- ALTER TYPE ... RENAME ATTRIBUTE rename its columns); the C function looks
+-- at what each command did, not at its tag, and returns at once for the rest.
 CREATE EVENT TRIGGER tenant_rls_ddl_command_end ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE FOREIGN TABLE', 'CREATE SCHEMA',
-                 'ALTER TABLE', 'ALTER POLICY', 'ALTER SCHEMA')
     EXECUTE FUNCTION tenant_rls.on_ddl_command_end();
 
 CREATE EVENT TRIGGER tenant_rls_sql_drop ON sql_drop

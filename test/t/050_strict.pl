@@ -163,6 +163,67 @@ my $tok_t3 = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('t3')}
 like($out, qr/Workers Launched: [12]/, 'strict: a parallel plan runs with workers');
 like($out, qr/\n10000\|t3\|t3$/, 'strict: parallel workers see the signed tenant, and only it');
 
+# review #9: a tenant SET while strict mode was off, strict mode then switched
+# on by a reload.  The leader refuses the untrusted value; its parallel workers
+# must refuse it too (they restore the setting as PGC_S_SESSION, like a
+# trusted one: they follow the leader's state, tenant_rls.parallel_leader_state).
+# force_parallel_mode runs even a bare SELECT current_tenant() in a worker; a
+# generic plan made before the reload runs the policy in the workers without
+# the planner evaluating current_tenant() in the leader first.
+my $parallel = q{SET force_parallel_mode = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+	SET min_parallel_table_scan_size = 0; SET parallel_leader_participation = off;
+	SET max_parallel_workers_per_gather = 2; SET plan_cache_mode = force_generic_plan;};
+$node->safe_psql('postgres', q{ALTER SYSTEM SET tenant_rls.strict = off});
+$node->safe_psql('postgres', q{SELECT pg_reload_conf()});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'off'})
+  or die 'reload not seen';
+($ret, $out, $err) = as_app(qq{
+	SET app.current_tenant_id = 't3';
+	PREPARE q AS SELECT count(*) || '|' || min(tenant_id) FROM public.big;
+	$parallel
+	EXECUTE q;
+	\\! psql -XAtq -U postgres -d postgres -c 'ALTER SYSTEM RESET tenant_rls.strict' -c 'SELECT pg_reload_conf()' >/dev/null
+	SELECT 'slept' FROM pg_sleep(1);
+	SELECT 'strict=' || current_setting('tenant_rls.strict');
+	SET force_parallel_mode = off;
+	SELECT 'leader=' || tenant_rls.current_tenant();
+	SET force_parallel_mode = on;
+	SELECT 'worker=' || tenant_rls.current_tenant();
+	EXECUTE q;
+	BEGIN;
+	SELECT tenant_rls.set_tenant_signed('$tok_t3');
+	SELECT 'signed=' || tenant_rls.current_tenant();
+	EXECUTE q;
+	COMMIT;
+	SELECT 'after=' || tenant_rls.current_tenant();
+	EXECUTE q;
+}, on_error_stop => 0);
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'on'})
+  or die 'reload not seen';
+is($out, "10000|t3\nslept\nstrict=on\nt3\nsigned=t3\n10000|t3",
+	'parallel: after strict mode came on, only the signed tenant reaches the workers')
+  or diag("out=$out err=$err");
+my $worker_refusal = qr/ERROR:  tenant context was not set through tenant_rls in strict mode\nDETAIL:  [^\n]*\nHINT:  [^\n]*\nCONTEXT:  parallel worker/;
+my @refusals = ($err =~ /ERROR:  tenant context was not set through tenant_rls in strict mode/g);
+is(scalar(@refusals), 5, 'parallel: the untrusted value is refused five times (leader, bare select, generic plan, twice after COMMIT)')
+  or diag("err=$err");
+my @in_worker = ($err =~ /$worker_refusal/g);
+is(scalar(@in_worker), 4, 'parallel: ... four of them by the parallel workers')
+  or diag("err=$err");
+
+# the leader's state cannot be forged
+my $state_re = qr/permission denied to set parameter "tenant_rls\.parallel_leader_state"/;
+refused('SET tenant_rls.parallel_leader_state = 3', $state_re, 'setting tenant_rls.parallel_leader_state');
+refused(q{SELECT set_config('tenant_rls.parallel_leader_state', '3', true)}, $state_re,
+	'set_config() of tenant_rls.parallel_leader_state');
+refused('BEGIN; RESET tenant_rls.parallel_leader_state; ROLLBACK;', $state_re,
+	'RESET of tenant_rls.parallel_leader_state (a rollback would restore a stale state)');
+refused(q{SELECT set_config('tenant_rls.parallel_leader_state', NULL, true)}, $state_re,
+	'set_config(..., NULL) of tenant_rls.parallel_leader_state');
+($ret, $out, $err) = as_app(q{SET tenant_rls.parallel_leader_state = 3}, user => 'postgres');
+like($err, qr/tenant_rls\.parallel_leader_state is internal to tenant_rls and cannot be set/,
+	'not even a superuser sets tenant_rls.parallel_leader_state');
+
 # same tenant again in the same transaction is fine (idempotent)
 ($ret, $out, $err) = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme');
 	SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;});

@@ -52,6 +52,14 @@ is($out, 'acme', 'not preloaded: a session key set by a superuser works');
 # strict mode is not in force: the old paths still work (nothing crashes)
 ($ret, $out, $err) = as_user('app', q{BEGIN; SET LOCAL app.current_tenant_id = 'x'; SELECT tenant_rls.set_tenant('acme'); SELECT tenant_rls.current_tenant(); COMMIT;});
 is($out, "acme\nacme", 'not preloaded: SET and set_tenant() work (strict not in force)');
+# ... in parallel workers too: they follow the leader (not preloaded: strict
+# mode not in force), also when the library is first loaded by that query
+($ret, $out, $err) = as_user('app', q{SET app.current_tenant_id = 'x';
+	SET force_parallel_mode = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+	SET parallel_leader_participation = off;
+	SELECT tenant_rls.current_tenant(); SELECT tenant_rls.current_tenant();});
+is($out, "x\nx", 'not preloaded: parallel workers follow the leader (strict not in force)')
+  or diag("err=$err");
 ($ret, $out, $err) = as_user('postgres', q{LOAD 'tenant_rls'; SELECT preloaded FROM tenant_rls.strict_status()});
 is($out, 'f', 'LOAD in a session does not count as preloading');
 
@@ -81,6 +89,33 @@ $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme')});
 is($out, 'acme', 'session_preload_libraries: tokens work');
 ($ret, $out, $err) = as_user('app', q{SET app.current_tenant_id = 'acme'});
 like($err, qr/in strict mode/, 'session_preload_libraries: SET refused');
+# review #9: the parallel workers of a session_preload_libraries leader do
+# not count as preloaded themselves; they follow the leader's strict mode.
+# A tenant SET before strict mode came on (reload) is refused in them too.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET tenant_rls.strict = off});
+$node->safe_psql('postgres', q{SELECT pg_reload_conf()});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'off'})
+  or die 'reload not seen';
+($ret, $out, $err) = $node->psql('postgres', q{
+	SET app.current_tenant_id = 'acme';
+	\! psql -XAtq -U postgres -d postgres -c 'ALTER SYSTEM RESET tenant_rls.strict' -c 'SELECT pg_reload_conf()' >/dev/null
+	SELECT 'slept' FROM pg_sleep(1);
+	SELECT 'strict=' || current_setting('tenant_rls.strict');
+	SET force_parallel_mode = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+	SET parallel_leader_participation = off;
+	SELECT 'worker=' || tenant_rls.current_tenant();
+}, extra_params => [ '-U', 'app' ], on_error_stop => 0);
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'on'})
+  or die 'reload not seen';
+is($out, "slept\nstrict=on", 'session_preload_libraries: a parallel worker does not hand out a tenant SET before strict mode')
+  or diag("out=$out err=$err");
+like($err, qr/ERROR:  tenant context was not set through tenant_rls in strict mode\nDETAIL:  [^\n]*\nHINT:  [^\n]*\nCONTEXT:  parallel worker/,
+	'session_preload_libraries: ... the worker refuses it');
+($ret, $out, $err) = as_user('app', q{SET force_parallel_mode = on; SET parallel_setup_cost = 0;
+	SET parallel_leader_participation = off;
+	EXPLAIN (COSTS OFF) SELECT in_force, preloaded FROM tenant_rls.strict_status();
+	SELECT in_force, preloaded FROM tenant_rls.strict_status();});
+like($out, qr/Gather.*\nt\|t$/s, 'session_preload_libraries: strict_status() in a parallel worker reports the leader\'s state');
 {
 	local $ENV{PGOPTIONS} = '-c app.current_tenant_id=acme';
 	($ret, $out, $err) = as_user('app', q{SELECT coalesce(nullif(current_setting('app.current_tenant_id'), ''), '<none>')});
