@@ -549,17 +549,45 @@ partition_for(TimestampTz ts)
 	return oid;
 }
 
-static void
-insert_log_tuple(Datum *values, bool *nulls)
+/*
+ * The log writer of one flush: the partition, its indexes and their IndexInfo
+ * stay open from one entry to the next (locks are kept to the end of the
+ * transaction anyway); a new month opens the next partition.
+ */
+typedef struct LogWriter
 {
-	TimestampTz ts = DatumGetTimestampTz(values[AL_LOGGED_AT]);
+	MemoryContext cxt;
+	Relation	rel;			/* NULL: nothing open */
+	Oid			oid;
+	int			nidx;
+	Relation   *idx;
+	IndexInfo **ii;
+	TupleTableSlot *slot;
+} LogWriter;
+
+static void
+log_writer_close(LogWriter *w)
+{
+	if (w->rel == NULL)
+		return;
+	for (int i = 0; i < w->nidx; i++)
+		index_close(w->idx[i], NoLock);
+	ExecDropSingleTupleTableSlot(w->slot);
+	table_close(w->rel, NoLock);
+	w->rel = NULL;
+}
+
+static void
+log_writer_open(LogWriter *w, TimestampTz ts)
+{
 	Relation	rel = NULL;
-	HeapTuple	tup;
+	Oid			oid = InvalidOid;
+	List	   *indexoids;
+	ListCell   *lc;
+	MemoryContext old;
 
 	for (int attempt = 0; attempt < 3 && rel == NULL; attempt++)
 	{
-		Oid			oid;
-
 		oid = partition_for(ts);
 		rel = try_table_open(oid, RowExclusiveLock);
 		if (rel == NULL)
@@ -583,11 +611,64 @@ insert_log_tuple(Datum *values, bool *nulls)
 						RelationGetRelationName(rel), RelationGetDescr(rel)->natts, AL_NATTS),
 				 errhint("Do not alter the audit log by hand; reinstall the extension.")));
 
-	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-	simple_heap_insert(rel, tup);
-	insert_index_entries(rel, tup);
+	old = MemoryContextSwitchTo(w->cxt);
+	w->rel = rel;
+	w->oid = oid;
+	indexoids = RelationGetIndexList(rel);
+	w->nidx = 0;
+	w->idx = palloc(sizeof(Relation) * (list_length(indexoids) + 1));
+	w->ii = palloc(sizeof(IndexInfo *) * (list_length(indexoids) + 1));
+	foreach(lc, indexoids)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *ii = BuildIndexInfo(idx);
+
+		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("index \"%s\" on an audit table is an expression or partial index",
+							RelationGetRelationName(idx)),
+					 errdetail("The audit log writer maintains plain column indexes only."),
+					 errhint("Drop the index, or replace it by an index on plain columns.")));
+		if (!ii->ii_ReadyForInserts)
+		{
+			index_close(idx, NoLock);
+			continue;
+		}
+		w->idx[w->nidx] = idx;
+		w->ii[w->nidx] = ii;
+		w->nidx++;
+	}
+	w->slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+log_writer_write(LogWriter *w, Datum *values, bool *nulls)
+{
+	TimestampTz ts = DatumGetTimestampTz(values[AL_LOGGED_AT]);
+	HeapTuple	tup;
+
+	if (w->rel == NULL || partition_for(ts) != w->oid)
+	{
+		log_writer_close(w);
+		log_writer_open(w, ts);
+	}
+	tup = heap_form_tuple(RelationGetDescr(w->rel), values, nulls);
+	simple_heap_insert(w->rel, tup);
+	ExecStoreHeapTuple(tup, w->slot, false);
+	for (int i = 0; i < w->nidx; i++)
+	{
+		Datum		ivalues[INDEX_MAX_KEYS];
+		bool		inulls[INDEX_MAX_KEYS];
+
+		FormIndexDatum(w->ii[i], w->slot, NULL, ivalues, inulls);
+		index_insert(w->idx[i], ivalues, inulls, &tup->t_self, w->rel,
+					 w->idx[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 false, w->ii[i]);
+	}
+	ExecClearTuple(w->slot);
 	heap_freetuple(tup);
-	table_close(rel, NoLock);
 }
 
 /* ---------------------------------------------------------------------
@@ -1022,7 +1103,7 @@ static const struct
 
 /* chain and write one queued entry */
 static void
-write_entry(ChainState *cs, PendingEntry *pe, int level)
+write_entry(LogWriter *w, ChainState *cs, PendingEntry *pe, int level)
 {
 	uint8		hash[AUDIT_HASH_LEN];
 	Datum	   *values = pe->values;
@@ -1039,7 +1120,7 @@ write_entry(ChainState *cs, PendingEntry *pe, int level)
 	values[AL_HASH] = PointerGetDatum(make_bytea(hash, AUDIT_HASH_LEN));
 	nulls[AL_HASH] = false;
 
-	insert_log_tuple(values, nulls);
+	log_writer_write(w, values, nulls);
 
 	/* advance the in-memory head, remembering the old one per savepoint */
 	if (cs->level < level)
@@ -1077,6 +1158,7 @@ flush_pending(int level)
 	ListCell   *lc;
 	MemoryContext tmp;
 	MemoryContext old = CurrentMemoryContext;
+	LogWriter	writer;
 
 	foreach(lc, pending)
 	{
@@ -1095,12 +1177,14 @@ flush_pending(int level)
 		(void) chain_state((const char *) lfirst(lc));
 
 	tmp = AllocSetContextCreate(old, "tenant_rls audit flush", ALLOCSET_DEFAULT_SIZES);
+	writer.cxt = AllocSetContextCreate(old, "tenant_rls audit writer", ALLOCSET_SMALL_SIZES);
+	writer.rel = NULL;
 	foreach(lc, now)
 	{
 		PendingEntry *pe = lfirst(lc);
 
 		MemoryContextSwitchTo(tmp);
-		write_entry(chain_state(pe->key), pe, level);
+		write_entry(&writer, chain_state(pe->key), pe, level);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
 
@@ -1114,6 +1198,8 @@ flush_pending(int level)
 		pfree(pe);
 	}
 	MemoryContextDelete(tmp);
+	log_writer_close(&writer);
+	MemoryContextDelete(writer.cxt);
 
 	MemoryContextSwitchTo(TopTransactionContext);
 	list_free(pending);
