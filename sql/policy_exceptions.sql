@@ -262,6 +262,39 @@ SELECT count(*) FROM exc.parted_2 WHERE tenant_id = md5('0')::uuid;
 COMMIT;
 RESET ROLE;
 
+-- the guards admit the exceptions and nothing more: with permissive policies
+-- that allow everything, a tenant still cannot write global rows or rows it
+-- may only read
+SELECT count(*) FROM tenant_rls.allow_global_rows('exc.docs');
+INSERT INTO exc.docs VALUES (0, NULL, 'shared reference row');
+SELECT tenant_rls.grant_access('exc.docs', 't2', 't1', 'read');
+CREATE POLICY open_update ON exc.docs FOR UPDATE USING (true) WITH CHECK (true);
+CREATE POLICY open_delete ON exc.docs FOR DELETE USING (true);
+CREATE POLICY open_insert ON exc.docs FOR INSERT WITH CHECK (true);
+SET ROLE tr_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('t1');
+SELECT count(*), count(*) FILTER (WHERE tenant_id IS NULL) AS global, count(*) FILTER (WHERE tenant_id = 't2') AS granted
+  FROM exc.docs;
+UPDATE exc.docs SET body = 'x' WHERE tenant_id IS NULL OR tenant_id = 't2';
+DELETE FROM exc.docs WHERE tenant_id IS NULL OR tenant_id = 't2';
+UPDATE exc.docs SET tenant_id = 't1' WHERE id = 0;
+SAVEPOINT s;
+INSERT INTO exc.docs VALUES (9005, 't2', 'forged');
+ROLLBACK TO s;
+COMMIT;
+RESET ROLE;
+-- (as superuser) untouched
+SELECT count(*) FILTER (WHERE body = 'x') AS changed, count(*) FILTER (WHERE tenant_id IS NULL) AS global,
+       count(*) FILTER (WHERE tenant_id = 't2') AS t2_rows
+  FROM exc.docs;
+DROP POLICY open_update ON exc.docs;
+DROP POLICY open_delete ON exc.docs;
+DROP POLICY open_insert ON exc.docs;
+SELECT tenant_rls.revoke_access('exc.docs', 't2', 't1');
+DELETE FROM exc.docs WHERE id = 0;
+SELECT count(*) FROM tenant_rls.allow_global_rows('exc.docs', false);
+
 -- a partition added to a tree with global rows gets them too (and stays nullable)
 SET ROLE tr_owner;
 SELECT count(*) FROM tenant_rls.allow_global_rows('exc.parted');

@@ -17,9 +17,11 @@
  *
  * Performance: the column is compared uncast to the accessor of its own type,
  * so the tenant index is used (also in generic plans).  Exception terms are
- * gated by IMMUTABLE plan-time functions (plan_is_admin(), plan_has_grants())
- * that the planner folds to false for a session that cannot use them, so the
- * common plan is the same as with a hand-written WHERE c = $1.  A gate only
+ * gated by plan-time functions (plan_is_admin(), plan_has_grants()) that a
+ * planner support function folds to false for a session that cannot use
+ * them, and PostgreSQL keeps one copy of the identical isolation and guard
+ * quals, so the common plan is the same as with a hand-written WHERE c = $1
+ * (tenant_rls_plan_gate_support, at the end of this file).  A gate only
  * ever removes an allowance; the run-time checks (is_admin(),
  * granted_tenants*()) decide.  Plans are invalidated when a gate's input
  * changes: grants (trigger -> relcache invalidation), role membership
@@ -265,7 +267,9 @@ check_table(Oid relid, const char *what, const char *suffix)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("cannot %s \"%s\"%s: it is %s", what, qualname, suffix, relkind_word(relkind)),
 				 errdetail("tenant_rls works on ordinary and partitioned tables only."),
-				 errhint("Apply it to the table(s) the object reads; a view needs security_invoker = true to be covered by their policies.")));
+				 relkind == RELKIND_VIEW ?
+				 errhint("Protect the tables the view reads, and create the view WITH (security_invoker = true) so that their policies apply to its users.") :
+				 errhint("Protect the ordinary or partitioned table that holds the rows.")));
 	nspname = get_namespace_name(get_rel_namespace(relid));
 	if (is_reserved_schema(nspname))
 		ereport(ERROR,
