@@ -136,6 +136,20 @@ SELECT count(*) FROM tenant_rls.protect('pol.t_domain');
 SELECT table_name, tenant_column, tenant_type FROM tenant_rls.protected_table ORDER BY 1;
 SELECT value->>'qual' FROM tenant_rls.protected_table, jsonb_each(managed->'policies')
  WHERE table_name = 'protected_table' OR key = 'tenant_rls_isolation_select' ORDER BY table_name;
+-- names that need quoting (and would break spliced SQL) are quoted everywhere
+CREATE SCHEMA "Odd Schema";
+CREATE TABLE "Odd Schema"."Order Items; DROP TABLE x" ("Tenant'Id" uuid, v text);
+SELECT ddl FROM tenant_rls.protect('"Odd Schema"."Order Items; DROP TABLE x"', 'Tenant''Id') ddl
+ WHERE ddl NOT LIKE '%guard%' AND ddl NOT LIKE '%isolation_insert%' AND ddl NOT LIKE '%isolation_update%'
+   AND ddl NOT LIKE '%isolation_delete%';
+SELECT schema_name, table_name, tenant_column FROM tenant_rls.protected_table WHERE schema_name = 'Odd Schema';
+SELECT tenant_rls.grant_access('"Odd Schema"."Order Items; DROP TABLE x"', md5('1'), md5('2'), 'read');
+SELECT count(*) FROM tenant_rls.tenant_grant WHERE schema_name = 'Odd Schema';
+SELECT count(*) FROM tenant_rls.unprotect('"Odd Schema"."Order Items; DROP TABLE x"');
+SELECT count(*) FROM tenant_rls.tenant_grant WHERE schema_name = 'Odd Schema';
+SELECT * FROM pol.state('"Odd Schema"."Order Items; DROP TABLE x"');
+DROP SCHEMA "Odd Schema" CASCADE;
+
 -- the tenant column name comes from tenant_rls.tenant_column when not given
 SET tenant_rls.tenant_column = 'org';
 SELECT count(*) FROM tenant_rls.protect('pol.t_int');

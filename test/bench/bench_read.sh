@@ -19,7 +19,8 @@
 # prints their latencies and latency a / latency b, the more robust ratio.
 #
 # BENCH_READ_INITPLAN=1 adds (c): a copy with hand-written policies in the
-# "(SELECT accessor())" initplan form, to compare the policy forms (c/a).
+# "(SELECT accessor())" initplan form, interleaved with a and b, to compare
+# the policy forms (c/a = latency a / latency c).
 # shellcheck shell=bash
 
 read_clients=2
@@ -135,13 +136,15 @@ read_run() {	# read_run SCRIPT MODE SECONDS -> tps
 # read_mixed A B MODE SECONDS -> "latency_a latency_b" (ms): one pgbench run
 # that picks script A or B at random for every transaction, so both see the
 # same machine; the latency ratio is robust against other load.
-read_mixed() {
-	local out=$read_dir/mixed.$1.$3.$RANDOM.out opts=""
-	[ "$3" = prepared ] && opts="-c plan_cache_mode=force_generic_plan"
-	tr_as_pg env PGOPTIONS="$opts" "$TR_BINDIR/pgbench" -n -U bench_app -M "$3" \
-		-c "$read_clients" -j "$read_clients" -T "$4" \
-		-f "$read_dir/$1.sql@1" -f "$read_dir/$2.sql@1" postgres >"$out" 2>&1 \
-		|| { cat "$out" >&2; echo "0 0"; return; }
+read_mixed() {	# read_mixed MODE SECONDS SCRIPT... -> one latency (ms) per script
+	local mode=$1 secs=$2 out=$read_dir/mixed.$1.$RANDOM.out opts="" f files=""
+	shift 2
+	for f in "$@"; do files="$files -f $read_dir/$f.sql@1"; done
+	[ "$mode" = prepared ] && opts="-c plan_cache_mode=force_generic_plan"
+	# shellcheck disable=SC2086
+	tr_as_pg env PGOPTIONS="$opts" "$TR_BINDIR/pgbench" -n -U bench_app -M "$mode" \
+		-c "$read_clients" -j "$read_clients" -T "$secs" $files postgres >"$out" 2>&1 \
+		|| { cat "$out" >&2; echo "0 0 0"; return; }
 	sed -n 's/^ - latency average = \([0-9.]*\) ms.*/\1/p' "$out" | tr '\n' ' '
 }
 
@@ -164,14 +167,17 @@ for query in point agg; do
 		a=$(read_avg $as)
 		b=$(read_avg $bs)
 		r=$(bench_ratio "$b" "$a")
-		# shellcheck disable=SC2046
-		set -- $(read_mixed "a_$query" "b_$query" "$mode" "$BENCH_SECONDS")
+		if [ "${BENCH_READ_INITPLAN:-0}" = 1 ]; then
+			# shellcheck disable=SC2046
+			set -- $(read_mixed "$mode" "$BENCH_SECONDS" "a_$query" "b_$query" "c_$query")
+		else
+			# shellcheck disable=SC2046
+			set -- $(read_mixed "$mode" "$BENCH_SECONDS" "a_$query" "b_$query")
+		fi
 		mr=$(bench_ratio "${1:-0}" "${2:-0}")
 		line=$(printf '%-6s %-9s %11s %11s %7s | %14s %6s %6s' "$query" "$mode" "$a" "$b" "$r" "${1:-?}" "${2:-?}" "$mr")
 		if [ "${BENCH_READ_INITPLAN:-0}" = 1 ]; then
-			read_run "c_$query" "$mode" 2 >/dev/null
-			c=$(read_run "c_$query" "$mode" "$BENCH_SECONDS")
-			line="$line   c: initplan $c (c/a $(bench_ratio "$c" "$a"))"
+			line="$line | c: initplan ${3:-?} ms, c/a $(bench_ratio "${1:-0}" "${3:-0}")"
 		fi
 		echo "$line"
 		read_summary="$read_summary$line"$'\n'
