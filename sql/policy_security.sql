@@ -26,6 +26,15 @@ EXCEPTION WHEN OTHERS THEN
   RETURN st || ': ' || msg || coalesce(E'\nDETAIL: ' || nullif(det, ''), '') || coalesce(E'\nHINT: ' || nullif(hint, ''), '');
 END $$;
 GRANT EXECUTE ON FUNCTION sec.err(text) TO PUBLIC;
+CREATE FUNCTION sec.plan_has(sql text, node text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || sql LOOP
+    IF l LIKE '%' || node || '%' THEN RETURN true; END IF;
+  END LOOP;
+  RETURN false;
+END $$;
+GRANT EXECUTE ON FUNCTION sec.plan_has(text, text) TO PUBLIC;
 
 -- ------------------------------------------------------------------------
 -- 2. an owner (not superuser) protects and unprotects its table with
@@ -184,6 +193,18 @@ BEGIN;
 SET LOCAL app.current_tenant_id = 'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a22';
 SELECT id, v FROM sec.g ORDER BY id;
 SET LOCAL app.current_tenant_id = 'B0EEBC999C0B4EF8BB6D6BB9BD380A22';
+SELECT id, v FROM sec.g ORDER BY id;
+COMMIT;
+-- in parallel workers too (they load the grants with the query's snapshot)
+BEGIN;
+SELECT tenant_rls.set_tenant('B0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A22');
+SET LOCAL force_parallel_mode = on;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+SET LOCAL parallel_leader_participation = off;
+SELECT sec.plan_has('SELECT id, v FROM sec.g ORDER BY id', 'Gather') AS parallel;
 SELECT id, v FROM sec.g ORDER BY id;
 COMMIT;
 -- C sees nothing of the grant, and no tenant sees nothing at all
