@@ -304,6 +304,16 @@ RESET ROLE;
 SELECT table_name, global_rows, managed->'set_not_null' AS set_not_null,
        managed->'policies'->'tenant_rls_guard_select'->>'qual' LIKE '%IS NULL%' AS reads_global
   FROM tenant_rls.protected_table WHERE table_name LIKE 'parted%' ORDER BY 1;
+-- ... and the parent's grants: md5('2') reads md5('1')'s rows of the new partition
+INSERT INTO exc.parted_3 SELECT i, md5((i % 3)::text)::uuid, 'p' || i FROM generate_series(200, 229) i;
+GRANT SELECT ON exc.parted_3 TO tr_app;
+SET ROLE tr_app;
+BEGIN;
+SELECT tenant_rls.set_tenant(md5('2')::uuid);
+SELECT count(*) FILTER (WHERE tenant_id = md5('1')::uuid) AS granted, count(*) FILTER (WHERE tenant_id = md5('0')::uuid) AS other
+  FROM exc.parted_3;
+COMMIT;
+RESET ROLE;
 
 -- unprotect removes the grants with the registry row
 SELECT count(*) FROM tenant_rls.tenant_grant;

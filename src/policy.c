@@ -611,6 +611,8 @@ audit_function(const char *name, int nargs, Oid *argtypes)
 }
 
 /* is the table part of a hierarchy whose protection it joins? */
+static void grant_caches_stale(void);
+
 static bool
 in_protected_tree(Target *t, Target *root, const char *pschema)
 {
@@ -1046,6 +1048,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 								pschema ? pschema : root->nspname,
 								ptable ? ptable : root->relname, global_rows);
 		}
+		grant_caches_stale();
 	}
 
 	/* the result lives in the caller's context */
@@ -1459,6 +1462,7 @@ tenant_rls_unprotect(PG_FUNCTION_ARGS)
 
 	/* the registry first: the drift guard then sees unmanaged tables */
 	registry_delete(nspname, relname, true);
+	grant_caches_stale();
 	CommandCounterIncrement();
 
 	can_disable_audit = OidIsValid(audit_function("disable_audit", 1, disable_args));
@@ -1939,7 +1943,9 @@ tenant_rls_grants_changed(PG_FUNCTION_ARGS)
 /* ---------------------------------------------------------------------
  * The grant cache: every grant, keyed by the OID of each protected table it
  * covers (the table itself and the children protected with it).  Rebuilt
- * lazily after any relcache invalidation.
+ * lazily after an invalidation that can change it: all relcaches (the grants
+ * trigger), the grants table's (protect() and unprotect() change which
+ * tables a grant covers), or one of the tables it lists (renamed, dropped).
  * ---------------------------------------------------------------------
  */
 typedef struct GrantEntry
@@ -1957,12 +1963,40 @@ static GrantEntry *grant_entries = NULL;
 static int	grant_count = 0;
 static bool grant_cache_valid = false;
 static bool grant_cache_latest = false;	/* read with the latest snapshot */
+static bool grant_cache_loading = false;	/* grant_cache_load() is reading */
+static Oid	grant_table_oid = InvalidOid;
 static bool callbacks_registered = false;
 
 static void
 grant_cache_inval(Datum arg, Oid relid)
 {
-	grant_cache_valid = false;
+	if (!grant_cache_valid)
+		return;
+	/* while loading, the entries are not there yet: any invalidation wins */
+	if (grant_cache_loading || !OidIsValid(relid) || relid == grant_table_oid)
+	{
+		grant_cache_valid = false;
+		return;
+	}
+	for (int i = 0; i < grant_count; i++)
+	{
+		if (grant_entries[i].relid == relid)
+		{
+			grant_cache_valid = false;
+			return;
+		}
+	}
+}
+
+/* protect() / unprotect() changed the registry: grant caches must reload */
+static void
+grant_caches_stale(void)
+{
+	Oid			nsp = get_namespace_oid(TENANT_RLS_SCHEMA, false);
+	Oid			rel = get_relname_relid("tenant_grant", nsp);
+
+	if (OidIsValid(rel))
+		CacheInvalidateRelcacheByRelid(rel);
 }
 
 /*
@@ -2035,6 +2069,7 @@ grant_cache_load(void)
 
 	/* mark valid before the snapshot and the read: an invalidation wins */
 	grant_cache_valid = true;
+	grant_cache_loading = true;
 	grant_cache_latest = !IsInParallelMode();
 	if (grant_cache_latest)
 		PushActiveSnapshot(GetLatestSnapshot());
@@ -2061,6 +2096,7 @@ grant_cache_load(void)
 	PG_CATCH();
 	{
 		grant_cache_valid = false;
+		grant_cache_loading = false;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -2084,6 +2120,8 @@ grant_cache_load(void)
 		e->valid_until = isnull ? 0 : DatumGetTimestampTz(d);
 	}
 	grant_count = (int) n;
+	grant_table_oid = get_relname_relid("tenant_grant", get_namespace_oid(TENANT_RLS_SCHEMA, false));
+	grant_cache_loading = false;
 	MemoryContextSwitchTo(old);
 	SPI_finish();
 	PopActiveSnapshot();
