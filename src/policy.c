@@ -3,7 +3,8 @@
  * exceptions (admin role, global rows, cross-tenant grants).
  *
  * protect() turns a table into a tenant table:
- *   ALTER TABLE ONLY t ALTER COLUMN c SET DEFAULT <accessor>()   (if none)
+ *   ALTER TABLE ONLY t ALTER COLUMN c SET DEFAULT <require>()    (if none;
+ *     require_tenant*(): the current tenant, or "no tenant context")
  *   ALTER TABLE ONLY t ENABLE / FORCE ROW LEVEL SECURITY         (if not yet)
  *   per command (select, insert, update, delete) a permissive
  *   tenant_rls_isolation_<cmd> and a restrictive tenant_rls_guard_<cmd>, both
@@ -105,12 +106,13 @@ typedef struct ColType
 	const char *accessor;		/* tenant_rls.<accessor>() */
 	const char *granted;		/* tenant_rls.<granted>(regclass, text) */
 	TenantType	ttype;
+	const char *require;		/* tenant_rls.<require>(): the column default */
 } ColType;
 
-static const ColType coltype_uuid = {"uuid", "current_tenant_uuid", "granted_tenants_uuid", TENANT_TYPE_UUID};
-static const ColType coltype_bigint = {"bigint", "current_tenant_bigint", "granted_tenants_bigint", TENANT_TYPE_BIGINT};
-static const ColType coltype_int = {"integer", "current_tenant_int", "granted_tenants_int", TENANT_TYPE_INTEGER};
-static const ColType coltype_text = {"text", "current_tenant", "granted_tenants", TENANT_TYPE_TEXT};
+static const ColType coltype_uuid = {"uuid", "current_tenant_uuid", "granted_tenants_uuid", TENANT_TYPE_UUID, "require_tenant_uuid"};
+static const ColType coltype_bigint = {"bigint", "current_tenant_bigint", "granted_tenants_bigint", TENANT_TYPE_BIGINT, "require_tenant_bigint"};
+static const ColType coltype_int = {"integer", "current_tenant_int", "granted_tenants_int", TENANT_TYPE_INTEGER, "require_tenant_int"};
+static const ColType coltype_text = {"text", "current_tenant", "granted_tenants", TENANT_TYPE_TEXT, "require_tenant"};
 
 static const ColType *
 coltype_for(Oid typid)
@@ -519,6 +521,33 @@ fill_target(Target *t, Oid relid, const char *colname)
 	}
 }
 
+/*
+ * Under a nondeterministic collation different tenant values ('ACME' and
+ * 'acme' under a case-insensitive one) compare equal, and so would pass each
+ * other's policies: refuse such a tenant column (also via a domain).
+ */
+static void
+check_tenant_collation(Target *t, const char *colname)
+{
+	HeapTuple	tup;
+	Oid			collid;
+
+	if (t->attnum <= 0)
+		return;
+	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(t->relid), Int16GetDatum(t->attnum));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for attribute %d of relation %u", t->attnum, t->relid);
+	collid = ((Form_pg_attribute) GETSTRUCT(tup))->attcollation;
+	ReleaseSysCache(tup);
+	if (OidIsValid(collid) && !get_collation_isdeterministic(collid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDETERMINATE_COLLATION),
+				 errmsg("tenant column \"%s\" of table \"%s\" has the nondeterministic collation \"%s\"",
+						colname, t->qualname, get_collation_name(collid)),
+				 errdetail("Under a nondeterministic collation different tenant values, such as 'ACME' and 'acme', can compare equal, so one tenant could read another tenant's rows."),
+				 errhint("Give the tenant column a deterministic collation such as \"C\" (ALTER TABLE ... ALTER COLUMN ... TYPE ... COLLATE \"C\"), then protect the table.")));
+}
+
 /* does the relation already carry a policy with a reserved name? */
 static char *
 reserved_policy_present(Oid relid)
@@ -619,15 +648,26 @@ in_protected_tree(Target *t, Target *root, const char *pschema)
 
 static char *current_default_expr(Oid relid, const char *colname);
 
-/* is the column's default the one protect() sets (as pg_get_expr prints it)? */
+/* is the default expression tenant_rls.<fn>() (possibly cast)? */
+static bool
+default_calls(const char *cur, const char *fn)
+{
+	char	   *ours = psprintf("tenant_rls.%s()", fn);
+	char	   *ours_cast = psprintf("(tenant_rls.%s())::", fn);
+
+	return strcmp(cur, ours) == 0 || strncmp(cur, ours_cast, strlen(ours_cast)) == 0;
+}
+
+/*
+ * Is the column's default the one protect() sets (as pg_get_expr prints it)?
+ * require_tenant*(), or the accessor that versions before it set.
+ */
 static bool
 is_our_default(Oid relid, const char *colname, const ColType *ct)
 {
 	char	   *cur = current_default_expr(relid, colname);
-	char	   *ours = psprintf("tenant_rls.%s()", ct->accessor);
-	char	   *ours_cast = psprintf("(tenant_rls.%s())::", ct->accessor);
 
-	return cur != NULL && (strcmp(cur, ours) == 0 || strncmp(cur, ours_cast, strlen(ours_cast)) == 0);
+	return cur != NULL && (default_calls(cur, ct->require) || default_calls(cur, ct->accessor));
 }
 
 /* did protect() set NOT NULL on this (registered) table? */
@@ -698,9 +738,15 @@ registry_insert(Target *t, const char *colname, const ColType *ct,
 						16, types, vals, nulls, false);
 }
 
-/* run generated DDL as the caller, with the drift guard told it is ours */
+/*
+ * Run generated DDL, with the drift guard told it is ours: as the caller, or
+ * (privileged) with the extension's rights -- for enable_audit() and
+ * disable_audit(), which PUBLIC may not call, once the caller's ownership of
+ * the table has been checked.  Those run fixed SQL on the table and the
+ * extension's own objects; no code of the table's owner is executed.
+ */
 static void
-exec_statements(List *stmts)
+exec_statements(List *stmts, bool privileged)
 {
 	bool		save_active = policy_ddl_active;
 	ListCell   *lc;
@@ -709,7 +755,12 @@ exec_statements(List *stmts)
 	{
 		policy_ddl_active = true;
 		foreach(lc, stmts)
-			spi_exec_ddl((char *) lfirst(lc));
+		{
+			if (privileged)
+				spi_exec_privileged((char *) lfirst(lc), 0, NULL, NULL, NULL, false);
+			else
+				spi_exec_ddl((char *) lfirst(lc));
+		}
 	}
 	PG_FINALLY();
 	{
@@ -740,6 +791,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	Target	  **tarr;
 	Oid			audit_args[3] = {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID};
 	bool		with_audit;
+	List	   *audit_stmts = NIL;
 	ListCell   *lc;
 
 	colname = tenant_column ? tenant_column : tenant_rls_tenant_column;
@@ -770,6 +822,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 						colname, root->qualname, format_type_be(get_atttype(relid, root->attnum))),
 				 errdetail("Supported tenant column types are uuid, bigint, integer, text and varchar (or domains over them)."),
 				 errhint("Change the column's type, or protect the table by another column.")));
+	check_tenant_collation(root, colname);
 	col = quote_identifier(colname);
 
 	reg = registry_get(root->nspname, root->relname);
@@ -829,6 +882,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 					 errdetail("It is a %s of \"%s\", which is protected with it.",
 							   t->ispartition ? "partition" : "child table", root->qualname),
 					 errhint("Run it as the owner of all these tables or as a superuser.")));
+		check_tenant_collation(t, colname);
 		reg = registry_get(t->nspname, t->relname);
 		if (reg.found)
 		{
@@ -972,7 +1026,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 		{
 			t->set_default = true;
 			stmts = lappend(stmts, psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s SET DEFAULT tenant_rls.%s()",
-											t->qualname, col, ct->accessor));
+											t->qualname, col, ct->require));
 		}
 		else if (in_protected_tree(t, root, pschema) && is_our_default(t->relid, colname, ct))
 		{
@@ -1008,13 +1062,15 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 			if (tarr[i]->registered || tarr[i]->ispartition)
 				continue;
 			tarr[i]->audit = true;
-			stmts = lappend(stmts, psprintf("SELECT tenant_rls.enable_audit(%s)", regclass_literal(tarr[i]->relid)));
+			audit_stmts = lappend(audit_stmts, psprintf("SELECT tenant_rls.enable_audit(%s)",
+														regclass_literal(tarr[i]->relid)));
 		}
 	}
 
 	if (!dry_run)
 	{
-		exec_statements(stmts);
+		exec_statements(stmts, false);
+		exec_statements(audit_stmts, true);
 
 		for (int i = 0; i < ntargets; i++)
 		{
@@ -1033,6 +1089,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	}
 
 	/* the result lives in the caller's context */
+	stmts = list_concat(stmts, audit_stmts);
 	{
 		MemoryContext old = MemoryContextSwitchTo(outer);
 
@@ -1115,19 +1172,15 @@ typedef struct Runner
 static void
 run_stmt(Runner *r, char *sql)
 {
-	bool		save_active = policy_ddl_active;
+	exec_statements(list_make1(sql), false);
+	r->stmts = lappend(r->stmts, sql);
+}
 
-	PG_TRY();
-	{
-		policy_ddl_active = true;
-		spi_exec_ddl(sql);
-	}
-	PG_FINALLY();
-	{
-		policy_ddl_active = save_active;
-	}
-	PG_END_TRY();
-	CommandCounterIncrement();
+/* disable_audit(): with the extension's rights (see exec_statements) */
+static void
+run_stmt_privileged(Runner *r, char *sql)
+{
+	exec_statements(list_make1(sql), true);
 	r->stmts = lappend(r->stmts, sql);
 }
 
@@ -1460,7 +1513,7 @@ tenant_rls_unprotect(PG_FUNCTION_ARGS)
 		if (!OidIsValid(t->relid))
 			continue;
 		if (t->audit && can_disable_audit)
-			run_stmt(&r, psprintf("SELECT tenant_rls.disable_audit(%s)", regclass_literal(t->relid)));
+			run_stmt_privileged(&r, psprintf("SELECT tenant_rls.disable_audit(%s)", regclass_literal(t->relid)));
 		foreach(pc, existing_policies(t->relid, t->policies))
 			run_stmt(&r, psprintf("DROP POLICY %s ON %s", quote_identifier((char *) lfirst(pc)), t->qualname));
 		rel_rls_flags(t->relid, &enabled, &forced);
@@ -1896,26 +1949,30 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 /*
  * Statement trigger on tenant_rls.tenant_grant: whatever changed, every
  * backend drops its grant cache and its cached plans at commit (grants change
- * rarely; the plan-time gate plan_has_grants() must never be stale).
+ * rarely; the plan-time gate plan_has_grants() must never be stale).  On any
+ * other table it refuses to run: it would let anybody flush every backend's
+ * caches with each statement.
  */
 Datum
 tenant_rls_grants_changed(PG_FUNCTION_ARGS)
 {
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("tenant_rls.grants_changed() must be called as a trigger")));
-	/* anybody may attach it to a table of their own: it is for tenant_grant only */
-	{
-		Relation	rel = ((TriggerData *) fcinfo->context)->tg_relation;
-
-		if (RelationGetNamespace(rel) != get_namespace_oid(TENANT_RLS_SCHEMA, true) ||
-			strcmp(RelationGetRelationName(rel), "tenant_grant") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("tenant_rls.grants_changed() runs only on tenant_rls.tenant_grant"),
-					 errhint("Drop this trigger from table \"%s\".", RelationGetRelationName(rel))));
-	}
+	rel = trigdata->tg_relation;
+	if (strcmp(get_namespace_name(RelationGetNamespace(rel)), TENANT_RLS_SCHEMA) != 0 ||
+		strcmp(RelationGetRelationName(rel), "tenant_grant") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("tenant_rls.grants_changed() may only be used as a trigger on tenant_rls.tenant_grant"),
+				 errdetail("It was fired on table \"%s\".",
+						   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													  RelationGetRelationName(rel))),
+				 errhint("Drop the trigger.")));
 	CacheInvalidateRelcacheAll();
 	return PointerGetDatum(NULL);
 }
@@ -1942,6 +1999,8 @@ static MemoryContext grant_cxt = NULL;
 static GrantEntry *grant_entries = NULL;
 static int	grant_count = 0;
 static bool grant_cache_valid = false;
+static bool grant_cache_latest = false;	/* read with the latest snapshot */
+static bool grant_cache_loading = false;	/* grant_cache_load() is reading */
 static Oid	grant_table_oid = InvalidOid;
 static bool callbacks_registered = false;
 
@@ -1950,7 +2009,8 @@ grant_cache_inval(Datum arg, Oid relid)
 {
 	if (!grant_cache_valid)
 		return;
-	if (!OidIsValid(relid) || relid == grant_table_oid)
+	/* while loading, the entries are not there yet: any invalidation wins */
+	if (grant_cache_loading || !OidIsValid(relid) || relid == grant_table_oid)
 	{
 		grant_cache_valid = false;
 		return;
@@ -1976,6 +2036,30 @@ grant_caches_stale(void)
 		CacheInvalidateRelcacheByRelid(rel);
 }
 
+/*
+ * A cache read with an older snapshot (parallel mode: the query's) never
+ * outlives its transaction; neither does anything read in an aborted one.
+ */
+static void
+grant_cache_xact(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			if (!grant_cache_latest)
+				grant_cache_valid = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			grant_cache_valid = false;
+			break;
+		default:
+			break;
+	}
+}
+
 /* role membership or roles changed: cached plans may have folded is_admin */
 static void
 roles_changed(Datum arg, int cacheid, uint32 hashvalue)
@@ -1991,13 +2075,23 @@ register_callbacks(void)
 	CacheRegisterRelcacheCallback(grant_cache_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, roles_changed, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, roles_changed, (Datum) 0);
+	RegisterXactCallback(grant_cache_xact, NULL);
 	callbacks_registered = true;
 }
 
+/*
+ * (Re)load the cache.  The grants are read with the latest snapshot, not the
+ * transaction's: a REPEATABLE READ transaction that processes the
+ * invalidation of a revoke must not reload the revoked grant from its old
+ * snapshot and keep it, valid, for the rest of the session.  A commit becomes
+ * visible to new snapshots before its invalidation is sent, and the cache is
+ * marked valid before the snapshot is taken, so any change the snapshot
+ * misses invalidates the cache again.  In parallel mode no new snapshot may
+ * be taken: the query's is used, and the cache lasts for the transaction only.
+ */
 static void
 grant_cache_load(void)
 {
-	volatile bool pushed = false;
 	MemoryContext old;
 	uint64		n;
 
@@ -2010,15 +2104,16 @@ grant_cache_load(void)
 	grant_entries = NULL;
 	grant_count = 0;
 
-	if (!ActiveSnapshotSet())
-	{
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pushed = true;
-	}
+	/* mark valid before the snapshot and the read: an invalidation wins */
+	grant_cache_valid = true;
+	grant_cache_loading = true;
+	grant_cache_latest = !IsInParallelMode();
+	if (grant_cache_latest)
+		PushActiveSnapshot(GetLatestSnapshot());
+	else
+		PushActiveSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
-	/* mark valid before reading: an invalidation during the read wins */
-	grant_cache_valid = true;
 	PG_TRY();
 	{
 	spi_exec_privileged("SELECT c.oid, g.owner_tenant, g.grantee_tenant,"
@@ -2038,6 +2133,7 @@ grant_cache_load(void)
 	PG_CATCH();
 	{
 		grant_cache_valid = false;
+		grant_cache_loading = false;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -2062,10 +2158,10 @@ grant_cache_load(void)
 	}
 	grant_count = (int) n;
 	grant_table_oid = get_relname_relid("tenant_grant", get_namespace_oid(TENANT_RLS_SCHEMA, false));
+	grant_cache_loading = false;
 	MemoryContextSwitchTo(old);
 	SPI_finish();
-	if (pushed)
-		PopActiveSnapshot();
+	PopActiveSnapshot();
 }
 
 static bool
@@ -2088,7 +2184,10 @@ tenant_rls_plan_has_grants(PG_FUNCTION_ARGS)
  * granted_tenants*(tbl, privilege): the owner tenants that granted the
  * current tenant 'read' (read or write grants) or 'write' on tbl, in force
  * now (valid_until after the statement's start), as an array of the
- * function's element type.
+ * function's element type.  Only grants whose grantee is the current tenant
+ * are ever returned.  Grants are stored canonical; the context is compared
+ * in canonical form for the element type too (an upper-case uuid set by a
+ * plain SET names the same tenant as the accessor reads it).
  */
 Datum
 tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
@@ -2113,6 +2212,20 @@ tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
 	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
 	if (cur == NULL)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(elemtype));
+	switch (elemtype)
+	{
+		case UUIDOID:
+			cur = tenant_canonicalize(cur, TENANT_TYPE_UUID);
+			break;
+		case INT8OID:
+			cur = tenant_canonicalize(cur, TENANT_TYPE_BIGINT);
+			break;
+		case INT4OID:
+			cur = tenant_canonicalize(cur, TENANT_TYPE_INTEGER);
+			break;
+		default:
+			break;				/* text: as set_tenant() stores it */
+	}
 	grant_cache_load();
 	elems = palloc(sizeof(Datum) * Max(grant_count, 1));
 	getTypeInputInfo(elemtype, &infunc, &ioparam);
