@@ -84,6 +84,15 @@ RESET search_path;
 SELECT * FROM tenant_rls.protect('pol.orders');
 SELECT * FROM tenant_rls.protect('pol.orders', dry_run => true);
 SELECT * FROM tenant_rls.protect('pol.orders', 'tenant_id');
+-- a managed policy dropped behind its back: protect() says so and how to repair
+SET tenant_rls.drift_action = warning;
+SET client_min_messages = error;
+DROP POLICY tenant_rls_guard_delete ON pol.orders;
+RESET client_min_messages;
+RESET tenant_rls.drift_action;
+SELECT * FROM tenant_rls.protect('pol.orders');
+SELECT count(*) FROM tenant_rls.unprotect('pol.orders');
+SELECT count(*) FROM tenant_rls.protect('pol.orders');
 -- ... but not with another column
 SELECT pol.err($$SELECT tenant_rls.protect('pol.orders', 'amount')$$);
 

@@ -613,6 +613,33 @@ audit_function(const char *name, int nargs, Oid *argtypes)
 /* is the table part of a hierarchy whose protection it joins? */
 static void grant_caches_stale(void);
 
+/* how many of the policies the registry lists for a table no longer exist */
+static int
+managed_policies_missing(Oid relid, const char *nspname, const char *relname)
+{
+	Oid			types[3] = {OIDOID, NAMEOID, NAMEOID};
+	Datum		vals[3];
+	bool		isnull;
+
+	vals[0] = ObjectIdGetDatum(relid);
+	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(nspname));
+	vals[2] = DirectFunctionCall1(namein, CStringGetDatum(relname));
+	spi_exec_privileged("SELECT count(*)::integer FROM tenant_rls.protected_table r,"
+						"       pg_catalog.jsonb_object_keys(r.managed OPERATOR(pg_catalog.->) 'policies') k"
+						" WHERE r.schema_name OPERATOR(pg_catalog.=) $2 AND r.table_name OPERATOR(pg_catalog.=) $3"
+						"   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy p"
+						"                    WHERE p.polrelid OPERATOR(pg_catalog.=) $1"
+						"                      AND p.polname::text OPERATOR(pg_catalog.=) k)",
+						3, types, vals, NULL, true);
+	if (SPI_processed == 0)
+		return 0;
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		return isnull ? 0 : DatumGetInt32(d);
+	}
+}
+
 static bool
 in_protected_tree(Target *t, Target *root, const char *pschema)
 {
@@ -895,8 +922,18 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 			todo |= !tarr[i]->registered;
 		if (!todo)
 		{
-			ereport(NOTICE,
-					(errmsg("table \"%s\" is already protected, nothing to do", root->qualname)));
+			int			missing = managed_policies_missing(root->relid, root->nspname, root->relname);
+
+			if (missing > 0)
+				ereport(NOTICE,
+						(errmsg("table \"%s\" is already protected, nothing to do", root->qualname),
+						 errdetail_plural("%d policy that protect() created is missing.",
+										  "%d policies that protect() created are missing.",
+										  missing, missing),
+						 errhint("Run tenant_rls.unprotect() and then tenant_rls.protect() to restore them.")));
+			else
+				ereport(NOTICE,
+						(errmsg("table \"%s\" is already protected, nothing to do", root->qualname)));
 			SPI_finish();
 			return NIL;
 		}
