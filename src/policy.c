@@ -1788,7 +1788,8 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	if (get_rel_relkind(relid) == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("Pass the name of an existing protected table.")));
 	priv = grant_privilege_arg(fcinfo, 3);
 	if (priv == NULL)
 		ereport(ERROR,
@@ -1859,7 +1860,8 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 	if (get_rel_relkind(relid) == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("Pass the name of an existing protected table.")));
 	priv = grant_privilege_arg(fcinfo, 3);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
