@@ -1580,6 +1580,13 @@ tenant_rls_unmark_global(PG_FUNCTION_ARGS)
 		SPI_finish();
 		PG_RETURN_VOID();
 	}
+	if (reg.parent_table != NULL && registry_get(reg.parent_schema, reg.parent_table).found)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is marked global as part of \"%s\"", rel_qualname(relid),
+						quote_qualified_identifier(reg.parent_schema, reg.parent_table)),
+				 errhint("Unmark \"%s\" instead, or detach this table first.",
+						 quote_qualified_identifier(reg.parent_schema, reg.parent_table))));
 	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(relid))));
 	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(relid)));
 	spi_exec_privileged("DELETE FROM tenant_rls.protected_table"
