@@ -240,6 +240,7 @@ SELECT tenant_rls.mark_global('pol.rates');
 SELECT table_name, status, parent_table FROM tenant_rls.protected_table WHERE table_name LIKE 'rates%' ORDER BY 1;
 SELECT pol.err($$SELECT tenant_rls.protect('pol.rates_eu', 'region')$$);
 SELECT pol.err($$SELECT tenant_rls.protect('pol.rates', 'region')$$);
+SELECT pol.err($$SELECT tenant_rls.unmark_global('pol.rates_eu')$$);
 SELECT tenant_rls.unmark_global('pol.rates');
 SELECT count(*) FROM tenant_rls.protected_table WHERE table_name LIKE 'rates%';
 

@@ -170,6 +170,9 @@ SELECT exc.err($$SELECT tenant_rls.grant_access('exc.docs', 't2', NULL, 'read')$
 SELECT exc.err($$SELECT tenant_rls.grant_access('exc.docs', 't2', 't1', 'read', now() - interval '1 day')$$);
 SELECT exc.err($$SELECT tenant_rls.grant_access('exc.unprotected', 't2', 't1', 'read')$$);
 SELECT exc.err($$SELECT tenant_rls.revoke_access('exc.docs', 't1', 't2')$$);
+SELECT exc.err($$SELECT tenant_rls.revoke_access('exc.docs', 't2', 't1', 'own')$$);
+SELECT exc.err($$SELECT tenant_rls.grant_access(0, 't2', 't1', 'read')$$);
+SELECT exc.err($$SELECT tenant_rls.grant_access(NULL, 't2', 't1', 'read')$$);
 -- tenant t2 lets t1 read its documents
 SELECT tenant_rls.grant_access('exc.docs', 't2', 't1', 'read');
 COMMIT;

@@ -1633,6 +1633,13 @@ tenant_rls_unmark_global(PG_FUNCTION_ARGS)
 		SPI_finish();
 		PG_RETURN_VOID();
 	}
+	if (reg.parent_table != NULL && registry_get(reg.parent_schema, reg.parent_table).found)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is marked global as part of \"%s\"", rel_qualname(relid),
+						quote_qualified_identifier(reg.parent_schema, reg.parent_table)),
+				 errhint("Unmark \"%s\" instead, or detach this table first.",
+						 quote_qualified_identifier(reg.parent_schema, reg.parent_table))));
 	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(relid))));
 	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(relid)));
 	spi_exec_privileged("DELETE FROM tenant_rls.protected_table"
@@ -1841,7 +1848,8 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	if (get_rel_relkind(relid) == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("Pass the name of an existing protected table.")));
 	priv = grant_privilege_arg(fcinfo, 3);
 	if (priv == NULL)
 		ereport(ERROR,
@@ -1912,7 +1920,8 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 	if (get_rel_relkind(relid) == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("Pass the name of an existing protected table.")));
 	priv = grant_privilege_arg(fcinfo, 3);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
