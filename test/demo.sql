@@ -1,6 +1,8 @@
 -- tenant_rls demonstration.  Run by `make demo` on a throwaway cluster that
 -- preloads the library and has a signing key in postgresql.conf.
 \pset footer off
+\pset format wrapped
+\pset columns 110
 \set VERBOSITY terse
 CREATE DATABASE shop;
 -- tenants of this deployment are uuids: set_tenant() validates against that
