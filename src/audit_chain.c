@@ -1016,23 +1016,35 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
-static ChainState *
-chain_state(const char *key)
+/*
+ * Every path that touches a tenant's chain: the tenant must fit the chain's
+ * key, and the transaction callbacks that write and release chains must be
+ * in place.
+ */
+static void
+chain_prepare(const char *key)
 {
-	ChainState *cs;
-	bool		found;
-
 	if (strlen(key) > TENANT_MAX_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				 errmsg("tenant value is too long for the audit log"),
-				 errdetail("Tenant values of audited rows may be at most %d bytes.", TENANT_MAX_LEN)));
+				 errdetail("Tenant values of audited rows may be at most %d bytes.", TENANT_MAX_LEN),
+				 errhint("Shorten the tenant values stored in the table's tenant column.")));
 	if (!chain_callbacks_registered)
 	{
 		RegisterXactCallback(chain_xact_callback, NULL);
 		RegisterSubXactCallback(chain_subxact_callback, NULL);
 		chain_callbacks_registered = true;
 	}
+}
+
+static ChainState *
+chain_state(const char *key)
+{
+	ChainState *cs;
+	bool		found;
+
+	chain_prepare(key);
 	if (chain_states == NULL)
 	{
 		HASHCTL		ctl;
@@ -1218,17 +1230,7 @@ audit_append(Datum *values, bool *nulls)
 	PendingEntry *pe;
 	const char *key = nulls[AL_TENANT] ? "" : TextDatumGetCString(values[AL_TENANT]);
 
-	if (strlen(key) > TENANT_MAX_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				 errmsg("tenant value is too long for the audit log"),
-				 errdetail("Tenant values of audited rows may be at most %d bytes.", TENANT_MAX_LEN)));
-	if (!chain_callbacks_registered)
-	{
-		RegisterXactCallback(chain_xact_callback, NULL);
-		RegisterSubXactCallback(chain_subxact_callback, NULL);
-		chain_callbacks_registered = true;
-	}
+	chain_prepare(key);
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	pe = palloc(sizeof(PendingEntry));

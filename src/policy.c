@@ -1810,6 +1810,26 @@ check_grantor(Oid relid, const char *owner_c, const ColType *ct, const char *wha
 			 errhint("Set the owner tenant with tenant_rls.set_tenant() first, or run it as the table owner.")));
 }
 
+/* The table argument (first) of grant_access() / revoke_access(). */
+static Oid
+grant_table_arg(FunctionCallInfo fcinfo)
+{
+	Oid			relid;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null"),
+				 errhint("Pass the protected table the grant is for.")));
+	relid = PG_GETARG_OID(0);
+	if (get_rel_relkind(relid) == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("Pass the name of an existing protected table.")));
+	return relid;
+}
+
 static char *
 grant_privilege_arg(FunctionCallInfo fcinfo, int argno)
 {
@@ -1839,17 +1859,7 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	Datum		vals[7];
 	char		nulls[8] = "       ";
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("table must not be null"),
-				 errhint("Pass the protected table the grant is for.")));
-	relid = PG_GETARG_OID(0);
-	if (get_rel_relkind(relid) == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid),
-				 errhint("Pass the name of an existing protected table.")));
+	relid = grant_table_arg(fcinfo);
 	priv = grant_privilege_arg(fcinfo, 3);
 	if (priv == NULL)
 		ereport(ERROR,
@@ -1911,17 +1921,7 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 	char		nulls[6] = "     ";
 	uint64		n;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("table must not be null"),
-				 errhint("Pass the protected table the grant is for.")));
-	relid = PG_GETARG_OID(0);
-	if (get_rel_relkind(relid) == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid),
-				 errhint("Pass the name of an existing protected table.")));
+	relid = grant_table_arg(fcinfo);
 	priv = grant_privilege_arg(fcinfo, 3);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
