@@ -176,7 +176,8 @@ tenant_canonicalize(const char *value, TenantType type)
 		if ((unsigned char) value[i] < 0x20 || value[i] == 0x7f)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("tenant value must not contain control characters")));
+					 errmsg("tenant value must not contain control characters"),
+					 errhint("Pass the tenant identifier itself, without line breaks or other control characters.")));
 	}
 
 	switch (type)
