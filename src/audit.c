@@ -532,13 +532,31 @@ put_image(StringInfo buf, AuditRel *ar, const AttrNumber *atts, int n,
 }
 
 /*
- * The history key of a row: a hash of its primary key values, encoded as in
- * the payload, in the key's column-name order.  The same in every partition
- * and whatever the column order.
+ * The history key of a row: a one-column integer primary key itself, else a
+ * hash of its primary key values, encoded as in the payload, in the key's
+ * column-name order.  The same in every partition and whatever the column
+ * order.
  */
 static int64
 row_key(AuditRel *ar, Datum *values, bool *nulls)
 {
+	/* a one-column integer key is its own history key: it keeps its order */
+	if (ar->npk == 1 && !nulls[ar->pk[0] - 1])
+	{
+		Datum		v = values[ar->pk[0] - 1];
+
+		switch (ar->cols[ar->pk[0] - 1].t.typoid)
+		{
+			case INT2OID:
+				return (int64) DatumGetInt16(v);
+			case INT4OID:
+				return (int64) DatumGetInt32(v);
+			case INT8OID:
+				return DatumGetInt64(v);
+			default:
+				break;
+		}
+	}
 	resetStringInfo(&key_buf);
 	for (int i = 0; i < ar->npk; i++)
 	{

@@ -64,14 +64,16 @@ COMMENT ON TABLE tenant_rls.audit_batch IS
 -- The indexes are created per partition, not on the parent: pg_dump restores
 -- the partitions (they are not extension members) with their own indexes, and
 -- a parent index would make ATTACH PARTITION create them a second time.
---   *_tenant_seq_idx  (tenant, seq): verification, a tenant's batches in order
---   *_row_idx         (table_oid, row_key): audit_history()
+-- One index per partition (every index costs each committing writer):
+--   *_tenant_idx  (tenant, table_oid, row_key): a tenant's batches (the RLS
+--                 of readers, verification), and audit_history() per tenant
+-- A row_key of a table whose primary key is one integer column is the key
+-- itself: new rows then add to the end of the index, not to random pages.
 -- Payloads are stored uncompressed: compressing a large one costs the writer
 -- more than the bytes it saves (partitions copy the setting).
 ALTER TABLE tenant_rls.audit_batch ALTER COLUMN payload SET STORAGE EXTERNAL;
 CREATE TABLE tenant_rls.audit_batch_default PARTITION OF tenant_rls.audit_batch DEFAULT;
-CREATE INDEX audit_batch_default_tenant_seq_idx ON tenant_rls.audit_batch_default (tenant, seq);
-CREATE INDEX audit_batch_default_row_idx ON tenant_rls.audit_batch_default (table_oid, row_key);
+CREATE INDEX audit_batch_default_tenant_idx ON tenant_rls.audit_batch_default (tenant, table_oid, row_key);
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_batch_default', '');
 
 -- Chain heads: the last seq and hash of every tenant ('' = no tenant).  The
@@ -196,10 +198,8 @@ BEGIN
                               part,
                               pg_catalog.to_char(lo, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00',
                               pg_catalog.to_char(hi, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00');
-    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (tenant, seq)',
-                              part OPERATOR(pg_catalog.||) '_tenant_seq_idx', part);
-    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (table_oid, row_key)',
-                              part OPERATOR(pg_catalog.||) '_row_idx', part);
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (tenant, table_oid, row_key)',
+                              part OPERATOR(pg_catalog.||) '_tenant_idx', part);
     EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM PUBLIC', part);
     EXECUTE pg_catalog.format('CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.%I '
                               'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard()', part);
@@ -376,23 +376,39 @@ CREATE FUNCTION tenant_rls.audit_row_key(tbl regclass, pk jsonb) RETURNS bigint
 COMMENT ON FUNCTION tenant_rls.audit_row_key(regclass, jsonb) IS
     'the audit_batch.row_key of a row of tbl with primary key pk (NULL: tbl has no primary key)';
 
--- Row history: batches found through the (table_oid, row_key) index -- those
--- about this row only, and those about several rows whose row_keys hold it --
--- then the changes of the row in them.  For a table without a primary key,
--- the changes whose old or new image contains pk.
+-- Row history: for each tenant whose batches the caller may read (found by
+-- a skip scan of the index: one probe per tenant), the batches of this table
+-- about this row only, or about several rows (row_key NULL) whose row_keys
+-- hold it -- through the (tenant, table_oid, row_key) index -- then the
+-- changes of the row in them.  For a table without a primary key, the
+-- changes whose old or new image contains pk.
 CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
     RETURNS SETOF tenant_rls.audit_log
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    WITH k AS (SELECT tenant_rls.audit_row_key(tbl, pk) AS key),
-    batches AS (
-        SELECT b.* FROM tenant_rls.audit_batch b, k
-         WHERE b.table_oid OPERATOR(pg_catalog.=) tbl AND b.row_key OPERATOR(pg_catalog.=) k.key
+    WITH RECURSIVE k AS (SELECT tenant_rls.audit_row_key(tbl, pk) AS key),
+    tenants AS (
+        SELECT (SELECT b.tenant FROM tenant_rls.audit_batch b
+                 WHERE b.tenant IS NOT NULL ORDER BY b.tenant LIMIT 1) AS t
         UNION ALL
-        SELECT b.* FROM tenant_rls.audit_batch b, k
-         WHERE b.table_oid OPERATOR(pg_catalog.=) tbl AND b.row_key IS NULL
-           AND (b.row_keys IS NULL OR k.key OPERATOR(pg_catalog.=) ANY (b.row_keys))
+        SELECT (SELECT b.tenant FROM tenant_rls.audit_batch b
+                 WHERE b.tenant OPERATOR(pg_catalog.>) tenants.t ORDER BY b.tenant LIMIT 1)
+          FROM tenants WHERE tenants.t IS NOT NULL
+    ),
+    batches AS (
+        SELECT b.* FROM tenants, k, tenant_rls.audit_batch b
+         WHERE b.tenant OPERATOR(pg_catalog.=) tenants.t AND b.table_oid OPERATOR(pg_catalog.=) tbl
+           AND b.row_key OPERATOR(pg_catalog.=) k.key
+        UNION ALL
+        SELECT b.* FROM tenants, k, tenant_rls.audit_batch b
+         WHERE b.tenant OPERATOR(pg_catalog.=) tenants.t AND b.table_oid OPERATOR(pg_catalog.=) tbl
+           AND b.row_key IS NULL AND (b.row_keys IS NULL OR k.key OPERATOR(pg_catalog.=) ANY (b.row_keys))
+        UNION ALL
+        SELECT b.* FROM k, tenant_rls.audit_batch b
+         WHERE b.tenant IS NULL AND b.table_oid OPERATOR(pg_catalog.=) tbl
+           AND (b.row_key OPERATOR(pg_catalog.=) k.key
+                OR (b.row_key IS NULL AND (b.row_keys IS NULL OR k.key OPERATOR(pg_catalog.=) ANY (b.row_keys))))
     )
     SELECT b.logged_at, b.tenant, b.seq, e.entry, b.table_oid, b.schema_name, b.table_name,
            e.operation, e.row_pk, e.old_row, e.new_row, b.txid, e.stmt_at, b.db_user,
