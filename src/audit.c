@@ -40,6 +40,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "common/hashfn.h"
@@ -832,6 +833,13 @@ tenant_rls_audit_row_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the primary key must be a jsonb object"),
 				 errhint("Pass the key as an object of its columns, e.g. '{\"id\": 42}'.")));
+	/* no lock on a table the caller may not read (and no error: no entries) */
+	{
+		bool		is_missing = false;
+
+		if (pg_class_aclcheck_ext(relid, GetUserId(), ACL_SELECT, &is_missing) != ACLCHECK_OK)
+			PG_RETURN_NULL();
+	}
 	rel = try_relation_open(relid, AccessShareLock);
 	if (rel == NULL)
 		PG_RETURN_NULL();
