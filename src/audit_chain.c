@@ -1,34 +1,39 @@
 /*
- * audit_chain.c -- the per-tenant hash chain and the audit log writer.
+ * audit_chain.c -- the pending batches, the per-tenant hash chain and the
+ * audit log writer.
  *
- * Every entry of tenant_rls.audit_log belongs to the chain of its tenant
- * (entries without a tenant form one more chain, keyed '' internally):
+ * The trigger (audit.c) appends each encoded change to a batch of the current
+ * transaction (audit_append_entry): one per tenant, table, layout,
+ * current_user, application user and savepoint level, in the order the
+ * changes were made.  Every batch belongs to the chain of its tenant (batches
+ * without a tenant form one more chain, keyed '' internally):
  *
- *     hash(n) = SHA-256(hash(n-1) || canonical bytes of entry n)
+ *     hash(n) = SHA-256(hash(n-1) || canonical bytes of batch n)
  *
  * with seq numbers 1, 2, 3, ... per tenant.  The last (seq, hash) of every
  * tenant is kept in tenant_rls.audit_chain.
  *
- * The trigger queues entries (audit_append); they are chained and written
- * just before the transaction commits or prepares (flush_pending).  Then the
- * writer takes a transaction-level lock per tenant, keyed by a hash of the
- * tenant, in sorted order, reads each head, appends the entries and writes the
- * heads; the locks end with the commit.  So the chain order is the commit
- * order, two transactions of one tenant never fork the chain, writers of
- * different tenants never wait on each other, and no writer waits for a chain
- * lock while it holds row locks (no deadlock).  The head is read with
- * SnapshotSelf (latest committed version plus our own changes), so this holds
- * under REPEATABLE READ and SERIALIZABLE too.  Savepoints: queued entries and
+ * The batches are chained and written just before the transaction commits
+ * or prepares (flush_pending): one row of tenant_rls.audit_batch and one
+ * index entry per batch, however many rows it changed.  The writer takes a
+ * transaction-level lock per tenant, keyed by a hash of the tenant, in sorted
+ * order, reads each head, appends the batches and writes the heads; the
+ * locks end with the commit.  So the chain order is the commit order, two
+ * transactions of one tenant never fork the chain, writers of different
+ * tenants never wait on each other, and no writer waits for a chain lock
+ * while it holds row locks (no deadlock).  The head is read with SnapshotSelf
+ * (latest committed version plus our own changes), so this holds under
+ * REPEATABLE READ and SERIALIZABLE too.  Savepoints: pending batches and
  * in-memory heads remember their subtransaction level and are rolled back
  * with it.
  *
- * Entries are written straight into the heap of the month's partition (and its
- * indexes), not through SQL: no plan, no executor start-up per row, and no
- * name lookup that a temporary table could shadow.  The partition is found by
- * its name audit_batch_pYYYYMM in the schema tenant_rls and cached.  A missing
+ * Batches are written straight into the heap of the month's partition (and
+ * its index), not through SQL: no plan, no executor start-up, and no name
+ * lookup that a temporary table could shadow.  The partition is found by its
+ * name audit_batch_pYYYYMM in the schema tenant_rls and cached.  A missing
  * one is never created here: that would take an exclusive lock on the log
  * until the writer commits, and every audited writer of every tenant would
- * wait (DESIGN A3).  The entry goes to the default partition instead -- a
+ * wait (DESIGN A3).  The batch goes to the default partition instead -- a
  * missing partition never fails or blocks a user's write; audit_maintain()
  * creates the partitions ahead of time.
  *
@@ -599,11 +604,11 @@ log_writer_open(LogWriter *w, TimestampTz ts)
 		}
 	}
 	if (rel == NULL)
-		elog(ERROR, "could not open a partition of tenant_rls.audit_log");
+		elog(ERROR, "could not open a partition of tenant_rls.audit_batch");
 	if (RelationGetDescr(rel)->natts != AB_NATTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("partition \"%s\" of tenant_rls.audit_log has %d columns, expected %d",
+				 errmsg("partition \"%s\" of tenant_rls.audit_batch has %d columns, expected %d",
 						RelationGetRelationName(rel), RelationGetDescr(rel)->natts, AB_NATTS),
 				 errhint("Do not alter the audit log by hand; reinstall the extension.")));
 
@@ -1712,7 +1717,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		}
 
 		if (SPI_execute("SELECT tenant_rls.audit_maintain()", false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not create the next audit_log partitions");
+			elog(ERROR, "could not create the next audit_batch partitions");
 	}
 	PG_FINALLY();
 	{
