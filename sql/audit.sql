@@ -46,7 +46,7 @@ SELECT count(*) AS extension_members FROM pg_depend d JOIN pg_trigger t ON t.oid
 SELECT schema_name, table_name, columns, exclude FROM tenant_rls.audit_config;
 -- the partition of this month exists
 SELECT count(*) >= 1 AS has_partitions FROM pg_inherits
- WHERE inhparent = 'tenant_rls.audit_log'::regclass AND inhrelid::regclass::text LIKE 'tenant_rls.audit_log_p%';
+ WHERE inhparent = 'tenant_rls.audit_batch'::regclass AND inhrelid::regclass::text LIKE 'tenant_rls.audit_batch_p%';
 
 SET ROLE tr_audit_app;
 SET application_name = 'audit-test';
@@ -68,14 +68,17 @@ SELECT tenant, seq, table_name, schema_name, table_oid = 'public.audit_items'::r
        operation, row_pk, old_row, jsonb_pretty(new_row) AS new_row,
        txid = :insert_txid AS txid_ok, db_user, db_session_user, app_user, application_name,
        client_addr, row_count
-  FROM tenant_rls.audit_log ORDER BY tenant, seq;
+  FROM tenant_rls.audit_log ORDER BY tenant, seq, entry;
+-- one batch per transaction and tenant: both inserts are entries of batch 1
+SELECT tenant, seq, entries, row_key IS NULL AS several_rows, cardinality(row_keys) AS row_keys
+  FROM tenant_rls.audit_batch ORDER BY tenant, seq;
 -- times: the statement's start, then the clock
 SELECT bool_and(stmt_at <= logged_at) AS stmt_before_clock, bool_and(logged_at <= clock_timestamp()) AS past
   FROM tenant_rls.audit_log;
 -- hashes: 32 bytes, chained
 SELECT seq, length(hash) AS len, prev_hash = lag(hash, 1, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)
        OVER (ORDER BY seq) AS chained
-  FROM tenant_rls.audit_log WHERE tenant = 'acme' ORDER BY seq;
+  FROM tenant_rls.audit_batch WHERE tenant = 'acme' ORDER BY seq;
 
 SET ROLE tr_audit_app;
 -- UPDATE: primary key, only the changed columns with old and new values
@@ -96,7 +99,7 @@ RESET ROLE;
 SELECT pg_relation_size(reltoastrelid) > 0 AS big_is_toasted FROM pg_class WHERE oid = 'public.audit_items'::regclass;
 SELECT seq, operation, row_pk, old_row, new_row - 'big' AS new_row,
        length(new_row->>'big') AS big_len, md5(new_row->>'big') = md5((SELECT big FROM public.audit_items WHERE id = 2)) AS big_same
-  FROM tenant_rls.audit_log WHERE tenant = 'acme' AND seq > 2 ORDER BY seq;
+  FROM tenant_rls.audit_log WHERE tenant = 'acme' AND seq >= 2 ORDER BY seq, entry;
 
 SET ROLE tr_audit_app;
 -- DELETE: the old row (with the TOASTed value)
@@ -111,7 +114,7 @@ INSERT INTO public.audit_items (id, tenant_id, name, qty) VALUES (10, 'globex', 
 COMMIT;
 RESET ROLE;
 SELECT tenant, seq, operation, row_pk, old_row - 'big' AS old_row, length(old_row->>'big') AS big_len, new_row
-  FROM tenant_rls.audit_log WHERE (tenant = 'acme' AND seq > 5) OR tenant = 'globex' ORDER BY tenant, seq;
+  FROM tenant_rls.audit_log WHERE (tenant = 'acme' AND seq >= 3) OR tenant = 'globex' ORDER BY tenant, seq, entry;
 
 -- RLS on the log: a tenant reads its own entries only; no tenant, no entries
 SET ROLE tr_audit_app;
@@ -125,15 +128,18 @@ SELECT tenant, count(*) FROM tenant_rls.audit_log GROUP BY tenant;
 COMMIT;
 SELECT count(*) AS without_tenant FROM tenant_rls.audit_log;
 -- the partitions and the chain are not readable directly
-SELECT count(*) FROM tenant_rls.audit_log_default;
+SELECT count(*) FROM tenant_rls.audit_batch_default;
 SELECT count(*) FROM tenant_rls.audit_chain;
+-- the batches are, under the same RLS as the view
+SELECT count(*) AS batches_without_tenant FROM tenant_rls.audit_batch;
 -- and nothing can be changed
-UPDATE tenant_rls.audit_log SET app_user = 'mallory';
+UPDATE tenant_rls.audit_batch SET app_user = 'mallory';
+DELETE FROM tenant_rls.audit_batch;
+TRUNCATE tenant_rls.audit_batch;
+INSERT INTO tenant_rls.audit_batch (logged_at, seq, table_oid, schema_name, table_name, txid,
+                                    db_user, db_session_user, entries, payload, prev_hash, hash)
+VALUES (now(), 99, 0, 'x', 'x', 0, 'x', 'x', 0, '', '', '');
 DELETE FROM tenant_rls.audit_log;
-TRUNCATE tenant_rls.audit_log;
-INSERT INTO tenant_rls.audit_log (logged_at, seq, table_oid, schema_name, table_name, operation, txid, stmt_at,
-                                  db_user, db_session_user, prev_hash, hash)
-VALUES (now(), 99, 0, 'x', 'x', 'INSERT', 0, now(), 'x', 'x', '', '');
 -- nor can a tenant call the administrative functions
 SELECT * FROM tenant_rls.audit_verify();
 SELECT tenant_rls.audit_purge(now());
@@ -141,38 +147,39 @@ SELECT tenant_rls.disable_audit('public.audit_items');
 RESET ROLE;
 
 -- not even the owner of the log, a superuser
-UPDATE tenant_rls.audit_log SET app_user = 'mallory' WHERE tenant = 'acme';
-DELETE FROM tenant_rls.audit_log WHERE tenant = 'acme';
-TRUNCATE tenant_rls.audit_log;
+UPDATE tenant_rls.audit_batch SET app_user = 'mallory' WHERE tenant = 'acme';
+DELETE FROM tenant_rls.audit_batch WHERE tenant = 'acme';
+TRUNCATE tenant_rls.audit_batch;
 \set VERBOSITY terse
 DO $$
 DECLARE p regclass;
 BEGIN
     SELECT inhrelid::regclass INTO p FROM pg_inherits
-     WHERE inhparent = 'tenant_rls.audit_log'::regclass AND inhrelid::regclass::text LIKE 'tenant_rls.audit_log_p%' LIMIT 1;
+     WHERE inhparent = 'tenant_rls.audit_batch'::regclass AND inhrelid::regclass::text LIKE 'tenant_rls.audit_batch_p%' LIMIT 1;
     EXECUTE format('TRUNCATE %s', p);
 END $$;
 \set VERBOSITY default
-TRUNCATE tenant_rls.audit_log_default;
+TRUNCATE tenant_rls.audit_batch_default;
 UPDATE tenant_rls.audit_chain SET seq = 1;
 DELETE FROM tenant_rls.audit_chain;
 -- session_replication_role = replica does not switch the guard off
 SET session_replication_role = replica;
-DELETE FROM tenant_rls.audit_log WHERE tenant = 'acme';
+DELETE FROM tenant_rls.audit_batch WHERE tenant = 'acme';
 RESET session_replication_role;
 SELECT count(*) AS entries FROM tenant_rls.audit_log;
 
 -- a temporary table named like the log captures nothing
 SET ROLE tr_audit_app;
 CREATE TEMP TABLE audit_log (LIKE tenant_rls.audit_log);
+CREATE TEMP TABLE audit_batch (LIKE tenant_rls.audit_batch);
 SET search_path = pg_temp, public;
 BEGIN;
 SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
 UPDATE public.audit_items SET qty = 99 WHERE id = 1;
 COMMIT;
-SELECT count(*) AS captured FROM pg_temp.audit_log;
+SELECT (SELECT count(*) FROM pg_temp.audit_log) + (SELECT count(*) FROM pg_temp.audit_batch) AS captured;
 RESET search_path;
-DROP TABLE pg_temp.audit_log;
+DROP TABLE pg_temp.audit_log, pg_temp.audit_batch;
 RESET ROLE;
 SELECT seq, operation, new_row FROM tenant_rls.audit_log WHERE tenant = 'acme' ORDER BY seq DESC LIMIT 1;
 
@@ -268,11 +275,30 @@ BEGIN
     RETURN false;
 END $$;
 SET enable_seqscan = off;
-SELECT pg_temp.plan_uses($$SELECT * FROM tenant_rls.audit_log WHERE table_oid = 'public.audit_items'::regclass
-                                 AND row_key = tenant_rls.audit_row_key('{"id": 1}') AND row_pk = '{"id": 1}'$$,
-                         '%using audit_log_p%_row_idx%') AS history_uses_index,
-       pg_temp.plan_uses($$SELECT * FROM tenant_rls.audit_log WHERE tenant = 'acme' ORDER BY seq$$,
-                         '%Index Scan using audit_log_p%_tenant_seq_idx%') AS verify_uses_index;
+-- (the batch lookups of audit_history(), per tenant: batches about this row
+-- only, and batches about several rows; and a tenant's batches, as RLS reads them)
+SELECT pg_temp.plan_uses($$SELECT b.seq FROM tenant_rls.audit_batch b WHERE b.tenant = 'acme'
+                                 AND b.table_oid = 'public.audit_items'::regclass
+                                 AND b.row_key = tenant_rls.audit_row_key('public.audit_items', '{"id": 1}')$$,
+                         '%Index Cond: ((tenant = %) AND (table_oid = %) AND (row_key = %') AS history_uses_index,
+       pg_temp.plan_uses($$SELECT b.seq FROM tenant_rls.audit_batch b WHERE b.tenant = 'acme'
+                                 AND b.table_oid = 'public.audit_items'::regclass AND b.row_key IS NULL$$,
+                         '%Index Cond: ((tenant = %) AND (table_oid = %) AND (row_key IS NULL))%') AS history_many_uses_index,
+       pg_temp.plan_uses($$SELECT * FROM tenant_rls.audit_batch WHERE tenant = 'acme' ORDER BY seq$$,
+                         '%audit_batch_p%_tenant_idx%') AS tenant_read_uses_index;
+-- the history key: the same for the key given as jsonb as for the row
+SELECT tenant_rls.audit_row_key('public.audit_items', '{"id": 1}') =
+       (SELECT row_key FROM tenant_rls.audit_batch WHERE tenant = 'acme' AND seq = 4) AS key_matches,
+       tenant_rls.audit_row_key('public.audit_nopk', '{"a": 1}') IS NULL AS no_key_without_pk;
+-- a table the caller may not read: no key, and no lock taken on it
+CREATE TABLE public.audit_nosel (id integer PRIMARY KEY);
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.audit_row_key('public.audit_nosel', '{"id": 1}') IS NULL AS no_key;
+SELECT count(*) AS locks FROM pg_locks WHERE relation = 'public.audit_nosel'::regclass AND pid = pg_backend_pid();
+COMMIT;
+RESET ROLE;
+DROP TABLE public.audit_nosel;
 RESET enable_seqscan;
 
 -- savepoints: entries of a rolled back savepoint vanish, the chain stays gapless
@@ -376,12 +402,12 @@ SELECT tenant, operation, table_name, table_oid = 'public.audit_parted'::regclas
 -- month (tampering as a superuser who switches the guard off), purge that
 -- month, and verification resumes from the recorded anchor
 SELECT tenant_rls.audit_create_partition('2001-01-15 00:00+00');
-ALTER TABLE tenant_rls.audit_log DISABLE TRIGGER audit_guard;
-UPDATE tenant_rls.audit_log SET logged_at = '2001-01-15 00:00+00' WHERE tenant = 'initech' AND seq <= 2;
-ALTER TABLE tenant_rls.audit_log ENABLE ALWAYS TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_batch SET logged_at = '2001-01-15 00:00+00' WHERE tenant = 'initech' AND seq <= 2;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
 SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify('initech');
 SELECT tenant_rls.audit_purge('2001-02-01 00:00+00') AS purged;
-SELECT to_regclass('tenant_rls.audit_log_p200101') AS dropped;
+SELECT to_regclass('tenant_rls.audit_batch_p200101') AS dropped;
 SELECT partitions, entries FROM tenant_rls.audit_purge_log ORDER BY entries DESC LIMIT 1;
 SELECT tenant, seq FROM tenant_rls.audit_anchor ORDER BY tenant;
 SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify();

@@ -99,7 +99,7 @@ DROP TRIGGER again ON asec.parted;
 SET ROLE tr_asec_app;
 BEGIN;
 SELECT tenant_rls.set_tenant('asec-a') IS NOT NULL AS set;
-SELECT table_name, operation, new_row FROM tenant_rls.audit_log WHERE schema_name = 'asec' ORDER BY seq;
+SELECT table_name, operation, new_row FROM tenant_rls.audit_log WHERE schema_name = 'asec' ORDER BY seq, entry;
 SELECT table_name, new_row FROM tenant_rls.audit_history('asec.ledger', '{"id": 1}');
 COMMIT;
 RESET ROLE;
@@ -125,11 +125,11 @@ GRANT SELECT ON asec.ledger TO tr_asec_nopriv;
 SET ROLE tr_asec_nopriv;
 BEGIN;
 SELECT tenant_rls.set_tenant('asec-a') IS NOT NULL AS set;
-SELECT table_name, operation, new_row FROM tenant_rls.audit_log WHERE schema_name = 'asec' ORDER BY seq;
+SELECT table_name, operation, new_row FROM tenant_rls.audit_log WHERE schema_name = 'asec' ORDER BY seq, entry;
 COMMIT;
 RESET ROLE;
 -- the policy
-SELECT policyname, cmd, qual FROM pg_policies WHERE schemaname = 'tenant_rls' AND tablename = 'audit_log';
+SELECT policyname, cmd, qual FROM pg_policies WHERE schemaname = 'tenant_rls' AND tablename = 'audit_batch';
 
 -- clean up (the log keeps its entries: it is append-only)
 SELECT tenant_rls.disable_audit('asec.ledger');

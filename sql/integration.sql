@@ -57,7 +57,7 @@ COMMIT;
 BEGIN;
 SELECT tenant_rls.set_tenant('int-globex');
 SELECT tenant, operation, table_name, new_row ->> 'item' AS item
-  FROM tenant_rls.audit_log ORDER BY tenant, seq;
+  FROM tenant_rls.audit_log ORDER BY tenant, seq, entry;
 COMMIT;
 -- no context: nothing
 SELECT count(*) FROM int_shop.orders;
@@ -66,7 +66,7 @@ RESET ROLE;
 
 -- every change was recorded, per tenant, and the chains verify
 SELECT tenant, seq, operation, new_row ->> 'item' AS item, new_row ->> 'qty' AS new_qty, db_user
-  FROM tenant_rls.audit_log WHERE table_name = 'orders' ORDER BY tenant, seq;
+  FROM tenant_rls.audit_log WHERE table_name = 'orders' ORDER BY tenant, seq, entry;
 SELECT tenant, ok, entries, first_bad_seq FROM tenant_rls.audit_verify() WHERE tenant IN ('int-acme', 'int-globex');
 
 -- the coverage report: the protected table has no error-level finding

@@ -40,8 +40,10 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "common/hashfn.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -64,6 +66,7 @@
 PG_FUNCTION_INFO_V1(tenant_rls_audit_trigger);
 PG_FUNCTION_INFO_V1(tenant_rls_audit_guard);
 PG_FUNCTION_INFO_V1(tenant_rls_updated_at_trigger);
+PG_FUNCTION_INFO_V1(tenant_rls_audit_row_key);
 
 /* tenant_rls.audit_truncate_count: count the rows a TRUNCATE removes */
 static bool audit_truncate_count = false;
@@ -72,26 +75,14 @@ static bool audit_truncate_count = false;
  * Per-relation cache
  * ---------------------------------------------------------------------
  */
-typedef enum ColKind
-{
-	CK_BOOL,
-	CK_INT2,
-	CK_INT4,
-	CK_INT8,
-	CK_NUMERIC,
-	CK_TEXT,					/* text, varchar: a JSON string as is */
-	CK_JSONB,
-	CK_OTHER					/* everything else: to_jsonb() */
-} ColKind;
-
 typedef struct AuditCol
 {
 	char	   *name;			/* NULL for dropped columns */
-	ColKind		kind;
 	bool		audited;
-	int16		typlen;
-	bool		typbyval;
-	FmgrInfo   *to_jsonb;		/* CK_OTHER */
+	int16		attlen;
+	bool		attbyval;
+	int			layout_idx;		/* position in the payload layout, -1: not in it */
+	AuditColType t;
 } AuditCol;
 
 typedef struct AuditRel
@@ -111,6 +102,12 @@ typedef struct AuditRel
 	NameData	target_nsp;		/* names of target_oid, as recorded */
 	NameData	target_name;
 	bool		registered;		/* target_oid is in tenant_rls.audit_config */
+	uint64		layout_id;
+	StringInfoData layout;		/* the payload header: audited and key columns */
+	/* the last tenant value seen and its text (a text column compares bytes) */
+	bool		memo_valid;
+	Datum		memo_datum;
+	char	   *memo_text;
 } AuditRel;
 
 static HTAB *audit_rels = NULL;
@@ -281,32 +278,7 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 	cfg->registered = found;
 }
 
-static ColKind
-col_kind(Oid typid)
-{
-	switch (getBaseType(typid))
-	{
-		case BOOLOID:
-			return CK_BOOL;
-		case INT2OID:
-			return CK_INT2;
-		case INT4OID:
-			return CK_INT4;
-		case INT8OID:
-			return CK_INT8;
-		case NUMERICOID:
-			return CK_NUMERIC;
-		case TEXTOID:
-		case VARCHAROID:
-			return CK_TEXT;
-		case JSONBOID:
-			return CK_JSONB;
-		default:
-			return CK_OTHER;
-	}
-}
-
-/* jsonb orders object keys by length, then bytes */
+/* jsonb orders object keys by length, then bytes: the order of key images */
 static int
 jsonb_key_cmp(const void *a, const void *b, void *arg)
 {
@@ -321,6 +293,9 @@ jsonb_key_cmp(const void *a, const void *b, void *arg)
 	return memcmp(ka, kb, la);
 }
 
+/* a new one for every (re)built relation: batches never mix two layouts */
+static uint64 next_layout_id = 1;
+
 static void
 build_audit_rel(AuditRel *ar, Relation rel)
 {
@@ -334,11 +309,13 @@ build_audit_rel(AuditRel *ar, Relation rel)
 	int			ninc = 0,
 				nexc = 0;
 	Oid			pkidx;
+	int			nlayout = 0;
 
 	if (ar->cxt != NULL)
 		MemoryContextDelete(ar->cxt);
 	ar->cxt = NULL;
 	ar->valid = false;
+	ar->memo_valid = false;
 
 	{
 		MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext,
@@ -368,26 +345,17 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		AuditCol   *c = &ar->cols[i];
 
+		c->layout_idx = -1;
 		if (att->attisdropped)
 			continue;
 		c->name = pstrdup(NameStr(att->attname));
-		c->kind = col_kind(att->atttypid);
-		c->typlen = att->attlen;
-		c->typbyval = att->attbyval;
+		c->attlen = att->attlen;
+		c->attbyval = att->attbyval;
+		audit_coltype_init(&c->t, att->atttypid, att->atttypmod, ar->cxt);
 		c->audited = (cfg.columns == NULL || name_in_array(c->name, inc, incn, ninc)) &&
 			!(cfg.exclude != NULL && name_in_array(c->name, exc, excn, nexc));
 		if (c->audited)
 			ar->audited[ar->naudited++] = att->attnum;
-		if (c->kind == CK_OTHER)
-		{
-			c->to_jsonb = palloc0(sizeof(FmgrInfo));
-			fmgr_info_cxt(F_TO_JSONB, c->to_jsonb, ar->cxt);
-			fmgr_info_set_expr((Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
-													 list_make1(makeNullConst(att->atttypid, att->atttypmod,
-																			  att->attcollation)),
-													 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL),
-							   c->to_jsonb);
-		}
 		if (cfg.tenant_column != NULL && strcmp(c->name, cfg.tenant_column) == 0)
 		{
 			Oid			outfn;
@@ -398,9 +366,6 @@ build_audit_rel(AuditRel *ar, Relation rel)
 			fmgr_info_cxt(outfn, &ar->tenant_out, ar->cxt);
 		}
 	}
-
-	/* push keys in jsonb's own key order: sorting the object is then a no-op */
-	qsort_arg(ar->audited, ar->naudited, sizeof(AttrNumber), jsonb_key_cmp, ar);
 
 	ar->npk = 0;
 	ar->pk = NULL;
@@ -414,8 +379,36 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		for (int i = 0; i < ar->npk; i++)
 			ar->pk[i] = idx->rd_index->indkey.values[i];
 		index_close(idx, AccessShareLock);
+		/* the key's order is its columns' names: the same in every partition */
 		qsort_arg(ar->pk, ar->npk, sizeof(AttrNumber), jsonb_key_cmp, ar);
 	}
+
+	/* the layout: audited and key columns, in table order */
+	for (int i = 0; i < desc->natts; i++)
+	{
+		AuditCol   *c = &ar->cols[i];
+		bool		is_pk = false;
+
+		for (int j = 0; j < ar->npk; j++)
+			is_pk |= (ar->pk[j] == i + 1);
+		if (c->name != NULL && (c->audited || is_pk))
+			c->layout_idx = nlayout++;
+	}
+	initStringInfo(&ar->layout);
+	audit_put_layout_header(&ar->layout, nlayout);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		AuditCol   *c = &ar->cols[i];
+		uint8		flags = c->audited ? AUDIT_CF_AUDITED : 0;
+
+		if (c->layout_idx < 0)
+			continue;
+		for (int j = 0; j < ar->npk; j++)
+			if (ar->pk[j] == i + 1)
+				flags |= AUDIT_CF_PK;
+		audit_put_layout_col(&ar->layout, c->name, &c->t, flags);
+	}
+	ar->layout_id = next_layout_id++;
 
 	{
 		char	   *nsp = get_namespace_name(get_rel_namespace(ar->target_oid));
@@ -430,7 +423,7 @@ build_audit_rel(AuditRel *ar, Relation rel)
 }
 
 static AuditRel *
-get_audit_rel(Relation rel)
+lookup_audit_rel(Relation rel)
 {
 	Oid			relid = RelationGetRelid(rel);
 	AuditRel   *ar;
@@ -454,6 +447,14 @@ get_audit_rel(Relation rel)
 	}
 	if (!ar->valid)
 		build_audit_rel(ar, rel);
+	return ar;
+}
+
+static AuditRel *
+get_audit_rel(Relation rel)
+{
+	AuditRel   *ar = lookup_audit_rel(rel);
+
 	if (!ar->registered)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -465,123 +466,13 @@ get_audit_rel(Relation rel)
 	return ar;
 }
 
-/* ---------------------------------------------------------------------
- * Rows as jsonb
- * ---------------------------------------------------------------------
- */
-static void
-push_jsonb_value(JsonbParseState **st, Jsonb *jb)
-{
-	JsonbValue	jv;
-
-	if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &jv))
-	{
-		pushJsonbValue(st, WJB_VALUE, &jv);
-		return;
-	}
-	jv.type = jbvBinary;
-	jv.val.binary.data = &jb->root;
-	jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
-	pushJsonbValue(st, WJB_VALUE, &jv);
-}
-
-static void
-push_column(JsonbParseState **st, AuditCol *c, Datum v, bool isnull)
-{
-	JsonbValue	jv;
-
-	jv.type = jbvString;
-	jv.val.string.val = c->name;
-	jv.val.string.len = strlen(c->name);
-	pushJsonbValue(st, WJB_KEY, &jv);
-
-	if (isnull)
-	{
-		jv.type = jbvNull;
-		pushJsonbValue(st, WJB_VALUE, &jv);
-		return;
-	}
-	switch (c->kind)
-	{
-		case CK_BOOL:
-			jv.type = jbvBool;
-			jv.val.boolean = DatumGetBool(v);
-			break;
-		case CK_INT2:
-			jv.type = jbvNumeric;
-			jv.val.numeric = int64_to_numeric(DatumGetInt16(v));
-			break;
-		case CK_INT4:
-			jv.type = jbvNumeric;
-			jv.val.numeric = int64_to_numeric(DatumGetInt32(v));
-			break;
-		case CK_INT8:
-			jv.type = jbvNumeric;
-			jv.val.numeric = int64_to_numeric(DatumGetInt64(v));
-			break;
-		case CK_NUMERIC:
-			{
-				Numeric		n = DatumGetNumeric(v);
-
-				if (numeric_is_nan(n) || numeric_is_inf(n))
-				{
-					char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
-
-					jv.type = jbvString;
-					jv.val.string.val = s;
-					jv.val.string.len = strlen(s);
-				}
-				else
-				{
-					jv.type = jbvNumeric;
-					jv.val.numeric = n;
-				}
-				break;
-			}
-		case CK_TEXT:
-			{
-				text	   *t = DatumGetTextPP(v);
-
-				jv.type = jbvString;
-				jv.val.string.val = VARDATA_ANY(t);
-				jv.val.string.len = VARSIZE_ANY_EXHDR(t);
-				break;
-			}
-		case CK_JSONB:
-			push_jsonb_value(st, DatumGetJsonbP(v));
-			return;
-		case CK_OTHER:
-			push_jsonb_value(st, DatumGetJsonbP(FunctionCall1(c->to_jsonb, v)));
-			return;
-	}
-	pushJsonbValue(st, WJB_VALUE, &jv);
-}
-
-/* an object of the given columns of a deformed row */
-static Datum
-columns_to_jsonb(AuditRel *ar, const AttrNumber *atts, int n, Datum *values, bool *nulls)
-{
-	JsonbParseState *st = NULL;
-	JsonbValue *res;
-
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	for (int i = 0; i < n; i++)
-	{
-		int			k = atts[i] - 1;
-
-		push_column(&st, &ar->cols[k], values[k], nulls[k]);
-	}
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbPGetDatum(JsonbValueToJsonb(res));
-}
-
 /* same value?  Unchanged TOASTed values keep their pointer: no detoasting then. */
 static bool
 same_value(AuditCol *c, Datum a, bool anull, Datum b, bool bnull)
 {
 	if (anull || bnull)
 		return anull == bnull;
-	if (c->typlen == -1)
+	if (c->attlen == -1)
 	{
 		struct varlena *pa = (struct varlena *) DatumGetPointer(a);
 		struct varlena *pb = (struct varlena *) DatumGetPointer(b);
@@ -591,7 +482,131 @@ same_value(AuditCol *c, Datum a, bool anull, Datum b, bool bnull)
 			memcmp(pa, pb, VARSIZE_EXTERNAL(pa)) == 0)
 			return true;
 	}
-	return datum_image_eq(a, b, c->typbyval, c->typlen);
+	return datum_image_eq(a, b, c->attbyval, c->attlen);
+}
+
+/* ---------------------------------------------------------------------
+ * Encoding a change
+ * ---------------------------------------------------------------------
+ */
+
+/* reused from row to row (TopMemoryContext) */
+static StringInfoData entry_buf;
+static StringInfoData key_buf;
+static bool bufs_ready = false;
+
+static void
+reset_bufs(void)
+{
+	if (!bufs_ready)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&entry_buf);
+		initStringInfo(&key_buf);
+		MemoryContextSwitchTo(old);
+		bufs_ready = true;
+	}
+	/* a huge row once must not keep its buffer for the life of the backend */
+	if (entry_buf.maxlen > 1024 * 1024)
+	{
+		pfree(entry_buf.data);
+		entry_buf.data = MemoryContextAlloc(TopMemoryContext, 1024);
+		entry_buf.maxlen = 1024;
+	}
+	resetStringInfo(&entry_buf);
+	resetStringInfo(&key_buf);
+}
+
+static void
+put_image(StringInfo buf, AuditRel *ar, const AttrNumber *atts, int n,
+		  Datum *values, bool *nulls)
+{
+	audit_put_u16(buf, (uint16) n);
+	for (int i = 0; i < n; i++)
+	{
+		AuditCol   *c = &ar->cols[atts[i] - 1];
+
+		audit_put_u16(buf, (uint16) c->layout_idx);
+		audit_put_value(buf, &c->t, values[atts[i] - 1], nulls[atts[i] - 1]);
+	}
+}
+
+/*
+ * The history key of a row: a one-column integer primary key itself, else a
+ * hash of its primary key values, encoded as in the payload, in the key's
+ * column-name order.  The same in every partition and whatever the column
+ * order.
+ */
+static int64
+row_key(AuditRel *ar, Datum *values, bool *nulls)
+{
+	/* a one-column integer key is its own history key: it keeps its order */
+	if (ar->npk == 1 && !nulls[ar->pk[0] - 1])
+	{
+		Datum		v = values[ar->pk[0] - 1];
+
+		switch (ar->cols[ar->pk[0] - 1].t.typoid)
+		{
+			case INT2OID:
+				return (int64) DatumGetInt16(v);
+			case INT4OID:
+				return (int64) DatumGetInt32(v);
+			case INT8OID:
+				return DatumGetInt64(v);
+			default:
+				break;
+		}
+	}
+	resetStringInfo(&key_buf);
+	for (int i = 0; i < ar->npk; i++)
+	{
+		int			k = ar->pk[i] - 1;
+
+		audit_put_value(&key_buf, &ar->cols[k].t, values[k], nulls[k]);
+	}
+	return (int64) hash_bytes_extended((const unsigned char *) key_buf.data, key_buf.len, 0);
+}
+
+/* the text of the row's tenant value; NULL if it is NULL */
+static const char *
+row_tenant(AuditRel *ar, Datum v, bool isnull)
+{
+	AuditCol   *c;
+	MemoryContext old;
+
+	if (isnull)
+		return NULL;
+	c = &ar->cols[ar->tenant_att - 1];
+	if (ar->memo_valid && datum_image_eq(ar->memo_datum, v, c->attbyval, c->attlen))
+		return ar->memo_text;
+	if (ar->memo_valid)
+	{
+		if (!c->attbyval)
+			pfree(DatumGetPointer(ar->memo_datum));
+		pfree(ar->memo_text);
+		ar->memo_valid = false;
+	}
+	old = MemoryContextSwitchTo(ar->cxt);
+	ar->memo_text = OutputFunctionCall(&ar->tenant_out, v);
+	if (c->attlen == -1)
+		ar->memo_datum = PointerGetDatum(PG_DETOAST_DATUM_COPY(v));
+	else
+		ar->memo_datum = datumCopy(v, c->attbyval, c->attlen);
+	ar->memo_valid = true;
+	MemoryContextSwitchTo(old);
+	return ar->memo_text;
+}
+
+static void
+audit_target(AuditRel *ar, AuditTarget *t)
+{
+	t->table_oid = ar->target_oid;
+	t->schema_name = &ar->target_nsp;
+	t->table_name = &ar->target_name;
+	t->layout_id = ar->layout_id;
+	t->layout = ar->layout.data;
+	t->layout_len = ar->layout.len;
 }
 
 /* ---------------------------------------------------------------------
@@ -599,40 +614,13 @@ same_value(AuditCol *c, Datum a, bool anull, Datum b, bool bnull)
  * ---------------------------------------------------------------------
  */
 static void
-set_table(Datum *values, bool *nulls, AuditRel *ar)
-{
-	values[AL_TABLE_OID] = ObjectIdGetDatum(ar->target_oid);
-	nulls[AL_TABLE_OID] = false;
-	values[AL_SCHEMA_NAME] = NameGetDatum(&ar->target_nsp);
-	nulls[AL_SCHEMA_NAME] = false;
-	values[AL_TABLE_NAME] = NameGetDatum(&ar->target_name);
-	nulls[AL_TABLE_NAME] = false;
-}
-
-static void
-set_context_tenant(Datum *values, bool *nulls)
-{
-	const char *t = tenant_context_get();
-
-	nulls[AL_TENANT] = (t == NULL);
-	if (t != NULL)
-		values[AL_TENANT] = CStringGetTextDatum(t);
-}
-
-static void
 audit_truncate(TriggerData *td)
 {
 	Relation	rel = td->tg_relation;
-	Datum		values[AL_NATTS];
-	bool		nulls[AL_NATTS];
 	AuditRel   *ar = get_audit_rel(rel);
-
-	memset(nulls, true, sizeof(nulls));
-	audit_fill_context(values, nulls);
-	set_context_tenant(values, nulls);
-	set_table(values, nulls, ar);
-	values[AL_OPERATION] = CStringGetTextDatum("TRUNCATE");
-	nulls[AL_OPERATION] = false;
+	AuditTarget target;
+	uint8		flags = 0;
+	int64		count = 0;
 
 	if (audit_truncate_count && TRIGGER_FIRED_BEFORE(td->tg_event))
 	{
@@ -651,12 +639,45 @@ audit_truncate(TriggerData *td)
 			elog(ERROR, "SPI_connect failed");
 		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not count the rows of %s", RelationGetRelationName(rel));
-		values[AL_ROW_COUNT] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		nulls[AL_ROW_COUNT] = isnull;
+		count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		flags |= AUDIT_EF_ROW_COUNT;
 		SPI_finish();
 		SetUserIdAndSecContext(save_userid, save_sec);
 	}
-	audit_append(values, nulls);
+
+	reset_bufs();
+	audit_put_u8(&entry_buf, AUDIT_OP_TRUNCATE);
+	audit_put_u8(&entry_buf, flags);
+	audit_put_i64(&entry_buf, GetCurrentStatementStartTimestamp());
+	if (flags & AUDIT_EF_ROW_COUNT)
+		audit_put_i64(&entry_buf, count);
+	audit_target(ar, &target);
+	audit_append_entry(tenant_context_get(), &target, entry_buf.data, entry_buf.len, false, 0);
+}
+
+/* deformed rows of the trigger, reused from row to row */
+static Datum *row_values[2];
+static bool *row_nulls[2];
+static int	row_natts = 0;
+
+static void
+deform(HeapTuple tup, TupleDesc desc, int which)
+{
+	if (desc->natts > row_natts)
+	{
+		for (int i = 0; i < 2; i++)
+		{
+			if (row_values[i])
+			{
+				pfree(row_values[i]);
+				pfree(row_nulls[i]);
+			}
+			row_values[i] = MemoryContextAlloc(TopMemoryContext, sizeof(Datum) * desc->natts);
+			row_nulls[i] = MemoryContextAlloc(TopMemoryContext, sizeof(bool) * desc->natts);
+		}
+		row_natts = desc->natts;
+	}
+	heap_deform_tuple(tup, desc, row_values[which], row_nulls[which]);
 }
 
 Datum
@@ -666,15 +687,19 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 	Relation	rel;
 	TupleDesc	desc;
 	AuditRel   *ar;
-	Datum		values[AL_NATTS];
-	bool		nulls[AL_NATTS];
+	AuditTarget target;
 	Datum	   *ov = NULL,
 			   *nv = NULL;
 	bool	   *on = NULL,
 			   *nn = NULL;
 	HeapTuple	oldtup = NULL,
 				newtup = NULL;
-	const char *op;
+	uint8		op;
+	uint8		flags = 0;
+	int64		key = 0;
+	const char *tenant;
+	AttrNumber	changed[MaxTupleAttributeNumber];
+	int			nchanged = 0;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -700,42 +725,37 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
-		op = "INSERT";
+		op = AUDIT_OP_INSERT;
 		newtup = td->tg_trigtuple;
 	}
 	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
-		op = "UPDATE";
+		op = AUDIT_OP_UPDATE;
 		oldtup = td->tg_trigtuple;
 		newtup = td->tg_newtuple;
 	}
 	else
 	{
-		op = "DELETE";
+		op = AUDIT_OP_DELETE;
 		oldtup = td->tg_trigtuple;
 	}
 
 	if (oldtup)
 	{
-		ov = palloc(sizeof(Datum) * desc->natts);
-		on = palloc(sizeof(bool) * desc->natts);
-		heap_deform_tuple(oldtup, desc, ov, on);
+		deform(oldtup, desc, 0);
+		ov = row_values[0];
+		on = row_nulls[0];
 	}
 	if (newtup)
 	{
-		nv = palloc(sizeof(Datum) * desc->natts);
-		nn = palloc(sizeof(bool) * desc->natts);
-		heap_deform_tuple(newtup, desc, nv, nn);
+		deform(newtup, desc, 1);
+		nv = row_values[1];
+		nn = row_nulls[1];
 	}
-
-	memset(nulls, true, sizeof(nulls));
 
 	if (oldtup && newtup)
 	{
 		/* UPDATE: only the audited columns that changed; nothing if none did */
-		AttrNumber *changed = palloc(sizeof(AttrNumber) * (ar->naudited + 1));
-		int			nchanged = 0;
-
 		for (int i = 0; i < ar->naudited; i++)
 		{
 			int			k = ar->audited[i] - 1;
@@ -745,55 +765,130 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 		}
 		if (nchanged == 0)
 			return PointerGetDatum(NULL);
-		/* without a primary key the full old image identifies the row */
-		if (ar->npk > 0)
-			values[AL_OLD_ROW] = columns_to_jsonb(ar, changed, nchanged, ov, on);
-		else
-			values[AL_OLD_ROW] = columns_to_jsonb(ar, ar->audited, ar->naudited, ov, on);
-		nulls[AL_OLD_ROW] = false;
-		values[AL_NEW_ROW] = columns_to_jsonb(ar, changed, nchanged, nv, nn);
-		nulls[AL_NEW_ROW] = false;
-	}
-	else if (newtup)
-	{
-		values[AL_NEW_ROW] = columns_to_jsonb(ar, ar->audited, ar->naudited, nv, nn);
-		nulls[AL_NEW_ROW] = false;
+		flags = AUDIT_EF_OLD | AUDIT_EF_NEW;
 	}
 	else
-	{
-		values[AL_OLD_ROW] = columns_to_jsonb(ar, ar->audited, ar->naudited, ov, on);
-		nulls[AL_OLD_ROW] = false;
-	}
+		flags = newtup ? AUDIT_EF_NEW : AUDIT_EF_OLD;
+	if (ar->npk > 0)
+		flags |= AUDIT_EF_KEY;
 
+	reset_bufs();
+	audit_put_u8(&entry_buf, op);
+	audit_put_u8(&entry_buf, flags);
+	audit_put_i64(&entry_buf, GetCurrentStatementStartTimestamp());
 	if (ar->npk > 0)
 	{
-		values[AL_ROW_PK] = oldtup ? columns_to_jsonb(ar, ar->pk, ar->npk, ov, on)
-			: columns_to_jsonb(ar, ar->pk, ar->npk, nv, nn);
-		nulls[AL_ROW_PK] = false;
-		values[AL_ROW_KEY] = Int64GetDatum(audit_row_key(values[AL_ROW_PK]));
-		nulls[AL_ROW_KEY] = false;
+		Datum	   *kv = oldtup ? ov : nv;
+		bool	   *kn = oldtup ? on : nn;
+
+		put_image(&entry_buf, ar, ar->pk, ar->npk, kv, kn);
+		key = row_key(ar, kv, kn);
 	}
+	if (oldtup && newtup)
+	{
+		/* without a primary key the full old image identifies the row */
+		if (ar->npk > 0)
+			put_image(&entry_buf, ar, changed, nchanged, ov, on);
+		else
+			put_image(&entry_buf, ar, ar->audited, ar->naudited, ov, on);
+		put_image(&entry_buf, ar, changed, nchanged, nv, nn);
+	}
+	else if (newtup)
+		put_image(&entry_buf, ar, ar->audited, ar->naudited, nv, nn);
+	else
+		put_image(&entry_buf, ar, ar->audited, ar->naudited, ov, on);
 
 	if (ar->tenant_att > 0)
 	{
 		int			k = ar->tenant_att - 1;
-		Datum		tv = oldtup ? ov[k] : nv[k];
-		bool		tn = oldtup ? on[k] : nn[k];
 
-		nulls[AL_TENANT] = tn;
-		if (!tn)
-			values[AL_TENANT] = CStringGetTextDatum(OutputFunctionCall(&ar->tenant_out, tv));
+		tenant = oldtup ? row_tenant(ar, ov[k], on[k]) : row_tenant(ar, nv[k], nn[k]);
 	}
 	else
-		set_context_tenant(values, nulls);
+		tenant = tenant_context_get();
 
-	set_table(values, nulls, ar);
-	values[AL_OPERATION] = CStringGetTextDatum(op);
-	nulls[AL_OPERATION] = false;
-	audit_fill_context(values, nulls);
-
-	audit_append(values, nulls);
+	audit_target(ar, &target);
+	audit_append_entry(tenant, &target, entry_buf.data, entry_buf.len, ar->npk > 0, key);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * tenant_rls.audit_row_key(tbl regclass, pk jsonb): the history key of the
+ * row of tbl whose primary key is pk (an object of the key's columns), as the
+ * trigger computes it; NULL if tbl has no primary key or pk lacks a column.
+ */
+Datum
+tenant_rls_audit_row_key(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Jsonb	   *pk = PG_GETARG_JSONB_P(1);
+	Relation	rel;
+	AuditRel   *ar;
+	Datum	   *values;
+	bool	   *nulls;
+	int64		key;
+
+	if (!JB_ROOT_IS_OBJECT(pk))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the primary key must be a jsonb object"),
+				 errhint("Pass the key as an object of its columns, e.g. '{\"id\": 42}'.")));
+	/* no lock on a table the caller may not read (and no error: no entries) */
+	{
+		bool		is_missing = false;
+
+		if (pg_class_aclcheck_ext(relid, GetUserId(), ACL_SELECT, &is_missing) != ACLCHECK_OK)
+			PG_RETURN_NULL();
+	}
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		PG_RETURN_NULL();
+	ar = lookup_audit_rel(rel);
+	if (ar->npk == 0)
+	{
+		relation_close(rel, AccessShareLock);
+		PG_RETURN_NULL();
+	}
+	values = palloc0(sizeof(Datum) * ar->natts);
+	nulls = palloc0(sizeof(bool) * ar->natts);
+	for (int i = 0; i < ar->npk; i++)
+	{
+		int			k = ar->pk[i] - 1;
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), k);
+		JsonbValue *jv = getKeyJsonValueFromContainer(&pk->root, ar->cols[k].name,
+													  strlen(ar->cols[k].name), NULL);
+		char	   *s;
+		Oid			infn,
+					ioparam;
+
+		if (jv == NULL)
+		{
+			relation_close(rel, AccessShareLock);
+			PG_RETURN_NULL();
+		}
+		if (jv->type == jbvNull)
+		{
+			nulls[k] = true;
+			continue;
+		}
+		if (jv->type == jbvString)
+			s = pnstrdup(jv->val.string.val, jv->val.string.len);
+		else if (jv->type == jbvNumeric)
+			s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(jv->val.numeric)));
+		else if (jv->type == jbvBool)
+			s = jv->val.boolean ? "true" : "false";
+		else
+		{
+			relation_close(rel, AccessShareLock);
+			PG_RETURN_NULL();
+		}
+		getTypeInputInfo(att->atttypid, &infn, &ioparam);
+		values[k] = OidInputFunctionCall(infn, s, ioparam, att->atttypmod);
+	}
+	reset_bufs();
+	key = row_key(ar, values, nulls);
+	relation_close(rel, AccessShareLock);
+	PG_RETURN_INT64(key);
 }
 
 /* ---------------------------------------------------------------------

@@ -1,85 +1,133 @@
 /*
- * audit.h -- the audit log: what an entry is and how it is written.
+ * audit.h -- the audit log: batches, their payload, how they are written.
  *
- * audit.c        the capture trigger, the guard trigger, updated_at
- * audit_chain.c  the per-tenant hash chain, the log writer, audit_verify(),
- *                audit_purge()
+ * audit.c          the capture trigger (encodes each change), the guard
+ *                  trigger, updated_at, the history key of a primary key
+ * audit_payload.c  the payload format: encoding of values, the decoder
+ *                  tenant_rls.audit_entries() behind the audit_log view
+ * audit_chain.c    the pending batches of a transaction, the per-tenant hash
+ *                  chain, the log writer, audit_verify(), audit_purge()
+ *
+ * One row of tenant_rls.audit_batch holds the changes one transaction made to
+ * one table for one tenant (a "batch"), encoded in its payload; the view
+ * tenant_rls.audit_log shows one row per change.
  */
 #ifndef TENANT_RLS_AUDIT_H
 #define TENANT_RLS_AUDIT_H
 
+#include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/relcache.h"
 
 /*
- * The columns of tenant_rls.audit_log, in table order (src/sql/40_audit.sql).
- * Every column before AL_PREV_HASH is covered by the entry's hash.
+ * The columns of tenant_rls.audit_batch, in table order (src/sql/40_audit.sql).
+ * Every column before AB_PREV_HASH is covered by the batch's hash.
  */
-typedef enum AuditLogAttr
+typedef enum AuditBatchAttr
 {
-	AL_LOGGED_AT = 0,
-	AL_TENANT,
-	AL_SEQ,
-	AL_TABLE_OID,
-	AL_SCHEMA_NAME,
-	AL_TABLE_NAME,
-	AL_OPERATION,
-	AL_ROW_PK,
-	AL_OLD_ROW,
-	AL_NEW_ROW,
-	AL_TXID,
-	AL_STMT_AT,
-	AL_DB_USER,
-	AL_DB_SESSION_USER,
-	AL_APP_USER,
-	AL_APPLICATION_NAME,
-	AL_CLIENT_ADDR,
-	AL_ROW_COUNT,
-	AL_ROW_KEY,
-	AL_PREV_HASH,
-	AL_HASH,
-	AL_NATTS
-} AuditLogAttr;
+	AB_LOGGED_AT = 0,
+	AB_TENANT,
+	AB_SEQ,
+	AB_TABLE_OID,
+	AB_SCHEMA_NAME,
+	AB_TABLE_NAME,
+	AB_TXID,
+	AB_DB_USER,
+	AB_DB_SESSION_USER,
+	AB_APP_USER,
+	AB_APPLICATION_NAME,
+	AB_CLIENT_ADDR,
+	AB_ENTRIES,
+	AB_PAYLOAD,
+	AB_ROW_KEY,
+	AB_ROW_KEYS,
+	AB_PREV_HASH,
+	AB_HASH,
+	AB_NATTS
+} AuditBatchAttr;
 
-#define AUDIT_HASH_LEN 32		/*
- * Fill the context columns of an entry: logged_at, txid, stmt_at, db_user,
- * db_session_user, app_user, application_name, client_addr.
+#define AUDIT_HASH_LEN 32
+
+/* ---------------------------------------------------------------------
+ * Payload (audit_payload.c has the format)
+ * ---------------------------------------------------------------------
  */
-extern void audit_fill_context(Datum *values, bool *nulls);
+
+/* entry operations */
+#define AUDIT_OP_INSERT		'I'
+#define AUDIT_OP_UPDATE		'U'
+#define AUDIT_OP_DELETE		'D'
+#define AUDIT_OP_TRUNCATE	'T'
+#define AUDIT_OP_PURGE		'P'
+
+/* entry flags */
+#define AUDIT_EF_ROW_COUNT	0x01
+#define AUDIT_EF_DOC		0x02	/* a JSON document: the new_row of PURGE */
+#define AUDIT_EF_KEY		0x04
+#define AUDIT_EF_OLD		0x08
+#define AUDIT_EF_NEW		0x10
+
+/* layout column flags */
+#define AUDIT_CF_PK			0x01
+#define AUDIT_CF_AUDITED	0x02
+
+/* how a column's values are encoded */
+#define AUDIT_KIND_BINARY	'B'		/* the datum's bytes (a fixed set of types) */
+#define AUDIT_KIND_JSON		'J'		/* the text of to_jsonb(value) */
+
+typedef struct AuditColType
+{
+	Oid			typoid;			/* base type */
+	int32		typmod;
+	int16		typlen;
+	bool		typbyval;
+	char		kind;			/* AUDIT_KIND_* */
+	FmgrInfo   *to_jsonb;		/* AUDIT_KIND_JSON, unless the type is jsonb */
+} AuditColType;
+
+extern void audit_coltype_init(AuditColType *ct, Oid typoid, int32 typmod, MemoryContext cxt);
+extern void audit_put_u8(StringInfo buf, uint8 v);
+extern void audit_put_u16(StringInfo buf, uint16 v);
+extern void audit_put_u32(StringInfo buf, uint32 v);
+extern void audit_put_i64(StringInfo buf, int64 v);
+/* the header of a payload: magic and column count (then one layout column each) */
+extern void audit_put_layout_header(StringInfo buf, int ncols);
+extern void audit_put_layout_col(StringInfo buf, const char *name, const AuditColType *ct, uint8 flags);
+/* a tag byte (null or not) and the encoded value */
+extern void audit_put_value(StringInfo buf, const AuditColType *ct, Datum v, bool isnull);
+
+/* ---------------------------------------------------------------------
+ * Batches (audit_chain.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* what a batch is about: entries go to the same batch only if all match */
+typedef struct AuditTarget
+{
+	Oid			table_oid;
+	const NameData *schema_name;
+	const NameData *table_name;
+	uint64		layout_id;		/* identifies layout (a new one per cache rebuild) */
+	const char *layout;			/* the payload header of the relation */
+	int			layout_len;
+} AuditTarget;
+
+/*
+ * Queue one encoded entry of the given tenant (NULL: none).  has_key: the
+ * entry is about one row whose history key is row_key.  Chained and written
+ * when the transaction commits, under the tenant's lock.
+ */
+extern void audit_append_entry(const char *tenant, const AuditTarget *target,
+							   const char *entry, int len, bool has_key, int64 row_key);
 
 /* a palloc'd name Datum */
 extern Datum audit_name_datum(const char *s);
-
-/* SHA-256 */
 
 /*
  * Set only while tenant_rls.audit_purge() runs: the guard trigger then lets
  * the purge's own statements through.
  */
 extern bool audit_purge_sanctioned;
-
-/*
- * Queue one entry.  values/nulls are AL_NATTS long; the caller fills every
- * column except seq, prev_hash and hash (and logged_at, which is set again),
- * which the chain assigns when the transaction commits, under the tenant's
- * lock.
- */
-extern void audit_append(Datum *values, bool *nulls);
-
-/*
- * Fill the context columns of an entry: logged_at, txid, stmt_at, db_user,
- * db_session_user, app_user, application_name, client_addr.
- */
-extern void audit_fill_context(Datum *values, bool *nulls);
-
-/* a palloc'd name Datum */
-extern Datum audit_name_datum(const char *s);
-
-/* SHA-256(prev || canonical bytes of values[0 .. AL_PREV_HASH - 1]) */
-extern void audit_entry_hash(const uint8 *prev, const Datum *values, const bool *nulls,
-							 uint8 *out);
-
-/* the history index key of a primary key jsonb */
-extern int64 audit_row_key(Datum pk);
 
 /* relcache callback of audit_chain.c (forgets cached relation OIDs) */
 extern void audit_chain_relcache_callback(Datum arg, Oid relid);

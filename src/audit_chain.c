@@ -1,34 +1,39 @@
 /*
- * audit_chain.c -- the per-tenant hash chain and the audit log writer.
+ * audit_chain.c -- the pending batches, the per-tenant hash chain and the
+ * audit log writer.
  *
- * Every entry of tenant_rls.audit_log belongs to the chain of its tenant
- * (entries without a tenant form one more chain, keyed '' internally):
+ * The trigger (audit.c) appends each encoded change to a batch of the current
+ * transaction (audit_append_entry): one per tenant, table, layout,
+ * current_user, application user and savepoint level, in the order the
+ * changes were made.  Every batch belongs to the chain of its tenant (batches
+ * without a tenant form one more chain, keyed '' internally):
  *
- *     hash(n) = SHA-256(hash(n-1) || canonical bytes of entry n)
+ *     hash(n) = SHA-256(hash(n-1) || canonical bytes of batch n)
  *
  * with seq numbers 1, 2, 3, ... per tenant.  The last (seq, hash) of every
  * tenant is kept in tenant_rls.audit_chain.
  *
- * The trigger queues entries (audit_append); they are chained and written
- * just before the transaction commits or prepares (flush_pending).  Then the
- * writer takes a transaction-level lock per tenant, keyed by a hash of the
- * tenant, in sorted order, reads each head, appends the entries and writes the
- * heads; the locks end with the commit.  So the chain order is the commit
- * order, two transactions of one tenant never fork the chain, writers of
- * different tenants never wait on each other, and no writer waits for a chain
- * lock while it holds row locks (no deadlock).  The head is read with
- * SnapshotSelf (latest committed version plus our own changes), so this holds
- * under REPEATABLE READ and SERIALIZABLE too.  Savepoints: queued entries and
+ * The batches are chained and written just before the transaction commits
+ * or prepares (flush_pending): one row of tenant_rls.audit_batch and one
+ * index entry per batch, however many rows it changed.  The writer takes a
+ * transaction-level lock per tenant, keyed by a hash of the tenant, in sorted
+ * order, reads each head, appends the batches and writes the heads; the
+ * locks end with the commit.  So the chain order is the commit order, two
+ * transactions of one tenant never fork the chain, writers of different
+ * tenants never wait on each other, and no writer waits for a chain lock
+ * while it holds row locks (no deadlock).  The head is read with SnapshotSelf
+ * (latest committed version plus our own changes), so this holds under
+ * REPEATABLE READ and SERIALIZABLE too.  Savepoints: pending batches and
  * in-memory heads remember their subtransaction level and are rolled back
  * with it.
  *
- * Entries are written straight into the heap of the month's partition (and its
- * indexes), not through SQL: no plan, no executor start-up per row, and no
- * name lookup that a temporary table could shadow.  The partition is found by
- * its name audit_log_pYYYYMM in the schema tenant_rls and cached.  A missing
+ * Batches are written straight into the heap of the month's partition (and
+ * its index), not through SQL: no plan, no executor start-up, and no name
+ * lookup that a temporary table could shadow.  The partition is found by its
+ * name audit_batch_pYYYYMM in the schema tenant_rls and cached.  A missing
  * one is never created here: that would take an exclusive lock on the log
  * until the writer commits, and every audited writer of every tenant would
- * wait (DESIGN A3).  The entry goes to the default partition instead -- a
+ * wait (DESIGN A3).  The batch goes to the default partition instead -- a
  * missing partition never fails or blocks a user's write; audit_maintain()
  * creates the partitions ahead of time.
  *
@@ -59,6 +64,7 @@
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/datetime.h"
@@ -80,7 +86,6 @@
 
 PG_FUNCTION_INFO_V1(tenant_rls_audit_verify);
 PG_FUNCTION_INFO_V1(tenant_rls_audit_purge);
-PG_FUNCTION_INFO_V1(tenant_rls_audit_row_key);
 
 /* locktag_field4 of our advisory-type locks (user advisory locks use 1 and 2) */
 #define AUDIT_LOCK_FIELD4	0x7472
@@ -145,8 +150,8 @@ lookup_oids(void)
 				(errcode(ERRCODE_UNDEFINED_SCHEMA),
 				 errmsg("the tenant_rls extension is not installed in this database"),
 				 errhint("Run CREATE EXTENSION tenant_rls, or drop the audit triggers that call it.")));
-	log_oid = audit_relid("audit_log");
-	default_oid = audit_relid("audit_log_default");
+	log_oid = audit_relid("audit_batch");
+	default_oid = audit_relid("audit_batch_default");
 	chain_oid = audit_relid("audit_chain");
 }
 
@@ -158,33 +163,32 @@ typedef enum FieldKind
 {
 	FK_TIMESTAMPTZ,
 	FK_TEXT,
+	FK_INT4,
 	FK_INT8,
 	FK_OID,
 	FK_NAME,
-	FK_JSONB,
+	FK_BYTEA,
+	FK_INT8_ARRAY,
 	FK_INET
 } FieldKind;
 
-static const FieldKind field_kind[AL_PREV_HASH] = {
-	[AL_LOGGED_AT] = FK_TIMESTAMPTZ,
-	[AL_TENANT] = FK_TEXT,
-	[AL_SEQ] = FK_INT8,
-	[AL_TABLE_OID] = FK_OID,
-	[AL_SCHEMA_NAME] = FK_NAME,
-	[AL_TABLE_NAME] = FK_NAME,
-	[AL_OPERATION] = FK_TEXT,
-	[AL_ROW_PK] = FK_JSONB,
-	[AL_OLD_ROW] = FK_JSONB,
-	[AL_NEW_ROW] = FK_JSONB,
-	[AL_TXID] = FK_INT8,
-	[AL_STMT_AT] = FK_TIMESTAMPTZ,
-	[AL_DB_USER] = FK_NAME,
-	[AL_DB_SESSION_USER] = FK_NAME,
-	[AL_APP_USER] = FK_TEXT,
-	[AL_APPLICATION_NAME] = FK_TEXT,
-	[AL_CLIENT_ADDR] = FK_INET,
-	[AL_ROW_COUNT] = FK_INT8,
-	[AL_ROW_KEY] = FK_INT8,
+static const FieldKind field_kind[AB_PREV_HASH] = {
+	[AB_LOGGED_AT] = FK_TIMESTAMPTZ,
+	[AB_TENANT] = FK_TEXT,
+	[AB_SEQ] = FK_INT8,
+	[AB_TABLE_OID] = FK_OID,
+	[AB_SCHEMA_NAME] = FK_NAME,
+	[AB_TABLE_NAME] = FK_NAME,
+	[AB_TXID] = FK_INT8,
+	[AB_DB_USER] = FK_NAME,
+	[AB_DB_SESSION_USER] = FK_NAME,
+	[AB_APP_USER] = FK_TEXT,
+	[AB_APPLICATION_NAME] = FK_TEXT,
+	[AB_CLIENT_ADDR] = FK_INET,
+	[AB_ENTRIES] = FK_INT4,
+	[AB_PAYLOAD] = FK_BYTEA,
+	[AB_ROW_KEY] = FK_INT8,
+	[AB_ROW_KEYS] = FK_INT8_ARRAY,
 };
 
 /*
@@ -242,17 +246,18 @@ put_int64(StringInfo buf, int64 v)
 	put_field(buf, false, (const char *) &be, sizeof(be));
 }
 
-void
-audit_entry_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint8 *out)
+/* SHA-256(prev || canonical bytes of values[0 .. AB_PREV_HASH - 1]) */
+static void
+batch_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint8 *out)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, (const char *) prev, AUDIT_HASH_LEN);
-	appendStringInfoString(&buf, "tenant_rls audit v1");
+	appendStringInfoString(&buf, "tenant_rls audit batch v1");
 	appendStringInfoChar(&buf, '\0');
 
-	for (int i = 0; i < AL_PREV_HASH; i++)
+	for (int i = 0; i < AB_PREV_HASH; i++)
 	{
 		if (nulls[i])
 		{
@@ -267,12 +272,16 @@ audit_entry_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint
 			case FK_INT8:
 				put_int64(&buf, DatumGetInt64(values[i]));
 				break;
+			case FK_INT4:
+				put_int64(&buf, (int64) DatumGetInt32(values[i]));
+				break;
 			case FK_OID:
 				put_int64(&buf, (int64) DatumGetObjectId(values[i]));
 				break;
 			case FK_TEXT:
+			case FK_BYTEA:
 				{
-					text	   *t = DatumGetTextPP(values[i]);
+					struct varlena *t = PG_DETOAST_DATUM_PACKED(values[i]);
 
 					put_field(&buf, false, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 					break;
@@ -284,13 +293,25 @@ audit_entry_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint
 					put_field(&buf, false, s, strlen(s));
 					break;
 				}
-			case FK_JSONB:
+			case FK_INT8_ARRAY:
 				{
-					Jsonb	   *jb = DatumGetJsonbP(values[i]);
-					char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+					ArrayType  *arr = DatumGetArrayTypeP(values[i]);
+					Datum	   *elems;
+					bool	   *enulls;
+					int			n;
+					StringInfoData ab;
 
-					put_field(&buf, false, s, strlen(s));
-					pfree(s);
+					deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+									  &elems, &enulls, &n);
+					initStringInfo(&ab);
+					for (int k = 0; k < n; k++)
+					{
+						uint64		be = pg_hton64((uint64) (enulls[k] ? 0 : DatumGetInt64(elems[k])));
+
+						appendBinaryStringInfo(&ab, (const char *) &be, sizeof(be));
+					}
+					put_field(&buf, false, ab.data, ab.len);
+					pfree(ab.data);
 					break;
 				}
 			case FK_INET:
@@ -305,27 +326,6 @@ audit_entry_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint
 	}
 	sha256(buf.data, buf.len, out);
 	pfree(buf.data);
-}
-
-int64
-audit_row_key(Datum pk)
-{
-	Jsonb	   *jb = DatumGetJsonbP(pk);
-	char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-	uint8		digest[AUDIT_HASH_LEN];
-	uint64		key = 0;
-
-	sha256(s, strlen(s), digest);
-	for (int i = 0; i < 8; i++)
-		key = (key << 8) | digest[i];
-	pfree(s);
-	return (int64) key;
-}
-
-Datum
-tenant_rls_audit_row_key(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_INT64(audit_row_key(PG_GETARG_DATUM(0)));
 }
 
 static bytea *
@@ -425,33 +425,34 @@ user_name_datum(Oid roleid, int slot)
 	return NameGetDatum(&last_name[slot]);
 }
 
-void
-audit_fill_context(Datum *values, bool *nulls)
+/* the setting named by tenant_rls.actor_setting; NULL if unset or empty */
+static const char *
+app_user(void)
 {
-	const char *s;
-
-	values[AL_LOGGED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
-	nulls[AL_LOGGED_AT] = false;
-	values[AL_TXID] = Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId()));
-	nulls[AL_TXID] = false;
-	values[AL_STMT_AT] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
-	nulls[AL_STMT_AT] = false;
-	values[AL_DB_USER] = user_name_datum(GetUserId(), 0);
-	nulls[AL_DB_USER] = false;
-	values[AL_DB_SESSION_USER] = user_name_datum(GetSessionUserId(), 1);
-	nulls[AL_DB_SESSION_USER] = false;
-
-	s = (tenant_rls_actor_setting && tenant_rls_actor_setting[0])
+	const char *s = (tenant_rls_actor_setting && tenant_rls_actor_setting[0])
 		? GetConfigOption(tenant_rls_actor_setting, true, false) : NULL;
-	nulls[AL_APP_USER] = (s == NULL || s[0] == '\0');
-	if (!nulls[AL_APP_USER])
-		values[AL_APP_USER] = CStringGetTextDatum(s);
 
-	nulls[AL_APPLICATION_NAME] = (application_name == NULL || application_name[0] == '\0');
-	if (!nulls[AL_APPLICATION_NAME])
-		values[AL_APPLICATION_NAME] = CStringGetTextDatum(application_name);
+	return (s == NULL || s[0] == '\0') ? NULL : s;
+}
 
-	values[AL_CLIENT_ADDR] = client_addr(&nulls[AL_CLIENT_ADDR]);
+/*
+ * The context columns a batch gets when it is written: logged_at, txid,
+ * db_session_user, application_name, client_addr.  (db_user and app_user are
+ * taken with its first entry: a batch changes when they do.)
+ */
+static void
+fill_batch_context(Datum *values, bool *nulls)
+{
+	values[AB_LOGGED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
+	nulls[AB_LOGGED_AT] = false;
+	values[AB_TXID] = Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId()));
+	nulls[AB_TXID] = false;
+	values[AB_DB_SESSION_USER] = user_name_datum(GetSessionUserId(), 1);
+	nulls[AB_DB_SESSION_USER] = false;
+	nulls[AB_APPLICATION_NAME] = (application_name == NULL || application_name[0] == '\0');
+	if (!nulls[AB_APPLICATION_NAME])
+		values[AB_APPLICATION_NAME] = CStringGetTextDatum(application_name);
+	values[AB_CLIENT_ADDR] = client_addr(&nulls[AB_CLIENT_ADDR]);
 }
 
 /* ---------------------------------------------------------------------
@@ -527,7 +528,7 @@ partition_for(TimestampTz ts)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range")));
-	snprintf(name, sizeof(name), "audit_log_p%04d%02d", tm.tm_year, tm.tm_mon);
+	snprintf(name, sizeof(name), "audit_batch_p%04d%02d", tm.tm_year, tm.tm_mon);
 	tm.tm_mday = 1;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 	if (tm2timestamp(&tm, 0, NULL, &lo) != 0)
@@ -603,12 +604,12 @@ log_writer_open(LogWriter *w, TimestampTz ts)
 		}
 	}
 	if (rel == NULL)
-		elog(ERROR, "could not open a partition of tenant_rls.audit_log");
-	if (RelationGetDescr(rel)->natts != AL_NATTS)
+		elog(ERROR, "could not open a partition of tenant_rls.audit_batch");
+	if (RelationGetDescr(rel)->natts != AB_NATTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("partition \"%s\" of tenant_rls.audit_log has %d columns, expected %d",
-						RelationGetRelationName(rel), RelationGetDescr(rel)->natts, AL_NATTS),
+				 errmsg("partition \"%s\" of tenant_rls.audit_batch has %d columns, expected %d",
+						RelationGetRelationName(rel), RelationGetDescr(rel)->natts, AB_NATTS),
 				 errhint("Do not alter the audit log by hand; reinstall the extension.")));
 
 	old = MemoryContextSwitchTo(w->cxt);
@@ -646,7 +647,7 @@ log_writer_open(LogWriter *w, TimestampTz ts)
 static void
 log_writer_write(LogWriter *w, Datum *values, bool *nulls)
 {
-	TimestampTz ts = DatumGetTimestampTz(values[AL_LOGGED_AT]);
+	TimestampTz ts = DatumGetTimestampTz(values[AB_LOGGED_AT]);
 	HeapTuple	tup;
 
 	if (w->rel == NULL || partition_for(ts) != w->oid)
@@ -866,27 +867,39 @@ static HTAB *chain_states = NULL;	/* in TopTransactionContext */
 static bool chain_callbacks_registered = false;
 
 /*
- * Entries of the current transaction not written yet.  The trigger queues
- * them; they are chained and written just before the transaction commits (or
- * prepares), tenants in sorted order: the tenant's lock is then held only
- * from that moment to the end of the commit.  A transaction never waits for a
- * chain lock while it still holds row locks another writer may need, and two
- * committing transactions take their tenants' locks in the same order, so
- * the chain adds no deadlock.  A transaction that queues more than
- * PENDING_FLUSH_BYTES writes the entries of its current (sub)transaction
- * level early and keeps those tenants' locks to its end.
+ * Batches of the current transaction not written yet.  The trigger appends
+ * each change to a batch (one per tenant, table, layout, current_user,
+ * application user and savepoint level); they are chained and written just
+ * before the transaction commits (or prepares), tenants in sorted order: the
+ * tenant's lock is then held only from that moment to the end of the commit.
+ * A transaction never waits for a chain lock while it still holds row locks
+ * another writer may need, and two committing transactions take their
+ * tenants' locks in the same order, so the chain adds no deadlock.  A
+ * transaction that queues more than PENDING_FLUSH_BYTES writes the batches of
+ * its current (sub)transaction level early and keeps those tenants' locks to
+ * its end.
  */
-typedef struct PendingEntry
+typedef struct PendingBatch
 {
 	int			level;			/* subtransaction nesting level */
 	char	   *key;			/* tenant, '' for none */
-	Datum		values[AL_NATTS];
-	bool		nulls[AL_NATTS];
-} PendingEntry;
+	bool		has_tenant;
+	Oid			table_oid;
+	NameData	schema_name;
+	NameData	table_name;
+	uint64		layout_id;
+	Oid			db_user;
+	char	   *app_user;		/* NULL: none */
+	StringInfoData payload;		/* layout, then the entries */
+	int32		nentries;
+	int64	   *keys;			/* history keys of the entries */
+	int			nkeys;
+	int			maxkeys;
+} PendingBatch;
 
 #define PENDING_FLUSH_BYTES (32 * 1024 * 1024)
 
-static List *pending = NIL;		/* PendingEntry *, in TopTransactionContext */
+static List *pending = NIL;		/* PendingBatch *, in TopTransactionContext */
 static Size pending_bytes = 0;
 
 static void
@@ -918,6 +931,7 @@ chain_write_heads(void)
 }
 
 static void flush_pending(int level);
+static void free_batch(PendingBatch *pb);
 
 static void
 chain_xact_callback(XactEvent event, void *arg)
@@ -969,17 +983,20 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 		if (event == SUBXACT_EVENT_ABORT_SUB)
 		{
-			while (pending != NIL && ((PendingEntry *) llast(pending))->level >= level)
+			while (pending != NIL && ((PendingBatch *) llast(pending))->level >= level)
+			{
+				free_batch((PendingBatch *) llast(pending));
 				pending = list_delete_last(pending);
+			}
 		}
 		else
 		{
 			foreach(lc, pending)
 			{
-				PendingEntry *pe = lfirst(lc);
+				PendingBatch *pb = lfirst(lc);
 
-				if (pe->level >= level)
-					pe->level = level - 1;
+				if (pb->level >= level)
+					pb->level = level - 1;
 			}
 		}
 	}
@@ -1084,53 +1101,91 @@ chain_state(const char *key)
 	return cs;
 }
 
-/* the type of each column, to copy values into the queue */
-static const struct
+static int
+int64_cmp(const void *a, const void *b)
 {
-	int16		len;
-	bool		byval;
-}			field_type[AL_NATTS] = {
-	[AL_LOGGED_AT] = {8, true},
-	[AL_TENANT] = {-1, false},
-	[AL_SEQ] = {8, true},
-	[AL_TABLE_OID] = {4, true},
-	[AL_SCHEMA_NAME] = {NAMEDATALEN, false},
-	[AL_TABLE_NAME] = {NAMEDATALEN, false},
-	[AL_OPERATION] = {-1, false},
-	[AL_ROW_PK] = {-1, false},
-	[AL_OLD_ROW] = {-1, false},
-	[AL_NEW_ROW] = {-1, false},
-	[AL_TXID] = {8, true},
-	[AL_STMT_AT] = {8, true},
-	[AL_DB_USER] = {NAMEDATALEN, false},
-	[AL_DB_SESSION_USER] = {NAMEDATALEN, false},
-	[AL_APP_USER] = {-1, false},
-	[AL_APPLICATION_NAME] = {-1, false},
-	[AL_CLIENT_ADDR] = {-1, false},
-	[AL_ROW_COUNT] = {8, true},
-	[AL_ROW_KEY] = {8, true},
-	[AL_PREV_HASH] = {-1, false},
-	[AL_HASH] = {-1, false},
-};
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
 
-/* chain and write one queued entry */
+	return (x > y) - (x < y);
+}
+
+/* row_key and row_keys of a batch: one key, or the sorted distinct keys */
 static void
-write_entry(LogWriter *w, ChainState *cs, PendingEntry *pe, int level)
+batch_keys(PendingBatch *pb, Datum *values, bool *nulls)
+{
+	int			n = 0;
+	Datum	   *elems;
+
+	if (pb->nkeys == 0)
+		return;
+	qsort(pb->keys, pb->nkeys, sizeof(int64), int64_cmp);
+	for (int i = 0; i < pb->nkeys; i++)
+	{
+		if (i == 0 || pb->keys[i] != pb->keys[n - 1])
+			pb->keys[n++] = pb->keys[i];
+	}
+	if (n == 1)
+	{
+		values[AB_ROW_KEY] = Int64GetDatum(pb->keys[0]);
+		nulls[AB_ROW_KEY] = false;
+		return;
+	}
+	elems = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(pb->keys[i]);
+	values[AB_ROW_KEYS] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL,
+														   TYPALIGN_DOUBLE));
+	nulls[AB_ROW_KEYS] = false;
+}
+
+/* chain and write one queued batch */
+static void
+write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level)
 {
 	uint8		hash[AUDIT_HASH_LEN];
-	Datum	   *values = pe->values;
-	bool	   *nulls = pe->nulls;
+	Datum		values[AB_NATTS];
+	bool		nulls[AB_NATTS];
 
-	/* the clock time of the write: in the chain's order, whatever the rows' */
-	values[AL_LOGGED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
-	nulls[AL_LOGGED_AT] = false;
-	values[AL_SEQ] = Int64GetDatum(cs->seq + 1);
-	nulls[AL_SEQ] = false;
-	audit_entry_hash(cs->hash, values, nulls, hash);
-	values[AL_PREV_HASH] = PointerGetDatum(make_bytea(cs->hash, AUDIT_HASH_LEN));
-	nulls[AL_PREV_HASH] = false;
-	values[AL_HASH] = PointerGetDatum(make_bytea(hash, AUDIT_HASH_LEN));
-	nulls[AL_HASH] = false;
+	memset(nulls, true, sizeof(nulls));
+	fill_batch_context(values, nulls);
+	if (pb->has_tenant)
+	{
+		values[AB_TENANT] = CStringGetTextDatum(pb->key);
+		nulls[AB_TENANT] = false;
+	}
+	values[AB_SEQ] = Int64GetDatum(cs->seq + 1);
+	nulls[AB_SEQ] = false;
+	values[AB_TABLE_OID] = ObjectIdGetDatum(pb->table_oid);
+	nulls[AB_TABLE_OID] = false;
+	values[AB_SCHEMA_NAME] = NameGetDatum(&pb->schema_name);
+	nulls[AB_SCHEMA_NAME] = false;
+	values[AB_TABLE_NAME] = NameGetDatum(&pb->table_name);
+	nulls[AB_TABLE_NAME] = false;
+	values[AB_DB_USER] = user_name_datum(pb->db_user, 0);
+	nulls[AB_DB_USER] = false;
+	if (pb->app_user)
+	{
+		values[AB_APP_USER] = CStringGetTextDatum(pb->app_user);
+		nulls[AB_APP_USER] = false;
+	}
+	values[AB_ENTRIES] = Int32GetDatum(pb->nentries);
+	nulls[AB_ENTRIES] = false;
+	{
+		bytea	   *b = palloc(VARHDRSZ + pb->payload.len);
+
+		SET_VARSIZE(b, VARHDRSZ + pb->payload.len);
+		memcpy(VARDATA(b), pb->payload.data, pb->payload.len);
+		values[AB_PAYLOAD] = PointerGetDatum(b);
+		nulls[AB_PAYLOAD] = false;
+	}
+	batch_keys(pb, values, nulls);
+
+	batch_hash(cs->hash, values, nulls, hash);
+	values[AB_PREV_HASH] = PointerGetDatum(make_bytea(cs->hash, AUDIT_HASH_LEN));
+	nulls[AB_PREV_HASH] = false;
+	values[AB_HASH] = PointerGetDatum(make_bytea(hash, AUDIT_HASH_LEN));
+	nulls[AB_HASH] = false;
 
 	log_writer_write(w, values, nulls);
 
@@ -1157,8 +1212,20 @@ key_cmp(const ListCell *a, const ListCell *b)
 	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
 }
 
+static void
+free_batch(PendingBatch *pb)
+{
+	pfree(pb->payload.data);
+	if (pb->keys)
+		pfree(pb->keys);
+	if (pb->app_user)
+		pfree(pb->app_user);
+	pfree(pb->key);
+	pfree(pb);
+}
+
 /*
- * Chain and write the queued entries of nesting level "level" (at commit:
+ * Chain and write the queued batches of nesting level "level" (at commit:
  * all of them).  The tenants are locked in sorted order first.
  */
 static void
@@ -1174,15 +1241,15 @@ flush_pending(int level)
 
 	foreach(lc, pending)
 	{
-		PendingEntry *pe = lfirst(lc);
+		PendingBatch *pb = lfirst(lc);
 
-		if (pe->level == level)
+		if (pb->level == level)
 		{
-			now = lappend(now, pe);
-			keys = lappend(keys, pe->key);
+			now = lappend(now, pb);
+			keys = lappend(keys, pb->key);
 		}
 		else
-			later = lappend(later, pe);
+			later = lappend(later, pb);
 	}
 	list_sort(keys, key_cmp);
 	foreach(lc, keys)
@@ -1193,21 +1260,13 @@ flush_pending(int level)
 	writer.rel = NULL;
 	foreach(lc, now)
 	{
-		PendingEntry *pe = lfirst(lc);
+		PendingBatch *pb = lfirst(lc);
 
 		MemoryContextSwitchTo(tmp);
-		write_entry(&writer, chain_state(pe->key), pe, level);
+		write_batch(&writer, chain_state(pb->key), pb, level);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
-
-		/* the queue's copies (prev_hash and hash were made in tmp) */
-		for (int i = 0; i < AL_PREV_HASH; i++)
-		{
-			if (!pe->nulls[i] && !field_type[i].byval)
-				pfree(DatumGetPointer(pe->values[i]));
-		}
-		pfree(pe->key);
-		pfree(pe);
+		free_batch(pb);
 	}
 	MemoryContextDelete(tmp);
 	log_writer_close(&writer);
@@ -1223,43 +1282,101 @@ flush_pending(int level)
 	list_free(later);
 }
 
-void
-audit_append(Datum *values, bool *nulls)
+/* does the batch take an entry of this context? */
+static bool
+batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTarget *t,
+			  int level, Oid user, const char *appuser)
 {
-	MemoryContext old;
-	PendingEntry *pe;
-	const char *key = nulls[AL_TENANT] ? "" : TextDatumGetCString(values[AL_TENANT]);
+	return pb->level == level && pb->layout_id == t->layout_id &&
+		pb->table_oid == t->table_oid && pb->db_user == user &&
+		pb->has_tenant == has_tenant && strcmp(pb->key, key) == 0 &&
+		((pb->app_user == NULL && appuser == NULL) ||
+		 (pb->app_user != NULL && appuser != NULL && strcmp(pb->app_user, appuser) == 0));
+}
+
+/* the most recent batches looked at for a match */
+#define BATCH_SEARCH_DEPTH 8
+
+void
+audit_append_entry(const char *tenant, const AuditTarget *t,
+				   const char *entry, int len, bool has_key, int64 row_key)
+{
+	const char *key = tenant ? tenant : "";
+	int			level = GetCurrentTransactionNestLevel();
+	Oid			user = GetUserId();
+	const char *appuser = app_user();
+	PendingBatch *pb = NULL;
+	int			depth = 0;
 
 	chain_prepare(key);
 
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	pe = palloc(sizeof(PendingEntry));
-	pe->level = GetCurrentTransactionNestLevel();
-	pe->key = pstrdup(key);
-	for (int i = 0; i < AL_NATTS; i++)
+	/*
+	 * The last batch of this context, unless a later batch of the same tenant
+	 * stands between: the entries of a tenant stay in the order they were
+	 * made.
+	 */
+	for (int i = list_length(pending) - 1; i >= 0 && depth < BATCH_SEARCH_DEPTH; i--, depth++)
 	{
-		pe->nulls[i] = nulls[i];
-		pe->values[i] = nulls[i] ? (Datum) 0
-			: datumCopy(values[i], field_type[i].byval, field_type[i].len);
-		if (!nulls[i] && !field_type[i].byval)
-			pending_bytes += datumGetSize(values[i], false, field_type[i].len);
+		PendingBatch *cand = list_nth(pending, i);
+
+		if (batch_matches(cand, key, tenant != NULL, t, level, user, appuser))
+		{
+			pb = cand;
+			break;
+		}
+		if (cand->has_tenant == (tenant != NULL) && strcmp(cand->key, key) == 0)
+			break;
 	}
-	pending_bytes += sizeof(PendingEntry);
-	pending = lappend(pending, pe);
-	MemoryContextSwitchTo(old);
+
+	if (pb == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		pb = palloc0(sizeof(PendingBatch));
+		pb->level = level;
+		pb->key = pstrdup(key);
+		pb->has_tenant = (tenant != NULL);
+		pb->table_oid = t->table_oid;
+		pb->schema_name = *t->schema_name;
+		pb->table_name = *t->table_name;
+		pb->layout_id = t->layout_id;
+		pb->db_user = user;
+		pb->app_user = appuser ? pstrdup(appuser) : NULL;
+		initStringInfo(&pb->payload);
+		appendBinaryStringInfo(&pb->payload, t->layout, t->layout_len);
+		pending = lappend(pending, pb);
+		pending_bytes += sizeof(PendingBatch) + t->layout_len;
+		MemoryContextSwitchTo(old);
+	}
+
+	appendBinaryStringInfo(&pb->payload, entry, len);
+	pb->nentries++;
+	pending_bytes += len;
+	if (has_key)
+	{
+		if (pb->nkeys == pb->maxkeys)
+		{
+			pb->maxkeys = pb->maxkeys ? pb->maxkeys * 2 : 8;
+			pb->keys = pb->keys
+				? repalloc(pb->keys, sizeof(int64) * pb->maxkeys)
+				: MemoryContextAlloc(TopTransactionContext, sizeof(int64) * pb->maxkeys);
+		}
+		pb->keys[pb->nkeys++] = row_key;
+		pending_bytes += sizeof(int64);
+	}
 
 	if (pending_bytes > PENDING_FLUSH_BYTES)
-		flush_pending(pe->level);
+		flush_pending(level);
 }
 
 /* ---------------------------------------------------------------------
  * audit_verify(tenant text DEFAULT NULL)
  * ---------------------------------------------------------------------
  */
-#define LOG_COLUMNS \
-	"logged_at, tenant, seq, table_oid, schema_name, table_name, operation, row_pk, " \
-	"old_row, new_row, txid, stmt_at, db_user, db_session_user, app_user, " \
-	"application_name, client_addr, row_count, row_key, prev_hash, hash"
+#define BATCH_COLUMNS \
+	"logged_at, tenant, seq, table_oid, schema_name, table_name, txid, db_user, " \
+	"db_session_user, app_user, application_name, client_addr, entries, payload, " \
+	"row_key, row_keys, prev_hash, hash"
 
 /* (seq, hash) of key in table (audit_chain or audit_anchor); false if none */
 static bool
@@ -1310,12 +1427,12 @@ verify_one(const char *key, Tuplestorestate *store, TupleDesc outdesc)
 	args[0] = CStringGetTextDatum(key);
 	if (key[0] == '\0')
 		portal = SPI_cursor_open_with_args(NULL,
-										   "SELECT " LOG_COLUMNS " FROM tenant_rls.audit_log"
+										   "SELECT " BATCH_COLUMNS " FROM tenant_rls.audit_batch"
 										   " WHERE tenant IS NULL AND $1 IS NOT NULL ORDER BY seq, logged_at",
 										   1, argtypes, args, NULL, true, 0);
 	else
 		portal = SPI_cursor_open_with_args(NULL,
-										   "SELECT " LOG_COLUMNS " FROM tenant_rls.audit_log"
+										   "SELECT " BATCH_COLUMNS " FROM tenant_rls.audit_batch"
 										   " WHERE tenant OPERATOR(pg_catalog.=) $1 ORDER BY seq, logged_at",
 										   1, argtypes, args, NULL, true, 0);
 
@@ -1326,20 +1443,20 @@ verify_one(const char *key, Tuplestorestate *store, TupleDesc outdesc)
 			break;
 		for (uint64 i = 0; i < SPI_processed && reason == NULL; i++)
 		{
-			Datum		values[AL_NATTS];
-			bool		nulls[AL_NATTS];
+			Datum		values[AB_NATTS];
+			bool		nulls[AB_NATTS];
 			uint8		stored_prev[AUDIT_HASH_LEN];
 			uint8		stored_hash[AUDIT_HASH_LEN];
 			uint8		computed[AUDIT_HASH_LEN];
 			int64		seq;
 
 			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
-			count++;
-			seq = DatumGetInt64(values[AL_SEQ]);
+			count += nulls[AB_ENTRIES] ? 0 : DatumGetInt32(values[AB_ENTRIES]);
+			seq = DatumGetInt64(values[AB_SEQ]);
 			if (seq < expected)
 			{
 				bad_seq = seq;
-				reason = psprintf("entry %lld repeats or precedes entry %lld: an entry was inserted or reordered",
+				reason = psprintf("batch %lld repeats or precedes batch %lld: a batch was inserted or reordered",
 								  (long long) seq, (long long) (expected - 1));
 				break;
 			}
@@ -1347,25 +1464,25 @@ verify_one(const char *key, Tuplestorestate *store, TupleDesc outdesc)
 			{
 				bad_seq = expected;
 				reason = (seq == expected + 1)
-					? psprintf("entry %lld is missing: it was deleted", (long long) expected)
-					: psprintf("entries %lld to %lld are missing: they were deleted",
+					? psprintf("batch %lld is missing: it was deleted", (long long) expected)
+					: psprintf("batches %lld to %lld are missing: they were deleted",
 							   (long long) expected, (long long) (seq - 1));
 				break;
 			}
-			if (nulls[AL_PREV_HASH] || !get_hash(values[AL_PREV_HASH], stored_prev) ||
+			if (nulls[AB_PREV_HASH] || !get_hash(values[AB_PREV_HASH], stored_prev) ||
 				memcmp(stored_prev, prev, AUDIT_HASH_LEN) != 0)
 			{
 				bad_seq = seq;
-				reason = psprintf("entry %lld does not follow the entry before it (prev_hash differs): entries were reordered, replaced or inserted",
+				reason = psprintf("batch %lld does not follow the batch before it (prev_hash differs): batches were reordered, replaced or inserted",
 								  (long long) seq);
 				break;
 			}
-			audit_entry_hash(prev, values, nulls, computed);
-			if (nulls[AL_HASH] || !get_hash(values[AL_HASH], stored_hash) ||
+			batch_hash(prev, values, nulls, computed);
+			if (nulls[AB_HASH] || !get_hash(values[AB_HASH], stored_hash) ||
 				memcmp(stored_hash, computed, AUDIT_HASH_LEN) != 0)
 			{
 				bad_seq = seq;
-				reason = psprintf("entry %lld was modified: its hash does not match its contents",
+				reason = psprintf("batch %lld was modified: its hash does not match its contents",
 								  (long long) seq);
 				break;
 			}
@@ -1387,15 +1504,15 @@ verify_one(const char *key, Tuplestorestate *store, TupleDesc outdesc)
 		{
 			bad_seq = expected;
 			reason = (head_seq == expected)
-				? psprintf("entry %lld (the last one) is missing: it was deleted", (long long) expected)
-				: psprintf("entries %lld to %lld (the last ones) are missing: they were deleted",
+				? psprintf("batch %lld (the last one) is missing: it was deleted", (long long) expected)
+				: psprintf("batches %lld to %lld (the last ones) are missing: they were deleted",
 						   (long long) expected, (long long) head_seq);
 		}
 		else if (has_head && (head_seq < expected - 1 ||
 							  memcmp(head_hash, prev, AUDIT_HASH_LEN) != 0))
 		{
 			bad_seq = head_seq;
-			reason = psprintf("the chain head (entry %lld) does not match the last entry: the head or the last entries were modified",
+			reason = psprintf("the chain head (batch %lld) does not match the last batch: the head or the last batches were modified",
 							  (long long) head_seq);
 		}
 	}
@@ -1436,7 +1553,7 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 	{
 		if (SPI_execute("SELECT t FROM ("
 						" SELECT tenant AS t FROM tenant_rls.audit_chain"
-						" UNION SELECT COALESCE(tenant, '') FROM tenant_rls.audit_log"
+						" UNION SELECT COALESCE(tenant, '') FROM tenant_rls.audit_batch"
 						" UNION SELECT tenant FROM tenant_rls.audit_anchor) s"
 						" ORDER BY t COLLATE \"C\"", true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not list the tenants of the audit log");
@@ -1487,16 +1604,15 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		StringInfoData sql;
 		StringInfoData partarr;
 		ListCell   *lc;
-		Datum		values[AL_NATTS];
-		bool		nulls[AL_NATTS];
+		char	   *doc;
 
 		/* whole monthly partitions that end at or before "before" */
 		if (SPI_execute_with_args("SELECT c.relname::text FROM pg_catalog.pg_inherits i"
 								  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
-								  " WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_log'::pg_catalog.regclass"
-								  " AND c.relname OPERATOR(pg_catalog.~) '^audit_log_p[0-9]{6}$'"
-								  " AND ((pg_catalog.make_timestamp(pg_catalog.substr(c.relname, 12, 4)::pg_catalog.int4,"
-								  "     pg_catalog.substr(c.relname, 16, 2)::pg_catalog.int4, 1, 0, 0, 0)"
+								  " WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass"
+								  " AND c.relname OPERATOR(pg_catalog.~) '^audit_batch_p[0-9]{6}$'"
+								  " AND ((pg_catalog.make_timestamp(pg_catalog.substr(c.relname, 14, 4)::pg_catalog.int4,"
+								  "     pg_catalog.substr(c.relname, 18, 2)::pg_catalog.int4, 1, 0, 0, 0)"
 								  "     OPERATOR(pg_catalog.+) '1 month'::pg_catalog.interval) AT TIME ZONE 'UTC') OPERATOR(pg_catalog.<=) $1"
 								  " ORDER BY 1",
 								  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
@@ -1506,7 +1622,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 
 		/* lock them, then read what goes: no writer can add to them any more */
 		initStringInfo(&src);
-		appendStringInfoString(&src, "SELECT tenant, seq, hash FROM tenant_rls.audit_log_default"
+		appendStringInfoString(&src, "SELECT tenant, seq, hash, entries FROM tenant_rls.audit_batch_default"
 							   " WHERE logged_at OPERATOR(pg_catalog.<) $1");
 		foreach(lc, parts)
 		{
@@ -1514,11 +1630,11 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 
 			if (SPI_execute(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", q), false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not lock %s", q);
-			appendStringInfo(&src, " UNION ALL SELECT tenant, seq, hash FROM %s", q);
+			appendStringInfo(&src, " UNION ALL SELECT tenant, seq, hash, entries FROM %s", q);
 		}
 
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "SELECT pg_catalog.count(*) FROM (%s) s", src.data);
+		appendStringInfo(&sql, "SELECT COALESCE(pg_catalog.sum(entries), 0)::pg_catalog.int8 FROM (%s) s", src.data);
 		if (SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not count the entries to purge");
 		{
@@ -1551,7 +1667,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 			appendStringInfo(&partarr, "%s%s", partarr.len > 1 ? "," : "", (char *) lfirst(lc));
 		}
 		appendStringInfoChar(&partarr, '}');
-		if (SPI_execute_with_args("DELETE FROM tenant_rls.audit_log_default WHERE logged_at OPERATOR(pg_catalog.<) $1",
+		if (SPI_execute_with_args("DELETE FROM tenant_rls.audit_batch_default WHERE logged_at OPERATOR(pg_catalog.<) $1",
 								  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not purge the default partition");
 
@@ -1567,28 +1683,41 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 				elog(ERROR, "could not record the purge");
 
 			/* and an entry in the log itself, in the chain of entries without tenant */
-			memset(nulls, true, sizeof(nulls));
-			if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_object('before', $1, 'partitions', $2::pg_catalog.text[], 'entries', $3)",
+			if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_object('before', $1, 'partitions', $2::pg_catalog.text[], 'entries', $3)::pg_catalog.text",
 									  3, types, a, NULL, false, 1) != SPI_OK_SELECT)
 				elog(ERROR, "could not describe the purge");
-			values[AL_NEW_ROW] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-			nulls[AL_NEW_ROW] = false;
+			doc = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			(void) isnull;
 		}
-		audit_fill_context(values, nulls);
-		values[AL_TABLE_OID] = ObjectIdGetDatum(log_oid);
-		nulls[AL_TABLE_OID] = false;
-		values[AL_SCHEMA_NAME] = audit_name_datum(TENANT_RLS_SCHEMA);
-		nulls[AL_SCHEMA_NAME] = false;
-		values[AL_TABLE_NAME] = audit_name_datum("audit_log");
-		nulls[AL_TABLE_NAME] = false;
-		values[AL_OPERATION] = CStringGetTextDatum("PURGE");
-		nulls[AL_OPERATION] = false;
-		values[AL_ROW_COUNT] = Int64GetDatum(entries);
-		nulls[AL_ROW_COUNT] = false;
-		audit_append(values, nulls);
+		{
+			StringInfoData layout;
+			StringInfoData entry;
+			NameData	nsp;
+			NameData	name;
+			AuditTarget target;
+
+			initStringInfo(&layout);
+			audit_put_layout_header(&layout, 0);
+			initStringInfo(&entry);
+			audit_put_u8(&entry, AUDIT_OP_PURGE);
+			audit_put_u8(&entry, AUDIT_EF_ROW_COUNT | AUDIT_EF_DOC);
+			audit_put_i64(&entry, GetCurrentStatementStartTimestamp());
+			audit_put_i64(&entry, entries);
+			audit_put_u32(&entry, (uint32) strlen(doc));
+			appendBinaryStringInfo(&entry, doc, strlen(doc));
+			namestrcpy(&nsp, TENANT_RLS_SCHEMA);
+			namestrcpy(&name, "audit_log");
+			target.table_oid = log_oid;
+			target.schema_name = &nsp;
+			target.table_name = &name;
+			target.layout_id = 0;
+			target.layout = layout.data;
+			target.layout_len = layout.len;
+			audit_append_entry(NULL, &target, entry.data, entry.len, false, 0);
+		}
 
 		if (SPI_execute("SELECT tenant_rls.audit_maintain()", false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not create the next audit_log partitions");
+			elog(ERROR, "could not create the next audit_batch partitions");
 	}
 	PG_FINALLY();
 	{

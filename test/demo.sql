@@ -75,7 +75,7 @@ RESET ROLE;
 SET ROLE app_user;
 BEGIN;
 SELECT tenant_rls.set_tenant('11111111-1111-1111-1111-111111111111');
-SELECT seq, operation, table_name, new_row ->> 'item' AS item, db_user FROM tenant_rls.audit_log ORDER BY seq;
+SELECT seq, operation, table_name, new_row ->> 'item' AS item, db_user FROM tenant_rls.audit_log ORDER BY seq, entry;
 COMMIT;
 RESET ROLE;
 SELECT tenant, ok, entries FROM tenant_rls.audit_verify() ORDER BY tenant;

@@ -26,49 +26,55 @@ COMMENT ON TABLE tenant_rls.audit_config IS
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_config', '');
 REVOKE ALL ON tenant_rls.audit_config FROM PUBLIC;
 
--- The log.  Column order matters: the C code (audit.h, AuditLogAttr) builds
--- tuples in this order and hashes the columns logged_at .. row_count.
-CREATE TABLE tenant_rls.audit_log (
-    logged_at        timestamptz NOT NULL,  -- clock_timestamp() of the write; partition key
+-- The log.  One row per batch: the changes one transaction made to one table
+-- for one tenant (as one current_user and application user), encoded in
+-- payload by the trigger (format: src/audit_payload.c) -- no jsonb is built
+-- and no index entry is made per changed row.  The view tenant_rls.audit_log
+-- below shows one row per change.  Column order matters: the C code (audit.h,
+-- AuditBatchAttr) builds tuples in this order and hashes the columns
+-- logged_at .. row_keys.
+CREATE TABLE tenant_rls.audit_batch (
+    logged_at        timestamptz NOT NULL,  -- clock_timestamp() of the write (at commit); partition key
     tenant           text COLLATE "C",      -- NULL: no tenant column and no tenant context
     seq              bigint      NOT NULL,  -- position in the tenant's chain, from 1
     table_oid        oid         NOT NULL,
     schema_name      name        NOT NULL,  -- names at the time of the write
     table_name       name        NOT NULL,
-    operation        text        NOT NULL,  -- INSERT, UPDATE, DELETE, TRUNCATE, PURGE
-    row_pk           jsonb,                 -- primary key of the row (NULL: table has none)
-    old_row          jsonb,                 -- DELETE: old row; UPDATE: changed columns, old values
-    new_row          jsonb,                 -- INSERT: new row; UPDATE: changed columns, new values
     txid             bigint      NOT NULL,  -- top-level transaction id (as txid_current())
-    stmt_at          timestamptz NOT NULL,  -- statement_timestamp()
     db_user          name        NOT NULL,  -- current_user
     db_session_user  name        NOT NULL,  -- session_user
     app_user         text,                  -- setting named by tenant_rls.actor_setting
     application_name text,
     client_addr      inet,
-    row_count        bigint,                -- TRUNCATE (tenant_rls.audit_truncate_count), PURGE
-    row_key          bigint,                -- tenant_rls.audit_row_key(row_pk): the history index key
-    prev_hash        bytea       NOT NULL,  -- hash of the previous entry of the tenant
-    hash             bytea       NOT NULL   -- SHA-256(prev_hash || canonical entry)
+    entries          integer     NOT NULL,  -- changes in the payload
+    payload          bytea       NOT NULL,  -- the changes
+    row_key          bigint,                -- history key when every change is about one row
+    row_keys         bigint[],              -- the distinct history keys otherwise
+    prev_hash        bytea       NOT NULL,  -- hash of the previous batch of the tenant
+    hash             bytea       NOT NULL   -- SHA-256(prev_hash || canonical batch)
 ) PARTITION BY RANGE (logged_at);
-COMMENT ON TABLE tenant_rls.audit_log IS
-    'tamper-evident change log written by the tenant_rls audit trigger; monthly partitions; append-only';
--- Monthly partitions audit_log_pYYYYMM are created by audit_maintain() (called
+COMMENT ON TABLE tenant_rls.audit_batch IS
+    'tamper-evident change log written by the tenant_rls audit trigger, one row per batch of changes; read it through tenant_rls.audit_log';
+-- Monthly partitions audit_batch_pYYYYMM are created by audit_maintain() (called
 -- by enable_audit() and audit_purge(); schedule it monthly, e.g. with pg_cron).
 -- The trigger never creates one (that would lock the log, and every audited
 -- writer of every tenant would wait until its commit): when the month's
--- partition is missing, entries land in the default partition, so a missing
+-- partition is missing, batches land in the default partition, so a missing
 -- partition never fails or blocks a user's write.
 -- The indexes are created per partition, not on the parent: pg_dump restores
 -- the partitions (they are not extension members) with their own indexes, and
 -- a parent index would make ATTACH PARTITION create them a second time.
---   *_tenant_seq_idx  (tenant, seq): verification, a tenant's entries in order
---   *_row_idx         hash (row_key): audit_history() (a hash index costs the
---                     writer about half of what a btree on a random key does)
-CREATE TABLE tenant_rls.audit_log_default PARTITION OF tenant_rls.audit_log DEFAULT;
-CREATE INDEX audit_log_default_tenant_seq_idx ON tenant_rls.audit_log_default (tenant, seq);
-CREATE INDEX audit_log_default_row_idx ON tenant_rls.audit_log_default USING hash (row_key);
-SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_log_default', '');
+-- One index per partition (every index costs each committing writer):
+--   *_tenant_idx  (tenant, table_oid, row_key): a tenant's batches (the RLS
+--                 of readers, verification), and audit_history() per tenant
+-- A row_key of a table whose primary key is one integer column is the key
+-- itself: new rows then add to the end of the index, not to random pages.
+-- Payloads are stored uncompressed: compressing a large one costs the writer
+-- more than the bytes it saves (partitions copy the setting).
+ALTER TABLE tenant_rls.audit_batch ALTER COLUMN payload SET STORAGE EXTERNAL;
+CREATE TABLE tenant_rls.audit_batch_default PARTITION OF tenant_rls.audit_batch DEFAULT;
+CREATE INDEX audit_batch_default_tenant_idx ON tenant_rls.audit_batch_default (tenant, table_oid, row_key);
+SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_batch_default', '');
 
 -- Chain heads: the last seq and hash of every tenant ('' = no tenant).  The
 -- trigger reads and updates the head row under a per-tenant transaction lock,
@@ -105,12 +111,12 @@ SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_purge_log', '');
 -- images hold every audited column, so SELECT on some columns is not enough).
 -- A role without it would otherwise read through the log what the table's
 -- privileges deny it.
-REVOKE ALL ON tenant_rls.audit_log, tenant_rls.audit_log_default, tenant_rls.audit_chain,
+REVOKE ALL ON tenant_rls.audit_batch, tenant_rls.audit_batch_default, tenant_rls.audit_chain,
               tenant_rls.audit_anchor, tenant_rls.audit_purge_log FROM PUBLIC;
-GRANT SELECT ON tenant_rls.audit_log TO PUBLIC;
-ALTER TABLE tenant_rls.audit_log ENABLE ROW LEVEL SECURITY;
-ALTER TABLE tenant_rls.audit_log FORCE ROW LEVEL SECURITY;
-CREATE POLICY audit_log_tenant_read ON tenant_rls.audit_log FOR SELECT
+GRANT SELECT ON tenant_rls.audit_batch TO PUBLIC;
+ALTER TABLE tenant_rls.audit_batch ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenant_rls.audit_batch FORCE ROW LEVEL SECURITY;
+CREATE POLICY audit_batch_tenant_read ON tenant_rls.audit_batch FOR SELECT
     USING (tenant OPERATOR(pg_catalog.=) tenant_rls.current_tenant()
            AND pg_catalog.has_table_privilege(table_oid, 'SELECT'));
 
@@ -121,15 +127,39 @@ CREATE FUNCTION tenant_rls.audit_guard() RETURNS trigger
     AS 'MODULE_PATHNAME', 'tenant_rls_audit_guard';
 COMMENT ON FUNCTION tenant_rls.audit_guard() IS 'refuses UPDATE, DELETE and TRUNCATE of the audit tables';
 
-CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON tenant_rls.audit_log
+CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON tenant_rls.audit_batch
     FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_guard();
-ALTER TABLE tenant_rls.audit_log ENABLE ALWAYS TRIGGER audit_guard;
-CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.audit_log
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.audit_batch
     FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard();
-ALTER TABLE tenant_rls.audit_log ENABLE ALWAYS TRIGGER audit_guard_truncate;
-CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.audit_log_default
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard_truncate;
+CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.audit_batch_default
     FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard();
-ALTER TABLE tenant_rls.audit_log_default ENABLE ALWAYS TRIGGER audit_guard_truncate;
+ALTER TABLE tenant_rls.audit_batch_default ENABLE ALWAYS TRIGGER audit_guard_truncate;
+
+-- The decoder of a payload: one row per change.  Anybody may call it (the
+-- view below runs it as the reader); it trusts nothing in the bytes it gets.
+CREATE FUNCTION tenant_rls.audit_entries(payload bytea)
+    RETURNS TABLE (entry integer, operation text, stmt_at timestamptz,
+                   row_pk jsonb, old_row jsonb, new_row jsonb, row_count bigint)
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_entries';
+COMMENT ON FUNCTION tenant_rls.audit_entries(bytea) IS
+    'the changes encoded in an audit_batch payload, one row each';
+
+-- The audit log, one row per change.  security_invoker: the reader sees the
+-- batches RLS lets them see (their own tenant's, of tables they may SELECT).
+CREATE VIEW tenant_rls.audit_log WITH (security_invoker = true) AS
+SELECT b.logged_at, b.tenant, b.seq, e.entry, b.table_oid, b.schema_name, b.table_name,
+       e.operation, e.row_pk, e.old_row, e.new_row, b.txid, e.stmt_at, b.db_user,
+       b.db_session_user, b.app_user, b.application_name, b.client_addr, e.row_count,
+       b.prev_hash, b.hash
+  FROM tenant_rls.audit_batch b
+ CROSS JOIN LATERAL tenant_rls.audit_entries(b.payload) e;
+COMMENT ON VIEW tenant_rls.audit_log IS
+    'the tenant_rls audit log, one row per change (seq: the batch in the tenant''s chain, entry: the change in the batch)';
+REVOKE ALL ON tenant_rls.audit_log FROM PUBLIC;
+GRANT SELECT ON tenant_rls.audit_log TO PUBLIC;
 CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON tenant_rls.audit_chain
     FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_guard();
 ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard;
@@ -159,19 +189,17 @@ DECLARE
     -- months are UTC months, whatever the session's TimeZone
     lo   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC');
     hi   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC') OPERATOR(pg_catalog.+) interval '1 month';
-    part text := 'audit_log_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYYMM');
+    part text := 'audit_batch_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYYMM');
 BEGIN
     IF pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', part)) IS NOT NULL THEN
         RETURN false;
     END IF;
-    EXECUTE pg_catalog.format('CREATE TABLE tenant_rls.%I PARTITION OF tenant_rls.audit_log FOR VALUES FROM (%L) TO (%L)',
+    EXECUTE pg_catalog.format('CREATE TABLE tenant_rls.%I PARTITION OF tenant_rls.audit_batch FOR VALUES FROM (%L) TO (%L)',
                               part,
                               pg_catalog.to_char(lo, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00',
                               pg_catalog.to_char(hi, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00');
-    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (tenant, seq)',
-                              part OPERATOR(pg_catalog.||) '_tenant_seq_idx', part);
-    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I USING hash (row_key)',
-                              part OPERATOR(pg_catalog.||) '_row_idx', part);
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (tenant, table_oid, row_key)',
+                              part OPERATOR(pg_catalog.||) '_tenant_idx', part);
     EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM PUBLIC', part);
     EXECUTE pg_catalog.format('CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.%I '
                               'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard()', part);
@@ -181,7 +209,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION tenant_rls.audit_create_partition(timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.audit_create_partition(timestamptz) IS
-    'creates the monthly audit_log partition holding ts, if missing';
+    'creates the monthly audit_batch partition holding ts, if missing';
 
 -- Creates the partitions of the current month and of the next months_ahead
 -- months.  Run it from a scheduler (e.g. monthly); enable_audit() and
@@ -206,10 +234,10 @@ BEGIN
             END IF;
         EXCEPTION WHEN check_violation THEN
             -- the default partition already holds entries of that month
-            RAISE WARNING 'audit_log partition of % not created: the default partition holds entries of that month',
+            RAISE WARNING 'audit_batch partition of % not created: the default partition holds batches of that month',
                           pg_catalog.to_char((pg_catalog.clock_timestamp()
                                               OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC', 'YYYY-MM')
-                USING HINT = 'Entries of that month stay in tenant_rls.audit_log_default (verified like the others) until tenant_rls.audit_purge() removes them.';
+                USING HINT = 'Batches of that month stay in tenant_rls.audit_batch_default (verified like the others) until tenant_rls.audit_purge() removes them.';
         END;
     END LOOP;
     RETURN n;
@@ -217,7 +245,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION tenant_rls.audit_maintain(integer) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.audit_maintain(integer) IS
-    'creates the audit_log partitions of this month and the next months_ahead months';
+    'creates the audit_batch partitions of this month and the next months_ahead months';
 
 -- Drops a trigger of the table if it exists (quietly: no NOTICE).
 CREATE FUNCTION tenant_rls.audit_drop_trigger(tbl regclass, trg name) RETURNS void
@@ -338,33 +366,59 @@ CREATE FUNCTION tenant_rls.audit_purge(before timestamptz) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tenant_rls_audit_purge';
 REVOKE ALL ON FUNCTION tenant_rls.audit_purge(timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.audit_purge(timestamptz) IS
-    'drops the audit_log partitions (and default-partition entries) older than before; records anchors and a PURGE entry';
+    'drops the audit_batch partitions (and default-partition batches) older than before; records anchors and a PURGE entry';
 
--- The history index key of a primary key value: the first 8 bytes of the
--- SHA-256 of its jsonb text (an integer compares faster than a jsonb).
-CREATE FUNCTION tenant_rls.audit_row_key(pk jsonb) RETURNS bigint
-    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+-- The history key of a primary key value of a table, as the trigger computes
+-- it (a hash of the key's values in their binary form).
+CREATE FUNCTION tenant_rls.audit_row_key(tbl regclass, pk jsonb) RETURNS bigint
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_audit_row_key';
-COMMENT ON FUNCTION tenant_rls.audit_row_key(jsonb) IS 'the audit_log.row_key of a primary key value';
+COMMENT ON FUNCTION tenant_rls.audit_row_key(regclass, jsonb) IS
+    'the audit_batch.row_key of a row of tbl with primary key pk (NULL: tbl has no primary key)';
 
--- Row history: through audit_log_row_idx for tables with a primary key; for
--- tables without one, the entries whose old or new image contains pk.
+-- Row history: for each tenant whose batches the caller may read (found by
+-- a skip scan of the index: one probe per tenant), the batches of this table
+-- about this row only, or about several rows (row_key NULL) whose row_keys
+-- hold it -- through the (tenant, table_oid, row_key) index -- then the
+-- changes of the row in them.  For a table without a primary key, the
+-- changes whose old or new image contains pk.
 CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
     RETURNS SETOF tenant_rls.audit_log
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT * FROM (
-        SELECT l.* FROM tenant_rls.audit_log l
-         WHERE l.table_oid OPERATOR(pg_catalog.=) tbl
-           AND l.row_key OPERATOR(pg_catalog.=) tenant_rls.audit_row_key(pk)
-           AND l.row_pk OPERATOR(pg_catalog.=) pk
+    WITH RECURSIVE k AS (SELECT tenant_rls.audit_row_key(tbl, pk) AS key),
+    tenants AS (
+        SELECT (SELECT b.tenant FROM tenant_rls.audit_batch b
+                 WHERE b.tenant IS NOT NULL ORDER BY b.tenant LIMIT 1) AS t
         UNION ALL
-        SELECT l.* FROM tenant_rls.audit_log l
-         WHERE l.table_oid OPERATOR(pg_catalog.=) tbl AND l.row_pk IS NULL
-           AND (l.old_row OPERATOR(pg_catalog.@>) pk OR l.new_row OPERATOR(pg_catalog.@>) pk)
-    ) h
-    ORDER BY h.logged_at, h.tenant, h.seq
+        SELECT (SELECT b.tenant FROM tenant_rls.audit_batch b
+                 WHERE b.tenant OPERATOR(pg_catalog.>) tenants.t ORDER BY b.tenant LIMIT 1)
+          FROM tenants WHERE tenants.t IS NOT NULL
+    ),
+    batches AS (
+        SELECT b.* FROM tenants, k, tenant_rls.audit_batch b
+         WHERE b.tenant OPERATOR(pg_catalog.=) tenants.t AND b.table_oid OPERATOR(pg_catalog.=) tbl
+           AND b.row_key OPERATOR(pg_catalog.=) k.key
+        UNION ALL
+        SELECT b.* FROM tenants, k, tenant_rls.audit_batch b
+         WHERE b.tenant OPERATOR(pg_catalog.=) tenants.t AND b.table_oid OPERATOR(pg_catalog.=) tbl
+           AND b.row_key IS NULL AND (b.row_keys IS NULL OR k.key OPERATOR(pg_catalog.=) ANY (b.row_keys))
+        UNION ALL
+        SELECT b.* FROM k, tenant_rls.audit_batch b
+         WHERE b.tenant IS NULL AND b.table_oid OPERATOR(pg_catalog.=) tbl
+           AND (b.row_key OPERATOR(pg_catalog.=) k.key
+                OR (b.row_key IS NULL AND (b.row_keys IS NULL OR k.key OPERATOR(pg_catalog.=) ANY (b.row_keys))))
+    )
+    SELECT b.logged_at, b.tenant, b.seq, e.entry, b.table_oid, b.schema_name, b.table_name,
+           e.operation, e.row_pk, e.old_row, e.new_row, b.txid, e.stmt_at, b.db_user,
+           b.db_session_user, b.app_user, b.application_name, b.client_addr, e.row_count,
+           b.prev_hash, b.hash
+      FROM batches b
+     CROSS JOIN LATERAL tenant_rls.audit_entries(b.payload) e
+     WHERE e.row_pk OPERATOR(pg_catalog.=) pk
+        OR (e.row_pk IS NULL AND (e.old_row OPERATOR(pg_catalog.@>) pk OR e.new_row OPERATOR(pg_catalog.@>) pk))
+     ORDER BY b.logged_at, b.tenant, b.seq, e.entry
 $$;
 COMMENT ON FUNCTION tenant_rls.audit_history(regclass, jsonb) IS
     'the audit entries of one row, oldest first (pk: the primary key as jsonb, e.g. ''{"id": 42}'')';

@@ -1,6 +1,6 @@
 # Tamper evidence (issue 5, A3): a superuser who switches the guard off and
 # edits, deletes, inserts or reorders audit entries is caught by
-# tenant_rls.audit_verify(), which names the first bad entry of each chain.
+# tenant_rls.audit_verify(), which names the first bad batch of each chain.
 # Also: the log, its chains and anchors survive pg_dump / pg_restore and
 # still verify there.
 use strict;
@@ -13,14 +13,15 @@ my $node = PostgreSQL::Test::Cluster->new('audit_tamper');
 $node->init;
 $node->start;
 
-# 8 tenants, 10 INSERT + 10 UPDATE entries each
+# 8 tenants, 10 INSERT + 10 UPDATE transactions each: 20 batches per chain
 $node->safe_psql('postgres', q{
 CREATE EXTENSION tenant_rls;
 CREATE TABLE public.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
 SELECT tenant_rls.enable_audit('public.t');
-INSERT INTO public.t SELECT i, 'ten' || (i % 8), 'v' || i FROM generate_series(1, 80) i;
-UPDATE public.t SET v = v || '!';
 });
+$node->safe_psql('postgres',
+	join('', map { "INSERT INTO public.t VALUES ($_, 'ten' || ($_ % 8), 'v$_');\n" } 1 .. 80)
+	  . join('', map { "UPDATE public.t SET v = v || '!' WHERE id = $_;\n" } 1 .. 80));
 
 my $all_ok = q{SELECT count(*) FILTER (WHERE ok) || '/' || count(*) FROM tenant_rls.audit_verify()};
 is($node->safe_psql('postgres', $all_ok), '8/8', 'all 8 chains verify before tampering');
@@ -29,16 +30,16 @@ is($node->safe_psql('postgres', $all_ok), '8/8', 'all 8 chains verify before tam
 # (the documented way around it: ALTER TABLE ... DISABLE TRIGGER needs the
 # owner or a superuser, and leaves the tampering to be found by verify).
 my ($ret, $out, $err) = $node->psql('postgres',
-	q{UPDATE tenant_rls.audit_log SET new_row = '{}' WHERE tenant = 'ten0' AND seq = 5});
-like($err, qr/UPDATE of tenant_rls.audit_log is not allowed/, 'guard refuses a superuser UPDATE');
+	q{UPDATE tenant_rls.audit_batch SET app_user = 'mallory' WHERE tenant = 'ten0' AND seq = 5});
+like($err, qr/UPDATE of tenant_rls.audit_batch is not allowed/, 'guard refuses a superuser UPDATE');
 
 sub tamper
 {
 	my ($sql) = @_;
 	$node->safe_psql('postgres', qq{
-ALTER TABLE tenant_rls.audit_log DISABLE TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
 $sql;
-ALTER TABLE tenant_rls.audit_log ENABLE ALWAYS TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
 });
 }
 
@@ -49,36 +50,39 @@ sub verify
 		qq{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('$tenant')});
 }
 
-# edited: a value changed in place
-tamper(q{UPDATE tenant_rls.audit_log SET new_row = jsonb_set(new_row, '{v}', '"forged"')
+# edited: a value changed in place (the last byte of the payload: the end of
+# the value of column v; the view shows the forged value)
+tamper(q{UPDATE tenant_rls.audit_batch SET payload = overlay(payload placing 'X'::bytea from length(payload) for 1)
           WHERE tenant = 'ten0' AND seq = 5});
-like(verify('ten0'), qr/^f\|5\|entry 5 was modified/, 'edited entry is named');
+like($node->safe_psql('postgres', q{SELECT new_row->>'v' FROM tenant_rls.audit_log WHERE tenant = 'ten0' AND seq = 5}),
+	qr/X$/, 'the edit shows in the log');
+like(verify('ten0'), qr/^f\|5\|batch 5 was modified/, 'edited batch is named');
 
 # deleted: an entry in the middle
-tamper(q{DELETE FROM tenant_rls.audit_log WHERE tenant = 'ten1' AND seq = 7});
-like(verify('ten1'), qr/^f\|7\|entry 7 is missing: it was deleted/, 'deleted entry is named');
+tamper(q{DELETE FROM tenant_rls.audit_batch WHERE tenant = 'ten1' AND seq = 7});
+like(verify('ten1'), qr/^f\|7\|batch 7 is missing: it was deleted/, 'deleted batch is named');
 
 # reordered: two entries swap places
-tamper(q{UPDATE tenant_rls.audit_log SET seq = CASE seq WHEN 3 THEN 4 ELSE 3 END
+tamper(q{UPDATE tenant_rls.audit_batch SET seq = CASE seq WHEN 3 THEN 4 ELSE 3 END
           WHERE tenant = 'ten2' AND seq IN (3, 4)});
-like(verify('ten2'), qr/^f\|3\|entry 3 does not follow the entry before it/, 'reordered entries are named');
+like(verify('ten2'), qr/^f\|3\|batch 3 does not follow the batch before it/, 'reordered batches are named');
 
 # inserted: a copy of an entry slipped in
-tamper(q{INSERT INTO tenant_rls.audit_log SELECT * FROM tenant_rls.audit_log WHERE tenant = 'ten3' AND seq = 9});
-like(verify('ten3'), qr/^f\|9\|entry 9 repeats or precedes entry 9/, 'inserted entry is named');
+tamper(q{INSERT INTO tenant_rls.audit_batch SELECT * FROM tenant_rls.audit_batch WHERE tenant = 'ten3' AND seq = 9});
+like(verify('ten3'), qr/^f\|9\|batch 9 repeats or precedes batch 9/, 'inserted batch is named');
 
 # deleted at the end: the chain head remembers
-tamper(q{DELETE FROM tenant_rls.audit_log WHERE tenant = 'ten4' AND seq >= 19});
-like(verify('ten4'), qr/^f\|19\|entries 19 to 20 \(the last ones\) are missing/, 'deleted tail is named');
+tamper(q{DELETE FROM tenant_rls.audit_batch WHERE tenant = 'ten4' AND seq >= 19});
+like(verify('ten4'), qr/^f\|19\|batches 19 to 20 \(the last ones\) are missing/, 'deleted tail is named');
 
 # a stored hash replaced
-tamper(q{UPDATE tenant_rls.audit_log SET hash = sha256('x') WHERE tenant = 'ten5' AND seq = 2});
-like(verify('ten5'), qr/^f\|2\|entry 2 was modified/, 'replaced hash is named');
+tamper(q{UPDATE tenant_rls.audit_batch SET hash = sha256('x') WHERE tenant = 'ten5' AND seq = 2});
+like(verify('ten5'), qr/^f\|2\|batch 2 was modified/, 'replaced hash is named');
 
 # moved to another tenant's chain
-tamper(q{UPDATE tenant_rls.audit_log SET tenant = 'ten7' WHERE tenant = 'ten6' AND seq = 10});
-like(verify('ten6'), qr/^f\|10\|entry 10 is missing/, 'entry moved away is missing from its chain');
-like(verify('ten7'), qr/^f\|10\|/, 'entry moved in is caught in the other chain');
+tamper(q{UPDATE tenant_rls.audit_batch SET tenant = 'ten7' WHERE tenant = 'ten6' AND seq = 10});
+like(verify('ten6'), qr/^f\|10\|batch 10 is missing/, 'batch moved away is missing from its chain');
+like(verify('ten7'), qr/^f\|10\|/, 'batch moved in is caught in the other chain');
 
 is($node->safe_psql('postgres',
 		q{SELECT string_agg(tenant || ':' || ok || ':' || coalesce(first_bad_seq::text, '-'), ' ' ORDER BY tenant)
@@ -108,10 +112,10 @@ is($node->safe_psql('dst', q{SELECT exclude FROM tenant_rls.audit_config}), '{v}
 # and the restored database keeps writing the same chains
 $node->safe_psql('dst', q{INSERT INTO public.d VALUES (100, 'd1', 'y')});
 is($node->safe_psql('dst', q{SELECT seq FROM tenant_rls.audit_log WHERE tenant = 'd1' ORDER BY seq DESC LIMIT 1}),
-	'13', 'chain continues after restore');
+	'3', 'chain continues after restore');
 is($node->safe_psql('dst', $all_ok), '3/3', 'still verifies after new writes');
-($ret, $out, $err) = $node->psql('dst', q{DELETE FROM tenant_rls.audit_log});
-like($err, qr/DELETE of tenant_rls.audit_log is not allowed/, 'restored log is guarded');
+($ret, $out, $err) = $node->psql('dst', q{DELETE FROM tenant_rls.audit_batch});
+like($err, qr/DELETE of tenant_rls.audit_batch is not allowed/, 'restored log is guarded');
 
 $node->stop;
 done_testing();

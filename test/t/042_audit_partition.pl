@@ -17,7 +17,7 @@ $node->append_conf('postgresql.conf', "max_prepared_transactions = 2\n");
 $node->start;
 
 my $month = $node->safe_psql('postgres', q{SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYYMM')});
-my $nparts = q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'tenant_rls.audit_log'::regclass};
+my $nparts = q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'tenant_rls.audit_batch'::regclass};
 
 # 1. the usual path: enable_audit() ran audit_maintain(), entries go to the
 #    partition of the month
@@ -29,12 +29,12 @@ CREATE TABLE public.t (id integer PRIMARY KEY, tenant_id text NOT NULL);
 SELECT tenant_rls.enable_audit('public.t');
 INSERT INTO public.t VALUES (1, 'a');
 });
-is($node->safe_psql('maintained', qq{SELECT count(*) FROM tenant_rls.audit_log_p$month}),
+is($node->safe_psql('maintained', qq{SELECT count(*) FROM tenant_rls.audit_batch_p$month}),
 	'1', 'the entry is in the partition of this month');
-is($node->safe_psql('maintained', q{SELECT count(*) FROM tenant_rls.audit_log_default}), '0', 'nothing in the default partition');
-is($node->safe_psql('maintained', qq{SELECT count(*) FROM pg_trigger WHERE tgrelid = 'tenant_rls.audit_log_p$month'::regclass AND tgname = 'audit_guard_truncate'}),
+is($node->safe_psql('maintained', q{SELECT count(*) FROM tenant_rls.audit_batch_default}), '0', 'nothing in the default partition');
+is($node->safe_psql('maintained', qq{SELECT count(*) FROM pg_trigger WHERE tgrelid = 'tenant_rls.audit_batch_p$month'::regclass AND tgname = 'audit_guard_truncate'}),
 	'1', 'the partition has its TRUNCATE guard');
-is($node->safe_psql('maintained', qq{SELECT has_table_privilege('public', 'tenant_rls.audit_log_p$month', 'SELECT')}),
+is($node->safe_psql('maintained', qq{SELECT has_table_privilege('public', 'tenant_rls.audit_batch_p$month', 'SELECT')}),
 	'f', 'the partition is not readable directly');
 
 # 2. the partitions are missing (the cron job did not run): drop the ones
@@ -49,8 +49,8 @@ DO $$
 DECLARE p regclass;
 BEGIN
     FOR p IN SELECT inhrelid::regclass FROM pg_inherits
-              WHERE inhparent = 'tenant_rls.audit_log'::regclass
-                AND inhrelid <> 'tenant_rls.audit_log_default'::regclass LOOP
+              WHERE inhparent = 'tenant_rls.audit_batch'::regclass
+                AND inhrelid <> 'tenant_rls.audit_batch_default'::regclass LOOP
         EXECUTE format('DROP TABLE %s', p);
     END LOOP;
 END $$;
@@ -67,7 +67,7 @@ PREPARE TRANSACTION 'writer_a';
 is($node->safe_psql('missing', q{
 SELECT count(*) FROM pg_locks l
  WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
-   AND l.relation IN ('tenant_rls.audit_log'::regclass, 'tenant_rls.audit_log_default'::regclass)}),
+   AND l.relation IN ('tenant_rls.audit_batch'::regclass, 'tenant_rls.audit_batch_default'::regclass)}),
 	'0', 'the prepared writer holds no exclusive lock on the log');
 
 # A writer of tenant b neither waits nor fails.
@@ -79,17 +79,17 @@ is($ret, 0, 'a writer of another tenant does not wait for the first one') or dia
 $node->safe_psql('missing', q{COMMIT PREPARED 'writer_a'});
 
 is($node->safe_psql('missing', $nparts), '1', 'the trigger created no partition');
-is($node->safe_psql('missing', q{SELECT string_agg(tenant, ' ' ORDER BY tenant) FROM tenant_rls.audit_log_default}),
+is($node->safe_psql('missing', q{SELECT string_agg(tenant, ' ' ORDER BY tenant) FROM tenant_rls.audit_batch_default}),
 	'a b', 'both entries went to the default partition');
 
 # audit_maintain() cannot create this month's partition any more (the default
 # partition holds entries of this month): it says so and creates the next ones
 ($ret, $out, $err) = $node->psql('missing', q{SELECT tenant_rls.audit_maintain()});
-like($err, qr/WARNING:  audit_log partition of \d{4}-\d\d not created: the default partition holds entries of that month/,
+like($err, qr/WARNING:  audit_batch partition of \d{4}-\d\d not created: the default partition holds batches of that month/,
 	'audit_maintain() warns why this month cannot get its partition');
 is($out, '3', 'and still creates the partitions of the next three months');
 $node->safe_psql('missing', q{INSERT INTO public.t VALUES (3, 'a')});
-is($node->safe_psql('missing', q{SELECT count(*) FROM tenant_rls.audit_log_default}), '3',
+is($node->safe_psql('missing', q{SELECT count(*) FROM tenant_rls.audit_batch_default}), '3',
 	'entries of this month keep going to the default partition');
 is($node->safe_psql('missing', q{SELECT count(*) FROM tenant_rls.audit_log WHERE tenant = 'a'}), '2', 'entries readable through the parent');
 

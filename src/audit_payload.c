@@ -1,0 +1,602 @@
+/*
+ * audit_payload.c -- the payload of an audit batch: how the changes of one
+ * transaction to one table are encoded, and the decoder behind the view
+ * tenant_rls.audit_log.
+ *
+ * The capture trigger does not build jsonb per row (that alone costs more than
+ * the write it records); it appends each change to the batch in a compact
+ * form, and the view turns it into jsonb when somebody reads it.
+ *
+ * Payload:
+ *     "TRL1"  u16 ncols
+ *     ncols x (u8 flags  u8 kind  u32 type  i32 typmod  u8 namelen  name)
+ *     entries, to the end:
+ *         u8 op  u8 flags  i64 stmt_at  [i64 row_count]  [u32 len  JSON text]
+ *         [image: key]  [image: old]  [image: new]
+ *     image:  u16 n, n x (u16 column, value)
+ *     value:  u8 0 (NULL) | u8 1, then
+ *             kind B: typlen bytes, or u32 len + bytes for varlena types
+ *             kind J: u32 len + the text of to_jsonb(value)
+ * Integers are in the server's byte order.
+ *
+ * Kind B (the datum's own bytes, no conversion at all) is used only for a
+ * fixed set of types whose output is safe for any bytes: anybody can call
+ * audit_entries() with a bytea of their making, so the decoder never hands
+ * bytes to the output function of an arbitrary type.  Every other type is
+ * stored as the text of to_jsonb(value) and parsed back by jsonb_in.  The
+ * decoder checks every length against the end of the payload.
+ */
+#include "tenant_rls.h"
+
+#include "catalog/pg_type_d.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "audit.h"
+
+PG_FUNCTION_INFO_V1(tenant_rls_audit_entries);
+
+#define PAYLOAD_MAGIC "TRL1"
+
+/* ---------------------------------------------------------------------
+ * Encoding
+ * ---------------------------------------------------------------------
+ */
+
+/* types stored as their bytes; their inline jsonb form, if any */
+static bool
+binary_type(Oid typoid)
+{
+	switch (typoid)
+	{
+		case BOOLOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case OIDOID:
+		case DATEOID:
+		case TIMEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case UUIDOID:
+		case NUMERICOID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case BYTEAOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* a to_jsonb() call for values of typoid */
+static FmgrInfo *
+to_jsonb_fmgr(Oid typoid, int32 typmod, MemoryContext cxt)
+{
+	FmgrInfo   *f = MemoryContextAllocZero(cxt, sizeof(FmgrInfo));
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	fmgr_info_cxt(F_TO_JSONB, f, cxt);
+	fmgr_info_set_expr((Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+											 list_make1(makeNullConst(typoid, typmod, InvalidOid)),
+											 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL),
+					   f);
+	MemoryContextSwitchTo(old);
+	return f;
+}
+
+void
+audit_coltype_init(AuditColType *ct, Oid typoid, int32 typmod, MemoryContext cxt)
+{
+	int32		basemod = typmod;
+	Oid			base = getBaseTypeAndTypmod(typoid, &basemod);
+
+	ct->typoid = base;
+	ct->typmod = basemod;
+	get_typlenbyval(base, &ct->typlen, &ct->typbyval);
+	ct->to_jsonb = NULL;
+	if (binary_type(base))
+		ct->kind = AUDIT_KIND_BINARY;
+	else
+	{
+		ct->kind = AUDIT_KIND_JSON;
+		if (base != JSONBOID)
+			ct->to_jsonb = to_jsonb_fmgr(base, basemod, cxt);
+	}
+}
+
+void
+audit_put_u8(StringInfo buf, uint8 v)
+{
+	appendStringInfoCharMacro(buf, (char) v);
+}
+
+void
+audit_put_u16(StringInfo buf, uint16 v)
+{
+	appendBinaryStringInfoNT(buf, (const char *) &v, sizeof(v));
+}
+
+void
+audit_put_u32(StringInfo buf, uint32 v)
+{
+	appendBinaryStringInfoNT(buf, (const char *) &v, sizeof(v));
+}
+
+void
+audit_put_i64(StringInfo buf, int64 v)
+{
+	appendBinaryStringInfoNT(buf, (const char *) &v, sizeof(v));
+}
+
+void
+audit_put_layout_header(StringInfo buf, int ncols)
+{
+	appendBinaryStringInfoNT(buf, PAYLOAD_MAGIC, 4);
+	audit_put_u16(buf, (uint16) ncols);
+}
+
+void
+audit_put_layout_col(StringInfo buf, const char *name, const AuditColType *ct, uint8 flags)
+{
+	size_t		len = strlen(name);
+
+	Assert(len < NAMEDATALEN);
+	audit_put_u8(buf, flags);
+	audit_put_u8(buf, (uint8) ct->kind);
+	audit_put_u32(buf, ct->typoid);
+	audit_put_u32(buf, (uint32) ct->typmod);
+	audit_put_u8(buf, (uint8) len);
+	appendBinaryStringInfoNT(buf, name, len);
+}
+
+void
+audit_put_value(StringInfo buf, const AuditColType *ct, Datum v, bool isnull)
+{
+	if (isnull)
+	{
+		audit_put_u8(buf, 0);
+		return;
+	}
+	audit_put_u8(buf, 1);
+	if (ct->kind == AUDIT_KIND_BINARY)
+	{
+		if (ct->typlen == -1)
+		{
+			struct varlena *p = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(v));
+
+			audit_put_u32(buf, VARSIZE_ANY_EXHDR(p));
+			appendBinaryStringInfoNT(buf, VARDATA_ANY(p), VARSIZE_ANY_EXHDR(p));
+			if (p != (struct varlena *) DatumGetPointer(v))
+				pfree(p);
+		}
+		else if (ct->typbyval)
+		{
+			switch (ct->typlen)
+			{
+				case 1:
+					audit_put_u8(buf, DatumGetChar(v));
+					break;
+				case 2:
+					audit_put_u16(buf, (uint16) DatumGetInt16(v));
+					break;
+				case 4:
+					audit_put_u32(buf, DatumGetUInt32(v));
+					break;
+				default:
+					audit_put_i64(buf, DatumGetInt64(v));
+					break;
+			}
+		}
+		else
+			appendBinaryStringInfoNT(buf, DatumGetPointer(v), ct->typlen);
+	}
+	else
+	{
+		Jsonb	   *jb = ct->to_jsonb ? DatumGetJsonbP(FunctionCall1(ct->to_jsonb, v))
+			: DatumGetJsonbP(v);
+		char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		size_t		len = strlen(s);
+
+		audit_put_u32(buf, (uint32) len);
+		appendBinaryStringInfoNT(buf, s, len);
+		pfree(s);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Decoding: tenant_rls.audit_entries(payload bytea)
+ * ---------------------------------------------------------------------
+ */
+typedef struct Reader
+{
+	const char *p;
+	const char *end;
+} Reader;
+
+static void
+corrupted(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("audit payload is corrupted: %s", what),
+			 errhint("Run tenant_rls.audit_verify() to find the batch that was modified.")));
+}
+
+static const char *
+take(Reader *r, size_t n)
+{
+	const char *p = r->p;
+
+	if ((size_t) (r->end - r->p) < n)
+		corrupted("it ends early");
+	r->p += n;
+	return p;
+}
+
+static uint8
+get_u8(Reader *r)
+{
+	return (uint8) *take(r, 1);
+}
+
+static uint16
+get_u16(Reader *r)
+{
+	uint16		v;
+
+	memcpy(&v, take(r, sizeof(v)), sizeof(v));
+	return v;
+}
+
+static uint32
+get_u32(Reader *r)
+{
+	uint32		v;
+
+	memcpy(&v, take(r, sizeof(v)), sizeof(v));
+	return v;
+}
+
+static int64
+get_i64(Reader *r)
+{
+	int64		v;
+
+	memcpy(&v, take(r, sizeof(v)), sizeof(v));
+	return v;
+}
+
+typedef struct DecodeCol
+{
+	char	   *name;
+	int			namelen;
+	uint8		flags;
+	char		kind;
+	Oid			typoid;
+	int32		typmod;
+	FmgrInfo   *to_jsonb;		/* kind B types rendered through to_jsonb() */
+} DecodeCol;
+
+static void
+push_jsonb(JsonbParseState **st, Jsonb *jb)
+{
+	JsonbValue	jv;
+
+	if (JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &jv))
+	{
+		pushJsonbValue(st, WJB_VALUE, &jv);
+		return;
+	}
+	jv.type = jbvBinary;
+	jv.val.binary.data = &jb->root;
+	jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+	pushJsonbValue(st, WJB_VALUE, &jv);
+}
+
+/* a varlena of the given bytes */
+static struct varlena *
+make_varlena(const char *data, uint32 len)
+{
+	struct varlena *v = palloc(len + VARHDRSZ);
+
+	SET_VARSIZE(v, len + VARHDRSZ);
+	memcpy(VARDATA(v), data, len);
+	return v;
+}
+
+/* read one value of column c and push it as the value of its key */
+static void
+push_value(JsonbParseState **st, Reader *r, DecodeCol *c)
+{
+	JsonbValue	jv;
+	uint8		tag = get_u8(r);
+	Datum		d = (Datum) 0;
+
+	if (tag == 0)
+	{
+		jv.type = jbvNull;
+		pushJsonbValue(st, WJB_VALUE, &jv);
+		return;
+	}
+	if (tag != 1)
+		corrupted("bad value tag");
+
+	if (c->kind == AUDIT_KIND_JSON)
+	{
+		uint32		len = get_u32(r);
+		const char *s = take(r, len);
+		char	   *cs = pnstrdup(s, len);
+
+		if (strlen(cs) != len)
+			corrupted("a JSON value holds a zero byte");
+		push_jsonb(st, DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(cs))));
+		return;
+	}
+
+	switch (c->typoid)
+	{
+		case BOOLOID:
+			jv.type = jbvBool;
+			jv.val.boolean = (get_u8(r) != 0);
+			pushJsonbValue(st, WJB_VALUE, &jv);
+			return;
+		case INT2OID:
+			jv.type = jbvNumeric;
+			jv.val.numeric = int64_to_numeric((int16) get_u16(r));
+			pushJsonbValue(st, WJB_VALUE, &jv);
+			return;
+		case INT4OID:
+			jv.type = jbvNumeric;
+			jv.val.numeric = int64_to_numeric((int32) get_u32(r));
+			pushJsonbValue(st, WJB_VALUE, &jv);
+			return;
+		case INT8OID:
+			jv.type = jbvNumeric;
+			jv.val.numeric = int64_to_numeric(get_i64(r));
+			pushJsonbValue(st, WJB_VALUE, &jv);
+			return;
+		case NUMERICOID:
+			{
+				uint32		len = get_u32(r);
+				const char *s = take(r, len);
+				Numeric		n;
+
+				/* the smallest valid numeric has a 2-byte header */
+				if (len < 2)
+					corrupted("a numeric value is too short");
+				n = (Numeric) make_varlena(s, len);
+				if (numeric_is_nan(n) || numeric_is_inf(n))
+				{
+					char	   *out = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+
+					jv.type = jbvString;
+					jv.val.string.val = out;
+					jv.val.string.len = strlen(out);
+				}
+				else
+				{
+					jv.type = jbvNumeric;
+					jv.val.numeric = n;
+				}
+				pushJsonbValue(st, WJB_VALUE, &jv);
+				return;
+			}
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			{
+				uint32		len = get_u32(r);
+				const char *s = take(r, len);
+
+				if (!pg_verifymbstr(s, len, true))
+					corrupted("a text value is not valid in the database encoding");
+				jv.type = jbvString;
+				jv.val.string.val = (char *) s;
+				jv.val.string.len = len;
+				pushJsonbValue(st, WJB_VALUE, &jv);
+				return;
+			}
+		case BYTEAOID:
+			{
+				uint32		len = get_u32(r);
+
+				d = PointerGetDatum(make_varlena(take(r, len), len));
+				break;
+			}
+		case UUIDOID:
+			{
+				pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
+
+				memcpy(u->data, take(r, UUID_LEN), UUID_LEN);
+				d = UUIDPGetDatum(u);
+				break;
+			}
+		case FLOAT4OID:
+		case OIDOID:
+		case DATEOID:
+			d = UInt32GetDatum(get_u32(r));
+			break;
+		case FLOAT8OID:
+		case TIMEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			d = Int64GetDatum(get_i64(r));
+			break;
+		default:
+			corrupted("a binary value of an unexpected type");
+	}
+	push_jsonb(st, DatumGetJsonbP(FunctionCall1(c->to_jsonb, d)));
+}
+
+/* an image as a jsonb object */
+static Datum
+read_image(Reader *r, DecodeCol *cols, int ncols)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue	jv;
+	uint16		n = get_u16(r);
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		uint16		k = get_u16(r);
+
+		if (k >= ncols)
+			corrupted("an image names a column the layout does not have");
+		jv.type = jbvString;
+		jv.val.string.val = cols[k].name;
+		jv.val.string.len = cols[k].namelen;
+		pushJsonbValue(&st, WJB_KEY, &jv);
+		push_value(&st, r, &cols[k]);
+	}
+	return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+}
+
+static const char *
+op_name(uint8 op)
+{
+	switch (op)
+	{
+		case AUDIT_OP_INSERT:
+			return "INSERT";
+		case AUDIT_OP_UPDATE:
+			return "UPDATE";
+		case AUDIT_OP_DELETE:
+			return "DELETE";
+		case AUDIT_OP_TRUNCATE:
+			return "TRUNCATE";
+		case AUDIT_OP_PURGE:
+			return "PURGE";
+	}
+	corrupted("unknown operation");
+	return NULL;
+}
+
+/*
+ * tenant_rls.audit_entries(payload bytea) RETURNS TABLE (entry integer,
+ *   operation text, stmt_at timestamptz, row_pk jsonb, old_row jsonb,
+ *   new_row jsonb, row_count bigint)
+ */
+Datum
+tenant_rls_audit_entries(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bytea	   *payload = PG_GETARG_BYTEA_PP(0);
+	Reader		r;
+	int			ncols;
+	DecodeCol  *cols;
+	int32		entry = 0;
+	MemoryContext rowcxt;
+	MemoryContext old;
+
+	InitMaterializedSRF(fcinfo, 0);
+	r.p = VARDATA_ANY(payload);
+	r.end = r.p + VARSIZE_ANY_EXHDR(payload);
+
+	if (memcmp(take(&r, 4), PAYLOAD_MAGIC, 4) != 0)
+		corrupted("unknown format");
+	ncols = get_u16(&r);
+	cols = palloc0(sizeof(DecodeCol) * (ncols + 1));
+	for (int i = 0; i < ncols; i++)
+	{
+		DecodeCol  *c = &cols[i];
+
+		c->flags = get_u8(&r);
+		c->kind = (char) get_u8(&r);
+		c->typoid = get_u32(&r);
+		c->typmod = (int32) get_u32(&r);
+		c->namelen = get_u8(&r);
+		c->name = pnstrdup(take(&r, c->namelen), c->namelen);
+		if ((int) strlen(c->name) != c->namelen || !pg_verifymbstr(c->name, c->namelen, true))
+			corrupted("a column name is not valid");
+		if (c->kind == AUDIT_KIND_BINARY)
+		{
+			if (!binary_type(c->typoid))
+				corrupted("a binary column of an unexpected type");
+			switch (c->typoid)
+			{
+				case BYTEAOID:
+				case UUIDOID:
+				case FLOAT4OID:
+				case OIDOID:
+				case DATEOID:
+				case FLOAT8OID:
+				case TIMEOID:
+				case TIMESTAMPOID:
+				case TIMESTAMPTZOID:
+					c->to_jsonb = to_jsonb_fmgr(c->typoid, c->typmod, CurrentMemoryContext);
+					break;
+				default:
+					break;
+			}
+		}
+		else if (c->kind != AUDIT_KIND_JSON)
+			corrupted("unknown value kind");
+	}
+
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "tenant_rls audit entry", ALLOCSET_DEFAULT_SIZES);
+	while (r.p < r.end)
+	{
+		Datum		values[7];
+		bool		nulls[7] = {false, true, false, true, true, true, true};
+		uint8		op,
+					flags;
+
+		old = MemoryContextSwitchTo(rowcxt);
+		op = get_u8(&r);
+		flags = get_u8(&r);
+		values[0] = Int32GetDatum(++entry);
+		values[1] = CStringGetTextDatum(op_name(op));
+		nulls[1] = false;
+		values[2] = TimestampTzGetDatum(get_i64(&r));
+		if (flags & AUDIT_EF_ROW_COUNT)
+		{
+			values[6] = Int64GetDatum(get_i64(&r));
+			nulls[6] = false;
+		}
+		if (flags & AUDIT_EF_DOC)
+		{
+			uint32		len = get_u32(&r);
+			char	   *cs = pnstrdup(take(&r, len), len);
+
+			if (strlen(cs) != len)
+				corrupted("a JSON document holds a zero byte");
+			values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(cs));
+			nulls[5] = false;
+		}
+		if (flags & AUDIT_EF_KEY)
+		{
+			values[3] = read_image(&r, cols, ncols);
+			nulls[3] = false;
+		}
+		if (flags & AUDIT_EF_OLD)
+		{
+			values[4] = read_image(&r, cols, ncols);
+			nulls[4] = false;
+		}
+		if (flags & AUDIT_EF_NEW)
+		{
+			values[5] = read_image(&r, cols, ncols);
+			nulls[5] = false;
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+	}
+	MemoryContextDelete(rowcxt);
+	return (Datum) 0;
+}
