@@ -1171,14 +1171,8 @@ write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level)
 	}
 	values[AB_ENTRIES] = Int32GetDatum(pb->nentries);
 	nulls[AB_ENTRIES] = false;
-	{
-		bytea	   *b = palloc(VARHDRSZ + pb->payload.len);
-
-		SET_VARSIZE(b, VARHDRSZ + pb->payload.len);
-		memcpy(VARDATA(b), pb->payload.data, pb->payload.len);
-		values[AB_PAYLOAD] = PointerGetDatum(b);
-		nulls[AB_PAYLOAD] = false;
-	}
+	values[AB_PAYLOAD] = PointerGetDatum(make_bytea((const uint8 *) pb->payload.data, pb->payload.len));
+	nulls[AB_PAYLOAD] = false;
 	batch_keys(pb, values, nulls);
 
 	batch_hash(cs->hash, values, nulls, hash);
