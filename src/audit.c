@@ -154,6 +154,8 @@ tenant_rls_audit_init(void)
 	CacheRegisterSyscacheCallback(NAMESPACEOID, audit_syscache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(RELOID, audit_syscache_callback, (Datum) 0);
 	CacheRegisterRelcacheCallback(audit_chain_relcache_callback, (Datum) 0);
+	if (process_shared_preload_libraries_in_progress)
+		audit_chain_shmem_init();
 }
 
 static bool

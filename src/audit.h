@@ -131,5 +131,6 @@ extern bool audit_purge_sanctioned;
 
 /* relcache callback of audit_chain.c (forgets cached relation OIDs) */
 extern void audit_chain_relcache_callback(Datum arg, Oid relid);
+extern void audit_chain_shmem_init(void);	/* _PG_init, when preloaded */
 
 #endif							/* TENANT_RLS_AUDIT_H */

@@ -61,6 +61,9 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -166,7 +169,6 @@ typedef enum FieldKind
 	FK_INT4,
 	FK_INT8,
 	FK_OID,
-	FK_NAME,
 	FK_BYTEA,
 	FK_INT8_ARRAY,
 	FK_INET
@@ -177,11 +179,11 @@ static const FieldKind field_kind[AB_PREV_HASH] = {
 	[AB_TENANT] = FK_TEXT,
 	[AB_SEQ] = FK_INT8,
 	[AB_TABLE_OID] = FK_OID,
-	[AB_SCHEMA_NAME] = FK_NAME,
-	[AB_TABLE_NAME] = FK_NAME,
+	[AB_SCHEMA_NAME] = FK_TEXT,
+	[AB_TABLE_NAME] = FK_TEXT,
 	[AB_TXID] = FK_INT8,
-	[AB_DB_USER] = FK_NAME,
-	[AB_DB_SESSION_USER] = FK_NAME,
+	[AB_DB_USER] = FK_TEXT,
+	[AB_DB_SESSION_USER] = FK_TEXT,
 	[AB_APP_USER] = FK_TEXT,
 	[AB_APPLICATION_NAME] = FK_TEXT,
 	[AB_CLIENT_ADDR] = FK_INET,
@@ -286,13 +288,6 @@ batch_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint8 *out
 					put_field(&buf, false, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 					break;
 				}
-			case FK_NAME:
-				{
-					const char *s = NameStr(*DatumGetName(values[i]));
-
-					put_field(&buf, false, s, strlen(s));
-					break;
-				}
 			case FK_INT8_ARRAY:
 				{
 					ArrayType  *arr = DatumGetArrayTypeP(values[i]);
@@ -393,9 +388,9 @@ audit_name_datum(const char *s)
 	return NameGetDatum(n);
 }
 
-/* role name, remembered for the last role seen in each of two slots */
+/* role name as text, remembered for the last role seen in each of two slots */
 static Oid	last_role_id[2] = {InvalidOid, InvalidOid};
-static NameData last_role_name[2];
+static text *last_role_name[2];
 
 static void
 role_name_callback(Datum arg, int cacheid, uint32 hashvalue)
@@ -407,22 +402,25 @@ static Datum
 user_name_datum(Oid roleid, int slot)
 {
 	static bool registered = false;
-	Oid		   *last_id = last_role_id;
-	NameData   *last_name = last_role_name;
 
 	if (!registered)
 	{
 		CacheRegisterSyscacheCallback(AUTHOID, role_name_callback, (Datum) 0);
 		registered = true;
 	}
-	if (roleid != last_id[slot])
+	if (roleid != last_role_id[slot])
 	{
 		char	   *name = GetUserNameFromId(roleid, false);
+		text	   *t = (text *) MemoryContextAlloc(TopMemoryContext, VARHDRSZ + strlen(name));
 
-		strlcpy(NameStr(last_name[slot]), name, NAMEDATALEN);
-		last_id[slot] = roleid;
+		SET_VARSIZE(t, VARHDRSZ + strlen(name));
+		memcpy(VARDATA(t), name, strlen(name));
+		if (last_role_name[slot] != NULL)
+			pfree(last_role_name[slot]);
+		last_role_name[slot] = t;
+		last_role_id[slot] = roleid;
 	}
-	return NameGetDatum(&last_name[slot]);
+	return PointerGetDatum(last_role_name[slot]);
 }
 
 /* the setting named by tenant_rls.actor_setting; NULL if unset or empty */
@@ -756,62 +754,185 @@ write_head(Relation rel, const char *key, int64 seq, const uint8 *hash, ItemPoin
 }
 
 /*
- * Where this backend last wrote each tenant's head, across transactions.
- * Only a hint: the tuple found there is used only if it is visible (no one
- * has updated it since) and belongs to the same tenant; else the index is
- * searched.
+ * Where each tenant's head row is, across transactions: only a hint.  The
+ * tuple found there is used only if it is visible (no one has updated it
+ * since: a head has one live version, and the tenant's lock is held) and
+ * belongs to the same tenant; else the primary key index is searched.
+ *
+ * When the library is preloaded the hints live in shared memory, so a head
+ * last written by another backend is found without the index; else each
+ * backend remembers the heads it wrote itself.
  */
+typedef struct HeadHintKey
+{
+	Oid			dbid;
+	uint64		tenant_hash;	/* of the tenant: a collision only misses */
+} HeadHintKey;
+
 typedef struct HeadHint
 {
-	char		key[TENANT_MAX_LEN + 1];
+	HeadHintKey key;
 	ItemPointerData tid;
 } HeadHint;
 
-static HTAB *head_hints = NULL;
+#define SHARED_HEAD_HINTS 8192
+#define LOCAL_HEAD_HINTS 10000
+
+static HTAB *shared_hints = NULL;	/* in shared memory, if preloaded */
+static LWLock *shared_hints_lock = NULL;
+static HTAB *local_hints = NULL;	/* else in TopMemoryContext */
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+head_hints_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(hash_estimate_size(SHARED_HEAD_HINTS, sizeof(HeadHint)));
+	RequestNamedLWLockTranche("tenant_rls audit head hints", 1);
+}
+
+static void
+head_hints_shmem_startup(void)
+{
+	HASHCTL		ctl;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ctl.keysize = sizeof(HeadHintKey);
+	ctl.entrysize = sizeof(HeadHint);
+	shared_hints = ShmemInitHash("tenant_rls audit head hints",
+								 SHARED_HEAD_HINTS, SHARED_HEAD_HINTS, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	shared_hints_lock = &(GetNamedLWLockTranche("tenant_rls audit head hints"))->lock;
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* _PG_init, when preloaded: ask for the shared hints */
+void
+audit_chain_shmem_init(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = head_hints_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = head_hints_shmem_startup;
+}
+
+static void
+head_hint_key(HeadHintKey *hk, const char *key)
+{
+	memset(hk, 0, sizeof(*hk));
+	hk->dbid = MyDatabaseId;
+	hk->tenant_hash = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+}
 
 static void
 remember_head(const char *key, ItemPointer tid)
 {
+	HeadHintKey hk;
 	HeadHint   *hh;
 
-	if (head_hints == NULL)
+	head_hint_key(&hk, key);
+	if (shared_hints != NULL)
+	{
+		LWLockAcquire(shared_hints_lock, LW_EXCLUSIVE);
+		hh = hash_search(shared_hints, &hk, HASH_ENTER_NULL, NULL);
+		if (hh == NULL)
+		{
+			/* full: forget any one hint */
+			HASH_SEQ_STATUS status;
+			HeadHint   *victim;
+
+			hash_seq_init(&status, shared_hints);
+			victim = hash_seq_search(&status);
+			if (victim != NULL)
+			{
+				hash_seq_term(&status);
+				(void) hash_search(shared_hints, &victim->key, HASH_REMOVE, NULL);
+			}
+			hh = hash_search(shared_hints, &hk, HASH_ENTER_NULL, NULL);
+		}
+		if (hh != NULL)
+			hh->tid = *tid;
+		LWLockRelease(shared_hints_lock);
+		return;
+	}
+	if (local_hints == NULL)
 	{
 		HASHCTL		ctl;
 
-		ctl.keysize = TENANT_MAX_LEN + 1;
+		ctl.keysize = sizeof(HeadHintKey);
 		ctl.entrysize = sizeof(HeadHint);
 		ctl.hcxt = TopMemoryContext;
-		head_hints = hash_create("tenant_rls audit head hints", 64, &ctl,
-								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		local_hints = hash_create("tenant_rls audit head hints", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	if (hash_get_num_entries(head_hints) >= 10000)
+	if (hash_get_num_entries(local_hints) >= LOCAL_HEAD_HINTS)
 	{
-		hash_destroy(head_hints);
-		head_hints = NULL;
+		hash_destroy(local_hints);
+		local_hints = NULL;
 		remember_head(key, tid);
 		return;
 	}
-	hh = hash_search(head_hints, key, HASH_ENTER, NULL);
+	hh = hash_search(local_hints, &hk, HASH_ENTER, NULL);
 	hh->tid = *tid;
+}
+
+/* the hinted position of a tenant's head; false if none */
+static bool
+head_hint(const char *key, ItemPointer tid)
+{
+	HeadHintKey hk;
+	HeadHint   *hh;
+	bool		found = false;
+
+	head_hint_key(&hk, key);
+	if (shared_hints != NULL)
+	{
+		LWLockAcquire(shared_hints_lock, LW_SHARED);
+		hh = hash_search(shared_hints, &hk, HASH_FIND, NULL);
+		if (hh != NULL)
+		{
+			*tid = hh->tid;
+			found = true;
+		}
+		LWLockRelease(shared_hints_lock);
+	}
+	else if (local_hints != NULL)
+	{
+		hh = hash_search(local_hints, &hk, HASH_FIND, NULL);
+		if (hh != NULL)
+		{
+			*tid = hh->tid;
+			found = true;
+		}
+	}
+	return found;
 }
 
 /* read_head() through the hint; false if the hint does not hold */
 static bool
 read_head_hinted(Relation rel, const char *key, int64 *seq, uint8 *hash, ItemPointer tid)
 {
-	HeadHint   *hh;
 	HeapTupleData tuple;
 	Buffer		buf;
+	BlockNumber nblocks;
 	bool		ok = false;
 
-	if (head_hints == NULL)
+	if (!head_hint(key, &tuple.t_self))
 		return false;
-	hh = hash_search(head_hints, key, HASH_FIND, NULL);
-	if (hh == NULL)
-		return false;
-	tuple.t_self = hh->tid;
-	/* (VACUUM may have truncated the table since) */
-	if (ItemPointerGetBlockNumber(&tuple.t_self) >= RelationGetNumberOfBlocks(rel) ||
+
+	/*
+	 * VACUUM may have truncated the table since.  The size this backend last
+	 * saw is enough to know the block is there: a truncation resets it (an
+	 * smgr invalidation, processed when the table was locked).
+	 */
+	nblocks = RelationGetSmgr(rel)->smgr_cached_nblocks[MAIN_FORKNUM];
+	if (nblocks == InvalidBlockNumber || ItemPointerGetBlockNumber(&tuple.t_self) >= nblocks)
+		nblocks = RelationGetNumberOfBlocks(rel);
+	if (ItemPointerGetBlockNumber(&tuple.t_self) >= nblocks ||
 		!heap_fetch(rel, SnapshotSelf, &tuple, &buf, false))
 		return false;
 	{
@@ -863,7 +984,35 @@ typedef struct ChainState
 	List	   *saved;			/* SavedHead *, innermost first */
 } ChainState;
 
-static HTAB *chain_states = NULL;	/* in TopTransactionContext */
+static HTAB *chain_states = NULL;	/* in TopMemoryContext, emptied at the
+									 * end of every transaction */
+
+static bool
+chain_states_used(void)
+{
+	return chain_states != NULL && hash_get_num_entries(chain_states) > 0;
+}
+
+/* forget every state (their lists go with TopTransactionContext) */
+static void
+chain_states_clear(void)
+{
+	HASH_SEQ_STATUS status;
+	ChainState *cs;
+
+	if (!chain_states_used())
+		return;
+	if (hash_get_num_entries(chain_states) > 64)
+	{
+		/* a transaction of many tenants: give its memory back */
+		hash_destroy(chain_states);
+		chain_states = NULL;
+		return;
+	}
+	hash_seq_init(&status, chain_states);
+	while ((cs = hash_seq_search(&status)) != NULL)
+		(void) hash_search(chain_states, cs->key, HASH_REMOVE, NULL);
+}
 static bool chain_callbacks_registered = false;
 
 /*
@@ -942,7 +1091,7 @@ chain_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			if (pending != NIL)
 				flush_pending(GetCurrentTransactionNestLevel());
-			if (chain_states != NULL)
+			if (chain_states_used())
 				chain_write_heads();
 			break;
 		case XACT_EVENT_COMMIT:
@@ -951,7 +1100,7 @@ chain_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			/* their memory goes with TopTransactionContext */
-			chain_states = NULL;
+			chain_states_clear();
 			pending = NIL;
 			pending_bytes = 0;
 			break;
@@ -1001,7 +1150,7 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		}
 	}
 
-	if (chain_states == NULL)
+	if (!chain_states_used())
 		return;
 
 	hash_seq_init(&status, chain_states);
@@ -1068,7 +1217,7 @@ chain_state(const char *key)
 
 		ctl.keysize = TENANT_MAX_LEN + 1;
 		ctl.entrysize = sizeof(ChainState);
-		ctl.hcxt = TopTransactionContext;
+		ctl.hcxt = TopMemoryContext;
 		chain_states = hash_create("tenant_rls audit chains", 16, &ctl,
 								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	}
@@ -1158,9 +1307,9 @@ write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level)
 	nulls[AB_SEQ] = false;
 	values[AB_TABLE_OID] = ObjectIdGetDatum(pb->table_oid);
 	nulls[AB_TABLE_OID] = false;
-	values[AB_SCHEMA_NAME] = NameGetDatum(&pb->schema_name);
+	values[AB_SCHEMA_NAME] = CStringGetTextDatum(NameStr(pb->schema_name));
 	nulls[AB_SCHEMA_NAME] = false;
-	values[AB_TABLE_NAME] = NameGetDatum(&pb->table_name);
+	values[AB_TABLE_NAME] = CStringGetTextDatum(NameStr(pb->table_name));
 	nulls[AB_TABLE_NAME] = false;
 	values[AB_DB_USER] = user_name_datum(pb->db_user, 0);
 	nulls[AB_DB_USER] = false;

@@ -38,11 +38,11 @@ CREATE TABLE tenant_rls.audit_batch (
     tenant           text COLLATE "C",      -- NULL: no tenant column and no tenant context
     seq              bigint      NOT NULL,  -- position in the tenant's chain, from 1
     table_oid        oid         NOT NULL,
-    schema_name      name        NOT NULL,  -- names at the time of the write
-    table_name       name        NOT NULL,
+    schema_name      text        NOT NULL,  -- names at the time of the write
+    table_name       text        NOT NULL,
     txid             bigint      NOT NULL,  -- top-level transaction id (as txid_current())
-    db_user          name        NOT NULL,  -- current_user
-    db_session_user  name        NOT NULL,  -- session_user
+    db_user          text        NOT NULL,  -- current_user
+    db_session_user  text        NOT NULL,  -- session_user
     app_user         text,                  -- setting named by tenant_rls.actor_setting
     application_name text,
     client_addr      inet,

@@ -3,6 +3,9 @@
 # every backend and recover from WAL; then an immediate shutdown).  After
 # each restart every committed row has its audit entry and no entry exists
 # without its row (they commit together), and every chain verifies.
+# The library is preloaded, so the writers find the chain heads through the
+# hints in shared memory (emptied by each crash), and a head written by a
+# prepared transaction that is rolled back leaves a hint to a dead row.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -12,7 +15,8 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('audit_crash');
 $node->init;
-$node->append_conf('postgresql.conf', "restart_after_crash = on\n");
+$node->append_conf('postgresql.conf', "restart_after_crash = on\n"
+	  . "shared_preload_libraries = 'tenant_rls'\nmax_prepared_transactions = 2\n");
 $node->start;
 
 $node->safe_psql('postgres', q{
@@ -95,6 +99,33 @@ check_consistent('after immediate shutdown');
 $node->safe_psql('postgres', q{INSERT INTO public.c (tenant_id, v) SELECT 't' || i, 'z' FROM generate_series(1, 20) i});
 is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}),
 	'0', 'chains verify after new writes');
+
+# a prepared transaction writes heads (and their hints) and is rolled back:
+# the next writers of those tenants find the live heads all the same
+$node->safe_psql('postgres', q{
+BEGIN;
+INSERT INTO public.c (tenant_id, v) VALUES ('t1', 'prepared'), ('t2', 'prepared');
+PREPARE TRANSACTION 'audit_p1';
+ROLLBACK PREPARED 'audit_p1';
+});
+$node->safe_psql('postgres', q{INSERT INTO public.c (tenant_id, v) VALUES ('t1', 'after rollback')});
+$node->safe_psql('postgres', q{
+BEGIN;
+INSERT INTO public.c (tenant_id, v) VALUES ('t2', 'prepared');
+PREPARE TRANSACTION 'audit_p2';
+COMMIT PREPARED 'audit_p2';
+});
+$node->safe_psql('postgres', q{INSERT INTO public.c (tenant_id, v) VALUES ('t2', 'after commit')});
+is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}),
+	'0', 'chains verify after a rolled back and a committed prepared transaction');
+is( $node->safe_psql('postgres', q{
+SELECT string_agg(h.tenant || ' ' || (h.seq = b.n), ',' ORDER BY h.tenant)
+  FROM tenant_rls.audit_chain h
+  JOIN (SELECT tenant, count(*) AS n FROM tenant_rls.audit_batch GROUP BY tenant) b USING (tenant)
+ WHERE h.tenant IN ('t1', 't2')}),
+	't1 true,t2 true', 'each head counts the batches of its tenant, none of the rolled back one');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log WHERE new_row->>'v' = 'prepared'}),
+	'1', 'only the committed prepared transaction is in the log');
 
 $node->stop;
 done_testing();
