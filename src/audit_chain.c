@@ -61,12 +61,12 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
-#include "storage/ipc.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
 #include "storage/bufmgr.h"
+#include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -411,10 +411,10 @@ user_name_datum(Oid roleid, int slot)
 	if (roleid != last_role_id[slot])
 	{
 		char	   *name = GetUserNameFromId(roleid, false);
-		text	   *t = (text *) MemoryContextAlloc(TopMemoryContext, VARHDRSZ + strlen(name));
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		text	   *t = cstring_to_text(name);
 
-		SET_VARSIZE(t, VARHDRSZ + strlen(name));
-		memcpy(VARDATA(t), name, strlen(name));
+		MemoryContextSwitchTo(old);
 		if (last_role_name[slot] != NULL)
 			pfree(last_role_name[slot]);
 		last_role_name[slot] = t;

@@ -14,6 +14,9 @@
 #     (1/plpgsql - 1/none) / (1/audit - 1/none)
 # The TPS ratio audit/plpgsql is printed too; it cannot reach 3 for a
 # one-row write, whose cost is mostly the statement and the commit.
+# The same two ratios follow from the server CPU per transaction (all
+# postgres processes, from /proc), which background load on a shared
+# machine disturbs less than TPS.
 # The workloads run in the order insert, multi, update, delete, so that the
 # DELETEs (ids taken in order from a sequence) always find a row; a DELETE
 # that finds none fails the benchmark (RETURNING ... \gset).
@@ -90,17 +93,36 @@ SQL
 	esac
 }
 
-declare -A TPS
+# Server CPU per transaction: clock ticks of the postmaster, of its exited
+# children (the pgbench backends, once reaped) and of its live ones, read
+# from /proc before and after each cell.  Steadier than TPS on a shared
+# machine: it does not count time the clients or other guests spend.
+PM_PID=$(head -1 "$PGDATA/postmaster.pid")
+server_ticks() {	# (fields: 1 pid, 4 ppid, 14-17 utime stime cutime cstime)
+	cat /proc/[0-9]*/stat 2>/dev/null \
+		| awk -v pm="$PM_PID" '$1 == pm || $4 == pm { t += $14 + $15 + $16 + $17 } END { print t + 0 }'
+}
+HZ=$(getconf CLK_TCK)
+
+declare -A TPS CPU
 for w in insert multi update delete; do
 	for round in $(seq 1 "$AUDIT_ROUNDS"); do
 		for mode in none audit plpgsql; do
 			set_mode "$mode"
 			bench_psql -d postgres -qc "CHECKPOINT"
 			out=$BDIR/$mode.$w.$round.out
+			t0=$(server_ticks)
 			bench_pgbench -n -M prepared -c 2 -j 2 -T "$CELL_SECONDS" -f "$BDIR/$w.sql" postgres >"$out" 2>&1 \
 				|| { cat "$out"; echo "pgbench failed: $mode $w"; exit 1; }
+			sleep 0.5	# the backends exit and are reaped
+			t1=$(server_ticks)
 			tps=$(bench_tps "$out")
-			printf '  %-7s round %s %-8s %12s tps\n' "$w" "$round" "$mode" "$tps"
+			n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+			cpu=$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / n }')
+			printf '  %-7s round %s %-8s %12s tps %10s us server CPU/txn\n' "$w" "$round" "$mode" "$tps" "$cpu"
+			if [ -z "${CPU[$mode.$w]:-}" ] || awk -v a="$cpu" -v b="${CPU[$mode.$w]}" 'BEGIN { exit !(a < b) }'; then
+				CPU[$mode.$w]=$cpu
+			fi
 			if [ -z "${TPS[$mode.$w]:-}" ] || awk -v a="$tps" -v b="${TPS[$mode.$w]}" 'BEGIN { exit !(a > b) }'; then
 				TPS[$mode.$w]=$tps
 			fi
@@ -121,3 +143,13 @@ for w in insert update delete multi; do
 			'BEGIN { d = 1/a - 1/n; if (d <= 0) print "audit adds nothing"; else printf "%.2f", (1/p - 1/n) / d }')"
 done
 echo "targets: audit/none >= 0.67; added cost x (PL/pgSQL's added cost / the C trigger's) >= 3"
+echo
+echo "server CPU per transaction (us, least of the rounds; all postgres processes):"
+printf '%-8s %10s %10s %10s %11s %16s\n' workload none audit plpgsql audit/none 'added cost x'
+for w in insert update delete multi; do
+	printf '%-8s %10s %10s %10s %11s %16s\n' "$w" "${CPU[none.$w]}" "${CPU[audit.$w]}" "${CPU[plpgsql.$w]}" \
+		"$(bench_ratio "${CPU[none.$w]}" "${CPU[audit.$w]}")" \
+		"$(awk -v n="${CPU[none.$w]}" -v a="${CPU[audit.$w]}" -v p="${CPU[plpgsql.$w]}" \
+			'BEGIN { d = a - n; if (d <= 0) print "audit adds nothing"; else printf "%.2f", (p - n) / d }')"
+done
+echo "(audit/none here is CPU of none / CPU of audit, comparable to the TPS ratio)"
