@@ -131,6 +131,16 @@ RESET ROLE;
 -- the policy
 SELECT policyname, cmd, qual FROM pg_policies WHERE schemaname = 'tenant_rls' AND tablename = 'audit_batch';
 
+-- a log whose columns were changed by hand is refused, not misread: the
+-- batch is written at commit, which fails, and the audited change with it
+BEGIN;
+ALTER TABLE tenant_rls.audit_batch ADD COLUMN comment text;
+INSERT INTO asec.ledger VALUES (90, 'asec-a', 'after an altered log', 1);
+COMMIT;
+SELECT count(*) AS not_written FROM asec.ledger WHERE id = 90;
+SELECT count(*) AS log_columns FROM pg_attribute
+ WHERE attrelid = 'tenant_rls.audit_batch'::regclass AND attnum > 0 AND NOT attisdropped;
+
 -- clean up (the log keeps its entries: it is append-only)
 SELECT tenant_rls.disable_audit('asec.ledger');
 SET client_min_messages = warning;

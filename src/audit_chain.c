@@ -193,6 +193,49 @@ static const FieldKind field_kind[AB_PREV_HASH] = {
 	[AB_ROW_KEYS] = FK_INT8_ARRAY,
 };
 
+/* the type of each column of audit_batch, as the tuples are built */
+static const Oid batch_type[AB_NATTS] = {
+	[AB_LOGGED_AT] = TIMESTAMPTZOID,
+	[AB_TENANT] = TEXTOID,
+	[AB_SEQ] = INT8OID,
+	[AB_TABLE_OID] = OIDOID,
+	[AB_SCHEMA_NAME] = TEXTOID,
+	[AB_TABLE_NAME] = TEXTOID,
+	[AB_TXID] = INT8OID,
+	[AB_DB_USER] = TEXTOID,
+	[AB_DB_SESSION_USER] = TEXTOID,
+	[AB_APP_USER] = TEXTOID,
+	[AB_APPLICATION_NAME] = TEXTOID,
+	[AB_CLIENT_ADDR] = INETOID,
+	[AB_ENTRIES] = INT4OID,
+	[AB_PAYLOAD] = BYTEAOID,
+	[AB_ROW_KEY] = INT8OID,
+	[AB_ROW_KEYS] = INT8ARRAYOID,
+	[AB_PREV_HASH] = BYTEAOID,
+	[AB_HASH] = BYTEAOID,
+};
+
+/*
+ * Refuse a log whose columns are not the ones this library writes and reads
+ * (altered by hand, or created by another version of the install script):
+ * its tuples would be misread.
+ */
+static void
+check_batch_desc(TupleDesc desc, const char *relname)
+{
+	bool		ok = desc->natts == AB_NATTS;
+
+	for (int i = 0; ok && i < AB_NATTS; i++)
+		ok = !TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->atttypid == batch_type[i];
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the audit log's columns are not those the tenant_rls library writes"),
+				 errdetail("Table tenant_rls.%s does not have the %d columns, of fixed types in a fixed order, that the loaded library reads and writes.",
+						   relname, AB_NATTS),
+				 errhint("Do not alter the audit log by hand; if the extension's SQL and library differ in version, run ALTER EXTENSION tenant_rls UPDATE.")));
+}
+
 /*
  * SHA-256 through one EVP context kept for the life of the backend: OpenSSL 3's
  * one-shot SHA256() looks the algorithm up on every call.
@@ -603,12 +646,7 @@ log_writer_open(LogWriter *w, TimestampTz ts)
 	}
 	if (rel == NULL)
 		elog(ERROR, "could not open a partition of tenant_rls.audit_batch");
-	if (RelationGetDescr(rel)->natts != AB_NATTS)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("partition \"%s\" of tenant_rls.audit_batch has %d columns, expected %d",
-						RelationGetRelationName(rel), RelationGetDescr(rel)->natts, AB_NATTS),
-				 errhint("Do not alter the audit log by hand; reinstall the extension.")));
+	check_batch_desc(RelationGetDescr(rel), RelationGetRelationName(rel));
 
 	old = MemoryContextSwitchTo(w->cxt);
 	w->rel = rel;
@@ -1584,6 +1622,7 @@ verify_one(const char *key, Tuplestorestate *store, TupleDesc outdesc)
 		SPI_cursor_fetch(portal, true, 1000);
 		if (SPI_processed == 0)
 			break;
+		check_batch_desc(SPI_tuptable->tupdesc, "audit_batch");
 		for (uint64 i = 0; i < SPI_processed && reason == NULL; i++)
 		{
 			Datum		values[AB_NATTS];
