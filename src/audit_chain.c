@@ -162,38 +162,10 @@ lookup_oids(void)
  * Hashing: canonical bytes of an entry
  * ---------------------------------------------------------------------
  */
-typedef enum FieldKind
-{
-	FK_TIMESTAMPTZ,
-	FK_TEXT,
-	FK_INT4,
-	FK_INT8,
-	FK_OID,
-	FK_BYTEA,
-	FK_INT8_ARRAY,
-	FK_INET
-} FieldKind;
-
-static const FieldKind field_kind[AB_PREV_HASH] = {
-	[AB_LOGGED_AT] = FK_TIMESTAMPTZ,
-	[AB_TENANT] = FK_TEXT,
-	[AB_SEQ] = FK_INT8,
-	[AB_TABLE_OID] = FK_OID,
-	[AB_SCHEMA_NAME] = FK_TEXT,
-	[AB_TABLE_NAME] = FK_TEXT,
-	[AB_TXID] = FK_INT8,
-	[AB_DB_USER] = FK_TEXT,
-	[AB_DB_SESSION_USER] = FK_TEXT,
-	[AB_APP_USER] = FK_TEXT,
-	[AB_APPLICATION_NAME] = FK_TEXT,
-	[AB_CLIENT_ADDR] = FK_INET,
-	[AB_ENTRIES] = FK_INT4,
-	[AB_PAYLOAD] = FK_BYTEA,
-	[AB_ROW_KEY] = FK_INT8,
-	[AB_ROW_KEYS] = FK_INT8_ARRAY,
-};
-
-/* the type of each column of audit_batch, as the tuples are built */
+/*
+ * The type of each column of audit_batch, as the tuples are built; the
+ * canonical bytes hashed for a column follow from its type.
+ */
 static const Oid batch_type[AB_NATTS] = {
 	[AB_LOGGED_AT] = TIMESTAMPTZOID,
 	[AB_TENANT] = TEXTOID,
@@ -309,29 +281,29 @@ batch_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint8 *out
 			put_field(&buf, true, NULL, 0);
 			continue;
 		}
-		switch (field_kind[i])
+		switch (batch_type[i])
 		{
-			case FK_TIMESTAMPTZ:
+			case TIMESTAMPTZOID:
 				put_int64(&buf, DatumGetTimestampTz(values[i]));
 				break;
-			case FK_INT8:
+			case INT8OID:
 				put_int64(&buf, DatumGetInt64(values[i]));
 				break;
-			case FK_INT4:
+			case INT4OID:
 				put_int64(&buf, (int64) DatumGetInt32(values[i]));
 				break;
-			case FK_OID:
+			case OIDOID:
 				put_int64(&buf, (int64) DatumGetObjectId(values[i]));
 				break;
-			case FK_TEXT:
-			case FK_BYTEA:
+			case TEXTOID:
+			case BYTEAOID:
 				{
 					struct varlena *t = PG_DETOAST_DATUM_PACKED(values[i]);
 
 					put_field(&buf, false, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 					break;
 				}
-			case FK_INT8_ARRAY:
+			case INT8ARRAYOID:
 				{
 					ArrayType  *arr = DatumGetArrayTypeP(values[i]);
 					Datum	   *elems;
@@ -352,7 +324,7 @@ batch_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint8 *out
 					pfree(ab.data);
 					break;
 				}
-			case FK_INET:
+			case INETOID:
 				{
 					char	   *s = DatumGetCString(DirectFunctionCall1(inet_out, values[i]));
 
@@ -360,6 +332,8 @@ batch_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint8 *out
 					pfree(s);
 					break;
 				}
+			default:
+				elog(ERROR, "audit_batch column %d has no canonical form", i + 1);
 		}
 	}
 	sha256(buf.data, buf.len, out);
