@@ -140,6 +140,12 @@ COMMIT;
 SELECT count(*) AS not_written FROM asec.ledger WHERE id = 90;
 SELECT count(*) AS log_columns FROM pg_attribute
  WHERE attrelid = 'tenant_rls.audit_batch'::regclass AND attnum > 0 AND NOT attisdropped;
+-- so is an index the writer could not keep complete (expression or partial)
+BEGIN;
+CREATE INDEX audit_chain_expr_idx ON tenant_rls.audit_chain ((lower(tenant)));
+INSERT INTO asec.ledger VALUES (91, 'asec-new', 'new tenant, new head', 1);
+COMMIT;
+SELECT count(*) AS not_written FROM asec.ledger WHERE id = 91;
 
 -- clean up (the log keeps its entries: it is append-only)
 SELECT tenant_rls.disable_audit('asec.ledger');

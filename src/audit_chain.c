@@ -476,9 +476,29 @@ fill_batch_context(Datum *values, bool *nulls)
  */
 
 /*
+ * Open an index of an audit table for inserting.  The audit tables only have
+ * plain column indexes; an expression or partial index (added by hand) is
+ * refused rather than left incomplete.
+ */
+static Relation
+open_plain_index(Oid indexoid, IndexInfo **ii)
+{
+	Relation	idx = index_open(indexoid, RowExclusiveLock);
+
+	*ii = BuildIndexInfo(idx);
+	if ((*ii)->ii_Expressions != NIL || (*ii)->ii_Predicate != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("index \"%s\" on an audit table is an expression or partial index",
+						RelationGetRelationName(idx)),
+				 errdetail("The audit log writer maintains plain column indexes only."),
+				 errhint("Drop the index, or replace it by an index on plain columns.")));
+	return idx;
+}
+
+/*
  * Insert the index entries of a tuple just written to rel, like the catalog
- * code does.  The audit tables only have plain column indexes; an expression
- * or partial index (added by hand) is refused rather than left incomplete.
+ * code does.
  */
 static void
 insert_index_entries(Relation rel, HeapTuple tup)
@@ -493,18 +513,11 @@ insert_index_entries(Relation rel, HeapTuple tup)
 	ExecStoreHeapTuple(tup, slot, false);
 	foreach(lc, indexoids)
 	{
-		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
-		IndexInfo  *ii = BuildIndexInfo(idx);
+		IndexInfo  *ii;
+		Relation	idx = open_plain_index(lfirst_oid(lc), &ii);
 		Datum		values[INDEX_MAX_KEYS];
 		bool		isnull[INDEX_MAX_KEYS];
 
-		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("index \"%s\" on an audit table is an expression or partial index",
-							RelationGetRelationName(idx)),
-					 errdetail("The audit log writer maintains plain column indexes only."),
-					 errhint("Drop the index, or replace it by an index on plain columns.")));
 		if (ii->ii_ReadyForInserts)
 		{
 			FormIndexDatum(ii, slot, NULL, values, isnull);
@@ -631,16 +644,9 @@ log_writer_open(LogWriter *w, TimestampTz ts)
 	w->ii = palloc(sizeof(IndexInfo *) * (list_length(indexoids) + 1));
 	foreach(lc, indexoids)
 	{
-		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
-		IndexInfo  *ii = BuildIndexInfo(idx);
+		IndexInfo  *ii;
+		Relation	idx = open_plain_index(lfirst_oid(lc), &ii);
 
-		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("index \"%s\" on an audit table is an expression or partial index",
-							RelationGetRelationName(idx)),
-					 errdetail("The audit log writer maintains plain column indexes only."),
-					 errhint("Drop the index, or replace it by an index on plain columns.")));
 		if (!ii->ii_ReadyForInserts)
 		{
 			index_close(idx, NoLock);
