@@ -103,11 +103,11 @@ SELECT * FROM pg_temp.findings('managed_policy_dropped');
 SELECT * FROM pg_temp.findings('isolation_policy_missing');
 
 -- ==== managed_policy_modified: USING, roles, command
-ALTER POLICY tenant_rls_isolation_select ON cov.orders USING (true);
+ALTER POLICY tenant_rls_guard_select ON cov.orders USING (true);
 ALTER POLICY tenant_rls_isolation_delete ON cov.orders TO cov_app;
 SELECT code, object, detail FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
 SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_delete ON cov.orders');
-SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_select ON cov.orders');
+SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_guard_select ON cov.orders');
 SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
 -- a changed command or kind cannot be ALTERed back: DROP + CREATE (past the drift guard)
 DROP POLICY tenant_rls_isolation_delete ON cov.orders;

@@ -61,11 +61,11 @@ SELECT count(*) > 0 AS changed FROM tenant_rls.allow_global_rows('covr.accounts'
 SELECT table_name, exceptions FROM tenant_rls.coverage() WHERE table_name = 'covr.accounts';
 
 -- a drifted table shows in its row
-ALTER POLICY tenant_rls_isolation_select ON covr.accounts USING (true);
+ALTER POLICY tenant_rls_guard_select ON covr.accounts USING (true);
 SELECT table_name, policies_ok, errors FROM tenant_rls.coverage() WHERE table_name = 'covr.accounts';
 -- the finding's fix restores the registered definition
 DO $$ BEGIN EXECUTE (SELECT fix FROM tenant_rls.lint()
-    WHERE code = 'managed_policy_modified' AND object = 'tenant_rls_isolation_select ON covr.accounts'); END $$;
+    WHERE code = 'managed_policy_modified' AND object = 'tenant_rls_guard_select ON covr.accounts'); END $$;
 SELECT table_name, policies_ok, errors FROM tenant_rls.coverage() WHERE table_name = 'covr.accounts';
 
 -- ==== assert_coverage(): raises with the findings at or above the level

@@ -189,8 +189,8 @@ ALTER TABLE et_other.et_part_b DISABLE ROW LEVEL SECURITY;
 DROP POLICY tenant_rls_isolation_select ON public.et_plain;
 DROP POLICY tenant_rls_guard_select ON public.et_plain;
 DROP POLICY IF EXISTS tenant_rls_isolation_update ON et_other.et_child;
-ALTER POLICY tenant_rls_isolation_select ON public.et_plain USING (true);
-ALTER POLICY tenant_rls_isolation_insert ON public.et_plain WITH CHECK (true);
+ALTER POLICY tenant_rls_guard_select ON public.et_plain USING (true);
+ALTER POLICY tenant_rls_guard_insert ON public.et_plain WITH CHECK (true);
 ALTER POLICY tenant_rls_guard_select ON public.et_plain TO tr_app;
 ALTER POLICY tenant_rls_isolation_select ON public.et_plain RENAME TO my_policy;
 ALTER TABLE public.et_plain DROP COLUMN tenant_id CASCADE;
@@ -225,18 +225,18 @@ SET tenant_rls.drift_action = warning;
 SET ROLE tr_owner;
 ALTER TABLE public.et_later NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
 DROP POLICY tenant_rls_isolation_delete ON public.et_later;
-ALTER POLICY tenant_rls_isolation_select ON public.et_later USING (true);
+ALTER POLICY tenant_rls_guard_select ON public.et_later USING (true);
 RESET ROLE;
 RESET tenant_rls.drift_action;
 SELECT * FROM pg_temp.et_state() WHERE tbl = 'public.et_later';
 -- putting the recorded definition back is a repair, allowed in error mode too
 SELECT * FROM pg_temp.et_record_mismatches() WHERE tbl = 'et_later';
-SELECT format('ALTER POLICY tenant_rls_isolation_select ON public.et_later USING (%s)',
-              managed -> 'policies' -> 'tenant_rls_isolation_select' ->> 'qual') AS repair
+SELECT format('ALTER POLICY tenant_rls_guard_select ON public.et_later USING (%s)',
+              managed -> 'policies' -> 'tenant_rls_guard_select' ->> 'qual') AS repair
   FROM tenant_rls.protected_table WHERE table_name = 'et_later' \gset
 SET ROLE tr_owner;
 :repair;
-ALTER POLICY tenant_rls_isolation_select ON public.et_later USING (false);
+ALTER POLICY tenant_rls_guard_select ON public.et_later USING (false);
 RESET ROLE;
 SELECT * FROM pg_temp.et_record_mismatches() WHERE tbl = 'et_later';
 

@@ -187,6 +187,15 @@ BEGIN;
 SELECT tenant_rls.set_tenant('B0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A22');
 SELECT id, v FROM sec.g ORDER BY id;
 SELECT tenant_rls.granted_tenants_uuid('sec.g', 'read');
+-- the policies' exception call: planned (constant table) and decided at run
+-- time (table from a sub-query), read granted, write not, other tenants not
+SELECT tenant_rls.exception_allows_uuid('sec.g', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'read') AS planned_read_a,
+       tenant_rls.exception_allows_uuid((SELECT 'sec.g'::regclass), 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'read') AS run_time_read_a,
+       tenant_rls.exception_allows_uuid('sec.g', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'write') AS planned_write_a,
+       tenant_rls.exception_allows_uuid((SELECT 'sec.g'::regclass), 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'write') AS run_time_write_a,
+       tenant_rls.exception_allows_uuid((SELECT 'sec.g'::regclass), 'c0eebc99-9c0b-4ef8-bb6d-6bb9bd380a33', 'read') AS run_time_read_c,
+       tenant_rls.exception_allows_uuid((SELECT 'sec.g'::regclass), NULL, 'read') AS run_time_null;
+SELECT sec.err($$SELECT tenant_rls.exception_allows_uuid('sec.g', NULL, 'delete')$$);
 COMMIT;
 -- the same through a plain SET of the setting (strict mode off)
 BEGIN;
@@ -216,8 +225,11 @@ SELECT tenant_rls.granted_tenants_uuid('sec.g', 'read') AS for_c,
        tenant_rls.granted_tenants('sec.g', 'read') AS text_for_c;
 COMMIT;
 SELECT tenant_rls.granted_tenants_uuid('sec.g', 'read') AS no_tenant;
--- residual (doc/policy.md): whether a table has any grant at all is visible
-SELECT tenant_rls.plan_has_grants('sec.g') AS g_has_grants;
+-- exception_allows_uuid() answers for the current tenant only: C is granted nothing
+BEGIN;
+SELECT tenant_rls.set_tenant('c0eebc99-9c0b-4ef8-bb6d-6bb9bd380a33');
+SELECT tenant_rls.exception_allows_uuid('sec.g', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'read') AS c_reads_a;
+COMMIT;
 -- and the grant table itself is not
 SELECT sec.err($$SELECT * FROM tenant_rls.tenant_grant$$);
 RESET ROLE;

@@ -267,7 +267,7 @@ tenant_context_store_verified(const char *canonical)
 const char *
 tenant_context_get(void)
 {
-	const char *v = GetConfigOption(TENANT_SETTING, true, false);
+	const char *v = tenant_setting_get();
 
 	if (v == NULL || v[0] == '\0')
 		return NULL;

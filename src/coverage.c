@@ -54,6 +54,7 @@
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -195,6 +196,22 @@ note_func(Oid funcid, ExprFacts *f)
 	f->funcs = lappend_oid(f->funcs, funcid);
 }
 
+/*
+ * protect()'s guards pass the column to tenant_rls.exception_allows*(), which
+ * the planner replaces (by false, or by indexable terms): not an expression
+ * that keeps the index from being used.
+ */
+static bool
+is_exception_call(Oid funcid)
+{
+	char	   *name;
+
+	if (get_func_namespace(funcid) != get_namespace_oid(TENANT_RLS_SCHEMA, true))
+		return false;
+	name = get_func_name(funcid);
+	return name != NULL && strncmp(name, "exception_allows", strlen("exception_allows")) == 0;
+}
+
 static bool
 facts_walker(Node *node, ExprFacts *f)
 {
@@ -231,7 +248,7 @@ facts_walker(Node *node, ExprFacts *f)
 		FuncExpr   *fexpr = (FuncExpr *) node;
 
 		note_func(fexpr->funcid, f);
-		if (any_tenant_var(fexpr->args, f))
+		if (any_tenant_var(fexpr->args, f) && !is_exception_call(fexpr->funcid))
 			f->casts_tenant = true;
 		if (fexpr->funcid == F_CURRENT_SETTING_TEXT ||
 			fexpr->funcid == F_CURRENT_SETTING_TEXT_BOOL)

@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(tenant_rls_strict_status);
 static bool strict_setting = false;
 static bool library_preloaded = false;
 static char *tenant_setting_value = NULL;
+static bool tenant_setting_defined = false;	/* tenant_setting_value is the GUC's */
 
 /* set only around tenant_context_store()'s set_config_option() */
 static bool store_in_progress = false;
@@ -419,9 +420,24 @@ tenant_rls_strict_init(void)
 							   PGC_USERSET,
 							   GUC_NOT_IN_SAMPLE,
 							   check_tenant_setting, assign_tenant_setting, NULL);
+	tenant_setting_defined = true;
 
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = strict_ProcessUtility;
+}
+
+/*
+ * The value of app.current_tenant_id (NULL when it was never set).  Where
+ * this module defines the setting, its variable is read directly: the
+ * accessors call this for every statement that reads a tenant table, and a
+ * lookup by name costs a search of all settings.
+ */
+const char *
+tenant_setting_get(void)
+{
+	if (tenant_setting_defined)
+		return tenant_setting_value;
+	return GetConfigOption(TENANT_SETTING, true, false);
 }
 
 /*

@@ -39,4 +39,7 @@ extern void tenant_strict_end_store(void);
  */
 extern bool tenant_strict_value_trusted(void);
 
+/* the value of app.current_tenant_id, NULL when never set */
+extern const char *tenant_setting_get(void);
+
 #endif							/* TENANT_RLS_STRICT_H */

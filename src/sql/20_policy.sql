@@ -105,43 +105,63 @@ COMMENT ON FUNCTION tenant_rls.revoke_access(regclass, text, text, text) IS
     'removes grants of owner_tenant to grantee_tenant on a table (one privilege, or all when NULL); returns how many were removed';
 
 -- ---------------------------------------------------------------------------
--- Helpers called by the generated policies.  The policies keep the common
--- path a plain "tenant_column = accessor()" that the planner turns into an
--- index condition: every exception term is gated by a plan-time function
--- AND-ed with the authoritative run-time check.  The planner replaces a gate
--- by its value when it plans the query (planner support function
--- plan_gate_support, SupportRequestSimplify), so the term disappears from the
--- plans of sessions that cannot use it.  A gate can only remove an allowance,
--- never grant one.  Cached plans are invalidated when what a gate read
--- changes (grants: the grants trigger invalidates all relcaches; roles: plan
--- cache reset on role membership changes; role switch: PostgreSQL re-plans
--- queries that use row security).
+-- Helpers called by the generated policies.  A guard policy reads
+--     tenant_id = current_tenant_bigint()
+--       OR exception_allows_bigint('s.t'::regclass, tenant_id, 'read')
+-- and the permissive isolation policy is always true
+-- ('tenant_rls.protected_table'::regclass IS NOT NULL: naming the registry
+-- makes DROP EXTENSION ... CASCADE drop it with the guard).  When
+-- a query is planned, exception_support replaces the exception_allows*()
+-- call by the exceptions the session can use (is_admin() for a member of the
+-- admin role, tenant_id = ANY (granted_tenants*(...)) for a table with
+-- grants), usually by false, so the common plan is a plain, indexable
+-- "tenant_id = accessor()".  Planning can only remove an allowance; the
+-- run-time checks decide.  Cached plans are invalidated when what the
+-- planner read changes (grants: the grants trigger invalidates all
+-- relcaches; roles: plan cache reset on role membership changes; role
+-- switch: PostgreSQL re-plans queries that use row security).
 -- ---------------------------------------------------------------------------
+
 CREATE FUNCTION tenant_rls.is_admin() RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_is_admin';
 COMMENT ON FUNCTION tenant_rls.is_admin() IS
     'true when the current user has the privileges of the role named by tenant_rls.admin_role (empty or unknown role: false)';
 
-CREATE FUNCTION tenant_rls.plan_gate_support(internal) RETURNS internal
+CREATE FUNCTION tenant_rls.exception_support(internal) RETURNS internal
     LANGUAGE c STRICT
-    AS 'MODULE_PATHNAME', 'tenant_rls_plan_gate_support';
-COMMENT ON FUNCTION tenant_rls.plan_gate_support(internal) IS
-    'planner support: folds plan_is_admin() and plan_has_grants(const) to their value when a query is planned';
+    AS 'MODULE_PATHNAME', 'tenant_rls_exception_support';
+COMMENT ON FUNCTION tenant_rls.exception_support(internal) IS
+    'planner support: replaces exception_allows*() by the exceptions the session can use (admin, grants) when a query is planned';
 
-CREATE FUNCTION tenant_rls.plan_is_admin() RETURNS boolean
+CREATE FUNCTION tenant_rls.exception_allows(tbl regclass, tenant text, privilege text) RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE
-    SUPPORT tenant_rls.plan_gate_support
-    AS 'MODULE_PATHNAME', 'tenant_rls_is_admin';
-COMMENT ON FUNCTION tenant_rls.plan_is_admin() IS
-    'plan-time gate of the admin override (folded when the query is planned); always AND-ed with is_admin()';
-
-CREATE FUNCTION tenant_rls.plan_has_grants(tbl regclass) RETURNS boolean
-    LANGUAGE c STABLE PARALLEL SAFE STRICT
-    SUPPORT tenant_rls.plan_gate_support
-    AS 'MODULE_PATHNAME', 'tenant_rls_plan_has_grants';
-COMMENT ON FUNCTION tenant_rls.plan_has_grants(regclass) IS
-    'plan-time gate of cross-tenant grants (folded when the query is planned): does any grant exist for this table';
+    SUPPORT tenant_rls.exception_support
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_exception_allows';
+COMMENT ON FUNCTION tenant_rls.exception_allows(regclass, text, text) IS
+    'true when the admin override or a grant in force lets the session read (privilege read) or write (write) the rows of tenant in tbl';
+CREATE FUNCTION tenant_rls.exception_allows_uuid(tbl regclass, tenant uuid, privilege text) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE
+    SUPPORT tenant_rls.exception_support
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_exception_allows';
+COMMENT ON FUNCTION tenant_rls.exception_allows_uuid(regclass, uuid, text) IS
+    'exception_allows() for uuid tenant columns';
+CREATE FUNCTION tenant_rls.exception_allows_bigint(tbl regclass, tenant bigint, privilege text) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE
+    SUPPORT tenant_rls.exception_support
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_exception_allows';
+COMMENT ON FUNCTION tenant_rls.exception_allows_bigint(regclass, bigint, text) IS
+    'exception_allows() for bigint tenant columns';
+CREATE FUNCTION tenant_rls.exception_allows_int(tbl regclass, tenant integer, privilege text) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE
+    SUPPORT tenant_rls.exception_support
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_exception_allows';
+COMMENT ON FUNCTION tenant_rls.exception_allows_int(regclass, integer, text) IS
+    'exception_allows() for integer tenant columns';
 
 CREATE FUNCTION tenant_rls.granted_tenants(tbl regclass, privilege text) RETURNS text[]
     LANGUAGE c STABLE PARALLEL SAFE STRICT

@@ -133,19 +133,23 @@ read_run() {	# read_run SCRIPT MODE SECONDS -> tps
 	bench_tps "$out"
 }
 
-# read_mixed A B MODE SECONDS -> "latency_a latency_b" (ms): one pgbench run
-# that picks script A or B at random for every transaction, so both see the
-# same machine; the latency ratio is robust against other load.
-read_mixed() {	# read_mixed MODE SECONDS SCRIPT... -> one latency (ms) per script
-	local mode=$1 secs=$2 out=$read_dir/mixed.$1.$RANDOM.out opts="" f files=""
+# read_mixed MODE SECONDS SCRIPT... -> the mean latency (ms) of each script in
+# one pgbench run that picks a script at random for every transaction, so all
+# see the same machine; the latency ratio is robust against other load.  The
+# means come from pgbench's per-transaction log (microseconds), not from its
+# summary, which rounds to the microsecond in ms with three decimals.
+read_mixed() {
+	local mode=$1 secs=$2 out=$read_dir/mixed.$1.$RANDOM opts="" f files="" n=$(($# - 2))
 	shift 2
 	for f in "$@"; do files="$files -f $read_dir/$f.sql@1"; done
 	[ "$mode" = prepared ] && opts="-c plan_cache_mode=force_generic_plan"
 	# shellcheck disable=SC2086
 	tr_as_pg env PGOPTIONS="$opts" "$TR_BINDIR/pgbench" -n -U bench_app -M "$mode" \
-		-c "$read_clients" -j "$read_clients" -T "$secs" $files postgres >"$out" 2>&1 \
-		|| { cat "$out" >&2; echo "0 0 0"; return; }
-	sed -n 's/^ - latency average = \([0-9.]*\) ms.*/\1/p' "$out" | tr '\n' ' '
+		-c "$read_clients" -j "$read_clients" -T "$secs" -l --log-prefix="$out.log" $files postgres >"$out.out" 2>&1 \
+		|| { cat "$out.out" >&2; echo "0 0 0"; return; }
+	cat "$out".log.* | awk -v n="$n" '{ s[$4] += $3; c[$4]++ }
+		END { for (i = 0; i < n; i++) printf "%.4f ", (c[i] ? s[i] / c[i] / 1000 : 0) }'
+	rm -f "$out".log.*
 }
 
 read_avg() { echo "$@" | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.1f", s / NF }'; }
