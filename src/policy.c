@@ -2343,11 +2343,13 @@ tenant_rls_exception_allows(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	int			n;
 
-	if (current_user_is_admin())
-		PG_RETURN_BOOL(true);
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	if (PG_ARGISNULL(2))
 		PG_RETURN_BOOL(false);
 	want_write = privilege_is_write(PG_GETARG_TEXT_PP(2));
+	if (current_user_is_admin())
+		PG_RETURN_BOOL(true);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(false);
 	if (!OidIsValid(argtype))
 		elog(ERROR, "could not determine the tenant type of exception_allows()");
 	tce = lookup_type_cache(argtype, TYPECACHE_EQ_OPR_FINFO);
