@@ -1839,6 +1839,18 @@ grant_table_arg(FunctionCallInfo fcinfo)
 	return relid;
 }
 
+/* 'read' or 'write'; anything else is an error.  Returns: is it 'write'? */
+static bool
+privilege_is_write(const char *priv)
+{
+	if (strcmp(priv, "read") != 0 && strcmp(priv, "write") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown privilege \"%s\"", priv),
+				 errhint("Use 'read' (see the rows) or 'write' (see, insert, update and delete them).")));
+	return strcmp(priv, "write") == 0;
+}
+
 static char *
 grant_privilege_arg(FunctionCallInfo fcinfo, int argno)
 {
@@ -1847,11 +1859,7 @@ grant_privilege_arg(FunctionCallInfo fcinfo, int argno)
 	if (PG_ARGISNULL(argno))
 		return NULL;
 	priv = TextDatumGetCString(PG_GETARG_DATUM(argno));
-	if (strcmp(priv, "read") != 0 && strcmp(priv, "write") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown privilege \"%s\"", priv),
-				 errhint("Use 'read' (see the rows) or 'write' (see, insert, update and delete them).")));
+	(void) privilege_is_write(priv);
 	return priv;
 }
 
@@ -2245,20 +2253,6 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
 	return elems;
 }
 
-/* 'read' or 'write'; anything else is an error */
-static bool
-privilege_is_write(text *privilege)
-{
-	char	   *priv = text_to_cstring(privilege);
-
-	if (strcmp(priv, "read") != 0 && strcmp(priv, "write") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid privilege \"%s\"", priv),
-				 errhint("Use 'read' or 'write'.")));
-	return strcmp(priv, "write") == 0;
-}
-
 /*
  * granted_tenants*(tbl, privilege): granted_tenant_datums() as an array of
  * the function's element type.
@@ -2267,7 +2261,7 @@ Datum
 tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	bool		want_write = privilege_is_write(PG_GETARG_TEXT_PP(1));
+	bool		want_write = privilege_is_write(TextDatumGetCString(PG_GETARG_DATUM(1)));
 	Oid			rettype = get_fn_expr_rettype(fcinfo->flinfo);
 	Oid			elemtype = OidIsValid(rettype) ? get_element_type(rettype) : TEXTOID;
 	int16		elmlen;
@@ -2345,7 +2339,7 @@ tenant_rls_exception_allows(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(2))
 		PG_RETURN_BOOL(false);
-	want_write = privilege_is_write(PG_GETARG_TEXT_PP(2));
+	want_write = privilege_is_write(TextDatumGetCString(PG_GETARG_DATUM(2)));
 	if (current_user_is_admin())
 		PG_RETURN_BOOL(true);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -2402,7 +2396,7 @@ tenant_rls_exception_support(PG_FUNCTION_ARGS)
 	priv = lthird_node(Const, call->args);
 	if (tbl->constisnull || priv->constisnull)
 		PG_RETURN_POINTER(NULL);
-	(void) privilege_is_write(DatumGetTextPP(priv->constvalue));
+	(void) privilege_is_write(TextDatumGetCString(priv->constvalue));
 
 	if (current_user_is_admin())
 		terms = lappend(terms, make_ext_call(get_func_namespace(call->funcid), "is_admin",
