@@ -275,17 +275,35 @@ BEGIN
     RETURN false;
 END $$;
 SET enable_seqscan = off;
--- (the batch lookups of audit_history(), per tenant: batches about this row
--- only, and batches about several rows; and a tenant's batches, as RLS reads them)
-SELECT pg_temp.plan_uses($$SELECT b.seq FROM tenant_rls.audit_batch b WHERE b.tenant = 'acme'
-                                 AND b.table_oid = 'public.audit_items'::regclass
-                                 AND b.row_key = tenant_rls.audit_row_key('public.audit_items', '{"id": 1}')$$,
-                         '%Index Cond: ((tenant = %) AND (table_oid = %) AND (row_key = %') AS history_uses_index,
-       pg_temp.plan_uses($$SELECT b.seq FROM tenant_rls.audit_batch b WHERE b.tenant = 'acme'
-                                 AND b.table_oid = 'public.audit_items'::regclass AND b.row_key IS NULL$$,
-                         '%Index Cond: ((tenant = %) AND (table_oid = %) AND (row_key IS NULL))%') AS history_many_uses_index,
-       pg_temp.plan_uses($$SELECT * FROM tenant_rls.audit_batch WHERE tenant = 'acme' ORDER BY seq$$,
-                         '%audit_batch_p%_tenant_idx%') AS tenant_read_uses_index;
+-- (the batch lookups of audit_history(), per tenant region of the key index:
+-- batches about this row only, and batches about several rows; and a
+-- tenant's batches, as the RLS policy and audit_verify() read them)
+SELECT pg_temp.plan_uses($$SELECT b.seq FROM tenant_rls.audit_batch b
+                          WHERE b.audit_key = tenant_rls.audit_key('acme', 'public.audit_items',
+                                                tenant_rls.audit_row_key('public.audit_items', '{"id": 1}'))$$,
+                         '%Index Cond: (audit_key = %') AS history_uses_index,
+       pg_temp.plan_uses($$SELECT b.seq FROM tenant_rls.audit_batch b
+                          WHERE b.audit_key = ANY (ARRAY[tenant_rls.audit_key('acme', 'public.audit_items', 1),
+                                                         tenant_rls.audit_key('acme', 'public.audit_items', NULL)])$$,
+                         '%Index Cond: (audit_key = ANY %') AS history_many_uses_index,
+       pg_temp.plan_uses($$SELECT * FROM tenant_rls.audit_batch
+                          WHERE audit_key BETWEEN tenant_rls.audit_tenant_key('acme')
+                                              AND tenant_rls.audit_tenant_key('acme') + 4294967295
+                            AND tenant = 'acme' ORDER BY seq$$,
+                         '%audit_batch_p%_key_idx%') AS tenant_read_uses_index;
+-- the keys: a tenant's keys are one range; the key of a one-row batch holds
+-- its row_key, that of a batch of several rows a hash of the table
+SELECT count(*) FILTER (WHERE audit_key = tenant_rls.audit_key(tenant, table_oid, row_key)) = count(*) AS keys_match,
+       count(*) FILTER (WHERE audit_key BETWEEN tenant_rls.audit_tenant_key(tenant)
+                                            AND tenant_rls.audit_tenant_key(tenant) + 4294967295) = count(*) AS in_tenant_range,
+       count(DISTINCT tenant_rls.audit_tenant_key(tenant)) = count(DISTINCT COALESCE(tenant, '')) AS one_range_per_tenant
+  FROM tenant_rls.audit_batch;
+SELECT tenant_rls.audit_key('t', 'public.audit_items', 5) & 4294967295 AS one_row_low_bits,
+       (tenant_rls.audit_key('t', 'public.audit_items', NULL) & 4294967295)
+           = (tenant_rls.audit_key('u', 'public.audit_items', NULL) & 4294967295) AS many_low_bits_per_table,
+       tenant_rls.audit_key('t', 'public.audit_items', 5) <> tenant_rls.audit_key('u', 'public.audit_items', 5) AS per_tenant,
+       tenant_rls.audit_key(NULL, 'public.audit_items', 5) = tenant_rls.audit_key('', 'public.audit_items', 5) AS no_tenant_region,
+       tenant_rls.audit_key('t', NULL, 5) IS NULL AS null_table;
 -- the history key: the same for the key given as jsonb as for the row
 SELECT tenant_rls.audit_row_key('public.audit_items', '{"id": 1}') =
        (SELECT row_key FROM tenant_rls.audit_batch WHERE tenant = 'acme' AND seq = 4) AS key_matches,

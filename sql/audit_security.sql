@@ -146,6 +146,38 @@ CREATE INDEX audit_chain_expr_idx ON tenant_rls.audit_chain ((lower(tenant)));
 INSERT INTO asec.ledger VALUES (91, 'asec-new', 'new tenant, new head', 1);
 COMMIT;
 SELECT count(*) AS not_written FROM asec.ledger WHERE id = 91;
+-- the writer keeps the IndexInfo of the log's indexes across transactions:
+-- an index added to the month's partition in the same session is
+-- maintained from the next commit on, a dropped one is forgotten, and an
+-- expression index is refused there too
+SELECT format('tenant_rls.audit_batch_p%s', to_char(now() AT TIME ZONE 'UTC', 'YYYYMM')) AS part \gset
+INSERT INTO asec.ledger VALUES (92, 'asec-idx', 'before the index', 1);
+CREATE INDEX audit_extra_seq_idx ON :part (seq, tenant);
+INSERT INTO asec.ledger VALUES (93, 'asec-idx', 'after the index', 1);
+CREATE FUNCTION pg_temp.uses_extra_index(q text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+        IF line LIKE '%Scan using audit_extra_seq_idx%' THEN RETURN true; END IF;
+    END LOOP;
+    RETURN false;
+END $$;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+-- (seq 2 was written after the index was built: found through it only if
+-- the writer inserted its entry)
+SELECT pg_temp.uses_extra_index(format('SELECT seq FROM %s WHERE seq = 2 AND tenant = %L', :'part', 'asec-idx')) AS through_new_index,
+       (SELECT count(*) FROM :part WHERE seq = 2 AND tenant = 'asec-idx') AS found;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+DROP INDEX tenant_rls.audit_extra_seq_idx;
+INSERT INTO asec.ledger VALUES (94, 'asec-idx', 'index dropped', 1);
+BEGIN;
+CREATE INDEX audit_extra_expr_idx ON :part ((lower(tenant)));
+INSERT INTO asec.ledger VALUES (95, 'asec-idx', 'expression index', 1);
+COMMIT;
+SELECT count(*) AS not_written FROM asec.ledger WHERE id = 95;
+SELECT ok, entries FROM tenant_rls.audit_verify('asec-idx');
 
 -- clean up (the log keeps its entries: it is append-only)
 SELECT tenant_rls.disable_audit('asec.ledger');

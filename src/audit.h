@@ -21,7 +21,8 @@
 
 /*
  * The columns of tenant_rls.audit_batch, in table order (src/sql/40_audit.sql).
- * Every column before AB_PREV_HASH is covered by the batch's hash.
+ * Every column before AB_PREV_HASH is covered by the batch's hash; audit_key
+ * follows from tenant, table_oid and row_key (audit_log_key()).
  */
 typedef enum AuditBatchAttr
 {
@@ -43,6 +44,7 @@ typedef enum AuditBatchAttr
 	AB_ROW_KEYS,
 	AB_PREV_HASH,
 	AB_HASH,
+	AB_AUDIT_KEY,
 	AB_NATTS
 } AuditBatchAttr;
 

@@ -32,7 +32,8 @@ REVOKE ALL ON tenant_rls.audit_config FROM PUBLIC;
 -- and no index entry is made per changed row.  The view tenant_rls.audit_log
 -- below shows one row per change.  Column order matters: the C code (audit.h,
 -- AuditBatchAttr) builds tuples in this order and hashes the columns
--- logged_at .. row_keys.
+-- logged_at .. row_keys (audit_key follows from tenant, table_oid and row_key;
+-- audit_verify() checks it).
 CREATE TABLE tenant_rls.audit_batch (
     logged_at        timestamptz NOT NULL,  -- clock_timestamp() of the write (at commit); partition key
     tenant           text COLLATE "C",      -- NULL: no tenant column and no tenant context
@@ -51,7 +52,8 @@ CREATE TABLE tenant_rls.audit_batch (
     row_key          bigint,                -- history key when every change is about one row
     row_keys         bigint[],              -- the distinct history keys otherwise
     prev_hash        bytea       NOT NULL,  -- hash of the previous batch of the tenant
-    hash             bytea       NOT NULL   -- SHA-256(prev_hash || canonical batch)
+    hash             bytea       NOT NULL,  -- SHA-256(prev_hash || canonical batch)
+    audit_key        bigint      NOT NULL   -- index key: tenant region, row (tenant_rls.audit_key())
 ) PARTITION BY RANGE (logged_at);
 COMMENT ON TABLE tenant_rls.audit_batch IS
     'tamper-evident change log written by the tenant_rls audit trigger, one row per batch of changes; read it through tenant_rls.audit_log';
@@ -64,16 +66,19 @@ COMMENT ON TABLE tenant_rls.audit_batch IS
 -- The indexes are created per partition, not on the parent: pg_dump restores
 -- the partitions (they are not extension members) with their own indexes, and
 -- a parent index would make ATTACH PARTITION create them a second time.
--- One index per partition (every index costs each committing writer):
---   *_tenant_idx  (tenant, table_oid, row_key): a tenant's batches (the RLS
---                 of readers, verification), and audit_history() per tenant
--- A row_key of a table whose primary key is one integer column is the key
--- itself: new rows then add to the end of the index, not to random pages.
+-- One index per partition (every index costs each committing writer): a
+-- btree on the single bigint audit_key (*_key_idx).  Its high 32 bits are a
+-- hash of the tenant, its low 32 bits the batch's row_key (or a hash of the
+-- table for a batch of several rows): a tenant's batches are one range of the
+-- index (the RLS of readers, audit_verify()), one row's batches two probes
+-- per tenant (audit_history()).  One fixed-width column costs a writer about
+-- half of what a (tenant, table_oid, row_key) index did.  Readers recheck
+-- tenant, table_oid and row_key: keys are hashes.
 -- Payloads are stored uncompressed: compressing a large one costs the writer
 -- more than the bytes it saves (partitions copy the setting).
 ALTER TABLE tenant_rls.audit_batch ALTER COLUMN payload SET STORAGE EXTERNAL;
 CREATE TABLE tenant_rls.audit_batch_default PARTITION OF tenant_rls.audit_batch DEFAULT;
-CREATE INDEX audit_batch_default_tenant_idx ON tenant_rls.audit_batch_default (tenant, table_oid, row_key);
+CREATE INDEX audit_batch_default_key_idx ON tenant_rls.audit_batch_default (audit_key);
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_batch_default', '');
 
 -- Chain heads: the last seq and hash of every tenant ('' = no tenant).  The
@@ -116,8 +121,24 @@ REVOKE ALL ON tenant_rls.audit_batch, tenant_rls.audit_batch_default, tenant_rls
 GRANT SELECT ON tenant_rls.audit_batch TO PUBLIC;
 ALTER TABLE tenant_rls.audit_batch ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenant_rls.audit_batch FORCE ROW LEVEL SECURITY;
+-- The index keys (C, audit_chain.c): the range test makes readers use the
+-- index; the tenant test decides.
+CREATE FUNCTION tenant_rls.audit_tenant_key(tenant text) RETURNS bigint
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_tenant_key';
+COMMENT ON FUNCTION tenant_rls.audit_tenant_key(text) IS
+    'the first audit_batch.audit_key of the tenant (NULL: batches without a tenant); its keys end 4294967295 later';
+CREATE FUNCTION tenant_rls.audit_key(tenant text, tbl regclass, row_key bigint) RETURNS bigint
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_key';
+COMMENT ON FUNCTION tenant_rls.audit_key(text, regclass, bigint) IS
+    'the audit_batch.audit_key of a batch of tenant about tbl and row_key (NULL: several rows, or no primary key)';
+
 CREATE POLICY audit_batch_tenant_read ON tenant_rls.audit_batch FOR SELECT
-    USING (tenant OPERATOR(pg_catalog.=) tenant_rls.current_tenant()
+    USING (audit_key OPERATOR(pg_catalog.>=) tenant_rls.audit_tenant_key(tenant_rls.current_tenant())
+           AND audit_key OPERATOR(pg_catalog.<=) (tenant_rls.audit_tenant_key(tenant_rls.current_tenant())
+                                                  OPERATOR(pg_catalog.+) 4294967295)
+           AND tenant OPERATOR(pg_catalog.=) tenant_rls.current_tenant()
            AND pg_catalog.has_table_privilege(table_oid, 'SELECT'));
 
 -- The guard: UPDATE, DELETE and TRUNCATE are refused for everybody, superusers
@@ -198,8 +219,8 @@ BEGIN
                               part,
                               pg_catalog.to_char(lo, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00',
                               pg_catalog.to_char(hi, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00');
-    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (tenant, table_oid, row_key)',
-                              part OPERATOR(pg_catalog.||) '_tenant_idx', part);
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (audit_key)',
+                              part OPERATOR(pg_catalog.||) '_key_idx', part);
     EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM PUBLIC', part);
     EXECUTE pg_catalog.format('CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.%I '
                               'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard()', part);
@@ -376,37 +397,40 @@ CREATE FUNCTION tenant_rls.audit_row_key(tbl regclass, pk jsonb) RETURNS bigint
 COMMENT ON FUNCTION tenant_rls.audit_row_key(regclass, jsonb) IS
     'the audit_batch.row_key of a row of tbl with primary key pk (NULL: tbl has no primary key)';
 
--- Row history: for each tenant whose batches the caller may read (found by
--- a skip scan of the index: one probe per tenant), the batches of this table
--- about this row only, or about several rows (row_key NULL) whose row_keys
--- hold it -- through the (tenant, table_oid, row_key) index -- then the
--- changes of the row in them.  For a table without a primary key, the
+-- Row history: for each tenant region of the key index that holds batches
+-- the caller may read (found by a skip scan: one probe per region), the
+-- batches of this row only and the batches of several rows of this table
+-- (two probes of audit_key), rechecked against table_oid and row_key, then
+-- the changes of the row in them.  For a table without a primary key, the
 -- changes whose old or new image contains pk.
 CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
     RETURNS SETOF tenant_rls.audit_log
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    WITH RECURSIVE k AS (SELECT tenant_rls.audit_row_key(tbl, pk) AS key),
-    tenants AS (
-        SELECT (SELECT b.tenant FROM tenant_rls.audit_batch b
-                 WHERE b.tenant IS NOT NULL ORDER BY b.tenant LIMIT 1) AS t
+    WITH RECURSIVE k AS (
+        SELECT tenant_rls.audit_row_key(tbl, pk) AS key,
+               -- the low 32 bits of the key of this row, and of several rows of tbl
+               tenant_rls.audit_key(NULL, tbl, tenant_rls.audit_row_key(tbl, pk))
+                   OPERATOR(pg_catalog.&) 4294967295 AS row_low,
+               tenant_rls.audit_key(NULL, tbl, NULL) OPERATOR(pg_catalog.&) 4294967295 AS many_low
+    ),
+    regions AS (
+        SELECT (SELECT b.audit_key OPERATOR(pg_catalog.>>) 32 FROM tenant_rls.audit_batch b
+                 ORDER BY b.audit_key LIMIT 1) AS r
         UNION ALL
-        SELECT (SELECT b.tenant FROM tenant_rls.audit_batch b
-                 WHERE b.tenant OPERATOR(pg_catalog.>) tenants.t ORDER BY b.tenant LIMIT 1)
-          FROM tenants WHERE tenants.t IS NOT NULL
+        SELECT (SELECT b.audit_key OPERATOR(pg_catalog.>>) 32 FROM tenant_rls.audit_batch b
+                 WHERE b.audit_key OPERATOR(pg_catalog.>=) ((regions.r OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.<<) 32)
+                 ORDER BY b.audit_key LIMIT 1)
+          FROM regions
+         WHERE regions.r IS NOT NULL AND regions.r OPERATOR(pg_catalog.<) 2147483647
     ),
     batches AS (
-        SELECT b.* FROM tenants, k, tenant_rls.audit_batch b
-         WHERE b.tenant OPERATOR(pg_catalog.=) tenants.t AND b.table_oid OPERATOR(pg_catalog.=) tbl
-           AND b.row_key OPERATOR(pg_catalog.=) k.key
-        UNION ALL
-        SELECT b.* FROM tenants, k, tenant_rls.audit_batch b
-         WHERE b.tenant OPERATOR(pg_catalog.=) tenants.t AND b.table_oid OPERATOR(pg_catalog.=) tbl
-           AND b.row_key IS NULL AND (b.row_keys IS NULL OR k.key OPERATOR(pg_catalog.=) ANY (b.row_keys))
-        UNION ALL
-        SELECT b.* FROM k, tenant_rls.audit_batch b
-         WHERE b.tenant IS NULL AND b.table_oid OPERATOR(pg_catalog.=) tbl
+        SELECT b.* FROM regions, k, tenant_rls.audit_batch b
+         WHERE regions.r IS NOT NULL
+           AND b.audit_key OPERATOR(pg_catalog.=) ANY (ARRAY[(regions.r OPERATOR(pg_catalog.<<) 32) OPERATOR(pg_catalog.|) k.row_low,
+                                                           (regions.r OPERATOR(pg_catalog.<<) 32) OPERATOR(pg_catalog.|) k.many_low])
+           AND b.table_oid OPERATOR(pg_catalog.=) tbl
            AND (b.row_key OPERATOR(pg_catalog.=) k.key
                 OR (b.row_key IS NULL AND (b.row_keys IS NULL OR k.key OPERATOR(pg_catalog.=) ANY (b.row_keys))))
     )
