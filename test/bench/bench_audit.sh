@@ -98,6 +98,10 @@ SET client_min_messages = warning;
 CREATE TABLE public.bench_mix_$m (LIKE public.bench_items INCLUDING ALL);
 SELECT tenant_rls.disable_audit('public.bench_mix_$m');
 INSERT INTO public.bench_mix_$m SELECT * FROM public.bench_items;
+-- ids of its own: bench_items' sequence must leave no gaps for its DELETEs
+CREATE SEQUENCE public.bench_mix_id_$m;
+SELECT setval('public.bench_mix_id_$m', (SELECT max(id) FROM public.bench_mix_$m));
+ALTER TABLE public.bench_mix_$m ALTER COLUMN id SET DEFAULT nextval('public.bench_mix_id_$m');
 CREATE SEQUENCE public.bench_mix_del_$m;
 VACUUM ANALYZE public.bench_mix_$m;
 SQL
