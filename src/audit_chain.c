@@ -496,7 +496,7 @@ fill_batch_context(Datum *values, bool *nulls)
  * of readers, audit_verify()); one row's batches are two probes per tenant
  * region (audit_history()).  Keys are hashes: every reader rechecks tenant,
  * table_oid and row_key.  FNV-1a over bytes gives the same keys on every
- * platform, so dumps restore with working keys.
+ * platform.
  */
 static uint32
 fnv1a32(uint32 h, const void *data, size_t len)
@@ -517,7 +517,7 @@ fnv1a32(uint32 h, const void *data, size_t len)
 static int64
 audit_tenant_key(const char *tenant, size_t len)
 {
-	uint32		h = tenant ? fnv1a32(FNV32_BASIS, tenant, len) : fnv1a32(FNV32_BASIS, "", 0);
+	uint32		h = tenant ? fnv1a32(FNV32_BASIS, tenant, len) : FNV32_BASIS;
 
 	return (int64) ((uint64) h << 32);
 }
