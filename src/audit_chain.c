@@ -653,17 +653,14 @@ open_plain_index(Oid indexoid, IndexInfo **ii, bool cache)
 						RelationGetRelationName(idx)),
 				 errdetail("The audit log writer maintains plain column indexes only."),
 				 errhint("Drop the index, or replace it by an index on plain columns.")));
-	if (slot >= 0)
+	if (slot < 0)
+		*ii = BuildIndexInfo(idx);
+	else
 	{
 		MemoryContext old = MemoryContextSwitchTo(index_info_cxt);
 
 		*ii = BuildIndexInfo(idx);
 		MemoryContextSwitchTo(old);
-	}
-	else
-		*ii = BuildIndexInfo(idx);
-	if (slot >= 0)
-	{
 		index_info[slot] = *ii;
 		index_info_table[slot] = idx->rd_index->indrelid;
 		index_info_index[slot] = indexoid;
@@ -1926,16 +1923,16 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 	 * The tenants and, per tenant, the first batch stored outside its range of
 	 * keys: one scan of the log for every tenant, or of one tenant's batches.
 	 */
-#define MISPLACED(t) \
-	"CASE WHEN audit_key OPERATOR(pg_catalog.<) tenant_rls.audit_tenant_key(" t ")" \
-	" OR audit_key OPERATOR(pg_catalog.>) (tenant_rls.audit_tenant_key(" t ") OPERATOR(pg_catalog.+) 4294967295)" \
+#define MISPLACED \
+	"CASE WHEN audit_key OPERATOR(pg_catalog.<) tenant_rls.audit_tenant_key(tenant)" \
+	" OR audit_key OPERATOR(pg_catalog.>) (tenant_rls.audit_tenant_key(tenant) OPERATOR(pg_catalog.+) 4294967295)" \
 	" THEN seq END"
 	if (!PG_ARGISNULL(0))
 	{
 		Oid			argtypes[1] = {TEXTOID};
 		Datum		args[1] = {PG_GETARG_DATUM(0)};
 
-		if (SPI_execute_with_args("SELECT $1, pg_catalog.min(" MISPLACED("tenant") ")"
+		if (SPI_execute_with_args("SELECT $1, pg_catalog.min(" MISPLACED ")"
 								  " FROM tenant_rls.audit_batch"
 								  " WHERE COALESCE(tenant, '') OPERATOR(pg_catalog.=) $1",
 								  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -1943,7 +1940,7 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 	}
 	else if (SPI_execute("SELECT t, pg_catalog.min(m) FROM ("
 						 " SELECT tenant AS t, NULL::pg_catalog.int8 AS m FROM tenant_rls.audit_chain"
-						 " UNION ALL SELECT COALESCE(tenant, ''), " MISPLACED("tenant") " FROM tenant_rls.audit_batch"
+						 " UNION ALL SELECT COALESCE(tenant, ''), " MISPLACED " FROM tenant_rls.audit_batch"
 						 " UNION ALL SELECT tenant, NULL FROM tenant_rls.audit_anchor) s"
 						 " GROUP BY t ORDER BY t COLLATE \"C\"", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the tenants of the audit log");
