@@ -47,6 +47,15 @@ SELECT schema_name, table_name, columns, exclude FROM tenant_rls.audit_config;
 -- the partition of this month exists
 SELECT count(*) >= 1 AS has_partitions FROM pg_inherits
  WHERE inhparent = 'tenant_rls.audit_batch'::regclass AND inhrelid::regclass::text LIKE 'tenant_rls.audit_batch_p%';
+-- in the log and in every partition: payload compressed with lz4 (this
+-- server has it), row_keys uncompressed (no compression attempt at commit)
+SELECT a.attname, pg_catalog.count(*) AS relations, pg_catalog.array_agg(DISTINCT a.attstorage) AS storage,
+       pg_catalog.array_agg(DISTINCT a.attcompression) AS compression
+  FROM pg_attribute a
+ WHERE a.attname IN ('payload', 'row_keys')
+   AND (a.attrelid = 'tenant_rls.audit_batch'::regclass
+        OR a.attrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'tenant_rls.audit_batch'::regclass))
+ GROUP BY 1 ORDER BY 1;
 
 SET ROLE tr_audit_app;
 SET application_name = 'audit-test';

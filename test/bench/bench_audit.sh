@@ -74,6 +74,8 @@ chmod 644 "$BDIR"/*.sql
 # on a machine shared with other work, interleaving and best-of keep the
 # background load from landing on one mode only.
 AUDIT_ROUNDS=${AUDIT_ROUNDS:-3}
+# AUDIT_WORKLOADS: a subset, e.g. "multi" (keep this order: delete last)
+AUDIT_WORKLOADS=${AUDIT_WORKLOADS:-insert multi update delete}
 CELL_SECONDS=$(( BENCH_SECONDS / AUDIT_ROUNDS ))
 [ "$CELL_SECONDS" -ge 2 ] || CELL_SECONDS=2
 
@@ -128,7 +130,7 @@ CREATE TRIGGER bench_ref_audit AFTER INSERT OR UPDATE OR DELETE ON public.bench_
     FOR EACH ROW EXECUTE FUNCTION public.bench_ref_audit();
 SQL
 declare -A MIX
-for w in insert multi update delete; do
+for w in $AUDIT_WORKLOADS; do
 	bench_psql -d postgres -qc "CHECKPOINT"
 	out=$BDIR/mix.$w
 	bench_pgbench -n -M prepared -c 2 -j 2 -T "$(( CELL_SECONDS * AUDIT_ROUNDS ))" -l --log-prefix="$out.log" \
@@ -169,7 +171,7 @@ server_ticks() {	# (fields: 1 pid, 4 ppid, 14-17 utime stime cutime cstime)
 HZ=$(getconf CLK_TCK)
 
 declare -A TPS CPU
-for w in insert multi update delete; do
+for w in $AUDIT_WORKLOADS; do
 	for round in $(seq 1 "$AUDIT_ROUNDS"); do
 		for mode in none audit plpgsql; do
 			set_mode "$mode"
@@ -200,7 +202,7 @@ bench_psql -d postgres -Atc "SELECT 'chains verified: ' || count(*) FILTER (WHER
 
 echo
 printf '%-8s %12s %12s %12s %11s %14s %16s\n' workload none audit plpgsql audit/none audit/plpgsql 'added cost x'
-for w in insert update delete multi; do
+for w in $AUDIT_WORKLOADS; do
 	printf '%-8s %12s %12s %12s %11s %14s %16s\n' "$w" "${TPS[none.$w]}" "${TPS[audit.$w]}" "${TPS[plpgsql.$w]}" \
 		"$(bench_ratio "${TPS[audit.$w]}" "${TPS[none.$w]}")" "$(bench_ratio "${TPS[audit.$w]}" "${TPS[plpgsql.$w]}")" \
 		"$(awk -v n="${TPS[none.$w]}" -v a="${TPS[audit.$w]}" -v p="${TPS[plpgsql.$w]}" \
@@ -210,7 +212,7 @@ echo "targets: audit/none >= 0.67; added cost x (PL/pgSQL's added cost / the C t
 echo
 echo "server CPU per transaction (us, least of the rounds; all postgres processes):"
 printf '%-8s %10s %10s %10s %11s %16s\n' workload none audit plpgsql audit/none 'added cost x'
-for w in insert update delete multi; do
+for w in $AUDIT_WORKLOADS; do
 	printf '%-8s %10s %10s %10s %11s %16s\n' "$w" "${CPU[none.$w]}" "${CPU[audit.$w]}" "${CPU[plpgsql.$w]}" \
 		"$(bench_ratio "${CPU[none.$w]}" "${CPU[audit.$w]}")" \
 		"$(awk -v n="${CPU[none.$w]}" -v a="${CPU[audit.$w]}" -v p="${CPU[plpgsql.$w]}" \
@@ -220,7 +222,7 @@ echo "(audit/none here is CPU of none / CPU of audit, comparable to the TPS rati
 echo
 echo "interleaved (one pgbench run per workload, a mode chosen at random per transaction; mean latency, ms):"
 printf '%-8s %10s %10s %10s %11s %16s\n' workload none audit plpgsql audit/none 'added cost x'
-for w in insert update delete multi; do
+for w in $AUDIT_WORKLOADS; do
 	echo "$w ${MIX[$w]}" | awk '{ n = $2; a = $3; p = $4
 		printf "%-8s %10.4f %10.4f %10.4f %11.3f %16s\n", $1, n, a, p, (a > 0 ? n / a : 0),
 			(a > n ? sprintf("%.2f", (p - n) / (a - n)) : "audit adds nothing") }'
