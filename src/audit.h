@@ -88,10 +88,45 @@ typedef struct AuditColType
 } AuditColType;
 
 extern void audit_coltype_init(AuditColType *ct, Oid typoid, int32 typmod, MemoryContext cxt);
-extern void audit_put_u8(StringInfo buf, uint8 v);
-extern void audit_put_u16(StringInfo buf, uint16 v);
-extern void audit_put_u32(StringInfo buf, uint32 v);
-extern void audit_put_i64(StringInfo buf, int64 v);
+
+/*
+ * Appending to a payload, inline: the trigger appends a few bytes at a time,
+ * several times per column and row.  (enlargeStringInfo() keeps room for a
+ * terminating zero, hence >=.)
+ */
+static inline void
+audit_put_bytes(StringInfo buf, const void *p, int n)
+{
+	if (buf->len + n >= buf->maxlen)
+		enlargeStringInfo(buf, n);
+	memcpy(buf->data + buf->len, p, n);
+	buf->len += n;
+}
+
+static inline void
+audit_put_u8(StringInfo buf, uint8 v)
+{
+	audit_put_bytes(buf, &v, sizeof(v));
+}
+
+static inline void
+audit_put_u16(StringInfo buf, uint16 v)
+{
+	audit_put_bytes(buf, &v, sizeof(v));
+}
+
+static inline void
+audit_put_u32(StringInfo buf, uint32 v)
+{
+	audit_put_bytes(buf, &v, sizeof(v));
+}
+
+static inline void
+audit_put_i64(StringInfo buf, int64 v)
+{
+	audit_put_bytes(buf, &v, sizeof(v));
+}
+
 /* the header of a payload: magic and column count (then one layout column each) */
 extern void audit_put_layout_header(StringInfo buf, int ncols);
 extern void audit_put_layout_col(StringInfo buf, const char *name, const AuditColType *ct, uint8 flags);

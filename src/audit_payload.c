@@ -119,33 +119,9 @@ audit_coltype_init(AuditColType *ct, Oid typoid, int32 typmod, MemoryContext cxt
 }
 
 void
-audit_put_u8(StringInfo buf, uint8 v)
-{
-	appendStringInfoCharMacro(buf, (char) v);
-}
-
-void
-audit_put_u16(StringInfo buf, uint16 v)
-{
-	appendBinaryStringInfoNT(buf, (const char *) &v, sizeof(v));
-}
-
-void
-audit_put_u32(StringInfo buf, uint32 v)
-{
-	appendBinaryStringInfoNT(buf, (const char *) &v, sizeof(v));
-}
-
-void
-audit_put_i64(StringInfo buf, int64 v)
-{
-	appendBinaryStringInfoNT(buf, (const char *) &v, sizeof(v));
-}
-
-void
 audit_put_layout_header(StringInfo buf, int ncols)
 {
-	appendBinaryStringInfoNT(buf, PAYLOAD_MAGIC, 4);
+	audit_put_bytes(buf, PAYLOAD_MAGIC, 4);
 	audit_put_u16(buf, (uint16) ncols);
 }
 
@@ -160,7 +136,7 @@ audit_put_layout_col(StringInfo buf, const char *name, const AuditColType *ct, u
 	audit_put_u32(buf, ct->typoid);
 	audit_put_u32(buf, (uint32) ct->typmod);
 	audit_put_u8(buf, (uint8) len);
-	appendBinaryStringInfoNT(buf, name, len);
+	audit_put_bytes(buf, name, len);
 }
 
 void
@@ -179,7 +155,7 @@ audit_put_value(StringInfo buf, const AuditColType *ct, Datum v, bool isnull)
 			struct varlena *p = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(v));
 
 			audit_put_u32(buf, VARSIZE_ANY_EXHDR(p));
-			appendBinaryStringInfoNT(buf, VARDATA_ANY(p), VARSIZE_ANY_EXHDR(p));
+			audit_put_bytes(buf, VARDATA_ANY(p), VARSIZE_ANY_EXHDR(p));
 			if (p != (struct varlena *) DatumGetPointer(v))
 				pfree(p);
 		}
@@ -202,7 +178,7 @@ audit_put_value(StringInfo buf, const AuditColType *ct, Datum v, bool isnull)
 			}
 		}
 		else
-			appendBinaryStringInfoNT(buf, DatumGetPointer(v), ct->typlen);
+			audit_put_bytes(buf, DatumGetPointer(v), ct->typlen);
 	}
 	else
 	{
@@ -212,7 +188,7 @@ audit_put_value(StringInfo buf, const AuditColType *ct, Datum v, bool isnull)
 		size_t		len = strlen(s);
 
 		audit_put_u32(buf, (uint32) len);
-		appendBinaryStringInfoNT(buf, s, len);
+		audit_put_bytes(buf, s, len);
 		pfree(s);
 	}
 }
