@@ -24,6 +24,10 @@ PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS does not track headers: every object depends on every header of src/
+# (an inline function or a struct changed in one must rebuild its users).
+$(OBJS) $(OBJS:.o=.bc): $(wildcard src/*.h)
+
 src/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS) $(EXTENSION).control
 	@{ echo '-- tenant_rls $(EXTVERSION) install script, assembled from src/sql/*.sql by the Makefile.'; \
 	   printf '%s\n' '\echo Use "CREATE EXTENSION tenant_rls" to load this file. \quit'; \
