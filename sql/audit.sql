@@ -47,8 +47,8 @@ SELECT schema_name, table_name, columns, exclude FROM tenant_rls.audit_config;
 -- the partition of this month exists
 SELECT count(*) >= 1 AS has_partitions FROM pg_inherits
  WHERE inhparent = 'tenant_rls.audit_batch'::regclass AND inhrelid::regclass::text LIKE 'tenant_rls.audit_batch_p%';
--- in the log and in every partition: payload compressed with lz4 (this
--- server has it), row_keys uncompressed (no compression attempt at commit)
+-- in the log and in every partition: payload and row_keys compressed with
+-- lz4 (this server has it), never with pglz
 SELECT a.attname, pg_catalog.count(*) AS relations, pg_catalog.array_agg(DISTINCT a.attstorage) AS storage,
        pg_catalog.array_agg(DISTINCT a.attcompression) AS compression
   FROM pg_attribute a
