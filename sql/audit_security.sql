@@ -179,6 +179,63 @@ COMMIT;
 SELECT count(*) AS not_written FROM asec.ledger WHERE id = 95;
 SELECT ok, entries FROM tenant_rls.audit_verify('asec-idx');
 
+-- 5. forged payloads: audit_entries() is anyone's, and numeric's functions
+-- trust their input, so numeric images are checked (payload: one numeric
+-- column x, one INSERT whose image is the numeric's bytes): a long-format 7
+-- decodes; 2 bytes with a long-format header, and a digit of 10000, are
+-- refused, not read; 2 bytes with a short-format header are a valid 0
+SET ROLE tr_asec_nopriv;
+SELECT new_row FROM tenant_rls.audit_entries('\x54524c3101000242a4060000ffffffff017849100000000000000000010000000106000000000000000700');
+SELECT new_row FROM tenant_rls.audit_entries('\x54524c3101000242a4060000ffffffff0178491000000000000000000100000001020000000000');
+SELECT new_row FROM tenant_rls.audit_entries('\x54524c3101000242a4060000ffffffff017849100000000000000000010000000106000000000000001027');
+SELECT new_row FROM tenant_rls.audit_entries('\x54524c3101000242a4060000ffffffff0178491000000000000000000100000001020000000080');
+RESET ROLE;
+
+-- 6. a cast to json that writes to an audited table: the trigger refuses to
+-- run inside its own conversion (it would overwrite the change it is
+-- encoding), and the statement fails as a whole
+CREATE TYPE asec.mood AS ENUM ('calm', 'angry');
+CREATE FUNCTION asec.mood_json(m asec.mood) RETURNS json LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO asec.ledger VALUES (97, 'asec-cast', 'written by a cast', 1);
+    RETURN pg_catalog.to_json(m::text);
+END $$;
+CREATE CAST (asec.mood AS json) WITH FUNCTION asec.mood_json(asec.mood);
+CREATE TABLE asec.moods (id integer PRIMARY KEY, tenant_id text NOT NULL, m asec.mood);
+GRANT SELECT, INSERT ON asec.moods TO tr_asec_app;
+SELECT tenant_rls.enable_audit('asec.moods');
+SET ROLE tr_asec_app;
+INSERT INTO asec.moods VALUES (1, 'asec-cast', 'angry');
+RESET ROLE;
+SELECT (SELECT count(*) FROM asec.moods) AS moods, (SELECT count(*) FROM asec.ledger WHERE id = 97) AS ledger,
+       (SELECT count(*) FROM tenant_rls.audit_batch WHERE tenant = 'asec-cast') AS batches;
+SELECT tenant_rls.disable_audit('asec.moods');
+
+-- 7. the role of a change is recorded when the change is queued: a role
+-- dropped before COMMIT neither fails the commit nor loses its name
+BEGIN;
+CREATE ROLE tr_asec_gone;
+GRANT USAGE ON SCHEMA asec TO tr_asec_gone;
+GRANT INSERT ON asec.ledger TO tr_asec_gone;
+SET LOCAL ROLE tr_asec_gone;
+INSERT INTO asec.ledger VALUES (98, 'asec-gone', 'by a role dropped before commit', 1);
+RESET ROLE;
+REVOKE INSERT ON asec.ledger FROM tr_asec_gone;
+REVOKE USAGE ON SCHEMA asec FROM tr_asec_gone;
+DROP ROLE tr_asec_gone;
+COMMIT;
+SELECT db_user, operation FROM tenant_rls.audit_log WHERE tenant = 'asec-gone';
+
+-- 8. no tenant and the tenant '' share the chain of key '': verification
+-- reads both (batches without tenant, then one of tenant '', then without)
+CREATE TABLE asec.notenant (id integer PRIMARY KEY, v text);
+SELECT tenant_rls.enable_audit('asec.notenant');
+INSERT INTO asec.notenant VALUES (1, 'before');
+INSERT INTO asec.ledger VALUES (99, '', 'empty tenant', 1);
+INSERT INTO asec.notenant VALUES (2, 'after');
+SELECT tenant, ok, first_bad_seq, reason FROM tenant_rls.audit_verify('');
+SELECT tenant_rls.disable_audit('asec.notenant');
+
 -- clean up (the log keeps its entries: it is append-only)
 SELECT tenant_rls.disable_audit('asec.ledger');
 SET client_min_messages = warning;

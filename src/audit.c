@@ -709,6 +709,13 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 				 errmsg("tenant_rls.audit_trigger() must be called as a trigger"),
 				 errhint("Attach it with tenant_rls.enable_audit(table).")));
 	td = (TriggerData *) fcinfo->context;
+	if (audit_converting)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot audit a change made while the audit trigger converts a value to json"),
+				 errdetail("A cast to json of an audited column's type changed table %s, which is audited.",
+						   RelationGetRelationName(td->tg_relation)),
+				 errhint("Make the cast free of writes to audited tables, or leave the column out of the audit (tenant_rls.enable_audit(..., exclude => ...)).")));
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{

@@ -127,6 +127,14 @@ audit_put_i64(StringInfo buf, int64 v)
 	audit_put_bytes(buf, &v, sizeof(v));
 }
 
+/*
+ * True while audit_put_value() converts a value to jsonb: for a type with a
+ * cast to json that is SQL of the user's, the conversion could write to an
+ * audited table, and the audit trigger must then refuse to run (it encodes
+ * one change at a time, in buffers of its own).
+ */
+extern bool audit_converting;
+
 /* the header of a payload: magic and column count (then one layout column each) */
 extern void audit_put_layout_header(StringInfo buf, int ncols);
 extern void audit_put_layout_col(StringInfo buf, const char *name, const AuditColType *ct, uint8 flags);

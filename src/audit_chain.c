@@ -1235,6 +1235,7 @@ typedef struct PendingBatch
 	NameData	table_name;
 	uint64		layout_id;
 	Oid			db_user;
+	char	   *db_user_name;	/* taken when queued: the role may be gone at commit */
 	char	   *app_user;		/* NULL: none */
 	StringInfoData payload;		/* layout, then the entries */
 	int32		nentries;
@@ -1277,6 +1278,7 @@ chain_write_heads(void)
 }
 
 static void flush_pending(int level);
+static Size batch_bytes(PendingBatch *pb);
 static void free_batch(PendingBatch *pb);
 
 static void
@@ -1331,6 +1333,7 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		{
 			while (pending != NIL && ((PendingBatch *) llast(pending))->level >= level)
 			{
+				pending_bytes -= batch_bytes((PendingBatch *) llast(pending));
 				free_batch((PendingBatch *) llast(pending));
 				pending = list_delete_last(pending);
 			}
@@ -1508,7 +1511,7 @@ write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level)
 	nulls[AB_SCHEMA_NAME] = false;
 	values[AB_TABLE_NAME] = CStringGetTextDatum(NameStr(pb->table_name));
 	nulls[AB_TABLE_NAME] = false;
-	values[AB_DB_USER] = user_name_datum(pb->db_user, 0);
+	values[AB_DB_USER] = CStringGetTextDatum(pb->db_user_name);
 	nulls[AB_DB_USER] = false;
 	if (pb->app_user)
 	{
@@ -1556,10 +1559,18 @@ key_cmp(const ListCell *a, const ListCell *b)
 	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
 }
 
+/* what a queued batch holds, as counted against PENDING_FLUSH_BYTES */
+static Size
+batch_bytes(PendingBatch *pb)
+{
+	return sizeof(PendingBatch) + pb->payload.len + sizeof(int64) * pb->nkeys;
+}
+
 static void
 free_batch(PendingBatch *pb)
 {
 	pfree(pb->payload.data);
+	pfree(pb->db_user_name);
 	if (pb->keys)
 		pfree(pb->keys);
 	if (pb->app_user)
@@ -1595,6 +1606,19 @@ flush_pending(int level)
 		else
 			later = lappend(later, pb);
 	}
+
+	/*
+	 * The batches written here leave the queue first: if writing one fails,
+	 * the abort of the (sub)transaction must not free them a second time.
+	 */
+	MemoryContextSwitchTo(TopTransactionContext);
+	list_free(pending);
+	pending = list_copy(later);
+	MemoryContextSwitchTo(old);
+	pending_bytes = 0;
+	foreach(lc, later)
+		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
+
 	list_sort(keys, key_cmp);
 	foreach(lc, keys)
 		(void) chain_state((const char *) lfirst(lc));
@@ -1616,11 +1640,6 @@ flush_pending(int level)
 	log_writer_close(&writer);
 	MemoryContextDelete(writer.cxt);
 
-	MemoryContextSwitchTo(TopTransactionContext);
-	list_free(pending);
-	pending = list_copy(later);
-	MemoryContextSwitchTo(old);
-	pending_bytes = 0;
 	list_free(now);
 	list_free(keys);
 	list_free(later);
@@ -1668,7 +1687,8 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
 			pb = cand;
 			break;
 		}
-		if (cand->has_tenant == (tenant != NULL) && strcmp(cand->key, key) == 0)
+		/* (no tenant and the tenant '' share the chain of key '') */
+		if (strcmp(cand->key, key) == 0)
 			break;
 	}
 
@@ -1685,6 +1705,7 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
 		pb->table_name = *t->table_name;
 		pb->layout_id = t->layout_id;
 		pb->db_user = user;
+		pb->db_user_name = text_to_cstring(DatumGetTextPP(user_name_datum(user, 0)));
 		pb->app_user = appuser ? pstrdup(appuser) : NULL;
 		initStringInfo(&pb->payload);
 		appendBinaryStringInfo(&pb->payload, t->layout, t->layout_len);
@@ -1779,18 +1800,12 @@ verify_one(const char *key, int64 misplaced, Tuplestorestate *store, TupleDesc o
 	args[0] = CStringGetTextDatum(key);
 	args[1] = Int64GetDatum(region);
 	args[2] = Int64GetDatum(region + (int64) UINT64CONST(0xFFFFFFFF));
-	if (key[0] == '\0')
-		portal = SPI_cursor_open_with_args(NULL,
-										   "SELECT " BATCH_COLUMNS " FROM tenant_rls.audit_batch"
-										   " WHERE audit_key BETWEEN $2 AND $3"
-										   " AND tenant IS NULL AND $1 IS NOT NULL ORDER BY seq, logged_at",
-										   3, argtypes, args, NULL, true, 0);
-	else
-		portal = SPI_cursor_open_with_args(NULL,
-										   "SELECT " BATCH_COLUMNS " FROM tenant_rls.audit_batch"
-										   " WHERE audit_key BETWEEN $2 AND $3"
-										   " AND tenant OPERATOR(pg_catalog.=) $1 ORDER BY seq, logged_at",
-										   3, argtypes, args, NULL, true, 0);
+	/* (key '': the batches without tenant and those of the tenant '') */
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT " BATCH_COLUMNS " FROM tenant_rls.audit_batch"
+									   " WHERE audit_key BETWEEN $2 AND $3"
+									   " AND COALESCE(tenant, '') OPERATOR(pg_catalog.=) $1 ORDER BY seq, logged_at",
+									   3, argtypes, args, NULL, true, 0);
 
 	while (reason == NULL)
 	{
@@ -1924,8 +1939,8 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 	 * keys: one scan of the log for every tenant, or of one tenant's batches.
 	 */
 #define MISPLACED \
-	"CASE WHEN audit_key OPERATOR(pg_catalog.<) tenant_rls.audit_tenant_key(tenant)" \
-	" OR audit_key OPERATOR(pg_catalog.>) (tenant_rls.audit_tenant_key(tenant) OPERATOR(pg_catalog.+) 4294967295)" \
+	"CASE WHEN audit_key OPERATOR(pg_catalog.<) tenant_rls.audit_tenant_key(COALESCE(tenant, ''))" \
+	" OR audit_key OPERATOR(pg_catalog.>) (tenant_rls.audit_tenant_key(COALESCE(tenant, '')) OPERATOR(pg_catalog.+) 4294967295)" \
 	" THEN seq END"
 	if (!PG_ARGISNULL(0))
 	{

@@ -118,6 +118,8 @@ audit_coltype_init(AuditColType *ct, Oid typoid, int32 typmod, MemoryContext cxt
 	}
 }
 
+bool		audit_converting = false;
+
 void
 audit_put_layout_header(StringInfo buf, int ncols)
 {
@@ -182,10 +184,28 @@ audit_put_value(StringInfo buf, const AuditColType *ct, Datum v, bool isnull)
 	}
 	else
 	{
-		Jsonb	   *jb = ct->to_jsonb ? DatumGetJsonbP(FunctionCall1(ct->to_jsonb, v))
-			: DatumGetJsonbP(v);
-		char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-		size_t		len = strlen(s);
+		Jsonb	   *jb;
+		char	   *s;
+		size_t		len;
+
+		if (ct->to_jsonb == NULL)
+			jb = DatumGetJsonbP(v);
+		else
+		{
+			/* a cast to json may be SQL of the user's (see audit_converting) */
+			audit_converting = true;
+			PG_TRY();
+			{
+				jb = DatumGetJsonbP(FunctionCall1(ct->to_jsonb, v));
+			}
+			PG_FINALLY();
+			{
+				audit_converting = false;
+			}
+			PG_END_TRY();
+		}
+		s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		len = strlen(s);
 
 		audit_put_u32(buf, (uint32) len);
 		audit_put_bytes(buf, s, len);
@@ -295,6 +315,49 @@ make_varlena(const char *data, uint32 len)
 }
 
 /* read one value of column c and push it as the value of its key */
+/*
+ * Is s (len bytes) the image of a valid numeric, in numeric.c's on-disk
+ * format without the varlena header?  Anyone can pass a forged payload to
+ * audit_entries(), and numeric's functions trust their input (a header
+ * shorter than its format reads past the value), so the image is checked
+ * here: a special value (NaN, +-Infinity) is its 2-byte header alone; a
+ * short-format value has a 2-byte header, a long-format one a 2-byte header
+ * and a 2-byte weight; then whole base-10000 digits, each 0 to 9999.
+ */
+static bool
+numeric_image_ok(const char *s, uint32 len)
+{
+	uint16		header;
+	uint32		hdrlen;
+
+	if (len < sizeof(uint16))
+		return false;
+	memcpy(&header, s, sizeof(uint16));
+	switch (header & 0xC000)
+	{
+		case 0xC000:			/* special: NaN 0xC000, +Inf 0xD000, -Inf 0xF000 */
+			return len == sizeof(uint16) &&
+				(header == 0xC000 || header == 0xD000 || header == 0xF000);
+		case 0x8000:			/* short format */
+			hdrlen = sizeof(uint16);
+			break;
+		default:				/* long format, positive or negative */
+			hdrlen = sizeof(uint16) + sizeof(int16);
+			break;
+	}
+	if (len < hdrlen || (len - hdrlen) % sizeof(int16) != 0)
+		return false;
+	for (uint32 off = hdrlen; off < len; off += sizeof(int16))
+	{
+		int16		digit;
+
+		memcpy(&digit, s + off, sizeof(int16));
+		if (digit < 0 || digit > 9999)
+			return false;
+	}
+	return true;
+}
+
 static void
 push_value(JsonbParseState **st, Reader *r, DecodeCol *c)
 {
@@ -351,9 +414,8 @@ push_value(JsonbParseState **st, Reader *r, DecodeCol *c)
 				const char *s = take(r, len);
 				Numeric		n;
 
-				/* the smallest valid numeric has a 2-byte header */
-				if (len < 2)
-					corrupted("a numeric value is too short");
+				if (!numeric_image_ok(s, len))
+					corrupted("a numeric value is not a valid numeric");
 				n = (Numeric) make_varlena(s, len);
 				if (numeric_is_nan(n) || numeric_is_inf(n))
 				{
