@@ -89,6 +89,7 @@ typedef struct AuditRel
 {
 	Oid			relid;			/* hash key */
 	bool		valid;
+	bool		invalidated;	/* an invalidation came while it was built */
 	MemoryContext cxt;
 	Oid			target_oid;		/* the table enable_audit() was given */
 	int			natts;
@@ -124,12 +125,12 @@ audit_relcache_callback(Datum arg, Oid relid)
 	{
 		ar = hash_search(audit_rels, &relid, HASH_FIND, NULL);
 		if (ar != NULL)
-			ar->valid = false;
+			ar->valid = false, ar->invalidated = true;
 		return;
 	}
 	hash_seq_init(&status, audit_rels);
 	while ((ar = hash_seq_search(&status)) != NULL)
-		ar->valid = false;
+		ar->valid = false, ar->invalidated = true;
 }
 
 static void
@@ -317,17 +318,13 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		MemoryContextDelete(ar->cxt);
 	ar->cxt = NULL;
 	ar->valid = false;
+	ar->invalidated = false;
 	ar->memo_valid = false;
-
-	{
-		MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext,
-												  "tenant_rls audit relation",
-												  ALLOCSET_SMALL_SIZES);
-
-		MemoryContextSetIdentifier(cxt, RelationGetRelationName(rel));
-		read_config(rel, &cfg, cxt);
-		ar->cxt = cxt;
-	}
+	/* attached at once: an error while building must not leak it */
+	ar->cxt = AllocSetContextCreate(CacheMemoryContext, "tenant_rls audit relation",
+									ALLOCSET_SMALL_SIZES);
+	MemoryContextCopyAndSetIdentifier(ar->cxt, RelationGetRelationName(rel));
+	read_config(rel, &cfg, ar->cxt);
 	old = MemoryContextSwitchTo(ar->cxt);
 
 	if (cfg.columns)
@@ -421,7 +418,8 @@ build_audit_rel(AuditRel *ar, Relation rel)
 	}
 
 	MemoryContextSwitchTo(old);
-	ar->valid = true;
+	/* read_config() ran SQL: an invalidation seen meanwhile means build again */
+	ar->valid = !ar->invalidated;
 }
 
 static AuditRel *

@@ -2035,7 +2035,15 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		for (uint64 i = 0; i < SPI_processed; i++)
 			parts = lappend(parts, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 
-		/* lock them, then read what goes: no writer can add to them any more */
+		/*
+		 * Lock them, then read what goes: no writer can add to them any more.
+		 * The default partition stays readable, but its writers are waited
+		 * for and kept out until the purge commits: a batch committed between
+		 * the anchors and the DELETE would go without an anchor.
+		 */
+		if (SPI_execute("LOCK TABLE tenant_rls.audit_batch_default IN SHARE ROW EXCLUSIVE MODE",
+						false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not lock tenant_rls.audit_batch_default");
 		initStringInfo(&src);
 		appendStringInfoString(&src, "SELECT tenant, seq, hash, entries FROM tenant_rls.audit_batch_default"
 							   " WHERE logged_at OPERATOR(pg_catalog.<) $1");
