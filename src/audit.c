@@ -114,6 +114,13 @@ typedef struct AuditRel
 static HTAB *audit_rels = NULL;
 
 static void
+invalidate_audit_rel(AuditRel *ar)
+{
+	ar->valid = false;
+	ar->invalidated = true;		/* seen by a build under way */
+}
+
+static void
 audit_relcache_callback(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
@@ -125,12 +132,12 @@ audit_relcache_callback(Datum arg, Oid relid)
 	{
 		ar = hash_search(audit_rels, &relid, HASH_FIND, NULL);
 		if (ar != NULL)
-			ar->valid = false, ar->invalidated = true;
+			invalidate_audit_rel(ar);
 		return;
 	}
 	hash_seq_init(&status, audit_rels);
 	while ((ar = hash_seq_search(&status)) != NULL)
-		ar->valid = false, ar->invalidated = true;
+		invalidate_audit_rel(ar);
 }
 
 static void
