@@ -236,9 +236,44 @@ INSERT INTO asec.notenant VALUES (2, 'after');
 SELECT tenant, ok, first_bad_seq, reason FROM tenant_rls.audit_verify('');
 SELECT tenant_rls.disable_audit('asec.notenant');
 
--- clean up (the log keeps its entries: it is append-only)
-SELECT tenant_rls.disable_audit('asec.ledger');
+-- 9. the audit configuration follows its table: renamed or moved, the row
+-- takes the new name (the identity pg_dump restores); dropped, the row goes,
+-- so the attacker's table of the same name, created later, is not registered
+-- and a trigger attached by hand is refused
+CREATE TABLE asec.dropped (id integer PRIMARY KEY, tenant_id text);
+CREATE TABLE asec.renamed (id integer PRIMARY KEY, tenant_id text);
+SELECT tenant_rls.enable_audit('asec.dropped');
+SELECT tenant_rls.enable_audit('asec.renamed');
+ALTER TABLE asec.renamed RENAME TO renamed_now;
+CREATE TABLE asec.renamed (id integer PRIMARY KEY, tenant_id text);
+SELECT schema_name, table_name, table_oid = 'asec.renamed_now'::regclass AS oid_of_renamed
+  FROM tenant_rls.audit_config WHERE schema_name LIKE 'asec%' AND table_name <> 'ledger' ORDER BY 2;
+CREATE SCHEMA asec_move;
+ALTER TABLE asec.renamed_now SET SCHEMA asec_move;
+ALTER SCHEMA asec_move RENAME TO asec_moved;
+SELECT schema_name, table_name, table_oid = 'asec_moved.renamed_now'::regclass AS oid_of_renamed
+  FROM tenant_rls.audit_config WHERE schema_name LIKE 'asec%' AND table_name <> 'ledger' ORDER BY 2;
+DROP TABLE asec.dropped, asec.renamed;
+SELECT schema_name, table_name FROM tenant_rls.audit_config WHERE schema_name LIKE 'asec%' ORDER BY 2;
+GRANT CREATE ON SCHEMA asec TO tr_asec_atk;
+SET ROLE tr_asec_atk;
+CREATE TABLE asec.dropped (id integer PRIMARY KEY, tenant_id text);
+CREATE TRIGGER x AFTER INSERT ON asec.dropped
+    FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger();
+INSERT INTO asec.dropped VALUES (1, 'asec-a');
+RESET ROLE;
+REVOKE CREATE ON SCHEMA asec FROM tr_asec_atk;
+-- the moved table is still audited, under its new names
+INSERT INTO asec_moved.renamed_now VALUES (1, 'asec-a');
+SELECT schema_name, table_name, operation FROM tenant_rls.audit_log
+ WHERE schema_name LIKE 'asec%' AND table_name IN ('dropped', 'renamed_now');
 SET client_min_messages = warning;
 DROP SCHEMA asec CASCADE;
+DROP SCHEMA asec_moved CASCADE;
+RESET client_min_messages;
+SELECT count(*) AS configs_left FROM tenant_rls.audit_config WHERE schema_name LIKE 'asec%';
+
+-- clean up (the log keeps its entries: it is append-only)
+SET client_min_messages = warning;
 DROP SCHEMA asec_atk CASCADE;
 DROP ROLE tr_asec_owner, tr_asec_app, tr_asec_atk, tr_asec_nopriv, tr_asec_colpriv;

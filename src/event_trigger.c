@@ -23,7 +23,7 @@
  *     accepts for it (ALTER TABLE, but also ALTER INDEX ... RENAME, which
  *     works on tables) and ALTER SCHEMA ... RENAME update the names in
  *     tenant_rls.protected_table (and the recorded policy texts that name
- *     the table); DETACH PARTITION and NO INHERIT clear the former child's
+ *     the table) and in tenant_rls.audit_config; DETACH PARTITION and NO INHERIT clear the former child's
  *     parent link.  The trigger has no command tag filter, so no other
  *     spelling of a command (ALTER VIEW ... RENAME COLUMN and ALTER TYPE ...
  *     RENAME ATTRIBUTE on a table, say) slips past it;
@@ -33,7 +33,8 @@
  *     table of that name: the stale row is replaced, with a warning.
  *
  * tenant_rls_sql_drop (sql_drop):
- *   - registry rows of dropped tables are deleted;
+ *   - registry rows and audit configuration rows of dropped tables are
+ *     deleted;
  *   - drift guard: dropping a managed policy or the tenant column of a
  *     protected table that is not itself being dropped is refused.
  *
@@ -780,6 +781,43 @@ registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }
 
+/*
+ * The audit configuration names its tables too (the identity pg_dump
+ * restores; table_oid is only a hint): relid, called oldnsp.oldname before
+ * a rename or move, keeps its row under its new name.  Its row is the one
+ * with its oid, or with the old name and an oid that names no table (rows
+ * restored by pg_dump).  A row already holding the new name is left alone
+ * (the table's row then still matches by oid in this cluster).
+ */
+static void
+audit_config_follow(const char *oldnsp, const char *oldname, Oid relid)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDOID};
+	Datum		values[3];
+	int			ret;
+
+	values[0] = CStringGetTextDatum(oldnsp);
+	values[1] = CStringGetTextDatum(oldname);
+	values[2] = ObjectIdGetDatum(relid);
+	ret = SPI_execute_with_args("UPDATE tenant_rls.audit_config c"
+								" SET schema_name = n.nspname, table_name = k.relname, table_oid = k.oid"
+								" FROM pg_catalog.pg_class k"
+								" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+								" WHERE k.oid OPERATOR(pg_catalog.=) $3"
+								" AND (c.table_oid OPERATOR(pg_catalog.=) $3"
+								"      OR (c.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+								"          AND c.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								"          AND NOT EXISTS (SELECT FROM pg_catalog.pg_class d"
+								"                           WHERE d.oid OPERATOR(pg_catalog.=) c.table_oid)))"
+								" AND NOT EXISTS (SELECT FROM tenant_rls.audit_config o"
+								"                  WHERE o.schema_name OPERATOR(pg_catalog.=) n.nspname"
+								"                  AND o.table_name OPERATOR(pg_catalog.=) k.relname"
+								"                  AND o.ctid OPERATOR(pg_catalog.<>) c.ctid)",
+								3, argtypes, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "tenant_rls: audit configuration update failed: %s", SPI_result_code_string(ret));
+}
+
 /* schema.oldname was renamed to schema.newname */
 static void
 registry_rename_table(const char *nspname, const char *oldname, const char *newname)
@@ -819,6 +857,9 @@ registry_rename_schema(const char *oldnsp, const char *newnsp)
 					2, oldnsp, newnsp, NULL);
 	registry_update("UPDATE tenant_rls.protected_table SET parent_schema = $2::pg_catalog.name"
 					" WHERE parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+					2, oldnsp, newnsp, NULL);
+	registry_update("UPDATE tenant_rls.audit_config SET schema_name = $2::pg_catalog.name"
+					" WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
 					2, oldnsp, newnsp, NULL);
 	{
 		Oid			argtypes[1] = {TEXTOID};
@@ -983,7 +1024,10 @@ ddl_command_end_work(void)
 									char	   *nsp = get_namespace_name(get_rel_namespace(addr->objectId));
 
 									if (nsp != NULL)
+									{
 										registry_rename_table(nsp, stmt->relation->relname, stmt->newname);
+										audit_config_follow(nsp, stmt->relation->relname, addr->objectId);
+									}
 								}
 								break;
 							case OBJECT_COLUMN:
@@ -1021,7 +1065,10 @@ ddl_command_end_work(void)
 							char	   *relname = get_rel_name(addr->objectId);
 
 							if (oldnsp && newnsp && relname && strcmp(oldnsp, newnsp) != 0)
+							{
 								registry_move_table(oldnsp, newnsp, relname);
+								audit_config_follow(oldnsp, relname, addr->objectId);
+							}
 						}
 					}
 					break;
@@ -1138,6 +1185,25 @@ sql_drop_work(void)
 					  false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "tenant_rls: registry cleanup failed: %s", SPI_result_code_string(ret));
+
+	/*
+	 * So does the audit configuration: a table created later under the same
+	 * name must not count as audited.  A row is the dropped table's when it
+	 * has its oid, or its name and an oid that names no table any more (rows
+	 * restored by pg_dump carry the old cluster's oids); a row with the name
+	 * and the oid of a living table belongs to that table (renamed since).
+	 */
+	ret = SPI_execute("DELETE FROM tenant_rls.audit_config c"
+					  " USING pg_catalog.pg_event_trigger_dropped_objects() d"
+					  " WHERE d.object_type OPERATOR(pg_catalog.=) 'table'"
+					  " AND (c.table_oid OPERATOR(pg_catalog.=) d.objid"
+					  "      OR (c.schema_name OPERATOR(pg_catalog.=) d.schema_name"
+					  "          AND c.table_name OPERATOR(pg_catalog.=) d.object_name"
+					  "          AND NOT EXISTS (SELECT FROM pg_catalog.pg_class k"
+					  "                           WHERE k.oid OPERATOR(pg_catalog.=) c.table_oid)))",
+					  false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "tenant_rls: audit configuration cleanup failed: %s", SPI_result_code_string(ret));
 
 	/*
 	 * Managed policies and tenant columns dropped from a protected table that

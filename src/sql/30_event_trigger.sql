@@ -2,8 +2,8 @@
 --
 -- ddl_command_end: protects new tenant tables (auto-protection), refuses DDL
 --   that weakens a protected table (drift guard), follows renames in the registry.
--- sql_drop: deletes the registry rows of dropped tables, refuses dropping a
---   managed policy or the tenant column of a protected table.
+-- sql_drop: deletes the registry and audit_config rows of dropped tables,
+--   refuses dropping a managed policy or the tenant column of a protected table.
 --
 -- The functions run as the extension owner (SECURITY DEFINER: they write the
 -- registry and call protect() for whoever ran the DDL) with a locked
