@@ -642,9 +642,10 @@ static bool
 truncate_recorded_above(Relation rel)
 {
 	/*
-	 * The entry counts as a write of this command: the next statement gets a
-	 * new command id even when nothing else here writes (a table created in
-	 * this transaction is truncated without a catalog update).
+	 * The entry counts as a write of this command, so the next statement of
+	 * the transaction gets another command id whatever else this one does
+	 * (a TRUNCATE marks it itself in the cases tested; this does not rely on
+	 * it).
 	 */
 	CommandId	cid = GetCurrentCommandId(true);
 	ListCell   *lc;
