@@ -26,19 +26,19 @@ SELECT c.relname, t.tgname, t.tgtype = 34 AS before_truncate_stmt, t.tgfoid::reg
 GRANT SELECT ON public.ap_truncate_triggers TO tr_ap_owner;
 
 SET ROLE tr_ap_owner;
-CREATE TABLE ap.orders (region text NOT NULL, id integer NOT NULL, PRIMARY KEY (region, id))
+CREATE TABLE ap.sales (region text NOT NULL, id integer NOT NULL, PRIMARY KEY (region, id))
     PARTITION BY LIST (region);
-CREATE TABLE ap.orders_eu PARTITION OF ap.orders FOR VALUES IN ('eu');
-CREATE TABLE ap.orders_us PARTITION OF ap.orders FOR VALUES IN ('us', 'ca') PARTITION BY LIST (region);
-CREATE TABLE ap.orders_us1 PARTITION OF ap.orders_us FOR VALUES IN ('us');
+CREATE TABLE ap.sales_eu PARTITION OF ap.sales FOR VALUES IN ('eu');
+CREATE TABLE ap.sales_us PARTITION OF ap.sales FOR VALUES IN ('us', 'ca') PARTITION BY LIST (region);
+CREATE TABLE ap.sales_us1 PARTITION OF ap.sales_us FOR VALUES IN ('us');
 RESET ROLE;
 SELECT * FROM public.ap_truncate_triggers;
 
 -- 1. enable_audit() gives every partition, at every level, the truncate trigger
-SELECT tenant_rls.enable_audit('ap.orders');
+SELECT tenant_rls.enable_audit('ap.sales');
 SELECT * FROM public.ap_truncate_triggers;
 -- again: idempotent, one trigger each
-SELECT tenant_rls.enable_audit('ap.orders');
+SELECT tenant_rls.enable_audit('ap.sales');
 SELECT relname, count(*) FROM public.ap_truncate_triggers GROUP BY relname ORDER BY relname;
 
 -- 2. partitions created or attached later get it from the event trigger:
@@ -46,38 +46,38 @@ SELECT relname, count(*) FROM public.ap_truncate_triggers GROUP BY relname ORDER
 -- a table attached below a partition, a sub-partitioned table attached with
 -- its partition
 SET ROLE tr_ap_owner;
-CREATE TABLE ap.orders_ca PARTITION OF ap.orders_us FOR VALUES IN ('ca');
-CREATE TABLE ap.orders_asia PARTITION OF ap.orders FOR VALUES IN ('jp', 'kr') PARTITION BY LIST (region);
-CREATE TABLE ap.orders_jp PARTITION OF ap.orders_asia FOR VALUES IN ('jp');
-CREATE TABLE ap.orders_kr (region text NOT NULL, id integer NOT NULL);
-ALTER TABLE ap.orders_asia ATTACH PARTITION ap.orders_kr FOR VALUES IN ('kr');
-CREATE TABLE ap.orders_sa (region text NOT NULL, id integer NOT NULL) PARTITION BY LIST (region);
-CREATE TABLE ap.orders_br PARTITION OF ap.orders_sa FOR VALUES IN ('br');
+CREATE TABLE ap.sales_ca PARTITION OF ap.sales_us FOR VALUES IN ('ca');
+CREATE TABLE ap.sales_asia PARTITION OF ap.sales FOR VALUES IN ('jp', 'kr') PARTITION BY LIST (region);
+CREATE TABLE ap.sales_jp PARTITION OF ap.sales_asia FOR VALUES IN ('jp');
+CREATE TABLE ap.sales_kr (region text NOT NULL, id integer NOT NULL);
+ALTER TABLE ap.sales_asia ATTACH PARTITION ap.sales_kr FOR VALUES IN ('kr');
+CREATE TABLE ap.sales_sa (region text NOT NULL, id integer NOT NULL) PARTITION BY LIST (region);
+CREATE TABLE ap.sales_br PARTITION OF ap.sales_sa FOR VALUES IN ('br');
 -- (not below an audited table yet: no trigger)
-SELECT count(*) AS before_attach FROM public.ap_truncate_triggers WHERE relname IN ('orders_sa', 'orders_br');
-ALTER TABLE ap.orders ATTACH PARTITION ap.orders_sa FOR VALUES IN ('br');
+SELECT count(*) AS before_attach FROM public.ap_truncate_triggers WHERE relname IN ('sales_sa', 'sales_br');
+ALTER TABLE ap.sales ATTACH PARTITION ap.sales_sa FOR VALUES IN ('br');
 RESET ROLE;
 SELECT * FROM public.ap_truncate_triggers;
 
 -- 3. TRUNCATE as the owner: a partition is recorded under its own name and
 -- counts its own rows (a sub-partitioned one: the rows below it); the
 -- partitioned table once; two partitions named, two entries
-INSERT INTO ap.orders SELECT r, i FROM unnest(ARRAY['eu', 'us', 'ca', 'jp', 'kr', 'br']) r,
+INSERT INTO ap.sales SELECT r, i FROM unnest(ARRAY['eu', 'us', 'ca', 'jp', 'kr', 'br']) r,
                                        generate_series(1, 3) i;
-DELETE FROM ap.orders WHERE region = 'eu' AND id = 3;
+DELETE FROM ap.sales WHERE region = 'eu' AND id = 3;
 SET tenant_rls.audit_truncate_count = on;
 SET ROLE tr_ap_owner;
-TRUNCATE ap.orders_eu;
-TRUNCATE ap.orders_us;
-TRUNCATE ap.orders_jp, ap.orders_br;
-TRUNCATE ONLY ap.orders_kr;
-TRUNCATE ONLY ap.orders;   -- refused by PostgreSQL
-INSERT INTO ap.orders VALUES ('eu', 1), ('us', 1), ('ca', 1), ('kr', 1);
-TRUNCATE ap.orders;
+TRUNCATE ap.sales_eu;
+TRUNCATE ap.sales_us;
+TRUNCATE ap.sales_jp, ap.sales_br;
+TRUNCATE ONLY ap.sales_kr;
+TRUNCATE ONLY ap.sales;   -- refused by PostgreSQL
+INSERT INTO ap.sales VALUES ('eu', 1), ('us', 1), ('ca', 1), ('kr', 1);
+TRUNCATE ap.sales;
 RESET ROLE;
 RESET tenant_rls.audit_truncate_count;
 SET ROLE tr_ap_owner;
-TRUNCATE ap.orders_ca;
+TRUNCATE ap.sales_ca;
 RESET ROLE;
 SELECT operation, schema_name, table_name, table_oid = (schema_name || '.' || table_name)::regclass AS oid_of_name,
        row_count, db_user
@@ -104,8 +104,8 @@ COMMIT;
 SET ROLE tr_ap_owner;
 DO $$
 BEGIN
-    TRUNCATE ap.orders;
-    TRUNCATE ap.orders_eu;
+    TRUNCATE ap.sales;
+    TRUNCATE ap.sales_eu;
 END
 $$;
 RESET ROLE;
@@ -116,24 +116,24 @@ SELECT table_name FROM tenant_rls.audit_log
 -- TRUNCATE of it works and writes nothing; attached again, it is recorded again
 UPDATE ap_seen SET seq = (SELECT max(seq) FROM tenant_rls.audit_batch WHERE tenant = 'ap-admin');
 SET ROLE tr_ap_owner;
-ALTER TABLE ap.orders DETACH PARTITION ap.orders_eu;
-ALTER TABLE ap.orders DETACH PARTITION ap.orders_us;
+ALTER TABLE ap.sales DETACH PARTITION ap.sales_eu;
+ALTER TABLE ap.sales DETACH PARTITION ap.sales_us;
 RESET ROLE;
-ALTER TABLE ap.orders_asia DETACH PARTITION ap.orders_kr CONCURRENTLY;
+ALTER TABLE ap.sales_asia DETACH PARTITION ap.sales_kr CONCURRENTLY;
 SELECT * FROM public.ap_truncate_triggers;
 SET ROLE tr_ap_owner;
-INSERT INTO ap.orders_eu VALUES ('eu', 1);
-TRUNCATE ap.orders_eu;
-TRUNCATE ap.orders_us, ap.orders_kr;
-TRUNCATE ap.orders_ca;
+INSERT INTO ap.sales_eu VALUES ('eu', 1);
+TRUNCATE ap.sales_eu;
+TRUNCATE ap.sales_us, ap.sales_kr;
+TRUNCATE ap.sales_ca;
 RESET ROLE;
 SELECT count(*) AS entries_after_detach FROM tenant_rls.audit_batch
  WHERE tenant = 'ap-admin' AND seq > (SELECT seq FROM ap_seen);
 SET ROLE tr_ap_owner;
-ALTER TABLE ap.orders ATTACH PARTITION ap.orders_eu FOR VALUES IN ('eu');
-TRUNCATE ap.orders_eu;
+ALTER TABLE ap.sales ATTACH PARTITION ap.sales_eu FOR VALUES IN ('eu');
+TRUNCATE ap.sales_eu;
 RESET ROLE;
-SELECT relname FROM public.ap_truncate_triggers WHERE relname = 'orders_eu';
+SELECT relname FROM public.ap_truncate_triggers WHERE relname = 'sales_eu';
 SELECT table_name FROM tenant_rls.audit_log
  WHERE schema_name = 'ap' AND operation = 'TRUNCATE' AND seq > (SELECT seq FROM ap_seen) ORDER BY seq, entry;
 
@@ -149,30 +149,30 @@ RESET ROLE;
 GRANT SELECT ON tenant_rls.audit_config TO tr_ap_owner;
 GRANT EXECUTE ON FUNCTION tenant_rls.audit_sync_truncate_triggers(regclass),
                           tenant_rls.audit_drop_trigger(regclass, name) TO tr_ap_owner;
-ALTER TABLE ap.orders_jp OWNER TO tr_ap_other;
-DROP TRIGGER tenant_rls_audit_truncate ON ap.orders_jp;
+ALTER TABLE ap.sales_jp OWNER TO tr_ap_other;
+DROP TRIGGER tenant_rls_audit_truncate ON ap.sales_jp;
 SET ROLE tr_ap_owner;
-SELECT tenant_rls.audit_sync_truncate_triggers('ap.orders');
+SELECT tenant_rls.audit_sync_truncate_triggers('ap.sales');
 RESET ROLE;
-SELECT count(*) AS jp_trigger FROM public.ap_truncate_triggers WHERE relname = 'orders_jp';
-SELECT tenant_rls.audit_sync_truncate_triggers('ap.orders');
-SELECT count(*) AS jp_trigger FROM public.ap_truncate_triggers WHERE relname = 'orders_jp';
-ALTER TABLE ap.orders_jp OWNER TO tr_ap_owner;
+SELECT count(*) AS jp_trigger FROM public.ap_truncate_triggers WHERE relname = 'sales_jp';
+SELECT tenant_rls.audit_sync_truncate_triggers('ap.sales');
+SELECT count(*) AS jp_trigger FROM public.ap_truncate_triggers WHERE relname = 'sales_jp';
+ALTER TABLE ap.sales_jp OWNER TO tr_ap_owner;
 REVOKE SELECT ON tenant_rls.audit_config FROM tr_ap_owner;
 REVOKE EXECUTE ON FUNCTION tenant_rls.audit_sync_truncate_triggers(regclass),
                            tenant_rls.audit_drop_trigger(regclass, name) FROM tr_ap_owner;
 
 -- 7. disable_audit() drops every truncate trigger of the tree; TRUNCATE then
 -- works and writes nothing
-SELECT tenant_rls.disable_audit('ap.orders');
+SELECT tenant_rls.disable_audit('ap.sales');
 SELECT tenant_rls.disable_audit('ap.fresh');
 SELECT count(*) AS truncate_triggers FROM public.ap_truncate_triggers;
 SELECT count(*) AS audit_triggers FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relnamespace = 'ap'::regnamespace;
 UPDATE ap_seen SET seq = (SELECT max(seq) FROM tenant_rls.audit_batch WHERE tenant = 'ap-admin');
 SET ROLE tr_ap_owner;
-TRUNCATE ap.orders_eu;
-TRUNCATE ap.orders;
+TRUNCATE ap.sales_eu;
+TRUNCATE ap.sales;
 RESET ROLE;
 SELECT count(*) AS entries_after_disable FROM tenant_rls.audit_batch
  WHERE tenant = 'ap-admin' AND seq > (SELECT seq FROM ap_seen);
