@@ -40,6 +40,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -102,6 +103,8 @@ typedef struct AuditRel
 	FmgrInfo	tenant_out;
 	NameData	target_nsp;		/* names of target_oid, as recorded */
 	NameData	target_name;
+	NameData	own_nsp;		/* names of the relation itself (TRUNCATE) */
+	NameData	own_name;
 	bool		registered;		/* target_oid is in tenant_rls.audit_config */
 	uint64		layout_id;
 	StringInfoData layout;		/* the payload header: audited and key columns */
@@ -422,6 +425,8 @@ build_audit_rel(AuditRel *ar, Relation rel)
 
 		namestrcpy(&ar->target_nsp, nsp ? nsp : "");
 		namestrcpy(&ar->target_name, name ? name : "");
+		namestrcpy(&ar->own_nsp, get_namespace_name(RelationGetNamespace(rel)));
+		namestrcpy(&ar->own_name, RelationGetRelationName(rel));
 	}
 
 	MemoryContextSwitchTo(old);
@@ -620,6 +625,51 @@ audit_target(AuditRel *ar, AuditTarget *t)
  * The capture trigger
  * ---------------------------------------------------------------------
  */
+/*
+ * TRUNCATE of a partitioned table fires the BEFORE TRUNCATE triggers of the
+ * tables named, then of the partitions it reaches (which have the trigger of
+ * their own: audit_sync_truncate_triggers(), 40_audit.sql).  One entry per
+ * table named: a partition whose ancestor this statement recorded is skipped.
+ * The relations recorded, per statement: the transaction and its command id
+ * (the list lives in TopTransactionContext; a new transaction or statement
+ * starts it anew).
+ */
+static LocalTransactionId truncated_lxid = InvalidLocalTransactionId;
+static CommandId truncated_cid = InvalidCommandId;
+static List *truncated_rels = NIL;
+
+static bool
+truncate_recorded_above(Relation rel)
+{
+	/*
+	 * The entry counts as a write of this command, so the next statement of
+	 * the transaction gets another command id whatever else this one does
+	 * (a TRUNCATE marks it itself in the cases tested; this does not rely on
+	 * it).
+	 */
+	CommandId	cid = GetCurrentCommandId(true);
+	ListCell   *lc;
+
+	if (truncated_lxid != MyProc->lxid || truncated_cid != cid)
+	{
+		/* the old list went with its transaction, or is of an older statement */
+		if (truncated_lxid == MyProc->lxid)
+			list_free(truncated_rels);
+		truncated_rels = NIL;
+		truncated_lxid = MyProc->lxid;
+		truncated_cid = cid;
+		return false;
+	}
+	if (!rel->rd_rel->relispartition)
+		return false;
+	foreach(lc, get_partition_ancestors(RelationGetRelid(rel)))
+	{
+		if (list_member_oid(truncated_rels, lfirst_oid(lc)))
+			return true;
+	}
+	return false;
+}
+
 static void
 audit_truncate(TriggerData *td)
 {
@@ -628,6 +678,10 @@ audit_truncate(TriggerData *td)
 	AuditTarget target;
 	uint8		flags = 0;
 	int64		count = 0;
+	MemoryContext old;
+
+	if (truncate_recorded_above(rel))
+		return;
 
 	if (audit_truncate_count && TRIGGER_FIRED_BEFORE(td->tg_event))
 	{
@@ -658,8 +712,16 @@ audit_truncate(TriggerData *td)
 	audit_put_i64(&entry_buf, GetCurrentStatementStartTimestamp());
 	if (flags & AUDIT_EF_ROW_COUNT)
 		audit_put_i64(&entry_buf, count);
+	/* the batch names the table truncated (a partition: the partition) */
 	audit_target(ar, &target);
+	target.table_oid = RelationGetRelid(rel);
+	target.schema_name = &ar->own_nsp;
+	target.table_name = &ar->own_name;
 	audit_append_entry(tenant_context_get(), &target, entry_buf.data, entry_buf.len, false, 0);
+
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	truncated_rels = lappend_oid(truncated_rels, RelationGetRelid(rel));
+	MemoryContextSwitchTo(old);
 }
 
 /* deformed rows of the trigger, reused from row to row */

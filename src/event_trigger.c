@@ -23,10 +23,14 @@
  *     accepts for it (ALTER TABLE, but also ALTER INDEX ... RENAME, which
  *     works on tables) and ALTER SCHEMA ... RENAME update the names in
  *     tenant_rls.protected_table (and the recorded policy texts that name
- *     the table) and in tenant_rls.audit_config; DETACH PARTITION and NO INHERIT clear the former child's
- *     parent link.  The trigger has no command tag filter, so no other
+ *     the table) and in tenant_rls.audit_config; DETACH PARTITION and NO
+ *     INHERIT clear the former child's parent link.  The trigger has no command tag filter, so no other
  *     spelling of a command (ALTER VIEW ... RENAME COLUMN and ALTER TYPE ...
  *     RENAME ATTRIBUTE on a table, say) slips past it;
+ *   - audit: a new partition (CREATE TABLE ... PARTITION OF, ATTACH
+ *     PARTITION) below an audited table gets the audit TRUNCATE trigger,
+ *     which PostgreSQL does not clone, and a detached one loses it
+ *     (tenant_rls.audit_sync_truncate_triggers(), 40_audit.sql);
  *   - a registry row that no longer describes the table of its name (a
  *     'protected' row whose table has none of the managed policies: renamed
  *     while the trigger did not run) does not stop auto-protection of a new
@@ -69,6 +73,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_func.h"
 #include "tcop/deparse_utility.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -184,6 +189,7 @@ schema_is_excluded(Oid nspid)
 static SPIPlanPtr ddl_commands_plan = NULL;
 static SPIPlanPtr registry_plan = NULL;
 static SPIPlanPtr protect_plan = NULL;
+static SPIPlanPtr audit_sync_plan = NULL;
 
 static SPIPlanPtr
 kept_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
@@ -946,6 +952,79 @@ add_check(List *list, Oid relid, int flags, bool recurse)
 	return lappend(list, c);
 }
 
+/*
+ * Statement triggers are not cloned to partitions: the audit TRUNCATE trigger
+ * of every table in relids' partition trees is reconciled with the audit
+ * configuration (created below audited tables, dropped elsewhere).  Runs with
+ * our rights, like protect(): a partition owned by another role gets it too.
+ */
+static void
+sync_audit_truncate_triggers(List *relids)
+{
+	Oid			argtypes[1] = {REGCLASSOID};
+	List	   *fname;
+	ListCell   *lc;
+
+	if (relids == NIL)
+		return;
+	/* a database still on an install script without it (as policy.c does for enable_audit) */
+	fname = list_make2(makeString(TENANT_RLS_SCHEMA), makeString("audit_sync_truncate_triggers"));
+	if (!OidIsValid(LookupFuncName(fname, 1, argtypes, true)))
+		return;
+	foreach(lc, relids)
+	{
+		Oid			nspid = get_rel_namespace(lfirst_oid(lc));
+		Datum		values[1];
+		int			ret;
+
+		/* gone, or a table tenant_rls never audits (the log's own partitions) */
+		if (!OidIsValid(nspid) || schema_is_excluded(nspid))
+			continue;
+		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		ret = SPI_execute_plan(kept_plan(&audit_sync_plan,
+										 "SELECT tenant_rls.audit_sync_truncate_triggers($1)",
+										 1, argtypes),
+							   values, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "tenant_rls: audit_sync_truncate_triggers() failed: %s", SPI_result_code_string(ret));
+	}
+}
+
+/*
+ * DETACH PARTITION does not record which partition it detached (no address
+ * either).  The detached table is among the tables that carry the audit
+ * TRUNCATE trigger but are neither partitions nor registered themselves:
+ * those are reconciled (the trigger goes, from their partitions too).
+ */
+static List *
+detached_audit_tables(void)
+{
+	List	   *relids = NIL;
+	int			ret;
+
+	ret = SPI_execute("SELECT g.tgrelid FROM pg_catalog.pg_trigger g"
+					  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) g.tgrelid"
+					  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+					  " WHERE g.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit_truncate'"
+					  " AND g.tgfoid OPERATOR(pg_catalog.=) 'tenant_rls.audit_trigger()'::pg_catalog.regprocedure"
+					  " AND NOT c.relispartition"
+					  " AND NOT EXISTS (SELECT FROM tenant_rls.audit_config ac"
+					  "  WHERE ac.table_oid OPERATOR(pg_catalog.=) c.oid"
+					  "  OR (ac.schema_name OPERATOR(pg_catalog.=) n.nspname"
+					  "      AND ac.table_name OPERATOR(pg_catalog.=) c.relname))",
+					  false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: audit trigger lookup failed: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		relids = lappend_oid(relids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	return relids;
+}
+
 static void
 ddl_command_end_work(void)
 {
@@ -954,6 +1033,8 @@ ddl_command_end_work(void)
 	List	   *commands = NIL;
 	List	   *checks = NIL;
 	List	   *candidates = NIL;
+	List	   *audit_syncs = NIL;
+	bool		detached = false;
 	ListCell   *lc;
 	bool		may_protect;
 
@@ -992,7 +1073,11 @@ ddl_command_end_work(void)
 				case T_CreateForeignTableStmt:
 				case T_CreateTableAsStmt:
 					if (addr->classId == RelationRelationId && OidIsValid(addr->objectId))
+					{
 						candidates = add_candidate(candidates, addr->objectId, false);
+						if (get_rel_relispartition(addr->objectId))
+							audit_syncs = list_append_unique_oid(audit_syncs, addr->objectId);
+					}
 					break;
 
 				case T_AlterPolicyStmt:
@@ -1127,6 +1212,7 @@ ddl_command_end_work(void)
 							foreach(ch, children)
 								candidates = add_candidate(candidates, lfirst_oid(ch), true);
 						}
+						audit_syncs = list_append_unique_oid(audit_syncs, relid);
 						break;
 					case AT_AddInherit:
 						candidates = add_candidate(candidates, relid, true);
@@ -1134,6 +1220,7 @@ ddl_command_end_work(void)
 					case AT_DetachPartition:
 					case AT_DetachPartitionFinalize:
 						registry_forget_parent(relid);
+						detached = true;
 						break;
 					case AT_DropInherit:
 						{
@@ -1166,6 +1253,10 @@ ddl_command_end_work(void)
 			consider_table(c->relid, c->parent_only);
 		}
 	}
+
+	if (detached)
+		audit_syncs = list_concat_unique_oid(audit_syncs, detached_audit_tables());
+	sync_audit_truncate_triggers(audit_syncs);
 }
 
 /* -------------------------------------------------------------- sql_drop */

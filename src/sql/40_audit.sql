@@ -307,6 +307,93 @@ CREATE FUNCTION tenant_rls.audit_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'tenant_rls_audit_trigger';
 COMMENT ON FUNCTION tenant_rls.audit_trigger() IS 'the tenant_rls audit trigger; attach it with tenant_rls.enable_audit()';
 
+-- Statement triggers are not cloned to partitions: a TRUNCATE of one partition
+-- fires the triggers of that partition only.  Gives tbl and every partition
+-- below it (all levels) that is audited -- registered in audit_config itself
+-- or through an ancestor, as the C trigger decides -- the BEFORE TRUNCATE
+-- trigger tenant_rls_audit_truncate, and takes it off those that are not
+-- (a detached partition, the partitions of a table given to disable_audit()):
+-- there the trigger would refuse every TRUNCATE.  Only triggers of
+-- tenant_rls.audit_trigger() are dropped.  Called by enable_audit(),
+-- disable_audit() and the ddl_command_end event trigger (CREATE TABLE ...
+-- PARTITION OF, ATTACH PARTITION, DETACH PARTITION).  Foreign tables are left
+-- out (they cannot have TRUNCATE triggers).
+CREATE FUNCTION tenant_rls.audit_sync_truncate_triggers(tbl regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r record;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass the table whose partitions to reconcile.';
+    END IF;
+    FOR r IN
+        WITH members AS (
+            SELECT tbl::oid AS relid
+             UNION
+            SELECT t.relid::oid FROM pg_catalog.pg_partition_tree(tbl) t
+        )
+        SELECT c.oid::regclass AS rel,
+               pg_catalog.pg_has_role(c.relowner, 'USAGE') AS is_owner,
+               -- the table or one of its ancestors is registered (by oid or name, as read_config() in audit.c)
+               EXISTS (SELECT FROM (SELECT m.relid AS oid
+                                     UNION
+                                    SELECT a.relid::oid FROM pg_catalog.pg_partition_ancestors(m.relid::regclass) a) x
+                         JOIN pg_catalog.pg_class xc ON xc.oid OPERATOR(pg_catalog.=) x.oid
+                         JOIN pg_catalog.pg_namespace xn ON xn.oid OPERATOR(pg_catalog.=) xc.relnamespace
+                         JOIN tenant_rls.audit_config ac
+                           ON ac.table_oid OPERATOR(pg_catalog.=) x.oid
+                           OR (ac.schema_name OPERATOR(pg_catalog.=) xn.nspname
+                               AND ac.table_name OPERATOR(pg_catalog.=) xc.relname)) AS audited,
+               EXISTS (SELECT FROM pg_catalog.pg_trigger g
+                        WHERE g.tgrelid OPERATOR(pg_catalog.=) c.oid
+                          AND g.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit_truncate'
+                          AND NOT g.tgisinternal) AS has_name,
+               EXISTS (SELECT FROM pg_catalog.pg_trigger g
+                        WHERE g.tgrelid OPERATOR(pg_catalog.=) c.oid
+                          AND g.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit_truncate'
+                          AND NOT g.tgisinternal
+                          AND g.tgfoid OPERATOR(pg_catalog.=) 'tenant_rls.audit_trigger()'::pg_catalog.regprocedure) AS has_ours,
+               EXISTS (SELECT FROM pg_catalog.pg_trigger g
+                        WHERE g.tgrelid OPERATOR(pg_catalog.=) c.oid
+                          AND g.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit_truncate'
+                          AND NOT g.tgisinternal
+                          AND g.tgfoid OPERATOR(pg_catalog.=) 'tenant_rls.audit_trigger()'::pg_catalog.regprocedure
+                          AND g.tgtype OPERATOR(pg_catalog.=) 34) AS has_right  -- BEFORE TRUNCATE FOR EACH STATEMENT
+          FROM members m
+          JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.relid
+         WHERE c.relkind IN ('r', 'p')
+         ORDER BY c.oid
+    LOOP
+        IF r.audited AND NOT r.has_right THEN
+            IF NOT pg_catalog.has_table_privilege(r.rel, 'TRIGGER') OR (r.has_name AND NOT r.is_owner) THEN
+                RAISE EXCEPTION 'permission denied to create the TRUNCATE audit trigger on %', r.rel
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = pg_catalog.format('%s is audited (it is, or is a partition of, a table given to tenant_rls.enable_audit()): '
+                                                     'without trigger tenant_rls_audit_truncate a TRUNCATE of it alone would not be recorded.', r.rel),
+                          HINT = 'Run this as the owner of the table or a superuser, or give the table the owner of its partitioned table.';
+            END IF;
+            PERFORM tenant_rls.audit_drop_trigger(r.rel, 'tenant_rls_audit_truncate');
+            EXECUTE pg_catalog.format('CREATE TRIGGER tenant_rls_audit_truncate BEFORE TRUNCATE ON %s '
+                                      'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_trigger()', r.rel);
+        ELSIF NOT r.audited AND r.has_ours THEN
+            IF NOT r.is_owner THEN
+                RAISE EXCEPTION 'permission denied to drop the TRUNCATE audit trigger of %', r.rel
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = pg_catalog.format('%s is no longer audited: while it carries trigger tenant_rls_audit_truncate, every TRUNCATE of it fails.', r.rel),
+                          HINT = 'Run this as the owner of the table or a superuser.';
+            END IF;
+            PERFORM tenant_rls.audit_drop_trigger(r.rel, 'tenant_rls_audit_truncate');
+        END IF;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls.audit_sync_truncate_triggers(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.audit_sync_truncate_triggers(regclass) IS
+    'gives tbl and its partitions the TRUNCATE audit trigger where they are audited, and takes it off where they are not';
+
 CREATE FUNCTION tenant_rls.enable_audit(tbl regclass, columns text[] DEFAULT NULL, exclude text[] DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql
@@ -357,6 +444,8 @@ BEGIN
                               'FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger()', tbl);
     EXECUTE pg_catalog.format('CREATE TRIGGER tenant_rls_audit_truncate BEFORE TRUNCATE ON %s '
                               'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_trigger()', tbl);
+    -- statement triggers are not cloned: every partition gets its own
+    PERFORM tenant_rls.audit_sync_truncate_triggers(tbl);
 END
 $$;
 REVOKE ALL ON FUNCTION tenant_rls.enable_audit(regclass, text[], text[]) FROM PUBLIC;
@@ -380,6 +469,8 @@ BEGIN
            (SELECT n.nspname, cl.relname FROM pg_catalog.pg_class cl
               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
              WHERE cl.oid OPERATOR(pg_catalog.=) tbl);
+    -- and from its partitions (unless still audited through another table)
+    PERFORM tenant_rls.audit_sync_truncate_triggers(tbl);
 END
 $$;
 REVOKE ALL ON FUNCTION tenant_rls.disable_audit(regclass) FROM PUBLIC;

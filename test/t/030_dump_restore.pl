@@ -85,6 +85,8 @@ SELECT (SELECT count(*) FROM public.orders) || ',' || (SELECT count(*) FROM side
 my $state_src = $node->safe_psql('src', $state_sql);
 like($state_src, qr/^registry public\.orders protected tenant_id/m, 'source: orders is registered');
 like($state_src, qr/^trigger public\.orders /m, 'source: orders has its audit trigger');
+like($state_src, qr/^trigger side\.events_c tenant_rls_audit_truncate /m,
+	'source: an attached partition has its TRUNCATE audit trigger (restored like the others, not created twice)');
 like($state_src, qr/^registry side\.events_b protected/m, 'source: partition in an unmanaged schema is registered');
 like($state_src, qr/^registry side\.events_c protected/m, 'source: attached partition is registered');
 like($state_src, qr/^registry side\.orders_archive protected/m, 'source: inheritance child is registered');
