@@ -273,6 +273,31 @@ DROP SCHEMA asec_moved CASCADE;
 RESET client_min_messages;
 SELECT count(*) AS configs_left FROM tenant_rls.audit_config WHERE schema_name LIKE 'asec%';
 
+-- 10. the column lists follow RENAME COLUMN: an excluded column renamed stays
+-- excluded (its secret is not recorded under the new name), an audited one
+-- renamed stays audited; on a partitioned table the rename reaches the
+-- partitions, whose entries use the parent's lists
+CREATE SCHEMA asec_col;
+CREATE TABLE asec_col.acct (id integer PRIMARY KEY, tenant_id text, secret text, status text, note text);
+SELECT tenant_rls.enable_audit('asec_col.acct', columns => ARRAY['status', 'secret'], exclude => ARRAY['secret']);
+CREATE TABLE asec_col.parted (id integer, tenant_id text, secret text, PRIMARY KEY (id)) PARTITION BY RANGE (id);
+CREATE TABLE asec_col.parted_1 PARTITION OF asec_col.parted FOR VALUES FROM (0) TO (100);
+SELECT tenant_rls.enable_audit('asec_col.parted', exclude => ARRAY['secret']);
+INSERT INTO asec_col.acct VALUES (1, 'asec-a', 's3cret-1', 'new', 'n');
+ALTER TABLE asec_col.acct RENAME COLUMN secret TO pw_secret;
+ALTER TABLE asec_col.acct RENAME COLUMN status TO state;
+ALTER TABLE asec_col.parted RENAME COLUMN secret TO pw;
+SELECT table_name, columns, exclude FROM tenant_rls.audit_config WHERE schema_name = 'asec_col' ORDER BY 1;
+UPDATE asec_col.acct SET pw_secret = 's3cret-2', state = 'paid' WHERE id = 1;
+INSERT INTO asec_col.acct VALUES (2, 'asec-a', 's3cret-3', 'new', 'n');
+INSERT INTO asec_col.parted VALUES (1, 'asec-a', 'p4ss');
+SELECT table_name, operation, old_row, new_row FROM tenant_rls.audit_log
+ WHERE schema_name = 'asec_col' ORDER BY seq, entry;
+SELECT tenant, ok, first_bad_seq, reason FROM tenant_rls.audit_verify('asec-a');
+SET client_min_messages = warning;
+DROP SCHEMA asec_col CASCADE;
+RESET client_min_messages;
+
 -- clean up (the log keeps its entries: it is append-only)
 SET client_min_messages = warning;
 DROP SCHEMA asec_atk CASCADE;

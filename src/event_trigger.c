@@ -23,8 +23,9 @@
  *     accepts for it (ALTER TABLE, but also ALTER INDEX ... RENAME, which
  *     works on tables) and ALTER SCHEMA ... RENAME update the names in
  *     tenant_rls.protected_table (and the recorded policy texts that name
- *     the table) and in tenant_rls.audit_config; DETACH PARTITION and NO
- *     INHERIT clear the former child's parent link.  The trigger has no command tag filter, so no other
+ *     the table) and in tenant_rls.audit_config (whose column lists also
+ *     follow RENAME COLUMN); DETACH PARTITION and NO INHERIT clear the former
+ *     child's parent link.  The trigger has no command tag filter, so no other
  *     spelling of a command (ALTER VIEW ... RENAME COLUMN and ALTER TYPE ...
  *     RENAME ATTRIBUTE on a table, say) slips past it;
  *   - audit: a new partition (CREATE TABLE ... PARTITION OF, ATTACH
@@ -824,6 +825,45 @@ audit_config_follow(const char *oldnsp, const char *oldname, Oid relid)
 		elog(ERROR, "tenant_rls: audit configuration update failed: %s", SPI_result_code_string(ret));
 }
 
+/*
+ * The column lists of the audit configuration (columns, exclude) name
+ * columns: a column renamed in relid (and so in its partitions and
+ * inheritance children) keeps its place in them.  Otherwise a renamed
+ * excluded column would be recorded in full from then on, and a renamed
+ * audited one silently dropped from the record.
+ */
+static void
+audit_config_rename_column(Oid relid, const char *oldname, const char *newname)
+{
+	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
+	ListCell   *lc;
+
+	foreach(lc, rels)
+	{
+		Oid			argtypes[3] = {OIDOID, TEXTOID, TEXTOID};
+		Datum		values[3];
+		int			ret;
+
+		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		values[1] = CStringGetTextDatum(oldname);
+		values[2] = CStringGetTextDatum(newname);
+		ret = SPI_execute_with_args("UPDATE tenant_rls.audit_config c"
+									" SET columns = pg_catalog.array_replace(c.columns, $2, $3),"
+									"     exclude = pg_catalog.array_replace(c.exclude, $2, $3)"
+									" FROM pg_catalog.pg_class k"
+									" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+									" WHERE k.oid OPERATOR(pg_catalog.=) $1"
+									" AND (c.table_oid OPERATOR(pg_catalog.=) $1"
+									"      OR (c.schema_name OPERATOR(pg_catalog.=) n.nspname"
+									"          AND c.table_name OPERATOR(pg_catalog.=) k.relname"
+									"          AND NOT EXISTS (SELECT FROM pg_catalog.pg_class d"
+									"                           WHERE d.oid OPERATOR(pg_catalog.=) c.table_oid)))",
+									3, argtypes, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "tenant_rls: audit configuration update failed: %s", SPI_result_code_string(ret));
+	}
+}
+
 /* schema.oldname was renamed to schema.newname */
 static void
 registry_rename_table(const char *nspname, const char *oldname, const char *newname)
@@ -1123,6 +1163,8 @@ ddl_command_end_work(void)
 									checks = add_check(checks, addr->objectId, CHECK_COLUMN, true);
 									if (is_tenant_column_of(addr->objectId, addr->objectSubId))
 										candidates = add_candidate(candidates, addr->objectId, false);
+									if (stmt->subname != NULL && stmt->newname != NULL)
+										audit_config_rename_column(addr->objectId, stmt->subname, stmt->newname);
 								}
 								break;
 							case OBJECT_POLICY:
