@@ -789,11 +789,24 @@ registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
 }
 
 /*
+ * The row of tenant_rls.audit_config (alias c) that belongs to a table, given
+ * as SQL expressions for its oid, schema and name: the row with its oid, or
+ * with its name and an oid that names no table any more (rows restored by
+ * pg_dump carry the old cluster's oids).  A row with the name and the oid of
+ * another living table belongs to that table (renamed since).
+ */
+#define AUDIT_CONFIG_ROW_OF(oid, nsp, rel) \
+	"(c.table_oid OPERATOR(pg_catalog.=) " oid \
+	" OR (c.schema_name OPERATOR(pg_catalog.=) " nsp \
+	"     AND c.table_name OPERATOR(pg_catalog.=) " rel \
+	"     AND NOT EXISTS (SELECT FROM pg_catalog.pg_class d" \
+	"                      WHERE d.oid OPERATOR(pg_catalog.=) c.table_oid)))"
+
+/*
  * The audit configuration names its tables too (the identity pg_dump
  * restores; table_oid is only a hint): relid, called oldnsp.oldname before
- * a rename or move, keeps its row under its new name.  Its row is the one
- * with its oid, or with the old name and an oid that names no table (rows
- * restored by pg_dump).  A row already holding the new name is left alone
+ * a rename or move, keeps its row (AUDIT_CONFIG_ROW_OF, by the old name)
+ * under its new name.  A row already holding the new name is left alone
  * (the table's row then still matches by oid in this cluster).
  */
 static void
@@ -811,11 +824,7 @@ audit_config_follow(const char *oldnsp, const char *oldname, Oid relid)
 								" FROM pg_catalog.pg_class k"
 								" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
 								" WHERE k.oid OPERATOR(pg_catalog.=) $3"
-								" AND (c.table_oid OPERATOR(pg_catalog.=) $3"
-								"      OR (c.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
-								"          AND c.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-								"          AND NOT EXISTS (SELECT FROM pg_catalog.pg_class d"
-								"                           WHERE d.oid OPERATOR(pg_catalog.=) c.table_oid)))"
+								" AND " AUDIT_CONFIG_ROW_OF("$3", "$1::pg_catalog.name", "$2::pg_catalog.name")
 								" AND NOT EXISTS (SELECT FROM tenant_rls.audit_config o"
 								"                  WHERE o.schema_name OPERATOR(pg_catalog.=) n.nspname"
 								"                  AND o.table_name OPERATOR(pg_catalog.=) k.relname"
@@ -853,11 +862,7 @@ audit_config_rename_column(Oid relid, const char *oldname, const char *newname)
 									" FROM pg_catalog.pg_class k"
 									" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
 									" WHERE k.oid OPERATOR(pg_catalog.=) $1"
-									" AND (c.table_oid OPERATOR(pg_catalog.=) $1"
-									"      OR (c.schema_name OPERATOR(pg_catalog.=) n.nspname"
-									"          AND c.table_name OPERATOR(pg_catalog.=) k.relname"
-									"          AND NOT EXISTS (SELECT FROM pg_catalog.pg_class d"
-									"                           WHERE d.oid OPERATOR(pg_catalog.=) c.table_oid)))",
+									" AND " AUDIT_CONFIG_ROW_OF("$1", "n.nspname", "k.relname"),
 									3, argtypes, values, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "tenant_rls: audit configuration update failed: %s", SPI_result_code_string(ret));
@@ -1320,20 +1325,13 @@ sql_drop_work(void)
 		elog(ERROR, "tenant_rls: registry cleanup failed: %s", SPI_result_code_string(ret));
 
 	/*
-	 * So does the audit configuration: a table created later under the same
-	 * name must not count as audited.  A row is the dropped table's when it
-	 * has its oid, or its name and an oid that names no table any more (rows
-	 * restored by pg_dump carry the old cluster's oids); a row with the name
-	 * and the oid of a living table belongs to that table (renamed since).
+	 * So does the audit configuration (AUDIT_CONFIG_ROW_OF): a table created
+	 * later under the same name must not count as audited.
 	 */
 	ret = SPI_execute("DELETE FROM tenant_rls.audit_config c"
-					  " USING pg_catalog.pg_event_trigger_dropped_objects() d"
-					  " WHERE d.object_type OPERATOR(pg_catalog.=) 'table'"
-					  " AND (c.table_oid OPERATOR(pg_catalog.=) d.objid"
-					  "      OR (c.schema_name OPERATOR(pg_catalog.=) d.schema_name"
-					  "          AND c.table_name OPERATOR(pg_catalog.=) d.object_name"
-					  "          AND NOT EXISTS (SELECT FROM pg_catalog.pg_class k"
-					  "                           WHERE k.oid OPERATOR(pg_catalog.=) c.table_oid)))",
+					  " USING pg_catalog.pg_event_trigger_dropped_objects() x"
+					  " WHERE x.object_type OPERATOR(pg_catalog.=) 'table'"
+					  " AND " AUDIT_CONFIG_ROW_OF("x.objid", "x.schema_name", "x.object_name"),
 					  false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "tenant_rls: audit configuration cleanup failed: %s", SPI_result_code_string(ret));
