@@ -274,6 +274,31 @@ COMMIT;
 RESET ROLE;
 -- history of a row of a table without primary key
 SELECT seq, operation FROM tenant_rls.audit_history('public.audit_nopk', '{"b": "y"}');
+-- an UPDATE of the primary key is recorded even when the key is not among
+-- the audited columns (audit_global records label only), with the old and new
+-- key; the history follows the row from its old key to its new one
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+INSERT INTO public.audit_global VALUES (5, 'five', 'n');
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+UPDATE public.audit_global SET id = 6 WHERE id = 5;
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+UPDATE public.audit_global SET label = 'six' WHERE id = 6;
+UPDATE public.audit_global SET id = 7, label = 'seven', note = 'm' WHERE id = 6;
+COMMIT;
+RESET ROLE;
+SELECT operation, row_pk, old_row, new_row FROM tenant_rls.audit_history('public.audit_global', '{"id": 5}');
+SELECT operation, row_pk, old_row, new_row FROM tenant_rls.audit_history('public.audit_global', '{"id": 6}');
+SELECT operation, row_pk, old_row, new_row FROM tenant_rls.audit_history('public.audit_global', '{"id": 7}');
+-- the batches: the renumbering is about two keys
+SELECT row_key, row_keys FROM tenant_rls.audit_batch
+ WHERE table_oid = 'public.audit_global'::regclass AND (row_key >= 5 OR row_keys IS NOT NULL)
+ ORDER BY seq;
 -- history uses the index
 CREATE FUNCTION pg_temp.plan_uses(q text, pattern text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE line text;

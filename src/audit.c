@@ -717,7 +717,7 @@ audit_truncate(TriggerData *td)
 	target.table_oid = RelationGetRelid(rel);
 	target.schema_name = &ar->own_nsp;
 	target.table_name = &ar->own_name;
-	audit_append_entry(tenant_context_get(), &target, entry_buf.data, entry_buf.len, false, 0);
+	audit_append_entry(tenant_context_get(), &target, entry_buf.data, entry_buf.len, 0, NULL);
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	truncated_rels = lappend_oid(truncated_rels, RelationGetRelid(rel));
@@ -765,7 +765,8 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 				newtup = NULL;
 	uint8		op;
 	uint8		flags = 0;
-	int64		key = 0;
+	int64		keys[2];
+	int			nkeys = 0;
 	const char *tenant;
 	AttrNumber	changed[MaxTupleAttributeNumber];
 	int			nchanged = 0;
@@ -831,13 +832,25 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 
 	if (oldtup && newtup)
 	{
-		/* UPDATE: only the audited columns that changed; nothing if none did */
+		/*
+		 * UPDATE: only the audited columns that changed, and the key columns
+		 * if the key changed, audited or not (the entry's key is the old one:
+		 * the new one is in the new image); nothing if none did.
+		 */
 		for (int i = 0; i < ar->naudited; i++)
 		{
 			int			k = ar->audited[i] - 1;
 
 			if (!same_value(&ar->cols[k], ov[k], on[k], nv[k], nn[k]))
 				changed[nchanged++] = ar->audited[i];
+		}
+		for (int i = 0; i < ar->npk; i++)
+		{
+			int			k = ar->pk[i] - 1;
+
+			if (!ar->cols[k].audited &&
+				!same_value(&ar->cols[k], ov[k], on[k], nv[k], nn[k]))
+				changed[nchanged++] = ar->pk[i];
 		}
 		if (nchanged == 0)
 			return PointerGetDatum(NULL);
@@ -858,7 +871,14 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 		bool	   *kn = oldtup ? on : nn;
 
 		put_image(&entry_buf, ar, ar->pk, ar->npk, kv, kn);
-		key = row_key(ar, kv, kn);
+		keys[nkeys++] = row_key(ar, kv, kn);
+		/* a new primary key: the row's history goes on under both keys */
+		if (oldtup && newtup)
+		{
+			keys[nkeys] = row_key(ar, nv, nn);
+			if (keys[nkeys] != keys[0])
+				nkeys++;
+		}
 	}
 	if (oldtup && newtup)
 	{
@@ -884,7 +904,7 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 		tenant = tenant_context_get();
 
 	audit_target(ar, &target);
-	audit_append_entry(tenant, &target, entry_buf.data, entry_buf.len, ar->npk > 0, key);
+	audit_append_entry(tenant, &target, entry_buf.data, entry_buf.len, nkeys, keys);
 	return PointerGetDatum(NULL);
 }
 

@@ -158,12 +158,13 @@ typedef struct AuditTarget
 } AuditTarget;
 
 /*
- * Queue one encoded entry of the given tenant (NULL: none).  has_key: the
- * entry is about one row whose history key is row_key.  Chained and written
- * when the transaction commits, under the tenant's lock.
+ * Queue one encoded entry of the given tenant (NULL: none).  keys[nkeys]:
+ * the history keys of the row the entry is about (none: no primary key, two:
+ * an UPDATE of the primary key, old and new).  Chained and written when the
+ * transaction commits, under the tenant's lock.
  */
 extern void audit_append_entry(const char *tenant, const AuditTarget *target,
-							   const char *entry, int len, bool has_key, int64 row_key);
+							   const char *entry, int len, int nkeys, const int64 *keys);
 
 /* a palloc'd name Datum */
 extern Datum audit_name_datum(const char *s);

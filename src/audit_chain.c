@@ -1662,7 +1662,7 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
 
 void
 audit_append_entry(const char *tenant, const AuditTarget *t,
-				   const char *entry, int len, bool has_key, int64 row_key)
+				   const char *entry, int len, int nkeys, const int64 *keys)
 {
 	const char *key = tenant ? tenant : "";
 	int			level = GetCurrentTransactionNestLevel();
@@ -1717,7 +1717,7 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
 	appendBinaryStringInfo(&pb->payload, entry, len);
 	pb->nentries++;
 	pending_bytes += len;
-	if (has_key)
+	for (int i = 0; i < nkeys; i++)
 	{
 		if (pb->nkeys == pb->maxkeys)
 		{
@@ -1726,7 +1726,7 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
 				? repalloc(pb->keys, sizeof(int64) * pb->maxkeys)
 				: MemoryContextAlloc(TopTransactionContext, sizeof(int64) * pb->maxkeys);
 		}
-		pb->keys[pb->nkeys++] = row_key;
+		pb->keys[pb->nkeys++] = keys[i];
 		pending_bytes += sizeof(int64);
 	}
 
@@ -2136,7 +2136,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 			target.layout_id = 0;
 			target.layout = layout.data;
 			target.layout_len = layout.len;
-			audit_append_entry(NULL, &target, entry.data, entry.len, false, 0);
+			audit_append_entry(NULL, &target, entry.data, entry.len, 0, NULL);
 		}
 
 		if (SPI_execute("SELECT tenant_rls.audit_maintain()", false, 0) != SPI_OK_SELECT)

@@ -546,6 +546,11 @@ CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
       FROM batches b
      CROSS JOIN LATERAL tenant_rls.audit_entries(b.payload) e
      WHERE e.row_pk OPERATOR(pg_catalog.=) pk
+        -- an UPDATE of the key: row_pk is the old key, the new one is row_pk
+        -- with the key columns of new_row
+        OR (e.operation OPERATOR(pg_catalog.=) 'UPDATE' AND e.row_pk IS NOT NULL
+            AND (SELECT pg_catalog.jsonb_object_agg(c.key, COALESCE(e.new_row OPERATOR(pg_catalog.->) c.key, c.value))
+                   FROM pg_catalog.jsonb_each(e.row_pk) c) OPERATOR(pg_catalog.=) pk)
         OR (e.row_pk IS NULL AND (e.old_row OPERATOR(pg_catalog.@>) pk OR e.new_row OPERATOR(pg_catalog.@>) pk))
      ORDER BY b.logged_at, b.tenant, b.seq, e.entry
 $$;
