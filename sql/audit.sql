@@ -483,7 +483,36 @@ SELECT pg_catalog.count(*) AS entries, pg_catalog.min((row_pk->>'id')::int) AS f
   FROM tenant_rls.audit_log WHERE table_name = 'audit_bulk';
 SELECT tenant, ok, first_bad_seq, reason FROM tenant_rls.audit_verify('acme');
 
+-- json values jsonb cannot hold (a \u0000 escape, a number beyond numeric's
+-- range), alone or inside an array or a composite value: the write succeeds
+-- and is recorded, and the view shows such a value as a JSON string of its
+-- text (every other json value as JSON)
+CREATE TYPE public.audit_jpair AS (label text, doc json);
+CREATE TABLE public.audit_json (id integer PRIMARY KEY, tenant_id text NOT NULL,
+                                doc json, docs json[], pair public.audit_jpair);
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.audit_json TO tr_audit_app;
+SELECT tenant_rls.enable_audit('public.audit_json');
+SET ROLE tr_audit_app;
+INSERT INTO public.audit_json VALUES
+    (1, 'acme', '{"a": "\u0000", "b": 1}', ARRAY['{"ok": 1}', '[1e1000000]']::json[], ROW('x', '{"n": 1e1000000}')),
+    (2, 'acme', '{"b": 1, "a": "\u00e9", "c": 1.50}', ARRAY['{"ok": 1}']::json[], ROW('y', '[1, 2]')),
+    (3, 'acme', '1e131072', NULL, NULL),
+    (4, 'acme', '"\ud83d\ude00"', NULL, NULL),
+    (5, 'acme', '{"big": 1e131071, "small": 1e-16383}', NULL, NULL);
+UPDATE public.audit_json SET doc = '{"a": "\u0000", "b": 2}' WHERE id = 1;
+DELETE FROM public.audit_json WHERE id IN (1, 3);
+RESET ROLE;
+SELECT operation, row_pk, jsonb_typeof(new_row->'doc') AS doc_type, new_row->'doc' AS doc,
+       new_row->'docs' AS docs, new_row->'pair' AS pair
+  FROM tenant_rls.audit_log WHERE table_name = 'audit_json' AND operation = 'INSERT' AND entry < 5 ORDER BY entry;
+SELECT operation, row_pk, old_row, new_row
+  FROM tenant_rls.audit_log WHERE table_name = 'audit_json' AND operation <> 'INSERT' ORDER BY seq, entry;
+-- numbers at the limits of numeric read back as jsonb has them
+SELECT new_row->'doc' = '{"big": 1e131071, "small": 1e-16383}'::jsonb AS same_as_jsonb
+  FROM tenant_rls.audit_log WHERE table_name = 'audit_json' AND row_pk = '{"id": 5}';
+
 -- clean up (the log keeps its entries: it is append-only)
 DROP VIEW public.audit_view;
-DROP TABLE public.audit_org, public.audit_shared, public.audit_parted, public.audit_items, public.audit_nopk, public.audit_global, public.audit_touch, public.audit_bulk;
+DROP TABLE public.audit_org, public.audit_shared, public.audit_parted, public.audit_items, public.audit_nopk, public.audit_global, public.audit_touch, public.audit_bulk, public.audit_json;
+DROP TYPE public.audit_jpair;
 DELETE FROM tenant_rls.audit_config;

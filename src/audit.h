@@ -75,7 +75,7 @@ typedef enum AuditBatchAttr
 
 /* how a column's values are encoded */
 #define AUDIT_KIND_BINARY	'B'		/* the datum's bytes (a fixed set of types) */
-#define AUDIT_KIND_JSON		'J'		/* the text of to_jsonb(value) */
+#define AUDIT_KIND_JSON		'J'		/* the text of to_json(value) (jsonb: its text) */
 
 typedef struct AuditColType
 {
@@ -84,7 +84,7 @@ typedef struct AuditColType
 	int16		typlen;
 	bool		typbyval;
 	char		kind;			/* AUDIT_KIND_* */
-	FmgrInfo   *to_jsonb;		/* AUDIT_KIND_JSON, unless the type is jsonb */
+	FmgrInfo   *to_json;		/* AUDIT_KIND_JSON, unless the type is jsonb */
 } AuditColType;
 
 extern void audit_coltype_init(AuditColType *ct, Oid typoid, int32 typmod, MemoryContext cxt);

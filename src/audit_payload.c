@@ -16,19 +16,23 @@
  *     image:  u16 n, n x (u16 column, value)
  *     value:  u8 0 (NULL) | u8 1, then
  *             kind B: typlen bytes, or u32 len + bytes for varlena types
- *             kind J: u32 len + the text of to_jsonb(value)
+ *             kind J: u32 len + JSON text: to_json(value), or a jsonb's text
  * Integers are in the server's byte order.
  *
  * Kind B (the datum's own bytes, no conversion at all) is used only for a
  * fixed set of types whose output is safe for any bytes: anybody can call
  * audit_entries() with a bytea of their making, so the decoder never hands
  * bytes to the output function of an arbitrary type.  Every other type is
- * stored as the text of to_jsonb(value) and parsed back by jsonb_in.  The
- * decoder checks every length against the end of the payload.
+ * stored as the text of to_json(value), which never fails for a valid value
+ * (to_jsonb() would: a json value with \u0000 or a number beyond numeric's
+ * range is valid json but no jsonb), and parsed back by jsonb_in when read if
+ * jsonb can hold it (json_fits_jsonb()), else shown as a JSON string of the
+ * text.  The decoder checks every length against the end of the payload.
  */
 #include "tenant_rls.h"
 
 #include "catalog/pg_type_d.h"
+#include "common/jsonapi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -82,15 +86,15 @@ binary_type(Oid typoid)
 	}
 }
 
-/* a to_jsonb() call for values of typoid */
+/* a call of to_json() (fn F_TO_JSON, JSONOID) or to_jsonb() for values of typoid */
 static FmgrInfo *
-to_jsonb_fmgr(Oid typoid, int32 typmod, MemoryContext cxt)
+to_json_fmgr(Oid fn, Oid rettype, Oid typoid, int32 typmod, MemoryContext cxt)
 {
 	FmgrInfo   *f = MemoryContextAllocZero(cxt, sizeof(FmgrInfo));
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
-	fmgr_info_cxt(F_TO_JSONB, f, cxt);
-	fmgr_info_set_expr((Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+	fmgr_info_cxt(fn, f, cxt);
+	fmgr_info_set_expr((Node *) makeFuncExpr(fn, rettype,
 											 list_make1(makeNullConst(typoid, typmod, InvalidOid)),
 											 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL),
 					   f);
@@ -107,14 +111,14 @@ audit_coltype_init(AuditColType *ct, Oid typoid, int32 typmod, MemoryContext cxt
 	ct->typoid = base;
 	ct->typmod = basemod;
 	get_typlenbyval(base, &ct->typlen, &ct->typbyval);
-	ct->to_jsonb = NULL;
+	ct->to_json = NULL;
 	if (binary_type(base))
 		ct->kind = AUDIT_KIND_BINARY;
 	else
 	{
 		ct->kind = AUDIT_KIND_JSON;
 		if (base != JSONBOID)
-			ct->to_jsonb = to_jsonb_fmgr(base, basemod, cxt);
+			ct->to_json = to_json_fmgr(F_TO_JSON, JSONOID, base, basemod, cxt);
 	}
 }
 
@@ -182,34 +186,35 @@ audit_put_value(StringInfo buf, const AuditColType *ct, Datum v, bool isnull)
 		else
 			audit_put_bytes(buf, DatumGetPointer(v), ct->typlen);
 	}
-	else
+	else if (ct->to_json == NULL)
 	{
-		Jsonb	   *jb;
-		char	   *s;
-		size_t		len;
-
-		if (ct->to_jsonb == NULL)
-			jb = DatumGetJsonbP(v);
-		else
-		{
-			/* a cast to json may be SQL of the user's (see audit_converting) */
-			audit_converting = true;
-			PG_TRY();
-			{
-				jb = DatumGetJsonbP(FunctionCall1(ct->to_jsonb, v));
-			}
-			PG_FINALLY();
-			{
-				audit_converting = false;
-			}
-			PG_END_TRY();
-		}
-		s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-		len = strlen(s);
+		/* jsonb: its text */
+		Jsonb	   *jb = DatumGetJsonbP(v);
+		char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		size_t		len = strlen(s);
 
 		audit_put_u32(buf, (uint32) len);
 		audit_put_bytes(buf, s, len);
 		pfree(s);
+	}
+	else
+	{
+		text	   *volatile t = NULL;
+
+		/* a cast to json may be SQL of the user's (see audit_converting) */
+		audit_converting = true;
+		PG_TRY();
+		{
+			t = DatumGetTextPP(FunctionCall1(ct->to_json, v));
+		}
+		PG_FINALLY();
+		{
+			audit_converting = false;
+		}
+		PG_END_TRY();
+		audit_put_u32(buf, VARSIZE_ANY_EXHDR(t));
+		audit_put_bytes(buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		pfree(t);
 	}
 }
 
@@ -358,6 +363,70 @@ numeric_image_ok(const char *s, uint32 len)
 	return true;
 }
 
+/*
+ * Whether jsonb_in() accepts a JSON text, without raising its errors
+ * (PostgreSQL 15 has no soft input errors): it parses as JSON with strings
+ * de-escaped (\u0000, lone surrogates and, outside UTF-8, escapes of
+ * non-ASCII characters fail), and every number fits numeric (checked
+ * conservatively: at most 131072 digits before the decimal point and 16383
+ * after it, exponent applied).  Text json_in() accepted fails only for these.
+ */
+typedef struct FitsState
+{
+	bool		fits;
+} FitsState;
+
+static void
+fits_scalar(void *state, char *token, JsonTokenType tokentype)
+{
+	FitsState  *fs = (FitsState *) state;
+
+	if (tokentype == JSON_TOKEN_NUMBER && fs->fits)
+	{
+		/* -?digits[.digits][(e|E)[+-]digits], as the lexer checked */
+		const char *p = token;
+		int64		intdigits = 0,
+					fracdigits = 0,
+					exp = 0;
+		bool		negexp = false;
+
+		if (*p == '-')
+			p++;
+		while (isdigit((unsigned char) *p))
+			p++, intdigits++;
+		if (*p == '.')
+			for (p++; isdigit((unsigned char) *p); p++)
+				fracdigits++;
+		if (*p == 'e' || *p == 'E')
+		{
+			p++;
+			if (*p == '+' || *p == '-')
+				negexp = (*p++ == '-');
+			for (; isdigit((unsigned char) *p); p++)
+				if (exp < 10000000)
+					exp = exp * 10 + (*p - '0');
+			if (negexp)
+				exp = -exp;
+		}
+		if (intdigits + exp > 131072 || fracdigits - exp > 16383)
+			fs->fits = false;
+	}
+	if (token)
+		pfree(token);
+}
+
+static bool
+json_fits_jsonb(char *json, int len)
+{
+	FitsState	fs = {true};
+	JsonSemAction sem = {0};
+	JsonLexContext *lex = makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), true);
+
+	sem.semstate = &fs;
+	sem.scalar = fits_scalar;
+	return pg_parse_json(lex, &sem) == JSON_SUCCESS && fs.fits;
+}
+
 static void
 push_value(JsonbParseState **st, Reader *r, DecodeCol *c)
 {
@@ -382,7 +451,18 @@ push_value(JsonbParseState **st, Reader *r, DecodeCol *c)
 
 		if (strlen(cs) != len)
 			corrupted("a JSON value holds a zero byte");
-		push_jsonb(st, DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(cs))));
+		if (!pg_verifymbstr(cs, len, true))
+			corrupted("a JSON value is not valid in the database encoding");
+		if (json_fits_jsonb(cs, len))
+			push_jsonb(st, DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(cs))));
+		else
+		{
+			/* valid json jsonb cannot hold: its text, as a string */
+			jv.type = jbvString;
+			jv.val.string.val = cs;
+			jv.val.string.len = len;
+			pushJsonbValue(st, WJB_VALUE, &jv);
+		}
 		return;
 	}
 
@@ -576,7 +656,8 @@ tenant_rls_audit_entries(PG_FUNCTION_ARGS)
 				case TIMEOID:
 				case TIMESTAMPOID:
 				case TIMESTAMPTZOID:
-					c->to_jsonb = to_jsonb_fmgr(c->typoid, c->typmod, CurrentMemoryContext);
+					c->to_jsonb = to_json_fmgr(F_TO_JSONB, JSONBOID, c->typoid, c->typmod,
+											   CurrentMemoryContext);
 					break;
 				default:
 					break;
