@@ -34,6 +34,7 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_authid_d.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type_d.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -1050,6 +1051,71 @@ tenant_rls_audit_guard(PG_FUNCTION_ARGS)
  * updated_at (A5): BEFORE UPDATE FOR EACH ROW, argument: the column
  * ---------------------------------------------------------------------
  */
+
+/*
+ * The table whose trigger the trigger trigoid on relid is, or descends from:
+ * a partition's trigger may be a clone of its parent's, which only the
+ * parent's can change (enable_updated_at() on the partition is refused).
+ */
+static Oid
+updated_at_trigger_owner(Oid trigoid, Oid relid)
+{
+	Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
+
+	while (OidIsValid(trigoid))
+	{
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(trigoid));
+		scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
+		tup = systable_getnext(scan);
+		trigoid = InvalidOid;
+		if (HeapTupleIsValid(tup))
+		{
+			relid = ((Form_pg_trigger) GETSTRUCT(tup))->tgrelid;
+			trigoid = ((Form_pg_trigger) GETSTRUCT(tup))->tgparentid;
+		}
+		systable_endscan(scan);
+	}
+	table_close(tgrel, AccessShareLock);
+	return relid;
+}
+
+/*
+ * The column named by the trigger is missing or no timestamp.  With the
+ * trigger enable_updated_at() attaches, DDL does not lead here while the
+ * event triggers run: a RENAME COLUMN gives the trigger the new name
+ * (event_trigger.c), and PostgreSQL refuses DROP COLUMN and ALTER COLUMN ...
+ * TYPE of the column, on which the trigger depends (40_audit.sql).  A
+ * rename while they did not run does (the argument keeps the old name, which
+ * a later rename may even give to another column), and so may a trigger
+ * attached by hand.
+ */
+static void updated_at_column_error(TriggerData *td, int sqlstate, const char *problem) pg_attribute_noreturn();
+
+static void
+updated_at_column_error(TriggerData *td, int sqlstate, const char *problem)
+{
+	Oid			owner = updated_at_trigger_owner(td->tg_trigger->tgoid,
+												 RelationGetRelid(td->tg_relation));
+	char	   *relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(td->tg_relation)),
+													 RelationGetRelationName(td->tg_relation));
+	char	   *ownername = quote_literal_cstr(quote_qualified_identifier(get_namespace_name(get_rel_namespace(owner)),
+																		  get_rel_name(owner)));
+
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 errmsg("column \"%s\" of table %s, maintained by trigger \"%s\", %s",
+					td->tg_trigger->tgargs[0], relname, td->tg_trigger->tgname, problem),
+			 errdetail("The trigger names the column it sets to now(): a column was renamed while tenant_rls's "
+					   "event triggers did not run, or the trigger was not attached by tenant_rls.enable_updated_at()."),
+			 errhint("Run tenant_rls.enable_updated_at(%s, column) with the timestamp column to maintain, "
+					 "or tenant_rls.disable_updated_at(%s).", ownername, ownername)));
+}
+
 Datum
 tenant_rls_updated_at_trigger(PG_FUNCTION_ARGS)
 {
@@ -1081,11 +1147,7 @@ tenant_rls_updated_at_trigger(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(td->tg_relation);
 	attnum = SPI_fnumber(desc, td->tg_trigger->tgargs[0]);
 	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of table \"%s\" does not exist",
-						td->tg_trigger->tgargs[0], RelationGetRelationName(td->tg_relation)),
-				 errhint("Call tenant_rls.enable_updated_at() again with an existing column.")));
+		updated_at_column_error(td, ERRCODE_UNDEFINED_COLUMN, "does not exist");
 	typid = getBaseType(TupleDescAttr(desc, attnum - 1)->atttypid);
 	if (typid == TIMESTAMPTZOID)
 		value = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
@@ -1093,11 +1155,7 @@ tenant_rls_updated_at_trigger(PG_FUNCTION_ARGS)
 		value = DirectFunctionCall1(timestamptz_timestamp,
 									TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
 	else
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column \"%s\" of table \"%s\" is not a timestamp",
-						td->tg_trigger->tgargs[0], RelationGetRelationName(td->tg_relation)),
-				 errhint("Use a timestamptz column.")));
+		updated_at_column_error(td, ERRCODE_DATATYPE_MISMATCH, "is not a timestamptz or timestamp");
 
 	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_newtuple, desc, 1, &attnum, &value, &isnull));
 }

@@ -24,8 +24,9 @@
  *     works on tables) and ALTER SCHEMA ... RENAME update the names in
  *     tenant_rls.protected_table (and the recorded policy texts that name
  *     the table) and in tenant_rls.audit_config (whose column lists also
- *     follow RENAME COLUMN); DETACH PARTITION and NO INHERIT clear the former
- *     child's parent link.  The trigger has no command tag filter, so no other
+ *     follow RENAME COLUMN, as does the column an updated_at trigger
+ *     maintains); DETACH PARTITION and NO INHERIT clear the former child's
+ *     parent link.  The trigger has no command tag filter, so no other
  *     spelling of a command (ALTER VIEW ... RENAME COLUMN and ALTER TYPE ...
  *     RENAME ATTRIBUTE on a table, say) slips past it;
  *   - audit: a new partition (CREATE TABLE ... PARTITION OF, ATTACH
@@ -70,6 +71,7 @@
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -835,16 +837,48 @@ audit_config_follow(const char *oldnsp, const char *oldname, Oid relid)
 }
 
 /*
+ * The tables a RENAME COLUMN of relid renamed the column of: relid and its
+ * partitions and inheritance children; for a composite type (ALTER TYPE ...
+ * RENAME ATTRIBUTE ... CASCADE) the typed tables of the type, and theirs.
+ */
+static List *
+renamed_column_tables(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	List	   *typed = NIL;
+	List	   *rels = NIL;
+	ListCell   *lc;
+
+	if (get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
+		return find_all_inheritors(relid, NoLock, NULL);
+	values[0] = ObjectIdGetDatum(get_rel_type_id(relid));
+	if (SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_class c"
+							  " WHERE c.reloftype OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: typed table lookup failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		typed = lappend_oid(typed, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																  SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	foreach(lc, typed)
+		rels = list_concat_unique_oid(rels, find_all_inheritors(lfirst_oid(lc), NoLock, NULL));
+	return rels;
+}
+
+/*
  * The column lists of the audit configuration (columns, exclude) name
- * columns: a column renamed in relid (and so in its partitions and
- * inheritance children) keeps its place in them.  Otherwise a renamed
- * excluded column would be recorded in full from then on, and a renamed
- * audited one silently dropped from the record.
+ * columns: a column renamed in rels (renamed_column_tables()) keeps its
+ * place in them.  Otherwise a renamed excluded column would be recorded in
+ * full from then on, and a renamed audited one silently dropped from the
+ * record.
  */
 static void
-audit_config_rename_column(Oid relid, const char *oldname, const char *newname)
+audit_config_rename_column(List *rels, const char *oldname, const char *newname)
 {
-	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
 	ListCell   *lc;
 
 	foreach(lc, rels)
@@ -866,6 +900,117 @@ audit_config_rename_column(Oid relid, const char *oldname, const char *newname)
 									3, argtypes, values, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "tenant_rls: audit configuration update failed: %s", SPI_result_code_string(ret));
+	}
+}
+
+/*
+ * The updated_at trigger (tenant_rls.updated_at_attach(), 40_audit.sql)
+ * names the column it maintains in its argument, which a rename leaves
+ * behind (its WHEN clause, which holds attribute numbers, follows by
+ * itself): every UPDATE would fail.  Each table of rels whose
+ * tenant_rls_updated_at trigger of tenant_rls.updated_at_trigger() names
+ * oldname and is its own (not a clone) gets it again, naming newname,
+ * through updated_at_attach(); the clones on its partitions follow
+ * (CREATE OR REPLACE TRIGGER on a partitioned table replaces them).  That
+ * also enables the trigger and its clones again, so a state set with ALTER
+ * TABLE ... DISABLE / ENABLE REPLICA / ENABLE ALWAYS TRIGGER is set back
+ * afterwards, on each table (ONLY).  A trigger attached by hand under
+ * another name is left alone (its UPDATEs then fail with a hint, audit.c).
+ */
+static void
+updated_at_rename_column(List *rels, const char *oldname, const char *newname)
+{
+	typedef struct
+	{
+		Oid			relid;
+		bool		own;		/* not a clone of a parent's trigger */
+		char		enabled;	/* pg_trigger.tgenabled */
+	} Found;
+	List	   *found = NIL;
+	size_t		len = strlen(oldname) + 1;
+	bytea	   *oldarg = palloc(VARHDRSZ + len);
+	ListCell   *lc;
+
+	/* tgargs: each argument followed by a NUL byte */
+	SET_VARSIZE(oldarg, VARHDRSZ + len);
+	memcpy(VARDATA(oldarg), oldname, len);
+
+	foreach(lc, rels)
+	{
+		Oid			argtypes[2] = {OIDOID, BYTEAOID};
+		Datum		values[2];
+		int			ret;
+
+		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		values[1] = PointerGetDatum(oldarg);
+		ret = SPI_execute_with_args("SELECT t.tgparentid OPERATOR(pg_catalog.=) 0, t.tgenabled"
+									" FROM pg_catalog.pg_trigger t"
+									" WHERE t.tgrelid OPERATOR(pg_catalog.=) $1"
+									" AND t.tgname OPERATOR(pg_catalog.=) 'tenant_rls_updated_at'"
+									" AND t.tgfoid OPERATOR(pg_catalog.=)"
+									"     pg_catalog.to_regprocedure('tenant_rls.updated_at_trigger()')"
+									" AND t.tgnargs OPERATOR(pg_catalog.=) 1"
+									" AND t.tgargs OPERATOR(pg_catalog.=) $2",
+									2, argtypes, values, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "tenant_rls: updated_at trigger lookup failed: %s", SPI_result_code_string(ret));
+		if (SPI_processed > 0)
+		{
+			Found	   *f = palloc(sizeof(Found));
+			bool		isnull;
+
+			f->relid = lfirst_oid(lc);
+			f->own = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			f->enabled = DatumGetChar(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+			found = lappend(found, f);
+		}
+	}
+
+	foreach(lc, found)
+	{
+		Found	   *f = (Found *) lfirst(lc);
+		Oid			argtypes[2] = {REGCLASSOID, TEXTOID};
+		Datum		values[2];
+		int			ret;
+
+		if (!f->own || get_attnum(f->relid, newname) == InvalidAttrNumber)
+			continue;
+		values[0] = ObjectIdGetDatum(f->relid);
+		values[1] = CStringGetTextDatum(newname);
+		ret = SPI_execute_with_args("SELECT tenant_rls.updated_at_attach($1, $2::pg_catalog.name)",
+									2, argtypes, values, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "tenant_rls: updated_at_attach() failed: %s", SPI_result_code_string(ret));
+	}
+
+	foreach(lc, found)
+	{
+		Found	   *f = (Found *) lfirst(lc);
+		const char *action;
+		int			ret;
+
+		switch (f->enabled)
+		{
+			case TRIGGER_DISABLED:
+				action = "DISABLE";
+				break;
+			case TRIGGER_FIRES_ON_REPLICA:
+				action = "ENABLE REPLICA";
+				break;
+			case TRIGGER_FIRES_ALWAYS:
+				action = "ENABLE ALWAYS";
+				break;
+			default:
+				continue;		/* TRIGGER_FIRES_ON_ORIGIN: as updated_at_attach() left it */
+		}
+		ret = SPI_execute(psprintf("ALTER TABLE ONLY %s %s TRIGGER tenant_rls_updated_at",
+								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(f->relid)),
+															  get_rel_name(f->relid)),
+								   action),
+						  false, 0);
+		if (ret != SPI_OK_UTILITY)
+			elog(ERROR, "tenant_rls: restoring the state of an updated_at trigger failed: %s",
+				 SPI_result_code_string(ret));
 	}
 }
 
@@ -1169,7 +1314,12 @@ ddl_command_end_work(void)
 									if (is_tenant_column_of(addr->objectId, addr->objectSubId))
 										candidates = add_candidate(candidates, addr->objectId, false);
 									if (stmt->subname != NULL && stmt->newname != NULL)
-										audit_config_rename_column(addr->objectId, stmt->subname, stmt->newname);
+									{
+										List	   *rels = renamed_column_tables(addr->objectId);
+
+										audit_config_rename_column(rels, stmt->subname, stmt->newname);
+										updated_at_rename_column(rels, stmt->subname, stmt->newname);
+									}
 								}
 								break;
 							case OBJECT_POLICY:

@@ -563,6 +563,37 @@ CREATE FUNCTION tenant_rls.updated_at_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'tenant_rls_updated_at_trigger';
 COMMENT ON FUNCTION tenant_rls.updated_at_trigger() IS 'sets a timestamp column to now() on UPDATE; attach with enable_updated_at()';
 
+-- The trigger enable_updated_at() attaches, defined here only: enable_updated_at()
+-- and the ddl_command_end event trigger (RENAME COLUMN of the maintained
+-- column, event_trigger.c) call this.  The argument names the column (the C
+-- function looks it up by name: attribute numbers differ between a partitioned
+-- table and its partitions, which get clones of the trigger with the same
+-- argument).  The WHEN clause is always true and is there for its side effect:
+-- PostgreSQL records that the trigger depends on the columns its WHEN clause
+-- reads, so it refuses ALTER COLUMN ... TYPE of the column ("cannot alter type
+-- of a column used in a trigger definition") and DROP COLUMN without CASCADE
+-- (CASCADE drops the trigger and its clones), as for any object that depends
+-- on a column, whether or not our event triggers run (refusing in the event
+-- triggers instead would not hold while they do not run, and would be a rule
+-- of ours rather than PostgreSQL's); the clause stores attribute numbers, so
+-- it follows a rename by itself.  The planner folds
+-- "x IS NULL OR true" to true when the statement starts (a 500,000-row UPDATE
+-- took the same time with and without the clause, within noise).
+-- CREATE OR REPLACE keeps the trigger's oid and comment; on a partitioned
+-- table it replaces the clones too (and adopts a partition's own trigger of
+-- that name).
+CREATE FUNCTION tenant_rls.updated_at_attach(tbl regclass, "column" name) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER tenant_rls_updated_at BEFORE UPDATE ON %s '
+                              'FOR EACH ROW WHEN (NEW.%I IS NULL OR true) '
+                              'EXECUTE FUNCTION tenant_rls.updated_at_trigger(%L)', tbl, "column", "column");
+END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls.updated_at_attach(regclass, name) FROM PUBLIC;
+
 CREATE FUNCTION tenant_rls.enable_updated_at(tbl regclass, "column" name DEFAULT 'updated_at') RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -585,9 +616,7 @@ BEGIN
         RAISE EXCEPTION 'column "%" of table % has type %, not timestamptz or timestamp', "column", tbl, typ
             USING ERRCODE = 'datatype_mismatch', HINT = 'Use a timestamptz column.';
     END IF;
-    PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_updated_at');
-    EXECUTE pg_catalog.format('CREATE TRIGGER tenant_rls_updated_at BEFORE UPDATE ON %s '
-                              'FOR EACH ROW EXECUTE FUNCTION tenant_rls.updated_at_trigger(%L)', tbl, "column");
+    PERFORM tenant_rls.updated_at_attach(tbl, "column");
 END
 $$;
 REVOKE ALL ON FUNCTION tenant_rls.enable_updated_at(regclass, name) FROM PUBLIC;
