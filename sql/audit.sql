@@ -511,6 +511,23 @@ SELECT operation, row_pk, old_row, new_row
 SELECT new_row->'doc' = '{"big": 1e131071, "small": 1e-16383}'::jsonb AS same_as_jsonb
   FROM tenant_rls.audit_log WHERE table_name = 'audit_json' AND row_pk = '{"id": 5}';
 
+-- an UPDATE that moves a row to another tenant (the table's owner can) is in
+-- both tenants' chains, and each tenant's history of the row shows it
+UPDATE public.audit_json SET tenant_id = 'globex', doc = '{"moved": true}' WHERE id = 2;
+SELECT tenant, operation, old_row, new_row FROM tenant_rls.audit_log
+ WHERE table_name = 'audit_json' AND row_pk = '{"id": 2}' AND operation = 'UPDATE' ORDER BY tenant;
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('globex') IS NOT NULL AS set;
+SELECT tenant, operation, new_row FROM tenant_rls.audit_history('public.audit_json', '{"id": 2}');
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+SELECT tenant, operation, new_row FROM tenant_rls.audit_history('public.audit_json', '{"id": 2}');
+COMMIT;
+RESET ROLE;
+SELECT tenant, ok, first_bad_seq, reason FROM tenant_rls.audit_verify('globex');
+
 -- clean up (the log keeps its entries: it is append-only)
 DROP VIEW public.audit_view;
 DROP TABLE public.audit_org, public.audit_shared, public.audit_parted, public.audit_items, public.audit_nopk, public.audit_global, public.audit_touch, public.audit_bulk, public.audit_json;

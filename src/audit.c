@@ -906,6 +906,25 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 
 	audit_target(ar, &target);
 	audit_append_entry(tenant, &target, entry_buf.data, entry_buf.len, nkeys, keys);
+
+	/*
+	 * An UPDATE that moves the row to another tenant is in the new tenant's
+	 * chain too: each tenant's log shows the row leaving or arriving.
+	 */
+	if (ar->tenant_att > 0 && oldtup && newtup)
+	{
+		int			k = ar->tenant_att - 1;
+
+		if (!same_value(&ar->cols[k], ov[k], on[k], nv[k], nn[k]))
+		{
+			char	   *from = tenant ? pstrdup(tenant) : NULL;
+			const char *to = row_tenant(ar, nv[k], nn[k]);
+
+			/* (another image of the same text, a char(n)'s padding: the same tenant) */
+			if ((from == NULL) != (to == NULL) || (from != NULL && strcmp(from, to) != 0))
+				audit_append_entry(to, &target, entry_buf.data, entry_buf.len, nkeys, keys);
+		}
+	}
 	return PointerGetDatum(NULL);
 }
 
