@@ -177,6 +177,183 @@ RESET ROLE;
 SELECT count(*) AS entries_after_disable FROM tenant_rls.audit_batch
  WHERE tenant = 'ap-admin' AND seq > (SELECT seq FROM ap_seen);
 
+-- 8. ATTACH PARTITION of a table audited on its own below an audited table.
+-- With auto-protection on (and tenant_rls.audit), every new standalone
+-- tenant table is audited on its own, and attaching it below an audited table
+-- failed: PostgreSQL clones the parent's row trigger tenant_rls_audit onto the
+-- new partition ("trigger ... already exists").  The ddl_command_start event
+-- trigger takes the table's own audit away first (disable_audit()), in the
+-- ATTACH's transaction: the partition is then audited once, as the parent's
+-- configuration says, like a partition created with PARTITION OF.  The DDL
+-- runs as the tables' owner.
+SET tenant_rls.auto_protect = on;
+SET tenant_rls.audit = on;
+SET tenant_rls.managed_schemas = 'ap';
+-- the row triggers of the stock tables: own (tgparentid = 0) or a clone
+CREATE VIEW public.ap_row_triggers AS
+SELECT c.relname, t.tgname, t.tgparentid = 0 AS own, t.tgfoid::regproc AS function
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = 'ap'::regnamespace AND c.relname LIKE 'stock%'
+   AND t.tgname IN ('tenant_rls_audit', 'tenant_rls_updated_at')
+ ORDER BY 1, 2;
+-- the audit configuration and the registry's audit flag of the stock tables
+CREATE VIEW public.ap_stock_audit AS
+SELECT r.table_name, a.columns, a.exclude, r.managed -> 'audit' AS registry_audit
+  FROM tenant_rls.protected_table r
+  LEFT JOIN tenant_rls.audit_config a ON (a.schema_name, a.table_name) = (r.schema_name, r.table_name)
+ WHERE r.schema_name = 'ap' AND r.table_name LIKE 'stock%'
+ ORDER BY 1;
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.stock (tenant_id text NOT NULL, id integer NOT NULL, qty integer, note text,
+                       changed_at timestamptz, checked_at timestamptz, PRIMARY KEY (tenant_id, id))
+    PARTITION BY LIST (tenant_id);
+-- created on its own (to be loaded), then attached
+CREATE TABLE ap.stock_a (LIKE ap.stock);
+RESET ROLE;
+SELECT * FROM public.ap_row_triggers;
+SELECT * FROM public.ap_stock_audit;
+SET ROLE tr_ap_owner;
+ALTER TABLE ap.stock ATTACH PARTITION ap.stock_a FOR VALUES IN ('ap-a');
+RESET ROLE;
+-- the partition has the clone only, its own configuration is gone (and the
+-- registry no longer asks unprotect() to disable its audit); the TRUNCATE
+-- trigger is back (ddl_command_end)
+SELECT * FROM public.ap_row_triggers;
+SELECT * FROM public.ap_stock_audit;
+SELECT relname FROM public.ap_truncate_triggers WHERE relname LIKE 'stock%';
+-- its own column lists differed from the parent's: those of the parent apply
+-- from now on, and a NOTICE says so
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.stock_b (LIKE ap.stock);
+RESET ROLE;
+SELECT tenant_rls.enable_audit('ap.stock_b', exclude => '{note}');
+SELECT * FROM public.ap_stock_audit WHERE table_name = 'stock_b';
+SET ROLE tr_ap_owner;
+ALTER TABLE ap.stock ATTACH PARTITION ap.stock_b FOR VALUES IN ('ap-b');
+RESET ROLE;
+SELECT * FROM public.ap_stock_audit WHERE table_name = 'stock_b';
+
+-- every change is recorded once, naming the partitioned table, with all its
+-- columns (note included)
+SET ROLE tr_ap_owner;
+SELECT tenant_rls.set_tenant('ap-a', false) IS NOT NULL AS set;
+INSERT INTO ap.stock_a (tenant_id, id, qty, note) VALUES ('ap-a', 1, 10, 'direct');
+INSERT INTO ap.stock (tenant_id, id, qty, note) VALUES ('ap-a', 2, 20, 'through the parent');
+UPDATE ap.stock SET qty = qty + 1 WHERE id = 1;
+DELETE FROM ap.stock_a WHERE id = 2;
+SELECT tenant_rls.set_tenant('ap-b', false) IS NOT NULL AS set;
+INSERT INTO ap.stock_b (tenant_id, id, qty, note) VALUES ('ap-b', 1, 5, 'no longer excluded');
+RESET ROLE;
+SELECT tenant, table_name, operation, row_pk, new_row - 'changed_at' - 'checked_at' AS new_row
+  FROM tenant_rls.audit_log WHERE tenant IN ('ap-a', 'ap-b') ORDER BY tenant, seq, entry;
+
+-- a failed ATTACH (a row outside the partition bound) takes it all back:
+-- the table stays audited on its own
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.stock_c (LIKE ap.stock);
+INSERT INTO ap.stock_c (tenant_id, id) VALUES ('ap-b', 1);
+ALTER TABLE ap.stock ATTACH PARTITION ap.stock_c FOR VALUES IN ('ap-c');
+RESET ROLE;
+SELECT * FROM public.ap_row_triggers WHERE relname = 'stock_c';
+SELECT * FROM public.ap_stock_audit WHERE table_name = 'stock_c';
+SELECT relname FROM public.ap_truncate_triggers WHERE relname = 'stock_c';
+-- nothing is done for a caller who does not own both tables (ATTACH needs
+-- that): PostgreSQL's error
+ALTER TABLE ap.stock_c OWNER TO tr_ap_other;
+SET ROLE tr_ap_owner;
+ALTER TABLE ap.stock ATTACH PARTITION ap.stock_c FOR VALUES IN ('ap-b');
+RESET ROLE;
+ALTER TABLE ap.stock_c OWNER TO tr_ap_owner;
+SELECT * FROM public.ap_row_triggers WHERE relname = 'stock_c';
+
+-- below a table that is not audited nothing clashes: the table keeps its
+-- own audit, and its entries name it
+SET tenant_rls.audit = off;
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.stockx (LIKE ap.stock) PARTITION BY LIST (tenant_id);
+RESET ROLE;
+SET tenant_rls.audit = on;
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.stockx_a (LIKE ap.stock);
+ALTER TABLE ap.stockx ATTACH PARTITION ap.stockx_a FOR VALUES IN ('ap-x');
+SELECT tenant_rls.set_tenant('ap-x', false) IS NOT NULL AS set;
+INSERT INTO ap.stockx (tenant_id, id) VALUES ('ap-x', 1);
+RESET ROLE;
+SELECT * FROM public.ap_row_triggers WHERE relname LIKE 'stockx%';
+SELECT * FROM public.ap_stock_audit WHERE table_name LIKE 'stockx%';
+SELECT tenant, table_name, operation FROM tenant_rls.audit_log WHERE tenant = 'ap-x' ORDER BY seq, entry;
+
+-- a partitioned table audited on its own, attached with its partition; and
+-- a partitioned table that is not audited but has a partition that is: every
+-- own trigger of the attached tree gives way to the clones
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.stock_p (LIKE ap.stock) PARTITION BY LIST (tenant_id);
+CREATE TABLE ap.stock_p1 PARTITION OF ap.stock_p FOR VALUES IN ('ap-p');
+RESET ROLE;
+SET tenant_rls.audit = off;
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.stock_q (LIKE ap.stock) PARTITION BY LIST (tenant_id);
+RESET ROLE;
+SET tenant_rls.audit = on;
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.stock_q1 (LIKE ap.stock);
+ALTER TABLE ap.stock_q ATTACH PARTITION ap.stock_q1 FOR VALUES IN ('ap-q');
+RESET ROLE;
+SELECT * FROM public.ap_row_triggers WHERE relname ~ '^stock_[pq]';
+-- (names resolved with the caller's search_path, as the statement's)
+SET ROLE tr_ap_owner;
+SET search_path = ap, public;
+ALTER TABLE stock ATTACH PARTITION stock_p FOR VALUES IN ('ap-p');
+RESET search_path;
+ALTER TABLE ap.stock ATTACH PARTITION ap.stock_q FOR VALUES IN ('ap-q');
+RESET ROLE;
+SELECT * FROM public.ap_row_triggers WHERE relname ~ '^stock_[pq]';
+SELECT * FROM public.ap_stock_audit WHERE table_name ~ '^stock_[pq]';
+SELECT relname FROM public.ap_truncate_triggers WHERE relname ~ '^stock_[pq]';
+SET ROLE tr_ap_owner;
+SELECT tenant_rls.set_tenant('ap-q', false) IS NOT NULL AS set;
+INSERT INTO ap.stock_q1 (tenant_id, id) VALUES ('ap-q', 1);
+RESET ROLE;
+SELECT tenant, table_name, operation FROM tenant_rls.audit_log WHERE tenant = 'ap-q' ORDER BY seq, entry;
+
+-- tenant_rls_updated_at is a row trigger too: a partition-to-be's own one
+-- for the same column gives way to the clone; for another column the ATTACH
+-- is refused, with what to run
+SELECT tenant_rls.enable_updated_at('ap.stock', 'changed_at');
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.stock_e (LIKE ap.stock);
+CREATE TABLE ap.stock_f (LIKE ap.stock);
+RESET ROLE;
+SELECT tenant_rls.enable_updated_at('ap.stock_e', 'changed_at');
+SELECT tenant_rls.enable_updated_at('ap.stock_f', 'checked_at');
+SET ROLE tr_ap_owner;
+ALTER TABLE ap.stock ATTACH PARTITION ap.stock_e FOR VALUES IN ('ap-e');
+ALTER TABLE ap.stock ATTACH PARTITION ap.stock_f FOR VALUES IN ('ap-f');
+RESET ROLE;
+SELECT * FROM public.ap_row_triggers WHERE relname IN ('stock_e', 'stock_f');
+SELECT tenant_rls.disable_updated_at('ap.stock_f');
+SET ROLE tr_ap_owner;
+ALTER TABLE ap.stock ATTACH PARTITION ap.stock_f FOR VALUES IN ('ap-f');
+RESET ROLE;
+SELECT * FROM public.ap_row_triggers WHERE relname IN ('stock_e', 'stock_f');
+
+-- DETACH is left as it was: PostgreSQL drops the clones, the event trigger
+-- the TRUNCATE trigger; the detached table is not audited, like any
+-- detached partition
+SET ROLE tr_ap_owner;
+ALTER TABLE ap.stock DETACH PARTITION ap.stock_a;
+RESET ROLE;
+SELECT * FROM public.ap_row_triggers WHERE relname = 'stock_a';
+SELECT * FROM public.ap_stock_audit WHERE table_name = 'stock_a';
+SELECT relname FROM public.ap_truncate_triggers WHERE relname = 'stock_a';
+
+SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify()
+ WHERE tenant IN ('ap-a', 'ap-b', 'ap-x', 'ap-q') ORDER BY 1;
+DROP VIEW public.ap_row_triggers, public.ap_stock_audit;
+RESET tenant_rls.managed_schemas;
+RESET tenant_rls.audit;
+SET tenant_rls.auto_protect = off;
+
 -- the chain verifies
 SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify('ap-admin');
 

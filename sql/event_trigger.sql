@@ -13,16 +13,20 @@ GRANT CREATE ON SCHEMA public TO tr_owner;
 CREATE SCHEMA et_other AUTHORIZATION tr_owner;
 GRANT USAGE ON SCHEMA et_other TO tr_app;
 
--- the triggers, and how their functions are declared
+-- the triggers, and how their functions are declared (on_ddl_command_start
+-- resolves the statement's names with the caller's search_path and must know
+-- the caller: neither SECURITY DEFINER nor SET search_path, see
+-- src/sql/30_event_trigger.sql)
 SELECT evtname, evtevent, evtenabled, evtfoid::regproc FROM pg_event_trigger
  WHERE evtname LIKE 'tenant_rls%' ORDER BY 1;
 SELECT proname, prosecdef, proconfig FROM pg_proc
  WHERE pronamespace = 'tenant_rls'::regnamespace AND prorettype = 'event_trigger'::regtype ORDER BY 1;
-SELECT d.deptype FROM pg_depend d JOIN pg_event_trigger e ON e.oid = d.objid
- WHERE d.refclassid = 'pg_extension'::regclass AND e.evtname = 'tenant_rls_sql_drop';
+SELECT e.evtname, d.deptype FROM pg_depend d JOIN pg_event_trigger e ON e.oid = d.objid
+ WHERE d.refclassid = 'pg_extension'::regclass AND e.evtname LIKE 'tenant_rls%' ORDER BY 1;
 
 -- only the event trigger manager may call them
 SELECT tenant_rls.on_ddl_command_end();
+SELECT tenant_rls.on_ddl_command_start();
 
 -- what the tests look at: RLS flags, policies, registry row
 CREATE FUNCTION pg_temp.et_state() RETURNS TABLE (tbl text, rls boolean, force boolean,

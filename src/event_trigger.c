@@ -2,7 +2,7 @@
  * event_trigger.c -- auto-protection, drift guard and registry upkeep
  * (DESIGN E1-E3).
  *
- * Two event trigger functions, created by src/sql/30_event_trigger.sql:
+ * Three event trigger functions, created by src/sql/30_event_trigger.sql:
  *
  * tenant_rls_ddl_command_end (ddl_command_end), for every collected command:
  *   - a new table (CREATE TABLE [PARTITION OF | INHERITS], CREATE TABLE AS,
@@ -44,6 +44,14 @@
  *   - drift guard: dropping a managed policy or the tenant column of a
  *     protected table that is not itself being dropped is refused.
  *
+ * tenant_rls_ddl_command_start (ddl_command_start, ALTER TABLE only):
+ *   - before ALTER TABLE ... ATTACH PARTITION, a tenant_rls_audit or
+ *     tenant_rls_updated_at row trigger of the partition-to-be (or of a
+ *     partition below it) that the clone of its new parent's would collide
+ *     with is taken away (disable_audit(), disable_updated_at()), or, when
+ *     it is not equivalent (updated_at of another column), the ATTACH is
+ *     refused with what to run (see "ddl_command_start" below).
+ *
  * The command list comes from pg_event_trigger_ddl_commands(), whose
  * "command" column (pg_ddl_command) is the CollectedCommand of the server:
  * the parse trees it carries are what the parser made of the statement, so
@@ -77,8 +85,10 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_func.h"
+#include "storage/lmgr.h"
 #include "tcop/deparse_utility.h"
 #include "lib/stringinfo.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/json.h"
@@ -95,6 +105,7 @@
 
 PG_FUNCTION_INFO_V1(tenant_rls_ddl_command_end);
 PG_FUNCTION_INFO_V1(tenant_rls_sql_drop);
+PG_FUNCTION_INFO_V1(tenant_rls_ddl_command_start);
 
 /* true while one of our event trigger functions runs (recursion guard) */
 static bool in_event_trigger = false;
@@ -127,8 +138,9 @@ typedef struct RegistryEntry
 	bool		set_not_null;	/* protect() set NOT NULL */
 } RegistryEntry;
 
-static void ddl_command_end_work(void);
-static void sql_drop_work(void);
+static void ddl_command_end_work(EventTriggerData *trigdata);
+static void sql_drop_work(EventTriggerData *trigdata);
+static void ddl_command_start_work(EventTriggerData *trigdata);
 
 
 /* ---------------------------------------------------------------- helpers */
@@ -1216,7 +1228,7 @@ detached_audit_tables(void)
 }
 
 static void
-ddl_command_end_work(void)
+ddl_command_end_work(EventTriggerData *trigdata)
 {
 	int			ret;
 	uint64		i;
@@ -1459,7 +1471,7 @@ ddl_command_end_work(void)
 /* -------------------------------------------------------------- sql_drop */
 
 static void
-sql_drop_work(void)
+sql_drop_work(EventTriggerData *trigdata)
 {
 	int			ret;
 	uint64		i;
@@ -1525,14 +1537,331 @@ sql_drop_work(void)
 	}
 }
 
+/* ---------------------------------------------------- ddl_command_start */
+
+/*
+ * ALTER TABLE parent ATTACH PARTITION child: PostgreSQL gives child (and,
+ * when child is partitioned, every partition below it) a clone of each row
+ * trigger of parent, and fails ("trigger ... already exists") where a table
+ * already has a trigger of that name -- before ddl_command_end runs.  Two
+ * row triggers are tenant_rls's: tenant_rls_audit (enable_audit()) and
+ * tenant_rls_updated_at (enable_updated_at()).  Without this, a table audited
+ * on its own (every standalone tenant table that auto-protection creates
+ * while tenant_rls.audit is on) could never be attached below an audited one.
+ *
+ * So before the ATTACH runs, in its transaction (a failed ATTACH takes all
+ * of it back), for every table T of child's tree that has its own trigger
+ * (tgparentid = 0) with the name and function of a row trigger of parent:
+ *   - tenant_rls_audit: tenant_rls.disable_audit(T), which removes T's own
+ *     triggers and audit_config row.  T is then audited through parent like
+ *     any partition created with PARTITION OF: the clone records its rows
+ *     with the configuration that applies to parent, and ddl_command_end
+ *     gives it the TRUNCATE trigger again (audit_sync_truncate_triggers()).
+ *     A NOTICE says so when T's own column lists were other ones.  T's
+ *     registry row stops saying that unprotect() must disable its audit
+ *     (the clone cannot be dropped alone);
+ *   - tenant_rls_updated_at setting the same column:
+ *     tenant_rls.disable_updated_at(T) (the clone does the same); for another
+ *     column nothing is guessed: an error that says what to run.
+ * A trigger of these names with another function is not ours: PostgreSQL's
+ * error stands.  DETACH PARTITION needs nothing here: PostgreSQL drops the
+ * clones, ddl_command_end the TRUNCATE trigger; the detached table is not
+ * audited, like any detached partition.
+ *
+ * The names in the statement are resolved as the statement resolves them,
+ * with the caller's search_path: the function is declared without SET
+ * search_path and locks it here once they are resolved.  It acts only when
+ * the caller owns both tables (ATTACH requires it, but PostgreSQL checks
+ * after this trigger), and then takes the locks ATTACH takes, in its order;
+ * otherwise it does nothing, not even lock.  It is not SECURITY DEFINER, so
+ * that the caller is known: the fixed SQL it runs on the extension's tables
+ * and functions runs with the extension's rights (spi_exec_privileged()).
+ */
+
+/* a trigger of child's tree that ATTACH would clone from parent again */
+typedef struct AttachClash
+{
+	Oid			relid;			/* the table of child's tree that has it */
+	char	   *tgname;
+	bool		same_args;
+	char	   *own_arg;		/* the first argument of each (updated_at: */
+	char	   *parent_arg;		/* the column), "" without one */
+} AttachClash;
+
+#define AUDIT_TRIGGER_NAME		"tenant_rls_audit"
+#define UPDATED_AT_TRIGGER_NAME	"tenant_rls_updated_at"
+
+/* pg_trigger row t is one of those two, with its function */
+#define OUR_ROW_TRIGGER(t) \
+	"(NOT " t ".tgisinternal" \
+	" AND ((" t ".tgname OPERATOR(pg_catalog.=) '" AUDIT_TRIGGER_NAME "'" \
+	"       AND " t ".tgfoid OPERATOR(pg_catalog.=) 'tenant_rls.audit_trigger()'::pg_catalog.regprocedure)" \
+	"   OR (" t ".tgname OPERATOR(pg_catalog.=) '" UPDATED_AT_TRIGGER_NAME "'" \
+	"       AND " t ".tgfoid OPERATOR(pg_catalog.=) 'tenant_rls.updated_at_trigger()'::pg_catalog.regprocedure)))"
+
+/* Does parent have one of them as a row trigger, which ATTACH clones? */
+static bool
+has_our_row_trigger(Oid parent)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+
+	values[0] = ObjectIdGetDatum(parent);
+	spi_exec_privileged("SELECT FROM pg_catalog.pg_trigger p"
+						" WHERE p.tgrelid OPERATOR(pg_catalog.=) $1"
+						" AND (p.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 1) OPERATOR(pg_catalog.=) 1"	/* FOR EACH ROW */
+						" AND " OUR_ROW_TRIGGER("p") " LIMIT 1",
+						1, argtypes, values, NULL, false);
+	return SPI_processed > 0;
+}
+
+/* the first argument in a pg_trigger.tgargs value (NUL-terminated strings) */
+static char *
+first_trigger_arg(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	bytea	   *b;
+
+	if (isnull)
+		return "";
+	b = DatumGetByteaPP(d);
+	return pnstrdup(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+}
+
+/*
+ * The triggers of child's tree (child and the partitions below it) that
+ * clash with a row trigger of parent, both of them ours.
+ */
+static List *
+attach_clashes(Oid parent, Oid child)
+{
+	Oid			argtypes[2] = {REGCLASSOID, REGCLASSOID};
+	Datum		values[2];
+	List	   *clashes = NIL;
+
+	values[0] = ObjectIdGetDatum(parent);
+	values[1] = ObjectIdGetDatum(child);
+	spi_exec_privileged("WITH tree AS ("
+						"  SELECT $2::pg_catalog.oid AS relid"
+						"   UNION"
+						"  SELECT t.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree($2) t)"
+						" SELECT g.tgrelid, g.tgname::pg_catalog.text,"
+						"  g.tgnargs OPERATOR(pg_catalog.=) p.tgnargs"
+						"   AND g.tgargs OPERATOR(pg_catalog.=) p.tgargs,"
+						"  g.tgargs, p.tgargs"
+						" FROM tree"
+						" JOIN pg_catalog.pg_trigger g ON g.tgrelid OPERATOR(pg_catalog.=) tree.relid"
+						" JOIN pg_catalog.pg_trigger p ON p.tgname OPERATOR(pg_catalog.=) g.tgname"
+						"  AND p.tgfoid OPERATOR(pg_catalog.=) g.tgfoid"
+						" WHERE p.tgrelid OPERATOR(pg_catalog.=) $1"
+						" AND (p.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 1) OPERATOR(pg_catalog.=) 1"	/* FOR EACH ROW */
+						" AND " OUR_ROW_TRIGGER("p")
+						" AND " OUR_ROW_TRIGGER("g")
+						" AND g.tgparentid OPERATOR(pg_catalog.=) 0"
+						" ORDER BY g.tgrelid, g.tgname",
+						2, argtypes, values, NULL, false);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		AttachClash *c = palloc(sizeof(AttachClash));
+		bool		isnull;
+
+		c->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		c->tgname = SPI_getvalue(tup, desc, 2);
+		c->same_args = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		c->own_arg = first_trigger_arg(tup, desc, 4);
+		c->parent_arg = first_trigger_arg(tup, desc, 5);
+		clashes = lappend(clashes, c);
+	}
+	return clashes;
+}
+
+static char *
+rel_qualname(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
+ * relid, audited on its own, becomes a partition of parent: say so when its
+ * own column lists are not those that apply to parent (its own audit_config
+ * row, or the nearest ancestor's: read_config() in audit.c).
+ */
+static void
+notice_audit_config_change(Oid relid, Oid parent)
+{
+	Oid			argtypes[2] = {OIDOID, REGCLASSOID};
+	Datum		values[2];
+	char	   *applied;
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = ObjectIdGetDatum(parent);
+	spi_exec_privileged("SELECT pg_catalog.quote_ident(a.schema_name) OPERATOR(pg_catalog.||) '.'"
+						"       OPERATOR(pg_catalog.||) pg_catalog.quote_ident(a.table_name)"
+						" FROM (SELECT c.columns, c.exclude FROM tenant_rls.audit_config c"
+						"        JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) $1"
+						"        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+						"       WHERE " AUDIT_CONFIG_ROW_OF("$1", "n.nspname", "k.relname") ") o,"
+						" LATERAL (SELECT c.schema_name, c.table_name, c.columns, c.exclude"
+						"           FROM pg_catalog.pg_partition_ancestors($2) WITH ORDINALITY x(relid, i)"
+						"           JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) x.relid"
+						"           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+						"           JOIN tenant_rls.audit_config c"
+						"             ON " AUDIT_CONFIG_ROW_OF("x.relid::pg_catalog.oid", "n.nspname", "k.relname")
+						"          ORDER BY x.i LIMIT 1) a"
+						" WHERE (o.columns, o.exclude) IS DISTINCT FROM (a.columns, a.exclude)",
+						2, argtypes, values, NULL, false);
+	if (SPI_processed == 0)
+		return;
+	applied = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	ereport(NOTICE,
+			(errmsg("table %s is audited as a partition of %s from now on", rel_qualname(relid), rel_qualname(parent)),
+			 errdetail("It was audited on its own, with other column lists; its rows are now recorded as the audit configuration of %s says, and its own configuration was removed.",
+					   applied),
+			 errhint("To record other columns, call tenant_rls.enable_audit() on %s.", applied)));
+}
+
+/*
+ * A clash left to the user: the trigger of the partition-to-be is not the
+ * same as the one it would get (updated_at for another column).
+ */
+static void
+refuse_attach_clash(AttachClash *c, Oid parent, Oid child)
+{
+	char	   *qualname = rel_qualname(c->relid);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_DUPLICATE_OBJECT),
+			 errmsg("cannot attach %s as a partition of %s: both have trigger \"%s\"",
+					rel_qualname(child), rel_qualname(parent), c->tgname),
+			 errdetail("A partition gets the row triggers of its partitioned table. Trigger \"%s\" of %s sets column \"%s\", that of %s sets column \"%s\".",
+					   c->tgname, qualname, c->own_arg, rel_qualname(parent), c->parent_arg),
+			 errhint("Run SELECT tenant_rls.disable_updated_at(%s); first: as a partition, it then gets the trigger of %s.",
+					 quote_literal_cstr(qualname), rel_qualname(parent))));
+}
+
+/* run one fixed statement about relid ($1), with the extension's rights */
+static void
+exec_on_table(const char *sql, Oid relid)
+{
+	Oid			argtypes[1] = {REGCLASSOID};
+	Datum		values[1];
+
+	values[0] = ObjectIdGetDatum(relid);
+	spi_exec_privileged(sql, 1, argtypes, values, NULL, false);
+}
+
+/* Take the trigger of the partition-to-be away: the clone replaces it. */
+static void
+resolve_attach_clash(AttachClash *c, Oid parent)
+{
+	if (strcmp(c->tgname, AUDIT_TRIGGER_NAME) == 0)
+	{
+		notice_audit_config_change(c->relid, parent);
+		exec_on_table("SELECT tenant_rls.disable_audit($1)", c->relid);
+		exec_on_table("UPDATE tenant_rls.protected_table r"
+					  " SET managed = pg_catalog.jsonb_set(r.managed, '{audit}', 'false'::pg_catalog.jsonb)"
+					  " FROM pg_catalog.pg_class k"
+					  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+					  " WHERE k.oid OPERATOR(pg_catalog.=) $1"
+					  " AND r.schema_name OPERATOR(pg_catalog.=) n.nspname"
+					  " AND r.table_name OPERATOR(pg_catalog.=) k.relname"
+					  " AND r.managed OPERATOR(pg_catalog.->) 'audit' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb",
+					  c->relid);
+	}
+	else
+		exec_on_table("SELECT tenant_rls.disable_updated_at($1)", c->relid);
+	elog(DEBUG1, "tenant_rls: trigger %s of %s dropped: attached to %s, it gets that of %s",
+		 c->tgname, rel_qualname(c->relid), rel_qualname(parent), rel_qualname(parent));
+}
+
+/*
+ * Lock search_path for the SQL we run, as SET search_path on the function
+ * would (undone by AtEOXact_GUC(), or by the abort of an error).
+ */
+static int
+lock_search_path(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+static void
+ddl_command_start_work(EventTriggerData *trigdata)
+{
+	AlterTableStmt *stmt = (AlterTableStmt *) trigdata->parsetree;
+	AlterTableCmd *cmd;
+	PartitionCmd *pcmd;
+	Oid			parent;
+	Oid			child;
+	int			nestlevel;
+	List	   *clashes;
+	ListCell   *lc;
+
+	/* ATTACH PARTITION is the only subcommand of its statement */
+	if (stmt == NULL || !IsA(stmt, AlterTableStmt) || stmt->objtype != OBJECT_TABLE ||
+		list_length(stmt->cmds) != 1)
+		return;
+	cmd = (AlterTableCmd *) linitial(stmt->cmds);
+	if (!IsA(cmd, AlterTableCmd) || cmd->subtype != AT_AttachPartition ||
+		cmd->def == NULL || !IsA(cmd->def, PartitionCmd))
+		return;
+	pcmd = (PartitionCmd *) cmd->def;
+
+	/* missing tables, wrong kinds, other owners: PostgreSQL's errors */
+	parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+	child = RangeVarGetRelid(pcmd->name, NoLock, true);
+	if (!OidIsValid(parent) || !OidIsValid(child) || parent == child ||
+		get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE ||
+		!pg_class_ownercheck(parent, GetUserId()) || !pg_class_ownercheck(child, GetUserId()))
+		return;
+
+	nestlevel = lock_search_path();
+	/* (read without a lock: no table is locked below a parent without them) */
+	if (has_our_row_trigger(parent))
+	{
+		/*
+		 * The locks ATTACH takes next, in its order: parent, then child and
+		 * every partition below it.  Then the triggers cannot change.
+		 */
+		LockRelationOid(parent, ShareUpdateExclusiveLock);
+		LockRelationOid(child, AccessExclusiveLock);
+		(void) find_all_inheritors(child, AccessExclusiveLock, NULL);
+		/* dropped meanwhile: PostgreSQL's error */
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(parent)) &&
+			SearchSysCacheExists1(RELOID, ObjectIdGetDatum(child)))
+		{
+			clashes = attach_clashes(parent, child);
+			/* refuse before changing anything */
+			foreach(lc, clashes)
+			{
+				AttachClash *c = (AttachClash *) lfirst(lc);
+
+				if (strcmp(c->tgname, UPDATED_AT_TRIGGER_NAME) == 0 && !c->same_args)
+					refuse_attach_clash(c, parent, child);
+			}
+			foreach(lc, clashes)
+				resolve_attach_clash((AttachClash *) lfirst(lc), parent);
+			CommandCounterIncrement();
+		}
+	}
+	AtEOXact_GUC(true, nestlevel);
+}
+
 /* ------------------------------------------------------ entry points */
 
 /*
- * Common frame of both triggers: protocol check, early exits, a temporary
+ * Common frame of the triggers: protocol check, early exits, a temporary
  * memory context, SPI, and the recursion flag reset in PG_FINALLY.
  */
 static void
-run_event_trigger(FunctionCallInfo fcinfo, void (*work) (void))
+run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigdata))
 {
 	MemoryContext tmpcxt;
 	MemoryContext oldcxt;
@@ -1564,7 +1893,7 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (void))
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "tenant_rls: SPI_connect failed");
-		work();
+		work((EventTriggerData *) fcinfo->context);
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -1587,5 +1916,12 @@ Datum
 tenant_rls_sql_drop(PG_FUNCTION_ARGS)
 {
 	run_event_trigger(fcinfo, sql_drop_work);
+	PG_RETURN_VOID();
+}
+
+Datum
+tenant_rls_ddl_command_start(PG_FUNCTION_ARGS)
+{
+	run_event_trigger(fcinfo, ddl_command_start_work);
 	PG_RETURN_VOID();
 }

@@ -2,8 +2,9 @@
  * event_trigger.h -- auto-protection, drift guard and registry upkeep
  * (DESIGN E1-E3), done by event triggers written in C.
  *
- * The two event trigger functions are reached through SQL only
- * (tenant_rls.on_ddl_command_end(), tenant_rls.on_sql_drop(), created by
+ * The three event trigger functions are reached through SQL only
+ * (tenant_rls.on_ddl_command_end(), tenant_rls.on_sql_drop(),
+ * tenant_rls.on_ddl_command_start(), created by
  * src/sql/30_event_trigger.sql).  The sanctioned path of weakening a
  * protected table is protect() / unprotect(): while they run their own DDL,
  * tenant_policy_ddl_active() (policy.h) is true and the triggers stand
@@ -16,5 +17,6 @@
 
 extern Datum tenant_rls_ddl_command_end(PG_FUNCTION_ARGS);
 extern Datum tenant_rls_sql_drop(PG_FUNCTION_ARGS);
+extern Datum tenant_rls_ddl_command_start(PG_FUNCTION_ARGS);
 
 #endif							/* TENANT_RLS_EVENT_TRIGGER_H */

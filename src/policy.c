@@ -169,9 +169,10 @@ regclass_literal(Oid relid)
  * Run SQL as the bootstrap superuser, for the registry (no privileges are
  * granted on it) and for reads that must not be filtered by the caller's
  * row security.  All SQL passed here is schema-qualified and parameterised.
- * An error restores the user on abort (xact.c).
+ * An error restores the user on abort (xact.c).  (Also used by
+ * event_trigger.c: policy.h.)
  */
-static int
+int
 spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
 					const char *nulls, bool read_only)
 {

@@ -30,4 +30,12 @@ extern List *tenant_protect_relation(Oid relid, const char *tenant_column, bool 
  */
 extern bool tenant_policy_ddl_active(void);
 
+/*
+ * Run fixed, schema-qualified, parameterised SQL through SPI (connected by
+ * the caller) as the bootstrap superuser: the extension's rights, for its
+ * own tables and functions.  Returns the SPI result code; errors on failure.
+ */
+extern int	spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
+								const char *nulls, bool read_only);
+
 #endif							/* TENANT_RLS_POLICY_H */

@@ -34,6 +34,9 @@ CREATE TABLE public.events_a PARTITION OF public.events FOR VALUES IN ('a');
 CREATE TABLE side.events_b PARTITION OF public.events FOR VALUES IN ('b');
 CREATE TABLE side.events_c (tenant_id text NOT NULL, id int);
 ALTER TABLE public.events ATTACH PARTITION side.events_c FOR VALUES IN ('c');
+-- audited on its own (auto-protection), then attached: gets the parent's audit instead
+CREATE TABLE public.events_d (LIKE public.events);
+ALTER TABLE public.events ATTACH PARTITION public.events_d FOR VALUES IN ('d');
 CREATE TABLE side.orders_archive (archived date) INHERITS (public.orders);
 CREATE TABLE public.countries (code text PRIMARY KEY);
 CREATE TABLE public.later AS SELECT 1 AS id, 'a'::text AS tenant_id;
@@ -87,6 +90,10 @@ like($state_src, qr/^registry public\.orders protected tenant_id/m, 'source: ord
 like($state_src, qr/^trigger public\.orders /m, 'source: orders has its audit trigger');
 like($state_src, qr/^trigger side\.events_c tenant_rls_audit_truncate /m,
 	'source: an attached partition has its TRUNCATE audit trigger (restored like the others, not created twice)');
+like($state_src, qr/^trigger public\.events_d tenant_rls_audit tenant_rls\.audit_trigger\ntrigger public\.events_d tenant_rls_audit_truncate /m,
+	'source: a table audited on its own, then attached, has one audit trigger (the clone) and the TRUNCATE one');
+is($node->safe_psql('src', q{SELECT count(*) FROM tenant_rls.audit_config WHERE table_name = 'events_d'}), '0',
+	'source: the attached table has no audit configuration of its own');
 like($state_src, qr/^registry side\.events_b protected/m, 'source: partition in an unmanaged schema is registered');
 like($state_src, qr/^registry side\.events_c protected/m, 'source: attached partition is registered');
 like($state_src, qr/^registry side\.orders_archive protected/m, 'source: inheritance child is registered');
