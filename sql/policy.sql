@@ -192,6 +192,12 @@ SELECT pol.err($$SELECT tenant_rls.protect('tenant_rls.protected_table', 'schema
 SELECT pol.err($$SELECT tenant_rls.protect('pol.no_such_table')$$);
 SELECT pol.err($$SELECT tenant_rls.protect(NULL)$$);
 SELECT pol.err($$SELECT tenant_rls.protect(0)$$);
+-- a NULL option is refused, not read as a default (dry_run => NULL used to run
+-- the DDL, enabled => NULL to turn global rows on); pol.state() below shows
+-- nothing changed
+SELECT pol.err($$SELECT tenant_rls.protect('pol.not_mine', NULL, NULL)$$);
+SELECT pol.err($$SELECT tenant_rls.allow_global_rows(NULL)$$);
+SELECT pol.err($$SELECT tenant_rls.allow_global_rows('pol.orders', NULL)$$);
 SELECT pol.err($$SELECT tenant_rls.unprotect('pol.v')$$);
 SELECT pol.err($$SELECT tenant_rls.mark_global('pol.v')$$);
 SET ROLE tr_owner;

@@ -1146,8 +1146,12 @@ tenant_rls_protect(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(0);
 	if (!PG_ARGISNULL(1))
 		colname = NameStr(*PG_GETARG_NAME(1));
-	if (!PG_ARGISNULL(2))
-		dry_run = PG_GETARG_BOOL(2);
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("dry_run must not be null"),
+				 errhint("Pass dry_run => true to see the statements without running them, or false (the default) to run them.")));
+	dry_run = PG_GETARG_BOOL(2);
 
 	stmts = tenant_protect_relation(relid, colname, dry_run);
 	return_statements(fcinfo, stmts);
@@ -1671,8 +1675,8 @@ tenant_rls_unmark_global(PG_FUNCTION_ARGS)
 Datum
 tenant_rls_allow_global_rows(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	bool		enabled = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
+	Oid			relid;
+	bool		enabled;
 	RegRow		reg;
 	List	   *targets;
 	Runner		r = {NIL};
@@ -1681,6 +1685,18 @@ tenant_rls_allow_global_rows(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	char	   *qualname;
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null"),
+				 errhint("Pass the protected table, e.g. tenant_rls.allow_global_rows('public.plans').")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("enabled must not be null"),
+				 errhint("Pass true to let every tenant read the rows whose tenant is NULL, false to stop it.")));
+	relid = PG_GETARG_OID(0);
+	enabled = PG_GETARG_BOOL(1);
 	check_table(relid, "change global rows of", "");
 	(void) find_all_inheritors(relid, AccessExclusiveLock, NULL);
 	qualname = rel_qualname(relid);
