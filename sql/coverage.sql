@@ -203,6 +203,15 @@ SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
 SELECT pg_temp.apply_fix('audit_missing', 'cov.orders');
 SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
 SELECT table_name, audit FROM tenant_rls.coverage() WHERE table_name = 'cov.orders';
+-- a trigger that does not fire records nothing: reported, and the fix
+-- enables it again
+ALTER TABLE cov.orders DISABLE TRIGGER tenant_rls_audit;
+SELECT l.object, l.message, l.fix FROM tenant_rls.lint() l WHERE l.code = 'audit_missing' AND l.object = 'cov.orders';
+SELECT table_name, audit FROM tenant_rls.coverage() WHERE table_name = 'cov.orders';
+SELECT pg_temp.apply_fix('audit_missing', 'cov.orders');
+SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
+ALTER TABLE cov.orders ENABLE REPLICA TRIGGER tenant_rls_audit;
+SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
 SELECT tenant_rls.disable_audit('cov.orders');
 SET tenant_rls.audit = off;
 SELECT * FROM pg_temp.findings('audit_missing');
@@ -253,6 +262,22 @@ SELECT pg_temp.apply_fix('role_superuser_login', 'cov_super');
 SELECT * FROM pg_temp.findings('role_bypassrls');
 SELECT * FROM pg_temp.findings('role_superuser_login');
 DROP ROLE cov_bypass, cov_super;
+-- a login role that can SET ROLE to a NOLOGIN role with BYPASSRLS (here
+-- through another role) or superuser
+CREATE ROLE cov_bypass_nl NOLOGIN BYPASSRLS;
+CREATE ROLE cov_super_nl NOLOGIN SUPERUSER;
+CREATE ROLE cov_middle NOLOGIN;
+CREATE ROLE cov_member LOGIN;
+GRANT cov_bypass_nl TO cov_middle;
+GRANT cov_middle TO cov_member;
+GRANT cov_super_nl TO cov_member;
+SELECT l.code, l.level, l.object, l.message, l.fix FROM tenant_rls.lint() l
+ WHERE l.code IN ('role_bypassrls', 'role_superuser_login') AND l.object LIKE '%cov%' ORDER BY 1;
+SELECT pg_temp.apply_fix('role_superuser_login', 'cov_member');
+REVOKE cov_middle FROM cov_member;   -- the human fix of the indirect membership
+SELECT * FROM pg_temp.findings('role_bypassrls');
+SELECT * FROM pg_temp.findings('role_superuser_login');
+DROP ROLE cov_bypass_nl, cov_super_nl, cov_middle, cov_member;
 
 -- ==== role_owns_tenant_table: directly, and through membership in the owner
 ALTER TABLE cov.loose OWNER TO cov_login;

@@ -370,9 +370,13 @@ guard AS (SELECT tr.relid FROM trusted tr WHERE tr.has_guard
           SELECT pol.relid FROM pol WHERE pol.is_managed AND NOT pol.polpermissive AND pol.polcmd IN ('r', '*')),
 -- indexes: first key column, and the generated (identity, serial) columns
 lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
-aud AS (SELECT DISTINCT tg.tgrelid
+-- the audit row trigger, and whether it fires in an ordinary session (not
+-- DISABLEd, not ENABLE REPLICA); the TRUNCATE trigger alone records no row
+aud AS (SELECT tg.tgrelid, bool_or(tg.tgenabled IN ('O', 'A')) AS fires
           FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
-         WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname LIKE 'audit%'),
+         WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname = 'audit_trigger'
+           AND (tg.tgtype::int & 1) = 1
+         GROUP BY tg.tgrelid),
 has_enable_audit AS (SELECT EXISTS (SELECT 1 FROM pg_proc p
                                      WHERE p.pronamespace = 'tenant_rls'::regnamespace
                                        AND p.proname = 'enable_audit') AS yes),
@@ -558,11 +562,13 @@ SELECT CASE WHEN i.indisunique THEN 'unique_not_leading_tenant' ELSE 'index_not_
                 OFFSET 0) i) i
 UNION ALL
 SELECT 'audit_missing', 'warning', t.qname, 'table',
-       format('Protected table %s has no tenant_rls audit trigger.', t.qname),
+       CASE WHEN aud.tgrelid IS NULL
+            THEN format('Protected table %s has no tenant_rls audit trigger.', t.qname)
+            ELSE format('The tenant_rls audit trigger of protected table %s does not fire (DISABLE TRIGGER or ENABLE REPLICA TRIGGER).', t.qname) END,
        'tenant_rls.audit is on, but changes to this table are not recorded in the audit log.',
        CASE WHEN h.yes THEN format('SELECT tenant_rls.enable_audit(%L);', t.qname) END, t.relid
   FROM ten t CROSS JOIN cfg CROSS JOIN has_enable_audit h LEFT JOIN aud ON aud.tgrelid = t.relid
- WHERE cfg.audit AND t.status = 'protected' AND aud.tgrelid IS NULL
+ WHERE cfg.audit AND t.status = 'protected' AND NOT coalesce(aud.fires, false)
 -- ==== views and functions
 UNION ALL
 SELECT 'view_not_security_invoker', 'error', v.vname, 'view',
@@ -612,6 +618,24 @@ SELECT 'role_bypassrls', 'error', quote_ident(r.rolname), 'role',
        'Row-level security is not applied to any of its queries: it sees and changes every tenant''s rows.',
        format('ALTER ROLE %I NOBYPASSRLS;', r.rolname), NULL::oid
   FROM pg_roles r WHERE r.rolcanlogin AND r.rolbypassrls AND NOT r.rolsuper
+UNION ALL
+-- a login role that can SET ROLE to a role with BYPASSRLS or superuser
+-- (membership: in PostgreSQL 15 every member may), one finding per pair;
+-- the fix revokes a direct membership (an indirect one: the detail says
+-- through which role)
+SELECT CASE WHEN b.rolsuper THEN 'role_superuser_login' ELSE 'role_bypassrls' END,
+       CASE WHEN b.rolsuper THEN 'warning' ELSE 'error' END,
+       quote_ident(r.rolname), 'role',
+       format('Login role %s can SET ROLE to %s, which %s.', quote_ident(r.rolname), quote_ident(b.rolname),
+              CASE WHEN b.rolsuper THEN 'is a superuser' ELSE 'has BYPASSRLS' END),
+       format('Row-level security is not applied to its queries after SET ROLE %s: it sees and changes every tenant''s rows%s.',
+              quote_ident(b.rolname),
+              CASE WHEN m.roleid IS NULL THEN ' (it is an indirect member: revoke the membership that leads to it)' ELSE '' END),
+       CASE WHEN m.roleid IS NOT NULL THEN format('REVOKE %I FROM %I;', b.rolname, r.rolname) END, NULL::oid
+  FROM pg_roles r
+  JOIN pg_roles b ON b.oid <> r.oid AND (b.rolbypassrls OR b.rolsuper) AND pg_has_role(r.oid, b.oid, 'MEMBER')
+  LEFT JOIN pg_auth_members m ON m.member = r.oid AND m.roleid = b.oid
+ WHERE r.rolcanlogin AND NOT r.rolsuper AND NOT r.rolbypassrls
 UNION ALL
 SELECT 'role_superuser_login', 'warning', quote_ident(r.rolname), 'role',
        format('Login role %s is a superuser.', quote_ident(r.rolname)),
@@ -767,9 +791,11 @@ fc AS (SELECT f.relid,
               bool_or(f.code IN ('managed_policy_dropped', 'managed_policy_modified',
                                  'isolation_policy_missing')) AS pol_bad
          FROM f GROUP BY f.relid),
-aud AS (SELECT DISTINCT tg.tgrelid
+aud AS (SELECT tg.tgrelid, bool_or(tg.tgenabled IN ('O', 'A')) AS fires
           FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
-         WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname LIKE 'audit%'),
+         WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname = 'audit_trigger'
+           AND (tg.tgtype::int & 1) = 1
+         GROUP BY tg.tgrelid),
 lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
 -- controlled exceptions (DESIGN P4), so they are visible in the report
 gr AS (SELECT g.schema_name, g.table_name, count(*) AS n
@@ -782,7 +808,7 @@ SELECT t.qname, t.kind, t.parent_qname,
        CASE WHEN t.tenant_attnum IS NOT NULL THEN t.tenant_column END, t.tenant_type,
        t.rls_enabled, t.rls_forced,
        CASE WHEN t.status = 'protected' THEN NOT coalesce(fc.pol_bad, false) END,
-       aud.tgrelid IS NOT NULL,
+       coalesce(aud.fires, false),
        CASE WHEN t.tenant_attnum IS NOT NULL THEN l.indrelid IS NOT NULL END,
        coalesce(fc.e, 0)::integer, coalesce(fc.w, 0)::integer, coalesce(fc.i, 0)::integer,
        coalesce(fc.a, 0)::integer,
