@@ -498,7 +498,10 @@ INSERT INTO public.audit_json VALUES
     (2, 'acme', '{"b": 1, "a": "\u00e9", "c": 1.50}', ARRAY['{"ok": 1}']::json[], ROW('y', '[1, 2]')),
     (3, 'acme', '1e131072', NULL, NULL),
     (4, 'acme', '"\ud83d\ude00"', NULL, NULL),
-    (5, 'acme', '{"big": 1e131071, "small": 1e-16383}', NULL, NULL);
+    (5, 'acme', '{"big": 1e131071, "small": 1e-16383, "zeros": 0.001e131074, "zero": 0e131072}', NULL, NULL),
+    -- nested 1,000 levels deep: JSON; deeper: a string (the reader's stack)
+    (6, 'acme', (repeat('[', 1000) || repeat(']', 1000))::json, NULL, NULL),
+    (7, 'acme', (repeat('[', 1001) || repeat(']', 1001))::json, NULL, NULL);
 UPDATE public.audit_json SET doc = '{"a": "\u0000", "b": 2}' WHERE id = 1;
 DELETE FROM public.audit_json WHERE id IN (1, 3);
 RESET ROLE;
@@ -508,8 +511,16 @@ SELECT operation, row_pk, jsonb_typeof(new_row->'doc') AS doc_type, new_row->'do
 SELECT operation, row_pk, old_row, new_row
   FROM tenant_rls.audit_log WHERE table_name = 'audit_json' AND operation <> 'INSERT' ORDER BY seq, entry;
 -- numbers at the limits of numeric read back as jsonb has them
-SELECT new_row->'doc' = '{"big": 1e131071, "small": 1e-16383}'::jsonb AS same_as_jsonb
+SELECT new_row->'doc' = '{"big": 1e131071, "small": 1e-16383, "zeros": 0.001e131074, "zero": 0e131072}'::jsonb AS same_as_jsonb
   FROM tenant_rls.audit_log WHERE table_name = 'audit_json' AND row_pk = '{"id": 5}';
+SELECT row_pk, jsonb_typeof(new_row->'doc') AS doc_type
+  FROM tenant_rls.audit_log WHERE table_name = 'audit_json' AND row_pk IN ('{"id": 6}', '{"id": 7}') ORDER BY entry;
+-- a forged payload whose JSON value is not JSON: an error, not a string
+-- (layout: one column x of kind J, type json; an INSERT whose new image has
+-- the four bytes "fals")
+SELECT * FROM tenant_rls.audit_entries(decode('54524c31' || '0100' || '02' || '4a' || '72000000' || 'ffffffff' || '01' || '78'
+                                              || '49' || '10' || '0000000000000000'
+                                              || '0100' || '0000' || '01' || '04000000' || '66616c73', 'hex'));
 
 -- an UPDATE that moves a row to another tenant (the table's owner can) is in
 -- both tenants' chains, and each tenant's history of the row shows it
@@ -527,9 +538,35 @@ SELECT tenant, operation, new_row FROM tenant_rls.audit_history('public.audit_js
 COMMIT;
 RESET ROLE;
 SELECT tenant, ok, first_bad_seq, reason FROM tenant_rls.audit_verify('globex');
+-- also when the tenant column is not among the audited columns: the entry
+-- then has the tenant column's old and new values
+CREATE TABLE public.audit_move (id integer PRIMARY KEY, tenant_id text, status text);
+SELECT tenant_rls.enable_audit('public.audit_move', columns => ARRAY['status']);
+INSERT INTO public.audit_move VALUES (1, 'acme', 'new');
+UPDATE public.audit_move SET tenant_id = 'globex' WHERE id = 1;
+UPDATE public.audit_move SET tenant_id = 'initech', status = 'moved' WHERE id = 1;
+UPDATE public.audit_move SET tenant_id = 'initech' WHERE id = 1;   -- no change: nothing
+SELECT tenant, operation, old_row, new_row FROM tenant_rls.audit_log
+ WHERE table_name = 'audit_move' ORDER BY logged_at, seq, tenant;
 
 -- clean up (the log keeps its entries: it is append-only)
 DROP VIEW public.audit_view;
-DROP TABLE public.audit_org, public.audit_shared, public.audit_parted, public.audit_items, public.audit_nopk, public.audit_global, public.audit_touch, public.audit_bulk, public.audit_json;
+DROP TABLE public.audit_org, public.audit_shared, public.audit_parted, public.audit_items, public.audit_nopk, public.audit_global, public.audit_touch, public.audit_bulk, public.audit_json, public.audit_move;
 DROP TYPE public.audit_jpair;
 DELETE FROM tenant_rls.audit_config;
+
+-- in a database whose encoding is not UTF-8, jsonb cannot hold a \u escape
+-- of a non-ASCII character: the write is recorded, and the view shows that
+-- value as a string (before, reading the log failed with a conversion error)
+CREATE DATABASE audit_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c audit_latin1
+SET client_min_messages = warning;
+CREATE EXTENSION tenant_rls;
+RESET client_min_messages;
+SET tenant_rls.auto_protect = off;
+CREATE TABLE public.j (id integer PRIMARY KEY, tenant_id text, doc json);
+SELECT tenant_rls.enable_audit('public.j');
+INSERT INTO public.j VALUES (1, 'acme', '{"name": "Jos\u00e9", "cjk": "\u4e2d"}'), (2, 'acme', '{"a": "\u0041"}');
+SELECT row_pk, new_row->'doc' AS doc FROM tenant_rls.audit_log ORDER BY entry;
+\c contrib_regression
+DROP DATABASE audit_latin1;

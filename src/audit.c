@@ -393,7 +393,10 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		qsort_arg(ar->pk, ar->npk, sizeof(AttrNumber), jsonb_key_cmp, ar);
 	}
 
-	/* the layout: audited and key columns, in table order */
+	/*
+	 * the layout: audited and key columns and the tenant column (an UPDATE of
+	 * either is always recorded), in table order
+	 */
 	for (int i = 0; i < desc->natts; i++)
 	{
 		AuditCol   *c = &ar->cols[i];
@@ -401,7 +404,7 @@ build_audit_rel(AuditRel *ar, Relation rel)
 
 		for (int j = 0; j < ar->npk; j++)
 			is_pk |= (ar->pk[j] == i + 1);
-		if (c->name != NULL && (c->audited || is_pk))
+		if (c->name != NULL && (c->audited || is_pk || i + 1 == ar->tenant_att))
 			c->layout_idx = nlayout++;
 	}
 	initStringInfo(&ar->layout);
@@ -835,8 +838,10 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 	{
 		/*
 		 * UPDATE: only the audited columns that changed, and the key columns
-		 * if the key changed, audited or not (the entry's key is the old one:
-		 * the new one is in the new image); nothing if none did.
+		 * if the key changed and the tenant column if the tenant did, audited
+		 * or not (the entry's key is the old one: the new one is in the new
+		 * image; a row moved to another tenant is in both chains, below);
+		 * nothing if none did.
 		 */
 		for (int i = 0; i < ar->naudited; i++)
 		{
@@ -852,6 +857,16 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 			if (!ar->cols[k].audited &&
 				!same_value(&ar->cols[k], ov[k], on[k], nv[k], nn[k]))
 				changed[nchanged++] = ar->pk[i];
+		}
+		if (ar->tenant_att > 0 && !ar->cols[ar->tenant_att - 1].audited)
+		{
+			int			k = ar->tenant_att - 1;
+			bool		in_key = false;
+
+			for (int i = 0; i < ar->npk; i++)
+				in_key |= (ar->pk[i] == ar->tenant_att);
+			if (!in_key && !same_value(&ar->cols[k], ov[k], on[k], nv[k], nn[k]))
+				changed[nchanged++] = ar->tenant_att;
 		}
 		if (nchanged == 0)
 			return PointerGetDatum(NULL);

@@ -364,13 +364,90 @@ numeric_image_ok(const char *s, uint32 len)
 }
 
 /*
- * Whether jsonb_in() accepts a JSON text, without raising its errors
- * (PostgreSQL 15 has no soft input errors): it parses as JSON with strings
- * de-escaped (\u0000, lone surrogates and, outside UTF-8, escapes of
- * non-ASCII characters fail), and every number fits numeric (checked
- * conservatively: at most 131072 digits before the decimal point and 16383
- * after it, exponent applied).  Text json_in() accepted fails only for these.
+ * Whether jsonb_in() accepts a JSON text and the reader can use the result,
+ * decided without raising errors (PostgreSQL 15 has no soft input errors),
+ * so that no valid value a writer could store makes the log unreadable.
+ * Text json_in() accepted, or to_json() wrote, fails jsonb_in() when:
+ *   - a string has \u0000 or a lone surrogate (the parser, run with strings
+ *     de-escaped, returns these errors);
+ *   - in a database whose encoding is not UTF-8, a \u escape names a
+ *     non-ASCII character (the parser raises a conversion error there, so
+ *     json_shape_fits() looks for these first);
+ *   - a number does not fit numeric: its most significant digit at more
+ *     than 131071 places before the decimal point, or more than 16383
+ *     digits after it (numeric_in's limits, exponent applied);
+ *   - the value is too large or too deep for jsonb or for the reader's
+ *     stack: json_shape_fits() draws conservative lines (JSON_FITS_*).
+ * Any other parse error means the text is not JSON: a forged payload.
  */
+#define JSON_FITS_MAX_LEN	(32 * 1024 * 1024)	/* bytes: jsonb stays < 256 MB */
+#define JSON_FITS_MAX_DEPTH 1000	/* nesting levels */
+#define JSON_FITS_MAX_ELEMS (4 * 1024 * 1024)	/* per array or object */
+
+static bool
+json_shape_fits(const char *s, int len)
+{
+	int32		elems[JSON_FITS_MAX_DEPTH + 1];
+	int			depth = 0;
+	bool		in_string = false;
+	bool		utf8 = (GetDatabaseEncoding() == PG_UTF8);
+
+	if (len > JSON_FITS_MAX_LEN)
+		return false;
+	for (int i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (in_string)
+		{
+			if (c == '"')
+				in_string = false;
+			else if (c == '\\' && i + 1 < len)
+			{
+				if (s[++i] == 'u' && !utf8)
+				{
+					int			code = 0;
+					int			k;
+
+					for (k = 1; k <= 4 && i + k < len && isxdigit((unsigned char) s[i + k]); k++)
+					{
+						char		h = s[i + k];
+
+						code = code * 16 + (isdigit((unsigned char) h) ? h - '0' : (h | 0x20) - 'a' + 10);
+					}
+					if (k > 4 && code >= 0x80)
+						return false;
+				}
+			}
+			continue;
+		}
+		switch (c)
+		{
+			case '"':
+				in_string = true;
+				break;
+			case '[':
+			case '{':
+				if (++depth > JSON_FITS_MAX_DEPTH)
+					return false;
+				elems[depth] = 0;
+				break;
+			case ']':
+			case '}':
+				if (depth > 0)
+					depth--;
+				break;
+			case ',':
+				if (depth > 0 && ++elems[depth] >= JSON_FITS_MAX_ELEMS)
+					return false;
+				break;
+			default:
+				break;
+		}
+	}
+	return true;
+}
+
 typedef struct FitsState
 {
 	bool		fits;
@@ -387,16 +464,19 @@ fits_scalar(void *state, char *token, JsonTokenType tokentype)
 		const char *p = token;
 		int64		intdigits = 0,
 					fracdigits = 0,
+					first = -1, /* digits before the first nonzero one */
 					exp = 0;
 		bool		negexp = false;
 
 		if (*p == '-')
 			p++;
-		while (isdigit((unsigned char) *p))
-			p++, intdigits++;
+		for (; isdigit((unsigned char) *p); p++, intdigits++)
+			if (first < 0 && *p != '0')
+				first = intdigits;
 		if (*p == '.')
-			for (p++; isdigit((unsigned char) *p); p++)
-				fracdigits++;
+			for (p++; isdigit((unsigned char) *p); p++, fracdigits++)
+				if (first < 0 && *p != '0')
+					first = intdigits + fracdigits;
 		if (*p == 'e' || *p == 'E')
 		{
 			p++;
@@ -408,7 +488,11 @@ fits_scalar(void *state, char *token, JsonTokenType tokentype)
 			if (negexp)
 				exp = -exp;
 		}
-		if (intdigits + exp > 131072 || fracdigits - exp > 16383)
+		/* the place of the most significant digit (0: units), if not zero */
+		if (first >= 0 && intdigits - 1 - first + exp > 131071)
+			fs->fits = false;
+		/* the digits after the decimal point: numeric's dscale */
+		if (fracdigits - exp > 16383)
 			fs->fits = false;
 	}
 	if (token)
@@ -420,11 +504,26 @@ json_fits_jsonb(char *json, int len)
 {
 	FitsState	fs = {true};
 	JsonSemAction sem = {0};
-	JsonLexContext *lex = makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), true);
+	JsonLexContext *lex;
 
+	if (!json_shape_fits(json, len))
+		return false;
+	lex = makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), true);
 	sem.semstate = &fs;
 	sem.scalar = fits_scalar;
-	return pg_parse_json(lex, &sem) == JSON_SUCCESS && fs.fits;
+	switch (pg_parse_json(lex, &sem))
+	{
+		case JSON_SUCCESS:
+			return fs.fits;
+		case JSON_UNICODE_CODE_POINT_ZERO:
+		case JSON_UNICODE_HIGH_ESCAPE:
+		case JSON_UNICODE_HIGH_SURROGATE:
+		case JSON_UNICODE_LOW_SURROGATE:
+			return false;
+		default:
+			corrupted("a JSON value is not valid JSON");
+			return false;		/* keep compiler quiet */
+	}
 }
 
 static void
@@ -694,6 +793,8 @@ tenant_rls_audit_entries(PG_FUNCTION_ARGS)
 
 			if (strlen(cs) != len)
 				corrupted("a JSON document holds a zero byte");
+			if (!pg_verifymbstr(cs, len, true))
+				corrupted("a JSON document is not valid in the database encoding");
 			values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(cs));
 			nulls[5] = false;
 		}
