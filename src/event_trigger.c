@@ -74,6 +74,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/indexing.h"
+#include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -1827,10 +1828,17 @@ ddl_command_start_work(EventTriggerData *trigdata)
 	if (has_our_row_trigger(parent))
 	{
 		/*
-		 * The locks ATTACH takes next, in its order: parent, then child and
-		 * every partition below it.  Then the triggers cannot change.
+		 * The locks ATTACH takes next, in its order: parent, its default
+		 * partition, then child and every partition below it (another order
+		 * could deadlock with a session that waits on them in PostgreSQL's).
+		 * Then the triggers cannot change.
 		 */
+		Oid			default_part;
+
 		LockRelationOid(parent, ShareUpdateExclusiveLock);
+		default_part = get_default_partition_oid(parent);
+		if (OidIsValid(default_part))
+			LockRelationOid(default_part, AccessExclusiveLock);
 		LockRelationOid(child, AccessExclusiveLock);
 		(void) find_all_inheritors(child, AccessExclusiveLock, NULL);
 		/* dropped meanwhile: PostgreSQL's error */
