@@ -125,6 +125,24 @@ SELECT * FROM public.ua_triggers;
 UPDATE ua.events SET v = 'c';
 SELECT region, v FROM ua.events ORDER BY id;
 
+-- a partition's own trigger for another column is not silently replaced by
+-- the parent's (the error says what to run); one for the same column is
+-- taken over
+CREATE TABLE ua.up (id integer, changed_at timestamptz, checked_at timestamptz) PARTITION BY RANGE (id);
+CREATE TABLE ua.up_1 PARTITION OF ua.up FOR VALUES FROM (0) TO (10);
+RESET ROLE;
+SELECT tenant_rls.enable_updated_at('ua.up_1', 'checked_at');
+SELECT tenant_rls.enable_updated_at('ua.up', 'changed_at');
+SELECT tgrelid::regclass, tgparentid <> 0 AS clone, encode(tgargs, 'escape') AS args
+  FROM pg_trigger WHERE tgname = 'tenant_rls_updated_at' AND tgrelid IN ('ua.up'::regclass, 'ua.up_1'::regclass) ORDER BY 1;
+SELECT tenant_rls.disable_updated_at('ua.up_1');
+SELECT tenant_rls.enable_updated_at('ua.up_1', 'changed_at');
+SELECT tenant_rls.enable_updated_at('ua.up', 'changed_at');
+SELECT tgrelid::regclass, tgparentid <> 0 AS clone, encode(tgargs, 'escape') AS args
+  FROM pg_trigger WHERE tgname = 'tenant_rls_updated_at' AND tgrelid IN ('ua.up'::regclass, 'ua.up_1'::regclass) ORDER BY 1;
+SET ROLE tr_ua_owner;
+DROP TABLE ua.up;
+
 --
 -- inheritance: triggers are not cloned to children; a child's own trigger
 -- follows the rename of the parent's column too

@@ -600,6 +600,7 @@ CREATE FUNCTION tenant_rls.enable_updated_at(tbl regclass, "column" name DEFAULT
     AS $$
 DECLARE
     typ regtype;
+    other record;
 BEGIN
     IF tbl IS NULL OR "column" IS NULL THEN
         RAISE EXCEPTION 'table and column must not be null' USING ERRCODE = 'null_value_not_allowed',
@@ -615,6 +616,24 @@ BEGIN
     IF typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
         RAISE EXCEPTION 'column "%" of table % has type %, not timestamptz or timestamp', "column", tbl, typ
             USING ERRCODE = 'datatype_mismatch', HINT = 'Use a timestamptz column.';
+    END IF;
+    -- a partition's own trigger for another column would silently become a
+    -- clone setting this one: refused, as ATTACH PARTITION refuses it
+    SELECT t.tgrelid::regclass::text AS part,
+           pg_catalog.split_part(pg_catalog.encode(t.tgargs, 'escape'), '\000', 1) AS col
+      INTO other
+      FROM pg_catalog.pg_partition_tree(tbl) p
+      JOIN pg_catalog.pg_trigger t ON t.tgrelid OPERATOR(pg_catalog.=) p.relid
+     WHERE p.relid OPERATOR(pg_catalog.<>) tbl
+       AND t.tgname OPERATOR(pg_catalog.=) 'tenant_rls_updated_at' AND t.tgparentid OPERATOR(pg_catalog.=) 0
+       AND t.tgargs OPERATOR(pg_catalog.<>) (pg_catalog.convert_to("column"::text, pg_catalog.getdatabaseencoding())
+                                            OPERATOR(pg_catalog.||) '\x00'::bytea)
+     ORDER BY p.level, 1 LIMIT 1;
+    IF other.part IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot maintain column "%" of table %: its partition % has its own updated_at trigger', "column", tbl, other.part
+            USING ERRCODE = 'duplicate_object',
+            DETAIL = pg_catalog.format('The trigger of %s sets column "%s"; a partition gets the trigger of its partitioned table.', other.part, other.col),
+            HINT = pg_catalog.format('Run SELECT tenant_rls.disable_updated_at(%L); first.', other.part);
     END IF;
     PERFORM tenant_rls.updated_at_attach(tbl, "column");
 END
