@@ -84,6 +84,42 @@ SELECT pg_temp.apply_fix('child_unprotected', 'cov.events_2026');
 SELECT pg_temp.apply_fix('child_unprotected', 'public.cov_derived');
 SELECT * FROM pg_temp.findings('child_unprotected');
 
+-- ==== ancestor_unprotected: a protected table below a table that is not
+-- protected, at any level (the drift guard refuses the DDL that makes this,
+-- but not in its warning mode, nor protect() of the table itself).  A query
+-- on the parent applies only the parent's policies: every tenant's rows.
+-- Outside the managed schema: a partitioned table, a partitioned table
+-- above a protected one, an inheritance parent by another tenant column,
+-- and one without a tenant column (cannot be protected: the fix takes the
+-- table out of its hierarchy)
+CREATE TABLE public.cov_hub (tenant_id text NOT NULL, id bigint NOT NULL) PARTITION BY LIST (tenant_id);
+CREATE TABLE cov.hub_a PARTITION OF public.cov_hub FOR VALUES IN ('a');
+SELECT pg_temp.protect('cov.hub_a');
+CREATE TABLE public.cov_top (tenant_id text NOT NULL, id bigint NOT NULL) PARTITION BY LIST (tenant_id);
+CREATE TABLE cov.mid PARTITION OF public.cov_top FOR VALUES IN ('m', 'n') PARTITION BY LIST (tenant_id);
+CREATE TABLE cov.mid_m PARTITION OF cov.mid FOR VALUES IN ('m');
+SELECT pg_temp.protect('cov.mid');
+CREATE TABLE public.cov_orgp (org_id bigint);
+CREATE TABLE cov.orgs (org_id bigint NOT NULL, name text) INHERITS (public.cov_orgp);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('cov.orgs', 'org_id');
+CREATE TABLE public.cov_stamp (created_at timestamptz);
+CREATE TABLE cov.stamped (tenant_id text NOT NULL) INHERITS (public.cov_stamp);
+SELECT pg_temp.protect('cov.stamped');
+SELECT * FROM pg_temp.findings('ancestor_unprotected');
+SELECT l.object, l.message, l.detail FROM tenant_rls.lint() l
+ WHERE l.code = 'ancestor_unprotected' AND l.object = 'cov.mid_m';
+-- counted in coverage() (errors)
+SELECT table_name, kind, parent, status, errors FROM tenant_rls.coverage()
+ WHERE table_name IN ('cov.hub_a', 'cov.mid', 'cov.mid_m', 'cov.orgs', 'cov.stamped') ORDER BY 1;
+SELECT pg_temp.apply_fix('ancestor_unprotected', 'cov.hub_a');
+SELECT pg_temp.apply_fix('ancestor_unprotected', 'cov.mid_m');
+SELECT pg_temp.apply_fix('ancestor_unprotected', 'cov.orgs');
+SELECT pg_temp.apply_fix('ancestor_unprotected', 'cov.stamped');
+SELECT * FROM pg_temp.findings('ancestor_unprotected');
+SELECT table_name, kind, parent, status, errors FROM tenant_rls.coverage()
+ WHERE table_name IN ('cov.hub_a', 'cov.mid', 'cov.mid_m', 'cov.orgs', 'cov.stamped') ORDER BY 1;
+DROP TABLE public.cov_hub, public.cov_top, public.cov_orgp, public.cov_stamp, cov.stamped CASCADE;
+
 -- ==== rls_disabled, rls_not_forced
 ALTER TABLE cov.orders DISABLE ROW LEVEL SECURITY;
 ALTER TABLE cov.orders NO FORCE ROW LEVEL SECURITY;

@@ -280,6 +280,11 @@ ALTER TABLE public.et_part ATTACH PARTITION public.et_part_a FOR VALUES IN ('a')
 -- the renamed table is still guarded under its new name
 ALTER TABLE et_other.et_ctas2 NO FORCE ROW LEVEL SECURITY;
 DROP TABLE et_other.et_ctas2;
+-- et_part_a, attached again, is protected on its own: unprotect() of its
+-- parent alone would leave it below an unprotected table (readable through
+-- it), so it is refused; unprotecting it first works
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.et_part');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.et_part_a');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.et_part');
 SELECT * FROM pg_temp.et_state() WHERE tbl LIKE '%.et_part%';
 SELECT tenant_rls.protect('public.et_part') IS NOT NULL AS protected_again LIMIT 1;

@@ -19,6 +19,12 @@
  *     that the table is weaker than protect() left it (an ALTER POLICY that
  *     restores the recorded definition of a managed policy is a repair, and
  *     allowed);
+ *   - drift guard for hierarchies: a protected table may not end up below
+ *     an unprotected one (a query on the parent applies only the parent's
+ *     policies, to the children's rows too): CREATE TABLE ... PARTITION OF /
+ *     INHERITS, ATTACH PARTITION and INHERIT are checked after
+ *     auto-protection, and unprotect() checks the table it unprotects
+ *     (tenant_check_unprotect_hierarchy());
  *   - registry upkeep: a table renamed or moved by any statement PostgreSQL
  *     accepts for it (ALTER TABLE, but also ALTER INDEX ... RENAME, which
  *     works on tables) and ALTER SCHEMA ... RENAME update the names in
@@ -70,6 +76,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
@@ -90,6 +97,7 @@
 #include "tcop/deparse_utility.h"
 #include "lib/stringinfo.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/json.h"
@@ -185,6 +193,13 @@ schema_is_managed(const char *nspname)
 			return true;
 	}
 	return false;
+}
+
+static char *
+rel_qualname(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
 }
 
 /* Schemas whose tables tenant_rls never touches. */
@@ -348,16 +363,27 @@ policy_is_managed(const char *nspname, const char *relname, const char *polname)
 	return SPI_processed > 0;
 }
 
-/* Raise the drift error, or only a warning under tenant_rls.drift_action. */
+/*
+ * Raise the drift error, or only a warning under tenant_rls.drift_action,
+ * with the hint given.
+ */
 static void
-report_drift(const char *qualname, const char *message, const char *detail)
+report_drift_hint(const char *message, const char *detail, const char *hint)
 {
 	ereport(tenant_rls_drift_action == DRIFT_WARNING ? WARNING : ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg_internal("%s", message),
 			 errdetail_internal("%s", detail),
-			 errhint("To remove tenant isolation from the table, run SELECT tenant_rls.unprotect('%s');",
-					 qualname)));
+			 errhint("%s", hint)));
+}
+
+/* The same, with the hint of every change that weakens table qualname. */
+static void
+report_drift(const char *qualname, const char *message, const char *detail)
+{
+	report_drift_hint(message, detail,
+					  psprintf("To remove tenant isolation from the table, run SELECT tenant_rls.unprotect('%s');",
+							   qualname));
 }
 
 static void
@@ -736,6 +762,221 @@ consider_table(Oid relid, bool parent_only)
 	children = find_inheritance_children(relid, NoLock);
 	foreach(lc, children)
 		consider_table(lfirst_oid(lc), true);
+}
+
+/* ------------------------------------------------ drift guard: ancestors */
+
+/*
+ * A query that names a partitioned table or an inheritance parent applies
+ * the policies of that table only, to the rows of its partitions and
+ * children as well: a protected table below a table that is not protected
+ * is read and written by every tenant through it.  So no DDL may put a
+ * protected table (the registry says so: status 'protected', as everywhere
+ * in this file) below one that is not, at any level, and unprotect() may not
+ * leave one below the table it unprotects.
+ */
+
+/*
+ * Every ancestor of relid (partition parents, inheritance parents, at any
+ * level), nearest first, each once.
+ */
+static List *
+relation_ancestors(Oid relid)
+{
+	List	   *ancestors = relation_parents(relid);
+	ListCell   *lc;
+
+	/* appending while iterating is safe: the new cells are visited too */
+	foreach(lc, ancestors)
+	{
+		ListCell   *pc;
+
+		foreach(pc, relation_parents(lfirst_oid(lc)))
+			ancestors = list_append_unique_oid(ancestors, lfirst_oid(pc));
+	}
+	return ancestors;
+}
+
+/*
+ * The partitions and inheritance children of parent whose link was made in
+ * this transaction: ATTACH PARTITION does not report which partition it
+ * attached, but its pg_inherits row is new.
+ */
+static List *
+children_linked_now(Oid parent)
+{
+	Relation	inh;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *children = NIL;
+
+	inh = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_inherits_inhparent, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(parent));
+	scan = systable_beginscan(inh, InheritsParentIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
+			children = lappend_oid(children, ((Form_pg_inherits) GETSTRUCT(tup))->inhrelid);
+	}
+	systable_endscan(scan);
+	table_close(inh, AccessShareLock);
+	return children;
+}
+
+/* A table of a hierarchy and its registry row, as the check needs them. */
+typedef struct HierarchyTable
+{
+	Oid			relid;
+	bool		registered;
+	bool		is_global;		/* status 'global' */
+	char	   *tenant_column;	/* NULL unless protected */
+	char	   *root;			/* protected: the table protect() was called on */
+} HierarchyTable;
+
+/*
+ * The first table of relids (in list order) that is (want_protected) or is
+ * not (!want_protected) registered as protected; false if there is none.
+ * One query, read with the extension's rights: unprotect() calls this as
+ * its caller, who cannot read the registry.
+ */
+static bool
+first_by_protection(List *relids, bool want_protected, HierarchyTable *out)
+{
+	Oid			argtypes[2] = {OIDARRAYOID, BOOLOID};
+	Datum		values[2];
+	Datum	   *oids;
+	int			n = list_length(relids);
+	int			i = 0;
+	ListCell   *lc;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+
+	if (n == 0)
+		return false;
+	oids = palloc(sizeof(Datum) * n);
+	foreach(lc, relids)
+		oids[i++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	values[1] = BoolGetDatum(want_protected);
+	spi_exec_privileged("SELECT x.relid, r.status IS NOT NULL, r.status OPERATOR(pg_catalog.=) 'global',"
+						" r.tenant_column::pg_catalog.text,"
+						" pg_catalog.quote_ident(COALESCE(r.parent_schema, r.schema_name))"
+						"  OPERATOR(pg_catalog.||) '.'"
+						"  OPERATOR(pg_catalog.||) pg_catalog.quote_ident(COALESCE(r.parent_table, r.table_name))"
+						" FROM pg_catalog.unnest($1) WITH ORDINALITY x(relid, i)"
+						" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.relid"
+						" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+						" LEFT JOIN tenant_rls.protected_table r"
+						"  ON r.schema_name OPERATOR(pg_catalog.=) n.nspname"
+						" AND r.table_name OPERATOR(pg_catalog.=) c.relname"
+						" WHERE COALESCE(r.status OPERATOR(pg_catalog.=) 'protected', false) OPERATOR(pg_catalog.=) $2"
+						" ORDER BY x.i LIMIT 1",
+						2, argtypes, values, NULL, false);	/* sees this command's changes */
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	out->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+	out->registered = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+	out->is_global = out->registered && DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+	out->tenant_column = SPI_getvalue(tup, desc, 4);
+	out->root = SPI_getvalue(tup, desc, 5);
+	return true;
+}
+
+/*
+ * Why table anc cannot be protected by column colname as it is (NULL: it
+ * can, as far as can be told here).
+ */
+static char *
+unprotectable_reason(HierarchyTable *anc, const char *colname)
+{
+	char		relkind = get_rel_relkind(anc->relid);
+	AttrNumber	attnum;
+
+	if (relkind == RELKIND_FOREIGN_TABLE)
+		return pstrdup("it is a foreign table, which row-level security does not cover");
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		return pstrdup("it is not a table");
+	if (anc->is_global)
+		return pstrdup("it is marked global");
+	attnum = get_attnum(anc->relid, colname);
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		return psprintf("it has no tenant column \"%s\"", colname);
+	return NULL;
+}
+
+/*
+ * The check.  Tables that may be exposed: relid and every table below it.
+ * Tables that may expose them: the ancestors of relid, and with
+ * unprotecting relid itself (unprotect() has just taken it out of the
+ * registry).  A protected table of the first kind below an unprotected one
+ * of the second is refused (or, under drift_action = warning, reported).
+ * Cheap when relid has no ancestor (most new tables): a catalog scan, no
+ * query.
+ */
+static void
+check_ancestors(Oid relid, bool unprotecting)
+{
+	List	   *above;
+	HierarchyTable anc;
+	HierarchyTable prot;
+	char	   *aname;
+	char	   *pname;
+	char	   *detail;
+	char	   *reason;
+
+	/* the extension's own tables (audit log partitions), temporary ones */
+	if (!unprotecting && schema_is_excluded(get_rel_namespace(relid)))
+		return;
+	above = relation_ancestors(relid);
+	if (unprotecting)
+		above = lcons_oid(relid, above);
+	if (above == NIL || !first_by_protection(above, false, &anc))
+		return;
+	if (!first_by_protection(find_all_inheritors(relid, NoLock, NULL), true, &prot))
+		return;
+
+	aname = rel_qualname(anc.relid);
+	pname = rel_qualname(prot.relid);
+	detail = psprintf("A query on %s applies only the policies of %s, also to the rows of its partitions and inheritance children: every tenant could read and change the rows of %s through %s.",
+					  aname, aname, pname, aname);
+	if (unprotecting)
+	{
+		report_drift_hint(psprintf("cannot unprotect table %s while protected table %s is below it",
+								   aname, pname),
+						  detail,
+						  psprintf("Unprotect %s first (SELECT tenant_rls.unprotect(%s);), or take it out of the hierarchy of %s.",
+								   prot.root, quote_literal_cstr(prot.root), aname));
+		return;
+	}
+	reason = unprotectable_reason(&anc, prot.tenant_column);
+	report_drift_hint(psprintf("cannot place protected table %s below unprotected table %s",
+							   pname, aname),
+					  detail,
+					  reason != NULL
+					  ? psprintf("Table %s cannot be protected (%s): keep %s out of its hierarchy.",
+								 aname, reason, pname)
+					  : psprintf("Protect %s first (SELECT tenant_rls.protect(%s%s);), or keep %s out of its hierarchy.",
+								 aname, quote_literal_cstr(aname),
+								 tenant_rls_tenant_column != NULL &&
+								 strcmp(prot.tenant_column, tenant_rls_tenant_column) == 0
+								 ? "" : psprintf(", %s", quote_literal_cstr(prot.tenant_column)),
+								 pname));
+}
+
+/*
+ * unprotect() of relid has removed its registry rows (and those of the
+ * tables protected with it): refuse, as the drift guard does, when a
+ * protected table is left below it.
+ */
+void
+tenant_check_unprotect_hierarchy(Oid relid)
+{
+	check_ancestors(relid, true);
 }
 
 /* --------------------------------------------------------- registry upkeep */
@@ -1237,6 +1478,7 @@ ddl_command_end_work(EventTriggerData *trigdata)
 	List	   *checks = NIL;
 	List	   *candidates = NIL;
 	List	   *audit_syncs = NIL;
+	List	   *hierarchy_checks = NIL;	/* tables that got a new parent */
 	bool		detached = false;
 	ListCell   *lc;
 	bool		may_protect;
@@ -1280,6 +1522,9 @@ ddl_command_end_work(EventTriggerData *trigdata)
 						candidates = add_candidate(candidates, addr->objectId, false);
 						if (get_rel_relispartition(addr->objectId))
 							audit_syncs = list_append_unique_oid(audit_syncs, addr->objectId);
+						/* PARTITION OF, INHERITS */
+						if (!IsA(parsetree, CreateTableAsStmt))
+							hierarchy_checks = list_append_unique_oid(hierarchy_checks, addr->objectId);
 					}
 					break;
 
@@ -1422,10 +1667,14 @@ ddl_command_end_work(EventTriggerData *trigdata)
 							foreach(ch, children)
 								candidates = add_candidate(candidates, lfirst_oid(ch), true);
 						}
+						/* but the new link is known: its pg_inherits row */
+						hierarchy_checks = list_concat_unique_oid(hierarchy_checks,
+																  children_linked_now(relid));
 						audit_syncs = list_append_unique_oid(audit_syncs, relid);
 						break;
 					case AT_AddInherit:
 						candidates = add_candidate(candidates, relid, true);
+						hierarchy_checks = list_append_unique_oid(hierarchy_checks, relid);
 						break;
 					case AT_DetachPartition:
 					case AT_DetachPartitionFinalize:
@@ -1463,6 +1712,14 @@ ddl_command_end_work(EventTriggerData *trigdata)
 			consider_table(c->relid, c->parent_only);
 		}
 	}
+
+	/*
+	 * After auto-protection, which may have protected the new table: no
+	 * protected table below an unprotected one (whatever auto_protect says:
+	 * the table may have been protected before it got the parent).
+	 */
+	foreach(lc, hierarchy_checks)
+		check_ancestors(lfirst_oid(lc), false);
 
 	if (detached)
 		audit_syncs = list_concat_unique_oid(audit_syncs, detached_audit_tables());
@@ -1677,13 +1934,6 @@ attach_clashes(Oid parent, Oid child)
 		clashes = lappend(clashes, c);
 	}
 	return clashes;
-}
-
-static char *
-rel_qualname(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
 }
 
 /*

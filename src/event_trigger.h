@@ -8,7 +8,8 @@
  * src/sql/30_event_trigger.sql).  The sanctioned path of weakening a
  * protected table is protect() / unprotect(): while they run their own DDL,
  * tenant_policy_ddl_active() (policy.h) is true and the triggers stand
- * aside.  Nothing else in the extension needs to call into this file.
+ * aside.  unprotect() calls tenant_check_unprotect_hierarchy() after it
+ * has taken the table out of the registry.
  */
 #ifndef TENANT_RLS_EVENT_TRIGGER_H
 #define TENANT_RLS_EVENT_TRIGGER_H
@@ -18,5 +19,13 @@
 extern Datum tenant_rls_ddl_command_end(PG_FUNCTION_ARGS);
 extern Datum tenant_rls_sql_drop(PG_FUNCTION_ARGS);
 extern Datum tenant_rls_ddl_command_start(PG_FUNCTION_ARGS);
+
+/*
+ * The drift guard's hierarchy rule for unprotect(relid), called with SPI
+ * connected once relid's registry rows are gone: a protected table still
+ * below relid is refused (ERROR, or WARNING under drift_action = warning),
+ * since queries on relid would show its rows to every tenant.
+ */
+extern void tenant_check_unprotect_hierarchy(Oid relid);
 
 #endif							/* TENANT_RLS_EVENT_TRIGGER_H */

@@ -61,6 +61,7 @@
 #include "utils/typcache.h"
 
 #include "context.h"
+#include "event_trigger.h"
 #include "guc.h"
 #include "policy.h"
 
@@ -1518,6 +1519,8 @@ tenant_rls_unprotect(PG_FUNCTION_ARGS)
 	registry_delete(nspname, relname, true);
 	grant_caches_stale();
 	CommandCounterIncrement();
+	/* no protected table may be left below it (event_trigger.c) */
+	tenant_check_unprotect_hierarchy(relid);
 
 	can_disable_audit = OidIsValid(audit_function("disable_audit", 1, disable_args));
 	foreach(lc, targets)

@@ -71,6 +71,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A table in a managed schema has the tenant column but tenant_rls does not protect it: every role that can read it sees all tenants.'),
     ('child_unprotected', 'error', 'partition or inheritance child not protected',
      'A partition or inheritance child of a protected table is not protected itself: queried directly it skips the parent''s policies.'),
+    ('ancestor_unprotected', 'error', 'protected table below an unprotected parent',
+     'A protected table is a partition or inheritance child (at any level) of a table tenant_rls does not protect: a query on that parent applies only the parent''s policies, so every tenant reads and changes the protected table''s rows through it.'),
     ('rls_disabled', 'error', 'row-level security disabled',
      'A protected table has row-level security disabled: its policies are ignored and every tenant''s rows are visible.'),
     ('rls_not_forced', 'error', 'row-level security not forced',
@@ -368,6 +370,42 @@ isomiss AS MATERIALIZED (
 guard AS (SELECT tr.relid FROM trusted tr WHERE tr.has_guard
           UNION
           SELECT pol.relid FROM pol WHERE pol.is_managed AND NOT pol.polpermissive AND pol.polcmd IN ('r', '*')),
+-- ancestors (partition parents, inheritance parents, every level) of the
+-- protected tables, walked up pg_inherits from those tables only; via: the
+-- table just below the ancestor on the way up
+anc AS (
+    SELECT t.relid, i.inhparent AS anc, t.relid AS via, 1 AS depth, t.tenant_column
+      FROM tt t JOIN pg_inherits i ON i.inhrelid = t.relid
+     WHERE t.status = 'protected'
+    UNION
+    SELECT a.relid, i.inhparent, a.anc, a.depth + 1, a.tenant_column
+      FROM anc a JOIN pg_inherits i ON i.inhrelid = a.anc),
+-- the ancestors that are not protected, and what to run for each: protect()
+-- where it can work (a table with the protected table's tenant column, not
+-- marked global), otherwise take the branch out of that ancestor's
+-- hierarchy.  Names and columns are looked up for these few rows only.
+ancbad AS MATERIALIZED (
+    SELECT x.relid, x.depth, x.aname,
+           CASE WHEN x.relkind IN ('r', 'p') AND x.astatus IS DISTINCT FROM 'global' AND x.has_column
+                THEN format('SELECT tenant_rls.protect(%L%s);', x.aname,
+                            CASE WHEN x.tenant_column = cfg.tenant_column THEN ''
+                                 ELSE format(', %L', x.tenant_column) END)
+                WHEN x.via_is_partition
+                THEN format('ALTER TABLE %s DETACH PARTITION %s;', x.aname, x.vname)
+                ELSE format('ALTER TABLE %s NO INHERIT %s;', x.vname, x.aname) END AS fix
+      FROM (SELECT a.relid, a.depth, a.tenant_column, ap.status AS astatus,
+                   (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+                      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = a.anc) AS aname,
+                   (SELECT c.relkind FROM pg_class c WHERE c.oid = a.anc) AS relkind,
+                   EXISTS (SELECT 1 FROM pg_attribute at
+                            WHERE at.attrelid = a.anc AND at.attname = a.tenant_column
+                              AND at.attnum > 0 AND NOT at.attisdropped) AS has_column,
+                   (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+                      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = a.via) AS vname,
+                   (SELECT c.relispartition FROM pg_class c WHERE c.oid = a.via) AS via_is_partition
+              FROM anc a LEFT JOIN tt ap ON ap.relid = a.anc
+             WHERE ap.status IS DISTINCT FROM 'protected' OFFSET 0) x
+     CROSS JOIN cfg),
 -- indexes: first key column, and the generated (identity, serial) columns
 lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
 -- the audit row trigger, and whether it fires in an ordinary session (not
@@ -440,6 +478,20 @@ SELECT 'child_unprotected', 'error', t.qname, 'table',
        format('SELECT tenant_rls.protect(%L);', t.qname), t.relid
   FROM ten t JOIN tt p ON p.relid = t.parent_relid
  WHERE t.status = 'unprotected' AND p.status = 'protected'
+UNION ALL
+SELECT 'ancestor_unprotected', 'error', t.qname, 'table',
+       format('Protected table %s is below unprotected table%s %s.', t.qname,
+              CASE WHEN b.n > 1 THEN 's' ELSE '' END, b.anames),
+       'A query on a partitioned table or an inheritance parent applies only that table''s policies, also to the rows of its partitions and children: every tenant reads and changes this table''s rows through the unprotected one.',
+       b.fix, t.relid
+  FROM (SELECT g.relid, count(DISTINCT g.aname) AS n,
+               string_agg(DISTINCT g.aname, ', ' ORDER BY g.aname) AS anames,
+               -- the highest first: protect() of a parent protects what is below it
+               string_agg(g.fix, ' ' ORDER BY g.depth DESC, g.fix) AS fix
+          FROM (SELECT ab.relid, ab.aname, ab.fix, max(ab.depth) AS depth
+                  FROM ancbad ab GROUP BY ab.relid, ab.aname, ab.fix) g
+         GROUP BY g.relid) b
+  JOIN tt t ON t.relid = b.relid
 UNION ALL
 SELECT 'rls_disabled', 'error', t.qname, 'table',
        format('Row-level security is disabled on protected table %s.', t.qname),
