@@ -195,13 +195,6 @@ schema_is_managed(const char *nspname)
 	return false;
 }
 
-static char *
-rel_qualname(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 /* Schemas whose tables tenant_rls never touches. */
 static bool
 schema_is_excluded(Oid nspid)
@@ -940,8 +933,8 @@ check_ancestors(Oid relid, bool unprotecting)
 	if (!first_by_protection(find_all_inheritors(relid, NoLock, NULL), true, &prot))
 		return;
 
-	aname = rel_qualname(anc.relid);
-	pname = rel_qualname(prot.relid);
+	aname = tenant_rel_qualname(anc.relid);
+	pname = tenant_rel_qualname(prot.relid);
 	detail = psprintf("A query on %s applies only the policies of %s, also to the rows of its partitions and inheritance children: every tenant could read and change the rows of %s through %s.",
 					  aname, aname, pname, aname);
 	if (unprotecting)
@@ -1969,7 +1962,7 @@ notice_audit_config_change(Oid relid, Oid parent)
 		return;
 	applied = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	ereport(NOTICE,
-			(errmsg("table %s is audited as a partition of %s from now on", rel_qualname(relid), rel_qualname(parent)),
+			(errmsg("table %s is audited as a partition of %s from now on", tenant_rel_qualname(relid), tenant_rel_qualname(parent)),
 			 errdetail("It was audited on its own, with other column lists; its rows are now recorded as the audit configuration of %s says, and its own configuration was removed.",
 					   applied),
 			 errhint("To record other columns, call tenant_rls.enable_audit() on %s.", applied)));
@@ -1982,16 +1975,16 @@ notice_audit_config_change(Oid relid, Oid parent)
 static void
 refuse_attach_clash(AttachClash *c, Oid parent, Oid child)
 {
-	char	   *qualname = rel_qualname(c->relid);
+	char	   *qualname = tenant_rel_qualname(c->relid);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_DUPLICATE_OBJECT),
 			 errmsg("cannot attach %s as a partition of %s: both have trigger \"%s\"",
-					rel_qualname(child), rel_qualname(parent), c->tgname),
+					tenant_rel_qualname(child), tenant_rel_qualname(parent), c->tgname),
 			 errdetail("A partition gets the row triggers of its partitioned table. Trigger \"%s\" of %s sets column \"%s\", that of %s sets column \"%s\".",
-					   c->tgname, qualname, c->own_arg, rel_qualname(parent), c->parent_arg),
+					   c->tgname, qualname, c->own_arg, tenant_rel_qualname(parent), c->parent_arg),
 			 errhint("Run SELECT tenant_rls.disable_updated_at(%s); first: as a partition, it then gets the trigger of %s.",
-					 quote_literal_cstr(qualname), rel_qualname(parent))));
+					 quote_literal_cstr(qualname), tenant_rel_qualname(parent))));
 }
 
 /* run one fixed statement about relid ($1), with the extension's rights */
@@ -2026,7 +2019,7 @@ resolve_attach_clash(AttachClash *c, Oid parent)
 	else
 		exec_on_table("SELECT tenant_rls.disable_updated_at($1)", c->relid);
 	elog(DEBUG1, "tenant_rls: trigger %s of %s dropped: attached to %s, it gets that of %s",
-		 c->tgname, rel_qualname(c->relid), rel_qualname(parent), rel_qualname(parent));
+		 c->tgname, tenant_rel_qualname(c->relid), tenant_rel_qualname(parent), tenant_rel_qualname(parent));
 }
 
 /*

@@ -151,9 +151,9 @@ coltype_by_name(const char *name)
  * ---------------------------------------------------------------------
  */
 
-/* quoted schema.table of a relation */
-static char *
-rel_qualname(Oid relid)
+/* quoted schema.table of a relation (policy.h) */
+char *
+tenant_rel_qualname(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
@@ -163,7 +163,7 @@ rel_qualname(Oid relid)
 static char *
 regclass_literal(Oid relid)
 {
-	return psprintf("%s::regclass", quote_literal_cstr(rel_qualname(relid)));
+	return psprintf("%s::regclass", quote_literal_cstr(tenant_rel_qualname(relid)));
 }
 
 /*
@@ -265,7 +265,7 @@ check_table(Oid relid, const char *what, const char *suffix)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid),
 				 errhint("Pass the name of an existing table.")));
-	qualname = rel_qualname(relid);
+	qualname = tenant_rel_qualname(relid);
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -1384,7 +1384,7 @@ drop_our_not_null(Runner *r, List *targets)
 			run_stmt(r, psprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL", t->qualname, col));
 			foreach(kc, restore)
 				run_stmt(r, psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s SET NOT NULL",
-									 rel_qualname(lfirst_oid(kc)), col));
+									 tenant_rel_qualname(lfirst_oid(kc)), col));
 		}
 		else
 			run_stmt(r, psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s DROP NOT NULL", t->qualname, col));
@@ -1598,19 +1598,19 @@ tenant_rls_mark_global(PG_FUNCTION_ARGS)
 		if (reg.found && strcmp(reg.status, "protected") == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table \"%s\" is protected, so it cannot be marked global", rel_qualname(rel)),
+					 errmsg("table \"%s\" is protected, so it cannot be marked global", tenant_rel_qualname(rel)),
 					 errhint("Run tenant_rls.unprotect() first if the table is really shared by all tenants.")));
 		if (reg.found)
 		{
 			if (rel == relid)
 				ereport(NOTICE,
-						(errmsg("table \"%s\" is already marked global, nothing to do", rel_qualname(rel))));
+						(errmsg("table \"%s\" is already marked global, nothing to do", tenant_rel_qualname(rel))));
 			continue;
 		}
 		if (rel != relid && !pg_class_ownercheck(rel, GetUserId()))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("must be owner of table \"%s\" to mark it global", rel_qualname(rel)),
+					 errmsg("must be owner of table \"%s\" to mark it global", tenant_rel_qualname(rel)),
 					 errhint("Run it as the owner of the table and its partitions or as a superuser.")));
 		vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(rel))));
 		vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(rel)));
@@ -1649,14 +1649,14 @@ tenant_rls_unmark_global(PG_FUNCTION_ARGS)
 	if (!reg.found || strcmp(reg.status, "global") != 0)
 	{
 		ereport(NOTICE,
-				(errmsg("table \"%s\" is not marked global, nothing to do", rel_qualname(relid))));
+				(errmsg("table \"%s\" is not marked global, nothing to do", tenant_rel_qualname(relid))));
 		SPI_finish();
 		PG_RETURN_VOID();
 	}
 	if (reg.parent_table != NULL && registry_get(reg.parent_schema, reg.parent_table).found)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" is marked global as part of \"%s\"", rel_qualname(relid),
+				 errmsg("table \"%s\" is marked global as part of \"%s\"", tenant_rel_qualname(relid),
 						quote_qualified_identifier(reg.parent_schema, reg.parent_table)),
 				 errhint("Unmark \"%s\" instead, or detach this table first.",
 						 quote_qualified_identifier(reg.parent_schema, reg.parent_table))));
@@ -1702,7 +1702,7 @@ tenant_rls_allow_global_rows(PG_FUNCTION_ARGS)
 	enabled = PG_GETARG_BOOL(1);
 	check_table(relid, "change global rows of", "");
 	(void) find_all_inheritors(relid, AccessExclusiveLock, NULL);
-	qualname = rel_qualname(relid);
+	qualname = tenant_rel_qualname(relid);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
 	reg = registry_get_rel(relid);
@@ -1803,7 +1803,7 @@ grant_table_type(Oid relid, RegRow *reg)
 	if (!reg->found || strcmp(reg->status, "protected") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" is not protected", rel_qualname(relid)),
+				 errmsg("table \"%s\" is not protected", tenant_rel_qualname(relid)),
 				 errhint("Protect it first with tenant_rls.protect(); grants apply to protected tables only.")));
 	return coltype_by_name(reg->tenant_type);
 }
@@ -1835,7 +1835,7 @@ check_grantor(Oid relid, const char *owner_c, const ColType *ct, const char *wha
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("only tenant \"%s\" or the owner of table \"%s\" may %s access to its rows",
-					owner_c, rel_qualname(relid), what),
+					owner_c, tenant_rel_qualname(relid), what),
 			 errhint("Set the owner tenant with tenant_rls.set_tenant() first, or run it as the table owner.")));
 }
 
@@ -1987,7 +1987,7 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 	if (n == 0)
 		ereport(NOTICE,
 				(errmsg("tenant \"%s\" had no %s grant from tenant \"%s\" on table \"%s\", nothing to do",
-						grantee_c, priv ? priv : "", owner_c, rel_qualname(relid))));
+						grantee_c, priv ? priv : "", owner_c, tenant_rel_qualname(relid))));
 	SPI_finish();
 	PG_RETURN_INT32((int32) n);
 }

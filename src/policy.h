@@ -35,6 +35,8 @@ extern bool tenant_policy_ddl_active(void);
  * the caller) as the bootstrap superuser: the extension's rights, for its
  * own tables and functions.  Returns the SPI result code; errors on failure.
  */
+/* quoted schema.table of a relation */
+extern char *tenant_rel_qualname(Oid relid);
 extern int	spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
 								const char *nulls, bool read_only);
 
