@@ -101,6 +101,9 @@ typedef struct AuditRel
 	int			npk;
 	AttrNumber *pk;				/* primary key attnums, 0 columns: none */
 	AttrNumber	tenant_att;		/* 0: no tenant column */
+	int			nforced;
+	AttrNumber *forced;			/* key and tenant columns not audited: an
+								 * UPDATE records them when they change */
 	FmgrInfo	tenant_out;
 	NameData	target_nsp;		/* names of target_oid, as recorded */
 	NameData	target_name;
@@ -391,6 +394,21 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		index_close(idx, AccessShareLock);
 		/* the key's order is its columns' names: the same in every partition */
 		qsort_arg(ar->pk, ar->npk, sizeof(AttrNumber), jsonb_key_cmp, ar);
+	}
+
+	ar->forced = palloc(sizeof(AttrNumber) * (ar->npk + 1));
+	ar->nforced = 0;
+	for (int i = 0; i < ar->npk; i++)
+		if (!ar->cols[ar->pk[i] - 1].audited)
+			ar->forced[ar->nforced++] = ar->pk[i];
+	if (ar->tenant_att > 0 && !ar->cols[ar->tenant_att - 1].audited)
+	{
+		bool		in_key = false;
+
+		for (int i = 0; i < ar->npk; i++)
+			in_key |= (ar->pk[i] == ar->tenant_att);
+		if (!in_key)
+			ar->forced[ar->nforced++] = ar->tenant_att;
 	}
 
 	/*
@@ -771,6 +789,7 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 	uint8		flags = 0;
 	int64		keys[2];
 	int			nkeys = 0;
+	bool		tenant_moved = false;
 	const char *tenant;
 	AttrNumber	changed[MaxTupleAttributeNumber];
 	int			nchanged = 0;
@@ -850,23 +869,18 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 			if (!same_value(&ar->cols[k], ov[k], on[k], nv[k], nn[k]))
 				changed[nchanged++] = ar->audited[i];
 		}
-		for (int i = 0; i < ar->npk; i++)
+		for (int i = 0; i < ar->nforced; i++)
 		{
-			int			k = ar->pk[i] - 1;
+			int			k = ar->forced[i] - 1;
 
-			if (!ar->cols[k].audited &&
-				!same_value(&ar->cols[k], ov[k], on[k], nv[k], nn[k]))
-				changed[nchanged++] = ar->pk[i];
+			if (!same_value(&ar->cols[k], ov[k], on[k], nv[k], nn[k]))
+				changed[nchanged++] = ar->forced[i];
 		}
-		if (ar->tenant_att > 0 && !ar->cols[ar->tenant_att - 1].audited)
+		if (ar->tenant_att > 0)
 		{
 			int			k = ar->tenant_att - 1;
-			bool		in_key = false;
 
-			for (int i = 0; i < ar->npk; i++)
-				in_key |= (ar->pk[i] == ar->tenant_att);
-			if (!in_key && !same_value(&ar->cols[k], ov[k], on[k], nv[k], nn[k]))
-				changed[nchanged++] = ar->tenant_att;
+			tenant_moved = !same_value(&ar->cols[k], ov[k], on[k], nv[k], nn[k]);
 		}
 		if (nchanged == 0)
 			return PointerGetDatum(NULL);
@@ -926,19 +940,15 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 	 * An UPDATE that moves the row to another tenant is in the new tenant's
 	 * chain too: each tenant's log shows the row leaving or arriving.
 	 */
-	if (ar->tenant_att > 0 && oldtup && newtup)
+	if (tenant_moved)
 	{
 		int			k = ar->tenant_att - 1;
+		char	   *from = tenant ? pstrdup(tenant) : NULL;
+		const char *to = row_tenant(ar, nv[k], nn[k]);
 
-		if (!same_value(&ar->cols[k], ov[k], on[k], nv[k], nn[k]))
-		{
-			char	   *from = tenant ? pstrdup(tenant) : NULL;
-			const char *to = row_tenant(ar, nv[k], nn[k]);
-
-			/* (another image of the same text, a char(n)'s padding: the same tenant) */
-			if ((from == NULL) != (to == NULL) || (from != NULL && strcmp(from, to) != 0))
-				audit_append_entry(to, &target, entry_buf.data, entry_buf.len, nkeys, keys);
-		}
+		/* (another image of the same text, a char(n)'s padding: the same tenant) */
+		if ((from == NULL) != (to == NULL) || (from != NULL && strcmp(from, to) != 0))
+			audit_append_entry(to, &target, entry_buf.data, entry_buf.len, nkeys, keys);
 	}
 	return PointerGetDatum(NULL);
 }
