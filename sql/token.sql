@@ -124,6 +124,9 @@ SELECT tenant_rls.sign_tenant('acme', NULL);
 SELECT tenant_rls.sign_tenant('acme', '-5 minutes');
 SELECT tenant_rls.sign_tenant('acme', '0 seconds');
 SELECT tenant_rls.sign_tenant('acme', '300000 years');
+-- an expiry the token's int64 microseconds since 1970 cannot hold (it wrapped
+-- around: a token that had always expired)
+SELECT tenant_rls.sign_tenant('acme', '292230 years');
 SELECT tenant_rls.sign_tenant('');
 SELECT tenant_rls.sign_tenant(' acme');
 SELECT tenant_rls.sign_tenant(E'ac\nme');

@@ -310,6 +310,27 @@ token_emit_log_hook(ErrorData *edata)
 			if (edata->detail != NULL && strncmp(edata->detail, "parameters: ", 12) == 0)
 				edata->detail = redacted(edata, "parameters: [not logged]");
 		}
+		/*
+		 * The setting's name can come as a bind parameter too ("SELECT
+		 * set_config($1, $2, false)"): the statement text then does not
+		 * mention it, but the logged parameters (log_statement,
+		 * log_min_duration_statement: DETAIL "parameters: ...";
+		 * log_parameter_max_length_on_error: CONTEXT "... with
+		 * parameters: ...") carry the name and the new key, which is not
+		 * configured yet, so the rule below cannot recognise it.
+		 */
+		if (edata->detail != NULL && strncmp(edata->detail, "parameters: ", 12) == 0 &&
+			mentions(edata->detail, "signing_key"))
+		{
+			edata->hide_stmt = true;
+			edata->detail = redacted(edata, "parameters: [not logged: they mention tenant_rls.signing_key]");
+		}
+		if (edata->context != NULL && strstr(edata->context, "parameters: ") != NULL &&
+			mentions(edata->context, "signing_key"))
+		{
+			edata->hide_stmt = true;
+			edata->context = redacted(edata, "[not logged: parameters that mention tenant_rls.signing_key]");
+		}
 		if (contains_key(debug_query_string))
 			edata->hide_stmt = true;
 		if (contains_key(edata->message))
@@ -577,6 +598,13 @@ tenant_rls_sign_tenant(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("valid_for must be positive"),
 				 errhint("Pass a short positive interval, e.g. interval '5 minutes'.")));
+	/* the token carries microseconds since 1970 in an int64 */
+	if (expires > PG_INT64_MAX - ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("valid_for is too large"),
+				 errdetail("A token cannot expire after 294247-01-10 04:00:54 UTC."),
+				 errhint("Pass a short interval; tokens are meant to live minutes.")));
 
 	st = token_sign(&k->key, canonical, strlen(canonical),
 					(int64) expires + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY,

@@ -316,10 +316,39 @@ refused(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); COMMIT;},
 # statements that carry a key, failing or not
 $node->psql('postgres', qq{SET tenant_rls.signing_key = '$key2-session'; SELECT 1/0 WHERE '$key2' IS NOT NULL;});
 
+# the setting's name as a bind parameter too (extended protocol: pgbench sends
+# :name and :val as $1 and $2): log_statement logs the parameters, and with
+# log_parameter_max_length_on_error the context of a failing statement does;
+# these keys are configured nowhere yet, so only the name can give them away
+my $key3 = 'tap-strict-key-bound-fail-0123456789abcdef0123456789';
+my $key4 = 'tap-strict-key-bound-0123456789abcdef0123456789';
+{
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	PostgreSQL::Test::Utils::append_to_file("$dir/fail.sql",
+		"SET log_parameter_max_length_on_error = -1;\n"
+		  . "SELECT set_config(:name, :val, false), 1/0;\n");
+	PostgreSQL::Test::Utils::append_to_file("$dir/ok.sql",
+		"SELECT set_config(:name, :val, false) IS NOT NULL;\n");
+	my @pgbench = ('pgbench', '-n', '-M', 'extended', '-t', '1',
+		'-h', $node->host, '-p', $node->port, '-U', 'postgres',
+		'-D', 'name=tenant_rls.signing_key');
+	my ($stdout, $stderr) = run_command([ @pgbench, '-D', "val=$key3", '-f', "$dir/fail.sql", 'postgres' ]);
+	like($stderr, qr/division by zero/, '(the failing bound statement ran)');
+	($stdout, $stderr) = run_command([ @pgbench, '-D', "val=$key4", '-f', "$dir/ok.sql", 'postgres' ]);
+	like($stdout, qr/number of transactions actually processed: 1\//, '(the bound statement ran)')
+	  or diag("stderr=$stderr");
+}
+
 # --- the keys never reach the log (log_statement = all, debug1, reloads)
 my $log = slurp_file($node->logfile);
 unlike($log, qr/\Q$key\E/, 'the signing key is not in the server log');
 unlike($log, qr/\Q$key2\E/, 'the rotated key (ALTER SYSTEM, reload, a failing statement) is not in the server log');
+unlike($log, qr/\Q$key3\E/, 'a key bound as a parameter, with the name as another, is not in the server log (error context)');
+unlike($log, qr/\Q$key4\E/, 'a key bound as a parameter, with the name as another, is not in the server log (log_statement)');
+like($log, qr/CONTEXT:  \[not logged: parameters that mention tenant_rls\.signing_key\]/,
+	'(the context of the failing bound statement is logged as not logged)');
+like($log, qr/parameters: \[not logged: they mention tenant_rls\.signing_key\]/,
+	'(the bound parameters are logged as not logged)');
 like($log, qr/parameter "tenant_rls\.signing_key" \(or signing_key_previous\) changed/,
 	'(the reload is logged without the value)');
 like($log, qr/cannot be set at connection start/, '(the log does have the refusals)');
