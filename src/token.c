@@ -292,7 +292,16 @@ token_emit_log_hook(ErrorData *edata)
 	if (edata->output_to_server)
 	{
 		const char *redacted_text = "[redacted: contained a tenant_rls signing key]";
-		bool		stmt_mentions_key = mentions(debug_query_string, "signing_key");
+		/*
+		 * EXECUTE of a prepared statement: log_statement gives its text as
+		 * the detail ("prepare: PREPARE p AS ... signing_key ... $1") and the
+		 * EXECUTE, which does not mention the setting, carries the key.
+		 */
+		bool		prepared_mentions_key = edata->detail != NULL &&
+			strncmp(edata->detail, "prepare: ", 9) == 0 &&
+			mentions(edata->detail, "signing_key");
+		bool		stmt_mentions_key = prepared_mentions_key ||
+			mentions(debug_query_string, "signing_key");
 
 		if (edata->message != NULL &&
 			strncmp(edata->message, "parameter \"tenant_rls.signing_key", 33) == 0 &&
@@ -309,6 +318,8 @@ token_emit_log_hook(ErrorData *edata)
 				edata->message = redacted(edata, "statement: [not logged: it mentions tenant_rls.signing_key]");
 			if (edata->detail != NULL && strncmp(edata->detail, "parameters: ", 12) == 0)
 				edata->detail = redacted(edata, "parameters: [not logged]");
+			if (prepared_mentions_key)
+				edata->detail = redacted(edata, "prepare: [not logged: it mentions tenant_rls.signing_key]");
 		}
 		/*
 		 * The setting's name can come as a bind parameter too ("SELECT

@@ -338,6 +338,11 @@ my $key4 = 'tap-strict-key-bound-0123456789abcdef0123456789';
 	like($stdout, qr/number of transactions actually processed: 1\//, '(the bound statement ran)')
 	  or diag("stderr=$stderr");
 }
+# ... or the key as the argument of EXECUTE of a statement prepared to set it
+# (log_statement logs the EXECUTE with the PREPARE as its detail)
+my $key5 = 'tap-strict-key-prepared-0123456789abcdef0123456789';
+$node->safe_psql('postgres', qq{PREPARE setkey(text) AS SELECT set_config('tenant_rls.signing_key', \$1, false);
+	EXECUTE setkey('$key5');});
 
 # --- the keys never reach the log (log_statement = all, debug1, reloads)
 my $log = slurp_file($node->logfile);
@@ -345,6 +350,7 @@ unlike($log, qr/\Q$key\E/, 'the signing key is not in the server log');
 unlike($log, qr/\Q$key2\E/, 'the rotated key (ALTER SYSTEM, reload, a failing statement) is not in the server log');
 unlike($log, qr/\Q$key3\E/, 'a key bound as a parameter, with the name as another, is not in the server log (error context)');
 unlike($log, qr/\Q$key4\E/, 'a key bound as a parameter, with the name as another, is not in the server log (log_statement)');
+unlike($log, qr/\Q$key5\E/, 'a key passed to EXECUTE of a statement prepared to set it is not in the server log');
 like($log, qr/CONTEXT:  \[not logged: parameters that mention tenant_rls\.signing_key\]/,
 	'(the context of the failing bound statement is logged as not logged)');
 like($log, qr/parameters: \[not logged: they mention tenant_rls\.signing_key\]/,
