@@ -256,6 +256,8 @@ check_leader_state(int *newval, void **extra, GucSource source)
 		return true;
 	GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
 	GUC_check_errmsg("%s is internal to tenant_rls and cannot be set", LEADER_STATE_SETTING);
+	GUC_check_errdetail("It passes this session's strict-mode state to its parallel workers.");
+	GUC_check_errhint("Leave it alone; tenant_rls.strict_status() shows the state.");
 	return false;
 }
 
