@@ -17,13 +17,20 @@
  */
 #include "tenant_rls.h"
 
+#include <ctype.h>
+
 #include <openssl/crypto.h>
 
 #include "access/xact.h"
+#include "commands/prepare.h"
 #include "datatype/timestamp.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
@@ -361,6 +368,189 @@ token_emit_log_hook(ErrorData *edata)
 		prev_emit_log_hook(edata);
 }
 
+/* ---------------------------------------------------------------------
+ * Keeping the key out of pg_stat_activity and pg_stat_statements
+ *
+ * pg_stat_activity shows the text of a session's last statement for as long
+ * as the session stays idle, to the session's role and to pg_read_all_stats
+ * (pg_monitor, usually a monitoring agent); pg_stat_statements keeps the text
+ * of utility statements (ALTER SYSTEM, SET, DO, EXECUTE) verbatim.  So a
+ * statement that mentions the key settings gets its text masked: before it
+ * runs, pg_stat_activity is given the text with everything after the
+ * setting's name replaced by '*'; and utility statements that set a key pass
+ * the next ProcessUtility hook (pg_stat_statements when it is listed before
+ * tenant_rls in shared_preload_libraries, pgaudit, ...) the same masked text.
+ * Masking keeps every byte offset, so error positions stay right; the values
+ * themselves come from the parse tree, never from the text.
+ * ---------------------------------------------------------------------
+ */
+
+static ProcessUtility_hook_type token_prev_ProcessUtility = NULL;
+static ExecutorStart_hook_type token_prev_ExecutorStart = NULL;
+
+static bool
+is_key_setting(const char *name)
+{
+	return name != NULL &&
+		(pg_strcasecmp(name, key_setting_name[KEY_CURRENT]) == 0 ||
+		 pg_strcasecmp(name, key_setting_name[KEY_PREVIOUS]) == 0);
+}
+
+/*
+ * Offset just after the first "signing_key" (any case) in s[from, to), or -1.
+ * Runs for every top-level statement: it looks for '_' with memchr() and
+ * compares around it.
+ */
+static long
+after_mention(const char *s, size_t from, size_t to)
+{
+	const char *p = s + from;
+	const char *end = s + to;
+
+	while (p < end && (p = memchr(p, '_', end - p)) != NULL)
+	{
+		if (p - s >= (long) from + 7 && end - p >= 4 &&
+			pg_strncasecmp(p - 7, "signing", 7) == 0 &&
+			pg_strncasecmp(p + 1, "key", 3) == 0)
+		{
+			/* the whole name: signing_key_previous too */
+			p += 4;
+			if (end - p >= 9 && pg_strncasecmp(p, "_previous", 9) == 0)
+				p += 9;
+			return (long) (p - s);
+		}
+		p++;
+	}
+	return -1;
+}
+
+/* s[from, to) with every byte that is not white space replaced by '*' */
+static void
+mask_range(char *s, size_t from, size_t to)
+{
+	for (size_t i = from; i < to && s[i] != '\0'; i++)
+		if (!isspace((unsigned char) s[i]))
+			s[i] = '*';
+}
+
+/* pg_stat_activity: the current statement, masked after the setting's name */
+static void
+mask_activity(const char *text, long from)
+{
+	char	   *copy;
+
+	if (text == NULL || !pgstat_track_activities)
+		return;
+	copy = pstrdup(text);
+	mask_range(copy, from < 0 ? 0 : (size_t) from, strlen(copy));
+	pgstat_report_activity(STATE_RUNNING, copy);
+	pfree(copy);
+}
+
+/* A utility statement whose text carries a key value (or may). */
+static bool
+utility_sets_key(Node *n, bool *is_execute)
+{
+	*is_execute = false;
+	switch (nodeTag(n))
+	{
+		case T_VariableSetStmt:
+			return is_key_setting(((VariableSetStmt *) n)->name);
+		case T_AlterSystemStmt:
+			return is_key_setting(((AlterSystemStmt *) n)->setstmt->name);
+		case T_AlterRoleSetStmt:
+			return is_key_setting(((AlterRoleSetStmt *) n)->setstmt->name);
+		case T_AlterDatabaseSetStmt:
+			return is_key_setting(((AlterDatabaseSetStmt *) n)->setstmt->name);
+		case T_DoStmt:
+			return true;		/* masked only where its text mentions the key */
+		case T_ExecuteStmt:
+			{
+				PreparedStatement *ps = FetchPreparedStatement(((ExecuteStmt *) n)->name, false);
+
+				*is_execute = true;
+				return ps != NULL && ps->plansource != NULL &&
+					after_mention(ps->plansource->query_string, 0,
+								  strlen(ps->plansource->query_string)) >= 0;
+			}
+		default:
+			return false;
+	}
+}
+
+static void
+token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
+{
+	const char *text = queryString;
+	bool		is_execute;
+
+	if (queryString != NULL && utility_sets_key(pstmt->utilityStmt, &is_execute))
+	{
+		size_t		total = strlen(queryString);
+		size_t		from = pstmt->stmt_location > 0 ? (size_t) pstmt->stmt_location : 0;
+		size_t		to = pstmt->stmt_len > 0 ? from + (size_t) pstmt->stmt_len : total;
+		long		mask_from;
+
+		if (from > total)
+			from = total;
+		if (to > total)
+			to = total;
+		if (is_execute)
+		{
+			/* the arguments: from the first parenthesis on */
+			const char *paren = memchr(queryString + from, '(', to - from);
+
+			mask_from = paren ? (long) (paren + 1 - queryString) : (long) to;
+		}
+		else
+			mask_from = after_mention(queryString, from, to);
+		if (mask_from >= 0 && (size_t) mask_from < to)
+		{
+			char	   *masked = pstrdup(queryString);
+
+			mask_range(masked, (size_t) mask_from, to);
+			text = masked;
+			if (queryString == debug_query_string)
+				mask_activity(queryString, mask_from);
+		}
+	}
+	if (text == queryString && queryString != NULL && queryString == debug_query_string)
+	{
+		/* any other top-level utility statement that mentions the key */
+		long		m = after_mention(queryString, 0, strlen(queryString));
+
+		if (m >= 0)
+			mask_activity(queryString, m);
+	}
+
+	if (token_prev_ProcessUtility)
+		token_prev_ProcessUtility(pstmt, text, readOnlyTree, context,
+								  params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, text, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/* SELECT set_config('tenant_rls.signing_key', ...) and the like, top level */
+static void
+token_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (queryDesc->sourceText != NULL && queryDesc->sourceText == debug_query_string)
+	{
+		long		m = after_mention(queryDesc->sourceText, 0, strlen(queryDesc->sourceText));
+
+		if (m >= 0)
+			mask_activity(queryDesc->sourceText, m);
+	}
+	if (token_prev_ExecutorStart)
+		token_prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
 void
 tenant_rls_token_init(void)
 {
@@ -395,6 +585,11 @@ tenant_rls_token_init(void)
 
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = token_emit_log_hook;
+
+	token_prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = token_ProcessUtility;
+	token_prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = token_ExecutorStart;
 }
 
 bool

@@ -1,0 +1,79 @@
+# The signing key and the statement texts other roles can read: a superuser
+# sets or rotates the key with SQL (ALTER SYSTEM, SET, set_config() in a DO
+# block or a query, EXECUTE of a prepared statement) and then leaves the
+# session idle.  pg_stat_activity keeps showing an idle session's last
+# statement, to pg_read_all_stats (pg_monitor: monitoring agents, not
+# superusers), and pg_stat_statements keeps utility statements verbatim.
+# A monitoring role must not find the key in either.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('exposure');
+$node->init;
+# tenant_rls after pg_stat_statements: its ProcessUtility hook runs first and
+# hands pg_stat_statements the masked text
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'pg_stat_statements,tenant_rls'
+pg_stat_statements.track_utility = on
+track_activity_query_size = 4096
+});
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION tenant_rls;
+	CREATE EXTENSION pg_stat_statements;
+	CREATE ROLE monitor LOGIN;
+	GRANT pg_monitor TO monitor;
+});
+is($node->safe_psql('postgres', q{SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = 'monitor'}),
+	'f', 'monitor is neither superuser nor BYPASSRLS');
+
+# what the monitoring role sees of the other sessions, while the superuser's
+# session is idle (psql runs \! between two statements)
+my $peek = q{\! psql -XAtq -U monitor -d postgres -c "SELECT state || ': ' || query FROM pg_stat_activity WHERE usename = 'postgres' AND state = 'idle' AND query <> ''"};
+
+my $masked = qr/idle: [^\n]*signing_key[^\n]*\*\*\*\*/;
+my @cases = (
+	[ 'ALTER SYSTEM SET', 'key-alter-system-0123456789abcdef0123456789',
+	  q{ALTER SYSTEM SET tenant_rls.signing_key_previous = '%s';}, $masked ],
+	[ 'SET', 'key-set-0123456789abcdef0123456789abcdef',
+	  q{SET tenant_rls.signing_key = '%s';}, $masked ],
+	[ 'set_config() in a DO block', 'key-do-block-0123456789abcdef0123456789',
+	  q{DO $$ BEGIN PERFORM set_config('tenant_rls.signing_key', '%s', false); END $$;}, $masked ],
+	[ 'set_config() in a query', 'key-select-0123456789abcdef0123456789abcd',
+	  q{SELECT set_config('tenant_rls.signing_key', '%s', false) IS NOT NULL AS set;}, $masked ],
+	[ 'EXECUTE of a prepared statement', 'key-execute-0123456789abcdef0123456789ab',
+	  qq{PREPARE setkey(text) AS SELECT set_config('tenant_rls.signing_key', \$1, false) IS NOT NULL;\nEXECUTE setkey('%s');},
+	  qr/idle: EXECUTE setkey\(\*+/ ],
+);
+
+for my $c (@cases)
+{
+	my ($name, $key, $sql, $shown) = @$c;
+	my ($ret, $out, $err) = $node->psql('postgres', sprintf($sql, $key) . "\n$peek\n");
+	is($ret, 0, "$name: ran") or diag("err=$err");
+	unlike($out, qr/\Q$key\E/, "$name: the key is not in pg_stat_activity of the idle session");
+	like($out, $shown, "$name: pg_stat_activity shows the statement, masked")
+	  or diag("out=$out");
+}
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET tenant_rls.signing_key_previous');
+
+my $stmts = $node->safe_psql('postgres', 'SELECT query FROM pg_stat_statements',
+	extra_params => [ '-U', 'monitor' ]);
+like($stmts, qr/ALTER SYSTEM SET tenant_rls\.signing_key_previous/, '(pg_stat_statements has the statements)');
+for my $c (@cases)
+{
+	my ($name, $key) = @$c;
+	unlike($stmts, qr/\Q$key\E/, "$name: the key is not in pg_stat_statements");
+}
+
+# masking never changes what a statement does
+is($node->safe_psql('postgres', q{
+	SET tenant_rls.signing_key = 'session-key-0123456789abcdef0123456789';
+	SELECT tenant_rls.set_tenant_signed(tenant_rls.sign_tenant('acme'));}),
+	'acme', 'a key set by a masked SET is the key in force');
+
+$node->stop;
+done_testing();
