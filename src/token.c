@@ -30,7 +30,10 @@
 #include "nodes/parsenodes.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/backend_status.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
@@ -253,6 +256,57 @@ show_signing_key_previous(void)
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
+/*
+ * Only a role that can set a key can put one in a statement, so only such a
+ * role's statements are hidden or masked because they mention the setting:
+ * anybody else could otherwise keep any statement out of the log (and
+ * pg_stat_activity, pg_stat_statements) with a comment naming it.  "Can set":
+ * a superuser, or SET or ALTER SYSTEM granted on a key setting.  The answer
+ * needs the catalogs, so it is cached per role (reset when roles, memberships
+ * or parameter privileges change) and looked up only where that is safe: in
+ * the ProcessUtility and ExecutorStart hooks, and for the statement log lines
+ * postgres.c writes between statements.  Where it cannot be looked up, the
+ * statement counts as one that can carry a key (fail safe).
+ */
+static Oid	key_setter_user = InvalidOid;
+static bool key_setter_may = true;
+
+static void
+key_setter_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	key_setter_user = InvalidOid;
+}
+
+static bool
+may_set_key(bool lookup_safe)
+{
+	Oid			user = GetUserId();
+
+	if (!OidIsValid(user))
+		return true;
+	if (user == key_setter_user)
+		return key_setter_may;
+	if (!lookup_safe || !IsTransactionState())
+		return true;
+	key_setter_may = superuser_arg(user) ||
+		pg_parameter_aclcheck(key_setting_name[KEY_CURRENT], user,
+							  ACL_SET | ACL_ALTER_SYSTEM) == ACLCHECK_OK ||
+		pg_parameter_aclcheck(key_setting_name[KEY_PREVIOUS], user,
+							  ACL_SET | ACL_ALTER_SYSTEM) == ACLCHECK_OK;
+	key_setter_user = user;
+	return key_setter_may;
+}
+
+/* the statement log lines of postgres.c (log_statement, log_min_duration_statement) */
+static bool
+is_statement_log(const ErrorData *edata)
+{
+	return edata->elevel == LOG && edata->message != NULL &&
+		(strncmp(edata->message, "statement: ", 11) == 0 ||
+		 strncmp(edata->message, "execute ", 8) == 0 ||
+		 strncmp(edata->message, "duration: ", 10) == 0);
+}
+
 /* case-insensitive substring test */
 static bool
 mentions(const char *haystack, const char *needle)
@@ -309,6 +363,17 @@ token_emit_log_hook(ErrorData *edata)
 			mentions(edata->detail, "signing_key");
 		bool		stmt_mentions_key = prepared_mentions_key ||
 			mentions(debug_query_string, "signing_key");
+		bool		params_mention_key = edata->detail != NULL &&
+			strncmp(edata->detail, "parameters: ", 12) == 0 &&
+			mentions(edata->detail, "signing_key");
+		bool		context_mentions_key = edata->context != NULL &&
+			strstr(edata->context, "parameters: ") != NULL &&
+			mentions(edata->context, "signing_key");
+
+		if ((stmt_mentions_key || params_mention_key || context_mentions_key) &&
+			!may_set_key(is_statement_log(edata)))
+			stmt_mentions_key = params_mention_key = context_mentions_key =
+				prepared_mentions_key = false;
 
 		if (edata->message != NULL &&
 			strncmp(edata->message, "parameter \"tenant_rls.signing_key", 33) == 0 &&
@@ -337,14 +402,12 @@ token_emit_log_hook(ErrorData *edata)
 		 * parameters: ...") carry the name and the new key, which is not
 		 * configured yet, so the rule below cannot recognise it.
 		 */
-		if (edata->detail != NULL && strncmp(edata->detail, "parameters: ", 12) == 0 &&
-			mentions(edata->detail, "signing_key"))
+		if (params_mention_key)
 		{
 			edata->hide_stmt = true;
 			edata->detail = redacted(edata, "parameters: [not logged: they mention tenant_rls.signing_key]");
 		}
-		if (edata->context != NULL && strstr(edata->context, "parameters: ") != NULL &&
-			mentions(edata->context, "signing_key"))
+		if (context_mentions_key)
 		{
 			edata->hide_stmt = true;
 			edata->context = redacted(edata, "[not logged: parameters that mention tenant_rls.signing_key]");
@@ -487,7 +550,8 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	const char *text = queryString;
 	bool		is_execute;
 
-	if (queryString != NULL && utility_sets_key(pstmt->utilityStmt, &is_execute))
+	if (queryString != NULL && utility_sets_key(pstmt->utilityStmt, &is_execute) &&
+		may_set_key(true))
 	{
 		size_t		total = strlen(queryString);
 		size_t		from = pstmt->stmt_location > 0 ? (size_t) pstmt->stmt_location : 0;
@@ -522,7 +586,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		/* any other top-level utility statement that mentions the key */
 		long		m = after_mention(queryString, 0, strlen(queryString));
 
-		if (m >= 0)
+		if (m >= 0 && may_set_key(true))
 			mask_activity(queryString, m);
 	}
 
@@ -542,7 +606,7 @@ token_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	{
 		long		m = after_mention(queryDesc->sourceText, 0, strlen(queryDesc->sourceText));
 
-		if (m >= 0)
+		if (m >= 0 && may_set_key(true))
 			mask_activity(queryDesc->sourceText, m);
 	}
 	if (token_prev_ExecutorStart)
@@ -585,6 +649,10 @@ tenant_rls_token_init(void)
 
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = token_emit_log_hook;
+
+	CacheRegisterSyscacheCallback(AUTHOID, key_setter_invalidate, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, key_setter_invalidate, (Datum) 0);
+	CacheRegisterSyscacheCallback(PARAMETERACLNAME, key_setter_invalidate, (Datum) 0);
 
 	token_prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = token_ProcessUtility;

@@ -344,8 +344,17 @@ my $key5 = 'tap-strict-key-prepared-0123456789abcdef0123456789';
 $node->safe_psql('postgres', qq{PREPARE setkey(text) AS SELECT set_config('tenant_rls.signing_key', \$1, false);
 	EXECUTE setkey('$key5');});
 
+# a role that cannot set a key does not hide its statements from the log by
+# naming the setting in a comment (nor their errors' STATEMENT lines)
+as_app(q{SELECT count(*) AS hidden_from_the_log FROM public.docs /* tenant_rls.signing_key */});
+as_app(q{SELECT 1/0 AS hidden_error /* tenant_rls.signing_key */}, on_error_stop => 0);
+
 # --- the keys never reach the log (log_statement = all, debug1, reloads)
 my $log = slurp_file($node->logfile);
+like($log, qr{statement: SELECT count\(\*\) AS hidden_from_the_log FROM public\.docs /\* tenant_rls\.signing_key \*/},
+	'a statement of a role that cannot set a key is logged even when it names the key setting');
+like($log, qr{STATEMENT:  SELECT 1/0 AS hidden_error /\* tenant_rls\.signing_key \*/},
+	'... and so is the STATEMENT line of its error');
 unlike($log, qr/\Q$key\E/, 'the signing key is not in the server log');
 unlike($log, qr/\Q$key2\E/, 'the rotated key (ALTER SYSTEM, reload, a failing statement) is not in the server log');
 unlike($log, qr/\Q$key3\E/, 'a key bound as a parameter, with the name as another, is not in the server log (error context)');

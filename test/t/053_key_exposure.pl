@@ -60,8 +60,24 @@ for my $c (@cases)
 }
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET tenant_rls.signing_key_previous');
 
+# a role that cannot set a key does not hide its statements from monitoring by
+# naming the setting in a comment
+$node->safe_psql('postgres', 'CREATE ROLE app LOGIN');
+{
+	my $peek_app = $peek =~ s/usename = 'postgres'/usename = 'app'/r;
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"SELECT 'hidden?' /* tenant_rls.signing_key */;\n$peek_app\n",
+		extra_params => [ '-U', 'app' ]);
+	like($out, qr{idle: SELECT 'hidden\?' /\* tenant_rls\.signing_key \*/}, 'a statement of a role that cannot set a key is not masked')
+	  or diag("out=$out err=$err");
+	$node->psql('postgres', "DO \$\$ BEGIN PERFORM 'hidden' /* tenant_rls.signing_key */; END \$\$;",
+		extra_params => [ '-U', 'app' ]);
+}
+
 my $stmts = $node->safe_psql('postgres', 'SELECT query FROM pg_stat_statements',
 	extra_params => [ '-U', 'monitor' ]);
+like($stmts, qr{DO \$\$ BEGIN PERFORM 'hidden' /\* tenant_rls\.signing_key \*/; END \$\$},
+	'pg_stat_statements keeps the DO block of a role that cannot set a key unmasked');
 like($stmts, qr/ALTER SYSTEM SET tenant_rls\.signing_key_previous/, '(pg_stat_statements has the statements)');
 for my $c (@cases)
 {
