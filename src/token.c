@@ -541,6 +541,19 @@ utility_sets_key(Node *n, bool *is_execute)
 	}
 }
 
+/*
+ * The byte range of one statement in a query string that may hold many: only
+ * that range is scanned (the first statement scans the whole string, which
+ * pg_stat_activity shows from the start), so a long multi-statement string
+ * costs its length about twice, not once per statement.
+ */
+static void
+stmt_range(const char *s, int location, int len, size_t *from, size_t *to)
+{
+	*from = location > 0 ? (size_t) location : 0;
+	*to = len > 0 ? *from + (size_t) len : *from + strlen(s + *from);
+}
+
 static void
 token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
@@ -553,15 +566,11 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (queryString != NULL && utility_sets_key(pstmt->utilityStmt, &is_execute) &&
 		may_set_key(true))
 	{
-		size_t		total = strlen(queryString);
-		size_t		from = pstmt->stmt_location > 0 ? (size_t) pstmt->stmt_location : 0;
-		size_t		to = pstmt->stmt_len > 0 ? from + (size_t) pstmt->stmt_len : total;
+		size_t		from;
+		size_t		to;
 		long		mask_from;
 
-		if (from > total)
-			from = total;
-		if (to > total)
-			to = total;
+		stmt_range(queryString, pstmt->stmt_location, pstmt->stmt_len, &from, &to);
 		if (is_execute)
 		{
 			/* the arguments: from the first parenthesis on */
@@ -584,7 +593,14 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (text == queryString && queryString != NULL && queryString == debug_query_string)
 	{
 		/* any other top-level utility statement that mentions the key */
-		long		m = after_mention(queryString, 0, strlen(queryString));
+		size_t		from;
+		size_t		to;
+		long		m;
+
+		stmt_range(queryString, pstmt->stmt_location, pstmt->stmt_len, &from, &to);
+		if (from == 0)
+			to = strlen(queryString);	/* the first statement: the whole string, once */
+		m = after_mention(queryString, from, to);
 
 		if (m >= 0 && may_set_key(true))
 			mask_activity(queryString, m);
@@ -604,8 +620,15 @@ token_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (queryDesc->sourceText != NULL && queryDesc->sourceText == debug_query_string)
 	{
-		long		m = after_mention(queryDesc->sourceText, 0, strlen(queryDesc->sourceText));
+		size_t		from;
+		size_t		to;
+		long		m;
 
+		stmt_range(queryDesc->sourceText, queryDesc->plannedstmt->stmt_location,
+				   queryDesc->plannedstmt->stmt_len, &from, &to);
+		if (from == 0)
+			to = strlen(queryDesc->sourceText);	/* the first statement: the whole string, once */
+		m = after_mention(queryDesc->sourceText, from, to);
 		if (m >= 0 && may_set_key(true))
 			mask_activity(queryDesc->sourceText, m);
 	}

@@ -44,6 +44,8 @@ my @cases = (
 	  q{DO $$ BEGIN PERFORM set_config('tenant_rls.signing_key', '%s', false); END $$;}, $masked ],
 	[ 'set_config() in a query', 'key-select-0123456789abcdef0123456789abcd',
 	  q{SELECT set_config('tenant_rls.signing_key', '%s', false) IS NOT NULL AS set;}, $masked ],
+	[ 'the second statement of a multi-statement query', 'key-multi-statement-0123456789abcdef012345',
+	  q{SELECT 1 AS first \; SET tenant_rls.signing_key = '%s';}, $masked ],
 	[ 'EXECUTE of a prepared statement', 'key-execute-0123456789abcdef0123456789ab',
 	  qq{PREPARE setkey(text) AS SELECT set_config('tenant_rls.signing_key', \$1, false) IS NOT NULL;\nEXECUTE setkey('%s');},
 	  qr/idle: EXECUTE setkey\(\*+/ ],
