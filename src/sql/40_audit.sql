@@ -225,6 +225,7 @@ DECLARE
     lo   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC');
     hi   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC') OPERATOR(pg_catalog.+) interval '1 month';
     part text := 'audit_batch_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYYMM');
+    grantee oid;
 BEGIN
     IF pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', part)) IS NOT NULL THEN
         RETURN false;
@@ -236,6 +237,19 @@ BEGIN
     EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (audit_key)',
                               part OPERATOR(pg_catalog.||) '_key_idx', part);
     EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM PUBLIC', part);
+    -- and from every other role: default privileges of the role running this
+    -- (ALTER DEFAULT PRIVILEGES ... ON TABLES) would give some role SELECT
+    -- (every tenant's entries: a partition has no row-level security),
+    -- INSERT (forged batches) or TRIGGER (a trigger that audit_purge() runs)
+    FOR grantee IN
+        SELECT DISTINCT a.grantee
+          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.format('tenant_rls.%I', part)::pg_catalog.regclass
+           AND a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.<>) 0
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM %I CASCADE',
+                                  part, pg_catalog.pg_get_userbyid(grantee));
+    END LOOP;
     EXECUTE pg_catalog.format('CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.%I '
                               'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard()', part);
     EXECUTE pg_catalog.format('ALTER TABLE tenant_rls.%I ENABLE ALWAYS TRIGGER audit_guard_truncate', part);
@@ -652,3 +666,39 @@ END
 $$;
 REVOKE ALL ON FUNCTION tenant_rls.disable_updated_at(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.disable_updated_at(regclass) IS 'removes the updated_at trigger of the table';
+
+-- Last: the audit tables and functions keep exactly the privileges granted
+-- above.  Default privileges of the role running CREATE EXTENSION (ALTER
+-- DEFAULT PRIVILEGES ... GRANT ... ON TABLES / ON FUNCTIONS TO r) give r
+-- privileges on every object created here, which the REVOKE ... FROM PUBLIC
+-- statements leave alone: SELECT on the partitions (every tenant's entries,
+-- without row-level security), INSERT or TRIGGER on the log and the chain
+-- tables, UPDATE of audit_config (the column lists), EXECUTE on
+-- audit_purge() or disable_audit().  Every privilege held by a role other
+-- than the owner and PUBLIC is taken away.  (audit_create_partition() does
+-- the same for each partition it creates later.)
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT pg_catalog.format('TABLE tenant_rls.%I', c.relname) AS obj, a.grantee
+          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE c.relnamespace OPERATOR(pg_catalog.=) 'tenant_rls'::pg_catalog.regnamespace
+           AND c.relname OPERATOR(pg_catalog.~) '^audit_'
+           AND a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.<>) 0
+        UNION
+        SELECT DISTINCT pg_catalog.format('FUNCTION tenant_rls.%I(%s)', p.proname,
+                                          pg_catalog.pg_get_function_identity_arguments(p.oid)), a.grantee
+          FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+         WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tenant_rls'::pg_catalog.regnamespace
+           AND (p.proname OPERATOR(pg_catalog.~) '^audit_'
+                OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['enable_audit', 'disable_audit', 'updated_at_trigger',
+                                                               'updated_at_attach', 'enable_updated_at',
+                                                               'disable_updated_at']::pg_catalog.name[]))
+           AND a.grantee OPERATOR(pg_catalog.<>) p.proowner AND a.grantee OPERATOR(pg_catalog.<>) 0
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %I CASCADE', r.obj, pg_catalog.pg_get_userbyid(r.grantee));
+    END LOOP;
+END
+$$;
