@@ -92,6 +92,24 @@ EXCEPTION WHEN feature_not_supported THEN
 END
 $$;
 CREATE TABLE tenant_rls.audit_batch_default PARTITION OF tenant_rls.audit_batch DEFAULT;
+-- No statistics on the log's columns (here and on every partition, which
+-- audit_create_partition() sets): the planner estimates a condition with a
+-- leakproof operator (text =, inet =, bigint <, ...) from a column's most
+-- common values and histogram even under row-level security, so a tenant
+-- comparing EXPLAIN's estimates of "app_user = 'x'" (or tenant, table_name,
+-- client_addr, ...) for guessed values would learn what other tenants'
+-- batches hold.  Readers find batches through the audit_key index with
+-- bounds known only at run time: they need no statistics.
+DO $$
+BEGIN
+    EXECUTE (SELECT 'ALTER TABLE tenant_rls.audit_batch '
+                    OPERATOR(pg_catalog.||) pg_catalog.string_agg(pg_catalog.format('ALTER COLUMN %I SET STATISTICS 0', a.attname),
+                                                                  ', ' ORDER BY a.attnum)
+               FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass
+                AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped);
+END
+$$;
 CREATE INDEX audit_batch_default_key_idx ON tenant_rls.audit_batch_default (audit_key);
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_batch_default', '');
 
@@ -236,6 +254,14 @@ BEGIN
                               pg_catalog.to_char(hi, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00');
     EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (audit_key)',
                               part OPERATOR(pg_catalog.||) '_key_idx', part);
+    -- no statistics on its columns (see audit_batch above): a partition does
+    -- not take the statistics targets of its parent
+    EXECUTE (SELECT pg_catalog.format('ALTER TABLE tenant_rls.%I ', part)
+                    OPERATOR(pg_catalog.||) pg_catalog.string_agg(pg_catalog.format('ALTER COLUMN %I SET STATISTICS 0', a.attname),
+                                                                  ', ' ORDER BY a.attnum)
+               FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.format('tenant_rls.%I', part)::pg_catalog.regclass
+                AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped);
     EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM PUBLIC', part);
     -- and from every other role: default privileges of the role running this
     -- (ALTER DEFAULT PRIVILEGES ... ON TABLES) would give some role SELECT
