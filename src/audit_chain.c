@@ -1780,6 +1780,7 @@ verify_one(const char *key, int64 misplaced, Tuplestorestate *store, TupleDesc o
 	int64		head_seq;
 	uint8		head_hash[AUDIT_HASH_LEN];
 	bool		has_head;
+	bool		has_anchor;
 	Portal		portal;
 	Oid			argtypes[3] = {TEXTOID, INT8OID, INT8OID};
 	Datum		args[3];
@@ -1791,7 +1792,8 @@ verify_one(const char *key, int64 misplaced, Tuplestorestate *store, TupleDesc o
 	{
 		int64		aseq;
 
-		if (read_seq_hash("audit_anchor", key, &aseq, prev))
+		has_anchor = read_seq_hash("audit_anchor", key, &aseq, prev);
+		if (has_anchor)
 			expected = aseq + 1;
 	}
 	has_head = read_seq_hash("audit_chain", key, &head_seq, head_hash);
@@ -1877,7 +1879,12 @@ verify_one(const char *key, int64 misplaced, Tuplestorestate *store, TupleDesc o
 
 	if (reason == NULL)
 	{
-		if (!has_head && count > 0)
+		/*
+		 * A chain with batches or with an anchor has a head: heads are never
+		 * purged, so an anchored chain whose head is gone had its later
+		 * batches (if any) and its head deleted.
+		 */
+		if (!has_head && (count > 0 || has_anchor))
 		{
 			bad_seq = expected - 1;
 			reason = pstrdup("the chain head of this tenant is missing from tenant_rls.audit_chain");

@@ -122,5 +122,39 @@ is($node->safe_psql('dst', $all_ok), '3/3', 'still verifies after new writes');
 ($ret, $out, $err) = $node->psql('dst', q{DELETE FROM tenant_rls.audit_batch});
 like($err, qr/DELETE of tenant_rls.audit_batch is not allowed/, 'restored log is guarded');
 
+# after a purge: the anchor says the chain went on past the purged batches,
+# so every later batch and the chain head deleted is not an empty chain
+$node->safe_psql('postgres', 'CREATE DATABASE purged');
+$node->safe_psql('purged', q{
+CREATE EXTENSION tenant_rls;
+CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT tenant_rls.enable_audit('public.p');
+});
+$node->safe_psql('purged',
+	join('', map { "INSERT INTO public.p VALUES ($_, 'pt' || ($_ % 2), 'v$_');\n" } 1 .. 8));
+# the first batch of each tenant into an old month, which is then purged
+$node->safe_psql('purged', q{
+SELECT tenant_rls.audit_create_partition('2001-01-15 00:00+00');
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_batch SET logged_at = '2001-01-15 00:00+00' WHERE seq = 1;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+SELECT tenant_rls.audit_purge('2001-02-01 00:00+00');
+});
+is($node->safe_psql('purged', q{SELECT string_agg(tenant || ':' || seq, ' ' ORDER BY tenant) FROM tenant_rls.audit_anchor}),
+	'pt0:1 pt1:1', 'purge anchored both chains');
+is($node->safe_psql('purged', $all_ok), '3/3', 'purged chains verify');
+$node->safe_psql('purged', q{
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_chain DISABLE TRIGGER audit_guard;
+DELETE FROM tenant_rls.audit_batch WHERE tenant = 'pt1';
+DELETE FROM tenant_rls.audit_chain WHERE tenant = 'pt1';
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard;
+});
+is($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt1')}),
+	'f|1|the chain head of this tenant is missing from tenant_rls.audit_chain',
+	'a purged chain whose later batches and head were deleted is caught');
+is($node->safe_psql('purged', $all_ok), '2/3', 'and by audit_verify() of every chain');
+
 $node->stop;
 done_testing();
