@@ -156,5 +156,42 @@ is($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls
 	'a purged chain whose later batches and head were deleted is caught');
 is($node->safe_psql('purged', $all_ok), '2/3', 'and by audit_verify() of every chain');
 
+# a purge forged by hand: the oldest remaining batch of pt0 deleted and the
+# anchor moved up to it, so that the rest of the chain starts from there
+is($node->safe_psql('purged', q{SELECT ok, first_bad_seq FROM tenant_rls.audit_verify('pt0')}), 't|',
+	'pt0 verifies before the forged purge');
+$node->safe_psql('purged', q{
+CREATE TABLE public.saved_anchor AS SELECT * FROM tenant_rls.audit_anchor WHERE tenant = 'pt0';
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_anchor DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_anchor a SET seq = b.seq, hash = b.hash
+  FROM tenant_rls.audit_batch b WHERE a.tenant = 'pt0' AND b.tenant = 'pt0' AND b.seq = 2;
+DELETE FROM tenant_rls.audit_batch WHERE tenant = 'pt0' AND seq = 2;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_anchor ENABLE ALWAYS TRIGGER audit_guard;
+});
+like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt0')}),
+	qr/^f\|2\|the purge anchor of this chain \(batch 2\) is not among those the last purge recorded/,
+	'an anchor moved up by hand is caught');
+# an anchor added by hand for a chain never purged
+$node->safe_psql('purged', q{INSERT INTO public.p VALUES (100, 'pt2', 'x'), (101, 'pt2', 'y')});
+$node->safe_psql('purged', q{INSERT INTO public.p VALUES (102, 'pt2', 'z')});
+$node->safe_psql('purged', q{
+ALTER TABLE tenant_rls.audit_anchor DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_anchor a SET seq = s.seq, hash = s.hash FROM public.saved_anchor s WHERE a.tenant = 'pt0';
+ALTER TABLE tenant_rls.audit_anchor ENABLE ALWAYS TRIGGER audit_guard;
+});
+like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt0')}),
+	qr/^f\|2\|batch 2 is missing: it was deleted/, 'with its anchor put back, the deleted batch is named');
+$node->safe_psql('purged', q{
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+INSERT INTO tenant_rls.audit_anchor SELECT tenant, seq, hash, now() FROM tenant_rls.audit_batch WHERE tenant = 'pt2' AND seq = 1;
+DELETE FROM tenant_rls.audit_batch WHERE tenant = 'pt2' AND seq = 1;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+});
+like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt2')}),
+	qr/^f\|1\|the purge anchor of this chain \(batch 1\) is not among those the last purge recorded/,
+	'an anchor added by hand is caught');
+
 $node->stop;
 done_testing();
