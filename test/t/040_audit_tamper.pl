@@ -143,6 +143,12 @@ SELECT tenant_rls.audit_purge('2001-02-01 00:00+00');
 is($node->safe_psql('purged', q{SELECT string_agg(tenant || ':' || seq, ' ' ORDER BY tenant) FROM tenant_rls.audit_anchor}),
 	'pt0:1 pt1:1', 'purge anchored both chains');
 is($node->safe_psql('purged', $all_ok), '3/3', 'purged chains verify');
+# the anchors and the PURGE entry that records them survive dump and restore
+my $pdump = $node->basedir . '/purged.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('purged'), '-f', $pdump ], 'pg_dump after a purge');
+$node->safe_psql('postgres', 'CREATE DATABASE purged_copy');
+$node->command_ok([ 'pg_restore', '-d', $node->connstr('purged_copy'), $pdump ], 'pg_restore after a purge');
+is($node->safe_psql('purged_copy', $all_ok), '3/3', 'restored purged chains verify');
 $node->safe_psql('purged', q{
 ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
 ALTER TABLE tenant_rls.audit_chain DISABLE TRIGGER audit_guard;
