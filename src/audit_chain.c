@@ -52,6 +52,7 @@
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_authid_d.h"
 #include "catalog/pg_type_d.h"
@@ -776,7 +777,14 @@ insert_index_entries(Relation rel, HeapTuple tup)
 	list_free(indexoids);
 }
 
-/* The partition that holds ts: the month's one, or the default partition. */
+/*
+ * The partition that holds ts: the month's one, or the default partition.
+ * The month's table is taken only while it is a partition of the log: one
+ * detached from it (DETACH PARTITION, to archive it) keeps its name, and
+ * batches written there would be outside the log -- unreadable through it,
+ * unverified, gone with the archive.  (The answer is cached with part_oid;
+ * a DETACH invalidates the partition's relcache entry, which resets it.)
+ */
 static Oid
 partition_for(TimestampTz ts)
 {
@@ -787,7 +795,8 @@ partition_for(TimestampTz ts)
 	char		name[NAMEDATALEN];
 	Oid			oid;
 	Oid			nsp,
-				deflt;
+				deflt,
+				parent;
 
 	if (OidIsValid(part_oid) && ts >= part_lo && ts < part_hi)
 		return part_oid;
@@ -796,6 +805,7 @@ partition_for(TimestampTz ts)
 	lookup_oids();
 	nsp = audit_nsp;
 	deflt = default_oid;
+	parent = log_oid;
 
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 		ereport(ERROR,
@@ -815,6 +825,9 @@ partition_for(TimestampTz ts)
 		elog(ERROR, "timestamp out of range");
 
 	oid = get_relname_relid(name, nsp);
+	if (OidIsValid(oid) &&
+		(!get_rel_relispartition(oid) || get_partition_parent(oid, true) != parent))
+		oid = InvalidOid;
 	if (!OidIsValid(oid))
 		oid = deflt;
 	part_oid = oid;
