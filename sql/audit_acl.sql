@@ -41,6 +41,8 @@ CREATE DATABASE tr_aacl_db;
 SET client_min_messages = warning;
 ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO tr_aacl_app;
 ALTER DEFAULT PRIVILEGES GRANT ALL ON FUNCTIONS TO tr_aacl_app;
+-- (and a common hardening: functions not executable by PUBLIC by default)
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 CREATE EXTENSION tenant_rls;
 RESET client_min_messages;
 -- the audit relations: no privilege for tr_aacl_app; PUBLIC reads the log
@@ -56,6 +58,14 @@ SELECT p.oid::regprocedure AS function
    AND a.grantee = 'tr_aacl_app'::regrole
    AND (p.proname LIKE 'audit%' OR p.proname LIKE '%_audit' OR p.proname LIKE '%updated_at%')
  ORDER BY 1;
+-- the audit functions everybody must be able to run still are: the
+-- trigger functions (PostgreSQL checks EXECUTE against the user who fires a
+-- trigger: every audited write would fail) and the readers of the log
+SELECT p.oid::regprocedure AS function, a.privilege_type
+  FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+ WHERE p.pronamespace = 'tenant_rls'::regnamespace AND a.grantee = 0
+   AND (p.proname LIKE 'audit%' OR p.proname LIKE '%_audit' OR p.proname LIKE '%updated_at%')
+ ORDER BY 1::text;
 -- the partitions it created
 SELECT count(*) AS partitions_granted
   FROM pg_catalog.pg_inherits i, pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a

@@ -728,3 +728,14 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The audit functions everybody runs, granted explicitly: default privileges
+-- (ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC, a common
+-- hardening) would otherwise leave them to the owner.  The trigger functions
+-- must stay executable (PostgreSQL checks EXECUTE against the user who fires
+-- a trigger: every audited write would fail), and so must the readers.
+GRANT EXECUTE ON FUNCTION tenant_rls.audit_trigger(), tenant_rls.audit_guard(), tenant_rls.updated_at_trigger(),
+                          tenant_rls.audit_entries(bytea), tenant_rls.audit_history(regclass, jsonb),
+                          tenant_rls.audit_row_key(regclass, jsonb), tenant_rls.audit_key(text, regclass, bigint),
+                          tenant_rls.audit_tenant_key(text)
+    TO PUBLIC;
