@@ -52,6 +52,7 @@
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_authid_d.h"
 #include "catalog/pg_type_d.h"
@@ -367,6 +368,79 @@ get_hash(Datum d, uint8 *out)
 		return false;
 	memcpy(out, VARDATA_ANY(b), AUDIT_HASH_LEN);
 	return true;
+}
+
+/*
+ * The digest of the purge anchors: SHA-256 over every row of
+ * tenant_rls.audit_anchor (tenant, seq, hash), in tenant order.
+ * audit_purge() records it in its PURGE entry ("anchors", hex), which is
+ * chained without tenant; audit_verify() recomputes it and looks for it in
+ * the last PURGE entry, so an anchor added, raised or removed by hand (after
+ * deleting the oldest batches of a chain, an anchor set to the last deleted
+ * one made the rest verify) is caught.  Writes 64 hex digits and a NUL to
+ * hex; false if there are no anchors.  Runs under SPI.
+ */
+static bool
+anchors_digest(bool read_only, char *hex)
+{
+	StringInfoData buf;
+	uint8		digest[AUDIT_HASH_LEN];
+	uint64		n;
+
+	if (SPI_execute("SELECT tenant, seq, hash FROM tenant_rls.audit_anchor ORDER BY tenant COLLATE \"C\"",
+					read_only, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read tenant_rls.audit_anchor");
+	n = SPI_processed;
+	if (n == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		return false;
+	}
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "tenant_rls audit anchors v1");
+	appendStringInfoChar(&buf, '\0');
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		v;
+
+		for (int att = 1; att <= 3; att++)
+		{
+			v = SPI_getbinval(tup, desc, att, &isnull);
+			if (isnull)
+				put_field(&buf, true, NULL, 0);
+			else if (att == 2)
+				put_int64(&buf, DatumGetInt64(v));
+			else
+			{
+				struct varlena *t = PG_DETOAST_DATUM_PACKED(v);
+
+				put_field(&buf, false, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+			}
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	sha256(buf.data, buf.len, digest);
+	pfree(buf.data);
+	hex_encode((const char *) digest, AUDIT_HASH_LEN, hex);
+	hex[2 * AUDIT_HASH_LEN] = '\0';
+	return true;
+}
+
+/* the first occurrence of needle in hay[0 .. len), or NULL */
+static const char *
+memmem_bytes(const char *hay, size_t len, const char *needle, size_t nlen)
+{
+	if (nlen == 0)
+		return hay;
+	for (size_t i = 0; i + nlen <= len; i++)
+	{
+		if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
+			return hay + i;
+	}
+	return NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -703,7 +777,14 @@ insert_index_entries(Relation rel, HeapTuple tup)
 	list_free(indexoids);
 }
 
-/* The partition that holds ts: the month's one, or the default partition. */
+/*
+ * The partition that holds ts: the month's one, or the default partition.
+ * The month's table is taken only while it is a partition of the log: one
+ * detached from it (DETACH PARTITION, to archive it) keeps its name, and
+ * batches written there would be outside the log -- unreadable through it,
+ * unverified, gone with the archive.  (The answer is cached with part_oid;
+ * a DETACH invalidates the partition's relcache entry, which resets it.)
+ */
 static Oid
 partition_for(TimestampTz ts)
 {
@@ -714,7 +795,8 @@ partition_for(TimestampTz ts)
 	char		name[NAMEDATALEN];
 	Oid			oid;
 	Oid			nsp,
-				deflt;
+				deflt,
+				parent;
 
 	if (OidIsValid(part_oid) && ts >= part_lo && ts < part_hi)
 		return part_oid;
@@ -723,6 +805,7 @@ partition_for(TimestampTz ts)
 	lookup_oids();
 	nsp = audit_nsp;
 	deflt = default_oid;
+	parent = log_oid;
 
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 		ereport(ERROR,
@@ -742,6 +825,9 @@ partition_for(TimestampTz ts)
 		elog(ERROR, "timestamp out of range");
 
 	oid = get_relname_relid(name, nsp);
+	if (OidIsValid(oid) &&
+		(!get_rel_relispartition(oid) || get_partition_parent(oid, true) != parent))
+		oid = InvalidOid;
 	if (!OidIsValid(oid))
 		oid = deflt;
 	part_oid = oid;
@@ -1770,7 +1856,7 @@ read_seq_hash(const char *table, const char *key, int64 *seq, uint8 *hash)
  * in with a key of its own -- is reported here.
  */
 static void
-verify_one(const char *key, int64 misplaced, Tuplestorestate *store, TupleDesc outdesc)
+verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *store, TupleDesc outdesc)
 {
 	int64		expected = 1;
 	int64		count = 0;
@@ -1780,6 +1866,7 @@ verify_one(const char *key, int64 misplaced, Tuplestorestate *store, TupleDesc o
 	int64		head_seq;
 	uint8		head_hash[AUDIT_HASH_LEN];
 	bool		has_head;
+	bool		has_anchor;
 	Portal		portal;
 	Oid			argtypes[3] = {TEXTOID, INT8OID, INT8OID};
 	Datum		args[3];
@@ -1787,13 +1874,12 @@ verify_one(const char *key, int64 misplaced, Tuplestorestate *store, TupleDesc o
 	bool		outnull[5] = {false, false, false, false, false};
 	int64		region = audit_tenant_key(key, strlen(key));
 
-	memset(prev, 0, sizeof(prev));
-	{
-		int64		aseq;
+	int64		aseq = 0;
 
-		if (read_seq_hash("audit_anchor", key, &aseq, prev))
-			expected = aseq + 1;
-	}
+	memset(prev, 0, sizeof(prev));
+	has_anchor = read_seq_hash("audit_anchor", key, &aseq, prev);
+	if (has_anchor)
+		expected = aseq + 1;
 	has_head = read_seq_hash("audit_chain", key, &head_seq, head_hash);
 
 	/* the tenant's region of the key index, then the tenant itself */
@@ -1877,7 +1963,12 @@ verify_one(const char *key, int64 misplaced, Tuplestorestate *store, TupleDesc o
 
 	if (reason == NULL)
 	{
-		if (!has_head && count > 0)
+		/*
+		 * A chain with batches or with an anchor has a head: heads are never
+		 * purged, so an anchored chain whose head is gone had its later
+		 * batches (if any) and its head deleted.
+		 */
+		if (!has_head && (count > 0 || has_anchor))
 		{
 			bad_seq = expected - 1;
 			reason = pstrdup("the chain head of this tenant is missing from tenant_rls.audit_chain");
@@ -1906,6 +1997,14 @@ verify_one(const char *key, int64 misplaced, Tuplestorestate *store, TupleDesc o
 						  (long long) misplaced);
 	}
 
+	/* where the chain starts is itself in doubt: that comes first */
+	if (has_anchor && !anchors_ok)
+	{
+		bad_seq = aseq;
+		reason = psprintf("the purge anchor of this chain (batch %lld) is not among those the last purge recorded: anchors were added, changed or deleted, and batches up to it may have been deleted",
+						  (long long) aseq);
+	}
+
 	if (key[0] == '\0')
 		outnull[0] = true;
 	else
@@ -1923,6 +2022,55 @@ verify_one(const char *key, int64 misplaced, Tuplestorestate *store, TupleDesc o
 		out[4] = CStringGetTextDatum(reason);
 	}
 	tuplestore_putvalues(store, outdesc, out, outnull);
+}
+
+/*
+ * Do the anchors match the digest the last purge recorded?  The last PURGE
+ * entry is the last batch of the chain without tenant about
+ * tenant_rls.audit_log (its own integrity is that chain's, checked by
+ * audit_verify() and audit_verify('')); its document holds
+ * "anchors": "<hex>" (or null: there were none).  The payload is searched,
+ * not decoded, so a damaged one cannot make verification fail.  A PURGE
+ * entry without the field (written before it existed) is not checked.
+ */
+static bool
+verify_anchors(void)
+{
+	char		hex[2 * AUDIT_HASH_LEN + 1];
+	bool		have = anchors_digest(true, hex);
+	int64		region = audit_tenant_key("", 0);
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(region), Int64GetDatum(region + (int64) UINT64CONST(0xFFFFFFFF))};
+	bytea	   *payload;
+	bool		isnull;
+	Datum		d;
+	const char *field = "\"anchors\": ";
+	char	   *want;
+	bool		ok;
+
+	if (SPI_execute_with_args("SELECT payload FROM tenant_rls.audit_batch"
+							  " WHERE audit_key BETWEEN $1 AND $2 AND tenant IS NULL"
+							  " AND schema_name OPERATOR(pg_catalog.=) 'tenant_rls'"
+							  " AND table_name OPERATOR(pg_catalog.=) 'audit_log'"
+							  " ORDER BY seq DESC LIMIT 1",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the audit log");
+	if (SPI_processed == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		return !have;			/* anchors without any purge recorded */
+	}
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	payload = isnull ? NULL : DatumGetByteaPP(d);
+	want = have ? psprintf("%s\"%s\"", field, hex) : psprintf("%snull", field);
+	if (payload == NULL)
+		ok = false;
+	else if (memmem_bytes(VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload), field, strlen(field)) == NULL)
+		ok = true;				/* a PURGE entry of before the digest */
+	else
+		ok = memmem_bytes(VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload), want, strlen(want)) != NULL;
+	SPI_freetuptable(SPI_tuptable);
+	return ok;
 }
 
 Datum
@@ -1963,6 +2111,7 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 	{
 		/* copied out: verify_one() runs queries of its own */
 		uint64		n = SPI_processed;
+		bool		anchors_ok = true;
 		char	  **keys = palloc(sizeof(char *) * (n + 1));
 		int64	   *misplaced = palloc(sizeof(int64) * (n + 1));
 
@@ -1975,8 +2124,9 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 			misplaced[i] = isnull ? 0 : DatumGetInt64(m);
 		}
 		SPI_freetuptable(SPI_tuptable);
+		anchors_ok = verify_anchors();
 		for (uint64 i = 0; i < n; i++)
-			verify_one(keys[i], misplaced[i], rsinfo->setResult, rsinfo->setDesc);
+			verify_one(keys[i], misplaced[i], anchors_ok, rsinfo->setResult, rsinfo->setDesc);
 	}
 
 	SPI_finish();
@@ -2105,10 +2255,24 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 									  3, types, a, NULL, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "could not record the purge");
 
-			/* and an entry in the log itself, in the chain of entries without tenant */
-			if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_object('before', $1, 'partitions', $2::pg_catalog.text[], 'entries', $3)::pg_catalog.text",
-									  3, types, a, NULL, false, 1) != SPI_OK_SELECT)
-				elog(ERROR, "could not describe the purge");
+			/*
+			 * and an entry in the log itself, in the chain of entries without
+			 * tenant, with the digest of every anchor now (audit_verify()
+			 * checks the anchors against it)
+			 */
+			{
+				char		hex[2 * AUDIT_HASH_LEN + 1];
+				char		nulls4[4] = {' ', ' ', ' ', ' '};
+
+				if (anchors_digest(false, hex))
+					a[3] = CStringGetTextDatum(hex);
+				else
+					nulls4[3] = 'n';
+				if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_object('before', $1, 'partitions', $2::pg_catalog.text[], 'entries', $3,"
+										  " 'anchors', $4)::pg_catalog.text",
+										  4, types, a, nulls4, false, 1) != SPI_OK_SELECT)
+					elog(ERROR, "could not describe the purge");
+			}
 			doc = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 			(void) isnull;
 		}

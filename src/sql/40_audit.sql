@@ -92,6 +92,24 @@ EXCEPTION WHEN feature_not_supported THEN
 END
 $$;
 CREATE TABLE tenant_rls.audit_batch_default PARTITION OF tenant_rls.audit_batch DEFAULT;
+-- No statistics on the log's columns (here and on every partition, which
+-- audit_create_partition() sets): the planner estimates a condition with a
+-- leakproof operator (text =, inet =, bigint <, ...) from a column's most
+-- common values and histogram even under row-level security, so a tenant
+-- comparing EXPLAIN's estimates of "app_user = 'x'" (or tenant, table_name,
+-- client_addr, ...) for guessed values would learn what other tenants'
+-- batches hold.  Readers find batches through the audit_key index with
+-- bounds known only at run time: they need no statistics.
+DO $$
+BEGIN
+    EXECUTE (SELECT 'ALTER TABLE tenant_rls.audit_batch '
+                    OPERATOR(pg_catalog.||) pg_catalog.string_agg(pg_catalog.format('ALTER COLUMN %I SET STATISTICS 0', a.attname),
+                                                                  ', ' ORDER BY a.attnum)
+               FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass
+                AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped);
+END
+$$;
 CREATE INDEX audit_batch_default_key_idx ON tenant_rls.audit_batch_default (audit_key);
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_batch_default', '');
 
@@ -225,6 +243,7 @@ DECLARE
     lo   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC');
     hi   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC') OPERATOR(pg_catalog.+) interval '1 month';
     part text := 'audit_batch_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYYMM');
+    grantee oid;
 BEGIN
     IF pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', part)) IS NOT NULL THEN
         RETURN false;
@@ -235,7 +254,28 @@ BEGIN
                               pg_catalog.to_char(hi, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00');
     EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (audit_key)',
                               part OPERATOR(pg_catalog.||) '_key_idx', part);
+    -- no statistics on its columns (see audit_batch above): a partition does
+    -- not take the statistics targets of its parent
+    EXECUTE (SELECT pg_catalog.format('ALTER TABLE tenant_rls.%I ', part)
+                    OPERATOR(pg_catalog.||) pg_catalog.string_agg(pg_catalog.format('ALTER COLUMN %I SET STATISTICS 0', a.attname),
+                                                                  ', ' ORDER BY a.attnum)
+               FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.format('tenant_rls.%I', part)::pg_catalog.regclass
+                AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped);
     EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM PUBLIC', part);
+    -- and from every other role: default privileges of the role running this
+    -- (ALTER DEFAULT PRIVILEGES ... ON TABLES) would give some role SELECT
+    -- (every tenant's entries: a partition has no row-level security),
+    -- INSERT (forged batches) or TRIGGER (a trigger that audit_purge() runs)
+    FOR grantee IN
+        SELECT DISTINCT a.grantee
+          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.format('tenant_rls.%I', part)::pg_catalog.regclass
+           AND a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.<>) 0
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM %I CASCADE',
+                                  part, pg_catalog.pg_get_userbyid(grantee));
+    END LOOP;
     EXECUTE pg_catalog.format('CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.%I '
                               'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard()', part);
     EXECUTE pg_catalog.format('ALTER TABLE tenant_rls.%I ENABLE ALWAYS TRIGGER audit_guard_truncate', part);
@@ -652,3 +692,50 @@ END
 $$;
 REVOKE ALL ON FUNCTION tenant_rls.disable_updated_at(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.disable_updated_at(regclass) IS 'removes the updated_at trigger of the table';
+
+-- Last: the audit tables and functions keep exactly the privileges granted
+-- above.  Default privileges of the role running CREATE EXTENSION (ALTER
+-- DEFAULT PRIVILEGES ... GRANT ... ON TABLES / ON FUNCTIONS TO r) give r
+-- privileges on every object created here, which the REVOKE ... FROM PUBLIC
+-- statements leave alone: SELECT on the partitions (every tenant's entries,
+-- without row-level security), INSERT or TRIGGER on the log and the chain
+-- tables, UPDATE of audit_config (the column lists), EXECUTE on
+-- audit_purge() or disable_audit().  Every privilege held by a role other
+-- than the owner and PUBLIC is taken away.  (audit_create_partition() does
+-- the same for each partition it creates later.)
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT pg_catalog.format('TABLE tenant_rls.%I', c.relname) AS obj, a.grantee
+          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE c.relnamespace OPERATOR(pg_catalog.=) 'tenant_rls'::pg_catalog.regnamespace
+           AND c.relname OPERATOR(pg_catalog.~) '^audit_'
+           AND a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.<>) 0
+        UNION
+        SELECT DISTINCT pg_catalog.format('FUNCTION tenant_rls.%I(%s)', p.proname,
+                                          pg_catalog.pg_get_function_identity_arguments(p.oid)), a.grantee
+          FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+         WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tenant_rls'::pg_catalog.regnamespace
+           AND (p.proname OPERATOR(pg_catalog.~) '^audit_'
+                OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['enable_audit', 'disable_audit', 'updated_at_trigger',
+                                                               'updated_at_attach', 'enable_updated_at',
+                                                               'disable_updated_at']::pg_catalog.name[]))
+           AND a.grantee OPERATOR(pg_catalog.<>) p.proowner AND a.grantee OPERATOR(pg_catalog.<>) 0
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %I CASCADE', r.obj, pg_catalog.pg_get_userbyid(r.grantee));
+    END LOOP;
+END
+$$;
+
+-- The audit functions everybody runs, granted explicitly: default privileges
+-- (ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC, a common
+-- hardening) would otherwise leave them to the owner.  The trigger functions
+-- must stay executable (PostgreSQL checks EXECUTE against the user who fires
+-- a trigger: every audited write would fail), and so must the readers.
+GRANT EXECUTE ON FUNCTION tenant_rls.audit_trigger(), tenant_rls.audit_guard(), tenant_rls.updated_at_trigger(),
+                          tenant_rls.audit_entries(bytea), tenant_rls.audit_history(regclass, jsonb),
+                          tenant_rls.audit_row_key(regclass, jsonb), tenant_rls.audit_key(text, regclass, bigint),
+                          tenant_rls.audit_tenant_key(text)
+    TO PUBLIC;

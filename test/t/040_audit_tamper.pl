@@ -122,5 +122,82 @@ is($node->safe_psql('dst', $all_ok), '3/3', 'still verifies after new writes');
 ($ret, $out, $err) = $node->psql('dst', q{DELETE FROM tenant_rls.audit_batch});
 like($err, qr/DELETE of tenant_rls.audit_batch is not allowed/, 'restored log is guarded');
 
+# after a purge: the anchor says the chain went on past the purged batches,
+# so every later batch and the chain head deleted is not an empty chain
+$node->safe_psql('postgres', 'CREATE DATABASE purged');
+$node->safe_psql('purged', q{
+CREATE EXTENSION tenant_rls;
+CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT tenant_rls.enable_audit('public.p');
+});
+$node->safe_psql('purged',
+	join('', map { "INSERT INTO public.p VALUES ($_, 'pt' || ($_ % 2), 'v$_');\n" } 1 .. 8));
+# the first batch of each tenant into an old month, which is then purged
+$node->safe_psql('purged', q{
+SELECT tenant_rls.audit_create_partition('2001-01-15 00:00+00');
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_batch SET logged_at = '2001-01-15 00:00+00' WHERE seq = 1;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+SELECT tenant_rls.audit_purge('2001-02-01 00:00+00');
+});
+is($node->safe_psql('purged', q{SELECT string_agg(tenant || ':' || seq, ' ' ORDER BY tenant) FROM tenant_rls.audit_anchor}),
+	'pt0:1 pt1:1', 'purge anchored both chains');
+is($node->safe_psql('purged', $all_ok), '3/3', 'purged chains verify');
+# the anchors and the PURGE entry that records them survive dump and restore
+my $pdump = $node->basedir . '/purged.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('purged'), '-f', $pdump ], 'pg_dump after a purge');
+$node->safe_psql('postgres', 'CREATE DATABASE purged_copy');
+$node->command_ok([ 'pg_restore', '-d', $node->connstr('purged_copy'), $pdump ], 'pg_restore after a purge');
+is($node->safe_psql('purged_copy', $all_ok), '3/3', 'restored purged chains verify');
+$node->safe_psql('purged', q{
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_chain DISABLE TRIGGER audit_guard;
+DELETE FROM tenant_rls.audit_batch WHERE tenant = 'pt1';
+DELETE FROM tenant_rls.audit_chain WHERE tenant = 'pt1';
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard;
+});
+is($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt1')}),
+	'f|1|the chain head of this tenant is missing from tenant_rls.audit_chain',
+	'a purged chain whose later batches and head were deleted is caught');
+is($node->safe_psql('purged', $all_ok), '2/3', 'and by audit_verify() of every chain');
+
+# a purge forged by hand: the oldest remaining batch of pt0 deleted and the
+# anchor moved up to it, so that the rest of the chain starts from there
+is($node->safe_psql('purged', q{SELECT ok, first_bad_seq FROM tenant_rls.audit_verify('pt0')}), 't|',
+	'pt0 verifies before the forged purge');
+$node->safe_psql('purged', q{
+CREATE TABLE public.saved_anchor AS SELECT * FROM tenant_rls.audit_anchor WHERE tenant = 'pt0';
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_anchor DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_anchor a SET seq = b.seq, hash = b.hash
+  FROM tenant_rls.audit_batch b WHERE a.tenant = 'pt0' AND b.tenant = 'pt0' AND b.seq = 2;
+DELETE FROM tenant_rls.audit_batch WHERE tenant = 'pt0' AND seq = 2;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_anchor ENABLE ALWAYS TRIGGER audit_guard;
+});
+like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt0')}),
+	qr/^f\|2\|the purge anchor of this chain \(batch 2\) is not among those the last purge recorded/,
+	'an anchor moved up by hand is caught');
+# an anchor added by hand for a chain never purged
+$node->safe_psql('purged', q{INSERT INTO public.p VALUES (100, 'pt2', 'x'), (101, 'pt2', 'y')});
+$node->safe_psql('purged', q{INSERT INTO public.p VALUES (102, 'pt2', 'z')});
+$node->safe_psql('purged', q{
+ALTER TABLE tenant_rls.audit_anchor DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_anchor a SET seq = s.seq, hash = s.hash FROM public.saved_anchor s WHERE a.tenant = 'pt0';
+ALTER TABLE tenant_rls.audit_anchor ENABLE ALWAYS TRIGGER audit_guard;
+});
+like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt0')}),
+	qr/^f\|2\|batch 2 is missing: it was deleted/, 'with its anchor put back, the deleted batch is named');
+$node->safe_psql('purged', q{
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+INSERT INTO tenant_rls.audit_anchor SELECT tenant, seq, hash, now() FROM tenant_rls.audit_batch WHERE tenant = 'pt2' AND seq = 1;
+DELETE FROM tenant_rls.audit_batch WHERE tenant = 'pt2' AND seq = 1;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+});
+like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt2')}),
+	qr/^f\|1\|the purge anchor of this chain \(batch 1\) is not among those the last purge recorded/,
+	'an anchor added by hand is caught');
+
 $node->stop;
 done_testing();

@@ -98,5 +98,25 @@ is($node->safe_psql('maintained', q{SELECT string_agg(coalesce(tenant, '-') || '
 is($node->safe_psql('missing', q{SELECT string_agg(coalesce(tenant, '-') || ':' || ok, ' ' ORDER BY tenant) FROM tenant_rls.audit_verify()}),
 	'a:true b:true', 'missing: chains verify');
 
+# 3. the month's partition detached from the log (to archive it, say): a
+#    table of that name is no longer part of the log, and entries written
+#    there would be outside it (unreadable through the log, unverified, gone
+#    with the archive); they go to the default partition instead
+$node->safe_psql('postgres', 'CREATE DATABASE detached');
+$node->safe_psql('detached', q{
+CREATE EXTENSION tenant_rls;
+SET tenant_rls.auto_protect = off;
+CREATE TABLE public.t (id integer PRIMARY KEY, tenant_id text NOT NULL);
+SELECT tenant_rls.enable_audit('public.t');
+INSERT INTO public.t VALUES (1, 'a');
+});
+$node->safe_psql('detached', qq{ALTER TABLE tenant_rls.audit_batch DETACH PARTITION tenant_rls.audit_batch_p$month});
+$node->safe_psql('detached', q{INSERT INTO public.t VALUES (2, 'b')});
+is($node->safe_psql('detached', qq{SELECT count(*) FROM tenant_rls.audit_batch_p$month}), '1',
+	'nothing is written into the detached partition');
+is($node->safe_psql('detached', q{SELECT string_agg(tenant, ' ') FROM tenant_rls.audit_batch_default}), 'b',
+	'the entry went to the default partition');
+is($node->safe_psql('detached', q{SELECT ok FROM tenant_rls.audit_verify('b')}), 't', 'and its chain verifies');
+
 $node->stop;
 done_testing();
