@@ -962,6 +962,102 @@ check_ancestors(Oid relid, bool unprotecting)
 }
 
 /*
+ * The other direction.  A query on a partition or inheritance child applies
+ * that table's own policies, and a query on a protected ancestor returns
+ * its rows to the tenant they name.  So when relid gets a parent (CREATE
+ * TABLE ... PARTITION OF / INHERITS, ATTACH PARTITION, INHERIT) below a
+ * protected table, every table of relid's tree must, after auto-protection,
+ * be protected by that table's tenant column.  Refused (a WARNING under
+ * drift_action = warning):
+ *   - a table marked global: no policies, so whoever may query it directly
+ *     reads and writes the rows of every tenant routed to it, and rows
+ *     written into it show up in the parent for the tenant they name;
+ *   - a temporary table (PostgreSQL lets one inherit from a permanent
+ *     table; protect() cannot protect it): its session writes any tenant's
+ *     rows into it without a policy, and the parent returns them to that
+ *     tenant in the same session, e.g. the next client of a pooled
+ *     connection;
+ *   - a table protected by another column: the child checks one column, the
+ *     parent another, so a row written through the child for one tenant is
+ *     read and changed by another through the parent.
+ * A table left unprotected (auto_protect = off, a pg_dump replay, a foreign
+ * table, which got its WARNING) is not refused here: lint() reports it
+ * (child_unprotected).
+ */
+static void
+check_below_protected(Oid relid)
+{
+	List	   *above;
+	HierarchyTable anc;
+	ListCell   *lc;
+
+	above = relation_ancestors(relid);
+	if (above == NIL || !first_by_protection(above, true, &anc) || anc.tenant_column == NULL)
+		return;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Oid			rel = lfirst_oid(lc);
+		char	   *nspname = get_namespace_name(get_rel_namespace(rel));
+		char	   *relname = get_rel_name(rel);
+		char	   *qualname;
+		char	   *aname;
+		RegistryEntry entry;
+
+		if (nspname == NULL || relname == NULL)
+			continue;
+		/* pg_temp_N depends on the backend: say pg_temp */
+		qualname = isAnyTempNamespace(get_rel_namespace(rel))
+			? quote_qualified_identifier("pg_temp", relname)
+			: quote_qualified_identifier(nspname, relname);
+		aname = tenant_rel_qualname(anc.relid);
+		if (get_rel_persistence(rel) == RELPERSISTENCE_TEMP)
+			report_drift_hint(psprintf("cannot place temporary table %s below protected table %s",
+									   qualname, aname),
+							  psprintf("A temporary table cannot be protected: its session writes the rows of any tenant into it without a policy, and a query on %s returns them to that tenant.",
+									   aname),
+							  psprintf("Use a permanent table (it is protected like the rest of the hierarchy of %s).",
+									   aname));
+		else if (!registry_lookup(nspname, relname, &entry))
+			continue;
+		else if (!entry.is_protected)
+			report_drift_hint(psprintf("cannot place global table %s below protected table %s",
+									   qualname, aname),
+							  psprintf("A global table has no tenant policies: whoever may query %s directly reads and writes the rows of every tenant in it, which a query on %s returns to the tenant they name.",
+									   qualname, aname),
+							  psprintf("Run SELECT tenant_rls.unmark_global(%s); first, so that it is protected with %s, or keep it out of the hierarchy.",
+									   quote_literal_cstr(qualname), aname));
+		else if (entry.tenant_column != NULL &&
+				 strcmp(entry.tenant_column, anc.tenant_column) != 0)
+			report_drift_hint(psprintf("cannot place table %s, protected by column \"%s\", below table %s, protected by column \"%s\"",
+									   qualname, entry.tenant_column, aname, anc.tenant_column),
+							  psprintf("A query on %s checks \"%s\" and one on %s checks \"%s\": a row written through either for one tenant could be read and changed by another through the other.",
+									   qualname, entry.tenant_column, aname, anc.tenant_column),
+							  psprintf("Protect %s by \"%s\" (SELECT tenant_rls.unprotect(%s); then SELECT tenant_rls.protect(%s, %s);), or keep it out of the hierarchy.",
+									   qualname, anc.tenant_column, quote_literal_cstr(qualname),
+									   quote_literal_cstr(qualname), quote_literal_cstr(anc.tenant_column)));
+	}
+}
+
+/*
+ * The protected table above relid (partition or inheritance parent, at any
+ * level), if there is one; for mark_global(), which must not make a table
+ * below a protected one global.  Reads the registry with the extension's
+ * rights.
+ */
+bool
+tenant_protected_ancestor(Oid relid, Oid *ancestor)
+{
+	List	   *above = relation_ancestors(relid);
+	HierarchyTable anc;
+
+	if (above == NIL || !first_by_protection(above, true, &anc))
+		return false;
+	*ancestor = anc.relid;
+	return true;
+}
+
+/*
  * unprotect() of relid has removed its registry rows (and those of the
  * tables protected with it): refuse, as the drift guard does, when a
  * protected table is left below it.
@@ -1712,7 +1808,10 @@ ddl_command_end_work(EventTriggerData *trigdata)
 	 * the table may have been protected before it got the parent).
 	 */
 	foreach(lc, hierarchy_checks)
+	{
 		check_ancestors(lfirst_oid(lc), false);
+		check_below_protected(lfirst_oid(lc));
+	}
 
 	if (detached)
 		audit_syncs = list_concat_unique_oid(audit_syncs, detached_audit_tables());
