@@ -150,6 +150,7 @@ typedef struct RegistryEntry
 static void ddl_command_end_work(EventTriggerData *trigdata);
 static void sql_drop_work(EventTriggerData *trigdata);
 static void ddl_command_start_work(EventTriggerData *trigdata);
+static List *renamed_column_tables(Oid relid);
 
 
 /* ---------------------------------------------------------------- helpers */
@@ -473,7 +474,8 @@ run_drift_check(DriftCheck *check)
 {
 	if (check->recurse)
 	{
-		List	   *rels = find_all_inheritors(check->relid, NoLock, NULL);
+		/* partitions, children; for a composite type (ALTER TYPE ... CASCADE) its typed tables */
+		List	   *rels = renamed_column_tables(check->relid);
 		ListCell   *lc;
 
 		foreach(lc, rels)
@@ -1197,7 +1199,8 @@ renamed_column_tables(Oid relid)
 		return find_all_inheritors(relid, NoLock, NULL);
 	values[0] = ObjectIdGetDatum(get_rel_type_id(relid));
 	if (SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_class c"
-							  " WHERE c.reloftype OPERATOR(pg_catalog.=) $1",
+							  " WHERE c.reloftype OPERATOR(pg_catalog.=) $1"
+							  " ORDER BY c.oid",
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: typed table lookup failed");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -1655,7 +1658,33 @@ ddl_command_end_work(EventTriggerData *trigdata)
 							case OBJECT_COLUMN:
 							case OBJECT_ATTRIBUTE:
 								/* ALTER TYPE ... RENAME ATTRIBUTE works on a table too */
-								if (addr->classId == RelationRelationId)
+								if (addr->classId == RelationRelationId &&
+									get_rel_relkind(addr->objectId) == RELKIND_COMPOSITE_TYPE)
+								{
+									/*
+									 * ALTER TYPE c RENAME ATTRIBUTE ... CASCADE:
+									 * the server reports the composite type; the
+									 * columns renamed are those of its typed
+									 * tables (and their children).
+									 */
+									List	   *rels = renamed_column_tables(addr->objectId);
+									ListCell   *rc;
+
+									foreach(rc, rels)
+									{
+										checks = add_check(checks, lfirst_oid(rc), CHECK_COLUMN, false);
+										if (stmt->newname != NULL &&
+											is_tenant_column_of(lfirst_oid(rc),
+																get_attnum(lfirst_oid(rc), stmt->newname)))
+											candidates = add_candidate(candidates, lfirst_oid(rc), false);
+									}
+									if (stmt->subname != NULL && stmt->newname != NULL)
+									{
+										audit_config_rename_column(rels, stmt->subname, stmt->newname);
+										updated_at_rename_column(rels, stmt->subname, stmt->newname);
+									}
+								}
+								else if (addr->classId == RelationRelationId)
 								{
 									checks = add_check(checks, addr->objectId, CHECK_COLUMN, true);
 									if (is_tenant_column_of(addr->objectId, addr->objectSubId))
