@@ -1423,35 +1423,62 @@ registry_rename_schema(const char *oldnsp, const char *newnsp)
 }
 
 /*
- * relid stopped being the parent of some of its registered children
- * (DETACH PARTITION, NO INHERIT): they stay protected, on their own.
+ * Tables registered with root (parent_schema / parent_table: the table
+ * protect() was called on, for partitions of partitions too) that are no
+ * longer in root's tree, at any level, stay protected, on their own.
  */
 static void
-registry_forget_parent(Oid relid)
+registry_forget_parent_of(Oid root)
 {
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDOID};
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDARRAYOID};
 	Datum		values[3];
-	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
-	char	   *relname = get_rel_name(relid);
+	char	   *nspname = get_namespace_name(get_rel_namespace(root));
+	char	   *relname = get_rel_name(root);
+	List	   *tree;
+	Datum	   *oids;
+	int			n = 0;
+	ListCell   *lc;
 	int			ret;
 
 	if (nspname == NULL || relname == NULL)
 		return;
+	tree = find_all_inheritors(root, NoLock, NULL);
+	oids = palloc(sizeof(Datum) * list_length(tree));
+	foreach(lc, tree)
+		oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
-	values[2] = ObjectIdGetDatum(relid);
+	values[2] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	ret = SPI_execute_with_args("UPDATE tenant_rls.protected_table r SET parent_schema = NULL, parent_table = NULL"
 								" WHERE r.parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 								" AND r.parent_table OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-								" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i"
-								"   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
+								" AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest($3) x(relid)"
+								"   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.relid"
 								"   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
-								"  WHERE i.inhparent OPERATOR(pg_catalog.=) $3"
-								"    AND n.nspname OPERATOR(pg_catalog.=) r.schema_name"
+								"  WHERE n.nspname OPERATOR(pg_catalog.=) r.schema_name"
 								"    AND c.relname OPERATOR(pg_catalog.=) r.table_name)",
 								3, argtypes, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * relid stopped being the parent of some of its children (DETACH
+ * PARTITION, NO INHERIT).  The tables that left are registered with relid
+ * or with any table above it (the root protect() was called on): so, for
+ * relid and each of its ancestors, the tables registered with it that are
+ * no longer below it lose that link.  (Comparing with the direct children
+ * only, as before, unlinked every partition of a partition on any DETACH
+ * from the root, and never one detached from an intermediate parent.)
+ */
+static void
+registry_forget_parent(Oid relid)
+{
+	ListCell   *lc;
+
+	registry_forget_parent_of(relid);
+	foreach(lc, relation_ancestors(relid))
+		registry_forget_parent_of(lfirst_oid(lc));
 }
 
 /* ------------------------------------------------------- ddl_command_end */
