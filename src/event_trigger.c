@@ -78,6 +78,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/indexing.h"
@@ -105,6 +106,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
@@ -233,6 +235,57 @@ kept_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
+ * Every read and write of the registry (and of pg_policy) here uses the
+ * latest snapshot, not the transaction's.  In a REPEATABLE READ or
+ * SERIALIZABLE transaction whose snapshot predates a registry change made
+ * by another session (the table protected, or renamed, which rewrites its
+ * row), the transaction snapshot shows no registry row for the table by its
+ * current name: the drift guard let NO FORCE, DISABLE ROW LEVEL SECURITY,
+ * DROP POLICY and ALTER POLICY through, and a rename did not reach the
+ * registry row.  (Under READ COMMITTED each statement takes a new snapshot
+ * anyway, so nothing changes there.)  The latest snapshot also sees this
+ * transaction's own changes up to now.
+ */
+static int
+et_spi_plan(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
+{
+	/* fire_triggers: the registry's foreign keys (tenant_grant) cascade */
+	return SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(), InvalidSnapshot,
+								false, true, tcount);
+}
+
+static int
+et_spi(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls, long tcount)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	int			ret;
+
+	if (plan == NULL)
+		elog(ERROR, "tenant_rls: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	ret = et_spi_plan(plan, values, nulls, tcount);
+	SPI_freeplan(plan);
+	return ret;
+}
+
+/* The same, as the bootstrap superuser (see spi_exec_privileged()). */
+static int
+et_spi_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	ret = et_spi(sql, nargs, argtypes, values, nulls, 0);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (ret < 0)
+		elog(ERROR, "tenant_rls: SPI_execute_snapshot failed: %s", SPI_result_code_string(ret));
+	return ret;
+}
+
+/*
  * Look up the registry row of schema.table; false if there is none.
  */
 static bool
@@ -246,7 +299,7 @@ registry_lookup(const char *nspname, const char *relname, RegistryEntry *entry)
 
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
-	ret = SPI_execute_plan(kept_plan(&registry_plan,
+	ret = et_spi_plan(kept_plan(&registry_plan,
 									 "SELECT r.status OPERATOR(pg_catalog.=) 'protected', r.tenant_column::pg_catalog.text, r.tenant_type,"
 									 " COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_default' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false),"
 									 " COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_not_null' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false)"
@@ -254,7 +307,7 @@ registry_lookup(const char *nspname, const char *relname, RegistryEntry *entry)
 									 " WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 									 " AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
 									 2, argtypes),
-						   values, NULL, false, 1);
+					  values, NULL, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
@@ -288,7 +341,7 @@ registry_row_is_stale(Oid relid, const char *nspname, const char *relname)
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
 	values[2] = ObjectIdGetDatum(relid);
-	ret = SPI_execute_with_args(
+	ret = et_spi(
 								"SELECT 1 FROM tenant_rls.protected_table r"
 								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
@@ -297,7 +350,7 @@ registry_row_is_stale(Oid relid, const char *nspname, const char *relname)
 								"   WHERE p.polrelid OPERATOR(pg_catalog.=) $3"
 								"   AND (COALESCE(r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.?) p.polname::pg_catalog.text, false)"
 								"        OR pg_catalog.starts_with(p.polname::pg_catalog.text, 'tenant_rls_')))",
-								3, argtypes, values, NULL, false, 1);
+								3, argtypes, values, NULL, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 	return SPI_processed > 0;
@@ -314,10 +367,10 @@ forget_stale_row(const char *nspname, const char *relname)
 
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
-	ret = SPI_execute_with_args("DELETE FROM tenant_rls.protected_table r"
+	ret = et_spi("DELETE FROM tenant_rls.protected_table r"
 								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
-								2, argtypes, values, NULL, false, 0);
+								2, argtypes, values, NULL, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 	ereport(WARNING,
@@ -344,14 +397,14 @@ policy_is_managed(const char *nspname, const char *relname, const char *polname)
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
 	values[2] = CStringGetTextDatum(polname);
-	ret = SPI_execute_with_args(
+	ret = et_spi(
 								"SELECT 1 FROM tenant_rls.protected_table r"
 								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
 								" AND r.status OPERATOR(pg_catalog.=) 'protected'"
 								" AND (COALESCE(r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.?) $3, false)"
 								"      OR pg_catalog.starts_with($3, 'tenant_rls_'))",
-								3, argtypes, values, NULL, false, 1);
+								3, argtypes, values, NULL, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 	return SPI_processed > 0;
@@ -501,7 +554,7 @@ policy_matches_record(const char *nspname, const char *relname, Oid policy_oid, 
 	values[1] = CStringGetTextDatum(relname);
 	values[2] = ObjectIdGetDatum(policy_oid);
 	values[3] = CStringGetTextDatum(polname);
-	ret = SPI_execute_with_args(
+	ret = et_spi(
 								"SELECT 1 FROM tenant_rls.protected_table r, pg_catalog.pg_policy p,"
 								" LATERAL (SELECT r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.->) $4 AS rec) x"
 								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
@@ -517,7 +570,7 @@ policy_matches_record(const char *nspname, const char *relname, Oid policy_oid, 
 								"       (SELECT CASE WHEN u.r OPERATOR(pg_catalog.=) 0 THEN 'public'"
 								"               ELSE pg_catalog.pg_get_userbyid(u.r)::pg_catalog.text END AS n"
 								"          FROM pg_catalog.unnest(p.polroles) u(r)) roles)",
-								4, argtypes, values, NULL, false, 1);
+								4, argtypes, values, NULL, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 	return SPI_processed > 0;
@@ -541,9 +594,9 @@ check_policy_change(Oid policy_oid, const char *old_name)
 	char	   *qualname;
 
 	values[0] = ObjectIdGetDatum(policy_oid);
-	ret = SPI_execute_with_args("SELECT p.polrelid, p.polname::pg_catalog.text FROM pg_catalog.pg_policy p"
+	ret = et_spi("SELECT p.polrelid, p.polname::pg_catalog.text FROM pg_catalog.pg_policy p"
 								" WHERE p.oid OPERATOR(pg_catalog.=) $1",
-								1, argtypes, values, NULL, false, 1);
+								1, argtypes, values, NULL, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed == 0)
 		return;
 	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -856,7 +909,7 @@ first_by_protection(List *relids, bool want_protected, HierarchyTable *out)
 		oids[i++] = ObjectIdGetDatum(lfirst_oid(lc));
 	values[0] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	values[1] = BoolGetDatum(want_protected);
-	spi_exec_privileged("SELECT x.relid, r.status IS NOT NULL, r.status OPERATOR(pg_catalog.=) 'global',"
+	et_spi_privileged("SELECT x.relid, r.status IS NOT NULL, r.status OPERATOR(pg_catalog.=) 'global',"
 						" r.tenant_column::pg_catalog.text,"
 						" pg_catalog.quote_ident(COALESCE(r.parent_schema, r.schema_name))"
 						"  OPERATOR(pg_catalog.||) '.'"
@@ -869,7 +922,7 @@ first_by_protection(List *relids, bool want_protected, HierarchyTable *out)
 						" AND r.table_name OPERATOR(pg_catalog.=) c.relname"
 						" WHERE COALESCE(r.status OPERATOR(pg_catalog.=) 'protected', false) OPERATOR(pg_catalog.=) $2"
 						" ORDER BY x.i LIMIT 1",
-						2, argtypes, values, NULL, false);	/* sees this command's changes */
+						2, argtypes, values, NULL);	/* sees this command's changes */
 	if (SPI_processed == 0)
 		return false;
 	tup = SPI_tuptable->vals[0];
@@ -1083,7 +1136,7 @@ registry_update(const char *sql, int nargs, const char *a1, const char *a2, cons
 	values[1] = CStringGetTextDatum(a2);
 	if (nargs > 2)
 		values[2] = CStringGetTextDatum(a3);
-	ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+	ret = et_spi(sql, nargs, argtypes, values, NULL, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }
@@ -1120,7 +1173,7 @@ registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
 	values[1] = CStringGetTextDatum(newrel);
 	values[2] = CStringGetTextDatum(json_inner(oldtok));
 	values[3] = CStringGetTextDatum(json_inner(newtok));
-	ret = SPI_execute_with_args("UPDATE tenant_rls.protected_table r"
+	ret = et_spi("UPDATE tenant_rls.protected_table r"
 								" SET managed = pg_catalog.jsonb_set(r.managed, '{policies}', COALESCE("
 								"   (SELECT pg_catalog.jsonb_object_agg(k.key,"
 								"           pg_catalog.replace(k.value::pg_catalog.text, $3, $4)::pg_catalog.jsonb)"
@@ -1130,7 +1183,7 @@ registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
 								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
 								" AND pg_catalog.jsonb_typeof(r.managed OPERATOR(pg_catalog.->) 'policies')"
 								"     OPERATOR(pg_catalog.=) 'object'",
-								4, argtypes, values, NULL, false, 0);
+								4, argtypes, values, NULL, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }
@@ -1198,10 +1251,10 @@ renamed_column_tables(Oid relid)
 	if (get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
 		return find_all_inheritors(relid, NoLock, NULL);
 	values[0] = ObjectIdGetDatum(get_rel_type_id(relid));
-	if (SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_class c"
+	if (et_spi("SELECT c.oid FROM pg_catalog.pg_class c"
 							  " WHERE c.reloftype OPERATOR(pg_catalog.=) $1"
 							  " ORDER BY c.oid",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+							  1, argtypes, values, NULL, 0) != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: typed table lookup failed");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -1411,9 +1464,9 @@ registry_rename_schema(const char *oldnsp, const char *newnsp)
 		uint64		i;
 
 		values[0] = CStringGetTextDatum(newnsp);
-		if (SPI_execute_with_args("SELECT table_name::pg_catalog.text FROM tenant_rls.protected_table"
+		if (et_spi("SELECT table_name::pg_catalog.text FROM tenant_rls.protected_table"
 								  " WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
-								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+								  1, argtypes, values, NULL, 0) != SPI_OK_SELECT)
 			elog(ERROR, "tenant_rls: registry lookup failed");
 		for (i = 0; i < SPI_processed; i++)
 			tables = lappend(tables, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
@@ -1449,7 +1502,7 @@ registry_forget_parent_of(Oid root)
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
 	values[2] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
-	ret = SPI_execute_with_args("UPDATE tenant_rls.protected_table r SET parent_schema = NULL, parent_table = NULL"
+	ret = et_spi("UPDATE tenant_rls.protected_table r SET parent_schema = NULL, parent_table = NULL"
 								" WHERE r.parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 								" AND r.parent_table OPERATOR(pg_catalog.=) $2::pg_catalog.name"
 								" AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest($3) x(relid)"
@@ -1457,7 +1510,7 @@ registry_forget_parent_of(Oid root)
 								"   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
 								"  WHERE n.nspname OPERATOR(pg_catalog.=) r.schema_name"
 								"    AND c.relname OPERATOR(pg_catalog.=) r.table_name)",
-								3, argtypes, values, NULL, false, 0);
+								3, argtypes, values, NULL, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }
@@ -1883,12 +1936,12 @@ sql_drop_work(EventTriggerData *trigdata)
 	uint64		i;
 
 	/* the registry follows the tables */
-	ret = SPI_execute("DELETE FROM tenant_rls.protected_table r"
+	ret = et_spi("DELETE FROM tenant_rls.protected_table r"
 					  " USING pg_catalog.pg_event_trigger_dropped_objects() d"
 					  " WHERE d.object_type OPERATOR(pg_catalog.=) 'table'"
 					  " AND r.schema_name OPERATOR(pg_catalog.=) d.schema_name"
 					  " AND r.table_name OPERATOR(pg_catalog.=) d.object_name",
-					  false, 0);
+				 0, NULL, NULL, NULL, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "tenant_rls: registry cleanup failed: %s", SPI_result_code_string(ret));
 
@@ -1908,7 +1961,7 @@ sql_drop_work(EventTriggerData *trigdata)
 	 * Managed policies and tenant columns dropped from a protected table that
 	 * stays (the rows of dropped tables are gone by now).
 	 */
-	ret = SPI_execute("SELECT d.object_type, d.address_names[1], d.address_names[2], d.address_names[3]"
+	ret = et_spi("SELECT d.object_type, d.address_names[1], d.address_names[2], d.address_names[3]"
 					  " FROM pg_catalog.pg_event_trigger_dropped_objects() WITH ORDINALITY d"
 					  " JOIN tenant_rls.protected_table r"
 					  "  ON r.schema_name OPERATOR(pg_catalog.=) d.address_names[1]"
@@ -1920,7 +1973,7 @@ sql_drop_work(EventTriggerData *trigdata)
 					  "    OR (d.object_type OPERATOR(pg_catalog.=) 'table column'"
 					  "        AND d.address_names[3] OPERATOR(pg_catalog.=) r.tenant_column)"
 					   " ORDER BY d.object_type OPERATOR(pg_catalog.=) 'policy', d.ordinality",
-					  false, 0);
+				 0, NULL, NULL, NULL, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 
