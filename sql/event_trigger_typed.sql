@@ -60,10 +60,20 @@ SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'public.ett
 RESET ROLE;
 SELECT table_name, status, tenant_column FROM tenant_rls.protected_table WHERE table_name LIKE 'ett\_%' ORDER BY 1;
 
+-- and one that gets the tenant column by ALTER TYPE ... ADD ATTRIBUTE ...
+-- CASCADE, like ALTER TABLE ... ADD COLUMN
+SET ROLE ett_owner;
+CREATE TYPE ett_types.ett_row3 AS (id int, body text);
+CREATE TABLE public.ett_memos OF ett_types.ett_row3;
+ALTER TYPE ett_types.ett_row3 ADD ATTRIBUTE tenant_id text CASCADE;
+SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'public.ett_memos'::regclass;
+RESET ROLE;
+SELECT table_name, status, tenant_column FROM tenant_rls.protected_table WHERE table_name = 'ett_memos';
+
 --
 -- clean up
 --
-DROP TABLE public.ett_docs, public.ett_docs2, public.ett_notes;
+DROP TABLE public.ett_docs, public.ett_docs2, public.ett_notes, public.ett_memos;
 DROP SCHEMA ett_types CASCADE;
 SELECT count(*) AS registry_rows_left FROM tenant_rls.protected_table WHERE table_name LIKE 'ett\_%';
 REVOKE CREATE ON SCHEMA public FROM ett_owner;
