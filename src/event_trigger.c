@@ -78,6 +78,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/indexing.h"
@@ -105,6 +106,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
@@ -150,6 +152,7 @@ typedef struct RegistryEntry
 static void ddl_command_end_work(EventTriggerData *trigdata);
 static void sql_drop_work(EventTriggerData *trigdata);
 static void ddl_command_start_work(EventTriggerData *trigdata);
+static List *renamed_column_tables(Oid relid);
 
 
 /* ---------------------------------------------------------------- helpers */
@@ -232,6 +235,57 @@ kept_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
+ * Every read and write of the registry (and of pg_policy) here uses the
+ * latest snapshot, not the transaction's.  In a REPEATABLE READ or
+ * SERIALIZABLE transaction whose snapshot predates a registry change made
+ * by another session (the table protected, or renamed, which rewrites its
+ * row), the transaction snapshot shows no registry row for the table by its
+ * current name: the drift guard let NO FORCE, DISABLE ROW LEVEL SECURITY,
+ * DROP POLICY and ALTER POLICY through, and a rename did not reach the
+ * registry row.  (Under READ COMMITTED each statement takes a new snapshot
+ * anyway, so nothing changes there.)  The latest snapshot also sees this
+ * transaction's own changes up to now.
+ */
+static int
+et_spi_plan(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
+{
+	/* fire_triggers: the registry's foreign keys (tenant_grant) cascade */
+	return SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(), InvalidSnapshot,
+								false, true, tcount);
+}
+
+static int
+et_spi(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls, long tcount)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	int			ret;
+
+	if (plan == NULL)
+		elog(ERROR, "tenant_rls: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	ret = et_spi_plan(plan, values, nulls, tcount);
+	SPI_freeplan(plan);
+	return ret;
+}
+
+/* The same, as the bootstrap superuser (see spi_exec_privileged()). */
+static int
+et_spi_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	ret = et_spi(sql, nargs, argtypes, values, nulls, 0);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (ret < 0)
+		elog(ERROR, "tenant_rls: SPI_execute_snapshot failed: %s", SPI_result_code_string(ret));
+	return ret;
+}
+
+/*
  * Look up the registry row of schema.table; false if there is none.
  */
 static bool
@@ -245,7 +299,7 @@ registry_lookup(const char *nspname, const char *relname, RegistryEntry *entry)
 
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
-	ret = SPI_execute_plan(kept_plan(&registry_plan,
+	ret = et_spi_plan(kept_plan(&registry_plan,
 									 "SELECT r.status OPERATOR(pg_catalog.=) 'protected', r.tenant_column::pg_catalog.text, r.tenant_type,"
 									 " COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_default' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false),"
 									 " COALESCE(r.managed OPERATOR(pg_catalog.->) 'set_not_null' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb, false)"
@@ -253,7 +307,7 @@ registry_lookup(const char *nspname, const char *relname, RegistryEntry *entry)
 									 " WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 									 " AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
 									 2, argtypes),
-						   values, NULL, false, 1);
+					  values, NULL, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
@@ -287,7 +341,7 @@ registry_row_is_stale(Oid relid, const char *nspname, const char *relname)
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
 	values[2] = ObjectIdGetDatum(relid);
-	ret = SPI_execute_with_args(
+	ret = et_spi(
 								"SELECT 1 FROM tenant_rls.protected_table r"
 								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
@@ -296,7 +350,7 @@ registry_row_is_stale(Oid relid, const char *nspname, const char *relname)
 								"   WHERE p.polrelid OPERATOR(pg_catalog.=) $3"
 								"   AND (COALESCE(r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.?) p.polname::pg_catalog.text, false)"
 								"        OR pg_catalog.starts_with(p.polname::pg_catalog.text, 'tenant_rls_')))",
-								3, argtypes, values, NULL, false, 1);
+								3, argtypes, values, NULL, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 	return SPI_processed > 0;
@@ -313,10 +367,10 @@ forget_stale_row(const char *nspname, const char *relname)
 
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
-	ret = SPI_execute_with_args("DELETE FROM tenant_rls.protected_table r"
+	ret = et_spi("DELETE FROM tenant_rls.protected_table r"
 								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
-								2, argtypes, values, NULL, false, 0);
+								2, argtypes, values, NULL, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 	ereport(WARNING,
@@ -343,14 +397,14 @@ policy_is_managed(const char *nspname, const char *relname, const char *polname)
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
 	values[2] = CStringGetTextDatum(polname);
-	ret = SPI_execute_with_args(
+	ret = et_spi(
 								"SELECT 1 FROM tenant_rls.protected_table r"
 								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
 								" AND r.status OPERATOR(pg_catalog.=) 'protected'"
 								" AND (COALESCE(r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.?) $3, false)"
 								"      OR pg_catalog.starts_with($3, 'tenant_rls_'))",
-								3, argtypes, values, NULL, false, 1);
+								3, argtypes, values, NULL, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 	return SPI_processed > 0;
@@ -473,7 +527,8 @@ run_drift_check(DriftCheck *check)
 {
 	if (check->recurse)
 	{
-		List	   *rels = find_all_inheritors(check->relid, NoLock, NULL);
+		/* partitions, children; for a composite type (ALTER TYPE ... CASCADE) its typed tables */
+		List	   *rels = renamed_column_tables(check->relid);
 		ListCell   *lc;
 
 		foreach(lc, rels)
@@ -499,7 +554,7 @@ policy_matches_record(const char *nspname, const char *relname, Oid policy_oid, 
 	values[1] = CStringGetTextDatum(relname);
 	values[2] = ObjectIdGetDatum(policy_oid);
 	values[3] = CStringGetTextDatum(polname);
-	ret = SPI_execute_with_args(
+	ret = et_spi(
 								"SELECT 1 FROM tenant_rls.protected_table r, pg_catalog.pg_policy p,"
 								" LATERAL (SELECT r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.->) $4 AS rec) x"
 								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
@@ -515,7 +570,7 @@ policy_matches_record(const char *nspname, const char *relname, Oid policy_oid, 
 								"       (SELECT CASE WHEN u.r OPERATOR(pg_catalog.=) 0 THEN 'public'"
 								"               ELSE pg_catalog.pg_get_userbyid(u.r)::pg_catalog.text END AS n"
 								"          FROM pg_catalog.unnest(p.polroles) u(r)) roles)",
-								4, argtypes, values, NULL, false, 1);
+								4, argtypes, values, NULL, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 	return SPI_processed > 0;
@@ -539,9 +594,9 @@ check_policy_change(Oid policy_oid, const char *old_name)
 	char	   *qualname;
 
 	values[0] = ObjectIdGetDatum(policy_oid);
-	ret = SPI_execute_with_args("SELECT p.polrelid, p.polname::pg_catalog.text FROM pg_catalog.pg_policy p"
+	ret = et_spi("SELECT p.polrelid, p.polname::pg_catalog.text FROM pg_catalog.pg_policy p"
 								" WHERE p.oid OPERATOR(pg_catalog.=) $1",
-								1, argtypes, values, NULL, false, 1);
+								1, argtypes, values, NULL, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed == 0)
 		return;
 	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -854,7 +909,7 @@ first_by_protection(List *relids, bool want_protected, HierarchyTable *out)
 		oids[i++] = ObjectIdGetDatum(lfirst_oid(lc));
 	values[0] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	values[1] = BoolGetDatum(want_protected);
-	spi_exec_privileged("SELECT x.relid, r.status IS NOT NULL, r.status OPERATOR(pg_catalog.=) 'global',"
+	et_spi_privileged("SELECT x.relid, r.status IS NOT NULL, r.status OPERATOR(pg_catalog.=) 'global',"
 						" r.tenant_column::pg_catalog.text,"
 						" pg_catalog.quote_ident(COALESCE(r.parent_schema, r.schema_name))"
 						"  OPERATOR(pg_catalog.||) '.'"
@@ -867,7 +922,7 @@ first_by_protection(List *relids, bool want_protected, HierarchyTable *out)
 						" AND r.table_name OPERATOR(pg_catalog.=) c.relname"
 						" WHERE COALESCE(r.status OPERATOR(pg_catalog.=) 'protected', false) OPERATOR(pg_catalog.=) $2"
 						" ORDER BY x.i LIMIT 1",
-						2, argtypes, values, NULL, false);	/* sees this command's changes */
+						2, argtypes, values, NULL);	/* sees this command's changes */
 	if (SPI_processed == 0)
 		return false;
 	tup = SPI_tuptable->vals[0];
@@ -962,6 +1017,102 @@ check_ancestors(Oid relid, bool unprotecting)
 }
 
 /*
+ * The other direction.  A query on a partition or inheritance child applies
+ * that table's own policies, and a query on a protected ancestor returns
+ * its rows to the tenant they name.  So when relid gets a parent (CREATE
+ * TABLE ... PARTITION OF / INHERITS, ATTACH PARTITION, INHERIT) below a
+ * protected table, every table of relid's tree must, after auto-protection,
+ * be protected by that table's tenant column.  Refused (a WARNING under
+ * drift_action = warning):
+ *   - a table marked global: no policies, so whoever may query it directly
+ *     reads and writes the rows of every tenant routed to it, and rows
+ *     written into it show up in the parent for the tenant they name;
+ *   - a temporary table (PostgreSQL lets one inherit from a permanent
+ *     table; protect() cannot protect it): its session writes any tenant's
+ *     rows into it without a policy, and the parent returns them to that
+ *     tenant in the same session, e.g. the next client of a pooled
+ *     connection;
+ *   - a table protected by another column: the child checks one column, the
+ *     parent another, so a row written through the child for one tenant is
+ *     read and changed by another through the parent.
+ * A table left unprotected (auto_protect = off, a pg_dump replay, a foreign
+ * table, which got its WARNING) is not refused here: lint() reports it
+ * (child_unprotected).
+ */
+static void
+check_below_protected(Oid relid)
+{
+	List	   *above;
+	HierarchyTable anc;
+	ListCell   *lc;
+
+	above = relation_ancestors(relid);
+	if (above == NIL || !first_by_protection(above, true, &anc) || anc.tenant_column == NULL)
+		return;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Oid			rel = lfirst_oid(lc);
+		char	   *nspname = get_namespace_name(get_rel_namespace(rel));
+		char	   *relname = get_rel_name(rel);
+		char	   *qualname;
+		char	   *aname;
+		RegistryEntry entry;
+
+		if (nspname == NULL || relname == NULL)
+			continue;
+		/* pg_temp_N depends on the backend: say pg_temp */
+		qualname = isAnyTempNamespace(get_rel_namespace(rel))
+			? quote_qualified_identifier("pg_temp", relname)
+			: quote_qualified_identifier(nspname, relname);
+		aname = tenant_rel_qualname(anc.relid);
+		if (get_rel_persistence(rel) == RELPERSISTENCE_TEMP)
+			report_drift_hint(psprintf("cannot place temporary table %s below protected table %s",
+									   qualname, aname),
+							  psprintf("A temporary table cannot be protected: its session writes the rows of any tenant into it without a policy, and a query on %s returns them to that tenant.",
+									   aname),
+							  psprintf("Use a permanent table (it is protected like the rest of the hierarchy of %s).",
+									   aname));
+		else if (!registry_lookup(nspname, relname, &entry))
+			continue;
+		else if (!entry.is_protected)
+			report_drift_hint(psprintf("cannot place global table %s below protected table %s",
+									   qualname, aname),
+							  psprintf("A global table has no tenant policies: whoever may query %s directly reads and writes the rows of every tenant in it, which a query on %s returns to the tenant they name.",
+									   qualname, aname),
+							  psprintf("Run SELECT tenant_rls.unmark_global(%s); first, so that it is protected with %s, or keep it out of the hierarchy.",
+									   quote_literal_cstr(qualname), aname));
+		else if (entry.tenant_column != NULL &&
+				 strcmp(entry.tenant_column, anc.tenant_column) != 0)
+			report_drift_hint(psprintf("cannot place table %s, protected by column \"%s\", below table %s, protected by column \"%s\"",
+									   qualname, entry.tenant_column, aname, anc.tenant_column),
+							  psprintf("A query on %s checks \"%s\" and one on %s checks \"%s\": a row written through either for one tenant could be read and changed by another through the other.",
+									   qualname, entry.tenant_column, aname, anc.tenant_column),
+							  psprintf("Protect %s by \"%s\" (SELECT tenant_rls.unprotect(%s); then SELECT tenant_rls.protect(%s, %s);), or keep it out of the hierarchy.",
+									   qualname, anc.tenant_column, quote_literal_cstr(qualname),
+									   quote_literal_cstr(qualname), quote_literal_cstr(anc.tenant_column)));
+	}
+}
+
+/*
+ * The protected table above relid (partition or inheritance parent, at any
+ * level), if there is one; for mark_global(), which must not make a table
+ * below a protected one global.  Reads the registry with the extension's
+ * rights.
+ */
+bool
+tenant_protected_ancestor(Oid relid, Oid *ancestor)
+{
+	List	   *above = relation_ancestors(relid);
+	HierarchyTable anc;
+
+	if (above == NIL || !first_by_protection(above, true, &anc))
+		return false;
+	*ancestor = anc.relid;
+	return true;
+}
+
+/*
  * unprotect() of relid has removed its registry rows (and those of the
  * tables protected with it): refuse, as the drift guard does, when a
  * protected table is left below it.
@@ -985,7 +1136,7 @@ registry_update(const char *sql, int nargs, const char *a1, const char *a2, cons
 	values[1] = CStringGetTextDatum(a2);
 	if (nargs > 2)
 		values[2] = CStringGetTextDatum(a3);
-	ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+	ret = et_spi(sql, nargs, argtypes, values, NULL, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }
@@ -1022,7 +1173,7 @@ registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
 	values[1] = CStringGetTextDatum(newrel);
 	values[2] = CStringGetTextDatum(json_inner(oldtok));
 	values[3] = CStringGetTextDatum(json_inner(newtok));
-	ret = SPI_execute_with_args("UPDATE tenant_rls.protected_table r"
+	ret = et_spi("UPDATE tenant_rls.protected_table r"
 								" SET managed = pg_catalog.jsonb_set(r.managed, '{policies}', COALESCE("
 								"   (SELECT pg_catalog.jsonb_object_agg(k.key,"
 								"           pg_catalog.replace(k.value::pg_catalog.text, $3, $4)::pg_catalog.jsonb)"
@@ -1032,7 +1183,7 @@ registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
 								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
 								" AND pg_catalog.jsonb_typeof(r.managed OPERATOR(pg_catalog.->) 'policies')"
 								"     OPERATOR(pg_catalog.=) 'object'",
-								4, argtypes, values, NULL, false, 0);
+								4, argtypes, values, NULL, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }
@@ -1100,9 +1251,10 @@ renamed_column_tables(Oid relid)
 	if (get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
 		return find_all_inheritors(relid, NoLock, NULL);
 	values[0] = ObjectIdGetDatum(get_rel_type_id(relid));
-	if (SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_class c"
-							  " WHERE c.reloftype OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+	if (et_spi("SELECT c.oid FROM pg_catalog.pg_class c"
+							  " WHERE c.reloftype OPERATOR(pg_catalog.=) $1"
+							  " ORDER BY c.oid",
+							  1, argtypes, values, NULL, 0) != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: typed table lookup failed");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -1312,9 +1464,9 @@ registry_rename_schema(const char *oldnsp, const char *newnsp)
 		uint64		i;
 
 		values[0] = CStringGetTextDatum(newnsp);
-		if (SPI_execute_with_args("SELECT table_name::pg_catalog.text FROM tenant_rls.protected_table"
+		if (et_spi("SELECT table_name::pg_catalog.text FROM tenant_rls.protected_table"
 								  " WHERE schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
-								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+								  1, argtypes, values, NULL, 0) != SPI_OK_SELECT)
 			elog(ERROR, "tenant_rls: registry lookup failed");
 		for (i = 0; i < SPI_processed; i++)
 			tables = lappend(tables, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
@@ -1324,35 +1476,62 @@ registry_rename_schema(const char *oldnsp, const char *newnsp)
 }
 
 /*
- * relid stopped being the parent of some of its registered children
- * (DETACH PARTITION, NO INHERIT): they stay protected, on their own.
+ * Tables registered with root (parent_schema / parent_table: the table
+ * protect() was called on, for partitions of partitions too) that are no
+ * longer in root's tree, at any level, stay protected, on their own.
  */
 static void
-registry_forget_parent(Oid relid)
+registry_forget_parent_of(Oid root)
 {
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDOID};
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDARRAYOID};
 	Datum		values[3];
-	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
-	char	   *relname = get_rel_name(relid);
+	char	   *nspname = get_namespace_name(get_rel_namespace(root));
+	char	   *relname = get_rel_name(root);
+	List	   *tree;
+	Datum	   *oids;
+	int			n = 0;
+	ListCell   *lc;
 	int			ret;
 
 	if (nspname == NULL || relname == NULL)
 		return;
+	tree = find_all_inheritors(root, NoLock, NULL);
+	oids = palloc(sizeof(Datum) * list_length(tree));
+	foreach(lc, tree)
+		oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
 	values[0] = CStringGetTextDatum(nspname);
 	values[1] = CStringGetTextDatum(relname);
-	values[2] = ObjectIdGetDatum(relid);
-	ret = SPI_execute_with_args("UPDATE tenant_rls.protected_table r SET parent_schema = NULL, parent_table = NULL"
+	values[2] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	ret = et_spi("UPDATE tenant_rls.protected_table r SET parent_schema = NULL, parent_table = NULL"
 								" WHERE r.parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 								" AND r.parent_table OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-								" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i"
-								"   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
+								" AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest($3) x(relid)"
+								"   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.relid"
 								"   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
-								"  WHERE i.inhparent OPERATOR(pg_catalog.=) $3"
-								"    AND n.nspname OPERATOR(pg_catalog.=) r.schema_name"
+								"  WHERE n.nspname OPERATOR(pg_catalog.=) r.schema_name"
 								"    AND c.relname OPERATOR(pg_catalog.=) r.table_name)",
-								3, argtypes, values, NULL, false, 0);
+								3, argtypes, values, NULL, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * relid stopped being the parent of some of its children (DETACH
+ * PARTITION, NO INHERIT).  The tables that left are registered with relid
+ * or with any table above it (the root protect() was called on): so, for
+ * relid and each of its ancestors, the tables registered with it that are
+ * no longer below it lose that link.  (Comparing with the direct children
+ * only, as before, unlinked every partition of a partition on any DETACH
+ * from the root, and never one detached from an intermediate parent.)
+ */
+static void
+registry_forget_parent(Oid relid)
+{
+	ListCell   *lc;
+
+	registry_forget_parent_of(relid);
+	foreach(lc, relation_ancestors(relid))
+		registry_forget_parent_of(lfirst_oid(lc));
 }
 
 /* ------------------------------------------------------- ddl_command_end */
@@ -1559,7 +1738,33 @@ ddl_command_end_work(EventTriggerData *trigdata)
 							case OBJECT_COLUMN:
 							case OBJECT_ATTRIBUTE:
 								/* ALTER TYPE ... RENAME ATTRIBUTE works on a table too */
-								if (addr->classId == RelationRelationId)
+								if (addr->classId == RelationRelationId &&
+									get_rel_relkind(addr->objectId) == RELKIND_COMPOSITE_TYPE)
+								{
+									/*
+									 * ALTER TYPE c RENAME ATTRIBUTE ... CASCADE:
+									 * the server reports the composite type; the
+									 * columns renamed are those of its typed
+									 * tables (and their children).
+									 */
+									List	   *rels = renamed_column_tables(addr->objectId);
+									ListCell   *rc;
+
+									foreach(rc, rels)
+									{
+										checks = add_check(checks, lfirst_oid(rc), CHECK_COLUMN, false);
+										if (stmt->newname != NULL &&
+											is_tenant_column_of(lfirst_oid(rc),
+																get_attnum(lfirst_oid(rc), stmt->newname)))
+											candidates = add_candidate(candidates, lfirst_oid(rc), false);
+									}
+									if (stmt->subname != NULL && stmt->newname != NULL)
+									{
+										audit_config_rename_column(rels, stmt->subname, stmt->newname);
+										updated_at_rename_column(rels, stmt->subname, stmt->newname);
+									}
+								}
+								else if (addr->classId == RelationRelationId)
 								{
 									checks = add_check(checks, addr->objectId, CHECK_COLUMN, true);
 									if (is_tenant_column_of(addr->objectId, addr->objectSubId))
@@ -1712,7 +1917,10 @@ ddl_command_end_work(EventTriggerData *trigdata)
 	 * the table may have been protected before it got the parent).
 	 */
 	foreach(lc, hierarchy_checks)
+	{
 		check_ancestors(lfirst_oid(lc), false);
+		check_below_protected(lfirst_oid(lc));
+	}
 
 	if (detached)
 		audit_syncs = list_concat_unique_oid(audit_syncs, detached_audit_tables());
@@ -1728,12 +1936,12 @@ sql_drop_work(EventTriggerData *trigdata)
 	uint64		i;
 
 	/* the registry follows the tables */
-	ret = SPI_execute("DELETE FROM tenant_rls.protected_table r"
+	ret = et_spi("DELETE FROM tenant_rls.protected_table r"
 					  " USING pg_catalog.pg_event_trigger_dropped_objects() d"
 					  " WHERE d.object_type OPERATOR(pg_catalog.=) 'table'"
 					  " AND r.schema_name OPERATOR(pg_catalog.=) d.schema_name"
 					  " AND r.table_name OPERATOR(pg_catalog.=) d.object_name",
-					  false, 0);
+				 0, NULL, NULL, NULL, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "tenant_rls: registry cleanup failed: %s", SPI_result_code_string(ret));
 
@@ -1753,7 +1961,7 @@ sql_drop_work(EventTriggerData *trigdata)
 	 * Managed policies and tenant columns dropped from a protected table that
 	 * stays (the rows of dropped tables are gone by now).
 	 */
-	ret = SPI_execute("SELECT d.object_type, d.address_names[1], d.address_names[2], d.address_names[3]"
+	ret = et_spi("SELECT d.object_type, d.address_names[1], d.address_names[2], d.address_names[3]"
 					  " FROM pg_catalog.pg_event_trigger_dropped_objects() WITH ORDINALITY d"
 					  " JOIN tenant_rls.protected_table r"
 					  "  ON r.schema_name OPERATOR(pg_catalog.=) d.address_names[1]"
@@ -1765,7 +1973,7 @@ sql_drop_work(EventTriggerData *trigdata)
 					  "    OR (d.object_type OPERATOR(pg_catalog.=) 'table column'"
 					  "        AND d.address_names[3] OPERATOR(pg_catalog.=) r.tenant_column)"
 					   " ORDER BY d.object_type OPERATOR(pg_catalog.=) 'policy', d.ordinality",
-					  false, 0);
+				 0, NULL, NULL, NULL, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: registry lookup failed: %s", SPI_result_code_string(ret));
 

@@ -28,4 +28,10 @@ extern Datum tenant_rls_ddl_command_start(PG_FUNCTION_ARGS);
  */
 extern void tenant_check_unprotect_hierarchy(Oid relid);
 
+/*
+ * Is relid below a protected table (registry status 'protected'), at any
+ * level?  *ancestor is the nearest one.  SPI must be connected.
+ */
+extern bool tenant_protected_ancestor(Oid relid, Oid *ancestor);
+
 #endif							/* TENANT_RLS_EVENT_TRIGGER_H */

@@ -1587,6 +1587,24 @@ tenant_rls_mark_global(PG_FUNCTION_ARGS)
 	root_rel = get_rel_name(relid);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
+
+	/*
+	 * Not below a protected table: a query on it would return the rows of
+	 * this one to the tenant they name, while this one, without policies,
+	 * lets whoever may query it read and write every tenant's rows.
+	 */
+	{
+		Oid			anc;
+
+		if (tenant_protected_ancestor(relid, &anc))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s\" is below protected table \"%s\", so it cannot be marked global",
+							tenant_rel_qualname(relid), tenant_rel_qualname(anc)),
+					 errdetail("A global table has no tenant policies; the rows of a partition or child are those of its protected parent."),
+					 errhint("Protect it with its parent (SELECT tenant_rls.protect('%s');), or detach it first.",
+							 tenant_rel_qualname(anc))));
+	}
 	foreach(lc, tree)
 	{
 		Oid			rel = lfirst_oid(lc);
