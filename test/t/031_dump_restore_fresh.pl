@@ -249,6 +249,7 @@ command_ok([@upgrade], 'pg_upgrade with tenant_rls in use');
 $new->start;
 is($new->safe_psql('src', $state_sql), $state_src, 'pg_upgrade: everything kept');
 is($new->safe_psql('src', $verify_sql), $verify_src, 'pg_upgrade: chains verify');
+is($new->safe_psql('src', $stale_sql), '0', 'pg_upgrade: audit_config oids still name the tables (pg_upgrade keeps oids)');
 $new->safe_psql('src', q{BEGIN; SELECT tenant_rls.set_tenant('b'); INSERT INTO orders (item) VALUES ('bun'); COMMIT;});
 is($new->safe_psql('src', $verify_sql), '-:1:1 a:1:5 b:1:3', 'pg_upgrade: new writes continue the chains');
 $new->stop;
