@@ -19,6 +19,15 @@ TR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TR_SYS_BINDIR=/usr/lib/postgresql/$TR_PG_MAJOR/bin
 TR_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare"
 
+# One locale for every throwaway cluster, whatever the caller's: the expected
+# outputs are those of a UTF-8 database with code-point collation.  Under the
+# POSIX locale (no LANG, e.g. a fresh Debian container) initdb made SQL_ASCII
+# databases and the audit and policy_security suites failed; another UTF-8
+# locale sorts differently.  C.UTF-8 is part of Debian's libc.  LANG as well as
+# LC_ALL: PostgreSQL's TAP modules delete LC_ALL.
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
+unset LANGUAGE LC_CTYPE LC_COLLATE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME
+
 tr_log() { printf '== %s\n' "$*" >&2; }
 tr_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -125,8 +134,20 @@ tr_start_cluster() {
 }
 
 tr_cleanup() {
-	local pid
-	for pid in ${TR_PIDS:-}; do
+	local pid f pids=${TR_PIDS:-}
+	# Also every server still running from a data directory in $TR_TMP (a
+	# cluster whose start timed out, pg_regress and TAP clusters left behind
+	# when we are stopped half-way): its pid is in its postmaster.pid.
+	if [ -n "${TR_TMP:-}" ] && [ -d "$TR_TMP" ]; then
+		while IFS= read -r f; do
+			pid=$(head -1 "$f" 2>/dev/null)
+			case $pid in '' | *[!0-9]*) continue ;; esac
+			# only a postgres server whose data directory is that one
+			[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$(cd "$(dirname "$f")" && pwd -P)" ] || continue
+			pids="$pids $pid"
+		done < <(find "$TR_TMP" -name postmaster.pid 2>/dev/null)
+	fi
+	for pid in $pids; do
 		if kill -0 "$pid" 2>/dev/null; then
 			kill -INT "$pid" 2>/dev/null
 			for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
