@@ -68,7 +68,8 @@ tr_ensure_packages() {
 		fi
 	fi
 	tr_log "installing:$missing $upgrade"
-	# the system cluster that postgresql-15 creates is left alone (and not started)
+	# the system cluster that postgresql-15 creates (and starts, where services
+	# run) is left alone: everything here uses private clusters
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || tr_die "apt-get update failed"
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing $upgrade >/dev/null \
 		|| tr_die "apt-get install failed"
