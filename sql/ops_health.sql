@@ -29,10 +29,17 @@ INSERT INTO public.h_orders (id, item) VALUES (4, 'd');
 COMMIT;
 ANALYZE public.h_orders, public.h_events, public.h_events_1, public.h_events_2, public.h_cfg;
 
+-- names that need quoting, a tenant column protect() was told about
+CREATE SCHEMA "H sch";
+SET tenant_rls.managed_schemas = 'public, "H sch"';
+CREATE TABLE "H sch"."t""x" (id int, "Tenant Id" text);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('"H sch"."t""x"', tenant_column => 'Tenant Id');
+INSERT INTO "H sch"."t""x" VALUES (1, 'health-1'), (2, 'health-3');
+
 -- exact rows per tenant and table (leaf tables only: the partitioned
 -- parent's rows are its partitions')
 SELECT * FROM tenant_rls.tenant_row_counts()
- WHERE table_name LIKE 'public.h\_%' ORDER BY 1, 2;
+ WHERE table_name LIKE 'public.h\_%' OR table_name LIKE '"H sch"%' ORDER BY 1, 2;
 SELECT * FROM tenant_rls.tenant_row_volume WHERE tenant LIKE 'health-%' ORDER BY 1;
 
 -- audit volume: batches (one per transaction, table and tenant), changes,
@@ -79,6 +86,8 @@ SELECT table_oid = 'public.h_orders'::regclass AS own_oid, exclude
 DELETE FROM tenant_rls.audit_config WHERE table_name IN ('h_cfg', 'h_no_such_table');
 
 SET client_min_messages = warning;
+DROP SCHEMA "H sch" CASCADE;
+RESET tenant_rls.managed_schemas;
 SELECT tenant_rls.unmark_global('public.h_cfg');
 DROP TABLE public.h_orders, public.h_events, public.h_cfg;
 RESET client_min_messages;
