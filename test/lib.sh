@@ -92,6 +92,12 @@ tr_setup() {
 	cp -a "/usr/lib/postgresql/$TR_PG_MAJOR" "$TR_TMP/pg/usr/lib/postgresql/"
 	cp -a "/usr/share/postgresql/$TR_PG_MAJOR" "$TR_TMP/pg/usr/share/postgresql/"
 	ln -s /usr/include "$TR_TMP/pg/usr/include"
+	# a tenant_rls installed into the system earlier (make install) would come
+	# along: its old install or upgrade scripts and library must not be tested
+	rm -rf "$TR_TMP/pg/usr/share/postgresql/$TR_PG_MAJOR/extension"/tenant_rls[.-]* \
+		"$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/lib/tenant_rls.so" \
+		"$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/lib/bitcode/tenant_rls" \
+		"$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/lib/bitcode/tenant_rls.index.bc"
 	TR_BINDIR=$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/bin
 	TR_PG_CONFIG=$TR_BINDIR/pg_config
 	TR_PGXS_DIR=$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/lib/pgxs
