@@ -19,6 +19,15 @@ TR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TR_SYS_BINDIR=/usr/lib/postgresql/$TR_PG_MAJOR/bin
 TR_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare"
 
+# One locale for every throwaway cluster, whatever the caller's: the expected
+# outputs are those of a UTF-8 database with code-point collation.  Under the
+# POSIX locale (no LANG, e.g. a fresh Debian container) initdb made SQL_ASCII
+# databases and the audit and policy_security suites failed; another UTF-8
+# locale sorts differently.  C.UTF-8 is part of Debian's libc.  LANG as well as
+# LC_ALL: PostgreSQL's TAP modules delete LC_ALL.
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
+unset LANGUAGE LC_CTYPE LC_COLLATE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME
+
 tr_log() { printf '== %s\n' "$*" >&2; }
 tr_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -59,7 +68,8 @@ tr_ensure_packages() {
 		fi
 	fi
 	tr_log "installing:$missing $upgrade"
-	# the system cluster that postgresql-15 creates is left alone (and not started)
+	# the system cluster that postgresql-15 creates (and starts, where services
+	# run) is left alone: everything here uses private clusters
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || tr_die "apt-get update failed"
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing $upgrade >/dev/null \
 		|| tr_die "apt-get install failed"
@@ -82,6 +92,12 @@ tr_setup() {
 	cp -a "/usr/lib/postgresql/$TR_PG_MAJOR" "$TR_TMP/pg/usr/lib/postgresql/"
 	cp -a "/usr/share/postgresql/$TR_PG_MAJOR" "$TR_TMP/pg/usr/share/postgresql/"
 	ln -s /usr/include "$TR_TMP/pg/usr/include"
+	# a tenant_rls installed into the system earlier (make install) would come
+	# along: its old install or upgrade scripts and library must not be tested
+	rm -rf "$TR_TMP/pg/usr/share/postgresql/$TR_PG_MAJOR/extension"/tenant_rls[.-]* \
+		"$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/lib/tenant_rls.so" \
+		"$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/lib/bitcode/tenant_rls" \
+		"$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/lib/bitcode/tenant_rls.index.bc"
 	TR_BINDIR=$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/bin
 	TR_PG_CONFIG=$TR_BINDIR/pg_config
 	TR_PGXS_DIR=$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/lib/pgxs
@@ -125,8 +141,20 @@ tr_start_cluster() {
 }
 
 tr_cleanup() {
-	local pid
-	for pid in ${TR_PIDS:-}; do
+	local pid f pids=${TR_PIDS:-}
+	# Also every server still running from a data directory in $TR_TMP (a
+	# cluster whose start timed out, pg_regress and TAP clusters left behind
+	# when we are stopped half-way): its pid is in its postmaster.pid.
+	if [ -n "${TR_TMP:-}" ] && [ -d "$TR_TMP" ]; then
+		while IFS= read -r f; do
+			pid=$(head -1 "$f" 2>/dev/null)
+			case $pid in '' | *[!0-9]*) continue ;; esac
+			# only a postgres server whose data directory is that one
+			[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$(cd "$(dirname "$f")" && pwd -P)" ] || continue
+			pids="$pids $pid"
+		done < <(find "$TR_TMP" -name postmaster.pid 2>/dev/null)
+	fi
+	for pid in $pids; do
 		if kill -0 "$pid" 2>/dev/null; then
 			kill -INT "$pid" 2>/dev/null
 			for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

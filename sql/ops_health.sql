@@ -1,0 +1,93 @@
+--
+-- Health views (DESIGN O4): table_health, tenant_audit_volume,
+-- tenant_row_volume / tenant_row_counts(); and the audit_config oid fix-up
+-- for rows restored by pg_dump (DESIGN O2).
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS tenant_rls;
+DO $$ BEGIN CREATE ROLE tr_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE tr_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+RESET client_min_messages;
+
+CREATE TABLE public.h_orders (id int PRIMARY KEY, tenant_id text NOT NULL, item text);
+CREATE INDEX ON public.h_orders (tenant_id, id);
+CREATE TABLE public.h_events (tenant_id text NOT NULL, id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE public.h_events_1 PARTITION OF public.h_events FOR VALUES FROM ('2024-01-01') TO ('2024-07-01');
+CREATE TABLE public.h_events_2 PARTITION OF public.h_events FOR VALUES FROM ('2024-07-01') TO ('2025-01-01');
+CREATE TABLE public.h_cfg (k text PRIMARY KEY);
+SELECT tenant_rls.mark_global('public.h_cfg');
+GRANT SELECT, INSERT ON public.h_orders, public.h_events TO tr_app;
+
+BEGIN;
+SELECT tenant_rls.set_tenant('health-1') IS NOT NULL AS set;
+INSERT INTO public.h_orders (id, item) VALUES (1, 'a'), (2, 'b'), (3, 'c');
+INSERT INTO public.h_events (id, at) VALUES (1, '2024-02-01'), (2, '2024-08-01');
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('health-2') IS NOT NULL AS set;
+INSERT INTO public.h_orders (id, item) VALUES (4, 'd');
+COMMIT;
+ANALYZE public.h_orders, public.h_events, public.h_events_1, public.h_events_2, public.h_cfg;
+
+-- names that need quoting, a tenant column protect() was told about
+CREATE SCHEMA "H sch";
+SET tenant_rls.managed_schemas = 'public, "H sch"';
+CREATE TABLE "H sch"."t""x" (id int, "Tenant Id" text);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('"H sch"."t""x"', tenant_column => 'Tenant Id');
+INSERT INTO "H sch"."t""x" VALUES (1, 'health-1'), (2, 'health-3');
+
+-- exact rows per tenant and table (leaf tables only: the partitioned
+-- parent's rows are its partitions')
+SELECT * FROM tenant_rls.tenant_row_counts()
+ WHERE table_name LIKE 'public.h\_%' OR table_name LIKE '"H sch"%' ORDER BY 1, 2;
+SELECT * FROM tenant_rls.tenant_row_volume WHERE tenant LIKE 'health-%' ORDER BY 1;
+
+-- audit volume: batches (one per transaction, table and tenant), changes,
+-- the chain position
+SELECT tenant, batches, entries, payload_bytes > 0 AS has_bytes,
+       first_logged_at <= last_logged_at AS span_ok, chain_seq
+  FROM tenant_rls.tenant_audit_volume WHERE tenant LIKE 'health-%' ORDER BY 1;
+SELECT count(*) = 1 AS one_row_per_tenant FROM tenant_rls.tenant_audit_volume WHERE tenant = 'health-1';
+
+-- policy and index health
+SELECT table_name, kind, status, healthy, rls_enabled, rls_forced, policies_ok, tenant_index, audit,
+       errors, estimated_rows, total_bytes > 0 AS has_size
+  FROM tenant_rls.table_health WHERE table_name LIKE 'public.h\_%' ORDER BY 1;
+
+-- a managed policy dropped (drift guard set to warn): not healthy any more
+SET tenant_rls.drift_action = warning;
+SET client_min_messages = error;
+DROP POLICY tenant_rls_guard_select ON public.h_orders;
+RESET client_min_messages;
+RESET tenant_rls.drift_action;
+SELECT table_name, healthy, policies_ok, errors > 0 AS has_errors
+  FROM tenant_rls.table_health WHERE table_name = 'public.h_orders';
+
+-- superuser only: every tenant's volumes
+SET ROLE tr_app;
+SELECT * FROM tenant_rls.table_health;
+SELECT * FROM tenant_rls.tenant_audit_volume;
+SELECT * FROM tenant_rls.tenant_row_volume;
+SELECT * FROM tenant_rls.tenant_row_counts();
+RESET ROLE;
+
+-- audit_config rows that arrive with another database's oid (pg_dump) get
+-- the oid of the table they name here, or NULL; an UPDATE of table_oid too
+INSERT INTO tenant_rls.audit_config (schema_name, table_name, table_oid)
+VALUES ('public', 'h_cfg', 1259), ('public', 'h_no_such_table', 'public.h_orders'::regclass);
+SELECT table_name, table_oid = 'public.h_cfg'::regclass AS own_oid, table_oid IS NULL AS no_oid
+  FROM tenant_rls.audit_config WHERE table_name IN ('h_cfg', 'h_no_such_table') ORDER BY 1;
+UPDATE tenant_rls.audit_config SET table_oid = 1259 WHERE table_name = 'h_cfg';
+SELECT table_oid = 'public.h_cfg'::regclass AS own_oid FROM tenant_rls.audit_config WHERE table_name = 'h_cfg';
+-- enable_audit() keeps its own oid
+SELECT tenant_rls.enable_audit('public.h_orders', exclude => '{item}');
+SELECT table_oid = 'public.h_orders'::regclass AS own_oid, exclude
+  FROM tenant_rls.audit_config WHERE table_name = 'h_orders';
+DELETE FROM tenant_rls.audit_config WHERE table_name IN ('h_cfg', 'h_no_such_table');
+
+SET client_min_messages = warning;
+DROP SCHEMA "H sch" CASCADE;
+RESET tenant_rls.managed_schemas;
+SELECT tenant_rls.unmark_global('public.h_cfg');
+DROP TABLE public.h_orders, public.h_events, public.h_cfg;
+RESET client_min_messages;

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+# Writes doc/errors.md: every error, warning and notice tenant_rls raises,
+# from the sources.  Run from the top of the tree:
+#   python3 test/doc_errors.py > doc/errors.md
+# (needs the server headers: pg_config --includedir-server).
+import re, glob, os, subprocess
+inc = subprocess.run([os.environ.get('PG_CONFIG', 'pg_config'), '--includedir-server'],
+                     capture_output=True, text=True, check=True).stdout.strip()
+hdr = open(os.path.join(inc, 'utils', 'errcodes.h')).read()
+codes, names = {}, {}
+for m in re.finditer(r"#define ERRCODE_(\w+) MAKE_SQLSTATE\('(.)',\s*'(.)',\s*'(.)',\s*'(.)',\s*'(.)'\)", hdr):
+    st = ''.join(m.group(i) for i in range(2, 7))
+    codes['ERRCODE_' + m.group(1)] = st
+    names[m.group(1).lower()] = st
+
+def call_body(src, i):
+    """text of the parenthesised call starting at src[i] == '('"""
+    depth = 0; j = i
+    while True:
+        c = src[j]
+        if c == '(':
+            depth += 1
+        elif c == ')':
+            depth -= 1
+            if depth == 0:
+                return src[i:j + 1]
+        elif c == '"':
+            j += 1
+            while src[j] != '"':
+                if src[j] == '\\':
+                    j += 1
+                j += 1
+        elif c == "'":
+            j += 2 if src[j + 1] != '\\' else 3
+        j += 1
+
+def lit(s):
+    s = re.sub(r'\b(INT64_FORMAT|UINT64_FORMAT)\b', '"%lld"', s)
+    return ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', s)).replace('\\"', '"').replace('\\n', ' ')
+
+def first_call(body, fn):
+    m = re.search(r'\b' + fn + r'\s*\(', body)
+    if not m:
+        return None
+    b = call_body(body, m.end() - 1)
+    # the format string: the leading string literals
+    mm = re.match(r'\(\s*((?:(?:"(?:[^"\\]|\\.)*"|INT64_FORMAT|UINT64_FORMAT)\s*)+)', b)
+    return lit(mm.group(1)) if mm else None
+
+rows = []
+for f in sorted(glob.glob('src/*.c')):
+    src = open(f).read()
+    for m in re.finditer(r'\bereport\s*\(', src):
+        body = call_body(src, m.end() - 1)
+        lvl = re.match(r'\(\s*([^,]+),', body).group(1)
+        if 'DEBUG' in lvl or 'LOG' in lvl.split('?')[0] and 'WARNING' not in lvl:
+            continue
+        level = 'ERROR' if 'ERROR' in lvl and 'WARNING' not in lvl else \
+                ('WARNING' if lvl.strip() == 'WARNING' else ('NOTICE' if 'NOTICE' in lvl else ('ERROR/WARNING' if 'WARNING' in lvl else lvl.strip())))
+        msg = first_call(body, 'errmsg') or first_call(body, 'errmsg_plural')
+        if not msg or msg == '%s':
+            continue
+        code = re.search(r'errcode\((ERRCODE_\w+)\)', body)
+        st = codes.get(code.group(1), '?') if code else \
+            {'ERROR': 'XX000', 'WARNING': '01000', 'NOTICE': '00000'}.get(level, '?')
+        hint = first_call(body, 'errhint') or ''
+        if (not hint and re.search(r'\berrhint(_internal)?\s*\(', body)) or hint == '%s':
+            hint = '(depends on the case)'
+        rows.append((f, level, st, msg, hint))
+    for m in re.finditer(r'\breport_drift(_hint)?\s*\(', src):
+        if src[m.start() - 5:m.start()].strip().endswith('void'):
+            continue
+        body = call_body(src, m.end() - 1)
+        msgs = re.findall(r'psprintf\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)', body)
+        if msgs and not lit(msgs[0])[:1].isupper():
+            rows.append((f, 'ERROR/WARNING', '42501', lit(msgs[0]), '(depends on the case)'))
+    if f.endswith('event_trigger.c'):
+        # drift guard messages are built with psprintf() and raised by report_drift()
+        for m in re.finditer(r'psprintf\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)', src):
+            msg = lit(m.group(1))
+            if msg.startswith('cannot '):
+                rows.append((f, 'ERROR/WARNING', '42501', msg, '(depends on the case)'))
+    for m in re.finditer(r'\bGUC_check_errmsg\s*\(', src):
+        msg = first_call(src[m.start():m.start() + 600], 'GUC_check_errmsg')
+        if msg and msg != 'out of memory':
+            nxt = src[m.end():m.end() + 600]
+            h = first_call(nxt, 'GUC_check_errhint') if 'GUC_check_errhint' in nxt[:400] else ''
+            rows.append((f, 'setting check', '22023', msg, h or ''))
+for f in sorted(glob.glob('src/sql/*.sql')):
+    src = open(f).read()
+    for m in re.finditer(r"RAISE\s+(EXCEPTION|WARNING|NOTICE)\s+'((?:[^']|'')*)'(.*?);", src, re.S):
+        code = re.search(r"ERRCODE\s*=\s*'(\w+)'", m.group(3))
+        hint = re.search(r"HINT\s*=\s*'((?:[^']|'')*)'", m.group(3))
+        st = names.get(code.group(1), code.group(1)) if code else 'P0001'
+        rows.append((f, 'ERROR' if m.group(1) == 'EXCEPTION' else m.group(1), st,
+                     m.group(2).replace("''", "'"), hint.group(1).replace("''", "'") if hint
+                     else ('(depends on the case)' if re.search(r'HINT\s*=', m.group(3)) else '')))
+concern = [('src/context.c', 'tenant context', 'README.md#tenant-context'),
+           ('src/guc.c', 'settings', 'README.md#configuration'),
+           ('src/strict.c', 'strict mode', 'context_security.md'),
+           ('src/token', 'signed tokens', 'context_security.md'),
+           ('src/sql/50_token', 'signed tokens', 'context_security.md'),
+           ('src/policy', 'policies', 'policy.md'),
+           ('src/sql/2', 'policies', 'policy.md'),
+           ('src/event_trigger', 'event triggers and drift guard', 'event_triggers.md'),
+           ('src/sql/3', 'event triggers and drift guard', 'event_triggers.md'),
+           ('src/audit', 'audit', 'audit.md'),
+           ('src/sql/4', 'audit', 'audit.md'),
+           ('src/coverage', 'coverage report', 'coverage.md'),
+           ('src/sql/6', 'coverage report', 'coverage.md'),
+           ('src/sql/7', 'operations', 'operations.md'),
+           ('src/', 'other', '')]
+def group(f):
+    for p, n, d in concern:
+        if f.startswith(p):
+            return n, d
+seen = set(); out = {}
+order = []
+for f, lvl, st, msg, hint in rows:
+    g = group(f)
+    key = (g[0], lvl, st, msg, hint)
+    if key in seen:
+        continue
+    seen.add(key)
+    if g not in out:
+        out[g] = []; order.append(g)
+    out[g].append((st, lvl, msg, hint, f))
+esc = lambda s: s.replace('|', '\\|')
+print('''# Every error, warning and notice tenant_rls raises
+
+Generated from the sources (`python3 test/doc_errors.py > doc/errors.md`;
+re-run it after changing a message): the SQLSTATE, the level, the message
+(`%s`, `%d`, `%` ... stand for the values filled in), the hint the server
+gives with it ("depends on the case": several hints, or one built at run
+time), and the source. The documentation of each part says when and why.
+`ERROR/WARNING`: an error, or a warning only under
+`tenant_rls.drift_action = warning`. `setting check`: a setting's check
+refused a value; `SET`, `set_config()` and `ALTER ROLE/DATABASE ... SET` fail
+with SQLSTATE `22023` and this message, a value from the server configuration
+or the connection start is ignored with a WARNING. Internal errors that
+"cannot happen" (`elog`, SQLSTATE `XX000`) are not listed.
+''')
+for g in order:
+    name, doc = g
+    print('## %s%s\n' % (name, (' ([%s](%s))' % (doc.split('#')[0], doc if not doc.startswith('README') else '../' + doc)) if doc else ''))
+    print('| SQLSTATE | level | message | hint | source |')
+    print('|---|---|---|---|---|')
+    for st, lvl, msg, hint, f in sorted(out[g], key=lambda r: (r[0], r[2])):
+        print('| `%s` | %s | %s | %s | `%s` |' % (st, lvl, esc('`' + msg + '`'), esc(hint), f))
+    print()
