@@ -4,6 +4,11 @@
  *   tenant_rls.sign_tenant(tenant text, valid_for interval) -> token
  *   tenant_rls.set_tenant_signed(token text) -> canonical tenant
  *
+ * A token is valid in one database: its MAC covers the name of the database
+ * it was signed in (token_core.h), and set_tenant_signed() verifies it for
+ * the current database.  Its expiry is compared with the wall clock when it
+ * is verified, not with the start of the transaction.
+ *
  * Keys: tenant_rls.signing_key and tenant_rls.signing_key_previous (accepted
  * for verification only, during a rotation).  Both are superuser-only, not in
  * SHOW ALL / pg_settings, and SHOW displays only "set, key id ..." -- never the
