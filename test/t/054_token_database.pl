@@ -12,6 +12,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $key = 'tap-database-key-0123456789abcdef0123456789';
 my $node = PostgreSQL::Test::Cluster->new('tokdb');
@@ -145,6 +146,31 @@ SKIP:
 	$node->safe_psql('postgres', 'ALTER DATABASE otherdb RENAME TO otherdb2');
 	refused('otherdb2', $tok_other, 'after a rename, a token signed under the old name');
 	accepted('otherdb2', $py_renamed, 'otherdb 42', 'after a rename, a token for the new name');
+}
+
+# --- expiry within a long transaction: the review's reproduction.  A session
+# opens a transaction; a token valid for 1 second is signed after its BEGIN
+# (elsewhere); once the token has expired, the still open transaction refuses
+# it (before, expiry was compared with the transaction's start and the token
+# was accepted for as long as the transaction lasted).
+{
+	my $s = $node->background_psql('appdb', on_error_stop => 0, extra_params => [ '-U', 'app' ]);
+	$s->query_safe('BEGIN');
+	$s->query_safe('SELECT now()');		# the transaction has started
+	usleep(50_000);
+	my $tok_1s = $node->safe_psql('appdb', q{SELECT tenant_rls.sign_tenant('42', '1 second')});
+	is($s->query_safe(qq{SELECT tenant_rls.set_tenant_signed('$tok_1s')}), '42',
+		'long transaction: a token signed after BEGIN is accepted while valid');
+	usleep(1_500_000);
+	$s->query_safe('SAVEPOINT s');
+	$s->{stderr} = '';
+	my ($out, $failed) = $s->query(qq{SELECT tenant_rls.set_tenant_signed('$tok_1s')});
+	ok($failed && $s->{stderr} =~ /ERROR:  token has expired/,
+		'long transaction: the same token is refused once it has expired, in the same transaction')
+	  or diag("out=$out stderr=$s->{stderr}");
+	$s->{stderr} = '';
+	$s->query_safe('ROLLBACK');
+	$s->quit;
 }
 
 # --- the comparison of the MAC is still the constant-time one
