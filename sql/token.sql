@@ -86,7 +86,7 @@ INSERT INTO public.tok_docs VALUES (1, 'acme', 'a1'), (2, 'acme', 'a2'), (3, 'gl
 SELECT tenant_rls.sign_tenant('acme') AS tok_acme,
        tenant_rls.sign_tenant('globex', '1 hour') AS tok_globex,
        tenant_rls.sign_tenant('acme', '1 microsecond') AS tok_short \gset
--- the format: base64url, version byte 1, key id, expiry, tenant, 32-byte MAC
+-- the format: base64url, version byte 2, key id, expiry, tenant, 32-byte MAC
 SELECT length(:'tok_acme') AS chars, :'tok_acme' ~ '^[A-Za-z0-9_-]+$' AS base64url,
        get_byte(pg_temp.raw(:'tok_acme'), 0) AS version,
        length(pg_temp.raw(:'tok_acme')) AS bytes,
@@ -94,28 +94,64 @@ SELECT length(:'tok_acme') AS chars, :'tok_acme' ~ '^[A-Za-z0-9_-]+$' AS base64u
 -- the key id in the token is the one SHOW gives
 SELECT 'set, key id ' || encode(substring(pg_temp.raw(:'tok_acme') FROM 2 FOR 4), 'hex')
        = current_setting('tenant_rls.signing_key') AS key_id_matches;
--- the MAC is standard HMAC-SHA256 (so any language can make tokens): pgcrypto agrees
+-- the MAC is standard HMAC-SHA256 (so any language can make tokens) of the
+-- token's bytes followed by the name of the database: pgcrypto agrees
 CREATE SCHEMA tok_pgcrypto;
 CREATE EXTENSION pgcrypto SCHEMA tok_pgcrypto;
-SELECT tok_pgcrypto.hmac(substring(pg_temp.raw(:'tok_acme') FROM 1 FOR 19),
+SELECT tok_pgcrypto.hmac(substring(pg_temp.raw(:'tok_acme') FROM 1 FOR 19) || convert_to(current_database(), 'UTF8'),
                          'regress-key-A-0123456789abcdef0123456789', 'sha256')
-       = substring(pg_temp.raw(:'tok_acme') FROM 20 FOR 32) AS mac_is_hmac_sha256,
+       = substring(pg_temp.raw(:'tok_acme') FROM 20 FOR 32) AS mac_is_hmac_sha256_with_database,
+       tok_pgcrypto.hmac(substring(pg_temp.raw(:'tok_acme') FROM 1 FOR 19),
+                         'regress-key-A-0123456789abcdef0123456789', 'sha256')
+       = substring(pg_temp.raw(:'tok_acme') FROM 20 FOR 32) AS mac_without_database_matches,
        substring(tok_pgcrypto.hmac('tenant_rls key id', 'regress-key-A-0123456789abcdef0123456789', 'sha256') FROM 1 FOR 4)
        = substring(pg_temp.raw(:'tok_acme') FROM 2 FOR 4) AS key_id_is_hmac_of_label;
 -- a key longer than the SHA-256 block (64 bytes) is hashed first (RFC 2104)
 SET tenant_rls.signing_key = 'regress-long-key-0123456789abcdef0123456789abcdef0123456789abcdef0123456789';
 SELECT tenant_rls.sign_tenant('acme') AS tok_long \gset
-SELECT tok_pgcrypto.hmac(substring(pg_temp.raw(:'tok_long') FROM 1 FOR 19),
+SELECT tok_pgcrypto.hmac(substring(pg_temp.raw(:'tok_long') FROM 1 FOR 19) || convert_to(current_database(), 'UTF8'),
                          'regress-long-key-0123456789abcdef0123456789abcdef0123456789abcdef0123456789', 'sha256')
        = substring(pg_temp.raw(:'tok_long') FROM 20 FOR 32) AS long_key_mac_is_hmac_sha256;
 SET tenant_rls.signing_key = 'regress-key-A-0123456789abcdef0123456789';
+-- tokens made by hand as an external signer would (body, then the MAC of the
+-- body and a database name): valid only in the database named in the MAC
+CREATE FUNCTION pg_temp.hand_token(tenant text, db text) RETURNS text LANGUAGE sql AS $$
+    SELECT pg_temp.b64u(body || tok_pgcrypto.hmac(body || convert_to(db, 'UTF8'),
+                                                  'regress-key-A-0123456789abcdef0123456789', 'sha256'))
+      FROM (SELECT '\x02'::bytea
+                   || substring(tok_pgcrypto.hmac('tenant_rls key id', 'regress-key-A-0123456789abcdef0123456789', 'sha256') FROM 1 FOR 4)
+                   || int8send((extract(epoch FROM clock_timestamp() + interval '5 minutes') * 1e6)::bigint)
+                   || int2send(octet_length(tenant)::smallint)
+                   || convert_to(tenant, 'UTF8') AS body) b $$;
+SELECT pg_temp.hand_token('acme', current_database()) AS tok_hand_here,
+       pg_temp.hand_token('acme', 'contrib_regression2') AS tok_hand_other,
+       pg_temp.hand_token('acme', 'Contrib_regression') AS tok_hand_case \gset
+SET ROLE tr_tok_app;
+BEGIN;
+SELECT tenant_rls.set_tenant_signed(:'tok_hand_here');              -- its own database: accepted
+ROLLBACK;
+BEGIN;
+SELECT tenant_rls.set_tenant_signed(:'tok_hand_other');             -- another database: refused
+ROLLBACK;
+BEGIN;
+SELECT tenant_rls.set_tenant_signed(:'tok_hand_case');              -- names are compared byte for byte
+ROLLBACK;
+RESET ROLE;
 DROP EXTENSION pgcrypto;
 DROP SCHEMA tok_pgcrypto;
--- the expiry is the transaction start + valid_for
+-- the expiry is the wall clock at signing + valid_for (not the start of the
+-- transaction: now())
 BEGIN;
+SELECT pg_sleep(0.1);
+SELECT clock_timestamp() AS before_signing \gset
 SELECT tenant_rls.sign_tenant('acme', '90 seconds') AS tok_90 \gset
-SELECT to_timestamp(('x' || encode(substring(pg_temp.raw(:'tok_90') FROM 6 FOR 8), 'hex'))::bit(64)::bigint / 1e6)
-       = now() + interval '90 seconds' AS expiry_is_now_plus_90s;
+SELECT clock_timestamp() AS after_signing \gset
+SELECT expiry >= :'before_signing'::timestamptz + interval '90 seconds' - interval '1 microsecond'
+       AND expiry <= :'after_signing'::timestamptz + interval '90 seconds' + interval '1 microsecond'
+           AS expiry_is_clock_plus_90s,
+       expiry > now() + interval '90 seconds' AS later_than_transaction_start_plus_90s
+  FROM (SELECT to_timestamp(('x' || encode(substring(pg_temp.raw(:'tok_90') FROM 6 FOR 8), 'hex'))::bit(64)::bigint / 1e6)
+               AS expiry) e;
 COMMIT;
 
 -- sign_tenant() refuses what it cannot sign
@@ -173,7 +209,9 @@ SELECT tenant_rls.set_tenant_signed(left(:'tok_acme', 12));        -- truncated 
 ROLLBACK TO s;
 SELECT tenant_rls.set_tenant_signed(:'tok_acme' || 'AAAA');        -- trailing bytes
 ROLLBACK TO s;
-SELECT tenant_rls.set_tenant_signed(pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 0, 2)));  -- version 2
+SELECT tenant_rls.set_tenant_signed(pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 0, 3)));  -- version 3
+ROLLBACK TO s;
+SELECT tenant_rls.set_tenant_signed(pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 0, 1)));  -- version 1 (unreleased)
 ROLLBACK TO s;
 SELECT tenant_rls.set_tenant_signed(pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 14, 0))); -- tenant length 0
 ROLLBACK TO s;
@@ -195,6 +233,18 @@ SELECT tenant_rls.current_tenant() IS NULL AS nothing_was_set;
 ROLLBACK;
 RESET ROLE;
 
+-- a token that expires while a transaction is open is refused from then on:
+-- expiry is checked against the wall clock, not the start of the transaction
+BEGIN;
+SELECT tenant_rls.sign_tenant('acme', '1.5 seconds') AS tok_brief \gset
+SET LOCAL ROLE tr_tok_app;
+SELECT tenant_rls.set_tenant_signed(:'tok_brief');                -- still valid
+SELECT pg_sleep(1.6);
+SAVEPOINT s;
+SELECT tenant_rls.set_tenant_signed(:'tok_brief');                -- expired meanwhile
+ROLLBACK TO s;
+ROLLBACK;
+
 -- the same, as SQLSTATE + message: each failure is told apart
 CREATE FUNCTION pg_temp.try(tok text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -211,7 +261,8 @@ SELECT label, pg_temp.try(tok) AS result FROM (VALUES
     ('oversized', repeat('A', 405)),
     ('truncated', left(:'tok_acme', -4)),
     ('trailing bytes', :'tok_acme' || 'AAAA'),
-    ('version 2', pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 0, 2))),
+    ('version 1', pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 0, 1))),
+    ('version 3', pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 0, 3))),
     ('unknown key', pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 1, get_byte(pg_temp.raw(:'tok_acme'), 1) # 255))),
     ('tampered', pg_temp.b64u(set_byte(pg_temp.raw(:'tok_acme'), 18, ascii('f')))),
     ('expired', :'tok_short'),

@@ -4,6 +4,11 @@
  *   tenant_rls.sign_tenant(tenant text, valid_for interval) -> token
  *   tenant_rls.set_tenant_signed(token text) -> canonical tenant
  *
+ * A token is valid in one database: its MAC covers the name of the database
+ * it was signed in (token_core.h), and set_tenant_signed() verifies it for
+ * the current database.  Its expiry is compared with the wall clock when it
+ * is verified, not with the start of the transaction.
+ *
  * Keys: tenant_rls.signing_key and tenant_rls.signing_key_previous (accepted
  * for verification only, during a rotation).  Both are superuser-only, not in
  * SHOW ALL / pg_settings, and SHOW displays only "set, key id ..." -- never the
@@ -22,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "commands/prepare.h"
 #include "datatype/timestamp.h"
 #include "executor/executor.h"
@@ -814,14 +820,14 @@ token_error(token_status st, const token_claims *claims, size_t len)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("token signature does not match"),
-					 errdetail("The token was altered after it was signed."),
+					 errdetail("The token was altered after it was signed, or it was signed for another database."),
 					 errhint("%s", hint)));
 			break;
 		case TOKEN_EXPIRED:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("token has expired"),
-					 errdetail("Tokens are checked against the start time of the current transaction."),
+					 errdetail("Tokens are checked against the server's clock when they are verified."),
 					 errhint("%s", hint)));
 			break;
 		case TOKEN_NO_KEY:
@@ -829,6 +835,7 @@ token_error(token_status st, const token_claims *claims, size_t len)
 			key_error(KEY_CURRENT, st);
 			break;
 		case TOKEN_BAD_TENANT:
+		case TOKEN_BAD_DATABASE:
 		case TOKEN_CRYPTO_ERROR:
 			break;
 	}
@@ -837,12 +844,45 @@ token_error(token_status st, const token_claims *claims, size_t len)
 			 errmsg("could not verify token: %s", token_status_name(st))));
 }
 
-/* The transaction's start, in microseconds since the Unix epoch. */
+/*
+ * The wall clock now, in microseconds since the Unix epoch.  Not the start
+ * of the transaction (now()): a session could otherwise keep a transaction
+ * open and go on accepting tokens signed after its BEGIN long after they
+ * expired.
+ */
 static int64
-transaction_now_unix_us(void)
+clock_now_unix_us(void)
 {
-	return (int64) GetCurrentTransactionStartTimestamp() +
+	return (int64) GetCurrentTimestamp() +
 		((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY;
+}
+
+/*
+ * The name of the database this backend is connected to, which every token's
+ * MAC covers.  Looked up once per backend: MyDatabaseId never changes, and
+ * ALTER DATABASE ... RENAME refuses while anyone is connected to it, so the
+ * name cannot change under a backend connected to it.
+ */
+static char *token_database = NULL;
+static size_t token_database_len = 0;
+
+static const char *
+token_database_name(size_t *len)
+{
+	if (token_database == NULL)
+	{
+		char	   *name = get_database_name(MyDatabaseId);
+
+		if (name == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_DATABASE),
+					 errmsg("could not find the name of the current database")));
+		token_database = MemoryContextStrdup(TopMemoryContext, name);
+		token_database_len = strlen(token_database);
+		pfree(name);
+	}
+	*len = token_database_len;
+	return token_database;
 }
 
 /* ---------------------------------------------------------------------
@@ -856,8 +896,10 @@ tenant_rls_sign_tenant(PG_FUNCTION_ARGS)
 {
 	char	   *canonical;
 	Interval   *valid_for;
-	TimestampTz start = GetCurrentTransactionStartTimestamp();
+	TimestampTz start = GetCurrentTimestamp();
 	TimestampTz expires;
+	const char *database;
+	size_t		database_len;
 	KeyCache   *k;
 	char		out[TOKEN_MAX_ENCODED + 1];
 	token_status st;
@@ -903,7 +945,8 @@ tenant_rls_sign_tenant(PG_FUNCTION_ARGS)
 				 errdetail("A token cannot expire after 294247-01-10 04:00:54 UTC."),
 				 errhint("Pass a short interval; tokens are meant to live minutes.")));
 
-	st = token_sign(&k->key, canonical, strlen(canonical),
+	database = token_database_name(&database_len);
+	st = token_sign(&k->key, database, database_len, canonical, strlen(canonical),
 					(int64) expires + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY,
 					out, sizeof(out));
 	if (st != TOKEN_OK)
@@ -923,6 +966,8 @@ tenant_rls_set_tenant_signed(PG_FUNCTION_ARGS)
 	token_claims claims;
 	token_status st;
 	char	   *canonical;
+	const char *database;
+	size_t		database_len;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -944,9 +989,11 @@ tenant_rls_set_tenant_signed(PG_FUNCTION_ARGS)
 			key_error(KEY_PREVIOUS, prev->status);
 	}
 
+	database = token_database_name(&database_len);
 	st = token_verify(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
 					  &cur->key, prev ? &prev->key : NULL,
-					  transaction_now_unix_us(), &claims);
+					  database, database_len,
+					  clock_now_unix_us(), &claims);
 	if (st != TOKEN_OK)
 		token_error(st, &claims, VARSIZE_ANY_EXHDR(t));
 

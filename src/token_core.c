@@ -8,6 +8,8 @@
  *
  * Verification order, so each failure has one clear cause:
  *   encoding -> version -> lengths -> key id -> MAC (constant time) -> expiry.
+ * The MAC covers the database name besides the token's bytes, so a token of
+ * another database is a signature mismatch.
  * The expiry is looked at only after the MAC matched, so an expired-token
  * error is only ever given for a token we really signed.
  */
@@ -115,28 +117,46 @@ hmac_new(const unsigned char *key, size_t keylen)
 	return h;
 }
 
+/* HMAC of data1 || data2 (data2 may be empty) */
 static int
-hmac_key(const token_key *k, const unsigned char *data, size_t datalen,
-		 unsigned char out[TOKEN_MAC_LEN])
+hmac_key2(const token_key *k, const unsigned char *data1, size_t len1,
+		  const unsigned char *data2, size_t len2,
+		  unsigned char out[TOKEN_MAC_LEN])
 {
 	hmac_keyed *h = (hmac_keyed *) k->ctx;
 	unsigned char ih[TOKEN_MAC_LEN];
-	unsigned int len1 = 0;
-	unsigned int len2 = 0;
+	unsigned int mdlen1 = 0;
+	unsigned int mdlen2 = 0;
 	int			ok;
 
 	if (h == NULL)
 		return 0;
 	ok = EVP_MD_CTX_copy_ex(h->work, h->inner) == 1 &&
-		EVP_DigestUpdate(h->work, data, datalen) == 1 &&
-		EVP_DigestFinal_ex(h->work, ih, &len1) == 1 &&
-		len1 == TOKEN_MAC_LEN &&
+		EVP_DigestUpdate(h->work, data1, len1) == 1 &&
+		(len2 == 0 || EVP_DigestUpdate(h->work, data2, len2) == 1) &&
+		EVP_DigestFinal_ex(h->work, ih, &mdlen1) == 1 &&
+		mdlen1 == TOKEN_MAC_LEN &&
 		EVP_MD_CTX_copy_ex(h->work, h->outer) == 1 &&
 		EVP_DigestUpdate(h->work, ih, TOKEN_MAC_LEN) == 1 &&
-		EVP_DigestFinal_ex(h->work, out, &len2) == 1 &&
-		len2 == TOKEN_MAC_LEN;
+		EVP_DigestFinal_ex(h->work, out, &mdlen2) == 1 &&
+		mdlen2 == TOKEN_MAC_LEN;
 	OPENSSL_cleanse(ih, sizeof(ih));
 	return ok;
+}
+
+static int
+hmac_key(const token_key *k, const unsigned char *data, size_t datalen,
+		 unsigned char out[TOKEN_MAC_LEN])
+{
+	return hmac_key2(k, data, datalen, NULL, 0, out);
+}
+
+/* a database name the MAC can cover: 1 .. TOKEN_DATABASE_MAX bytes, no NUL */
+static int
+database_ok(const char *database, size_t len)
+{
+	return database != NULL && len > 0 && len <= TOKEN_DATABASE_MAX &&
+		memchr(database, '\0', len) == NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -327,7 +347,8 @@ get_be64(const unsigned char *p)
 }
 
 token_status
-token_sign(const token_key *key, const char *tenant, size_t tenant_len,
+token_sign(const token_key *key, const char *database, size_t database_len,
+		   const char *tenant, size_t tenant_len,
 		   int64_t expires_us, char *out, size_t outsize)
 {
 	unsigned char raw[TOKEN_MAX_RAW];
@@ -342,6 +363,8 @@ token_sign(const token_key *key, const char *tenant, size_t tenant_len,
 	if (tenant == NULL || tenant_len == 0 || tenant_len > TOKEN_TENANT_MAX ||
 		memchr(tenant, '\0', tenant_len) != NULL)
 		return TOKEN_BAD_TENANT;
+	if (!database_ok(database, database_len))
+		return TOKEN_BAD_DATABASE;
 	if (outsize < TOKEN_MAX_ENCODED + 1)
 		return TOKEN_TOO_LONG;
 
@@ -352,7 +375,7 @@ token_sign(const token_key *key, const char *tenant, size_t tenant_len,
 	raw[TOKEN_HEADER_LEN - 1] = (unsigned char) (tenant_len & 0xff);
 	memcpy(raw + TOKEN_HEADER_LEN, tenant, tenant_len);
 	n = TOKEN_HEADER_LEN + tenant_len;
-	if (!hmac_key(key, raw, n, raw + n))
+	if (!hmac_key2(key, raw, n, (const unsigned char *) database, database_len, raw + n))
 		return TOKEN_CRYPTO_ERROR;
 	b64url_encode(raw, n + TOKEN_MAC_LEN, out);
 	return TOKEN_OK;
@@ -366,6 +389,7 @@ token_sign(const token_key *key, const char *tenant, size_t tenant_len,
 token_status
 token_verify(const char *token, size_t len,
 			 const token_key *current, const token_key *previous,
+			 const char *database, size_t database_len,
 			 int64_t now_us, token_claims *claims)
 {
 	unsigned char raw[TOKEN_MAX_RAW];
@@ -391,6 +415,8 @@ token_verify(const char *token, size_t len,
 	if (current->ctx == NULL ||
 		(previous != NULL && previous->len > 0 && previous->ctx == NULL))
 		return TOKEN_CRYPTO_ERROR;
+	if (!database_ok(database, database_len))
+		return TOKEN_BAD_DATABASE;
 
 	if (token == NULL || len == 0)
 		return TOKEN_EMPTY;
@@ -426,7 +452,8 @@ token_verify(const char *token, size_t len,
 	{
 		if (memcmp(raw + 1, candidates[i]->id, TOKEN_KEYID_LEN) != 0)
 			continue;
-		if (!hmac_key(candidates[i], raw, signed_len, mac))
+		if (!hmac_key2(candidates[i], raw, signed_len,
+					   (const unsigned char *) database, database_len, mac))
 			return TOKEN_CRYPTO_ERROR;
 		if (CRYPTO_memcmp(mac, raw + signed_len, TOKEN_MAC_LEN) == 0)
 		{
@@ -494,6 +521,8 @@ token_status_name(token_status status)
 			return "key_too_short";
 		case TOKEN_BAD_TENANT:
 			return "bad_tenant";
+		case TOKEN_BAD_DATABASE:
+			return "bad_database";
 		case TOKEN_CRYPTO_ERROR:
 			return "crypto_error";
 	}

@@ -4,16 +4,24 @@
  * Plain C and OpenSSL only (no PostgreSQL headers), so a fuzzer can link it
  * on its own (test/fuzz/token_fuzz.c).  token.c is the SQL side.
  *
- * Token format, version 1 (all integers big-endian), encoded as base64url
+ * Token format, version 2 (all integers big-endian), encoded as base64url
  * without padding:
  *
  *   offset  size  field
- *   0       1     version, 0x01
+ *   0       1     version, 0x02
  *   1       4     key id: first 4 bytes of HMAC-SHA256(key, "tenant_rls key id")
  *   5       8     expiry, signed microseconds since 1970-01-01 00:00 UTC
  *   13      2     tenant length n, 1 .. TOKEN_TENANT_MAX
  *   15      n     tenant (the canonical value, no NUL byte)
- *   15+n    32    HMAC-SHA256(key, bytes 0 .. 15+n-1)
+ *   15+n    32    HMAC-SHA256(key, bytes 0 .. 15+n-1 || database name)
+ *
+ * The database name (1 .. TOKEN_DATABASE_MAX bytes, as current_database()
+ * gives it) does not travel in the token: the signer and the verifier each
+ * put their own in the MAC input, so a token signed for one database of a
+ * cluster fails the signature check in every other database.  The bytes
+ * before it are self-delimiting (fixed header, tenant length), so the MAC
+ * input is unambiguous.  Version 1 (no database in the MAC) was never
+ * released and is refused as an unsupported version.
  *
  * The key id only says which configured key to try (current or previous);
  * it reveals nothing about the key.  The MAC is compared in constant time.
@@ -24,9 +32,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TOKEN_VERSION		1
+#define TOKEN_VERSION		2
 #define TOKEN_KEY_MIN_LEN	32		/* bytes */
 #define TOKEN_TENANT_MAX	256		/* bytes, same as TENANT_MAX_LEN */
+#define TOKEN_DATABASE_MAX	63		/* bytes, NAMEDATALEN - 1 */
 #define TOKEN_KEYID_LEN		4
 #define TOKEN_MAC_LEN		32
 #define TOKEN_HEADER_LEN	(1 + TOKEN_KEYID_LEN + 8 + 2)
@@ -50,6 +59,7 @@ typedef enum token_status
 	TOKEN_NO_KEY,				/* no signing key configured */
 	TOKEN_KEY_TOO_SHORT,		/* a configured key is shorter than TOKEN_KEY_MIN_LEN */
 	TOKEN_BAD_TENANT,			/* sign: empty, too long or NUL in tenant */
+	TOKEN_BAD_DATABASE,			/* empty, too long or NUL in the database name */
 	TOKEN_CRYPTO_ERROR			/* OpenSSL failed */
 } token_status;
 
@@ -84,23 +94,27 @@ extern token_status token_key_init(token_key *k, const void *key, size_t len);
 extern void token_key_free(token_key *k);
 
 /*
- * Sign: writes the NUL-terminated token into out (at least
- * TOKEN_MAX_ENCODED + 1 bytes).
+ * Sign a token for tenant, valid in the database named database: writes the
+ * NUL-terminated token into out (at least TOKEN_MAX_ENCODED + 1 bytes).
  */
 extern token_status token_sign(const token_key *key,
+							   const char *database, size_t database_len,
 							   const char *tenant, size_t tenant_len,
 							   int64_t expires_us,
 							   char *out, size_t outsize);
 
 /*
  * Verify a token against the current key and, when previous is not NULL and
- * has len > 0, the previous key.  now_us is the verifier's clock.  On
+ * has len > 0, the previous key, for the database named database (a token
+ * signed for another one fails with TOKEN_BAD_SIGNATURE, like a tampered
+ * one: nothing else can tell them apart).  now_us is the verifier's clock.  On
  * TOKEN_OK and TOKEN_EXPIRED, claims is filled (for EXPIRED only after the
  * signature was verified, so the expiry is genuine).
  */
 extern token_status token_verify(const char *token, size_t len,
 								 const token_key *current,
 								 const token_key *previous,
+								 const char *database, size_t database_len,
 								 int64_t now_us,
 								 token_claims *claims);
 

@@ -6,7 +6,7 @@ CREATE FUNCTION tenant_rls.sign_tenant(tenant text, valid_for interval DEFAULT '
     LANGUAGE c VOLATILE PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_sign_tenant';
 COMMENT ON FUNCTION tenant_rls.sign_tenant(text, interval) IS
-    'makes a token for a tenant, valid for valid_for, signed (HMAC-SHA256) with tenant_rls.signing_key';
+    'makes a token for a tenant, valid in the current database for valid_for from now, signed (HMAC-SHA256) with tenant_rls.signing_key';
 -- Whoever can sign can be any tenant: superusers only, unless granted explicitly
 -- (GRANT EXECUTE ON FUNCTION tenant_rls.sign_tenant(text, interval) TO token_issuer;).
 REVOKE EXECUTE ON FUNCTION tenant_rls.sign_tenant(text, interval) FROM PUBLIC;

@@ -43,12 +43,12 @@ main(int argc, char **argv)
 	token_key_init(&b, key_b, sizeof(key_b) - 1);
 	for (int i = 0; i < 4; i++)
 	{
-		token_sign(i % 2 ? &b : &a, tenants[i], strlen(tenants[i]),
+		token_sign(i % 2 ? &b : &a, "appdb", 5, tenants[i], strlen(tenants[i]),
 				   now + (i < 2 ? 1 : -1) * 300000000LL, tok, sizeof(tok));
 		write_file(argv[1], n++, tok, strlen(tok));
 	}
 	memset(tenant, 't', sizeof(tenant));
-	token_sign(&a, tenant, sizeof(tenant), now + 1000, tok, sizeof(tok));
+	token_sign(&a, "appdb", 5, tenant, sizeof(tenant), now + 1000, tok, sizeof(tok));
 	write_file(argv[1], n++, tok, strlen(tok));
 	{
 		unsigned char claims[9 + 4];

@@ -271,7 +271,9 @@ $node->safe_psql('postgres', q{
 ok($ret != 0 && $out eq 't' && $err =~ /tenant context was not set through tenant_rls in strict mode/,
 	'a connection default that slipped in before strict mode is refused by the accessors')
   or diag("out=$out err=$err");
-($ret, $out, $err) = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme'); SELECT tenant_rls.current_tenant(); COMMIT;},
+# (a token is valid only in the database it was signed in: sign one in appdb)
+my $tok_acme_appdb = $node->safe_psql('appdb', q{SELECT tenant_rls.sign_tenant('acme')});
+($ret, $out, $err) = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme_appdb'); SELECT tenant_rls.current_tenant(); COMMIT;},
 	db => 'appdb');
 is($out, "acme\nacme", '... while set_tenant_signed() still works there');
 $node->safe_psql('postgres', q{
