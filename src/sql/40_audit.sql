@@ -294,7 +294,7 @@ CREATE FUNCTION tenant_rls.audit_maintain(months_ahead integer DEFAULT 3) RETURN
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    n integer := 0;
+    n integer := 0; r record;
 BEGIN
     IF months_ahead IS NULL OR months_ahead OPERATOR(pg_catalog.<) 0 OR months_ahead OPERATOR(pg_catalog.>) 120 THEN
         RAISE EXCEPTION 'months_ahead must be between 0 and 120'
@@ -313,6 +313,31 @@ BEGIN
                           pg_catalog.to_char((pg_catalog.clock_timestamp()
                                               OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC', 'YYYY-MM')
                 USING HINT = 'Batches of that month stay in tenant_rls.audit_batch_default (verified like the others) until tenant_rls.audit_purge() removes them.';
+        END;
+    END LOOP;
+    -- Partitions that did not come from audit_create_partition(): pg_restore
+    -- re-creates them (they are not members of the extension) as the
+    -- restoring role, whose default privileges (ALTER DEFAULT PRIVILEGES
+    -- ... ON TABLES) then apply, and pg_dump has no privileges to restore
+    -- for them (owner only is the default).  Every privilege held by another
+    -- role or PUBLIC on a partition is taken away, as at creation; only the
+    -- owner (or a superuser) can: anybody else gets a warning.
+    FOR r IN
+        SELECT DISTINCT c.oid::pg_catalog.regclass AS part, a.grantee
+          FROM pg_catalog.pg_inherits i, pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass
+           AND c.oid OPERATOR(pg_catalog.=) i.inhrelid
+           AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
+    LOOP
+        BEGIN
+            EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %s CASCADE', r.part,
+                                      CASE WHEN r.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                           ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.grantee)) END);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE WARNING 'privileges of % on audit partition % not revoked: %',
+                          CASE WHEN r.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                               ELSE pg_catalog.pg_get_userbyid(r.grantee)::text END, r.part, SQLERRM
+                USING HINT = 'Run tenant_rls.audit_maintain() as the owner of the extension.';
         END;
     END LOOP;
     RETURN n;
@@ -693,49 +718,15 @@ $$;
 REVOKE ALL ON FUNCTION tenant_rls.disable_updated_at(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.disable_updated_at(regclass) IS 'removes the updated_at trigger of the table';
 
--- Last: the audit tables and functions keep exactly the privileges granted
--- above.  Default privileges of the role running CREATE EXTENSION (ALTER
--- DEFAULT PRIVILEGES ... GRANT ... ON TABLES / ON FUNCTIONS TO r) give r
--- privileges on every object created here, which the REVOKE ... FROM PUBLIC
--- statements leave alone: SELECT on the partitions (every tenant's entries,
--- without row-level security), INSERT or TRIGGER on the log and the chain
--- tables, UPDATE of audit_config (the column lists), EXECUTE on
--- audit_purge() or disable_audit().  Every privilege held by a role other
--- than the owner and PUBLIC is taken away.  (audit_create_partition() does
--- the same for each partition it creates later.)
-DO $$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN
-        SELECT DISTINCT pg_catalog.format('TABLE tenant_rls.%I', c.relname) AS obj, a.grantee
-          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-         WHERE c.relnamespace OPERATOR(pg_catalog.=) 'tenant_rls'::pg_catalog.regnamespace
-           AND c.relname OPERATOR(pg_catalog.~) '^audit_'
-           AND a.grantee OPERATOR(pg_catalog.<>) c.relowner AND a.grantee OPERATOR(pg_catalog.<>) 0
-        UNION
-        SELECT DISTINCT pg_catalog.format('FUNCTION tenant_rls.%I(%s)', p.proname,
-                                          pg_catalog.pg_get_function_identity_arguments(p.oid)), a.grantee
-          FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
-         WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tenant_rls'::pg_catalog.regnamespace
-           AND (p.proname OPERATOR(pg_catalog.~) '^audit_'
-                OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['enable_audit', 'disable_audit', 'updated_at_trigger',
-                                                               'updated_at_attach', 'enable_updated_at',
-                                                               'disable_updated_at']::pg_catalog.name[]))
-           AND a.grantee OPERATOR(pg_catalog.<>) p.proowner AND a.grantee OPERATOR(pg_catalog.<>) 0
-    LOOP
-        EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %I CASCADE', r.obj, pg_catalog.pg_get_userbyid(r.grantee));
-    END LOOP;
-END
-$$;
-
--- The audit functions everybody runs, granted explicitly: default privileges
--- (ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC, a common
--- hardening) would otherwise leave them to the owner.  The trigger functions
--- must stay executable (PostgreSQL checks EXECUTE against the user who fires
--- a trigger: every audited write would fail), and so must the readers.
-GRANT EXECUTE ON FUNCTION tenant_rls.audit_trigger(), tenant_rls.audit_guard(), tenant_rls.updated_at_trigger(),
-                          tenant_rls.audit_entries(bytea), tenant_rls.audit_history(regclass, jsonb),
-                          tenant_rls.audit_row_key(regclass, jsonb), tenant_rls.audit_key(text, regclass, bigint),
-                          tenant_rls.audit_tenant_key(text)
-    TO PUBLIC;
+-- The audit tables and functions keep exactly the privileges granted above,
+-- whatever the default privileges of the role running CREATE EXTENSION
+-- (ALTER DEFAULT PRIVILEGES ... GRANT ... ON TABLES / ON FUNCTIONS TO r would
+-- give r SELECT on the partitions, INSERT or TRIGGER on the log and the chain
+-- tables, UPDATE of audit_config, EXECUTE on audit_purge() or disable_audit()):
+-- src/sql/99_privileges.sql, last, revokes every privilege held by a role
+-- other than the owner and PUBLIC from every object of the extension, and
+-- grants EXECUTE TO PUBLIC explicitly on the audit functions everybody runs
+-- (audit_trigger(), audit_guard(), updated_at_trigger(), the log readers):
+-- ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC must not
+-- make every audited write fail.  (audit_create_partition() does the same
+-- for each partition it creates later.)
