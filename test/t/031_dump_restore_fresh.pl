@@ -201,9 +201,16 @@ COMMIT;
 		'0', "$label: the restored exclude list still applies");
 	($ret, $o, $err) = $dst->psql($db, q{SET ROLE app; SELECT current_setting('tenant_rls.signing_key', true)});
 	like($err, qr/must be superuser/, "$label: the signing key is not readable by a tenant role");
-	my $tok = $src->safe_psql('src', q{SELECT tenant_rls.sign_tenant('b')});
+	# tokens are bound to the database name: the old server signs for a
+	# database of the restored one's name
+	$src->safe_psql('postgres', qq{CREATE DATABASE $db});
+	$src->safe_psql($db, q{CREATE EXTENSION tenant_rls});
+	my $tok = $src->safe_psql($db, q{SELECT tenant_rls.sign_tenant('b')});
 	is($dst->safe_psql($db, qq{SET ROLE app; BEGIN; SELECT tenant_rls.set_tenant_signed('$tok');
 		SELECT count(*) FROM orders; COMMIT;}), "b\n4", "$label: a token of the shared key works");
+	my $tok_src = $src->safe_psql('src', q{SELECT tenant_rls.sign_tenant('b')});
+	my ($rc, $out, $terr) = $dst->psql($db, qq{SET ROLE app; SELECT tenant_rls.set_tenant_signed('$tok_src')});
+	like($terr, qr/token signature does not match/, "$label: a token signed for the old database's name is refused");
 }
 
 check_restored('dst_c', 'custom format', 'A');
