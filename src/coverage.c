@@ -38,6 +38,7 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -182,6 +183,23 @@ note_current_setting(FuncExpr *fexpr, ExprFacts *f)
 }
 
 /*
+ * The policy reads settings through pg_settings / pg_show_all_settings():
+ * whichever it filters on, any session can SET them.
+ */
+static void
+note_settings_view(ExprFacts *f)
+{
+	ListCell   *lc;
+
+	foreach(lc, f->other_settings)
+	{
+		if (strcmp((char *) lfirst(lc), "(pg_settings)") == 0)
+			return;
+	}
+	f->other_settings = lappend(f->other_settings, pstrdup("(pg_settings)"));
+}
+
+/*
  * Remember a function the policy calls, if it is a user's: built-in
  * functions (OIDs below FirstNormalObjectId) and functions of extensions
  * cannot be given a search_path by the DBA and are not reported.
@@ -236,9 +254,20 @@ facts_walker(Node *node, ExprFacts *f)
 		bool		result;
 
 		f->depth++;
-		result = query_tree_walker((Query *) node, facts_walker, (void *) f, 0);
+		result = query_tree_walker((Query *) node, facts_walker, (void *) f,
+								   QTW_EXAMINE_RTES_BEFORE);
 		f->depth--;
 		return result;
+	}
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		/* a sub-query reading the pg_settings view reads any setting */
+		if (rte->rtekind == RTE_RELATION && OidIsValid(rte->relid) &&
+			rte->relid == get_relname_relid("pg_settings", PG_CATALOG_NAMESPACE))
+			note_settings_view(f);
+		return false;			/* its parts are walked by range_table_walker */
 	}
 
 	if (IsA(node, SubLink))
@@ -253,6 +282,8 @@ facts_walker(Node *node, ExprFacts *f)
 		if (fexpr->funcid == F_CURRENT_SETTING_TEXT ||
 			fexpr->funcid == F_CURRENT_SETTING_TEXT_BOOL)
 			note_current_setting(fexpr, f);
+		else if (fexpr->funcid == F_PG_SHOW_ALL_SETTINGS)
+			note_settings_view(f);
 	}
 	else if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
 	{

@@ -43,6 +43,8 @@
 #include "guc.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_tables);
+PG_FUNCTION_INFO_V1(tenant_rls_column_acls);
+PG_FUNCTION_INFO_V1(tenant_rls_cid_lt);
 
 #define TABLES_NATTS 19
 
@@ -335,13 +337,27 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 		if (OidIsValid(r->parent))
 			parent = hash_search(rels, &r->parent, HASH_FIND, NULL);
 
-		if (r->reg && !r->reg->global && NameStr(r->reg->tenant_column)[0] != '\0')
-			column = NameStr(r->reg->tenant_column);
-		else if (parent && parent->reg && !parent->reg->global &&
-				 NameStr(parent->reg->tenant_column)[0] != '\0')
-			column = NameStr(parent->reg->tenant_column);
-		else
-			column = default_column;
+		/*
+		 * The tenant column: the table's own registry row, else that of the
+		 * nearest protected ancestor (at any level: an unprotected partition
+		 * below an unprotected partition of a table protected by org_id must
+		 * be looked at by org_id too), else the setting.
+		 */
+		column = default_column;
+		{
+			RelEntry   *a = r;
+			int			guard = 0;
+
+			while (a != NULL && guard++ < 1000)
+			{
+				if (a->reg && !a->reg->global && NameStr(a->reg->tenant_column)[0] != '\0')
+				{
+					column = NameStr(a->reg->tenant_column);
+					break;
+				}
+				a = OidIsValid(a->parent) ? hash_search(rels, &a->parent, HASH_FIND, NULL) : NULL;
+			}
+		}
 
 		values[0] = ObjectIdGetDatum(r->relid);
 		namestrcpy(&n, ns->name);
@@ -411,4 +427,49 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 	cache_cid = GetCurrentCommandId(false);
 
 	return (Datum) 0;
+}
+
+/*
+ * _column_acls() -> SETOF (attrelid oid, attacl aclitem[]): the columns that
+ * have privileges of their own (GRANT ... (column) ON ...).  One heap scan of
+ * pg_attribute that looks at the null bitmap only, for the few rows with an
+ * ACL: in SQL the same filter deforms every row (3 times the cost at 10,000
+ * tables).
+ */
+Datum
+tenant_rls_column_acls(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Relation	catalog;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	InitMaterializedSRF(fcinfo, 0);
+	catalog = table_open(AttributeRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(catalog, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		if (heap_attisnull(tup, Anum_pg_attribute_attacl, RelationGetDescr(catalog)))
+			continue;
+		values[0] = ObjectIdGetDatum(((Form_pg_attribute) GETSTRUCT(tup))->attrelid);
+		values[1] = heap_getattr(tup, Anum_pg_attribute_attacl, RelationGetDescr(catalog), &nulls[1]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	table_endscan(scan);
+	table_close(catalog, AccessShareLock);
+	return (Datum) 0;
+}
+
+/*
+ * _cid_lt(a cid, b cid) -> boolean: a < b.  PostgreSQL has no ordering
+ * operator for command ids; the trust rule of the managed policies compares
+ * the cmin of a policy with that of its registry row.
+ */
+Datum
+tenant_rls_cid_lt(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(PG_GETARG_UINT32(0) < PG_GETARG_UINT32(1));
 }
