@@ -5,7 +5,8 @@
  * The set: every table (relkind r or p) of the schemas in
  * tenant_rls.managed_schemas, every table in the registry, and every
  * partition or inheritance child of those (in any schema), with its parent,
- * registry status and tenant column.
+ * registry status and tenant column; foreign tables among those only when
+ * they are below such a table or have the tenant column.
  *
  * Cost: one heap scan of pg_class and of pg_inherits, one query of the
  * registry, one syscache probe of pg_attribute per table; everything else in
@@ -73,6 +74,7 @@ typedef struct RelEntry
 	List	   *children;		/* direct children (Oid) */
 	RegEntry   *reg;			/* its registry row, or NULL */
 	bool		selected;
+	bool		below_selected; /* a partition / child of a selected table */
 } RelEntry;
 
 typedef struct NspEntry
@@ -249,7 +251,14 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 		char		key[2 * NAMEDATALEN];
 		bool		found;
 
-		if (c->relkind != RELKIND_RELATION && c->relkind != RELKIND_PARTITIONED_TABLE)
+		/*
+		 * Foreign tables too: they cannot have row-level security, so one
+		 * that is a partition or child of a tenant table, or has the tenant
+		 * column in a managed schema, shows every tenant's rows to whoever
+		 * may query it.
+		 */
+		if (c->relkind != RELKIND_RELATION && c->relkind != RELKIND_PARTITIONED_TABLE &&
+			c->relkind != RELKIND_FOREIGN_TABLE)
 			continue;
 		r = hash_search(rels, &c->oid, HASH_ENTER, &found);
 		r->nsp = c->relnamespace;
@@ -268,6 +277,7 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 		}
 		r->parent = InvalidOid;
 		r->children = NIL;
+		r->below_selected = false;
 
 		ns = nsp_lookup(nsps, c->relnamespace, managed);
 		make_reg_key(key, ns->name, NameStr(c->relname));
@@ -310,6 +320,8 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 		{
 			RelEntry   *c = hash_search(rels, &lfirst_oid(cc), HASH_FIND, NULL);
 
+			if (c != NULL)
+				c->below_selected = true;
 			if (c != NULL && !c->selected)
 			{
 				c->selected = true;
@@ -365,7 +377,8 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 		values[2] = NameGetDatum(&r->relname);
 		values[3] = CStringGetTextDatum(quote_qualified_identifier(ns->name, NameStr(r->relname)));
 		values[4] = CharGetDatum(r->relkind);
-		values[5] = CStringGetTextDatum(r->relispartition ? "partition" :
+		values[5] = CStringGetTextDatum(r->relkind == RELKIND_FOREIGN_TABLE ? "foreign table" :
+										r->relispartition ? "partition" :
 										parent ? "inheritance child" :
 										r->relkind == RELKIND_PARTITIONED_TABLE ? "partitioned table" :
 										"table");
@@ -407,6 +420,14 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 		}
 		else
 			nulls[12] = nulls[13] = nulls[14] = true;
+
+		/*
+		 * A foreign table is reported only below a tenant table or with the
+		 * tenant column (one without it, in a managed schema, is not a table
+		 * whose sharing anyone decides with mark_global()).
+		 */
+		if (r->relkind == RELKIND_FOREIGN_TABLE && !r->below_selected && nulls[12])
+			continue;
 		values[15] = BoolGetDatum(r->rls);
 		values[16] = BoolGetDatum(r->force);
 		values[17] = ObjectIdGetDatum(r->owner);

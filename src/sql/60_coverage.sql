@@ -527,22 +527,30 @@ polfset AS (
      GROUP BY p.relid, p.polname)
 -- ==== tables
 SELECT 'table_unprotected', 'error', t.qname, 'table',
-       format('Table %s has the tenant column %I but tenant_rls does not protect it.', t.qname, t.tenant_column),
-       'Without row-level security every role that can read the table sees the rows of every tenant.',
+       format('%s %s has the tenant column %I but tenant_rls does not protect it.',
+              CASE WHEN t.relkind = 'f' THEN 'Foreign table' ELSE 'Table' END, t.qname, t.tenant_column),
+       CASE WHEN t.relkind = 'f'
+            THEN 'A foreign table cannot have row-level security: every role that can query it sees the rows of every tenant. Keep tenant rows out of foreign tables, or grant no privilege on it to tenant roles and accept the finding.'
+            ELSE 'Without row-level security every role that can read the table sees the rows of every tenant.' END,
        -- the tenant column when it is not the setting's (a partition of a
-       -- table protected by another column)
-       format('SELECT tenant_rls.protect(%L%s);', t.qname,
-              CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END),
+       -- table protected by another column); none for a foreign table
+       CASE WHEN t.relkind <> 'f'
+            THEN format('SELECT tenant_rls.protect(%L%s);', t.qname,
+                        CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END) END,
        t.relid
   FROM ten t CROSS JOIN cfg LEFT JOIN tt p ON p.relid = t.parent_relid
  WHERE t.status = 'unprotected' AND t.tenant_attnum IS NOT NULL
    AND (p.relid IS NULL OR p.status <> 'protected')
 UNION ALL
 SELECT 'child_unprotected', 'error', t.qname, 'table',
-       format('%s %s of protected table %s is not protected.', initcap(t.kind), t.qname, p.qname),
-       'Queried directly, a partition or inheritance child applies only its own policies; the parent''s do not apply.',
-       format('SELECT tenant_rls.protect(%L%s);', t.qname,
-              CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END),
+       format('%s %s of protected table %s is not protected.',
+              CASE WHEN t.relkind = 'f' THEN 'Foreign table' ELSE initcap(t.kind) END, t.qname, p.qname),
+       CASE WHEN t.relkind = 'f'
+            THEN 'A foreign table cannot have row-level security: queried directly it shows the rows of every tenant in it (queried through the parent, the parent''s policies apply). Grant no privilege on it to tenant roles and accept the finding, or detach it.'
+            ELSE 'Queried directly, a partition or inheritance child applies only its own policies; the parent''s do not apply.' END,
+       CASE WHEN t.relkind <> 'f'
+            THEN format('SELECT tenant_rls.protect(%L%s);', t.qname,
+                        CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END) END,
        t.relid
   FROM ten t CROSS JOIN cfg JOIN tt p ON p.relid = t.parent_relid
  WHERE t.status = 'unprotected' AND p.status = 'protected'
@@ -654,14 +662,14 @@ SELECT 'tenant_column_nullable', 'warning', t.qname, 'table',
        'A row without a tenant belongs to nobody: the isolation policy hides it from every tenant, and a bug that loses the tenant goes unnoticed.',
        format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL;', t.qname, t.tenant_column), t.relid
   FROM ten t
- WHERE t.tenant_attnum IS NOT NULL AND NOT t.tenant_notnull AND NOT t.global_rows
+ WHERE t.tenant_attnum IS NOT NULL AND NOT t.tenant_notnull AND NOT t.global_rows AND t.relkind <> 'f'
 UNION ALL
 SELECT 'tenant_index_missing', 'warning', t.qname, 'table',
        format('No index of %s starts with the tenant column %I.', t.qname, t.tenant_column),
        'Every query filtered by the isolation policy scans the whole table.',
        format('CREATE INDEX ON %s (%I);', t.qname, t.tenant_column), t.relid
   FROM ten t LEFT JOIN lead l ON l.indrelid = t.relid AND l.first = t.tenant_attnum
- WHERE t.tenant_attnum IS NOT NULL AND l.indrelid IS NULL
+ WHERE t.tenant_attnum IS NOT NULL AND l.indrelid IS NULL AND t.relkind <> 'f'
 UNION ALL
 SELECT CASE WHEN i.indisunique THEN 'unique_not_leading_tenant' ELSE 'index_not_leading_tenant' END,
        CASE WHEN i.indisunique THEN 'warning' ELSE 'info' END,
@@ -985,7 +993,7 @@ SELECT t.qname, t.kind, t.parent_qname,
        t.rls_enabled, t.rls_forced,
        CASE WHEN t.status = 'protected' THEN NOT coalesce(fc.pol_bad, false) END,
        coalesce(aud.fires, false),
-       CASE WHEN t.tenant_attnum IS NOT NULL THEN l.indrelid IS NOT NULL END,
+       CASE WHEN t.tenant_attnum IS NOT NULL AND t.relkind <> 'f' THEN l.indrelid IS NOT NULL END,
        coalesce(fc.e, 0)::integer, coalesce(fc.w, 0)::integer, coalesce(fc.i, 0)::integer,
        coalesce(fc.a, 0)::integer,
        nullif(concat_ws(', ',
