@@ -185,6 +185,14 @@ SELECT l.level, l.object LIKE 'configuration file %postgresql.auto.conf' AS obje
 SELECT l.fix FROM tenant_rls.lint() l WHERE l.code = 'tenant_setting_default' \gexec
 SELECT l.level, l.object FROM tenant_rls.lint() l WHERE l.code = 'tenant_setting_default';
 RESET app.current_tenant_id;
+-- ... and a function's SET clause (was missed)
+CREATE FUNCTION covg."Acme Orders"(a int) RETURNS bigint LANGUAGE sql SET app.current_tenant_id = 'acme'
+    AS 'SELECT count(*) FROM covg.orders';
+SELECT l.level, l.object, l.message, l.fix FROM tenant_rls.lint() l WHERE l.code = 'tenant_setting_default';
+SELECT pg_temp.apply_fix('tenant_setting_default', 'covg."Acme Orders"(a integer)');
+SELECT l.level, l.object FROM tenant_rls.lint() l WHERE l.code = 'tenant_setting_default';
+SELECT proconfig FROM pg_proc WHERE proname = 'Acme Orders';
+DROP FUNCTION covg."Acme Orders"(int);
 
 -- ==== managed policies edited where the trust rule did not look: a table
 -- whose tenant_rls_* policies were written in the transaction of its registry

@@ -872,6 +872,22 @@ SELECT 'tenant_setting_default', 'error',
   CROSS JOIN LATERAL unnest(s.setconfig) c(c)
  WHERE lower(split_part(c.c, '=', 1)) = 'app.current_tenant_id'
 UNION ALL
+-- ... or a function's SET clause: whoever may call it runs its queries in that tenant
+SELECT 'tenant_setting_default', 'error',
+       format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
+       format('Function %I.%I(%s) sets app.current_tenant_id (%s) while it runs.',
+              n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid), c.c),
+       'Whoever may call it runs its queries inside that tenant, whatever tenant the session chose: a way into that tenant''s rows.',
+       format('ALTER FUNCTION %I.%I(%s) RESET app.current_tenant_id;',
+              n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
+       NULL::oid
+  FROM pg_proc pr
+  JOIN pg_namespace n ON n.oid = pr.pronamespace
+  CROSS JOIN LATERAL unnest(pr.proconfig) c(c)
+  LEFT JOIN extfuncs e ON e.objid = pr.oid
+ WHERE pr.proconfig IS NOT NULL AND e.objid IS NULL
+   AND lower(split_part(c.c, '=', 1)) = 'app.current_tenant_id'
+UNION ALL
 -- ... or the configuration files (ALTER SYSTEM writes postgresql.auto.conf):
 -- every session of every database starts with it (read from the files, so
 -- also before a reload; pg_file_settings needs pg_read_all_settings)
