@@ -103,8 +103,17 @@ CREATE FUNCTION covg.sd_view_atomic() RETURNS bigint LANGUAGE sql SECURITY DEFIN
     BEGIN ATOMIC SELECT count(*) FROM covg.orders_v; END;
 CREATE FUNCTION covg.sd_other() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
     AS $$ BEGIN RETURN (SELECT count(*) FROM "Covg Schema"."Weird"); END $$;
+-- dynamic SQL: the table name is built at run time; reported when the
+-- owner bypasses row-level security (here a superuser)
+CREATE FUNCTION covg.sd_dynamic(t text) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+    AS $$ DECLARE n bigint; BEGIN EXECUTE format('SELECT count(*) FROM covg.%I', t) INTO n; RETURN n; END $$;
+CREATE FUNCTION covg.sd_dynamic_owned(t text) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+    AS $$ DECLARE n bigint; BEGIN EXECUTE format('SELECT count(*) FROM covg.%I', t) INTO n; RETURN n; END $$;
+ALTER FUNCTION covg.sd_dynamic_owned(text) OWNER TO covg_owner;   -- subject to row-level security: not reported
 SELECT l.level, l.object, l.message, l.fix FROM tenant_rls.lint() l
  WHERE l.code = 'security_definer_reads_tenant_table' AND l.object LIKE '%covg%' ORDER BY 2;
+SELECT pg_temp.apply_fix('security_definer_reads_tenant_table', 'covg.sd_dynamic(t text)');
+DROP FUNCTION covg.sd_dynamic(text), covg.sd_dynamic_owned(text);
 SELECT pg_temp.apply_fix('security_definer_reads_tenant_table', 'covg.sd_weird()');
 SELECT pg_temp.apply_fix('security_definer_reads_tenant_table', 'covg.sd_unicode()');
 SELECT pg_temp.apply_fix('security_definer_reads_tenant_table', 'covg.sd_view()');
@@ -131,6 +140,20 @@ CREATE POLICY by_view ON covg.legacy
     USING (tenant_id = tenant_rls.current_tenant()
            OR EXISTS (SELECT 1 FROM pg_settings s WHERE s.name = 'app.is_admin' AND s.setting = 'on'));
 CREATE POLICY tenant_only ON covg.legacy USING (tenant_id = covg.my_tenant());
+-- a fallback tenant when none is set: fails open into tenant 'acme'
+-- (reported as a default for the tenant setting; was missed)
+CREATE POLICY fallback ON covg.legacy AS RESTRICTIVE
+    USING (tenant_id = coalesce(tenant_rls.current_tenant(), 'acme'));
+CREATE POLICY fallback_setting ON covg.legacy AS RESTRICTIVE
+    USING (tenant_id = coalesce(nullif(current_setting('app.current_tenant_id', true), ''), 'acme'));
+CREATE POLICY no_fallback ON covg.legacy AS RESTRICTIVE
+    USING (tenant_id = coalesce(tenant_rls.current_tenant(), NULL::text));
+SELECT l.object, l.message, l.fix FROM tenant_rls.lint() l
+ WHERE l.code = 'tenant_setting_default' AND l.object LIKE '%covg.legacy' ORDER BY 1;
+DROP POLICY fallback ON covg.legacy;
+DROP POLICY fallback_setting ON covg.legacy;
+DROP POLICY no_fallback ON covg.legacy;
+SELECT l.object FROM tenant_rls.lint() l WHERE l.code = 'tenant_setting_default' AND l.object LIKE '%covg.legacy';
 SELECT l.object, l.message FROM tenant_rls.lint() l
  WHERE l.code = 'policy_reads_other_setting' AND l.object LIKE '%covg.legacy' ORDER BY 1;
 -- the human fix: tenant_rls's exceptions instead

@@ -107,6 +107,7 @@ typedef struct ExprFacts
 	bool		not_missing_ok; /* reads the tenant setting without missing_ok */
 	List	   *other_settings; /* names of other settings it reads (char *) */
 	List	   *funcs;			/* functions it calls (Oid) */
+	bool		tenant_fallback;	/* COALESCE(<the tenant>, <another value>) */
 } ExprFacts;
 
 
@@ -230,6 +231,90 @@ is_exception_call(Oid funcid)
 	return name != NULL && strncmp(name, "exception_allows", strlen("exception_allows")) == 0;
 }
 
+/*
+ * Does this expression read the current tenant: current_setting() of the
+ * tenant setting, or a tenant_rls.current_tenant*() accessor?
+ */
+static bool
+reads_tenant_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *fexpr = (FuncExpr *) node;
+
+		if ((fexpr->funcid == F_CURRENT_SETTING_TEXT ||
+			 fexpr->funcid == F_CURRENT_SETTING_TEXT_BOOL) &&
+			list_length(fexpr->args) >= 1)
+		{
+			Node	   *arg = (Node *) linitial(fexpr->args);
+
+			while (IsA(arg, RelabelType))
+				arg = (Node *) ((RelabelType *) arg)->arg;
+			if (IsA(arg, Const) && !((Const *) arg)->constisnull &&
+				(((Const *) arg)->consttype == TEXTOID || ((Const *) arg)->consttype == VARCHAROID))
+			{
+				char	   *name = TextDatumGetCString(((Const *) arg)->constvalue);
+
+				if (pg_strcasecmp(name, TENANT_SETTING) == 0)
+					return true;
+			}
+		}
+		else if (get_func_namespace(fexpr->funcid) == get_namespace_oid(TENANT_RLS_SCHEMA, true))
+		{
+			char	   *name = get_func_name(fexpr->funcid);
+
+			if (name != NULL && strncmp(name, "current_tenant", strlen("current_tenant")) == 0)
+				return true;
+		}
+	}
+	if (IsA(node, Query))
+		return false;			/* a sub-query's own reads are not this value */
+	return expression_tree_walker(node, reads_tenant_walker, context);
+}
+
+/* A NULL constant (possibly cast): COALESCE(x, NULL) adds no fallback. */
+static bool
+is_null_const(Node *node)
+{
+	while (node != NULL && (IsA(node, RelabelType) || IsA(node, CoerceViaIO) ||
+							(IsA(node, FuncExpr) && list_length(((FuncExpr *) node)->args) == 1)))
+	{
+		if (IsA(node, RelabelType))
+			node = (Node *) ((RelabelType *) node)->arg;
+		else if (IsA(node, CoerceViaIO))
+			node = (Node *) ((CoerceViaIO *) node)->arg;
+		else
+			node = (Node *) linitial(((FuncExpr *) node)->args);
+	}
+	return node != NULL && IsA(node, Const) && ((Const *) node)->constisnull;
+}
+
+/*
+ * COALESCE(<the tenant>, <something else>): a session without a tenant gets
+ * the fallback value's rows instead of none.
+ */
+static void
+note_coalesce(CoalesceExpr *c, ExprFacts *f)
+{
+	bool		seen_tenant = false;
+	ListCell   *lc;
+
+	foreach(lc, c->args)
+	{
+		Node	   *arg = (Node *) lfirst(lc);
+
+		if (reads_tenant_walker(arg, NULL))
+			seen_tenant = true;
+		else if (seen_tenant && !is_null_const(arg))
+		{
+			f->tenant_fallback = true;
+			return;
+		}
+	}
+}
+
 static bool
 facts_walker(Node *node, ExprFacts *f)
 {
@@ -272,6 +357,8 @@ facts_walker(Node *node, ExprFacts *f)
 
 	if (IsA(node, SubLink))
 		f->pure = false;
+	else if (IsA(node, CoalesceExpr))
+		note_coalesce((CoalesceExpr *) node, f);
 	else if (IsA(node, FuncExpr))
 	{
 		FuncExpr   *fexpr = (FuncExpr *) node;
@@ -493,14 +580,14 @@ list_to_oid_array(List *l)
 	return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 }
 
-#define POLICY_FACTS_NATTS 9
+#define POLICY_FACTS_NATTS 10
 
 /*
  * _policy_facts(qual pg_node_tree, check pg_node_tree, relid oid,
  *               tenant_attnum int2, tenant_column name, want_text boolean)
  *   -> (qual_text text, check_text text, uses_tenant, casts_tenant,
  *       current_setting, not_missing_ok boolean, other_settings text[],
- *       funcs oid[], pure boolean)
+ *       funcs oid[], pure boolean, tenant_fallback boolean)
  *
  * Facts about one policy (pg_policy.polqual and polwithcheck, either may be
  * NULL).  The texts (pg_get_expr) only when want_text.  Memoised per call
@@ -576,6 +663,7 @@ tenant_rls_policy_facts(PG_FUNCTION_ARGS)
 	values[6] = list_to_text_array(f.other_settings);
 	values[7] = list_to_oid_array(f.funcs);
 	values[8] = BoolGetDatum(f.pure);
+	values[9] = BoolGetDatum(f.tenant_fallback);
 
 	/* remember it for the other tables with the same trees (not on a collision) */
 	if (f.pure && !found)

@@ -36,7 +36,7 @@ CREATE FUNCTION tenant_rls._coverage_config(OUT tenant_column name, OUT audit bo
 CREATE TYPE tenant_rls.policy_facts AS (
     qual_text text, check_text text, uses_tenant boolean, casts_tenant boolean,
     current_setting boolean, not_missing_ok boolean, other_settings text[],
-    funcs oid[], pure boolean);
+    funcs oid[], pure boolean, tenant_fallback boolean);
 COMMENT ON TYPE tenant_rls.policy_facts IS 'internal: what _policy_facts() finds in a policy';
 CREATE FUNCTION tenant_rls._policy_facts(qual pg_node_tree, with_check pg_node_tree, relid oid,
                                          tenant_attnum int2, tenant_column name, want_text boolean)
@@ -303,6 +303,7 @@ pol AS MATERIALIZED (
            coalesce((y.f).not_missing_ok, false) AS not_missing_ok,
            coalesce((y.f).other_settings, '{}') AS other_settings,
            coalesce((y.f).funcs, '{}') AS funcs,
+           coalesce((y.f).tenant_fallback, false) AS tenant_fallback,
            (y.f).qual_text, (y.f).check_text
       FROM (SELECT x.*, m.relid IS NOT NULL AS is_managed,
                    m.relid IS NOT NULL AND NOT (x.pxmin = m.reg_xmin AND tenant_rls._cid_lt(x.pcmin, m.reg_cmin)) AS checked_text,
@@ -460,9 +461,12 @@ vrel AS (
 -- SECURITY DEFINER functions of users, and the tenant tables they name
 sdf AS MATERIALIZED (
     SELECT pr.oid, lower(pr.prosrc) AS src, pr.prosrc AS rawsrc, pr.proowner,
+           -- dynamic SQL (PL/pgSQL EXECUTE and the like): names built at run time
+           lg.lanname NOT IN ('sql', 'internal', 'c') AND lower(pr.prosrc) ~ '\mexecute\M' AS dynamic,
            format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)) AS ident
       FROM pg_proc pr
       JOIN pg_namespace n ON n.oid = pr.pronamespace
+      JOIN pg_language lg ON lg.oid = pr.prolang
       LEFT JOIN extfuncs e ON e.objid = pr.oid
      WHERE pr.prosecdef AND e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')),
 -- the identifiers in their bodies (one pass), matched to table names by
@@ -721,15 +725,20 @@ UNION ALL
 SELECT 'security_definer_reads_tenant_table',
        CASE WHEN r.rolsuper OR r.rolbypassrls THEN 'error' ELSE 'warning' END,
        s.ident, 'function',
-       format('SECURITY DEFINER function %s reads tenant table(s) %s.', s.ident, x.tables),
+       CASE WHEN x.oid IS NOT NULL
+            THEN format('SECURITY DEFINER function %s reads tenant table(s) %s.', s.ident, x.tables)
+            ELSE format('SECURITY DEFINER function %s runs dynamic SQL (EXECUTE) as a role that bypasses row-level security: it can read any tenant table.', s.ident) END,
        format('It runs as its owner %s%s.', quote_ident(r.rolname),
               CASE WHEN r.rolsuper OR r.rolbypassrls THEN ', who bypasses row-level security: callers see every tenant''s rows'
                    ELSE '; the owner''s rights, not the caller''s, decide what it may read and change' END),
        format('ALTER FUNCTION %s SECURITY INVOKER;', s.ident), NULL::oid
   FROM sdf s
-  JOIN (SELECT sdhit.oid, array_to_string((array_agg(sdhit.qname ORDER BY sdhit.qname))[1:10], ', ') AS tables
-          FROM sdhit GROUP BY sdhit.oid) x ON x.oid = s.oid
+  LEFT JOIN (SELECT sdhit.oid, array_to_string((array_agg(sdhit.qname ORDER BY sdhit.qname))[1:10], ', ') AS tables
+               FROM sdhit GROUP BY sdhit.oid) x ON x.oid = s.oid
   JOIN pg_roles r ON r.oid = s.proowner
+ -- names built at run time are not in the body: a function that runs
+ -- dynamic SQL as a role that bypasses row-level security is reported too
+ WHERE x.oid IS NOT NULL OR (s.dynamic AND (r.rolsuper OR r.rolbypassrls))
 UNION ALL
 SELECT 'leakproof_function', 'warning',
        format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
@@ -871,6 +880,14 @@ SELECT 'tenant_setting_default', 'error',
   LEFT JOIN pg_database db ON db.oid = s.setdatabase
   CROSS JOIN LATERAL unnest(s.setconfig) c(c)
  WHERE lower(split_part(c.c, '=', 1)) = 'app.current_tenant_id'
+UNION ALL
+-- ... or a policy's COALESCE(<the tenant>, 'acme'): a session without a
+-- tenant reads and writes that tenant's rows
+SELECT 'tenant_setting_default', 'error', format('%I ON %s', p.polname, p.qname), 'policy',
+       format('Policy %I on %s falls back to another value when no tenant is set (COALESCE).', p.polname, p.qname),
+       'A session that set no tenant (or RESET it) gets the rows of the fallback value instead of none: the policy must fail closed. Compare with the tenant_rls accessor alone (NULL when unset).',
+       NULL, p.relid
+  FROM pol p WHERE p.tenant_fallback
 UNION ALL
 -- ... or a function's SET clause: whoever may call it runs its queries in that tenant
 SELECT 'tenant_setting_default', 'error',
