@@ -129,6 +129,8 @@ CREATE FUNCTION covg.is_admin() RETURNS boolean LANGUAGE sql STABLE SET search_p
     AS $$ SELECT coalesce(current_setting('app.is_admin', true), '') = 'on' $$;
 CREATE FUNCTION covg.is_support(t text) RETURNS boolean LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
     AS $$ BEGIN RETURN current_setting('app.' || t, true) = 'on'; END $$;
+CREATE FUNCTION covg.is_atomic() RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC SELECT current_setting('app.bypass', true) = 'on'; END;
 CREATE FUNCTION covg.my_tenant() RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
     AS $$ SELECT current_setting('app.current_tenant_id', true) $$;
 CREATE TABLE covg.legacy (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text NOT NULL);
@@ -136,10 +138,12 @@ CREATE INDEX ON covg.legacy (tenant_id);
 ALTER TABLE covg.legacy ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY by_function ON covg.legacy USING (tenant_id = tenant_rls.current_tenant() OR covg.is_admin());
 CREATE POLICY by_plpgsql ON covg.legacy USING (tenant_id = tenant_rls.current_tenant() OR covg.is_support('support'));
+CREATE POLICY by_atomic ON covg.legacy USING (tenant_id = tenant_rls.current_tenant() OR covg.is_atomic());
 CREATE POLICY by_view ON covg.legacy
     USING (tenant_id = tenant_rls.current_tenant()
            OR EXISTS (SELECT 1 FROM pg_settings s WHERE s.name = 'app.is_admin' AND s.setting = 'on'));
 CREATE POLICY tenant_only ON covg.legacy USING (tenant_id = covg.my_tenant());
+CREATE POLICY by_query ON covg.legacy USING (current_query() LIKE '%/* support */%');
 -- a fallback tenant when none is set: fails open into tenant 'acme'
 -- (reported as a default for the tenant setting; was missed)
 CREATE POLICY fallback ON covg.legacy AS RESTRICTIVE
@@ -159,10 +163,12 @@ SELECT l.object, l.message FROM tenant_rls.lint() l
 -- the human fix: tenant_rls's exceptions instead
 DROP POLICY by_function ON covg.legacy;
 DROP POLICY by_plpgsql ON covg.legacy;
+DROP POLICY by_atomic ON covg.legacy;
+DROP POLICY by_query ON covg.legacy;
 DROP POLICY by_view ON covg.legacy;
 SELECT l.object FROM tenant_rls.lint() l WHERE l.code = 'policy_reads_other_setting' AND l.object LIKE '%covg.legacy';
 DROP TABLE covg.legacy;
-DROP FUNCTION covg.is_admin(), covg.is_support(text), covg.my_tenant();
+DROP FUNCTION covg.is_admin(), covg.is_support(text), covg.is_atomic(), covg.my_tenant();
 
 -- ==== partitions several levels deep by a tenant column that is not the
 -- setting's: the lower partition was not looked at by that column (no

@@ -184,20 +184,28 @@ note_current_setting(FuncExpr *fexpr, ExprFacts *f)
 }
 
 /*
- * The policy reads settings through pg_settings / pg_show_all_settings():
- * whichever it filters on, any session can SET them.
+ * The policy reads something any session controls besides the tenant:
+ * settings through pg_settings / pg_show_all_settings() (whichever it
+ * filters on, any session can SET them), or the text of the query it runs
+ * in (current_query(): a comment in the query is enough).
  */
 static void
-note_settings_view(ExprFacts *f)
+note_spoofable(ExprFacts *f, const char *what)
 {
 	ListCell   *lc;
 
 	foreach(lc, f->other_settings)
 	{
-		if (strcmp((char *) lfirst(lc), "(pg_settings)") == 0)
+		if (strcmp((char *) lfirst(lc), what) == 0)
 			return;
 	}
-	f->other_settings = lappend(f->other_settings, pstrdup("(pg_settings)"));
+	f->other_settings = lappend(f->other_settings, pstrdup(what));
+}
+
+static void
+note_settings_view(ExprFacts *f)
+{
+	note_spoofable(f, "(pg_settings)");
 }
 
 /*
@@ -371,6 +379,8 @@ facts_walker(Node *node, ExprFacts *f)
 			note_current_setting(fexpr, f);
 		else if (fexpr->funcid == F_PG_SHOW_ALL_SETTINGS)
 			note_settings_view(f);
+		else if (fexpr->funcid == F_CURRENT_QUERY)
+			note_spoofable(f, "(current_query)");
 	}
 	else if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
 	{

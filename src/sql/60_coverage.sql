@@ -507,19 +507,24 @@ owners AS (SELECT DISTINCT t.owner, o.rolsuper AS owner_super
 -- user functions called by policies, and the settings their bodies read
 -- (one level: current_setting('name') with the name written out, a computed
 -- name, pg_settings / pg_show_all_settings())
+pfbody AS MATERIALIZED (
+    SELECT pf.fid,
+           -- BEGIN ATOMIC bodies are stored as a tree, not as text
+           lower(CASE WHEN pr.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(pr.oid)
+                      ELSE pr.prosrc END) AS body
+      FROM (SELECT DISTINCT f.fid FROM pol p, unnest(p.funcs) f(fid)) pf
+      JOIN pg_proc pr ON pr.oid = pf.fid),
 pfset AS MATERIALIZED (
     SELECT x.fid, array_agg(DISTINCT x.name ORDER BY x.name) AS names
-      FROM (SELECT pf.fid,
+      FROM (SELECT b.fid,
                    CASE WHEN m.m[1] IS NULL THEN '(computed name)' ELSE m.m[1] END AS name
-              FROM (SELECT DISTINCT f.fid FROM pol p, unnest(p.funcs) f(fid)) pf
-              JOIN pg_proc pr ON pr.oid = pf.fid
-             CROSS JOIN LATERAL regexp_matches(lower(pr.prosrc),
-                                               'current_setting\s*\(\s*(?:''([^'']*)''(?=\s*[,)]))?', 'g') m
+              FROM pfbody b
+             CROSS JOIN LATERAL regexp_matches(b.body,
+                   'current_setting\s*\(\s*(?:''([^'']*)''(?=\s*(?:::\s*[a-z ]+)?[,)]))?', 'g') m
             UNION ALL
-            SELECT pf.fid, '(pg_settings)'
-              FROM (SELECT DISTINCT f.fid FROM pol p, unnest(p.funcs) f(fid)) pf
-              JOIN pg_proc pr ON pr.oid = pf.fid
-             WHERE lower(pr.prosrc) ~ '(pg_settings|pg_show_all_settings)') x
+            SELECT b.fid, '(pg_settings)'
+              FROM pfbody b
+             WHERE b.body ~ '(pg_settings|pg_show_all_settings)') x
      WHERE lower(x.name) <> 'app.current_tenant_id' AND NOT starts_with(lower(x.name), 'tenant_rls.')
      GROUP BY x.fid),
 -- per policy: the settings its functions read, named with the function
