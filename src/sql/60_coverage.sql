@@ -237,12 +237,14 @@ tt AS MATERIALIZED (SELECT * FROM tenant_rls._tables()),
 ten AS MATERIALIZED (
     SELECT * FROM tt
      WHERE tt.status <> 'global' AND (tt.tenant_attnum IS NOT NULL OR tt.status = 'protected')),
+-- extension members, found from the extensions' side (the reference index:
+-- a few rows, where the depender side visits every table's dependencies)
 extfuncs AS MATERIALIZED (
     SELECT d.objid FROM pg_depend d
-     WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e'),
+     WHERE d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'),
 extrels AS MATERIALIZED (
     SELECT d.objid FROM pg_depend d
-     WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'),
+     WHERE d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'),
 -- Managed policies.  A table is *trusted* when its tenant_rls_* policies are
 -- exactly as many as the registry lists and every one of them was written
 -- in the same transaction as its registry row (xmin), by an earlier command
@@ -446,18 +448,37 @@ vreach AS (
     SELECT vdep.viewid, t.relid AS tenant_relid FROM vdep JOIN ten t ON t.relid = vdep.base
     UNION
     SELECT vdep.viewid, vreach.tenant_relid FROM vreach JOIN vdep ON vdep.base = vreach.viewid),
+-- the views and materialized views found, with what the findings show;
+-- names are looked up for these few rows only (a hash join would read all
+-- of pg_class)
+vall AS (
+    SELECT vreach.viewid, vreach.tenant_relid FROM vreach
+    UNION
+    -- a materialized view calling a function that reads a tenant table
+    -- (its owner runs it at refresh)
+    SELECT c.caller, h.trelid FROM callee c JOIN chit h ON h.fid = c.fid WHERE c.kind = 'm'),
 vrel AS (
-    SELECT v.oid, v.relkind, format('%I.%I', n.nspname, v.relname) AS vname, v.reloptions,
-           pg_get_userbyid(v.relowner) AS owner,
-           array_to_string((array_agg(t.qname ORDER BY t.qname))[1:10], ', ') AS tables,
+    SELECT x.oid, x.relkind, format('%I.%I', x.nspname, x.relname) AS vname, x.reloptions,
+           pg_get_userbyid(x.relowner) AS owner,
+           array_to_string((array_agg(x.tname ORDER BY x.tname))[1:10], ', ') AS tables,
            count(*) AS ntables
-      FROM vreach
-      JOIN pg_class v ON v.oid = vreach.viewid
-      JOIN pg_namespace n ON n.oid = v.relnamespace
-      JOIN tt t ON t.relid = vreach.tenant_relid
-      LEFT JOIN extrels e ON e.objid = v.oid
-     WHERE e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-     GROUP BY v.oid, v.relkind, n.nspname, v.relname, v.reloptions, v.relowner),
+      FROM (SELECT a.viewid AS oid,
+                   (SELECT c.relkind FROM pg_class c WHERE c.oid = a.viewid) AS relkind,
+                   (SELECT c.relname FROM pg_class c WHERE c.oid = a.viewid) AS relname,
+                   (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.oid = a.viewid) AS nspname,
+                   (SELECT c.reloptions FROM pg_class c WHERE c.oid = a.viewid) AS reloptions,
+                   (SELECT c.relowner FROM pg_class c WHERE c.oid = a.viewid) AS relowner,
+                   (SELECT format('%I.%I', n.nspname, c.relname)
+                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.oid = a.tenant_relid) AS tname
+              FROM vall a
+             WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
+                                WHERE d.classid = 'pg_class'::regclass AND d.objid = a.viewid
+                                  AND d.deptype = 'e')
+            OFFSET 0) x
+     WHERE x.nspname NOT IN ('pg_catalog', 'information_schema')
+     GROUP BY x.oid, x.relkind, x.nspname, x.relname, x.reloptions, x.relowner),
 -- SECURITY DEFINER functions of users, and the tenant tables they name
 sdf AS MATERIALIZED (
     SELECT pr.oid, lower(pr.prosrc) AS src, pr.prosrc AS rawsrc, pr.proowner,
@@ -483,22 +504,75 @@ sdword AS (SELECT DISTINCT s.oid, w.word
 -- reads it (through other views too; a security_invoker view run by the
 -- function runs with the function owner's rights)
 sdtarget AS MATERIALIZED (
-    SELECT t.relid, t.table_name AS relname, t.qname FROM ten t
+    SELECT t.relid, t.table_name AS relname, t.relid AS trelid, t.qname FROM ten t
     UNION ALL
-    SELECT v.oid, v.relname, t.qname
+    SELECT v.oid, v.relname, t.relid, t.qname
       FROM vreach JOIN pg_class v ON v.oid = vreach.viewid JOIN tt t ON t.relid = vreach.tenant_relid),
+-- the user functions they call (one level: by name in the body, by
+-- dependency for BEGIN ATOMIC), which run with the definer's rights too, and
+-- the user functions materialized views call (run by the owner at refresh)
+callee AS MATERIALIZED (
+    SELECT DISTINCT x.kind, x.caller, x.fid
+      FROM (SELECT 'f' AS kind, w.oid AS caller, p.oid AS fid
+              FROM sdword w JOIN pg_proc p ON p.proname::text = w.word
+             WHERE p.oid >= 16384 AND p.oid <> w.oid
+            UNION ALL
+            SELECT 'f', d.objid, d.refobjid
+              FROM sdf s JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid
+                                         AND d.refclassid = 'pg_proc'::regclass
+             WHERE d.refobjid >= 16384
+            UNION ALL
+            SELECT 'm', r.ev_class, d.refobjid
+              FROM pg_depend d
+              JOIN pg_rewrite r ON r.oid = d.objid
+             WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_proc'::regclass
+               AND d.refobjid >= 16384 AND r.ev_class >= 16384
+               AND (SELECT c.relkind FROM pg_class c WHERE c.oid = r.ev_class) = 'm') x
+      LEFT JOIN extfuncs e ON e.objid = x.fid
+     WHERE e.objid IS NULL),
+cbody AS MATERIALIZED (
+    SELECT p.oid, p.prosrc AS rawsrc,
+           lower(CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END) AS src
+      FROM pg_proc p JOIN pg_language lg ON lg.oid = p.prolang
+     WHERE p.oid IN (SELECT c.fid FROM callee c) AND lg.lanname NOT IN ('internal', 'c')),
+cword AS (SELECT DISTINCT b.oid, w.word
+            FROM cbody b, regexp_split_to_table(b.src, '[\x01-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+') w(word)
+           WHERE w.word <> ''
+          UNION
+          SELECT b.oid, replace(q.m[1], '""', '"')
+            FROM cbody b, regexp_matches(b.rawsrc, '"((?:[^"]|"")+)"', 'g') q(m)),
+-- the tenant tables the callees name
+-- (EXISTS: a one-time test, so that no hash of sdtarget is built for nothing)
+chit AS MATERIALIZED (
+    SELECT cword.oid AS fid, x.trelid, x.qname
+      FROM cword JOIN sdtarget x ON lower(x.relname) = cword.word
+     WHERE EXISTS (SELECT 1 FROM cbody)
+    UNION
+    SELECT cword.oid, x.trelid, x.qname
+      FROM cword JOIN sdtarget x ON x.relname = cword.word
+     WHERE EXISTS (SELECT 1 FROM cbody)
+    UNION
+    SELECT b.oid, x.trelid, x.qname
+      FROM cbody b
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = b.oid
+                      AND d.refclassid = 'pg_class'::regclass
+      JOIN sdtarget x ON x.relid = d.refobjid),
 sdhit AS (
     SELECT sdword.oid, x.qname
       FROM sdword JOIN sdtarget x ON lower(x.relname) = sdword.word
+     WHERE EXISTS (SELECT 1 FROM sdf)
     UNION
     SELECT sdword.oid, x.qname
       FROM sdword JOIN sdtarget x ON x.relname = sdword.word
+     WHERE EXISTS (SELECT 1 FROM sdf)
     UNION
     SELECT s.oid, x.qname
       FROM sdf s
       JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid
                       AND d.refclassid = 'pg_class'::regclass
-      JOIN sdtarget x ON x.relid = d.refobjid),
+      JOIN sdtarget x ON x.relid = d.refobjid
+    UNION
+    SELECT c.caller, h.qname FROM callee c JOIN chit h ON h.fid = c.fid WHERE c.kind = 'f'),
 -- column privileges (pg_attribute.attacl), few
 colacl AS MATERIALIZED (SELECT * FROM tenant_rls._column_acls()),
 logins AS (SELECT r.oid, r.rolname, r.rolcreaterole FROM pg_roles r WHERE r.rolcanlogin AND NOT r.rolsuper),
