@@ -263,6 +263,8 @@ CREATE TABLE covg.restored (id int, tenant_id text NOT NULL);
 CREATE INDEX ON covg.restored (tenant_id);
 SELECT pg_temp.protect('covg.restored');
 BEGIN;
+CREATE TEMP TABLE covg_tmp (a int);   -- earlier commands of the restore
+DROP TABLE covg_tmp;
 UPDATE tenant_rls.protected_table SET managed = managed WHERE schema_name = 'covg' AND table_name = 'restored';
 DO $$
 DECLARE
@@ -277,6 +279,29 @@ BEGIN
 END $$;
 COMMIT;
 SELECT l.code, l.object, l.detail FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.restored' ORDER BY 1, 2;
+-- an aborted change of the edited policy (here a rolled-back ALTER POLICY)
+-- writes its own command id over the row's cmin: that row is compared
+-- anyway (its xmax is set), the finding stays
+DO $$
+BEGIN
+    BEGIN
+        ALTER POLICY tenant_rls_guard_select ON covg.restored USING (false);
+        RAISE EXCEPTION 'undo';
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+END $$;
+SELECT l.code, l.object, l.detail FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.restored' ORDER BY 1, 2;
+-- an aborted change of the registry row does not make a protected table
+-- look edited (nor slow the report: the command order is then not used)
+DO $$
+BEGIN
+    BEGIN
+        UPDATE tenant_rls.protected_table SET managed = managed WHERE schema_name = 'covg' AND table_name = 'orders';
+        RAISE EXCEPTION 'undo';
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+END $$;
+SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.orders';
 SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_guard_select ON covg.restored') LIKE 'ALTER POLICY tenant_rls_guard_select ON covg.restored TO PUBLIC USING (%' AS altered;
 SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.restored';
 -- an intact restore-like table: its policies are compared and match

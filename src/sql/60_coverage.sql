@@ -252,12 +252,16 @@ extrels AS MATERIALIZED (
 -- row from them; ALTER POLICY, DROP + CREATE or a new policy give a row a new
 -- xmin, or, in protect()'s own transaction, a later cmin; a restore in one
 -- transaction (psql -1, pg_restore -1) writes the registry rows (data)
--- before the policies (post-data), so their policies are compared.  A
+-- before the policies (post-data), so their policies are compared.  A row
+-- that an aborted UPDATE / DELETE touched (xmax set) has the aborter's
+-- command id in place of its cmin: such a policy row is compared; for such a
+-- registry row the command order is not looked at (xmin only).  A
 -- trusted table's managed policies are what protect() created and are not
 -- looked at one by one; the other tables' policies are (few).
 reg1 AS MATERIALIZED (
-    SELECT t.relid, t.qname, t.schema_name, t.table_name, r.reg_xmin, r.reg_cmin, r.n_keys
+    SELECT t.relid, t.qname, t.schema_name, t.table_name, r.reg_xmin, r.reg_cmin, r.reg_cid_ok, r.n_keys
       FROM (SELECT r.schema_name, r.table_name, r.xmin AS reg_xmin, r.cmin AS reg_cmin,
+                   r.xmax = '0'::xid AS reg_cid_ok,
                    (SELECT count(*)
                       FROM jsonb_object_keys(CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
                                                   THEN r.managed -> 'policies' ELSE '{}'::jsonb END)) AS n_keys
@@ -265,7 +269,8 @@ reg1 AS MATERIALIZED (
       JOIN tt t ON t.schema_name = r.schema_name AND t.table_name = r.table_name),
 pagg AS MATERIALIZED (
     SELECT p.polrelid AS relid, count(*) AS n_managed,
-           bool_and(p.xmin = g.reg_xmin AND tenant_rls._cid_lt(p.cmin, g.reg_cmin)) AS all_trusted,
+           bool_and(p.xmin = g.reg_xmin AND p.xmax = '0'::xid
+                    AND (NOT g.reg_cid_ok OR tenant_rls._cid_lt(p.cmin, g.reg_cmin))) AS all_trusted,
            bool_or(p.polcmd IN ('r', '*')
                    AND (starts_with(p.polname, 'tenant_rls_isolation_')
                         OR starts_with(p.polname, 'tenant_rls_guard_'))) AS managed_iso,
@@ -279,7 +284,7 @@ trusted AS MATERIALIZED (
      WHERE a.n_managed = g.n_keys AND a.all_trusted),
 -- the registry's policy names of the tables that are not trusted
 mp AS MATERIALIZED (
-    SELECT g.relid, g.qname, g.schema_name, g.table_name, k.polname::name AS polname, g.reg_xmin, g.reg_cmin
+    SELECT g.relid, g.qname, g.schema_name, g.table_name, k.polname::name AS polname, g.reg_xmin, g.reg_cmin, g.reg_cid_ok
       FROM (SELECT g.* FROM reg1 g LEFT JOIN trusted tr ON tr.relid = g.relid
              WHERE tr.relid IS NULL OFFSET 0) g
      CROSS JOIN LATERAL jsonb_object_keys(
@@ -308,15 +313,17 @@ pol AS MATERIALIZED (
            coalesce((y.f).tenant_fallback, false) AS tenant_fallback,
            (y.f).qual_text, (y.f).check_text
       FROM (SELECT x.*, m.relid IS NOT NULL AS is_managed,
-                   m.relid IS NOT NULL AND NOT (x.pxmin = m.reg_xmin AND tenant_rls._cid_lt(x.pcmin, m.reg_cmin)) AS checked_text,
-                   CASE WHEN m.relid IS NOT NULL AND x.pxmin = m.reg_xmin AND tenant_rls._cid_lt(x.pcmin, m.reg_cmin) THEN NULL
+                   m.relid IS NOT NULL AND NOT coalesce(x.pxmin = m.reg_xmin AND x.pxmax = '0'::xid
+                                                        AND (NOT m.reg_cid_ok OR tenant_rls._cid_lt(x.pcmin, m.reg_cmin)), false) AS checked_text,
+                   CASE WHEN m.relid IS NOT NULL AND x.pxmin = m.reg_xmin AND x.pxmax = '0'::xid
+                             AND (NOT m.reg_cid_ok OR tenant_rls._cid_lt(x.pcmin, m.reg_cmin)) THEN NULL
                         ELSE (SELECT tenant_rls._policy_facts(pp.polqual, pp.polwithcheck, x.relid,
                                                               x.tenant_attnum, x.tenant_column,
                                                               m.relid IS NOT NULL)
                                 FROM pg_policy pp WHERE pp.oid = x.polid) END AS f
               FROM (SELECT t.relid, t.qname, t.status, t.tenant_column, t.tenant_attnum,
                            p.oid AS polid, p.polname, p.polcmd, p.polpermissive, p.polroles,
-                           p.xmin AS pxmin, p.cmin AS pcmin
+                           p.xmin AS pxmin, p.xmax AS pxmax, p.cmin AS pcmin
                       FROM ten t JOIN pg_policy p ON p.polrelid = t.relid
                       LEFT JOIN trusted tr ON tr.relid = t.relid
                      WHERE tr.relid IS NULL OR NOT starts_with(p.polname, 'tenant_rls_')) x
@@ -506,8 +513,10 @@ sdword AS (SELECT DISTINCT s.oid, w.word
 sdtarget AS MATERIALIZED (
     SELECT t.relid, t.table_name AS relname, t.relid AS trelid, t.qname FROM ten t
     UNION ALL
-    SELECT v.oid, v.relname, t.relid, t.qname
-      FROM vreach JOIN pg_class v ON v.oid = vreach.viewid JOIN tt t ON t.relid = vreach.tenant_relid),
+    SELECT vr.viewid, (SELECT c.relname FROM pg_class c WHERE c.oid = vr.viewid), vr.tenant_relid,
+           (SELECT format('%I.%I', n.nspname, c.relname)
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = vr.tenant_relid)
+      FROM vreach vr),
 -- the user functions they call (one level: by name in the body, by
 -- dependency for BEGIN ATOMIC), which run with the definer's rights too, and
 -- the user functions materialized views call (run by the owner at refresh)
