@@ -38,6 +38,7 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -106,6 +107,7 @@ typedef struct ExprFacts
 	bool		not_missing_ok; /* reads the tenant setting without missing_ok */
 	List	   *other_settings; /* names of other settings it reads (char *) */
 	List	   *funcs;			/* functions it calls (Oid) */
+	bool		tenant_fallback;	/* COALESCE(<the tenant>, <another value>) */
 } ExprFacts;
 
 
@@ -182,6 +184,31 @@ note_current_setting(FuncExpr *fexpr, ExprFacts *f)
 }
 
 /*
+ * The policy reads something any session controls besides the tenant:
+ * settings through pg_settings / pg_show_all_settings() (whichever it
+ * filters on, any session can SET them), or the text of the query it runs
+ * in (current_query(): a comment in the query is enough).
+ */
+static void
+note_spoofable(ExprFacts *f, const char *what)
+{
+	ListCell   *lc;
+
+	foreach(lc, f->other_settings)
+	{
+		if (strcmp((char *) lfirst(lc), what) == 0)
+			return;
+	}
+	f->other_settings = lappend(f->other_settings, pstrdup(what));
+}
+
+static void
+note_settings_view(ExprFacts *f)
+{
+	note_spoofable(f, "(pg_settings)");
+}
+
+/*
  * Remember a function the policy calls, if it is a user's: built-in
  * functions (OIDs below FirstNormalObjectId) and functions of extensions
  * cannot be given a search_path by the DBA and are not reported.
@@ -212,6 +239,90 @@ is_exception_call(Oid funcid)
 	return name != NULL && strncmp(name, "exception_allows", strlen("exception_allows")) == 0;
 }
 
+/*
+ * Does this expression read the current tenant: current_setting() of the
+ * tenant setting, or a tenant_rls.current_tenant*() accessor?
+ */
+static bool
+reads_tenant_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *fexpr = (FuncExpr *) node;
+
+		if ((fexpr->funcid == F_CURRENT_SETTING_TEXT ||
+			 fexpr->funcid == F_CURRENT_SETTING_TEXT_BOOL) &&
+			list_length(fexpr->args) >= 1)
+		{
+			Node	   *arg = (Node *) linitial(fexpr->args);
+
+			while (IsA(arg, RelabelType))
+				arg = (Node *) ((RelabelType *) arg)->arg;
+			if (IsA(arg, Const) && !((Const *) arg)->constisnull &&
+				(((Const *) arg)->consttype == TEXTOID || ((Const *) arg)->consttype == VARCHAROID))
+			{
+				char	   *name = TextDatumGetCString(((Const *) arg)->constvalue);
+
+				if (pg_strcasecmp(name, TENANT_SETTING) == 0)
+					return true;
+			}
+		}
+		else if (get_func_namespace(fexpr->funcid) == get_namespace_oid(TENANT_RLS_SCHEMA, true))
+		{
+			char	   *name = get_func_name(fexpr->funcid);
+
+			if (name != NULL && strncmp(name, "current_tenant", strlen("current_tenant")) == 0)
+				return true;
+		}
+	}
+	if (IsA(node, Query))
+		return false;			/* a sub-query's own reads are not this value */
+	return expression_tree_walker(node, reads_tenant_walker, context);
+}
+
+/* A NULL constant (possibly cast): COALESCE(x, NULL) adds no fallback. */
+static bool
+is_null_const(Node *node)
+{
+	while (node != NULL && (IsA(node, RelabelType) || IsA(node, CoerceViaIO) ||
+							(IsA(node, FuncExpr) && list_length(((FuncExpr *) node)->args) == 1)))
+	{
+		if (IsA(node, RelabelType))
+			node = (Node *) ((RelabelType *) node)->arg;
+		else if (IsA(node, CoerceViaIO))
+			node = (Node *) ((CoerceViaIO *) node)->arg;
+		else
+			node = (Node *) linitial(((FuncExpr *) node)->args);
+	}
+	return node != NULL && IsA(node, Const) && ((Const *) node)->constisnull;
+}
+
+/*
+ * COALESCE(<the tenant>, <something else>): a session without a tenant gets
+ * the fallback value's rows instead of none.
+ */
+static void
+note_coalesce(CoalesceExpr *c, ExprFacts *f)
+{
+	bool		seen_tenant = false;
+	ListCell   *lc;
+
+	foreach(lc, c->args)
+	{
+		Node	   *arg = (Node *) lfirst(lc);
+
+		if (reads_tenant_walker(arg, NULL))
+			seen_tenant = true;
+		else if (seen_tenant && !is_null_const(arg))
+		{
+			f->tenant_fallback = true;
+			return;
+		}
+	}
+}
+
 static bool
 facts_walker(Node *node, ExprFacts *f)
 {
@@ -236,13 +347,26 @@ facts_walker(Node *node, ExprFacts *f)
 		bool		result;
 
 		f->depth++;
-		result = query_tree_walker((Query *) node, facts_walker, (void *) f, 0);
+		result = query_tree_walker((Query *) node, facts_walker, (void *) f,
+								   QTW_EXAMINE_RTES_BEFORE);
 		f->depth--;
 		return result;
+	}
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		/* a sub-query reading the pg_settings view reads any setting */
+		if (rte->rtekind == RTE_RELATION && OidIsValid(rte->relid) &&
+			rte->relid == get_relname_relid("pg_settings", PG_CATALOG_NAMESPACE))
+			note_settings_view(f);
+		return false;			/* its parts are walked by range_table_walker */
 	}
 
 	if (IsA(node, SubLink))
 		f->pure = false;
+	else if (IsA(node, CoalesceExpr))
+		note_coalesce((CoalesceExpr *) node, f);
 	else if (IsA(node, FuncExpr))
 	{
 		FuncExpr   *fexpr = (FuncExpr *) node;
@@ -253,6 +377,10 @@ facts_walker(Node *node, ExprFacts *f)
 		if (fexpr->funcid == F_CURRENT_SETTING_TEXT ||
 			fexpr->funcid == F_CURRENT_SETTING_TEXT_BOOL)
 			note_current_setting(fexpr, f);
+		else if (fexpr->funcid == F_PG_SHOW_ALL_SETTINGS)
+			note_settings_view(f);
+		else if (fexpr->funcid == F_CURRENT_QUERY)
+			note_spoofable(f, "(current_query)");
 	}
 	else if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
 	{
@@ -462,14 +590,14 @@ list_to_oid_array(List *l)
 	return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 }
 
-#define POLICY_FACTS_NATTS 9
+#define POLICY_FACTS_NATTS 10
 
 /*
  * _policy_facts(qual pg_node_tree, check pg_node_tree, relid oid,
  *               tenant_attnum int2, tenant_column name, want_text boolean)
  *   -> (qual_text text, check_text text, uses_tenant, casts_tenant,
  *       current_setting, not_missing_ok boolean, other_settings text[],
- *       funcs oid[], pure boolean)
+ *       funcs oid[], pure boolean, tenant_fallback boolean)
  *
  * Facts about one policy (pg_policy.polqual and polwithcheck, either may be
  * NULL).  The texts (pg_get_expr) only when want_text.  Memoised per call
@@ -545,6 +673,7 @@ tenant_rls_policy_facts(PG_FUNCTION_ARGS)
 	values[6] = list_to_text_array(f.other_settings);
 	values[7] = list_to_oid_array(f.funcs);
 	values[8] = BoolGetDatum(f.pure);
+	values[9] = BoolGetDatum(f.tenant_fallback);
 
 	/* remember it for the other tables with the same trees (not on a collision) */
 	if (f.pure && !found)

@@ -15,5 +15,7 @@ extern Datum tenant_rls_coverage_config(PG_FUNCTION_ARGS);
 extern Datum tenant_rls_expr_text_equal(PG_FUNCTION_ARGS);
 extern Datum tenant_rls_tables(PG_FUNCTION_ARGS);
 extern Datum tenant_rls_key_is_generated(PG_FUNCTION_ARGS);
+extern Datum tenant_rls_column_acls(PG_FUNCTION_ARGS);
+extern Datum tenant_rls_cid_lt(PG_FUNCTION_ARGS);
 
 #endif							/* TENANT_RLS_COVERAGE_H */

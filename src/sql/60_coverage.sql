@@ -36,7 +36,7 @@ CREATE FUNCTION tenant_rls._coverage_config(OUT tenant_column name, OUT audit bo
 CREATE TYPE tenant_rls.policy_facts AS (
     qual_text text, check_text text, uses_tenant boolean, casts_tenant boolean,
     current_setting boolean, not_missing_ok boolean, other_settings text[],
-    funcs oid[], pure boolean);
+    funcs oid[], pure boolean, tenant_fallback boolean);
 COMMENT ON TYPE tenant_rls.policy_facts IS 'internal: what _policy_facts() finds in a policy';
 CREATE FUNCTION tenant_rls._policy_facts(qual pg_node_tree, with_check pg_node_tree, relid oid,
                                          tenant_attnum int2, tenant_column name, want_text boolean)
@@ -70,7 +70,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('table_unprotected', 'error', 'tenant table not protected',
      'A table in a managed schema has the tenant column but tenant_rls does not protect it: every role that can read it sees all tenants.'),
     ('child_unprotected', 'error', 'partition or inheritance child not protected',
-     'A partition or inheritance child of a protected table is not protected itself: queried directly it skips the parent''s policies.'),
+     'A partition or inheritance child (also a foreign table) of a protected table is not protected itself: queried directly it skips the parent''s policies.'),
     ('ancestor_unprotected', 'error', 'protected table below an unprotected parent',
      'A protected table is a partition or inheritance child (at any level) of a table tenant_rls does not protect: a query on that parent applies only the parent''s policies, so every tenant reads and changes the protected table''s rows through it.'),
     ('rls_disabled', 'error', 'row-level security disabled',
@@ -92,7 +92,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('policy_setting_without_missing_ok', 'warning', 'policy reads the tenant setting without missing_ok',
      'A policy calls current_setting(''app.current_tenant_id'') without missing_ok: a session that never set it gets an error instead of zero rows.'),
     ('policy_reads_other_setting', 'error', 'policy consults a second setting',
-     'A policy reads a setting other than the tenant setting (for example app.is_admin): any session can SET it, so it is a backdoor.'),
+     'A policy reads a setting other than the tenant setting (for example app.is_admin), itself or in a function it calls: any session can SET it, so it is a backdoor.'),
     ('policy_function_search_path', 'warning', 'policy helper function without locked search_path',
      'A user function called by a policy has no SET search_path: objects it names can be hijacked by a schema earlier in the caller''s search_path.'),
     ('tenant_column_nullable', 'warning', 'tenant column nullable',
@@ -108,23 +108,23 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('view_not_security_invoker', 'error', 'view without security_invoker',
      'A view over a tenant table runs with its owner''s rights: the owner''s row-level security applies, not the caller''s.'),
     ('materialized_view_over_tenant_table', 'error', 'materialized view over a tenant table',
-     'A materialized view stores rows of a tenant table; it has no row-level security, so every reader sees every tenant.'),
+     'A materialized view stores rows of a tenant table (directly, through views or through a function); it has no row-level security, so every reader sees every tenant.'),
     ('security_definer_reads_tenant_table', 'warning', 'SECURITY DEFINER function reads a tenant table',
-     'A SECURITY DEFINER function names a tenant table: it reads it with its owner''s rights (all tenants if the owner is a superuser or has BYPASSRLS).'),
+     'A SECURITY DEFINER function names a tenant table or a view over one, calls a function that does, or runs dynamic SQL as a role that bypasses row-level security: it reads with its owner''s rights (all tenants if the owner is a superuser or has BYPASSRLS).'),
     ('leakproof_function', 'warning', 'user function marked LEAKPROOF',
      'A user function is marked LEAKPROOF: the planner evaluates it before the policy, so a leaky one (error messages, side channels) sees other tenants'' rows.'),
     ('role_bypassrls', 'error', 'login role with BYPASSRLS',
-     'A role that can log in has BYPASSRLS: every policy is ignored for its sessions.'),
+     'A role that can log in has BYPASSRLS, or can SET ROLE to a role that has it (membership, or CREATEROLE to grant it): every policy is ignored for its sessions.'),
     ('role_superuser_login', 'warning', 'login superuser',
      'A role other than the bootstrap superuser can log in as superuser: superusers bypass every policy.'),
     ('role_owns_tenant_table', 'warning', 'login role owns tenant tables',
-     'A role that can log in owns tenant tables: the owner can disable or un-force row-level security and drop the policies.'),
+     'A role that can log in owns tenant tables, is a member of their owner or can make itself one (CREATEROLE): the owner can disable or un-force row-level security and drop the policies.'),
     ('tenant_table_privilege', 'error', 'TRUNCATE, TRIGGER or REFERENCES granted on a tenant table',
-     'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys) on a tenant table.'),
+     'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys; also on columns) on a tenant table.'),
     ('foreign_key_without_tenant', 'error', 'foreign key between tenant tables without the tenant column',
-     'A foreign key between two tenant tables does not pair the tenant columns: a row may reference another tenant''s row, and a cascade changes another tenant''s rows.'),
+     'A foreign key between two tenant tables does not pair the tenant columns, or a table that is not a tenant table references a tenant table: a row may reference another tenant''s row (an existence oracle), and a cascade changes another tenant''s rows.'),
     ('tenant_setting_default', 'error', 'default for the tenant setting',
-     'ALTER ROLE or ALTER DATABASE gives app.current_tenant_id a default: sessions start inside a tenant without setting one.'),
+     'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM, the configuration file, a function''s SET clause or a policy''s COALESCE gives app.current_tenant_id a default: sessions run inside a tenant without setting one.'),
     ('large_objects_present', 'warning', 'large objects present',
      'The database has large objects: they have no row-level security and no tenant.'),
     ('strict_mode_off', 'warning', 'strict mode not in force',
@@ -194,6 +194,19 @@ CREATE FUNCTION tenant_rls._expr_text_equal(a text, b text) RETURNS boolean
 COMMENT ON FUNCTION tenant_rls._expr_text_equal(text, text) IS
     'are two deparsed expressions equal, ignoring white space and parentheses (NULL equals NULL)';
 
+CREATE FUNCTION tenant_rls._column_acls(OUT attrelid oid, OUT attacl aclitem[])
+    RETURNS SETOF record
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_column_acls';
+COMMENT ON FUNCTION tenant_rls._column_acls() IS
+    'internal: the columns with privileges of their own (pg_attribute.attacl), read in one scan (coverage_tables.c)';
+REVOKE ALL ON FUNCTION tenant_rls._column_acls() FROM PUBLIC;
+
+CREATE FUNCTION tenant_rls._cid_lt(a cid, b cid) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_cid_lt';
+COMMENT ON FUNCTION tenant_rls._cid_lt(cid, cid) IS 'internal: is command id a before b';
+
 CREATE FUNCTION tenant_rls._key_is_generated(relid oid, key int2[]) RETURNS boolean
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_key_is_generated';
@@ -224,21 +237,31 @@ tt AS MATERIALIZED (SELECT * FROM tenant_rls._tables()),
 ten AS MATERIALIZED (
     SELECT * FROM tt
      WHERE tt.status <> 'global' AND (tt.tenant_attnum IS NOT NULL OR tt.status = 'protected')),
+-- extension members, found from the extensions' side (the reference index:
+-- a few rows, where the depender side visits every table's dependencies)
 extfuncs AS MATERIALIZED (
     SELECT d.objid FROM pg_depend d
-     WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e'),
+     WHERE d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'),
 extrels AS MATERIALIZED (
     SELECT d.objid FROM pg_depend d
-     WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'),
+     WHERE d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'),
 -- Managed policies.  A table is *trusted* when its tenant_rls_* policies are
 -- exactly as many as the registry lists and every one of them was written
--- in the same transaction as its registry row (xmin): protect() writes both
--- together, and ALTER POLICY, DROP + CREATE or a new policy give a row a new
--- xmin.  A trusted table's managed policies are what protect() created and
--- are not looked at one by one; the other tables' policies are (few).
+-- in the same transaction as its registry row (xmin), by an earlier command
+-- of it (cmin): protect() creates the policies and then writes the registry
+-- row from them; ALTER POLICY, DROP + CREATE or a new policy give a row a new
+-- xmin, or, in protect()'s own transaction, a later cmin; a restore in one
+-- transaction (psql -1, pg_restore -1) writes the registry rows (data)
+-- before the policies (post-data), so their policies are compared.  A row
+-- that an aborted UPDATE / DELETE touched (xmax set) has the aborter's
+-- command id in place of its cmin: such a policy row is compared; for such a
+-- registry row the command order is not looked at (xmin only).  A
+-- trusted table's managed policies are what protect() created and are not
+-- looked at one by one; the other tables' policies are (few).
 reg1 AS MATERIALIZED (
-    SELECT t.relid, t.qname, t.schema_name, t.table_name, r.reg_xmin, r.n_keys
-      FROM (SELECT r.schema_name, r.table_name, r.xmin AS reg_xmin,
+    SELECT t.relid, t.qname, t.schema_name, t.table_name, r.reg_xmin, r.reg_cmin, r.reg_cid_ok, r.n_keys
+      FROM (SELECT r.schema_name, r.table_name, r.xmin AS reg_xmin, r.cmin AS reg_cmin,
+                   r.xmax = '0'::xid AS reg_cid_ok,
                    (SELECT count(*)
                       FROM jsonb_object_keys(CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
                                                   THEN r.managed -> 'policies' ELSE '{}'::jsonb END)) AS n_keys
@@ -246,7 +269,8 @@ reg1 AS MATERIALIZED (
       JOIN tt t ON t.schema_name = r.schema_name AND t.table_name = r.table_name),
 pagg AS MATERIALIZED (
     SELECT p.polrelid AS relid, count(*) AS n_managed,
-           bool_and(p.xmin = g.reg_xmin) AS all_trusted,
+           bool_and(p.xmin = g.reg_xmin AND p.xmax = '0'::xid
+                    AND (NOT g.reg_cid_ok OR tenant_rls._cid_lt(p.cmin, g.reg_cmin))) AS all_trusted,
            bool_or(p.polcmd IN ('r', '*')
                    AND (starts_with(p.polname, 'tenant_rls_isolation_')
                         OR starts_with(p.polname, 'tenant_rls_guard_'))) AS managed_iso,
@@ -260,7 +284,7 @@ trusted AS MATERIALIZED (
      WHERE a.n_managed = g.n_keys AND a.all_trusted),
 -- the registry's policy names of the tables that are not trusted
 mp AS MATERIALIZED (
-    SELECT g.relid, g.qname, g.schema_name, g.table_name, k.polname::name AS polname, g.reg_xmin
+    SELECT g.relid, g.qname, g.schema_name, g.table_name, k.polname::name AS polname, g.reg_xmin, g.reg_cmin, g.reg_cid_ok
       FROM (SELECT g.* FROM reg1 g LEFT JOIN trusted tr ON tr.relid = g.relid
              WHERE tr.relid IS NULL OFFSET 0) g
      CROSS JOIN LATERAL jsonb_object_keys(
@@ -286,17 +310,20 @@ pol AS MATERIALIZED (
            coalesce((y.f).not_missing_ok, false) AS not_missing_ok,
            coalesce((y.f).other_settings, '{}') AS other_settings,
            coalesce((y.f).funcs, '{}') AS funcs,
+           coalesce((y.f).tenant_fallback, false) AS tenant_fallback,
            (y.f).qual_text, (y.f).check_text
       FROM (SELECT x.*, m.relid IS NOT NULL AS is_managed,
-                   m.relid IS NOT NULL AND x.pxmin <> m.reg_xmin AS checked_text,
-                   CASE WHEN m.relid IS NOT NULL AND x.pxmin = m.reg_xmin THEN NULL
+                   m.relid IS NOT NULL AND NOT coalesce(x.pxmin = m.reg_xmin AND x.pxmax = '0'::xid
+                                                        AND (NOT m.reg_cid_ok OR tenant_rls._cid_lt(x.pcmin, m.reg_cmin)), false) AS checked_text,
+                   CASE WHEN m.relid IS NOT NULL AND x.pxmin = m.reg_xmin AND x.pxmax = '0'::xid
+                             AND (NOT m.reg_cid_ok OR tenant_rls._cid_lt(x.pcmin, m.reg_cmin)) THEN NULL
                         ELSE (SELECT tenant_rls._policy_facts(pp.polqual, pp.polwithcheck, x.relid,
                                                               x.tenant_attnum, x.tenant_column,
                                                               m.relid IS NOT NULL)
                                 FROM pg_policy pp WHERE pp.oid = x.polid) END AS f
               FROM (SELECT t.relid, t.qname, t.status, t.tenant_column, t.tenant_attnum,
                            p.oid AS polid, p.polname, p.polcmd, p.polpermissive, p.polroles,
-                           p.xmin AS pxmin
+                           p.xmin AS pxmin, p.xmax AS pxmax, p.cmin AS pcmin
                       FROM ten t JOIN pg_policy p ON p.polrelid = t.relid
                       LEFT JOIN trusted tr ON tr.relid = t.relid
                      WHERE tr.relid IS NULL OR NOT starts_with(p.polname, 'tenant_rls_')) x
@@ -428,55 +455,196 @@ vreach AS (
     SELECT vdep.viewid, t.relid AS tenant_relid FROM vdep JOIN ten t ON t.relid = vdep.base
     UNION
     SELECT vdep.viewid, vreach.tenant_relid FROM vreach JOIN vdep ON vdep.base = vreach.viewid),
+-- the views and materialized views found, with what the findings show;
+-- names are looked up for these few rows only (a hash join would read all
+-- of pg_class)
+vall AS (
+    SELECT vreach.viewid, vreach.tenant_relid FROM vreach
+    UNION
+    -- a materialized view calling a function that reads a tenant table
+    -- (its owner runs it at refresh)
+    SELECT c.caller, h.trelid FROM callee c JOIN chit h ON h.fid = c.fid WHERE c.kind = 'm'),
 vrel AS (
-    SELECT v.oid, v.relkind, format('%I.%I', n.nspname, v.relname) AS vname, v.reloptions,
-           pg_get_userbyid(v.relowner) AS owner,
-           array_to_string((array_agg(t.qname ORDER BY t.qname))[1:10], ', ') AS tables,
+    SELECT x.oid, x.relkind, format('%I.%I', x.nspname, x.relname) AS vname, x.reloptions,
+           pg_get_userbyid(x.relowner) AS owner,
+           array_to_string((array_agg(x.tname ORDER BY x.tname))[1:10], ', ') AS tables,
            count(*) AS ntables
-      FROM vreach
-      JOIN pg_class v ON v.oid = vreach.viewid
-      JOIN pg_namespace n ON n.oid = v.relnamespace
-      JOIN tt t ON t.relid = vreach.tenant_relid
-      LEFT JOIN extrels e ON e.objid = v.oid
-     WHERE e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-     GROUP BY v.oid, v.relkind, n.nspname, v.relname, v.reloptions, v.relowner),
+      FROM (SELECT a.viewid AS oid,
+                   (SELECT c.relkind FROM pg_class c WHERE c.oid = a.viewid) AS relkind,
+                   (SELECT c.relname FROM pg_class c WHERE c.oid = a.viewid) AS relname,
+                   (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.oid = a.viewid) AS nspname,
+                   (SELECT c.reloptions FROM pg_class c WHERE c.oid = a.viewid) AS reloptions,
+                   (SELECT c.relowner FROM pg_class c WHERE c.oid = a.viewid) AS relowner,
+                   (SELECT format('%I.%I', n.nspname, c.relname)
+                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.oid = a.tenant_relid) AS tname
+              FROM vall a
+             WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
+                                WHERE d.classid = 'pg_class'::regclass AND d.objid = a.viewid
+                                  AND d.deptype = 'e')
+            OFFSET 0) x
+     WHERE x.nspname NOT IN ('pg_catalog', 'information_schema')
+     GROUP BY x.oid, x.relkind, x.nspname, x.relname, x.reloptions, x.relowner),
 -- SECURITY DEFINER functions of users, and the tenant tables they name
 sdf AS MATERIALIZED (
-    SELECT pr.oid, lower(pr.prosrc) AS src, pr.proowner,
+    SELECT pr.oid, lower(pr.prosrc) AS src, pr.prosrc AS rawsrc, pr.proowner,
+           -- dynamic SQL (PL/pgSQL EXECUTE and the like): names built at run time
+           lg.lanname NOT IN ('sql', 'internal', 'c') AND lower(pr.prosrc) ~ '\mexecute\M' AS dynamic,
            format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)) AS ident
       FROM pg_proc pr
       JOIN pg_namespace n ON n.oid = pr.pronamespace
+      JOIN pg_language lg ON lg.oid = pr.prolang
       LEFT JOIN extfuncs e ON e.objid = pr.oid
      WHERE pr.prosecdef AND e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')),
--- the identifiers in their bodies (one pass), matched to table names by hash
+-- the identifiers in their bodies (one pass), matched to table names by
+-- hash: unquoted words (ASCII letters folded to lower case, as the parser
+-- does; any non-ASCII character is part of a word) and quoted identifiers
+-- ("Order Items", "a ""b""") exactly
 sdword AS (SELECT DISTINCT s.oid, w.word
-             FROM sdf s, regexp_split_to_table(s.src, '[^a-z0-9_$]+') w(word)
-            WHERE w.word <> ''),
-sdhit AS (
-    SELECT sdword.oid, t.qname
-      FROM sdword JOIN ten t ON lower(t.table_name) = sdword.word
+             FROM sdf s, regexp_split_to_table(s.src, '[\x01-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+') w(word)
+            WHERE w.word <> ''
+           UNION
+           SELECT s.oid, replace(q.m[1], '""', '"')
+             FROM sdf s, regexp_matches(s.rawsrc, '"((?:[^"]|"")+)"', 'g') q(m)),
+-- what a body can name to read a tenant table: the table, or a view that
+-- reads it (through other views too; a security_invoker view run by the
+-- function runs with the function owner's rights)
+sdtarget AS MATERIALIZED (
+    SELECT t.relid, t.table_name AS relname, t.relid AS trelid, t.qname FROM ten t
+    UNION ALL
+    SELECT vr.viewid, (SELECT c.relname FROM pg_class c WHERE c.oid = vr.viewid), vr.tenant_relid,
+           (SELECT format('%I.%I', n.nspname, c.relname)
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = vr.tenant_relid)
+      FROM vreach vr),
+-- the user functions they call (one level: by name in the body, by
+-- dependency for BEGIN ATOMIC), which run with the definer's rights too, and
+-- the user functions materialized views call (run by the owner at refresh)
+callee AS MATERIALIZED (
+    SELECT DISTINCT x.kind, x.caller, x.fid
+      FROM (SELECT 'f' AS kind, w.oid AS caller, p.oid AS fid
+              FROM sdword w JOIN pg_proc p ON p.proname::text = w.word
+             WHERE p.oid >= 16384 AND p.oid <> w.oid
+            UNION ALL
+            SELECT 'f', d.objid, d.refobjid
+              FROM sdf s JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid
+                                         AND d.refclassid = 'pg_proc'::regclass
+             WHERE d.refobjid >= 16384
+            UNION ALL
+            SELECT 'm', r.ev_class, d.refobjid
+              FROM pg_depend d
+              JOIN pg_rewrite r ON r.oid = d.objid
+             WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_proc'::regclass
+               AND d.refobjid >= 16384 AND r.ev_class >= 16384
+               AND (SELECT c.relkind FROM pg_class c WHERE c.oid = r.ev_class) = 'm') x
+      LEFT JOIN extfuncs e ON e.objid = x.fid
+     WHERE e.objid IS NULL),
+cbody AS MATERIALIZED (
+    SELECT p.oid, p.prosrc AS rawsrc,
+           lower(CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END) AS src
+      FROM pg_proc p JOIN pg_language lg ON lg.oid = p.prolang
+     WHERE p.oid IN (SELECT c.fid FROM callee c) AND lg.lanname NOT IN ('internal', 'c')),
+cword AS (SELECT DISTINCT b.oid, w.word
+            FROM cbody b, regexp_split_to_table(b.src, '[\x01-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+') w(word)
+           WHERE w.word <> ''
+          UNION
+          SELECT b.oid, replace(q.m[1], '""', '"')
+            FROM cbody b, regexp_matches(b.rawsrc, '"((?:[^"]|"")+)"', 'g') q(m)),
+-- the tenant tables the callees name
+-- (EXISTS: a one-time test, so that no hash of sdtarget is built for nothing)
+chit AS MATERIALIZED (
+    SELECT cword.oid AS fid, x.trelid, x.qname
+      FROM cword JOIN sdtarget x ON lower(x.relname) = cword.word
+     WHERE EXISTS (SELECT 1 FROM cbody)
     UNION
-    SELECT s.oid, t.qname
+    SELECT cword.oid, x.trelid, x.qname
+      FROM cword JOIN sdtarget x ON x.relname = cword.word
+     WHERE EXISTS (SELECT 1 FROM cbody)
+    UNION
+    SELECT b.oid, x.trelid, x.qname
+      FROM cbody b
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = b.oid
+                      AND d.refclassid = 'pg_class'::regclass
+      JOIN sdtarget x ON x.relid = d.refobjid),
+sdhit AS (
+    SELECT sdword.oid, x.qname
+      FROM sdword JOIN sdtarget x ON lower(x.relname) = sdword.word
+     WHERE EXISTS (SELECT 1 FROM sdf)
+    UNION
+    SELECT sdword.oid, x.qname
+      FROM sdword JOIN sdtarget x ON x.relname = sdword.word
+     WHERE EXISTS (SELECT 1 FROM sdf)
+    UNION
+    SELECT s.oid, x.qname
       FROM sdf s
       JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid
                       AND d.refclassid = 'pg_class'::regclass
-      JOIN ten t ON t.relid = d.refobjid),
-logins AS (SELECT r.oid, r.rolname FROM pg_roles r WHERE r.rolcanlogin AND NOT r.rolsuper),
-owners AS (SELECT DISTINCT t.owner FROM ten t)
+      JOIN sdtarget x ON x.relid = d.refobjid
+    UNION
+    SELECT c.caller, h.qname FROM callee c JOIN chit h ON h.fid = c.fid WHERE c.kind = 'f'),
+-- column privileges (pg_attribute.attacl), few
+colacl AS MATERIALIZED (SELECT * FROM tenant_rls._column_acls()),
+logins AS (SELECT r.oid, r.rolname, r.rolcreaterole FROM pg_roles r WHERE r.rolcanlogin AND NOT r.rolsuper),
+owners AS (SELECT DISTINCT t.owner, o.rolsuper AS owner_super
+             FROM ten t JOIN pg_roles o ON o.oid = t.owner),
+-- user functions called by policies, and the settings their bodies read
+-- (one level: current_setting('name') with the name written out, a computed
+-- name, pg_settings / pg_show_all_settings())
+pfbody AS MATERIALIZED (
+    SELECT pf.fid,
+           -- BEGIN ATOMIC bodies are stored as a tree, not as text
+           lower(CASE WHEN pr.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(pr.oid)
+                      ELSE pr.prosrc END) AS body
+      FROM (SELECT DISTINCT f.fid FROM pol p, unnest(p.funcs) f(fid)) pf
+      JOIN pg_proc pr ON pr.oid = pf.fid),
+pfset AS MATERIALIZED (
+    SELECT x.fid, array_agg(DISTINCT x.name ORDER BY x.name) AS names
+      FROM (SELECT b.fid,
+                   CASE WHEN m.m[1] IS NULL THEN '(computed name)' ELSE m.m[1] END AS name
+              FROM pfbody b
+             CROSS JOIN LATERAL regexp_matches(b.body,
+                   'current_setting\s*\(\s*(?:''([^'']*)''(?=\s*(?:::\s*[a-z ]+)?[,)]))?', 'g') m
+            UNION ALL
+            SELECT b.fid, '(pg_settings)'
+              FROM pfbody b
+             WHERE b.body ~ '(pg_settings|pg_show_all_settings)') x
+     WHERE lower(x.name) <> 'app.current_tenant_id' AND NOT starts_with(lower(x.name), 'tenant_rls.')
+     GROUP BY x.fid),
+-- per policy: the settings its functions read, named with the function
+polfset AS (
+    SELECT p.relid, p.polname,
+           array_agg(DISTINCT format('%s in %s', n.name, fs.fid::regprocedure::text)) AS via
+      FROM pol p, unnest(p.funcs) f(fid)
+      JOIN pfset fs ON fs.fid = f.fid, unnest(fs.names) n(name)
+     GROUP BY p.relid, p.polname)
 -- ==== tables
 SELECT 'table_unprotected', 'error', t.qname, 'table',
-       format('Table %s has the tenant column %I but tenant_rls does not protect it.', t.qname, t.tenant_column),
-       'Without row-level security every role that can read the table sees the rows of every tenant.',
-       format('SELECT tenant_rls.protect(%L);', t.qname), t.relid
-  FROM ten t LEFT JOIN tt p ON p.relid = t.parent_relid
+       format('%s %s has the tenant column %I but tenant_rls does not protect it.',
+              CASE WHEN t.relkind = 'f' THEN 'Foreign table' ELSE 'Table' END, t.qname, t.tenant_column),
+       CASE WHEN t.relkind = 'f'
+            THEN 'A foreign table cannot have row-level security: every role that can query it sees the rows of every tenant. Keep tenant rows out of foreign tables, or grant no privilege on it to tenant roles and accept the finding.'
+            ELSE 'Without row-level security every role that can read the table sees the rows of every tenant.' END,
+       -- the tenant column when it is not the setting's (a partition of a
+       -- table protected by another column); none for a foreign table
+       CASE WHEN t.relkind <> 'f'
+            THEN format('SELECT tenant_rls.protect(%L%s);', t.qname,
+                        CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END) END,
+       t.relid
+  FROM ten t CROSS JOIN cfg LEFT JOIN tt p ON p.relid = t.parent_relid
  WHERE t.status = 'unprotected' AND t.tenant_attnum IS NOT NULL
    AND (p.relid IS NULL OR p.status <> 'protected')
 UNION ALL
 SELECT 'child_unprotected', 'error', t.qname, 'table',
-       format('%s %s of protected table %s is not protected.', initcap(t.kind), t.qname, p.qname),
-       'Queried directly, a partition or inheritance child applies only its own policies; the parent''s do not apply.',
-       format('SELECT tenant_rls.protect(%L);', t.qname), t.relid
-  FROM ten t JOIN tt p ON p.relid = t.parent_relid
+       format('%s %s of protected table %s is not protected.',
+              CASE WHEN t.relkind = 'f' THEN 'Foreign table' ELSE initcap(t.kind) END, t.qname, p.qname),
+       CASE WHEN t.relkind = 'f'
+            THEN 'A foreign table cannot have row-level security: queried directly it shows the rows of every tenant in it (queried through the parent, the parent''s policies apply). Grant no privilege on it to tenant roles and accept the finding, or detach it.'
+            ELSE 'Queried directly, a partition or inheritance child applies only its own policies; the parent''s do not apply.' END,
+       CASE WHEN t.relkind <> 'f'
+            THEN format('SELECT tenant_rls.protect(%L%s);', t.qname,
+                        CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END) END,
+       t.relid
+  FROM ten t CROSS JOIN cfg JOIN tt p ON p.relid = t.parent_relid
  WHERE t.status = 'unprotected' AND p.status = 'protected'
 UNION ALL
 SELECT 'ancestor_unprotected', 'error', t.qname, 'table',
@@ -509,9 +677,10 @@ UNION ALL
 SELECT 'isolation_policy_missing', 'error', t.qname, 'table',
        format('Protected table %s has no policy that compares the tenant column %I.', t.qname, t.tenant_column),
        'No SELECT policy restricts the rows by tenant, so the table is not isolated.',
-       coalesce(a.sql, format('SELECT tenant_rls.unprotect(%L); SELECT tenant_rls.protect(%L);', t.qname, t.qname)),
+       coalesce(a.sql, format('SELECT tenant_rls.unprotect(%L); SELECT tenant_rls.protect(%L%s);', t.qname, t.qname,
+                              CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END)),
        t.relid
-  FROM isomiss t
+  FROM isomiss t CROSS JOIN cfg
   LEFT JOIN (SELECT d.relid, string_agg(d.fix, ' ' ORDER BY d.polname) AS sql
                FROM mpdiff d GROUP BY d.relid) a ON a.relid = t.relid
 UNION ALL
@@ -557,10 +726,11 @@ SELECT 'policy_setting_without_missing_ok', 'warning', format('%I ON %s', p.poln
 UNION ALL
 SELECT 'policy_reads_other_setting', 'error', format('%I ON %s', p.polname, p.qname), 'policy',
        format('Policy %I on %s consults the setting(s) %s besides the tenant.', p.polname, p.qname,
-              array_to_string(p.other_settings, ', ')),
+              array_to_string(p.other_settings || coalesce(fs.via, '{}'), ', ')),
        'Any session can SET a custom setting, so a policy that trusts one (for example app.is_admin) is a backdoor to every tenant''s rows. Use tenant_rls exceptions (admin role, grants) instead.',
        NULL, p.relid
-  FROM pol p WHERE cardinality(p.other_settings) > 0
+  FROM pol p LEFT JOIN polfset fs ON fs.relid = p.relid AND fs.polname = p.polname
+ WHERE cardinality(p.other_settings) > 0 OR fs.relid IS NOT NULL
 UNION ALL
 SELECT 'policy_function_search_path', 'warning',
        format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
@@ -584,14 +754,14 @@ SELECT 'tenant_column_nullable', 'warning', t.qname, 'table',
        'A row without a tenant belongs to nobody: the isolation policy hides it from every tenant, and a bug that loses the tenant goes unnoticed.',
        format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL;', t.qname, t.tenant_column), t.relid
   FROM ten t
- WHERE t.tenant_attnum IS NOT NULL AND NOT t.tenant_notnull AND NOT t.global_rows
+ WHERE t.tenant_attnum IS NOT NULL AND NOT t.tenant_notnull AND NOT t.global_rows AND t.relkind <> 'f'
 UNION ALL
 SELECT 'tenant_index_missing', 'warning', t.qname, 'table',
        format('No index of %s starts with the tenant column %I.', t.qname, t.tenant_column),
        'Every query filtered by the isolation policy scans the whole table.',
        format('CREATE INDEX ON %s (%I);', t.qname, t.tenant_column), t.relid
   FROM ten t LEFT JOIN lead l ON l.indrelid = t.relid AND l.first = t.tenant_attnum
- WHERE t.tenant_attnum IS NOT NULL AND l.indrelid IS NULL
+ WHERE t.tenant_attnum IS NOT NULL AND l.indrelid IS NULL AND t.relkind <> 'f'
 UNION ALL
 SELECT CASE WHEN i.indisunique THEN 'unique_not_leading_tenant' ELSE 'index_not_leading_tenant' END,
        CASE WHEN i.indisunique THEN 'warning' ELSE 'info' END,
@@ -643,15 +813,20 @@ UNION ALL
 SELECT 'security_definer_reads_tenant_table',
        CASE WHEN r.rolsuper OR r.rolbypassrls THEN 'error' ELSE 'warning' END,
        s.ident, 'function',
-       format('SECURITY DEFINER function %s reads tenant table(s) %s.', s.ident, x.tables),
+       CASE WHEN x.oid IS NOT NULL
+            THEN format('SECURITY DEFINER function %s reads tenant table(s) %s.', s.ident, x.tables)
+            ELSE format('SECURITY DEFINER function %s runs dynamic SQL (EXECUTE) as a role that bypasses row-level security: it can read any tenant table.', s.ident) END,
        format('It runs as its owner %s%s.', quote_ident(r.rolname),
               CASE WHEN r.rolsuper OR r.rolbypassrls THEN ', who bypasses row-level security: callers see every tenant''s rows'
                    ELSE '; the owner''s rights, not the caller''s, decide what it may read and change' END),
        format('ALTER FUNCTION %s SECURITY INVOKER;', s.ident), NULL::oid
   FROM sdf s
-  JOIN (SELECT sdhit.oid, array_to_string((array_agg(sdhit.qname ORDER BY sdhit.qname))[1:10], ', ') AS tables
-          FROM sdhit GROUP BY sdhit.oid) x ON x.oid = s.oid
+  LEFT JOIN (SELECT sdhit.oid, array_to_string((array_agg(sdhit.qname ORDER BY sdhit.qname))[1:10], ', ') AS tables
+               FROM sdhit GROUP BY sdhit.oid) x ON x.oid = s.oid
   JOIN pg_roles r ON r.oid = s.proowner
+ -- names built at run time are not in the body: a function that runs
+ -- dynamic SQL as a role that bypasses row-level security is reported too
+ WHERE x.oid IS NOT NULL OR (s.dynamic AND (r.rolsuper OR r.rolbypassrls))
 UNION ALL
 SELECT 'leakproof_function', 'warning',
        format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
@@ -678,14 +853,21 @@ UNION ALL
 SELECT CASE WHEN b.rolsuper THEN 'role_superuser_login' ELSE 'role_bypassrls' END,
        CASE WHEN b.rolsuper THEN 'warning' ELSE 'error' END,
        quote_ident(r.rolname), 'role',
-       format('Login role %s can SET ROLE to %s, which %s.', quote_ident(r.rolname), quote_ident(b.rolname),
-              CASE WHEN b.rolsuper THEN 'is a superuser' ELSE 'has BYPASSRLS' END),
+       format('Login role %s can SET ROLE to %s, which %s%s.', quote_ident(r.rolname), quote_ident(b.rolname),
+              CASE WHEN b.rolsuper THEN 'is a superuser' ELSE 'has BYPASSRLS' END,
+              CASE WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER')
+                   THEN ' (it has CREATEROLE: it can grant itself membership in that role)' ELSE '' END),
        format('Row-level security is not applied to its queries after SET ROLE %s: it sees and changes every tenant''s rows%s.',
               quote_ident(b.rolname),
-              CASE WHEN m.roleid IS NULL THEN ' (it is an indirect member: revoke the membership that leads to it)' ELSE '' END),
-       CASE WHEN m.roleid IS NOT NULL THEN format('REVOKE %I FROM %I;', b.rolname, r.rolname) END, NULL::oid
+              CASE WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER') THEN ''
+                   WHEN m.roleid IS NULL THEN ' (it is an indirect member: revoke the membership that leads to it)' ELSE '' END),
+       CASE WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER') THEN format('ALTER ROLE %I NOCREATEROLE;', r.rolname)
+            WHEN m.roleid IS NOT NULL THEN format('REVOKE %I FROM %I;', b.rolname, r.rolname) END, NULL::oid
   FROM pg_roles r
-  JOIN pg_roles b ON b.oid <> r.oid AND (b.rolbypassrls OR b.rolsuper) AND pg_has_role(r.oid, b.oid, 'MEMBER')
+  -- in PostgreSQL 15 every member may SET ROLE, and a CREATEROLE role can
+  -- GRANT itself any role that is not a superuser
+  JOIN pg_roles b ON b.oid <> r.oid AND (b.rolbypassrls OR b.rolsuper)
+                 AND (pg_has_role(r.oid, b.oid, 'MEMBER') OR (r.rolcreaterole AND NOT b.rolsuper))
   LEFT JOIN pg_auth_members m ON m.member = r.oid AND m.roleid = b.oid
  WHERE r.rolcanlogin AND NOT r.rolsuper AND NOT r.rolbypassrls
 UNION ALL
@@ -697,13 +879,19 @@ SELECT 'role_superuser_login', 'warning', quote_ident(r.rolname), 'role',
 UNION ALL
 SELECT 'role_owns_tenant_table', 'warning', quote_ident(l.rolname), 'role',
        format('Login role %s owns %s tenant table(s)%s.', quote_ident(l.rolname), count(*),
-              CASE WHEN bool_and(t.owner <> l.oid) THEN ' through role membership' ELSE '' END),
+              CASE WHEN bool_or(t.owner = l.oid) THEN ''
+                   WHEN bool_or(pg_has_role(l.oid, t.owner, 'MEMBER')) THEN ' through role membership'
+                   ELSE ' through CREATEROLE (it can grant itself membership in the owner role)' END),
        format('The owner can disable or un-force row-level security and drop the policies. Tables: %s%s.',
               array_to_string((array_agg(t.qname ORDER BY t.qname))[1:10], ', '),
               CASE WHEN count(*) > 10 THEN format(' and %s more', count(*) - 10) ELSE '' END),
-       NULL, NULL::oid
+       CASE WHEN NOT bool_or(pg_has_role(l.oid, t.owner, 'MEMBER'))
+            THEN format('ALTER ROLE %I NOCREATEROLE;', l.rolname) END, NULL::oid
   FROM logins l
-  JOIN owners o ON pg_has_role(l.oid, o.owner, 'USAGE')
+  -- MEMBER, not USAGE: a NOINHERIT member still becomes the owner by SET
+  -- ROLE; in PostgreSQL 15 a CREATEROLE role can GRANT itself any role that
+  -- is not a superuser
+  JOIN owners o ON pg_has_role(l.oid, o.owner, 'MEMBER') OR (l.rolcreaterole AND NOT o.owner_super)
   JOIN ten t ON t.owner = o.owner
  GROUP BY l.oid, l.rolname
 UNION ALL
@@ -713,15 +901,21 @@ SELECT 'tenant_table_privilege',
        format('%s holds %s on tenant table %s.', x.grantee, array_to_string(x.privs, ', '), x.qname),
        'TRUNCATE empties the table for every tenant (row-level security does not apply to it); TRIGGER lets the role attach a trigger that sees every tenant''s new rows; REFERENCES lets it probe other tenants'' keys with a foreign key.',
        format('REVOKE %s ON %s FROM %s;', array_to_string(x.privs, ', '), x.qname, x.grantee), x.relid
-  FROM (SELECT t.relid, t.qname,
+  FROM (SELECT a.relid, a.qname,
                CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,
                array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) AS privs
-          FROM ten t
-          CROSS JOIN LATERAL aclexplode(t.relacl) a
+          -- table privileges, and REFERENCES granted on columns (enough
+          -- for a foreign key on them; REVOKE on the table revokes both)
+          FROM (SELECT t.relid, t.qname, t.owner, e.grantee, e.privilege_type
+                  FROM ten t CROSS JOIN LATERAL aclexplode(t.relacl) e
+                UNION ALL
+                SELECT t.relid, t.qname, t.owner, e.grantee, e.privilege_type
+                  FROM colacl c JOIN ten t ON t.relid = c.attrelid
+                 CROSS JOIN LATERAL aclexplode(c.attacl) e) a
           LEFT JOIN pg_roles gr ON gr.oid = a.grantee
          WHERE a.privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER')
-           AND a.grantee <> t.owner AND NOT coalesce(gr.rolsuper, false)
-         GROUP BY t.relid, t.qname, a.grantee) x
+           AND a.grantee <> a.owner AND NOT coalesce(gr.rolsuper, false)
+         GROUP BY a.relid, a.qname, a.grantee) x
 UNION ALL
 SELECT 'foreign_key_without_tenant', 'error', format('%I ON %s', co.conname, s.qname), 'constraint',
        format('Foreign key %I from %s to %s does not pair the tenant columns.', co.conname, s.qname, d.qname),
@@ -735,6 +929,23 @@ SELECT 'foreign_key_without_tenant', 'error', format('%I ON %s', co.conname, s.q
    AND s.tenant_attnum IS NOT NULL AND d.tenant_attnum IS NOT NULL
    AND NOT EXISTS (SELECT 1 FROM generate_subscripts(co.conkey, 1) k
                     WHERE co.conkey[k] = s.tenant_attnum AND co.confkey[k] = d.tenant_attnum)
+UNION ALL
+-- a foreign key into a tenant table from a table that is not one (no tenant
+-- column, marked global, or outside the managed schemas and the registry)
+SELECT 'foreign_key_without_tenant', 'error', format('%I ON %I.%I', co.conname, n.nspname, c.relname), 'constraint',
+       format('Foreign key %I from %I.%I, which is not a tenant table, references tenant table %s.',
+              co.conname, n.nspname, c.relname, d.qname),
+       format('The foreign key check ignores row-level security: a row of %I.%I may reference any tenant''s row of %s, so inserting one tells whether a key exists in another tenant, and ON DELETE/UPDATE actions of one tenant change rows that other tenants reference. Give the table the tenant column and reference (%I, ...) with a unique key on the target, or drop the foreign key.',
+              n.nspname, c.relname, d.qname, d.tenant_column),
+       NULL, co.conrelid
+  FROM pg_constraint co
+  JOIN ten d ON d.relid = co.confrelid
+  JOIN pg_class c ON c.oid = co.conrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN ten s ON s.relid = co.conrelid
+  LEFT JOIN extrels e ON e.objid = co.conrelid
+ WHERE co.contype = 'f' AND co.conparentid = 0 AND d.tenant_attnum IS NOT NULL
+   AND s.relid IS NULL AND e.objid IS NULL
 UNION ALL
 SELECT 'tenant_setting_default', 'error',
        CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'all roles'
@@ -757,6 +968,48 @@ SELECT 'tenant_setting_default', 'error',
   LEFT JOIN pg_database db ON db.oid = s.setdatabase
   CROSS JOIN LATERAL unnest(s.setconfig) c(c)
  WHERE lower(split_part(c.c, '=', 1)) = 'app.current_tenant_id'
+UNION ALL
+-- ... or a policy's COALESCE(<the tenant>, 'acme'): a session without a
+-- tenant reads and writes that tenant's rows
+SELECT 'tenant_setting_default', 'error', format('%I ON %s', p.polname, p.qname), 'policy',
+       format('Policy %I on %s falls back to another value when no tenant is set (COALESCE).', p.polname, p.qname),
+       'A session that set no tenant (or RESET it) gets the rows of the fallback value instead of none: the policy must fail closed. Compare with the tenant_rls accessor alone (NULL when unset).',
+       NULL, p.relid
+  FROM pol p WHERE p.tenant_fallback
+UNION ALL
+-- ... or a function's SET clause: whoever may call it runs its queries in that tenant
+SELECT 'tenant_setting_default', 'error',
+       format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
+       format('Function %I.%I(%s) sets app.current_tenant_id (%s) while it runs.',
+              n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid), c.c),
+       'Whoever may call it runs its queries inside that tenant, whatever tenant the session chose: a way into that tenant''s rows.',
+       format('ALTER FUNCTION %I.%I(%s) RESET app.current_tenant_id;',
+              n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
+       NULL::oid
+  FROM pg_proc pr
+  JOIN pg_namespace n ON n.oid = pr.pronamespace
+  CROSS JOIN LATERAL unnest(pr.proconfig) c(c)
+  LEFT JOIN extfuncs e ON e.objid = pr.oid
+ WHERE pr.proconfig IS NOT NULL AND e.objid IS NULL
+   AND lower(split_part(c.c, '=', 1)) = 'app.current_tenant_id'
+UNION ALL
+-- ... or the configuration files (ALTER SYSTEM writes postgresql.auto.conf):
+-- every session of every database starts with it (read from the files, so
+-- also before a reload; pg_file_settings needs pg_read_all_settings)
+SELECT 'tenant_setting_default', 'error',
+       format('configuration file %s', f.sourcefile), 'setting',
+       format('%s sets a default for app.current_tenant_id (%s, line %s).',
+              CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf' THEN 'ALTER SYSTEM' ELSE 'The configuration file' END,
+              f.sourcefile, f.sourceline),
+       'Every session of every database then starts inside a tenant without the application choosing one, and a pooled connection carries it to the next client. '
+       || CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf'
+               THEN 'After ALTER SYSTEM RESET (a statement of its own, outside a transaction block), run SELECT pg_reload_conf() so that new sessions no longer get it.'
+               ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END,
+       CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf' THEN 'ALTER SYSTEM RESET app.current_tenant_id;' END,
+       NULL::oid
+  FROM pg_file_settings f
+ WHERE lower(f.name) = 'app.current_tenant_id'
+   AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))
 -- ==== database and server
 UNION ALL
 SELECT 'large_objects_present', 'warning', 'pg_largeobject', 'catalog',
@@ -861,7 +1114,7 @@ SELECT t.qname, t.kind, t.parent_qname,
        t.rls_enabled, t.rls_forced,
        CASE WHEN t.status = 'protected' THEN NOT coalesce(fc.pol_bad, false) END,
        coalesce(aud.fires, false),
-       CASE WHEN t.tenant_attnum IS NOT NULL THEN l.indrelid IS NOT NULL END,
+       CASE WHEN t.tenant_attnum IS NOT NULL AND t.relkind <> 'f' THEN l.indrelid IS NOT NULL END,
        coalesce(fc.e, 0)::integer, coalesce(fc.w, 0)::integer, coalesce(fc.i, 0)::integer,
        coalesce(fc.a, 0)::integer,
        nullif(concat_ws(', ',
