@@ -12,7 +12,12 @@
 #   - the restored audit configuration names the restored tables, not the
 #     old cluster's oids: a new table that happens to get such an old oid is
 #     audited with its own column lists, and disable_audit() on it leaves the
-#     restored table's configuration alone (it used to take both).
+#     restored table's configuration alone (it used to take both);
+#   - after the data-only restore with --disable-triggers, lint() reports the
+#     log's guards that came back as ENABLE, and audit_maintain() puts them
+#     back to ENABLE ALWAYS and repairs the stale audit_config oids.
+# And pg_dump -n public (no configuration rows) restored into a database with
+# the extension: lint()'s fix, protect(), adopts the restored policies.
 # And pg_upgrade (--check, then the upgrade) of a cluster with all that in use.
 use strict;
 use warnings;
