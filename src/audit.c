@@ -239,10 +239,24 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 		args[0] = ObjectIdGetDatum(relid);
 		args[1] = audit_name_datum(nsp);
 		args[2] = audit_name_datum(name);
+		/*
+		 * The row naming the table, else a row with its oid whose names
+		 * designate no table (renamed while the event triggers did not
+		 * follow).  A row whose names designate another table is that
+		 * table's, whatever its oid: restored rows carry the old database's
+		 * oids (a data-only restore with --disable-triggers keeps them), and
+		 * such an oid may name an unrelated table here.  Checked once, when
+		 * the cache entry is built.
+		 */
 		if (SPI_execute_with_args("SELECT c.columns, c.exclude FROM tenant_rls.audit_config c"
-								  " WHERE c.table_oid OPERATOR(pg_catalog.=) $1"
-								  " OR (c.schema_name OPERATOR(pg_catalog.=) $2 AND c.table_name OPERATOR(pg_catalog.=) $3)"
-								  " ORDER BY (c.table_oid OPERATOR(pg_catalog.=) $1) DESC NULLS LAST LIMIT 1",
+								  " WHERE (c.schema_name OPERATOR(pg_catalog.=) $2 AND c.table_name OPERATOR(pg_catalog.=) $3)"
+								  " OR (c.table_oid OPERATOR(pg_catalog.=) $1"
+								  "     AND NOT EXISTS (SELECT FROM pg_catalog.pg_class k"
+								  "                       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+								  "                      WHERE n.nspname OPERATOR(pg_catalog.=) c.schema_name"
+								  "                        AND k.relname OPERATOR(pg_catalog.=) c.table_name))"
+								  " ORDER BY (c.schema_name OPERATOR(pg_catalog.=) $2 AND c.table_name OPERATOR(pg_catalog.=) $3) DESC"
+								  " LIMIT 1",
 								  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read tenant_rls.audit_config");
 		if (SPI_processed == 0)

@@ -1190,24 +1190,29 @@ registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
 
 /*
  * The row of tenant_rls.audit_config (alias c) that belongs to a table, given
- * as SQL expressions for its oid, schema and name: the row with its oid, or
- * with its name and an oid that names no table any more (rows restored by
- * pg_dump carry the old cluster's oids).  A row with the name and the oid of
- * another living table belongs to that table (renamed since).
+ * as SQL expressions for its oid, schema and name: the row with its name, or
+ * a row with its oid whose names designate no table (renamed while the event
+ * triggers did not follow).  A row whose names designate another table is
+ * that table's, whatever its oid: rows restored by pg_dump carry the old
+ * cluster's oids (a data-only restore with --disable-triggers keeps them),
+ * and such an oid may name an unrelated table here.  The same rule as
+ * read_config() in audit.c.
  */
 #define AUDIT_CONFIG_ROW_OF(oid, nsp, rel) \
-	"(c.table_oid OPERATOR(pg_catalog.=) " oid \
-	" OR (c.schema_name OPERATOR(pg_catalog.=) " nsp \
-	"     AND c.table_name OPERATOR(pg_catalog.=) " rel \
+	"((c.schema_name OPERATOR(pg_catalog.=) " nsp \
+	"  AND c.table_name OPERATOR(pg_catalog.=) " rel ")" \
+	" OR (c.table_oid OPERATOR(pg_catalog.=) " oid \
 	"     AND NOT EXISTS (SELECT FROM pg_catalog.pg_class d" \
-	"                      WHERE d.oid OPERATOR(pg_catalog.=) c.table_oid)))"
+	"                      JOIN pg_catalog.pg_namespace e ON e.oid OPERATOR(pg_catalog.=) d.relnamespace" \
+	"                     WHERE e.nspname OPERATOR(pg_catalog.=) c.schema_name" \
+	"                       AND d.relname OPERATOR(pg_catalog.=) c.table_name)))"
 
 /*
  * The audit configuration names its tables too (the identity pg_dump
  * restores; table_oid is only a hint): relid, called oldnsp.oldname before
  * a rename or move, keeps its row (AUDIT_CONFIG_ROW_OF, by the old name)
  * under its new name.  A row already holding the new name is left alone
- * (the table's row then still matches by oid in this cluster).
+ * (that row then applies to the table).
  */
 static void
 audit_config_follow(const char *oldnsp, const char *oldname, Oid relid)
@@ -1625,9 +1630,13 @@ detached_audit_tables(void)
 					  " AND g.tgfoid OPERATOR(pg_catalog.=) 'tenant_rls.audit_trigger()'::pg_catalog.regprocedure"
 					  " AND NOT c.relispartition"
 					  " AND NOT EXISTS (SELECT FROM tenant_rls.audit_config ac"
-					  "  WHERE ac.table_oid OPERATOR(pg_catalog.=) c.oid"
-					  "  OR (ac.schema_name OPERATOR(pg_catalog.=) n.nspname"
-					  "      AND ac.table_name OPERATOR(pg_catalog.=) c.relname))",
+					  "  WHERE (ac.schema_name OPERATOR(pg_catalog.=) n.nspname"
+					  "         AND ac.table_name OPERATOR(pg_catalog.=) c.relname)"
+					  "  OR (ac.table_oid OPERATOR(pg_catalog.=) c.oid"
+					  "      AND NOT EXISTS (SELECT FROM pg_catalog.pg_class d"
+					  "                       JOIN pg_catalog.pg_namespace e ON e.oid OPERATOR(pg_catalog.=) d.relnamespace"
+					  "                      WHERE e.nspname OPERATOR(pg_catalog.=) ac.schema_name"
+					  "                        AND d.relname OPERATOR(pg_catalog.=) ac.table_name)))",
 					  false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: audit trigger lookup failed: %s", SPI_result_code_string(ret));

@@ -562,19 +562,66 @@ check_tenant_collation(Target *t, const char *colname)
 				 errhint("Give the tenant column a deterministic collation such as \"C\" (ALTER TABLE ... ALTER COLUMN ... TYPE ... COLLATE \"C\"), then protect the table.")));
 }
 
-/* does the relation already carry a policy with a reserved name? */
+/* the names protect() gives its policies (add_all_policies()) */
+static const char *const own_policy_names[] = {
+	POL_ISO_SELECT, POL_ISO_INSERT, POL_ISO_UPDATE, POL_ISO_DELETE,
+	POL_GUARD_SELECT, POL_GUARD_INSERT, POL_GUARD_UPDATE, POL_GUARD_DELETE
+};
+
+static Datum
+own_policy_names_array(void)
+{
+	Datum		elems[lengthof(own_policy_names)];
+
+	for (int i = 0; i < lengthof(own_policy_names); i++)
+		elems[i] = CStringGetTextDatum(own_policy_names[i]);
+	return PointerGetDatum(construct_array(elems, lengthof(own_policy_names),
+										   TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Does the relation carry a policy with a reserved name that is not one of
+ * the names protect() itself creates?  (Those are adopted, see
+ * own_policies_present().)
+ */
 static char *
 reserved_policy_present(Oid relid)
 {
-	Oid			types[1] = {OIDOID};
-	Datum		vals[1] = {ObjectIdGetDatum(relid)};
+	Oid			types[2] = {OIDOID, TEXTARRAYOID};
+	Datum		vals[2] = {ObjectIdGetDatum(relid), own_policy_names_array()};
 
 	spi_exec_privileged("SELECT polname::text FROM pg_catalog.pg_policy"
 						" WHERE polrelid OPERATOR(pg_catalog.=) $1"
 						"   AND pg_catalog.starts_with(polname::text, 'tenant_rls_')"
+						"   AND polname::text OPERATOR(pg_catalog.<>) ALL ($2)"
 						" ORDER BY 1 LIMIT 1",
-						1, types, vals, NULL, true);
+						2, types, vals, NULL, true);
 	return SPI_processed > 0 ? spi_getstr(0, 1) : NULL;
+}
+
+/*
+ * The policies of an unregistered relation that carry the names protect()
+ * gives its own, in creation order.  A table restored without the
+ * extension's configuration rows (pg_dump --schema-only alone, pg_dump -n
+ * public) has them but no registry row: protect() adopts them by dropping
+ * them and creating them again from the current settings, in the same
+ * transaction, so the table is never without them for another session.
+ */
+static List *
+own_policies_present(Oid relid)
+{
+	Oid			types[2] = {OIDOID, TEXTARRAYOID};
+	Datum		vals[2] = {ObjectIdGetDatum(relid), own_policy_names_array()};
+	List	   *names = NIL;
+
+	spi_exec_privileged("SELECT p.polname::text FROM pg_catalog.pg_policy p"
+						" WHERE p.polrelid OPERATOR(pg_catalog.=) $1"
+						"   AND p.polname::text OPERATOR(pg_catalog.=) ANY ($2)"
+						" ORDER BY pg_catalog.array_position($2, p.polname::text)",
+						2, types, vals, NULL, true);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		names = lappend(names, spi_getstr(i, 1));
+	return names;
 }
 
 static bool
@@ -1056,6 +1103,10 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 			stmts = lappend(stmts, psprintf("ALTER TABLE ONLY %s ENABLE ROW LEVEL SECURITY", t->qualname));
 		if (!t->rls_forced)
 			stmts = lappend(stmts, psprintf("ALTER TABLE ONLY %s FORCE ROW LEVEL SECURITY", t->qualname));
+		/* adopt policies of our names (a restore without the registry rows) */
+		foreach(lc, own_policies_present(t->relid))
+			stmts = lappend(stmts, psprintf("DROP POLICY %s ON %s",
+											quote_identifier((char *) lfirst(lc)), t->qualname));
 		p.col = col;
 		p.ct = ct;
 		p.regclass = regclass_literal(t->relid);

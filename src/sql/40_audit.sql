@@ -286,6 +286,57 @@ REVOKE ALL ON FUNCTION tenant_rls.audit_create_partition(timestamptz) FROM PUBLI
 COMMENT ON FUNCTION tenant_rls.audit_create_partition(timestamptz) IS
     'creates the monthly audit_batch partition holding ts, if missing';
 
+-- What a data-only restore with pg_restore --disable-triggers leaves behind,
+-- repaired by audit_maintain() (which operators run regularly):
+--   * pg_restore's closing ALTER TABLE ... ENABLE TRIGGER ALL turns the
+--     extension's ENABLE ALWAYS triggers (the log's guards, the oid fix-up
+--     of audit_config) into plain ENABLE, which session_replication_role =
+--     replica skips: they are put back to ENABLE ALWAYS (a WARNING says so;
+--     a DISABLEd one is a deliberate act and is left alone);
+--   * restored audit_config rows keep the old database's oids (the fix-up
+--     trigger was disabled): a row whose names designate a table gets that
+--     table's oid, a row whose oid names no relation gets NULL.  (The audit
+--     trigger already ignores such oids: read_config() in audit.c.)
+-- Nothing is changed when there is nothing to repair.
+CREATE FUNCTION tenant_rls.audit_repair() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT g.tgrelid::pg_catalog.regclass AS tbl, g.tgname
+               FROM pg_catalog.pg_trigger g
+               JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) g.tgrelid
+              WHERE c.relnamespace OPERATOR(pg_catalog.=) 'tenant_rls'::pg_catalog.regnamespace
+                AND g.tgname OPERATOR(pg_catalog.=) ANY ('{audit_guard,audit_guard_truncate,audit_config_fix_oid}'::name[])
+                AND NOT g.tgisinternal
+                AND g.tgenabled OPERATOR(pg_catalog.=) ANY ('{O,R}'::"char"[])  -- DISABLEd: deliberate, left alone
+              ORDER BY 1, 2
+    LOOP
+        RAISE WARNING 'trigger % on % was not ENABLE ALWAYS, it is again', t.tgname, t.tbl
+            USING DETAIL = 'ALTER TABLE ... ENABLE TRIGGER ALL (as pg_restore --disable-triggers runs) or DISABLE TRIGGER switched it; it must fire also under session_replication_role = replica.';
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.tbl, t.tgname);
+    END LOOP;
+    UPDATE tenant_rls.audit_config c
+       SET table_oid = x.named
+      FROM (SELECT c2.schema_name, c2.table_name,
+                   (SELECT k.oid FROM pg_catalog.pg_class k
+                      JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE ns.nspname OPERATOR(pg_catalog.=) c2.schema_name
+                       AND k.relname OPERATOR(pg_catalog.=) c2.table_name) AS named
+              FROM tenant_rls.audit_config c2) x
+     WHERE c.schema_name OPERATOR(pg_catalog.=) x.schema_name
+       AND c.table_name OPERATOR(pg_catalog.=) x.table_name
+       AND CASE WHEN x.named IS NOT NULL THEN c.table_oid IS DISTINCT FROM x.named
+                ELSE c.table_oid IS NOT NULL
+                     AND NOT EXISTS (SELECT FROM pg_catalog.pg_class d WHERE d.oid OPERATOR(pg_catalog.=) c.table_oid) END;
+END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls.audit_repair() FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.audit_repair() IS
+    'puts the audit log guards back to ENABLE ALWAYS and repairs stale audit_config oids (called by audit_maintain())';
+
 -- Creates the partitions of the current month and of the next months_ahead
 -- months.  Run it from a scheduler (e.g. monthly); enable_audit() and
 -- audit_purge() run it too.  Returns the number of partitions created.
@@ -340,6 +391,7 @@ BEGIN
                 USING HINT = 'Run tenant_rls.audit_maintain() as the owner of the extension.';
         END;
     END LOOP;
+    PERFORM tenant_rls.audit_repair();
     RETURN n;
 END
 $$;
@@ -402,16 +454,16 @@ BEGIN
         )
         SELECT c.oid::regclass AS rel,
                pg_catalog.pg_has_role(c.relowner, 'USAGE') AS is_owner,
-               -- the table or one of its ancestors is registered (by oid or name, as read_config() in audit.c)
+               -- the table or one of its ancestors is registered (by name, or by oid
+               -- when the row's names designate no table, as read_config() in audit.c)
                EXISTS (SELECT FROM (SELECT m.relid AS oid
                                      UNION
                                     SELECT a.relid::oid FROM pg_catalog.pg_partition_ancestors(m.relid::regclass) a) x
                          JOIN pg_catalog.pg_class xc ON xc.oid OPERATOR(pg_catalog.=) x.oid
                          JOIN pg_catalog.pg_namespace xn ON xn.oid OPERATOR(pg_catalog.=) xc.relnamespace
                          JOIN tenant_rls.audit_config ac
-                           ON ac.table_oid OPERATOR(pg_catalog.=) x.oid
-                           OR (ac.schema_name OPERATOR(pg_catalog.=) xn.nspname
-                               AND ac.table_name OPERATOR(pg_catalog.=) xc.relname)) AS audited,
+                           ON (ac.schema_name OPERATOR(pg_catalog.=) xn.nspname AND ac.table_name OPERATOR(pg_catalog.=) xc.relname)
+                           OR (ac.table_oid OPERATOR(pg_catalog.=) x.oid AND pg_catalog.to_regclass(pg_catalog.format('%I.%I', ac.schema_name, ac.table_name)) IS NULL)) AS audited,
                EXISTS (SELECT FROM pg_catalog.pg_trigger g
                         WHERE g.tgrelid OPERATOR(pg_catalog.=) c.oid
                           AND g.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit_truncate'
@@ -528,12 +580,19 @@ BEGIN
     END IF;
     PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit');
     PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit_truncate');
+    -- the row naming it, or one with its oid whose names designate no table
+    -- (a row naming another table is that table's, whatever its oid: a
+    -- stale oid restored from another database)
     DELETE FROM tenant_rls.audit_config c
-     WHERE c.table_oid OPERATOR(pg_catalog.=) tbl
-        OR (c.schema_name, c.table_name) OPERATOR(pg_catalog.=)
+     WHERE (c.schema_name, c.table_name) OPERATOR(pg_catalog.=)
            (SELECT n.nspname, cl.relname FROM pg_catalog.pg_class cl
               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
-             WHERE cl.oid OPERATOR(pg_catalog.=) tbl);
+             WHERE cl.oid OPERATOR(pg_catalog.=) tbl)
+        OR (c.table_oid OPERATOR(pg_catalog.=) tbl
+            AND NOT EXISTS (SELECT FROM pg_catalog.pg_class k
+                              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                             WHERE n.nspname OPERATOR(pg_catalog.=) c.schema_name
+                               AND k.relname OPERATOR(pg_catalog.=) c.table_name));
     -- and from its partitions (unless still audited through another table)
     PERFORM tenant_rls.audit_sync_truncate_triggers(tbl);
 END

@@ -127,6 +127,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM, the configuration file, a function''s SET clause or a policy''s COALESCE gives app.current_tenant_id a default: sessions run inside a tenant without setting one.'),
     ('large_objects_present', 'warning', 'large objects present',
      'The database has large objects: they have no row-level security and no tenant.'),
+    ('audit_guard_not_always', 'warning', 'audit log guard not ENABLE ALWAYS',
+     'A guard trigger of the audit log (or the oid fix-up of audit_config) is not ENABLE ALWAYS, as ALTER TABLE ... ENABLE TRIGGER ALL after pg_restore --disable-triggers leaves it: a session with session_replication_role = replica, or any session if it is disabled, can then change or delete log entries.'),
     ('strict_mode_off', 'warning', 'strict mode not in force',
      'tenant_rls strict mode is off or the library is not preloaded: any session (or SQL injection) can SET app.current_tenant_id to another tenant.'),
     ('server_version_cve', 'error', 'server version with known row-security CVEs',
@@ -1017,6 +1019,16 @@ SELECT 'large_objects_present', 'warning', 'pg_largeobject', 'catalog',
        'Large objects have no tenant and no row-level security: any role with access to one reads it regardless of tenant. Store tenant data in tables (bytea) instead.',
        NULL, NULL::oid
   FROM (SELECT count(*) AS n FROM pg_largeobject_metadata) x WHERE x.n > 0
+UNION ALL
+SELECT 'audit_guard_not_always', 'warning', format('%s %I', g.tgrelid::regclass, g.tgname), 'trigger',
+       format('Trigger %I on %s is %s, not ENABLE ALWAYS.', g.tgname, g.tgrelid::regclass,
+              CASE g.tgenabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE' END),
+       'It does not fire in a session with session_replication_role = replica (or, disabled, in any session): such a session can change or delete audit log entries, or restore audit_config rows with stale oids. ALTER TABLE ... ENABLE TRIGGER ALL (pg_restore --disable-triggers runs it) leaves it so. tenant_rls.audit_maintain() puts these triggers back, except disabled ones.',
+       format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I;', g.tgrelid::regclass, g.tgname), NULL::oid
+  FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+ WHERE c.relnamespace = 'tenant_rls'::regnamespace
+   AND g.tgname IN ('audit_guard', 'audit_guard_truncate', 'audit_config_fix_oid')
+   AND NOT g.tgisinternal AND g.tgenabled <> 'A'
 UNION ALL
 SELECT 'strict_mode_off', 'warning', 'tenant_rls.strict', 'setting',
        'tenant_rls strict mode is not in force.',

@@ -29,6 +29,23 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION tenant_rls.audit_config_fix_oid() FROM PUBLIC;
+-- and from any role default privileges (ALTER DEFAULT PRIVILEGES ... ON
+-- FUNCTIONS) of the role running CREATE EXTENSION gave it to, as 40_audit.sql
+-- does for the other audit functions (created after that fragment's sweep)
+DO $$
+DECLARE
+    g oid;
+BEGIN
+    FOR g IN SELECT DISTINCT a.grantee
+               FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+              WHERE p.oid OPERATOR(pg_catalog.=) 'tenant_rls.audit_config_fix_oid()'::pg_catalog.regprocedure
+                AND a.grantee OPERATOR(pg_catalog.<>) p.proowner AND a.grantee OPERATOR(pg_catalog.<>) 0
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION tenant_rls.audit_config_fix_oid() FROM %I CASCADE',
+                                  pg_catalog.pg_get_userbyid(g));
+    END LOOP;
+END
+$$;
 COMMENT ON FUNCTION tenant_rls.audit_config_fix_oid() IS
     'trigger: a row inserted into audit_config (e.g. restored by pg_dump), or whose table_oid is set, gets the oid of the table it names in this database';
 CREATE TRIGGER audit_config_fix_oid BEFORE INSERT OR UPDATE OF table_oid ON tenant_rls.audit_config
