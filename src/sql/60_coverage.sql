@@ -104,7 +104,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('index_not_leading_tenant', 'info', 'index not leading with the tenant column',
      'An index does not start with the tenant column: its scans touch other tenants'' entries, whose counts EXPLAIN ANALYZE and timing reveal.'),
     ('audit_missing', 'warning', 'audit trigger missing',
-     'A protected table has no tenant_rls audit trigger while tenant_rls.audit is on: its changes are not recorded.'),
+     'A protected table has no tenant_rls audit trigger while tenant_rls.audit is on, or an audited table (or a partition of one) has no TRUNCATE audit trigger that fires: its changes, or its TRUNCATEs, are not recorded.'),
     ('view_not_security_invoker', 'error', 'view without security_invoker',
      'A view over a tenant table runs with its owner''s rights: the owner''s row-level security applies, not the caller''s.'),
     ('materialized_view_over_tenant_table', 'error', 'materialized view over a tenant table',
@@ -125,6 +125,12 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A foreign key between two tenant tables does not pair the tenant columns, or a table that is not a tenant table references a tenant table: a row may reference another tenant''s row (an existence oracle), and a cascade changes another tenant''s rows.'),
     ('tenant_setting_default', 'error', 'default for the tenant setting',
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM, the configuration file, a function''s SET clause or a policy''s COALESCE gives app.current_tenant_id a default: sessions run inside a tenant without setting one.'),
+    ('replication_role_default', 'error', 'default of session_replication_role = replica',
+     'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM or the configuration file makes sessions start with session_replication_role = replica: ordinary triggers and event triggers do not fire, so nothing is audited, new tables are not protected and the drift guard is off.'),
+    ('event_trigger_disabled', 'error', 'tenant_rls event trigger disabled',
+     'An event trigger of the extension is disabled or set to ENABLE REPLICA: new tenant tables are not protected automatically, the drift guard does not stop DISABLE ROW LEVEL SECURITY, NO FORCE or DROP POLICY, and the registry misses drops and renames.'),
+    ('extension_privilege', 'error', 'privilege on an object of tenant_rls beyond a plain install',
+     'A role other than the owner holds a privilege on a table, partition, view or sequence of schema tenant_rls (INSERT on tenant_grant is a cross-tenant read, SELECT on an audit partition shows every tenant''s entries) or CREATE on the schema (an overload captures calls); EXECUTE on a function a plain install leaves to the owner is reported as info (as warning when granted to PUBLIC).'),
     ('large_objects_present', 'warning', 'large objects present',
      'The database has large objects: they have no row-level security and no tenant.'),
     ('audit_guard_not_always', 'warning', 'audit log guard not ENABLE ALWAYS',
@@ -618,7 +624,77 @@ polfset AS (
            array_agg(DISTINCT format('%s in %s', n.name, fs.fid::regprocedure::text)) AS via
       FROM pol p, unnest(p.funcs) f(fid)
       JOIN pfset fs ON fs.fid = f.fid, unnest(fs.names) n(name)
-     GROUP BY p.relid, p.polname)
+     GROUP BY p.relid, p.polname),
+-- the tables whose audit row trigger fires but whose audit TRUNCATE trigger
+-- (a statement trigger: not cloned, every partition has its own) is
+-- missing or does not fire; names looked up for these rows only
+audtrunc AS MATERIALIZED (
+    SELECT y.relid, y.trunc_name, y.qname
+      FROM (SELECT x.relid, x.trunc_name,
+                   (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+                      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = x.relid) AS qname,
+                   (SELECT c.relkind FROM pg_class c WHERE c.oid = x.relid) AS relkind
+              FROM (SELECT tg.tgrelid AS relid,
+                           min(tg.tgname) FILTER (WHERE (tg.tgtype::int & 32) = 32) AS trunc_name
+                      FROM pg_trigger tg
+                     WHERE tg.tgfoid = (SELECT p.oid FROM pg_proc p
+                                         WHERE p.pronamespace = 'tenant_rls'::regnamespace
+                                           AND p.proname = 'audit_trigger' AND p.pronargs = 0)
+                     GROUP BY tg.tgrelid
+                    HAVING bool_or((tg.tgtype::int & 1) = 1 AND tg.tgenabled IN ('O', 'A'))
+                       AND NOT coalesce(bool_or((tg.tgtype::int & 32) = 32 AND tg.tgenabled IN ('O', 'A')), false)) x
+            OFFSET 0) y
+     WHERE y.relkind IN ('r', 'p')),
+-- session_replication_role = replica as a stored default
+srrdef AS (
+    SELECT s.setrole, s.setdatabase, db.datname, c.c
+      FROM pg_db_role_setting s
+      LEFT JOIN pg_database db ON db.oid = s.setdatabase
+     CROSS JOIN LATERAL unnest(s.setconfig) c(c)
+     WHERE lower(split_part(c.c, '=', 1)) = 'session_replication_role'
+       AND lower(btrim(substr(c.c, strpos(c.c, '=') + 1), ' ''"')) = 'replica'),
+-- the relations of schema tenant_rls: the extension's members and the
+-- audit log's partitions (not members: audit_maintain() or a restore
+-- creates them), looked up by OID
+xrel AS MATERIALIZED (
+    SELECT (x.c).oid, (x.c).relname, (x.c).relkind, (x.c).relowner, (x.c).relacl
+      FROM (SELECT (SELECT c FROM pg_class c WHERE c.oid = r.relid) AS c
+              FROM (SELECT e.objid AS relid FROM extrels e
+                    UNION
+                    SELECT i.inhrelid FROM pg_inherits i
+                     WHERE i.inhparent = to_regclass('tenant_rls.audit_batch')) r
+            OFFSET 0) x
+     WHERE (x.c).relnamespace = 'tenant_rls'::regnamespace
+       AND (x.c).relkind IN ('r', 'p', 'v', 'm', 'S', 'f')),
+-- their privileges (and column privileges) held by a role other than the
+-- owner and not given by a plain install: pg_init_privs keeps what CREATE
+-- EXTENSION (and ALTER EXTENSION UPDATE) left, for the members; the
+-- partitions are their owner's only.  A privilege PUBLIC has there anyway
+-- gives nothing more.
+xacl AS MATERIALIZED (
+    SELECT a.oid, a.relname, a.relkind, a.grantee, a.privilege_type, a.is_grantable
+      FROM (SELECT x.oid, x.relname, x.relkind, x.relowner, e.grantee, e.privilege_type, e.is_grantable
+              FROM xrel x CROSS JOIN LATERAL aclexplode(x.relacl) e
+            UNION ALL
+            SELECT x.oid, x.relname, x.relkind, x.relowner, e.grantee, e.privilege_type, e.is_grantable
+              FROM colacl ca JOIN xrel x ON x.oid = ca.attrelid
+             CROSS JOIN LATERAL aclexplode(ca.attacl) e) a
+      LEFT JOIN pg_roles gr ON gr.oid = a.grantee
+     WHERE a.grantee <> a.relowner AND NOT coalesce(gr.rolsuper, false)
+       AND NOT EXISTS (SELECT 1 FROM pg_init_privs ip CROSS JOIN LATERAL aclexplode(ip.initprivs) i
+                        WHERE ip.objoid = a.oid AND ip.classoid = 'pg_class'::regclass AND ip.objsubid = 0
+                          AND i.grantee IN (a.grantee, 0) AND i.privilege_type = a.privilege_type)),
+-- EXECUTE on the extension's functions that a plain install leaves to the
+-- owner (PUBLIC has not got it in pg_init_privs)
+xexec AS MATERIALIZED (
+    SELECT p.oid, e.grantee, e.is_grantable
+      FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) e
+      LEFT JOIN pg_roles gr ON gr.oid = e.grantee
+     WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proacl IS NOT NULL
+       AND e.privilege_type = 'EXECUTE' AND e.grantee <> p.proowner AND NOT coalesce(gr.rolsuper, false)
+       AND NOT EXISTS (SELECT 1 FROM pg_init_privs ip CROSS JOIN LATERAL aclexplode(ip.initprivs) i
+                        WHERE ip.objoid = p.oid AND ip.classoid = 'pg_proc'::regclass AND ip.objsubid = 0
+                          AND i.grantee IN (e.grantee, 0) AND i.privilege_type = 'EXECUTE'))
 -- ==== tables
 SELECT 'table_unprotected', 'error', t.qname, 'table',
        format('%s %s has the tenant column %I but tenant_rls does not protect it.',
@@ -793,6 +869,19 @@ SELECT 'audit_missing', 'warning', t.qname, 'table',
        CASE WHEN h.yes THEN format('SELECT tenant_rls.enable_audit(%L);', t.qname) END, t.relid
   FROM ten t CROSS JOIN cfg CROSS JOIN has_enable_audit h LEFT JOIN aud ON aud.tgrelid = t.relid
  WHERE cfg.audit AND t.status = 'protected' AND NOT coalesce(aud.fires, false)
+UNION ALL
+-- ... or the audit TRUNCATE trigger of an audited table (its row trigger
+-- fires) or of a partition of one is missing, DISABLEd or ENABLE REPLICA
+SELECT 'audit_missing', 'warning', a.qname, 'table',
+       CASE WHEN a.trunc_name IS NULL
+            THEN format('Audited table %s has no tenant_rls TRUNCATE audit trigger.', a.qname)
+            ELSE format('The tenant_rls TRUNCATE audit trigger %I of audited table %s does not fire (DISABLE TRIGGER or ENABLE REPLICA TRIGGER).',
+                        a.trunc_name, a.qname) END,
+       'Its INSERT, UPDATE and DELETE are recorded, but a TRUNCATE of it, which empties every tenant''s rows, is not (statement triggers are not cloned to partitions: each partition has its own).',
+       CASE WHEN a.trunc_name IS NOT NULL THEN format('ALTER TABLE %s ENABLE TRIGGER %I;', a.qname, a.trunc_name)
+            ELSE format('SELECT tenant_rls.audit_sync_truncate_triggers(%L);', a.qname) END,
+       a.relid
+  FROM audtrunc a
 -- ==== views and functions
 UNION ALL
 SELECT 'view_not_security_invoker', 'error', v.vname, 'view',
@@ -1012,6 +1101,101 @@ SELECT 'tenant_setting_default', 'error',
   FROM pg_file_settings f
  WHERE lower(f.name) = 'app.current_tenant_id'
    AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))
+-- ==== the extension itself: replica mode, its event triggers, its privileges
+UNION ALL
+SELECT 'replication_role_default', 'error',
+       CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'all roles'
+            WHEN s.setrole = 0 THEN format('database %I', s.datname)
+            WHEN s.setdatabase = 0 THEN format('role %I', pg_get_userbyid(s.setrole))
+            ELSE format('role %I in database %I', pg_get_userbyid(s.setrole), s.datname) END,
+       'setting',
+       format('%s makes sessions start with session_replication_role = replica (%s).',
+              CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL'
+                   WHEN s.setrole = 0 THEN format('ALTER DATABASE %I', s.datname)
+                   WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I', pg_get_userbyid(s.setrole))
+                   ELSE format('ALTER ROLE %I IN DATABASE %I', pg_get_userbyid(s.setrole), s.datname) END, s.c),
+       'In replica mode ordinary triggers and event triggers do not fire: the tenant_rls audit triggers record nothing, new tables are not protected automatically, the drift guard does not stop DISABLE ROW LEVEL SECURITY, NO FORCE or DROP POLICY, and foreign keys are not checked.',
+       CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL RESET session_replication_role;'
+            WHEN s.setrole = 0 THEN format('ALTER DATABASE %I RESET session_replication_role;', s.datname)
+            WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I RESET session_replication_role;', pg_get_userbyid(s.setrole))
+            ELSE format('ALTER ROLE %I IN DATABASE %I RESET session_replication_role;', pg_get_userbyid(s.setrole), s.datname) END,
+       NULL::oid
+  FROM srrdef s
+UNION ALL
+SELECT 'replication_role_default', 'error',
+       format('configuration file %s', f.sourcefile), 'setting',
+       format('%s sets session_replication_role = replica (%s, line %s).',
+              CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf' THEN 'ALTER SYSTEM' ELSE 'The configuration file' END,
+              f.sourcefile, f.sourceline),
+       'Every session of every database then runs in replica mode: ordinary triggers and event triggers do not fire, so the tenant_rls audit triggers record nothing, new tables are not protected automatically and the drift guard is off. '
+       || CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf'
+               THEN 'After ALTER SYSTEM RESET (a statement of its own, outside a transaction block), run SELECT pg_reload_conf() so that new sessions no longer get it.'
+               ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END,
+       CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf' THEN 'ALTER SYSTEM RESET session_replication_role;' END,
+       NULL::oid
+  FROM pg_file_settings f
+ WHERE lower(f.name) = 'session_replication_role' AND lower(f.setting) = 'replica'
+   AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))
+UNION ALL
+SELECT 'event_trigger_disabled', 'error', quote_ident(e.evtname), 'event trigger',
+       format('Event trigger %I of tenant_rls %s.', e.evtname,
+              CASE e.evtenabled WHEN 'D' THEN 'is disabled' ELSE 'fires only in replica mode (ENABLE REPLICA)' END),
+       CASE e.evtevent
+            WHEN 'ddl_command_end' THEN 'It protects new tenant tables (auto-protection) and refuses DISABLE ROW LEVEL SECURITY, NO FORCE and ALTER POLICY on protected tables (drift guard): without it they go through.'
+            WHEN 'sql_drop' THEN 'It refuses dropping a managed policy or the tenant column of a protected table (drift guard) and removes dropped tables from the registry: without it they go through.'
+            ELSE 'It prepares ATTACH PARTITION of audited tables: without it the audit trigger of the attached table collides with its new parent''s.' END,
+       format('ALTER EVENT TRIGGER %I ENABLE;', e.evtname), NULL::oid
+  FROM pg_event_trigger e
+ WHERE e.evtenabled IN ('D', 'R') AND starts_with(e.evtname, 'tenant_rls_')
+   AND (SELECT true FROM pg_depend d
+         WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid AND d.objsubid = 0
+           AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+           AND d.refobjid = (SELECT x.oid FROM pg_extension x WHERE x.extname = 'tenant_rls')
+         LIMIT 1)
+UNION ALL
+SELECT 'extension_privilege', CASE WHEN y.relkind = 'S' THEN 'warning' ELSE 'error' END,
+       format('tenant_rls.%I TO %s', y.relname, y.gname), 'privilege',
+       format('%s holds %s on %s tenant_rls.%I, which a plain install leaves to the extension owner.',
+              y.gname, array_to_string(y.privs, ', '),
+              CASE y.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                             WHEN 'p' THEN 'partitioned table' ELSE 'table' END, y.relname),
+       'The extension''s tables decide who sees what: INSERT or UPDATE on tenant_grant grants a tenant another tenant''s rows, the registry, audit_config and accepted_finding decide what is protected, audited and reported, SELECT on a partition of the audit log shows every tenant''s entries (a partition has no row-level security of its own), and the audit chain tables can be forged. A partition re-created by pg_restore gets the restoring role''s default privileges.',
+       format('REVOKE %s ON %s tenant_rls.%I FROM %s%s;', array_to_string(y.privs, ', '),
+              CASE WHEN y.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, y.relname, y.gname,
+              CASE WHEN y.grantable THEN ' CASCADE' ELSE '' END),
+       NULL::oid
+  FROM (SELECT a.oid, a.relname, a.relkind,
+               CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS gname,
+               array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) AS privs,
+               bool_or(a.is_grantable) AS grantable
+          FROM xacl a GROUP BY a.oid, a.relname, a.relkind, a.grantee) y
+UNION ALL
+SELECT 'extension_privilege', 'error', format('schema tenant_rls TO %s', y.gname), 'privilege',
+       format('%s holds CREATE on schema tenant_rls.', y.gname),
+       'Whoever may create objects in the schema can add an overload of an extension function (a better match for the argument types) that captures the schema-qualified calls of policies, column defaults and applications, and runs as whoever calls it.',
+       format('REVOKE CREATE ON SCHEMA tenant_rls FROM %s%s;', y.gname, CASE WHEN y.grantable THEN ' CASCADE' ELSE '' END),
+       NULL::oid
+  FROM (SELECT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END AS gname,
+               e.is_grantable AS grantable
+          FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) e
+          LEFT JOIN pg_roles gr ON gr.oid = e.grantee
+         WHERE n.oid = 'tenant_rls'::regnamespace AND e.privilege_type = 'CREATE'
+           AND e.grantee <> n.nspowner AND NOT coalesce(gr.rolsuper, false)) y
+UNION ALL
+SELECT 'extension_privilege', CASE WHEN y.grantee = 0 THEN 'warning' ELSE 'info' END,
+       format('%s TO %s', y.fname, y.gname), 'privilege',
+       format('%s may run %s, which a plain install leaves to the extension owner.', y.gname, y.fname),
+       CASE WHEN y.grantee = 0
+            THEN 'Every role, tenant sessions included, may run it. Grant it to the roles that need it instead (doc/privileges.md).'
+            ELSE 'A deliberate grant (an auditor running lint(), a token issuer running sign_tenant()) is fine: check that this role should have it.' END,
+       format('REVOKE EXECUTE ON ROUTINE %s FROM %s%s;', y.fname, y.gname, CASE WHEN y.grantable THEN ' CASCADE' ELSE '' END),
+       NULL::oid
+  FROM (SELECT x.grantee, x.grantable,
+               CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END AS gname,
+               (SELECT format('tenant_rls.%I(%s)', p.proname, pg_get_function_identity_arguments(p.oid))
+                  FROM pg_proc p WHERE p.oid = x.oid) AS fname
+          FROM (SELECT xe.oid, xe.grantee, bool_or(xe.is_grantable) AS grantable
+                  FROM xexec xe GROUP BY xe.oid, xe.grantee) x) y
 -- ==== database and server
 UNION ALL
 SELECT 'large_objects_present', 'warning', 'pg_largeobject', 'catalog',
