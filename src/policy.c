@@ -1653,8 +1653,8 @@ tenant_rls_mark_global(PG_FUNCTION_ARGS)
 					 errmsg("table \"%s\" is below protected table \"%s\", so it cannot be marked global",
 							tenant_rel_qualname(relid), tenant_rel_qualname(anc)),
 					 errdetail("A global table has no tenant policies; the rows of a partition or child are those of its protected parent."),
-					 errhint("Protect it with its parent (SELECT tenant_rls.protect('%s');), or detach it first.",
-							 tenant_rel_qualname(anc))));
+					 errhint("Protect it with its parent (SELECT tenant_rls.protect(%s);), or detach it first.",
+							 quote_literal_cstr(tenant_rel_qualname(anc)))));
 	}
 	foreach(lc, tree)
 	{

@@ -286,8 +286,11 @@ key_setter_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 static bool
 may_set_key(bool lookup_safe)
 {
-	Oid			user = GetUserId();
+	Oid			user;
+	int			sec_context;
 
+	/* (GetUserId() would assert in a process without a user) */
+	GetUserIdAndSecContext(&user, &sec_context);
 	if (!OidIsValid(user))
 		return true;
 	if (user == key_setter_user)
@@ -352,6 +355,9 @@ redacted(ErrorData *edata, const char *text)
 {
 	return MemoryContextStrdup(edata->assoc_context ? edata->assoc_context : ErrorContext, text);
 }
+
+static long after_mention(const char *s, size_t from, size_t to);
+static void mask_activity(const char *text, long from, uint64 query_id);
 
 static void
 token_emit_log_hook(ErrorData *edata)
@@ -432,6 +438,20 @@ token_emit_log_hook(ErrorData *edata)
 			edata->context = redacted(edata, redacted_text);
 		if (contains_key(edata->internalquery))
 			edata->internalquery = redacted(edata, redacted_text);
+
+		/*
+		 * A statement that fails before it runs (a syntax error, an unknown
+		 * table) never reaches the hooks that mask pg_stat_activity below,
+		 * and the session then shows its text while it stays idle.
+		 */
+		if (edata->elevel == ERROR && debug_query_string != NULL &&
+			pgstat_track_activities)
+		{
+			long		m = after_mention(debug_query_string, 0, strlen(debug_query_string));
+
+			if (m >= 0 && may_set_key(false))
+				mask_activity(debug_query_string, m, UINT64CONST(0));
+		}
 	}
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
@@ -502,9 +522,13 @@ mask_range(char *s, size_t from, size_t to)
 			s[i] = '*';
 }
 
-/* pg_stat_activity: the current statement, masked after the setting's name */
+/*
+ * pg_stat_activity: the current statement, masked after the setting's name.
+ * pgstat_report_activity() clears the query id, which parse analysis had
+ * reported already: query_id puts it back (0: none to put back).
+ */
 static void
-mask_activity(const char *text, long from)
+mask_activity(const char *text, long from, uint64 query_id)
 {
 	char	   *copy;
 
@@ -513,6 +537,8 @@ mask_activity(const char *text, long from)
 	copy = pstrdup(text);
 	mask_range(copy, from < 0 ? 0 : (size_t) from, strlen(copy));
 	pgstat_report_activity(STATE_RUNNING, copy);
+	if (query_id != UINT64CONST(0))
+		pgstat_report_query_id(query_id, true);
 	pfree(copy);
 }
 
@@ -585,7 +611,12 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			mask_from = paren ? (long) (paren + 1 - queryString) : (long) to;
 		}
 		else
+		{
 			mask_from = after_mention(queryString, from, to);
+			/* the name spelled so the text does not show it (U&"...") */
+			if (mask_from < 0)
+				mask_from = (long) from;
+		}
 		if (mask_from >= 0 && (size_t) mask_from < to)
 		{
 			char	   *masked = pstrdup(queryString);
@@ -593,7 +624,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			mask_range(masked, (size_t) mask_from, to);
 			text = masked;
 			if (queryString == debug_query_string)
-				mask_activity(queryString, mask_from);
+				mask_activity(queryString, mask_from, pstmt->queryId);
 		}
 	}
 	if (text == queryString && queryString != NULL && queryString == debug_query_string)
@@ -609,7 +640,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		m = after_mention(queryString, from, to);
 
 		if (m >= 0 && may_set_key(true))
-			mask_activity(queryString, m);
+			mask_activity(queryString, m, pstmt->queryId);
 	}
 
 	if (token_prev_ProcessUtility)
@@ -636,7 +667,7 @@ token_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			to = strlen(queryDesc->sourceText);	/* the first statement: the whole string, once */
 		m = after_mention(queryDesc->sourceText, from, to);
 		if (m >= 0 && may_set_key(true))
-			mask_activity(queryDesc->sourceText, m);
+			mask_activity(queryDesc->sourceText, m, queryDesc->plannedstmt->queryId);
 	}
 	if (token_prev_ExecutorStart)
 		token_prev_ExecutorStart(queryDesc, eflags);

@@ -62,6 +62,27 @@ for my $c (@cases)
 }
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET tenant_rls.signing_key_previous');
 
+# statements that fail before they run (parser, parse analysis) never reach
+# the executor or utility hooks; a statement that names the setting so the text
+# does not show it (U&"...") is masked whole
+my @failing = (
+	[ 'a syntax error', 'key-syntax-error-0123456789abcdef0123456789',
+	  q{SET tenant_rls.signing_key TO '%s' garbage;}, $masked ],
+	[ 'an unknown table', 'key-no-table-0123456789abcdef0123456789ab',
+	  q{SELECT set_config('tenant_rls.signing_key', '%s', false) FROM no_such_table;}, $masked ],
+	[ 'a Unicode-escaped name', 'key-unicode-name-0123456789abcdef01234567',
+	  q{SET tenant_rls.U&"signing\005fkey" = '%s';}, qr/idle: \*+/ ],
+);
+for my $c (@failing)
+{
+	my ($name, $key, $sql, $shown) = @$c;
+	my ($ret, $out, $err) = $node->psql('postgres', sprintf($sql, $key) . "\n$peek\n", on_error_stop => 0);
+	unlike($out, qr/\Q$key\E/, "$name: the key is not in pg_stat_activity of the idle session");
+	like($out, $shown, "$name: pg_stat_activity shows the statement, masked")
+	  or diag("out=$out err=$err");
+	push @cases, $c;
+}
+
 # a role that cannot set a key does not hide its statements from monitoring by
 # naming the setting in a comment
 $node->safe_psql('postgres', 'CREATE ROLE app LOGIN');
