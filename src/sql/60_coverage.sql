@@ -646,13 +646,23 @@ audtrunc AS MATERIALIZED (
             OFFSET 0) y
      WHERE y.relkind IN ('r', 'p')),
 -- session_replication_role = replica as a stored default
-srrdef AS (
-    SELECT s.setrole, s.setdatabase, db.datname, c.c
+-- stored defaults (ALTER ROLE / ALTER DATABASE ... SET) of the settings
+-- findings look at: the setting, the entry, whom it applies to and the
+-- statement that stored it (the fix is that statement's RESET)
+roledef AS (
+    SELECT lower(split_part(c.c, '=', 1)) AS name, c.c,
+           CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'all roles'
+                WHEN s.setrole = 0 THEN format('database %I', db.datname)
+                WHEN s.setdatabase = 0 THEN format('role %I', pg_get_userbyid(s.setrole))
+                ELSE format('role %I in database %I', pg_get_userbyid(s.setrole), db.datname) END AS object,
+           CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL'
+                WHEN s.setrole = 0 THEN format('ALTER DATABASE %I', db.datname)
+                WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I', pg_get_userbyid(s.setrole))
+                ELSE format('ALTER ROLE %I IN DATABASE %I', pg_get_userbyid(s.setrole), db.datname) END AS stmt
       FROM pg_db_role_setting s
       LEFT JOIN pg_database db ON db.oid = s.setdatabase
      CROSS JOIN LATERAL unnest(s.setconfig) c(c)
-     WHERE lower(split_part(c.c, '=', 1)) = 'session_replication_role'
-       AND lower(btrim(substr(c.c, strpos(c.c, '=') + 1), ' ''"')) = 'replica'),
+     WHERE lower(split_part(c.c, '=', 1)) IN ('app.current_tenant_id', 'session_replication_role')),
 -- the relations of schema tenant_rls: the extension's members and the
 -- audit log's partitions (not members: audit_maintain() or a restore
 -- creates them), looked up by OID
@@ -1038,27 +1048,13 @@ SELECT 'foreign_key_without_tenant', 'error', format('%I ON %I.%I', co.conname, 
  WHERE co.contype = 'f' AND co.conparentid = 0 AND d.tenant_attnum IS NOT NULL
    AND s.relid IS NULL AND e.objid IS NULL
 UNION ALL
-SELECT 'tenant_setting_default', 'error',
-       CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'all roles'
-            WHEN s.setrole = 0 THEN format('database %I', db.datname)
-            WHEN s.setdatabase = 0 THEN format('role %I', pg_get_userbyid(s.setrole))
-            ELSE format('role %I in database %I', pg_get_userbyid(s.setrole), db.datname) END,
-       'setting',
-       format('%s sets a default for app.current_tenant_id (%s).',
-              CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL'
-                   WHEN s.setrole = 0 THEN format('ALTER DATABASE %I', db.datname)
-                   WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I', pg_get_userbyid(s.setrole))
-                   ELSE format('ALTER ROLE %I IN DATABASE %I', pg_get_userbyid(s.setrole), db.datname) END, c.c),
+SELECT 'tenant_setting_default', 'error', r.object, 'setting',
+       format('%s sets a default for app.current_tenant_id (%s).', r.stmt, r.c),
        'Sessions then start inside a tenant without the application choosing one, and a pooled connection carries it to the next client.',
-       CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL RESET app.current_tenant_id;'
-            WHEN s.setrole = 0 THEN format('ALTER DATABASE %I RESET app.current_tenant_id;', db.datname)
-            WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I RESET app.current_tenant_id;', pg_get_userbyid(s.setrole))
-            ELSE format('ALTER ROLE %I IN DATABASE %I RESET app.current_tenant_id;', pg_get_userbyid(s.setrole), db.datname) END,
+       r.stmt || ' RESET app.current_tenant_id;',
        NULL::oid
-  FROM pg_db_role_setting s
-  LEFT JOIN pg_database db ON db.oid = s.setdatabase
-  CROSS JOIN LATERAL unnest(s.setconfig) c(c)
- WHERE lower(split_part(c.c, '=', 1)) = 'app.current_tenant_id'
+  FROM roledef r
+ WHERE r.name = 'app.current_tenant_id'
 UNION ALL
 -- ... or a policy's COALESCE(<the tenant>, 'acme'): a session without a
 -- tenant reads and writes that tenant's rows
@@ -1103,24 +1099,14 @@ SELECT 'tenant_setting_default', 'error',
    AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))
 -- ==== the extension itself: replica mode, its event triggers, its privileges
 UNION ALL
-SELECT 'replication_role_default', 'error',
-       CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'all roles'
-            WHEN s.setrole = 0 THEN format('database %I', s.datname)
-            WHEN s.setdatabase = 0 THEN format('role %I', pg_get_userbyid(s.setrole))
-            ELSE format('role %I in database %I', pg_get_userbyid(s.setrole), s.datname) END,
-       'setting',
-       format('%s makes sessions start with session_replication_role = replica (%s).',
-              CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL'
-                   WHEN s.setrole = 0 THEN format('ALTER DATABASE %I', s.datname)
-                   WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I', pg_get_userbyid(s.setrole))
-                   ELSE format('ALTER ROLE %I IN DATABASE %I', pg_get_userbyid(s.setrole), s.datname) END, s.c),
+SELECT 'replication_role_default', 'error', r.object, 'setting',
+       format('%s makes sessions start with session_replication_role = replica (%s).', r.stmt, r.c),
        'In replica mode ordinary triggers and event triggers do not fire: the tenant_rls audit triggers record nothing, new tables are not protected automatically, the drift guard does not stop DISABLE ROW LEVEL SECURITY, NO FORCE or DROP POLICY, and foreign keys are not checked.',
-       CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'ALTER ROLE ALL RESET session_replication_role;'
-            WHEN s.setrole = 0 THEN format('ALTER DATABASE %I RESET session_replication_role;', s.datname)
-            WHEN s.setdatabase = 0 THEN format('ALTER ROLE %I RESET session_replication_role;', pg_get_userbyid(s.setrole))
-            ELSE format('ALTER ROLE %I IN DATABASE %I RESET session_replication_role;', pg_get_userbyid(s.setrole), s.datname) END,
+       r.stmt || ' RESET session_replication_role;',
        NULL::oid
-  FROM srrdef s
+  FROM roledef r
+ WHERE r.name = 'session_replication_role'
+   AND lower(btrim(substr(r.c, strpos(r.c, '=') + 1), ' ''"')) = 'replica'
 UNION ALL
 SELECT 'replication_role_default', 'error',
        format('configuration file %s', f.sourcefile), 'setting',
