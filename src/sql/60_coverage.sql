@@ -663,6 +663,22 @@ roledef AS (
       LEFT JOIN pg_database db ON db.oid = s.setdatabase
      CROSS JOIN LATERAL unnest(s.setconfig) c(c)
      WHERE lower(split_part(c.c, '=', 1)) IN ('app.current_tenant_id', 'session_replication_role')),
+-- the same settings in the configuration files (ALTER SYSTEM writes
+-- postgresql.auto.conf; read from the files, so also before a reload;
+-- pg_file_settings needs pg_read_all_settings): who set it, where, and how
+-- to undo it
+filedef AS (
+    SELECT lower(f.name) AS name, lower(f.setting) AS setting,
+           format('configuration file %s', f.sourcefile) AS object,
+           format('%s, line %s', f.sourcefile, f.sourceline) AS place,
+           f.sourcefile LIKE '%postgresql.auto.conf' AS auto,
+           CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf' THEN 'ALTER SYSTEM' ELSE 'The configuration file' END AS who,
+           CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf'
+                THEN 'After ALTER SYSTEM RESET (a statement of its own, outside a transaction block), run SELECT pg_reload_conf() so that new sessions no longer get it.'
+                ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END AS undo
+      FROM pg_file_settings f
+     WHERE lower(f.name) IN ('app.current_tenant_id', 'session_replication_role')
+       AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))),
 -- the relations of schema tenant_rls: the extension's members and the
 -- audit log's partitions (not members: audit_maintain() or a restore
 -- creates them), looked up by OID
@@ -1083,20 +1099,14 @@ UNION ALL
 -- ... or the configuration files (ALTER SYSTEM writes postgresql.auto.conf):
 -- every session of every database starts with it (read from the files, so
 -- also before a reload; pg_file_settings needs pg_read_all_settings)
-SELECT 'tenant_setting_default', 'error',
-       format('configuration file %s', f.sourcefile), 'setting',
-       format('%s sets a default for app.current_tenant_id (%s, line %s).',
-              CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf' THEN 'ALTER SYSTEM' ELSE 'The configuration file' END,
-              f.sourcefile, f.sourceline),
+SELECT 'tenant_setting_default', 'error', fd.object, 'setting',
+       format('%s sets a default for app.current_tenant_id (%s).', fd.who, fd.place),
        'Every session of every database then starts inside a tenant without the application choosing one, and a pooled connection carries it to the next client. '
-       || CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf'
-               THEN 'After ALTER SYSTEM RESET (a statement of its own, outside a transaction block), run SELECT pg_reload_conf() so that new sessions no longer get it.'
-               ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END,
-       CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf' THEN 'ALTER SYSTEM RESET app.current_tenant_id;' END,
+       || fd.undo,
+       CASE WHEN fd.auto THEN 'ALTER SYSTEM RESET app.current_tenant_id;' END,
        NULL::oid
-  FROM pg_file_settings f
- WHERE lower(f.name) = 'app.current_tenant_id'
-   AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))
+  FROM filedef fd
+ WHERE fd.name = 'app.current_tenant_id'
 -- ==== the extension itself: replica mode, its event triggers, its privileges
 UNION ALL
 SELECT 'replication_role_default', 'error', r.object, 'setting',
@@ -1108,20 +1118,14 @@ SELECT 'replication_role_default', 'error', r.object, 'setting',
  WHERE r.name = 'session_replication_role'
    AND lower(btrim(substr(r.c, strpos(r.c, '=') + 1), ' ''"')) = 'replica'
 UNION ALL
-SELECT 'replication_role_default', 'error',
-       format('configuration file %s', f.sourcefile), 'setting',
-       format('%s sets session_replication_role = replica (%s, line %s).',
-              CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf' THEN 'ALTER SYSTEM' ELSE 'The configuration file' END,
-              f.sourcefile, f.sourceline),
+SELECT 'replication_role_default', 'error', fd.object, 'setting',
+       format('%s sets session_replication_role = replica (%s).', fd.who, fd.place),
        'Every session of every database then runs in replica mode: ordinary triggers and event triggers do not fire, so the tenant_rls audit triggers record nothing, new tables are not protected automatically and the drift guard is off. '
-       || CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf'
-               THEN 'After ALTER SYSTEM RESET (a statement of its own, outside a transaction block), run SELECT pg_reload_conf() so that new sessions no longer get it.'
-               ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END,
-       CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf' THEN 'ALTER SYSTEM RESET session_replication_role;' END,
+       || fd.undo,
+       CASE WHEN fd.auto THEN 'ALTER SYSTEM RESET session_replication_role;' END,
        NULL::oid
-  FROM pg_file_settings f
- WHERE lower(f.name) = 'session_replication_role' AND lower(f.setting) = 'replica'
-   AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))
+  FROM filedef fd
+ WHERE fd.name = 'session_replication_role' AND fd.setting = 'replica'
 UNION ALL
 SELECT 'event_trigger_disabled', 'error', quote_ident(e.evtname), 'event trigger',
        format('Event trigger %I of tenant_rls %s.', e.evtname,
