@@ -61,6 +61,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "audit_delivery.h"
 #include "context.h"
 #include "guc.h"
 #include "module_init.h"
@@ -171,6 +172,7 @@ tenant_rls_audit_init(void)
 	CacheRegisterRelcacheCallback(audit_chain_relcache_callback, (Datum) 0);
 	if (process_shared_preload_libraries_in_progress)
 		audit_chain_shmem_init();
+	audit_delivery_init();
 }
 
 static bool

@@ -87,6 +87,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "audit_delivery.h"
 #include "guc.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_audit_verify);
@@ -532,13 +533,43 @@ app_user(void)
 }
 
 /*
+ * The context of a batch delivered from the WAL (audit_delivery.c): what
+ * fill_batch_context() took in the writer's backend when it committed.
+ */
+typedef struct BatchContext
+{
+	TimestampTz logged_at;
+	int64		txid;
+	text	   *session_user;
+	text	   *application_name;	/* NULL: none */
+	inet	   *client_addr;	/* NULL: none */
+} BatchContext;
+
+/*
  * The context columns a batch gets when it is written: logged_at, txid,
  * db_session_user, application_name, client_addr.  (db_user and app_user are
  * taken with its first entry: a batch changes when they do.)
  */
 static void
-fill_batch_context(Datum *values, bool *nulls)
+fill_batch_context(Datum *values, bool *nulls, const BatchContext *ctx)
 {
+	if (ctx != NULL)
+	{
+		/* a batch delivered from the WAL: the context its writer recorded */
+		values[AB_LOGGED_AT] = TimestampTzGetDatum(ctx->logged_at);
+		nulls[AB_LOGGED_AT] = false;
+		values[AB_TXID] = Int64GetDatum(ctx->txid);
+		nulls[AB_TXID] = false;
+		values[AB_DB_SESSION_USER] = PointerGetDatum(ctx->session_user);
+		nulls[AB_DB_SESSION_USER] = false;
+		nulls[AB_APPLICATION_NAME] = (ctx->application_name == NULL);
+		if (ctx->application_name)
+			values[AB_APPLICATION_NAME] = PointerGetDatum(ctx->application_name);
+		nulls[AB_CLIENT_ADDR] = (ctx->client_addr == NULL);
+		if (ctx->client_addr)
+			values[AB_CLIENT_ADDR] = PointerGetDatum(ctx->client_addr);
+		return;
+	}
 	values[AB_LOGGED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
 	nulls[AB_LOGGED_AT] = false;
 	values[AB_TXID] = Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId()));
@@ -1364,6 +1395,7 @@ chain_write_heads(void)
 }
 
 static void flush_pending(int level);
+static void defer_batches(List *batches);
 static Size batch_bytes(PendingBatch *pb);
 static void free_batch(PendingBatch *pb);
 
@@ -1576,14 +1608,14 @@ batch_keys(PendingBatch *pb, Datum *values, bool *nulls)
 
 /* chain and write one queued batch */
 static void
-write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level)
+write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level, const BatchContext *ctx)
 {
 	uint8		hash[AUDIT_HASH_LEN];
 	Datum		values[AB_NATTS];
 	bool		nulls[AB_NATTS];
 
 	memset(nulls, true, sizeof(nulls));
-	fill_batch_context(values, nulls);
+	fill_batch_context(values, nulls, ctx);
 	if (pb->has_tenant)
 	{
 		values[AB_TENANT] = CStringGetTextDatum(pb->key);
@@ -1705,6 +1737,18 @@ flush_pending(int level)
 	foreach(lc, later)
 		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
 
+	if (audit_delivery_deferred())
+	{
+		/* into the WAL with the commit; the delivery worker chains them */
+		defer_batches(now);
+		foreach(lc, now)
+			free_batch((PendingBatch *) lfirst(lc));
+		list_free(now);
+		list_free(keys);
+		list_free(later);
+		return;
+	}
+
 	list_sort(keys, key_cmp);
 	foreach(lc, keys)
 		(void) chain_state((const char *) lfirst(lc));
@@ -1717,7 +1761,7 @@ flush_pending(int level)
 		PendingBatch *pb = lfirst(lc);
 
 		MemoryContextSwitchTo(tmp);
-		write_batch(&writer, chain_state(pb->key), pb, level);
+		write_batch(&writer, chain_state(pb->key), pb, level, NULL);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
 		free_batch(pb);
@@ -1729,6 +1773,306 @@ flush_pending(int level)
 	list_free(now);
 	list_free(keys);
 	list_free(later);
+}
+
+/* ---------------------------------------------------------------------
+ * Deferred delivery: batches through the WAL (audit_delivery.c)
+ * ---------------------------------------------------------------------
+ *
+ * With tenant_rls.audit_delivery = deferred, a committing transaction does
+ * not lock, chain or write anything: its batches and their context are
+ * serialised into one signed, transactional WAL message (defer_batches), and
+ * the database's delivery worker reads the message back once the commit
+ * record follows it and writes the batches exactly as the transaction would
+ * have (audit_deliver), in commit order.  The format is private to one
+ * server (native byte order), versioned by its first byte:
+ *
+ *   u8 version, i64 logged_at, i64 txid, str session_user,
+ *   ostr application_name, ostr client_addr (inet varlena), u32 nbatches,
+ *   then per batch: u8 has_tenant, str tenant, u32 table_oid, str schema,
+ *   str table, str db_user, ostr app_user, i32 entries, str payload,
+ *   u32 nkeys, i64 keys[nkeys]
+ *
+ * str = u32 length and bytes; ostr = u8 present, then a str if present.
+ */
+#define DEFER_VERSION 1
+
+static void
+defer_put_str(StringInfo buf, const char *s, uint32 len)
+{
+	audit_put_u32(buf, len);
+	audit_put_bytes(buf, s, len);
+}
+
+static void
+defer_put_ostr(StringInfo buf, const char *s, uint32 len)
+{
+	audit_put_u8(buf, s != NULL);
+	if (s != NULL)
+		defer_put_str(buf, s, len);
+}
+
+static void
+defer_batches(List *batches)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	Datum		values[AB_NATTS];
+	bool		nulls[AB_NATTS];
+	text	   *t;
+
+	memset(nulls, true, sizeof(nulls));
+	fill_batch_context(values, nulls, NULL);
+	initStringInfo(&buf);
+	audit_put_u8(&buf, DEFER_VERSION);
+	audit_put_i64(&buf, DatumGetTimestampTz(values[AB_LOGGED_AT]));
+	audit_put_i64(&buf, DatumGetInt64(values[AB_TXID]));
+	t = DatumGetTextPP(values[AB_DB_SESSION_USER]);
+	defer_put_str(&buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	defer_put_ostr(&buf, nulls[AB_APPLICATION_NAME] ? NULL : application_name,
+				   nulls[AB_APPLICATION_NAME] ? 0 : strlen(application_name));
+	defer_put_ostr(&buf, nulls[AB_CLIENT_ADDR] ? NULL : DatumGetPointer(values[AB_CLIENT_ADDR]),
+				   nulls[AB_CLIENT_ADDR] ? 0 : VARSIZE_ANY(DatumGetPointer(values[AB_CLIENT_ADDR])));
+	audit_put_u32(&buf, list_length(batches));
+	foreach(lc, batches)
+	{
+		PendingBatch *pb = lfirst(lc);
+
+		audit_put_u8(&buf, pb->has_tenant);
+		defer_put_str(&buf, pb->key, strlen(pb->key));
+		audit_put_u32(&buf, pb->table_oid);
+		defer_put_str(&buf, NameStr(pb->schema_name), strlen(NameStr(pb->schema_name)));
+		defer_put_str(&buf, NameStr(pb->table_name), strlen(NameStr(pb->table_name)));
+		defer_put_str(&buf, pb->db_user_name, strlen(pb->db_user_name));
+		defer_put_ostr(&buf, pb->app_user, pb->app_user ? strlen(pb->app_user) : 0);
+		audit_put_u32(&buf, (uint32) pb->nentries);
+		defer_put_str(&buf, pb->payload.data, pb->payload.len);
+		audit_put_u32(&buf, pb->nkeys);
+		audit_put_bytes(&buf, pb->keys, sizeof(int64) * pb->nkeys);
+	}
+	audit_delivery_emit(buf.data, buf.len);
+	pfree(buf.data);
+}
+
+/* reading a message back: every read is bounds-checked */
+typedef struct DeferReader
+{
+	const char *p;
+	const char *end;
+	bool		ok;
+} DeferReader;
+
+static const char *
+defer_get(DeferReader *r, Size n)
+{
+	const char *p = r->p;
+
+	if (!r->ok || (Size) (r->end - r->p) < n)
+	{
+		r->ok = false;
+		return NULL;
+	}
+	r->p += n;
+	return p;
+}
+
+static uint32
+defer_get_u32(DeferReader *r)
+{
+	uint32		v = 0;
+	const char *p = defer_get(r, sizeof(v));
+
+	if (p)
+		memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static int64
+defer_get_i64(DeferReader *r)
+{
+	int64		v = 0;
+	const char *p = defer_get(r, sizeof(v));
+
+	if (p)
+		memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint8
+defer_get_u8(DeferReader *r)
+{
+	const char *p = defer_get(r, 1);
+
+	return p ? (uint8) *p : 0;
+}
+
+/* a str: palloc'd, NUL-terminated copy; *len its length */
+static char *
+defer_get_str(DeferReader *r, uint32 maxlen, uint32 *len)
+{
+	uint32		n = defer_get_u32(r);
+	const char *p;
+	char	   *s;
+
+	if (n > maxlen)
+		r->ok = false;
+	p = defer_get(r, n);
+	if (p == NULL)
+		return NULL;
+	s = palloc(n + 1);
+	memcpy(s, p, n);
+	s[n] = '\0';
+	if (len)
+		*len = n;
+	return s;
+}
+
+static char *
+defer_get_ostr(DeferReader *r, uint32 maxlen, uint32 *len)
+{
+	return defer_get_u8(r) ? defer_get_str(r, maxlen, len) : NULL;
+}
+
+/* a name: at most NAMEDATALEN - 1 bytes, no NUL */
+static bool
+defer_get_name(DeferReader *r, NameData *name)
+{
+	uint32		n;
+	char	   *s = defer_get_str(r, NAMEDATALEN - 1, &n);
+
+	if (s == NULL || strlen(s) != n)
+		return false;
+	namestrcpy(name, s);
+	return true;
+}
+
+/*
+ * Parse one message into its context and batches (in the current memory
+ * context); false if it is malformed.
+ */
+static bool
+defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batches, int *nbatches)
+{
+	DeferReader r = {data, data + len, true};
+	char	   *s;
+	uint32		n;
+	uint32		count;
+
+	if (defer_get_u8(&r) != DEFER_VERSION)
+		return false;
+	ctx->logged_at = defer_get_i64(&r);
+	ctx->txid = defer_get_i64(&r);
+	s = defer_get_str(&r, NAMEDATALEN, &n);
+	if (s == NULL)
+		return false;
+	ctx->session_user = cstring_to_text_with_len(s, n);
+	ctx->application_name = NULL;
+	if ((s = defer_get_ostr(&r, 1024 * 1024, &n)) != NULL)
+		ctx->application_name = cstring_to_text_with_len(s, n);
+	ctx->client_addr = NULL;
+	if ((s = defer_get_ostr(&r, sizeof(inet), &n)) != NULL)
+	{
+		if (n < VARHDRSZ_SHORT || VARSIZE_ANY(s) != n)
+			return false;
+		ctx->client_addr = (inet *) s;
+	}
+	count = defer_get_u32(&r);
+	if (!r.ok || count == 0 || count > len)
+		return false;
+	*batches = palloc0(sizeof(PendingBatch) * count);
+	for (uint32 i = 0; i < count && r.ok; i++)
+	{
+		PendingBatch *pb = &(*batches)[i];
+		uint32		nkeys;
+		const char *keys;
+
+		pb->level = 1;
+		pb->has_tenant = defer_get_u8(&r) != 0;
+		pb->key = defer_get_str(&r, TENANT_MAX_LEN, &n);
+		if (pb->key == NULL || strlen(pb->key) != n)
+			return false;
+		pb->table_oid = defer_get_u32(&r);
+		if (!defer_get_name(&r, &pb->schema_name) || !defer_get_name(&r, &pb->table_name))
+			return false;
+		pb->db_user_name = defer_get_str(&r, NAMEDATALEN, NULL);
+		pb->app_user = defer_get_ostr(&r, 1024 * 1024, NULL);
+		pb->nentries = (int32) defer_get_u32(&r);
+		s = defer_get_str(&r, MaxAllocSize - 1, &n);
+		if (s == NULL || pb->db_user_name == NULL || pb->nentries <= 0)
+			return false;
+		pb->payload.data = s;
+		pb->payload.len = pb->payload.maxlen = n;
+		nkeys = defer_get_u32(&r);
+		if (nkeys > len / sizeof(int64))
+			return false;
+		keys = defer_get(&r, sizeof(int64) * nkeys);
+		if (keys == NULL)
+			return false;
+		pb->nkeys = pb->maxkeys = nkeys;
+		if (nkeys > 0)
+		{
+			pb->keys = palloc(sizeof(int64) * nkeys);
+			memcpy(pb->keys, keys, sizeof(int64) * nkeys);
+		}
+	}
+	if (!r.ok || r.p != r.end)
+		return false;
+	*nbatches = count;
+	return true;
+}
+
+/*
+ * The delivery worker: chain and write the batches of the committed
+ * messages data[0..n-1], in that order (commit order), in the current
+ * transaction.  The tenants are locked in sorted order first, like a
+ * committing writer does; the heads are written when the worker's
+ * transaction commits.  A malformed message is skipped with a WARNING.
+ * Returns the number of batches written.
+ */
+int
+audit_deliver(char *const *data, const Size *len, int n)
+{
+	BatchContext *ctx = palloc(sizeof(BatchContext) * n);
+	PendingBatch **batches = palloc(sizeof(PendingBatch *) * n);
+	int		   *nbatches = palloc0(sizeof(int) * n);
+	List	   *keys = NIL;
+	ListCell   *lc;
+	LogWriter	writer;
+	int			written = 0;
+	MemoryContext old = CurrentMemoryContext;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (!defer_parse(data[i], len[i], &ctx[i], &batches[i], &nbatches[i]))
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("skipped a malformed audit message in the WAL")));
+			nbatches[i] = 0;
+			continue;
+		}
+		for (int b = 0; b < nbatches[i]; b++)
+			keys = lappend(keys, batches[i][b].key);
+	}
+	list_sort(keys, key_cmp);
+	foreach(lc, keys)
+		(void) chain_state((const char *) lfirst(lc));
+
+	writer.cxt = AllocSetContextCreate(old, "tenant_rls audit writer", ALLOCSET_SMALL_SIZES);
+	writer.rel = NULL;
+	for (int i = 0; i < n; i++)
+	{
+		for (int b = 0; b < nbatches[i]; b++)
+		{
+			write_batch(&writer, chain_state(batches[i][b].key), &batches[i][b],
+						GetCurrentTransactionNestLevel(), &ctx[i]);
+			written++;
+		}
+	}
+	log_writer_close(&writer);
+	MemoryContextDelete(writer.cxt);
+	list_free(keys);
+	return written;
 }
 
 /* does the batch take an entry of this context? */

@@ -132,6 +132,9 @@ GRANT EXECUTE ON FUNCTION
     tenant_rls.audit_entries(bytea), tenant_rls.audit_history(regclass, jsonb),
     tenant_rls.audit_row_key(regclass, jsonb), tenant_rls.audit_key(text, regclass, bigint),
     tenant_rls.audit_tenant_key(text),
+    -- waiting for deferred delivery (45_audit_delivery.sql): a tenant waits
+    -- for its own entries; it only sleeps in the caller's session
+    tenant_rls.audit_delivery_wait(interval),
     -- coverage: the catalogue of finding codes (doc/coverage.md); the
     -- reports are granted by the DBA, and their helpers (_level_rank(), ...)
     -- run inside them as the owner (SECURITY DEFINER)

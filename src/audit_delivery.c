@@ -1,0 +1,1388 @@
+/*
+ * audit_delivery.c -- deferred delivery of audit batches through the WAL.
+ *
+ * tenant_rls.audit_delivery = immediate (the default): a committing
+ * transaction chains and writes its own batches (audit_chain.c); they are in
+ * the log when the commit returns.
+ *
+ * tenant_rls.audit_delivery = deferred: the committing transaction only
+ * writes its batches into the WAL, as one transactional logical message
+ * (LogLogicalMessage(), prefix "tenant_rls.audit") signed with a key of the
+ * server; no lock, no chain head, no log row, no index entry.  A background
+ * worker per database ("tenant_rls audit delivery") reads the WAL from a
+ * physical replication slot of its own (tenant_rls_audit_<database oid>),
+ * keeps each transaction's messages until its commit or abort record, and
+ * writes the batches of every committed transaction in commit order, through
+ * the same chain and writer as an immediate commit, many transactions per
+ * worker transaction.  The slot keeps the WAL from the oldest message not yet
+ * delivered, so a crash, a restart or a worker error loses nothing: the
+ * worker starts again from the slot, and skips the transactions whose batches
+ * it had already written (tenant_rls.audit_delivery_state.applied_lsn is
+ * written in the same transaction as the batches).
+ *
+ * Why: a one-row write's audit then costs a WAL record instead of a log row,
+ * an index entry and a chain head update in the writer's transaction (see
+ * doc/audit.md, "Deferred delivery").  What it costs: entries appear in the
+ * log shortly after the commit (tenant_rls.audit_delivery_wait() waits for
+ * them), and it needs shared_preload_libraries, a replication slot and a
+ * background worker per database.
+ *
+ * Forgery: anybody can write a logical message with any prefix
+ * (pg_logical_emit_message()), so every message carries an HMAC-SHA256 of the
+ * database oid, the (sub)transaction id of the record and the body, under a
+ * 32-byte key kept in the data directory (tenant_rls_audit.key, created at the
+ * first start; it goes with base backups).  The worker checks the MAC, the
+ * database and the transaction id against the record before it keeps a
+ * message, and counts the rejected ones.
+ *
+ * Who decides what:
+ *   audit_delivery_deferred()   a committing writer: defer or write now
+ *   launcher_main()             at start and every second: a worker for every
+ *                               slot, dropping slots of dropped databases
+ *   worker_main()               reading the WAL, keeping, delivering
+ *   audit_delivery_start/stop() create / drain and drop the slot
+ */
+#include "tenant_rls.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "access/rmgr.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlog_internal.h"
+#include "access/xlogreader.h"
+#include "access/xlogrecord.h"
+#include "access/xlogutils.h"
+#include "catalog/pg_type_d.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/message.h"
+#include "replication/slot.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "audit.h"
+#include "audit_delivery.h"
+#include "token_core.h"
+
+PG_FUNCTION_INFO_V1(tenant_rls_audit_delivery_start);
+PG_FUNCTION_INFO_V1(tenant_rls_audit_delivery_stop);
+PG_FUNCTION_INFO_V1(tenant_rls_audit_delivery_wait);
+PG_FUNCTION_INFO_V1(tenant_rls_audit_delivery_status);
+
+PGDLLEXPORT void tenant_rls_delivery_launcher_main(Datum arg);
+PGDLLEXPORT void tenant_rls_delivery_worker_main(Datum arg);
+
+#define DELIVERY_PREFIX		"tenant_rls.audit"
+#define DELIVERY_SLOT_PREFIX "tenant_rls_audit_"
+#define DELIVERY_KEY_FILE	"tenant_rls_audit.key"
+#define DELIVERY_KEY_LEN	32
+#define DELIVERY_MAX_DBS	64
+/* a message: MAC, database oid, transaction id, then the body */
+#define MSG_MAC_LEN			32
+#define MSG_HEADER_LEN		(MSG_MAC_LEN + 4 + 4)
+
+/* the worker: commits per worker transaction, idle poll, pending check */
+#define APPLY_MAX_COMMITS	1000
+#define APPLY_MAX_BYTES		(16 * 1024 * 1024)
+#define IDLE_WAIT_MS		10
+#define PRUNE_INTERVAL_MS	1000
+#define WORKER_RESTART_MS	5000
+
+typedef enum
+{
+	DELIVERY_IMMEDIATE,
+	DELIVERY_DEFERRED
+} DeliveryMode;
+
+static const struct config_enum_entry delivery_options[] = {
+	{"immediate", DELIVERY_IMMEDIATE, false},
+	{"deferred", DELIVERY_DEFERRED, false},
+	{NULL, 0, false}
+};
+
+static int	audit_delivery_mode = DELIVERY_IMMEDIATE;
+
+/* ---------------------------------------------------------------------
+ * Shared state (only when preloaded)
+ * ---------------------------------------------------------------------
+ */
+typedef struct DeliveryDb
+{
+	Oid			dboid;			/* InvalidOid: a free entry */
+	bool		enabled;		/* committing writers defer */
+	bool		stopping;		/* audit_delivery_stop() is draining it */
+	bool		release;		/* ... and asks the worker to let the slot go */
+	pid_t		pid;			/* the worker, 0: none */
+	Latch	   *latch;			/* the worker's */
+	TimestampTz registered_at;	/* last time a worker was registered */
+	XLogRecPtr	delivered_lsn;	/* every commit before it is in the log */
+	XLogRecPtr	restart_lsn;	/* the slot's */
+	int64		pending;		/* transactions read, not ended yet */
+	int64		batches;		/* delivered by the current worker */
+	int64		rejected;		/* messages refused (signature) */
+} DeliveryDb;
+
+typedef struct DeliveryShared
+{
+	LWLock	   *lock;
+	bool		key_ok;
+	uint8		key[DELIVERY_KEY_LEN];
+	DeliveryDb	dbs[DELIVERY_MAX_DBS];
+} DeliveryShared;
+
+static DeliveryShared *shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* the key, prepared for HMAC in this process (token_core.c) */
+static token_key mac_key;
+static bool mac_key_ready = false;
+
+static DeliveryDb *
+find_db(Oid dboid, bool add)
+{
+	DeliveryDb *free_db = NULL;
+
+	for (int i = 0; i < DELIVERY_MAX_DBS; i++)
+	{
+		if (shared->dbs[i].dboid == dboid)
+			return &shared->dbs[i];
+		if (free_db == NULL && shared->dbs[i].dboid == InvalidOid)
+			free_db = &shared->dbs[i];
+	}
+	if (!add || free_db == NULL)
+		return NULL;
+	memset(free_db, 0, sizeof(DeliveryDb));
+	free_db->dboid = dboid;
+	return free_db;
+}
+
+static void
+slot_name_for(Oid dboid, char *name)
+{
+	snprintf(name, NAMEDATALEN, DELIVERY_SLOT_PREFIX "%u", dboid);
+}
+
+/*
+ * The signing key: read from the data directory, or created there at the
+ * first start.  Runs in the postmaster (shmem startup); on any failure
+ * deferred delivery stays unavailable and commits write immediately.
+ */
+static void
+load_key(void)
+{
+	int			fd;
+	ssize_t		n;
+
+	fd = open(DELIVERY_KEY_FILE, O_RDONLY | PG_BINARY, 0);
+	if (fd < 0 && errno == ENOENT)
+	{
+		uint8		key[DELIVERY_KEY_LEN];
+
+		if (!pg_strong_random(key, sizeof(key)))
+		{
+			ereport(LOG, (errmsg("tenant_rls: could not generate the audit delivery key")));
+			return;
+		}
+		fd = open(DELIVERY_KEY_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY, S_IRUSR | S_IWUSR);
+		if (fd < 0 || write(fd, key, sizeof(key)) != sizeof(key) || pg_fsync(fd) != 0 ||
+			close(fd) != 0 || durable_rename(DELIVERY_KEY_FILE ".tmp", DELIVERY_KEY_FILE, LOG) != 0)
+		{
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("tenant_rls: could not write the audit delivery key file \"%s\": %m",
+							DELIVERY_KEY_FILE)));
+			return;
+		}
+		explicit_bzero(key, sizeof(key));
+		fd = open(DELIVERY_KEY_FILE, O_RDONLY | PG_BINARY, 0);
+	}
+	if (fd < 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("tenant_rls: could not open the audit delivery key file \"%s\": %m",
+						DELIVERY_KEY_FILE)));
+		return;
+	}
+	n = read(fd, shared->key, DELIVERY_KEY_LEN);
+	close(fd);
+	if (n != DELIVERY_KEY_LEN)
+	{
+		ereport(LOG,
+				(errmsg("tenant_rls: the audit delivery key file \"%s\" is not %d bytes long",
+						DELIVERY_KEY_FILE, DELIVERY_KEY_LEN)));
+		return;
+	}
+	shared->key_ok = true;
+}
+
+static void
+delivery_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(DeliveryShared)));
+	RequestNamedLWLockTranche("tenant_rls audit delivery", 1);
+}
+
+static void
+delivery_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("tenant_rls audit delivery", sizeof(DeliveryShared), &found);
+	if (!found)
+	{
+		memset(shared, 0, sizeof(DeliveryShared));
+		shared->lock = &(GetNamedLWLockTranche("tenant_rls audit delivery"))->lock;
+		load_key();
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static bool
+prepare_mac_key(void)
+{
+	if (!mac_key_ready)
+	{
+		if (shared == NULL || !shared->key_ok ||
+			token_key_init(&mac_key, shared->key, DELIVERY_KEY_LEN) != TOKEN_OK)
+			return false;
+		mac_key_ready = true;
+	}
+	return true;
+}
+
+static void
+register_launcher(void)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = 5;
+	strlcpy(w.bgw_library_name, "tenant_rls", BGW_MAXLEN);
+	strlcpy(w.bgw_function_name, "tenant_rls_delivery_launcher_main", BGW_MAXLEN);
+	strlcpy(w.bgw_name, "tenant_rls audit delivery launcher", BGW_MAXLEN);
+	strlcpy(w.bgw_type, "tenant_rls audit delivery launcher", BGW_MAXLEN);
+	RegisterBackgroundWorker(&w);
+}
+
+static bool
+register_worker(Oid dboid)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher restarts it */
+	strlcpy(w.bgw_library_name, "tenant_rls", BGW_MAXLEN);
+	strlcpy(w.bgw_function_name, "tenant_rls_delivery_worker_main", BGW_MAXLEN);
+	snprintf(w.bgw_name, BGW_MAXLEN, "tenant_rls audit delivery for database %u", dboid);
+	strlcpy(w.bgw_type, "tenant_rls audit delivery", BGW_MAXLEN);
+	w.bgw_main_arg = ObjectIdGetDatum(dboid);
+	return RegisterDynamicBackgroundWorker(&w, NULL);
+}
+
+void
+audit_delivery_init(void)
+{
+	DefineCustomEnumVariable("tenant_rls.audit_delivery",
+							 gettext_noop("When audited changes reach the audit log: immediate (in the committing transaction) or deferred (from the WAL, by a background worker)."),
+							 gettext_noop("deferred needs tenant_rls in shared_preload_libraries and tenant_rls.audit_delivery_start() in the database; otherwise changes are written immediately."),
+							 &audit_delivery_mode,
+							 DELIVERY_IMMEDIATE,
+							 delivery_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+	{
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = delivery_shmem_request;
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = delivery_shmem_startup;
+		register_launcher();
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * The committing writer
+ * ---------------------------------------------------------------------
+ */
+bool
+audit_delivery_deferred(void)
+{
+	DeliveryDb *db;
+	bool		on;
+
+	if (audit_delivery_mode != DELIVERY_DEFERRED || shared == NULL || !shared->key_ok ||
+		audit_purge_sanctioned || !XLogIsNeeded())
+		return false;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	db = find_db(MyDatabaseId, false);
+	on = db != NULL && db->enabled && !db->stopping;
+	LWLockRelease(shared->lock);
+	return on && prepare_mac_key();
+}
+
+static void
+message_mac(const char *msg, Size len, uint8 *out)
+{
+	if (!prepare_mac_key() ||
+		token_mac(&mac_key, msg + MSG_MAC_LEN, len - MSG_MAC_LEN, out) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not sign an audit message")));
+}
+
+void
+audit_delivery_emit(const char *body, int len)
+{
+	StringInfoData msg;
+	uint32		dbid = MyDatabaseId;
+	TransactionId xid = GetCurrentTransactionId();
+
+	initStringInfo(&msg);
+	enlargeStringInfo(&msg, MSG_HEADER_LEN + len);
+	memset(msg.data, 0, MSG_MAC_LEN);
+	msg.len = MSG_MAC_LEN;
+	appendBinaryStringInfo(&msg, (const char *) &dbid, sizeof(dbid));
+	appendBinaryStringInfo(&msg, (const char *) &xid, sizeof(xid));
+	appendBinaryStringInfo(&msg, body, len);
+	message_mac(msg.data, msg.len, (uint8 *) msg.data);
+	(void) LogLogicalMessage(DELIVERY_PREFIX, msg.data, msg.len, true);
+	pfree(msg.data);
+}
+
+/* ---------------------------------------------------------------------
+ * The launcher: a worker for every slot of ours
+ * ---------------------------------------------------------------------
+ */
+static bool
+parse_slot_name(const char *name, Oid *dboid)
+{
+	const char *p;
+	char	   *end;
+	unsigned long v;
+
+	if (strncmp(name, DELIVERY_SLOT_PREFIX, strlen(DELIVERY_SLOT_PREFIX)) != 0)
+		return false;
+	p = name + strlen(DELIVERY_SLOT_PREFIX);
+	if (*p < '0' || *p > '9')
+		return false;
+	errno = 0;
+	v = strtoul(p, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > PG_UINT32_MAX)
+		return false;
+	*dboid = (Oid) v;
+	return true;
+}
+
+static void
+launcher_scan(void)
+{
+	Oid			dbs[DELIVERY_MAX_DBS];
+	bool		active[DELIVERY_MAX_DBS];
+	int			n = 0;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots && n < DELIVERY_MAX_DBS; i++)
+	{
+		ReplicationSlot *s = &ReplicationSlotCtl->replication_slots[i];
+		Oid			dboid;
+
+		if (!s->in_use || SlotIsLogical(s) || !parse_slot_name(NameStr(s->data.name), &dboid))
+			continue;
+		dbs[n] = dboid;
+		active[n] = (s->active_pid != 0);
+		n++;
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	for (int i = 0; i < n; i++)
+	{
+		bool		exists;
+		bool		start = false;
+		DeliveryDb *db;
+		TimestampTz now = GetCurrentTimestamp();
+
+		StartTransactionCommand();
+		exists = SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dbs[i]));
+		CommitTransactionCommand();
+		if (!exists)
+		{
+			char		name[NAMEDATALEN];
+
+			if (active[i])
+				continue;
+			slot_name_for(dbs[i], name);
+			ReplicationSlotDrop(name, true);
+			ereport(LOG,
+					(errmsg("tenant_rls: dropped replication slot \"%s\": its database no longer exists", name)));
+			LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+			if ((db = find_db(dbs[i], false)) != NULL)
+				db->dboid = InvalidOid;
+			LWLockRelease(shared->lock);
+			continue;
+		}
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		db = find_db(dbs[i], false);
+		if (db == NULL)
+		{
+			char		name[NAMEDATALEN];
+
+			/*
+			 * A slot of ours found after a start.  Still there? (stop drops
+			 * the slot before it frees the entry: checked under our lock.)
+			 */
+			slot_name_for(dbs[i], name);
+			if (SearchNamedReplicationSlot(name, true) != NULL &&
+				(db = find_db(dbs[i], true)) != NULL)
+				db->enabled = true;
+		}
+		if (db != NULL && !db->stopping && db->pid == 0 &&
+			TimestampDifferenceExceeds(db->registered_at, now, WORKER_RESTART_MS))
+		{
+			db->registered_at = now;
+			start = true;
+		}
+		LWLockRelease(shared->lock);
+		if (start && !register_worker(dbs[i]))
+			ereport(WARNING,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("tenant_rls: could not start the audit delivery worker of database %u", dbs[i]),
+					 errhint("Raise max_worker_processes.")));
+	}
+}
+
+void
+tenant_rls_delivery_launcher_main(Datum arg)
+{
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	if (shared == NULL)
+		proc_exit(0);
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (!RecoveryInProgress())
+			launcher_scan();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * The worker
+ * ---------------------------------------------------------------------
+ */
+typedef struct KeptMessage
+{
+	XLogRecPtr	lsn;
+	Size		len;
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* the body, after the header */
+} KeptMessage;
+
+/* the messages of one (sub)transaction, until its commit or abort record */
+typedef struct KeptXact
+{
+	TransactionId xid;
+	XLogRecPtr	first_lsn;
+	List	   *msgs;			/* KeptMessage * */
+} KeptXact;
+
+/* a committed transaction waiting to be written */
+typedef struct ReadyCommit
+{
+	XLogRecPtr	end_lsn;		/* of its commit record */
+	List	   *msgs;			/* KeptMessage *, in WAL order */
+} ReadyCommit;
+
+static DeliveryDb *my_db = NULL;
+static HTAB *kept = NULL;
+static MemoryContext kept_cxt = NULL;
+static List *ready = NIL;		/* ReadyCommit *, in commit order */
+static Size ready_bytes = 0;
+static int	ready_count = 0;
+static XLogRecPtr applied_lsn = InvalidXLogRecPtr;	/* from audit_delivery_state */
+
+static void
+worker_exit(int code, Datum arg)
+{
+	if (MyReplicationSlot != NULL)
+		ReplicationSlotRelease();
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (my_db != NULL && my_db->pid == MyProcPid)
+	{
+		my_db->pid = 0;
+		my_db->latch = NULL;
+	}
+	LWLockRelease(shared->lock);
+}
+
+static void
+reject(const char *why)
+{
+	int64		n;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	n = ++my_db->rejected;
+	LWLockRelease(shared->lock);
+	/* the first ten, then one in a thousand: a flood must not flood the log */
+	if (n <= 10 || n % 1000 == 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("tenant_rls: ignored a forged or damaged audit message in the WAL: %s", why),
+				 errdetail("%lld message(s) ignored so far.", (long long) n),
+				 errhint("Audit messages are written only by committing transactions; another writes one with pg_logical_emit_message().")));
+}
+
+static void
+keep_message(XLogReaderState *r)
+{
+	xl_logical_message *m = (xl_logical_message *) XLogRecGetData(r);
+	TransactionId xid = XLogRecGetXid(r);
+	const char *msg;
+	uint8		mac[MSG_MAC_LEN];
+	uint32		dbid;
+	TransactionId mxid;
+	KeptXact   *kx;
+	KeptMessage *km;
+	bool		found;
+
+	if (XLogRecGetDataLen(r) < SizeOfLogicalMessage || m->dbId != MyDatabaseId ||
+		m->prefix_size != sizeof(DELIVERY_PREFIX) ||
+		XLogRecGetDataLen(r) < SizeOfLogicalMessage + m->prefix_size + m->message_size ||
+		memcmp(m->message, DELIVERY_PREFIX, sizeof(DELIVERY_PREFIX)) != 0)
+		return;
+	msg = m->message + m->prefix_size;
+	if (m->message_size < MSG_HEADER_LEN)
+	{
+		reject("too short");
+		return;
+	}
+	message_mac(msg, m->message_size, mac);
+	if (CRYPTO_memcmp(mac, msg, MSG_MAC_LEN) != 0)
+	{
+		reject("bad signature");
+		return;
+	}
+	memcpy(&dbid, msg + MSG_MAC_LEN, sizeof(dbid));
+	memcpy(&mxid, msg + MSG_MAC_LEN + 4, sizeof(mxid));
+	if (!m->transactional || !TransactionIdIsNormal(xid) || dbid != MyDatabaseId || mxid != xid)
+	{
+		reject("signed for another transaction or database");
+		return;
+	}
+
+	kx = hash_search(kept, &xid, HASH_ENTER, &found);
+	if (!found)
+	{
+		kx->first_lsn = r->ReadRecPtr;
+		kx->msgs = NIL;
+	}
+	km = MemoryContextAlloc(kept_cxt, offsetof(KeptMessage, data) + m->message_size - MSG_HEADER_LEN);
+	km->lsn = r->ReadRecPtr;
+	km->len = m->message_size - MSG_HEADER_LEN;
+	memcpy(km->data, msg + MSG_HEADER_LEN, km->len);
+	{
+		MemoryContext old = MemoryContextSwitchTo(kept_cxt);
+
+		kx->msgs = lappend(kx->msgs, km);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/* take (commit) or drop (abort) the messages of xid */
+static List *
+take_xact(TransactionId xid, List *into, bool commit)
+{
+	KeptXact   *kx = hash_search(kept, &xid, HASH_FIND, NULL);
+
+	if (kx == NULL)
+		return into;
+	if (commit)
+	{
+		MemoryContext old = MemoryContextSwitchTo(kept_cxt);
+
+		into = list_concat(into, kx->msgs);
+		MemoryContextSwitchTo(old);
+		list_free(kx->msgs);
+	}
+	else
+		list_free_deep(kx->msgs);
+	(void) hash_search(kept, &xid, HASH_REMOVE, NULL);
+	return into;
+}
+
+static int
+kept_lsn_cmp(const ListCell *a, const ListCell *b)
+{
+	XLogRecPtr	x = ((KeptMessage *) lfirst(a))->lsn;
+	XLogRecPtr	y = ((KeptMessage *) lfirst(b))->lsn;
+
+	return (x > y) - (x < y);
+}
+
+static void
+end_xact(XLogReaderState *r)
+{
+	uint8		info = XLogRecGetInfo(r);
+	uint8		op = info & XLOG_XACT_OPMASK;
+	TransactionId top;
+	TransactionId *subxacts;
+	int			nsubxacts;
+	bool		commit;
+	List	   *msgs = NIL;
+
+	if (op == XLOG_XACT_COMMIT || op == XLOG_XACT_COMMIT_PREPARED)
+	{
+		xl_xact_parsed_commit parsed;
+
+		ParseCommitRecord(info, (xl_xact_commit *) XLogRecGetData(r), &parsed);
+		top = (op == XLOG_XACT_COMMIT_PREPARED) ? parsed.twophase_xid : XLogRecGetXid(r);
+		subxacts = parsed.subxacts;
+		nsubxacts = parsed.nsubxacts;
+		commit = true;
+	}
+	else if (op == XLOG_XACT_ABORT || op == XLOG_XACT_ABORT_PREPARED)
+	{
+		xl_xact_parsed_abort parsed;
+
+		ParseAbortRecord(info, (xl_xact_abort *) XLogRecGetData(r), &parsed);
+		top = (op == XLOG_XACT_ABORT_PREPARED) ? parsed.twophase_xid : XLogRecGetXid(r);
+		subxacts = parsed.subxacts;
+		nsubxacts = parsed.nsubxacts;
+		commit = false;
+	}
+	else
+		return;
+
+	if (hash_get_num_entries(kept) == 0)
+		return;
+	msgs = take_xact(top, msgs, commit);
+	for (int i = 0; i < nsubxacts; i++)
+		msgs = take_xact(subxacts[i], msgs, commit);
+	if (msgs == NIL)
+		return;
+	if (r->EndRecPtr <= applied_lsn)
+	{
+		/* written before a restart of the worker */
+		list_free_deep(msgs);
+		return;
+	}
+	{
+		MemoryContext old = MemoryContextSwitchTo(kept_cxt);
+		ReadyCommit *rc = palloc(sizeof(ReadyCommit));
+		ListCell   *lc;
+
+		list_sort(msgs, kept_lsn_cmp);
+		rc->end_lsn = r->EndRecPtr;
+		rc->msgs = msgs;
+		ready = lappend(ready, rc);
+		ready_count++;
+		foreach(lc, msgs)
+			ready_bytes += ((KeptMessage *) lfirst(lc))->len;
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * Forget the messages of transactions that ended without a commit or abort
+ * record: those a crash interrupted (they are not running and did not
+ * commit).  A prepared transaction is still running.
+ */
+static void
+prune_kept(void)
+{
+	HASH_SEQ_STATUS status;
+	KeptXact   *kx;
+	List	   *gone = NIL;
+	ListCell   *lc;
+
+	hash_seq_init(&status, kept);
+	while ((kx = hash_seq_search(&status)) != NULL)
+	{
+		if (!TransactionIdIsInProgress(kx->xid) && !TransactionIdDidCommit(kx->xid))
+			gone = lappend_oid(gone, (Oid) kx->xid);	/* (an xid fits an Oid list) */
+	}
+	foreach(lc, gone)
+		(void) take_xact((TransactionId) lfirst_oid(lc), NIL, false);
+	list_free(gone);
+}
+
+static XLogRecPtr
+kept_min_lsn(XLogRecPtr upto)
+{
+	HASH_SEQ_STATUS status;
+	KeptXact   *kx;
+	XLogRecPtr	min = upto;
+
+	hash_seq_init(&status, kept);
+	while ((kx = hash_seq_search(&status)) != NULL)
+	{
+		if (kx->first_lsn < min)
+			min = kx->first_lsn;
+	}
+	return min;
+}
+
+/* applied_lsn of tenant_rls.audit_delivery_state; false: no extension here */
+static bool
+read_applied_lsn(XLogRecPtr *lsn)
+{
+	bool		isnull;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (!OidIsValid(get_extension_oid("tenant_rls", true)))
+	{
+		PopActiveSnapshot();
+		SPI_finish();
+		CommitTransactionCommand();
+		return false;
+	}
+	if (SPI_execute("SELECT applied_lsn FROM tenant_rls.audit_delivery_state", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read tenant_rls.audit_delivery_state");
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		*lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
+	}
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	return true;
+}
+
+/* write the ready commits, and their progress, in one transaction */
+static void
+apply_ready(void)
+{
+	int			n = 0;
+	char	  **data;
+	Size	   *len;
+	ListCell   *lc;
+	XLogRecPtr	last = InvalidXLogRecPtr;
+	int			written;
+
+	if (ready == NIL)
+		return;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "delivering audit batches");
+
+	foreach(lc, ready)
+		n += list_length(((ReadyCommit *) lfirst(lc))->msgs);
+	data = palloc(sizeof(char *) * n);
+	len = palloc(sizeof(Size) * n);
+	n = 0;
+	foreach(lc, ready)
+	{
+		ReadyCommit *rc = lfirst(lc);
+		ListCell   *lm;
+
+		foreach(lm, rc->msgs)
+		{
+			KeptMessage *km = lfirst(lm);
+
+			data[n] = km->data;
+			len[n] = km->len;
+			n++;
+		}
+		last = rc->end_lsn;
+	}
+	written = audit_deliver(data, len, n);
+	{
+		Oid			argtypes[1] = {PG_LSNOID};
+		Datum		args[1] = {LSNGetDatum(last)};
+
+		if (SPI_execute_with_args("UPDATE tenant_rls.audit_delivery_state SET applied_lsn = $1",
+								  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE ||
+			SPI_processed != 1)
+			elog(ERROR, "could not update tenant_rls.audit_delivery_state");
+	}
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	applied_lsn = last;
+	foreach(lc, ready)
+		list_free_deep(((ReadyCommit *) lfirst(lc))->msgs);
+	list_free_deep(ready);
+	ready = NIL;
+	ready_bytes = 0;
+	ready_count = 0;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	my_db->batches += written;
+	LWLockRelease(shared->lock);
+}
+
+/*
+ * Every record before "next" (a record boundary) is read and every committed
+ * transaction among them is in the log, and so is every commit before
+ * "delivered" (>= next): publish that, and let the slot go of the WAL before
+ * the oldest message still kept.
+ */
+static void
+advance(XLogRecPtr next, XLogRecPtr delivered)
+{
+	XLogRecPtr	restart = kept_min_lsn(next);
+	bool		moved = false;
+
+	SpinLockAcquire(&MyReplicationSlot->mutex);
+	if (restart > MyReplicationSlot->data.restart_lsn)
+	{
+		MyReplicationSlot->data.restart_lsn = restart;
+		moved = true;
+	}
+	SpinLockRelease(&MyReplicationSlot->mutex);
+	if (moved)
+	{
+		ReplicationSlotMarkDirty();
+		ReplicationSlotsComputeRequiredLSN();
+	}
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (delivered > my_db->delivered_lsn)
+		my_db->delivered_lsn = delivered;
+	my_db->restart_lsn = MyReplicationSlot->data.restart_lsn;
+	my_db->pending = hash_get_num_entries(kept);
+	LWLockRelease(shared->lock);
+}
+
+static bool
+worker_claim(Oid dboid)
+{
+	bool		ok = false;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	my_db = find_db(dboid, false);
+	if (my_db != NULL && my_db->pid == 0 && !my_db->release)
+	{
+		my_db->pid = MyProcPid;
+		my_db->latch = MyLatch;
+		my_db->batches = 0;
+		ok = true;
+	}
+	LWLockRelease(shared->lock);
+	return ok;
+}
+
+void
+tenant_rls_delivery_worker_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	char		slot_name[NAMEDATALEN];
+	ReadLocalXLogPageNoWaitPrivate *priv;
+	XLogReaderState *reader;
+	XLogRecPtr	next;
+	bool		positioned = false;
+	TimestampTz last_prune = 0;
+	HASHCTL		ctl;
+
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	if (shared == NULL || !worker_claim(dboid))
+		proc_exit(0);
+	before_shmem_exit(worker_exit, (Datum) 0);
+
+	/* what the worker's transactions run with, whatever the configuration says */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("tenant_rls.audit_delivery", "immediate", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
+	slot_name_for(dboid, slot_name);
+	if (SearchNamedReplicationSlot(slot_name, true) == NULL)
+		proc_exit(0);
+	ReplicationSlotAcquire(slot_name, true);
+
+	if (!read_applied_lsn(&applied_lsn))
+	{
+		/* the extension is gone, and its log with it: so is the slot's purpose */
+		ReplicationSlotRelease();
+		ReplicationSlotDrop(slot_name, true);
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		my_db->dboid = InvalidOid;
+		my_db->pid = 0;
+		my_db = NULL;
+		LWLockRelease(shared->lock);
+		ereport(LOG,
+				(errmsg("tenant_rls: dropped replication slot \"%s\": the extension is not installed in its database",
+						slot_name)));
+		proc_exit(0);
+	}
+
+	kept_cxt = AllocSetContextCreate(TopMemoryContext, "tenant_rls audit delivery",
+									 ALLOCSET_DEFAULT_SIZES);
+	ctl.keysize = sizeof(TransactionId);
+	ctl.entrysize = sizeof(KeptXact);
+	ctl.hcxt = kept_cxt;
+	kept = hash_create("tenant_rls kept audit messages", 256, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	priv = palloc0(sizeof(ReadLocalXLogPageNoWaitPrivate));
+	reader = XLogReaderAllocate(wal_segment_size, NULL,
+								XL_ROUTINE(.page_read = &read_local_xlog_page_no_wait,
+										   .segment_open = &wal_segment_open,
+										   .segment_close = &wal_segment_close),
+								priv);
+	if (reader == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed while allocating a WAL reading processor.")));
+	next = MyReplicationSlot->data.restart_lsn;
+
+	for (;;)
+	{
+		XLogRecPtr	flushed;
+		bool		at_end = false;
+		bool		release;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		LWLockAcquire(shared->lock, LW_SHARED);
+		release = my_db->release;
+		LWLockRelease(shared->lock);
+		if (release)
+			break;
+
+		flushed = GetFlushRecPtr(NULL);
+		if (!positioned)
+		{
+			XLogRecPtr	first;
+
+			priv->end_of_wal = false;
+			first = XLogFindNextRecord(reader, next);
+			if (XLogRecPtrIsInvalid(first))
+				at_end = true;
+			else
+			{
+				XLogBeginRead(reader, first);
+				next = first;
+				positioned = true;
+			}
+		}
+		while (positioned && !at_end)
+		{
+			char	   *errormsg = NULL;
+			XLogRecord *rec = XLogReadRecord(reader, &errormsg);
+
+			if (rec == NULL)
+			{
+				if (!priv->end_of_wal)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("could not read WAL at %X/%X: %s",
+									LSN_FORMAT_ARGS(reader->EndRecPtr),
+									errormsg ? errormsg : "unknown error")));
+				at_end = true;
+				/* read again from the end of the last record */
+				priv->end_of_wal = false;
+				XLogBeginRead(reader, next);
+				break;
+			}
+			next = reader->EndRecPtr;
+			if (XLogRecGetRmid(reader) == RM_LOGICALMSG_ID &&
+				(XLogRecGetInfo(reader) & ~XLR_INFO_MASK) == XLOG_LOGICAL_MESSAGE)
+				keep_message(reader);
+			else if (XLogRecGetRmid(reader) == RM_XACT_ID)
+				end_xact(reader);
+			if (ready_count >= APPLY_MAX_COMMITS || ready_bytes >= APPLY_MAX_BYTES)
+			{
+				apply_ready();
+				advance(next, next);
+			}
+			CHECK_FOR_INTERRUPTS();
+		}
+
+		if (at_end)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+
+			apply_ready();
+			if (hash_get_num_entries(kept) > 0 &&
+				TimestampDifferenceExceeds(last_prune, now, PRUNE_INTERVAL_MS))
+			{
+				StartTransactionCommand();
+				prune_kept();
+				CommitTransactionCommand();
+				last_prune = now;
+			}
+			/* every record that ends at or before "flushed" has been read */
+			if (positioned)
+				advance(next, Max(next, flushed));
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 IDLE_WAIT_MS, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+
+	/* audit_delivery_stop(): everything is delivered; let the slot go */
+	XLogReaderFree(reader);
+	ReplicationSlotRelease();
+	proc_exit(0);
+}
+
+/* ---------------------------------------------------------------------
+ * SQL functions
+ * ---------------------------------------------------------------------
+ */
+static void
+require_shared(void)
+{
+	if (shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("deferred audit delivery needs tenant_rls in shared_preload_libraries"),
+				 errhint("Add tenant_rls to shared_preload_libraries and restart the server.")));
+	if (!shared->key_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the signing key of deferred audit delivery is not available"),
+				 errhint("The server log of the last start says why the file \"%s\" in the data directory could not be read or created.",
+						 DELIVERY_KEY_FILE)));
+}
+
+/* sleep a little, interruptibly */
+static void
+nap(void)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 IDLE_WAIT_MS, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+static TimestampTz
+deadline_after(Interval *timeout)
+{
+	int64		us;
+
+	if (timeout->month != 0 || timeout->day < 0 || timeout->time < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must be a positive interval of days, hours, minutes or seconds")));
+	us = timeout->time + (int64) timeout->day * USECS_PER_DAY;
+	return GetCurrentTimestamp() + us;
+}
+
+/*
+ * Wait until the worker has delivered every commit written before now;
+ * false at the deadline.
+ */
+static bool
+wait_delivered(DeliveryDb *db, TimestampTz deadline, bool need_idle)
+{
+	XLogRecPtr	target = GetXLogInsertRecPtr();
+
+	XLogFlush(target);
+	for (;;)
+	{
+		bool		done;
+
+		LWLockAcquire(shared->lock, LW_SHARED);
+		done = db->dboid == MyDatabaseId && db->delivered_lsn >= target &&
+			(!need_idle || db->pending == 0);
+		LWLockRelease(shared->lock);
+		if (done)
+			return true;
+		if (GetCurrentTimestamp() >= deadline)
+			return false;
+		nap();
+	}
+}
+
+Datum
+tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
+{
+	char		name[NAMEDATALEN];
+	DeliveryDb *db;
+	bool		start;
+
+	require_shared();
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("deferred audit delivery cannot be started during recovery")));
+	CheckSlotPermissions();
+	CheckSlotRequirements();
+	if (MyReplicationSlot != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot start deferred audit delivery while this session uses a replication slot")));
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = find_db(MyDatabaseId, true);
+	if (db != NULL && db->stopping)
+	{
+		LWLockRelease(shared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("deferred audit delivery of this database is being stopped"),
+				 errhint("Wait for tenant_rls.audit_delivery_stop() to finish, then start it again.")));
+	}
+	LWLockRelease(shared->lock);
+	if (db == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("deferred audit delivery runs in at most %d databases", DELIVERY_MAX_DBS)));
+
+	slot_name_for(MyDatabaseId, name);
+	if (SearchNamedReplicationSlot(name, true) == NULL)
+	{
+		ReplicationSlotCreate(name, false, RS_PERSISTENT, false);
+		ReplicationSlotReserveWal();
+		ReplicationSlotMarkDirty();
+		ReplicationSlotSave();
+		ReplicationSlotRelease();
+	}
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db->enabled = true;
+	start = (db->pid == 0);
+	if (start)
+		db->registered_at = GetCurrentTimestamp();
+	LWLockRelease(shared->lock);
+	if (start && !register_worker(MyDatabaseId))
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start the audit delivery worker now"),
+				 errdetail("Committed changes wait in the WAL until the worker starts; the launcher tries again every few seconds."),
+				 errhint("Raise max_worker_processes.")));
+	PG_RETURN_VOID();
+}
+
+static void
+stop_failed(DeliveryDb *db)
+{
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (db->dboid == MyDatabaseId)
+	{
+		db->stopping = false;
+		db->release = false;
+		db->enabled = true;
+	}
+	LWLockRelease(shared->lock);
+}
+
+Datum
+tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
+{
+	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
+	TimestampTz deadline = deadline_after(timeout);
+	char		name[NAMEDATALEN];
+	DeliveryDb *db;
+	Snapshot	snap;
+	bool		slot_exists;
+
+	CheckSlotPermissions();
+	slot_name_for(MyDatabaseId, name);
+	slot_exists = SearchNamedReplicationSlot(name, true) != NULL;
+	if (shared == NULL)
+	{
+		if (!slot_exists)
+			PG_RETURN_VOID();
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot stop deferred audit delivery: tenant_rls is not in shared_preload_libraries"),
+				 errdetail("The replication slot \"%s\" may hold committed changes not yet in the audit log.", name),
+				 errhint("Add tenant_rls to shared_preload_libraries, restart, and call tenant_rls.audit_delivery_stop() again.")));
+	}
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = find_db(MyDatabaseId, slot_exists);
+	if (db == NULL || db->stopping)
+	{
+		bool		busy = db != NULL;
+
+		LWLockRelease(shared->lock);
+		if (busy)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("deferred audit delivery of this database is already being stopped")));
+		PG_RETURN_VOID();
+	}
+	db->enabled = false;
+	db->stopping = true;
+	LWLockRelease(shared->lock);
+
+	PG_TRY();
+	{
+		/*
+		 * A transaction that saw delivery on has an xid and may still be
+		 * committing: wait for all of them, then for the worker to read up to
+		 * the end of the WAL with nothing left waiting for a commit.
+		 */
+		snap = GetLatestSnapshot();
+		for (uint32 i = 0; i < snap->xcnt; i++)
+		{
+			TransactionId xid = snap->xip[i];
+
+			while (!TransactionIdIsCurrentTransactionId(xid) && TransactionIdIsInProgress(xid))
+			{
+				if (GetCurrentTimestamp() >= deadline)
+					ereport(ERROR,
+							(errcode(ERRCODE_QUERY_CANCELED),
+							 errmsg("could not stop deferred audit delivery: transaction %u is still running", xid),
+							 errdetail("Its audited changes may still be delivered through the WAL."),
+							 errhint("Commit or roll back it (or the prepared transaction), or give a longer timeout.")));
+				nap();
+			}
+		}
+		if (!wait_delivered(db, deadline, true))
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("could not stop deferred audit delivery: committed changes are not all in the audit log yet"),
+					 errhint("Check that the worker runs (tenant_rls.audit_delivery_status()), or give a longer timeout.")));
+
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		db->release = true;
+		if (db->latch)
+			SetLatch(db->latch);
+		LWLockRelease(shared->lock);
+		for (;;)
+		{
+			bool		gone;
+
+			LWLockAcquire(shared->lock, LW_SHARED);
+			gone = (db->pid == 0);
+			LWLockRelease(shared->lock);
+			if (gone)
+				break;
+			if (GetCurrentTimestamp() >= deadline)
+				ereport(ERROR,
+						(errcode(ERRCODE_QUERY_CANCELED),
+						 errmsg("could not stop deferred audit delivery: the worker did not exit")));
+			nap();
+		}
+		if (SearchNamedReplicationSlot(name, true) != NULL)
+			ReplicationSlotDrop(name, false);
+	}
+	PG_CATCH();
+	{
+		stop_failed(db);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (db->dboid == MyDatabaseId)
+		db->dboid = InvalidOid;
+	LWLockRelease(shared->lock);
+	PG_RETURN_VOID();
+}
+
+Datum
+tenant_rls_audit_delivery_wait(PG_FUNCTION_ARGS)
+{
+	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
+	TimestampTz deadline = deadline_after(timeout);
+	DeliveryDb *db;
+
+	if (shared == NULL)
+		PG_RETURN_BOOL(true);
+	LWLockAcquire(shared->lock, LW_SHARED);
+	db = find_db(MyDatabaseId, false);
+	LWLockRelease(shared->lock);
+	if (db == NULL)
+		PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(wait_delivered(db, deadline, false));
+}
+
+Datum
+tenant_rls_audit_delivery_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[9];
+	bool		nulls[9];
+	char		name[NAMEDATALEN];
+	DeliveryDb	copy;
+	DeliveryDb *db = NULL;
+	XLogRecPtr	insert = RecoveryInProgress() ? InvalidXLogRecPtr : GetXLogInsertRecPtr();
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	memset(nulls, false, sizeof(nulls));
+	memset(&copy, 0, sizeof(copy));
+	if (shared != NULL)
+	{
+		LWLockAcquire(shared->lock, LW_SHARED);
+		db = find_db(MyDatabaseId, false);
+		if (db != NULL)
+			copy = *db;
+		LWLockRelease(shared->lock);
+	}
+	slot_name_for(MyDatabaseId, name);
+
+	/* mode, active, worker_pid, slot_name, delivered_lsn, lag_bytes, pending, batches, rejected */
+	values[0] = CStringGetTextDatum(shared == NULL ? "unavailable (not preloaded)"
+									: (db != NULL && copy.enabled) ? "deferred" : "immediate");
+	values[1] = BoolGetDatum(db != NULL && copy.pid != 0);
+	values[2] = Int32GetDatum(copy.pid);
+	nulls[2] = (copy.pid == 0);
+	values[3] = CStringGetTextDatum(name);
+	nulls[3] = (SearchNamedReplicationSlot(name, true) == NULL);
+	values[4] = LSNGetDatum(copy.delivered_lsn);
+	nulls[4] = (db == NULL);
+	values[5] = Int64GetDatum(insert > copy.delivered_lsn ? (int64) (insert - copy.delivered_lsn) : 0);
+	nulls[5] = (db == NULL || insert == InvalidXLogRecPtr);
+	values[6] = Int64GetDatum(copy.pending);
+	values[7] = Int64GetDatum(copy.batches);
+	values[8] = Int64GetDatum(copy.rejected);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}

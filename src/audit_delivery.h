@@ -1,0 +1,29 @@
+/*
+ * audit_delivery.h -- deferred delivery of audit batches through the WAL.
+ *
+ * With tenant_rls.audit_delivery = deferred (and the library preloaded, and
+ * tenant_rls.audit_delivery_start() run in the database), a committing
+ * transaction writes its batches into the WAL as one signed message instead
+ * of chaining and writing them itself; a background worker per database reads
+ * them back after the commit and writes them (audit_deliver() in
+ * audit_chain.c).  audit_delivery.c has the settings, the shared state, the
+ * signing key, the workers and the SQL functions.
+ */
+#ifndef TENANT_RLS_AUDIT_DELIVERY_H
+#define TENANT_RLS_AUDIT_DELIVERY_H
+
+#include "postgres.h"
+
+/* should the batches of this commit go to the WAL? */
+extern bool audit_delivery_deferred(void);
+
+/* sign body and write it into the WAL as a transactional message */
+extern void audit_delivery_emit(const char *body, int len);
+
+/* audit_chain.c: chain and write n committed messages, in order */
+extern int	audit_deliver(char *const *data, const Size *len, int n);
+
+/* tenant_rls_audit_init(): settings; when preloaded, shared memory and the launcher */
+extern void audit_delivery_init(void);
+
+#endif							/* TENANT_RLS_AUDIT_DELIVERY_H */

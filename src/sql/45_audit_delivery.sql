@@ -1,0 +1,50 @@
+-- Deferred delivery of audit batches through the WAL (audit_delivery.c).
+-- With tenant_rls.audit_delivery = deferred, a committing transaction writes
+-- its batches into the WAL as one signed message; a background worker of the
+-- database writes them into the log after the commit, in commit order.
+
+-- The worker's progress: the end of the last commit record whose batches are
+-- in the log, written in the same transaction as those batches.  Not dumped:
+-- it is a position in this cluster's WAL.
+CREATE TABLE tenant_rls.audit_delivery_state (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    applied_lsn pg_lsn NOT NULL
+);
+INSERT INTO tenant_rls.audit_delivery_state VALUES (true, '0/0');
+REVOKE ALL ON tenant_rls.audit_delivery_state FROM PUBLIC;
+COMMENT ON TABLE tenant_rls.audit_delivery_state IS
+    'deferred audit delivery: the WAL position up to which committed batches are in the log';
+
+CREATE FUNCTION tenant_rls.audit_delivery_start() RETURNS void
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_delivery_start';
+REVOKE ALL ON FUNCTION tenant_rls.audit_delivery_start() FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.audit_delivery_start() IS
+    'creates the replication slot and starts the worker that delivers deferred audit batches of this database (needs shared_preload_libraries)';
+
+CREATE FUNCTION tenant_rls.audit_delivery_stop(timeout interval DEFAULT '1 min') RETURNS void
+    LANGUAGE c VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_delivery_stop';
+REVOKE ALL ON FUNCTION tenant_rls.audit_delivery_stop(interval) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.audit_delivery_stop(interval) IS
+    'stops deferring: waits until every deferred batch is in the log, then stops the worker and drops its replication slot';
+
+CREATE FUNCTION tenant_rls.audit_delivery_wait(timeout interval DEFAULT '1 min') RETURNS boolean
+    LANGUAGE c VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_delivery_wait';
+COMMENT ON FUNCTION tenant_rls.audit_delivery_wait(interval) IS
+    'waits until every audited change committed before the call is in the audit log; false on timeout';
+
+CREATE FUNCTION tenant_rls.audit_delivery_status(
+    OUT delivery text, OUT worker_running boolean, OUT worker_pid integer, OUT slot_name text,
+    OUT delivered_lsn pg_lsn, OUT lag_bytes bigint, OUT pending_transactions bigint,
+    OUT batches_delivered bigint, OUT messages_rejected bigint)
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_delivery_status';
+REVOKE ALL ON FUNCTION tenant_rls.audit_delivery_status() FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.audit_delivery_status() IS
+    'deferred audit delivery of this database: worker, slot, how far it has delivered, rejected messages';
