@@ -2500,6 +2500,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 				 errmsg("cannot purge audit entries of the future"),
 				 errhint("Pass a time in the past.")));
 
+	audit_delivery_drain();
 	lookup_oids();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

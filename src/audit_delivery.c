@@ -1327,6 +1327,29 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * audit_purge(): every batch committed so far must be in the log before the
+ * purge reads the chains (a late batch of a purged month would land behind
+ * the anchors).  Errors if the worker does not deliver them in time.
+ */
+void
+audit_delivery_drain(void)
+{
+	DeliveryDb *db;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	db = find_db(MyDatabaseId, false);
+	LWLockRelease(shared->lock);
+	if (db != NULL && !wait_delivered(db, GetCurrentTimestamp() + 60 * USECS_PER_SEC, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot purge the audit log while committed changes wait for deferred delivery"),
+				 errdetail("The delivery worker did not write them within a minute."),
+				 errhint("Check tenant_rls.audit_delivery_status() and the server log, then try again.")));
+}
+
 Datum
 tenant_rls_audit_delivery_wait(PG_FUNCTION_ARGS)
 {
