@@ -107,7 +107,7 @@ PGDLLEXPORT void tenant_rls_delivery_worker_main(Datum arg);
 #define MSG_HEADER_LEN		(MSG_MAC_LEN + 4 + 4)
 
 /* the worker: commits per worker transaction, idle poll, pending check */
-#define APPLY_MAX_COMMITS	1000
+#define APPLY_MAX_COMMITS	256		/* each tenant of them is one more lock held */
 #define APPLY_MAX_BYTES		(16 * 1024 * 1024)
 #define IDLE_WAIT_MS		10
 #define PRUNE_INTERVAL_MS	1000
