@@ -1395,7 +1395,8 @@ chain_write_heads(void)
 }
 
 static void flush_pending(int level);
-static void defer_batches(List *batches);
+static bool defer_fits(List *batches);
+static bool defer_batches(List *batches);
 static Size batch_bytes(PendingBatch *pb);
 static void free_batch(PendingBatch *pb);
 
@@ -1737,10 +1738,9 @@ flush_pending(int level)
 	foreach(lc, later)
 		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
 
-	if (audit_delivery_deferred())
+	if (defer_fits(now) && audit_delivery_deferred() && defer_batches(now))
 	{
-		/* into the WAL with the commit; the delivery worker chains them */
-		defer_batches(now);
+		/* in the WAL with the commit; the delivery worker chains them */
 		foreach(lc, now)
 			free_batch((PendingBatch *) lfirst(lc));
 		list_free(now);
@@ -1812,9 +1812,37 @@ defer_put_ostr(StringInfo buf, const char *s, uint32 len)
 		defer_put_str(buf, s, len);
 }
 
-static void
+/*
+ * A transaction whose batches are many or large writes them itself: the
+ * worker keeps each message in memory until its commit and takes one lock
+ * per tenant; a transaction of thousands of tenants or megabytes would make
+ * it a bottleneck (or fail where the writer would have failed).
+ */
+#define DEFER_MAX_BATCHES	16
+#define DEFER_MAX_BYTES		(4 * 1024 * 1024)
+
+static bool
+defer_fits(List *batches)
+{
+	Size		bytes = 0;
+	ListCell   *lc;
+
+	if (list_length(batches) > DEFER_MAX_BATCHES)
+		return false;
+	foreach(lc, batches)
+	{
+		PendingBatch *pb = lfirst(lc);
+
+		bytes += batch_bytes(pb) + (pb->app_user ? strlen(pb->app_user) : 0);
+	}
+	return bytes <= DEFER_MAX_BYTES;
+}
+
+/* one signed WAL message of the batches; false: delivery was switched off */
+static bool
 defer_batches(List *batches)
 {
+	bool		sent;
 	StringInfoData buf;
 	ListCell   *lc;
 	Datum		values[AB_NATTS];
@@ -1850,8 +1878,9 @@ defer_batches(List *batches)
 		audit_put_u32(&buf, pb->nkeys);
 		audit_put_bytes(&buf, pb->keys, sizeof(int64) * pb->nkeys);
 	}
-	audit_delivery_emit(buf.data, buf.len);
+	sent = audit_delivery_emit(buf.data, buf.len);
 	pfree(buf.data);
+	return sent;
 }
 
 /* reading a message back: every read is bounds-checked */
@@ -1976,7 +2005,7 @@ defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batche
 		return false;
 	ctx->session_user = cstring_to_text_with_len(s, n);
 	ctx->application_name = NULL;
-	if ((s = defer_get_ostr(&r, 1024 * 1024, &n)) != NULL)
+	if ((s = defer_get_ostr(&r, MaxAllocSize - 1, &n)) != NULL)
 		ctx->application_name = cstring_to_text_with_len(s, n);
 	ctx->client_addr = NULL;
 	if ((s = defer_get_ostr(&r, sizeof(inet), &n)) != NULL)
@@ -2004,7 +2033,7 @@ defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batche
 		if (!defer_get_name(&r, &pb->schema_name) || !defer_get_name(&r, &pb->table_name))
 			return false;
 		pb->db_user_name = defer_get_str(&r, NAMEDATALEN, NULL);
-		pb->app_user = defer_get_ostr(&r, 1024 * 1024, NULL);
+		pb->app_user = defer_get_ostr(&r, MaxAllocSize - 1, NULL);
 		pb->nentries = (int32) defer_get_u32(&r);
 		s = defer_get_str(&r, MaxAllocSize - 1, &n);
 		if (s == NULL || pb->db_user_name == NULL || pb->nentries <= 0)
@@ -2035,8 +2064,7 @@ defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batche
  * messages data[0..n-1], in that order (commit order), in the current
  * transaction.  The tenants are locked in sorted order first, like a
  * committing writer does; the heads are written when the worker's
- * transaction commits.  A malformed message is skipped with a WARNING.
- * Returns the number of batches written.
+ * transaction commits.  Returns the number of batches written.
  */
 int
 audit_deliver(char *const *data, const Size *len, int n)
@@ -2052,14 +2080,15 @@ audit_deliver(char *const *data, const Size *len, int n)
 
 	for (int i = 0; i < n; i++)
 	{
+		/*
+		 * Signed by a committing writer of this server: a message that does
+		 * not parse is a bug, and skipping it would lose its entries.
+		 */
 		if (!defer_parse(data[i], len[i], &ctx[i], &batches[i], &nbatches[i]))
-		{
-			ereport(WARNING,
+			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("skipped a malformed audit message in the WAL")));
-			nbatches[i] = 0;
-			continue;
-		}
+					 errmsg("could not decode a signed audit message in the WAL"),
+					 errhint("Deferred delivery of this database stops here; see tenant_rls.audit_delivery_status().")));
 		for (int b = 0; b < nbatches[i]; b++)
 			keys = lappend(keys, batches[i][b].key);
 	}

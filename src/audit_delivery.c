@@ -58,6 +58,7 @@
 #include "access/xlogreader.h"
 #include "access/xlogrecord.h"
 #include "access/xlogutils.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -107,7 +108,7 @@ PGDLLEXPORT void tenant_rls_delivery_worker_main(Datum arg);
 #define MSG_HEADER_LEN		(MSG_MAC_LEN + 4 + 4)
 
 /* the worker: commits per worker transaction, idle poll, pending check */
-#define APPLY_MAX_COMMITS	256		/* each tenant of them is one more lock held */
+#define APPLY_MAX_COMMITS	64 		/* each tenant of them is one more lock held */
 #define APPLY_MAX_BYTES		(16 * 1024 * 1024)
 #define IDLE_WAIT_MS		10
 #define PRUNE_INTERVAL_MS	1000
@@ -145,6 +146,8 @@ typedef struct DeliveryDb
 	int64		pending;		/* transactions read, not ended yet */
 	int64		batches;		/* delivered by the current worker */
 	int64		rejected;		/* messages refused (signature) */
+	int			failures;		/* worker transactions failed in a row */
+	bool		slot_lost;		/* the slot vanished or was invalidated */
 } DeliveryDb;
 
 typedef struct DeliveryShared
@@ -344,17 +347,28 @@ audit_delivery_init(void)
 bool
 audit_delivery_deferred(void)
 {
-	DeliveryDb *db;
-	bool		on;
-
 	if (audit_delivery_mode != DELIVERY_DEFERRED || shared == NULL || !shared->key_ok ||
 		audit_purge_sanctioned || !XLogIsNeeded())
 		return false;
-	LWLockAcquire(shared->lock, LW_SHARED);
-	db = find_db(MyDatabaseId, false);
-	on = db != NULL && db->enabled && !db->stopping;
-	LWLockRelease(shared->lock);
-	return on && prepare_mac_key();
+	return prepare_mac_key();
+}
+
+/* is the slot there, with its WAL reserved?  (the caller holds shared->lock) */
+static bool
+slot_usable(Oid dboid)
+{
+	char		name[NAMEDATALEN];
+	ReplicationSlot *s;
+	XLogRecPtr	restart;
+
+	slot_name_for(dboid, name);
+	s = SearchNamedReplicationSlot(name, true);
+	if (s == NULL)
+		return false;
+	SpinLockAcquire(&s->mutex);
+	restart = s->data.restart_lsn;
+	SpinLockRelease(&s->mutex);
+	return !XLogRecPtrIsInvalid(restart);
 }
 
 static void
@@ -367,12 +381,14 @@ message_mac(const char *msg, Size len, uint8 *out)
 				 errmsg("could not sign an audit message")));
 }
 
-void
+bool
 audit_delivery_emit(const char *body, int len)
 {
 	StringInfoData msg;
 	uint32		dbid = MyDatabaseId;
 	TransactionId xid = GetCurrentTransactionId();
+	DeliveryDb *db;
+	bool		on;
 
 	initStringInfo(&msg);
 	enlargeStringInfo(&msg, MSG_HEADER_LEN + len);
@@ -382,8 +398,20 @@ audit_delivery_emit(const char *body, int len)
 	appendBinaryStringInfo(&msg, (const char *) &xid, sizeof(xid));
 	appendBinaryStringInfo(&msg, body, len);
 	message_mac(msg.data, msg.len, (uint8 *) msg.data);
-	(void) LogLogicalMessage(DELIVERY_PREFIX, msg.data, msg.len, true);
+
+	/*
+	 * Checked and written under the shared lock: audit_delivery_stop() flips
+	 * "enabled" under the exclusive lock, so every message it must wait for
+	 * is in the WAL before it reads the insert position.
+	 */
+	LWLockAcquire(shared->lock, LW_SHARED);
+	db = find_db(MyDatabaseId, false);
+	on = db != NULL && db->enabled && !db->stopping && slot_usable(MyDatabaseId);
+	if (on)
+		(void) LogLogicalMessage(DELIVERY_PREFIX, msg.data, msg.len, true);
+	LWLockRelease(shared->lock);
 	pfree(msg.data);
+	return on;
 }
 
 /* ---------------------------------------------------------------------
@@ -416,6 +444,7 @@ launcher_scan(void)
 	Oid			dbs[DELIVERY_MAX_DBS];
 	bool		active[DELIVERY_MAX_DBS];
 	int			n = 0;
+	List	   *lost = NIL;
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	for (int i = 0; i < max_replication_slots && n < DELIVERY_MAX_DBS; i++)
@@ -472,7 +501,7 @@ launcher_scan(void)
 				(db = find_db(dbs[i], true)) != NULL)
 				db->enabled = true;
 		}
-		if (db != NULL && !db->stopping && db->pid == 0 &&
+		if (db != NULL && !db->release && db->pid == 0 &&
 			TimestampDifferenceExceeds(db->registered_at, now, WORKER_RESTART_MS))
 		{
 			db->registered_at = now;
@@ -484,6 +513,36 @@ launcher_scan(void)
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 					 errmsg("tenant_rls: could not start the audit delivery worker of database %u", dbs[i]),
 					 errhint("Raise max_worker_processes.")));
+	}
+
+	/*
+	 * A database whose slot was dropped or invalidated (max_slot_wal_keep_size)
+	 * behind our back: its writers go back to writing immediately.
+	 */
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < DELIVERY_MAX_DBS; i++)
+	{
+		DeliveryDb *db = &shared->dbs[i];
+
+		if (db->dboid != InvalidOid && db->enabled && !slot_usable(db->dboid))
+		{
+			db->enabled = false;
+			db->slot_lost = true;
+			lost = lappend_oid(lost, db->dboid);
+		}
+	}
+	LWLockRelease(shared->lock);
+	{
+		ListCell   *lc;
+
+		foreach(lc, lost)
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("tenant_rls: deferred audit delivery of database %u stopped: its replication slot was dropped or invalidated",
+							lfirst_oid(lc)),
+					 errdetail("Changes committed before that and not yet delivered may be missing from the audit log; later changes are written immediately."),
+					 errhint("Run tenant_rls.audit_verify() in that database, and tenant_rls.audit_delivery_start() to defer again.")));
+		list_free(lost);
 	}
 }
 
@@ -812,6 +871,10 @@ apply_ready(void)
 
 	if (ready == NIL)
 		return;
+	/* counted as failed until it commits (an error ends the worker) */
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	my_db->failures++;
+	LWLockRelease(shared->lock);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -862,6 +925,7 @@ apply_ready(void)
 	ready_count = 0;
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	my_db->batches += written;
+	my_db->failures = 0;
 	LWLockRelease(shared->lock);
 }
 
@@ -930,7 +994,7 @@ tenant_rls_delivery_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
 	if (shared == NULL || !worker_claim(dboid))
 		proc_exit(0);
 	before_shmem_exit(worker_exit, (Datum) 0);
@@ -945,6 +1009,26 @@ tenant_rls_delivery_worker_main(Datum arg)
 	if (SearchNamedReplicationSlot(slot_name, true) == NULL)
 		proc_exit(0);
 	ReplicationSlotAcquire(slot_name, true);
+	if (XLogRecPtrIsInvalid(MyReplicationSlot->data.restart_lsn))
+	{
+		/* invalidated: the launcher switches the writers back to immediate */
+		ReplicationSlotRelease();
+		proc_exit(0);
+	}
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (my_db->failures >= 3 && my_db->enabled)
+	{
+		/* keep trying, but stop adding to what cannot be delivered */
+		my_db->enabled = false;
+		LWLockRelease(shared->lock);
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tenant_rls: deferred audit delivery of database %u failed %d times in a row; its writers now write immediately",
+						dboid, my_db->failures),
+				 errhint("The server log has the errors. Once fixed, run tenant_rls.audit_delivery_start() in that database.")));
+	}
+	else
+		LWLockRelease(shared->lock);
 
 	if (!read_applied_lsn(&applied_lsn))
 	{
@@ -1153,8 +1237,21 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 	char		name[NAMEDATALEN];
 	DeliveryDb *db;
 	bool		start;
+	bool		usable;
+	bool		is_template;
+	HeapTuple	tup;
 
 	require_shared();
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
+	is_template = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+	ReleaseSysCache(tup);
+	if (is_template)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("deferred audit delivery cannot run in a template database"),
+				 errdetail("Its worker stays connected, and CREATE DATABASE cannot copy a database others are connected to.")));
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1183,6 +1280,21 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 				 errmsg("deferred audit delivery runs in at most %d databases", DELIVERY_MAX_DBS)));
 
 	slot_name_for(MyDatabaseId, name);
+	if (SearchNamedReplicationSlot(name, true) != NULL)
+	{
+		LWLockAcquire(shared->lock, LW_SHARED);
+		usable = slot_usable(MyDatabaseId);
+		LWLockRelease(shared->lock);
+		if (!usable)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("replication slot \"%s\" was invalidated; creating it again", name),
+					 errdetail("Changes committed while it was invalid and not delivered are missing from the audit log."),
+					 errhint("Run tenant_rls.audit_verify(); set max_slot_wal_keep_size = -1 to keep this from happening.")));
+			ReplicationSlotDrop(name, false);
+		}
+	}
 	if (SearchNamedReplicationSlot(name, true) == NULL)
 	{
 		ReplicationSlotCreate(name, false, RS_PERSISTENT, false);
@@ -1194,6 +1306,8 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	db->enabled = true;
+	db->failures = 0;
+	db->slot_lost = false;
 	start = (db->pid == 0);
 	if (start)
 		db->registered_at = GetCurrentTimestamp();
@@ -1227,7 +1341,6 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 	TimestampTz deadline = deadline_after(timeout);
 	char		name[NAMEDATALEN];
 	DeliveryDb *db;
-	Snapshot	snap;
 	bool		slot_exists;
 
 	CheckSlotPermissions();
@@ -1264,26 +1377,12 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		/*
-		 * A transaction that saw delivery on has an xid and may still be
-		 * committing: wait for all of them, then for the worker to read up to
-		 * the end of the WAL with nothing left waiting for a commit.
+		 * Every message written while delivery was on is in the WAL now
+		 * (audit_delivery_emit() checks and writes under the shared lock):
+		 * wait until the worker has read up to here and has no transaction
+		 * left waiting for its commit record (a prepared transaction keeps
+		 * it waiting).
 		 */
-		snap = GetLatestSnapshot();
-		for (uint32 i = 0; i < snap->xcnt; i++)
-		{
-			TransactionId xid = snap->xip[i];
-
-			while (!TransactionIdIsCurrentTransactionId(xid) && TransactionIdIsInProgress(xid))
-			{
-				if (GetCurrentTimestamp() >= deadline)
-					ereport(ERROR,
-							(errcode(ERRCODE_QUERY_CANCELED),
-							 errmsg("could not stop deferred audit delivery: transaction %u is still running", xid),
-							 errdetail("Its audited changes may still be delivered through the WAL."),
-							 errhint("Commit or roll back it (or the prepared transaction), or give a longer timeout.")));
-				nap();
-			}
-		}
 		if (!wait_delivered(db, deadline, true))
 			ereport(ERROR,
 					(errcode(ERRCODE_QUERY_CANCELED),
@@ -1394,7 +1493,10 @@ tenant_rls_audit_delivery_status(PG_FUNCTION_ARGS)
 
 	/* mode, active, worker_pid, slot_name, delivered_lsn, lag_bytes, pending, batches, rejected */
 	values[0] = CStringGetTextDatum(shared == NULL ? "unavailable (not preloaded)"
-									: (db != NULL && copy.enabled) ? "deferred" : "immediate");
+									: (db != NULL && copy.enabled) ? "deferred"
+									: (db != NULL && copy.slot_lost) ? "immediate (slot lost)"
+									: (db != NULL && copy.failures >= 3) ? "immediate (delivery failing)"
+									: "immediate");
 	values[1] = BoolGetDatum(db != NULL && copy.pid != 0);
 	values[2] = Int32GetDatum(copy.pid);
 	nulls[2] = (copy.pid == 0);

@@ -17,8 +17,12 @@
 /* should the batches of this commit go to the WAL? */
 extern bool audit_delivery_deferred(void);
 
-/* sign body and write it into the WAL as a transactional message */
-extern void audit_delivery_emit(const char *body, int len);
+/*
+ * Sign body and write it into the WAL as a transactional message; false
+ * (nothing written) if delivery was switched off or its slot is gone
+ * meanwhile: the caller then writes the batches itself.
+ */
+extern bool audit_delivery_emit(const char *body, int len);
 
 /* audit_purge(): wait until every committed batch is in the log (or error) */
 extern void audit_delivery_drain(void);
