@@ -1876,34 +1876,43 @@ defer_get(DeferReader *r, Size n)
 	return p;
 }
 
+/* n bytes into out (zeros once the message is exhausted) */
+static void
+defer_get_into(DeferReader *r, void *out, Size n)
+{
+	const char *p = defer_get(r, n);
+
+	if (p)
+		memcpy(out, p, n);
+	else
+		memset(out, 0, n);
+}
+
 static uint32
 defer_get_u32(DeferReader *r)
 {
-	uint32		v = 0;
-	const char *p = defer_get(r, sizeof(v));
+	uint32		v;
 
-	if (p)
-		memcpy(&v, p, sizeof(v));
+	defer_get_into(r, &v, sizeof(v));
 	return v;
 }
 
 static int64
 defer_get_i64(DeferReader *r)
 {
-	int64		v = 0;
-	const char *p = defer_get(r, sizeof(v));
+	int64		v;
 
-	if (p)
-		memcpy(&v, p, sizeof(v));
+	defer_get_into(r, &v, sizeof(v));
 	return v;
 }
 
 static uint8
 defer_get_u8(DeferReader *r)
 {
-	const char *p = defer_get(r, 1);
+	uint8		v;
 
-	return p ? (uint8) *p : 0;
+	defer_get_into(r, &v, sizeof(v));
+	return v;
 }
 
 /* a str: palloc'd, NUL-terminated copy; *len its length */
@@ -2500,6 +2509,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 				 errmsg("cannot purge audit entries of the future"),
 				 errhint("Pass a time in the past.")));
 
+	audit_delivery_drain();
 	lookup_oids();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -107,7 +107,7 @@ PGDLLEXPORT void tenant_rls_delivery_worker_main(Datum arg);
 #define MSG_HEADER_LEN		(MSG_MAC_LEN + 4 + 4)
 
 /* the worker: commits per worker transaction, idle poll, pending check */
-#define APPLY_MAX_COMMITS	1000
+#define APPLY_MAX_COMMITS	256		/* each tenant of them is one more lock held */
 #define APPLY_MAX_BYTES		(16 * 1024 * 1024)
 #define IDLE_WAIT_MS		10
 #define PRUNE_INTERVAL_MS	1000
@@ -1325,6 +1325,29 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 		db->dboid = InvalidOid;
 	LWLockRelease(shared->lock);
 	PG_RETURN_VOID();
+}
+
+/*
+ * audit_purge(): every batch committed so far must be in the log before the
+ * purge reads the chains (a late batch of a purged month would land behind
+ * the anchors).  Errors if the worker does not deliver them in time.
+ */
+void
+audit_delivery_drain(void)
+{
+	DeliveryDb *db;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	db = find_db(MyDatabaseId, false);
+	LWLockRelease(shared->lock);
+	if (db != NULL && !wait_delivered(db, GetCurrentTimestamp() + 60 * USECS_PER_SEC, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot purge the audit log while committed changes wait for deferred delivery"),
+				 errdetail("The delivery worker did not write them within a minute."),
+				 errhint("Check tenant_rls.audit_delivery_status() and the server log, then try again.")));
 }
 
 Datum

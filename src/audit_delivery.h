@@ -20,6 +20,9 @@ extern bool audit_delivery_deferred(void);
 /* sign body and write it into the WAL as a transactional message */
 extern void audit_delivery_emit(const char *body, int len);
 
+/* audit_purge(): wait until every committed batch is in the log (or error) */
+extern void audit_delivery_drain(void);
+
 /* audit_chain.c: chain and write n committed messages, in order */
 extern int	audit_deliver(char *const *data, const Size *len, int n);
 
