@@ -135,6 +135,10 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'The database has large objects: they have no row-level security and no tenant.'),
     ('audit_guard_not_always', 'warning', 'audit log guard not ENABLE ALWAYS',
      'A guard trigger of the audit log (or the oid fix-up of audit_config) is not ENABLE ALWAYS, as ALTER TABLE ... ENABLE TRIGGER ALL after pg_restore --disable-triggers leaves it: a session with session_replication_role = replica, or any session if it is disabled, can then change or delete log entries.'),
+    ('audit_delivery_inactive', 'warning', 'deferred audit delivery configured but not running',
+     'tenant_rls.audit_delivery = deferred is set for a role, this database or in the configuration file, but deferred delivery does not run in this database (not started, or the library is not preloaded): audited changes are written in the committing transaction, at the full cost.'),
+    ('audit_delivery_stalled', 'warning', 'deferred audit delivery stalled',
+     'The replication slot of deferred audit delivery of this database exists but no delivery worker runs or the slot is not in use: the slot retains WAL until the disk is full, and changes committed since are not in the audit log.'),
     ('strict_mode_off', 'warning', 'strict mode not in force',
      'tenant_rls strict mode is off or the library is not preloaded: any session (or SQL injection) can SET app.current_tenant_id to another tenant.'),
     ('server_version_cve', 'error', 'server version with known row-security CVEs',
@@ -650,7 +654,7 @@ audtrunc AS MATERIALIZED (
 -- findings look at: the setting, the entry, whom it applies to and the
 -- statement that stored it (the fix is that statement's RESET)
 roledef AS (
-    SELECT lower(split_part(c.c, '=', 1)) AS name, c.c,
+    SELECT lower(split_part(c.c, '=', 1)) AS name, c.c, s.setdatabase,
            CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'all roles'
                 WHEN s.setrole = 0 THEN format('database %I', db.datname)
                 WHEN s.setdatabase = 0 THEN format('role %I', pg_get_userbyid(s.setrole))
@@ -662,7 +666,8 @@ roledef AS (
       FROM pg_db_role_setting s
       LEFT JOIN pg_database db ON db.oid = s.setdatabase
      CROSS JOIN LATERAL unnest(s.setconfig) c(c)
-     WHERE lower(split_part(c.c, '=', 1)) IN ('app.current_tenant_id', 'session_replication_role')),
+     WHERE lower(split_part(c.c, '=', 1)) IN ('app.current_tenant_id', 'session_replication_role',
+                                               'tenant_rls.audit_delivery')),
 -- the same settings in the configuration files (ALTER SYSTEM writes
 -- postgresql.auto.conf; read from the files, so also before a reload;
 -- pg_file_settings needs pg_read_all_settings): who set it, where, and how
@@ -677,7 +682,7 @@ filedef AS (
                 THEN 'After ALTER SYSTEM RESET (a statement of its own, outside a transaction block), run SELECT pg_reload_conf() so that new sessions no longer get it.'
                 ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END AS undo
       FROM pg_file_settings f
-     WHERE lower(f.name) IN ('app.current_tenant_id', 'session_replication_role')
+     WHERE lower(f.name) IN ('app.current_tenant_id', 'session_replication_role', 'tenant_rls.audit_delivery')
        AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))),
 -- the relations of schema tenant_rls: the extension's members and the
 -- audit log's partitions (not members: audit_maintain() or a restore
@@ -1203,6 +1208,59 @@ SELECT 'audit_guard_not_always', 'warning', format('%s %I', g.tgrelid::regclass,
  WHERE c.relnamespace = 'tenant_rls'::regnamespace
    AND g.tgname IN ('audit_guard', 'audit_guard_truncate', 'audit_config_fix_oid')
    AND NOT g.tgisinternal AND g.tgenabled <> 'A'
+UNION ALL
+-- tenant_rls.audit_delivery = deferred stored for a role or database that
+-- applies here, or in the configuration files, while deferred delivery does
+-- not run in this database: commits write immediately (not on a standby:
+-- nothing writes there)
+SELECT 'audit_delivery_inactive', 'warning', d.object, 'setting',
+       format('%s sets tenant_rls.audit_delivery = deferred%s, but deferred delivery is not running in database %I.',
+              d.who, coalesce(' (' || d.place || ')', ''), current_database()),
+       'Audited changes are then written to the log in the committing transaction, as with immediate, at the full cost of a log row, its index entry and the chain head per commit. Deferring needs tenant_rls in shared_preload_libraries and SELECT tenant_rls.audit_delivery_start() in the database (doc/audit.md, Deferred delivery). '
+       || CASE WHEN ds.delivery = 'immediate'
+               THEN 'Run the fix in this database as a superuser or a role with REPLICATION'
+               ELSE 'tenant_rls is not in shared_preload_libraries: add it, restart the server, then run SELECT tenant_rls.audit_delivery_start() in this database' END
+       || format(', or, if immediate delivery is what you want, %s.', d.undo),
+       CASE WHEN ds.delivery = 'immediate' THEN 'SELECT tenant_rls.audit_delivery_start();' END,
+       NULL::oid
+  FROM (SELECT r.object, r.stmt AS who, NULL AS place, r.stmt || ' RESET tenant_rls.audit_delivery' AS undo
+          FROM roledef r
+         WHERE r.name = 'tenant_rls.audit_delivery'
+           AND lower(btrim(substr(r.c, strpos(r.c, '=') + 1), ' ''"')) = 'deferred'
+           AND (r.setdatabase = 0
+                OR r.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
+        UNION ALL
+        SELECT fd.object, fd.who, fd.place,
+               CASE WHEN fd.auto THEN 'ALTER SYSTEM RESET tenant_rls.audit_delivery (then SELECT pg_reload_conf())'
+                    ELSE 'remove the line from the file and reload' END
+          FROM filedef fd
+         WHERE fd.name = 'tenant_rls.audit_delivery' AND fd.setting = 'deferred') d
+ CROSS JOIN tenant_rls.audit_delivery_status() ds
+ WHERE ds.delivery <> 'deferred' AND NOT pg_is_in_recovery()
+UNION ALL
+-- the replication slot of this database's deferred delivery without a worker
+-- reading it: WAL is retained, nothing is delivered
+SELECT 'audit_delivery_stalled', 'warning', quote_ident(sl.slot_name), 'replication slot',
+       format('Replication slot %I of deferred audit delivery %s.', sl.slot_name,
+              CASE WHEN ds.delivery LIKE 'unavailable%'
+                   THEN 'exists, but tenant_rls is not in shared_preload_libraries: no worker delivers from it'
+                   WHEN NOT ds.worker_running THEN 'has no delivery worker running'
+                   ELSE 'is not in use by its delivery worker' END),
+       'The slot keeps the WAL from the oldest audited change not yet delivered'
+       || coalesce(format(' (%s so far)', pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), sl.restart_lsn))), '')
+       || ', so pg_wal grows until the disk is full, and the changes committed since are not in the audit log (audit_history() and audit_verify() do not see them) until a worker delivers them. '
+       || CASE WHEN sl.wal_status = 'lost'
+               THEN 'The slot has lost WAL (max_slot_wal_keep_size): changes committed before that point never reach the log. ' ELSE '' END
+       || CASE WHEN ds.delivery LIKE 'unavailable%'
+               THEN 'Add tenant_rls to shared_preload_libraries and restart the server: the worker then delivers what the slot holds; call SELECT tenant_rls.audit_delivery_stop() afterwards to stop deferring.'
+               ELSE 'The launcher starts a worker within seconds: if none runs, the server log says why (an error of the worker, or max_worker_processes too low: raise it and restart). The fix delivers what the slot holds (it needs a running worker) and drops the slot, switching this database back to immediate delivery.' END,
+       CASE WHEN ds.delivery NOT LIKE 'unavailable%' THEN 'SELECT tenant_rls.audit_delivery_stop();' END,
+       NULL::oid
+  FROM pg_replication_slots sl
+ CROSS JOIN tenant_rls.audit_delivery_status() ds
+ WHERE sl.slot_type = 'physical' AND NOT pg_is_in_recovery()
+   AND sl.slot_name = 'tenant_rls_audit_' || (SELECT db.oid FROM pg_database db WHERE db.datname = current_database())
+   AND (NOT ds.worker_running OR NOT sl.active)
 UNION ALL
 SELECT 'strict_mode_off', 'warning', 'tenant_rls.strict', 'setting',
        'tenant_rls strict mode is not in force.',
