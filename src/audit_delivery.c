@@ -1427,6 +1427,39 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The entry of this database, for a waiter.  Right after a server start the
+ * launcher has not adopted the slot yet (about a second): if the slot exists,
+ * wait for the entry, else there is nothing to wait for (NULL, *timed_out
+ * false).
+ */
+static DeliveryDb *
+db_for_wait(TimestampTz deadline, bool *timed_out)
+{
+	char		name[NAMEDATALEN];
+
+	*timed_out = false;
+	slot_name_for(MyDatabaseId, name);
+	for (;;)
+	{
+		DeliveryDb *db;
+
+		LWLockAcquire(shared->lock, LW_SHARED);
+		db = find_db(MyDatabaseId, false);
+		LWLockRelease(shared->lock);
+		if (db != NULL)
+			return db;
+		if (SearchNamedReplicationSlot(name, true) == NULL)
+			return NULL;
+		if (GetCurrentTimestamp() >= deadline)
+		{
+			*timed_out = true;
+			return NULL;
+		}
+		nap();
+	}
+}
+
+/*
  * audit_purge(): every batch committed so far must be in the log before the
  * purge reads the chains (a late batch of a purged month would land behind
  * the anchors).  Errors if the worker does not deliver them in time.
@@ -1435,13 +1468,25 @@ void
 audit_delivery_drain(void)
 {
 	DeliveryDb *db;
+	TimestampTz deadline;
+	bool		timed_out;
 
 	if (shared == NULL)
 		return;
-	LWLockAcquire(shared->lock, LW_SHARED);
-	db = find_db(MyDatabaseId, false);
-	LWLockRelease(shared->lock);
-	if (db != NULL && !wait_delivered(db, GetCurrentTimestamp() + 60 * USECS_PER_SEC, false))
+	deadline = GetCurrentTimestamp() + 60 * USECS_PER_SEC;
+	db = db_for_wait(deadline, &timed_out);
+	if (db != NULL)
+	{
+		bool		lost;
+
+		/* a lost slot delivers nothing more: nothing to wait for */
+		LWLockAcquire(shared->lock, LW_SHARED);
+		lost = db->slot_lost && !db->enabled;
+		LWLockRelease(shared->lock);
+		if (lost)
+			return;
+	}
+	if (timed_out || (db != NULL && !wait_delivered(db, deadline, false)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot purge the audit log while committed changes wait for deferred delivery"),
@@ -1455,14 +1500,13 @@ tenant_rls_audit_delivery_wait(PG_FUNCTION_ARGS)
 	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
 	TimestampTz deadline = deadline_after(timeout);
 	DeliveryDb *db;
+	bool		timed_out;
 
 	if (shared == NULL)
 		PG_RETURN_BOOL(true);
-	LWLockAcquire(shared->lock, LW_SHARED);
-	db = find_db(MyDatabaseId, false);
-	LWLockRelease(shared->lock);
+	db = db_for_wait(deadline, &timed_out);
 	if (db == NULL)
-		PG_RETURN_BOOL(true);
+		PG_RETURN_BOOL(!timed_out);
 	PG_RETURN_BOOL(wait_delivered(db, deadline, false));
 }
 
