@@ -903,12 +903,20 @@ apply_ready(void)
 	}
 	written = audit_deliver(data, len, n);
 	{
-		Oid			argtypes[1] = {PG_LSNOID};
+		static SPIPlanPtr plan = NULL;
 		Datum		args[1] = {LSNGetDatum(last)};
 
-		if (SPI_execute_with_args("UPDATE tenant_rls.audit_delivery_state SET applied_lsn = $1",
-								  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE ||
-			SPI_processed != 1)
+		/* planned once per worker: it runs once per worker transaction */
+		if (plan == NULL)
+		{
+			Oid			argtypes[1] = {PG_LSNOID};
+
+			plan = SPI_prepare("UPDATE tenant_rls.audit_delivery_state SET applied_lsn = $1",
+							   1, argtypes);
+			if (plan == NULL || SPI_keepplan(plan) != 0)
+				elog(ERROR, "could not prepare the update of tenant_rls.audit_delivery_state");
+		}
+		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
 			elog(ERROR, "could not update tenant_rls.audit_delivery_state");
 	}
 	PopActiveSnapshot();
