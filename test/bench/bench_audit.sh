@@ -98,7 +98,7 @@ SQL
 chmod 644 "$BDIR"/*.sql
 
 # The same rows for everybody, then the modes take turns on that table: for
-# each workload, AUDIT_ROUNDS rounds of none / audit / plpgsql, each cell
+# each workload, AUDIT_ROUNDS rounds of none / audit / deferred / plpgsql, each cell
 # BENCH_SECONDS / AUDIT_ROUNDS long.  The best round of each mode is reported:
 # on a machine shared with other work, interleaving and best-of keep the
 # background load from landing on one mode only.
