@@ -88,6 +88,7 @@
 
 #include "audit.h"
 #include "audit_delivery.h"
+#include "policy.h"
 #include "token_core.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_audit_delivery_start);
@@ -969,6 +970,34 @@ advance(XLogRecPtr next, XLogRecPtr delivered)
 	LWLockRelease(shared->lock);
 }
 
+/* the extension is gone, and its log with it: so is the slot's purpose */
+static void
+extension_gone(const char *slot_name)
+{
+	ReplicationSlotRelease();
+	ReplicationSlotDrop(slot_name, true);
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	my_db->dboid = InvalidOid;
+	my_db->pid = 0;
+	my_db = NULL;
+	LWLockRelease(shared->lock);
+	ereport(LOG,
+			(errmsg("tenant_rls: dropped replication slot \"%s\": the extension is not installed in its database",
+					slot_name)));
+	proc_exit(0);
+}
+
+static bool
+extension_installed(void)
+{
+	bool		installed;
+
+	StartTransactionCommand();
+	installed = OidIsValid(get_extension_oid("tenant_rls", true));
+	CommitTransactionCommand();
+	return installed;
+}
+
 static bool
 worker_claim(Oid dboid)
 {
@@ -1039,20 +1068,7 @@ tenant_rls_delivery_worker_main(Datum arg)
 		LWLockRelease(shared->lock);
 
 	if (!read_applied_lsn(&applied_lsn))
-	{
-		/* the extension is gone, and its log with it: so is the slot's purpose */
-		ReplicationSlotRelease();
-		ReplicationSlotDrop(slot_name, true);
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		my_db->dboid = InvalidOid;
-		my_db->pid = 0;
-		my_db = NULL;
-		LWLockRelease(shared->lock);
-		ereport(LOG,
-				(errmsg("tenant_rls: dropped replication slot \"%s\": the extension is not installed in its database",
-						slot_name)));
-		proc_exit(0);
-	}
+		extension_gone(slot_name);
 
 	kept_cxt = AllocSetContextCreate(TopMemoryContext, "tenant_rls audit delivery",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -1147,12 +1163,17 @@ tenant_rls_delivery_worker_main(Datum arg)
 			TimestampTz now = GetCurrentTimestamp();
 
 			apply_ready();
-			if (hash_get_num_entries(kept) > 0 &&
-				TimestampDifferenceExceeds(last_prune, now, PRUNE_INTERVAL_MS))
+			if (TimestampDifferenceExceeds(last_prune, now, PRUNE_INTERVAL_MS))
 			{
-				StartTransactionCommand();
-				prune_kept();
-				CommitTransactionCommand();
+				/* once a second: DROP EXTENSION, crashed transactions */
+				if (!extension_installed())
+					extension_gone(slot_name);
+				if (hash_get_num_entries(kept) > 0)
+				{
+					StartTransactionCommand();
+					prune_kept();
+					CommitTransactionCommand();
+				}
 				last_prune = now;
 			}
 			/* every record that ends at or before "flushed" has been read */
@@ -1246,6 +1267,8 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 	DeliveryDb *db;
 	bool		start;
 	bool		usable;
+	bool		busy;
+	bool		full;
 	bool		is_template;
 	HeapTuple	tup;
 
@@ -1271,18 +1294,18 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot start deferred audit delivery while this session uses a replication slot")));
 
+	/* checked first, taken only once the slot is there (a failed start leaves nothing) */
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	db = find_db(MyDatabaseId, true);
-	if (db != NULL && db->stopping)
-	{
-		LWLockRelease(shared->lock);
+	db = find_db(MyDatabaseId, false);
+	busy = db != NULL && db->stopping;
+	full = db == NULL && find_db(InvalidOid, false) == NULL;
+	LWLockRelease(shared->lock);
+	if (busy)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("deferred audit delivery of this database is being stopped"),
 				 errhint("Wait for tenant_rls.audit_delivery_stop() to finish, then start it again.")));
-	}
-	LWLockRelease(shared->lock);
-	if (db == NULL)
+	if (full)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("deferred audit delivery runs in at most %d databases", DELIVERY_MAX_DBS)));
@@ -1305,14 +1328,37 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 	}
 	if (SearchNamedReplicationSlot(name, true) == NULL)
 	{
+		Oid			argtypes[1] = {PG_LSNOID};
+		Datum		args[1];
+
 		ReplicationSlotCreate(name, false, RS_PERSISTENT, false);
 		ReplicationSlotReserveWal();
 		ReplicationSlotMarkDirty();
 		ReplicationSlotSave();
 		ReplicationSlotRelease();
+
+		/*
+		 * The new slot reads from the last checkpoint: commits before now
+		 * are not ours to deliver (a stopped delivery delivered them; an
+		 * extension created again must not get its predecessor's).
+		 */
+		args[0] = LSNGetDatum(GetXLogInsertRecPtr());
+		SPI_connect();
+		spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state"
+							" SET applied_lsn = pg_catalog.GREATEST(applied_lsn, $1)",
+							1, argtypes, args, NULL, false);
+		SPI_finish();
 	}
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = find_db(MyDatabaseId, true);
+	if (db == NULL)
+	{
+		LWLockRelease(shared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("deferred audit delivery runs in at most %d databases", DELIVERY_MAX_DBS)));
+	}
 	db->enabled = true;
 	db->failures = 0;
 	db->slot_lost = false;
@@ -1329,9 +1375,12 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* an error or FATAL (a terminated session) in stop(): back to deferred */
 static void
-stop_failed(DeliveryDb *db)
+stop_failed(int code, Datum arg)
 {
+	DeliveryDb *db = (DeliveryDb *) DatumGetPointer(arg);
+
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	if (db->dboid == MyDatabaseId)
 	{
@@ -1382,7 +1431,7 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 	db->stopping = true;
 	LWLockRelease(shared->lock);
 
-	PG_TRY();
+	PG_ENSURE_ERROR_CLEANUP(stop_failed, PointerGetDatum(db));
 	{
 		/*
 		 * Every message written while delivery was on is in the WAL now
@@ -1420,12 +1469,7 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 		if (SearchNamedReplicationSlot(name, true) != NULL)
 			ReplicationSlotDrop(name, false);
 	}
-	PG_CATCH();
-	{
-		stop_failed(db);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	PG_END_ENSURE_ERROR_CLEANUP(stop_failed, PointerGetDatum(db));
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	if (db->dboid == MyDatabaseId)
@@ -1451,13 +1495,25 @@ db_for_wait(TimestampTz deadline, bool *timed_out)
 	{
 		DeliveryDb *db;
 
+		bool		has_slot = SearchNamedReplicationSlot(name, true) != NULL;
+		bool		lost = false;
+
 		LWLockAcquire(shared->lock, LW_SHARED);
 		db = find_db(MyDatabaseId, false);
+		if (db != NULL && !has_slot && !db->enabled)
+		{
+			/* nothing will be delivered: false if something was lost */
+			lost = db->slot_lost;
+			db = NULL;
+		}
 		LWLockRelease(shared->lock);
 		if (db != NULL)
 			return db;
-		if (SearchNamedReplicationSlot(name, true) == NULL)
+		if (!has_slot)
+		{
+			*timed_out = lost;
 			return NULL;
+		}
 		if (GetCurrentTimestamp() >= deadline)
 		{
 			*timed_out = true;
