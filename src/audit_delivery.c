@@ -1345,7 +1345,7 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 		args[0] = LSNGetDatum(GetXLogInsertRecPtr());
 		SPI_connect();
 		spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state"
-							" SET applied_lsn = pg_catalog.GREATEST(applied_lsn, $1)",
+							" SET applied_lsn = GREATEST(applied_lsn, $1)",
 							1, argtypes, args, NULL, false);
 		SPI_finish();
 	}
