@@ -44,10 +44,10 @@
 # mode, and one pgbench run per workload choosing the mode per transaction
 # (mean latencies from pgbench's per-transaction log).  These are the robust
 # figures on a noisy machine.  Delivery runs during the whole interleaved
-# run; the deferred script sets the mode for its own transaction only, inside
-# the statement (WITH ... set_config('tenant_rls.audit_delivery', 'deferred',
-# true)), so one connection serves all four modes; the other three scripts
-# are unchanged (the wrapper's few microseconds count against deferred).
+# run; every script sets the mode for its own transaction only, inside the
+# statement (WITH ... set_config('tenant_rls.audit_delivery', 'deferred' or
+# 'immediate', true)), so one connection serves all four modes and all four
+# pay the same wrapper.
 # The worker's CPU there is shared by all modes (the latencies include the
 # time the worker takes the CPU away from the backends on a small machine).
 # The workloads run in the order insert, multi, update, delete, so that the
@@ -187,34 +187,35 @@ ALTER TABLE public.bench_mix_$m ALTER COLUMN id SET DEFAULT nextval('public.benc
 CREATE SEQUENCE public.bench_mix_del_$m;
 VACUUM ANALYZE public.bench_mix_$m;
 SQL
-	[ "$m" = deferred ] && continue
-	for w in insert update delete multi; do
-		sed -e "s/public\.bench_items/public.bench_mix_$m/g" -e "s/public\.bench_del_seq/public.bench_mix_del_$m/g" \
-			"$BDIR/$w.sql" >"$BDIR/mix_${w}_$m.sql"
-	done
 done
-# The deferred scripts: the same statements, with the mode set for the
-# statement's own (implicit) transaction; set_config(..., true) is undone at
-# its end, so the connection goes on writing immediately in the other modes.
+# The interleaved scripts: the same statements for the four modes, each
+# setting tenant_rls.audit_delivery for its own (implicit) transaction --
+# deferred for the deferred table, immediate for the three others -- inside
+# the statement, so one connection serves all four modes and every mode pays
+# the same wrapper; set_config(..., true) is undone at the statement's end.
 # MATERIALIZED: evaluated once per statement, also in the 1,000-row INSERT.
-DEFER="WITH m AS MATERIALIZED (SELECT pg_catalog.set_config('tenant_rls.audit_delivery', 'deferred', true) AS d)"
-cat >"$BDIR/mix_insert_deferred.sql" <<SQL
+for m in $MIX_MODES; do
+	v=immediate
+	[ "$m" = deferred ] && v=deferred
+	WRAP="WITH m AS MATERIALIZED (SELECT pg_catalog.set_config('tenant_rls.audit_delivery', '$v', true) AS d)"
+	cat >"$BDIR/mix_insert_$m.sql" <<SQL
 \set t random(1, $AUDIT_TENANTS)
-$DEFER INSERT INTO public.bench_mix_deferred (tenant_id, name, qty, price, note) SELECT 't' || :t, 'widget', :t, 9.99, 'a short note about the item' FROM m;
+$WRAP INSERT INTO public.bench_mix_$m (tenant_id, name, qty, price, note) SELECT 't' || :t, 'widget', :t, 9.99, 'a short note about the item' FROM m;
 SQL
-cat >"$BDIR/mix_update_deferred.sql" <<SQL
+	cat >"$BDIR/mix_update_$m.sql" <<SQL
 \set id random(1, $AUDIT_ROWS)
-$DEFER UPDATE public.bench_mix_deferred SET qty = qty + 1 FROM m WHERE id = :id;
+$WRAP UPDATE public.bench_mix_$m SET qty = qty + 1 FROM m WHERE id = :id;
 SQL
-cat >"$BDIR/mix_delete_deferred.sql" <<SQL
-SELECT nextval('public.bench_mix_del_deferred') AS did \gset
-$DEFER DELETE FROM public.bench_mix_deferred USING m WHERE id = :did RETURNING id AS deleted \gset
+	cat >"$BDIR/mix_delete_$m.sql" <<SQL
+SELECT nextval('public.bench_mix_del_$m') AS did \gset
+$WRAP DELETE FROM public.bench_mix_$m USING m WHERE id = :did RETURNING id AS deleted \gset
 SQL
-cat >"$BDIR/mix_multi_deferred.sql" <<SQL
+	cat >"$BDIR/mix_multi_$m.sql" <<SQL
 \set t random(1, $AUDIT_TENANTS)
-$DEFER INSERT INTO public.bench_mix_deferred (tenant_id, name, qty, price, note)
+$WRAP INSERT INTO public.bench_mix_$m (tenant_id, name, qty, price, note)
 SELECT 't' || :t, 'widget', i, 9.99, 'a short note about the item' FROM m, generate_series(1, 1000) i;
 SQL
+done
 chmod 644 "$BDIR"/mix_*.sql
 bench_psql -d postgres -q <<SQL >/dev/null
 SELECT tenant_rls.enable_audit('public.bench_mix_audit');
