@@ -348,8 +348,19 @@ audit_delivery_init(void)
 bool
 audit_delivery_deferred(void)
 {
+	DeliveryDb *db;
+
 	if (audit_delivery_mode != DELIVERY_DEFERRED || shared == NULL || !shared->key_ok ||
 		audit_purge_sanctioned || !XLogIsNeeded())
+		return false;
+
+	/*
+	 * A hint, read without the lock: where delivery is not on, the batches
+	 * are not serialised and signed for nothing.  audit_delivery_emit()
+	 * decides, under the lock.
+	 */
+	db = find_db(MyDatabaseId, false);
+	if (db == NULL || !db->enabled)
 		return false;
 	return prepare_mac_key();
 }
