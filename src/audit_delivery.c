@@ -207,6 +207,7 @@ load_key(void)
 	if (fd < 0 && errno == ENOENT)
 	{
 		uint8		key[DELIVERY_KEY_LEN];
+		bool		written;
 
 		if (!pg_strong_random(key, sizeof(key)))
 		{
@@ -214,8 +215,11 @@ load_key(void)
 			return;
 		}
 		fd = open(DELIVERY_KEY_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY, S_IRUSR | S_IWUSR);
-		if (fd < 0 || write(fd, key, sizeof(key)) != sizeof(key) || pg_fsync(fd) != 0 ||
-			close(fd) != 0 || durable_rename(DELIVERY_KEY_FILE ".tmp", DELIVERY_KEY_FILE, LOG) != 0)
+		written = fd >= 0 && write(fd, key, sizeof(key)) == sizeof(key) && pg_fsync(fd) == 0;
+		explicit_bzero(key, sizeof(key));
+		if (fd >= 0 && close(fd) != 0)
+			written = false;
+		if (!written || durable_rename(DELIVERY_KEY_FILE ".tmp", DELIVERY_KEY_FILE, LOG) != 0)
 		{
 			ereport(LOG,
 					(errcode_for_file_access(),
@@ -223,7 +227,6 @@ load_key(void)
 							DELIVERY_KEY_FILE)));
 			return;
 		}
-		explicit_bzero(key, sizeof(key));
 		fd = open(DELIVERY_KEY_FILE, O_RDONLY | PG_BINARY, 0);
 	}
 	if (fd < 0)
@@ -286,19 +289,26 @@ prepare_mac_key(void)
 	return true;
 }
 
+/* a background worker of this library running function, connected to a database */
+static void
+worker_entry(BackgroundWorker *w, const char *function, const char *type)
+{
+	memset(w, 0, sizeof(*w));
+	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	strlcpy(w->bgw_library_name, "tenant_rls", BGW_MAXLEN);
+	strlcpy(w->bgw_function_name, function, BGW_MAXLEN);
+	strlcpy(w->bgw_name, type, BGW_MAXLEN);
+	strlcpy(w->bgw_type, type, BGW_MAXLEN);
+}
+
 static void
 register_launcher(void)
 {
 	BackgroundWorker w;
 
-	memset(&w, 0, sizeof(w));
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker_entry(&w, "tenant_rls_delivery_launcher_main", "tenant_rls audit delivery launcher");
 	w.bgw_restart_time = 5;
-	strlcpy(w.bgw_library_name, "tenant_rls", BGW_MAXLEN);
-	strlcpy(w.bgw_function_name, "tenant_rls_delivery_launcher_main", BGW_MAXLEN);
-	strlcpy(w.bgw_name, "tenant_rls audit delivery launcher", BGW_MAXLEN);
-	strlcpy(w.bgw_type, "tenant_rls audit delivery launcher", BGW_MAXLEN);
 	RegisterBackgroundWorker(&w);
 }
 
@@ -307,14 +317,9 @@ register_worker(Oid dboid)
 {
 	BackgroundWorker w;
 
-	memset(&w, 0, sizeof(w));
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker_entry(&w, "tenant_rls_delivery_worker_main", "tenant_rls audit delivery");
 	w.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher restarts it */
-	strlcpy(w.bgw_library_name, "tenant_rls", BGW_MAXLEN);
-	strlcpy(w.bgw_function_name, "tenant_rls_delivery_worker_main", BGW_MAXLEN);
 	snprintf(w.bgw_name, BGW_MAXLEN, "tenant_rls audit delivery for database %u", dboid);
-	strlcpy(w.bgw_type, "tenant_rls audit delivery", BGW_MAXLEN);
 	w.bgw_main_arg = ObjectIdGetDatum(dboid);
 	return RegisterDynamicBackgroundWorker(&w, NULL);
 }
