@@ -41,6 +41,9 @@
  *                               slot, dropping slots of dropped databases
  *   worker_main()               reading the WAL, keeping, delivering
  *   audit_delivery_start/stop() create / drain and drop the slot
+ *   delivery_ProcessUtility()   DROP DATABASE and the other statements that
+ *                               need a database nobody is connected to: its
+ *                               worker steps aside
  */
 #include "tenant_rls.h"
 
@@ -60,6 +63,8 @@
 #include "access/xlogutils.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type_d.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -77,6 +82,8 @@
 #include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -114,6 +121,7 @@ PGDLLEXPORT void tenant_rls_delivery_worker_main(Datum arg);
 #define IDLE_WAIT_MS		10
 #define PRUNE_INTERVAL_MS	1000
 #define WORKER_RESTART_MS	5000
+#define STEP_ASIDE_MS		10000	/* no worker for that long after DROP DATABASE & co. */
 
 typedef enum
 {
@@ -139,6 +147,8 @@ typedef struct DeliveryDb
 	bool		enabled;		/* committing writers defer */
 	bool		stopping;		/* audit_delivery_stop() is draining it */
 	bool		release;		/* ... and asks the worker to let the slot go */
+	bool		step_aside;		/* the worker exits now (DROP DATABASE & co.) */
+	TimestampTz hold_until;		/* ... and no worker starts before that */
 	pid_t		pid;			/* the worker, 0: none */
 	Latch	   *latch;			/* the worker's */
 	TimestampTz registered_at;	/* last time a worker was registered */
@@ -162,6 +172,12 @@ typedef struct DeliveryShared
 static DeliveryShared *shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static void delivery_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+									bool readOnlyTree, ProcessUtilityContext context,
+									ParamListInfo params, QueryEnvironment *queryEnv,
+									DestReceiver *dest, QueryCompletion *qc);
 
 /* the key, prepared for HMAC in this process (token_core.c) */
 static token_key mac_key;
@@ -342,6 +358,8 @@ audit_delivery_init(void)
 		shmem_request_hook = delivery_shmem_request;
 		prev_shmem_startup_hook = shmem_startup_hook;
 		shmem_startup_hook = delivery_shmem_startup;
+		prev_ProcessUtility = ProcessUtility_hook;
+		ProcessUtility_hook = delivery_ProcessUtility;
 		register_launcher();
 	}
 }
@@ -518,7 +536,7 @@ launcher_scan(void)
 				(db = find_db(dbs[i], true)) != NULL)
 				db->enabled = true;
 		}
-		if (db != NULL && !db->release && db->pid == 0 &&
+		if (db != NULL && !db->release && db->pid == 0 && now >= db->hold_until &&
 			TimestampDifferenceExceeds(db->registered_at, now, WORKER_RESTART_MS))
 		{
 			db->registered_at = now;
@@ -1021,11 +1039,13 @@ worker_claim(Oid dboid)
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	my_db = find_db(dboid, false);
-	if (my_db != NULL && my_db->pid == 0 && !my_db->release)
+	if (my_db != NULL && my_db->pid == 0 && !my_db->release &&
+		GetCurrentTimestamp() >= my_db->hold_until)
 	{
 		my_db->pid = MyProcPid;
 		my_db->latch = MyLatch;
 		my_db->batches = 0;
+		my_db->step_aside = false;
 		ok = true;
 	}
 	LWLockRelease(shared->lock);
@@ -1112,6 +1132,7 @@ tenant_rls_delivery_worker_main(Datum arg)
 		XLogRecPtr	flushed;
 		bool		at_end = false;
 		bool		release;
+		bool		step_aside;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -1121,9 +1142,21 @@ tenant_rls_delivery_worker_main(Datum arg)
 		}
 		LWLockAcquire(shared->lock, LW_SHARED);
 		release = my_db->release;
+		step_aside = my_db->step_aside;
 		LWLockRelease(shared->lock);
 		if (release)
 			break;
+		if (step_aside)
+		{
+			/*
+			 * Like a crash: what is not written yet is read again from the
+			 * slot by the next worker (worker_exit() lets the slot go).
+			 */
+			ereport(LOG,
+					(errmsg("tenant_rls: the audit delivery worker of database %u steps aside for a statement that needs the database without connections",
+							dboid)));
+			proc_exit(0);
+		}
 
 		flushed = GetFlushRecPtr(NULL);
 		if (!positioned)
@@ -1172,6 +1205,9 @@ tenant_rls_delivery_worker_main(Datum arg)
 				advance(next, next);
 			}
 			CHECK_FOR_INTERRUPTS();
+			/* a hint, read without the lock: the loop's top decides */
+			if (my_db->step_aside)
+				break;
 		}
 
 		if (at_end)
@@ -1205,6 +1241,131 @@ tenant_rls_delivery_worker_main(Datum arg)
 	XLogReaderFree(reader);
 	ReplicationSlotRelease();
 	proc_exit(0);
+}
+
+/* ---------------------------------------------------------------------
+ * Statements that need a database nobody is connected to
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The database a statement needs without connections: DROP DATABASE,
+ * ALTER DATABASE ... RENAME TO and ... SET TABLESPACE, CREATE DATABASE ...
+ * TEMPLATE.  InvalidOid for every other statement, and for a database that
+ * does not exist (the statement reports that itself).
+ */
+static Oid
+database_needed_alone(Node *parsetree)
+{
+	const char *name = NULL;
+	List	   *options = NIL;
+	const char *option = NULL;
+	ListCell   *lc;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_DropdbStmt:
+			name = ((DropdbStmt *) parsetree)->dbname;
+			break;
+		case T_RenameStmt:
+			if (((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+				name = ((RenameStmt *) parsetree)->subname;
+			break;
+		case T_AlterDatabaseStmt:
+			options = ((AlterDatabaseStmt *) parsetree)->options;
+			option = "tablespace";
+			break;
+		case T_CreatedbStmt:
+			options = ((CreatedbStmt *) parsetree)->options;
+			option = "template";
+			break;
+		default:
+			break;
+	}
+	foreach(lc, options)
+	{
+		DefElem    *d = lfirst_node(DefElem, lc);
+
+		if (strcmp(d->defname, option) == 0 && d->arg != NULL)
+		{
+			if (IsA(parsetree, AlterDatabaseStmt))
+				name = ((AlterDatabaseStmt *) parsetree)->dbname;
+			else
+				name = defGetString(d);
+		}
+	}
+	return name != NULL ? get_database_oid(name, true) : InvalidOid;
+}
+
+/*
+ * The worker of dboid, if it runs, steps aside: it exits (the next one reads
+ * again from the slot) and none starts for STEP_ASIDE_MS, long enough for
+ * the statement to take its lock on the database, which keeps new
+ * connections out until it ends.  Only for the database's owner: anybody
+ * else's statement fails its own permission check anyway, and must not be a
+ * way to pause delivery.
+ */
+static void
+ask_step_aside(Oid dboid)
+{
+	DeliveryDb *db;
+	bool		running = false;
+	TimestampTz deadline;
+
+	if (!pg_database_ownercheck(dboid, GetUserId()))
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = find_db(dboid, false);
+	if (db != NULL)
+	{
+		db->hold_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STEP_ASIDE_MS);
+		running = db->pid != 0;
+		if (running)
+		{
+			db->step_aside = true;
+			if (db->latch != NULL)
+				SetLatch(db->latch);
+		}
+	}
+	LWLockRelease(shared->lock);
+	if (!running)
+		return;
+
+	/* at most one worker transaction (APPLY_MAX_COMMITS) away */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STEP_ASIDE_MS);
+	while (GetCurrentTimestamp() < deadline)
+	{
+		LWLockAcquire(shared->lock, LW_SHARED);
+		running = db->dboid == dboid && db->pid != 0;
+		LWLockRelease(shared->lock);
+		if (!running)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 IDLE_WAIT_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+static void
+delivery_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+						bool readOnlyTree, ProcessUtilityContext context,
+						ParamListInfo params, QueryEnvironment *queryEnv,
+						DestReceiver *dest, QueryCompletion *qc)
+{
+	if (shared != NULL)
+	{
+		Oid			dboid = database_needed_alone(pstmt->utilityStmt);
+
+		if (OidIsValid(dboid))
+			ask_step_aside(dboid);
+	}
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
 }
 
 /* ---------------------------------------------------------------------

@@ -17,7 +17,10 @@
 #   - a killed worker is restarted and delivers each commit exactly once,
 #     also when it re-reads delivered commits from its slot
 #   - audit_delivery_stop() / start again, server restart with undelivered
-#     commits and a prepared transaction, DROP DATABASE, DROP EXTENSION
+#     commits and a prepared transaction, DROP EXTENSION
+#   - DROP DATABASE, ALTER DATABASE ... RENAME TO, CREATE DATABASE ...
+#     TEMPLATE of a database with delivery started work (the worker steps
+#     aside), not for a role that does not own the database
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -563,23 +566,67 @@ is($node->safe_psql('app', q{SELECT count(*) FROM (SELECT row_pk, operation, new
 	GROUP BY 1, 2, 3 HAVING count(*) > 1) x}), '0', 'after the restart: no duplicate entry in the log');
 is($node->safe_psql('app', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0', 'after the restart: chains ok');
 
-# DROP DATABASE of a database with delivery started
+# DROP DATABASE of a database with delivery started: its worker steps aside
+# (delivery_ProcessUtility), the statement works, the launcher drops the slot
 $node->safe_psql('postgres', 'CREATE DATABASE gone');
 $node->safe_psql('gone', $setup_db . 'SELECT tenant_rls.audit_delivery_start();');
 my $gone_oid = $node->safe_psql('postgres', q{SELECT oid FROM pg_database WHERE datname = 'gone'});
 ok($node->poll_query_until('gone', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}),
 	'gone: the worker runs');
+# somebody else's DROP DATABASE fails its permission check and leaves the worker alone
+$node->safe_psql('postgres', 'CREATE ROLE stranger LOGIN CREATEDB');
+my $gone_pid = $node->safe_psql('gone', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()});
+is(sqlstate_of('postgres', 'stranger', 'DROP DATABASE gone'), '42501',
+	'DROP DATABASE by a role that does not own the database: 42501');
+is(sqlstate_of('postgres', 'stranger', 'ALTER DATABASE gone RENAME TO gone_x'), '42501',
+	'ALTER DATABASE ... RENAME by a role that does not own the database: 42501');
+is($node->safe_psql('gone', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()}), $gone_pid,
+	'... and the worker was not disturbed (same process)');
 {
 	my ($ret, $out, $err) = $node->psql('postgres', 'DROP DATABASE gone');
-	diag("plain DROP DATABASE of a database with delivery started: ret=$ret err=$err");
+	is($ret, 0, 'plain DROP DATABASE of a database with delivery started works: its worker steps aside')
+	  or diag($err);
 }
-$node->safe_psql('postgres', 'DROP DATABASE IF EXISTS gone WITH (FORCE)');
 $t0 = time;
 ok($node->poll_query_until('postgres', qq{SELECT count(*) = 0 FROM pg_replication_slots WHERE slot_name = 'tenant_rls_audit_$gone_oid'}),
-	'DROP DATABASE WITH (FORCE): the launcher drops its slot');
+	'DROP DATABASE: the launcher drops its slot');
 cmp_ok(time - $t0, '<=', 10, '... within a few seconds');
 ok($node->log_contains(qr/dropped replication slot "tenant_rls_audit_$gone_oid": its database no longer exists/),
 	'... and says so in the server log');
+ok($node->log_contains(qr/audit delivery worker of database $gone_oid steps aside/),
+	'... and the worker said why it exited');
+
+# DROP DATABASE ... WITH (FORCE) terminates the worker instead
+$node->safe_psql('postgres', 'CREATE DATABASE gone_force');
+$node->safe_psql('gone_force', $setup_db . 'SELECT tenant_rls.audit_delivery_start();');
+my $gone_force_oid = $node->safe_psql('postgres', q{SELECT oid FROM pg_database WHERE datname = 'gone_force'});
+ok($node->poll_query_until('gone_force', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}),
+	'gone_force: the worker runs');
+$node->safe_psql('postgres', 'DROP DATABASE gone_force WITH (FORCE)');
+ok($node->poll_query_until('postgres', qq{SELECT count(*) = 0 FROM pg_replication_slots WHERE slot_name = 'tenant_rls_audit_$gone_force_oid'}),
+	'DROP DATABASE WITH (FORCE): the launcher drops its slot');
+
+# ALTER DATABASE ... RENAME TO: the worker steps aside and comes back in the
+# renamed database (the slot is named by oid), and delivers what was deferred
+$node->safe_psql('postgres', 'CREATE DATABASE ren');
+$node->safe_psql('ren', $setup_db . 'SELECT tenant_rls.audit_delivery_start();');
+ok($node->poll_query_until('ren', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}),
+	'ren: the worker runs');
+my $ren_pid = $node->safe_psql('ren', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()});
+{
+	my ($ret, $out, $err) = $node->psql('postgres', 'ALTER DATABASE ren RENAME TO ren2');
+	is($ret, 0, 'ALTER DATABASE ... RENAME TO of a database with delivery started works') or diag($err);
+}
+$node->safe_psql('ren2', q{SET tenant_rls.audit_delivery = deferred; BEGIN; SELECT tenant_rls.set_tenant('a') \g /dev/null
+	INSERT INTO public.d (id, v) VALUES (1, 'renamed'); COMMIT;});
+is($node->safe_psql('ren2', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't',
+	'... a change deferred right after it is delivered (by a new worker)');
+is($node->safe_psql('ren2', q{SELECT count(*) FROM tenant_rls.audit_log WHERE new_row->>'v' = 'renamed'}), '1',
+	'... exactly once');
+isnt($node->safe_psql('ren2', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()}), $ren_pid,
+	'... and the worker is a new one');
+$node->safe_psql('postgres', 'DROP DATABASE ren2');
+
 is($node->safe_psql('postgres', qq{SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'}), '1',
 	'the slot of app is still there');
 
@@ -615,11 +662,17 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE ba
 is($node->safe_psql('postgres', qq{SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'}), '1',
 	'the slot of app is still there');
 
-# Other statements that need a database without connections (observed, reported)
+# CREATE DATABASE ... TEMPLATE app: the worker of app steps aside while the
+# copy is made and comes back; the copy has no slot, so it writes immediately
 {
+	my $app_pid = $node->safe_psql('app', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()});
 	my ($ret, $out, $err) = $node->psql('postgres', 'CREATE DATABASE app_copy TEMPLATE app');
-	diag("CREATE DATABASE ... TEMPLATE of a database with delivery started: ret=$ret err=$err");
-	$node->psql('postgres', 'DROP DATABASE IF EXISTS app_copy');
+	is($ret, 0, 'CREATE DATABASE ... TEMPLATE of a database with delivery started works') or diag($err);
+	ok($node->poll_query_until('app', qq{SELECT worker_running AND worker_pid <> $app_pid FROM tenant_rls.audit_delivery_status()}),
+		'... and a new worker of app runs again afterwards');
+	is($node->safe_psql('app_copy', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}), 'immediate',
+		'... the copy writes immediately (no slot of its own)');
+	$node->safe_psql('postgres', 'DROP DATABASE app_copy');
 }
 
 # DROP EXTENSION and CREATE EXTENSION again, then start: the new slot starts
