@@ -2,15 +2,24 @@
  * tenant_rls.c -- module entry: PG_MODULE_MAGIC, _PG_init, version().
  *
  * Where things are decided:
- *   guc.c            every tenant_rls.* setting
- *   context.c        set_tenant(), clear_tenant(), current_tenant*() accessors
- *   strict.c         strict mode: who may change app.current_tenant_id
- *   token.c          signed tenant tokens (SQL side); token_core.c the plain-C parser
- *   policy.c         protect(), unprotect(), mark_global(), exceptions
- *   event_trigger.c  auto-protection, drift guard, registry upkeep
- *   audit.c          the audit trigger, hash chain, audit_verify()
- *   coverage.c       coverage(), lint() and friends
- *   src/sql/NN_*.sql  the SQL objects of each concern, assembled into the install script
+ *   guc.c              every tenant_rls.* setting
+ *   context.c          set_tenant(), clear_tenant(), current_tenant*() accessors
+ *   strict.c           strict mode: who may change app.current_tenant_id
+ *   token.c            signed tenant tokens (SQL side); token_core.c the plain-C
+ *                      parser, signer and HMAC
+ *   policy.c           protect(), unprotect(), mark_global(), exceptions
+ *   policy_require.c   require_tenant*(): the tenant column's default
+ *   event_trigger.c    auto-protection, drift guard, registry upkeep
+ *   audit.c            the audit trigger, the log's guard trigger, updated_at
+ *   audit_payload.c    how one transaction's changes to one table are encoded
+ *   audit_chain.c      pending batches, the per-tenant hash chain, the log
+ *                      writer, audit_verify(), audit_purge()
+ *   audit_delivery.c   deferred delivery: the WAL message, the launcher and
+ *                      worker, DROP DATABASE & co. of a deferring database
+ *   coverage.c         coverage(), lint() and friends (C parts);
+ *                      coverage_tables.c the catalog pass behind them
+ *   src/sql/NN_*.sql   the SQL objects of each concern, assembled into the
+ *                      install script
  */
 #include "tenant_rls.h"
 
