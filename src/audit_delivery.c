@@ -640,6 +640,7 @@ static List *ready = NIL;		/* ReadyCommit *, in commit order */
 static Size ready_bytes = 0;
 static int	ready_count = 0;
 static XLogRecPtr applied_lsn = InvalidXLogRecPtr;	/* from audit_delivery_state */
+static XLogRecPtr recorded_restart = InvalidXLogRecPtr;	/* its restart_lsn, as last written */
 
 static void
 worker_exit(int code, Datum arg)
@@ -939,15 +940,24 @@ apply_ready(void)
 	written = audit_deliver(data, len, n);
 	{
 		static SPIPlanPtr plan = NULL;
-		Datum		args[1] = {LSNGetDatum(last)};
+
+		/*
+		 * From kept_min_lsn(last) a reader finds every commit after "last"
+		 * with all its messages: a transaction with a message before "last"
+		 * that has not ended is kept.  (A standby promoted after a failover
+		 * has no slot, but this row: audit_delivery_start() there.)
+		 */
+		Datum		args[2] = {LSNGetDatum(last), LSNGetDatum(kept_min_lsn(last))};
+
+		recorded_restart = DatumGetLSN(args[1]);
 
 		/* planned once per worker: it runs once per worker transaction */
 		if (plan == NULL)
 		{
-			Oid			argtypes[1] = {PG_LSNOID};
+			Oid			argtypes[2] = {PG_LSNOID, PG_LSNOID};
 
-			plan = SPI_prepare("UPDATE tenant_rls.audit_delivery_state SET applied_lsn = $1",
-							   1, argtypes);
+			plan = SPI_prepare("UPDATE tenant_rls.audit_delivery_state SET applied_lsn = $1, restart_lsn = $2",
+							   2, argtypes);
 			if (plan == NULL || SPI_keepplan(plan) != 0)
 				elog(ERROR, "could not prepare the update of tenant_rls.audit_delivery_state");
 		}
@@ -1002,6 +1012,38 @@ advance(XLogRecPtr next, XLogRecPtr delivered)
 	my_db->restart_lsn = MyReplicationSlot->data.restart_lsn;
 	my_db->pending = hash_get_num_entries(kept);
 	LWLockRelease(shared->lock);
+}
+
+/*
+ * Between deliveries the slot moves on with the WAL of everything else;
+ * audit_delivery_state.restart_lsn follows it once it is a WAL segment
+ * behind, so that a standby promoted after a failover (which keeps the WAL
+ * since its last restartpoint) still has the WAL from there.  Never more
+ * often: its own write moves the slot by far less than a segment.
+ */
+static void
+record_restart(void)
+{
+	XLogRecPtr	restart = MyReplicationSlot->data.restart_lsn;
+
+	if (restart < recorded_restart + wal_segment_size)
+		return;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	{
+		Oid			argtypes[1] = {PG_LSNOID};
+		Datum		args[1] = {LSNGetDatum(restart)};
+
+		if (SPI_execute_with_args("UPDATE tenant_rls.audit_delivery_state SET restart_lsn = $1",
+								  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update tenant_rls.audit_delivery_state");
+	}
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	recorded_restart = restart;
 }
 
 /* the extension is gone, and its log with it: so is the slot's purpose */
@@ -1103,6 +1145,7 @@ tenant_rls_delivery_worker_main(Datum arg)
 	else
 		LWLockRelease(shared->lock);
 
+	recorded_restart = MyReplicationSlot->data.restart_lsn;
 	if (!read_applied_lsn(&applied_lsn))
 		extension_gone(slot_name);
 
@@ -1230,7 +1273,10 @@ tenant_rls_delivery_worker_main(Datum arg)
 			}
 			/* every record that ends at or before "flushed" has been read */
 			if (positioned)
+			{
 				advance(next, Max(next, flushed));
+				record_restart();
+			}
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 IDLE_WAIT_MS, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
@@ -1437,6 +1483,107 @@ wait_delivered(DeliveryDb *db, TimestampTz deadline, bool need_idle)
 	}
 }
 
+/*
+ * What this database's tenant_rls.audit_delivery_state says: whether
+ * delivery was started (and not stopped), applied_lsn and restart_lsn
+ * (InvalidXLogRecPtr when unknown).  The caller is connected to SPI.
+ */
+static bool
+read_state(XLogRecPtr *applied, XLogRecPtr *restart)
+{
+	bool		started = false;
+	bool		isnull;
+
+	*applied = *restart = InvalidXLogRecPtr;
+	spi_exec_privileged("SELECT applied_lsn, restart_lsn, started FROM tenant_rls.audit_delivery_state",
+						0, NULL, NULL, NULL, true);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	t = SPI_tuptable->vals[0];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		Datum		v;
+
+		v = SPI_getbinval(t, d, 1, &isnull);
+		if (!isnull)
+			*applied = DatumGetLSN(v);
+		v = SPI_getbinval(t, d, 2, &isnull);
+		if (!isnull)
+			*restart = DatumGetLSN(v);
+		v = SPI_getbinval(t, d, 3, &isnull);
+		started = !isnull && DatumGetBool(v);
+	}
+	return started;
+}
+
+/* the WAL segment segno is in pg_wal, on some timeline up to this one */
+static bool
+segment_present(XLogSegNo segno)
+{
+	TimeLineID	last = GetWALInsertionTimeLine();
+
+	for (TimeLineID tli = 1; tli <= last; tli++)
+	{
+		char		path[MAXPGPATH];
+		char		fname[MAXFNAMELEN];
+		struct stat st;
+
+		XLogFileName(fname, tli, segno, wal_segment_size);
+		snprintf(path, sizeof(path), XLOGDIR "/%s", fname);
+		if (stat(path, &st) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The slot just created (and acquired) reads from lsn instead of the last
+ * checkpoint, if every WAL segment from there on is still here: the slot
+ * holds them from the moment its position is lowered, and the segments are
+ * checked after that, so none can go in between.  False (the slot as it
+ * was) if one is missing.
+ */
+static bool
+reserve_from(XLogRecPtr lsn)
+{
+	XLogRecPtr	reserved = MyReplicationSlot->data.restart_lsn;
+	XLogSegNo	first;
+	XLogSegNo	last;
+	bool		ok = true;
+
+	if (XLogRecPtrIsInvalid(lsn) || lsn >= reserved)
+		return !XLogRecPtrIsInvalid(lsn);
+	SpinLockAcquire(&MyReplicationSlot->mutex);
+	MyReplicationSlot->data.restart_lsn = lsn;
+	SpinLockRelease(&MyReplicationSlot->mutex);
+	ReplicationSlotsComputeRequiredLSN();
+
+	XLByteToSeg(lsn, first, wal_segment_size);
+	XLByteToSeg(reserved, last, wal_segment_size);
+	if (XLogGetLastRemovedSegno() >= first)
+		ok = false;
+	for (XLogSegNo seg = first; ok && seg <= last; seg++)
+		ok = segment_present(seg);
+	if (!ok)
+	{
+		SpinLockAcquire(&MyReplicationSlot->mutex);
+		MyReplicationSlot->data.restart_lsn = reserved;
+		SpinLockRelease(&MyReplicationSlot->mutex);
+		ReplicationSlotsComputeRequiredLSN();
+	}
+	return ok;
+}
+
+/* delivery is stopped (or its loss acknowledged): nothing to resume */
+static void
+forget_started(void)
+{
+	SPI_connect();
+	spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state SET started = false, restart_lsn = NULL"
+						" WHERE started OR restart_lsn IS NOT NULL",
+						0, NULL, NULL, NULL, false);
+	SPI_finish();
+}
+
 Datum
 tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 {
@@ -1503,29 +1650,55 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 			ReplicationSlotDrop(name, false);
 		}
 	}
+	SPI_connect();
 	if (SearchNamedReplicationSlot(name, true) == NULL)
 	{
 		Oid			argtypes[1] = {PG_LSNOID};
 		Datum		args[1];
+		XLogRecPtr	applied;
+		XLogRecPtr	restart;
+		bool		started = read_state(&applied, &restart);
+		bool		resumed = false;
 
 		ReplicationSlotCreate(name, false, RS_PERSISTENT, false);
 		ReplicationSlotReserveWal();
+		if (started)
+			resumed = reserve_from(restart);
 		ReplicationSlotMarkDirty();
 		ReplicationSlotSave();
 		ReplicationSlotRelease();
 
-		/*
-		 * The new slot reads from the last checkpoint: commits before now
-		 * are not ours to deliver (a stopped delivery delivered them; an
-		 * extension created again must not get its predecessor's).
-		 */
-		args[0] = LSNGetDatum(GetXLogInsertRecPtr());
-		SPI_connect();
-		spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state"
-							" SET applied_lsn = GREATEST(applied_lsn, $1)",
-							1, argtypes, args, NULL, false);
-		SPI_finish();
+		if (resumed)
+			ereport(NOTICE,
+					(errmsg("deferred audit delivery resumes from the WAL at %X/%X",
+							LSN_FORMAT_ARGS(restart)),
+					 errdetail("Delivery was started in this database, but its replication slot is not here (a failover, a restored backup, or a dropped slot); changes committed after %X/%X that are not in the audit log yet are delivered now.",
+							   LSN_FORMAT_ARGS(applied))));
+		else
+		{
+			if (started)
+				ereport(WARNING,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("deferred audit delivery was started in this database, but its replication slot and the WAL since %X/%X are gone",
+								LSN_FORMAT_ARGS(restart)),
+						 errdetail("Changes committed after %X/%X and not delivered before the slot was lost (a failover, a restored backup, a copy of the database, or a dropped slot) are missing from the audit log.",
+								   LSN_FORMAT_ARGS(applied)),
+						 errhint("Compare the audited tables with tenant_rls.audit_history() for changes of that time; audit_verify() cannot see entries that were never written.")));
+
+			/*
+			 * The new slot reads from the last checkpoint: commits before now
+			 * are not ours to deliver (a stopped delivery delivered them; an
+			 * extension created again must not get its predecessor's).
+			 */
+			args[0] = LSNGetDatum(GetXLogInsertRecPtr());
+			spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state"
+								" SET applied_lsn = GREATEST(applied_lsn, $1), restart_lsn = NULL",
+								1, argtypes, args, NULL, false);
+		}
 	}
+	spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state SET started = true",
+						0, NULL, NULL, NULL, false);
+	SPI_finish();
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	db = find_db(MyDatabaseId, true);
@@ -1580,6 +1753,8 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 	CheckSlotPermissions();
 	slot_name_for(MyDatabaseId, name);
 	slot_exists = SearchNamedReplicationSlot(name, true) != NULL;
+	if (!slot_exists)
+		forget_started();		/* (what lint() reported as audit_delivery_lost is acknowledged) */
 	if (shared == NULL)
 	{
 		if (!slot_exists)
@@ -1652,6 +1827,7 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 	if (db->dboid == MyDatabaseId)
 		db->dboid = InvalidOid;
 	LWLockRelease(shared->lock);
+	forget_started();
 	PG_RETURN_VOID();
 }
 

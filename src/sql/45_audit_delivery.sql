@@ -6,14 +6,26 @@
 -- The worker's progress: the end of the last commit record whose batches are
 -- in the log, written in the same transaction as those batches.  Not dumped:
 -- it is a position in this cluster's WAL.
+-- restart_lsn and started are what a standby promoted after a failover
+-- (or a restored base backup) has of the delivery of its primary, whose slot
+-- it does not have: audit_delivery_start() reads on from restart_lsn if that
+-- WAL is still here, and lint() reports audit_delivery_lost until then.
 CREATE TABLE tenant_rls.audit_delivery_state (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
-    applied_lsn pg_lsn NOT NULL
+    applied_lsn pg_lsn NOT NULL,
+    restart_lsn pg_lsn,
+    started boolean NOT NULL DEFAULT false
 );
-INSERT INTO tenant_rls.audit_delivery_state VALUES (true, '0/0');
+INSERT INTO tenant_rls.audit_delivery_state (id, applied_lsn) VALUES (true, '0/0');
 REVOKE ALL ON tenant_rls.audit_delivery_state FROM PUBLIC;
 COMMENT ON TABLE tenant_rls.audit_delivery_state IS
     'deferred audit delivery: the WAL position up to which committed batches are in the log';
+COMMENT ON COLUMN tenant_rls.audit_delivery_state.applied_lsn IS
+    'every transaction that committed before this WAL position has its batches in the log';
+COMMENT ON COLUMN tenant_rls.audit_delivery_state.restart_lsn IS
+    'the WAL position from which the worker must read to find every batch not in the log yet';
+COMMENT ON COLUMN tenant_rls.audit_delivery_state.started IS
+    'audit_delivery_start() was called and audit_delivery_stop() was not since';
 
 CREATE FUNCTION tenant_rls.audit_delivery_start() RETURNS void
     LANGUAGE c VOLATILE

@@ -139,6 +139,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'tenant_rls.audit_delivery = deferred is set for a role, this database or in the configuration file, but deferred delivery does not run in this database (not started, or the library is not preloaded): audited changes are written in the committing transaction, at the full cost.'),
     ('audit_delivery_stalled', 'warning', 'deferred audit delivery stalled',
      'The replication slot of deferred audit delivery of this database exists but no delivery worker runs or the slot is not in use: the slot retains WAL until the disk is full, and changes committed since are not in the audit log.'),
+    ('audit_delivery_lost', 'error', 'deferred audit delivery lost its replication slot',
+     'Deferred audit delivery was started in this database and not stopped, but its replication slot is not there (a failover to a standby, a restored base backup, a copy of the database or a dropped slot): changes committed before the slot went that were not delivered yet are not in the audit log, and audit_verify() cannot see entries that were never written.'),
     ('strict_mode_off', 'warning', 'strict mode not in force',
      'tenant_rls strict mode is off or the library is not preloaded: any session (or SQL injection) can SET app.current_tenant_id to another tenant.'),
     ('server_version_cve', 'error', 'server version with known row-security CVEs',
@@ -1261,6 +1263,21 @@ SELECT 'audit_delivery_stalled', 'warning', quote_ident(sl.slot_name), 'replicat
  WHERE sl.slot_type = 'physical' AND NOT pg_is_in_recovery()
    AND sl.slot_name = 'tenant_rls_audit_' || (SELECT db.oid FROM pg_database db WHERE db.datname = current_database())
    AND (NOT ds.worker_running OR NOT sl.active)
+UNION ALL
+-- delivery was started here (audit_delivery_state, replicated and backed up
+-- with the database) but the slot is not (slots are neither)
+SELECT 'audit_delivery_lost', 'error', quote_ident('tenant_rls_audit_' || db.oid), 'replication slot',
+       format('Deferred audit delivery was started in database %I, but its replication slot %I is not there.',
+              current_database(), 'tenant_rls_audit_' || db.oid),
+       format('A failover to a standby, a restored base backup, a copy made with CREATE DATABASE ... TEMPLATE or pg_drop_replication_slot() leaves no slot behind: changes committed after %s that were not delivered then are not in the audit log, and this database''s writers now write immediately. ', st.applied_lsn)
+       || 'The fix creates the slot and, if the WAL from where the lost slot stood is still in pg_wal, delivers those changes from it (it says so; otherwise it warns that they are lost) and defers again; SELECT tenant_rls.audit_delivery_stop() instead acknowledges the loss and stays with immediate delivery.',
+       'SELECT tenant_rls.audit_delivery_start();',
+       NULL::oid
+  FROM tenant_rls.audit_delivery_state st
+ CROSS JOIN pg_database db
+ WHERE st.started AND db.datname = current_database() AND NOT pg_is_in_recovery()
+   AND NOT EXISTS (SELECT 1 FROM pg_replication_slots sl
+                    WHERE sl.slot_name = 'tenant_rls_audit_' || db.oid AND sl.slot_type = 'physical')
 UNION ALL
 SELECT 'strict_mode_off', 'warning', 'tenant_rls.strict', 'setting',
        'tenant_rls strict mode is not in force.',

@@ -1,0 +1,200 @@
+# Deferred audit delivery across a failover and a restored base backup.
+# Replication slots are neither replicated nor backed up, but
+# tenant_rls.audit_delivery_state is: it says that delivery was started and
+# from where the lost slot would have read (restart_lsn).
+#   1. failover: the primary's worker is held up, changes are deferred and
+#      replicated, the primary dies, the standby is promoted.  There:
+#      lint() reports audit_delivery_lost, the held-up changes are not in the
+#      log, writers write immediately; audit_delivery_start() finds the WAL
+#      still in pg_wal, says it resumes, and delivers every one of them
+#      exactly once (nothing delivered before is written again).
+#   2. a base backup restored without the WAL the lost slot would have read:
+#      lint() reports it, audit_delivery_start() warns that the changes are
+#      lost (and does not pretend otherwise); audit_delivery_stop()
+#      acknowledges the loss on another copy.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use IPC::Run;
+use Test::More;
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'tenant_rls'
+checkpoint_timeout = 1h
+max_wal_size = 4GB
+});
+$primary->start;
+$primary->safe_psql('postgres', q{
+SET client_min_messages = warning;
+CREATE EXTENSION tenant_rls;
+CREATE TABLE public.f (id int PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT tenant_rls.audit_delivery_start();
+ALTER DATABASE postgres SET tenant_rls.audit_delivery = deferred;
+});
+ok($primary->poll_query_until('postgres', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}),
+	'primary: the delivery worker runs');
+
+# one deferred transaction per id, as tenant t<id mod 3>
+sub write_ids
+{
+	my ($node, $from, $to) = @_;
+	my $sql = '';
+	$sql .= "BEGIN; SELECT tenant_rls.set_tenant('t" . ($_ % 3) . "') \\g /dev/null\n"
+	  . "INSERT INTO public.f (id, v) VALUES ($_, 'v$_'); COMMIT;\n"
+	  for ($from .. $to);
+	$node->safe_psql('postgres', $sql);
+}
+
+# "n m": entries for ids from..to, and distinct ids among them
+sub logged
+{
+	my ($node, $from, $to) = @_;
+	return $node->safe_psql('postgres', qq{SELECT count(*) || ' ' || count(DISTINCT row_pk->>'id')
+		FROM tenant_rls.audit_log WHERE (row_pk->>'id')::int BETWEEN $from AND $to AND operation = 'INSERT'});
+}
+
+sub lint_lost
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{SELECT level || ':' || coalesce(fix, '-') FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'});
+}
+
+sub chains_ok
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{SELECT count(*) > 0 AND bool_and(ok) FROM tenant_rls.audit_verify()});
+}
+
+# the worker of $node waits for a lock on the row it updates with every delivery
+sub hold_worker
+{
+	my ($node) = @_;
+	my ($stdin, $stdout, $stderr) = ('', '', '');
+	my $h = IPC::Run::start([ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-f', '-' ],
+		'<', \$stdin, '>', \$stdout, '2>', \$stderr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	$stdin .= "BEGIN;\nSELECT 'locked' FROM tenant_rls.audit_delivery_state FOR UPDATE;\n";
+	$h->pump until $stdout =~ /locked/;
+	return $h;
+}
+
+write_ids($primary, 1, 10);
+is($primary->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't', 'primary: delivered');
+is(logged($primary, 1, 10), '10 10', 'primary: ids 1-10 in the log');
+is(lint_lost($primary), '', 'primary: no audit_delivery_lost');
+
+$primary->backup('b1');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'b1', has_streaming => 1);
+$standby->start;
+ok(-e $standby->data_dir . '/tenant_rls_audit.key', 'the delivery key came with the base backup');
+
+# ---------------------------------------------------------------- 1. failover
+# delivery goes on after the standby was made (audit_delivery_state.restart_lsn
+# then points into WAL the standby has), then the worker is held up
+write_ids($primary, 11, 12);
+is($primary->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't', 'primary: ids 11-12 delivered');
+my $holder = hold_worker($primary);
+write_ids($primary, 13, 60);
+is(logged($primary, 13, 60), '0 0', 'primary: with the worker held up, ids 13-60 are not in the log');
+$primary->wait_for_catchup($standby);
+is(lint_lost($standby), '', 'standby (in recovery): nothing reported');
+$primary->stop('immediate');
+$holder->kill_kill;
+$standby->promote;
+ok($standby->poll_query_until('postgres', q{SELECT NOT pg_is_in_recovery()}), 'the standby is promoted');
+
+is($standby->safe_psql('postgres', q{SELECT count(*) FROM public.f WHERE id BETWEEN 13 AND 60}), '48',
+	'promoted: the 48 held-up rows were replicated');
+is(logged($standby, 13, 60), '0 0', 'promoted: their entries are not in the log (the slot stayed on the old primary)');
+is(lint_lost($standby), 'error:SELECT tenant_rls.audit_delivery_start();', 'promoted: lint() reports audit_delivery_lost');
+like($standby->safe_psql('postgres', q{SELECT detail FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'}),
+	qr/changes committed after [0-9A-F]+\/[0-9A-F]+ that were not delivered then are not in the audit log/,
+	'... its detail names the position');
+is($standby->safe_psql('postgres', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}), 'immediate',
+	'promoted: writers write immediately');
+write_ids($standby, 100, 100);
+is(logged($standby, 100, 100), '1 1', '... id 100 is in the log at once');
+
+{
+	my ($ret, $out, $err) = $standby->psql('postgres', 'SELECT tenant_rls.audit_delivery_start()');
+	is($ret, 0, 'promoted: audit_delivery_start() works') or diag($err);
+	like($err, qr/NOTICE:  deferred audit delivery resumes from the WAL at/, '... and says it resumes from the WAL');
+}
+ok($standby->poll_query_until('postgres', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}),
+	'promoted: the worker runs');
+is($standby->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't', 'promoted: delivered');
+is(logged($standby, 13, 60), '48 48', 'promoted: every held-up change is in the log now, once');
+is(logged($standby, 1, 12), '12 12', '... and nothing delivered before the failover twice');
+is(logged($standby, 100, 100), '1 1', '... nor the immediate one');
+is($standby->safe_psql('postgres', q{SELECT messages_rejected FROM tenant_rls.audit_delivery_status()}), '0',
+	'... every message verified (same key)');
+is(chains_ok($standby), 't', 'promoted: every chain verifies');
+is(lint_lost($standby), '', 'promoted: audit_delivery_lost is gone');
+write_ids($standby, 101, 101);
+is($standby->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't', 'promoted: a new deferred change');
+is(logged($standby, 101, 101), '1 1', '... is delivered');
+
+# between deliveries, restart_lsn follows the slot once it is a segment behind
+my $r0 = $standby->safe_psql('postgres', q{SELECT restart_lsn FROM tenant_rls.audit_delivery_state});
+$standby->safe_psql('postgres', q{CREATE TABLE public.unaudited (x int);
+	SELECT tenant_rls.disable_audit('public.unaudited');});
+for (1 .. 3)
+{
+	$standby->safe_psql('postgres', q{INSERT INTO public.unaudited VALUES (1); SELECT pg_switch_wal();});
+}
+ok($standby->poll_query_until('postgres', qq{SELECT restart_lsn - '$r0'::pg_lsn >= 16 * 1024 * 1024 FROM tenant_rls.audit_delivery_state}),
+	'idle worker: audit_delivery_state.restart_lsn follows the slot across WAL segments');
+my $r1 = $standby->safe_psql('postgres', q{SELECT restart_lsn FROM tenant_rls.audit_delivery_state});
+sleep(1);
+is($standby->safe_psql('postgres', q{SELECT restart_lsn FROM tenant_rls.audit_delivery_state}), $r1,
+	'... and does not write while nothing else does');
+
+# ---------------------------------------------------------------- 2. the WAL is gone
+# changes deferred while the worker is held up, then a new WAL segment, then
+# a base backup: its pg_wal starts after the messages
+$holder = hold_worker($standby);
+write_ids($standby, 200, 209);
+$standby->safe_psql('postgres', 'SELECT pg_switch_wal(); CHECKPOINT;');
+$standby->backup('b2');
+$holder->kill_kill;
+
+my $restored = PostgreSQL::Test::Cluster->new('restored');
+$restored->init_from_backup($standby, 'b2');
+$restored->start;
+is($restored->safe_psql('postgres', q{SELECT count(*) FROM public.f WHERE id BETWEEN 200 AND 209}), '10',
+	'restored: the 10 rows are there');
+is(logged($restored, 200, 209), '0 0', 'restored: their entries are not');
+is(lint_lost($restored), 'error:SELECT tenant_rls.audit_delivery_start();', 'restored: lint() reports audit_delivery_lost');
+{
+	my ($ret, $out, $err) = $restored->psql('postgres', 'SELECT tenant_rls.audit_delivery_start()');
+	is($ret, 0, 'restored: audit_delivery_start() works') or diag($err);
+	like($err, qr/WARNING:  deferred audit delivery was started in this database, but its replication slot and the WAL since [0-9A-F]+\/[0-9A-F]+ are gone/,
+		'... and warns that the WAL is gone');
+	like($err, qr/are missing from the audit log/, '... and what that means');
+	unlike($err, qr/resumes/, '... and does not claim to resume');
+}
+is($restored->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't', 'restored: wait');
+is(logged($restored, 200, 209), '0 0', 'restored: the lost entries are not made up');
+is(lint_lost($restored), '', 'restored: after start(), audit_delivery_lost is gone');
+write_ids($restored, 300, 300);
+is($restored->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't', 'restored: a new deferred change');
+is(logged($restored, 300, 300), '1 1', '... is delivered');
+is(chains_ok($restored), 't', 'restored: every chain verifies');
+$restored->stop;
+
+# the same backup restored once more: audit_delivery_stop() acknowledges the loss
+my $acked = PostgreSQL::Test::Cluster->new('acked');
+$acked->init_from_backup($standby, 'b2');
+$acked->start;
+is(lint_lost($acked), 'error:SELECT tenant_rls.audit_delivery_start();', 'second copy: audit_delivery_lost');
+$acked->safe_psql('postgres', 'SELECT tenant_rls.audit_delivery_stop()');
+is(lint_lost($acked), '', 'second copy: after audit_delivery_stop(), no longer reported');
+is($acked->safe_psql('postgres', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}), 'immediate',
+	'second copy: writers write immediately');
+$acked->stop;
+$standby->stop;
+
+done_testing();
