@@ -863,11 +863,43 @@ kept_min_lsn(XLogRecPtr upto)
 	return min;
 }
 
+/*
+ * What this database's tenant_rls.audit_delivery_state says: whether
+ * delivery was started (and not stopped), applied_lsn and restart_lsn
+ * (InvalidXLogRecPtr when unknown).  The caller is connected to SPI.
+ */
+static bool
+read_state(XLogRecPtr *applied, XLogRecPtr *restart)
+{
+	bool		started = false;
+	bool		isnull;
+
+	*applied = *restart = InvalidXLogRecPtr;
+	spi_exec_privileged("SELECT applied_lsn, restart_lsn, started FROM tenant_rls.audit_delivery_state",
+						0, NULL, NULL, NULL, true);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	t = SPI_tuptable->vals[0];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		Datum		v;
+
+		v = SPI_getbinval(t, d, 1, &isnull);
+		if (!isnull)
+			*applied = DatumGetLSN(v);
+		v = SPI_getbinval(t, d, 2, &isnull);
+		if (!isnull)
+			*restart = DatumGetLSN(v);
+		v = SPI_getbinval(t, d, 3, &isnull);
+		started = !isnull && DatumGetBool(v);
+	}
+	return started;
+}
+
 /* applied_lsn of tenant_rls.audit_delivery_state; false: no extension here */
 static bool
 read_applied_lsn(XLogRecPtr *lsn)
 {
-	bool		isnull;
+	XLogRecPtr	restart;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -880,14 +912,7 @@ read_applied_lsn(XLogRecPtr *lsn)
 		CommitTransactionCommand();
 		return false;
 	}
-	if (SPI_execute("SELECT applied_lsn FROM tenant_rls.audit_delivery_state", true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read tenant_rls.audit_delivery_state");
-	if (SPI_processed == 1)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		*lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
-	}
+	(void) read_state(lsn, &restart);
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
@@ -1481,38 +1506,6 @@ wait_delivered(DeliveryDb *db, TimestampTz deadline, bool need_idle)
 			return false;
 		nap();
 	}
-}
-
-/*
- * What this database's tenant_rls.audit_delivery_state says: whether
- * delivery was started (and not stopped), applied_lsn and restart_lsn
- * (InvalidXLogRecPtr when unknown).  The caller is connected to SPI.
- */
-static bool
-read_state(XLogRecPtr *applied, XLogRecPtr *restart)
-{
-	bool		started = false;
-	bool		isnull;
-
-	*applied = *restart = InvalidXLogRecPtr;
-	spi_exec_privileged("SELECT applied_lsn, restart_lsn, started FROM tenant_rls.audit_delivery_state",
-						0, NULL, NULL, NULL, true);
-	if (SPI_processed == 1)
-	{
-		HeapTuple	t = SPI_tuptable->vals[0];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		Datum		v;
-
-		v = SPI_getbinval(t, d, 1, &isnull);
-		if (!isnull)
-			*applied = DatumGetLSN(v);
-		v = SPI_getbinval(t, d, 2, &isnull);
-		if (!isnull)
-			*restart = DatumGetLSN(v);
-		v = SPI_getbinval(t, d, 3, &isnull);
-		started = !isnull && DatumGetBool(v);
-	}
-	return started;
 }
 
 /* the WAL segment segno is in pg_wal, on some timeline up to this one */
