@@ -866,16 +866,19 @@ kept_min_lsn(XLogRecPtr upto)
 /*
  * What this database's tenant_rls.audit_delivery_state says: whether
  * delivery was started (and not stopped), applied_lsn and restart_lsn
- * (InvalidXLogRecPtr when unknown).  The caller is connected to SPI.
+ * (InvalidXLogRecPtr when unknown), and the database that started it (not
+ * this one in a copy made with CREATE DATABASE ... TEMPLATE).  The caller
+ * is connected to SPI.
  */
 static bool
-read_state(XLogRecPtr *applied, XLogRecPtr *restart)
+read_state(XLogRecPtr *applied, XLogRecPtr *restart, Oid *started_in)
 {
 	bool		started = false;
 	bool		isnull;
 
 	*applied = *restart = InvalidXLogRecPtr;
-	spi_exec_privileged("SELECT applied_lsn, restart_lsn, started FROM tenant_rls.audit_delivery_state",
+	*started_in = InvalidOid;
+	spi_exec_privileged("SELECT applied_lsn, restart_lsn, started, started_in FROM tenant_rls.audit_delivery_state",
 						0, NULL, NULL, NULL, true);
 	if (SPI_processed == 1)
 	{
@@ -891,6 +894,9 @@ read_state(XLogRecPtr *applied, XLogRecPtr *restart)
 			*restart = DatumGetLSN(v);
 		v = SPI_getbinval(t, d, 3, &isnull);
 		started = !isnull && DatumGetBool(v);
+		v = SPI_getbinval(t, d, 4, &isnull);
+		if (!isnull)
+			*started_in = DatumGetObjectId(v);
 	}
 	return started;
 }
@@ -900,6 +906,7 @@ static bool
 read_applied_lsn(XLogRecPtr *lsn)
 {
 	XLogRecPtr	restart;
+	Oid			started_in;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -912,7 +919,7 @@ read_applied_lsn(XLogRecPtr *lsn)
 		CommitTransactionCommand();
 		return false;
 	}
-	(void) read_state(lsn, &restart);
+	(void) read_state(lsn, &restart, &started_in);
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
@@ -1650,12 +1657,14 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 		Datum		args[1];
 		XLogRecPtr	applied;
 		XLogRecPtr	restart;
-		bool		started = read_state(&applied, &restart);
+		Oid			started_in;
+		bool		started = read_state(&applied, &restart, &started_in);
+		bool		copied = started && OidIsValid(started_in) && started_in != MyDatabaseId;
 		bool		resumed = false;
 
 		ReplicationSlotCreate(name, false, RS_PERSISTENT, false);
 		ReplicationSlotReserveWal();
-		if (started)
+		if (started && !copied)
 			resumed = reserve_from(restart);
 		ReplicationSlotMarkDirty();
 		ReplicationSlotSave();
@@ -1669,7 +1678,14 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 							   LSN_FORMAT_ARGS(applied))));
 		else
 		{
-			if (started)
+			if (copied)
+				ereport(WARNING,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("this database is a copy of database %u, in which deferred audit delivery was started",
+								started_in),
+						 errdetail("Changes committed there and not delivered when the copy was made (CREATE DATABASE ... TEMPLATE) are in the audit log of that database, not in this one's."),
+						 errhint("Call tenant_rls.audit_delivery_wait() in a deferring database before copying it.")));
+			else if (started)
 				ereport(WARNING,
 						(errcode(ERRCODE_DATA_CORRUPTED),
 						 errmsg("deferred audit delivery was started in this database, but its replication slot and the WAL since %X/%X are gone",
@@ -1689,8 +1705,13 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 								1, argtypes, args, NULL, false);
 		}
 	}
-	spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state SET started = true",
-						0, NULL, NULL, NULL, false);
+	{
+		Oid			argtypes[1] = {OIDOID};
+		Datum		args[1] = {ObjectIdGetDatum(MyDatabaseId)};
+
+		spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state SET started = true, started_in = $1",
+							1, argtypes, args, NULL, false);
+	}
 	SPI_finish();
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);

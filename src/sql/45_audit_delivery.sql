@@ -14,7 +14,8 @@ CREATE TABLE tenant_rls.audit_delivery_state (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
     applied_lsn pg_lsn NOT NULL,
     restart_lsn pg_lsn,
-    started boolean NOT NULL DEFAULT false
+    started boolean NOT NULL DEFAULT false,
+    started_in oid
 );
 INSERT INTO tenant_rls.audit_delivery_state (id, applied_lsn) VALUES (true, '0/0');
 REVOKE ALL ON tenant_rls.audit_delivery_state FROM PUBLIC;
@@ -26,6 +27,8 @@ COMMENT ON COLUMN tenant_rls.audit_delivery_state.restart_lsn IS
     'the WAL position from which the worker must read to find every batch not in the log yet';
 COMMENT ON COLUMN tenant_rls.audit_delivery_state.started IS
     'audit_delivery_start() was called and audit_delivery_stop() was not since';
+COMMENT ON COLUMN tenant_rls.audit_delivery_state.started_in IS
+    'the database in which audit_delivery_start() was called (another one in a copy made with CREATE DATABASE ... TEMPLATE)';
 
 CREATE FUNCTION tenant_rls.audit_delivery_start() RETURNS void
     LANGUAGE c VOLATILE

@@ -672,6 +672,16 @@ is($node->safe_psql('postgres', qq{SELECT count(*) FROM pg_replication_slots WHE
 		'... and a new worker of app runs again afterwards');
 	is($node->safe_psql('app_copy', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}), 'immediate',
 		'... the copy writes immediately (no slot of its own)');
+	is($node->safe_psql('app_copy', q{SELECT level FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'}), 'error',
+		'... lint() in the copy reports audit_delivery_lost (what app had not delivered is not in the copy\'s log)');
+	($ret, $out, $err) = $node->psql('app_copy', 'SELECT tenant_rls.audit_delivery_start()');
+	is($ret, 0, '... audit_delivery_start() in the copy works') or diag($err);
+	like($err, qr/WARNING:  this database is a copy of database \d+, in which deferred audit delivery was started/,
+		'... and says the copy cannot get what its template had not delivered');
+	unlike($err, qr/resumes/, '... without claiming to resume');
+	is($node->safe_psql('app_copy', q{SELECT count(*) FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'}), '0',
+		'... then nothing is reported');
+	$node->safe_psql('app_copy', 'SELECT tenant_rls.audit_delivery_stop()');
 	$node->safe_psql('postgres', 'DROP DATABASE app_copy');
 }
 
