@@ -61,6 +61,7 @@
 #include "access/xlogreader.h"
 #include "access/xlogrecord.h"
 #include "access/xlogutils.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type_d.h"
 #include "commands/dbcommands.h"
@@ -1333,7 +1334,7 @@ tenant_rls_delivery_worker_main(Datum arg)
  * does not exist (the statement reports that itself).
  */
 static Oid
-database_needed_alone(Node *parsetree)
+database_needed_alone(Node *parsetree, bool *needs_createdb)
 {
 	const char *name = NULL;
 	List	   *options = NIL;
@@ -1348,6 +1349,7 @@ database_needed_alone(Node *parsetree)
 		case T_RenameStmt:
 			if (((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 				name = ((RenameStmt *) parsetree)->subname;
+			*needs_createdb = true;
 			break;
 		case T_AlterDatabaseStmt:
 			options = ((AlterDatabaseStmt *) parsetree)->options;
@@ -1356,6 +1358,7 @@ database_needed_alone(Node *parsetree)
 		case T_CreatedbStmt:
 			options = ((CreatedbStmt *) parsetree)->options;
 			option = "template";
+			*needs_createdb = true;
 			break;
 		default:
 			break;
@@ -1379,12 +1382,12 @@ database_needed_alone(Node *parsetree)
  * The worker of dboid, if it runs, steps aside: it exits (the next one reads
  * again from the slot) and none starts for STEP_ASIDE_MS, long enough for
  * the statement to take its lock on the database, which keeps new
- * connections out until it ends.  Only for the database's owner: anybody
- * else's statement fails its own permission check anyway, and must not be a
- * way to pause delivery.
+ * connections out until it ends.  Only for the database's owner (with
+ * CREATEDB where the statement needs it): anybody else's statement fails
+ * its own permission check anyway, and must not be a way to pause delivery.
  */
 static void
-ask_step_aside(Oid dboid)
+ask_step_aside(Oid dboid, bool needs_createdb)
 {
 	DeliveryDb *db;
 	bool		running = false;
@@ -1392,6 +1395,16 @@ ask_step_aside(Oid dboid)
 
 	if (!pg_database_ownercheck(dboid, GetUserId()))
 		return;
+	if (needs_createdb && !superuser())
+	{
+		HeapTuple	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+		bool		createdb = HeapTupleIsValid(tup) && ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
+
+		if (HeapTupleIsValid(tup))
+			ReleaseSysCache(tup);
+		if (!createdb)
+			return;
+	}
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	db = find_db(dboid, false);
 	if (db != NULL)
@@ -1433,10 +1446,11 @@ delivery_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	if (shared != NULL)
 	{
-		Oid			dboid = database_needed_alone(pstmt->utilityStmt);
+		bool		needs_createdb = false;
+		Oid			dboid = database_needed_alone(pstmt->utilityStmt, &needs_createdb);
 
 		if (OidIsValid(dboid))
-			ask_step_aside(dboid);
+			ask_step_aside(dboid, needs_createdb);
 	}
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,

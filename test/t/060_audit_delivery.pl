@@ -580,6 +580,10 @@ is(sqlstate_of('postgres', 'stranger', 'DROP DATABASE gone'), '42501',
 	'DROP DATABASE by a role that does not own the database: 42501');
 is(sqlstate_of('postgres', 'stranger', 'ALTER DATABASE gone RENAME TO gone_x'), '42501',
 	'ALTER DATABASE ... RENAME by a role that does not own the database: 42501');
+# the owner without CREATEDB may not rename it: no pause either
+$node->safe_psql('postgres', 'CREATE ROLE dbowner LOGIN; ALTER DATABASE gone OWNER TO dbowner;');
+is(sqlstate_of('postgres', 'dbowner', 'ALTER DATABASE gone RENAME TO gone_y'), '42501',
+	'ALTER DATABASE ... RENAME by its owner without CREATEDB: 42501');
 is($node->safe_psql('gone', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()}), $gone_pid,
 	'... and the worker was not disturbed (same process)');
 {
