@@ -1711,11 +1711,14 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 			/*
 			 * The new slot reads from the last checkpoint: commits before now
 			 * are not ours to deliver (a stopped delivery delivered them; an
-			 * extension created again must not get its predecessor's).
+			 * extension created again must not get its predecessor's).  Every
+			 * later one is found from here, also by a promoted standby whose
+			 * primary loses this slot before it delivers anything.
 			 */
 			args[0] = LSNGetDatum(GetXLogInsertRecPtr());
 			spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state"
-								" SET applied_lsn = GREATEST(applied_lsn, $1), restart_lsn = NULL",
+								" SET applied_lsn = GREATEST(applied_lsn, $1),"
+								" restart_lsn = GREATEST(applied_lsn, $1)",
 								1, argtypes, args, NULL, false);
 		}
 	}
