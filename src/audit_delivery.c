@@ -1334,12 +1334,14 @@ tenant_rls_delivery_worker_main(Datum arg)
  * does not exist (the statement reports that itself).
  */
 static Oid
-database_needed_alone(Node *parsetree, bool *needs_createdb)
+database_needed_alone(Node *parsetree, bool top_level, bool *needs_createdb)
 {
 	const char *name = NULL;
 	List	   *options = NIL;
 	const char *option = NULL;
+	bool		not_in_block = true;	/* PreventInTransactionBlock() */
 	ListCell   *lc;
+	Oid			dboid;
 
 	switch (nodeTag(parsetree))
 	{
@@ -1350,6 +1352,7 @@ database_needed_alone(Node *parsetree, bool *needs_createdb)
 			if (((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 				name = ((RenameStmt *) parsetree)->subname;
 			*needs_createdb = true;
+			not_in_block = false;
 			break;
 		case T_AlterDatabaseStmt:
 			options = ((AlterDatabaseStmt *) parsetree)->options;
@@ -1361,7 +1364,7 @@ database_needed_alone(Node *parsetree, bool *needs_createdb)
 			*needs_createdb = true;
 			break;
 		default:
-			break;
+			return InvalidOid;
 	}
 	foreach(lc, options)
 	{
@@ -1375,7 +1378,22 @@ database_needed_alone(Node *parsetree, bool *needs_createdb)
 				name = defGetString(d);
 		}
 	}
-	return name != NULL ? get_database_oid(name, true) : InvalidOid;
+	if (name == NULL)
+		return InvalidOid;
+
+	/*
+	 * Statements that fail before they take the database's lock must not
+	 * pause delivery: in a transaction block or a function (all but RENAME
+	 * refuse it), and on the database we are connected to (all but CREATE
+	 * DATABASE ... TEMPLATE refuse it; copying the database one is connected
+	 * to works when nobody else is).
+	 */
+	if (not_in_block && (!top_level || IsTransactionBlock() || IsSubTransaction()))
+		return InvalidOid;
+	dboid = get_database_oid(name, true);
+	if (dboid == MyDatabaseId && !IsA(parsetree, CreatedbStmt))
+		return InvalidOid;
+	return dboid;
 }
 
 /*
@@ -1447,7 +1465,9 @@ delivery_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (shared != NULL)
 	{
 		bool		needs_createdb = false;
-		Oid			dboid = database_needed_alone(pstmt->utilityStmt, &needs_createdb);
+		Oid			dboid = database_needed_alone(pstmt->utilityStmt,
+												  context == PROCESS_UTILITY_TOPLEVEL,
+												  &needs_createdb);
 
 		if (OidIsValid(dboid))
 			ask_step_aside(dboid, needs_createdb);

@@ -584,8 +584,15 @@ is(sqlstate_of('postgres', 'stranger', 'ALTER DATABASE gone RENAME TO gone_x'), 
 $node->safe_psql('postgres', 'CREATE ROLE dbowner LOGIN; ALTER DATABASE gone OWNER TO dbowner;');
 is(sqlstate_of('postgres', 'dbowner', 'ALTER DATABASE gone RENAME TO gone_y'), '42501',
 	'ALTER DATABASE ... RENAME by its owner without CREATEDB: 42501');
+# the owner's statements that fail before they lock the database: no pause
+is(sqlstate_of('postgres', 'dbowner', 'BEGIN; DROP DATABASE gone; COMMIT'), '25001',
+	'DROP DATABASE by its owner in a transaction block: 25001');
+is(sqlstate_of('postgres', 'dbowner', q{DO $$BEGIN EXECUTE 'DROP DATABASE gone'; END$$}), '25001',
+	'DROP DATABASE by its owner from a function: 25001');
+is(sqlstate_of('gone', 'dbowner', 'DROP DATABASE gone'), '55006',
+	'DROP DATABASE of the database its owner is connected to: 55006');
 is($node->safe_psql('gone', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()}), $gone_pid,
-	'... and the worker was not disturbed (same process)');
+	'... and the worker was not disturbed by any of them (same process)');
 {
 	my ($ret, $out, $err) = $node->psql('postgres', 'DROP DATABASE gone');
 	is($ret, 0, 'plain DROP DATABASE of a database with delivery started works: its worker steps aside')
