@@ -525,14 +525,33 @@ CREATE FUNCTION tenant_rls.enable_audit(tbl regclass, columns text[] DEFAULT NUL
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    nsp   name;
-    rel   name;
-    kind  "char";
-    col   text;
+    nsp    name;
+    rel    name;
+    kind   "char";
+    col    text;
+    parent regclass;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass the table to audit, e.g. tenant_rls.enable_audit(''public.orders'').';
+    END IF;
+    -- a partition audited through its parent: its row trigger is a clone of
+    -- the parent's, which cannot be dropped on its own, and the parent's
+    -- columns apply to it
+    SELECT p.tgrelid::regclass INTO parent
+      FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_trigger p ON p.oid OPERATOR(pg_catalog.=) t.tgparentid
+     WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND t.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit';
+    IF parent IS NOT NULL THEN
+        IF columns IS NOT NULL OR exclude IS NOT NULL THEN
+            RAISE EXCEPTION 'table % is audited through its parent %', tbl, parent
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                DETAIL = 'A partition of an audited table records the columns its parent''s audit names.',
+                HINT = 'Call tenant_rls.enable_audit() on the parent, or detach the partition first.';
+        END IF;
+        RAISE NOTICE 'table % is already audited through its parent %, nothing to do', tbl, parent;
+        -- its TRUNCATE trigger (statement triggers are not cloned)
+        PERFORM tenant_rls.audit_sync_truncate_triggers(parent);
+        RETURN;
     END IF;
     SELECT n.nspname, c.relname, c.relkind INTO nsp, rel, kind
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace

@@ -111,14 +111,22 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A materialized view stores rows of a tenant table (directly, through views or through a function); it has no row-level security, so every reader sees every tenant.'),
     ('security_definer_reads_tenant_table', 'warning', 'SECURITY DEFINER function reads a tenant table',
      'A SECURITY DEFINER function names a tenant table or a view over one, calls a function that does, or runs dynamic SQL as a role that bypasses row-level security: it reads with its owner''s rights (all tenants if the owner is a superuser or has BYPASSRLS).'),
+    ('security_definer_sets_tenant', 'error', 'SECURITY DEFINER function sets the tenant',
+     'A user SECURITY DEFINER function calls tenant_rls.set_tenant() or sets app.current_tenant_id: it runs as its owner, so strict mode lets it through, and whoever may call it chooses any tenant without a signed token.'),
+    ('rule_bypasses_rls', 'error', 'rule acts on tenant tables as a role that bypasses row-level security',
+     'A rule (CREATE RULE) whose actions read or change tenant tables is on a relation owned by a superuser or a BYPASSRLS role: rule actions run with that owner''s rights, security_invoker or not, so every role that may run the triggering command reaches every tenant''s rows.'),
     ('leakproof_function', 'warning', 'user function marked LEAKPROOF',
      'A user function is marked LEAKPROOF: the planner evaluates it before the policy, so a leaky one (error messages, side channels) sees other tenants'' rows.'),
     ('role_bypassrls', 'error', 'login role with BYPASSRLS',
      'A role that can log in has BYPASSRLS, or can SET ROLE to a role that has it (membership, or CREATEROLE to grant it): every policy is ignored for its sessions.'),
     ('role_superuser_login', 'warning', 'login superuser',
      'A role other than the bootstrap superuser can log in as superuser: superusers bypass every policy.'),
-    ('role_owns_tenant_table', 'warning', 'login role owns tenant tables',
-     'A role that can log in owns tenant tables, is a member of their owner or can make itself one (CREATEROLE): the owner can disable or un-force row-level security and drop the policies.'),
+    ('role_owns_tenant_table', 'error', 'login role owns tenant tables',
+     'A role that can log in owns tenant tables or is a member of their owner (error), or can make itself one with CREATEROLE (warning): the owner undoes isolation with one call to unprotect() or grant_access(), which the drift guard does not refuse.'),
+    ('role_replication', 'error', 'login role with REPLICATION',
+     'A role that can log in has REPLICATION (or can SET ROLE to one that has): logical decoding and pg_basebackup read every tenant''s rows and the audit log without row-level security, and a base backup carries the signing key and the audit key (error when the role also has privileges on tenant tables, warning for a dedicated replication role).'),
+    ('role_server_files', 'error', 'login role reads or writes server files',
+     'A role that can log in is a member of pg_read_server_files, pg_write_server_files or pg_execute_server_program: it reads the configuration (tenant_rls.signing_key: it forges tenant tokens), the audit key and every table''s data files, or changes them.'),
     ('tenant_table_privilege', 'error', 'TRUNCATE, TRIGGER or REFERENCES granted on a tenant table',
      'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys; also on columns) on a tenant table.'),
     ('foreign_key_without_tenant', 'error', 'foreign key between tenant tables without the tenant column',
@@ -127,8 +135,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM, the configuration file, a function''s SET clause or a policy''s COALESCE gives app.current_tenant_id a default: sessions run inside a tenant without setting one.'),
     ('replication_role_default', 'error', 'default of session_replication_role = replica',
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM or the configuration file makes sessions start with session_replication_role = replica: ordinary triggers and event triggers do not fire, so nothing is audited, new tables are not protected and the drift guard is off.'),
-    ('event_trigger_disabled', 'error', 'tenant_rls event trigger disabled',
-     'An event trigger of the extension is disabled or set to ENABLE REPLICA: new tenant tables are not protected automatically, the drift guard does not stop DISABLE ROW LEVEL SECURITY, NO FORCE or DROP POLICY, and the registry misses drops and renames.'),
+    ('event_trigger_disabled', 'error', 'tenant_rls event trigger disabled or missing',
+     'An event trigger of the extension is disabled, set to ENABLE REPLICA, dropped, or replaced by one that is not the extension''s: new tenant tables are not protected automatically, the drift guard does not stop DISABLE ROW LEVEL SECURITY, NO FORCE or DROP POLICY, and the registry misses drops and renames.'),
     ('extension_privilege', 'error', 'privilege on an object of tenant_rls beyond a plain install',
      'A role other than the owner holds a privilege on a table, partition, view or sequence of schema tenant_rls (INSERT on tenant_grant is a cross-tenant read, SELECT on an audit partition shows every tenant''s entries) or CREATE on the schema (an overload captures calls); EXECUTE on a function a plain install leaves to the owner is reported as info (as warning when granted to PUBLIC).'),
     ('large_objects_present', 'warning', 'large objects present',
@@ -503,8 +511,12 @@ vrel AS (
 -- SECURITY DEFINER functions of users, and the tenant tables they name
 sdf AS MATERIALIZED (
     SELECT pr.oid, lower(pr.prosrc) AS src, pr.prosrc AS rawsrc, pr.proowner,
-           -- dynamic SQL (PL/pgSQL EXECUTE and the like): names built at run time
-           lg.lanname NOT IN ('sql', 'internal', 'c') AND lower(pr.prosrc) ~ '\mexecute\M' AS dynamic,
+           -- dynamic SQL: names built at run time.  PL/pgSQL EXECUTE and the
+           -- like, and in any language the built-in functions that run a
+           -- query given as text
+           (lg.lanname NOT IN ('sql', 'internal', 'c') AND lower(pr.prosrc) ~ '\mexecute\M')
+           OR lower(CASE WHEN pr.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(pr.oid) ELSE pr.prosrc END)
+              ~ '\m(query_to_xml|query_to_xml_and_xmlschema|query_to_xmlschema|cursor_to_xml|table_to_xml|table_to_xml_and_xmlschema|schema_to_xml|schema_to_xml_and_xmlschema|database_to_xml|database_to_xml_and_xmlschema|ts_stat|dblink|dblink_exec|dblink_open|dblink_send_query)\s*\(' AS dynamic,
            format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)) AS ident
       FROM pg_proc pr
       JOIN pg_namespace n ON n.oid = pr.pronamespace
@@ -874,18 +886,25 @@ SELECT 'tenant_index_missing', 'warning', t.qname, 'table',
   FROM ten t LEFT JOIN lead l ON l.indrelid = t.relid AND l.first = t.tenant_attnum
  WHERE t.tenant_attnum IS NOT NULL AND l.indrelid IS NULL AND t.relkind <> 'f'
 UNION ALL
-SELECT CASE WHEN i.indisunique THEN 'unique_not_leading_tenant' ELSE 'index_not_leading_tenant' END,
-       CASE WHEN i.indisunique THEN 'warning' ELSE 'info' END,
+SELECT CASE WHEN i.oracle THEN 'unique_not_leading_tenant' ELSE 'index_not_leading_tenant' END,
+       CASE WHEN i.oracle THEN 'warning' ELSE 'info' END,
        i.iname, 'index',
        format('%s %s on %s does not start with the tenant column %I.',
-              CASE WHEN i.indisprimary THEN 'Primary key index' WHEN i.indisunique THEN 'Unique index' ELSE 'Index' END,
+              CASE WHEN i.indisprimary THEN 'Primary key index' WHEN i.indisunique THEN 'Unique index'
+                   WHEN i.oracle THEN 'Exclusion constraint index' ELSE 'Index' END,
               i.iname, i.qname, i.tenant_column),
        CASE WHEN i.indisunique
             THEN 'A unique violation on INSERT tells a tenant that another tenant already has that value. Make the key (tenant column, ...) if values are per tenant.'
+            WHEN i.oracle
+            THEN 'An exclusion violation on INSERT tells a tenant that another tenant has a conflicting row (the same room at the same time, say). Add the tenant column to the constraint (tenant column WITH =, ...) if values are per tenant.'
             ELSE 'Scans of this index visit other tenants'' entries; EXPLAIN ANALYZE row counts and timing reveal how many. Lead with the tenant column if queries are per tenant.' END,
        NULL, i.relid
-  FROM (SELECT i.*, i.indexrelid::regclass::text AS iname
-          FROM (SELECT t.relid, t.qname, t.tenant_column, i.indexrelid, i.indisunique, i.indisprimary
+  FROM (SELECT i.*, i.indexrelid::regclass::text AS iname,
+               -- an existence oracle: unique, or an exclusion constraint
+               -- that does not compare the tenant column at all
+               i.indisunique OR (i.indisexclusion AND NOT i.tenant_attnum = ANY (i.keys)) AS oracle
+          FROM (SELECT t.relid, t.qname, t.tenant_column, t.tenant_attnum, i.indexrelid, i.indisunique,
+                       i.indisprimary, i.indisexclusion, (i.indkey::int2[])[0:i.indnkeyatts - 1] AS keys
                   FROM ten t
                   JOIN pg_index i ON i.indrelid = t.relid
                   LEFT JOIN pg_inherits ih ON ih.inhrelid = i.indexrelid
@@ -939,11 +958,11 @@ SELECT 'security_definer_reads_tenant_table',
        s.ident, 'function',
        CASE WHEN x.oid IS NOT NULL
             THEN format('SECURITY DEFINER function %s reads tenant table(s) %s.', s.ident, x.tables)
-            ELSE format('SECURITY DEFINER function %s runs dynamic SQL (EXECUTE) as a role that bypasses row-level security: it can read any tenant table.', s.ident) END,
+            ELSE format('SECURITY DEFINER function %s runs dynamic SQL (EXECUTE, query_to_xml() and the like) as a role that bypasses row-level security: it can read any tenant table.', s.ident) END,
        format('It runs as its owner %s%s.', quote_ident(r.rolname),
               CASE WHEN r.rolsuper OR r.rolbypassrls THEN ', who bypasses row-level security: callers see every tenant''s rows'
                    ELSE '; the owner''s rights, not the caller''s, decide what it may read and change' END),
-       format('ALTER FUNCTION %s SECURITY INVOKER;', s.ident), NULL::oid
+       format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
   FROM sdf s
   LEFT JOIN (SELECT sdhit.oid, array_to_string((array_agg(sdhit.qname ORDER BY sdhit.qname))[1:10], ', ') AS tables
                FROM sdhit GROUP BY sdhit.oid) x ON x.oid = s.oid
@@ -962,6 +981,46 @@ SELECT 'leakproof_function', 'warning',
   JOIN pg_namespace n ON n.oid = pr.pronamespace
   LEFT JOIN extfuncs e ON e.objid = pr.oid
  WHERE pr.proleakproof AND e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+UNION ALL
+-- a SECURITY DEFINER function of a privileged owner (superuser, or a member
+-- of tenant_rls.admin_role: strict mode lets them set the tenant) that sets
+-- the tenant: by name in the body, or by dependency (BEGIN ATOMIC)
+SELECT 'security_definer_sets_tenant', 'error', s.ident, 'function',
+       format('SECURITY DEFINER function %s sets the tenant (tenant_rls.set_tenant() or app.current_tenant_id).', s.ident),
+       format('It runs as its owner %s, whom strict mode lets set any tenant: whoever may call it chooses a tenant without a signed token. Let it take a token and call tenant_rls.set_tenant_signed(), or make it SECURITY INVOKER.',
+              quote_ident(r.rolname)),
+       format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
+  FROM sdf s
+  JOIN pg_roles r ON r.oid = s.proowner
+  LEFT JOIN pg_roles adm ON adm.rolname = nullif(current_setting('tenant_rls.admin_role', true), '')
+ WHERE (r.rolsuper OR (adm.oid IS NOT NULL AND pg_has_role(r.oid, adm.oid, 'USAGE')))
+   AND (s.src ~ '\mset_tenant\s*\('
+        OR s.src ~ 'set_config\s*\(\s*''app\.current_tenant_id'''
+        OR s.src ~ '\mset\s+(local\s+|session\s+)?app\.current_tenant_id\M'
+        OR EXISTS (SELECT 1 FROM pg_depend d JOIN pg_proc f ON f.oid = d.refobjid
+                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = s.oid
+                      AND d.refclassid = 'pg_proc'::regclass
+                      AND f.pronamespace = 'tenant_rls'::regnamespace AND f.proname = 'set_tenant'))
+UNION ALL
+-- rules (not a view's own ON SELECT rule) whose actions name tenant tables,
+-- on relations owned by a role that bypasses row-level security: rule
+-- actions run with the rights of the owner of the rule's relation
+SELECT 'rule_bypasses_rls', 'error', format('%I ON %s', x.rulename, x.rel), 'rule',
+       format('Rule %I on %s acts on tenant table(s) %s as %s, who bypasses row-level security.',
+              x.rulename, x.rel, x.tables, quote_ident(x.owner)),
+       'Rule actions run with the rights of the owner of the relation the rule is on, whether or not a view is security_invoker: every role that may run the command the rule rewrites reads and changes every tenant''s rows through it. Drop the rule, or give its relation an owner that is subject to row-level security and re-create it.',
+       format('DROP RULE %I ON %s;', x.rulename, x.rel), NULL::oid
+  FROM (SELECT rw.rulename, format('%I.%I', n.nspname, c.relname) AS rel, o.rolname AS owner,
+               array_to_string((array_agg(DISTINCT t.qname))[1:10], ', ') AS tables
+          FROM pg_rewrite rw
+          JOIN pg_class c ON c.oid = rw.ev_class
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_roles o ON o.oid = c.relowner
+          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
+                          AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'n'
+          JOIN ten t ON t.relid = d.refobjid
+         WHERE rw.rulename <> '_RETURN' AND (o.rolsuper OR o.rolbypassrls)
+         GROUP BY rw.oid, rw.rulename, n.nspname, c.relname, o.rolname) x
 -- ==== roles and privileges
 UNION ALL
 SELECT 'role_bypassrls', 'error', quote_ident(r.rolname), 'role',
@@ -1001,12 +1060,14 @@ SELECT 'role_superuser_login', 'warning', quote_ident(r.rolname), 'role',
        format('ALTER ROLE %I NOSUPERUSER;', r.rolname), NULL::oid
   FROM pg_roles r WHERE r.rolcanlogin AND r.rolsuper AND r.oid <> 10
 UNION ALL
-SELECT 'role_owns_tenant_table', 'warning', quote_ident(l.rolname), 'role',
+SELECT 'role_owns_tenant_table',
+       CASE WHEN bool_or(pg_has_role(l.oid, t.owner, 'MEMBER')) THEN 'error' ELSE 'warning' END,
+       quote_ident(l.rolname), 'role',
        format('Login role %s owns %s tenant table(s)%s.', quote_ident(l.rolname), count(*),
               CASE WHEN bool_or(t.owner = l.oid) THEN ''
                    WHEN bool_or(pg_has_role(l.oid, t.owner, 'MEMBER')) THEN ' through role membership'
                    ELSE ' through CREATEROLE (it can grant itself membership in the owner role)' END),
-       format('The owner can disable or un-force row-level security and drop the policies. Tables: %s%s.',
+       format('The owner of a tenant table can undo its isolation with one call that the drift guard does not refuse: tenant_rls.unprotect(), or tenant_rls.grant_access() of another tenant''s rows to its own tenant; it can also attach triggers that see every tenant''s rows. Log in as a role that does not own tenant tables (the owner role NOLOGIN). Tables: %s%s.',
               array_to_string((array_agg(t.qname ORDER BY t.qname))[1:10], ', '),
               CASE WHEN count(*) > 10 THEN format(' and %s more', count(*) - 10) ELSE '' END),
        CASE WHEN NOT bool_or(pg_has_role(l.oid, t.owner, 'MEMBER'))
@@ -1018,6 +1079,40 @@ SELECT 'role_owns_tenant_table', 'warning', quote_ident(l.rolname), 'role',
   JOIN owners o ON pg_has_role(l.oid, o.owner, 'MEMBER') OR (l.rolcreaterole AND NOT o.owner_super)
   JOIN ten t ON t.owner = o.owner
  GROUP BY l.oid, l.rolname
+UNION ALL
+-- REPLICATION: its own, or of a role it can SET ROLE to (the SQL functions
+-- of logical decoding check the current role); an application role (it has
+-- privileges on some tenant table) is an error, a dedicated replication role
+-- a warning
+SELECT 'role_replication',
+       CASE WHEN EXISTS (SELECT 1 FROM ten t
+                          WHERE has_table_privilege(l.oid, t.relid, 'SELECT, INSERT, UPDATE, DELETE'))
+            THEN 'error' ELSE 'warning' END,
+       quote_ident(l.rolname), 'role',
+       CASE WHEN b.oid = l.oid THEN format('Login role %s has REPLICATION.', quote_ident(l.rolname))
+            ELSE format('Login role %s can SET ROLE to %s, which has REPLICATION.', quote_ident(l.rolname), quote_ident(b.rolname)) END,
+       'Logical decoding (pg_create_logical_replication_slot(), pg_logical_slot_get_changes()) and pg_basebackup read every tenant''s rows and the audit log without row-level security, and a base backup carries postgresql.conf (tenant_rls.signing_key) and the audit key. Keep REPLICATION for a dedicated role that standbys and backups use and applications never log in as.',
+       CASE WHEN b.oid = l.oid THEN format('ALTER ROLE %I NOREPLICATION;', l.rolname)
+            WHEN EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = l.oid AND m.roleid = b.oid)
+            THEN format('REVOKE %I FROM %I;', b.rolname, l.rolname) END,
+       NULL::oid
+  FROM logins l
+  JOIN pg_roles b ON b.rolreplication AND NOT b.rolsuper AND pg_has_role(l.oid, b.oid, 'MEMBER')
+UNION ALL
+-- the predefined roles that reach the server's files and programs
+SELECT 'role_server_files', 'error', quote_ident(l.rolname), 'role',
+       format('Login role %s is a member of %s%s.', quote_ident(l.rolname), b.rolname,
+              CASE WHEN m.roleid IS NULL THEN ' (through another role)' ELSE '' END),
+       CASE b.rolname
+            WHEN 'pg_read_server_files' THEN 'It reads any file the server can: postgresql.conf and postgresql.auto.conf (tenant_rls.signing_key: it forges tenant tokens for any tenant), the audit key (it forges deferred audit entries) and the data files of every table, row-level security or not.'
+            WHEN 'pg_write_server_files' THEN 'It writes any file the server can: the configuration (it turns strict mode off or sets a signing key it knows) and the data directory.'
+            ELSE 'It runs programs as the operating system user of the server (COPY ... PROGRAM): it reads and changes everything, the keys included.' END,
+       CASE WHEN m.roleid IS NOT NULL THEN format('REVOKE %I FROM %I;', b.rolname, l.rolname) END,
+       NULL::oid
+  FROM logins l
+  JOIN pg_roles b ON b.rolname IN ('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program')
+                 AND pg_has_role(l.oid, b.oid, 'MEMBER')
+  LEFT JOIN pg_auth_members m ON m.member = l.oid AND m.roleid = b.oid
 UNION ALL
 SELECT 'tenant_table_privilege',
        CASE WHEN 'TRUNCATE' = ANY (x.privs) OR 'TRIGGER' = ANY (x.privs) THEN 'error' ELSE 'warning' END,
@@ -1093,7 +1188,7 @@ SELECT 'tenant_setting_default', 'error',
        format('Function %I.%I(%s) sets app.current_tenant_id (%s) while it runs.',
               n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid), c.c),
        'Whoever may call it runs its queries inside that tenant, whatever tenant the session chose: a way into that tenant''s rows.',
-       format('ALTER FUNCTION %I.%I(%s) RESET app.current_tenant_id;',
+       format('ALTER ROUTINE %I.%I(%s) RESET app.current_tenant_id;',
               n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
        NULL::oid
   FROM pg_proc pr
@@ -1149,6 +1244,26 @@ SELECT 'event_trigger_disabled', 'error', quote_ident(e.evtname), 'event trigger
            AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
            AND d.refobjid = (SELECT x.oid FROM pg_extension x WHERE x.extname = 'tenant_rls')
          LIMIT 1)
+UNION ALL
+-- ... or gone: dropped (after ALTER EXTENSION ... DROP EVENT TRIGGER), or
+-- replaced by an event trigger of the same name that is not the extension's
+SELECT 'event_trigger_disabled', 'error', quote_ident(w.name), 'event trigger',
+       format('Event trigger %I of tenant_rls is missing%s.', w.name,
+              CASE WHEN e.oid IS NOT NULL THEN ' (an event trigger of that name exists, but it is not the extension''s)' ELSE '' END),
+       'Without it new tenant tables are not protected automatically and the drift guard does not refuse DISABLE ROW LEVEL SECURITY, NO FORCE or policy changes. Re-create it as the extension defines it and make it a member of the extension again (a superuser).',
+       CASE WHEN e.oid IS NULL
+            THEN format('CREATE EVENT TRIGGER %I ON %s%s EXECUTE FUNCTION tenant_rls.%I(); ALTER EXTENSION tenant_rls ADD EVENT TRIGGER %I;',
+                        w.name, w.event, w.tags, w.func, w.name) END,
+       NULL::oid
+  FROM (VALUES ('tenant_rls_ddl_command_end', 'ddl_command_end', '', 'on_ddl_command_end'),
+               ('tenant_rls_sql_drop', 'sql_drop', '', 'on_sql_drop'),
+               ('tenant_rls_ddl_command_start', 'ddl_command_start', ' WHEN TAG IN (''ALTER TABLE'')', 'on_ddl_command_start'))
+       w(name, event, tags, func)
+  LEFT JOIN pg_event_trigger e ON e.evtname = w.name
+ WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid AND d.objsubid = 0
+                      AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                      AND d.refobjid = (SELECT x.oid FROM pg_extension x WHERE x.extname = 'tenant_rls'))
 UNION ALL
 SELECT 'extension_privilege', CASE WHEN y.relkind = 'S' THEN 'warning' ELSE 'error' END,
        format('tenant_rls.%I TO %s', y.relname, y.gname), 'privilege',
