@@ -1,9 +1,9 @@
 -- tenant_rls demonstration.  Run by `make demo` on a throwaway cluster that
 -- preloads the library and has a signing key in postgresql.conf.
 \pset footer off
-\pset format wrapped
-\pset columns 110
-\set VERBOSITY terse
+-- errors are shown with their DETAIL and HINT (what to do); those the demo
+-- provokes on purpose are preceded by ON_ERROR_STOP off
+\set VERBOSITY default
 CREATE DATABASE shop;
 -- tenants of this deployment are uuids: set_tenant() validates against that
 ALTER DATABASE shop SET tenant_rls.tenant_type = 'uuid';
@@ -53,11 +53,9 @@ COMMIT;
 \echo '--- the transaction ended, so no tenant: zero rows (fail closed), never an error'
 SELECT tenant_rls.current_tenant() AS tenant, count(*) AS visible_rows FROM public.orders;
 \echo '--- malformed tenant values are refused with a clear error'
-\set VERBOSITY default
 \set ON_ERROR_STOP off
 SELECT tenant_rls.set_tenant('1 OR true');
 \set ON_ERROR_STOP on
-\set VERBOSITY terse
 RESET ROLE;
 
 \echo
@@ -79,6 +77,19 @@ SELECT seq, operation, table_name, new_row ->> 'item' AS item, db_user FROM tena
 COMMIT;
 RESET ROLE;
 SELECT tenant, ok, entries FROM tenant_rls.audit_verify() ORDER BY tenant;
+\echo '--- nobody may edit the log, not even a superuser (this session is one)'
+\set ON_ERROR_STOP off
+UPDATE tenant_rls.audit_batch SET db_user = 'mallory';
+\set ON_ERROR_STOP on
+\echo '--- a superuser can switch the guard off and rewrite who made acme''s change; the hash chain'
+\echo '--- names the batch (more in doc/audit.md, "What tampering by a superuser looks like")'
+BEGIN;
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_batch SET db_user = 'mallory'
+ WHERE tenant = '11111111-1111-1111-1111-111111111111' AND seq = 1;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+COMMIT;
+SELECT tenant, ok, first_bad_seq, reason FROM tenant_rls.audit_verify() ORDER BY tenant;
 
 \echo
 \echo '=== 5. Strict mode: the tenant can only come from a token signed by the application server'
@@ -90,14 +101,22 @@ SELECT in_force FROM tenant_rls.strict_status();
 \set ON_ERROR_STOP off
 SET app.current_tenant_id = '22222222-2222-2222-2222-222222222222';
 SELECT tenant_rls.set_tenant('22222222-2222-2222-2222-222222222222');
-SELECT tenant_rls.set_tenant_signed(:'token' || 'x');
+\echo '--- a token with one character of its signature changed'
+SELECT overlay(:'token' PLACING CASE WHEN substr(:'token', length(:'token') - 10, 1) = 'A' THEN 'B' ELSE 'A' END
+               FROM length(:'token') - 10 FOR 1) AS forged \gset
+SELECT tenant_rls.set_tenant_signed(:'forged');
 \set ON_ERROR_STOP on
+\echo '--- the real token, in a transaction: acme''s rows'
 BEGIN;
 SELECT tenant_rls.set_tenant_signed(:'token');
 SELECT id, item FROM public.orders ORDER BY id;
+\echo '--- nor can the session switch to another tenant inside the transaction'
+SAVEPOINT s;
 \set ON_ERROR_STOP off
 SELECT set_config('app.current_tenant_id', '22222222-2222-2222-2222-222222222222', true);
 \set ON_ERROR_STOP on
+ROLLBACK TO s;   -- the error aborted the transaction; back to the savepoint
+SELECT tenant_rls.current_tenant();
 COMMIT;
 RESET ROLE;
 ALTER DATABASE shop RESET tenant_rls.strict;
@@ -115,9 +134,16 @@ SELECT level, code, object, fix FROM tenant_rls.lint()
 SELECT tenant_rls.assert_coverage('error');
 \set ON_ERROR_STOP on
 \echo '--- apply the reported fix'
+\pset tuples_only on
 SELECT DISTINCT fix FROM tenant_rls.lint() WHERE object = 'public.invoices' AND level = 'error' AND fix IS NOT NULL \gexec
+\pset tuples_only off
 SELECT table_name, status, rls_enabled, rls_forced, policies_ok, audit, tenant_index, errors, warnings
   FROM tenant_rls.coverage() ORDER BY table_name;
+\echo '--- the warning left on public.invoices:'
+SELECT level, code, object, message FROM tenant_rls.lint() WHERE object LIKE 'public.invoices%' AND level = 'warning';
+\echo '--- an INSERT that fails on this key would tell a tenant that another tenant has that id: make id an'
+\echo '--- identity column (as in orders) or the key (tenant_id, id), or accept the finding.'
+\echo '--- The CI gate fails on errors only:'
 SELECT tenant_rls.assert_coverage('error');
 
 \c postgres

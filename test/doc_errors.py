@@ -38,14 +38,31 @@ def lit(s):
     s = re.sub(r'\b(INT64_FORMAT|UINT64_FORMAT)\b', '"%lld"', s)
     return ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', s)).replace('\\"', '"').replace('\\n', ' ')
 
+def call_format(b):
+    # the format string of a call: its leading string literals
+    mm = re.match(r'\(\s*((?:(?:"(?:[^"\\]|\\.)*"|INT64_FORMAT|UINT64_FORMAT)\s*)+)', b)
+    return lit(mm.group(1)) if mm else None
+
 def first_call(body, fn):
     m = re.search(r'\b' + fn + r'\s*\(', body)
     if not m:
         return None
-    b = call_body(body, m.end() - 1)
-    # the format string: the leading string literals
-    mm = re.match(r'\(\s*((?:(?:"(?:[^"\\]|\\.)*"|INT64_FORMAT|UINT64_FORMAT)\s*)+)', b)
-    return lit(mm.group(1)) if mm else None
+    return call_format(call_body(body, m.end() - 1))
+
+def hint_of(body):
+    """the hint of an ereport: '' when it has none; every alternative, joined
+    by ' *or* ', when it picks one of several errhint() calls (cond ? errhint(A)
+    : errhint(B)); '(depends on the case)' when a hint is built at run time"""
+    hints = []
+    for m in re.finditer(r'\berrhint(_internal)?\s*\(', body):
+        h = call_format(call_body(body, m.end() - 1))
+        if not h or h == '%s':
+            return '(depends on the case)'
+        if h not in hints:
+            hints.append(h)
+    if len(hints) > 1:
+        return 'One of: ' + ' *or* '.join(hints)
+    return hints[0] if hints else ''
 
 rows = []
 for f in sorted(glob.glob('src/*.c')):
@@ -63,9 +80,7 @@ for f in sorted(glob.glob('src/*.c')):
         code = re.search(r'errcode\((ERRCODE_\w+)\)', body)
         st = codes.get(code.group(1), '?') if code else \
             {'ERROR': 'XX000', 'WARNING': '01000', 'NOTICE': '00000'}.get(level, '?')
-        hint = first_call(body, 'errhint') or ''
-        if (not hint and re.search(r'\berrhint(_internal)?\s*\(', body)) or hint == '%s':
-            hint = '(depends on the case)'
+        hint = hint_of(body)
         rows.append((f, level, st, msg, hint))
     for m in re.finditer(r'\breport_drift(_hint)?\s*\(', src):
         if src[m.start() - 5:m.start()].strip().endswith('void'):
@@ -131,8 +146,9 @@ print('''# Every error, warning and notice tenant_rls raises
 Generated from the sources (`python3 test/doc_errors.py > doc/errors.md`;
 re-run it after changing a message): the SQLSTATE, the level, the message
 (`%s`, `%d`, `%` ... stand for the values filled in), the hint the server
-gives with it ("depends on the case": several hints, or one built at run
-time), and the source. The documentation of each part says when and why.
+gives with it ("One of: A *or* B": the server gives A or B, depending on
+the case; "depends on the case": several hints, or one built at run time),
+and the source. The documentation of each part says when and why.
 `ERROR/WARNING`: an error, or a warning only under
 `tenant_rls.drift_action = warning`. `setting check`: a setting's check
 refused a value; `SET`, `set_config()` and `ALTER ROLE/DATABASE ... SET` fail

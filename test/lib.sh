@@ -104,10 +104,20 @@ tr_setup() {
 
 	# Build from a copy of the tree, so the checkout stays clean and the
 	# `postgres` user can write results next to the tests.
+	# A temporary directory inside the tree (./tmp, or $TMPDIR when it lies in
+	# the tree) is not copied: it holds this run's own directory and those kept
+	# by earlier runs (TR_KEEP), with their data directories.
 	TR_SRC=$TR_TMP/src
 	mkdir -p "$TR_SRC"
+	local tmp_excl=(--exclude=./tmp) root_p tmpdir_p
+	root_p=$(cd "$TR_ROOT" && pwd -P)
+	tmpdir_p=$(cd "$(dirname "$TR_TMP")" && pwd -P)
+	case $tmpdir_p in
+	"$root_p"/*) tmp_excl+=("--exclude=./${tmpdir_p#"$root_p"/}") ;;
+	esac
 	(cd "$TR_ROOT" && tar --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
-		--exclude=results --exclude=tmp_check --exclude=output_iso -cf - .) | (cd "$TR_SRC" && tar -xf -)
+		--exclude=results --exclude=tmp_check --exclude=output_iso "${tmp_excl[@]}" -cf - .) \
+		| (cd "$TR_SRC" && tar -xf -)
 	rm -f "$TR_SRC"/src/tenant_rls--*.*.sql.tmp
 	if tr_is_root; then chown -R postgres "$TR_TMP"; fi
 
