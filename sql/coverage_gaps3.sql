@@ -219,6 +219,55 @@ SELECT tenant_rls.disable_audit('covg3.events');
 DROP TABLE covg3.events;
 SET tenant_rls.audit = off;
 
+-- ==== trigger_notifies: a trigger function or a rule on a tenant table
+-- that sends NOTIFY (LISTEN needs no privilege: every tenant hears it)
+CREATE FUNCTION covg3.orders_changed() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$ BEGIN PERFORM pg_notify('orders_changed', row_to_json(new)::text); RETURN new; END $$;
+CREATE TRIGGER orders_changed AFTER INSERT ON covg3.orders FOR EACH ROW EXECUTE FUNCTION covg3.orders_changed();
+CREATE RULE orders_notify AS ON DELETE TO covg3.orders DO ALSO NOTIFY orders_deleted;
+SELECT level, object, message FROM pg_temp.mine('trigger_notifies');
+DROP TRIGGER orders_changed ON covg3.orders;
+DROP RULE orders_notify ON covg3.orders;
+DROP FUNCTION covg3.orders_changed();
+SELECT level, object FROM pg_temp.mine('trigger_notifies');
+
+-- ==== schema_create_privilege: an application role that may create
+-- objects in a schema can plant a trap for other tenants' sessions
+GRANT CREATE ON SCHEMA covg3 TO covg3_app;
+CREATE SCHEMA covg3_common;
+GRANT CREATE ON SCHEMA covg3_common TO PUBLIC;
+SELECT level, object, message, fix FROM pg_temp.mine('schema_create_privilege');
+SELECT pg_temp.apply_fix('schema_create_privilege', 'schema covg3 TO covg3_app');
+SELECT pg_temp.apply_fix('schema_create_privilege', 'schema covg3_common TO covg3_app');
+SELECT level, object FROM pg_temp.mine('schema_create_privilege');
+
+-- ==== table_outside_managed_schemas: a copy of tenant rows in a schema
+-- that tenant_rls.managed_schemas does not name, readable by the app role
+CREATE TABLE covg3_common.order_feed (id int, tenant_id text NOT NULL, note text);
+INSERT INTO covg3_common.order_feed SELECT id, tenant_id, note FROM covg3.orders;
+GRANT USAGE ON SCHEMA covg3_common TO covg3_app;
+GRANT SELECT ON covg3_common.order_feed TO covg3_app;
+-- not reported while only its owner may use it
+CREATE TABLE covg3_common.private_copy (tenant_id text);
+SET ROLE covg3_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+SELECT tenant_id, note FROM covg3_common.order_feed ORDER BY id;
+COMMIT;
+RESET ROLE;
+SELECT level, object, message, fix FROM pg_temp.mine('table_outside_managed_schemas');
+SELECT pg_temp.apply_fix('table_outside_managed_schemas', 'covg3_common.order_feed') IS NOT NULL AS fixed;
+SET ROLE covg3_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+SELECT tenant_id, note FROM covg3_common.order_feed ORDER BY id;
+COMMIT;
+RESET ROLE;
+SELECT level, object FROM pg_temp.mine('table_outside_managed_schemas');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg3_common.order_feed');
+DROP SCHEMA covg3_common CASCADE;
+
 -- ==== what is left of this test: the dedicated replication role (a
 -- warning by design) and the primary key on id alone
 SELECT code, level, object FROM tenant_rls.lint()

@@ -153,6 +153,12 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'tenant_rls strict mode is off or the library is not preloaded: any session (or SQL injection) can SET app.current_tenant_id to another tenant.'),
     ('server_version_cve', 'error', 'server version with known row-security CVEs',
      'This PostgreSQL minor release has known vulnerabilities that bypass or leak through row-level security.'),
+    ('table_outside_managed_schemas', 'warning', 'table with the tenant column outside the managed schemas',
+     'A table outside tenant_rls.managed_schemas has the tenant column and a role other than its owner may read or change it: nothing protects its rows (a copy that a trigger fills, an archive, a reporting feed).'),
+    ('trigger_notifies', 'warning', 'trigger or rule on a tenant table sends NOTIFY',
+     'A trigger function (pg_notify() or NOTIFY) or a rule (NOTIFY) on a tenant table sends notifications: LISTEN needs no privilege and notifications have no row-level security, so every tenant''s sessions that listen on the channel receive what it sends.'),
+    ('schema_create_privilege', 'warning', 'application role may create objects in a schema',
+     'A login role with privileges on tenant tables may create objects in a schema (CREATE granted, to it or PUBLIC, or it owns the schema): from an injected statement it plants a function or operator that a session of another tenant resolves through its search_path and runs with that tenant''s rights.'),
     ('table_without_tenant_column', 'warning', 'table without tenant column and not global',
      'A table in a managed schema has no tenant column and is not marked global: nobody decided whether it is shared.'),
     ('registry_stale', 'warning', 'registry row without table',
@@ -611,6 +617,17 @@ sdhit AS (
 -- column privileges (pg_attribute.attacl), few
 colacl AS MATERIALIZED (SELECT * FROM tenant_rls._column_acls()),
 logins AS (SELECT r.oid, r.rolname, r.rolcreaterole FROM pg_roles r WHERE r.rolcanlogin AND NOT r.rolsuper),
+-- application roles: login roles that hold (through membership too, or as
+-- PUBLIC) a privilege to read or change some tenant table; one pass over the
+-- tables' ACLs, then the few distinct grantees
+approles AS MATERIALIZED (
+    SELECT l.oid FROM logins l
+     WHERE EXISTS (SELECT 1
+                     FROM (SELECT DISTINCT e.grantee
+                             FROM ten t CROSS JOIN LATERAL aclexplode(t.relacl) e
+                            WHERE e.grantee <> t.owner
+                              AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')) g
+                    WHERE g.grantee = 0 OR pg_has_role(l.oid, g.grantee, 'USAGE'))),
 owners AS (SELECT DISTINCT t.owner, o.rolsuper AS owner_super
              FROM ten t JOIN pg_roles o ON o.oid = t.owner),
 -- user functions called by policies, and the settings their bodies read
@@ -934,6 +951,25 @@ SELECT 'audit_missing', 'warning', a.qname, 'table',
             ELSE format('SELECT tenant_rls.audit_sync_truncate_triggers(%L);', a.qname) END,
        a.relid
   FROM audtrunc a
+UNION ALL
+-- triggers (user ones) and rules on tenant tables that send notifications
+SELECT 'trigger_notifies', 'warning', x.object, x.kind,
+       format('%s on tenant table %s sends notifications (%s).', x.what, x.qname, x.how),
+       'LISTEN needs no privilege and notifications have no row-level security: every session of any tenant that listens on the channel receives the payload, another tenant''s new row included. Send only keys on a channel per tenant, or drop it.',
+       NULL, x.relid
+  FROM (SELECT format('%I ON %s', tg.tgname, t.qname) AS object, 'trigger' AS kind,
+               format('Trigger %I', tg.tgname) AS what, t.qname, t.relid,
+               format('its function %s calls pg_notify() or NOTIFY', p.oid::regprocedure) AS how
+          FROM ten t
+          JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
+          JOIN pg_proc p ON p.oid = tg.tgfoid
+         WHERE lower(p.prosrc) ~ '(\mpg_notify\s*\(|\mnotify\s+[a-z_"])'
+        UNION ALL
+        SELECT format('%I ON %s', rw.rulename, t.qname), 'rule', format('Rule %I', rw.rulename), t.qname, t.relid,
+               'a NOTIFY action'
+          FROM ten t
+          JOIN pg_rewrite rw ON rw.ev_class = t.relid AND rw.rulename <> '_RETURN'
+         WHERE pg_get_ruledef(rw.oid) ~* '\mNOTIFY\M') x
 -- ==== views and functions
 UNION ALL
 SELECT 'view_not_security_invoker', 'error', v.vname, 'view',
@@ -1085,9 +1121,7 @@ UNION ALL
 -- privileges on some tenant table) is an error, a dedicated replication role
 -- a warning
 SELECT 'role_replication',
-       CASE WHEN EXISTS (SELECT 1 FROM ten t
-                          WHERE has_table_privilege(l.oid, t.relid, 'SELECT, INSERT, UPDATE, DELETE'))
-            THEN 'error' ELSE 'warning' END,
+       CASE WHEN l.oid IN (SELECT a.oid FROM approles a) THEN 'error' ELSE 'warning' END,
        quote_ident(l.rolname), 'role',
        CASE WHEN b.oid = l.oid THEN format('Login role %s has REPLICATION.', quote_ident(l.rolname))
             ELSE format('Login role %s can SET ROLE to %s, which has REPLICATION.', quote_ident(l.rolname), quote_ident(b.rolname)) END,
@@ -1209,6 +1243,48 @@ SELECT 'tenant_setting_default', 'error', fd.object, 'setting',
        NULL::oid
   FROM filedef fd
  WHERE fd.name = 'app.current_tenant_id'
+UNION ALL
+-- application roles (login, with a privilege on some tenant table) that may
+-- create objects in a schema: the traps of doc/context_security.md
+SELECT 'schema_create_privilege', 'warning', format('schema %I TO %s', x.nspname, x.gname), 'privilege',
+       format('Application role %s may create objects in schema %I (%s).', x.gname, x.nspname, x.how),
+       'A statement injected into a tenant session can plant a function or operator there (an overload of lower(), say) that a session of another tenant finds through its search_path and runs with that tenant''s rights, sending it its rows. Give application roles no CREATE on any schema, and let a NOLOGIN role own the schemas.',
+       CASE x.how WHEN 'granted to PUBLIC' THEN format('REVOKE CREATE ON SCHEMA %I FROM PUBLIC;', x.nspname)
+                  WHEN 'granted to it' THEN format('REVOKE CREATE ON SCHEMA %I FROM %s;', x.nspname, x.gname) END,
+       NULL::oid
+  FROM (SELECT n.nspname, quote_ident(l.rolname) AS gname,
+               CASE WHEN n.nspowner = l.oid THEN 'it owns the schema'
+                    WHEN EXISTS (SELECT 1 FROM aclexplode(n.nspacl) e
+                                  WHERE e.grantee = 0 AND e.privilege_type = 'CREATE') THEN 'granted to PUBLIC'
+                    WHEN EXISTS (SELECT 1 FROM aclexplode(n.nspacl) e
+                                  WHERE e.grantee = l.oid AND e.privilege_type = 'CREATE') THEN 'granted to it'
+                    ELSE 'through role membership' END AS how
+          FROM logins l
+          JOIN approles a ON a.oid = l.oid
+          JOIN pg_namespace n ON has_schema_privilege(l.oid, n.oid, 'CREATE')
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls')
+           AND n.nspname !~ '^pg_') x
+UNION ALL
+-- tables with the tenant column outside the managed schemas (and not
+-- registered): reported when a role other than the owner may use them
+SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', n.nspname, c.relname), 'table',
+       format('Table %I.%I has the tenant column %I but is outside tenant_rls.managed_schemas: nothing protects its rows.',
+              n.nspname, c.relname, cfg.tenant_column),
+       format('%s may read or change every tenant''s rows of it. Protect it, or add its schema to tenant_rls.managed_schemas, or revoke what others hold on it.',
+              (SELECT string_agg(DISTINCT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END, ', ')
+                 FROM aclexplode(c.relacl) e
+                WHERE e.grantee <> c.relowner AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))),
+       format('SELECT tenant_rls.protect(%L);', format('%I.%I', n.nspname, c.relname)), c.oid
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  CROSS JOIN cfg
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = cfg.tenant_column AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN tt ON tt.relid = c.oid
+  LEFT JOIN extrels e ON e.objid = c.oid
+ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND tt.relid IS NULL AND e.objid IS NULL
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls') AND n.nspname !~ '^pg_'
+   AND EXISTS (SELECT 1 FROM aclexplode(c.relacl) e
+                WHERE e.grantee <> c.relowner AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))
 -- ==== the extension itself: replica mode, its event triggers, its privileges
 UNION ALL
 SELECT 'replication_role_default', 'error', r.object, 'setting',
