@@ -549,6 +549,11 @@ UPDATE public.audit_move SET tenant_id = 'initech' WHERE id = 1;   -- no change:
 SELECT tenant, operation, old_row, new_row FROM tenant_rls.audit_log
  WHERE table_name = 'audit_move' ORDER BY logged_at, seq, tenant;
 
+-- deferred delivery (not preloaded here): a timeout that is not a positive
+-- interval of days, hours, minutes or seconds is refused, with a hint
+SELECT tenant_rls.audit_delivery_wait(interval '-1 minute');
+SELECT tenant_rls.audit_delivery_stop(interval '1 month');
+
 -- clean up (the log keeps its entries: it is append-only)
 DROP VIEW public.audit_view;
 DROP TABLE public.audit_org, public.audit_shared, public.audit_parted, public.audit_items, public.audit_nopk, public.audit_global, public.audit_touch, public.audit_bulk, public.audit_json, public.audit_move;

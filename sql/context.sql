@@ -131,6 +131,16 @@ ROLLBACK TO s;
 SELECT tenant_rls.set_tenant('1234567890123456789012345678901234567890');
 ROLLBACK TO s;
 SELECT tenant_rls.set_tenant('9223372036854775808');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+-- digits only but out of range: 22003 (as for integer), not "pass the digits only"
+SELECT tenant_rls.set_tenant('99999999999999999999');
+ROLLBACK TO s;
+SELECT tenant_rls.set_tenant('-9223372036854775809');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT tenant_rls.set_tenant('-');
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
 SELECT tenant_rls.set_tenant(' 12');
 ROLLBACK TO s;
@@ -147,6 +157,7 @@ SET ROLE tr_app;
 BEGIN;
 SAVEPOINT s;
 SELECT tenant_rls.set_tenant('2147483648');
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO s;
 SELECT tenant_rls.set_tenant(2147483648);
 ROLLBACK TO s;

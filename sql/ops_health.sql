@@ -69,7 +69,66 @@ SELECT * FROM tenant_rls.table_health;
 SELECT * FROM tenant_rls.tenant_audit_volume;
 SELECT * FROM tenant_rls.tenant_row_volume;
 SELECT * FROM tenant_rls.tenant_row_counts();
+SELECT * FROM tenant_rls._table_health();
 RESET ROLE;
+
+-- a monitoring role granted what doc/operations.md says reads table_health
+-- also when a protected partition is in a schema it may not use (the view
+-- once resolved each name with to_regclass() as the caller: permission
+-- denied for schema h_other)
+SET client_min_messages = warning;
+DO $$ BEGIN CREATE ROLE tr_h_monitor NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+RESET client_min_messages;
+CREATE SCHEMA h_other;
+CREATE TABLE public.h_mon (tenant_id text NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE h_other.h_mon_2026 PARTITION OF public.h_mon FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+GRANT SELECT ON tenant_rls.table_health, tenant_rls.tenant_audit_volume,
+                tenant_rls.tenant_row_volume TO tr_h_monitor;
+GRANT EXECUTE ON FUNCTION tenant_rls.coverage(), tenant_rls._table_health(),
+                          tenant_rls.tenant_row_counts() TO tr_h_monitor;
+SET ROLE tr_h_monitor;
+SELECT has_schema_privilege('h_other', 'USAGE') AS uses_h_other;
+SELECT table_name, kind, status, healthy, rls_enabled, rls_forced, policies_ok, tenant_index,
+       total_bytes IS NOT NULL AS has_size
+  FROM tenant_rls.table_health WHERE table_name LIKE '%h\_mon%' ORDER BY 1;
+SELECT count(*) > 0 AS sees_tables FROM tenant_rls.table_health;
+RESET ROLE;
+-- the same rows as resolving every name with to_regclass() (as superuser)
+SELECT count(*) AS differing_rows FROM (
+    (SELECT * FROM tenant_rls.table_health
+     EXCEPT ALL
+     SELECT c.table_name, c.kind, c.status,
+            (c.status = 'global'
+             OR (c.status = 'protected' AND c.rls_enabled AND c.rls_forced AND c.policies_ok AND c.tenant_index))
+              AND c.errors = 0,
+            c.rls_enabled, c.rls_forced, c.policies_ok, c.tenant_index, c.audit, c.errors, c.warnings,
+            CASE WHEN k.reltuples >= 0 THEN k.reltuples::bigint END,
+            pg_total_relation_size(k.oid), s.n_dead_tup, GREATEST(s.last_analyze, s.last_autoanalyze)
+       FROM tenant_rls.coverage() c
+       LEFT JOIN pg_class k ON k.oid = to_regclass(c.table_name)
+       LEFT JOIN pg_stat_all_tables s ON s.relid = k.oid)
+    UNION ALL
+    (SELECT c.table_name, c.kind, c.status,
+            (c.status = 'global'
+             OR (c.status = 'protected' AND c.rls_enabled AND c.rls_forced AND c.policies_ok AND c.tenant_index))
+              AND c.errors = 0,
+            c.rls_enabled, c.rls_forced, c.policies_ok, c.tenant_index, c.audit, c.errors, c.warnings,
+            CASE WHEN k.reltuples >= 0 THEN k.reltuples::bigint END,
+            pg_total_relation_size(k.oid), s.n_dead_tup, GREATEST(s.last_analyze, s.last_autoanalyze)
+       FROM tenant_rls.coverage() c
+       LEFT JOIN pg_class k ON k.oid = to_regclass(c.table_name)
+       LEFT JOIN pg_stat_all_tables s ON s.relid = k.oid
+     EXCEPT ALL
+     SELECT * FROM tenant_rls.table_health)) d;
+-- in the order of coverage()
+SELECT array_agg(table_name) = (SELECT array_agg(table_name) FROM tenant_rls.coverage()) AS same_order
+  FROM tenant_rls.table_health;
+SET client_min_messages = warning;
+DROP TABLE public.h_mon;
+DROP SCHEMA h_other;
+DROP OWNED BY tr_h_monitor;
+DROP ROLE tr_h_monitor;
+RESET client_min_messages;
 
 -- audit_config rows that arrive with another database's oid (pg_dump) get
 -- the oid of the table they name here, or NULL; an UPDATE of table_oid too

@@ -169,6 +169,7 @@ SELECT exc.err($$SELECT tenant_rls.grant_access('exc.docs', 't2', 't2', 'read')$
 SELECT exc.err($$SELECT tenant_rls.grant_access('exc.docs', 't2', 't1', 'admin')$$);
 SELECT exc.err($$SELECT tenant_rls.grant_access('exc.docs', 't2', 't1', NULL)$$);
 SELECT exc.err($$SELECT tenant_rls.grant_access('exc.docs', 't2', NULL, 'read')$$);
+SELECT exc.err($$SELECT tenant_rls.grant_access('exc.docs', 't2', 't1 ', 'read')$$);
 SELECT exc.err($$SELECT tenant_rls.grant_access('exc.docs', 't2', 't1', 'read', now() - interval '1 day')$$);
 SELECT exc.err($$SELECT tenant_rls.grant_access('exc.unprotected', 't2', 't1', 'read')$$);
 SELECT exc.err($$SELECT tenant_rls.revoke_access('exc.docs', 't1', 't2')$$);
@@ -223,6 +224,8 @@ BEGIN;
 SELECT tenant_rls.set_tenant('t2');
 SELECT tenant_rls.revoke_access('exc.docs', 't2', 't1', 'write');
 SELECT tenant_rls.revoke_access('exc.docs', 't2', 't1', 'write');
+SELECT tenant_rls.revoke_access('exc.docs', 't2', 't1');
+-- nothing left (no privilege named): one space in the notice
 SELECT tenant_rls.revoke_access('exc.docs', 't2', 't1');
 COMMIT;
 BEGIN;

@@ -838,10 +838,9 @@ partition_for(TimestampTz ts)
 	deflt = default_oid;
 	parent = log_oid;
 
+	/* ts is the server's clock, or that of a signed delivered message */
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+		elog(ERROR, "timestamp out of range");
 	snprintf(name, sizeof(name), "audit_batch_p%04d%02d", tm.tm_year, tm.tm_mon);
 	tm.tm_mday = 1;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;

@@ -1518,7 +1518,8 @@ deadline_after(Interval *timeout)
 	if (timeout->month != 0 || timeout->day < 0 || timeout->time < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timeout must be a positive interval of days, hours, minutes or seconds")));
+				 errmsg("timeout must be a positive interval of days, hours, minutes or seconds"),
+				 errhint("Pass an interval such as interval '1 minute'.")));
 	us = timeout->time + (int64) timeout->day * USECS_PER_DAY;
 	return GetCurrentTimestamp() + us;
 }
@@ -1640,17 +1641,20 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("deferred audit delivery cannot run in a template database"),
-				 errdetail("Its worker stays connected, and CREATE DATABASE cannot copy a database others are connected to.")));
+				 errdetail("Its worker stays connected, and CREATE DATABASE cannot copy a database others are connected to."),
+				 errhint("Start it in each database created from this template instead.")));
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("deferred audit delivery cannot be started during recovery")));
+				 errmsg("deferred audit delivery cannot be started during recovery"),
+				 errhint("Start it on the primary.")));
 	CheckSlotPermissions();
 	CheckSlotRequirements();
 	if (MyReplicationSlot != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot start deferred audit delivery while this session uses a replication slot")));
+				 errmsg("cannot start deferred audit delivery while this session uses a replication slot"),
+				 errhint("Call tenant_rls.audit_delivery_start() in an ordinary session that uses no replication slot.")));
 
 	/* checked first, taken only once the slot is there (a failed start leaves nothing) */
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
@@ -1666,7 +1670,8 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 	if (full)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("deferred audit delivery runs in at most %d databases", DELIVERY_MAX_DBS)));
+				 errmsg("deferred audit delivery runs in at most %d databases", DELIVERY_MAX_DBS),
+				 errhint("Call tenant_rls.audit_delivery_stop() in a database that can do without it, then try again.")));
 
 	slot_name_for(MyDatabaseId, name);
 	if (SearchNamedReplicationSlot(name, true) != NULL)
@@ -1758,7 +1763,8 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 		LWLockRelease(shared->lock);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("deferred audit delivery runs in at most %d databases", DELIVERY_MAX_DBS)));
+				 errmsg("deferred audit delivery runs in at most %d databases", DELIVERY_MAX_DBS),
+				 errhint("Call tenant_rls.audit_delivery_stop() in a database that can do without it, then try again.")));
 	}
 	db->enabled = true;
 	db->failures = 0;
@@ -1827,7 +1833,8 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 		if (busy)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("deferred audit delivery of this database is already being stopped")));
+					 errmsg("deferred audit delivery of this database is already being stopped"),
+					 errhint("Wait for the other tenant_rls.audit_delivery_stop() to finish, then check tenant_rls.audit_delivery_status().")));
 		PG_RETURN_VOID();
 	}
 	db->enabled = false;
@@ -1866,7 +1873,8 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 			if (GetCurrentTimestamp() >= deadline)
 				ereport(ERROR,
 						(errcode(ERRCODE_QUERY_CANCELED),
-						 errmsg("could not stop deferred audit delivery: the worker did not exit")));
+						 errmsg("could not stop deferred audit delivery: the worker did not exit"),
+						 errhint("Call tenant_rls.audit_delivery_stop() again with a longer timeout.")));
 			nap();
 		}
 		if (SearchNamedReplicationSlot(name, true) != NULL)

@@ -170,7 +170,7 @@ tenant_canonicalize(const char *value, TenantType type)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("tenant value must not begin or end with white space"),
-				 errhint("Trim the value before passing it to tenant_rls.set_tenant().")));
+				 errhint("Pass the value without leading or trailing white space.")));
 	for (size_t i = 0; i < len; i++)
 	{
 		if ((unsigned char) value[i] < 0x20 || value[i] == 0x7f)
@@ -198,17 +198,27 @@ tenant_canonicalize(const char *value, TenantType type)
 			{
 				int64		v;
 				bool		is_int = (type == TENANT_TYPE_INTEGER);
+				int64		min = is_int ? PG_INT32_MIN : PG_INT64_MIN;
+				int64		max = is_int ? PG_INT32_MAX : PG_INT64_MAX;
+				size_t		sign = (value[0] == '-') ? 1 : 0;
 
-				if (!parse_int_range(value,
-									 is_int ? PG_INT32_MIN : PG_INT64_MIN,
-									 is_int ? PG_INT32_MAX : PG_INT64_MAX,
-									 &v))
+				if (!parse_int_range(value, min, max, &v))
+				{
+					/* only digits (after a minus): a number outside the range */
+					if (len > sign && strspn(value + sign, "0123456789") == len - sign)
+						ereport(ERROR,
+								(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+								 errmsg("tenant value %s is out of range for type %s",
+										value, tenant_type_name(type)),
+								 errhint("Pass a number from " INT64_FORMAT " to " INT64_FORMAT " (tenant_rls.tenant_type = %s).",
+										 min, max, tenant_type_name(type))));
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 							 errmsg("invalid tenant value for type %s: \"%s\"",
 									tenant_type_name(type), value),
 							 errhint("Tenants are %s numbers (tenant_rls.tenant_type = %s); pass the digits only.",
 									 tenant_type_name(type), tenant_type_name(type))));
+				}
 				return psprintf(INT64_FORMAT, v);
 			}
 		case TENANT_TYPE_TEXT:

@@ -2053,10 +2053,14 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 						"   AND ($5::text IS NULL OR privilege OPERATOR(pg_catalog.=) $5)",
 						5, types, vals, nulls, false);
 	n = SPI_processed;
-	if (n == 0)
+	if (n == 0 && priv)
 		ereport(NOTICE,
 				(errmsg("tenant \"%s\" had no %s grant from tenant \"%s\" on table \"%s\", nothing to do",
-						grantee_c, priv ? priv : "", owner_c, tenant_rel_qualname(relid))));
+						grantee_c, priv, owner_c, tenant_rel_qualname(relid))));
+	else if (n == 0)
+		ereport(NOTICE,
+				(errmsg("tenant \"%s\" had no grant from tenant \"%s\" on table \"%s\", nothing to do",
+						grantee_c, owner_c, tenant_rel_qualname(relid))));
 	SPI_finish();
 	PG_RETURN_INT32((int32) n);
 }

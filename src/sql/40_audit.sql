@@ -783,7 +783,7 @@ BEGIN
     IF other.part IS NOT NULL THEN
         RAISE EXCEPTION 'cannot maintain column "%" of table %: its partition % has its own updated_at trigger', "column", tbl, other.part
             USING ERRCODE = 'duplicate_object',
-            DETAIL = pg_catalog.format('The trigger of %s sets column "%s"; a partition gets the trigger of its partitioned table.', other.part, other.col),
+            DETAIL = pg_catalog.format('The trigger of %s sets column "%s", and a partition gets the trigger of its partitioned table.', other.part, other.col),
             HINT = pg_catalog.format('Run SELECT tenant_rls.disable_updated_at(%L); first.', other.part);
     END IF;
     PERFORM tenant_rls.updated_at_attach(tbl, "column");

@@ -59,21 +59,48 @@ ALTER TABLE tenant_rls.audit_config ENABLE ALWAYS TRIGGER audit_config_fix_oid;
 
 -- Policy and index health of every table in a managed schema or registered,
 -- with size and estimated rows: coverage() joined with the statistics.
-CREATE VIEW tenant_rls.table_health AS
+-- Computed with the owner's rights and joined by relid (_tables() gives the
+-- relid of each name coverage() reports): resolving the names with
+-- to_regclass() as the caller failed for a monitoring role as soon as a
+-- table was in a schema it may not use (a protected partition in another
+-- schema).  In the order of coverage().
+CREATE FUNCTION tenant_rls._table_health(
+        OUT table_name text, OUT kind text, OUT status text, OUT healthy boolean,
+        OUT rls_enabled boolean, OUT rls_forced boolean, OUT policies_ok boolean,
+        OUT tenant_index boolean, OUT audit boolean, OUT errors integer, OUT warnings integer,
+        OUT estimated_rows bigint, OUT total_bytes bigint, OUT dead_rows bigint,
+        OUT last_analyzed timestamptz)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
 SELECT c.table_name, c.kind, c.status,
        (c.status OPERATOR(pg_catalog.=) 'global'
         OR (c.status OPERATOR(pg_catalog.=) 'protected' AND c.rls_enabled AND c.rls_forced
             AND c.policies_ok AND c.tenant_index))
-         AND c.errors OPERATOR(pg_catalog.=) 0 AS healthy,
+         AND c.errors OPERATOR(pg_catalog.=) 0,
        c.rls_enabled, c.rls_forced, c.policies_ok, c.tenant_index, c.audit,
        c.errors, c.warnings,
-       CASE WHEN k.reltuples OPERATOR(pg_catalog.>=) 0 THEN k.reltuples::bigint END AS estimated_rows,
-       pg_catalog.pg_total_relation_size(k.oid) AS total_bytes,
-       s.n_dead_tup AS dead_rows,
-       GREATEST(s.last_analyze, s.last_autoanalyze) AS last_analyzed
-  FROM tenant_rls.coverage() c
-  LEFT JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(c.table_name)
-  LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid OPERATOR(pg_catalog.=) k.oid;
+       CASE WHEN k.reltuples OPERATOR(pg_catalog.>=) 0 THEN k.reltuples::bigint END,
+       pg_catalog.pg_total_relation_size(k.oid),
+       s.n_dead_tup,
+       GREATEST(s.last_analyze, s.last_autoanalyze)
+  FROM tenant_rls.coverage() WITH ORDINALITY c
+  LEFT JOIN tenant_rls._tables() t ON t.qname OPERATOR(pg_catalog.=) c.table_name
+  LEFT JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) t.relid
+  LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid OPERATOR(pg_catalog.=) t.relid
+ ORDER BY c.ordinality
+$$;
+REVOKE ALL ON FUNCTION tenant_rls._table_health() FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls._table_health() IS
+    'internal: the rows of the view table_health, computed as the owner';
+
+CREATE VIEW tenant_rls.table_health AS
+SELECT h.table_name, h.kind, h.status, h.healthy,
+       h.rls_enabled, h.rls_forced, h.policies_ok, h.tenant_index, h.audit,
+       h.errors, h.warnings,
+       h.estimated_rows, h.total_bytes, h.dead_rows, h.last_analyzed
+  FROM tenant_rls._table_health() h;
 REVOKE ALL ON tenant_rls.table_health FROM PUBLIC;
 COMMENT ON VIEW tenant_rls.table_health IS
     'per table: coverage status, policy and tenant index health, size and estimated rows';
