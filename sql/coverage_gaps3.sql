@@ -268,6 +268,16 @@ SELECT level, object FROM pg_temp.mine('table_outside_managed_schemas');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg3_common.order_feed');
 DROP SCHEMA covg3_common CASCADE;
 
+-- ==== extension_privilege: SELECT on a health view granted to a monitoring
+-- role as doc/operations.md says is info (assert_coverage() passes); to
+-- PUBLIC a warning
+GRANT SELECT ON tenant_rls.table_health TO covg3_ops;
+GRANT SELECT ON tenant_rls.tenant_row_volume TO PUBLIC;
+SELECT l.level, l.object FROM tenant_rls.lint() l
+ WHERE l.code = 'extension_privilege' AND l.object LIKE 'tenant_rls.t%' ORDER BY 2;
+REVOKE SELECT ON tenant_rls.table_health FROM covg3_ops;
+REVOKE SELECT ON tenant_rls.tenant_row_volume FROM PUBLIC;
+
 -- ==== what is left of this test: the dedicated replication role (a
 -- warning by design) and the primary key on id alone
 SELECT code, level, object FROM tenant_rls.lint()

@@ -1341,18 +1341,25 @@ SELECT 'event_trigger_disabled', 'error', quote_ident(w.name), 'event trigger',
                       AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
                       AND d.refobjid = (SELECT x.oid FROM pg_extension x WHERE x.extname = 'tenant_rls'))
 UNION ALL
-SELECT 'extension_privilege', CASE WHEN y.relkind = 'S' THEN 'warning' ELSE 'error' END,
+SELECT 'extension_privilege',
+       -- SELECT on a health view granted to a monitoring role is what
+       -- doc/operations.md describes: info, like EXECUTE on a function
+       CASE WHEN y.health AND y.privs = ARRAY['SELECT'] AND y.gname <> 'PUBLIC' THEN 'info'
+            WHEN y.relkind = 'S' OR (y.health AND y.privs = ARRAY['SELECT']) THEN 'warning' ELSE 'error' END,
        format('tenant_rls.%I TO %s', y.relname, y.gname), 'privilege',
        format('%s holds %s on %s tenant_rls.%I, which a plain install leaves to the extension owner.',
               y.gname, array_to_string(y.privs, ', '),
               CASE y.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
                              WHEN 'p' THEN 'partitioned table' ELSE 'table' END, y.relname),
-       'The extension''s tables decide who sees what: INSERT or UPDATE on tenant_grant grants a tenant another tenant''s rows, the registry, audit_config and accepted_finding decide what is protected, audited and reported, SELECT on a partition of the audit log shows every tenant''s entries (a partition has no row-level security of its own), and the audit chain tables can be forged. A partition re-created by pg_restore gets the restoring role''s default privileges.',
+       CASE WHEN y.health AND y.privs = ARRAY['SELECT']
+            THEN 'The health views show every tenant''s row and audit volumes. A deliberate grant to a monitoring role (doc/operations.md) is fine: check that this role may know them.'
+            ELSE 'The extension''s tables decide who sees what: INSERT or UPDATE on tenant_grant grants a tenant another tenant''s rows, the registry, audit_config and accepted_finding decide what is protected, audited and reported, SELECT on a partition of the audit log shows every tenant''s entries (a partition has no row-level security of its own), and the audit chain tables can be forged. A partition re-created by pg_restore gets the restoring role''s default privileges.' END,
        format('REVOKE %s ON %s tenant_rls.%I FROM %s%s;', array_to_string(y.privs, ', '),
               CASE WHEN y.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, y.relname, y.gname,
               CASE WHEN y.grantable THEN ' CASCADE' ELSE '' END),
        NULL::oid
   FROM (SELECT a.oid, a.relname, a.relkind,
+               a.relkind = 'v' AND a.relname IN ('table_health', 'tenant_audit_volume', 'tenant_row_volume') AS health,
                CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS gname,
                array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) AS privs,
                bool_or(a.is_grantable) AS grantable
