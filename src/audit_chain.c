@@ -62,10 +62,12 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "port/pg_bswap.h"
 #include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/lmgr.h"
+#include "storage/latch.h"
 #include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -97,6 +99,10 @@ PG_FUNCTION_INFO_V1(tenant_rls_audit_tenant_key);
 
 /* locktag_field4 of our advisory-type locks (user advisory locks use 1 and 2) */
 #define AUDIT_LOCK_FIELD4	0x7472
+#define DELIVERY_LOCK_WAIT_MS	10000	/* the delivery worker's wait for a chain */
+
+/* audit_deliver() runs: lock_tenant_chain() waits a bounded time */
+static bool delivering = false;
 
 bool		audit_purge_sanctioned = false;
 
@@ -997,9 +1003,39 @@ lock_tenant_chain(const char *key)
 	LOCKTAG		tag;
 	uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key),
 										UINT64CONST(0x74656e616e74));
+	TimestampTz deadline;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, AUDIT_LOCK_FIELD4);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	if (!delivering)
+	{
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		return;
+	}
+
+	/*
+	 * The delivery worker writes the commits of every tenant, in commit
+	 * order: a transaction that holds one tenant's chain (a prepared one, or
+	 * a session that wrote that tenant's entries immediately and has not
+	 * ended) must not hold up every tenant's delivery without a word.  It
+	 * waits a bounded time, then fails: the next worker tries again, and
+	 * after three failures in a row the writers write immediately.
+	 */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DELIVERY_LOCK_WAIT_MS);
+	while (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("audit delivery could not lock the audit chain of a tenant within %d seconds",
+							DELIVERY_LOCK_WAIT_MS / 1000),
+					 errdetail("A transaction of that tenant holds it: in pg_locks, locktype advisory, classid %u, objid %u, objsubid %u (a prepared transaction has no pid: see pg_prepared_xacts).",
+							   (uint32) (h >> 32), (uint32) h, (unsigned int) AUDIT_LOCK_FIELD4),
+					 errhint("End that transaction (COMMIT PREPARED or ROLLBACK PREPARED, or pg_terminate_backend()): the next worker delivers what waits. After three failures in a row the database's writers write immediately until tenant_rls.audit_delivery_start() is run again.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 static bool
@@ -2092,8 +2128,17 @@ audit_deliver(char *const *data, const Size *len, int n)
 			keys = lappend(keys, batches[i][b].key);
 	}
 	list_sort(keys, key_cmp);
-	foreach(lc, keys)
-		(void) chain_state((const char *) lfirst(lc));
+	delivering = true;
+	PG_TRY();
+	{
+		foreach(lc, keys)
+			(void) chain_state((const char *) lfirst(lc));
+	}
+	PG_FINALLY();
+	{
+		delivering = false;
+	}
+	PG_END_TRY();
 
 	writer.cxt = AllocSetContextCreate(old, "tenant_rls audit writer", ALLOCSET_SMALL_SIZES);
 	writer.rel = NULL;

@@ -1444,6 +1444,8 @@ SELECT 'audit_delivery_stalled', 'warning', quote_ident(sl.slot_name), 'replicat
        format('Replication slot %I of deferred audit delivery %s.', sl.slot_name,
               CASE WHEN ds.delivery LIKE 'unavailable%'
                    THEN 'exists, but tenant_rls is not in shared_preload_libraries: no worker delivers from it'
+                   WHEN ds.delivery = 'immediate (delivery failing)'
+                   THEN 'is not delivered from: its delivery worker failed three times in a row (the writers of this database write immediately meanwhile)'
                    WHEN NOT ds.worker_running THEN 'has no delivery worker running'
                    ELSE 'is not in use by its delivery worker' END),
        'The slot keeps the WAL from the oldest audited change not yet delivered'
@@ -1453,6 +1455,8 @@ SELECT 'audit_delivery_stalled', 'warning', quote_ident(sl.slot_name), 'replicat
                THEN 'The slot has lost WAL (max_slot_wal_keep_size): changes committed before that point never reach the log. ' ELSE '' END
        || CASE WHEN ds.delivery LIKE 'unavailable%'
                THEN 'Add tenant_rls to shared_preload_libraries and restart the server: the worker then delivers what the slot holds; call SELECT tenant_rls.audit_delivery_stop() afterwards to stop deferring.'
+               WHEN ds.delivery = 'immediate (delivery failing)'
+               THEN 'The server log says why the worker fails: a transaction that holds the audit chain of a tenant (a prepared transaction, or an open one that wrote audit entries immediately) names its lock; end it. The fix then delivers what the slot holds and drops the slot (immediate delivery); SELECT tenant_rls.audit_delivery_start() instead defers again.'
                ELSE 'The launcher starts a worker within seconds: if none runs, the server log says why (an error of the worker, or max_worker_processes too low: raise it and restart). The fix delivers what the slot holds (it needs a running worker) and drops the slot, switching this database back to immediate delivery.' END,
        CASE WHEN ds.delivery NOT LIKE 'unavailable%' THEN 'SELECT tenant_rls.audit_delivery_stop();' END,
        NULL::oid
@@ -1460,7 +1464,7 @@ SELECT 'audit_delivery_stalled', 'warning', quote_ident(sl.slot_name), 'replicat
  CROSS JOIN tenant_rls.audit_delivery_status() ds
  WHERE sl.slot_type = 'physical' AND NOT pg_is_in_recovery()
    AND sl.slot_name = 'tenant_rls_audit_' || (SELECT db.oid FROM pg_database db WHERE db.datname = current_database())
-   AND (NOT ds.worker_running OR NOT sl.active)
+   AND (NOT ds.worker_running OR NOT sl.active OR ds.delivery = 'immediate (delivery failing)')
 UNION ALL
 -- delivery was started here (audit_delivery_state, replicated and backed up
 -- with the database) but the slot is not (slots are neither)
