@@ -67,6 +67,7 @@
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
+#include "commands/tablespace.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -1393,6 +1394,36 @@ database_needed_alone(Node *parsetree, bool top_level, bool *needs_createdb)
 	dboid = get_database_oid(name, true);
 	if (dboid == MyDatabaseId && !IsA(parsetree, CreatedbStmt))
 		return InvalidOid;
+
+	/*
+	 * SET TABLESPACE checks the new tablespace before it locks the database:
+	 * it must exist, differ from the database's and allow CREATE.
+	 */
+	if (IsA(parsetree, AlterDatabaseStmt) && OidIsValid(dboid))
+	{
+		const char *spcname = NULL;
+		Oid			spcoid;
+		HeapTuple	tup;
+		Oid			current = InvalidOid;
+
+		foreach(lc, options)
+		{
+			DefElem    *d = lfirst_node(DefElem, lc);
+
+			if (strcmp(d->defname, "tablespace") == 0 && d->arg != NULL)
+				spcname = defGetString(d);
+		}
+		spcoid = spcname != NULL ? get_tablespace_oid(spcname, true) : InvalidOid;
+		tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+		if (HeapTupleIsValid(tup))
+		{
+			current = ((Form_pg_database) GETSTRUCT(tup))->dattablespace;
+			ReleaseSysCache(tup);
+		}
+		if (!OidIsValid(spcoid) || spcoid == current ||
+			pg_tablespace_aclcheck(spcoid, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
+			return InvalidOid;
+	}
 	return dboid;
 }
 

@@ -591,6 +591,21 @@ is(sqlstate_of('postgres', 'dbowner', q{DO $$BEGIN EXECUTE 'DROP DATABASE gone';
 	'DROP DATABASE by its owner from a function: 25001');
 is(sqlstate_of('gone', 'dbowner', 'DROP DATABASE gone'), '55006',
 	'DROP DATABASE of the database its owner is connected to: 55006');
+is(sqlstate_of('postgres', 'dbowner', 'ALTER DATABASE gone SET TABLESPACE no_such_space'), '42704',
+	'SET TABLESPACE to a tablespace that does not exist: 42704');
+{
+	# a tablespace its owner may not create in
+	my $spc = $node->basedir . '/spc_private';
+	mkdir $spc or die "mkdir $spc: $!";
+	$node->safe_psql('postgres', qq{CREATE TABLESPACE spc_private LOCATION '$spc'});
+	is(sqlstate_of('postgres', 'dbowner', 'ALTER DATABASE gone SET TABLESPACE spc_private'), '42501',
+		'SET TABLESPACE to a tablespace without CREATE on it: 42501');
+	$node->safe_psql('postgres', q{DROP TABLESPACE spc_private});
+}
+is(sqlstate_of('postgres', 'dbowner', 'ALTER DATABASE gone SET TABLESPACE pg_default'), '42501',
+	'SET TABLESPACE pg_default without CREATE on it: 42501');
+is(($node->psql('postgres', 'ALTER DATABASE gone SET TABLESPACE pg_default'))[0], 0,
+	'SET TABLESPACE (a superuser) to the tablespace it is in: nothing to do');
 is($node->safe_psql('gone', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()}), $gone_pid,
 	'... and the worker was not disturbed by any of them (same process)');
 {
