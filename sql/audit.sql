@@ -553,6 +553,12 @@ SELECT tenant, operation, old_row, new_row FROM tenant_rls.audit_log
 -- interval of days, hours, minutes or seconds is refused, with a hint
 SELECT tenant_rls.audit_delivery_wait(interval '-1 minute');
 SELECT tenant_rls.audit_delivery_stop(interval '1 month');
+SELECT tenant_rls.audit_delivery_wait(NULL);
+SELECT tenant_rls.audit_delivery_stop(NULL);
+-- positive in total; far beyond any deadline (capped, no overflow)
+SELECT tenant_rls.audit_delivery_wait(interval '1 day -1 hour');
+SELECT tenant_rls.audit_delivery_wait(interval '200000000 days');
+SELECT tenant_rls.audit_delivery_wait(interval '-1 day 1 hour');
 
 -- clean up (the log keeps its entries: it is append-only)
 DROP VIEW public.audit_view;

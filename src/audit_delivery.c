@@ -68,6 +68,7 @@
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/tablespace.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -124,6 +125,7 @@ PGDLLEXPORT void tenant_rls_delivery_worker_main(Datum arg);
 #define PRUNE_INTERVAL_MS	1000
 #define WORKER_RESTART_MS	5000
 #define STEP_ASIDE_MS		10000	/* no worker for that long after DROP DATABASE & co. */
+#define MAX_TIMEOUT_US		(INT64CONST(36525) * USECS_PER_DAY)	/* 100 years */
 
 typedef enum
 {
@@ -1542,17 +1544,27 @@ nap(void)
 }
 
 static TimestampTz
-deadline_after(Interval *timeout)
+deadline_after(FunctionCallInfo fcinfo)
 {
+	Interval   *timeout;
 	int64		us;
 
-	if (timeout->month != 0 || timeout->day < 0 || timeout->time < 0)
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("timeout must not be null"),
+				 errhint("Pass an interval such as interval '1 minute', or leave the argument out (1 minute).")));
+	timeout = PG_GETARG_INTERVAL_P(0);
+	/* '1 day -1 hour' is positive: the total counts; beyond 100 years: 100 years */
+	if (pg_mul_s64_overflow((int64) timeout->day, USECS_PER_DAY, &us) ||
+		pg_add_s64_overflow(us, timeout->time, &us))
+		us = (timeout->day < 0) ? -1 : MAX_TIMEOUT_US;
+	if (timeout->month != 0 || us < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout must be a positive interval of days, hours, minutes or seconds"),
 				 errhint("Pass an interval such as interval '1 minute'.")));
-	us = timeout->time + (int64) timeout->day * USECS_PER_DAY;
-	return GetCurrentTimestamp() + us;
+	return GetCurrentTimestamp() + Min(us, MAX_TIMEOUT_US);
 }
 
 /*
@@ -1813,7 +1825,13 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* an error or FATAL (a terminated session) in stop(): back to deferred */
+/* whether the writers deferred when stop() began */
+static bool stop_was_enabled = false;
+
+/*
+ * An error or FATAL (a terminated session) in stop(): back as it was
+ * (deferring, or writing immediately after the worker failed).
+ */
 static void
 stop_failed(int code, Datum arg)
 {
@@ -1824,7 +1842,7 @@ stop_failed(int code, Datum arg)
 	{
 		db->stopping = false;
 		db->release = false;
-		db->enabled = true;
+		db->enabled = stop_was_enabled;
 	}
 	LWLockRelease(shared->lock);
 }
@@ -1832,8 +1850,7 @@ stop_failed(int code, Datum arg)
 Datum
 tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 {
-	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
-	TimestampTz deadline = deadline_after(timeout);
+	TimestampTz deadline = deadline_after(fcinfo);
 	char		name[NAMEDATALEN];
 	DeliveryDb *db;
 	bool		slot_exists;
@@ -1868,6 +1885,7 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 					 errhint("Wait for the other tenant_rls.audit_delivery_stop() to finish, then check tenant_rls.audit_delivery_status().")));
 		PG_RETURN_VOID();
 	}
+	stop_was_enabled = db->enabled;
 	db->enabled = false;
 	db->stopping = true;
 	LWLockRelease(shared->lock);
@@ -2004,8 +2022,7 @@ audit_delivery_drain(void)
 Datum
 tenant_rls_audit_delivery_wait(PG_FUNCTION_ARGS)
 {
-	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
-	TimestampTz deadline = deadline_after(timeout);
+	TimestampTz deadline = deadline_after(fcinfo);
 	DeliveryDb *db;
 	bool		timed_out;
 

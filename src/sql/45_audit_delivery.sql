@@ -39,7 +39,7 @@ COMMENT ON FUNCTION tenant_rls.audit_delivery_start() IS
     'creates the replication slot and starts the worker that delivers deferred audit batches of this database (needs shared_preload_libraries)';
 
 CREATE FUNCTION tenant_rls.audit_delivery_stop(timeout interval DEFAULT '1 min') RETURNS void
-    LANGUAGE c VOLATILE STRICT
+    LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'tenant_rls_audit_delivery_stop';
 REVOKE ALL ON FUNCTION tenant_rls.audit_delivery_stop(interval) FROM PUBLIC;
@@ -47,7 +47,7 @@ COMMENT ON FUNCTION tenant_rls.audit_delivery_stop(interval) IS
     'stops deferring: waits until every deferred batch is in the log, then stops the worker and drops its replication slot';
 
 CREATE FUNCTION tenant_rls.audit_delivery_wait(timeout interval DEFAULT '1 min') RETURNS boolean
-    LANGUAGE c VOLATILE STRICT
+    LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'tenant_rls_audit_delivery_wait';
 COMMENT ON FUNCTION tenant_rls.audit_delivery_wait(interval) IS
