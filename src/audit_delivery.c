@@ -1155,6 +1155,10 @@ tenant_rls_delivery_worker_main(Datum arg)
 	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("tenant_rls.audit_delivery", "immediate", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* settings stored with ALTER DATABASE ... SET must not make it fail */
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 
 	slot_name_for(dboid, slot_name);
 	if (SearchNamedReplicationSlot(slot_name, true) == NULL)
