@@ -94,32 +94,21 @@ SELECT table_name, kind, status, healthy, rls_enabled, rls_forced, policies_ok, 
 SELECT count(*) > 0 AS sees_tables FROM tenant_rls.table_health;
 RESET ROLE;
 -- the same rows as resolving every name with to_regclass() (as superuser)
+WITH by_name AS (
+    SELECT c.table_name, c.kind, c.status,
+           (c.status = 'global'
+            OR (c.status = 'protected' AND c.rls_enabled AND c.rls_forced AND c.policies_ok AND c.tenant_index))
+             AND c.errors = 0,
+           c.rls_enabled, c.rls_forced, c.policies_ok, c.tenant_index, c.audit, c.errors, c.warnings,
+           CASE WHEN k.reltuples >= 0 THEN k.reltuples::bigint END,
+           pg_total_relation_size(k.oid), s.n_dead_tup, GREATEST(s.last_analyze, s.last_autoanalyze)
+      FROM tenant_rls.coverage() c
+      LEFT JOIN pg_class k ON k.oid = to_regclass(c.table_name)
+      LEFT JOIN pg_stat_all_tables s ON s.relid = k.oid)
 SELECT count(*) AS differing_rows FROM (
-    (SELECT * FROM tenant_rls.table_health
-     EXCEPT ALL
-     SELECT c.table_name, c.kind, c.status,
-            (c.status = 'global'
-             OR (c.status = 'protected' AND c.rls_enabled AND c.rls_forced AND c.policies_ok AND c.tenant_index))
-              AND c.errors = 0,
-            c.rls_enabled, c.rls_forced, c.policies_ok, c.tenant_index, c.audit, c.errors, c.warnings,
-            CASE WHEN k.reltuples >= 0 THEN k.reltuples::bigint END,
-            pg_total_relation_size(k.oid), s.n_dead_tup, GREATEST(s.last_analyze, s.last_autoanalyze)
-       FROM tenant_rls.coverage() c
-       LEFT JOIN pg_class k ON k.oid = to_regclass(c.table_name)
-       LEFT JOIN pg_stat_all_tables s ON s.relid = k.oid)
+    (SELECT * FROM tenant_rls.table_health EXCEPT ALL SELECT * FROM by_name)
     UNION ALL
-    (SELECT c.table_name, c.kind, c.status,
-            (c.status = 'global'
-             OR (c.status = 'protected' AND c.rls_enabled AND c.rls_forced AND c.policies_ok AND c.tenant_index))
-              AND c.errors = 0,
-            c.rls_enabled, c.rls_forced, c.policies_ok, c.tenant_index, c.audit, c.errors, c.warnings,
-            CASE WHEN k.reltuples >= 0 THEN k.reltuples::bigint END,
-            pg_total_relation_size(k.oid), s.n_dead_tup, GREATEST(s.last_analyze, s.last_autoanalyze)
-       FROM tenant_rls.coverage() c
-       LEFT JOIN pg_class k ON k.oid = to_regclass(c.table_name)
-       LEFT JOIN pg_stat_all_tables s ON s.relid = k.oid
-     EXCEPT ALL
-     SELECT * FROM tenant_rls.table_health)) d;
+    (SELECT * FROM by_name EXCEPT ALL SELECT * FROM tenant_rls.table_health)) d;
 -- in the order of coverage()
 SELECT array_agg(table_name) = (SELECT array_agg(table_name) FROM tenant_rls.coverage()) AS same_order
   FROM tenant_rls.table_health;
