@@ -474,11 +474,15 @@ has_enable_audit AS (SELECT EXISTS (SELECT 1 FROM pg_proc p
                                      WHERE p.pronamespace = 'tenant_rls'::regnamespace
                                        AND p.proname = 'enable_audit') AS yes),
 -- views and materialized views reading tenant tables, through other views too
-vdep AS MATERIALIZED (
-    SELECT DISTINCT r.ev_class AS viewid, d.refobjid AS base
+-- what rules read or change (one pass over pg_depend): views through their
+-- ON SELECT rule, and the other rules (rule_bypasses_rls)
+rdep AS MATERIALIZED (
+    SELECT r.oid AS ruleid, r.rulename, r.ev_class, d.refobjid AS base
       FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
      WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-       AND d.deptype = 'n' AND r.ev_class <> d.refobjid),
+       AND d.deptype = 'n'),
+vdep AS MATERIALIZED (
+    SELECT DISTINCT rdep.ev_class AS viewid, rdep.base FROM rdep WHERE rdep.ev_class <> rdep.base),
 vreach AS (
     SELECT vdep.viewid, t.relid AS tenant_relid FROM vdep JOIN ten t ON t.relid = vdep.base
     UNION
@@ -623,9 +627,11 @@ logins AS (SELECT r.oid, r.rolname, r.rolcreaterole FROM pg_roles r WHERE r.rolc
 approles AS MATERIALIZED (
     SELECT l.oid FROM logins l
      WHERE EXISTS (SELECT 1
+                     -- the few distinct ACLs, not every table's
                      FROM (SELECT DISTINCT e.grantee
-                             FROM ten t CROSS JOIN LATERAL aclexplode(t.relacl) e
-                            WHERE e.grantee <> t.owner
+                             FROM (SELECT DISTINCT t.relacl, t.owner FROM ten t WHERE t.relacl IS NOT NULL) a
+                            CROSS JOIN LATERAL aclexplode(a.relacl) e
+                            WHERE e.grantee <> a.owner
                               AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')) g
                     WHERE g.grantee = 0 OR pg_has_role(l.oid, g.grantee, 'USAGE'))),
 owners AS (SELECT DISTINCT t.owner, o.rolsuper AS owner_super
@@ -962,7 +968,8 @@ SELECT 'trigger_notifies', 'warning', x.object, x.kind,
                format('its function %s calls pg_notify() or NOTIFY', p.oid::regprocedure) AS how
           FROM ten t
           JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
-          JOIN pg_proc p ON p.oid = tg.tgfoid
+          -- (not the extension's C triggers: most of them)
+          JOIN pg_proc p ON p.oid = tg.tgfoid AND p.prolang NOT IN (12, 13)
          WHERE lower(p.prosrc) ~ '(\mpg_notify\s*\(|\mnotify\s+[a-z_"])'
         UNION ALL
         SELECT format('%I ON %s', rw.rulename, t.qname), 'rule', format('Rule %I', rw.rulename), t.qname, t.relid,
@@ -1048,15 +1055,13 @@ SELECT 'rule_bypasses_rls', 'error', format('%I ON %s', x.rulename, x.rel), 'rul
        format('DROP RULE %I ON %s;', x.rulename, x.rel), NULL::oid
   FROM (SELECT rw.rulename, format('%I.%I', n.nspname, c.relname) AS rel, o.rolname AS owner,
                array_to_string((array_agg(DISTINCT t.qname))[1:10], ', ') AS tables
-          FROM pg_rewrite rw
+          FROM rdep rw
+          JOIN ten t ON t.relid = rw.base
           JOIN pg_class c ON c.oid = rw.ev_class
           JOIN pg_namespace n ON n.oid = c.relnamespace
           JOIN pg_roles o ON o.oid = c.relowner
-          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
-                          AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'n'
-          JOIN ten t ON t.relid = d.refobjid
          WHERE rw.rulename <> '_RETURN' AND (o.rolsuper OR o.rolbypassrls)
-         GROUP BY rw.oid, rw.rulename, n.nspname, c.relname, o.rolname) x
+         GROUP BY rw.ruleid, rw.rulename, n.nspname, c.relname, o.rolname) x
 -- ==== roles and privileges
 UNION ALL
 SELECT 'role_bypassrls', 'error', quote_ident(r.rolname), 'role',
@@ -1267,24 +1272,29 @@ SELECT 'schema_create_privilege', 'warning', format('schema %I TO %s', x.nspname
 UNION ALL
 -- tables with the tenant column outside the managed schemas (and not
 -- registered): reported when a role other than the owner may use them
-SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', n.nspname, c.relname), 'table',
+SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.relname), 'table',
        format('Table %I.%I has the tenant column %I but is outside tenant_rls.managed_schemas: nothing protects its rows.',
-              n.nspname, c.relname, cfg.tenant_column),
+              c.nspname, c.relname, cfg.tenant_column),
        format('%s may read or change every tenant''s rows of it. Protect it, or add its schema to tenant_rls.managed_schemas, or revoke what others hold on it.',
               (SELECT string_agg(DISTINCT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END, ', ')
                  FROM aclexplode(c.relacl) e
                 WHERE e.grantee <> c.relowner AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))),
-       format('SELECT tenant_rls.protect(%L);', format('%I.%I', n.nspname, c.relname)), c.oid
-  FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace
+       format('SELECT tenant_rls.protect(%L);', format('%I.%I', c.nspname, c.relname)), c.oid
+  FROM (SELECT c.oid, c.relname, c.relacl, c.relowner, n.nspname
+          FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN tt ON tt.relid = c.oid
+          LEFT JOIN extrels e ON e.objid = c.oid
+         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relacl IS NOT NULL
+           AND tt.relid IS NULL AND e.objid IS NULL
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls') AND n.nspname !~ '^pg_'
+        OFFSET 0) c
   CROSS JOIN cfg
-  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = cfg.tenant_column AND a.attnum > 0 AND NOT a.attisdropped
-  LEFT JOIN tt ON tt.relid = c.oid
-  LEFT JOIN extrels e ON e.objid = c.oid
- WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND tt.relid IS NULL AND e.objid IS NULL
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls') AND n.nspname !~ '^pg_'
-   AND EXISTS (SELECT 1 FROM aclexplode(c.relacl) e
+ WHERE EXISTS (SELECT 1 FROM aclexplode(c.relacl) e
                 WHERE e.grantee <> c.relowner AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))
+   -- looked up by index for these few tables (a join would read all of pg_attribute)
+   AND (SELECT true FROM pg_attribute a
+         WHERE a.attrelid = c.oid AND a.attname = cfg.tenant_column AND a.attnum > 0 AND NOT a.attisdropped)
 -- ==== the extension itself: replica mode, its event triggers, its privileges
 UNION ALL
 SELECT 'replication_role_default', 'error', r.object, 'setting',
