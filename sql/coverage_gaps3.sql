@@ -268,6 +268,31 @@ SELECT level, object FROM pg_temp.mine('table_outside_managed_schemas');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg3_common.order_feed');
 DROP SCHEMA covg3_common CASCADE;
 
+-- ==== role_tenant_admin: a login role that can act as the admin role
+-- reads every tenant's rows; the admin role named in this session, or
+-- stored for a role
+DO $$ BEGIN CREATE ROLE covg3_support NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT USAGE ON SCHEMA covg3 TO covg3_support;
+GRANT SELECT ON covg3.orders TO covg3_support;
+GRANT covg3_support TO covg3_ops;
+SET tenant_rls.admin_role = 'covg3_support';
+SET ROLE covg3_ops;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+SELECT tenant_id FROM covg3.orders ORDER BY id;   -- globex's row too
+COMMIT;
+RESET ROLE;
+ALTER ROLE covg3_app SET tenant_rls.admin_role = 'covg3_app';
+SELECT level, object, message, fix FROM pg_temp.mine('role_tenant_admin');
+SELECT pg_temp.apply_fix('role_tenant_admin', 'covg3_ops');
+SELECT pg_temp.apply_fix('role_tenant_admin', 'covg3_app');
+SELECT level, object FROM pg_temp.mine('role_tenant_admin');
+SELECT count(*) AS stored_settings FROM pg_db_role_setting WHERE setrole = 'covg3_app'::regrole;
+RESET tenant_rls.admin_role;
+REVOKE ALL ON covg3.orders FROM covg3_support;
+REVOKE USAGE ON SCHEMA covg3 FROM covg3_support;
+DROP ROLE covg3_support;
+
 -- ==== extension_privilege: SELECT on a health view granted to a monitoring
 -- role as doc/operations.md says is info (assert_coverage() passes); to
 -- PUBLIC a warning

@@ -159,6 +159,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A trigger function (pg_notify() or NOTIFY) or a rule (NOTIFY) on a tenant table sends notifications: LISTEN needs no privilege and notifications have no row-level security, so every tenant''s sessions that listen on the channel receive what it sends.'),
     ('schema_create_privilege', 'warning', 'application role may create objects in a schema',
      'A login role with privileges on tenant tables may create objects in a schema (CREATE granted, to it or PUBLIC, or it owns the schema): from an injected statement it plants a function or operator that a session of another tenant resolves through its search_path and runs with that tenant''s rights.'),
+    ('role_tenant_admin', 'warning', 'login role with the tenant_rls admin role',
+     'A role that can log in has the privileges of the role tenant_rls.admin_role names (in this session, or as stored with ALTER ROLE / ALTER DATABASE ... SET or in the configuration files): policies let it read and change every tenant''s rows, and strict mode lets it set any tenant.'),
     ('table_without_tenant_column', 'warning', 'table without tenant column and not global',
      'A table in a managed schema has no tenant column and is not marked global: nobody decided whether it is shared.'),
     ('registry_stale', 'warning', 'registry row without table',
@@ -691,7 +693,7 @@ audtrunc AS MATERIALIZED (
 -- findings look at: the setting, the entry, whom it applies to and the
 -- statement that stored it (the fix is that statement's RESET)
 roledef AS (
-    SELECT lower(split_part(c.c, '=', 1)) AS name, c.c, s.setdatabase,
+    SELECT lower(split_part(c.c, '=', 1)) AS name, c.c, s.setdatabase, s.setrole,
            CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'all roles'
                 WHEN s.setrole = 0 THEN format('database %I', db.datname)
                 WHEN s.setdatabase = 0 THEN format('role %I', pg_get_userbyid(s.setrole))
@@ -704,7 +706,7 @@ roledef AS (
       LEFT JOIN pg_database db ON db.oid = s.setdatabase
      CROSS JOIN LATERAL unnest(s.setconfig) c(c)
      WHERE lower(split_part(c.c, '=', 1)) IN ('app.current_tenant_id', 'session_replication_role',
-                                               'tenant_rls.audit_delivery')),
+                                               'tenant_rls.audit_delivery', 'tenant_rls.admin_role')),
 -- the same settings in the configuration files (ALTER SYSTEM writes
 -- postgresql.auto.conf; read from the files, so also before a reload;
 -- pg_file_settings needs pg_read_all_settings): who set it, where, and how
@@ -719,7 +721,8 @@ filedef AS (
                 THEN 'After ALTER SYSTEM RESET (a statement of its own, outside a transaction block), run SELECT pg_reload_conf() so that new sessions no longer get it.'
                 ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END AS undo
       FROM pg_file_settings f
-     WHERE lower(f.name) IN ('app.current_tenant_id', 'session_replication_role', 'tenant_rls.audit_delivery')
+     WHERE lower(f.name) IN ('app.current_tenant_id', 'session_replication_role', 'tenant_rls.audit_delivery',
+                             'tenant_rls.admin_role')
        AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))),
 -- the relations of schema tenant_rls: the extension's members and the
 -- audit log's partitions (not members: audit_maintain() or a restore
@@ -1152,6 +1155,31 @@ SELECT 'role_server_files', 'error', quote_ident(l.rolname), 'role',
   JOIN pg_roles b ON b.rolname IN ('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program')
                  AND pg_has_role(l.oid, b.oid, 'MEMBER')
   LEFT JOIN pg_auth_members m ON m.member = l.oid AND m.roleid = b.oid
+UNION ALL
+-- the admin override: login roles that have the privileges of the role
+-- tenant_rls.admin_role names, where it is named (this session; stored for
+-- a role, this database or all; the configuration files)
+SELECT 'role_tenant_admin', 'warning', quote_ident(l.rolname), 'role',
+       format('Login role %s can act as %s, the tenant_rls admin role (%s).', quote_ident(l.rolname),
+              quote_ident(ar.rolname), string_agg(DISTINCT a.place, '; ')),
+       'Policies let the admin role read and change every tenant''s rows of protected tables, and strict mode lets it set any tenant: an explicit exception, as strong as BYPASSRLS for tenant tables. Keep it for the people who need it (accept this finding for them), never for an application role.',
+       CASE WHEN bool_or(a.setrole = l.oid AND ar.oid = l.oid) THEN min(a.stmt) || ' RESET tenant_rls.admin_role;'
+            WHEN bool_or(m.roleid IS NOT NULL) THEN format('REVOKE %I FROM %I;', ar.rolname, l.rolname) END,
+       NULL::oid
+  FROM (SELECT nullif(current_setting('tenant_rls.admin_role', true), '') AS role, 0::oid AS setrole,
+               'tenant_rls.admin_role of this session' AS place, NULL::text AS stmt
+        UNION ALL
+        SELECT btrim(substr(r.c, strpos(r.c, '=') + 1), ' ''"'), r.setrole, r.stmt || ' SET ' || r.c, r.stmt
+          FROM roledef r
+         WHERE r.name = 'tenant_rls.admin_role'
+           AND (r.setdatabase = 0
+                OR r.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
+        UNION ALL
+        SELECT fd.setting, 0::oid, fd.place, NULL FROM filedef fd WHERE fd.name = 'tenant_rls.admin_role') a
+  JOIN pg_roles ar ON ar.rolname = a.role
+  JOIN logins l ON (a.setrole = 0 OR a.setrole = l.oid) AND pg_has_role(l.oid, ar.oid, 'MEMBER')
+  LEFT JOIN pg_auth_members m ON m.member = l.oid AND m.roleid = ar.oid
+ GROUP BY l.oid, l.rolname, ar.oid, ar.rolname
 UNION ALL
 SELECT 'tenant_table_privilege',
        CASE WHEN 'TRUNCATE' = ANY (x.privs) OR 'TRIGGER' = ANY (x.privs) THEN 'error' ELSE 'warning' END,
