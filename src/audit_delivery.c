@@ -159,6 +159,8 @@ typedef struct DeliveryDb
 	XLogRecPtr	delivered_lsn;	/* every commit before it is in the log */
 	XLogRecPtr	restart_lsn;	/* the slot's */
 	int64		pending;		/* transactions read, not ended yet */
+	TransactionId oldest_xid;	/* ... the one whose messages the slot keeps longest */
+	TimestampTz oldest_since;	/* ... since the worker read its first message */
 	int64		batches;		/* delivered by the current worker */
 	int64		rejected;		/* messages refused (signature) */
 	int			failures;		/* worker transactions failed in a row */
@@ -627,6 +629,7 @@ typedef struct KeptXact
 {
 	TransactionId xid;
 	XLogRecPtr	first_lsn;
+	TimestampTz first_read;		/* when the worker read its first message */
 	List	   *msgs;			/* KeptMessage * */
 } KeptXact;
 
@@ -719,6 +722,7 @@ keep_message(XLogReaderState *r)
 	if (!found)
 	{
 		kx->first_lsn = r->ReadRecPtr;
+		kx->first_read = GetCurrentTimestamp();
 		kx->msgs = NIL;
 	}
 	km = MemoryContextAlloc(kept_cxt, offsetof(KeptMessage, data) + m->message_size - MSG_HEADER_LEN);
@@ -851,20 +855,29 @@ prune_kept(void)
 	list_free(gone);
 }
 
-static XLogRecPtr
-kept_min_lsn(XLogRecPtr upto)
+/* the transaction whose messages the slot keeps longest, NULL: none */
+static KeptXact *
+kept_oldest(void)
 {
 	HASH_SEQ_STATUS status;
 	KeptXact   *kx;
-	XLogRecPtr	min = upto;
+	KeptXact   *oldest = NULL;
 
 	hash_seq_init(&status, kept);
 	while ((kx = hash_seq_search(&status)) != NULL)
 	{
-		if (kx->first_lsn < min)
-			min = kx->first_lsn;
+		if (oldest == NULL || kx->first_lsn < oldest->first_lsn)
+			oldest = kx;
 	}
-	return min;
+	return oldest;
+}
+
+static XLogRecPtr
+kept_min_lsn(XLogRecPtr upto)
+{
+	KeptXact   *oldest = kept_oldest();
+
+	return (oldest != NULL && oldest->first_lsn < upto) ? oldest->first_lsn : upto;
 }
 
 /*
@@ -1027,7 +1040,8 @@ apply_ready(void)
 static void
 advance(XLogRecPtr next, XLogRecPtr delivered)
 {
-	XLogRecPtr	restart = kept_min_lsn(next);
+	KeptXact   *oldest = kept_oldest();
+	XLogRecPtr	restart = (oldest != NULL && oldest->first_lsn < next) ? oldest->first_lsn : next;
 	bool		moved = false;
 
 	SpinLockAcquire(&MyReplicationSlot->mutex);
@@ -1047,6 +1061,8 @@ advance(XLogRecPtr next, XLogRecPtr delivered)
 		my_db->delivered_lsn = delivered;
 	my_db->restart_lsn = MyReplicationSlot->data.restart_lsn;
 	my_db->pending = hash_get_num_entries(kept);
+	my_db->oldest_xid = oldest != NULL ? oldest->xid : InvalidTransactionId;
+	my_db->oldest_since = oldest != NULL ? oldest->first_read : 0;
 	LWLockRelease(shared->lock);
 }
 
@@ -1580,6 +1596,15 @@ wait_delivered(DeliveryDb *db, TimestampTz deadline, bool need_idle)
 {
 	XLogRecPtr	target = GetXLogInsertRecPtr();
 
+	/*
+	 * The insert position of an empty page points past the page header,
+	 * which is not written yet (right after pg_switch_wal(), say): flushing
+	 * to it fails.  Every record inserted so far ends at the page boundary.
+	 */
+	if (XLogSegmentOffset(target, wal_segment_size) == SizeOfXLogLongPHD)
+		target -= SizeOfXLogLongPHD;
+	else if (target % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		target -= SizeOfXLogShortPHD;
 	XLogFlush(target);
 	for (;;)
 	{
@@ -1904,10 +1929,24 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 		 * it waiting).
 		 */
 		if (!wait_delivered(db, deadline, true))
+		{
+			TransactionId open_xid;
+
+			LWLockAcquire(shared->lock, LW_SHARED);
+			open_xid = db->pid != 0 ? db->oldest_xid : InvalidTransactionId;
+			LWLockRelease(shared->lock);
+			if (TransactionIdIsValid(open_xid))
+				ereport(ERROR,
+						(errcode(ERRCODE_QUERY_CANCELED),
+						 errmsg("could not stop deferred audit delivery: transaction %u wrote deferred audit messages and has not ended",
+								open_xid),
+						 errdetail("The worker keeps its messages until it commits (then they are written) or rolls back: stopping before would lose its entries."),
+						 errhint("End that transaction (a prepared one: COMMIT PREPARED or ROLLBACK PREPARED; tenant_rls.lint() names it as audit_delivery_held), then call tenant_rls.audit_delivery_stop() again.")));
 			ereport(ERROR,
 					(errcode(ERRCODE_QUERY_CANCELED),
 					 errmsg("could not stop deferred audit delivery: committed changes are not all in the audit log yet"),
 					 errhint("Check that the worker runs (tenant_rls.audit_delivery_status()), or give a longer timeout.")));
+		}
 
 		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 		db->release = true;
@@ -2042,8 +2081,8 @@ Datum
 tenant_rls_audit_delivery_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[9];
-	bool		nulls[9];
+	Datum		values[11];
+	bool		nulls[11];
 	char		name[NAMEDATALEN];
 	DeliveryDb	copy;
 	DeliveryDb *db = NULL;
@@ -2081,5 +2120,9 @@ tenant_rls_audit_delivery_status(PG_FUNCTION_ARGS)
 	values[6] = Int64GetDatum(copy.pending);
 	values[7] = Int64GetDatum(copy.batches);
 	values[8] = Int64GetDatum(copy.rejected);
+	values[9] = TransactionIdGetDatum(copy.oldest_xid);
+	nulls[9] = (db == NULL || copy.pid == 0 || !TransactionIdIsValid(copy.oldest_xid));
+	values[10] = TimestampTzGetDatum(copy.oldest_since);
+	nulls[10] = nulls[9];
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

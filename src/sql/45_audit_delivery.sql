@@ -56,7 +56,8 @@ COMMENT ON FUNCTION tenant_rls.audit_delivery_wait(interval) IS
 CREATE FUNCTION tenant_rls.audit_delivery_status(
     OUT delivery text, OUT worker_running boolean, OUT worker_pid integer, OUT slot_name text,
     OUT delivered_lsn pg_lsn, OUT lag_bytes bigint, OUT pending_transactions bigint,
-    OUT batches_delivered bigint, OUT messages_rejected bigint)
+    OUT batches_delivered bigint, OUT messages_rejected bigint,
+    OUT oldest_pending_xid xid, OUT oldest_pending_since timestamptz)
     LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'tenant_rls_audit_delivery_status';

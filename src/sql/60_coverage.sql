@@ -147,6 +147,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'tenant_rls.audit_delivery = deferred is set for a role, this database or in the configuration file, but deferred delivery does not run in this database (not started, or the library is not preloaded): audited changes are written in the committing transaction, at the full cost.'),
     ('audit_delivery_stalled', 'warning', 'deferred audit delivery stalled',
      'The replication slot of deferred audit delivery of this database exists but no delivery worker runs or the slot is not in use: the slot retains WAL until the disk is full, and changes committed since are not in the audit log.'),
+    ('audit_delivery_held', 'warning', 'an open transaction holds back deferred audit delivery',
+     'A transaction that wrote deferred audit messages has not ended for 5 minutes, or the WAL kept for it passed 64 MB: the slot of deferred delivery keeps the WAL from its first audited change until it commits or rolls back (a prepared transaction can keep it for ever), and audit_delivery_stop() waits for it.'),
     ('audit_delivery_lost', 'error', 'deferred audit delivery lost its replication slot',
      'Deferred audit delivery was started in this database and not stopped, but its replication slot is not there (a failover to a standby, a restored base backup, a copy of the database or a dropped slot): changes committed before the slot went that were not delivered yet are not in the audit log, and audit_verify() cannot see entries that were never written.'),
     ('strict_mode_off', 'warning', 'strict mode not in force',
@@ -1503,6 +1505,29 @@ SELECT 'audit_delivery_stalled', 'warning', quote_ident(sl.slot_name), 'replicat
  WHERE sl.slot_type = 'physical' AND NOT pg_is_in_recovery()
    AND sl.slot_name = 'tenant_rls_audit_' || (SELECT db.oid FROM pg_database db WHERE db.datname = current_database())
    AND (NOT ds.worker_running OR NOT sl.active OR ds.delivery = 'immediate (delivery failing)')
+UNION ALL
+-- an open (or prepared) transaction whose deferred messages the worker
+-- keeps: the slot keeps the WAL from its first audited change until it ends
+SELECT 'audit_delivery_held', 'warning', format('transaction %s', ds.oldest_pending_xid), 'transaction',
+       format('Transaction %s%s wrote deferred audit messages %s ago and has not ended: the slot of deferred delivery keeps the WAL from its first audited change.',
+              ds.oldest_pending_xid,
+              CASE WHEN px.gid IS NOT NULL THEN format(' (prepared transaction %L)', px.gid)
+                   WHEN lk.pid IS NOT NULL THEN format(' (the session of process %s)', lk.pid) ELSE '' END,
+              date_trunc('second', now() - ds.oldest_pending_since)),
+       format('pg_wal keeps %s for it so far and grows until it commits or rolls back; audit_delivery_stop() waits for it. %s',
+              pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), sl.restart_lsn)),
+              CASE WHEN px.gid IS NOT NULL THEN format('End it with COMMIT PREPARED %L or ROLLBACK PREPARED %L.', px.gid, px.gid)
+                   WHEN lk.pid IS NOT NULL THEN format('Have the application end it, or SELECT pg_terminate_backend(%s).', lk.pid)
+                   ELSE 'pg_locks (locktype transactionid) shows who holds it.' END),
+       NULL, NULL::oid
+  FROM tenant_rls.audit_delivery_status() ds
+  JOIN pg_replication_slots sl ON sl.slot_name = ds.slot_name
+  LEFT JOIN pg_prepared_xacts px ON px.transaction = ds.oldest_pending_xid
+  LEFT JOIN pg_locks lk ON lk.locktype = 'transactionid' AND lk.transactionid = ds.oldest_pending_xid
+                        AND lk.granted AND lk.mode = 'ExclusiveLock' AND lk.pid IS NOT NULL
+ WHERE ds.oldest_pending_xid IS NOT NULL AND NOT pg_is_in_recovery()
+   AND (ds.oldest_pending_since < now() - interval '5 minutes'
+        OR pg_wal_lsn_diff(pg_current_wal_lsn(), sl.restart_lsn) > 64 * 1024 * 1024)
 UNION ALL
 -- delivery was started here (audit_delivery_state, replicated and backed up
 -- with the database) but the slot is not (slots are neither)

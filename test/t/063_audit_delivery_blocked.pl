@@ -10,7 +10,9 @@
 #     immediately (new commits of other tenants are logged at once), and
 #     lint() reports audit_delivery_stalled;
 #   - once the prepared transaction ends, everything deferred is delivered,
-#     exactly once, and every chain verifies.
+#     exactly once, and every chain verifies;
+#   - a prepared transaction that wrote deferred messages keeps the slot's
+#     WAL: lint() names it (audit_delivery_held) and stop() says so.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -84,6 +86,43 @@ $node->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_start()});
 is($node->safe_psql('postgres', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}), 'deferred',
 	'audit_delivery_start() defers again');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.lint() WHERE code LIKE 'audit_delivery%'}), '0',
+	'... and lint() reports nothing about delivery');
+
+# A prepared transaction that wrote deferred messages: the worker keeps them
+# until it ends, and the slot keeps the WAL from there.  lint() names it once
+# it is old or the WAL kept for it passes 64 MB; stop() says why it waits.
+$node->safe_psql('postgres', q{
+SET tenant_rls.audit_delivery = deferred;
+BEGIN;
+SELECT tenant_rls.set_tenant('c');
+INSERT INTO public.b (v) VALUES ('prepared c');
+PREPARE TRANSACTION 'held_c';
+});
+my $xid = $node->safe_psql('postgres', q{SELECT transaction FROM pg_prepared_xacts WHERE gid = 'held_c'});
+ok($node->poll_query_until('postgres', qq{SELECT oldest_pending_xid = '$xid' FROM tenant_rls.audit_delivery_status()}),
+	'status: the prepared transaction is the oldest pending one');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.lint() WHERE code = 'audit_delivery_held'}), '0',
+	'not reported while it is young and keeps little WAL');
+$node->safe_psql('postgres', 'CREATE TABLE public.filler (x int)');
+$node->safe_psql('postgres', q{INSERT INTO public.filler VALUES (1); SELECT pg_switch_wal();}) for 1 .. 6;
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM tenant_rls.lint() WHERE code = 'audit_delivery_held' AND message LIKE '%prepared transaction ''held_c''%'}),
+	'lint() reports audit_delivery_held, naming the prepared transaction');
+like($node->safe_psql('postgres', q{SELECT detail FROM tenant_rls.lint() WHERE code = 'audit_delivery_held'}),
+	qr/End it with COMMIT PREPARED 'held_c' or ROLLBACK PREPARED 'held_c'/, '... and how to end it');
+{
+	my ($ret, $out, $err) = $node->psql('postgres', q{SELECT tenant_rls.audit_delivery_stop('2 s')});
+	like($err, qr/transaction $xid wrote deferred audit messages and has not ended/,
+		'audit_delivery_stop() says which transaction it waits for');
+}
+is($node->safe_psql('postgres', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}), 'deferred',
+	'... and the failed stop() leaves delivery deferred');
+$node->safe_psql('postgres', q{COMMIT PREPARED 'held_c'});
+is($node->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't',
+	'after COMMIT PREPARED everything is delivered');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log WHERE new_row->>'v' = 'prepared c'}), '1',
+	'... the prepared change once');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM tenant_rls.lint() WHERE code LIKE 'audit_delivery%'}),
 	'... and lint() reports nothing about delivery');
 
 $node->stop;
