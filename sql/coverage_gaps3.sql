@@ -283,9 +283,12 @@ SELECT tenant_id FROM covg3.orders ORDER BY id;   -- globex's row too
 COMMIT;
 RESET ROLE;
 ALTER ROLE covg3_app SET tenant_rls.admin_role = 'covg3_app';
+-- (also named for all roles: the fix still resets the role's own setting)
+ALTER ROLE ALL SET tenant_rls.admin_role = 'covg3_app';
 SELECT level, object, message, fix FROM pg_temp.mine('role_tenant_admin');
 SELECT pg_temp.apply_fix('role_tenant_admin', 'covg3_ops');
 SELECT pg_temp.apply_fix('role_tenant_admin', 'covg3_app');
+ALTER ROLE ALL RESET tenant_rls.admin_role;
 SELECT level, object FROM pg_temp.mine('role_tenant_admin');
 SELECT count(*) AS stored_settings FROM pg_db_role_setting WHERE setrole = 'covg3_app'::regrole;
 RESET tenant_rls.admin_role;

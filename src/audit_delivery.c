@@ -1362,6 +1362,7 @@ database_needed_alone(Node *parsetree, bool top_level, bool *needs_createdb)
 	const char *name = NULL;
 	List	   *options = NIL;
 	const char *option = NULL;
+	const char *value = NULL;	/* of that option: the new tablespace, the template */
 	bool		not_in_block = true;	/* PreventInTransactionBlock() */
 	ListCell   *lc;
 	Oid			dboid;
@@ -1395,10 +1396,11 @@ database_needed_alone(Node *parsetree, bool top_level, bool *needs_createdb)
 
 		if (strcmp(d->defname, option) == 0 && d->arg != NULL)
 		{
+			value = defGetString(d);
 			if (IsA(parsetree, AlterDatabaseStmt))
 				name = ((AlterDatabaseStmt *) parsetree)->dbname;
 			else
-				name = defGetString(d);
+				name = value;
 		}
 	}
 	if (name == NULL)
@@ -1423,19 +1425,10 @@ database_needed_alone(Node *parsetree, bool top_level, bool *needs_createdb)
 	 */
 	if (IsA(parsetree, AlterDatabaseStmt) && OidIsValid(dboid))
 	{
-		const char *spcname = NULL;
-		Oid			spcoid;
+		Oid			spcoid = get_tablespace_oid(value, true);
 		HeapTuple	tup;
 		Oid			current = InvalidOid;
 
-		foreach(lc, options)
-		{
-			DefElem    *d = lfirst_node(DefElem, lc);
-
-			if (strcmp(d->defname, "tablespace") == 0 && d->arg != NULL)
-				spcname = defGetString(d);
-		}
-		spcoid = spcname != NULL ? get_tablespace_oid(spcname, true) : InvalidOid;
 		tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
 		if (HeapTupleIsValid(tup))
 		{

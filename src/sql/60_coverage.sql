@@ -1165,7 +1165,8 @@ SELECT 'role_tenant_admin', 'warning', quote_ident(l.rolname), 'role',
        format('Login role %s can act as %s, the tenant_rls admin role (%s).', quote_ident(l.rolname),
               quote_ident(ar.rolname), string_agg(DISTINCT a.place, '; ')),
        'Policies let the admin role read and change every tenant''s rows of protected tables, and strict mode lets it set any tenant: an explicit exception, as strong as BYPASSRLS for tenant tables. Keep it for the people who need it (accept this finding for them), never for an application role.',
-       CASE WHEN bool_or(a.setrole = l.oid AND ar.oid = l.oid) THEN min(a.stmt) || ' RESET tenant_rls.admin_role;'
+       CASE WHEN bool_or(a.setrole = l.oid AND ar.oid = l.oid)
+            THEN min(a.stmt) FILTER (WHERE a.setrole = l.oid AND ar.oid = l.oid) || ' RESET tenant_rls.admin_role;'
             WHEN bool_or(m.roleid IS NOT NULL) THEN format('REVOKE %I FROM %I;', ar.rolname, l.rolname) END,
        NULL::oid
   FROM (SELECT nullif(current_setting('tenant_rls.admin_role', true), '') AS role, 0::oid AS setrole,
