@@ -1375,7 +1375,8 @@ static bool chain_callbacks_registered = false;
  * tenants' locks in the same order, so the chain adds no deadlock.  A
  * transaction that queues more than PENDING_FLUSH_BYTES writes the batches of
  * its current (sub)transaction level early and keeps those tenants' locks to
- * its end.
+ * its end; with deferred delivery it puts them into the WAL instead, and
+ * holds no lock (defer_fits()).
  */
 typedef struct PendingBatch
 {
@@ -1400,6 +1401,7 @@ typedef struct PendingBatch
 
 static List *pending = NIL;		/* PendingBatch *, in TopTransactionContext */
 static Size pending_bytes = 0;
+static bool xact_deferred = false;	/* this transaction wrote a deferred message */
 
 static void
 chain_write_heads(void)
@@ -1429,8 +1431,8 @@ chain_write_heads(void)
 		table_close(rel, NoLock);
 }
 
-static void flush_pending(int level);
-static bool defer_fits(List *batches);
+static void flush_pending(int level, bool early);
+static bool defer_fits(List *batches, bool early);
 static bool defer_batches(List *batches);
 static Size batch_bytes(PendingBatch *pb);
 static void free_batch(PendingBatch *pb);
@@ -1443,7 +1445,7 @@ chain_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
 			if (pending != NIL)
-				flush_pending(GetCurrentTransactionNestLevel());
+				flush_pending(GetCurrentTransactionNestLevel(), false);
 			if (chain_states_used())
 				chain_write_heads();
 			break;
@@ -1456,6 +1458,7 @@ chain_xact_callback(XactEvent event, void *arg)
 			chain_states_clear();
 			pending = NIL;
 			pending_bytes = 0;
+			xact_deferred = false;
 			break;
 		default:
 			break;
@@ -1735,10 +1738,12 @@ free_batch(PendingBatch *pb)
 
 /*
  * Chain and write the queued batches of nesting level "level" (at commit:
- * all of them).  The tenants are locked in sorted order first.
+ * all of them; early: before the commit, the queue is too large).  The
+ * tenants are locked in sorted order first.  With deferred delivery they go
+ * into the WAL instead (defer_fits()).
  */
 static void
-flush_pending(int level)
+flush_pending(int level, bool early)
 {
 	List	   *now = NIL;
 	List	   *later = NIL;
@@ -1773,9 +1778,10 @@ flush_pending(int level)
 	foreach(lc, later)
 		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
 
-	if (defer_fits(now) && audit_delivery_deferred() && defer_batches(now))
+	if (defer_fits(now, early) && audit_delivery_deferred() && defer_batches(now))
 	{
 		/* in the WAL with the commit; the delivery worker chains them */
+		xact_deferred = true;
 		foreach(lc, now)
 			free_batch((PendingBatch *) lfirst(lc));
 		list_free(now);
@@ -1848,29 +1854,47 @@ defer_put_ostr(StringInfo buf, const char *s, uint32 len)
 }
 
 /*
- * A transaction whose batches are many or large writes them itself: the
- * worker keeps each message in memory until its commit and takes one lock
- * per tenant; a transaction of thousands of tenants or megabytes would make
- * it a bottleneck (or fail where the writer would have failed).
+ * Which batches go into the WAL (with deferred delivery on).
+ *
+ * At commit, a transaction whose batches are many or large writes them
+ * itself, holding its tenants' locks only for its commit: the one worker of
+ * the database writes every tenant's commits in commit order, and a commit
+ * of thousands of tenants or megabytes would hold up all the others (and
+ * could fail there where the writer would have failed).
+ *
+ * Before the commit (a queue of more than PENDING_FLUSH_BYTES), and once a
+ * transaction has deferred anything, its batches go into the WAL whatever
+ * their number or size: written here they would keep their tenants' chains
+ * locked until the transaction ends, and the worker, which needs those
+ * chains for the other commits of the same tenants, would wait behind a
+ * long import, holding up every tenant's delivery, and after three timeouts
+ * switch the whole database to immediate.  (The worker keeps large messages
+ * in the WAL, not in memory, until their commit.)  Only a message the WAL
+ * reader could not read back (DEFER_MAX_MESSAGE, a single huge change) is
+ * written here.
  */
 #define DEFER_MAX_BATCHES	16
 #define DEFER_MAX_BYTES		(4 * 1024 * 1024)
+#define DEFER_MAX_MESSAGE	(512 * 1024 * 1024)
 
 static bool
-defer_fits(List *batches)
+defer_fits(List *batches, bool early)
 {
 	Size		bytes = 0;
 	ListCell   *lc;
 
-	if (list_length(batches) > DEFER_MAX_BATCHES)
-		return false;
 	foreach(lc, batches)
 	{
 		PendingBatch *pb = lfirst(lc);
 
-		bytes += batch_bytes(pb) + (pb->app_user ? strlen(pb->app_user) : 0);
+		bytes += batch_bytes(pb) + (pb->app_user ? strlen(pb->app_user) : 0) +
+			2 * NAMEDATALEN + strlen(pb->db_user_name) + 64;
 	}
-	return bytes <= DEFER_MAX_BYTES;
+	if (bytes > DEFER_MAX_MESSAGE)
+		return false;
+	if (early || xact_deferred)
+		return true;
+	return list_length(batches) <= DEFER_MAX_BATCHES && bytes <= DEFER_MAX_BYTES;
 }
 
 /* one signed WAL message of the batches; false: delivery was switched off */
@@ -2019,12 +2043,25 @@ defer_get_name(DeferReader *r, NameData *name)
 	return true;
 }
 
+/* skip a str */
+static void
+defer_skip_str(DeferReader *r, uint32 maxlen)
+{
+	uint32		n = defer_get_u32(r);
+
+	if (n > maxlen)
+		r->ok = false;
+	(void) defer_get(r, n);
+}
+
 /*
  * Parse one message into its context and batches (in the current memory
- * context); false if it is malformed.
+ * context); false if it is malformed.  keys_only: only the tenants of the
+ * batches (their payloads and history keys are checked, not copied).
  */
 static bool
-defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batches, int *nbatches)
+defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batches, int *nbatches,
+			bool keys_only)
 {
 	DeferReader r = {data, data + len, true};
 	char	   *s;
@@ -2070,8 +2107,15 @@ defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batche
 		pb->db_user_name = defer_get_str(&r, NAMEDATALEN, NULL);
 		pb->app_user = defer_get_ostr(&r, MaxAllocSize - 1, NULL);
 		pb->nentries = (int32) defer_get_u32(&r);
-		s = defer_get_str(&r, MaxAllocSize - 1, &n);
-		if (s == NULL || pb->db_user_name == NULL || pb->nentries <= 0)
+		if (keys_only)
+		{
+			defer_skip_str(&r, MaxAllocSize - 1);
+			s = NULL;
+			n = 0;
+		}
+		else if ((s = defer_get_str(&r, MaxAllocSize - 1, &n)) == NULL)
+			return false;
+		if (pb->db_user_name == NULL || pb->nentries <= 0)
 			return false;
 		pb->payload.data = s;
 		pb->payload.len = pb->payload.maxlen = n;
@@ -2082,7 +2126,7 @@ defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batche
 		if (keys == NULL)
 			return false;
 		pb->nkeys = pb->maxkeys = nkeys;
-		if (nkeys > 0)
+		if (nkeys > 0 && !keys_only)
 		{
 			pb->keys = palloc(sizeof(int64) * nkeys);
 			memcpy(pb->keys, keys, sizeof(int64) * nkeys);
@@ -2094,40 +2138,12 @@ defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batche
 	return true;
 }
 
-/*
- * The delivery worker: chain and write the batches of the committed
- * messages data[0..n-1], in that order (commit order), in the current
- * transaction.  The tenants are locked in sorted order first, like a
- * committing writer does; the heads are written when the worker's
- * transaction commits.  Returns the number of batches written.
- */
-int
-audit_deliver(char *const *data, const Size *len, int n)
+/* the delivery worker locks the chains of "keys", in that order */
+static void
+lock_chains(List *keys)
 {
-	BatchContext *ctx = palloc(sizeof(BatchContext) * n);
-	PendingBatch **batches = palloc(sizeof(PendingBatch *) * n);
-	int		   *nbatches = palloc0(sizeof(int) * n);
-	List	   *keys = NIL;
 	ListCell   *lc;
-	LogWriter	writer;
-	int			written = 0;
-	MemoryContext old = CurrentMemoryContext;
 
-	for (int i = 0; i < n; i++)
-	{
-		/*
-		 * Signed by a committing writer of this server: a message that does
-		 * not parse is a bug, and skipping it would lose its entries.
-		 */
-		if (!defer_parse(data[i], len[i], &ctx[i], &batches[i], &nbatches[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("could not decode a signed audit message in the WAL"),
-					 errhint("Deferred delivery of this database stops here; see tenant_rls.audit_delivery_status().")));
-		for (int b = 0; b < nbatches[i]; b++)
-			keys = lappend(keys, batches[i][b].key);
-	}
-	list_sort(keys, key_cmp);
 	delivering = true;
 	PG_TRY();
 	{
@@ -2139,21 +2155,80 @@ audit_deliver(char *const *data, const Size *len, int n)
 		delivering = false;
 	}
 	PG_END_TRY();
+}
 
-	writer.cxt = AllocSetContextCreate(old, "tenant_rls audit writer", ALLOCSET_SMALL_SIZES);
-	writer.rel = NULL;
-	for (int i = 0; i < n; i++)
+/*
+ * The delivery worker: chain and write the batches of the committed
+ * messages 0..n-1, in that order (commit order), in the current transaction.
+ * fetch(i) returns message i; what it returns may be gone at the next call
+ * (a large message is read back from the WAL), so no two are needed at once:
+ * a first pass takes the tenants of every message and locks them in sorted
+ * order, like a committing writer does; a second writes the batches.  The
+ * heads are written when the worker's transaction commits.  Returns the
+ * number of batches written.
+ */
+int
+audit_deliver(int n, AuditMessageFetch fetch, void *arg)
+{
+	List	   *keys = NIL;
+	LogWriter	writer;
+	int			written = 0;
+	MemoryContext old = CurrentMemoryContext;
+	MemoryContext tmp = AllocSetContextCreate(old, "tenant_rls audit message",
+											  ALLOCSET_DEFAULT_SIZES);
+
+	for (int pass = 0; pass < 2; pass++)
 	{
-		for (int b = 0; b < nbatches[i]; b++)
+		if (pass == 1)
 		{
-			write_batch(&writer, chain_state(batches[i][b].key), &batches[i][b],
-						GetCurrentTransactionNestLevel(), &ctx[i]);
-			written++;
+			list_sort(keys, key_cmp);
+			lock_chains(keys);
+			writer.cxt = AllocSetContextCreate(old, "tenant_rls audit writer", ALLOCSET_SMALL_SIZES);
+			writer.rel = NULL;
+		}
+		for (int i = 0; i < n; i++)
+		{
+			Size		len;
+			const char *data = fetch(i, &len, arg);
+			BatchContext ctx;
+			PendingBatch *batches;
+			int			nbatches;
+
+			MemoryContextSwitchTo(tmp);
+
+			/*
+			 * Signed by a committing writer of this server: a message that
+			 * does not parse is a bug, and skipping it would lose its
+			 * entries.
+			 */
+			if (!defer_parse(data, len, &ctx, &batches, &nbatches, pass == 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("could not decode a signed audit message in the WAL"),
+						 errhint("Deferred delivery of this database stops here; see tenant_rls.audit_delivery_status().")));
+			for (int b = 0; b < nbatches; b++)
+			{
+				if (pass == 0)
+				{
+					MemoryContextSwitchTo(old);
+					keys = lappend(keys, pstrdup(batches[b].key));
+					MemoryContextSwitchTo(tmp);
+				}
+				else
+				{
+					write_batch(&writer, chain_state(batches[b].key), &batches[b],
+								GetCurrentTransactionNestLevel(), &ctx);
+					written++;
+				}
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(tmp);
 		}
 	}
 	log_writer_close(&writer);
 	MemoryContextDelete(writer.cxt);
-	list_free(keys);
+	MemoryContextDelete(tmp);
+	list_free_deep(keys);
 	return written;
 }
 
@@ -2243,7 +2318,7 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
 	}
 
 	if (pending_bytes > PENDING_FLUSH_BYTES)
-		flush_pending(level);
+		flush_pending(level, true);
 }
 
 /* ---------------------------------------------------------------------

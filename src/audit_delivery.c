@@ -621,8 +621,16 @@ typedef struct KeptMessage
 {
 	XLogRecPtr	lsn;
 	Size		len;
+	bool		in_wal;			/* large: read back from the WAL, data not kept */
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* the body, after the header */
 } KeptMessage;
+
+/*
+ * A message larger than this is not kept in memory until its commit: a
+ * transaction may write gigabytes of them (32 MB each, see defer_fits() in
+ * audit_chain.c), and the slot keeps the WAL from its first one anyway.
+ */
+#define KEEP_IN_MEMORY_MAX	(64 * 1024)
 
 /* the messages of one (sub)transaction, until its commit or abort record */
 typedef struct KeptXact
@@ -725,10 +733,14 @@ keep_message(XLogReaderState *r)
 		kx->first_read = GetCurrentTimestamp();
 		kx->msgs = NIL;
 	}
-	km = MemoryContextAlloc(kept_cxt, offsetof(KeptMessage, data) + m->message_size - MSG_HEADER_LEN);
+	km = MemoryContextAlloc(kept_cxt, offsetof(KeptMessage, data) +
+							(m->message_size - MSG_HEADER_LEN > KEEP_IN_MEMORY_MAX ? 0 :
+							 m->message_size - MSG_HEADER_LEN));
 	km->lsn = r->ReadRecPtr;
 	km->len = m->message_size - MSG_HEADER_LEN;
-	memcpy(km->data, msg + MSG_HEADER_LEN, km->len);
+	km->in_wal = km->len > KEEP_IN_MEMORY_MAX;
+	if (!km->in_wal)
+		memcpy(km->data, msg + MSG_HEADER_LEN, km->len);
 	{
 		MemoryContext old = MemoryContextSwitchTo(kept_cxt);
 
@@ -943,13 +955,83 @@ read_applied_lsn(XLogRecPtr *lsn)
 	return true;
 }
 
+/* reads large messages back from the WAL (apply_ready() frees it) */
+static XLogReaderState *rereader = NULL;
+
+/*
+ * A large message, read back from the WAL where keep_message() found it
+ * (the slot keeps that WAL until it is delivered).  It is checked again: the
+ * WAL files could have been changed since.
+ */
+static const char *
+reread_message(KeptMessage *km, Size *len)
+{
+	char	   *errormsg = NULL;
+	XLogRecord *rec;
+	xl_logical_message *m;
+	const char *msg;
+	uint8		mac[MSG_MAC_LEN];
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	/* the reader and its buffers live until apply_ready() has committed */
+	if (rereader == NULL)
+	{
+		rereader = XLogReaderAllocate(wal_segment_size, NULL,
+									  XL_ROUTINE(.page_read = &read_local_xlog_page_no_wait,
+												 .segment_open = &wal_segment_open,
+												 .segment_close = &wal_segment_close),
+									  palloc0(sizeof(ReadLocalXLogPageNoWaitPrivate)));
+		if (rereader == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("Failed while allocating a WAL reading processor.")));
+	}
+	XLogBeginRead(rereader, km->lsn);
+	rec = XLogReadRecord(rereader, &errormsg);
+	MemoryContextSwitchTo(old);
+	m = rec ? (xl_logical_message *) XLogRecGetData(rereader) : NULL;
+	if (rec == NULL || rereader->ReadRecPtr != km->lsn ||
+		XLogRecGetRmid(rereader) != RM_LOGICALMSG_ID ||
+		XLogRecGetDataLen(rereader) < SizeOfLogicalMessage ||
+		m->prefix_size != sizeof(DELIVERY_PREFIX) ||
+		m->message_size != km->len + MSG_HEADER_LEN ||
+		XLogRecGetDataLen(rereader) < SizeOfLogicalMessage + m->prefix_size + m->message_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("could not read the audit message at %X/%X back from the WAL%s%s",
+						LSN_FORMAT_ARGS(km->lsn), errormsg ? ": " : "", errormsg ? errormsg : ""),
+				 errhint("Deferred delivery of this database stops here; see tenant_rls.audit_delivery_status().")));
+	msg = m->message + m->prefix_size;
+	message_mac(msg, m->message_size, mac);
+	if (CRYPTO_memcmp(mac, msg, MSG_MAC_LEN) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the audit message at %X/%X changed in the WAL after it was read",
+						LSN_FORMAT_ARGS(km->lsn)),
+				 errhint("Deferred delivery of this database stops here; see tenant_rls.audit_delivery_status().")));
+	*len = km->len;
+	return msg + MSG_HEADER_LEN;
+}
+
+/* audit_deliver()'s message i of the array of KeptMessage * */
+static const char *
+fetch_message(int i, Size *len, void *arg)
+{
+	KeptMessage *km = ((KeptMessage **) arg)[i];
+
+	if (km->in_wal)
+		return reread_message(km, len);
+	*len = km->len;
+	return km->data;
+}
+
 /* write the ready commits, and their progress, in one transaction */
 static void
 apply_ready(void)
 {
 	int			n = 0;
-	char	  **data;
-	Size	   *len;
+	KeptMessage **msgs;
 	ListCell   *lc;
 	XLogRecPtr	last = InvalidXLogRecPtr;
 	int			written;
@@ -968,8 +1050,7 @@ apply_ready(void)
 
 	foreach(lc, ready)
 		n += list_length(((ReadyCommit *) lfirst(lc))->msgs);
-	data = palloc(sizeof(char *) * n);
-	len = palloc(sizeof(Size) * n);
+	msgs = palloc(sizeof(KeptMessage *) * n);
 	n = 0;
 	foreach(lc, ready)
 	{
@@ -977,16 +1058,10 @@ apply_ready(void)
 		ListCell   *lm;
 
 		foreach(lm, rc->msgs)
-		{
-			KeptMessage *km = lfirst(lm);
-
-			data[n] = km->data;
-			len[n] = km->len;
-			n++;
-		}
+			msgs[n++] = lfirst(lm);
 		last = rc->end_lsn;
 	}
-	written = audit_deliver(data, len, n);
+	written = audit_deliver(n, fetch_message, msgs);
 	{
 		static SPIPlanPtr plan = NULL;
 
@@ -1017,6 +1092,13 @@ apply_ready(void)
 	SPI_finish();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	if (rereader != NULL)
+	{
+		/* its buffer is as large as the largest message it read */
+		pfree(rereader->private_data);
+		XLogReaderFree(rereader);
+		rereader = NULL;
+	}
 
 	applied_lsn = last;
 	foreach(lc, ready)

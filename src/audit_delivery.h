@@ -27,8 +27,12 @@ extern bool audit_delivery_emit(const char *body, int len);
 /* audit_purge(): wait until every committed batch is in the log (or error) */
 extern void audit_delivery_drain(void);
 
-/* audit_chain.c: chain and write n committed messages, in order */
-extern int	audit_deliver(char *const *data, const Size *len, int n);
+/*
+ * audit_chain.c: chain and write n committed messages, in order; fetch(i)
+ * returns message i, valid until the next call
+ */
+typedef const char *(*AuditMessageFetch) (int i, Size *len, void *arg);
+extern int	audit_deliver(int n, AuditMessageFetch fetch, void *arg);
 
 /* tenant_rls_audit_init(): settings; when preloaded, shared memory and the launcher */
 extern void audit_delivery_init(void);

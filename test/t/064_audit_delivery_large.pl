@@ -1,0 +1,109 @@
+# Deferred audit delivery of large transactions.  A transaction that queues
+# more than 32 MB of audit entries writes them before its commit; with
+# deferred delivery it used to write them into the log itself, and so held
+# its tenants' audit chains until it ended.  The delivery worker, which
+# writes every tenant's commits in commit order, then waited for that chain:
+# one long import held up every tenant's delivery, and after 30 seconds it
+# made the whole database write immediately (audit_delivery_stalled).  Now
+# such a transaction puts those entries into the WAL too, like its commit
+# does, and holds no chain: while it runs, the other commits of the same
+# tenant and of others are delivered; once it commits, its entries are
+# delivered in the order they were made, exactly once; a savepoint rolled
+# back drops its early entries; the worker reads large messages back from
+# the WAL instead of keeping them in memory.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('delivery_large');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+wal_level = replica
+shared_preload_libraries = 'tenant_rls'
+max_wal_size = 1GB
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+SET client_min_messages = warning;
+CREATE EXTENSION tenant_rls;
+CREATE TABLE public.big (id bigserial PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT tenant_rls.audit_delivery_start();
+});
+ok($node->poll_query_until('postgres', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}),
+	'the delivery worker runs');
+
+# 40,000 rows of 1 kB: more than 32 MB of entries, one early flush
+my $import = q{INSERT INTO public.big (v) SELECT 'import ' || g || ' ' || repeat('x', 1000) FROM generate_series(1, 40000) g};
+
+my $s = $node->background_psql('postgres', on_error_stop => 1);
+$s->query_safe(q{SET tenant_rls.audit_delivery = deferred});
+$s->query_safe(q{BEGIN});
+$s->query_safe(q{SELECT tenant_rls.set_tenant('a')});
+$s->query_safe($import);
+
+# the import is still open: other commits of a and of b are delivered
+$node->safe_psql('postgres', q{
+SET tenant_rls.audit_delivery = deferred;
+BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.big (v) VALUES ('small a'); COMMIT;
+BEGIN; SELECT tenant_rls.set_tenant('b'); INSERT INTO public.big (v) VALUES ('small b'); COMMIT;
+});
+is($node->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('8 s')}), 't',
+	'while the import is open, audit_delivery_wait() returns true within 8 seconds');
+is($node->safe_psql('postgres',
+		q{SELECT string_agg(new_row->>'v', ', ' ORDER BY new_row->>'v') FROM tenant_rls.audit_log WHERE new_row->>'v' LIKE 'small%'}),
+	'small a, small b', '... and the small commits of a and b are in the log');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	WHERE l.locktype = 'advisory' AND a.backend_type = 'client backend' AND a.state = 'idle in transaction'}),
+	'0', 'the open import holds no audit chain lock');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log WHERE new_row->>'v' LIKE 'import%'}),
+	'0', 'nothing of the open import is in the log');
+
+# a savepoint rolled back after an early flush of its own: dropped
+$s->query_safe(q{SAVEPOINT s1});
+$s->query_safe($import =~ s/'import '/'rolled back '/r);
+$s->query_safe(q{ROLLBACK TO SAVEPOINT s1});
+# a savepoint released after an early flush: kept
+$s->query_safe(q{SAVEPOINT s2});
+$s->query_safe($import =~ s/'import '/'released '/r);
+$s->query_safe(q{RELEASE SAVEPOINT s2});
+$s->query_safe(q{INSERT INTO public.big (v) VALUES ('last')});
+$s->query_safe(q{COMMIT});
+$s->quit;
+
+is($node->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('120 s')}), 't',
+	'after the import commits, audit_delivery_wait() returns true');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE new_row->>'v' LIKE 'import%') || ' ' ||
+	       count(*) FILTER (WHERE new_row->>'v' LIKE 'released%') || ' ' ||
+	       count(*) FILTER (WHERE new_row->>'v' LIKE 'rolled back%') || ' ' ||
+	       count(*) FILTER (WHERE new_row->>'v' = 'last')
+	  FROM tenant_rls.audit_log}),
+	'40000 40000 0 1', 'every committed row has exactly one entry, the rolled back savepoint none');
+# (an early flush inside a savepoint writes that savepoint's entries, not
+# those its transaction queued before it: the order holds per level)
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (
+	  SELECT split_part(new_row->>'v', ' ', 1) AS kind,
+	         row_number() OVER (PARTITION BY split_part(new_row->>'v', ' ', 1) ORDER BY seq, entry) AS pos,
+	         row_number() OVER (PARTITION BY split_part(new_row->>'v', ' ', 1) ORDER BY (new_row->>'id')::bigint) AS idpos
+	    FROM tenant_rls.audit_log
+	   WHERE tenant = 'a' AND (new_row->>'v' LIKE 'import%' OR new_row->>'v' LIKE 'released%')) x
+	 WHERE pos <> idpos}),
+	'0', 'the entries of the import are in the chain in the order they were made');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(new_row->>'v', ', ' ORDER BY seq DESC, entry DESC) FROM (
+	  SELECT * FROM tenant_rls.audit_log WHERE tenant = 'a' ORDER BY seq DESC, entry DESC LIMIT 1) x}),
+	'last', '... and the last row made is the last entry of a');
+is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0',
+	'every chain verifies');
+is($node->safe_psql('postgres', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}),
+	'deferred', 'delivery is still deferred');
+unlike(slurp_file($node->logfile), qr/audit delivery could not lock/, 'the worker never waited for a chain');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.lint() WHERE code LIKE 'audit_delivery%'}), '0',
+	'lint() reports nothing about delivery');
+
+$node->stop;
+done_testing();
