@@ -2157,15 +2157,35 @@ lock_chains(List *keys)
 	PG_END_TRY();
 }
 
+/* a message as audit_deliver() parsed it */
+typedef struct ParsedMessage
+{
+	BatchContext ctx;
+	PendingBatch *batches;
+	int			nbatches;
+} ParsedMessage;
+
+/* parse a signed message, or fail: skipping it would lose its entries */
+static void
+deliver_parse(const char *data, Size len, ParsedMessage *pm, bool keys_only)
+{
+	if (!defer_parse(data, len, &pm->ctx, &pm->batches, &pm->nbatches, keys_only))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("could not decode a signed audit message in the WAL"),
+				 errhint("Deferred delivery of this database stops here; see tenant_rls.audit_delivery_status().")));
+}
+
 /*
  * The delivery worker: chain and write the batches of the committed
  * messages 0..n-1, in that order (commit order), in the current transaction.
- * fetch(i) returns message i; what it returns may be gone at the next call
- * (a large message is read back from the WAL), so no two are needed at once:
- * a first pass takes the tenants of every message and locks them in sorted
- * order, like a committing writer does; a second writes the batches.  The
- * heads are written when the worker's transaction commits.  Returns the
- * number of batches written.
+ * fetch(i) returns message i, and whether it is transient: a large message,
+ * read back from the WAL, is gone at the next call, so no two of those are
+ * needed at once.  A first pass parses the messages (a transient one only
+ * for its tenants) and locks their tenants in sorted order, like a
+ * committing writer does; a second writes the batches (a transient message
+ * is fetched and parsed again).  The heads are written when the worker's
+ * transaction commits.  Returns the number of batches written.
  */
 int
 audit_deliver(int n, AuditMessageFetch fetch, void *arg)
@@ -2174,61 +2194,70 @@ audit_deliver(int n, AuditMessageFetch fetch, void *arg)
 	LogWriter	writer;
 	int			written = 0;
 	MemoryContext old = CurrentMemoryContext;
+	MemoryContext parsed_cxt = AllocSetContextCreate(old, "tenant_rls audit messages",
+													 ALLOCSET_DEFAULT_SIZES);
 	MemoryContext tmp = AllocSetContextCreate(old, "tenant_rls audit message",
 											  ALLOCSET_DEFAULT_SIZES);
+	ParsedMessage **parsed = MemoryContextAllocZero(parsed_cxt, sizeof(ParsedMessage *) * n);
 
-	for (int pass = 0; pass < 2; pass++)
+	for (int i = 0; i < n; i++)
 	{
-		if (pass == 1)
+		Size		len;
+		bool		transient;
+		const char *data = fetch(i, &len, &transient, arg);
+		ParsedMessage pm;
+
+		if (!transient)
 		{
-			list_sort(keys, key_cmp);
-			lock_chains(keys);
-			writer.cxt = AllocSetContextCreate(old, "tenant_rls audit writer", ALLOCSET_SMALL_SIZES);
-			writer.rel = NULL;
+			MemoryContextSwitchTo(parsed_cxt);
+			parsed[i] = palloc(sizeof(ParsedMessage));
+			deliver_parse(data, len, parsed[i], false);
+			for (int b = 0; b < parsed[i]->nbatches; b++)
+				keys = lappend(keys, parsed[i]->batches[b].key);
+			MemoryContextSwitchTo(old);
+			continue;
 		}
-		for (int i = 0; i < n; i++)
+		MemoryContextSwitchTo(tmp);
+		deliver_parse(data, len, &pm, true);
+		MemoryContextSwitchTo(parsed_cxt);
+		for (int b = 0; b < pm.nbatches; b++)
+			keys = lappend(keys, pstrdup(pm.batches[b].key));
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(tmp);
+	}
+	list_sort(keys, key_cmp);
+	lock_chains(keys);
+
+	writer.cxt = AllocSetContextCreate(old, "tenant_rls audit writer", ALLOCSET_SMALL_SIZES);
+	writer.rel = NULL;
+	for (int i = 0; i < n; i++)
+	{
+		ParsedMessage pm;
+		ParsedMessage *p = parsed[i];
+
+		MemoryContextSwitchTo(tmp);
+		if (p == NULL)
 		{
 			Size		len;
-			const char *data = fetch(i, &len, arg);
-			BatchContext ctx;
-			PendingBatch *batches;
-			int			nbatches;
+			bool		transient;
+			const char *data = fetch(i, &len, &transient, arg);
 
-			MemoryContextSwitchTo(tmp);
-
-			/*
-			 * Signed by a committing writer of this server: a message that
-			 * does not parse is a bug, and skipping it would lose its
-			 * entries.
-			 */
-			if (!defer_parse(data, len, &ctx, &batches, &nbatches, pass == 0))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("could not decode a signed audit message in the WAL"),
-						 errhint("Deferred delivery of this database stops here; see tenant_rls.audit_delivery_status().")));
-			for (int b = 0; b < nbatches; b++)
-			{
-				if (pass == 0)
-				{
-					MemoryContextSwitchTo(old);
-					keys = lappend(keys, pstrdup(batches[b].key));
-					MemoryContextSwitchTo(tmp);
-				}
-				else
-				{
-					write_batch(&writer, chain_state(batches[b].key), &batches[b],
-								GetCurrentTransactionNestLevel(), &ctx);
-					written++;
-				}
-			}
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(tmp);
+			deliver_parse(data, len, &pm, false);
+			p = &pm;
 		}
+		for (int b = 0; b < p->nbatches; b++)
+		{
+			write_batch(&writer, chain_state(p->batches[b].key), &p->batches[b],
+						GetCurrentTransactionNestLevel(), &p->ctx);
+			written++;
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(tmp);
 	}
 	log_writer_close(&writer);
 	MemoryContextDelete(writer.cxt);
 	MemoryContextDelete(tmp);
-	list_free_deep(keys);
+	MemoryContextDelete(parsed_cxt);
 	return written;
 }
 

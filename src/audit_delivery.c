@@ -1016,10 +1016,11 @@ reread_message(KeptMessage *km, Size *len)
 
 /* audit_deliver()'s message i of the array of KeptMessage * */
 static const char *
-fetch_message(int i, Size *len, void *arg)
+fetch_message(int i, Size *len, bool *transient, void *arg)
 {
 	KeptMessage *km = ((KeptMessage **) arg)[i];
 
+	*transient = km->in_wal;
 	if (km->in_wal)
 		return reread_message(km, len);
 	*len = km->len;

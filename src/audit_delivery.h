@@ -29,9 +29,10 @@ extern void audit_delivery_drain(void);
 
 /*
  * audit_chain.c: chain and write n committed messages, in order; fetch(i)
- * returns message i, valid until the next call
+ * returns message i, valid until the next call if *transient, else until
+ * audit_deliver() returns
  */
-typedef const char *(*AuditMessageFetch) (int i, Size *len, void *arg);
+typedef const char *(*AuditMessageFetch) (int i, Size *len, bool *transient, void *arg);
 extern int	audit_deliver(int n, AuditMessageFetch fetch, void *arg);
 
 /* tenant_rls_audit_init(): settings; when preloaded, shared memory and the launcher */
