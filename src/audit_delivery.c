@@ -629,8 +629,10 @@ typedef struct KeptMessage
  * A message larger than this is not kept in memory until its commit: a
  * transaction may write gigabytes of them (32 MB each, see defer_fits() in
  * audit_chain.c), and the slot keeps the WAL from its first one anyway.
+ * (A 1,000-row INSERT of a few columns is a message of about 100 kB: it
+ * stays in memory, read and checked once.)
  */
-#define KEEP_IN_MEMORY_MAX	(64 * 1024)
+#define KEEP_IN_MEMORY_MAX	(1024 * 1024)
 
 /* the messages of one (sub)transaction, until its commit or abort record */
 typedef struct KeptXact
