@@ -61,6 +61,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "owner_code.h"
 #include "audit_delivery.h"
 #include "context.h"
 #include "guc.h"
@@ -728,6 +729,11 @@ audit_truncate(TriggerData *td)
 		char	   *sql;
 		bool		isnull;
 
+		/*
+		 * Every tenant's rows, as the bootstrap superuser.  Planning the count
+		 * runs the table's index expressions: code of its owner, which runs
+		 * as that owner (owner_code.c), never as whoever truncates.
+		 */
 		sql = psprintf("SELECT pg_catalog.count(*) FROM %s",
 					   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 												  RelationGetRelationName(rel)));
@@ -736,7 +742,7 @@ audit_truncate(TriggerData *td)
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		if (owner_code_spi_execute(sql, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not count the rows of %s", RelationGetRelationName(rel));
 		count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		flags |= AUDIT_EF_ROW_COUNT;

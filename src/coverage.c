@@ -43,6 +43,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -63,8 +64,10 @@
 
 #include "coverage.h"
 #include "guc.h"
+#include "owner_code.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_policy_facts);
+PG_FUNCTION_INFO_V1(tenant_rls_tenant_row_count);
 PG_FUNCTION_INFO_V1(tenant_rls_coverage_config);
 PG_FUNCTION_INFO_V1(tenant_rls_expr_text_equal);
 PG_FUNCTION_INFO_V1(tenant_rls_key_is_generated);
@@ -806,4 +809,43 @@ tenant_rls_key_is_generated(PG_FUNCTION_ARGS)
 			PG_RETURN_BOOL(false);
 	}
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * tenant_rls._tenant_row_count(tbl regclass, col name): rows of tbl (ONLY)
+ * per value of col, counted as the current user (tenant_row_counts(): the
+ * extension owner).  Planning the count runs the table's index expressions:
+ * code of its owner, which runs as that owner (owner_code.c), never with
+ * the rights of whoever looks at the view.
+ */
+Datum
+tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Name		col = PG_GETARG_NAME(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *sql;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		PG_RETURN_VOID();
+	sql = psprintf("SELECT x.%s::pg_catalog.text, pg_catalog.count(*) FROM ONLY %s x GROUP BY 1 ORDER BY 1",
+				   quote_identifier(NameStr(*col)),
+				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											  get_rel_name(relid)));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (owner_code_spi_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not count the rows of %s", get_rel_name(relid));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2];
+
+		values[0] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &nulls[0]);
+		values[1] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &nulls[1]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
 }

@@ -112,6 +112,7 @@
 
 #include "event_trigger.h"
 #include "guc.h"
+#include "owner_code.h"
 #include "policy.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_ddl_command_end);
@@ -660,7 +661,9 @@ call_protect(Oid relid, const char *qualname, const char *tenant_column)
 	 * extension owner: it must be able to attach the audit trigger
 	 * (tenant_rls.audit) and to protect a partition created in a schema
 	 * whose owner is someone else.  What it runs is fixed DDL on the table
-	 * and catalog reads; no code of the table's owner is executed.
+	 * and catalog reads; code of the table's owner that this makes
+	 * PostgreSQL run (a CHECK constraint's function, folded) runs as that
+	 * owner, never with our rights, and may not run DDL (owner_code.c).
 	 */
 	errcb.callback = auto_protect_error_context;
 	errcb.arg = (void *) qualname;
@@ -2333,6 +2336,8 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigd
 {
 	MemoryContext tmpcxt;
 	MemoryContext oldcxt;
+	int			save_depth;
+	int			save_guard;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -2357,6 +2362,12 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigd
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(tmpcxt);
 	in_event_trigger = true;
+	/*
+	 * Our statements pass the drift guard; DDL of code they run does not, and
+	 * that code runs as its owner, not with our rights (owner_code.c).
+	 */
+	save_depth = tenant_own_ddl_begin();
+	save_guard = owner_code_guard_begin();
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -2367,6 +2378,8 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigd
 	PG_FINALLY();
 	{
 		in_event_trigger = false;
+		tenant_own_ddl_end(save_depth);
+		owner_code_guard_end(save_guard);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(oldcxt);

@@ -63,6 +63,7 @@
 #include "context.h"
 #include "event_trigger.h"
 #include "guc.h"
+#include "owner_code.h"
 #include "policy.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_protect);
@@ -170,8 +171,9 @@ regclass_literal(Oid relid)
  * Run SQL as the bootstrap superuser, for the registry (no privileges are
  * granted on it) and for reads that must not be filtered by the caller's
  * row security.  All SQL passed here is schema-qualified and parameterised.
- * An error restores the user on abort (xact.c).  (Also used by
- * event_trigger.c: policy.h.)
+ * Code of other roles it makes PostgreSQL run (the planner folds a table's
+ * index expressions) runs as its owner (owner_code.c).  An error restores
+ * the user on abort (xact.c).  (Also used by event_trigger.c: policy.h.)
  */
 int
 spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
@@ -179,12 +181,24 @@ spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
 {
 	Oid			save_userid;
 	int			save_sec;
-	int			ret;
+	volatile int ret;
+
+	int			save_guard;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+	/* code of other roles it runs, runs as their owners (owner_code.c) */
+	save_guard = owner_code_guard_begin();
+	PG_TRY();
+	{
+		ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+	}
+	PG_FINALLY();
+	{
+		owner_code_guard_end(save_guard);
+	}
+	PG_END_TRY();
 	SetUserIdAndSecContext(save_userid, save_sec);
 	if (ret < 0)
 		elog(ERROR, "tenant_rls: SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
@@ -624,6 +638,7 @@ own_policies_present(Oid relid)
 	return names;
 }
 
+/* (planning it runs the table's index expressions: owner_code.c) */
 static bool
 rel_has_nulls(Target *t, const char *col)
 {
@@ -803,13 +818,18 @@ registry_insert(Target *t, const char *colname, const ColType *ct,
  * Run generated DDL, with the drift guard told it is ours: as the caller, or
  * (privileged) with the extension's rights -- for enable_audit() and
  * disable_audit(), which PUBLIC may not call, once the caller's ownership of
- * the table has been checked.  Those run fixed SQL on the table and the
- * extension's own objects; no code of the table's owner is executed.
+ * the table has been checked.  Code of a table's owner that a statement
+ * makes PostgreSQL run (ALTER ... SET NOT NULL folds the functions of the
+ * table's CHECK constraints) runs as that owner, not as the caller (a
+ * superuser, or the extension in auto-protection), and may not run DDL
+ * (owner_code.c).
  */
 static void
 exec_statements(List *stmts, bool privileged)
 {
 	bool		save_active = policy_ddl_active;
+	int			save_depth = tenant_own_ddl_begin();
+	int			save_guard = owner_code_guard_begin();
 	ListCell   *lc;
 
 	PG_TRY();
@@ -826,6 +846,8 @@ exec_statements(List *stmts, bool privileged)
 	PG_FINALLY();
 	{
 		policy_ddl_active = save_active;
+		tenant_own_ddl_end(save_depth);
+		owner_code_guard_end(save_guard);
 	}
 	PG_END_TRY();
 	CommandCounterIncrement();

@@ -9,6 +9,8 @@
  *                      parser, signer and HMAC
  *   policy.c           protect(), unprotect(), mark_global(), exceptions
  *   policy_require.c   require_tenant*(): the tenant column's default
+ *   owner_code.c       code of other roles run by the extension's privileged
+ *                      work runs as its owner; no DDL inside our own DDL
  *   event_trigger.c    auto-protection, drift guard, registry upkeep
  *   audit.c            the audit trigger, the log's guard trigger, updated_at
  *   audit_payload.c    how one transaction's changes to one table are encoded
@@ -30,6 +32,7 @@
 
 #include "guc.h"
 #include "module_init.h"
+#include "owner_code.h"
 
 PG_MODULE_MAGIC;
 
@@ -48,6 +51,7 @@ _PG_init(void)
 		return;
 
 	tenant_rls_define_gucs();
+	tenant_rls_owner_code_init();
 	tenant_rls_strict_init();
 	tenant_rls_token_init();
 	tenant_rls_audit_init();

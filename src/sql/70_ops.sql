@@ -127,7 +127,18 @@ COMMENT ON VIEW tenant_rls.tenant_audit_volume IS
 
 -- Rows per tenant: an exact count of every protected table (one scan of each;
 -- leaf tables only, so a partitioned table's rows are counted once, in its
--- partitions, and an inheritance parent's own rows with ONLY).
+-- partitions, and an inheritance parent's own rows with ONLY).  Each count
+-- runs in C: planning it runs the table's index expressions, code of the
+-- table's owner, which must run as that owner (src/owner_code.c), not with
+-- the rights of this SECURITY DEFINER function.
+CREATE FUNCTION tenant_rls._tenant_row_count(tbl regclass, col name)
+    RETURNS TABLE (tenant text, row_count bigint)
+    LANGUAGE c STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'tenant_rls_tenant_row_count';
+REVOKE ALL ON FUNCTION tenant_rls._tenant_row_count(regclass, name) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls._tenant_row_count(regclass, name) IS
+    'internal: rows of tbl (ONLY) per value of col; code of other roles that the count runs runs as its owner';
+
 CREATE FUNCTION tenant_rls.tenant_row_counts()
     RETURNS TABLE (table_name text, tenant text, row_count bigint)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -136,7 +147,7 @@ CREATE FUNCTION tenant_rls.tenant_row_counts()
 DECLARE
     t record;
 BEGIN
-    FOR t IN SELECT p.schema_name, p.table_name, p.tenant_column
+    FOR t IN SELECT p.schema_name, p.table_name, p.tenant_column, c.oid
                FROM tenant_rls.protected_table p
                JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) p.schema_name
                JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid
@@ -145,10 +156,10 @@ BEGIN
                 AND c.relkind OPERATOR(pg_catalog.=) 'r'
               ORDER BY 1, 2
     LOOP
-        RETURN QUERY EXECUTE pg_catalog.format(
-            'SELECT %L::text, x.%I::text, pg_catalog.count(*) FROM ONLY %I.%I x GROUP BY 2 ORDER BY 2',
-            pg_catalog.quote_ident(t.schema_name) || '.' || pg_catalog.quote_ident(t.table_name),
-            t.tenant_column, t.schema_name, t.table_name);
+        RETURN QUERY SELECT pg_catalog.quote_ident(t.schema_name) OPERATOR(pg_catalog.||) '.'
+                            OPERATOR(pg_catalog.||) pg_catalog.quote_ident(t.table_name),
+                            x.tenant, x.row_count
+                       FROM tenant_rls._tenant_row_count(t.oid, t.tenant_column) x;
     END LOOP;
 END
 $$;

@@ -1,0 +1,31 @@
+/*
+ * owner_code.h -- code of other roles that the extension's privileged work
+ * makes PostgreSQL run (owner_code.c).
+ */
+#ifndef TENANT_RLS_OWNER_CODE_H
+#define TENANT_RLS_OWNER_CODE_H
+
+/*
+ * Between begin and end (nested: end gets what begin returned; call end in a
+ * PG_FINALLY), every function not owned by a superuser runs as its owner, in
+ * a security-restricted operation.  Wrap every piece of SQL the extension
+ * runs with more rights than the user who caused it.
+ */
+extern int	owner_code_guard_begin(void);
+extern void owner_code_guard_end(int saved);
+
+/* SPI_execute() between begin and end */
+extern int	owner_code_spi_execute(const char *sql, bool read_only, long tcount);
+
+/*
+ * The extension's own DDL: between begin and end, DDL that starts below one
+ * of the statements the caller runs -- code that those statements run -- is
+ * refused.
+ */
+extern int	tenant_own_ddl_begin(void);
+extern void tenant_own_ddl_end(int saved);
+
+/* _PG_init(): the hooks */
+extern void tenant_rls_owner_code_init(void);
+
+#endif							/* TENANT_RLS_OWNER_CODE_H */
