@@ -50,6 +50,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
@@ -1401,7 +1402,13 @@ typedef struct PendingBatch
 
 static List *pending = NIL;		/* PendingBatch *, in TopTransactionContext */
 static Size pending_bytes = 0;
-static bool xact_deferred = false;	/* this transaction wrote a deferred message */
+/*
+ * The lowest (sub)transaction level that wrote a deferred message still alive
+ * (not rolled back with its savepoint), 0: none.  While there is one, the
+ * transaction keeps deferring (defer_fits()).
+ */
+static int	deferred_level = 0;
+#define xact_deferred (deferred_level > 0)
 
 static void
 chain_write_heads(void)
@@ -1458,7 +1465,7 @@ chain_xact_callback(XactEvent event, void *arg)
 			chain_states_clear();
 			pending = NIL;
 			pending_bytes = 0;
-			xact_deferred = false;
+			deferred_level = 0;
 			break;
 		default:
 			break;
@@ -1476,6 +1483,10 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
 	level = GetCurrentTransactionNestLevel();
+
+	/* deferred messages: dropped with their savepoint, or now the parent's */
+	if (deferred_level >= level)
+		deferred_level = (event == SUBXACT_EVENT_ABORT_SUB) ? 0 : level - 1;
 
 	/*
 	 * Pending entries: those of an aborted subtransaction are dropped, those
@@ -1778,10 +1789,11 @@ flush_pending(int level, bool early)
 	foreach(lc, later)
 		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
 
-	if (defer_fits(now, early) && audit_delivery_deferred() && defer_batches(now))
+	if (defer_fits(now, early) && (xact_deferred || audit_delivery_deferred()) && defer_batches(now))
 	{
 		/* in the WAL with the commit; the delivery worker chains them */
-		xact_deferred = true;
+		if (deferred_level == 0 || level < deferred_level)
+			deferred_level = level;
 		foreach(lc, now)
 			free_batch((PendingBatch *) lfirst(lc));
 		list_free(now);
@@ -1854,7 +1866,10 @@ defer_put_ostr(StringInfo buf, const char *s, uint32 len)
 }
 
 /*
- * Which batches go into the WAL (with deferred delivery on).
+ * Which batches go into the WAL (with deferred delivery on).  Once a
+ * transaction has deferred anything, everything it flushes later goes there
+ * too (its entries stay in order), also if the session's setting changed or
+ * audit_delivery_stop() began meanwhile (it waits for the transaction).
  *
  * At commit, a transaction whose batches are many or large writes them
  * itself, holding its tenants' locks only for its commit: the one worker of
@@ -1875,7 +1890,7 @@ defer_put_ostr(StringInfo buf, const char *s, uint32 len)
  */
 #define DEFER_MAX_BATCHES	16
 #define DEFER_MAX_BYTES		(4 * 1024 * 1024)
-#define DEFER_MAX_MESSAGE	(512 * 1024 * 1024)
+#define DEFER_MAX_MESSAGE	(64 * 1024 * 1024)
 
 static bool
 defer_fits(List *batches, bool early)
@@ -1892,8 +1907,17 @@ defer_fits(List *batches, bool early)
 	}
 	if (bytes > DEFER_MAX_MESSAGE)
 		return false;
-	if (early || xact_deferred)
+	if (xact_deferred)
 		return true;
+
+	/*
+	 * Early, the slot keeps the WAL from this message until the transaction
+	 * ends: with max_slot_wal_keep_size set, a long import could outgrow it,
+	 * the slot would be invalidated and the import's entries lost.  Then it
+	 * writes them itself, as immediate delivery does.
+	 */
+	if (early)
+		return max_slot_wal_keep_size_mb < 0;
 	return list_length(batches) <= DEFER_MAX_BATCHES && bytes <= DEFER_MAX_BYTES;
 }
 
@@ -1937,7 +1961,7 @@ defer_batches(List *batches)
 		audit_put_u32(&buf, pb->nkeys);
 		audit_put_bytes(&buf, pb->keys, sizeof(int64) * pb->nkeys);
 	}
-	sent = audit_delivery_emit(buf.data, buf.len);
+	sent = audit_delivery_emit(buf.data, buf.len, xact_deferred);
 	pfree(buf.data);
 	return sent;
 }
@@ -2056,8 +2080,9 @@ defer_skip_str(DeferReader *r, uint32 maxlen)
 
 /*
  * Parse one message into its context and batches (in the current memory
- * context); false if it is malformed.  keys_only: only the tenants of the
- * batches (their payloads and history keys are checked, not copied).
+ * context); false if it is malformed.  The payloads point into data (which
+ * must outlive the batches).  keys_only: only the tenants of the batches
+ * (their payloads and history keys are checked, not copied).
  */
 static bool
 defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batches, int *nbatches,
@@ -2113,8 +2138,13 @@ defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batche
 			s = NULL;
 			n = 0;
 		}
-		else if ((s = defer_get_str(&r, MaxAllocSize - 1, &n)) == NULL)
-			return false;
+		else
+		{
+			/* borrowed, not copied: the message outlives the batch's use */
+			n = defer_get_u32(&r);
+			if (n > MaxAllocSize - 1 || (s = (char *) defer_get(&r, n)) == NULL)
+				return false;
+		}
 		if (pb->db_user_name == NULL || pb->nentries <= 0)
 			return false;
 		pb->payload.data = s;

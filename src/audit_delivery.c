@@ -423,7 +423,7 @@ message_mac(const char *msg, Size len, uint8 *out)
 }
 
 bool
-audit_delivery_emit(const char *body, int len)
+audit_delivery_emit(const char *body, int len, bool continuing)
 {
 	StringInfoData msg;
 	uint32		dbid = MyDatabaseId;
@@ -447,7 +447,8 @@ audit_delivery_emit(const char *body, int len)
 	 */
 	LWLockAcquire(shared->lock, LW_SHARED);
 	db = find_db(MyDatabaseId, false);
-	on = db != NULL && db->enabled && !db->stopping && slot_usable(MyDatabaseId);
+	on = db != NULL && slot_usable(MyDatabaseId) &&
+		((db->enabled && !db->stopping) || (continuing && db->stopping && !db->release));
 	if (on)
 		(void) LogLogicalMessage(DELIVERY_PREFIX, msg.data, msg.len, true);
 	LWLockRelease(shared->lock);
@@ -634,6 +635,14 @@ typedef struct KeptMessage
  */
 #define KEEP_IN_MEMORY_MAX	(1024 * 1024)
 
+/*
+ * ... and none once the messages kept in memory reach this in all: a loop of
+ * PL/pgSQL exception blocks past the 32 MB flush writes one message per row,
+ * each under its own subtransaction.
+ */
+#define KEEP_IN_MEMORY_TOTAL	(64 * 1024 * 1024)
+static Size kept_in_memory = 0;
+
 /* the messages of one (sub)transaction, until its commit or abort record */
 typedef struct KeptXact
 {
@@ -735,20 +744,42 @@ keep_message(XLogReaderState *r)
 		kx->first_read = GetCurrentTimestamp();
 		kx->msgs = NIL;
 	}
-	km = MemoryContextAlloc(kept_cxt, offsetof(KeptMessage, data) +
-							(m->message_size - MSG_HEADER_LEN > KEEP_IN_MEMORY_MAX ? 0 :
-							 m->message_size - MSG_HEADER_LEN));
-	km->lsn = r->ReadRecPtr;
-	km->len = m->message_size - MSG_HEADER_LEN;
-	km->in_wal = km->len > KEEP_IN_MEMORY_MAX;
-	if (!km->in_wal)
-		memcpy(km->data, msg + MSG_HEADER_LEN, km->len);
+	{
+		Size		len = m->message_size - MSG_HEADER_LEN;
+		bool		in_wal = len > KEEP_IN_MEMORY_MAX || kept_in_memory + len > KEEP_IN_MEMORY_TOTAL;
+
+		km = MemoryContextAlloc(kept_cxt, offsetof(KeptMessage, data) + (in_wal ? 0 : len));
+		km->lsn = r->ReadRecPtr;
+		km->len = len;
+		km->in_wal = in_wal;
+		if (!in_wal)
+		{
+			memcpy(km->data, msg + MSG_HEADER_LEN, len);
+			kept_in_memory += len;
+		}
+	}
 	{
 		MemoryContext old = MemoryContextSwitchTo(kept_cxt);
 
 		kx->msgs = lappend(kx->msgs, km);
 		MemoryContextSwitchTo(old);
 	}
+}
+
+/* free a list of KeptMessage * */
+static void
+free_messages(List *msgs)
+{
+	ListCell   *lc;
+
+	foreach(lc, msgs)
+	{
+		KeptMessage *km = lfirst(lc);
+
+		if (!km->in_wal)
+			kept_in_memory -= km->len;
+	}
+	list_free_deep(msgs);
 }
 
 /* take (commit) or drop (abort) the messages of xid */
@@ -768,7 +799,7 @@ take_xact(TransactionId xid, List *into, bool commit)
 		list_free(kx->msgs);
 	}
 	else
-		list_free_deep(kx->msgs);
+		free_messages(kx->msgs);
 	(void) hash_search(kept, &xid, HASH_REMOVE, NULL);
 	return into;
 }
@@ -826,7 +857,7 @@ end_xact(XLogReaderState *r)
 	if (r->EndRecPtr <= applied_lsn)
 	{
 		/* written before a restart of the worker */
-		list_free_deep(msgs);
+		free_messages(msgs);
 		return;
 	}
 	{
@@ -957,6 +988,40 @@ read_applied_lsn(XLogRecPtr *lsn)
 	return true;
 }
 
+/* the memory the worker keeps between deliveries, at most */
+#define IDLE_MEMORY_MAX		(16 * 1024 * 1024)
+
+/* a WAL reader of the local WAL that does not wait for more */
+static XLogReaderState *
+wal_reader(ReadLocalXLogPageNoWaitPrivate *priv)
+{
+	XLogReaderState *r = XLogReaderAllocate(wal_segment_size, NULL,
+											XL_ROUTINE(.page_read = &read_local_xlog_page_no_wait,
+													   .segment_open = &wal_segment_open,
+													   .segment_close = &wal_segment_close),
+											priv);
+
+	if (r == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed while allocating a WAL reading processor.")));
+	return r;
+}
+
+/* the (empty) table of transactions with kept messages, in kept_cxt */
+static void
+kept_create(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(TransactionId);
+	ctl.entrysize = sizeof(KeptXact);
+	ctl.hcxt = kept_cxt;
+	kept = hash_create("tenant_rls kept audit messages", 256, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
 /* reads large messages back from the WAL (apply_ready() frees it) */
 static XLogReaderState *rereader = NULL;
 
@@ -977,18 +1042,7 @@ reread_message(KeptMessage *km, Size *len)
 
 	/* the reader and its buffers live until apply_ready() has committed */
 	if (rereader == NULL)
-	{
-		rereader = XLogReaderAllocate(wal_segment_size, NULL,
-									  XL_ROUTINE(.page_read = &read_local_xlog_page_no_wait,
-												 .segment_open = &wal_segment_open,
-												 .segment_close = &wal_segment_close),
-									  palloc0(sizeof(ReadLocalXLogPageNoWaitPrivate)));
-		if (rereader == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory"),
-					 errdetail("Failed while allocating a WAL reading processor.")));
-	}
+		rereader = wal_reader(palloc0(sizeof(ReadLocalXLogPageNoWaitPrivate)));
 	XLogBeginRead(rereader, km->lsn);
 	rec = XLogReadRecord(rereader, &errormsg);
 	MemoryContextSwitchTo(old);
@@ -1105,7 +1159,7 @@ apply_ready(void)
 
 	applied_lsn = last;
 	foreach(lc, ready)
-		list_free_deep(((ReadyCommit *) lfirst(lc))->msgs);
+		free_messages(((ReadyCommit *) lfirst(lc))->msgs);
 	list_free_deep(ready);
 	ready = NIL;
 	ready_bytes = 0;
@@ -1241,7 +1295,6 @@ tenant_rls_delivery_worker_main(Datum arg)
 	XLogRecPtr	next;
 	bool		positioned = false;
 	TimestampTz last_prune = 0;
-	HASHCTL		ctl;
 
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -1292,23 +1345,10 @@ tenant_rls_delivery_worker_main(Datum arg)
 
 	kept_cxt = AllocSetContextCreate(TopMemoryContext, "tenant_rls audit delivery",
 									 ALLOCSET_DEFAULT_SIZES);
-	ctl.keysize = sizeof(TransactionId);
-	ctl.entrysize = sizeof(KeptXact);
-	ctl.hcxt = kept_cxt;
-	kept = hash_create("tenant_rls kept audit messages", 256, &ctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	kept_create();
 
 	priv = palloc0(sizeof(ReadLocalXLogPageNoWaitPrivate));
-	reader = XLogReaderAllocate(wal_segment_size, NULL,
-								XL_ROUTINE(.page_read = &read_local_xlog_page_no_wait,
-										   .segment_open = &wal_segment_open,
-										   .segment_close = &wal_segment_close),
-								priv);
-	if (reader == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("Failed while allocating a WAL reading processor.")));
+	reader = wal_reader(priv);
 	next = MyReplicationSlot->data.restart_lsn;
 
 	for (;;)
@@ -1399,6 +1439,20 @@ tenant_rls_delivery_worker_main(Datum arg)
 			TimestampTz now = GetCurrentTimestamp();
 
 			apply_ready();
+			if (hash_get_num_entries(kept) == 0 && ready == NIL &&
+				MemoryContextMemAllocated(kept_cxt, true) > IDLE_MEMORY_MAX)
+			{
+				/* give back what many small messages took */
+				MemoryContextReset(kept_cxt);
+				kept_create();
+			}
+			if (reader->readRecordBufSize > IDLE_MEMORY_MAX)
+			{
+				/* its buffer is as large as the largest record it read */
+				XLogReaderFree(reader);
+				reader = wal_reader(priv);
+				positioned = false;
+			}
 			if (TimestampDifferenceExceeds(last_prune, now, PRUNE_INTERVAL_MS))
 			{
 				/* once a second: DROP EXTENSION, crashed transactions */

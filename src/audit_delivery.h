@@ -20,9 +20,11 @@ extern bool audit_delivery_deferred(void);
 /*
  * Sign body and write it into the WAL as a transactional message; false
  * (nothing written) if delivery was switched off or its slot is gone
- * meanwhile: the caller then writes the batches itself.
+ * meanwhile: the caller then writes the batches itself.  continuing: the
+ * transaction deferred messages before; accepted while
+ * audit_delivery_stop() waits for it.
  */
-extern bool audit_delivery_emit(const char *body, int len);
+extern bool audit_delivery_emit(const char *body, int len, bool continuing);
 
 /* audit_purge(): wait until every committed batch is in the log (or error) */
 extern void audit_delivery_drain(void);

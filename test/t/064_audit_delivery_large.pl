@@ -105,5 +105,59 @@ unlike(slurp_file($node->logfile), qr/audit delivery could not lock/, 'the worke
 is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.lint() WHERE code LIKE 'audit_delivery%'}), '0',
 	'lint() reports nothing about delivery');
 
+# audit_delivery_stop() while an import that deferred is open: stop() waits
+# for it, and what the import flushes meanwhile (early, and at its commit)
+# still goes into the WAL, so its entries stay in order
+$s = $node->background_psql('postgres', on_error_stop => 1);
+$s->query_safe(q{SET tenant_rls.audit_delivery = deferred});
+$s->query_safe(q{BEGIN});
+$s->query_safe(q{SELECT tenant_rls.set_tenant('c')});
+$s->query_safe($import);
+my $stopper = $node->background_psql('postgres', on_error_stop => 0);
+$stopper->query_until(qr/stopping/, q{\echo stopping
+SELECT tenant_rls.audit_delivery_stop('120 s');
+});
+ok($node->poll_query_until('postgres', q{SELECT delivery = 'immediate' FROM tenant_rls.audit_delivery_status()}),
+	'audit_delivery_stop() has begun (writers no longer defer)');
+$s->query_safe($import =~ s/'import '/'second '/r);
+$s->query_safe(q{INSERT INTO public.big (v) VALUES ('last c')});
+$s->query_safe(q{COMMIT});
+$s->quit;
+$stopper->quit;
+is($node->safe_psql('postgres', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}), 'f',
+	'audit_delivery_stop() finished once the import committed');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) || ' ' || count(DISTINCT (new_row->>'id')) FROM tenant_rls.audit_log WHERE tenant = 'c'}),
+	'80001 80001', 'the import is in the log, every row once');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (
+	  SELECT row_number() OVER (ORDER BY seq, entry) AS pos,
+	         row_number() OVER (ORDER BY (new_row->>'id')::bigint) AS idpos
+	    FROM tenant_rls.audit_log WHERE tenant = 'c') x
+	 WHERE pos <> idpos}),
+	'0', '... in the order its rows were made (nothing written immediately ahead of the rest)');
+
+# with max_slot_wal_keep_size set, a checkpoint could invalidate the slot
+# under a long import: there its early flush is written immediately (the
+# import then holds its chain), and nothing is lost
+$node->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_start()});
+$node->safe_psql('postgres', q{ALTER SYSTEM SET max_slot_wal_keep_size = '10GB'; SELECT pg_reload_conf();});
+$s = $node->background_psql('postgres', on_error_stop => 1);
+$s->query_safe(q{SET tenant_rls.audit_delivery = deferred});
+$s->query_safe(q{SHOW max_slot_wal_keep_size});
+$s->query_safe(q{BEGIN});
+$s->query_safe(q{SELECT tenant_rls.set_tenant('d')});
+$s->query_safe($import);
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	WHERE l.locktype = 'advisory' AND a.backend_type = 'client backend' AND a.state = 'idle in transaction'}),
+	'1', 'with max_slot_wal_keep_size set, the open import wrote its early flush itself (it holds its chain)');
+$s->query_safe(q{COMMIT});
+$s->quit;
+is($node->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't', '... and after its commit');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log WHERE tenant = 'd'}),
+	'40000', 'every row of it is in the log');
+is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0',
+	'every chain still verifies');
+
 $node->stop;
 done_testing();
