@@ -306,6 +306,37 @@ SELECT l.level, l.object FROM tenant_rls.lint() l
 REVOKE SELECT ON tenant_rls.table_health FROM covg3_ops;
 REVOKE SELECT ON tenant_rls.tenant_row_volume FROM PUBLIC;
 
+-- ==== foreign_key_without_tenant: a tenant table references a global table
+-- with ON UPDATE / ON DELETE CASCADE; through the global table acme changes
+-- and deletes globex's rows
+SET ROLE covg3_owner;
+CREATE TABLE covg3.plans (id text PRIMARY KEY, name text);
+CREATE TABLE covg3.subs (tenant_id text NOT NULL, id int,
+    plan_id text REFERENCES covg3.plans ON DELETE CASCADE ON UPDATE CASCADE,
+    PRIMARY KEY (tenant_id, id));
+CREATE INDEX ON covg3.subs (tenant_id, plan_id);
+RESET ROLE;
+SELECT tenant_rls.mark_global('covg3.plans');
+SELECT count(*) FROM tenant_rls.protect('covg3.subs');
+GRANT SELECT, INSERT, UPDATE, DELETE ON covg3.plans, covg3.subs TO covg3_app;
+INSERT INTO covg3.plans VALUES ('basic', 'Basic'), ('pro', 'Pro');
+INSERT INTO covg3.subs VALUES ('globex', 1, 'basic'), ('globex', 2, 'pro');
+SET ROLE covg3_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+SELECT count(*) FROM covg3.subs;
+UPDATE covg3.plans SET id = 'basic-old' WHERE id = 'basic';
+DELETE FROM covg3.plans WHERE id = 'pro';
+COMMIT;
+RESET ROLE;
+SELECT tenant_id, id, plan_id FROM covg3.subs ORDER BY id;
+SELECT level, object, message FROM pg_temp.mine('foreign_key_without_tenant');
+-- what the detail says: NO ACTION, and application roles only read plans
+ALTER TABLE covg3.subs DROP CONSTRAINT subs_plan_id_fkey,
+    ADD CONSTRAINT subs_plan_id_fkey FOREIGN KEY (plan_id) REFERENCES covg3.plans;
+SELECT level, object FROM pg_temp.mine('foreign_key_without_tenant');
+DROP TABLE covg3.subs, covg3.plans;
+
 -- ==== what is left of this test: the dedicated replication role (a
 -- warning by design) and the primary key on id alone
 SELECT code, level, object FROM tenant_rls.lint()

@@ -130,7 +130,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('tenant_table_privilege', 'error', 'TRUNCATE, TRIGGER or REFERENCES granted on a tenant table',
      'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys; also on columns) on a tenant table.'),
     ('foreign_key_without_tenant', 'error', 'foreign key between tenant tables without the tenant column',
-     'A foreign key between two tenant tables does not pair the tenant columns, or a table that is not a tenant table references a tenant table: a row may reference another tenant''s row (an existence oracle), and a cascade changes another tenant''s rows.'),
+     'A foreign key between two tenant tables does not pair the tenant columns, or a table that is not a tenant table references a tenant table, or a tenant table references one that is not with an ON UPDATE / ON DELETE action that changes rows: a row may reference another tenant''s row (an existence oracle), and a cascade changes another tenant''s rows.'),
     ('tenant_setting_default', 'error', 'default for the tenant setting',
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM, the configuration file, a function''s SET clause or a policy''s COALESCE gives app.current_tenant_id a default: sessions run inside a tenant without setting one.'),
     ('replication_role_default', 'error', 'default of session_replication_role = replica',
@@ -1235,6 +1235,37 @@ SELECT 'foreign_key_without_tenant', 'error', format('%I ON %I.%I', co.conname, 
   LEFT JOIN extrels e ON e.objid = co.conrelid
  WHERE co.contype = 'f' AND co.conparentid = 0 AND d.tenant_attnum IS NOT NULL
    AND s.relid IS NULL AND e.objid IS NULL
+UNION ALL
+-- a foreign key from a tenant table to a table that is not one (a global
+-- table such as plans) whose ON UPDATE / ON DELETE action changes the
+-- referencing rows: the action ignores row-level security, so whoever may
+-- update or delete a row of the referenced table changes or deletes the rows
+-- of every tenant that reference it (error when a role other than the owner
+-- may; warning otherwise)
+SELECT 'foreign_key_without_tenant',
+       CASE WHEN EXISTS (SELECT 1 FROM aclexplode(c.relacl) e LEFT JOIN pg_roles gr ON gr.oid = e.grantee
+                          WHERE e.privilege_type IN ('UPDATE', 'DELETE') AND e.grantee <> c.relowner
+                            AND NOT coalesce(gr.rolsuper, false))
+            THEN 'error' ELSE 'warning' END,
+       format('%I ON %s', co.conname, s.qname), 'constraint',
+       format('Foreign key %I from tenant table %s to %I.%I, which is not a tenant table, has %s.',
+              co.conname, s.qname, n.nspname, c.relname,
+              concat_ws(' and ',
+                        CASE co.confupdtype WHEN 'c' THEN 'ON UPDATE CASCADE' WHEN 'n' THEN 'ON UPDATE SET NULL'
+                                            WHEN 'd' THEN 'ON UPDATE SET DEFAULT' END,
+                        CASE co.confdeltype WHEN 'c' THEN 'ON DELETE CASCADE' WHEN 'n' THEN 'ON DELETE SET NULL'
+                                            WHEN 'd' THEN 'ON DELETE SET DEFAULT' END)),
+       format('The action ignores row-level security: whoever may update or delete a row of %I.%I changes or deletes the rows of every tenant of %s that reference it. Use ON UPDATE / ON DELETE NO ACTION (or RESTRICT), and let application roles only read %I.%I.',
+              n.nspname, c.relname, s.qname, n.nspname, c.relname),
+       NULL, s.relid
+  FROM pg_constraint co
+  JOIN ten s ON s.relid = co.conrelid
+  JOIN pg_class c ON c.oid = co.confrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN ten d ON d.relid = co.confrelid
+ WHERE co.contype = 'f' AND co.conparentid = 0
+   AND s.tenant_attnum IS NOT NULL AND (d.relid IS NULL OR d.tenant_attnum IS NULL)
+   AND (co.confupdtype IN ('c', 'n', 'd') OR co.confdeltype IN ('c', 'n', 'd'))
 UNION ALL
 SELECT 'tenant_setting_default', 'error', r.object, 'setting',
        format('%s sets a default for app.current_tenant_id (%s).', r.stmt, r.c),
