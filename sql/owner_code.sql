@@ -4,8 +4,10 @@
 -- the constraint), in an index expression (the planner folds it), called by
 -- auto-protection, by protect() run by a superuser, by the audit trigger's
 -- TRUNCATE count and by tenant_row_counts().  Such code runs as the table's
--- owner, never as a superuser or the extension, and may not run DDL while the
--- extension's own statements run (that DDL would pass the drift guard).
+-- owner (where it would otherwise run with a superuser's rights), never as a
+-- superuser or the extension; the settings it changes end with the
+-- extension's work; and it may not run DDL (that DDL would pass the drift
+-- guard).
 -- tr_dev: a login role with CREATE on the managed schema and nothing else.
 --
 SET client_min_messages = warning;
@@ -97,6 +99,96 @@ RESET tenant_rls.audit_truncate_count;
 SELECT table_name, tenant, row_count FROM tenant_rls.tenant_row_counts()
  WHERE table_name LIKE 'public.oc\_%' ORDER BY 1, 2;
 
+-- 6. only code that would run with a superuser's rights is switched: a
+-- function of tr_v called by tr_dev's code keeps invoker's rights (it runs as
+-- tr_dev, not as tr_v), and a SECURITY DEFINER function of tr_v leaves its
+-- caller's identity as it was
+DO $$ BEGIN CREATE ROLE tr_v NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT CREATE ON SCHEMA public TO tr_v;
+SET ROLE tr_v;
+CREATE TABLE public.oc_v_secret (s text);
+INSERT INTO public.oc_v_secret VALUES ('only tr_v may read this');
+CREATE FUNCTION public.oc_v_lookup() RETURNS text LANGUAGE plpgsql STABLE AS $$
+BEGIN RETURN (SELECT string_agg(s, ',') FROM public.oc_v_secret); END $$;
+CREATE FUNCTION public.oc_v_helper() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
+RESET ROLE;
+SET ROLE tr_dev;
+CREATE FUNCTION public.oc_k_other() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  PERFORM public.oc_v_helper();
+  RAISE NOTICE 'after tr_v''s SECURITY DEFINER helper: current_user %', current_user;
+  BEGIN
+    PERFORM public.oc_v_lookup();
+    RAISE NOTICE 'tr_v''s invoker function read tr_v''s secret';
+  EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'tr_v''s invoker function ran with tr_dev''s rights: %', SQLERRM;
+  END;
+  RETURN 1;
+END $$;
+CREATE TABLE public.oc_other (a int CHECK (a + public.oc_k_other() > 0), tenant_id text);
+RESET ROLE;
+-- ... and a superuser's protect() of a table whose CHECK calls a SECURITY
+-- DEFINER function of tr_dev leaves the superuser's session as it was
+SET ROLE tr_dev;
+CREATE FUNCTION public.oc_sd() RETURNS int LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER AS $$
+BEGIN RETURN 1; END $$;
+RESET ROLE;
+SET tenant_rls.auto_protect = off;
+SET ROLE tr_dev;
+CREATE TABLE public.oc_sd_t (a int CHECK (a + public.oc_sd() > 0), tid text);
+RESET ROLE;
+RESET tenant_rls.auto_protect;
+SELECT count(*) FROM tenant_rls.protect('public.oc_sd_t', 'tid');
+SELECT current_user = session_user AS still_the_dba;
+
+-- 7. settings that such code changes end with the extension's work: here it
+-- would leave public (and tr_dev's operator "=" there) first in a
+-- superuser's search_path
+SET ROLE tr_dev;
+CREATE FUNCTION public.oc_k_path() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM pg_catalog.set_config('search_path', 'public, pg_catalog', false); RETURN 1; END $$;
+RESET ROLE;
+SET tenant_rls.auto_protect = off;
+SET ROLE tr_dev;
+CREATE TABLE public.oc_path (a int CHECK (a + public.oc_k_path() > 0), tid text);
+RESET ROLE;
+RESET tenant_rls.auto_protect;
+SHOW search_path;
+SELECT count(*) FROM tenant_rls.protect('public.oc_path', 'tid');
+SHOW search_path;
+
+-- 8. DDL from such code in a plain query of the extension (protect()'s NULL
+-- check folds the index expression) is refused too
+SET ROLE tr_dev;
+CREATE TABLE public.oc_victim2 (id int, tenant_id text NOT NULL);
+CREATE FUNCTION public.oc_evil2() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  IF current_setting('search_path') = 'pg_catalog, pg_temp' THEN
+    EXECUTE 'ALTER TABLE public.oc_victim2 NO FORCE ROW LEVEL SECURITY';
+  END IF;
+  RETURN 1;
+END $$;
+CREATE FUNCTION public.oc_k_evil2() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM public.oc_evil2(); RETURN 1; END $$;
+CREATE TABLE public.oc_bait2 (a int, tid text);
+CREATE INDEX oc_bait2_x ON public.oc_bait2 ((a + public.oc_k_evil2()));
+RESET ROLE;
+\c
+SET ROLE tr_dev;
+ALTER TABLE public.oc_bait2 RENAME COLUMN tid TO tenant_id;
+RESET ROLE;
+SELECT relforcerowsecurity AS victim_forced FROM pg_class WHERE oid = 'public.oc_victim2'::regclass;
+
+-- 9. a superuser's own event trigger that runs a utility statement (PostgREST
+-- reloads its schema cache with NOTIFY) still works with protect()
+CREATE FUNCTION public.oc_pgrst_watch() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN NOTIFY pgrst, 'reload schema'; END $$;
+CREATE EVENT TRIGGER oc_pgrst_watch ON ddl_command_end EXECUTE PROCEDURE public.oc_pgrst_watch();
+CREATE TABLE public.oc_notify (id int, tenant_id text);
+SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'public.oc_notify'::regclass;
+DROP EVENT TRIGGER oc_pgrst_watch;
+DROP FUNCTION public.oc_pgrst_watch();
+
 -- nothing of the above let tr_dev read acme's row
 SET ROLE tr_dev;
 SELECT count(*) FROM public.oc_orders;
@@ -104,8 +196,12 @@ RESET ROLE;
 
 SET client_min_messages = warning;
 SELECT tenant_rls.disable_audit('public.oc_idx');
-DROP TABLE public.oc_orders, public.oc_check, public.oc_victim, public.oc_idx;
+DROP TABLE public.oc_orders, public.oc_check, public.oc_victim, public.oc_idx, public.oc_v_secret,
+           public.oc_other, public.oc_sd_t, public.oc_path, public.oc_victim2, public.oc_bait2,
+           public.oc_notify;
 DROP FUNCTION public.oc_k(), public.oc_k_evil(), public.oc_evil(), public.oc_whoami(),
-              public.oc_k_poison(), public.oc_poison();
-REVOKE CREATE ON SCHEMA public FROM tr_dev, tr_owner;
+              public.oc_k_poison(), public.oc_poison(), public.oc_v_lookup(), public.oc_v_helper(),
+              public.oc_k_other(), public.oc_sd(), public.oc_k_path(), public.oc_evil2(),
+              public.oc_k_evil2();
+REVOKE CREATE ON SCHEMA public FROM tr_dev, tr_owner, tr_v;
 RESET client_min_messages;

@@ -2329,14 +2329,14 @@ ddl_command_start_work(EventTriggerData *trigdata)
 
 /*
  * Common frame of the triggers: protocol check, early exits, a temporary
- * memory context, SPI, and the recursion flag reset in PG_FINALLY.
+ * memory context, SPI, and the recursion flag reset on the way out, also on
+ * an error.
  */
 static void
 run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigdata))
 {
 	MemoryContext tmpcxt;
 	MemoryContext oldcxt;
-	int			save_depth;
 	int			save_guard;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
@@ -2366,7 +2366,6 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigd
 	 * Our statements pass the drift guard; DDL of code they run does not, and
 	 * that code runs as its owner, not with our rights (owner_code.c).
 	 */
-	save_depth = tenant_own_ddl_begin();
 	save_guard = owner_code_guard_begin();
 	PG_TRY();
 	{
@@ -2375,13 +2374,15 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigd
 		work((EventTriggerData *) fcinfo->context);
 		SPI_finish();
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		in_event_trigger = false;
-		tenant_own_ddl_end(save_depth);
-		owner_code_guard_end(save_guard);
+		owner_code_guard_end_error(save_guard);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	in_event_trigger = false;
+	owner_code_guard_end(save_guard);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(tmpcxt);
 }

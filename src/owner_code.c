@@ -14,18 +14,22 @@
  * schema can write it -- would be a superuser.
  *
  * So while the extension works with such rights (owner_code_guard_begin() ..
- * _end()), every function that is not owned by a superuser runs as its
- * owner, in a security-restricted operation: as if it were SECURITY DEFINER
- * of its owner (fmgr hooks; SQL functions are then not inlined).  Functions
- * of superusers -- built in, of extensions, of the DBA -- run as before.
- *
- * And while the extension runs its own DDL (tenant_own_ddl_begin() .. _end():
- * protect(), unprotect() & co., the event triggers), the drift guard and
- * auto-protection stand aside for it; DDL that starts below one of those
- * statements -- code they run, of a table's owner -- would pass unguarded
- * (dropping a policy of another protected table, or weakening the policies
- * protect() is creating before it records them as the managed definition),
- * so it is refused.
+ * _end()):
+ *   - a function not owned by a superuser, called where the current user is
+ *     a superuser, runs as its owner, in a security-restricted operation: as
+ *     if it were SECURITY DEFINER of its owner (fmgr hooks; SQL functions are
+ *     then not inlined).  Called by code of another role, it keeps invoker's
+ *     rights as always; a SECURITY DEFINER function of a non-superuser only
+ *     gets the restrictions.  Functions of superusers -- built in, of
+ *     extensions, of the DBA -- run as before;
+ *   - settings such code changes (search_path) end with the guard (a GUC
+ *     nest level per guard), as for index functions;
+ *   - DDL run by such code is refused: the drift guard and auto-protection
+ *     stand aside while the extension runs its own DDL, so that DDL would pass
+ *     unguarded (dropping a policy of another protected table, or weakening
+ *     the policies protect() is creating before it records them).  DDL of
+ *     the caller's own event triggers (NOTIFY of PostgREST's schema reload)
+ *     is not code of another role and runs.
  */
 #include "tenant_rls.h"
 
@@ -36,14 +40,15 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "owner_code.h"
 
 static int	guard_level = 0;	/* owner_code_guard_begin() nesting */
-static int	utility_depth = 0;	/* utility statements in progress */
-static int	own_ddl_depth = -1; /* where our own statements start; -1: none */
+static int *guard_nest = NULL;	/* GUC nest level of each guard level */
+static int	guard_nest_size = 0;
 
 static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 static fmgr_hook_type prev_fmgr_hook = NULL;
@@ -54,20 +59,39 @@ typedef struct SavedUser
 {
 	Oid			userid;
 	int			sec_context;
+	bool		secdef;			/* fmgr_security_definer() restores it itself */
 	struct SavedUser *next;
 } SavedUser;
 
 static SavedUser *saved_users = NULL;
 
+/*
+ * Settings that code of other roles changes while the guard is on must not
+ * outlive the guard (search_path of a superuser's session): a GUC nest
+ * level per guard, rolled back when it ends without error (an error: the
+ * (sub)transaction's abort does it).
+ */
 int
 owner_code_guard_begin(void)
 {
+	if (guard_level >= guard_nest_size)
+	{
+		int			n = Max(16, guard_nest_size * 2);
+
+		guard_nest = guard_nest ?
+			repalloc(guard_nest, n * sizeof(int)) :
+			MemoryContextAlloc(TopMemoryContext, n * sizeof(int));
+		guard_nest_size = n;
+	}
+	guard_nest[guard_level] = NewGUCNestLevel();
 	return guard_level++;
 }
 
 void
 owner_code_guard_end(int saved)
 {
+	if (guard_level > saved)
+		AtEOXact_GUC(false, guard_nest[saved]);
 	guard_level = saved;
 }
 
@@ -81,32 +105,26 @@ owner_code_spi_execute(const char *sql, bool read_only, long tcount)
 	{
 		ret = SPI_execute(sql, read_only, tcount);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		owner_code_guard_end(save);
+		owner_code_guard_end_error(save);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	owner_code_guard_end(save);
 	return ret;
 }
 
-int
-tenant_own_ddl_begin(void)
-{
-	int			save = own_ddl_depth;
-
-	own_ddl_depth = utility_depth;
-	return save;
-}
-
+/* on the error path: no GUC work, the abort does it */
 void
-tenant_own_ddl_end(int saved)
+owner_code_guard_end_error(int saved)
 {
-	own_ddl_depth = saved;
+	guard_level = saved;
 }
 
 /* the owner of a function, if it is not a superuser; InvalidOid otherwise */
 static Oid
-untrusted_owner(Oid fn_oid)
+untrusted_owner_ext(Oid fn_oid, bool *secdef)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
 	Oid			owner;
@@ -114,8 +132,16 @@ untrusted_owner(Oid fn_oid)
 	if (!HeapTupleIsValid(tup))
 		return InvalidOid;
 	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+	if (secdef)
+		*secdef = ((Form_pg_proc) GETSTRUCT(tup))->prosecdef;
 	ReleaseSysCache(tup);
 	return superuser_arg(owner) ? InvalidOid : owner;
+}
+
+static Oid
+untrusted_owner(Oid fn_oid)
+{
+	return untrusted_owner_ext(fn_oid, NULL);
 }
 
 static bool
@@ -139,12 +165,22 @@ owner_code_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 	if (event == FHET_START)
 	{
 		Oid			owner;
+		bool		secdef = false;
 		SavedUser  *s;
 
-		if (guard_level == 0 || !OidIsValid(owner = untrusted_owner(flinfo->fn_oid)))
+		if (guard_level == 0 || !OidIsValid(owner = untrusted_owner_ext(flinfo->fn_oid, &secdef)))
+			return;
+		/*
+		 * An ordinary function runs as its owner only when the code calling
+		 * it has rights to protect (a superuser); called by code of another
+		 * role it keeps invoker's rights.  A SECURITY DEFINER function
+		 * already runs as its owner: it only gets the restrictions.
+		 */
+		if (!secdef && !superuser())
 			return;
 		s = MemoryContextAlloc(TopMemoryContext, sizeof(SavedUser));
 		GetUserIdAndSecContext(&s->userid, &s->sec_context);
+		s->secdef = secdef;
 		s->next = saved_users;
 		saved_users = s;
 		*private = Int32GetDatum(DatumGetInt32(*private) + 1);
@@ -158,7 +194,13 @@ owner_code_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 
 		saved_users = s->next;
 		*private = Int32GetDatum(DatumGetInt32(*private) - 1);
-		SetUserIdAndSecContext(s->userid, s->sec_context);
+		/*
+		 * A SECURITY DEFINER function: fmgr_security_definer() has already
+		 * put its caller's identity back before FHET_END; what we saved is
+		 * the function owner's, which must not stay.
+		 */
+		if (!(s->secdef && event == FHET_END))
+			SetUserIdAndSecContext(s->userid, s->sec_context);
 		pfree(s);
 	}
 }
@@ -168,31 +210,24 @@ owner_code_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool read
 						  ProcessUtilityContext context, ParamListInfo params,
 						  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
-	if (own_ddl_depth >= 0 && utility_depth > own_ddl_depth)
+	/* code of another role that the hook runs as its owner (saved_users) */
+	if (saved_users != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("tenant_rls refuses a statement run by a function while it changes a table's protection"),
 				 errdetail("Statement: %s", queryString ? queryString : "?"),
 				 errhint("A function called by a CHECK constraint, an index expression or another expression of the table ran it while protect(), unprotect() or auto-protection ran their own statements; such a function must not run DDL.")));
-	utility_depth++;
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-									queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		utility_depth--;
-	}
-	PG_END_TRY();
 }
 
 /*
- * Every begin has its end in a PG_FINALLY; this is the net under it: an
+ * Every begin has its end (owner_code_guard_end_error() when an error passes
+ * through, the abort rolls the settings back); this is the net under it: an
  * error the guard's owner did not catch ends the transaction, and nothing of
  * the guard may outlive it.
  */
@@ -202,7 +237,6 @@ owner_code_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
 		guard_level = 0;
-		own_ddl_depth = -1;
 		while (saved_users != NULL)
 		{
 			SavedUser  *s = saved_users;

@@ -13,17 +13,10 @@
  */
 extern int	owner_code_guard_begin(void);
 extern void owner_code_guard_end(int saved);
+extern void owner_code_guard_end_error(int saved);
 
 /* SPI_execute() between begin and end */
 extern int	owner_code_spi_execute(const char *sql, bool read_only, long tcount);
-
-/*
- * The extension's own DDL: between begin and end, DDL that starts below one
- * of the statements the caller runs -- code that those statements run -- is
- * refused.
- */
-extern int	tenant_own_ddl_begin(void);
-extern void tenant_own_ddl_end(int saved);
 
 /* _PG_init(): the hooks */
 extern void tenant_rls_owner_code_init(void);

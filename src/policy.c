@@ -194,11 +194,13 @@ spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	{
 		ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		owner_code_guard_end(save_guard);
+		owner_code_guard_end_error(save_guard);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	owner_code_guard_end(save_guard);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	if (ret < 0)
 		elog(ERROR, "tenant_rls: SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
@@ -828,7 +830,6 @@ static void
 exec_statements(List *stmts, bool privileged)
 {
 	bool		save_active = policy_ddl_active;
-	int			save_depth = tenant_own_ddl_begin();
 	int			save_guard = owner_code_guard_begin();
 	ListCell   *lc;
 
@@ -843,13 +844,15 @@ exec_statements(List *stmts, bool privileged)
 				spi_exec_ddl((char *) lfirst(lc));
 		}
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		policy_ddl_active = save_active;
-		tenant_own_ddl_end(save_depth);
-		owner_code_guard_end(save_guard);
+		owner_code_guard_end_error(save_guard);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	policy_ddl_active = save_active;
+	owner_code_guard_end(save_guard);
 	CommandCounterIncrement();
 }
 
