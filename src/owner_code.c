@@ -149,7 +149,8 @@ owner_code_needs_fmgr_hook(Oid fn_oid)
 {
 	if (prev_needs_fmgr_hook && (*prev_needs_fmgr_hook) (fn_oid))
 		return true;
-	return guard_level > 0 && OidIsValid(untrusted_owner(fn_oid));
+	/* (only where the call would run with a superuser's rights, see below) */
+	return guard_level > 0 && superuser() && OidIsValid(untrusted_owner(fn_oid));
 }
 
 /*
