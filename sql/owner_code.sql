@@ -184,10 +184,70 @@ SELECT relforcerowsecurity AS victim_forced FROM pg_class WHERE oid = 'public.oc
 CREATE FUNCTION public.oc_pgrst_watch() RETURNS event_trigger LANGUAGE plpgsql AS $$
 BEGIN NOTIFY pgrst, 'reload schema'; END $$;
 CREATE EVENT TRIGGER oc_pgrst_watch ON ddl_command_end EXECUTE PROCEDURE public.oc_pgrst_watch();
+-- (its function may belong to another role: only a superuser attaches it)
+ALTER FUNCTION public.oc_pgrst_watch() OWNER TO tr_owner;
 CREATE TABLE public.oc_notify (id int, tenant_id text);
 SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'public.oc_notify'::regclass;
+-- ... also when a table's owner runs protect() itself
+SET tenant_rls.auto_protect = off;
+SET ROLE tr_dev;
+CREATE TABLE public.oc_notify2 (id int, tenant_id text);
+SELECT count(*) FROM tenant_rls.protect('public.oc_notify2');
+RESET ROLE;
+RESET tenant_rls.auto_protect;
 DROP EVENT TRIGGER oc_pgrst_watch;
 DROP FUNCTION public.oc_pgrst_watch();
+
+-- 10. a function whose SET clause changes the role (SET role,
+-- SET session_authorization) is refused: applied before the fmgr hook runs,
+-- it made the hook see tr_dev instead of the superuser calling protect(), so
+-- the function ran unrestricted and its DDL passed (here: a deferred trigger
+-- that would fire at the superuser's COMMIT, as the superuser)
+SET ROLE tr_dev;
+CREATE TABLE public.oc_q (x int);
+CREATE FUNCTION public.oc_q_trg() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN EXECUTE 'ALTER ROLE tr_dev SUPERUSER'; RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER oc_q_later AFTER INSERT ON public.oc_q
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.oc_q_trg();
+CREATE FUNCTION public.oc_q_ins() RETURNS void LANGUAGE sql VOLATILE
+  AS 'INSERT INTO public.oc_q VALUES (1)';
+CREATE FUNCTION public.oc_k_role() RETURNS int LANGUAGE plpgsql IMMUTABLE
+  SET role = 'tr_dev'
+  AS $$ BEGIN PERFORM public.oc_q_ins(); RETURN 1; END $$;
+RESET ROLE;
+SET tenant_rls.auto_protect = off;
+SET ROLE tr_dev;
+CREATE TABLE public.oc_role (a int CHECK (a + public.oc_k_role() > 0), tid text);
+RESET ROLE;
+RESET tenant_rls.auto_protect;
+SELECT count(*) FROM tenant_rls.protect('public.oc_role', 'tid');
+SELECT rolsuper FROM pg_roles WHERE rolname = 'tr_dev';
+SELECT current_user = session_user AS still_the_dba;
+
+-- 11. a table's owner protecting its own table: its code runs with its own
+-- rights anyway, but DDL from it is refused too -- here its CHECK function
+-- would weaken the guard policy protect() just created, before protect()
+-- records it as the managed definition (lint() would then call the table
+-- healthy)
+SET ROLE tr_dev;
+CREATE FUNCTION public.oc_poison_own() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_catalog.pg_policy WHERE polrelid = to_regclass('public.oc_own')
+              AND polname = 'tenant_rls_guard_select') THEN
+    EXECUTE 'ALTER POLICY tenant_rls_guard_select ON public.oc_own USING (true)';
+  END IF;
+  RETURN 1;
+END $$;
+CREATE FUNCTION public.oc_k_poison_own() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM public.oc_poison_own(); RETURN 1; END $$;
+RESET ROLE;
+SET tenant_rls.auto_protect = off;
+SET ROLE tr_dev;
+CREATE TABLE public.oc_own (a int CHECK (a + public.oc_k_poison_own() > 0), tid text);
+SELECT count(*) FROM tenant_rls.protect('public.oc_own', 'tid');
+SELECT count(*) AS guard_policies FROM pg_policy WHERE polrelid = 'public.oc_own'::regclass;
+RESET ROLE;
+RESET tenant_rls.auto_protect;
 
 -- nothing of the above let tr_dev read acme's row
 SET ROLE tr_dev;
@@ -198,10 +258,10 @@ SET client_min_messages = warning;
 SELECT tenant_rls.disable_audit('public.oc_idx');
 DROP TABLE public.oc_orders, public.oc_check, public.oc_victim, public.oc_idx, public.oc_v_secret,
            public.oc_other, public.oc_sd_t, public.oc_path, public.oc_victim2, public.oc_bait2,
-           public.oc_notify;
+           public.oc_notify, public.oc_notify2, public.oc_own, public.oc_q, public.oc_role;
 DROP FUNCTION public.oc_k(), public.oc_k_evil(), public.oc_evil(), public.oc_whoami(),
               public.oc_k_poison(), public.oc_poison(), public.oc_v_lookup(), public.oc_v_helper(),
               public.oc_k_other(), public.oc_sd(), public.oc_k_path(), public.oc_evil2(),
-              public.oc_k_evil2();
+              public.oc_k_evil2(), public.oc_poison_own(), public.oc_k_poison_own(), public.oc_q_trg(), public.oc_q_ins(), public.oc_k_role();
 REVOKE CREATE ON SCHEMA public FROM tr_dev, tr_owner, tr_v;
 RESET client_min_messages;

@@ -2337,6 +2337,7 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigd
 {
 	MemoryContext tmpcxt;
 	MemoryContext oldcxt;
+	int			save_depth;
 	int			save_guard;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
@@ -2366,6 +2367,7 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigd
 	 * Our statements pass the drift guard; DDL of code they run does not, and
 	 * that code runs as its owner, not with our rights (owner_code.c).
 	 */
+	save_depth = tenant_own_ddl_begin();
 	save_guard = owner_code_guard_begin();
 	PG_TRY();
 	{
@@ -2377,11 +2379,13 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigd
 	PG_CATCH();
 	{
 		in_event_trigger = false;
+		tenant_own_ddl_end(save_depth);
 		owner_code_guard_end_error(save_guard);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	in_event_trigger = false;
+	tenant_own_ddl_end(save_depth);
 	owner_code_guard_end(save_guard);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(tmpcxt);

@@ -36,17 +36,23 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "owner_code.h"
 
 static int	guard_level = 0;	/* owner_code_guard_begin() nesting */
+static int	utility_depth = 0;	/* utility statements in progress */
+static int	own_ddl_depth = -1; /* where our own statements start; -1: none */
 static int *guard_nest = NULL;	/* GUC nest level of each guard level */
 static int	guard_nest_size = 0;
 
@@ -115,6 +121,21 @@ owner_code_spi_execute(const char *sql, bool read_only, long tcount)
 	return ret;
 }
 
+int
+tenant_own_ddl_begin(void)
+{
+	int			save = own_ddl_depth;
+
+	own_ddl_depth = utility_depth;
+	return save;
+}
+
+void
+tenant_own_ddl_end(int saved)
+{
+	own_ddl_depth = saved;
+}
+
 /* on the error path: no GUC work, the abort does it */
 void
 owner_code_guard_end_error(int saved)
@@ -122,9 +143,43 @@ owner_code_guard_end_error(int saved)
 	guard_level = saved;
 }
 
+/*
+ * Does the function's SET clause change the identity (role,
+ * session_authorization)?  fmgr_security_definer() applies it before the
+ * hook is called: the hook would then see that identity, not its caller's.
+ */
+static bool
+proconfig_sets_identity(HeapTuple tup)
+{
+	bool		isnull;
+	Datum		d = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	bool		result = false;
+
+	if (isnull)
+		return false;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	for (int i = 0; i < n && !result; i++)
+	{
+		char	   *item;
+
+		if (nulls[i])
+			continue;
+		item = TextDatumGetCString(elems[i]);
+		if (pg_strncasecmp(item, "role=", 5) == 0 ||
+			pg_strncasecmp(item, "session_authorization=", 22) == 0)
+			result = true;
+		pfree(item);
+	}
+	return result;
+}
+
 /* the owner of a function, if it is not a superuser; InvalidOid otherwise */
 static Oid
-untrusted_owner_ext(Oid fn_oid, bool *secdef)
+untrusted_owner_ext(Oid fn_oid, bool *secdef, bool *sets_identity)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
 	Oid			owner;
@@ -132,8 +187,21 @@ untrusted_owner_ext(Oid fn_oid, bool *secdef)
 	if (!HeapTupleIsValid(tup))
 		return InvalidOid;
 	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+
+	/*
+	 * An event trigger function runs only where a superuser attached it
+	 * (CREATE EVENT TRIGGER): the DBA's, whoever owns it (PostgREST's
+	 * NOTIFY of a schema reload).
+	 */
+	if (((Form_pg_proc) GETSTRUCT(tup))->prorettype == EVENT_TRIGGEROID)
+	{
+		ReleaseSysCache(tup);
+		return InvalidOid;
+	}
 	if (secdef)
 		*secdef = ((Form_pg_proc) GETSTRUCT(tup))->prosecdef;
+	if (sets_identity)
+		*sets_identity = !superuser_arg(owner) && proconfig_sets_identity(tup);
 	ReleaseSysCache(tup);
 	return superuser_arg(owner) ? InvalidOid : owner;
 }
@@ -141,7 +209,7 @@ untrusted_owner_ext(Oid fn_oid, bool *secdef)
 static Oid
 untrusted_owner(Oid fn_oid)
 {
-	return untrusted_owner_ext(fn_oid, NULL);
+	return untrusted_owner_ext(fn_oid, NULL, NULL);
 }
 
 static bool
@@ -167,10 +235,23 @@ owner_code_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 	{
 		Oid			owner;
 		bool		secdef = false;
+		bool		sets_identity = false;
 		SavedUser  *s;
 
-		if (guard_level == 0 || !OidIsValid(owner = untrusted_owner_ext(flinfo->fn_oid, &secdef)))
+		if (guard_level == 0 || !OidIsValid(owner = untrusted_owner_ext(flinfo->fn_oid, &secdef, &sets_identity)))
 			return;
+		/*
+		 * Its SET role / session_authorization has already replaced the
+		 * identity of its caller (a superuser calling protect()): neither
+		 * the test below nor the identity saved for FHET_END would be the
+		 * caller's.  (SECURITY DEFINER functions cannot set them.)
+		 */
+		if (sets_identity)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("tenant_rls refuses function %s: its SET clause changes the role while the extension changes a table's protection",
+							get_func_name(flinfo->fn_oid)),
+					 errhint("Remove SET role / SET session_authorization from the function, or make it SECURITY DEFINER.")));
 		/*
 		 * An ordinary function runs as its owner only when the code calling
 		 * it has rights to protect (a superuser); called by code of another
@@ -211,19 +292,36 @@ owner_code_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool read
 						  ProcessUtilityContext context, ParamListInfo params,
 						  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
-	/* code of another role that the hook runs as its owner (saved_users) */
-	if (saved_users != NULL)
+	/*
+	 * Code of another role that the hook runs as its owner (saved_users),
+	 * or code a non-superuser's statement of ours runs below it (a table
+	 * owner's CHECK function while the owner's protect() runs: it would
+	 * weaken the policies protect() is about to record).  A NOTIFY is no
+	 * DDL (PostgREST's event trigger sends one for every statement).
+	 */
+	if (saved_users != NULL ||
+		(own_ddl_depth >= 0 && utility_depth > own_ddl_depth && !superuser() &&
+		 !IsA(pstmt->utilityStmt, NotifyStmt)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("tenant_rls refuses a statement run by a function while it changes a table's protection"),
 				 errdetail("Statement: %s", queryString ? queryString : "?"),
 				 errhint("A function called by a CHECK constraint, an index expression or another expression of the table ran it while protect(), unprotect() or auto-protection ran their own statements; such a function must not run DDL.")));
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+	utility_depth++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+									queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		utility_depth--;
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -238,6 +336,7 @@ owner_code_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
 		guard_level = 0;
+		own_ddl_depth = -1;
 		while (saved_users != NULL)
 		{
 			SavedUser  *s = saved_users;

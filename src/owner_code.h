@@ -18,6 +18,15 @@ extern void owner_code_guard_end_error(int saved);
 /* SPI_execute() between begin and end */
 extern int	owner_code_spi_execute(const char *sql, bool read_only, long tcount);
 
+/*
+ * The extension's own DDL: between begin and end, a utility statement that
+ * starts below one of the statements the caller runs, where the current
+ * user is not a superuser, is refused (a table owner's code while its own
+ * protect() runs), NOTIFY excepted.
+ */
+extern int	tenant_own_ddl_begin(void);
+extern void tenant_own_ddl_end(int saved);
+
 /* _PG_init(): the hooks */
 extern void tenant_rls_owner_code_init(void);
 

@@ -830,6 +830,7 @@ static void
 exec_statements(List *stmts, bool privileged)
 {
 	bool		save_active = policy_ddl_active;
+	int			save_depth = tenant_own_ddl_begin();
 	int			save_guard = owner_code_guard_begin();
 	ListCell   *lc;
 
@@ -847,11 +848,13 @@ exec_statements(List *stmts, bool privileged)
 	PG_CATCH();
 	{
 		policy_ddl_active = save_active;
+		tenant_own_ddl_end(save_depth);
 		owner_code_guard_end_error(save_guard);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	policy_ddl_active = save_active;
+	tenant_own_ddl_end(save_depth);
 	owner_code_guard_end(save_guard);
 	CommandCounterIncrement();
 }
