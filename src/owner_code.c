@@ -24,12 +24,18 @@
  *     extensions, of the DBA -- run as before;
  *   - settings such code changes (search_path) end with the guard (a GUC
  *     nest level per guard), as for index functions;
+ *   - a function of a non-superuser whose SET clause sets role or
+ *     session_authorization is refused (PostgreSQL applies the clause before
+ *     the hook sees the call, so the hook would not see its caller);
  *   - DDL run by such code is refused: the drift guard and auto-protection
  *     stand aside while the extension runs its own DDL, so that DDL would pass
  *     unguarded (dropping a policy of another protected table, or weakening
- *     the policies protect() is creating before it records them).  DDL of
- *     the caller's own event triggers (NOTIFY of PostgREST's schema reload)
- *     is not code of another role and runs.
+ *     the policies protect() is creating before it records them).  Also a
+ *     utility statement below one of the extension's own statements where
+ *     the current user is not a superuser (a table owner's code while its own
+ *     protect() runs), NOTIFY excepted.  Event trigger functions are not
+ *     switched (a superuser attached them): the DBA's event triggers
+ *     (PostgREST's NOTIFY of a schema reload) run as before.
  */
 #include "tenant_rls.h"
 
