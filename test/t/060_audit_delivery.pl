@@ -441,9 +441,9 @@ is($node->safe_psql('app', q{SELECT count(*) FROM tenant_rls.audit_log WHERE row
 	'the replayed message did not log the change a second time');
 ok($node->wait_for_log(qr/WARNING:  tenant_rls: ignored a forged or damaged audit message in the WAL: bad signature/, $log_offset),
 	'a WARNING in the server log (bad signature)');
-ok($node->log_contains(qr/ignored a forged or damaged audit message in the WAL: signed for another transaction/, $log_offset),
+ok($node->wait_for_log(qr/ignored a forged or damaged audit message in the WAL: signed for another transaction/, $log_offset),
 	'a WARNING in the server log (a replayed message: signed for another transaction)');
-ok($node->log_contains(qr/ignored a forged or damaged audit message in the WAL: too short/, $log_offset),
+ok($node->wait_for_log(qr/ignored a forged or damaged audit message in the WAL: too short/, $log_offset),
 	'a WARNING in the server log (too short)');
 is($node->safe_psql('app', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0', 'chains ok after the forgeries');
 
@@ -617,7 +617,7 @@ $t0 = time;
 ok($node->poll_query_until('postgres', qq{SELECT count(*) = 0 FROM pg_replication_slots WHERE slot_name = 'tenant_rls_audit_$gone_oid'}),
 	'DROP DATABASE: the launcher drops its slot');
 cmp_ok(time - $t0, '<=', 10, '... within a few seconds');
-ok($node->log_contains(qr/dropped replication slot "tenant_rls_audit_$gone_oid": its database no longer exists/),
+ok($node->wait_for_log(qr/dropped replication slot "tenant_rls_audit_$gone_oid": its database no longer exists/),
 	'... and says so in the server log');
 ok($node->log_contains(qr/audit delivery worker of database $gone_oid steps aside/),
 	'... and the worker said why it exited');
@@ -681,7 +681,8 @@ for (1 .. 100)
 	usleep(100_000);
 }
 ok($gone_in_10s, 'DROP EXTENSION: the running worker drops its slot within 10 s');
-ok($node->log_contains(qr/dropped replication slot "tenant_rls_audit_$noext_oid": the extension is not installed in its database/),
+# (the worker writes that line right after it has dropped the slot: wait for it)
+ok($node->wait_for_log(qr/dropped replication slot "tenant_rls_audit_$noext_oid": the extension is not installed in its database/),
 	'... and the server log says so');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'tenant_rls audit delivery' AND datname = 'noext'}),
 	'0', '... and no worker runs for that database any more');
