@@ -249,6 +249,23 @@ SELECT count(*) AS guard_policies FROM pg_policy WHERE polrelid = 'public.oc_own
 RESET ROLE;
 RESET tenant_rls.auto_protect;
 
+-- 12. SQL functions of non-superusers are not inlined while the extension
+-- works with a superuser's rights; an index expression read then must not
+-- stay cached that way (the session's queries would no longer match it)
+SET tenant_rls.auto_protect = off;
+SET ROLE tr_dev;
+CREATE FUNCTION public.oc_norm(t text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower(t)';
+CREATE TABLE public.oc_inl (id int, name text, tenant_id text);
+CREATE INDEX oc_inl_norm ON public.oc_inl (public.oc_norm(name));
+RESET ROLE;
+\c
+SELECT count(*) FROM tenant_rls.protect('public.oc_inl');
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM public.oc_inl WHERE public.oc_norm(name) = 'x';
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+
 -- nothing of the above let tr_dev read acme's row
 SET ROLE tr_dev;
 SELECT count(*) FROM public.oc_orders;
@@ -258,10 +275,10 @@ SET client_min_messages = warning;
 SELECT tenant_rls.disable_audit('public.oc_idx');
 DROP TABLE public.oc_orders, public.oc_check, public.oc_victim, public.oc_idx, public.oc_v_secret,
            public.oc_other, public.oc_sd_t, public.oc_path, public.oc_victim2, public.oc_bait2,
-           public.oc_notify, public.oc_notify2, public.oc_own, public.oc_q, public.oc_role;
+           public.oc_notify, public.oc_notify2, public.oc_own, public.oc_inl, public.oc_q, public.oc_role;
 DROP FUNCTION public.oc_k(), public.oc_k_evil(), public.oc_evil(), public.oc_whoami(),
               public.oc_k_poison(), public.oc_poison(), public.oc_v_lookup(), public.oc_v_helper(),
               public.oc_k_other(), public.oc_sd(), public.oc_k_path(), public.oc_evil2(),
-              public.oc_k_evil2(), public.oc_poison_own(), public.oc_k_poison_own(), public.oc_q_trg(), public.oc_q_ins(), public.oc_k_role();
+              public.oc_k_evil2(), public.oc_norm(text), public.oc_poison_own(), public.oc_k_poison_own(), public.oc_q_trg(), public.oc_q_ins(), public.oc_k_role();
 REVOKE CREATE ON SCHEMA public FROM tr_dev, tr_owner, tr_v;
 RESET client_min_messages;

@@ -41,6 +41,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -50,6 +51,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -57,6 +59,7 @@
 #include "owner_code.h"
 
 static int	guard_level = 0;	/* owner_code_guard_begin() nesting */
+static bool sql_function_hooked = false;	/* an SQL function not inlined under it */
 static int	utility_depth = 0;	/* utility statements in progress */
 static int	own_ddl_depth = -1; /* where our own statements start; -1: none */
 static int *guard_nest = NULL;	/* GUC nest level of each guard level */
@@ -105,6 +108,19 @@ owner_code_guard_end(int saved)
 	if (guard_level > saved)
 		AtEOXact_GUC(false, guard_nest[saved]);
 	guard_level = saved;
+
+	/*
+	 * An SQL function of a non-superuser was not inlined under the guard;
+	 * an index expression the planner read then stays cached so, and the
+	 * session's queries that inline it no longer match the index.  Rare (a
+	 * superuser's protect() of a table with such an expression index): drop
+	 * this backend's caches, as a sinval overflow would.
+	 */
+	if (guard_level == 0 && sql_function_hooked)
+	{
+		sql_function_hooked = false;
+		InvalidateSystemCaches();
+	}
 }
 
 int
@@ -224,7 +240,20 @@ owner_code_needs_fmgr_hook(Oid fn_oid)
 	if (prev_needs_fmgr_hook && (*prev_needs_fmgr_hook) (fn_oid))
 		return true;
 	/* (only where the call would run with a superuser's rights, see below) */
-	return guard_level > 0 && superuser() && OidIsValid(untrusted_owner(fn_oid));
+	if (guard_level == 0 || !superuser() || !OidIsValid(untrusted_owner(fn_oid)))
+		return false;
+	/* the planner does not inline it now: see owner_code_guard_end() */
+	{
+		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			if (((Form_pg_proc) GETSTRUCT(tup))->prolang == SQLlanguageId)
+				sql_function_hooked = true;
+			ReleaseSysCache(tup);
+		}
+	}
+	return true;
 }
 
 /*
@@ -343,6 +372,7 @@ owner_code_xact_callback(XactEvent event, void *arg)
 	{
 		guard_level = 0;
 		own_ddl_depth = -1;
+		sql_function_hooked = false;
 		while (saved_users != NULL)
 		{
 			SavedUser  *s = saved_users;
