@@ -31,11 +31,16 @@
  *     stand aside while the extension runs its own DDL, so that DDL would pass
  *     unguarded (dropping a policy of another protected table, or weakening
  *     the policies protect() is creating before it records them).  Also a
- *     utility statement below one of the extension's own statements where
- *     the current user is not a superuser (a table owner's code while its own
- *     protect() runs), NOTIFY excepted.  Event trigger functions are not
- *     switched (a superuser attached them): the DBA's event triggers
- *     (PostgREST's NOTIFY of a schema reload) run as before.
+ *     statement that changes row security or policies below one of the
+ *     extension's own statements where the current user is not a superuser
+ *     (a table owner's code while its own protect() runs).  Event trigger
+ *     functions are not switched (a superuser attached them): the DBA's
+ *     event triggers (PostgREST's NOTIFY of a schema reload, a GRANT to a
+ *     reporting role) run as before;
+ *   - no query of the extension plans a user's table with a condition where
+ *     the owner's code could run through a handle PostgreSQL cached before
+ *     the guard (the typcache's range subtype_diff, called by a selectivity
+ *     estimate): protect()'s NULL check scans the heap directly.
  */
 #include "tenant_rls.h"
 
@@ -69,9 +74,17 @@ static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 static fmgr_hook_type prev_fmgr_hook = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
-/* the identities the hook replaced, innermost first */
+/*
+ * One frame per call the hook sees (FHET_START .. FHET_END / FHET_ABORT,
+ * which PostgreSQL nests strictly), innermost first.  A count kept in the
+ * FmgrInfo (*private) cannot tell which invocation switched: an FmgrInfo
+ * cached for the session (the typcache's subtype_diff) is re-entered by the
+ * switched code itself, and the inner, unswitched call would pop the outer
+ * call's identity and give the rest of the owner's code the superuser back.
+ */
 typedef struct SavedUser
 {
+	bool		switched;		/* this call changed the identity */
 	Oid			userid;
 	int			sec_context;
 	bool		secdef;			/* fmgr_security_definer() restores it itself */
@@ -79,6 +92,7 @@ typedef struct SavedUser
 } SavedUser;
 
 static SavedUser *saved_users = NULL;
+static int	switched_calls = 0;	/* frames with switched set */
 
 /*
  * Settings that code of other roles changes while the guard is on must not
@@ -258,7 +272,7 @@ owner_code_needs_fmgr_hook(Oid fn_oid)
 
 /*
  * A function looked up while the guard was on: while it is still on, it runs
- * as its owner.  *private counts the identities pushed for this call site.
+ * as its owner.  Each call pushes a frame (SavedUser), switched or not.
  */
 static void
 owner_code_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
@@ -268,13 +282,13 @@ owner_code_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 
 	if (event == FHET_START)
 	{
-		Oid			owner;
+		Oid			owner = InvalidOid;
 		bool		secdef = false;
 		bool		sets_identity = false;
 		SavedUser  *s;
 
-		if (guard_level == 0 || !OidIsValid(owner = untrusted_owner_ext(flinfo->fn_oid, &secdef, &sets_identity)))
-			return;
+		if (guard_level > 0)
+			owner = untrusted_owner_ext(flinfo->fn_oid, &secdef, &sets_identity);
 		/*
 		 * Its SET role / session_authorization has already replaced the
 		 * identity of its caller (a superuser calling protect()): neither
@@ -287,6 +301,17 @@ owner_code_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 					 errmsg("tenant_rls refuses function %s: its SET clause changes the role while the extension changes a table's protection",
 							get_func_name(flinfo->fn_oid)),
 					 errhint("Remove SET role / SET session_authorization from the function, or make it SECURITY DEFINER.")));
+
+		/*
+		 * Every call gets its frame, switched or not (see SavedUser); pushed
+		 * after the last error above: fmgr_security_definer() calls
+		 * FHET_ABORT only for errors after FHET_START has returned.
+		 */
+		s = MemoryContextAllocZero(TopMemoryContext, sizeof(SavedUser));
+		s->next = saved_users;
+		saved_users = s;
+		if (!OidIsValid(owner))
+			return;
 		/*
 		 * An ordinary function runs as its owner only when the code calling
 		 * it has rights to protect (a superuser); called by code of another
@@ -295,31 +320,57 @@ owner_code_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 		 */
 		if (!secdef && !superuser())
 			return;
-		s = MemoryContextAlloc(TopMemoryContext, sizeof(SavedUser));
 		GetUserIdAndSecContext(&s->userid, &s->sec_context);
 		s->secdef = secdef;
-		s->next = saved_users;
-		saved_users = s;
-		*private = Int32GetDatum(DatumGetInt32(*private) + 1);
+		s->switched = true;
+		switched_calls++;
 		SetUserIdAndSecContext(owner, s->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
 	}
-	else if (DatumGetInt32(*private) > 0 && saved_users != NULL)
+	else if (saved_users != NULL)
 	{
-		/* FHET_END, FHET_ABORT: the innermost identity is this call's */
+		/* FHET_END, FHET_ABORT: the innermost frame is this call's */
 		SavedUser  *s = saved_users;
 
 		saved_users = s->next;
-		*private = Int32GetDatum(DatumGetInt32(*private) - 1);
-		/*
-		 * A SECURITY DEFINER function: fmgr_security_definer() has already
-		 * put its caller's identity back before FHET_END; what we saved is
-		 * the function owner's, which must not stay.
-		 */
-		if (!(s->secdef && event == FHET_END))
-			SetUserIdAndSecContext(s->userid, s->sec_context);
+		if (s->switched)
+		{
+			switched_calls--;
+			/*
+			 * A SECURITY DEFINER function: fmgr_security_definer() has
+			 * already put its caller's identity back before FHET_END; what
+			 * we saved is the function owner's, which must not stay.
+			 */
+			if (!(s->secdef && event == FHET_END))
+				SetUserIdAndSecContext(s->userid, s->sec_context);
+		}
 		pfree(s);
 	}
+}
+
+/* does the statement change a table's row security or its policies? */
+static bool
+changes_row_security(Node *stmt)
+{
+	ListCell   *lc;
+
+	if (IsA(stmt, CreatePolicyStmt) || IsA(stmt, AlterPolicyStmt))
+		return true;
+	if (IsA(stmt, DropStmt))
+		return ((DropStmt *) stmt)->removeType == OBJECT_POLICY;
+	if (IsA(stmt, RenameStmt))
+		return ((RenameStmt *) stmt)->renameType == OBJECT_POLICY;
+	if (!IsA(stmt, AlterTableStmt))
+		return false;
+	foreach(lc, ((AlterTableStmt *) stmt)->cmds)
+	{
+		AlterTableType t = ((AlterTableCmd *) lfirst(lc))->subtype;
+
+		if (t == AT_EnableRowSecurity || t == AT_DisableRowSecurity ||
+			t == AT_ForceRowSecurity || t == AT_NoForceRowSecurity)
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -328,15 +379,17 @@ owner_code_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool read
 						  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
 	/*
-	 * Code of another role that the hook runs as its owner (saved_users),
-	 * or code a non-superuser's statement of ours runs below it (a table
-	 * owner's CHECK function while the owner's protect() runs: it would
-	 * weaken the policies protect() is about to record).  A NOTIFY is no
-	 * DDL (PostgREST's event trigger sends one for every statement).
+	 * Any statement of code of another role that the hook runs as its owner
+	 * (switched_calls); and statements that change a table's row security or
+	 * policies below one of our own statements where the current user is not
+	 * a superuser (a table owner's CHECK function while the owner's
+	 * protect() runs: it would weaken the policies protect() is about to
+	 * record).  Other statements there (the DBA's event triggers firing as
+	 * the owner: GRANT, COMMENT, NOTIFY) run.
 	 */
-	if (saved_users != NULL ||
+	if (switched_calls > 0 ||
 		(own_ddl_depth >= 0 && utility_depth > own_ddl_depth && !superuser() &&
-		 !IsA(pstmt->utilityStmt, NotifyStmt)))
+		 changes_row_security(pstmt->utilityStmt)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("tenant_rls refuses a statement run by a function while it changes a table's protection"),
@@ -373,6 +426,7 @@ owner_code_xact_callback(XactEvent event, void *arg)
 		guard_level = 0;
 		own_ddl_depth = -1;
 		sql_function_hooked = false;
+		switched_calls = 0;
 		while (saved_users != NULL)
 		{
 			SavedUser  *s = saved_users;

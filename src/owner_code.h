@@ -19,10 +19,10 @@ extern void owner_code_guard_end_error(int saved);
 extern int	owner_code_spi_execute(const char *sql, bool read_only, long tcount);
 
 /*
- * The extension's own DDL: between begin and end, a utility statement that
- * starts below one of the statements the caller runs, where the current
- * user is not a superuser, is refused (a table owner's code while its own
- * protect() runs), NOTIFY excepted.
+ * The extension's own DDL: between begin and end, a statement changing row
+ * security or policies that starts below one of the statements the caller
+ * runs, where the current user is not a superuser, is refused (a table
+ * owner's code while its own protect() runs).
  */
 extern int	tenant_own_ddl_begin(void);
 extern void tenant_own_ddl_end(int saved);

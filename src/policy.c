@@ -28,6 +28,9 @@
 #include "tenant_rls.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
@@ -640,21 +643,44 @@ own_policies_present(Oid relid)
 	return names;
 }
 
-/* (planning it runs the table's index expressions: owner_code.c) */
+/*
+ * Rows without a tenant?  A plain scan of the heap, not a query: planning a
+ * query on the table as a superuser calls code of its owner through handles
+ * PostgreSQL caches for the whole session (a range type's subtype_diff in
+ * the typcache, called by the selectivity estimate of a partial index's
+ * predicate), which the fmgr hook never sees if they were made before the
+ * guard was on.  Here nothing of the owner runs at all.
+ */
 static bool
-rel_has_nulls(Target *t, const char *col)
+rel_has_nulls(Target *t, const char *colname)
 {
-	char	   *sql;
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	AttrNumber	attnum;
+	bool		found = false;
 
 	if (t->relkind == RELKIND_PARTITIONED_TABLE || t->attnotnull)
 		return false;
-	sql = psprintf("SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE %s IS NULL)", t->qualname, col);
-	spi_exec_privileged(sql, 0, NULL, NULL, NULL, true);
+	rel = table_open(t->relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_MATVIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
+	attnum = get_attnum(t->relid, colname);
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "tenant_rls: column \"%s\" of \"%s\" not found", colname, RelationGetRelationName(rel));
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		bool		isnull;
-
-		return spi_getbool(0, 1, &isnull);
+		CHECK_FOR_INTERRUPTS();
+		found = slot_attisnull(slot, attnum);
 	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
 /* name of the protected table a table's protection belongs to, if any */
@@ -1047,7 +1073,7 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	/* NULL tenants anywhere in the hierarchy: leave the column nullable */
 	for (int i = 0; i < ntargets; i++)
 	{
-		tarr[i]->has_nulls = rel_has_nulls(tarr[i], col);
+		tarr[i]->has_nulls = rel_has_nulls(tarr[i], colname);
 		any_nulls |= tarr[i]->has_nulls;
 	}
 
