@@ -287,6 +287,14 @@ owner_code_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 		bool		sets_identity = false;
 		SavedUser  *s;
 
+		/*
+		 * Outside the guard, with no frame open, nothing to do (every
+		 * SECURITY DEFINER or SET-clause call of every session comes here).
+		 * Calls nest strictly, so a call that pushes no frame here finds
+		 * none at its end either.
+		 */
+		if (guard_level == 0 && saved_users == NULL)
+			return;
 		if (guard_level > 0)
 			owner = untrusted_owner_ext(flinfo->fn_oid, &secdef, &sets_identity);
 		/*
