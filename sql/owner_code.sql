@@ -89,12 +89,28 @@ RESET tenant_rls.auto_protect;
 SET tenant_rls.audit = off;
 SELECT count(*) FROM tenant_rls.protect('public.oc_idx');
 
--- 4. the audit trigger counting the rows a superuser's TRUNCATE removes
+-- 4. the audit trigger counting the rows a superuser's TRUNCATE removes: it
+-- reads the heaps (planning a count ran code of tr_dev, and a foreign table
+-- tr_dev hung below its table was scanned with the superuser's user
+-- mapping), and only the table truncated (TRUNCATE ONLY leaves a child's
+-- rows, which the count included)
 SELECT tenant_rls.enable_audit('public.oc_idx');
+SET ROLE tr_dev;
+CREATE TABLE public.oc_idx_child () INHERITS (public.oc_idx);
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+INSERT INTO public.oc_idx (a) VALUES (1), (2);
+INSERT INTO public.oc_idx_child (a) VALUES (3), (4), (5);
+COMMIT;
+RESET ROLE;
 \c
 SET tenant_rls.audit_truncate_count = on;
-TRUNCATE public.oc_idx;
+TRUNCATE ONLY public.oc_idx;
 RESET tenant_rls.audit_truncate_count;
+SELECT operation, row_count FROM tenant_rls.audit_log
+ WHERE table_name = 'oc_idx' AND operation = 'TRUNCATE';
+SELECT count(*) AS child_rows_left FROM public.oc_idx_child;
+DROP TABLE public.oc_idx_child;
 
 -- 5. tenant_row_counts(), a superuser's view: each table counted as its owner
 \c

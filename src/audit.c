@@ -30,6 +30,9 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_inherits.h"
+#include "executor/tuptable.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
@@ -61,7 +64,6 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
-#include "owner_code.h"
 #include "audit_delivery.h"
 #include "context.h"
 #include "guc.h"
@@ -709,6 +711,43 @@ truncate_recorded_above(Relation rel)
 	return false;
 }
 
+/*
+ * The rows a TRUNCATE of rel removes through heaps, counted with a heap scan
+ * under the active snapshot: the table's own (an inheritance child has its
+ * own trigger and entry; TRUNCATE ONLY leaves it alone), a partitioned
+ * table's those of its leaf partitions.  Foreign tables are not scanned.
+ */
+static int64
+truncate_row_count(Relation rel)
+{
+	List	   *rels = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
+		find_all_inheritors(RelationGetRelid(rel), AccessShareLock, NULL) :
+		list_make1_oid(RelationGetRelid(rel));
+	ListCell   *lc;
+	int64		count = 0;
+
+	foreach(lc, rels)
+	{
+		Relation	r = table_open(lfirst_oid(lc), NoLock);
+
+		if (r->rd_rel->relkind == RELKIND_RELATION || r->rd_rel->relkind == RELKIND_MATVIEW)
+		{
+			TupleTableSlot *slot = table_slot_create(r, NULL);
+			TableScanDesc scan = table_beginscan(r, GetActiveSnapshot(), 0, NULL);
+
+			while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+			{
+				CHECK_FOR_INTERRUPTS();
+				count++;
+			}
+			table_endscan(scan);
+			ExecDropSingleTupleTableSlot(slot);
+		}
+		table_close(r, NoLock);
+	}
+	return count;
+}
+
 static void
 audit_truncate(TriggerData *td)
 {
@@ -724,30 +763,16 @@ audit_truncate(TriggerData *td)
 
 	if (audit_truncate_count && TRIGGER_FIRED_BEFORE(td->tg_event))
 	{
-		Oid			save_userid;
-		int			save_sec;
-		char	   *sql;
-		bool		isnull;
-
 		/*
-		 * Every tenant's rows, as the bootstrap superuser.  Planning the count
-		 * runs the table's index expressions: code of its owner, which runs
-		 * as that owner (owner_code.c), never as whoever truncates.
+		 * Every tenant's rows, read directly from the heaps: no query is
+		 * planned (planning would run code of the owner through handles
+		 * cached before any guard) and nothing runs with other rights than
+		 * the caller's.  Foreign tables are not counted: scanning one runs
+		 * its FDW with the user mapping of whoever scans (a superuser's, for
+		 * the planned count this replaces).
 		 */
-		sql = psprintf("SELECT pg_catalog.count(*) FROM %s",
-					   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-												  RelationGetRelationName(rel)));
-		GetUserIdAndSecContext(&save_userid, &save_sec);
-		SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (owner_code_spi_execute(sql, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not count the rows of %s", RelationGetRelationName(rel));
-		count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		count = truncate_row_count(rel);
 		flags |= AUDIT_EF_ROW_COUNT;
-		SPI_finish();
-		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 
 	reset_bufs();

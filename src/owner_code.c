@@ -3,10 +3,10 @@
  * makes PostgreSQL run.
  *
  * The extension runs SQL with more rights than the user who caused it: the
- * bootstrap superuser (spi_exec_privileged(): the registry, the NULL check of
- * protect(), the TRUNCATE count of the audit trigger), the extension owner
- * (the SECURITY DEFINER event triggers, which protect every new table; the
- * health views), or a superuser who calls protect().  That SQL can make
+ * bootstrap superuser (spi_exec_privileged(): the registry and the catalogs),
+ * the extension owner (the SECURITY DEFINER event triggers, which protect
+ * every new table; the health views), or a superuser who calls protect().
+ * That SQL can make
  * PostgreSQL run code of a table's owner: ALTER TABLE ... SET NOT NULL folds
  * the IMMUTABLE functions of the table's CHECK constraints while it proves the
  * constraint, the planner folds those of its index expressions, and so on.
@@ -40,7 +40,9 @@
  *   - no query of the extension plans a user's table with a condition where
  *     the owner's code could run through a handle PostgreSQL cached before
  *     the guard (the typcache's range subtype_diff, called by a selectivity
- *     estimate): protect()'s NULL check scans the heap directly.
+ *     estimate): protect()'s NULL check and the audit trigger's TRUNCATE
+ *     count scan the heap directly (the count never a foreign table: its
+ *     wrapper would log in with the user mapping of whoever truncates).
  */
 #include "tenant_rls.h"
 
