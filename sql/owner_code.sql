@@ -331,6 +331,32 @@ RESET tenant_rls.auto_protect;
 DROP EVENT TRIGGER oc_et_set;
 DROP FUNCTION public.oc_et_set();
 
+-- 15. a non-superuser's CREATE TABLE, protected and audited automatically,
+-- creates no partition of the audit log (it would lock the log until its
+-- transaction ends: every tenant's audit reads and every other CREATE TABLE
+-- would wait); a superuser's does
+DO $$
+DECLARE part text := 'audit_batch_p' || to_char((clock_timestamp() + interval '3 months') AT TIME ZONE 'UTC', 'YYYYMM');
+BEGIN
+    IF to_regclass('tenant_rls.' || part) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE tenant_rls.%I', part);
+    END IF;
+END $$;
+SET SESSION AUTHORIZATION tr_dev;
+BEGIN;
+CREATE TABLE public.oc_month (id int, tenant_id text);
+SELECT count(*) AS log_locks FROM pg_locks
+ WHERE pid = pg_backend_pid() AND relation = 'tenant_rls.audit_batch'::regclass AND mode = 'AccessExclusiveLock';
+COMMIT;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS partitions_ahead FROM pg_inherits
+ WHERE inhparent = 'tenant_rls.audit_batch'::regclass
+   AND inhrelid::regclass::text = 'tenant_rls.audit_batch_p' || to_char((clock_timestamp() + interval '3 months') AT TIME ZONE 'UTC', 'YYYYMM');
+CREATE TABLE public.oc_month2 (id int, tenant_id text);
+SELECT count(*) AS partitions_ahead FROM pg_inherits
+ WHERE inhparent = 'tenant_rls.audit_batch'::regclass
+   AND inhrelid::regclass::text = 'tenant_rls.audit_batch_p' || to_char((clock_timestamp() + interval '3 months') AT TIME ZONE 'UTC', 'YYYYMM');
+
 -- nothing of the above let tr_dev read acme's row
 SET ROLE tr_dev;
 SELECT count(*) FROM public.oc_orders;
@@ -340,7 +366,8 @@ SET client_min_messages = warning;
 SELECT tenant_rls.disable_audit('public.oc_idx');
 DROP TABLE public.oc_orders, public.oc_check, public.oc_victim, public.oc_idx, public.oc_v_secret,
            public.oc_other, public.oc_sd_t, public.oc_path, public.oc_victim2,
-           public.oc_notify, public.oc_notify2, public.oc_own, public.oc_inl, public.oc_rt, public.oc_et_t, public.oc_q, public.oc_role;
+           public.oc_notify, public.oc_notify2, public.oc_own, public.oc_inl, public.oc_rt, public.oc_et_t,
+           public.oc_month, public.oc_month2, public.oc_q, public.oc_role;
 DROP FUNCTION public.oc_k(), public.oc_k_evil(), public.oc_evil(), public.oc_whoami(),
               public.oc_k_poison(), public.oc_poison(), public.oc_v_lookup(), public.oc_v_helper(),
               public.oc_k_other(), public.oc_sd(), public.oc_k_path(), public.oc_evil2(),

@@ -579,7 +579,18 @@ BEGIN
         SET table_oid = excluded.table_oid, columns = excluded.columns, exclude = excluded.exclude,
             enabled_at = pg_catalog.now(), enabled_by = CURRENT_USER;
 
-    PERFORM tenant_rls.audit_maintain();
+    -- Partitions ahead and the repair of the log's guard triggers
+    -- (audit_maintain()) take locks on the log that last until this
+    -- transaction ends: only in a superuser's own session (a DBA's
+    -- enable_audit() or protect()), never in that of another role whose
+    -- CREATE TABLE is protected automatically (it could keep its transaction
+    -- open and block every tenant's audit reads, and every other CREATE
+    -- TABLE, or after a restore every audited commit).  Batches of a month
+    -- without its partition go to the default partition meanwhile; schedule
+    -- audit_maintain() (doc/audit.md).
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER) THEN
+        PERFORM tenant_rls.audit_maintain();
+    END IF;
 
     -- (re)create the triggers: this also invalidates the cached column lists
     PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit');
