@@ -331,6 +331,15 @@ COMMIT;
 RESET ROLE;
 SELECT tenant_id, id, plan_id FROM covg3.subs ORDER BY id;
 SELECT level, object, message FROM pg_temp.mine('foreign_key_without_tenant');
+-- the tenant column referencing a registry of tenants with ON DELETE
+-- CASCADE is not reported: deleting a tenant deletes only its own rows
+CREATE TABLE covg3.tenants (id text PRIMARY KEY);
+SELECT tenant_rls.mark_global('covg3.tenants');
+GRANT SELECT, DELETE ON covg3.tenants TO covg3_app;
+ALTER TABLE covg3.subs ADD CONSTRAINT subs_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES covg3.tenants ON DELETE CASCADE NOT VALID;
+SELECT level, object FROM pg_temp.mine('foreign_key_without_tenant');
+ALTER TABLE covg3.subs DROP CONSTRAINT subs_tenant_fkey;
+DROP TABLE covg3.tenants;
 -- what the detail says: NO ACTION, and application roles only read plans
 ALTER TABLE covg3.subs DROP CONSTRAINT subs_plan_id_fkey,
     ADD CONSTRAINT subs_plan_id_fkey FOREIGN KEY (plan_id) REFERENCES covg3.plans;

@@ -726,6 +726,9 @@ truncate_row_count(Relation rel)
 	ListCell   *lc;
 	int64		count = 0;
 
+	/* TRUNCATE holds its lock now: what it removes is what is committed now */
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+
 	foreach(lc, rels)
 	{
 		Relation	r = table_open(lfirst_oid(lc), NoLock);
@@ -733,7 +736,7 @@ truncate_row_count(Relation rel)
 		if (r->rd_rel->relkind == RELKIND_RELATION || r->rd_rel->relkind == RELKIND_MATVIEW)
 		{
 			TupleTableSlot *slot = table_slot_create(r, NULL);
-			TableScanDesc scan = table_beginscan(r, GetActiveSnapshot(), 0, NULL);
+			TableScanDesc scan = table_beginscan(r, snapshot, 0, NULL);
 
 			while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 			{
@@ -745,6 +748,7 @@ truncate_row_count(Relation rel)
 		}
 		table_close(r, NoLock);
 	}
+	UnregisterSnapshot(snapshot);
 	return count;
 }
 

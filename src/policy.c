@@ -28,6 +28,11 @@
 #include "tenant_rls.h"
 
 #include "access/htup_details.h"
+#include "utils/rel.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_am_d.h"
+#include "access/relscan.h"
+#include "access/genam.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "executor/tuptable.h"
@@ -651,11 +656,40 @@ own_policies_present(Oid relid)
  * predicate), which the fmgr hook never sees if they were made before the
  * guard was on.  Here nothing of the owner runs at all.
  */
+/*
+ * A valid, non-partial btree index whose first column is attnum (opened), or
+ * NULL.  Searching it for NULLs calls no operator: btree answers IS NULL by
+ * the entries' null flags.
+ */
+static Relation
+null_search_index(Relation rel, AttrNumber attnum)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index ix = irel->rd_index;
+
+		if (irel->rd_rel->relam == BTREE_AM_OID && ix->indisvalid && ix->indisready &&
+			ix->indnatts >= 1 && ix->indkey.values[0] == attnum &&
+			heap_attisnull(irel->rd_indextuple, Anum_pg_index_indpred, NULL))
+		{
+			list_free(indexes);
+			return irel;
+		}
+		index_close(irel, AccessShareLock);
+	}
+	list_free(indexes);
+	return NULL;
+}
+
 static bool
 rel_has_nulls(Target *t, const char *colname)
 {
 	Relation	rel;
-	TableScanDesc scan;
+	Relation	irel;
 	TupleTableSlot *slot;
 	AttrNumber	attnum;
 	bool		found = false;
@@ -671,13 +705,31 @@ rel_has_nulls(Target *t, const char *colname)
 	if (attnum == InvalidAttrNumber)
 		elog(ERROR, "tenant_rls: column \"%s\" of \"%s\" not found", colname, RelationGetRelationName(rel));
 	slot = table_slot_create(rel, NULL);
-	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-	while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	if ((irel = null_search_index(rel, attnum)) != NULL)
 	{
-		CHECK_FOR_INTERRUPTS();
-		found = slot_attisnull(slot, attnum);
+		/* the index on the tenant column (protect() advises one): a probe */
+		ScanKeyData key;
+		IndexScanDesc scan;
+
+		ScanKeyEntryInitialize(&key, SK_ISNULL | SK_SEARCHNULL, 1, InvalidStrategy,
+							   InvalidOid, InvalidOid, InvalidOid, (Datum) 0);
+		scan = index_beginscan(rel, irel, GetActiveSnapshot(), 1, 0);
+		index_rescan(scan, &key, 1, NULL, 0);
+		found = index_getnext_slot(scan, ForwardScanDirection, slot);
+		index_endscan(scan);
+		index_close(irel, AccessShareLock);
 	}
-	table_endscan(scan);
+	else
+	{
+		TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+
+		while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			CHECK_FOR_INTERRUPTS();
+			found = slot_attisnull(slot, attnum);
+		}
+		table_endscan(scan);
+	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, AccessShareLock);
 	return found;

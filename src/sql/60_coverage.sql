@@ -1246,6 +1246,11 @@ SELECT 'foreign_key_without_tenant',
        CASE WHEN EXISTS (SELECT 1 FROM aclexplode(c.relacl) e LEFT JOIN pg_roles gr ON gr.oid = e.grantee
                           WHERE e.privilege_type IN ('UPDATE', 'DELETE') AND e.grantee <> c.relowner
                             AND NOT coalesce(gr.rolsuper, false))
+              OR EXISTS (SELECT 1 FROM pg_attribute a CROSS JOIN LATERAL aclexplode(a.attacl) e
+                           LEFT JOIN pg_roles gr ON gr.oid = e.grantee
+                          WHERE a.attrelid = c.oid AND a.attnum = ANY (co.confkey) AND a.attacl IS NOT NULL
+                            AND e.privilege_type = 'UPDATE' AND e.grantee <> c.relowner
+                            AND NOT coalesce(gr.rolsuper, false))
             THEN 'error' ELSE 'warning' END,
        format('%I ON %s', co.conname, s.qname), 'constraint',
        format('Foreign key %I from tenant table %s to %I.%I, which is not a tenant table, has %s.',
@@ -1266,6 +1271,9 @@ SELECT 'foreign_key_without_tenant',
  WHERE co.contype = 'f' AND co.conparentid = 0
    AND s.tenant_attnum IS NOT NULL AND (d.relid IS NULL OR d.tenant_attnum IS NULL)
    AND (co.confupdtype IN ('c', 'n', 'd') OR co.confdeltype IN ('c', 'n', 'd'))
+   -- the tenant column itself referencing the tenants' registry: deleting a
+   -- tenant deletes that tenant's rows only (off-boarding)
+   AND co.conkey <> ARRAY[s.tenant_attnum]::int2[]
 UNION ALL
 SELECT 'tenant_setting_default', 'error', r.object, 'setting',
        format('%s sets a default for app.current_tenant_id (%s).', r.stmt, r.c),
