@@ -331,12 +331,24 @@ COMMIT;
 RESET ROLE;
 SELECT tenant_id, id, plan_id FROM covg3.subs ORDER BY id;
 SELECT level, object, message FROM pg_temp.mine('foreign_key_without_tenant');
--- the tenant column referencing a registry of tenants with ON DELETE
--- CASCADE is not reported: deleting a tenant deletes only its own rows
+-- the tenant column referencing a registry of tenants ON DELETE CASCADE is
+-- not reported while only the registry's owner may delete from it
+-- (deleting a tenant off-boards that tenant's rows only) ...
+SET ROLE covg3_owner;
 CREATE TABLE covg3.tenants (id text PRIMARY KEY);
+RESET ROLE;
 SELECT tenant_rls.mark_global('covg3.tenants');
-GRANT SELECT, DELETE ON covg3.tenants TO covg3_app;
+GRANT SELECT ON covg3.tenants TO covg3_app;
 ALTER TABLE covg3.subs ADD CONSTRAINT subs_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES covg3.tenants ON DELETE CASCADE NOT VALID;
+SELECT level, object FROM pg_temp.mine('foreign_key_without_tenant');
+-- ... but once an application role may delete tenants, acme may delete
+-- globex's registry row and with it globex's rows: an error
+GRANT DELETE ON covg3.tenants TO covg3_app;
+SELECT level, object FROM pg_temp.mine('foreign_key_without_tenant');
+-- ... and so is SET NULL / SET DEFAULT, which move a tenant's rows
+REVOKE DELETE ON covg3.tenants FROM covg3_app;
+ALTER TABLE covg3.subs DROP CONSTRAINT subs_tenant_fkey,
+    ADD CONSTRAINT subs_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES covg3.tenants ON DELETE SET DEFAULT NOT VALID;
 SELECT level, object FROM pg_temp.mine('foreign_key_without_tenant');
 ALTER TABLE covg3.subs DROP CONSTRAINT subs_tenant_fkey;
 DROP TABLE covg3.tenants;

@@ -1241,17 +1241,12 @@ UNION ALL
 -- referencing rows: the action ignores row-level security, so whoever may
 -- update or delete a row of the referenced table changes or deletes the rows
 -- of every tenant that reference it (error when a role other than the owner
--- may; warning otherwise)
+-- may; warning otherwise).  Not reported: the tenant column alone
+-- referencing a registry of tenants ON DELETE CASCADE (without an ON UPDATE
+-- action) that only its owner may change -- deleting a tenant off-boards
+-- that tenant's rows only.
 SELECT 'foreign_key_without_tenant',
-       CASE WHEN EXISTS (SELECT 1 FROM aclexplode(c.relacl) e LEFT JOIN pg_roles gr ON gr.oid = e.grantee
-                          WHERE e.privilege_type IN ('UPDATE', 'DELETE') AND e.grantee <> c.relowner
-                            AND NOT coalesce(gr.rolsuper, false))
-              OR EXISTS (SELECT 1 FROM pg_attribute a CROSS JOIN LATERAL aclexplode(a.attacl) e
-                           LEFT JOIN pg_roles gr ON gr.oid = e.grantee
-                          WHERE a.attrelid = c.oid AND a.attnum = ANY (co.confkey) AND a.attacl IS NOT NULL
-                            AND e.privilege_type = 'UPDATE' AND e.grantee <> c.relowner
-                            AND NOT coalesce(gr.rolsuper, false))
-            THEN 'error' ELSE 'warning' END,
+       CASE WHEN w.writable THEN 'error' ELSE 'warning' END,
        format('%I ON %s', co.conname, s.qname), 'constraint',
        format('Foreign key %I from tenant table %s to %I.%I, which is not a tenant table, has %s.',
               co.conname, s.qname, n.nspname, c.relname,
@@ -1268,12 +1263,20 @@ SELECT 'foreign_key_without_tenant',
   JOIN pg_class c ON c.oid = co.confrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN ten d ON d.relid = co.confrelid
+  CROSS JOIN LATERAL (
+      SELECT EXISTS (SELECT 1 FROM aclexplode(c.relacl) e LEFT JOIN pg_roles gr ON gr.oid = e.grantee
+                      WHERE e.privilege_type IN ('UPDATE', 'DELETE') AND e.grantee <> c.relowner
+                        AND NOT coalesce(gr.rolsuper, false))
+          OR EXISTS (SELECT 1 FROM pg_attribute a CROSS JOIN LATERAL aclexplode(a.attacl) e
+                       LEFT JOIN pg_roles gr ON gr.oid = e.grantee
+                      WHERE a.attrelid = c.oid AND a.attnum = ANY (co.confkey) AND a.attacl IS NOT NULL
+                        AND e.privilege_type = 'UPDATE' AND e.grantee <> c.relowner
+                        AND NOT coalesce(gr.rolsuper, false)) AS writable) w
  WHERE co.contype = 'f' AND co.conparentid = 0
    AND s.tenant_attnum IS NOT NULL AND (d.relid IS NULL OR d.tenant_attnum IS NULL)
    AND (co.confupdtype IN ('c', 'n', 'd') OR co.confdeltype IN ('c', 'n', 'd'))
-   -- the tenant column itself referencing the tenants' registry: deleting a
-   -- tenant deletes that tenant's rows only (off-boarding)
-   AND co.conkey <> ARRAY[s.tenant_attnum]::int2[]
+   AND NOT (co.conkey = ARRAY[s.tenant_attnum]::int2[] AND co.confdeltype = 'c'
+            AND co.confupdtype NOT IN ('c', 'n', 'd') AND NOT w.writable)
 UNION ALL
 SELECT 'tenant_setting_default', 'error', r.object, 'setting',
        format('%s sets a default for app.current_tenant_id (%s).', r.stmt, r.c),
