@@ -215,9 +215,13 @@ proconfig_sets_identity(HeapTuple tup)
 	return result;
 }
 
-/* the owner of a function, if it is not a superuser; InvalidOid otherwise */
+/*
+ * The owner of a function, if it is not a superuser (and the function is no
+ * event trigger function); InvalidOid otherwise.  Optionally whether it is
+ * SECURITY DEFINER, sets the role in its SET clause, is written in SQL.
+ */
 static Oid
-untrusted_owner_ext(Oid fn_oid, bool *secdef, bool *sets_identity)
+untrusted_owner(Oid fn_oid, bool *secdef, bool *sets_identity, bool *sql)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
 	Oid			owner;
@@ -238,37 +242,29 @@ untrusted_owner_ext(Oid fn_oid, bool *secdef, bool *sets_identity)
 	}
 	if (secdef)
 		*secdef = ((Form_pg_proc) GETSTRUCT(tup))->prosecdef;
+	if (sql)
+		*sql = ((Form_pg_proc) GETSTRUCT(tup))->prolang == SQLlanguageId;
 	if (sets_identity)
 		*sets_identity = !superuser_arg(owner) && proconfig_sets_identity(tup);
 	ReleaseSysCache(tup);
 	return superuser_arg(owner) ? InvalidOid : owner;
 }
 
-static Oid
-untrusted_owner(Oid fn_oid)
-{
-	return untrusted_owner_ext(fn_oid, NULL, NULL);
-}
 
 static bool
 owner_code_needs_fmgr_hook(Oid fn_oid)
 {
+	bool		sql = false;
+
 	if (prev_needs_fmgr_hook && (*prev_needs_fmgr_hook) (fn_oid))
 		return true;
 	/* (only where the call would run with a superuser's rights, see below) */
-	if (guard_level == 0 || !superuser() || !OidIsValid(untrusted_owner(fn_oid)))
+	if (guard_level == 0 || !superuser() ||
+		!OidIsValid(untrusted_owner(fn_oid, NULL, NULL, &sql)))
 		return false;
 	/* the planner does not inline it now: see owner_code_guard_end() */
-	{
-		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
-
-		if (HeapTupleIsValid(tup))
-		{
-			if (((Form_pg_proc) GETSTRUCT(tup))->prolang == SQLlanguageId)
-				sql_function_hooked = true;
-			ReleaseSysCache(tup);
-		}
-	}
+	if (sql)
+		sql_function_hooked = true;
 	return true;
 }
 
@@ -298,7 +294,7 @@ owner_code_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 		if (guard_level == 0 && saved_users == NULL)
 			return;
 		if (guard_level > 0)
-			owner = untrusted_owner_ext(flinfo->fn_oid, &secdef, &sets_identity);
+			owner = untrusted_owner(flinfo->fn_oid, &secdef, &sets_identity, NULL);
 		/*
 		 * Its SET role / session_authorization has already replaced the
 		 * identity of its caller (a superuser calling protect()): neither

@@ -27,25 +27,24 @@
  */
 #include "tenant_rls.h"
 
-#include "access/htup_details.h"
-#include "utils/rel.h"
-#include "catalog/pg_index.h"
-#include "catalog/pg_am_d.h"
-#include "access/relscan.h"
 #include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "executor/tuptable.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -63,6 +62,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -649,14 +649,6 @@ own_policies_present(Oid relid)
 }
 
 /*
- * Rows without a tenant?  A plain scan of the heap, not a query: planning a
- * query on the table as a superuser calls code of its owner through handles
- * PostgreSQL caches for the whole session (a range type's subtype_diff in
- * the typcache, called by the selectivity estimate of a partial index's
- * predicate), which the fmgr hook never sees if they were made before the
- * guard was on.  Here nothing of the owner runs at all.
- */
-/*
  * A valid, non-partial btree index whose first column is attnum (opened), or
  * NULL.  Searching it for NULLs calls no operator: btree answers IS NULL by
  * the entries' null flags.
@@ -685,6 +677,15 @@ null_search_index(Relation rel, AttrNumber attnum)
 	return NULL;
 }
 
+/*
+ * Rows without a tenant?  A probe of an index on the tenant column, or a
+ * plain scan of the heap, not a query: planning a query on the table as a
+ * superuser calls code of its owner through handles PostgreSQL caches for
+ * the whole session (a range type's subtype_diff in the typcache, called by
+ * the selectivity estimate of a partial index's predicate), which the fmgr
+ * hook never sees if they were made before the guard was on.  Here nothing
+ * of the owner runs at all.
+ */
 static bool
 rel_has_nulls(Target *t, const char *colname)
 {
