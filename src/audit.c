@@ -176,6 +176,7 @@ tenant_rls_audit_init(void)
 	if (process_shared_preload_libraries_in_progress)
 		audit_chain_shmem_init();
 	audit_delivery_init();
+	audit_maintain_init();
 }
 
 static bool

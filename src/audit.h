@@ -7,6 +7,7 @@
  *                  tenant_rls.audit_entries() behind the audit_log view
  * audit_chain.c    the pending batches of a transaction, the per-tenant hash
  *                  chain, the log writer, audit_verify(), audit_purge()
+ * audit_maintain.c the background worker creating the log's partitions ahead
  *
  * One row of tenant_rls.audit_batch holds the changes one transaction made to
  * one table for one tenant (a "batch"), encoded in its payload; the view
@@ -18,6 +19,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/relcache.h"
+#include "datatype/timestamp.h"
 
 /*
  * The columns of tenant_rls.audit_batch, in table order (src/sql/40_audit.sql).
@@ -178,5 +180,11 @@ extern bool audit_purge_sanctioned;
 /* relcache callback of audit_chain.c (forgets cached relation OIDs) */
 extern void audit_chain_relcache_callback(Datum arg, Oid relid);
 extern void audit_chain_shmem_init(void);	/* _PG_init, when preloaded */
+
+/* audit_maintain.c: the worker that creates the log's partitions ahead */
+extern bool audit_maintain_worker;
+extern void audit_maintain_init(void);	/* _PG_init */
+extern void audit_request_maintenance(void);
+extern bool audit_partitions_missing(TimestampTz ts);	/* audit_chain.c */
 
 #endif							/* TENANT_RLS_AUDIT_H */

@@ -823,6 +823,18 @@ insert_index_entries(Relation rel, HeapTuple tup)
  * unverified, gone with the archive.  (The answer is cached with part_oid;
  * a DETACH invalidates the partition's relcache entry, which resets it.)
  */
+/* the partition of the log named name, or InvalidOid */
+static Oid
+log_partition(const char *name, Oid nsp, Oid parent)
+{
+	Oid			oid = get_relname_relid(name, nsp);
+
+	if (OidIsValid(oid) &&
+		(!get_rel_relispartition(oid) || get_partition_parent(oid, true) != parent))
+		oid = InvalidOid;
+	return oid;
+}
+
 static Oid
 partition_for(TimestampTz ts)
 {
@@ -861,16 +873,51 @@ partition_for(TimestampTz ts)
 	if (tm2timestamp(&tm, 0, NULL, &hi) != 0)
 		elog(ERROR, "timestamp out of range");
 
-	oid = get_relname_relid(name, nsp);
-	if (OidIsValid(oid) &&
-		(!get_rel_relispartition(oid) || get_partition_parent(oid, true) != parent))
-		oid = InvalidOid;
+	oid = log_partition(name, nsp, parent);
 	if (!OidIsValid(oid))
 		oid = deflt;
+
+	/*
+	 * This or next month's partition missing: a background worker creates
+	 * the partitions ahead (audit_maintain.c), never this transaction.
+	 */
+	snprintf(name, sizeof(name), "audit_batch_p%04d%02d", tm.tm_year, tm.tm_mon);
+	if (oid == deflt || !OidIsValid(log_partition(name, nsp, parent)))
+		audit_request_maintenance();
 	part_oid = oid;
 	part_lo = lo;
 	part_hi = hi;
 	return oid;
+}
+
+/*
+ * Is the log's partition of the month of ts, or of the month after, missing?
+ * (For audit_maintain.c.)
+ */
+bool
+audit_partitions_missing(TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		name[NAMEDATALEN];
+
+	lookup_oids();
+	if (!OidIsValid(log_oid))
+		return false;
+	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		return false;
+	for (int i = 0; i < 2; i++)
+	{
+		snprintf(name, sizeof(name), "audit_batch_p%04d%02d", tm.tm_year, tm.tm_mon);
+		if (!OidIsValid(log_partition(name, audit_nsp, log_oid)))
+			return true;
+		if (++tm.tm_mon > 12)
+		{
+			tm.tm_mon = 1;
+			tm.tm_year++;
+		}
+	}
+	return false;
 }
 
 /*

@@ -57,8 +57,10 @@ CREATE TABLE tenant_rls.audit_batch (
 ) PARTITION BY RANGE (logged_at);
 COMMENT ON TABLE tenant_rls.audit_batch IS
     'tamper-evident change log written by the tenant_rls audit trigger, one row per batch of changes; read it through tenant_rls.audit_log';
--- Monthly partitions audit_batch_pYYYYMM are created by audit_maintain() (called
--- by enable_audit() and audit_purge(); schedule it monthly, e.g. with pg_cron).
+-- Monthly partitions audit_batch_pYYYYMM are created by audit_maintain()
+-- (called by enable_audit() and audit_purge(), and by the audit maintenance
+-- worker that a writer starts when next month's partition is missing:
+-- src/audit_maintain.c).
 -- The trigger never creates one (that would lock the log, and every audited
 -- writer of every tenant would wait until its commit): when the month's
 -- partition is missing, batches land in the default partition, so a missing
@@ -337,9 +339,18 @@ REVOKE ALL ON FUNCTION tenant_rls.audit_repair() FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.audit_repair() IS
     'puts the audit log guards back to ENABLE ALWAYS and repairs stale audit_config oids (called by audit_maintain())';
 
+-- Starts the audit maintenance worker (audit_maintain.c) when this or next
+-- month's partition is missing; true then.  enable_audit() calls it in a
+-- session of a role that is not a superuser.
+CREATE FUNCTION tenant_rls._audit_maintain_request() RETURNS boolean
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_maintain_request';
+COMMENT ON FUNCTION tenant_rls._audit_maintain_request() IS
+    'starts the worker that creates the audit log''s partitions when this or next month''s is missing (called by enable_audit())';
+
 -- Creates the partitions of the current month and of the next months_ahead
--- months.  Run it from a scheduler (e.g. monthly); enable_audit() and
--- audit_purge() run it too.  Returns the number of partitions created.
+-- months.  The audit maintenance worker, enable_audit() and audit_purge()
+-- run it; a scheduler may too.  Returns the number of partitions created.
 CREATE FUNCTION tenant_rls.audit_maintain(months_ahead integer DEFAULT 3) RETURNS integer
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -585,11 +596,17 @@ BEGIN
     -- enable_audit() or protect()), never in that of another role whose
     -- CREATE TABLE is protected automatically (it could keep its transaction
     -- open and block every tenant's audit reads, and every other CREATE
-    -- TABLE, or after a restore every audited commit).  Batches of a month
-    -- without its partition go to the default partition meanwhile; schedule
-    -- audit_maintain() (doc/audit.md).
+    -- TABLE, or after a restore every audited commit).  Elsewhere, the audit
+    -- maintenance worker creates missing partitions in a transaction of its
+    -- own (audit_maintain.c).
     IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER) THEN
         PERFORM tenant_rls.audit_maintain();
+    ELSE
+        BEGIN
+            PERFORM tenant_rls._audit_maintain_request();
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL;  -- a role granted enable_audit() only: the first write asks
+        END;
     END IF;
 
     -- (re)create the triggers: this also invalidates the cached column lists

@@ -143,6 +143,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'The database has large objects: they have no row-level security and no tenant.'),
     ('audit_guard_not_always', 'warning', 'audit log guard not ENABLE ALWAYS',
      'A guard trigger of the audit log (or the oid fix-up of audit_config) is not ENABLE ALWAYS, as ALTER TABLE ... ENABLE TRIGGER ALL after pg_restore --disable-triggers leaves it: a session with session_replication_role = replica, or any session if it is disabled, can then change or delete log entries.'),
+    ('audit_partition_missing', 'warning', 'audit log partition of this or next month missing',
+     'The audit log (tenant_rls.audit_batch) has no partition for the current or the next month (UTC): batches of that month go to the default partition, which audit_purge() cannot drop by whole months, and a month whose batches reached the default partition cannot get its own partition until they are purged.'),
     ('audit_delivery_inactive', 'warning', 'deferred audit delivery configured but not running',
      'tenant_rls.audit_delivery = deferred is set for a role, this database or in the configuration file, but deferred delivery does not run in this database (not started, or the library is not preloaded): audited changes are written in the committing transaction, at the full cost.'),
     ('audit_delivery_stalled', 'warning', 'deferred audit delivery stalled',
@@ -1491,6 +1493,31 @@ SELECT 'audit_guard_not_always', 'warning', format('%s %I', g.tgrelid::regclass,
  WHERE c.relnamespace = 'tenant_rls'::regnamespace
    AND g.tgname IN ('audit_guard', 'audit_guard_truncate', 'audit_config_fix_oid')
    AND NOT g.tgisinternal AND g.tgenabled <> 'A'
+UNION ALL
+-- the log's partition of this month or the next missing while some table is
+-- audited (not on a standby: nothing writes there)
+SELECT 'audit_partition_missing', 'warning', format('tenant_rls.%I', m.part), 'table',
+       format('The audit log has no partition for %s (UTC): %s',
+              m.month,
+              CASE WHEN m.in_default > 0
+                   THEN format('%s batch(es) of that month are in tenant_rls.audit_batch_default, and the partition cannot be created until audit_purge() removes them.', m.in_default)
+                   WHEN m.offset_months = 0 THEN 'batches of this month go to tenant_rls.audit_batch_default.'
+                   ELSE 'batches of that month will go to tenant_rls.audit_batch_default.' END),
+       'A writer that finds the next month''s partition missing starts a background worker that runs tenant_rls.audit_maintain() (unless tenant_rls.audit_maintain_worker is off); the server log says why it did not create the partition (the log in use for 10 seconds by a long transaction that read it, no free worker slot). Batches in the default partition are verified like the others, but audit_purge() deletes them row by row instead of dropping whole months. Run the fix as the owner of the extension, or schedule it (doc/audit.md).',
+       CASE WHEN m.in_default = 0 THEN 'SELECT tenant_rls.audit_maintain();' END,
+       NULL::oid
+  FROM (SELECT o.offset_months, to_char(o.lo, 'YYYY-MM') AS month, 'audit_batch_p' || to_char(o.lo, 'YYYYMM') AS part,
+               (SELECT count(*) FROM tenant_rls.audit_batch_default d
+                 WHERE d.logged_at >= (o.lo AT TIME ZONE 'UTC')
+                   AND d.logged_at < ((o.lo + interval '1 month') AT TIME ZONE 'UTC')) AS in_default
+          FROM (SELECT g.i AS offset_months,
+                       date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => g.i) AS lo
+                  FROM generate_series(0, 1) g(i)) o) m
+ WHERE NOT pg_is_in_recovery()
+   AND EXISTS (SELECT FROM tenant_rls.audit_config)
+   AND NOT EXISTS (SELECT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                    WHERE i.inhparent = 'tenant_rls.audit_batch'::regclass
+                      AND c.relnamespace = 'tenant_rls'::regnamespace AND c.relname = m.part)
 UNION ALL
 -- tenant_rls.audit_delivery = deferred stored for a role or database that
 -- applies here, or in the configuration files, while deferred delivery does

@@ -4,7 +4,9 @@
 # every audited writer of every tenant would wait): when the month's partition
 # is missing, entries go to the default partition.  Partitions are created by
 # audit_maintain() (enable_audit() and audit_purge() call it; a monthly cron
-# job should too).  Either way the chain verifies.
+# job should too).  Either way the chain verifies.  The audit maintenance
+# worker, which writers start when a partition is missing, is off here: this
+# test is about the log without it (066_audit_maintain_worker.pl tests it).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -13,7 +15,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('audit_partition');
 $node->init;
-$node->append_conf('postgresql.conf', "max_prepared_transactions = 2\n");
+$node->append_conf('postgresql.conf', "max_prepared_transactions = 2\ntenant_rls.audit_maintain_worker = off\n");
 $node->start;
 
 my $month = $node->safe_psql('postgres', q{SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYYMM')});

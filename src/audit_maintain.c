@@ -1,0 +1,377 @@
+/*
+ * audit_maintain.c -- the audit log's partitions are created ahead
+ * automatically, by a background worker.
+ *
+ * The log (tenant_rls.audit_batch) has one partition per UTC month.  The
+ * writer never creates one: CREATE TABLE ... PARTITION OF takes ACCESS
+ * EXCLUSIVE on the log (and its default partition) until the creating
+ * transaction ends, and every audited writer and reader would wait for that
+ * user's transaction.  Instead, when a writer opens the month's partition
+ * (partition_for() in audit_chain.c: once per month per backend, and after
+ * an invalidation of the log) and the next month's partition is not there,
+ * it asks for a background worker, "tenant_rls audit maintenance", which
+ * connects to the database as the bootstrap superuser and runs
+ * tenant_rls.audit_maintain() in a short transaction of its own, once it has
+ * locked the log without queueing for the lock (maintain_once()): nobody
+ * waits behind it.  So partitions exist one to four months ahead without a
+ * scheduler;
+ * a scheduled audit_maintain() (doc/audit.md) still works, and lint() reports
+ * a missing partition (audit_partition_missing) whatever the reason.
+ *
+ * The request is a dynamic background worker: it needs no preloading.  A
+ * backend asks at most once a minute; with the library preloaded, a small
+ * table in shared memory also keeps the backends of one database from
+ * starting a second worker while one runs.  tenant_rls.audit_maintain_worker
+ * = off asks for none.
+ */
+#include "tenant_rls.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "audit.h"
+#include "policy.h"
+
+PGDLLEXPORT void tenant_rls_audit_maintain_main(Datum arg);
+
+PG_FUNCTION_INFO_V1(tenant_rls_audit_maintain_request);
+
+bool		audit_maintain_worker = true;
+
+/* a backend asks again at most this often (ms) */
+#define REQUEST_INTERVAL_MS		60000
+/* a worker that has not ended after this long no longer holds back others */
+#define WORKER_STALE_MS			300000
+
+#define MAINTAIN_SLOTS	64
+
+typedef struct MaintainSlot
+{
+	Oid			dboid;			/* InvalidOid: free */
+	TimestampTz started;		/* when the worker was asked for */
+} MaintainSlot;
+
+typedef struct MaintainShared
+{
+	slock_t		mutex;
+	MaintainSlot slots[MAINTAIN_SLOTS];
+} MaintainShared;
+
+static MaintainShared *maintain_shared = NULL;	/* preloaded only */
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static TimestampTz last_request = 0;
+static bool am_maintain_worker = false;
+
+static void
+maintain_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(sizeof(MaintainShared));
+}
+
+static void
+maintain_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	maintain_shared = ShmemInitStruct("tenant_rls audit maintenance", sizeof(MaintainShared), &found);
+	if (!found)
+	{
+		memset(maintain_shared, 0, sizeof(MaintainShared));
+		SpinLockInit(&maintain_shared->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+audit_maintain_init(void)
+{
+	DefineCustomBoolVariable("tenant_rls.audit_maintain_worker",
+							 gettext_noop("Starts a background worker that creates the audit log's partitions ahead when a writer finds the next month's partition missing."),
+							 gettext_noop("The worker runs tenant_rls.audit_maintain() in a transaction of its own."),
+							 &audit_maintain_worker,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+	{
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = maintain_shmem_request;
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = maintain_shmem_startup;
+	}
+}
+
+/*
+ * With the library preloaded: claim this database's slot, unless a worker
+ * asked for recently is still there.  Without: always true (the per-backend
+ * interval is all there is).
+ */
+static bool
+claim_slot(Oid dboid, TimestampTz now)
+{
+	MaintainSlot *free_slot = NULL;
+	MaintainSlot *oldest = NULL;
+	bool		claim = true;
+
+	if (maintain_shared == NULL)
+		return true;
+	SpinLockAcquire(&maintain_shared->mutex);
+	for (int i = 0; i < MAINTAIN_SLOTS; i++)
+	{
+		MaintainSlot *s = &maintain_shared->slots[i];
+
+		if (s->dboid == dboid)
+		{
+			if (!TimestampDifferenceExceeds(s->started, now, WORKER_STALE_MS))
+				claim = false;
+			free_slot = s;
+			break;
+		}
+		if (s->dboid == InvalidOid && free_slot == NULL)
+			free_slot = s;
+		if (oldest == NULL || s->started < oldest->started)
+			oldest = s;
+	}
+	if (claim)
+	{
+		if (free_slot == NULL)
+			free_slot = oldest;
+		free_slot->dboid = dboid;
+		free_slot->started = now;
+	}
+	SpinLockRelease(&maintain_shared->mutex);
+	return claim;
+}
+
+static void
+release_slot(Oid dboid)
+{
+	if (maintain_shared == NULL)
+		return;
+	SpinLockAcquire(&maintain_shared->mutex);
+	for (int i = 0; i < MAINTAIN_SLOTS; i++)
+	{
+		if (maintain_shared->slots[i].dboid == dboid)
+			maintain_shared->slots[i].dboid = InvalidOid;
+	}
+	SpinLockRelease(&maintain_shared->mutex);
+}
+
+/*
+ * Called by the log writer when the partition of the month after the one it
+ * writes to is missing.  Never fails: the write goes on whatever happens here
+ * (a missing partition sends batches to the default partition).
+ */
+void
+audit_request_maintenance(void)
+{
+	BackgroundWorker w;
+	TimestampTz now;
+
+	if (!audit_maintain_worker || am_maintain_worker || RecoveryInProgress())
+		return;
+	now = GetCurrentTimestamp();
+	if (last_request != 0 && !TimestampDifferenceExceeds(last_request, now, REQUEST_INTERVAL_MS))
+		return;
+	last_request = now;
+	if (!claim_slot(MyDatabaseId, now))
+		return;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(w.bgw_library_name, "tenant_rls", BGW_MAXLEN);
+	strlcpy(w.bgw_function_name, "tenant_rls_audit_maintain_main", BGW_MAXLEN);
+	snprintf(w.bgw_name, BGW_MAXLEN, "tenant_rls audit maintenance for database %u", MyDatabaseId);
+	strlcpy(w.bgw_type, "tenant_rls audit maintenance", BGW_MAXLEN);
+	w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	if (!RegisterDynamicBackgroundWorker(&w, NULL))
+	{
+		release_slot(MyDatabaseId);
+		ereport(LOG,
+				(errmsg("tenant_rls: could not start a worker to create the audit log's partitions ahead"),
+				 errdetail("No background worker slot is free (max_worker_processes)."),
+				 errhint("Until the partitions exist, audit batches of a month without its partition go to tenant_rls.audit_batch_default; run SELECT tenant_rls.audit_maintain() as the owner of the extension.")));
+	}
+}
+
+/*
+ * tenant_rls._audit_maintain_request() -> boolean: asks for the worker when
+ * this or next month's partition is missing (enable_audit() in a session of
+ * a role that is not a superuser, which must not create them itself);
+ * true when that is the case.
+ */
+Datum
+tenant_rls_audit_maintain_request(PG_FUNCTION_ARGS)
+{
+	if (!audit_partitions_missing(GetCurrentTimestamp()))
+		PG_RETURN_BOOL(false);
+	audit_request_maintenance();
+	PG_RETURN_BOOL(true);
+}
+
+static void
+maintain_exit(int code, Datum arg)
+{
+	release_slot(DatumGetObjectId(arg));
+}
+
+static void
+maintain_error_context(void *arg)
+{
+	errcontext("tenant_rls audit maintenance worker, creating the audit log's partitions ahead");
+}
+
+/* how often, and how long apart, the worker tries to lock the log */
+#define LOCK_ATTEMPTS		40
+#define LOCK_RETRY_MS		250
+
+/*
+ * One transaction: lock the log and its default partition without waiting,
+ * run audit_maintain().  False when another transaction held either (nothing
+ * done); created is set to what audit_maintain() returned.
+ *
+ * CREATE TABLE ... PARTITION OF takes ACCESS EXCLUSIVE on both.  Waiting for
+ * it in the lock queue would make every reader of the log, and every writer
+ * to the default partition, queue behind this worker until the transaction
+ * that holds the lock ends; taken without waiting, nobody waits for the
+ * worker longer than the few milliseconds the partitions take.
+ */
+static bool
+maintain_once(Oid dboid, int *created, char **dbname)
+{
+	bool		done = true;
+	Oid			nsp;
+	Oid			log_rel = InvalidOid;
+	Oid			default_rel = InvalidOid;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "SELECT tenant_rls.audit_maintain()");
+
+	if (*dbname == NULL)
+		*dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(dboid));
+	nsp = get_namespace_oid("tenant_rls", true);
+	if (OidIsValid(get_extension_oid("tenant_rls", true)) && OidIsValid(nsp))
+	{
+		log_rel = get_relname_relid("audit_batch", nsp);
+		default_rel = get_relname_relid("audit_batch_default", nsp);
+	}
+	if (OidIsValid(log_rel) && OidIsValid(default_rel))
+	{
+		if (!ConditionalLockRelationOid(log_rel, AccessExclusiveLock))
+			done = false;
+		else if (!ConditionalLockRelationOid(default_rel, AccessExclusiveLock))
+		{
+			UnlockRelationOid(log_rel, AccessExclusiveLock);
+			done = false;
+		}
+		if (done)
+		{
+			spi_exec_privileged("SELECT tenant_rls.audit_maintain()", 0, NULL, NULL, NULL, false);
+			if (SPI_processed == 1)
+			{
+				bool		isnull;
+				Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+				if (!isnull)
+					*created = DatumGetInt32(d);
+			}
+		}
+	}
+
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return done;
+}
+
+/*
+ * The worker: runs tenant_rls.audit_maintain() once, then exits.
+ */
+void
+tenant_rls_audit_maintain_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	ErrorContextCallback errcb;
+	int			created = 0;
+	char	   *dbname = NULL;
+	int			attempt;
+
+	am_maintain_worker = true;
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	before_shmem_exit(maintain_exit, arg);
+	/* like the delivery worker: a database closed to connections is audited too */
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
+
+	/* what the transaction runs with, whatever the configuration says */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	/* the log and its default partition are locked before (maintain_once()) */
+	SetConfigOption("lock_timeout", "2s", PGC_SUSET, PGC_S_OVERRIDE);
+
+	errcb.callback = maintain_error_context;
+	errcb.arg = NULL;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	for (attempt = 1; attempt <= LOCK_ATTEMPTS; attempt++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (maintain_once(dboid, &created, &dbname))
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 LOCK_RETRY_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	error_context_stack = errcb.previous;
+
+	if (attempt > LOCK_ATTEMPTS)
+		ereport(LOG,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("tenant_rls: could not create the audit log's partitions ahead in database \"%s\": the log was in use for %d seconds",
+						dbname, LOCK_ATTEMPTS * LOCK_RETRY_MS / 1000),
+				 errdetail("Creating a partition needs tenant_rls.audit_batch and tenant_rls.audit_batch_default alone for a moment; a transaction that read the audit log (or wrote to the default partition) was still open."),
+				 errhint("End long transactions that read tenant_rls.audit_log; a writer asks for the worker again, or run SELECT tenant_rls.audit_maintain().")));
+	else if (created > 0)
+		ereport(LOG,
+				(errmsg("tenant_rls: created %d partition(s) of the audit log ahead in database \"%s\"",
+						created, dbname)));
+	proc_exit(0);
+}

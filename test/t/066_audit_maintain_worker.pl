@@ -1,0 +1,164 @@
+# The audit log's partitions are created ahead automatically (issue 5, A4):
+# a writer (or enable_audit() in the session of a role that is not a
+# superuser) that finds this or next month's partition missing starts the
+# "tenant_rls audit maintenance" background worker, which runs
+# audit_maintain() in a transaction of its own.  Neither the user's
+# transaction nor the worker makes readers of the log or writers wait: the
+# worker takes the log's locks without queueing, and gives up after 10
+# seconds if the log stays in use.  Works with and without preloading; with
+# tenant_rls.audit_maintain_worker = off nothing is started and lint()
+# reports the missing partitions.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $node = PostgreSQL::Test::Cluster->new('maintain_worker');
+$node->init;
+$node->start;
+
+my $month = $node->safe_psql('postgres', q{SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYYMM')});
+my $next = $node->safe_psql('postgres',
+	q{SELECT to_char((clock_timestamp() AT TIME ZONE 'UTC') + interval '1 month', 'YYYYMM')});
+my $nparts = q{SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	WHERE i.inhparent = 'tenant_rls.audit_batch'::regclass AND c.relname ~ '^audit_batch_p[0-9]{6}$'};
+my $drop_parts = q{DO $$
+DECLARE p regclass;
+BEGIN
+    FOR p IN SELECT inhrelid::regclass FROM pg_inherits
+              WHERE inhparent = 'tenant_rls.audit_batch'::regclass
+                AND inhrelid <> 'tenant_rls.audit_batch_default'::regclass LOOP
+        EXECUTE format('DROP TABLE %s', p);
+    END LOOP;
+END $$};
+
+# The extension is installed; no superuser enables audit, so no partition
+# exists.  app (not a superuser) may create tables in public.
+$node->safe_psql('postgres', q{
+SET client_min_messages = warning;
+CREATE ROLE app LOGIN;
+GRANT CREATE ON SCHEMA public TO app;
+CREATE EXTENSION tenant_rls;
+});
+is($node->safe_psql('postgres', $nparts), '0', 'a fresh install has no monthly partition');
+
+# 1. app's CREATE TABLE is protected and audited automatically: its
+#    transaction creates no partition (no lock on the log), the worker does
+my $log_offset = -s $node->logfile;
+is($node->safe_psql('postgres', q{
+SET client_min_messages = warning;
+BEGIN;
+CREATE TABLE public.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT count(*) FROM pg_locks WHERE relation = 'tenant_rls.audit_batch'::regclass AND pid = pg_backend_pid();
+COMMIT;
+}, extra_params => [ '-U', 'app' ]), '0', "app's CREATE TABLE takes no lock on the log");
+ok($node->poll_query_until('postgres', $nparts, '4'),
+	"app's CREATE TABLE: the worker creates the partitions of this month and the next three");
+ok($node->wait_for_log(qr/tenant_rls: created 4 partition\(s\) of the audit log ahead in database "postgres"/, $log_offset),
+	'... and the server log says so');
+is($node->safe_psql('postgres', qq{SELECT has_table_privilege('app', 'tenant_rls.audit_batch_p$month', 'SELECT')}),
+	'f', '... they are not readable by app');
+is($node->safe_psql('postgres', qq{SELECT c.relowner::regrole FROM pg_class c WHERE c.oid = 'tenant_rls.audit_batch_p$month'::regclass}),
+	$node->safe_psql('postgres', q{SELECT e.extowner::regrole FROM pg_extension e WHERE e.extname = 'tenant_rls'}),
+	'... and owned by the bootstrap superuser, the owner of the extension');
+
+$node->safe_psql('postgres', q{
+BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (1, 'a', 'one'); COMMIT;
+}, extra_params => [ '-U', 'app' ]);
+is($node->safe_psql('postgres', qq{SELECT count(*) FROM tenant_rls.audit_batch_p$month}), '1',
+	"app's write goes to the month's partition");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_batch_default}), '0',
+	'... not to the default partition');
+
+# 2. the worker is off (for app's sessions): nothing is started, lint()
+#    reports next month missing, with the fix
+$node->safe_psql('postgres', qq{DROP TABLE tenant_rls.audit_batch_p$next});
+$node->safe_psql('postgres', q{ALTER ROLE app SET tenant_rls.audit_maintain_worker = off});
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (2, 'a', 'two'); COMMIT;
+}, extra_params => [ '-U', 'app' ]);
+sleep 2;
+is($node->safe_psql('postgres', $nparts), '3', 'audit_maintain_worker = off: no worker recreates the partition');
+is($node->safe_psql('postgres', q{SELECT string_agg(format('%s %s %s', level, object, fix), '; ') FROM tenant_rls.lint() WHERE code = 'audit_partition_missing'}),
+	"warning tenant_rls.audit_batch_p$next SELECT tenant_rls.audit_maintain();",
+	'lint() reports the missing partition of next month');
+$node->safe_psql('postgres', q{ALTER ROLE app RESET tenant_rls.audit_maintain_worker});
+
+# 3. a transaction that read the log stays open: the worker does not queue
+#    behind it (readers and writers do not wait for the worker), and creates
+#    the partition once the reader has ended
+my $reader = $node->background_psql('postgres', on_error_stop => 1);
+$reader->query_safe(q{BEGIN});
+$reader->query_safe(q{SELECT count(*) FROM tenant_rls.audit_log});
+$node->safe_psql('postgres', q{
+BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (3, 'a', 'three'); COMMIT;
+}, extra_params => [ '-U', 'app' ]);
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'tenant_rls audit maintenance'}),
+	'a write starts the worker while a reader holds the log');
+my $t0 = time();
+is($node->safe_psql('postgres', q{SET lock_timeout = '1s'; SELECT count(*) FROM tenant_rls.audit_log}), '3',
+	'another reader of the log does not wait for the worker');
+$node->safe_psql('postgres', q{
+SET lock_timeout = '1s';
+BEGIN; SELECT tenant_rls.set_tenant('b'); INSERT INTO public.t VALUES (4, 'b', 'four'); COMMIT;
+}, extra_params => [ '-U', 'app' ]);
+ok(time() - $t0 < 3, '... nor does a writer');
+is($node->safe_psql('postgres', $nparts), '3', 'the partition is not created while the reader is open');
+$reader->query_safe(q{COMMIT});
+ok($node->poll_query_until('postgres', $nparts, '4'), 'once the reader has ended, the worker creates it');
+
+# 4. the log stays in use for longer than the worker tries: it gives up,
+#    says so, and the next worker creates the partition
+$node->safe_psql('postgres', qq{DROP TABLE tenant_rls.audit_batch_p$next});
+$reader->query_safe(q{BEGIN});
+$reader->query_safe(q{SELECT count(*) FROM tenant_rls.audit_log});
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (5, 'a', 'five'); COMMIT;
+}, extra_params => [ '-U', 'app' ]);
+ok($node->wait_for_log(qr/could not create the audit log's partitions ahead in database "postgres": the log was in use for 10 seconds/, $log_offset),
+	'the log in use for 10 seconds: the worker gives up and the server log says so');
+$reader->query_safe(q{COMMIT});
+$reader->quit;
+is($node->safe_psql('postgres', $nparts), '3', '... the partition is still missing');
+$node->safe_psql('postgres', q{
+BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (6, 'a', 'six'); COMMIT;
+}, extra_params => [ '-U', 'app' ]);
+ok($node->poll_query_until('postgres', $nparts, '4'), 'the next session that writes starts a worker that creates it');
+
+# 5. preloaded, many sessions at once: one worker creates the partitions,
+#    nothing fails, every chain verifies
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'tenant_rls'\n");
+$node->restart;
+$node->safe_psql('postgres', qq{DROP TABLE tenant_rls.audit_batch_p$next});
+$log_offset = -s $node->logfile;
+my @writers;
+for my $i (1 .. 6)
+{
+	my $w = $node->background_psql('postgres', on_error_stop => 1, extra_params => [ '-U', 'app' ]);
+	push @writers, $w;
+}
+my $id = 100;
+for my $w (@writers)
+{
+	$id++;
+	$w->query_safe(qq{BEGIN; SELECT tenant_rls.set_tenant('t$id'); INSERT INTO public.t VALUES ($id, 't$id', 'x'); COMMIT;});
+}
+ok($node->poll_query_until('postgres', $nparts, '4'), 'preloaded: six writing sessions, the partition is back');
+$_->quit for @writers;
+sleep 1;
+my $log = slurp_file($node->logfile, $log_offset);
+my @created = ($log =~ /created \d+ partition\(s\) of the audit log ahead/g);
+is(scalar(@created), 1, '... created once');
+unlike($log, qr/ERROR/, '... and nothing failed');
+is($node->safe_psql('postgres', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}), 't',
+	'every chain verifies');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_batch_default}), '0',
+	'no batch went to the default partition');
+
+$node->stop;
+done_testing();
