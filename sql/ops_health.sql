@@ -41,6 +41,13 @@ INSERT INTO "H sch"."t""x" VALUES (1, 'health-1'), (2, 'health-3');
 SELECT * FROM tenant_rls.tenant_row_counts()
  WHERE table_name LIKE 'public.h\_%' OR table_name LIKE '"H sch"%' ORDER BY 1, 2;
 SELECT * FROM tenant_rls.tenant_row_volume WHERE tenant LIKE 'health-%' ORDER BY 1;
+-- the counts read each heap under the statement's snapshot: this
+-- transaction's own rows count, the rows it deleted do not
+BEGIN;
+DELETE FROM "H sch"."t""x" WHERE id = 2;
+INSERT INTO "H sch"."t""x" VALUES (3, 'health-1'), (4, 'health-10'), (5, 'health-10');
+SELECT * FROM tenant_rls.tenant_row_counts() WHERE table_name LIKE '"H sch"%';
+ROLLBACK;
 
 -- audit volume: batches (one per transaction, table and tenant), changes,
 -- the chain position

@@ -33,17 +33,19 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/transam.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_collation_d.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
-#include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -51,6 +53,7 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "nodes/primnodes.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -59,12 +62,14 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
 #include "coverage.h"
 #include "guc.h"
-#include "owner_code.h"
+#include "policy.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_policy_facts);
 PG_FUNCTION_INFO_V1(tenant_rls_tenant_row_count);
@@ -811,12 +816,49 @@ tenant_rls_key_is_generated(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+/* one value of the tenant column and its rows (_tenant_row_count()) */
+typedef struct TenantCount
+{
+	char	   *tenant;			/* the hash key: the value's text */
+	int64		rows;
+} TenantCount;
+
+static uint32
+tenant_count_hash(const void *key, Size keysize)
+{
+	const char *s = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, (int) strlen(s));
+}
+
+static int
+tenant_count_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int
+tenant_count_cmp(const void *a, const void *b)
+{
+	const char *x = (*(TenantCount *const *) a)->tenant;
+	const char *y = (*(TenantCount *const *) b)->tenant;
+
+	return varstr_cmp(x, (int) strlen(x), y, (int) strlen(y), DEFAULT_COLLATION_OID);
+}
+
 /*
  * tenant_rls._tenant_row_count(tbl regclass, col name): rows of tbl (ONLY)
- * per value of col, counted as the current user (tenant_row_counts(): the
- * extension owner).  Planning the count runs the table's index expressions:
- * code of its owner, which runs as that owner (owner_code.c), never with
- * the rights of whoever looks at the view.
+ * per value of col (as text, in the database's collation order, NULL last),
+ * for tenant_row_counts(), which runs as the extension owner.
+ *
+ * The table's heap is read directly, under the caller's snapshot: no query
+ * is planned, so none of the table owner's code runs with the extension
+ * owner's rights (the planner folds index expressions and partial-index
+ * predicates, calls a range type's subtype_diff, and so on; owner_code.c
+ * would switch those to their owner, but a direct scan runs none at all).
+ * The values are converted with their type's output function: a base
+ * type's is C, created by a superuser.  Only ordinary tables are counted
+ * (never a foreign table: that would use the extension owner's user mapping).
  */
 Datum
 tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
@@ -824,28 +866,122 @@ tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Name		col = PG_GETARG_NAME(1);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *sql;
+	Relation	rel;
+	AttrNumber	attnum;
+	Oid			typoutput;
+	bool		typisvarlena;
+	FmgrInfo	outfn;
+	HASHCTL		ctl;
+	HTAB	   *counts;
+	MemoryContext cxt;
+	MemoryContext rowcxt;
+	MemoryContext old;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	int64		null_rows = 0;
+	HASH_SEQ_STATUS seq;
+	TenantCount *tc;
+	TenantCount **sorted;
+	long		n = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
 		PG_RETURN_VOID();
-	sql = psprintf("SELECT x.%s::pg_catalog.text, pg_catalog.count(*) FROM ONLY %s x GROUP BY 1 ORDER BY 1",
-				   quote_identifier(NameStr(*col)),
-				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-											  get_rel_name(relid)));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (owner_code_spi_execute(sql, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not count the rows of %s", get_rel_name(relid));
-	for (uint64 i = 0; i < SPI_processed; i++)
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	{
+		relation_close(rel, AccessShareLock);
+		PG_RETURN_VOID();
+	}
+	/* what SELECT would check; a direct scan cannot apply row security */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(rel->rd_rel->relkind),
+					   RelationGetRelationName(rel));
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("counting the rows of %s per tenant needs a role that bypasses row-level security",
+						tenant_rel_qualname(relid)),
+				 errhint("Run tenant_rls.tenant_row_counts() as a superuser, with tenant_rls installed by one.")));
+	attnum = get_attnum(relid, NameStr(*col));
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation %s does not exist",
+						NameStr(*col), tenant_rel_qualname(relid))));
+	getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid,
+					  &typoutput, &typisvarlena);
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "tenant_rls row counts",
+								ALLOCSET_DEFAULT_SIZES);
+	rowcxt = AllocSetContextCreate(cxt, "tenant_rls row counts per row",
+								   ALLOCSET_SMALL_SIZES);
+	fmgr_info_cxt(typoutput, &outfn, cxt);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(TenantCount);
+	ctl.hash = tenant_count_hash;
+	ctl.match = tenant_count_match;
+	ctl.hcxt = cxt;
+	counts = hash_create("tenant_rls row counts", 256, &ctl,
+						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		v;
+		char	   *text;
+		bool		found;
+
+		CHECK_FOR_INTERRUPTS();
+		v = slot_getattr(slot, attnum, &isnull);
+		if (isnull)
+		{
+			null_rows++;
+			continue;
+		}
+		old = MemoryContextSwitchTo(rowcxt);
+		text = OutputFunctionCall(&outfn, v);
+		MemoryContextSwitchTo(old);
+		tc = hash_search(counts, &text, HASH_ENTER, &found);
+		if (!found)
+		{
+			tc->tenant = MemoryContextStrdup(cxt, text);
+			tc->rows = 0;
+			n++;
+		}
+		tc->rows++;
+		MemoryContextReset(rowcxt);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	relation_close(rel, AccessShareLock);
+
+	/* in the order of ORDER BY the value's text, NULL last */
+	sorted = MemoryContextAlloc(cxt, sizeof(TenantCount *) * Max(n, 1));
+	n = 0;
+	hash_seq_init(&seq, counts);
+	while ((tc = hash_seq_search(&seq)) != NULL)
+		sorted[n++] = tc;
+	qsort(sorted, n, sizeof(TenantCount *), tenant_count_cmp);
+	for (long i = 0; i < n; i++)
 	{
 		Datum		values[2];
-		bool		nulls[2];
+		bool		nulls[2] = {false, false};
 
-		values[0] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &nulls[0]);
-		values[1] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &nulls[1]);
+		values[0] = CStringGetTextDatum(sorted[i]->tenant);
+		values[1] = Int64GetDatum(sorted[i]->rows);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	SPI_finish();
+	if (null_rows > 0)
+	{
+		Datum		values[2] = {(Datum) 0, Int64GetDatum(null_rows)};
+		bool		nulls[2] = {true, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	MemoryContextDelete(cxt);
 	PG_RETURN_VOID();
 }

@@ -51,7 +51,6 @@
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
@@ -137,26 +136,6 @@ owner_code_guard_end(int saved)
 		sql_function_hooked = false;
 		InvalidateSystemCaches();
 	}
-}
-
-int
-owner_code_spi_execute(const char *sql, bool read_only, long tcount)
-{
-	int			save = owner_code_guard_begin();
-	volatile int ret;
-
-	PG_TRY();
-	{
-		ret = SPI_execute(sql, read_only, tcount);
-	}
-	PG_CATCH();
-	{
-		owner_code_guard_end_error(save);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	owner_code_guard_end(save);
-	return ret;
 }
 
 int

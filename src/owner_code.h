@@ -15,9 +15,6 @@ extern int	owner_code_guard_begin(void);
 extern void owner_code_guard_end(int saved);
 extern void owner_code_guard_end_error(int saved);
 
-/* SPI_execute() between begin and end */
-extern int	owner_code_spi_execute(const char *sql, bool read_only, long tcount);
-
 /*
  * The extension's own DDL: between begin and end, a statement changing row
  * security or policies that starts below one of the statements the caller

@@ -128,16 +128,16 @@ COMMENT ON VIEW tenant_rls.tenant_audit_volume IS
 -- Rows per tenant: an exact count of every protected table (one scan of each;
 -- leaf tables only, so a partitioned table's rows are counted once, in its
 -- partitions, and an inheritance parent's own rows with ONLY).  Each count
--- runs in C: planning it runs the table's index expressions, code of the
--- table's owner, which must run as that owner (src/owner_code.c), not with
--- the rights of this SECURITY DEFINER function.
+-- reads the table's heap in C, no query planned: planning would run the
+-- table's index expressions, code of the table's owner, with the rights of
+-- this SECURITY DEFINER function (src/coverage.c).
 CREATE FUNCTION tenant_rls._tenant_row_count(tbl regclass, col name)
     RETURNS TABLE (tenant text, row_count bigint)
     LANGUAGE c STRICT VOLATILE
     AS 'MODULE_PATHNAME', 'tenant_rls_tenant_row_count';
 REVOKE ALL ON FUNCTION tenant_rls._tenant_row_count(regclass, name) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls._tenant_row_count(regclass, name) IS
-    'internal: rows of tbl (ONLY) per value of col; code of other roles that the count runs runs as its owner';
+    'internal: rows of tbl (ONLY) per value of col, read from its heap (no query planned)';
 
 CREATE FUNCTION tenant_rls.tenant_row_counts()
     RETURNS TABLE (table_name text, tenant text, row_count bigint)

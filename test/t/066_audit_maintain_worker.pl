@@ -85,6 +85,10 @@ is($node->safe_psql('postgres', $nparts), '3', 'audit_maintain_worker = off: no 
 is($node->safe_psql('postgres', q{SELECT string_agg(format('%s %s %s', level, object, fix), '; ') FROM tenant_rls.lint() WHERE code = 'audit_partition_missing'}),
 	"warning tenant_rls.audit_batch_p$next SELECT tenant_rls.audit_maintain();",
 	'lint() reports the missing partition of next month');
+$node->safe_psql('postgres', q{SELECT tenant_rls.audit_maintain()});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.lint() WHERE code = 'audit_partition_missing'}),
+	'0', '... and not after its fix');
+$node->safe_psql('postgres', qq{DROP TABLE tenant_rls.audit_batch_p$next});
 $node->safe_psql('postgres', q{ALTER ROLE app RESET tenant_rls.audit_maintain_worker});
 
 # 3. a transaction that read the log stays open: the worker does not queue
