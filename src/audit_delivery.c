@@ -54,6 +54,7 @@
 #include <openssl/crypto.h>
 
 #include "access/rmgr.h"
+#include "access/subtrans.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -1990,6 +1991,21 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 static bool stop_was_enabled = false;
 
 /*
+ * The transaction a pending xid belongs to: a message flushed early inside a
+ * savepoint carries the subtransaction's xid, which pg_prepared_xacts,
+ * pg_locks' owner and the user do not know.  (pg_subtrans is kept for every
+ * xid from TransactionXmin on, which a still pending one is.)
+ */
+static TransactionId
+top_level_xid(TransactionId xid)
+{
+	if (TransactionIdIsNormal(xid) && TransactionIdIsValid(TransactionXmin) &&
+		TransactionIdFollowsOrEquals(xid, TransactionXmin))
+		return SubTransGetTopmostTransaction(xid);
+	return xid;
+}
+
+/*
  * An error or FATAL (a terminated session) in stop(): back as it was
  * (deferring, or writing immediately after the worker failed).
  */
@@ -2067,6 +2083,7 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 			LWLockAcquire(shared->lock, LW_SHARED);
 			open_xid = db->pid != 0 ? db->oldest_xid : InvalidTransactionId;
 			LWLockRelease(shared->lock);
+			open_xid = top_level_xid(open_xid);
 			if (TransactionIdIsValid(open_xid))
 				ereport(ERROR,
 						(errcode(ERRCODE_QUERY_CANCELED),
@@ -2252,7 +2269,7 @@ tenant_rls_audit_delivery_status(PG_FUNCTION_ARGS)
 	values[6] = Int64GetDatum(copy.pending);
 	values[7] = Int64GetDatum(copy.batches);
 	values[8] = Int64GetDatum(copy.rejected);
-	values[9] = TransactionIdGetDatum(copy.oldest_xid);
+	values[9] = TransactionIdGetDatum(top_level_xid(copy.oldest_xid));
 	nulls[9] = (db == NULL || copy.pid == 0 || !TransactionIdIsValid(copy.oldest_xid));
 	values[10] = TimestampTzGetDatum(copy.oldest_since);
 	nulls[10] = nulls[9];

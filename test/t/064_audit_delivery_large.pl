@@ -105,6 +105,26 @@ unlike(slurp_file($node->logfile), qr/audit delivery could not lock/, 'the worke
 is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.lint() WHERE code LIKE 'audit_delivery%'}), '0',
 	'lint() reports nothing about delivery');
 
+# an early flush inside a savepoint is written under the savepoint's
+# subtransaction: the status and lint() name the transaction instead (the
+# xid pg_prepared_xacts, pg_locks and the user know)
+$s = $node->background_psql('postgres', on_error_stop => 1);
+$s->query_safe(q{SET tenant_rls.audit_delivery = deferred});
+$s->query_safe(q{BEGIN});
+$s->query_safe(q{SELECT tenant_rls.set_tenant('e')});
+$s->query_safe(q{SELECT txid_current()});
+my $top_xid = $s->query_safe(q{SELECT backend_xid FROM pg_stat_activity WHERE pid = pg_backend_pid()});
+$s->query_safe(q{SAVEPOINT sp});
+$s->query_safe($import =~ s/'import '/'in savepoint '/r);
+ok($node->poll_query_until('postgres', q{SELECT oldest_pending_xid IS NOT NULL FROM tenant_rls.audit_delivery_status()}),
+	'an early flush in a savepoint is pending');
+is($node->safe_psql('postgres', q{SELECT oldest_pending_xid FROM tenant_rls.audit_delivery_status()}), $top_xid,
+	'... and the status names its transaction, not the subtransaction');
+$s->query_safe(q{ROLLBACK});
+$s->quit;
+ok($node->poll_query_until('postgres', q{SELECT oldest_pending_xid IS NULL FROM tenant_rls.audit_delivery_status()}),
+	'... until it rolls back');
+
 # audit_delivery_stop() while an import that deferred is open: stop() waits
 # for it, and what the import flushes meanwhile (early, and at its commit)
 # still goes into the WAL, so its entries stay in order
