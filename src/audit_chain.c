@@ -121,6 +121,15 @@ static Oid	part_oid = InvalidOid;
 static TimestampTz part_lo;
 static TimestampTz part_hi;
 
+/*
+ * Next month's partition was missing when partition_for() last looked: it
+ * looks again (and asks for the maintenance worker again) once a minute of
+ * writes has passed, not only when the month changes.
+ */
+static bool next_part_missing = false;
+static TimestampTz next_part_checked = 0;
+#define NEXT_PART_RECHECK_USECS	(60 * USECS_PER_SEC)
+
 static void
 reset_partition_cache(void)
 {
@@ -848,7 +857,8 @@ partition_for(TimestampTz ts)
 				deflt,
 				parent;
 
-	if (OidIsValid(part_oid) && ts >= part_lo && ts < part_hi)
+	if (OidIsValid(part_oid) && ts >= part_lo && ts < part_hi &&
+		!(next_part_missing && ts - next_part_checked >= NEXT_PART_RECHECK_USECS))
 		return part_oid;
 
 	/* catalog lookups below may process invalidations: keep our own copies */
@@ -878,11 +888,17 @@ partition_for(TimestampTz ts)
 		oid = deflt;
 
 	/*
-	 * This or next month's partition missing: a background worker creates
-	 * the partitions ahead (audit_maintain.c), never this transaction.
+	 * Next month's partition missing: a background worker creates the
+	 * partitions ahead (audit_maintain.c), never this transaction.  Not when
+	 * only this month's is missing (its batches may be in the default
+	 * partition already, and then no worker can create it), nor when a
+	 * table of that name is not a partition of the log (a detached one: the
+	 * DBA's, which audit_maintain() does not replace; lint() reports it).
 	 */
 	snprintf(name, sizeof(name), "audit_batch_p%04d%02d", tm.tm_year, tm.tm_mon);
-	if (oid == deflt || !OidIsValid(log_partition(name, nsp, parent)))
+	next_part_missing = !OidIsValid(get_relname_relid(name, nsp));
+	next_part_checked = ts;
+	if (next_part_missing)
 		audit_request_maintenance();
 	part_oid = oid;
 	part_lo = lo;
@@ -891,8 +907,8 @@ partition_for(TimestampTz ts)
 }
 
 /*
- * Is the log's partition of the month of ts, or of the month after, missing?
- * (For audit_maintain.c.)
+ * Is the log's partition of the month of ts, or of the month after, missing
+ * (no table of its name at all)?  (For audit_maintain.c.)
  */
 bool
 audit_partitions_missing(TimestampTz ts)
@@ -909,7 +925,7 @@ audit_partitions_missing(TimestampTz ts)
 	for (int i = 0; i < 2; i++)
 	{
 		snprintf(name, sizeof(name), "audit_batch_p%04d%02d", tm.tm_year, tm.tm_mon);
-		if (!OidIsValid(log_partition(name, audit_nsp, log_oid)))
+		if (!OidIsValid(get_relname_relid(name, audit_nsp)))
 			return true;
 		if (++tm.tm_mon > 12)
 		{

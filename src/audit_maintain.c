@@ -7,22 +7,23 @@
  * EXCLUSIVE on the log (and its default partition) until the creating
  * transaction ends, and every audited writer and reader would wait for that
  * user's transaction.  Instead, when a writer opens the month's partition
- * (partition_for() in audit_chain.c: once per month per backend, and after
- * an invalidation of the log) and the next month's partition is not there,
- * it asks for a background worker, "tenant_rls audit maintenance", which
- * connects to the database as the bootstrap superuser and runs
- * tenant_rls.audit_maintain() in a short transaction of its own, once it has
- * locked the log without queueing for the lock (maintain_once()): nobody
- * waits behind it.  So partitions exist one to four months ahead without a
- * scheduler;
- * a scheduled audit_maintain() (doc/audit.md) still works, and lint() reports
- * a missing partition (audit_partition_missing) whatever the reason.
+ * (partition_for() in audit_chain.c: at its first write, when the month
+ * changes, after an invalidation of the log, and once a minute while it stays
+ * missing) and no table of next month's partition's name exists, it asks for
+ * a background worker, "tenant_rls audit maintenance", which connects to the
+ * database as the bootstrap superuser and runs tenant_rls.audit_maintain() in
+ * a short transaction of its own, once it holds the log's locks
+ * (maintain_once(): taken when free, or queued for at most 200 ms, so readers
+ * never wait behind it longer).  So partitions exist one to four months ahead
+ * without a scheduler; a scheduled audit_maintain() (doc/audit.md) still
+ * works, and lint() reports a missing partition (audit_partition_missing)
+ * whatever the reason.
  *
  * The request is a dynamic background worker: it needs no preloading.  A
- * backend asks at most once a minute; with the library preloaded, a small
- * table in shared memory also keeps the backends of one database from
- * starting a second worker while one runs.  tenant_rls.audit_maintain_worker
- * = off asks for none.
+ * backend asks at most once a minute, and not while a worker of its database
+ * runs (with the library preloaded, a small table in shared memory says so;
+ * without, the backends' status).  tenant_rls.audit_maintain_worker = off
+ * asks for none.
  */
 #include "tenant_rls.h"
 
@@ -42,6 +43,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/backend_status.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -63,6 +65,8 @@ bool		audit_maintain_worker = true;
 #define WORKER_STALE_MS			300000
 
 #define MAINTAIN_SLOTS	64
+
+#define MAINTAIN_WORKER_TYPE	"tenant_rls audit maintenance"
 
 typedef struct MaintainSlot
 {
@@ -184,6 +188,31 @@ release_slot(Oid dboid)
 }
 
 /*
+ * Without the library preloaded: is a maintenance worker of this database
+ * running already?  (A worker asked for an instant ago may not be seen yet;
+ * two then serialise on the log's locks, and the second finds nothing to do.)
+ */
+static bool
+worker_running(Oid dboid)
+{
+	int			n = pgstat_fetch_stat_numbackends();
+
+	for (int i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(i);
+		const char *type;
+
+		if (l == NULL || l->backendStatus.st_backendType != B_BG_WORKER ||
+			l->backendStatus.st_databaseid != dboid)
+			continue;
+		type = GetBackgroundWorkerTypeByPid(l->backendStatus.st_procpid);
+		if (type != NULL && strcmp(type, MAINTAIN_WORKER_TYPE) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Called by the log writer when the partition of the month after the one it
  * writes to is missing.  Never fails: the write goes on whatever happens here
  * (a missing partition sends batches to the default partition).
@@ -202,6 +231,8 @@ audit_request_maintenance(void)
 	last_request = now;
 	if (!claim_slot(MyDatabaseId, now))
 		return;
+	if (maintain_shared == NULL && worker_running(MyDatabaseId))
+		return;
 
 	memset(&w, 0, sizeof(w));
 	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -210,7 +241,7 @@ audit_request_maintenance(void)
 	strlcpy(w.bgw_library_name, "tenant_rls", BGW_MAXLEN);
 	strlcpy(w.bgw_function_name, "tenant_rls_audit_maintain_main", BGW_MAXLEN);
 	snprintf(w.bgw_name, BGW_MAXLEN, "tenant_rls audit maintenance for database %u", MyDatabaseId);
-	strlcpy(w.bgw_type, "tenant_rls audit maintenance", BGW_MAXLEN);
+	strlcpy(w.bgw_type, MAINTAIN_WORKER_TYPE, BGW_MAXLEN);
 	w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
 	if (!RegisterDynamicBackgroundWorker(&w, NULL))
 	{
@@ -249,28 +280,47 @@ maintain_error_context(void *arg)
 	errcontext("tenant_rls audit maintenance worker, creating the audit log's partitions ahead");
 }
 
-/* how often, and how long apart, the worker tries to lock the log */
+/*
+ * How the worker locks the log: tries without waiting every 250 ms, and
+ * every fourth time waits in the queue for at most 200 ms (lock_timeout):
+ * under a steady stream of short reads the lock is never free at the instant
+ * of a try, but a queued request is granted once the reads ahead of it end.
+ * 10 seconds in all.
+ */
 #define LOCK_ATTEMPTS		40
 #define LOCK_RETRY_MS		250
+#define LOCK_QUEUE_EVERY	4
+
+/* take rel's ACCESS EXCLUSIVE lock now or not at all, or queue for it */
+static bool
+lock_log_rel(Oid relid, bool queue)
+{
+	if (!queue)
+		return ConditionalLockRelationOid(relid, AccessExclusiveLock);
+	LockRelationOid(relid, AccessExclusiveLock);	/* lock_timeout: error */
+	return true;
+}
 
 /*
- * One transaction: lock the log and its default partition without waiting,
- * run audit_maintain().  False when another transaction held either (nothing
+ * One transaction: lock the log and its default partition, run
+ * audit_maintain().  False when another transaction held either (nothing
  * done); created is set to what audit_maintain() returned.
  *
  * CREATE TABLE ... PARTITION OF takes ACCESS EXCLUSIVE on both.  Waiting for
- * it in the lock queue would make every reader of the log, and every writer
- * to the default partition, queue behind this worker until the transaction
- * that holds the lock ends; taken without waiting, nobody waits for the
- * worker longer than the few milliseconds the partitions take.
+ * it in the lock queue for long would make every reader of the log, and
+ * every writer to the default partition, queue behind this worker until the
+ * transaction that holds the lock ends (one that read the log and stays
+ * open); so a queued attempt waits at most lock_timeout, 200 ms.
  */
 static bool
-maintain_once(Oid dboid, int *created, char **dbname)
+maintain_once(Oid dboid, bool queue, int *created, char **dbname)
 {
-	bool		done = true;
+	volatile bool locked = false;
+	volatile bool timed_out = false;
 	Oid			nsp;
 	Oid			log_rel = InvalidOid;
 	Oid			default_rel = InvalidOid;
+	MemoryContext cxt;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -278,43 +328,73 @@ maintain_once(Oid dboid, int *created, char **dbname)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "SELECT tenant_rls.audit_maintain()");
+	cxt = CurrentMemoryContext;
 
 	if (*dbname == NULL)
 		*dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(dboid));
 	nsp = get_namespace_oid("tenant_rls", true);
-	if (OidIsValid(get_extension_oid("tenant_rls", true)) && OidIsValid(nsp))
-	{
-		log_rel = get_relname_relid("audit_batch", nsp);
-		default_rel = get_relname_relid("audit_batch_default", nsp);
-	}
-	if (OidIsValid(log_rel) && OidIsValid(default_rel))
-	{
-		if (!ConditionalLockRelationOid(log_rel, AccessExclusiveLock))
-			done = false;
-		else if (!ConditionalLockRelationOid(default_rel, AccessExclusiveLock))
-		{
-			UnlockRelationOid(log_rel, AccessExclusiveLock);
-			done = false;
-		}
-		if (done)
-		{
-			spi_exec_privileged("SELECT tenant_rls.audit_maintain()", 0, NULL, NULL, NULL, false);
-			if (SPI_processed == 1)
-			{
-				bool		isnull;
-				Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!OidIsValid(get_extension_oid("tenant_rls", true)) || !OidIsValid(nsp))
+		goto done;				/* nothing to maintain here */
+	log_rel = get_relname_relid("audit_batch", nsp);
+	default_rel = get_relname_relid("audit_batch_default", nsp);
+	if (!OidIsValid(log_rel) || !OidIsValid(default_rel))
+		goto done;
 
-				if (!isnull)
-					*created = DatumGetInt32(d);
-			}
+	PG_TRY();
+	{
+		if (lock_log_rel(log_rel, queue))
+		{
+			if (lock_log_rel(default_rel, queue))
+				locked = true;
+			else
+				UnlockRelationOid(log_rel, AccessExclusiveLock);
 		}
 	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
 
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FreeErrorData(edata);
+		FlushErrorState();
+		timed_out = true;
+	}
+	PG_END_TRY();
+	if (timed_out)
+	{
+		/* releases what was taken, SPI and the snapshot */
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return false;
+	}
+	if (!locked)
+	{
+		PopActiveSnapshot();
+		SPI_finish();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return false;
+	}
+
+	spi_exec_privileged("SELECT tenant_rls.audit_maintain()", 0, NULL, NULL, NULL, false);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			*created = DatumGetInt32(d);
+	}
+
+done:
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return done;
+	return true;
 }
 
 /*
@@ -343,8 +423,8 @@ tenant_rls_audit_maintain_main(Datum arg)
 	SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("statement_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
-	/* the log and its default partition are locked before (maintain_once()) */
-	SetConfigOption("lock_timeout", "2s", PGC_SUSET, PGC_S_OVERRIDE);
+	/* see LOCK_QUEUE_EVERY (and any other lock audit_maintain() waits for) */
+	SetConfigOption("lock_timeout", "200ms", PGC_SUSET, PGC_S_OVERRIDE);
 
 	errcb.callback = maintain_error_context;
 	errcb.arg = NULL;
@@ -354,7 +434,7 @@ tenant_rls_audit_maintain_main(Datum arg)
 	for (attempt = 1; attempt <= LOCK_ATTEMPTS; attempt++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (maintain_once(dboid, &created, &dbname))
+		if (maintain_once(dboid, attempt % LOCK_QUEUE_EVERY == 0, &created, &dbname))
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 LOCK_RETRY_MS, PG_WAIT_EXTENSION);

@@ -248,14 +248,35 @@ DECLARE
     grantee oid;
 BEGIN
     IF pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', part)) IS NOT NULL THEN
+        -- a partition detached from the log (to archive it) keeps its name:
+        -- not replaced, and that month's batches go to the default partition
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i
+                        WHERE i.inhrelid OPERATOR(pg_catalog.=) pg_catalog.format('tenant_rls.%I', part)::pg_catalog.regclass
+                          AND i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass) THEN
+            RAISE WARNING 'audit_batch partition of % not created: table tenant_rls.% exists and is not a partition of the audit log',
+                          pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM'), part
+                USING HINT = 'Rename or move that table (a detached partition, archived?); then run tenant_rls.audit_maintain() again.';
+        END IF;
+        RETURN false;
+    END IF;
+    -- the audit maintenance worker (or another audit_maintain()) may be
+    -- creating it: wait for it, then look again
+    LOCK TABLE ONLY tenant_rls.audit_batch IN SHARE UPDATE EXCLUSIVE MODE;
+    IF pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', part)) IS NOT NULL THEN
         RETURN false;
     END IF;
     EXECUTE pg_catalog.format('CREATE TABLE tenant_rls.%I PARTITION OF tenant_rls.audit_batch FOR VALUES FROM (%L) TO (%L)',
                               part,
                               pg_catalog.to_char(lo, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00',
                               pg_catalog.to_char(hi, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00');
-    EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (audit_key)',
-                              part OPERATOR(pg_catalog.||) '_key_idx', part);
+    -- (a detached partition renamed away keeps its index's name: PostgreSQL
+    -- then names this one)
+    IF pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', part OPERATOR(pg_catalog.||) '_key_idx')) IS NULL THEN
+        EXECUTE pg_catalog.format('CREATE INDEX %I ON tenant_rls.%I (audit_key)',
+                                  part OPERATOR(pg_catalog.||) '_key_idx', part);
+    ELSE
+        EXECUTE pg_catalog.format('CREATE INDEX ON tenant_rls.%I (audit_key)', part);
+    END IF;
     -- no statistics on its columns (see audit_batch above): a partition does
     -- not take the statistics targets of its parent
     EXECUTE (SELECT pg_catalog.format('ALTER TABLE tenant_rls.%I ', part)

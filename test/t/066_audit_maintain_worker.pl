@@ -111,28 +111,88 @@ SET lock_timeout = '1s';
 BEGIN; SELECT tenant_rls.set_tenant('b'); INSERT INTO public.t VALUES (4, 'b', 'four'); COMMIT;
 }, extra_params => [ '-U', 'app' ]);
 ok(time() - $t0 < 3, '... nor does a writer');
+for my $i (1 .. 5)
+{
+	$node->safe_psql('postgres', qq{
+BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (40 + $i, 'a', 'more'); COMMIT;
+}, extra_params => [ '-U', 'app' ]);
+}
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'tenant_rls audit maintenance'}),
+	'1', 'five more sessions that write start no second worker while one runs');
 is($node->safe_psql('postgres', $nparts), '3', 'the partition is not created while the reader is open');
 $reader->query_safe(q{COMMIT});
 ok($node->poll_query_until('postgres', $nparts, '4'), 'once the reader has ended, the worker creates it');
 
-# 4. the log stays in use for longer than the worker tries: it gives up,
-#    says so, and the next worker creates the partition
+# 3b. a steady stream of short reads (two sessions, one 20 ms transaction
+#     after the other): the log's lock is never free at the instant of a
+#     try, but a queued try (at most 200 ms) gets it between two reads
+$node->safe_psql('postgres', qq{DROP TABLE tenant_rls.audit_batch_p$next});
+my @readers;
+for my $i (1 .. 2)
+{
+	my $r = $node->background_psql('postgres', on_error_stop => 1);
+	$r->query_until(qr/reading/, q{\echo reading
+DO $$ BEGIN
+  FOR i IN 1 .. 400 LOOP
+    PERFORM count(*) FROM tenant_rls.audit_log;
+    PERFORM pg_sleep(0.02);
+    COMMIT;
+  END LOOP;
+END $$;
+});
+	push @readers, $r;
+}
+sleep 1;
+$t0 = time();
+$node->safe_psql('postgres', q{
+BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (50, 'a', 'steady'); COMMIT;
+}, extra_params => [ '-U', 'app' ]);
+ok($node->poll_query_until('postgres', $nparts, '4'), 'steady short reads: the worker creates the partition');
+ok(time() - $t0 < 8, '... while the reads go on (within 8 seconds)');
+$_->quit for @readers;
+
+# 4. the log stays in use for longer than the worker tries: it gives up and
+#    says so; the same (pooled) session, writing on, asks again a minute
+#    later, and that worker creates the partition
 $node->safe_psql('postgres', qq{DROP TABLE tenant_rls.audit_batch_p$next});
 $reader->query_safe(q{BEGIN});
 $reader->query_safe(q{SELECT count(*) FROM tenant_rls.audit_log});
 $log_offset = -s $node->logfile;
-$node->safe_psql('postgres', q{
-BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (5, 'a', 'five'); COMMIT;
-}, extra_params => [ '-U', 'app' ]);
+my $pooled = $node->background_psql('postgres', on_error_stop => 1, extra_params => [ '-U', 'app' ]);
+my $t_first = time();
+$pooled->query_safe(q{BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (5, 'a', 'five'); COMMIT;});
 ok($node->wait_for_log(qr/could not create the audit log's partitions ahead in database "postgres": the log was in use for 10 seconds/, $log_offset),
 	'the log in use for 10 seconds: the worker gives up and the server log says so');
 $reader->query_safe(q{COMMIT});
 $reader->quit;
 is($node->safe_psql('postgres', $nparts), '3', '... the partition is still missing');
+$pooled->query_safe(q{BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (6, 'a', 'six'); COMMIT;});
+sleep 1;
+is($node->safe_psql('postgres', $nparts), '3', '... a write of the same session within the minute asks for no worker');
+sleep 1 while time() - $t_first < 62;
+$pooled->query_safe(q{BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (7, 'a', 'seven'); COMMIT;});
+ok($node->poll_query_until('postgres', $nparts, '4'), 'a minute later, its next write starts a worker that creates it');
+$pooled->quit;
+
+# 4b. a table named like next month's partition that is not one (detached
+#     to archive it): audit_maintain() leaves it and says so, writers start
+#     no worker for it, lint() explains and offers no fix
+$node->safe_psql('postgres', qq{ALTER TABLE tenant_rls.audit_batch DETACH PARTITION tenant_rls.audit_batch_p$next});
+$log_offset = -s $node->logfile;
 $node->safe_psql('postgres', q{
-BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (6, 'a', 'six'); COMMIT;
+BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (8, 'a', 'eight'); COMMIT;
 }, extra_params => [ '-U', 'app' ]);
-ok($node->poll_query_until('postgres', $nparts, '4'), 'the next session that writes starts a worker that creates it');
+sleep 2;
+unlike(slurp_file($node->logfile, $log_offset), qr/audit maintenance/, 'a detached partition of that name: no worker is started');
+{
+	my ($ret, $out, $err) = $node->psql('postgres', q{SELECT tenant_rls.audit_maintain()});
+	like($err, qr/WARNING:  audit_batch partition of \d{4}-\d\d not created: table tenant_rls.audit_batch_p$next exists and is not a partition of the audit log/,
+		'audit_maintain() says why it does not create it');
+}
+is($node->safe_psql('postgres', q{SELECT coalesce(fix, '(no fix)') || ' ' || (message LIKE '%is not a partition of the log%') FROM tenant_rls.lint() WHERE code = 'audit_partition_missing'}),
+	'(no fix) true', 'lint() explains, without a fix');
+$node->safe_psql('postgres', qq{ALTER TABLE tenant_rls.audit_batch_p$next RENAME TO archived_$next; SELECT tenant_rls.audit_maintain()});
+is($node->safe_psql('postgres', $nparts), '4', 'renamed away, audit_maintain() creates the partition');
 
 # 5. preloaded, many sessions at once: one worker creates the partitions,
 #    nothing fails, every chain verifies
