@@ -133,8 +133,8 @@ audit_maintain_init(void)
 
 /*
  * With the library preloaded: claim this database's slot, unless a worker
- * asked for recently is still there.  Without: always true (the per-backend
- * interval is all there is).
+ * asked for less than 5 minutes ago has not ended yet.  Without: always true
+ * (worker_running() looks at the backends instead).
  */
 static bool
 claim_slot(Oid dboid, TimestampTz now)
