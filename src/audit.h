@@ -185,6 +185,6 @@ extern void audit_chain_shmem_init(void);	/* _PG_init, when preloaded */
 extern bool audit_maintain_worker;
 extern void audit_maintain_init(void);	/* _PG_init */
 extern void audit_request_maintenance(void);
-extern bool audit_partitions_missing(TimestampTz ts);	/* audit_chain.c */
+extern bool audit_next_partition_missing(TimestampTz ts);	/* audit_chain.c */
 
 #endif							/* TENANT_RLS_AUDIT_H */

@@ -907,11 +907,12 @@ partition_for(TimestampTz ts)
 }
 
 /*
- * Is the log's partition of the month of ts, or of the month after, missing
- * (no table of its name at all)?  (For audit_maintain.c.)
+ * Is there no table of the name of the log's partition of the month after
+ * that of ts?  (What a writer asks the maintenance worker for: for
+ * audit_maintain.c.)
  */
 bool
-audit_partitions_missing(TimestampTz ts)
+audit_next_partition_missing(TimestampTz ts)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
@@ -922,18 +923,13 @@ audit_partitions_missing(TimestampTz ts)
 		return false;
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 		return false;
-	for (int i = 0; i < 2; i++)
+	if (++tm.tm_mon > 12)
 	{
-		snprintf(name, sizeof(name), "audit_batch_p%04d%02d", tm.tm_year, tm.tm_mon);
-		if (!OidIsValid(get_relname_relid(name, audit_nsp)))
-			return true;
-		if (++tm.tm_mon > 12)
-		{
-			tm.tm_mon = 1;
-			tm.tm_year++;
-		}
+		tm.tm_mon = 1;
+		tm.tm_year++;
 	}
-	return false;
+	snprintf(name, sizeof(name), "audit_batch_p%04d%02d", tm.tm_year, tm.tm_mon);
+	return !OidIsValid(get_relname_relid(name, audit_nsp));
 }
 
 /*

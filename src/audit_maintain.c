@@ -27,9 +27,11 @@
  */
 #include "tenant_rls.h"
 
+#include "access/twophase.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -39,6 +41,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -48,6 +51,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
@@ -255,22 +259,52 @@ audit_request_maintenance(void)
 
 /*
  * tenant_rls._audit_maintain_request() -> boolean: asks for the worker when
- * this or next month's partition is missing (enable_audit() in a session of
- * a role that is not a superuser, which must not create them itself);
- * true when that is the case.
+ * next month's partition is missing, as a writer does (enable_audit() in a
+ * session of a role that is not a superuser, which must not create it
+ * itself); true when that is the case.
  */
 Datum
 tenant_rls_audit_maintain_request(PG_FUNCTION_ARGS)
 {
-	if (!audit_partitions_missing(GetCurrentTimestamp()))
+	if (!audit_next_partition_missing(GetCurrentTimestamp()))
 		PG_RETURN_BOOL(false);
 	audit_request_maintenance();
 	PG_RETURN_BOOL(true);
 }
 
+/*
+ * One worker per database: a session lock on the extension's object with
+ * objsubid 1, which no SQL statement takes (ALTER / DROP EXTENSION lock
+ * objsubid 0).  Held from here to the worker's exit; a second worker (asked
+ * for before the first was seen running) exits at once.
+ */
+static LOCKTAG database_tag;
+static bool database_claimed = false;
+
+static bool
+claim_database(void)
+{
+	Oid			extoid;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	extoid = get_extension_oid("tenant_rls", true);
+	CommitTransactionCommand();
+	if (!OidIsValid(extoid))
+		return false;
+	SET_LOCKTAG_OBJECT(database_tag, MyDatabaseId, ExtensionRelationId, extoid, 1);
+	database_claimed = (LockAcquire(&database_tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL);
+	return database_claimed;
+}
+
 static void
 maintain_exit(int code, Datum arg)
 {
+	if (database_claimed)
+	{
+		LockRelease(&database_tag, ExclusiveLock, true);
+		database_claimed = false;
+	}
 	release_slot(DatumGetObjectId(arg));
 }
 
@@ -282,14 +316,55 @@ maintain_error_context(void *arg)
 
 /*
  * How the worker locks the log: tries without waiting every 250 ms, and
- * every fourth time waits in the queue for at most 200 ms (lock_timeout):
+ * every fourth time queues for each lock for at most 200 ms (lock_timeout):
  * under a steady stream of short reads the lock is never free at the instant
  * of a try, but a queued request is granted once the reads ahead of it end.
- * 10 seconds in all.
+ * It does not queue again behind a transaction it queued behind in vain (one
+ * that read the log and stays open): readers would wait 200 ms behind it
+ * every second for nothing.  10 seconds in all.
  */
 #define LOCK_ATTEMPTS		40
 #define LOCK_RETRY_MS		250
 #define LOCK_QUEUE_EVERY	4
+
+/* audit_maintain() holds the log's locks for at most this long */
+#define MAINTAIN_TIMEOUT_MS	60000
+
+/* the holders of the log's locks when a queued try last timed out */
+static VirtualTransactionId *stuck = NULL;
+static int	nstuck = 0;
+
+/*
+ * The transactions holding a lock on relid that conflicts with ACCESS
+ * EXCLUSIVE; with remember, added to stuck; else, is one of them in stuck?
+ */
+static bool
+lock_holders(Oid relid, bool remember)
+{
+	LOCKTAG		tag;
+	VirtualTransactionId *v;
+
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+	v = GetLockConflicts(&tag, AccessExclusiveLock, NULL);
+	for (; VirtualTransactionIdIsValid(*v); v++)
+	{
+		if (remember)
+		{
+			if (stuck == NULL)
+				stuck = MemoryContextAlloc(TopMemoryContext,
+										   sizeof(VirtualTransactionId) * (MaxBackends + max_prepared_xacts + 1) * 2);
+			if (nstuck < (MaxBackends + max_prepared_xacts + 1) * 2)
+				stuck[nstuck++] = *v;
+			continue;
+		}
+		for (int i = 0; i < nstuck; i++)
+		{
+			if (VirtualTransactionIdEquals(*v, stuck[i]))
+				return true;
+		}
+	}
+	return false;
+}
 
 /* take rel's ACCESS EXCLUSIVE lock now or not at all, or queue for it */
 static bool
@@ -313,8 +388,9 @@ lock_log_rel(Oid relid, bool queue)
  * open); so a queued attempt waits at most lock_timeout, 200 ms.
  */
 static bool
-maintain_once(Oid dboid, bool queue, int *created, char **dbname)
+maintain_once(Oid dboid, bool may_queue, int *created, char **dbname)
 {
+	volatile bool queue;
 	volatile bool locked = false;
 	volatile bool timed_out = false;
 	Oid			nsp;
@@ -339,6 +415,15 @@ maintain_once(Oid dboid, bool queue, int *created, char **dbname)
 	default_rel = get_relname_relid("audit_batch_default", nsp);
 	if (!OidIsValid(log_rel) || !OidIsValid(default_rel))
 		goto done;
+
+	/* not behind the same long transaction again */
+	queue = may_queue && !lock_holders(log_rel, false) && !lock_holders(default_rel, false);
+	if (queue)
+	{
+		nstuck = 0;
+		(void) lock_holders(log_rel, true);
+		(void) lock_holders(default_rel, true);
+	}
 
 	PG_TRY();
 	{
@@ -379,7 +464,10 @@ maintain_once(Oid dboid, bool queue, int *created, char **dbname)
 		return false;
 	}
 
+	/* (statement_timeout is not armed for SPI in a background worker) */
+	enable_timeout_after(STATEMENT_TIMEOUT, MAINTAIN_TIMEOUT_MS);
 	spi_exec_privileged("SELECT tenant_rls.audit_maintain()", 0, NULL, NULL, NULL, false);
+	disable_timeout(STATEMENT_TIMEOUT, false);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -421,7 +509,6 @@ tenant_rls_audit_maintain_main(Datum arg)
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("statement_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	/* see LOCK_QUEUE_EVERY (and any other lock audit_maintain() waits for) */
 	SetConfigOption("lock_timeout", "200ms", PGC_SUSET, PGC_S_OVERRIDE);
@@ -430,6 +517,9 @@ tenant_rls_audit_maintain_main(Datum arg)
 	errcb.arg = NULL;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
+
+	if (!claim_database())
+		proc_exit(0);			/* another worker of this database runs */
 
 	for (attempt = 1; attempt <= LOCK_ATTEMPTS; attempt++)
 	{

@@ -390,7 +390,14 @@ BEGIN
                                                  OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) THEN
                 n := n OPERATOR(pg_catalog.+) 1;
             END IF;
-        EXCEPTION WHEN check_violation THEN
+        EXCEPTION WHEN invalid_object_definition THEN
+            -- "would overlap partition": one renamed while attached covers it
+            RAISE WARNING 'audit_batch partition of % not created: %',
+                          pg_catalog.to_char((pg_catalog.clock_timestamp()
+                                              OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC', 'YYYY-MM'),
+                          SQLERRM
+                USING HINT = 'A partition of tenant_rls.audit_batch covering that month has another name: rename it back to audit_batch_pYYYYMM (the writers find partitions by that name; meanwhile that month''s batches go to tenant_rls.audit_batch_default).';
+        WHEN check_violation THEN
             -- the default partition already holds entries of that month
             RAISE WARNING 'audit_batch partition of % not created: the default partition holds batches of that month',
                           pg_catalog.to_char((pg_catalog.clock_timestamp()
