@@ -297,15 +297,24 @@ claim_database(void)
 	return database_claimed;
 }
 
+/* did this worker run audit_maintain() to its end? */
+static bool maintain_done = false;
+
 static void
 maintain_exit(int code, Datum arg)
 {
-	if (database_claimed)
-	{
+	/* (an abort -- after an ERROR or FATAL -- released it already) */
+	if (database_claimed && LockHeldByMe(&database_tag, ExclusiveLock))
 		LockRelease(&database_tag, ExclusiveLock, true);
-		database_claimed = false;
-	}
-	release_slot(DatumGetObjectId(arg));
+	database_claimed = false;
+
+	/*
+	 * A worker that gave up or failed leaves its database's slot claimed:
+	 * with the library preloaded, no other worker starts there before 5
+	 * minutes have passed (WORKER_STALE_MS), rather than at the next write.
+	 */
+	if (maintain_done)
+		release_slot(DatumGetObjectId(arg));
 }
 
 static void
@@ -320,15 +329,24 @@ maintain_error_context(void *arg)
  * under a steady stream of short reads the lock is never free at the instant
  * of a try, but a queued request is granted once the reads ahead of it end.
  * It does not queue again behind a transaction it queued behind in vain (one
- * that read the log and stays open): readers would wait 200 ms behind it
- * every second for nothing.  10 seconds in all.
+ * that read the log and stays open), and queues twice at most: readers would
+ * wait 200 ms behind it every second for nothing (new read transactions,
+ * each longer than 200 ms, would defeat the first rule alone).  10 seconds
+ * in all.
  */
 #define LOCK_ATTEMPTS		40
 #define LOCK_RETRY_MS		250
 #define LOCK_QUEUE_EVERY	4
+#define LOCK_QUEUE_MAX		2	/* queued tries per worker */
 
-/* audit_maintain() holds the log's locks for at most this long */
-#define MAINTAIN_TIMEOUT_MS	60000
+/*
+ * audit_maintain() holds the log's locks for at most this long: every reader
+ * of the log waits meanwhile.  Creating the partitions takes milliseconds,
+ * but CREATE TABLE ... PARTITION OF scans the default partition, which holds
+ * gigabytes only when partitions went missing for long: then the DBA runs
+ * audit_maintain() (which has no such limit) at a quiet time.
+ */
+#define MAINTAIN_TIMEOUT_MS	10000
 
 /* the holders of the log's locks when a queued try last timed out */
 static VirtualTransactionId *stuck = NULL;
@@ -453,6 +471,13 @@ maintain_once(Oid dboid, bool may_queue, int *created, char **dbname)
 		/* releases what was taken, SPI and the snapshot */
 		AbortCurrentTransaction();
 		pgstat_report_activity(STATE_IDLE, NULL);
+		/* ... and, as every abort does, the session lock of claim_database() */
+		if (database_claimed &&
+			LockAcquire(&database_tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		{
+			database_claimed = false;
+			proc_exit(0);		/* another worker of this database took over */
+		}
 		return false;
 	}
 	if (!locked)
@@ -496,6 +521,7 @@ tenant_rls_audit_maintain_main(Datum arg)
 	int			created = 0;
 	char	   *dbname = NULL;
 	int			attempt;
+	int			queued = 0;
 
 	am_maintain_worker = true;
 	pqsignal(SIGTERM, die);
@@ -523,9 +549,16 @@ tenant_rls_audit_maintain_main(Datum arg)
 
 	for (attempt = 1; attempt <= LOCK_ATTEMPTS; attempt++)
 	{
+		bool		queue = (attempt % LOCK_QUEUE_EVERY == 0 && queued < LOCK_QUEUE_MAX);
+
 		CHECK_FOR_INTERRUPTS();
-		if (maintain_once(dboid, attempt % LOCK_QUEUE_EVERY == 0, &created, &dbname))
+		if (queue)
+			queued++;
+		if (maintain_once(dboid, queue, &created, &dbname))
+		{
+			maintain_done = true;
 			break;
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 LOCK_RETRY_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -1502,7 +1502,7 @@ SELECT 'audit_partition_missing', 'warning', format('tenant_rls.%I', m.part), 't
               CASE WHEN m.squatted
                    THEN format('table tenant_rls.%I exists but is not a partition of the log (detached?), so audit_maintain() does not create it; batches of that month go to tenant_rls.audit_batch_default.', m.part)
                    WHEN m.renamed IS NOT NULL
-                   THEN format('batches of that month go to tenant_rls.audit_batch_default; partition(s) %s of the log do not have the name audit_batch_pYYYYMM the writers look for (renamed?), and one of them may cover that month, so audit_maintain() cannot create it.', m.renamed)
+                   THEN format('batches of that month go to tenant_rls.audit_batch_default; partition %s of the log covers that month but does not have the name audit_batch_pYYYYMM the writers look for (renamed?), so audit_maintain() cannot create it: rename it back.', m.renamed)
                    WHEN m.in_default > 0
                    THEN format('%s batch(es) of that month are in tenant_rls.audit_batch_default, and the partition cannot be created until audit_purge() removes them.', m.in_default)
                    WHEN m.offset_months = 0 THEN 'batches of this month go to tenant_rls.audit_batch_default.'
@@ -1515,8 +1515,12 @@ SELECT 'audit_partition_missing', 'warning', format('tenant_rls.%I', m.part), 't
                           AND k.relname = 'audit_batch_p' || to_char(o.lo, 'YYYYMM')) AS squatted,
                (SELECT string_agg(i.inhrelid::regclass::text, ', ' ORDER BY i.inhrelid::regclass::text)
                   FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid
+                 CROSS JOIN LATERAL (SELECT substring(pg_get_expr(k.relpartbound, k.oid) FROM 'FROM \(''([^'']*)''\)') AS f,
+                                            substring(pg_get_expr(k.relpartbound, k.oid) FROM 'TO \(''([^'']*)''\)') AS t) b
                  WHERE i.inhparent = 'tenant_rls.audit_batch'::regclass
-                   AND k.relname !~ '^audit_batch_p[0-9]{6}$' AND k.relname <> 'audit_batch_default') AS renamed,
+                   AND k.relname !~ '^audit_batch_p[0-9]{6}$' AND k.relname <> 'audit_batch_default'
+                   -- its range covers the month (bounds are timestamptz literals)
+                   AND b.f::timestamptz <= (o.lo AT TIME ZONE 'UTC') AND b.t::timestamptz > (o.lo AT TIME ZONE 'UTC')) AS renamed,
                (SELECT count(*) FROM tenant_rls.audit_batch_default d
                  WHERE d.logged_at >= (o.lo AT TIME ZONE 'UTC')
                    AND d.logged_at < ((o.lo + interval '1 month') AT TIME ZONE 'UTC')) AS in_default
