@@ -1098,6 +1098,61 @@ lock_tenant_chain(const char *key)
 	}
 }
 
+/*
+ * A transaction that chains more tenants than a transaction's share of the
+ * lock table (max_locks_per_transaction) takes the chain table in SHARE ROW
+ * EXCLUSIVE instead of one lock per tenant: thousands of tenant locks fill
+ * the server's lock table ("out of shared memory"; an import of 20,000
+ * tenants' rows failed, and every other session's locks with it).  Every
+ * writer holds ROW EXCLUSIVE on the chain table before it takes a tenant's
+ * lock (chain_state()), so while such a transaction holds the table nobody
+ * else holds any chain, and the other writers wait for its commit.
+ */
+static int
+chain_lock_limit(void)
+{
+	return Max(max_locks_per_xact, 16);
+}
+
+static bool
+all_chains_locked(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, chain_oid);
+	return LockHeldByMe(&tag, ShareRowExclusiveLock);
+}
+
+/* lock the chain table in mode; the delivery worker waits a bounded time */
+static void
+lock_chain_table(LOCKMODE mode)
+{
+	TimestampTz deadline;
+
+	lookup_oids();
+	if (!delivering)
+	{
+		LockRelationOid(chain_oid, mode);
+		return;
+	}
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DELIVERY_LOCK_WAIT_MS);
+	while (!ConditionalLockRelationOid(chain_oid, mode))
+	{
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("audit delivery could not lock tenant_rls.audit_chain within %d seconds",
+							DELIVERY_LOCK_WAIT_MS / 1000),
+					 errdetail("A transaction that writes the audit entries of more than %d tenants holds it (see pg_locks; a prepared transaction has no pid: see pg_prepared_xacts).",
+							   chain_lock_limit()),
+					 errhint("End that transaction: the next worker delivers what waits. After three failures in a row the database's writers write immediately until tenant_rls.audit_delivery_start() is run again.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 static bool
 read_head(Relation rel, const char *key, int64 *seq, uint8 *hash, ItemPointer tid)
 {
@@ -1631,6 +1686,31 @@ chain_prepare(const char *key)
 	}
 }
 
+/*
+ * Before chaining keys (sorted): more new tenants than chain_lock_limit()
+ * take the whole chain table.
+ */
+static void
+lock_chains_for(List *keys)
+{
+	ListCell   *lc;
+	const char *prev = NULL;
+	int			n = 0;
+
+	foreach(lc, keys)
+	{
+		const char *key = lfirst(lc);
+
+		if (prev != NULL && strcmp(prev, key) == 0)
+			continue;
+		prev = key;
+		if (chain_states == NULL || hash_search(chain_states, key, HASH_FIND, NULL) == NULL)
+			n++;
+	}
+	if (n > chain_lock_limit())
+		lock_chain_table(ShareRowExclusiveLock);
+}
+
 static ChainState *
 chain_state(const char *key)
 {
@@ -1660,10 +1740,15 @@ chain_state(const char *key)
 		cs->level = GetCurrentTransactionNestLevel();
 		cs->saved = NIL;
 
-		/* held until the transaction ends: the chain order is the commit order */
-		lock_tenant_chain(key);
-		lookup_oids();
-		rel = table_open(chain_oid, RowExclusiveLock);
+		/*
+		 * Held until the transaction ends: the chain order is the commit
+		 * order.  The chain table first (see chain_lock_limit()), then the
+		 * tenant's chain, unless this transaction holds every chain.
+		 */
+		lock_chain_table(RowExclusiveLock);
+		if (!all_chains_locked())
+			lock_tenant_chain(key);
+		rel = table_open(chain_oid, NoLock);
 		cs->existed = read_head_hinted(rel, key, &cs->seq, cs->hash, &cs->tid) ||
 			read_head(rel, key, &cs->seq, cs->hash, &cs->tid);
 		table_close(rel, NoLock);
@@ -1862,6 +1947,7 @@ flush_pending(int level, bool early)
 	}
 
 	list_sort(keys, key_cmp);
+	lock_chains_for(keys);
 	foreach(lc, keys)
 		(void) chain_state((const char *) lfirst(lc));
 
@@ -2236,6 +2322,7 @@ lock_chains(List *keys)
 	delivering = true;
 	PG_TRY();
 	{
+		lock_chains_for(keys);
 		foreach(lc, keys)
 			(void) chain_state((const char *) lfirst(lc));
 	}

@@ -14,7 +14,7 @@
  * database as the bootstrap superuser and runs tenant_rls.audit_maintain() in
  * a short transaction of its own, once it holds the log's locks
  * (maintain_once(): taken when free, or queued for at most 200 ms, so readers
- * never wait behind it longer).  So partitions exist one to four months ahead
+ * never wait behind it longer).  So the next one to three months' partitions exist
  * without a scheduler; a scheduled audit_maintain() (doc/audit.md) still
  * works, and lint() reports a missing partition (audit_partition_missing)
  * whatever the reason.

@@ -35,12 +35,14 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/transam.h"
+#include "access/xlog.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_operator_d.h"
 #include "catalog/pg_proc.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -65,6 +67,7 @@
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/tuplesort.h"
 #include "utils/varlena.h"
 
 #include "coverage.h"
@@ -837,13 +840,53 @@ tenant_count_match(const void *a, const void *b, Size keysize)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* the collation the counts are listed in (tenant_count_cmp()) */
+static Oid	tenant_count_collation = DEFAULT_COLLATION_OID;
+
 static int
 tenant_count_cmp(const void *a, const void *b)
 {
 	const char *x = (*(TenantCount *const *) a)->tenant;
 	const char *y = (*(TenantCount *const *) b)->tenant;
 
-	return varstr_cmp(x, (int) strlen(x), y, (int) strlen(y), DEFAULT_COLLATION_OID);
+	return varstr_cmp(x, (int) strlen(x), y, (int) strlen(y), tenant_count_collation);
+}
+
+/* a fresh hash table of TenantCount in cxt */
+static HTAB *
+tenant_count_table(MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(TenantCount);
+	ctl.hash = tenant_count_hash;
+	ctl.match = tenant_count_match;
+	ctl.hcxt = cxt;
+	return hash_create("tenant_rls row counts", 256, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/* the counts of the hash table, as (tenant, rows) tuples, into the sort */
+static void
+tenant_count_spill(HTAB *counts, Tuplesortstate *sort, TupleTableSlot *slot)
+{
+	HASH_SEQ_STATUS seq;
+	TenantCount *tc;
+
+	hash_seq_init(&seq, counts);
+	while ((tc = hash_seq_search(&seq)) != NULL)
+	{
+		ExecClearTuple(slot);
+		slot->tts_values[0] = CStringGetTextDatum(tc->tenant);
+		slot->tts_isnull[0] = false;
+		slot->tts_values[1] = Int64GetDatum(tc->rows);
+		slot->tts_isnull[1] = false;
+		ExecStoreVirtualTuple(slot);
+		tuplesort_puttupleslot(sort, slot);
+		pfree(DatumGetPointer(slot->tts_values[0]));
+	}
 }
 
 /*
@@ -868,27 +911,30 @@ tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Relation	rel;
 	AttrNumber	attnum;
+	Form_pg_attribute att;
 	Oid			typoutput;
 	bool		typisvarlena;
 	FmgrInfo	outfn;
-	HASHCTL		ctl;
 	HTAB	   *counts;
 	MemoryContext cxt;
+	MemoryContext hcxt;
 	MemoryContext rowcxt;
 	MemoryContext old;
 	TableScanDesc scan;
 	TupleTableSlot *slot;
+	Tuplesortstate *sort = NULL;
+	TupleDesc	sortdesc = NULL;
+	TupleTableSlot *sortslot = NULL;
 	int64		null_rows = 0;
-	HASH_SEQ_STATUS seq;
-	TenantCount *tc;
-	TenantCount **sorted;
-	long		n = 0;
+	uint64		nrows = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
 	rel = try_relation_open(relid, AccessShareLock);
 	if (rel == NULL)
 		PG_RETURN_VOID();
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	/* (an unlogged table has no rows on a standby: nothing to read there) */
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		(RecoveryInProgress() && !RelationIsPermanent(rel)))
 	{
 		relation_close(rel, AccessShareLock);
 		PG_RETURN_VOID();
@@ -902,29 +948,26 @@ tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("counting the rows of %s per tenant needs a role that bypasses row-level security",
 						tenant_rel_qualname(relid)),
-				 errhint("Run tenant_rls.tenant_row_counts() as a superuser, with tenant_rls installed by one.")));
+				 errhint("tenant_rls.tenant_row_counts() runs as the owner of the extension: install tenant_rls as a superuser.")));
 	attnum = get_attnum(relid, NameStr(*col));
 	if (attnum <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation %s does not exist",
 						NameStr(*col), tenant_rel_qualname(relid))));
-	getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid,
-					  &typoutput, &typisvarlena);
+	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	getTypeOutputInfo(att->atttypid, &typoutput, &typisvarlena);
+	/* listed as ORDER BY col::text would: in the column's collation */
+	tenant_count_collation = OidIsValid(att->attcollation) ? att->attcollation : DEFAULT_COLLATION_OID;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "tenant_rls row counts",
 								ALLOCSET_DEFAULT_SIZES);
+	hcxt = AllocSetContextCreate(cxt, "tenant_rls row counts table",
+								 ALLOCSET_DEFAULT_SIZES);
 	rowcxt = AllocSetContextCreate(cxt, "tenant_rls row counts per row",
 								   ALLOCSET_SMALL_SIZES);
 	fmgr_info_cxt(typoutput, &outfn, cxt);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(TenantCount);
-	ctl.hash = tenant_count_hash;
-	ctl.match = tenant_count_match;
-	ctl.hcxt = cxt;
-	counts = hash_create("tenant_rls row counts", 256, &ctl,
-						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	counts = tenant_count_table(hcxt);
 
 	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
 	slot = table_slot_create(rel, NULL);
@@ -934,6 +977,7 @@ tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
 		Datum		v;
 		char	   *text;
 		bool		found;
+		TenantCount *tc;
 
 		CHECK_FOR_INTERRUPTS();
 		v = slot_getattr(slot, attnum, &isnull);
@@ -948,32 +992,111 @@ tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
 		tc = hash_search(counts, &text, HASH_ENTER, &found);
 		if (!found)
 		{
-			tc->tenant = MemoryContextStrdup(cxt, text);
+			tc->tenant = MemoryContextStrdup(hcxt, text);
 			tc->rows = 0;
-			n++;
 		}
 		tc->rows++;
 		MemoryContextReset(rowcxt);
+
+		/*
+		 * Many tenants: beyond work_mem, the counts so far go into a sort
+		 * (which spills to disk as a GROUP BY would), and a new table
+		 * starts; the sort adds up the counts of each tenant at the end.
+		 */
+		if (++nrows % 1024 == 0 &&
+			MemoryContextMemAllocated(hcxt, true) > (Size) work_mem * 1024)
+		{
+			if (sort == NULL)
+			{
+				AttrNumber	attno = 1;
+				Oid			ltop = TextLessOperator;
+				Oid			coll = tenant_count_collation;
+				bool		nullsfirst = false;
+
+				old = MemoryContextSwitchTo(cxt);
+				sortdesc = CreateTemplateTupleDesc(2);
+				TupleDescInitEntry(sortdesc, 1, "tenant", TEXTOID, -1, 0);
+				TupleDescInitEntryCollation(sortdesc, 1, coll);
+				TupleDescInitEntry(sortdesc, 2, "rows", INT8OID, -1, 0);
+				sortslot = MakeSingleTupleTableSlot(sortdesc, &TTSOpsVirtual);
+				sort = tuplesort_begin_heap(sortdesc, 1, &attno, &ltop, &coll, &nullsfirst,
+											work_mem, NULL, TUPLESORT_NONE);
+				MemoryContextSwitchTo(old);
+			}
+			tenant_count_spill(counts, sort, sortslot);
+			MemoryContextReset(hcxt);
+			counts = tenant_count_table(hcxt);
+		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
 	relation_close(rel, AccessShareLock);
 
-	/* in the order of ORDER BY the value's text, NULL last */
-	sorted = MemoryContextAlloc(cxt, sizeof(TenantCount *) * Max(n, 1));
-	n = 0;
-	hash_seq_init(&seq, counts);
-	while ((tc = hash_seq_search(&seq)) != NULL)
-		sorted[n++] = tc;
-	qsort(sorted, n, sizeof(TenantCount *), tenant_count_cmp);
-	for (long i = 0; i < n; i++)
+	if (sort == NULL)
 	{
-		Datum		values[2];
-		bool		nulls[2] = {false, false};
+		/* in the order of ORDER BY the value's text, NULL last */
+		long		n = hash_get_num_entries(counts);
+		TenantCount **sorted = MemoryContextAlloc(cxt, sizeof(TenantCount *) * Max(n, 1));
+		HASH_SEQ_STATUS seq;
+		TenantCount *tc;
 
-		values[0] = CStringGetTextDatum(sorted[i]->tenant);
-		values[1] = Int64GetDatum(sorted[i]->rows);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		n = 0;
+		hash_seq_init(&seq, counts);
+		while ((tc = hash_seq_search(&seq)) != NULL)
+			sorted[n++] = tc;
+		qsort(sorted, n, sizeof(TenantCount *), tenant_count_cmp);
+		for (long i = 0; i < n; i++)
+		{
+			Datum		values[2];
+			bool		nulls[2] = {false, false};
+
+			values[0] = CStringGetTextDatum(sorted[i]->tenant);
+			values[1] = Int64GetDatum(sorted[i]->rows);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	else
+	{
+		/* the sorted counts, a tenant's added up (a deterministic collation: equal is byte-equal) */
+		TupleTableSlot *out = MakeSingleTupleTableSlot(sortdesc, &TTSOpsMinimalTuple);
+		text	   *cur = NULL;
+		int64		cur_rows = 0;
+
+		tenant_count_spill(counts, sort, sortslot);
+		tuplesort_performsort(sort);
+		for (;;)
+		{
+			bool		more = tuplesort_gettupleslot(sort, true, false, out, NULL);
+			text	   *t = NULL;
+			bool		isnull;
+
+			if (more)
+				t = DatumGetTextPP(slot_getattr(out, 1, &isnull));
+			if (cur != NULL &&
+				(!more || VARSIZE_ANY_EXHDR(t) != VARSIZE_ANY_EXHDR(cur) ||
+				 memcmp(VARDATA_ANY(t), VARDATA_ANY(cur), VARSIZE_ANY_EXHDR(cur)) != 0))
+			{
+				Datum		values[2] = {PointerGetDatum(cur), Int64GetDatum(cur_rows)};
+				bool		nulls[2] = {false, false};
+
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+				pfree(cur);
+				cur = NULL;
+			}
+			if (!more)
+				break;
+			if (cur == NULL)
+			{
+				old = MemoryContextSwitchTo(cxt);
+				cur = DatumGetTextPCopy(PointerGetDatum(t));
+				MemoryContextSwitchTo(old);
+				cur_rows = 0;
+			}
+			cur_rows += DatumGetInt64(slot_getattr(out, 2, &isnull));
+		}
+		ExecDropSingleTupleTableSlot(out);
+		ExecDropSingleTupleTableSlot(sortslot);
+		tuplesort_end(sort);
 	}
 	if (null_rows > 0)
 	{

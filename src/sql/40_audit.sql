@@ -360,14 +360,14 @@ REVOKE ALL ON FUNCTION tenant_rls.audit_repair() FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.audit_repair() IS
     'puts the audit log guards back to ENABLE ALWAYS and repairs stale audit_config oids (called by audit_maintain())';
 
--- Starts the audit maintenance worker (audit_maintain.c) when this or next
--- month's partition is missing; true then.  enable_audit() calls it in a
+-- Starts the audit maintenance worker (audit_maintain.c) when next month's
+-- partition is missing (as a writer does); true then.  enable_audit() calls it in a
 -- session of a role that is not a superuser.
 CREATE FUNCTION tenant_rls._audit_maintain_request() RETURNS boolean
     LANGUAGE C VOLATILE
     AS 'MODULE_PATHNAME', 'tenant_rls_audit_maintain_request';
 COMMENT ON FUNCTION tenant_rls._audit_maintain_request() IS
-    'starts the worker that creates the audit log''s partitions when this or next month''s is missing (called by enable_audit())';
+    'starts the worker that creates the audit log''s partitions when next month''s is missing (called by enable_audit())';
 
 -- Creates the partitions of the current month and of the next months_ahead
 -- months.  The audit maintenance worker, enable_audit() and audit_purge()
