@@ -21,7 +21,10 @@
  * locks end with the commit.  So the chain order is the commit order, two
  * transactions of one tenant never fork the chain, writers of different
  * tenants never wait on each other, and no writer waits for a chain lock
- * while it holds row locks (no deadlock).  The head is read with SnapshotSelf
+ * while it holds row locks (no deadlock).  (Exception: a commit of more
+ * tenants than max_locks_per_transaction takes the whole chain table
+ * instead, when it is free, and the other writers wait for that commit; see
+ * lock_chains_for().)  The head is read with SnapshotSelf
  * (latest committed version plus our own changes), so this holds under
  * REPEATABLE READ and SERIALIZABLE too.  Savepoints: pending batches and
  * in-memory heads remember their subtransaction level and are rolled back
@@ -1687,16 +1690,28 @@ chain_prepare(const char *key)
 }
 
 /*
- * Before chaining keys (sorted): more new tenants than chain_lock_limit()
- * take the whole chain table.
+ * Before chaining keys (sorted) at commit: more new tenants than
+ * chain_lock_limit() take the whole chain table, if it can be had without
+ * queueing for it, within a second.  Never when this transaction holds
+ * chains already (it would upgrade its ROW EXCLUSIVE while writers of those
+ * tenants wait for it, holding theirs: a deadlock), never in an early flush
+ * (mid-statement, the table would be held with row locks still to come),
+ * and never in the lock queue (a prepared writer keeps ROW EXCLUSIVE: every
+ * commit of the database would queue behind us).  Otherwise a lock per
+ * tenant, as for smaller transactions.
  */
+#define ALL_CHAINS_TRY_MS	1000
+
 static void
-lock_chains_for(List *keys)
+lock_chains_for(List *keys, bool early)
 {
 	ListCell   *lc;
 	const char *prev = NULL;
 	int			n = 0;
+	TimestampTz deadline;
 
+	if (early || (chain_states != NULL && hash_get_num_entries(chain_states) > 0))
+		return;
 	foreach(lc, keys)
 	{
 		const char *key = lfirst(lc);
@@ -1704,11 +1719,21 @@ lock_chains_for(List *keys)
 		if (prev != NULL && strcmp(prev, key) == 0)
 			continue;
 		prev = key;
-		if (chain_states == NULL || hash_search(chain_states, key, HASH_FIND, NULL) == NULL)
-			n++;
+		n++;
 	}
-	if (n > chain_lock_limit())
-		lock_chain_table(ShareRowExclusiveLock);
+	if (n <= chain_lock_limit())
+		return;
+	lookup_oids();
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ALL_CHAINS_TRY_MS);
+	while (!ConditionalLockRelationOid(chain_oid, ShareRowExclusiveLock))
+	{
+		if (GetCurrentTimestamp() >= deadline)
+			return;				/* a lock per tenant, then */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 5, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 static ChainState *
@@ -1947,7 +1972,7 @@ flush_pending(int level, bool early)
 	}
 
 	list_sort(keys, key_cmp);
-	lock_chains_for(keys);
+	lock_chains_for(keys, early);
 	foreach(lc, keys)
 		(void) chain_state((const char *) lfirst(lc));
 
@@ -2322,7 +2347,7 @@ lock_chains(List *keys)
 	delivering = true;
 	PG_TRY();
 	{
-		lock_chains_for(keys);
+		lock_chains_for(keys, false);
 		foreach(lc, keys)
 			(void) chain_state((const char *) lfirst(lc));
 	}

@@ -65,8 +65,10 @@ $h->finish;
 like($bout, qr/committed/, '... and commits after COMMIT PREPARED');
 
 # 3. the other way round: a small prepared writer of tenant p1 holds its
-#    chain; a transaction of 100 tenants including p1 waits for it at commit
-#    and chains after it
+#    chain (and ROW EXCLUSIVE on the chain table); a transaction of 100
+#    tenants including p1 does not queue for the table (every commit would
+#    queue behind it): within a second it takes a lock per tenant instead,
+#    waits for p1's and chains after it
 $node->safe_psql('postgres', q{
 BEGIN;
 INSERT INTO public.t VALUES (300001, 'p1');
@@ -79,9 +81,12 @@ PostgreSQL::Test::Utils::append_to_file($script2,
 $h = IPC::Run::start([ 'psql', '-X', '-At', '-f', $script2, '-d', $node->connstr('postgres') ],
 	'>', \$bout, '2>', \$berr);
 ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'relation'
-   AND relation = 'tenant_rls.audit_chain'::regclass AND mode = 'ShareRowExclusiveLock' AND NOT granted}),
-	'a transaction of 100 tenants waits at its COMMIT for a prepared writer of one of them');
+SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 29810 AND NOT granted}),
+	'a transaction of 100 tenants waits at its COMMIT for a prepared writer of one of them (for that tenant: the prepared writer keeps the chain table from it, and it does not queue for the table)');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_locks WHERE locktype = 'relation'
+   AND relation = 'tenant_rls.audit_chain'::regclass AND NOT granted}), '0', '... nobody queues for the chain table');
+($ret, $out, $err) = $node->psql('postgres', q{SET lock_timeout = '5s'; INSERT INTO public.t VALUES (300500, 'unrelated')});
+is($ret, 0, '... and a writer of another tenant commits meanwhile') or diag($err);
 $node->safe_psql('postgres', q{COMMIT PREPARED 'small'});
 $h->finish;
 like($bout, qr/committed/, '... and commits after it');
