@@ -107,6 +107,7 @@ PG_FUNCTION_INFO_V1(tenant_rls_audit_tenant_key);
 
 /* audit_deliver() runs: lock_tenant_chain() waits a bounded time */
 static bool delivering = false;
+static bool preparing = false;	/* flush_pending() at PREPARE TRANSACTION */
 
 bool		audit_purge_sanctioned = false;
 
@@ -1568,8 +1569,11 @@ chain_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
+			/* (a prepared transaction never takes the whole chain table) */
+			preparing = (event == XACT_EVENT_PRE_PREPARE);
 			if (pending != NIL)
 				flush_pending(GetCurrentTransactionNestLevel(), false);
+			preparing = false;
 			if (chain_states_used())
 				chain_write_heads();
 			break;
@@ -1580,6 +1584,7 @@ chain_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			/* their memory goes with TopTransactionContext */
 			chain_states_clear();
+			preparing = false;
 			pending = NIL;
 			pending_bytes = 0;
 			deferred_level = 0;
@@ -1696,7 +1701,9 @@ chain_prepare(const char *key)
  * chains already (it would upgrade its ROW EXCLUSIVE while writers of those
  * tenants wait for it, holding theirs: a deadlock), never in an early flush
  * (mid-statement, the table would be held with row locks still to come),
- * and never in the lock queue (a prepared writer keeps ROW EXCLUSIVE: every
+ * never at PREPARE TRANSACTION (it would be held until COMMIT PREPARED, and
+ * every commit of the database would wait: any role that may prepare could
+ * stop them all), and never in the lock queue (a prepared writer keeps ROW EXCLUSIVE: every
  * commit of the database would queue behind us).  Otherwise a lock per
  * tenant, as for smaller transactions.
  */
@@ -1710,7 +1717,7 @@ lock_chains_for(List *keys, bool early)
 	int			n = 0;
 	TimestampTz deadline;
 
-	if (early || (chain_states != NULL && hash_get_num_entries(chain_states) > 0))
+	if (early || preparing || (chain_states != NULL && hash_get_num_entries(chain_states) > 0))
 		return;
 	foreach(lc, keys)
 	{
