@@ -836,6 +836,23 @@ insert_index_entries(Relation rel, HeapTuple tup)
  * unverified, gone with the archive.  (The answer is cached with part_oid;
  * a DETACH invalidates the partition's relcache entry, which resets it.)
  */
+/* the name of the log's partition of tm's month, and the month after tm's */
+static void
+partition_name(const struct pg_tm *tm, char *name)
+{
+	snprintf(name, NAMEDATALEN, "audit_batch_p%04d%02d", tm->tm_year, tm->tm_mon);
+}
+
+static void
+next_month(struct pg_tm *tm)
+{
+	if (++tm->tm_mon > 12)
+	{
+		tm->tm_mon = 1;
+		tm->tm_year++;
+	}
+}
+
 /* the partition of the log named name, or InvalidOid */
 static Oid
 log_partition(const char *name, Oid nsp, Oid parent)
@@ -874,16 +891,12 @@ partition_for(TimestampTz ts)
 	/* ts is the server's clock, or that of a signed delivered message */
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 		elog(ERROR, "timestamp out of range");
-	snprintf(name, sizeof(name), "audit_batch_p%04d%02d", tm.tm_year, tm.tm_mon);
+	partition_name(&tm, name);
 	tm.tm_mday = 1;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 	if (tm2timestamp(&tm, 0, NULL, &lo) != 0)
 		elog(ERROR, "timestamp out of range");
-	if (++tm.tm_mon > 12)
-	{
-		tm.tm_mon = 1;
-		tm.tm_year++;
-	}
+	next_month(&tm);
 	if (tm2timestamp(&tm, 0, NULL, &hi) != 0)
 		elog(ERROR, "timestamp out of range");
 
@@ -899,7 +912,7 @@ partition_for(TimestampTz ts)
 	 * table of that name is not a partition of the log (a detached one: the
 	 * DBA's, which audit_maintain() does not replace; lint() reports it).
 	 */
-	snprintf(name, sizeof(name), "audit_batch_p%04d%02d", tm.tm_year, tm.tm_mon);
+	partition_name(&tm, name);
 	next_part_missing = !OidIsValid(get_relname_relid(name, nsp));
 	next_part_checked = ts;
 	if (next_part_missing)
@@ -927,12 +940,8 @@ audit_next_partition_missing(TimestampTz ts)
 		return false;
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 		return false;
-	if (++tm.tm_mon > 12)
-	{
-		tm.tm_mon = 1;
-		tm.tm_year++;
-	}
-	snprintf(name, sizeof(name), "audit_batch_p%04d%02d", tm.tm_year, tm.tm_mon);
+	next_month(&tm);
+	partition_name(&tm, name);
 	return !OidIsValid(get_relname_relid(name, audit_nsp));
 }
 
@@ -1119,28 +1128,34 @@ chain_lock_limit(void)
 }
 
 static bool
-all_chains_locked(void)
+all_chains_locked(Oid chains)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_RELATION(tag, MyDatabaseId, chain_oid);
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, chains);
 	return LockHeldByMe(&tag, ShareRowExclusiveLock);
 }
 
-/* lock the chain table in mode; the delivery worker waits a bounded time */
-static void
+/*
+ * Lock the chain table in mode and return its oid; the delivery worker waits
+ * a bounded time.  (Taking a lock processes invalidations, which may reset
+ * chain_oid: use the oid returned.)
+ */
+static Oid
 lock_chain_table(LOCKMODE mode)
 {
 	TimestampTz deadline;
+	Oid			chains;
 
 	lookup_oids();
+	chains = chain_oid;
 	if (!delivering)
 	{
-		LockRelationOid(chain_oid, mode);
-		return;
+		LockRelationOid(chains, mode);
+		return chains;
 	}
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DELIVERY_LOCK_WAIT_MS);
-	while (!ConditionalLockRelationOid(chain_oid, mode))
+	while (!ConditionalLockRelationOid(chains, mode))
 	{
 		if (GetCurrentTimestamp() >= deadline)
 			ereport(ERROR,
@@ -1155,6 +1170,7 @@ lock_chain_table(LOCKMODE mode)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+	return chains;
 }
 
 static bool
@@ -1703,9 +1719,9 @@ chain_prepare(const char *key)
  * (mid-statement, the table would be held with row locks still to come),
  * never at PREPARE TRANSACTION (it would be held until COMMIT PREPARED, and
  * every commit of the database would wait: any role that may prepare could
- * stop them all), and never in the lock queue (a prepared writer keeps ROW EXCLUSIVE: every
- * commit of the database would queue behind us).  Otherwise a lock per
- * tenant, as for smaller transactions.
+ * stop them all), and never in the lock queue (a prepared writer keeps ROW
+ * EXCLUSIVE: every commit of the database would queue behind us).
+ * Otherwise a lock per tenant, as for smaller transactions.
  */
 #define ALL_CHAINS_TRY_MS	1000
 
@@ -1716,6 +1732,7 @@ lock_chains_for(List *keys, bool early)
 	const char *prev = NULL;
 	int			n = 0;
 	TimestampTz deadline;
+	Oid			chains;
 
 	if (early || preparing || (chain_states != NULL && hash_get_num_entries(chain_states) > 0))
 		return;
@@ -1731,8 +1748,9 @@ lock_chains_for(List *keys, bool early)
 	if (n <= chain_lock_limit())
 		return;
 	lookup_oids();
+	chains = chain_oid;		/* a lock processes invalidations: our own copy */
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ALL_CHAINS_TRY_MS);
-	while (!ConditionalLockRelationOid(chain_oid, ShareRowExclusiveLock))
+	while (!ConditionalLockRelationOid(chains, ShareRowExclusiveLock))
 	{
 		if (GetCurrentTimestamp() >= deadline)
 			return;				/* a lock per tenant, then */
@@ -1764,6 +1782,7 @@ chain_state(const char *key)
 	if (!found)
 	{
 		Relation	rel;
+		Oid			chains;
 
 		/* valid before anything can fail: a savepoint rollback removes it */
 		cs->existed = false;
@@ -1777,10 +1796,10 @@ chain_state(const char *key)
 		 * order.  The chain table first (see chain_lock_limit()), then the
 		 * tenant's chain, unless this transaction holds every chain.
 		 */
-		lock_chain_table(RowExclusiveLock);
-		if (!all_chains_locked())
+		chains = lock_chain_table(RowExclusiveLock);
+		if (!all_chains_locked(chains))
 			lock_tenant_chain(key);
-		rel = table_open(chain_oid, NoLock);
+		rel = table_open(chains, NoLock);
 		cs->existed = read_head_hinted(rel, key, &cs->seq, cs->hash, &cs->tid) ||
 			read_head(rel, key, &cs->seq, cs->hash, &cs->tid);
 		table_close(rel, NoLock);

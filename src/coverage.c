@@ -840,16 +840,14 @@ tenant_count_match(const void *a, const void *b, Size keysize)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* the collation the counts are listed in (tenant_count_cmp()) */
-static Oid	tenant_count_collation = DEFAULT_COLLATION_OID;
-
+/* qsort_arg() comparator: tenants in collation *arg */
 static int
-tenant_count_cmp(const void *a, const void *b)
+tenant_count_cmp(const void *a, const void *b, void *arg)
 {
 	const char *x = (*(TenantCount *const *) a)->tenant;
 	const char *y = (*(TenantCount *const *) b)->tenant;
 
-	return varstr_cmp(x, (int) strlen(x), y, (int) strlen(y), tenant_count_collation);
+	return varstr_cmp(x, (int) strlen(x), y, (int) strlen(y), *(Oid *) arg);
 }
 
 /* a fresh hash table of TenantCount in cxt */
@@ -912,6 +910,7 @@ tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
 	Relation	rel;
 	AttrNumber	attnum;
 	Form_pg_attribute att;
+	Oid			collation;
 	Oid			typoutput;
 	bool		typisvarlena;
 	FmgrInfo	outfn;
@@ -958,7 +957,7 @@ tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
 	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
 	getTypeOutputInfo(att->atttypid, &typoutput, &typisvarlena);
 	/* listed as ORDER BY col::text would: in the column's collation */
-	tenant_count_collation = OidIsValid(att->attcollation) ? att->attcollation : DEFAULT_COLLATION_OID;
+	collation = OidIsValid(att->attcollation) ? att->attcollation : DEFAULT_COLLATION_OID;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "tenant_rls row counts",
 								ALLOCSET_DEFAULT_SIZES);
@@ -1010,7 +1009,7 @@ tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
 			{
 				AttrNumber	attno = 1;
 				Oid			ltop = TextLessOperator;
-				Oid			coll = tenant_count_collation;
+				Oid			coll = collation;
 				bool		nullsfirst = false;
 
 				old = MemoryContextSwitchTo(cxt);
@@ -1044,7 +1043,7 @@ tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
 		hash_seq_init(&seq, counts);
 		while ((tc = hash_seq_search(&seq)) != NULL)
 			sorted[n++] = tc;
-		qsort(sorted, n, sizeof(TenantCount *), tenant_count_cmp);
+		qsort_arg(sorted, n, sizeof(TenantCount *), tenant_count_cmp, &collation);
 		for (long i = 0; i < n; i++)
 		{
 			Datum		values[2];
