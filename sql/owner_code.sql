@@ -274,6 +274,35 @@ SELECT count(*) AS guard_policies FROM pg_policy WHERE polrelid = 'public.oc_own
 RESET ROLE;
 RESET tenant_rls.auto_protect;
 
+-- 11b. other DDL from such code is guarded like any other statement (the
+-- event triggers stood aside for everything below protect()): here a rename
+-- of another protected table of tr_dev moved it away from its registry row,
+-- after which its policies could be dropped and re-created as USING (true);
+-- now the registry follows the rename, the policies stay guarded, and a
+-- table the code creates is protected
+SET ROLE tr_dev;
+CREATE TABLE public.oc_own_v (id int, tid text NOT NULL DEFAULT 'x');
+CREATE FUNCTION public.oc_ren_own() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  IF to_regclass('public.oc_own_v') IS NOT NULL THEN
+    EXECUTE 'ALTER TABLE public.oc_own_v RENAME TO oc_own_v2';
+    EXECUTE 'CREATE TABLE public.oc_own_new (id int, tenant_id text)';
+  END IF;
+  RETURN 1;
+END $$;
+CREATE FUNCTION public.oc_k_ren_own() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM public.oc_ren_own(); RETURN 1; END $$;
+RESET ROLE;
+SELECT count(*) FROM tenant_rls.protect('public.oc_own_v', 'tid');
+SET ROLE tr_dev;
+CREATE TABLE public.oc_own3 (a int CHECK (a + public.oc_k_ren_own() > 0), tid text);
+SELECT count(*) FROM tenant_rls.protect('public.oc_own3', 'tid');
+DROP POLICY tenant_rls_guard_select ON public.oc_own_v2;
+RESET ROLE;
+SELECT table_name FROM tenant_rls.protected_table WHERE table_name IN ('oc_own_v', 'oc_own_v2', 'oc_own3', 'oc_own_new') ORDER BY 1;
+SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
+ WHERE oid IN ('public.oc_own_v2'::regclass, 'public.oc_own_new'::regclass) ORDER BY 1;
+
 -- 12. SQL functions of non-superusers are not inlined while the extension
 -- works with a superuser's rights; an index expression read then must not
 -- stay cached that way (the session's queries would no longer match it).
@@ -370,12 +399,12 @@ SET client_min_messages = warning;
 SELECT tenant_rls.disable_audit('public.oc_idx');
 DROP TABLE public.oc_orders, public.oc_check, public.oc_victim, public.oc_idx, public.oc_v_secret,
            public.oc_other, public.oc_sd_t, public.oc_path, public.oc_victim2,
-           public.oc_notify, public.oc_notify2, public.oc_own, public.oc_inl, public.oc_rt, public.oc_et_t,
+           public.oc_notify, public.oc_notify2, public.oc_own, public.oc_own_v2, public.oc_own3, public.oc_own_new, public.oc_inl, public.oc_rt, public.oc_et_t,
            public.oc_month, public.oc_month2, public.oc_q, public.oc_role;
 DROP FUNCTION public.oc_k(), public.oc_k_evil(), public.oc_evil(), public.oc_whoami(),
               public.oc_k_poison(), public.oc_poison(), public.oc_v_lookup(), public.oc_v_helper(),
               public.oc_k_other(), public.oc_sd(), public.oc_k_path(), public.oc_evil2(),
-              public.oc_k_evil2(), public.oc_norm(text), public.oc_poison_own(), public.oc_k_poison_own(), public.oc_q_trg(), public.oc_q_ins(), public.oc_k_role();
+              public.oc_k_evil2(), public.oc_norm(text), public.oc_poison_own(), public.oc_k_poison_own(), public.oc_ren_own(), public.oc_k_ren_own(), public.oc_q_trg(), public.oc_q_ins(), public.oc_k_role();
 DROP TYPE public.oc_range;
 DROP FUNCTION public.oc_diff(float8, float8);
 REVOKE CREATE ON SCHEMA public FROM tr_dev, tr_owner, tr_v;

@@ -65,8 +65,9 @@
  * catalog state after the command.
  *
  * Nothing happens while an extension script runs (pgaudit #9), in binary
- * upgrade, inside our own triggers (recursion), or while protect() /
- * unprotect() run their own DDL (tenant_policy_ddl_active(), policy.c).
+ * upgrade, inside our own triggers (recursion), or for the statements
+ * protect() / unprotect() run themselves (tenant_policy_ddl_active(),
+ * policy.c, and tenant_own_ddl_direct(), owner_code.c).
  * Auto-protection (not the drift guard) is also skipped in a session that
  * replays a pg_dump archive: there the dump itself restores the policies
  * and the registry rows, which would otherwise be created twice.
@@ -2348,10 +2349,17 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigd
 
 	/*
 	 * Not during extension scripts (ours or another's), binary upgrade, our
-	 * own DDL, or the DDL of protect() / unprotect().
+	 * own DDL, or the statements protect() / unprotect() run themselves.  A
+	 * statement that code of the table's owner runs below one of those (its
+	 * CHECK function, folded by SET NOT NULL in the owner's own protect())
+	 * is guarded like any other: standing aside for it let the owner rename
+	 * another protected table away from its registry row and rewrite its
+	 * policies.  (Below our own triggers such code runs as its owner and may
+	 * run no statement at all: owner_code.c.)
 	 */
 	if (creating_extension || IsBinaryUpgrade || in_event_trigger ||
-		tenant_policy_ddl_active() || tenant_rls_tenant_column == NULL)
+		(tenant_policy_ddl_active() && tenant_own_ddl_direct()) ||
+		tenant_rls_tenant_column == NULL)
 		return;
 	/* DROP EXTENSION tenant_rls: the registry is going away */
 	if (!OidIsValid(extension_schema_oid()) ||

@@ -153,6 +153,17 @@ tenant_own_ddl_end(int saved)
 	own_ddl_depth = saved;
 }
 
+/*
+ * Our statements run at own_ddl_depth + 1 (SPI below begin); a statement
+ * deeper than that was run by code one of ours made PostgreSQL run (a CHECK
+ * constraint's function folded by SET NOT NULL, a DBA's event trigger).
+ */
+bool
+tenant_own_ddl_direct(void)
+{
+	return own_ddl_depth >= 0 && utility_depth <= own_ddl_depth + 1;
+}
+
 /* on the error path: no GUC work, the abort does it */
 void
 owner_code_guard_end_error(int saved)

@@ -24,6 +24,12 @@ extern void owner_code_guard_end_error(int saved);
 extern int	tenant_own_ddl_begin(void);
 extern void tenant_own_ddl_end(int saved);
 
+/*
+ * Is the utility statement in progress one the extension runs itself (not a
+ * statement of code that one of ours made PostgreSQL run)?
+ */
+extern bool tenant_own_ddl_direct(void);
+
 /* _PG_init(): the hooks */
 extern void tenant_rls_owner_code_init(void);
 
