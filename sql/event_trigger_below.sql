@@ -182,10 +182,31 @@ RESET ROLE;
 SELECT * FROM pg_temp.etb_state() WHERE tbl LIKE '%etb_docs%';
 
 --
+-- the tenant column reaching a child through its parent (ADD COLUMN and
+-- RENAME COLUMN recurse; the server reports only the table named): a child in
+-- a managed schema below a parent elsewhere is a tenant table now, and is
+-- refused like CREATE TABLE ... INHERITS such a parent (before, it stayed
+-- unprotected); with both in a managed schema, both are protected
+--
+SET ROLE etb_owner;
+CREATE TABLE etb_ref.etb_par (id int, org text);
+CREATE TABLE public.etb_kid (secret text) INHERITS (etb_ref.etb_par);
+ALTER TABLE etb_ref.etb_par ADD COLUMN tenant_id text;
+ALTER TABLE etb_ref.etb_par RENAME COLUMN org TO tenant_id;
+CREATE TABLE public.etb_par2 (id int, org text) PARTITION BY LIST (id);
+CREATE TABLE public.etb_kid2 PARTITION OF public.etb_par2 FOR VALUES IN (1);
+CREATE TABLE public.etb_par3 (id int);
+CREATE TABLE public.etb_kid3 (secret text) INHERITS (public.etb_par3);
+ALTER TABLE public.etb_par2 RENAME COLUMN org TO tenant_id;
+ALTER TABLE public.etb_par3 ADD COLUMN tenant_id text;
+RESET ROLE;
+SELECT * FROM pg_temp.etb_state() WHERE tbl ~ 'etb_(par|kid)' ORDER BY tbl;
+
+--
 -- clean up
 --
 DROP SCHEMA etb_ref CASCADE;
-DROP TABLE public.etb_orders, public.etb_items, public.etb_docs CASCADE;
+DROP TABLE public.etb_orders, public.etb_items, public.etb_docs, public.etb_par2, public.etb_par3 CASCADE;
 SELECT count(*) AS registry_rows_left FROM tenant_rls.protected_table WHERE table_name LIKE 'etb\_%';
 REVOKE CREATE ON SCHEMA public FROM etb_owner;
 DROP ROLE etb_app, etb_owner;

@@ -1566,6 +1566,34 @@ add_candidate(List *list, Oid relid, bool parent_only)
 	return lappend(list, c);
 }
 
+/*
+ * relid, which now has the tenant column, and each of its partitions and
+ * inheritance children that has it (by name), as candidates: ADD COLUMN and
+ * RENAME COLUMN recurse, and report the table named only.  The children go
+ * to the hierarchy checks too: one protected now below a parent that is not
+ * is refused, as its CREATE ... INHERITS / PARTITION OF would have been.
+ */
+static List *
+add_inheritors(List *list, Oid relid, List **hierarchy_checks)
+{
+	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
+	ListCell   *lc;
+
+	foreach(lc, rels)
+	{
+		Oid			rel = lfirst_oid(lc);
+
+		if (rel == relid)
+			list = add_candidate(list, rel, false);
+		else if (is_tenant_column_of(rel, get_attnum(rel, tenant_rls_tenant_column)))
+		{
+			list = add_candidate(list, rel, false);
+			*hierarchy_checks = list_append_unique_oid(*hierarchy_checks, rel);
+		}
+	}
+	return list;
+}
+
 static List *
 add_check(List *list, Oid relid, int flags, bool recurse)
 {
@@ -1781,7 +1809,7 @@ ddl_command_end_work(EventTriggerData *trigdata)
 								{
 									checks = add_check(checks, addr->objectId, CHECK_COLUMN, true);
 									if (is_tenant_column_of(addr->objectId, addr->objectSubId))
-										candidates = add_candidate(candidates, addr->objectId, false);
+										candidates = add_inheritors(candidates, addr->objectId, &hierarchy_checks);
 									if (stmt->subname != NULL && stmt->newname != NULL)
 									{
 										List	   *rels = renamed_column_tables(addr->objectId);
@@ -1860,9 +1888,14 @@ ddl_command_end_work(EventTriggerData *trigdata)
 						break;
 					case AT_AddColumn:
 					case AT_AddColumnRecurse:
+						/*
+						 * The column reaches every inheritor too (the server
+						 * reports only the table named): a child in a managed
+						 * schema below a parent elsewhere is a tenant table now.
+						 */
 						if (sub->address.classId == RelationRelationId &&
 							is_tenant_column_of(sub->address.objectId, sub->address.objectSubId))
-							candidates = add_candidate(candidates, sub->address.objectId, false);
+							candidates = add_inheritors(candidates, sub->address.objectId, &hierarchy_checks);
 						break;
 					case AT_AttachPartition:
 
