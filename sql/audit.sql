@@ -560,6 +560,37 @@ SELECT tenant_rls.audit_delivery_wait(interval '1 day -1 hour');
 SELECT tenant_rls.audit_delivery_wait(interval '200000000 days');
 SELECT tenant_rls.audit_delivery_wait(interval '-1 day 1 hour');
 
+-- an invalidation of the table during a statement that changes nothing
+-- audited (here a GRANT by a trigger after each row's audit trigger; autovacuum's
+-- statistics do the same) leaves the statement's entries in one batch
+-- (before, the rebuilt relation got a new layout and a second batch began)
+CREATE TABLE public.audit_inval (id integer PRIMARY KEY, tenant_id text, v text);
+SELECT tenant_rls.enable_audit('public.audit_inval');
+CREATE FUNCTION public.audit_inval_grant() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE 'GRANT SELECT ON public.audit_inval TO tr_audit_app';
+  EXECUTE 'REVOKE SELECT ON public.audit_inval FROM tr_audit_app';
+  RETURN NEW;
+END $$;
+CREATE TRIGGER zz_audit_inval_grant AFTER INSERT ON public.audit_inval
+    FOR EACH ROW EXECUTE FUNCTION public.audit_inval_grant();
+INSERT INTO public.audit_inval VALUES (1, 'acme', 'a'), (2, 'acme', 'b'), (3, 'acme', 'c');
+SELECT count(*) AS batches, sum(entries) AS entries FROM tenant_rls.audit_batch
+ WHERE table_name = 'audit_inval';
+-- a change that is audited (a new column) begins a new batch, as before
+DROP TRIGGER zz_audit_inval_grant ON public.audit_inval;
+BEGIN;
+INSERT INTO public.audit_inval VALUES (4, 'acme', 'd');
+ALTER TABLE public.audit_inval ADD COLUMN w text;
+INSERT INTO public.audit_inval VALUES (5, 'acme', 'e', 'x');
+COMMIT;
+SELECT count(*) AS batches, sum(entries) AS entries FROM tenant_rls.audit_batch
+ WHERE table_name = 'audit_inval';
+SELECT ok FROM tenant_rls.audit_verify('acme');
+SELECT row_pk, new_row FROM tenant_rls.audit_log WHERE table_name = 'audit_inval' ORDER BY (row_pk->>'id')::int;
+DROP TABLE public.audit_inval;
+DROP FUNCTION public.audit_inval_grant();
+
 -- clean up (the log keeps its entries: it is append-only)
 DROP VIEW public.audit_view;
 DROP TABLE public.audit_org, public.audit_shared, public.audit_parted, public.audit_items, public.audit_nopk, public.audit_global, public.audit_touch, public.audit_bulk, public.audit_json, public.audit_move;

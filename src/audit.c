@@ -116,6 +116,7 @@ typedef struct AuditRel
 	bool		registered;		/* target_oid is in tenant_rls.audit_config */
 	uint64		layout_id;
 	StringInfoData layout;		/* the payload header: audited and key columns */
+	bool		layout_built;	/* layout and layout_id are of a finished build */
 	/* the last tenant value seen and its text (a text column compares bytes) */
 	bool		memo_valid;
 	Datum		memo_datum;
@@ -347,10 +348,32 @@ build_audit_rel(AuditRel *ar, Relation rel)
 				nexc = 0;
 	Oid			pkidx;
 	int			nlayout = 0;
+	char	   *prev_layout = NULL;
+	int			prev_len = 0;
+	uint64		prev_id = 0;
+	Oid			prev_target = InvalidOid;
+	NameData	prev_nsp;
+	NameData	prev_name;
 
+	/*
+	 * The previous build's layout: if the new one is the same (an
+	 * invalidation that changed nothing audited: autovacuum's statistics, a
+	 * GRANT), it keeps its id, and a statement's entries stay in one batch.
+	 */
+	if (ar->cxt != NULL && ar->layout_built)
+	{
+		prev_layout = palloc(ar->layout.len);
+		memcpy(prev_layout, ar->layout.data, ar->layout.len);
+		prev_len = ar->layout.len;
+		prev_id = ar->layout_id;
+		prev_target = ar->target_oid;
+		prev_nsp = ar->target_nsp;
+		prev_name = ar->target_name;
+	}
 	if (ar->cxt != NULL)
 		MemoryContextDelete(ar->cxt);
 	ar->cxt = NULL;
+	ar->layout_built = false;
 	ar->valid = false;
 	ar->invalidated = false;
 	ar->memo_valid = false;
@@ -470,8 +493,17 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		namestrcpy(&ar->own_nsp, get_namespace_name(RelationGetNamespace(rel)));
 		namestrcpy(&ar->own_name, RelationGetRelationName(rel));
 	}
+	if (prev_layout != NULL && prev_len == ar->layout.len &&
+		memcmp(prev_layout, ar->layout.data, prev_len) == 0 &&
+		prev_target == ar->target_oid &&
+		strcmp(NameStr(prev_nsp), NameStr(ar->target_nsp)) == 0 &&
+		strcmp(NameStr(prev_name), NameStr(ar->target_name)) == 0)
+		ar->layout_id = prev_id;
+	ar->layout_built = true;
 
 	MemoryContextSwitchTo(old);
+	if (prev_layout != NULL)
+		pfree(prev_layout);
 	/* read_config() ran SQL: an invalidation seen meanwhile means build again */
 	ar->valid = !ar->invalidated;
 }
@@ -498,6 +530,7 @@ lookup_audit_rel(Relation rel)
 	{
 		ar->valid = false;
 		ar->cxt = NULL;
+		ar->layout_built = false;
 	}
 	if (!ar->valid)
 		build_audit_rel(ar, rel);
