@@ -11,7 +11,10 @@ tr_setup
 key=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
 tr_start_cluster demo "shared_preload_libraries = 'tenant_rls'" "tenant_rls.signing_key = '$key'"
 tr_log "running test/demo.sql on a throwaway cluster (socket $PGHOST, port $PGPORT)"
-tr_as_pg "$TR_BINDIR/psql" -X -v ON_ERROR_STOP=1 --echo-all -d postgres -f "$TR_SRC/test/demo.sql"
+# from the copy's test/ directory: a directory the postgres user can enter
+# (not a checkout in /root), and short file names in psql's messages
+cd "$TR_SRC/test" || exit 1
+tr_as_pg "$TR_BINDIR/psql" -X -v ON_ERROR_STOP=1 --echo-all -d postgres -f demo.sql
 rc=$?
 [ $rc = 0 ] && tr_log "demo finished; removing the throwaway cluster" || tr_log "demo failed (exit $rc)"
 exit $rc

@@ -98,9 +98,17 @@ for f in sorted(glob.glob('src/*.c')):
     for m in re.finditer(r'\bGUC_check_errmsg\s*\(', src):
         msg = first_call(src[m.start():m.start() + 600], 'GUC_check_errmsg')
         if msg and msg != 'out of memory':
-            nxt = src[m.end():m.end() + 600]
-            h = first_call(nxt, 'GUC_check_errhint') if 'GUC_check_errhint' in nxt[:400] else ''
-            rows.append((f, 'setting check', '22023', msg, h or ''))
+            # the hint up to the check's "return false;", the SQLSTATE from the
+            # GUC_check_errcode() before the message in the same block (else
+            # PostgreSQL's default for a failed check, 22023)
+            nxt = src[m.end():]
+            nxt = nxt[:nxt.find('return false;')] if 'return false;' in nxt else nxt[:600]
+            h = first_call(nxt, 'GUC_check_errhint') if 'GUC_check_errhint' in nxt else ''
+            before = src[:m.start()]
+            before = before[max(before.rfind('return '), before.rfind('{\n'), 0):]
+            code = re.findall(r'GUC_check_errcode\((ERRCODE_\w+)\)', before)
+            st = codes.get(code[-1], '?') if code else '22023'
+            rows.append((f, 'setting check', st, msg, h or ''))
 for f in sorted(glob.glob('src/sql/*.sql')):
     src = open(f).read()
     for m in re.finditer(r"RAISE\s+(EXCEPTION|WARNING|NOTICE)\s+'((?:[^']|'')*)'(.*?);", src, re.S):
@@ -153,8 +161,9 @@ and the source. The documentation of each part says when and why.
 `ERROR/WARNING`: an error, or a warning only under
 `tenant_rls.drift_action = warning`. `setting check`: a setting's check
 refused a value; `SET`, `set_config()` and `ALTER ROLE/DATABASE ... SET` fail
-with SQLSTATE `22023` and this message, a value from the server configuration
-or the connection start is ignored with a WARNING. Internal errors that
+with the SQLSTATE given (PostgreSQL's `22023` unless the check sets another)
+and this message, a value from the server configuration or the connection
+start is ignored with a WARNING. Internal errors that
 "cannot happen" (`elog`, SQLSTATE `XX000`) are not listed.
 ''')
 for g in order:

@@ -28,6 +28,18 @@ TR_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initia
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
 unset LANGUAGE LC_CTYPE LC_COLLATE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME
 
+# No connection setting of the caller may reach our clients: libpq reads
+# PGSERVICE (and a service file), PGDATABASE, PGOPTIONS, ... over what we set,
+# and a demo run with PGSERVICE pointing at the caller's own server wrote
+# there.  (PG_CONFIG is not libpq's; the harness does not read it either.)
+for tr_v in $(compgen -e); do
+	case $tr_v in
+	PG_CONFIG) ;;
+	PG*) unset "$tr_v" ;;
+	esac
+done
+unset tr_v
+
 tr_log() { printf '== %s\n' "$*" >&2; }
 tr_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -119,7 +131,14 @@ tr_setup() {
 		--exclude=results --exclude=tmp_check --exclude=output_iso "${tmp_excl[@]}" -cf - .) \
 		| (cd "$TR_SRC" && tar -xf -)
 	rm -f "$TR_SRC"/src/tenant_rls--*.*.sql.tmp
-	if tr_is_root; then chown -R postgres "$TR_TMP"; fi
+	if tr_is_root; then
+		chown -R postgres "$TR_TMP"
+		runuser -u postgres -- test -w "$TR_TMP" \
+			|| tr_die "the postgres user cannot write to $TR_TMP (a directory on its path is closed to it): set TMPDIR to a directory it can reach, such as /tmp"
+	fi
+	# the tools we run as postgres (pg_regress, initdb) make their own
+	# temporary files: where that user can write, and cleaned up with the rest
+	export TMPDIR=$TR_TMP
 
 	export PATH="$TR_BINDIR:$PATH"
 	tr_log "building tenant_rls ($TR_CFLAGS) and installing it into $TR_TMP/pg"

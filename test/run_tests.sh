@@ -17,6 +17,7 @@ tr_setup
 cd "$TR_SRC" || exit 1
 passed=0
 failed=0
+skipped=0
 REGRESS_OPTS="--bindir=$TR_BINDIR --temp-config=$TR_SRC/test/regress.conf"
 
 pick() {	# pick "<requested>" <files...>: names (without extension) to run
@@ -30,12 +31,13 @@ pick() {	# pick "<requested>" <files...>: names (without extension) to run
 	done
 }
 
-count_pg_regress() {	# count "ok"/"FAILED" lines of pg_regress output
-	local out=$1 ok bad
+count_pg_regress() {	# count "ok"/"FAILED" lines of pg_regress output; $2: its exit status
+	local out=$1 rc=$2 ok bad
 	ok=$(grep -cE '\.\.\. ok ' "$out" || true)
 	bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$out" || true)
-	# nothing ran at all (no server, bad option): one failure
-	if [ "$ok" = 0 ] && [ "$bad" = 0 ]; then bad=1; fi
+	# nothing ran at all (no server, bad option), or pg_regress stopped
+	# half-way (exit 2: "diff command failed"): one failure more
+	if { [ "$ok" = 0 ] && [ "$bad" = 0 ]; } || { [ "$rc" != 0 ] && [ "$bad" = 0 ]; }; then bad=$((bad + 1)); fi
 	passed=$((passed + ok)); failed=$((failed + bad))
 	[ "$bad" = 0 ]
 }
@@ -47,7 +49,7 @@ if [ -n "$tests" ]; then
 	tr_as_pg "$TR_PGXS_DIR/src/test/regress/pg_regress" $REGRESS_OPTS \
 		--temp-instance="$TR_TMP/regress" --inputdir=. --outputdir=. \
 		--dbname=contrib_regression $tests 2>&1 | tee "$TR_TMP/regress.out"
-	if ! count_pg_regress "$TR_TMP/regress.out"; then
+	if ! count_pg_regress "$TR_TMP/regress.out" "${PIPESTATUS[0]}"; then
 		[ -f regression.diffs ] && cat regression.diffs
 	fi
 fi
@@ -59,7 +61,7 @@ if [ -n "$tests" ]; then
 	tr_as_pg "$TR_PGXS_DIR/src/test/isolation/pg_isolation_regress" $REGRESS_OPTS \
 		--temp-instance="$TR_TMP/isolation" --inputdir=test --outputdir=output_iso \
 		--dbname=isolation_regression $tests 2>&1 | tee "$TR_TMP/isolation.out"
-	if ! count_pg_regress "$TR_TMP/isolation.out"; then
+	if ! count_pg_regress "$TR_TMP/isolation.out" "${PIPESTATUS[0]}"; then
 		[ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
 	fi
 fi
@@ -78,8 +80,11 @@ if [ -n "$tests" ]; then
 		rc=$?
 		ok=$(grep -cE '^ok [0-9]+' "$TR_TMP/tap_$t.out" || true)
 		bad=$(grep -cE '^not ok [0-9]+' "$TR_TMP/tap_$t.out" || true)
+		# a skipped check is not a passed one; a file skipped whole (1..0 # SKIP) counts one
+		skip=$(grep -ciE '^ok [0-9]+ # skip|^1\.\.0 # skip' "$TR_TMP/tap_$t.out" || true)
 		if [ $rc != 0 ] && [ "$bad" = 0 ]; then bad=1; fi
-		passed=$((passed + ok)); failed=$((failed + bad))
+		passed=$((passed + ok - $(grep -ciE '^ok [0-9]+ # skip' "$TR_TMP/tap_$t.out" || true)))
+		failed=$((failed + bad)); skipped=$((skipped + skip))
 		if [ $rc != 0 ]; then
 			cat "$TR_TMP/tap_$t.out"
 			for f in tmp_check/log/regress_log_"$t" tmp_check/log/"$t"_*.log; do
@@ -91,5 +96,6 @@ if [ -n "$tests" ]; then
 	done
 fi
 
+[ "$skipped" = 0 ] || tr_log "$skipped TAP checks or files skipped (see their output above)"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
