@@ -612,3 +612,57 @@ INSERT INTO public.j VALUES (1, 'acme', '{"name": "Jos\u00e9", "cjk": "\u4e2d"}'
 SELECT row_pk, new_row->'doc' AS doc FROM tenant_rls.audit_log ORDER BY entry;
 \c contrib_regression
 DROP DATABASE audit_latin1;
+
+-- audit_purge() picks the partitions it drops by their bounds, not by their
+-- names: this month's partition renamed to an old month's name is not
+-- dropped (it was, with every recent entry, and verification still passed)
+CREATE DATABASE audit_purge;
+\c audit_purge
+SET client_min_messages = warning;
+CREATE EXTENSION tenant_rls;
+RESET client_min_messages;
+SET tenant_rls.auto_protect = off;
+CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text);
+SELECT tenant_rls.enable_audit('public.p');
+INSERT INTO public.p VALUES (1, 'acme');
+INSERT INTO public.p VALUES (2, 'acme');
+DO $$ BEGIN
+    EXECUTE pg_catalog.format('ALTER TABLE tenant_rls.%I RENAME TO audit_batch_p200001',
+                              'audit_batch_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMM'));
+END $$;
+-- (audit_maintain() warns that this month's partition has another name)
+SET client_min_messages = error;
+SELECT tenant_rls.audit_purge('2001-01-01 00:00+00') AS purged;
+RESET client_min_messages;
+SELECT count(*) AS batches FROM tenant_rls.audit_batch WHERE tenant = 'acme';
+SELECT partitions, entries FROM tenant_rls.audit_purge_log;
+SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify();
+-- an old month's partition renamed to this month's name: the writer finds
+-- partitions by name and writes this month's batches into it; a purge that
+-- would drop it (its range is old) fails and changes nothing
+SELECT tenant_rls.audit_create_partition('2000-02-15 00:00+00');
+DO $$ BEGIN
+    EXECUTE pg_catalog.format('ALTER TABLE tenant_rls.audit_batch_p200002 RENAME TO %I',
+                              'audit_batch_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMM'));
+END $$;
+INSERT INTO public.p VALUES (3, 'acme');
+SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS range,
+       c.relname = 'audit_batch_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMM') AS named_this_month
+  FROM pg_catalog.pg_class c, (SELECT tableoid FROM tenant_rls.audit_batch WHERE tenant = 'acme' AND seq = 3) b
+ WHERE c.oid = b.tableoid;
+DO $$
+DECLARE msg text; detail text; hint text;
+BEGIN
+    PERFORM tenant_rls.audit_purge('2000-03-01 00:00+00');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    RAISE NOTICE '% %', SQLSTATE, regexp_replace(msg, '[0-9]{6}"', 'YYYYMM"');
+    RAISE NOTICE 'detail: %', detail;
+    RAISE NOTICE 'hint: %', hint;
+END
+$$;
+SELECT count(*) AS batches FROM tenant_rls.audit_batch WHERE tenant = 'acme';
+SELECT count(*) AS purges FROM tenant_rls.audit_purge_log;
+SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify();
+\c contrib_regression
+DROP DATABASE audit_purge;

@@ -2929,19 +2929,29 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		ListCell   *lc;
 		char	   *doc;
 
-		/* whole monthly partitions that end at or before "before" */
-		if (SPI_execute_with_args("SELECT c.relname::text FROM pg_catalog.pg_inherits i"
+		/*
+		 * Whole partitions whose range ends at or before "before": by their
+		 * bounds, not their names (a partition renamed to an older month's
+		 * name would have been dropped with its recent batches, and the
+		 * anchors moved past them: verification passed).  A partition whose
+		 * upper bound is MAXVALUE, or the default one, never goes whole.
+		 */
+		if (SPI_execute_with_args("SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_inherits i"
 								  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
+								  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
 								  " WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass"
-								  " AND c.relname OPERATOR(pg_catalog.~) '^audit_batch_p[0-9]{6}$'"
-								  " AND ((pg_catalog.make_timestamp(pg_catalog.substr(c.relname, 14, 4)::pg_catalog.int4,"
-								  "     pg_catalog.substr(c.relname, 18, 2)::pg_catalog.int4, 1, 0, 0, 0)"
-								  "     OPERATOR(pg_catalog.+) '1 month'::pg_catalog.interval) AT TIME ZONE 'UTC') OPERATOR(pg_catalog.<=) $1"
-								  " ORDER BY 1",
+								  " AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')"
+								  "     ::pg_catalog.timestamptz OPERATOR(pg_catalog.<=) $1"
+								  " ORDER BY 2, 1",
 								  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not list the partitions of the audit log");
 		for (uint64 i = 0; i < SPI_processed; i++)
-			parts = lappend(parts, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		{
+			char	   *nsp = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			char	   *rel = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+
+			parts = lappend(parts, list_make2(nsp, rel));
+		}
 
 		/*
 		 * Lock them, then read what goes: no writer can add to them any more.
@@ -2953,25 +2963,43 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 						false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not lock tenant_rls.audit_batch_default");
 		initStringInfo(&src);
-		appendStringInfoString(&src, "SELECT tenant, seq, hash, entries FROM tenant_rls.audit_batch_default"
-							   " WHERE logged_at OPERATOR(pg_catalog.<) $1");
+		appendStringInfoString(&src, "SELECT tenant, seq, hash, entries, logged_at, NULL::pg_catalog.text AS part"
+							   " FROM tenant_rls.audit_batch_default WHERE logged_at OPERATOR(pg_catalog.<) $1");
 		foreach(lc, parts)
 		{
-			char	   *q = quote_qualified_identifier(TENANT_RLS_SCHEMA, (char *) lfirst(lc));
+			List	   *part = lfirst(lc);
+			char	   *q = quote_qualified_identifier(linitial(part), lsecond(part));
 
 			if (SPI_execute(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", q), false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not lock %s", q);
-			appendStringInfo(&src, " UNION ALL SELECT tenant, seq, hash, entries FROM %s", q);
+			appendStringInfo(&src, " UNION ALL SELECT tenant, seq, hash, entries, logged_at, %s FROM %s",
+							 quote_literal_cstr(psprintf("%s.%s", (char *) linitial(part), (char *) lsecond(part))), q);
 		}
 
+		/*
+		 * The writer finds a month's partition by its name: one renamed
+		 * holds batches outside its bounds.  Nothing logged at or after
+		 * "before" is ever dropped.
+		 */
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "SELECT COALESCE(pg_catalog.sum(entries), 0)::pg_catalog.int8 FROM (%s) s", src.data);
+		appendStringInfo(&sql, "SELECT COALESCE(pg_catalog.sum(entries), 0)::pg_catalog.int8,"
+						 " pg_catalog.min(part) FILTER (WHERE logged_at OPERATOR(pg_catalog.>=) $1) FROM (%s) s",
+						 src.data);
 		if (SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not count the entries to purge");
 		{
 			bool		isnull;
+			char	   *bad;
 
 			entries = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			bad = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+			if (bad != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("audit log partition \"%s\" holds batches outside its range", bad),
+						 errdetail("Its range ends at or before %s, but it holds batches logged at or after that time: it was renamed, and the batches of the month of its name were written into it.",
+								   timestamptz_to_str(before)),
+						 errhint("Rename the partitions of tenant_rls.audit_batch back to the names of the months their ranges cover (pg_get_expr(relpartbound, oid) of pg_class shows a range) and run tenant_rls.audit_verify(); this partition can be purged once before is past its newest batch.")));
 		}
 
 		/* the anchors: last purged (seq, hash) per tenant */
@@ -2991,11 +3019,22 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&partarr, '{');
 		foreach(lc, parts)
 		{
-			char	   *q = quote_qualified_identifier(TENANT_RLS_SCHEMA, (char *) lfirst(lc));
+			List	   *part = lfirst(lc);
+			char	   *q = quote_qualified_identifier(linitial(part), lsecond(part));
 
 			if (SPI_execute(psprintf("DROP TABLE %s", q), false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not drop %s", q);
-			appendStringInfo(&partarr, "%s%s", partarr.len > 1 ? "," : "", (char *) lfirst(lc));
+			/* the names, quoted as elements of a text[] literal */
+			if (partarr.len > 1)
+				appendStringInfoChar(&partarr, ',');
+			appendStringInfoChar(&partarr, '"');
+			for (const char *c = lsecond(part); *c; c++)
+			{
+				if (*c == '"' || *c == '\\')
+					appendStringInfoChar(&partarr, '\\');
+				appendStringInfoChar(&partarr, *c);
+			}
+			appendStringInfoChar(&partarr, '"');
 		}
 		appendStringInfoChar(&partarr, '}');
 		if (SPI_execute_with_args("DELETE FROM tenant_rls.audit_batch_default WHERE logged_at OPERATOR(pg_catalog.<) $1",
