@@ -1069,6 +1069,18 @@ log_writer_write(LogWriter *w, Datum *values, bool *nulls)
 #define CHAIN_ATT_TENANT 1
 #define CHAIN_ATT_SEQ 2
 #define CHAIN_ATT_HASH 3
+#define CHAIN_ATT_LOGGED_AT 4
+#define CHAIN_NATTS 4
+
+/* the head's logged_at: that of the chain's last batch (NULL: none recorded) */
+static TimestampTz
+head_logged_at(HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, CHAIN_ATT_LOGGED_AT, desc, &isnull);
+
+	return isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+}
 
 static void
 lock_tenant_chain(const char *key)
@@ -1174,7 +1186,8 @@ lock_chain_table(LOCKMODE mode)
 }
 
 static bool
-read_head(Relation rel, const char *key, int64 *seq, uint8 *hash, ItemPointer tid)
+read_head(Relation rel, const char *key, int64 *seq, uint8 *hash, TimestampTz *logged_at,
+		  ItemPointer tid)
 {
 	ScanKeyData skey;
 	SysScanDesc scan;
@@ -1201,6 +1214,7 @@ read_head(Relation rel, const char *key, int64 *seq, uint8 *hash, ItemPointer ti
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("audit chain head of tenant \"%s\" is corrupted", key),
 					 errhint("Run tenant_rls.audit_verify() and restore the audit tables from a backup.")));
+		*logged_at = head_logged_at(tup, RelationGetDescr(rel));
 		*tid = tup->t_self;
 		found = true;
 	}
@@ -1209,17 +1223,27 @@ read_head(Relation rel, const char *key, int64 *seq, uint8 *hash, ItemPointer ti
 }
 
 static ItemPointerData
-write_head(Relation rel, const char *key, int64 seq, const uint8 *hash, ItemPointer oldtid)
+write_head(Relation rel, const char *key, int64 seq, const uint8 *hash, TimestampTz logged_at,
+		   ItemPointer oldtid)
 {
 	ItemPointerData newtid;
 
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	Datum		values[CHAIN_NATTS];
+	bool		nulls[CHAIN_NATTS] = {false, false, false, false};
 	HeapTuple	tup;
 
-	values[0] = CStringGetTextDatum(key);
-	values[1] = Int64GetDatum(seq);
-	values[2] = PointerGetDatum(make_bytea(hash, AUDIT_HASH_LEN));
+	if (RelationGetDescr(rel)->natts != CHAIN_NATTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the audit log's columns are not those the tenant_rls library writes"),
+				 errdetail("Table tenant_rls.audit_chain does not have the %d columns that the loaded library reads and writes.",
+						   CHAIN_NATTS),
+				 errhint("Do not alter the audit log by hand; if the extension's SQL and library differ in version, run ALTER EXTENSION tenant_rls UPDATE.")));
+	values[CHAIN_ATT_TENANT - 1] = CStringGetTextDatum(key);
+	values[CHAIN_ATT_SEQ - 1] = Int64GetDatum(seq);
+	values[CHAIN_ATT_HASH - 1] = PointerGetDatum(make_bytea(hash, AUDIT_HASH_LEN));
+	values[CHAIN_ATT_LOGGED_AT - 1] = TimestampTzGetDatum(logged_at);
+	nulls[CHAIN_ATT_LOGGED_AT - 1] = TIMESTAMP_IS_NOBEGIN(logged_at);
 	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	if (oldtid != NULL)
 	{
@@ -1398,7 +1422,8 @@ head_hint(const char *key, ItemPointer tid)
 
 /* read_head() through the hint; false if the hint does not hold */
 static bool
-read_head_hinted(Relation rel, const char *key, int64 *seq, uint8 *hash, ItemPointer tid)
+read_head_hinted(Relation rel, const char *key, int64 *seq, uint8 *hash, TimestampTz *logged_at,
+				 ItemPointer tid)
 {
 	HeapTupleData tuple;
 	Buffer		buf;
@@ -1432,6 +1457,7 @@ read_head_hinted(Relation rel, const char *key, int64 *seq, uint8 *hash, ItemPoi
 				*seq = DatumGetInt64(d);
 				d = heap_getattr(&tuple, CHAIN_ATT_HASH, desc, &isnull);
 				ok = !isnull && get_hash(d, hash);
+				*logged_at = head_logged_at(&tuple, desc);
 				*tid = tuple.t_self;
 			}
 		}
@@ -1454,6 +1480,7 @@ typedef struct SavedHead
 	int			level;
 	int64		seq;
 	uint8		hash[AUDIT_HASH_LEN];
+	TimestampTz logged_at;
 } SavedHead;
 
 typedef struct ChainState
@@ -1464,6 +1491,7 @@ typedef struct ChainState
 	int64		first_seq;		/* the head as read */
 	int64		seq;			/* current */
 	uint8		hash[AUDIT_HASH_LEN];
+	TimestampTz logged_at;		/* of the last batch (DT_NOBEGIN: none known) */
 	int			level;			/* nesting level that set seq/hash */
 	List	   *saved;			/* SavedHead *, innermost first */
 } ChainState;
@@ -1562,7 +1590,7 @@ chain_write_heads(void)
 			rel = table_open(chain_oid, RowExclusiveLock);
 		}
 		{
-			ItemPointerData tid = write_head(rel, cs->key, cs->seq, cs->hash,
+			ItemPointerData tid = write_head(rel, cs->key, cs->seq, cs->hash, cs->logged_at,
 											 cs->existed ? &cs->tid : NULL);
 
 			remember_head(cs->key, &tid);
@@ -1682,6 +1710,7 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 			cs->seq = sh->seq;
 			memcpy(cs->hash, sh->hash, AUDIT_HASH_LEN);
+			cs->logged_at = sh->logged_at;
 			cs->level = sh->level;
 			cs->saved = list_delete_first(cs->saved);
 		}
@@ -1788,6 +1817,7 @@ chain_state(const char *key)
 		cs->existed = false;
 		cs->seq = cs->first_seq = 0;
 		memset(cs->hash, 0, AUDIT_HASH_LEN);
+		cs->logged_at = DT_NOBEGIN;
 		cs->level = GetCurrentTransactionNestLevel();
 		cs->saved = NIL;
 
@@ -1800,13 +1830,14 @@ chain_state(const char *key)
 		if (!all_chains_locked(chains))
 			lock_tenant_chain(key);
 		rel = table_open(chains, NoLock);
-		cs->existed = read_head_hinted(rel, key, &cs->seq, cs->hash, &cs->tid) ||
-			read_head(rel, key, &cs->seq, cs->hash, &cs->tid);
+		cs->existed = read_head_hinted(rel, key, &cs->seq, cs->hash, &cs->logged_at, &cs->tid) ||
+			read_head(rel, key, &cs->seq, cs->hash, &cs->logged_at, &cs->tid);
 		table_close(rel, NoLock);
 		if (!cs->existed)
 		{
 			cs->seq = 0;
 			memset(cs->hash, 0, AUDIT_HASH_LEN);
+			cs->logged_at = DT_NOBEGIN;
 		}
 		cs->first_seq = cs->seq;
 	}
@@ -1861,6 +1892,16 @@ write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level, const Bat
 
 	memset(nulls, true, sizeof(nulls));
 	fill_batch_context(values, nulls, ctx);
+
+	/*
+	 * logged_at never goes back along a chain: a delivered batch carries the
+	 * time of its writer's commit (or PREPARE), and a transaction that
+	 * committed (or prepared) earlier may be chained after a later one.
+	 * audit_purge() cuts by logged_at: each chain's purged batches must be a
+	 * prefix of it, or the anchor would pass a batch that stays.
+	 */
+	if (DatumGetTimestampTz(values[AB_LOGGED_AT]) < cs->logged_at)
+		values[AB_LOGGED_AT] = TimestampTzGetDatum(cs->logged_at);
 	if (pb->has_tenant)
 	{
 		values[AB_TENANT] = CStringGetTextDatum(pb->key);
@@ -1908,12 +1949,14 @@ write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level, const Bat
 		sh->level = cs->level;
 		sh->seq = cs->seq;
 		memcpy(sh->hash, cs->hash, AUDIT_HASH_LEN);
+		sh->logged_at = cs->logged_at;
 		cs->saved = lcons(sh, cs->saved);
 		cs->level = level;
 		MemoryContextSwitchTo(old);
 	}
 	cs->seq++;
 	memcpy(cs->hash, hash, AUDIT_HASH_LEN);
+	cs->logged_at = DatumGetTimestampTz(values[AB_LOGGED_AT]);
 }
 
 static int

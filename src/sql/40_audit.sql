@@ -115,14 +115,18 @@ $$;
 CREATE INDEX audit_batch_default_key_idx ON tenant_rls.audit_batch_default (audit_key);
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_batch_default', '');
 
--- Chain heads: the last seq and hash of every tenant ('' = no tenant).  The
--- trigger reads and updates the head row under a per-tenant transaction lock,
--- so the chain order is the commit order.  A deleted tail shows as a mismatch
--- between the head and the last entry.
+-- Chain heads: the last seq, hash and logged_at of every tenant ('' = no
+-- tenant).  The trigger reads and updates the head row under a per-tenant
+-- transaction lock, so the chain order is the commit order.  A deleted tail
+-- shows as a mismatch between the head and the last entry.  logged_at keeps
+-- the log's logged_at from going back along a chain (a deferred commit
+-- delivered after a later one gets its predecessor's): audit_purge() cuts by
+-- logged_at, and must remove a prefix of every chain.
 CREATE TABLE tenant_rls.audit_chain (
-    tenant  text COLLATE "C" PRIMARY KEY,
-    seq     bigint NOT NULL,
-    hash    bytea  NOT NULL
+    tenant     text COLLATE "C" PRIMARY KEY,
+    seq        bigint NOT NULL,
+    hash       bytea  NOT NULL,
+    logged_at  timestamptz
 ) WITH (fillfactor = 20);  -- room for HOT updates of the heads (one new version per commit)
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_chain', '');
 
