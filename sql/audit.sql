@@ -664,5 +664,18 @@ $$;
 SELECT count(*) AS batches FROM tenant_rls.audit_batch WHERE tenant = 'acme';
 SELECT count(*) AS purges FROM tenant_rls.audit_purge_log;
 SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify();
+-- audit_purge() refuses to run with a transaction snapshot (REPEATABLE READ,
+-- SERIALIZABLE): it read the anchors as of its snapshot, and after a purge
+-- that committed meanwhile recorded a stale digest of them, which then failed
+-- every anchored chain in audit_verify()
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT tenant_rls.audit_purge('1999-01-01 00:00+00');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT tenant_rls.audit_purge('1999-01-01 00:00+00');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SELECT count(*) AS purges FROM tenant_rls.audit_purge_log;
 \c contrib_regression
 DROP DATABASE audit_purge;

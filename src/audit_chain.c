@@ -2956,6 +2956,22 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 				 errmsg("cannot purge audit entries of the future"),
 				 errhint("Pass a time in the past.")));
 
+
+	/*
+	 * What goes, the anchors and their digest must be read after the locks
+	 * below are taken, each query with a snapshot of its own.  With the
+	 * transaction's snapshot they were read as of before a purge that
+	 * committed meanwhile: the PURGE entry recorded a stale digest of the
+	 * anchors, and audit_verify() then failed every anchored chain.
+	 */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("audit_purge() cannot run in a %s transaction",
+						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errdetail("It reads the log after locking it, which needs a new snapshot for each query."),
+				 errhint("Run it in a READ COMMITTED transaction (BEGIN ISOLATION LEVEL READ COMMITTED).")));
+
 	audit_delivery_drain();
 	lookup_oids();
 	if (SPI_connect() != SPI_OK_CONNECT)
