@@ -298,6 +298,47 @@ SET client_min_messages = warning;
 DROP SCHEMA asec_col CASCADE;
 RESET client_min_messages;
 
+-- 5. the log applies the tenant's isolation and table-level SELECT, not the
+-- table's own row policies inside a tenant (doc/audit.md, "Who can read and
+-- change the log"): a user whom a per-author policy hides a note from reads
+-- it in the log.  lint() reports every audited table with policies of its
+-- own (audit_log_ignores_policies), naming them.
+CREATE SCHEMA asec_pol AUTHORIZATION tr_asec_owner;
+GRANT USAGE ON SCHEMA asec_pol TO tr_asec_app, tr_asec_atk;
+SET ROLE tr_asec_owner;
+CREATE TABLE asec_pol.notes (id integer PRIMARY KEY, tenant_id text NOT NULL,
+                         author name NOT NULL DEFAULT current_user, body text);
+GRANT SELECT, INSERT ON asec_pol.notes TO tr_asec_app, tr_asec_atk;
+RESET ROLE;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('asec_pol.notes');
+SELECT tenant_rls.enable_audit('asec_pol.notes');
+SELECT code, level, object, message FROM tenant_rls.lint()
+ WHERE code = 'audit_log_ignores_policies' AND object = 'asec_pol.notes';
+SET ROLE tr_asec_owner;
+CREATE POLICY own_notes ON asec_pol.notes AS RESTRICTIVE FOR SELECT USING (author = current_user);
+CREATE POLICY "Team Notes" ON asec_pol.notes AS RESTRICTIVE FOR UPDATE USING (true);
+RESET ROLE;
+SELECT code, level, object, message, fix FROM tenant_rls.lint()
+ WHERE code = 'audit_log_ignores_policies' AND object = 'asec_pol.notes';
+SET ROLE tr_asec_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-a') IS NOT NULL AS set;
+INSERT INTO asec_pol.notes (id, tenant_id, body) VALUES (1, 'asec-a', 'app private: salary 123k');
+COMMIT;
+RESET ROLE;
+SET ROLE tr_asec_atk;
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-a') IS NOT NULL AS set;
+SELECT count(*) AS notes_seen FROM asec_pol.notes;
+SELECT db_user, new_row->>'body' AS body FROM tenant_rls.audit_log WHERE schema_name = 'asec_pol' AND table_name = 'notes';
+COMMIT;
+RESET ROLE;
+SELECT tenant_rls.disable_audit('asec_pol.notes');
+SELECT count(*) AS findings FROM tenant_rls.lint() WHERE code = 'audit_log_ignores_policies' AND object = 'asec_pol.notes';
+SET client_min_messages = warning;
+DROP SCHEMA asec_pol CASCADE;
+RESET client_min_messages;
+
 -- clean up (the log keeps its entries: it is append-only)
 SET client_min_messages = warning;
 DROP SCHEMA asec_atk CASCADE;

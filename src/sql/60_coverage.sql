@@ -105,6 +105,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'An index does not start with the tenant column: its scans touch other tenants'' entries, whose counts EXPLAIN ANALYZE and timing reveal.'),
     ('audit_missing', 'warning', 'audit trigger missing',
      'A protected table has no tenant_rls audit trigger while tenant_rls.audit is on, or an audited table (or a partition of one) has no TRUNCATE audit trigger that fires: its changes, or its TRUNCATEs, are not recorded.'),
+    ('audit_log_ignores_policies', 'warning', 'audited table with row policies of its own',
+     'An audited table has row-level security policies besides tenant_rls''s (per author, per team, per role): the audit log does not apply them, so every role of the tenant that may SELECT the table reads, through tenant_rls.audit_log and audit_history(), the row images those policies hide from it, deleted rows included.'),
     ('view_not_security_invoker', 'error', 'view without security_invoker',
      'A view over a tenant table runs with its owner''s rights: the owner''s row-level security applies, not the caller''s.'),
     ('materialized_view_over_tenant_table', 'error', 'materialized view over a tenant table',
@@ -964,6 +966,20 @@ SELECT 'audit_missing', 'warning', a.qname, 'table',
             ELSE format('SELECT tenant_rls.audit_sync_truncate_triggers(%L);', a.qname) END,
        a.relid
   FROM audtrunc a
+UNION ALL
+-- an audited table (its row trigger fires) with policies of its own: the log's
+-- read policy checks the tenant and table-level SELECT only (doc/audit.md,
+-- "Who can read and change the log"); one pass over pg_policy
+SELECT 'audit_log_ignores_policies', 'warning', t.qname, 'table',
+       format('Audited table %s has row-level security policies of its own (%s); the audit log does not apply them.',
+              t.qname, x.names),
+       'The log shows a batch to every session of its tenant whose role may SELECT the table: a policy that hides rows from some users inside a tenant does not hide their history (old and new row images, deleted rows too). Keep the columns it protects out of the log (enable_audit(exclude => ...)), or keep SELECT on the table from roles that must not read that history (a view for them), then accept the finding.',
+       NULL, t.relid
+  FROM tt t
+  JOIN aud ON aud.tgrelid = t.relid AND aud.fires
+  JOIN (SELECT p.polrelid, string_agg(format('%I', p.polname), ', ' ORDER BY p.polname) AS names
+          FROM pg_policy p WHERE NOT starts_with(p.polname, 'tenant_rls_')
+         GROUP BY p.polrelid) x ON x.polrelid = t.relid
 UNION ALL
 -- triggers (user ones) and rules on tenant tables that send notifications
 SELECT 'trigger_notifies', 'warning', x.object, x.kind,
