@@ -127,6 +127,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A role that can log in owns tenant tables or is a member of their owner (error), or can make itself one with CREATEROLE (warning): the owner undoes isolation with one call to unprotect() or grant_access(), which the drift guard does not refuse.'),
     ('role_replication', 'error', 'login role with REPLICATION',
      'A role that can log in has REPLICATION (or can SET ROLE to one that has): logical decoding and pg_basebackup read every tenant''s rows and the audit log without row-level security, and a base backup carries the signing key and the audit key (error when the role also has privileges on tenant tables, warning for a dedicated replication role).'),
+    ('role_all_data', 'error', 'login role reads or writes all data',
+     'A role that can log in is a member of pg_read_all_data or pg_write_all_data (directly or through other roles): the extension''s own tables have no row-level security, so it reads every tenant''s audit entries, or gives its tenant another tenant''s rows with an INSERT into tenant_rls.tenant_grant and rewrites the registry and the accepted findings (warning for a BYPASSRLS role that only reads: a dump role).'),
     ('role_server_files', 'error', 'login role reads or writes server files',
      'A role that can log in is a member of pg_read_server_files, pg_write_server_files or pg_execute_server_program: it reads the configuration (tenant_rls.signing_key: it forges tenant tokens), the audit key and every table''s data files, or changes them.'),
     ('tenant_table_privilege', 'error', 'TRUNCATE, TRIGGER or REFERENCES granted on a tenant table',
@@ -1175,6 +1177,40 @@ SELECT 'role_server_files', 'error', quote_ident(l.rolname), 'role',
   JOIN pg_roles b ON b.rolname IN ('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program')
                  AND pg_has_role(l.oid, b.oid, 'MEMBER')
   LEFT JOIN pg_auth_members m ON m.member = l.oid AND m.roleid = b.oid
+UNION ALL
+-- members of pg_read_all_data / pg_write_all_data: they do not bypass
+-- row-level security, but the extension's own tables (tenant_grant, the
+-- registry, accepted_finding, the audit log's partitions) have none.  One
+-- finding per login role; the fix revokes the direct memberships.  A role
+-- that also has BYPASSRLS and only reads is the documented dump role
+-- (doc/operations.md): a warning, role_bypassrls reports it anyway.
+SELECT 'role_all_data',
+       CASE WHEN x.rolbypassrls AND NOT x.writes THEN 'warning' ELSE 'error' END,
+       quote_ident(x.rolname), 'role',
+       format('Login role %s is a member of %s%s.', quote_ident(x.rolname), array_to_string(x.roles, ' and '),
+              CASE WHEN x.indirect THEN ' (through another role)' ELSE '' END),
+       CASE WHEN x.writes
+            THEN 'pg_write_all_data gives INSERT, UPDATE and DELETE on every table, the extension''s included, which have no row-level security: an INSERT into tenant_rls.tenant_grant gives its tenant another tenant''s rows, and the registry and tenant_rls.accepted_finding decide what is protected and reported. '
+            ELSE '' END
+       || CASE WHEN x.reads
+               THEN 'pg_read_all_data gives SELECT on every table: the partitions of the audit log (tenant_rls.audit_batch_*) have no row-level security and hold every tenant''s changes, old and new row data included. '
+               ELSE '' END
+       || 'Grant such roles to nobody who logs in for tenants; a dump role reads as a superuser or with BYPASSRLS.'
+       || CASE WHEN x.indirect THEN ' Revoke the membership that leads to it.' ELSE '' END,
+       CASE WHEN x.direct IS NOT NULL THEN format('REVOKE %s FROM %I;', x.direct, x.rolname) END,
+       NULL::oid
+  FROM (SELECT l.rolname, r.rolbypassrls,
+               array_agg(b.rolname::text ORDER BY b.rolname) AS roles,
+               bool_or(b.rolname = 'pg_read_all_data') AS reads,
+               bool_or(b.rolname = 'pg_write_all_data') AS writes,
+               bool_or(m.roleid IS NULL) AS indirect,
+               string_agg(b.rolname::text, ', ' ORDER BY b.rolname) FILTER (WHERE m.roleid IS NOT NULL) AS direct
+          FROM logins l
+          JOIN pg_roles r ON r.oid = l.oid
+          JOIN pg_roles b ON b.rolname IN ('pg_read_all_data', 'pg_write_all_data')
+                         AND pg_has_role(l.oid, b.oid, 'MEMBER')
+          LEFT JOIN pg_auth_members m ON m.member = l.oid AND m.roleid = b.oid
+         GROUP BY l.oid, l.rolname, r.rolbypassrls) x
 UNION ALL
 -- the admin override: login roles that have the privileges of the role
 -- tenant_rls.admin_role names, where it is named (this session; stored for

@@ -1,0 +1,73 @@
+--
+-- Coverage report, fourth review (revcover, revpolicy F2): leaks lint() was
+-- silent about, and acceptances that outlived what was accepted.  For each:
+-- the finding, the fix it gives, the finding gone.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS tenant_rls;
+DO $$ BEGIN CREATE ROLE covg4_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE covg4_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+SET client_min_messages = error;
+SET tenant_rls.managed_schemas = 'covg4';
+SET tenant_rls.audit = off;
+SET tenant_rls.auto_protect = off;
+CREATE SCHEMA covg4 AUTHORIZATION covg4_owner;
+GRANT USAGE ON SCHEMA covg4 TO covg4_app;
+
+-- run the fix the report gives for (code, object); returns the SQL it ran
+CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    f text;
+BEGIN
+    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
+    EXECUTE f;
+    RETURN f;
+END
+$$;
+CREATE FUNCTION pg_temp.mine(c text) RETURNS TABLE(level text, object text, message text, fix text, accepted boolean)
+    LANGUAGE sql AS $$
+    SELECT l.level, l.object, l.message, l.fix, l.accepted FROM tenant_rls.lint() l
+     WHERE l.code = c AND l.object ILIKE '%covg4%'
+     ORDER BY 2, 1
+$$;
+
+SET ROLE covg4_owner;
+CREATE TABLE covg4.orders (id int NOT NULL, tenant_id text NOT NULL, email text, PRIMARY KEY (tenant_id, id));
+RESET ROLE;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg4.orders');
+GRANT SELECT, INSERT, UPDATE, DELETE ON covg4.orders TO covg4_app;
+INSERT INTO covg4.orders VALUES (1, 'acme', 'a@x'), (2, 'globex', 'secret@globex');
+SELECT code, level, object FROM tenant_rls.lint() WHERE object ILIKE '%covg4%' ORDER BY 1, 3;
+
+-- ==== role_all_data: members of pg_read_all_data / pg_write_all_data (were
+-- missed): the extension's own tables have no row-level security
+DO $$ BEGIN CREATE ROLE covg4_analyst LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE covg4_etl LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE covg4_dump LOGIN BYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE covg4_readers NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE covg4_viewer LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT pg_read_all_data TO covg4_analyst, covg4_dump;
+GRANT pg_read_all_data, pg_write_all_data TO covg4_etl;
+GRANT pg_read_all_data TO covg4_readers;
+GRANT covg4_readers TO covg4_viewer;
+-- the leak: covg4_etl grants its tenant another tenant's rows
+SET ROLE covg4_etl;
+INSERT INTO tenant_rls.tenant_grant (schema_name, table_name, owner_tenant, grantee_tenant, privilege)
+VALUES ('covg4', 'orders', 'globex', 'acme', 'read');
+RESET ROLE;
+SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'role_all_data' AND object LIKE 'covg4%' ORDER BY 2;
+DELETE FROM tenant_rls.tenant_grant WHERE schema_name = 'covg4';
+SELECT pg_temp.apply_fix('role_all_data', 'covg4_etl');
+SELECT pg_temp.apply_fix('role_all_data', 'covg4_analyst');
+REVOKE covg4_readers FROM covg4_viewer;
+REVOKE pg_read_all_data FROM covg4_dump;
+SELECT level, object FROM tenant_rls.lint() WHERE code = 'role_all_data' AND object LIKE 'covg4%';
+DROP ROLE covg4_analyst, covg4_etl, covg4_dump, covg4_readers, covg4_viewer;
+
+-- ==== clean up
+DROP SCHEMA covg4 CASCADE;
+DO $$ BEGIN
+    DELETE FROM tenant_rls.protected_table WHERE schema_name = 'covg4';
+END $$;
+DROP ROLE covg4_app, covg4_owner;
+RESET client_min_messages;
