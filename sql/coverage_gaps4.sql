@@ -64,6 +64,29 @@ REVOKE pg_read_all_data FROM covg4_dump;
 SELECT level, object FROM tenant_rls.lint() WHERE code = 'role_all_data' AND object LIKE 'covg4%';
 DROP ROLE covg4_analyst, covg4_etl, covg4_dump, covg4_readers, covg4_viewer;
 
+-- ==== weakened_setting_default: ALTER ROLE ... SET tenant_rls.strict = off
+-- (was missed: only the report's own session was looked at)
+ALTER ROLE covg4_app SET tenant_rls.strict = off;
+ALTER ROLE covg4_app SET tenant_rls.auto_protect = 'false';
+DO $$ BEGIN
+    EXECUTE format('ALTER ROLE covg4_app IN DATABASE %I SET tenant_rls.drift_action = warning', current_database());
+    EXECUTE format('ALTER DATABASE %I SET tenant_rls.audit = off', current_database());
+END $$;
+ALTER ROLE covg4_owner SET tenant_rls.strict = on;   -- not reported
+SELECT level, regexp_replace(object, 'database \S+$', 'database DB') AS object,
+       regexp_replace(fix, 'DATABASE \S+', 'DATABASE DB') AS fix
+  FROM tenant_rls.lint() WHERE code = 'weakened_setting_default' ORDER BY 2;
+DO $$
+DECLARE
+    f text;
+BEGIN
+    FOR f IN SELECT l.fix FROM tenant_rls.lint() l WHERE l.code = 'weakened_setting_default' LOOP
+        EXECUTE f;
+    END LOOP;
+END $$;
+SELECT level, object FROM tenant_rls.lint() WHERE code = 'weakened_setting_default';
+ALTER ROLE covg4_owner RESET tenant_rls.strict;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

@@ -139,6 +139,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM, the configuration file, a function''s SET clause or a policy''s COALESCE gives app.current_tenant_id a default: sessions run inside a tenant without setting one.'),
     ('replication_role_default', 'error', 'default of session_replication_role = replica',
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM or the configuration file makes sessions start with session_replication_role = replica: ordinary triggers and event triggers do not fire, so nothing is audited, new tables are not protected and the drift guard is off.'),
+    ('weakened_setting_default', 'error', 'stored default that turns a safeguard of tenant_rls off',
+     'ALTER ROLE or ALTER DATABASE ... SET stores tenant_rls.strict = off (error), tenant_rls.drift_action = warning, tenant_rls.auto_protect = off or tenant_rls.audit = off (warnings) for sessions of this database: strict mode, the drift guard, auto-protection or auditing is off for them, though the session that runs the report has it on.'),
     ('event_trigger_disabled', 'error', 'tenant_rls event trigger disabled or missing',
      'An event trigger of the extension is disabled, set to ENABLE REPLICA, dropped, or replaced by one that is not the extension''s: new tenant tables are not protected automatically, the drift guard does not stop DISABLE ROW LEVEL SECURITY, NO FORCE or DROP POLICY, and the registry misses drops and renames.'),
     ('extension_privilege', 'error', 'privilege on an object of tenant_rls beyond a plain install',
@@ -714,7 +716,9 @@ roledef AS (
       LEFT JOIN pg_database db ON db.oid = s.setdatabase
      CROSS JOIN LATERAL unnest(s.setconfig) c(c)
      WHERE lower(split_part(c.c, '=', 1)) IN ('app.current_tenant_id', 'session_replication_role',
-                                               'tenant_rls.audit_delivery', 'tenant_rls.admin_role')),
+                                               'tenant_rls.audit_delivery', 'tenant_rls.admin_role',
+                                               'tenant_rls.strict', 'tenant_rls.drift_action',
+                                               'tenant_rls.auto_protect', 'tenant_rls.audit')),
 -- the same settings in the configuration files (ALTER SYSTEM writes
 -- postgresql.auto.conf; read from the files, so also before a reload;
 -- pg_file_settings needs pg_read_all_settings): who set it, where, and how
@@ -1441,6 +1445,28 @@ SELECT 'replication_role_default', 'error', fd.object, 'setting',
        NULL::oid
   FROM filedef fd
  WHERE fd.name = 'session_replication_role' AND fd.setting = 'replica'
+UNION ALL
+-- a stored default (ALTER ROLE / ALTER DATABASE ... SET) that applies in this
+-- database and turns a safeguard of tenant_rls off for those sessions:
+-- strict mode (error), the drift guard, auto-protection, the audit trigger
+-- of protect() (warnings).  The report's own session does not show them.
+SELECT 'weakened_setting_default', CASE WHEN x.name = 'tenant_rls.strict' THEN 'error' ELSE 'warning' END,
+       -- one role may have several: the setting is part of the object
+       format('%s for %s', x.name, x.object), 'setting',
+       format('%s sets %s for the sessions it applies to.', x.stmt, x.c),
+       CASE x.name
+            WHEN 'tenant_rls.strict' THEN 'Strict mode is off in those sessions: any of them, or any SQL injection into them, can SET app.current_tenant_id to another tenant, whatever lint() run in another session says about strict mode.'
+            WHEN 'tenant_rls.drift_action' THEN 'The drift guard only warns in those sessions: DISABLE ROW LEVEL SECURITY, NO FORCE, ALTER POLICY and DROP POLICY on protected tables go through.'
+            WHEN 'tenant_rls.auto_protect' THEN 'Tables those sessions create in the managed schemas are not protected automatically: they stay readable by every tenant until somebody runs protect().'
+            ELSE 'Tables protect() protects in those sessions get no audit trigger: their changes are not recorded.' END,
+       format('%s RESET %s;', x.stmt, x.name),
+       NULL::oid
+  FROM (SELECT r.*, lower(btrim(substr(r.c, strpos(r.c, '=') + 1), ' ''"')) AS val FROM roledef r) x
+ WHERE x.name IN ('tenant_rls.strict', 'tenant_rls.drift_action', 'tenant_rls.auto_protect', 'tenant_rls.audit')
+   AND (x.setdatabase = 0
+        OR x.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
+   AND CASE WHEN x.name = 'tenant_rls.drift_action' THEN x.val <> 'error'
+            ELSE x.val ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$' END
 UNION ALL
 SELECT 'event_trigger_disabled', 'error', quote_ident(e.evtname), 'event trigger',
        format('Event trigger %I of tenant_rls %s.', e.evtname,
