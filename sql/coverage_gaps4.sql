@@ -87,6 +87,45 @@ END $$;
 SELECT level, object FROM tenant_rls.lint() WHERE code = 'weakened_setting_default';
 ALTER ROLE covg4_owner RESET tenant_rls.strict;
 
+-- ==== accept_finding(): an acceptance is bound to the level and to what was
+-- accepted (was: to (code, object) only, so a new TRUNCATE grant or a changed
+-- function body stayed accepted)
+DO $$ BEGIN CREATE ROLE covg4_mgr NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT REFERENCES ON covg4.orders TO covg4_mgr;
+SELECT tenant_rls.accept_finding('tenant_table_privilege', 'covg4.orders TO covg4_mgr', 'needs REFERENCES for its foreign key');
+SELECT code, object, level, fingerprints IS NOT NULL AS bound FROM tenant_rls.accepted_finding WHERE object LIKE 'covg4%';
+SELECT level, object, accepted FROM pg_temp.mine('tenant_table_privilege');
+GRANT TRUNCATE ON covg4.orders TO covg4_mgr;
+SELECT level, object, message, accepted FROM pg_temp.mine('tenant_table_privilege');
+SELECT detail ~ 'Accepted on .* at level warning: the finding has changed since' AS says_changed
+  FROM tenant_rls.lint() WHERE code = 'tenant_table_privilege' AND object = 'covg4.orders TO covg4_mgr';
+SELECT jsonb_path_query(tenant_rls.lint_json(), '$.findings[*] ? (@.object == "covg4.orders TO covg4_mgr").accepted') AS json_accepted;
+SELECT table_name, errors, accepted FROM tenant_rls.coverage() WHERE table_name = 'covg4.orders';
+-- the same finding with the same level, message: still accepted
+REVOKE TRUNCATE ON covg4.orders FROM covg4_mgr;
+SELECT level, object, accepted FROM pg_temp.mine('tenant_table_privilege');
+-- accepting again binds it to the finding as it is now
+GRANT TRUNCATE ON covg4.orders TO covg4_mgr;
+SELECT tenant_rls.accept_finding('tenant_table_privilege', 'covg4.orders TO covg4_mgr', 'truncates for tests');
+SELECT level, object, accepted FROM pg_temp.mine('tenant_table_privilege');
+REVOKE ALL ON covg4.orders FROM covg4_mgr;
+-- a SECURITY DEFINER function: its body and owner are part of what was accepted
+CREATE FUNCTION covg4.order_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+    AS $$ SELECT count(*) FROM covg4.orders WHERE tenant_id = tenant_rls.current_tenant() $$;
+ALTER FUNCTION covg4.order_count() OWNER TO covg4_owner;
+SELECT level, object, accepted FROM pg_temp.mine('security_definer_reads_tenant_table');
+SELECT tenant_rls.accept_finding('security_definer_reads_tenant_table', 'covg4.order_count()', 'filters by the tenant');
+SELECT level, object, accepted FROM pg_temp.mine('security_definer_reads_tenant_table');
+CREATE OR REPLACE FUNCTION covg4.order_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+    AS $$ SELECT count(*) FROM covg4.orders $$;
+SELECT level, object, accepted FROM pg_temp.mine('security_definer_reads_tenant_table');
+-- accepted in advance: bound to the code's default level
+SELECT tenant_rls.accept_finding('rls_disabled', 'covg4.later', 'created by the next migration');
+SELECT code, object, level, fingerprints FROM tenant_rls.accepted_finding WHERE object = 'covg4.later';
+DROP FUNCTION covg4.order_count();
+DELETE FROM tenant_rls.accepted_finding WHERE object LIKE 'covg4%';
+DROP ROLE covg4_mgr;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

@@ -21,6 +21,12 @@ CREATE TABLE tenant_rls.accepted_finding (
     reason      text        NOT NULL CHECK (reason OPERATOR(pg_catalog.<>) ''),
     accepted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     accepted_by name        NOT NULL DEFAULT CURRENT_USER,
+    -- what was accepted (filled in by a trigger from the report when NULL):
+    -- the level, and a fingerprint of each finding of (code, object); an
+    -- acceptance holds only while the level is not higher and the finding
+    -- is the same
+    level        text,
+    fingerprints text[],
     PRIMARY KEY (code, object)
 );
 COMMENT ON TABLE tenant_rls.accepted_finding IS
@@ -1748,14 +1754,98 @@ CREATE FUNCTION tenant_rls._level_rank(level text) RETURNS integer
     SET search_path = pg_catalog, pg_temp
     AS $$ SELECT CASE lower(level) WHEN 'error' THEN 1 WHEN 'warning' THEN 2 WHEN 'info' THEN 3 END $$;
 
+-- ---- what an acceptance is bound to
+-- A fingerprint of one finding: its message (the privileges, the tables, the
+-- roles it names) and, for a function, its owner, SECURITY DEFINER and body.
+-- NULL for the codes whose message counts or times something that changes
+-- on its own: their acceptance is bound to the level alone.
+CREATE FUNCTION tenant_rls._finding_fingerprint(code text, object text, object_kind text, message text)
+    RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE WHEN code IN ('audit_delivery_held', 'audit_delivery_stalled', 'audit_partition_missing',
+                              'large_objects_present') THEN NULL
+                ELSE md5(coalesce(message, '') || coalesce(
+                         (SELECT string_agg(md5(concat_ws(E'\x1f', p.proowner, p.prosecdef, p.prosrc,
+                                                          CASE WHEN p.prosqlbody IS NOT NULL
+                                                               THEN pg_get_function_sqlbody(p.oid) END,
+                                                          p.proconfig::text)), ',')
+                            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                           WHERE object_kind = 'function'
+                             AND format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) = object),
+                         '')) END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls._finding_fingerprint(text, text, text, text) FROM PUBLIC;
+
+-- Does an acceptance (its stored level and fingerprints) still cover this
+-- finding?  Not when the level rose or the finding changed.  A row without a
+-- level (written by hand with one) holds.
+CREATE FUNCTION tenant_rls._acceptance_holds(acc_level text, acc_fingerprints text[],
+                                             code text, level text, object text, object_kind text, message text)
+    RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT acc_level IS NULL
+        OR (tenant_rls._level_rank(level) >= tenant_rls._level_rank(acc_level)
+            AND (acc_fingerprints IS NULL
+                 OR coalesce(tenant_rls._finding_fingerprint(code, object, object_kind, message) = ANY (acc_fingerprints),
+                             true)))
+$$;
+REVOKE ALL ON FUNCTION tenant_rls._acceptance_holds(text, text[], text, text, text, text, text) FROM PUBLIC;
+
+-- Binds an acceptance to the finding as the report shows it now: its level
+-- and fingerprints, when they are not given (accept_finding() leaves them
+-- NULL; a restore brings them along).  A finding that does not exist yet (a
+-- migration will create it) is bound to its code's default level.
+-- SECURITY DEFINER: the report reads the registry with the owner's rights;
+-- who may write the row is decided by the privileges on the table.
+CREATE FUNCTION tenant_rls._accepted_finding_bind() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NEW.level IS NULL THEN
+        SELECT (array_agg(f.level ORDER BY tenant_rls._level_rank(f.level)))[1],
+               array_agg(DISTINCT tenant_rls._finding_fingerprint(f.code, f.object, f.object_kind, f.message))
+          INTO NEW.level, NEW.fingerprints
+          FROM tenant_rls._findings() f
+         WHERE f.code = NEW.code AND f.object = NEW.object;
+        IF NEW.level IS NULL THEN
+            NEW.level := (SELECT c.level FROM tenant_rls.finding_codes() c WHERE c.code = NEW.code);
+            NEW.fingerprints := NULL;
+        ELSIF array_position(NEW.fingerprints, NULL) IS NOT NULL THEN
+            NEW.fingerprints := NULL;   -- a code bound to its level alone
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER accepted_finding_bind BEFORE INSERT OR UPDATE ON tenant_rls.accepted_finding
+    FOR EACH ROW EXECUTE FUNCTION tenant_rls._accepted_finding_bind();
+REVOKE ALL ON FUNCTION tenant_rls._accepted_finding_bind() FROM PUBLIC;
+
+
 CREATE FUNCTION tenant_rls.lint()
     RETURNS TABLE(code text, level text, object text, message text, detail text, fix text, accepted boolean)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT f.code, f.level, f.object, f.message, f.detail, f.fix, a.code IS NOT NULL
+    SELECT f.code, f.level, f.object, f.message,
+           -- an acceptance that no longer holds: say so, it is not counted
+           CASE WHEN a.code IS NOT NULL AND NOT a.holds
+                THEN concat_ws(' ', f.detail,
+                               format('(Accepted on %s by %s at level %s: the finding has changed since, or its level rose. Check it, and accept it again if it is still fine.)',
+                                      a.accepted_at::date, quote_ident(a.accepted_by), a.level))
+                ELSE f.detail END,
+           f.fix, coalesce(a.holds, false)
       FROM tenant_rls._findings() f
-      LEFT JOIN tenant_rls.accepted_finding a ON a.code = f.code AND a.object = f.object
+      LEFT JOIN LATERAL (
+          SELECT a.*, tenant_rls._acceptance_holds(a.level, a.fingerprints, f.code, f.level, f.object,
+                                                   f.object_kind, f.message) AS holds
+            FROM tenant_rls.accepted_finding a WHERE a.code = f.code AND a.object = f.object) a ON true
      ORDER BY tenant_rls._level_rank(f.level), f.code, f.object
 $$;
 COMMENT ON FUNCTION tenant_rls.lint() IS
@@ -1772,7 +1862,10 @@ CREATE FUNCTION tenant_rls.coverage()
     SET search_path = pg_catalog, pg_temp
     AS $$
 WITH tt AS MATERIALIZED (SELECT * FROM tenant_rls._tables()),
-f AS (SELECT f.relid, f.code, f.level, a.code IS NOT NULL AS acc
+f AS (SELECT f.relid, f.code, f.level,
+             a.code IS NOT NULL
+             AND tenant_rls._acceptance_holds(a.level, a.fingerprints, f.code, f.level, f.object,
+                                              f.object_kind, f.message) AS acc
         FROM tenant_rls._findings() f
         LEFT JOIN tenant_rls.accepted_finding a ON a.code = f.code AND a.object = f.object
        WHERE f.relid IS NOT NULL),
@@ -1825,7 +1918,9 @@ CREATE FUNCTION tenant_rls.lint_json() RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-WITH f AS (SELECT f.*, a.reason
+WITH f AS (SELECT f.*,
+                  CASE WHEN tenant_rls._acceptance_holds(a.level, a.fingerprints, f.code, f.level, f.object,
+                                                         f.object_kind, f.message) THEN a.reason END AS reason
              FROM tenant_rls._findings() f
              LEFT JOIN tenant_rls.accepted_finding a ON a.code = f.code AND a.object = f.object)
 SELECT jsonb_build_object(
@@ -1855,7 +1950,9 @@ CREATE FUNCTION tenant_rls.lint_sarif() RETURNS jsonb
     AS $$
 WITH codes AS (SELECT c.*, (row_number() OVER (ORDER BY c.code) - 1)::integer AS idx
                  FROM tenant_rls.finding_codes() c),
-f AS (SELECT f.*, a.reason
+f AS (SELECT f.*,
+             CASE WHEN tenant_rls._acceptance_holds(a.level, a.fingerprints, f.code, f.level, f.object,
+                                                    f.object_kind, f.message) THEN a.reason END AS reason
         FROM tenant_rls._findings() f
         LEFT JOIN tenant_rls.accepted_finding a ON a.code = f.code AND a.object = f.object)
 SELECT jsonb_build_object(
@@ -1951,7 +2048,9 @@ BEGIN
     INSERT INTO tenant_rls.accepted_finding AS a (code, object, reason)
     VALUES (accept_finding.code, accept_finding.object, accept_finding.reason)
     ON CONFLICT ON CONSTRAINT accepted_finding_pkey
-    DO UPDATE SET reason = EXCLUDED.reason, accepted_at = now(), accepted_by = CURRENT_USER;
+    -- bound again to the finding as it is now (the trigger fills them in)
+    DO UPDATE SET reason = EXCLUDED.reason, accepted_at = now(), accepted_by = CURRENT_USER,
+                  level = NULL, fingerprints = NULL;
 END
 $$;
 COMMENT ON FUNCTION tenant_rls.accept_finding(text, text, text) IS
