@@ -126,6 +126,31 @@ DROP FUNCTION covg4.order_count();
 DELETE FROM tenant_rls.accepted_finding WHERE object LIKE 'covg4%';
 DROP ROLE covg4_mgr;
 
+-- ==== table_outside_managed_schemas: a copy owned by the application's
+-- login role itself (was missed: only grants to other roles were looked at)
+DO $$ BEGIN CREATE ROLE covg4_migrator NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+CREATE SCHEMA covg4_archive AUTHORIZATION covg4_owner;
+GRANT USAGE, CREATE ON SCHEMA covg4_archive TO covg4_app, covg4_migrator;
+SET ROLE covg4_app;
+CREATE TABLE covg4_archive.orders_2020 (tenant_id text, email text);
+INSERT INTO covg4_archive.orders_2020 VALUES ('acme', 'a-old'), ('globex', 'globex-secret-old');
+RESET ROLE;
+-- owned by a NOLOGIN role with a login member
+GRANT covg4_migrator TO covg4_app;
+CREATE TABLE covg4_archive.orders_2021 (tenant_id text, email text);
+ALTER TABLE covg4_archive.orders_2021 OWNER TO covg4_migrator;
+-- owned by a NOLOGIN role nobody logs in as: not reported
+CREATE TABLE covg4_archive.orders_2019 (tenant_id text, email text);
+ALTER TABLE covg4_archive.orders_2019 OWNER TO covg4_owner;
+SELECT l.level, l.object, l.detail, l.fix FROM tenant_rls.lint() l
+ WHERE l.code = 'table_outside_managed_schemas' AND l.object LIKE 'covg4%' ORDER BY 2;
+SELECT pg_temp.apply_fix('table_outside_managed_schemas', 'covg4_archive.orders_2020');
+SELECT level, object FROM pg_temp.mine('table_outside_managed_schemas');
+DROP SCHEMA covg4_archive CASCADE;
+DELETE FROM tenant_rls.protected_table WHERE schema_name = 'covg4_archive';
+REVOKE covg4_migrator FROM covg4_app;
+DROP ROLE covg4_migrator;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

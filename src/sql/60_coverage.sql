@@ -170,7 +170,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('server_version_cve', 'error', 'server version with known row-security CVEs',
      'This PostgreSQL minor release has known vulnerabilities that bypass or leak through row-level security.'),
     ('table_outside_managed_schemas', 'warning', 'table with the tenant column outside the managed schemas',
-     'A table outside tenant_rls.managed_schemas has the tenant column and a role other than its owner may read or change it: nothing protects its rows (a copy that a trigger fills, an archive, a reporting feed).'),
+     'A table outside tenant_rls.managed_schemas has the tenant column and a role other than its owner may read or change it, or its owner is a login role or has login members (the application''s own copy): nothing protects its rows (a copy that a trigger fills, an archive, a reporting feed).'),
     ('trigger_notifies', 'warning', 'trigger or rule on a tenant table sends NOTIFY',
      'A trigger function (pg_notify() or NOTIFY) or a rule (NOTIFY) on a tenant table sends notifications: LISTEN needs no privilege and notifications have no row-level security, so every tenant''s sessions that listen on the channel receive what it sends.'),
     ('schema_create_privilege', 'warning', 'application role may create objects in a schema',
@@ -1408,27 +1408,42 @@ SELECT 'schema_create_privilege', 'warning', format('schema %I TO %s', x.nspname
            AND n.nspname !~ '^pg_') x
 UNION ALL
 -- tables with the tenant column outside the managed schemas (and not
--- registered): reported when a role other than the owner may use them
+-- registered): reported when a role other than the owner may use them, or
+-- when the owner is a login role or has login members (the application's
+-- own copy: every tenant's session runs as that role)
 SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.relname), 'table',
        format('Table %I.%I has the tenant column %I but is outside tenant_rls.managed_schemas: nothing protects its rows.',
               c.nspname, c.relname, cfg.tenant_column),
-       format('%s may read or change every tenant''s rows of it. Protect it, or add its schema to tenant_rls.managed_schemas, or revoke what others hold on it.',
-              (SELECT string_agg(DISTINCT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END, ', ')
-                 FROM aclexplode(c.relacl) e
-                WHERE e.grantee <> c.relowner AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))),
+       format('%s may read or change every tenant''s rows of it. Protect it, or add its schema to tenant_rls.managed_schemas, or revoke what others hold on it%s.',
+              (SELECT string_agg(DISTINCT x.who, ', ')
+                 FROM (SELECT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END
+                         FROM aclexplode(c.relacl) e
+                        WHERE e.grantee <> c.relowner AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+                       UNION ALL
+                       SELECT format('%s (%s)', quote_ident(l.rolname),
+                                     CASE WHEN l.oid = c.relowner THEN 'its owner' ELSE 'a member of its owner' END)
+                         FROM logins l
+                        WHERE c.login_owner AND pg_has_role(l.oid, c.relowner, 'MEMBER')) x(who)),
+              CASE WHEN c.login_owner THEN ' and give it to a NOLOGIN owner role' ELSE '' END),
        format('SELECT tenant_rls.protect(%L);', format('%I.%I', c.nspname, c.relname)), c.oid
-  FROM (SELECT c.oid, c.relname, c.relacl, c.relowner, n.nspname
+  FROM (SELECT c.oid, c.relname, c.relacl, c.relowner, n.nspname, lo.owner IS NOT NULL AS login_owner
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
           LEFT JOIN tt ON tt.relid = c.oid
           LEFT JOIN extrels e ON e.objid = c.oid
-         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relacl IS NOT NULL
+          -- the few distinct owners that are login roles or have login members
+          LEFT JOIN (SELECT o.owner FROM (SELECT DISTINCT k.relowner AS owner FROM pg_class k
+                                           WHERE k.relkind IN ('r', 'p')) o
+                      WHERE EXISTS (SELECT 1 FROM logins l WHERE pg_has_role(l.oid, o.owner, 'MEMBER'))) lo
+                 ON lo.owner = c.relowner
+         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND (c.relacl IS NOT NULL OR lo.owner IS NOT NULL)
            AND tt.relid IS NULL AND e.objid IS NULL
            AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls') AND n.nspname !~ '^pg_'
         OFFSET 0) c
   CROSS JOIN cfg
- WHERE EXISTS (SELECT 1 FROM aclexplode(c.relacl) e
-                WHERE e.grantee <> c.relowner AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))
+ WHERE (c.login_owner
+        OR EXISTS (SELECT 1 FROM aclexplode(c.relacl) e
+                    WHERE e.grantee <> c.relowner AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')))
    -- looked up by index for these few tables (a join would read all of pg_attribute)
    AND (SELECT true FROM pg_attribute a
          WHERE a.attrelid = c.oid AND a.attname = cfg.tenant_column AND a.attnum > 0 AND NOT a.attisdropped)
