@@ -151,6 +151,66 @@ DELETE FROM tenant_rls.protected_table WHERE schema_name = 'covg4_archive';
 REVOKE covg4_migrator FROM covg4_app;
 DROP ROLE covg4_migrator;
 
+-- ==== security_definer_reads_tenant_table: an owner with the admin role's
+-- privileges reads every tenant (was a warning; its dynamic SQL was missed)
+DO $$ BEGIN CREATE ROLE covg4_support NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT USAGE ON SCHEMA covg4 TO covg4_support;
+GRANT SELECT ON covg4.orders TO covg4_support;
+CREATE FUNCTION covg4.order_lookup(p_email text) RETURNS TABLE(id int, tenant_id text, email text)
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+    AS $$ SELECT id, tenant_id, email FROM covg4.orders WHERE email = p_email $$;
+CREATE FUNCTION covg4.order_lookup_dyn(p_table text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog
+    AS $$ DECLARE n bigint; BEGIN EXECUTE format('SELECT count(*) FROM covg4.%I', p_table) INTO n; RETURN n; END $$;
+ALTER FUNCTION covg4.order_lookup(text) OWNER TO covg4_support;
+ALTER FUNCTION covg4.order_lookup_dyn(text) OWNER TO covg4_support;
+GRANT EXECUTE ON FUNCTION covg4.order_lookup(text), covg4.order_lookup_dyn(text) TO covg4_app;
+-- without an admin role: a warning, and the dynamic one is not reported
+SELECT level, object FROM pg_temp.mine('security_definer_reads_tenant_table');
+DO $$ BEGIN
+    EXECUTE format('ALTER DATABASE %I SET tenant_rls.admin_role = covg4_support', current_database());
+END $$;
+-- the leak, in a session that gets the stored admin role
+\c
+SET client_min_messages = error;
+SET tenant_rls.managed_schemas = 'covg4';
+SET tenant_rls.audit = off;
+SET tenant_rls.auto_protect = off;
+SET ROLE covg4_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+SELECT * FROM covg4.order_lookup('secret@globex');
+COMMIT;
+RESET ROLE;
+RESET tenant_rls.admin_role;   -- the report's session has none: the stored one counts
+CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    f text;
+BEGIN
+    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
+    EXECUTE f;
+    RETURN f;
+END
+$$;
+CREATE FUNCTION pg_temp.mine(c text) RETURNS TABLE(level text, object text, message text, fix text, accepted boolean)
+    LANGUAGE sql AS $$
+    SELECT l.level, l.object, l.message, l.fix, l.accepted FROM tenant_rls.lint() l
+     WHERE l.code = c AND l.object ILIKE '%covg4%'
+     ORDER BY 2, 1
+$$;
+SELECT l.level, l.object, l.detail FROM tenant_rls.lint() l
+ WHERE l.code = 'security_definer_reads_tenant_table' AND l.object LIKE 'covg4%' ORDER BY 2;
+SELECT l.fix FROM tenant_rls.lint() l
+ WHERE l.code = 'security_definer_reads_tenant_table' AND l.object LIKE 'covg4%' ORDER BY 1 \gexec
+SELECT level, object FROM pg_temp.mine('security_definer_reads_tenant_table');
+DO $$ BEGIN
+    EXECUTE format('ALTER DATABASE %I RESET tenant_rls.admin_role', current_database());
+END $$;
+DROP FUNCTION covg4.order_lookup(text), covg4.order_lookup_dyn(text);
+REVOKE ALL ON covg4.orders FROM covg4_support;
+REVOKE ALL ON SCHEMA covg4 FROM covg4_support;
+DROP ROLE covg4_support;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

@@ -118,7 +118,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('materialized_view_over_tenant_table', 'error', 'materialized view over a tenant table',
      'A materialized view stores rows of a tenant table (directly, through views or through a function); it has no row-level security, so every reader sees every tenant.'),
     ('security_definer_reads_tenant_table', 'warning', 'SECURITY DEFINER function reads a tenant table',
-     'A SECURITY DEFINER function names a tenant table or a view over one, calls a function that does, or runs dynamic SQL as a role that bypasses row-level security: it reads with its owner''s rights (all tenants if the owner is a superuser or has BYPASSRLS).'),
+     'A SECURITY DEFINER function names a tenant table or a view over one, calls a function that does, or runs dynamic SQL as a role that bypasses row-level security: it reads with its owner''s rights (all tenants, an error, if the owner is a superuser, has BYPASSRLS or has the privileges of tenant_rls.admin_role).'),
     ('security_definer_sets_tenant', 'error', 'SECURITY DEFINER function sets the tenant',
      'A user SECURITY DEFINER function calls tenant_rls.set_tenant() or sets app.current_tenant_id: it runs as its owner, so strict mode lets it through, and whoever may call it chooses any tenant without a signed token.'),
     ('rule_bypasses_rls', 'error', 'rule acts on tenant tables as a role that bypasses row-level security',
@@ -742,6 +742,21 @@ filedef AS (
      WHERE lower(f.name) IN ('app.current_tenant_id', 'session_replication_role', 'tenant_rls.audit_delivery',
                              'tenant_rls.admin_role')
        AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))),
+-- the roles tenant_rls.admin_role names where sessions of this database get
+-- it: this session, a stored default (all roles, this database, a role), the
+-- configuration files
+admins AS MATERIALIZED (
+    SELECT DISTINCT ar.oid, ar.rolname
+      FROM (SELECT nullif(current_setting('tenant_rls.admin_role', true), '') AS role
+            UNION ALL
+            SELECT btrim(substr(r.c, strpos(r.c, '=') + 1), ' ''"')
+              FROM roledef r
+             WHERE r.name = 'tenant_rls.admin_role'
+               AND (r.setdatabase = 0
+                    OR r.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
+            UNION ALL
+            SELECT fd.setting FROM filedef fd WHERE fd.name = 'tenant_rls.admin_role') a
+      JOIN pg_roles ar ON ar.rolname = a.role),
 -- the relations of schema tenant_rls: the extension's members and the
 -- audit log's partitions (not members: audit_maintain() or a restore
 -- creates them), looked up by OID
@@ -1032,22 +1047,28 @@ SELECT 'materialized_view_over_tenant_table', 'error', v.vname, 'materialized vi
   FROM vrel v WHERE v.relkind = 'm'
 UNION ALL
 SELECT 'security_definer_reads_tenant_table',
-       CASE WHEN r.rolsuper OR r.rolbypassrls THEN 'error' ELSE 'warning' END,
+       CASE WHEN r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL THEN 'error' ELSE 'warning' END,
        s.ident, 'function',
        CASE WHEN x.oid IS NOT NULL
             THEN format('SECURITY DEFINER function %s reads tenant table(s) %s.', s.ident, x.tables)
             ELSE format('SECURITY DEFINER function %s runs dynamic SQL (EXECUTE, query_to_xml() and the like) as a role that bypasses row-level security: it can read any tenant table.', s.ident) END,
        format('It runs as its owner %s%s.', quote_ident(r.rolname),
               CASE WHEN r.rolsuper OR r.rolbypassrls THEN ', who bypasses row-level security: callers see every tenant''s rows'
+                   WHEN adm.name IS NOT NULL
+                   THEN format(', who has the privileges of %s, the tenant_rls admin role: the policies let it read and change every tenant''s rows, and so may every caller', adm.name)
                    ELSE '; the owner''s rights, not the caller''s, decide what it may read and change' END),
        format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
   FROM sdf s
   LEFT JOIN (SELECT sdhit.oid, array_to_string((array_agg(sdhit.qname ORDER BY sdhit.qname))[1:10], ', ') AS tables
                FROM sdhit GROUP BY sdhit.oid) x ON x.oid = s.oid
   JOIN pg_roles r ON r.oid = s.proowner
+  -- an owner with the admin role's privileges: as strong as BYPASSRLS for
+  -- tenant tables (inside the function current_user is the owner)
+  LEFT JOIN LATERAL (SELECT min(quote_ident(a.rolname)) AS name FROM admins a
+                      WHERE pg_has_role(r.oid, a.oid, 'USAGE')) adm ON true
  -- names built at run time are not in the body: a function that runs
  -- dynamic SQL as a role that bypasses row-level security is reported too
- WHERE x.oid IS NOT NULL OR (s.dynamic AND (r.rolsuper OR r.rolbypassrls))
+ WHERE x.oid IS NOT NULL OR (s.dynamic AND (r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL))
 UNION ALL
 SELECT 'leakproof_function', 'warning',
        format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
