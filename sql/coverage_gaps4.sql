@@ -211,6 +211,27 @@ REVOKE ALL ON covg4.orders FROM covg4_support;
 REVOKE ALL ON SCHEMA covg4 FROM covg4_support;
 DROP ROLE covg4_support;
 
+-- ==== trigger_notifies: a helper that calls pg_notify(), and a dynamic
+-- NOTIFY (were missed: only the trigger function's own pg_notify( and
+-- NOTIFY name were matched)
+CREATE FUNCTION covg4.broadcast(ch text, payload text) RETURNS void LANGUAGE plpgsql
+    AS $$ BEGIN PERFORM pg_notify(ch, payload); END $$;
+CREATE FUNCTION covg4.orders_changed() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN PERFORM covg4.broadcast('orders', row_to_json(new)::text); RETURN new; END $$;
+CREATE FUNCTION covg4.orders_changed2() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN EXECUTE format('NOTIFY %I, %L', 'orders2', row_to_json(new)::text); RETURN new; END $$;
+CREATE FUNCTION covg4.orders_touched() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN new.email := lower(new.email); RETURN new; END $$;
+CREATE TRIGGER orders_rt AFTER INSERT OR UPDATE ON covg4.orders FOR EACH ROW EXECUTE FUNCTION covg4.orders_changed();
+CREATE TRIGGER orders_rt2 AFTER INSERT OR UPDATE ON covg4.orders FOR EACH ROW EXECUTE FUNCTION covg4.orders_changed2();
+CREATE TRIGGER orders_touch BEFORE INSERT ON covg4.orders FOR EACH ROW EXECUTE FUNCTION covg4.orders_touched();
+SELECT level, object, message FROM pg_temp.mine('trigger_notifies');
+DROP TRIGGER orders_rt ON covg4.orders;
+DROP TRIGGER orders_rt2 ON covg4.orders;
+DROP TRIGGER orders_touch ON covg4.orders;
+SELECT level, object FROM pg_temp.mine('trigger_notifies');
+DROP FUNCTION covg4.orders_changed(), covg4.orders_changed2(), covg4.orders_touched(), covg4.broadcast(text, text);
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

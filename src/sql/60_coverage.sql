@@ -704,6 +704,32 @@ audtrunc AS MATERIALIZED (
                        AND NOT coalesce(bool_or((tg.tgtype::int & 32) = 32 AND tg.tgenabled IN ('O', 'A')), false)) x
             OFFSET 0) y
      WHERE y.relkind IN ('r', 'p')),
+-- the functions of user triggers on tenant tables that send notifications
+-- (trigger_notifies): pg_notify() or NOTIFY in the body, also dynamic
+-- (EXECUTE format('NOTIFY %I, ...')), or in a user function the body names
+-- (one level: the usual broadcast() helper).  Once per distinct function,
+-- not per trigger (one updated_at function serves many tables).
+tnotify AS MATERIALIZED (
+    SELECT f.fid, f.direct, f.via
+      FROM (SELECT p.oid AS fid,
+                   lower(p.prosrc) ~ '(\mpg_notify\M|\mnotify\s)' AS direct,
+                   (SELECT string_agg(c.oid::regprocedure::text, ', ' ORDER BY c.oid::regprocedure::text)
+                      FROM pg_proc c
+                     WHERE c.proname = ANY (ARRAY(SELECT DISTINCT w.word
+                                                    FROM regexp_split_to_table(lower(p.prosrc),
+                                                         '[\x01-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+') w(word)
+                                                   WHERE w.word <> ''))
+                       AND c.oid >= 16384 AND c.oid <> p.oid AND c.prolang NOT IN (12, 13)
+                       AND NOT EXISTS (SELECT 1 FROM extfuncs e WHERE e.objid = c.oid)
+                       AND lower(CASE WHEN c.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(c.oid) ELSE c.prosrc END)
+                           ~ '(\mpg_notify\M|\mnotify\s)') AS via
+              FROM (SELECT DISTINCT tg.tgfoid
+                      FROM ten t
+                      JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0) d
+              -- (not the extension's C triggers: most of them)
+              JOIN pg_proc p ON p.oid = d.tgfoid AND p.prolang NOT IN (12, 13)
+            OFFSET 0) f
+     WHERE f.direct OR f.via IS NOT NULL),
 -- session_replication_role = replica as a stored default
 -- stored defaults (ALTER ROLE / ALTER DATABASE ... SET) of the settings
 -- findings look at: the setting, the entry, whom it applies to and the
@@ -1015,12 +1041,11 @@ SELECT 'trigger_notifies', 'warning', x.object, x.kind,
        NULL, x.relid
   FROM (SELECT format('%I ON %s', tg.tgname, t.qname) AS object, 'trigger' AS kind,
                format('Trigger %I', tg.tgname) AS what, t.qname, t.relid,
-               format('its function %s calls pg_notify() or NOTIFY', p.oid::regprocedure) AS how
+               CASE WHEN n.direct THEN format('its function %s calls pg_notify() or NOTIFY', n.fid::regprocedure)
+                    ELSE format('its function %s calls %s, which calls pg_notify() or NOTIFY', n.fid::regprocedure, n.via) END AS how
           FROM ten t
           JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
-          -- (not the extension's C triggers: most of them)
-          JOIN pg_proc p ON p.oid = tg.tgfoid AND p.prolang NOT IN (12, 13)
-         WHERE lower(p.prosrc) ~ '(\mpg_notify\s*\(|\mnotify\s+[a-z_"])'
+          JOIN tnotify n ON n.fid = tg.tgfoid
         UNION ALL
         SELECT format('%I ON %s', rw.rulename, t.qname), 'rule', format('Rule %I', rw.rulename), t.qname, t.relid,
                'a NOTIFY action'
