@@ -232,6 +232,48 @@ DROP TRIGGER orders_touch ON covg4.orders;
 SELECT level, object FROM pg_temp.mine('trigger_notifies');
 DROP FUNCTION covg4.orders_changed(), covg4.orders_changed2(), covg4.orders_touched(), covg4.broadcast(text, text);
 
+-- ==== foreign_key_resets_tenant: ON DELETE SET NULL on a composite key
+-- sets the tenant column too (was missed: the key pairs the tenant columns)
+SET ROLE covg4_owner;
+CREATE TABLE covg4.customers (id int NOT NULL, tenant_id text NOT NULL, PRIMARY KEY (tenant_id, id));
+CREATE TABLE covg4.notes (id int PRIMARY KEY, tenant_id text, customer_id int, body text,
+    FOREIGN KEY (tenant_id, customer_id) REFERENCES covg4.customers (tenant_id, id) ON DELETE SET NULL);
+CREATE INDEX ON covg4.notes (tenant_id);
+CREATE TABLE covg4.tasks (id int PRIMARY KEY, tenant_id text NOT NULL, customer_id int,
+    CONSTRAINT tasks_customer FOREIGN KEY (tenant_id, customer_id) REFERENCES covg4.customers (tenant_id, id) ON DELETE SET DEFAULT);
+CREATE INDEX ON covg4.tasks (tenant_id);
+-- the column list leaves the tenant column alone: not reported
+CREATE TABLE covg4.calls (id int PRIMARY KEY, tenant_id text NOT NULL, customer_id int,
+    FOREIGN KEY (tenant_id, customer_id) REFERENCES covg4.customers (tenant_id, id) ON DELETE SET NULL (customer_id));
+CREATE INDEX ON covg4.calls (tenant_id);
+RESET ROLE;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg4.customers');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg4.notes');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg4.tasks');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg4.calls');
+SELECT tenant_rls.allow_global_rows('covg4.notes');
+GRANT SELECT, INSERT, UPDATE, DELETE ON covg4.customers, covg4.notes TO covg4_app;
+-- the leak: globex deletes its customer, and acme reads globex's note
+SET ROLE covg4_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('globex');
+INSERT INTO covg4.customers VALUES (7, 'globex');
+INSERT INTO covg4.notes VALUES (1, 'globex', 7, 'globex private note');
+DELETE FROM covg4.customers;
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+SELECT id, tenant_id, body FROM covg4.notes;
+COMMIT;
+RESET ROLE;
+SELECT l.level, l.object, l.message, l.fix FROM tenant_rls.lint() l
+ WHERE l.code = 'foreign_key_resets_tenant' AND l.object LIKE '%covg4%' ORDER BY 2;
+SELECT l.fix FROM tenant_rls.lint() l
+ WHERE l.code = 'foreign_key_resets_tenant' AND l.object LIKE '%covg4%' ORDER BY 1 \gexec
+SELECT level, object FROM pg_temp.mine('foreign_key_resets_tenant');
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'covg4.tasks'::regclass AND contype = 'f';
+DROP TABLE covg4.notes, covg4.tasks, covg4.calls, covg4.customers;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

@@ -141,6 +141,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys; also on columns) on a tenant table.'),
     ('foreign_key_without_tenant', 'error', 'foreign key between tenant tables without the tenant column',
      'A foreign key between two tenant tables does not pair the tenant columns, or a table that is not a tenant table references a tenant table, or a tenant table references one that is not with an ON UPDATE / ON DELETE action that changes rows: a row may reference another tenant''s row (an existence oracle), and a cascade changes another tenant''s rows.'),
+    ('foreign_key_resets_tenant', 'error', 'foreign key action sets the tenant column',
+     'A foreign key between tenant tables pairs the tenant columns, but its ON DELETE / ON UPDATE SET NULL or SET DEFAULT sets the tenant column too: the action ignores row-level security, so another tenant''s delete moves the rows to no tenant (readable by every tenant with global rows) or into the deleting session''s tenant (warning when SET NULL meets a NOT NULL tenant column: the delete fails).'),
     ('tenant_setting_default', 'error', 'default for the tenant setting',
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM, the configuration file, a function''s SET clause or a policy''s COALESCE gives app.current_tenant_id a default: sessions run inside a tenant without setting one.'),
     ('replication_role_default', 'error', 'default of session_replication_role = replica',
@@ -1328,6 +1330,48 @@ SELECT 'foreign_key_without_tenant', 'error', format('%I ON %s', co.conname, s.q
    AND s.tenant_attnum IS NOT NULL AND d.tenant_attnum IS NOT NULL
    AND NOT EXISTS (SELECT 1 FROM generate_subscripts(co.conkey, 1) k
                     WHERE co.conkey[k] = s.tenant_attnum AND co.confkey[k] = d.tenant_attnum)
+UNION ALL
+-- a foreign key between tenant tables that pairs the tenant columns, but
+-- whose ON DELETE / ON UPDATE SET NULL or SET DEFAULT sets the tenant column
+-- too (no column list, or one that names it; ON UPDATE always sets every
+-- column): the action ignores row-level security, so another tenant's
+-- delete moves the rows out of their tenant -- to no tenant (readable by
+-- all with global rows) or, SET DEFAULT, into the deleting session's tenant
+SELECT 'foreign_key_resets_tenant',
+       CASE WHEN x.sets_default OR NOT s.tenant_notnull THEN 'error' ELSE 'warning' END,
+       format('%I ON %s', co.conname, s.qname), 'constraint',
+       format('Foreign key %I from %s to %s sets the tenant column %I with %s.', co.conname, s.qname, d.qname,
+              s.tenant_column, x.actions),
+       CASE WHEN x.sets_default
+            THEN 'SET DEFAULT puts the default of the tenant column, the tenant of the session that deletes or updates the referenced row, into rows of another tenant: with a cross-tenant write grant one tenant moves another''s rows into its own; the action ignores row-level security. '
+            WHEN NOT s.tenant_notnull
+            THEN 'SET NULL takes the rows out of their tenant: they belong to nobody, and with global rows (allow_global_rows()) every tenant reads them; the action ignores row-level security. '
+            ELSE 'SET NULL on the tenant column fails (it is NOT NULL): deleting or updating a referenced row raises an error instead of detaching the referencing rows. ' END
+       || 'Name the columns to set, without the tenant column: ON DELETE SET NULL (customer_id) (PostgreSQL 15); an ON UPDATE action cannot name columns: use NO ACTION or CASCADE.',
+       CASE WHEN co.confupdtype NOT IN ('n', 'd') AND x.others IS NOT NULL
+            THEN format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I %s;', s.qname, co.conname, co.conname,
+                        regexp_replace(pg_get_constraintdef(co.oid), 'ON DELETE SET (NULL|DEFAULT)( \([^)]*\))?',
+                                       'ON DELETE SET \1 (' || x.others || ')')) END,
+       s.relid
+  FROM pg_constraint co
+  JOIN ten s ON s.relid = co.conrelid
+  JOIN ten d ON d.relid = co.confrelid
+  CROSS JOIN LATERAL (
+      SELECT concat_ws(' and ',
+                       CASE co.confdeltype WHEN 'n' THEN 'ON DELETE SET NULL' WHEN 'd' THEN 'ON DELETE SET DEFAULT' END,
+                       CASE co.confupdtype WHEN 'n' THEN 'ON UPDATE SET NULL' WHEN 'd' THEN 'ON UPDATE SET DEFAULT' END) AS actions,
+             'd' IN (co.confdeltype, co.confupdtype) AS sets_default,
+             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
+                FROM generate_subscripts(co.conkey, 1) k(i)
+                JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[k.i]
+               WHERE co.conkey[k.i] <> s.tenant_attnum) AS others) x
+ WHERE co.contype = 'f' AND co.conparentid = 0
+   AND s.tenant_attnum IS NOT NULL AND d.tenant_attnum IS NOT NULL
+   AND EXISTS (SELECT 1 FROM generate_subscripts(co.conkey, 1) k
+                WHERE co.conkey[k] = s.tenant_attnum AND co.confkey[k] = d.tenant_attnum)
+   AND ((co.confdeltype IN ('n', 'd')
+         AND (coalesce(cardinality(co.confdelsetcols), 0) = 0 OR s.tenant_attnum = ANY (co.confdelsetcols)))
+        OR co.confupdtype IN ('n', 'd'))
 UNION ALL
 -- a foreign key into a tenant table from a table that is not one (no tenant
 -- column, marked global, or outside the managed schemas and the registry)
