@@ -274,6 +274,40 @@ SELECT level, object FROM pg_temp.mine('foreign_key_resets_tenant');
 SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'covg4.tasks'::regclass AND contype = 'f';
 DROP TABLE covg4.notes, covg4.tasks, covg4.calls, covg4.customers;
 
+-- ==== objects a role adds to an extension it owns stay reported (review
+-- revpolicy F2: every member of an extension was left out)
+DO $$ BEGIN CREATE ROLE covg4_dml LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+CREATE SCHEMA covg4_side AUTHORIZATION covg4_app;
+GRANT USAGE ON SCHEMA covg4_side TO covg4_dml;
+DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO covg4_app', current_database()); END $$;
+SET ROLE covg4_app;
+CREATE MATERIALIZED VIEW covg4_side.mv AS SELECT * FROM covg4.orders;
+GRANT SELECT ON covg4_side.mv TO covg4_dml;
+CREATE TABLE covg4_side.feed (tenant_id text, secret text);
+GRANT SELECT ON covg4_side.feed TO covg4_dml;
+CREATE FUNCTION covg4_side.lp(text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+CREATE EXTENSION hstore SCHEMA covg4_side;   -- trusted: its owner is covg4_app
+ALTER EXTENSION hstore ADD MATERIALIZED VIEW covg4_side.mv;
+ALTER EXTENSION hstore ADD TABLE covg4_side.feed;
+RESET ROLE;
+ALTER FUNCTION covg4_side.lp(text) LEAKPROOF;   -- (only a superuser may)
+SET ROLE covg4_app;
+ALTER EXTENSION hstore ADD FUNCTION covg4_side.lp(text);
+RESET ROLE;
+SELECT code, level, object FROM tenant_rls.lint()
+ WHERE object LIKE 'covg4_side%' ORDER BY 1, 3;
+-- the extension's own objects (owned by the bootstrap superuser) are not
+SELECT count(*) AS hstore_findings FROM tenant_rls.lint() WHERE object ~ 'hstore';
+SET ROLE covg4_app;
+ALTER EXTENSION hstore DROP MATERIALIZED VIEW covg4_side.mv;
+ALTER EXTENSION hstore DROP TABLE covg4_side.feed;
+ALTER EXTENSION hstore DROP FUNCTION covg4_side.lp(text);
+DROP EXTENSION hstore;
+RESET ROLE;
+DROP SCHEMA covg4_side CASCADE;
+DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM covg4_app', current_database()); END $$;
+DROP ROLE covg4_dml;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

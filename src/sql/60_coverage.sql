@@ -286,13 +286,23 @@ ten AS MATERIALIZED (
     SELECT * FROM tt
      WHERE tt.status <> 'global' AND (tt.tenant_attnum IS NOT NULL OR tt.status = 'protected')),
 -- extension members, found from the extensions' side (the reference index:
--- a few rows, where the depender side visits every table's dependencies)
+-- a few rows, where the depender side visits every table's dependencies).
+-- Only those an extension script made are left out of the findings: owned
+-- by a superuser (a trusted extension's script runs as one), or of an
+-- extension a superuser owns.  The owner of an extension (any role with
+-- CREATE on the database, for a trusted one) may ALTER EXTENSION ... ADD
+-- any object it owns: those stay reported.
+extsupers AS MATERIALIZED (SELECT r.oid FROM pg_roles r WHERE r.rolsuper),
 extfuncs AS MATERIALIZED (
     SELECT d.objid FROM pg_depend d
-     WHERE d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'),
+     WHERE d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
+       AND ((SELECT p.proowner FROM pg_proc p WHERE p.oid = d.objid) IN (SELECT e.oid FROM extsupers e)
+            OR (SELECT x.extowner FROM pg_extension x WHERE x.oid = d.refobjid) IN (SELECT e.oid FROM extsupers e))),
 extrels AS MATERIALIZED (
     SELECT d.objid FROM pg_depend d
-     WHERE d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'),
+     WHERE d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+       AND ((SELECT c.relowner FROM pg_class c WHERE c.oid = d.objid) IN (SELECT e.oid FROM extsupers e)
+            OR (SELECT x.extowner FROM pg_extension x WHERE x.oid = d.refobjid) IN (SELECT e.oid FROM extsupers e))),
 -- Managed policies.  A table is *trusted* when its tenant_rls_* policies are
 -- exactly as many as the registry lists and every one of them was written
 -- in the same transaction as its registry row (xmin), by an earlier command
@@ -532,9 +542,7 @@ vrel AS (
                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                      WHERE c.oid = a.tenant_relid) AS tname
               FROM vall a
-             WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
-                                WHERE d.classid = 'pg_class'::regclass AND d.objid = a.viewid
-                                  AND d.deptype = 'e')
+             WHERE NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = a.viewid)
             OFFSET 0) x
      WHERE x.nspname NOT IN ('pg_catalog', 'information_schema')
      GROUP BY x.oid, x.relkind, x.nspname, x.relname, x.reloptions, x.relowner),
