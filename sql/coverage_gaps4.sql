@@ -308,6 +308,18 @@ DROP SCHEMA covg4_side CASCADE;
 DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM covg4_app', current_database()); END $$;
 DROP ROLE covg4_dml;
 
+-- ==== the table list is not reused across statements (review revcover #9:
+-- it was cached for the transaction's command id, so a table created in a
+-- savepoint that was rolled back was still reported)
+BEGIN;
+SAVEPOINT s;
+CREATE TABLE covg4.tmp_x (tenant_id text);
+SELECT code, object FROM tenant_rls.lint() WHERE object = 'covg4.tmp_x' ORDER BY 1;
+ROLLBACK TO SAVEPOINT s;
+SELECT code, object FROM tenant_rls.lint() WHERE object = 'covg4.tmp_x' ORDER BY 1;
+SELECT table_name FROM tenant_rls.coverage() WHERE table_name = 'covg4.tmp_x';
+COMMIT;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

@@ -33,6 +33,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -87,13 +88,27 @@ typedef struct NspEntry
 /*
  * coverage() reads the table list twice in one statement (its own rows and
  * the findings); the second call returns the first one's rows.  Valid for one
- * command of one transaction with the same settings: the catalogs cannot
- * change in between.
+ * statement (its start time) of one transaction and subtransaction, the same
+ * command and the same settings, and only until a relation's cache entry is
+ * invalidated: two statements of one READ COMMITTED transaction may share a
+ * command id yet see other sessions' committed DDL, and ROLLBACK TO
+ * SAVEPOINT undoes DDL without a new command id (a stale list reported
+ * dropped tables and missed new ones).
  */
 static LocalTransactionId cache_lxid = InvalidLocalTransactionId;
 static CommandId cache_cid = InvalidCommandId;
+static TimestampTz cache_stmt = 0;
+static SubTransactionId cache_subxid = InvalidSubTransactionId;
+static bool cache_callback_registered = false;
 static char *cache_settings = NULL;		/* tenant column + managed schemas */
 static List *cache_rows = NIL;			/* HeapTuple, in TopTransactionContext */
+
+/* any relcache invalidation (DDL here, or committed elsewhere) drops the list */
+static void
+tables_cache_inval(Datum arg, Oid relid)
+{
+	cache_lxid = InvalidLocalTransactionId;
+}
 
 static char *
 current_settings(void)
@@ -218,8 +233,15 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
+	if (!cache_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(tables_cache_inval, (Datum) 0);
+		cache_callback_registered = true;
+	}
 	settings = current_settings();
 	use_cache = cache_lxid == MyProc->lxid && cache_cid == GetCurrentCommandId(false) &&
+		cache_stmt == GetCurrentStatementStartTimestamp() &&
+		cache_subxid == GetCurrentSubTransactionId() &&
 		cache_settings != NULL && strcmp(cache_settings, settings) == 0;
 	if (use_cache)
 	{
@@ -446,6 +468,8 @@ tenant_rls_tables(PG_FUNCTION_ARGS)
 	cache_settings = MemoryContextStrdup(TopTransactionContext, settings);
 	cache_lxid = MyProc->lxid;
 	cache_cid = GetCurrentCommandId(false);
+	cache_stmt = GetCurrentStatementStartTimestamp();
+	cache_subxid = GetCurrentSubTransactionId();
 
 	return (Datum) 0;
 }
