@@ -320,6 +320,27 @@ SELECT code, object FROM tenant_rls.lint() WHERE object = 'covg4.tmp_x' ORDER BY
 SELECT table_name FROM tenant_rls.coverage() WHERE table_name = 'covg4.tmp_x';
 COMMIT;
 
+-- ==== tenant_table_privilege: the fix of a role that may grant on has
+-- CASCADE (its REVOKE failed with "dependent privileges exist"), and the
+-- detail says who else granted the privilege (the owner's REVOKE leaves it)
+DO $$ BEGIN CREATE ROLE covg4_mgr2 NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT USAGE ON SCHEMA covg4 TO covg4_mgr2;
+GRANT TRUNCATE ON covg4.orders TO covg4_mgr2 WITH GRANT OPTION;
+SET ROLE covg4_mgr2;
+GRANT TRUNCATE ON covg4.orders TO covg4_app;
+RESET ROLE;
+GRANT TRUNCATE ON covg4.orders TO covg4_app;
+SELECT l.object, l.detail, l.fix FROM tenant_rls.lint() l
+ WHERE l.code = 'tenant_table_privilege' AND l.object LIKE 'covg4%' ORDER BY 1;
+SELECT pg_temp.apply_fix('tenant_table_privilege', 'covg4.orders TO covg4_mgr2');
+SELECT l.object, l.fix FROM tenant_rls.lint() l
+ WHERE l.code = 'tenant_table_privilege' AND l.object LIKE 'covg4%' ORDER BY 1;
+SELECT pg_temp.apply_fix('tenant_table_privilege', 'covg4.orders TO covg4_app');
+SELECT level, object FROM pg_temp.mine('tenant_table_privilege');
+SELECT has_table_privilege('covg4_app', 'covg4.orders', 'TRUNCATE') AS app_truncate;
+REVOKE ALL ON SCHEMA covg4 FROM covg4_mgr2;
+DROP ROLE covg4_mgr2;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

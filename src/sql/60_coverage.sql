@@ -1308,23 +1308,42 @@ SELECT 'tenant_table_privilege',
        CASE WHEN 'TRUNCATE' = ANY (x.privs) OR 'TRIGGER' = ANY (x.privs) THEN 'error' ELSE 'warning' END,
        format('%s TO %s', x.qname, x.grantee), 'privilege',
        format('%s holds %s on tenant table %s.', x.grantee, array_to_string(x.privs, ', '), x.qname),
-       'TRUNCATE empties the table for every tenant (row-level security does not apply to it); TRIGGER lets the role attach a trigger that sees every tenant''s new rows; REFERENCES lets it probe other tenants'' keys with a foreign key.',
-       format('REVOKE %s ON %s FROM %s;', array_to_string(x.privs, ', '), x.qname, x.grantee), x.relid
-  FROM (SELECT a.relid, a.qname,
-               CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,
-               array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) AS privs
-          -- table privileges, and REFERENCES granted on columns (enough
-          -- for a foreign key on them; REVOKE on the table revokes both)
-          FROM (SELECT t.relid, t.qname, t.owner, e.grantee, e.privilege_type
-                  FROM ten t CROSS JOIN LATERAL aclexplode(t.relacl) e
-                UNION ALL
-                SELECT t.relid, t.qname, t.owner, e.grantee, e.privilege_type
-                  FROM colacl c JOIN ten t ON t.relid = c.attrelid
-                 CROSS JOIN LATERAL aclexplode(c.attacl) e) a
-          LEFT JOIN pg_roles gr ON gr.oid = a.grantee
-         WHERE a.privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER')
-           AND a.grantee <> a.owner AND NOT coalesce(gr.rolsuper, false)
-         GROUP BY a.relid, a.qname, a.grantee) x
+       'TRUNCATE empties the table for every tenant (row-level security does not apply to it); TRIGGER lets the role attach a trigger that sees every tenant''s new rows; REFERENCES lets it probe other tenants'' keys with a foreign key.'
+       || CASE WHEN x.others IS NOT NULL
+               THEN format(' Granted (also) by %s through a grant option: the REVOKE of the owner does not take that grant away; the fix of %s''s own finding (REVOKE ... CASCADE) does.', x.others, x.others)
+               ELSE '' END
+       || CASE WHEN x.grantable THEN ' It may grant them on (WITH GRANT OPTION): CASCADE takes away what it granted.' ELSE '' END,
+       x.fix, x.relid
+  FROM (SELECT g.relid, g.qname, g.grantee,
+               -- the privileges, whoever granted them
+               (SELECT array_agg(DISTINCT p ORDER BY p) FROM unnest(array_agg(g.privs_text)) u(t),
+                       unnest(string_to_array(u.t, ', ')) p) AS privs,
+               bool_or(g.grantable) AS grantable,
+               string_agg(g.grantor_name, ', ' ORDER BY g.grantor_name) FILTER (WHERE g.grantor <> g.owner) AS others,
+               -- the owner's grants (PostgreSQL 15 revokes only the current
+               -- user's; a grant made through a grant option goes with the
+               -- CASCADE of its grantor's finding); CASCADE when the role
+               -- may grant them on
+               string_agg(format('REVOKE %s ON %s FROM %s%s;', g.privs_text, g.qname, g.grantee,
+                                 CASE WHEN g.grantable THEN ' CASCADE' ELSE '' END), ' ')
+                   FILTER (WHERE g.grantor = g.owner) AS fix
+          FROM (SELECT a.relid, a.qname, a.owner, a.grantor, quote_ident(pg_get_userbyid(a.grantor)) AS grantor_name,
+                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,
+                       array_to_string(array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type), ', ') AS privs_text,
+                       bool_or(a.is_grantable) AS grantable
+                  -- table privileges, and REFERENCES granted on columns (enough
+                  -- for a foreign key on them; REVOKE on the table revokes both)
+                  FROM (SELECT t.relid, t.qname, t.owner, e.grantor, e.grantee, e.privilege_type, e.is_grantable
+                          FROM ten t CROSS JOIN LATERAL aclexplode(t.relacl) e
+                        UNION ALL
+                        SELECT t.relid, t.qname, t.owner, e.grantor, e.grantee, e.privilege_type, e.is_grantable
+                          FROM colacl c JOIN ten t ON t.relid = c.attrelid
+                         CROSS JOIN LATERAL aclexplode(c.attacl) e) a
+                  LEFT JOIN pg_roles gr ON gr.oid = a.grantee
+                 WHERE a.privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER')
+                   AND a.grantee <> a.owner AND NOT coalesce(gr.rolsuper, false)
+                 GROUP BY a.relid, a.qname, a.owner, a.grantor, a.grantee) g
+         GROUP BY g.relid, g.qname, g.grantee) x
 UNION ALL
 SELECT 'foreign_key_without_tenant', 'error', format('%I ON %s', co.conname, s.qname), 'constraint',
        format('Foreign key %I from %s to %s does not pair the tenant columns.', co.conname, s.qname, d.qname),
