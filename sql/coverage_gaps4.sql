@@ -341,6 +341,24 @@ SELECT has_table_privilege('covg4_app', 'covg4.orders', 'TRUNCATE') AS app_trunc
 REVOKE ALL ON SCHEMA covg4 FROM covg4_mgr2;
 DROP ROLE covg4_mgr2;
 
+-- ==== tenant_index_missing: the partitions of a partitioned table that is
+-- reported get no fix of their own (applying every fix created a second
+-- index on each partition)
+SET ROLE covg4_owner;
+CREATE TABLE covg4.events (id int, tenant_id text NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE covg4.events_1 PARTITION OF covg4.events FOR VALUES FROM (0) TO (100);
+CREATE TABLE covg4.events_2 PARTITION OF covg4.events FOR VALUES FROM (100) TO (200) PARTITION BY RANGE (id);
+CREATE TABLE covg4.events_2a PARTITION OF covg4.events_2 FOR VALUES FROM (100) TO (150);
+RESET ROLE;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg4.events');
+SELECT object, fix FROM pg_temp.mine('tenant_index_missing');
+SELECT fix FROM pg_temp.mine('tenant_index_missing') WHERE fix IS NOT NULL \gexec
+SELECT object, fix FROM pg_temp.mine('tenant_index_missing');
+SELECT indrelid::regclass AS tbl, count(*) AS indexes FROM pg_index
+ WHERE indrelid IN ('covg4.events'::regclass, 'covg4.events_1'::regclass, 'covg4.events_2'::regclass, 'covg4.events_2a'::regclass)
+ GROUP BY 1 ORDER BY 1::text;
+DROP TABLE covg4.events;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

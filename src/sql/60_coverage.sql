@@ -976,9 +976,17 @@ SELECT 'tenant_column_nullable', 'warning', t.qname, 'table',
 UNION ALL
 SELECT 'tenant_index_missing', 'warning', t.qname, 'table',
        format('No index of %s starts with the tenant column %I.', t.qname, t.tenant_column),
-       'Every query filtered by the isolation policy scans the whole table.',
-       format('CREATE INDEX ON %s (%I);', t.qname, t.tenant_column), t.relid
+       'Every query filtered by the isolation policy scans the whole table.'
+       || CASE WHEN p.relid IS NOT NULL
+               THEN format(' The fix of its partitioned table %s creates the index on it too.', p.qname) ELSE '' END,
+       -- a partition whose partitioned table is reported too gets its index
+       -- from the parent's fix (CREATE INDEX recurses): no second one
+       CASE WHEN p.relid IS NULL THEN format('CREATE INDEX ON %s (%I);', t.qname, t.tenant_column) END, t.relid
   FROM ten t LEFT JOIN lead l ON l.indrelid = t.relid AND l.first = t.tenant_attnum
+  LEFT JOIN (SELECT p.relid, p.qname FROM ten p
+               LEFT JOIN lead pl ON pl.indrelid = p.relid AND pl.first = p.tenant_attnum
+              WHERE p.relkind = 'p' AND p.tenant_attnum IS NOT NULL AND pl.indrelid IS NULL) p
+         ON p.relid = t.parent_relid
  WHERE t.tenant_attnum IS NOT NULL AND l.indrelid IS NULL AND t.relkind <> 'f'
 UNION ALL
 SELECT CASE WHEN i.oracle THEN 'unique_not_leading_tenant' ELSE 'index_not_leading_tenant' END,
