@@ -359,6 +359,30 @@ SELECT indrelid::regclass AS tbl, count(*) AS indexes FROM pg_index
  GROUP BY 1 ORDER BY 1::text;
 DROP TABLE covg4.events;
 
+-- ==== foreign tables and user mappings: a loopback postgres_fdw server that
+-- logs in as a superuser reads every tenant (was not reported at all)
+CREATE EXTENSION postgres_fdw;
+DO $$ BEGIN
+    EXECUTE format('CREATE SERVER covg4_loop FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname %L)', current_database());
+END $$;
+CREATE SERVER covg4_far FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'elsewhere');
+-- log in as the superuser running this test; for a NOLOGIN role: not reported
+DO $$ BEGIN
+    EXECUTE format('CREATE USER MAPPING FOR PUBLIC SERVER covg4_loop OPTIONS (user %L)', current_user);
+    EXECUTE format('CREATE USER MAPPING FOR covg4_app SERVER covg4_far OPTIONS (user %L)', current_user);
+    EXECUTE format('CREATE USER MAPPING FOR covg4_owner SERVER covg4_far OPTIONS (user %L)', current_user);
+END $$;
+CREATE SCHEMA covg4_reporting;
+CREATE FOREIGN TABLE covg4_reporting.orders_remote (id int, tenant_id text, email text)
+    SERVER covg4_loop OPTIONS (schema_name 'covg4', table_name 'orders');
+GRANT USAGE ON SCHEMA covg4_reporting TO covg4_app;
+GRANT SELECT ON covg4_reporting.orders_remote TO covg4_app;
+SELECT code, level, object, fix FROM tenant_rls.lint()
+ WHERE code IN ('user_mapping_bypasses_rls', 'table_outside_managed_schemas') AND object LIKE '%covg4%' ORDER BY 1, 3;
+DROP SCHEMA covg4_reporting CASCADE;
+DROP EXTENSION postgres_fdw CASCADE;
+SELECT code, object FROM tenant_rls.lint() WHERE code = 'user_mapping_bypasses_rls';
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

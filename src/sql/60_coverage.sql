@@ -143,6 +143,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A foreign key between two tenant tables does not pair the tenant columns, or a table that is not a tenant table references a tenant table, or a tenant table references one that is not with an ON UPDATE / ON DELETE action that changes rows: a row may reference another tenant''s row (an existence oracle), and a cascade changes another tenant''s rows.'),
     ('foreign_key_resets_tenant', 'error', 'foreign key action sets the tenant column',
      'A foreign key between tenant tables pairs the tenant columns, but its ON DELETE / ON UPDATE SET NULL or SET DEFAULT sets the tenant column too: the action ignores row-level security, so another tenant''s delete moves the rows to no tenant (readable by every tenant with global rows) or into the deleting session''s tenant (warning when SET NULL meets a NOT NULL tenant column: the delete fails).'),
+    ('user_mapping_bypasses_rls', 'error', 'user mapping logs in as a role that bypasses row-level security',
+     'A user mapping of a postgres_fdw or dblink server, for PUBLIC or a login role, logs in as a superuser, a BYPASSRLS role or a role with the privileges of tenant_rls.admin_role: a foreign table of a server that points back at this database (a loopback "reporting" table), or dblink(), reads every tenant''s rows (warning when the server does not name this database).'),
     ('tenant_setting_default', 'error', 'default for the tenant setting',
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM, the configuration file, a function''s SET clause or a policy''s COALESCE gives app.current_tenant_id a default: sessions run inside a tenant without setting one.'),
     ('replication_role_default', 'error', 'default of session_replication_role = replica',
@@ -172,7 +174,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('server_version_cve', 'error', 'server version with known row-security CVEs',
      'This PostgreSQL minor release has known vulnerabilities that bypass or leak through row-level security.'),
     ('table_outside_managed_schemas', 'warning', 'table with the tenant column outside the managed schemas',
-     'A table outside tenant_rls.managed_schemas has the tenant column and a role other than its owner may read or change it, or its owner is a login role or has login members (the application''s own copy): nothing protects its rows (a copy that a trigger fills, an archive, a reporting feed).'),
+     'A table (also a foreign table) outside tenant_rls.managed_schemas has the tenant column and a role other than its owner may read or change it, or its owner is a login role or has login members (the application''s own copy): nothing protects its rows (a copy that a trigger fills, an archive, a reporting feed).'),
     ('trigger_notifies', 'warning', 'trigger or rule on a tenant table sends NOTIFY',
      'A trigger function (pg_notify() or NOTIFY) or a rule (NOTIFY) on a tenant table sends notifications: LISTEN needs no privilege and notifications have no row-level security, so every tenant''s sessions that listen on the channel receive what it sends.'),
     ('schema_create_privilege', 'warning', 'application role may create objects in a schema',
@@ -1537,8 +1539,8 @@ UNION ALL
 -- when the owner is a login role or has login members (the application's
 -- own copy: every tenant's session runs as that role)
 SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.relname), 'table',
-       format('Table %I.%I has the tenant column %I but is outside tenant_rls.managed_schemas: nothing protects its rows.',
-              c.nspname, c.relname, cfg.tenant_column),
+       format('%s %I.%I has the tenant column %I but is outside tenant_rls.managed_schemas: nothing protects its rows.',
+              CASE WHEN c.relkind = 'f' THEN 'Foreign table' ELSE 'Table' END, c.nspname, c.relname, cfg.tenant_column),
        format('%s may read or change every tenant''s rows of it. Protect it, or add its schema to tenant_rls.managed_schemas, or revoke what others hold on it%s.',
               (SELECT string_agg(DISTINCT x.who, ', ')
                  FROM (SELECT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END
@@ -1549,19 +1551,22 @@ SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.
                                      CASE WHEN l.oid = c.relowner THEN 'its owner' ELSE 'a member of its owner' END)
                          FROM logins l
                         WHERE c.login_owner AND pg_has_role(l.oid, c.relowner, 'MEMBER')) x(who)),
-              CASE WHEN c.login_owner THEN ' and give it to a NOLOGIN owner role' ELSE '' END),
-       format('SELECT tenant_rls.protect(%L);', format('%I.%I', c.nspname, c.relname)), c.oid
-  FROM (SELECT c.oid, c.relname, c.relacl, c.relowner, n.nspname, lo.owner IS NOT NULL AS login_owner
+              CASE WHEN c.login_owner THEN ' and give it to a NOLOGIN owner role' ELSE '' END)
+       || CASE WHEN c.relkind = 'f' THEN ' A foreign table cannot have row-level security: grant no privilege on it to tenant roles.' ELSE '' END,
+       -- protect() refuses a foreign table
+       CASE WHEN c.relkind <> 'f' THEN format('SELECT tenant_rls.protect(%L);', format('%I.%I', c.nspname, c.relname)) END,
+       c.oid
+  FROM (SELECT c.oid, c.relname, c.relkind, c.relacl, c.relowner, n.nspname, lo.owner IS NOT NULL AS login_owner
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
           LEFT JOIN tt ON tt.relid = c.oid
           LEFT JOIN extrels e ON e.objid = c.oid
           -- the few distinct owners that are login roles or have login members
           LEFT JOIN (SELECT o.owner FROM (SELECT DISTINCT k.relowner AS owner FROM pg_class k
-                                           WHERE k.relkind IN ('r', 'p')) o
+                                           WHERE k.relkind IN ('r', 'p', 'f')) o
                       WHERE EXISTS (SELECT 1 FROM logins l WHERE pg_has_role(l.oid, o.owner, 'MEMBER'))) lo
                  ON lo.owner = c.relowner
-         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND (c.relacl IS NOT NULL OR lo.owner IS NOT NULL)
+         WHERE c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition AND (c.relacl IS NOT NULL OR lo.owner IS NOT NULL)
            AND tt.relid IS NULL AND e.objid IS NULL
            AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls') AND n.nspname !~ '^pg_'
         OFFSET 0) c
@@ -1572,6 +1577,34 @@ SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.
    -- looked up by index for these few tables (a join would read all of pg_attribute)
    AND (SELECT true FROM pg_attribute a
          WHERE a.attrelid = c.oid AND a.attname = cfg.tenant_column AND a.attnum > 0 AND NOT a.attisdropped)
+UNION ALL
+-- user mappings of postgres_fdw / dblink servers that log in as a role that
+-- bypasses row-level security (superuser, BYPASSRLS, the admin role) for
+-- PUBLIC or a login role: a loopback foreign table, or dblink(), then reads
+-- every tenant's rows (error when the server names this database)
+SELECT 'user_mapping_bypasses_rls',
+       CASE WHEN x.dbname = current_database() THEN 'error' ELSE 'warning' END,
+       format('user mapping for %s server %I', x.who, x.srvname), 'user mapping',
+       format('User mapping for %s on server %I (%s) logs in as %s, %s.', x.who, x.srvname, x.fdwname,
+              quote_ident(r.rolname),
+              CASE WHEN r.rolsuper THEN 'a superuser' WHEN r.rolbypassrls THEN 'a role with BYPASSRLS'
+                   ELSE 'a role with the privileges of the tenant_rls admin role' END),
+       format('Through a foreign table of the server or dblink(), %s read%s the remote tables as %s: if the server is this cluster%s, every tenant''s rows, row-level security or not. Map to a role that is subject to row-level security and has no admin role, or drop the mapping.',
+              CASE WHEN x.umuser = 0 THEN 'all roles' ELSE x.who END, CASE WHEN x.umuser = 0 THEN '' ELSE 's' END,
+              quote_ident(r.rolname),
+              CASE WHEN x.dbname = current_database() THEN format(' (it names database %I)', x.dbname) ELSE '' END),
+       NULL, NULL::oid
+  FROM (SELECT um.umuser, s.srvname, w.fdwname,
+               CASE WHEN um.umuser = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(um.umuser)) END AS who,
+               (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(um.umoptions) o WHERE split_part(o, '=', 1) = 'user') AS remote_user,
+               (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(s.srvoptions) o WHERE split_part(o, '=', 1) = 'dbname') AS dbname
+          FROM pg_user_mapping um
+          JOIN pg_foreign_server s ON s.oid = um.umserver
+          JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+         WHERE w.fdwname IN ('postgres_fdw', 'dblink_fdw')
+           AND (um.umuser = 0 OR um.umuser IN (SELECT l.oid FROM logins l))) x
+  JOIN pg_roles r ON r.rolname = x.remote_user
+ WHERE r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(r.oid, a.oid, 'USAGE'))
 -- ==== the extension itself: replica mode, its event triggers, its privileges
 UNION ALL
 SELECT 'replication_role_default', 'error', r.object, 'setting',
