@@ -383,6 +383,17 @@ DROP SCHEMA covg4_reporting CASCADE;
 DROP EXTENSION postgres_fdw CASCADE;
 SELECT code, object FROM tenant_rls.lint() WHERE code = 'user_mapping_bypasses_rls';
 
+-- ==== unique_not_leading_tenant: a random uuid key is not an oracle (its
+-- values come from gen_random_uuid(), like a sequence's: was reported)
+SET ROLE covg4_owner;
+CREATE TABLE covg4.docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), tenant_id text NOT NULL,
+    code uuid UNIQUE);   -- a uuid without that default: still reported
+CREATE INDEX ON covg4.docs (tenant_id);
+RESET ROLE;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg4.docs');
+SELECT level, object FROM pg_temp.mine('unique_not_leading_tenant');
+DROP TABLE covg4.docs;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

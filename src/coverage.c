@@ -743,7 +743,11 @@ tenant_rls_expr_text_equal(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(a == ea && b == eb);
 }
 
-/* Is the column's default nextval(...) (a serial column)? */
+/*
+ * Is the column's default nextval(...) (a serial column), or a random uuid
+ * (gen_random_uuid(), uuid-ossp's uuid_generate_v4()), whose values nobody
+ * guesses either?
+ */
 static bool
 default_is_nextval(Oid relid, AttrNumber attnum)
 {
@@ -769,7 +773,15 @@ default_is_nextval(Oid relid, AttrNumber attnum)
 		{
 			Node	   *expr = stringToNode(TextDatumGetCString(adbin));
 
-			result = IsA(expr, FuncExpr) && ((FuncExpr *) expr)->funcid == F_NEXTVAL;
+			if (IsA(expr, FuncExpr))
+			{
+				Oid			funcid = ((FuncExpr *) expr)->funcid;
+				char	   *name;
+
+				result = funcid == F_NEXTVAL || funcid == F_GEN_RANDOM_UUID;
+				if (!result && (name = get_func_name(funcid)) != NULL)
+					result = strcmp(name, "uuid_generate_v4") == 0;
+			}
 		}
 	}
 	systable_endscan(scan);
@@ -779,8 +791,9 @@ default_is_nextval(Oid relid, AttrNumber attnum)
 
 /*
  * _key_is_generated(relid oid, key int2[]) -> boolean: is every column of
- * this index key an identity or serial column?  Such unique keys are not
- * existence oracles: their values come from a sequence, not from tenants.
+ * this index key an identity or serial column, or a random uuid by default?
+ * Such unique keys are not existence oracles: their values come from a
+ * sequence or a random generator, not from tenants.
  * Syscache and index probes only (called for the unique indexes that do not
  * lead with the tenant column).
  */

@@ -106,7 +106,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('tenant_index_missing', 'warning', 'no index leading with the tenant column',
      'No index starts with the tenant column: every tenant-filtered query scans the whole table.'),
     ('unique_not_leading_tenant', 'warning', 'unique index not leading with the tenant column',
-     'A unique index or constraint does not start with the tenant column: an INSERT that fails with a unique violation tells a tenant that another tenant has that value (existence oracle).'),
+     'A unique index or constraint does not start with the tenant column: an INSERT that fails with a unique violation tells a tenant that another tenant has that value (existence oracle; keys of identity, serial or random-uuid columns are not reported).'),
     ('index_not_leading_tenant', 'info', 'index not leading with the tenant column',
      'An index does not start with the tenant column: its scans touch other tenants'' entries, whose counts EXPLAIN ANALYZE and timing reveal.'),
     ('audit_missing', 'warning', 'audit trigger missing',
@@ -261,7 +261,7 @@ CREATE FUNCTION tenant_rls._key_is_generated(relid oid, key int2[]) RETURNS bool
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_key_is_generated';
 COMMENT ON FUNCTION tenant_rls._key_is_generated(oid, int2[]) IS
-    'internal: are all columns of this index key identity or serial columns';
+    'internal: are all columns of this index key identity or serial columns, or random uuids by default';
 REVOKE ALL ON FUNCTION tenant_rls._key_is_generated(oid, int2[]) FROM PUBLIC;
 
 -- ---- every finding, one set-based query per family
