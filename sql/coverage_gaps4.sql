@@ -394,6 +394,28 @@ SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg4.docs');
 SELECT level, object FROM pg_temp.mine('unique_not_leading_tenant');
 DROP TABLE covg4.docs;
 
+-- ==== view_not_security_invoker: a warning when the tenant policies bind
+-- the owner as they bind the caller (was an error for every view)
+CREATE VIEW covg4.orders_su AS SELECT id, tenant_id FROM covg4.orders;       -- a superuser's: error
+CREATE VIEW covg4.orders_own AS SELECT id, tenant_id FROM covg4.orders;
+ALTER VIEW covg4.orders_own OWNER TO covg4_owner;                          -- FORCEd, bound: warning
+GRANT SELECT ON covg4.orders_su, covg4.orders_own TO covg4_app;
+SELECT level, object FROM pg_temp.mine('view_not_security_invoker');
+SET ROLE covg4_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+SELECT id, tenant_id FROM covg4.orders_own;
+SELECT id, tenant_id FROM covg4.orders_su;
+COMMIT;
+RESET ROLE;
+-- without FORCE the owner's view reads every tenant: an error
+SET tenant_rls.drift_action = warning;
+ALTER TABLE covg4.orders NO FORCE ROW LEVEL SECURITY;
+RESET tenant_rls.drift_action;
+SELECT level, object FROM pg_temp.mine('view_not_security_invoker');
+ALTER TABLE covg4.orders FORCE ROW LEVEL SECURITY;
+DROP VIEW covg4.orders_su, covg4.orders_own;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DO $$ BEGIN

@@ -114,7 +114,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('audit_log_ignores_policies', 'warning', 'audited table with row policies of its own',
      'An audited table has row-level security policies besides tenant_rls''s (per author, per team, per role): the audit log does not apply them, so every role of the tenant that may SELECT the table reads, through tenant_rls.audit_log and audit_history(), the row images those policies hide from it, deleted rows included.'),
     ('view_not_security_invoker', 'error', 'view without security_invoker',
-     'A view over a tenant table runs with its owner''s rights: the owner''s row-level security applies, not the caller''s.'),
+     'A view over a tenant table runs with its owner''s rights: the owner''s row-level security applies, not the caller''s (a warning when the owner is bound by the same tenant policies: not a superuser, BYPASSRLS or admin role, and every table it reads protected, enabled and, if the owner''s, FORCEd).'),
     ('materialized_view_over_tenant_table', 'error', 'materialized view over a tenant table',
      'A materialized view stores rows of a tenant table (directly, through views or through a function); it has no row-level security, so every reader sees every tenant.'),
     ('security_definer_reads_tenant_table', 'warning', 'SECURITY DEFINER function reads a tenant table',
@@ -530,10 +530,15 @@ vall AS (
     SELECT c.caller, h.trelid FROM callee c JOIN chit h ON h.fid = c.fid WHERE c.kind = 'm'),
 vrel AS (
     SELECT x.oid, x.relkind, format('%I.%I', x.nspname, x.relname) AS vname, x.reloptions,
-           pg_get_userbyid(x.relowner) AS owner,
+           pg_get_userbyid(x.relowner) AS owner, x.relowner AS owner_oid,
            array_to_string((array_agg(x.tname ORDER BY x.tname))[1:10], ', ') AS tables,
-           count(*) AS ntables
+           count(*) AS ntables,
+           -- a tenant table it reads whose policies do not bind the owner:
+           -- not protected, row-level security off, or the owner's own
+           -- table without FORCE
+           bool_or(NOT coalesce(x.t_ok, false) OR (x.t_owner = x.relowner AND NOT x.t_forced)) AS weak
       FROM (SELECT a.viewid AS oid,
+                   t.status = 'protected' AND t.rls_enabled AS t_ok, t.rls_forced AS t_forced, t.owner AS t_owner,
                    (SELECT c.relkind FROM pg_class c WHERE c.oid = a.viewid) AS relkind,
                    (SELECT c.relname FROM pg_class c WHERE c.oid = a.viewid) AS relname,
                    (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -544,6 +549,8 @@ vrel AS (
                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                      WHERE c.oid = a.tenant_relid) AS tname
               FROM vall a
+              -- (a hash join: a sub-select on the CTE would scan it per row)
+              LEFT JOIN ten t ON t.relid = a.tenant_relid
              WHERE NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = a.viewid)
             OFFSET 0) x
      WHERE x.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -1074,12 +1081,24 @@ SELECT 'trigger_notifies', 'warning', x.object, x.kind,
          WHERE pg_get_ruledef(rw.oid) ~* '\mNOTIFY\M') x
 -- ==== views and functions
 UNION ALL
-SELECT 'view_not_security_invoker', 'error', v.vname, 'view',
+SELECT 'view_not_security_invoker',
+       -- an error when the owner's rights open other tenants' rows; a
+       -- warning when the policies bind the owner as they bind the caller
+       -- (they compare with the session's tenant, not with a role)
+       CASE WHEN v.weak OR o.rolsuper OR o.rolbypassrls
+                 OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(v.owner_oid, a.oid, 'USAGE'))
+            THEN 'error' ELSE 'warning' END,
+       v.vname, 'view',
        format('View %s reads tenant table(s) %s but is not security_invoker.', v.vname, v.tables),
-       format('The view runs with the rights of its owner %s: the owner''s row-level security applies, not the caller''s.',
-              quote_ident(v.owner)),
+       format('The view runs with the rights of its owner %s: the owner''s row-level security applies, not the caller''s%s.',
+              quote_ident(v.owner),
+              CASE WHEN v.weak OR o.rolsuper OR o.rolbypassrls
+                        OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(v.owner_oid, a.oid, 'USAGE'))
+                   THEN ', and it reads rows of other tenants'
+                   ELSE ' (the tenant guard still applies to it, but policies written for roles and the owner''s privileges do)' END),
        format('ALTER VIEW %s SET (security_invoker = true);', v.vname), NULL::oid
   FROM vrel v
+  JOIN pg_roles o ON o.oid = v.owner_oid
  WHERE v.relkind = 'v'
    AND NOT EXISTS (SELECT 1 FROM unnest(v.reloptions) o
                     WHERE lower(split_part(o, '=', 1)) = 'security_invoker'
