@@ -48,6 +48,13 @@ PG_FUNCTION_INFO_V1(tenant_rls_strict_status);
 
 static bool strict_setting = false;
 static bool library_preloaded = false;
+/*
+ * Loaded by shared_preload_libraries (in the postmaster; its backends and
+ * parallel workers inherit the flag).  Only then is every session of the
+ * cluster, in every database, sure to have the library, so that a key from
+ * postgresql.conf is never a placeholder that any role can read.
+ */
+static bool library_shared_preloaded = false;
 static char *tenant_setting_value = NULL;
 static bool tenant_setting_defined = false;	/* tenant_setting_value is the GUC's */
 
@@ -103,6 +110,12 @@ bool
 tenant_rls_preloaded(void)
 {
 	return effective_preloaded();
+}
+
+bool
+tenant_rls_shared_preloaded(void)
+{
+	return library_shared_preloaded;
 }
 
 /* this backend's state, as its parallel workers will see it */
@@ -358,6 +371,7 @@ tenant_rls_strict_init(void)
 	 * processing, after the session could already have set anything.
 	 * Parallel workers load what their leader had; they never count.
 	 */
+	library_shared_preloaded = process_shared_preload_libraries_in_progress;
 	library_preloaded = process_shared_preload_libraries_in_progress ||
 		(!InitializingParallelWorker &&
 		 (IsInitProcessingMode() || !IsTransactionState()));
@@ -454,6 +468,7 @@ tenant_rls_strict_status(PG_FUNCTION_ARGS)
 	bool		nulls[5] = {false, false, false, false, false};
 	const char *reason;
 	bool		key = tenant_token_key_configured();
+	const char *refused = tenant_token_key_refused();
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -465,8 +480,13 @@ tenant_rls_strict_status(PG_FUNCTION_ARGS)
 		reason = "tenant_rls.strict is on but not in force: tenant_rls is not preloaded; add it to shared_preload_libraries and restart";
 	else if (!key)
 		reason = "strict mode is in force, but tenant_rls.signing_key is not set, so no role that is not privileged can set a tenant";
+	else if (refused)
+		reason = psprintf("strict mode is in force, but %s; until then no role that is not privileged can set a tenant", refused);
 	else
 		reason = "strict mode is in force: roles that are not privileged set the tenant only with tenant_rls.set_tenant_signed()";
+	/* strict mode off: say also that the key is refused (and may be exposed) */
+	if (refused && !strict_setting && effective_preloaded())
+		reason = psprintf("%s; %s", reason, refused);
 
 	values[0] = BoolGetDatum(tenant_strict_in_force());
 	values[1] = BoolGetDatum(strict_setting);

@@ -10,6 +10,13 @@
  */
 extern bool tenant_rls_preloaded(void);
 
+/*
+ * True when the library was loaded by shared_preload_libraries: then every
+ * session of the cluster has it.  session_preload_libraries, which can be
+ * set per database or per role, leaves sessions without it elsewhere.
+ */
+extern bool tenant_rls_shared_preloaded(void);
+
 /* strict = on and the library preloaded (the check hook is installed). */
 extern bool tenant_strict_in_force(void);
 

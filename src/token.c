@@ -16,9 +16,12 @@
  * value would become readable by others: ALTER ROLE/DATABASE ... SET and a
  * function's SET clause (stored in catalogs every user can read).
  *
- * Without preloading, a key from postgresql.conf is a placeholder setting that
- * any user can read before the library is loaded in their session; sign and
- * verify then refuse to use it, so the misconfiguration cannot go unnoticed.
+ * A key from postgresql.conf is a placeholder setting that any user can read
+ * in every session that has not loaded the library: before its first use
+ * without preloading, and in other databases or as other roles when only
+ * session_preload_libraries (settable per database or role) loads it.  Sign
+ * and verify therefore use such a key only with shared_preload_libraries, so
+ * the misconfiguration cannot go unnoticed.
  */
 #include "tenant_rls.h"
 
@@ -765,6 +768,29 @@ refuse_untrusted_key(int which)
 						key_setting_name[which]),
 				 errdetail("Until the library is loaded in a session, a setting from postgresql.conf is a placeholder that any user can read."),
 				 errhint("Add tenant_rls to shared_preload_libraries and restart the server.")));
+	if (key_from_server_config[which] && !tenant_rls_shared_preloaded())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s is set in the server configuration but tenant_rls is not in shared_preload_libraries",
+						key_setting_name[which]),
+				 errdetail("session_preload_libraries loads the library only in some sessions; in the others (another database or role) the key is a placeholder that any user can read."),
+				 errhint("Add tenant_rls to shared_preload_libraries, restart the server, and replace the key: it may have been read.")));
+}
+
+/*
+ * Why a key from the server configuration is not used in this session
+ * (refuse_untrusted_key() refuses it), or NULL: for strict_status().
+ */
+const char *
+tenant_token_key_refused(void)
+{
+	if (!tenant_token_key_configured() || !key_from_server_config[KEY_CURRENT])
+		return NULL;
+	if (!tenant_rls_preloaded())
+		return "tenant_rls.signing_key from the server configuration is not used: tenant_rls is not preloaded, and until a session loads it any user can read the key";
+	if (!tenant_rls_shared_preloaded())
+		return "tenant_rls.signing_key from the server configuration is not used: tenant_rls is loaded by session_preload_libraries, not shared_preload_libraries, and sessions that do not load it (another database or role) can read the key; add tenant_rls to shared_preload_libraries, restart, and replace the key";
+	return NULL;
 }
 
 static void

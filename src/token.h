@@ -11,4 +11,10 @@
 /* Whether tenant_rls.signing_key is set (for strict_status()); never the key. */
 extern bool tenant_token_key_configured(void);
 
+/*
+ * Why this session refuses the key from the server configuration (a
+ * sentence for strict_status()), or NULL when it does not.
+ */
+extern const char *tenant_token_key_refused(void);
+
 #endif							/* TENANT_RLS_TOKEN_H */

@@ -1,7 +1,9 @@
 # Signed tokens and strict mode with and without preloading (DESIGN O3):
 # nothing crashes either way; without preload strict mode says plainly that it
 # is not in force, and a signing key from postgresql.conf (readable by anyone
-# as a placeholder until the library is loaded) is refused rather than used.
+# as a placeholder until the library is loaded) is refused rather than used --
+# also with session_preload_libraries only, which can leave the sessions of
+# other databases or roles without the library (review revctx #1).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -84,9 +86,22 @@ is($node->safe_psql('postgres', 'SELECT in_force, preloaded FROM tenant_rls.stri
 	't|t', 'session_preload_libraries: strict mode in force');
 ($ret, $out, $err) = as_user('app', q{SELECT current_setting('tenant_rls.signing_key', true)});
 like($err, qr/must be superuser/, 'session_preload_libraries: the key is not readable by app');
-$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme')});
+# ... but a key from postgresql.conf is not used: with session preloading
+# only, a session that does not load the library (another database or role,
+# where session_preload_libraries may be set otherwise) can read it
+($ret, $out, $err) = as_user('postgres', q{SELECT tenant_rls.sign_tenant('acme')});
+like($err, qr/ERROR:  tenant_rls\.signing_key is set in the server configuration but tenant_rls is not in shared_preload_libraries/,
+	'session_preload_libraries: sign_tenant() refuses a key from the server configuration');
+$tok = $node->safe_psql('postgres', qq{SET tenant_rls.signing_key = '$key'; SELECT tenant_rls.sign_tenant('acme')});
 ($ret, $out, $err) = as_user('app', qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok'); COMMIT;});
-is($out, 'acme', 'session_preload_libraries: tokens work');
+like($err, qr/ERROR:  tenant_rls\.signing_key is set in the server configuration but tenant_rls is not in shared_preload_libraries/,
+	'session_preload_libraries: set_tenant_signed() refuses it too');
+like($node->safe_psql('postgres', 'SELECT reason FROM tenant_rls.strict_status()'),
+	qr/^strict mode is in force, but tenant_rls\.signing_key from the server configuration is not used: tenant_rls is loaded by session_preload_libraries.*add tenant_rls to shared_preload_libraries/,
+	'session_preload_libraries: strict_status() says why the key is not used');
+($ret, $out, $err) = as_user('postgres', q{SET tenant_rls.signing_key = 'session-key-0123456789abcdef0123456789';
+	SELECT tenant_rls.set_tenant_signed(tenant_rls.sign_tenant('acme'));});
+is($out, 'acme', 'session_preload_libraries: a session key set by a superuser works');
 ($ret, $out, $err) = as_user('app', q{SET app.current_tenant_id = 'acme'});
 like($err, qr/in strict mode/, 'session_preload_libraries: SET refused');
 # review #9: the parallel workers of a session_preload_libraries leader do
@@ -123,6 +138,33 @@ like($out, qr/Gather.*\nt\|t$/s, 'session_preload_libraries: strict_status() in 
 	like($err, qr/WARNING:  app\.current_tenant_id cannot be set at connection start in strict mode/,
 		'... with a warning');
 }
+
+# --- session_preload_libraries per database (review revctx #1): the usual
+# way, no restart needed.  Sessions of the other databases never load the
+# library, and there any role reads the key from postgresql.conf; with it
+# app could sign a token for any tenant.  So the key must not be used.
+$node->adjust_conf('postgresql.conf', 'session_preload_libraries', "''");
+$node->restart;
+$node->safe_psql('postgres', q{CREATE DATABASE appdb});
+$node->safe_psql('postgres', q{ALTER DATABASE appdb SET session_preload_libraries = 'tenant_rls'});
+$node->safe_psql('appdb', q{CREATE EXTENSION tenant_rls});
+($ret, $out, $err) = $node->psql('postgres', qq{SELECT current_setting('tenant_rls.signing_key') = '$key'},
+	extra_params => [ '-U', 'app' ]);
+is($out, 't', 'per-database session preload: app reads the key in another database');
+is($node->safe_psql('appdb', 'SELECT in_force, preloaded, key_configured FROM tenant_rls.strict_status()'),
+	't|t|t', 'per-database session preload: strict mode in force in appdb');
+like($node->safe_psql('appdb', 'SELECT reason FROM tenant_rls.strict_status()'),
+	qr/the server configuration is not used: tenant_rls is loaded by session_preload_libraries, not shared_preload_libraries, and sessions that do not load it \(another database or role\) can read the key; add tenant_rls to shared_preload_libraries/,
+	'per-database session preload: strict_status() says the key is not used, and why');
+# a token made with the key app read (signed here by a superuser's session key,
+# which is the same key)
+$tok = $node->safe_psql('appdb', qq{SET tenant_rls.signing_key = '$key'; SELECT tenant_rls.sign_tenant('other')});
+($ret, $out, $err) = $node->psql('appdb', qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok'); SELECT tenant_rls.current_tenant(); COMMIT;},
+	extra_params => [ '-U', 'app' ], on_error_stop => 1);
+isnt($out, "other\nother", 'per-database session preload: a token forged with the key read elsewhere is refused');
+like($err, qr/ERROR:  tenant_rls\.signing_key is set in the server configuration but tenant_rls is not in shared_preload_libraries\nDETAIL:  [^\n]*\nHINT:  Add tenant_rls to shared_preload_libraries/,
+	'... because the key comes from the server configuration and the library is not in shared_preload_libraries');
+$node->safe_psql('postgres', q{ALTER DATABASE appdb RESET session_preload_libraries});
 
 # --- a tenant in postgresql.conf (a superuser's choice) never breaks server start
 $node->append_conf('postgresql.conf', "app.current_tenant_id = 'acme'");
