@@ -360,7 +360,9 @@ redacted(ErrorData *edata, const char *text)
 }
 
 static long after_mention(const char *s, size_t from, size_t to);
-static void mask_activity(const char *text, long from, uint64 query_id);
+static bool mentions_token_fn(const char *s, size_t from, size_t to);
+static void mask_activity(const char *text, long key_from, bool tokens,
+						  size_t from, size_t to, uint64 query_id);
 
 static void
 token_emit_log_hook(ErrorData *edata)
@@ -450,10 +452,14 @@ token_emit_log_hook(ErrorData *edata)
 		if (edata->elevel == ERROR && debug_query_string != NULL &&
 			pgstat_track_activities)
 		{
-			long		m = after_mention(debug_query_string, 0, strlen(debug_query_string));
+			size_t		len = strlen(debug_query_string);
+			long		m = after_mention(debug_query_string, 0, len);
+			bool		key = m >= 0 && may_set_key(false);
+			bool		tokens = mentions_token_fn(debug_query_string, 0, len);
 
-			if (m >= 0 && may_set_key(false))
-				mask_activity(debug_query_string, m, UINT64CONST(0));
+			if (key || tokens)
+				mask_activity(debug_query_string, key ? m : -1, tokens, 0, len,
+							  UINT64CONST(0));
 		}
 	}
 	if (prev_emit_log_hook)
@@ -525,24 +531,371 @@ mask_range(char *s, size_t from, size_t to)
 			s[i] = '*';
 }
 
+/* ---------------------------------------------------------------------
+ * Tokens in statement texts
+ *
+ * pg_stat_activity shows a session's statement, and while the session is
+ * idle its last one, to every session of the same role -- usually the one
+ * application role all tenants share, i.e. exactly where injected SQL runs.
+ * A token passed as a literal, SELECT tenant_rls.set_tenant_signed('...'),
+ * stayed readable there (valid for minutes, in any session); so did it in
+ * pg_stat_statements for utility statements (EXPLAIN, DO, CALL, ...), which
+ * that module keeps verbatim and shows to the role that ran them.  So for
+ * every role the arguments of each call of set_tenant_signed in a top-level
+ * statement are masked in pg_stat_activity and in the text utility
+ * statements pass to the next ProcessUtility hook, and so are the arguments
+ * of EXECUTE of a statement prepared to call it.  Only the arguments, found
+ * by a small lexer that skips comments, quoted identifiers and string
+ * constants (but looks into dollar-quoted ones, the bodies of DO blocks and
+ * functions): otherwise anybody could hide the rest of a statement from
+ * monitoring by naming the function.
+ * ---------------------------------------------------------------------
+ */
+
+#define TOKEN_FN		"set_tenant_signed"
+#define TOKEN_FN_LEN	17
+
+/* whether s[from, to) contains "set_tenant_signed" in any case: cheap, for every statement */
+static bool
+mentions_token_fn(const char *s, size_t from, size_t to)
+{
+	const char *p = s + from;
+	const char *end = s + to;
+
+	while (p < end && (p = memchr(p, '_', end - p)) != NULL)
+	{
+		/* the first '_' of the name, "set" before it */
+		if (p - s >= (long) from + 3 && end - (p - 3) >= TOKEN_FN_LEN &&
+			pg_strncasecmp(p - 3, TOKEN_FN, TOKEN_FN_LEN) == 0)
+			return true;
+		p++;
+	}
+	return false;
+}
+
+static bool
+ident_char(char c)
+{
+	return isalnum((unsigned char) c) || c == '_' || c == '$' || IS_HIGHBIT_SET(c);
+}
+
 /*
- * pg_stat_activity: the current statement, masked after the setting's name.
+ * If s[i] starts a comment, a string constant (also E'...' and $tag$...$tag$)
+ * or a quoted identifier: the offset just after it (to, if it does not end
+ * before).  Otherwise i.
+ */
+static size_t
+skip_quoted(const char *s, size_t i, size_t to)
+{
+	char		c = s[i];
+
+	if (c == '-' && i + 1 < to && s[i + 1] == '-')
+	{
+		while (i < to && s[i] != '\n')
+			i++;
+		return i;
+	}
+	if (c == '/' && i + 1 < to && s[i + 1] == '*')
+	{
+		int			depth = 0;
+
+		while (i < to)
+		{
+			if (s[i] == '/' && i + 1 < to && s[i + 1] == '*')
+			{
+				depth++;
+				i += 2;
+			}
+			else if (s[i] == '*' && i + 1 < to && s[i + 1] == '/')
+			{
+				i += 2;
+				if (--depth == 0)
+					return i;
+			}
+			else
+				i++;
+		}
+		return to;
+	}
+	if (c == '\'' || c == '"')
+	{
+		bool		escapes = c == '\'' && i > 0 && (s[i - 1] == 'E' || s[i - 1] == 'e') &&
+			(i < 2 || !ident_char(s[i - 2]));
+
+		for (i++; i < to; i++)
+		{
+			if (escapes && s[i] == '\\')
+				i++;
+			else if (s[i] == c)
+			{
+				if (i + 1 < to && s[i + 1] == c)
+					i++;		/* doubled: part of the text */
+				else
+					return i + 1;
+			}
+		}
+		return to;
+	}
+	if (c == '$' && (i == 0 || !ident_char(s[i - 1])))
+	{
+		size_t		t = i + 1;
+
+		/* $tag$, the tag an identifier without '$' (not $1, a parameter) */
+		if (t < to && (isalpha((unsigned char) s[t]) || s[t] == '_' || IS_HIGHBIT_SET(s[t])))
+			while (t < to && s[t] != '$' && ident_char(s[t]))
+				t++;
+		if (t < to && s[t] == '$')
+		{
+			size_t		taglen = t - i + 1;
+
+			for (size_t j = t + 1; j + taglen <= to; j++)
+				if (s[j] == '$' && memcmp(s + j, s + i, taglen) == 0)
+					return j + taglen;
+			return to;
+		}
+	}
+	return i;
+}
+
+/*
+ * The delimiters of the lexeme src[i, j) that skip_quoted() found: how many
+ * bytes open it and close it (0: it does not end).
+ */
+static void
+quoted_delimiters(const char *src, size_t i, size_t j, size_t *open, size_t *close)
+{
+	*open = 1;
+	*close = 0;
+	if (src[i] == '-')
+		*open = 2;				/* a line comment ends with the newline, outside it */
+	else if (src[i] == '/')
+	{
+		*open = 2;
+		if (j - i >= 4 && src[j - 2] == '*' && src[j - 1] == '/')
+			*close = 2;
+	}
+	else if (src[i] == '$')
+	{
+		const char *t = memchr(src + i + 1, '$', j - i - 1);
+
+		*open = t ? (size_t) (t - (src + i)) + 1 : j - i;
+		if (j - i >= 2 * *open && memcmp(src + j - *open, src + i, *open) == 0)
+			*close = *open;
+	}
+	else if (j - i >= 2 && src[j - 1] == src[i])
+		*close = 1;
+}
+
+/*
+ * Masks src[from, to) into dst from offset m on so that the text still lexes
+ * as it did: the contents of string constants, quoted identifiers and
+ * comments become '*' (their delimiters stay), and with words, the letters
+ * of unquoted words become 'x' and their digits '0' (but not the E, B, X, U&
+ * or N in front of a string constant).  The text utility statements pass on
+ * is lexed again: pg_stat_statements finds the lengths of constants with
+ * the scanner, and a quote or a long run of '*' (an operator) made by plain
+ * masking ends in "unterminated quoted string" or "operator too long".
+ * from must be the start of a statement or of a parenthesised list.
+ */
+static void
+mask_lexically(const char *src, char *dst, size_t from, size_t m, size_t to, bool words)
+{
+	size_t		i = from;
+
+	while (i < to)
+	{
+		size_t		j = skip_quoted(src, i, to);
+
+		if (j != i)
+		{
+			size_t		open;
+			size_t		close;
+
+			quoted_delimiters(src, i, j, &open, &close);
+			for (size_t k = Max(i + open, m); k + close < j; k++)
+				if (!isspace((unsigned char) src[k]))
+					dst[k] = '*';
+			i = j;
+		}
+		else if (ident_char(src[i]))
+		{
+			while (j < to && ident_char(src[j]))
+				j++;
+			if (words && !(j < to && (src[j] == '\'' || src[j] == '&')))
+				for (size_t k = Max(i, m); k < j; k++)
+					dst[k] = isdigit((unsigned char) src[k]) ? '0' : 'x';
+			i = j;
+		}
+		else
+			i++;
+	}
+}
+
+/*
+ * The parenthesised list that starts at src[p] == '(': the contents of the
+ * string constants (and quoted identifiers, comments) in it become '*' in
+ * dst, lexically as above.  Returns the offset after its closing
+ * parenthesis (to, if it has none before).
+ */
+static size_t
+mask_parens(const char *src, char *dst, size_t p, size_t to)
+{
+	int			depth = 0;
+	size_t		i = p;
+
+	while (i < to)
+	{
+		size_t		j = skip_quoted(src, i, to);
+
+		if (j != i)
+		{
+			i = j;
+			continue;
+		}
+		if (src[i] == '(')
+			depth++;
+		else if (src[i] == ')' && --depth == 0)
+			break;
+		i++;
+	}
+	mask_lexically(src, dst, p + 1, p + 1, i, false);
+	return i < to ? i + 1 : to;
+}
+
+/*
+ * Masks in dst the arguments of every call of set_tenant_signed (any case,
+ * quoted or not, schema-qualified or not) in src[from, to).  from must be
+ * the start of a statement.  Returns whether it found one.
+ */
+static bool
+mask_token_args(const char *src, char *dst, size_t from, size_t to)
+{
+	size_t		i = from;
+	bool		found = false;
+
+	while (i < to)
+	{
+		size_t		j = skip_quoted(src, i, to);
+		bool		named;
+
+		if (j != i && src[i] == '$')
+		{
+			/* dollar-quoted: usually a body of code (DO, CREATE FUNCTION): look inside */
+			const char *t = memchr(src + i + 1, '$', j - i - 1);
+			size_t		body = t ? (size_t) (t - src) + 1 : j;
+			size_t		tag = body - i;
+			size_t		end = j - body >= tag && memcmp(src + j - tag, src + i, tag) == 0 ?
+				j - tag : j;
+
+			if (body < end && mask_token_args(src, dst, body, end))
+				found = true;
+			i = j;
+			continue;
+		}
+		if (j != i)
+			named = src[i] == '"' && j - i == TOKEN_FN_LEN + 2 &&
+				memcmp(src + i + 1, TOKEN_FN, TOKEN_FN_LEN) == 0;
+		else if (ident_char(src[i]))
+		{
+			while (j < to && ident_char(src[j]))
+				j++;
+			named = j - i == TOKEN_FN_LEN &&
+				pg_strncasecmp(src + i, TOKEN_FN, TOKEN_FN_LEN) == 0;
+		}
+		else
+		{
+			i++;
+			continue;
+		}
+		i = j;
+		if (!named)
+			continue;
+		/* the argument list, maybe after white space and comments */
+		while (i < to)
+		{
+			if (isspace((unsigned char) src[i]))
+				i++;
+			else if ((src[i] == '-' || src[i] == '/') && (j = skip_quoted(src, i, to)) != i)
+				i = j;
+			else
+				break;
+		}
+		if (i < to && src[i] == '(')
+		{
+			i = mask_parens(src, dst, i, to);
+			found = true;
+		}
+	}
+	return found;
+}
+
+/*
+ * The text pg_stat_activity shows for the current top-level query string,
+ * as masked so far: one copy per string while its statements run, so that
+ * what one statement of a multi-statement string masked stays masked when a
+ * later one masks something else.  A new string is recognised by its
+ * address, the statement start time (set per client message) and its text
+ * outside the masked bytes; mistaking a new string for the old one could
+ * only mask more.
+ */
+static char *activity_text = NULL;	/* in TopMemoryContext */
+static const char *activity_source = NULL;
+static TimestampTz activity_start = 0;
+
+static char *
+activity_copy(const char *text)
+{
+	size_t		len = strlen(text);
+
+	if (activity_text != NULL && activity_source == text &&
+		activity_start == GetCurrentStatementStartTimestamp() &&
+		strlen(activity_text) == len)
+	{
+		size_t		i;
+
+		for (i = 0; i < len; i++)
+			if (activity_text[i] != text[i] && activity_text[i] != '*')
+				break;
+		if (i == len)
+			return activity_text;
+	}
+	if (activity_text != NULL)
+		pfree(activity_text);
+	activity_text = MemoryContextStrdup(TopMemoryContext, text);
+	activity_source = text;
+	activity_start = GetCurrentStatementStartTimestamp();
+	return activity_text;
+}
+
+static void
+report_activity(const char *copy, uint64 query_id)
+{
+	pgstat_report_activity(STATE_RUNNING, copy);
+	if (query_id != UINT64CONST(0))
+		pgstat_report_query_id(query_id, true);
+}
+
+/*
+ * pg_stat_activity: the current top-level query string, masked after the
+ * setting's name from key_from on (-1: not), and with the arguments of the
+ * calls of set_tenant_signed in [from, to) masked when tokens.
  * pgstat_report_activity() clears the query id, which parse analysis had
  * reported already: query_id puts it back (0: none to put back).
  */
 static void
-mask_activity(const char *text, long from, uint64 query_id)
+mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t to,
+			  uint64 query_id)
 {
 	char	   *copy;
 
 	if (text == NULL || !pgstat_track_activities)
 		return;
-	copy = pstrdup(text);
-	mask_range(copy, from < 0 ? 0 : (size_t) from, strlen(copy));
-	pgstat_report_activity(STATE_RUNNING, copy);
-	if (query_id != UINT64CONST(0))
-		pgstat_report_query_id(query_id, true);
-	pfree(copy);
+	copy = activity_copy(text);
+	if (tokens)
+		mask_token_args(text, copy, from, to);
+	if (key_from >= 0)
+		mask_range(copy, (size_t) key_from, strlen(copy));
+	report_activity(copy, query_id);
 }
 
 /* A utility statement whose text carries a key value (or may). */
@@ -589,6 +942,20 @@ stmt_range(const char *s, int location, int len, size_t *from, size_t *to)
 	*to = len > 0 ? *from + (size_t) len : *from + strlen(s + *from);
 }
 
+/* EXECUTE of a statement whose text calls set_tenant_signed: the arguments may be tokens */
+static bool
+executes_token_fn(Node *n)
+{
+	PreparedStatement *ps;
+
+	if (!IsA(n, ExecuteStmt))
+		return false;
+	ps = FetchPreparedStatement(((ExecuteStmt *) n)->name, false);
+	return ps != NULL && ps->plansource != NULL &&
+		mentions_token_fn(ps->plansource->query_string, 0,
+						  strlen(ps->plansource->query_string));
+}
+
 static void
 token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
@@ -596,54 +963,93 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 DestReceiver *dest, QueryCompletion *qc)
 {
 	const char *text = queryString;
-	bool		is_execute;
 
-	if (queryString != NULL && utility_sets_key(pstmt->utilityStmt, &is_execute) &&
-		may_set_key(true))
+	if (queryString != NULL)
 	{
+		bool		top = queryString == debug_query_string;
+		char	   *masked = NULL;	/* the text for the next hook */
+		bool		is_execute;
 		size_t		from;
 		size_t		to;
-		long		mask_from;
+		size_t		act_to;		/* the range pg_stat_activity's masking scans */
+		long		key_from = -1;	/* pg_stat_activity: mask from here on */
+		bool		tokens;
+		long		exec_paren = -1;	/* EXECUTE's arguments hold tokens */
 
 		stmt_range(queryString, pstmt->stmt_location, pstmt->stmt_len, &from, &to);
-		if (is_execute)
+		/* the first statement: the whole string, once */
+		act_to = from == 0 ? strlen(queryString) : to;
+
+		if (utility_sets_key(pstmt->utilityStmt, &is_execute) && may_set_key(true))
 		{
-			/* the arguments: from the first parenthesis on */
+			long		mask_from;
+
+			if (is_execute)
+			{
+				/* the arguments: from the first parenthesis on */
+				const char *paren = memchr(queryString + from, '(', to - from);
+
+				mask_from = paren ? (long) (paren + 1 - queryString) : (long) to;
+			}
+			else
+			{
+				mask_from = after_mention(queryString, from, to);
+				/* the name spelled so the text does not show it (U&"...") */
+				if (mask_from < 0)
+					mask_from = (long) from;
+			}
+			if (mask_from >= 0 && (size_t) mask_from < to)
+			{
+				masked = pstrdup(queryString);
+				mask_range(masked, (size_t) mask_from, to);
+				key_from = mask_from;
+			}
+		}
+		else if (top)
+		{
+			/* any other top-level utility statement that mentions the key */
+			long		m = after_mention(queryString, from, act_to);
+
+			if (m >= 0 && may_set_key(true))
+				key_from = m;
+		}
+
+		/* tokens: for every role */
+		tokens = mentions_token_fn(queryString, from, act_to);
+		if (tokens && mentions_token_fn(queryString, from, to))
+		{
+			if (masked == NULL)
+				masked = pstrdup(queryString);
+			mask_token_args(queryString, masked, from, to);
+		}
+		if (executes_token_fn(pstmt->utilityStmt))
+		{
 			const char *paren = memchr(queryString + from, '(', to - from);
 
-			mask_from = paren ? (long) (paren + 1 - queryString) : (long) to;
+			if (paren != NULL)
+			{
+				exec_paren = (long) (paren - queryString);
+				if (masked == NULL)
+					masked = pstrdup(queryString);
+				mask_parens(queryString, masked, (size_t) exec_paren, to);
+			}
 		}
-		else
-		{
-			mask_from = after_mention(queryString, from, to);
-			/* the name spelled so the text does not show it (U&"...") */
-			if (mask_from < 0)
-				mask_from = (long) from;
-		}
-		if (mask_from >= 0 && (size_t) mask_from < to)
-		{
-			char	   *masked = pstrdup(queryString);
 
-			mask_range(masked, (size_t) mask_from, to);
+		if (masked != NULL)
 			text = masked;
-			if (queryString == debug_query_string)
-				mask_activity(queryString, mask_from, pstmt->queryId);
+		if (top && pgstat_track_activities &&
+			(key_from >= 0 || tokens || exec_paren >= 0))
+		{
+			char	   *copy = activity_copy(queryString);
+
+			if (tokens)
+				mask_token_args(queryString, copy, from, act_to);
+			if (exec_paren >= 0)
+				mask_parens(queryString, copy, (size_t) exec_paren, to);
+			if (key_from >= 0)
+				mask_range(copy, (size_t) key_from, strlen(copy));
+			report_activity(copy, pstmt->queryId);
 		}
-	}
-	if (text == queryString && queryString != NULL && queryString == debug_query_string)
-	{
-		/* any other top-level utility statement that mentions the key */
-		size_t		from;
-		size_t		to;
-		long		m;
-
-		stmt_range(queryString, pstmt->stmt_location, pstmt->stmt_len, &from, &to);
-		if (from == 0)
-			to = strlen(queryString);	/* the first statement: the whole string, once */
-		m = after_mention(queryString, from, to);
-
-		if (m >= 0 && may_set_key(true))
-			mask_activity(queryString, m, pstmt->queryId);
 	}
 
 	if (token_prev_ProcessUtility)
@@ -654,23 +1060,31 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 								params, queryEnv, dest, qc);
 }
 
-/* SELECT set_config('tenant_rls.signing_key', ...) and the like, top level */
+/*
+ * Top-level queries: SELECT set_config('tenant_rls.signing_key', ...) and
+ * the like (key setters), SELECT tenant_rls.set_tenant_signed('...') (all).
+ */
 static void
 token_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (queryDesc->sourceText != NULL && queryDesc->sourceText == debug_query_string)
 	{
+		const char *src = queryDesc->sourceText;
 		size_t		from;
 		size_t		to;
 		long		m;
+		bool		tokens;
 
-		stmt_range(queryDesc->sourceText, queryDesc->plannedstmt->stmt_location,
+		stmt_range(src, queryDesc->plannedstmt->stmt_location,
 				   queryDesc->plannedstmt->stmt_len, &from, &to);
 		if (from == 0)
-			to = strlen(queryDesc->sourceText);	/* the first statement: the whole string, once */
-		m = after_mention(queryDesc->sourceText, from, to);
-		if (m >= 0 && may_set_key(true))
-			mask_activity(queryDesc->sourceText, m, queryDesc->plannedstmt->queryId);
+			to = strlen(src);	/* the first statement: the whole string, once */
+		m = after_mention(src, from, to);
+		if (m >= 0 && !may_set_key(true))
+			m = -1;
+		tokens = mentions_token_fn(src, from, to);
+		if (m >= 0 || tokens)
+			mask_activity(src, m, tokens, from, to, queryDesc->plannedstmt->queryId);
 	}
 	if (token_prev_ExecutorStart)
 		token_prev_ExecutorStart(queryDesc, eflags);

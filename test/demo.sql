@@ -107,6 +107,10 @@ SELECT overlay(:'token' PLACING CASE WHEN substr(:'token', length(:'token') - 10
 SELECT tenant_rls.set_tenant_signed(:'forged');
 \set ON_ERROR_STOP on
 \echo '--- the real token, in a transaction: acme''s rows'
+-- psql sends :'token' as a literal in the statement text (psql 15 has no
+-- \bind).  Applications should send it as a bind parameter: a literal is shown
+-- by pg_stat_activity to every session of the same role (tenant_rls masks the
+-- arguments of set_tenant_signed() there, see doc/context_security.md).
 BEGIN;
 SELECT tenant_rls.set_tenant_signed(:'token');
 SELECT id, item FROM public.orders ORDER BY id;

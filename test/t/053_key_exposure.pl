@@ -5,6 +5,11 @@
 # statement, to pg_read_all_stats (pg_monitor: monitoring agents, not
 # superusers), and pg_stat_statements keeps utility statements verbatim.
 # A monitoring role must not find the key in either.
+#
+# Tokens (review revctx #2): pg_stat_activity shows a session's statement to
+# every session of the same role, i.e. to all the tenants of a shared
+# application role, and pg_stat_statements shows a role its own utility
+# statements verbatim.  A token passed as a literal must be in neither.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -96,6 +101,85 @@ $node->safe_psql('postgres', 'CREATE ROLE app LOGIN');
 	$node->psql('postgres', "DO \$\$ BEGIN PERFORM 'hidden' /* tenant_rls.signing_key */; END \$\$;",
 		extra_params => [ '-U', 'app' ]);
 }
+
+# --- tokens passed as literals, seen by another session of the same role
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET tenant_rls.signing_key = 'token-test-key-0123456789abcdef0123456789';
+	SELECT pg_reload_conf();
+	GRANT USAGE ON SCHEMA tenant_rls TO app;
+	CREATE PROCEDURE public.with_token(t text) LANGUAGE plpgsql
+		AS $$ BEGIN PERFORM tenant_rls.set_tenant_signed(t); END $$;
+	GRANT EXECUTE ON PROCEDURE public.with_token(text) TO app;
+});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.signing_key') <> ''})
+  or die 'reload not seen';
+my $peek_same = q{\! psql -XAtq -U app -d postgres -c "SELECT state || ': ' || query FROM pg_stat_activity WHERE usename = current_user AND pid <> pg_backend_pid() AND query <> ''"};
+my @token_cases = (
+	[ 'a literal, idle in transaction',
+	  qq{BEGIN;\nSELECT tenant_rls.set_tenant_signed('%s') AS tenant, 'after' AS visible;\n$peek_same\nCOMMIT;},
+	  qr/^idle in transaction: SELECT tenant_rls\.set_tenant_signed\('\*+'\) AS tenant, 'after' AS visible;?$/m ],
+	[ 'a literal in a multi-statement string, idle',
+	  qq{SELECT 1 AS first \\; SELECT TENANT_RLS.Set_Tenant_Signed ( /* c */ E'%s' ) IS NOT NULL \\; SELECT 'then';\n$peek_same},
+	  qr/^idle: SELECT 1 AS first\s*;\s*SELECT TENANT_RLS\.Set_Tenant_Signed \( \/\* \* \*\/ E'\*+' \) IS NOT NULL\s*;\s*SELECT 'then';?$/m ],
+	[ 'EXECUTE of a prepared statement',
+	  qq{PREPARE withtok(text) AS SELECT tenant_rls.set_tenant_signed(\$1);\nBEGIN;\nEXECUTE withtok('%s');\n$peek_same\nCOMMIT;},
+	  qr/^idle in transaction: EXECUTE withtok\('\*+'\);?$/m ],
+	[ 'a DO block',
+	  qq{BEGIN;\nDO \$\$ BEGIN PERFORM tenant_rls.set_tenant_signed(\$tok\$%s\$tok\$); END \$\$;\n$peek_same\nCOMMIT;},
+	  qr/^idle in transaction: DO \$\$ BEGIN PERFORM tenant_rls\.set_tenant_signed\(\$tok\$\*+\$tok\$\); END \$\$;?$/m ],
+	[ 'EXPLAIN ANALYZE',
+	  qq{BEGIN;\nEXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT tenant_rls.set_tenant_signed('%s');\n$peek_same\nCOMMIT;},
+	  qr/^idle in transaction: EXPLAIN \(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF\) SELECT tenant_rls\.set_tenant_signed\('\*+'\);?$/m ],
+	[ 'PREPARE with the token as a literal',
+	  qq{BEGIN;\nPREPARE withlit AS SELECT tenant_rls.set_tenant_signed('%s');\n$peek_same\nEXECUTE withlit;\nCOMMIT;},
+	  qr/^idle in transaction: PREPARE withlit AS SELECT tenant_rls\.set_tenant_signed\('\*+'\);?$/m ],
+	[ 'a failing statement',
+	  qq{SELECT tenant_rls.set_tenant_signed('%s') FROM no_such_table;\n$peek_same},
+	  qr/^idle: SELECT tenant_rls\.set_tenant_signed\('\*+'\) FROM no_such_table;?$/m ],
+	[ 'CALL',
+	  qq{BEGIN;\nCALL public.with_token('%s');\n$peek_same\nCOMMIT;},
+	  qr/^idle in transaction: CALL public\.with_token\('.*'\);?$/m ],
+);
+my @tokens;
+for my $c (@token_cases)
+{
+	my ($name, $sql, $shown) = @$c;
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @tokens, [ $name, $tok ];
+	my ($ret, $out, $err) = $node->psql('postgres', sprintf($sql, $tok),
+		extra_params => [ '-U', 'app' ], on_error_stop => 0);
+	if ($name eq 'CALL')
+	{
+		# the token is an argument of a procedure of yours: not recognised
+		like($out, qr/\Q$tok\E/, "token, $name: not masked (documented limit)");
+		next;
+	}
+	unlike($out, qr/\Q$tok\E/, "token, $name: another session of the role does not see it in pg_stat_activity")
+	  or diag("out=$out err=$err");
+	unlike($err, qr/ERROR/, "token, $name: runs (the masked text lexes)")
+	  unless $name eq 'a failing statement';
+	like($out, $shown, "token, $name: it sees the statement, the arguments masked")
+	  or diag("out=$out err=$err");
+}
+pop @tokens;
+# naming the function elsewhere does not hide a statement
+{
+	my ($ret, $out, $err) = $node->psql('postgres',
+		qq{SELECT 'visible' /* set_tenant_signed('x') */, 'set_tenant_signed(''y'')' AS "set_tenant_signed";\n$peek_same},
+		extra_params => [ '-U', 'app' ]);
+	like($out, qr/^idle: SELECT 'visible' \/\* set_tenant_signed\('x'\) \*\/, 'set_tenant_signed\(''y''\)' AS "set_tenant_signed";?$/m,
+		'token: the function named in a comment, a string or an alias masks nothing')
+	  or diag("out=$out err=$err");
+}
+my $app_stmts = $node->safe_psql('postgres', 'SELECT query FROM pg_stat_statements',
+	extra_params => [ '-U', 'app' ]);
+like($app_stmts, qr/EXPLAIN \(ANALYZE/, '(pg_stat_statements has the statements of app)');
+for my $t (@tokens)
+{
+	my ($name, $tok) = @$t;
+	unlike($app_stmts, qr/\Q$tok\E/, "token, $name: not in pg_stat_statements");
+}
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET tenant_rls.signing_key; SELECT pg_reload_conf()');
 
 my $stmts = $node->safe_psql('postgres', 'SELECT query FROM pg_stat_statements',
 	extra_params => [ '-U', 'monitor' ]);
