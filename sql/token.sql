@@ -341,6 +341,26 @@ RESET tenant_rls.signing_key;
 RESET ROLE;
 REVOKE SET ON PARAMETER tenant_rls.signing_key FROM tr_tok_app;
 
+-- a role granted ALTER SYSTEM on a key setting writes a key of its choice,
+-- trusted after the next reload (review revctx #3): lint() reports every SET
+-- or ALTER SYSTEM grant on the key settings to a role that is not a
+-- superuser, or to PUBLIC, and its fix revokes them
+GRANT ALTER SYSTEM ON PARAMETER tenant_rls.signing_key_previous TO tr_tok_app;
+GRANT SET ON PARAMETER tenant_rls.signing_key TO tr_tok_app;
+GRANT ALTER SYSTEM ON PARAMETER tenant_rls.signing_key TO PUBLIC;
+SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'key_setting_privilege' ORDER BY object;
+DO $$
+DECLARE
+    f text;
+BEGIN
+    FOR f IN SELECT l.fix FROM tenant_rls.lint() l WHERE l.code = 'key_setting_privilege' LOOP
+        EXECUTE f;
+    END LOOP;
+END $$;
+SELECT count(*) AS key_grants_left FROM tenant_rls.lint() WHERE code = 'key_setting_privilege';
+SELECT has_parameter_privilege('tr_tok_app', 'tenant_rls.signing_key', 'SET, ALTER SYSTEM') AS app_current,
+       has_parameter_privilege('tr_tok_app', 'tenant_rls.signing_key_previous', 'SET, ALTER SYSTEM') AS app_previous;
+
 -- clean up
 RESET tenant_rls.signing_key;
 DROP TABLE public.tok_docs;

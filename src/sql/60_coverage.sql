@@ -137,6 +137,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A role that can log in is a member of pg_read_all_data or pg_write_all_data (directly or through other roles): the extension''s own tables have no row-level security, so it reads every tenant''s audit entries, or gives its tenant another tenant''s rows with an INSERT into tenant_rls.tenant_grant and rewrites the registry and the accepted findings (warning for a BYPASSRLS role that only reads: a dump role).'),
     ('role_server_files', 'error', 'login role reads or writes server files',
      'A role that can log in is a member of pg_read_server_files, pg_write_server_files or pg_execute_server_program: it reads the configuration (tenant_rls.signing_key: it forges tenant tokens), the audit key and every table''s data files, or changes them.'),
+    ('key_setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a signing-key setting',
+     'A role that is not a superuser (or PUBLIC) holds SET or ALTER SYSTEM ON PARAMETER tenant_rls.signing_key or tenant_rls.signing_key_previous: with ALTER SYSTEM it writes a key of its choice into postgresql.auto.conf, which the next reload puts in force, and signs tokens for any tenant.'),
     ('tenant_table_privilege', 'error', 'TRUNCATE, TRIGGER or REFERENCES granted on a tenant table',
      'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys; also on columns) on a tenant table.'),
     ('foreign_key_without_tenant', 'error', 'foreign key between tenant tables without the tenant column',
@@ -1306,6 +1308,28 @@ SELECT 'role_all_data',
                          AND pg_has_role(l.oid, b.oid, 'MEMBER')
           LEFT JOIN pg_auth_members m ON m.member = l.oid AND m.roleid = b.oid
          GROUP BY l.oid, l.rolname, r.rolbypassrls) x
+UNION ALL
+-- SET or ALTER SYSTEM granted on a key setting (pg_parameter_acl), to any
+-- role that is not a superuser (members inherit it): ALTER SYSTEM writes a
+-- key the grantee knows, trusted after the next reload (a key it sets with
+-- SET is refused, but it may still choose one)
+SELECT 'key_setting_privilege', 'error', k.who, 'role',
+       format('%s may set the tenant_rls signing key: %s.', k.who,
+              string_agg(k.privs || ' ON PARAMETER ' || k.parname, ', ' ORDER BY k.parname)),
+       'With ALTER SYSTEM it writes a key of its choice into postgresql.auto.conf; the next reload (any reload) puts that key in force, and it signs tokens for any tenant in every database. Only superusers should set the key.',
+       string_agg(format('REVOKE SET, ALTER SYSTEM ON PARAMETER %s FROM %s;', k.parname, k.who), ' '
+                  ORDER BY k.parname),
+       NULL::oid
+  FROM (SELECT pa.parname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS who,
+               string_agg(x.privilege_type, ' and ' ORDER BY x.privilege_type) AS privs
+          FROM pg_parameter_acl pa
+         CROSS JOIN LATERAL aclexplode(pa.paracl) x
+          LEFT JOIN pg_roles r ON r.oid = x.grantee
+         WHERE pa.parname IN ('tenant_rls.signing_key', 'tenant_rls.signing_key_previous')
+           AND x.privilege_type IN ('SET', 'ALTER SYSTEM')
+           AND (x.grantee = 0 OR NOT r.rolsuper)
+         GROUP BY pa.parname, x.grantee, r.rolname) k
+ GROUP BY k.who
 UNION ALL
 -- the admin override: login roles that have the privileges of the role
 -- tenant_rls.admin_role names, where it is named (this session; stored for
