@@ -472,12 +472,13 @@ token_emit_log_hook(ErrorData *edata)
  * pg_stat_activity shows the text of a session's last statement for as long
  * as the session stays idle, to the session's role and to pg_read_all_stats
  * (pg_monitor, usually a monitoring agent); pg_stat_statements keeps the text
- * of utility statements (ALTER SYSTEM, SET, DO, EXECUTE) verbatim.  So a
- * statement that mentions the key settings gets its text masked: before it
- * runs, pg_stat_activity is given the text with everything after the
- * setting's name replaced by '*'; and utility statements that set a key pass
- * the next ProcessUtility hook (pg_stat_statements when it is listed before
- * tenant_rls in shared_preload_libraries, pgaudit, ...) the same masked text.
+ * of utility statements (ALTER SYSTEM, SET, DO, EXPLAIN, CREATE TABLE AS,
+ * COPY, ...) verbatim.  So a statement that mentions the key settings gets
+ * its text masked: before it runs, pg_stat_activity is given the text with
+ * everything after the setting's name replaced by '*'; and utility
+ * statements pass the next ProcessUtility hook (pg_stat_statements when it
+ * is listed before tenant_rls in shared_preload_libraries, pgaudit, ...) the
+ * same masked text.
  * Masking keeps every byte offset, so error positions stay right; the values
  * themselves come from the parse tree, never from the text.
  * ---------------------------------------------------------------------
@@ -690,8 +691,8 @@ quoted_delimiters(const char *src, size_t i, size_t j, size_t *open, size_t *clo
  * Masks src[from, to) into dst from offset m on so that the text still lexes
  * as it did: the contents of string constants, quoted identifiers and
  * comments become '*' (their delimiters stay), and with words, the letters
- * of unquoted words become 'x' and their digits '0' (but not the E, B, X, U&
- * or N in front of a string constant).  The text utility statements pass on
+ * of unquoted words become 'x' and their digits '0', numbers all '0' (but
+ * not the E, B, X, U& or N in front of a string constant).  The text utility statements pass on
  * is lexed again: pg_stat_statements finds the lengths of constants with
  * the scanner, and a quote or a long run of '*' (an operator) made by plain
  * masking ends in "unterminated quoted string" or "operator too long".
@@ -722,8 +723,16 @@ mask_lexically(const char *src, char *dst, size_t from, size_t m, size_t to, boo
 			while (j < to && ident_char(src[j]))
 				j++;
 			if (words && !(j < to && (src[j] == '\'' || src[j] == '&')))
+			{
+				/* a number stays one: all digits ("1.5e3" is not "0.0x0") */
+				bool		number = isdigit((unsigned char) src[i]);
+
 				for (size_t k = Max(i, m); k < j; k++)
-					dst[k] = isdigit((unsigned char) src[k]) ? '0' : 'x';
+					if (number || isdigit((unsigned char) src[k]))
+						dst[k] = '0';
+					else if (isalpha((unsigned char) src[k]) || IS_HIGHBIT_SET(src[k]))
+						dst[k] = 'x';
+			}
 			i = j;
 		}
 		else
@@ -1005,13 +1014,28 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				key_from = mask_from;
 			}
 		}
-		else if (top)
+		else if (after_mention(queryString, from, top ? act_to : to) >= 0 &&
+				 may_set_key(true))
 		{
-			/* any other top-level utility statement that mentions the key */
-			long		m = after_mention(queryString, from, act_to);
+			/*
+			 * Any other utility statement that mentions the key: EXPLAIN,
+			 * CREATE TABLE AS, COPY (query), ... pg_stat_statements keeps
+			 * them verbatim too, so the next hook gets the masked text as
+			 * well.  The values come from the parse tree; utility commands
+			 * use the text for error positions, which masking keeps, and
+			 * some analyse a query in it again (PREPARE, COPY, CREATE
+			 * VIEW), when pg_stat_statements lexes it: so it is masked
+			 * lexically.
+			 */
+			long		m = after_mention(queryString, from, to);
 
-			if (m >= 0 && may_set_key(true))
-				key_from = m;
+			if (m >= 0 && (size_t) m < to)
+			{
+				masked = pstrdup(queryString);
+				mask_lexically(queryString, masked, from, (size_t) m, to, true);
+			}
+			if (top)
+				key_from = after_mention(queryString, from, act_to);
 		}
 
 		/* tokens: for every role */

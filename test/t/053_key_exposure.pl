@@ -1,6 +1,7 @@
 # The signing key and the statement texts other roles can read: a superuser
 # sets or rotates the key with SQL (ALTER SYSTEM, SET, set_config() in a DO
-# block or a query, EXECUTE of a prepared statement) and then leaves the
+# block, a query, EXPLAIN, CREATE TABLE AS or COPY, EXECUTE of a prepared
+# statement) and then leaves the
 # session idle.  pg_stat_activity keeps showing an idle session's last
 # statement, to pg_read_all_stats (pg_monitor: monitoring agents, not
 # superusers), and pg_stat_statements keeps utility statements verbatim.
@@ -51,6 +52,16 @@ my @cases = (
 	  q{SELECT set_config('tenant_rls.signing_key', '%s', false) IS NOT NULL AS set;}, $masked ],
 	[ 'the second statement of a multi-statement query', 'key-multi-statement-0123456789abcdef012345',
 	  q{SELECT 1 AS first \; SET tenant_rls.signing_key = '%s';}, $masked ],
+	# utility statements pg_stat_statements keeps verbatim (review revctx #4)
+	[ 'EXPLAIN ANALYZE', 'key-explain-0123456789abcdef0123456789ab',
+	  q{EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT set_config('tenant_rls.signing_key', '%s', false) IS NOT NULL;}, $masked ],
+	[ 'CREATE TABLE AS', 'key-ctas-0123456789abcdef0123456789abcdef',
+	  q{CREATE TEMP TABLE k AS SELECT set_config('tenant_rls.signing_key', '%s', false) IS NOT NULL AS set;}, $masked ],
+	# PREPARE analyses its query again, and pg_stat_statements lexes the text
+	[ 'PREPARE', 'key-prepare-0123456789abcdef0123456789ab',
+	  q{PREPARE setkey2 AS SELECT set_config('tenant_rls.signing_key', '%s', false) IS NOT NULL, 1.5e3 AS n, E'a\\'b' AS s /* c */;}, $masked ],
+	[ 'COPY (query)', 'key-copy-0123456789abcdef0123456789abcdef',
+	  q{COPY (SELECT set_config('tenant_rls.signing_key', '%s', false) IS NOT NULL) TO STDOUT;}, $masked ],
 	[ 'EXECUTE of a prepared statement', 'key-execute-0123456789abcdef0123456789ab',
 	  qq{PREPARE setkey(text) AS SELECT set_config('tenant_rls.signing_key', \$1, false) IS NOT NULL;\nEXECUTE setkey('%s');},
 	  qr/idle: EXECUTE setkey\(\*+/ ],
