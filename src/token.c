@@ -37,6 +37,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "parser/parser.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -620,8 +621,11 @@ skip_quoted(const char *s, size_t i, size_t to)
 	}
 	if (c == '\'' || c == '"')
 	{
-		bool		escapes = c == '\'' && i > 0 && (s[i - 1] == 'E' || s[i - 1] == 'e') &&
-			(i < 2 || !ident_char(s[i - 2]));
+		/* backslash escapes: E'...', and '...' too without standard_conforming_strings */
+		bool		escapes = c == '\'' &&
+			((i > 0 && (s[i - 1] == 'E' || s[i - 1] == 'e') &&
+			  (i < 2 || !ident_char(s[i - 2]))) ||
+			 !standard_conforming_strings);
 
 		for (i++; i < to; i++)
 		{
@@ -772,12 +776,77 @@ mask_parens(const char *src, char *dst, size_t p, size_t to)
 }
 
 /*
- * Masks in dst the arguments of every call of set_tenant_signed (any case,
- * quoted or not, schema-qualified or not) in src[from, to).  from must be
- * the start of a statement.  Returns whether it found one.
+ * How deep mask_token_args() looks into dollar-quoted bodies: a DO block,
+ * a function created in one, a string EXECUTEd there.  Deeper, and into a
+ * dollar quote that does not end, it does not go: each level scans its body
+ * again, and a statement of thousands of nested or unterminated tags took
+ * minutes, deaf to cancellation, and overflowed the stack (any login role
+ * could crash the server with one statement naming the function).
  */
+#define TOKEN_MASK_MAX_DEPTH 3
+
+static bool mask_token_calls(const char *src, char *dst, size_t from, size_t to, int depth);
+
+/*
+ * Masks in dst the arguments of every call of set_tenant_signed (any case,
+ * quoted or not, schema-qualified or not) in src[from, to), and, if there is
+ * one, every string constant, quoted identifier and comment of the
+ * statement: the token may be a constant the call only reads (VALUES, a
+ * CTE).  from must be the start of a statement.  Returns whether it found
+ * a call.  Linear in the length of the text (TOKEN_MASK_MAX_DEPTH times at
+ * most).
+ */
+/*
+ * The contents of the string constants and comments in src[from, to) become
+ * '*' in dst (delimiters kept, so the text lexes as before); a dollar-quoted
+ * body that ends is looked into instead, to TOKEN_MASK_MAX_DEPTH (the code
+ * of a DO block stays readable, its constants do not), one that does not is
+ * masked whole.
+ */
+static void
+mask_constants(const char *src, char *dst, size_t from, size_t to, int depth)
+{
+	size_t		i = from;
+
+	while (i < to)
+	{
+		size_t		j = skip_quoted(src, i, to);
+		size_t		open;
+		size_t		close;
+
+		if (j == i)
+		{
+			/* past a word whole: the '$' of "a$b" or "$1" opens nothing */
+			if (ident_char(src[i]))
+				while (j < to && ident_char(src[j]))
+					j++;
+			i = Max(j, i + 1);
+			continue;
+		}
+		quoted_delimiters(src, i, j, &open, &close);
+		if (src[i] == '"')
+			;					/* a quoted identifier: names, not values */
+		else if (src[i] == '$' && close > 0 && depth < TOKEN_MASK_MAX_DEPTH)
+			mask_constants(src, dst, i + open, j - close, depth + 1);
+		else
+			for (size_t k = i + open; k + close < j; k++)
+				if (!isspace((unsigned char) src[k]))
+					dst[k] = '*';
+		i = j;
+	}
+}
+
 static bool
 mask_token_args(const char *src, char *dst, size_t from, size_t to)
+{
+	if (!mask_token_calls(src, dst, from, to, 0))
+		return false;
+	mask_constants(src, dst, from, to, 0);
+	return true;
+}
+
+static bool
+mask_token_calls(const char *src, char *dst, size_t from, size_t to, int depth)
 {
 	size_t		i = from;
 	bool		found = false;
@@ -793,10 +862,10 @@ mask_token_args(const char *src, char *dst, size_t from, size_t to)
 			const char *t = memchr(src + i + 1, '$', j - i - 1);
 			size_t		body = t ? (size_t) (t - src) + 1 : j;
 			size_t		tag = body - i;
-			size_t		end = j - body >= tag && memcmp(src + j - tag, src + i, tag) == 0 ?
-				j - tag : j;
+			bool		ends = j - body >= tag && memcmp(src + j - tag, src + i, tag) == 0;
 
-			if (body < end && mask_token_args(src, dst, body, end))
+			if (ends && depth < TOKEN_MASK_MAX_DEPTH && body < j - tag &&
+				mask_token_calls(src, dst, body, j - tag, depth + 1))
 				found = true;
 			i = j;
 			continue;
