@@ -122,9 +122,45 @@ SELECT level, object, accepted FROM pg_temp.mine('security_definer_reads_tenant_
 -- accepted in advance: bound to the code's default level
 SELECT tenant_rls.accept_finding('rls_disabled', 'covg4.later', 'created by the next migration');
 SELECT code, object, level, fingerprints FROM tenant_rls.accepted_finding WHERE object = 'covg4.later';
+-- written directly by a role that is not a superuser (an auditor granted
+-- INSERT and UPDATE): its level, fingerprints and name are not taken, the
+-- trigger binds the row as accept_finding() would (review rev15b: a level of
+-- error with no fingerprints held whatever the finding became)
+DO $$ BEGIN CREATE ROLE covg4_auditor NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT USAGE ON SCHEMA tenant_rls TO covg4_auditor;
+GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_rls.accepted_finding TO covg4_auditor;
+DELETE FROM tenant_rls.accepted_finding WHERE object = 'covg4.order_count()';
+SET ROLE covg4_auditor;
+INSERT INTO tenant_rls.accepted_finding (code, object, reason, accepted_by, level, fingerprints)
+VALUES ('security_definer_reads_tenant_table', 'covg4.order_count()', 'mine', 'postgres', 'error', NULL);
+RESET ROLE;
+SELECT accepted_by, level, fingerprints IS NOT NULL AS bound FROM tenant_rls.accepted_finding
+ WHERE object = 'covg4.order_count()';
+ALTER FUNCTION covg4.order_count() OWNER TO postgres;
+SELECT level, object, accepted FROM pg_temp.mine('security_definer_reads_tenant_table');
+REVOKE ALL ON tenant_rls.accepted_finding FROM covg4_auditor;
+REVOKE USAGE ON SCHEMA tenant_rls FROM covg4_auditor;
 DROP FUNCTION covg4.order_count();
 DELETE FROM tenant_rls.accepted_finding WHERE object LIKE 'covg4%';
-DROP ROLE covg4_mgr;
+DROP ROLE covg4_mgr, covg4_auditor;
+
+-- ==== setting_privilege: SET or ALTER SYSTEM ON PARAMETER of a setting that
+-- guards tenants (review rev15b: a role granted SET on tenant_rls.admin_role
+-- named itself the admin role and read every tenant; was not reported)
+GRANT SET ON PARAMETER tenant_rls.admin_role TO covg4_app;
+GRANT ALTER SYSTEM ON PARAMETER tenant_rls.audit TO covg4_owner;
+SET ROLE covg4_app;
+SET tenant_rls.admin_role = 'covg4_app';
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+SELECT id, tenant_id FROM covg4.orders ORDER BY id;   -- globex's row too
+COMMIT;
+RESET tenant_rls.admin_role;
+RESET ROLE;
+SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'setting_privilege' ORDER BY object;
+SELECT pg_temp.apply_fix('setting_privilege', 'covg4_app');
+SELECT pg_temp.apply_fix('setting_privilege', 'covg4_owner');
+SELECT count(*) AS left FROM tenant_rls.lint() WHERE code = 'setting_privilege';
 
 -- ==== table_outside_managed_schemas: a copy owned by the application's
 -- login role itself (was missed: only grants to other roles were looked at)
@@ -366,7 +402,9 @@ DO $$ BEGIN
     EXECUTE format('CREATE SERVER covg4_loop FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname %L)', current_database());
 END $$;
 CREATE SERVER covg4_far FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'elsewhere');
--- log in as the superuser running this test; for a NOLOGIN role: not reported
+-- log in as the superuser running this test; also for a NOLOGIN role (the
+-- mapping is the current user's: a view's owner, a role one may SET ROLE to;
+-- review rev15b: was not reported)
 DO $$ BEGIN
     EXECUTE format('CREATE USER MAPPING FOR PUBLIC SERVER covg4_loop OPTIONS (user %L)', current_user);
     EXECUTE format('CREATE USER MAPPING FOR covg4_app SERVER covg4_far OPTIONS (user %L)', current_user);
@@ -408,13 +446,20 @@ SELECT id, tenant_id FROM covg4.orders_own;
 SELECT id, tenant_id FROM covg4.orders_su;
 COMMIT;
 RESET ROLE;
+-- a view owned by a member of the table's owner: row security treats it as
+-- the owner (review rev15b: reported as a warning once FORCE was gone)
+DO $$ BEGIN CREATE ROLE covg4_vowner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT covg4_owner TO covg4_vowner;
+CREATE VIEW covg4.orders_member AS SELECT id, tenant_id FROM covg4.orders;
+ALTER VIEW covg4.orders_member OWNER TO covg4_vowner;
 -- without FORCE the owner's view reads every tenant: an error
 SET tenant_rls.drift_action = warning;
 ALTER TABLE covg4.orders NO FORCE ROW LEVEL SECURITY;
 RESET tenant_rls.drift_action;
 SELECT level, object FROM pg_temp.mine('view_not_security_invoker');
 ALTER TABLE covg4.orders FORCE ROW LEVEL SECURITY;
-DROP VIEW covg4.orders_su, covg4.orders_own;
+DROP VIEW covg4.orders_su, covg4.orders_own, covg4.orders_member;
+DROP ROLE covg4_vowner;
 
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;

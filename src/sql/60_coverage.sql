@@ -139,6 +139,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A role that can log in is a member of pg_read_server_files, pg_write_server_files or pg_execute_server_program: it reads the configuration (tenant_rls.signing_key: it forges tenant tokens), the audit key and every table''s data files, or changes them.'),
     ('key_setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a signing-key setting',
      'A role that is not a superuser (or PUBLIC) holds SET or ALTER SYSTEM ON PARAMETER tenant_rls.signing_key or tenant_rls.signing_key_previous: with ALTER SYSTEM it writes a key of its choice into postgresql.auto.conf, which the next reload puts in force, and signs tokens for any tenant.'),
+    ('setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a setting that guards tenants',
+     'A role that is not a superuser (or PUBLIC) holds SET or ALTER SYSTEM ON PARAMETER of a tenant_rls setting (other than the keys) or session_replication_role: it names itself the admin role (tenant_rls.admin_role), turns strict mode or the drift guard off, or silences the triggers (session_replication_role = replica) for its own sessions or, with ALTER SYSTEM, for all (error for those four, warning for the other tenant_rls settings).'),
     ('tenant_table_privilege', 'error', 'TRUNCATE, TRIGGER or REFERENCES granted on a tenant table',
      'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys; also on columns) on a tenant table.'),
     ('foreign_key_without_tenant', 'error', 'foreign key between tenant tables without the tenant column',
@@ -536,9 +538,10 @@ vrel AS (
            array_to_string((array_agg(x.tname ORDER BY x.tname))[1:10], ', ') AS tables,
            count(*) AS ntables,
            -- a tenant table it reads whose policies do not bind the owner:
-           -- not protected, row-level security off, or the owner's own
-           -- table without FORCE
-           bool_or(NOT coalesce(x.t_ok, false) OR (x.t_owner = x.relowner AND NOT x.t_forced)) AS weak
+           -- not protected, row-level security off, or a table the owner
+           -- owns (or has the privileges of its owner: row security treats
+           -- it as the owner) without FORCE
+           bool_or(NOT coalesce(x.t_ok, false) OR (pg_has_role(x.relowner, x.t_owner, 'USAGE') AND NOT x.t_forced)) AS weak
       FROM (SELECT a.viewid AS oid,
                    t.status = 'protected' AND t.rls_enabled AS t_ok, t.rls_forced AS t_forced, t.owner AS t_owner,
                    (SELECT c.relkind FROM pg_class c WHERE c.oid = a.viewid) AS relkind,
@@ -1331,6 +1334,32 @@ SELECT 'key_setting_privilege', 'error', k.who, 'role',
          GROUP BY pa.parname, x.grantee, r.rolname) k
  GROUP BY k.who
 UNION ALL
+-- SET or ALTER SYSTEM granted on the other settings tenant_rls relies on:
+-- the admin role, strict mode, the drift guard, replica mode (errors), the
+-- other tenant_rls settings (warnings)
+SELECT 'setting_privilege',
+       CASE WHEN bool_or(k.parname IN ('tenant_rls.admin_role', 'tenant_rls.strict', 'tenant_rls.drift_action',
+                                       'session_replication_role'))
+            THEN 'error' ELSE 'warning' END,
+       k.who, 'role',
+       format('%s may change settings tenant_rls relies on: %s.', k.who,
+              string_agg(k.privs || ' ON PARAMETER ' || k.parname, ', ' ORDER BY k.parname)),
+       'With SET it changes them for its own sessions, with ALTER SYSTEM for every session after the next reload: tenant_rls.admin_role names a role whose members read and change every tenant''s rows, tenant_rls.strict = off lets a session set any tenant, tenant_rls.drift_action = warning lets DDL switch isolation off, session_replication_role = replica silences the audit triggers and the event triggers. Only superusers should change them.',
+       string_agg(format('REVOKE SET, ALTER SYSTEM ON PARAMETER %s FROM %s;', k.parname, k.who), ' '
+                  ORDER BY k.parname),
+       NULL::oid
+  FROM (SELECT pa.parname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS who,
+               string_agg(x.privilege_type, ' and ' ORDER BY x.privilege_type) AS privs
+          FROM pg_parameter_acl pa
+         CROSS JOIN LATERAL aclexplode(pa.paracl) x
+          LEFT JOIN pg_roles r ON r.oid = x.grantee
+         WHERE (pa.parname LIKE 'tenant\_rls.%' OR pa.parname = 'session_replication_role')
+           AND pa.parname NOT IN ('tenant_rls.signing_key', 'tenant_rls.signing_key_previous')
+           AND x.privilege_type IN ('SET', 'ALTER SYSTEM')
+           AND (x.grantee = 0 OR NOT r.rolsuper)
+         GROUP BY pa.parname, x.grantee, r.rolname) k
+ GROUP BY k.who
+UNION ALL
 -- the admin override: login roles that have the privileges of the role
 -- tenant_rls.admin_role names, where it is named (this session; stored for
 -- a role, this database or all; the configuration files)
@@ -1622,9 +1651,11 @@ SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.
          WHERE a.attrelid = c.oid AND a.attname = cfg.tenant_column AND a.attnum > 0 AND NOT a.attisdropped)
 UNION ALL
 -- user mappings of postgres_fdw / dblink servers that log in as a role that
--- bypasses row-level security (superuser, BYPASSRLS, the admin role) for
--- PUBLIC or a login role: a loopback foreign table, or dblink(), then reads
--- every tenant's rows (error when the server names this database)
+-- bypasses row-level security (superuser, BYPASSRLS, the admin role), for
+-- any local role: a loopback foreign table, or dblink(), then reads every
+-- tenant's rows (error when the server names this database).  Not only login
+-- roles: the mapping is chosen by the current user, which is the owner of a
+-- view over the foreign table, or a role the application may SET ROLE to.
 SELECT 'user_mapping_bypasses_rls',
        CASE WHEN x.dbname = current_database() THEN 'error' ELSE 'warning' END,
        format('user mapping for %s server %I', x.who, x.srvname), 'user mapping',
@@ -1644,8 +1675,7 @@ SELECT 'user_mapping_bypasses_rls',
           FROM pg_user_mapping um
           JOIN pg_foreign_server s ON s.oid = um.umserver
           JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-         WHERE w.fdwname IN ('postgres_fdw', 'dblink_fdw')
-           AND (um.umuser = 0 OR um.umuser IN (SELECT l.oid FROM logins l))) x
+         WHERE w.fdwname IN ('postgres_fdw', 'dblink_fdw')) x
   JOIN pg_roles r ON r.rolname = x.remote_user
  WHERE r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(r.oid, a.oid, 'USAGE'))
 -- ==== the extension itself: replica mode, its event triggers, its privileges
@@ -2042,6 +2072,31 @@ $$;
 CREATE TRIGGER accepted_finding_bind BEFORE INSERT OR UPDATE ON tenant_rls.accepted_finding
     FOR EACH ROW EXECUTE FUNCTION tenant_rls._accepted_finding_bind();
 REVOKE ALL ON FUNCTION tenant_rls._accepted_finding_bind() FROM PUBLIC;
+
+-- Runs first (triggers fire in name order), as the role that writes the
+-- row: one that is not a superuser (an auditor granted INSERT or UPDATE on
+-- the table) records itself as accepted_by, now as accepted_at, and gets
+-- the level and fingerprints accepted_finding_bind computes -- never values
+-- of its own (an acceptance at level error with no fingerprints held
+-- whatever the finding became).  A superuser's values stay (pg_restore of
+-- the table's rows).
+CREATE FUNCTION tenant_rls._accepted_finding_caller() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
+        NEW.accepted_by := CURRENT_USER;
+        NEW.accepted_at := pg_catalog.now();
+        NEW.level := NULL;
+        NEW.fingerprints := NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER accepted_finding_a_caller BEFORE INSERT OR UPDATE ON tenant_rls.accepted_finding
+    FOR EACH ROW EXECUTE FUNCTION tenant_rls._accepted_finding_caller();
+REVOKE ALL ON FUNCTION tenant_rls._accepted_finding_caller() FROM PUBLIC;
 
 
 CREATE FUNCTION tenant_rls.lint()
