@@ -161,6 +161,16 @@ SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'setting_
 SELECT pg_temp.apply_fix('setting_privilege', 'covg4_app');
 SELECT pg_temp.apply_fix('setting_privilege', 'covg4_owner');
 SELECT count(*) AS left FROM tenant_rls.lint() WHERE code = 'setting_privilege';
+-- granted on by a role holding it WITH GRANT OPTION (review rev15c: the
+-- fixes failed with 'dependent privileges exist' or removed nothing): that
+-- role's fix has CASCADE, the onward grant names its grantor and has none
+GRANT SET ON PARAMETER tenant_rls.strict TO covg4_owner WITH GRANT OPTION;
+SET ROLE covg4_owner;
+GRANT SET ON PARAMETER tenant_rls.strict TO covg4_app;
+RESET ROLE;
+SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'setting_privilege' ORDER BY object;
+SELECT pg_temp.apply_fix('setting_privilege', 'covg4_owner');
+SELECT count(*) AS left FROM tenant_rls.lint() WHERE code = 'setting_privilege';
 
 -- ==== table_outside_managed_schemas: a copy owned by the application's
 -- login role itself (was missed: only grants to other roles were looked at)
@@ -409,6 +419,8 @@ DO $$ BEGIN
     EXECUTE format('CREATE USER MAPPING FOR PUBLIC SERVER covg4_loop OPTIONS (user %L)', current_user);
     EXECUTE format('CREATE USER MAPPING FOR covg4_app SERVER covg4_far OPTIONS (user %L)', current_user);
     EXECUTE format('CREATE USER MAPPING FOR covg4_owner SERVER covg4_far OPTIONS (user %L)', current_user);
+    -- a superuser's own mapping gives it nothing it lacks: not reported
+    EXECUTE format('CREATE USER MAPPING FOR %I SERVER covg4_loop OPTIONS (user %L)', current_user, current_user);
 END $$;
 CREATE SCHEMA covg4_reporting;
 CREATE FOREIGN TABLE covg4_reporting.orders_remote (id int, tenant_id text, email text)

@@ -796,12 +796,27 @@ static bool mask_token_calls(const char *src, char *dst, size_t from, size_t to,
  * a call.  Linear in the length of the text (TOKEN_MASK_MAX_DEPTH times at
  * most).
  */
+/* a character of a token (base64url) */
+static bool
+token_char(char c)
+{
+	return isalnum((unsigned char) c) || c == '-' || c == '_';
+}
+
+/*
+ * A token is longer than this (its MAC alone is 43 characters of
+ * base64url): inside a dollar-quoted body, a run of that many token
+ * characters is masked, code or not (a token in a $q$...$q$ constant of a
+ * DO block reads as code).
+ */
+#define TOKEN_MIN_CHARS 43
+
 /*
  * The contents of the string constants and comments in src[from, to) become
  * '*' in dst (delimiters kept, so the text lexes as before); a dollar-quoted
  * body that ends is looked into instead, to TOKEN_MASK_MAX_DEPTH (the code
- * of a DO block stays readable, its constants do not), one that does not is
- * masked whole.
+ * of a DO block stays readable, its constants and anything that could be a
+ * token do not), one that does not is masked whole.
  */
 static void
 mask_constants(const char *src, char *dst, size_t from, size_t to, int depth)
@@ -816,6 +831,16 @@ mask_constants(const char *src, char *dst, size_t from, size_t to, int depth)
 
 		if (j == i)
 		{
+			/* inside a body, a run of token characters as long as a token */
+			if (depth > 0 && token_char(src[i]))
+			{
+				while (j < to && token_char(src[j]))
+					j++;
+				if (j - i >= TOKEN_MIN_CHARS)
+					memset(dst + i, '*', j - i);
+				i = j;
+				continue;
+			}
 			/* past a word whole: the '$' of "a$b" or "$1" opens nothing */
 			if (ident_char(src[i]))
 				while (j < to && ident_char(src[j]))
@@ -836,13 +861,19 @@ mask_constants(const char *src, char *dst, size_t from, size_t to, int depth)
 	}
 }
 
+/*
+ * Called for a statement that names set_tenant_signed anywhere (even in a
+ * string EXECUTEd later, or a body deeper than we look): the arguments of
+ * the calls recognised, and every constant and comment of the statement.
+ * Returns whether it recognised a call.
+ */
 static bool
 mask_token_args(const char *src, char *dst, size_t from, size_t to)
 {
-	if (!mask_token_calls(src, dst, from, to, 0))
-		return false;
+	bool		found = mask_token_calls(src, dst, from, to, 0);
+
 	mask_constants(src, dst, from, to, 0);
-	return true;
+	return found;
 }
 
 static bool
@@ -912,34 +943,44 @@ mask_token_calls(const char *src, char *dst, size_t from, size_t to, int depth)
  * as masked so far: one copy per string while its statements run, so that
  * what one statement of a multi-statement string masked stays masked when a
  * later one masks something else.  A new string is recognised by its
- * address, the statement start time (set per client message) and its text
- * outside the masked bytes; mistaking a new string for the old one could
- * only mask more.
+ * address, the statement start time (set per client message) and the
+ * statement's own bytes outside the masked ones; mistaking a new string for
+ * the old one could only mask more.
  */
 static char *activity_text = NULL;	/* in TopMemoryContext */
+static size_t activity_len = 0;
 static const char *activity_source = NULL;
 static TimestampTz activity_start = 0;
 
+/*
+ * The copy for text, whose statement in progress is text[from, to): the
+ * copy of the same string if that is it (same address and statement start
+ * time, and the same bytes in that statement's range), else a new one.
+ * Only the statement's own range is compared, never the whole string: a
+ * string of thousands of statements would be read once per statement.
+ */
 static char *
-activity_copy(const char *text)
+activity_copy(const char *text, size_t from, size_t to)
 {
-	size_t		len = strlen(text);
+	size_t		len;
 
 	if (activity_text != NULL && activity_source == text &&
-		activity_start == GetCurrentStatementStartTimestamp() &&
-		strlen(activity_text) == len)
+		activity_start == GetCurrentStatementStartTimestamp() && to <= activity_len)
 	{
 		size_t		i;
 
-		for (i = 0; i < len; i++)
+		for (i = from; i < to; i++)
 			if (activity_text[i] != text[i] && activity_text[i] != '*')
 				break;
-		if (i == len)
+		if (i == to)
 			return activity_text;
 	}
 	if (activity_text != NULL)
 		pfree(activity_text);
-	activity_text = MemoryContextStrdup(TopMemoryContext, text);
+	len = strlen(text);
+	activity_text = MemoryContextAlloc(TopMemoryContext, len + 1);
+	memcpy(activity_text, text, len + 1);
+	activity_len = len;
 	activity_source = text;
 	activity_start = GetCurrentStatementStartTimestamp();
 	return activity_text;
@@ -968,11 +1009,11 @@ mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t 
 
 	if (text == NULL || !pgstat_track_activities)
 		return;
-	copy = activity_copy(text);
+	copy = activity_copy(text, from, to);
 	if (tokens)
 		mask_token_args(text, copy, from, to);
 	if (key_from >= 0)
-		mask_range(copy, (size_t) key_from, strlen(copy));
+		mask_range(copy, (size_t) key_from, activity_len);
 	report_activity(copy, query_id);
 }
 
@@ -1133,14 +1174,14 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		if (top && pgstat_track_activities &&
 			(key_from >= 0 || tokens || exec_paren >= 0))
 		{
-			char	   *copy = activity_copy(queryString);
+			char	   *copy = activity_copy(queryString, from, act_to);
 
 			if (tokens)
 				mask_token_args(queryString, copy, from, act_to);
 			if (exec_paren >= 0)
 				mask_parens(queryString, copy, (size_t) exec_paren, to);
 			if (key_from >= 0)
-				mask_range(copy, (size_t) key_from, strlen(copy));
+				mask_range(copy, (size_t) key_from, activity_len);
 			report_activity(copy, pstmt->queryId);
 		}
 	}

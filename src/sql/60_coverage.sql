@@ -1318,20 +1318,26 @@ UNION ALL
 -- SET is refused, but it may still choose one)
 SELECT 'key_setting_privilege', 'error', k.who, 'role',
        format('%s may set the tenant_rls signing key: %s.', k.who,
-              string_agg(k.privs || ' ON PARAMETER ' || k.parname, ', ' ORDER BY k.parname)),
+              string_agg(k.privs || ' ON PARAMETER ' || k.parname
+                         || CASE WHEN NOT k.by_super THEN format(' (granted by %s: revoke it from that role)', k.grantor) ELSE '' END,
+                         ', ' ORDER BY k.parname)),
        'With ALTER SYSTEM it writes a key of its choice into postgresql.auto.conf; the next reload (any reload) puts that key in force, and it signs tokens for any tenant in every database. Only superusers should set the key.',
-       string_agg(format('REVOKE SET, ALTER SYSTEM ON PARAMETER %s FROM %s;', k.parname, k.who), ' '
-                  ORDER BY k.parname),
+       -- CASCADE: what it granted on with a grant option goes too; a
+       -- privilege another role granted it is that role's finding's fix
+       string_agg(format('REVOKE SET, ALTER SYSTEM ON PARAMETER %s FROM %s CASCADE;', k.parname, k.who), ' '
+                  ORDER BY k.parname) FILTER (WHERE k.by_super),
        NULL::oid
   FROM (SELECT pa.parname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS who,
-               string_agg(x.privilege_type, ' and ' ORDER BY x.privilege_type) AS privs
+               string_agg(x.privilege_type, ' and ' ORDER BY x.privilege_type) AS privs,
+               quote_ident(g.rolname) AS grantor, g.rolsuper AS by_super
           FROM pg_parameter_acl pa
          CROSS JOIN LATERAL aclexplode(pa.paracl) x
           LEFT JOIN pg_roles r ON r.oid = x.grantee
+          JOIN pg_roles g ON g.oid = x.grantor
          WHERE pa.parname IN ('tenant_rls.signing_key', 'tenant_rls.signing_key_previous')
            AND x.privilege_type IN ('SET', 'ALTER SYSTEM')
            AND (x.grantee = 0 OR NOT r.rolsuper)
-         GROUP BY pa.parname, x.grantee, r.rolname) k
+         GROUP BY pa.parname, x.grantee, r.rolname, g.rolname, g.rolsuper) k
  GROUP BY k.who
 UNION ALL
 -- SET or ALTER SYSTEM granted on the other settings tenant_rls relies on:
@@ -1343,21 +1349,27 @@ SELECT 'setting_privilege',
             THEN 'error' ELSE 'warning' END,
        k.who, 'role',
        format('%s may change settings tenant_rls relies on: %s.', k.who,
-              string_agg(k.privs || ' ON PARAMETER ' || k.parname, ', ' ORDER BY k.parname)),
+              string_agg(k.privs || ' ON PARAMETER ' || k.parname
+                         || CASE WHEN NOT k.by_super THEN format(' (granted by %s: revoke it from that role)', k.grantor) ELSE '' END,
+                         ', ' ORDER BY k.parname)),
        'With SET it changes them for its own sessions, with ALTER SYSTEM for every session after the next reload: tenant_rls.admin_role names a role whose members read and change every tenant''s rows, tenant_rls.strict = off lets a session set any tenant, tenant_rls.drift_action = warning lets DDL switch isolation off, session_replication_role = replica silences the audit triggers and the event triggers. Only superusers should change them.',
-       string_agg(format('REVOKE SET, ALTER SYSTEM ON PARAMETER %s FROM %s;', k.parname, k.who), ' '
-                  ORDER BY k.parname),
+       -- CASCADE: what it granted on with a grant option goes too; a
+       -- privilege another role granted it is that role's finding's fix
+       string_agg(format('REVOKE SET, ALTER SYSTEM ON PARAMETER %s FROM %s CASCADE;', k.parname, k.who), ' '
+                  ORDER BY k.parname) FILTER (WHERE k.by_super),
        NULL::oid
   FROM (SELECT pa.parname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS who,
-               string_agg(x.privilege_type, ' and ' ORDER BY x.privilege_type) AS privs
+               string_agg(x.privilege_type, ' and ' ORDER BY x.privilege_type) AS privs,
+               quote_ident(g.rolname) AS grantor, g.rolsuper AS by_super
           FROM pg_parameter_acl pa
          CROSS JOIN LATERAL aclexplode(pa.paracl) x
           LEFT JOIN pg_roles r ON r.oid = x.grantee
+          JOIN pg_roles g ON g.oid = x.grantor
          WHERE (pa.parname LIKE 'tenant\_rls.%' OR pa.parname = 'session_replication_role')
            AND pa.parname NOT IN ('tenant_rls.signing_key', 'tenant_rls.signing_key_previous')
            AND x.privilege_type IN ('SET', 'ALTER SYSTEM')
            AND (x.grantee = 0 OR NOT r.rolsuper)
-         GROUP BY pa.parname, x.grantee, r.rolname) k
+         GROUP BY pa.parname, x.grantee, r.rolname, g.rolname, g.rolsuper) k
  GROUP BY k.who
 UNION ALL
 -- the admin override: login roles that have the privileges of the role
@@ -1675,7 +1687,10 @@ SELECT 'user_mapping_bypasses_rls',
           FROM pg_user_mapping um
           JOIN pg_foreign_server s ON s.oid = um.umserver
           JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-         WHERE w.fdwname IN ('postgres_fdw', 'dblink_fdw')) x
+         WHERE w.fdwname IN ('postgres_fdw', 'dblink_fdw')
+           -- a mapping of a role that bypasses row security anyway gives it nothing
+           AND (um.umuser = 0 OR NOT EXISTS (SELECT 1 FROM pg_roles lr
+                                              WHERE lr.oid = um.umuser AND (lr.rolsuper OR lr.rolbypassrls)))) x
   JOIN pg_roles r ON r.rolname = x.remote_user
  WHERE r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(r.oid, a.oid, 'USAGE'))
 -- ==== the extension itself: replica mode, its event triggers, its privileges

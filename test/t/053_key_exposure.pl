@@ -150,6 +150,15 @@ my @token_cases = (
 	[ 'a literal the call reads from VALUES',
 	  qq{BEGIN;\nSELECT tenant_rls.set_tenant_signed(t) FROM (VALUES ('%s')) v(t);\n$peek_same\nCOMMIT;},
 	  qr/^idle in transaction: SELECT tenant_rls\.set_tenant_signed\(t\) FROM \(VALUES \('\*+'\)\) v\(t\);?$/m ],
+	[ 'a dollar-quoted literal the call reads from VALUES',
+	  qq{BEGIN;\nSELECT tenant_rls.set_tenant_signed(t) FROM (VALUES (\$t\$%s\$t\$)) v(t);\n$peek_same\nCOMMIT;},
+	  qr/^idle in transaction: SELECT tenant_rls\.set_tenant_signed\(t\) FROM \(VALUES \(\$t\$\*+\$t\$\)\) v\(t\);?$/m ],
+	[ 'a dollar-quoted constant in a DO block',
+	  qq{BEGIN;\nDO \$\$ DECLARE t text := \$q\$%s\$q\$; BEGIN PERFORM tenant_rls.set_tenant_signed(t); END \$\$;\n$peek_same\nCOMMIT;},
+	  qr/^idle in transaction: DO \$\$ DECLARE t text := \$q\$\*+\$q\$; BEGIN PERFORM tenant_rls\.set_tenant_signed\(t\); END \$\$;?$/m ],
+	[ 'a call in a string a DO block EXECUTEs',
+	  qq{BEGIN;\nDO \$\$ BEGIN EXECUTE 'SELECT tenant_rls.set_tenant_signed(''%s'')'; END \$\$;\n$peek_same\nCOMMIT;},
+	  qr/^idle in transaction: DO \$\$ BEGIN EXECUTE '[* ]+'; END \$\$;?$/m ],
 	[ 'CALL',
 	  qq{BEGIN;\nCALL public.with_token('%s');\n$peek_same\nCOMMIT;},
 	  qr/^idle in transaction: CALL public\.with_token\('.*'\);?$/m ],
@@ -176,13 +185,15 @@ for my $c (@token_cases)
 	  or diag("out=$out err=$err");
 }
 pop @tokens;
-# naming the function elsewhere does not hide a statement
+# naming the function elsewhere (a comment, a string, an alias) masks the
+# statement's constants and comments, never the statement itself: a call in a
+# string EXECUTEd later is not recognised as one, and its token must not show
 {
 	my ($ret, $out, $err) = $node->psql('postgres',
 		qq{SELECT 'visible' /* set_tenant_signed('x') */, 'set_tenant_signed(''y'')' AS "set_tenant_signed";\n$peek_same},
 		extra_params => [ '-U', 'app' ]);
-	like($out, qr/^idle: SELECT 'visible' \/\* set_tenant_signed\('x'\) \*\/, 'set_tenant_signed\(''y''\)' AS "set_tenant_signed";?$/m,
-		'token: the function named in a comment, a string or an alias masks nothing')
+	like($out, qr/^idle: SELECT '\*+' \/\* \*+ \*\/, '\*+' AS "set_tenant_signed";?$/m,
+		'token: the function named in a comment, a string or an alias: constants and comments masked, the statement shown')
 	  or diag("out=$out err=$err");
 }
 # a statement of many dollar-quote tags that do not end, naming the function
