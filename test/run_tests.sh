@@ -33,8 +33,9 @@ pick() {	# pick "<requested>" <files...>: names (without extension) to run
 
 count_pg_regress() {	# count "ok"/"FAILED" lines of pg_regress output; $2: its exit status
 	local out=$1 rc=$2 ok bad
-	ok=$(grep -cE '\.\.\. ok ' "$out" || true)
-	bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$out" || true)
+	ok=$(grep -cE '\.\.\. ok ' "$out" 2>/dev/null || true)
+	bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$out" 2>/dev/null || true)
+	ok=${ok:-0}; bad=${bad:-0}
 	# nothing ran at all (no server, bad option), or pg_regress stopped
 	# half-way (exit 2: "diff command failed"): one failure more
 	if { [ "$ok" = 0 ] && [ "$bad" = 0 ]; } || { [ "$rc" != 0 ] && [ "$bad" = 0 ]; }; then bad=$((bad + 1)); fi
@@ -97,5 +98,10 @@ if [ -n "$tests" ]; then
 fi
 
 [ "$skipped" = 0 ] || tr_log "$skipped TAP checks or files skipped (see their output above)"
+# a run that counted nothing at all (its output gone, every suite "none") is no success
+if [ "$passed" = 0 ] && [ "$failed" = 0 ]; then
+	tr_log "no test ran"
+	failed=1
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

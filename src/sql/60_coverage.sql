@@ -807,6 +807,31 @@ admins AS MATERIALIZED (
             UNION ALL
             SELECT fd.setting FROM filedef fd WHERE fd.name = 'tenant_rls.admin_role') a
       JOIN pg_roles ar ON ar.rolname = a.role),
+-- SET / ALTER SYSTEM ON PARAMETER granted to PUBLIC or a role that is not a
+-- superuser on a setting tenant_rls relies on (its own, the keys included,
+-- and session_replication_role): one row per setting, grantee and grantor,
+-- with its words for the message and its fix.  CASCADE: what the grantee
+-- granted on with a grant option goes too; a privilege another role
+-- granted it (holding a grant option) has no fix of its own: that role's
+-- finding's fix removes it.
+pargrants AS (
+    SELECT p.is_key, p.parname, p.who,
+           p.privs || ' ON PARAMETER ' || p.parname
+           || CASE WHEN NOT p.by_super THEN format(' (granted by %s: revoke it from that role)', p.grantor) ELSE '' END AS what,
+           CASE WHEN p.by_super
+                THEN format('REVOKE SET, ALTER SYSTEM ON PARAMETER %s FROM %s CASCADE;', p.parname, p.who) END AS fix
+      FROM (SELECT pa.parname IN ('tenant_rls.signing_key', 'tenant_rls.signing_key_previous') AS is_key,
+                   pa.parname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS who,
+                   string_agg(x.privilege_type, ' and ' ORDER BY x.privilege_type) AS privs,
+                   quote_ident(g.rolname) AS grantor, g.rolsuper AS by_super
+              FROM pg_parameter_acl pa
+             CROSS JOIN LATERAL aclexplode(pa.paracl) x
+              LEFT JOIN pg_roles r ON r.oid = x.grantee
+              JOIN pg_roles g ON g.oid = x.grantor
+             WHERE (pa.parname LIKE 'tenant\_rls.%' OR pa.parname = 'session_replication_role')
+               AND x.privilege_type IN ('SET', 'ALTER SYSTEM')
+               AND (x.grantee = 0 OR NOT r.rolsuper)
+             GROUP BY pa.parname, x.grantee, r.rolname, g.rolname, g.rolsuper) p),
 -- the relations of schema tenant_rls: the extension's members and the
 -- audit log's partitions (not members: audit_maintain() or a restore
 -- creates them), looked up by OID
@@ -1317,27 +1342,12 @@ UNION ALL
 -- key the grantee knows, trusted after the next reload (a key it sets with
 -- SET is refused, but it may still choose one)
 SELECT 'key_setting_privilege', 'error', k.who, 'role',
-       format('%s may set the tenant_rls signing key: %s.', k.who,
-              string_agg(k.privs || ' ON PARAMETER ' || k.parname
-                         || CASE WHEN NOT k.by_super THEN format(' (granted by %s: revoke it from that role)', k.grantor) ELSE '' END,
-                         ', ' ORDER BY k.parname)),
+       format('%s may set the tenant_rls signing key: %s.', k.who, string_agg(k.what, ', ' ORDER BY k.parname)),
        'With ALTER SYSTEM it writes a key of its choice into postgresql.auto.conf; the next reload (any reload) puts that key in force, and it signs tokens for any tenant in every database. Only superusers should set the key.',
-       -- CASCADE: what it granted on with a grant option goes too; a
-       -- privilege another role granted it is that role's finding's fix
-       string_agg(format('REVOKE SET, ALTER SYSTEM ON PARAMETER %s FROM %s CASCADE;', k.parname, k.who), ' '
-                  ORDER BY k.parname) FILTER (WHERE k.by_super),
+       string_agg(k.fix, ' ' ORDER BY k.parname),
        NULL::oid
-  FROM (SELECT pa.parname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS who,
-               string_agg(x.privilege_type, ' and ' ORDER BY x.privilege_type) AS privs,
-               quote_ident(g.rolname) AS grantor, g.rolsuper AS by_super
-          FROM pg_parameter_acl pa
-         CROSS JOIN LATERAL aclexplode(pa.paracl) x
-          LEFT JOIN pg_roles r ON r.oid = x.grantee
-          JOIN pg_roles g ON g.oid = x.grantor
-         WHERE pa.parname IN ('tenant_rls.signing_key', 'tenant_rls.signing_key_previous')
-           AND x.privilege_type IN ('SET', 'ALTER SYSTEM')
-           AND (x.grantee = 0 OR NOT r.rolsuper)
-         GROUP BY pa.parname, x.grantee, r.rolname, g.rolname, g.rolsuper) k
+  FROM pargrants k
+ WHERE k.is_key
  GROUP BY k.who
 UNION ALL
 -- SET or ALTER SYSTEM granted on the other settings tenant_rls relies on:
@@ -1348,28 +1358,12 @@ SELECT 'setting_privilege',
                                        'session_replication_role'))
             THEN 'error' ELSE 'warning' END,
        k.who, 'role',
-       format('%s may change settings tenant_rls relies on: %s.', k.who,
-              string_agg(k.privs || ' ON PARAMETER ' || k.parname
-                         || CASE WHEN NOT k.by_super THEN format(' (granted by %s: revoke it from that role)', k.grantor) ELSE '' END,
-                         ', ' ORDER BY k.parname)),
+       format('%s may change settings tenant_rls relies on: %s.', k.who, string_agg(k.what, ', ' ORDER BY k.parname)),
        'With SET it changes them for its own sessions, with ALTER SYSTEM for every session after the next reload: tenant_rls.admin_role names a role whose members read and change every tenant''s rows, tenant_rls.strict = off lets a session set any tenant, tenant_rls.drift_action = warning lets DDL switch isolation off, session_replication_role = replica silences the audit triggers and the event triggers. Only superusers should change them.',
-       -- CASCADE: what it granted on with a grant option goes too; a
-       -- privilege another role granted it is that role's finding's fix
-       string_agg(format('REVOKE SET, ALTER SYSTEM ON PARAMETER %s FROM %s CASCADE;', k.parname, k.who), ' '
-                  ORDER BY k.parname) FILTER (WHERE k.by_super),
+       string_agg(k.fix, ' ' ORDER BY k.parname),
        NULL::oid
-  FROM (SELECT pa.parname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS who,
-               string_agg(x.privilege_type, ' and ' ORDER BY x.privilege_type) AS privs,
-               quote_ident(g.rolname) AS grantor, g.rolsuper AS by_super
-          FROM pg_parameter_acl pa
-         CROSS JOIN LATERAL aclexplode(pa.paracl) x
-          LEFT JOIN pg_roles r ON r.oid = x.grantee
-          JOIN pg_roles g ON g.oid = x.grantor
-         WHERE (pa.parname LIKE 'tenant\_rls.%' OR pa.parname = 'session_replication_role')
-           AND pa.parname NOT IN ('tenant_rls.signing_key', 'tenant_rls.signing_key_previous')
-           AND x.privilege_type IN ('SET', 'ALTER SYSTEM')
-           AND (x.grantee = 0 OR NOT r.rolsuper)
-         GROUP BY pa.parname, x.grantee, r.rolname, g.rolname, g.rolsuper) k
+  FROM pargrants k
+ WHERE NOT k.is_key
  GROUP BY k.who
 UNION ALL
 -- the admin override: login roles that have the privileges of the role
