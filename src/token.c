@@ -37,6 +37,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "parser/analyze.h"
 #include "parser/parser.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
@@ -487,6 +488,8 @@ token_emit_log_hook(ErrorData *edata)
 
 static ProcessUtility_hook_type token_prev_ProcessUtility = NULL;
 static ExecutorStart_hook_type token_prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type token_prev_ExecutorRun = NULL;
+static post_parse_analyze_hook_type token_prev_post_parse_analyze = NULL;
 
 static bool
 is_key_setting(const char *name)
@@ -965,21 +968,28 @@ activity_copy(const char *text, size_t from, size_t to)
 	size_t		len;
 
 	if (activity_text != NULL && activity_source == text &&
-		activity_start == GetCurrentStatementStartTimestamp() && to <= activity_len)
+		activity_start == GetCurrentStatementStartTimestamp())
 	{
+		size_t		end = Min(to, activity_len);
 		size_t		i;
 
-		for (i = from; i < to; i++)
+		for (i = from; i < end; i++)
 			if (activity_text[i] != text[i] && activity_text[i] != '*')
 				break;
-		if (i == to)
+		if (i >= end)
 			return activity_text;
 	}
 	if (activity_text != NULL)
 		pfree(activity_text);
-	len = strlen(text);
+	/*
+	 * Only what pg_stat_activity keeps (track_activity_query_size bytes):
+	 * pgstat_report_activity() measures the whole text at each report, and a
+	 * copy of the whole string made a string of many statements quadratic.
+	 */
+	len = strnlen(text, (size_t) pgstat_track_activity_query_size);
 	activity_text = MemoryContextAlloc(TopMemoryContext, len + 1);
-	memcpy(activity_text, text, len + 1);
+	memcpy(activity_text, text, len);
+	activity_text[len] = '\0';
 	activity_len = len;
 	activity_source = text;
 	activity_start = GetCurrentStatementStartTimestamp();
@@ -1010,9 +1020,10 @@ mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t 
 	if (text == NULL || !pgstat_track_activities)
 		return;
 	copy = activity_copy(text, from, to);
-	if (tokens)
-		mask_token_args(text, copy, from, to);
-	if (key_from >= 0)
+	/* (the copy holds the first activity_len bytes: no mask beyond) */
+	if (tokens && from < activity_len)
+		mask_token_args(text, copy, from, Min(to, activity_len));
+	if (key_from >= 0 && (size_t) key_from < activity_len)
 		mask_range(copy, (size_t) key_from, activity_len);
 	report_activity(copy, query_id);
 }
@@ -1176,11 +1187,12 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		{
 			char	   *copy = activity_copy(queryString, from, act_to);
 
-			if (tokens)
-				mask_token_args(queryString, copy, from, act_to);
-			if (exec_paren >= 0)
-				mask_parens(queryString, copy, (size_t) exec_paren, to);
-			if (key_from >= 0)
+			/* (the copy holds the first activity_len bytes: no mask beyond) */
+			if (tokens && from < activity_len)
+				mask_token_args(queryString, copy, from, Min(act_to, activity_len));
+			if (exec_paren >= 0 && (size_t) exec_paren < activity_len)
+				mask_parens(queryString, copy, (size_t) exec_paren, Min(to, activity_len));
+			if (key_from >= 0 && (size_t) key_from < activity_len)
 				mask_range(copy, (size_t) key_from, activity_len);
 			report_activity(copy, pstmt->queryId);
 		}
@@ -1195,35 +1207,93 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
- * Top-level queries: SELECT set_config('tenant_rls.signing_key', ...) and
- * the like (key setters), SELECT tenant_rls.set_tenant_signed('...') (all).
+ * A top-level statement src[location, +len): SELECT set_config(
+ * 'tenant_rls.signing_key', ...) and the like (key setters), anything
+ * naming tenant_rls.set_tenant_signed (all roles): pg_stat_activity masked.
  */
+static void
+mask_top_statement(const char *src, int location, int len, uint64 query_id)
+{
+	size_t		from;
+	size_t		to;
+	long		m;
+	bool		tokens;
+
+	stmt_range(src, location, len, &from, &to);
+	if (from == 0)
+		to = strlen(src);		/* the first statement: the whole string, once */
+	m = after_mention(src, from, to);
+	if (m >= 0 && !may_set_key(true))
+		m = -1;
+	tokens = mentions_token_fn(src, from, to);
+	if (m >= 0 || tokens)
+		mask_activity(src, m, tokens, from, to, query_id);
+}
+
+/*
+ * The top-level query string, if src is it: the same pointer (simple
+ * protocol, Parse), or a copy of it (Bind and Execute run the portal's own
+ * copy of the text, while debug_query_string, which pg_stat_activity got,
+ * is the prepared statement's).
+ */
+static const char *
+top_text(const char *src)
+{
+	if (src == NULL || debug_query_string == NULL)
+		return NULL;
+	if (src == debug_query_string || strcmp(src, debug_query_string) == 0)
+		return debug_query_string;
+	return NULL;
+}
+
 static void
 token_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (queryDesc->sourceText != NULL && queryDesc->sourceText == debug_query_string)
-	{
-		const char *src = queryDesc->sourceText;
-		size_t		from;
-		size_t		to;
-		long		m;
-		bool		tokens;
+	const char *top = top_text(queryDesc->sourceText);
 
-		stmt_range(src, queryDesc->plannedstmt->stmt_location,
-				   queryDesc->plannedstmt->stmt_len, &from, &to);
-		if (from == 0)
-			to = strlen(src);	/* the first statement: the whole string, once */
-		m = after_mention(src, from, to);
-		if (m >= 0 && !may_set_key(true))
-			m = -1;
-		tokens = mentions_token_fn(src, from, to);
-		if (m >= 0 || tokens)
-			mask_activity(src, m, tokens, from, to, queryDesc->plannedstmt->queryId);
-	}
+	if (top != NULL)
+		mask_top_statement(top, queryDesc->plannedstmt->stmt_location,
+						   queryDesc->plannedstmt->stmt_len, queryDesc->plannedstmt->queryId);
 	if (token_prev_ExecutorStart)
 		token_prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/*
+ * The extended protocol reports the plain text again at each Execute
+ * message (after the Bind that started the executor): masked again here,
+ * before any row is fetched.
+ */
+static void
+token_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
+{
+	const char *top = top_text(queryDesc->sourceText);
+
+	if (top != NULL)
+		mask_top_statement(top, queryDesc->plannedstmt->stmt_location,
+						   queryDesc->plannedstmt->stmt_len, queryDesc->plannedstmt->queryId);
+	if (token_prev_ExecutorRun)
+		token_prev_ExecutorRun(queryDesc, direction, count, execute_once);
+	else
+		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+}
+
+/*
+ * A Parse message reports its text, and with no Bind after it (PQprepare,
+ * a driver preparing ahead) that text stays in pg_stat_activity: masked when
+ * it is analysed.  (Simple queries pass here too, before ExecutorStart.)
+ */
+static void
+token_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	const char *top;
+
+	if (token_prev_post_parse_analyze)
+		token_prev_post_parse_analyze(pstate, query, jstate);
+	top = top_text(pstate->p_sourcetext);
+	if (top != NULL)
+		mask_top_statement(top, query->stmt_location, query->stmt_len, query->queryId);
 }
 
 void
@@ -1269,6 +1339,10 @@ tenant_rls_token_init(void)
 	ProcessUtility_hook = token_ProcessUtility;
 	token_prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = token_ExecutorStart;
+	token_prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = token_ExecutorRun;
+	token_prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = token_post_parse_analyze;
 }
 
 bool

@@ -185,6 +185,32 @@ for my $c (@token_cases)
 	  or diag("out=$out err=$err");
 }
 pop @tokens;
+# the extended protocol (Parse, Bind, Execute: what most drivers send even
+# for a literal): PostgreSQL reports the plain text again at Parse and at each
+# Execute; pgbench -M extended / -M prepared, then idle in \sleep (review
+# rev15d: the token stayed readable after Execute, and after a Parse alone)
+for my $mode ('extended', 'prepared')
+{
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	my $script = $node->basedir . "/ext_$mode.sql";
+	PostgreSQL::Test::Utils::append_to_file($script,
+		"SELECT tenant_rls.set_tenant_signed('$tok') AS ext_$mode;\n\\sleep 30 s\n");
+	my ($o, $e) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'pgbench', '-n', '-M', $mode, '-t', '1', '-f', $script,
+		  '-h', $node->host, '-p', $node->port, '-U', 'app', 'postgres' ],
+		'>', \$o, '2>', \$e);
+	$node->poll_query_until('postgres',
+		"SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'app' AND state = 'idle' AND query LIKE '%ext_$mode%'")
+	  or diag("pgbench: $o $e");
+	my $seen = $node->safe_psql('postgres',
+		"SELECT query FROM pg_stat_activity WHERE usename = current_user AND pid <> pg_backend_pid() AND query LIKE '%ext_$mode%'",
+		extra_params => [ '-U', 'app' ]);
+	unlike($seen, qr/\Q$tok\E/, "token, extended protocol ($mode): another session of the role does not see it");
+	like($seen, qr/set_tenant_signed\('\*+'\) AS ext_$mode/, "token, extended protocol ($mode): it sees the statement, masked")
+	  or diag("seen=$seen");
+	$h->kill_kill;
+}
 # naming the function elsewhere (a comment, a string, an alias) masks the
 # statement's constants and comments, never the statement itself: a call in a
 # string EXECUTEd later is not recognised as one, and its token must not show
