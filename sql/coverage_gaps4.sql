@@ -15,7 +15,9 @@ CREATE SCHEMA covg4 AUTHORIZATION covg4_owner;
 GRANT USAGE ON SCHEMA covg4 TO covg4_app;
 
 -- run the fix the report gives for (code, object); returns the SQL it ran
-CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
+-- (in a schema of their own: the test reconnects, which ends pg_temp)
+CREATE SCHEMA covg4_h;
+CREATE FUNCTION covg4_h.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     f text;
 BEGIN
@@ -24,7 +26,7 @@ BEGIN
     RETURN f;
 END
 $$;
-CREATE FUNCTION pg_temp.mine(c text) RETURNS TABLE(level text, object text, message text, fix text, accepted boolean)
+CREATE FUNCTION covg4_h.mine(c text) RETURNS TABLE(level text, object text, message text, fix text, accepted boolean)
     LANGUAGE sql AS $$
     SELECT l.level, l.object, l.message, l.fix, l.accepted FROM tenant_rls.lint() l
      WHERE l.code = c AND l.object ILIKE '%covg4%'
@@ -57,8 +59,8 @@ VALUES ('covg4', 'orders', 'globex', 'acme', 'read');
 RESET ROLE;
 SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'role_all_data' AND object LIKE 'covg4%' ORDER BY 2;
 DELETE FROM tenant_rls.tenant_grant WHERE schema_name = 'covg4';
-SELECT pg_temp.apply_fix('role_all_data', 'covg4_etl');
-SELECT pg_temp.apply_fix('role_all_data', 'covg4_analyst');
+SELECT covg4_h.apply_fix('role_all_data', 'covg4_etl');
+SELECT covg4_h.apply_fix('role_all_data', 'covg4_analyst');
 REVOKE covg4_readers FROM covg4_viewer;
 REVOKE pg_read_all_data FROM covg4_dump;
 SELECT level, object FROM tenant_rls.lint() WHERE code = 'role_all_data' AND object LIKE 'covg4%';
@@ -94,31 +96,31 @@ DO $$ BEGIN CREATE ROLE covg4_mgr NOLOGIN; EXCEPTION WHEN duplicate_object THEN 
 GRANT REFERENCES ON covg4.orders TO covg4_mgr;
 SELECT tenant_rls.accept_finding('tenant_table_privilege', 'covg4.orders TO covg4_mgr', 'needs REFERENCES for its foreign key');
 SELECT code, object, level, fingerprints IS NOT NULL AS bound FROM tenant_rls.accepted_finding WHERE object LIKE 'covg4%';
-SELECT level, object, accepted FROM pg_temp.mine('tenant_table_privilege');
+SELECT level, object, accepted FROM covg4_h.mine('tenant_table_privilege');
 GRANT TRUNCATE ON covg4.orders TO covg4_mgr;
-SELECT level, object, message, accepted FROM pg_temp.mine('tenant_table_privilege');
+SELECT level, object, message, accepted FROM covg4_h.mine('tenant_table_privilege');
 SELECT detail ~ 'Accepted on .* at level warning: the finding has changed since' AS says_changed
   FROM tenant_rls.lint() WHERE code = 'tenant_table_privilege' AND object = 'covg4.orders TO covg4_mgr';
 SELECT jsonb_path_query(tenant_rls.lint_json(), '$.findings[*] ? (@.object == "covg4.orders TO covg4_mgr").accepted') AS json_accepted;
 SELECT table_name, errors, accepted FROM tenant_rls.coverage() WHERE table_name = 'covg4.orders';
 -- the same finding with the same level, message: still accepted
 REVOKE TRUNCATE ON covg4.orders FROM covg4_mgr;
-SELECT level, object, accepted FROM pg_temp.mine('tenant_table_privilege');
+SELECT level, object, accepted FROM covg4_h.mine('tenant_table_privilege');
 -- accepting again binds it to the finding as it is now
 GRANT TRUNCATE ON covg4.orders TO covg4_mgr;
 SELECT tenant_rls.accept_finding('tenant_table_privilege', 'covg4.orders TO covg4_mgr', 'truncates for tests');
-SELECT level, object, accepted FROM pg_temp.mine('tenant_table_privilege');
+SELECT level, object, accepted FROM covg4_h.mine('tenant_table_privilege');
 REVOKE ALL ON covg4.orders FROM covg4_mgr;
 -- a SECURITY DEFINER function: its body and owner are part of what was accepted
 CREATE FUNCTION covg4.order_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
     AS $$ SELECT count(*) FROM covg4.orders WHERE tenant_id = tenant_rls.current_tenant() $$;
 ALTER FUNCTION covg4.order_count() OWNER TO covg4_owner;
-SELECT level, object, accepted FROM pg_temp.mine('security_definer_reads_tenant_table');
+SELECT level, object, accepted FROM covg4_h.mine('security_definer_reads_tenant_table');
 SELECT tenant_rls.accept_finding('security_definer_reads_tenant_table', 'covg4.order_count()', 'filters by the tenant');
-SELECT level, object, accepted FROM pg_temp.mine('security_definer_reads_tenant_table');
+SELECT level, object, accepted FROM covg4_h.mine('security_definer_reads_tenant_table');
 CREATE OR REPLACE FUNCTION covg4.order_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
     AS $$ SELECT count(*) FROM covg4.orders $$;
-SELECT level, object, accepted FROM pg_temp.mine('security_definer_reads_tenant_table');
+SELECT level, object, accepted FROM covg4_h.mine('security_definer_reads_tenant_table');
 -- accepted in advance: bound to the code's default level
 SELECT tenant_rls.accept_finding('rls_disabled', 'covg4.later', 'created by the next migration');
 SELECT code, object, level, fingerprints FROM tenant_rls.accepted_finding WHERE object = 'covg4.later';
@@ -137,7 +139,7 @@ RESET ROLE;
 SELECT accepted_by, level, fingerprints IS NOT NULL AS bound FROM tenant_rls.accepted_finding
  WHERE object = 'covg4.order_count()';
 ALTER FUNCTION covg4.order_count() OWNER TO postgres;
-SELECT level, object, accepted FROM pg_temp.mine('security_definer_reads_tenant_table');
+SELECT level, object, accepted FROM covg4_h.mine('security_definer_reads_tenant_table');
 REVOKE ALL ON tenant_rls.accepted_finding FROM covg4_auditor;
 REVOKE USAGE ON SCHEMA tenant_rls FROM covg4_auditor;
 DROP FUNCTION covg4.order_count();
@@ -158,8 +160,8 @@ COMMIT;
 RESET tenant_rls.admin_role;
 RESET ROLE;
 SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'setting_privilege' ORDER BY object;
-SELECT pg_temp.apply_fix('setting_privilege', 'covg4_app');
-SELECT pg_temp.apply_fix('setting_privilege', 'covg4_owner');
+SELECT covg4_h.apply_fix('setting_privilege', 'covg4_app');
+SELECT covg4_h.apply_fix('setting_privilege', 'covg4_owner');
 SELECT count(*) AS left FROM tenant_rls.lint() WHERE code = 'setting_privilege';
 -- granted on by a role holding it WITH GRANT OPTION (review rev15c: the
 -- fixes failed with 'dependent privileges exist' or removed nothing): that
@@ -169,7 +171,7 @@ SET ROLE covg4_owner;
 GRANT SET ON PARAMETER tenant_rls.strict TO covg4_app;
 RESET ROLE;
 SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'setting_privilege' ORDER BY object;
-SELECT pg_temp.apply_fix('setting_privilege', 'covg4_owner');
+SELECT covg4_h.apply_fix('setting_privilege', 'covg4_owner');
 SELECT count(*) AS left FROM tenant_rls.lint() WHERE code = 'setting_privilege';
 
 -- ==== table_outside_managed_schemas: a copy owned by the application's
@@ -190,8 +192,8 @@ CREATE TABLE covg4_archive.orders_2019 (tenant_id text, email text);
 ALTER TABLE covg4_archive.orders_2019 OWNER TO covg4_owner;
 SELECT l.level, l.object, l.detail, l.fix FROM tenant_rls.lint() l
  WHERE l.code = 'table_outside_managed_schemas' AND l.object LIKE 'covg4%' ORDER BY 2;
-SELECT pg_temp.apply_fix('table_outside_managed_schemas', 'covg4_archive.orders_2020');
-SELECT level, object FROM pg_temp.mine('table_outside_managed_schemas');
+SELECT covg4_h.apply_fix('table_outside_managed_schemas', 'covg4_archive.orders_2020');
+SELECT level, object FROM covg4_h.mine('table_outside_managed_schemas');
 DROP SCHEMA covg4_archive CASCADE;
 DELETE FROM tenant_rls.protected_table WHERE schema_name = 'covg4_archive';
 REVOKE covg4_migrator FROM covg4_app;
@@ -212,7 +214,7 @@ ALTER FUNCTION covg4.order_lookup(text) OWNER TO covg4_support;
 ALTER FUNCTION covg4.order_lookup_dyn(text) OWNER TO covg4_support;
 GRANT EXECUTE ON FUNCTION covg4.order_lookup(text), covg4.order_lookup_dyn(text) TO covg4_app;
 -- without an admin role: a warning, and the dynamic one is not reported
-SELECT level, object FROM pg_temp.mine('security_definer_reads_tenant_table');
+SELECT level, object FROM covg4_h.mine('security_definer_reads_tenant_table');
 DO $$ BEGIN
     EXECUTE format('ALTER DATABASE %I SET tenant_rls.admin_role = covg4_support', current_database());
 END $$;
@@ -229,26 +231,11 @@ SELECT * FROM covg4.order_lookup('secret@globex');
 COMMIT;
 RESET ROLE;
 RESET tenant_rls.admin_role;   -- the report's session has none: the stored one counts
-CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    f text;
-BEGIN
-    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
-    EXECUTE f;
-    RETURN f;
-END
-$$;
-CREATE FUNCTION pg_temp.mine(c text) RETURNS TABLE(level text, object text, message text, fix text, accepted boolean)
-    LANGUAGE sql AS $$
-    SELECT l.level, l.object, l.message, l.fix, l.accepted FROM tenant_rls.lint() l
-     WHERE l.code = c AND l.object ILIKE '%covg4%'
-     ORDER BY 2, 1
-$$;
 SELECT l.level, l.object, l.detail FROM tenant_rls.lint() l
  WHERE l.code = 'security_definer_reads_tenant_table' AND l.object LIKE 'covg4%' ORDER BY 2;
 SELECT l.fix FROM tenant_rls.lint() l
  WHERE l.code = 'security_definer_reads_tenant_table' AND l.object LIKE 'covg4%' ORDER BY 1 \gexec
-SELECT level, object FROM pg_temp.mine('security_definer_reads_tenant_table');
+SELECT level, object FROM covg4_h.mine('security_definer_reads_tenant_table');
 DO $$ BEGIN
     EXECUTE format('ALTER DATABASE %I RESET tenant_rls.admin_role', current_database());
 END $$;
@@ -271,11 +258,11 @@ CREATE FUNCTION covg4.orders_touched() RETURNS trigger LANGUAGE plpgsql
 CREATE TRIGGER orders_rt AFTER INSERT OR UPDATE ON covg4.orders FOR EACH ROW EXECUTE FUNCTION covg4.orders_changed();
 CREATE TRIGGER orders_rt2 AFTER INSERT OR UPDATE ON covg4.orders FOR EACH ROW EXECUTE FUNCTION covg4.orders_changed2();
 CREATE TRIGGER orders_touch BEFORE INSERT ON covg4.orders FOR EACH ROW EXECUTE FUNCTION covg4.orders_touched();
-SELECT level, object, message FROM pg_temp.mine('trigger_notifies');
+SELECT level, object, message FROM covg4_h.mine('trigger_notifies');
 DROP TRIGGER orders_rt ON covg4.orders;
 DROP TRIGGER orders_rt2 ON covg4.orders;
 DROP TRIGGER orders_touch ON covg4.orders;
-SELECT level, object FROM pg_temp.mine('trigger_notifies');
+SELECT level, object FROM covg4_h.mine('trigger_notifies');
 DROP FUNCTION covg4.orders_changed(), covg4.orders_changed2(), covg4.orders_touched(), covg4.broadcast(text, text);
 
 -- ==== foreign_key_resets_tenant: ON DELETE SET NULL on a composite key
@@ -316,7 +303,7 @@ SELECT l.level, l.object, l.message, l.fix FROM tenant_rls.lint() l
  WHERE l.code = 'foreign_key_resets_tenant' AND l.object LIKE '%covg4%' ORDER BY 2;
 SELECT l.fix FROM tenant_rls.lint() l
  WHERE l.code = 'foreign_key_resets_tenant' AND l.object LIKE '%covg4%' ORDER BY 1 \gexec
-SELECT level, object FROM pg_temp.mine('foreign_key_resets_tenant');
+SELECT level, object FROM covg4_h.mine('foreign_key_resets_tenant');
 SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'covg4.tasks'::regclass AND contype = 'f';
 DROP TABLE covg4.notes, covg4.tasks, covg4.calls, covg4.customers;
 
@@ -378,11 +365,11 @@ RESET ROLE;
 GRANT TRUNCATE ON covg4.orders TO covg4_app;
 SELECT l.object, l.detail, l.fix FROM tenant_rls.lint() l
  WHERE l.code = 'tenant_table_privilege' AND l.object LIKE 'covg4%' ORDER BY 1;
-SELECT pg_temp.apply_fix('tenant_table_privilege', 'covg4.orders TO covg4_mgr2');
+SELECT covg4_h.apply_fix('tenant_table_privilege', 'covg4.orders TO covg4_mgr2');
 SELECT l.object, l.fix FROM tenant_rls.lint() l
  WHERE l.code = 'tenant_table_privilege' AND l.object LIKE 'covg4%' ORDER BY 1;
-SELECT pg_temp.apply_fix('tenant_table_privilege', 'covg4.orders TO covg4_app');
-SELECT level, object FROM pg_temp.mine('tenant_table_privilege');
+SELECT covg4_h.apply_fix('tenant_table_privilege', 'covg4.orders TO covg4_app');
+SELECT level, object FROM covg4_h.mine('tenant_table_privilege');
 SELECT has_table_privilege('covg4_app', 'covg4.orders', 'TRUNCATE') AS app_truncate;
 REVOKE ALL ON SCHEMA covg4 FROM covg4_mgr2;
 DROP ROLE covg4_mgr2;
@@ -397,9 +384,9 @@ CREATE TABLE covg4.events_2 PARTITION OF covg4.events FOR VALUES FROM (100) TO (
 CREATE TABLE covg4.events_2a PARTITION OF covg4.events_2 FOR VALUES FROM (100) TO (150);
 RESET ROLE;
 SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg4.events');
-SELECT object, fix FROM pg_temp.mine('tenant_index_missing');
-SELECT fix FROM pg_temp.mine('tenant_index_missing') WHERE fix IS NOT NULL \gexec
-SELECT object, fix FROM pg_temp.mine('tenant_index_missing');
+SELECT object, fix FROM covg4_h.mine('tenant_index_missing');
+SELECT fix FROM covg4_h.mine('tenant_index_missing') WHERE fix IS NOT NULL \gexec
+SELECT object, fix FROM covg4_h.mine('tenant_index_missing');
 SELECT indrelid::regclass AS tbl, count(*) AS indexes FROM pg_index
  WHERE indrelid IN ('covg4.events'::regclass, 'covg4.events_1'::regclass, 'covg4.events_2'::regclass, 'covg4.events_2a'::regclass)
  GROUP BY 1 ORDER BY 1::text;
@@ -441,7 +428,7 @@ CREATE TABLE covg4.docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), tenant_i
 CREATE INDEX ON covg4.docs (tenant_id);
 RESET ROLE;
 SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg4.docs');
-SELECT level, object FROM pg_temp.mine('unique_not_leading_tenant');
+SELECT level, object FROM covg4_h.mine('unique_not_leading_tenant');
 DROP TABLE covg4.docs;
 
 -- ==== view_not_security_invoker: a warning when the tenant policies bind
@@ -450,7 +437,7 @@ CREATE VIEW covg4.orders_su AS SELECT id, tenant_id FROM covg4.orders;       -- 
 CREATE VIEW covg4.orders_own AS SELECT id, tenant_id FROM covg4.orders;
 ALTER VIEW covg4.orders_own OWNER TO covg4_owner;                          -- FORCEd, bound: warning
 GRANT SELECT ON covg4.orders_su, covg4.orders_own TO covg4_app;
-SELECT level, object FROM pg_temp.mine('view_not_security_invoker');
+SELECT level, object FROM covg4_h.mine('view_not_security_invoker');
 SET ROLE covg4_app;
 BEGIN;
 SELECT tenant_rls.set_tenant('acme');
@@ -468,13 +455,14 @@ ALTER VIEW covg4.orders_member OWNER TO covg4_vowner;
 SET tenant_rls.drift_action = warning;
 ALTER TABLE covg4.orders NO FORCE ROW LEVEL SECURITY;
 RESET tenant_rls.drift_action;
-SELECT level, object FROM pg_temp.mine('view_not_security_invoker');
+SELECT level, object FROM covg4_h.mine('view_not_security_invoker');
 ALTER TABLE covg4.orders FORCE ROW LEVEL SECURITY;
 DROP VIEW covg4.orders_su, covg4.orders_own, covg4.orders_member;
 DROP ROLE covg4_vowner;
 
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
+DROP SCHEMA covg4_h CASCADE;
 DO $$ BEGIN
     DELETE FROM tenant_rls.protected_table WHERE schema_name = 'covg4';
 END $$;
