@@ -546,14 +546,15 @@ mask_range(char *s, size_t from, size_t to)
  * stayed readable there (valid for minutes, in any session); so did it in
  * pg_stat_statements for utility statements (EXPLAIN, DO, CALL, ...), which
  * that module keeps verbatim and shows to the role that ran them.  So for
- * every role the arguments of each call of set_tenant_signed in a top-level
- * statement are masked in pg_stat_activity and in the text utility
- * statements pass to the next ProcessUtility hook, and so are the arguments
- * of EXECUTE of a statement prepared to call it.  Only the arguments, found
- * by a small lexer that skips comments, quoted identifiers and string
- * constants (but looks into dollar-quoted ones, the bodies of DO blocks and
- * functions): otherwise anybody could hide the rest of a statement from
- * monitoring by naming the function.
+ * every role a top-level statement that names set_tenant_signed gets its
+ * string constants and comments masked in pg_stat_activity and in the text
+ * utility statements pass to the next ProcessUtility hook (the token may be
+ * an argument, or a constant the call reads), and so do the arguments of
+ * EXECUTE of a statement prepared to call it.  Only those: a small lexer
+ * skips comments, quoted identifiers and string constants (and looks into
+ * dollar-quoted bodies of DO blocks and functions, where the code stays
+ * readable), so naming the function hides the statement's constants, never
+ * the statement itself.
  * ---------------------------------------------------------------------
  */
 
@@ -779,26 +780,16 @@ mask_parens(const char *src, char *dst, size_t p, size_t to)
 }
 
 /*
- * How deep mask_token_args() looks into dollar-quoted bodies: a DO block,
- * a function created in one, a string EXECUTEd there.  Deeper, and into a
- * dollar quote that does not end, it does not go: each level scans its body
- * again, and a statement of thousands of nested or unterminated tags took
- * minutes, deaf to cancellation, and overflowed the stack (any login role
- * could crash the server with one statement naming the function).
+ * How deep mask_constants() looks into dollar-quoted bodies: a DO block, a
+ * function created in one, a string EXECUTEd there; deeper ones, and one
+ * that does not end, are masked whole.  Each level scans its body again: a
+ * statement of thousands of nested or unterminated tags, looked into one by
+ * one, took minutes, deaf to cancellation, and overflowed the stack (any
+ * login role could crash the server with one statement naming the
+ * function).  So the masking is linear in the length of the text.
  */
 #define TOKEN_MASK_MAX_DEPTH 3
 
-static bool mask_token_calls(const char *src, char *dst, size_t from, size_t to, int depth);
-
-/*
- * Masks in dst the arguments of every call of set_tenant_signed (any case,
- * quoted or not, schema-qualified or not) in src[from, to), and, if there is
- * one, every string constant, quoted identifier and comment of the
- * statement: the token may be a constant the call only reads (VALUES, a
- * CTE).  from must be the start of a statement.  Returns whether it found
- * a call.  Linear in the length of the text (TOKEN_MASK_MAX_DEPTH times at
- * most).
- */
 /* a character of a token (base64url) */
 static bool
 token_char(char c)
@@ -865,80 +856,14 @@ mask_constants(const char *src, char *dst, size_t from, size_t to, int depth)
 }
 
 /*
- * Called for a statement that names set_tenant_signed anywhere (even in a
- * string EXECUTEd later, or a body deeper than we look): the arguments of
- * the calls recognised, and every constant and comment of the statement.
- * Returns whether it recognised a call.
+ * For a statement src[from, to) that names set_tenant_signed anywhere (a
+ * call, a string EXECUTEd later, a comment): its constants and comments.
+ * from must be the start of a statement.
  */
-static bool
+static void
 mask_token_args(const char *src, char *dst, size_t from, size_t to)
 {
-	bool		found = mask_token_calls(src, dst, from, to, 0);
-
 	mask_constants(src, dst, from, to, 0);
-	return found;
-}
-
-static bool
-mask_token_calls(const char *src, char *dst, size_t from, size_t to, int depth)
-{
-	size_t		i = from;
-	bool		found = false;
-
-	while (i < to)
-	{
-		size_t		j = skip_quoted(src, i, to);
-		bool		named;
-
-		if (j != i && src[i] == '$')
-		{
-			/* dollar-quoted: usually a body of code (DO, CREATE FUNCTION): look inside */
-			const char *t = memchr(src + i + 1, '$', j - i - 1);
-			size_t		body = t ? (size_t) (t - src) + 1 : j;
-			size_t		tag = body - i;
-			bool		ends = j - body >= tag && memcmp(src + j - tag, src + i, tag) == 0;
-
-			if (ends && depth < TOKEN_MASK_MAX_DEPTH && body < j - tag &&
-				mask_token_calls(src, dst, body, j - tag, depth + 1))
-				found = true;
-			i = j;
-			continue;
-		}
-		if (j != i)
-			named = src[i] == '"' && j - i == TOKEN_FN_LEN + 2 &&
-				memcmp(src + i + 1, TOKEN_FN, TOKEN_FN_LEN) == 0;
-		else if (ident_char(src[i]))
-		{
-			while (j < to && ident_char(src[j]))
-				j++;
-			named = j - i == TOKEN_FN_LEN &&
-				pg_strncasecmp(src + i, TOKEN_FN, TOKEN_FN_LEN) == 0;
-		}
-		else
-		{
-			i++;
-			continue;
-		}
-		i = j;
-		if (!named)
-			continue;
-		/* the argument list, maybe after white space and comments */
-		while (i < to)
-		{
-			if (isspace((unsigned char) src[i]))
-				i++;
-			else if ((src[i] == '-' || src[i] == '/') && (j = skip_quoted(src, i, to)) != i)
-				i = j;
-			else
-				break;
-		}
-		if (i < to && src[i] == '(')
-		{
-			i = mask_parens(src, dst, i, to);
-			found = true;
-		}
-	}
-	return found;
 }
 
 /*
