@@ -365,6 +365,39 @@ static long after_mention(const char *s, size_t from, size_t to);
 static bool mentions_token_fn(const char *s, size_t from, size_t to);
 static void mask_activity(const char *text, long key_from, bool tokens,
 						  size_t from, size_t to, uint64 query_id);
+static bool mask_token_shapes(const char *src, char *dst, size_t dst_len,
+							  size_t from, size_t to);
+
+/* text, or a copy of it with its tokens masked (by their form) */
+static const char *
+tokens_masked(ErrorData *edata, const char *text)
+{
+	size_t		len;
+	char	   *copy;
+
+	if (text == NULL || !mask_token_shapes(text, NULL, 0, 0, len = strlen(text)))
+		return text;
+	copy = redacted(edata, text);
+	mask_token_shapes(text, copy, len, 0, len);
+	return copy;
+}
+
+/*
+ * Whether the server log gets the STATEMENT line of a message of level
+ * elevel: what elog.c decides with log_min_error_statement (LOG sorts
+ * between ERROR and FATAL there).
+ */
+static bool
+logs_statement(int elevel)
+{
+	if (elevel == LOG || elevel == LOG_SERVER_ONLY)
+		return log_min_error_statement == LOG || log_min_error_statement <= ERROR;
+	if (elevel == WARNING_CLIENT_ONLY)
+		return false;
+	if (log_min_error_statement == LOG)
+		return elevel >= FATAL;
+	return elevel >= log_min_error_statement;
+}
 
 static void
 token_emit_log_hook(ErrorData *edata)
@@ -447,6 +480,39 @@ token_emit_log_hook(ErrorData *edata)
 			edata->internalquery = redacted(edata, redacted_text);
 
 		/*
+		 * Tokens, by their form, in every part of every message: a token
+		 * bound as a parameter (log_statement's "parameters: $1 = '...'"),
+		 * in a logged statement ("statement: ..."), quoted by an error.  The
+		 * STATEMENT line comes from debug_query_string, which cannot be
+		 * changed here: a statement that holds a token is left out and its
+		 * masked text goes to the server log's DETAIL instead.
+		 */
+		edata->message = (char *) tokens_masked(edata, edata->message);
+		edata->detail = (char *) tokens_masked(edata, edata->detail);
+		edata->detail_log = (char *) tokens_masked(edata, edata->detail_log);
+		edata->hint = (char *) tokens_masked(edata, edata->hint);
+		edata->context = (char *) tokens_masked(edata, edata->context);
+		edata->internalquery = (char *) tokens_masked(edata, edata->internalquery);
+		if (!edata->hide_stmt && debug_query_string != NULL &&
+			logs_statement(edata->elevel))
+		{
+			const char *stmt = tokens_masked(edata, debug_query_string);
+
+			if (stmt != debug_query_string)
+			{
+				const char *detail = edata->detail_log ? edata->detail_log : edata->detail;
+				MemoryContext old = MemoryContextSwitchTo(edata->assoc_context ?
+														  edata->assoc_context : ErrorContext);
+
+				edata->hide_stmt = true;
+				edata->detail_log = detail ?
+					psprintf("%s\nstatement, tokens masked: %s", detail, stmt) :
+					psprintf("statement, tokens masked: %s", stmt);
+				MemoryContextSwitchTo(old);
+			}
+		}
+
+		/*
 		 * A statement that fails before it runs (a syntax error, an unknown
 		 * table) never reaches the hooks that mask pg_stat_activity below,
 		 * and the session then shows its text while it stays idle.
@@ -459,7 +525,7 @@ token_emit_log_hook(ErrorData *edata)
 			bool		key = m >= 0 && may_set_key(false);
 			bool		tokens = mentions_token_fn(debug_query_string, 0, len);
 
-			if (key || tokens)
+			if (key || tokens || mask_token_shapes(debug_query_string, NULL, 0, 0, len))
 				mask_activity(debug_query_string, key ? m : -1, tokens, 0, len,
 							  UINT64CONST(0));
 		}
@@ -867,6 +933,69 @@ mask_token_args(const char *src, char *dst, size_t from, size_t to)
 }
 
 /*
+ * Tokens by their form, whatever the statement names: a token passed to a
+ * function or procedure of the application's (CALL app.login('...')), bound
+ * as a parameter that log_statement logs, quoted in an error message.  Every
+ * substring of src[from, to) that is a token by its form alone
+ * (token_shape_len(): version, length field and length agree) becomes '*' in
+ * dst, when dst is not NULL, as far as dst holds (dst_len bytes: a token the
+ * end of the copy cuts is recognised whole in src, and its part in dst
+ * masked).  Returns whether there was one.
+ *
+ * A token starts with "A" and one of 'g' .. 'v' (its first byte is the
+ * version, 2): memchr() finds the candidates, so a text without one costs a
+ * memchr() pass; each run of base64url characters is measured once.  The
+ * first character is left when a '/' precedes it and the last when a '/'
+ * follows, so that masking inside a comment opens or closes none ("/ *",
+ * "* /"); they say nothing (the first is always 'A').
+ */
+static bool
+mask_token_shapes(const char *src, char *dst, size_t dst_len, size_t from, size_t to)
+{
+	const char *p = src + from;
+	const char *end = src + to;
+	const char *run_end = p;	/* where the run of token characters at p ends */
+	bool		found = false;
+
+	while (end - p >= TOKEN_MIN_ENCODED &&
+		   (p = memchr(p, 'A', end - p - TOKEN_MIN_ENCODED + 1)) != NULL)
+	{
+		size_t		len;
+
+		if (p[1] < 'g' || p[1] > 'v')
+		{
+			p++;
+			continue;
+		}
+		if (run_end <= p)
+			for (run_end = p; run_end < end && token_char(*run_end); run_end++)
+				;
+		len = token_shape_len(p, (size_t) (run_end - p));
+		if (len == 0)
+		{
+			p++;
+			continue;
+		}
+		found = true;
+		if (dst != NULL)
+		{
+			size_t		i = p - src;
+			size_t		j = i + len;
+
+			if (i > 0 && src[i - 1] == '/')
+				i++;
+			if (j < to && src[j] == '/')
+				j--;
+			j = Min(j, dst_len);
+			if (i < j)
+				memset(dst + i, '*', j - i);
+		}
+		p += len;
+	}
+	return found;
+}
+
+/*
  * The text pg_stat_activity shows for the current top-level query string,
  * as masked so far: one copy per string while its statements run, so that
  * what one statement of a multi-statement string masked stays masked when a
@@ -948,6 +1077,7 @@ mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t 
 	/* (the copy holds the first activity_len bytes: no mask beyond) */
 	if (tokens && from < activity_len)
 		mask_token_args(text, copy, from, Min(to, activity_len));
+	mask_token_shapes(text, copy, activity_len, from, to);
 	if (key_from >= 0 && (size_t) key_from < activity_len)
 		mask_range(copy, (size_t) key_from, activity_len);
 	report_activity(copy, query_id);
@@ -1029,6 +1159,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		size_t		act_to;		/* the range pg_stat_activity's masking scans */
 		long		key_from = -1;	/* pg_stat_activity: mask from here on */
 		bool		tokens;
+		bool		shapes = false; /* tokens by their form in [from, act_to) */
 		long		exec_paren = -1;	/* EXECUTE's arguments hold tokens */
 
 		stmt_range(queryString, pstmt->stmt_location, pstmt->stmt_len, &from, &to);
@@ -1092,6 +1223,16 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				masked = pstrdup(queryString);
 			mask_token_args(queryString, masked, from, to);
 		}
+		/* tokens by their form: CALL app.login('...'), for every role */
+		if (mask_token_shapes(queryString, NULL, 0, from, to))
+		{
+			if (masked == NULL)
+				masked = pstrdup(queryString);
+			mask_token_shapes(queryString, masked, to, from, to);
+			shapes = true;
+		}
+		else if (act_to != to)
+			shapes = mask_token_shapes(queryString, NULL, 0, from, act_to);
 		if (executes_token_fn(pstmt->utilityStmt))
 		{
 			const char *paren = memchr(queryString + from, '(', to - from);
@@ -1108,13 +1249,15 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		if (masked != NULL)
 			text = masked;
 		if (top && pgstat_track_activities &&
-			(key_from >= 0 || tokens || exec_paren >= 0))
+			(key_from >= 0 || tokens || shapes || exec_paren >= 0))
 		{
 			char	   *copy = activity_copy(queryString, from, act_to);
 
 			/* (the copy holds the first activity_len bytes: no mask beyond) */
 			if (tokens && from < activity_len)
 				mask_token_args(queryString, copy, from, Min(act_to, activity_len));
+			if (shapes)
+				mask_token_shapes(queryString, copy, activity_len, from, act_to);
 			if (exec_paren >= 0 && (size_t) exec_paren < activity_len)
 				mask_parens(queryString, copy, (size_t) exec_paren, Min(to, activity_len));
 			if (key_from >= 0 && (size_t) key_from < activity_len)
@@ -1151,7 +1294,7 @@ mask_top_statement(const char *src, int location, int len, uint64 query_id)
 	if (m >= 0 && !may_set_key(true))
 		m = -1;
 	tokens = mentions_token_fn(src, from, to);
-	if (m >= 0 || tokens)
+	if (m >= 0 || tokens || mask_token_shapes(src, NULL, 0, from, to))
 		mask_activity(src, m, tokens, from, to, query_id);
 }
 

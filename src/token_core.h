@@ -125,6 +125,17 @@ extern token_status token_verify(const char *token, size_t len,
 extern int	token_mac(const token_key *key, const void *data, size_t len,
 					  unsigned char out[TOKEN_MAC_LEN]);
 
+/*
+ * If s (avail bytes at hand) begins with a token by its form alone, without
+ * any key -- version, length field and length agree, all base64url -- its
+ * length, else 0.  Masking statement texts and log lines looks for these.
+ */
+extern size_t token_shape_len(const char *s, size_t avail);
+
+/* how long the encoding of a token of n raw bytes is */
+#define TOKEN_ENCODED_LEN(n)	(((n) * 4 + 2) / 3)
+#define TOKEN_MIN_ENCODED	TOKEN_ENCODED_LEN(TOKEN_MIN_RAW)
+
 /* Short stable name of a status, for tests and the fuzzer. */
 extern const char *token_status_name(token_status status);
 

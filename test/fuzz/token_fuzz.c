@@ -4,6 +4,7 @@
  * Each input is used twice:
  *   1. as a token: token_verify() must never crash, and whatever it accepts
  *      must be exactly what token_sign() makes of the claims it returned
+ *      and a token by its form (token_shape_len())
  *      (one canonical encoding per token; no token verifies with the wrong
  *      key or for another database);
  *   2. as claims: byte 0 picks the key (bit 0) and the database (bit 1),
@@ -62,10 +63,17 @@ as_token(const uint8_t *data, size_t size)
 	token_status st;
 	char		again[TOKEN_MAX_ENCODED + 1];
 
+	/* (reads only what it is given: AddressSanitizer) */
+	size_t		shape = token_shape_len((const char *) data, size);
+
+	if (shape > size)
+		die("token_shape_len beyond the input");
 	st = token_verify((const char *) data, size, &cur, &prev,
 					  db_a, sizeof(db_a) - 1, NOW_US, &c);
 	if (st == TOKEN_OK || st == TOKEN_EXPIRED)
 	{
+		if (shape != size)
+			die("a token that verifies is not one by its form");
 		if (c.tenant_len == 0 || c.tenant_len > TOKEN_TENANT_MAX ||
 			strlen(c.tenant) != c.tenant_len)
 			die("claims tenant length");
@@ -120,6 +128,8 @@ as_claims(const uint8_t *data, size_t size)
 	if (st != TOKEN_OK)
 		die("sign failed");
 	toklen = strlen(tok);
+	if (token_shape_len(tok, toklen) != toklen)
+		die("a signed token is not one by its form");
 	st = token_verify(tok, toklen, &cur, &prev, db, strlen(db), NOW_US, &c);
 	if (st != (exp > NOW_US ? TOKEN_OK : TOKEN_EXPIRED))
 		die("own token did not verify");
