@@ -386,6 +386,24 @@ SELECT * FROM pg_temp.findings('table_without_tenant_column');
 SELECT tenant_rls.mark_global('cov.countries');
 SELECT * FROM pg_temp.findings('table_without_tenant_column');
 
+-- ==== global_table_has_tenant_column: unprotect() then mark_global() of a
+-- table of tenant rows; the table of tenants (primary key = the tenant
+-- column) is not reported
+CREATE TABLE cov.was_tenant (id int PRIMARY KEY, tenant_id text NOT NULL);
+CREATE TABLE cov.tenant_list (tenant_id text PRIMARY KEY, name text);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('cov.was_tenant');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('cov.tenant_list');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('cov.was_tenant');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('cov.tenant_list');
+SELECT * FROM pg_temp.findings('global_table_has_tenant_column');
+SELECT tenant_rls.mark_global('cov.was_tenant'), tenant_rls.mark_global('cov.tenant_list');
+SELECT * FROM pg_temp.findings('global_table_has_tenant_column');
+-- the human fix: unmark and protect it
+SELECT tenant_rls.unmark_global('cov.was_tenant');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('cov.was_tenant');
+SELECT * FROM pg_temp.findings('global_table_has_tenant_column');
+DROP TABLE cov.was_tenant, cov.tenant_list;
+
 -- ==== registry_stale
 INSERT INTO tenant_rls.protected_table (schema_name, table_name, status, tenant_column)
 VALUES ('cov', 'gone', 'protected', 'tenant_id');
