@@ -366,20 +366,23 @@ static bool mentions_token_fn(const char *s, size_t from, size_t to);
 static void mask_activity(const char *text, long key_from, bool tokens,
 						  size_t from, size_t to, uint64 query_id);
 static bool mask_token_shapes(const char *src, char *dst, size_t dst_len,
-							  size_t from, size_t to);
+							  size_t from, size_t to, char fill);
+static void mask_token_fragments(char *text);
 
-/* text, or a copy of it with its tokens masked (by their form) */
-static const char *
-tokens_masked(ErrorData *edata, const char *text)
+/*
+ * A string of a log message with its tokens masked in place: whole ones, and
+ * the pieces of one that PostgreSQL cut (see mask_token_fragments()).  The
+ * strings of an ErrorData are its own palloc'd copies (errfinish() frees
+ * them), so they are masked where they are, with nothing allocated: a copy
+ * per message stayed in ErrorContext until the next error.
+ */
+static void
+mask_log_text(char *text)
 {
-	size_t		len;
-	char	   *copy;
-
-	if (text == NULL || !mask_token_shapes(text, NULL, 0, 0, len = strlen(text)))
-		return text;
-	copy = redacted(edata, text);
-	mask_token_shapes(text, copy, len, 0, len);
-	return copy;
+	if (text == NULL)
+		return;
+	mask_token_shapes(text, text, strlen(text), 0, strlen(text), '*');
+	mask_token_fragments(text);
 }
 
 /*
@@ -487,27 +490,33 @@ token_emit_log_hook(ErrorData *edata)
 		 * changed here: a statement that holds a token is left out and its
 		 * masked text goes to the server log's DETAIL instead.
 		 */
-		edata->message = (char *) tokens_masked(edata, edata->message);
-		edata->detail = (char *) tokens_masked(edata, edata->detail);
-		edata->detail_log = (char *) tokens_masked(edata, edata->detail_log);
-		edata->hint = (char *) tokens_masked(edata, edata->hint);
-		edata->context = (char *) tokens_masked(edata, edata->context);
-		edata->internalquery = (char *) tokens_masked(edata, edata->internalquery);
+		mask_log_text(edata->message);
+		mask_log_text(edata->detail);
+		mask_log_text(edata->detail_log);
+		mask_log_text(edata->hint);
+		mask_log_text(edata->context);
+		mask_log_text(edata->internalquery);
 		if (!edata->hide_stmt && debug_query_string != NULL &&
 			logs_statement(edata->elevel))
 		{
-			const char *stmt = tokens_masked(edata, debug_query_string);
+			size_t		len = strlen(debug_query_string);
 
-			if (stmt != debug_query_string)
+			if (mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*'))
 			{
-				const char *detail = edata->detail_log ? edata->detail_log : edata->detail;
 				MemoryContext old = MemoryContextSwitchTo(edata->assoc_context ?
 														  edata->assoc_context : ErrorContext);
+				char	   *stmt = pstrdup(debug_query_string);
+				char	   *detail = edata->detail_log ? edata->detail_log : edata->detail;
 
+				mask_token_shapes(debug_query_string, stmt, len, 0, len, '*');
 				edata->hide_stmt = true;
+				/* errfinish() frees detail_log: the one replaced here, now */
 				edata->detail_log = detail ?
 					psprintf("%s\nstatement, tokens masked: %s", detail, stmt) :
 					psprintf("statement, tokens masked: %s", stmt);
+				if (detail != NULL && detail != edata->detail)
+					pfree(detail);
+				pfree(stmt);
 				MemoryContextSwitchTo(old);
 			}
 		}
@@ -525,7 +534,7 @@ token_emit_log_hook(ErrorData *edata)
 			bool		key = m >= 0 && may_set_key(false);
 			bool		tokens = mentions_token_fn(debug_query_string, 0, len);
 
-			if (key || tokens || mask_token_shapes(debug_query_string, NULL, 0, 0, len))
+			if (key || tokens || mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*'))
 				mask_activity(debug_query_string, key ? m : -1, tokens, 0, len,
 							  UINT64CONST(0));
 		}
@@ -555,6 +564,7 @@ token_emit_log_hook(ErrorData *edata)
 static ProcessUtility_hook_type token_prev_ProcessUtility = NULL;
 static ExecutorStart_hook_type token_prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type token_prev_ExecutorRun = NULL;
+static ExecutorEnd_hook_type token_prev_ExecutorEnd = NULL;
 static post_parse_analyze_hook_type token_prev_post_parse_analyze = NULL;
 
 static bool
@@ -937,8 +947,8 @@ mask_token_args(const char *src, char *dst, size_t from, size_t to)
  * function or procedure of the application's (CALL app.login('...')), bound
  * as a parameter that log_statement logs, quoted in an error message.  Every
  * substring of src[from, to) that is a token by its form alone
- * (token_shape_len(): version, length field and length agree) becomes '*' in
- * dst, when dst is not NULL, as far as dst holds (dst_len bytes: a token the
+ * (token_shape_len(): version, length field and length agree) becomes fill
+ * ('*') in dst, when dst is not NULL (dst may be src), as far as dst holds (dst_len bytes: a token the
  * end of the copy cuts is recognised whole in src, and its part in dst
  * masked).  Returns whether there was one.
  *
@@ -950,7 +960,8 @@ mask_token_args(const char *src, char *dst, size_t from, size_t to)
  * "* /"); they say nothing (the first is always 'A').
  */
 static bool
-mask_token_shapes(const char *src, char *dst, size_t dst_len, size_t from, size_t to)
+mask_token_shapes(const char *src, char *dst, size_t dst_len, size_t from, size_t to,
+				  char fill)
 {
 	const char *p = src + from;
 	const char *end = src + to;
@@ -988,11 +999,128 @@ mask_token_shapes(const char *src, char *dst, size_t dst_len, size_t from, size_
 				j--;
 			j = Min(j, dst_len);
 			if (i < j)
-				memset(dst + i, '*', j - i);
+				memset(dst + i, fill, j - i);
 		}
 		p += len;
 	}
 	return found;
+}
+
+/*
+ * The pieces of a token that a log message cut, masked in place in text:
+ * PostgreSQL shortens values in some messages ("Failing row contains (...)"
+ * keeps 64 bytes of each value, log_parameter_max_length, the JSON error
+ * context keeps the end of the line after "..."), and a piece that lacks
+ * only a few characters of the MAC can be completed by trying them with
+ * set_tenant_signed().  Masked: a run of base64url characters that begins
+ * with a token's header (its first 20 characters decode to version, key id,
+ * expiry and a tenant length in range) but is shorter than the token that
+ * header announces, and a run of TOKEN_MIN_CHARS (a MAC's length) or more
+ * that follows "..." (the end of a token, with its MAC).
+ */
+static void
+mask_token_fragments(char *text)
+{
+	char	   *p = text;
+
+	while (*p != '\0')
+	{
+		char	   *q = p;
+		size_t		declared;
+
+		if (!token_char(*p))
+		{
+			p++;
+			continue;
+		}
+		while (token_char(*q))
+			q++;
+		declared = token_declared_len(p, (size_t) (q - p));
+		if ((declared > 0 && (size_t) (q - p) < declared) ||
+			(q - p >= TOKEN_MIN_CHARS && p - text >= 3 && strncmp(p - 3, "...", 3) == 0))
+			memset(p, '*', q - p);
+		p = q;
+	}
+}
+
+/*
+ * mask_token_shapes() for a text the next hooks get: pg_stat_statements lexes
+ * it again to find its constants.  Inside string constants, quoted
+ * identifiers and comments a token becomes '*'; outside them a word of
+ * that form (an identifier) becomes 'x's, since a run of '*' there is an
+ * operator ("operator too long").
+ */
+static bool
+mask_token_shapes_lexically(const char *src, char *dst, size_t from, size_t to)
+{
+	size_t		i = from;
+	size_t		plain = from;	/* start of the text outside quotes */
+	bool		found = false;
+
+	while (i < to)
+	{
+		size_t		j = skip_quoted(src, i, to);
+		size_t		open;
+		size_t		close;
+
+		if (j == i)
+		{
+			/* past a word whole: the '$' of "a$b" or "$1" opens nothing */
+			if (ident_char(src[i]))
+				while (j < to && ident_char(src[j]))
+					j++;
+			i = Max(j, i + 1);
+			continue;
+		}
+		if (i > plain)
+			found |= mask_token_shapes(src, dst, to, plain, i, 'x');
+		quoted_delimiters(src, i, j, &open, &close);
+		if (i + open < j - close)
+			found |= mask_token_shapes(src, dst, to, i + open, j - close, '*');
+		i = plain = j;
+	}
+	if (to > plain)
+		found |= mask_token_shapes(src, dst, to, plain, to, 'x');
+	return found;
+}
+
+/*
+ * The copy of a query string that the hooks after tenant_rls get, masked
+ * (ProcessUtility, post_parse_analyze: pg_stat_statements keeps what they
+ * get).  The top-level string has one copy while it runs, masked statement
+ * by statement: a copy of the whole string for each statement made a string
+ * of many made it quadratic (64,000 CALLs of 5 MB in all took 30 s).  It is
+ * kept until another top-level string needs one, never freed under a
+ * statement of its own string; a string a hook gets that is not the
+ * top-level one (a procedure's statement, a sub-command of CREATE SCHEMA
+ * that gets the masked copy) gets a copy of its own.
+ */
+/* the last top-level statement found clean (check_top_statement()) */
+static const char *clean_src = NULL;
+static int	clean_location;
+static int	clean_len;
+static TimestampTz clean_start = 0;
+/* a top-level string was scanned whole at this statement start */
+static TimestampTz checked_start = 0;
+
+static char *hook_text = NULL;	/* in TopMemoryContext */
+static const char *hook_source = NULL;
+static TimestampTz hook_start = 0;
+
+static char *
+hook_copy(const char *text, bool top)
+{
+	if (!top)
+		return pstrdup(text);
+	if (hook_text != NULL && hook_source == text &&
+		hook_start == GetCurrentStatementStartTimestamp())
+		return hook_text;
+	if (hook_text != NULL)
+		pfree(hook_text);
+	hook_text = MemoryContextStrdup(TopMemoryContext, text);
+	hook_source = text;
+	hook_start = GetCurrentStatementStartTimestamp();
+	return hook_text;
 }
 
 /*
@@ -1077,7 +1205,7 @@ mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t 
 	/* (the copy holds the first activity_len bytes: no mask beyond) */
 	if (tokens && from < activity_len)
 		mask_token_args(text, copy, from, Min(to, activity_len));
-	mask_token_shapes(text, copy, activity_len, from, to);
+	mask_token_shapes(text, copy, activity_len, from, to, '*');
 	if (key_from >= 0 && (size_t) key_from < activity_len)
 		mask_range(copy, (size_t) key_from, activity_len);
 	report_activity(copy, query_id);
@@ -1165,6 +1293,8 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		stmt_range(queryString, pstmt->stmt_location, pstmt->stmt_len, &from, &to);
 		/* the first statement: the whole string, once */
 		act_to = from == 0 ? strlen(queryString) : to;
+		if (top && from == 0)
+			checked_start = GetCurrentStatementStartTimestamp();
 
 		if (utility_sets_key(pstmt->utilityStmt, &is_execute) && may_set_key(true))
 		{
@@ -1186,7 +1316,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			}
 			if (mask_from >= 0 && (size_t) mask_from < to)
 			{
-				masked = pstrdup(queryString);
+				masked = hook_copy(queryString, top);
 				mask_range(masked, (size_t) mask_from, to);
 				key_from = mask_from;
 			}
@@ -1208,7 +1338,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 			if (m >= 0 && (size_t) m < to)
 			{
-				masked = pstrdup(queryString);
+				masked = hook_copy(queryString, top);
 				mask_lexically(queryString, masked, from, (size_t) m, to, true);
 			}
 			if (top)
@@ -1220,19 +1350,19 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		if (tokens && mentions_token_fn(queryString, from, to))
 		{
 			if (masked == NULL)
-				masked = pstrdup(queryString);
+				masked = hook_copy(queryString, top);
 			mask_token_args(queryString, masked, from, to);
 		}
 		/* tokens by their form: CALL app.login('...'), for every role */
-		if (mask_token_shapes(queryString, NULL, 0, from, to))
+		if (mask_token_shapes(queryString, NULL, 0, from, to, '*'))
 		{
 			if (masked == NULL)
-				masked = pstrdup(queryString);
-			mask_token_shapes(queryString, masked, to, from, to);
+				masked = hook_copy(queryString, top);
+			mask_token_shapes_lexically(queryString, masked, from, to);
 			shapes = true;
 		}
 		else if (act_to != to)
-			shapes = mask_token_shapes(queryString, NULL, 0, from, act_to);
+			shapes = mask_token_shapes(queryString, NULL, 0, from, act_to, '*');
 		if (executes_token_fn(pstmt->utilityStmt))
 		{
 			const char *paren = memchr(queryString + from, '(', to - from);
@@ -1241,7 +1371,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			{
 				exec_paren = (long) (paren - queryString);
 				if (masked == NULL)
-					masked = pstrdup(queryString);
+					masked = hook_copy(queryString, top);
 				mask_parens(queryString, masked, (size_t) exec_paren, to);
 			}
 		}
@@ -1257,7 +1387,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			if (tokens && from < activity_len)
 				mask_token_args(queryString, copy, from, Min(act_to, activity_len));
 			if (shapes)
-				mask_token_shapes(queryString, copy, activity_len, from, act_to);
+				mask_token_shapes(queryString, copy, activity_len, from, act_to, '*');
 			if (exec_paren >= 0 && (size_t) exec_paren < activity_len)
 				mask_parens(queryString, copy, (size_t) exec_paren, Min(to, activity_len));
 			if (key_from >= 0 && (size_t) key_from < activity_len)
@@ -1275,27 +1405,72 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
- * A top-level statement src[location, +len): SELECT set_config(
- * 'tenant_rls.signing_key', ...) and the like (key setters), anything
- * naming tenant_rls.set_tenant_signed (all roles): pg_stat_activity masked.
+ * What a top-level statement src[location, +len) needs masked: after the
+ * key setting's name (key_from >= 0: SELECT set_config(
+ * 'tenant_rls.signing_key', ...) and the like, from a role that can set a
+ * key), its constants (tokens: it names set_tenant_signed, any role), the
+ * tokens by their form in it (shapes).  Each statement passes up to four
+ * hooks (post_parse_analyze, ExecutorStart, ExecutorRun at each Execute,
+ * ExecutorEnd): the last statement found clean is remembered, so its text is
+ * scanned once.
  */
-static void
-mask_top_statement(const char *src, int location, int len, uint64 query_id)
+typedef struct stmt_check
 {
 	size_t		from;
 	size_t		to;
-	long		m;
+	long		key_from;
 	bool		tokens;
+	bool		shapes;
+} stmt_check;
 
-	stmt_range(src, location, len, &from, &to);
-	if (from == 0)
-		to = strlen(src);		/* the first statement: the whole string, once */
-	m = after_mention(src, from, to);
-	if (m >= 0 && !may_set_key(true))
-		m = -1;
-	tokens = mentions_token_fn(src, from, to);
-	if (m >= 0 || tokens || mask_token_shapes(src, NULL, 0, from, to))
-		mask_activity(src, m, tokens, from, to, query_id);
+
+static bool
+check_top_statement(const char *src, int location, int len, stmt_check *c)
+{
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+
+	if (src == clean_src && location == clean_location && len == clean_len &&
+		now == clean_start)
+		return false;
+	stmt_range(src, location, len, &c->from, &c->to);
+	if (c->from == 0)
+	{
+		c->to = strlen(src);	/* the first statement: the whole string, once */
+		checked_start = now;
+	}
+	c->key_from = after_mention(src, c->from, c->to);
+	if (c->key_from >= 0 && !may_set_key(true))
+		c->key_from = -1;
+	c->tokens = mentions_token_fn(src, c->from, c->to);
+	c->shapes = mask_token_shapes(src, NULL, 0, c->from, c->to, '*');
+	if (c->key_from >= 0 || c->tokens || c->shapes)
+		return true;
+	clean_src = src;
+	clean_location = location;
+	clean_len = len;
+	clean_start = now;
+	return false;
+}
+
+/* pg_stat_activity of a top-level statement; whether it holds tokens */
+static bool
+mask_top_statement(const char *src, int location, int len, uint64 query_id,
+				   stmt_check *c)
+{
+	if (!check_top_statement(src, location, len, c))
+		return false;
+	mask_activity(src, c->key_from, c->tokens, c->from, c->to, query_id);
+	return c->tokens || c->shapes;
+}
+
+/* dst (a copy of src) with the tokens of statement c masked as the next hooks may lex it */
+static void
+mask_hook_text(const char *src, char *dst, const stmt_check *c)
+{
+	if (c->tokens)
+		mask_token_args(src, dst, c->from, c->to);
+	if (c->shapes)
+		mask_token_shapes_lexically(src, dst, c->from, c->to);
 }
 
 /*
@@ -1318,10 +1493,11 @@ static void
 token_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	const char *top = top_text(queryDesc->sourceText);
+	stmt_check	c;
 
 	if (top != NULL)
 		mask_top_statement(top, queryDesc->plannedstmt->stmt_location,
-						   queryDesc->plannedstmt->stmt_len, queryDesc->plannedstmt->queryId);
+						   queryDesc->plannedstmt->stmt_len, queryDesc->plannedstmt->queryId, &c);
 	if (token_prev_ExecutorStart)
 		token_prev_ExecutorStart(queryDesc, eflags);
 	else
@@ -1337,10 +1513,11 @@ static void
 token_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
 {
 	const char *top = top_text(queryDesc->sourceText);
+	stmt_check	c;
 
 	if (top != NULL)
 		mask_top_statement(top, queryDesc->plannedstmt->stmt_location,
-						   queryDesc->plannedstmt->stmt_len, queryDesc->plannedstmt->queryId);
+						   queryDesc->plannedstmt->stmt_len, queryDesc->plannedstmt->queryId, &c);
 	if (token_prev_ExecutorRun)
 		token_prev_ExecutorRun(queryDesc, direction, count, execute_once);
 	else
@@ -1348,20 +1525,130 @@ token_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 }
 
 /*
+ * pg_stat_statements stores the statement's text at ExecutorEnd, as it is,
+ * when its entry was evicted since the statement was analysed (another
+ * session of the role can force that, flooding it with statements while
+ * this one waits for a lock): the hooks after this one get a masked copy of
+ * the text, for their call only.
+ */
+static void
+token_ExecutorEnd(QueryDesc *queryDesc)
+{
+	const char *top = top_text(queryDesc->sourceText);
+	stmt_check	c;
+
+	if (top != NULL && token_prev_ExecutorEnd != NULL &&
+		check_top_statement(top, queryDesc->plannedstmt->stmt_location,
+							queryDesc->plannedstmt->stmt_len, &c) &&
+		(c.tokens || c.shapes))
+	{
+		const char *saved = queryDesc->sourceText;
+		char	   *copy = pnstrdup(top, c.to);	/* what precedes it, and the statement */
+
+		mask_hook_text(top, copy, &c);
+		queryDesc->sourceText = copy;
+		token_prev_ExecutorEnd(queryDesc);
+		queryDesc->sourceText = saved;
+		pfree(copy);
+		return;
+	}
+	if (token_prev_ExecutorEnd)
+		token_prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+/*
  * A Parse message reports its text, and with no Bind after it (PQprepare,
  * a driver preparing ahead) that text stays in pg_stat_activity: masked when
  * it is analysed.  (Simple queries pass here too, before ExecutorStart.)
+ * The hooks after this one (pg_stat_statements, which keeps the text with
+ * its comments, constants replaced) get a masked copy of the text.
  */
 static void
 token_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
-	const char *top;
+	const char *top = top_text(pstate->p_sourcetext);
+	stmt_check	c;
 
+	if (top != NULL &&
+		mask_top_statement(top, query->stmt_location, query->stmt_len, query->queryId, &c) &&
+		token_prev_post_parse_analyze != NULL)
+	{
+		const char *saved = pstate->p_sourcetext;
+		char	   *copy = hook_copy(top, true);
+
+		mask_hook_text(top, copy, &c);
+		pstate->p_sourcetext = copy;
+		token_prev_post_parse_analyze(pstate, query, jstate);
+		pstate->p_sourcetext = saved;
+		return;
+	}
 	if (token_prev_post_parse_analyze)
 		token_prev_post_parse_analyze(pstate, query, jstate);
-	top = top_text(pstate->p_sourcetext);
-	if (top != NULL)
-		mask_top_statement(top, query->stmt_location, query->stmt_len, query->queryId);
+}
+
+/*
+ * A statement that reaches none of the hooks above leaves its text in
+ * pg_stat_activity as it is: one that fails before it runs while errors are
+ * not logged (log_min_messages above error, so the log hook does not run),
+ * one that is only a comment.  At the end of its transaction (commit,
+ * abort, the abort of a subtransaction) the session's own activity text is
+ * checked, unless a hook has checked this statement's string already
+ * (checked_start), and masked like a statement's.
+ */
+static void
+check_own_activity(void)
+{
+	const char *raw;
+	size_t		len;
+	long		m;
+	bool		key;
+	bool		tokens;
+	bool		shapes;
+	char	   *copy;
+
+	if (!pgstat_track_activities || MyBEEntry == NULL ||
+		checked_start == GetCurrentStatementStartTimestamp())
+		return;
+	checked_start = GetCurrentStatementStartTimestamp();
+	raw = MyBEEntry->st_activity_raw;	/* only this backend writes it */
+	len = strnlen(raw, (size_t) pgstat_track_activity_query_size);
+	if (len == 0)
+		return;
+	m = after_mention(raw, 0, len);
+	key = m >= 0 && may_set_key(false);
+	tokens = mentions_token_fn(raw, 0, len);
+	shapes = mask_token_shapes(raw, NULL, 0, 0, len, '*');
+	copy = MemoryContextAlloc(TopMemoryContext, len + 1);
+	memcpy(copy, raw, len);
+	copy[len] = '\0';
+	if (tokens)
+		mask_token_args(raw, copy, 0, len);
+	if (shapes)
+		mask_token_shapes(raw, copy, len, 0, len, '*');
+	/* the start of a token that the text's cut at its end leaves */
+	mask_token_fragments(copy);
+	if (key)
+		mask_range(copy, (size_t) m, len);
+	if (key || memcmp(copy, raw, len) != 0)
+		pgstat_report_activity(STATE_RUNNING, copy);
+	pfree(copy);
+}
+
+static void
+token_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+		check_own_activity();
+}
+
+static void
+token_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		check_own_activity();
 }
 
 void
@@ -1409,8 +1696,12 @@ tenant_rls_token_init(void)
 	ExecutorStart_hook = token_ExecutorStart;
 	token_prev_ExecutorRun = ExecutorRun_hook;
 	ExecutorRun_hook = token_ExecutorRun;
+	token_prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = token_ExecutorEnd;
 	token_prev_post_parse_analyze = post_parse_analyze_hook;
 	post_parse_analyze_hook = token_post_parse_analyze;
+	RegisterXactCallback(token_xact_callback, NULL);
+	RegisterSubXactCallback(token_subxact_callback, NULL);
 }
 
 bool

@@ -491,23 +491,31 @@ token_mac(const token_key *key, const void *data, size_t len,
 }
 
 size_t
-token_shape_len(const char *s, size_t avail)
+token_declared_len(const char *s, size_t avail)
 {
 	unsigned char head[TOKEN_HEADER_LEN];
 	size_t		tenant_len;
-	size_t		len;
 
-	if (avail < TOKEN_MIN_ENCODED)
-		return 0;
 	/* the header is the first 20 characters: 15 bytes, whole groups */
-	if (b64url_decode(s, TOKEN_ENCODED_LEN(TOKEN_HEADER_LEN), head, sizeof(head)) != TOKEN_HEADER_LEN ||
+	if (avail < TOKEN_ENCODED_LEN(TOKEN_HEADER_LEN) ||
+		b64url_decode(s, TOKEN_ENCODED_LEN(TOKEN_HEADER_LEN), head, sizeof(head)) != TOKEN_HEADER_LEN ||
 		head[0] != TOKEN_VERSION)
 		return 0;
 	tenant_len = ((size_t) head[TOKEN_HEADER_LEN - 2] << 8) | head[TOKEN_HEADER_LEN - 1];
 	if (tenant_len < 1 || tenant_len > TOKEN_TENANT_MAX)
 		return 0;
-	len = TOKEN_ENCODED_LEN(TOKEN_HEADER_LEN + tenant_len + TOKEN_MAC_LEN);
-	if (len > avail)
+	return TOKEN_ENCODED_LEN(TOKEN_HEADER_LEN + tenant_len + TOKEN_MAC_LEN);
+}
+
+size_t
+token_shape_len(const char *s, size_t avail)
+{
+	size_t		len;
+
+	if (avail < TOKEN_MIN_ENCODED)
+		return 0;
+	len = token_declared_len(s, avail);
+	if (len == 0 || len > avail)
 		return 0;
 	for (size_t i = TOKEN_ENCODED_LEN(TOKEN_HEADER_LEN); i < len; i++)
 		if (b64url_value((unsigned char) s[i]) < 0)

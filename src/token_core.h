@@ -132,6 +132,14 @@ extern int	token_mac(const token_key *key, const void *data, size_t len,
  */
 extern size_t token_shape_len(const char *s, size_t avail);
 
+/*
+ * If s (avail bytes at hand) begins with what a token's header is (its
+ * first 20 characters: version, key id, expiry, a tenant length in range),
+ * the length the whole token has, else 0: the start of a token that a log
+ * message cut short.
+ */
+extern size_t token_declared_len(const char *s, size_t avail);
+
 /* how long the encoding of a token of n raw bytes is */
 #define TOKEN_ENCODED_LEN(n)	(((n) * 4 + 2) / 3)
 #define TOKEN_MIN_ENCODED	TOKEN_ENCODED_LEN(TOKEN_MIN_RAW)

@@ -267,6 +267,108 @@ for my $mode ('extended', 'prepared')
 		extra_params => [ '-U', 'app' ]);
 	unlike($err, qr/ERROR/, 'token: standard_conforming_strings off, a backslash-escaped quote: the masked PREPARE lexes');
 }
+# review revshape16: pieces of a token that PostgreSQL cuts in a log message
+# (the 64 bytes of "Failing row contains", the end of a line in a JSON
+# error's context) can be completed by trying the missing characters
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.sess (tok text, n int NOT NULL);
+	GRANT INSERT ON public.sess TO app;
+	CREATE TABLE public.lockme (n int);
+	INSERT INTO public.lockme VALUES (1);
+	GRANT SELECT, UPDATE ON public.lockme TO app;
+});
+my @pieces;
+{
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @pieces, [ 'the start of a token in "Failing row contains"', substr($tok, 0, 40) ];
+	$node->psql('postgres', "INSERT INTO public.sess VALUES ('$tok', NULL);",
+		extra_params => [ '-U', 'app' ]);
+	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @pieces, [ 'the end of a token in a JSON error context', substr($tok, -40) ];
+	$node->psql('postgres', qq{SELECT '{"token": "$tok" x}'::jsonb;},
+		extra_params => [ '-U', 'app' ]);
+}
+# pg_stat_statements keeps an optimisable statement's comments, and stores its
+# text as it is at ExecutorEnd when the entry went away since the statement
+# was analysed: here a reset while it waits for a row lock
+{
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @tokens, [ 'a comment of a SELECT', $tok ];
+	# with a constant (stored when analysed) and without (stored at ExecutorEnd)
+	$node->safe_psql('postgres', "GRANT SELECT ON public.sess TO app");
+	$node->safe_psql('postgres', "SELECT /* token=$tok */ n + 1 AS in_comment FROM public.sess;\n"
+		. "SELECT /* token=$tok */ count(*) AS in_comment FROM public.sess;",
+		extra_params => [ '-U', 'app' ]);
+	like($node->safe_psql('postgres', q{SELECT string_agg(query, ' ' ORDER BY query) FROM pg_stat_statements WHERE query LIKE '%in_comment%'}),
+		qr{^SELECT /\* token=\*+ \*/ count\(\*\) AS in_comment FROM public\.sess SELECT /\* token=\*+ \*/ n \+ \$1 AS in_comment FROM public\.sess$},
+		'token: pg_stat_statements keeps a comment of a SELECT masked')
+	  or diag($node->safe_psql('postgres', q{SELECT string_agg(query, E'\n') FROM pg_stat_statements}));
+
+	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @tokens, [ 'a statement whose pg_stat_statements entry went away', $tok ];
+	my ($in, $out, $err) = ('BEGIN; SELECT n FROM public.lockme FOR UPDATE;' . "\n", '', '');
+	my $holder = IPC::Run::start(
+		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
+		'<', \$in, '>', \$out, '2>', \$err);
+	$holder->pump while length $in;
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockme'::regclass AND mode = 'RowShareLock' AND granted})
+	  or die 'lock holder did not start';
+	my $script = $node->basedir . '/evicted.sql';
+	PostgreSQL::Test::Utils::append_to_file($script,
+		"SELECT public.with_token_fn('Bearer $tok') IS NOT NULL AS evicted, n FROM public.lockme FOR UPDATE;\n");
+	my ($vo, $ve) = ('', '');
+	my $victim = IPC::Run::start(
+		[ 'pgbench', '-n', '-t', '1', '-f', $script,
+		  '-h', $node->host, '-p', $node->port, '-U', 'app', 'postgres' ],
+		'>', \$vo, '2>', \$ve);
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'app' AND wait_event_type = 'Lock'})
+	  or diag("victim: $vo $ve");
+	$node->safe_psql('postgres', q{
+		SELECT pg_stat_statements_reset(a.usesysid, a.datid, a.query_id)
+		  FROM pg_stat_activity a WHERE a.usename = 'app' AND a.wait_event_type = 'Lock'});
+	$in .= "COMMIT;\n\\q\n";
+	$holder->finish;
+	$victim->finish;
+	like($node->safe_psql('postgres', q{SELECT string_agg(query, ' ') FROM pg_stat_statements WHERE query LIKE '%evicted%'}),
+		qr/with_token_fn\('Bearer \*+'\) IS NOT NULL AS evicted/,
+		'token: pg_stat_statements stores the evicted statement masked');
+}
+# a statement that reaches no hook: one that fails before it runs while
+# errors are not logged (log_min_messages = fatal), one that is only a comment
+{
+	my $peek_pg = $peek =~ s/state = 'idle'/state LIKE 'idle%'/r;
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @tokens, [ 'a syntax error, errors not logged', $tok ];
+	my ($ret, $out, $err) = $node->psql('postgres',
+		qq{SET log_min_messages = fatal;\nCALL public.with_token('$tok' x);\n$peek_pg},
+		on_error_stop => 0);
+	unlike($out, qr/\Q$tok\E/, 'token: a syntax error while errors are not logged: masked in pg_stat_activity')
+	  or diag("out=$out");
+	like($out, qr/idle: CALL public\.with_token\('\*+' x\)/, '... it shows the statement, masked')
+	  or diag("out=$out");
+	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @tokens, [ 'a statement that is only a comment', $tok ];
+	($ret, $out, $err) = $node->psql('postgres', qq{/* $tok */;\n$peek_pg});
+	unlike($out, qr/\Q$tok\E/, 'token: a statement that is only a comment: masked in pg_stat_activity')
+	  or diag("out=$out");
+	like($out, qr{idle: /\* \*+ \*/}, '... it shows the comment, masked')
+	  or diag("out=$out");
+}
+# masking for the hooks that lex the text again never makes a statement
+# fail: a token as an identifier (an operator of '*' was "operator too long")
+{
+	# a token of letters, digits and '_' only: an identifier
+	my $tok = '-';
+	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')})
+	  while $tok =~ /-/;
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"PREPARE tokident AS SELECT 1 AS $tok, 2 AS b; EXECUTE tokident; CALL public.with_token(''::text || 'x') \\; SELECT 1 AS $tok;",
+		extra_params => [ '-U', 'app' ]);
+	unlike($err, qr/ERROR:  (?!invalid token|token)/, 'token: a token as an identifier: the statements run')
+	  or diag("err=$err");
+}
 my $app_stmts = $node->safe_psql('postgres', 'SELECT query FROM pg_stat_statements',
 	extra_params => [ '-U', 'app' ]);
 like($app_stmts, qr/EXPLAIN \(ANALYZE/, '(pg_stat_statements has the statements of app)');
@@ -286,6 +388,11 @@ $node->safe_psql('postgres', 'ALTER SYSTEM RESET tenant_rls.signing_key; SELECT 
 	{
 		my ($name, $tok) = @$t;
 		unlike($log, qr/\Q$tok\E/, "token, $name: not in the server log");
+	}
+	for my $t (@pieces)
+	{
+		my ($name, $piece) = @$t;
+		unlike($log, qr/\Q$piece\E/, "token, $name: not in the server log");
 	}
 	like($log, qr/statement: CALL public\.with_token\('\*+'\)/, 'token: the log has the CALL, masked');
 	like($log, qr/ERROR:  relation "no_such_table" does not exist[^\n]*\n[^\n]*DETAIL:  statement, tokens masked: SELECT tenant_rls\.set_tenant_signed\('\*+'\) FROM no_such_table/,
