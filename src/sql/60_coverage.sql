@@ -187,6 +187,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A role that can log in has the privileges of the role tenant_rls.admin_role names (in this session, or as stored with ALTER ROLE / ALTER DATABASE ... SET or in the configuration files): policies let it read and change every tenant''s rows, and strict mode lets it set any tenant.'),
     ('table_without_tenant_column', 'warning', 'table without tenant column and not global',
      'A table in a managed schema has no tenant column and is not marked global: nobody decided whether it is shared.'),
+    ('global_table_has_tenant_column', 'warning', 'global table with the tenant column',
+     'A table marked global (mark_global()) has the tenant column: every tenant reads and changes all its rows, which the column says belong to tenants (unprotect() followed by mark_global() leaves such a table). A table whose primary key is the tenant column alone, the table of tenants, is not reported.'),
     ('registry_stale', 'warning', 'registry row without table',
      'The registry lists a table that no longer exists.')
 $$;
@@ -1990,6 +1992,19 @@ SELECT 'table_without_tenant_column', 'warning', t.qname, 'table',
   FROM tt t LEFT JOIN extrels e ON e.objid = t.relid
  WHERE t.in_managed_schema AND t.status = 'unprotected' AND t.tenant_attnum IS NULL
    AND t.parent_relid IS NULL AND e.objid IS NULL
+UNION ALL
+SELECT 'global_table_has_tenant_column', 'warning', t.qname, 'table',
+       format('Table %s is marked global but has the tenant column %I.', t.qname, t.tenant_column),
+       'Every tenant reads and changes every row of a global table, and a tenant column says its rows belong to tenants '
+       || '(unprotect() followed by mark_global() leaves a table of tenant rows like this). Decide: if the rows belong to tenants, '
+       || 'unmark it with tenant_rls.unmark_global() and protect it; if they are shared, drop the column.',
+       NULL, t.relid
+  FROM tt t LEFT JOIN extrels e ON e.objid = t.relid
+ WHERE t.status = 'global' AND t.tenant_attnum IS NOT NULL AND t.parent_relid IS NULL AND e.objid IS NULL
+   -- the table of tenants (its primary key is the tenant column alone): one row per tenant, shared by design
+   AND NOT EXISTS (SELECT 1 FROM pg_index i
+                    WHERE i.indrelid = t.relid AND i.indisprimary AND i.indnkeyatts = 1
+                      AND i.indkey[0] = t.tenant_attnum)
 UNION ALL
 SELECT 'registry_stale', 'warning', format('%I.%I', r.schema_name, r.table_name), 'table',
        format('The registry lists %I.%I, which does not exist.', r.schema_name, r.table_name),
