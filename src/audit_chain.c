@@ -1613,13 +1613,33 @@ chain_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			/* (a prepared transaction never takes the whole chain table) */
-			preparing = (event == XACT_EVENT_PRE_PREPARE);
-			if (pending != NIL)
-				flush_pending(GetCurrentTransactionNestLevel(), false);
-			preparing = false;
-			if (chain_states_used())
-				chain_write_heads();
+			{
+				/*
+				 * The log and the chain heads are written after the last
+				 * statement, when no snapshot is active (COMMIT is a utility
+				 * statement; an implicit commit comes after the statement's
+				 * snapshot was popped); heap_insert() into a relation with
+				 * a TOAST table needs one (an assertion since 15.14: every
+				 * audited commit failed it on an assert-enabled server).
+				 * AfterTriggerFireDeferred() does the same at this point.
+				 */
+				bool		snapshot_pushed = false;
+
+				if ((pending != NIL || chain_states_used()) && !ActiveSnapshotSet())
+				{
+					PushActiveSnapshot(GetTransactionSnapshot());
+					snapshot_pushed = true;
+				}
+				/* (a prepared transaction never takes the whole chain table) */
+				preparing = (event == XACT_EVENT_PRE_PREPARE);
+				if (pending != NIL)
+					flush_pending(GetCurrentTransactionNestLevel(), false);
+				preparing = false;
+				if (chain_states_used())
+					chain_write_heads();
+				if (snapshot_pushed)
+					PopActiveSnapshot();
+			}
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:

@@ -1415,7 +1415,18 @@ tenant_rls_delivery_worker_main(Datum arg)
 				at_end = true;
 				/* read again from the end of the last record */
 				priv->end_of_wal = false;
-				XLogBeginRead(reader, next);
+				if (next % XLOG_BLCKSZ == 0)
+				{
+					/*
+					 * It ended at a page boundary, which is no record start
+					 * for XLogBeginRead() (an assertion failed there, and
+					 * the server restarted): XLogFindNextRecord() at the top
+					 * of the loop skips the next page's header.
+					 */
+					positioned = false;
+				}
+				else
+					XLogBeginRead(reader, next);
 				break;
 			}
 			next = reader->EndRecPtr;

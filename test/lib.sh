@@ -99,6 +99,21 @@ tr_setup() {
 	trap tr_cleanup EXIT
 	trap 'exit 130' INT TERM
 
+	# TR_PG_PREFIX: test against another PostgreSQL 15 build instead of the
+	# system's, e.g. one configured with --enable-cassert (README.md, "Two
+	# commands"); its prefix must hold pg_regress, pg_isolation_regress and
+	# the TAP modules (make -C src/test/{regress,isolation,perl} install).
+	if [ -n "${TR_PG_PREFIX:-}" ]; then
+		[ -x "$TR_PG_PREFIX/bin/pg_config" ] || tr_die "TR_PG_PREFIX=$TR_PG_PREFIX has no bin/pg_config"
+		mkdir -p "$TR_TMP/pg"
+		cp -a "$TR_PG_PREFIX"/. "$TR_TMP/pg/"
+		TR_BINDIR=$TR_TMP/pg/bin
+		TR_PG_CONFIG=$TR_BINDIR/pg_config
+		TR_PGXS_DIR=$("$TR_PG_CONFIG" --pgxs)
+		TR_PGXS_DIR=${TR_PGXS_DIR%/src/makefiles/pgxs.mk}
+		rm -rf "$("$TR_PG_CONFIG" --sharedir)/extension"/tenant_rls[.-]* \
+			"$("$TR_PG_CONFIG" --pkglibdir)/tenant_rls.so"
+	else
 	# A relocatable copy: PostgreSQL finds share/ and lib/ relative to its binary.
 	mkdir -p "$TR_TMP/pg/usr/lib/postgresql" "$TR_TMP/pg/usr/share/postgresql"
 	cp -a "/usr/lib/postgresql/$TR_PG_MAJOR" "$TR_TMP/pg/usr/lib/postgresql/"
@@ -113,6 +128,7 @@ tr_setup() {
 	TR_BINDIR=$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/bin
 	TR_PG_CONFIG=$TR_BINDIR/pg_config
 	TR_PGXS_DIR=$TR_TMP/pg/usr/lib/postgresql/$TR_PG_MAJOR/lib/pgxs
+	fi
 
 	# Build from a copy of the tree, so the checkout stays clean and the
 	# `postgres` user can write results next to the tests.
