@@ -499,10 +499,26 @@ token_emit_log_hook(ErrorData *edata)
 		if (!edata->hide_stmt && debug_query_string != NULL &&
 			logs_statement(edata->elevel))
 		{
-			size_t		len = strlen(debug_query_string);
+			/*
+			 * Whether the string holds a token, found once per string: a
+			 * statement can log many messages (auto_explain of nested
+			 * statements, RAISE LOG in a loop).
+			 */
+			static const char *known_src = NULL;
+			static TimestampTz known_start = 0;
+			static bool known_has = false;
 
-			if (mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*'))
+			if (known_src != debug_query_string ||
+				known_start != GetCurrentStatementStartTimestamp())
 			{
+				known_src = debug_query_string;
+				known_start = GetCurrentStatementStartTimestamp();
+				known_has = mask_token_shapes(debug_query_string, NULL, 0, 0,
+											  strlen(debug_query_string), '*');
+			}
+			if (known_has)
+			{
+				size_t		len = strlen(debug_query_string);
 				MemoryContext old = MemoryContextSwitchTo(edata->assoc_context ?
 														  edata->assoc_context : ErrorContext);
 				char	   *stmt = pstrdup(debug_query_string);
@@ -1015,9 +1031,13 @@ mask_token_shapes(const char *src, char *dst, size_t dst_len, size_t from, size_
  * set_tenant_signed().  Masked: a run of base64url characters that begins
  * with a token's header (its first 20 characters decode to version, key id,
  * expiry and a tenant length in range) but is shorter than the token that
- * header announces, and a run of TOKEN_MIN_CHARS (a MAC's length) or more
- * that follows "..." (the end of a token, with its MAC).
+ * header announces (also inside a longer run: 'x' || token), and a run of
+ * TOKEN_FRAGMENT_CHARS or more that follows "..." (the end of a token, with
+ * its MAC: 42 of its 43 characters were completed in seconds; 20 leave 23,
+ * 138 bits, to guess).
  */
+#define TOKEN_FRAGMENT_CHARS 20
+
 static void
 mask_token_fragments(char *text)
 {
@@ -1035,10 +1055,23 @@ mask_token_fragments(char *text)
 		}
 		while (token_char(*q))
 			q++;
-		declared = token_declared_len(p, (size_t) (q - p));
-		if ((declared > 0 && (size_t) (q - p) < declared) ||
-			(q - p >= TOKEN_MIN_CHARS && p - text >= 3 && strncmp(p - 3, "...", 3) == 0))
+		if (q - p >= TOKEN_FRAGMENT_CHARS && p - text >= 3 && strncmp(p - 3, "...", 3) == 0)
 			memset(p, '*', q - p);
+		else
+		{
+			/* a token's start anywhere in the run ('x' || token, cut) */
+			for (char *a = p; q - a >= 20; a++)
+			{
+				if (a[0] != 'A' || a[1] < 'g' || a[1] > 'v')
+					continue;
+				declared = token_declared_len(a, (size_t) (q - a));
+				if (declared > 0 && (size_t) (q - a) < declared)
+				{
+					memset(a, '*', q - a);
+					break;
+				}
+			}
+		}
 		p = q;
 	}
 }
@@ -1091,7 +1124,9 @@ mask_token_shapes_lexically(const char *src, char *dst, size_t from, size_t to)
  * by statement: a copy of the whole string for each statement made a string
  * of many made it quadratic (64,000 CALLs of 5 MB in all took 30 s).  It is
  * kept until another top-level string needs one, never freed under a
- * statement of its own string; a string a hook gets that is not the
+ * statement of its own string, nor while a call of the next hooks has it
+ * (a procedure's COMMIT), and freed at the end of a transaction otherwise; a
+ * string a hook gets that is not the
  * top-level one (a procedure's statement, a sub-command of CREATE SCHEMA
  * that gets the masked copy) gets a copy of its own.
  */
@@ -1106,6 +1141,19 @@ static TimestampTz checked_start = 0;
 static char *hook_text = NULL;	/* in TopMemoryContext */
 static const char *hook_source = NULL;
 static TimestampTz hook_start = 0;
+static int	hook_in_use = 0;	/* calls of the next hooks that have it */
+
+/* at a transaction's end: a large string's copy is not kept for the session's life */
+static void
+hook_copy_release(void)
+{
+	if (hook_text != NULL && hook_in_use == 0)
+	{
+		pfree(hook_text);
+		hook_text = NULL;
+		hook_source = NULL;
+	}
+}
 
 static char *
 hook_copy(const char *text, bool top)
@@ -1115,8 +1163,8 @@ hook_copy(const char *text, bool top)
 	if (hook_text != NULL && hook_source == text &&
 		hook_start == GetCurrentStatementStartTimestamp())
 		return hook_text;
-	if (hook_text != NULL)
-		pfree(hook_text);
+	if (hook_text != NULL && hook_in_use == 0)
+		pfree(hook_text);		/* (in use: left to the session's memory) */
 	hook_text = MemoryContextStrdup(TopMemoryContext, text);
 	hook_source = text;
 	hook_start = GetCurrentStatementStartTimestamp();
@@ -1270,6 +1318,44 @@ executes_token_fn(Node *n)
 }
 
 static void
+next_ProcessUtility(PlannedStmt *pstmt, const char *text,
+					bool readOnlyTree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	if (token_prev_ProcessUtility)
+		token_prev_ProcessUtility(pstmt, text, readOnlyTree, context,
+								  params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, text, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/*
+ * The same with the shared copy of the top-level string (hook_copy()): it
+ * is not freed at a transaction's end while this call has it (a procedure's
+ * COMMIT).
+ */
+static void
+next_ProcessUtility_shared(PlannedStmt *pstmt, const char *text,
+						   bool readOnlyTree, ProcessUtilityContext context,
+						   ParamListInfo params, QueryEnvironment *queryEnv,
+						   DestReceiver *dest, QueryCompletion *qc)
+{
+	hook_in_use++;
+	PG_TRY();
+	{
+		next_ProcessUtility(pstmt, text, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		hook_in_use--;
+	}
+	PG_END_TRY();
+}
+
+static void
 token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
 					 ParamListInfo params, QueryEnvironment *queryEnv,
@@ -1396,12 +1482,12 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 	}
 
-	if (token_prev_ProcessUtility)
-		token_prev_ProcessUtility(pstmt, text, readOnlyTree, context,
-								  params, queryEnv, dest, qc);
+	if (text != queryString && text == hook_text)
+		next_ProcessUtility_shared(pstmt, text, readOnlyTree, context,
+								   params, queryEnv, dest, qc);
 	else
-		standard_ProcessUtility(pstmt, text, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+		next_ProcessUtility(pstmt, text, readOnlyTree, context,
+							params, queryEnv, dest, qc);
 }
 
 /*
@@ -1534,23 +1620,47 @@ token_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 static void
 token_ExecutorEnd(QueryDesc *queryDesc)
 {
-	const char *top = top_text(queryDesc->sourceText);
+	const char *src = queryDesc->sourceText;
 	stmt_check	c;
 
-	if (top != NULL && token_prev_ExecutorEnd != NULL &&
-		check_top_statement(top, queryDesc->plannedstmt->stmt_location,
-							queryDesc->plannedstmt->stmt_len, &c) &&
-		(c.tokens || c.shapes))
+	/*
+	 * By the statement's own text: with the extended protocol ExecutorEnd
+	 * runs at the next Bind or at Sync, when debug_query_string is gone;
+	 * with pg_stat_statements.track = all, for nested statements too.
+	 */
+	if (src != NULL && token_prev_ExecutorEnd != NULL)
 	{
-		const char *saved = queryDesc->sourceText;
-		char	   *copy = pnstrdup(top, c.to);	/* what precedes it, and the statement */
+		stmt_range(src, queryDesc->plannedstmt->stmt_location,
+				   queryDesc->plannedstmt->stmt_len, &c.from, &c.to);
+		c.tokens = mentions_token_fn(src, c.from, c.to);
+		c.shapes = mask_token_shapes(src, NULL, 0, c.from, c.to, '*');
+		if (c.tokens || c.shapes)
+		{
+			const char *top = top_text(src);
+			/*
+			 * The top-level string's shared copy (a string of many statements
+			 * would be copied once per statement), else a copy up to the
+			 * statement's end (a text of its own: one statement, usually).
+			 */
+			char	   *copy = top != NULL ? hook_copy(top, true) : pnstrdup(src, c.to);
 
-		mask_hook_text(top, copy, &c);
-		queryDesc->sourceText = copy;
-		token_prev_ExecutorEnd(queryDesc);
-		queryDesc->sourceText = saved;
-		pfree(copy);
-		return;
+			mask_hook_text(src, copy, &c);
+			queryDesc->sourceText = copy;
+			hook_in_use++;
+			PG_TRY();
+			{
+				token_prev_ExecutorEnd(queryDesc);
+			}
+			PG_FINALLY();
+			{
+				hook_in_use--;
+				queryDesc->sourceText = src;
+			}
+			PG_END_TRY();
+			if (top == NULL)
+				pfree(copy);
+			return;
+		}
 	}
 	if (token_prev_ExecutorEnd)
 		token_prev_ExecutorEnd(queryDesc);
@@ -1580,8 +1690,17 @@ token_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 
 		mask_hook_text(top, copy, &c);
 		pstate->p_sourcetext = copy;
-		token_prev_post_parse_analyze(pstate, query, jstate);
-		pstate->p_sourcetext = saved;
+		hook_in_use++;
+		PG_TRY();
+		{
+			token_prev_post_parse_analyze(pstate, query, jstate);
+		}
+		PG_FINALLY();
+		{
+			hook_in_use--;
+			pstate->p_sourcetext = saved;
+		}
+		PG_END_TRY();
 		return;
 	}
 	if (token_prev_post_parse_analyze)
@@ -1640,7 +1759,10 @@ static void
 token_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+	{
 		check_own_activity();
+		hook_copy_release();
+	}
 }
 
 static void

@@ -287,6 +287,16 @@ my @pieces;
 	push @pieces, [ 'the end of a token in a JSON error context', substr($tok, -40) ];
 	$node->psql('postgres', qq{SELECT '{"token": "$tok" x}'::jsonb;},
 		extra_params => [ '-U', 'app' ]);
+	# review revmask16b: characters before the token ('v1_' || token), and a
+	# JSON context that shows 42 characters of its end (the rule needed 43)
+	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @pieces, [ 'a token after other characters, cut in "Failing row contains"', substr($tok, 0, 30) ];
+	$node->psql('postgres', "INSERT INTO public.sess VALUES ('v1_$tok', NULL);",
+		extra_params => [ '-U', 'app' ]);
+	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @pieces, [ 'the last 42 characters of a token in a JSON error context', substr($tok, -20) ];
+	$node->psql('postgres', qq{SELECT '["$tok", 1, x]'::jsonb;},
+		extra_params => [ '-U', 'app' ]);
 }
 # pg_stat_statements keeps an optimisable statement's comments, and stores its
 # text as it is at ExecutorEnd when the entry went away since the statement
@@ -304,36 +314,41 @@ my @pieces;
 		'token: pg_stat_statements keeps a comment of a SELECT masked')
 	  or diag($node->safe_psql('postgres', q{SELECT string_agg(query, E'\n') FROM pg_stat_statements}));
 
-	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
-	push @tokens, [ 'a statement whose pg_stat_statements entry went away', $tok ];
-	my ($in, $out, $err) = ('BEGIN; SELECT n FROM public.lockme FOR UPDATE;' . "\n", '', '');
-	my $holder = IPC::Run::start(
-		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
-		'<', \$in, '>', \$out, '2>', \$err);
-	$holder->pump while length $in;
-	$node->poll_query_until('postgres',
-		q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockme'::regclass AND mode = 'RowShareLock' AND granted})
-	  or die 'lock holder did not start';
-	my $script = $node->basedir . '/evicted.sql';
-	PostgreSQL::Test::Utils::append_to_file($script,
-		"SELECT public.with_token_fn('Bearer $tok') IS NOT NULL AS evicted, n FROM public.lockme FOR UPDATE;\n");
-	my ($vo, $ve) = ('', '');
-	my $victim = IPC::Run::start(
-		[ 'pgbench', '-n', '-t', '1', '-f', $script,
-		  '-h', $node->host, '-p', $node->port, '-U', 'app', 'postgres' ],
-		'>', \$vo, '2>', \$ve);
-	$node->poll_query_until('postgres',
-		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'app' AND wait_event_type = 'Lock'})
-	  or diag("victim: $vo $ve");
-	$node->safe_psql('postgres', q{
-		SELECT pg_stat_statements_reset(a.usesysid, a.datid, a.query_id)
-		  FROM pg_stat_activity a WHERE a.usename = 'app' AND a.wait_event_type = 'Lock'});
-	$in .= "COMMIT;\n\\q\n";
-	$holder->finish;
-	$victim->finish;
-	like($node->safe_psql('postgres', q{SELECT string_agg(query, ' ') FROM pg_stat_statements WHERE query LIKE '%evicted%'}),
-		qr/with_token_fn\('Bearer \*+'\) IS NOT NULL AS evicted/,
-		'token: pg_stat_statements stores the evicted statement masked');
+	# with the extended protocol ExecutorEnd runs at Sync, when the top-level
+	# text is gone (review revmask16b)
+	for my $mode ('simple', 'extended', 'prepared')
+	{
+		$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+		push @tokens, [ "a statement whose pg_stat_statements entry went away ($mode)", $tok ];
+		my ($in, $out, $err) = ('BEGIN; SELECT n FROM public.lockme FOR UPDATE;' . "\n", '', '');
+		my $holder = IPC::Run::start(
+			[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
+			'<', \$in, '>', \$out, '2>', \$err);
+		$holder->pump while length $in;
+		$node->poll_query_until('postgres',
+			q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockme'::regclass AND mode = 'RowShareLock' AND granted})
+		  or die 'lock holder did not start';
+		my $script = $node->basedir . "/evicted_$mode.sql";
+		PostgreSQL::Test::Utils::append_to_file($script,
+			"SELECT public.with_token_fn('Bearer $tok') IS NOT NULL AS evicted_$mode, n /* $tok */ FROM public.lockme FOR UPDATE;\n");
+		my ($vo, $ve) = ('', '');
+		my $victim = IPC::Run::start(
+			[ 'pgbench', '-n', '-M', $mode, '-t', '1', '-f', $script,
+			  '-h', $node->host, '-p', $node->port, '-U', 'app', 'postgres' ],
+			'>', \$vo, '2>', \$ve);
+		$node->poll_query_until('postgres',
+			q{SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'app' AND wait_event_type = 'Lock'})
+		  or diag("victim: $vo $ve");
+		$node->safe_psql('postgres', q{
+			SELECT pg_stat_statements_reset(a.usesysid, a.datid, a.query_id)
+			  FROM pg_stat_activity a WHERE a.usename = 'app' AND a.wait_event_type = 'Lock'});
+		$in .= "COMMIT;\n\\q\n";
+		$holder->finish;
+		$victim->finish;
+		like($node->safe_psql('postgres', "SELECT string_agg(query, ' ') FROM pg_stat_statements WHERE query LIKE '%evicted_$mode%'"),
+			qr/with_token_fn\('Bearer \*+'\) IS NOT NULL AS evicted_$mode, n \/\* \*+ \*\//,
+			"token: pg_stat_statements stores the evicted statement masked ($mode)");
+	}
 }
 # a statement that reaches no hook: one that fails before it runs while
 # errors are not logged (log_min_messages = fatal), one that is only a comment
