@@ -157,11 +157,15 @@ check_signing_key_previous(char **newval, void **extra, GucSource source)
  */
 static char *server_key[2] = {NULL, NULL};
 
+/* changes whenever a key setting is assigned (statement_facts()) */
+static uint64 key_generation = 0;
+
 static void
 assign_key_common(int which, const char *newval, void *extra)
 {
 	bool		from_server = extra && ((KeyExtra *) extra)->from_server_config;
 
+	key_generation++;
 	key_from_server_config[which] = from_server;
 	if (from_server && newval != NULL &&
 		(server_key[which] == NULL || strcmp(server_key[which], newval) != 0))
@@ -402,6 +406,40 @@ logs_statement(int elevel)
 	return elevel >= log_min_error_statement;
 }
 
+/*
+ * What the current statement's text (debug_query_string) holds, found once
+ * per statement and key: a statement can log many messages (auto_explain of
+ * nested statements, a warning per COMMIT of a long string, RAISE LOG in a
+ * loop), and scanning the whole string for each one made them quadratic.
+ */
+static const char *facts_src = NULL;
+static TimestampTz facts_start = 0;
+static uint64 facts_keygen = 0;
+static bool facts_token = false;	/* holds a token by its form */
+static bool facts_mentions_key = false;	/* names signing_key */
+static bool facts_contains_key = false;	/* holds a configured key */
+
+static void
+statement_facts(void)
+{
+	size_t		len;
+
+	if (facts_src == debug_query_string &&
+		facts_start == GetCurrentStatementStartTimestamp() &&
+		facts_keygen == key_generation)
+		return;
+	facts_src = debug_query_string;
+	facts_start = GetCurrentStatementStartTimestamp();
+	facts_keygen = key_generation;
+	facts_token = facts_mentions_key = facts_contains_key = false;
+	if (debug_query_string == NULL)
+		return;
+	len = strlen(debug_query_string);
+	facts_token = mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*');
+	facts_mentions_key = after_mention(debug_query_string, 0, len) >= 0;
+	facts_contains_key = contains_key(debug_query_string);
+}
+
 static void
 token_emit_log_hook(ErrorData *edata)
 {
@@ -416,14 +454,16 @@ token_emit_log_hook(ErrorData *edata)
 		bool		prepared_mentions_key = edata->detail != NULL &&
 			strncmp(edata->detail, "prepare: ", 9) == 0 &&
 			mentions(edata->detail, "signing_key");
-		bool		stmt_mentions_key = prepared_mentions_key ||
-			mentions(debug_query_string, "signing_key");
+		bool		stmt_mentions_key;
 		bool		params_mention_key = edata->detail != NULL &&
 			strncmp(edata->detail, "parameters: ", 12) == 0 &&
 			mentions(edata->detail, "signing_key");
 		bool		context_mentions_key = edata->context != NULL &&
 			strstr(edata->context, "parameters: ") != NULL &&
 			mentions(edata->context, "signing_key");
+
+		statement_facts();
+		stmt_mentions_key = prepared_mentions_key || facts_mentions_key;
 
 		if ((stmt_mentions_key || params_mention_key || context_mentions_key) &&
 			!may_set_key(is_statement_log(edata)))
@@ -467,7 +507,7 @@ token_emit_log_hook(ErrorData *edata)
 			edata->hide_stmt = true;
 			edata->context = redacted(edata, "[not logged: parameters that mention tenant_rls.signing_key]");
 		}
-		if (contains_key(debug_query_string))
+		if (facts_contains_key)
 			edata->hide_stmt = true;
 		if (contains_key(edata->message))
 			edata->message = redacted(edata, redacted_text);
@@ -499,24 +539,7 @@ token_emit_log_hook(ErrorData *edata)
 		if (!edata->hide_stmt && debug_query_string != NULL &&
 			logs_statement(edata->elevel))
 		{
-			/*
-			 * Whether the string holds a token, found once per string: a
-			 * statement can log many messages (auto_explain of nested
-			 * statements, RAISE LOG in a loop).
-			 */
-			static const char *known_src = NULL;
-			static TimestampTz known_start = 0;
-			static bool known_has = false;
-
-			if (known_src != debug_query_string ||
-				known_start != GetCurrentStatementStartTimestamp())
-			{
-				known_src = debug_query_string;
-				known_start = GetCurrentStatementStartTimestamp();
-				known_has = mask_token_shapes(debug_query_string, NULL, 0, 0,
-											  strlen(debug_query_string), '*');
-			}
-			if (known_has)
+			if (facts_token)
 			{
 				size_t		len = strlen(debug_query_string);
 				MemoryContext old = MemoryContextSwitchTo(edata->assoc_context ?
@@ -1143,11 +1166,18 @@ static const char *hook_source = NULL;
 static TimestampTz hook_start = 0;
 static int	hook_in_use = 0;	/* calls of the next hooks that have it */
 
-/* at a transaction's end: a large string's copy is not kept for the session's life */
+/*
+ * At a transaction's end: a large string's copy is not kept for the
+ * session's life.  Not while its own string still runs (a COMMIT between its
+ * statements: each later statement would copy the whole string again); so
+ * it goes at the end of the next transaction.
+ */
 static void
 hook_copy_release(void)
 {
-	if (hook_text != NULL && hook_in_use == 0)
+	if (hook_text != NULL && hook_in_use == 0 &&
+		(hook_source != debug_query_string ||
+		 hook_start != GetCurrentStatementStartTimestamp()))
 	{
 		pfree(hook_text);
 		hook_text = NULL;
@@ -1538,7 +1568,7 @@ check_top_statement(const char *src, int location, int len, stmt_check *c)
 	return false;
 }
 
-/* pg_stat_activity of a top-level statement; whether it holds tokens */
+/* pg_stat_activity of a top-level statement; whether it holds anything to mask */
 static bool
 mask_top_statement(const char *src, int location, int len, uint64 query_id,
 				   stmt_check *c)
@@ -1546,7 +1576,7 @@ mask_top_statement(const char *src, int location, int len, uint64 query_id,
 	if (!check_top_statement(src, location, len, c))
 		return false;
 	mask_activity(src, c->key_from, c->tokens, c->from, c->to, query_id);
-	return c->tokens || c->shapes;
+	return true;
 }
 
 /* dst (a copy of src) with the tokens of statement c masked as the next hooks may lex it */
@@ -1557,6 +1587,9 @@ mask_hook_text(const char *src, char *dst, const stmt_check *c)
 		mask_token_args(src, dst, c->from, c->to);
 	if (c->shapes)
 		mask_token_shapes_lexically(src, dst, c->from, c->to);
+	/* a key: lexically, from the setting's name on (as for utility statements) */
+	if (c->key_from >= 0 && (size_t) c->key_from < c->to)
+		mask_lexically(src, dst, c->from, (size_t) c->key_from, c->to, true);
 }
 
 /*
@@ -1634,7 +1667,15 @@ token_ExecutorEnd(QueryDesc *queryDesc)
 				   queryDesc->plannedstmt->stmt_len, &c.from, &c.to);
 		c.tokens = mentions_token_fn(src, c.from, c.to);
 		c.shapes = mask_token_shapes(src, NULL, 0, c.from, c.to, '*');
-		if (c.tokens || c.shapes)
+		/*
+		 * A key: from a role that can set one; ExecutorEnd also runs while
+		 * a transaction aborts, where the role cannot be looked up (it
+		 * counts as one that can).
+		 */
+		c.key_from = after_mention(src, c.from, c.to);
+		if (c.key_from >= 0 && !may_set_key(IsTransactionState()))
+			c.key_from = -1;
+		if (c.tokens || c.shapes || c.key_from >= 0)
 		{
 			const char *top = top_text(src);
 			/*
@@ -1759,10 +1800,10 @@ static void
 token_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-	{
 		check_own_activity();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE)
 		hook_copy_release();
-	}
 }
 
 static void

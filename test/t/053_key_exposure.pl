@@ -415,6 +415,44 @@ $node->safe_psql('postgres', 'ALTER SYSTEM RESET tenant_rls.signing_key; SELECT 
 	  or diag(substr($log, -3000));
 }
 
+# a key set by a statement whose pg_stat_statements entry went away before
+# its ExecutorEnd (here: reset while it waits for a row lock), review
+# revmask16c: pg_stat_statements stored the text as it was
+{
+	my $key = 'key-evicted-0123456789abcdef0123456789abcd';
+	my ($in, $out, $err) = ('BEGIN; SELECT n FROM public.lockme FOR UPDATE;' . "\n", '', '');
+	my $holder = IPC::Run::start(
+		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
+		'<', \$in, '>', \$out, '2>', \$err);
+	$holder->pump while length $in;
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockme'::regclass AND mode = 'RowShareLock' AND granted})
+	  or die 'lock holder did not start';
+	my $script = $node->basedir . '/key_evicted.sql';
+	PostgreSQL::Test::Utils::append_to_file($script,
+		"SELECT now() IS NOT NULL AS key_evicted, set_config('tenant_rls.signing_key', '$key', true) IS NOT NULL, n FROM public.lockme FOR UPDATE;\n");
+	my ($o, $e) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'pgbench', '-n', '-M', 'extended', '-t', '1', '-f', $script,
+		  '-h', $node->host, '-p', $node->port, 'postgres' ],
+		'>', \$o, '2>', \$e);
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE '%key_evicted%' AND wait_event_type = 'Lock'})
+	  or diag("pgbench: $o $e");
+	$node->safe_psql('postgres', q{
+		SELECT pg_stat_statements_reset(a.usesysid, a.datid, a.query_id)
+		  FROM pg_stat_activity a WHERE a.query LIKE '%key_evicted%' AND a.wait_event_type = 'Lock'});
+	$in .= "COMMIT;\n\\q\n";
+	$holder->finish;
+	$h->finish;
+	my $seen = $node->safe_psql('postgres',
+		q{SELECT string_agg(query, ' ') FROM pg_stat_statements WHERE query LIKE '%key_evicted%'},
+		extra_params => [ '-U', 'monitor' ]);
+	unlike($seen, qr/\Q$key\E/, 'a key set by a statement whose pg_stat_statements entry went away: not in pg_stat_statements');
+	like($seen, qr/signing_key', '\*+'/, '... the statement is there, masked')
+	  or diag("seen=$seen pgbench: $o $e");
+	push @cases, [ 'a statement whose pg_stat_statements entry went away', $key ];
+}
 my $stmts = $node->safe_psql('postgres', 'SELECT query FROM pg_stat_statements',
 	extra_params => [ '-U', 'monitor' ]);
 like($stmts, qr{DO \$\$ BEGIN PERFORM 'hidden' /\* tenant_rls\.signing_key \*/; END \$\$},
