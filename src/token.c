@@ -1256,6 +1256,23 @@ activity_copy(const char *text, size_t from, size_t to)
 	return activity_text;
 }
 
+/*
+ * copy, the first copy_len bytes of src, with the statement src[from, to)
+ * masked for pg_stat_activity: its constants and comments when it names
+ * set_tenant_signed (tokens), its tokens by their form, and everything after
+ * the key setting's name (key_from >= 0).  Nothing is masked beyond copy_len.
+ */
+static void
+mask_statement_copy(const char *src, char *copy, size_t copy_len,
+					size_t from, size_t to, long key_from, bool tokens)
+{
+	if (tokens && from < copy_len)
+		mask_token_args(src, copy, from, Min(to, copy_len));
+	mask_token_shapes(src, copy, copy_len, from, to, '*');
+	if (key_from >= 0 && (size_t) key_from < copy_len)
+		mask_range(copy, (size_t) key_from, copy_len);
+}
+
 static void
 report_activity(const char *copy, uint64 query_id)
 {
@@ -1280,12 +1297,7 @@ mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t 
 	if (text == NULL || !pgstat_track_activities)
 		return;
 	copy = activity_copy(text, from, to);
-	/* (the copy holds the first activity_len bytes: no mask beyond) */
-	if (tokens && from < activity_len)
-		mask_token_args(text, copy, from, Min(to, activity_len));
-	mask_token_shapes(text, copy, activity_len, from, to, '*');
-	if (key_from >= 0 && (size_t) key_from < activity_len)
-		mask_range(copy, (size_t) key_from, activity_len);
+	mask_statement_copy(text, copy, activity_len, from, to, key_from, tokens);
 	report_activity(copy, query_id);
 }
 
@@ -1499,15 +1511,10 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		{
 			char	   *copy = activity_copy(queryString, from, act_to);
 
-			/* (the copy holds the first activity_len bytes: no mask beyond) */
-			if (tokens && from < activity_len)
-				mask_token_args(queryString, copy, from, Min(act_to, activity_len));
-			if (shapes)
-				mask_token_shapes(queryString, copy, activity_len, from, act_to, '*');
+			mask_statement_copy(queryString, copy, activity_len, from, act_to,
+								key_from, tokens);
 			if (exec_paren >= 0 && (size_t) exec_paren < activity_len)
 				mask_parens(queryString, copy, (size_t) exec_paren, Min(to, activity_len));
-			if (key_from >= 0 && (size_t) key_from < activity_len)
-				mask_range(copy, (size_t) key_from, activity_len);
 			report_activity(copy, pstmt->queryId);
 		}
 	}
@@ -1763,9 +1770,6 @@ check_own_activity(void)
 	const char *raw;
 	size_t		len;
 	long		m;
-	bool		key;
-	bool		tokens;
-	bool		shapes;
 	char	   *copy;
 
 	if (!pgstat_track_activities || MyBEEntry == NULL ||
@@ -1777,21 +1781,15 @@ check_own_activity(void)
 	if (len == 0)
 		return;
 	m = after_mention(raw, 0, len);
-	key = m >= 0 && may_set_key(false);
-	tokens = mentions_token_fn(raw, 0, len);
-	shapes = mask_token_shapes(raw, NULL, 0, 0, len, '*');
-	copy = MemoryContextAlloc(TopMemoryContext, len + 1);
+	if (m >= 0 && !may_set_key(false))
+		m = -1;
+	copy = MemoryContextAlloc(TopMemoryContext, len + 1);	/* (an abort's context is small) */
 	memcpy(copy, raw, len);
 	copy[len] = '\0';
-	if (tokens)
-		mask_token_args(raw, copy, 0, len);
-	if (shapes)
-		mask_token_shapes(raw, copy, len, 0, len, '*');
+	mask_statement_copy(raw, copy, len, 0, len, m, mentions_token_fn(raw, 0, len));
 	/* the start of a token that the text's cut at its end leaves */
 	mask_token_fragments(copy);
-	if (key)
-		mask_range(copy, (size_t) m, len);
-	if (key || memcmp(copy, raw, len) != 0)
+	if (m >= 0 || memcmp(copy, raw, len) != 0)
 		pgstat_report_activity(STATE_RUNNING, copy);
 	pfree(copy);
 }

@@ -298,6 +298,40 @@ my @pieces;
 	$node->psql('postgres', qq{SELECT '["$tok", 1, x]'::jsonb;},
 		extra_params => [ '-U', 'app' ]);
 }
+# Runs $sql (it locks a row of public.lockme) as $user with pgbench -M
+# $mode while another session holds that row, and resets its
+# pg_stat_statements entry while it waits: pg_stat_statements then stores its
+# text as it is at ExecutorEnd.  $marker names the statement.
+sub evicted_while_locked
+{
+	my ($marker, $sql, $mode, $user) = @_;
+	my ($in, $out, $err) = ("BEGIN; SELECT n FROM public.lockme FOR UPDATE;\n", '', '');
+	my $holder = IPC::Run::start(
+		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
+		'<', \$in, '>', \$out, '2>', \$err);
+	$holder->pump while length $in;
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockme'::regclass AND mode = 'RowShareLock' AND granted})
+	  or die 'lock holder did not start';
+	my $script = $node->basedir . "/$marker.sql";
+	PostgreSQL::Test::Utils::append_to_file($script, "$sql\n");
+	my ($vo, $ve) = ('', '');
+	my $victim = IPC::Run::start(
+		[ 'pgbench', '-n', '-M', $mode, '-t', '1', '-f', $script,
+		  '-h', $node->host, '-p', $node->port, '-U', $user, 'postgres' ],
+		'>', \$vo, '2>', \$ve);
+	my $waiting = "a.query LIKE '%$marker%' AND a.wait_event_type = 'Lock'";
+	$node->poll_query_until('postgres',
+		"SELECT count(*) > 0 FROM pg_stat_activity a WHERE $waiting")
+	  or diag("$marker: $vo $ve");
+	$node->safe_psql('postgres',
+		"SELECT pg_stat_statements_reset(a.usesysid, a.datid, a.query_id) FROM pg_stat_activity a WHERE $waiting");
+	$in .= "COMMIT;\n\\q\n";
+	$holder->finish;
+	$victim->finish;
+	return;
+}
+
 # pg_stat_statements keeps an optimisable statement's comments, and stores its
 # text as it is at ExecutorEnd when the entry went away since the statement
 # was analysed: here a reset while it waits for a row lock
@@ -320,31 +354,9 @@ my @pieces;
 	{
 		$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
 		push @tokens, [ "a statement whose pg_stat_statements entry went away ($mode)", $tok ];
-		my ($in, $out, $err) = ('BEGIN; SELECT n FROM public.lockme FOR UPDATE;' . "\n", '', '');
-		my $holder = IPC::Run::start(
-			[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
-			'<', \$in, '>', \$out, '2>', \$err);
-		$holder->pump while length $in;
-		$node->poll_query_until('postgres',
-			q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockme'::regclass AND mode = 'RowShareLock' AND granted})
-		  or die 'lock holder did not start';
-		my $script = $node->basedir . "/evicted_$mode.sql";
-		PostgreSQL::Test::Utils::append_to_file($script,
-			"SELECT public.with_token_fn('Bearer $tok') IS NOT NULL AS evicted_$mode, n /* $tok */ FROM public.lockme FOR UPDATE;\n");
-		my ($vo, $ve) = ('', '');
-		my $victim = IPC::Run::start(
-			[ 'pgbench', '-n', '-M', $mode, '-t', '1', '-f', $script,
-			  '-h', $node->host, '-p', $node->port, '-U', 'app', 'postgres' ],
-			'>', \$vo, '2>', \$ve);
-		$node->poll_query_until('postgres',
-			q{SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'app' AND wait_event_type = 'Lock'})
-		  or diag("victim: $vo $ve");
-		$node->safe_psql('postgres', q{
-			SELECT pg_stat_statements_reset(a.usesysid, a.datid, a.query_id)
-			  FROM pg_stat_activity a WHERE a.usename = 'app' AND a.wait_event_type = 'Lock'});
-		$in .= "COMMIT;\n\\q\n";
-		$holder->finish;
-		$victim->finish;
+		evicted_while_locked("evicted_$mode",
+			"SELECT public.with_token_fn('Bearer $tok') IS NOT NULL AS evicted_$mode, n /* $tok */ FROM public.lockme FOR UPDATE;",
+			$mode, 'app');
 		like($node->safe_psql('postgres', "SELECT string_agg(query, ' ') FROM pg_stat_statements WHERE query LIKE '%evicted_$mode%'"),
 			qr/with_token_fn\('Bearer \*+'\) IS NOT NULL AS evicted_$mode, n \/\* \*+ \*\//,
 			"token: pg_stat_statements stores the evicted statement masked ($mode)");
@@ -420,37 +432,15 @@ $node->safe_psql('postgres', 'ALTER SYSTEM RESET tenant_rls.signing_key; SELECT 
 # revmask16c: pg_stat_statements stored the text as it was
 {
 	my $key = 'key-evicted-0123456789abcdef0123456789abcd';
-	my ($in, $out, $err) = ('BEGIN; SELECT n FROM public.lockme FOR UPDATE;' . "\n", '', '');
-	my $holder = IPC::Run::start(
-		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
-		'<', \$in, '>', \$out, '2>', \$err);
-	$holder->pump while length $in;
-	$node->poll_query_until('postgres',
-		q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockme'::regclass AND mode = 'RowShareLock' AND granted})
-	  or die 'lock holder did not start';
-	my $script = $node->basedir . '/key_evicted.sql';
-	PostgreSQL::Test::Utils::append_to_file($script,
-		"SELECT now() IS NOT NULL AS key_evicted, set_config('tenant_rls.signing_key', '$key', true) IS NOT NULL, n FROM public.lockme FOR UPDATE;\n");
-	my ($o, $e) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'pgbench', '-n', '-M', 'extended', '-t', '1', '-f', $script,
-		  '-h', $node->host, '-p', $node->port, 'postgres' ],
-		'>', \$o, '2>', \$e);
-	$node->poll_query_until('postgres',
-		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE '%key_evicted%' AND wait_event_type = 'Lock'})
-	  or diag("pgbench: $o $e");
-	$node->safe_psql('postgres', q{
-		SELECT pg_stat_statements_reset(a.usesysid, a.datid, a.query_id)
-		  FROM pg_stat_activity a WHERE a.query LIKE '%key_evicted%' AND a.wait_event_type = 'Lock'});
-	$in .= "COMMIT;\n\\q\n";
-	$holder->finish;
-	$h->finish;
+	evicted_while_locked('key_evicted',
+		"SELECT now() IS NOT NULL AS key_evicted, set_config('tenant_rls.signing_key', '$key', true) IS NOT NULL, n FROM public.lockme FOR UPDATE;",
+		'extended', 'postgres');
 	my $seen = $node->safe_psql('postgres',
 		q{SELECT string_agg(query, ' ') FROM pg_stat_statements WHERE query LIKE '%key_evicted%'},
 		extra_params => [ '-U', 'monitor' ]);
 	unlike($seen, qr/\Q$key\E/, 'a key set by a statement whose pg_stat_statements entry went away: not in pg_stat_statements');
 	like($seen, qr/signing_key', '\*+'/, '... the statement is there, masked')
-	  or diag("seen=$seen pgbench: $o $e");
+	  or diag("seen=$seen");
 	push @cases, [ 'a statement whose pg_stat_statements entry went away', $key ];
 }
 my $stmts = $node->safe_psql('postgres', 'SELECT query FROM pg_stat_statements',
