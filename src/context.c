@@ -469,6 +469,23 @@ tenant_rls_current_tenant_uuid(PG_FUNCTION_ARGS)
 	PG_RETURN_UUID_P(result);
 }
 
+/* the context as an integer in [min, max], parsed once per value */
+static inline int64
+context_integer(AccessorCache *c, const char *v, int64 min, int64 max,
+				const char *type)
+{
+	if (!cache_hit(c, v))
+	{
+		int64		n;
+
+		if (!parse_int_range(v, min, max, &n))
+			invalid_context(v, type);
+		c->num = n;
+		cache_fill(c, v);
+	}
+	return c->num;
+}
+
 Datum
 tenant_rls_current_tenant_bigint(PG_FUNCTION_ARGS)
 {
@@ -476,16 +493,7 @@ tenant_rls_current_tenant_bigint(PG_FUNCTION_ARGS)
 
 	if (v == NULL)
 		PG_RETURN_NULL();
-	if (!cache_hit(&int8_cache, v))
-	{
-		int64		n;
-
-		if (!parse_int_range(v, PG_INT64_MIN, PG_INT64_MAX, &n))
-			invalid_context(v, "bigint");
-		int8_cache.num = n;
-		cache_fill(&int8_cache, v);
-	}
-	PG_RETURN_INT64(int8_cache.num);
+	PG_RETURN_INT64(context_integer(&int8_cache, v, PG_INT64_MIN, PG_INT64_MAX, "bigint"));
 }
 
 Datum
@@ -495,14 +503,5 @@ tenant_rls_current_tenant_int(PG_FUNCTION_ARGS)
 
 	if (v == NULL)
 		PG_RETURN_NULL();
-	if (!cache_hit(&int4_cache, v))
-	{
-		int64		n;
-
-		if (!parse_int_range(v, PG_INT32_MIN, PG_INT32_MAX, &n))
-			invalid_context(v, "integer");
-		int4_cache.num = n;
-		cache_fill(&int4_cache, v);
-	}
-	PG_RETURN_INT32((int32) int4_cache.num);
+	PG_RETURN_INT32((int32) context_integer(&int4_cache, v, PG_INT32_MIN, PG_INT32_MAX, "integer"));
 }

@@ -587,6 +587,8 @@ check_tenant_collation(Target *t, const char *colname)
 }
 
 /* the names protect() gives its policies (add_all_policies()) */
+static List *existing_policies(Oid relid, List *names);
+
 static const char *const own_policy_names[] = {
 	POL_ISO_SELECT, POL_ISO_INSERT, POL_ISO_UPDATE, POL_ISO_DELETE,
 	POL_GUARD_SELECT, POL_GUARD_INSERT, POL_GUARD_UPDATE, POL_GUARD_DELETE
@@ -634,18 +636,11 @@ reserved_policy_present(Oid relid)
 static List *
 own_policies_present(Oid relid)
 {
-	Oid			types[2] = {OIDOID, TEXTARRAYOID};
-	Datum		vals[2] = {ObjectIdGetDatum(relid), own_policy_names_array()};
 	List	   *names = NIL;
 
-	spi_exec_privileged("SELECT p.polname::text FROM pg_catalog.pg_policy p"
-						" WHERE p.polrelid OPERATOR(pg_catalog.=) $1"
-						"   AND p.polname::text OPERATOR(pg_catalog.=) ANY ($2)"
-						" ORDER BY pg_catalog.array_position($2, p.polname::text)",
-						2, types, vals, NULL, true);
-	for (uint64 i = 0; i < SPI_processed; i++)
-		names = lappend(names, spi_getstr(i, 1));
-	return names;
+	for (int i = 0; i < lengthof(own_policy_names); i++)
+		names = lappend(names, (char *) own_policy_names[i]);
+	return existing_policies(relid, names);
 }
 
 /*
@@ -1574,6 +1569,7 @@ str_in_list(List *l, const char *s)
 	return false;
 }
 
+/* The policies of relid among names, in the order of names. */
 static List *
 existing_policies(Oid relid, List *names)
 {
