@@ -70,6 +70,7 @@ DROP ROLE covg4_analyst, covg4_etl, covg4_dump, covg4_readers, covg4_viewer;
 -- (was missed: only the report's own session was looked at)
 ALTER ROLE covg4_app SET tenant_rls.strict = off;
 ALTER ROLE covg4_app SET tenant_rls.auto_protect = 'false';
+ALTER ROLE covg4_app SET tenant_rls.hide_statistics = off;
 DO $$ BEGIN
     EXECUTE format('ALTER ROLE covg4_app IN DATABASE %I SET tenant_rls.drift_action = warning', current_database());
     EXECUTE format('ALTER DATABASE %I SET tenant_rls.audit = off', current_database());

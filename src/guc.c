@@ -22,6 +22,7 @@ int			tenant_rls_drift_action = DRIFT_ERROR;
 char	   *tenant_rls_admin_role = NULL;
 bool		tenant_rls_audit = true;
 char	   *tenant_rls_actor_setting = NULL;
+bool		tenant_rls_hide_statistics = true;
 
 static const struct config_enum_entry tenant_type_options[] = {
 	{"text", TENANT_TYPE_TEXT, false},
@@ -170,4 +171,13 @@ tenant_rls_define_gucs(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("tenant_rls.hide_statistics",
+							 gettext_noop("Plans queries under row-level security on protected tables without the columns' most common values, histograms and correlation."),
+							 gettext_noop("Those statistics describe every tenant's rows: EXPLAIN's estimates would show other tenants' values."),
+							 &tenant_rls_hide_statistics,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 }

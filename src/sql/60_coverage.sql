@@ -154,7 +154,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('replication_role_default', 'error', 'default of session_replication_role = replica',
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM or the configuration file makes sessions start with session_replication_role = replica: ordinary triggers and event triggers do not fire, so nothing is audited, new tables are not protected and the drift guard is off.'),
     ('weakened_setting_default', 'error', 'stored default that turns a safeguard of tenant_rls off',
-     'ALTER ROLE or ALTER DATABASE ... SET stores tenant_rls.strict = off (error), tenant_rls.drift_action = warning, tenant_rls.auto_protect = off or tenant_rls.audit = off (warnings) for sessions of this database: strict mode, the drift guard, auto-protection or auditing is off for them, though the session that runs the report has it on.'),
+     'ALTER ROLE or ALTER DATABASE ... SET stores tenant_rls.strict = off (error), tenant_rls.drift_action = warning, tenant_rls.auto_protect = off, tenant_rls.audit = off or tenant_rls.hide_statistics = off (warnings) for sessions of this database: strict mode, the drift guard, auto-protection, auditing or the hiding of other tenants'' values from the planner is off for them, though the session that runs the report has it on.'),
     ('event_trigger_disabled', 'error', 'tenant_rls event trigger disabled or missing',
      'An event trigger of the extension is disabled, set to ENABLE REPLICA, dropped, or replaced by one that is not the extension''s: new tenant tables are not protected automatically, the drift guard does not stop DISABLE ROW LEVEL SECURITY, NO FORCE or DROP POLICY, and the registry misses drops and renames.'),
     ('extension_privilege', 'error', 'privilege on an object of tenant_rls beyond a plain install',
@@ -776,7 +776,8 @@ roledef AS (
      WHERE lower(split_part(c.c, '=', 1)) IN ('app.current_tenant_id', 'session_replication_role',
                                                'tenant_rls.audit_delivery', 'tenant_rls.admin_role',
                                                'tenant_rls.strict', 'tenant_rls.drift_action',
-                                               'tenant_rls.auto_protect', 'tenant_rls.audit')),
+                                               'tenant_rls.auto_protect', 'tenant_rls.audit',
+                                               'tenant_rls.hide_statistics')),
 -- the same settings in the configuration files (ALTER SYSTEM writes
 -- postgresql.auto.conf; read from the files, so also before a reload;
 -- pg_file_settings needs pg_read_all_settings): who set it, where, and how
@@ -1721,11 +1722,13 @@ SELECT 'weakened_setting_default', CASE WHEN x.name = 'tenant_rls.strict' THEN '
             WHEN 'tenant_rls.strict' THEN 'Strict mode is off in those sessions: any of them, or any SQL injection into them, can SET app.current_tenant_id to another tenant, whatever lint() run in another session says about strict mode.'
             WHEN 'tenant_rls.drift_action' THEN 'The drift guard only warns in those sessions: DISABLE ROW LEVEL SECURITY, NO FORCE, ALTER POLICY and DROP POLICY on protected tables go through.'
             WHEN 'tenant_rls.auto_protect' THEN 'Tables those sessions create in the managed schemas are not protected automatically: they stay readable by every tenant until somebody runs protect().'
+            WHEN 'tenant_rls.hide_statistics' THEN 'Those sessions plan queries on protected tables with the columns'' most common values and histograms, computed over every tenant''s rows: their EXPLAIN estimates show other tenants'' values and row counts. Keep it off only for roles trusted with every tenant''s data.'
             ELSE 'Tables protect() protects in those sessions get no audit trigger: their changes are not recorded.' END,
        format('%s RESET %s;', x.stmt, x.name),
        NULL::oid
   FROM (SELECT r.*, lower(btrim(substr(r.c, strpos(r.c, '=') + 1), ' ''"')) AS val FROM roledef r) x
- WHERE x.name IN ('tenant_rls.strict', 'tenant_rls.drift_action', 'tenant_rls.auto_protect', 'tenant_rls.audit')
+ WHERE x.name IN ('tenant_rls.strict', 'tenant_rls.drift_action', 'tenant_rls.auto_protect', 'tenant_rls.audit',
+                  'tenant_rls.hide_statistics')
    AND (x.setdatabase = 0
         OR x.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
    AND CASE WHEN x.name = 'tenant_rls.drift_action' THEN x.val <> 'error'

@@ -1,0 +1,285 @@
+/*
+ * planner_stats.c -- what the planner may learn from a protected table's
+ * statistics while a query reads it under row-level security.
+ *
+ * ANALYZE stores, per column, the most common values with their frequencies,
+ * a histogram and the correlation, computed over every tenant's rows.
+ * PostgreSQL hides them in pg_stats from a role subject to row-level security,
+ * but its planner still uses them for leakproof operators (text =, int4 >,
+ * uuid =, ...: statistic_proc_security_check()).  So a tenant's EXPLAIN,
+ * which executes nothing, estimated "customer = 'initech-merger'" at 15 rows
+ * when another tenant had such rows and at 1 when none had, gave another
+ * tenant's largest amount through "amount > x", and each tenant's row count
+ * through "tenant_id = 'globex'".
+ *
+ * With tenant_rls.hide_statistics on (the default), a relation read under
+ * row-level security (rte->securityQuals set) that carries tenant_rls's
+ * policies is estimated from a copy of its pg_statistic rows with every slot
+ * (most common values, histogram, correlation, ...) emptied: the planner
+ * keeps the null fraction, the average width and the number of distinct
+ * values, which describe the whole table the way reltuples does, and
+ * estimates "col = const" as 1/ndistinct for every constant.  The same holds
+ * for the statistics of an expression index on such a table.  Sessions that
+ * bypass row-level security (the owner without FORCE, superusers, BYPASSRLS)
+ * have no security quals and keep PostgreSQL's estimates.
+ *
+ * The stripped copies are cached per (relation, column, inheritance) and
+ * dropped on any change of pg_statistic or of a relcache entry; the planner
+ * always gets its own copy (freed through freefunc), so an invalidation
+ * processed while it plans never frees a tuple it holds.
+ */
+#include "tenant_rls.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/pg_statistic.h"
+#include "nodes/pathnodes.h"
+#include "rewrite/rowsecurity.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/selfuncs.h"
+#include "utils/syscache.h"
+
+#include "guc.h"
+#include "module_init.h"
+
+typedef struct StatsKey
+{
+	Oid			relid;
+	AttrNumber	attnum;
+	bool		inh;
+} StatsKey;
+
+typedef struct StatsEntry
+{
+	StatsKey	key;
+	bool		hide;			/* the relation carries tenant_rls's policies */
+	HeapTuple	stripped;		/* NULL: no statistics for this column */
+} StatsEntry;
+
+static get_relation_stats_hook_type prev_relation_stats_hook = NULL;
+static get_index_stats_hook_type prev_index_stats_hook = NULL;
+static MemoryContext stats_cxt = NULL;
+static HTAB *stats_cache = NULL;
+
+static void
+stats_cache_reset(void)
+{
+	if (stats_cxt != NULL)
+		MemoryContextReset(stats_cxt);
+	stats_cache = NULL;
+}
+
+static void
+stats_syscache_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	stats_cache_reset();
+}
+
+static void
+stats_relcache_changed(Datum arg, Oid relid)
+{
+	stats_cache_reset();
+}
+
+/* Does the relation carry a policy of tenant_rls's own (protect())? */
+static bool
+has_tenant_rls_policies(Oid relid)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	bool		found = false;
+
+	if (!RelationIsValid(rel))
+		return false;
+	if (rel->rd_rsdesc != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, rel->rd_rsdesc->policies)
+		{
+			RowSecurityPolicy *p = (RowSecurityPolicy *) lfirst(lc);
+
+			if (strncmp(p->policy_name, "tenant_rls_", 11) == 0)
+			{
+				found = true;
+				break;
+			}
+		}
+	}
+	RelationClose(rel);
+	return found;
+}
+
+/* A copy of a pg_statistic row with every slot emptied. */
+static HeapTuple
+strip_statistics(HeapTuple tup)
+{
+	Relation	statrel = table_open(StatisticRelationId, AccessShareLock);
+	Datum		values[Natts_pg_statistic];
+	bool		nulls[Natts_pg_statistic];
+	bool		replace[Natts_pg_statistic];
+	HeapTuple	result;
+
+	memset(replace, false, sizeof(replace));
+	for (int i = 0; i < STATISTIC_NUM_SLOTS; i++)
+	{
+		int			kind = Anum_pg_statistic_stakind1 - 1 + i;
+		int			op = Anum_pg_statistic_staop1 - 1 + i;
+		int			coll = Anum_pg_statistic_stacoll1 - 1 + i;
+		int			numbers = Anum_pg_statistic_stanumbers1 - 1 + i;
+		int			vals = Anum_pg_statistic_stavalues1 - 1 + i;
+
+		values[kind] = Int16GetDatum(0);
+		nulls[kind] = false;
+		values[op] = ObjectIdGetDatum(InvalidOid);
+		nulls[op] = false;
+		values[coll] = ObjectIdGetDatum(InvalidOid);
+		nulls[coll] = false;
+		values[numbers] = (Datum) 0;
+		nulls[numbers] = true;
+		values[vals] = (Datum) 0;
+		nulls[vals] = true;
+		replace[kind] = replace[op] = replace[coll] = replace[numbers] = replace[vals] = true;
+	}
+	result = heap_modify_tuple(tup, RelationGetDescr(statrel), values, nulls, replace);
+	table_close(statrel, AccessShareLock);
+	return result;
+}
+
+/*
+ * Fill vardata from the cache for the statistics (relid, attnum, inh) -- of a
+ * table or of an index -- if those of table tableid are to be hidden; false:
+ * PostgreSQL looks them up itself.
+ */
+static bool
+hidden_statistics(Oid relid, AttrNumber attnum, bool inh, Oid tableid,
+				  VariableStatData *vardata)
+{
+	StatsKey	key;
+	StatsEntry *entry;
+	bool		found;
+
+	if (stats_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (stats_cxt == NULL)
+		{
+			stats_cxt = AllocSetContextCreate(CacheMemoryContext, "tenant_rls statistics",
+											  ALLOCSET_SMALL_SIZES);
+			CacheRegisterSyscacheCallback(STATRELATTINH, stats_syscache_changed, (Datum) 0);
+			CacheRegisterRelcacheCallback(stats_relcache_changed, (Datum) 0);
+		}
+		ctl.keysize = sizeof(StatsKey);
+		ctl.entrysize = sizeof(StatsEntry);
+		ctl.hcxt = stats_cxt;
+		stats_cache = hash_create("tenant_rls statistics", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	memset(&key, 0, sizeof(key));
+	key.relid = relid;
+	key.attnum = attnum;
+	key.inh = inh;
+	entry = hash_search(stats_cache, &key, HASH_FIND, &found);
+	if (!found)
+	{
+		bool		hide = has_tenant_rls_policies(tableid);
+		HeapTuple	stripped = NULL;
+
+		if (hide)
+		{
+			HeapTuple	tup = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
+											  Int16GetDatum(attnum), BoolGetDatum(inh));
+
+			if (HeapTupleIsValid(tup))
+			{
+				MemoryContext old = MemoryContextSwitchTo(stats_cxt);
+
+				stripped = strip_statistics(tup);
+				MemoryContextSwitchTo(old);
+				ReleaseSysCache(tup);
+			}
+		}
+
+		/*
+		 * The lookups above may have processed invalidations that reset the
+		 * cache: enter the result only into the table that exists now.
+		 */
+		if (stats_cache == NULL)
+		{
+			if (!hide)
+				return false;
+			vardata->statsTuple = stripped ? heap_copytuple(stripped) : NULL;
+			vardata->freefunc = heap_freetuple;
+			return true;
+		}
+		entry = hash_search(stats_cache, &key, HASH_ENTER, NULL);
+		entry->hide = hide;
+		entry->stripped = stripped;
+	}
+	if (!entry->hide)
+		return false;
+	vardata->statsTuple = entry->stripped ? heap_copytuple(entry->stripped) : NULL;
+	vardata->freefunc = heap_freetuple;
+	/* acl_ok stays false: non-leakproof operators get no statistics either */
+	return true;
+}
+
+static bool
+tenant_rls_relation_stats(PlannerInfo *root, RangeTblEntry *rte,
+						  AttrNumber attnum, VariableStatData *vardata)
+{
+	if (tenant_rls_hide_statistics && rte->rtekind == RTE_RELATION &&
+		rte->securityQuals != NIL &&
+		hidden_statistics(rte->relid, attnum, rte->inh, rte->relid, vardata))
+		return true;
+	if (prev_relation_stats_hook)
+		return prev_relation_stats_hook(root, rte, attnum, vardata);
+	return false;
+}
+
+/* Is a relation the query reads as relid under security quals? */
+static bool
+read_under_security_quals(PlannerInfo *root, Oid relid)
+{
+	for (int i = 1; i < root->simple_rel_array_size; i++)
+	{
+		RangeTblEntry *rte = root->simple_rte_array[i];
+
+		if (rte != NULL && rte->rtekind == RTE_RELATION && rte->relid == relid &&
+			rte->securityQuals != NIL)
+			return true;
+	}
+	return false;
+}
+
+static bool
+tenant_rls_index_stats(PlannerInfo *root, Oid indexoid,
+					   AttrNumber indexattnum, VariableStatData *vardata)
+{
+	if (tenant_rls_hide_statistics && root->simple_rte_array != NULL)
+	{
+		Oid			heapoid = IndexGetRelation(indexoid, true);
+
+		if (OidIsValid(heapoid) && read_under_security_quals(root, heapoid) &&
+			hidden_statistics(indexoid, indexattnum, false, heapoid, vardata))
+			return true;
+	}
+	if (prev_index_stats_hook)
+		return prev_index_stats_hook(root, indexoid, indexattnum, vardata);
+	return false;
+}
+
+void
+tenant_rls_planner_stats_init(void)
+{
+	prev_relation_stats_hook = get_relation_stats_hook;
+	get_relation_stats_hook = tenant_rls_relation_stats;
+	prev_index_stats_hook = get_index_stats_hook;
+	get_index_stats_hook = tenant_rls_index_stats;
+}
