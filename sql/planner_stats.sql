@@ -20,7 +20,18 @@ CREATE INDEX invoices_lower_customer ON st.invoices (tenant_id, lower(customer))
 GRANT SELECT ON st.invoices TO tr_st_app;
 INSERT INTO st.invoices SELECT g, 't' || (g % 20), 'cust' || (g % 50), g % 1000 FROM generate_series(1, 20000) g;
 INSERT INTO st.invoices SELECT 100000 + g, 'globex', 'initech-merger', 7777777 FROM generate_series(1, 300) g;
+-- multi-column most common values and an expression's statistics
+CREATE STATISTICS st.invoices_mcv (mcv) ON customer, amount FROM st.invoices;
+CREATE STATISTICS st.invoices_upper ON (upper(customer)) FROM st.invoices;
 ANALYZE st.invoices;
+-- a partitioned table: the statistics of its partitions
+CREATE TABLE st.parts (id int NOT NULL, tenant_id text NOT NULL, customer text) PARTITION BY HASH (id);
+CREATE TABLE st.parts_1 PARTITION OF st.parts FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE st.parts_2 PARTITION OF st.parts FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('st.parts');
+GRANT SELECT ON st.parts TO tr_st_app;
+INSERT INTO st.parts SELECT id, tenant_id, customer FROM st.invoices;
+ANALYZE st.parts;
 
 -- the planner's row estimate of a query (the top node's)
 CREATE FUNCTION st.estimate(q text) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -40,7 +51,13 @@ SELECT * FROM (VALUES
   ('tenant_id = X (row count)', $$SELECT * FROM st.invoices WHERE tenant_id = 'globex'$$,
                    $$SELECT * FROM st.invoices WHERE tenant_id = 'globey'$$),
   ('index expression', $$SELECT * FROM st.invoices WHERE lower(customer) = 'initech-merger'$$,
-                   $$SELECT * FROM st.invoices WHERE lower(customer) = 'initech-mergex'$$)
+                   $$SELECT * FROM st.invoices WHERE lower(customer) = 'initech-mergex'$$),
+  ('extended statistics, mcv', $$SELECT * FROM st.invoices WHERE customer = 'initech-merger' AND amount = 7777777$$,
+                   $$SELECT * FROM st.invoices WHERE customer = 'initech-mergex' AND amount = 7777777$$),
+  ('extended statistics, expression', $$SELECT * FROM st.invoices WHERE upper(customer) = 'INITECH-MERGER'$$,
+                   $$SELECT * FROM st.invoices WHERE upper(customer) = 'INITECH-MERGEX'$$),
+  ('partitions', $$SELECT * FROM st.parts WHERE customer = 'initech-merger'$$,
+                   $$SELECT * FROM st.parts WHERE customer = 'initech-mergex'$$)
 ) AS p(probe, present, absent);
 GRANT SELECT ON st.probes TO tr_st_app;
 

@@ -19,7 +19,11 @@
  * keeps the null fraction, the average width and the number of distinct
  * values, which describe the whole table the way reltuples does, and
  * estimates "col = const" as 1/ndistinct for every constant.  The same holds
- * for the statistics of an expression index on such a table.  Sessions that
+ * for the statistics of an expression index on such a table, for those of
+ * its partitions and inheritance children when the query names the parent,
+ * and for its extended statistics (CREATE STATISTICS): the planner does not
+ * get their most-common-value lists and expression statistics (ndistinct and
+ * functional dependencies stay).  Sessions that
  * bypass row-level security (the owner without FORCE, superusers, BYPASSRLS)
  * have no security quals and keep PostgreSQL's estimates.
  *
@@ -34,7 +38,9 @@
 #include "access/table.h"
 #include "catalog/index.h"
 #include "catalog/pg_statistic.h"
+#include "catalog/pg_statistic_ext.h"
 #include "nodes/pathnodes.h"
+#include "optimizer/plancat.h"
 #include "rewrite/rowsecurity.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -57,12 +63,12 @@ typedef struct StatsKey
 typedef struct StatsEntry
 {
 	StatsKey	key;
-	bool		hide;			/* the relation carries tenant_rls's policies */
 	HeapTuple	stripped;		/* NULL: no statistics for this column */
 } StatsEntry;
 
 static get_relation_stats_hook_type prev_relation_stats_hook = NULL;
 static get_index_stats_hook_type prev_index_stats_hook = NULL;
+static get_relation_info_hook_type prev_relation_info_hook = NULL;
 static MemoryContext stats_cxt = NULL;
 static HTAB *stats_cache = NULL;
 
@@ -151,17 +157,16 @@ strip_statistics(HeapTuple tup)
 }
 
 /*
- * Fill vardata from the cache for the statistics (relid, attnum, inh) -- of a
- * table or of an index -- if those of table tableid are to be hidden; false:
- * PostgreSQL looks them up itself.
+ * Fill vardata with a stripped copy of the statistics (relid, attnum, inh) --
+ * of a table or of an index -- from the cache.
  */
-static bool
-hidden_statistics(Oid relid, AttrNumber attnum, bool inh, Oid tableid,
-				  VariableStatData *vardata)
+static void
+fill_stripped(Oid relid, AttrNumber attnum, bool inh, VariableStatData *vardata)
 {
 	StatsKey	key;
 	StatsEntry *entry;
 	bool		found;
+	HeapTuple	stripped = NULL;
 
 	if (stats_cache == NULL)
 	{
@@ -186,48 +191,62 @@ hidden_statistics(Oid relid, AttrNumber attnum, bool inh, Oid tableid,
 	key.attnum = attnum;
 	key.inh = inh;
 	entry = hash_search(stats_cache, &key, HASH_FIND, &found);
-	if (!found)
+	if (found)
+		stripped = entry->stripped;
+	else
 	{
-		bool		hide = has_tenant_rls_policies(tableid);
-		HeapTuple	stripped = NULL;
+		HeapTuple	tup = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
+										  Int16GetDatum(attnum), BoolGetDatum(inh));
 
-		if (hide)
+		if (HeapTupleIsValid(tup))
 		{
-			HeapTuple	tup = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
-											  Int16GetDatum(attnum), BoolGetDatum(inh));
+			MemoryContext old = MemoryContextSwitchTo(stats_cxt);
 
-			if (HeapTupleIsValid(tup))
-			{
-				MemoryContext old = MemoryContextSwitchTo(stats_cxt);
-
-				stripped = strip_statistics(tup);
-				MemoryContextSwitchTo(old);
-				ReleaseSysCache(tup);
-			}
+			stripped = strip_statistics(tup);
+			MemoryContextSwitchTo(old);
+			ReleaseSysCache(tup);
 		}
 
 		/*
 		 * The lookups above may have processed invalidations that reset the
-		 * cache: enter the result only into the table that exists now.
+		 * cache: enter the result only into a table that exists now (a
+		 * reset context is still there to hold the tuple until the next).
 		 */
-		if (stats_cache == NULL)
+		if (stats_cache != NULL)
 		{
-			if (!hide)
-				return false;
-			vardata->statsTuple = stripped ? heap_copytuple(stripped) : NULL;
-			vardata->freefunc = heap_freetuple;
-			return true;
+			entry = hash_search(stats_cache, &key, HASH_ENTER, NULL);
+			entry->stripped = stripped;
 		}
-		entry = hash_search(stats_cache, &key, HASH_ENTER, NULL);
-		entry->hide = hide;
-		entry->stripped = stripped;
 	}
-	if (!entry->hide)
-		return false;
-	vardata->statsTuple = entry->stripped ? heap_copytuple(entry->stripped) : NULL;
+	vardata->statsTuple = stripped ? heap_copytuple(stripped) : NULL;
 	vardata->freefunc = heap_freetuple;
 	/* acl_ok stays false: non-leakproof operators get no statistics either */
-	return true;
+}
+
+/*
+ * Is range table entry rti read under tenant_rls's row-level security?  Its
+ * own security quals count, and for an inheritance child or a partition
+ * those of the parent the query names (PostgreSQL checks the same way which
+ * statistics a child's estimates may use).
+ */
+static bool
+read_under_tenant_rls(PlannerInfo *root, Index rti)
+{
+	while (rti > 0 && rti < root->simple_rel_array_size)
+	{
+		RangeTblEntry *rte = root->simple_rte_array[rti];
+		AppendRelInfo *appinfo;
+
+		if (rte == NULL || rte->rtekind != RTE_RELATION)
+			return false;
+		if (rte->securityQuals != NIL)
+			return has_tenant_rls_policies(rte->relid);
+		if (root->append_rel_array == NULL ||
+			(appinfo = root->append_rel_array[rti]) == NULL)
+			return false;
+		rti = appinfo->parent_relid;
+	}
+	return false;
 }
 
 static bool
@@ -235,26 +254,23 @@ tenant_rls_relation_stats(PlannerInfo *root, RangeTblEntry *rte,
 						  AttrNumber attnum, VariableStatData *vardata)
 {
 	if (tenant_rls_hide_statistics && rte->rtekind == RTE_RELATION &&
-		rte->securityQuals != NIL &&
-		hidden_statistics(rte->relid, attnum, rte->inh, rte->relid, vardata))
-		return true;
+		root->simple_rte_array != NULL)
+	{
+		for (Index rti = 1; rti < root->simple_rel_array_size; rti++)
+		{
+			if (root->simple_rte_array[rti] == rte)
+			{
+				if (read_under_tenant_rls(root, rti))
+				{
+					fill_stripped(rte->relid, attnum, rte->inh, vardata);
+					return true;
+				}
+				break;
+			}
+		}
+	}
 	if (prev_relation_stats_hook)
 		return prev_relation_stats_hook(root, rte, attnum, vardata);
-	return false;
-}
-
-/* Is a relation the query reads as relid under security quals? */
-static bool
-read_under_security_quals(PlannerInfo *root, Oid relid)
-{
-	for (int i = 1; i < root->simple_rel_array_size; i++)
-	{
-		RangeTblEntry *rte = root->simple_rte_array[i];
-
-		if (rte != NULL && rte->rtekind == RTE_RELATION && rte->relid == relid &&
-			rte->securityQuals != NIL)
-			return true;
-	}
 	return false;
 }
 
@@ -266,13 +282,50 @@ tenant_rls_index_stats(PlannerInfo *root, Oid indexoid,
 	{
 		Oid			heapoid = IndexGetRelation(indexoid, true);
 
-		if (OidIsValid(heapoid) && read_under_security_quals(root, heapoid) &&
-			hidden_statistics(indexoid, indexattnum, false, heapoid, vardata))
-			return true;
+		for (Index rti = 1; OidIsValid(heapoid) && rti < root->simple_rel_array_size; rti++)
+		{
+			RangeTblEntry *rte = root->simple_rte_array[rti];
+
+			if (rte != NULL && rte->rtekind == RTE_RELATION && rte->relid == heapoid &&
+				read_under_tenant_rls(root, rti))
+			{
+				fill_stripped(indexoid, indexattnum, false, vardata);
+				return true;
+			}
+		}
 	}
 	if (prev_index_stats_hook)
 		return prev_index_stats_hook(root, indexoid, indexattnum, vardata);
 	return false;
+}
+
+/*
+ * Extended statistics (CREATE STATISTICS): their most-common-value lists and
+ * the statistics of their expressions describe every tenant's rows too, and
+ * no hook hands them out, so a relation read under tenant_rls's row-level
+ * security plans without them (ndistinct and functional dependencies stay).
+ */
+static void
+tenant_rls_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
+						 RelOptInfo *rel)
+{
+	if (prev_relation_info_hook)
+		prev_relation_info_hook(root, relationObjectId, inhparent, rel);
+	if (tenant_rls_hide_statistics && rel->statlist != NIL &&
+		root->simple_rte_array != NULL && read_under_tenant_rls(root, rel->relid))
+	{
+		List	   *kept = NIL;
+		ListCell   *lc;
+
+		foreach(lc, rel->statlist)
+		{
+			StatisticExtInfo *info = (StatisticExtInfo *) lfirst(lc);
+
+			if (info->kind != STATS_EXT_MCV && info->kind != STATS_EXT_EXPRESSIONS)
+				kept = lappend(kept, info);
+		}
+		rel->statlist = kept;
+	}
 }
 
 void
@@ -282,4 +335,6 @@ tenant_rls_planner_stats_init(void)
 	get_relation_stats_hook = tenant_rls_relation_stats;
 	prev_index_stats_hook = get_index_stats_hook;
 	get_index_stats_hook = tenant_rls_index_stats;
+	prev_relation_info_hook = get_relation_info_hook;
+	get_relation_info_hook = tenant_rls_relation_info;
 }
