@@ -683,21 +683,37 @@ worker_exit(int code, Datum arg)
 	LWLockRelease(shared->lock);
 }
 
+/*
+ * A message with our prefix that is not one a committing transaction wrote.
+ * On PostgreSQL 15 any role may write logical messages
+ * (pg_logical_emit_message() is executable by PUBLIC), so this is an alarm
+ * any role can raise: say where it is in the WAL and which transaction wrote
+ * it, so that pg_waldump / pg_stat_activity history can tell who.  The first
+ * ten warnings are logged, then at most one a minute with the number left
+ * out since: a flood must not flood the log, nor hide a later message.
+ */
 static void
-reject(const char *why)
+reject(XLogReaderState *r, Size len, const char *why)
 {
+	static TimestampTz last_warned = 0;
+	static int64 warned_at = 0;
 	int64		n;
+	TimestampTz now = GetCurrentTimestamp();
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	n = ++my_db->rejected;
 	LWLockRelease(shared->lock);
-	/* the first ten, then one in a thousand: a flood must not flood the log */
-	if (n <= 10 || n % 1000 == 0)
-		ereport(WARNING,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("tenant_rls: ignored a forged or damaged audit message in the WAL: %s", why),
-				 errdetail("%lld message(s) ignored so far.", (long long) n),
-				 errhint("Audit messages are written only by committing transactions; another writes one with pg_logical_emit_message().")));
+	if (n > 10 && !TimestampDifferenceExceeds(last_warned, now, 60 * 1000))
+		return;
+	ereport(WARNING,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("tenant_rls: ignored a forged or damaged audit message in the WAL: %s", why),
+			 errdetail("The message is at WAL location %X/%X, written by transaction %u, %zu bytes; %lld message(s) ignored so far, %lld of them not logged since the previous warning.",
+					   LSN_FORMAT_ARGS(r->ReadRecPtr), XLogRecGetXid(r), len,
+					   (long long) n, (long long) (n - warned_at - 1)),
+			 errhint("Audit messages are written only by committing transactions; another writes one with pg_logical_emit_message(), which any role may call unless EXECUTE on it is revoked from PUBLIC.")));
+	last_warned = now;
+	warned_at = n;
 }
 
 static void
@@ -721,20 +737,20 @@ keep_message(XLogReaderState *r)
 	msg = m->message + m->prefix_size;
 	if (m->message_size < MSG_HEADER_LEN)
 	{
-		reject("too short");
+		reject(r, m->message_size, "too short");
 		return;
 	}
 	message_mac(msg, m->message_size, mac);
 	if (CRYPTO_memcmp(mac, msg, MSG_MAC_LEN) != 0)
 	{
-		reject("bad signature");
+		reject(r, m->message_size, "bad signature");
 		return;
 	}
 	memcpy(&dbid, msg + MSG_MAC_LEN, sizeof(dbid));
 	memcpy(&mxid, msg + MSG_MAC_LEN + 4, sizeof(mxid));
 	if (!m->transactional || !TransactionIdIsNormal(xid) || dbid != MyDatabaseId || mxid != xid)
 	{
-		reject("signed for another transaction or database");
+		reject(r, m->message_size, "signed for another transaction or database");
 		return;
 	}
 

@@ -442,7 +442,7 @@ is($node->safe_psql('app', q{SELECT count(*) FROM tenant_rls.audit_batch}), $bat
 	'nothing but the original was added to the log');
 is($node->safe_psql('app', q{SELECT count(*) FROM tenant_rls.audit_log WHERE row_pk = '{"id": 70}'}), '1',
 	'the replayed message did not log the change a second time');
-ok($node->wait_for_log(qr/WARNING:  tenant_rls: ignored a forged or damaged audit message in the WAL: bad signature/, $log_offset),
+ok($node->wait_for_log(qr/WARNING:  tenant_rls: ignored a forged or damaged audit message in the WAL: bad signature\n.*DETAIL:  The message is at WAL location [0-9A-F]+\/[0-9A-F]+, written by transaction [0-9]+, [0-9]+ bytes;/, $log_offset),
 	'a WARNING in the server log (bad signature)');
 ok($node->wait_for_log(qr/ignored a forged or damaged audit message in the WAL: signed for another transaction/, $log_offset),
 	'a WARNING in the server log (a replayed message: signed for another transaction)');
