@@ -89,6 +89,13 @@ BEGIN
 END $$;
 SELECT level, object FROM tenant_rls.lint() WHERE code = 'weakened_setting_default';
 ALTER ROLE covg4_owner RESET tenant_rls.strict;
+-- the configuration files: ALTER SYSTEM (read from the file, before a reload)
+ALTER SYSTEM SET tenant_rls.hide_statistics = off;
+SELECT level, object LIKE 'tenant_rls.hide_statistics for configuration file %postgresql.auto.conf' AS object_ok,
+       message LIKE 'ALTER SYSTEM sets tenant_rls.hide_statistics = off (%postgresql.auto.conf, line %).' AS message_ok, fix
+  FROM tenant_rls.lint() WHERE code = 'weakened_setting_default';
+ALTER SYSTEM RESET tenant_rls.hide_statistics;
+SELECT count(*) FROM tenant_rls.lint() WHERE code = 'weakened_setting_default';
 
 -- ==== accept_finding(): an acceptance is bound to the level and to what was
 -- accepted (was: to (code, object) only, so a new TRUNCATE grant or a changed

@@ -67,8 +67,13 @@ SELECT probe, st.estimate(present) > st.estimate(absent) AS estimates_differ FRO
 -- a tenant's fresh session (the library is not preloaded here): the same
 -- estimate whether or not another tenant has the value
 \c - tr_st_app
--- first statement of the session, no tenant set
+-- the first plans of the session, before any function of the library ran
+-- (the tenant set with a plain SET, as without strict mode any session can)
+BEGIN;
+SET LOCAL app.current_tenant_id = 't1';
+SELECT current_setting('tenant_rls.hide_statistics', true) IS NULL AS library_not_loaded_yet;
 SELECT probe, st.estimate(present) = st.estimate(absent) AS same_estimate FROM st.probes;
+COMMIT;
 SHOW tenant_rls.hide_statistics;
 BEGIN;
 SELECT tenant_rls.set_tenant('t1');

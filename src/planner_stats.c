@@ -120,16 +120,28 @@ has_tenant_rls_policies(Oid relid)
 	return found;
 }
 
-/* A copy of a pg_statistic row with every slot emptied. */
+/*
+ * A copy of a pg_statistic row with every slot emptied, in the current
+ * memory context.  pg_statistic's tuple descriptor is copied once: opening
+ * the catalog per column would process invalidations each time.
+ */
 static HeapTuple
 strip_statistics(HeapTuple tup)
 {
-	Relation	statrel = table_open(StatisticRelationId, AccessShareLock);
+	static TupleDesc statdesc = NULL;
 	Datum		values[Natts_pg_statistic];
 	bool		nulls[Natts_pg_statistic];
 	bool		replace[Natts_pg_statistic];
-	HeapTuple	result;
 
+	if (statdesc == NULL)
+	{
+		Relation	statrel = table_open(StatisticRelationId, AccessShareLock);
+		MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+
+		statdesc = CreateTupleDescCopy(RelationGetDescr(statrel));
+		MemoryContextSwitchTo(old);
+		table_close(statrel, AccessShareLock);
+	}
 	memset(replace, false, sizeof(replace));
 	for (int i = 0; i < STATISTIC_NUM_SLOTS; i++)
 	{
@@ -151,9 +163,7 @@ strip_statistics(HeapTuple tup)
 		nulls[vals] = true;
 		replace[kind] = replace[op] = replace[coll] = replace[numbers] = replace[vals] = true;
 	}
-	result = heap_modify_tuple(tup, RelationGetDescr(statrel), values, nulls, replace);
-	table_close(statrel, AccessShareLock);
-	return result;
+	return heap_modify_tuple(tup, statdesc, values, nulls, replace);
 }
 
 /*
@@ -198,20 +208,31 @@ fill_stripped(Oid relid, AttrNumber attnum, bool inh, VariableStatData *vardata)
 		HeapTuple	tup = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
 										  Int16GetDatum(attnum), BoolGetDatum(inh));
 
+		/*
+		 * The lookups may process invalidations, which reset stats_cxt: it
+		 * is never the current context while they run, and only a finished
+		 * tuple is copied into it.
+		 */
 		if (HeapTupleIsValid(tup))
 		{
-			MemoryContext old = MemoryContextSwitchTo(stats_cxt);
+			HeapTuple	local = strip_statistics(tup);
 
-			stripped = strip_statistics(tup);
-			MemoryContextSwitchTo(old);
 			ReleaseSysCache(tup);
-		}
+			if (stats_cache == NULL)
+			{
+				/* reset meanwhile: hand out this copy, cache nothing */
+				vardata->statsTuple = local;
+				vardata->freefunc = heap_freetuple;
+				return;
+			}
+			{
+				MemoryContext old = MemoryContextSwitchTo(stats_cxt);
 
-		/*
-		 * The lookups above may have processed invalidations that reset the
-		 * cache: enter the result only into a table that exists now (a
-		 * reset context is still there to hold the tuple until the next).
-		 */
+				stripped = heap_copytuple(local);
+				MemoryContextSwitchTo(old);
+			}
+			heap_freetuple(local);
+		}
 		if (stats_cache != NULL)
 		{
 			entry = hash_search(stats_cache, &key, HASH_ENTER, NULL);

@@ -793,7 +793,7 @@ filedef AS (
                 ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END AS undo
       FROM pg_file_settings f
      WHERE lower(f.name) IN ('app.current_tenant_id', 'session_replication_role', 'tenant_rls.audit_delivery',
-                             'tenant_rls.admin_role')
+                             'tenant_rls.admin_role', 'tenant_rls.hide_statistics')
        AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))),
 -- the roles tenant_rls.admin_role names where sessions of this database get
 -- it: this session, a stored default (all roles, this database, a role), the
@@ -1733,6 +1733,18 @@ SELECT 'weakened_setting_default', CASE WHEN x.name = 'tenant_rls.strict' THEN '
         OR x.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
    AND CASE WHEN x.name = 'tenant_rls.drift_action' THEN x.val <> 'error'
             ELSE x.val ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$' END
+UNION ALL
+-- the same for every session, from the configuration files
+SELECT 'weakened_setting_default', 'warning',
+       format('tenant_rls.hide_statistics for %s', fd.object), 'setting',
+       format('%s sets tenant_rls.hide_statistics = off (%s).', fd.who, fd.place),
+       'Every session plans queries on protected tables with the columns'' most common values and histograms, computed over every tenant''s rows: their EXPLAIN estimates show other tenants'' values and row counts. '
+       || fd.undo,
+       CASE WHEN fd.auto THEN 'ALTER SYSTEM RESET tenant_rls.hide_statistics;' END,
+       NULL::oid
+  FROM filedef fd
+ WHERE fd.name = 'tenant_rls.hide_statistics'
+   AND btrim(fd.setting, ' ''"') ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$'
 UNION ALL
 SELECT 'event_trigger_disabled', 'error', quote_ident(e.evtname), 'event trigger',
        format('Event trigger %I of tenant_rls %s.', e.evtname,
