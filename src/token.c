@@ -1359,6 +1359,22 @@ executes_token_fn(Node *n)
 						  strlen(ps->plansource->query_string));
 }
 
+/*
+ * The top-level query string, if src is it: the same pointer (simple
+ * protocol, Parse), or a copy of it (Bind and Execute run the portal's own
+ * copy of the text, while debug_query_string, which pg_stat_activity got,
+ * is the prepared statement's).
+ */
+static const char *
+top_text(const char *src)
+{
+	if (src == NULL || debug_query_string == NULL)
+		return NULL;
+	if (src == debug_query_string || strcmp(src, debug_query_string) == 0)
+		return debug_query_string;
+	return NULL;
+}
+
 static void
 next_ProcessUtility(PlannedStmt *pstmt, const char *text,
 					bool readOnlyTree, ProcessUtilityContext context,
@@ -1407,7 +1423,17 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (queryString != NULL)
 	{
-		bool		top = queryString == debug_query_string;
+		/*
+		 * Top-level by its text, as in the executor hooks: with the extended
+		 * protocol pg_stat_activity got (and debug_query_string is) a copy
+		 * of the portal's text, which is the one passed here, so comparing
+		 * pointers took every CALL, DO and SET a driver sends for a nested
+		 * statement and left its token or key in pg_stat_activity.  From
+		 * here on queryString is the top-level string when it is that text
+		 * (the same bytes): pg_stat_activity's copy is made from it.
+		 */
+		const char *topsrc = top_text(queryString);
+		bool		top = topsrc != NULL;
 		char	   *masked = NULL;	/* the text for the next hook */
 		bool		is_execute;
 		size_t		from;
@@ -1418,6 +1444,8 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		bool		shapes = false; /* tokens by their form in [from, act_to) */
 		long		exec_paren = -1;	/* EXECUTE's arguments hold tokens */
 
+		if (top)
+			queryString = topsrc;
 		stmt_range(queryString, pstmt->stmt_location, pstmt->stmt_len, &from, &to);
 		/* the first statement: the whole string, once */
 		act_to = from == 0 ? strlen(queryString) : to;
@@ -1597,22 +1625,6 @@ mask_hook_text(const char *src, char *dst, const stmt_check *c)
 	/* a key: lexically, from the setting's name on (as for utility statements) */
 	if (c->key_from >= 0 && (size_t) c->key_from < c->to)
 		mask_lexically(src, dst, c->from, (size_t) c->key_from, c->to, true);
-}
-
-/*
- * The top-level query string, if src is it: the same pointer (simple
- * protocol, Parse), or a copy of it (Bind and Execute run the portal's own
- * copy of the text, while debug_query_string, which pg_stat_activity got,
- * is the prepared statement's).
- */
-static const char *
-top_text(const char *src)
-{
-	if (src == NULL || debug_query_string == NULL)
-		return NULL;
-	if (src == debug_query_string || strcmp(src, debug_query_string) == 0)
-		return debug_query_string;
-	return NULL;
 }
 
 static void

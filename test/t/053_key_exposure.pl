@@ -218,6 +218,58 @@ for my $mode ('extended', 'prepared')
 	  or diag("seen=$seen");
 	$h->kill_kill;
 }
+# utility statements with the extended protocol (review revcode17 F1): with
+# Parse/Bind/Execute, pg_stat_activity gets a copy of the portal's text, and
+# CALL, DO and SET were taken for nested statements and never masked: the
+# token or key stayed there while the session was idle in transaction.
+# Runs $sql (BEGIN; <statement>; \sleep; COMMIT) with pgbench -M $mode as
+# $user, and returns what $observer sees of the session in pg_stat_activity
+# while it is idle in transaction.
+sub idle_in_block_seen
+{
+	my ($marker, $sql, $mode, $user, $observer) = @_;
+	my $script = $node->basedir . "/$marker.sql";
+	PostgreSQL::Test::Utils::append_to_file($script, "BEGIN;\n$sql\n\\sleep 30 s\nCOMMIT;\n");
+	my ($o, $e) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'pgbench', '-n', '-M', $mode, '-t', '1', '-f', $script,
+		  '-h', $node->host, '-p', $node->port, '-U', $user, 'postgres' ],
+		'>', \$o, '2>', \$e);
+	my $where = "usename = '$user' AND state = 'idle in transaction' AND query LIKE '%$marker%'";
+	$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE $where")
+	  or diag("$marker: pgbench: $o $e");
+	my $seen = $node->safe_psql('postgres',
+		"SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND $where",
+		extra_params => [ '-U', $observer ]);
+	$h->kill_kill;
+	return $seen;
+}
+for my $mode ('extended', 'prepared')
+{
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @tokens, [ "CALL, extended protocol ($mode)", $tok ];
+	my $seen = idle_in_block_seen("ext_call_$mode",
+		"CALL public.with_token('$tok') /* ext_call_$mode */;", $mode, 'app', 'app');
+	unlike($seen, qr/\Q$tok\E/, "token, CALL with the extended protocol ($mode), idle in transaction: another session of the role does not see it");
+	like($seen, qr/^CALL public\.with_token\('\*+'\) \/\* ext_call_$mode \*\/;?$/, "token, CALL with the extended protocol ($mode): it sees the statement, masked")
+	  or diag("seen=$seen");
+
+	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @tokens, [ "DO, extended protocol ($mode)", $tok ];
+	$seen = idle_in_block_seen("ext_do_$mode",
+		"DO \$\$ BEGIN PERFORM 1 /* $tok */; END \$\$ /* ext_do_$mode */;", $mode, 'app', 'app');
+	unlike($seen, qr/\Q$tok\E/, "token, DO with the extended protocol ($mode), idle in transaction: another session of the role does not see it");
+	like($seen, qr/^DO \$\$ BEGIN PERFORM 1 \/\* \*+ \*\/; END \$\$ \/\* ext_do_$mode \*\/;?$/, "token, DO with the extended protocol ($mode): it sees the statement, masked")
+	  or diag("seen=$seen");
+
+	my $key = "key-set-local-$mode-0123456789abcdef0123456789";
+	push @cases, [ "SET LOCAL, extended protocol ($mode)", $key ];
+	$seen = idle_in_block_seen("ext_key_$mode",
+		"/* ext_key_$mode */ SET LOCAL tenant_rls.signing_key = '$key';", $mode, 'postgres', 'monitor');
+	unlike($seen, qr/\Q$key\E/, "SET LOCAL signing_key with the extended protocol ($mode), idle in transaction: not in pg_stat_activity");
+	like($seen, qr/^\/\* ext_key_$mode \*\/ SET LOCAL tenant_rls\.signing_key \*+/, "SET LOCAL signing_key with the extended protocol ($mode): the statement shows, masked")
+	  or diag("seen=$seen");
+}
 # a token bound as a parameter is in no statement text, but log_statement
 # logs the parameters ("parameters: $1 = '...'")
 {
