@@ -359,10 +359,38 @@ contains_key(const char *text)
 	return false;
 }
 
-static char *
-redacted(ErrorData *edata, const char *text)
+/*
+ * An error inside emit_log_hook turns the LOG or WARNING being written into
+ * an ERROR that aborts the statement, or replaces the error being reported.
+ * So the hook's allocations, up to twice a statement's length, cannot fail
+ * (MCXT_ALLOC_NO_OOM), and each has a way out that allocates nothing when
+ * one returns NULL.  (The role lookup of may_set_key() is done there only
+ * for the statement log lines postgres.c writes between statements.)
+ */
+static void *
+log_hook_alloc(ErrorData *edata, size_t size)
 {
-	return MemoryContextStrdup(edata->assoc_context ? edata->assoc_context : ErrorContext, text);
+	return MemoryContextAllocExtended(edata->assoc_context ? edata->assoc_context : ErrorContext,
+									  size, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+/*
+ * text, to replace old (one of edata's strings); without memory, as much of
+ * text as fits is written over old itself (which errfinish() frees).
+ */
+static char *
+redacted(ErrorData *edata, char *old, const char *text)
+{
+	size_t		len = strlen(text);
+	char	   *copy = log_hook_alloc(edata, len + 1);
+
+	if (copy == NULL)
+	{
+		strlcpy(old, text, strlen(old) + 1);
+		return old;
+	}
+	memcpy(copy, text, len + 1);
+	return copy;
 }
 
 static long after_mention(const char *s, size_t from, size_t to);
@@ -473,7 +501,7 @@ token_emit_log_hook(ErrorData *edata)
 		if (edata->message != NULL &&
 			strncmp(edata->message, "parameter \"tenant_rls.signing_key", 33) == 0 &&
 			strstr(edata->message, "changed to") != NULL)
-			edata->message = redacted(edata, "parameter \"tenant_rls.signing_key\" (or signing_key_previous) changed");
+			edata->message = redacted(edata, edata->message, "parameter \"tenant_rls.signing_key\" (or signing_key_previous) changed");
 		if (stmt_mentions_key)
 		{
 			/* log_statement, log_min_duration_statement, bind parameters */
@@ -482,11 +510,11 @@ token_emit_log_hook(ErrorData *edata)
 				(strncmp(edata->message, "statement: ", 11) == 0 ||
 				 strncmp(edata->message, "execute ", 8) == 0 ||
 				 strncmp(edata->message, "duration: ", 10) == 0))
-				edata->message = redacted(edata, "statement: [not logged: it mentions tenant_rls.signing_key]");
+				edata->message = redacted(edata, edata->message, "statement: [not logged: it mentions tenant_rls.signing_key]");
 			if (edata->detail != NULL && strncmp(edata->detail, "parameters: ", 12) == 0)
-				edata->detail = redacted(edata, "parameters: [not logged]");
+				edata->detail = redacted(edata, edata->detail, "parameters: [not logged]");
 			if (prepared_mentions_key)
-				edata->detail = redacted(edata, "prepare: [not logged: it mentions tenant_rls.signing_key]");
+				edata->detail = redacted(edata, edata->detail, "prepare: [not logged: it mentions tenant_rls.signing_key]");
 		}
 		/*
 		 * The setting's name can come as a bind parameter too ("SELECT
@@ -500,27 +528,27 @@ token_emit_log_hook(ErrorData *edata)
 		if (params_mention_key)
 		{
 			edata->hide_stmt = true;
-			edata->detail = redacted(edata, "parameters: [not logged: they mention tenant_rls.signing_key]");
+			edata->detail = redacted(edata, edata->detail, "parameters: [not logged: they mention tenant_rls.signing_key]");
 		}
 		if (context_mentions_key)
 		{
 			edata->hide_stmt = true;
-			edata->context = redacted(edata, "[not logged: parameters that mention tenant_rls.signing_key]");
+			edata->context = redacted(edata, edata->context, "[not logged: parameters that mention tenant_rls.signing_key]");
 		}
 		if (facts_contains_key)
 			edata->hide_stmt = true;
 		if (contains_key(edata->message))
-			edata->message = redacted(edata, redacted_text);
+			edata->message = redacted(edata, edata->message, redacted_text);
 		if (contains_key(edata->detail))
-			edata->detail = redacted(edata, redacted_text);
+			edata->detail = redacted(edata, edata->detail, redacted_text);
 		if (contains_key(edata->detail_log))
-			edata->detail_log = redacted(edata, redacted_text);
+			edata->detail_log = redacted(edata, edata->detail_log, redacted_text);
 		if (contains_key(edata->hint))
-			edata->hint = redacted(edata, redacted_text);
+			edata->hint = redacted(edata, edata->hint, redacted_text);
 		if (contains_key(edata->context))
-			edata->context = redacted(edata, redacted_text);
+			edata->context = redacted(edata, edata->context, redacted_text);
 		if (contains_key(edata->internalquery))
-			edata->internalquery = redacted(edata, redacted_text);
+			edata->internalquery = redacted(edata, edata->internalquery, redacted_text);
 
 		/*
 		 * Tokens, by their form, in every part of every message: a token
@@ -541,22 +569,31 @@ token_emit_log_hook(ErrorData *edata)
 		{
 			if (facts_token)
 			{
-				size_t		len = strlen(debug_query_string);
-				MemoryContext old = MemoryContextSwitchTo(edata->assoc_context ?
-														  edata->assoc_context : ErrorContext);
-				char	   *stmt = pstrdup(debug_query_string);
+				static const char label[] = "statement, tokens masked: ";
 				char	   *detail = edata->detail_log ? edata->detail_log : edata->detail;
+				size_t		dlen = detail ? strlen(detail) + 1 : 0; /* with a newline */
+				size_t		pre = dlen + sizeof(label) - 1;
+				size_t		len = strlen(debug_query_string);
+				/* "<detail>\n" label statement, the statement masked in place */
+				char	   *buf = log_hook_alloc(edata, pre + len + 1);
 
-				mask_token_shapes(debug_query_string, stmt, len, 0, len, '*');
+				/* without memory, the statement is not logged at all */
 				edata->hide_stmt = true;
-				/* errfinish() frees detail_log: the one replaced here, now */
-				edata->detail_log = detail ?
-					psprintf("%s\nstatement, tokens masked: %s", detail, stmt) :
-					psprintf("statement, tokens masked: %s", stmt);
-				if (detail != NULL && detail != edata->detail)
-					pfree(detail);
-				pfree(stmt);
-				MemoryContextSwitchTo(old);
+				if (buf != NULL)
+				{
+					if (detail != NULL)
+					{
+						memcpy(buf, detail, dlen - 1);
+						buf[dlen - 1] = '\n';
+					}
+					memcpy(buf + dlen, label, sizeof(label) - 1);
+					memcpy(buf + pre, debug_query_string, len + 1);
+					mask_token_shapes(debug_query_string, buf + pre, len, 0, len, '*');
+					/* errfinish() frees detail_log: the one replaced here, now */
+					edata->detail_log = buf;
+					if (detail != NULL && detail != edata->detail)
+						pfree(detail);
+				}
 			}
 		}
 
@@ -1245,9 +1282,17 @@ activity_copy(const char *text, size_t from, size_t to)
 	 * Only what pg_stat_activity keeps (track_activity_query_size bytes):
 	 * pgstat_report_activity() measures the whole text at each report, and a
 	 * copy of the whole string made a string of many statements quadratic.
+	 * It is made in the log hook too, which must not fail: NULL without
+	 * memory (the caller clears pg_stat_activity's text instead).
 	 */
 	len = strnlen(text, (size_t) pgstat_track_activity_query_size);
-	activity_text = MemoryContextAlloc(TopMemoryContext, len + 1);
+	activity_text = MemoryContextAllocExtended(TopMemoryContext, len + 1, MCXT_ALLOC_NO_OOM);
+	if (activity_text == NULL)
+	{
+		activity_len = 0;
+		activity_source = NULL;
+		return NULL;
+	}
 	memcpy(activity_text, text, len);
 	activity_text[len] = '\0';
 	activity_len = len;
@@ -1297,6 +1342,11 @@ mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t 
 	if (text == NULL || !pgstat_track_activities)
 		return;
 	copy = activity_copy(text, from, to);
+	if (copy == NULL)
+	{
+		report_activity("", query_id);	/* no memory: no text rather than the raw one */
+		return;
+	}
 	mask_statement_copy(text, copy, activity_len, from, to, key_from, tokens);
 	report_activity(copy, query_id);
 }
@@ -1539,11 +1589,14 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		{
 			char	   *copy = activity_copy(queryString, from, act_to);
 
-			mask_statement_copy(queryString, copy, activity_len, from, act_to,
-								key_from, tokens);
-			if (exec_paren >= 0 && (size_t) exec_paren < activity_len)
-				mask_parens(queryString, copy, (size_t) exec_paren, Min(to, activity_len));
-			report_activity(copy, pstmt->queryId);
+			if (copy != NULL)
+			{
+				mask_statement_copy(queryString, copy, activity_len, from, act_to,
+									key_from, tokens);
+				if (exec_paren >= 0 && (size_t) exec_paren < activity_len)
+					mask_parens(queryString, copy, (size_t) exec_paren, Min(to, activity_len));
+			}
+			report_activity(copy != NULL ? copy : "", pstmt->queryId);
 		}
 	}
 
@@ -1792,10 +1845,24 @@ check_own_activity(void)
 	len = strnlen(raw, (size_t) pgstat_track_activity_query_size);
 	if (len == 0)
 		return;
+	/*
+	 * At XACT_EVENT_COMMIT the commit record is written: an error here
+	 * (out of memory) would make the abort that follows PANIC ("cannot abort
+	 * transaction ..., it was already committed") and restart the server;
+	 * during an abort it would be an error while aborting.  So the copy is
+	 * allocated so that it cannot fail, and without memory pg_stat_activity
+	 * gets no text at all, which needs none, rather than a raw token or key.
+	 * (TopMemoryContext: an abort's context is small.)
+	 */
+	copy = MemoryContextAllocExtended(TopMemoryContext, len + 1, MCXT_ALLOC_NO_OOM);
+	if (copy == NULL)
+	{
+		pgstat_report_activity(STATE_RUNNING, "");
+		return;
+	}
 	m = after_mention(raw, 0, len);
 	if (m >= 0 && !may_set_key(false))
 		m = -1;
-	copy = MemoryContextAlloc(TopMemoryContext, len + 1);	/* (an abort's context is small) */
 	memcpy(copy, raw, len);
 	copy[len] = '\0';
 	mask_statement_copy(raw, copy, len, 0, len, m, mentions_token_fn(raw, 0, len));
