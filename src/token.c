@@ -37,6 +37,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "optimizer/planner.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
 #include "tcop/tcopprot.h"
@@ -642,6 +643,7 @@ static ExecutorStart_hook_type token_prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type token_prev_ExecutorRun = NULL;
 static ExecutorEnd_hook_type token_prev_ExecutorEnd = NULL;
 static post_parse_analyze_hook_type token_prev_post_parse_analyze = NULL;
+static planner_hook_type token_prev_planner = NULL;
 
 static bool
 is_key_setting(const char *name)
@@ -1656,6 +1658,25 @@ check_top_statement(const char *src, int location, int len, stmt_check *c)
 	return false;
 }
 
+/*
+ * The same for the next hooks only, for a text that may not be the
+ * top-level string (a nested statement's, or the top-level one after it
+ * is gone): the statement's own range, every time (no pg_stat_activity).
+ * lookup_safe: whether the role may be looked up (may_set_key()).
+ */
+static bool
+check_hook_statement(const char *src, int location, int len, bool lookup_safe,
+					 stmt_check *c)
+{
+	stmt_range(src, location, len, &c->from, &c->to);
+	c->tokens = mentions_token_fn(src, c->from, c->to);
+	c->shapes = mask_token_shapes(src, NULL, 0, c->from, c->to, '*');
+	c->key_from = after_mention(src, c->from, c->to);
+	if (c->key_from >= 0 && !may_set_key(lookup_safe))
+		c->key_from = -1;
+	return c->tokens || c->shapes || c->key_from >= 0;
+}
+
 /* pg_stat_activity of a top-level statement; whether it holds anything to mask */
 static bool
 mask_top_statement(const char *src, int location, int len, uint64 query_id,
@@ -1735,19 +1756,14 @@ token_ExecutorEnd(QueryDesc *queryDesc)
 	 */
 	if (src != NULL && token_prev_ExecutorEnd != NULL)
 	{
-		stmt_range(src, queryDesc->plannedstmt->stmt_location,
-				   queryDesc->plannedstmt->stmt_len, &c.from, &c.to);
-		c.tokens = mentions_token_fn(src, c.from, c.to);
-		c.shapes = mask_token_shapes(src, NULL, 0, c.from, c.to, '*');
 		/*
 		 * A key: from a role that can set one; ExecutorEnd also runs while
 		 * a transaction aborts, where the role cannot be looked up (it
 		 * counts as one that can).
 		 */
-		c.key_from = after_mention(src, c.from, c.to);
-		if (c.key_from >= 0 && !may_set_key(IsTransactionState()))
-			c.key_from = -1;
-		if (c.tokens || c.shapes || c.key_from >= 0)
+		if (check_hook_statement(src, queryDesc->plannedstmt->stmt_location,
+								 queryDesc->plannedstmt->stmt_len,
+								 IsTransactionState(), &c))
 		{
 			const char *top = top_text(src);
 			/*
@@ -1818,6 +1834,67 @@ token_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	}
 	if (token_prev_post_parse_analyze)
 		token_prev_post_parse_analyze(pstate, query, jstate);
+}
+
+/*
+ * pg_stat_statements with track_planning = on stores the text it gets here
+ * when the statement has no entry yet: one without constants (entries are
+ * made at parse analysis only for statements with constants), or one
+ * evicted since.  So the next planner hook gets a masked copy, like
+ * ExecutorEnd's.  A top-level statement is checked as in the executor
+ * hooks (found clean at parse analysis: not scanned again), and its
+ * pg_stat_activity masked here already (with the extended protocol Bind
+ * reported the plain text again, and planning comes before ExecutorStart).
+ */
+/* the next hook with text, a masked copy (not freed while it runs) */
+static PlannedStmt *
+prev_planner_masked(Query *parse, const char *text, int cursorOptions,
+					ParamListInfo boundParams)
+{
+	PlannedStmt *volatile result = NULL;
+
+	hook_in_use++;
+	PG_TRY();
+	{
+		result = token_prev_planner(parse, text, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		hook_in_use--;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+static PlannedStmt *
+token_planner(Query *parse, const char *query_string, int cursorOptions,
+			  ParamListInfo boundParams)
+{
+	const char *top = top_text(query_string);
+	stmt_check	c;
+	bool		mask;
+	char	   *copy;
+	PlannedStmt *result;
+
+	if (top != NULL)
+		mask = mask_top_statement(top, parse->stmt_location, parse->stmt_len,
+								  parse->queryId, &c);
+	else
+		mask = query_string != NULL && token_prev_planner != NULL &&
+			check_hook_statement(query_string, parse->stmt_location,
+								 parse->stmt_len, true, &c);
+	if (!mask || token_prev_planner == NULL)
+	{
+		if (token_prev_planner)
+			return token_prev_planner(parse, query_string, cursorOptions, boundParams);
+		return standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	copy = top != NULL ? hook_copy(top, true) : pnstrdup(query_string, c.to);
+	mask_hook_text(top != NULL ? top : query_string, copy, &c);
+	result = prev_planner_masked(parse, copy, cursorOptions, boundParams);
+	if (top == NULL)
+		pfree(copy);
+	return result;
 }
 
 /*
@@ -1940,6 +2017,8 @@ tenant_rls_token_init(void)
 	ExecutorEnd_hook = token_ExecutorEnd;
 	token_prev_post_parse_analyze = post_parse_analyze_hook;
 	post_parse_analyze_hook = token_post_parse_analyze;
+	token_prev_planner = planner_hook;
+	planner_hook = token_planner;
 	RegisterXactCallback(token_xact_callback, NULL);
 	RegisterSubXactCallback(token_subxact_callback, NULL);
 }

@@ -448,6 +448,35 @@ sub evicted_while_locked
 	unlike($err, qr/ERROR:  (?!invalid token|token)/, 'token: a token as an identifier: the statements run')
 	  or diag("err=$err");
 }
+# review revcode17 F2: pg_stat_statements.track_planning = on stores, at
+# planning, the text of a statement that has no entry yet -- one without
+# constants: the planner hook got the plain text
+$node->safe_psql('postgres', q{
+	ALTER ROLE app SET pg_stat_statements.track_planning = on;
+});
+{
+	# (two statements: the same one would share an entry, and its text)
+	for my $c ([ 'simple', 'now' ], [ 'extended', 'clock_timestamp' ])
+	{
+		my ($mode, $fn) = @$c;
+		my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+		push @tokens, [ "a statement without constants, track_planning ($mode)", $tok ];
+		my $script = $node->basedir . "/planned_$mode.sql";
+		PostgreSQL::Test::Utils::append_to_file($script,
+			"SELECT $fn() IS NOT NULL AS planned_$mode /* auth='$tok' */;\n");
+		my ($ret, $o, $e) = PostgreSQL::Test::Utils::run_command(
+			[ 'pgbench', '-n', '-M', $mode, '-t', '1', '-f', $script,
+			  '-h', $node->host, '-p', $node->port, '-U', 'app', 'postgres' ]);
+		my $seen = $node->safe_psql('postgres',
+			"SELECT plans || ' ' || query FROM pg_stat_statements WHERE query LIKE '%planned_$mode%'",
+			extra_params => [ '-U', 'app' ]);
+		unlike($seen, qr/\Q$tok\E/, "token, a statement without constants, track_planning = on ($mode): not in pg_stat_statements");
+		like($seen, qr/^1 SELECT $fn\(\) IS NOT NULL AS planned_$mode \/\* auth='\*+' \*\/$/,
+			"token, a statement without constants, track_planning = on ($mode): stored at planning, masked")
+		  or diag("seen=$seen");
+	}
+}
+$node->safe_psql('postgres', 'ALTER ROLE app RESET ALL');
 my $app_stmts = $node->safe_psql('postgres', 'SELECT query FROM pg_stat_statements',
 	extra_params => [ '-U', 'app' ]);
 like($app_stmts, qr/EXPLAIN \(ANALYZE/, '(pg_stat_statements has the statements of app)');
