@@ -1804,32 +1804,59 @@ token_ExecutorEnd(QueryDesc *queryDesc)
  * The hooks after this one (pg_stat_statements, which keeps the text with
  * its comments, constants replaced) get a masked copy of the text.
  */
+/* the next hook with text, a masked copy (not freed while it runs) */
+static void
+prev_post_parse_analyze_masked(ParseState *pstate, Query *query, JumbleState *jstate,
+							   const char *text)
+{
+	const char *saved = pstate->p_sourcetext;
+
+	pstate->p_sourcetext = text;
+	hook_in_use++;
+	PG_TRY();
+	{
+		token_prev_post_parse_analyze(pstate, query, jstate);
+	}
+	PG_FINALLY();
+	{
+		hook_in_use--;
+		pstate->p_sourcetext = saved;
+	}
+	PG_END_TRY();
+}
+
 static void
 token_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
-	const char *top = top_text(pstate->p_sourcetext);
+	const char *src = pstate->p_sourcetext;
+	const char *top = top_text(src);
 	stmt_check	c;
+	bool		mask;
 
-	if (top != NULL &&
-		mask_top_statement(top, query->stmt_location, query->stmt_len, query->queryId, &c) &&
-		token_prev_post_parse_analyze != NULL)
+	if (top != NULL)
+		mask = mask_top_statement(top, query->stmt_location, query->stmt_len,
+								  query->queryId, &c);
+	else
 	{
-		const char *saved = pstate->p_sourcetext;
-		char	   *copy = hook_copy(top, true);
+		/*
+		 * A nested statement (a DO block's, a function's, a string
+		 * EXECUTEd there): pg_stat_statements.track = all stores its text,
+		 * comments and all, so the next hooks get a masked copy of it too;
+		 * pg_stat_activity shows the top-level string only.
+		 */
+		mask = src != NULL && token_prev_post_parse_analyze != NULL &&
+			check_hook_statement(src, query->stmt_location, query->stmt_len,
+								 true, &c);
+	}
+	if (mask && token_prev_post_parse_analyze != NULL)
+	{
+		/* the shared copy of the top-level string, else one of its own */
+		char	   *copy = top != NULL ? hook_copy(top, true) : pnstrdup(src, c.to);
 
-		mask_hook_text(top, copy, &c);
-		pstate->p_sourcetext = copy;
-		hook_in_use++;
-		PG_TRY();
-		{
-			token_prev_post_parse_analyze(pstate, query, jstate);
-		}
-		PG_FINALLY();
-		{
-			hook_in_use--;
-			pstate->p_sourcetext = saved;
-		}
-		PG_END_TRY();
+		mask_hook_text(top != NULL ? top : src, copy, &c);
+		prev_post_parse_analyze_masked(pstate, query, jstate, copy);
+		if (top == NULL)
+			pfree(copy);
 		return;
 	}
 	if (token_prev_post_parse_analyze)

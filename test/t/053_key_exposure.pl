@@ -448,11 +448,14 @@ sub evicted_while_locked
 	unlike($err, qr/ERROR:  (?!invalid token|token)/, 'token: a token as an identifier: the statements run')
 	  or diag("err=$err");
 }
-# review revcode17 F2: pg_stat_statements.track_planning = on stores, at
+# review revcode17: pg_stat_statements.track_planning = on stores, at
 # planning, the text of a statement that has no entry yet -- one without
-# constants: the planner hook got the plain text
+# constants (F2) -- and track = all stores the statements of a DO block or a
+# function, with their comments (F3): the planner hook and parse analysis of
+# nested statements got the plain text
 $node->safe_psql('postgres', q{
 	ALTER ROLE app SET pg_stat_statements.track_planning = on;
+	ALTER ROLE app SET pg_stat_statements.track = 'all';
 });
 {
 	# (two statements: the same one would share an entry, and its text)
@@ -475,6 +478,20 @@ $node->safe_psql('postgres', q{
 			"token, a statement without constants, track_planning = on ($mode): stored at planning, masked")
 		  or diag("seen=$seen");
 	}
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	my $tok2 = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @tokens, [ 'a statement of a DO block, track = all', $tok ], [ 'a string a DO block EXECUTEs, track = all', $tok2 ];
+	$node->safe_psql('postgres',
+		qq{DO \$\$ BEGIN PERFORM 1 /* auth='$tok' */ AS nested_do; EXECUTE 'SELECT 1, 2 /* ' || '$tok2' || ' */ AS nested_exec'; END \$\$;},
+		extra_params => [ '-U', 'app' ]);
+	my $seen = $node->safe_psql('postgres',
+		q{SELECT string_agg(query, E'\n' ORDER BY query COLLATE "C") FROM pg_stat_statements WHERE NOT toplevel AND query ~ 'nested_(do|exec)'},
+		extra_params => [ '-U', 'app' ]);
+	unlike($seen, qr/\Q$tok\E/, 'token, a statement of a DO block, track = all: not in pg_stat_statements');
+	unlike($seen, qr/\Q$tok2\E/, 'token, a string a DO block EXECUTEs, track = all: not in pg_stat_statements');
+	like($seen, qr{^SELECT \$1 /\* auth='\*+' \*/ AS nested_do\nSELECT \$1, \$2 /\* \*+ \*/ AS nested_exec$},
+		'token, nested statements, track = all: stored masked')
+	  or diag("seen=$seen");
 }
 $node->safe_psql('postgres', 'ALTER ROLE app RESET ALL');
 my $app_stmts = $node->safe_psql('postgres', 'SELECT query FROM pg_stat_statements',
