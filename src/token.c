@@ -1465,6 +1465,86 @@ next_ProcessUtility_shared(PlannedStmt *pstmt, const char *text,
 	PG_END_TRY();
 }
 
+/*
+ * Utility statements that may start parallel workers of their own (index
+ * builds: CREATE INDEX, REINDEX, ALTER TABLE ... ADD PRIMARY KEY, CLUSTER,
+ * VACUUM FULL and REFRESH MATERIALIZED VIEW rebuild indexes; VACUUM's
+ * parallel index vacuuming).  Such a worker copies the leader's whole
+ * debug_query_string and reports it in pg_stat_activity before any code of
+ * tenant_rls runs in it (_bt_parallel_build_main(), parallel_vacuum_main()),
+ * and runs none of the hooks that mask it.  (Parallel query workers do run
+ * the executor hooks.)
+ */
+static bool
+may_start_maintenance_workers(Node *n)
+{
+	switch (nodeTag(n))
+	{
+		case T_IndexStmt:
+		case T_ReindexStmt:
+		case T_VacuumStmt:
+		case T_ClusterStmt:
+		case T_AlterTableStmt:
+		case T_RefreshMatViewStmt:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * The top-level string src masked whole for such workers: what
+ * pg_stat_activity shows of it (activity_text, masked statement by statement
+ * so far), and the rest masked as the first statement's check masks it.  It
+ * is not activity_text itself, which a later masking may free and which
+ * stops at track_activity_query_size (a worker logs its debug_query_string).
+ */
+static char *
+worker_copy(const char *src)
+{
+	size_t		len = strlen(src);
+	char	   *copy = palloc(len + 1);
+	long		m = after_mention(src, 0, len);
+
+	memcpy(copy, src, len + 1);
+	if (m >= 0 && !may_set_key(true))
+		m = -1;
+	mask_statement_copy(src, copy, len, 0, len, m, mentions_token_fn(src, 0, len));
+	for (size_t i = 0; i < activity_len && i < len; i++)
+		if (activity_text[i] != src[i])
+			copy[i] = activity_text[i];
+	return copy;
+}
+
+/*
+ * The next hook with debug_query_string pointing to worker_text for the
+ * call: the parallel workers it starts copy that instead of the plain text.
+ */
+static void
+next_ProcessUtility_workers(PlannedStmt *pstmt, const char *text, const char *worker_text,
+							bool readOnlyTree, ProcessUtilityContext context,
+							ParamListInfo params, QueryEnvironment *queryEnv,
+							DestReceiver *dest, QueryCompletion *qc)
+{
+	const char *saved = debug_query_string;
+
+	debug_query_string = worker_text;
+	PG_TRY();
+	{
+		if (text == hook_text)
+			next_ProcessUtility_shared(pstmt, text, readOnlyTree, context,
+									   params, queryEnv, dest, qc);
+		else
+			next_ProcessUtility(pstmt, text, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		debug_query_string = saved;
+	}
+	PG_END_TRY();
+}
+
 static void
 token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
@@ -1472,6 +1552,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 DestReceiver *dest, QueryCompletion *qc)
 {
 	const char *text = queryString;
+	char	   *worker_text = NULL; /* debug_query_string for parallel workers */
 
 	if (queryString != NULL)
 	{
@@ -1600,9 +1681,27 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			}
 			report_activity(copy != NULL ? copy : "", pstmt->queryId);
 		}
+
+		/*
+		 * A string whose text pg_stat_activity shows masked (this statement
+		 * or an earlier one of it needed masking: activity_text is this
+		 * string's) and a statement that may start maintenance workers: they
+		 * get the masked text as debug_query_string.
+		 */
+		if (top && pgstat_track_activities && activity_text != NULL &&
+			activity_source == queryString &&
+			activity_start == GetCurrentStatementStartTimestamp() &&
+			may_start_maintenance_workers(pstmt->utilityStmt))
+			worker_text = worker_copy(queryString);
 	}
 
-	if (text != queryString && text == hook_text)
+	if (worker_text != NULL)
+	{
+		next_ProcessUtility_workers(pstmt, text, worker_text, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+		pfree(worker_text);
+	}
+	else if (text != queryString && text == hook_text)
 		next_ProcessUtility_shared(pstmt, text, readOnlyTree, context,
 								   params, queryEnv, dest, qc);
 	else

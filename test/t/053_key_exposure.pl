@@ -494,6 +494,57 @@ $node->safe_psql('postgres', q{
 	  or diag("seen=$seen");
 }
 $node->safe_psql('postgres', 'ALTER ROLE app RESET ALL');
+# review revcode17 F4: the parallel workers of an index build copy the
+# leader's whole query string and show it in pg_stat_activity, before any
+# hook of tenant_rls runs in them: a token of an earlier statement of the
+# string, or a key, was readable in the workers' rows.  (slowimm() makes the
+# build last long enough to look.)
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.par AS SELECT g AS id FROM generate_series(1, 20000) g;
+	ALTER TABLE public.par OWNER TO app;
+	GRANT CREATE ON SCHEMA public TO app;
+	CREATE FUNCTION public.slowimm(int) RETURNS int LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+		AS $$ BEGIN IF $1 % 1000 = 0 THEN PERFORM pg_sleep(0.3); END IF; RETURN $1; END $$;
+	GRANT EXECUTE ON FUNCTION public.slowimm(int) TO app;
+	ANALYZE public.par;
+});
+# Sends $sql as $user (one simple-protocol string that builds the index
+# $marker) and returns what $observer sees of its parallel workers.
+sub parallel_workers_seen
+{
+	my ($marker, $sql, $user, $observer) = @_;
+	my ($o, $e) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-U', $user, '-d', 'postgres',
+		  '-c', "$sql SET max_parallel_maintenance_workers = 2; SET min_parallel_table_scan_size = 0; CREATE INDEX $marker ON public.par (public.slowimm(id)); DROP INDEX public.$marker" ],
+		'>', \$o, '2>', \$e);
+	my $where = "backend_type = 'parallel worker' AND query LIKE '%$marker%'";
+	$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE $where")
+	  or diag("$marker: no parallel worker seen: $o $e");
+	my $seen = $node->safe_psql('postgres', "SELECT query FROM pg_stat_activity WHERE $where",
+		extra_params => [ '-U', $observer ]);
+	$h->finish;
+	return $seen;
+}
+{
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @tokens, [ 'a string that builds an index in parallel', $tok ];
+	my $seen = parallel_workers_seen('par_tok',
+		"SELECT tenant_rls.set_tenant_signed('$tok') IS NOT NULL;", 'app', 'app');
+	unlike($seen, qr/\Q$tok\E/, 'token, a string that builds an index in parallel: another session of the role does not see it in the workers\' rows');
+	like($seen, qr/^SELECT tenant_rls\.set_tenant_signed\('\*+'\) IS NOT NULL; SET max_parallel_maintenance_workers/m,
+		'token, a string that builds an index in parallel: the workers show it masked')
+	  or diag("seen=$seen");
+
+	my $key = 'key-parallel-index-0123456789abcdef01234567';
+	push @cases, [ 'a string that builds an index in parallel', $key ];
+	$seen = parallel_workers_seen('par_key',
+		"/* par_key */ SET tenant_rls.signing_key = '$key';", 'postgres', 'monitor');
+	unlike($seen, qr/\Q$key\E/, 'a key set by a string that builds an index in parallel: not in the workers\' rows');
+	like($seen, qr/^\/\* par_key \*\/ SET tenant_rls\.signing_key \*/m,
+		'a key set by a string that builds an index in parallel: the workers show it masked')
+	  or diag("seen=$seen");
+}
 my $app_stmts = $node->safe_psql('postgres', 'SELECT query FROM pg_stat_statements',
 	extra_params => [ '-U', 'app' ]);
 like($app_stmts, qr/EXPLAIN \(ANALYZE/, '(pg_stat_statements has the statements of app)');
