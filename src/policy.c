@@ -2105,6 +2105,27 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	else
 		vals[5] = PG_GETARG_DATUM(4);
 	vals[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+
+	/*
+	 * The same grant again (same valid_until) changes nothing: no write, so
+	 * the grants trigger does not fire and no backend drops its caches.
+	 */
+	spi_exec_privileged("SELECT g.valid_until IS NOT DISTINCT FROM $6"
+						"  FROM tenant_rls.tenant_grant g"
+						" WHERE g.schema_name OPERATOR(pg_catalog.=) $1 AND g.table_name OPERATOR(pg_catalog.=) $2"
+						"   AND g.owner_tenant OPERATOR(pg_catalog.=) $3 AND g.grantee_tenant OPERATOR(pg_catalog.=) $4"
+						"   AND g.privilege OPERATOR(pg_catalog.=) $5",
+						6, types, vals, nulls, false);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		{
+			SPI_finish();
+			PG_RETURN_VOID();
+		}
+	}
 	spi_exec_privileged("INSERT INTO tenant_rls.tenant_grant AS g"
 						" (schema_name, table_name, owner_tenant, grantee_tenant, privilege, valid_until, granted_by)"
 						" VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -2150,12 +2171,27 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 		vals[4] = (Datum) 0;
 		nulls[4] = 'n';
 	}
-	spi_exec_privileged("DELETE FROM tenant_rls.tenant_grant"
+	/*
+	 * Nothing to revoke: no DELETE, so the grants trigger does not fire (a
+	 * tenant looping on a revoke of nothing made every backend drop its
+	 * caches and plans at each call).
+	 */
+	spi_exec_privileged("SELECT 1 FROM tenant_rls.tenant_grant"
 						" WHERE schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2"
 						"   AND owner_tenant OPERATOR(pg_catalog.=) $3 AND grantee_tenant OPERATOR(pg_catalog.=) $4"
-						"   AND ($5::text IS NULL OR privilege OPERATOR(pg_catalog.=) $5)",
+						"   AND ($5::text IS NULL OR privilege OPERATOR(pg_catalog.=) $5)"
+						" LIMIT 1",
 						5, types, vals, nulls, false);
-	n = SPI_processed;
+	n = 0;
+	if (SPI_processed > 0)
+	{
+		spi_exec_privileged("DELETE FROM tenant_rls.tenant_grant"
+							" WHERE schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2"
+							"   AND owner_tenant OPERATOR(pg_catalog.=) $3 AND grantee_tenant OPERATOR(pg_catalog.=) $4"
+							"   AND ($5::text IS NULL OR privilege OPERATOR(pg_catalog.=) $5)",
+							5, types, vals, nulls, false);
+		n = SPI_processed;
+	}
 	if (n == 0 && priv)
 		ereport(NOTICE,
 				(errmsg("tenant \"%s\" had no %s grant from tenant \"%s\" on table \"%s\", nothing to do",
