@@ -20,6 +20,20 @@ CREATE INDEX ON grt.docs (tenant_id);
 INSERT INTO grt.docs SELECT i, 't' || (i % 4), 'doc ' || i FROM generate_series(1, 400) i;
 SELECT count(*) FROM tenant_rls.protect('grt.docs');
 GRANT SELECT, INSERT, UPDATE, DELETE ON grt.docs TO tr_grt_app;
+CREATE TABLE grt.other (id integer PRIMARY KEY, tenant_id text);
+CREATE INDEX ON grt.other (tenant_id);
+INSERT INTO grt.other SELECT i, 't' || (i % 4) FROM generate_series(1, 400) i;
+SELECT count(*) FROM tenant_rls.protect('grt.other');
+GRANT SELECT ON grt.other TO tr_grt_app;
+CREATE TABLE grt.parted (id integer, tenant_id text, region text) PARTITION BY LIST (region);
+CREATE TABLE grt.parted_eu PARTITION OF grt.parted FOR VALUES IN ('eu');
+CREATE TABLE grt.parted_us PARTITION OF grt.parted FOR VALUES IN ('us');
+CREATE INDEX ON grt.parted (tenant_id);
+INSERT INTO grt.parted SELECT i, 't' || (i % 4), CASE WHEN i % 3 = 0 THEN 'eu' ELSE 'us' END
+  FROM generate_series(1, 400) i;
+SELECT count(*) FROM tenant_rls.protect('grt.parted');
+GRANT SELECT ON grt.parted, grt.parted_eu TO tr_grt_app;
+ANALYZE grt.docs, grt.other, grt.parted;
 RESET ROLE;
 
 -- ------------------------------------------------------------------------
@@ -59,10 +73,83 @@ SELECT table_name, owner_tenant, grantee_tenant, privilege, valid_until FROM ten
  ORDER BY 1, 2, 3, 4;
 DROP TRIGGER grt_watch ON tenant_rls.tenant_grant;
 DROP FUNCTION grt.watch();
+SELECT tenant_rls.revoke_access('grt.docs', 't1', 't2');
+
+-- ------------------------------------------------------------------------
+-- 2. A grant change replans the cached plans of the tables it covers (the
+--    table, and the partitions protected with it), in every session, and
+--    leaves the others alone.  Plans made with sequential scans only, then
+--    the setting changed: a plan made again uses the index (the settings
+--    alone do not invalidate a cached plan).
+-- ------------------------------------------------------------------------
+SET ROLE tr_grt_app;
+SET plan_cache_mode = force_generic_plan;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+BEGIN;
+SELECT tenant_rls.set_tenant('t2');
+PREPARE docs_q AS SELECT tenant_id, count(*) FROM grt.docs GROUP BY 1 ORDER BY 1;
+PREPARE other_q AS SELECT count(*) FROM grt.other;
+PREPARE part_q AS SELECT tenant_id, count(*) FROM grt.parted_eu GROUP BY 1 ORDER BY 1;
+EXPLAIN (COSTS OFF) EXECUTE docs_q;
+EXPLAIN (COSTS OFF) EXECUTE other_q;
+EXPLAIN (COSTS OFF) EXECUTE part_q;
+EXECUTE docs_q;
+EXECUTE part_q;
+COMMIT;
+SET enable_seqscan = off;
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+-- t1 lets t2 read its rows of docs and of parted (so of parted_eu)
+BEGIN;
+SELECT tenant_rls.set_tenant('t1');
+SELECT tenant_rls.grant_access('grt.docs', 't1', 't2', 'read');
+SELECT tenant_rls.grant_access('grt.parted', 't1', 't2', 'read');
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('t2');
+-- planned again: the grants term is there, t1's rows are seen
+EXPLAIN (COSTS OFF) EXECUTE docs_q;
+EXECUTE docs_q;
+EXPLAIN (COSTS OFF) EXECUTE part_q;
+EXECUTE part_q;
+-- not planned again: other is not covered by the grants
+EXPLAIN (COSTS OFF) EXECUTE other_q;
+COMMIT;
+-- a revoke plans docs again (its grants are gone), not other
+BEGIN;
+SELECT tenant_rls.set_tenant('t1');
+SELECT tenant_rls.revoke_access('grt.docs', 't1', 't2');
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('t2');
+EXPLAIN (COSTS OFF) EXECUTE docs_q;
+EXECUTE docs_q;
+EXPLAIN (COSTS OFF) EXECUTE other_q;
+COMMIT;
+RESET ROLE;
+-- TRUNCATE (the owner's) has no transition table: it still invalidates
+-- every plan (rolled back: the grants of the other suites stay)
+GRANT TRUNCATE ON tenant_rls.tenant_grant TO tr_grt_app;
+SET ROLE tr_grt_app;
+BEGIN;
+TRUNCATE tenant_rls.tenant_grant;
+EXPLAIN (COSTS OFF) EXECUTE other_q;
+ROLLBACK;
+RESET ROLE;
+REVOKE TRUNCATE ON tenant_rls.tenant_grant FROM tr_grt_app;
+DEALLOCATE ALL;
+RESET plan_cache_mode;
+RESET enable_seqscan;
+-- the triggers on tenant_rls.tenant_grant
+SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger
+ WHERE tgrelid = 'tenant_rls.tenant_grant'::regclass AND NOT tgisinternal ORDER BY 1;
 
 -- ------------------------------------------------------------------------
 SET client_min_messages = warning;
 SELECT count(*) FROM tenant_rls.unprotect('grt.docs');
+SELECT count(*) FROM tenant_rls.unprotect('grt.other');
+SELECT count(*) FROM tenant_rls.unprotect('grt.parted');
 DROP SCHEMA grt CASCADE;
 DROP ROLE tr_grt_app;
 DROP ROLE tr_grt_owner;

@@ -2205,10 +2205,79 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 }
 
 /*
- * Statement trigger on tenant_rls.tenant_grant: whatever changed, every
- * backend drops its grant cache and its cached plans at commit (grants change
- * rarely; what the planner read for exception_allows*() must never be stale).  On any
- * other table it refuses to run: it would let anybody flush every backend's
+ * Invalidate, in every backend at commit, the relcache of each table the
+ * grants in the trigger's transition tables cover (the named table and the
+ * children protected with it, as grant_cache_load() maps them; plans that
+ * folded "no grants" for it depend on it) and of tenant_rls.tenant_grant
+ * (grant caches reload, see grant_cache_inval()).
+ */
+static void
+invalidate_granted_tables(TriggerData *trigdata)
+{
+	Trigger    *trig = trigdata->tg_trigger;
+	StringInfoData sql;
+	Oid		   *relids;
+	uint64		n;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "tenant_rls: SPI_register_trigger_data failed");
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "WITH g AS (");
+	if (trigdata->tg_oldtable != NULL)
+		appendStringInfo(&sql, "SELECT schema_name, table_name FROM %s",
+						 quote_identifier(trig->tgoldtable));
+	if (trigdata->tg_oldtable != NULL && trigdata->tg_newtable != NULL)
+		appendStringInfoString(&sql, " UNION ");
+	if (trigdata->tg_newtable != NULL)
+		appendStringInfo(&sql, "SELECT schema_name, table_name FROM %s",
+						 quote_identifier(trig->tgnewtable));
+	appendStringInfoString(&sql,
+						   ")"
+						   " SELECT c.oid FROM g"
+						   "  JOIN tenant_rls.protected_table p"
+						   "    ON (p.schema_name OPERATOR(pg_catalog.=) g.schema_name"
+						   "        AND p.table_name OPERATOR(pg_catalog.=) g.table_name)"
+						   "    OR (p.parent_schema OPERATOR(pg_catalog.=) g.schema_name"
+						   "        AND p.parent_table OPERATOR(pg_catalog.=) g.table_name)"
+						   "  JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) p.schema_name"
+						   "  JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
+						   "                            AND c.relname OPERATOR(pg_catalog.=) p.table_name"
+						   " UNION"
+						   " SELECT c.oid FROM g"
+						   "  JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) g.schema_name"
+						   "  JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
+						   "                            AND c.relname OPERATOR(pg_catalog.=) g.table_name");
+	spi_exec_privileged(sql.data, 0, NULL, NULL, NULL, false);
+	n = SPI_processed;
+	relids = palloc(sizeof(Oid) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		relids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	for (uint64 i = 0; i < n; i++)
+		CacheInvalidateRelcacheByRelid(relids[i]);
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+}
+
+/* a transition table that is there and holds a row */
+static bool
+transition_rows(Tuplestorestate *ts)
+{
+	return ts != NULL && tuplestore_tuple_count(ts) > 0;
+}
+
+/*
+ * Statement triggers on tenant_rls.tenant_grant: each backend drops its grant
+ * cache and the cached plans of the tables the changed grants cover, at
+ * commit (what the planner read for exception_allows*() must never be
+ * stale).  A statement that changed no row invalidates nothing; TRUNCATE (or
+ * a trigger without transition tables) invalidates every relcache.  On any
+ * other table it refuses to run: it would let anybody flush other backends'
  * caches with each statement.
  */
 Datum
@@ -2231,16 +2300,22 @@ tenant_rls_grants_changed(PG_FUNCTION_ARGS)
 						   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 													  RelationGetRelationName(rel))),
 				 errhint("Drop the trigger.")));
-	CacheInvalidateRelcacheAll();
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		(trigdata->tg_oldtable == NULL && trigdata->tg_newtable == NULL))
+		CacheInvalidateRelcacheAll();
+	else if (transition_rows(trigdata->tg_oldtable) || transition_rows(trigdata->tg_newtable))
+		invalidate_granted_tables(trigdata);
 	return PointerGetDatum(NULL);
 }
 
 /* ---------------------------------------------------------------------
  * The grant cache: every grant, keyed by the OID of each protected table it
  * covers (the table itself and the children protected with it).  Rebuilt
- * lazily after an invalidation that can change it: all relcaches (the grants
- * trigger), the grants table's (protect() and unprotect() change which
- * tables a grant covers), or one of the tables it lists (renamed, dropped).
+ * lazily after an invalidation that can change it: the grants table's (the
+ * grants trigger; protect() and unprotect(), which change the tables a grant
+ * covers), all relcaches (TRUNCATE), or one of the tables it lists (renamed,
+ * dropped).
  * ---------------------------------------------------------------------
  */
 typedef struct GrantEntry

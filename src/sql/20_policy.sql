@@ -30,13 +30,28 @@ COMMENT ON TABLE tenant_rls.tenant_grant IS
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.tenant_grant', '');
 REVOKE ALL ON tenant_rls.tenant_grant FROM PUBLIC;
 
--- Any change to the grants invalidates cached plans and the grant cache of
--- every backend (grants change rarely; a plan must never outlive one).
+-- A change to the grants invalidates, in every backend, the grant cache and
+-- the cached plans of the tables the changed rows cover (a plan must never
+-- outlive a grant).  The transition tables tell which tables those are, and
+-- that a statement changed no row at all; TRUNCATE (owner only) has none and
+-- invalidates everything.
 CREATE FUNCTION tenant_rls.grants_changed() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'tenant_rls_grants_changed';
-CREATE TRIGGER tenant_grant_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenant_rls.tenant_grant
+CREATE TRIGGER tenant_grant_inserted
+    AFTER INSERT ON tenant_rls.tenant_grant
+    REFERENCING NEW TABLE AS new_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.grants_changed();
+CREATE TRIGGER tenant_grant_updated
+    AFTER UPDATE ON tenant_rls.tenant_grant
+    REFERENCING OLD TABLE AS old_grants NEW TABLE AS new_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.grants_changed();
+CREATE TRIGGER tenant_grant_deleted
+    AFTER DELETE ON tenant_rls.tenant_grant
+    REFERENCING OLD TABLE AS old_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.grants_changed();
+CREATE TRIGGER tenant_grant_truncated
+    AFTER TRUNCATE ON tenant_rls.tenant_grant
     FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.grants_changed();
 
 -- ---------------------------------------------------------------------------
@@ -117,8 +132,8 @@ COMMENT ON FUNCTION tenant_rls.revoke_access(regclass, text, text, text) IS
 -- grants), usually by false, so the common plan is a plain, indexable
 -- "tenant_id = accessor()".  Planning can only remove an allowance; the
 -- run-time checks decide.  Cached plans are invalidated when what the
--- planner read changes (grants: the grants trigger invalidates all
--- relcaches; roles: plan cache reset on role membership changes; role
+-- planner read changes (grants: the grants trigger invalidates the
+-- relcaches of the tables the changed grants cover; roles: plan cache reset on role membership changes; role
 -- switch: PostgreSQL re-plans queries that use row security).
 -- ---------------------------------------------------------------------------
 
