@@ -2311,11 +2311,11 @@ tenant_rls_grants_changed(PG_FUNCTION_ARGS)
 
 /* ---------------------------------------------------------------------
  * The grant cache: every grant, keyed by the OID of each protected table it
- * covers (the table itself and the children protected with it).  Rebuilt
- * lazily after an invalidation that can change it: the grants table's (the
- * grants trigger; protect() and unprotect(), which change the tables a grant
- * covers), all relcaches (TRUNCATE), or one of the tables it lists (renamed,
- * dropped).
+ * covers (the table itself and the children protected with it), sorted by
+ * (table, grantee) for binary search.  Rebuilt lazily after an invalidation
+ * that can change it: the grants table's (the grants trigger; protect() and
+ * unprotect(), which change the tables a grant covers), all relcaches
+ * (TRUNCATE), or one of the tables it lists (renamed, dropped).
  * ---------------------------------------------------------------------
  */
 typedef struct GrantEntry
@@ -2337,25 +2337,66 @@ static bool grant_cache_loading = false;	/* grant_cache_load() is reading */
 static Oid	grant_table_oid = InvalidOid;
 static bool callbacks_registered = false;
 
+/*
+ * The entries are sorted by (relid, grantee), so the grants of a table, and
+ * of a table to one grantee, are found by binary search: a per-row call in a
+ * filter must not scan every grant of the database.
+ */
+static int
+grant_key_cmp(const GrantEntry *e, Oid relid, const char *grantee)
+{
+	if (e->relid != relid)
+		return e->relid < relid ? -1 : 1;
+	return grantee == NULL ? 0 : strcmp(e->grantee, grantee);
+}
+
+static int
+grant_entry_cmp(const void *a, const void *b)
+{
+	const GrantEntry *x = (const GrantEntry *) a;
+	const GrantEntry *y = (const GrantEntry *) b;
+	int			c = grant_key_cmp(x, y->relid, y->grantee);
+
+	/* then by owner: the order of granted_tenants*() does not vary */
+	return c != 0 ? c : strcmp(x->owner, y->owner);
+}
+
+/* the first entry of relid (to grantee, unless NULL); grant_count if none */
+static int
+grant_first(Oid relid, const char *grantee)
+{
+	int			lo = 0;
+	int			hi = grant_count;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (grant_key_cmp(&grant_entries[mid], relid, grantee) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool
+grant_cache_has(Oid relid)
+{
+	int			i = grant_first(relid, NULL);
+
+	return i < grant_count && grant_entries[i].relid == relid;
+}
+
 static void
 grant_cache_inval(Datum arg, Oid relid)
 {
 	if (!grant_cache_valid)
 		return;
 	/* while loading, the entries are not there yet: any invalidation wins */
-	if (grant_cache_loading || !OidIsValid(relid) || relid == grant_table_oid)
-	{
+	if (grant_cache_loading || !OidIsValid(relid) || relid == grant_table_oid ||
+		grant_cache_has(relid))
 		grant_cache_valid = false;
-		return;
-	}
-	for (int i = 0; i < grant_count; i++)
-	{
-		if (grant_entries[i].relid == relid)
-		{
-			grant_cache_valid = false;
-			return;
-		}
-	}
 }
 
 /* protect() / unprotect() changed the registry: grant caches must reload */
@@ -2490,6 +2531,7 @@ grant_cache_load(void)
 		e->valid_until = isnull ? 0 : DatumGetTimestampTz(d);
 	}
 	grant_count = (int) n;
+	qsort(grant_entries, grant_count, sizeof(GrantEntry), grant_entry_cmp);
 	grant_table_oid = get_relname_relid("tenant_grant", get_namespace_oid(TENANT_RLS_SCHEMA, false));
 	grant_cache_loading = false;
 	MemoryContextSwitchTo(old);
@@ -2501,10 +2543,7 @@ static bool
 table_has_grants(Oid relid)
 {
 	grant_cache_load();
-	for (int i = 0; i < grant_count; i++)
-		if (grant_entries[i].relid == relid)
-			return true;
-	return false;
+	return grant_cache_has(relid);
 }
 
 /*
@@ -2523,6 +2562,8 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
 	Oid			infunc;
 	Oid			ioparam;
 	Datum	   *elems;
+	int			first;
+	int			end;
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 
 	*n = 0;
@@ -2543,14 +2584,15 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
 			break;				/* text: as set_tenant() stores it */
 	}
 	grant_cache_load();
-	elems = palloc(sizeof(Datum) * Max(grant_count, 1));
+	first = grant_first(relid, cur);
+	for (end = first; end < grant_count && grant_key_cmp(&grant_entries[end], relid, cur) == 0; end++)
+		;
+	elems = palloc(sizeof(Datum) * Max(end - first, 1));
 	getTypeInputInfo(elemtype, &infunc, &ioparam);
-	for (int i = 0; i < grant_count; i++)
+	for (int i = first; i < end; i++)
 	{
 		GrantEntry *e = &grant_entries[i];
 
-		if (e->relid != relid || strcmp(e->grantee, cur) != 0)
-			continue;
 		if (want_write && !e->write)
 			continue;
 		if (e->has_until && e->valid_until <= now)
