@@ -2335,6 +2335,7 @@ static bool grant_cache_valid = false;
 static bool grant_cache_latest = false;	/* read with the latest snapshot */
 static bool grant_cache_loading = false;	/* grant_cache_load() is reading */
 static Oid	grant_table_oid = InvalidOid;
+static uint64 grant_cache_generation = 0;	/* bumped at each load */
 static bool callbacks_registered = false;
 
 /*
@@ -2480,6 +2481,7 @@ grant_cache_load(void)
 
 	/* mark valid before the snapshot and the read: an invalidation wins */
 	grant_cache_valid = true;
+	grant_cache_generation++;
 	grant_cache_loading = true;
 	grant_cache_latest = !IsInParallelMode();
 	if (grant_cache_latest)
@@ -2604,26 +2606,76 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
 
 /*
  * granted_tenants*(tbl, privilege): granted_tenant_datums() as an array of
- * the function's element type.
+ * the function's element type.  In a filter it is called once per row (for
+ * each row the tenant comparison rejects): the array is computed once per
+ * statement and kept in fn_extra, for as long as what it was computed from
+ * holds: the table and privilege, the tenant context, the grant cache (its
+ * generation changes at each load) and the statement's start (valid_until is
+ * compared with it).  The kept array is returned as it is: callers do not
+ * change or free a function's result.
  */
+typedef struct GrantedTenantsCache
+{
+	Oid			elemtype;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+	bool		valid;
+	Oid			relid;
+	bool		want_write;
+	uint64		generation;
+	TimestampTz stmt_start;
+	char	   *tenant;			/* the context it was computed for; NULL: none */
+	ArrayType  *array;
+} GrantedTenantsCache;
+
 Datum
 tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	bool		want_write = privilege_is_write(TextDatumGetCString(PG_GETARG_DATUM(1)));
-	Oid			rettype = get_fn_expr_rettype(fcinfo->flinfo);
-	Oid			elemtype = OidIsValid(rettype) ? get_element_type(rettype) : TEXTOID;
-	int16		elmlen;
-	bool		elmbyval;
-	char		elmalign;
+	GrantedTenantsCache *gc = (GrantedTenantsCache *) fcinfo->flinfo->fn_extra;
+	const char *cur = tenant_context_get();
+	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
+	MemoryContext old;
 	Datum	   *elems;
 	int			n;
 
-	if (!OidIsValid(elemtype))
-		elemtype = TEXTOID;
-	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
-	elems = granted_tenant_datums(relid, want_write, elemtype, &n);
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, elemtype, elmlen, elmbyval, elmalign));
+	if (gc == NULL)
+	{
+		Oid			rettype = get_fn_expr_rettype(fcinfo->flinfo);
+
+		gc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(GrantedTenantsCache));
+		gc->elemtype = OidIsValid(rettype) ? get_element_type(rettype) : TEXTOID;
+		if (!OidIsValid(gc->elemtype))
+			gc->elemtype = TEXTOID;
+		get_typlenbyvalalign(gc->elemtype, &gc->elmlen, &gc->elmbyval, &gc->elmalign);
+		fcinfo->flinfo->fn_extra = gc;
+	}
+	grant_cache_load();
+	if (gc->valid && gc->relid == relid && gc->want_write == want_write &&
+		gc->generation == grant_cache_generation && gc->stmt_start == stmt_start &&
+		(gc->tenant == NULL ? cur == NULL : cur != NULL && strcmp(gc->tenant, cur) == 0))
+		PG_RETURN_ARRAYTYPE_P(gc->array);
+
+	gc->valid = false;
+	if (gc->tenant != NULL)
+		pfree(gc->tenant);
+	if (gc->array != NULL)
+		pfree(gc->array);
+	gc->tenant = NULL;
+	gc->array = NULL;
+	elems = granted_tenant_datums(relid, want_write, gc->elemtype, &n);
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	gc->array = construct_array(elems, n, gc->elemtype, gc->elmlen, gc->elmbyval, gc->elmalign);
+	gc->tenant = cur != NULL ? pstrdup(cur) : NULL;
+	MemoryContextSwitchTo(old);
+	gc->relid = relid;
+	gc->want_write = want_write;
+	gc->generation = grant_cache_generation;
+	gc->stmt_start = stmt_start;
+	gc->valid = true;
+	PG_RETURN_ARRAYTYPE_P(gc->array);
 }
 
 /* ---------------------------------------------------------------------
