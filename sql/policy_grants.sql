@@ -13,6 +13,16 @@ SET tenant_rls.audit = off;
 SET tenant_rls.auto_protect = off;
 CREATE SCHEMA grt AUTHORIZATION tr_grt_owner;
 GRANT USAGE ON SCHEMA grt TO tr_grt_app;
+CREATE FUNCTION grt.err(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE st text; msg text; det text; hint text;
+BEGIN
+  EXECUTE sql;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+  RETURN st || ': ' || msg || coalesce(E'\nDETAIL: ' || nullif(det, ''), '') || coalesce(E'\nHINT: ' || nullif(hint, ''), '');
+END $$;
+GRANT EXECUTE ON FUNCTION grt.err(text) TO PUBLIC;
 
 SET ROLE tr_grt_owner;
 CREATE TABLE grt.docs (id integer PRIMARY KEY, tenant_id text, body text);
@@ -164,11 +174,11 @@ ANALYZE grt.big;
 RESET ROLE;
 INSERT INTO tenant_rls.tenant_grant (schema_name, table_name, owner_tenant, grantee_tenant, privilege)
 SELECT 'grt', 'big', 't1', 'g' || i, 'read' FROM generate_series(1, 50000) i;
-SET ROLE tr_grt_app;
-BEGIN;
-SELECT tenant_rls.set_tenant('t1');
+-- by the table owner: a tenant session of t1 may hold no more than
+-- tenant_rls.max_grants_per_table grants on the table (section 5)
+SET ROLE tr_grt_owner;
 SELECT tenant_rls.grant_access('grt.big', 't1', 't2', 'read');
-COMMIT;
+SET ROLE tr_grt_app;
 BEGIN;
 SELECT tenant_rls.set_tenant('t2');
 SET LOCAL statement_timeout = '2s';
@@ -229,6 +239,69 @@ SELECT i, CASE WHEN i = 2 THEN pg_temp.grant_now('t3') END AS granted,
   FROM generate_series(1, 3) i;
 ROLLBACK;
 RESET ROLE;
+
+-- ------------------------------------------------------------------------
+-- 5. tenant_rls.max_grants_per_table bounds the grants one owner tenant may
+--    hold on one table when a tenant session grants; the table owner,
+--    superusers and members of tenant_rls.admin_role are not bounded.
+-- ------------------------------------------------------------------------
+SHOW tenant_rls.max_grants_per_table;
+SELECT context, vartype, min_val, max_val FROM pg_settings WHERE name = 'tenant_rls.max_grants_per_table';
+SET ROLE tr_grt_app;
+SELECT grt.err($$SET tenant_rls.max_grants_per_table = 0$$);
+RESET ROLE;
+SET tenant_rls.max_grants_per_table = 3;
+SET ROLE tr_grt_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('t1');
+SELECT tenant_rls.grant_access('grt.other', 't1', 'a', 'read');
+SELECT tenant_rls.grant_access('grt.other', 't1', 'b', 'read');
+SELECT tenant_rls.grant_access('grt.other', 't1', 'c', 'read');
+-- a fourth: refused, nothing written
+SELECT grt.err($$SELECT tenant_rls.grant_access('grt.other', 't1', 'd', 'read')$$);
+-- another privilege is another grant
+SELECT grt.err($$SELECT tenant_rls.grant_access('grt.other', 't1', 'a', 'write')$$);
+-- the same grant again, or a new valid_until of one, adds none
+SELECT tenant_rls.grant_access('grt.other', 't1', 'a', 'read');
+SELECT tenant_rls.grant_access('grt.other', 't1', 'a', 'read', '2999-01-01 00:00+00');
+-- other tables and other owner tenants have their own count
+SELECT tenant_rls.grant_access('grt.docs', 't1', 'd', 'read');
+SELECT tenant_rls.set_tenant('t2');
+SELECT tenant_rls.grant_access('grt.other', 't2', 'd', 'read');
+-- a revoke makes room
+SELECT tenant_rls.set_tenant('t1');
+SELECT tenant_rls.revoke_access('grt.other', 't1', 'b');
+SELECT tenant_rls.grant_access('grt.other', 't1', 'd', 'read');
+COMMIT;
+RESET ROLE;
+-- the table owner is not bounded
+SET ROLE tr_grt_owner;
+SELECT tenant_rls.grant_access('grt.other', 't1', 'e', 'read');
+RESET ROLE;
+-- nor a member of tenant_rls.admin_role (as the owner tenant)
+CREATE ROLE tr_grt_admin NOLOGIN;
+GRANT tr_grt_admin TO tr_grt_app;
+SET tenant_rls.admin_role = 'tr_grt_admin';
+SET ROLE tr_grt_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('t1');
+SELECT tenant_rls.grant_access('grt.other', 't1', 'f', 'read');
+COMMIT;
+RESET ROLE;
+RESET tenant_rls.admin_role;
+REVOKE tr_grt_admin FROM tr_grt_app;
+DROP ROLE tr_grt_admin;
+-- 0: no bound
+SET tenant_rls.max_grants_per_table = 0;
+SET ROLE tr_grt_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('t1');
+SELECT tenant_rls.grant_access('grt.other', 't1', 'g', 'read');
+COMMIT;
+RESET ROLE;
+SELECT owner_tenant, count(*), string_agg(grantee_tenant || ':' || privilege, ', ' ORDER BY grantee_tenant) AS grants
+  FROM tenant_rls.tenant_grant WHERE table_name = 'other' GROUP BY 1 ORDER BY 1;
+RESET tenant_rls.max_grants_per_table;
 
 -- ------------------------------------------------------------------------
 SET client_min_messages = warning;

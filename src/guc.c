@@ -8,6 +8,8 @@
  */
 #include "tenant_rls.h"
 
+#include <limits.h>
+
 #include "utils/guc.h"
 #include "utils/varlena.h"
 #include "nodes/pg_list.h"
@@ -23,6 +25,7 @@ char	   *tenant_rls_admin_role = NULL;
 bool		tenant_rls_audit = true;
 char	   *tenant_rls_actor_setting = NULL;
 bool		tenant_rls_hide_statistics = true;
+int			tenant_rls_max_grants_per_table = 1000;
 
 static const struct config_enum_entry tenant_type_options[] = {
 	{"text", TENANT_TYPE_TEXT, false},
@@ -153,6 +156,16 @@ tenant_rls_define_gucs(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tenant_rls.max_grants_per_table",
+							gettext_noop("Most grants one owner tenant may hold on one table when a tenant session grants."),
+							gettext_noop("0 means no limit.  The table owner, superusers and members of tenant_rls.admin_role are not limited."),
+							&tenant_rls_max_grants_per_table,
+							1000,
+							0, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("tenant_rls.audit",
 							 gettext_noop("Attaches the audit trigger when a table is protected."),

@@ -33,6 +33,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_am_d.h"
@@ -1994,21 +1995,72 @@ grant_arg(FunctionCallInfo fcinfo, int argno, const char *what, const ColType *c
 /*
  * Only the owner tenant itself (the current tenant) or the table owner (or a
  * superuser) may grant access to the owner tenant's rows, or revoke it.
+ * Returns true when the caller is admitted as the owner tenant, not as the
+ * table owner.
  */
-static void
+static bool
 check_grantor(Oid relid, const char *owner_c, const ColType *ct, const char *what)
 {
 	const char *cur = tenant_context_get();
 
 	if (pg_class_ownercheck(relid, GetUserId()))
-		return;
+		return false;
 	if (cur != NULL && strcmp(tenant_canonicalize(cur, ct->ttype), owner_c) == 0)
-		return;
+		return true;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("only tenant \"%s\" or the owner of table \"%s\" may %s access to its rows",
 					owner_c, tenant_rel_qualname(relid), what),
 			 errhint("Set the owner tenant with tenant_rls.set_tenant() first, or run it as the table owner.")));
+	return false;				/* keep compiler quiet */
+}
+
+static bool current_user_is_admin(void);
+
+/*
+ * locktag_field4 of the grant limit's advisory-type lock (user advisory
+ * locks use 1 and 2, the audit chains 0x7472)
+ */
+#define TENANT_RLS_LOCK_GRANTS	0x7467
+
+/*
+ * A tenant session may hold at most tenant_rls.max_grants_per_table grants of
+ * its rows of one table: every backend loads every grant, and a tenant
+ * creating grants without end would slow every tenant down.  Called before a
+ * new grant is inserted (changing the valid_until of an existing one adds
+ * nothing).  A lock per table and owner tenant, held to the end of the
+ * transaction, makes concurrent sessions of the tenant count one after the
+ * other, and the count reads the latest snapshot (the grants a concurrent
+ * transaction committed count, also in a REPEATABLE READ transaction).
+ */
+static void
+check_grant_limit(Oid relid, Datum *vals, Oid *types, const char *owner_c)
+{
+	LOCKTAG		tag;
+	int64		count;
+	bool		isnull;
+
+	if (tenant_rls_max_grants_per_table <= 0 || current_user_is_admin())
+		return;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, relid,
+						 hash_bytes((const unsigned char *) owner_c, strlen(owner_c)),
+						 TENANT_RLS_LOCK_GRANTS);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	PushActiveSnapshot(GetLatestSnapshot());
+	spi_exec_privileged("SELECT pg_catalog.count(*) FROM tenant_rls.tenant_grant"
+						" WHERE schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2"
+						"   AND owner_tenant OPERATOR(pg_catalog.=) $3",
+						3, types, vals, NULL, true);
+	PopActiveSnapshot();
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (count >= tenant_rls_max_grants_per_table)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many grants from tenant \"%s\" on table \"%s\"",
+						owner_c, tenant_rel_qualname(relid)),
+				 errdetail("Tenant \"%s\" has %lld grants on this table, and tenant_rls.max_grants_per_table allows %d.",
+						   owner_c, (long long) count, tenant_rls_max_grants_per_table),
+				 errhint("Revoke grants it no longer needs with tenant_rls.revoke_access(), or ask an administrator to raise tenant_rls.max_grants_per_table.")));
 }
 
 /* The table argument (first) of grant_access() / revoke_access(). */
@@ -2064,6 +2116,7 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	char	   *owner_c;
 	char	   *grantee_c;
 	char	   *priv;
+	bool		by_tenant;
 	Oid			types[7] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, NAMEOID};
 	Datum		vals[7];
 	char		nulls[8] = "       ";
@@ -2085,7 +2138,7 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("owner and grantee tenant are the same: \"%s\"", owner_c),
 				 errhint("A tenant always has access to its own rows.")));
-	check_grantor(relid, owner_c, ct, "grant");
+	by_tenant = check_grantor(relid, owner_c, ct, "grant");
 	if (!PG_ARGISNULL(4) && PG_GETARG_TIMESTAMPTZ(4) <= GetCurrentTransactionStartTimestamp())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -2126,6 +2179,8 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 			PG_RETURN_VOID();
 		}
 	}
+	else if (by_tenant)
+		check_grant_limit(relid, vals, types, owner_c);
 	spi_exec_privileged("INSERT INTO tenant_rls.tenant_grant AS g"
 						" (schema_name, table_name, owner_tenant, grantee_tenant, privilege, valid_until, granted_by)"
 						" VALUES ($1, $2, $3, $4, $5, $6, $7)"
