@@ -304,6 +304,45 @@ SELECT owner_tenant, count(*), string_agg(grantee_tenant || ':' || privilege, ',
 RESET tenant_rls.max_grants_per_table;
 
 -- ------------------------------------------------------------------------
+-- 6. A grant change costs the other backends (here: this one, which sees
+--    its own invalidations the same way) a new read of the grants of the
+--    tables it covers, to the tenant they serve, not of all grants.  100
+--    changes of a grant on docs, each followed by a look-up of t2's grants
+--    on big (50,001 grants): reading all grants again after each change
+--    took over 6 s; the statement_timeout makes that a failure.  Then 20
+--    changes of a grant on big itself: t2's grants on it are read again.
+-- ------------------------------------------------------------------------
+SET tenant_rls.max_grants_per_table = 0;
+SET ROLE tr_grt_app;
+BEGIN;
+SET LOCAL statement_timeout = '3s';
+DO $$
+BEGIN
+  FOR i IN 1..120 LOOP
+    PERFORM tenant_rls.set_tenant('t1');
+    IF i <= 100 THEN
+      PERFORM tenant_rls.grant_access('grt.docs', 't1', 't3', 'read', now() + i * interval '1 day');
+    ELSE
+      PERFORM tenant_rls.grant_access('grt.big', 't1', 't3', 'read', now() + i * interval '1 day');
+    END IF;
+    PERFORM tenant_rls.set_tenant('t2');
+    IF tenant_rls.granted_tenants('grt.big', 'read') <> '{t1}' THEN
+      RAISE EXCEPTION 'wrong grants: % at %', tenant_rls.granted_tenants('grt.big', 'read'), i;
+    END IF;
+  END LOOP;
+END $$;
+-- what changed is seen
+SELECT tenant_rls.set_tenant('t3');
+SELECT tenant_rls.granted_tenants('grt.big', 'read') AS big, tenant_rls.granted_tenants('grt.docs', 'read') AS docs;
+SELECT tenant_rls.set_tenant('t1');
+SELECT tenant_rls.revoke_access('grt.big', 't1', 't3');
+SELECT tenant_rls.set_tenant('t3');
+SELECT tenant_rls.granted_tenants('grt.big', 'read') AS big, tenant_rls.granted_tenants('grt.docs', 'read') AS docs;
+ROLLBACK;
+RESET ROLE;
+RESET tenant_rls.max_grants_per_table;
+
+-- ------------------------------------------------------------------------
 SET client_min_messages = warning;
 SELECT count(*) FROM tenant_rls.unprotect('grt.many');
 SELECT count(*) FROM tenant_rls.unprotect('grt.big');

@@ -2025,10 +2025,9 @@ static bool current_user_is_admin(void);
 
 /*
  * A tenant session may hold at most tenant_rls.max_grants_per_table grants of
- * its rows of one table: every backend loads every grant, and a tenant
- * creating grants without end would slow every tenant down.  Called before a
- * new grant is inserted (changing the valid_until of an existing one adds
- * nothing).  A lock per table and owner tenant, held to the end of the
+ * its rows of one table: a tenant creating grants without end would slow
+ * down every tenant that uses the table.  Called before a new grant is
+ * inserted (changing the valid_until of an existing one adds nothing).  A lock per table and owner tenant, held to the end of the
  * transaction, makes concurrent sessions of the tenant count one after the
  * other, and the count reads the latest snapshot (the grants a concurrent
  * transaction committed count, also in a REPEATABLE READ transaction).
@@ -2262,9 +2261,9 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 /*
  * Invalidate, in every backend at commit, the relcache of each table the
  * grants in the trigger's transition tables cover (the named table and the
- * children protected with it, as grant_cache_load() maps them; plans that
- * folded "no grants" for it depend on it) and of tenant_rls.tenant_grant
- * (grant caches reload, see grant_cache_inval()).
+ * children protected with it, as GRANT_COVERS maps them): plans that folded
+ * "no grants" for it depend on it, and the grant cache drops its entries
+ * (grant_cache_inval()).
  */
 static void
 invalidate_granted_tables(TriggerData *trigdata)
@@ -2316,7 +2315,6 @@ invalidate_granted_tables(TriggerData *trigdata)
 	SPI_finish();
 	for (uint64 i = 0; i < n; i++)
 		CacheInvalidateRelcacheByRelid(relids[i]);
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 }
 
 /* a transition table that is there and holds a row */
@@ -2365,94 +2363,121 @@ tenant_rls_grants_changed(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------
- * The grant cache: every grant, keyed by the OID of each protected table it
- * covers (the table itself and the children protected with it), sorted by
- * (table, grantee) for binary search.  Rebuilt lazily after an invalidation
- * that can change it: the grants table's (the grants trigger; protect() and
- * unprotect(), which change the tables a grant covers), all relcaches
- * (TRUNCATE), or one of the tables it lists (renamed, dropped).
+ * The grant cache, per protected table and grantee, read on demand: for
+ * each table a backend plans or runs a query on, whether any grant covers
+ * it (a grant on the table itself or on the parent it was protected with),
+ * and for each grantee tenant asked about, the grants it holds there.  An
+ * invalidation of a table's relcache drops its entry: the grants trigger
+ * sends one for each table a changed grant covers, so a grant change costs
+ * the other backends a new read of that table's entries only, and a
+ * grantee's grants are read only by the backends that serve it.  An
+ * invalidation of the grants table's relcache (protect() and unprotect(),
+ * which change the tables a grant covers) or of all relcaches (TRUNCATE)
+ * drops everything.
+ *
+ * The grants are read with the latest snapshot, not the transaction's: a
+ * REPEATABLE READ transaction that processes the invalidation of a revoke
+ * must not read the revoked grant from its old snapshot and keep it, valid,
+ * for the rest of the session.  A commit becomes visible to new snapshots
+ * before its invalidation is sent, and a read is kept only when no
+ * invalidation of its table arrived between the start of the read and its
+ * end, so any change the snapshot misses drops the entry again.  In parallel
+ * mode no new snapshot may be taken: the query's is used, and what was read
+ * lasts for the transaction only.
  * ---------------------------------------------------------------------
  */
 typedef struct GrantEntry
 {
-	Oid			relid;
 	char	   *owner;
-	char	   *grantee;
 	bool		write;
 	bool		has_until;
 	TimestampTz valid_until;
 } GrantEntry;
 
+/* the grants of one table to one grantee, by owner */
+typedef struct GrantSet
+{
+	struct GrantSet *next;
+	char	   *grantee;
+	int			count;
+	GrantEntry *entries;
+} GrantSet;
+
+typedef struct GrantTable
+{
+	Oid			relid;			/* hash key */
+	bool		has_grants;
+	int			nsets;
+	GrantSet   *sets;
+} GrantTable;
+
+/* grantees kept per table (a pooled backend serves many tenants): more, start over */
+#define GRANT_SETS_MAX	64
+
 static MemoryContext grant_cxt = NULL;
-static GrantEntry *grant_entries = NULL;
-static int	grant_count = 0;
-static bool grant_cache_valid = false;
-static bool grant_cache_latest = false;	/* read with the latest snapshot */
-static bool grant_cache_loading = false;	/* grant_cache_load() is reading */
+static HTAB *grant_tables = NULL;
+static bool grant_cache_older = false;	/* something was read with an older snapshot */
+static Oid	grant_reading_relid = InvalidOid;	/* a read of this table runs */
+static bool grant_reading_invalidated = false;	/* ... and it was invalidated */
 static Oid	grant_table_oid = InvalidOid;
-static uint64 grant_cache_generation = 0;	/* bumped at each load */
+static uint64 grant_cache_generation = 0;	/* bumped at each read and drop */
+static uint64 grant_unkept_reads = 0;	/* reads invalidated while they ran */
 static bool callbacks_registered = false;
 
-/*
- * The entries are sorted by (relid, grantee), so the grants of a table, and
- * of a table to one grantee, are found by binary search: a per-row call in a
- * filter must not scan every grant of the database.
- */
-static int
-grant_key_cmp(const GrantEntry *e, Oid relid, const char *grantee)
+static void
+grant_set_free(GrantSet *s)
 {
-	if (e->relid != relid)
-		return e->relid < relid ? -1 : 1;
-	return grantee == NULL ? 0 : strcmp(e->grantee, grantee);
+	for (int i = 0; i < s->count; i++)
+		pfree(s->entries[i].owner);
+	if (s->entries != NULL)
+		pfree(s->entries);
+	pfree(s->grantee);
+	pfree(s);
 }
 
-static int
-grant_entry_cmp(const void *a, const void *b)
+static void
+grant_table_free_sets(GrantTable *t)
 {
-	const GrantEntry *x = (const GrantEntry *) a;
-	const GrantEntry *y = (const GrantEntry *) b;
-	int			c = grant_key_cmp(x, y->relid, y->grantee);
-
-	/* then by owner: the order of granted_tenants*() does not vary */
-	return c != 0 ? c : strcmp(x->owner, y->owner);
-}
-
-/* the first entry of relid (to grantee, unless NULL); grant_count if none */
-static int
-grant_first(Oid relid, const char *grantee)
-{
-	int			lo = 0;
-	int			hi = grant_count;
-
-	while (lo < hi)
+	while (t->sets != NULL)
 	{
-		int			mid = lo + (hi - lo) / 2;
+		GrantSet   *next = t->sets->next;
 
-		if (grant_key_cmp(&grant_entries[mid], relid, grantee) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+		grant_set_free(t->sets);
+		t->sets = next;
 	}
-	return lo;
+	t->nsets = 0;
 }
 
-static bool
-grant_cache_has(Oid relid)
+static void
+grant_cache_drop_all(void)
 {
-	int			i = grant_first(relid, NULL);
-
-	return i < grant_count && grant_entries[i].relid == relid;
+	if (grant_cxt != NULL)
+		MemoryContextReset(grant_cxt);	/* the hash table's context too */
+	grant_tables = NULL;
+	grant_cache_older = false;
+	grant_cache_generation++;
 }
 
 static void
 grant_cache_inval(Datum arg, Oid relid)
 {
-	if (!grant_cache_valid)
-		return;
-	/* while loading, the entries are not there yet: any invalidation wins */
-	if (grant_cache_loading || !OidIsValid(relid) || relid == grant_table_oid ||
-		grant_cache_has(relid))
-		grant_cache_valid = false;
+	bool		all = !OidIsValid(relid) || relid == grant_table_oid;
+
+	if (OidIsValid(grant_reading_relid) && (all || relid == grant_reading_relid))
+		grant_reading_invalidated = true;
+	if (all)
+		grant_cache_drop_all();
+	else if (grant_tables != NULL)
+	{
+		GrantTable *t = hash_search(grant_tables, &relid, HASH_FIND, NULL);
+
+		if (t != NULL)
+		{
+			grant_table_free_sets(t);
+			hash_search(grant_tables, &relid, HASH_REMOVE, NULL);
+			grant_cache_generation++;
+		}
+	}
 }
 
 /* protect() / unprotect() changed the registry: grant caches must reload */
@@ -2467,7 +2492,7 @@ grant_caches_stale(void)
 }
 
 /*
- * A cache read with an older snapshot (parallel mode: the query's) never
+ * What was read with an older snapshot (parallel mode: the query's) never
  * outlives its transaction; neither does anything read in an aborted one.
  */
 static void
@@ -2478,12 +2503,12 @@ grant_cache_xact(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
-			if (!grant_cache_latest)
-				grant_cache_valid = false;
+			if (grant_cache_older)
+				grant_cache_drop_all();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			grant_cache_valid = false;
+			grant_cache_drop_all();
 			break;
 		default:
 			break;
@@ -2509,37 +2534,42 @@ register_callbacks(void)
 	callbacks_registered = true;
 }
 
+/* the join from a grant to the protected tables it covers, c being the table */
+#define GRANT_COVERS \
+	"  FROM tenant_rls.tenant_grant g" \
+	"  JOIN tenant_rls.protected_table p" \
+	"    ON (p.schema_name OPERATOR(pg_catalog.=) g.schema_name" \
+	"        AND p.table_name OPERATOR(pg_catalog.=) g.table_name)" \
+	"    OR (p.parent_schema OPERATOR(pg_catalog.=) g.schema_name" \
+	"        AND p.parent_table OPERATOR(pg_catalog.=) g.table_name)" \
+	"  JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) p.schema_name" \
+	"  JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid" \
+	"                            AND c.relname OPERATOR(pg_catalog.=) p.table_name" \
+	" WHERE p.status OPERATOR(pg_catalog.=) 'protected' AND c.oid OPERATOR(pg_catalog.=) $1"
+
 /*
- * (Re)load the cache.  The grants are read with the latest snapshot, not the
- * transaction's: a REPEATABLE READ transaction that processes the
- * invalidation of a revoke must not reload the revoked grant from its old
- * snapshot and keep it, valid, for the rest of the session.  A commit becomes
- * visible to new snapshots before its invalidation is sent, and the cache is
- * marked valid before the snapshot is taken, so any change the snapshot
- * misses invalidates the cache again.  In parallel mode no new snapshot may
- * be taken: the query's is used, and the cache lasts for the transaction only.
+ * Read the grants covering relid (to grantee, or whether there is any when
+ * grantee is NULL) with the snapshot described above.  Returns whether the
+ * result may be kept; *has or *set (allocated in grant_cxt when it may be
+ * kept, else in the caller's context) get the result.
  */
-static void
-grant_cache_load(void)
+static bool
+grant_read(Oid relid, const char *grantee, bool *has, GrantSet **set)
 {
-	MemoryContext old;
-	uint64		n;
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		vals[2];
+	bool		latest = !IsInParallelMode();
+	bool		keep;
 
 	register_callbacks();
-	if (grant_cache_valid)
-		return;
-	if (grant_cxt == NULL)
-		grant_cxt = AllocSetContextCreate(TopMemoryContext, "tenant_rls grants", ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(grant_cxt);
-	grant_entries = NULL;
-	grant_count = 0;
-
-	/* mark valid before the snapshot and the read: an invalidation wins */
-	grant_cache_valid = true;
-	grant_cache_generation++;
-	grant_cache_loading = true;
-	grant_cache_latest = !IsInParallelMode();
-	if (grant_cache_latest)
+	grant_table_oid = get_relname_relid("tenant_grant", get_namespace_oid(TENANT_RLS_SCHEMA, false));
+	vals[0] = ObjectIdGetDatum(relid);
+	vals[1] = grantee != NULL ? CStringGetTextDatum(grantee) : (Datum) 0;
+	/* from here on, an invalidation of relid means: do not keep */
+	grant_reading_relid = relid;
+	grant_reading_invalidated = false;
+	if (latest)
 		PushActiveSnapshot(GetLatestSnapshot());
 	else
 		PushActiveSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
@@ -2547,60 +2577,145 @@ grant_cache_load(void)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
 	PG_TRY();
 	{
-	spi_exec_privileged("SELECT c.oid, g.owner_tenant, g.grantee_tenant,"
-						"       g.privilege OPERATOR(pg_catalog.=) 'write', g.valid_until"
-						"  FROM tenant_rls.tenant_grant g"
-						"  JOIN tenant_rls.protected_table p"
-						"    ON (p.schema_name OPERATOR(pg_catalog.=) g.schema_name"
-						"        AND p.table_name OPERATOR(pg_catalog.=) g.table_name)"
-						"    OR (p.parent_schema OPERATOR(pg_catalog.=) g.schema_name"
-						"        AND p.parent_table OPERATOR(pg_catalog.=) g.table_name)"
-						"  JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) p.schema_name"
-						"  JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
-						"                            AND c.relname OPERATOR(pg_catalog.=) p.table_name"
-						" WHERE p.status OPERATOR(pg_catalog.=) 'protected'",
-						0, NULL, NULL, NULL, true);
+		if (grantee == NULL)
+			spi_exec_privileged("SELECT EXISTS (SELECT 1" GRANT_COVERS ")",
+								1, types, vals, NULL, true);
+		else
+			spi_exec_privileged("SELECT g.owner_tenant, g.privilege OPERATOR(pg_catalog.=) 'write', g.valid_until"
+								GRANT_COVERS
+								"   AND g.grantee_tenant OPERATOR(pg_catalog.=) $2"
+								" ORDER BY g.owner_tenant COLLATE pg_catalog.\"C\"",
+								2, types, vals, NULL, true);
 	}
 	PG_CATCH();
 	{
-		grant_cache_valid = false;
-		grant_cache_loading = false;
+		grant_reading_relid = InvalidOid;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	n = SPI_processed;
-	old = MemoryContextSwitchTo(grant_cxt);
-	grant_entries = palloc0(sizeof(GrantEntry) * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
+	/* nothing below processes invalidations */
+	keep = !grant_reading_invalidated;
+	grant_reading_relid = InvalidOid;
+	if (grantee == NULL)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		GrantEntry *e = &grant_entries[i];
 		bool		isnull;
-		Datum		d;
 
-		e->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-		e->owner = SPI_getvalue(tup, desc, 2);
-		e->grantee = SPI_getvalue(tup, desc, 3);
-		e->write = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
-		d = SPI_getbinval(tup, desc, 5, &isnull);
-		e->has_until = !isnull;
-		e->valid_until = isnull ? 0 : DatumGetTimestampTz(d);
+		*has = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	grant_count = (int) n;
-	qsort(grant_entries, grant_count, sizeof(GrantEntry), grant_entry_cmp);
-	grant_table_oid = get_relname_relid("tenant_grant", get_namespace_oid(TENANT_RLS_SCHEMA, false));
-	grant_cache_loading = false;
-	MemoryContextSwitchTo(old);
+	else
+	{
+		uint64		n = SPI_processed;
+		MemoryContext old = MemoryContextSwitchTo(keep ? grant_cxt : caller);
+		GrantSet   *s = palloc0(sizeof(GrantSet));
+
+		s->grantee = pstrdup(grantee);
+		s->count = (int) n;
+		s->entries = n > 0 ? palloc0(sizeof(GrantEntry) * n) : NULL;
+		for (uint64 i = 0; i < n; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			GrantEntry *e = &s->entries[i];
+			bool		isnull;
+			Datum		d;
+
+			e->owner = SPI_getvalue(tup, desc, 1);
+			e->write = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+			d = SPI_getbinval(tup, desc, 3, &isnull);
+			e->has_until = !isnull;
+			e->valid_until = isnull ? 0 : DatumGetTimestampTz(d);
+		}
+		MemoryContextSwitchTo(old);
+		*set = s;
+	}
 	SPI_finish();
 	PopActiveSnapshot();
+	if (keep && !latest)
+		grant_cache_older = true;
+	if (!keep)
+		grant_unkept_reads++;
+	grant_cache_generation++;
+	return keep;
+}
+
+/* the cache entry of relid, created (has_grants read) if missing; NULL: not kept, *has says */
+static GrantTable *
+grant_table_get(Oid relid, bool *has)
+{
+	GrantTable *t;
+	bool		found;
+
+	if (grant_tables != NULL &&
+		(t = hash_search(grant_tables, &relid, HASH_FIND, NULL)) != NULL)
+	{
+		*has = t->has_grants;
+		return t;
+	}
+	if (!grant_read(relid, NULL, has, NULL))
+		return NULL;
+	if (grant_cxt == NULL)
+		grant_cxt = AllocSetContextCreate(TopMemoryContext, "tenant_rls grants", ALLOCSET_SMALL_SIZES);
+	if (grant_tables == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(GrantTable);
+		ctl.hcxt = grant_cxt;
+		grant_tables = hash_create("tenant_rls grants by table", 64, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	t = hash_search(grant_tables, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		t->nsets = 0;
+		t->sets = NULL;
+	}
+	t->has_grants = *has;
+	return t;
 }
 
 static bool
 table_has_grants(Oid relid)
 {
-	grant_cache_load();
-	return grant_cache_has(relid);
+	bool		has;
+
+	(void) grant_table_get(relid, &has);
+	return has;
+}
+
+/* the grants of relid to grantee, read if not cached */
+static GrantSet *
+grant_set_get(Oid relid, const char *grantee)
+{
+	GrantTable *t;
+	GrantSet   *s;
+	bool		has;
+
+	if (grant_cxt == NULL)
+		grant_cxt = AllocSetContextCreate(TopMemoryContext, "tenant_rls grants", ALLOCSET_SMALL_SIZES);
+	t = grant_table_get(relid, &has);
+	if (!has)
+		return NULL;
+	if (t != NULL)
+		for (s = t->sets; s != NULL; s = s->next)
+			if (strcmp(s->grantee, grantee) == 0)
+				return s;
+	if (!grant_read(relid, grantee, &has, &s))
+		return s;				/* in the caller's context, not kept */
+	/* the read may have dropped the table's entry: look it up again */
+	t = grant_tables != NULL ? hash_search(grant_tables, &relid, HASH_FIND, NULL) : NULL;
+	if (t == NULL)
+	{
+		/* kept in grant_cxt but not attached: a copy for the caller would do; free at the next drop */
+		return s;
+	}
+	if (t->nsets >= GRANT_SETS_MAX)
+		grant_table_free_sets(t);
+	s->next = t->sets;
+	t->sets = s;
+	t->nsets++;
+	return s;
 }
 
 /*
@@ -2619,8 +2734,7 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
 	Oid			infunc;
 	Oid			ioparam;
 	Datum	   *elems;
-	int			first;
-	int			end;
+	GrantSet   *s;
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 
 	*n = 0;
@@ -2640,15 +2754,15 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
 		default:
 			break;				/* text: as set_tenant() stores it */
 	}
-	grant_cache_load();
-	first = grant_first(relid, cur);
-	for (end = first; end < grant_count && grant_key_cmp(&grant_entries[end], relid, cur) == 0; end++)
-		;
-	elems = palloc(sizeof(Datum) * Max(end - first, 1));
+	/* before the look-up: a catalog read may process invalidations, which free sets */
 	getTypeInputInfo(elemtype, &infunc, &ioparam);
-	for (int i = first; i < end; i++)
+	s = grant_set_get(relid, cur);
+	if (s == NULL)
+		return NULL;
+	elems = palloc(sizeof(Datum) * Max(s->count, 1));
+	for (int i = 0; i < s->count; i++)
 	{
-		GrantEntry *e = &grant_entries[i];
+		GrantEntry *e = &s->entries[i];
 
 		if (want_write && !e->write)
 			continue;
@@ -2695,6 +2809,7 @@ tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	Datum	   *elems;
 	int			n;
+	uint64		unkept;
 
 	if (gc == NULL)
 	{
@@ -2707,7 +2822,6 @@ tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
 		get_typlenbyvalalign(gc->elemtype, &gc->elmlen, &gc->elmbyval, &gc->elmalign);
 		fcinfo->flinfo->fn_extra = gc;
 	}
-	grant_cache_load();
 	if (gc->valid && gc->relid == relid && gc->want_write == want_write &&
 		gc->generation == grant_cache_generation && gc->stmt_start == stmt_start &&
 		(gc->tenant == NULL ? cur == NULL : cur != NULL && strcmp(gc->tenant, cur) == 0))
@@ -2720,6 +2834,7 @@ tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
 		pfree(gc->array);
 	gc->tenant = NULL;
 	gc->array = NULL;
+	unkept = grant_unkept_reads;
 	elems = granted_tenant_datums(relid, want_write, gc->elemtype, &n);
 	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	gc->array = construct_array(elems, n, gc->elemtype, gc->elmlen, gc->elmbyval, gc->elmalign);
@@ -2729,7 +2844,8 @@ tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
 	gc->want_write = want_write;
 	gc->generation = grant_cache_generation;
 	gc->stmt_start = stmt_start;
-	gc->valid = true;
+	/* read while the grants changed: read them again at the next call */
+	gc->valid = grant_unkept_reads == unkept;
 	PG_RETURN_ARRAYTYPE_P(gc->array);
 }
 

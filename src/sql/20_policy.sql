@@ -27,6 +27,8 @@ CREATE TABLE tenant_rls.tenant_grant (
 );
 COMMENT ON TABLE tenant_rls.tenant_grant IS
     'cross-tenant grants: grantee_tenant may read (or write) owner_tenant''s rows of a protected table; maintained by grant_access() and revoke_access()';
+-- each backend reads the grants of a table to the tenant it serves (src/policy.c)
+CREATE INDEX tenant_grant_grantee ON tenant_rls.tenant_grant (schema_name, table_name, grantee_tenant);
 SELECT pg_catalog.pg_extension_config_dump('tenant_rls.tenant_grant', '');
 REVOKE ALL ON tenant_rls.tenant_grant FROM PUBLIC;
 
