@@ -2270,8 +2270,6 @@ invalidate_granted_tables(TriggerData *trigdata)
 {
 	Trigger    *trig = trigdata->tg_trigger;
 	StringInfoData sql;
-	Oid		   *relids;
-	uint64		n;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
@@ -2304,17 +2302,15 @@ invalidate_granted_tables(TriggerData *trigdata)
 						   "  JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
 						   "                            AND c.relname OPERATOR(pg_catalog.=) g.table_name");
 	spi_exec_privileged(sql.data, 0, NULL, NULL, NULL, false);
-	n = SPI_processed;
-	relids = palloc(sizeof(Oid) * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
+	/* before SPI_finish(), which frees the result */
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
 
-		relids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		CacheInvalidateRelcacheByRelid(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	   SPI_tuptable->tupdesc, 1, &isnull)));
 	}
 	SPI_finish();
-	for (uint64 i = 0; i < n; i++)
-		CacheInvalidateRelcacheByRelid(relids[i]);
 }
 
 /* a transition table that is there and holds a row */
