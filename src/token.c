@@ -1255,6 +1255,18 @@ static const char *activity_source = NULL;
 static TimestampTz activity_start = 0;
 
 /*
+ * What mask_activity() last masked in activity_text (valid while that copy
+ * is reused): a statement's hooks (parse analysis, planning, ExecutorStart,
+ * ExecutorRun) each ask for the same masking, and only the extended
+ * protocol's Bind and Execute make PostgreSQL report the plain text again.
+ */
+static bool activity_masked = false;
+static size_t masked_from;
+static size_t masked_to;
+static long masked_key_from;
+static bool masked_tokens;
+
+/*
  * The copy for text, whose statement in progress is text[from, to): the
  * copy of the same string if that is it (same address and statement start
  * time, and the same bytes in that statement's range), else a new one.
@@ -1280,6 +1292,7 @@ activity_copy(const char *text, size_t from, size_t to)
 	}
 	if (activity_text != NULL)
 		pfree(activity_text);
+	activity_masked = false;
 	/*
 	 * Only what pg_stat_activity keeps (track_activity_query_size bytes):
 	 * pgstat_report_activity() measures the whole text at each report, and a
@@ -1349,8 +1362,23 @@ mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t 
 		report_activity("", query_id);	/* no memory: no text rather than the raw one */
 		return;
 	}
+	/*
+	 * Masked the same way already, and that is what pg_stat_activity shows
+	 * (our own entry: PostgreSQL may have cut it, never at a difference)?
+	 * Then nothing to do.
+	 */
+	if (activity_masked && masked_from == from && masked_to == to &&
+		masked_key_from == key_from && masked_tokens == tokens &&
+		MyBEEntry != NULL && MyBEEntry->st_activity_raw[0] != '\0' &&
+		strncmp(MyBEEntry->st_activity_raw, copy, strlen(MyBEEntry->st_activity_raw)) == 0)
+		return;
 	mask_statement_copy(text, copy, activity_len, from, to, key_from, tokens);
 	report_activity(copy, query_id);
+	activity_masked = true;
+	masked_from = from;
+	masked_to = to;
+	masked_key_from = key_from;
+	masked_tokens = tokens;
 }
 
 /* A utility statement whose text carries a key value (or may). */
@@ -1717,7 +1745,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
  * tokens by their form in it (shapes).  Each statement passes up to four
  * hooks (post_parse_analyze, ExecutorStart, ExecutorRun at each Execute,
  * ExecutorEnd): the last statement found clean is remembered, so its text is
- * scanned once.
+ * scanned once, and so is the last one found to hold something.
  */
 typedef struct stmt_check
 {
@@ -1728,6 +1756,13 @@ typedef struct stmt_check
 	bool		shapes;
 } stmt_check;
 
+/* the last top-level statement found to hold something to mask, and what */
+static const char *found_src = NULL;
+static int	found_location = -1;
+static int	found_len = -1;
+static TimestampTz found_start = 0;
+static stmt_check found_check;
+
 
 static bool
 check_top_statement(const char *src, int location, int len, stmt_check *c)
@@ -1737,6 +1772,13 @@ check_top_statement(const char *src, int location, int len, stmt_check *c)
 	if (src == clean_src && location == clean_location && len == clean_len &&
 		now == clean_start)
 		return false;
+	/* the same statement again (its next hook): the same answer */
+	if (src == found_src && location == found_location && len == found_len &&
+		now == found_start)
+	{
+		*c = found_check;
+		return true;
+	}
 	stmt_range(src, location, len, &c->from, &c->to);
 	if (c->from == 0)
 	{
@@ -1749,7 +1791,14 @@ check_top_statement(const char *src, int location, int len, stmt_check *c)
 	c->tokens = mentions_token_fn(src, c->from, c->to);
 	c->shapes = mask_token_shapes(src, NULL, 0, c->from, c->to, '*');
 	if (c->key_from >= 0 || c->tokens || c->shapes)
+	{
+		found_src = src;
+		found_location = location;
+		found_len = len;
+		found_start = now;
+		found_check = *c;
 		return true;
+	}
 	clean_src = src;
 	clean_location = location;
 	clean_len = len;
