@@ -52,6 +52,7 @@
 
 #include "guc.h"
 #include "module_init.h"
+#include "policy.h"
 
 typedef struct StatsKey
 {
@@ -109,7 +110,7 @@ has_tenant_rls_policies(Oid relid)
 		{
 			RowSecurityPolicy *p = (RowSecurityPolicy *) lfirst(lc);
 
-			if (strncmp(p->policy_name, "tenant_rls_", 11) == 0)
+			if (strncmp(p->policy_name, POLICY_NAME_PREFIX, strlen(POLICY_NAME_PREFIX)) == 0)
 			{
 				found = true;
 				break;

@@ -587,9 +587,9 @@ check_tenant_collation(Target *t, const char *colname)
 				 errhint("Give the tenant column a deterministic collation such as \"C\" (ALTER TABLE ... ALTER COLUMN ... TYPE ... COLLATE \"C\"), then protect the table.")));
 }
 
-/* the names protect() gives its policies (add_all_policies()) */
 static List *existing_policies(Oid relid, List *names);
 
+/* the names protect() gives its policies (add_all_policies()) */
 static const char *const own_policy_names[] = {
 	POL_ISO_SELECT, POL_ISO_INSERT, POL_ISO_UPDATE, POL_ISO_DELETE,
 	POL_GUARD_SELECT, POL_GUARD_INSERT, POL_GUARD_UPDATE, POL_GUARD_DELETE
@@ -2027,10 +2027,11 @@ static bool current_user_is_admin(void);
  * A tenant session may hold at most tenant_rls.max_grants_per_table grants of
  * its rows of one table: a tenant creating grants without end would slow
  * down every tenant that uses the table.  Called before a new grant is
- * inserted (changing the valid_until of an existing one adds nothing).  A lock per table and owner tenant, held to the end of the
- * transaction, makes concurrent sessions of the tenant count one after the
- * other, and the count reads the latest snapshot (the grants a concurrent
- * transaction committed count, also in a REPEATABLE READ transaction).
+ * inserted (changing the valid_until of an existing one adds nothing).  A
+ * lock per table and owner tenant, held to the end of the transaction, makes
+ * concurrent sessions of the tenant count one after the other, and the count
+ * reads the latest snapshot (the grants a concurrent transaction committed
+ * count, also in a REPEATABLE READ transaction).
  */
 static void
 check_grant_limit(Oid relid, Datum *vals, Oid *types, const char *owner_c)
@@ -2634,6 +2635,13 @@ grant_read(Oid relid, const char *grantee, bool *has, GrantSet **set)
 	return keep;
 }
 
+static void
+grant_cxt_ensure(void)
+{
+	if (grant_cxt == NULL)
+		grant_cxt = AllocSetContextCreate(TopMemoryContext, "tenant_rls grants", ALLOCSET_SMALL_SIZES);
+}
+
 /* the cache entry of relid, created (has_grants read) if missing; NULL: not kept, *has says */
 static GrantTable *
 grant_table_get(Oid relid, bool *has)
@@ -2649,8 +2657,7 @@ grant_table_get(Oid relid, bool *has)
 	}
 	if (!grant_read(relid, NULL, has, NULL))
 		return NULL;
-	if (grant_cxt == NULL)
-		grant_cxt = AllocSetContextCreate(TopMemoryContext, "tenant_rls grants", ALLOCSET_SMALL_SIZES);
+	grant_cxt_ensure();
 	if (grant_tables == NULL)
 	{
 		HASHCTL		ctl;
@@ -2688,8 +2695,7 @@ grant_set_get(Oid relid, const char *grantee)
 	GrantSet   *s;
 	bool		has;
 
-	if (grant_cxt == NULL)
-		grant_cxt = AllocSetContextCreate(TopMemoryContext, "tenant_rls grants", ALLOCSET_SMALL_SIZES);
+	grant_cxt_ensure();
 	t = grant_table_get(relid, &has);
 	if (!has)
 		return NULL;
