@@ -1192,11 +1192,6 @@ mask_token_shapes_lexically(const char *src, char *dst, size_t from, size_t to)
  * top-level one (a procedure's statement, a sub-command of CREATE SCHEMA
  * that gets the masked copy) gets a copy of its own.
  */
-/* the last top-level statement found clean (check_top_statement()) */
-static const char *clean_src = NULL;
-static int	clean_location;
-static int	clean_len;
-static TimestampTz clean_start = 0;
 /* a top-level string was scanned whole at this statement start */
 static TimestampTz checked_start = 0;
 
@@ -1246,10 +1241,12 @@ hook_copy(const char *text, bool top)
  * what one statement of a multi-statement string masked stays masked when a
  * later one masks something else.  A new string is recognised by its
  * address, the statement start time (set per client message) and the
- * statement's own bytes outside the masked ones; mistaking a new string for
- * the old one could only mask more.
+ * statement's own bytes.  The same text again (the next Bind or
+ * Execute of a prepared statement, the same query sent again) is recognised
+ * by its bytes (activity_raw) and gets the same masked copy.
  */
 static char *activity_text = NULL;	/* in TopMemoryContext */
+static char *activity_raw = NULL;	/* the text it was copied from (same block) */
 static size_t activity_len = 0;
 static const char *activity_source = NULL;
 static TimestampTz activity_start = 0;
@@ -1269,50 +1266,58 @@ static bool masked_tokens;
 /*
  * The copy for text, whose statement in progress is text[from, to): the
  * copy of the same string if that is it (same address and statement start
- * time, and the same bytes in that statement's range), else a new one.
- * Only the statement's own range is compared, never the whole string: a
- * string of thousands of statements would be read once per statement.
+ * time, and the same bytes in that statement's range, or the same bytes
+ * throughout), else a new one.  Within a string only the statement's own
+ * range is compared, never the whole string: a string of thousands of
+ * statements would be read once per statement.
  */
 static char *
 activity_copy(const char *text, size_t from, size_t to)
 {
+	TimestampTz now = GetCurrentStatementStartTimestamp();
 	size_t		len;
 
-	if (activity_text != NULL && activity_source == text &&
-		activity_start == GetCurrentStatementStartTimestamp())
+	/*
+	 * Only what pg_stat_activity keeps (track_activity_query_size bytes):
+	 * pgstat_report_activity() measures the whole text at each report, and a
+	 * copy of the whole string made a string of many statements quadratic.
+	 */
+	if (activity_text != NULL && activity_source == text && activity_start == now &&
+		(from >= Min(to, activity_len) ||
+		 memcmp(activity_raw + from, text + from, Min(to, activity_len) - from) == 0))
+		return activity_text;
+	len = strnlen(text, (size_t) pgstat_track_activity_query_size);
+	if (activity_text != NULL && len == activity_len &&
+		memcmp(text, activity_raw, len) == 0)
 	{
-		size_t		end = Min(to, activity_len);
-		size_t		i;
-
-		for (i = from; i < end; i++)
-			if (activity_text[i] != text[i] && activity_text[i] != '*')
-				break;
-		if (i >= end)
-			return activity_text;
+		activity_source = text;
+		activity_start = now;
+		return activity_text;
 	}
 	if (activity_text != NULL)
 		pfree(activity_text);
 	activity_masked = false;
 	/*
-	 * Only what pg_stat_activity keeps (track_activity_query_size bytes):
-	 * pgstat_report_activity() measures the whole text at each report, and a
-	 * copy of the whole string made a string of many statements quadratic.
 	 * It is made in the log hook too, which must not fail: NULL without
 	 * memory (the caller clears pg_stat_activity's text instead).
 	 */
-	len = strnlen(text, (size_t) pgstat_track_activity_query_size);
-	activity_text = MemoryContextAllocExtended(TopMemoryContext, len + 1, MCXT_ALLOC_NO_OOM);
+	activity_text = MemoryContextAllocExtended(TopMemoryContext, 2 * (len + 1),
+											   MCXT_ALLOC_NO_OOM);
 	if (activity_text == NULL)
 	{
+		activity_raw = NULL;
 		activity_len = 0;
 		activity_source = NULL;
 		return NULL;
 	}
+	activity_raw = activity_text + len + 1;
 	memcpy(activity_text, text, len);
 	activity_text[len] = '\0';
+	memcpy(activity_raw, text, len);
+	activity_raw[len] = '\0';
 	activity_len = len;
 	activity_source = text;
-	activity_start = GetCurrentStatementStartTimestamp();
+	activity_start = now;
 	return activity_text;
 }
 
@@ -1363,15 +1368,20 @@ mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t 
 		return;
 	}
 	/*
-	 * Masked the same way already, and that is what pg_stat_activity shows
-	 * (our own entry: PostgreSQL may have cut it, never at a difference)?
-	 * Then nothing to do.
+	 * Masked the same way already (this statement's earlier hook, or the
+	 * same text run before)?  Then only reported again, unless that is what
+	 * pg_stat_activity shows (our own entry: PostgreSQL may have cut it,
+	 * never at a difference).
 	 */
 	if (activity_masked && masked_from == from && masked_to == to &&
-		masked_key_from == key_from && masked_tokens == tokens &&
-		MyBEEntry != NULL && MyBEEntry->st_activity_raw[0] != '\0' &&
-		strncmp(MyBEEntry->st_activity_raw, copy, strlen(MyBEEntry->st_activity_raw)) == 0)
+		masked_key_from == key_from && masked_tokens == tokens)
+	{
+		if (MyBEEntry != NULL && MyBEEntry->st_activity_raw[0] != '\0' &&
+			strncmp(MyBEEntry->st_activity_raw, copy, strlen(MyBEEntry->st_activity_raw)) == 0)
+			return;
+		report_activity(copy, query_id);
 		return;
+	}
 	mask_statement_copy(text, copy, activity_len, from, to, key_from, tokens);
 	report_activity(copy, query_id);
 	activity_masked = true;
@@ -1756,53 +1766,119 @@ typedef struct stmt_check
 	bool		shapes;
 } stmt_check;
 
-/* the last top-level statement found to hold something to mask, and what */
-static const char *found_src = NULL;
-static int	found_location = -1;
-static int	found_len = -1;
-static TimestampTz found_start = 0;
-static stmt_check found_check;
+/*
+ * The last top-level statement found clean, and the last one found to hold
+ * something to mask, with what: recognised by address, location, length and
+ * statement start time (its next hook), or, for statements of up to
+ * MEMO_MAX_BYTES, by their text (the same statement sent again: each Bind
+ * and Execute of a prepared statement starts a new statement, with the same
+ * text, and so does a client sending the same query again).  What a check
+ * finds depends only on the statement's bytes, except the key setting's
+ * mention, which counts only for a role that can set a key: the memo keeps
+ * the mention and asks about the role at each use.
+ */
+#define MEMO_MAX_BYTES 4096
 
+typedef struct stmt_memo
+{
+	const char *src;			/* identity of the statement last checked */
+	int			location;
+	int			len;
+	TimestampTz start;
+	size_t		from;			/* its range, and its bytes there (NULL: too long) */
+	size_t		to;
+	char	   *bytes;			/* MEMO_MAX_BYTES, in TopMemoryContext */
+	bool		text_valid;
+	long		mention;		/* after_mention(), before the role's check */
+	stmt_check	check;
+} stmt_memo;
+
+static stmt_memo clean_memo;
+static stmt_memo found_memo;
+
+/* whether statement src[location, +len) is the one m remembers; c, its check */
+static bool
+memo_lookup(stmt_memo *m, const char *src, int location, int len, TimestampTz now,
+			size_t from, size_t to, stmt_check *c)
+{
+	if (!(src == m->src && location == m->location && len == m->len && now == m->start))
+	{
+		if (!m->text_valid || from != m->from || to != m->to ||
+			memcmp(src + from, m->bytes, to - from) != 0)
+			return false;
+		m->src = src;
+		m->location = location;
+		m->len = len;
+		m->start = now;
+	}
+	*c = m->check;
+	c->key_from = m->mention >= 0 && may_set_key(true) ? m->mention : -1;
+	return true;
+}
+
+static void
+memo_store(stmt_memo *m, const char *src, int location, int len, TimestampTz now,
+		   long mention, const stmt_check *c)
+{
+	m->src = src;
+	m->location = location;
+	m->len = len;
+	m->start = now;
+	m->from = c->from;
+	m->to = c->to;
+	m->mention = mention;
+	m->check = *c;
+	m->text_valid = false;
+	if (c->to - c->from > MEMO_MAX_BYTES)
+		return;
+	if (m->bytes == NULL)
+		m->bytes = MemoryContextAllocExtended(TopMemoryContext, MEMO_MAX_BYTES,
+											  MCXT_ALLOC_NO_OOM);
+	if (m->bytes == NULL)
+		return;
+	memcpy(m->bytes, src + c->from, c->to - c->from);
+	m->text_valid = true;
+}
 
 static bool
 check_top_statement(const char *src, int location, int len, stmt_check *c)
 {
 	TimestampTz now = GetCurrentStatementStartTimestamp();
+	long		mention;
 
-	if (src == clean_src && location == clean_location && len == clean_len &&
-		now == clean_start)
-		return false;
-	/* the same statement again (its next hook): the same answer */
-	if (src == found_src && location == found_location && len == found_len &&
-		now == found_start)
-	{
-		*c = found_check;
-		return true;
-	}
 	stmt_range(src, location, len, &c->from, &c->to);
 	if (c->from == 0)
-	{
 		c->to = strlen(src);	/* the first statement: the whole string, once */
-		checked_start = now;
+	/* found clean before, and not naming the key setting */
+	if (memo_lookup(&clean_memo, src, location, len, now, c->from, c->to, c))
+	{
+		if (c->from == 0)
+			checked_start = now;
+		if (clean_memo.mention < 0 || c->key_from < 0)
+			return false;
+		/* the key setting's name, from a role that can set keys: to mask */
+		memo_store(&found_memo, src, location, len, now, clean_memo.mention, c);
+		return true;
 	}
-	c->key_from = after_mention(src, c->from, c->to);
-	if (c->key_from >= 0 && !may_set_key(true))
-		c->key_from = -1;
+	/* found to hold something (the same statement's next hook, or again) */
+	if (memo_lookup(&found_memo, src, location, len, now, c->from, c->to, c))
+	{
+		if (c->from == 0)
+			checked_start = now;
+		return true;
+	}
+	if (c->from == 0)
+		checked_start = now;
+	mention = after_mention(src, c->from, c->to);
+	c->key_from = mention >= 0 && may_set_key(true) ? mention : -1;
 	c->tokens = mentions_token_fn(src, c->from, c->to);
 	c->shapes = mask_token_shapes(src, NULL, 0, c->from, c->to, '*');
 	if (c->key_from >= 0 || c->tokens || c->shapes)
 	{
-		found_src = src;
-		found_location = location;
-		found_len = len;
-		found_start = now;
-		found_check = *c;
+		memo_store(&found_memo, src, location, len, now, mention, c);
 		return true;
 	}
-	clean_src = src;
-	clean_location = location;
-	clean_len = len;
-	clean_start = now;
+	memo_store(&clean_memo, src, location, len, now, mention, c);
 	return false;
 }
 

@@ -270,6 +270,58 @@ for my $mode ('extended', 'prepared')
 	like($seen, qr/^\/\* ext_key_$mode \*\/ SET LOCAL tenant_rls\.signing_key \*+/, "SET LOCAL signing_key with the extended protocol ($mode): the statement shows, masked")
 	  or diag("seen=$seen");
 }
+# the same statement run again (each Bind and Execute of a prepared
+# statement, the same query sent again): the check and the masked text of its
+# first run are reused, recognised by the text; the third run sleeps, and
+# another session of the role sees it masked
+for my $mode ('simple', 'extended', 'prepared')
+{
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	my $script = $node->basedir . "/again_$mode.sql";
+	PostgreSQL::Test::Utils::append_to_file($script,
+		"\\set n :n + 1\nBEGIN;\nSELECT tenant_rls.set_tenant_signed('$tok') AS again_$mode;\n"
+		  . "\\if :n = 3\n\\sleep 30 s\n\\endif\nCOMMIT;\n");
+	my ($o, $e) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'pgbench', '-n', '-M', $mode, '-t', '3', '-D', 'n=0', '-f', $script,
+		  '-h', $node->host, '-p', $node->port, '-U', 'app', 'postgres' ],
+		'>', \$o, '2>', \$e);
+	my $where = "usename = 'app' AND state = 'idle in transaction' AND query LIKE '%again_$mode%'";
+	$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE $where")
+	  or diag("pgbench: $o $e");
+	my $seen = $node->safe_psql('postgres',
+		"SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND $where",
+		extra_params => [ '-U', 'app' ]);
+	push @tokens, [ "the same statement a third time ($mode)", $tok ];
+	unlike($seen, qr/\Q$tok\E/, "token, the same statement a third time ($mode): another session of the role does not see it");
+	like($seen, qr/^SELECT tenant_rls\.set_tenant_signed\('\*+'\) AS again_$mode;?$/,
+		"token, the same statement a third time ($mode): it sees the statement, masked")
+	  or diag("seen=$seen");
+	$h->kill_kill;
+}
+# the same for a statement naming the key setting, from a role that can set
+# one (the reused check asks about the role each time): masked from the name
+# on, the third time too
+{
+	my $script = $node->basedir . "/again_key.sql";
+	PostgreSQL::Test::Utils::append_to_file($script,
+		"\\set n :n + 1\nBEGIN;\nSELECT /* again_key */ 'tenant_rls.signing_key = again-key-0123456789';\n"
+		  . "\\if :n = 3\n\\sleep 30 s\n\\endif\nCOMMIT;\n");
+	my ($o, $e) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'pgbench', '-n', '-M', 'prepared', '-t', '3', '-D', 'n=0', '-f', $script,
+		  '-h', $node->host, '-p', $node->port, 'postgres' ],
+		'>', \$o, '2>', \$e);
+	my $where = "state = 'idle in transaction' AND query LIKE '%again_key%'";
+	$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE $where")
+	  or diag("pgbench: $o $e");
+	my $seen = $node->safe_psql('postgres',
+		"SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND $where");
+	unlike($seen, qr/again-key-0123456789/, 'the key setting named by a superuser, the third time: pg_stat_activity does not show what follows the name');
+	like($seen, qr/^SELECT \/\* again_key \*\/ 'tenant_rls\.signing_key[ *]+$/, '... it shows the statement up to the name')
+	  or diag("seen=$seen");
+	$h->kill_kill;
+}
 # a token bound as a parameter is in no statement text, but log_statement
 # logs the parameters ("parameters: $1 = '...'")
 {
