@@ -1248,6 +1248,7 @@ hook_copy(const char *text, bool top)
 static char *activity_text = NULL;	/* in TopMemoryContext */
 static char *activity_raw = NULL;	/* the text it was copied from (same block) */
 static size_t activity_len = 0;
+static bool activity_whole = false;	/* the whole text was copied */
 static const char *activity_source = NULL;
 static TimestampTz activity_start = 0;
 
@@ -1287,8 +1288,13 @@ activity_copy(const char *text, size_t from, size_t to)
 		 memcmp(activity_raw + from, text + from, Min(to, activity_len) - from) == 0))
 		return activity_text;
 	len = strnlen(text, (size_t) pgstat_track_activity_query_size);
-	if (activity_text != NULL && len == activity_len &&
-		memcmp(text, activity_raw, len) == 0)
+	/*
+	 * The same text again: only a text copied whole (a token across the
+	 * copy's end is masked by what follows in the text, which a text cut
+	 * there does not show).
+	 */
+	if (activity_text != NULL && activity_whole && text[len] == '\0' &&
+		len == activity_len && memcmp(text, activity_raw, len) == 0)
 	{
 		activity_source = text;
 		activity_start = now;
@@ -1316,6 +1322,7 @@ activity_copy(const char *text, size_t from, size_t to)
 	memcpy(activity_raw, text, len);
 	activity_raw[len] = '\0';
 	activity_len = len;
+	activity_whole = text[len] == '\0';
 	activity_source = text;
 	activity_start = now;
 	return activity_text;
