@@ -179,10 +179,14 @@ regclass_literal(Oid relid)
 /*
  * Run SQL as the bootstrap superuser, for the registry (no privileges are
  * granted on it) and for reads that must not be filtered by the caller's
- * row security.  All SQL passed here is schema-qualified and parameterised.
- * Code of other roles it makes PostgreSQL run (the planner folds a table's
- * index expressions) runs as its owner (owner_code.c).  An error restores
- * the user on abort (xact.c).  (Also used by event_trigger.c: policy.h.)
+ * row security.  All SQL passed here is schema-qualified and parameterised,
+ * and runs with search_path locked to pg_catalog, pg_temp (in the guard's
+ * GUC nest level, undone when it ends), whatever the calling function's
+ * settings: granted_tenants*(), called once per row in a filter, has no SET
+ * clause for it.  Code of other roles it makes PostgreSQL run (the planner
+ * folds a table's index expressions) runs as its owner (owner_code.c).  An
+ * error restores the user on abort (xact.c).  (Also used by
+ * event_trigger.c: policy.h.)
  */
 int
 spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
@@ -199,6 +203,8 @@ spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	/* code of other roles it runs, runs as their owners (owner_code.c) */
 	save_guard = owner_code_guard_begin();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	PG_TRY();
 	{
 		ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
