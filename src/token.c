@@ -1249,6 +1249,7 @@ static char *activity_text = NULL;	/* in TopMemoryContext */
 static char *activity_raw = NULL;	/* the text it was copied from (same block) */
 static size_t activity_len = 0;
 static bool activity_whole = false;	/* the whole text was copied */
+static bool activity_scs = true;	/* standard_conforming_strings it was masked under */
 static const char *activity_source = NULL;
 static TimestampTz activity_start = 0;
 
@@ -1291,9 +1292,11 @@ activity_copy(const char *text, size_t from, size_t to)
 	/*
 	 * The same text again: only a text copied whole (a token across the
 	 * copy's end is masked by what follows in the text, which a text cut
-	 * there does not show).
+	 * there does not show), and lexed the same way (whether '\'' ends a
+	 * constant depends on standard_conforming_strings).
 	 */
 	if (activity_text != NULL && activity_whole && text[len] == '\0' &&
+		activity_scs == standard_conforming_strings &&
 		len == activity_len && memcmp(text, activity_raw, len) == 0)
 	{
 		activity_source = text;
@@ -1323,6 +1326,7 @@ activity_copy(const char *text, size_t from, size_t to)
 	activity_raw[len] = '\0';
 	activity_len = len;
 	activity_whole = text[len] == '\0';
+	activity_scs = standard_conforming_strings;
 	activity_source = text;
 	activity_start = now;
 	return activity_text;

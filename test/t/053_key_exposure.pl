@@ -299,6 +299,39 @@ for my $mode ('simple', 'extended', 'prepared')
 	  or diag("seen=$seen");
 	$h->kill_kill;
 }
+# texts whose masked copy must not be reused (review rev18): two texts
+# longer than track_activity_query_size (4096 here), equal up to the cut, the second
+# with a token across it (its part before the cut is masked by what follows
+# it); and the same text run again under another standard_conforming_strings,
+# which decides whether '\' ends a constant (the piece after it is then an
+# alias, else part of the argument, masked)
+{
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	my $head = "SELECT '$tok' AS c, '";
+	my $prefix = $head . ('p' x (4036 - length($head) - length("' AS a, '"))) . "' AS a, '";
+	my $partial = substr($tok, 0, length($tok) - 2) . '!!';
+	my $ta = "$prefix$partial' AS b WHERE false";
+	my $tb = "$prefix$tok' AS b WHERE false";
+	my $piece = substr($tok, 20, 30);
+	my ($ret, $out, $err) = $node->psql('postgres', "$ta;\n$tb;\n$peek_same",
+		extra_params => [ '-U', 'app' ]);
+	push @tokens, [ 'a token across the cut of pg_stat_activity', $tok ];
+	unlike($out, qr/\Q$piece\E/, 'token across the cut of pg_stat_activity, after a text equal up to the cut: masked')
+	  or diag("out=$out err=$err");
+	like($out, qr/^idle: SELECT '\*+' AS c, 'p+' AS a, '\*+$/m, '... the statement shows, masked up to the cut')
+	  or diag("out=$out");
+
+	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	my $mac = substr($tok, -43);
+	my $q = "SELECT tenant_rls.set_tenant_signed('\\') AS x$mac -- ') IS NULL";
+	($ret, $out, $err) = $node->psql('postgres',
+		"SET standard_conforming_strings = on;\n$q\n;\nSET standard_conforming_strings = off;\n$q\n;\n$peek_same",
+		extra_params => [ '-U', 'app' ], on_error_stop => 0);
+	unlike($out, qr/\Q$mac\E/, 'the same text again under standard_conforming_strings = off: the part of the argument after a backslash is masked')
+	  or diag("out=$out err=$err");
+	like($out, qr/^idle: SELECT tenant_rls\.set_tenant_signed\('[* ]+'?\) IS NULL/m, '... the statement shows')
+	  or diag("out=$out");
+}
 # the same for a statement naming the key setting, from a role that can set
 # one (the reused check asks about the role each time): masked from the name
 # on, the third time too
