@@ -25,6 +25,7 @@ char	   *tenant_rls_admin_role = NULL;
 bool		tenant_rls_audit = true;
 char	   *tenant_rls_actor_setting = NULL;
 bool		tenant_rls_hide_statistics = true;
+bool		tenant_rls_mask_activity_values = false;
 int			tenant_rls_max_grants_per_table = 1000;
 
 static const struct config_enum_entry tenant_type_options[] = {
@@ -190,6 +191,15 @@ tenant_rls_define_gucs(void)
 							 gettext_noop("Those statistics describe every tenant's rows: EXPLAIN's estimates would show other tenants' values."),
 							 &tenant_rls_hide_statistics,
 							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("tenant_rls.mask_activity_values",
+							 gettext_noop("Shows every statement in pg_stat_activity with its string constants, comments and numbers masked."),
+							 gettext_noop("Every session of a role sees the statements of the others in pg_stat_activity, with the values written in them; tenants usually share one role."),
+							 &tenant_rls_mask_activity_values,
+							 false,
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);

@@ -29,6 +29,7 @@ extern char *tenant_rls_admin_role;
 extern bool tenant_rls_audit;
 extern char *tenant_rls_actor_setting;
 extern bool tenant_rls_hide_statistics;
+extern bool tenant_rls_mask_activity_values;
 extern int	tenant_rls_max_grants_per_table;
 
 extern void tenant_rls_define_gucs(void);

@@ -396,8 +396,27 @@ redacted(ErrorData *edata, char *old, const char *text)
 
 static long after_mention(const char *s, size_t from, size_t to);
 static bool mentions_token_fn(const char *s, size_t from, size_t to);
-static void mask_activity(const char *text, long key_from, bool tokens,
+static void mask_activity(const char *text, long key_from, int consts,
 						  size_t from, size_t to, uint64 query_id);
+/* what mask_statement_copy() does to a statement's constants */
+#define MASK_NONE		0
+#define MASK_STRINGS	1		/* string constants and comments */
+#define MASK_VALUES		2		/* and numbers */
+
+/*
+ * The constants of a statement in pg_stat_activity: with
+ * tenant_rls.mask_activity_values every statement's values (sessions of one
+ * role, usually all tenants', see each other's statements there), else
+ * those of a statement that names set_tenant_signed (tokens).
+ */
+static inline int
+activity_consts(bool tokens)
+{
+	if (tenant_rls_mask_activity_values)
+		return MASK_VALUES;
+	return tokens ? MASK_STRINGS : MASK_NONE;
+}
+
 static bool mask_token_shapes(const char *src, char *dst, size_t dst_len,
 							  size_t from, size_t to, char fill);
 static void mask_token_fragments(char *text);
@@ -611,8 +630,9 @@ token_emit_log_hook(ErrorData *edata)
 			bool		key = m >= 0 && may_set_key(false);
 			bool		tokens = mentions_token_fn(debug_query_string, 0, len);
 
-			if (key || tokens || mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*'))
-				mask_activity(debug_query_string, key ? m : -1, tokens, 0, len,
+			if (key || tokens || tenant_rls_mask_activity_values ||
+				mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*'))
+				mask_activity(debug_query_string, key ? m : -1, activity_consts(tokens), 0, len,
 							  UINT64CONST(0));
 		}
 	}
@@ -967,7 +987,8 @@ token_char(char c)
  * token do not), one that does not is masked whole.
  */
 static void
-mask_constants(const char *src, char *dst, size_t from, size_t to, int depth)
+mask_constants(const char *src, char *dst, size_t from, size_t to, int depth,
+			   bool numbers)
 {
 	size_t		i = from;
 
@@ -989,6 +1010,15 @@ mask_constants(const char *src, char *dst, size_t from, size_t to, int depth)
 				i = j;
 				continue;
 			}
+			/* a number (tenant_rls.mask_activity_values): '*' */
+			if (numbers && isdigit((unsigned char) src[i]))
+			{
+				while (j < to && (ident_char(src[j]) || src[j] == '.'))
+					j++;
+				memset(dst + i, '*', j - i);
+				i = j;
+				continue;
+			}
 			/* past a word whole: the '$' of "a$b" or "$1" opens nothing */
 			if (ident_char(src[i]))
 				while (j < to && ident_char(src[j]))
@@ -1000,7 +1030,7 @@ mask_constants(const char *src, char *dst, size_t from, size_t to, int depth)
 		if (src[i] == '"')
 			;					/* a quoted identifier: names, not values */
 		else if (src[i] == '$' && close > 0 && depth < TOKEN_MASK_MAX_DEPTH)
-			mask_constants(src, dst, i + open, j - close, depth + 1);
+			mask_constants(src, dst, i + open, j - close, depth + 1, numbers);
 		else
 			for (size_t k = i + open; k + close < j; k++)
 				if (!isspace((unsigned char) src[k]))
@@ -1017,7 +1047,7 @@ mask_constants(const char *src, char *dst, size_t from, size_t to, int depth)
 static void
 mask_token_args(const char *src, char *dst, size_t from, size_t to)
 {
-	mask_constants(src, dst, from, to, 0);
+	mask_constants(src, dst, from, to, 0, false);
 }
 
 /*
@@ -1263,7 +1293,7 @@ static bool activity_masked = false;
 static size_t masked_from;
 static size_t masked_to;
 static long masked_key_from;
-static bool masked_tokens;
+static int	masked_consts;
 
 /*
  * The copy for text, whose statement in progress is text[from, to): the
@@ -1335,15 +1365,17 @@ activity_copy(const char *text, size_t from, size_t to)
 /*
  * copy, the first copy_len bytes of src, with the statement src[from, to)
  * masked for pg_stat_activity: its constants and comments when it names
- * set_tenant_signed (tokens), its tokens by their form, and everything after
- * the key setting's name (key_from >= 0).  Nothing is masked beyond copy_len.
+ * set_tenant_signed (consts MASK_STRINGS), and its numbers too with
+ * tenant_rls.mask_activity_values (MASK_VALUES), its tokens by their form,
+ * and everything after the key setting's name (key_from >= 0).  Nothing is
+ * masked beyond copy_len.
  */
 static void
 mask_statement_copy(const char *src, char *copy, size_t copy_len,
-					size_t from, size_t to, long key_from, bool tokens)
+					size_t from, size_t to, long key_from, int consts)
 {
-	if (tokens && from < copy_len)
-		mask_token_args(src, copy, from, Min(to, copy_len));
+	if (consts != MASK_NONE && from < copy_len)
+		mask_constants(src, copy, from, Min(to, copy_len), 0, consts == MASK_VALUES);
 	mask_token_shapes(src, copy, copy_len, from, to, '*');
 	if (key_from >= 0 && (size_t) key_from < copy_len)
 		mask_range(copy, (size_t) key_from, copy_len);
@@ -1359,13 +1391,13 @@ report_activity(const char *copy, uint64 query_id)
 
 /*
  * pg_stat_activity: the current top-level query string, masked after the
- * setting's name from key_from on (-1: not), and with the arguments of the
- * calls of set_tenant_signed in [from, to) masked when tokens.
+ * setting's name from key_from on (-1: not), and with the constants of the
+ * statement [from, to) masked as consts says (activity_consts()).
  * pgstat_report_activity() clears the query id, which parse analysis had
  * reported already: query_id puts it back (0: none to put back).
  */
 static void
-mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t to,
+mask_activity(const char *text, long key_from, int consts, size_t from, size_t to,
 			  uint64 query_id)
 {
 	char	   *copy;
@@ -1385,7 +1417,7 @@ mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t 
 	 * never at a difference).
 	 */
 	if (activity_masked && masked_from == from && masked_to == to &&
-		masked_key_from == key_from && masked_tokens == tokens)
+		masked_key_from == key_from && masked_consts == consts)
 	{
 		if (MyBEEntry != NULL && MyBEEntry->st_activity_raw[0] != '\0' &&
 			strncmp(MyBEEntry->st_activity_raw, copy, strlen(MyBEEntry->st_activity_raw)) == 0)
@@ -1393,13 +1425,13 @@ mask_activity(const char *text, long key_from, bool tokens, size_t from, size_t 
 		report_activity(copy, query_id);
 		return;
 	}
-	mask_statement_copy(text, copy, activity_len, from, to, key_from, tokens);
+	mask_statement_copy(text, copy, activity_len, from, to, key_from, consts);
 	report_activity(copy, query_id);
 	activity_masked = true;
 	masked_from = from;
 	masked_to = to;
 	masked_key_from = key_from;
-	masked_tokens = tokens;
+	masked_consts = consts;
 }
 
 /* A utility statement whose text carries a key value (or may). */
@@ -1558,7 +1590,8 @@ worker_copy(const char *src)
 	memcpy(copy, src, len + 1);
 	if (m >= 0 && !may_set_key(true))
 		m = -1;
-	mask_statement_copy(src, copy, len, 0, len, m, mentions_token_fn(src, 0, len));
+	mask_statement_copy(src, copy, len, 0, len, m,
+						activity_consts(mentions_token_fn(src, 0, len)));
 	for (size_t i = 0; i < activity_len && i < len; i++)
 		if (activity_text[i] != src[i])
 			copy[i] = activity_text[i];
@@ -1717,14 +1750,15 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		if (masked != NULL)
 			text = masked;
 		if (top && pgstat_track_activities &&
-			(key_from >= 0 || tokens || shapes || exec_paren >= 0))
+			(key_from >= 0 || tokens || shapes || exec_paren >= 0 ||
+			 tenant_rls_mask_activity_values))
 		{
 			char	   *copy = activity_copy(queryString, from, act_to);
 
 			if (copy != NULL)
 			{
 				mask_statement_copy(queryString, copy, activity_len, from, act_to,
-									key_from, tokens);
+									key_from, activity_consts(tokens));
 				if (exec_paren >= 0 && (size_t) exec_paren < activity_len)
 					mask_parens(queryString, copy, (size_t) exec_paren, Min(to, activity_len));
 			}
@@ -1912,15 +1946,21 @@ check_hook_statement(const char *src, int location, int len, bool lookup_safe,
 	return c->tokens || c->shapes || c->key_from >= 0;
 }
 
-/* pg_stat_activity of a top-level statement; whether it holds anything to mask */
+/*
+ * pg_stat_activity of a top-level statement; whether it holds anything to
+ * mask (in the text the next hooks get: tenant_rls.mask_activity_values
+ * masks pg_stat_activity only)
+ */
 static bool
 mask_top_statement(const char *src, int location, int len, uint64 query_id,
 				   stmt_check *c)
 {
-	if (!check_top_statement(src, location, len, c))
-		return false;
-	mask_activity(src, c->key_from, c->tokens, c->from, c->to, query_id);
-	return true;
+	bool		found = check_top_statement(src, location, len, c);
+
+	if (found || tenant_rls_mask_activity_values)
+		mask_activity(src, c->key_from, activity_consts(found && c->tokens),
+					  c->from, c->to, query_id);
+	return found;
 }
 
 /* dst (a copy of src) with the tokens of statement c masked as the next hooks may lex it */
@@ -2204,7 +2244,8 @@ check_own_activity(void)
 		m = -1;
 	memcpy(copy, raw, len);
 	copy[len] = '\0';
-	mask_statement_copy(raw, copy, len, 0, len, m, mentions_token_fn(raw, 0, len));
+	mask_statement_copy(raw, copy, len, 0, len, m,
+						activity_consts(mentions_token_fn(raw, 0, len)));
 	/* the start of a token that the text's cut at its end leaves */
 	mask_token_fragments(copy);
 	if (m >= 0 || memcmp(copy, raw, len) != 0)

@@ -694,5 +694,69 @@ is($node->safe_psql('postgres', q{
 	SELECT tenant_rls.set_tenant_signed(tenant_rls.sign_tenant('acme'));}),
 	'acme', 'a key set by a masked SET is the key in force');
 
+# tenant_rls.mask_activity_values: every statement of the role shows in
+# pg_stat_activity with its string constants, comments and numbers masked
+# (sessions of one role see each other's statements there); a role without
+# the setting shows its values.  Simple protocol, prepared (each Execute), a
+# utility statement, a statement that fails to parse.
+$node->safe_psql('postgres', q{
+	CREATE ROLE valuer LOGIN;
+	ALTER ROLE valuer SET tenant_rls.mask_activity_values = on;
+	CREATE PROCEDURE public.takes_values(t text, n int) LANGUAGE plpgsql AS $$ BEGIN END $$;
+	GRANT EXECUTE ON PROCEDURE public.takes_values(text, int) TO valuer, app;
+});
+{
+	my $peek_v = q{\! psql -XAtq -U valuer -d postgres -c "SELECT state || ': ' || query FROM pg_stat_activity WHERE usename = current_user AND pid <> pg_backend_pid() AND query <> ''"};
+	my ($ret, $out, $err) = $node->psql('postgres',
+		qq{BEGIN;\nSELECT 'alice\@example.com' AS email, 12345 AS amount, 3.14 AS pi, x1 /* note */ FROM (SELECT 1 AS x1) s WHERE 42 = 42;\n$peek_v\nCOMMIT;},
+		extra_params => [ '-U', 'valuer' ]);
+	my ($line) = $out =~ /^(idle in transaction: .*)$/m;
+	unlike($line // 'none', qr/alice|12345|3\.14|note|none/, 'mask_activity_values: another session of the role sees no value of the statement');
+	like($out, qr/^idle in transaction: SELECT '\*+' AS email, \*+ AS amount, \*+ AS pi, x1 \/\* \*+ \*\/ FROM \(SELECT \* AS x1\) s WHERE \*\* = \*\*;?$/m,
+		'... it sees the statement, its values masked')
+	  or diag("out=$out err=$err");
+
+	($ret, $out, $err) = $node->psql('postgres',
+		qq{BEGIN;\nCALL public.takes_values('bob\@example.com', 777);\n$peek_v\nCOMMIT;},
+		extra_params => [ '-U', 'valuer' ]);
+	like($out, qr/^idle in transaction: CALL public\.takes_values\('\*+', \*\*\*\);?$/m,
+		'mask_activity_values: a utility statement (CALL) shows masked')
+	  or diag("out=$out err=$err");
+
+	($ret, $out, $err) = $node->psql('postgres',
+		qq{SELECT 'carol\@example.com' AS email FROM;\n$peek_v},
+		extra_params => [ '-U', 'valuer' ], on_error_stop => 0);
+	like($out, qr/^idle: SELECT '\*+' AS email FROM;?$/m,
+		'mask_activity_values: a statement that fails to parse shows masked')
+	  or diag("out=$out err=$err");
+
+	my $script = $node->basedir . "/values_prepared.sql";
+	PostgreSQL::Test::Utils::append_to_file($script,
+		"\\set n :n + 1\nBEGIN;\nSELECT 'dave\@example.com' AS values_prepared, 4242 AS amount;\n"
+		  . "\\if :n = 3\n\\sleep 30 s\n\\endif\nCOMMIT;\n");
+	my ($o, $e) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'pgbench', '-n', '-M', 'prepared', '-t', '3', '-D', 'n=0', '-f', $script,
+		  '-h', $node->host, '-p', $node->port, '-U', 'valuer', 'postgres' ],
+		'>', \$o, '2>', \$e);
+	my $where = "usename = 'valuer' AND state = 'idle in transaction' AND query LIKE '%values_prepared%'";
+	$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE $where")
+	  or diag("pgbench: $o $e");
+	my $seen = $node->safe_psql('postgres',
+		"SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND $where",
+		extra_params => [ '-U', 'valuer' ]);
+	like($seen, qr/^SELECT '\*+' AS values_prepared, \*+ AS amount;?$/,
+		'mask_activity_values: a prepared statement, the third Execute, shows masked')
+	  or diag("seen=$seen");
+	$h->kill_kill;
+
+	($ret, $out, $err) = $node->psql('postgres',
+		qq{BEGIN;\nSELECT 'erin\@example.com' AS email, 555 AS amount;\n$peek_same\nCOMMIT;},
+		extra_params => [ '-U', 'app' ]);
+	like($out, qr/^idle in transaction: SELECT 'erin\@example\.com' AS email, 555 AS amount;?$/m,
+		'mask_activity_values off (role app): the values show')
+	  or diag("out=$out err=$err");
+}
+
 $node->stop;
 done_testing();
