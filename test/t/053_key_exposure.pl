@@ -223,24 +223,29 @@ for my $mode ('extended', 'prepared')
 # CALL, DO and SET were taken for nested statements and never masked: the
 # token or key stayed there while the session was idle in transaction.
 # Runs $sql (BEGIN; <statement>; \sleep; COMMIT) with pgbench -M $mode as
-# $user, and returns what $observer sees of the session in pg_stat_activity
-# while it is idle in transaction.
+# $user (undef: the cluster owner), and returns what $observer (likewise)
+# sees of the session in pg_stat_activity while it is idle in transaction.
+# With $runs (default 1), the transaction runs $runs times and sleeps the
+# last time (each Bind and Execute of a prepared statement starts a new
+# statement).
 sub idle_in_block_seen
 {
-	my ($marker, $sql, $mode, $user, $observer) = @_;
+	my ($marker, $sql, $mode, $user, $observer, $runs) = @_;
+	$runs //= 1;
 	my $script = $node->basedir . "/$marker.sql";
-	PostgreSQL::Test::Utils::append_to_file($script, "BEGIN;\n$sql\n\\sleep 30 s\nCOMMIT;\n");
+	PostgreSQL::Test::Utils::append_to_file($script,
+		"\\set n :n + 1\nBEGIN;\n$sql\n\\if :n = $runs\n\\sleep 30 s\n\\endif\nCOMMIT;\n");
 	my ($o, $e) = ('', '');
 	my $h = IPC::Run::start(
-		[ 'pgbench', '-n', '-M', $mode, '-t', '1', '-f', $script,
-		  '-h', $node->host, '-p', $node->port, '-U', $user, 'postgres' ],
+		[ 'pgbench', '-n', '-M', $mode, '-t', $runs, '-D', 'n=0', '-f', $script,
+		  '-h', $node->host, '-p', $node->port, (defined $user ? ('-U', $user) : ()), 'postgres' ],
 		'>', \$o, '2>', \$e);
-	my $where = "usename = '$user' AND state = 'idle in transaction' AND query LIKE '%$marker%'";
+	my $where = "state = 'idle in transaction' AND query LIKE '%$marker%'";
 	$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE $where")
 	  or diag("$marker: pgbench: $o $e");
 	my $seen = $node->safe_psql('postgres',
 		"SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND $where",
-		extra_params => [ '-U', $observer ]);
+		extra_params => [ defined $observer ? ('-U', $observer) : () ]);
 	$h->kill_kill;
 	return $seen;
 }
@@ -277,27 +282,13 @@ for my $mode ('extended', 'prepared')
 for my $mode ('simple', 'extended', 'prepared')
 {
 	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
-	my $script = $node->basedir . "/again_$mode.sql";
-	PostgreSQL::Test::Utils::append_to_file($script,
-		"\\set n :n + 1\nBEGIN;\nSELECT tenant_rls.set_tenant_signed('$tok') AS again_$mode;\n"
-		  . "\\if :n = 3\n\\sleep 30 s\n\\endif\nCOMMIT;\n");
-	my ($o, $e) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'pgbench', '-n', '-M', $mode, '-t', '3', '-D', 'n=0', '-f', $script,
-		  '-h', $node->host, '-p', $node->port, '-U', 'app', 'postgres' ],
-		'>', \$o, '2>', \$e);
-	my $where = "usename = 'app' AND state = 'idle in transaction' AND query LIKE '%again_$mode%'";
-	$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE $where")
-	  or diag("pgbench: $o $e");
-	my $seen = $node->safe_psql('postgres',
-		"SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND $where",
-		extra_params => [ '-U', 'app' ]);
+	my $seen = idle_in_block_seen("again_$mode",
+		"SELECT tenant_rls.set_tenant_signed('$tok') AS again_$mode;", $mode, 'app', 'app', 3);
 	push @tokens, [ "the same statement a third time ($mode)", $tok ];
 	unlike($seen, qr/\Q$tok\E/, "token, the same statement a third time ($mode): another session of the role does not see it");
 	like($seen, qr/^SELECT tenant_rls\.set_tenant_signed\('\*+'\) AS again_$mode;?$/,
 		"token, the same statement a third time ($mode): it sees the statement, masked")
 	  or diag("seen=$seen");
-	$h->kill_kill;
 }
 # texts whose masked copy must not be reused (review rev18): two texts
 # longer than track_activity_query_size (4096 here), equal up to the cut, the second
@@ -336,24 +327,11 @@ for my $mode ('simple', 'extended', 'prepared')
 # one (the reused check asks about the role each time): masked from the name
 # on, the third time too
 {
-	my $script = $node->basedir . "/again_key.sql";
-	PostgreSQL::Test::Utils::append_to_file($script,
-		"\\set n :n + 1\nBEGIN;\nSELECT /* again_key */ 'tenant_rls.signing_key = again-key-0123456789';\n"
-		  . "\\if :n = 3\n\\sleep 30 s\n\\endif\nCOMMIT;\n");
-	my ($o, $e) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'pgbench', '-n', '-M', 'prepared', '-t', '3', '-D', 'n=0', '-f', $script,
-		  '-h', $node->host, '-p', $node->port, 'postgres' ],
-		'>', \$o, '2>', \$e);
-	my $where = "state = 'idle in transaction' AND query LIKE '%again_key%'";
-	$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE $where")
-	  or diag("pgbench: $o $e");
-	my $seen = $node->safe_psql('postgres',
-		"SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND $where");
+	my $seen = idle_in_block_seen('again_key',
+		"SELECT /* again_key */ 'tenant_rls.signing_key = again-key-0123456789';", 'prepared', undef, undef, 3);
 	unlike($seen, qr/again-key-0123456789/, 'the key setting named by a superuser, the third time: pg_stat_activity does not show what follows the name');
 	like($seen, qr/^SELECT \/\* again_key \*\/ 'tenant_rls\.signing_key[ *]+$/, '... it shows the statement up to the name')
 	  or diag("seen=$seen");
-	$h->kill_kill;
 }
 # a token bound as a parameter is in no statement text, but log_statement
 # logs the parameters ("parameters: $1 = '...'")
@@ -730,25 +708,11 @@ $node->safe_psql('postgres', q{
 		'mask_activity_values: a statement that fails to parse shows masked')
 	  or diag("out=$out err=$err");
 
-	my $script = $node->basedir . "/values_prepared.sql";
-	PostgreSQL::Test::Utils::append_to_file($script,
-		"\\set n :n + 1\nBEGIN;\nSELECT 'dave\@example.com' AS values_prepared, 4242 AS amount;\n"
-		  . "\\if :n = 3\n\\sleep 30 s\n\\endif\nCOMMIT;\n");
-	my ($o, $e) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'pgbench', '-n', '-M', 'prepared', '-t', '3', '-D', 'n=0', '-f', $script,
-		  '-h', $node->host, '-p', $node->port, '-U', 'valuer', 'postgres' ],
-		'>', \$o, '2>', \$e);
-	my $where = "usename = 'valuer' AND state = 'idle in transaction' AND query LIKE '%values_prepared%'";
-	$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE $where")
-	  or diag("pgbench: $o $e");
-	my $seen = $node->safe_psql('postgres',
-		"SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND $where",
-		extra_params => [ '-U', 'valuer' ]);
+	my $seen = idle_in_block_seen('values_prepared',
+		"SELECT 'dave\@example.com' AS values_prepared, 4242 AS amount;", 'prepared', 'valuer', 'valuer', 3);
 	like($seen, qr/^SELECT '\*+' AS values_prepared, \*+ AS amount;?$/,
 		'mask_activity_values: a prepared statement, the third Execute, shows masked')
 	  or diag("seen=$seen");
-	$h->kill_kill;
 
 	($ret, $out, $err) = $node->psql('postgres',
 		qq{BEGIN;\nSELECT 'erin\@example.com' AS email, 555 AS amount;\n$peek_same\nCOMMIT;},
