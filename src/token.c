@@ -1007,6 +1007,14 @@ mask_constants(const char *src, char *dst, size_t from, size_t to, int depth,
 					j++;
 				if (j - i >= TOKEN_MIN_CHARS)
 					memset(dst + i, '*', j - i);
+				else if (numbers)
+				{
+					/* the numbers in it ("-" is a token character: i-42) */
+					for (size_t k = i; k < j; k++)
+						if (isdigit((unsigned char) src[k]) && (k == 0 || !ident_char(src[k - 1])))
+							for (; k < j && (ident_char(src[k]) || src[k] == '.'); k++)
+								dst[k] = '*';
+				}
 				i = j;
 				continue;
 			}
@@ -1381,12 +1389,29 @@ mask_statement_copy(const char *src, char *copy, size_t copy_len,
 		mask_range(copy, (size_t) key_from, copy_len);
 }
 
+/*
+ * With tenant_rls.mask_activity_values and track_activities off (the role's
+ * settings), PostgreSQL reports no text at all, and the masked copy is
+ * reported here for as long as the statement runs (track_activities is on
+ * only for this report): the text PostgreSQL reports when a message
+ * arrives, before the hooks mask it, is then never seen.
+ */
+static inline bool
+reporting_activity(void)
+{
+	return pgstat_track_activities || tenant_rls_mask_activity_values;
+}
+
 static void
 report_activity(const char *copy, uint64 query_id)
 {
+	bool		saved = pgstat_track_activities;
+
+	pgstat_track_activities = true;
 	pgstat_report_activity(STATE_RUNNING, copy);
 	if (query_id != UINT64CONST(0))
 		pgstat_report_query_id(query_id, true);
+	pgstat_track_activities = saved;
 }
 
 /*
@@ -1402,7 +1427,7 @@ mask_activity(const char *text, long key_from, int consts, size_t from, size_t t
 {
 	char	   *copy;
 
-	if (text == NULL || !pgstat_track_activities)
+	if (text == NULL || !reporting_activity())
 		return;
 	copy = activity_copy(text, from, to);
 	if (copy == NULL)
@@ -1749,7 +1774,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 		if (masked != NULL)
 			text = masked;
-		if (top && pgstat_track_activities &&
+		if (top && reporting_activity() &&
 			(key_from >= 0 || tokens || shapes || exec_paren >= 0 ||
 			 tenant_rls_mask_activity_values))
 		{

@@ -683,8 +683,8 @@ $node->safe_psql('postgres', q{
 	CREATE PROCEDURE public.takes_values(t text, n int) LANGUAGE plpgsql AS $$ BEGIN END $$;
 	GRANT EXECUTE ON PROCEDURE public.takes_values(text, int) TO valuer, app;
 });
+my $peek_v = q{\! psql -XAtq -U valuer -d postgres -c "SELECT state || ': ' || query FROM pg_stat_activity WHERE usename = current_user AND pid <> pg_backend_pid() AND query <> ''"};
 {
-	my $peek_v = q{\! psql -XAtq -U valuer -d postgres -c "SELECT state || ': ' || query FROM pg_stat_activity WHERE usename = current_user AND pid <> pg_backend_pid() AND query <> ''"};
 	my ($ret, $out, $err) = $node->psql('postgres',
 		qq{BEGIN;\nSELECT 'alice\@example.com' AS email, 12345 AS amount, 3.14 AS pi, x1 /* note */ FROM (SELECT 1 AS x1) s WHERE 42 = 42;\n$peek_v\nCOMMIT;},
 		extra_params => [ '-U', 'valuer' ]);
@@ -719,6 +719,71 @@ $node->safe_psql('postgres', q{
 		extra_params => [ '-U', 'app' ]);
 	like($out, qr/^idle in transaction: SELECT 'erin\@example\.com' AS email, 555 AS amount;?$/m,
 		'mask_activity_values off (role app): the values show')
+	  or diag("out=$out err=$err");
+}
+
+# with track_activities off as well, PostgreSQL reports no text at all, and
+# tenant_rls reports the masked statement while it runs: a statement that
+# waits for a lock before its parse analysis is over (another session holds
+# the table; with track_activities on, pg_stat_activity shows its raw text
+# from its arrival until then) shows no text; a running one shows masked;
+# the numbers of a DO block's code are masked too
+$node->safe_psql('postgres', q{
+	CREATE ROLE valuer2 LOGIN;
+	ALTER ROLE valuer2 SET tenant_rls.mask_activity_values = on;
+	ALTER ROLE valuer2 SET track_activities = off;
+	CREATE TABLE public.lockable (id int PRIMARY KEY, v text);
+	INSERT INTO public.lockable VALUES (1, 'x');
+	GRANT SELECT, UPDATE ON public.lockable TO valuer2;
+});
+{
+	my $lock_script = $node->basedir . "/values_lock.sql";
+	PostgreSQL::Test::Utils::append_to_file($lock_script,
+		"BEGIN;\nLOCK TABLE public.lockable IN ACCESS EXCLUSIVE MODE;\n\\sleep 5 s\nCOMMIT;\n");
+	my ($lo, $le, $vo, $ve) = ('', '', '', '');
+	my $holder = IPC::Run::start(
+		[ 'pgbench', '-n', '-t', '1', '-f', $lock_script,
+		  '-h', $node->host, '-p', $node->port, 'postgres' ],
+		'>', \$lo, '2>', \$le);
+	$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockable'::regclass AND granted AND mode = 'AccessExclusiveLock'})
+	  or diag("lock holder: $lo $le");
+	my $victim = IPC::Run::start(
+		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-U', 'valuer2', '-d', 'postgres',
+		  '-c', "UPDATE public.lockable SET v = 'secret-lock-value' WHERE id = 1" ],
+		'>', \$vo, '2>', \$ve);
+	$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockable'::regclass AND NOT granted})
+	  or diag("victim: $vo $ve");
+	my $seen = $node->safe_psql('postgres',
+		q{SELECT state || ': ' || coalesce(query, '') FROM pg_stat_activity WHERE usename = 'valuer2'},
+		extra_params => [ '-U', 'valuer2' ]);
+	unlike($seen, qr/secret-lock-value/, 'mask_activity_values with track_activities off: a statement waiting for a lock in parse analysis shows no value');
+	$holder->finish;
+	$victim->finish;
+	is($node->safe_psql('postgres', 'SELECT v FROM public.lockable WHERE id = 1'), 'secret-lock-value',
+		'... and it ran once the lock was released');
+
+	my ($so, $se) = ('', '');
+	my $sleeper = IPC::Run::start(
+		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-U', 'valuer2', '-d', 'postgres',
+		  '-c', "SELECT pg_sleep(30) AS values_running, 'secret-running-value', 31337" ],
+		'>', \$so, '2>', \$se);
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'valuer2' AND state = 'active' AND query LIKE '%values_running%'})
+	  or diag("sleeper: $so $se");
+	$seen = $node->safe_psql('postgres',
+		q{SELECT query FROM pg_stat_activity WHERE usename = 'valuer2' AND pid <> pg_backend_pid()},
+		extra_params => [ '-U', 'valuer2' ]);
+	like($seen, qr/^SELECT pg_sleep\(\*\*\) AS values_running, '\*+', \*+$/m,
+		'mask_activity_values with track_activities off: a running statement shows masked')
+	  or diag("seen=$seen");
+	$sleeper->kill_kill;
+
+	my ($ret, $out, $err) = $node->psql('postgres',
+		qq{BEGIN;\nDO \$\$DECLARE i int := 100; BEGIN i := i-424242; PERFORM i+31337 /* values_do */; END\$\$;\n$peek_v\nCOMMIT;},
+		extra_params => [ '-U', 'valuer' ]);
+	my ($line) = $out =~ /^(idle in transaction: DO .*)$/m;
+	unlike($line // 'none', qr/100|424242|31337|none/, 'mask_activity_values: the numbers in a DO block are masked');
+	like($line // '', qr/i := i-\*+; PERFORM i\+\*+/, '... its code stays readable')
 	  or diag("out=$out err=$err");
 }
 
