@@ -82,8 +82,10 @@ tr_ensure_packages() {
 	tr_log "installing:$missing $upgrade"
 	# the system cluster that postgresql-15 creates (and starts, where services
 	# run) is left alone: everything here uses private clusters
-	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || tr_die "apt-get update failed"
-	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing $upgrade >/dev/null \
+	# (without the caller's TMPDIR: postgresql-15's postinst fails when it
+	# names a directory that does not exist)
+	$sudo env -u TMPDIR DEBIAN_FRONTEND=noninteractive apt-get update -qq || tr_die "apt-get update failed"
+	$sudo env -u TMPDIR DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing $upgrade >/dev/null \
 		|| tr_die "apt-get install failed"
 	v=$(tr_pkg_version "postgresql-$TR_PG_MAJOR")
 	dpkg --compare-versions "${v%%-*}" ge "$TR_PG_MIN_VERSION" \
@@ -93,6 +95,9 @@ tr_ensure_packages() {
 # tr_setup: make $TR_TMP with a private PostgreSQL and the extension installed in it.
 # Sets TR_TMP, TR_BINDIR, TR_PG_CONFIG, TR_PGXS_DIR, TR_SRC (build copy of the tree).
 tr_setup() {
+	if [ -n "${TMPDIR:-}" ] && [ ! -d "$TMPDIR" ]; then
+		mkdir -p "$TMPDIR" || tr_die "TMPDIR=$TMPDIR does not exist and cannot be created"
+	fi
 	TR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tenant_rls.XXXXXX")
 	chmod 755 "$TR_TMP"
 	TR_PIDS=""
