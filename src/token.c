@@ -979,12 +979,54 @@ token_char(char c)
  */
 #define TOKEN_MIN_CHARS 43
 
+/* the word that ends just before src[i] (white space skipped), within [from, i) */
+static size_t
+word_before(const char *src, size_t from, size_t i, size_t *start)
+{
+	size_t		end = i;
+
+	while (end > from && isspace((unsigned char) src[end - 1]))
+		end--;
+	*start = end;
+	while (*start > from && ident_char(src[*start - 1]))
+		(*start)--;
+	return end - *start;
+}
+
+static bool
+word_is(const char *src, size_t start, size_t len, const char *word)
+{
+	return len == strlen(word) && pg_strncasecmp(src + start, word, len) == 0;
+}
+
+/*
+ * Whether the dollar-quoted constant at src[i] is code (read for its
+ * constants, as a body): after DO, DO LANGUAGE name, or AS (CREATE FUNCTION
+ * or PROCEDURE ... AS $$...$$).  Elsewhere it is a value.
+ */
+static bool
+dollar_body_is_code(const char *src, size_t from, size_t i)
+{
+	size_t		start;
+	size_t		len = word_before(src, from, i, &start);
+	size_t		start2;
+	size_t		len2;
+
+	if (word_is(src, start, len, "do") || word_is(src, start, len, "as"))
+		return true;
+	len2 = word_before(src, from, start, &start2);
+	return len > 0 && word_is(src, start2, len2, "language");
+}
+
 /*
  * The contents of the string constants and comments in src[from, to) become
  * '*' in dst (delimiters kept, so the text lexes as before); a dollar-quoted
  * body that ends is looked into instead, to TOKEN_MASK_MAX_DEPTH (the code
  * of a DO block stays readable, its constants and anything that could be a
- * token do not), one that does not is masked whole.
+ * token do not), one that does not is masked whole.  With numbers
+ * (tenant_rls.mask_activity_values) numbers are masked too, and a
+ * dollar-quoted constant of the statement itself is looked into only where
+ * it is code (dollar_body_is_code()), else masked whole: $q$a value$q$.
  */
 static void
 mask_constants(const char *src, char *dst, size_t from, size_t to, int depth,
@@ -1037,7 +1079,8 @@ mask_constants(const char *src, char *dst, size_t from, size_t to, int depth,
 		quoted_delimiters(src, i, j, &open, &close);
 		if (src[i] == '"')
 			;					/* a quoted identifier: names, not values */
-		else if (src[i] == '$' && close > 0 && depth < TOKEN_MASK_MAX_DEPTH)
+		else if (src[i] == '$' && close > 0 && depth < TOKEN_MASK_MAX_DEPTH &&
+				 (!numbers || depth > 0 || dollar_body_is_code(src, from, i)))
 			mask_constants(src, dst, i + open, j - close, depth + 1, numbers);
 		else
 			for (size_t k = i + open; k + close < j; k++)
@@ -1378,12 +1421,73 @@ activity_copy(const char *text, size_t from, size_t to)
  * and everything after the key setting's name (key_from >= 0).  Nothing is
  * masked beyond copy_len.
  */
+/*
+ * The offset of the value of a SET statement src[from, to) (after its '='
+ * or TO), or -1: SET [LOCAL | SESSION] name = value.  Unquoted, a value
+ * reads as a word (SET app.current_tenant_id = acme).
+ */
+static long
+set_value_from(const char *src, size_t from, size_t to)
+{
+	size_t		i = from;
+	int			words = 0;
+
+	for (;;)
+	{
+		size_t		j;
+
+		while (i < to && isspace((unsigned char) src[i]))
+			i++;
+		if (i >= to)
+			return -1;
+		j = skip_quoted(src, i, to);
+		if (j > i && (src[i] == '-' || src[i] == '/'))
+		{
+			i = j;				/* a comment */
+			continue;
+		}
+		if (src[i] == '=')
+			return words >= 2 ? (long) i + 1 : -1;
+		if (j > i)
+			i = j;				/* a quoted name */
+		else if (ident_char(src[i]) || src[i] == '.')
+		{
+			for (j = i; j < to && (ident_char(src[j]) || src[j] == '.'); j++)
+				;
+			if (words == 0 && !(j - i == 3 && pg_strncasecmp(src + i, "set", 3) == 0))
+				return -1;
+			if (words >= 2 && j - i == 2 && pg_strncasecmp(src + i, "to", 2) == 0)
+				return (long) j;
+			i = j;
+		}
+		else
+			return -1;
+		if (++words > 4)
+			return -1;
+	}
+}
+
 static void
 mask_statement_copy(const char *src, char *copy, size_t copy_len,
 					size_t from, size_t to, long key_from, int consts)
 {
 	if (consts != MASK_NONE && from < copy_len)
 		mask_constants(src, copy, from, Min(to, copy_len), 0, consts == MASK_VALUES);
+	if (consts == MASK_VALUES && from < copy_len)
+	{
+		long		v = set_value_from(src, from, to);
+		size_t		end = v >= 0 ? (size_t) v : to;
+
+		/* to the statement's end (the first statement's range is the whole string) */
+		while (end < to && src[end] != ';')
+		{
+			size_t		j = skip_quoted(src, end, to);
+
+			end = j > end ? j : end + 1;
+		}
+		if (v >= 0 && (size_t) v < copy_len)
+			mask_range(copy, (size_t) v, Min(end, copy_len));
+	}
 	mask_token_shapes(src, copy, copy_len, from, to, '*');
 	if (key_from >= 0 && (size_t) key_from < copy_len)
 		mask_range(copy, (size_t) key_from, copy_len);

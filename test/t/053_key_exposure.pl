@@ -782,8 +782,22 @@ $node->safe_psql('postgres', q{
 		qq{BEGIN;\nDO \$\$DECLARE i int := 100; BEGIN i := i-424242; PERFORM i+31337 /* values_do */; END\$\$;\n$peek_v\nCOMMIT;},
 		extra_params => [ '-U', 'valuer' ]);
 	my ($line) = $out =~ /^(idle in transaction: DO .*)$/m;
+
 	unlike($line // 'none', qr/100|424242|31337|none/, 'mask_activity_values: the numbers in a DO block are masked');
 	like($line // '', qr/i := i-\*+; PERFORM i\+\*+/, '... its code stays readable')
+	  or diag("out=$out err=$err");
+	($ret, $out, $err) = $node->psql('postgres',
+		qq{BEGIN;\nSELECT \$q\$acquire initech\$q\$ AS dq, length(\$\$another value\$\$) AS values_dollar;\n$peek_v\nCOMMIT;},
+		extra_params => [ '-U', 'valuer' ]);
+	($line) = $out =~ /^(idle in transaction: SELECT .*values_dollar.*)$/m;
+	like($line // '', qr/^idle in transaction: SELECT \$q\$[* ]+\$q\$ AS dq, length\(\$\$[* ]+\$\$\) AS values_dollar;?$/,
+		'mask_activity_values: a dollar-quoted value (not the body of DO or AS) is masked whole')
+	  or diag("out=$out err=$err");
+	($ret, $out, $err) = $node->psql('postgres',
+		qq{BEGIN;\nSET LOCAL app.values_set = acme_corp \\; SELECT 1 AS values_set_after;\n$peek_v\nCOMMIT;},
+		extra_params => [ '-U', 'valuer' ]);
+	like($out, qr/^idle in transaction: SET LOCAL app\.values_set = \*+\s*;\s*SELECT \* AS values_set_after;?$/m,
+		'mask_activity_values: the unquoted value of SET is masked, the statement after it is not')
 	  or diag("out=$out err=$err");
 }
 
