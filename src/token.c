@@ -1341,6 +1341,9 @@ static TimestampTz activity_start = 0;
  * protocol's Bind and Execute make PostgreSQL report the plain text again.
  */
 static bool activity_masked = false;
+static uint64 activity_generation = 0;	/* of activity_text: new copy, new number */
+static uint64 reported_generation = 0;	/* the copy mask_activity() last reported */
+static TimestampTz reported_start = 0;	/* during the client message that started then */
 static size_t masked_from;
 static size_t masked_to;
 static long masked_key_from;
@@ -1405,6 +1408,7 @@ activity_copy(const char *text, size_t from, size_t to)
 	activity_text[len] = '\0';
 	memcpy(activity_raw, text, len);
 	activity_raw[len] = '\0';
+	activity_generation++;
 	activity_len = len;
 	activity_whole = text[len] == '\0';
 	activity_scs = standard_conforming_strings;
@@ -1519,6 +1523,27 @@ report_activity(const char *copy, uint64 query_id)
 }
 
 /*
+ * What mask_activity() reported: this copy, during the current client
+ * message.  PostgreSQL reports a statement's text when a message arrives
+ * (Query, Parse, Bind, Execute; the statement start time is set then), never
+ * later in the message: so while the statement start time is the same,
+ * pg_stat_activity still shows the copy reported.
+ */
+static void
+reported_activity(void)
+{
+	reported_generation = activity_generation;
+	reported_start = GetCurrentStatementStartTimestamp();
+}
+
+static bool
+shows_reported_copy(void)
+{
+	return reported_generation == activity_generation &&
+		reported_start == GetCurrentStatementStartTimestamp();
+}
+
+/*
  * pg_stat_activity: the current top-level query string, masked after the
  * setting's name from key_from on (-1: not), and with the constants of the
  * statement [from, to) masked as consts says (activity_consts()).
@@ -1542,20 +1567,55 @@ mask_activity(const char *text, long key_from, int consts, size_t from, size_t t
 	/*
 	 * Masked the same way already (this statement's earlier hook, or the
 	 * same text run before)?  Then only reported again, unless that is what
-	 * pg_stat_activity shows (our own entry: PostgreSQL may have cut it,
-	 * never at a difference).
+	 * pg_stat_activity shows: reported during this message, or the same
+	 * text (PostgreSQL may have cut it, never at a difference).
 	 */
 	if (activity_masked && masked_from == from && masked_to == to &&
 		masked_key_from == key_from && masked_consts == consts)
 	{
-		if (MyBEEntry != NULL && MyBEEntry->st_activity_raw[0] != '\0' &&
-			strncmp(MyBEEntry->st_activity_raw, copy, strlen(MyBEEntry->st_activity_raw)) == 0)
+		if (shows_reported_copy() ||
+			(MyBEEntry != NULL && MyBEEntry->st_activity_raw[0] != '\0' &&
+			 strncmp(MyBEEntry->st_activity_raw, copy, strlen(MyBEEntry->st_activity_raw)) == 0))
 			return;
 		report_activity(copy, query_id);
+		reported_activity();
 		return;
+	}
+	/*
+	 * Another statement of a string whose copy pg_stat_activity shows, and
+	 * its masking changes nothing (with tenant_rls.mask_activity_values the
+	 * first statement's check covers the whole string, and masks it): not
+	 * reported again (each report copies the whole text, up to
+	 * track_activity_query_size, once per statement of the string).  The
+	 * masking writes within the statement's range, except the key's, which
+	 * runs to the copy's end.
+	 */
+	if (key_from < 0 && shows_reported_copy() && from < Min(to, activity_len))
+	{
+		size_t		n = Min(to, activity_len) - from;
+		char	   *before = MemoryContextAllocExtended(CurrentMemoryContext, n,
+														 MCXT_ALLOC_NO_OOM);
+
+		if (before != NULL)
+		{
+			bool		changed;
+
+			memcpy(before, copy + from, n);
+			mask_statement_copy(text, copy, activity_len, from, to, key_from, consts);
+			changed = memcmp(before, copy + from, n) != 0;
+			pfree(before);
+			if (changed)
+			{
+				report_activity(copy, query_id);
+				reported_activity();
+			}
+			goto masked;
+		}
 	}
 	mask_statement_copy(text, copy, activity_len, from, to, key_from, consts);
 	report_activity(copy, query_id);
+	reported_activity();
+masked:
 	activity_masked = true;
 	masked_from = from;
 	masked_to = to;
