@@ -97,6 +97,25 @@ SELECT level, object LIKE 'tenant_rls.hide_statistics for configuration file %po
 ALTER SYSTEM RESET tenant_rls.hide_statistics;
 SELECT count(*) FROM tenant_rls.lint() WHERE code = 'weakened_setting_default';
 
+-- ==== activity_values_window: mask_activity_values without track_activities = off
+ALTER ROLE covg4_app SET tenant_rls.mask_activity_values = on;
+ALTER ROLE covg4_owner SET tenant_rls.mask_activity_values = on;
+ALTER ROLE covg4_owner SET track_activities = off;   -- covered: not reported
+SELECT level, object, fix FROM tenant_rls.lint() WHERE code = 'activity_values_window' ORDER BY 2;
+DO $$
+DECLARE
+    f text;
+BEGIN
+    FOR f IN SELECT l.fix FROM tenant_rls.lint() l WHERE l.code = 'activity_values_window' LOOP
+        EXECUTE f;
+    END LOOP;
+END $$;
+SELECT count(*) FROM tenant_rls.lint() WHERE code = 'activity_values_window';
+ALTER ROLE covg4_app RESET tenant_rls.mask_activity_values;
+ALTER ROLE covg4_app RESET track_activities;
+ALTER ROLE covg4_owner RESET tenant_rls.mask_activity_values;
+ALTER ROLE covg4_owner RESET track_activities;
+
 -- ==== accept_finding(): an acceptance is bound to the level and to what was
 -- accepted (was: to (code, object) only, so a new TRUNCATE grant or a changed
 -- function body stayed accepted)

@@ -155,6 +155,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM or the configuration file makes sessions start with session_replication_role = replica: ordinary triggers and event triggers do not fire, so nothing is audited, new tables are not protected and the drift guard is off.'),
     ('weakened_setting_default', 'error', 'stored default that turns a safeguard of tenant_rls off',
      'ALTER ROLE or ALTER DATABASE ... SET stores tenant_rls.strict = off (error), tenant_rls.drift_action = warning, tenant_rls.auto_protect = off, tenant_rls.audit = off or tenant_rls.hide_statistics = off (warnings) for sessions of this database: strict mode, the drift guard, auto-protection, auditing or the hiding of other tenants'' values from the planner is off for them, though the session that runs the report has it on.'),
+    ('activity_values_window', 'warning', 'tenant_rls.mask_activity_values without track_activities = off',
+     'ALTER ROLE or ALTER DATABASE ... SET stores tenant_rls.mask_activity_values = on for sessions of this database, but not track_activities = off: PostgreSQL shows each of their statements in pg_stat_activity as it arrives, values and all, until tenant_rls masks it at parse analysis, and a statement that waits for a lock before then (another session of the role can hold the table) shows its values for as long as it waits.'),
     ('event_trigger_disabled', 'error', 'tenant_rls event trigger disabled or missing',
      'An event trigger of the extension is disabled, set to ENABLE REPLICA, dropped, or replaced by one that is not the extension''s: new tenant tables are not protected automatically, the drift guard does not stop DISABLE ROW LEVEL SECURITY, NO FORCE or DROP POLICY, and the registry misses drops and renames.'),
     ('extension_privilege', 'error', 'privilege on an object of tenant_rls beyond a plain install',
@@ -777,7 +779,8 @@ roledef AS (
                                                'tenant_rls.audit_delivery', 'tenant_rls.admin_role',
                                                'tenant_rls.strict', 'tenant_rls.drift_action',
                                                'tenant_rls.auto_protect', 'tenant_rls.audit',
-                                               'tenant_rls.hide_statistics')),
+                                               'tenant_rls.hide_statistics',
+                                               'tenant_rls.mask_activity_values', 'track_activities')),
 -- the same settings in the configuration files (ALTER SYSTEM writes
 -- postgresql.auto.conf; read from the files, so also before a reload;
 -- pg_file_settings needs pg_read_all_settings): who set it, where, and how
@@ -793,7 +796,7 @@ filedef AS (
                 ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END AS undo
       FROM pg_file_settings f
      WHERE lower(f.name) IN ('app.current_tenant_id', 'session_replication_role', 'tenant_rls.audit_delivery',
-                             'tenant_rls.admin_role', 'tenant_rls.hide_statistics')
+                             'tenant_rls.admin_role', 'tenant_rls.hide_statistics', 'track_activities')
        AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))),
 -- the roles tenant_rls.admin_role names where sessions of this database get
 -- it: this session, a stored default (all roles, this database, a role), the
@@ -1745,6 +1748,27 @@ SELECT 'weakened_setting_default', 'warning',
   FROM filedef fd
  WHERE fd.name = 'tenant_rls.hide_statistics'
    AND btrim(fd.setting, ' ''"') ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$'
+UNION ALL
+-- values masking without track_activities = off for the same sessions (a
+-- default of the role or database, or of all, or the configuration files)
+SELECT 'activity_values_window', 'warning',
+       format('tenant_rls.mask_activity_values for %s', x.object), 'setting',
+       format('%s sets %s, but track_activities is on for those sessions.', x.stmt, x.c),
+       'PostgreSQL shows each of their statements in pg_stat_activity as it arrives, values and all, until tenant_rls masks it at parse analysis: a statement that waits for a lock before then (another session of the role can hold the table with LOCK TABLE) shows its values to the role''s other sessions for as long as it waits. With track_activities off PostgreSQL reports no text, and tenant_rls reports the masked statement while it runs.',
+       format('%s SET track_activities = off;', x.stmt),
+       NULL::oid
+  FROM (SELECT r.*, lower(btrim(substr(r.c, strpos(r.c, '=') + 1), ' ''"')) AS val FROM roledef r) x
+ WHERE x.name = 'tenant_rls.mask_activity_values'
+   AND x.val ~ '^(t|tr|tru|true|y|ye|yes|on|1)$'
+   AND (x.setdatabase = 0
+        OR x.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
+   AND NOT EXISTS (SELECT 1 FROM roledef t
+                    WHERE t.name = 'track_activities'
+                      AND lower(btrim(substr(t.c, strpos(t.c, '=') + 1), ' ''"')) ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$'
+                      AND t.setrole IN (x.setrole, 0) AND t.setdatabase IN (x.setdatabase, 0))
+   AND NOT EXISTS (SELECT 1 FROM filedef f
+                    WHERE f.name = 'track_activities'
+                      AND btrim(f.setting, ' ''"') ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$')
 UNION ALL
 SELECT 'event_trigger_disabled', 'error', quote_ident(e.evtname), 'event trigger',
        format('Event trigger %I of tenant_rls %s.', e.evtname,
