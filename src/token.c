@@ -1344,6 +1344,7 @@ static bool activity_masked = false;
 static uint64 activity_generation = 0;	/* of activity_text: new copy, new number */
 static uint64 reported_generation = 0;	/* the copy mask_activity() last reported */
 static TimestampTz reported_start = 0;	/* during the client message that started then */
+static size_t masked_first = SIZE_MAX;	/* a byte of activity_text masked (note_masked()) */
 static size_t masked_from;
 static size_t masked_to;
 static long masked_key_from;
@@ -1409,6 +1410,7 @@ activity_copy(const char *text, size_t from, size_t to)
 	memcpy(activity_raw, text, len);
 	activity_raw[len] = '\0';
 	activity_generation++;
+	masked_first = SIZE_MAX;
 	activity_len = len;
 	activity_whole = text[len] == '\0';
 	activity_scs = standard_conforming_strings;
@@ -1539,8 +1541,29 @@ reported_activity(void)
 static bool
 shows_reported_copy(void)
 {
-	return reported_generation == activity_generation &&
-		reported_start == GetCurrentStatementStartTimestamp();
+	if (reported_generation != activity_generation ||
+		reported_start != GetCurrentStatementStartTimestamp())
+		return false;
+	/*
+	 * Two messages may start in the same microsecond: the copy still shows
+	 * if a byte it masks does (the plain text has another one there).
+	 */
+	if (masked_first == SIZE_MAX)
+		return true;			/* nothing masked: the copy is the text */
+	return MyBEEntry != NULL && MyBEEntry->st_activity_raw[0] != '\0' &&
+		MyBEEntry->st_activity_raw[masked_first] == activity_text[masked_first];
+}
+
+/* after masking activity_text in [from, to): remember its first masked byte */
+static void
+note_masked(size_t from, size_t to)
+{
+	for (size_t i = from; i < Min(to, activity_len) && i < masked_first; i++)
+		if (activity_text[i] != activity_raw[i])
+		{
+			masked_first = i;
+			break;
+		}
 }
 
 /*
@@ -1602,6 +1625,7 @@ mask_activity(const char *text, long key_from, int consts, size_t from, size_t t
 
 			memcpy(before, copy + from, n);
 			mask_statement_copy(text, copy, activity_len, from, to, key_from, consts);
+			note_masked(from, to);
 			changed = memcmp(before, copy + from, n) != 0;
 			pfree(before);
 			if (changed)
@@ -1613,6 +1637,7 @@ mask_activity(const char *text, long key_from, int consts, size_t from, size_t t
 		}
 	}
 	mask_statement_copy(text, copy, activity_len, from, to, key_from, consts);
+	note_masked(from, key_from >= 0 ? activity_len : to);
 	report_activity(copy, query_id);
 	reported_activity();
 masked:
@@ -1950,6 +1975,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 									key_from, activity_consts(tokens));
 				if (exec_paren >= 0 && (size_t) exec_paren < activity_len)
 					mask_parens(queryString, copy, (size_t) exec_paren, Min(to, activity_len));
+				note_masked(from, activity_len);
 			}
 			report_activity(copy != NULL ? copy : "", pstmt->queryId);
 		}
