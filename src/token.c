@@ -2071,6 +2071,13 @@ memo_lookup(stmt_memo *m, const char *src, int location, int len, TimestampTz no
 		m->len = len;
 		m->start = now;
 	}
+	/*
+	 * The same address, range and start time, but other bytes: a new string
+	 * in the same buffer, sent in the same clock tick (a coarse clock)
+	 */
+	else if (m->text_valid &&
+			 (from != m->from || to != m->to || memcmp(src + from, m->bytes, to - from) != 0))
+		return false;
 	*c = m->check;
 	c->key_from = m->mention >= 0 && may_set_key(true) ? m->mention : -1;
 	return true;
