@@ -2438,14 +2438,23 @@ check_own_activity(void)
 	long		m;
 	char	   *copy;
 
-	if (!pgstat_track_activities || MyBEEntry == NULL ||
-		checked_start == GetCurrentStatementStartTimestamp())
+	if (!pgstat_track_activities || MyBEEntry == NULL)
 		return;
-	checked_start = GetCurrentStatementStartTimestamp();
 	raw = MyBEEntry->st_activity_raw;	/* only this backend writes it */
 	len = strnlen(raw, (size_t) pgstat_track_activity_query_size);
 	if (len == 0)
 		return;
+	/*
+	 * Checked at this statement start already: what pg_stat_activity shows
+	 * is the copy reported then, or the string found clean (a coarse clock
+	 * can give the next message the same start time).
+	 */
+	if (checked_start == GetCurrentStatementStartTimestamp() &&
+		(shows_reported_copy() ||
+		 (!tenant_rls_mask_activity_values && clean_memo.text_valid && clean_memo.mention < 0 &&
+		  clean_memo.from == 0 && clean_memo.to == len && memcmp(raw, clean_memo.bytes, len) == 0)))
+		return;
+	checked_start = GetCurrentStatementStartTimestamp();
 	/*
 	 * At XACT_EVENT_COMMIT the commit record is written: an error here
 	 * (out of memory) would make the abort that follows PANIC ("cannot abort
