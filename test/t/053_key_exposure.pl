@@ -734,33 +734,44 @@ $node->safe_psql('postgres', q{
 	ALTER ROLE valuer2 SET track_activities = off;
 	CREATE TABLE public.lockable (id int PRIMARY KEY, v text);
 	INSERT INTO public.lockable VALUES (1, 'x');
-	GRANT SELECT, UPDATE ON public.lockable TO valuer2;
+	GRANT SELECT, UPDATE ON public.lockable TO valuer, valuer2;
 });
 {
-	my $lock_script = $node->basedir . "/values_lock.sql";
-	PostgreSQL::Test::Utils::append_to_file($lock_script,
-		"BEGIN;\nLOCK TABLE public.lockable IN ACCESS EXCLUSIVE MODE;\n\\sleep 5 s\nCOMMIT;\n");
-	my ($lo, $le, $vo, $ve) = ('', '', '', '');
-	my $holder = IPC::Run::start(
-		[ 'pgbench', '-n', '-t', '1', '-f', $lock_script,
-		  '-h', $node->host, '-p', $node->port, 'postgres' ],
-		'>', \$lo, '2>', \$le);
-	$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockable'::regclass AND granted AND mode = 'AccessExclusiveLock'})
-	  or diag("lock holder: $lo $le");
-	my $victim = IPC::Run::start(
-		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-U', 'valuer2', '-d', 'postgres',
-		  '-c', "UPDATE public.lockable SET v = 'secret-lock-value' WHERE id = 1" ],
-		'>', \$vo, '2>', \$ve);
-	$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockable'::regclass AND NOT granted})
-	  or diag("victim: $vo $ve");
-	my $seen = $node->safe_psql('postgres',
-		q{SELECT state || ': ' || coalesce(query, '') FROM pg_stat_activity WHERE usename = 'valuer2'},
-		extra_params => [ '-U', 'valuer2' ]);
-	unlike($seen, qr/secret-lock-value/, 'mask_activity_values with track_activities off: a statement waiting for a lock in parse analysis shows no value');
-	$holder->finish;
-	$victim->finish;
-	is($node->safe_psql('postgres', 'SELECT v FROM public.lockable WHERE id = 1'), 'secret-lock-value',
-		'... and it ran once the lock was released');
+	# Another session holds the table; $role's UPDATE writing $value waits
+	# for the lock in parse analysis.  Returns what the role's other sessions
+	# see of it meanwhile.
+	my $lock_wait_seen = sub {
+		my ($role, $value) = @_;
+		my $lock_script = $node->basedir . "/values_lock_$role.sql";
+		PostgreSQL::Test::Utils::append_to_file($lock_script,
+			"BEGIN;\nLOCK TABLE public.lockable IN ACCESS EXCLUSIVE MODE;\n\\sleep 5 s\nCOMMIT;\n");
+		my ($lo, $le, $vo, $ve) = ('', '', '', '');
+		my $holder = IPC::Run::start(
+			[ 'pgbench', '-n', '-t', '1', '-f', $lock_script,
+			  '-h', $node->host, '-p', $node->port, 'postgres' ],
+			'>', \$lo, '2>', \$le);
+		$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockable'::regclass AND granted AND mode = 'AccessExclusiveLock'})
+		  or diag("lock holder: $lo $le");
+		my $victim = IPC::Run::start(
+			[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-U', $role, '-d', 'postgres',
+			  '-c', "UPDATE public.lockable SET v = '$value' WHERE id = 1" ],
+			'>', \$vo, '2>', \$ve);
+		$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.lockable'::regclass AND NOT granted})
+		  or diag("victim: $vo $ve");
+		my $seen = $node->safe_psql('postgres',
+			"SELECT state || ': ' || coalesce(query, '') FROM pg_stat_activity WHERE usename = '$role' AND pid <> pg_backend_pid()",
+			extra_params => [ '-U', $role ]);
+		$holder->finish;
+		$victim->finish;
+		is($node->safe_psql('postgres', 'SELECT v FROM public.lockable WHERE id = 1'), $value,
+			"... ($role) the UPDATE ran once the lock was released");
+		return $seen;
+	};
+	# the window, with track_activities on (role valuer): the setup exposes the value
+	like($lock_wait_seen->('valuer', 'window-lock-value'), qr/window-lock-value/,
+		'mask_activity_values with track_activities on: a statement waiting for a lock in parse analysis shows its value (the documented window)');
+	unlike($lock_wait_seen->('valuer2', 'secret-lock-value'), qr/secret-lock-value/,
+		'mask_activity_values with track_activities off: the same statement shows no value');
 
 	my ($so, $se) = ('', '');
 	my $sleeper = IPC::Run::start(
@@ -770,7 +781,7 @@ $node->safe_psql('postgres', q{
 	$node->poll_query_until('postgres',
 		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'valuer2' AND state = 'active' AND query LIKE '%values_running%'})
 	  or diag("sleeper: $so $se");
-	$seen = $node->safe_psql('postgres',
+	my $seen = $node->safe_psql('postgres',
 		q{SELECT query FROM pg_stat_activity WHERE usename = 'valuer2' AND pid <> pg_backend_pid()},
 		extra_params => [ '-U', 'valuer2' ]);
 	like($seen, qr/^SELECT pg_sleep\(\*\*\) AS values_running, '\*+', \*+$/m,
