@@ -1277,9 +1277,18 @@ mask_token_shapes_lexically(const char *src, char *dst, size_t from, size_t to)
 static TimestampTz checked_start = 0;
 
 static char *hook_text = NULL;	/* in TopMemoryContext */
+static char *hook_raw = NULL;	/* the text it was copied from (same block) */
+static size_t hook_len = 0;
 static const char *hook_source = NULL;
 static TimestampTz hook_start = 0;
 static int	hook_in_use = 0;	/* calls of the next hooks that have it */
+
+/*
+ * Texts up to this length are compared whole before their copy is reused;
+ * longer ones in the statement's range only (a string of many statements
+ * would be read once per statement).
+ */
+#define HOOK_WHOLE_COMPARE 65536
 
 /*
  * At a transaction's end: a large string's copy is not kept for the
@@ -1296,21 +1305,43 @@ hook_copy_release(void)
 	{
 		pfree(hook_text);
 		hook_text = NULL;
+		hook_raw = NULL;
 		hook_source = NULL;
 	}
 }
 
 static char *
-hook_copy(const char *text, bool top)
+hook_copy(const char *text, size_t from, size_t to)
 {
-	if (!top)
-		return pstrdup(text);
+	size_t		len;
+
+	/*
+	 * The same string's copy: same address and statement start time, and
+	 * the same bytes (the whole text when it is short, else the statement's
+	 * range).  Address and start time alone are not enough: the next client
+	 * message reuses the input buffer, and a coarse clock gives it the same
+	 * start time, which gave pg_stat_statements the previous string's text.
+	 */
 	if (hook_text != NULL && hook_source == text &&
 		hook_start == GetCurrentStatementStartTimestamp())
-		return hook_text;
+	{
+		if (hook_len <= HOOK_WHOLE_COMPARE)
+		{
+			if (strncmp(text, hook_raw, hook_len + 1) == 0)
+				return hook_text;
+		}
+		else if (to <= hook_len && from <= to &&
+				 memcmp(text + from, hook_raw + from, to - from) == 0)
+			return hook_text;
+	}
 	if (hook_text != NULL && hook_in_use == 0)
 		pfree(hook_text);		/* (in use: left to the session's memory) */
-	hook_text = MemoryContextStrdup(TopMemoryContext, text);
+	len = strlen(text);
+	hook_text = MemoryContextAlloc(TopMemoryContext, 2 * (len + 1));
+	hook_raw = hook_text + len + 1;
+	memcpy(hook_text, text, len + 1);
+	memcpy(hook_raw, text, len + 1);
+	hook_len = len;
 	hook_source = text;
 	hook_start = GetCurrentStatementStartTimestamp();
 	return hook_text;
@@ -1901,7 +1932,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			}
 			if (mask_from >= 0 && (size_t) mask_from < to)
 			{
-				masked = hook_copy(queryString, top);
+				masked = hook_copy(queryString, from, to);
 				mask_range(masked, (size_t) mask_from, to);
 				key_from = mask_from;
 			}
@@ -1923,7 +1954,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 			if (m >= 0 && (size_t) m < to)
 			{
-				masked = hook_copy(queryString, top);
+				masked = hook_copy(queryString, from, to);
 				mask_lexically(queryString, masked, from, (size_t) m, to, true);
 			}
 			if (top)
@@ -1935,14 +1966,14 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		if (tokens && mentions_token_fn(queryString, from, to))
 		{
 			if (masked == NULL)
-				masked = hook_copy(queryString, top);
+				masked = hook_copy(queryString, from, to);
 			mask_token_args(queryString, masked, from, to);
 		}
 		/* tokens by their form: CALL app.login('...'), for every role */
 		if (mask_token_shapes(queryString, NULL, 0, from, to, '*'))
 		{
 			if (masked == NULL)
-				masked = hook_copy(queryString, top);
+				masked = hook_copy(queryString, from, to);
 			mask_token_shapes_lexically(queryString, masked, from, to);
 			shapes = true;
 		}
@@ -1956,7 +1987,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			{
 				exec_paren = (long) (paren - queryString);
 				if (masked == NULL)
-					masked = hook_copy(queryString, top);
+					masked = hook_copy(queryString, from, to);
 				mask_parens(queryString, masked, (size_t) exec_paren, to);
 			}
 		}
@@ -2268,7 +2299,7 @@ token_ExecutorEnd(QueryDesc *queryDesc)
 			 * would be copied once per statement), else a copy up to the
 			 * statement's end (a text of its own: one statement, usually).
 			 */
-			char	   *copy = top != NULL ? hook_copy(top, true) : pnstrdup(src, c.to);
+			char	   *copy = top != NULL ? hook_copy(top, c.from, c.to) : pnstrdup(src, c.to);
 
 			mask_hook_text(src, copy, &c);
 			queryDesc->sourceText = copy;
@@ -2348,7 +2379,7 @@ token_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (mask && token_prev_post_parse_analyze != NULL)
 	{
 		/* the shared copy of the top-level string, else one of its own */
-		char	   *copy = top != NULL ? hook_copy(top, true) : pnstrdup(src, c.to);
+		char	   *copy = top != NULL ? hook_copy(top, c.from, c.to) : pnstrdup(src, c.to);
 
 		mask_hook_text(top != NULL ? top : src, copy, &c);
 		prev_post_parse_analyze_masked(pstate, query, jstate, copy);
@@ -2413,7 +2444,7 @@ token_planner(Query *parse, const char *query_string, int cursorOptions,
 			return token_prev_planner(parse, query_string, cursorOptions, boundParams);
 		return standard_planner(parse, query_string, cursorOptions, boundParams);
 	}
-	copy = top != NULL ? hook_copy(top, true) : pnstrdup(query_string, c.to);
+	copy = top != NULL ? hook_copy(top, c.from, c.to) : pnstrdup(query_string, c.to);
 	mask_hook_text(top != NULL ? top : query_string, copy, &c);
 	result = prev_planner_masked(parse, copy, cursorOptions, boundParams);
 	if (top == NULL)

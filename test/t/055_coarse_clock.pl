@@ -1,0 +1,142 @@
+# Token masking with a coarse clock.  The masking code recognises "the same
+# client message" partly by the statement start time; PostgreSQL takes it
+# from gettimeofday(), which some platforms (and virtual machines with a
+# jiffies clock source) advance in steps of milliseconds.  Two client
+# messages then share a start time, and usually the address of the input
+# buffer too.  The server here runs with a gettimeofday() that rounds down
+# to 10 ms (an LD_PRELOAD shim), so that consecutive messages share their
+# start time; every check below showed the previous message's text, or a
+# raw token, with code that trusted the start time (review rev18c; session
+# 19 for pg_stat_statements).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $cc = $ENV{CC} // 'cc';
+my $dir = PostgreSQL::Test::Utils::tempdir;
+PostgreSQL::Test::Utils::append_to_file("$dir/coarse.c", <<'EOC');
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+#include <sys/time.h>
+
+int
+gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+	static int	(*real) (struct timeval *restrict, void *restrict) = NULL;
+	int			r;
+
+	if (real == NULL)
+		real = (int (*) (struct timeval *restrict, void *restrict)) dlsym(RTLD_NEXT, "gettimeofday");
+	r = real(tv, tz);
+	if (r == 0 && tv != NULL)
+		tv->tv_usec -= tv->tv_usec % 10000;
+	return r;
+}
+EOC
+my ($cc_ok) = PostgreSQL::Test::Utils::run_log(
+	[ $cc, '-shared', '-fPIC', '-O2', '-o', "$dir/coarse.so", "$dir/coarse.c", '-ldl' ]);
+plan skip_all => "no C compiler ($cc) to build the clock shim" unless $cc_ok;
+
+my $node = PostgreSQL::Test::Cluster->new('coarse');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'pg_stat_statements,tenant_rls'
+pg_stat_statements.track_utility = on
+track_activity_query_size = 4096
+});
+{
+	local $ENV{LD_PRELOAD} = "$dir/coarse.so";
+	$node->start;
+}
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION tenant_rls;
+	CREATE EXTENSION pg_stat_statements;
+	ALTER SYSTEM SET tenant_rls.signing_key = 'coarse-clock-key-0123456789abcdef0123456789';
+	SELECT pg_reload_conf();
+	CREATE ROLE app LOGIN;
+	GRANT USAGE ON SCHEMA tenant_rls TO app;
+});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.signing_key') <> ''})
+  or die 'reload not seen';
+
+# the shim works: statement start times are whole multiples of 10 ms, and
+# consecutive statements share them
+is($node->safe_psql('postgres',
+	q{SELECT count(*) FROM generate_series(1, 5), LATERAL (SELECT extract(microseconds FROM clock_timestamp())::bigint % 10000 AS r) s WHERE r <> 0}),
+	'0', 'the server clock moves in steps of 10 ms');
+{
+	my $starts = $node->safe_psql('postgres', join('',
+		map { "SELECT extract(epoch FROM statement_timestamp());\n" } 1 .. 20));
+	my %distinct = map { $_ => 1 } split /\n/, $starts;
+	cmp_ok(scalar(keys %distinct), '<', 20, 'consecutive client messages share a statement start time')
+	  or diag("starts=$starts");
+}
+
+sub token { $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')}) }
+
+# pg_stat_statements: pairs of different statements, each with a token in a
+# comment (which tenant_rls masks in the text the next hooks get), sent one
+# after the other.  Each must be stored with its own text, masked.
+{
+	my @args;
+	my @tok;
+	for my $i (1 .. 10)
+	{
+		my ($a, $b) = (token(), token());
+		push @tok, $a, $b;
+		# i text constants, then i numbers: each its own query id (the
+		# alias is not part of it)
+		push @args, '-c', 'SELECT ' . join(', ', ("'a'") x $i) . " AS first_$i /* $a */",
+		  '-c', 'SELECT ' . join(', ', (2) x $i) . " AS second_$i /* $b */";
+	}
+	$node->safe_psql('postgres', 'SELECT pg_stat_statements_reset()');
+	my ($ret, $out, $err) = $node->psql('postgres', '',
+		extra_params => [ '-U', 'app', @args ]);
+	is($ret, 0, 'pg_stat_statements: the statements ran') or diag("err=$err");
+	my $stored = $node->safe_psql('postgres',
+		q{SELECT string_agg(query, E'\n' ORDER BY query COLLATE "C") FROM pg_stat_statements WHERE query ~ '(first|second)_\d'});
+	my $wrong = 0;
+	for my $i (1 .. 10)
+	{
+		my $params = join(', ', map { "\\\$$_" } 1 .. $i);
+		$wrong++ unless $stored =~ /^SELECT $params AS first_$i \/\* \*+ \*\/$/m;
+		$wrong++ unless $stored =~ /^SELECT $params AS second_$i \/\* \*+ \*\/$/m;
+	}
+	is($wrong, 0, 'pg_stat_statements: each statement is stored with its own text, masked')
+	  or diag("stored=\n$stored");
+	my @seen = grep { index($stored, $_) >= 0 } @tok;
+	is(scalar(@seen), 0, 'pg_stat_statements: no token is stored');
+}
+
+# pg_stat_activity, seen by another session of the role while the session is
+# idle: the same statement twice in a row, and a comment-only statement (it
+# reaches no hook: the commit-time check masks it) right after another
+my $peek = q{\! psql -XAtq -U app -d postgres -c "SELECT state || ': ' || query FROM pg_stat_activity WHERE usename = current_user AND pid <> pg_backend_pid() AND query <> ''"};
+my @cases = (
+	[ 'the same statement twice in a row',
+	  "SELECT tenant_rls.set_tenant_signed('%s') IS NOT NULL AS twice;\nSELECT tenant_rls.set_tenant_signed('%1\$s') IS NOT NULL AS twice;\n$peek",
+	  qr/^idle: SELECT tenant_rls\.set_tenant_signed\('\*+'\) IS NOT NULL AS twice;?$/m ],
+	[ 'a comment-only statement after SELECT 1',
+	  "SELECT 1 AS one;\n/* bearer %s */;\n$peek",
+	  qr/^idle: \/\* bearer \*+ \*\/;?$/m ],
+);
+for my $c (@cases)
+{
+	my ($name, $sql, $shown) = @$c;
+	for my $run (1 .. 3)
+	{
+		my $tok = token();
+		my ($ret, $out, $err) = $node->psql('postgres', sprintf($sql, $tok),
+			extra_params => [ '-U', 'app' ]);
+		unlike($out, qr/\Q$tok\E/, "$name (run $run): the token is not in pg_stat_activity")
+		  or diag("out=$out err=$err");
+		like($out, $shown, "$name (run $run): the statement shows, masked")
+		  or diag("out=$out err=$err");
+	}
+}
+
+$node->stop;
+done_testing();
