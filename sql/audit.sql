@@ -421,6 +421,36 @@ SELECT tenant_rls.enable_updated_at('public.audit_touch', 'nope');
 SELECT tenant_rls.disable_updated_at('public.audit_touch');
 SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.audit_touch'::regclass;
 
+-- values recorded as the text of to_json() (arrays, geometric types,
+-- intervals in arrays, bytea[], ranges) are the same whatever the writer's
+-- session settings (review rev19b F2: with extra_float_digits = -15 the
+-- point (1.2346,2) was recorded as (1,2), a value the row never held); the
+-- session keeps its settings
+CREATE TABLE public.audit_fmt (id integer PRIMARY KEY, tenant_id text NOT NULL, pos point,
+                               w float8[], d interval[], b bytea[], dr daterange);
+ALTER TABLE public.audit_fmt OWNER TO tr_audit_owner;
+GRANT SELECT, INSERT, UPDATE ON public.audit_fmt TO tr_audit_app;
+SELECT tenant_rls.enable_audit('public.audit_fmt');
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('fmt') IS NOT NULL AS set;
+INSERT INTO public.audit_fmt VALUES (1, 'fmt', '(1.2345,2)', '{0.30000000000000004}', '{"1 day 02:00:00"}',
+                                     '{"\\x0001ff"}', '[2024-01-01,2024-02-01)');
+SET LOCAL extra_float_digits = -15;
+SET LOCAL bytea_output = escape;
+SET LOCAL IntervalStyle = sql_standard;
+SET LOCAL DateStyle = 'SQL, DMY';
+UPDATE public.audit_fmt SET pos = '(1.2346,2)', w = '{0.31}', d = '{"1 day 03:00:00"}', b = '{"\\x0002"}',
+                            dr = '[2024-03-01,2024-04-01)' WHERE id = 1;
+SELECT pos, w, d, b, dr FROM public.audit_fmt;
+SELECT current_setting('extra_float_digits') AS efd, current_setting('bytea_output') AS bo,
+       current_setting('IntervalStyle') AS ist, current_setting('DateStyle') AS ds;
+COMMIT;
+RESET ROLE;
+SELECT operation, old_row, new_row FROM tenant_rls.audit_log WHERE table_name = 'audit_fmt' ORDER BY seq, entry;
+SELECT tenant_rls.disable_audit('public.audit_fmt');
+DROP TABLE public.audit_fmt;
+
 -- disable_audit: triggers and configuration gone, entries stay
 SELECT tenant_rls.disable_audit('public.audit_items');
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'public.audit_items'::regclass;

@@ -339,6 +339,86 @@ SET client_min_messages = warning;
 DROP SCHEMA asec_pol CASCADE;
 RESET client_min_messages;
 
+-- 5. the owner of an audited table redefines its audit trigger (review
+-- rev19b F1): CREATE OR REPLACE with a WHEN that never holds (nothing
+-- recorded), UPDATE OF one column (other UPDATEs unrecorded), or a second
+-- trigger (every change twice).  lint() reports each (audit_trigger_altered;
+-- and the attacker's triggers of section 1), audit_trigger()
+-- refuses to run from any trigger but the one enable_audit() makes, and
+-- lint()'s fix restores it with the table's columns and exclude
+CREATE SCHEMA asec_redef AUTHORIZATION tr_asec_owner;
+GRANT USAGE ON SCHEMA asec_redef TO tr_asec_app;
+SET ROLE tr_asec_owner;
+CREATE TABLE asec_redef.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v text, n integer);
+GRANT SELECT, INSERT, UPDATE, DELETE ON asec_redef.t TO tr_asec_app;
+RESET ROLE;
+SELECT tenant_rls.enable_audit('asec_redef.t', exclude => '{n}');
+CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    f text;
+BEGIN
+    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
+    EXECUTE f;
+    RETURN f;
+END
+$$;
+CREATE FUNCTION pg_temp.redef_entries() RETURNS bigint LANGUAGE sql
+    AS $$ SELECT count(*) FROM tenant_rls.audit_log WHERE schema_name = 'asec_redef' $$;
+CREATE FUNCTION pg_temp.redef_write(tag text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('INSERT INTO asec_redef.t VALUES (%s, %L, %L, 1)', 100 + length(tag), 'asec-a', tag);
+    UPDATE asec_redef.t SET v = v || '!' WHERE v = tag;
+    DELETE FROM asec_redef.t WHERE v = tag || '!';
+END $$;
+SELECT count(*) AS findings FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_redef.%';
+SELECT pg_temp.redef_write('a');
+SELECT pg_temp.redef_entries() AS entries;
+-- (a) WHEN (false): never fires
+SET ROLE tr_asec_owner;
+CREATE OR REPLACE TRIGGER tenant_rls_audit AFTER INSERT OR UPDATE OR DELETE ON asec_redef.t
+    FOR EACH ROW WHEN (false) EXECUTE FUNCTION tenant_rls.audit_trigger();
+RESET ROLE;
+SELECT pg_temp.redef_write('bb');
+SELECT pg_temp.redef_entries() AS entries_unchanged;
+SELECT code, level, object, message, fix FROM tenant_rls.lint() WHERE code IN ('audit_trigger_altered', 'audit_missing') AND object LIKE 'asec_redef.%';
+SELECT object, message, fix FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_atk.%';
+SELECT pg_temp.apply_fix('audit_trigger_altered', 'asec_redef.t');
+SELECT count(*) AS findings FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_redef.%';
+SELECT columns, exclude FROM tenant_rls.audit_config WHERE schema_name = 'asec_redef';
+SELECT pg_temp.redef_write('ccc');
+SELECT pg_temp.redef_entries() AS entries;
+-- (b) UPDATE OF n: the UPDATEs that fire it are refused, the others go unrecorded
+SET ROLE tr_asec_owner;
+CREATE OR REPLACE TRIGGER tenant_rls_audit AFTER INSERT OR UPDATE OF n OR DELETE ON asec_redef.t
+    FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger();
+RESET ROLE;
+\set VERBOSITY default
+SELECT pg_temp.redef_write('dddd');
+\set VERBOSITY terse
+SELECT code, object, message, fix FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_redef.%';
+SELECT pg_temp.apply_fix('audit_trigger_altered', 'asec_redef.t');
+-- (c) a second trigger: refused, and reported with its DROP
+SET ROLE tr_asec_owner;
+CREATE TRIGGER zz_dup AFTER INSERT ON asec_redef.t FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger();
+RESET ROLE;
+\set VERBOSITY default
+SELECT pg_temp.redef_write('eeeee');
+\set VERBOSITY terse
+SELECT code, object, message, fix FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_redef.%';
+SELECT pg_temp.apply_fix('audit_trigger_altered', 'asec_redef.t');
+SELECT count(*) AS findings FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_redef.%';
+SELECT pg_temp.redef_write('ffffff');
+SELECT v, operation FROM tenant_rls.audit_log l, LATERAL (SELECT coalesce(l.new_row, l.old_row)->>'v' AS v) x
+ WHERE schema_name = 'asec_redef' ORDER BY seq, entry;
+SELECT tenant_rls.disable_audit('asec_redef.t');
+-- a temporary table cannot be audited (its registry row would outlive it)
+CREATE TEMP TABLE asec_tmp (id integer PRIMARY KEY, tenant_id text);
+SELECT tenant_rls.enable_audit('asec_tmp');
+SELECT tenant_rls.enable_audit(0::regclass);
+SET client_min_messages = warning;
+DROP SCHEMA asec_redef CASCADE;
+RESET client_min_messages;
+
 -- clean up (the log keeps its entries: it is append-only)
 SET client_min_messages = warning;
 DROP SCHEMA asec_atk CASCADE;

@@ -248,6 +248,17 @@ SELECT pg_temp.apply_fix('audit_missing', 'cov.orders');
 SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
 ALTER TABLE cov.orders ENABLE REPLICA TRIGGER tenant_rls_audit;
 SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
+-- ==== audit_trigger_altered: the audit trigger redefined (a WHEN clause):
+-- the table no longer counts as audited; the fix recreates it
+SELECT pg_temp.apply_fix('audit_missing', 'cov.orders');
+CREATE OR REPLACE TRIGGER tenant_rls_audit AFTER INSERT OR UPDATE OR DELETE ON cov.orders
+    FOR EACH ROW WHEN (current_setting('app.audit_on', true) = 'on') EXECUTE FUNCTION tenant_rls.audit_trigger();
+SELECT * FROM pg_temp.findings('audit_trigger_altered');
+SELECT l.message FROM tenant_rls.lint() l WHERE l.code = 'audit_missing' AND l.object = 'cov.orders';
+SELECT table_name, audit FROM tenant_rls.coverage() WHERE table_name = 'cov.orders';
+SELECT pg_temp.apply_fix('audit_trigger_altered', 'cov.orders');
+SELECT * FROM pg_temp.findings('audit_trigger_altered');
+SELECT table_name, audit FROM tenant_rls.coverage() WHERE table_name = 'cov.orders';
 SELECT tenant_rls.disable_audit('cov.orders');
 SET tenant_rls.audit = off;
 SELECT * FROM pg_temp.findings('audit_missing');

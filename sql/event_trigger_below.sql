@@ -135,6 +135,24 @@ SELECT * FROM public.etb_items;
 COMMIT;
 RESET ROLE;
 DROP TABLE pg_temp.etb_tmp;
+-- protect() of a table that got a temporary child while unprotected (review
+-- rev19c F2: it wrote registry and audit rows for the temporary table, which
+-- outlived it and named the next session's table of that name): refused,
+-- nothing written
+SET tenant_rls.auto_protect = off;
+SET ROLE etb_owner;
+CREATE TABLE public.etb_plain (id int, tenant_id text NOT NULL);
+CREATE TEMP TABLE etb_tmp2 () INHERITS (public.etb_plain);
+SELECT tenant_rls.protect('public.etb_plain');
+RESET ROLE;
+SELECT count(*) AS registry_rows FROM tenant_rls.protected_table WHERE table_name IN ('etb_plain', 'etb_tmp2');
+SELECT count(*) AS audit_rows FROM tenant_rls.audit_config WHERE table_name IN ('etb_plain', 'etb_tmp2');
+SELECT relrowsecurity FROM pg_class WHERE oid = 'public.etb_plain'::regclass;
+SET ROLE etb_owner;
+DROP TABLE pg_temp.etb_tmp2;
+DROP TABLE public.etb_plain;
+RESET ROLE;
+RESET tenant_rls.auto_protect;
 
 --
 -- 3. A table protected by another column attached below a protected

@@ -537,12 +537,51 @@ lookup_audit_rel(Relation rel)
 	return ar;
 }
 
+/*
+ * The trigger that fired is the one enable_audit() creates: AFTER INSERT OR
+ * UPDATE OR DELETE FOR EACH ROW named tenant_rls_audit (BEFORE TRUNCATE FOR
+ * EACH STATEMENT named tenant_rls_audit_truncate), without WHEN, column list
+ * or arguments.  A table's owner can redefine it (CREATE OR REPLACE TRIGGER)
+ * or add another: one that fires on fewer changes records those only, and a
+ * second one records each change twice.  (One that never fires is found by
+ * lint(): audit_trigger_altered.)
+ */
+static void
+check_audit_trigger(TriggerData *td)
+{
+	Trigger    *tg = td->tg_trigger;
+	bool		truncate = TRIGGER_FIRED_BY_TRUNCATE(td->tg_event);
+	const char *name = truncate ? "tenant_rls_audit_truncate" : "tenant_rls_audit";
+	int16		type = truncate
+		? (TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_TRUNCATE)
+		: (TRIGGER_TYPE_ROW | TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE);
+
+	if (strcmp(tg->tgname, name) != 0 || tg->tgtype != type || tg->tgqual != NULL ||
+		tg->tgnattr != 0 || tg->tgnargs != 0)
+	{
+		char	   *qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(td->tg_relation)),
+														  RelationGetRelationName(td->tg_relation));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\" on table %s is not the audit trigger tenant_rls.enable_audit() creates",
+						tg->tgname, qualname),
+				 errdetail("The audit trigger must be %s named %s, without WHEN, column list or arguments: another definition records only some changes, or some twice.",
+						   truncate ? "BEFORE TRUNCATE FOR EACH STATEMENT" : "AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW",
+						   name),
+				 strcmp(tg->tgname, name) != 0
+				 ? errhint("Drop trigger \"%s\" (DROP TRIGGER %s ON %s), then run tenant_rls.enable_audit() on the table if its audit trigger is missing.",
+						   tg->tgname, quote_identifier(tg->tgname), qualname)
+				 : errhint("Run tenant_rls.enable_audit() on the table (its columns and exclude as in tenant_rls.audit_config) to recreate the trigger.")));
+	}
+}
+
 static AuditRel *
 get_audit_rel(Relation rel)
 {
 	AuditRel   *ar = lookup_audit_rel(rel);
 
-	if (!ar->registered)
+	if (!ar->registered || rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("table %s is not audited by tenant_rls",
@@ -796,6 +835,8 @@ audit_truncate(TriggerData *td)
 	int64		count = 0;
 	MemoryContext old;
 
+	check_audit_trigger(td);
+
 	if (truncate_recorded_above(rel))
 		return;
 
@@ -907,6 +948,7 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	ar = get_audit_rel(rel);
+	check_audit_trigger(td);
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{

@@ -37,8 +37,12 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/bytea.h"
+#include "utils/float.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -145,6 +149,43 @@ audit_put_layout_col(StringInfo buf, const char *name, const AuditColType *ct, u
 	audit_put_bytes(buf, name, len);
 }
 
+/*
+ * Kind J values are the text of to_json(), which for arrays, composites,
+ * ranges, geometric types and the like is made by the types' output
+ * functions, and these follow settings any session may change:
+ * extra_float_digits <= 0 rounds floats (the recorded value would be another
+ * value: a point (1.2346,2) recorded as (1,2)), bytea_output = escape,
+ * IntervalStyle and DateStyle change the form.  The writer's session must not
+ * decide what the log says the row held: where a setting differs from the
+ * standard one, the conversion runs with the standard one (the nest level to
+ * undo, 0: nothing changed; the usual case costs four comparisons).
+ * TimeZone is left as it is: a timestamptz is rendered with its offset, so
+ * the instant recorded is the same in any zone (doc/audit.md).
+ */
+pg_noinline static int
+output_settings_fixed(void)
+{
+	int			nestlevel;
+
+	if (extra_float_digits > 0 && bytea_output == BYTEA_OUTPUT_HEX &&
+		IntervalStyle == INTSTYLE_POSTGRES && DateStyle == USE_ISO_DATES)
+		return 0;
+	nestlevel = NewGUCNestLevel();
+	if (extra_float_digits <= 0)
+		(void) set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, ERROR, false);
+	if (bytea_output != BYTEA_OUTPUT_HEX)
+		(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, ERROR, false);
+	if (IntervalStyle != INTSTYLE_POSTGRES)
+		(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, ERROR, false);
+	if (DateStyle != USE_ISO_DATES)
+		(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, ERROR, false);
+	return nestlevel;
+}
+
 void
 audit_put_value(StringInfo buf, const AuditColType *ct, Datum v, bool isnull)
 {
@@ -200,6 +241,7 @@ audit_put_value(StringInfo buf, const AuditColType *ct, Datum v, bool isnull)
 	else
 	{
 		text	   *volatile t = NULL;
+		int			nestlevel = output_settings_fixed();
 
 		/* a cast to json may be SQL of the user's (see audit_converting) */
 		audit_converting = true;
@@ -212,6 +254,9 @@ audit_put_value(StringInfo buf, const AuditColType *ct, Datum v, bool isnull)
 			audit_converting = false;
 		}
 		PG_END_TRY();
+		/* (on error, the (sub)transaction's abort undoes the settings) */
+		if (nestlevel > 0)
+			AtEOXact_GUC(true, nestlevel);
 		audit_put_u32(buf, VARSIZE_ANY_EXHDR(t));
 		audit_put_bytes(buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 		pfree(t);

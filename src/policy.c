@@ -1045,6 +1045,23 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 							t->qualname, relkind_word(t->relkind)),
 					 errdetail("Row-level security cannot be enabled on it, so rows queried through it directly would not be isolated."),
 					 errhint("Detach it, or replace it with an ordinary table.")));
+		/*
+		 * A temporary child (PostgreSQL lets one inherit from a permanent
+		 * table): its session writes any tenant's rows into it without a
+		 * policy, which a query on the parent returns to every tenant, and
+		 * its registry rows would outlive it (no event trigger fires when
+		 * the session ends).  The drift guard refuses placing one below a
+		 * protected table; protecting the parent refuses it the same way.
+		 */
+		if (get_rel_persistence(child) == RELPERSISTENCE_TEMP)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("cannot protect \"%s\": its child table \"%s\" is a temporary table",
+							root->qualname, quote_qualified_identifier("pg_temp", get_rel_name(child))),
+					 errdetail("A temporary table cannot be protected: its session writes the rows of any tenant into it without a policy, and a query on \"%s\" returns them to that tenant.",
+							   root->qualname),
+					 errhint("Drop the temporary table, or ALTER TABLE ... NO INHERIT it, then protect \"%s\".",
+							 root->qualname)));
 		if (!pg_class_ownercheck(child, GetUserId()))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

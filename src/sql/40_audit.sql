@@ -571,6 +571,7 @@ DECLARE
     nsp    name;
     rel    name;
     kind   "char";
+    persistence "char";
     col    text;
     parent regclass;
 BEGIN
@@ -596,12 +597,22 @@ BEGIN
         PERFORM tenant_rls.audit_sync_truncate_triggers(parent);
         RETURN;
     END IF;
-    SELECT n.nspname, c.relname, c.relkind INTO nsp, rel, kind
+    SELECT n.nspname, c.relname, c.relkind, c.relpersistence INTO nsp, rel, kind, persistence
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
      WHERE c.oid OPERATOR(pg_catalog.=) tbl;
+    IF kind IS NULL THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table',
+            HINT = 'Pass the name of an existing table.';
+    END IF;
     IF kind NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type',
             HINT = 'Only ordinary and partitioned tables can be audited.';
+    END IF;
+    -- (its registry row would outlive it, and name the next session's table)
+    IF persistence OPERATOR(pg_catalog.=) 't' THEN
+        RAISE EXCEPTION 'cannot audit "%": it is a temporary table', tbl USING ERRCODE = 'feature_not_supported',
+            DETAIL = 'A temporary table is visible to its own session only, and its changes belong to no tenant''s history.',
+            HINT = 'Audit permanent tables.';
     END IF;
     IF nsp OPERATOR(pg_catalog.=) 'tenant_rls' THEN
         RAISE EXCEPTION 'cannot audit the tables of tenant_rls itself' USING ERRCODE = 'feature_not_supported',

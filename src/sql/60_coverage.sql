@@ -111,6 +111,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'An index does not start with the tenant column: its scans touch other tenants'' entries, whose counts EXPLAIN ANALYZE and timing reveal.'),
     ('audit_missing', 'warning', 'audit trigger missing',
      'A protected table has no tenant_rls audit trigger while tenant_rls.audit is on, or an audited table (or a partition of one) has no TRUNCATE audit trigger that fires: its changes, or its TRUNCATEs, are not recorded.'),
+    ('audit_trigger_altered', 'warning', 'audit trigger redefined or duplicated',
+     'A row trigger calling tenant_rls.audit_trigger() is not the one enable_audit() creates (a WHEN clause, UPDATE OF, fewer events, arguments, another name): the changes it does not fire on are not recorded, and a second one would record each change twice.'),
     ('audit_log_ignores_policies', 'warning', 'audited table with row policies of its own',
      'An audited table has row-level security policies besides tenant_rls''s (per author, per team, per role): the audit log does not apply them, so every role of the tenant that may SELECT the table reads, through tenant_rls.audit_log and audit_history(), the row images those policies hide from it, deleted rows included.'),
     ('view_not_security_invoker', 'error', 'view without security_invoker',
@@ -504,8 +506,20 @@ ancbad AS MATERIALIZED (
 -- indexes: first key column, and the generated (identity, serial) columns
 lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
 -- the audit row trigger, and whether it fires in an ordinary session (not
--- DISABLEd, not ENABLE REPLICA); the TRUNCATE trigger alone records no row
-aud AS (SELECT tg.tgrelid, bool_or(tg.tgenabled IN ('O', 'A')) AS fires
+-- DISABLEd, not ENABLE REPLICA) as enable_audit() made it (AFTER INSERT OR
+-- UPDATE OR DELETE FOR EACH ROW, tgtype 29, named tenant_rls_audit, no
+-- WHEN, column list or arguments: a redefined one records only some changes,
+-- and audit_trigger() refuses to run from it); the TRUNCATE trigger alone
+-- records no row; odd: the other row triggers of audit_trigger() (redefined,
+-- or a second one), clones of a parent's left to the parent
+aud AS (SELECT tg.tgrelid,
+               bool_or(tg.tgenabled IN ('O', 'A') AND tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29
+                       AND tg.tgqual IS NULL AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0) AS fires,
+               bool_or(tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29 AND tg.tgqual IS NULL
+                       AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0) AS exact,
+               array_agg(tg.tgname::text ORDER BY tg.tgname)
+                   FILTER (WHERE tg.tgparentid = 0 AND NOT (tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29
+                           AND tg.tgqual IS NULL AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0)) AS odd
           FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
          WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname = 'audit_trigger'
            AND (tg.tgtype::int & 1) = 1
@@ -1064,7 +1078,9 @@ UNION ALL
 SELECT 'audit_missing', 'warning', t.qname, 'table',
        CASE WHEN aud.tgrelid IS NULL
             THEN format('Protected table %s has no tenant_rls audit trigger.', t.qname)
-            ELSE format('The tenant_rls audit trigger of protected table %s does not fire (DISABLE TRIGGER or ENABLE REPLICA TRIGGER).', t.qname) END,
+            WHEN aud.exact
+            THEN format('The tenant_rls audit trigger of protected table %s does not fire (DISABLE TRIGGER or ENABLE REPLICA TRIGGER).', t.qname)
+            ELSE format('The tenant_rls audit trigger of protected table %s is not the one tenant_rls.enable_audit() creates (see audit_trigger_altered).', t.qname) END,
        'tenant_rls.audit is on, but changes to this table are not recorded in the audit log.',
        CASE WHEN h.yes THEN format('SELECT tenant_rls.enable_audit(%L);', t.qname) END, t.relid
   FROM ten t CROSS JOIN cfg CROSS JOIN has_enable_audit h LEFT JOIN aud ON aud.tgrelid = t.relid
@@ -1082,6 +1098,30 @@ SELECT 'audit_missing', 'warning', a.qname, 'table',
             ELSE format('SELECT tenant_rls.audit_sync_truncate_triggers(%L);', a.qname) END,
        a.relid
   FROM audtrunc a
+UNION ALL
+-- a row trigger of audit_trigger() that is not the one enable_audit() makes
+-- (CREATE OR REPLACE TRIGGER with a WHEN clause, UPDATE OF, fewer events), or
+-- a second one: the table's owner can make either, and lint() reports it for
+-- every table, protected or not
+SELECT 'audit_trigger_altered', 'warning', x.qname, 'table',
+       format('Table %s has %s calling tenant_rls.audit_trigger() that %s not the one tenant_rls.enable_audit() creates: %s.',
+              x.qname, CASE WHEN cardinality(x.odd) = 1 THEN 'a row trigger' ELSE 'row triggers' END,
+              CASE WHEN cardinality(x.odd) = 1 THEN 'is' ELSE 'are' END,
+              (SELECT string_agg(quote_ident(n), ', ') FROM unnest(x.odd) n)),
+       'The audit trigger must be AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW, named tenant_rls_audit, without WHEN, column list (UPDATE OF) or arguments. One defined otherwise never fires for some changes, which go unrecorded (when it fires, tenant_rls.audit_trigger() refuses to run and the change fails); a second one would record each change twice.',
+       concat_ws(' ',
+                 (SELECT string_agg(format('DROP TRIGGER %I ON %s;', n, x.qname), ' ' ORDER BY n)
+                    FROM unnest(x.odd) n WHERE n <> 'tenant_rls_audit' OR NOT x.configured),
+                 CASE WHEN x.configured AND ('tenant_rls_audit' = ANY (x.odd) OR NOT x.exact)
+                      THEN format('SELECT tenant_rls.enable_audit(%L, %L, %L);', x.qname, x.columns, x.exclude) END),
+       x.relid
+  FROM (SELECT aud.tgrelid AS relid, aud.odd, aud.exact, ac.columns, ac.exclude,
+               ac.table_oid IS NOT NULL AS configured,
+               (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = aud.tgrelid) AS qname
+          FROM aud
+          LEFT JOIN tenant_rls.audit_config ac ON ac.table_oid = aud.tgrelid
+         WHERE aud.odd IS NOT NULL OFFSET 0) x
 UNION ALL
 -- an audited table (its row trigger fires) with policies of its own: the log's
 -- read policy checks the tenant and table-level SELECT only (doc/audit.md,
@@ -2211,7 +2251,10 @@ fc AS (SELECT f.relid,
               bool_or(f.code IN ('managed_policy_dropped', 'managed_policy_modified',
                                  'isolation_policy_missing')) AS pol_bad
          FROM f GROUP BY f.relid),
-aud AS (SELECT tg.tgrelid, bool_or(tg.tgenabled IN ('O', 'A')) AS fires
+-- (as in _findings(): the trigger enable_audit() makes, firing)
+aud AS (SELECT tg.tgrelid,
+               bool_or(tg.tgenabled IN ('O', 'A') AND tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29
+                       AND tg.tgqual IS NULL AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0) AS fires
           FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
          WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname = 'audit_trigger'
            AND (tg.tgtype::int & 1) = 1

@@ -1,6 +1,7 @@
 # The library works loaded by CREATE EXTENSION only, and preloaded
 # (shared_preload_libraries, session_preload_libraries); its settings prefix is
 # reserved once loaded; the tenant context behaves the same in each case.
+# CREATE EXTENSION refuses a schema tenant_rls that someone else prepared.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -53,6 +54,42 @@ check_context('session_preload_libraries');
 
 is($node->safe_psql('postgres', 'SELECT tenant_rls.version() = extversion FROM pg_extension WHERE extname = \'tenant_rls\''),
 	't', 'library version matches the installed SQL version');
+
+# A schema named tenant_rls made before CREATE EXTENSION (review rev19c F1):
+# owned by a role that is not a superuser, that role could rename it and put
+# tables of its own in place of the registry; objects in it would come
+# before ours; CREATE granted on it (default privileges) is taken back.
+$node->safe_psql('postgres', q{
+	CREATE ROLE mallory LOGIN;
+	CREATE DATABASE pre OWNER postgres;
+	GRANT CREATE ON DATABASE pre TO mallory;
+});
+$node->safe_psql('pre', q{SET ROLE mallory; CREATE SCHEMA tenant_rls;});
+($ret, $out, $err) = $node->psql('pre', 'CREATE EXTENSION tenant_rls');
+isnt($ret, 0, 'pre-existing schema owned by a role that is not a superuser: CREATE EXTENSION refused');
+like($err, qr/ERROR:  schema tenant_rls is owned by role mallory, which is not a superuser/,
+	'... and the error names the owner') or diag($err);
+like($err, qr/HINT:  Drop or rename the existing schema tenant_rls/, '... with a hint');
+is($node->safe_psql('pre', q{SELECT count(*) FROM pg_extension WHERE extname = 'tenant_rls'}), '0',
+	'... and nothing is installed');
+
+$node->safe_psql('pre', q{DROP SCHEMA tenant_rls; CREATE SCHEMA tenant_rls; CREATE TABLE tenant_rls.protected_table (x int);});
+($ret, $out, $err) = $node->psql('pre', 'CREATE EXTENSION tenant_rls');
+isnt($ret, 0, 'pre-existing schema that holds objects: CREATE EXTENSION refused');
+like($err, qr/ERROR:  schema tenant_rls already holds \d+ objects/, '... and the error says why') or diag($err);
+
+$node->safe_psql('pre', q{
+	DROP TABLE tenant_rls.protected_table;
+	GRANT CREATE ON SCHEMA tenant_rls TO mallory;
+	GRANT ALL ON SCHEMA tenant_rls TO PUBLIC;
+});
+($ret, $out, $err) = $node->psql('pre', 'CREATE EXTENSION tenant_rls');
+is($ret, 0, 'an empty superuser-owned schema with CREATE granted: installed') or diag($err);
+like($err, qr/WARNING:  revoking CREATE on schema tenant_rls from mallory/, '... CREATE taken back from mallory') or diag($err);
+is($node->safe_psql('pre', q{
+	SELECT has_schema_privilege('mallory', 'tenant_rls', 'CREATE')::text || ' ' ||
+	       has_schema_privilege('mallory', 'tenant_rls', 'USAGE')::text}),
+	'false true', '... mallory can no longer create objects in it (USAGE stays, as for everyone)');
 
 $node->stop;
 done_testing();
