@@ -62,20 +62,24 @@ SELECT l.level, l.object, l.message, l.fix FROM tenant_rls.lint() l
 REVOKE covg_owner FROM covg_noinherit;   -- the human fix
 SELECT l.object FROM tenant_rls.lint() l WHERE l.code = 'role_owns_tenant_table' AND l.object LIKE 'covg%';
 
--- ==== role_owns_tenant_table, role_bypassrls: in PostgreSQL 15 a CREATEROLE
--- role grants itself any role that is not a superuser -- the table owner, a
--- BYPASSRLS role (was missed)
+-- ==== role_owns_tenant_table, role_bypassrls, role_createrole: in
+-- PostgreSQL 15 a CREATEROLE role grants itself any role that is not a
+-- superuser -- the table owner, a BYPASSRLS role (was missed), and the
+-- predefined roles that read the signing key or write tenant_grant (review
+-- rev19a: was missed): reported as role_createrole, before it does
 ALTER ROLE covg_creator CREATEROLE;
 SET ROLE covg_creator;
 GRANT covg_owner TO covg_creator;   -- what it can do
+GRANT pg_read_server_files, pg_write_all_data TO covg_creator;
 RESET ROLE;
 REVOKE covg_owner FROM covg_creator;
+REVOKE pg_read_server_files, pg_write_all_data FROM covg_creator;
 SELECT l.code, l.level, l.object, l.message, l.fix FROM tenant_rls.lint() l
- WHERE l.code IN ('role_owns_tenant_table', 'role_bypassrls') AND l.object = 'covg_creator'
-   AND (l.code = 'role_owns_tenant_table' OR l.message LIKE '%covg_bypass%') ORDER BY 1;
+ WHERE l.code IN ('role_owns_tenant_table', 'role_bypassrls', 'role_createrole') AND l.object = 'covg_creator'
+   AND (l.code <> 'role_bypassrls' OR l.message LIKE '%covg_bypass%') ORDER BY 1;
 SELECT pg_temp.apply_fix('role_owns_tenant_table', 'covg_creator');
 SELECT l.code, l.object FROM tenant_rls.lint() l
- WHERE l.code IN ('role_owns_tenant_table', 'role_bypassrls') AND l.object = 'covg_creator';
+ WHERE l.code IN ('role_owns_tenant_table', 'role_bypassrls', 'role_createrole') AND l.object = 'covg_creator';
 
 -- ==== tenant_table_privilege: REFERENCES granted on columns (a foreign key
 -- on them probes other tenants' keys; was missed: only the table's ACL was read)

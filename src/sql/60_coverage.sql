@@ -137,6 +137,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A role that can log in has REPLICATION (or can SET ROLE to one that has): logical decoding and pg_basebackup read every tenant''s rows and the audit log without row-level security, and a base backup carries the signing key and the audit key (error when the role also has privileges on tenant tables, warning for a dedicated replication role).'),
     ('role_all_data', 'error', 'login role reads or writes all data',
      'A role that can log in is a member of pg_read_all_data or pg_write_all_data (directly or through other roles): the extension''s own tables have no row-level security, so it reads every tenant''s audit entries, or gives its tenant another tenant''s rows with an INSERT into tenant_rls.tenant_grant and rewrites the registry and the accepted findings (warning for a BYPASSRLS role that only reads: a dump role).'),
+    ('role_createrole', 'error', 'login role with CREATEROLE',
+     'A role that can log in has CREATEROLE: in PostgreSQL 15 it can grant itself any role that is not a superuser (pg_read_server_files: the signing key; pg_write_all_data: tenant_rls.tenant_grant; the role tenant_rls.admin_role names, or create that role if it does not exist; BYPASSRLS roles; the owners of tenant tables).'),
     ('role_server_files', 'error', 'login role reads or writes server files',
      'A role that can log in is a member of pg_read_server_files, pg_write_server_files or pg_execute_server_program: it reads the configuration (tenant_rls.signing_key: it forges tenant tokens), the audit key and every table''s data files, or changes them.'),
     ('key_setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a signing-key setting',
@@ -1290,6 +1292,16 @@ SELECT CASE WHEN b.rolsuper THEN 'role_superuser_login' ELSE 'role_bypassrls' EN
                  AND (pg_has_role(r.oid, b.oid, 'MEMBER') OR (r.rolcreaterole AND NOT b.rolsuper))
   LEFT JOIN pg_auth_members m ON m.member = r.oid AND m.roleid = b.oid
  WHERE r.rolcanlogin AND NOT r.rolsuper AND NOT r.rolbypassrls
+UNION ALL
+-- CREATEROLE: in PostgreSQL 15 it grants itself any role that is not a
+-- superuser (role_bypassrls and role_owns_tenant_table name what it reaches
+-- through that too; the predefined roles and the admin role are named here
+-- only, once per role)
+SELECT 'role_createrole', 'error', quote_ident(l.rolname), 'role',
+       format('Login role %s has CREATEROLE.', quote_ident(l.rolname)),
+       'In PostgreSQL 15 a role with CREATEROLE can grant itself any role that is not a superuser: pg_read_server_files (it reads tenant_rls.signing_key from the configuration and signs tokens for any tenant), pg_write_all_data (an INSERT into tenant_rls.tenant_grant gives its tenant another tenant''s rows), the role tenant_rls.admin_role names (or create that role if it does not exist yet), any BYPASSRLS role and the owners of tenant tables. Keep CREATEROLE for administrators who never log in for tenants, and accept the finding for them.',
+       format('ALTER ROLE %I NOCREATEROLE;', l.rolname), NULL::oid
+  FROM logins l WHERE l.rolcreaterole
 UNION ALL
 SELECT 'role_superuser_login', 'warning', quote_ident(r.rolname), 'role',
        format('Login role %s is a superuser.', quote_ident(r.rolname)),
