@@ -396,6 +396,8 @@ CREATE VIEW public.audit_view AS SELECT 1 AS x;
 SELECT tenant_rls.enable_audit('public.audit_view');
 SELECT tenant_rls.enable_audit('tenant_rls.audit_chain');
 SELECT tenant_rls.enable_audit(NULL);
+SELECT tenant_rls.enable_updated_at('public.audit_view');
+SELECT tenant_rls.enable_updated_at(0::regclass);
 SELECT tenant_rls.audit_purge(NULL);
 SELECT tenant_rls.audit_purge(now() + interval '1 day');
 SELECT tenant_rls.audit_maintain(-1);

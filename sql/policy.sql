@@ -197,6 +197,8 @@ SELECT pol.err($$SELECT tenant_rls.protect(0)$$);
 -- nothing changed
 SELECT pol.err($$SELECT tenant_rls.protect('pol.not_mine', NULL, NULL)$$);
 SELECT pol.err($$SELECT tenant_rls.allow_global_rows(NULL)$$);
+SELECT pol.err($$SELECT tenant_rls.mark_global(NULL)$$);
+SELECT pol.err($$SELECT tenant_rls.unmark_global(NULL)$$);
 SELECT pol.err($$SELECT tenant_rls.allow_global_rows('pol.orders', NULL)$$);
 SELECT pol.err($$SELECT tenant_rls.unprotect('pol.v')$$);
 SELECT pol.err($$SELECT tenant_rls.mark_global('pol.v')$$);

@@ -1759,6 +1759,11 @@ tenant_rls_mark_global(PG_FUNCTION_ARGS)
 	char	   *root_nsp;
 	char	   *root_rel;
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null"),
+				 errhint("Pass the table to mark global, e.g. tenant_rls.mark_global('public.countries').")));
 	check_table(relid, "mark", " global");
 	tree = find_all_inheritors(relid, ShareUpdateExclusiveLock, NULL);
 	root_nsp = get_namespace_name(get_rel_namespace(relid));
@@ -1838,6 +1843,11 @@ tenant_rls_unmark_global(PG_FUNCTION_ARGS)
 	Oid			types[2] = {NAMEOID, NAMEOID};
 	Datum		vals[2];
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null"),
+				 errhint("Pass the table to unmark global, e.g. tenant_rls.unmark_global('public.countries').")));
 	check_table(relid, "unmark", " global");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");

@@ -822,11 +822,21 @@ CREATE FUNCTION tenant_rls.enable_updated_at(tbl regclass, "column" name DEFAULT
     AS $$
 DECLARE
     typ regtype;
+    kind "char";
     other record;
 BEGIN
     IF tbl IS NULL OR "column" IS NULL THEN
         RAISE EXCEPTION 'table and column must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass the table and the name of its timestamp column.';
+    END IF;
+    SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl;
+    IF kind IS NULL THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table',
+            HINT = 'Pass the name of an existing table.';
+    END IF;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type',
+            HINT = 'Only ordinary and partitioned tables get an updated_at trigger.';
     END IF;
     SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) "column"
