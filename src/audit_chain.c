@@ -61,6 +61,7 @@
 #include "catalog/pg_authid_d.h"
 #include "catalog/pg_type_d.h"
 #include "common/hashfn.h"
+#include "commands/tablespace.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -70,6 +71,7 @@
 #include "port/pg_bswap.h"
 #include "storage/bufmgr.h"
 #include "storage/ipc.h"
+#include "storage/buffile.h"
 #include "storage/lmgr.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
@@ -89,6 +91,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -1537,9 +1540,13 @@ static bool chain_callbacks_registered = false;
  * another writer may need, and two committing transactions take their
  * tenants' locks in the same order, so the chain adds no deadlock.  A
  * transaction that queues more than PENDING_FLUSH_BYTES writes the batches of
- * its current (sub)transaction level early and keeps those tenants' locks to
- * its end; with deferred delivery it puts them into the WAL instead, and
- * holds no lock (defer_fits()).
+ * its current (sub)transaction level to a temporary file (spill_batches()),
+ * they stay queued, in their place, and are read back and written at commit
+ * like the others: no chain is locked before the commit, so a long import
+ * makes no other writer of its tenants wait and cannot deadlock with them
+ * (it used to write them into the log at once, keeping those tenants' locks
+ * to its end).  With deferred delivery they go into the WAL instead
+ * (defer_fits()).
  */
 typedef struct PendingBatch
 {
@@ -1558,12 +1565,27 @@ typedef struct PendingBatch
 	int64	   *keys;			/* history keys of the entries */
 	int			nkeys;
 	int			maxkeys;
+	/* payload and keys moved to the spill file (spill_batches()) */
+	bool		spilled;
+	int			spill_fileno;
+	off_t		spill_offset;
+	int			spill_len;		/* payload bytes; the keys follow */
 } PendingBatch;
 
 #define PENDING_FLUSH_BYTES (32 * 1024 * 1024)
 
 static List *pending = NIL;		/* PendingBatch *, in TopTransactionContext */
 static Size pending_bytes = 0;
+
+/*
+ * The transaction's spill file: in TopTransactionContext, owned by the top
+ * transaction's resource owner (one of a subtransaction would close it when
+ * the subtransaction ends); closed once written at commit, by the resource
+ * owner at abort.  Written at its end only (spill_end).
+ */
+static BufFile *spill_file = NULL;
+static int	spill_end_fileno = 0;
+static off_t spill_end_offset = 0;
 /*
  * The lowest (sub)transaction level that wrote a deferred message still alive
  * (not rolled back with its savepoint), 0: none.  While there is one, the
@@ -1635,6 +1657,11 @@ chain_xact_callback(XactEvent event, void *arg)
 				if (pending != NIL)
 					flush_pending(GetCurrentTransactionNestLevel(), false);
 				preparing = false;
+				if (spill_file != NULL)
+				{
+					BufFileClose(spill_file);
+					spill_file = NULL;
+				}
 				if (chain_states_used())
 					chain_write_heads();
 				if (snapshot_pushed)
@@ -1652,6 +1679,8 @@ chain_xact_callback(XactEvent event, void *arg)
 			pending = NIL;
 			pending_bytes = 0;
 			deferred_level = 0;
+			/* (at abort its resource owner closes it; its memory is gone) */
+			spill_file = NULL;
 			break;
 		default:
 			break;
@@ -1985,17 +2014,116 @@ key_cmp(const ListCell *a, const ListCell *b)
 	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
 }
 
-/* what a queued batch holds, as counted against PENDING_FLUSH_BYTES */
+/* what a queued batch holds in memory, as counted against PENDING_FLUSH_BYTES */
 static Size
 batch_bytes(PendingBatch *pb)
 {
+	if (pb->spilled)
+		return sizeof(PendingBatch);
 	return sizeof(PendingBatch) + pb->payload.len + sizeof(int64) * pb->nkeys;
+}
+
+/* its size, in memory or in the spill file */
+static Size
+batch_size(PendingBatch *pb)
+{
+	return (pb->spilled ? (Size) pb->spill_len : (Size) pb->payload.len) + sizeof(int64) * pb->nkeys;
+}
+
+/*
+ * Moves the payload and keys of the batches to the spill file; they stay
+ * queued.  A spilled batch takes no more entries (batch_matches()).
+ */
+static void
+spill_batches(List *batches)
+{
+	ListCell   *lc;
+
+	foreach(lc, batches)
+	{
+		PendingBatch *pb = lfirst(lc);
+
+		if (pb->spilled)
+			continue;
+		if (spill_file == NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+			ResourceOwner owner = CurrentResourceOwner;
+
+			/* (an error here aborts: the abort restores both) */
+			PrepareTempTablespaces();
+			CurrentResourceOwner = TopTransactionResourceOwner;
+			spill_file = BufFileCreateTemp(false);
+			CurrentResourceOwner = owner;
+			MemoryContextSwitchTo(old);
+			spill_end_fileno = 0;
+			spill_end_offset = 0;
+		}
+		if (BufFileSeek(spill_file, spill_end_fileno, spill_end_offset, SEEK_SET) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not seek in the audit spill file: %m")));
+		pb->spill_fileno = spill_end_fileno;
+		pb->spill_offset = spill_end_offset;
+		pb->spill_len = pb->payload.len;
+		BufFileWrite(spill_file, pb->payload.data, pb->payload.len);
+		if (pb->nkeys > 0)
+			BufFileWrite(spill_file, pb->keys, sizeof(int64) * pb->nkeys);
+		BufFileTell(spill_file, &spill_end_fileno, &spill_end_offset);
+		pfree(pb->payload.data);
+		pb->payload.data = NULL;
+		pb->payload.len = pb->payload.maxlen = 0;
+		if (pb->keys)
+			pfree(pb->keys);
+		pb->keys = NULL;
+		pb->maxkeys = 0;
+		pb->spilled = true;
+	}
+}
+
+static void
+spill_read(void *dst, size_t len)
+{
+	if (len > 0 && BufFileRead(spill_file, dst, len) != len)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read the audit spill file: %m")));
+}
+
+/* a spilled batch back in memory (TopTransactionContext), to be written */
+static void
+unspill_batch(PendingBatch *pb)
+{
+	MemoryContext old;
+
+	if (!pb->spilled)
+		return;
+	Assert(spill_file != NULL);
+	if (BufFileSeek(spill_file, pb->spill_fileno, pb->spill_offset, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not seek in the audit spill file: %m")));
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	initStringInfo(&pb->payload);
+	enlargeStringInfo(&pb->payload, pb->spill_len);
+	spill_read(pb->payload.data, pb->spill_len);
+	pb->payload.len = pb->spill_len;
+	pb->payload.data[pb->payload.len] = '\0';
+	if (pb->nkeys > 0)
+	{
+		pb->keys = palloc(sizeof(int64) * pb->nkeys);
+		pb->maxkeys = pb->nkeys;
+		spill_read(pb->keys, sizeof(int64) * pb->nkeys);
+	}
+	MemoryContextSwitchTo(old);
+	pb->spilled = false;
 }
 
 static void
 free_batch(PendingBatch *pb)
 {
-	pfree(pb->payload.data);
+	if (pb->payload.data)
+		pfree(pb->payload.data);
 	pfree(pb->db_user_name);
 	if (pb->keys)
 		pfree(pb->keys);
@@ -2014,6 +2142,7 @@ free_batch(PendingBatch *pb)
 static void
 flush_pending(int level, bool early)
 {
+	bool		defer;
 	List	   *now = NIL;
 	List	   *later = NIL;
 	List	   *keys = NIL;
@@ -2035,6 +2164,25 @@ flush_pending(int level, bool early)
 			later = lappend(later, pb);
 	}
 
+	defer = defer_fits(now, early) && (xact_deferred || audit_delivery_deferred());
+
+	/*
+	 * Early (the queue outgrew PENDING_FLUSH_BYTES), unless deferred: to the
+	 * spill file, still queued; written at commit, when the tenants are
+	 * locked in order with the rest.
+	 */
+	if (early && !defer)
+	{
+		spill_batches(now);
+		pending_bytes = 0;
+		foreach(lc, pending)
+			pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
+		list_free(now);
+		list_free(keys);
+		list_free(later);
+		return;
+	}
+
 	/*
 	 * The batches written here leave the queue first: if writing one fails,
 	 * the abort of the (sub)transaction must not free them a second time.
@@ -2047,13 +2195,32 @@ flush_pending(int level, bool early)
 	foreach(lc, later)
 		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
 
-	if (defer_fits(now, early) && (xact_deferred || audit_delivery_deferred()) && defer_batches(now))
+	if (defer && defer_batches(now))
 	{
 		/* in the WAL with the commit; the delivery worker chains them */
 		if (deferred_level == 0 || level < deferred_level)
 			deferred_level = level;
 		foreach(lc, now)
 			free_batch((PendingBatch *) lfirst(lc));
+		list_free(now);
+		list_free(keys);
+		list_free(later);
+		return;
+	}
+	if (early)
+	{
+		/*
+		 * Delivery was switched off meanwhile: queued again, in the spill
+		 * file.  (They are the batches of the innermost level, the end of
+		 * the queue.)
+		 */
+		MemoryContextSwitchTo(TopTransactionContext);
+		pending = list_concat(pending, now);
+		MemoryContextSwitchTo(old);
+		spill_batches(now);
+		pending_bytes = 0;
+		foreach(lc, pending)
+			pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
 		list_free(now);
 		list_free(keys);
 		list_free(later);
@@ -2072,6 +2239,7 @@ flush_pending(int level, bool early)
 	{
 		PendingBatch *pb = lfirst(lc);
 
+		unspill_batch(pb);
 		MemoryContextSwitchTo(tmp);
 		write_batch(&writer, chain_state(pb->key), pb, level, NULL);
 		MemoryContextSwitchTo(old);
@@ -2161,7 +2329,7 @@ defer_fits(List *batches, bool early)
 	{
 		PendingBatch *pb = lfirst(lc);
 
-		bytes += batch_bytes(pb) + (pb->app_user ? strlen(pb->app_user) : 0) +
+		bytes += sizeof(PendingBatch) + batch_size(pb) + (pb->app_user ? strlen(pb->app_user) : 0) +
 			2 * NAMEDATALEN + strlen(pb->db_user_name) + 64;
 	}
 	if (bytes > DEFER_MAX_MESSAGE)
@@ -2208,6 +2376,7 @@ defer_batches(List *batches)
 	{
 		PendingBatch *pb = lfirst(lc);
 
+		unspill_batch(pb);
 		audit_put_u8(&buf, pb->has_tenant);
 		defer_put_str(&buf, pb->key, strlen(pb->key));
 		audit_put_u32(&buf, pb->table_oid);
@@ -2556,7 +2725,7 @@ static bool
 batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTarget *t,
 			  int level, Oid user, const char *appuser)
 {
-	return pb->level == level && pb->layout_id == t->layout_id &&
+	return !pb->spilled && pb->level == level && pb->layout_id == t->layout_id &&
 		pb->table_oid == t->table_oid && pb->db_user == user &&
 		pb->has_tenant == has_tenant && strcmp(pb->key, key) == 0 &&
 		((pb->app_user == NULL && appuser == NULL) ||

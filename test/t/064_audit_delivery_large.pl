@@ -158,8 +158,9 @@ is($node->safe_psql('postgres', q{
 	'0', '... in the order its rows were made (nothing written immediately ahead of the rest)');
 
 # with max_slot_wal_keep_size set, a checkpoint could invalidate the slot
-# under a long import: there its early flush is written immediately (the
-# import then holds its chain), and nothing is lost
+# under a long import: there its early flush is not deferred but kept for
+# its commit, in a temporary file, as with immediate delivery (it holds no
+# chain meanwhile; test/t/068_audit_large_import.pl), and nothing is lost
 $node->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_start()});
 $node->safe_psql('postgres', q{ALTER SYSTEM SET max_slot_wal_keep_size = '10GB'; SELECT pg_reload_conf();});
 $s = $node->background_psql('postgres', on_error_stop => 1);
@@ -170,7 +171,9 @@ $s->query_safe(q{SELECT tenant_rls.set_tenant('d')});
 $s->query_safe($import);
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
 	WHERE l.locktype = 'advisory' AND a.backend_type = 'client backend' AND a.state = 'idle in transaction'}),
-	'1', 'with max_slot_wal_keep_size set, the open import wrote its early flush itself (it holds its chain)');
+	'0', 'with max_slot_wal_keep_size set, the open import keeps its early flush for its commit (it holds no chain)');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log WHERE tenant = 'd'}),
+	'0', '... and nothing of it is in the log yet');
 $s->query_safe(q{COMMIT});
 $s->quit;
 is($node->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't', '... and after its commit');

@@ -1,0 +1,116 @@
+# A transaction that queues more than 32 MB of audit entries, with immediate
+# delivery (the default).  It used to write the batches of its current level
+# into the log at once and keep those tenants' chain locks to its end, so
+#  - every other writer of those tenants waited at its commit for the
+#    import to end, and
+#  - when the import later wrote a tenant that sorts before one it had
+#    flushed, an ordinary commit of both tenants deadlocked with it.
+# Now it moves them to a temporary file, still queued, and writes them at
+# its commit like the rest: no chain is locked before the commit.  Its
+# entries stay in the order they were made, a savepoint rolled back drops
+# its spilled entries, one released keeps them, and the chains verify.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('large_import');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+max_wal_size = 1GB
+log_temp_files = 0
+});
+$node->start;
+$node->safe_psql('postgres', q{
+SET client_min_messages = warning;
+CREATE EXTENSION tenant_rls;
+SET tenant_rls.auto_protect = off;
+CREATE TABLE public.big (id bigserial PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT tenant_rls.enable_audit('public.big');
+});
+
+# 40,000 rows of 1 kB of tenant x: more than 32 MB of entries
+my $import = q{INSERT INTO public.big (tenant_id, v) SELECT 'x', 'import ' || g || ' ' || repeat('z', 1000) FROM generate_series(1, 40000) g};
+my $chain_locks = q{SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	WHERE l.locktype = 'advisory' AND l.objsubid = 29810 AND a.backend_type = 'client backend'};
+
+my $s = $node->background_psql('postgres', on_error_stop => 1);
+$s->query_safe(q{BEGIN});
+$s->query_safe($import);
+# (checked while it is open)
+is($node->safe_psql('postgres', $chain_locks), '0', 'the open import holds no audit chain lock');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log WHERE tenant = 'x'}), '0',
+	'nothing of the open import is in the log');
+
+# another writer of tenant x commits while the import is open: no wait
+my ($ret, $out, $err) = $node->psql('postgres', q{
+SET lock_timeout = '10s';
+INSERT INTO public.big (tenant_id, v) VALUES ('x', 'small x');
+});
+is($ret, 0, 'a commit of the same tenant does not wait for the open import') or diag($err);
+
+# the import now writes tenant a, which sorts before x; an ordinary
+# transaction writes a, then x: it used to deadlock with the import
+$s->query_safe(q{INSERT INTO public.big (tenant_id, v) VALUES ('a', 'import a')});
+($ret, $out, $err) = $node->psql('postgres', q{
+SET lock_timeout = '10s';
+BEGIN;
+INSERT INTO public.big (tenant_id, v) VALUES ('a', 'small a'), ('x', 'small x 2');
+COMMIT;
+});
+is($ret, 0, 'a commit of a and x while the import holds entries of both: no wait, no deadlock') or diag($err);
+
+# a savepoint that spills and is rolled back: its entries go; one that
+# spills and is released: kept (after entries made before it, at the outer level)
+$s->query_safe(q{INSERT INTO public.big (tenant_id, v) VALUES ('x', 'before savepoints')});
+$s->query_safe(q{SAVEPOINT s1});
+$s->query_safe($import =~ s/'import '/'rolled back '/r);
+$s->query_safe(q{ROLLBACK TO SAVEPOINT s1});
+$s->query_safe(q{SAVEPOINT s2});
+$s->query_safe($import =~ s/'import '/'released '/r);
+$s->query_safe(q{RELEASE SAVEPOINT s2});
+$s->query_safe(q{INSERT INTO public.big (tenant_id, v) VALUES ('x', 'last')});
+is($node->safe_psql('postgres', $chain_locks), '0', 'still no chain lock before the commit');
+$s->query_safe(q{COMMIT});
+$s->quit;
+
+like(slurp_file($node->logfile), qr/LOG:  temporary file: path "[^"]*pgsql_tmp[^"]*", size \d{8,}/,
+	'the import spilled its entries to a temporary file (log_temp_files), now removed');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE new_row->>'v' ~ '^import \d') || ' ' ||
+	       count(*) FILTER (WHERE new_row->>'v' LIKE 'released %') || ' ' ||
+	       count(*) FILTER (WHERE new_row->>'v' LIKE 'rolled back %') || ' ' ||
+	       count(*) FILTER (WHERE new_row->>'v' IN ('import a', 'before savepoints', 'last', 'small x', 'small a', 'small x 2'))
+	  FROM tenant_rls.audit_log}),
+	'40000 40000 0 6', 'every committed row has exactly one entry, the rolled back savepoint none');
+# x's chain: the small commits first (they committed first), then the
+# import's entries in the order its rows were made
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (
+	  SELECT row_number() OVER (ORDER BY seq, entry) AS pos,
+	         row_number() OVER (ORDER BY (new_row->>'id')::bigint) AS idpos
+	    FROM tenant_rls.audit_log WHERE tenant = 'x' AND new_row->>'v' NOT LIKE 'small%') x
+	 WHERE pos <> idpos}),
+	'0', 'the import\'s entries are chained in the order they were made (savepoint or not)');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(new_row->>'v', ', ' ORDER BY seq, entry) FROM tenant_rls.audit_log
+	 WHERE tenant = 'x' AND (new_row->>'v' LIKE 'small%' OR new_row->>'v' IN ('before savepoints', 'last'))}),
+	'small x, small x 2, before savepoints, last', '... after the commits that came before it');
+is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0',
+	'every chain verifies');
+unlike(slurp_file($node->logfile), qr/deadlock detected|temporary file leak/, 'no deadlock, no leaked temporary file');
+
+# a prepared transaction: written at PREPARE TRANSACTION, the file closed
+$node->append_conf('postgresql.conf', 'max_prepared_transactions = 2');
+$node->restart;
+$node->safe_psql('postgres', "BEGIN; $import; PREPARE TRANSACTION 'big';");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts}), '1', 'a large transaction prepares');
+$node->safe_psql('postgres', q{COMMIT PREPARED 'big'});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log WHERE tenant = 'x' AND new_row->>'v' LIKE 'import %'}),
+	'80000', '... and its entries are in the log once committed');
+is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0',
+	'every chain still verifies');
+
+$node->stop;
+done_testing();
