@@ -151,6 +151,18 @@ CREATE POLICY tenant_rls_isolation_delete ON cov.orders AS RESTRICTIVE FOR ALL U
 SELECT code, object, detail FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
 SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_isolation_delete ON cov.orders') LIKE 'DO $fix$%DROP POLICY IF EXISTS tenant_rls_isolation_delete ON cov.orders; CREATE POLICY tenant_rls_isolation_delete ON cov.orders AS PERMISSIVE FOR DELETE%' AS drop_and_create;
 SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%cov.orders' ORDER BY 1, 2;
+-- a table whose name holds the fix's dollar quote (review rev19c): the DO
+-- block takes another tag, and nothing of the name runs as SQL
+CREATE TABLE cov."q$fix$; CREATE TABLE cov.pwned (); DO $fix$" (id int, tenant_id text NOT NULL);
+SELECT pg_temp.protect('cov."q$fix$; CREATE TABLE cov.pwned (); DO $fix$"');
+SELECT status FROM tenant_rls.coverage() WHERE table_name LIKE 'cov."q$fix$%';
+DROP POLICY tenant_rls_isolation_delete ON cov."q$fix$; CREATE TABLE cov.pwned (); DO $fix$";
+CREATE POLICY tenant_rls_isolation_delete ON cov."q$fix$; CREATE TABLE cov.pwned (); DO $fix$" AS RESTRICTIVE FOR ALL USING (true);
+SELECT pg_temp.apply_fix(l.code, l.object) FROM tenant_rls.lint() l
+ WHERE l.code = 'managed_policy_modified' AND l.object LIKE '%q$fix$%';
+SELECT to_regclass('cov.pwned') AS pwned;
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%q$fix$%' ORDER BY 1, 2;
+DROP TABLE cov."q$fix$; CREATE TABLE cov.pwned (); DO $fix$";
 
 -- ==== isolation_policy_missing: no SELECT policy compares the tenant column
 -- (the restrictive guard alone still isolates); its fix puts back every

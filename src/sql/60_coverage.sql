@@ -228,12 +228,21 @@ CREATE FUNCTION tenant_rls._restore_policy(qname text, polname name, def jsonb, 
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT CASE WHEN mode IN ('create', 'alter') THEN sql
-                ELSE format('DO $fix$ DECLARE prev text := current_setting(%L); BEGIN '
+                ELSE format('DO %s DECLARE prev text := current_setting(%L); BEGIN '
                             'PERFORM set_config(%L, %L, true); %s '
-                            'PERFORM set_config(%L, prev, true); END $fix$;',
-                            'tenant_rls.drift_action', 'tenant_rls.drift_action', 'warning', sql,
-                            'tenant_rls.drift_action') END
-      FROM (SELECT CASE mode WHEN 'replace' THEN format('DROP POLICY IF EXISTS %I ON %s; ', polname, qname) ELSE '' END
+                            'PERFORM set_config(%L, prev, true); END %s;',
+                            tag, 'tenant_rls.drift_action', 'tenant_rls.drift_action', 'warning', sql,
+                            'tenant_rls.drift_action', tag) END
+      -- the dollar quote's tag: one the statement does not contain (a table
+      -- or policy named with "$fix$" in it would end the quote there, and
+      -- the rest of its name would run as SQL in the fixing superuser's
+      -- session)
+      FROM (SELECT y.sql,
+                   (SELECT '$fix' || CASE WHEN n = 0 THEN '' ELSE n::text END || '$'
+                      FROM generate_series(0, length(y.sql)) n
+                     WHERE strpos(y.sql, '$fix' || CASE WHEN n = 0 THEN '' ELSE n::text END || '$') = 0
+                     ORDER BY n LIMIT 1) AS tag
+              FROM (SELECT CASE mode WHEN 'replace' THEN format('DROP POLICY IF EXISTS %I ON %s; ', polname, qname) ELSE '' END
                 || CASE WHEN mode = 'alter' THEN format('ALTER POLICY %I ON %s', polname, qname)
                         ELSE format('CREATE POLICY %I ON %s AS %s FOR %s', polname, qname,
                                     CASE WHEN coalesce((def ->> 'permissive')::boolean, true) THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
@@ -246,7 +255,7 @@ CREATE FUNCTION tenant_rls._restore_policy(qname text, polname name, def jsonb, 
                                                                           THEN def -> 'roles' END) r), 'PUBLIC'),
                           CASE WHEN def ->> 'qual' IS NOT NULL THEN format(' USING (%s)', def ->> 'qual') ELSE '' END,
                           CASE WHEN def ->> 'with_check' IS NOT NULL THEN format(' WITH CHECK (%s)', def ->> 'with_check') ELSE '' END)
-                   AS sql) x
+                   AS sql) y) x
 $$;
 REVOKE ALL ON FUNCTION tenant_rls._restore_policy(text, name, jsonb, text) FROM PUBLIC;
 
