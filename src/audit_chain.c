@@ -2032,7 +2032,8 @@ batch_size(PendingBatch *pb)
 
 /*
  * Moves the payload and keys of the batches to the spill file; they stay
- * queued.  A spilled batch takes no more entries (batch_matches()).
+ * queued (pending_bytes counts what is left in memory).  A spilled batch
+ * takes no more entries (batch_matches()).
  */
 static void
 spill_batches(List *batches)
@@ -2079,6 +2080,9 @@ spill_batches(List *batches)
 		pb->maxkeys = 0;
 		pb->spilled = true;
 	}
+	pending_bytes = 0;
+	foreach(lc, pending)
+		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
 }
 
 static void
@@ -2174,9 +2178,6 @@ flush_pending(int level, bool early)
 	if (early && !defer)
 	{
 		spill_batches(now);
-		pending_bytes = 0;
-		foreach(lc, pending)
-			pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
 		list_free(now);
 		list_free(keys);
 		list_free(later);
@@ -2218,9 +2219,6 @@ flush_pending(int level, bool early)
 		pending = list_concat(pending, now);
 		MemoryContextSwitchTo(old);
 		spill_batches(now);
-		pending_bytes = 0;
-		foreach(lc, pending)
-			pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
 		list_free(now);
 		list_free(keys);
 		list_free(later);

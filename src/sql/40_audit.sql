@@ -562,6 +562,31 @@ REVOKE ALL ON FUNCTION tenant_rls.audit_sync_truncate_triggers(regclass) FROM PU
 COMMENT ON FUNCTION tenant_rls.audit_sync_truncate_triggers(regclass) IS
     'gives tbl and its partitions the TRUNCATE audit trigger where they are audited, and takes it off where they are not';
 
+-- The table given to enable_audit() or enable_updated_at(): an existing
+-- ordinary or partitioned table; returns its relpersistence.
+CREATE FUNCTION tenant_rls._audited_table_check(tbl regclass, hint text) RETURNS "char"
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    kind "char";
+    persistence "char";
+BEGIN
+    SELECT c.relkind, c.relpersistence INTO kind, persistence
+      FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl;
+    IF kind IS NULL THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table',
+            HINT = 'Pass the name of an existing table.';
+    END IF;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type', HINT = hint;
+    END IF;
+    RETURN persistence;
+END
+$$;
+COMMENT ON FUNCTION tenant_rls._audited_table_check(regclass, text) IS
+    'internal: the table of enable_audit() and enable_updated_at() exists and is an ordinary or partitioned table';
+
 CREATE FUNCTION tenant_rls.enable_audit(tbl regclass, columns text[] DEFAULT NULL, exclude text[] DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql
@@ -570,7 +595,6 @@ CREATE FUNCTION tenant_rls.enable_audit(tbl regclass, columns text[] DEFAULT NUL
 DECLARE
     nsp    name;
     rel    name;
-    kind   "char";
     persistence "char";
     col    text;
     parent regclass;
@@ -597,17 +621,10 @@ BEGIN
         PERFORM tenant_rls.audit_sync_truncate_triggers(parent);
         RETURN;
     END IF;
-    SELECT n.nspname, c.relname, c.relkind, c.relpersistence INTO nsp, rel, kind, persistence
+    persistence := tenant_rls._audited_table_check(tbl, 'Only ordinary and partitioned tables can be audited.');
+    SELECT n.nspname, c.relname INTO nsp, rel
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
      WHERE c.oid OPERATOR(pg_catalog.=) tbl;
-    IF kind IS NULL THEN
-        RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table',
-            HINT = 'Pass the name of an existing table.';
-    END IF;
-    IF kind NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type',
-            HINT = 'Only ordinary and partitioned tables can be audited.';
-    END IF;
     -- (its registry row would outlive it, and name the next session's table)
     IF persistence OPERATOR(pg_catalog.=) 't' THEN
         RAISE EXCEPTION 'cannot audit "%": it is a temporary table', tbl USING ERRCODE = 'feature_not_supported',
@@ -822,22 +839,13 @@ CREATE FUNCTION tenant_rls.enable_updated_at(tbl regclass, "column" name DEFAULT
     AS $$
 DECLARE
     typ regtype;
-    kind "char";
     other record;
 BEGIN
     IF tbl IS NULL OR "column" IS NULL THEN
         RAISE EXCEPTION 'table and column must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass the table and the name of its timestamp column.';
     END IF;
-    SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl;
-    IF kind IS NULL THEN
-        RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table',
-            HINT = 'Pass the name of an existing table.';
-    END IF;
-    IF kind NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type',
-            HINT = 'Only ordinary and partitioned tables get an updated_at trigger.';
-    END IF;
+    PERFORM tenant_rls._audited_table_check(tbl, 'Only ordinary and partitioned tables get an updated_at trigger.');
     SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) "column"
        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;

@@ -135,6 +135,9 @@ GRANT EXECUTE ON FUNCTION
     -- waiting for deferred delivery (45_audit_delivery.sql): a tenant waits
     -- for its own entries; it only sleeps in the caller's session
     tenant_rls.audit_delivery_wait(interval),
+    -- the table check of enable_audit() / enable_updated_at() (it reads
+    -- pg_class and raises): a role granted one of them needs no more for it
+    tenant_rls._audited_table_check(regclass, text),
     -- coverage: the catalogue of finding codes (doc/coverage.md); the
     -- reports are granted by the DBA, and their helpers (_level_rank(), ...)
     -- run inside them as the owner (SECURITY DEFINER)
