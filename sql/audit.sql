@@ -398,6 +398,8 @@ SELECT tenant_rls.enable_audit('tenant_rls.audit_chain');
 SELECT tenant_rls.enable_audit(NULL);
 SELECT tenant_rls.enable_updated_at('public.audit_view');
 SELECT tenant_rls.enable_updated_at(0::regclass);
+SELECT tenant_rls.audit_create_partition(NULL);
+SELECT tenant_rls.audit_create_partition('infinity');
 SELECT tenant_rls.audit_purge(NULL);
 SELECT tenant_rls.audit_purge(now() + interval '1 day');
 SELECT tenant_rls.audit_maintain(-1);

@@ -251,6 +251,11 @@ DECLARE
     part text := 'audit_batch_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYYMM');
     grantee oid;
 BEGIN
+    IF ts IS NULL OR NOT pg_catalog.isfinite(ts) THEN
+        RAISE EXCEPTION 'the time of an audit partition must be a finite timestamp, not %', coalesce(ts::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass a time in the month whose partition to create, e.g. now().';
+    END IF;
     IF pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', part)) IS NOT NULL THEN
         -- a partition detached from the log (to archive it) keeps its name:
         -- not replaced, and that month's batches go to the default partition
