@@ -1310,6 +1310,7 @@ hook_copy_release(void)
 	}
 }
 
+/* (a string that is not the top-level one gets a copy of its own: pstrdup) */
 static char *
 hook_copy(const char *text, size_t from, size_t to)
 {
@@ -1932,7 +1933,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			}
 			if (mask_from >= 0 && (size_t) mask_from < to)
 			{
-				masked = hook_copy(queryString, from, to);
+				masked = top ? hook_copy(queryString, from, to) : pstrdup(queryString);
 				mask_range(masked, (size_t) mask_from, to);
 				key_from = mask_from;
 			}
@@ -1954,7 +1955,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 			if (m >= 0 && (size_t) m < to)
 			{
-				masked = hook_copy(queryString, from, to);
+				masked = top ? hook_copy(queryString, from, to) : pstrdup(queryString);
 				mask_lexically(queryString, masked, from, (size_t) m, to, true);
 			}
 			if (top)
@@ -1966,14 +1967,14 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		if (tokens && mentions_token_fn(queryString, from, to))
 		{
 			if (masked == NULL)
-				masked = hook_copy(queryString, from, to);
+				masked = top ? hook_copy(queryString, from, to) : pstrdup(queryString);
 			mask_token_args(queryString, masked, from, to);
 		}
 		/* tokens by their form: CALL app.login('...'), for every role */
 		if (mask_token_shapes(queryString, NULL, 0, from, to, '*'))
 		{
 			if (masked == NULL)
-				masked = hook_copy(queryString, from, to);
+				masked = top ? hook_copy(queryString, from, to) : pstrdup(queryString);
 			mask_token_shapes_lexically(queryString, masked, from, to);
 			shapes = true;
 		}
@@ -1987,7 +1988,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			{
 				exec_paren = (long) (paren - queryString);
 				if (masked == NULL)
-					masked = hook_copy(queryString, from, to);
+					masked = top ? hook_copy(queryString, from, to) : pstrdup(queryString);
 				mask_parens(queryString, masked, (size_t) exec_paren, to);
 			}
 		}
