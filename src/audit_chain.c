@@ -71,7 +71,7 @@
 #include "port/pg_bswap.h"
 #include "storage/bufmgr.h"
 #include "storage/ipc.h"
-#include "storage/buffile.h"
+#include "storage/fd.h"
 #include "storage/lmgr.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
@@ -1540,13 +1540,13 @@ static bool chain_callbacks_registered = false;
  * another writer may need, and two committing transactions take their
  * tenants' locks in the same order, so the chain adds no deadlock.  A
  * transaction that queues more than PENDING_FLUSH_BYTES writes the batches of
- * its current (sub)transaction level to a temporary file (spill_batches()),
- * they stay queued, in their place, and are read back and written at commit
- * like the others: no chain is locked before the commit, so a long import
- * makes no other writer of its tenants wait and cannot deadlock with them
- * (it used to write them into the log at once, keeping those tenants' locks
- * to its end).  With deferred delivery they go into the WAL instead
- * (defer_fits()).
+ * the queue to a temporary file (spill_pending()): each run of batches of one
+ * level becomes one entry of the queue, in its place, read back and written
+ * at commit like the others.  No chain is locked before the commit, so a long
+ * import makes no other writer of its tenants wait and cannot deadlock with
+ * them (it used to write them into the log at once, keeping those tenants'
+ * locks to its end).  With deferred delivery the batches of the current level
+ * go into the WAL instead (defer_fits()).
  */
 typedef struct PendingBatch
 {
@@ -1565,11 +1565,17 @@ typedef struct PendingBatch
 	int64	   *keys;			/* history keys of the entries */
 	int			nkeys;
 	int			maxkeys;
-	/* payload and keys moved to the spill file (spill_batches()) */
+	/*
+	 * Or a run of spilled batches (spill_pending()): run_count batches of
+	 * this level, serialised at [spill_offset, spill_offset + spill_len) of
+	 * the spill file, run_keys their distinct tenants (for the locks at
+	 * commit); the fields above are unused then (key "").
+	 */
 	bool		spilled;
-	int			spill_fileno;
+	int			run_count;
 	off_t		spill_offset;
-	int			spill_len;		/* payload bytes; the keys follow */
+	Size		spill_len;
+	List	   *run_keys;
 } PendingBatch;
 
 #define PENDING_FLUSH_BYTES (32 * 1024 * 1024)
@@ -1578,14 +1584,16 @@ static List *pending = NIL;		/* PendingBatch *, in TopTransactionContext */
 static Size pending_bytes = 0;
 
 /*
- * The transaction's spill file: in TopTransactionContext, owned by the top
+ * The transaction's spill file: a temporary file (fd.c) owned by the top
  * transaction's resource owner (one of a subtransaction would close it when
- * the subtransaction ends); closed once written at commit, by the resource
- * owner at abort.  Written at its end only (spill_end).
+ * the subtransaction ends), closed once written at commit, by the resource
+ * owner at abort.  Read and written at explicit offsets, without a buffer of
+ * its own: a write that fails (temp_file_limit, a full disk) leaves nothing
+ * behind that a later read or write would trip on, and what it wrote lies
+ * past spill_end, which only a complete write moves.
  */
-static BufFile *spill_file = NULL;
-static int	spill_end_fileno = 0;
-static off_t spill_end_offset = 0;
+static File spill_file = -1;
+static off_t spill_end = 0;
 /*
  * The lowest (sub)transaction level that wrote a deferred message still alive
  * (not rolled back with its savepoint), 0: none.  While there is one, the
@@ -1657,10 +1665,10 @@ chain_xact_callback(XactEvent event, void *arg)
 				if (pending != NIL)
 					flush_pending(GetCurrentTransactionNestLevel(), false);
 				preparing = false;
-				if (spill_file != NULL)
+				if (spill_file >= 0)
 				{
-					BufFileClose(spill_file);
-					spill_file = NULL;
+					FileClose(spill_file);
+					spill_file = -1;
 				}
 				if (chain_states_used())
 					chain_write_heads();
@@ -1679,8 +1687,8 @@ chain_xact_callback(XactEvent event, void *arg)
 			pending = NIL;
 			pending_bytes = 0;
 			deferred_level = 0;
-			/* (at abort its resource owner closes it; its memory is gone) */
-			spill_file = NULL;
+			/* (at abort its resource owner closes it) */
+			spill_file = -1;
 			break;
 		default:
 			break;
@@ -2019,116 +2027,257 @@ static Size
 batch_bytes(PendingBatch *pb)
 {
 	if (pb->spilled)
-		return sizeof(PendingBatch);
+		return sizeof(PendingBatch) + 64 * list_length(pb->run_keys);
 	return sizeof(PendingBatch) + pb->payload.len + sizeof(int64) * pb->nkeys;
 }
 
-/* its size, in memory or in the spill file */
-static Size
-batch_size(PendingBatch *pb)
+static void
+spill_write(const char *data, size_t len, off_t offset)
 {
-	return (pb->spilled ? (Size) pb->spill_len : (Size) pb->payload.len) + sizeof(int64) * pb->nkeys;
+	while (len > 0)
+	{
+		int			chunk = (int) Min(len, (size_t) (64 * 1024 * 1024));
+		int			n = FileWrite(spill_file, (char *) data, chunk, offset, WAIT_EVENT_BUFFILE_WRITE);
+
+		if (n != chunk)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not write the audit spill file: %m"),
+					 errhint("A transaction that queues more than 32 MB of audit entries keeps them in a temporary file until its commit: check the free space of temp_tablespaces.")));
+		data += chunk;
+		offset += chunk;
+		len -= chunk;
+	}
+}
+
+static void
+spill_read(char *data, size_t len, off_t offset)
+{
+	while (len > 0)
+	{
+		int			chunk = (int) Min(len, (size_t) (64 * 1024 * 1024));
+
+		if (FileRead(spill_file, data, chunk, offset, WAIT_EVENT_BUFFILE_READ) != chunk)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the audit spill file: %m")));
+		data += chunk;
+		offset += chunk;
+		len -= chunk;
+	}
+}
+
+/* a batch, serialised into a run (read back by write_run()) */
+static void
+spill_put_batch(StringInfo buf, PendingBatch *pb)
+{
+	uint32		klen = strlen(pb->key);
+	uint32		ulen = strlen(pb->db_user_name);
+	uint32		alen = pb->app_user ? strlen(pb->app_user) : 0;
+
+	audit_put_u8(buf, pb->has_tenant);
+	audit_put_u8(buf, pb->app_user != NULL);
+	audit_put_u32(buf, klen);
+	audit_put_u32(buf, ulen);
+	audit_put_u32(buf, alen);
+	audit_put_u32(buf, pb->table_oid);
+	audit_put_u32(buf, pb->db_user);
+	audit_put_i64(buf, (int64) pb->layout_id);
+	audit_put_u32(buf, (uint32) pb->nentries);
+	audit_put_u32(buf, (uint32) pb->payload.len);
+	audit_put_u32(buf, (uint32) pb->nkeys);
+	audit_put_bytes(buf, NameStr(pb->schema_name), NAMEDATALEN);
+	audit_put_bytes(buf, NameStr(pb->table_name), NAMEDATALEN);
+	audit_put_bytes(buf, pb->key, klen);
+	audit_put_bytes(buf, pb->db_user_name, ulen);
+	audit_put_bytes(buf, pb->app_user ? pb->app_user : "", alen);
+	audit_put_bytes(buf, pb->payload.data, pb->payload.len);
+	audit_put_bytes(buf, pb->keys, sizeof(int64) * pb->nkeys);
 }
 
 /*
- * Moves the payload and keys of the batches to the spill file; they stay
- * queued (pending_bytes counts what is left in memory).  A spilled batch
- * takes no more entries (batch_matches()).
+ * Moves every batch of the queue still in memory to the spill file, each run
+ * of batches of one level as one entry of the queue, in its place; pending_bytes
+ * then counts what is left in memory (the runs' few bytes).  Spilled batches
+ * take no more entries (batch_matches()).  On an error (temp_file_limit, a
+ * full disk) the queue is as it was.
  */
 static void
-spill_batches(List *batches)
+spill_pending(void)
 {
+	List	   *result = NIL;
+	List	   *spilled = NIL;
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	StringInfoData buf;
+	off_t		end = spill_end;
+	int			i = 0;
 	ListCell   *lc;
+	HTAB	   *seen = NULL;
 
-	foreach(lc, batches)
+	if (spill_file < 0)
 	{
-		PendingBatch *pb = lfirst(lc);
+		ResourceOwner owner = CurrentResourceOwner;
 
-		if (pb->spilled)
-			continue;
-		if (spill_file == NULL)
-		{
-			MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-			ResourceOwner owner = CurrentResourceOwner;
-
-			/* (an error here aborts: the abort restores both) */
-			PrepareTempTablespaces();
-			CurrentResourceOwner = TopTransactionResourceOwner;
-			spill_file = BufFileCreateTemp(false);
-			CurrentResourceOwner = owner;
-			MemoryContextSwitchTo(old);
-			spill_end_fileno = 0;
-			spill_end_offset = 0;
-		}
-		if (BufFileSeek(spill_file, spill_end_fileno, spill_end_offset, SEEK_SET) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not seek in the audit spill file: %m")));
-		pb->spill_fileno = spill_end_fileno;
-		pb->spill_offset = spill_end_offset;
-		pb->spill_len = pb->payload.len;
-		BufFileWrite(spill_file, pb->payload.data, pb->payload.len);
-		if (pb->nkeys > 0)
-			BufFileWrite(spill_file, pb->keys, sizeof(int64) * pb->nkeys);
-		BufFileTell(spill_file, &spill_end_fileno, &spill_end_offset);
-		pfree(pb->payload.data);
-		pb->payload.data = NULL;
-		pb->payload.len = pb->payload.maxlen = 0;
-		if (pb->keys)
-			pfree(pb->keys);
-		pb->keys = NULL;
-		pb->maxkeys = 0;
-		pb->spilled = true;
+		/* (an error here aborts: the abort restores the owner) */
+		PrepareTempTablespaces();
+		CurrentResourceOwner = TopTransactionResourceOwner;
+		spill_file = OpenTemporaryFile(false);
+		CurrentResourceOwner = owner;
+		spill_end = end = 0;
 	}
+	initStringInfo(&buf);
+	while (i < list_length(pending))
+	{
+		PendingBatch *first = list_nth(pending, i);
+		PendingBatch *run;
+
+		if (first->spilled)
+		{
+			result = lappend(result, first);
+			i++;
+			continue;
+		}
+		run = palloc0(sizeof(PendingBatch));
+		run->spilled = true;
+		run->level = first->level;
+		run->key = pstrdup("");
+		run->spill_offset = end;
+		{
+			HASHCTL		ctl;
+
+			ctl.keysize = TENANT_MAX_LEN + 1;
+			ctl.entrysize = TENANT_MAX_LEN + 1;
+			ctl.hcxt = CurrentMemoryContext;
+			seen = hash_create("tenant_rls audit run tenants", 64, &ctl,
+							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		}
+		for (; i < list_length(pending); i++)
+		{
+			PendingBatch *pb = list_nth(pending, i);
+			bool		found;
+
+			if (pb->spilled || pb->level != run->level)
+				break;
+			spill_put_batch(&buf, pb);
+			(void) hash_search(seen, pb->key, HASH_ENTER, &found);
+			if (!found)
+				run->run_keys = lappend(run->run_keys, pstrdup(pb->key));
+			run->run_count++;
+			spilled = lappend(spilled, pb);
+			if (buf.len >= 1024 * 1024)
+			{
+				spill_write(buf.data, buf.len, end);
+				end += buf.len;
+				resetStringInfo(&buf);
+			}
+			CHECK_FOR_INTERRUPTS();
+		}
+		if (buf.len > 0)
+		{
+			spill_write(buf.data, buf.len, end);
+			end += buf.len;
+			resetStringInfo(&buf);
+		}
+		run->spill_len = end - run->spill_offset;
+		result = lappend(result, run);
+		hash_destroy(seen);
+	}
+	pfree(buf.data);
+	/* everything is in the file: the queue takes the runs */
+	spill_end = end;
+	list_free(pending);
+	pending = result;
+	foreach(lc, spilled)
+		free_batch((PendingBatch *) lfirst(lc));
+	list_free(spilled);
 	pending_bytes = 0;
 	foreach(lc, pending)
 		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
-}
-
-static void
-spill_read(void *dst, size_t len)
-{
-	if (len > 0 && BufFileRead(spill_file, dst, len) != len)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read the audit spill file: %m")));
-}
-
-/* a spilled batch back in memory (TopTransactionContext), to be written */
-static void
-unspill_batch(PendingBatch *pb)
-{
-	MemoryContext old;
-
-	if (!pb->spilled)
-		return;
-	Assert(spill_file != NULL);
-	if (BufFileSeek(spill_file, pb->spill_fileno, pb->spill_offset, SEEK_SET) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not seek in the audit spill file: %m")));
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	initStringInfo(&pb->payload);
-	enlargeStringInfo(&pb->payload, pb->spill_len);
-	spill_read(pb->payload.data, pb->spill_len);
-	pb->payload.len = pb->spill_len;
-	pb->payload.data[pb->payload.len] = '\0';
-	if (pb->nkeys > 0)
-	{
-		pb->keys = palloc(sizeof(int64) * pb->nkeys);
-		pb->maxkeys = pb->nkeys;
-		spill_read(pb->keys, sizeof(int64) * pb->nkeys);
-	}
 	MemoryContextSwitchTo(old);
-	pb->spilled = false;
+}
+
+/* chain and write the batches of a run, one at a time */
+static void
+write_run(LogWriter *w, PendingBatch *run, int level, MemoryContext tmp)
+{
+	char	   *data = MemoryContextAlloc(tmp, run->spill_len);
+	const char *p = data;
+	const char *end = data + run->spill_len;
+	MemoryContext per_batch = AllocSetContextCreate(tmp, "tenant_rls audit run", ALLOCSET_DEFAULT_SIZES);
+
+	spill_read(data, run->spill_len, run->spill_offset);
+	for (int n = 0; n < run->run_count; n++)
+	{
+		PendingBatch pb;
+		uint8		has_app;
+		uint32		klen, ulen, alen, plen, nkeys;
+		MemoryContext old = MemoryContextSwitchTo(per_batch);
+
+#define SPILL_GET(dst, len) \
+		do { \
+			if ((size_t) (end - p) < (size_t) (len)) \
+				elog(ERROR, "audit spill file is truncated"); \
+			memcpy((dst), p, (len)); \
+			p += (len); \
+		} while (0)
+		memset(&pb, 0, sizeof(pb));
+		SPILL_GET(&pb.has_tenant, 1);
+		SPILL_GET(&has_app, 1);
+		SPILL_GET(&klen, 4);
+		SPILL_GET(&ulen, 4);
+		SPILL_GET(&alen, 4);
+		SPILL_GET(&pb.table_oid, 4);
+		SPILL_GET(&pb.db_user, 4);
+		SPILL_GET(&pb.layout_id, 8);
+		SPILL_GET(&pb.nentries, 4);
+		SPILL_GET(&plen, 4);
+		SPILL_GET(&nkeys, 4);
+		SPILL_GET(NameStr(pb.schema_name), NAMEDATALEN);
+		SPILL_GET(NameStr(pb.table_name), NAMEDATALEN);
+		pb.key = palloc(klen + 1);
+		SPILL_GET(pb.key, klen);
+		pb.key[klen] = '\0';
+		pb.db_user_name = palloc(ulen + 1);
+		SPILL_GET(pb.db_user_name, ulen);
+		pb.db_user_name[ulen] = '\0';
+		if (has_app)
+		{
+			pb.app_user = palloc(alen + 1);
+			SPILL_GET(pb.app_user, alen);
+			pb.app_user[alen] = '\0';
+		}
+		else
+			p += alen;
+		pb.payload.data = palloc(plen + 1);
+		SPILL_GET(pb.payload.data, plen);
+		pb.payload.data[plen] = '\0';
+		pb.payload.len = pb.payload.maxlen = plen;
+		pb.nkeys = pb.maxkeys = nkeys;
+		if (nkeys > 0)
+		{
+			pb.keys = palloc(sizeof(int64) * nkeys);
+			SPILL_GET(pb.keys, sizeof(int64) * nkeys);
+		}
+#undef SPILL_GET
+		pb.level = run->level;
+		write_batch(w, chain_state(pb.key), &pb, level, NULL);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(per_batch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextDelete(per_batch);
+	pfree(data);
 }
 
 static void
 free_batch(PendingBatch *pb)
 {
+	if (pb->spilled)
+		list_free_deep(pb->run_keys);
 	if (pb->payload.data)
 		pfree(pb->payload.data);
-	pfree(pb->db_user_name);
+	if (pb->db_user_name)
+		pfree(pb->db_user_name);
 	if (pb->keys)
 		pfree(pb->keys);
 	if (pb->app_user)
@@ -2162,7 +2311,10 @@ flush_pending(int level, bool early)
 		if (pb->level == level)
 		{
 			now = lappend(now, pb);
-			keys = lappend(keys, pb->key);
+			if (pb->spilled)
+				keys = list_concat(keys, pb->run_keys);
+			else
+				keys = lappend(keys, pb->key);
 		}
 		else
 			later = lappend(later, pb);
@@ -2171,13 +2323,13 @@ flush_pending(int level, bool early)
 	defer = defer_fits(now, early) && (xact_deferred || audit_delivery_deferred());
 
 	/*
-	 * Early (the queue outgrew PENDING_FLUSH_BYTES), unless deferred: to the
-	 * spill file, still queued; written at commit, when the tenants are
-	 * locked in order with the rest.
+	 * Early (the queue outgrew PENDING_FLUSH_BYTES), unless deferred: the
+	 * whole queue to the spill file, still queued; written at commit, when
+	 * the tenants are locked in order with the rest.
 	 */
 	if (early && !defer)
 	{
-		spill_batches(now);
+		spill_pending();
 		list_free(now);
 		list_free(keys);
 		list_free(later);
@@ -2218,7 +2370,7 @@ flush_pending(int level, bool early)
 		MemoryContextSwitchTo(TopTransactionContext);
 		pending = list_concat(pending, now);
 		MemoryContextSwitchTo(old);
-		spill_batches(now);
+		spill_pending();
 		list_free(now);
 		list_free(keys);
 		list_free(later);
@@ -2237,9 +2389,11 @@ flush_pending(int level, bool early)
 	{
 		PendingBatch *pb = lfirst(lc);
 
-		unspill_batch(pb);
 		MemoryContextSwitchTo(tmp);
-		write_batch(&writer, chain_state(pb->key), pb, level, NULL);
+		if (pb->spilled)
+			write_run(&writer, pb, level, tmp);
+		else
+			write_batch(&writer, chain_state(pb->key), pb, level, NULL);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
 		free_batch(pb);
@@ -2327,7 +2481,10 @@ defer_fits(List *batches, bool early)
 	{
 		PendingBatch *pb = lfirst(lc);
 
-		bytes += sizeof(PendingBatch) + batch_size(pb) + (pb->app_user ? strlen(pb->app_user) : 0) +
+		/* (a run of spilled batches is written at commit, never deferred) */
+		if (pb->spilled)
+			return false;
+		bytes += batch_bytes(pb) + (pb->app_user ? strlen(pb->app_user) : 0) +
 			2 * NAMEDATALEN + strlen(pb->db_user_name) + 64;
 	}
 	if (bytes > DEFER_MAX_MESSAGE)
@@ -2374,7 +2531,6 @@ defer_batches(List *batches)
 	{
 		PendingBatch *pb = lfirst(lc);
 
-		unspill_batch(pb);
 		audit_put_u8(&buf, pb->has_tenant);
 		defer_put_str(&buf, pb->key, strlen(pb->key));
 		audit_put_u32(&buf, pb->table_oid);
@@ -2760,8 +2916,9 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
 			pb = cand;
 			break;
 		}
-		/* (no tenant and the tenant '' share the chain of key '') */
-		if (strcmp(cand->key, key) == 0)
+		/* (no tenant and the tenant '' share the chain of key ''; a run of
+		 * spilled batches may hold this tenant's) */
+		if (cand->spilled || strcmp(cand->key, key) == 0)
 			break;
 	}
 
