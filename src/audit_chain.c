@@ -1579,6 +1579,8 @@ typedef struct PendingBatch
 } PendingBatch;
 
 #define PENDING_FLUSH_BYTES (32 * 1024 * 1024)
+/* a run of spilled batches, read back whole at commit, stops growing here */
+#define SPILL_RUN_MAX (64 * 1024 * 1024)
 
 static List *pending = NIL;		/* PendingBatch *, in TopTransactionContext */
 static Size pending_bytes = 0;
@@ -2040,10 +2042,15 @@ spill_write(const char *data, size_t len, off_t offset)
 		int			n = FileWrite(spill_file, (char *) data, chunk, offset, WAIT_EVENT_BUFFILE_WRITE);
 
 		if (n != chunk)
+		{
+			/* a short write sets no errno: most likely no space left */
+			if (n >= 0)
+				errno = ENOSPC;
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not write the audit spill file: %m"),
 					 errhint("A transaction that queues more than 32 MB of audit entries keeps them in a temporary file until its commit: check the free space of temp_tablespaces.")));
+		}
 		data += chunk;
 		offset += chunk;
 		len -= chunk;
@@ -2105,14 +2112,14 @@ spill_put_batch(StringInfo buf, PendingBatch *pb)
 static void
 spill_pending(void)
 {
-	List	   *result = NIL;
-	List	   *spilled = NIL;
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	/* (volatile: set in PG_TRY, read after it) */
+	List	   *volatile runs = NIL;	/* new runs, in work */
+	List	   *volatile spilled = NIL;
+	MemoryContext old = CurrentMemoryContext;
+	MemoryContext work;
 	StringInfoData buf;
-	off_t		end = spill_end;
-	int			i = 0;
+	volatile off_t end = spill_end;
 	ListCell   *lc;
-	HTAB	   *seen = NULL;
 
 	if (spill_file < 0)
 	{
@@ -2125,71 +2132,127 @@ spill_pending(void)
 		CurrentResourceOwner = owner;
 		spill_end = end = 0;
 	}
-	initStringInfo(&buf);
-	while (i < list_length(pending))
-	{
-		PendingBatch *first = list_nth(pending, i);
-		PendingBatch *run;
 
-		if (first->spilled)
+	/*
+	 * Everything is built in a context of its own, which an error deletes:
+	 * a spill that fails (temp_file_limit) and a savepoint that catches it
+	 * may repeat at every later entry, and must not leave the serialised
+	 * queue behind each time.  The queue changes only once every write is
+	 * done.
+	 */
+	work = AllocSetContextCreate(TopTransactionContext, "tenant_rls audit spill",
+								 ALLOCSET_DEFAULT_SIZES);
+	PG_TRY();
+	{
+		int			i = 0;
+
+		MemoryContextSwitchTo(work);
+		initStringInfo(&buf);
+		while (i < list_length(pending))
 		{
-			result = lappend(result, first);
-			i++;
-			continue;
-		}
-		run = palloc0(sizeof(PendingBatch));
-		run->spilled = true;
-		run->level = first->level;
-		run->key = pstrdup("");
-		run->spill_offset = end;
-		{
+			PendingBatch *first = list_nth(pending, i);
+			PendingBatch *run;
+			HTAB	   *seen;
 			HASHCTL		ctl;
 
+			if (first->spilled)
+			{
+				i++;
+				continue;
+			}
+			run = palloc0(sizeof(PendingBatch));
+			run->spilled = true;
+			run->level = first->level;
+			run->spill_offset = end;
 			ctl.keysize = TENANT_MAX_LEN + 1;
 			ctl.entrysize = TENANT_MAX_LEN + 1;
-			ctl.hcxt = CurrentMemoryContext;
+			ctl.hcxt = work;
 			seen = hash_create("tenant_rls audit run tenants", 64, &ctl,
 							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-		}
-		for (; i < list_length(pending); i++)
-		{
-			PendingBatch *pb = list_nth(pending, i);
-			bool		found;
+			/* a run is read back whole at commit: SPILL_RUN_MAX, about */
+			for (; i < list_length(pending) && end + buf.len - run->spill_offset < SPILL_RUN_MAX; i++)
+			{
+				PendingBatch *pb = list_nth(pending, i);
+				bool		found;
 
-			if (pb->spilled || pb->level != run->level)
-				break;
-			spill_put_batch(&buf, pb);
-			(void) hash_search(seen, pb->key, HASH_ENTER, &found);
-			if (!found)
-				run->run_keys = lappend(run->run_keys, pstrdup(pb->key));
-			run->run_count++;
-			spilled = lappend(spilled, pb);
-			if (buf.len >= 1024 * 1024)
+				if (pb->spilled || pb->level != run->level)
+					break;
+				spill_put_batch(&buf, pb);
+				(void) hash_search(seen, pb->key, HASH_ENTER, &found);
+				if (!found)
+					run->run_keys = lappend(run->run_keys, pb->key);
+				run->run_count++;
+				spilled = lappend(spilled, pb);
+				if (buf.len >= 1024 * 1024)
+				{
+					spill_write(buf.data, buf.len, end);
+					end += buf.len;
+					resetStringInfo(&buf);
+				}
+				CHECK_FOR_INTERRUPTS();
+			}
+			if (buf.len > 0)
 			{
 				spill_write(buf.data, buf.len, end);
 				end += buf.len;
 				resetStringInfo(&buf);
 			}
-			CHECK_FOR_INTERRUPTS();
+			run->spill_len = end - run->spill_offset;
+			runs = lappend(runs, run);
 		}
-		if (buf.len > 0)
-		{
-			spill_write(buf.data, buf.len, end);
-			end += buf.len;
-			resetStringInfo(&buf);
-		}
-		run->spill_len = end - run->spill_offset;
-		result = lappend(result, run);
-		hash_destroy(seen);
 	}
-	pfree(buf.data);
-	/* everything is in the file: the queue takes the runs */
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(work);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	/*
+	 * Everything is in the file: the queue takes the runs (copied out of
+	 * work, their tenants too: the batches that held them go) in place of
+	 * their batches, which are in the same order.
+	 */
+	MemoryContextSwitchTo(TopTransactionContext);
+	{
+		List	   *result = NIL;
+		ListCell   *rc = list_head(runs);
+		int			left = 0;	/* batches of the current run still to pass */
+
+		foreach(lc, pending)
+		{
+			PendingBatch *pb = lfirst(lc);
+
+			if (pb->spilled)
+			{
+				result = lappend(result, pb);
+				continue;
+			}
+			if (left == 0)
+			{
+				PendingBatch *w = lfirst(rc);
+				PendingBatch *run = palloc(sizeof(PendingBatch));
+				ListCell   *kc;
+
+				memcpy(run, w, sizeof(PendingBatch));
+				run->key = pstrdup("");
+				run->run_keys = NIL;
+				foreach(kc, w->run_keys)
+					run->run_keys = lappend(run->run_keys, pstrdup((char *) lfirst(kc)));
+				result = lappend(result, run);
+				left = w->run_count;
+				rc = lnext(runs, rc);
+			}
+			left--;
+		}
+		list_free(pending);
+		pending = result;
+	}
 	spill_end = end;
-	list_free(pending);
-	pending = result;
 	foreach(lc, spilled)
 		free_batch((PendingBatch *) lfirst(lc));
-	list_free(spilled);
+	MemoryContextDelete(work);
 	pending_bytes = 0;
 	foreach(lc, pending)
 		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
@@ -2200,7 +2263,7 @@ spill_pending(void)
 static void
 write_run(LogWriter *w, PendingBatch *run, int level, MemoryContext tmp)
 {
-	char	   *data = MemoryContextAlloc(tmp, run->spill_len);
+	char	   *data = MemoryContextAllocHuge(tmp, run->spill_len);
 	const char *p = data;
 	const char *end = data + run->spill_len;
 	MemoryContext per_batch = AllocSetContextCreate(tmp, "tenant_rls audit run", ALLOCSET_DEFAULT_SIZES);
@@ -2296,6 +2359,7 @@ static void
 flush_pending(int level, bool early)
 {
 	bool		defer;
+	bool		has_runs = false;
 	List	   *now = NIL;
 	List	   *later = NIL;
 	List	   *keys = NIL;
@@ -2320,14 +2384,22 @@ flush_pending(int level, bool early)
 			later = lappend(later, pb);
 	}
 
-	defer = defer_fits(now, early) && (xact_deferred || audit_delivery_deferred());
+	/*
+	 * A tenant's entries keep their order only if one transaction's go one
+	 * way: once it has spilled, it writes everything at commit (it defers
+	 * nothing); once it has deferred, it never spills (what does not fit a
+	 * message is written at once, as before the spill file existed).
+	 */
+	foreach(lc, pending)
+		has_runs |= ((PendingBatch *) lfirst(lc))->spilled;
+	defer = !has_runs && defer_fits(now, early) && (xact_deferred || audit_delivery_deferred());
 
 	/*
 	 * Early (the queue outgrew PENDING_FLUSH_BYTES), unless deferred: the
 	 * whole queue to the spill file, still queued; written at commit, when
 	 * the tenants are locked in order with the rest.
 	 */
-	if (early && !defer)
+	if (early && !defer && !xact_deferred)
 	{
 		spill_pending();
 		list_free(now);
@@ -2360,7 +2432,7 @@ flush_pending(int level, bool early)
 		list_free(later);
 		return;
 	}
-	if (early)
+	if (early && !xact_deferred)
 	{
 		/*
 		 * Delivery was switched off meanwhile: queued again, in the spill
