@@ -2259,6 +2259,26 @@ spill_pending(void)
 	MemoryContextSwitchTo(old);
 }
 
+/* the next len bytes of a run read back (spill_put_batch()'s order) */
+static const char *
+spill_take(const char **p, const char *end, size_t len)
+{
+	const char *at = *p;
+
+	if ((size_t) (end - at) < len)
+		elog(ERROR, "audit spill file is truncated");
+	*p += len;
+	return at;
+}
+
+static char *
+spill_take_str(const char **p, const char *end, uint32 len)
+{
+	return pnstrdup(spill_take(p, end, len), len);
+}
+
+#define SPILL_TAKE(dst, p, end) memcpy(&(dst), spill_take(&(p), (end), sizeof(dst)), sizeof(dst))
+
 /* chain and write the batches of a run, one at a time */
 static void
 write_run(LogWriter *w, PendingBatch *run, int level, MemoryContext tmp)
@@ -2276,52 +2296,34 @@ write_run(LogWriter *w, PendingBatch *run, int level, MemoryContext tmp)
 		uint32		klen, ulen, alen, plen, nkeys;
 		MemoryContext old = MemoryContextSwitchTo(per_batch);
 
-#define SPILL_GET(dst, len) \
-		do { \
-			if ((size_t) (end - p) < (size_t) (len)) \
-				elog(ERROR, "audit spill file is truncated"); \
-			memcpy((dst), p, (len)); \
-			p += (len); \
-		} while (0)
 		memset(&pb, 0, sizeof(pb));
-		SPILL_GET(&pb.has_tenant, 1);
-		SPILL_GET(&has_app, 1);
-		SPILL_GET(&klen, 4);
-		SPILL_GET(&ulen, 4);
-		SPILL_GET(&alen, 4);
-		SPILL_GET(&pb.table_oid, 4);
-		SPILL_GET(&pb.db_user, 4);
-		SPILL_GET(&pb.layout_id, 8);
-		SPILL_GET(&pb.nentries, 4);
-		SPILL_GET(&plen, 4);
-		SPILL_GET(&nkeys, 4);
-		SPILL_GET(NameStr(pb.schema_name), NAMEDATALEN);
-		SPILL_GET(NameStr(pb.table_name), NAMEDATALEN);
-		pb.key = palloc(klen + 1);
-		SPILL_GET(pb.key, klen);
-		pb.key[klen] = '\0';
-		pb.db_user_name = palloc(ulen + 1);
-		SPILL_GET(pb.db_user_name, ulen);
-		pb.db_user_name[ulen] = '\0';
-		if (has_app)
-		{
-			pb.app_user = palloc(alen + 1);
-			SPILL_GET(pb.app_user, alen);
-			pb.app_user[alen] = '\0';
-		}
-		else
-			p += alen;
-		pb.payload.data = palloc(plen + 1);
-		SPILL_GET(pb.payload.data, plen);
-		pb.payload.data[plen] = '\0';
+		SPILL_TAKE(pb.has_tenant, p, end);
+		SPILL_TAKE(has_app, p, end);
+		SPILL_TAKE(klen, p, end);
+		SPILL_TAKE(ulen, p, end);
+		SPILL_TAKE(alen, p, end);
+		SPILL_TAKE(pb.table_oid, p, end);
+		SPILL_TAKE(pb.db_user, p, end);
+		SPILL_TAKE(pb.layout_id, p, end);
+		SPILL_TAKE(pb.nentries, p, end);
+		SPILL_TAKE(plen, p, end);
+		SPILL_TAKE(nkeys, p, end);
+		SPILL_TAKE(pb.schema_name, p, end);
+		SPILL_TAKE(pb.table_name, p, end);
+		pb.key = spill_take_str(&p, end, klen);
+		pb.db_user_name = spill_take_str(&p, end, ulen);
+		pb.app_user = spill_take_str(&p, end, alen);
+		if (!has_app)
+			pb.app_user = NULL;
+		/* (write_batch() copies the payload; the keys it sorts, aligned) */
+		pb.payload.data = (char *) spill_take(&p, end, plen);
 		pb.payload.len = pb.payload.maxlen = plen;
 		pb.nkeys = pb.maxkeys = nkeys;
 		if (nkeys > 0)
 		{
 			pb.keys = palloc(sizeof(int64) * nkeys);
-			SPILL_GET(pb.keys, sizeof(int64) * nkeys);
+			memcpy(pb.keys, spill_take(&p, end, sizeof(int64) * nkeys), sizeof(int64) * nkeys);
 		}
-#undef SPILL_GET
 		pb.level = run->level;
 		write_batch(w, chain_state(pb.key), &pb, level, NULL);
 		MemoryContextSwitchTo(old);
