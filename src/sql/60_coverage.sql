@@ -523,18 +523,17 @@ lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE 
 -- and audit_trigger() refuses to run from it); the TRUNCATE trigger alone
 -- records no row; odd: the other row triggers of audit_trigger() (redefined,
 -- or a second one), clones of a parent's left to the parent
-aud AS (SELECT tg.tgrelid,
-               bool_or(tg.tgenabled IN ('O', 'A') AND tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29
-                       AND tg.tgqual IS NULL AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0) AS fires,
-               bool_or(tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29 AND tg.tgqual IS NULL
-                       AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0) AS exact,
-               array_agg(tg.tgname::text ORDER BY tg.tgname)
-                   FILTER (WHERE tg.tgparentid = 0 AND NOT (tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29
-                           AND tg.tgqual IS NULL AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0)) AS odd
-          FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
-         WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname = 'audit_trigger'
-           AND (tg.tgtype::int & 1) = 1
-         GROUP BY tg.tgrelid),
+aud AS (SELECT t.tgrelid,
+               bool_or(t.tgenabled IN ('O', 'A') AND t.exact) AS fires,
+               bool_or(t.exact) AS exact,
+               array_agg(t.tgname::text ORDER BY t.tgname) FILTER (WHERE t.tgparentid = 0 AND NOT t.exact) AS odd
+          FROM (SELECT tg.tgrelid, tg.tgname, tg.tgenabled, tg.tgparentid,
+                       tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29 AND tg.tgqual IS NULL
+                       AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0 AS exact
+                  FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
+                 WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname = 'audit_trigger'
+                   AND (tg.tgtype::int & 1) = 1) t
+         GROUP BY t.tgrelid),
 has_enable_audit AS (SELECT EXISTS (SELECT 1 FROM pg_proc p
                                      WHERE p.pronamespace = 'tenant_rls'::regnamespace
                                        AND p.proname = 'enable_audit') AS yes),
