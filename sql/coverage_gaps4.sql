@@ -96,6 +96,21 @@ SELECT level, object LIKE 'tenant_rls.hide_statistics for configuration file %po
   FROM tenant_rls.lint() WHERE code = 'weakened_setting_default';
 ALTER SYSTEM RESET tenant_rls.hide_statistics;
 SELECT count(*) FROM tenant_rls.lint() WHERE code = 'weakened_setting_default';
+-- the other safeguards there too (the audit off server-wide was silent:
+-- audit_missing is not reported while tenant_rls.audit is off)
+ALTER SYSTEM SET tenant_rls.audit = off;
+ALTER SYSTEM SET tenant_rls.drift_action = warning;
+ALTER SYSTEM SET tenant_rls.auto_protect = 'false';
+ALTER SYSTEM SET tenant_rls.hide_statistics = on;    -- not weakened: not reported
+SELECT level, split_part(object, ' for ', 1) AS setting,
+       object LIKE '% for configuration file %postgresql.auto.conf' AS object_ok,
+       regexp_replace(message, '\(.*\)', '(...)') AS message, fix
+  FROM tenant_rls.lint() WHERE code = 'weakened_setting_default' ORDER BY 2;
+ALTER SYSTEM RESET tenant_rls.audit;
+ALTER SYSTEM RESET tenant_rls.drift_action;
+ALTER SYSTEM RESET tenant_rls.auto_protect;
+ALTER SYSTEM RESET tenant_rls.hide_statistics;
+SELECT count(*) FROM tenant_rls.lint() WHERE code = 'weakened_setting_default';
 
 -- ==== activity_values_window: mask_activity_values without track_activities = off
 ALTER ROLE covg4_app SET tenant_rls.mask_activity_values = on;

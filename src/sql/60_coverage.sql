@@ -782,6 +782,14 @@ tnotify AS MATERIALIZED (
               JOIN pg_proc p ON p.oid = d.tgfoid AND p.prolang NOT IN (12, 13)
             OFFSET 0) f
      WHERE f.direct OR f.via IS NOT NULL),
+-- the settings that turn a safeguard of tenant_rls off, how bad that is,
+-- and what it does (after "In those sessions" / "In every session")
+weakset(name, level, what) AS (
+    VALUES ('tenant_rls.strict', 'error', 'strict mode is off: any of them, or any SQL injection into them, can SET app.current_tenant_id to another tenant, whatever lint() run in another session says about strict mode.'),
+           ('tenant_rls.drift_action', 'warning', 'the drift guard only warns: DISABLE ROW LEVEL SECURITY, NO FORCE, ALTER POLICY and DROP POLICY on protected tables go through.'),
+           ('tenant_rls.auto_protect', 'warning', 'tables created in the managed schemas are not protected automatically: they stay readable by every tenant until somebody runs protect().'),
+           ('tenant_rls.hide_statistics', 'warning', 'queries on protected tables are planned with the columns'' most common values and histograms, computed over every tenant''s rows: EXPLAIN estimates show other tenants'' values and row counts. Keep it off only for roles trusted with every tenant''s data.'),
+           ('tenant_rls.audit', 'warning', 'tables that protect() protects get no audit trigger: their changes are not recorded.')),
 -- session_replication_role = replica as a stored default
 -- stored defaults (ALTER ROLE / ALTER DATABASE ... SET) of the settings
 -- findings look at: the setting, the entry, whom it applies to and the
@@ -817,10 +825,14 @@ filedef AS (
            CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf' THEN 'ALTER SYSTEM' ELSE 'The configuration file' END AS who,
            CASE WHEN f.sourcefile LIKE '%postgresql.auto.conf'
                 THEN 'After ALTER SYSTEM RESET (a statement of its own, outside a transaction block), run SELECT pg_reload_conf() so that new sessions no longer get it.'
-                ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END AS undo
+                ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END AS undo,
+           -- the line that wins (the last one of that name)
+           f.seqno = max(f.seqno) OVER (PARTITION BY lower(f.name)) AS wins
       FROM pg_file_settings f
      WHERE lower(f.name) IN ('app.current_tenant_id', 'session_replication_role', 'tenant_rls.audit_delivery',
-                             'tenant_rls.admin_role', 'tenant_rls.hide_statistics', 'track_activities')
+                             'tenant_rls.admin_role', 'tenant_rls.hide_statistics', 'track_activities',
+                             'tenant_rls.drift_action', 'tenant_rls.auto_protect', 'tenant_rls.audit')
+       AND f.error IS NULL
        AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))),
 -- the roles tenant_rls.admin_role names where sessions of this database get
 -- it: this session, a stored default (all roles, this database, a role), the
@@ -1777,37 +1789,33 @@ UNION ALL
 -- database and turns a safeguard of tenant_rls off for those sessions:
 -- strict mode (error), the drift guard, auto-protection, the audit trigger
 -- of protect() (warnings).  The report's own session does not show them.
-SELECT 'weakened_setting_default', CASE WHEN x.name = 'tenant_rls.strict' THEN 'error' ELSE 'warning' END,
+SELECT 'weakened_setting_default', w.level,
        -- one role may have several: the setting is part of the object
        format('%s for %s', x.name, x.object), 'setting',
        format('%s sets %s for the sessions it applies to.', x.stmt, x.c),
-       CASE x.name
-            WHEN 'tenant_rls.strict' THEN 'Strict mode is off in those sessions: any of them, or any SQL injection into them, can SET app.current_tenant_id to another tenant, whatever lint() run in another session says about strict mode.'
-            WHEN 'tenant_rls.drift_action' THEN 'The drift guard only warns in those sessions: DISABLE ROW LEVEL SECURITY, NO FORCE, ALTER POLICY and DROP POLICY on protected tables go through.'
-            WHEN 'tenant_rls.auto_protect' THEN 'Tables those sessions create in the managed schemas are not protected automatically: they stay readable by every tenant until somebody runs protect().'
-            WHEN 'tenant_rls.hide_statistics' THEN 'Those sessions plan queries on protected tables with the columns'' most common values and histograms, computed over every tenant''s rows: their EXPLAIN estimates show other tenants'' values and row counts. Keep it off only for roles trusted with every tenant''s data.'
-            ELSE 'Tables protect() protects in those sessions get no audit trigger: their changes are not recorded.' END,
+       'In those sessions ' || w.what,
        format('%s RESET %s;', x.stmt, x.name),
        NULL::oid
   FROM (SELECT r.*, lower(btrim(substr(r.c, strpos(r.c, '=') + 1), ' ''"')) AS val FROM roledef r) x
- WHERE x.name IN ('tenant_rls.strict', 'tenant_rls.drift_action', 'tenant_rls.auto_protect', 'tenant_rls.audit',
-                  'tenant_rls.hide_statistics')
-   AND (x.setdatabase = 0
+  JOIN weakset w ON w.name = x.name
+ WHERE (x.setdatabase = 0
         OR x.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
    AND CASE WHEN x.name = 'tenant_rls.drift_action' THEN x.val <> 'error'
             ELSE x.val ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$' END
 UNION ALL
--- the same for every session, from the configuration files
+-- the same for every session, from the configuration files (strict mode off
+-- there is what the report's own session sees: strict_mode_off)
 SELECT 'weakened_setting_default', 'warning',
-       format('tenant_rls.hide_statistics for %s', fd.object), 'setting',
-       format('%s sets tenant_rls.hide_statistics = off (%s).', fd.who, fd.place),
-       'Every session plans queries on protected tables with the columns'' most common values and histograms, computed over every tenant''s rows: their EXPLAIN estimates show other tenants'' values and row counts. '
-       || fd.undo,
-       CASE WHEN fd.auto THEN 'ALTER SYSTEM RESET tenant_rls.hide_statistics;' END,
+       format('%s for %s', fd.name, fd.object), 'setting',
+       format('%s sets %s = %s (%s).', fd.who, fd.name, btrim(fd.setting, ' ''"'), fd.place),
+       'In every session ' || w.what || ' ' || fd.undo,
+       CASE WHEN fd.auto THEN format('ALTER SYSTEM RESET %s;', fd.name) END,
        NULL::oid
   FROM filedef fd
- WHERE fd.name = 'tenant_rls.hide_statistics'
-   AND btrim(fd.setting, ' ''"') ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$'
+  JOIN weakset w ON w.name = fd.name
+ WHERE fd.wins
+   AND CASE WHEN fd.name = 'tenant_rls.drift_action' THEN btrim(fd.setting, ' ''"') <> 'error'
+            ELSE btrim(fd.setting, ' ''"') ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$' END
 UNION ALL
 -- values masking without track_activities = off for the same sessions (a
 -- default of the role or database, or of all, or the configuration files)
@@ -1902,11 +1910,11 @@ SELECT 'extension_privilege', 'error', format('schema tenant_rls TO %s', y.gname
          WHERE n.oid = 'tenant_rls'::regnamespace AND e.privilege_type = 'CREATE'
            AND e.grantee <> n.nspowner AND NOT coalesce(gr.rolsuper, false)) y
 UNION ALL
-SELECT 'extension_privilege', CASE WHEN y.grantee = 0 THEN 'warning' ELSE 'info' END,
+SELECT 'extension_privilege', CASE WHEN y.grantee = 0 THEN 'error' ELSE 'info' END,
        format('%s TO %s', y.fname, y.gname), 'privilege',
        format('%s may run %s, which a plain install leaves to the extension owner.', y.gname, y.fname),
        CASE WHEN y.grantee = 0
-            THEN 'Every role, tenant sessions included, may run it. Grant it to the roles that need it instead (doc/privileges.md).'
+            THEN 'Every role, tenant sessions included, may run it: sign_tenant() signs a token for any tenant, audit_purge() removes audit entries, the reports show every tenant''s tables and settings. Grant it to the roles that need it instead (doc/privileges.md).'
             ELSE 'A deliberate grant (an auditor running lint(), a token issuer running sign_tenant()) is fine: check that this role should have it.' END,
        format('REVOKE EXECUTE ON ROUTINE %s FROM %s%s;', y.fname, y.gname, CASE WHEN y.grantable THEN ' CASCADE' ELSE '' END),
        NULL::oid
