@@ -502,6 +502,18 @@ ALTER TABLE covg4.orders FORCE ROW LEVEL SECURITY;
 DROP VIEW covg4.orders_su, covg4.orders_own, covg4.orders_member;
 DROP ROLE covg4_vowner;
 
+-- ==== policy facts are reused only for the same expression (review rev20d:
+-- a NULL regclass constant made the comparison skip everything up to the
+-- next constant, so pb's policy got pa's facts and its second setting went
+-- unreported)
+CREATE TABLE covg4.pa (tenant_id text NOT NULL, id int);
+CREATE TABLE covg4.pb (tenant_id text NOT NULL, id int);
+CREATE POLICY p_x ON covg4.pa USING (NULL::regclass IS NULL AND lower('on') = 'on');
+CREATE POLICY p_y ON covg4.pb USING (NULL::regclass IS NULL AND current_setting('app.is_admin') = 'on');
+SELECT code, level, object FROM tenant_rls.lint()
+ WHERE object IN ('p_x ON covg4.pa', 'p_y ON covg4.pb') ORDER BY 3, 1;
+DROP TABLE covg4.pa, covg4.pb;
+
 -- ==== clean up
 DROP SCHEMA covg4 CASCADE;
 DROP SCHEMA covg4_h CASCADE;

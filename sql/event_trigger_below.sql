@@ -189,6 +189,8 @@ SELECT tenant_rls.set_tenant('b');
 SELECT id, tenant_id, body FROM etb_ref.etb_docs_a;
 COMMIT;
 RESET ROLE;
+-- lint() reports what the guard let through (review rev20a: nothing did)
+SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'hierarchy_mismatch';
 
 -- protected by the same column: fine, as before
 SET ROLE etb_owner;
@@ -221,10 +223,69 @@ RESET ROLE;
 SELECT * FROM pg_temp.etb_state() WHERE tbl ~ 'etb_(par|kid)' ORDER BY tbl;
 
 --
+-- 4. Ways around 3 (review rev20a: all three were accepted, lint() silent,
+-- and tenant b read and took over tenant a's row through the parent).
+--
+-- (a) multiple inheritance: the guard compared the child with its first
+-- protected parent only
+SET ROLE etb_owner;
+CREATE TABLE public.etb_mi1 (id int, tenant_id text NOT NULL, org_id text NOT NULL);
+CREATE TABLE public.etb_mi2 (id int, tenant_id text NOT NULL, org_id text NOT NULL);
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.etb_mi2');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('public.etb_mi2', 'org_id');
+CREATE TABLE public.etb_mic () INHERITS (public.etb_mi1, public.etb_mi2);
+CREATE TABLE public.etb_mic (id int, tenant_id text NOT NULL, org_id text NOT NULL);
+ALTER TABLE public.etb_mic INHERIT public.etb_mi1;
+ALTER TABLE public.etb_mic INHERIT public.etb_mi2;
+RESET ROLE;
+SELECT * FROM pg_temp.etb_state() WHERE tbl LIKE '%etb_mi%';
+-- (b) protect() of a parent by another column than a child protected on
+-- its own: the child was skipped
+SET ROLE etb_owner;
+CREATE TABLE etb_ref.etb_pt (id int, tenant_id text NOT NULL, org_id text NOT NULL) PARTITION BY LIST (id);
+CREATE TABLE etb_ref.etb_pt1 PARTITION OF etb_ref.etb_pt FOR VALUES IN (1);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('etb_ref.etb_pt1', 'tenant_id');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('etb_ref.etb_pt', 'org_id');
+-- by the child's column it works
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('etb_ref.etb_pt', 'tenant_id');
+-- (c) protect() of a child by another column than its protected parent
+CREATE TABLE etb_ref.etb_rp (id int, tenant_id text NOT NULL, org_id text NOT NULL) PARTITION BY LIST (id);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('etb_ref.etb_rp', 'org_id');
+CREATE TABLE etb_ref.etb_rp1 PARTITION OF etb_ref.etb_rp FOR VALUES IN (1);
+RESET ROLE;
+SELECT * FROM pg_temp.etb_state() WHERE tbl ~ 'etb_(pt|rp)' ORDER BY tbl;
+SET tenant_rls.drift_action = warning;
+SET ROLE etb_owner;
+CREATE TABLE etb_ref.etb_rp2 (id int, tenant_id text NOT NULL, org_id text NOT NULL);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('etb_ref.etb_rp2', 'tenant_id');
+ALTER TABLE etb_ref.etb_rp ATTACH PARTITION etb_ref.etb_rp2 FOR VALUES IN (2);
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('etb_ref.etb_rp2');
+RESET ROLE;
+RESET tenant_rls.drift_action;
+SET ROLE etb_owner;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('etb_ref.etb_rp2', 'tenant_id');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('etb_ref.etb_rp2', 'org_id');
+RESET ROLE;
+SELECT * FROM pg_temp.etb_state() WHERE tbl ~ 'etb_(pt|rp)' ORDER BY tbl;
+-- lint() names the global table below a protected one too (let through
+-- under drift_action = warning), and its fix takes it out
+SET tenant_rls.drift_action = warning;
+SET ROLE etb_owner;
+CREATE TABLE etb_ref.etb_gl (id int, tenant_id text NOT NULL, org_id text NOT NULL);
+SELECT tenant_rls.mark_global('etb_ref.etb_gl');
+ALTER TABLE etb_ref.etb_gl INHERIT public.etb_mi1;
+RESET ROLE;
+RESET tenant_rls.drift_action;
+SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'hierarchy_mismatch' ORDER BY object;
+SELECT fix FROM tenant_rls.lint() WHERE code = 'hierarchy_mismatch' AND object LIKE '%etb_gl' \gexec
+SELECT level, object FROM tenant_rls.lint() WHERE code = 'hierarchy_mismatch' ORDER BY object;
+
+--
 -- clean up
 --
 DROP SCHEMA etb_ref CASCADE;
-DROP TABLE public.etb_orders, public.etb_items, public.etb_docs, public.etb_par2, public.etb_par3 CASCADE;
+DROP TABLE public.etb_orders, public.etb_items, public.etb_docs, public.etb_par2, public.etb_par3,
+    public.etb_mi1, public.etb_mi2, public.etb_mic CASCADE;
 SELECT count(*) AS registry_rows_left FROM tenant_rls.protected_table WHERE table_name LIKE 'etb\_%';
 REVOKE CREATE ON SCHEMA public FROM etb_owner;
 DROP ROLE etb_app, etb_owner;

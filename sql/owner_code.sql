@@ -390,6 +390,36 @@ SELECT count(*) AS partitions_ahead FROM pg_inherits
  WHERE inhparent = 'tenant_rls.audit_batch'::regclass
    AND inhrelid::regclass::text = 'tenant_rls.audit_batch_p' || to_char((clock_timestamp() + interval '3 months') AT TIME ZONE 'UTC', 'YYYYMM');
 
+-- 16. lint()'s fix of a nullable tenant column, run by a superuser (review
+-- rev20d: it was ALTER TABLE ... SET NOT NULL, which folded tr_dev's CHECK
+-- function as the superuser, and tr_dev made itself superuser): the fix is
+-- set_tenant_not_null(), which runs that code as tr_dev
+SET ROLE tr_dev;
+CREATE FUNCTION public.oc_escalate() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+    EXECUTE 'ALTER ROLE tr_dev SUPERUSER';
+  END IF;
+  RETURN 1;
+END $$;
+CREATE FUNCTION public.oc_k_escalate() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN PERFORM public.oc_whoami(); RETURN public.oc_escalate(); END $$;
+CREATE TABLE public.oc_nullable AS SELECT NULL::text AS tenant_id, 1 AS id;
+TRUNCATE public.oc_nullable;
+ALTER TABLE public.oc_nullable ADD CONSTRAINT oc_c CHECK (public.oc_k_escalate() > 0 OR tenant_id IS NULL);
+RESET ROLE;
+SELECT fix FROM tenant_rls.lint() WHERE code = 'tenant_column_nullable' AND object = 'public.oc_nullable';
+SELECT fix FROM tenant_rls.lint() WHERE code = 'tenant_column_nullable' AND object = 'public.oc_nullable' \gexec
+SELECT rolsuper FROM pg_roles WHERE rolname = 'tr_dev';
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'public.oc_nullable'::regclass AND attname = 'tenant_id';
+-- it checks the caller: not the owner, no column, no table
+SET ROLE tr_owner;
+SELECT tenant_rls.set_tenant_not_null('public.oc_nullable', 'id');
+RESET ROLE;
+SELECT tenant_rls.set_tenant_not_null('public.oc_nullable', 'nope');
+SELECT tenant_rls.set_tenant_not_null(NULL, 'tenant_id');
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'public.oc_nullable'::regclass AND attname = 'id';
+
 -- nothing of the above let tr_dev read acme's row
 SET ROLE tr_dev;
 SELECT count(*) FROM public.oc_orders;
@@ -400,11 +430,12 @@ SELECT tenant_rls.disable_audit('public.oc_idx');
 DROP TABLE public.oc_orders, public.oc_check, public.oc_victim, public.oc_idx, public.oc_v_secret,
            public.oc_other, public.oc_sd_t, public.oc_path, public.oc_victim2,
            public.oc_notify, public.oc_notify2, public.oc_own, public.oc_own_v2, public.oc_own3, public.oc_own_new, public.oc_inl, public.oc_rt, public.oc_et_t,
-           public.oc_month, public.oc_month2, public.oc_q, public.oc_role;
+           public.oc_month, public.oc_month2, public.oc_q, public.oc_role, public.oc_nullable;
 DROP FUNCTION public.oc_k(), public.oc_k_evil(), public.oc_evil(), public.oc_whoami(),
               public.oc_k_poison(), public.oc_poison(), public.oc_v_lookup(), public.oc_v_helper(),
               public.oc_k_other(), public.oc_sd(), public.oc_k_path(), public.oc_evil2(),
-              public.oc_k_evil2(), public.oc_norm(text), public.oc_poison_own(), public.oc_k_poison_own(), public.oc_ren_own(), public.oc_k_ren_own(), public.oc_q_trg(), public.oc_q_ins(), public.oc_k_role();
+              public.oc_k_evil2(), public.oc_norm(text), public.oc_poison_own(), public.oc_k_poison_own(), public.oc_ren_own(), public.oc_k_ren_own(), public.oc_q_trg(), public.oc_q_ins(), public.oc_k_role(),
+              public.oc_k_escalate(), public.oc_escalate();
 DROP TYPE public.oc_range;
 DROP FUNCTION public.oc_diff(float8, float8);
 REVOKE CREATE ON SCHEMA public FROM tr_dev, tr_owner, tr_v;

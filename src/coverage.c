@@ -473,11 +473,27 @@ next_byte(NodeCursor *c)
 				c->in_regclass = true;
 			else if (c->in_regclass && at_tag(c, CONSTVALUE_TAG))
 			{
-				/* " :constvalue 4 [ 1 2 3 4 0 0 0 0 ]": skip to the ']' */
-				while (c->p < c->end && *c->p != ']')
-					c->p++;
-				if (c->p < c->end)
-					c->p++;
+				/*
+				 * " :constvalue 4 [ 1 2 3 4 0 0 0 0 ]": skip the value, and
+				 * only the value.  A NULL prints as "<>": skipping to the
+				 * next ']' then skipped whatever followed, up to the next
+				 * constant, and two different policies compared equal.
+				 */
+				c->p += strlen(CONSTVALUE_TAG);
+				if (c->end - c->p >= 2 && c->p[0] == '<' && c->p[1] == '>')
+					c->p += 2;
+				else
+				{
+					while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+						c->p++;
+					if (c->end - c->p >= 2 && c->p[0] == ' ' && c->p[1] == '[')
+					{
+						while (c->p < c->end && *c->p != ']')
+							c->p++;
+						if (c->p < c->end)
+							c->p++;
+					}
+				}
 				c->in_regclass = false;
 				continue;
 			}

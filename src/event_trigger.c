@@ -1020,6 +1020,8 @@ check_ancestors(Oid relid, bool unprotecting)
 								 pname));
 }
 
+static void check_below_one(HierarchyTable *anc, List *below);
+
 /*
  * The other direction.  A query on a partition or inheritance child applies
  * that table's own policies, and a query on a protected ancestor returns
@@ -1046,15 +1048,34 @@ check_ancestors(Oid relid, bool unprotecting)
 static void
 check_below_protected(Oid relid)
 {
-	List	   *above;
-	HierarchyTable anc;
+	List	   *below = NIL;
+	ListCell   *ac;
+
+	/*
+	 * Every protected ancestor, not only the nearest: with multiple
+	 * inheritance a table can have two, protected by different columns.
+	 */
+	foreach(ac, relation_ancestors(relid))
+	{
+		HierarchyTable anc;
+
+		if (!first_by_protection(list_make1_oid(lfirst_oid(ac)), true, &anc) ||
+			anc.tenant_column == NULL)
+			continue;
+		if (below == NIL)
+			below = find_all_inheritors(relid, NoLock, NULL);
+		check_below_one(&anc, below);
+	}
+}
+
+/* check_below_protected() for one protected ancestor anc of the tables below */
+static void
+check_below_one(HierarchyTable *anc_p, List *below)
+{
+	HierarchyTable anc = *anc_p;
 	ListCell   *lc;
 
-	above = relation_ancestors(relid);
-	if (above == NIL || !first_by_protection(above, true, &anc) || anc.tenant_column == NULL)
-		return;
-
-	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	foreach(lc, below)
 	{
 		Oid			rel = lfirst_oid(lc);
 		char	   *nspname = get_namespace_name(get_rel_namespace(rel));
@@ -1114,6 +1135,53 @@ tenant_protected_ancestor(Oid relid, Oid *ancestor)
 		return false;
 	*ancestor = anc.relid;
 	return true;
+}
+
+/*
+ * A protected table above the tables rels (protect()'s targets: a table and
+ * everything below it), not one of them, at any level, protected by a
+ * column other than colname: *ancestor, its column, and *below, the target
+ * below it.  Such an ancestor would check its column on rows a target lets
+ * through by colname.  Only the tables with a parent outside rels are
+ * walked up (a partition's parent is usually the root).  SPI must be
+ * connected.
+ */
+bool
+tenant_ancestor_column_conflict(List *rels, const char *colname,
+								Oid *ancestor, Oid *below, char **column)
+{
+	List	   *seen = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rels)
+	{
+		Oid			rel = lfirst_oid(lc);
+		ListCell   *pc;
+		bool		outside = false;
+
+		foreach(pc, relation_parents(rel))
+			outside |= !list_member_oid(rels, lfirst_oid(pc));
+		if (!outside)
+			continue;
+		foreach(pc, relation_ancestors(rel))
+		{
+			Oid			a = lfirst_oid(pc);
+			HierarchyTable anc;
+
+			if (list_member_oid(rels, a) || list_member_oid(seen, a))
+				continue;
+			seen = lappend_oid(seen, a);
+			if (first_by_protection(list_make1_oid(a), true, &anc) &&
+				anc.tenant_column != NULL && strcmp(anc.tenant_column, colname) != 0)
+			{
+				*ancestor = a;
+				*below = rel;
+				*column = anc.tenant_column;
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 /*

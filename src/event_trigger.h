@@ -15,6 +15,7 @@
 #define TENANT_RLS_EVENT_TRIGGER_H
 
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 
 extern Datum tenant_rls_ddl_command_end(PG_FUNCTION_ARGS);
 extern Datum tenant_rls_sql_drop(PG_FUNCTION_ARGS);
@@ -33,5 +34,13 @@ extern void tenant_check_unprotect_hierarchy(Oid relid);
  * level?  *ancestor is the nearest one.  SPI must be connected.
  */
 extern bool tenant_protected_ancestor(Oid relid, Oid *ancestor);
+
+/*
+ * Is a table above protect()'s targets rels (not one of them) protected by
+ * a column other than colname?  *ancestor, *column and *below (the target
+ * below it) say which.  SPI must be connected.
+ */
+extern bool tenant_ancestor_column_conflict(List *rels, const char *colname,
+											Oid *ancestor, Oid *below, char **column);
 
 #endif							/* TENANT_RLS_EVENT_TRIGGER_H */

@@ -77,6 +77,7 @@
 
 PG_FUNCTION_INFO_V1(tenant_rls_protect);
 PG_FUNCTION_INFO_V1(tenant_rls_unprotect);
+PG_FUNCTION_INFO_V1(tenant_rls_set_tenant_not_null);
 PG_FUNCTION_INFO_V1(tenant_rls_mark_global);
 PG_FUNCTION_INFO_V1(tenant_rls_unmark_global);
 PG_FUNCTION_INFO_V1(tenant_rls_allow_global_rows);
@@ -1079,9 +1080,46 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 						 errmsg("cannot protect \"%s\": its %s \"%s\" is marked global",
 								root->qualname, t->ispartition ? "partition" : "child table", t->qualname),
 						 errhint("Run tenant_rls.unmark_global() on it first.")));
+			/*
+			 * Protected on its own by another column: a query on the root
+			 * would check colname on rows its policies let through by the
+			 * other (and protect() would leave it as it is).
+			 */
+			if (strcmp(reg.tenant_column, colname) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("cannot protect \"%s\" by column \"%s\": its %s \"%s\" is protected by column \"%s\"",
+								root->qualname, colname, t->ispartition ? "partition" : "child table",
+								t->qualname, reg.tenant_column),
+						 errdetail("A query on \"%s\" would check \"%s\" on the rows of \"%s\", a query on \"%s\" checks \"%s\": a row written through either for one tenant could be read and changed by another through the other.",
+								   root->qualname, colname, t->qualname, t->qualname, reg.tenant_column),
+						 errhint("Protect \"%s\" by \"%s\", or unprotect \"%s\" first (SELECT tenant_rls.unprotect(%s);).",
+								 root->qualname, reg.tenant_column, t->qualname, quote_literal_cstr(t->qualname))));
 			t->registered = true;
 		}
 		targets = lappend(targets, t);
+	}
+
+	/* ... and the same for a protected table above any of them */
+	{
+		Oid			anc;
+		Oid			below;
+		char	   *anccol;
+
+		if (tenant_ancestor_column_conflict(rels, colname, &anc, &below, &anccol))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot protect \"%s\" by column \"%s\": %s is below table %s, protected by column \"%s\"",
+							root->qualname, colname,
+							below == relid ? "it" : psprintf("its %s \"%s\"",
+															 get_rel_relispartition(below) ? "partition" : "child table",
+															 tenant_rel_qualname(below)),
+							tenant_rel_qualname(anc), anccol),
+					 errdetail("A query on %s checks \"%s\" on the rows below it: a row written for one tenant through a table checking \"%s\" could be read and changed by another through %s.",
+							   tenant_rel_qualname(anc), anccol, colname, tenant_rel_qualname(anc)),
+					 errhint("Protect it by \"%s\" (SELECT tenant_rls.protect(%s, %s);), or take it out of the hierarchy of %s.",
+							 anccol, quote_literal_cstr(root->qualname), quote_literal_cstr(anccol),
+							 tenant_rel_qualname(anc))));
 	}
 
 	/* a table joining a protected tree gets the tree's global-rows switch */
@@ -1622,6 +1660,54 @@ rel_rls_flags(Oid relid, bool *enabled, bool *forced)
 	*enabled = ((Form_pg_class) GETSTRUCT(tup))->relrowsecurity;
 	*forced = ((Form_pg_class) GETSTRUCT(tup))->relforcerowsecurity;
 	ReleaseSysCache(tup);
+}
+
+/*
+ * tenant_rls.set_tenant_not_null(tbl regclass, tenant_column name): ALTER
+ * TABLE tbl ALTER COLUMN tenant_column SET NOT NULL, as lint()'s fix of
+ * tenant_column_nullable.  The statement itself is the caller's (who must own
+ * the table, or be a superuser), but PostgreSQL folds the IMMUTABLE
+ * functions of the table's CHECK constraints while it proves the column not
+ * null: written as plain SQL and run by a superuser, the fix ran the table
+ * owner's code as that superuser.  Here that code runs as its owner, in a
+ * security-restricted operation (owner_code.c), as in protect().
+ */
+Datum
+tenant_rls_set_tenant_not_null(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *colname;
+	AttrNumber	attnum;
+	char	   *qualname;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table and tenant column must not be null"),
+				 errhint("Pass the table and the name of its tenant column.")));
+	relid = PG_GETARG_OID(0);
+	colname = NameStr(*PG_GETARG_NAME(1));
+	check_table(relid, "set the tenant column not null on", "");
+	LockRelationOid(relid, AccessExclusiveLock);
+	qualname = tenant_rel_qualname(relid);
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s", qualname),
+				 errhint("Run it as the owner of the table or as a superuser.")));
+	attnum = get_attnum(relid, colname);
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table %s does not exist", colname, qualname),
+				 errhint("Pass the table's tenant column.")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+	exec_statements(list_make1(psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
+										qualname, quote_identifier(colname))),
+					false);
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 Datum

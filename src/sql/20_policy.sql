@@ -76,6 +76,16 @@ CREATE FUNCTION tenant_rls.unprotect(tbl regclass)
 COMMENT ON FUNCTION tenant_rls.unprotect(regclass) IS
     'reverses exactly what protect() did on a table and the children it protected with it; returns the DDL it ran';
 
+-- lint()'s fix of tenant_column_nullable: the ALTER TABLE, with the table
+-- owner's code it makes PostgreSQL run run as that owner (policy.c)
+CREATE FUNCTION tenant_rls.set_tenant_not_null(tbl regclass, tenant_column name)
+    RETURNS void
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_set_tenant_not_null';
+COMMENT ON FUNCTION tenant_rls.set_tenant_not_null(regclass, name) IS
+    'ALTER TABLE tbl ALTER COLUMN tenant_column SET NOT NULL, running the table owner''s code it folds as that owner (table owner or superuser)';
+
 CREATE FUNCTION tenant_rls.mark_global(tbl regclass)
     RETURNS void
     LANGUAGE c VOLATILE

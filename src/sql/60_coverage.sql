@@ -79,6 +79,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A partition or inheritance child (also a foreign table) of a protected table is not protected itself: queried directly it skips the parent''s policies.'),
     ('ancestor_unprotected', 'error', 'protected table below an unprotected parent',
      'A protected table is a partition or inheritance child (at any level) of a table tenant_rls does not protect: a query on that parent applies only the parent''s policies, so every tenant reads and changes the protected table''s rows through it.'),
+    ('hierarchy_mismatch', 'error', 'table below a protected table protected differently',
+     'A table marked global, or protected by another tenant column, is a partition or inheritance child (at any level) of a protected table: queried directly it lets through rows the ancestor''s policies would not, and a query on the ancestor checks its own column on them, so one tenant reads and changes another''s rows.'),
     ('rls_disabled', 'error', 'row-level security disabled',
      'A protected table has row-level security disabled: its policies are ignored and every tenant''s rows are visible.'),
     ('rls_not_forced', 'error', 'row-level security not forced',
@@ -479,14 +481,14 @@ guard AS (SELECT tr.relid FROM trusted tr WHERE tr.has_guard
           UNION
           SELECT pol.relid FROM pol WHERE pol.is_managed AND NOT pol.polpermissive AND pol.polcmd IN ('r', '*')),
 -- ancestors (partition parents, inheritance parents, every level) of the
--- protected tables, walked up pg_inherits from those tables only; via: the
--- table just below the ancestor on the way up
+-- protected and global tables, walked up pg_inherits from those tables only;
+-- via: the table just below the ancestor on the way up
 anc AS (
-    SELECT t.relid, i.inhparent AS anc, t.relid AS via, 1 AS depth, t.tenant_column
+    SELECT t.relid, i.inhparent AS anc, t.relid AS via, 1 AS depth, t.tenant_column, t.status
       FROM tt t JOIN pg_inherits i ON i.inhrelid = t.relid
-     WHERE t.status = 'protected'
+     WHERE t.status IN ('protected', 'global')
     UNION
-    SELECT a.relid, i.inhparent, a.anc, a.depth + 1, a.tenant_column
+    SELECT a.relid, i.inhparent, a.anc, a.depth + 1, a.tenant_column, a.status
       FROM anc a JOIN pg_inherits i ON i.inhrelid = a.anc),
 -- the ancestors that are not protected, and what to run for each: protect()
 -- where it can work (a table with the protected table's tenant column, not
@@ -512,7 +514,7 @@ ancbad AS MATERIALIZED (
                       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = a.via) AS vname,
                    (SELECT c.relispartition FROM pg_class c WHERE c.oid = a.via) AS via_is_partition
               FROM anc a LEFT JOIN tt ap ON ap.relid = a.anc
-             WHERE ap.status IS DISTINCT FROM 'protected' OFFSET 0) x
+             WHERE a.status = 'protected' AND ap.status IS DISTINCT FROM 'protected' OFFSET 0) x
      CROSS JOIN cfg),
 -- indexes: first key column, and the generated (identity, serial) columns
 lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
@@ -960,6 +962,33 @@ SELECT 'ancestor_unprotected', 'error', t.qname, 'table',
          GROUP BY g.relid) b
   JOIN tt t ON t.relid = b.relid
 UNION ALL
+-- a global table, or one protected by another column, below a protected
+-- table (the drift guard and protect() refuse both; drift_action = warning
+-- or a restore lets them through)
+SELECT 'hierarchy_mismatch', 'error', t.qname, 'table',
+       CASE WHEN x.status = 'global'
+            THEN format('Global table %s is below protected table %s.', t.qname, x.aname)
+            ELSE format('Table %s, protected by column %I, is below table %s, protected by column %I.',
+                        t.qname, x.tenant_column, x.aname, x.atenant_column) END,
+       CASE WHEN x.status = 'global'
+            THEN format('A global table has no tenant policies: whoever may query %s directly reads and writes every tenant''s rows in it, and a query on %s returns them to the tenant they name.', t.qname, x.aname)
+            ELSE format('A query on %s checks %I on this table''s rows, a query on this table checks %I: a row written through either for one tenant can be read and changed by another tenant through the other.',
+                        x.aname, x.atenant_column, x.tenant_column) END,
+       -- the link just below the ancestor goes (a person may instead
+       -- re-protect the table by the ancestor's column)
+       CASE WHEN x.via_is_partition THEN format('ALTER TABLE %s DETACH PARTITION %s;', x.aname, x.vname)
+            ELSE format('ALTER TABLE %s NO INHERIT %s;', x.vname, x.aname) END,
+       t.relid
+  FROM (SELECT DISTINCT ON (a.relid, a.anc) a.relid, a.status, a.tenant_column, ap.tenant_column AS atenant_column,
+               ap.qname AS aname, v.qname AS vname,
+               (SELECT c.relispartition FROM pg_class c WHERE c.oid = a.via) AS via_is_partition
+          FROM anc a
+          JOIN tt ap ON ap.relid = a.anc AND ap.status = 'protected'
+          JOIN tt v ON v.relid = a.via
+         WHERE a.status = 'global' OR a.tenant_column <> ap.tenant_column
+         ORDER BY a.relid, a.anc, a.depth) x
+  JOIN tt t ON t.relid = x.relid
+UNION ALL
 SELECT 'rls_disabled', 'error', t.qname, 'table',
        format('Row-level security is disabled on protected table %s.', t.qname),
        'Its policies are ignored: every role that can read the table sees every tenant''s rows.',
@@ -1051,7 +1080,7 @@ UNION ALL
 SELECT 'tenant_column_nullable', 'warning', t.qname, 'table',
        format('Tenant column %I of %s allows NULL.', t.tenant_column, t.qname),
        'A row without a tenant belongs to nobody: the isolation policy hides it from every tenant, and a bug that loses the tenant goes unnoticed.',
-       format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL;', t.qname, t.tenant_column), t.relid
+       format('SELECT tenant_rls.set_tenant_not_null(%L, %L);', t.qname, t.tenant_column), t.relid
   FROM ten t
  WHERE t.tenant_attnum IS NOT NULL AND NOT t.tenant_notnull AND NOT t.global_rows AND t.relkind <> 'f'
 UNION ALL

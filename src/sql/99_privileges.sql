@@ -120,6 +120,7 @@ GRANT EXECUTE ON FUNCTION
     -- or superuser; grant_access() / revoke_access() also the owner tenant):
     -- doc/policy.md
     tenant_rls.protect(regclass, name, boolean), tenant_rls.unprotect(regclass),
+    tenant_rls.set_tenant_not_null(regclass, name),
     tenant_rls.mark_global(regclass), tenant_rls.unmark_global(regclass),
     tenant_rls.allow_global_rows(regclass, boolean),
     tenant_rls.grant_access(regclass, text, text, text, timestamptz),
