@@ -1604,6 +1604,9 @@ static off_t spill_end = 0;
 static int	deferred_level = 0;
 #define xact_deferred (deferred_level > 0)
 
+/* audit_purge() ran in this transaction: everything is written immediately */
+static bool xact_purged = false;
+
 static void
 chain_write_heads(void)
 {
@@ -1689,6 +1692,7 @@ chain_xact_callback(XactEvent event, void *arg)
 			pending = NIL;
 			pending_bytes = 0;
 			deferred_level = 0;
+			xact_purged = false;
 			/* (at abort its resource owner closes it) */
 			spill_file = -1;
 			break;
@@ -2394,7 +2398,8 @@ flush_pending(int level, bool early)
 	 */
 	foreach(lc, pending)
 		has_runs |= ((PendingBatch *) lfirst(lc))->spilled;
-	defer = !has_runs && defer_fits(now, early) && (xact_deferred || audit_delivery_deferred());
+	defer = !has_runs && !xact_purged && defer_fits(now, early) &&
+		(xact_deferred || audit_delivery_deferred());
 
 	/*
 	 * Early (the queue outgrew PENDING_FLUSH_BYTES), unless deferred: the
@@ -3390,11 +3395,26 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 				 errdetail("It reads the log after locking it, which needs a new snapshot for each query."),
 				 errhint("Run it in a READ COMMITTED transaction (BEGIN ISOLATION LEVEL READ COMMITTED).")));
 
+	/*
+	 * The PURGE entry is written at commit, and immediately (xact_purged):
+	 * through the delivery worker it reached the log after the purge had
+	 * committed, and until then audit_verify() reported every anchored chain
+	 * tampered with.  Entries this transaction deferred before would be
+	 * chained after it.
+	 */
+	if (xact_deferred)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("audit_purge() cannot run in a transaction that has deferred audit entries"),
+				 errdetail("Its PURGE entry is written at commit, before the entries the delivery worker writes after the commit."),
+				 errhint("Run it in a transaction of its own.")));
+
 	audit_delivery_drain();
 	lookup_oids();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
+	xact_purged = true;
 	audit_purge_sanctioned = true;
 	PG_TRY();
 	{
@@ -3405,6 +3425,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		StringInfoData partarr;
 		ListCell   *lc;
 		char	   *doc;
+		int			guc_level;
 
 		/*
 		 * Whole partitions whose range ends at or before "before": by their
@@ -3412,7 +3433,16 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		 * name would have been dropped with its recent batches, and the
 		 * anchors moved past them: verification passed).  A partition whose
 		 * upper bound is MAXVALUE, or the default one, never goes whole.
+		 * The bound is printed and read back as text: under ISO and UTC
+		 * (with DateStyle Postgres and TimeZone Europe/Dublin it printed
+		 * "IST", read back as Israel time, and a partition whose range ended
+		 * after "before" was dropped).
 		 */
+		guc_level = NewGUCNestLevel();
+		(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 		if (SPI_execute_with_args("SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_inherits i"
 								  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
 								  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
@@ -3422,6 +3452,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 								  " ORDER BY 2, 1",
 								  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not list the partitions of the audit log");
+		AtEOXact_GUC(true, guc_level);
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			char	   *nsp = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);

@@ -387,6 +387,12 @@ CREATE FUNCTION tenant_rls.audit_maintain(months_ahead integer DEFAULT 3) RETURN
     AS $$
 DECLARE
     n integer := 0; r record;
+    -- this month, in UTC (the partitions' months), read once: months added
+    -- to a time in the session's TimeZone skipped one (2027-01-31 03:00 UTC
+    -- is January 30 in New York: + 1 month was March 2 UTC), and a clock read
+    -- on each turn could skip one at the turn of a month
+    first timestamp := pg_catalog.date_trunc('month', pg_catalog.clock_timestamp() AT TIME ZONE 'UTC');
+    m timestamptz;
 BEGIN
     IF months_ahead IS NULL OR months_ahead OPERATOR(pg_catalog.<) 0 OR months_ahead OPERATOR(pg_catalog.>) 120 THEN
         RAISE EXCEPTION 'months_ahead must be between 0 and 120'
@@ -394,23 +400,20 @@ BEGIN
                   HINT = 'Pass how many months of partitions to create ahead, e.g. 3.';
     END IF;
     FOR i IN 0 .. months_ahead LOOP
+        m := (first OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC';
         BEGIN
-            IF tenant_rls.audit_create_partition(pg_catalog.clock_timestamp()
-                                                 OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) THEN
+            IF tenant_rls.audit_create_partition(m) THEN
                 n := n OPERATOR(pg_catalog.+) 1;
             END IF;
         EXCEPTION WHEN invalid_object_definition THEN
             -- "would overlap partition": one renamed while attached covers it
             RAISE WARNING 'audit_batch partition of % not created: %',
-                          pg_catalog.to_char((pg_catalog.clock_timestamp()
-                                              OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC', 'YYYY-MM'),
-                          SQLERRM
+                          pg_catalog.to_char(m AT TIME ZONE 'UTC', 'YYYY-MM'), SQLERRM
                 USING HINT = 'A partition of tenant_rls.audit_batch covering that month has another name: rename it back to audit_batch_pYYYYMM (the writers find partitions by that name; meanwhile that month''s batches go to tenant_rls.audit_batch_default).';
         WHEN check_violation THEN
             -- the default partition already holds entries of that month
             RAISE WARNING 'audit_batch partition of % not created: the default partition holds batches of that month',
-                          pg_catalog.to_char((pg_catalog.clock_timestamp()
-                                              OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC', 'YYYY-MM')
+                          pg_catalog.to_char(m AT TIME ZONE 'UTC', 'YYYY-MM')
                 USING HINT = 'Batches of that month stay in tenant_rls.audit_batch_default (verified like the others) until tenant_rls.audit_purge() removes them.';
         END;
     END LOOP;

@@ -287,6 +287,23 @@ COMMENT ON FUNCTION tenant_rls._key_is_generated(oid, int2[]) IS
     'internal: are all columns of this index key identity or serial columns, or random uuids by default';
 REVOKE ALL ON FUNCTION tenant_rls._key_is_generated(oid, int2[]) FROM PUBLIC;
 
+-- Does a function body (of language lang) run SQL built at run time, whose
+-- table names the report cannot see: EXECUTE and the SPI calls of the
+-- procedural languages, in any language the built-in functions that run a
+-- query given as text (also called by a quoted name), and identifiers
+-- written with Unicode escapes (U&"\0061"), which the report cannot match.
+CREATE FUNCTION tenant_rls._runs_dynamic_sql(lang name, body text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT (lang NOT IN ('sql', 'internal', 'c')
+            AND lower(body) ~ '\m(execute|spi_exec|spi_exec_query|spi_query|spi_prepare|spi_exec_prepared|spi_query_prepared|spi_execp)\M|plpy\.cursor')
+        OR lower(body) ~ '\m(query_to_xml|query_to_xml_and_xmlschema|query_to_xmlschema|cursor_to_xml|table_to_xml|table_to_xml_and_xmlschema|schema_to_xml|schema_to_xml_and_xmlschema|database_to_xml|database_to_xml_and_xmlschema|ts_stat|dblink|dblink_exec|dblink_open|dblink_send_query)"?\s*\('
+        OR lower(body) ~ 'u&"'
+    $$;
+COMMENT ON FUNCTION tenant_rls._runs_dynamic_sql(name, text) IS
+    'internal: does a function body run SQL built at run time (security_definer_reads_tenant_table)';
+
 -- ---- every finding, one set-based query per family
 -- relid: the table a finding is about (for coverage() counts), NULL for
 -- findings about roles, functions, views and the server.
@@ -596,9 +613,8 @@ sdf AS MATERIALIZED (
            -- dynamic SQL: names built at run time.  PL/pgSQL EXECUTE and the
            -- like, and in any language the built-in functions that run a
            -- query given as text
-           (lg.lanname NOT IN ('sql', 'internal', 'c') AND lower(pr.prosrc) ~ '\mexecute\M')
-           OR lower(CASE WHEN pr.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(pr.oid) ELSE pr.prosrc END)
-              ~ '\m(query_to_xml|query_to_xml_and_xmlschema|query_to_xmlschema|cursor_to_xml|table_to_xml|table_to_xml_and_xmlschema|schema_to_xml|schema_to_xml_and_xmlschema|database_to_xml|database_to_xml_and_xmlschema|ts_stat|dblink|dblink_exec|dblink_open|dblink_send_query)\s*\(' AS dynamic,
+           tenant_rls._runs_dynamic_sql(lg.lanname,
+               CASE WHEN pr.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(pr.oid) ELSE pr.prosrc END) AS dynamic,
            format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)) AS ident
       FROM pg_proc pr
       JOIN pg_namespace n ON n.oid = pr.pronamespace
@@ -649,6 +665,8 @@ callee AS MATERIALIZED (
      WHERE e.objid IS NULL),
 cbody AS MATERIALIZED (
     SELECT p.oid, p.prosrc AS rawsrc,
+           tenant_rls._runs_dynamic_sql(lg.lanname,
+               CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END) AS dynamic,
            lower(CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END) AS src
       FROM pg_proc p JOIN pg_language lg ON lg.oid = p.prolang
      WHERE p.oid IN (SELECT c.fid FROM callee c) AND lg.lanname NOT IN ('internal', 'c')),
@@ -1212,15 +1230,14 @@ SELECT 'view_not_security_invoker',
        -- an error when the owner's rights open other tenants' rows; a
        -- warning when the policies bind the owner as they bind the caller
        -- (they compare with the session's tenant, not with a role)
-       CASE WHEN v.weak OR o.rolsuper OR o.rolbypassrls
-                 OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(v.owner_oid, a.oid, 'USAGE'))
-            THEN 'error' ELSE 'warning' END,
+       -- (not an owner with the admin role: is_admin() in the policies
+       -- checks the user running the query, which a view does not change)
+       CASE WHEN v.weak OR o.rolsuper OR o.rolbypassrls THEN 'error' ELSE 'warning' END,
        v.vname, 'view',
        format('View %s reads tenant table(s) %s but is not security_invoker.', v.vname, v.tables),
        format('The view runs with the rights of its owner %s: the owner''s row-level security applies, not the caller''s%s.',
               quote_ident(v.owner),
               CASE WHEN v.weak OR o.rolsuper OR o.rolbypassrls
-                        OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(v.owner_oid, a.oid, 'USAGE'))
                    THEN ', and it reads rows of other tenants'
                    ELSE ' (the tenant guard still applies to it, but policies written for roles and the owner''s privileges do)' END),
        format('ALTER VIEW %s SET (security_invoker = true);', v.vname), NULL::oid
@@ -1259,7 +1276,11 @@ SELECT 'security_definer_reads_tenant_table',
                       WHERE pg_has_role(r.oid, a.oid, 'USAGE')) adm ON true
  -- names built at run time are not in the body: a function that runs
  -- dynamic SQL as a role that bypasses row-level security is reported too
- WHERE x.oid IS NOT NULL OR (s.dynamic AND (r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL))
+ -- (also through a function it calls: it runs with the same rights)
+ WHERE x.oid IS NOT NULL
+    OR ((s.dynamic OR EXISTS (SELECT 1 FROM callee c JOIN cbody b ON b.oid = c.fid
+                               WHERE c.kind = 'f' AND c.caller = s.oid AND b.dynamic))
+        AND (r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL))
 UNION ALL
 SELECT 'leakproof_function', 'warning',
        format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',

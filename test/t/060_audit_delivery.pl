@@ -538,6 +538,50 @@ is($node->safe_psql('app', q{SELECT count(*) FROM (SELECT row_pk, operation, new
 	GROUP BY 1, 2, 3 HAVING count(*) > 1) x}), '0', 'start again: no duplicate entry in the log');
 is($node->safe_psql('app', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0', 'chains ok');
 
+# ---------------------------------------------------------------- 7b. audit_purge() with delivery on
+# Its PURGE entry went through the worker (the flag that writes immediately
+# ended with the function, the entry was written at commit): while the worker
+# was held up, audit_verify() reported every anchored chain tampered with
+# (review rev20b).  Now it is written with the purge; and a transaction that
+# deferred entries before cannot purge (they would be chained after it).
+$node->safe_psql('postgres', 'CREATE DATABASE purgedb');
+$node->safe_psql('purgedb', $setup_db . q{ALTER DATABASE purgedb SET tenant_rls.audit_delivery = deferred;
+	SELECT tenant_rls.audit_delivery_start();});
+{
+	my $month = $node->safe_psql('purgedb', q{SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYYMM')});
+	# this month's batches in the default partition: the purge drops nothing
+	# they are in, and anchors their chains
+	$node->safe_psql('purgedb', qq{DROP TABLE tenant_rls.audit_batch_p$month});
+	for my $t ('t1', 't2')
+	{
+		$node->safe_psql('purgedb', qq{SET ROLE tenant; BEGIN; SELECT tenant_rls.set_tenant('$t') \\g /dev/null
+			INSERT INTO public.d (id, v) VALUES (700 + ascii(right('$t', 1)), 'before the purge'); COMMIT;});
+	}
+	is($node->safe_psql('purgedb', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', 'purge: entries delivered');
+	my ($stdin, $stdout, $stderr) = ('', '', '');
+	my $timer = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
+	my $h = IPC::Run::start([ 'psql', '-XAtq', '-h', $host, '-p', $port, '-d', 'purgedb', '-f', '-' ],
+		'<', \$stdin, '>', \$stdout, '2>', \$stderr, $timer);
+	$stdin .= "BEGIN;\nSELECT 'locked' FROM tenant_rls.audit_delivery_state FOR UPDATE;\n";
+	$h->pump until $stdout =~ /locked/;
+	$node->safe_psql('purgedb', q{SELECT tenant_rls.audit_purge(now())});
+	is($node->safe_psql('purgedb', q{SELECT count(*) FILTER (WHERE NOT ok) || ' bad of ' || count(*) FROM tenant_rls.audit_verify()}),
+		'0 bad of 2', 'purge while the worker is held up: the chains verify at once');
+	is($node->safe_psql('purgedb', q{SELECT count(*) FROM tenant_rls.audit_log WHERE operation = 'PURGE'}),
+		'1', '... the PURGE entry is in the log');
+	$stdin .= "COMMIT;\n";
+	$h->finish;
+	is($node->safe_psql('purgedb', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', 'purge: delivery goes on');
+	# a transaction with deferred entries (an early flush) cannot purge
+	is(sqlstate_of('purgedb', 'postgres', q{BEGIN; SELECT tenant_rls.set_tenant('t1');
+		INSERT INTO public.big (id, v) SELECT g, repeat('x', 1000) FROM generate_series(1, 40000) g;
+		SELECT tenant_rls.audit_purge(now()); COMMIT;}), '25001',
+		'audit_purge() after deferred entries in the same transaction: 25001');
+	is($node->safe_psql('purgedb', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0', 'purge: chains ok');
+	$node->safe_psql('purgedb', 'SELECT tenant_rls.audit_delivery_stop()');
+	$node->safe_psql('postgres', 'DROP DATABASE purgedb');
+}
+
 # ---------------------------------------------------------------- 8. restart with undelivered commits
 $node->safe_psql('app', q{SET ROLE tenant; BEGIN; SELECT tenant_rls.set_tenant('b') \g /dev/null
 	INSERT INTO public.d (id, v) VALUES (110, 'prepared across restart'); PREPARE TRANSACTION 'p_restart';});

@@ -13,7 +13,6 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 tenant_rls.strict = on
 tenant_rls.managed_schemas = 'app'
-tenant_rls.audit = off
 });
 $node->start;
 $node->safe_psql('postgres', q{
