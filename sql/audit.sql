@@ -497,6 +497,20 @@ SELECT to_regclass('tenant_rls.audit_batch_p200101') AS dropped;
 SELECT partitions, entries FROM tenant_rls.audit_purge_log ORDER BY entries DESC LIMIT 1;
 SELECT tenant, seq FROM tenant_rls.audit_anchor ORDER BY tenant;
 SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify();
+-- the partitions' bounds are read under ISO and UTC, whatever the session's
+-- settings (review rev20b: under DateStyle Postgres and TimeZone
+-- Europe/Dublin the upper bound printed as "IST" was read back as Israel
+-- time, and a partition whose range ends after "before" was dropped)
+SELECT tenant_rls.audit_create_partition('2001-06-15 00:00+00');
+BEGIN;
+SET LOCAL DateStyle = 'Postgres';
+SET LOCAL TimeZone = 'Europe/Dublin';
+SELECT tenant_rls.audit_purge('2001-06-30 23:30+00') AS purged;
+SHOW DateStyle;
+COMMIT;
+SELECT to_regclass('tenant_rls.audit_batch_p200106') AS kept;
+SELECT tenant_rls.audit_purge('2001-07-01 00:00+00') AS purged;
+SELECT to_regclass('tenant_rls.audit_batch_p200106') AS dropped;
 
 -- a large batch: its payload and keys go to TOAST compressed with lz4, and
 -- the view decodes and audit_verify() checks it as any other
