@@ -566,7 +566,7 @@ $node->safe_psql('purgedb', $setup_db . q{ALTER DATABASE purgedb SET tenant_rls.
 	$h->pump until $stdout =~ /locked/;
 	$node->safe_psql('purgedb', q{SELECT tenant_rls.audit_purge(now())});
 	is($node->safe_psql('purgedb', q{SELECT count(*) FILTER (WHERE NOT ok) || ' bad of ' || count(*) FROM tenant_rls.audit_verify()}),
-		'0 bad of 3', 'purge while the worker is held up: the chains verify at once (t1, t2 and the PURGE entry'''s own)');
+		'0 bad of 3', 'purge while the worker is held up: the chains verify at once (t1, t2, the PURGE chain)');
 	is($node->safe_psql('purgedb', q{SELECT count(*) FROM tenant_rls.audit_log WHERE operation = 'PURGE'}),
 		'1', '... the PURGE entry is in the log');
 	$stdin .= "COMMIT;\n";
