@@ -888,31 +888,30 @@ typedef struct HierarchyTable
 } HierarchyTable;
 
 /*
- * The first table of relids (in list order) that is (want_protected) or is
- * not (!want_protected) registered as protected; false if there is none.
+ * The tables of relids (in list order) that are (want_protected) or are not
+ * (!want_protected) registered as protected, at most limit of them (0: all).
  * One query, read with the extension's rights: unprotect() calls this as
  * its caller, who cannot read the registry.
  */
-static bool
-first_by_protection(List *relids, bool want_protected, HierarchyTable *out)
+static List *
+tables_by_protection(List *relids, bool want_protected, int limit)
 {
-	Oid			argtypes[2] = {OIDARRAYOID, BOOLOID};
-	Datum		values[2];
+	Oid			argtypes[3] = {OIDARRAYOID, BOOLOID, INT4OID};
+	Datum		values[3];
 	Datum	   *oids;
 	int			n = list_length(relids);
 	int			i = 0;
 	ListCell   *lc;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
+	List	   *result = NIL;
 
 	if (n == 0)
-		return false;
+		return NIL;
 	oids = palloc(sizeof(Datum) * n);
 	foreach(lc, relids)
 		oids[i++] = ObjectIdGetDatum(lfirst_oid(lc));
 	values[0] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	values[1] = BoolGetDatum(want_protected);
+	values[2] = Int32GetDatum(limit);
 	et_spi_privileged("SELECT x.relid, r.status IS NOT NULL, r.status OPERATOR(pg_catalog.=) 'global',"
 						" r.tenant_column::pg_catalog.text,"
 						" pg_catalog.quote_ident(COALESCE(r.parent_schema, r.schema_name))"
@@ -925,17 +924,34 @@ first_by_protection(List *relids, bool want_protected, HierarchyTable *out)
 						"  ON r.schema_name OPERATOR(pg_catalog.=) n.nspname"
 						" AND r.table_name OPERATOR(pg_catalog.=) c.relname"
 						" WHERE COALESCE(r.status OPERATOR(pg_catalog.=) 'protected', false) OPERATOR(pg_catalog.=) $2"
-						" ORDER BY x.i LIMIT 1",
-						2, argtypes, values, NULL);	/* sees this command's changes */
-	if (SPI_processed == 0)
+						" ORDER BY x.i LIMIT NULLIF($3, 0)",
+						3, argtypes, values, NULL);	/* sees this command's changes */
+	for (uint64 k = 0; k < SPI_processed; k++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[k];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HierarchyTable *out = palloc(sizeof(HierarchyTable));
+		bool		isnull;
+
+		out->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		out->registered = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		out->is_global = out->registered && DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		out->tenant_column = SPI_getvalue(tup, desc, 4);
+		out->root = SPI_getvalue(tup, desc, 5);
+		result = lappend(result, out);
+	}
+	return result;
+}
+
+/* The first of them; false if there is none. */
+static bool
+first_by_protection(List *relids, bool want_protected, HierarchyTable *out)
+{
+	List	   *found = tables_by_protection(relids, want_protected, 1);
+
+	if (found == NIL)
 		return false;
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	out->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-	out->registered = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-	out->is_global = out->registered && DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-	out->tenant_column = SPI_getvalue(tup, desc, 4);
-	out->root = SPI_getvalue(tup, desc, 5);
+	*out = *(HierarchyTable *) linitial(found);
 	return true;
 }
 
@@ -1055,24 +1071,22 @@ check_below_protected(Oid relid)
 	 * Every protected ancestor, not only the nearest: with multiple
 	 * inheritance a table can have two, protected by different columns.
 	 */
-	foreach(ac, relation_ancestors(relid))
+	foreach(ac, tables_by_protection(relation_ancestors(relid), true, 0))
 	{
-		HierarchyTable anc;
+		HierarchyTable *anc = lfirst(ac);
 
-		if (!first_by_protection(list_make1_oid(lfirst_oid(ac)), true, &anc) ||
-			anc.tenant_column == NULL)
+		if (anc->tenant_column == NULL)
 			continue;
 		if (below == NIL)
 			below = find_all_inheritors(relid, NoLock, NULL);
-		check_below_one(&anc, below);
+		check_below_one(anc, below);
 	}
 }
 
 /* check_below_protected() for one protected ancestor anc of the tables below */
 static void
-check_below_one(HierarchyTable *anc_p, List *below)
+check_below_one(HierarchyTable *anc, List *below)
 {
-	HierarchyTable anc = *anc_p;
 	ListCell   *lc;
 
 	foreach(lc, below)
@@ -1090,7 +1104,7 @@ check_below_one(HierarchyTable *anc_p, List *below)
 		qualname = isAnyTempNamespace(get_rel_namespace(rel))
 			? quote_qualified_identifier("pg_temp", relname)
 			: quote_qualified_identifier(nspname, relname);
-		aname = tenant_rel_qualname(anc.relid);
+		aname = tenant_rel_qualname(anc->relid);
 		if (get_rel_persistence(rel) == RELPERSISTENCE_TEMP)
 			report_drift_hint(psprintf("cannot place temporary table %s below protected table %s",
 									   qualname, aname),
@@ -1108,14 +1122,14 @@ check_below_one(HierarchyTable *anc_p, List *below)
 							  psprintf("Run SELECT tenant_rls.unmark_global(%s); first, so that it is protected with %s, or keep it out of the hierarchy.",
 									   quote_literal_cstr(qualname), aname));
 		else if (entry.tenant_column != NULL &&
-				 strcmp(entry.tenant_column, anc.tenant_column) != 0)
+				 strcmp(entry.tenant_column, anc->tenant_column) != 0)
 			report_drift_hint(psprintf("cannot place table %s, protected by column \"%s\", below table %s, protected by column \"%s\"",
-									   qualname, entry.tenant_column, aname, anc.tenant_column),
+									   qualname, entry.tenant_column, aname, anc->tenant_column),
 							  psprintf("A query on %s checks \"%s\" and one on %s checks \"%s\": a row written through either for one tenant could be read and changed by another through the other.",
-									   qualname, entry.tenant_column, aname, anc.tenant_column),
+									   qualname, entry.tenant_column, aname, anc->tenant_column),
 							  psprintf("Protect %s by \"%s\" (SELECT tenant_rls.unprotect(%s); then SELECT tenant_rls.protect(%s, %s);), or keep it out of the hierarchy.",
-									   qualname, anc.tenant_column, quote_literal_cstr(qualname),
-									   quote_literal_cstr(qualname), quote_literal_cstr(anc.tenant_column)));
+									   qualname, anc->tenant_column, quote_literal_cstr(qualname),
+									   quote_literal_cstr(qualname), quote_literal_cstr(anc->tenant_column)));
 	}
 }
 
@@ -1150,8 +1164,11 @@ bool
 tenant_ancestor_column_conflict(List *rels, const char *colname,
 								Oid *ancestor, Oid *below, char **column)
 {
-	List	   *seen = NIL;
+	List	   *above = NIL;
+	List	   *from = NIL;		/* the target below each of above */
 	ListCell   *lc;
+	ListCell   *fc;
+	ListCell   *pc2;
 
 	foreach(lc, rels)
 	{
@@ -1166,20 +1183,27 @@ tenant_ancestor_column_conflict(List *rels, const char *colname,
 		foreach(pc, relation_ancestors(rel))
 		{
 			Oid			a = lfirst_oid(pc);
-			HierarchyTable anc;
 
-			if (list_member_oid(rels, a) || list_member_oid(seen, a))
+			if (list_member_oid(rels, a) || list_member_oid(above, a))
 				continue;
-			seen = lappend_oid(seen, a);
-			if (first_by_protection(list_make1_oid(a), true, &anc) &&
-				anc.tenant_column != NULL && strcmp(anc.tenant_column, colname) != 0)
-			{
-				*ancestor = a;
-				*below = rel;
-				*column = anc.tenant_column;
-				return true;
-			}
+			above = lappend_oid(above, a);
+			from = lappend_oid(from, rel);
 		}
+	}
+	foreach(lc, tables_by_protection(above, true, 0))
+	{
+		HierarchyTable *anc = lfirst(lc);
+
+		if (anc->tenant_column == NULL || strcmp(anc->tenant_column, colname) == 0)
+			continue;
+		*ancestor = anc->relid;
+		*column = anc->tenant_column;
+		forboth(fc, above, pc2, from)
+		{
+			if (lfirst_oid(fc) == anc->relid)
+				*below = lfirst_oid(pc2);
+		}
+		return true;
 	}
 	return false;
 }

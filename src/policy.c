@@ -1687,19 +1687,15 @@ tenant_rls_set_tenant_not_null(PG_FUNCTION_ARGS)
 				 errhint("Pass the table and the name of its tenant column.")));
 	relid = PG_GETARG_OID(0);
 	colname = NameStr(*PG_GETARG_NAME(1));
+	/* (also the caller's ownership) */
 	check_table(relid, "set the tenant column not null on", "");
 	LockRelationOid(relid, AccessExclusiveLock);
 	qualname = tenant_rel_qualname(relid);
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of table %s", qualname),
-				 errhint("Run it as the owner of the table or as a superuser.")));
 	attnum = get_attnum(relid, colname);
 	if (attnum == InvalidAttrNumber || attnum < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of table %s does not exist", colname, qualname),
+				 errmsg("column \"%s\" of table \"%s\" does not exist", colname, qualname),
 				 errhint("Pass the table's tenant column.")));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");

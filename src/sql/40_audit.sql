@@ -391,7 +391,7 @@ DECLARE
     -- to a time in the session's TimeZone skipped one (2027-01-31 03:00 UTC
     -- is January 30 in New York: + 1 month was March 2 UTC), and a clock read
     -- on each turn could skip one at the turn of a month
-    first timestamp := pg_catalog.date_trunc('month', pg_catalog.clock_timestamp() AT TIME ZONE 'UTC');
+    this_month timestamp := pg_catalog.date_trunc('month', pg_catalog.clock_timestamp() AT TIME ZONE 'UTC');
     m timestamptz;
 BEGIN
     IF months_ahead IS NULL OR months_ahead OPERATOR(pg_catalog.<) 0 OR months_ahead OPERATOR(pg_catalog.>) 120 THEN
@@ -400,7 +400,7 @@ BEGIN
                   HINT = 'Pass how many months of partitions to create ahead, e.g. 3.';
     END IF;
     FOR i IN 0 .. months_ahead LOOP
-        m := (first OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC';
+        m := (this_month OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC';
         BEGIN
             IF tenant_rls.audit_create_partition(m) THEN
                 n := n OPERATOR(pg_catalog.+) 1;

@@ -287,6 +287,27 @@ COMMENT ON FUNCTION tenant_rls._key_is_generated(oid, int2[]) IS
     'internal: are all columns of this index key identity or serial columns, or random uuids by default';
 REVOKE ALL ON FUNCTION tenant_rls._key_is_generated(oid, int2[]) FROM PUBLIC;
 
+-- The row triggers that call tenant_rls.audit_trigger(), and whether each
+-- is exactly the one enable_audit() creates (AFTER INSERT OR UPDATE OR
+-- DELETE FOR EACH ROW, tgtype 29, named tenant_rls_audit, no WHEN, column
+-- list or arguments; audit_trigger() refuses to run from any other: audit.c,
+-- check_audit_trigger()).  For _findings() and coverage().
+CREATE FUNCTION tenant_rls._audit_row_triggers(
+        OUT tgrelid oid, OUT tgname name, OUT tgenabled "char", OUT tgparentid oid, OUT exact boolean)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT tg.tgrelid, tg.tgname, tg.tgenabled, tg.tgparentid,
+           tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29 AND tg.tgqual IS NULL
+           AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0
+      FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
+     WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname = 'audit_trigger'
+       AND (tg.tgtype::int & 1) = 1
+    $$;
+COMMENT ON FUNCTION tenant_rls._audit_row_triggers() IS
+    'internal: the row triggers calling audit_trigger(), and whether each is the one enable_audit() creates';
+
 -- Does a function body (of language lang) run SQL built at run time, whose
 -- table names the report cannot see: EXECUTE and the SPI calls of the
 -- procedural languages, in any language the built-in functions that run a
@@ -536,22 +557,16 @@ ancbad AS MATERIALIZED (
 -- indexes: first key column, and the generated (identity, serial) columns
 lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
 -- the audit row trigger, and whether it fires in an ordinary session (not
--- DISABLEd, not ENABLE REPLICA) as enable_audit() made it (AFTER INSERT OR
--- UPDATE OR DELETE FOR EACH ROW, tgtype 29, named tenant_rls_audit, no
--- WHEN, column list or arguments: a redefined one records only some changes,
--- and audit_trigger() refuses to run from it); the TRUNCATE trigger alone
--- records no row; odd: the other row triggers of audit_trigger() (redefined,
--- or a second one), clones of a parent's left to the parent
+-- DISABLEd, not ENABLE REPLICA) as enable_audit() made it (exact: see
+-- _audit_row_triggers(); a redefined one records only some changes); the
+-- TRUNCATE trigger alone records no row; odd: the other row triggers of
+-- audit_trigger() (redefined, or a second one), clones of a parent's left to
+-- the parent
 aud AS (SELECT t.tgrelid,
                bool_or(t.tgenabled IN ('O', 'A') AND t.exact) AS fires,
                bool_or(t.exact) AS exact,
                array_agg(t.tgname::text ORDER BY t.tgname) FILTER (WHERE t.tgparentid = 0 AND NOT t.exact) AS odd
-          FROM (SELECT tg.tgrelid, tg.tgname, tg.tgenabled, tg.tgparentid,
-                       tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29 AND tg.tgqual IS NULL
-                       AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0 AS exact
-                  FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
-                 WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname = 'audit_trigger'
-                   AND (tg.tgtype::int & 1) = 1) t
+          FROM tenant_rls._audit_row_triggers() t
          GROUP BY t.tgrelid),
 has_enable_audit AS (SELECT EXISTS (SELECT 1 FROM pg_proc p
                                      WHERE p.pronamespace = 'tenant_rls'::regnamespace
@@ -803,13 +818,14 @@ tnotify AS MATERIALIZED (
             OFFSET 0) f
      WHERE f.direct OR f.via IS NOT NULL),
 -- the settings that turn a safeguard of tenant_rls off, how bad that is,
--- and what it does (after "In those sessions" / "In every session")
-weakset(name, level, what) AS (
-    VALUES ('tenant_rls.strict', 'error', 'strict mode is off: any of them, or any SQL injection into them, can SET app.current_tenant_id to another tenant, whatever lint() run in another session says about strict mode.'),
-           ('tenant_rls.drift_action', 'warning', 'the drift guard only warns: DISABLE ROW LEVEL SECURITY, NO FORCE, ALTER POLICY and DROP POLICY on protected tables go through.'),
-           ('tenant_rls.auto_protect', 'warning', 'tables created in the managed schemas are not protected automatically: they stay readable by every tenant until somebody runs protect().'),
-           ('tenant_rls.hide_statistics', 'warning', 'queries on protected tables are planned with the columns'' most common values and histograms, computed over every tenant''s rows: EXPLAIN estimates show other tenants'' values and row counts. Keep it off only for roles trusted with every tenant''s data.'),
-           ('tenant_rls.audit', 'warning', 'tables that protect() protects get no audit trigger: their changes are not recorded.')),
+-- the values that do (lower case, unquoted), and what it does (after "In
+-- those sessions" / "In every session")
+weakset(name, level, weak, what) AS (
+    VALUES ('tenant_rls.strict', 'error', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'strict mode is off: any of them, or any SQL injection into them, can SET app.current_tenant_id to another tenant, whatever lint() run in another session says about strict mode.'),
+           ('tenant_rls.drift_action', 'warning', '^(?!error$)', 'the drift guard only warns: DISABLE ROW LEVEL SECURITY, NO FORCE, ALTER POLICY and DROP POLICY on protected tables go through.'),
+           ('tenant_rls.auto_protect', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'tables created in the managed schemas are not protected automatically: they stay readable by every tenant until somebody runs protect().'),
+           ('tenant_rls.hide_statistics', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'queries on protected tables are planned with the columns'' most common values and histograms, computed over every tenant''s rows: EXPLAIN estimates show other tenants'' values and row counts. Keep it off only for roles trusted with every tenant''s data.'),
+           ('tenant_rls.audit', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'tables that protect() protects get no audit trigger: their changes are not recorded.')),
 -- session_replication_role = replica as a stored default
 -- stored defaults (ALTER ROLE / ALTER DATABASE ... SET) of the settings
 -- findings look at: the setting, the entry, whom it applies to and the
@@ -1850,8 +1866,7 @@ SELECT 'weakened_setting_default', w.level,
   JOIN weakset w ON w.name = x.name
  WHERE (x.setdatabase = 0
         OR x.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
-   AND CASE WHEN x.name = 'tenant_rls.drift_action' THEN x.val <> 'error'
-            ELSE x.val ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$' END
+   AND x.val ~ w.weak
 UNION ALL
 -- the same for every session, from the configuration files (strict mode off
 -- there is what the report's own session sees: strict_mode_off)
@@ -1864,8 +1879,7 @@ SELECT 'weakened_setting_default', 'warning',
   FROM filedef fd
   JOIN weakset w ON w.name = fd.name
  WHERE fd.wins
-   AND CASE WHEN fd.name = 'tenant_rls.drift_action' THEN btrim(fd.setting, ' ''"') <> 'error'
-            ELSE btrim(fd.setting, ' ''"') ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$' END
+   AND btrim(fd.setting, ' ''"') ~ w.weak
 UNION ALL
 -- values masking without track_activities = off for the same sessions (a
 -- default of the role or database, or of all, or the configuration files)
@@ -2330,13 +2344,9 @@ fc AS (SELECT f.relid,
                                  'isolation_policy_missing')) AS pol_bad
          FROM f GROUP BY f.relid),
 -- (as in _findings(): the trigger enable_audit() makes, firing)
-aud AS (SELECT tg.tgrelid,
-               bool_or(tg.tgenabled IN ('O', 'A') AND tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29
-                       AND tg.tgqual IS NULL AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0) AS fires
-          FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
-         WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname = 'audit_trigger'
-           AND (tg.tgtype::int & 1) = 1
-         GROUP BY tg.tgrelid),
+aud AS (SELECT t.tgrelid, bool_or(t.tgenabled IN ('O', 'A') AND t.exact) AS fires
+          FROM tenant_rls._audit_row_triggers() t
+         GROUP BY t.tgrelid),
 lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE i.indisvalid),
 -- controlled exceptions (DESIGN P4), so they are visible in the report
 gr AS (SELECT g.schema_name, g.table_name, count(*) AS n
