@@ -260,6 +260,29 @@ COMMIT;
 SELECT l.code, l.object, l.detail FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.same_tx' ORDER BY 1, 2;
 SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_guard_select ON covg.same_tx') LIKE 'ALTER POLICY tenant_rls_guard_select ON covg.same_tx TO PUBLIC USING (%' AS altered;
 SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.same_tx';
+-- ... also when the registry upkeep rewrites the row later in that
+-- transaction (review rev20a: after a RENAME the edited policy came before
+-- the row's cmin, was trusted, and tenant b read tenant a's rows unreported):
+-- the policies must come before the command protect() recorded
+CREATE TABLE covg.renamed_tx (id int, tenant_id text NOT NULL);
+CREATE INDEX ON covg.renamed_tx (tenant_id);
+BEGIN;
+SELECT pg_temp.protect('covg.renamed_tx');
+ALTER POLICY tenant_rls_guard_select ON covg.renamed_tx USING (true);
+ALTER TABLE covg.renamed_tx RENAME TO renamed_tx2;
+COMMIT;
+SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.renamed_tx2' ORDER BY 1, 2;
+SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_guard_select ON covg.renamed_tx2') LIKE 'ALTER POLICY tenant_rls_guard_select ON covg.renamed_tx2 TO PUBLIC USING (%' AS altered;
+SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.renamed_tx2';
+-- renamed without an edit: nothing to report
+BEGIN;
+CREATE TABLE covg.renamed_ok (id int, tenant_id text NOT NULL);
+CREATE INDEX ON covg.renamed_ok (tenant_id);
+SELECT pg_temp.protect('covg.renamed_ok');
+ALTER TABLE covg.renamed_ok RENAME TO renamed_ok2;
+COMMIT;
+SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.renamed_ok2';
+DROP TABLE covg.renamed_tx2, covg.renamed_ok2;
 -- A restore in one transaction (psql -1, pg_restore --single-transaction)
 -- writes the registry row (data) and then every policy (post-data): an edited
 -- policy in the dump was trusted after the restore.  The same order here:

@@ -66,7 +66,12 @@ SELECT schema_name, table_name, status, tenant_column, tenant_type, global_rows,
        parent_schema, parent_table, protected_by
   FROM tenant_rls.protected_table;
 -- the managed jsonb: every policy, as pg_get_expr prints it back, and the flags
-SELECT key, value FROM tenant_rls.protected_table, jsonb_each(managed - 'policies')
+-- (written: the transaction of the registry row, and a command id)
+SELECT key, CASE key WHEN 'written'
+                THEN jsonb_build_object('xid_is_row_xmin', (value->>'xid')::xid = xmin,
+                                        'cid_is_number', jsonb_typeof(value->'cid') = 'number')
+                ELSE value END AS value
+  FROM tenant_rls.protected_table, jsonb_each(managed - 'policies')
  WHERE table_name = 'orders' ORDER BY key;
 SELECT key, value->>'cmd' AS cmd, value->>'permissive' AS permissive, value->'roles' AS roles,
        value->>'qual' AS qual, value->>'with_check' AS with_check
@@ -111,7 +116,7 @@ ALTER TABLE pol.orders ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pol.orders ALTER COLUMN tenant_id SET NOT NULL;
 ALTER TABLE pol.orders ALTER COLUMN tenant_id SET DEFAULT '00000000-0000-0000-0000-000000000000';
 SELECT * FROM tenant_rls.protect('pol.orders');
-SELECT managed - 'policies' FROM tenant_rls.protected_table WHERE table_name = 'orders';
+SELECT managed - 'policies' - 'written' FROM tenant_rls.protected_table WHERE table_name = 'orders';
 SELECT * FROM tenant_rls.unprotect('pol.orders');
 SELECT * FROM pol.state('pol.orders');
 ALTER TABLE pol.orders DISABLE ROW LEVEL SECURITY;

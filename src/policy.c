@@ -384,6 +384,19 @@ registry_get_rel(Oid relid)
  * them back (search_path = pg_catalog, pg_temp: the function's own).
  * RELP = parameter of the relation oid, NAMESP = of the text[] of names.
  */
+/*
+ * When the managed policies were last written as a whole (by protect() or
+ * allow_global_rows()): the (sub)transaction and the command id after them.
+ * lint() trusts them without comparing them one by one only if every one
+ * was written in that transaction before that command (coverage.md,
+ * managed_policy_modified).  The registry row's own xmin and cmin do not
+ * tell: the registry upkeep (RENAME, SET SCHEMA, DETACH) rewrites the row
+ * later, and an ALTER POLICY between protect() and such a rewrite in the
+ * same transaction then passed for protect()'s own.  Parameters: xid, int8.
+ */
+#define MANAGED_WRITTEN_SQL(XIDP, CIDP) \
+	"'written', pg_catalog.jsonb_build_object('xid', " XIDP "::pg_catalog.text, 'cid', " CIDP ")"
+
 #define MANAGED_POLICIES_SQL(RELP, NAMESP) \
 	"COALESCE((SELECT pg_catalog.jsonb_object_agg(p.polname, pg_catalog.jsonb_build_object(" \
 	"   'cmd', p.polcmd::text, 'permissive', p.polpermissive," \
@@ -852,13 +865,16 @@ static void
 registry_insert(Target *t, const char *colname, const ColType *ct,
 				const char *pschema, const char *ptable, bool global_rows)
 {
-	Oid			types[16] = {NAMEOID, NAMEOID, NAMEOID, TEXTOID, OIDOID, TEXTARRAYOID,
-	BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, INT2OID, NAMEOID, NAMEOID, NAMEOID, BOOLOID};
-	Datum		vals[16];
-	char		nulls[17];
+	Oid			types[18] = {NAMEOID, NAMEOID, NAMEOID, TEXTOID, OIDOID, TEXTARRAYOID,
+	BOOLOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID, INT2OID, NAMEOID, NAMEOID, NAMEOID, BOOLOID,
+	XIDOID, INT8OID};
+	Datum		vals[18];
+	char		nulls[19];
 
 	memset(nulls, ' ', sizeof(nulls));
-	nulls[16] = '\0';
+	nulls[18] = '\0';
+	vals[16] = TransactionIdGetDatum(GetCurrentTransactionId());
+	vals[17] = Int64GetDatum((int64) GetCurrentCommandId(false));
 	vals[15] = BoolGetDatum(global_rows);
 	vals[14] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(t->nspname));
@@ -893,9 +909,9 @@ registry_insert(Target *t, const char *colname, const ColType *ct,
 						"   'default_expr', CASE WHEN $9 THEN (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid)"
 						"                       FROM pg_catalog.pg_attrdef d WHERE d.adrelid OPERATOR(pg_catalog.=) $5"
 						"                        AND d.adnum OPERATOR(pg_catalog.=) $12) END,"
-						"   'set_not_null', $10, 'audit', $11),"
+						"   'set_not_null', $10, 'audit', $11, " MANAGED_WRITTEN_SQL("$17", "$18") "),"
 						"  $16, $13, $14, $15",
-						16, types, vals, nulls, false);
+						18, types, vals, nulls, false);
 }
 
 /*
@@ -2050,8 +2066,8 @@ tenant_rls_allow_global_rows(PG_FUNCTION_ARGS)
 	foreach(lc, targets)
 	{
 		RegTarget  *t = lfirst(lc);
-		Oid			types[6] = {OIDOID, TEXTARRAYOID, BOOLOID, BOOLOID, NAMEOID, NAMEOID};
-		Datum		vals[6];
+		Oid			types[8] = {OIDOID, TEXTARRAYOID, BOOLOID, BOOLOID, NAMEOID, NAMEOID, XIDOID, INT8OID};
+		Datum		vals[8];
 
 		vals[0] = ObjectIdGetDatum(t->relid);
 		vals[1] = names_to_array(t->policies);
@@ -2059,11 +2075,14 @@ tenant_rls_allow_global_rows(PG_FUNCTION_ARGS)
 		vals[3] = BoolGetDatum(enabled ? false : t->set_not_null);
 		vals[4] = DirectFunctionCall1(namein, CStringGetDatum(t->nspname));
 		vals[5] = DirectFunctionCall1(namein, CStringGetDatum(t->relname));
+		vals[6] = TransactionIdGetDatum(GetCurrentTransactionId());
+		vals[7] = Int64GetDatum((int64) GetCurrentCommandId(false));
 		spi_exec_privileged("UPDATE tenant_rls.protected_table SET global_rows = $3,"
 							"  managed = managed OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object("
-							"   'policies', " MANAGED_POLICIES_SQL("$1", "$2") ", 'set_not_null', $4)"
+							"   'policies', " MANAGED_POLICIES_SQL("$1", "$2") ", 'set_not_null', $4, "
+							MANAGED_WRITTEN_SQL("$7", "$8") ")"
 							" WHERE schema_name OPERATOR(pg_catalog.=) $5 AND table_name OPERATOR(pg_catalog.=) $6",
-							6, types, vals, NULL, false);
+							8, types, vals, NULL, false);
 	}
 
 	{

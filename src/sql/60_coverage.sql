@@ -376,13 +376,22 @@ extrels AS MATERIALIZED (
 -- before the policies (post-data), so their policies are compared.  A row
 -- that an aborted UPDATE / DELETE touched (xmax set) has the aborter's
 -- command id in place of its cmin: such a policy row is compared; for such a
--- registry row the command order is not looked at (xmin only).  A
+-- registry row the command order is not looked at (xmin only).  And the
+-- policies must come before the command protect() (or allow_global_rows())
+-- recorded in managed.written, in that transaction: the registry upkeep
+-- rewrites the row (RENAME, SET SCHEMA, DETACH), so an ALTER POLICY made
+-- between protect() and such a rewrite in the same transaction came before
+-- the row's cmin too; a row rewritten in a later transaction is not
+-- trusted at all (its policies are compared).  A
 -- trusted table's managed policies are what protect() created and are not
 -- looked at one by one; the other tables' policies are (few).
 reg1 AS MATERIALIZED (
-    SELECT t.relid, t.qname, t.schema_name, t.table_name, r.reg_xmin, r.reg_cmin, r.reg_cid_ok, r.n_keys
+    SELECT t.relid, t.qname, t.schema_name, t.table_name, r.reg_xmin, r.reg_cmin, r.reg_cid_ok, r.n_keys,
+           r.written_xid, r.written_cid
       FROM (SELECT r.schema_name, r.table_name, r.xmin AS reg_xmin, r.cmin AS reg_cmin,
                    r.xmax = '0'::xid AS reg_cid_ok,
+                   (r.managed #>> '{written,xid}')::xid AS written_xid,
+                   (r.managed #>> '{written,cid}')::cid AS written_cid,
                    (SELECT count(*)
                       FROM jsonb_object_keys(CASE WHEN jsonb_typeof(r.managed -> 'policies') = 'object'
                                                   THEN r.managed -> 'policies' ELSE '{}'::jsonb END)) AS n_keys
@@ -391,7 +400,11 @@ reg1 AS MATERIALIZED (
 pagg AS MATERIALIZED (
     SELECT p.polrelid AS relid, count(*) AS n_managed,
            bool_and(p.xmin = g.reg_xmin AND p.xmax = '0'::xid
-                    AND (NOT g.reg_cid_ok OR tenant_rls._cid_lt(p.cmin, g.reg_cmin))) AS all_trusted,
+                    AND (NOT g.reg_cid_ok OR tenant_rls._cid_lt(p.cmin, g.reg_cmin))
+                    -- and before the command protect() recorded, in that
+                    -- transaction (rows from before it recorded none)
+                    AND (g.written_xid IS NULL
+                         OR (g.written_xid = g.reg_xmin AND tenant_rls._cid_lt(p.cmin, g.written_cid)))) AS all_trusted,
            bool_or(p.polcmd IN ('r', '*')
                    AND (starts_with(p.polname, 'tenant_rls_isolation_')
                         OR starts_with(p.polname, 'tenant_rls_guard_'))) AS managed_iso,
@@ -405,7 +418,8 @@ trusted AS MATERIALIZED (
      WHERE a.n_managed = g.n_keys AND a.all_trusted),
 -- the registry's policy names of the tables that are not trusted
 mp AS MATERIALIZED (
-    SELECT g.relid, g.qname, g.schema_name, g.table_name, k.polname::name AS polname, g.reg_xmin, g.reg_cmin, g.reg_cid_ok
+    SELECT g.relid, g.qname, g.schema_name, g.table_name, k.polname::name AS polname, g.reg_xmin, g.reg_cmin, g.reg_cid_ok,
+           g.written_xid, g.written_cid
       FROM (SELECT g.* FROM reg1 g LEFT JOIN trusted tr ON tr.relid = g.relid
              WHERE tr.relid IS NULL OFFSET 0) g
      CROSS JOIN LATERAL jsonb_object_keys(
@@ -433,15 +447,18 @@ pol AS MATERIALIZED (
            coalesce((y.f).funcs, '{}') AS funcs,
            coalesce((y.f).tenant_fallback, false) AS tenant_fallback,
            (y.f).qual_text, (y.f).check_text
+      FROM (SELECT z.*, z.is_managed AND NOT z.pristine AS checked_text,
+                   CASE WHEN z.pristine THEN NULL
+                        ELSE (SELECT tenant_rls._policy_facts(pp.polqual, pp.polwithcheck, z.relid,
+                                                              z.tenant_attnum, z.tenant_column, z.is_managed)
+                                FROM pg_policy pp WHERE pp.oid = z.polid) END AS f
+      -- pristine: a managed policy as protect() wrote it (the test of pagg)
       FROM (SELECT x.*, m.relid IS NOT NULL AS is_managed,
-                   m.relid IS NOT NULL AND NOT coalesce(x.pxmin = m.reg_xmin AND x.pxmax = '0'::xid
-                                                        AND (NOT m.reg_cid_ok OR tenant_rls._cid_lt(x.pcmin, m.reg_cmin)), false) AS checked_text,
-                   CASE WHEN m.relid IS NOT NULL AND x.pxmin = m.reg_xmin AND x.pxmax = '0'::xid
-                             AND (NOT m.reg_cid_ok OR tenant_rls._cid_lt(x.pcmin, m.reg_cmin)) THEN NULL
-                        ELSE (SELECT tenant_rls._policy_facts(pp.polqual, pp.polwithcheck, x.relid,
-                                                              x.tenant_attnum, x.tenant_column,
-                                                              m.relid IS NOT NULL)
-                                FROM pg_policy pp WHERE pp.oid = x.polid) END AS f
+                   coalesce(m.relid IS NOT NULL AND x.pxmin = m.reg_xmin AND x.pxmax = '0'::xid
+                            AND (NOT m.reg_cid_ok OR tenant_rls._cid_lt(x.pcmin, m.reg_cmin))
+                            AND (m.written_xid IS NULL
+                                 OR (m.written_xid = m.reg_xmin AND tenant_rls._cid_lt(x.pcmin, m.written_cid))),
+                            false) AS pristine
               FROM (SELECT t.relid, t.qname, t.status, t.tenant_column, t.tenant_attnum,
                            p.oid AS polid, p.polname, p.polcmd, p.polpermissive, p.polroles,
                            p.xmin AS pxmin, p.xmax AS pxmax, p.cmin AS pcmin
@@ -449,7 +466,7 @@ pol AS MATERIALIZED (
                       LEFT JOIN trusted tr ON tr.relid = t.relid
                      WHERE tr.relid IS NULL OR NOT starts_with(p.polname, 'tenant_rls_')) x
               LEFT JOIN mp m ON m.relid = x.relid AND m.polname = x.polname
-            OFFSET 0) y),
+            OFFSET 0) z) y),
 -- managed policies that were dropped or differ from the registry (only
 -- those written after their registry row can), with their registered
 -- definition, and the SQL that puts each back
