@@ -282,7 +282,32 @@ SELECT pg_temp.protect('covg.renamed_ok');
 ALTER TABLE covg.renamed_ok RENAME TO renamed_ok2;
 COMMIT;
 SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.renamed_ok2';
-DROP TABLE covg.renamed_tx2, covg.renamed_ok2;
+-- allow_global_rows() records only the guard it rewrites (review rev20e: it
+-- recorded every managed policy as it stood, and an edited one was no
+-- longer reported)
+ALTER POLICY tenant_rls_guard_update ON covg.renamed_ok2 USING (true) WITH CHECK (true);
+SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.renamed_ok2' ORDER BY 1, 2;
+SELECT count(*) FROM tenant_rls.allow_global_rows('covg.renamed_ok2', true);
+SELECT count(*) FROM tenant_rls.allow_global_rows('covg.renamed_ok2', false);
+SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.renamed_ok2' ORDER BY 1, 2;
+-- a policy row whose cmin is a combo command id (touched in a savepoint
+-- rolled back, in the transaction that wrote it) is compared, also once
+-- a vacuum has frozen the aborted xmax away (review rev20e: it then passed
+-- for one written before protect() recorded, and was trusted)
+BEGIN;
+CREATE TABLE covg.combo (id int, tenant_id text NOT NULL);
+CREATE INDEX ON covg.combo (tenant_id);
+SELECT pg_temp.protect('covg.combo');
+ALTER POLICY tenant_rls_guard_update ON covg.combo USING (true) WITH CHECK (true);
+SAVEPOINT s;
+ALTER POLICY tenant_rls_guard_update ON covg.combo RENAME TO zz;
+ROLLBACK TO s;
+COMMIT;
+VACUUM FREEZE pg_policy;
+SELECT xmax = '0'::xid AS xmax_gone FROM pg_policy
+ WHERE polrelid = 'covg.combo'::regclass AND polname = 'tenant_rls_guard_update';
+SELECT l.code, l.object FROM tenant_rls.lint() l WHERE l.object LIKE '%covg.combo' ORDER BY 1, 2;
+DROP TABLE covg.renamed_tx2, covg.renamed_ok2, covg.combo;
 -- A restore in one transaction (psql -1, pg_restore --single-transaction)
 -- writes the registry row (data) and then every policy (post-data): an edited
 -- policy in the dump was trusted after the restore.  The same order here:

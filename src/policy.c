@@ -380,23 +380,23 @@ registry_get_rel(Oid relid)
 }
 
 /*
- * The jsonb of the managed policies of a relation, as pg_get_expr() prints
- * them back (search_path = pg_catalog, pg_temp: the function's own).
- * RELP = parameter of the relation oid, NAMESP = of the text[] of names.
- */
-/*
- * When the managed policies were last written as a whole (by protect() or
- * allow_global_rows()): the (sub)transaction and the command id after them.
- * lint() trusts them without comparing them one by one only if every one
- * was written in that transaction before that command (coverage.md,
- * managed_policy_modified).  The registry row's own xmin and cmin do not
- * tell: the registry upkeep (RENAME, SET SCHEMA, DETACH) rewrites the row
- * later, and an ALTER POLICY between protect() and such a rewrite in the
- * same transaction then passed for protect()'s own.  Parameters: xid, int8.
+ * When protect() wrote the managed policies: the (sub)transaction and the
+ * command id after them.  lint() trusts them without comparing them one by
+ * one only if every one was written in that transaction before that command
+ * (coverage.md, managed_policy_modified).  The registry row's own xmin and
+ * cmin do not tell: the registry upkeep (RENAME, SET SCHEMA, DETACH)
+ * rewrites the row later, and an ALTER POLICY between protect() and such a
+ * rewrite in the same transaction then passed for protect()'s own.
+ * Parameters: xid, int8.
  */
 #define MANAGED_WRITTEN_SQL(XIDP, CIDP) \
 	"'written', pg_catalog.jsonb_build_object('xid', " XIDP "::pg_catalog.text, 'cid', " CIDP ")"
 
+/*
+ * The jsonb of the managed policies of a relation, as pg_get_expr() prints
+ * them back (search_path = pg_catalog, pg_temp: the function's own).
+ * RELP = parameter of the relation oid, NAMESP = of the text[] of names.
+ */
 #define MANAGED_POLICIES_SQL(RELP, NAMESP) \
 	"COALESCE((SELECT pg_catalog.jsonb_object_agg(p.polname, pg_catalog.jsonb_build_object(" \
 	"   'cmd', p.polcmd::text, 'permissive', p.polpermissive," \
@@ -1133,9 +1133,11 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 							tenant_rel_qualname(anc), anccol),
 					 errdetail("A query on %s checks \"%s\" on the rows below it: a row written for one tenant through a table checking \"%s\" could be read and changed by another through %s.",
 							   tenant_rel_qualname(anc), anccol, colname, tenant_rel_qualname(anc)),
-					 errhint("Protect it by \"%s\" (SELECT tenant_rls.protect(%s, %s);), or take it out of the hierarchy of %s.",
-							 anccol, quote_literal_cstr(root->qualname), quote_literal_cstr(anccol),
-							 tenant_rel_qualname(anc))));
+					 root->registered
+					 ? errhint("Take it out of the hierarchy of %s.", tenant_rel_qualname(anc))
+					 : errhint("Take it out of the hierarchy of %s, or, if every protected table above it uses \"%s\", protect it by that column (SELECT tenant_rls.protect(%s, %s);).",
+							   tenant_rel_qualname(anc), anccol, quote_literal_cstr(root->qualname),
+							   quote_literal_cstr(anccol))));
 	}
 
 	/* a table joining a protected tree gets the tree's global-rows switch */
@@ -2066,23 +2068,28 @@ tenant_rls_allow_global_rows(PG_FUNCTION_ARGS)
 	foreach(lc, targets)
 	{
 		RegTarget  *t = lfirst(lc);
-		Oid			types[8] = {OIDOID, TEXTARRAYOID, BOOLOID, BOOLOID, NAMEOID, NAMEOID, XIDOID, INT8OID};
-		Datum		vals[8];
+		Oid			types[6] = {OIDOID, TEXTARRAYOID, BOOLOID, BOOLOID, NAMEOID, NAMEOID};
+		Datum		vals[6];
 
+		/*
+		 * Only the guard it rewrote is recorded again: copying every managed
+		 * policy as it stands made an edited one the registered version,
+		 * and lint() no longer reported it (review rev20e).
+		 */
 		vals[0] = ObjectIdGetDatum(t->relid);
-		vals[1] = names_to_array(t->policies);
+		vals[1] = names_to_array(str_in_list(t->policies, POL_GUARD_SELECT)
+								 ? list_make1(POL_GUARD_SELECT) : NIL);
 		vals[2] = BoolGetDatum(enabled);
 		vals[3] = BoolGetDatum(enabled ? false : t->set_not_null);
 		vals[4] = DirectFunctionCall1(namein, CStringGetDatum(t->nspname));
 		vals[5] = DirectFunctionCall1(namein, CStringGetDatum(t->relname));
-		vals[6] = TransactionIdGetDatum(GetCurrentTransactionId());
-		vals[7] = Int64GetDatum((int64) GetCurrentCommandId(false));
 		spi_exec_privileged("UPDATE tenant_rls.protected_table SET global_rows = $3,"
 							"  managed = managed OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object("
-							"   'policies', " MANAGED_POLICIES_SQL("$1", "$2") ", 'set_not_null', $4, "
-							MANAGED_WRITTEN_SQL("$7", "$8") ")"
+							"   'policies', COALESCE(managed OPERATOR(pg_catalog.->) 'policies', '{}'::pg_catalog.jsonb)"
+							"               OPERATOR(pg_catalog.||) " MANAGED_POLICIES_SQL("$1", "$2") ","
+							"   'set_not_null', $4)"
 							" WHERE schema_name OPERATOR(pg_catalog.=) $5 AND table_name OPERATOR(pg_catalog.=) $6",
-							8, types, vals, NULL, false);
+							6, types, vals, NULL, false);
 	}
 
 	{

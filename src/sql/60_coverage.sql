@@ -280,6 +280,13 @@ CREATE FUNCTION tenant_rls._cid_lt(a cid, b cid) RETURNS boolean
     AS 'MODULE_PATHNAME', 'tenant_rls_cid_lt';
 COMMENT ON FUNCTION tenant_rls._cid_lt(cid, cid) IS 'internal: is command id a before b';
 
+CREATE FUNCTION tenant_rls._policies_with_combo_cid() RETURNS SETOF oid
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'tenant_rls_policies_with_combo_cid';
+COMMENT ON FUNCTION tenant_rls._policies_with_combo_cid() IS
+    'internal: the policies whose pg_policy row has a combo command id (its cmin is not a command id)';
+REVOKE ALL ON FUNCTION tenant_rls._policies_with_combo_cid() FROM PUBLIC;
+
 CREATE FUNCTION tenant_rls._key_is_generated(relid oid, key int2[]) RETURNS boolean
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_key_is_generated';
@@ -377,14 +384,17 @@ extrels AS MATERIALIZED (
 -- that an aborted UPDATE / DELETE touched (xmax set) has the aborter's
 -- command id in place of its cmin: such a policy row is compared; for such a
 -- registry row the command order is not looked at (xmin only).  And the
--- policies must come before the command protect() (or allow_global_rows())
--- recorded in managed.written, in that transaction: the registry upkeep
+-- policies must come before the command protect() recorded in
+-- managed.written, in that transaction, and have a cmin that is a command
+-- id, not a combo id (combo: _policies_with_combo_cid()): the registry upkeep
 -- rewrites the row (RENAME, SET SCHEMA, DETACH), so an ALTER POLICY made
 -- between protect() and such a rewrite in the same transaction came before
 -- the row's cmin too; a row rewritten in a later transaction is not
 -- trusted at all (its policies are compared).  A
 -- trusted table's managed policies are what protect() created and are not
 -- looked at one by one; the other tables' policies are (few).
+-- policies whose cmin is a combo command id, not a command: never trusted
+combo AS MATERIALIZED (SELECT c.oid FROM tenant_rls._policies_with_combo_cid() c(oid)),
 reg1 AS MATERIALIZED (
     SELECT t.relid, t.qname, t.schema_name, t.table_name, r.reg_xmin, r.reg_cmin, r.reg_cid_ok, r.n_keys,
            r.written_xid, r.written_cid
@@ -399,7 +409,7 @@ reg1 AS MATERIALIZED (
       JOIN tt t ON t.schema_name = r.schema_name AND t.table_name = r.table_name),
 pagg AS MATERIALIZED (
     SELECT p.polrelid AS relid, count(*) AS n_managed,
-           bool_and(p.xmin = g.reg_xmin AND p.xmax = '0'::xid
+           bool_and(p.xmin = g.reg_xmin AND p.xmax = '0'::xid AND cb.oid IS NULL
                     AND (NOT g.reg_cid_ok OR tenant_rls._cid_lt(p.cmin, g.reg_cmin))
                     -- and before the command protect() recorded, in that
                     -- transaction (rows from before it recorded none)
@@ -410,6 +420,7 @@ pagg AS MATERIALIZED (
                         OR starts_with(p.polname, 'tenant_rls_guard_'))) AS managed_iso,
            bool_or(NOT p.polpermissive AND p.polcmd IN ('r', '*')) AS has_guard
       FROM pg_policy p JOIN reg1 g ON g.relid = p.polrelid
+      LEFT JOIN combo cb ON cb.oid = p.oid
      WHERE starts_with(p.polname, 'tenant_rls_')
      GROUP BY p.polrelid),
 trusted AS MATERIALIZED (
@@ -454,7 +465,7 @@ pol AS MATERIALIZED (
                                 FROM pg_policy pp WHERE pp.oid = z.polid) END AS f
       -- pristine: a managed policy as protect() wrote it (the test of pagg)
       FROM (SELECT x.*, m.relid IS NOT NULL AS is_managed,
-                   coalesce(m.relid IS NOT NULL AND x.pxmin = m.reg_xmin AND x.pxmax = '0'::xid
+                   coalesce(m.relid IS NOT NULL AND x.pxmin = m.reg_xmin AND x.pxmax = '0'::xid AND cb.oid IS NULL
                             AND (NOT m.reg_cid_ok OR tenant_rls._cid_lt(x.pcmin, m.reg_cmin))
                             AND (m.written_xid IS NULL
                                  OR (m.written_xid = m.reg_xmin AND tenant_rls._cid_lt(x.pcmin, m.written_cid))),
@@ -466,6 +477,7 @@ pol AS MATERIALIZED (
                       LEFT JOIN trusted tr ON tr.relid = t.relid
                      WHERE tr.relid IS NULL OR NOT starts_with(p.polname, 'tenant_rls_')) x
               LEFT JOIN mp m ON m.relid = x.relid AND m.polname = x.polname
+              LEFT JOIN combo cb ON cb.oid = x.polid
             OFFSET 0) z) y),
 -- managed policies that were dropped or differ from the registry (only
 -- those written after their registry row can), with their registered
