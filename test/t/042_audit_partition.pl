@@ -12,6 +12,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TenantRlsTest qw($drop_audit_partitions);
 
 my $node = PostgreSQL::Test::Cluster->new('audit_partition');
 $node->init;
@@ -47,16 +48,7 @@ CREATE EXTENSION tenant_rls;
 SET tenant_rls.auto_protect = off;
 CREATE TABLE public.t (id integer PRIMARY KEY, tenant_id text NOT NULL);
 SELECT tenant_rls.enable_audit('public.t');
-DO $$
-DECLARE p regclass;
-BEGIN
-    FOR p IN SELECT inhrelid::regclass FROM pg_inherits
-              WHERE inhparent = 'tenant_rls.audit_batch'::regclass
-                AND inhrelid <> 'tenant_rls.audit_batch_default'::regclass LOOP
-        EXECUTE format('DROP TABLE %s', p);
-    END LOOP;
-END $$;
-});
+} . $drop_audit_partitions);
 is($node->safe_psql('missing', $nparts), '1', 'only the default partition is left');
 
 # A writer of tenant a prepares its transaction: its entry is written and

@@ -14,6 +14,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TenantRlsTest qw($drop_audit_partitions);
 use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('purge_order');
@@ -32,15 +33,7 @@ CREATE EXTENSION tenant_rls;
 SET tenant_rls.auto_protect = off;
 CREATE TABLE public.orders (tenant_id text NOT NULL, id integer PRIMARY KEY, v text);
 SELECT tenant_rls.enable_audit('public.orders');
-DO $$
-DECLARE p regclass;
-BEGIN
-    FOR p IN SELECT inhrelid::regclass FROM pg_inherits
-              WHERE inhparent = 'tenant_rls.audit_batch'::regclass
-                AND inhrelid <> 'tenant_rls.audit_batch_default'::regclass LOOP
-        EXECUTE format('DROP TABLE %s', p);
-    END LOOP;
-END $$;
+} . $drop_audit_partitions . q{
 SELECT tenant_rls.audit_delivery_start();
 });
 

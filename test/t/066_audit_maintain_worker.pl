@@ -24,15 +24,6 @@ my $next = $node->safe_psql('postgres',
 	q{SELECT to_char((clock_timestamp() AT TIME ZONE 'UTC') + interval '1 month', 'YYYYMM')});
 my $nparts = q{SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 	WHERE i.inhparent = 'tenant_rls.audit_batch'::regclass AND c.relname ~ '^audit_batch_p[0-9]{6}$'};
-my $drop_parts = q{DO $$
-DECLARE p regclass;
-BEGIN
-    FOR p IN SELECT inhrelid::regclass FROM pg_inherits
-              WHERE inhparent = 'tenant_rls.audit_batch'::regclass
-                AND inhrelid <> 'tenant_rls.audit_batch_default'::regclass LOOP
-        EXECUTE format('DROP TABLE %s', p);
-    END LOOP;
-END $$};
 
 # The extension is installed; no superuser enables audit, so no partition
 # exists.  app (not a superuser) may create tables in public.

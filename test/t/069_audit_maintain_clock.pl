@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TenantRlsTest qw($drop_audit_partitions);
 use Time::Local qw(timegm);
 
 my $cc = $ENV{CC} // 'cc';
@@ -61,16 +62,7 @@ my $parts = q{SELECT string_agg(substr(c.relname, 14), ',' ORDER BY c.relname)
 $node->safe_psql('postgres', q{
 SET client_min_messages = warning;
 CREATE EXTENSION tenant_rls;
-DO $$
-DECLARE p regclass;
-BEGIN
-    FOR p IN SELECT inhrelid::regclass FROM pg_inherits
-              WHERE inhparent = 'tenant_rls.audit_batch'::regclass
-                AND inhrelid <> 'tenant_rls.audit_batch_default'::regclass LOOP
-        EXECUTE format('DROP TABLE %s', p);
-    END LOOP;
-END $$;
-});
+} . $drop_audit_partitions);
 is($node->safe_psql('postgres', $parts), '', 'no monthly partition to start with');
 
 is($node->safe_psql('postgres', q{SET TimeZone = 'America/New_York'; SELECT tenant_rls.audit_maintain(3)}),
