@@ -318,8 +318,32 @@ CREATE FUNCTION covg4.sd_quoted() RETURNS xml LANGUAGE sql SECURITY DEFINER
 CREATE FUNCTION covg4.sd_cursor() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
     AS $$ DECLARE c CURSOR FOR SELECT 1 FROM pg_catalog.pg_class; n bigint := 0; r record;
           BEGIN FOR r IN c LOOP n := n + 1; END LOOP; RETURN n; END $$;
+-- two and three calls down (review rev20e: only the first level was
+-- followed); a BEGIN ATOMIC link in the chain and a cycle of helpers, too
+CREATE FUNCTION covg4.mid_dyn(tbl text) RETURNS bigint LANGUAGE sql
+    AS $$ SELECT covg4.run_query(format('select count(*) from %s', tbl)) $$;
+CREATE FUNCTION covg4.sd_deep_dyn(tbl text) RETURNS bigint LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT covg4.mid_dyn(tbl) $$;
+CREATE FUNCTION covg4.low_read() RETURNS bigint LANGUAGE sql
+    AS $$ SELECT count(*) FROM covg4.orders $$;
+CREATE FUNCTION covg4.mid_atomic() RETURNS bigint LANGUAGE sql
+    BEGIN ATOMIC SELECT covg4.low_read(); END;
+CREATE FUNCTION covg4.top_read() RETURNS bigint LANGUAGE plpgsql
+    AS $$ BEGIN RETURN covg4.mid_atomic(); END $$;
+CREATE FUNCTION covg4.sd_deep_read() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT covg4.top_read() $$;
+CREATE FUNCTION covg4.ping(n int) RETURNS int LANGUAGE plpgsql
+    AS $$ BEGIN RETURN CASE WHEN n > 0 THEN covg4.pong(n - 1) ELSE 0 END; END $$;
+CREATE FUNCTION covg4.pong(n int) RETURNS int LANGUAGE plpgsql
+    AS $$ BEGIN RETURN covg4.ping(n); END $$;
+CREATE FUNCTION covg4.sd_cycle() RETURNS int LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT covg4.ping(3) $$;
 SELECT level, object, message FROM covg4_h.mine('security_definer_reads_tenant_table');
-DROP FUNCTION covg4.sd_helper(text), covg4.run_query(text), covg4.sd_uescape(), covg4.sd_quoted(), covg4.sd_cursor();
+SELECT covg4.sd_deep_dyn('covg4.orders') > 0 AS deep_dyn_reads, covg4.sd_deep_read() > 0 AS deep_reads,
+       covg4.sd_cycle() AS cycle;
+DROP FUNCTION covg4.sd_helper(text), covg4.run_query(text), covg4.sd_uescape(), covg4.sd_quoted(), covg4.sd_cursor(),
+    covg4.sd_deep_dyn(text), covg4.mid_dyn(text), covg4.sd_deep_read(), covg4.top_read(), covg4.mid_atomic(),
+    covg4.low_read(), covg4.sd_cycle(), covg4.ping(int), covg4.pong(int);
 
 -- ==== trigger_notifies: a helper that calls pg_notify(), and a dynamic
 -- NOTIFY (were missed: only the trigger function's own pg_notify( and
@@ -330,17 +354,25 @@ CREATE FUNCTION covg4.orders_changed() RETURNS trigger LANGUAGE plpgsql
     AS $$ BEGIN PERFORM covg4.broadcast('orders', row_to_json(new)::text); RETURN new; END $$;
 CREATE FUNCTION covg4.orders_changed2() RETURNS trigger LANGUAGE plpgsql
     AS $$ BEGIN EXECUTE format('NOTIFY %I, %L', 'orders2', row_to_json(new)::text); RETURN new; END $$;
+-- a helper of a helper (review rev20e: one level only was read)
+CREATE FUNCTION covg4.relay(payload text) RETURNS void LANGUAGE sql
+    AS $$ SELECT covg4.broadcast('orders3', payload) $$;
+CREATE FUNCTION covg4.orders_changed3() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN PERFORM covg4.relay(row_to_json(new)::text); RETURN new; END $$;
 CREATE FUNCTION covg4.orders_touched() RETURNS trigger LANGUAGE plpgsql
     AS $$ BEGIN new.email := lower(new.email); RETURN new; END $$;
 CREATE TRIGGER orders_rt AFTER INSERT OR UPDATE ON covg4.orders FOR EACH ROW EXECUTE FUNCTION covg4.orders_changed();
 CREATE TRIGGER orders_rt2 AFTER INSERT OR UPDATE ON covg4.orders FOR EACH ROW EXECUTE FUNCTION covg4.orders_changed2();
 CREATE TRIGGER orders_touch BEFORE INSERT ON covg4.orders FOR EACH ROW EXECUTE FUNCTION covg4.orders_touched();
+CREATE TRIGGER orders_rt3 AFTER INSERT OR UPDATE ON covg4.orders FOR EACH ROW EXECUTE FUNCTION covg4.orders_changed3();
 SELECT level, object, message FROM covg4_h.mine('trigger_notifies');
+DROP TRIGGER orders_rt3 ON covg4.orders;
 DROP TRIGGER orders_rt ON covg4.orders;
 DROP TRIGGER orders_rt2 ON covg4.orders;
 DROP TRIGGER orders_touch ON covg4.orders;
 SELECT level, object FROM covg4_h.mine('trigger_notifies');
-DROP FUNCTION covg4.orders_changed(), covg4.orders_changed2(), covg4.orders_touched(), covg4.broadcast(text, text);
+DROP FUNCTION covg4.orders_changed(), covg4.orders_changed2(), covg4.orders_changed3(), covg4.orders_touched(),
+    covg4.relay(text), covg4.broadcast(text, text);
 
 -- ==== foreign_key_resets_tenant: ON DELETE SET NULL on a composite key
 -- sets the tenant column too (was missed: the key pairs the tenant columns)

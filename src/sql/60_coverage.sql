@@ -332,6 +332,73 @@ CREATE FUNCTION tenant_rls._runs_dynamic_sql(lang name, body text) RETURNS boole
 COMMENT ON FUNCTION tenant_rls._runs_dynamic_sql(name, text) IS
     'internal: does a function body run SQL built at run time (security_definer_reads_tenant_table)';
 
+-- The identifiers a function body names, to match against table and
+-- function names: unquoted words (ASCII letters folded to lower case, as the
+-- parser does; any non-ASCII character is part of a word) and quoted
+-- identifiers ("Order Items", "a ""b""") exactly.
+CREATE FUNCTION tenant_rls._body_words(body text) RETURNS SETOF text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT w.word
+      FROM regexp_split_to_table(lower(body), '[\x01-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+') w(word)
+     WHERE w.word <> ''
+    UNION
+    SELECT replace(q.m[1], '""', '"') FROM regexp_matches(body, '"((?:[^"]|"")+)"', 'g') q(m)
+    $$;
+COMMENT ON FUNCTION tenant_rls._body_words(text) IS
+    'internal: the identifiers a function body names (security_definer_reads_tenant_table)';
+
+-- The user functions a function calls: by name in its body (by text: a
+-- word equal to a function's name) or, for BEGIN ATOMIC, by dependency.
+CREATE FUNCTION tenant_rls._called_functions(caller oid) RETURNS SETOF oid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT p.oid
+      FROM pg_proc fp
+      JOIN pg_language lg ON lg.oid = fp.prolang AND lg.lanname NOT IN ('internal', 'c')
+     CROSS JOIN LATERAL tenant_rls._body_words(
+           CASE WHEN fp.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(fp.oid) ELSE fp.prosrc END) w(word)
+      JOIN pg_proc p ON p.proname::text = w.word
+     WHERE fp.oid = caller AND p.oid >= 16384 AND p.oid <> fp.oid
+    UNION
+    SELECT d.refobjid
+      FROM pg_depend d
+     WHERE d.classid = 'pg_proc'::regclass AND d.objid = caller
+       AND d.refclassid = 'pg_proc'::regclass AND d.refobjid >= 16384 AND d.refobjid <> caller
+    $$;
+COMMENT ON FUNCTION tenant_rls._called_functions(oid) IS
+    'internal: the user functions a function calls, by name in its body or by dependency';
+
+-- Every function each of roots reaches, through calls at any depth, the
+-- root itself included (root, root), leaving out (and not following) the
+-- functions in skip.  Each function's body is read once per caller.
+CREATE FUNCTION tenant_rls._reached_functions(roots oid[], skip oid[], OUT root oid, OUT fid oid)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH RECURSIVE
+    edge(caller, fid) AS (
+        SELECT r.r, c.c
+          FROM (SELECT DISTINCT x FROM unnest(roots) x) r(r)
+         CROSS JOIN LATERAL tenant_rls._called_functions(r.r) c(c)
+         WHERE c.c <> ALL (skip)
+        UNION
+        SELECT e.fid, c.c
+          FROM edge e
+         CROSS JOIN LATERAL tenant_rls._called_functions(e.fid) c(c)
+         WHERE c.c <> ALL (skip)),
+    reach(root, fid) AS (
+        SELECT DISTINCT x, x FROM unnest(roots) x
+        UNION
+        SELECT r.root, e.fid FROM reach r JOIN edge e ON e.caller = r.fid)
+    SELECT root, fid FROM reach
+    $$;
+COMMENT ON FUNCTION tenant_rls._reached_functions(oid[], oid[]) IS
+    'internal: the functions each root calls, at any depth, itself included';
+
 -- ---- every finding, one set-based query per family
 -- relid: the table a finding is about (for coverage() counts), NULL for
 -- findings about roles, functions, views and the server.
@@ -665,16 +732,8 @@ sdf AS MATERIALIZED (
       JOIN pg_language lg ON lg.oid = pr.prolang
       LEFT JOIN extfuncs e ON e.objid = pr.oid
      WHERE pr.prosecdef AND e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')),
--- the identifiers in their bodies (one pass), matched to table names by
--- hash: unquoted words (ASCII letters folded to lower case, as the parser
--- does; any non-ASCII character is part of a word) and quoted identifiers
--- ("Order Items", "a ""b""") exactly
-sdword AS (SELECT DISTINCT s.oid, w.word
-             FROM sdf s, regexp_split_to_table(s.src, '[\x01-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+') w(word)
-            WHERE w.word <> ''
-           UNION
-           SELECT s.oid, replace(q.m[1], '""', '"')
-             FROM sdf s, regexp_matches(s.rawsrc, '"((?:[^"]|"")+)"', 'g') q(m)),
+-- the identifiers in their bodies (one pass), matched to table names by hash
+sdword AS (SELECT DISTINCT s.oid, w.word FROM sdf s, tenant_rls._body_words(s.rawsrc) w(word)),
 -- what a body can name to read a tenant table: the table, or a view that
 -- reads it (through other views too; a security_invoker view run by the
 -- function runs with the function owner's rights)
@@ -685,10 +744,11 @@ sdtarget AS MATERIALIZED (
            (SELECT format('%I.%I', n.nspname, c.relname)
               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = vr.tenant_relid)
       FROM vreach vr),
--- the user functions they call (one level: by name in the body, by
--- dependency for BEGIN ATOMIC), which run with the definer's rights too, and
--- the user functions materialized views call (run by the owner at refresh)
-callee AS MATERIALIZED (
+-- the user functions they call (by name in the body, by dependency for
+-- BEGIN ATOMIC), which run with the definer's rights too, and the user
+-- functions materialized views call (run by the owner at refresh): the
+-- direct calls first
+callee0 AS MATERIALIZED (
     SELECT DISTINCT x.kind, x.caller, x.fid
       FROM (SELECT 'f' AS kind, w.oid AS caller, p.oid AS fid
               FROM sdword w JOIN pg_proc p ON p.proname::text = w.word
@@ -707,19 +767,20 @@ callee AS MATERIALIZED (
                AND (SELECT c.relkind FROM pg_class c WHERE c.oid = r.ev_class) = 'm') x
       LEFT JOIN extfuncs e ON e.objid = x.fid
      WHERE e.objid IS NULL),
+-- ... and every user function each of those calls, at any depth
+callee AS MATERIALIZED (
+    SELECT DISTINCT c.kind, c.caller, r.fid
+      FROM callee0 c
+      JOIN tenant_rls._reached_functions(ARRAY(SELECT DISTINCT c0.fid FROM callee0 c0),
+                                         ARRAY(SELECT e.objid FROM extfuncs e)) r ON r.root = c.fid),
 cbody AS MATERIALIZED (
-    SELECT p.oid, p.prosrc AS rawsrc,
+    SELECT p.oid,
            tenant_rls._runs_dynamic_sql(lg.lanname,
                CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END) AS dynamic,
-           lower(CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END) AS src
+           CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END AS body
       FROM pg_proc p JOIN pg_language lg ON lg.oid = p.prolang
      WHERE p.oid IN (SELECT c.fid FROM callee c) AND lg.lanname NOT IN ('internal', 'c')),
-cword AS (SELECT DISTINCT b.oid, w.word
-            FROM cbody b, regexp_split_to_table(b.src, '[\x01-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+') w(word)
-           WHERE w.word <> ''
-          UNION
-          SELECT b.oid, replace(q.m[1], '""', '"')
-            FROM cbody b, regexp_matches(b.rawsrc, '"((?:[^"]|"")+)"', 'g') q(m)),
+cword AS (SELECT DISTINCT b.oid, w.word FROM cbody b, tenant_rls._body_words(b.body) w(word)),
 -- the tenant tables the callees name
 -- (EXISTS: a one-time test, so that no hash of sdtarget is built for nothing)
 chit AS MATERIALIZED (
@@ -770,15 +831,19 @@ approles AS MATERIALIZED (
                     WHERE g.grantee = 0 OR pg_has_role(l.oid, g.grantee, 'USAGE'))),
 owners AS (SELECT DISTINCT t.owner, o.rolsuper AS owner_super
              FROM ten t JOIN pg_roles o ON o.oid = t.owner),
--- user functions called by policies, and the settings their bodies read
--- (one level: current_setting('name') with the name written out, a computed
--- name, pg_settings / pg_show_all_settings())
+-- user functions called by policies, at any depth, and the settings their
+-- bodies read (current_setting('name') with the name written out, a
+-- computed name, pg_settings / pg_show_all_settings())
+pfreach AS MATERIALIZED (
+    SELECT r.root, r.fid
+      FROM tenant_rls._reached_functions(ARRAY(SELECT DISTINCT f.fid FROM pol p, unnest(p.funcs) f(fid)),
+                                         ARRAY(SELECT e.objid FROM extfuncs e)) r),
 pfbody AS MATERIALIZED (
     SELECT pf.fid,
            -- BEGIN ATOMIC bodies are stored as a tree, not as text
            lower(CASE WHEN pr.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(pr.oid)
                       ELSE pr.prosrc END) AS body
-      FROM (SELECT DISTINCT f.fid FROM pol p, unnest(p.funcs) f(fid)) pf
+      FROM (SELECT DISTINCT r.fid FROM pfreach r) pf
       JOIN pg_proc pr ON pr.oid = pf.fid),
 pfset AS MATERIALIZED (
     SELECT x.fid, array_agg(DISTINCT x.name ORDER BY x.name) AS names
@@ -793,12 +858,14 @@ pfset AS MATERIALIZED (
              WHERE b.body ~ '(pg_settings|pg_show_all_settings)') x
      WHERE lower(x.name) <> 'app.current_tenant_id' AND NOT starts_with(lower(x.name), 'tenant_rls.')
      GROUP BY x.fid),
--- per policy: the settings its functions read, named with the function
+-- per policy: the settings its functions (and those they call) read,
+-- named with the function that reads them
 polfset AS (
     SELECT p.relid, p.polname,
            array_agg(DISTINCT format('%s in %s', n.name, fs.fid::regprocedure::text)) AS via
       FROM pol p, unnest(p.funcs) f(fid)
-      JOIN pfset fs ON fs.fid = f.fid, unnest(fs.names) n(name)
+      JOIN pfreach r ON r.root = f.fid
+      JOIN pfset fs ON fs.fid = r.fid, unnest(fs.names) n(name)
      GROUP BY p.relid, p.polname),
 -- the tables whose audit row trigger fires but whose audit TRUNCATE trigger
 -- (a statement trigger: not cloned, every partition has its own) is
@@ -822,30 +889,27 @@ audtrunc AS MATERIALIZED (
      WHERE y.relkind IN ('r', 'p')),
 -- the functions of user triggers on tenant tables that send notifications
 -- (trigger_notifies): pg_notify() or NOTIFY in the body, also dynamic
--- (EXECUTE format('NOTIFY %I, ...')), or in a user function the body names
--- (one level: the usual broadcast() helper).  Once per distinct function,
+-- (EXECUTE format('NOTIFY %I, ...')), or in a user function it calls, at
+-- any depth (the usual broadcast() helper).  Once per distinct function,
 -- not per trigger (one updated_at function serves many tables).
+tgfun AS MATERIALIZED (
+    -- (not the extension's C triggers: most of them)
+    SELECT DISTINCT tg.tgfoid AS fid
+      FROM ten t
+      JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
+      JOIN pg_proc p ON p.oid = tg.tgfoid AND p.prolang NOT IN (12, 13)),
 tnotify AS MATERIALIZED (
-    SELECT f.fid, f.direct, f.via
-      FROM (SELECT p.oid AS fid,
-                   lower(p.prosrc) ~ '(\mpg_notify\M|\mnotify\s)' AS direct,
-                   (SELECT string_agg(c.oid::regprocedure::text, ', ' ORDER BY c.oid::regprocedure::text)
-                      FROM pg_proc c
-                     WHERE c.proname = ANY (ARRAY(SELECT DISTINCT w.word
-                                                    FROM regexp_split_to_table(lower(p.prosrc),
-                                                         '[\x01-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+') w(word)
-                                                   WHERE w.word <> ''))
-                       AND c.oid >= 16384 AND c.oid <> p.oid AND c.prolang NOT IN (12, 13)
-                       AND NOT EXISTS (SELECT 1 FROM extfuncs e WHERE e.objid = c.oid)
-                       AND lower(CASE WHEN c.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(c.oid) ELSE c.prosrc END)
-                           ~ '(\mpg_notify\M|\mnotify\s)') AS via
-              FROM (SELECT DISTINCT tg.tgfoid
-                      FROM ten t
-                      JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0) d
-              -- (not the extension's C triggers: most of them)
-              JOIN pg_proc p ON p.oid = d.tgfoid AND p.prolang NOT IN (12, 13)
-            OFFSET 0) f
-     WHERE f.direct OR f.via IS NOT NULL),
+    SELECT x.root AS fid, bool_or(x.root = x.fid) AS direct,
+           string_agg(x.fid::regprocedure::text, ', ' ORDER BY x.fid::regprocedure::text)
+               FILTER (WHERE x.root <> x.fid) AS via
+      FROM (SELECT r.root, r.fid
+              FROM tenant_rls._reached_functions(ARRAY(SELECT f.fid FROM tgfun f),
+                                                 ARRAY(SELECT e.objid FROM extfuncs e)) r
+              JOIN pg_proc c ON c.oid = r.fid AND c.prolang NOT IN (12, 13)
+             WHERE lower(CASE WHEN r.root = r.fid OR c.prosqlbody IS NULL THEN c.prosrc
+                              ELSE pg_get_function_sqlbody(c.oid) END)
+                   ~ '(\mpg_notify\M|\mnotify\s)') x
+     GROUP BY x.root),
 -- the settings that turn a safeguard of tenant_rls off, how bad that is,
 -- the values that do (lower case, unquoted), and what it does (after "In
 -- those sessions" / "In every session")
