@@ -411,21 +411,31 @@ SELECT * FROM pg_temp.findings('table_without_tenant_column');
 
 -- ==== global_table_has_tenant_column: unprotect() then mark_global() of a
 -- table of tenant rows; the table of tenants (primary key = the tenant
--- column) is not reported
+-- column, referenced by other tables) is not reported, but a table of one
+-- row per tenant keyed by the tenant column is (review rev20a: tenant
+-- settings with secrets, marked global, were not reported), whether it
+-- references the table of tenants or nothing references it
 CREATE TABLE cov.was_tenant (id int PRIMARY KEY, tenant_id text NOT NULL);
 CREATE TABLE cov.tenant_list (tenant_id text PRIMARY KEY, name text);
+CREATE TABLE cov.tenant_secrets (tenant_id text PRIMARY KEY REFERENCES cov.tenant_list, api_key text);
+CREATE TABLE cov.tenant_prefs (tenant_id text PRIMARY KEY, theme text);
+ALTER TABLE cov.was_tenant ADD FOREIGN KEY (tenant_id) REFERENCES cov.tenant_list;
 SELECT count(*) > 0 AS protected FROM tenant_rls.protect('cov.was_tenant');
 SELECT count(*) > 0 AS protected FROM tenant_rls.protect('cov.tenant_list');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('cov.was_tenant');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('cov.tenant_list');
 SELECT * FROM pg_temp.findings('global_table_has_tenant_column');
-SELECT tenant_rls.mark_global('cov.was_tenant'), tenant_rls.mark_global('cov.tenant_list');
+SELECT tenant_rls.mark_global('cov.was_tenant'), tenant_rls.mark_global('cov.tenant_list'),
+       tenant_rls.mark_global('cov.tenant_secrets'), tenant_rls.mark_global('cov.tenant_prefs');
 SELECT * FROM pg_temp.findings('global_table_has_tenant_column');
--- the human fix: unmark and protect it
-SELECT tenant_rls.unmark_global('cov.was_tenant');
+-- the human fix: unmark and protect them
+SELECT tenant_rls.unmark_global('cov.was_tenant'), tenant_rls.unmark_global('cov.tenant_secrets'),
+       tenant_rls.unmark_global('cov.tenant_prefs');
 SELECT count(*) > 0 AS protected FROM tenant_rls.protect('cov.was_tenant');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('cov.tenant_secrets');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('cov.tenant_prefs');
 SELECT * FROM pg_temp.findings('global_table_has_tenant_column');
-DROP TABLE cov.was_tenant, cov.tenant_list;
+DROP TABLE cov.was_tenant, cov.tenant_secrets, cov.tenant_prefs, cov.tenant_list;
 
 -- ==== registry_stale
 INSERT INTO tenant_rls.protected_table (schema_name, table_name, status, tenant_column)

@@ -2265,10 +2265,18 @@ SELECT 'global_table_has_tenant_column', 'warning', t.qname, 'table',
        NULL, t.relid
   FROM tt t LEFT JOIN extrels e ON e.objid = t.relid
  WHERE t.status = 'global' AND t.tenant_attnum IS NOT NULL AND t.parent_relid IS NULL AND e.objid IS NULL
-   -- the table of tenants (its primary key is the tenant column alone): one row per tenant, shared by design
-   AND NOT EXISTS (SELECT 1 FROM pg_index i
-                    WHERE i.indrelid = t.relid AND i.indisprimary AND i.indnkeyatts = 1
-                      AND i.indkey[0] = t.tenant_attnum)
+   -- the table of tenants, shared by design: its primary key is the tenant
+   -- column alone, other tables' foreign keys reference it, and its tenant
+   -- column references no other table (a table of one row of data per
+   -- tenant, tenant_settings (tenant_id REFERENCES tenants), is reported)
+   AND NOT (EXISTS (SELECT 1 FROM pg_index i
+                     WHERE i.indrelid = t.relid AND i.indisprimary AND i.indnkeyatts = 1
+                       AND i.indkey[0] = t.tenant_attnum)
+            AND EXISTS (SELECT 1 FROM pg_constraint k
+                         WHERE k.confrelid = t.relid AND k.contype = 'f' AND k.conrelid <> t.relid)
+            AND NOT EXISTS (SELECT 1 FROM pg_constraint k
+                             WHERE k.conrelid = t.relid AND k.contype = 'f' AND k.confrelid <> t.relid
+                               AND t.tenant_attnum = ANY (k.conkey)))
 UNION ALL
 SELECT 'registry_stale', 'warning', format('%I.%I', r.schema_name, r.table_name), 'table',
        format('The registry lists %I.%I, which does not exist.', r.schema_name, r.table_name),
