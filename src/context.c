@@ -246,7 +246,7 @@ context_store(const char *canonical, bool is_local, bool verified)
 				 errhint("Call tenant_rls.set_tenant_signed() after BEGIN.") :
 				 errhint("Call tenant_rls.set_tenant() after BEGIN, or pass is_local => false for a session-wide tenant.")));
 
-	tenant_strict_begin_store();
+	tenant_strict_begin_store(verified || canonical[0] == '\0' || tenant_strict_privileged());
 	PG_TRY();
 	{
 		(void) set_config_option(TENANT_SETTING, canonical,

@@ -58,8 +58,12 @@ static bool library_shared_preloaded = false;
 static char *tenant_setting_value = NULL;
 static bool tenant_setting_defined = false;	/* tenant_setting_value is the GUC's */
 
-/* set only around tenant_context_store()'s set_config_option() */
+/*
+ * Set only around tenant_context_store()'s set_config_option(), with
+ * whether the value it stores may be trusted once strict mode is in force.
+ */
 static bool store_in_progress = false;
+static bool store_trusted = false;
 
 /* whether the current value of app.current_tenant_id came by a trusted path */
 static bool value_trusted = true;
@@ -158,9 +162,10 @@ tenant_strict_value_trusted(void)
 }
 
 void
-tenant_strict_begin_store(void)
+tenant_strict_begin_store(bool trusted)
 {
 	store_in_progress = true;
+	store_trusted = trusted;
 }
 
 void
@@ -188,7 +193,17 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 	TenantExtra *e;
 
 	if (store_in_progress)
-		trusted = true;
+	{
+		/*
+		 * tenant_context_store() checked the change; whether the value counts
+		 * once strict mode is in force was decided there: an unsigned value
+		 * of a role that is not privileged, set while strict mode was off,
+		 * must not serve that session after strict mode comes on (review
+		 * rev21a: a session-wide set_tenant(x, false) made before a reload
+		 * kept reading x's rows without a token).
+		 */
+		trusted = store_trusted;
+	}
 	else if (source <= PGC_S_GLOBAL)
 	{
 		/*

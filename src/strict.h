@@ -34,8 +34,12 @@ extern bool tenant_strict_privileged(void);
  */
 extern void tenant_strict_check_store(const char *canonical, bool is_local, bool verified);
 
-/* Set around the one set_config_option() call of tenant_context_store(). */
-extern void tenant_strict_begin_store(void);
+/*
+ * Set around the one set_config_option() call of tenant_context_store();
+ * trusted: the value may serve the session in strict mode (it came from a
+ * verified token or a privileged role, or clears the tenant).
+ */
+extern void tenant_strict_begin_store(bool trusted);
 extern void tenant_strict_end_store(void);
 
 /*

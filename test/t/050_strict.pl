@@ -211,6 +211,52 @@ my @in_worker = ($err =~ /$worker_refusal/g);
 is(scalar(@in_worker), 4, 'parallel: ... four of them by the parallel workers')
   or diag("err=$err");
 
+# review rev21a: the same with tenant_rls.set_tenant(x, false), the way an
+# application (or a pooled connection's previous client) sets a session-wide
+# tenant while strict mode is off.  It was trusted for good: after the reload
+# the session still read acme's rows without a token, and strict_status()
+# said strict mode was in force.  A superuser's session-wide tenant stays
+# usable (privileged).
+$node->safe_psql('postgres', q{ALTER SYSTEM SET tenant_rls.strict = off});
+$node->safe_psql('postgres', q{SELECT pg_reload_conf()});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'off'})
+  or die 'reload not seen';
+($ret, $out, $err) = as_app(qq{
+	SELECT tenant_rls.set_tenant('acme', false);
+	SELECT count(*) FROM public.docs;
+	\\! psql -XAtq -U postgres -d postgres -c 'ALTER SYSTEM RESET tenant_rls.strict' -c 'SELECT pg_reload_conf()' >/dev/null
+	SELECT 'slept' FROM pg_sleep(1);
+	SELECT 'in_force=' || in_force FROM tenant_rls.strict_status();
+	SELECT 'rows=' || count(*) FROM public.docs;
+	BEGIN;
+	SELECT tenant_rls.set_tenant_signed('$tok_globex');
+	SELECT 'signed=' || count(*) FROM public.docs;
+	COMMIT;
+	SELECT 'after=' || count(*) FROM public.docs;
+}, on_error_stop => 0);
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'on'})
+  or die 'reload not seen';
+is($out, "acme\n5\nslept\nin_force=true\nglobex\nsigned=5",
+	'set_tenant(x, false) before strict mode came on: refused after it, a token still works')
+  or diag("out=$out err=$err");
+@refusals = ($err =~ /ERROR:  tenant context was not set through tenant_rls in strict mode/g);
+is(scalar(@refusals), 2, '... refused before the token and again after its transaction')
+  or diag("err=$err");
+$node->safe_psql('postgres', q{ALTER SYSTEM SET tenant_rls.strict = off});
+$node->safe_psql('postgres', q{SELECT pg_reload_conf()});
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'off'})
+  or die 'reload not seen';
+($ret, $out, $err) = as_app(q{
+	SELECT tenant_rls.set_tenant('acme', false);
+	\\! psql -XAtq -U postgres -d postgres -c 'ALTER SYSTEM RESET tenant_rls.strict' -c 'SELECT pg_reload_conf()' >/dev/null
+	SELECT 'slept' FROM pg_sleep(1);
+	SELECT 'tenant=' || tenant_rls.current_tenant();
+}, user => 'postgres');
+$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.strict') = 'on'})
+  or die 'reload not seen';
+is($out, "acme\nslept\ntenant=acme", '... a superuser\'s session-wide tenant stays usable')
+  or diag("out=$out err=$err");
+
 # the leader's state cannot be forged
 my $state_re = qr/permission denied to set parameter "tenant_rls\.parallel_leader_state"/;
 refused('SET tenant_rls.parallel_leader_state = 3', $state_re, 'setting tenant_rls.parallel_leader_state');
