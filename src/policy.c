@@ -2520,8 +2520,13 @@ tenant_rls_grants_changed(PG_FUNCTION_ARGS)
  * before its invalidation is sent, and a read is kept only when no
  * invalidation of its table arrived between the start of the read and its
  * end, so any change the snapshot misses drops the entry again.  In parallel
- * mode no new snapshot may be taken: the query's is used, and what was read
- * lasts for the transaction only.
+ * mode (a parallel worker, or the leader while workers run) GetLatestSnapshot()
+ * is refused, and the query's snapshot is the transaction's in REPEATABLE
+ * READ: a worker, whose cache starts empty, honoured a grant revoked after
+ * the transaction began (review rev21b).  There the grants are read with a
+ * fresh snapshot taken for them, as for a catalog lookup: GetCatalogSnapshot()
+ * of a table that is not a catalog takes a new one every time (workers take
+ * those for their catalog lookups anyway).
  * ---------------------------------------------------------------------
  */
 typedef struct GrantEntry
@@ -2710,7 +2715,7 @@ grant_read(Oid relid, const char *grantee, bool *has, GrantSet **set)
 	if (latest)
 		PushActiveSnapshot(GetLatestSnapshot());
 	else
-		PushActiveSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
+		PushActiveSnapshot(GetCatalogSnapshot(grant_table_oid));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
 	PG_TRY();
