@@ -337,7 +337,7 @@ COMMENT ON FUNCTION tenant_rls._runs_dynamic_sql(name, text) IS
 -- parser does; any non-ASCII character is part of a word) and quoted
 -- identifiers ("Order Items", "a ""b""") exactly.
 CREATE FUNCTION tenant_rls._body_words(body text) RETURNS SETOF text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 200
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT w.word
@@ -352,7 +352,7 @@ COMMENT ON FUNCTION tenant_rls._body_words(text) IS
 -- The user functions a function calls: by name in its body (by text: a
 -- word equal to a function's name) or, for BEGIN ATOMIC, by dependency.
 CREATE FUNCTION tenant_rls._called_functions(caller oid) RETURNS SETOF oid
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 8
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT p.oid
@@ -373,10 +373,13 @@ COMMENT ON FUNCTION tenant_rls._called_functions(oid) IS
 
 -- Every function each of roots reaches, through calls at any depth, the
 -- root itself included (root, root), leaving out (and not following) the
--- functions in skip.  Each function's body is read once per caller.
+-- functions in skip.  Each function's body is read once per caller.  (The
+-- ROWS estimates matter: with the default 1,000 rows a call, the recursive
+-- union sized its hash table for 100 million rows, and under _findings()'
+-- work_mem each call spent about 200 ms allocating it.)
 CREATE FUNCTION tenant_rls._reached_functions(roots oid[], skip oid[], OUT root oid, OUT fid oid)
     RETURNS SETOF record
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 100
     SET search_path = pg_catalog, pg_temp
     AS $$
     WITH RECURSIVE
