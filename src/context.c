@@ -414,6 +414,28 @@ invalid_context(const char *v, const char *type)
 			 errhint("Set the tenant with tenant_rls.set_tenant().")));
 }
 
+/*
+ * A typed accessor reads only the canonical spelling of a value (what
+ * set_tenant() stores when tenant_rls.tenant_type names the type): with
+ * tenant_type = text the context is stored as given, and '0042' or an
+ * upper-case uuid would read the rows of tenant 42 or of that uuid in typed
+ * tables while being another tenant in text-keyed tables, in grants and in
+ * the audit log (whose read policy compares the text: the session could not
+ * read its own entries).  Review rev21a: a token signed for '0042' read
+ * tenant 42's rows.
+ */
+static void
+noncanonical_context(const char *v, const char *type, const char *canonical)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("tenant context \"%s\" is not in the canonical form of type %s", v, type),
+			 errdetail("The %s tenant column reads the tenant \"%s\"; the same tenant written differently would be another tenant in text tenant columns, in grants and in the audit log.",
+					   type, canonical),
+			 errhint("Set the tenant as \"%s\", or set tenant_rls.tenant_type = %s so that tenant_rls.set_tenant() and tenant_rls.sign_tenant() write it so.",
+					 canonical, type)));
+}
+
 /* one-entry cache per accessor: the setting text and its parsed value */
 typedef struct AccessorCache
 {
@@ -459,8 +481,14 @@ tenant_rls_current_tenant_uuid(PG_FUNCTION_ARGS)
 	{
 		pg_uuid_t	u;
 
+		char	   *canonical;
+
 		if (!parse_uuid(v, &u))
 			invalid_context(v, "uuid");
+		canonical = uuid_to_cstring(&u);
+		if (strcmp(canonical, v) != 0)
+			noncanonical_context(v, "uuid", canonical);
+		pfree(canonical);
 		uuid_cache.uuid = u;
 		cache_fill(&uuid_cache, v);
 	}
@@ -478,8 +506,13 @@ context_integer(AccessorCache *c, const char *v, int64 min, int64 max,
 	{
 		int64		n;
 
+		char		canonical[32];
+
 		if (!parse_int_range(v, min, max, &n))
 			invalid_context(v, type);
+		snprintf(canonical, sizeof(canonical), INT64_FORMAT, n);
+		if (strcmp(canonical, v) != 0)
+			noncanonical_context(v, type, canonical);
 		c->num = n;
 		cache_fill(c, v);
 	}
