@@ -407,6 +407,20 @@ SELECT pg_temp.redef_write('eeeee');
 SELECT code, object, message, fix FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_redef.%';
 SELECT pg_temp.apply_fix('audit_trigger_altered', 'asec_redef.t');
 SELECT count(*) AS findings FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_redef.%';
+-- (d) a deferred constraint trigger of the same name and events (review
+-- rev21c): it would fire at commit and record the actor and role of then
+SET ROLE tr_asec_owner;
+DROP TRIGGER tenant_rls_audit ON asec_redef.t;
+CREATE CONSTRAINT TRIGGER tenant_rls_audit AFTER INSERT OR UPDATE OR DELETE ON asec_redef.t
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger();
+RESET ROLE;
+\set VERBOSITY default
+SELECT pg_temp.redef_write('ggggggg');
+\set VERBOSITY terse
+SELECT code, object, message, fix FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_redef.%';
+SELECT pg_temp.apply_fix('audit_trigger_altered', 'asec_redef.t');
+SELECT count(*) AS findings FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_redef.%';
+SELECT tgconstraint = 0 AS plain_trigger FROM pg_trigger WHERE tgrelid = 'asec_redef.t'::regclass AND tgname = 'tenant_rls_audit';
 SELECT pg_temp.redef_write('ffffff');
 SELECT v, operation FROM tenant_rls.audit_log l, LATERAL (SELECT coalesce(l.new_row, l.old_row)->>'v' AS v) x
  WHERE schema_name = 'asec_redef' ORDER BY seq, entry;

@@ -556,8 +556,14 @@ check_audit_trigger(TriggerData *td)
 		? (TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_TRUNCATE)
 		: (TRIGGER_TYPE_ROW | TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE);
 
+	/*
+	 * (Not a constraint trigger either: a deferred one fires at commit, and
+	 * the entry would record the actor, role and tenant of then, not of the
+	 * change: review rev21c.)
+	 */
 	if (strcmp(tg->tgname, name) != 0 || tg->tgtype != type || tg->tgqual != NULL ||
-		tg->tgnattr != 0 || tg->tgnargs != 0)
+		tg->tgnattr != 0 || tg->tgnargs != 0 || OidIsValid(tg->tgconstraint) ||
+		tg->tgdeferrable || tg->tginitdeferred)
 	{
 		char	   *qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(td->tg_relation)),
 														  RelationGetRelationName(td->tg_relation));
@@ -566,7 +572,7 @@ check_audit_trigger(TriggerData *td)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("trigger \"%s\" on table %s is not the audit trigger tenant_rls.enable_audit() creates",
 						tg->tgname, qualname),
-				 errdetail("The audit trigger must be %s named %s, without WHEN, column list or arguments: another definition records only some changes, or some twice.",
+				 errdetail("The audit trigger must be %s named %s, without WHEN, column list or arguments, and not a constraint trigger: another definition records only some changes, some twice, or with the context of the commit.",
 						   truncate ? "BEFORE TRUNCATE FOR EACH STATEMENT" : "AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW",
 						   name),
 				 strcmp(tg->tgname, name) != 0

@@ -3052,14 +3052,18 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
 	"db_session_user, app_user, application_name, client_addr, entries, payload, " \
 	"row_key, row_keys, prev_hash, hash, audit_key"
 
-/* (seq, hash) of key in table (audit_chain or audit_anchor); false if none */
+/*
+ * (seq, hash) of key in table (audit_chain or audit_anchor); false if none.
+ * logged_at (audit_chain only; NULL: not wanted) gets the head's logged_at,
+ * DT_NOBEGIN when it has none.
+ */
 static bool
-read_seq_hash(const char *table, const char *key, int64 *seq, uint8 *hash)
+read_seq_hash(const char *table, const char *key, int64 *seq, uint8 *hash, TimestampTz *logged_at)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(key)};
-	char	   *sql = psprintf("SELECT seq, hash FROM tenant_rls.%s WHERE tenant OPERATOR(pg_catalog.=) $1",
-							   table);
+	char	   *sql = psprintf("SELECT seq, hash%s FROM tenant_rls.%s WHERE tenant OPERATOR(pg_catalog.=) $1",
+							   logged_at ? ", logged_at" : "", table);
 	bool		isnull;
 
 	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -3069,6 +3073,12 @@ read_seq_hash(const char *table, const char *key, int64 *seq, uint8 *hash)
 	*seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (!get_hash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), hash))
 		memset(hash, 0xff, AUDIT_HASH_LEN);
+	if (logged_at)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+
+		*logged_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+	}
 	return true;
 }
 
@@ -3078,6 +3088,8 @@ read_seq_hash(const char *table, const char *key, int64 *seq, uint8 *hash)
  * through that range, so such a batch -- moved from another chain, or slipped
  * in with a key of its own -- is reported here.
  */
+#define FUTURE_TOLERANCE_US	(INT64CONST(3600) * USECS_PER_SEC)
+
 static void
 verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *store, TupleDesc outdesc)
 {
@@ -3090,6 +3102,10 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 	uint8		head_hash[AUDIT_HASH_LEN];
 	bool		has_head;
 	bool		has_anchor;
+	TimestampTz head_logged_at = DT_NOBEGIN;
+	TimestampTz last_logged_at = DT_NOBEGIN;	/* of the last batch read */
+	TimestampTz verify_now = GetCurrentTimestamp();
+	bool		read_batch = false;
 	Portal		portal;
 	Oid			argtypes[3] = {TEXTOID, INT8OID, INT8OID};
 	Datum		args[3];
@@ -3100,10 +3116,10 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 	int64		aseq = 0;
 
 	memset(prev, 0, sizeof(prev));
-	has_anchor = read_seq_hash("audit_anchor", key, &aseq, prev);
+	has_anchor = read_seq_hash("audit_anchor", key, &aseq, prev, NULL);
 	if (has_anchor)
 		expected = aseq + 1;
-	has_head = read_seq_hash("audit_chain", key, &head_seq, head_hash);
+	has_head = read_seq_hash("audit_chain", key, &head_seq, head_hash, &head_logged_at);
 
 	/* the tenant's region of the key index, then the tenant itself */
 	args[0] = CStringGetTextDatum(key);
@@ -3177,7 +3193,24 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 								  (long long) seq);
 				break;
 			}
+			/*
+			 * Dated more than an hour ahead of the clock: no writer does that
+			 * (a batch is dated at its writer's commit, at least the batch
+			 * before it), but a chain head whose logged_at was moved into the
+			 * future dates every later batch there, and the hash of each
+			 * covers that date (review rev21c).  (An hour: a server clock set
+			 * back by less does not raise a false alarm.)
+			 */
+			if (DatumGetTimestampTz(values[AB_LOGGED_AT]) > verify_now + FUTURE_TOLERANCE_US)
+			{
+				bad_seq = seq;
+				reason = psprintf("batch %lld is dated in the future (%s): the chain head's logged_at was modified before it was written",
+								  (long long) seq, timestamptz_to_str(DatumGetTimestampTz(values[AB_LOGGED_AT])));
+				break;
+			}
 			memcpy(prev, stored_hash, AUDIT_HASH_LEN);
+			last_logged_at = DatumGetTimestampTz(values[AB_LOGGED_AT]);
+			read_batch = true;
 			expected++;
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -3209,6 +3242,19 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 		{
 			bad_seq = head_seq;
 			reason = psprintf("the chain head (batch %lld) does not match the last batch: the head or the last batches were modified",
+							  (long long) head_seq);
+		}
+
+		/*
+		 * The head's logged_at is the last batch's: the next batch is never
+		 * logged earlier, so a head moved into the future would date every
+		 * later batch of the tenant there, unseen (review rev21c).
+		 */
+		else if (has_head && read_batch && !TIMESTAMP_IS_NOBEGIN(head_logged_at) &&
+				 head_logged_at != last_logged_at)
+		{
+			bad_seq = head_seq;
+			reason = psprintf("the chain head (batch %lld) was modified: its logged_at is not that of the last batch",
 							  (long long) head_seq);
 		}
 	}

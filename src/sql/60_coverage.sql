@@ -308,6 +308,7 @@ CREATE FUNCTION tenant_rls._audit_row_triggers(
     SELECT tg.tgrelid, tg.tgname, tg.tgenabled, tg.tgparentid,
            tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29 AND tg.tgqual IS NULL
            AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0
+           AND tg.tgconstraint = 0 AND NOT tg.tgdeferrable AND NOT tg.tginitdeferred
       FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
      WHERE p.pronamespace = 'tenant_rls'::regnamespace AND p.proname = 'audit_trigger'
        AND (tg.tgtype::int & 1) = 1
