@@ -425,6 +425,36 @@ SELECT pg_temp.redef_write('ffffff');
 SELECT v, operation FROM tenant_rls.audit_log l, LATERAL (SELECT coalesce(l.new_row, l.old_row)->>'v' AS v) x
  WHERE schema_name = 'asec_redef' ORDER BY seq, entry;
 SELECT tenant_rls.disable_audit('asec_redef.t');
+-- 6. an AFTER ROW trigger that sorts before tenant_rls_audit and changes
+-- rows (review rev21c): its DELETE was recorded before the INSERT that fired
+-- it, and chained so.  lint() reports it (audit_trigger_order); renamed to
+-- sort after the audit trigger, the order is right.  A trigger that only
+-- reads, one sorting after, and one deferred are not reported
+CREATE SCHEMA asec_ord AUTHORIZATION tr_asec_owner;
+SET ROLE tr_asec_owner;
+CREATE TABLE asec_ord.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+CREATE FUNCTION asec_ord.purge() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN DELETE FROM asec_ord.t WHERE id = NEW.id; RETURN NULL; END $$;
+CREATE FUNCTION asec_ord.look() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN PERFORM 1 FROM asec_ord.t WHERE id = NEW.id; RETURN NULL; END $$;
+CREATE TRIGGER a_purge AFTER INSERT ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.purge();
+CREATE TRIGGER a_look AFTER INSERT ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.look();
+CREATE TRIGGER z_purge AFTER UPDATE ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.purge();
+CREATE CONSTRAINT TRIGGER a_deferred AFTER UPDATE ON asec_ord.t DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION asec_ord.purge();
+RESET ROLE;
+SELECT tenant_rls.enable_audit('asec_ord.t');
+INSERT INTO asec_ord.t VALUES (1, 'asec-a', 'x');
+SELECT seq, entry, operation FROM tenant_rls.audit_history('asec_ord.t', '{"id": 1}') ORDER BY seq, entry;
+SELECT object, message, fix FROM tenant_rls.lint() WHERE code = 'audit_trigger_order' AND object LIKE '%asec_ord%';
+SELECT pg_temp.apply_fix('audit_trigger_order', 'a_purge ON asec_ord.t');
+SELECT count(*) AS findings FROM tenant_rls.lint() WHERE code = 'audit_trigger_order' AND object LIKE '%asec_ord%';
+INSERT INTO asec_ord.t VALUES (2, 'asec-a', 'y');
+SELECT seq, entry, operation FROM tenant_rls.audit_history('asec_ord.t', '{"id": 2}') ORDER BY seq, entry;
+SELECT tenant_rls.disable_audit('asec_ord.t');
+SET client_min_messages = warning;
+DROP SCHEMA asec_ord CASCADE;
+RESET client_min_messages;
 -- a temporary table cannot be audited (its registry row would outlive it)
 CREATE TEMP TABLE asec_tmp (id integer PRIMARY KEY, tenant_id text);
 SELECT tenant_rls.enable_audit('asec_tmp');

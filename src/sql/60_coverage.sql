@@ -115,6 +115,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A protected table has no tenant_rls audit trigger while tenant_rls.audit is on, or an audited table (or a partition of one) has no TRUNCATE audit trigger that fires: its changes, or its TRUNCATEs, are not recorded.'),
     ('audit_trigger_altered', 'warning', 'audit trigger redefined or duplicated',
      'A row trigger calling tenant_rls.audit_trigger() is not the one enable_audit() creates (a WHEN clause, UPDATE OF, fewer events, arguments, another name): the changes it does not fire on are not recorded, and a second one would record each change twice.'),
+    ('audit_trigger_order', 'warning', 'trigger changing rows fires before the audit trigger',
+     'An AFTER ROW trigger on an audited table sorts before tenant_rls_audit (PostgreSQL fires them in name order) and changes rows: the changes it makes are recorded before the change that fired it, and the hash chain seals that wrong order (the history of a row ends with its INSERT although it was deleted).'),
     ('audit_log_ignores_policies', 'warning', 'audited table with row policies of its own',
      'An audited table has row-level security policies besides tenant_rls''s (per author, per team, per role): the audit log does not apply them, so every role of the tenant that may SELECT the table reads, through tenant_rls.audit_log and audit_history(), the row images those policies hide from it, deleted rows included.'),
     ('view_not_security_invoker', 'error', 'view without security_invoker',
@@ -1304,6 +1306,35 @@ SELECT 'audit_trigger_altered', 'warning', x.qname, 'table',
           FROM aud
           LEFT JOIN tenant_rls.audit_config ac ON ac.table_oid = aud.tgrelid
          WHERE aud.odd IS NOT NULL OFFSET 0) x
+UNION ALL
+-- AFTER ROW triggers that fire before the audit trigger (name order, C
+-- collation) and change rows: their changes are queued, and chained, before
+-- the change that fired them (review rev21c).  "Change rows": a body that
+-- writes (INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY) or runs dynamic SQL,
+-- or any function not in SQL or PL/pgSQL, whose body cannot be read.
+-- Deferred constraint triggers fire at commit, after it.
+SELECT 'audit_trigger_order', 'warning', format('%I ON %s', x.tgname, x.qname), 'trigger',
+       format('Trigger %I on audited table %s fires before its audit trigger tenant_rls_audit and may change rows (function %s).',
+              x.tgname, x.qname, x.fname),
+       'AFTER ROW triggers fire in name order. The rows this trigger changes are recorded as soon as its statements end, before the change that fired it is recorded: the table''s history shows them in the wrong order (a row deleted by the trigger shows its INSERT last), and the hash chain seals that order. Rename the trigger so that it sorts after tenant_rls_audit.',
+       format('ALTER TRIGGER %I ON %s RENAME TO %I;', x.tgname, x.qname, left('zz_' || x.tgname, 63)),
+       x.relid
+  FROM (SELECT tg.tgname, tg.tgrelid AS relid, tg.tgfoid::regprocedure::text AS fname,
+               (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tg.tgrelid) AS qname
+          FROM aud
+          JOIN pg_trigger tg ON tg.tgrelid = aud.tgrelid
+          JOIN pg_proc p ON p.oid = tg.tgfoid
+          JOIN pg_language lg ON lg.oid = p.prolang
+         WHERE aud.fires AND NOT tg.tgisinternal AND tg.tgparentid = 0
+           AND (tg.tgtype::int & 1) = 1 AND (tg.tgtype::int & 66) = 0
+           AND tg.tgenabled <> 'D' AND NOT tg.tginitdeferred
+           AND tg.tgname COLLATE "C" < 'tenant_rls_audit'
+           AND p.pronamespace <> 'tenant_rls'::regnamespace
+           AND (lg.lanname NOT IN ('sql', 'plpgsql')
+                OR lower(CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END)
+                   ~ '\m(insert|update|delete|merge|truncate|copy|execute)\M')
+        OFFSET 0) x
 UNION ALL
 -- an audited table (its row trigger fires) with policies of its own: the log's
 -- read policy checks the tenant and table-level SELECT only (doc/audit.md,
