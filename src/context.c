@@ -242,6 +242,7 @@ context_store(const char *canonical, bool is_local, bool verified)
 		ereport(WARNING,
 				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
 				 errmsg("tenant context set outside a transaction block lasts only for this statement"),
+				 errdetail("Outside BEGIN ... COMMIT a statement runs in a transaction of its own, and the tenant ends with it (in a pipeline of the extended query protocol, that transaction lasts until the next Sync message)."),
 				 verified ?
 				 errhint("Call tenant_rls.set_tenant_signed() after BEGIN.") :
 				 errhint("Call tenant_rls.set_tenant() after BEGIN, or pass is_local => false for a session-wide tenant.")));

@@ -108,7 +108,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('tenant_index_missing', 'warning', 'no index leading with the tenant column',
      'No index starts with the tenant column: every tenant-filtered query scans the whole table.'),
     ('unique_not_leading_tenant', 'warning', 'unique index not leading with the tenant column',
-     'A unique index or constraint does not start with the tenant column: an INSERT that fails with a unique violation tells a tenant that another tenant has that value (existence oracle; keys of identity, serial or random-uuid columns are not reported).'),
+     'A unique index or constraint does not start with the tenant column: an INSERT that fails with a unique violation tells a tenant that another tenant has that value (existence oracle; keys of identity, serial or random-uuid columns are not reported, though sequence values can be probed: see doc/coverage.md).'),
     ('index_not_leading_tenant', 'info', 'index not leading with the tenant column',
      'An index does not start with the tenant column: its scans touch other tenants'' entries, whose counts EXPLAIN ANALYZE and timing reveal.'),
     ('audit_missing', 'warning', 'audit trigger missing',
