@@ -436,9 +436,16 @@ CREATE TABLE asec_ord.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v text
 CREATE FUNCTION asec_ord.purge() RETURNS trigger LANGUAGE plpgsql
     AS $$ BEGIN DELETE FROM asec_ord.t WHERE id = NEW.id; RETURN NULL; END $$;
 CREATE FUNCTION asec_ord.look() RETURNS trigger LANGUAGE plpgsql
-    AS $$ BEGIN PERFORM 1 FROM asec_ord.t WHERE id = NEW.id; RETURN NULL; END $$;
+    AS $$ BEGIN IF TG_OP = 'UPDATE' THEN RETURN NULL; END IF; -- no DELETE here
+              PERFORM 1 FROM asec_ord.t WHERE id = NEW.id; RETURN NULL; END $$;
+-- (review rev21d: the write in a helper was missed, the read-only one reported)
+CREATE FUNCTION asec_ord.drop_row(i integer) RETURNS void LANGUAGE sql
+    AS $$ DELETE FROM asec_ord.t WHERE id = i + 1000 $$;
+CREATE FUNCTION asec_ord.via_helper() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN PERFORM asec_ord.drop_row(NEW.id); RETURN NULL; END $$;
 CREATE TRIGGER a_purge AFTER INSERT ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.purge();
-CREATE TRIGGER a_look AFTER INSERT ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.look();
+CREATE TRIGGER a_look AFTER INSERT OR UPDATE ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.look();
+CREATE TRIGGER a_helper AFTER INSERT ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.via_helper();
 CREATE TRIGGER z_purge AFTER UPDATE ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.purge();
 CREATE CONSTRAINT TRIGGER a_deferred AFTER UPDATE ON asec_ord.t DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION asec_ord.purge();
@@ -448,6 +455,7 @@ INSERT INTO asec_ord.t VALUES (1, 'asec-a', 'x');
 SELECT seq, entry, operation FROM tenant_rls.audit_history('asec_ord.t', '{"id": 1}') ORDER BY seq, entry;
 SELECT object, message, fix FROM tenant_rls.lint() WHERE code = 'audit_trigger_order' AND object LIKE '%asec_ord%';
 SELECT pg_temp.apply_fix('audit_trigger_order', 'a_purge ON asec_ord.t');
+SELECT pg_temp.apply_fix('audit_trigger_order', 'a_helper ON asec_ord.t');
 SELECT count(*) AS findings FROM tenant_rls.lint() WHERE code = 'audit_trigger_order' AND object LIKE '%asec_ord%';
 INSERT INTO asec_ord.t VALUES (2, 'asec-a', 'y');
 SELECT seq, entry, operation FROM tenant_rls.audit_history('asec_ord.t', '{"id": 2}') ORDER BY seq, entry;

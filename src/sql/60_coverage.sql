@@ -374,36 +374,37 @@ CREATE FUNCTION tenant_rls._called_functions(caller oid) RETURNS SETOF oid
 COMMENT ON FUNCTION tenant_rls._called_functions(oid) IS
     'internal: the user functions a function calls, by name in its body or by dependency';
 
--- Every function each of roots reaches, through calls at any depth, the
--- root itself included (root, root), leaving out (and not following) the
--- functions in skip.  Each function's body is read once per caller.  (The
--- ROWS estimates matter: with the default 1,000 rows a call, the recursive
--- union sized its hash table for 100 million rows, and under _findings()'
--- work_mem each call spent about 200 ms allocating it.)
-CREATE FUNCTION tenant_rls._reached_functions(roots oid[], skip oid[], OUT root oid, OUT fid oid)
+-- The calls among the user functions that roots reach, at any depth
+-- (caller, callee), leaving out (and not following) the functions in skip.
+-- Each function's body is read twice (once to find the functions, once for
+-- their calls), so the cost grows with the functions and calls, not with
+-- roots times the functions each reaches: a finding that needs "reaches a
+-- function that does X" marks the functions that do X and walks these
+-- edges backwards once (review rev21d: closures per root took 8 s and
+-- 400 MB for 1,200 roots over 3,000 functions).  (The ROWS estimates
+-- matter: with the default 1,000 rows a call, the recursive union sized its
+-- hash table for 100 million rows, about 200 ms per call under _findings()'
+-- work_mem.)
+CREATE FUNCTION tenant_rls._call_edges(roots oid[], skip oid[], OUT caller oid, OUT callee oid)
     RETURNS SETOF record
     LANGUAGE sql STABLE PARALLEL SAFE ROWS 100
     SET search_path = pg_catalog, pg_temp
     AS $$
     WITH RECURSIVE
-    edge(caller, fid) AS (
-        SELECT r.r, c.c
-          FROM (SELECT DISTINCT x FROM unnest(roots) x) r(r)
-         CROSS JOIN LATERAL tenant_rls._called_functions(r.r) c(c)
-         WHERE c.c <> ALL (skip)
+    reached(fid) AS (
+        SELECT DISTINCT x FROM unnest(roots) x
         UNION
-        SELECT e.fid, c.c
-          FROM edge e
-         CROSS JOIN LATERAL tenant_rls._called_functions(e.fid) c(c)
-         WHERE c.c <> ALL (skip)),
-    reach(root, fid) AS (
-        SELECT DISTINCT x, x FROM unnest(roots) x
-        UNION
-        SELECT r.root, e.fid FROM reach r JOIN edge e ON e.caller = r.fid)
-    SELECT root, fid FROM reach
+        SELECT c.c
+          FROM reached r
+         CROSS JOIN LATERAL tenant_rls._called_functions(r.fid) c(c)
+         WHERE c.c <> ALL (skip))
+    SELECT r.fid, c.c
+      FROM reached r
+     CROSS JOIN LATERAL tenant_rls._called_functions(r.fid) c(c)
+     WHERE c.c <> ALL (skip)
     $$;
-COMMENT ON FUNCTION tenant_rls._reached_functions(oid[], oid[]) IS
-    'internal: the functions each root calls, at any depth, itself included';
+COMMENT ON FUNCTION tenant_rls._call_edges(oid[], oid[]) IS
+    'internal: the calls among the user functions some functions reach, at any depth';
 
 -- ---- every finding, one set-based query per family
 -- relid: the table a finding is about (for coverage() counts), NULL for
@@ -695,7 +696,7 @@ vall AS (
     UNION
     -- a materialized view calling a function that reads a tenant table
     -- (its owner runs it at refresh)
-    SELECT c.caller, h.trelid FROM callee c JOIN chit h ON h.fid = c.fid WHERE c.kind = 'm'),
+    SELECT c.caller, h.trelid FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'm'),
 vrel AS (
     SELECT x.oid, x.relkind, format('%I.%I', x.nspname, x.relname) AS vname, x.reloptions,
            pg_get_userbyid(x.relowner) AS owner, x.relowner AS owner_oid,
@@ -773,19 +774,19 @@ callee0 AS MATERIALIZED (
                AND (SELECT c.relkind FROM pg_class c WHERE c.oid = r.ev_class) = 'm') x
       LEFT JOIN extfuncs e ON e.objid = x.fid
      WHERE e.objid IS NULL),
--- ... and every user function each of those calls, at any depth
-callee AS MATERIALIZED (
-    SELECT DISTINCT c.kind, c.caller, r.fid
-      FROM callee0 c
-      JOIN tenant_rls._reached_functions(ARRAY(SELECT DISTINCT c0.fid FROM callee0 c0),
-                                         ARRAY(SELECT e.objid FROM extfuncs e)) r ON r.root = c.fid),
+-- ... and the calls among every user function those reach
+cgraph AS MATERIALIZED (
+    SELECT g.caller, g.callee
+      FROM tenant_rls._call_edges(ARRAY(SELECT DISTINCT c0.fid FROM callee0 c0),
+                                  ARRAY(SELECT e.objid FROM extfuncs e)) g),
 cbody AS MATERIALIZED (
     SELECT p.oid,
            tenant_rls._runs_dynamic_sql(lg.lanname,
                CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END) AS dynamic,
            CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END AS body
       FROM pg_proc p JOIN pg_language lg ON lg.oid = p.prolang
-     WHERE p.oid IN (SELECT c.fid FROM callee c) AND lg.lanname NOT IN ('internal', 'c')),
+     WHERE (p.oid IN (SELECT c.fid FROM callee0 c) OR p.oid IN (SELECT g.callee FROM cgraph g))
+       AND lg.lanname NOT IN ('internal', 'c')),
 cword AS (SELECT DISTINCT b.oid, w.word FROM cbody b, tenant_rls._body_words(b.body) w(word)),
 -- the tenant tables the callees name
 -- (EXISTS: a one-time test, so that no hash of sdtarget is built for nothing)
@@ -803,6 +804,17 @@ chit AS MATERIALIZED (
       JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = b.oid
                       AND d.refclassid = 'pg_class'::regclass
       JOIN sdtarget x ON x.relid = d.refobjid),
+-- ... and the tenant tables each of them reaches through the functions it
+-- calls, and which of them run dynamic SQL or reach one that does (the
+-- call graph walked backwards)
+chitup(fid, trelid, qname) AS (
+    SELECT h.fid, h.trelid, h.qname FROM chit h
+    UNION
+    SELECT g.caller, u.trelid, u.qname FROM chitup u JOIN cgraph g ON g.callee = u.fid),
+cdynup(fid) AS (
+    SELECT b.oid FROM cbody b WHERE b.dynamic
+    UNION
+    SELECT g.caller FROM cdynup u JOIN cgraph g ON g.callee = u.fid),
 sdhit AS (
     SELECT sdword.oid, x.qname
       FROM sdword JOIN sdtarget x ON lower(x.relname) = sdword.word
@@ -818,7 +830,7 @@ sdhit AS (
                       AND d.refclassid = 'pg_class'::regclass
       JOIN sdtarget x ON x.relid = d.refobjid
     UNION
-    SELECT c.caller, h.qname FROM callee c JOIN chit h ON h.fid = c.fid WHERE c.kind = 'f'),
+    SELECT c.caller, h.qname FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'f'),
 -- column privileges (pg_attribute.attacl), few
 colacl AS MATERIALIZED (SELECT * FROM tenant_rls._column_acls()),
 logins AS (SELECT r.oid, r.rolname, r.rolcreaterole FROM pg_roles r WHERE r.rolcanlogin AND NOT r.rolsuper),
@@ -840,16 +852,18 @@ owners AS (SELECT DISTINCT t.owner, o.rolsuper AS owner_super
 -- user functions called by policies, at any depth, and the settings their
 -- bodies read (current_setting('name') with the name written out, a
 -- computed name, pg_settings / pg_show_all_settings())
-pfreach AS MATERIALIZED (
-    SELECT r.root, r.fid
-      FROM tenant_rls._reached_functions(ARRAY(SELECT DISTINCT f.fid FROM pol p, unnest(p.funcs) f(fid)),
-                                         ARRAY(SELECT e.objid FROM extfuncs e)) r),
+pfgraph AS MATERIALIZED (
+    SELECT g.caller, g.callee
+      FROM tenant_rls._call_edges(ARRAY(SELECT DISTINCT f.fid FROM pol p, unnest(p.funcs) f(fid)),
+                                  ARRAY(SELECT e.objid FROM extfuncs e)) g),
 pfbody AS MATERIALIZED (
     SELECT pf.fid,
            -- BEGIN ATOMIC bodies are stored as a tree, not as text
            lower(CASE WHEN pr.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(pr.oid)
                       ELSE pr.prosrc END) AS body
-      FROM (SELECT DISTINCT r.fid FROM pfreach r) pf
+      FROM (SELECT f.fid FROM pol p, unnest(p.funcs) f(fid)
+            UNION
+            SELECT g.callee FROM pfgraph g) pf
       JOIN pg_proc pr ON pr.oid = pf.fid),
 pfset AS MATERIALIZED (
     SELECT x.fid, array_agg(DISTINCT x.name ORDER BY x.name) AS names
@@ -864,14 +878,19 @@ pfset AS MATERIALIZED (
              WHERE b.body ~ '(pg_settings|pg_show_all_settings)') x
      WHERE lower(x.name) <> 'app.current_tenant_id' AND NOT starts_with(lower(x.name), 'tenant_rls.')
      GROUP BY x.fid),
--- per policy: the settings its functions (and those they call) read,
--- named with the function that reads them
+-- the settings each function reads, itself or through the functions it
+-- calls, named with the function that reads them (the calls walked
+-- backwards)
+pfsetup(fid, via) AS (
+    SELECT fs.fid, format('%s in %s', n.name, fs.fid::regprocedure::text)
+      FROM pfset fs, unnest(fs.names) n(name)
+    UNION
+    SELECT g.caller, u.via FROM pfsetup u JOIN pfgraph g ON g.callee = u.fid),
+-- per policy: the settings its functions (and those they call) read
 polfset AS (
-    SELECT p.relid, p.polname,
-           array_agg(DISTINCT format('%s in %s', n.name, fs.fid::regprocedure::text)) AS via
+    SELECT p.relid, p.polname, array_agg(DISTINCT u.via) AS via
       FROM pol p, unnest(p.funcs) f(fid)
-      JOIN pfreach r ON r.root = f.fid
-      JOIN pfset fs ON fs.fid = r.fid, unnest(fs.names) n(name)
+      JOIN pfsetup u ON u.fid = f.fid
      GROUP BY p.relid, p.polname),
 -- the tables whose audit row trigger fires but whose audit TRUNCATE trigger
 -- (a statement trigger: not cloned, every partition has its own) is
@@ -904,18 +923,58 @@ tgfun AS MATERIALIZED (
       FROM ten t
       JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
       JOIN pg_proc p ON p.oid = tg.tgfoid AND p.prolang NOT IN (12, 13)),
+tggraph AS MATERIALIZED (
+    SELECT g.caller, g.callee
+      FROM tenant_rls._call_edges(ARRAY(SELECT f.fid FROM tgfun f), ARRAY(SELECT e.objid FROM extfuncs e)) g),
+-- the functions among them whose body notifies, then every function that
+-- reaches one (the calls walked backwards), with the one that notifies
+tnsrc AS (
+    SELECT c.oid AS fid
+      FROM (SELECT f.fid FROM tgfun f UNION SELECT g.callee FROM tggraph g) x
+      JOIN pg_proc c ON c.oid = x.fid AND c.prolang NOT IN (12, 13)
+     WHERE lower(CASE WHEN c.prosqlbody IS NULL THEN c.prosrc ELSE pg_get_function_sqlbody(c.oid) END)
+           ~ '(\mpg_notify\M|\mnotify\s)'),
+tnup(fid, notifier) AS (
+    SELECT t.fid, t.fid FROM tnsrc t
+    UNION
+    SELECT g.caller, u.notifier FROM tnup u JOIN tggraph g ON g.callee = u.fid),
 tnotify AS MATERIALIZED (
-    SELECT x.root AS fid, bool_or(x.root = x.fid) AS direct,
-           string_agg(x.fid::regprocedure::text, ', ' ORDER BY x.fid::regprocedure::text)
-               FILTER (WHERE x.root <> x.fid) AS via
-      FROM (SELECT r.root, r.fid
-              FROM tenant_rls._reached_functions(ARRAY(SELECT f.fid FROM tgfun f),
-                                                 ARRAY(SELECT e.objid FROM extfuncs e)) r
-              JOIN pg_proc c ON c.oid = r.fid AND c.prolang NOT IN (12, 13)
-             WHERE lower(CASE WHEN r.root = r.fid OR c.prosqlbody IS NULL THEN c.prosrc
-                              ELSE pg_get_function_sqlbody(c.oid) END)
-                   ~ '(\mpg_notify\M|\mnotify\s)') x
-     GROUP BY x.root),
+    SELECT f.fid, bool_or(u.notifier = f.fid) AS direct,
+           string_agg(DISTINCT u.notifier::regprocedure::text, ', ' ORDER BY u.notifier::regprocedure::text)
+               FILTER (WHERE u.notifier <> f.fid) AS via
+      FROM tgfun f JOIN tnup u ON u.fid = f.fid
+     GROUP BY f.fid),
+-- audit_trigger_order: the AFTER ROW triggers of audited tables that sort
+-- before tenant_rls_audit, the calls their functions make, and which of
+-- those functions write (see the finding)
+tgorder AS MATERIALIZED (
+    SELECT tg.tgname, tg.tgrelid AS relid, tg.tgfoid AS fid
+      FROM aud
+      JOIN pg_trigger tg ON tg.tgrelid = aud.tgrelid
+     WHERE aud.fires AND NOT tg.tgisinternal AND tg.tgparentid = 0
+       AND (tg.tgtype::int & 1) = 1 AND (tg.tgtype::int & 66) = 0
+       AND tg.tgenabled <> 'D' AND NOT tg.tginitdeferred
+       AND tg.tgname COLLATE "C" < 'tenant_rls_audit'
+       AND (SELECT p.pronamespace FROM pg_proc p WHERE p.oid = tg.tgfoid) <> 'tenant_rls'::regnamespace),
+tograph AS MATERIALIZED (
+    SELECT g.caller, g.callee
+      FROM tenant_rls._call_edges(ARRAY(SELECT DISTINCT o.fid FROM tgorder o), ARRAY(SELECT e.objid FROM extfuncs e)) g),
+towrite AS (
+    SELECT p.oid AS fid
+      FROM (SELECT o.fid FROM tgorder o UNION SELECT g.callee FROM tograph g) x
+      JOIN pg_proc p ON p.oid = x.fid
+      JOIN pg_language lg ON lg.oid = p.prolang
+     WHERE lg.lanname NOT IN ('sql', 'plpgsql')
+        OR regexp_replace(regexp_replace(regexp_replace(
+               lower(CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END),
+               '''(?:[^'']|'''')*''', ' ', 'g'),   -- string literals
+               '--[^\n]*', ' ', 'g'),                  -- comments
+               '/\*.*?\*/', ' ', 'g')
+           ~ '\m(insert|update|delete|merge|truncate|copy|execute)\M'),
+towriteup(fid) AS (
+    SELECT w.fid FROM towrite w
+    UNION
+    SELECT g.caller FROM towriteup u JOIN tograph g ON g.callee = u.fid),
 -- the settings that turn a safeguard of tenant_rls off, how bad that is,
 -- the values that do (lower case, unquoted), and what it does (after "In
 -- those sessions" / "In every session")
@@ -1308,32 +1367,24 @@ SELECT 'audit_trigger_altered', 'warning', x.qname, 'table',
          WHERE aud.odd IS NOT NULL OFFSET 0) x
 UNION ALL
 -- AFTER ROW triggers that fire before the audit trigger (name order, C
--- collation) and change rows: their changes are queued, and chained, before
--- the change that fired them (review rev21c).  "Change rows": a body that
--- writes (INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY) or runs dynamic SQL,
--- or any function not in SQL or PL/pgSQL, whose body cannot be read.
--- Deferred constraint triggers fire at commit, after it.
+-- collation) and may change rows: their changes are queued, and chained,
+-- before the change that fired them (review rev21c).  "May change rows": the
+-- function, or a user function it calls at any depth, writes (INSERT,
+-- UPDATE, DELETE, MERGE, TRUNCATE, COPY outside string literals and
+-- comments: IF TG_OP = 'UPDATE' does not count) or runs dynamic SQL, or is
+-- not in SQL or PL/pgSQL, whose body cannot be read.  Deferred constraint
+-- triggers fire at commit, after it.
 SELECT 'audit_trigger_order', 'warning', format('%I ON %s', x.tgname, x.qname), 'trigger',
        format('Trigger %I on audited table %s fires before its audit trigger tenant_rls_audit and may change rows (function %s).',
-              x.tgname, x.qname, x.fname),
+              x.tgname, x.qname, x.fid::regprocedure),
        'AFTER ROW triggers fire in name order. The rows this trigger changes are recorded as soon as its statements end, before the change that fired it is recorded: the table''s history shows them in the wrong order (a row deleted by the trigger shows its INSERT last), and the hash chain seals that order. Rename the trigger so that it sorts after tenant_rls_audit.',
        format('ALTER TRIGGER %I ON %s RENAME TO %I;', x.tgname, x.qname, left('zz_' || x.tgname, 63)),
        x.relid
-  FROM (SELECT tg.tgname, tg.tgrelid AS relid, tg.tgfoid::regprocedure::text AS fname,
+  FROM (SELECT o.tgname, o.relid, o.fid,
                (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
-                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tg.tgrelid) AS qname
-          FROM aud
-          JOIN pg_trigger tg ON tg.tgrelid = aud.tgrelid
-          JOIN pg_proc p ON p.oid = tg.tgfoid
-          JOIN pg_language lg ON lg.oid = p.prolang
-         WHERE aud.fires AND NOT tg.tgisinternal AND tg.tgparentid = 0
-           AND (tg.tgtype::int & 1) = 1 AND (tg.tgtype::int & 66) = 0
-           AND tg.tgenabled <> 'D' AND NOT tg.tginitdeferred
-           AND tg.tgname COLLATE "C" < 'tenant_rls_audit'
-           AND p.pronamespace <> 'tenant_rls'::regnamespace
-           AND (lg.lanname NOT IN ('sql', 'plpgsql')
-                OR lower(CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END)
-                   ~ '\m(insert|update|delete|merge|truncate|copy|execute)\M')
+                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = o.relid) AS qname
+          FROM tgorder o
+         WHERE o.fid IN (SELECT w.fid FROM towriteup w)
         OFFSET 0) x
 UNION ALL
 -- an audited table (its row trigger fires) with policies of its own: the log's
@@ -1422,8 +1473,8 @@ SELECT 'security_definer_reads_tenant_table',
  -- dynamic SQL as a role that bypasses row-level security is reported too
  -- (also through a function it calls: it runs with the same rights)
  WHERE x.oid IS NOT NULL
-    OR ((s.dynamic OR EXISTS (SELECT 1 FROM callee c JOIN cbody b ON b.oid = c.fid
-                               WHERE c.kind = 'f' AND c.caller = s.oid AND b.dynamic))
+    OR ((s.dynamic OR EXISTS (SELECT 1 FROM callee0 c JOIN cdynup d ON d.fid = c.fid
+                               WHERE c.kind = 'f' AND c.caller = s.oid))
         AND (r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL))
 UNION ALL
 SELECT 'leakproof_function', 'warning',
@@ -2295,23 +2346,13 @@ UNION ALL
 SELECT 'global_table_has_tenant_column', 'warning', t.qname, 'table',
        format('Table %s is marked global but has the tenant column %I.', t.qname, t.tenant_column),
        'Every tenant reads and changes every row of a global table, and a tenant column says its rows belong to tenants '
-       || '(unprotect() followed by mark_global() leaves a table of tenant rows like this). Decide: if the rows belong to tenants, '
-       || 'unmark it with tenant_rls.unmark_global() and protect it; if they are shared, drop the column.',
+       || '(unprotect() followed by mark_global() leaves a table of tenant rows like this; so does a table of one row of '
+       || 'settings or secrets per tenant). Decide: if the rows belong to tenants, unmark it with tenant_rls.unmark_global() '
+       || 'and protect it; if they are shared, drop the column; if this is the table of tenants itself, whose rows every '
+       || 'tenant may read, accept the finding (tenant_rls.accept_finding()).',
        NULL, t.relid
   FROM tt t LEFT JOIN extrels e ON e.objid = t.relid
  WHERE t.status = 'global' AND t.tenant_attnum IS NOT NULL AND t.parent_relid IS NULL AND e.objid IS NULL
-   -- the table of tenants, shared by design: its primary key is the tenant
-   -- column alone, other tables' foreign keys reference it, and its tenant
-   -- column references no other table (a table of one row of data per
-   -- tenant, tenant_settings (tenant_id REFERENCES tenants), is reported)
-   AND NOT (EXISTS (SELECT 1 FROM pg_index i
-                     WHERE i.indrelid = t.relid AND i.indisprimary AND i.indnkeyatts = 1
-                       AND i.indkey[0] = t.tenant_attnum)
-            AND EXISTS (SELECT 1 FROM pg_constraint k
-                         WHERE k.confrelid = t.relid AND k.contype = 'f' AND k.conrelid <> t.relid)
-            AND NOT EXISTS (SELECT 1 FROM pg_constraint k
-                             WHERE k.conrelid = t.relid AND k.contype = 'f' AND k.confrelid <> t.relid
-                               AND t.tenant_attnum = ANY (k.conkey)))
 UNION ALL
 SELECT 'registry_stale', 'warning', format('%I.%I', r.schema_name, r.table_name), 'table',
        format('The registry lists %I.%I, which does not exist.', r.schema_name, r.table_name),
