@@ -357,13 +357,16 @@ COMMENT ON FUNCTION tenant_rls._body_words(text) IS
 CREATE FUNCTION tenant_rls._called_functions(caller oid) RETURNS SETOF oid
     LANGUAGE sql STABLE PARALLEL SAFE ROWS 8
     SET search_path = pg_catalog, pg_temp
+    -- one index probe of pg_proc per word (_findings() turns nested loops
+    -- off for its own joins: a hash of pg_proc per call cost 1 ms)
+    SET enable_nestloop = on
     AS $$
     SELECT p.oid
       FROM pg_proc fp
       JOIN pg_language lg ON lg.oid = fp.prolang AND lg.lanname NOT IN ('internal', 'c')
      CROSS JOIN LATERAL tenant_rls._body_words(
            CASE WHEN fp.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(fp.oid) ELSE fp.prosrc END) w(word)
-      JOIN pg_proc p ON p.proname::text = w.word
+      JOIN pg_proc p ON p.proname = w.word::name
      WHERE fp.oid = caller AND p.oid >= 16384 AND p.oid <> fp.oid
     UNION
     SELECT d.refobjid
