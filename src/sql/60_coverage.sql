@@ -409,6 +409,29 @@ CREATE FUNCTION tenant_rls._call_edges(roots oid[], skip oid[], OUT caller oid, 
 COMMENT ON FUNCTION tenant_rls._call_edges(oid[], oid[]) IS
     'internal: the calls among the user functions some functions reach, at any depth';
 
+-- Walk calls backwards: every (function, val) such that the function is one
+-- of fids (with its val), or calls, at any depth through the calls
+-- (callers[i] calls callees[i]), one that is.  A function of its own, not a
+-- recursive CTE in _findings(): there a recursive union sized its hash table
+-- for the CTE's estimate (millions of rows) under _findings()' work_mem, about
+-- 50 ms each, five times per report.
+CREATE FUNCTION tenant_rls._walk_calls_back(callers oid[], callees oid[], fids oid[], vals text[],
+                                            OUT fid oid, OUT val text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 100
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH RECURSIVE
+    edge AS MATERIALIZED (SELECT * FROM unnest(callers, callees) e(caller, callee)),
+    up(fid, val) AS (
+        SELECT f.fid, f.val FROM unnest(fids, vals) f(fid, val)
+        UNION
+        SELECT e.caller, u.val FROM up u JOIN edge e ON e.callee = u.fid)
+    SELECT u.fid, u.val FROM up u
+    $$;
+COMMENT ON FUNCTION tenant_rls._walk_calls_back(oid[], oid[], oid[], text[]) IS
+    'internal: the functions that are, or call at any depth, functions with a fact (lint() findings about called functions)';
+
 -- ---- every finding, one set-based query per family
 -- relid: the table a finding is about (for coverage() counts), NULL for
 -- findings about roles, functions, views and the server.
@@ -810,14 +833,16 @@ chit AS MATERIALIZED (
 -- ... and the tenant tables each of them reaches through the functions it
 -- calls, and which of them run dynamic SQL or reach one that does (the
 -- call graph walked backwards)
-chitup(fid, trelid, qname) AS (
-    SELECT h.fid, h.trelid, h.qname FROM chit h
-    UNION
-    SELECT g.caller, u.trelid, u.qname FROM chitup u JOIN cgraph g ON g.callee = u.fid),
-cdynup(fid) AS (
-    SELECT b.oid FROM cbody b WHERE b.dynamic
-    UNION
-    SELECT g.caller FROM cdynup u JOIN cgraph g ON g.callee = u.fid),
+chitup AS MATERIALIZED (
+    SELECT w.fid, w.val::oid AS trelid, t.qname
+      FROM tenant_rls._walk_calls_back(ARRAY(SELECT g.caller FROM cgraph g), ARRAY(SELECT g.callee FROM cgraph g),
+                                       ARRAY(SELECT h.fid FROM chit h), ARRAY(SELECT h.trelid::text FROM chit h)) w
+      JOIN ten t ON t.relid = w.val::oid),
+cdynup AS MATERIALIZED (
+    SELECT w.fid
+      FROM tenant_rls._walk_calls_back(ARRAY(SELECT g.caller FROM cgraph g), ARRAY(SELECT g.callee FROM cgraph g),
+                                       ARRAY(SELECT b.oid FROM cbody b WHERE b.dynamic),
+                                       ARRAY(SELECT '' FROM cbody b WHERE b.dynamic)) w),
 sdhit AS (
     SELECT sdword.oid, x.qname
       FROM sdword JOIN sdtarget x ON lower(x.relname) = sdword.word
@@ -884,11 +909,12 @@ pfset AS MATERIALIZED (
 -- the settings each function reads, itself or through the functions it
 -- calls, named with the function that reads them (the calls walked
 -- backwards)
-pfsetup(fid, via) AS (
-    SELECT fs.fid, format('%s in %s', n.name, fs.fid::regprocedure::text)
-      FROM pfset fs, unnest(fs.names) n(name)
-    UNION
-    SELECT g.caller, u.via FROM pfsetup u JOIN pfgraph g ON g.callee = u.fid),
+pfsetup AS MATERIALIZED (
+    SELECT w.fid, w.val AS via
+      FROM (SELECT array_agg(fs.fid) AS fids, array_agg(format('%s in %s', n.name, fs.fid::regprocedure::text)) AS vals
+              FROM pfset fs, unnest(fs.names) n(name)) f,
+           tenant_rls._walk_calls_back(ARRAY(SELECT g.caller FROM pfgraph g), ARRAY(SELECT g.callee FROM pfgraph g),
+                                       f.fids, f.vals) w),
 -- per policy: the settings its functions (and those they call) read
 polfset AS (
     SELECT p.relid, p.polname, array_agg(DISTINCT u.via) AS via
@@ -937,10 +963,10 @@ tnsrc AS (
       JOIN pg_proc c ON c.oid = x.fid AND c.prolang NOT IN (12, 13)
      WHERE lower(CASE WHEN c.prosqlbody IS NULL THEN c.prosrc ELSE pg_get_function_sqlbody(c.oid) END)
            ~ '(\mpg_notify\M|\mnotify\s)'),
-tnup(fid, notifier) AS (
-    SELECT t.fid, t.fid FROM tnsrc t
-    UNION
-    SELECT g.caller, u.notifier FROM tnup u JOIN tggraph g ON g.callee = u.fid),
+tnup AS MATERIALIZED (
+    SELECT w.fid, w.val::oid AS notifier
+      FROM tenant_rls._walk_calls_back(ARRAY(SELECT g.caller FROM tggraph g), ARRAY(SELECT g.callee FROM tggraph g),
+                                       ARRAY(SELECT t.fid FROM tnsrc t), ARRAY(SELECT t.fid::text FROM tnsrc t)) w),
 tnotify AS MATERIALIZED (
     SELECT f.fid, bool_or(u.notifier = f.fid) AS direct,
            string_agg(DISTINCT u.notifier::regprocedure::text, ', ' ORDER BY u.notifier::regprocedure::text)
@@ -974,10 +1000,10 @@ towrite AS (
                '--[^\n]*', ' ', 'g'),                  -- comments
                '/\*.*?\*/', ' ', 'g')
            ~ '\m(insert|update|delete|merge|truncate|copy|execute)\M'),
-towriteup(fid) AS (
-    SELECT w.fid FROM towrite w
-    UNION
-    SELECT g.caller FROM towriteup u JOIN tograph g ON g.callee = u.fid),
+towriteup AS MATERIALIZED (
+    SELECT w.fid
+      FROM tenant_rls._walk_calls_back(ARRAY(SELECT g.caller FROM tograph g), ARRAY(SELECT g.callee FROM tograph g),
+                                       ARRAY(SELECT t.fid FROM towrite t), ARRAY(SELECT '' FROM towrite t)) w),
 -- the settings that turn a safeguard of tenant_rls off, how bad that is,
 -- the values that do (lower case, unquoted), and what it does (after "In
 -- those sessions" / "In every session")
