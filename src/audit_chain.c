@@ -3103,9 +3103,8 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 	bool		has_head;
 	bool		has_anchor;
 	TimestampTz head_logged_at = DT_NOBEGIN;
-	TimestampTz last_logged_at = DT_NOBEGIN;	/* of the last batch read */
+	TimestampTz last_logged_at = DT_NOBEGIN;	/* of the last batch read (none: DT_NOBEGIN) */
 	TimestampTz verify_now = GetCurrentTimestamp();
-	bool		read_batch = false;
 	Portal		portal;
 	Oid			argtypes[3] = {TEXTOID, INT8OID, INT8OID};
 	Datum		args[3];
@@ -3210,7 +3209,6 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 			}
 			memcpy(prev, stored_hash, AUDIT_HASH_LEN);
 			last_logged_at = DatumGetTimestampTz(values[AB_LOGGED_AT]);
-			read_batch = true;
 			expected++;
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -3250,7 +3248,7 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 		 * logged earlier, so a head moved into the future would date every
 		 * later batch of the tenant there, unseen (review rev21c).
 		 */
-		else if (has_head && read_batch && !TIMESTAMP_IS_NOBEGIN(head_logged_at) &&
+		else if (has_head && !TIMESTAMP_IS_NOBEGIN(last_logged_at) && !TIMESTAMP_IS_NOBEGIN(head_logged_at) &&
 				 head_logged_at != last_logged_at)
 		{
 			bad_seq = head_seq;

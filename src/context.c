@@ -481,7 +481,6 @@ tenant_rls_current_tenant_uuid(PG_FUNCTION_ARGS)
 	if (!cache_hit(&uuid_cache, v))
 	{
 		pg_uuid_t	u;
-
 		char	   *canonical;
 
 		if (!parse_uuid(v, &u))
@@ -506,7 +505,6 @@ context_integer(AccessorCache *c, const char *v, int64 min, int64 max,
 	if (!cache_hit(c, v))
 	{
 		int64		n;
-
 		char		canonical[32];
 
 		if (!parse_int_range(v, min, max, &n))

@@ -833,16 +833,20 @@ chit AS MATERIALIZED (
 -- ... and the tenant tables each of them reaches through the functions it
 -- calls, and which of them run dynamic SQL or reach one that does (the
 -- call graph walked backwards)
+-- (each walk takes the calls, and the functions with their facts, as pairs
+-- of arrays aggregated in one pass, so that their elements stay paired)
+cgedges AS (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM cgraph g),
 chitup AS MATERIALIZED (
     SELECT w.fid, w.val::oid AS trelid, t.qname
-      FROM tenant_rls._walk_calls_back(ARRAY(SELECT g.caller FROM cgraph g), ARRAY(SELECT g.callee FROM cgraph g),
-                                       ARRAY(SELECT h.fid FROM chit h), ARRAY(SELECT h.trelid::text FROM chit h)) w
+      FROM cgedges g,
+           (SELECT array_agg(h.fid) AS fids, array_agg(h.trelid::text) AS vals FROM chit h) f,
+           tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w
       JOIN ten t ON t.relid = w.val::oid),
 cdynup AS MATERIALIZED (
     SELECT w.fid
-      FROM tenant_rls._walk_calls_back(ARRAY(SELECT g.caller FROM cgraph g), ARRAY(SELECT g.callee FROM cgraph g),
-                                       ARRAY(SELECT b.oid FROM cbody b WHERE b.dynamic),
-                                       ARRAY(SELECT '' FROM cbody b WHERE b.dynamic)) w),
+      FROM cgedges g,
+           (SELECT array_agg(b.oid) AS fids, array_agg(''::text) AS vals FROM cbody b WHERE b.dynamic) f,
+           tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 sdhit AS (
     SELECT sdword.oid, x.qname
       FROM sdword JOIN sdtarget x ON lower(x.relname) = sdword.word
@@ -911,10 +915,10 @@ pfset AS MATERIALIZED (
 -- backwards)
 pfsetup AS MATERIALIZED (
     SELECT w.fid, w.val AS via
-      FROM (SELECT array_agg(fs.fid) AS fids, array_agg(format('%s in %s', n.name, fs.fid::regprocedure::text)) AS vals
+      FROM (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM pfgraph g) g,
+           (SELECT array_agg(fs.fid) AS fids, array_agg(format('%s in %s', n.name, fs.fid::regprocedure::text)) AS vals
               FROM pfset fs, unnest(fs.names) n(name)) f,
-           tenant_rls._walk_calls_back(ARRAY(SELECT g.caller FROM pfgraph g), ARRAY(SELECT g.callee FROM pfgraph g),
-                                       f.fids, f.vals) w),
+           tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 -- per policy: the settings its functions (and those they call) read
 polfset AS (
     SELECT p.relid, p.polname, array_agg(DISTINCT u.via) AS via
@@ -965,8 +969,9 @@ tnsrc AS (
            ~ '(\mpg_notify\M|\mnotify\s)'),
 tnup AS MATERIALIZED (
     SELECT w.fid, w.val::oid AS notifier
-      FROM tenant_rls._walk_calls_back(ARRAY(SELECT g.caller FROM tggraph g), ARRAY(SELECT g.callee FROM tggraph g),
-                                       ARRAY(SELECT t.fid FROM tnsrc t), ARRAY(SELECT t.fid::text FROM tnsrc t)) w),
+      FROM (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM tggraph g) g,
+           (SELECT array_agg(t.fid) AS fids, array_agg(t.fid::text) AS vals FROM tnsrc t) f,
+           tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 tnotify AS MATERIALIZED (
     SELECT f.fid, bool_or(u.notifier = f.fid) AS direct,
            string_agg(DISTINCT u.notifier::regprocedure::text, ', ' ORDER BY u.notifier::regprocedure::text)
@@ -1002,8 +1007,9 @@ towrite AS (
            ~ '\m(insert|update|delete|merge|truncate|copy|execute)\M'),
 towriteup AS MATERIALIZED (
     SELECT w.fid
-      FROM tenant_rls._walk_calls_back(ARRAY(SELECT g.caller FROM tograph g), ARRAY(SELECT g.callee FROM tograph g),
-                                       ARRAY(SELECT t.fid FROM towrite t), ARRAY(SELECT '' FROM towrite t)) w),
+      FROM (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM tograph g) g,
+           (SELECT array_agg(t.fid) AS fids, array_agg(''::text) AS vals FROM towrite t) f,
+           tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 -- the settings that turn a safeguard of tenant_rls off, how bad that is,
 -- the values that do (lower case, unquoted), and what it does (after "In
 -- those sessions" / "In every session")
