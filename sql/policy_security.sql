@@ -180,6 +180,10 @@ GRANT SELECT ON sec.g TO tr_sec_app;
 -- A lets B read its rows
 SELECT tenant_rls.grant_access('sec.g', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
                                'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a22', 'read');
+-- a braced uuid is refused; the hint names the table's tenant column, which
+-- decides the type here (tenant_rls.tenant_type is text)
+SELECT tenant_rls.grant_access('sec.g', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}',
+                               'c0eebc99-9c0b-4ef8-bb6d-6bb9bd380a33', 'read');
 RESET ROLE;
 SHOW tenant_rls.tenant_type;
 SET ROLE tr_sec_app;

@@ -152,6 +152,17 @@ uuid_to_cstring(const pg_uuid_t *u)
 char *
 tenant_canonicalize(const char *value, TenantType type)
 {
+	return tenant_canonicalize_for(value, type, NULL);
+}
+
+/*
+ * As tenant_canonicalize(), for a value whose type is decided by something
+ * other than tenant_rls.tenant_type: type_source names it in the hint
+ * ("the tenant column of table \"t\" is uuid").
+ */
+char *
+tenant_canonicalize_for(const char *value, TenantType type, const char *type_source)
+{
 	size_t		len = strlen(value);
 
 	if (len == 0)
@@ -180,6 +191,8 @@ tenant_canonicalize(const char *value, TenantType type)
 					 errhint("Pass the tenant identifier itself, without line breaks or other control characters.")));
 	}
 
+	if (type_source == NULL)
+		type_source = psprintf("tenant_rls.tenant_type = %s", tenant_type_name(type));
 	switch (type)
 	{
 		case TENANT_TYPE_UUID:
@@ -190,7 +203,8 @@ tenant_canonicalize(const char *value, TenantType type)
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 							 errmsg("invalid tenant value for type uuid: \"%s\"", value),
-							 errhint("Tenants are uuids (tenant_rls.tenant_type = uuid); pass one like 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'.")));
+							 errhint("Tenants are uuids (%s); pass one like 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', without braces.",
+									  type_source)));
 				return uuid_to_cstring(&u);
 			}
 		case TENANT_TYPE_BIGINT:
@@ -210,14 +224,14 @@ tenant_canonicalize(const char *value, TenantType type)
 								(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 								 errmsg("tenant value %s is out of range for type %s",
 										value, tenant_type_name(type)),
-								 errhint("Pass a number from " INT64_FORMAT " to " INT64_FORMAT " (tenant_rls.tenant_type = %s).",
-										 min, max, tenant_type_name(type))));
+								 errhint("Pass a number from " INT64_FORMAT " to " INT64_FORMAT " (%s).",
+										 min, max, type_source)));
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 							 errmsg("invalid tenant value for type %s: \"%s\"",
 									tenant_type_name(type), value),
-							 errhint("Tenants are %s numbers (tenant_rls.tenant_type = %s); pass the digits only.",
-									 tenant_type_name(type), tenant_type_name(type))));
+							 errhint("Tenants are %s numbers (%s); pass the digits only.",
+									 tenant_type_name(type), type_source)));
 				}
 				return psprintf(INT64_FORMAT, v);
 			}

@@ -11,6 +11,8 @@
  * palloc'd canonical string, or raises a clear error.
  */
 extern char *tenant_canonicalize(const char *value, TenantType type);
+extern char *tenant_canonicalize_for(const char *value, TenantType type,
+									 const char *type_source);
 
 /*
  * Store a canonical tenant value in app.current_tenant_id, transaction-local

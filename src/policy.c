@@ -2123,14 +2123,16 @@ grant_table_type(Oid relid, RegRow *reg)
 }
 
 static char *
-grant_arg(FunctionCallInfo fcinfo, int argno, const char *what, const ColType *ct)
+grant_arg(FunctionCallInfo fcinfo, int argno, const char *what, const ColType *ct, Oid relid)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what),
 				 errhint("Pass the tenant value, as given to tenant_rls.set_tenant().")));
-	return tenant_canonicalize(TextDatumGetCString(PG_GETARG_DATUM(argno)), ct->ttype);
+	return tenant_canonicalize_for(TextDatumGetCString(PG_GETARG_DATUM(argno)), ct->ttype,
+								   psprintf("the tenant column of table \"%s\" is %s",
+											tenant_rel_qualname(relid), ct->tenant_type));
 }
 
 /*
@@ -2272,8 +2274,8 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
 	ct = grant_table_type(relid, &reg);
-	owner_c = grant_arg(fcinfo, 1, "owner tenant", ct);
-	grantee_c = grant_arg(fcinfo, 2, "grantee tenant", ct);
+	owner_c = grant_arg(fcinfo, 1, "owner tenant", ct, relid);
+	grantee_c = grant_arg(fcinfo, 2, "grantee tenant", ct, relid);
 	if (strcmp(owner_c, grantee_c) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -2352,8 +2354,8 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
 	ct = grant_table_type(relid, &reg);
-	owner_c = grant_arg(fcinfo, 1, "owner tenant", ct);
-	grantee_c = grant_arg(fcinfo, 2, "grantee tenant", ct);
+	owner_c = grant_arg(fcinfo, 1, "owner tenant", ct, relid);
+	grantee_c = grant_arg(fcinfo, 2, "grantee tenant", ct, relid);
 	check_grantor(relid, owner_c, ct, "revoke");
 
 	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(relid))));
