@@ -232,7 +232,7 @@ ALTER TABLE covg4_archive.orders_2021 OWNER TO covg4_migrator;
 -- owned by a NOLOGIN role nobody logs in as: not reported
 CREATE TABLE covg4_archive.orders_2019 (tenant_id text, email text);
 ALTER TABLE covg4_archive.orders_2019 OWNER TO covg4_owner;
-SELECT l.level, l.object, l.detail, l.fix FROM tenant_rls.lint() l
+SELECT l.level, l.object, l.message, l.fix FROM tenant_rls.lint() l
  WHERE l.code = 'table_outside_managed_schemas' AND l.object LIKE 'covg4%' ORDER BY 2;
 SELECT covg4_h.apply_fix('table_outside_managed_schemas', 'covg4_archive.orders_2020');
 SELECT level, object FROM covg4_h.mine('table_outside_managed_schemas');

@@ -46,6 +46,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -795,8 +796,20 @@ default_is_nextval(Oid relid, AttrNumber attnum)
 				char	   *name;
 
 				result = funcid == F_NEXTVAL || funcid == F_GEN_RANDOM_UUID;
-				if (!result && (name = get_func_name(funcid)) != NULL)
-					result = strcmp(name, "uuid_generate_v4") == 0;
+
+				/*
+				 * uuid-ossp's, not any function of that name (a table owner's
+				 * own could return anything: a unique e-mail, say)
+				 */
+				if (!result && (name = get_func_name(funcid)) != NULL &&
+					strcmp(name, "uuid_generate_v4") == 0 &&
+					get_func_rettype(funcid) == UUIDOID)
+				{
+					Oid			extoid = getExtensionOfObject(ProcedureRelationId, funcid);
+					char	   *extname = OidIsValid(extoid) ? get_extension_name(extoid) : NULL;
+
+					result = extname != NULL && strcmp(extname, "uuid-ossp") == 0;
+				}
 			}
 		}
 	}

@@ -2099,7 +2099,8 @@ sql_drop_work(EventTriggerData *trigdata)
 	 * Managed policies and tenant columns dropped from a protected table that
 	 * stays (the rows of dropped tables are gone by now).
 	 */
-	ret = et_spi("SELECT d.object_type, d.address_names[1], d.address_names[2], d.address_names[3]"
+	ret = et_spi("SELECT d.object_type, d.address_names[1], d.address_names[2], d.address_names[3],"
+				 "       COALESCE(r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.?) d.address_names[3], false)"
 					  " FROM pg_catalog.pg_event_trigger_dropped_objects() WITH ORDINALITY d"
 					  " JOIN tenant_rls.protected_table r"
 					  "  ON r.schema_name OPERATOR(pg_catalog.=) d.address_names[1]"
@@ -2123,11 +2124,15 @@ sql_drop_work(EventTriggerData *trigdata)
 		char	   *qualname = quote_qualified_identifier(SPI_getvalue(tup, tupdesc, 2),
 														  SPI_getvalue(tup, tupdesc, 3));
 		char	   *name = SPI_getvalue(tup, tupdesc, 4);
+		bool		isnull;
+		bool		registered = DatumGetBool(SPI_getbinval(tup, tupdesc, 5, &isnull));
 
 		if (strcmp(objtype, "policy") == 0)
 			report_drift(qualname,
 						 psprintf("cannot drop policy \"%s\" of protected table %s", name, qualname),
-						 psprintf("The policy is managed by tenant_rls; table %s is protected by tenant_rls.", qualname));
+						 registered
+						 ? psprintf("The policy is managed by tenant_rls; table %s is protected by tenant_rls.", qualname)
+						 : psprintf("Names beginning with tenant_rls_ are reserved for tenant_rls's policies; table %s is protected by tenant_rls.", qualname));
 		else
 			report_table_drift(qualname,
 							   psprintf("cannot drop tenant column \"%s\" of protected table %s", name, qualname));

@@ -120,11 +120,13 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('audit_log_ignores_policies', 'warning', 'audited table with row policies of its own',
      'An audited table has row-level security policies besides tenant_rls''s (per author, per team, per role): the audit log does not apply them, so every role of the tenant that may SELECT the table reads, through tenant_rls.audit_log and audit_history(), the row images those policies hide from it, deleted rows included.'),
     ('view_not_security_invoker', 'error', 'view without security_invoker',
-     'A view over a tenant table runs with its owner''s rights: the owner''s row-level security applies, not the caller''s (a warning when the owner is bound by the same tenant policies: not a superuser, BYPASSRLS or admin role, and every table it reads protected, enabled and, if the owner''s, FORCEd).'),
+     'A view over a tenant table (also one outside the managed schemas, and the audit log) runs with its owner''s rights: the owner''s row-level security applies, not the caller''s (a warning when the owner is bound by the same tenant policies: not a superuser, BYPASSRLS or admin role, and every table it reads protected, enabled and, if the owner''s, FORCEd).'),
     ('materialized_view_over_tenant_table', 'error', 'materialized view over a tenant table',
-     'A materialized view stores rows of a tenant table (directly, through views or through a function); it has no row-level security, so every reader sees every tenant.'),
+     'A materialized view stores rows of a tenant table (also one outside the managed schemas, and the audit log; directly, through views or through a function); it has no row-level security, so every reader sees every tenant.'),
     ('security_definer_reads_tenant_table', 'warning', 'SECURITY DEFINER function reads a tenant table',
-     'A SECURITY DEFINER function names a tenant table or a view over one, calls a function that does, or runs dynamic SQL as a role that bypasses row-level security: it reads with its owner''s rights (all tenants, an error, if the owner is a superuser, has BYPASSRLS or has the privileges of tenant_rls.admin_role).'),
+     'A SECURITY DEFINER function names a tenant table (also one outside the managed schemas, and the audit log) or a view over one, calls a function that does, or runs dynamic SQL as a role that bypasses row-level security: it reads with its owner''s rights (all tenants, an error, if the owner is a superuser, has BYPASSRLS or has the privileges of tenant_rls.admin_role, or if a table it reads has no row-level security).'),
+    ('security_definer_changes_isolation', 'error', 'SECURITY DEFINER function undoes tenant isolation',
+     'A SECURITY DEFINER function whose owner may undo tenant isolation (a superuser, the owner of tenant tables or a member of it, a member of pg_write_all_data) calls grant_access(), unprotect(), mark_global(), allow_global_rows() or accept_finding(), or names the tables behind them, directly or through a function it calls: whoever may execute it does so with the owner''s rights, from any tenant''s session (an error when PUBLIC or an application role may execute it).'),
     ('security_definer_sets_tenant', 'error', 'SECURITY DEFINER function sets the tenant',
      'A user SECURITY DEFINER function calls tenant_rls.set_tenant() or sets app.current_tenant_id: it runs as its owner, so strict mode lets it through, and whoever may call it chooses any tenant without a signed token.'),
     ('rule_bypasses_rls', 'error', 'rule acts on tenant tables as a role that bypasses row-level security',
@@ -188,7 +190,9 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('server_version_cve', 'error', 'server version with known row-security CVEs',
      'This PostgreSQL minor release has known vulnerabilities that bypass or leak through row-level security.'),
     ('table_outside_managed_schemas', 'warning', 'table with the tenant column outside the managed schemas',
-     'A table (also a foreign table) outside tenant_rls.managed_schemas has the tenant column and a role other than its owner may read or change it, or its owner is a login role or has login members (the application''s own copy): nothing protects its rows (a copy that a trigger fills, an archive, a reporting feed).'),
+     'A table (also a foreign table) outside tenant_rls.managed_schemas has the tenant column and a role other than its owner may read or change it (a privilege on the table or on some of its columns), or its owner is a login role or has login members (the application''s own copy): nothing protects its rows (a copy that a trigger fills, an archive, a reporting feed).'),
+    ('trigger_writes_unprotected_table', 'warning', 'trigger on a tenant table writes to a table without tenant isolation',
+     'A trigger function on a tenant table (or a user function it calls, at any depth) writes by name (INSERT, UPDATE, MERGE, COPY) to a table that isolates no tenant: a global table, one without the tenant column, or one outside tenant_rls.managed_schemas. What it copies from a tenant''s row there is readable by every role that may read that table (a PL/pgSQL change log, an activity feed).'),
     ('trigger_notifies', 'warning', 'trigger or rule on a tenant table sends NOTIFY',
      'A trigger function (pg_notify() or NOTIFY) or a rule (NOTIFY) on a tenant table sends notifications: LISTEN needs no privilege and notifications have no row-level security, so every tenant''s sessions that listen on the channel receive what it sends.'),
     ('schema_create_privilege', 'warning', 'application role may create objects in a schema',
@@ -217,6 +221,29 @@ COMMENT ON FUNCTION tenant_rls._tables() IS
     'internal: the tables of the managed schemas, the registered ones and all their partitions and children (coverage_tables.c)';
 REVOKE ALL ON FUNCTION tenant_rls._tables() FROM PUBLIC;
 
+-- A fix the drift guard would refuse (a DROP POLICY of a tenant_rls_*
+-- policy), in a DO block that sets tenant_rls.drift_action to warning for
+-- those statements only (a superuser's fix; the guard logs a warning).
+CREATE FUNCTION tenant_rls._drift_allowed(sql text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT format('DO %s DECLARE prev text := current_setting(%L); BEGIN '
+                  'PERFORM set_config(%L, %L, true); %s '
+                  'PERFORM set_config(%L, prev, true); END %s;',
+                  tag, 'tenant_rls.drift_action', 'tenant_rls.drift_action', 'warning', sql,
+                  'tenant_rls.drift_action', tag)
+      -- the dollar quote's tag: one the statement does not contain (a table
+      -- or policy named with "$fix$" in it would end the quote there, and
+      -- the rest of its name would run as SQL in the fixing superuser's
+      -- session)
+      FROM (SELECT (SELECT '$fix' || CASE WHEN n = 0 THEN '' ELSE n::text END || '$'
+                      FROM generate_series(0, length(sql)) n
+                     WHERE strpos(sql, '$fix' || CASE WHEN n = 0 THEN '' ELSE n::text END || '$') = 0
+                     ORDER BY n LIMIT 1) AS tag) x
+$$;
+REVOKE ALL ON FUNCTION tenant_rls._drift_allowed(text) FROM PUBLIC;
+
 -- The SQL that puts a managed policy back as the registry defines it:
 --   mode 'create'  CREATE POLICY (it was dropped)
 --   mode 'alter'   ALTER POLICY ... TO ... USING ... WITH CHECK (roles or
@@ -231,22 +258,8 @@ CREATE FUNCTION tenant_rls._restore_policy(qname text, polname name, def jsonb, 
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT CASE WHEN mode IN ('create', 'alter') THEN sql
-                ELSE format('DO %s DECLARE prev text := current_setting(%L); BEGIN '
-                            'PERFORM set_config(%L, %L, true); %s '
-                            'PERFORM set_config(%L, prev, true); END %s;',
-                            tag, 'tenant_rls.drift_action', 'tenant_rls.drift_action', 'warning', sql,
-                            'tenant_rls.drift_action', tag) END
-      -- the dollar quote's tag: one the statement does not contain (a table
-      -- or policy named with "$fix$" in it would end the quote there, and
-      -- the rest of its name would run as SQL in the fixing superuser's
-      -- session)
-      FROM (SELECT y.sql,
-                   (SELECT '$fix' || CASE WHEN n = 0 THEN '' ELSE n::text END || '$'
-                      FROM generate_series(0, length(y.sql)) n
-                     WHERE strpos(y.sql, '$fix' || CASE WHEN n = 0 THEN '' ELSE n::text END || '$') = 0
-                     ORDER BY n LIMIT 1) AS tag
-              FROM (SELECT CASE mode WHEN 'replace' THEN format('DROP POLICY IF EXISTS %I ON %s; ', polname, qname) ELSE '' END
+    SELECT CASE WHEN mode IN ('create', 'alter') THEN y.sql ELSE tenant_rls._drift_allowed(y.sql) END
+      FROM (SELECT CASE mode WHEN 'replace' THEN format('DROP POLICY IF EXISTS %I ON %s; ', polname, qname) ELSE '' END
                 || CASE WHEN mode = 'alter' THEN format('ALTER POLICY %I ON %s', polname, qname)
                         ELSE format('CREATE POLICY %I ON %s AS %s FOR %s', polname, qname,
                                     CASE WHEN coalesce((def ->> 'permissive')::boolean, true) THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
@@ -259,7 +272,7 @@ CREATE FUNCTION tenant_rls._restore_policy(qname text, polname name, def jsonb, 
                                                                           THEN def -> 'roles' END) r), 'PUBLIC'),
                           CASE WHEN def ->> 'qual' IS NOT NULL THEN format(' USING (%s)', def ->> 'qual') ELSE '' END,
                           CASE WHEN def ->> 'with_check' IS NOT NULL THEN format(' WITH CHECK (%s)', def ->> 'with_check') ELSE '' END)
-                   AS sql) y) x
+                   AS sql) y
 $$;
 REVOKE ALL ON FUNCTION tenant_rls._restore_policy(text, name, jsonb, text) FROM PUBLIC;
 
@@ -329,7 +342,7 @@ CREATE FUNCTION tenant_rls._runs_dynamic_sql(lang name, body text) RETURNS boole
     AS $$
     SELECT (lang NOT IN ('sql', 'internal', 'c')
             AND lower(body) ~ '\m(execute|spi_exec|spi_exec_query|spi_query|spi_prepare|spi_exec_prepared|spi_query_prepared|spi_execp)\M|plpy\.cursor')
-        OR lower(body) ~ '\m(query_to_xml|query_to_xml_and_xmlschema|query_to_xmlschema|cursor_to_xml|table_to_xml|table_to_xml_and_xmlschema|schema_to_xml|schema_to_xml_and_xmlschema|database_to_xml|database_to_xml_and_xmlschema|ts_stat|dblink|dblink_exec|dblink_open|dblink_send_query)"?\s*\('
+        OR lower(body) ~ '\m(query_to_xml|query_to_xml_and_xmlschema|query_to_xmlschema|cursor_to_xml|table_to_xml|table_to_xml_and_xmlschema|table_to_xmlschema|schema_to_xml|schema_to_xml_and_xmlschema|schema_to_xmlschema|database_to_xml|database_to_xml_and_xmlschema|database_to_xmlschema|ts_stat|ts_rewrite|dblink|dblink_exec|dblink_open|dblink_send_query)"?\s*\('
         OR lower(body) ~ 'u&"'
     $$;
 COMMENT ON FUNCTION tenant_rls._runs_dynamic_sql(name, text) IS
@@ -351,6 +364,28 @@ CREATE FUNCTION tenant_rls._body_words(body text) RETURNS SETOF text
     $$;
 COMMENT ON FUNCTION tenant_rls._body_words(text) IS
     'internal: the identifiers a function body names (security_definer_reads_tenant_table)';
+
+-- The relations a function body writes by name: the last part of the name
+-- after INSERT INTO, UPDATE, MERGE INTO or COPY (string literals and
+-- comments left out), unquoted names folded to lower case as the parser
+-- does, quoted ones exact.  For trigger_writes_unprotected_table.
+CREATE FUNCTION tenant_rls._written_names(body text) RETURNS SETOF text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 4
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT DISTINCT CASE WHEN left(n.last, 1) = '"' THEN replace(substr(n.last, 2, length(n.last) - 2), '""', '"')
+                         ELSE lower(n.last) END
+      FROM regexp_matches(
+               regexp_replace(regexp_replace(regexp_replace(body,
+                   '''(?:[^'']|'''')*''', ' ', 'g'),   -- string literals
+                   '--[^\n]*', ' ', 'g'),                  -- comments
+                   '/\*.*?\*/', ' ', 'g'),
+               '\m(?:insert\s+into|update|merge\s+into|copy)\s+(?:only\s+)?'
+               '((?:(?:"(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?(?:"(?:[^"]|"")+"|[^\s"().,;]+))', 'gi') m,
+           LATERAL (SELECT (regexp_match(m[1], '("(?:[^"]|"")+"|[^\s"().,;]+)$'))[1] AS last) n
+    $$;
+COMMENT ON FUNCTION tenant_rls._written_names(text) IS
+    'internal: the relation names a function body writes (trigger_writes_unprotected_table)';
 
 -- The user functions a function calls: by name in its body (by text: a
 -- word equal to a function's name) or, for BEGIN ATOMIC, by dependency.
@@ -700,6 +735,42 @@ aud AS (SELECT t.tgrelid,
 has_enable_audit AS (SELECT EXISTS (SELECT 1 FROM pg_proc p
                                      WHERE p.pronamespace = 'tenant_rls'::regnamespace
                                        AND p.proname = 'enable_audit') AS yes),
+-- tenant rows nothing protects or the extension keeps: the tables with the
+-- tenant column outside _tables() (outside the managed schemas; their
+-- columns looked up by index for each), and the audit log's tables (the
+-- partitioned audit_batch and its partitions).  Views, materialized views and
+-- SECURITY DEFINER functions over them are reported as over tenant tables.
+xten AS MATERIALIZED (
+    SELECT c.oid AS relid, c.relname, format('%I.%I', n.nspname, c.relname) AS qname,
+           c.relkind, c.relispartition, c.relacl, c.relowner, n.nspname, false AS audit
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN tt ON tt.relid = c.oid
+      LEFT JOIN extrels e ON e.objid = c.oid
+     CROSS JOIN cfg
+     WHERE c.relkind IN ('r', 'p', 'f') AND tt.relid IS NULL AND e.objid IS NULL
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls') AND n.nspname !~ '^pg_'
+       AND (SELECT true FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attname = cfg.tenant_column AND a.attnum > 0 AND NOT a.attisdropped)
+    UNION ALL
+    SELECT c.oid, c.relname, format('%I.%I', 'tenant_rls', c.relname), c.relkind, c.relispartition,
+           c.relacl, c.relowner, 'tenant_rls', true
+      FROM pg_class c
+     WHERE c.relnamespace = 'tenant_rls'::regnamespace AND c.relkind IN ('r', 'p')
+       AND (c.relname = 'audit_batch'
+            OR c.oid IN (SELECT i.inhrelid FROM pg_inherits i JOIN pg_class b ON b.oid = i.inhparent
+                          WHERE b.relnamespace = 'tenant_rls'::regnamespace AND b.relname = 'audit_batch'))),
+-- what views and functions may read: the tenant tables and those, and
+-- whether their policies bind a reader that is not their owner (t_ok: row
+-- security on and, for a tenant table, protected; the audit log's tables
+-- have policies of their own)
+tgt AS MATERIALIZED (
+    SELECT t.relid, t.table_name AS relname, t.qname, t.status = 'protected' AND t.rls_enabled AS t_ok,
+           t.rls_forced AS t_forced, t.owner AS t_owner
+      FROM ten t
+    UNION ALL
+    SELECT x.relid, x.relname, x.qname, x.audit AND c.relrowsecurity, c.relforcerowsecurity, x.relowner
+      FROM xten x JOIN pg_class c ON c.oid = x.relid),
 -- views and materialized views reading tenant tables, through other views too
 -- what rules read or change (one pass over pg_depend): views through their
 -- ON SELECT rule, and the other rules (rule_bypasses_rls)
@@ -711,7 +782,7 @@ rdep AS MATERIALIZED (
 vdep AS MATERIALIZED (
     SELECT DISTINCT rdep.ev_class AS viewid, rdep.base FROM rdep WHERE rdep.ev_class <> rdep.base),
 vreach AS (
-    SELECT vdep.viewid, t.relid AS tenant_relid FROM vdep JOIN ten t ON t.relid = vdep.base
+    SELECT vdep.viewid, t.relid AS tenant_relid FROM vdep JOIN tgt t ON t.relid = vdep.base
     UNION
     SELECT vdep.viewid, vreach.tenant_relid FROM vreach JOIN vdep ON vdep.base = vreach.viewid),
 -- the views and materialized views found, with what the findings show;
@@ -734,7 +805,7 @@ vrel AS (
            -- it as the owner) without FORCE
            bool_or(NOT coalesce(x.t_ok, false) OR (pg_has_role(x.relowner, x.t_owner, 'USAGE') AND NOT x.t_forced)) AS weak
       FROM (SELECT a.viewid AS oid,
-                   t.status = 'protected' AND t.rls_enabled AS t_ok, t.rls_forced AS t_forced, t.owner AS t_owner,
+                   t.t_ok, t.t_forced, t.t_owner,
                    (SELECT c.relkind FROM pg_class c WHERE c.oid = a.viewid) AS relkind,
                    (SELECT c.relname FROM pg_class c WHERE c.oid = a.viewid) AS relname,
                    (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -746,7 +817,7 @@ vrel AS (
                      WHERE c.oid = a.tenant_relid) AS tname
               FROM vall a
               -- (a hash join: a sub-select on the CTE would scan it per row)
-              LEFT JOIN ten t ON t.relid = a.tenant_relid
+              LEFT JOIN tgt t ON t.relid = a.tenant_relid
              WHERE NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = a.viewid)
             OFFSET 0) x
      WHERE x.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -771,12 +842,10 @@ sdword AS (SELECT DISTINCT s.oid, w.word FROM sdf s, tenant_rls._body_words(s.ra
 -- reads it (through other views too; a security_invoker view run by the
 -- function runs with the function owner's rights)
 sdtarget AS MATERIALIZED (
-    SELECT t.relid, t.table_name AS relname, t.relid AS trelid, t.qname FROM ten t
+    SELECT t.relid, t.relname, t.relid AS trelid, t.qname, t.t_ok FROM tgt t
     UNION ALL
-    SELECT vr.viewid, (SELECT c.relname FROM pg_class c WHERE c.oid = vr.viewid), vr.tenant_relid,
-           (SELECT format('%I.%I', n.nspname, c.relname)
-              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = vr.tenant_relid)
-      FROM vreach vr),
+    SELECT vr.viewid, (SELECT c.relname FROM pg_class c WHERE c.oid = vr.viewid), vr.tenant_relid, t.qname, t.t_ok
+      FROM vreach vr JOIN tgt t ON t.relid = vr.tenant_relid),
 -- the user functions they call (by name in the body, by dependency for
 -- BEGIN ATOMIC), which run with the definer's rights too, and the user
 -- functions materialized views call (run by the owner at refresh): the
@@ -837,32 +906,66 @@ chit AS MATERIALIZED (
 -- of arrays aggregated in one pass, so that their elements stay paired)
 cgedges AS (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM cgraph g),
 chitup AS MATERIALIZED (
-    SELECT w.fid, w.val::oid AS trelid, t.qname
+    SELECT w.fid, w.val::oid AS trelid, t.qname, t.t_ok
       FROM cgedges g,
            (SELECT array_agg(h.fid) AS fids, array_agg(h.trelid::text) AS vals FROM chit h) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w
-      JOIN ten t ON t.relid = w.val::oid),
+      JOIN tgt t ON t.relid = w.val::oid),
 cdynup AS MATERIALIZED (
     SELECT w.fid
       FROM cgedges g,
            (SELECT array_agg(b.oid) AS fids, array_agg(''::text) AS vals FROM cbody b WHERE b.dynamic) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 sdhit AS (
-    SELECT sdword.oid, x.qname
+    SELECT sdword.oid, x.qname, x.t_ok
       FROM sdword JOIN sdtarget x ON lower(x.relname) = sdword.word
      WHERE EXISTS (SELECT 1 FROM sdf)
     UNION
-    SELECT sdword.oid, x.qname
+    SELECT sdword.oid, x.qname, x.t_ok
       FROM sdword JOIN sdtarget x ON x.relname = sdword.word
      WHERE EXISTS (SELECT 1 FROM sdf)
     UNION
-    SELECT s.oid, x.qname
+    SELECT s.oid, x.qname, x.t_ok
       FROM sdf s
       JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid
                       AND d.refclassid = 'pg_class'::regclass
       JOIN sdtarget x ON x.relid = d.refobjid
     UNION
-    SELECT c.caller, h.qname FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'f'),
+    SELECT c.caller, h.qname, h.t_ok FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'f'),
+-- security_definer_changes_isolation: SECURITY DEFINER functions that call
+-- what undoes isolation, which then runs with their owner's rights
+-- (grant_access() to the current tenant, unprotect(), mark_global(),
+-- allow_global_rows(), accept_finding()), or name the tables behind them:
+-- by name in the body or by dependency (BEGIN ATOMIC), also in a user
+-- function they call at any depth
+isowords(word) AS (
+    VALUES ('grant_access'), ('unprotect'), ('mark_global'), ('allow_global_rows'), ('accept_finding'),
+           ('tenant_grant'), ('protected_table'), ('accepted_finding')),
+ciso AS (
+    SELECT cword.oid AS fid, cword.word FROM cword JOIN isowords i ON i.word = cword.word
+     WHERE EXISTS (SELECT 1 FROM cbody)
+    UNION
+    SELECT b.oid, p.proname::text
+      FROM cbody b
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = b.oid AND d.refclassid = 'pg_proc'::regclass
+      JOIN pg_proc p ON p.oid = d.refobjid AND p.pronamespace = 'tenant_rls'::regnamespace
+      JOIN isowords i ON i.word = p.proname::text),
+cisoup AS MATERIALIZED (
+    SELECT w.fid, w.val AS word
+      FROM cgedges g,
+           (SELECT array_agg(c.fid) AS fids, array_agg(c.word) AS vals FROM ciso c) f,
+           tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
+sdiso AS MATERIALIZED (
+    SELECT sdword.oid, sdword.word FROM sdword JOIN isowords i ON i.word = sdword.word
+     WHERE EXISTS (SELECT 1 FROM sdf)
+    UNION
+    SELECT s.oid, p.proname::text
+      FROM sdf s
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_proc'::regclass
+      JOIN pg_proc p ON p.oid = d.refobjid AND p.pronamespace = 'tenant_rls'::regnamespace
+      JOIN isowords i ON i.word = p.proname::text
+    UNION
+    SELECT c.caller, u.word FROM callee0 c JOIN cisoup u ON u.fid = c.fid WHERE c.kind = 'f'),
 -- column privileges (pg_attribute.attacl), few
 colacl AS MATERIALIZED (SELECT * FROM tenant_rls._column_acls()),
 logins AS (SELECT r.oid, r.rolname, r.rolcreaterole FROM pg_roles r WHERE r.rolcanlogin AND NOT r.rolsuper),
@@ -978,6 +1081,30 @@ tnotify AS MATERIALIZED (
                FILTER (WHERE u.notifier <> f.fid) AS via
       FROM tgfun f JOIN tnup u ON u.fid = f.fid
      GROUP BY f.fid),
+-- trigger_writes_unprotected_table: the relations that the functions of
+-- user triggers on tenant tables, or the user functions they call at any
+-- depth, write by name (INSERT INTO, UPDATE, MERGE INTO, COPY) and that
+-- isolate no tenant: not a tenant table (a global table, one without the
+-- tenant column, one outside the managed schemas; not tenant_rls's own),
+-- then every trigger function that reaches such a write, with the relation
+twsrc AS (
+    SELECT x.fid, r.oid AS target
+      FROM (SELECT f.fid FROM tgfun f UNION SELECT g.callee FROM tggraph g) x
+      JOIN pg_proc p ON p.oid = x.fid AND p.prolang NOT IN (12, 13)
+     CROSS JOIN LATERAL tenant_rls._written_names(
+               CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_function_sqlbody(p.oid) END) w(name)
+     -- (by the name index, for these few names)
+     CROSS JOIN LATERAL (SELECT c.oid FROM pg_class c
+                          WHERE c.relname = w.name AND c.relkind IN ('r', 'p', 'f') AND c.relpersistence <> 't'
+                            AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
+                                                       'tenant_rls'::regnamespace)) r
+     WHERE NOT EXISTS (SELECT 1 FROM ten t WHERE t.relid = r.oid)
+       AND NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = r.oid)),
+twup AS MATERIALIZED (
+    SELECT w.fid, w.val::oid AS target
+      FROM (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM tggraph g) g,
+           (SELECT array_agg(t.fid) AS fids, array_agg(t.target::text) AS vals FROM twsrc t) f,
+           tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 -- audit_trigger_order: the AFTER ROW triggers of audited tables that sort
 -- before tenant_rls_audit, the calls their functions make, and which of
 -- those functions write (see the finding)
@@ -1257,7 +1384,11 @@ SELECT 'extra_permissive_policy', CASE WHEN g.relid IS NULL THEN 'error' ELSE 'w
        CASE WHEN g.relid IS NULL
             THEN 'Permissive policies are OR-ed together and no restrictive tenant guard limits them: this policy can open other tenants'' rows.'
             ELSE 'Permissive policies are OR-ed together; the restrictive tenant guard still applies, but the policy widens access within the tenant.' END,
-       format('DROP POLICY %I ON %s;', p.polname, p.qname), p.relid
+       -- (the drift guard refuses to drop any tenant_rls_* policy of a
+       -- protected table, an owner's own of that name too)
+       CASE WHEN starts_with(p.polname, 'tenant_rls_')
+            THEN tenant_rls._drift_allowed(format('DROP POLICY %I ON %s;', p.polname, p.qname))
+            ELSE format('DROP POLICY %I ON %s;', p.polname, p.qname) END, p.relid
   FROM pol p LEFT JOIN guard g ON g.relid = p.relid
  WHERE p.status = 'protected' AND NOT p.is_managed AND p.polpermissive
 UNION ALL
@@ -1329,10 +1460,13 @@ UNION ALL
 SELECT CASE WHEN i.oracle THEN 'unique_not_leading_tenant' ELSE 'index_not_leading_tenant' END,
        CASE WHEN i.oracle THEN 'warning' ELSE 'info' END,
        i.iname, 'index',
-       format('%s %s on %s does not start with the tenant column %I.',
-              CASE WHEN i.indisprimary THEN 'Primary key index' WHEN i.indisunique THEN 'Unique index'
-                   WHEN i.oracle THEN 'Exclusion constraint index' ELSE 'Index' END,
-              i.iname, i.qname, i.tenant_column),
+       CASE WHEN i.indisexclusion AND i.oracle
+            THEN format('Exclusion constraint index %s on %s does not require the tenant column %I to be equal (WITH =).',
+                        i.iname, i.qname, i.tenant_column)
+            ELSE format('%s %s on %s does not start with the tenant column %I.',
+                        CASE WHEN i.indisprimary THEN 'Primary key index' WHEN i.indisunique THEN 'Unique index'
+                             ELSE 'Index' END,
+                        i.iname, i.qname, i.tenant_column) END,
        CASE WHEN i.indisunique
             THEN 'A unique violation on INSERT tells a tenant that another tenant already has that value. Make the key (tenant column, ...) if values are per tenant.'
             WHEN i.oracle
@@ -1341,17 +1475,32 @@ SELECT CASE WHEN i.oracle THEN 'unique_not_leading_tenant' ELSE 'index_not_leadi
        NULL, i.relid
   FROM (SELECT i.*, i.indexrelid::regclass::text AS iname,
                -- an existence oracle: unique, or an exclusion constraint
-               -- that does not compare the tenant column at all
-               i.indisunique OR (i.indisexclusion AND NOT i.tenant_attnum = ANY (i.keys)) AS oracle
+               -- that does not require the tenant column to be equal (WITH
+               -- PostgreSQL's own =; WITH <> or an operator of a user
+               -- conflicts across tenants)
+               i.indisunique
+               OR CASE WHEN i.indisexclusion
+                       THEN NOT coalesce((SELECT bool_or(k.attnum = i.tenant_attnum
+                                                         AND (SELECT o.oprname = '=' AND o.oprnamespace = 'pg_catalog'::regnamespace
+                                                                FROM pg_operator o WHERE o.oid = k.op))
+                                            FROM pg_constraint c, unnest(c.conkey, c.conexclop) k(attnum, op)
+                                           WHERE c.conrelid = i.relid AND c.conindid = i.indexrelid
+                                             AND c.contype = 'x'), false)
+                       ELSE false END AS oracle
           FROM (SELECT t.relid, t.qname, t.tenant_column, t.tenant_attnum, i.indexrelid, i.indisunique,
-                       i.indisprimary, i.indisexclusion, (i.indkey::int2[])[0:i.indnkeyatts - 1] AS keys
+                       i.indisprimary, i.indisexclusion, (i.indkey::int2[])[0:i.indnkeyatts - 1] AS keys,
+                       i.indkey[0] = t.tenant_attnum AS leads
                   FROM ten t
                   JOIN pg_index i ON i.indrelid = t.relid
                   LEFT JOIN pg_inherits ih ON ih.inhrelid = i.indexrelid
-                 WHERE t.tenant_attnum IS NOT NULL AND i.indkey[0] <> t.tenant_attnum AND ih.inhrelid IS NULL
+                 -- (an exclusion constraint may lead with the tenant column
+                 -- and still compare it with <>)
+                 WHERE t.tenant_attnum IS NOT NULL AND (i.indkey[0] <> t.tenant_attnum OR i.indisexclusion)
+                   AND ih.inhrelid IS NULL
                    AND NOT (i.indisunique
                             AND tenant_rls._key_is_generated(t.relid, (i.indkey::int2[])[0:i.indnkeyatts - 1]))
                 OFFSET 0) i) i
+ WHERE NOT (i.leads AND NOT i.oracle)
 UNION ALL
 SELECT 'audit_missing', 'warning', t.qname, 'table',
        CASE WHEN aud.tgrelid IS NULL
@@ -1436,6 +1585,20 @@ SELECT 'audit_log_ignores_policies', 'warning', t.qname, 'table',
           FROM pg_policy p WHERE NOT starts_with(p.polname, 'tenant_rls_')
          GROUP BY p.polrelid) x ON x.polrelid = t.relid
 UNION ALL
+-- triggers (user ones) on tenant tables that copy rows into tables no tenant
+-- isolation covers
+SELECT 'trigger_writes_unprotected_table', 'warning', format('%I ON %s', x.tgname, x.qname), 'trigger',
+       format('Trigger %I on tenant table %s writes to %s, which isolate%s no tenant (function %s).',
+              x.tgname, x.qname, x.targets, CASE WHEN x.ntargets = 1 THEN 's' ELSE '' END, x.fid::regprocedure),
+       'What the trigger writes there from a tenant''s row is not protected by row-level security: every role that may read that table reads it, whichever tenant it came from. Write to a table protected by tenant_rls (with the tenant column), or accept the finding if what it writes is not per tenant (a counter, a key).',
+       NULL, x.relid
+  FROM (SELECT tg.tgname, t.qname, t.relid, tg.tgfoid AS fid, u.targets, u.ntargets
+          FROM ten t
+          JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
+          JOIN (SELECT w.fid, count(DISTINCT w.target) AS ntargets,
+                       string_agg(DISTINCT w.target::regclass::text, ', ') AS targets
+                  FROM twup w GROUP BY w.fid) u ON u.fid = tg.tgfoid) x
+UNION ALL
 -- triggers (user ones) and rules on tenant tables that send notifications
 SELECT 'trigger_notifies', 'warning', x.object, x.kind,
        format('%s on tenant table %s sends notifications (%s).', x.what, x.qname, x.how),
@@ -1485,7 +1648,7 @@ SELECT 'materialized_view_over_tenant_table', 'error', v.vname, 'materialized vi
   FROM vrel v WHERE v.relkind = 'm'
 UNION ALL
 SELECT 'security_definer_reads_tenant_table',
-       CASE WHEN r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL THEN 'error' ELSE 'warning' END,
+       CASE WHEN r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL OR x.unprotected THEN 'error' ELSE 'warning' END,
        s.ident, 'function',
        CASE WHEN x.oid IS NOT NULL
             THEN format('SECURITY DEFINER function %s reads tenant table(s) %s.', s.ident, x.tables)
@@ -1494,10 +1657,15 @@ SELECT 'security_definer_reads_tenant_table',
               CASE WHEN r.rolsuper OR r.rolbypassrls THEN ', who bypasses row-level security: callers see every tenant''s rows'
                    WHEN adm.name IS NOT NULL
                    THEN format(', who has the privileges of %s, the tenant_rls admin role: the policies let it read and change every tenant''s rows, and so may every caller', adm.name)
+                   WHEN x.unprotected
+                   THEN '; no row-level security policy limits what it reads of ' || x.unprotected_tables
                    ELSE '; the owner''s rights, not the caller''s, decide what it may read and change' END),
        format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
   FROM sdf s
-  LEFT JOIN (SELECT sdhit.oid, array_to_string((array_agg(sdhit.qname ORDER BY sdhit.qname))[1:10], ', ') AS tables
+  LEFT JOIN (SELECT sdhit.oid, array_to_string((array_agg(DISTINCT sdhit.qname))[1:10], ', ') AS tables,
+                    NOT bool_and(sdhit.t_ok) AS unprotected,
+                    array_to_string((array_agg(DISTINCT sdhit.qname) FILTER (WHERE NOT sdhit.t_ok))[1:10], ', ')
+                        AS unprotected_tables
                FROM sdhit GROUP BY sdhit.oid) x ON x.oid = s.oid
   JOIN pg_roles r ON r.oid = s.proowner
   -- an owner with the admin role's privileges: as strong as BYPASSRLS for
@@ -1511,6 +1679,36 @@ SELECT 'security_definer_reads_tenant_table',
     OR ((s.dynamic OR EXISTS (SELECT 1 FROM callee0 c JOIN cdynup d ON d.fid = c.fid
                                WHERE c.kind = 'f' AND c.caller = s.oid))
         AND (r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL))
+UNION ALL
+-- a SECURITY DEFINER function whose owner may undo isolation (a superuser,
+-- the owner of tenant tables or a member of one, a member of
+-- pg_write_all_data) and that calls what does (sdiso): every caller may
+SELECT 'security_definer_changes_isolation',
+       CASE WHEN x.public_exec OR x.app_exec IS NOT NULL THEN 'error' ELSE 'warning' END,
+       s.ident, 'function',
+       format('SECURITY DEFINER function %s changes tenant isolation with its owner''s rights (%s).', s.ident, x.words),
+       format('It runs as its owner %s, who %s: whoever may call it (%s) grants one tenant''s rows to another, unprotects tables or marks them global, or accepts findings, from any tenant''s session. Make it SECURITY INVOKER, or let only administrators execute it.',
+              quote_ident(r.rolname),
+              CASE WHEN r.rolsuper THEN 'is a superuser'
+                   WHEN x.owns THEN 'owns tenant tables or is a member of their owner'
+                   ELSE 'is a member of pg_write_all_data' END,
+              CASE WHEN x.public_exec THEN 'PUBLIC' ELSE coalesce(x.app_exec, 'roles granted EXECUTE') END),
+       format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
+  FROM sdf s
+  JOIN (SELECT i.oid, string_agg(DISTINCT i.word, ', ') AS words FROM sdiso i GROUP BY i.oid) w ON w.oid = s.oid
+  JOIN pg_roles r ON r.oid = s.proowner
+  CROSS JOIN LATERAL (
+                SELECT w.words,
+                       EXISTS (SELECT 1 FROM owners o WHERE pg_has_role(s.proowner, o.owner, 'USAGE')) AS owns,
+                       pg_has_role(s.proowner, 'pg_write_all_data', 'USAGE') AS write_all,
+                       (SELECT p.proacl IS NULL
+                               OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
+                                           WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE')
+                          FROM pg_proc p WHERE p.oid = s.oid) AS public_exec,
+                       (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
+                          FROM approles a JOIN logins l ON l.oid = a.oid
+                         WHERE l.oid <> s.proowner AND has_function_privilege(l.oid, s.oid, 'EXECUTE')) AS app_exec) x
+ WHERE r.rolsuper OR x.owns OR x.write_all
 UNION ALL
 SELECT 'leakproof_function', 'warning',
        format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
@@ -1975,44 +2173,42 @@ UNION ALL
 -- when the owner is a login role or has login members (the application's
 -- own copy: every tenant's session runs as that role)
 SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.relname), 'table',
-       format('%s %I.%I has the tenant column %I but is outside tenant_rls.managed_schemas: nothing protects its rows.',
-              CASE WHEN c.relkind = 'f' THEN 'Foreign table' ELSE 'Table' END, c.nspname, c.relname, cfg.tenant_column),
-       format('%s may read or change every tenant''s rows of it. Protect it, or add its schema to tenant_rls.managed_schemas, or revoke what others hold on it%s.',
-              (SELECT string_agg(DISTINCT x.who, ', ')
-                 FROM (SELECT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END
-                         FROM aclexplode(c.relacl) e
-                        WHERE e.grantee <> c.relowner AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
-                       UNION ALL
-                       SELECT format('%s (%s)', quote_ident(l.rolname),
-                                     CASE WHEN l.oid = c.relowner THEN 'its owner' ELSE 'a member of its owner' END)
-                         FROM logins l
-                        WHERE c.login_owner AND pg_has_role(l.oid, c.relowner, 'MEMBER')) x(who)),
+       -- who may read it is in the message: an acceptance (its fingerprint)
+       -- does not cover a grant made afterwards
+       format('%s %I.%I has the tenant column %I but is outside tenant_rls.managed_schemas: nothing protects its rows, and %s may read or change them.',
+              CASE WHEN c.relkind = 'f' THEN 'Foreign table' ELSE 'Table' END, c.nspname, c.relname, cfg.tenant_column,
+              c.who),
+       format('Every tenant''s rows of it are open to them. Protect it, or add its schema to tenant_rls.managed_schemas, or revoke what others hold on it%s.',
               CASE WHEN c.login_owner THEN ' and give it to a NOLOGIN owner role' ELSE '' END)
        || CASE WHEN c.relkind = 'f' THEN ' A foreign table cannot have row-level security: grant no privilege on it to tenant roles.' ELSE '' END,
        -- protect() refuses a foreign table
        CASE WHEN c.relkind <> 'f' THEN format('SELECT tenant_rls.protect(%L);', format('%I.%I', c.nspname, c.relname)) END,
        c.oid
-  FROM (SELECT c.oid, c.relname, c.relkind, c.relacl, c.relowner, n.nspname, lo.owner IS NOT NULL AS login_owner
-          FROM pg_class c
-          JOIN pg_namespace n ON n.oid = c.relnamespace
-          LEFT JOIN tt ON tt.relid = c.oid
-          LEFT JOIN extrels e ON e.objid = c.oid
-          -- the few distinct owners that are login roles or have login members
-          LEFT JOIN (SELECT o.owner FROM (SELECT DISTINCT k.relowner AS owner FROM pg_class k
-                                           WHERE k.relkind IN ('r', 'p', 'f')) o
-                      WHERE EXISTS (SELECT 1 FROM logins l WHERE pg_has_role(l.oid, o.owner, 'MEMBER'))) lo
-                 ON lo.owner = c.relowner
-         WHERE c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition AND (c.relacl IS NOT NULL OR lo.owner IS NOT NULL)
-           AND tt.relid IS NULL AND e.objid IS NULL
-           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls') AND n.nspname !~ '^pg_'
-        OFFSET 0) c
+  -- who: the roles other than its owner that hold SELECT, INSERT, UPDATE or
+  -- DELETE on it, or on columns of it (GRANT SELECT (col) reads rows as
+  -- well), and the login roles that are or are members of its owner
+  FROM (SELECT y.*,
+               (SELECT string_agg(DISTINCT w.who, ', ')
+                  FROM (SELECT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END
+                          FROM aclexplode(y.relacl) e
+                         WHERE e.grantee <> y.relowner AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+                        UNION ALL
+                        SELECT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END
+                               || ' (columns)'
+                          FROM colacl ca, aclexplode(ca.attacl) e
+                         WHERE ca.attrelid = y.oid AND e.grantee <> y.relowner
+                           AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE')
+                        UNION ALL
+                        SELECT format('%s (%s)', quote_ident(l.rolname),
+                                      CASE WHEN l.oid = y.relowner THEN 'its owner' ELSE 'a member of its owner' END)
+                          FROM logins l
+                         WHERE y.login_owner AND pg_has_role(l.oid, y.relowner, 'MEMBER')) w(who)) AS who
+          FROM (SELECT x.relid AS oid, x.relname, x.relkind, x.relacl, x.relowner, x.nspname,
+                       EXISTS (SELECT 1 FROM logins l WHERE pg_has_role(l.oid, x.relowner, 'MEMBER')) AS login_owner
+                  FROM xten x
+                 WHERE NOT x.audit AND NOT x.relispartition OFFSET 0) y) c
   CROSS JOIN cfg
- WHERE (c.login_owner
-        OR EXISTS (SELECT 1 FROM aclexplode(c.relacl) e
-                    WHERE e.grantee <> c.relowner AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')))
-   -- looked up by index for these few tables (a join would read all of pg_attribute)
-   AND (SELECT true FROM pg_attribute a
-         WHERE a.attrelid = c.oid AND a.attname = cfg.tenant_column AND a.attnum > 0 AND NOT a.attisdropped)
+ WHERE c.who IS NOT NULL
 UNION ALL
 -- user mappings of postgres_fdw / dblink servers that log in as a role that
 -- bypasses row-level security (superuser, BYPASSRLS, the admin role), for
