@@ -471,6 +471,15 @@ SET client_min_messages = warning;
 DROP SCHEMA asec_redef CASCADE;
 RESET client_min_messages;
 
+-- tenant_rls.actor_setting never names a setting only superusers may read:
+-- the audit log would show its value to every tenant (review rev22c)
+SET tenant_rls.actor_setting = 'tenant_rls.signing_key';
+SET tenant_rls.actor_setting = 'TENANT_RLS.signing_key_previous';
+SET tenant_rls.actor_setting = 'primary_conninfo';
+SET tenant_rls.actor_setting = 'app.acting_user';
+SHOW tenant_rls.actor_setting;
+RESET tenant_rls.actor_setting;
+
 -- clean up (the log keeps its entries: it is append-only)
 SET client_min_messages = warning;
 DROP SCHEMA asec_atk CASCADE;

@@ -268,6 +268,31 @@ SELECT fix FROM tenant_rls.lint() WHERE code = 'extra_permissive_policy' AND obj
 SELECT count(*) AS left_over FROM pg_policy WHERE polname = 'tenant_rls_support';
 SHOW tenant_rls.drift_action;
 
+-- ==== 9. (review rev22c) the signing key stored where every role reads it:
+-- a new session that has not loaded the library stores it unchecked
+\c
+SET client_min_messages = error;
+ALTER ROLE covg5_app SET tenant_rls.signing_key = 'covg5-secret-covg5-secret-covg5-secret-0123';
+CREATE FUNCTION covg5_h.keyed() RETURNS int LANGUAGE sql
+    SET tenant_rls.signing_key_previous = 'covg5-secret-covg5-secret-covg5-secret-4567' AS 'SELECT 1';
+SELECT code, level, object, message, fix FROM tenant_rls.lint()
+ WHERE code = 'signing_key_stored' ORDER BY 3;
+-- the report never shows the value
+SELECT count(*) AS shown FROM tenant_rls.lint() l WHERE l::text LIKE '%covg5-secret%';
+SELECT fix FROM tenant_rls.lint() WHERE code = 'signing_key_stored' ORDER BY object \gexec
+SELECT count(*) AS after_fix FROM tenant_rls.lint() WHERE code = 'signing_key_stored';
+DROP FUNCTION covg5_h.keyed();
+
+-- ==== 10. row_security = off as a stored default: with
+-- check_function_bodies = off as well, a session looks like a restore and
+-- auto-protection leaves its tables alone
+SELECT format('ALTER DATABASE %I SET row_security = off', current_database()) \gexec
+SELECT code, level, message FROM tenant_rls.lint()
+ WHERE code = 'weakened_setting_default' AND object LIKE 'row_security%';
+SELECT fix FROM tenant_rls.lint() WHERE code = 'weakened_setting_default' AND object LIKE 'row_security%' \gexec
+SELECT count(*) AS after_fix FROM tenant_rls.lint()
+ WHERE code = 'weakened_setting_default' AND object LIKE 'row_security%';
+
 -- ==== clean up
 SET client_min_messages = error;
 DROP SCHEMA covg5 CASCADE;

@@ -545,13 +545,20 @@ user_name_datum(Oid roleid, int slot)
 	return PointerGetDatum(last_role_name[slot]);
 }
 
-/* the setting named by tenant_rls.actor_setting; NULL if unset or empty */
+/*
+ * the setting named by tenant_rls.actor_setting; NULL if unset or empty, or
+ * if only superusers may read it (defined after the setting's check hook
+ * ran, guc.c: its value would be in every tenant's entries)
+ */
 static const char *
 app_user(void)
 {
-	const char *s = (tenant_rls_actor_setting && tenant_rls_actor_setting[0])
-		? GetConfigOption(tenant_rls_actor_setting, true, false) : NULL;
+	const char *s;
 
+	if (tenant_rls_actor_setting == NULL || tenant_rls_actor_setting[0] == '\0' ||
+		(GetConfigOptionFlags(tenant_rls_actor_setting, true) & GUC_SUPERUSER_ONLY) != 0)
+		return NULL;
+	s = GetConfigOption(tenant_rls_actor_setting, true, false);
 	return (s == NULL || s[0] == '\0') ? NULL : s;
 }
 

@@ -79,6 +79,31 @@ check_tenant_column(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/*
+ * The setting whose value the audit log records as the application user:
+ * never one that only superusers may read (its value would be in every
+ * tenant's entries), nor one of tenant_rls's own (the signing keys).  A
+ * setting defined after this check ran is checked again where it is read
+ * (audit_chain.c, app_user()).
+ */
+static bool
+check_actor_setting(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (pg_strncasecmp(*newval, "tenant_rls.", strlen("tenant_rls.")) == 0 ||
+		(GetConfigOptionFlags(*newval, true) & GUC_SUPERUSER_ONLY) != 0)
+	{
+		GUC_check_errdetail("The audit log would show its value to every tenant; \"%s\" is %s.",
+							*newval,
+							pg_strncasecmp(*newval, "tenant_rls.", strlen("tenant_rls.")) == 0
+							? "a setting of tenant_rls" : "readable by superusers only");
+		GUC_check_errhint("Name a setting the application sets per session or transaction, such as app.current_user_id.");
+		return false;
+	}
+	return true;
+}
+
 /* A comma-separated list of schema names, parsed like search_path. */
 static bool
 check_managed_schemas(char **newval, void **extra, GucSource source)
@@ -184,7 +209,7 @@ tenant_rls_define_gucs(void)
 							   "app.current_user_id",
 							   PGC_SUSET,
 							   0,
-							   NULL, NULL, NULL);
+							   check_actor_setting, NULL, NULL);
 
 	DefineCustomBoolVariable("tenant_rls.hide_statistics",
 							 gettext_noop("Plans queries under row-level security on protected tables without the columns' most common values, histograms and correlation."),

@@ -164,9 +164,13 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('replication_role_default', 'error', 'default of session_replication_role = replica',
      'ALTER ROLE, ALTER DATABASE, ALTER SYSTEM or the configuration file makes sessions start with session_replication_role = replica: ordinary triggers and event triggers do not fire, so nothing is audited, new tables are not protected and the drift guard is off.'),
     ('weakened_setting_default', 'error', 'stored default that turns a safeguard of tenant_rls off',
-     'ALTER ROLE or ALTER DATABASE ... SET stores tenant_rls.strict = off (error), tenant_rls.drift_action = warning, tenant_rls.auto_protect = off, tenant_rls.audit = off or tenant_rls.hide_statistics = off (warnings) for sessions of this database: strict mode, the drift guard, auto-protection, auditing or the hiding of other tenants'' values from the planner is off for them, though the session that runs the report has it on.'),
+     'ALTER ROLE or ALTER DATABASE ... SET stores tenant_rls.strict = off (error), tenant_rls.drift_action = warning, tenant_rls.auto_protect = off, tenant_rls.audit = off, tenant_rls.hide_statistics = off or row_security = off (warnings) for sessions of this database: strict mode, the drift guard, auto-protection, auditing or the hiding of other tenants'' values from the planner is off for them, though the session that runs the report has it on.'),
     ('activity_values_window', 'warning', 'tenant_rls.mask_activity_values without track_activities = off',
      'ALTER ROLE or ALTER DATABASE ... SET stores tenant_rls.mask_activity_values = on for sessions of this database, but not track_activities = off: PostgreSQL shows each of their statements in pg_stat_activity as it arrives, values and all, until tenant_rls masks it at parse analysis, and a statement that waits for a lock before then (another session of the role can hold the table) shows its values for as long as it waits.'),
+    ('signing_key_stored', 'error', 'signing key stored in the catalog',
+     'ALTER ROLE, ALTER DATABASE or a function''s SET clause stores tenant_rls.signing_key or signing_key_previous in a catalog every role can read (the check hook refuses it only in sessions that have loaded the library): whoever reads the key signs tokens for any tenant.'),
+    ('extension_owner_not_superuser', 'error', 'owner of the extension is not a superuser',
+     'The role that owns tenant_rls (its tables: the registry, the cross-tenant grants, the accepted findings, the audit log) is no longer a superuser: it writes them directly, a cross-tenant grant included, and the report runs with its rights.'),
     ('event_trigger_disabled', 'error', 'tenant_rls event trigger disabled or missing',
      'An event trigger of the extension is disabled, set to ENABLE REPLICA, dropped, or replaced by one that is not the extension''s: new tenant tables are not protected automatically, the drift guard does not stop DISABLE ROW LEVEL SECURITY, NO FORCE or DROP POLICY, and the registry misses drops and renames.'),
     ('extension_privilege', 'error', 'privilege on an object of tenant_rls beyond a plain install',
@@ -466,6 +470,43 @@ CREATE FUNCTION tenant_rls._walk_calls_back(callers oid[], callees oid[], fids o
     $$;
 COMMENT ON FUNCTION tenant_rls._walk_calls_back(oid[], oid[], oid[], text[]) IS
     'internal: the functions that are, or call at any depth, functions with a fact (lint() findings about called functions)';
+
+-- The configuration files' settings (pg_file_settings), for a report run by
+-- a role that may read them (pg_read_all_settings; the report runs as the
+-- extension's owner), else none: a view named in a query is checked when the
+-- query starts, whatever its WHERE clause says, so the check is here.
+CREATE FUNCTION tenant_rls._file_settings(OUT sourcefile text, OUT sourceline integer, OUT seqno integer,
+                                          OUT name text, OUT setting text, OUT error text)
+    RETURNS SETOF record
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_has_role(current_user, 'pg_read_all_settings', 'USAGE') THEN
+        RETURN QUERY SELECT f.sourcefile, f.sourceline, f.seqno, f.name, f.setting, f.error FROM pg_file_settings f;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION tenant_rls._file_settings() IS
+    'internal: pg_file_settings, if the current role may read it (lint())';
+REVOKE ALL ON FUNCTION tenant_rls._file_settings() FROM PUBLIC;
+
+-- ... and pg_user_mapping, which only superusers may read (the mappings'
+-- options name the remote user)
+CREATE FUNCTION tenant_rls._user_mappings(OUT umuser oid, OUT umserver oid, OUT umoptions text[])
+    RETURNS SETOF record
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RETURN QUERY SELECT um.umuser, um.umserver, um.umoptions FROM pg_user_mapping um;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION tenant_rls._user_mappings() IS
+    'internal: pg_user_mapping, if the current role may read it (lint())';
+REVOKE ALL ON FUNCTION tenant_rls._user_mappings() FROM PUBLIC;
 
 -- ---- every finding, one set-based query per family
 -- relid: the table a finding is about (for coverage() counts), NULL for
@@ -1145,7 +1186,8 @@ weakset(name, level, weak, what) AS (
            ('tenant_rls.drift_action', 'warning', '^(?!error$)', 'the drift guard only warns: DISABLE ROW LEVEL SECURITY, NO FORCE, ALTER POLICY and DROP POLICY on protected tables go through.'),
            ('tenant_rls.auto_protect', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'tables created in the managed schemas are not protected automatically: they stay readable by every tenant until somebody runs protect().'),
            ('tenant_rls.hide_statistics', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'queries on protected tables are planned with the columns'' most common values and histograms, computed over every tenant''s rows: EXPLAIN estimates show other tenants'' values and row counts. Keep it off only for roles trusted with every tenant''s data.'),
-           ('tenant_rls.audit', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'tables that protect() protects get no audit trigger: their changes are not recorded.')),
+           ('tenant_rls.audit', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'tables that protect() protects get no audit trigger: their changes are not recorded.'),
+           ('row_security', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'row_security is off: a query of a role that row-level security applies to fails instead of being filtered, and where check_function_bodies is off as well (what the output of pg_dump sets) tenant_rls takes the session for a restore: tables it creates in the managed schemas are not protected automatically.')),
 -- session_replication_role = replica as a stored default
 -- stored defaults (ALTER ROLE / ALTER DATABASE ... SET) of the settings
 -- findings look at: the setting, the entry, whom it applies to and the
@@ -1168,7 +1210,9 @@ roledef AS (
                                                'tenant_rls.strict', 'tenant_rls.drift_action',
                                                'tenant_rls.auto_protect', 'tenant_rls.audit',
                                                'tenant_rls.hide_statistics',
-                                               'tenant_rls.mask_activity_values', 'track_activities')),
+                                               'tenant_rls.mask_activity_values', 'track_activities',
+                                               'row_security', 'tenant_rls.signing_key',
+                                               'tenant_rls.signing_key_previous')),
 -- the same settings in the configuration files (ALTER SYSTEM writes
 -- postgresql.auto.conf; read from the files, so also before a reload;
 -- pg_file_settings needs pg_read_all_settings): who set it, where, and how
@@ -1184,12 +1228,12 @@ filedef AS (
                 ELSE 'Remove the line from the file and run SELECT pg_reload_conf().' END AS undo,
            -- the line that wins (the last one of that name)
            f.seqno = max(f.seqno) OVER (PARTITION BY lower(f.name)) AS wins
-      FROM pg_file_settings f
+      FROM tenant_rls._file_settings() f
      WHERE lower(f.name) IN ('app.current_tenant_id', 'session_replication_role', 'tenant_rls.audit_delivery',
                              'tenant_rls.admin_role', 'tenant_rls.hide_statistics', 'track_activities',
-                             'tenant_rls.drift_action', 'tenant_rls.auto_protect', 'tenant_rls.audit')
-       AND f.error IS NULL
-       AND (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'))),
+                             'tenant_rls.drift_action', 'tenant_rls.auto_protect', 'tenant_rls.audit',
+                             'row_security')
+       AND f.error IS NULL),
 -- the roles tenant_rls.admin_role names where sessions of this database get
 -- it: this session, a stored default (all roles, this database, a role), the
 -- configuration files
@@ -2232,7 +2276,7 @@ SELECT 'user_mapping_bypasses_rls',
                CASE WHEN um.umuser = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(um.umuser)) END AS who,
                (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(um.umoptions) o WHERE split_part(o, '=', 1) = 'user') AS remote_user,
                (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(s.srvoptions) o WHERE split_part(o, '=', 1) = 'dbname') AS dbname
-          FROM pg_user_mapping um
+          FROM tenant_rls._user_mappings() um
           JOIN pg_foreign_server s ON s.oid = um.umserver
           JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
          WHERE w.fdwname IN ('postgres_fdw', 'dblink_fdw')
@@ -2311,6 +2355,39 @@ SELECT 'activity_values_window', 'warning',
    AND NOT EXISTS (SELECT 1 FROM filedef f
                     WHERE f.name = 'track_activities'
                       AND btrim(f.setting, ' ''"') ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$')
+UNION ALL
+-- the signing key stored where every role reads it: pg_db_role_setting
+-- (ALTER ROLE / DATABASE ... SET, any database: the catalog is shared) and
+-- functions' SET clauses (pg_proc.proconfig).  The check hook of the setting
+-- refuses both, but only in a session that has loaded the library.  The
+-- value is never shown.
+SELECT 'signing_key_stored', 'error', format('%s for %s', x.name, x.object), 'setting',
+       format('%s stores %s in the catalog.', x.stmt, x.name),
+       'Every role can read pg_db_role_setting (pg_roles.rolconfig): whoever reads this key signs tokens for any tenant. Remove it; if it is or was a key in use, replace the key (in postgresql.conf or the key file) and issue new tokens.',
+       format('%s RESET %s;', x.stmt, x.name), NULL::oid
+  FROM roledef x
+ WHERE x.name IN ('tenant_rls.signing_key', 'tenant_rls.signing_key_previous')
+UNION ALL
+SELECT 'signing_key_stored', 'error', format('%s for function %s', x.name, x.ident), 'setting',
+       format('Function %s sets %s (SET clause).', x.ident, x.name),
+       'Every role can read pg_proc.proconfig: whoever reads this key signs tokens for any tenant. Remove it; if it is or was a key in use, replace the key (in postgresql.conf or the key file) and issue new tokens.',
+       format('ALTER ROUTINE %s RESET %s;', x.ident, x.name), NULL::oid
+  FROM (SELECT lower(split_part(c.c, '=', 1)) AS name,
+               format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS ident
+          FROM pg_proc p
+          JOIN pg_namespace n ON n.oid = p.pronamespace
+         CROSS JOIN LATERAL unnest(p.proconfig) c(c)
+         WHERE p.proconfig IS NOT NULL) x
+ WHERE x.name IN ('tenant_rls.signing_key', 'tenant_rls.signing_key_previous')
+UNION ALL
+-- the extension's owner demoted: it still owns the registry, the grants, the
+-- accepted findings and the audit tables, and the report runs as it
+SELECT 'extension_owner_not_superuser', 'error', 'tenant_rls', 'extension',
+       format('The owner of extension tenant_rls, %s, is not a superuser.', quote_ident(r.rolname)),
+       'It owns tenant_rls''s tables and may write them directly: a cross-tenant grant in tenant_rls.tenant_grant, a table taken out of the registry, an accepted finding, rows added to the audit log; and lint() and coverage() run with its rights (they do not read the configuration files without pg_read_all_settings). Give it SUPERUSER back, or drop the extension and create it again as a superuser (its tables and the audit log go with it: dump them first).',
+       NULL, NULL::oid
+  FROM pg_extension x JOIN pg_roles r ON r.oid = x.extowner
+ WHERE x.extname = 'tenant_rls' AND NOT r.rolsuper
 UNION ALL
 SELECT 'event_trigger_disabled', 'error', quote_ident(e.evtname), 'event trigger',
        format('Event trigger %I of tenant_rls %s.', e.evtname,

@@ -91,5 +91,25 @@ is($node->safe_psql('pre', q{
 	       has_schema_privilege('mallory', 'tenant_rls', 'USAGE')::text}),
 	'false true', '... mallory can no longer create objects in it (USAGE stays, as for everyone)');
 
+# The extension's owner demoted from superuser (review rev22c): it still owns
+# the registry, the grants and the audit tables, and the report runs with its
+# rights.  lint() keeps working (pg_file_settings is read only by a role that
+# may) and says so.
+$node->safe_psql('postgres', q{
+	CREATE DATABASE demoted;
+	CREATE ROLE extadmin SUPERUSER;
+});
+$node->safe_psql('demoted', q{SET ROLE extadmin; CREATE EXTENSION tenant_rls;});
+is($node->safe_psql('demoted', q{SELECT count(*) FROM tenant_rls.lint() WHERE code = 'extension_owner_not_superuser'}),
+	'0', 'extension owner a superuser: not reported');
+$node->safe_psql('postgres', q{ALTER ROLE extadmin NOSUPERUSER;});
+($ret, $out, $err) = $node->psql('demoted',
+	q{SELECT level || ' ' || message FROM tenant_rls.lint() WHERE code = 'extension_owner_not_superuser'});
+is($ret, 0, 'extension owner demoted: lint() still runs') or diag($err);
+is($out, 'error The owner of extension tenant_rls, extadmin, is not a superuser.',
+	'... and reports it as an error');
+($ret, $out, $err) = $node->psql('demoted', q{SELECT count(*) FROM tenant_rls.coverage()});
+is($ret, 0, '... coverage() runs too') or diag($err);
+
 $node->stop;
 done_testing();
