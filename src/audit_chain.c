@@ -1614,6 +1614,13 @@ static int	deferred_level = 0;
 /* audit_purge() ran in this transaction: everything is written immediately */
 static bool xact_purged = false;
 
+/*
+ * The end of this backend's last commit record that deferred batches: a
+ * later commit of it that writes its batches itself first waits until the
+ * worker has written those (audit_delivery_catch_up()).
+ */
+static XLogRecPtr last_deferred_commit = InvalidXLogRecPtr;
+
 static void
 chain_write_heads(void)
 {
@@ -1693,6 +1700,9 @@ chain_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			/* (RecordTransactionCommit() has set XactLastCommitEnd) */
+			if (event == XACT_EVENT_COMMIT && xact_deferred)
+				last_deferred_commit = XactLastCommitEnd;
 			/* their memory goes with TopTransactionContext */
 			chain_states_clear();
 			preparing = false;
@@ -2463,6 +2473,14 @@ flush_pending(int level, bool early)
 		return;
 	}
 
+	/*
+	 * At commit, in a database that defers: this commit's batches must not
+	 * overtake this backend's earlier commits that the worker has not
+	 * written yet (a large commit, written here, after a small deferred one:
+	 * the UPDATE of a row chained before its INSERT).
+	 */
+	if (!early)
+		audit_delivery_catch_up(last_deferred_commit);
 	list_sort(keys, key_cmp);
 	lock_chains_for(keys, early);
 	foreach(lc, keys)

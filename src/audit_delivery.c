@@ -123,6 +123,7 @@ PGDLLEXPORT void tenant_rls_delivery_worker_main(Datum arg);
 #define APPLY_MAX_COMMITS	64 		/* each tenant of them is one more lock held */
 #define APPLY_MAX_BYTES		(16 * 1024 * 1024)
 #define IDLE_WAIT_MS		10
+#define CATCH_UP_WAIT_MS	10000	/* audit_delivery_catch_up() */
 #define PRUNE_INTERVAL_MS	1000
 #define WORKER_RESTART_MS	5000
 #define STEP_ASIDE_MS		10000	/* no worker for that long after DROP DATABASE & co. */
@@ -260,7 +261,15 @@ load_key(void)
 						DELIVERY_KEY_FILE)));
 		return;
 	}
-	n = read(fd, shared->key, DELIVERY_KEY_LEN);
+	{
+		uint8		buf[DELIVERY_KEY_LEN + 1];
+
+		/* exactly DELIVERY_KEY_LEN bytes: a longer file is not ours either */
+		n = read(fd, buf, sizeof(buf));
+		if (n == DELIVERY_KEY_LEN)
+			memcpy(shared->key, buf, DELIVERY_KEY_LEN);
+		explicit_bzero(buf, sizeof(buf));
+	}
 	close(fd);
 	if (n != DELIVERY_KEY_LEN)
 	{
@@ -448,8 +457,16 @@ audit_delivery_emit(const char *body, int len, bool continuing)
 	 */
 	LWLockAcquire(shared->lock, LW_SHARED);
 	db = find_db(MyDatabaseId, false);
-	on = db != NULL && slot_usable(MyDatabaseId) &&
-		((db->enabled && !db->stopping) || (continuing && db->stopping && !db->release));
+	/*
+	 * A transaction that has deferred already goes on deferring while
+	 * delivery is being stopped (audit_delivery_stop() waits for it) and
+	 * after three failed deliveries switched new transactions to immediate
+	 * (the worker goes on delivering): written here now, its later batches
+	 * would be chained before its earlier ones.  Not once the slot is lost:
+	 * its earlier messages went with it.
+	 */
+	on = db != NULL && slot_usable(MyDatabaseId) && !db->release &&
+		((db->enabled && !db->stopping) || continuing);
 	if (on)
 		(void) LogLogicalMessage(DELIVERY_PREFIX, msg.data, msg.len, true);
 	LWLockRelease(shared->lock);
@@ -1494,12 +1511,15 @@ tenant_rls_delivery_worker_main(Datum arg)
 				}
 				last_prune = now;
 			}
-			/* every record that ends at or before "flushed" has been read */
-			if (positioned)
-			{
-				advance(next, Max(next, flushed));
-				record_restart();
-			}
+			/*
+			 * every record that ends at or before "flushed" has been read;
+			 * also when the last one ended at a page boundary (not
+			 * positioned: the next read starts with XLogFindNextRecord()),
+			 * else audit_delivery_wait() waits there for some other WAL
+			 * to be written
+			 */
+			advance(next, Max(next, flushed));
+			record_restart();
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 IDLE_WAIT_MS, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
@@ -2199,6 +2219,43 @@ db_for_wait(TimestampTz deadline, bool *timed_out)
 			*timed_out = true;
 			return NULL;
 		}
+		nap();
+	}
+}
+
+/*
+ * A commit of this backend that writes its batches itself (more than a
+ * message takes at commit, immediate for the session, spilled): first the
+ * worker delivers this backend's last deferred commit, which ended at lsn,
+ * so that the two do not swap places in a tenant's chain.  At most
+ * CATCH_UP_WAIT_MS: a worker that lags more than that leaves the order to
+ * chance, as for two sessions (doc/audit.md, Deferred delivery).
+ */
+void
+audit_delivery_catch_up(XLogRecPtr lsn)
+{
+	TimestampTz deadline;
+
+	if (shared == NULL || XLogRecPtrIsInvalid(lsn))
+		return;
+	deadline = GetCurrentTimestamp() + CATCH_UP_WAIT_MS * (TimestampTz) 1000;
+	for (;;)
+	{
+		DeliveryDb *db;
+		bool		done;
+
+		/*
+		 * Not once new transactions no longer defer (failing, slot lost,
+		 * stopping): the worker may not deliver soon, and they write
+		 * immediately anyway (see Limits of deferred delivery).
+		 */
+		LWLockAcquire(shared->lock, LW_SHARED);
+		db = find_db(MyDatabaseId, false);
+		done = db == NULL || !db->enabled || db->stopping || db->delivered_lsn >= lsn;
+		LWLockRelease(shared->lock);
+		if (done || GetCurrentTimestamp() >= deadline)
+			return;
+		CHECK_FOR_INTERRUPTS();
 		nap();
 	}
 }

@@ -14,6 +14,8 @@
 
 #include "postgres.h"
 
+#include "access/xlogdefs.h"
+
 /* should the batches of this commit go to the WAL? */
 extern bool audit_delivery_deferred(void);
 
@@ -25,6 +27,13 @@ extern bool audit_delivery_deferred(void);
  * audit_delivery_stop() waits for it.
  */
 extern bool audit_delivery_emit(const char *body, int len, bool continuing);
+
+/*
+ * A commit that writes its batches itself: wait (a bounded time) until the
+ * worker has delivered the commit that ended at lsn (this backend's last
+ * deferred one), while this database defers
+ */
+extern void audit_delivery_catch_up(XLogRecPtr lsn);
 
 /* audit_purge(): wait until every committed batch is in the log (or error) */
 extern void audit_delivery_drain(void);
