@@ -77,6 +77,9 @@ END
 $$;
 CREATE TRIGGER zz_event_order AFTER INSERT ON covg5.sales
     FOR EACH ROW EXECUTE FUNCTION covg5.event_order();
+-- a table of the same name elsewhere, without the tenant column: the
+-- trigger names covg5.order_events, the protected one
+CREATE TABLE covg5_side.order_events (id int);
 RESET ROLE;
 SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg5.order_events');
 GRANT SELECT, INSERT ON covg5.activity, covg5.order_events TO covg5_app;
@@ -153,6 +156,20 @@ SELECT * FROM covg5_h.as_b($$SELECT covg5.share_with('covg5.sales', 'a')::text$$
 SELECT * FROM covg5_h.as_b($$SELECT item FROM covg5.sales ORDER BY id$$);
 ROLLBACK;
 RESET ROLE;
+-- naming those functions in a comment or a string, or reading their
+-- tables, changes nothing: not reported
+SET ROLE covg5_owner;
+CREATE FUNCTION covg5.list_protected() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- we never call grant_access() or unprotect() here
+    RAISE NOTICE 'see tenant_rls.grant_access()';
+    RETURN (SELECT count(*) FROM tenant_rls.protected_table);
+END
+$$;
+RESET ROLE;
+SELECT level, object FROM covg5_h.mine('security_definer_changes_isolation');
+DROP FUNCTION covg5.list_protected();
 -- EXECUTE revoked from PUBLIC: a warning (administrators may still call it)
 REVOKE EXECUTE ON FUNCTION covg5.share_with(regclass, text) FROM PUBLIC;
 SELECT level, object FROM covg5_h.mine('security_definer_changes_isolation');

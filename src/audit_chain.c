@@ -1615,11 +1615,78 @@ static int	deferred_level = 0;
 static bool xact_purged = false;
 
 /*
- * The end of this backend's last commit record that deferred batches: a
- * later commit of it that writes its batches itself first waits until the
- * worker has written those (audit_delivery_catch_up()).
+ * The end of this backend's last commit record that deferred batches, and
+ * their tenants (NIL and last_deferred_all: too many to list): a later
+ * commit of it that writes batches of one of those tenants itself first
+ * waits until the worker has written those (audit_delivery_catch_up()),
+ * once.  xact_deferred_keys: the tenants this transaction deferred so far.
  */
+#define DEFERRED_KEYS_MAX	64
 static XLogRecPtr last_deferred_commit = InvalidXLogRecPtr;
+static List *last_deferred_keys = NIL;	/* in TopMemoryContext */
+static bool last_deferred_all = false;
+static List *xact_deferred_keys = NIL;	/* in TopTransactionContext */
+static bool xact_deferred_all = false;
+
+static bool
+key_listed(List *list, const char *key)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp((const char *) lfirst(lc), key) == 0)
+			return true;
+	return false;
+}
+
+/* keep the tenants of a committing transaction that deferred */
+static void
+remember_deferred_commit(void)
+{
+	ListCell   *lc;
+
+	list_free_deep(last_deferred_keys);
+	last_deferred_keys = NIL;
+	last_deferred_all = xact_deferred_all;
+	if (!last_deferred_all)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		foreach(lc, xact_deferred_keys)
+			last_deferred_keys = lappend(last_deferred_keys, pstrdup((char *) lfirst(lc)));
+		MemoryContextSwitchTo(old);
+	}
+	/* (RecordTransactionCommit() has set XactLastCommitEnd) */
+	last_deferred_commit = XactLastCommitEnd;
+}
+
+/*
+ * A commit that writes batches of tenants keys itself: if this backend's
+ * last deferred commit has one of them, wait for the worker to write it
+ * first (so that the two do not swap places in that tenant's chain).  Once:
+ * a worker that does not catch up in time leaves the order to chance.
+ */
+static void
+catch_up_deferred(List *keys)
+{
+	bool		overlap = last_deferred_all;
+	ListCell   *lc;
+
+	if (XLogRecPtrIsInvalid(last_deferred_commit))
+		return;
+	foreach(lc, keys)
+	{
+		if (overlap)
+			break;
+		overlap = key_listed(last_deferred_keys, (const char *) lfirst(lc));
+	}
+	if (!overlap)
+		return;
+	audit_delivery_catch_up(last_deferred_commit);
+	last_deferred_commit = InvalidXLogRecPtr;
+	list_free_deep(last_deferred_keys);
+	last_deferred_keys = NIL;
+}
 
 static void
 chain_write_heads(void)
@@ -1700,9 +1767,10 @@ chain_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			/* (RecordTransactionCommit() has set XactLastCommitEnd) */
 			if (event == XACT_EVENT_COMMIT && xact_deferred)
-				last_deferred_commit = XactLastCommitEnd;
+				remember_deferred_commit();
+			xact_deferred_keys = NIL;
+			xact_deferred_all = false;
 			/* their memory goes with TopTransactionContext */
 			chain_states_clear();
 			preparing = false;
@@ -2449,6 +2517,20 @@ flush_pending(int level, bool early)
 		/* in the WAL with the commit; the delivery worker chains them */
 		if (deferred_level == 0 || level < deferred_level)
 			deferred_level = level;
+		if (!xact_deferred_all)
+		{
+			MemoryContext kold = MemoryContextSwitchTo(TopTransactionContext);
+
+			foreach(lc, keys)
+				if (!key_listed(xact_deferred_keys, (const char *) lfirst(lc)))
+					xact_deferred_keys = lappend(xact_deferred_keys, pstrdup((char *) lfirst(lc)));
+			if (list_length(xact_deferred_keys) > DEFERRED_KEYS_MAX)
+			{
+				xact_deferred_keys = NIL;
+				xact_deferred_all = true;
+			}
+			MemoryContextSwitchTo(kold);
+		}
 		foreach(lc, now)
 			free_batch((PendingBatch *) lfirst(lc));
 		list_free(now);
@@ -2480,7 +2562,7 @@ flush_pending(int level, bool early)
 	 * the UPDATE of a row chained before its INSERT).
 	 */
 	if (!early)
-		audit_delivery_catch_up(last_deferred_commit);
+		catch_up_deferred(keys);
 	list_sort(keys, key_cmp);
 	lock_chains_for(keys, early);
 	foreach(lc, keys)

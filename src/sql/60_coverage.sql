@@ -369,27 +369,43 @@ CREATE FUNCTION tenant_rls._body_words(body text) RETURNS SETOF text
 COMMENT ON FUNCTION tenant_rls._body_words(text) IS
     'internal: the identifiers a function body names (security_definer_reads_tenant_table)';
 
--- The relations a function body writes by name: the last part of the name
--- after INSERT INTO, UPDATE, MERGE INTO or COPY (string literals and
--- comments left out), unquoted names folded to lower case as the parser
--- does, quoted ones exact.  For trigger_writes_unprotected_table.
-CREATE FUNCTION tenant_rls._written_names(body text) RETURNS SETOF text
+-- A function body without its string literals and comments (replaced by a
+-- space): what the body checks that look for statements read.
+CREATE FUNCTION tenant_rls._code_text(body text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT regexp_replace(regexp_replace(regexp_replace(body,
+               '''(?:[^'']|'''')*''', ' ', 'g'),   -- string literals
+               '--[^\n]*', ' ', 'g'),                  -- comments
+               '/\*.*?\*/', ' ', 'g')
+    $$;
+COMMENT ON FUNCTION tenant_rls._code_text(text) IS
+    'internal: a function body without string literals and comments (lint())';
+
+-- The relations a function body writes by name: the name after INSERT INTO,
+-- UPDATE, MERGE INTO or COPY (outside string literals and comments), its
+-- schema when it is qualified (else NULL); unquoted names folded to lower
+-- case as the parser does, quoted ones exact.  For
+-- trigger_writes_unprotected_table and security_definer_changes_isolation.
+CREATE FUNCTION tenant_rls._written_names(body text, OUT schema_name text, OUT rel_name text)
+    RETURNS SETOF record
     LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 4
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT DISTINCT CASE WHEN left(n.last, 1) = '"' THEN replace(substr(n.last, 2, length(n.last) - 2), '""', '"')
-                         ELSE lower(n.last) END
-      FROM regexp_matches(
-               regexp_replace(regexp_replace(regexp_replace(body,
-                   '''(?:[^'']|'''')*''', ' ', 'g'),   -- string literals
-                   '--[^\n]*', ' ', 'g'),                  -- comments
-                   '/\*.*?\*/', ' ', 'g'),
+    SELECT DISTINCT
+           CASE WHEN n.m[1] IS NULL THEN NULL
+                WHEN left(n.m[1], 1) = '"' THEN replace(substr(n.m[1], 2, length(n.m[1]) - 2), '""', '"')
+                ELSE lower(n.m[1]) END,
+           CASE WHEN left(n.m[2], 1) = '"' THEN replace(substr(n.m[2], 2, length(n.m[2]) - 2), '""', '"')
+                ELSE lower(n.m[2]) END
+      FROM regexp_matches(tenant_rls._code_text(body),
                '\m(?:insert\s+into|update|merge\s+into|copy)\s+(?:only\s+)?'
-               '((?:(?:"(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?(?:"(?:[^"]|"")+"|[^\s"().,;]+))', 'gi') m,
-           LATERAL (SELECT (regexp_match(m[1], '("(?:[^"]|"")+"|[^\s"().,;]+)$'))[1] AS last) n
+               '((?:(?:"(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?(?:"(?:[^"]|"")+"|[^\s"().,;]+))', 'gi') w,
+           LATERAL (SELECT regexp_match(w[1], '^(?:("(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?("(?:[^"]|"")+"|[^\s"().,;]+)$') AS m) n
     $$;
 COMMENT ON FUNCTION tenant_rls._written_names(text) IS
-    'internal: the relation names a function body writes (trigger_writes_unprotected_table)';
+    'internal: the relations a function body writes by name, with their schema if given (lint())';
 
 -- The user functions a function calls: by name in its body (by text: a
 -- word equal to a function's name) or, for BEGIN ATOMIC, by dependency.
@@ -979,12 +995,21 @@ sdhit AS (
 -- allow_global_rows(), accept_finding()), or name the tables behind them:
 -- by name in the body or by dependency (BEGIN ATOMIC), also in a user
 -- function they call at any depth
+-- (calls outside string literals and comments; the tables only where the
+-- body writes them)
 isowords(word) AS (
-    VALUES ('grant_access'), ('unprotect'), ('mark_global'), ('allow_global_rows'), ('accept_finding'),
-           ('tenant_grant'), ('protected_table'), ('accepted_finding')),
+    VALUES ('grant_access'), ('unprotect'), ('mark_global'), ('allow_global_rows'), ('accept_finding')),
+isotables(word) AS (VALUES ('tenant_grant'), ('protected_table'), ('accepted_finding')),
 ciso AS (
-    SELECT cword.oid AS fid, cword.word FROM cword JOIN isowords i ON i.word = cword.word
-     WHERE EXISTS (SELECT 1 FROM cbody)
+    SELECT b.oid AS fid, lower(m.m[1]) AS word
+      FROM cbody b,
+           regexp_matches(tenant_rls._code_text(b.body),
+                          '\m(grant_access|unprotect|mark_global|allow_global_rows|accept_finding)\M', 'gi') m(m)
+    UNION
+    SELECT b.oid, w.rel_name
+      FROM cbody b, tenant_rls._written_names(b.body) w
+     WHERE w.rel_name IN (SELECT i.word FROM isotables i)
+       AND coalesce(w.schema_name, 'tenant_rls') = 'tenant_rls'
     UNION
     SELECT b.oid, p.proname::text
       FROM cbody b
@@ -997,8 +1022,15 @@ cisoup AS MATERIALIZED (
            (SELECT array_agg(c.fid) AS fids, array_agg(c.word) AS vals FROM ciso c) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 sdiso AS MATERIALIZED (
-    SELECT sdword.oid, sdword.word FROM sdword JOIN isowords i ON i.word = sdword.word
-     WHERE EXISTS (SELECT 1 FROM sdf)
+    SELECT s.oid, lower(m.m[1]) AS word
+      FROM sdf s,
+           regexp_matches(tenant_rls._code_text(s.rawsrc),
+                          '\m(grant_access|unprotect|mark_global|allow_global_rows|accept_finding)\M', 'gi') m(m)
+    UNION
+    SELECT s.oid, w.rel_name
+      FROM sdf s, tenant_rls._written_names(s.rawsrc) w
+     WHERE w.rel_name IN (SELECT i.word FROM isotables i)
+       AND coalesce(w.schema_name, 'tenant_rls') = 'tenant_rls'
     UNION
     SELECT s.oid, p.proname::text
       FROM sdf s
@@ -1133,14 +1165,21 @@ twsrc AS (
       FROM (SELECT f.fid FROM tgfun f UNION SELECT g.callee FROM tggraph g) x
       JOIN pg_proc p ON p.oid = x.fid AND p.prolang NOT IN (12, 13)
      CROSS JOIN LATERAL tenant_rls._written_names(
-               CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_function_sqlbody(p.oid) END) w(name)
-     -- (by the name index, for these few names)
+               CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_function_sqlbody(p.oid) END) w
+     -- the relations of that name (by the name index, for these few names),
+     -- in the schema given; an unqualified name, which the function's
+     -- search_path resolves, counts only if no relation of that name is a
+     -- tenant table (it may be the one written)
      CROSS JOIN LATERAL (SELECT c.oid FROM pg_class c
-                          WHERE c.relname = w.name AND c.relkind IN ('r', 'p', 'f') AND c.relpersistence <> 't'
+                          WHERE c.relname = w.rel_name AND c.relkind IN ('r', 'p', 'f') AND c.relpersistence <> 't'
+                            AND (w.schema_name IS NULL
+                                 OR c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = w.schema_name))
                             AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
                                                        'tenant_rls'::regnamespace)) r
      WHERE NOT EXISTS (SELECT 1 FROM ten t WHERE t.relid = r.oid)
-       AND NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = r.oid)),
+       AND NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = r.oid)
+       AND (w.schema_name IS NOT NULL
+            OR NOT EXISTS (SELECT 1 FROM pg_class c JOIN ten t ON t.relid = c.oid WHERE c.relname = w.rel_name))),
 twup AS MATERIALIZED (
     SELECT w.fid, w.val::oid AS target
       FROM (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM tggraph g) g,
@@ -1167,11 +1206,8 @@ towrite AS (
       JOIN pg_proc p ON p.oid = x.fid
       JOIN pg_language lg ON lg.oid = p.prolang
      WHERE lg.lanname NOT IN ('sql', 'plpgsql')
-        OR regexp_replace(regexp_replace(regexp_replace(
-               lower(CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END),
-               '''(?:[^'']|'''')*''', ' ', 'g'),   -- string literals
-               '--[^\n]*', ' ', 'g'),                  -- comments
-               '/\*.*?\*/', ' ', 'g')
+        OR lower(tenant_rls._code_text(
+               CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END))
            ~ '\m(insert|update|delete|merge|truncate|copy|execute)\M'),
 towriteup AS MATERIALIZED (
     SELECT w.fid
@@ -2791,7 +2827,15 @@ CREATE FUNCTION tenant_rls.lint()
                                format('(Accepted on %s by %s at level %s: the finding has changed since, or its level rose. Check it, and accept it again if it is still fine.)',
                                       a.accepted_at::date, quote_ident(a.accepted_by), a.level))
                 ELSE f.detail END,
-           f.fix, coalesce(a.holds, false)
+           -- (the extension's own objects are reported while its owner is
+           -- not a superuser, extension_owner_not_superuser: not to be
+           -- changed by a fix)
+           CASE WHEN f.object_kind IN ('function', 'view', 'materialized view', 'table')
+                     AND starts_with(f.object, 'tenant_rls.')
+                     AND NOT (SELECT r.rolsuper FROM pg_extension x JOIN pg_roles r ON r.oid = x.extowner
+                               WHERE x.extname = 'tenant_rls')
+                THEN NULL ELSE f.fix END,
+           coalesce(a.holds, false)
       FROM tenant_rls._findings() f
       LEFT JOIN LATERAL (
           SELECT a.*, tenant_rls._acceptance_holds(a.level, a.fingerprints, f.code, f.level, f.object,

@@ -110,6 +110,8 @@ is($out, 'error The owner of extension tenant_rls, extadmin, is not a superuser.
 	'... and reports it as an error');
 ($ret, $out, $err) = $node->psql('demoted', q{SELECT count(*) FROM tenant_rls.coverage()});
 is($ret, 0, '... coverage() runs too') or diag($err);
+is($node->safe_psql('demoted', q{SELECT count(*) FROM tenant_rls.lint() WHERE starts_with(object, 'tenant_rls.') AND fix IS NOT NULL}),
+	'0', '... and gives no fix that would change the extension\'s own objects');
 
 $node->stop;
 done_testing();

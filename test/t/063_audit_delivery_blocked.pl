@@ -185,9 +185,13 @@ $node->safe_psql('postgres', join('', map { "CREATE TABLE public.m$_ (id int PRI
 	$win .= "SET tenant_rls.audit_delivery = deferred;\n"
 	  . "BEGIN; SELECT tenant_rls.set_tenant('z') \\g /dev/null\n"
 	  . "INSERT INTO public.y VALUES (100, 'z', 'inserted'); COMMIT;\n"
+	  . "BEGIN; SELECT tenant_rls.set_tenant('w') \\g /dev/null\n"
+	  . "INSERT INTO public.y VALUES (101, 'w', 'other tenant');\n"
+	  . join('', map { "INSERT INTO public.m$_ VALUES (1, 'w');\n" } 1 .. 17)
+	  . "COMMIT;\nSELECT 'other tenant done';\n"
 	  . "BEGIN; SELECT tenant_rls.set_tenant('z') \\g /dev/null\n"
 	  . "UPDATE public.y SET v = 'updated' WHERE id = 100;\n"
-	  . join('', map { "INSERT INTO public.m$_ VALUES (1, 'z');\n" } 1 .. 17)
+	  . join('', map { "INSERT INTO public.m$_ VALUES (2, 'z');\n" } 1 .. 17)
 	  . "COMMIT;\nSELECT 'done';\n";
 	# (IPC::Run feeds psql its input only while pumped)
 	for (1 .. 40)
@@ -195,9 +199,10 @@ $node->safe_psql('postgres', join('', map { "CREATE TABLE public.m$_ (id int PRI
 		$writer->pump_nb;
 		usleep(50_000);
 	}
-	unlike($wout, qr/done/, 'a commit of 18 batches waits for the same session\'s undelivered deferred commit');
+	like($wout, qr/other tenant done/, 'a commit of 18 batches of another tenant does not wait for the worker');
+	unlike($wout, qr/^done/m, 'a commit of 18 batches waits for the same session\'s undelivered deferred commit of its tenant');
 	kill 'CONT', $worker;
-	$writer->pump until $wout =~ /done/;
+	$writer->pump until $wout =~ /^done/m;
 	$win .= "\\q\n";
 	$writer->finish;
 	is($werr, '', '... and commits once the worker has written it');
