@@ -1000,43 +1000,31 @@ sdhit AS (
 isowords(word) AS (
     VALUES ('grant_access'), ('unprotect'), ('mark_global'), ('allow_global_rows'), ('accept_finding')),
 isotables(word) AS (VALUES ('tenant_grant'), ('protected_table'), ('accepted_finding')),
-ciso AS (
-    SELECT b.oid AS fid, lower(m.m[1]) AS word
-      FROM cbody b,
-           regexp_matches(tenant_rls._code_text(b.body),
+-- the SECURITY DEFINER functions and the user functions they call, each once
+isobody AS (SELECT s.oid, s.rawsrc AS body FROM sdf s UNION SELECT b.oid, b.body FROM cbody b),
+isofact AS MATERIALIZED (
+    SELECT x.oid AS fid, lower(m.m[1]) AS word
+      FROM isobody x,
+           regexp_matches(tenant_rls._code_text(x.body),
                           '\m(grant_access|unprotect|mark_global|allow_global_rows|accept_finding)\M', 'gi') m(m)
     UNION
-    SELECT b.oid, w.rel_name
-      FROM cbody b, tenant_rls._written_names(b.body) w
+    SELECT x.oid, w.rel_name
+      FROM isobody x, tenant_rls._written_names(x.body) w
      WHERE w.rel_name IN (SELECT i.word FROM isotables i)
        AND coalesce(w.schema_name, 'tenant_rls') = 'tenant_rls'
     UNION
-    SELECT b.oid, p.proname::text
-      FROM cbody b
-      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = b.oid AND d.refclassid = 'pg_proc'::regclass
+    SELECT x.oid, p.proname::text
+      FROM isobody x
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = x.oid AND d.refclassid = 'pg_proc'::regclass
       JOIN pg_proc p ON p.oid = d.refobjid AND p.pronamespace = 'tenant_rls'::regnamespace
       JOIN isowords i ON i.word = p.proname::text),
 cisoup AS MATERIALIZED (
     SELECT w.fid, w.val AS word
       FROM cgedges g,
-           (SELECT array_agg(c.fid) AS fids, array_agg(c.word) AS vals FROM ciso c) f,
+           (SELECT array_agg(c.fid) AS fids, array_agg(c.word) AS vals FROM isofact c) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 sdiso AS MATERIALIZED (
-    SELECT s.oid, lower(m.m[1]) AS word
-      FROM sdf s,
-           regexp_matches(tenant_rls._code_text(s.rawsrc),
-                          '\m(grant_access|unprotect|mark_global|allow_global_rows|accept_finding)\M', 'gi') m(m)
-    UNION
-    SELECT s.oid, w.rel_name
-      FROM sdf s, tenant_rls._written_names(s.rawsrc) w
-     WHERE w.rel_name IN (SELECT i.word FROM isotables i)
-       AND coalesce(w.schema_name, 'tenant_rls') = 'tenant_rls'
-    UNION
-    SELECT s.oid, p.proname::text
-      FROM sdf s
-      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_proc'::regclass
-      JOIN pg_proc p ON p.oid = d.refobjid AND p.pronamespace = 'tenant_rls'::regnamespace
-      JOIN isowords i ON i.word = p.proname::text
+    SELECT s.oid, i.word FROM sdf s JOIN isofact i ON i.fid = s.oid
     UNION
     SELECT c.caller, u.word FROM callee0 c JOIN cisoup u ON u.fid = c.fid WHERE c.kind = 'f'),
 -- column privileges (pg_attribute.attacl), few
