@@ -1675,11 +1675,7 @@ catch_up_deferred(List *keys)
 	if (XLogRecPtrIsInvalid(last_deferred_commit))
 		return;
 	foreach(lc, keys)
-	{
-		if (overlap)
-			break;
-		overlap = key_listed(last_deferred_keys, (const char *) lfirst(lc));
-	}
+		overlap = overlap || key_listed(last_deferred_keys, (const char *) lfirst(lc));
 	if (!overlap)
 		return;
 	audit_delivery_catch_up(last_deferred_commit);

@@ -1768,6 +1768,29 @@ deadline_after(FunctionCallInfo fcinfo)
 }
 
 /*
+ * Wait until the worker has delivered every commit that ends at or before
+ * target; false at the deadline.
+ */
+static bool
+wait_delivered_to(DeliveryDb *db, XLogRecPtr target, TimestampTz deadline, bool need_idle)
+{
+	for (;;)
+	{
+		bool		done;
+
+		LWLockAcquire(shared->lock, LW_SHARED);
+		done = db->dboid == MyDatabaseId && db->delivered_lsn >= target &&
+			(!need_idle || db->pending == 0);
+		LWLockRelease(shared->lock);
+		if (done)
+			return true;
+		if (GetCurrentTimestamp() >= deadline)
+			return false;
+		nap();
+	}
+}
+
+/*
  * Wait until the worker has delivered every commit written before now;
  * false at the deadline.
  */
@@ -1786,20 +1809,7 @@ wait_delivered(DeliveryDb *db, TimestampTz deadline, bool need_idle)
 	else if (target % XLOG_BLCKSZ == SizeOfXLogShortPHD)
 		target -= SizeOfXLogShortPHD;
 	XLogFlush(target);
-	for (;;)
-	{
-		bool		done;
-
-		LWLockAcquire(shared->lock, LW_SHARED);
-		done = db->dboid == MyDatabaseId && db->delivered_lsn >= target &&
-			(!need_idle || db->pending == 0);
-		LWLockRelease(shared->lock);
-		if (done)
-			return true;
-		if (GetCurrentTimestamp() >= deadline)
-			return false;
-		nap();
-	}
+	return wait_delivered_to(db, target, deadline, need_idle);
 }
 
 /* the WAL segment segno is in pg_wal, on some timeline up to this one */
@@ -2234,30 +2244,24 @@ db_for_wait(TimestampTz deadline, bool *timed_out)
 void
 audit_delivery_catch_up(XLogRecPtr lsn)
 {
-	TimestampTz deadline;
+	DeliveryDb *db;
+	bool		defers;
 
 	if (shared == NULL || XLogRecPtrIsInvalid(lsn))
 		return;
-	deadline = GetCurrentTimestamp() + CATCH_UP_WAIT_MS * (TimestampTz) 1000;
-	for (;;)
-	{
-		DeliveryDb *db;
-		bool		done;
 
-		/*
-		 * Not once new transactions no longer defer (failing, slot lost,
-		 * stopping): the worker may not deliver soon, and they write
-		 * immediately anyway (see Limits of deferred delivery).
-		 */
-		LWLockAcquire(shared->lock, LW_SHARED);
-		db = find_db(MyDatabaseId, false);
-		done = db == NULL || !db->enabled || db->stopping || db->delivered_lsn >= lsn;
-		LWLockRelease(shared->lock);
-		if (done || GetCurrentTimestamp() >= deadline)
-			return;
-		CHECK_FOR_INTERRUPTS();
-		nap();
-	}
+	/*
+	 * Not while new transactions do not defer (failing, slot lost,
+	 * stopping): the worker may not deliver soon, and they write
+	 * immediately anyway (see Limits of deferred delivery).
+	 */
+	LWLockAcquire(shared->lock, LW_SHARED);
+	db = find_db(MyDatabaseId, false);
+	defers = db != NULL && db->enabled && !db->stopping;
+	LWLockRelease(shared->lock);
+	if (defers)
+		(void) wait_delivered_to(db, lsn, GetCurrentTimestamp() + CATCH_UP_WAIT_MS * (TimestampTz) 1000,
+								 false);
 }
 
 /*

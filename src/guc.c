@@ -89,15 +89,15 @@ check_tenant_column(char **newval, void **extra, GucSource source)
 static bool
 check_actor_setting(char **newval, void **extra, GucSource source)
 {
+	bool		ours;
+
 	if (*newval == NULL || (*newval)[0] == '\0')
 		return true;
-	if (pg_strncasecmp(*newval, "tenant_rls.", strlen("tenant_rls.")) == 0 ||
-		(GetConfigOptionFlags(*newval, true) & GUC_SUPERUSER_ONLY) != 0)
+	ours = pg_strncasecmp(*newval, "tenant_rls.", strlen("tenant_rls.")) == 0;
+	if (ours || (GetConfigOptionFlags(*newval, true) & GUC_SUPERUSER_ONLY) != 0)
 	{
 		GUC_check_errdetail("The audit log would show its value to every tenant; \"%s\" is %s.",
-							*newval,
-							pg_strncasecmp(*newval, "tenant_rls.", strlen("tenant_rls.")) == 0
-							? "a setting of tenant_rls" : "readable by superusers only");
+							*newval, ours ? "a setting of tenant_rls" : "readable by superusers only");
 		GUC_check_errhint("Name a setting the application sets per session or transaction, such as app.current_user_id.");
 		return false;
 	}

@@ -799,7 +799,8 @@ has_enable_audit AS (SELECT EXISTS (SELECT 1 FROM pg_proc p
 -- SECURITY DEFINER functions over them are reported as over tenant tables.
 xten AS MATERIALIZED (
     SELECT c.oid AS relid, c.relname, format('%I.%I', n.nspname, c.relname) AS qname,
-           c.relkind, c.relispartition, c.relacl, c.relowner, n.nspname, false AS audit
+           c.relkind, c.relispartition, c.relacl, c.relowner, n.nspname, false AS audit,
+           c.relrowsecurity, c.relforcerowsecurity
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN tt ON tt.relid = c.oid
@@ -811,7 +812,7 @@ xten AS MATERIALIZED (
              WHERE a.attrelid = c.oid AND a.attname = cfg.tenant_column AND a.attnum > 0 AND NOT a.attisdropped)
     UNION ALL
     SELECT c.oid, c.relname, format('%I.%I', 'tenant_rls', c.relname), c.relkind, c.relispartition,
-           c.relacl, c.relowner, 'tenant_rls', true
+           c.relacl, c.relowner, 'tenant_rls', true, c.relrowsecurity, c.relforcerowsecurity
       FROM pg_class c
      WHERE c.relnamespace = 'tenant_rls'::regnamespace AND c.relkind IN ('r', 'p')
        AND (c.relname = 'audit_batch'
@@ -826,8 +827,8 @@ tgt AS MATERIALIZED (
            t.rls_forced AS t_forced, t.owner AS t_owner
       FROM ten t
     UNION ALL
-    SELECT x.relid, x.relname, x.qname, x.audit AND c.relrowsecurity, c.relforcerowsecurity, x.relowner
-      FROM xten x JOIN pg_class c ON c.oid = x.relid),
+    SELECT x.relid, x.relname, x.qname, x.audit AND x.relrowsecurity, x.relforcerowsecurity, x.relowner
+      FROM xten x),
 -- views and materialized views reading tenant tables, through other views too
 -- what rules read or change (one pass over pg_depend): views through their
 -- ON SELECT rule, and the other rules (rule_bypasses_rls)
@@ -1754,7 +1755,7 @@ UNION ALL
 SELECT 'security_definer_changes_isolation',
        CASE WHEN x.public_exec OR x.app_exec IS NOT NULL THEN 'error' ELSE 'warning' END,
        s.ident, 'function',
-       format('SECURITY DEFINER function %s changes tenant isolation with its owner''s rights (%s).', s.ident, x.words),
+       format('SECURITY DEFINER function %s changes tenant isolation with its owner''s rights (%s).', s.ident, w.words),
        format('It runs as its owner %s, who %s: whoever may call it (%s) grants one tenant''s rows to another, unprotects tables or marks them global, or accepts findings, from any tenant''s session. Make it SECURITY INVOKER, or let only administrators execute it.',
               quote_ident(r.rolname),
               CASE WHEN r.rolsuper THEN 'is a superuser'
@@ -1766,8 +1767,7 @@ SELECT 'security_definer_changes_isolation',
   JOIN (SELECT i.oid, string_agg(DISTINCT i.word, ', ') AS words FROM sdiso i GROUP BY i.oid) w ON w.oid = s.oid
   JOIN pg_roles r ON r.oid = s.proowner
   CROSS JOIN LATERAL (
-                SELECT w.words,
-                       EXISTS (SELECT 1 FROM owners o WHERE pg_has_role(s.proowner, o.owner, 'USAGE')) AS owns,
+                SELECT EXISTS (SELECT 1 FROM owners o WHERE pg_has_role(s.proowner, o.owner, 'USAGE')) AS owns,
                        pg_has_role(s.proowner, 'pg_write_all_data', 'USAGE') AS write_all,
                        (SELECT p.proacl IS NULL
                                OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
