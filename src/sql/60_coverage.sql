@@ -196,9 +196,11 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('table_outside_managed_schemas', 'warning', 'table with the tenant column outside the managed schemas',
      'A table (also a foreign table) outside tenant_rls.managed_schemas has the tenant column and a role other than its owner may read or change it (a privilege on the table or on some of its columns), or its owner is a login role or has login members (the application''s own copy): nothing protects its rows (a copy that a trigger fills, an archive, a reporting feed).'),
     ('trigger_writes_unprotected_table', 'warning', 'trigger on a tenant table writes to a table without tenant isolation',
-     'A trigger function on a tenant table (or a user function it calls, at any depth) writes by name (INSERT, UPDATE, MERGE, COPY) to a table that isolates no tenant: a global table, one without the tenant column, or one outside tenant_rls.managed_schemas. What it copies from a tenant''s row there is readable by every role that may read that table (a PL/pgSQL change log, an activity feed).'),
+     'A trigger function on a tenant table (or a user function it calls, at any depth), a rule''s action, or a function that a trigger''s WHEN clause, a CHECK constraint, a column default, an index, a policy or a domain of the table calls, writes by name (INSERT, UPDATE, MERGE, COPY) to a table that isolates no tenant: a global table, one without the tenant column, or one outside tenant_rls.managed_schemas. What it copies from a tenant''s row there is readable by every role that may read that table (a PL/pgSQL change log, an activity feed).'),
     ('trigger_notifies', 'warning', 'trigger or rule on a tenant table sends NOTIFY',
-     'A trigger function (pg_notify() or NOTIFY) or a rule (NOTIFY) on a tenant table sends notifications: LISTEN needs no privilege and notifications have no row-level security, so every tenant''s sessions that listen on the channel receive what it sends.'),
+     'A trigger function (pg_notify() or NOTIFY), a rule (NOTIFY, pg_notify()), or a trigger''s WHEN clause, a CHECK constraint, a column default, an index, a policy or a domain of a tenant table (pg_notify(), or a function that notifies) sends notifications: LISTEN needs no privilege and notifications have no row-level security, so every tenant''s sessions that listen on the channel receive what it sends.'),
+    ('dependency_owned_by_other_role', 'error', 'tenant table uses code another role owns',
+     'A function, domain, type, operator or operator class that a tenant table uses (a column''s type, a constraint, an index, a column default, a policy, a trigger, a rule; a function those call at any depth; the CHECK of a domain) is owned by a role that is neither a superuser nor the table''s owner: that role changes it at will, and the table runs its code on every tenant''s rows (error when an application role owns it or is a member of its owner, warning otherwise).'),
     ('schema_create_privilege', 'warning', 'application role may create objects in a schema',
      'A login role with privileges on tenant tables may create objects in a schema (CREATE granted, to it or PUBLIC, or it owns the schema): from an injected statement it plants a function or operator that a session of another tenant resolves through its search_path and runs with that tenant''s rights.'),
     ('role_tenant_admin', 'warning', 'login role with the tenant_rls admin role',
@@ -406,6 +408,48 @@ CREATE FUNCTION tenant_rls._written_names(body text, OUT schema_name text, OUT r
     $$;
 COMMENT ON FUNCTION tenant_rls._written_names(text) IS
     'internal: the relations a function body writes by name, with their schema if given (lint())';
+
+-- How a finding names a part of a tenant table that uses code (a pg_depend
+-- depender: a trigger, rule, policy, constraint, column default, index,
+-- column, or the table itself): its object, object kind, and the words that
+-- start a message.  qname: the table, as the findings name it.
+CREATE FUNCTION tenant_rls._table_part(classid oid, objid oid, objsubid integer, qname text,
+                                       OUT object text, OUT kind text, OUT what text)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT x.object, x.kind, x.what
+      FROM (SELECT format('%I ON %s', tg.tgname, qname) AS object, 'trigger' AS kind,
+                   format('Trigger %I', tg.tgname) AS what
+              FROM pg_trigger tg WHERE classid = 'pg_trigger'::regclass AND tg.oid = objid
+            UNION ALL
+            SELECT format('%I ON %s', r.rulename, qname), 'rule', format('Rule %I', r.rulename)
+              FROM pg_rewrite r WHERE classid = 'pg_rewrite'::regclass AND r.oid = objid
+            UNION ALL
+            SELECT format('%I ON %s', p.polname, qname), 'policy', format('Policy %I', p.polname)
+              FROM pg_policy p WHERE classid = 'pg_policy'::regclass AND p.oid = objid
+            UNION ALL
+            SELECT format('%I ON %s', c.conname, qname), 'constraint', format('Constraint %I', c.conname)
+              FROM pg_constraint c WHERE classid = 'pg_constraint'::regclass AND c.oid = objid
+            UNION ALL
+            SELECT format('%s.%I', qname, a.attname), 'column',
+                   format(CASE WHEN a.attgenerated <> '' THEN 'Generated column %I' ELSE 'The default of column %I' END,
+                          a.attname)
+              FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+             WHERE classid = 'pg_attrdef'::regclass AND d.oid = objid
+            UNION ALL
+            SELECT CASE WHEN c.relkind = 'i' OR c.relkind = 'I' THEN format('%I.%I', n.nspname, c.relname)
+                        WHEN objsubid <> 0 THEN format('%s.%I', qname, a.attname) ELSE qname END,
+                   CASE WHEN c.relkind = 'i' OR c.relkind = 'I' THEN 'index'
+                        WHEN objsubid <> 0 THEN 'column' ELSE 'table' END,
+                   CASE WHEN c.relkind = 'i' OR c.relkind = 'I' THEN format('Index %I', c.relname)
+                        WHEN objsubid <> 0 THEN format('Column %I', a.attname) ELSE 'The table' END
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = objsubid AND objsubid <> 0
+             WHERE classid = 'pg_class'::regclass AND c.oid = objid) x
+    $$;
+COMMENT ON FUNCTION tenant_rls._table_part(oid, oid, integer, text) IS
+    'internal: how lint() names the trigger, rule, policy, constraint, default, index or column of a tenant table that uses code';
 
 -- The user functions a function calls: by name in its body (by text: a
 -- word equal to a function's name) or, for BEGIN ATOMIC, by dependency.
@@ -1110,17 +1154,67 @@ audtrunc AS MATERIALIZED (
                        AND NOT coalesce(bool_or((tg.tgtype::int & 32) = 32 AND tg.tgenabled IN ('O', 'A')), false)) x
             OFFSET 0) y
      WHERE y.relkind IN ('r', 'p')),
--- the functions of user triggers on tenant tables that send notifications
--- (trigger_notifies): pg_notify() or NOTIFY in the body, also dynamic
--- (EXECUTE format('NOTIFY %I, ...')), or in a user function it calls, at
--- any depth (the usual broadcast() helper).  Once per distinct function,
--- not per trigger (one updated_at function serves many tables).
-tgfun AS MATERIALIZED (
-    -- (not the extension's C triggers: most of them)
-    SELECT DISTINCT tg.tgfoid AS fid
-      FROM ten t
-      JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
-      JOIN pg_proc p ON p.oid = tg.tgfoid AND p.prolang NOT IN (12, 13)),
+-- What tenant tables run or use besides their columns' data: the user
+-- functions, types, operators and operator classes in a column's type, a
+-- constraint, an index, a column default, a policy, a trigger (its function,
+-- its WHEN clause) or a rule, from their recorded dependencies (built-in
+-- objects are pinned: none are recorded), an array type standing for its
+-- element type; not the extension's own functions.  One pass over
+-- pg_depend; the table of the using object looked up for these rows only.
+tuse AS MATERIALIZED (
+    SELECT t.relid, t.qname, t.owner, u.classid, u.objid, u.objsubid, u.refclassid, u.refobjid
+      FROM (SELECT d.classid, d.objid, d.objsubid, d.refclassid,
+                   CASE WHEN d.refclassid = 'pg_type'::regclass
+                        THEN coalesce((SELECT y.typelem FROM pg_type y
+                                        WHERE y.oid = d.refobjid AND y.typcategory = 'A' AND y.typelem <> 0),
+                                      d.refobjid)
+                        ELSE d.refobjid END AS refobjid,
+                   CASE d.classid
+                        WHEN 'pg_class'::regclass
+                        THEN coalesce((SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = d.objid), d.objid)
+                        WHEN 'pg_constraint'::regclass THEN (SELECT c.conrelid FROM pg_constraint c WHERE c.oid = d.objid)
+                        WHEN 'pg_policy'::regclass THEN (SELECT p.polrelid FROM pg_policy p WHERE p.oid = d.objid)
+                        WHEN 'pg_trigger'::regclass THEN (SELECT tg.tgrelid FROM pg_trigger tg WHERE tg.oid = d.objid)
+                        WHEN 'pg_rewrite'::regclass THEN (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = d.objid)
+                        ELSE (SELECT a.adrelid FROM pg_attrdef a WHERE a.oid = d.objid) END AS relid
+              FROM pg_depend d
+             WHERE d.refclassid IN ('pg_proc'::regclass, 'pg_type'::regclass, 'pg_operator'::regclass,
+                                    'pg_opclass'::regclass, 'pg_opfamily'::regclass)
+               AND d.classid IN ('pg_class'::regclass, 'pg_constraint'::regclass, 'pg_policy'::regclass,
+                                 'pg_trigger'::regclass, 'pg_rewrite'::regclass, 'pg_attrdef'::regclass)
+               AND d.deptype = 'n'
+               AND NOT (d.refclassid = 'pg_proc'::regclass AND d.refobjid IN (SELECT e.objid FROM extfuncs e))
+            OFFSET 0) u
+      JOIN ten t ON t.relid = u.relid),
+-- ... and the functions a tenant table runs: those, the functions of the
+-- CHECK constraints of the domains it uses and those of its operators
+-- (through: the domain or operator), each with what uses it
+tentry AS MATERIALIZED (
+    SELECT u.relid, u.qname, u.owner, u.classid, u.objid, u.objsubid, u.refobjid AS fid, NULL::text AS via
+      FROM tuse u WHERE u.refclassid = 'pg_proc'::regclass
+    UNION ALL
+    SELECT u.relid, u.qname, u.owner, u.classid, u.objid, u.objsubid, f.fid,
+           CASE WHEN u.refclassid = 'pg_type'::regclass THEN format('domain %s', format_type(u.refobjid, NULL))
+                ELSE format('operator %s', u.refobjid::regoperator) END
+      FROM tuse u
+      JOIN (SELECT y.refclassid, y.refobjid, f.fid
+              FROM (SELECT DISTINCT u.refclassid, u.refobjid FROM tuse u
+                     WHERE u.refclassid IN ('pg_type'::regclass, 'pg_operator'::regclass)) y
+             -- (by index, for these few types and operators)
+             CROSS JOIN LATERAL unnest(CASE WHEN y.refclassid = 'pg_type'::regclass
+                  THEN ARRAY(SELECT d.refobjid FROM pg_depend d
+                              WHERE d.classid = 'pg_constraint'::regclass AND d.refclassid = 'pg_proc'::regclass
+                                AND d.objid = ANY (ARRAY(SELECT c.oid FROM pg_constraint c
+                                                          WHERE c.contypid = y.refobjid)))
+                  ELSE ARRAY[(SELECT o.oprcode::oid FROM pg_operator o WHERE o.oid = y.refobjid)] END) f(fid)
+             WHERE f.fid >= 16384 AND f.fid NOT IN (SELECT e.objid FROM extfuncs e)) f
+        ON f.refclassid = u.refclassid AND f.refobjid = u.refobjid),
+-- What that code sends with NOTIFY (trigger_notifies): pg_notify() or NOTIFY
+-- in a function's body, also dynamic (EXECUTE format('NOTIFY %I, ...')), or in
+-- a user function it calls, at any depth (the usual broadcast() helper).
+-- Once per distinct function, not per table (one updated_at function serves
+-- many tables).
+tgfun AS MATERIALIZED (SELECT DISTINCT e.fid FROM tentry e),
 tggraph AS MATERIALIZED (
     SELECT g.caller, g.callee
       FROM tenant_rls._call_edges(ARRAY(SELECT f.fid FROM tgfun f), ARRAY(SELECT e.objid FROM extfuncs e)) g),
@@ -1149,12 +1243,18 @@ tnotify AS MATERIALIZED (
 -- isolate no tenant: not a tenant table (a global table, one without the
 -- tenant column, one outside the managed schemas; not tenant_rls's own),
 -- then every trigger function that reaches such a write, with the relation
-twsrc AS (
-    SELECT x.fid, r.oid AS target
-      FROM (SELECT f.fid FROM tgfun f UNION SELECT g.callee FROM tggraph g) x
-      JOIN pg_proc p ON p.oid = x.fid AND p.prolang NOT IN (12, 13)
-     CROSS JOIN LATERAL tenant_rls._written_names(
-               CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_function_sqlbody(p.oid) END) w
+twsrc AS MATERIALIZED (
+    SELECT x.kind, x.id, r.oid AS target
+      FROM (SELECT 'function' AS kind, p.oid AS id,
+                   CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_function_sqlbody(p.oid) END AS body
+              FROM (SELECT f.fid FROM tgfun f UNION SELECT g.callee FROM tggraph g) x
+              JOIN pg_proc p ON p.oid = x.fid AND p.prolang NOT IN (12, 13)
+            UNION ALL
+            -- the rules on tenant tables (their actions, the relations
+            -- named with their schema: the search_path is locked)
+            SELECT 'rule', rw.oid, pg_get_ruledef(rw.oid)
+              FROM ten t JOIN pg_rewrite rw ON rw.ev_class = t.relid AND rw.rulename <> '_RETURN') x
+     CROSS JOIN LATERAL tenant_rls._written_names(x.body) w
      -- the relations of that name (by the name index, for these few names),
      -- in the schema given; an unqualified name, which the function's
      -- search_path resolves, counts only if no relation of that name is a
@@ -1172,8 +1272,77 @@ twsrc AS (
 twup AS MATERIALIZED (
     SELECT w.fid, w.val::oid AS target
       FROM (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM tggraph g) g,
-           (SELECT array_agg(t.fid) AS fids, array_agg(t.target::text) AS vals FROM twsrc t) f,
+           (SELECT array_agg(t.id) AS fids, array_agg(t.target::text) AS vals FROM twsrc t WHERE t.kind = 'function') f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
+-- The other code of tenant tables that calls those functions: not a
+-- trigger's own function (the trigger findings above), nor the clone of a
+-- partitioned table's trigger
+tother AS MATERIALIZED (
+    SELECT e.* FROM tentry e
+     WHERE e.classid <> 'pg_trigger'::regclass
+        OR NOT EXISTS (SELECT 1 FROM pg_trigger tg
+                        WHERE tg.oid = e.objid AND ((tg.tgfoid = e.fid AND e.via IS NULL) OR tg.tgparentid <> 0))),
+-- ... and the expressions of tenant tables that call pg_notify() themselves
+-- (a trigger's WHEN clause, a CHECK constraint, a column default, an index,
+-- a policy of their own, a rule), from their stored trees: built-in
+-- functions leave no dependency to follow
+texpr AS MATERIALIZED (
+    SELECT x.relid, x.qname, x.classid, x.objid
+      FROM (SELECT t.relid, t.qname, 'pg_trigger'::regclass::oid AS classid, tg.oid AS objid, tg.tgqual::text AS expr
+              FROM ten t JOIN pg_trigger tg ON tg.tgrelid = t.relid AND tg.tgqual IS NOT NULL AND tg.tgparentid = 0
+            UNION ALL
+            SELECT t.relid, t.qname, 'pg_constraint'::regclass, c.oid, c.conbin::text
+              FROM ten t JOIN pg_constraint c ON c.conrelid = t.relid AND c.contype = 'c'
+            UNION ALL
+            SELECT t.relid, t.qname, 'pg_attrdef'::regclass, d.oid, d.adbin::text
+              FROM ten t JOIN pg_attrdef d ON d.adrelid = t.relid
+            UNION ALL
+            SELECT t.relid, t.qname, 'pg_class'::regclass, i.indexrelid, concat(i.indexprs::text, i.indpred::text)
+              FROM ten t JOIN pg_index i ON i.indrelid = t.relid
+             WHERE i.indexprs IS NOT NULL OR i.indpred IS NOT NULL
+            UNION ALL
+            SELECT t.relid, t.qname, 'pg_policy'::regclass, p.oid, concat(p.polqual::text, p.polwithcheck::text)
+              FROM ten t JOIN pg_policy p ON p.polrelid = t.relid AND NOT starts_with(p.polname, 'tenant_rls_')
+            UNION ALL
+            SELECT t.relid, t.qname, 'pg_rewrite'::regclass, r.oid, concat(r.ev_qual::text, r.ev_action::text)
+              FROM ten t JOIN pg_rewrite r ON r.ev_class = t.relid AND r.rulename <> '_RETURN') x
+     WHERE strpos(x.expr, format(':funcid %s ', 'pg_catalog.pg_notify(text, text)'::regprocedure::oid)) > 0),
+-- dependency_owned_by_other_role: of what tenant tables use (and of the
+-- user functions that calls, at any depth), what a role owns that is
+-- neither a superuser nor the table's owner
+uofn AS (
+    SELECT p.oid AS fid
+      FROM (SELECT e.fid FROM tentry e UNION SELECT g.callee FROM tggraph g) x
+      JOIN pg_proc p ON p.oid = x.fid
+      JOIN pg_roles r ON r.oid = p.proowner AND NOT r.rolsuper),
+uofnup AS MATERIALIZED (
+    SELECT w.fid, w.val::oid AS other
+      FROM (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM tggraph g) g,
+           (SELECT array_agg(f.fid) AS fids, array_agg(f.fid::text) AS vals FROM uofn f) f,
+           tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
+uown AS MATERIALIZED (
+    SELECT x.*,
+           -- (tables of several owners use it: no one owner to give it to)
+           count(*) FILTER (WHERE x.owner <> x.first_owner) OVER (PARTITION BY x.ocls, x.ooid) > 0 AS owners
+      FROM (SELECT y.*, first_value(y.owner) OVER (PARTITION BY y.ocls, y.ooid) AS first_owner
+              FROM (SELECT u.relid, u.qname, u.owner, u.classid, u.objid, u.objsubid,
+                           u.refclassid AS ocls, u.refobjid AS ooid,
+                           CASE u.refclassid
+                                WHEN 'pg_type'::regclass THEN (SELECT y.typowner FROM pg_type y WHERE y.oid = u.refobjid)
+                                WHEN 'pg_operator'::regclass THEN (SELECT o.oprowner FROM pg_operator o WHERE o.oid = u.refobjid)
+                                WHEN 'pg_opclass'::regclass THEN (SELECT o.opcowner FROM pg_opclass o WHERE o.oid = u.refobjid)
+                                ELSE (SELECT o.opfowner FROM pg_opfamily o WHERE o.oid = u.refobjid) END AS oowner,
+                           NULL::text AS via
+                      FROM tuse u WHERE u.refclassid <> 'pg_proc'::regclass
+                    UNION ALL
+                    SELECT e.relid, e.qname, e.owner, e.classid, e.objid, e.objsubid, 'pg_proc'::regclass, w.other,
+                           (SELECT p.proowner FROM pg_proc p WHERE p.oid = w.other),
+                           nullif(concat_ws(', ', e.via,
+                                            CASE WHEN w.other <> e.fid THEN format('function %s', e.fid::regprocedure) END),
+                                  '')
+                      FROM tentry e JOIN uofnup w ON w.fid = e.fid
+                    OFFSET 0) y
+             WHERE y.oowner <> y.owner AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = y.oowner)) x),
 -- audit_trigger_order: the AFTER ROW triggers of audited tables that sort
 -- before tenant_rls_audit, the calls their functions make, and which of
 -- those functions write (see the finding)
@@ -1656,17 +1825,36 @@ SELECT 'audit_log_ignores_policies', 'warning', t.qname, 'table',
 UNION ALL
 -- triggers (user ones) on tenant tables that copy rows into tables no tenant
 -- isolation covers
-SELECT 'trigger_writes_unprotected_table', 'warning', format('%I ON %s', x.tgname, x.qname), 'trigger',
-       format('Trigger %I on tenant table %s writes to %s, which isolate%s no tenant (function %s).',
-              x.tgname, x.qname, x.targets, CASE WHEN x.ntargets = 1 THEN 's' ELSE '' END, x.fid::regprocedure),
-       'What the trigger writes there from a tenant''s row is not protected by row-level security: every role that may read that table reads it, whichever tenant it came from. Write to a table protected by tenant_rls (with the tenant column), or accept the finding if what it writes is not per tenant (a counter, a key).',
+SELECT 'trigger_writes_unprotected_table', 'warning', x.object, x.kind,
+       format('%s on tenant table %s writes to %s, which isolate%s no tenant (%s).',
+              x.what, x.qname, x.targets, CASE WHEN x.ntargets = 1 THEN 's' ELSE '' END, x.how),
+       'What it writes there from a tenant''s row is not protected by row-level security: every role that may read that table reads it, whichever tenant it came from. Write to a table protected by tenant_rls (with the tenant column), or accept the finding if what it writes is not per tenant (a counter, a key).',
        NULL, x.relid
-  FROM (SELECT tg.tgname, t.qname, t.relid, tg.tgfoid AS fid, u.targets, u.ntargets
+  FROM (SELECT format('%I ON %s', tg.tgname, t.qname) AS object, 'trigger' AS kind, format('Trigger %I', tg.tgname) AS what,
+               t.qname, t.relid, u.targets, u.ntargets, format('function %s', tg.tgfoid::regprocedure) AS how
           FROM ten t
           JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
           JOIN (SELECT w.fid, count(DISTINCT w.target) AS ntargets,
                        string_agg(DISTINCT w.target::regclass::text, ', ') AS targets
-                  FROM twup w GROUP BY w.fid) u ON u.fid = tg.tgfoid) x
+                  FROM twup w GROUP BY w.fid) u ON u.fid = tg.tgfoid
+        UNION ALL
+        -- the other code of tenant tables that writes: a rule's action; a
+        -- WHEN clause, CHECK constraint, column default, index or policy
+        -- (or a domain or operator they use) that calls such a function
+        SELECT p.object, p.kind, p.what, y.qname, y.relid,
+               string_agg(DISTINCT y.target::regclass::text, ', '), count(DISTINCT y.target),
+               string_agg(DISTINCT y.how, '; ')
+          FROM (SELECT o.relid, o.qname, o.classid, o.objid, o.objsubid, w.target,
+                       format('%s %s', coalesce(o.via || ' calls', 'it calls'), o.fid::regprocedure) AS how
+                  FROM tother o JOIN twup w ON w.fid = o.fid
+                UNION ALL
+                SELECT t.relid, t.qname, 'pg_rewrite'::regclass, s.id, 0, s.target, 'its action'
+                  FROM twsrc s
+                  JOIN pg_rewrite rw ON rw.oid = s.id
+                  JOIN ten t ON t.relid = rw.ev_class
+                 WHERE s.kind = 'rule') y
+         CROSS JOIN LATERAL tenant_rls._table_part(y.classid, y.objid, y.objsubid, y.qname) p
+         GROUP BY p.object, p.kind, p.what, y.qname, y.relid) x
 UNION ALL
 -- triggers (user ones) and rules on tenant tables that send notifications
 SELECT 'trigger_notifies', 'warning', x.object, x.kind,
@@ -1685,7 +1873,60 @@ SELECT 'trigger_notifies', 'warning', x.object, x.kind,
                'a NOTIFY action'
           FROM ten t
           JOIN pg_rewrite rw ON rw.ev_class = t.relid AND rw.rulename <> '_RETURN'
-         WHERE pg_get_ruledef(rw.oid) ~* '\mNOTIFY\M') x
+         WHERE pg_get_ruledef(rw.oid) ~* '\mNOTIFY\M'
+        UNION ALL
+        -- the other code of tenant tables: a WHEN clause, a CHECK constraint,
+        -- a column default, an index, a policy or a rule (or a domain or
+        -- operator they use) that calls pg_notify() or a function that does
+        SELECT p.object, p.kind, p.what, y.qname, y.relid, y.how
+          FROM (SELECT DISTINCT o.relid, o.qname, o.classid, o.objid, o.objsubid,
+                       format('%s %s, which %s', coalesce(o.via || ' calls', 'it calls'), o.fid::regprocedure,
+                              CASE WHEN n.direct THEN 'calls pg_notify() or NOTIFY'
+                                   ELSE format('calls %s, which calls pg_notify() or NOTIFY', n.via) END) AS how
+                  FROM tother o JOIN tnotify n ON n.fid = o.fid
+                UNION ALL
+                SELECT e.relid, e.qname, e.classid, e.objid, 0, 'it calls pg_notify()' FROM texpr e) y
+         CROSS JOIN LATERAL tenant_rls._table_part(y.classid, y.objid, y.objsubid, y.qname) p
+       ) x
+UNION ALL
+-- functions, types, operators and operator classes that tenant tables use
+-- (or call through their functions), owned by a role other than the table's
+-- owner and not a superuser
+SELECT 'dependency_owned_by_other_role',
+       CASE WHEN EXISTS (SELECT 1 FROM approles a WHERE pg_has_role(a.oid, x.oowner, 'MEMBER')) THEN 'error' ELSE 'warning' END,
+       o.name, o.kind,
+       format('%s on tenant table %s uses %s %s%s, which role %I owns.',
+              p.what, x.qname, o.kind, o.name, CASE WHEN x.via IS NOT NULL THEN format(' (through %s)', x.via) ELSE '' END, r.rolname),
+       format('Role %I may change it at any time (CREATE OR REPLACE FUNCTION, ALTER DOMAIN ... ADD CONSTRAINT, ALTER TYPE ... RENAME VALUE), and the table runs it on every tenant''s rows, before or without the tenant filter: a notice, an error or a failing check shows that role other tenants'' values, and a changed type or function changes what they read and write. Read its definition first: it is that role''s code. %s',
+              r.rolname,
+              CASE WHEN o.secdef
+                   THEN 'It is SECURITY DEFINER, so owned by the table''s owner it would run with the owner''s rights: replace it with a function the owner writes.'
+                   WHEN x.owners
+                   THEN 'Tables of several owners use it: give each owner a copy of its own, or give it to one role that owns them all.'
+                   ELSE 'Then give it to the table''s owner (the fix; run by a superuser), or replace it with one the owner writes, in a schema that role does not own.' END),
+       CASE WHEN NOT o.secdef AND NOT x.owners
+            THEN format('ALTER %s %s OWNER TO %I;', upper(o.kind), o.name, (SELECT t.rolname FROM pg_roles t WHERE t.oid = x.owner)) END,
+       x.relid
+  FROM uown x
+  JOIN pg_roles r ON r.oid = x.oowner
+ CROSS JOIN LATERAL tenant_rls._table_part(x.classid, x.objid, x.objsubid, x.qname) p
+ CROSS JOIN LATERAL (
+       SELECT CASE x.ocls WHEN 'pg_proc'::regclass THEN x.ooid::regprocedure::text
+                          WHEN 'pg_type'::regclass THEN format_type(x.ooid, NULL)
+                          WHEN 'pg_operator'::regclass THEN x.ooid::regoperator::text
+                          WHEN 'pg_opclass'::regclass
+                          THEN (SELECT format('%I.%I USING %I', n.nspname, c.opcname, am.amname)
+                                  FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace
+                                  JOIN pg_am am ON am.oid = c.opcmethod WHERE c.oid = x.ooid)
+                          ELSE (SELECT format('%I.%I USING %I', n.nspname, f.opfname, am.amname)
+                                  FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace
+                                  JOIN pg_am am ON am.oid = f.opfmethod WHERE f.oid = x.ooid) END AS name,
+              CASE x.ocls WHEN 'pg_proc'::regclass THEN 'function'
+                          WHEN 'pg_type'::regclass
+                          THEN CASE WHEN (SELECT y.typtype FROM pg_type y WHERE y.oid = x.ooid) = 'd' THEN 'domain' ELSE 'type' END
+                          WHEN 'pg_operator'::regclass THEN 'operator'
+                          WHEN 'pg_opclass'::regclass THEN 'operator class' ELSE 'operator family' END AS kind,
+              coalesce((SELECT f.prosecdef FROM pg_proc f WHERE x.ocls = 'pg_proc'::regclass AND f.oid = x.ooid), false) AS secdef) o
 -- ==== views and functions
 UNION ALL
 SELECT 'view_not_security_invoker',
