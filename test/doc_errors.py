@@ -78,8 +78,14 @@ for f in sorted(glob.glob('src/*.c')):
         if not msg or msg == '%s':
             continue
         code = re.search(r'errcode\((ERRCODE_\w+)\)', body)
-        st = codes.get(code.group(1), '?') if code else \
-            {'ERROR': 'XX000', 'WARNING': '01000', 'NOTICE': '00000'}.get(level, '?')
+        if code:
+            st = codes.get(code.group(1), '?')
+        elif 'errcode_for_file_access()' in body:
+            st = '(from errno: 58P01, 42501, 53100, 58030)'
+        elif re.search(r'errcode\(\s*\w+\s*\)', body):
+            st = '(depends on the case)'
+        else:
+            st = {'ERROR': 'XX000', 'WARNING': '01000', 'NOTICE': '00000'}.get(level, '?')
         hint = hint_of(body)
         rows.append((f, level, st, msg, hint))
     for m in re.finditer(r'\breport_drift(_hint)?\s*\(', src):
@@ -111,7 +117,8 @@ for f in sorted(glob.glob('src/*.c')):
             rows.append((f, 'setting check', st, msg, h or ''))
 for f in sorted(glob.glob('src/sql/*.sql')):
     src = open(f).read()
-    for m in re.finditer(r"RAISE\s+(EXCEPTION|WARNING|NOTICE)\s+'((?:[^']|'')*)'(.*?);", src, re.S):
+    # (the USING clause up to the first ";" outside string literals)
+    for m in re.finditer(r"RAISE\s+(EXCEPTION|WARNING|NOTICE)\s+'((?:[^']|'')*)'((?:[^;']|'(?:[^']|'')*')*);", src, re.S):
         code = re.search(r"ERRCODE\s*=\s*'(\w+)'", m.group(3))
         hint = re.search(r"HINT\s*=\s*'((?:[^']|'')*)'", m.group(3))
         st = names.get(code.group(1), code.group(1)) if code else 'P0001'

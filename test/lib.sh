@@ -14,7 +14,7 @@
 
 TR_PG_MAJOR=15
 TR_PG_MIN_VERSION=15.19
-TR_PACKAGES="postgresql-$TR_PG_MAJOR postgresql-server-dev-$TR_PG_MAJOR libssl-dev libipc-run-perl pgbouncer make gcc"
+TR_PACKAGES="postgresql-$TR_PG_MAJOR postgresql-server-dev-$TR_PG_MAJOR libssl-dev libipc-run-perl pgbouncer make gcc python3"
 TR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TR_SYS_BINDIR=/usr/lib/postgresql/$TR_PG_MAJOR/bin
 TR_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare"
@@ -98,8 +98,10 @@ tr_setup() {
 	if [ -n "${TMPDIR:-}" ] && [ ! -d "$TMPDIR" ]; then
 		mkdir -p "$TMPDIR" || tr_die "TMPDIR=$TMPDIR does not exist and cannot be created"
 	fi
+	# (mode 0700, owned by the user that runs the servers: their unix
+	# sockets are in it, and they trust every local connection)
 	TR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tenant_rls.XXXXXX")
-	chmod 755 "$TR_TMP"
+	chmod 700 "$TR_TMP"
 	TR_PIDS=""
 	trap tr_cleanup EXIT
 	trap 'exit 130' INT TERM
@@ -157,11 +159,25 @@ tr_setup() {
 		runuser -u postgres -- test -w "$TR_TMP" \
 			|| tr_die "the postgres user cannot write to $TR_TMP (a directory on its path is closed to it): set TMPDIR to a directory it can reach, such as /tmp"
 	fi
+	# The tests name the bootstrap superuser postgres, as it is when root runs
+	# them (as the postgres user).  Another user's TAP clusters get that name
+	# too: initdb through a wrapper first in PATH that adds -U postgres, and
+	# the clients connect as postgres (PGUSER: the TAP modules clear it as they
+	# load, test/t/TenantRlsUser.pm sets it again).  pg_regress runs against a
+	# cluster of tr_start_cluster's, which is made so.
+	TR_WRAP_BINDIR=$TR_TMP/bin
+	mkdir -p "$TR_WRAP_BINDIR"
+	if [ "$(id -un)" != postgres ] && ! tr_is_root; then
+		printf '#!/bin/sh\nexec "%s/initdb" -U postgres "$@"\n' "$TR_BINDIR" >"$TR_WRAP_BINDIR/initdb"
+		chmod 755 "$TR_WRAP_BINDIR/initdb"
+		export PGUSER=postgres PERL5LIB="$TR_SRC/test/t${PERL5LIB:+:$PERL5LIB}" \
+			PERL5OPT="${PERL5OPT:+$PERL5OPT }-MTenantRlsUser"
+	fi
 	# the tools we run as postgres (pg_regress, initdb) make their own
 	# temporary files: where that user can write, and cleaned up with the rest
 	export TMPDIR=$TR_TMP
 
-	export PATH="$TR_BINDIR:$PATH"
+	export PATH="$TR_WRAP_BINDIR:$TR_BINDIR:$PATH"
 	tr_log "building tenant_rls ($TR_CFLAGS) and installing it into $TR_TMP/pg"
 	tr_as_pg make -s -C "$TR_SRC" PG_CONFIG="$TR_PG_CONFIG" PG_CFLAGS="$TR_CFLAGS" >"$TR_TMP/build.log" 2>&1 \
 		|| { cat "$TR_TMP/build.log"; tr_die "build failed"; }
@@ -188,6 +204,14 @@ tr_start_cluster() {
 		|| { cat "$TR_TMP/$name.log"; tr_die "could not start the throwaway cluster"; }
 	TR_PIDS="$TR_PIDS $(head -1 "$data/postmaster.pid")"
 	export PGHOST=$TR_TMP PGPORT PGDATA=$data PGUSER=postgres
+}
+
+# tr_stop_cluster: stops the cluster tr_start_cluster started last.
+tr_stop_cluster() {
+	local pid
+	pid=$(head -1 "$PGDATA/postmaster.pid" 2>/dev/null)
+	tr_as_pg "$TR_BINDIR/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
+	TR_PIDS=$(echo " $TR_PIDS " | sed "s/ $pid / /")
 }
 
 tr_cleanup() {

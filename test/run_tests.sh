@@ -18,7 +18,17 @@ cd "$TR_SRC" || exit 1
 passed=0
 failed=0
 skipped=0
-REGRESS_OPTS="--bindir=$TR_BINDIR --temp-config=$TR_SRC/test/regress.conf"
+# pg_regress and pg_isolation_regress run against a cluster of ours, not
+# their --temp-instance: its clients connect as the OS user, and the expected
+# outputs name the bootstrap superuser postgres, as ours is named
+REGRESS_OPTS="--bindir=$TR_BINDIR --user=postgres"
+regress_cluster() {	# regress_cluster NAME: a cluster with test/regress.conf
+	local line lines=()
+	while IFS= read -r line; do
+		case $line in '' | '#'*) ;; *) lines+=("$line") ;; esac
+	done <"$TR_SRC/test/regress.conf"
+	tr_start_cluster "$1" "${lines[@]}"
+}
 
 pick() {	# pick "<requested>" <files...>: names (without extension) to run
 	local want=$1; shift
@@ -47,24 +57,28 @@ count_pg_regress() {	# count "ok"/"FAILED" lines of pg_regress output; $2: its e
 tests=$(pick "${REGRESS:-}" sql/*.sql)
 if [ -n "$tests" ]; then
 	tr_log "pg_regress:" $tests
+	regress_cluster regress
 	tr_as_pg "$TR_PGXS_DIR/src/test/regress/pg_regress" $REGRESS_OPTS \
-		--temp-instance="$TR_TMP/regress" --inputdir=. --outputdir=. \
+		--host="$PGHOST" --port="$PGPORT" --inputdir=. --outputdir=. \
 		--dbname=contrib_regression $tests 2>&1 | tee "$TR_TMP/regress.out"
 	if ! count_pg_regress "$TR_TMP/regress.out" "${PIPESTATUS[0]}"; then
 		[ -f regression.diffs ] && cat regression.diffs
 	fi
+	tr_stop_cluster
 fi
 
 # ---- isolation
 tests=$(pick "${ISOLATION:-}" test/specs/*.spec)
 if [ -n "$tests" ]; then
 	tr_log "isolation:" $tests
+	regress_cluster isolation
 	tr_as_pg "$TR_PGXS_DIR/src/test/isolation/pg_isolation_regress" $REGRESS_OPTS \
-		--temp-instance="$TR_TMP/isolation" --inputdir=test --outputdir=output_iso \
+		--host="$PGHOST" --port="$PGPORT" --inputdir=test --outputdir=output_iso \
 		--dbname=isolation_regression $tests 2>&1 | tee "$TR_TMP/isolation.out"
 	if ! count_pg_regress "$TR_TMP/isolation.out" "${PIPESTATUS[0]}"; then
 		[ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
 	fi
+	tr_stop_cluster
 fi
 
 # ---- TAP

@@ -45,6 +45,9 @@ my $tok_globex = $node->safe_psql('appdb', q{SELECT tenant_rls.sign_tenant('glob
 
 # --- pgbouncer, started by us and stopped by its handle (pid)
 my $bdir = PostgreSQL::Test::Utils::tempdir();
+# pgbouncer listens on a unix socket in a directory of mode 0700 (trust: no
+# TCP port another local user could reach)
+my $bsock = PostgreSQL::Test::Utils::tempdir_short();
 my $bport = PostgreSQL::Test::Cluster::get_free_port();
 my $bouncer;
 
@@ -52,16 +55,15 @@ sub start_bouncer
 {
 	my ($reset_always) = @_;
 	open my $fh, '>', "$bdir/userlist.txt" or die;
-	print $fh qq{"app" ""\n"postgres" ""\n};
+	print $fh qq{"app" ""\n};
 	close $fh;
 	open $fh, '>', "$bdir/pgbouncer.ini" or die;
 	print $fh qq{[databases]
 appdb = host=@{[ $node->host ]} port=@{[ $node->port ]} dbname=appdb
 
 [pgbouncer]
-listen_addr = 127.0.0.1
 listen_port = $bport
-unix_socket_dir =
+unix_socket_dir = $bsock
 auth_type = trust
 auth_file = $bdir/userlist.txt
 pool_mode = transaction
@@ -80,7 +82,7 @@ ignore_startup_parameters = extra_float_digits
 	# wait until it accepts connections
 	for (1 .. 100)
 	{
-		my $r = system("psql -XAtq -h 127.0.0.1 -p $bport -U app -d appdb -c 'SELECT 1' >/dev/null 2>&1");
+		my $r = system("psql -XAtq -h $bsock -p $bport -U app -d appdb -c 'SELECT 1' >/dev/null 2>&1");
 		return if $r == 0;
 		select(undef, undef, undef, 0.1);
 	}
@@ -110,7 +112,7 @@ sub client
 	my ($user) = @_;
 	my $s = { in => '', out => '', err => '' };
 	$s->{h} = IPC::Run::start(
-		[ 'psql', '-XAtq', '-h', '127.0.0.1', '-p', $bport, '-U', $user, '-d', 'appdb', '-f', '-' ],
+		[ 'psql', '-XAtq', '-h', $bsock, '-p', $bport, '-U', $user, '-d', 'appdb', '-f', '-' ],
 		'<', \$s->{in}, '>', \$s->{out}, '2>', \$s->{err},
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	return $s;

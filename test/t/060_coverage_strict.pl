@@ -30,7 +30,8 @@ my $findings = q{SELECT string_agg(code || ':' || level || ':' || object, ',' OR
 is($node->safe_psql('postgres', $findings), 'strict_mode_off:warning:tenant_rls.strict',
 	'not preloaded: the only finding is strict_mode_off');
 like($node->safe_psql('postgres', q{SELECT detail FROM tenant_rls.lint() WHERE code = 'strict_mode_off'}),
-	qr/not preloaded/, 'not preloaded: the detail says why');
+	qr/not preloaded; add it to shared_preload_libraries and restart\.$/,
+	'not preloaded: the detail says why');
 is($node->safe_psql('postgres', q{SELECT fix IS NULL FROM tenant_rls.lint() WHERE code = 'strict_mode_off'}),
 	't', 'the fix needs a restart: fix is NULL');
 my ($ret, $out, $err) = $node->psql('postgres', q{SELECT tenant_rls.assert_coverage('warning')});
@@ -53,6 +54,9 @@ $node->append_conf('postgresql.conf', "tenant_rls.strict = off");
 $node->restart;
 is($node->safe_psql('postgres', $findings), 'strict_mode_off:warning:tenant_rls.strict',
 	'preloaded with strict = off: strict_mode_off again');
+like($node->safe_psql('postgres', q{SELECT detail FROM tenant_rls.lint() WHERE code = 'strict_mode_off'}),
+	qr/directly\. Set tenant_rls\.strict = on \(ALTER SYSTEM/,
+	'... and the detail says to set it, not to preload and restart');
 
 $node->stop;
 done_testing();
