@@ -840,6 +840,9 @@ tenant_rls_audit_entries(PG_FUNCTION_ARGS)
 				corrupted("a JSON document holds a zero byte");
 			if (!pg_verifymbstr(cs, len, true))
 				corrupted("a JSON document is not valid in the database encoding");
+			/* (the trigger writes documents jsonb holds) */
+			if (!json_fits_jsonb(cs, len))
+				corrupted("a JSON document is not one jsonb can hold");
 			values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(cs));
 			nulls[5] = false;
 		}
