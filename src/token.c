@@ -420,6 +420,7 @@ activity_consts(bool tokens)
 static bool mask_token_shapes(const char *src, char *dst, size_t dst_len,
 							  size_t from, size_t to, char fill);
 static void mask_token_fragments(char *text);
+static bool scan_token_fragments(char *text, bool mask);
 
 /*
  * A string of a log message with its tokens masked in place: whole ones, and
@@ -463,7 +464,7 @@ logs_statement(int elevel)
 static const char *facts_src = NULL;
 static TimestampTz facts_start = 0;
 static uint64 facts_keygen = 0;
-static bool facts_token = false;	/* holds a token by its form */
+static bool facts_token = false;	/* holds a token, or a piece of one, by its form */
 static bool facts_mentions_key = false;	/* names signing_key */
 static bool facts_contains_key = false;	/* holds a configured key */
 
@@ -483,7 +484,9 @@ statement_facts(void)
 	if (debug_query_string == NULL)
 		return;
 	len = strlen(debug_query_string);
-	facts_token = mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*');
+	/* (a piece of one too: "token is truncated" quoted it in the STATEMENT line) */
+	facts_token = mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*') ||
+		scan_token_fragments(unconstify(char *, debug_query_string), false);
 	facts_mentions_key = after_mention(debug_query_string, 0, len) >= 0;
 	facts_contains_key = contains_key(debug_query_string);
 }
@@ -609,6 +612,7 @@ token_emit_log_hook(ErrorData *edata)
 					memcpy(buf + dlen, label, sizeof(label) - 1);
 					memcpy(buf + pre, debug_query_string, len + 1);
 					mask_token_shapes(debug_query_string, buf + pre, len, 0, len, '*');
+					mask_token_fragments(buf + pre);
 					/* errfinish() frees detail_log: the one replaced here, now */
 					edata->detail_log = buf;
 					if (detail != NULL && detail != edata->detail)
@@ -1184,7 +1188,18 @@ mask_token_shapes(const char *src, char *dst, size_t dst_len, size_t from, size_
 static void
 mask_token_fragments(char *text)
 {
+	scan_token_fragments(text, true);
+}
+
+/*
+ * mask_token_fragments()'s work: whether text holds a piece of a token, and
+ * with mask, each one masked in place.
+ */
+static bool
+scan_token_fragments(char *text, bool mask)
+{
 	char	   *p = text;
+	bool		found = false;
 
 	while (*p != '\0')
 	{
@@ -1199,7 +1214,11 @@ mask_token_fragments(char *text)
 		while (token_char(*q))
 			q++;
 		if (q - p >= TOKEN_FRAGMENT_CHARS && p - text >= 3 && strncmp(p - 3, "...", 3) == 0)
-			memset(p, '*', q - p);
+		{
+			found = true;
+			if (mask)
+				memset(p, '*', q - p);
+		}
 		else
 		{
 			/* a token's start anywhere in the run ('x' || token, cut) */
@@ -1210,13 +1229,16 @@ mask_token_fragments(char *text)
 				declared = token_declared_len(a, (size_t) (q - a));
 				if (declared > 0 && (size_t) (q - a) < declared)
 				{
-					memset(a, '*', q - a);
+					found = true;
+					if (mask)
+						memset(a, '*', q - a);
 					break;
 				}
 			}
 		}
 		p = q;
 	}
+	return found;
 }
 
 /*

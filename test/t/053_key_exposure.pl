@@ -412,6 +412,17 @@ my @pieces;
 	push @pieces, [ 'the last 42 characters of a token in a JSON error context', substr($tok, -20) ];
 	$node->psql('postgres', qq{SELECT '["$tok", 1, x]'::jsonb;},
 		extra_params => [ '-U', 'app' ]);
+	# review rev23b: a token without its last 4 characters fails ("token is
+	# truncated"), and its STATEMENT line held the rest of it in clear (a
+	# statement with no whole token was logged as it is)
+	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @pieces, [ 'a token without its last 4 characters, in the STATEMENT line of its error',
+		substr($tok, 0, -4) ];
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"SELECT tenant_rls.set_tenant_signed('" . substr($tok, 0, -4) . "');",
+		extra_params => [ '-U', 'app' ]);
+	like($err, qr/ERROR:  token is truncated/, '(a token without its last 4 characters is refused as truncated)')
+	  or diag("err=$err");
 }
 # Runs $sql (it locks a row of public.lockme) as $user with pgbench -M
 # $mode while another session holds that row, and resets its
