@@ -60,6 +60,18 @@ SELECT tenant_rls.current_tenant() IS NULL AS cleared_at_rollback;
 -- outside a transaction block: a warning, and the tenant lasts one statement
 SELECT tenant_rls.set_tenant(md5('1')::uuid);
 SELECT count(*) FROM public.notes;
+-- ... but not in a procedure that may COMMIT (no BEGIN can surround its
+-- CALL): there the tenant lasts until its next COMMIT or ROLLBACK
+CREATE PROCEDURE pg_temp.ctx_proc() LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tenant_rls.set_tenant(md5('1')::uuid);
+    RAISE NOTICE 'before COMMIT: % notes', (SELECT count(*) FROM public.notes);
+    COMMIT;
+    RAISE NOTICE 'after COMMIT: % notes, tenant %', (SELECT count(*) FROM public.notes),
+        coalesce(tenant_rls.current_tenant()::text, '(none)');
+END $$;
+CALL pg_temp.ctx_proc();
+DROP PROCEDURE pg_temp.ctx_proc();
 
 -- a tenant sees only its rows and cannot write another tenant's
 BEGIN;

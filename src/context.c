@@ -18,6 +18,7 @@
 #include <ctype.h>
 
 #include "access/xact.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -252,7 +253,11 @@ context_store(const char *canonical, bool is_local, bool verified)
 {
 	tenant_strict_check_store(canonical, is_local, verified);
 
-	if (is_local && !IsTransactionBlock())
+	/*
+	 * (not in a procedure that may COMMIT: there the tenant lasts until its
+	 * next COMMIT or ROLLBACK, and a BEGIN around the CALL is refused)
+	 */
+	if (is_local && !IsTransactionBlock() && !SPI_inside_nonatomic_context())
 		ereport(WARNING,
 				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
 				 errmsg("tenant context set outside a transaction block lasts only for this statement"),

@@ -361,6 +361,25 @@ strict_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 errhint("Use tenant_rls.clear_tenant(), or end the transaction: a transaction's tenant ends with it.")));
 	}
 
+	/*
+	 * Two-phase commit: the tenants of one application role share its
+	 * prepared transactions (pg_prepared_xacts lists them to it, and
+	 * COMMIT PREPARED runs outside any transaction, so with no tenant), so
+	 * each could decide the outcome of another's writes.
+	 */
+	if (IsA(parsetree, TransactionStmt) && tenant_strict_in_force() && !tenant_strict_privileged())
+	{
+		TransactionStmt *stmt = (TransactionStmt *) parsetree;
+
+		if (stmt->kind == TRANS_STMT_PREPARE || stmt->kind == TRANS_STMT_COMMIT_PREPARED ||
+			stmt->kind == TRANS_STMT_ROLLBACK_PREPARED)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("two-phase commit is not allowed in strict mode"),
+					 errdetail("The tenants of a role share its prepared transactions: any of them could commit or roll back another tenant's."),
+					 errhint("Commit the transaction with COMMIT, or run two-phase commit as a role strict mode does not hold to signed tokens (a superuser or a member of tenant_rls.admin_role).")));
+	}
+
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 							params, queryEnv, dest, qc);

@@ -17,6 +17,7 @@ tenant_rls.strict = on
 tenant_rls.signing_key = '$key'
 log_statement = 'all'
 log_min_messages = debug1
+max_prepared_transactions = 2
 });
 $node->start;
 
@@ -396,6 +397,23 @@ $node->safe_psql('postgres', qq{PREPARE setkey(text) AS SELECT set_config('tenan
 # naming the setting in a comment (nor their errors' STATEMENT lines)
 as_app(q{SELECT count(*) AS hidden_from_the_log FROM public.docs /* tenant_rls.signing_key */});
 as_app(q{SELECT 1/0 AS hidden_error /* tenant_rls.signing_key */}, on_error_stop => 0);
+
+# --- two-phase commit (review rev23a): the tenants of app share its prepared
+# transactions (COMMIT PREPARED runs outside a transaction, with no tenant),
+# so one tenant committed or rolled back another's; strict mode refuses them
+# to roles it holds to tokens
+$node->safe_psql('postgres', q{SET tenant_rls.strict = off; SET ROLE app; BEGIN;
+	SELECT count(*) FROM public.docs; PREPARE TRANSACTION 'prepared-by-app';});
+refused(q{ROLLBACK PREPARED 'prepared-by-app'}, qr/two-phase commit is not allowed in strict mode/,
+	'ROLLBACK PREPARED of a transaction of app (another tenant\'s)');
+refused(q{COMMIT PREPARED 'prepared-by-app'}, qr/two-phase commit is not allowed in strict mode/,
+	'COMMIT PREPARED of a transaction of app');
+refused(q{BEGIN; SELECT count(*) FROM public.docs; PREPARE TRANSACTION 'acme-1';},
+	qr/two-phase commit is not allowed in strict mode/, 'PREPARE TRANSACTION');
+is($node->safe_psql('postgres', q{SELECT string_agg(gid, ',' ORDER BY gid) FROM pg_prepared_xacts}),
+	'prepared-by-app', '... the prepared transaction is still there, and no other was prepared');
+is($node->safe_psql('postgres', q{ROLLBACK PREPARED 'prepared-by-app'; SELECT count(*) FROM pg_prepared_xacts}),
+	'0', 'a superuser ends it');
 
 # --- the keys never reach the log (log_statement = all, debug1, reloads)
 my $log = slurp_file($node->logfile);
