@@ -2894,12 +2894,12 @@ SELECT 'audit_delivery_lost', 'error', quote_ident('tenant_rls_audit_' || db.oid
 UNION ALL
 SELECT 'strict_mode_off', 'warning', 'tenant_rls.strict', 'setting',
        'tenant_rls strict mode is not in force.',
-       'Without it any session, or any SQL injection, can SET app.current_tenant_id to another tenant. '
-       || coalesce(upper(left(s.reason, 1)) || substr(s.reason, 2) || '. ', '')
+       'Without it any session, or any SQL injection, can SET app.current_tenant_id to another tenant'
+       || coalesce(' (' || s.reason || ')', '') || '.'
        || CASE WHEN s.preloaded
-               THEN 'Set tenant_rls.strict = on (ALTER SYSTEM SET tenant_rls.strict = on, then SELECT pg_reload_conf()), and RESET a stored off (weakened_setting_default names it).'
+               THEN ' Set tenant_rls.strict = on (ALTER SYSTEM SET tenant_rls.strict = on, then SELECT pg_reload_conf()), and RESET a stored off (weakened_setting_default names it).'
                WHEN s.strict_setting THEN ''
-               ELSE 'Add tenant_rls to shared_preload_libraries (session_preload_libraries is enough), set tenant_rls.strict = on and restart.' END,
+               ELSE ' Add tenant_rls to shared_preload_libraries (session_preload_libraries is enough), set tenant_rls.strict = on and restart.' END,
        NULL, NULL::oid
   FROM tenant_rls.strict_status() s
  WHERE NOT s.in_force

@@ -30,7 +30,7 @@ my $findings = q{SELECT string_agg(code || ':' || level || ':' || object, ',' OR
 is($node->safe_psql('postgres', $findings), 'strict_mode_off:warning:tenant_rls.strict',
 	'not preloaded: the only finding is strict_mode_off');
 like($node->safe_psql('postgres', q{SELECT detail FROM tenant_rls.lint() WHERE code = 'strict_mode_off'}),
-	qr/not preloaded; add it to shared_preload_libraries and restart\.$/,
+	qr/not preloaded; add it to shared_preload_libraries and restart\)\.$/,
 	'not preloaded: the detail says why');
 is($node->safe_psql('postgres', q{SELECT fix IS NULL FROM tenant_rls.lint() WHERE code = 'strict_mode_off'}),
 	't', 'the fix needs a restart: fix is NULL');
@@ -55,7 +55,7 @@ $node->restart;
 is($node->safe_psql('postgres', $findings), 'strict_mode_off:warning:tenant_rls.strict',
 	'preloaded with strict = off: strict_mode_off again');
 like($node->safe_psql('postgres', q{SELECT detail FROM tenant_rls.lint() WHERE code = 'strict_mode_off'}),
-	qr/directly\. Set tenant_rls\.strict = on \(ALTER SYSTEM/,
+	qr/directly\)\. Set tenant_rls\.strict = on \(ALTER SYSTEM/,
 	'... and the detail says to set it, not to preload and restart');
 
 $node->stop;
