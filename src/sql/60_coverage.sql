@@ -1218,17 +1218,21 @@ tgfun AS MATERIALIZED (SELECT DISTINCT e.fid FROM tentry e),
 tggraph AS MATERIALIZED (
     SELECT g.caller, g.callee
       FROM tenant_rls._call_edges(ARRAY(SELECT f.fid FROM tgfun f), ARRAY(SELECT e.objid FROM extfuncs e)) g),
+-- (the calls as a pair of arrays, for the walks backwards; every function
+-- reached)
+tgedges AS (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM tggraph g),
+tgall AS (SELECT f.fid FROM tgfun f UNION SELECT g.callee FROM tggraph g),
 -- the functions among them whose body notifies, then every function that
 -- reaches one (the calls walked backwards), with the one that notifies
 tnsrc AS (
     SELECT c.oid AS fid
-      FROM (SELECT f.fid FROM tgfun f UNION SELECT g.callee FROM tggraph g) x
+      FROM tgall x
       JOIN pg_proc c ON c.oid = x.fid AND c.prolang NOT IN (12, 13)
      WHERE lower(CASE WHEN c.prosqlbody IS NULL THEN c.prosrc ELSE pg_get_function_sqlbody(c.oid) END)
            ~ '(\mpg_notify\M|\mnotify\s)'),
 tnup AS MATERIALIZED (
     SELECT w.fid, w.val::oid AS notifier
-      FROM (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM tggraph g) g,
+      FROM tgedges g,
            (SELECT array_agg(t.fid) AS fids, array_agg(t.fid::text) AS vals FROM tnsrc t) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 tnotify AS MATERIALIZED (
@@ -1247,7 +1251,7 @@ twsrc AS MATERIALIZED (
     SELECT x.kind, x.id, r.oid AS target
       FROM (SELECT 'function' AS kind, p.oid AS id,
                    CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_function_sqlbody(p.oid) END AS body
-              FROM (SELECT f.fid FROM tgfun f UNION SELECT g.callee FROM tggraph g) x
+              FROM tgall x
               JOIN pg_proc p ON p.oid = x.fid AND p.prolang NOT IN (12, 13)
             UNION ALL
             -- the rules on tenant tables (their actions, the relations
@@ -1271,7 +1275,7 @@ twsrc AS MATERIALIZED (
             OR NOT EXISTS (SELECT 1 FROM pg_class c JOIN ten t ON t.relid = c.oid WHERE c.relname = w.rel_name))),
 twup AS MATERIALIZED (
     SELECT w.fid, w.val::oid AS target
-      FROM (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM tggraph g) g,
+      FROM tgedges g,
            (SELECT array_agg(t.id) AS fids, array_agg(t.target::text) AS vals FROM twsrc t WHERE t.kind = 'function') f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 -- The other code of tenant tables that calls those functions: not a
@@ -1312,12 +1316,12 @@ texpr AS MATERIALIZED (
 -- neither a superuser nor the table's owner
 uofn AS (
     SELECT p.oid AS fid
-      FROM (SELECT e.fid FROM tentry e UNION SELECT g.callee FROM tggraph g) x
+      FROM tgall x
       JOIN pg_proc p ON p.oid = x.fid
       JOIN pg_roles r ON r.oid = p.proowner AND NOT r.rolsuper),
 uofnup AS MATERIALIZED (
     SELECT w.fid, w.val::oid AS other
-      FROM (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM tggraph g) g,
+      FROM tgedges g,
            (SELECT array_agg(f.fid) AS fids, array_agg(f.fid::text) AS vals FROM uofn f) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 uown AS MATERIALIZED (
