@@ -421,6 +421,8 @@ static bool mask_token_shapes(const char *src, char *dst, size_t dst_len,
 							  size_t from, size_t to, char fill);
 static void mask_token_fragments(char *text);
 static bool scan_token_fragments(char *text, bool mask);
+static void mask_token_runs(char *text);
+static void mask_signed_literals(char *text);
 
 /*
  * A string of a log message with its tokens masked in place: whole ones, and
@@ -436,6 +438,7 @@ mask_log_text(char *text)
 		return;
 	mask_token_shapes(text, text, strlen(text), 0, strlen(text), '*');
 	mask_token_fragments(text);
+	mask_signed_literals(text);
 }
 
 /*
@@ -465,6 +468,7 @@ static const char *facts_src = NULL;
 static TimestampTz facts_start = 0;
 static uint64 facts_keygen = 0;
 static bool facts_token = false;	/* holds a token, or a piece of one, by its form */
+static bool token_refused = false;	/* set_tenant_signed() refused a token: see token_error() */
 static bool facts_mentions_key = false;	/* names signing_key */
 static bool facts_contains_key = false;	/* holds a configured key */
 
@@ -486,7 +490,8 @@ statement_facts(void)
 	len = strlen(debug_query_string);
 	/* (a piece of one too: "token is truncated" quoted it in the STATEMENT line) */
 	facts_token = mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*') ||
-		scan_token_fragments(unconstify(char *, debug_query_string), false);
+		scan_token_fragments(unconstify(char *, debug_query_string), false) ||
+		strcasestr(debug_query_string, "set_tenant_signed") != NULL;
 	facts_mentions_key = after_mention(debug_query_string, 0, len) >= 0;
 	facts_contains_key = contains_key(debug_query_string);
 }
@@ -494,6 +499,8 @@ statement_facts(void)
 static void
 token_emit_log_hook(ErrorData *edata)
 {
+	bool		refused;
+
 	if (edata->output_to_server)
 	{
 		const char *redacted_text = "[redacted: contained a tenant_rls signing key]";
@@ -587,10 +594,21 @@ token_emit_log_hook(ErrorData *edata)
 		mask_log_text(edata->hint);
 		mask_log_text(edata->context);
 		mask_log_text(edata->internalquery);
+		refused = token_refused && edata->elevel >= ERROR;
+		if (refused)
+		{
+			/*
+			 * (the error of a refused token, see token_error(): its own
+			 * texts quote no token, the statement texts may)
+			 */
+			token_refused = false;
+			mask_token_runs(edata->context);
+			mask_token_runs(edata->internalquery);
+		}
 		if (!edata->hide_stmt && debug_query_string != NULL &&
 			logs_statement(edata->elevel))
 		{
-			if (facts_token)
+			if (facts_token || refused)
 			{
 				static const char label[] = "statement, tokens masked: ";
 				char	   *detail = edata->detail_log ? edata->detail_log : edata->detail;
@@ -613,6 +631,9 @@ token_emit_log_hook(ErrorData *edata)
 					memcpy(buf + pre, debug_query_string, len + 1);
 					mask_token_shapes(debug_query_string, buf + pre, len, 0, len, '*');
 					mask_token_fragments(buf + pre);
+					mask_signed_literals(buf + pre);
+					if (refused)
+						mask_token_runs(buf + pre);
 					/* errfinish() frees detail_log: the one replaced here, now */
 					edata->detail_log = buf;
 					if (detail != NULL && detail != edata->detail)
@@ -1189,6 +1210,80 @@ static void
 mask_token_fragments(char *text)
 {
 	scan_token_fragments(text, true);
+}
+
+/*
+ * The string constant passed to set_tenant_signed() (a "statement:" line of
+ * log_statement is logged before the call can refuse what it holds: a token
+ * cut at its start has no shape to recognise), masked in place whatever it
+ * holds: 'text' and E'text' (a doubled or escaped quote does not end it).
+ */
+static void
+mask_signed_literals(char *text)
+{
+	static const char name[] = "set_tenant_signed";
+	char	   *p = text;
+
+	while ((p = strcasestr(p, name)) != NULL)
+	{
+		char	   *q = p + sizeof(name) - 1;
+		bool		escapes = false;
+
+		p = q;
+		while (isspace((unsigned char) *q))
+			q++;
+		if (*q++ != '(')
+			continue;
+		while (isspace((unsigned char) *q))
+			q++;
+		if (*q == 'E' || *q == 'e')
+		{
+			escapes = true;
+			q++;
+		}
+		if (*q != '\'')
+			continue;
+		for (q++; *q != '\0'; q++)
+		{
+			if (escapes && *q == '\\' && q[1] != '\0')
+			{
+				*q++ = '*';
+				*q = '*';
+				continue;
+			}
+			if (*q == '\'')
+			{
+				if (q[1] != '\'')
+					break;
+				*q++ = '*';
+			}
+			*q = '*';
+		}
+		p = q;
+	}
+}
+
+/*
+ * After a refused token: every run of TOKEN_FRAGMENT_CHARS or more token
+ * characters in text masked in place, whatever it starts with.
+ */
+static void
+mask_token_runs(char *text)
+{
+	char	   *p = text;
+
+	if (text == NULL)
+		return;
+	while (*p != '\0')
+	{
+		char	   *q = p;
+
+		while (token_char(*q))
+			q++;
+		if (q - p >= TOKEN_FRAGMENT_CHARS)
+			memset(p, '*', q - p);
+		p = (q == p) ? p + 1 : q;
+	}
 }
 
 /*
@@ -2707,6 +2802,14 @@ static void
 token_error(token_status st, const token_claims *claims, size_t len)
 {
 	const char *hint = "Get a new token from the application server (tenant_rls.sign_tenant()).";
+
+	/*
+	 * What was refused may be a token cut anywhere (its start too: the first
+	 * characters of the tokens of one key differ little): this error and
+	 * its STATEMENT line mask every run of token characters that could be a
+	 * piece of one (token_emit_log_hook())
+	 */
+	token_refused = true;
 
 	switch (st)
 	{

@@ -423,6 +423,22 @@ my @pieces;
 		extra_params => [ '-U', 'app' ]);
 	like($err, qr/ERROR:  token is truncated/, '(a token without its last 4 characters is refused as truncated)')
 	  or diag("err=$err");
+	# review rev23e: a token without its first 7 characters (those of the
+	# tokens of one key differ little) has no token's shape, and was logged
+	# in clear ("statement:" and STATEMENT lines); so was the rest of one
+	# with a space inside
+	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @pieces, [ 'a token without its first 7 characters, passed to set_tenant_signed()', substr($tok, 7) ];
+	($ret, $out, $err) = $node->psql('postgres',
+		"SELECT tenant_rls.set_tenant_signed('" . substr($tok, 7) . "');",
+		extra_params => [ '-U', 'app' ]);
+	like($err, qr/ERROR:  /, '(a token without its first 7 characters is refused)');
+	$tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	push @pieces, [ 'the last 30 characters of a token with a space inside', substr($tok, -30) ];
+	($ret, $out, $err) = $node->psql('postgres',
+		"SELECT tenant_rls.set_tenant_signed('" . substr($tok, 0, -30) . ' ' . substr($tok, -30) . "');",
+		extra_params => [ '-U', 'app' ]);
+	like($err, qr/ERROR:  /, '(a token with a space inside is refused)');
 }
 # Runs $sql (it locks a row of public.lockme) as $user with pgbench -M
 # $mode while another session holds that row, and resets its
