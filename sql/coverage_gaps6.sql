@@ -119,6 +119,31 @@ RESET ROLE;
 SELECT level, object, fix IS NULL AS no_fix FROM covg6_h.mine('dependency_owned_by_other_role');
 DROP POLICY extra_sd ON covg6.items;
 
+-- (review rev23e) a domain over the application role's domain, a statistics
+-- object over its function, the row type of its table; a CHECK of a
+-- partitioned table counts once, not again for each partition
+SET ROLE covg6_app;
+CREATE FUNCTION covg6_appsch.chk(text) RETURNS boolean LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog AS $$ SELECT true $$;
+CREATE DOMAIN covg6_appsch.inner_t AS text CHECK (covg6_appsch.chk(VALUE));
+CREATE FUNCTION covg6_appsch.statf(text) RETURNS text LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog AS $$ SELECT $1 $$;
+CREATE TABLE covg6_appsch.rowt (a int);
+RESET ROLE;
+SET ROLE covg6_owner;
+CREATE DOMAIN covg6.outer_t AS covg6_appsch.inner_t;
+CREATE TABLE covg6.deep (id int NOT NULL, tenant_id text NOT NULL, v covg6.outer_t, r covg6_appsch.rowt,
+                         PRIMARY KEY (tenant_id, id));
+CREATE STATISTICS covg6.deep_st ON (covg6_appsch.statf(v)) FROM covg6.deep;
+CREATE TABLE covg6.parted (id int NOT NULL, tenant_id text NOT NULL, note text CHECK (covg6_appsch.chk(note)),
+                           PRIMARY KEY (tenant_id, id)) PARTITION BY LIST (tenant_id);
+CREATE TABLE covg6.parted_a PARTITION OF covg6.parted FOR VALUES IN ('a');
+CREATE TABLE covg6.parted_b PARTITION OF covg6.parted FOR VALUES IN ('b');
+RESET ROLE;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg6.deep');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg6.parted');
+SELECT level, object, message, fix FROM covg6_h.mine('dependency_owned_by_other_role');
+
 -- ==== 2. code other than trigger functions that writes or notifies
 CREATE SCHEMA covg6_rep AUTHORIZATION covg6_owner;
 SET ROLE covg6_owner;

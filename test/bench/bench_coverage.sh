@@ -7,6 +7,9 @@
 #        the tenant column,
 #   30 % unprotected tenant tables, 10 % tables without a tenant column,
 #   20 % partitioned: protected partitioned tables with 4 partitions each.
+# Every protected and unprotected table has a column of a domain that another
+# role owns, whose CHECK calls that role's function: two findings
+# dependency_owned_by_other_role each (the report's cost with many findings).
 # Times coverage() and lint() (best of 3 in one session: wall-clock ms and the
 # backend's CPU ms) and prints CPU ms per 1,000 tables, so the growth can be
 # checked for linearity.  Target: <= 1 s each at 10,000 tables.
@@ -24,6 +27,12 @@ CREATE EXTENSION tenant_rls;
 SET tenant_rls.audit = off;
 SET tenant_rls.auto_protect = off;   -- the unprotected tables stay unprotected
 DO \$\$ BEGIN CREATE ROLE covbench_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$;
+DO \$\$ BEGIN CREATE ROLE covbench_dev NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$;
+CREATE SCHEMA covbench_dev AUTHORIZATION covbench_dev;
+SET ROLE covbench_dev;
+CREATE FUNCTION covbench_dev.ok(text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
+CREATE DOMAIN covbench_dev.code_t AS text CHECK (covbench_dev.ok(VALUE));
+RESET ROLE;
 CREATE FUNCTION pg_temp.prot(t text) RETURNS void LANGUAGE plpgsql AS \$f\$
 DECLARE
     pol text;
@@ -71,7 +80,7 @@ BEGIN
         END IF;
         RETURN;
     END IF;
-    EXECUTE format('CREATE TABLE %s (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id uuid NOT NULL, email text, body text)', t);
+    EXECUTE format('CREATE TABLE %s (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id uuid NOT NULL, email text, body text, code covbench_dev.code_t)', t);
     EXECUTE format('CREATE UNIQUE INDEX ON %s (email)', t);
     EXECUTE format('CREATE INDEX ON %s (tenant_id)', t);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO covbench_app', t);
