@@ -200,7 +200,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('trigger_notifies', 'warning', 'trigger or rule on a tenant table sends NOTIFY',
      'A trigger function (pg_notify() or NOTIFY), a rule (NOTIFY, pg_notify()), or a trigger''s WHEN clause, a CHECK constraint, a column default, an index, a policy or a domain of a tenant table (pg_notify(), or a function that notifies) sends notifications: LISTEN needs no privilege and notifications have no row-level security, so every tenant''s sessions that listen on the channel receive what it sends.'),
     ('dependency_owned_by_other_role', 'error', 'tenant table uses code another role owns',
-     'A function, domain, type, operator or operator class that a tenant table uses (a column''s type, a constraint, an index, a column default, a policy, a trigger, a rule; a function those call at any depth; the CHECK of a domain) is owned by a role that is neither a superuser nor the table''s owner: that role changes it at will, and the table runs its code on every tenant''s rows (error when an application role owns it or is a member of its owner, warning otherwise).'),
+     'A function, domain, type, operator or operator class that a tenant table uses (a column''s type, a constraint, an index, a column default, a policy, a trigger, a rule, a statistics object; a function those call at any depth; a domain under a domain and their CHECKs) is owned by a role that is neither a superuser nor the table''s owner: that role changes it at will, and the table runs its code on every tenant''s rows (error when an application role owns it or is a member of its owner, warning otherwise).'),
     ('schema_create_privilege', 'warning', 'application role may create objects in a schema',
      'A login role with privileges on tenant tables may create objects in a schema (CREATE granted, to it or PUBLIC, or it owns the schema): from an injected statement it plants a function or operator that a session of another tenant resolves through its search_path and runs with that tenant''s rights.'),
     ('role_tenant_admin', 'warning', 'login role with the tenant_rls admin role',
@@ -1971,8 +1971,9 @@ SELECT 'dependency_owned_by_other_role',
                           WHEN 'pg_opclass'::regclass THEN 'operator class' ELSE 'operator family' END AS kind,
               coalesce((SELECT f.prosecdef FROM pg_proc f WHERE x.ocls = 'pg_proc'::regclass AND f.oid = x.ooid), false) AS secdef,
               -- (a table's row type: its table's owner owns it)
-              coalesce((SELECT c.relkind <> 'c' FROM pg_type y JOIN pg_class c ON c.oid = y.typrelid
-                         WHERE x.ocls = 'pg_type'::regclass AND y.oid = x.ooid), false) AS rowtype) o
+              -- (lookups by index: a join here was a hash of pg_class per row)
+              coalesce((SELECT (SELECT c.relkind <> 'c' FROM pg_class c WHERE c.oid = y.typrelid)
+                          FROM pg_type y WHERE x.ocls = 'pg_type'::regclass AND y.oid = x.ooid), false) AS rowtype) o
 -- ==== views and functions
 UNION ALL
 SELECT 'view_not_security_invoker',
