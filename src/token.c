@@ -629,9 +629,7 @@ token_emit_log_hook(ErrorData *edata)
 					}
 					memcpy(buf + dlen, label, sizeof(label) - 1);
 					memcpy(buf + pre, debug_query_string, len + 1);
-					mask_token_shapes(debug_query_string, buf + pre, len, 0, len, '*');
-					mask_token_fragments(buf + pre);
-					mask_signed_literals(buf + pre);
+					mask_log_text(buf + pre);
 					if (refused)
 						mask_token_runs(buf + pre);
 					/* errfinish() frees detail_log: the one replaced here, now */
