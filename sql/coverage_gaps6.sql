@@ -199,6 +199,37 @@ RESET ROLE;
 SELECT count(*) AS left_over FROM covg6_h.mine('trigger_writes_unprotected_table');
 SELECT count(*) AS left_over FROM covg6_h.mine('trigger_notifies');
 
+-- ==== managed_schema_missing: an entry of tenant_rls.managed_schemas that
+-- names no schema.  The mixed-case schema was meant; without double quotes
+-- the name folds to lower case, the schema is not managed, and a new tenant
+-- table in it is not protected: the application role reads every tenant.
+CREATE SCHEMA "Covg6Sales" AUTHORIZATION covg6_owner;
+GRANT USAGE ON SCHEMA "Covg6Sales" TO covg6_app;
+SET tenant_rls.managed_schemas = 'covg6, Covg6Sales, covg6_nowhere';
+SET tenant_rls.auto_protect = on;
+SET ROLE covg6_owner;
+CREATE TABLE "Covg6Sales".deals (id int PRIMARY KEY, tenant_id text NOT NULL, note text);
+INSERT INTO "Covg6Sales".deals VALUES (1, 'a', 'a''s deal'), (2, 'b', 'b''s deal');
+GRANT SELECT ON "Covg6Sales".deals TO covg6_app;
+RESET ROLE;
+SET ROLE covg6_app;
+SELECT covg6_h.as_b($$SELECT string_agg(note, ', ' ORDER BY id) FROM "Covg6Sales".deals$$);
+RESET ROLE;
+SELECT code, level, object, message, detail, fix FROM tenant_rls.lint()
+ WHERE code = 'managed_schema_missing' ORDER BY object;
+-- quoted, the schema is managed (and lint() names the unprotected table)
+SET tenant_rls.managed_schemas = 'covg6, "Covg6Sales"';
+SELECT count(*) AS missing FROM tenant_rls.lint() WHERE code = 'managed_schema_missing';
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%Covg6Sales%' ORDER BY 1, 2;
+-- non-ASCII letters are not folded, as in search_path
+CREATE SCHEMA "covg6_Ä";
+SET tenant_rls.managed_schemas = 'covg6, covg6_Ä, "Covg6Sales"';
+SELECT count(*) AS missing FROM tenant_rls.lint() WHERE code = 'managed_schema_missing';
+DROP SCHEMA "covg6_Ä";
+SET tenant_rls.auto_protect = off;
+SET tenant_rls.managed_schemas = 'covg6';
+DROP SCHEMA "Covg6Sales" CASCADE;
+
 -- ==== clean up
 SET client_min_messages = error;
 DROP SCHEMA covg6 CASCADE;

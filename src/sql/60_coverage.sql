@@ -191,6 +191,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'Deferred audit delivery was started in this database and not stopped, but its replication slot is not there (a failover to a standby, a restored base backup, a copy of the database or a dropped slot): changes committed before the slot went that were not delivered yet are not in the audit log, and audit_verify() cannot see entries that were never written.'),
     ('strict_mode_off', 'warning', 'strict mode not in force',
      'tenant_rls strict mode is off or the library is not preloaded: any session (or SQL injection) can SET app.current_tenant_id to another tenant.'),
+    ('managed_schema_missing', 'warning', 'tenant_rls.managed_schemas names no existing schema',
+     'An entry of tenant_rls.managed_schemas (as this session sees it) names no schema: a misspelling, or a mixed-case name without double quotes. The schema it was meant to name is not managed: its new tenant tables are not protected automatically and the report does not look at its tables as managed.'),
     ('server_version_cve', 'error', 'server version with known row-security CVEs',
      'This PostgreSQL minor release has known vulnerabilities that bypass or leak through row-level security.'),
     ('table_outside_managed_schemas', 'warning', 'table with the tenant column outside the managed schemas',
@@ -2958,6 +2960,21 @@ SELECT 'strict_mode_off', 'warning', 'tenant_rls.strict', 'setting',
        NULL, NULL::oid
   FROM tenant_rls.strict_status() s
  WHERE NOT s.in_force
+UNION ALL
+SELECT 'managed_schema_missing', 'warning', m.name, 'setting',
+       format('tenant_rls.managed_schemas names %s, but no schema has that name.', quote_ident(m.name)),
+       'Tables of the schema it was meant to name are not protected automatically'
+       || coalesce(' (schema ' || (SELECT string_agg(quote_ident(n.nspname), ', ' ORDER BY n.nspname)
+                                     FROM pg_namespace n WHERE lower(n.nspname) = lower(m.name))
+                   || ' exists: a mixed-case name needs double quotes in the list, as in ''public, "Sales"'')', '')
+       || '. Correct the setting where it is stored (ALTER DATABASE ... SET tenant_rls.managed_schemas, ALTER SYSTEM or the configuration file), or create the schema.',
+       NULL, NULL::oid
+  FROM (SELECT CASE WHEN t.tok LIKE '"%' THEN replace(substr(t.tok, 2, length(t.tok) - 2), '""', '"')
+                    ELSE translate(t.tok, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') END AS name
+          FROM (SELECT x[1] AS tok
+                  FROM regexp_matches(coalesce(current_setting('tenant_rls.managed_schemas', true), ''),
+                                      '("(?:[^"]|"")*"|[^,"[:space:]]+)', 'g') AS x) t) m
+ WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.name)
 UNION ALL
 SELECT 'server_version_cve', 'error', 'server', 'server',
        format('PostgreSQL %s has known row-security vulnerabilities.', current_setting('server_version')),
