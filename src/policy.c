@@ -189,9 +189,34 @@ regclass_literal(Oid relid)
  * error restores the user on abort (xact.c).  (Also used by
  * event_trigger.c: policy.h.)
  */
+/*
+ * protect(), unprotect(), mark_global(), unmark_global() and
+ * allow_global_rows() decide from the registry and the catalogs after they
+ * hold their tables' locks, so their reads here use the latest snapshot, as
+ * the event triggers' own do (event_trigger.c): in a REPEATABLE READ or
+ * SERIALIZABLE transaction the transaction's snapshot can predate a change
+ * another session committed while we waited for the lock (a table dropped
+ * and created again under its name, unprotected, protected or given a
+ * partition), and a decision from it left a new tenant table without any
+ * protection ("already protected, nothing to do").
+ */
+static bool privileged_latest = false;
+
+static int	spi_exec_privileged_snap(const char *sql, int nargs, Oid *argtypes, Datum *values,
+									 const char *nulls, bool read_only, Snapshot snap);
+
 int
 spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
 					const char *nulls, bool read_only)
+{
+	return spi_exec_privileged_snap(sql, nargs, argtypes, values, nulls, read_only,
+									read_only && privileged_latest ? GetLatestSnapshot() : InvalidSnapshot);
+}
+
+/* The same, reading with the snapshot given (InvalidSnapshot: SPI's own). */
+static int
+spi_exec_privileged_snap(const char *sql, int nargs, Oid *argtypes, Datum *values,
+						 const char *nulls, bool read_only, Snapshot snap)
 {
 	Oid			save_userid;
 	int			save_sec;
@@ -208,7 +233,18 @@ spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	PG_TRY();
 	{
-		ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+		if (snap != InvalidSnapshot)
+		{
+			SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+			if (plan == NULL)
+				elog(ERROR, "tenant_rls: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			ret = SPI_execute_snapshot(plan, values, nulls, snap, InvalidSnapshot,
+									   read_only, false, 0);
+			SPI_freeplan(plan);
+		}
+		else
+			ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
 	}
 	PG_CATCH();
 	{
@@ -221,6 +257,90 @@ spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	if (ret < 0)
 		elog(ERROR, "tenant_rls: SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
 	return ret;
+}
+
+/*
+ * In a REPEATABLE READ or SERIALIZABLE transaction, what protect() and its
+ * kin read through SQL they run (enable_audit(), the registry of a parent,
+ * the triggers and policies in pg_trigger and pg_policy) shows the
+ * transaction's snapshot, not the table as it is once we hold its lock.  If
+ * another session changed any of that for these tables (their ancestors
+ * included) after the snapshot was taken -- protected or unprotected them,
+ * dropped a protected table whose name a new one now has, gave them
+ * triggers -- the two views differ, and deciding from either one left a
+ * table unprotected or half protected.  Refuse, as PostgreSQL refuses a
+ * concurrent update there: the transaction is retried with a new snapshot.
+ */
+static char *spi_getstr(int row, int col);
+
+static void
+check_snapshot_current(List *relids, const char *qualname)
+{
+	static const char *const sql =
+		"WITH RECURSIVE rel(oid) AS ("
+		"    SELECT pg_catalog.unnest($1)"
+		"     UNION"
+		"    SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN rel ON i.inhrelid OPERATOR(pg_catalog.=) rel.oid),"
+		" names AS ("
+		"    SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c"
+		"      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+		"     WHERE c.oid IN (SELECT oid FROM rel))"
+		" SELECT pg_catalog.concat_ws('|',"
+		"   (SELECT pg_catalog.string_agg(x.oid::text, ',' ORDER BY x.oid) FROM names x),"
+		"   (SELECT pg_catalog.string_agg(r.ctid::text, ',' ORDER BY r.ctid) FROM tenant_rls.protected_table r"
+		"      JOIN names x ON r.schema_name OPERATOR(pg_catalog.=) x.nspname AND r.table_name OPERATOR(pg_catalog.=) x.relname),"
+		"   (SELECT pg_catalog.string_agg(a.ctid::text, ',' ORDER BY a.ctid) FROM tenant_rls.audit_config a"
+		"     WHERE a.table_oid IN (SELECT oid FROM rel)"
+		"        OR EXISTS (SELECT FROM names x WHERE x.nspname OPERATOR(pg_catalog.=) a.schema_name"
+		"                                         AND x.relname OPERATOR(pg_catalog.=) a.table_name)),"
+		"   (SELECT pg_catalog.string_agg(t.ctid::text, ',' ORDER BY t.ctid) FROM pg_catalog.pg_trigger t"
+		"     WHERE t.tgrelid IN (SELECT oid FROM rel)),"
+		"   (SELECT pg_catalog.string_agg(p.ctid::text, ',' ORDER BY p.ctid) FROM pg_catalog.pg_policy p"
+		"     WHERE p.polrelid IN (SELECT oid FROM rel)))";
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		arg[1];
+	Datum	   *elems;
+	int			n = 0;
+	ListCell   *lc;
+	char	   *then;
+	char	   *now;
+
+	if (!IsolationUsesXactSnapshot())
+		return;
+	elems = palloc(sizeof(Datum) * Max(list_length(relids), 1));
+	foreach(lc, relids)
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	arg[0] = PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	spi_exec_privileged_snap(sql, 1, argtypes, arg, NULL, true, GetTransactionSnapshot());
+	then = spi_getstr(0, 1);
+	spi_exec_privileged_snap(sql, 1, argtypes, arg, NULL, true, GetLatestSnapshot());
+	now = spi_getstr(0, 1);
+	if (strcmp(then ? then : "", now ? now : "") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent change of table \"%s\"", qualname),
+				 errdetail("Another transaction changed its protection, audit, triggers or policies (or those of a table above it), or dropped a table of its name, after this transaction's snapshot was taken."),
+				 errhint("Retry the transaction.")));
+}
+
+/* Run a registry-changing function with privileged_latest set (see above). */
+static Datum
+with_latest_registry(PGFunction body, FunctionCallInfo fcinfo)
+{
+	bool		save = privileged_latest;
+	Datum		result;
+
+	privileged_latest = true;
+	PG_TRY();
+	{
+		result = body(fcinfo);
+	}
+	PG_FINALLY();
+	{
+		privileged_latest = save;
+	}
+	PG_END_TRY();
+	return result;
 }
 
 /* Run one generated DDL statement as the caller. */
@@ -324,6 +444,23 @@ check_table(Oid relid, const char *what, const char *suffix)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of table \"%s\" to %s it%s", qualname, what, suffix),
 				 errhint("Run it as the owner of the table or as a superuser.")));
+}
+
+/*
+ * check_table(), then the lock, then check_table() again (the table may have
+ * been dropped, renamed or given away while we waited).  The lock comes
+ * after the first check so that a role that may not change the table cannot
+ * queue an exclusive lock on it; it comes before any read of the registry, so
+ * that two sessions protecting (unprotecting) one table at once decide one
+ * after the other: find_all_inheritors() locks the partitions and children,
+ * not the table itself.
+ */
+static void
+lock_checked_table(Oid relid, LOCKMODE mode, const char *what, const char *suffix)
+{
+	check_table(relid, what, suffix);
+	LockRelationOid(relid, mode);
+	check_table(relid, what, suffix);
 }
 
 /* ---------------------------------------------------------------------
@@ -709,6 +846,7 @@ rel_has_nulls(Target *t, const char *colname)
 	Relation	irel;
 	TupleTableSlot *slot;
 	AttrNumber	attnum;
+	Snapshot	snap;
 	bool		found = false;
 
 	if (t->relkind == RELKIND_PARTITIONED_TABLE || t->attnotnull)
@@ -721,6 +859,13 @@ rel_has_nulls(Target *t, const char *colname)
 	attnum = get_attnum(t->relid, colname);
 	if (attnum == InvalidAttrNumber)
 		elog(ERROR, "tenant_rls: column \"%s\" of \"%s\" not found", colname, RelationGetRelationName(rel));
+	/*
+	 * The latest snapshot, as ALTER TABLE's own check of SET NOT NULL takes
+	 * it: a NULL committed while protect() waited for its lock is seen (the
+	 * transaction's snapshot can predate it; protect() then failed on SET
+	 * NOT NULL instead of leaving the column nullable).
+	 */
+	snap = RegisterSnapshot(GetLatestSnapshot());
 	slot = table_slot_create(rel, NULL);
 	if ((irel = null_search_index(rel, attnum)) != NULL)
 	{
@@ -730,7 +875,7 @@ rel_has_nulls(Target *t, const char *colname)
 
 		ScanKeyEntryInitialize(&key, SK_ISNULL | SK_SEARCHNULL, 1, InvalidStrategy,
 							   InvalidOid, InvalidOid, InvalidOid, (Datum) 0);
-		scan = index_beginscan(rel, irel, GetActiveSnapshot(), 1, 0);
+		scan = index_beginscan(rel, irel, snap, 1, 0);
 		index_rescan(scan, &key, 1, NULL, 0);
 		found = index_getnext_slot(scan, ForwardScanDirection, slot);
 		index_endscan(scan);
@@ -738,7 +883,7 @@ rel_has_nulls(Target *t, const char *colname)
 	}
 	else
 	{
-		TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+		TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
 
 		while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
 		{
@@ -748,6 +893,7 @@ rel_has_nulls(Target *t, const char *colname)
 		table_endscan(scan);
 	}
 	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
 	table_close(rel, AccessShareLock);
 	return found;
 }
@@ -957,8 +1103,29 @@ exec_statements(List *stmts, bool privileged)
 	CommandCounterIncrement();
 }
 
+static List *protect_relation(Oid relid, const char *tenant_column, bool dry_run);
+
 List *
 tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
+{
+	bool		save = privileged_latest;
+	List	   *result;
+
+	privileged_latest = true;
+	PG_TRY();
+	{
+		result = protect_relation(relid, tenant_column, dry_run);
+	}
+	PG_FINALLY();
+	{
+		privileged_latest = save;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+static List *
+protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 {
 	MemoryContext outer = CurrentMemoryContext;
 	List	   *result = NIL;
@@ -985,13 +1152,14 @@ tenant_protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	if (colname == NULL || colname[0] == '\0')
 		colname = "tenant_id";
 
-	check_table(relid, "protect", "");
+	lock_checked_table(relid, dry_run ? AccessShareLock : AccessExclusiveLock, "protect", "");
 
 	/* the table and all its partitions / inheritance children, root first */
 	rels = find_all_inheritors(relid, dry_run ? AccessShareLock : AccessExclusiveLock, NULL);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
+	check_snapshot_current(rels, tenant_rel_qualname(relid));
 
 	/* the root: exists, column, type, registry state */
 	root = palloc(sizeof(Target));
@@ -1706,8 +1874,7 @@ tenant_rls_set_tenant_not_null(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(0);
 	colname = NameStr(*PG_GETARG_NAME(1));
 	/* (also the caller's ownership) */
-	check_table(relid, "set the tenant column not null on", "");
-	LockRelationOid(relid, AccessExclusiveLock);
+	lock_checked_table(relid, AccessExclusiveLock, "set the tenant column not null on", "");
 	qualname = tenant_rel_qualname(relid);
 	attnum = get_attnum(relid, colname);
 	if (attnum == InvalidAttrNumber || attnum < 0)
@@ -1724,8 +1891,16 @@ tenant_rls_set_tenant_not_null(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+static Datum unprotect_body(PG_FUNCTION_ARGS);
+
 Datum
 tenant_rls_unprotect(PG_FUNCTION_ARGS)
+{
+	return with_latest_registry(unprotect_body, fcinfo);
+}
+
+static Datum
+unprotect_body(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
 	char	   *nspname;
@@ -1739,6 +1914,7 @@ tenant_rls_unprotect(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	Oid			disable_args[1] = {REGCLASSOID};
 	bool		can_disable_audit;
+	List	   *tree;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1746,14 +1922,15 @@ tenant_rls_unprotect(PG_FUNCTION_ARGS)
 				 errmsg("table must not be null"),
 				 errhint("Pass the table to unprotect.")));
 	relid = PG_GETARG_OID(0);
-	check_table(relid, "unprotect", "");
-	(void) find_all_inheritors(relid, AccessExclusiveLock, NULL);
+	lock_checked_table(relid, AccessExclusiveLock, "unprotect", "");
+	tree = find_all_inheritors(relid, AccessExclusiveLock, NULL);
 	nspname = get_namespace_name(get_rel_namespace(relid));
 	relname = get_rel_name(relid);
 	qualname = quote_qualified_identifier(nspname, relname);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
+	check_snapshot_current(tree, qualname);
 	reg = registry_get(nspname, relname);
 	if (!reg.found || strcmp(reg.status, "protected") != 0)
 	{
@@ -1850,8 +2027,16 @@ tenant_rls_unprotect(PG_FUNCTION_ARGS)
  * mark_global() / unmark_global()
  * ---------------------------------------------------------------------
  */
+static Datum mark_global_body(PG_FUNCTION_ARGS);
+
 Datum
 tenant_rls_mark_global(PG_FUNCTION_ARGS)
+{
+	return with_latest_registry(mark_global_body, fcinfo);
+}
+
+static Datum
+mark_global_body(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	List	   *tree;
@@ -1864,12 +2049,13 @@ tenant_rls_mark_global(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("table must not be null"),
 				 errhint("Pass the table to mark global, e.g. tenant_rls.mark_global('public.countries').")));
-	check_table(relid, "mark", " global");
+	lock_checked_table(relid, ShareUpdateExclusiveLock, "mark", " global");
 	tree = find_all_inheritors(relid, ShareUpdateExclusiveLock, NULL);
 	root_nsp = get_namespace_name(get_rel_namespace(relid));
 	root_rel = get_rel_name(relid);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
+	check_snapshot_current(tree, tenant_rel_qualname(relid));
 
 	/*
 	 * Not below a protected table: a query on it would return the rows of
@@ -1935,8 +2121,16 @@ tenant_rls_mark_global(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+static Datum unmark_global_body(PG_FUNCTION_ARGS);
+
 Datum
 tenant_rls_unmark_global(PG_FUNCTION_ARGS)
+{
+	return with_latest_registry(unmark_global_body, fcinfo);
+}
+
+static Datum
+unmark_global_body(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	RegRow		reg;
@@ -1948,9 +2142,10 @@ tenant_rls_unmark_global(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("table must not be null"),
 				 errhint("Pass the table to unmark global, e.g. tenant_rls.unmark_global('public.countries').")));
-	check_table(relid, "unmark", " global");
+	lock_checked_table(relid, ShareUpdateExclusiveLock, "unmark", " global");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
+	check_snapshot_current(list_make1_oid(relid), tenant_rel_qualname(relid));
 	reg = registry_get_rel(relid);
 	if (!reg.found || strcmp(reg.status, "global") != 0)
 	{
@@ -1981,11 +2176,20 @@ tenant_rls_unmark_global(PG_FUNCTION_ARGS)
  * allow_global_rows()
  * ---------------------------------------------------------------------
  */
+static Datum allow_global_rows_body(PG_FUNCTION_ARGS);
+
 Datum
 tenant_rls_allow_global_rows(PG_FUNCTION_ARGS)
 {
+	return with_latest_registry(allow_global_rows_body, fcinfo);
+}
+
+static Datum
+allow_global_rows_body(PG_FUNCTION_ARGS)
+{
 	Oid			relid;
 	bool		enabled;
+	List	   *tree;
 	RegRow		reg;
 	List	   *targets;
 	Runner		r = {NIL};
@@ -2006,11 +2210,12 @@ tenant_rls_allow_global_rows(PG_FUNCTION_ARGS)
 				 errhint("Pass true to let every tenant read the rows whose tenant is NULL, false to stop it.")));
 	relid = PG_GETARG_OID(0);
 	enabled = PG_GETARG_BOOL(1);
-	check_table(relid, "change global rows of", "");
-	(void) find_all_inheritors(relid, AccessExclusiveLock, NULL);
+	lock_checked_table(relid, AccessExclusiveLock, "change global rows of", "");
+	tree = find_all_inheritors(relid, AccessExclusiveLock, NULL);
 	qualname = tenant_rel_qualname(relid);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
+	check_snapshot_current(tree, qualname);
 	reg = registry_get_rel(relid);
 	if (!reg.found || strcmp(reg.status, "protected") != 0)
 		ereport(ERROR,
