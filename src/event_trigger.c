@@ -1237,23 +1237,17 @@ registry_update(const char *sql, int nargs, const char *a1, const char *a2, cons
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }
 
-/* s as it appears inside a JSON string (escaped, without the quotes) */
-static char *
-json_inner(const char *s)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	escape_json(&buf, s);
-	buf.data[buf.len - 1] = '\0';
-	return buf.data + 1;
-}
-
 /*
  * The managed policies recorded in the registry are pg_get_expr() texts,
  * and some name their own table ('schema.table'::regclass).  After a rename
- * or a move, rewrite that literal so the record matches the catalog again
- * (a policy edited by hand stays different from its record).
+ * or a move, record each again as pg_get_expr() prints it now, if it is the
+ * recorded text but for that literal (a policy edited by hand stays
+ * different from its record).  Never an edit of the recorded text: a
+ * replace() of the literal also matched inside a quoted identifier that
+ * contains it (a tenant column named "a'ms.u'::regclass"), where the new
+ * name's quotes ended the identifier; the record then held SQL of the
+ * table owner's choosing, which lint() hands to a superuser as the fix of
+ * managed_policy_modified (review rev24b).
  */
 static void
 registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
@@ -1267,19 +1261,37 @@ registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
 
 	values[0] = CStringGetTextDatum(newnsp);
 	values[1] = CStringGetTextDatum(newrel);
-	values[2] = CStringGetTextDatum(json_inner(oldtok));
-	values[3] = CStringGetTextDatum(json_inner(newtok));
+	values[2] = CStringGetTextDatum(newtok);
+	values[3] = CStringGetTextDatum(oldtok);
 	ret = et_spi("UPDATE tenant_rls.protected_table r"
-								" SET managed = pg_catalog.jsonb_set(r.managed, '{policies}', COALESCE("
-								"   (SELECT pg_catalog.jsonb_object_agg(k.key,"
-								"           pg_catalog.replace(k.value::pg_catalog.text, $3, $4)::pg_catalog.jsonb)"
-								"      FROM pg_catalog.jsonb_each(r.managed OPERATOR(pg_catalog.->) 'policies') k),"
-								"   '{}'::pg_catalog.jsonb))"
-								" WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
-								" AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-								" AND pg_catalog.jsonb_typeof(r.managed OPERATOR(pg_catalog.->) 'policies')"
-								"     OPERATOR(pg_catalog.=) 'object'",
-								4, argtypes, values, NULL, 0);
+				 " SET managed = pg_catalog.jsonb_set(r.managed, '{policies}', COALESCE("
+				 "   (SELECT pg_catalog.jsonb_object_agg(k.key,"
+				 "           CASE WHEN p.oid IS NOT NULL"
+				 "                 AND ((l.qual IS NULL AND (k.value OPERATOR(pg_catalog.->>) 'qual') IS NULL)"
+				 "                      OR pg_catalog.replace(l.qual, $3, $4)"
+				 "                         OPERATOR(pg_catalog.=) (k.value OPERATOR(pg_catalog.->>) 'qual'))"
+				 "                 AND ((l.wc IS NULL AND (k.value OPERATOR(pg_catalog.->>) 'with_check') IS NULL)"
+				 "                      OR pg_catalog.replace(l.wc, $3, $4)"
+				 "                         OPERATOR(pg_catalog.=) (k.value OPERATOR(pg_catalog.->>) 'with_check'))"
+				 "                THEN k.value OPERATOR(pg_catalog.||)"
+				 "                     pg_catalog.jsonb_build_object('qual', l.qual, 'with_check', l.wc)"
+				 "                ELSE k.value END)"
+				 "      FROM pg_catalog.jsonb_each(r.managed OPERATOR(pg_catalog.->) 'policies') k"
+				 "      LEFT JOIN pg_catalog.pg_policy p"
+				 "        ON p.polname OPERATOR(pg_catalog.=) k.key::pg_catalog.name"
+				 "       AND p.polrelid OPERATOR(pg_catalog.=)"
+				 "           (SELECT c.oid FROM pg_catalog.pg_class c"
+				 "              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+				 "             WHERE n.nspname OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+				 "               AND c.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name)"
+				 "      LEFT JOIN LATERAL (SELECT pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS qual,"
+				 "                                pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS wc) l ON true),"
+				 "   '{}'::pg_catalog.jsonb))"
+				 " WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+				 " AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+				 " AND pg_catalog.jsonb_typeof(r.managed OPERATOR(pg_catalog.->) 'policies')"
+				 "     OPERATOR(pg_catalog.=) 'object'",
+				 4, argtypes, values, NULL, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
 }

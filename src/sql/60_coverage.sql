@@ -2386,13 +2386,31 @@ SELECT 'foreign_key_resets_tenant',
             ELSE 'SET NULL on the tenant column fails (it is NOT NULL): deleting or updating a referenced row raises an error instead of detaching the referencing rows. ' END
        || 'Name the columns to set, without the tenant column: ON DELETE SET NULL (customer_id) (PostgreSQL 15); an ON UPDATE action cannot name columns: use NO ACTION or CASCADE.',
        CASE WHEN co.confupdtype NOT IN ('n', 'd') AND x.others IS NOT NULL
-            THEN format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I %s;', s.qname, co.conname, co.conname,
-                        regexp_replace(pg_get_constraintdef(co.oid), 'ON DELETE SET (NULL|DEFAULT)( \([^)]*\))?',
-                                       'ON DELETE SET \1 (' || x.others || ')')) END,
+            -- the definition built from the catalog, every name quoted
+            -- (an edit of pg_get_constraintdef()'s text matched inside a
+            -- quoted column name and let it end the identifier: review
+            -- rev24b)
+            THEN format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I FOREIGN KEY (%s) REFERENCES %I.%I (%s)%s%s ON DELETE SET %s (%s)%s%s;',
+                        s.qname, co.conname, co.conname,
+                        (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
+                           FROM generate_subscripts(co.conkey, 1) k(i)
+                           JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[k.i]),
+                        rn.nspname, rc.relname,
+                        (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
+                           FROM generate_subscripts(co.confkey, 1) k(i)
+                           JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = co.confkey[k.i]),
+                        CASE co.confmatchtype WHEN 'f' THEN ' MATCH FULL' ELSE '' END,
+                        CASE co.confupdtype WHEN 'r' THEN ' ON UPDATE RESTRICT' WHEN 'c' THEN ' ON UPDATE CASCADE' ELSE '' END,
+                        CASE co.confdeltype WHEN 'd' THEN 'DEFAULT' ELSE 'NULL' END, x.others,
+                        CASE WHEN co.condeferrable THEN ' DEFERRABLE' ELSE '' END
+                        || CASE WHEN co.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END,
+                        CASE WHEN co.convalidated THEN '' ELSE ' NOT VALID' END) END,
        s.relid
   FROM pg_constraint co
   JOIN ten s ON s.relid = co.conrelid
   JOIN ten d ON d.relid = co.confrelid
+  JOIN pg_class rc ON rc.oid = co.confrelid
+  JOIN pg_namespace rn ON rn.oid = rc.relnamespace
   CROSS JOIN LATERAL (
       SELECT concat_ws(' and ',
                        CASE co.confdeltype WHEN 'n' THEN 'ON DELETE SET NULL' WHEN 'd' THEN 'ON DELETE SET DEFAULT' END,

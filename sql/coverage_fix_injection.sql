@@ -1,0 +1,100 @@
+--
+-- The fix SQL lint() hands to a superuser must never carry SQL of another
+-- role's choosing (review rev24b).  Two ways it did, both through names a
+-- role without privileges beyond CREATE chose:
+-- (1) foreign_key_resets_tenant: the fix edited pg_get_constraintdef()'s
+--     text with a regular expression, which matched first inside a quoted
+--     column name; the column list it inserted ended the identifier, and
+--     the rest of the name ran as SQL (ALTER ROLE ... SUPERUSER).
+-- (2) a rename of a protected table rewrote the recorded policies with a
+--     textual replace() of the 'schema.table'::regclass literal, which also
+--     matched inside a tenant column named like one; the new name's quotes
+--     ended the identifier, and managed_policy_modified's fix carried it.
+-- Each fix is checked to be what it should be, and run as superuser; the
+-- attacker role stays unprivileged.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS tenant_rls;
+DO $$ BEGIN CREATE ROLE cfm LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+SET tenant_rls.managed_schemas = 'covfi';
+SET tenant_rls.audit = off;
+CREATE SCHEMA covfi AUTHORIZATION cfm;
+CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    f text;
+BEGIN
+    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
+    EXECUTE f;
+    RETURN f;
+END
+$$;
+RESET client_min_messages;
+
+-- ==== (1) foreign_key_resets_tenant with a column named like the clause
+SET ROLE cfm;
+CREATE TABLE covfi.p (t text NOT NULL, i text NOT NULL, PRIMARY KEY (t, i));
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covfi.p', 't');
+CREATE TABLE covfi.c (id int PRIMARY KEY, t text NOT NULL,
+   ")REFERENCES p(t,i)ON DELETE SET NULL;ALTER ROLE cfm SUPERUSER--" text,
+   ")REFERENCES p(t,i)ON DELETE SET NULL (" text);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covfi.c', 't');
+ALTER TABLE covfi.c ADD CONSTRAINT c_fk FOREIGN KEY
+  (t, ")REFERENCES p(t,i)ON DELETE SET NULL;ALTER ROLE cfm SUPERUSER--")
+  REFERENCES covfi.p (t, i) MATCH FULL ON UPDATE CASCADE ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED;
+RESET ROLE;
+SELECT level, fix FROM tenant_rls.lint() WHERE code = 'foreign_key_resets_tenant' AND object = 'c_fk ON covfi.c';
+SET search_path = covfi, public;   -- the DBA's, with the application's schema
+SELECT pg_temp.apply_fix('foreign_key_resets_tenant', 'c_fk ON covfi.c') IS NOT NULL AS applied;
+RESET search_path;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'cfm';
+-- the constraint is the same but for the columns its ON DELETE sets
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'c_fk';
+SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE code = 'foreign_key_resets_tenant' AND object LIKE '%covfi%';
+-- NOT VALID and a plain key keep their shape too
+SET ROLE cfm;
+CREATE TABLE covfi.d (id int PRIMARY KEY, t text NOT NULL, i text);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covfi.d', 't');
+ALTER TABLE covfi.d ADD CONSTRAINT d_fk FOREIGN KEY (t, i) REFERENCES covfi.p ON DELETE SET DEFAULT NOT VALID;
+RESET ROLE;
+SELECT pg_temp.apply_fix('foreign_key_resets_tenant', 'd_fk ON covfi.d');
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'd_fk';
+
+-- ==== (2) a rename of a table whose tenant column is named like its literal
+SET ROLE cfm;
+CREATE TABLE covfi.u (id int PRIMARY KEY, "a'covfi.u'::regclass" text NOT NULL, "a'covfi." boolean);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covfi.u', 'a''covfi.u''::regclass');
+ALTER TABLE covfi.u RENAME TO " IS NULL)));ALTER ROLE cfm SUPERUSER;--";
+RESET ROLE;
+-- nothing was edited: the records follow the rename, no finding
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE '%covfi%' AND code LIKE 'managed_policy%';
+-- a policy edited by hand (drift guard set to warning): the fix puts back
+-- exactly what pg_get_expr() printed, one statement, no SQL of the name's
+SET tenant_rls.drift_action = warning;
+SET client_min_messages = error;
+ALTER POLICY tenant_rls_guard_select ON covfi." IS NULL)));ALTER ROLE cfm SUPERUSER;--" USING (true);
+RESET client_min_messages;
+RESET tenant_rls.drift_action;
+SELECT code, fix FROM tenant_rls.lint() WHERE object LIKE '%covfi%' AND code LIKE 'managed_policy%';
+SET tenant_rls.drift_action = warning;   -- as the DBA who made the edit
+SET client_min_messages = error;
+SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_guard_select ON covfi." IS NULL)));ALTER ROLE cfm SUPERUSER;--"') IS NOT NULL AS applied;
+RESET client_min_messages;
+RESET tenant_rls.drift_action;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'cfm';
+SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE object LIKE '%covfi%' AND code LIKE 'managed_policy%';
+-- and a move to another schema follows as well
+CREATE SCHEMA covfi2 AUTHORIZATION cfm;
+ALTER TABLE covfi." IS NULL)));ALTER ROLE cfm SUPERUSER;--" SET SCHEMA covfi2;
+SELECT count(*) AS findings FROM tenant_rls.lint() WHERE object LIKE '%covfi2%' AND code LIKE 'managed_policy%';
+
+-- ==== clean up
+SET client_min_messages = error;
+DROP SCHEMA covfi CASCADE;
+DROP SCHEMA covfi2 CASCADE;
+DO $$ BEGIN
+    DELETE FROM tenant_rls.protected_table WHERE schema_name IN ('covfi', 'covfi2');
+END $$;
+DROP ROLE cfm;
+RESET client_min_messages;
+RESET tenant_rls.managed_schemas;
+RESET tenant_rls.audit;
