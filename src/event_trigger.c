@@ -95,6 +95,8 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_func.h"
+#include "parser/scanner.h"
+#include "parser/gram.h"
 #include "storage/lmgr.h"
 #include "tcop/deparse_utility.h"
 #include "lib/stringinfo.h"
@@ -1238,62 +1240,131 @@ registry_update(const char *sql, int nargs, const char *a1, const char *a2, cons
 }
 
 /*
+ * expr with each 'oldname'::regclass (a string constant, a cast, the type
+ * regclass: tokens of PostgreSQL's own scanner) replaced by newtok, or NULL
+ * when there is none.  Only whole tokens: a quoted identifier or a comment
+ * that contains the same characters is left as it is.
+ */
+static char *
+replace_regclass_literal(const char *expr, const char *oldname, const char *newtok)
+{
+	core_yyscan_t yyscanner;
+	core_yy_extra_type yyextra;
+	core_YYSTYPE yylval;
+	YYLTYPE		yylloc;
+	StringInfoData out;
+	int			copied = 0;
+	int			tok[3] = {0, 0, 0};
+	int			loc[3] = {0, 0, 0};
+	char	   *str = NULL;
+	bool		any = false;
+
+	initStringInfo(&out);
+	yyscanner = scanner_init(expr, &yyextra, &ScanKeywords, ScanKeywordTokens);
+	for (;;)
+	{
+		int			t = core_yylex(&yylval, &yylloc, yyscanner);
+
+		tok[0] = tok[1];
+		loc[0] = loc[1];
+		tok[1] = tok[2];
+		loc[1] = loc[2];
+		tok[2] = t;
+		loc[2] = yylloc;
+		if (t == 0)
+			break;
+		if (t == SCONST)
+			str = pstrdup(yylval.str);
+		/* SCONST TYPECAST IDENT(regclass), the constant being oldname */
+		if (t == IDENT && strcmp(yylval.str, "regclass") == 0 &&
+			tok[1] == TYPECAST && tok[0] == SCONST && str != NULL && strcmp(str, oldname) == 0 &&
+			strncmp(expr + loc[2], "regclass", 8) == 0)
+		{
+			appendBinaryStringInfo(&out, expr + copied, loc[0] - copied);
+			appendStringInfoString(&out, newtok);
+			copied = loc[2] + 8;
+			any = true;
+		}
+	}
+	scanner_finish(yyscanner);
+	if (!any)
+		return NULL;
+	appendStringInfoString(&out, expr + copied);
+	return out.data;
+}
+
+/*
  * The managed policies recorded in the registry are pg_get_expr() texts,
  * and some name their own table ('schema.table'::regclass).  After a rename
- * or a move, record each again as pg_get_expr() prints it now, if it is the
- * recorded text but for that literal (a policy edited by hand stays
- * different from its record).  Never an edit of the recorded text: a
- * replace() of the literal also matched inside a quoted identifier that
- * contains it (a tenant column named "a'ms.u'::regclass"), where the new
- * name's quotes ended the identifier; the record then held SQL of the
- * table owner's choosing, which lint() hands to a superuser as the fix of
- * managed_policy_modified (review rev24b).
+ * or a move, rewrite that literal so the record matches the catalog again
+ * (a policy edited by hand stays different from its record).  The literal
+ * is found by the scanner, not by a replace() of its characters, which also
+ * matched inside a quoted identifier (a tenant column named
+ * "a'ms.u'::regclass"): the new name's quotes ended the identifier, and the
+ * record held SQL of the table owner's choosing, which lint() hands to a
+ * superuser as the fix of managed_policy_modified (review rev24b).
  */
 static void
 registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
 						  const char *newnsp, const char *newrel)
 {
-	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[4];
-	char	   *oldtok = psprintf("%s::regclass", quote_literal_cstr(quote_qualified_identifier(oldnsp, oldrel)));
+	Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	const char *oldname = quote_qualified_identifier(oldnsp, oldrel);
 	char	   *newtok = psprintf("%s::regclass", quote_literal_cstr(quote_qualified_identifier(newnsp, newrel)));
-	int			ret;
+	List	   *keys = NIL;
+	List	   *quals = NIL;
+	List	   *checks = NIL;
+	ListCell   *k,
+			   *q,
+			   *c;
 
 	values[0] = CStringGetTextDatum(newnsp);
 	values[1] = CStringGetTextDatum(newrel);
-	values[2] = CStringGetTextDatum(newtok);
-	values[3] = CStringGetTextDatum(oldtok);
-	ret = et_spi("UPDATE tenant_rls.protected_table r"
-				 " SET managed = pg_catalog.jsonb_set(r.managed, '{policies}', COALESCE("
-				 "   (SELECT pg_catalog.jsonb_object_agg(k.key,"
-				 "           CASE WHEN p.oid IS NOT NULL"
-				 "                 AND ((l.qual IS NULL AND (k.value OPERATOR(pg_catalog.->>) 'qual') IS NULL)"
-				 "                      OR pg_catalog.replace(l.qual, $3, $4)"
-				 "                         OPERATOR(pg_catalog.=) (k.value OPERATOR(pg_catalog.->>) 'qual'))"
-				 "                 AND ((l.wc IS NULL AND (k.value OPERATOR(pg_catalog.->>) 'with_check') IS NULL)"
-				 "                      OR pg_catalog.replace(l.wc, $3, $4)"
-				 "                         OPERATOR(pg_catalog.=) (k.value OPERATOR(pg_catalog.->>) 'with_check'))"
-				 "                THEN k.value OPERATOR(pg_catalog.||)"
-				 "                     pg_catalog.jsonb_build_object('qual', l.qual, 'with_check', l.wc)"
-				 "                ELSE k.value END)"
-				 "      FROM pg_catalog.jsonb_each(r.managed OPERATOR(pg_catalog.->) 'policies') k"
-				 "      LEFT JOIN pg_catalog.pg_policy p"
-				 "        ON p.polname OPERATOR(pg_catalog.=) k.key::pg_catalog.name"
-				 "       AND p.polrelid OPERATOR(pg_catalog.=)"
-				 "           (SELECT c.oid FROM pg_catalog.pg_class c"
-				 "              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
-				 "             WHERE n.nspname OPERATOR(pg_catalog.=) $1::pg_catalog.name"
-				 "               AND c.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name)"
-				 "      LEFT JOIN LATERAL (SELECT pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS qual,"
-				 "                                pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS wc) l ON true),"
-				 "   '{}'::pg_catalog.jsonb))"
-				 " WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
-				 " AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
-				 " AND pg_catalog.jsonb_typeof(r.managed OPERATOR(pg_catalog.->) 'policies')"
-				 "     OPERATOR(pg_catalog.=) 'object'",
-				 4, argtypes, values, NULL, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
+	if (et_spi("SELECT k.key, k.value OPERATOR(pg_catalog.->>) 'qual', k.value OPERATOR(pg_catalog.->>) 'with_check'"
+			   "  FROM tenant_rls.protected_table r,"
+			   "       pg_catalog.jsonb_each(r.managed OPERATOR(pg_catalog.->) 'policies') k"
+			   " WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+			   "   AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+			   "   AND pg_catalog.jsonb_typeof(r.managed OPERATOR(pg_catalog.->) 'policies')"
+			   "       OPERATOR(pg_catalog.=) 'object'",
+			   2, argtypes, values, NULL, 0) != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: registry lookup failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		keys = lappend(keys, SPI_getvalue(tup, desc, 1));
+		quals = lappend(quals, SPI_getvalue(tup, desc, 2));
+		checks = lappend(checks, SPI_getvalue(tup, desc, 3));
+	}
+	forthree(k, keys, q, quals, c, checks)
+	{
+		char	   *qual = lfirst(q) ? replace_regclass_literal(lfirst(q), oldname, newtok) : NULL;
+		char	   *check = lfirst(c) ? replace_regclass_literal(lfirst(c), oldname, newtok) : NULL;
+
+		if (qual == NULL && check == NULL)
+			continue;
+		values[2] = CStringGetTextDatum(lfirst(k));
+		if (qual == NULL)
+			qual = lfirst(q);
+		if (check == NULL)
+			check = lfirst(c);
+		nulls[3] = qual ? ' ' : 'n';
+		values[3] = qual ? CStringGetTextDatum(qual) : (Datum) 0;
+		nulls[4] = check ? ' ' : 'n';
+		values[4] = check ? CStringGetTextDatum(check) : (Datum) 0;
+		if (et_spi("UPDATE tenant_rls.protected_table r"
+				   " SET managed = pg_catalog.jsonb_set(r.managed, ARRAY['policies', $3],"
+				   "       (r.managed OPERATOR(pg_catalog.->) 'policies' OPERATOR(pg_catalog.->) $3)"
+				   "       OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('qual', $4, 'with_check', $5))"
+				   " WHERE r.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+				   "   AND r.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+				   5, argtypes, values, nulls, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "tenant_rls: registry update failed");
+	}
 }
 
 /*

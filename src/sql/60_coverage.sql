@@ -2390,7 +2390,7 @@ SELECT 'foreign_key_resets_tenant',
             -- (an edit of pg_get_constraintdef()'s text matched inside a
             -- quoted column name and let it end the identifier: review
             -- rev24b)
-            THEN format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I FOREIGN KEY (%s) REFERENCES %I.%I (%s)%s%s ON DELETE SET %s (%s)%s%s;',
+            THEN format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I FOREIGN KEY (%s) REFERENCES %I.%I(%s)%s%s ON DELETE SET %s (%s)%s%s;',
                         s.qname, co.conname, co.conname,
                         (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
                            FROM generate_subscripts(co.conkey, 1) k(i)
