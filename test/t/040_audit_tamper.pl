@@ -111,6 +111,53 @@ $node->safe_psql('postgres', q{INSERT INTO public.t VALUES (1003, 'ten8', 'c')})
 like(verify('ten8'), qr/^f\|3\|batch 3 is dated in the future \(2099-06-01 [^)]*\): the chain head's logged_at was modified/,
 	'... and the batch the next write dated 2099 by it is named');
 
+# Every column the hash covers (review rev24d: leaving one of them out of the
+# hash went unnoticed by every test).  One fresh chain of two batches per
+# column; batch 2 changed in that column alone, its audit_key recomputed so
+# that only the hash can tell (the table another audited table's, the
+# tenant's whole chain relabelled, head included).
+$node->safe_psql('postgres', q{
+CREATE TABLE public.t2 (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT tenant_rls.enable_audit('public.t2');
+});
+my @forged = (
+	[ 'schema_name',      q{schema_name = 'other'} ],
+	[ 'table_name',       q{table_name = 't2'} ],
+	[ 'table_oid',        q{table_oid = 'public.t2'::regclass, audit_key = tenant_rls.audit_key(tenant, 'public.t2', row_key)} ],
+	[ 'txid',             q{txid = txid + 1} ],
+	[ 'db_user',          q{db_user = 'mallory'} ],
+	[ 'db_session_user',  q{db_session_user = 'mallory'} ],
+	[ 'app_user',         q{app_user = 'mallory'} ],
+	[ 'application_name', q{application_name = 'mallory'} ],
+	[ 'client_addr',      q{client_addr = '10.9.9.9'} ],
+	[ 'entries',          q{entries = entries + 1} ],
+	[ 'row_key',          q{row_key = row_key + 1, audit_key = tenant_rls.audit_key(tenant, table_oid::regclass, row_key + 1)} ],
+	[ 'row_keys',         q{row_keys = ARRAY[1, 2]::bigint[]} ],
+);
+my $n = 0;
+for my $f (@forged)
+{
+	my ($col, $set) = @$f;
+	$n++;
+	$node->safe_psql('postgres', "INSERT INTO public.t VALUES (" . (3000 + 2 * $n) . ", 'hc$n', 'a')");
+	$node->safe_psql('postgres', "INSERT INTO public.t VALUES (" . (3001 + 2 * $n) . ", 'hc$n', 'b')");
+	like(verify("hc$n"), qr/^t\|\|/, "chain hc$n verifies before $col is changed");
+	tamper("UPDATE tenant_rls.audit_batch SET $set WHERE tenant = 'hc$n' AND seq = 2");
+	like(verify("hc$n"), qr/^f\|2\|batch 2 was modified: its hash does not match its contents/,
+		"a batch whose $col was changed is named");
+}
+# a whole chain relabelled to another tenant, keys and head included
+$node->safe_psql('postgres', q{INSERT INTO public.t VALUES (3100, 'hcz', 'a'); INSERT INTO public.t VALUES (3101, 'hcz', 'b');});
+tamper(q{UPDATE tenant_rls.audit_batch SET tenant = 'hcy', audit_key = tenant_rls.audit_key('hcy', table_oid::regclass, row_key)
+          WHERE tenant = 'hcz'});
+$node->safe_psql('postgres', q{
+ALTER TABLE tenant_rls.audit_chain DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_chain SET tenant = 'hcy' WHERE tenant = 'hcz';
+ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard;
+});
+like(verify('hcy'), qr/^f\|1\|batch 1 was modified: its hash does not match its contents/,
+	'a chain relabelled to another tenant is named');
+
 # dump and restore: entries, chains and configuration come along and still verify
 $node->safe_psql('postgres', q{
 CREATE DATABASE src;
