@@ -190,6 +190,28 @@ SET ROLE tr_eacl_app;
 SELECT count(*) FROM tenant_rls.audit_batch_p209903;
 RESET ROLE;
 
+-- ==== every function of the extension written in SQL or PL/pgSQL runs
+-- with search_path locked to pg_catalog, pg_temp, and so does every SECURITY
+-- DEFINER one (review rev24d: removing the SET clause of lint() or
+-- audit_purge() went unnoticed; without it on lint(), a role granted it ran
+-- its own starts_with() as the owner and made itself superuser).  The C
+-- functions without it (the policy accessors and granted_tenants*() are
+-- called per row in a filter) lock it for the SQL they run
+-- (spi_exec_privileged() in policy.c).
+SELECT p.oid::regprocedure AS without_locked_search_path, l.lanname, p.prosecdef
+  FROM pg_proc p
+  JOIN pg_language l ON l.oid = p.prolang
+  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'tenant_rls'
+ WHERE (p.prosecdef OR l.lanname <> 'c')
+   AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
+ ORDER BY 1;
+SELECT count(*) FILTER (WHERE p.prosecdef) AS security_definer, count(*) FILTER (WHERE l.lanname <> 'c') AS sql_or_plpgsql
+  FROM pg_proc p
+  JOIN pg_language l ON l.oid = p.prolang
+  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'tenant_rls';
+
 \c :origdb
 DROP DATABASE tr_eacl_db;
 DROP ROLE tr_eacl_app;
