@@ -75,12 +75,26 @@ UPDATE covg3.order_notes SET note = 'overwritten by acme' WHERE id = 2;   -- the
 COMMIT;
 RESET ROLE;
 SELECT id, tenant_id, note FROM covg3.orders ORDER BY id;
+-- owned by a BYPASSRLS role, not a superuser (review rev24d: untested)
+SET client_min_messages = warning;
+DO $$ BEGIN CREATE ROLE covg3_byp NOLOGIN BYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+RESET client_min_messages;
+GRANT SELECT, UPDATE ON covg3.orders TO covg3_byp;
+GRANT USAGE ON SCHEMA covg3 TO covg3_byp;
+ALTER VIEW covg3.order_notes OWNER TO covg3_byp;
+CREATE RULE set_note AS ON UPDATE TO covg3.order_notes DO INSTEAD
+    UPDATE covg3.orders SET note = new.note WHERE id = new.id;
+SELECT level, object FROM pg_temp.mine('rule_bypasses_rls');
+DROP RULE set_note ON covg3.order_notes;
 -- the same rule on a view owned by a role subject to row-level security: no finding
 ALTER VIEW covg3.order_notes OWNER TO covg3_owner;
 CREATE RULE set_note AS ON UPDATE TO covg3.order_notes DO INSTEAD
     UPDATE covg3.orders SET note = new.note WHERE id = new.id;
 SELECT * FROM pg_temp.mine('rule_bypasses_rls');
 DROP VIEW covg3.order_notes;
+REVOKE ALL ON covg3.orders FROM covg3_byp;
+REVOKE USAGE ON SCHEMA covg3 FROM covg3_byp;
+DROP ROLE covg3_byp;
 
 -- ==== security_definer_reads_tenant_table: dynamic SQL without EXECUTE
 -- (query_to_xml runs a query given as text)
@@ -121,13 +135,32 @@ CREATE FUNCTION covg3.signed_login(token text) RETURNS text LANGUAGE sql SECURIT
 CREATE FUNCTION covg3.switch_unprivileged(company text) RETURNS text LANGUAGE sql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp AS $$ SELECT tenant_rls.set_tenant(company) $$;
 ALTER FUNCTION covg3.switch_unprivileged(text) OWNER TO covg3_owner;
+-- a SET statement in the body (review rev24d: only a SET clause was tested)
+CREATE FUNCTION covg3.switch_stmt() RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $$ BEGIN SET LOCAL app.current_tenant_id = 'globex'; END $$;
+-- owned by a member of tenant_rls.admin_role, which strict mode lets set
+-- any tenant (review rev24d: untested)
+SET client_min_messages = warning;
+DO $$ BEGIN CREATE ROLE covg3_admin NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+RESET client_min_messages;
+GRANT covg3_admin TO covg3_ops;
+SET tenant_rls.admin_role = 'covg3_admin';
+CREATE FUNCTION covg3.switch_admin(company text) RETURNS text LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $$ SELECT tenant_rls.set_tenant(company) $$;
+ALTER FUNCTION covg3.switch_admin(text) OWNER TO covg3_ops;
 SELECT level, object, fix FROM pg_temp.mine('security_definer_sets_tenant');
 SELECT pg_temp.apply_fix('security_definer_sets_tenant', 'covg3.switch_company(company text)');
 SELECT pg_temp.apply_fix('security_definer_sets_tenant', 'covg3.switch_atomic(company text)');
 SELECT pg_temp.apply_fix('security_definer_sets_tenant', 'covg3.switch_config(company text)');
+SELECT pg_temp.apply_fix('security_definer_sets_tenant', 'covg3.switch_stmt()');
+SELECT pg_temp.apply_fix('security_definer_sets_tenant', 'covg3.switch_admin(company text)');
 SELECT level, object FROM pg_temp.mine('security_definer_sets_tenant');
+RESET tenant_rls.admin_role;
 DROP FUNCTION covg3.switch_company(text), covg3.switch_atomic(text), covg3.switch_config(text),
-              covg3.signed_login(text), covg3.switch_unprivileged(text);
+              covg3.signed_login(text), covg3.switch_unprivileged(text), covg3.switch_stmt(),
+              covg3.switch_admin(text);
+REVOKE covg3_admin FROM covg3_ops;
+DROP ROLE covg3_admin;
 
 -- ==== fixes that name a procedure: ALTER ROUTINE (ALTER FUNCTION refuses one)
 CREATE PROCEDURE covg3.purge_notes() LANGUAGE plpgsql SECURITY DEFINER
