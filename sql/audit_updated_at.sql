@@ -211,6 +211,24 @@ UPDATE ua.parted SET id = 3;
 SELECT tenant_rls.disable_updated_at('ua.parted');
 UPDATE ua.parted SET id = 3;
 
+-- the column's precision: timestamptz(0) and timestamp(2) get the value
+-- rounded as an INSERT rounds it (review rev24a: stored with microseconds,
+-- a value that a dump and restore or a comparison with its text changed)
+CREATE TABLE ua.prec0 (id integer PRIMARY KEY, v text, at0 timestamptz(0));
+CREATE TABLE ua.prec2 (id integer PRIMARY KEY, v text, at2 timestamp(2));
+INSERT INTO ua.prec0 VALUES (1, 'a', '2000-01-01');
+INSERT INTO ua.prec2 VALUES (1, 'a', '2000-01-01');
+SELECT tenant_rls.enable_updated_at('ua.prec0', 'at0');
+SELECT tenant_rls.enable_updated_at('ua.prec2', 'at2');
+BEGIN;
+UPDATE ua.prec0 SET v = 'b';
+UPDATE ua.prec2 SET v = 'b';
+SELECT at0 = now()::timestamptz(0) AS rounded_0, at0::text = (at0::text)::timestamptz(0)::text AS same_as_text
+  FROM ua.prec0;
+SELECT at2 = localtimestamp::timestamp(2) AS rounded_2, at2::text = (at2::text)::timestamp(2)::text AS same_as_text
+  FROM ua.prec2;
+COMMIT;
+
 -- clean up
 DROP VIEW public.ua_triggers;
 SET client_min_messages = warning;

@@ -1312,6 +1312,7 @@ tenant_rls_updated_at_trigger(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	int			attnum;
 	Oid			typid;
+	int32		typmod;
 	Datum		value;
 	bool		isnull = false;
 
@@ -1337,7 +1338,8 @@ tenant_rls_updated_at_trigger(PG_FUNCTION_ARGS)
 	attnum = SPI_fnumber(desc, td->tg_trigger->tgargs[0]);
 	if (attnum <= 0)
 		updated_at_column_error(td, ERRCODE_UNDEFINED_COLUMN, "does not exist");
-	typid = getBaseType(TupleDescAttr(desc, attnum - 1)->atttypid);
+	typmod = TupleDescAttr(desc, attnum - 1)->atttypmod;
+	typid = getBaseTypeAndTypmod(TupleDescAttr(desc, attnum - 1)->atttypid, &typmod);
 	if (typid == TIMESTAMPTZOID)
 		value = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	else if (typid == TIMESTAMPOID)
@@ -1345,6 +1347,13 @@ tenant_rls_updated_at_trigger(PG_FUNCTION_ARGS)
 									TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
 	else
 		updated_at_column_error(td, ERRCODE_DATATYPE_MISMATCH, "is not a timestamptz or timestamp");
+	/* rounded to the column's precision, as an INSERT stores it: timestamptz(0) */
+	if (typmod >= 0)
+		value = DirectFunctionCall2(typid == TIMESTAMPTZOID ? timestamptz_scale : timestamp_scale,
+									value, Int32GetDatum(typmod));
+	/* a domain's constraints hold (the column's type changed since enable_updated_at()) */
+	if (TupleDescAttr(desc, attnum - 1)->atttypid != typid)
+		domain_check(value, false, TupleDescAttr(desc, attnum - 1)->atttypid, NULL, NULL);
 
 	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_newtuple, desc, 1, &attnum, &value, &isnull));
 }
