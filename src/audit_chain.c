@@ -76,6 +76,7 @@
 #include "storage/latch.h"
 #include "storage/lock.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -3503,10 +3504,21 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+
 /* ---------------------------------------------------------------------
  * audit_purge(before timestamptz)
  * ---------------------------------------------------------------------
  */
+/* the partitions of the log whose range ends at or before $1 (audit_purge()) */
+#define PURGE_PARTITIONS_SQL \
+	"SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_inherits i" \
+	" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid" \
+	" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace" \
+	" WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass" \
+	" AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')" \
+	"     ::pg_catalog.timestamptz OPERATOR(pg_catalog.<=) $1" \
+	" ORDER BY 2, 1"
+
 Datum
 tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 {
@@ -3590,16 +3602,48 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 								 GUC_ACTION_SAVE, true, 0, false);
 		(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		if (SPI_execute_with_args("SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_inherits i"
-								  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
-								  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
-								  " WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass"
-								  " AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')"
-								  "     ::pg_catalog.timestamptz OPERATOR(pg_catalog.<=) $1"
-								  " ORDER BY 2, 1",
-								  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		if (SPI_execute_with_args(PURGE_PARTITIONS_SQL, 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not list the partitions of the audit log");
 		AtEOXact_GUC(true, guc_level);
+
+		/*
+		 * Dropping a partition takes ACCESS EXCLUSIVE on the log itself.
+		 * Queued for it behind one open transaction that read the log, we
+		 * would make every tenant's reads of its own log, audit_history()
+		 * and audit_verify() queue behind us (review rev24c); so take it
+		 * only when it is free, trying every 20 ms, for lock_timeout at most
+		 * (if set; a cancel or statement_timeout ends the wait otherwise).
+		 * Then list the partitions again: none can be attached or detached
+		 * any more.
+		 */
+		if (SPI_processed > 0)
+		{
+			TimestampTz start = GetCurrentTimestamp();
+
+			while (!ConditionalLockRelationOid(log_oid, AccessExclusiveLock))
+			{
+				if (LockTimeout > 0 &&
+					TimestampDifferenceExceeds(start, GetCurrentTimestamp(), LockTimeout))
+					ereport(ERROR,
+							(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+							 errmsg("could not lock tenant_rls.audit_batch to drop partitions within lock_timeout (%d ms)",
+									LockTimeout),
+							 errdetail("Open transactions read the audit log; audit_purge() waits for them without making other readers wait behind it."),
+							 errhint("Retry later, or with a longer lock_timeout (0: until they end).")));
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 20, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+			}
+			guc_level = NewGUCNestLevel();
+			(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+			(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+			if (SPI_execute_with_args(PURGE_PARTITIONS_SQL, 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not list the partitions of the audit log");
+			AtEOXact_GUC(true, guc_level);
+		}
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			char	   *nsp = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);

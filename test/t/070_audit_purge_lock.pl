@@ -1,0 +1,77 @@
+# audit_purge() drops whole partitions of the log, which takes ACCESS
+# EXCLUSIVE on tenant_rls.audit_batch.  Queued for that lock behind one open
+# transaction that read the log, it made every other tenant's reads of its
+# own log wait behind it (review rev24c).  Now it takes the lock only when it
+# is free, so tenant b reads while the purge waits for tenant a's reader;
+# lock_timeout bounds the wait (55P03).  The readers are an application role:
+# not superuser, not BYPASSRLS, not the owner.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('purge_lock');
+$node->init;
+$node->append_conf('postgresql.conf', "tenant_rls.audit_maintain_worker = off\n");
+$node->start;
+
+$node->safe_psql('postgres', q{
+SET client_min_messages = warning;
+CREATE EXTENSION tenant_rls;
+CREATE ROLE app LOGIN;
+CREATE TABLE public.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+GRANT SELECT, INSERT ON public.t TO app;
+GRANT USAGE ON SCHEMA tenant_rls TO app;
+GRANT SELECT ON tenant_rls.audit_log TO app;
+CREATE TABLE tenant_rls.audit_batch_p202001 PARTITION OF tenant_rls.audit_batch
+    FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-02-01 00:00+00');
+});
+for my $t ('a', 'b')
+{
+	$node->safe_psql('postgres',
+		"BEGIN; SELECT tenant_rls.set_tenant('$t'); INSERT INTO public.t VALUES (" . ord($t) . ", '$t', 'x'); COMMIT;",
+		extra_params => [ '-U', 'app' ]);
+}
+my $old_part = q{SELECT count(*) FROM pg_class WHERE relname = 'audit_batch_p202001'};
+is($node->safe_psql('postgres', $old_part), '1', 'an old partition to purge');
+
+# tenant a's reader keeps its transaction open
+my $reader = $node->background_psql('postgres', on_error_stop => 1, extra_params => [ '-U', 'app' ]);
+$reader->query_safe(q{BEGIN});
+$reader->query_safe(q{SELECT tenant_rls.set_tenant('a')});
+$reader->query_safe(q{SELECT count(*) FROM tenant_rls.audit_log});
+
+# with lock_timeout the purge gives up, and nothing is purged
+my ($ret, $out, $err) = $node->psql('postgres',
+	q{SET lock_timeout = '300ms'; SELECT tenant_rls.audit_purge(now() - interval '1 day')});
+like($err, qr/could not lock tenant_rls.audit_batch to drop partitions within lock_timeout \(300 ms\)/,
+	'lock_timeout bounds the wait');
+is($node->safe_psql('postgres', $old_part), '1', '... and nothing was purged');
+
+# without it the purge waits ...
+my $purger = $node->background_psql('postgres', on_error_stop => 1);
+$purger->query_until(qr/purging/, q{\echo purging
+SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0 AS purged;
+});
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%audit_purge(now()%' AND state = 'active' AND pid <> pg_backend_pid()}, '1'),
+	'the purge waits for the reader');
+# ... but tenant b's reads of its log do not wait behind it
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET statement_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); SELECT count(*) FROM tenant_rls.audit_log; COMMIT;},
+	extra_params => [ '-U', 'app' ]);
+is($ret, 0, "another tenant reads its log while the purge waits") or diag($err);
+like($out, qr/^b\n1$/m, '... and sees its entry');
+is($node->safe_psql('postgres', $old_part), '1', 'the purge has not run yet');
+
+# the reader ends: the purge goes through
+$reader->query_safe(q{COMMIT});
+$reader->quit;
+ok($node->poll_query_until('postgres', $old_part, '0'), 'then the purge drops the partition');
+$purger->quit;
+is($node->safe_psql('postgres', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}),
+	't', 'the chains verify after the purge');
+
+$node->stop;
+done_testing();
