@@ -727,6 +727,84 @@ protected_parent_column(List *parents)
 	return NULL;
 }
 
+
+/*
+ * The rows CREATE TABLE AS and SELECT INTO write go into the new table
+ * before the event trigger protects it: no policy checked them, and tenant
+ * a's session could plant rows that tenant b then reads as its own (review
+ * rev24c).  Once the table is protected, a session its policies bind (not a
+ * superuser or BYPASSRLS role, nor of tenant_rls.admin_role) may have
+ * written only rows of its current tenant, as an INSERT ... SELECT would
+ * have had to: otherwise the statement fails.  (Like the rows of any table
+ * protected with rows in it, they are not in the audit log.)
+ */
+static void
+check_filled_rows(Oid relid)
+{
+	RegistryEntry entry;
+	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
+	char	   *relname = get_rel_name(relid);
+	char	   *tenant = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	char		nulls[1] = {'n'};
+	int64		foreign;
+	bool		isnull;
+	Oid			owner;
+
+	if (nspname == NULL || relname == NULL || !registry_lookup(nspname, relname, &entry) ||
+		!entry.is_protected)
+		return;
+	/*
+	 * The rows were written with the rights of the role that created the
+	 * table, its owner (this trigger runs SECURITY DEFINER).  A protected
+	 * table is FORCEd: its owner is bound unless it bypasses row-level
+	 * security or has the privileges of the admin role.
+	 */
+	{
+		HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+
+		if (!HeapTupleIsValid(tp))
+			return;
+		owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+		ReleaseSysCache(tp);
+	}
+	if (superuser_arg(owner) || has_bypassrls_privilege(owner))
+		return;
+	if (tenant_rls_admin_role != NULL && tenant_rls_admin_role[0] != '\0')
+	{
+		Oid			admin = get_role_oid(tenant_rls_admin_role, true);
+
+		if (OidIsValid(admin) && has_privs_of_role(owner, admin))
+			return;
+	}
+	if (et_spi("SELECT tenant_rls.current_tenant()", 0, NULL, NULL, NULL, 1) != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: tenant context lookup failed");
+	tenant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (tenant != NULL)
+	{
+		values[0] = CStringGetTextDatum(tenant);
+		nulls[0] = ' ';
+	}
+	if (spi_exec_privileged(psprintf("SELECT pg_catalog.count(*) FROM ONLY %s t"
+									 " WHERE t.%s::pg_catalog.text IS DISTINCT FROM $1",
+									 quote_qualified_identifier(nspname, relname),
+									 quote_identifier(entry.tenant_column)),
+							1, argtypes, values, nulls, false) != SPI_OK_SELECT)
+		elog(ERROR, "tenant_rls: row count failed");
+	foreign = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (foreign > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg_plural("new table \"%s\" holds %lld row that is not of the current tenant",
+							   "new table \"%s\" holds %lld rows that are not of the current tenant",
+							   foreign, quote_qualified_identifier(nspname, relname), (long long) foreign),
+				 tenant != NULL
+				 ? errdetail("CREATE TABLE AS and SELECT INTO write their rows before tenant_rls protects the table, so no policy checked them; the current tenant is \"%s\".", tenant)
+				 : errdetail("CREATE TABLE AS and SELECT INTO write their rows before tenant_rls protects the table, so no policy checked them; no tenant is set."),
+				 errhint("Create the table first and fill it with INSERT ... SELECT, which the policies check, or select only the current tenant's rows.")));
+}
+
 /*
  * Protect relid if it should be: it has a protected parent, or (unless
  * parent_only) it is in a managed schema and has the tenant column.  Then
@@ -1865,6 +1943,7 @@ ddl_command_end_work(EventTriggerData *trigdata)
 	List	   *commands = NIL;
 	List	   *checks = NIL;
 	List	   *candidates = NIL;
+	List	   *filled = NIL;	/* tables CREATE TABLE AS / SELECT INTO filled */
 	List	   *audit_syncs = NIL;
 	List	   *hierarchy_checks = NIL;	/* tables that got a new parent */
 	bool		detached = false;
@@ -1913,6 +1992,8 @@ ddl_command_end_work(EventTriggerData *trigdata)
 						/* PARTITION OF, INHERITS */
 						if (!IsA(parsetree, CreateTableAsStmt))
 							hierarchy_checks = list_append_unique_oid(hierarchy_checks, addr->objectId);
+						else if (((CreateTableAsStmt *) parsetree)->objtype == OBJECT_TABLE)
+							filled = list_append_unique_oid(filled, addr->objectId);
 					}
 					break;
 
@@ -2131,6 +2212,9 @@ ddl_command_end_work(EventTriggerData *trigdata)
 			consider_table(c->relid, c->parent_only);
 		}
 	}
+
+	foreach(lc, filled)
+		check_filled_rows(lfirst_oid(lc));
 
 	/*
 	 * After auto-protection, which may have protected the new table: no
