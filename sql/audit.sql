@@ -274,6 +274,32 @@ COMMIT;
 RESET ROLE;
 -- history of a row of a table without primary key
 SELECT seq, operation FROM tenant_rls.audit_history('public.audit_nopk', '{"b": "y"}');
+-- a composite key whose integer column is widened keeps its history
+-- (review rev24a: integers were hashed by their width, and the older
+-- entries of the row were no longer found)
+CREATE TABLE public.audit_wide (tenant_id text NOT NULL, id integer, v text, PRIMARY KEY (tenant_id, id));
+GRANT SELECT, INSERT, UPDATE ON public.audit_wide TO tr_audit_app;
+SELECT tenant_rls.enable_audit('public.audit_wide');
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+INSERT INTO public.audit_wide VALUES ('acme', 1, 'x');
+UPDATE public.audit_wide SET v = 'y';
+COMMIT;
+RESET ROLE;
+ALTER TABLE public.audit_wide ALTER COLUMN id TYPE bigint;
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+UPDATE public.audit_wide SET v = 'z';
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+SELECT operation, new_row FROM tenant_rls.audit_history('public.audit_wide', '{"tenant_id": "acme", "id": 1}') ORDER BY seq, entry;
+COMMIT;
+RESET ROLE;
+SELECT count(*) AS entries FROM tenant_rls.audit_log WHERE table_name = 'audit_wide';
+DROP TABLE public.audit_wide;
 -- an UPDATE of the primary key is recorded even when the key is not among
 -- the audited columns (audit_global records label only), with the old and new
 -- key; the history follows the row from its old key to its new one

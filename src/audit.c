@@ -666,8 +666,8 @@ put_image(StringInfo buf, AuditRel *ar, const AttrNumber *atts, int n,
 
 /*
  * The history key of a row: a one-column integer primary key itself, else a
- * hash of its primary key values, encoded as in the payload, in the key's
- * column-name order.  The same in every partition and whatever the column
+ * hash of its primary key values, encoded as in the payload (integers of
+ * every width as bigint), in the key's column-name order.  The same in every partition and whatever the column
  * order.
  */
 static int64
@@ -694,8 +694,21 @@ row_key(StringInfo buf, AuditRel *ar, Datum *values, bool *nulls)
 	for (int i = 0; i < ar->npk; i++)
 	{
 		int			k = ar->pk[i] - 1;
+		Oid			typoid = ar->cols[k].t.typoid;
 
-		audit_put_value(buf, &ar->cols[k].t, values[k], nulls[k]);
+		/*
+		 * smallint and integer as bigint: a key column widened (ALTER COLUMN
+		 * id TYPE bigint) keeps the history key of its rows, and
+		 * audit_history() finds their older entries (review rev24a)
+		 */
+		if (!nulls[k] && (typoid == INT2OID || typoid == INT4OID))
+		{
+			audit_put_u8(buf, 1);
+			audit_put_i64(buf, typoid == INT2OID ? (int64) DatumGetInt16(values[k])
+						  : (int64) DatumGetInt32(values[k]));
+		}
+		else
+			audit_put_value(buf, &ar->cols[k].t, values[k], nulls[k]);
 	}
 	return (int64) hash_bytes_extended((const unsigned char *) buf->data, buf->len, 0);
 }
