@@ -1318,6 +1318,28 @@ registry_update(const char *sql, int nargs, const char *a1, const char *a2, cons
 }
 
 /*
+ * A string literal as pg_get_expr() prints it (ruleutils' simple_quote_literal:
+ * never E'', a backslash doubled only when standard_conforming_strings is
+ * off), so that a record rewritten here equals the policy's deparsed text.
+ */
+static char *
+deparse_literal(const char *val)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '\'');
+	for (const char *p = val; *p; p++)
+	{
+		if (SQL_STR_DOUBLE(*p, !standard_conforming_strings))
+			appendStringInfoChar(&buf, *p);
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '\'');
+	return buf.data;
+}
+
+/*
  * expr with each 'oldname'::regclass (a string constant, a cast, the type
  * regclass: tokens of PostgreSQL's own scanner) replaced by newtok, or NULL
  * when there is none.  Only whole tokens: a quoted identifier or a comment
@@ -1390,7 +1412,7 @@ registry_rewrite_regclass(const char *oldnsp, const char *oldrel,
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	const char *oldname = quote_qualified_identifier(oldnsp, oldrel);
-	char	   *newtok = psprintf("%s::regclass", quote_literal_cstr(quote_qualified_identifier(newnsp, newrel)));
+	char	   *newtok = psprintf("%s::regclass", deparse_literal(quote_qualified_identifier(newnsp, newrel)));
 	List	   *keys = NIL;
 	List	   *quals = NIL;
 	List	   *checks = NIL;

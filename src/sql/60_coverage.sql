@@ -2384,8 +2384,10 @@ SELECT 'foreign_key_resets_tenant',
             WHEN NOT s.tenant_notnull
             THEN 'SET NULL takes the rows out of their tenant: they belong to nobody, and with global rows (allow_global_rows()) every tenant reads them; the action ignores row-level security. '
             ELSE 'SET NULL on the tenant column fails (it is NOT NULL): deleting or updating a referenced row raises an error instead of detaching the referencing rows. ' END
-       || 'Name the columns to set, without the tenant column: ON DELETE SET NULL (customer_id) (PostgreSQL 15); an ON UPDATE action cannot name columns: use NO ACTION or CASCADE.',
-       CASE WHEN co.confupdtype NOT IN ('n', 'd') AND x.others IS NOT NULL
+       || 'Name the columns to set, without the tenant column: ON DELETE SET NULL (customer_id) (PostgreSQL 15); an ON UPDATE action, or a MATCH FULL key, cannot name columns: use NO ACTION or CASCADE.',
+       -- (none for MATCH FULL: a column list of SET NULL mixes null and
+       -- non-null key values, which it refuses on every delete)
+       CASE WHEN co.confupdtype NOT IN ('n', 'd') AND x.others IS NOT NULL AND co.confmatchtype <> 'f'
             -- the definition built from the catalog, every name quoted
             -- (an edit of pg_get_constraintdef()'s text matched inside a
             -- quoted column name and let it end the identifier: review
@@ -2992,7 +2994,7 @@ SELECT 'managed_schema_missing', 'warning', m.name, 'setting',
           FROM (SELECT x[1] AS tok
                   FROM regexp_matches(coalesce(current_setting('tenant_rls.managed_schemas', true), ''),
                                       '("(?:[^"]|"")*"|[^,"[:space:]]+)', 'g') AS x) t) m
- WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.name)
+ WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.name::name)   -- truncated as identifiers are
 UNION ALL
 SELECT 'server_version_cve', 'error', 'server', 'server',
        format('PostgreSQL %s has known row-security vulnerabilities.', current_setting('server_version')),
