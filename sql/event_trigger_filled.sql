@@ -2,8 +2,11 @@
 -- CREATE TABLE AS and SELECT INTO write their rows before the event trigger
 -- protects the new table, so no policy checked them (review rev24c): tenant
 -- a's session planted a row in a new table that tenant b then read as its
--- own.  Now a session the table's policies bind may have written only rows
--- of its current tenant; otherwise the statement fails and nothing is left.
+-- own.  So did a table filled before it got the tenant column (ADD COLUMN
+-- ... DEFAULT, RENAME COLUMN) or a protected parent (ATTACH PARTITION,
+-- INHERIT) (review rev24e).  Now, when the table's owner is bound by its
+-- policies, every row with a tenant must be of the current tenant;
+-- otherwise the statement fails and nothing is left.
 -- The application role etf_app is not superuser, not BYPASSRLS; it owns the
 -- tables it creates (FORCE ROW LEVEL SECURITY binds it).
 --
@@ -13,6 +16,8 @@ DO $$ BEGIN CREATE ROLE etf_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL
 SET tenant_rls.audit = off;
 CREATE SCHEMA etf;
 GRANT USAGE, CREATE ON SCHEMA etf TO etf_app;
+CREATE SCHEMA etf_o;   -- not managed: its new tables are not protected
+GRANT USAGE, CREATE ON SCHEMA etf_o TO etf_app;
 SET tenant_rls.managed_schemas = 'etf';
 RESET client_min_messages;
 
@@ -39,10 +44,51 @@ BEGIN;
 SELECT tenant_rls.set_tenant('b');
 SELECT count(*) AS seen_by_b FROM etf.own;
 COMMIT;
+-- a tenant column added with another tenant as its default, or renamed into
+-- place: refused
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+CREATE TABLE etf.added (id int);
+INSERT INTO etf.added VALUES (1);
+ALTER TABLE etf.added ADD COLUMN tenant_id text DEFAULT 'b';
+ROLLBACK;
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+CREATE TABLE etf.renamed (id int, tid text);
+INSERT INTO etf.renamed VALUES (1, 'b');
+ALTER TABLE etf.renamed RENAME COLUMN tid TO tenant_id;
+ROLLBACK;
+-- added without a default: the rows have no tenant and no tenant sees them
+-- (the column is left nullable): allowed
+CREATE TABLE etf.backfill (id int);
+INSERT INTO etf.backfill VALUES (1), (2);
+ALTER TABLE etf.backfill ADD COLUMN tenant_id text;
+-- a filled table attached below, or inheriting from, a protected table
+CREATE TABLE etf.parted (id int, tenant_id text NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE etf.inh (id int, tenant_id text NOT NULL);
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+CREATE TABLE etf_o.filler (id int, tenant_id text NOT NULL);
+INSERT INTO etf_o.filler VALUES (1, 'b');
+ALTER TABLE etf.parted ATTACH PARTITION etf_o.filler FOR VALUES FROM (0) TO (10);
+ROLLBACK;
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+CREATE TABLE etf_o.child (id int, tenant_id text NOT NULL);
+INSERT INTO etf_o.child VALUES (1, 'b');
+ALTER TABLE etf_o.child INHERIT etf.inh;
+ROLLBACK;
+-- the same with the current tenant's rows: attached and protected
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+CREATE TABLE etf_o.filler (id int, tenant_id text NOT NULL);
+INSERT INTO etf_o.filler VALUES (1, 'a');
+ALTER TABLE etf.parted ATTACH PARTITION etf_o.filler FOR VALUES FROM (0) TO (10);
+COMMIT;
 RESET ROLE;
 SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, r.status
-  FROM pg_class c LEFT JOIN tenant_rls.protected_table r ON r.schema_name = 'etf' AND r.table_name = c.relname
- WHERE c.relnamespace = 'etf'::regnamespace AND c.relkind = 'r' ORDER BY 1;
+  FROM pg_class c LEFT JOIN tenant_rls.protected_table r ON r.schema_name = c.relnamespace::regnamespace::name AND r.table_name = c.relname
+ WHERE c.relnamespace IN ('etf'::regnamespace, 'etf_o'::regnamespace) AND c.relkind = 'r' ORDER BY 1;
 -- a superuser's migration copies every tenant's rows
 CREATE TABLE etf.migrated AS SELECT i AS id, (ARRAY['a', 'b'])[i] AS tenant_id FROM generate_series(1, 2) i;
 SELECT count(*) AS migrated FROM etf.migrated;
@@ -51,7 +97,8 @@ SELECT status FROM tenant_rls.protected_table WHERE schema_name = 'etf' AND tabl
 -- clean up
 SET client_min_messages = warning;
 DROP SCHEMA etf CASCADE;
-DELETE FROM tenant_rls.protected_table WHERE schema_name = 'etf';
+DROP SCHEMA etf_o CASCADE;
+DELETE FROM tenant_rls.protected_table WHERE schema_name IN ('etf', 'etf_o');
 DROP ROLE etf_app;
 RESET client_min_messages;
 RESET tenant_rls.managed_schemas;

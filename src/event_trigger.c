@@ -77,6 +77,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
@@ -91,6 +92,7 @@
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -729,14 +731,17 @@ protected_parent_column(List *parents)
 
 
 /*
- * The rows CREATE TABLE AS and SELECT INTO write go into the new table
- * before the event trigger protects it: no policy checked them, and tenant
- * a's session could plant rows that tenant b then reads as its own (review
- * rev24c).  Once the table is protected, a session its policies bind (not a
- * superuser or BYPASSRLS role, nor of tenant_rls.admin_role) may have
- * written only rows of its current tenant, as an INSERT ... SELECT would
- * have had to: otherwise the statement fails.  (Like the rows of any table
- * protected with rows in it, they are not in the audit log.)
+ * A table the event trigger has just protected may hold rows no policy
+ * checked: those CREATE TABLE AS or SELECT INTO wrote, those a table had
+ * when it got the tenant column (ADD COLUMN ... DEFAULT, RENAME COLUMN) or a
+ * protected parent (ATTACH PARTITION, INHERIT).  Tenant a's session could
+ * plant rows that tenant b then read as its own (reviews rev24c, rev24e).
+ * When the table's owner is bound by its policies (not a superuser or
+ * BYPASSRLS role, nor of tenant_rls.admin_role), every row with a tenant
+ * must be of the current tenant, as an INSERT would have to be; rows without
+ * one are visible to no tenant (protect() leaves the column nullable).
+ * (Like the rows of any table protected with rows in it, they are not in
+ * the audit log.)
  */
 static void
 check_filled_rows(Oid relid)
@@ -745,9 +750,6 @@ check_filled_rows(Oid relid)
 	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
 	char	   *relname = get_rel_name(relid);
 	char	   *tenant = NULL;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-	char		nulls[1] = {'n'};
 	int64		foreign;
 	bool		isnull;
 	Oid			owner;
@@ -781,28 +783,50 @@ check_filled_rows(Oid relid)
 	if (et_spi("SELECT tenant_rls.current_tenant()", 0, NULL, NULL, NULL, 1) != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: tenant context lookup failed");
 	tenant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (tenant != NULL)
+	if (get_rel_relkind(relid) != RELKIND_RELATION)
+		return;
+
+	/*
+	 * A scan of the heap, not SQL: planning a query on the table would fold
+	 * the owner's functions of its index expressions (owner_code.c).
+	 */
 	{
-		values[0] = CStringGetTextDatum(tenant);
-		nulls[0] = ' ';
+		Relation	rel = table_open(relid, AccessShareLock);
+		AttrNumber	attnum = get_attnum(relid, entry.tenant_column);
+		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+		TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+		Oid			outfunc;
+		bool		varlena;
+
+		if (attnum == InvalidAttrNumber)
+			elog(ERROR, "tenant_rls: column \"%s\" of \"%s\" not found", entry.tenant_column, relname);
+		getTypeOutputInfo(getBaseType(get_atttype(relid, attnum)), &outfunc, &varlena);
+		foreign = 0;
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			Datum		v;
+
+			CHECK_FOR_INTERRUPTS();
+			v = slot_getattr(slot, attnum, &isnull);
+			if (!isnull && (tenant == NULL || strcmp(OidOutputFunctionCall(outfunc, v), tenant) != 0))
+				foreign++;
+		}
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		UnregisterSnapshot(snap);
+		table_close(rel, AccessShareLock);
 	}
-	if (spi_exec_privileged(psprintf("SELECT pg_catalog.count(*) FROM ONLY %s t"
-									 " WHERE t.%s::pg_catalog.text IS DISTINCT FROM $1",
-									 quote_qualified_identifier(nspname, relname),
-									 quote_identifier(entry.tenant_column)),
-							1, argtypes, values, nulls, false) != SPI_OK_SELECT)
-		elog(ERROR, "tenant_rls: row count failed");
-	foreign = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (foreign > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg_plural("new table \"%s\" holds %lld row that is not of the current tenant",
-							   "new table \"%s\" holds %lld rows that are not of the current tenant",
+				 errmsg_plural("table \"%s\" holds %lld row of another tenant than the current one",
+							   "table \"%s\" holds %lld rows of other tenants than the current one",
 							   foreign, quote_qualified_identifier(nspname, relname), (long long) foreign),
 				 tenant != NULL
-				 ? errdetail("CREATE TABLE AS and SELECT INTO write their rows before tenant_rls protects the table, so no policy checked them; the current tenant is \"%s\".", tenant)
-				 : errdetail("CREATE TABLE AS and SELECT INTO write their rows before tenant_rls protects the table, so no policy checked them; no tenant is set."),
-				 errhint("Create the table first and fill it with INSERT ... SELECT, which the policies check, or select only the current tenant's rows.")));
+				 ? errdetail("Its rows were written before tenant_rls protected it (CREATE TABLE AS, SELECT INTO, a tenant column added or renamed, a partition attached, a parent inherited), so no policy checked them; the current tenant is \"%s\".", tenant)
+				 : errdetail("Its rows were written before tenant_rls protected it (CREATE TABLE AS, SELECT INTO, a tenant column added or renamed, a partition attached, a parent inherited), so no policy checked them; no tenant is set."),
+				 errhint("Write only the current tenant's rows before the table is protected (fill it afterwards with INSERT, which the policies check), or run the statement as a role that bypasses row-level security, as a migration that writes every tenant's rows does.")));
 }
 
 /*
@@ -1965,7 +1989,6 @@ ddl_command_end_work(EventTriggerData *trigdata)
 	List	   *commands = NIL;
 	List	   *checks = NIL;
 	List	   *candidates = NIL;
-	List	   *filled = NIL;	/* tables CREATE TABLE AS / SELECT INTO filled */
 	List	   *audit_syncs = NIL;
 	List	   *hierarchy_checks = NIL;	/* tables that got a new parent */
 	bool		detached = false;
@@ -2014,8 +2037,6 @@ ddl_command_end_work(EventTriggerData *trigdata)
 						/* PARTITION OF, INHERITS */
 						if (!IsA(parsetree, CreateTableAsStmt))
 							hierarchy_checks = list_append_unique_oid(hierarchy_checks, addr->objectId);
-						else if (((CreateTableAsStmt *) parsetree)->objtype == OBJECT_TABLE)
-							filled = list_append_unique_oid(filled, addr->objectId);
 					}
 					break;
 
@@ -2227,16 +2248,44 @@ ddl_command_end_work(EventTriggerData *trigdata)
 
 	if (may_protect)
 	{
+		List	   *tables = NIL;
+		List	   *registered = NIL;
+
+		/*
+		 * The candidates and everything below them, and which of those were
+		 * in the registry before: the others, if protected now, were filled
+		 * before any policy applied (check_filled_rows()).
+		 */
+		foreach(lc, candidates)
+		{
+			Candidate  *c = (Candidate *) lfirst(lc);
+
+			tables = list_concat_unique_oid(tables, find_all_inheritors(c->relid, NoLock, NULL));
+		}
+		foreach(lc, tables)
+		{
+			Oid			relid = lfirst_oid(lc);
+			char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+			char	   *rel = get_rel_name(relid);
+			RegistryEntry entry;
+
+			if (nsp != NULL && rel != NULL && registry_lookup(nsp, rel, &entry))
+				registered = lappend_oid(registered, relid);
+		}
+
 		foreach(lc, candidates)
 		{
 			Candidate  *c = (Candidate *) lfirst(lc);
 
 			consider_table(c->relid, c->parent_only);
 		}
-	}
 
-	foreach(lc, filled)
-		check_filled_rows(lfirst_oid(lc));
+		foreach(lc, tables)
+		{
+			if (!list_member_oid(registered, lfirst_oid(lc)))
+				check_filled_rows(lfirst_oid(lc));
+		}
+	}
 
 	/*
 	 * After auto-protection, which may have protected the new table: no
