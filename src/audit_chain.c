@@ -3509,6 +3509,82 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
  * audit_purge(before timestamptz)
  * ---------------------------------------------------------------------
  */
+/*
+ * Queue for a lock on the log for at most timeout_ms (a subtransaction with
+ * its own lock_timeout); false if that ran out.
+ */
+static bool
+queue_for_lock(Oid relid, LOCKMODE mode, int timeout_ms)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool got = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		int			level = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout", psprintf("%d", timeout_ms), PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		LockRelationOid(relid, mode);
+		AtEOXact_GUC(true, level);
+		ReleaseCurrentSubTransaction();	/* the lock goes to the transaction */
+		got = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return got;
+}
+
+/*
+ * How audit_purge() locks the log: tries without waiting every 20 ms, and
+ * about once a second queues for the lock for at most 200 ms.  Under a
+ * steady stream of short reads the lock is never free at the instant of a
+ * try, but a queued request is granted once the reads ahead of it end; and
+ * queued behind a transaction that stays open, it makes the other readers
+ * wait 200 ms at most, not until that transaction ends.  lock_timeout, if
+ * set, bounds the whole wait (55P03); a cancel or statement_timeout ends it.
+ */
+static void
+purge_lock(Oid relid, LOCKMODE mode)
+{
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (int tries = 1;; tries++)
+	{
+		if (ConditionalLockRelationOid(relid, mode))
+			return;
+		if (LockTimeout > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(), LockTimeout))
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("could not lock tenant_rls.%s to drop partitions within lock_timeout (%d ms)",
+							get_rel_name(relid), LockTimeout),
+					 errdetail("Open transactions use the audit log; audit_purge() waits for them without making other readers wait long behind it."),
+					 errhint("Retry later, or with a longer lock_timeout (0: until they end).")));
+		if (tries % 50 == 0 && queue_for_lock(relid, mode, 200))
+			return;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 20, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /* the partitions of the log whose range ends at or before $1 (audit_purge()) */
 #define PURGE_PARTITIONS_SQL \
 	"SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_inherits i" \
@@ -3610,31 +3686,15 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		 * Dropping a partition takes ACCESS EXCLUSIVE on the log itself.
 		 * Queued for it behind one open transaction that read the log, we
 		 * would make every tenant's reads of its own log, audit_history()
-		 * and audit_verify() queue behind us (review rev24c); so take it
-		 * only when it is free, trying every 20 ms, for lock_timeout at most
-		 * (if set; a cancel or statement_timeout ends the wait otherwise).
-		 * Then list the partitions again: none can be attached or detached
-		 * any more.
+		 * and audit_verify() queue behind us (review rev24c); purge_lock()
+		 * queues only briefly.  The default partition first: held with the
+		 * log, a wait for it would stall every reader too.  Then list the
+		 * partitions again: none can be attached or detached any more.
 		 */
 		if (SPI_processed > 0)
 		{
-			TimestampTz start = GetCurrentTimestamp();
-
-			while (!ConditionalLockRelationOid(log_oid, AccessExclusiveLock))
-			{
-				if (LockTimeout > 0 &&
-					TimestampDifferenceExceeds(start, GetCurrentTimestamp(), LockTimeout))
-					ereport(ERROR,
-							(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-							 errmsg("could not lock tenant_rls.audit_batch to drop partitions within lock_timeout (%d ms)",
-									LockTimeout),
-							 errdetail("Open transactions read the audit log; audit_purge() waits for them without making other readers wait behind it."),
-							 errhint("Retry later, or with a longer lock_timeout (0: until they end).")));
-				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 20, PG_WAIT_EXTENSION);
-				ResetLatch(MyLatch);
-				CHECK_FOR_INTERRUPTS();
-			}
+			purge_lock(default_oid, ShareRowExclusiveLock);
+			purge_lock(log_oid, AccessExclusiveLock);
 			guc_level = NewGUCNestLevel();
 			(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION,
 									 GUC_ACTION_SAVE, true, 0, false);

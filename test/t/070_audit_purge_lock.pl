@@ -73,5 +73,27 @@ $purger->quit;
 is($node->safe_psql('postgres', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}),
 	't', 'the chains verify after the purge');
 
+# a steady stream of short reads (each holds the log 50 ms, three readers
+# overlapping): the lock is never free at the instant of a try, but a brief
+# queued try gets it (rev24e: polling alone waited out lock_timeout)
+$node->safe_psql('postgres', q{
+CREATE TABLE tenant_rls.audit_batch_p202002 PARTITION OF tenant_rls.audit_batch
+    FOR VALUES FROM ('2020-02-01 00:00+00') TO ('2020-03-01 00:00+00');
+});
+my $part2 = q{SELECT count(*) FROM pg_class WHERE relname = 'audit_batch_p202002'};
+my @readers;
+for my $r (1 .. 3)
+{
+	my $bg = $node->background_psql('postgres', on_error_stop => 1, extra_params => [ '-U', 'app' ]);
+	$bg->query_until(qr/reading/, "\\echo reading\n"
+		  . join('', map { "BEGIN; SELECT tenant_rls.set_tenant('a'); SELECT count(*) FROM tenant_rls.audit_log; SELECT pg_sleep(0.05); COMMIT;\n" } 1 .. 300));
+	push @readers, $bg;
+}
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET lock_timeout = '8s'; SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0});
+is($ret, 0, 'under a steady stream of short reads the purge gets its lock') or diag($err);
+is($node->safe_psql('postgres', $part2), '0', '... and drops the partition');
+$_->quit for @readers;
+
 $node->stop;
 done_testing();
