@@ -3509,6 +3509,41 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
  * audit_purge(before timestamptz)
  * ---------------------------------------------------------------------
  */
+/* the partitions of the log whose range ends at or before $1 (audit_purge()) */
+#define PURGE_PARTITIONS_SQL \
+	"SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_inherits i" \
+	" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid" \
+	" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace" \
+	" WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass" \
+	" AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')" \
+	"     ::pg_catalog.timestamptz OPERATOR(pg_catalog.<=) $1" \
+	" ORDER BY 2, 1"
+
+/*
+ * Into SPI_tuptable: the partitions to drop whole, those whose range ends at
+ * or before "before" ($1): by their bounds, not their names (a partition
+ * renamed to an older month's name would have been dropped with its recent
+ * batches, and the anchors moved past them: verification passed).  A
+ * partition whose upper bound is MAXVALUE, or the default one, never goes
+ * whole.  The bound is printed and read back as text: under ISO and UTC
+ * (with DateStyle Postgres and TimeZone Europe/Dublin it printed "IST", read
+ * back as Israel time, and a partition whose range ended after "before" was
+ * dropped).
+ */
+static void
+list_purge_partitions(Oid *argtypes, Datum *args)
+{
+	int			guc_level = NewGUCNestLevel();
+
+	(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_execute_with_args(PURGE_PARTITIONS_SQL, 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the partitions of the audit log");
+	AtEOXact_GUC(true, guc_level);
+}
+
 /*
  * Queue for a lock on the log for at most timeout_ms (a subtransaction with
  * its own lock_timeout); false if that ran out.
@@ -3585,15 +3620,6 @@ purge_lock(Oid relid, LOCKMODE mode)
 	}
 }
 
-/* the partitions of the log whose range ends at or before $1 (audit_purge()) */
-#define PURGE_PARTITIONS_SQL \
-	"SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_inherits i" \
-	" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid" \
-	" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace" \
-	" WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass" \
-	" AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')" \
-	"     ::pg_catalog.timestamptz OPERATOR(pg_catalog.<=) $1" \
-	" ORDER BY 2, 1"
 
 Datum
 tenant_rls_audit_purge(PG_FUNCTION_ARGS)
@@ -3660,27 +3686,8 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		StringInfoData partarr;
 		ListCell   *lc;
 		char	   *doc;
-		int			guc_level;
 
-		/*
-		 * Whole partitions whose range ends at or before "before": by their
-		 * bounds, not their names (a partition renamed to an older month's
-		 * name would have been dropped with its recent batches, and the
-		 * anchors moved past them: verification passed).  A partition whose
-		 * upper bound is MAXVALUE, or the default one, never goes whole.
-		 * The bound is printed and read back as text: under ISO and UTC
-		 * (with DateStyle Postgres and TimeZone Europe/Dublin it printed
-		 * "IST", read back as Israel time, and a partition whose range ended
-		 * after "before" was dropped).
-		 */
-		guc_level = NewGUCNestLevel();
-		(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		if (SPI_execute_with_args(PURGE_PARTITIONS_SQL, 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not list the partitions of the audit log");
-		AtEOXact_GUC(true, guc_level);
+		list_purge_partitions(argtypes, args);
 
 		/*
 		 * Dropping a partition takes ACCESS EXCLUSIVE on the log itself.
@@ -3695,14 +3702,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		{
 			purge_lock(default_oid, ShareRowExclusiveLock);
 			purge_lock(log_oid, AccessExclusiveLock);
-			guc_level = NewGUCNestLevel();
-			(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION,
-									 GUC_ACTION_SAVE, true, 0, false);
-			(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
-									 GUC_ACTION_SAVE, true, 0, false);
-			if (SPI_execute_with_args(PURGE_PARTITIONS_SQL, 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "could not list the partitions of the audit log");
-			AtEOXact_GUC(true, guc_level);
+			list_purge_partitions(argtypes, args);
 		}
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
