@@ -3576,7 +3576,9 @@ queue_for_lock(Oid relid, LOCKMODE mode, int timeout_ms)
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		/* lock_timeout, or a deadlock detected meanwhile: try again later */
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
+			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
 			ReThrowError(edata);
 		FreeErrorData(edata);
 	}
@@ -3587,32 +3589,42 @@ queue_for_lock(Oid relid, LOCKMODE mode, int timeout_ms)
 }
 
 /*
- * How audit_purge() locks the log: tries without waiting every 20 ms, and
- * about once a second queues for the lock for at most 200 ms.  Under a
- * steady stream of short reads the lock is never free at the instant of a
- * try, but a queued request is granted once the reads ahead of it end; and
- * queued behind a transaction that stays open, it makes the other readers
- * wait 200 ms at most, not until that transaction ends.  lock_timeout, if
+ * How audit_purge() locks the log (ACCESS EXCLUSIVE) and then its default
+ * partition (SHARE ROW EXCLUSIVE): tries without waiting every 20 ms, and
+ * about once a second queues for a lock for at most 200 ms.  Under a steady
+ * stream of short reads the log is never free at the instant of a try, but a
+ * queued request is granted once the reads ahead of it end; queued behind a
+ * transaction that stays open, it makes the other readers wait 200 ms at
+ * most, not until that transaction ends.  It never waits for one lock while
+ * holding the other, except for those 200 ms: holding the default
+ * partition's lock while waiting for the log's stalled every audited write
+ * that goes there (rev24f), and the reverse every reader.  lock_timeout, if
  * set, bounds the whole wait (55P03); a cancel or statement_timeout ends it.
  */
 static void
-purge_lock(Oid relid, LOCKMODE mode)
+purge_lock_log(void)
 {
 	TimestampTz start = GetCurrentTimestamp();
 
 	for (int tries = 1;; tries++)
 	{
-		if (ConditionalLockRelationOid(relid, mode))
-			return;
+		bool		queue = tries % 50 == 0;
+
+		if (ConditionalLockRelationOid(log_oid, AccessExclusiveLock) ||
+			(queue && queue_for_lock(log_oid, AccessExclusiveLock, 200)))
+		{
+			if (ConditionalLockRelationOid(default_oid, ShareRowExclusiveLock) ||
+				(queue && queue_for_lock(default_oid, ShareRowExclusiveLock, 200)))
+				return;
+			UnlockRelationOid(log_oid, AccessExclusiveLock);
+		}
 		if (LockTimeout > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(), LockTimeout))
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-					 errmsg("could not lock tenant_rls.%s to drop partitions within lock_timeout (%d ms)",
-							get_rel_name(relid), LockTimeout),
-					 errdetail("Open transactions use the audit log; audit_purge() waits for them without making other readers wait long behind it."),
+					 errmsg("could not lock tenant_rls.audit_batch to drop partitions within lock_timeout (%d ms)",
+							LockTimeout),
+					 errdetail("Open transactions use the audit log; audit_purge() waits for them without making other readers or writers wait long behind it."),
 					 errhint("Retry later, or with a longer lock_timeout (0: until they end).")));
-		if (tries % 50 == 0 && queue_for_lock(relid, mode, 200))
-			return;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 20, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -3693,15 +3705,14 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		 * Dropping a partition takes ACCESS EXCLUSIVE on the log itself.
 		 * Queued for it behind one open transaction that read the log, we
 		 * would make every tenant's reads of its own log, audit_history()
-		 * and audit_verify() queue behind us (review rev24c); purge_lock()
-		 * queues only briefly.  The default partition first: held with the
-		 * log, a wait for it would stall every reader too.  Then list the
-		 * partitions again: none can be attached or detached any more.
+		 * and audit_verify() queue behind us (review rev24c); purge_lock_log()
+		 * queues only briefly, and never waits for one lock while it holds
+		 * the other.  Then list the partitions again: none can be attached
+		 * or detached any more.
 		 */
 		if (SPI_processed > 0)
 		{
-			purge_lock(default_oid, ShareRowExclusiveLock);
-			purge_lock(log_oid, AccessExclusiveLock);
+			purge_lock_log();
 			list_purge_partitions(argtypes, args);
 		}
 		for (uint64 i = 0; i < SPI_processed; i++)

@@ -798,10 +798,15 @@ check_filled_rows(Oid relid)
 		TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
 		Oid			outfunc;
 		bool		varlena;
+		MemoryContext rowcxt;
+		MemoryContext oldcxt;
 
 		if (attnum == InvalidAttrNumber)
 			elog(ERROR, "tenant_rls: column \"%s\" of \"%s\" not found", entry.tenant_column, relname);
 		getTypeOutputInfo(getBaseType(get_atttype(relid, attnum)), &outfunc, &varlena);
+		rowcxt = AllocSetContextCreate(CurrentMemoryContext, "tenant_rls rows check", ALLOCSET_SMALL_SIZES);
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+
 		foreign = 0;
 		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 		{
@@ -811,7 +816,10 @@ check_filled_rows(Oid relid)
 			v = slot_getattr(slot, attnum, &isnull);
 			if (!isnull && (tenant == NULL || strcmp(OidOutputFunctionCall(outfunc, v), tenant) != 0))
 				foreign++;
+			MemoryContextReset(rowcxt);	/* the text form, a detoasted value */
 		}
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(rowcxt);
 		table_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
 		UnregisterSnapshot(snap);

@@ -3,13 +3,16 @@
 # transaction that read the log, it made every other tenant's reads of its
 # own log wait behind it (review rev24c).  Now it takes the lock only when it
 # is free, so tenant b reads while the purge waits for tenant a's reader;
-# lock_timeout bounds the wait (55P03).  The readers are an application role:
+# lock_timeout bounds the wait (55P03).  Nor do writers whose batches go to
+# the default partition (no partition of this month here) wait behind it
+# (rev24f).  The readers and writers are an application role:
 # not superuser, not BYPASSRLS, not the owner.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TenantRlsTest qw($drop_audit_partitions);
 
 my $node = PostgreSQL::Test::Cluster->new('purge_lock');
 $node->init;
@@ -24,6 +27,7 @@ CREATE TABLE public.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
 GRANT SELECT, INSERT ON public.t TO app;
 GRANT USAGE ON SCHEMA tenant_rls TO app;
 GRANT SELECT ON tenant_rls.audit_log TO app;
+} . $drop_audit_partitions . q{
 CREATE TABLE tenant_rls.audit_batch_p202001 PARTITION OF tenant_rls.audit_batch
     FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-02-01 00:00+00');
 });
@@ -63,6 +67,11 @@ ok($node->poll_query_until('postgres',
 	extra_params => [ '-U', 'app' ]);
 is($ret, 0, "another tenant reads its log while the purge waits") or diag($err);
 like($out, qr/^b\n1$/m, '... and sees its entry');
+# ... nor do audited writes that go to the default partition
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET statement_timeout = '5s'; SET lock_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); INSERT INTO public.t VALUES (1000, 'b', 'y'); COMMIT;},
+	extra_params => [ '-U', 'app' ]);
+is($ret, 0, "an audited write to the default partition does not wait for the purge") or diag($err);
 is($node->safe_psql('postgres', $old_part), '1', 'the purge has not run yet');
 
 # the reader ends: the purge goes through
