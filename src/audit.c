@@ -667,8 +667,8 @@ put_image(StringInfo buf, AuditRel *ar, const AttrNumber *atts, int n,
 /*
  * The history key of a row: a one-column integer primary key itself, else a
  * hash of its primary key values, encoded as in the payload (integers of
- * every width as bigint), in the key's column-name order.  The same in every partition and whatever the column
- * order.
+ * every width as bigint), in the key's column-name order.  The same in every
+ * partition and whatever the column order.
  */
 static int64
 row_key(StringInfo buf, AuditRel *ar, Datum *values, bool *nulls)

@@ -3504,21 +3504,10 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-
 /* ---------------------------------------------------------------------
  * audit_purge(before timestamptz)
  * ---------------------------------------------------------------------
  */
-/* the partitions of the log whose range ends at or before $1 (audit_purge()) */
-#define PURGE_PARTITIONS_SQL \
-	"SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_inherits i" \
-	" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid" \
-	" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace" \
-	" WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass" \
-	" AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')" \
-	"     ::pg_catalog.timestamptz OPERATOR(pg_catalog.<=) $1" \
-	" ORDER BY 2, 1"
-
 /*
  * Into SPI_tuptable: the partitions to drop whole, those whose range ends at
  * or before "before" ($1): by their bounds, not their names (a partition
@@ -3539,7 +3528,14 @@ list_purge_partitions(Oid *argtypes, Datum *args)
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_execute_with_args(PURGE_PARTITIONS_SQL, 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args("SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_inherits i"
+							  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
+							  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+							  " WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass"
+							  " AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')"
+							  "     ::pg_catalog.timestamptz OPERATOR(pg_catalog.<=) $1"
+							  " ORDER BY 2, 1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the partitions of the audit log");
 	AtEOXact_GUC(true, guc_level);
 }
@@ -3631,7 +3627,6 @@ purge_lock_log(void)
 		CHECK_FOR_INTERRUPTS();
 	}
 }
-
 
 Datum
 tenant_rls_audit_purge(PG_FUNCTION_ARGS)

@@ -82,16 +82,22 @@ PG_FUNCTION_INFO_V1(tenant_rls_expr_text_equal);
 PG_FUNCTION_INFO_V1(tenant_rls_key_is_generated);
 
 /*
- * _config() -> (tenant_column name, audit boolean): the settings the report
- * depends on, read here so that calling it loads the library (a fresh session
- * that has not loaded it yet would not know the tenant_rls.* settings).
+ * _config() -> (tenant_column name, audit boolean, managed_schemas text[]):
+ * the settings the report depends on, read here so that calling it loads the
+ * library (a fresh session that has not loaded it yet would not know the
+ * tenant_rls.* settings); the managed schemas parsed as the event triggers
+ * parse them.
  */
 Datum
 tenant_rls_coverage_config(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	List	   *names = tenant_rls_managed_schema_names();
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(names), 1));
+	int			n = 0;
+	ListCell   *lc;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -99,6 +105,9 @@ tenant_rls_coverage_config(PG_FUNCTION_ARGS)
 	values[0] = DirectFunctionCall1(namein,
 									CStringGetDatum(tenant_rls_tenant_column ? tenant_rls_tenant_column : "tenant_id"));
 	values[1] = BoolGetDatum(tenant_rls_audit);
+	foreach(lc, names)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	values[2] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

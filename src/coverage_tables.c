@@ -176,17 +176,10 @@ load_registry(void)
 static List *
 managed_schema_oids(void)
 {
-	char	   *raw = pstrdup(tenant_rls_managed_schemas ? tenant_rls_managed_schemas : "");
-	List	   *names;
 	List	   *oids = NIL;
 	ListCell   *lc;
 
-	if (!SplitIdentifierString(raw, ',', &names))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid list syntax in tenant_rls.managed_schemas"),
-				 errhint("Give schema names separated by commas.")));
-	foreach(lc, names)
+	foreach(lc, tenant_rls_managed_schema_names())
 	{
 		Oid			nsp = get_namespace_oid((char *) lfirst(lc), true);
 

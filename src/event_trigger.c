@@ -187,16 +187,9 @@ session_is_restoring(void)
 static bool
 schema_is_managed(const char *nspname)
 {
-	char	   *raw;
-	List	   *names;
 	ListCell   *lc;
 
-	if (tenant_rls_managed_schemas == NULL)
-		return false;
-	raw = pstrdup(tenant_rls_managed_schemas);
-	if (!SplitIdentifierString(raw, ',', &names))
-		return false;			/* the check hook makes this unreachable */
-	foreach(lc, names)
+	foreach(lc, tenant_rls_managed_schema_names())
 	{
 		if (strcmp((char *) lfirst(lc), nspname) == 0)
 			return true;
@@ -729,7 +722,6 @@ protected_parent_column(List *parents)
 	return NULL;
 }
 
-
 /*
  * A table the event trigger has just protected may hold rows no policy
  * checked: those CREATE TABLE AS or SELECT INTO wrote, those a table had
@@ -754,9 +746,10 @@ check_filled_rows(Oid relid)
 	bool		isnull;
 	Oid			owner;
 
-	if (nspname == NULL || relname == NULL || !registry_lookup(nspname, relname, &entry) ||
-		!entry.is_protected)
+	if (get_rel_relkind(relid) != RELKIND_RELATION || nspname == NULL || relname == NULL ||
+		!registry_lookup(nspname, relname, &entry) || !entry.is_protected)
 		return;
+
 	/*
 	 * The rows were written with the rights of the role that created the
 	 * table, its owner (this trigger runs SECURITY DEFINER).  A protected
@@ -771,20 +764,11 @@ check_filled_rows(Oid relid)
 		owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
 		ReleaseSysCache(tp);
 	}
-	if (superuser_arg(owner) || has_bypassrls_privilege(owner))
+	if (superuser_arg(owner) || has_bypassrls_privilege(owner) || tenant_role_is_admin(owner))
 		return;
-	if (tenant_rls_admin_role != NULL && tenant_rls_admin_role[0] != '\0')
-	{
-		Oid			admin = get_role_oid(tenant_rls_admin_role, true);
-
-		if (OidIsValid(admin) && has_privs_of_role(owner, admin))
-			return;
-	}
 	if (et_spi("SELECT tenant_rls.current_tenant()", 0, NULL, NULL, NULL, 1) != SPI_OK_SELECT)
 		elog(ERROR, "tenant_rls: tenant context lookup failed");
 	tenant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (get_rel_relkind(relid) != RELKIND_RELATION)
-		return;
 
 	/*
 	 * A scan of the heap, not SQL: planning a query on the table would fold
@@ -831,9 +815,8 @@ check_filled_rows(Oid relid)
 				 errmsg_plural("table \"%s\" holds %lld row of another tenant than the current one",
 							   "table \"%s\" holds %lld rows of other tenants than the current one",
 							   foreign, quote_qualified_identifier(nspname, relname), (long long) foreign),
-				 tenant != NULL
-				 ? errdetail("Its rows were written before tenant_rls protected it (CREATE TABLE AS, SELECT INTO, a tenant column added or renamed, a partition attached, a parent inherited), so no policy checked them; the current tenant is \"%s\".", tenant)
-				 : errdetail("Its rows were written before tenant_rls protected it (CREATE TABLE AS, SELECT INTO, a tenant column added or renamed, a partition attached, a parent inherited), so no policy checked them; no tenant is set."),
+				 errdetail("Its rows were written before tenant_rls protected it (CREATE TABLE AS, SELECT INTO, a tenant column added or renamed, a partition attached, a parent inherited), so no policy checked them; %s.",
+						   tenant != NULL ? psprintf("the current tenant is \"%s\"", tenant) : "no tenant is set"),
 				 errhint("Write only the current tenant's rows before the table is protected (fill it afterwards with INSERT, which the policies check), or run the statement as a role that bypasses row-level security, as a migration that writes every tenant's rows does.")));
 }
 

@@ -229,3 +229,23 @@ tenant_rls_define_gucs(void)
 							 0,
 							 NULL, NULL, NULL);
 }
+
+/*
+ * tenant_rls.managed_schemas as a list of schema names (char *), parsed as
+ * search_path is: unquoted names folded to lower case, names truncated to
+ * identifiers.  The one place that reads the setting's list.
+ */
+List *
+tenant_rls_managed_schema_names(void)
+{
+	char	   *raw = pstrdup(tenant_rls_managed_schemas ? tenant_rls_managed_schemas : "");
+	List	   *names;
+
+	/* (the check hook refuses such a value) */
+	if (!SplitIdentifierString(raw, ',', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid list syntax in tenant_rls.managed_schemas"),
+				 errhint("Give schema names separated by commas.")));
+	return names;
+}

@@ -4,6 +4,8 @@
 #ifndef TENANT_RLS_GUC_H
 #define TENANT_RLS_GUC_H
 
+#include "nodes/pg_list.h"
+
 /* tenant_rls.tenant_type: the type tenant values must have */
 typedef enum TenantType
 {
@@ -33,6 +35,7 @@ extern bool tenant_rls_mask_activity_values;
 extern int	tenant_rls_max_grants_per_table;
 
 extern void tenant_rls_define_gucs(void);
+extern List *tenant_rls_managed_schema_names(void);
 extern const char *tenant_type_name(TenantType type);
 
 #endif							/* TENANT_RLS_GUC_H */

@@ -178,18 +178,6 @@ regclass_literal(Oid relid)
 }
 
 /*
- * Run SQL as the bootstrap superuser, for the registry (no privileges are
- * granted on it) and for reads that must not be filtered by the caller's
- * row security.  All SQL passed here is schema-qualified and parameterised,
- * and runs with search_path locked to pg_catalog, pg_temp (in the guard's
- * GUC nest level, undone when it ends), whatever the calling function's
- * settings: granted_tenants*(), called once per row in a filter, has no SET
- * clause for it.  Code of other roles it makes PostgreSQL run (the planner
- * folds a table's index expressions) runs as its owner (owner_code.c).  An
- * error restores the user on abort (xact.c).  (Also used by
- * event_trigger.c: policy.h.)
- */
-/*
  * protect(), unprotect(), mark_global(), unmark_global() and
  * allow_global_rows() decide from the registry and the catalogs after they
  * hold their tables' locks, so their reads here use the latest snapshot, as
@@ -205,6 +193,18 @@ static bool privileged_latest = false;
 static int	spi_exec_privileged_snap(const char *sql, int nargs, Oid *argtypes, Datum *values,
 									 const char *nulls, bool read_only, Snapshot snap);
 
+/*
+ * Run SQL as the bootstrap superuser, for the registry (no privileges are
+ * granted on it) and for reads that must not be filtered by the caller's
+ * row security.  All SQL passed here is schema-qualified and parameterised,
+ * and runs with search_path locked to pg_catalog, pg_temp (in the guard's
+ * GUC nest level, undone when it ends), whatever the calling function's
+ * settings: granted_tenants*(), called once per row in a filter, has no SET
+ * clause for it.  Code of other roles it makes PostgreSQL run (the planner
+ * folds a table's index expressions) runs as its owner (owner_code.c).  An
+ * error restores the user on abort (xact.c).  (Also used by
+ * event_trigger.c: policy.h.)
+ */
 int
 spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
 					const char *nulls, bool read_only)
@@ -3212,15 +3212,20 @@ tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
 static bool
 current_user_is_admin(void)
 {
-	Oid			roleid;
+	return tenant_role_is_admin(GetUserId());
+}
+
+/* Has role the privileges of tenant_rls.admin_role?  (Also event_trigger.c.) */
+bool
+tenant_role_is_admin(Oid role)
+{
+	Oid			admin;
 
 	register_callbacks();
 	if (tenant_rls_admin_role == NULL || tenant_rls_admin_role[0] == '\0')
 		return false;
-	roleid = get_role_oid(tenant_rls_admin_role, true);
-	if (!OidIsValid(roleid))
-		return false;
-	return has_privs_of_role(GetUserId(), roleid);
+	admin = get_role_oid(tenant_rls_admin_role, true);
+	return OidIsValid(admin) && has_privs_of_role(role, admin);
 }
 
 Datum

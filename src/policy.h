@@ -37,6 +37,7 @@ extern bool tenant_policy_ddl_active(void);
  */
 /* quoted schema.table of a relation */
 extern char *tenant_rel_qualname(Oid relid);
+extern bool tenant_role_is_admin(Oid role);
 extern int	spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
 								const char *nulls, bool read_only);
 

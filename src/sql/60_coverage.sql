@@ -35,7 +35,7 @@ SELECT pg_catalog.pg_extension_config_dump('tenant_rls.accepted_finding', '');
 REVOKE ALL ON tenant_rls.accepted_finding FROM PUBLIC;
 
 -- ---- C helpers (coverage.c); internal
-CREATE FUNCTION tenant_rls._coverage_config(OUT tenant_column name, OUT audit boolean)
+CREATE FUNCTION tenant_rls._coverage_config(OUT tenant_column name, OUT audit boolean, OUT managed_schemas text[])
     RETURNS record
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_coverage_config';
@@ -2392,16 +2392,8 @@ SELECT 'foreign_key_resets_tenant',
             -- (an edit of pg_get_constraintdef()'s text matched inside a
             -- quoted column name and let it end the identifier: review
             -- rev24b)
-            THEN format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I FOREIGN KEY (%s) REFERENCES %I.%I(%s)%s%s ON DELETE SET %s (%s)%s%s;',
-                        s.qname, co.conname, co.conname,
-                        (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
-                           FROM generate_subscripts(co.conkey, 1) k(i)
-                           JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[k.i]),
-                        rn.nspname, rc.relname,
-                        (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
-                           FROM generate_subscripts(co.confkey, 1) k(i)
-                           JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = co.confkey[k.i]),
-                        CASE co.confmatchtype WHEN 'f' THEN ' MATCH FULL' ELSE '' END,
+            THEN format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I FOREIGN KEY (%s) REFERENCES %I.%I(%s)%s ON DELETE SET %s (%s)%s%s;',
+                        s.qname, co.conname, co.conname, x.cols, rn.nspname, rc.relname, x.refcols,
                         CASE co.confupdtype WHEN 'r' THEN ' ON UPDATE RESTRICT' WHEN 'c' THEN ' ON UPDATE CASCADE' ELSE '' END,
                         CASE co.confdeltype WHEN 'd' THEN 'DEFAULT' ELSE 'NULL' END, x.others,
                         CASE WHEN co.condeferrable THEN ' DEFERRABLE' ELSE '' END
@@ -2421,7 +2413,13 @@ SELECT 'foreign_key_resets_tenant',
              (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
                 FROM generate_subscripts(co.conkey, 1) k(i)
                 JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[k.i]
-               WHERE co.conkey[k.i] <> s.tenant_attnum) AS others) x
+               WHERE co.conkey[k.i] <> s.tenant_attnum) AS others,
+             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
+                FROM generate_subscripts(co.conkey, 1) k(i)
+                JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[k.i]) AS cols,
+             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
+                FROM generate_subscripts(co.confkey, 1) k(i)
+                JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = co.confkey[k.i]) AS refcols) x
  WHERE co.contype = 'f' AND co.conparentid = 0
    AND s.tenant_attnum IS NOT NULL AND d.tenant_attnum IS NOT NULL
    AND EXISTS (SELECT 1 FROM generate_subscripts(co.conkey, 1) k
@@ -2989,12 +2987,8 @@ SELECT 'managed_schema_missing', 'warning', m.name, 'setting',
                    || ' exists: a mixed-case name needs double quotes in the list, as in ''public, "Sales"'')', '')
        || '. Correct the setting where it is stored (ALTER DATABASE ... SET tenant_rls.managed_schemas, ALTER SYSTEM or the configuration file), or create the schema.',
        NULL, NULL::oid
-  FROM (SELECT CASE WHEN t.tok LIKE '"%' THEN replace(substr(t.tok, 2, length(t.tok) - 2), '""', '"')
-                    ELSE translate(t.tok, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') END AS name
-          FROM (SELECT x[1] AS tok
-                  FROM regexp_matches(coalesce(current_setting('tenant_rls.managed_schemas', true), ''),
-                                      '("(?:[^"]|"")*"|[^,"[:space:]]+)', 'g') AS x) t) m
- WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.name::name)   -- truncated as identifiers are
+  FROM tenant_rls._coverage_config() c CROSS JOIN LATERAL unnest(c.managed_schemas) AS m(name)
+ WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.name)
 UNION ALL
 SELECT 'server_version_cve', 'error', 'server', 'server',
        format('PostgreSQL %s has known row-security vulnerabilities.', current_setting('server_version')),
