@@ -238,6 +238,16 @@ CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON tenant_rls.audit_purge_lo
     FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_guard();
 ALTER TABLE tenant_rls.audit_purge_log ENABLE ALWAYS TRIGGER audit_guard_truncate;
 
+-- Moves the batches of a month from the default partition into the table
+-- tenant_rls.audit_batch_pYYYYMM that is about to become that month's
+-- partition (audit_chain.c); for audit_create_partition() only.
+CREATE FUNCTION tenant_rls._audit_adopt_default_batches(part regclass) RETURNS bigint
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_adopt_default_batches';
+REVOKE ALL ON FUNCTION tenant_rls._audit_adopt_default_batches(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls._audit_adopt_default_batches(regclass) IS
+    'moves the batches of a month from audit_batch_default into the table that becomes its partition (called by audit_create_partition())';
+
 -- Creates the monthly partition holding ts (UTC months) if it is missing;
 -- returns true when it created one.  Used by audit_maintain().
 CREATE FUNCTION tenant_rls.audit_create_partition(ts timestamptz) RETURNS boolean
@@ -249,6 +259,8 @@ DECLARE
     lo   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC');
     hi   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC') OPERATOR(pg_catalog.+) interval '1 month';
     part text := 'audit_batch_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYYMM');
+    bounds text;
+    moved bigint;
     grantee oid;
 BEGIN
     IF ts IS NULL OR NOT pg_catalog.isfinite(ts) THEN
@@ -274,10 +286,29 @@ BEGIN
     IF pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', part)) IS NOT NULL THEN
         RETURN false;
     END IF;
-    EXECUTE pg_catalog.format('CREATE TABLE tenant_rls.%I PARTITION OF tenant_rls.audit_batch FOR VALUES FROM (%L) TO (%L)',
-                              part,
-                              pg_catalog.to_char(lo, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00',
-                              pg_catalog.to_char(hi, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00');
+    bounds := pg_catalog.format('FOR VALUES FROM (%L) TO (%L)',
+                                pg_catalog.to_char(lo, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00',
+                                pg_catalog.to_char(hi, 'YYYY-MM-DD HH24:MI:SS') OPERATOR(pg_catalog.||) '+00');
+    IF EXISTS (SELECT FROM ONLY tenant_rls.audit_batch_default
+                WHERE logged_at OPERATOR(pg_catalog.>=) (lo AT TIME ZONE 'UTC')
+                  AND logged_at OPERATOR(pg_catalog.<) (hi AT TIME ZONE 'UTC')) THEN
+        -- Batches of that month are in the default partition (the partition
+        -- was missing, or the server's clock was ahead), and PostgreSQL
+        -- refuses a partition whose rows are there: the table is created
+        -- outside the log, the batches move into it, then it is attached.
+        -- The log and its default partition stay locked until commit.
+        LOCK TABLE ONLY tenant_rls.audit_batch IN ACCESS EXCLUSIVE MODE;
+        LOCK TABLE ONLY tenant_rls.audit_batch_default IN ACCESS EXCLUSIVE MODE;
+        EXECUTE pg_catalog.format('CREATE TABLE tenant_rls.%I (LIKE tenant_rls.audit_batch INCLUDING ALL EXCLUDING COMMENTS EXCLUDING INDEXES EXCLUDING STATISTICS)', part);
+        moved := tenant_rls._audit_adopt_default_batches(pg_catalog.format('tenant_rls.%I', part)::pg_catalog.regclass);
+        EXECUTE pg_catalog.format('ALTER TABLE tenant_rls.audit_batch ATTACH PARTITION tenant_rls.%I ', part)
+                OPERATOR(pg_catalog.||) bounds;
+        RAISE NOTICE '% batch(es) of % moved from tenant_rls.audit_batch_default into its new partition tenant_rls.%',
+                     moved, pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM'), part;
+    ELSE
+        EXECUTE pg_catalog.format('CREATE TABLE tenant_rls.%I PARTITION OF tenant_rls.audit_batch ', part)
+                OPERATOR(pg_catalog.||) bounds;
+    END IF;
     -- (a detached partition renamed away keeps its index's name: PostgreSQL
     -- then names this one)
     IF pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', part OPERATOR(pg_catalog.||) '_key_idx')) IS NULL THEN
@@ -411,10 +442,11 @@ BEGIN
                           pg_catalog.to_char(m AT TIME ZONE 'UTC', 'YYYY-MM'), SQLERRM
                 USING HINT = 'A partition of tenant_rls.audit_batch covering that month has another name: rename it back to audit_batch_pYYYYMM (the writers find partitions by that name; meanwhile that month''s batches go to tenant_rls.audit_batch_default).';
         WHEN check_violation THEN
-            -- the default partition already holds entries of that month
-            RAISE WARNING 'audit_batch partition of % not created: the default partition holds batches of that month',
+            -- a batch of that month reached the default partition after
+            -- audit_create_partition() looked there
+            RAISE WARNING 'audit_batch partition of % not created: a batch of that month was written into the default partition meanwhile',
                           pg_catalog.to_char(m AT TIME ZONE 'UTC', 'YYYY-MM')
-                USING HINT = 'Batches of that month stay in tenant_rls.audit_batch_default (verified like the others) until tenant_rls.audit_purge() removes them.';
+                USING HINT = 'Run tenant_rls.audit_maintain() again: it moves the batches of that month from tenant_rls.audit_batch_default into the new partition.';
         END;
     END LOOP;
     -- Partitions that did not come from audit_create_partition(): pg_restore

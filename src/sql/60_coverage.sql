@@ -2843,11 +2843,11 @@ SELECT 'audit_partition_missing', 'warning', format('tenant_rls.%I', m.part), 't
                    WHEN m.renamed IS NOT NULL
                    THEN format('batches of that month go to tenant_rls.audit_batch_default; partition %s of the log covers that month but does not have the name audit_batch_pYYYYMM the writers look for (renamed?), so audit_maintain() cannot create it: rename it back.', m.renamed)
                    WHEN m.in_default > 0
-                   THEN format('%s batch(es) of that month are in tenant_rls.audit_batch_default, and the partition cannot be created until audit_purge() removes them.', m.in_default)
+                   THEN format('%s batch(es) of that month are in tenant_rls.audit_batch_default; audit_maintain() moves them into the partition when it creates it.', m.in_default)
                    WHEN m.offset_months = 0 THEN 'batches of this month go to tenant_rls.audit_batch_default.'
                    ELSE 'batches of that month will go to tenant_rls.audit_batch_default.' END),
        'A writer that finds the next month''s partition missing starts a background worker that runs tenant_rls.audit_maintain() (unless tenant_rls.audit_maintain_worker is off); the server log says why it did not create the partition (the log in use for 10 seconds by a long transaction that read it, no free worker slot, a table of the partition''s name that is not a partition). Batches in the default partition are verified like the others, but audit_purge() deletes them row by row instead of dropping whole months. Run the fix as the owner of the extension, or schedule it (doc/audit.md).',
-       CASE WHEN m.in_default = 0 AND NOT m.squatted AND m.renamed IS NULL THEN 'SELECT tenant_rls.audit_maintain();' END,
+       CASE WHEN NOT m.squatted AND m.renamed IS NULL THEN 'SELECT tenant_rls.audit_maintain();' END,
        NULL::oid
   FROM (SELECT o.offset_months, to_char(o.lo, 'YYYY-MM') AS month, 'audit_batch_p' || to_char(o.lo, 'YYYYMM') AS part,
                EXISTS (SELECT FROM pg_class k WHERE k.relnamespace = 'tenant_rls'::regnamespace

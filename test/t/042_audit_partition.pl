@@ -76,16 +76,45 @@ is($node->safe_psql('missing', $nparts), '1', 'the trigger created no partition'
 is($node->safe_psql('missing', q{SELECT string_agg(tenant, ' ' ORDER BY tenant) FROM tenant_rls.audit_batch_default}),
 	'a b', 'both entries went to the default partition');
 
-# audit_maintain() cannot create this month's partition any more (the default
-# partition holds entries of this month): it says so and creates the next ones
+# audit_maintain() creates this month's partition anyway: PostgreSQL refuses
+# a partition whose rows are in the default partition, so the batches move
+# into the new table before it is attached (they stayed in the default
+# partition for good, and every later partition's creation scanned them)
+my $before = $node->safe_psql('missing', q{SELECT string_agg(format('%s/%s/%s', tenant, seq, encode(hash, 'hex')), ' ' ORDER BY tenant, seq) FROM tenant_rls.audit_batch});
 ($ret, $out, $err) = $node->psql('missing', q{SELECT tenant_rls.audit_maintain()});
-like($err, qr/WARNING:  audit_batch partition of \d{4}-\d\d not created: the default partition holds batches of that month/,
-	'audit_maintain() warns why this month cannot get its partition');
-is($out, '3', 'and still creates the partitions of the next three months');
+like($err, qr/NOTICE:  2 batch\(es\) of \d{4}-\d\d moved from tenant_rls.audit_batch_default into its new partition tenant_rls.audit_batch_p$month/,
+	'audit_maintain() says it moved the batches of this month') or diag($err);
+unlike($err, qr/WARNING/, 'and warns of nothing');
+is($out, '4', 'it creates this month\'s partition and those of the next three months');
+is($node->safe_psql('missing', q{SELECT count(*) FROM tenant_rls.audit_batch_default}), '0', 'the default partition is empty');
+is($node->safe_psql('missing', qq{SELECT string_agg(tenant, ' ' ORDER BY tenant) FROM tenant_rls.audit_batch_p$month}),
+	'a b', 'the batches are in the partition of this month');
+is($node->safe_psql('missing', q{SELECT string_agg(format('%s/%s/%s', tenant, seq, encode(hash, 'hex')), ' ' ORDER BY tenant, seq) FROM tenant_rls.audit_batch}),
+	$before, 'unchanged');
+is($node->safe_psql('missing', qq{SELECT count(*) FROM pg_trigger WHERE tgrelid = 'tenant_rls.audit_batch_p$month'::regclass AND tgname IN ('audit_guard', 'audit_guard_truncate') AND tgenabled = 'A'}),
+	'2', 'the partition has the guards of the log');
+is($node->safe_psql('missing', qq{SELECT has_table_privilege('public', 'tenant_rls.audit_batch_p$month', 'SELECT')}),
+	'f', 'the partition is not readable directly');
+is($node->safe_psql('missing', q{SELECT string_agg(operation || ':' || tenant, ' ') FROM tenant_rls.audit_history('public.t', '{"id": 1}')}),
+	'INSERT:a', 'audit_history() finds the moved batch through the new partition\'s index');
 $node->safe_psql('missing', q{INSERT INTO public.t VALUES (3, 'a')});
-is($node->safe_psql('missing', q{SELECT count(*) FROM tenant_rls.audit_batch_default}), '3',
-	'entries of this month keep going to the default partition');
+is($node->safe_psql('missing', qq{SELECT count(*) FROM tenant_rls.audit_batch_p$month}), '3',
+	'entries of this month now go to its partition');
+is($node->safe_psql('missing', q{SELECT count(*) FROM tenant_rls.audit_batch_default}), '0', 'and not to the default partition');
 is($node->safe_psql('missing', q{SELECT count(*) FROM tenant_rls.audit_log WHERE tenant = 'a'}), '2', 'entries readable through the parent');
+($ret, $out, $err) = $node->psql('missing', q{DELETE FROM tenant_rls.audit_batch_p} . $month);
+like($err, qr/DELETE of tenant_rls.audit_batch is not allowed/, 'the guard refuses a DELETE again after the move') or diag($err);
+
+# The mover is the extension's: not executable by others, and only for a
+# table of a partition's name outside the log
+$node->safe_psql('missing', q{CREATE ROLE intruder; CREATE TABLE tenant_rls.audit_batch_p209901 (LIKE tenant_rls.audit_batch)});
+($ret, $out, $err) = $node->psql('missing', q{SET ROLE intruder; SELECT tenant_rls._audit_adopt_default_batches('tenant_rls.audit_batch_p209901')});
+like($err, qr/permission denied for function _audit_adopt_default_batches/, 'not executable by other roles');
+($ret, $out, $err) = $node->psql('missing', qq{SELECT tenant_rls._audit_adopt_default_batches('tenant_rls.audit_batch_p$month')});
+like($err, qr/is not a table tenant_rls.audit_batch_pYYYYMM outside the log/, 'refused for a partition of the log');
+($ret, $out, $err) = $node->psql('missing', q{SELECT tenant_rls._audit_adopt_default_batches('public.t')});
+like($err, qr/is not a table tenant_rls.audit_batch_pYYYYMM outside the log/, 'refused for another table');
+$node->safe_psql('missing', q{DROP TABLE tenant_rls.audit_batch_p209901});
 
 is($node->safe_psql('maintained', q{SELECT string_agg(coalesce(tenant, '-') || ':' || ok, ' ' ORDER BY tenant) FROM tenant_rls.audit_verify()}),
 	'a:true', 'maintained: chains verify');
