@@ -266,7 +266,13 @@ context_store(const char *canonical, bool is_local, bool verified)
 				 errhint("Call tenant_rls.set_tenant_signed() after BEGIN.") :
 				 errhint("Call tenant_rls.set_tenant() after BEGIN, or pass is_local => false for a session-wide tenant.")));
 
-	tenant_strict_begin_store(verified || canonical[0] == '\0' || tenant_strict_privileged());
+	{
+		/* trusted by a token or as a clearing, or while the role is privileged */
+		bool		by_privilege = !verified && canonical[0] != '\0' && tenant_strict_privileged();
+
+		tenant_strict_begin_store(verified || canonical[0] == '\0' || by_privilege,
+								  by_privilege ? GetUserId() : InvalidOid);
+	}
 	PG_TRY();
 	{
 		(void) set_config_option(TENANT_SETTING, canonical,
@@ -305,7 +311,7 @@ tenant_context_get(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("tenant context was not set through tenant_rls in strict mode"),
-				 errdetail("app.current_tenant_id holds a value from a connection default or a setting made before strict mode was in force."),
+				 errdetail("app.current_tenant_id holds a value from a connection default, a setting made before strict mode was in force, or one made by a role that is no longer a superuser or a member of tenant_rls.admin_role."),
 				 errhint("Set the tenant with tenant_rls.set_tenant_signed(); remove ALTER ROLE/DATABASE ... SET app.current_tenant_id defaults.")));
 	return v;
 }

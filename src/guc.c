@@ -15,6 +15,7 @@
 #include "nodes/pg_list.h"
 
 #include "guc.h"
+#include "strict.h"
 
 char	   *tenant_rls_tenant_column = NULL;
 char	   *tenant_rls_managed_schemas = NULL;
@@ -124,6 +125,13 @@ check_managed_schemas(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* strict mode trusts a tenant set by a member of admin_role while it is one */
+static void
+assign_admin_role(const char *newval, void *extra)
+{
+	tenant_strict_privileges_changed();
+}
+
 void
 tenant_rls_define_gucs(void)
 {
@@ -181,7 +189,7 @@ tenant_rls_define_gucs(void)
 							   "",
 							   PGC_SUSET,
 							   0,
-							   NULL, NULL, NULL);
+							   NULL, assign_admin_role, NULL);
 
 	DefineCustomIntVariable("tenant_rls.max_grants_per_table",
 							gettext_noop("Most grants one owner tenant may hold on one table when a tenant session grants."),

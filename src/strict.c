@@ -38,6 +38,8 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 
 #include "guc.h"
 #include "module_init.h"
@@ -64,9 +66,29 @@ static bool tenant_setting_defined = false;	/* tenant_setting_value is the GUC's
  */
 static bool store_in_progress = false;
 static bool store_trusted = false;
+static Oid	store_privileged_by = InvalidOid;
 
 /* whether the current value of app.current_tenant_id came by a trusted path */
 static bool value_trusted = true;
+
+/*
+ * The role whose privilege made that value trusted (an unsigned or
+ * session-wide set_tenant(), a SET, by a superuser or a member of
+ * tenant_rls.admin_role); InvalidOid when the trust does not depend on a
+ * role (a signed token, a clearing, a superuser's configuration file).
+ * Such a value is trusted only while that role keeps the privilege (review
+ * rev25a: a session-wide tenant set by a member of admin_role kept serving
+ * the session -- behind a pooler, the next clients of that role -- after
+ * the membership was revoked).  priv_checked/priv_result cache the answer
+ * until roles, memberships or tenant_rls.admin_role change;
+ * just_checked_role is the role the check hook has just found privileged
+ * (the assign hook that follows needs not ask again; one that restores an
+ * older value at the end of a transaction must).
+ */
+static Oid	value_privileged_by = InvalidOid;
+static bool priv_checked = false;
+static bool priv_result = false;
+static Oid	just_checked_role = InvalidOid;
 
 /*
  * Parallel workers: what the leader knew.  A worker restores the leader's
@@ -99,6 +121,7 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 typedef struct TenantExtra
 {
 	bool		trusted;
+	Oid			privileged_by;	/* see value_privileged_by */
 } TenantExtra;
 
 /* preloaded: for a parallel worker, whether its leader was */
@@ -131,7 +154,9 @@ publish_leader_state(void)
 	if (!library_preloaded)
 		leader_state = LEADER_STATE_NOT_PRELOADED;
 	else
-		leader_state = value_trusted ? LEADER_STATE_TRUSTED : LEADER_STATE_UNTRUSTED;
+		leader_state = value_trusted &&
+			(!OidIsValid(value_privileged_by) || (priv_checked && priv_result)) ?
+			LEADER_STATE_TRUSTED : LEADER_STATE_UNTRUSTED;
 }
 
 bool
@@ -140,17 +165,43 @@ tenant_strict_in_force(void)
 	return effective_preloaded() && strict_setting;
 }
 
-bool
-tenant_strict_privileged(void)
+static bool
+role_privileged(Oid roleid)
 {
 	Oid			admin;
 
-	if (superuser())
+	if (superuser_arg(roleid))
 		return true;
 	if (tenant_rls_admin_role == NULL || tenant_rls_admin_role[0] == '\0')
 		return false;
 	admin = get_role_oid(tenant_rls_admin_role, true);
-	return OidIsValid(admin) && has_privs_of_role(GetUserId(), admin);
+	return OidIsValid(admin) && has_privs_of_role(roleid, admin);
+}
+
+bool
+tenant_strict_privileged(void)
+{
+	return role_privileged(GetUserId());
+}
+
+/* the current value may be used (strict mode aside) */
+static bool
+value_trusted_now(void)
+{
+	if (!value_trusted)
+		return false;
+	if (!OidIsValid(value_privileged_by))
+		return true;
+	if (!priv_checked)
+	{
+		/* the catalogs need a transaction: fail closed without one */
+		if (!IsTransactionState())
+			return false;
+		priv_result = role_privileged(value_privileged_by);
+		priv_checked = true;
+		publish_leader_state();
+	}
+	return priv_result;
 }
 
 bool
@@ -158,14 +209,35 @@ tenant_strict_value_trusted(void)
 {
 	if (IsParallelWorker())
 		return leader_state == LEADER_STATE_TRUSTED || !tenant_strict_in_force();
-	return value_trusted || !tenant_strict_in_force();
+	return !tenant_strict_in_force() || value_trusted_now();
 }
 
 void
-tenant_strict_begin_store(bool trusted)
+tenant_strict_privileges_changed(void)
+{
+	priv_checked = false;
+
+	/*
+	 * The workers of a parallel query get the state published here, not
+	 * checked again: until the leader has checked the privilege (the next
+	 * call of an accessor), they fail closed.
+	 */
+	if (OidIsValid(value_privileged_by))
+		publish_leader_state();
+}
+
+static void
+roles_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	tenant_strict_privileges_changed();
+}
+
+void
+tenant_strict_begin_store(bool trusted, Oid privileged_by)
 {
 	store_in_progress = true;
 	store_trusted = trusted;
+	store_privileged_by = privileged_by;
 }
 
 void
@@ -190,6 +262,7 @@ static bool
 check_tenant_setting(char **newval, void **extra, GucSource source)
 {
 	bool		trusted;
+	Oid			privileged_by = InvalidOid;
 	TenantExtra *e;
 
 	if (store_in_progress)
@@ -203,6 +276,7 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 		 * kept reading x's rows without a token).
 		 */
 		trusted = store_trusted;
+		privileged_by = store_privileged_by;
 	}
 	else if (source <= PGC_S_GLOBAL)
 	{
@@ -235,6 +309,8 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 		 */
 		trusted = IsTransactionState() && OidIsValid(GetUserId()) &&
 			tenant_strict_privileged();
+		if (trusted)
+			privileged_by = GetUserId();
 
 		if (!trusted && tenant_strict_in_force())
 		{
@@ -262,14 +338,24 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	e->trusted = trusted;
+	e->privileged_by = privileged_by;
 	*extra = e;
+	/* (ALTER ROLE ... SET only validates: no assign follows) */
+	just_checked_role = source == PGC_S_TEST ? InvalidOid : privileged_by;
 	return true;
 }
 
 static void
 assign_tenant_setting(const char *newval, void *extra)
 {
-	value_trusted = (extra == NULL) || ((TenantExtra *) extra)->trusted;
+	TenantExtra *e = (TenantExtra *) extra;
+
+	value_trusted = (e == NULL) || e->trusted;
+	value_privileged_by = e ? e->privileged_by : InvalidOid;
+	/* found privileged just now, or to be checked before use */
+	priv_checked = priv_result =
+		OidIsValid(value_privileged_by) && value_privileged_by == just_checked_role;
+	just_checked_role = InvalidOid;
 	publish_leader_state();
 }
 
@@ -320,7 +406,7 @@ tenant_strict_check_store(const char *canonical, bool is_local, bool verified)
 
 	/* an untrusted value (accessors refuse it) does not count as a tenant */
 	current = GetConfigOption(TENANT_SETTING, true, false);
-	changes = (value_trusted && current != NULL && current[0] != '\0' &&
+	changes = (value_trusted_now() && current != NULL && current[0] != '\0' &&
 			   strcmp(current, canonical) != 0) ||
 		(locked_lxid == MyProc->lxid && strcmp(locked_tenant, canonical) != 0);
 	if (changes)
@@ -405,6 +491,9 @@ tenant_rls_strict_init(void)
 	 * processing, after the session could already have set anything.
 	 * Parallel workers load what their leader had; they never count.
 	 */
+	CacheRegisterSyscacheCallback(AUTHOID, roles_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, roles_changed, (Datum) 0);
+
 	library_shared_preloaded = process_shared_preload_libraries_in_progress;
 	library_preloaded = process_shared_preload_libraries_in_progress ||
 		(!InitializingParallelWorker &&

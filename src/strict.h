@@ -39,16 +39,21 @@ extern void tenant_strict_check_store(const char *canonical, bool is_local, bool
  * trusted: the value may serve the session in strict mode (it came from a
  * verified token or a privileged role, or clears the tenant).
  */
-extern void tenant_strict_begin_store(bool trusted);
+extern void tenant_strict_begin_store(bool trusted, Oid privileged_by);
 extern void tenant_strict_end_store(void);
 
 /*
  * Whether the current value of app.current_tenant_id may be used: false only
  * in strict mode for a value that did not come through tenant_context_store()
  * or a privileged role (e.g. a connection-time default applied before strict
- * mode was switched on).  Cheap: a flag kept by the assign hook.
+ * mode was switched on), or that a privileged role set and that role has
+ * lost the privilege since.  Cheap: a flag kept by the assign hook, and the
+ * privilege checked again only after roles or tenant_rls.admin_role changed.
  */
 extern bool tenant_strict_value_trusted(void);
+
+/* roles, role memberships or tenant_rls.admin_role changed (guc.c) */
+extern void tenant_strict_privileges_changed(void);
 
 /* the value of app.current_tenant_id, NULL when never set */
 extern const char *tenant_setting_get(void);

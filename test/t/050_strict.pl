@@ -346,6 +346,57 @@ $node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.admin_r
 is($out, "acme\n5\nglobex\n5", 'a member of tenant_rls.admin_role may set and switch');
 refused('SET app.current_tenant_id = $$acme$$', $set_re, 'app is still refused');
 
+# A tenant set by a privileged role counts only while the role is privileged
+# (review rev25a): a session-wide set_tenant() of a member of admin_role kept
+# reading that tenant's rows after the membership was revoked -- behind a
+# pooler, for the next clients of the role too -- and refused their signed
+# tokens as "a second tenant in the transaction".
+{
+	my $s = $node->background_psql('postgres', on_error_stop => 0, extra_params => [ '-U', 'support' ]);
+	is($s->query_safe(q{SELECT tenant_rls.set_tenant('acme', false); SELECT count(*) FROM public.docs}), "acme\n5",
+		'a member of admin_role sets a session-wide tenant');
+	$node->safe_psql('postgres', 'REVOKE tenant_admins FROM support');
+	$s->{stderr} = '';
+	my ($out, $failed) = $s->query(q{SELECT count(*) FROM public.docs});
+	ok($failed && $s->{stderr} =~ /ERROR:  tenant context was not set through tenant_rls in strict mode/,
+		'once the membership is revoked, that tenant no longer serves the session')
+	  or diag("out=$out stderr=$s->{stderr}");
+	$s->{stderr} = '';
+	is($s->query_safe(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_globex'); SELECT count(*) FROM public.docs; COMMIT}),
+		"globex\n5", 'and a signed token of another tenant is accepted in the next transaction');
+	$node->safe_psql('postgres', 'GRANT tenant_admins TO support');
+	is($s->query_safe(q{SELECT tenant_rls.set_tenant('acme', false); SELECT count(*) FROM public.docs}), "acme\n5",
+		'a member again sets a session-wide tenant');
+	# the same when tenant_rls.admin_role stops naming its role
+	$node->safe_psql('postgres', q{ALTER SYSTEM SET tenant_rls.admin_role = ''; SELECT pg_reload_conf();});
+	$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.admin_role') = ''})
+	  or die 'reload not seen';
+	$s->{stderr} = '';
+	($out, $failed) = $s->query(q{SELECT pg_sleep(0.2); SELECT count(*) FROM public.docs});
+	ok($failed && $s->{stderr} =~ /ERROR:  tenant context was not set through tenant_rls in strict mode/,
+		'nor once tenant_rls.admin_role no longer names its role')
+	  or diag("out=$out stderr=$s->{stderr}");
+	$s->quit;
+	$node->safe_psql('postgres', q{ALTER SYSTEM SET tenant_rls.admin_role = 'tenant_admins'; SELECT pg_reload_conf();});
+	$node->poll_query_until('postgres', q{SELECT current_setting('tenant_rls.admin_role') = 'tenant_admins'})
+	  or die 'reload not seen';
+}
+# and a superuser's session-wide tenant after ALTER ROLE ... NOSUPERUSER
+{
+	$node->safe_psql('postgres', 'CREATE ROLE su2 LOGIN SUPERUSER');
+	my $s = $node->background_psql('postgres', on_error_stop => 0, extra_params => [ '-U', 'su2' ]);
+	is($s->query_safe(q{SELECT tenant_rls.set_tenant('acme', false); SELECT tenant_rls.current_tenant()}), "acme\nacme",
+		'a superuser sets a session-wide tenant');
+	$node->safe_psql('postgres', 'ALTER ROLE su2 NOSUPERUSER; GRANT SELECT ON public.docs TO su2');
+	$s->{stderr} = '';
+	my ($out, $failed) = $s->query(q{SELECT count(*) FROM public.docs});
+	ok($failed && $s->{stderr} =~ /ERROR:  tenant context was not set through tenant_rls in strict mode/,
+		'no longer superuser: that tenant no longer serves the session')
+	  or diag("out=$out stderr=$s->{stderr}");
+	$s->quit;
+	$node->safe_psql('postgres', 'REVOKE SELECT ON public.docs FROM su2; DROP ROLE su2');
+}
+
 # --- key rotation by ALTER SYSTEM + reload: old tokens keep working in the grace
 my $key2 = 'tap-strict-key-rotated-0123456789abcdef0123456789';
 $node->safe_psql('postgres', qq{
