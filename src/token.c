@@ -2469,6 +2469,34 @@ prev_post_parse_analyze_masked(ParseState *pstate, Query *query, JumbleState *js
 	PG_END_TRY();
 }
 
+/*
+ * A Parse message's statement: PostgreSQL keeps its text in the statement's
+ * CachedPlanSource, copied before parse analysis (CreateCachedPlan(), which
+ * names the plan's memory context, a child of the current one, after that
+ * copy), and a named statement's text shows in pg_prepared_statements to
+ * every later user of the connection -- behind a pooler, the next clients
+ * (review rev25a).  SQL PREPARE stores the text ProcessUtility masked; this
+ * copy is masked in place, with what the next hooks get.  The statement runs
+ * from its parse tree: the text serves only messages and views.
+ */
+static void
+mask_plansource_text(const char *src, const stmt_check *c)
+{
+	size_t		len = strlen(src);
+
+	for (MemoryContext cxt = CurrentMemoryContext->firstchild; cxt != NULL; cxt = cxt->nextchild)
+	{
+		if (cxt->ident != NULL && cxt->ident != src && strcmp(cxt->name, "CachedPlanSource") == 0 &&
+			strncmp(cxt->ident, src, len + 1) == 0)
+		{
+			char	   *copy = hook_copy(src, c->from, c->to);
+
+			mask_hook_text(src, copy, c);
+			memcpy(unconstify(char *, cxt->ident), copy, len);
+		}
+	}
+}
+
 static void
 token_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
@@ -2478,8 +2506,12 @@ token_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	bool		mask;
 
 	if (top != NULL)
+	{
 		mask = mask_top_statement(top, query->stmt_location, query->stmt_len,
 								  query->queryId, &c);
+		if (mask && c.from == 0 && c.to == strlen(top))
+			mask_plansource_text(top, &c);
+	}
 	else
 	{
 		/*

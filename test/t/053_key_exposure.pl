@@ -290,6 +290,41 @@ for my $mode ('simple', 'extended', 'prepared')
 		"token, the same statement a third time ($mode): it sees the statement, masked")
 	  or diag("seen=$seen");
 }
+# a statement prepared with the extended protocol (a Parse message, named:
+# pgbench -M prepared, most drivers' prepared statements) keeps its text in
+# pg_prepared_statements for the life of the connection -- behind a pooler,
+# to the next clients of the server connection (review rev25a): masked there
+# too, for a token and for a key
+{
+	$node->safe_psql('postgres', q{CREATE TABLE public.prepared_seen (who text, name text, statement text);
+		GRANT INSERT ON public.prepared_seen TO app});
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	my $key = 'key-parse-message-0123456789abcdef0123456789';
+	my %script = (
+		app => "SELECT tenant_rls.set_tenant_signed('$tok') AS prep_tok;\n",
+		postgres => "SELECT set_config('tenant_rls.signing_key', '$key', false) AS prep_key;\n");
+	for my $who ('app', 'postgres')
+	{
+		my $file = $node->basedir . "/prep_$who.sql";
+		PostgreSQL::Test::Utils::append_to_file($file, $script{$who}
+			. "INSERT INTO public.prepared_seen SELECT '$who', name, statement FROM pg_prepared_statements;\n");
+		my ($o, $e) = ('', '');
+		my $out = IPC::Run::run(
+			[ 'pgbench', '-n', '-M', 'prepared', '-t', '1', '-f', $file,
+			  '-h', $node->host, '-p', $node->port, '-U', $who, 'postgres' ],
+			'>', \$o, '2>', \$e);
+		ok($out, "pgbench -M prepared as $who") or diag("$o $e");
+	}
+	my $seen = $node->safe_psql('postgres', q{SELECT who || ': ' || statement FROM public.prepared_seen ORDER BY 1});
+	unlike($seen, qr/\Q$tok\E/, 'token, named statement of the extended protocol: not in pg_prepared_statements');
+	like($seen, qr/app: SELECT tenant_rls\.set_tenant_signed\('\*+'\) AS prep_tok/,
+		'token, named statement: pg_prepared_statements shows it masked') or diag("seen=$seen");
+	unlike($seen, qr/\Q$key\E/, 'key, named statement of the extended protocol: not in pg_prepared_statements');
+	like($seen, qr/postgres: SELECT set_config\('tenant_rls\.signing_key', '\*+'/,
+		'key, named statement: pg_prepared_statements shows it masked') or diag("seen=$seen");
+	push @tokens, [ 'named statement of the extended protocol', $tok ];
+	push @cases, [ 'named statement of the extended protocol', $key ];
+}
 # texts whose masked copy must not be reused (review rev18): two texts
 # longer than track_activity_query_size (4096 here), equal up to the cut, the second
 # with a token across it (its part before the cut is masked by what follows
