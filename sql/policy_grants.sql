@@ -343,6 +343,43 @@ RESET ROLE;
 RESET tenant_rls.max_grants_per_table;
 
 -- ------------------------------------------------------------------------
+-- The grantees of a table are read once, sorted bytewise: a tenant that is
+-- none of them gets no grant without a read of its own (review rev25c: each
+-- such tenant read the grants, and a backend serving more than 64 tenants
+-- read them again at almost every plan).  Grantees whose order differs
+-- between collations ('Zed' < 'alpha' bytewise) are each found; a tenant
+-- between them, before them or after them is none of them.
+SET ROLE tr_grt_owner;
+CREATE TABLE grt.sorted (id integer PRIMARY KEY, tenant_id text);
+INSERT INTO grt.sorted SELECT i, (ARRAY['own', 'Zed', 'alpha', 'bravo', 'Yak', 'bz', 'zz'])[i % 7 + 1]
+  FROM generate_series(1, 70) i;
+SELECT count(*) FROM tenant_rls.protect('grt.sorted');
+GRANT SELECT ON grt.sorted TO tr_grt_app;
+SELECT tenant_rls.grant_access('grt.sorted', 'own', g, 'read') FROM unnest(ARRAY['Zed', 'alpha', 'bravo']) g;
+RESET ROLE;
+SET ROLE tr_grt_app;
+BEGIN;
+CREATE TEMP TABLE sorted_seen (tenant text, sees text);
+SELECT FROM tenant_rls.set_tenant('Zed');
+INSERT INTO sorted_seen SELECT 'Zed', string_agg(DISTINCT tenant_id, ',' ORDER BY tenant_id) FROM grt.sorted;
+SELECT FROM tenant_rls.set_tenant('alpha');
+INSERT INTO sorted_seen SELECT 'alpha', string_agg(DISTINCT tenant_id, ',' ORDER BY tenant_id) FROM grt.sorted;
+SELECT FROM tenant_rls.set_tenant('bravo');
+INSERT INTO sorted_seen SELECT 'bravo', string_agg(DISTINCT tenant_id, ',' ORDER BY tenant_id) FROM grt.sorted;
+SELECT FROM tenant_rls.set_tenant('Yak');
+INSERT INTO sorted_seen SELECT 'Yak', string_agg(DISTINCT tenant_id, ',' ORDER BY tenant_id) FROM grt.sorted;
+SELECT FROM tenant_rls.set_tenant('bz');
+INSERT INTO sorted_seen SELECT 'bz', string_agg(DISTINCT tenant_id, ',' ORDER BY tenant_id) FROM grt.sorted;
+SELECT FROM tenant_rls.set_tenant('zz');
+INSERT INTO sorted_seen SELECT 'zz', string_agg(DISTINCT tenant_id, ',' ORDER BY tenant_id) FROM grt.sorted;
+SELECT FROM tenant_rls.set_tenant('own');
+INSERT INTO sorted_seen SELECT 'own', string_agg(DISTINCT tenant_id, ',' ORDER BY tenant_id) FROM grt.sorted;
+SELECT * FROM sorted_seen ORDER BY tenant COLLATE "C";
+ROLLBACK;
+RESET ROLE;
+SELECT count(*) FROM tenant_rls.unprotect('grt.sorted');
+
+-- ------------------------------------------------------------------------
 SET client_min_messages = warning;
 SELECT count(*) FROM tenant_rls.unprotect('grt.many');
 SELECT count(*) FROM tenant_rls.unprotect('grt.big');

@@ -2759,10 +2759,31 @@ typedef struct GrantTable
 	bool		has_grants;
 	int			nsets;
 	GrantSet   *sets;
+	/*
+	 * Every grantee of the table, sorted bytewise (strcmp), when there are
+	 * at most GRANTEES_MAX: a tenant not among them has no grant there, with
+	 * no read of its own.  (Most tenants of a table with a grant have none;
+	 * each of them read the grants at every plan and scan once the sets
+	 * below were full -- review rev25c.)
+	 */
+	bool		grantees_known;
+	int			ngrantees;
+	char	  **grantees;
 } GrantTable;
 
-/* grantees kept per table (a pooled backend serves many tenants): more, start over */
-#define GRANT_SETS_MAX	64
+#define GRANTEES_MAX	4096
+
+/* what a tenant that is no grantee of a table gets */
+static GrantSet no_grants = {NULL, "", 0, NULL};
+
+/*
+ * grantees kept per table, most recently used first (a pooled backend serves
+ * many tenants; each one's set, empty for most, saves a read of the grants
+ * at every plan and scan): past that, the least recently used goes.  (It
+ * was 64, all dropped at once when full: a backend serving more tenants read
+ * the grants again almost every time -- review rev25c.)
+ */
+#define GRANT_SETS_MAX	256
 
 static MemoryContext grant_cxt = NULL;
 static HTAB *grant_tables = NULL;
@@ -2824,6 +2845,10 @@ grant_cache_inval(Datum arg, Oid relid)
 		if (t != NULL)
 		{
 			grant_table_free_sets(t);
+			for (int i = 0; i < t->ngrantees; i++)
+				pfree(t->grantees[i]);
+			if (t->grantees != NULL)
+				pfree(t->grantees);
 			hash_search(grant_tables, &relid, HASH_REMOVE, NULL);
 			grant_cache_generation++;
 		}
@@ -2904,7 +2929,8 @@ register_callbacks(void)
  * kept, else in the caller's context) get the result.
  */
 static bool
-grant_read(Oid relid, const char *grantee, bool *has, GrantSet **set)
+grant_read(Oid relid, const char *grantee, bool *has, GrantSet **set,
+		   char ***grantees, int *ngrantees)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	Oid			types[2] = {OIDOID, TEXTOID};
@@ -2928,7 +2954,9 @@ grant_read(Oid relid, const char *grantee, bool *has, GrantSet **set)
 	PG_TRY();
 	{
 		if (grantee == NULL)
-			spi_exec_privileged("SELECT EXISTS (SELECT 1" GRANT_COVERS ")",
+			spi_exec_privileged("SELECT DISTINCT g.grantee_tenant COLLATE pg_catalog.\"C\" AS grantee"
+								GRANT_COVERS
+								" ORDER BY 1 LIMIT " CppAsString2(GRANTEES_MAX) " + 1",
 								1, types, vals, NULL, true);
 		else
 			spi_exec_privileged("SELECT g.owner_tenant, g.privilege OPERATOR(pg_catalog.=) 'write', g.valid_until"
@@ -2948,9 +2976,21 @@ grant_read(Oid relid, const char *grantee, bool *has, GrantSet **set)
 	grant_reading_relid = InvalidOid;
 	if (grantee == NULL)
 	{
-		bool		isnull;
+		uint64		n = SPI_processed;
 
-		*has = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		*has = n > 0;
+		*grantees = NULL;
+		*ngrantees = -1;		/* too many to list */
+		if (n <= GRANTEES_MAX)
+		{
+			MemoryContext old = MemoryContextSwitchTo(keep ? grant_cxt : caller);
+
+			*grantees = n > 0 ? palloc(sizeof(char *) * n) : NULL;
+			for (uint64 i = 0; i < n; i++)
+				(*grantees)[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			*ngrantees = (int) n;
+			MemoryContextSwitchTo(old);
+		}
 	}
 	else
 	{
@@ -3001,6 +3041,8 @@ grant_table_get(Oid relid, bool *has)
 {
 	GrantTable *t;
 	bool		found;
+	char	  **grantees;
+	int			ngrantees;
 
 	if (grant_tables != NULL &&
 		(t = hash_search(grant_tables, &relid, HASH_FIND, NULL)) != NULL)
@@ -3008,9 +3050,9 @@ grant_table_get(Oid relid, bool *has)
 		*has = t->has_grants;
 		return t;
 	}
-	if (!grant_read(relid, NULL, has, NULL))
-		return NULL;
 	grant_cxt_ensure();
+	if (!grant_read(relid, NULL, has, NULL, &grantees, &ngrantees))
+		return NULL;
 	if (grant_tables == NULL)
 	{
 		HASHCTL		ctl;
@@ -3028,6 +3070,9 @@ grant_table_get(Oid relid, bool *has)
 		t->sets = NULL;
 	}
 	t->has_grants = *has;
+	t->grantees_known = ngrantees >= 0;
+	t->ngrantees = Max(ngrantees, 0);
+	t->grantees = grantees;
 	return t;
 }
 
@@ -3038,6 +3083,12 @@ table_has_grants(Oid relid)
 
 	(void) grant_table_get(relid, &has);
 	return has;
+}
+
+static int
+grantee_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 /* the grants of relid to grantee, read if not cached */
@@ -3052,11 +3103,23 @@ grant_set_get(Oid relid, const char *grantee)
 	t = grant_table_get(relid, &has);
 	if (!has)
 		return NULL;
+	if (t != NULL && t->grantees_known &&
+		bsearch(&grantee, t->grantees, t->ngrantees, sizeof(char *), grantee_cmp) == NULL)
+		return &no_grants;
 	if (t != NULL)
-		for (s = t->sets; s != NULL; s = s->next)
+	{
+		GrantSet  **prev = &t->sets;
+
+		for (s = t->sets; s != NULL; prev = &s->next, s = s->next)
 			if (strcmp(s->grantee, grantee) == 0)
+			{
+				*prev = s->next;
+				s->next = t->sets;
+				t->sets = s;
 				return s;
-	if (!grant_read(relid, grantee, &has, &s))
+			}
+	}
+	if (!grant_read(relid, grantee, &has, &s, NULL, NULL))
 		return s;				/* in the caller's context, not kept */
 	/* the read may have dropped the table's entry: look it up again */
 	t = grant_tables != NULL ? hash_search(grant_tables, &relid, HASH_FIND, NULL) : NULL;
@@ -3066,7 +3129,16 @@ grant_set_get(Oid relid, const char *grantee)
 		return s;
 	}
 	if (t->nsets >= GRANT_SETS_MAX)
-		grant_table_free_sets(t);
+	{
+		/* the least recently used goes */
+		GrantSet  **last = &t->sets;
+
+		while ((*last)->next != NULL)
+			last = &(*last)->next;
+		grant_set_free(*last);
+		*last = NULL;
+		t->nsets--;
+	}
 	s->next = t->sets;
 	t->sets = s;
 	t->nsets++;

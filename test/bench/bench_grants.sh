@@ -51,3 +51,32 @@ bench_psql -d postgres -c "ALTER FUNCTION tenant_rls.granted_tenants(regclass, t
 filtered=396000
 echo "grants: full scan as tenant t1, 400,000 rows: without a grant $plain ms ($plain_rows rows), with a grant $granted ms ($granted_rows rows): ratio $(bench_ratio "$plain" "$granted")"
 echo "grants: the same with SET search_path on granted_tenants(): $clause ms, $(awk -v a="$clause" -v b="$granted" -v n="$filtered" 'BEGIN { printf "%.2f", (a - b) * 1000 / n }') us more per row the grant filter sees"
+
+# Tenants that are no grantee, on a table with one grant (review rev25c):
+# point lookups by 1,000 tenants, simple protocol (each statement planned,
+# the grants term evaluated for its estimate), interleaved in one pgbench run
+# with the same lookups on g_plain, which has no grant.  Before the grantees
+# of a table were read once, each such tenant read the grants itself, and a
+# backend serving more than 64 tenants read them again at almost every plan.
+gdir=$TR_TMP/bench_grants
+mkdir -p "$gdir"
+chmod 777 "$gdir"
+for t in g_plain g_granted; do
+	{
+		echo '\set t random(3, 99)'
+		echo '\set id random(1, 400000)'
+		echo 'BEGIN;'
+		echo "SELECT tenant_rls.set_tenant('t' || :t);"
+		echo "SELECT body FROM public.$t WHERE id = :id;"
+		echo 'END;'
+	} >"$gdir/$t.sql"
+done
+chmod 644 "$gdir"/*.sql
+gsecs=${BENCH_SECONDS:-10}
+bench_psql -d postgres -c "CREATE INDEX ON public.g_plain (tenant_id); CREATE INDEX ON public.g_granted (tenant_id); ANALYZE public.g_plain, public.g_granted" >/dev/null
+tr_as_pg "$TR_BINDIR/pgbench" -n -U bench_app -M simple -c 2 -j 2 -T "$gsecs" -l --log-prefix="$gdir/mixed.log" \
+	-f "$gdir/g_plain.sql@1" -f "$gdir/g_granted.sql@1" postgres >"$gdir/mixed.out" 2>&1 \
+	|| { cat "$gdir/mixed.out"; exit 1; }
+set -- $(cat "$gdir"/mixed.log.* | awk '{ s[$4] += $3; c[$4]++ } END { printf "%.4f %.4f", s[0] / c[0] / 1000, s[1] / c[1] / 1000 }')
+echo "grants: point lookups by 97 tenants that are no grantee, simple protocol, interleaved: without a grant on the table $1 ms, with one $2 ms: ratio $(bench_ratio "$1" "$2")"
+rm -rf "$gdir"
