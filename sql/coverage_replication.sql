@@ -37,27 +37,27 @@ CREATE FUNCTION pg_temp.mine(c text) RETURNS TABLE(level text, object text, mess
 $$;
 
 SET ROLE covr_owner;
-CREATE TABLE covr.orders (id int PRIMARY KEY, tenant_id text NOT NULL, note text);
-CREATE INDEX ON covr.orders (tenant_id);
+CREATE TABLE covr.repl_orders (id int PRIMARY KEY, tenant_id text NOT NULL, note text);
+CREATE INDEX ON covr.repl_orders (tenant_id);
 RESET ROLE;
-SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covr.orders');
-SELECT tenant_rls.enable_audit('covr.orders');
-INSERT INTO covr.orders VALUES (1, 'acme', 'acme order'), (2, 'globex', 'globex secret');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covr.repl_orders');
+SELECT tenant_rls.enable_audit('covr.repl_orders');
+INSERT INTO covr.repl_orders VALUES (1, 'acme', 'acme order'), (2, 'globex', 'globex secret');
 SELECT code, level, object FROM tenant_rls.lint() WHERE object ILIKE '%covr%' ORDER BY 1, 3;
 
 -- ==== tenant_table_unlogged: emptied by a crash, not on standbys
-ALTER TABLE covr.orders SET UNLOGGED;
+ALTER TABLE covr.repl_orders SET UNLOGGED;
 SELECT level, object, message, fix FROM pg_temp.mine('tenant_table_unlogged');
-SELECT c.table_name, c.status, c.warnings FROM tenant_rls.coverage() c WHERE c.table_name = 'covr.orders';
-SELECT pg_temp.apply_fix('tenant_table_unlogged', 'covr.orders');
-SELECT relpersistence FROM pg_class WHERE oid = 'covr.orders'::regclass;
+SELECT c.table_name, c.status, c.warnings FROM tenant_rls.coverage() c WHERE c.table_name = 'covr.repl_orders';
+SELECT pg_temp.apply_fix('tenant_table_unlogged', 'covr.repl_orders');
+SELECT relpersistence FROM pg_class WHERE oid = 'covr.repl_orders'::regclass;
 SELECT level, object FROM pg_temp.mine('tenant_table_unlogged');
 
 -- ==== publication_includes_tenant_table
 -- FOR TABLE a tenant table: warning, fixed by dropping it from the publication
-CREATE PUBLICATION covr_pub FOR TABLE covr.orders;
+CREATE PUBLICATION covr_pub FOR TABLE covr.repl_orders;
 SELECT level, object, message, fix FROM pg_temp.mine('publication_includes_tenant_table');
-SELECT pg_temp.apply_fix('publication_includes_tenant_table', 'covr_pub ON covr.orders');
+SELECT pg_temp.apply_fix('publication_includes_tenant_table', 'covr_pub ON covr.repl_orders');
 SELECT count(*) AS members FROM pg_publication_tables WHERE pubname = 'covr_pub';
 SELECT level, object FROM pg_temp.mine('publication_includes_tenant_table');
 -- FOR TABLE a table of tenant_rls (the cross-tenant grants): error
@@ -78,7 +78,7 @@ DROP PUBLICATION covr_schema;
 CREATE PUBLICATION covr_all FOR ALL TABLES;
 SELECT level, object, fix IS NULL AS no_fix,
        message ~ '^Publication covr_all \(FOR ALL TABLES\) includes [0-9]+ tenant table\(s\) and [0-9]+ table\(s\) of tenant_rls\.$' AS message_ok,
-       detail LIKE '%covr.orders%' AS names_table
+       detail LIKE '%covr.repl_orders%' AS names_table
   FROM tenant_rls.lint() WHERE code = 'publication_includes_tenant_table' AND object = 'covr_all';
 DROP PUBLICATION covr_all;
 SELECT level, object FROM tenant_rls.lint() WHERE code = 'publication_includes_tenant_table' AND object LIKE 'covr%';
@@ -86,7 +86,7 @@ SELECT level, object FROM tenant_rls.lint() WHERE code = 'publication_includes_t
 -- ==== subscriptions of this database: a subscription of a publication of
 -- this same database (no slot, not enabled: pg_subscription_rel lists the
 -- tables it would apply to)
-CREATE PUBLICATION covr_subpub FOR TABLE covr.orders;
+CREATE PUBLICATION covr_subpub FOR TABLE covr.repl_orders;
 DO $$ BEGIN
     EXECUTE format('CREATE SUBSCRIPTION covr_sub CONNECTION %L PUBLICATION covr_subpub'
                    ' WITH (create_slot = false, enabled = false, copy_data = false, slot_name = NONE)',
@@ -96,26 +96,26 @@ DO $$ BEGIN
 END $$;
 SELECT srrelid::regclass FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid WHERE s.subname = 'covr_sub';
 -- (the publication of the table is reported too; accepted here)
-SELECT tenant_rls.accept_finding('publication_includes_tenant_table', 'covr_subpub ON covr.orders', 'the test''s own');
+SELECT tenant_rls.accept_finding('publication_includes_tenant_table', 'covr_subpub ON covr.repl_orders', 'the test''s own');
 -- subscription_audit_not_always: the audit triggers are plain ENABLE
 SELECT level, object, message, fix FROM pg_temp.mine('subscription_audit_not_always');
-SELECT pg_temp.apply_fix('subscription_audit_not_always', 'covr.orders');
-SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'covr.orders'::regclass AND NOT tgisinternal ORDER BY 1;
+SELECT pg_temp.apply_fix('subscription_audit_not_always', 'covr.repl_orders');
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'covr.repl_orders'::regclass AND NOT tgisinternal ORDER BY 1;
 SELECT level, object FROM pg_temp.mine('subscription_audit_not_always');
 -- enable_audit() again keeps ENABLE ALWAYS (and ENABLE REPLICA) ...
-SELECT tenant_rls.enable_audit('covr.orders', exclude => ARRAY['note']);
-SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'covr.orders'::regclass AND NOT tgisinternal ORDER BY 1;
-ALTER TABLE covr.orders ENABLE REPLICA TRIGGER tenant_rls_audit_truncate;
-SELECT tenant_rls.enable_audit('covr.orders');
-SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'covr.orders'::regclass AND NOT tgisinternal ORDER BY 1;
+SELECT tenant_rls.enable_audit('covr.repl_orders', exclude => ARRAY['note']);
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'covr.repl_orders'::regclass AND NOT tgisinternal ORDER BY 1;
+ALTER TABLE covr.repl_orders ENABLE REPLICA TRIGGER tenant_rls_audit_truncate;
+SELECT tenant_rls.enable_audit('covr.repl_orders');
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'covr.repl_orders'::regclass AND NOT tgisinternal ORDER BY 1;
 SELECT level, object, fix FROM pg_temp.mine('subscription_audit_not_always');
-SELECT pg_temp.apply_fix('subscription_audit_not_always', 'covr.orders');
+SELECT pg_temp.apply_fix('subscription_audit_not_always', 'covr.repl_orders');
 -- ... and a disabled one is enabled (plain ENABLE) again
-ALTER TABLE covr.orders DISABLE TRIGGER tenant_rls_audit;
-SELECT tenant_rls.enable_audit('covr.orders');
-SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'covr.orders'::regclass AND NOT tgisinternal ORDER BY 1;
+ALTER TABLE covr.repl_orders DISABLE TRIGGER tenant_rls_audit;
+SELECT tenant_rls.enable_audit('covr.repl_orders');
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'covr.repl_orders'::regclass AND NOT tgisinternal ORDER BY 1;
 SELECT level, object, fix FROM pg_temp.mine('subscription_audit_not_always');
-SELECT pg_temp.apply_fix('subscription_audit_not_always', 'covr.orders');
+SELECT pg_temp.apply_fix('subscription_audit_not_always', 'covr.repl_orders');
 SELECT level, object FROM pg_temp.mine('subscription_audit_not_always');
 
 -- subscription_owner_subject_to_rls: its owner (a superuser when it took
@@ -132,7 +132,7 @@ SELECT pg_get_userbyid(subowner) FROM pg_subscription WHERE subname = 'covr_sub'
 SELECT level, object FROM pg_temp.mine('subscription_owner_subject_to_rls');
 DROP SUBSCRIPTION covr_sub;
 DROP PUBLICATION covr_subpub;
-SELECT tenant_rls.unaccept_finding('publication_includes_tenant_table', 'covr_subpub ON covr.orders');
+SELECT tenant_rls.unaccept_finding('publication_includes_tenant_table', 'covr_subpub ON covr.repl_orders');
 
 -- ==== role_replication: the fix also ends the role's walsenders
 SELECT level, object, fix FROM pg_temp.mine('role_replication');
@@ -148,7 +148,7 @@ SELECT code, level FROM tenant_rls.finding_codes()
  ORDER BY 1;
 
 -- ==== clean up
-SELECT tenant_rls.disable_audit('covr.orders');
+SELECT tenant_rls.disable_audit('covr.repl_orders');
 DROP SCHEMA covr CASCADE;
 DO $$ BEGIN
     DELETE FROM tenant_rls.protected_table WHERE schema_name = 'covr';
