@@ -2947,10 +2947,12 @@ UNION ALL
 -- a walsender whose role lost REPLICATION (ALTER ROLE ... NOREPLICATION
 -- ends no connection): it keeps streaming
 SELECT 'walsender_without_replication', 'error', quote_ident(r.rolname), 'role',
-       format('Role %s has %s replication connection(s) (walsender) but no longer has REPLICATION.',
-              quote_ident(r.rolname), count(*)),
-       format('ALTER ROLE ... NOREPLICATION is checked when a replication connection starts; the ones the role already has keep streaming every tenant''s rows (process ids %s). Terminate them.',
-              string_agg(a.pid::text, ', ' ORDER BY a.pid)),
+       -- (the count and process ids in the detail: an acceptance is bound
+       -- to the message)
+       format('Role %s has replication connections (walsender) but no longer has REPLICATION.',
+              quote_ident(r.rolname)),
+       format('ALTER ROLE ... NOREPLICATION is checked when a replication connection starts; the ones the role already has keep streaming every tenant''s rows (%s connection(s), process ids %s). Terminate them.',
+              count(*), string_agg(a.pid::text, ', ' ORDER BY a.pid)),
        format('SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = %L AND backend_type = ''walsender'';', r.rolname),
        NULL::oid
   FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
