@@ -638,6 +638,8 @@ DECLARE
     persistence "char";
     col    text;
     parent regclass;
+    row_state   "char";
+    trunc_state "char";
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
@@ -709,13 +711,30 @@ BEGIN
         END;
     END IF;
 
-    -- (re)create the triggers: this also invalidates the cached column lists
+    -- (re)create the triggers: this also invalidates the cached column lists.
+    -- An ENABLE ALWAYS or ENABLE REPLICA state is kept (a subscription's
+    -- table: its apply worker runs with session_replication_role = replica,
+    -- subscription_audit_not_always); a disabled trigger is enabled again.
+    SELECT t.tgenabled INTO row_state FROM pg_catalog.pg_trigger t
+     WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND NOT t.tgisinternal
+       AND t.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit';
+    SELECT t.tgenabled INTO trunc_state FROM pg_catalog.pg_trigger t
+     WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND NOT t.tgisinternal
+       AND t.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit_truncate';
     PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit');
     PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit_truncate');
     EXECUTE pg_catalog.format('CREATE TRIGGER tenant_rls_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
                               'FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger()', tbl);
     EXECUTE pg_catalog.format('CREATE TRIGGER tenant_rls_audit_truncate BEFORE TRUNCATE ON %s '
                               'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_trigger()', tbl);
+    IF row_state OPERATOR(pg_catalog.=) ANY ('{A,R}'::"char"[]) THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE %s TRIGGER tenant_rls_audit', tbl,
+                                  CASE row_state WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END);
+    END IF;
+    IF trunc_state OPERATOR(pg_catalog.=) ANY ('{A,R}'::"char"[]) THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE %s TRIGGER tenant_rls_audit_truncate', tbl,
+                                  CASE trunc_state WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END);
+    END IF;
     -- statement triggers are not cloned: every partition gets its own
     PERFORM tenant_rls.audit_sync_truncate_triggers(tbl);
 END

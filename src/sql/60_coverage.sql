@@ -179,6 +179,16 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'The database has large objects: they have no row-level security and no tenant.'),
     ('audit_guard_not_always', 'warning', 'audit log guard not ENABLE ALWAYS',
      'A guard trigger of the audit log (or the oid fix-up of audit_config) is not ENABLE ALWAYS, as ALTER TABLE ... ENABLE TRIGGER ALL after pg_restore --disable-triggers leaves it: a session with session_replication_role = replica, or any session if it is disabled, can then change or delete log entries.'),
+    ('publication_includes_tenant_table', 'error', 'publication includes tenant tables',
+     'A publication (FOR TABLE, FOR TABLES IN SCHEMA or FOR ALL TABLES) includes a tenant table or a table of schema tenant_rls: logical replication ignores row-level security, so every subscriber receives every tenant''s rows (error when it includes the audit log, the cross-tenant grants or another table of tenant_rls, warning for tenant tables).'),
+    ('subscription_audit_not_always', 'warning', 'audit trigger of a subscription''s table not ENABLE ALWAYS',
+     'A table that a subscription replicates into is audited, but its audit triggers are not ENABLE ALWAYS: the apply worker runs with session_replication_role = replica, so the changes it applies are not recorded in the audit log.'),
+    ('subscription_owner_subject_to_rls', 'error', 'subscription owner subject to row-level security',
+     'A subscription replicates into tables with row-level security and its owner is neither a superuser nor BYPASSRLS: the PostgreSQL 15 apply worker fails on every change ("cannot replicate into relation with row-level security enabled") and retries for ever; nothing is replicated and the publisher''s slot retains WAL.'),
+    ('walsender_without_replication', 'error', 'walsender of a role without REPLICATION',
+     'A walsender (a replication connection: a standby, pg_basebackup, a subscription or logical decoding) runs as a role that no longer has REPLICATION: ALTER ROLE ... NOREPLICATION does not end the connections the role already has, so it keeps streaming every tenant''s rows until they are terminated.'),
+    ('tenant_table_unlogged', 'warning', 'tenant table UNLOGGED',
+     'A tenant table is UNLOGGED: after a crash it is emptied while the audit log still records its rows, a standby does not have its rows (a failover loses them) and publications do not replicate it.'),
     ('audit_partition_missing', 'warning', 'audit log partition of this or next month missing',
      'The audit log (tenant_rls.audit_batch) has no partition for the current or the next month (UTC): batches of that month go to the default partition, which audit_purge() cannot drop by whole months, and a month whose batches reached the default partition cannot get its own partition until they are purged.'),
     ('audit_delivery_inactive', 'warning', 'deferred audit delivery configured but not running',
@@ -1105,6 +1115,23 @@ approles AS MATERIALIZED (
                             WHERE e.grantee <> a.owner
                               AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')) g
                     WHERE g.grantee = 0 OR pg_has_role(l.oid, g.grantee, 'USAGE'))),
+-- the tables a publication may include that hold tenant rows: tenant tables
+-- and the extension's own (ext); unlogged and temporary ones are never
+-- published
+pubtabs AS MATERIALIZED (
+    SELECT c.oid AS relid, t.qname, c.relnamespace AS nspoid, false AS ext
+      FROM ten t JOIN pg_class c ON c.oid = t.relid
+     WHERE c.relpersistence = 'p' AND c.relkind IN ('r', 'p')
+       AND c.relnamespace <> 'tenant_rls'::regnamespace
+    UNION ALL
+    SELECT c.oid, format('tenant_rls.%I', c.relname), c.relnamespace, true
+      FROM pg_class c
+     WHERE c.relnamespace = 'tenant_rls'::regnamespace AND c.relkind IN ('r', 'p') AND c.relpersistence = 'p'),
+-- the tables subscriptions of this database write into, and their partitions
+subrels AS MATERIALIZED (
+    SELECT sr.srrelid AS relid FROM pg_subscription_rel sr
+    UNION
+    SELECT pt.relid FROM pg_subscription_rel sr CROSS JOIN LATERAL pg_partition_tree(sr.srrelid) pt),
 owners AS (SELECT DISTINCT t.owner, o.rolsuper AS owner_super
              FROM ten t JOIN pg_roles o ON o.oid = t.owner),
 -- user functions called by policies, at any depth, and the settings their
@@ -2203,7 +2230,8 @@ SELECT 'role_replication',
        CASE WHEN b.oid = l.oid THEN format('Login role %s has REPLICATION.', quote_ident(l.rolname))
             ELSE format('Login role %s can SET ROLE to %s, which has REPLICATION.', quote_ident(l.rolname), quote_ident(b.rolname)) END,
        'Logical decoding (pg_create_logical_replication_slot(), pg_logical_slot_get_changes()) and pg_basebackup read every tenant''s rows and the audit log without row-level security, and a base backup carries postgresql.conf (tenant_rls.signing_key) and the audit key. Keep REPLICATION for a dedicated role that standbys and backups use and applications never log in as.',
-       CASE WHEN b.oid = l.oid THEN format('ALTER ROLE %I NOREPLICATION;', l.rolname)
+       -- NOREPLICATION ends none of the role's replication connections
+       CASE WHEN b.oid = l.oid THEN format('ALTER ROLE %I NOREPLICATION; SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = %L AND backend_type = ''walsender'';', l.rolname, l.rolname)
             WHEN EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = l.oid AND m.roleid = b.oid)
             THEN format('REVOKE %I FROM %I;', b.rolname, l.rolname) END,
        NULL::oid
@@ -2832,6 +2860,112 @@ SELECT 'audit_guard_not_always', 'warning', format('%s %I', g.tgrelid::regclass,
  WHERE c.relnamespace = 'tenant_rls'::regnamespace
    AND g.tgname IN ('audit_guard', 'audit_guard_truncate', 'audit_config_fix_oid')
    AND NOT g.tgisinternal AND g.tgenabled <> 'A'
+UNION ALL
+-- publications: logical replication ignores row-level security, a
+-- subscriber receives every tenant's rows.  FOR TABLE members one finding
+-- per table (fix: drop it from the publication); FOR ALL TABLES and FOR
+-- TABLES IN SCHEMA one per publication (no fix: DROP PUBLICATION is not
+-- offered blindly).  Tables of schema tenant_rls (the audit log, the grants,
+-- the registry) make it an error.  Unlogged and temporary tables are never
+-- published.
+SELECT 'publication_includes_tenant_table', CASE WHEN x.ext THEN 'error' ELSE 'warning' END,
+       format('%I ON %s', x.pubname, x.qname), 'publication',
+       format('Publication %I includes %s %s.', x.pubname,
+              CASE WHEN x.ext THEN 'table' ELSE 'tenant table' END, x.qname),
+       'Logical replication does not apply row-level security: every subscriber of the publication receives every tenant''s rows of this table'
+       || CASE WHEN x.ext THEN ' (a table of tenant_rls: the audit log, the cross-tenant grants, the registry)' ELSE '' END
+       || '. Drop the table from the publication; if the subscriber is an intended replica of all tenants (a reporting copy under the same protection), accept the finding with tenant_rls.accept_finding().',
+       format('ALTER PUBLICATION %I DROP TABLE %s;', x.pubname, x.qname), CASE WHEN NOT x.ext THEN x.relid END
+  FROM (SELECT p.pubname, t.relid, t.qname, t.ext
+          FROM pg_publication_rel pr
+          JOIN pg_publication p ON p.oid = pr.prpubid
+          JOIN pubtabs t ON t.relid = pr.prrelid) x
+UNION ALL
+SELECT 'publication_includes_tenant_table', CASE WHEN bool_or(x.ext) THEN 'error' ELSE 'warning' END,
+       quote_ident(x.pubname), 'publication',
+       format('Publication %I (%s) includes %s tenant table(s)%s.', x.pubname,
+              CASE WHEN x.alltables THEN 'FOR ALL TABLES' ELSE 'FOR TABLES IN SCHEMA' END,
+              count(*) FILTER (WHERE NOT x.ext),
+              CASE WHEN bool_or(x.ext) THEN format(' and %s table(s) of tenant_rls', count(*) FILTER (WHERE x.ext)) ELSE '' END),
+       format('Logical replication does not apply row-level security: every subscriber of the publication receives every tenant''s rows of these tables%s. Tables: %s%s. A publication FOR ALL TABLES or FOR TABLES IN SCHEMA cannot leave single tables out: recreate it FOR TABLE with the tables that hold no tenant rows (DROP PUBLICATION %I; CREATE PUBLICATION %I FOR TABLE ...;), which is not done for you, as dropping the publication breaks its subscribers. If the subscriber is an intended replica of all tenants, accept the finding with tenant_rls.accept_finding().',
+              CASE WHEN bool_or(x.ext) THEN ' (tables of tenant_rls too: the audit log, the cross-tenant grants, the registry)' ELSE '' END,
+              array_to_string((array_agg(x.qname ORDER BY x.qname))[1:10], ', '),
+              CASE WHEN count(*) > 10 THEN format(' and %s more', count(*) - 10) ELSE '' END,
+              x.pubname, x.pubname),
+       NULL, NULL::oid
+  FROM (SELECT p.pubname, true AS alltables, t.qname, t.ext
+          FROM pg_publication p CROSS JOIN pubtabs t WHERE p.puballtables
+        UNION ALL
+        SELECT p.pubname, false, t.qname, t.ext
+          FROM pg_publication_namespace pn
+          JOIN pg_publication p ON p.oid = pn.pnpubid
+          JOIN pubtabs t ON t.nspoid = pn.pnnspid) x
+ GROUP BY x.pubname, x.alltables
+UNION ALL
+-- subscriptions of this database: the apply worker runs with
+-- session_replication_role = replica, so audit triggers that are not ENABLE
+-- ALWAYS do not fire on what it applies (the tables it writes: those of
+-- pg_subscription_rel and their partitions)
+SELECT 'subscription_audit_not_always', 'warning', x.qname, 'table',
+       format('Table %s is replicated into by a subscription and its audit trigger(s) %s %s not ENABLE ALWAYS.',
+              x.qname, x.names, CASE WHEN x.n = 1 THEN 'is' ELSE 'are' END),
+       'The apply worker of a subscription runs with session_replication_role = replica: triggers that are only ENABLEd (or ENABLE REPLICA for the other sessions) do not fire for the changes it applies, so they reach the table without being recorded in the audit log. tenant_rls.enable_audit() keeps an ENABLE ALWAYS or ENABLE REPLICA state when it re-creates the triggers.',
+       x.fix, x.relid
+  FROM (SELECT tg.tgrelid AS relid,
+               (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tg.tgrelid) AS qname,
+               count(*) AS n,
+               string_agg(quote_ident(tg.tgname), ', ' ORDER BY tg.tgname) AS names,
+               string_agg(format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I;', tg.tgrelid::regclass, tg.tgname), ' '
+                          ORDER BY tg.tgname) AS fix
+          FROM pg_trigger tg
+          JOIN subrels s ON s.relid = tg.tgrelid
+         WHERE tg.tgfoid = (SELECT p.oid FROM pg_proc p
+                             WHERE p.pronamespace = 'tenant_rls'::regnamespace
+                               AND p.proname = 'audit_trigger' AND p.pronargs = 0)
+           AND tg.tgenabled <> 'A'
+         GROUP BY tg.tgrelid) x
+UNION ALL
+-- ... and a subscription whose owner row-level security binds: the PG15
+-- apply worker refuses to write into a table with RLS enabled
+SELECT 'subscription_owner_subject_to_rls', 'error', quote_ident(x.subname), 'subscription',
+       format('Subscription %I is owned by %I, which is neither a superuser nor BYPASSRLS, and replicates into %s table(s) with row-level security.',
+              x.subname, x.owner, x.n),
+       format('The apply worker of PostgreSQL 15 runs as the subscription''s owner and stops on the first change to a table with row-level security ("cannot replicate into relation with row-level security enabled"), then retries for ever: nothing is replicated any more, and the publisher''s slot retains WAL. Tables: %s. Give the subscription to a superuser (only a superuser may own one; this owner lost it).', x.tables),
+       format('ALTER SUBSCRIPTION %I OWNER TO %I;', x.subname, (SELECT r.rolname FROM pg_roles r WHERE r.oid = 10)),
+       NULL::oid
+  FROM (SELECT s.subname, o.rolname AS owner, count(*) AS n,
+               string_agg(format('%s', c.oid::regclass), ', ' ORDER BY c.oid::regclass::text) AS tables
+          FROM pg_subscription s
+          JOIN pg_roles o ON o.oid = s.subowner
+          JOIN pg_subscription_rel sr ON sr.srsubid = s.oid
+          JOIN pg_class c ON c.oid = sr.srrelid
+         WHERE s.subdbid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+           AND NOT o.rolsuper AND NOT o.rolbypassrls AND c.relrowsecurity
+         GROUP BY s.subname, o.rolname) x
+UNION ALL
+-- a walsender whose role lost REPLICATION (ALTER ROLE ... NOREPLICATION
+-- ends no connection): it keeps streaming
+SELECT 'walsender_without_replication', 'error', quote_ident(r.rolname), 'role',
+       -- (the count and process ids in the detail: an acceptance is bound
+       -- to the message)
+       format('Role %s has replication connections (walsender) but no longer has REPLICATION.',
+              quote_ident(r.rolname)),
+       format('ALTER ROLE ... NOREPLICATION is checked when a replication connection starts; the ones the role already has keep streaming every tenant''s rows (%s connection(s), process ids %s). Terminate them.',
+              count(*), string_agg(a.pid::text, ', ' ORDER BY a.pid)),
+       format('SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = %L AND backend_type = ''walsender'';', r.rolname),
+       NULL::oid
+  FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
+ WHERE a.backend_type = 'walsender' AND NOT r.rolreplication AND NOT r.rolsuper
+ GROUP BY r.rolname
+UNION ALL
+-- an UNLOGGED tenant table: emptied by a crash, absent on standbys
+SELECT 'tenant_table_unlogged', 'warning', t.qname, 'table',
+       format('Tenant table %s is UNLOGGED.', t.qname),
+       'An unlogged table is emptied after a crash while the audit log keeps the changes of its rows (audit_history() shows rows that no longer exist), a standby does not have its rows (a failover loses every tenant''s rows of it), and publications do not replicate it.',
+       format('ALTER TABLE %s SET LOGGED;', t.qname), t.relid
+  FROM ten t JOIN pg_class c ON c.oid = t.relid
+ WHERE c.relpersistence = 'u'
 UNION ALL
 -- the log's partition of this month or the next missing while some table is
 -- audited (not on a standby: nothing writes there)
