@@ -190,7 +190,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('tenant_table_unlogged', 'warning', 'tenant table UNLOGGED',
      'A tenant table is UNLOGGED: after a crash it is emptied while the audit log still records its rows, a standby does not have its rows (a failover loses them) and publications do not replicate it.'),
     ('audit_partition_missing', 'warning', 'audit log partition of this or next month missing',
-     'The audit log (tenant_rls.audit_batch) has no partition for the current or the next month (UTC): batches of that month go to the default partition, which audit_purge() cannot drop by whole months, and a month whose batches reached the default partition cannot get its own partition until they are purged.'),
+     'The audit log (tenant_rls.audit_batch) has no partition for the current or the next month (UTC): batches of that month go to the default partition, which audit_purge() cannot drop by whole months (audit_maintain() moves them into the month''s partition when it creates it).'),
     ('audit_delivery_inactive', 'warning', 'deferred audit delivery configured but not running',
      'tenant_rls.audit_delivery = deferred is set for a role, this database or in the configuration file, but deferred delivery does not run in this database (not started, or the library is not preloaded): audited changes are written in the committing transaction, at the full cost.'),
     ('audit_delivery_stalled', 'warning', 'deferred audit delivery stalled',
