@@ -102,7 +102,9 @@ SELECT level, object, message, fix FROM pg_temp.mine('subscription_audit_not_alw
 SELECT pg_temp.apply_fix('subscription_audit_not_always', 'covr.repl_orders');
 SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'covr.repl_orders'::regclass AND NOT tgisinternal ORDER BY 1;
 SELECT level, object FROM pg_temp.mine('subscription_audit_not_always');
--- enable_audit() again keeps ENABLE ALWAYS (and ENABLE REPLICA) ...
+-- enable_audit() again keeps ENABLE ALWAYS; an ENABLE REPLICA trigger, which
+-- ordinary sessions do not fire, is plain ENABLE again (review rev25d: it was
+-- kept, and lint()'s fix of audit_missing, enable_audit(), did nothing) ...
 SELECT tenant_rls.enable_audit('covr.repl_orders', exclude => ARRAY['note']);
 SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'covr.repl_orders'::regclass AND NOT tgisinternal ORDER BY 1;
 ALTER TABLE covr.repl_orders ENABLE REPLICA TRIGGER tenant_rls_audit_truncate;

@@ -712,9 +712,11 @@ BEGIN
     END IF;
 
     -- (re)create the triggers: this also invalidates the cached column lists.
-    -- An ENABLE ALWAYS or ENABLE REPLICA state is kept (a subscription's
-    -- table: its apply worker runs with session_replication_role = replica,
-    -- subscription_audit_not_always); a disabled trigger is enabled again.
+    -- An ENABLE ALWAYS state is kept (a subscription's table: its apply
+    -- worker runs with session_replication_role = replica,
+    -- subscription_audit_not_always); a disabled or ENABLE REPLICA trigger,
+    -- which ordinary sessions do not fire, is plain ENABLE again (lint()'s
+    -- fix of audit_missing is this function: review rev25d).
     SELECT t.tgenabled INTO row_state FROM pg_catalog.pg_trigger t
      WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND NOT t.tgisinternal
        AND t.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit';
@@ -727,13 +729,11 @@ BEGIN
                               'FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger()', tbl);
     EXECUTE pg_catalog.format('CREATE TRIGGER tenant_rls_audit_truncate BEFORE TRUNCATE ON %s '
                               'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_trigger()', tbl);
-    IF row_state OPERATOR(pg_catalog.=) ANY ('{A,R}'::"char"[]) THEN
-        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE %s TRIGGER tenant_rls_audit', tbl,
-                                  CASE row_state WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END);
+    IF row_state OPERATOR(pg_catalog.=) 'A' THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tenant_rls_audit', tbl);
     END IF;
-    IF trunc_state OPERATOR(pg_catalog.=) ANY ('{A,R}'::"char"[]) THEN
-        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE %s TRIGGER tenant_rls_audit_truncate', tbl,
-                                  CASE trunc_state WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END);
+    IF trunc_state OPERATOR(pg_catalog.=) 'A' THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tenant_rls_audit_truncate', tbl);
     END IF;
     -- statement triggers are not cloned: every partition gets its own
     PERFORM tenant_rls.audit_sync_truncate_triggers(tbl);

@@ -2909,7 +2909,7 @@ UNION ALL
 SELECT 'subscription_audit_not_always', 'warning', x.qname, 'table',
        format('Table %s is replicated into by a subscription and its audit trigger(s) %s %s not ENABLE ALWAYS.',
               x.qname, x.names, CASE WHEN x.n = 1 THEN 'is' ELSE 'are' END),
-       'The apply worker of a subscription runs with session_replication_role = replica: triggers that are only ENABLEd (or ENABLE REPLICA for the other sessions) do not fire for the changes it applies, so they reach the table without being recorded in the audit log. tenant_rls.enable_audit() keeps an ENABLE ALWAYS or ENABLE REPLICA state when it re-creates the triggers.',
+       'The apply worker of a subscription runs with session_replication_role = replica: triggers that are only ENABLEd do not fire for the changes it applies, so they reach the table without being recorded in the audit log (and ENABLE REPLICA ones do not fire for the table''s other writers). tenant_rls.enable_audit() keeps an ENABLE ALWAYS state when it re-creates the triggers.',
        x.fix, x.relid
   FROM (SELECT tg.tgrelid AS relid,
                (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
