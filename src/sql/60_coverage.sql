@@ -1118,15 +1118,18 @@ approles AS MATERIALIZED (
 -- the tables a publication may include that hold tenant rows: tenant tables
 -- and the extension's own (ext); unlogged and temporary ones are never
 -- published
+-- (nothing to compute in a database without publications)
 pubtabs AS MATERIALIZED (
     SELECT c.oid AS relid, t.qname, c.relnamespace AS nspoid, false AS ext
       FROM ten t JOIN pg_class c ON c.oid = t.relid
      WHERE c.relpersistence = 'p' AND c.relkind IN ('r', 'p')
        AND c.relnamespace <> 'tenant_rls'::regnamespace
+       AND EXISTS (SELECT 1 FROM pg_publication)
     UNION ALL
     SELECT c.oid, format('tenant_rls.%I', c.relname), c.relnamespace, true
       FROM pg_class c
-     WHERE c.relnamespace = 'tenant_rls'::regnamespace AND c.relkind IN ('r', 'p') AND c.relpersistence = 'p'),
+     WHERE c.relnamespace = 'tenant_rls'::regnamespace AND c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
+       AND EXISTS (SELECT 1 FROM pg_publication)),
 -- the tables subscriptions of this database write into, and their partitions
 subrels AS MATERIALIZED (
     SELECT sr.srrelid AS relid FROM pg_subscription_rel sr
