@@ -2806,8 +2806,9 @@ grant_set_free(GrantSet *s)
 	pfree(s);
 }
 
+/* what an entry holds (before it is removed) */
 static void
-grant_table_free_sets(GrantTable *t)
+grant_table_free(GrantTable *t)
 {
 	while (t->sets != NULL)
 	{
@@ -2817,6 +2818,12 @@ grant_table_free_sets(GrantTable *t)
 		t->sets = next;
 	}
 	t->nsets = 0;
+	for (int i = 0; i < t->ngrantees; i++)
+		pfree(t->grantees[i]);
+	if (t->grantees != NULL)
+		pfree(t->grantees);
+	t->grantees = NULL;
+	t->ngrantees = 0;
 }
 
 static void
@@ -2844,11 +2851,7 @@ grant_cache_inval(Datum arg, Oid relid)
 
 		if (t != NULL)
 		{
-			grant_table_free_sets(t);
-			for (int i = 0; i < t->ngrantees; i++)
-				pfree(t->grantees[i]);
-			if (t->grantees != NULL)
-				pfree(t->grantees);
+			grant_table_free(t);
 			hash_search(grant_tables, &relid, HASH_REMOVE, NULL);
 			grant_cache_generation++;
 		}
