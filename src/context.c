@@ -18,6 +18,7 @@
 #include <ctype.h>
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -561,4 +562,60 @@ tenant_rls_current_tenant_int(PG_FUNCTION_ARGS)
 	if (v == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32((int32) context_integer(&int4_cache, v, PG_INT32_MIN, PG_INT32_MAX, "integer"));
+}
+
+/*
+ * What the accessor returning type `type` would return now, without raising
+ * an error: false where it would return NULL or raise one (no tenant, a
+ * value strict mode does not trust, one not in the type's canonical form).
+ * For the planner (planner_prune.c), which then leaves the call alone.
+ */
+bool
+tenant_context_peek(Oid type, Datum *result)
+{
+	const char *v = tenant_setting_get();
+
+	if (v == NULL || v[0] == '\0' || !tenant_strict_value_trusted())
+		return false;
+	switch (type)
+	{
+		case TEXTOID:
+			*result = CStringGetTextDatum(v);
+			return true;
+		case UUIDOID:
+			{
+				pg_uuid_t	u;
+				pg_uuid_t  *copy;
+				char	   *canonical;
+				bool		same;
+
+				if (!parse_uuid(v, &u))
+					return false;
+				canonical = uuid_to_cstring(&u);
+				same = strcmp(canonical, v) == 0;
+				pfree(canonical);
+				if (!same)
+					return false;
+				copy = palloc(sizeof(pg_uuid_t));
+				*copy = u;
+				*result = UUIDPGetDatum(copy);
+				return true;
+			}
+		case INT8OID:
+		case INT4OID:
+			{
+				int64		n;
+				char		canonical[32];
+
+				if (!parse_int_range(v, type == INT8OID ? PG_INT64_MIN : PG_INT32_MIN,
+									 type == INT8OID ? PG_INT64_MAX : PG_INT32_MAX, &n))
+					return false;
+				snprintf(canonical, sizeof(canonical), INT64_FORMAT, n);
+				if (strcmp(canonical, v) != 0)
+					return false;
+				*result = type == INT8OID ? Int64GetDatum(n) : Int32GetDatum((int32) n);
+				return true;
+			}
+	}
+	return false;
 }

@@ -35,4 +35,6 @@ extern void tenant_context_store_verified(const char *canonical);
  */
 extern const char *tenant_context_get(void);
 
+extern bool tenant_context_peek(Oid type, Datum *result);
+
 #endif							/* TENANT_RLS_CONTEXT_H */

@@ -43,6 +43,7 @@
 
 #include "guc.h"
 #include "module_init.h"
+#include "planner_prune.h"
 #include "strict.h"
 #include "token.h"
 
@@ -357,6 +358,7 @@ assign_tenant_setting(const char *newval, void *extra)
 		OidIsValid(value_privileged_by) && value_privileged_by == just_checked_role;
 	just_checked_role = InvalidOid;
 	publish_leader_state();
+	tenant_planner_tenant_changed();
 }
 
 /*
@@ -577,6 +579,12 @@ tenant_setting_get(void)
 	if (tenant_setting_defined)
 		return tenant_setting_value;
 	return GetConfigOption(TENANT_SETTING, true, false);
+}
+
+bool
+tenant_setting_tracked(void)
+{
+	return tenant_setting_defined;
 }
 
 /*

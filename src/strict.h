@@ -58,4 +58,7 @@ extern void tenant_strict_privileges_changed(void);
 /* the value of app.current_tenant_id, NULL when never set */
 extern const char *tenant_setting_get(void);
 
+/* every change of app.current_tenant_id reaches this module's assign hook */
+extern bool tenant_setting_tracked(void);
+
 #endif							/* TENANT_RLS_STRICT_H */

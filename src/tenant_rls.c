@@ -11,6 +11,8 @@
  *   policy_require.c   require_tenant*(): the tenant column's default
  *   planner_stats.c    what the planner learns from a protected table's
  *                      statistics under row-level security
+ *   planner_prune.c    plan-time partition pruning of tables partitioned by
+ *                      the tenant column
  *   owner_code.c       code of other roles run by the extension's privileged
  *                      work runs as its owner; no DDL inside our own DDL
  *   event_trigger.c    auto-protection, drift guard, registry upkeep
@@ -59,6 +61,7 @@ _PG_init(void)
 	tenant_rls_token_init();
 	tenant_rls_audit_init();
 	tenant_rls_planner_stats_init();
+	tenant_rls_planner_prune_init();
 
 	MarkGUCPrefixReserved("tenant_rls");
 }

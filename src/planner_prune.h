@@ -1,0 +1,11 @@
+/*
+ * planner_prune.h -- plan-time partition pruning of tables partitioned by
+ * their tenant column (planner_prune.c).
+ */
+#ifndef TENANT_RLS_PLANNER_PRUNE_H
+#define TENANT_RLS_PLANNER_PRUNE_H
+
+/* the tenant setting changed: plans made for the previous tenant are invalid */
+extern void tenant_planner_tenant_changed(void);
+
+#endif							/* TENANT_RLS_PLANNER_PRUNE_H */

@@ -1,0 +1,209 @@
+# Plan-time partition pruning of tables partitioned by the tenant column
+# (src/planner_prune.c; review rev25c).  With the library preloaded, a plan
+# made for one execution names only the tenant's partition, a plan cached
+# across a change of tenant is made again for the new tenant (a stale one
+# would read nothing), and rows a grant or the admin role makes visible stay
+# visible.  Everything runs as app: not superuser, not BYPASSRLS, not the
+# owner of the tables.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('partition_pruning');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'tenant_rls'
+tenant_rls.audit = off
+tenant_rls.admin_role = 'support'
+});
+$node->start;
+$node->safe_psql('postgres', q{
+SET client_min_messages = error;
+CREATE EXTENSION tenant_rls;
+CREATE ROLE app LOGIN;
+CREATE ROLE support;
+CREATE ROLE supporter LOGIN IN ROLE support;
+CREATE ROLE owner_role;
+CREATE SCHEMA s AUTHORIZATION owner_role;
+GRANT USAGE ON SCHEMA s TO app, supporter;
+SET ROLE owner_role;
+-- bigint tenants, one list partition each
+CREATE TABLE s.orders (tenant_id bigint NOT NULL, id int NOT NULL, v int,
+                       PRIMARY KEY (tenant_id, id)) PARTITION BY LIST (tenant_id);
+CREATE TABLE s.orders_1 PARTITION OF s.orders FOR VALUES IN (1);
+CREATE TABLE s.orders_2 PARTITION OF s.orders FOR VALUES IN (2);
+CREATE TABLE s.orders_3 PARTITION OF s.orders FOR VALUES IN (3);
+INSERT INTO s.orders SELECT t, i, t * 100 + i FROM generate_series(1, 3) t, generate_series(1, 10) i;
+-- text tenants, hash partitions, the tenant's partitions by range below
+CREATE TABLE s.notes (tenant_id text NOT NULL, id int NOT NULL, body text) PARTITION BY HASH (tenant_id);
+CREATE TABLE s.notes_0 PARTITION OF s.notes FOR VALUES WITH (MODULUS 4, REMAINDER 0) PARTITION BY RANGE (id);
+CREATE TABLE s.notes_0_lo PARTITION OF s.notes_0 FOR VALUES FROM (MINVALUE) TO (5);
+CREATE TABLE s.notes_0_hi PARTITION OF s.notes_0 FOR VALUES FROM (5) TO (MAXVALUE);
+CREATE TABLE s.notes_1 PARTITION OF s.notes FOR VALUES WITH (MODULUS 4, REMAINDER 1);
+CREATE TABLE s.notes_2 PARTITION OF s.notes FOR VALUES WITH (MODULUS 4, REMAINDER 2);
+CREATE TABLE s.notes_3 PARTITION OF s.notes FOR VALUES WITH (MODULUS 4, REMAINDER 3);
+INSERT INTO s.notes SELECT 't' || t, i, 'n' FROM generate_series(1, 8) t, generate_series(1, 10) i;
+-- partitioned by something else: nothing to prune by the tenant
+CREATE TABLE s.events (tenant_id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE s.events_a PARTITION OF s.events FOR VALUES FROM ('2026-01-01') TO ('2026-07-01');
+CREATE TABLE s.events_b PARTITION OF s.events FOR VALUES FROM ('2026-07-01') TO ('2027-01-01');
+INSERT INTO s.events SELECT t, DATE '2026-01-01' + i * 30 FROM generate_series(1, 3) t, generate_series(0, 11) i;
+-- a table with a grant
+CREATE TABLE s.docs (tenant_id text NOT NULL, id int NOT NULL) PARTITION BY LIST (tenant_id);
+CREATE TABLE s.docs_1 PARTITION OF s.docs FOR VALUES IN ('t1');
+CREATE TABLE s.docs_2 PARTITION OF s.docs FOR VALUES IN ('t2');
+CREATE TABLE s.docs_3 PARTITION OF s.docs FOR VALUES IN ('t3');
+INSERT INTO s.docs SELECT 't' || t, i FROM generate_series(1, 3) t, generate_series(1, 10) i;
+CREATE TABLE s.customers (tenant_id bigint NOT NULL, id int PRIMARY KEY);
+INSERT INTO s.customers SELECT (i - 1) % 3 + 1, i FROM generate_series(1, 30) i;
+RESET ROLE;
+SELECT count(*) FROM tenant_rls.protect('s.orders');
+SELECT count(*) FROM tenant_rls.protect('s.notes');
+SELECT count(*) FROM tenant_rls.protect('s.events');
+SELECT count(*) FROM tenant_rls.protect('s.customers');
+SELECT count(*) FROM tenant_rls.protect('s.docs');
+GRANT SELECT, UPDATE, DELETE ON s.orders TO app;
+GRANT SELECT ON s.notes, s.events, s.customers, s.docs TO app, supporter;
+GRANT SELECT ON s.orders TO supporter;
+-- tenant 3 may read tenant 1's documents
+SELECT tenant_rls.grant_access('s.docs', 't1', 't3', 'read');
+ANALYZE;
+});
+
+sub as_role
+{
+	my ($role, $sql) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', $sql,
+		extra_params => [ '-U', $role ], on_error_stop => 1);
+	diag("stderr: $err") if $ret != 0;
+	return $out;
+}
+sub as_app { return as_role('app', $_[0]); }
+
+# the partitions a plan names (EXPLAIN without costs), in order, and how many
+# the executor removed when it started (the plan had them all)
+sub scanned
+{
+	my ($plan) = @_;
+	my @parts = $plan =~ /Scan (?:using \S+ )?on (\w+)/g;
+	my @removed = $plan =~ /Subplans Removed: (\d+)/g;
+	return join(',', @parts) . (@removed ? ' +' . join('+', @removed) . ' removed at executor start' : '');
+}
+
+# --- a plan for one execution names the tenant's partition only
+my $plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) SELECT * FROM s.orders WHERE id = 3; COMMIT;});
+is(scanned($plan), 'orders_2', 'simple protocol: the plan names only the tenant\'s list partition (pruned while planning)');
+like($plan, qr/tenant_rls\.current_tenant_bigint\(\)/, '... and still compares with the accessor')
+  or diag($plan);
+is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+SELECT string_agg(tenant_id || ':' || id, ',' ORDER BY id) FROM s.orders WHERE id <= 3; COMMIT;}),
+	'2:1,2:2,2:3', '... and reads the tenant\'s rows');
+
+$plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant('t5') \g /dev/null
+EXPLAIN (COSTS OFF) SELECT count(*) FROM s.notes; COMMIT;});
+my $t5 = $node->safe_psql('postgres', q{SELECT tableoid::regclass FROM s.notes WHERE tenant_id = 't5' LIMIT 1});
+$t5 =~ s/^s\.//;
+is(scanned($plan), $t5, 'text tenants in hash partitions: one partition');
+$plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant('t5') \g /dev/null
+EXPLAIN (COSTS OFF) SELECT * FROM s.notes WHERE id = 7; COMMIT;});
+my $hi = $t5 eq 'notes_0' ? 'notes_0_hi' : $t5;
+is(scanned($plan), $hi, '... and partitions below it pruned by their own key');
+
+# nothing to prune by: the plan is PostgreSQL's (no copied value)
+$plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) SELECT count(*) FROM s.events; COMMIT;});
+is(scanned($plan), 'events_a,events_b', 'a table partitioned by time: every partition');
+unlike($plan, qr/'2'::bigint/, '... and no copied tenant value');
+
+# no tenant: nothing is copied, no rows
+$plan = as_app(q{EXPLAIN (COSTS OFF) SELECT * FROM s.orders});
+is(scanned($plan), ' +3 removed at executor start', 'no tenant: no value copied, every partition pruned at executor start');
+is(as_app(q{SELECT count(*) FROM s.orders}), '0', '... and no rows');
+
+# --- plans cached across a change of tenant
+my $out = as_app(q{
+PREPARE q AS SELECT tenant_id, count(*), sum(v) FROM s.orders GROUP BY 1;
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+EXECUTE q; EXECUTE q; COMMIT;
+BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+EXECUTE q; COMMIT;
+SELECT tenant_rls.set_tenant(3::bigint, false) \g /dev/null
+EXECUTE q;
+SELECT tenant_rls.set_tenant(1::bigint, false) \g /dev/null
+EXECUTE q;
+SELECT tenant_rls.clear_tenant() \g /dev/null
+EXECUTE q;
+SELECT 'end';
+});
+is($out, "1|10|1055\n1|10|1055\n2|10|2055\n3|10|3055\n1|10|1055\nend",
+	'a prepared statement without parameters (a cached generic plan) follows each change of tenant');
+
+$out = as_app(q{
+PREPARE p(int) AS SELECT tenant_id, count(*) FROM s.orders WHERE id > $1 GROUP BY 1;
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+EXECUTE p(0); EXECUTE p(1); EXECUTE p(2); EXECUTE p(3); EXECUTE p(4); EXECUTE p(5); EXECUTE p(6); COMMIT;
+BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+EXECUTE p(8); COMMIT;
+SET plan_cache_mode = force_generic_plan;
+BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+EXECUTE p(9); COMMIT;
+});
+is($out, "1|10\n1|9\n1|8\n1|7\n1|6\n1|5\n1|4\n2|2\n3|1",
+	'a prepared statement with parameters: custom and generic plans read the current tenant');
+$plan = as_app(q{SET plan_cache_mode = force_generic_plan;
+PREPARE p(int) AS SELECT count(*) FROM s.orders WHERE id > $1;
+BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) EXECUTE p(1); COMMIT;});
+is(scanned($plan), 'orders_2 +2 removed at executor start', '... a generic plan for any parameters keeps pruning at executor start');
+
+$node->safe_psql('postgres', q{
+CREATE FUNCTION s.order_summary() RETURNS text LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT string_agg(DISTINCT tenant_id::text, ',') || '/' || count(*) FROM s.orders);
+END $$;
+GRANT EXECUTE ON FUNCTION s.order_summary() TO app;
+});
+$out = as_app(q{
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SELECT s.order_summary(); SELECT s.order_summary(); COMMIT;
+BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+SELECT s.order_summary(); COMMIT;
+BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+SAVEPOINT a; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SELECT s.order_summary(); ROLLBACK TO a;
+SELECT s.order_summary(); COMMIT;
+});
+is($out, "1/10\n1/10\n3/10\n1/10\n2/10",
+	'a PL/pgSQL function\'s cached query follows the tenant, also across a rolled-back savepoint');
+
+# --- writes, joins, and rows other than the tenant's own
+$out = as_app(q{
+BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+UPDATE s.orders SET v = v + 1 WHERE id = 1 RETURNING tenant_id, id;
+DELETE FROM s.orders WHERE id = 10 RETURNING tenant_id, id;
+COMMIT;
+});
+is($out, "2|1\n2|10", 'UPDATE and DELETE change one row of the tenant');
+is($node->safe_psql('postgres', q{SELECT string_agg(tenant_id || ':' || id || ':' || v, ',' ORDER BY tenant_id, id)
+  FROM s.orders WHERE id IN (1, 10)}), '1:1:101,1:10:110,2:1:202,3:1:301,3:10:310',
+	'... the tenant\'s rows only');
+is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+SELECT count(*), count(o.id), count(DISTINCT o.tenant_id)
+  FROM s.customers c LEFT JOIN s.orders o ON o.id = c.id; COMMIT;}),
+	'10|3|1', 'an outer join to the partitioned table: the tenant\'s rows only');
+
+is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant('t3') \g /dev/null
+SELECT string_agg(DISTINCT tenant_id, ',') || '/' || count(*) FROM s.docs; COMMIT;}),
+	't1,t3/20', 'a grant: the granted tenant\'s rows stay visible');
+is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant('t2') \g /dev/null
+SELECT string_agg(DISTINCT tenant_id, ',') || '/' || count(*) FROM s.docs; COMMIT;}),
+	't2/10', '... to the grantee only');
+is(as_role('supporter', q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+SELECT string_agg(DISTINCT tenant_id::text, ',') || '/' || count(*) FROM s.orders; COMMIT;}),
+	'1,2,3/29', 'a member of admin_role: every tenant\'s rows stay visible');
+
+$node->stop;
+done_testing();
