@@ -70,11 +70,15 @@ static get_relation_info_hook_type prev_relation_info_hook = NULL;
 
 /*
  * The dependency plans with a copied value record: PROCOID with the hash of
- * InvalidOid, which no function has, so no other change of pg_proc
- * invalidates them and invalidating them touches no other cache entry.
+ * OID 1, which no function has.  Plans record dependencies on functions
+ * with an OID of FirstUnpinnedObjectId or above only, so no other plan has
+ * it, and no change of pg_proc invalidates these.  (Not InvalidOid: its
+ * hash is 0, which PostgreSQL's plan cache reads as "every plan".)
  * Computed while planning (a catalog cache may need initialising); the
  * assign hook, which may run while a transaction aborts, only uses it.
  */
+#define TENANT_PLAN_MARKER_OID ((Oid) 1)
+
 static uint32 tenant_plan_hash = 0;
 static bool tenant_plan_hash_known = false;
 
@@ -208,7 +212,8 @@ record_tenant_dependency(PlannerInfo *root)
 
 	if (!tenant_plan_hash_known)
 	{
-		tenant_plan_hash = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(InvalidOid));
+		tenant_plan_hash = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(TENANT_PLAN_MARKER_OID));
+		Assert(tenant_plan_hash != 0);
 		tenant_plan_hash_known = true;
 	}
 	foreach(lc, root->glob->invalItems)

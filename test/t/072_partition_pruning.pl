@@ -14,7 +14,8 @@ use Test::More;
 my $node = PostgreSQL::Test::Cluster->new('partition_pruning');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'tenant_rls'
+shared_preload_libraries = 'tenant_rls, pg_stat_statements'
+pg_stat_statements.track_planning = on
 tenant_rls.audit = off
 tenant_rls.admin_role = 'support'
 });
@@ -22,6 +23,7 @@ $node->start;
 $node->safe_psql('postgres', q{
 SET client_min_messages = error;
 CREATE EXTENSION tenant_rls;
+CREATE EXTENSION pg_stat_statements;
 CREATE ROLE app LOGIN;
 CREATE ROLE support;
 CREATE ROLE supporter LOGIN IN ROLE support;
@@ -140,6 +142,22 @@ SELECT 'end';
 });
 is($out, "1|10|1055\n1|10|1055\n2|10|2055\n3|10|3055\n1|10|1055\nend",
 	'a prepared statement without parameters (a cached generic plan) follows each change of tenant');
+
+# ... and only those: a cached plan of another table is planned once
+$out = as_app(q{
+PREPARE q AS SELECT count(*) FROM s.orders;
+PREPARE other AS SELECT count(*) AS other_count FROM s.customers;
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+EXECUTE q; EXECUTE other; COMMIT;
+BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+EXECUTE q; EXECUTE other; COMMIT;
+BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+EXECUTE q; EXECUTE other; COMMIT;
+});
+is($out, "10\n10\n10\n10\n10\n10", '... (the statements ran)');
+is($node->safe_psql('postgres', q{SELECT plans || '/' || calls FROM pg_stat_statements
+  WHERE query LIKE '%other_count%' AND query NOT LIKE '%pg_stat_statements%'}), '1/3',
+	'a change of tenant leaves the cached plans of other tables alone');
 
 $out = as_app(q{
 PREPARE p(int) AS SELECT tenant_id, count(*) FROM s.orders WHERE id > $1 GROUP BY 1;
