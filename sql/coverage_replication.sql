@@ -64,6 +64,21 @@ SELECT level, object FROM pg_temp.mine('publication_includes_tenant_table');
 ALTER PUBLICATION covr_pub ADD TABLE tenant_rls.tenant_grant;
 SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'publication_includes_tenant_table' AND object LIKE 'covr_pub %';
 ALTER PUBLICATION covr_pub DROP TABLE tenant_rls.tenant_grant;
+-- FOR TABLE a partitioned table not protected itself, with a partition
+-- protected on its own: publishing it publishes that partition's rows, and
+-- the table counts as a tenant table (it has the tenant column)
+SET ROLE covr_owner;
+CREATE TABLE covr.repl_parts (id int NOT NULL, tenant_id text NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE covr.repl_parts_1 PARTITION OF covr.repl_parts FOR VALUES FROM (0) TO (100);
+CREATE TABLE covr.repl_parts_2 PARTITION OF covr.repl_parts FOR VALUES FROM (100) TO (200);
+RESET ROLE;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covr.repl_parts_1');
+ALTER PUBLICATION covr_pub ADD TABLE covr.repl_parts;
+SELECT level, object, message, fix FROM pg_temp.mine('publication_includes_tenant_table');
+SELECT pg_temp.apply_fix('publication_includes_tenant_table', 'covr_pub ON covr.repl_parts');
+SELECT count(*) AS members FROM pg_publication_tables WHERE pubname = 'covr_pub';
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covr.repl_parts_1');
+DROP TABLE covr.repl_parts;
 -- FOR TABLES IN SCHEMA: one finding for the publication, no fix (dropping
 -- it is left to the DBA); an intended replica is accepted
 CREATE PUBLICATION covr_schema FOR TABLES IN SCHEMA covr;
