@@ -20,29 +20,40 @@
  *
  *     tenant_id = 42 AND tenant_id = tenant_rls.current_tenant_bigint()
  *
- * The copy only ever removes rows: the original qual stays, so a plan run
- * under another tenant than the one it was made for returns nothing rather
- * than the first tenant's rows.  To keep results right as well, such plans
- * are made invalid whenever the tenant changes:
+ * The copy only ever removes rows: a plan run under another tenant than
+ * the one it was made for returns nothing rather than the first tenant's
+ * rows.  (PostgreSQL merges the copy and the original into one equivalence
+ * class: the scan compares with the value, and a one-time filter checks
+ * accessor = value when the scan starts.  A scan that has started keeps the
+ * tenant it started with, as an index scan on the accessor always did.)
+ * Only plans that are made for the current tenant and either used once or
+ * planned again when the tenant changes get the copy:
  *
- *   - a plan made for bound parameter values (a custom plan) and a plan
- *     without parameters (the simple protocol; a prepared statement without
- *     parameters, which PostgreSQL caches as a generic plan) get the copy;
- *     the plan records a dependency (PlanInvalItem) that
- *     tenant_planner_tenant_changed(), called by the tenant setting's assign
- *     hook, fires in this backend only: a cached plan is made again for the
- *     new tenant;
- *   - a generic plan of a statement with parameters, cached for any
- *     tenant, does not: it keeps PostgreSQL's pruning at executor start;
- *   - without the setting's assign hook (the library not preloaded:
- *     strict.c) nothing is copied, since a change of tenant could not be
- *     seen.
+ *   - a custom plan (the planner gets the parameter values): used for one
+ *     execution;
+ *   - the plan of a top-level statement (the planner's query text is
+ *     debug_query_string) without parameters: the simple protocol's, used
+ *     once, and the generic plan of a statement of the extended protocol
+ *     without parameters, which the plan cache keeps.  Such a plan records
+ *     a dependency (PlanInvalItem) that tenant_planner_tenant_changed(),
+ *     called by the tenant setting's assign hook, fires in this backend
+ *     only: the cached plan is made again for the new tenant.
+ *
+ * Not the others: a generic plan of a statement with parameters is cached
+ * for any tenant; the statements of a SQL function are all planned when it
+ * is first called, outside the plan cache, and reused within the calling
+ * statement, also after a set_tenant() among them (review rev26a); PL/pgSQL
+ * and other nested statements are not told apart from those.  They keep
+ * PostgreSQL's pruning at executor start.  Nor without the setting's
+ * assign hook (the library not preloaded: strict.c), since a change of
+ * tenant could not be seen.
  *
  * Nothing is copied where the accessor would not return a value now (no
  * tenant, a value strict mode does not trust, one that is not in the type's
- * canonical form): the accessor then decides at run time, as before.  Quals
- * with volatile functions or subqueries are left alone (a copy would run
- * them twice).
+ * canonical form): the accessor then decides at run time, as before.  Only
+ * a qual that is a plain comparison of a partition key column with the
+ * accessor is copied: one with an exception term (a cross-tenant grant, the
+ * admin role) would prune nothing and be evaluated twice.
  */
 #include "tenant_rls.h"
 
@@ -57,6 +68,8 @@
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/plancat.h"
+#include "optimizer/planner.h"
+#include "tcop/tcopprot.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -67,6 +80,7 @@
 #include "strict.h"
 
 static get_relation_info_hook_type prev_relation_info_hook = NULL;
+static planner_hook_type prev_planner_hook = NULL;
 
 /*
  * The dependency plans with a copied value record: PROCOID with the hash of
@@ -164,20 +178,66 @@ has_extern_param_walker(Node *node, void *context)
 }
 
 /*
- * Will this plan be used for this execution only, or cached for any
- * parameter values (a generic plan)?  The planner gets the parameter values
- * of a custom plan; a generic plan of a statement with parameters gets none.
+ * planner_hook: may the plan being made get copies (see above)?  Decided on
+ * the query as the planner gets it (its preprocessing moves parameters into
+ * subplans), for the innermost planning under way.
+ */
+static bool copy_allowed = false;
+
+static PlannedStmt *
+prune_planner(Query *parse, const char *query_string, int cursorOptions,
+			  ParamListInfo boundParams)
+{
+	bool		outer = copy_allowed;
+	PlannedStmt *result;
+
+	copy_allowed = false;
+	if (tenant_setting_tracked())
+	{
+		if (boundParams != NULL)
+			copy_allowed = true;
+		else if (query_string != NULL && query_string == debug_query_string)
+		{
+			const char *v = tenant_setting_get();
+
+			copy_allowed = v != NULL && v[0] != '\0' &&
+				!query_tree_walker(parse, has_extern_param_walker, NULL, 0);
+		}
+	}
+	PG_TRY();
+	{
+		if (prev_planner_hook)
+			result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		copy_allowed = outer;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
+ * Is the clause, with the accessor replaced, a comparison of a column with
+ * the value (what pruning uses), and no more?
  */
 static bool
-plan_for_any_parameters(PlannerInfo *root)
+is_key_comparison(Node *clause)
 {
-	PlannerInfo *top = root;
+	OpExpr	   *op;
+	Node	   *l,
+			   *r;
 
-	if (root->glob->boundParams != NULL)
+	if (!IsA(clause, OpExpr))
 		return false;
-	while (top->parent_root != NULL)
-		top = top->parent_root;
-	return query_tree_walker(top->parse, has_extern_param_walker, NULL, 0);
+	op = (OpExpr *) clause;
+	if (list_length(op->args) != 2)
+		return false;
+	l = strip_implicit_coercions(linitial(op->args));
+	r = strip_implicit_coercions(lsecond(op->args));
+	return (IsA(l, Var) && IsA(r, Const)) || (IsA(l, Const) && IsA(r, Var));
 }
 
 /* Does the clause use a column the relation is partitioned by? */
@@ -245,8 +305,8 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 	if (prev_relation_info_hook)
 		prev_relation_info_hook(root, relationObjectId, inhparent, rel);
 
-	if (!inhparent || rel->reloptkind != RELOPT_BASEREL || rel->part_scheme == NULL ||
-		!tenant_setting_tracked())
+	if (!copy_allowed || !inhparent || rel->reloptkind != RELOPT_BASEREL ||
+		rel->part_scheme == NULL)
 		return;
 	rte = root->simple_rte_array[rel->relid];
 	if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_PARTITIONED_TABLE ||
@@ -271,14 +331,11 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 				contain_volatile_functions(clause) || contain_subplans(clause))
 				continue;
 			copy = replace_accessors(copyObject(clause), &cxt);
-			if (cxt.replaced && !cxt.failed)
+			if (cxt.replaced && !cxt.failed && is_key_comparison(copy))
 				copies = lappend(copies, copy);
 		}
 		if (copies == NIL)
 			continue;
-		/* decided once there is something to copy: the walk costs */
-		if (!copied && plan_for_any_parameters(root))
-			return;
 		lfirst(lc) = list_concat(copies, level);
 		copied = true;
 	}
@@ -294,4 +351,6 @@ tenant_rls_planner_prune_init(void)
 {
 	prev_relation_info_hook = get_relation_info_hook;
 	get_relation_info_hook = prune_relation_info;
+	prev_planner_hook = planner_hook;
+	planner_hook = prune_planner;
 }

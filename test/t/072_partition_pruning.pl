@@ -1,15 +1,17 @@
 # Plan-time partition pruning of tables partitioned by the tenant column
 # (src/planner_prune.c; review rev25c).  With the library preloaded, a plan
-# made for one execution names only the tenant's partition, a plan cached
-# across a change of tenant is made again for the new tenant (a stale one
-# would read nothing), and rows a grant or the admin role makes visible stay
-# visible.  Everything runs as app: not superuser, not BYPASSRLS, not the
+# made for one execution names only the tenant's partition, a plan the
+# extended protocol caches is made again at each change of tenant (a stale
+# one would read nothing), plans that are not (SQL functions, statements
+# with parameters) get no copy, and rows a grant or the admin role makes
+# visible stay visible (review rev26a).  Everything runs as app: not superuser, not BYPASSRLS, not the
 # owner of the tables.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $node = PostgreSQL::Test::Cluster->new('partition_pruning');
 $node->init;
@@ -141,7 +143,45 @@ EXECUTE q;
 SELECT 'end';
 });
 is($out, "1|10|1055\n1|10|1055\n2|10|2055\n3|10|3055\n1|10|1055\nend",
-	'a prepared statement without parameters (a cached generic plan) follows each change of tenant');
+	'PREPARE without parameters (a cached generic plan) follows each change of tenant');
+
+# the extended protocol: a named statement without parameters, whose generic
+# plan the plan cache keeps, gets the copy and is planned again for each
+# tenant; one whose parameter hides in a sub-select does not (review rev26a);
+# nor does another table's statement
+sub pgbench_prepared
+{
+	my ($name, $body, $runs, @opts) = @_;
+	my $script = $node->basedir . "/$name.sql";
+	PostgreSQL::Test::Utils::append_to_file($script, $body);
+	my ($o, $e) = ('', '');
+	my $ok = IPC::Run::run(
+		[ 'pgbench', '-n', '-M', 'prepared', '-c', '1', '-t', $runs, @opts, '-f', $script,
+		  '-h', $node->host, '-p', $node->port, '-U', 'app', 'postgres' ],
+		'>', \$o, '2>', \$e);
+	ok($ok && $o =~ /number of transactions actually processed: $runs\/$runs/,
+		"pgbench -M prepared, $name: every transaction read its own tenant's rows") or diag("$o $e");
+}
+my $check = <<'EOT';
+\set t random(1, 3)
+BEGIN;
+SELECT tenant_rls.set_tenant(:t::bigint);
+SELECT coalesce(min(tenant_id), 0) AS lo, coalesce(max(tenant_id), 0) AS hi FROM s.orders \gset
+END;
+\if :lo != :t or :hi != :t
+SELECT 'tenant ' || :t || ' read ' || :lo || '..' || :hi AS wrong_rows, 1 / 0;
+\endif
+EOT
+pgbench_prepared('cached_generic', $check, 30);
+$check =~ s/FROM s\.orders/FROM s.orders WHERE id > (SELECT :t - 100) AND tenant_id > -1/;
+pgbench_prepared('generic_with_parameter', $check, 30, '-D', 'x=1');
+$out = $node->safe_psql('postgres', q{SELECT calls, plans, query LIKE '%WHERE id >%' AS with_parameter
+  FROM pg_stat_statements WHERE query LIKE '%AS lo, coalesce(max(tenant_id)%' ORDER BY 3});
+my @rows = split /\n/, $out;
+like($rows[0] // '', qr/^30\|([2-9]|[12][0-9]|30)\|f$/,
+	'... the statement without parameters was planned again for changes of tenant') or diag($out);
+like($rows[1] // '', qr/^30\|[1-6]\|t$/,
+	'... the one with a parameter kept its plans (custom plans first, then the generic one)') or diag($out);
 
 # ... and only those: a cached plan of another table is planned once
 $out = as_app(q{
@@ -197,6 +237,22 @@ SELECT s.order_summary(); COMMIT;
 is($out, "1/10\n1/10\n3/10\n1/10\n2/10",
 	'a PL/pgSQL function\'s cached query follows the tenant, also across a rolled-back savepoint');
 
+# a SQL function plans all its statements when first called, outside the
+# plan cache, and reuses them in the calling statement: no copy (review
+# rev26a: a copy made them read nothing after set_tenant())
+$node->safe_psql('postgres', q{
+CREATE FUNCTION s.count_orders() RETURNS bigint LANGUAGE sql STABLE
+    AS $$ SELECT count(*) FROM s.orders $$;
+CREATE FUNCTION s.orders_of(t bigint) RETURNS bigint LANGUAGE sql
+    AS $$ SELECT tenant_rls.set_tenant(t); SELECT count(*) FROM s.orders $$;
+GRANT EXECUTE ON FUNCTION s.count_orders(), s.orders_of(bigint) TO app;
+});
+is(as_app(q{BEGIN;
+SELECT t, tenant_rls.set_tenant(t::bigint), s.count_orders() FROM generate_series(1, 3) t; COMMIT;}),
+	"1|1|10\n2|2|10\n3|3|10", 'a SQL function called under three tenants in one statement reads each');
+is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SELECT s.orders_of(2); COMMIT;}), '10', 'a SQL function that sets the tenant and then reads');
+
 # --- writes, joins, and rows other than the tenant's own
 $out = as_app(q{
 BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
@@ -216,6 +272,9 @@ SELECT count(*), count(o.id), count(DISTINCT o.tenant_id)
 is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant('t3') \g /dev/null
 SELECT string_agg(DISTINCT tenant_id, ',') || '/' || count(*) FROM s.docs; COMMIT;}),
 	't1,t3/20', 'a grant: the granted tenant\'s rows stay visible');
+$plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant('t3') \g /dev/null
+EXPLAIN (COSTS OFF) SELECT count(*) FROM s.docs; COMMIT;});
+unlike($plan, qr/'t3'::text/, '... and the qual, which would prune nothing, is not copied') or diag($plan);
 is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant('t2') \g /dev/null
 SELECT string_agg(DISTINCT tenant_id, ',') || '/' || count(*) FROM s.docs; COMMIT;}),
 	't2/10', '... to the grantee only');
