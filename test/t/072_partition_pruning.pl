@@ -49,6 +49,11 @@ CREATE TABLE s.notes_1 PARTITION OF s.notes FOR VALUES WITH (MODULUS 4, REMAINDE
 CREATE TABLE s.notes_2 PARTITION OF s.notes FOR VALUES WITH (MODULUS 4, REMAINDER 2);
 CREATE TABLE s.notes_3 PARTITION OF s.notes FOR VALUES WITH (MODULUS 4, REMAINDER 3);
 INSERT INTO s.notes SELECT 't' || t, i, 'n' FROM generate_series(1, 8) t, generate_series(1, 10) i;
+-- uuid tenants, hash partitions
+CREATE TABLE s.items (tenant_id uuid NOT NULL, id int NOT NULL) PARTITION BY HASH (tenant_id);
+CREATE TABLE s.items_0 PARTITION OF s.items FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE s.items_1 PARTITION OF s.items FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+INSERT INTO s.items SELECT md5(t::text)::uuid, i FROM generate_series(1, 6) t, generate_series(1, 5) i;
 -- partitioned by something else: nothing to prune by the tenant
 CREATE TABLE s.events (tenant_id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
 CREATE TABLE s.events_a PARTITION OF s.events FOR VALUES FROM ('2026-01-01') TO ('2026-07-01');
@@ -66,10 +71,11 @@ RESET ROLE;
 SELECT count(*) FROM tenant_rls.protect('s.orders');
 SELECT count(*) FROM tenant_rls.protect('s.notes');
 SELECT count(*) FROM tenant_rls.protect('s.events');
+SELECT count(*) FROM tenant_rls.protect('s.items');
 SELECT count(*) FROM tenant_rls.protect('s.customers');
 SELECT count(*) FROM tenant_rls.protect('s.docs');
 GRANT SELECT, UPDATE, DELETE ON s.orders TO app;
-GRANT SELECT ON s.notes, s.events, s.customers, s.docs TO app, supporter;
+GRANT SELECT ON s.notes, s.events, s.customers, s.docs, s.items TO app, supporter;
 GRANT SELECT ON s.orders TO supporter;
 -- tenant 3 may read tenant 1's documents
 SELECT tenant_rls.grant_access('s.docs', 't1', 't3', 'read');
@@ -115,6 +121,19 @@ $plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant('t5') \g /dev/null
 EXPLAIN (COSTS OFF) SELECT * FROM s.notes WHERE id = 7; COMMIT;});
 my $hi = $t5 eq 'notes_0' ? 'notes_0_hi' : $t5;
 is(scanned($plan), $hi, '... and partitions below it pruned by their own key');
+
+my $u = $node->safe_psql('postgres', q{SELECT md5('4')::uuid});
+my $upart = $node->safe_psql('postgres', qq{SELECT tableoid::regclass FROM s.items WHERE tenant_id = '$u' LIMIT 1});
+$upart =~ s/^s\.//;
+$plan = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant('$u'::uuid) \\g /dev/null
+EXPLAIN (COSTS OFF) SELECT count(*) FROM s.items; COMMIT;});
+is(scanned($plan), $upart, 'uuid tenants in hash partitions: one partition');
+is(as_app(qq{BEGIN; SELECT tenant_rls.set_tenant('$u'::uuid) \\g /dev/null
+SELECT count(*), count(DISTINCT tenant_id) FROM s.items; COMMIT;}), '5|1', '... and the tenant\'s rows');
+# a value not in the type's canonical form: no copy, the accessor refuses it
+my ($r, $o, $e) = $node->psql('postgres', qq{BEGIN; SET LOCAL app.current_tenant_id = '} . uc($u) . qq{';
+EXPLAIN (COSTS OFF) SELECT count(*) FROM s.items; COMMIT;}, extra_params => [ '-U', 'app' ]);
+like("$o$e", qr/Subplans Removed: 2|not in the canonical form/, '... an upper-case uuid gets no copy') or diag("$o$e");
 
 # nothing to prune by: the plan is PostgreSQL's (no copied value)
 $plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
