@@ -496,6 +496,45 @@ cache_fill(AccessorCache *c, const char *v)
 	c->valid = true;
 }
 
+/*
+ * The context as a uuid or an integer in [min, max], only in that type's
+ * canonical form: the one check behind the accessors (which raise the error
+ * *canonical says: NULL, not a valid value at all; else the canonical
+ * spelling) and tenant_context_peek() (which raises none).
+ */
+static bool
+canonical_uuid(const char *v, pg_uuid_t *u, char **canonical)
+{
+	char	   *c;
+
+	*canonical = NULL;
+	if (!parse_uuid(v, u))
+		return false;
+	c = uuid_to_cstring(u);
+	if (strcmp(c, v) == 0)
+	{
+		pfree(c);
+		return true;
+	}
+	*canonical = c;
+	return false;
+}
+
+static bool
+canonical_integer(const char *v, int64 min, int64 max, int64 *n, char **canonical)
+{
+	char		c[32];
+
+	*canonical = NULL;
+	if (!parse_int_range(v, min, max, n))
+		return false;
+	snprintf(c, sizeof(c), INT64_FORMAT, *n);
+	if (strcmp(c, v) == 0)
+		return true;
+	*canonical = pstrdup(c);
+	return false;
+}
+
 Datum
 tenant_rls_current_tenant_uuid(PG_FUNCTION_ARGS)
 {
@@ -509,12 +548,12 @@ tenant_rls_current_tenant_uuid(PG_FUNCTION_ARGS)
 		pg_uuid_t	u;
 		char	   *canonical;
 
-		if (!parse_uuid(v, &u))
-			invalid_context(v, "uuid");
-		canonical = uuid_to_cstring(&u);
-		if (strcmp(canonical, v) != 0)
+		if (!canonical_uuid(v, &u, &canonical))
+		{
+			if (canonical == NULL)
+				invalid_context(v, "uuid");
 			noncanonical_context(v, "uuid", canonical);
-		pfree(canonical);
+		}
 		uuid_cache.uuid = u;
 		cache_fill(&uuid_cache, v);
 	}
@@ -531,13 +570,14 @@ context_integer(AccessorCache *c, const char *v, int64 min, int64 max,
 	if (!cache_hit(c, v))
 	{
 		int64		n;
-		char		canonical[32];
+		char	   *canonical;
 
-		if (!parse_int_range(v, min, max, &n))
-			invalid_context(v, type);
-		snprintf(canonical, sizeof(canonical), INT64_FORMAT, n);
-		if (strcmp(canonical, v) != 0)
+		if (!canonical_integer(v, min, max, &n, &canonical))
+		{
+			if (canonical == NULL)
+				invalid_context(v, type);
 			noncanonical_context(v, type, canonical);
+		}
 		c->num = n;
 		cache_fill(c, v);
 	}
@@ -587,14 +627,8 @@ tenant_context_peek(Oid type, Datum *result)
 				pg_uuid_t	u;
 				pg_uuid_t  *copy;
 				char	   *canonical;
-				bool		same;
 
-				if (!parse_uuid(v, &u))
-					return false;
-				canonical = uuid_to_cstring(&u);
-				same = strcmp(canonical, v) == 0;
-				pfree(canonical);
-				if (!same)
+				if (!canonical_uuid(v, &u, &canonical))
 					return false;
 				copy = palloc(sizeof(pg_uuid_t));
 				*copy = u;
@@ -605,13 +639,11 @@ tenant_context_peek(Oid type, Datum *result)
 		case INT4OID:
 			{
 				int64		n;
-				char		canonical[32];
+				char	   *canonical;
 
-				if (!parse_int_range(v, type == INT8OID ? PG_INT64_MIN : PG_INT32_MIN,
-									 type == INT8OID ? PG_INT64_MAX : PG_INT32_MAX, &n))
-					return false;
-				snprintf(canonical, sizeof(canonical), INT64_FORMAT, n);
-				if (strcmp(canonical, v) != 0)
+				if (!canonical_integer(v, type == INT8OID ? PG_INT64_MIN : PG_INT32_MIN,
+									   type == INT8OID ? PG_INT64_MAX : PG_INT32_MAX,
+									   &n, &canonical))
 					return false;
 				*result = type == INT8OID ? Int64GetDatum(n) : Int32GetDatum((int32) n);
 				return true;

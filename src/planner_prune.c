@@ -30,7 +30,7 @@
  * planned again when the tenant changes get the copy:
  *
  *   - a custom plan (the planner gets the parameter values): used for one
- *     execution;
+ *     execution, it records nothing;
  *   - the plan of a top-level statement (the planner's query text is
  *     debug_query_string) without parameters: the simple protocol's, used
  *     once, and the generic plan of a statement of the extended protocol
@@ -38,15 +38,18 @@
  *     a dependency (PlanInvalItem) that tenant_planner_tenant_changed(),
  *     called by the tenant setting's assign hook, fires in this backend
  *     only: the cached plan is made again for the new tenant.
+ *     (Firing it costs one pass over the backend's cached plans.)
  *
- * Not the others: a generic plan of a statement with parameters is cached
- * for any tenant; the statements of a SQL function are all planned when it
- * is first called, outside the plan cache, and reused within the calling
- * statement, also after a set_tenant() among them (review rev26a); PL/pgSQL
- * and other nested statements are not told apart from those.  They keep
- * PostgreSQL's pruning at executor start.  Nor without the setting's
- * assign hook (the library not preloaded: strict.c), since a change of
- * tenant could not be seen.
+ * The others keep PostgreSQL's pruning at executor start: a generic plan
+ * of a statement with parameters is cached for any tenant; the statements
+ * of a SQL function are all planned when it is first called, outside the
+ * plan cache, and reused within the calling statement, also after a
+ * set_tenant() among them (review rev26a); PL/pgSQL and other nested
+ * statements are not told apart from those; a statement whose rules add
+ * queries has them all planned before any runs, and one may change the
+ * tenant for the next (review rev26b).  Nothing is copied either without
+ * the setting's assign hook (the library not preloaded: strict.c), which
+ * would not see a change of tenant.
  *
  * Nothing is copied where the accessor would not return a value now (no
  * tenant, a value strict mode does not trust, one that is not in the type's
@@ -58,6 +61,7 @@
 #include "tenant_rls.h"
 
 #include "access/sysattr.h"
+#include "access/htup_details.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -69,6 +73,7 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/plancat.h"
 #include "optimizer/planner.h"
+#include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -182,26 +187,62 @@ has_extern_param_walker(Node *node, void *context)
  * the query as the planner gets it (its preprocessing moves parameters into
  * subplans), for the innermost planning under way.
  */
-static bool copy_allowed = false;
+typedef enum CopyMode
+{
+	COPY_NONE,					/* no copies */
+	COPY_FOR_ONE_EXECUTION,		/* a custom plan: never cached */
+	COPY_AND_DEPEND				/* may be cached: record the dependency */
+} CopyMode;
+
+static CopyMode copy_mode = COPY_NONE;
+
+/*
+ * A statement whose rules add queries: the planner gets them all before
+ * any runs (exec_simple_query plans the rewriter's whole list), and an
+ * earlier one may change the tenant for a later one (review rev26b).
+ */
+static bool
+statement_has_rules(Query *parse)
+{
+	RangeTblEntry *rte;
+	HeapTuple	tup;
+	bool		rules = false;
+
+	if (parse->querySource != QSRC_ORIGINAL)
+		return true;
+	if (parse->resultRelation == 0)
+		return false;
+	rte = rt_fetch(parse->resultRelation, parse->rtable);
+	if (rte->rtekind != RTE_RELATION)
+		return false;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
+	if (HeapTupleIsValid(tup))
+	{
+		rules = ((Form_pg_class) GETSTRUCT(tup))->relhasrules;
+		ReleaseSysCache(tup);
+	}
+	return rules;
+}
 
 static PlannedStmt *
 prune_planner(Query *parse, const char *query_string, int cursorOptions,
 			  ParamListInfo boundParams)
 {
-	bool		outer = copy_allowed;
+	CopyMode	outer = copy_mode;
 	PlannedStmt *result;
 
-	copy_allowed = false;
-	if (tenant_setting_tracked())
+	copy_mode = COPY_NONE;
+	if (tenant_setting_tracked() && !statement_has_rules(parse))
 	{
 		if (boundParams != NULL)
-			copy_allowed = true;
+			copy_mode = COPY_FOR_ONE_EXECUTION;
 		else if (query_string != NULL && query_string == debug_query_string)
 		{
 			const char *v = tenant_setting_get();
 
-			copy_allowed = v != NULL && v[0] != '\0' &&
-				!query_tree_walker(parse, has_extern_param_walker, NULL, 0);
+			if (v != NULL && v[0] != '\0' &&
+				!query_tree_walker(parse, has_extern_param_walker, NULL, 0))
+				copy_mode = COPY_AND_DEPEND;
 		}
 	}
 	PG_TRY();
@@ -213,7 +254,7 @@ prune_planner(Query *parse, const char *query_string, int cursorOptions,
 	}
 	PG_FINALLY();
 	{
-		copy_allowed = outer;
+		copy_mode = outer;
 	}
 	PG_END_TRY();
 	return result;
@@ -305,7 +346,7 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 	if (prev_relation_info_hook)
 		prev_relation_info_hook(root, relationObjectId, inhparent, rel);
 
-	if (!copy_allowed || !inhparent || rel->reloptkind != RELOPT_BASEREL ||
+	if (copy_mode == COPY_NONE || !inhparent || rel->reloptkind != RELOPT_BASEREL ||
 		rel->part_scheme == NULL)
 		return;
 	rte = root->simple_rte_array[rel->relid];
@@ -339,7 +380,7 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 		lfirst(lc) = list_concat(copies, level);
 		copied = true;
 	}
-	if (copied)
+	if (copied && copy_mode == COPY_AND_DEPEND)
 	{
 		record_tenant_dependency(root);
 		plans_depend_on_tenant = true;

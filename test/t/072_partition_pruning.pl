@@ -162,7 +162,17 @@ EXECUTE q;
 SELECT 'end';
 });
 is($out, "1|10|1055\n1|10|1055\n2|10|2055\n3|10|3055\n1|10|1055\nend",
-	'PREPARE without parameters (a cached generic plan) follows each change of tenant');
+	'PREPARE without parameters follows each change of tenant');
+$plan = as_app(q{PREPARE q AS SELECT count(*) FROM s.orders;
+BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) EXECUTE q; COMMIT;});
+is(scanned($plan), 'orders_2 +2 removed at executor start',
+	'... its plan, not told apart from a SQL function\'s, gets no copy (pruned at executor start)');
+$plan = as_app(q{SET plan_cache_mode = force_custom_plan;
+PREPARE p(int) AS SELECT count(*) FROM s.orders WHERE id > $1;
+BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) EXECUTE p(1); COMMIT;});
+is(scanned($plan), 'orders_2', 'a custom plan of a prepared statement is pruned while planning');
 
 # the extended protocol: a named statement without parameters, whose generic
 # plan the plan cache keeps, gets the copy and is planned again for each
@@ -272,6 +282,21 @@ SELECT t, tenant_rls.set_tenant(t::bigint), s.count_orders() FROM generate_serie
 is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
 SELECT s.orders_of(2); COMMIT;}), '10', 'a SQL function that sets the tenant and then reads');
 
+# a rule adds a query that is planned before the statement runs: no copy
+# (review rev26b: it read nothing after the statement changed the tenant)
+$node->safe_psql('postgres', q{
+SET ROLE owner_role;
+CREATE TABLE s.cmd (t text);
+CREATE TABLE s.rlog (n bigint, cur text);
+CREATE RULE r AS ON INSERT TO s.cmd DO ALSO
+    INSERT INTO s.rlog SELECT count(*), tenant_rls.current_tenant() FROM s.orders;
+GRANT INSERT ON s.cmd, s.rlog TO app;
+GRANT SELECT ON s.rlog TO app;
+});
+is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+INSERT INTO s.cmd VALUES (tenant_rls.set_tenant(2::bigint));
+SELECT * FROM s.rlog; COMMIT;}), '10|2', 'a rule\'s query reads the tenant its statement set');
+
 # --- writes, joins, and rows other than the tenant's own
 $out = as_app(q{
 BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
@@ -302,4 +327,27 @@ SELECT string_agg(DISTINCT tenant_id::text, ',') || '/' || count(*) FROM s.order
 	'1,2,3/29', 'a member of admin_role: every tenant\'s rows stay visible');
 
 $node->stop;
+
+# --- not preloaded: nothing would see a change of tenant, no copy
+my $lazy = PostgreSQL::Test::Cluster->new('partition_pruning_lazy');
+$lazy->init;
+$lazy->append_conf('postgresql.conf', "tenant_rls.audit = off\n");
+$lazy->start;
+$lazy->safe_psql('postgres', q{
+SET client_min_messages = error;
+CREATE EXTENSION tenant_rls;
+CREATE ROLE app LOGIN;
+CREATE TABLE public.orders (tenant_id bigint NOT NULL, id int NOT NULL) PARTITION BY LIST (tenant_id);
+CREATE TABLE public.orders_1 PARTITION OF public.orders FOR VALUES IN (1);
+CREATE TABLE public.orders_2 PARTITION OF public.orders FOR VALUES IN (2);
+INSERT INTO public.orders SELECT t, i FROM generate_series(1, 2) t, generate_series(1, 5) i;
+SELECT count(*) FROM tenant_rls.protect('public.orders');
+GRANT SELECT ON public.orders TO app;
+});
+my ($lr, $lo, $le) = $lazy->psql('postgres', q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) SELECT count(*) FROM public.orders; SELECT count(*) FROM public.orders; COMMIT;},
+	extra_params => [ '-U', 'app' ]);
+like($lo, qr/Subplans Removed: 1.*\n5$/s, 'not preloaded: no copy, pruned at executor start, the tenant\'s rows')
+  or diag("$lo $le");
+$lazy->stop;
 done_testing();
