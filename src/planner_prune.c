@@ -182,11 +182,6 @@ has_extern_param_walker(Node *node, void *context)
 	return expression_tree_walker(node, has_extern_param_walker, context);
 }
 
-/*
- * planner_hook: may the plan being made get copies (see above)?  Decided on
- * the query as the planner gets it (its preprocessing moves parameters into
- * subplans), for the innermost planning under way.
- */
 typedef enum CopyMode
 {
 	COPY_NONE,					/* no copies */
@@ -194,36 +189,14 @@ typedef enum CopyMode
 	COPY_AND_DEPEND				/* may be cached: record the dependency */
 } CopyMode;
 
+/* for the innermost planning under way */
 static CopyMode copy_mode = COPY_NONE;
 
 /*
- * A statement whose rules add queries: the planner gets them all before
- * any runs (exec_simple_query plans the rewriter's whole list), and an
- * earlier one may change the tenant for a later one (review rev26b).
+ * planner_hook: may the plan being made get copies (see above)?  Decided on
+ * the query as the planner gets it: its preprocessing moves parameters into
+ * subplans.
  */
-static bool
-statement_has_rules(Query *parse)
-{
-	RangeTblEntry *rte;
-	HeapTuple	tup;
-	bool		rules = false;
-
-	if (parse->querySource != QSRC_ORIGINAL)
-		return true;
-	if (parse->resultRelation == 0)
-		return false;
-	rte = rt_fetch(parse->resultRelation, parse->rtable);
-	if (rte->rtekind != RTE_RELATION)
-		return false;
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
-	if (HeapTupleIsValid(tup))
-	{
-		rules = ((Form_pg_class) GETSTRUCT(tup))->relhasrules;
-		ReleaseSysCache(tup);
-	}
-	return rules;
-}
-
 static PlannedStmt *
 prune_planner(Query *parse, const char *query_string, int cursorOptions,
 			  ParamListInfo boundParams)
@@ -232,7 +205,7 @@ prune_planner(Query *parse, const char *query_string, int cursorOptions,
 	PlannedStmt *result;
 
 	copy_mode = COPY_NONE;
-	if (tenant_setting_tracked() && !statement_has_rules(parse))
+	if (tenant_setting_tracked())
 	{
 		if (boundParams != NULL)
 			copy_mode = COPY_FOR_ONE_EXECUTION;
@@ -258,6 +231,39 @@ prune_planner(Query *parse, const char *query_string, int cursorOptions,
 	}
 	PG_END_TRY();
 	return result;
+}
+
+/*
+ * Does the statement being planned come with queries its rules add?  The
+ * planner gets them all before any runs (exec_simple_query plans the
+ * rewriter's whole list), and an earlier one may change the tenant for a
+ * later one (review rev26b).  Asked only once there is something to copy.
+ */
+static bool
+statement_has_rules(PlannerInfo *root)
+{
+	Query	   *parse;
+	RangeTblEntry *rte;
+	HeapTuple	tup;
+	bool		rules = false;
+
+	while (root->parent_root != NULL)
+		root = root->parent_root;
+	parse = root->parse;
+	if (parse->querySource != QSRC_ORIGINAL)
+		return true;
+	if (parse->resultRelation == 0)
+		return false;
+	rte = rt_fetch(parse->resultRelation, parse->rtable);
+	if (rte->rtekind != RTE_RELATION)
+		return false;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
+	if (HeapTupleIsValid(tup))
+	{
+		rules = ((Form_pg_class) GETSTRUCT(tup))->relhasrules;
+		ReleaseSysCache(tup);
+	}
+	return rules;
 }
 
 /*
@@ -377,6 +383,8 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 		}
 		if (copies == NIL)
 			continue;
+		if (!copied && statement_has_rules(root))
+			return;
 		lfirst(lc) = list_concat(copies, level);
 		copied = true;
 	}
