@@ -63,7 +63,7 @@
 #include "access/sysattr.h"
 #include "access/htup_details.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_namespace.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -124,10 +124,7 @@ is_accessor(Oid funcid)
 	bool		found = false;
 	Oid			nsp = get_func_namespace(funcid);
 
-	if (!OidIsValid(nsp) || nsp == PG_CATALOG_NAMESPACE)
-		return false;
-	name = get_namespace_name(nsp);
-	if (name == NULL || strcmp(name, TENANT_RLS_SCHEMA) != 0)
+	if (!OidIsValid(nsp) || nsp != get_namespace_oid(TENANT_RLS_SCHEMA, true))
 		return false;
 	name = get_func_name(funcid);
 	for (int i = 0; name != NULL && i < lengthof(names); i++)
