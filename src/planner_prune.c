@@ -73,6 +73,7 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/plancat.h"
 #include "optimizer/planner.h"
+#include "parser/analyze.h"
 #include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
 #include "utils/inval.h"
@@ -183,11 +184,48 @@ typedef enum CopyMode
 {
 	COPY_NONE,					/* no copies */
 	COPY_FOR_ONE_EXECUTION,		/* a custom plan: never cached */
-	COPY_AND_DEPEND				/* may be cached: record the dependency */
+	COPY_AND_DEPEND,			/* the statement just analysed: record the
+								 * dependency all the same */
+	COPY_KEYED_AND_DEPEND		/* may be cached: only for tables partitioned
+								 * by the tenant, with the dependency */
 } CopyMode;
 
 /* for the innermost planning under way */
 static CopyMode copy_mode = COPY_NONE;
+
+/*
+ * The query the last parse analysis of a top-level statement without
+ * parameter hooks produced, until the planner is next called: the simple
+ * protocol's statement, planned right after it (the planner gets that very
+ * Query), or the query of a top-level EXPLAIN.  The plan cache plans a copy
+ * of its queries (BuildCachedPlan()), so a match means a plan for this
+ * execution only -- except the first plan after a cached statement was
+ * analysed again, which is why such plans record the dependency too.
+ */
+static Query *analysed_query = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
+
+/*
+ * post_parse_analyze_hook: remember the query of a top-level statement
+ * analysed without parameters (see analysed_query).  Checked before the
+ * next hooks run: token.c hands them a masked copy of the text.
+ */
+static void
+prune_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	analysed_query = NULL;
+	if (pstate->p_sourcetext != NULL && pstate->p_sourcetext == debug_query_string &&
+		pstate->p_paramref_hook == NULL && pstate->parentParseState == NULL)
+	{
+		if (query->commandType != CMD_UTILITY)
+			analysed_query = query;
+		else if (query->utilityStmt != NULL && IsA(query->utilityStmt, ExplainStmt) &&
+				 IsA(((ExplainStmt *) query->utilityStmt)->query, Query))
+			analysed_query = (Query *) ((ExplainStmt *) query->utilityStmt)->query;
+	}
+	if (prev_post_parse_analyze_hook)
+		prev_post_parse_analyze_hook(pstate, query, jstate);
+}
 
 /*
  * planner_hook: may the plan being made get copies (see above)?  Decided on
@@ -201,6 +239,9 @@ prune_planner(Query *parse, const char *query_string, int cursorOptions,
 	CopyMode	outer = copy_mode;
 	PlannedStmt *result;
 
+	bool		just_analysed = parse == analysed_query;
+
+	analysed_query = NULL;
 	copy_mode = COPY_NONE;
 	if (tenant_setting_tracked())
 	{
@@ -212,7 +253,7 @@ prune_planner(Query *parse, const char *query_string, int cursorOptions,
 
 			if (v != NULL && v[0] != '\0' &&
 				!query_tree_walker(parse, has_extern_param_walker, NULL, 0))
-				copy_mode = COPY_AND_DEPEND;
+				copy_mode = just_analysed ? COPY_AND_DEPEND : COPY_KEYED_AND_DEPEND;
 		}
 	}
 	PG_TRY();
@@ -345,16 +386,19 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 	RangeTblEntry *rte;
 	ListCell   *lc;
 	bool		copied = false;
+	bool		partitioned;
 
 	if (prev_relation_info_hook)
 		prev_relation_info_hook(root, relationObjectId, inhparent, rel);
 
-	if (copy_mode == COPY_NONE || !inhparent || rel->reloptkind != RELOPT_BASEREL ||
-		rel->part_scheme == NULL)
+	if (copy_mode == COPY_NONE || rel->reloptkind != RELOPT_BASEREL)
 		return;
 	rte = root->simple_rte_array[rel->relid];
-	if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_PARTITIONED_TABLE ||
-		rte->securityQuals == NIL)
+	if (rte->rtekind != RTE_RELATION || rte->securityQuals == NIL)
+		return;
+	partitioned = inhparent && rel->part_scheme != NULL &&
+		rte->relkind == RELKIND_PARTITIONED_TABLE;
+	if (copy_mode == COPY_KEYED_AND_DEPEND && !partitioned)
 		return;
 
 	foreach(lc, rte->securityQuals)
@@ -371,7 +415,7 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 			ReplaceContext cxt = {false, false};
 			Node	   *copy;
 
-			if (!uses_partition_key(clause, rel) ||
+			if ((copy_mode == COPY_KEYED_AND_DEPEND && !uses_partition_key(clause, rel)) ||
 				contain_volatile_functions(clause) || contain_subplans(clause))
 				continue;
 			copy = replace_accessors(copyObject(clause), &cxt);
@@ -385,7 +429,7 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 		lfirst(lc) = list_concat(copies, level);
 		copied = true;
 	}
-	if (copied && copy_mode == COPY_AND_DEPEND)
+	if (copied && copy_mode != COPY_FOR_ONE_EXECUTION)
 	{
 		record_tenant_dependency(root);
 		plans_depend_on_tenant = true;
@@ -399,4 +443,6 @@ tenant_rls_planner_prune_init(void)
 	get_relation_info_hook = prune_relation_info;
 	prev_planner_hook = planner_hook;
 	planner_hook = prune_planner;
+	prev_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = prune_post_parse_analyze;
 }

@@ -65,17 +65,33 @@ CREATE TABLE s.docs_1 PARTITION OF s.docs FOR VALUES IN ('t1');
 CREATE TABLE s.docs_2 PARTITION OF s.docs FOR VALUES IN ('t2');
 CREATE TABLE s.docs_3 PARTITION OF s.docs FOR VALUES IN ('t3');
 INSERT INTO s.docs SELECT 't' || t, i FROM generate_series(1, 3) t, generate_series(1, 10) i;
+-- partitioned by time, each month by tenant below
+CREATE TABLE s.visits (tenant_id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE s.visits_jan PARTITION OF s.visits FOR VALUES FROM ('2026-01-01') TO ('2026-02-01') PARTITION BY LIST (tenant_id);
+CREATE TABLE s.visits_jan_1 PARTITION OF s.visits_jan FOR VALUES IN (1);
+CREATE TABLE s.visits_jan_2 PARTITION OF s.visits_jan FOR VALUES IN (2);
+CREATE TABLE s.visits_jan_3 PARTITION OF s.visits_jan FOR VALUES IN (3);
+CREATE TABLE s.visits_feb PARTITION OF s.visits FOR VALUES FROM ('2026-02-01') TO ('2026-03-01') PARTITION BY LIST (tenant_id);
+CREATE TABLE s.visits_feb_1 PARTITION OF s.visits_feb FOR VALUES IN (1);
+CREATE TABLE s.visits_feb_2 PARTITION OF s.visits_feb FOR VALUES IN (2);
+CREATE TABLE s.visits_feb_3 PARTITION OF s.visits_feb FOR VALUES IN (3);
+INSERT INTO s.visits SELECT t, DATE '2026-01-01' + i FROM generate_series(1, 3) t, generate_series(0, 49) i;
 CREATE TABLE s.customers (tenant_id bigint NOT NULL, id int PRIMARY KEY);
 INSERT INTO s.customers SELECT (i - 1) % 3 + 1, i FROM generate_series(1, 30) i;
+-- not partitioned, no tenant index: read by sequential scans
+CREATE TABLE s.ledger (tenant_id bigint NOT NULL, amount int NOT NULL);
+INSERT INTO s.ledger SELECT (i - 1) % 3 + 1, i FROM generate_series(1, 3000) i;
 RESET ROLE;
 SELECT count(*) FROM tenant_rls.protect('s.orders');
 SELECT count(*) FROM tenant_rls.protect('s.notes');
 SELECT count(*) FROM tenant_rls.protect('s.events');
 SELECT count(*) FROM tenant_rls.protect('s.items');
 SELECT count(*) FROM tenant_rls.protect('s.customers');
+SELECT count(*) FROM tenant_rls.protect('s.visits');
+SELECT count(*) FROM tenant_rls.protect('s.ledger');
 SELECT count(*) FROM tenant_rls.protect('s.docs');
 GRANT SELECT, UPDATE, DELETE ON s.orders TO app;
-GRANT SELECT ON s.notes, s.events, s.customers, s.docs, s.items TO app, supporter;
+GRANT SELECT ON s.notes, s.events, s.customers, s.docs, s.items, s.visits, s.ledger TO app, supporter;
 GRANT SELECT ON s.orders TO supporter;
 -- tenant 3 may read tenant 1's documents
 SELECT tenant_rls.grant_access('s.docs', 't1', 't3', 'read');
@@ -135,11 +151,50 @@ my ($r, $o, $e) = $node->psql('postgres', qq{BEGIN; SET LOCAL app.current_tenant
 EXPLAIN (COSTS OFF) SELECT count(*) FROM s.items; COMMIT;}, extra_params => [ '-U', 'app' ]);
 like("$o$e", qr/Subplans Removed: 2|not in the canonical form/, '... an upper-case uuid gets no copy') or diag("$o$e");
 
-# nothing to prune by: the plan is PostgreSQL's (no copied value)
+# nothing to prune by: every partition, each scanned for the value
 $plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
 EXPLAIN (COSTS OFF) SELECT count(*) FROM s.events; COMMIT;});
 is(scanned($plan), 'events_a,events_b', 'a table partitioned by time: every partition');
-unlike($plan, qr/'2'::bigint/, '... and no copied tenant value');
+like($plan, qr/Filter: \(tenant_id = '2'::bigint\)/, '... each filtered by the copied value') or diag($plan);
+
+# partitioned by time, by tenant below: the tenant's partition of each month
+$plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) SELECT count(*) FROM s.visits; COMMIT;});
+is(scanned($plan), 'visits_jan_2,visits_feb_2', 'partitioned by time, then by tenant: pruned below the top level');
+is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+SELECT count(*), min(tenant_id), max(tenant_id) FROM s.visits; COMMIT;}), '50|2|2', '... the tenant\'s rows');
+
+# not partitioned: a sequential scan compares with the value, not with a
+# call per row; the accessor is checked once
+$plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) SELECT sum(amount) FROM s.ledger; COMMIT;});
+like($plan, qr/One-Time Filter: \(tenant_rls\.current_tenant_bigint\(\) = '3'::bigint\).*Seq Scan on ledger\s+Filter: \(tenant_id = '3'::bigint\)/s,
+	'a table that is not partitioned: the scan filters by the value, the accessor is a one-time filter') or diag($plan);
+is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+SELECT count(*), min(tenant_id), max(tenant_id) FROM s.ledger; COMMIT;}), '1000|3|3', '... the tenant\'s rows');
+# statements of one simple-protocol message are each planned when they run
+is(as_app(q{BEGIN\; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SELECT count(*), min(tenant_id) FROM s.ledger\; SELECT tenant_rls.set_tenant(2::bigint)\; SELECT count(*), min(tenant_id) FROM s.ledger\; COMMIT;}),
+	"1000|1\n2\n1000|2", 'several statements in one message: each planned for the tenant set before it');
+# a statement that changes the tenant while it runs reads nothing through
+# the plan made for the tenant before: the one-time filter refuses it
+is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SELECT t, tenant_rls.set_tenant(t::bigint), (SELECT count(*) FROM s.ledger WHERE amount > t - 10) FROM generate_series(1, 2) t; COMMIT;}),
+	"1|1|1000\n2|2|0", 'a statement that changes the tenant: what it planned for the first tenant reads nothing for the second');
+# a plan that may be cached keeps the accessor
+$plan = as_app(q{PREPARE l AS SELECT sum(amount) FROM s.ledger;
+BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) EXECUTE l; COMMIT;});
+like($plan, qr/Filter: \(tenant_id = tenant_rls\.current_tenant_bigint\(\)\)/,
+	'... a generic plan of a statement without parameters keeps the accessor (not planned again per tenant)') or diag($plan);
+$plan = as_app(q{SET plan_cache_mode = force_custom_plan;
+PREPARE l(int) AS SELECT sum(amount) FROM s.ledger WHERE amount > $1;
+BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) EXECUTE l(0); COMMIT;});
+like($plan, qr/Filter: \(.*tenant_id = '3'::bigint\)/, '... a custom plan gets the value') or diag($plan);
+$plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) SELECT * FROM (SELECT sum(amount) FROM s.ledger) x; COMMIT;});
+like($plan, qr/'3'::bigint/, '... a subquery in FROM gets the value') or diag($plan);
 
 # no tenant: nothing is copied, no rows
 $plan = as_app(q{EXPLAIN (COSTS OFF) SELECT * FROM s.orders});
@@ -202,15 +257,20 @@ SELECT 'tenant ' || :t || ' read ' || :lo || '..' || :hi AS wrong_rows, 1 / 0;
 \endif
 EOT
 pgbench_prepared('cached_generic', $check, 30);
+(my $check_ledger = $check) =~ s/FROM s\.orders/FROM s.ledger/;
+pgbench_prepared('cached_generic_unpartitioned', $check_ledger, 30);
 $check =~ s/FROM s\.orders/FROM s.orders WHERE id > (SELECT :t - 100) AND tenant_id > -1/;
 pgbench_prepared('generic_with_parameter', $check, 30, '-D', 'x=1');
 $out = $node->safe_psql('postgres', q{SELECT calls, plans, query LIKE '%WHERE id >%' AS with_parameter
-  FROM pg_stat_statements WHERE query LIKE '%AS lo, coalesce(max(tenant_id)%' ORDER BY 3});
+  FROM pg_stat_statements WHERE query LIKE '%AS lo, coalesce(max(tenant_id)%' AND query NOT LIKE '%s.ledger%' ORDER BY 3});
 my @rows = split /\n/, $out;
 like($rows[0] // '', qr/^30\|([2-9]|[12][0-9]|30)\|f$/,
 	'... the statement without parameters was planned again for changes of tenant') or diag($out);
 like($rows[1] // '', qr/^30\|[1-6]\|t$/,
 	'... the one with a parameter kept its plans (custom plans first, then the generic one)') or diag($out);
+is($node->safe_psql('postgres', q{SELECT calls || '/' || plans FROM pg_stat_statements
+  WHERE query LIKE '%AS hi FROM s.ledger%'}), '30/1',
+	'... that of a table not partitioned by the tenant was planned once (its generic plan has no value)');
 
 # ... and only those: a cached plan of another table is planned once
 $out = as_app(q{
