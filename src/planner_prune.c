@@ -1,22 +1,25 @@
 /*
- * planner_prune.c -- plan-time partition pruning of tables partitioned by
- * their tenant column.
+ * planner_prune.c -- the tenant's value in plans made for one tenant:
+ * plan-time partition pruning of tables partitioned by their tenant
+ * column, and sequential scans that compare with a constant.
  *
  * protect()'s policies compare the tenant column with an accessor,
  * tenant_id = tenant_rls.current_tenant_bigint(), which is STABLE: its value
  * is fixed within a statement, but not between the planning of a plan and
  * its executions.  PostgreSQL therefore prunes the partitions of a table
  * partitioned by that column only when the executor starts, never while it
- * plans.  A plan made for one execution (the simple protocol, a custom plan
- * of a prepared statement) then plans every partition and estimates the
- * whole table: a point lookup in one of 100 list partitions took 8 times as
- * long as the hand-written WHERE tenant_id = 42, which the planner prunes
- * (review rev25c).
+ * plans, and a filter that is not an index condition calls the accessor for
+ * every row.  A plan made for one execution (the simple protocol, a custom
+ * plan of a prepared statement) then planned every partition and estimated
+ * the whole table: a point lookup in one of 100 list partitions took 8 times
+ * as long as the hand-written WHERE tenant_id = 42, which the planner prunes
+ * (review rev25c); a per-tenant aggregate by sequential scan took 1.2 times
+ * as long.
  *
- * So, while it plans a partitioned table read under row-level security, the
- * planner gets for every security qual that calls an accessor and compares
- * a partition key column a copy with the accessor replaced by the tenant's
- * value, at the same security level, in front of the qual:
+ * So, while it plans a table read under row-level security, the planner
+ * gets for every security qual that compares a column with an accessor a
+ * copy with the accessor replaced by the tenant's value, at the same
+ * security level, in front of the qual:
  *
  *     tenant_id = 42 AND tenant_id = tenant_rls.current_tenant_bigint()
  *
@@ -32,37 +35,44 @@
  *   - a custom plan (the planner gets the parameter values): used for one
  *     execution, it records nothing;
  *   - the plan of a top-level statement (the planner's query text is
- *     debug_query_string) without parameters: the simple protocol's, used
- *     once, and the generic plan of a statement of the extended protocol
- *     without parameters, which the plan cache keeps.  Such a plan records
- *     a dependency (PlanInvalItem) that tenant_planner_tenant_changed(),
- *     called by the tenant setting's assign hook, fires in this backend
- *     only: the cached plan is made again for the new tenant.
- *     (Firing it costs one pass over the backend's cached plans.)
+ *     debug_query_string) without parameters.  For a table partitioned by
+ *     the tenant column, every such plan: the simple protocol's, used once,
+ *     and the generic plan of a statement of the extended protocol without
+ *     parameters, which the plan cache keeps.  For other tables (where the
+ *     copy saves a call per row, not the planning of every partition) only
+ *     the statement the parser has just analysed (analysed_query): the
+ *     simple protocol's, or the query of a top-level EXPLAIN; a cached
+ *     generic plan keeps the accessor, rather than being planned again at
+ *     every change of tenant.  Such plans record a dependency (PlanInvalItem)
+ *     that tenant_planner_tenant_changed(), called by the tenant setting's
+ *     assign hook, fires in this backend only: a cached plan is made again
+ *     for the new tenant.  (Firing it costs one pass over the backend's
+ *     cached plans.)
  *
- * The others keep PostgreSQL's pruning at executor start: a generic plan
- * of a statement with parameters is cached for any tenant; the statements
- * of a SQL function are all planned when it is first called, outside the
- * plan cache, and reused within the calling statement, also after a
- * set_tenant() among them (review rev26a); PL/pgSQL and other nested
- * statements are not told apart from those; a statement whose rules add
- * queries has them all planned before any runs, and one may change the
- * tenant for the next (review rev26b).  Nothing is copied either without
- * the setting's assign hook (the library not preloaded: strict.c), which
- * would not see a change of tenant.
+ * The others keep the accessor (and PostgreSQL's pruning at executor
+ * start): a generic plan of a statement with parameters is cached for any
+ * tenant; the statements of a SQL function are all planned when it is
+ * first called, outside the plan cache, and reused within the calling
+ * statement, also after a set_tenant() among them (review rev26a); PL/pgSQL
+ * and other nested statements are not told apart from those; a statement
+ * whose rules add queries has them all planned before any runs, and one may
+ * change the tenant for the next (review rev26b).  Nothing is copied either
+ * without the setting's assign hook (the library not preloaded: strict.c),
+ * which would not see a change of tenant.
  *
  * Nothing is copied where the accessor would not return a value now (no
  * tenant, a value strict mode does not trust, one that is not in the type's
  * canonical form): the accessor then decides at run time, as before.  Only
- * a qual that is a plain comparison of a partition key column with the
- * accessor is copied: one with an exception term (a cross-tenant grant, the
- * admin role) would prune nothing and be evaluated twice.
+ * a qual that is a plain comparison of a column with the accessor is
+ * copied: one with an exception term (a cross-tenant grant, the admin role)
+ * would prune nothing and be evaluated twice.
  */
 #include "tenant_rls.h"
 
 #include "access/sysattr.h"
 #include "access/htup_details.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
@@ -114,7 +124,29 @@ tenant_planner_tenant_changed(void)
 	CallSyscacheCallbacks(PROCOID, tenant_plan_hash);
 }
 
-/* Is funcid one of the current_tenant*() accessors of the extension? */
+/*
+ * Is funcid one of the current_tenant*() accessors of the extension?  The
+ * answers are remembered until pg_proc or pg_namespace changes (the
+ * planner asks for every protected table a statement reads).
+ */
+typedef struct AccessorMemo
+{
+	Oid			funcid;
+	bool		accessor;
+} AccessorMemo;
+
+static AccessorMemo accessor_memo[8];
+static int	accessor_memo_used = 0;
+
+static void
+accessor_memo_reset(Datum arg, int cacheid, uint32 hashvalue)
+{
+	/* not for the tenant's own marker (tenant_planner_tenant_changed) */
+	if (cacheid == PROCOID && tenant_plan_hash_known && hashvalue == tenant_plan_hash)
+		return;
+	accessor_memo_used = 0;
+}
+
 static bool
 is_accessor(Oid funcid)
 {
@@ -123,49 +155,56 @@ is_accessor(Oid funcid)
 	};
 	char	   *name;
 	bool		found = false;
-	Oid			nsp = get_func_namespace(funcid);
+	Oid			nsp;
 
-	if (!OidIsValid(nsp) || nsp != get_namespace_oid(TENANT_RLS_SCHEMA, true))
-		return false;
-	name = get_func_name(funcid);
-	for (int i = 0; name != NULL && i < lengthof(names); i++)
-		found = found || strcmp(name, names[i]) == 0;
+	for (int i = 0; i < accessor_memo_used; i++)
+		if (accessor_memo[i].funcid == funcid)
+			return accessor_memo[i].accessor;
+
+	nsp = get_func_namespace(funcid);
+	if (OidIsValid(nsp) && nsp == get_namespace_oid(TENANT_RLS_SCHEMA, true))
+	{
+		name = get_func_name(funcid);
+		for (int i = 0; name != NULL && i < lengthof(names); i++)
+			found = found || strcmp(name, names[i]) == 0;
+	}
+	if (accessor_memo_used == lengthof(accessor_memo))
+		accessor_memo_used = 0;
+	accessor_memo[accessor_memo_used].funcid = funcid;
+	accessor_memo[accessor_memo_used].accessor = found;
+	accessor_memo_used++;
 	return found;
 }
 
-typedef struct ReplaceContext
+/*
+ * Is the clause a plain comparison of a column of the relation (maybe
+ * implicitly coerced) with an accessor, either way round?  Returns the
+ * accessor's call and sets *arg to its argument number; NULL if not.
+ */
+static FuncExpr *
+accessor_comparison(Node *clause, Index relid, int *arg)
 {
-	bool		replaced;		/* an accessor call was replaced */
-	bool		failed;			/* one has no value now: use nothing */
-} ReplaceContext;
+	OpExpr	   *op;
 
-static Node *
-replace_accessors(Node *node, ReplaceContext *cxt)
-{
-	if (node == NULL)
+	if (!IsA(clause, OpExpr))
 		return NULL;
-	if (IsA(node, FuncExpr))
+	op = (OpExpr *) clause;
+	if (list_length(op->args) != 2)
+		return NULL;
+	for (int i = 0; i < 2; i++)
 	{
-		FuncExpr   *f = (FuncExpr *) node;
+		Node	   *a = (Node *) list_nth(op->args, i);
+		Node	   *other = strip_implicit_coercions((Node *) list_nth(op->args, 1 - i));
 
-		if (f->args == NIL && is_accessor(f->funcid))
+		if (IsA(a, FuncExpr) && ((FuncExpr *) a)->args == NIL &&
+			IsA(other, Var) && ((Var *) other)->varno == relid &&
+			((Var *) other)->varlevelsup == 0 && is_accessor(((FuncExpr *) a)->funcid))
 		{
-			Datum		value;
-			int16		typlen;
-			bool		typbyval;
-
-			if (!tenant_context_peek(f->funcresulttype, &value))
-			{
-				cxt->failed = true;
-				return node;
-			}
-			cxt->replaced = true;
-			get_typlenbyval(f->funcresulttype, &typlen, &typbyval);
-			return (Node *) makeConst(f->funcresulttype, -1, f->funccollid, typlen,
-									  value, false, typbyval);
+			*arg = i;
+			return (FuncExpr *) a;
 		}
 	}
-	return expression_tree_mutator(node, replace_accessors, (void *) cxt);
+	return NULL;
 }
 
 static bool
@@ -304,27 +343,6 @@ statement_has_rules(PlannerInfo *root)
 	return rules;
 }
 
-/*
- * Is the clause, with the accessor replaced, a comparison of a column with
- * the value (what pruning uses), and no more?
- */
-static bool
-is_key_comparison(Node *clause)
-{
-	OpExpr	   *op;
-	Node	   *l,
-			   *r;
-
-	if (!IsA(clause, OpExpr))
-		return false;
-	op = (OpExpr *) clause;
-	if (list_length(op->args) != 2)
-		return false;
-	l = strip_implicit_coercions(linitial(op->args));
-	r = strip_implicit_coercions(lsecond(op->args));
-	return (IsA(l, Var) && IsA(r, Const)) || (IsA(l, Const) && IsA(r, Var));
-}
-
 /* Does the clause use a column the relation is partitioned by? */
 static bool
 uses_partition_key(Node *clause, RelOptInfo *rel)
@@ -387,6 +405,7 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 	ListCell   *lc;
 	bool		copied = false;
 	bool		partitioned;
+	List	   *checks = NIL;
 
 	if (prev_relation_info_hook)
 		prev_relation_info_hook(root, relationObjectId, inhparent, rel);
@@ -404,7 +423,8 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 	foreach(lc, rte->securityQuals)
 	{
 		List	   *level = (List *) lfirst(lc);
-		List	   *copies = NIL;
+		List	   *result = NIL;
+		bool		changed = false;
 		ListCell   *lc2;
 
 		if (level == NIL || !IsA(level, List))
@@ -412,22 +432,79 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 		foreach(lc2, level)
 		{
 			Node	   *clause = (Node *) lfirst(lc2);
-			ReplaceContext cxt = {false, false};
-			Node	   *copy;
+			FuncExpr   *f;
+			int			arg;
+			Datum		value;
+			int16		typlen;
+			bool		typbyval;
+			Const	   *c;
+			OpExpr	   *by_value;
 
-			if ((copy_mode == COPY_KEYED_AND_DEPEND && !uses_partition_key(clause, rel)) ||
-				contain_volatile_functions(clause) || contain_subplans(clause))
+			f = accessor_comparison(clause, rel->relid, &arg);
+			if (f == NULL ||
+				(copy_mode == COPY_KEYED_AND_DEPEND && !uses_partition_key(clause, rel)) ||
+				op_volatile(((OpExpr *) clause)->opno) == PROVOLATILE_VOLATILE ||
+				!tenant_context_peek(f->funcresulttype, &value))
+			{
+				result = lappend(result, clause);
 				continue;
-			copy = replace_accessors(copyObject(clause), &cxt);
-			if (cxt.replaced && !cxt.failed && is_key_comparison(copy))
-				copies = lappend(copies, copy);
+			}
+			get_typlenbyval(f->funcresulttype, &typlen, &typbyval);
+			c = makeConst(f->funcresulttype, -1, f->funccollid, typlen, value, false, typbyval);
+			/* flat copies: the other nodes are small, copied by hand */
+			by_value = makeNode(OpExpr);
+			*by_value = *(OpExpr *) clause;
+			by_value->args = arg == 0 ?
+				list_make2(c, copyObject(lsecond(by_value->args))) :
+				list_make2(copyObject(linitial(by_value->args)), c);
+			result = lappend(result, by_value);
+			changed = true;
+			if (exprType((Node *) list_nth(by_value->args, 1 - arg)) == f->funcresulttype &&
+				op_mergejoinable(by_value->opno, f->funcresulttype))
+			{
+				/*
+				 * An equality of one type: "column = value", with the
+				 * statement checking "(accessor() = value) IS TRUE" once,
+				 * lets through no row the qual would not (by transitivity),
+				 * and the same rows while the tenant is the one planned for.
+				 * So the pair replaces the qual.  The check is no equality
+				 * (PostgreSQL's equivalence classes would merge the three
+				 * and derive both again, at a cost to every plan), and it
+				 * goes to the query's own quals: PostgreSQL evaluates a
+				 * security qual without columns for every row, a WHERE
+				 * clause without columns once (a one-time filter, where it
+				 * can only make the whole statement read nothing).
+				 */
+				OpExpr	   *eq = makeNode(OpExpr);
+				BooleanTest *check = makeNode(BooleanTest);
+
+				*eq = *(OpExpr *) clause;
+				eq->args = list_make2(copyObject(f), copyObject(c));
+				check->arg = (Expr *) eq;
+				check->booltesttype = IS_TRUE;
+				check->location = -1;
+				checks = lappend(checks, check);
+			}
+			else
+				result = lappend(result, clause);	/* the copy comes first */
 		}
-		if (copies == NIL)
+		if (!changed)
 			continue;
 		if (!copied && statement_has_rules(root))
 			return;
-		lfirst(lc) = list_concat(copies, level);
+		lfirst(lc) = result;
 		copied = true;
+	}
+	if (checks != NIL)
+	{
+		FromExpr   *jointree = root->parse->jointree;
+
+		if (jointree->quals == NULL)
+			jointree->quals = (Node *) checks;
+		else if (IsA(jointree->quals, List))
+			jointree->quals = (Node *) list_concat((List *) jointree->quals, checks);
+		else
+			jointree->quals = (Node *) lcons(jointree->quals, checks);
 	}
 	if (copied && copy_mode != COPY_FOR_ONE_EXECUTION)
 	{
@@ -445,4 +522,6 @@ tenant_rls_planner_prune_init(void)
 	planner_hook = prune_planner;
 	prev_post_parse_analyze_hook = post_parse_analyze_hook;
 	post_parse_analyze_hook = prune_post_parse_analyze;
+	CacheRegisterSyscacheCallback(PROCOID, accessor_memo_reset, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, accessor_memo_reset, (Datum) 0);
 }

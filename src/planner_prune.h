@@ -1,6 +1,6 @@
 /*
- * planner_prune.h -- plan-time partition pruning of tables partitioned by
- * their tenant column (planner_prune.c).
+ * planner_prune.h -- the tenant's value in plans made for one tenant
+ * (planner_prune.c).
  */
 #ifndef TENANT_RLS_PLANNER_PRUNE_H
 #define TENANT_RLS_PLANNER_PRUNE_H
