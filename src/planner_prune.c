@@ -17,20 +17,23 @@
  * as long.
  *
  * So, while it plans a table read under row-level security, the planner
- * gets for every security qual that compares a column with an accessor a
- * copy with the accessor replaced by the tenant's value, at the same
- * security level, in front of the qual:
+ * gets for every security qual that compares a column with an accessor the
+ * comparison with the tenant's value instead, at the same security level,
+ * and the statement a check of the accessor against that value:
  *
- *     tenant_id = 42 AND tenant_id = tenant_rls.current_tenant_bigint()
+ *     tenant_id = 42                 (the table's security qual)
+ *     (tenant_rls.current_tenant_bigint() = 42) IS TRUE   (its WHERE)
  *
- * The copy only ever removes rows: a plan run under another tenant than
- * the one it was made for returns nothing rather than the first tenant's
- * rows.  (PostgreSQL merges the copy and the original into one equivalence
- * class: the scan compares with the value, and a one-time filter checks
- * accessor = value when the scan starts.  A scan that has started keeps the
- * tenant it started with, as an index scan on the accessor always did.)
+ * The check has no columns, so PostgreSQL evaluates it once, as a one-time
+ * filter, before the statement reads anything: a plan run under another
+ * tenant than the one it was made for returns nothing rather than the first
+ * tenant's rows, and a scan that has started keeps the tenant it started
+ * with, as an index scan on the accessor always did.  (Where the column and
+ * the accessor differ in type, or the comparison is no equality, the qual
+ * stays and the comparison with the value comes in front of it:
+ * PostgreSQL's equivalence classes then derive the same one-time filter.)
  * Only plans that are made for the current tenant and either used once or
- * planned again when the tenant changes get the copy:
+ * planned again when the tenant changes get the value:
  *
  *   - a custom plan (the planner gets the parameter values): used for one
  *     execution, it records nothing;
@@ -277,7 +280,6 @@ prune_planner(Query *parse, const char *query_string, int cursorOptions,
 {
 	CopyMode	outer = copy_mode;
 	PlannedStmt *result;
-
 	bool		just_analysed = parse == analysed_query;
 
 	analysed_query = NULL;
