@@ -255,8 +255,7 @@ for w in $AUDIT_WORKLOADS; do
 		postgres >"$out.out" 2>&1 || { cat "$out.out"; echo "pgbench failed: interleaved $w"; exit 1; }
 	MIXCATCH[$w]=$(delivery_catch_up)
 	b1=$(delivered_batches)
-	MIX[$w]=$(cat "$out".log.* | awk '{ s[$4] += $3; c[$4]++ }
-		END { for (i = 0; i < 4; i++) printf "%.4f ", (c[i] ? s[i] / c[i] / 1000 : 0) }')
+	MIX[$w]=$(bench_log_means "$out.log" 4)
 	counts=$(cat "$out".log.* | awk '{ c[$4]++ } END { printf "%d %d", c[1], c[2] }')
 	rm -f "$out".log.*
 	set -- $counts ${MIXCATCH[$w]}

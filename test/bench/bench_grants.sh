@@ -77,6 +77,7 @@ bench_psql -d postgres -c "CREATE INDEX ON public.g_plain (tenant_id); CREATE IN
 tr_as_pg "$TR_BINDIR/pgbench" -n -U bench_app -M simple -c 2 -j 2 -T "$gsecs" -l --log-prefix="$gdir/mixed.log" \
 	-f "$gdir/g_plain.sql@1" -f "$gdir/g_granted.sql@1" postgres >"$gdir/mixed.out" 2>&1 \
 	|| { cat "$gdir/mixed.out"; exit 1; }
-set -- $(cat "$gdir"/mixed.log.* | awk '{ s[$4] += $3; c[$4]++ } END { printf "%.4f %.4f", s[0] / c[0] / 1000, s[1] / c[1] / 1000 }')
+# shellcheck disable=SC2046
+set -- $(bench_log_means "$gdir/mixed.log" 2)
 echo "grants: point lookups by 97 tenants that are no grantee, simple protocol, interleaved: without a grant on the table $1 ms, with one $2 ms: ratio $(bench_ratio "$1" "$2")"
 rm -rf "$gdir"

@@ -99,8 +99,7 @@ part_mixed() {
 	tr_as_pg "$TR_BINDIR/pgbench" -n -U bench_app -M "$mode" -c 2 -j 2 -T "$secs" \
 		-l --log-prefix="$out.log" $files postgres >"$out.out" 2>&1 \
 		|| { cat "$out.out" >&2; echo "0 0"; return; }
-	cat "$out".log.* | awk -v n="$n" '{ s[$4] += $3; c[$4]++ }
-		END { for (i = 0; i < n; i++) printf "%.4f ", (c[i] ? s[i] / c[i] / 1000 : 0) }'
+	bench_log_means "$out.log" "$n"
 	rm -f "$out".log.*
 }
 

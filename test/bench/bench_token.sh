@@ -83,17 +83,17 @@ tps() { awk -v x="$(bench_tps "$tok_dir/$1.1.out")" -v y="$(bench_tps "$tok_dir/
 a=$(tps a); b=$(tps b); c=$(tps c)
 
 # mixed run: per-script mean latencies, from pgbench's per-transaction log
-# (microseconds; its summary prints milliseconds to 3 decimals, too coarse
-# for transactions of some 50 us)
+# (its summary's milliseconds to 3 decimals are too coarse for transactions
+# of some 50 us)
 bench_pgbench -n -M prepared -c 2 -j 2 -T "$BENCH_SECONDS" -U bench_app -l --log-prefix="$tok_dir/mixed.log" \
 	-f "$tok_dir/a.sql@1" -f "$tok_dir/b.sql@1" postgres >"$tok_dir/mixed.out" 2>&1 \
 	|| { cat "$tok_dir/mixed.out"; exit 1; }
-mixed_lat() { cat "$tok_dir"/mixed.log.* | awk -v k="$1" '$4 == k { s += $3; c++ } END { printf "%.2f", s / c }'; }
-lat_a=$(mixed_lat 0)
-lat_b=$(mixed_lat 1)
+# shellcheck disable=SC2046
+set -- $(bench_log_means "$tok_dir/mixed.log" 2)
+lat_a=$1 lat_b=$2
 
 echo "token: (a) set_config + point query           TPS $a"
 echo "token: (b) set_tenant_signed + point query    TPS $b   ratio b/a $(bench_ratio "$b" "$a")   (target >= 0.95)"
 echo "token: (c) as (b), tenant_rls.strict = on     TPS $c   ratio c/a $(bench_ratio "$c" "$a")"
 echo "token: per round: a $(bench_tps "$tok_dir/a.1.out") / $(bench_tps "$tok_dir/a.2.out"), b $(bench_tps "$tok_dir/b.1.out") / $(bench_tps "$tok_dir/b.2.out"), c $(bench_tps "$tok_dir/c.1.out") / $(bench_tps "$tok_dir/c.2.out")"
-echo "token: mixed run, mean latency a $lat_a us, b $lat_b us: throughput ratio b/a $(bench_ratio "$lat_a" "$lat_b")   (target >= 0.95)"
+echo "token: mixed run, mean latency a $lat_a ms, b $lat_b ms: throughput ratio b/a $(bench_ratio "$lat_a" "$lat_b")   (target >= 0.95)"

@@ -10,6 +10,10 @@
 #   bench_pgbench ARGS...     pgbench; prints its output
 #   bench_tps FILE            the "tps = N" figure of a pgbench output
 #   bench_ratio A B           A/B with 3 decimals
+#   bench_log_means PREFIX N  the mean latency (ms, 4 decimals) of scripts 0..N-1
+#                             in pgbench's per-transaction logs PREFIX.*
+#                             (-l --log-prefix=PREFIX: microseconds, where its
+#                             summary rounds to the microsecond)
 # BENCH_SECONDS (default 20) is how long each pgbench cell runs.
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -21,6 +25,10 @@ BENCH_SECONDS=${BENCH_SECONDS:-20}
 bench_psql() { tr_as_pg "$TR_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 bench_pgbench() { tr_as_pg "$TR_BINDIR/pgbench" "$@"; }
 bench_tps() { sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$1" | tail -1; }
+bench_log_means() {
+	cat "$1".* | awk -v n="$2" '{ s[$4] += $3; c[$4]++ }
+		END { for (i = 0; i < n; i++) printf "%.4f ", (c[i] ? s[i] / c[i] / 1000 : 0) }'
+}
 bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
 
 status=0
