@@ -38,6 +38,7 @@ PG_FUNCTION_INFO_V1(tenant_rls_current_tenant);
 PG_FUNCTION_INFO_V1(tenant_rls_current_tenant_uuid);
 PG_FUNCTION_INFO_V1(tenant_rls_current_tenant_bigint);
 PG_FUNCTION_INFO_V1(tenant_rls_current_tenant_int);
+PG_FUNCTION_INFO_V1(tenant_rls_planned_tenant_is);
 
 /* ---------------------------------------------------------------------
  * Parsing: strict, no whitespace, no signs other than a leading '-'.
@@ -650,4 +651,32 @@ tenant_context_peek(Oid type, Datum *result)
 			}
 	}
 	return false;
+}
+
+/*
+ * tenant_rls._planned_tenant_is(planned text): the one-time check the
+ * planner adds to a statement it planned with the tenant's value
+ * (planner_prune.c).  The value was the setting's text then, in the
+ * canonical form of the column's type, so the same text now means the same
+ * value.  Anything else is an error, not a statement that reads nothing: a
+ * subquery that read nothing would make NOT IN and NOT EXISTS true for
+ * every row (review rev28a).
+ */
+Datum
+tenant_rls_planned_tenant_is(PG_FUNCTION_ARGS)
+{
+	text	   *planned = PG_GETARG_TEXT_PP(0);
+	const char *v = tenant_context_get();
+	int			len = VARSIZE_ANY_EXHDR(planned);
+
+	if (v != NULL && strlen(v) == (size_t) len && memcmp(v, VARDATA_ANY(planned), len) == 0)
+		PG_RETURN_BOOL(true);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("statement planned for tenant \"%s\" ran with %s",
+					text_to_cstring(planned),
+					v == NULL ? "no tenant" : psprintf("tenant \"%s\"", v)),
+			 errdetail("tenant_rls gives a plan made for one tenant that tenant's value; the tenant changed between planning and execution."),
+			 errhint("Change the tenant in a statement of its own, before the statements that read tenant tables.")));
+	PG_RETURN_BOOL(false);		/* not reached */
 }

@@ -19,65 +19,70 @@
  * So, while it plans a table read under row-level security, the planner
  * gets for every security qual that compares a column with an accessor the
  * comparison with the tenant's value instead, at the same security level,
- * and the statement a check of the accessor against that value:
+ * and the statement a check that the tenant is still the one planned for:
  *
- *     tenant_id = 42                 (the table's security qual)
- *     (tenant_rls.current_tenant_bigint() = 42) IS TRUE   (its WHERE)
+ *     tenant_id = 42                             (the table's security qual)
+ *     tenant_rls._planned_tenant_is('42')        (its WHERE)
  *
  * The check has no columns, so PostgreSQL evaluates it once, as a one-time
- * filter, before the statement reads anything: a plan run under another
- * tenant than the one it was made for returns nothing rather than the first
- * tenant's rows, and a scan that has started keeps the tenant it started
- * with, as an index scan on the accessor always did.  (Where the column and
- * the accessor differ in type, or the comparison is no equality, the qual
- * stays and the comparison with the value comes in front of it:
- * PostgreSQL's equivalence classes then derive the same one-time filter.)
- * Only plans that are made for the current tenant and either used once or
- * planned again when the tenant changes get the value:
+ * filter, before the statement reads anything; under another tenant it is
+ * an error (context.c), not false: a subquery that read nothing would make
+ * NOT IN and NOT EXISTS true (review rev28a).  While a plan with a value
+ * runs (ExecutorStart to ExecutorEnd: a statement, an open cursor), a
+ * change of tenant is refused (see "Running plans"; review rev28b).  (Where
+ * the column and the accessor differ in type, or the comparison is no
+ * equality, the qual stays and the comparison with the value comes in
+ * front of it, with the same check.)  Only plans that are made for the
+ * current tenant and either used once or planned again when the tenant
+ * changes get the value:
  *
- *   - a custom plan (the planner gets the parameter values): used for one
- *     execution, it records nothing;
+ *   - a custom plan (the planner gets the parameter values), also of a
+ *     PL/pgSQL statement with variables or of EXECUTE ... USING: used for
+ *     one execution, it records no dependency;
  *   - the plan of a top-level statement (the planner's query text is
  *     debug_query_string) without parameters.  For a table partitioned by
  *     the tenant column, every such plan: the simple protocol's, used once,
  *     and the generic plan of a statement of the extended protocol without
  *     parameters, which the plan cache keeps.  For other tables (where the
- *     copy saves a call per row, not the planning of every partition) only
+ *     value saves a call per row, not the planning of every partition) only
  *     the statement the parser has just analysed (analysed_query): the
- *     simple protocol's, or the query of a top-level EXPLAIN; a cached
- *     generic plan keeps the accessor, rather than being planned again at
- *     every change of tenant.  Such plans record a dependency (PlanInvalItem)
- *     that tenant_planner_tenant_changed(), called by the tenant setting's
- *     assign hook, fires in this backend only: a cached plan is made again
- *     for the new tenant.  (Firing it costs one pass over the backend's
- *     cached plans.)
+ *     simple protocol's, the query of a top-level EXPLAIN or of COPY (query)
+ *     TO; a cached generic plan keeps the accessor, rather than being
+ *     planned again at every change of tenant.  Such plans record a
+ *     dependency (PlanInvalItem) that tenant_planner_tenant_changed(),
+ *     called by the tenant setting's assign hook, fires in this backend
+ *     only: a cached plan is made again for the new tenant.  (Firing it
+ *     costs one pass over the backend's cached plans.)
  *
  * The others keep the accessor (and PostgreSQL's pruning at executor
  * start): a generic plan of a statement with parameters is cached for any
  * tenant; the statements of a SQL function are all planned when it is
  * first called, outside the plan cache, and reused within the calling
- * statement, also after a set_tenant() among them (review rev26a); PL/pgSQL
- * and other nested statements are not told apart from those; a statement
- * whose rules add queries has them all planned before any runs, and one may
- * change the tenant for the next (review rev26b).  Nothing is copied either
- * without the setting's assign hook (the library not preloaded: strict.c),
- * which would not see a change of tenant.
+ * statement, also after a set_tenant() among them (review rev26a); generic
+ * plans of PL/pgSQL and other nested statements are not told apart from
+ * those; a statement whose rules add queries has them all planned before
+ * any runs, and one may change the tenant for the next (review rev26b).
+ * No value is given either without the setting's assign hook (the library
+ * not preloaded: strict.c), which would not see a change of tenant.
  *
- * Nothing is copied where the accessor would not return a value now (no
+ * No value is given where the accessor would not return one now (no
  * tenant, a value strict mode does not trust, one that is not in the type's
  * canonical form): the accessor then decides at run time, as before.  Only
  * a qual that is a plain comparison of a column with the accessor is
- * copied: one with an exception term (a cross-tenant grant, the admin role)
- * would prune nothing and be evaluated twice.
+ * replaced: one with an exception term (a cross-tenant grant, the admin
+ * role) would prune nothing and be evaluated twice.
  */
 #include "tenant_rls.h"
 
 #include "access/sysattr.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_proc.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/pathnodes.h"
@@ -89,6 +94,7 @@
 #include "parser/analyze.h"
 #include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -102,7 +108,7 @@ static get_relation_info_hook_type prev_relation_info_hook = NULL;
 static planner_hook_type prev_planner_hook = NULL;
 
 /*
- * The dependency plans with a copied value record: PROCOID with the hash of
+ * The dependency plans with the tenant's value record: PROCOID with the hash of
  * OID 1, which no function has.  Plans record dependencies on functions
  * with an OID of FirstUnpinnedObjectId or above only, so no other plan has
  * it, and no change of pg_proc invalidates these.  (Not InvalidOid: its
@@ -112,10 +118,18 @@ static planner_hook_type prev_planner_hook = NULL;
  */
 #define TENANT_PLAN_MARKER_OID ((Oid) 1)
 
+/*
+ * And every plan with a value, also those used once (custom plans), records
+ * the hash of OID 2, which nothing fires: while such a plan runs, the tenant
+ * may not change (see "Running plans" below).
+ */
+#define TENANT_VALUE_MARKER_OID ((Oid) 2)
+
 static uint32 tenant_plan_hash = 0;
+static uint32 tenant_value_hash = 0;
 static bool tenant_plan_hash_known = false;
 
-/* a plan with a copied value may exist that the last change did not reach */
+/* a plan with the tenant's value may exist that the last change did not reach */
 static bool plans_depend_on_tenant = false;
 
 void
@@ -141,6 +155,10 @@ typedef struct AccessorMemo
 static AccessorMemo accessor_memo[8];
 static int	accessor_memo_used = 0;
 
+/* tenant_rls._planned_tenant_is(text); InvalidOid: not looked up yet */
+static Oid	check_funcid = InvalidOid;
+static bool check_funcid_known = false;
+
 static void
 accessor_memo_reset(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -148,6 +166,29 @@ accessor_memo_reset(Datum arg, int cacheid, uint32 hashvalue)
 	if (cacheid == PROCOID && tenant_plan_hash_known && hashvalue == tenant_plan_hash)
 		return;
 	accessor_memo_used = 0;
+	check_funcid_known = false;
+}
+
+/*
+ * The check function's OID, InvalidOid where the installed SQL has none
+ * (then no qual is replaced: see prune_relation_info).
+ */
+static Oid
+planned_tenant_check_funcid(void)
+{
+	if (!check_funcid_known)
+	{
+		Oid			nsp = get_namespace_oid(TENANT_RLS_SCHEMA, true);
+		Oid			argtypes[1] = {TEXTOID};
+
+		check_funcid = !OidIsValid(nsp) ? InvalidOid :
+			GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
+							CStringGetDatum("_planned_tenant_is"),
+							PointerGetDatum(buildoidvector(argtypes, 1)),
+							ObjectIdGetDatum(nsp));
+		check_funcid_known = true;
+	}
+	return check_funcid;
 }
 
 static bool
@@ -222,18 +263,18 @@ has_extern_param_walker(Node *node, void *context)
 	return expression_tree_walker(node, has_extern_param_walker, context);
 }
 
-typedef enum CopyMode
+typedef enum ValueMode
 {
-	COPY_NONE,					/* no copies */
-	COPY_FOR_ONE_EXECUTION,		/* a custom plan: never cached */
-	COPY_AND_DEPEND,			/* the statement just analysed: record the
+	VALUE_NONE,					/* the accessor stays */
+	VALUE_FOR_ONE_EXECUTION,		/* a custom plan: never cached */
+	VALUE_AND_DEPEND,			/* the statement just analysed: record the
 								 * dependency all the same */
-	COPY_KEYED_AND_DEPEND		/* may be cached: only for tables partitioned
+	VALUE_KEYED_AND_DEPEND		/* may be cached: only for tables partitioned
 								 * by the tenant, with the dependency */
-} CopyMode;
+} ValueMode;
 
 /* for the innermost planning under way */
-static CopyMode copy_mode = COPY_NONE;
+static ValueMode value_mode = VALUE_NONE;
 
 /*
  * The query the last parse analysis of a top-level statement without
@@ -247,10 +288,20 @@ static CopyMode copy_mode = COPY_NONE;
 static Query *analysed_query = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 
+/* the memory of analysed_query is reset or deleted: forget it */
+static void
+forget_analysed_query(void *arg)
+{
+	if (analysed_query == (Query *) arg)
+		analysed_query = NULL;
+}
+
 /*
  * post_parse_analyze_hook: remember the query of a top-level statement
- * analysed without parameters (see analysed_query).  Checked before the
- * next hooks run: token.c hands them a masked copy of the text.
+ * analysed without parameters (see analysed_query), until its memory goes
+ * (an error between analysis and planning leaves it unplanned: another
+ * query made at its address later is not it; review rev28b).  Checked
+ * before the next hooks run: token.c hands them a masked copy of the text.
  */
 static void
 prune_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
@@ -265,12 +316,39 @@ prune_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 				 IsA(((ExplainStmt *) query->utilityStmt)->query, Query))
 			analysed_query = (Query *) ((ExplainStmt *) query->utilityStmt)->query;
 	}
+	if (analysed_query != NULL)
+	{
+		/* the query was made in this context, and the callback with it */
+		MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+
+		cb->func = forget_analysed_query;
+		cb->arg = analysed_query;
+		MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	}
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
 }
 
+/* Does the plan carry the dependency with this hash? */
+static bool
+plan_has_marker(PlannedStmt *plan, uint32 hash)
+{
+	ListCell   *lc;
+
+	if (!tenant_plan_hash_known || plan == NULL)
+		return false;
+	foreach(lc, plan->invalItems)
+	{
+		PlanInvalItem *item = (PlanInvalItem *) lfirst(lc);
+
+		if (item->cacheId == PROCOID && item->hashValue == hash)
+			return true;
+	}
+	return false;
+}
+
 /*
- * planner_hook: may the plan being made get copies (see above)?  Decided on
+ * planner_hook: may the plan being made get the value (see above)?  Decided on
  * the query as the planner gets it: its preprocessing moves parameters into
  * subplans.
  */
@@ -278,23 +356,23 @@ static PlannedStmt *
 prune_planner(Query *parse, const char *query_string, int cursorOptions,
 			  ParamListInfo boundParams)
 {
-	CopyMode	outer = copy_mode;
+	ValueMode	outer = value_mode;
 	PlannedStmt *result;
 	bool		just_analysed = parse == analysed_query;
 
 	analysed_query = NULL;
-	copy_mode = COPY_NONE;
+	value_mode = VALUE_NONE;
 	if (tenant_setting_tracked())
 	{
 		if (boundParams != NULL)
-			copy_mode = COPY_FOR_ONE_EXECUTION;
+			value_mode = VALUE_FOR_ONE_EXECUTION;
 		else if (query_string != NULL && query_string == debug_query_string)
 		{
 			const char *v = tenant_setting_get();
 
 			if (v != NULL && v[0] != '\0' &&
 				!query_tree_walker(parse, has_extern_param_walker, NULL, 0))
-				copy_mode = just_analysed ? COPY_AND_DEPEND : COPY_KEYED_AND_DEPEND;
+				value_mode = just_analysed ? VALUE_AND_DEPEND : VALUE_KEYED_AND_DEPEND;
 		}
 	}
 	PG_TRY();
@@ -306,9 +384,18 @@ prune_planner(Query *parse, const char *query_string, int cursorOptions,
 	}
 	PG_FINALLY();
 	{
-		copy_mode = outer;
+		value_mode = outer;
 	}
 	PG_END_TRY();
+
+	/*
+	 * Set again once the plan exists: a function the planner ran (to
+	 * estimate a qual) may have set the tenant meanwhile, and that change
+	 * cleared the flag before the plan was there to be invalidated (review
+	 * rev28b).
+	 */
+	if (plan_has_marker(result, tenant_plan_hash))
+		plans_depend_on_tenant = true;
 	return result;
 }
 
@@ -316,7 +403,7 @@ prune_planner(Query *parse, const char *query_string, int cursorOptions,
  * Does the statement being planned come with queries its rules add?  The
  * planner gets them all before any runs (exec_simple_query plans the
  * rewriter's whole list), and an earlier one may change the tenant for a
- * later one (review rev26b).  Asked only once there is something to copy.
+ * later one (review rev26b).  Asked only once there is a qual to replace.
  */
 static bool
 statement_has_rules(PlannerInfo *root)
@@ -368,28 +455,32 @@ uses_partition_key(Node *clause, RelOptInfo *rel)
 	return false;
 }
 
-/* the plan depends on the tenant: record it once per plan */
+/* the plan has a value (hash: tenant_value_hash) or depends on the tenant
+ * (tenant_plan_hash): record it once per plan */
 static void
-record_tenant_dependency(PlannerInfo *root)
+record_marker(PlannerInfo *root, bool dependency)
 {
 	PlanInvalItem *item;
 	ListCell   *lc;
+	uint32		hash;
 
 	if (!tenant_plan_hash_known)
 	{
 		tenant_plan_hash = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(TENANT_PLAN_MARKER_OID));
-		Assert(tenant_plan_hash != 0);
+		tenant_value_hash = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(TENANT_VALUE_MARKER_OID));
+		Assert(tenant_plan_hash != 0 && tenant_value_hash != 0);
 		tenant_plan_hash_known = true;
 	}
+	hash = dependency ? tenant_plan_hash : tenant_value_hash;
 	foreach(lc, root->glob->invalItems)
 	{
 		item = (PlanInvalItem *) lfirst(lc);
-		if (item->cacheId == PROCOID && item->hashValue == tenant_plan_hash)
+		if (item->cacheId == PROCOID && item->hashValue == hash)
 			return;
 	}
 	item = makeNode(PlanInvalItem);
 	item->cacheId = PROCOID;
-	item->hashValue = tenant_plan_hash;
+	item->hashValue = hash;
 	root->glob->invalItems = lappend(root->glob->invalItems, item);
 }
 
@@ -405,22 +496,23 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 {
 	RangeTblEntry *rte;
 	ListCell   *lc;
-	bool		copied = false;
+	bool		valued = false;
 	bool		partitioned;
-	List	   *checks = NIL;
+	Oid			check_fn;
 
 	if (prev_relation_info_hook)
 		prev_relation_info_hook(root, relationObjectId, inhparent, rel);
 
-	if (copy_mode == COPY_NONE || rel->reloptkind != RELOPT_BASEREL)
+	if (value_mode == VALUE_NONE || rel->reloptkind != RELOPT_BASEREL)
 		return;
 	rte = root->simple_rte_array[rel->relid];
 	if (rte->rtekind != RTE_RELATION || rte->securityQuals == NIL)
 		return;
 	partitioned = inhparent && rel->part_scheme != NULL &&
 		rte->relkind == RELKIND_PARTITIONED_TABLE;
-	if (copy_mode == COPY_KEYED_AND_DEPEND && !partitioned)
+	if (value_mode == VALUE_KEYED_AND_DEPEND && !partitioned)
 		return;
+	check_fn = planned_tenant_check_funcid();
 
 	foreach(lc, rte->securityQuals)
 	{
@@ -444,7 +536,7 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 
 			f = accessor_comparison(clause, rel->relid, &arg);
 			if (f == NULL ||
-				(copy_mode == COPY_KEYED_AND_DEPEND && !uses_partition_key(clause, rel)) ||
+				(value_mode == VALUE_KEYED_AND_DEPEND && !uses_partition_key(clause, rel)) ||
 				op_volatile(((OpExpr *) clause)->opno) == PROVOLATILE_VOLATILE ||
 				!tenant_context_peek(f->funcresulttype, &value))
 			{
@@ -461,58 +553,173 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 				list_make2(copyObject(linitial(by_value->args)), c);
 			result = lappend(result, by_value);
 			changed = true;
-			if (exprType((Node *) list_nth(by_value->args, 1 - arg)) == f->funcresulttype &&
-				op_mergejoinable(by_value->opno, f->funcresulttype))
-			{
-				/*
-				 * An equality of one type: "column = value", with the
-				 * statement checking "(accessor() = value) IS TRUE" once,
-				 * lets through no row the qual would not (by transitivity),
-				 * and the same rows while the tenant is the one planned for.
-				 * So the pair replaces the qual.  The check is no equality
-				 * (PostgreSQL's equivalence classes would merge the three
-				 * and derive both again, at a cost to every plan), and it
-				 * goes to the query's own quals: PostgreSQL evaluates a
-				 * security qual without columns for every row, a WHERE
-				 * clause without columns once (a one-time filter, where it
-				 * can only make the whole statement read nothing).
-				 */
-				OpExpr	   *eq = makeNode(OpExpr);
-				BooleanTest *check = makeNode(BooleanTest);
-
-				*eq = *(OpExpr *) clause;
-				eq->args = list_make2(copyObject(f), copyObject(c));
-				check->arg = (Expr *) eq;
-				check->booltesttype = IS_TRUE;
-				check->location = -1;
-				checks = lappend(checks, check);
-			}
-			else
+			if (!OidIsValid(check_fn) ||
+				exprType((Node *) list_nth(by_value->args, 1 - arg)) != f->funcresulttype ||
+				!op_mergejoinable(by_value->opno, f->funcresulttype))
 				result = lappend(result, clause);	/* the copy comes first */
+
+			/*
+			 * Else an equality of one type: "column = value", with the
+			 * statement checking once that the tenant is still the one
+			 * planned for, lets through the same rows as the qual.  So it
+			 * replaces the qual.  The check goes to the query's own quals
+			 * (added below): PostgreSQL evaluates a security qual without
+			 * columns for every row, a WHERE clause without columns once
+			 * (a one-time filter).
+			 */
 		}
 		if (!changed)
 			continue;
-		if (!copied && statement_has_rules(root))
+		if (!valued && statement_has_rules(root))
 			return;
 		lfirst(lc) = result;
-		copied = true;
+		valued = true;
 	}
-	if (checks != NIL)
+	if (!valued)
+		return;
+	if (OidIsValid(check_fn))
 	{
+		/*
+		 * tenant_rls._planned_tenant_is('42'): true while the tenant is the
+		 * one planned for, else an error (a change of tenant while the plan
+		 * runs is refused: see "Running plans").  Not the accessor compared
+		 * with the value, which would return false: a subquery reading
+		 * nothing makes NOT IN and NOT EXISTS true (review rev28a).
+		 */
 		FromExpr   *jointree = root->parse->jointree;
+		List	   *quals;
+		Const	   *planned;
+		const char *v = tenant_setting_get();
 
+		planned = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+							CStringGetTextDatum(v), false, false);
 		if (jointree->quals == NULL)
-			jointree->quals = (Node *) checks;
+			quals = NIL;
 		else if (IsA(jointree->quals, List))
-			jointree->quals = (Node *) list_concat((List *) jointree->quals, checks);
+			quals = (List *) jointree->quals;
 		else
-			jointree->quals = (Node *) lcons(jointree->quals, checks);
+			quals = list_make1(jointree->quals);
+		/* once: a self-join has two tables, UPDATE and DELETE two levels */
+		jointree->quals = (Node *)
+			list_append_unique(quals, makeFuncExpr(check_fn, BOOLOID, list_make1(planned),
+												   InvalidOid, DEFAULT_COLLATION_OID,
+												   COERCE_EXPLICIT_CALL));
 	}
-	if (copied && copy_mode != COPY_FOR_ONE_EXECUTION)
+	record_marker(root, false);
+	if (value_mode != VALUE_FOR_ONE_EXECUTION)
 	{
-		record_tenant_dependency(root);
+		record_marker(root, true);
 		plans_depend_on_tenant = true;
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * Running plans
+ *
+ * A plan with a value reads the rows of the tenant it was planned for.  A
+ * change of tenant while it runs would not reach it: a statement that calls
+ * set_tenant() itself, a cursor still open, a function or trigger the
+ * statement runs.  Such a change is refused (the tenant setting's check
+ * hook asks tenant_planner_change_refused()), rather than a part of the
+ * statement still reading the first tenant's rows while the rest reads the
+ * second's (review rev28b).  The executors that run such a plan are
+ * counted from ExecutorStart to ExecutorEnd, with the transaction nesting
+ * level they started at: an aborted subtransaction takes its own with it
+ * (they never reach ExecutorEnd), the end of the transaction all of them.
+ * ---------------------------------------------------------------------
+ */
+typedef struct RunningPlan
+{
+	QueryDesc  *query;
+	int			level;
+} RunningPlan;
+
+static RunningPlan *running = NULL;
+static int	n_running = 0;
+static int	max_running = 0;
+
+static ExecutorStart_hook_type prev_executor_start = NULL;
+static ExecutorEnd_hook_type prev_executor_end = NULL;
+
+static void
+prune_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	if (prev_executor_start)
+		prev_executor_start(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+
+	if (plan_has_marker(queryDesc->plannedstmt, tenant_value_hash))
+	{
+		if (n_running == max_running)
+		{
+			int			n = max_running == 0 ? 8 : max_running * 2;
+
+			running = running == NULL ?
+				MemoryContextAlloc(TopMemoryContext, n * sizeof(RunningPlan)) :
+				repalloc(running, n * sizeof(RunningPlan));
+			max_running = n;
+		}
+		running[n_running].query = queryDesc;
+		running[n_running].level = GetCurrentTransactionNestLevel();
+		n_running++;
+	}
+}
+
+static void
+prune_executor_end(QueryDesc *queryDesc)
+{
+	for (int i = n_running - 1; i >= 0; i--)
+		if (running[i].query == queryDesc)
+		{
+			running[i] = running[--n_running];
+			break;
+		}
+	if (prev_executor_end)
+		prev_executor_end(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+static void
+prune_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	for (int i = n_running - 1; i >= 0; i--)
+	{
+		if (running[i].level < level)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			running[i] = running[--n_running];
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			running[i].level = level - 1;	/* now the parent's */
+	}
+}
+
+static void
+prune_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		n_running = 0;
+}
+
+/*
+ * Would changing the tenant setting to newval leave a plan running for the
+ * current tenant?  The same value again changes nothing.
+ */
+bool
+tenant_planner_change_refused(const char *newval)
+{
+	const char *cur;
+
+	if (n_running == 0)
+		return false;
+	cur = tenant_setting_get();
+	return strcmp(cur ? cur : "", newval ? newval : "") != 0;
 }
 
 void
@@ -524,6 +731,12 @@ tenant_rls_planner_prune_init(void)
 	planner_hook = prune_planner;
 	prev_post_parse_analyze_hook = post_parse_analyze_hook;
 	post_parse_analyze_hook = prune_post_parse_analyze;
+	prev_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = prune_executor_start;
+	prev_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = prune_executor_end;
+	RegisterXactCallback(prune_xact_callback, NULL);
+	RegisterSubXactCallback(prune_subxact_callback, NULL);
 	CacheRegisterSyscacheCallback(PROCOID, accessor_memo_reset, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, accessor_memo_reset, (Datum) 0);
 }

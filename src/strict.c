@@ -331,6 +331,24 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 		}
 	}
 
+	/*
+	 * A plan made with the current tenant's value is running (the library
+	 * preloaded: planner_prune.c): it would go on reading that tenant's
+	 * rows.  After strict mode's checks, whose errors say more; not for
+	 * ALTER ROLE/DATABASE/FUNCTION ... SET being validated, nor for a
+	 * parallel worker taking the leader's value.
+	 */
+	if (source != PGC_S_TEST && !InitializingParallelWorker &&
+		tenant_planner_change_refused(*newval))
+	{
+		GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+		GUC_check_errmsg("cannot change the tenant while a statement planned for tenant \"%s\" is running",
+						 tenant_setting_get());
+		GUC_check_errdetail("The statement, or a cursor still open, reads that tenant's rows with the value its plan was made with; tenant_rls is preloaded.");
+		GUC_check_errhint("Change the tenant in a statement of its own, before the statements that read tenant tables; close cursors first.");
+		return false;
+	}
+
 	e = malloc(sizeof(TenantExtra));
 	if (e == NULL)
 	{

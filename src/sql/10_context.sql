@@ -45,3 +45,11 @@ CREATE FUNCTION tenant_rls.current_tenant_int() RETURNS integer
     LANGUAGE c STABLE PARALLEL SAFE LEAKPROOF
     AS 'MODULE_PATHNAME', 'tenant_rls_current_tenant_int';
 COMMENT ON FUNCTION tenant_rls.current_tenant_int() IS 'the current tenant as integer, NULL when none is set';
+
+-- Internal: the one-time check of a plan made with the tenant's value
+-- (src/planner_prune.c): true when the tenant is still the one planned for,
+-- else an error.  Called as the user running the query.
+CREATE FUNCTION tenant_rls._planned_tenant_is(planned text) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_planned_tenant_is';
+COMMENT ON FUNCTION tenant_rls._planned_tenant_is(text) IS 'internal: a plan made for this tenant runs for it (else an error)';

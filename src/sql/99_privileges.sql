@@ -106,6 +106,7 @@ GRANT EXECUTE ON FUNCTION
     tenant_rls.set_tenant(bigint, boolean), tenant_rls.clear_tenant(),
     tenant_rls.current_tenant(), tenant_rls.current_tenant_uuid(),
     tenant_rls.current_tenant_bigint(), tenant_rls.current_tenant_int(),
+    tenant_rls._planned_tenant_is(text),
     tenant_rls.set_tenant_signed(text), tenant_rls.strict_status(), tenant_rls.version(),
     -- called by the generated policies and column defaults, as the user
     -- running the query (20_policy.sql, 21_policy_security.sql)

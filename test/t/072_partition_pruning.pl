@@ -80,6 +80,12 @@ CREATE TABLE s.customers (tenant_id bigint NOT NULL, id int PRIMARY KEY);
 INSERT INTO s.customers SELECT (i - 1) % 3 + 1, i FROM generate_series(1, 30) i;
 -- not partitioned, no tenant index: read by sequential scans
 CREATE TABLE s.ledger (tenant_id bigint NOT NULL, amount int NOT NULL);
+-- STABLE functions the planner runs to estimate a qual: one changes the
+-- tenant, one sets it again to what it is
+CREATE FUNCTION s.switch_tenant(t bigint) RETURNS int LANGUAGE plpgsql STABLE AS
+  $$ BEGIN PERFORM tenant_rls.set_tenant(t); RETURN 0; END $$;
+CREATE FUNCTION s.touch_tenant() RETURNS int LANGUAGE plpgsql STABLE AS
+  $$ BEGIN PERFORM set_config('app.current_tenant_id', current_setting('app.current_tenant_id'), true); RETURN 0; END $$;
 INSERT INTO s.ledger SELECT (i - 1) % 3 + 1, i FROM generate_series(1, 3000) i;
 RESET ROLE;
 SELECT count(*) FROM tenant_rls.protect('s.orders');
@@ -122,7 +128,7 @@ sub scanned
 my $plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
 EXPLAIN (COSTS OFF) SELECT * FROM s.orders WHERE id = 3; COMMIT;});
 is(scanned($plan), 'orders_2', 'simple protocol: the plan names only the tenant\'s list partition (pruned while planning)');
-like($plan, qr/tenant_rls\.current_tenant_bigint\(\)/, '... and still compares with the accessor')
+like($plan, qr/One-Time Filter: tenant_rls\._planned_tenant_is\('2'::text\)/, '... and checks once that the tenant is still 2')
   or diag($plan);
 is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
 SELECT string_agg(tenant_id || ':' || id, ',' ORDER BY id) FROM s.orders WHERE id <= 3; COMMIT;}),
@@ -168,19 +174,66 @@ SELECT count(*), min(tenant_id), max(tenant_id) FROM s.visits; COMMIT;}), '50|2|
 # call per row; the accessor is checked once
 $plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
 EXPLAIN (COSTS OFF) SELECT sum(amount) FROM s.ledger; COMMIT;});
-like($plan, qr/One-Time Filter: \(\(tenant_rls\.current_tenant_bigint\(\) = '3'::bigint\) IS TRUE\).*Seq Scan on ledger\s+Filter: \(tenant_id = '3'::bigint\)/s,
-	'a table that is not partitioned: the scan filters by the value, the accessor is a one-time filter') or diag($plan);
+like($plan, qr/One-Time Filter: tenant_rls\._planned_tenant_is\('3'::text\).*Seq Scan on ledger\s+Filter: \(tenant_id = '3'::bigint\)/s,
+	'a table that is not partitioned: the scan filters by the value, the tenant is checked once') or diag($plan);
+unlike($plan, qr/current_tenant_bigint/, '... the accessor is not called at all') or diag($plan);
 is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
 SELECT count(*), min(tenant_id), max(tenant_id) FROM s.ledger; COMMIT;}), '1000|3|3', '... the tenant\'s rows');
 # statements of one simple-protocol message are each planned when they run
 is(as_app(q{BEGIN\; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
 SELECT count(*), min(tenant_id) FROM s.ledger\; SELECT tenant_rls.set_tenant(2::bigint)\; SELECT count(*), min(tenant_id) FROM s.ledger\; COMMIT;}),
 	"1000|1\n2\n1000|2", 'several statements in one message: each planned for the tenant set before it');
-# a statement that changes the tenant while it runs reads nothing through
-# the plan made for the tenant before: the one-time filter refuses it
-is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+# a change of tenant while a plan made with the value runs is refused: the
+# plan would go on reading the first tenant's rows, or (a subquery checking
+# its tenant again) nothing, which makes NOT IN true (reviews rev28a, rev28b)
+sub as_app_err
+{
+	my ($sql) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', $sql, extra_params => [ '-U', 'app' ]);
+	return $err;
+}
+my $refused = qr/ERROR:  cannot change the tenant while a statement planned for tenant "1" is running/;
+like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
 SELECT t, tenant_rls.set_tenant(t::bigint), (SELECT count(*) FROM s.ledger WHERE amount > t - 10) FROM generate_series(1, 2) t; COMMIT;}),
-	"1|1|1000\n2|2|0", 'a statement that changes the tenant: what it planned for the first tenant reads nothing for the second');
+	$refused, 'a statement that changes the tenant while it runs: refused (the same tenant again is not a change)');
+like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+WITH t AS MATERIALIZED (SELECT tenant_rls.set_tenant(2::bigint) AS x)
+SELECT count(*), min(l.tenant_id) FROM t CROSS JOIN s.ledger l; COMMIT;}),
+	$refused, '... also before the scan starts (a CTE run first)');
+like(as_app_err(q{CREATE TEMP TABLE u AS SELECT generate_series(1, 6) AS id;
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+DELETE FROM u WHERE tenant_rls.set_tenant(3::bigint) IS NOT NULL
+   AND id NOT IN (SELECT amount FROM s.ledger WHERE amount < 7) RETURNING id; COMMIT;}),
+	$refused, '... and in a DELETE whose NOT IN subquery reads a tenant table');
+like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+DECLARE c CURSOR FOR SELECT * FROM s.orders;
+SELECT tenant_rls.set_tenant(2::bigint); COMMIT;}),
+	$refused, '... while a cursor planned for the tenant is open');
+is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+DECLARE c CURSOR FOR SELECT * FROM s.orders; CLOSE c;
+SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+SELECT count(*), min(tenant_id) FROM s.orders; COMMIT;
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SAVEPOINT a; DECLARE c CURSOR FOR SELECT * FROM s.orders; ROLLBACK TO a;
+SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+SELECT count(*), min(tenant_id) FROM s.orders; COMMIT;
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SELECT t, (SELECT count(*) FROM s.ledger) FROM generate_series(1, 2) t;
+SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+SELECT count(*) FROM s.ledger; COMMIT;}),
+	"10|2\n10|3\n1|1000\n2|1000\n1000",
+	'... and allowed once the cursor is closed, or gone with its savepoint, or the statement has ended');
+like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SAVEPOINT a; DECLARE c CURSOR FOR SELECT * FROM s.orders; RELEASE a;
+SAVEPOINT b; ROLLBACK TO b;
+SELECT tenant_rls.set_tenant(2::bigint); COMMIT;}),
+	$refused, '... a cursor of a released savepoint stays open: still refused');
+# a function the planner runs (to estimate a qual) that changes the tenant
+# leaves a plan made for the first one: it fails rather than reading nothing
+like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SELECT count(*) FROM s.ledger WHERE amount > s.switch_tenant(2); COMMIT;}),
+	qr/ERROR:  statement planned for tenant "1" ran with tenant "2"/,
+	'a change of tenant while planning: the plan made for the first tenant fails');
 # a plan that may be cached keeps the accessor
 $plan = as_app(q{PREPARE l AS SELECT sum(amount) FROM s.ledger;
 BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
@@ -271,6 +324,10 @@ like($rows[1] // '', qr/^30\|[1-6]\|t$/,
 is($node->safe_psql('postgres', q{SELECT calls || '/' || plans FROM pg_stat_statements
   WHERE query LIKE '%AS hi FROM s.ledger%'}), '30/1',
 	'... that of a table not partitioned by the tenant was planned once (its generic plan has no value)');
+# a plan whose planning set the tenant again (to the same value) is still
+# planned again at the next change (review rev28b)
+(my $check_touch = $check_ledger) =~ s/FROM s\.ledger/FROM s.orders WHERE v > s.touch_tenant()/;
+pgbench_prepared('planning_sets_the_tenant', $check_touch, 30);
 
 # ... and only those: a cached plan of another table is planned once
 $out = as_app(q{
