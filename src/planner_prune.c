@@ -102,6 +102,7 @@
 #include "context.h"
 #include "module_init.h"
 #include "planner_prune.h"
+#include "policy.h"
 #include "strict.h"
 
 static get_relation_info_hook_type prev_relation_info_hook = NULL;
@@ -194,9 +195,6 @@ planned_tenant_check_funcid(void)
 static bool
 is_accessor(Oid funcid)
 {
-	static const char *const names[] = {
-		"current_tenant", "current_tenant_uuid", "current_tenant_bigint", "current_tenant_int"
-	};
 	char	   *name;
 	bool		found = false;
 	Oid			nsp;
@@ -209,8 +207,7 @@ is_accessor(Oid funcid)
 	if (OidIsValid(nsp) && nsp == get_namespace_oid(TENANT_RLS_SCHEMA, true))
 	{
 		name = get_func_name(funcid);
-		for (int i = 0; name != NULL && i < lengthof(names); i++)
-			found = found || strcmp(name, names[i]) == 0;
+		found = name != NULL && tenant_policy_accessor_name(name);
 	}
 	if (accessor_memo_used == lengthof(accessor_memo))
 		accessor_memo_used = 0;

@@ -145,6 +145,18 @@ coltype_for(Oid typid)
 	}
 }
 
+/* Is name that of an accessor the policies call (planner_prune.c asks)? */
+bool
+tenant_policy_accessor_name(const char *name)
+{
+	static const ColType *const all[] = {&coltype_uuid, &coltype_bigint, &coltype_int, &coltype_text};
+
+	for (int i = 0; i < lengthof(all); i++)
+		if (strcmp(all[i]->accessor, name) == 0)
+			return true;
+	return false;
+}
+
 static const ColType *
 coltype_by_name(const char *name)
 {

@@ -36,6 +36,9 @@ extern bool tenant_policy_ddl_active(void);
  * own tables and functions.  Returns the SPI result code; errors on failure.
  */
 /* quoted schema.table of a relation */
+/* is name one of the current_tenant*() accessors the policies call? */
+extern bool tenant_policy_accessor_name(const char *name);
+
 extern char *tenant_rel_qualname(Oid relid);
 extern bool tenant_role_is_admin(Oid role);
 extern int	spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,

@@ -324,6 +324,13 @@ like($rows[1] // '', qr/^30\|[1-6]\|t$/,
 is($node->safe_psql('postgres', q{SELECT calls || '/' || plans FROM pg_stat_statements
   WHERE query LIKE '%AS hi FROM s.ledger%'}), '30/1',
 	'... that of a table not partitioned by the tenant was planned once (its generic plan has no value)');
+# a table partitioned by time (tenant sub-partitions below): its generic
+# plan keeps the accessor too, rather than being planned for every tenant
+(my $check_visits = $check_ledger) =~ s/FROM s\.ledger/FROM s.visits/;
+pgbench_prepared('cached_generic_time_partitioned', $check_visits, 30);
+is($node->safe_psql('postgres', q{SELECT calls || '/' || plans FROM pg_stat_statements
+  WHERE query LIKE '%AS hi FROM s.visits%'}), '30/1',
+	'... that of a table partitioned by time, with tenant sub-partitions, was planned once');
 # a plan whose planning set the tenant again (to the same value) is still
 # planned again at the next change (review rev28b)
 (my $check_touch = $check_ledger) =~ s/FROM s\.ledger/FROM s.orders WHERE v > s.touch_tenant()/;
