@@ -654,6 +654,23 @@ tenant_context_peek(Oid type, Datum *result)
 }
 
 /*
+ * A plan made with the tenant's value "planned" (planner_prune.c) is run
+ * under another tenant: the error of the check below and of the executor's.
+ */
+void
+tenant_planned_tenant_mismatch(const char *planned)
+{
+	const char *v = tenant_setting_get();
+
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("statement planned for tenant \"%s\" ran with %s", planned,
+					v == NULL || v[0] == '\0' ? "no tenant" : psprintf("tenant \"%s\"", v)),
+			 errdetail("tenant_rls gives a plan made for one tenant that tenant's value; the tenant changed between planning and execution, or while it ran."),
+			 errhint("Change the tenant in a statement of its own, before the statements that read tenant tables; close cursors first.")));
+}
+
+/*
  * tenant_rls._planned_tenant_is(planned text): the one-time check the
  * planner adds to a statement it planned with the tenant's value
  * (planner_prune.c).  The value was the setting's text then, in the
@@ -671,12 +688,6 @@ tenant_rls_planned_tenant_is(PG_FUNCTION_ARGS)
 
 	if (v != NULL && strlen(v) == (size_t) len && memcmp(v, VARDATA_ANY(planned), len) == 0)
 		PG_RETURN_BOOL(true);
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("statement planned for tenant \"%s\" ran with %s",
-					text_to_cstring(planned),
-					v == NULL ? "no tenant" : psprintf("tenant \"%s\"", v)),
-			 errdetail("tenant_rls gives a plan made for one tenant that tenant's value; the tenant changed between planning and execution."),
-			 errhint("Change the tenant in a statement of its own, before the statements that read tenant tables.")));
+	tenant_planned_tenant_mismatch(text_to_cstring(planned));
 	PG_RETURN_BOOL(false);		/* not reached */
 }

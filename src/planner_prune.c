@@ -620,15 +620,24 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
  * hook asks tenant_planner_change_refused()), rather than a part of the
  * statement still reading the first tenant's rows while the rest reads the
  * second's (review rev28b).  The executors that run such a plan are
- * counted from ExecutorStart to ExecutorEnd, with the transaction nesting
- * level they started at: an aborted subtransaction takes its own with it
- * (they never reach ExecutorEnd), the end of the transaction all of them.
+ * remembered from ExecutorStart to ExecutorEnd, with the tenant and the
+ * transaction nesting level they started with: an aborted subtransaction
+ * takes its own with it (they never reach ExecutorEnd), as does an error
+ * in their ExecutorRun (a cursor fetched in a savepoint: its portal fails),
+ * the end of the transaction all of them.
+ *
+ * Some changes pass no check hook: RESET, SET ... TO DEFAULT, RESET ALL,
+ * set_config(..., NULL, ...), the value a function's SET clause restores
+ * when it returns.  So ExecutorRun also compares the tenant before and
+ * after it runs: a cursor fetched, or a statement that ran, under another
+ * tenant than its plan's is an error (review rev28c).
  * ---------------------------------------------------------------------
  */
 typedef struct RunningPlan
 {
 	QueryDesc  *query;
 	int			level;
+	char	   *planned;		/* the tenant then (TopMemoryContext) */
 } RunningPlan;
 
 static RunningPlan *running = NULL;
@@ -636,11 +645,45 @@ static int	n_running = 0;
 static int	max_running = 0;
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
+static ExecutorRun_hook_type prev_executor_run = NULL;
 static ExecutorEnd_hook_type prev_executor_end = NULL;
+
+static void
+forget_running(int i)
+{
+	pfree(running[i].planned);
+	running[i] = running[--n_running];
+}
+
+/* not inlined: its loop would share a frame with PG_TRY (-Wclobbered) */
+pg_noinline static int
+find_running(QueryDesc *queryDesc)
+{
+	for (int i = n_running - 1; i >= 0; i--)
+		if (running[i].query == queryDesc)
+			return i;
+	return -1;
+}
+
+/* the tenant is still the one the plan was made for, else an error */
+static void
+check_running(int i)
+{
+	const char *v = tenant_setting_get();
+
+	if (strcmp(v ? v : "", running[i].planned) != 0)
+	{
+		char	   *planned = pstrdup(running[i].planned);
+
+		tenant_planned_tenant_mismatch(planned);
+	}
+}
 
 static void
 prune_executor_start(QueryDesc *queryDesc, int eflags)
 {
+	const char *v;
+
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
 	else
@@ -657,6 +700,8 @@ prune_executor_start(QueryDesc *queryDesc, int eflags)
 				repalloc(running, n * sizeof(RunningPlan));
 			max_running = n;
 		}
+		v = tenant_setting_get();
+		running[n_running].planned = MemoryContextStrdup(TopMemoryContext, v ? v : "");
 		running[n_running].query = queryDesc;
 		running[n_running].level = GetCurrentTransactionNestLevel();
 		n_running++;
@@ -664,14 +709,52 @@ prune_executor_start(QueryDesc *queryDesc, int eflags)
 }
 
 static void
+prune_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				   bool execute_once)
+{
+	int			i = find_running(queryDesc);
+
+	if (i < 0)
+	{
+		if (prev_executor_run)
+			prev_executor_run(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		return;
+	}
+	PG_TRY();
+	{
+		int			j;
+
+		check_running(i);
+		if (prev_executor_run)
+			prev_executor_run(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		/* (the plan has run for its tenant, or the tenant changed meanwhile) */
+		j = find_running(queryDesc);
+		if (j >= 0)
+			check_running(j);
+	}
+	PG_CATCH();
+	{
+		/* its portal or statement fails: no ExecutorEnd will come */
+		int			j = find_running(queryDesc);
+
+		if (j >= 0)
+			forget_running(j);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+static void
 prune_executor_end(QueryDesc *queryDesc)
 {
-	for (int i = n_running - 1; i >= 0; i--)
-		if (running[i].query == queryDesc)
-		{
-			running[i] = running[--n_running];
-			break;
-		}
+	int			i = find_running(queryDesc);
+
+	if (i >= 0)
+		forget_running(i);
 	if (prev_executor_end)
 		prev_executor_end(queryDesc);
 	else
@@ -689,7 +772,7 @@ prune_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		if (running[i].level < level)
 			continue;
 		if (event == SUBXACT_EVENT_ABORT_SUB)
-			running[i] = running[--n_running];
+			forget_running(i);
 		else if (event == SUBXACT_EVENT_COMMIT_SUB)
 			running[i].level = level - 1;	/* now the parent's */
 	}
@@ -701,22 +784,24 @@ prune_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT)
-		n_running = 0;
+	{
+		while (n_running > 0)
+			forget_running(n_running - 1);
+	}
 }
 
 /*
- * Would changing the tenant setting to newval leave a plan running for the
- * current tenant?  The same value again changes nothing.
+ * Would changing the tenant setting to newval leave a plan made for another
+ * tenant running?  Returns that plan's tenant, or NULL.  The same value
+ * again changes nothing.
  */
-bool
+const char *
 tenant_planner_change_refused(const char *newval)
 {
-	const char *cur;
-
-	if (n_running == 0)
-		return false;
-	cur = tenant_setting_get();
-	return strcmp(cur ? cur : "", newval ? newval : "") != 0;
+	for (int i = 0; i < n_running; i++)
+		if (strcmp(running[i].planned, newval ? newval : "") != 0)
+			return running[i].planned;
+	return NULL;
 }
 
 void
@@ -730,6 +815,8 @@ tenant_rls_planner_prune_init(void)
 	post_parse_analyze_hook = prune_post_parse_analyze;
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = prune_executor_start;
+	prev_executor_run = ExecutorRun_hook;
+	ExecutorRun_hook = prune_executor_run;
 	prev_executor_end = ExecutorEnd_hook;
 	ExecutorEnd_hook = prune_executor_end;
 	RegisterXactCallback(prune_xact_callback, NULL);

@@ -8,7 +8,7 @@
 /* the tenant setting changed: plans made for the previous tenant are invalid */
 extern void tenant_planner_tenant_changed(void);
 
-/* would this change of tenant leave a plan made for the current one running? */
-extern bool tenant_planner_change_refused(const char *newval);
+/* the tenant of a running plan this change would leave behind, or NULL */
+extern const char *tenant_planner_change_refused(const char *newval);
 
 #endif							/* TENANT_RLS_PLANNER_PRUNE_H */

@@ -265,6 +265,7 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 	bool		trusted;
 	Oid			privileged_by = InvalidOid;
 	TenantExtra *e;
+	const char *planned;
 
 	if (store_in_progress)
 	{
@@ -339,11 +340,11 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 	 * parallel worker taking the leader's value.
 	 */
 	if (source != PGC_S_TEST && !InitializingParallelWorker &&
-		tenant_planner_change_refused(*newval))
+		(planned = tenant_planner_change_refused(*newval)) != NULL)
 	{
 		GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
 		GUC_check_errmsg("cannot change the tenant while a statement planned for tenant \"%s\" is running",
-						 tenant_setting_get());
+						 planned);
 		GUC_check_errdetail("The statement, or a cursor still open, reads that tenant's rows with the value its plan was made with; tenant_rls is preloaded.");
 		GUC_check_errhint("Change the tenant in a statement of its own, before the statements that read tenant tables; close cursors first.");
 		return false;

@@ -84,6 +84,12 @@ CREATE TABLE s.ledger (tenant_id bigint NOT NULL, amount int NOT NULL);
 -- tenant, one sets it again to what it is
 CREATE FUNCTION s.switch_tenant(t bigint) RETURNS int LANGUAGE plpgsql STABLE AS
   $$ BEGIN PERFORM tenant_rls.set_tenant(t); RETURN 0; END $$;
+-- opens a cursor as tenant 2 (a SET clause), fetches once and returns it:
+-- the SET clause gives the caller's tenant back when it returns
+CREATE FUNCTION s.open_as_2(n int) RETURNS refcursor LANGUAGE plpgsql
+  SET app.current_tenant_id = '2' AS
+  $$ DECLARE c refcursor := 'c2'; r record;
+  BEGIN OPEN c FOR SELECT tenant_id, amount FROM s.ledger WHERE amount > n; FETCH c INTO r; RETURN c; END $$;
 CREATE FUNCTION s.touch_tenant() RETURNS int LANGUAGE plpgsql STABLE AS
   $$ BEGIN PERFORM set_config('app.current_tenant_id', current_setting('app.current_tenant_id'), true); RETURN 0; END $$;
 INSERT INTO s.ledger SELECT (i - 1) % 3 + 1, i FROM generate_series(1, 3000) i;
@@ -228,6 +234,37 @@ SAVEPOINT a; DECLARE c CURSOR FOR SELECT * FROM s.orders; RELEASE a;
 SAVEPOINT b; ROLLBACK TO b;
 SELECT tenant_rls.set_tenant(2::bigint); COMMIT;}),
 	$refused, '... a cursor of a released savepoint stays open: still refused');
+# changes no check hook sees (a reset, a SET clause's value given back):
+# the plan fails when it next runs, or at the end of the run in which the
+# tenant changed (review rev28c)
+like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+DECLARE c CURSOR FOR SELECT tenant_id FROM s.orders; FETCH 2 FROM c;
+SELECT set_config('app.current_tenant_id', NULL, true) \g /dev/null
+FETCH 3 FROM c; COMMIT;}),
+	qr/ERROR:  statement planned for tenant "1" ran with no tenant/, 'a cursor fetched after set_config(..., NULL): fails');
+like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+WITH r AS MATERIALIZED (SELECT set_config('app.current_tenant_id', NULL, true) x)
+SELECT l.tenant_id, count(*) FROM r CROSS JOIN LATERAL (SELECT tenant_id FROM s.ledger WHERE r.x IS NOT NULL) l GROUP BY 1; COMMIT;}),
+	qr/ERROR:  statement planned for tenant "1" ran with no tenant/, '... a statement that reset the tenant while it ran: fails');
+my $err_out = as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SELECT s.open_as_2(0) \g /dev/null
+SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+FETCH 3 FROM c2; COMMIT;});
+like($err_out, qr/ERROR:  cannot change the tenant while a statement planned for tenant "2" is running/,
+	'a cursor a function opened as tenant 2 (SET clause): a change to tenant 3 names tenant 2') or diag($err_out);
+like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SELECT s.open_as_2(0) \g /dev/null
+FETCH 3 FROM c2; COMMIT;}),
+	qr/ERROR:  statement planned for tenant "2" ran with tenant "1"/, '... and fetched under the tenant the SET clause gave back: fails');
+# a cursor whose fetch failed in a savepoint is gone from the count
+my (undef, $fetched, $fetch_err) = $node->psql('postgres', q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+DECLARE c CURSOR FOR SELECT tenant_id, 1 / (id - 3) FROM s.orders;
+SAVEPOINT a; FETCH ALL FROM c \g /dev/null
+ROLLBACK TO a; CLOSE c;
+SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+SELECT count(*), min(tenant_id) FROM s.orders; COMMIT;}, extra_params => [ '-U', 'app' ], on_error_stop => 0);
+is($fetched, "10|2", 'a cursor whose fetch failed in a rolled-back savepoint no longer blocks a change of tenant')
+  or diag($fetch_err);
 # a function the planner runs (to estimate a qual) that changes the tenant
 # leaves a plan made for the first one: it fails rather than reading nothing
 like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
