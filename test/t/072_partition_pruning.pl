@@ -3,7 +3,7 @@
 # made for one execution names only the tenant's partition, a plan the
 # extended protocol caches is made again at each change of tenant (a stale
 # one would read nothing), plans that are not (SQL functions, statements
-# with parameters) get no copy, and rows a grant or the admin role makes
+# with parameters) get no value, and rows a grant or the admin role makes
 # visible stay visible (review rev26a).  Everything runs as app: not superuser, not BYPASSRLS, not the
 # owner of the tables.
 use strict;
@@ -158,16 +158,16 @@ EXPLAIN (COSTS OFF) SELECT count(*) FROM s.items; COMMIT;});
 is(scanned($plan), $upart, 'uuid tenants in hash partitions: one partition');
 is(as_app(qq{BEGIN; SELECT tenant_rls.set_tenant('$u'::uuid) \\g /dev/null
 SELECT count(*), count(DISTINCT tenant_id) FROM s.items; COMMIT;}), '5|1', '... and the tenant\'s rows');
-# a value not in the type's canonical form: no copy, the accessor refuses it
+# a value not in the type's canonical form: no value, the accessor refuses it
 my ($r, $o, $e) = $node->psql('postgres', qq{BEGIN; SET LOCAL app.current_tenant_id = '} . uc($u) . qq{';
 EXPLAIN (COSTS OFF) SELECT count(*) FROM s.items; COMMIT;}, extra_params => [ '-U', 'app' ]);
-like("$o$e", qr/Subplans Removed: 2|not in the canonical form/, '... an upper-case uuid gets no copy') or diag("$o$e");
+like("$o$e", qr/Subplans Removed: 2|not in the canonical form/, '... an upper-case uuid gets no value') or diag("$o$e");
 
 # nothing to prune by: every partition, each scanned for the value
 $plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
 EXPLAIN (COSTS OFF) SELECT count(*) FROM s.events; COMMIT;});
 is(scanned($plan), 'events_a,events_b', 'a table partitioned by time: every partition');
-like($plan, qr/Filter: \(tenant_id = '2'::bigint\)/, '... each filtered by the copied value') or diag($plan);
+like($plan, qr/Filter: \(tenant_id = '2'::bigint\)/, '... each filtered by the value') or diag($plan);
 
 # partitioned by time, by tenant below: the tenant's partition of each month
 $plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
@@ -286,9 +286,9 @@ $plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
 EXPLAIN (COSTS OFF) SELECT * FROM (SELECT sum(amount) FROM s.ledger) x; COMMIT;});
 like($plan, qr/'3'::bigint/, '... a subquery in FROM gets the value') or diag($plan);
 
-# no tenant: nothing is copied, no rows
+# no tenant: no value, no rows
 $plan = as_app(q{EXPLAIN (COSTS OFF) SELECT * FROM s.orders});
-is(scanned($plan), ' +3 removed at executor start', 'no tenant: no value copied, every partition pruned at executor start');
+is(scanned($plan), ' +3 removed at executor start', 'no tenant: no value, every partition pruned at executor start');
 is(as_app(q{SELECT count(*) FROM s.orders}), '0', '... and no rows');
 
 # --- plans cached across a change of tenant
@@ -312,7 +312,7 @@ $plan = as_app(q{PREPARE q AS SELECT count(*) FROM s.orders;
 BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
 EXPLAIN (COSTS OFF) EXECUTE q; COMMIT;});
 is(scanned($plan), 'orders_2 +2 removed at executor start',
-	'... its plan, not told apart from a SQL function\'s, gets no copy (pruned at executor start)');
+	'... its plan, not told apart from a SQL function\'s, gets no value (pruned at executor start)');
 $plan = as_app(q{SET plan_cache_mode = force_custom_plan;
 PREPARE p(int) AS SELECT count(*) FROM s.orders WHERE id > $1;
 BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
@@ -320,7 +320,7 @@ EXPLAIN (COSTS OFF) EXECUTE p(1); COMMIT;});
 is(scanned($plan), 'orders_2', 'a custom plan of a prepared statement is pruned while planning');
 
 # the extended protocol: a named statement without parameters, whose generic
-# plan the plan cache keeps, gets the copy and is planned again for each
+# plan the plan cache keeps, gets the value and is planned again for each
 # tenant; one whose parameter hides in a sub-select does not (review rev26a);
 # nor does another table's statement
 sub pgbench_prepared
@@ -428,8 +428,8 @@ is($out, "1/10\n1/10\n3/10\n1/10\n2/10",
 	'a PL/pgSQL function\'s cached query follows the tenant, also across a rolled-back savepoint');
 
 # a SQL function plans all its statements when first called, outside the
-# plan cache, and reuses them in the calling statement: no copy (review
-# rev26a: a copy made them read nothing after set_tenant())
+# plan cache, and reuses them in the calling statement: no value (review
+# rev26a: a value made them read nothing after set_tenant())
 $node->safe_psql('postgres', q{
 CREATE FUNCTION s.count_orders() RETURNS bigint LANGUAGE sql STABLE
     AS $$ SELECT count(*) FROM s.orders $$;
@@ -443,7 +443,7 @@ SELECT t, tenant_rls.set_tenant(t::bigint), s.count_orders() FROM generate_serie
 is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
 SELECT s.orders_of(2); COMMIT;}), '10', 'a SQL function that sets the tenant and then reads');
 
-# a rule adds a query that is planned before the statement runs: no copy
+# a rule adds a query that is planned before the statement runs: no value
 # (review rev26b: it read nothing after the statement changed the tenant)
 $node->safe_psql('postgres', q{
 SET ROLE owner_role;
@@ -479,7 +479,7 @@ SELECT string_agg(DISTINCT tenant_id, ',') || '/' || count(*) FROM s.docs; COMMI
 	't1,t3/20', 'a grant: the granted tenant\'s rows stay visible');
 $plan = as_app(q{BEGIN; SELECT tenant_rls.set_tenant('t3') \g /dev/null
 EXPLAIN (COSTS OFF) SELECT count(*) FROM s.docs; COMMIT;});
-unlike($plan, qr/'t3'::text/, '... and the qual, which would prune nothing, is not copied') or diag($plan);
+unlike($plan, qr/'t3'::text/, '... and the qual, which would prune nothing, is not replaced') or diag($plan);
 is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant('t2') \g /dev/null
 SELECT string_agg(DISTINCT tenant_id, ',') || '/' || count(*) FROM s.docs; COMMIT;}),
 	't2/10', '... to the grantee only');
@@ -489,7 +489,7 @@ SELECT string_agg(DISTINCT tenant_id::text, ',') || '/' || count(*) FROM s.order
 
 $node->stop;
 
-# --- not preloaded: nothing would see a change of tenant, no copy
+# --- not preloaded: nothing would see a change of tenant, no value
 my $lazy = PostgreSQL::Test::Cluster->new('partition_pruning_lazy');
 $lazy->init;
 $lazy->append_conf('postgresql.conf', "tenant_rls.audit = off\n");
@@ -508,7 +508,7 @@ GRANT SELECT ON public.orders TO app;
 my ($lr, $lo, $le) = $lazy->psql('postgres', q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
 EXPLAIN (COSTS OFF) SELECT count(*) FROM public.orders; SELECT count(*) FROM public.orders; COMMIT;},
 	extra_params => [ '-U', 'app' ]);
-like($lo, qr/Subplans Removed: 1.*\n5$/s, 'not preloaded: no copy, pruned at executor start, the tenant\'s rows')
+like($lo, qr/Subplans Removed: 1.*\n5$/s, 'not preloaded: no value, pruned at executor start, the tenant\'s rows')
   or diag("$lo $le");
 $lazy->stop;
 done_testing();
