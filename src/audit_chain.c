@@ -3196,6 +3196,63 @@ read_seq_hash(const char *table, const char *key, int64 *seq, uint8 *hash, Times
  */
 #define FUTURE_TOLERANCE_US	(INT64CONST(3600) * USECS_PER_SEC)
 
+/*
+ * Why batches written between from and to (the dates of the batches around
+ * them; from DT_NOBEGIN: unknown, to's month only) may be missing: a month
+ * in that span whose partition of the log is gone.  Returns the text to
+ * append to the reason ("; the log has no partition for 2026-10, ...") or
+ * "".  A month without a partition whose batches went to the default
+ * partition is named too: rows deleted from there read the same.
+ */
+#define MISSING_PARTITIONS_NAMED 3
+
+static char *
+missing_partitions_note(TimestampTz from, TimestampTz to)
+{
+	struct pg_tm tm;
+	struct pg_tm last;
+	fsec_t		fsec;
+	StringInfoData buf;
+	int			named = 0;
+	int			more = 0;
+
+	lookup_oids();
+	if (!OidIsValid(log_oid) || TIMESTAMP_NOT_FINITE(to) ||
+		timestamp2tm(to, NULL, &last, &fsec, NULL, NULL) != 0)
+		return "";
+	if (TIMESTAMP_NOT_FINITE(from) || from > to ||
+		timestamp2tm(from, NULL, &tm, &fsec, NULL, NULL) != 0)
+		tm = last;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		char		name[NAMEDATALEN];
+		Oid			oid;
+
+		partition_name(&tm, name);
+		oid = get_relname_relid(name, audit_nsp);
+		if (!OidIsValid(log_partition(name, audit_nsp, log_oid)))
+		{
+			if (named++ >= MISSING_PARTITIONS_NAMED)
+				more++;
+			else
+				appendStringInfo(&buf, "%s%04d-%02d (%s.%s %s)",
+								 named == 1 ? "; the log has no partition for " : ", ",
+								 tm.tm_year, tm.tm_mon, TENANT_RLS_SCHEMA, name,
+								 OidIsValid(oid) ? "is a table outside the log: it was detached"
+								 : "does not exist: it was dropped");
+		}
+		if (tm.tm_year > last.tm_year ||
+			(tm.tm_year == last.tm_year && tm.tm_mon >= last.tm_mon))
+			break;
+		next_month(&tm);
+	}
+	if (more > 0)
+		appendStringInfo(&buf, " and %d more month%s", more, more == 1 ? "" : "s");
+	return buf.data;
+}
+
 static void
 verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *store, TupleDesc outdesc)
 {
@@ -3266,9 +3323,13 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 			{
 				bad_seq = expected;
 				reason = (seq == expected + 1)
-					? psprintf("batch %lld is missing: it was deleted", (long long) expected)
-					: psprintf("batches %lld to %lld are missing: they were deleted",
-							   (long long) expected, (long long) (seq - 1));
+					? psprintf("batch %lld is missing: it was deleted%s", (long long) expected,
+							   missing_partitions_note(last_logged_at,
+													   DatumGetTimestampTz(values[AB_LOGGED_AT])))
+					: psprintf("batches %lld to %lld are missing: they were deleted%s",
+							   (long long) expected, (long long) (seq - 1),
+							   missing_partitions_note(last_logged_at,
+													   DatumGetTimestampTz(values[AB_LOGGED_AT])));
 				break;
 			}
 			if (nulls[AB_PREV_HASH] || !get_hash(values[AB_PREV_HASH], stored_prev) ||
@@ -3337,9 +3398,11 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 		{
 			bad_seq = expected;
 			reason = (head_seq == expected)
-				? psprintf("batch %lld (the last one) is missing: it was deleted", (long long) expected)
-				: psprintf("batches %lld to %lld (the last ones) are missing: they were deleted",
-						   (long long) expected, (long long) head_seq);
+				? psprintf("batch %lld (the last one) is missing: it was deleted%s", (long long) expected,
+						   missing_partitions_note(last_logged_at, head_logged_at))
+				: psprintf("batches %lld to %lld (the last ones) are missing: they were deleted%s",
+						   (long long) expected, (long long) head_seq,
+						   missing_partitions_note(last_logged_at, head_logged_at));
 		}
 		else if (has_head && (head_seq < expected - 1 ||
 							  memcmp(head_hash, prev, AUDIT_HASH_LEN) != 0))

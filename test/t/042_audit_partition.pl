@@ -141,5 +141,20 @@ is($node->safe_psql('detached', q{SELECT string_agg(tenant, ' ') FROM tenant_rls
 	'the entry went to the default partition');
 is($node->safe_psql('detached', q{SELECT ok FROM tenant_rls.audit_verify('b')}), 't', 'and its chain verifies');
 
+# audit_verify() names the partition that took the missing batches with it
+my $ym = substr($month, 0, 4) . '-' . substr($month, 4, 2);
+is($node->safe_psql('detached', q{SELECT first_bad_seq || ': ' || reason FROM tenant_rls.audit_verify('a')}),
+	"1: batch 1 (the last one) is missing: it was deleted; the log has no partition for $ym (tenant_rls.audit_batch_p$month is a table outside the log: it was detached)",
+	'audit_verify() names the detached partition of the missing last batch');
+$node->safe_psql('detached', q{INSERT INTO public.t VALUES (3, 'a')});
+is($node->safe_psql('detached', q{SELECT first_bad_seq || ': ' || reason FROM tenant_rls.audit_verify('a')}),
+	"1: batch 1 is missing: it was deleted; the log has no partition for $ym (tenant_rls.audit_batch_p$month is a table outside the log: it was detached)",
+	'and of a missing batch before one that is there');
+$node->safe_psql('detached', qq{DROP TABLE tenant_rls.audit_batch_p$month});
+is($node->safe_psql('detached', q{SELECT first_bad_seq || ': ' || reason FROM tenant_rls.audit_verify('a')}),
+	"1: batch 1 is missing: it was deleted; the log has no partition for $ym (tenant_rls.audit_batch_p$month does not exist: it was dropped)",
+	'and the dropped partition');
+is($node->safe_psql('detached', q{SELECT ok FROM tenant_rls.audit_verify('b')}), 't', 'the other chain still verifies');
+
 $node->stop;
 done_testing();
