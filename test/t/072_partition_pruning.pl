@@ -4,7 +4,8 @@
 # extended protocol caches is made again at each change of tenant (a stale
 # one would read nothing), plans that are not (SQL functions, statements
 # with parameters) get no value, and rows a grant or the admin role makes
-# visible stay visible (review rev26a).  Everything runs as app: not superuser, not BYPASSRLS, not the
+# visible stay visible (review rev26a), and the extension dropped and
+# created again in one session is looked up again.  Everything runs as app: not superuser, not BYPASSRLS, not the
 # owner of the tables.
 use strict;
 use warnings;
@@ -486,6 +487,24 @@ SELECT string_agg(DISTINCT tenant_id, ',') || '/' || count(*) FROM s.docs; COMMI
 is(as_role('supporter', q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
 SELECT string_agg(DISTINCT tenant_id::text, ',') || '/' || count(*) FROM s.orders; COMMIT;}),
 	'1,2,3/29', 'a member of admin_role: every tenant\'s rows stay visible');
+
+# --- the extension dropped and created again in one session: the planner
+#     looks its functions up again (the accessors and the check have new
+#     OIDs; a remembered one would name a function that no longer exists)
+my ($rr, $ro, $re) = $node->psql('postgres', q{
+SET client_min_messages = error;
+BEGIN; SET LOCAL ROLE app; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+SELECT count(*) FROM s.orders; COMMIT;
+DROP EXTENSION tenant_rls CASCADE;
+CREATE EXTENSION tenant_rls;
+SELECT count(*) > 0 FROM tenant_rls.protect('s.orders') \g /dev/null
+BEGIN; SET LOCAL ROLE app; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) SELECT count(*) FROM s.orders;
+SELECT count(*) || '/' || min(v) FROM s.orders; COMMIT;}, on_error_stop => 1);
+like($ro, qr/^\d+\n.*orders_3.*\n10\/301$/s,
+	'the extension created again in the same session: the new functions, the value, the tenant\'s rows')
+  or diag("$ro $re");
+like($ro, qr/_planned_tenant_is\('3'::text\)/, '... with the check, by the new function') or diag($ro);
 
 $node->stop;
 
