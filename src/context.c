@@ -658,9 +658,9 @@ tenant_context_peek(Oid type, Datum *result)
  * under another tenant: the error of the check below and of the executor's.
  */
 void
-tenant_planned_tenant_mismatch(const char *planned)
+tenant_planned_tenant_mismatch(const char *planned, const char *ran_with)
 {
-	const char *v = tenant_setting_get();
+	const char *v = ran_with;
 
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -688,6 +688,6 @@ tenant_rls_planned_tenant_is(PG_FUNCTION_ARGS)
 
 	if (v != NULL && strlen(v) == (size_t) len && memcmp(v, VARDATA_ANY(planned), len) == 0)
 		PG_RETURN_BOOL(true);
-	tenant_planned_tenant_mismatch(text_to_cstring(planned));
+	tenant_planned_tenant_mismatch(text_to_cstring(planned), tenant_setting_get());
 	PG_RETURN_BOOL(false);		/* not reached */
 }

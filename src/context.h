@@ -36,7 +36,7 @@ extern void tenant_context_store_verified(const char *canonical);
 extern const char *tenant_context_get(void);
 
 /* raise the error of a plan made for tenant "planned" run under another */
-extern void tenant_planned_tenant_mismatch(const char *planned) pg_attribute_noreturn();
+extern void tenant_planned_tenant_mismatch(const char *planned, const char *ran_with) pg_attribute_noreturn();
 
 extern bool tenant_context_peek(Oid type, Datum *result);
 

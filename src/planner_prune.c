@@ -133,9 +133,12 @@ static bool tenant_plan_hash_known = false;
 /* a plan with the tenant's value may exist that the last change did not reach */
 static bool plans_depend_on_tenant = false;
 
+static void running_tenant_assigned(const char *newval);
+
 void
-tenant_planner_tenant_changed(void)
+tenant_planner_tenant_changed(const char *newval)
 {
+	running_tenant_assigned(newval);
 	if (!plans_depend_on_tenant)
 		return;
 	plans_depend_on_tenant = false;
@@ -620,38 +623,49 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
  * hook asks tenant_planner_change_refused()), rather than a part of the
  * statement still reading the first tenant's rows while the rest reads the
  * second's (review rev28b).  The executors that run such a plan are
- * remembered from ExecutorStart to ExecutorEnd, with the tenant and the
- * transaction nesting level they started with: an aborted subtransaction
- * takes its own with it (they never reach ExecutorEnd), as does an error
- * in their ExecutorRun (a cursor fetched in a savepoint: its portal fails),
- * the end of the transaction all of them.
+ * remembered from ExecutorStart until their memory (the executor state's
+ * query context) goes: ExecutorEnd, or the portal of a cursor that failed
+ * dropped (CLOSE, review rev29a).  An error in their ExecutorRun forgets
+ * them too (a cursor fetched in a savepoint: its portal fails), as does the
+ * abort of the subtransaction they started in, the end of the transaction
+ * all of them.
  *
  * Some changes pass no check hook: RESET, SET ... TO DEFAULT, RESET ALL,
  * set_config(..., NULL, ...), the value a function's SET clause restores
- * when it returns.  So ExecutorRun also compares the tenant before and
- * after it runs: a cursor fetched, or a statement that ran, under another
- * tenant than its plan's is an error (review rev28c).
+ * when it returns.  Every change passes the assign hook, which marks the
+ * plans made for another tenant than the new one; ExecutorRun and
+ * ExecutorFinish (data-modifying WITH queries, AFTER triggers) clear the
+ * mark when they start and fail when they end with it set, also when the
+ * tenant came back meanwhile (review rev29a).  ExecutorRun also fails when
+ * it starts under another tenant than the plan's: a cursor fetched after
+ * RESET (review rev28c).  Closing such a cursor is no error.
  * ---------------------------------------------------------------------
  */
 typedef struct RunningPlan
 {
 	QueryDesc  *query;
+	uint64		id;				/* for the memory callback */
 	int			level;
+	bool		diverged;		/* ran with another tenant since its run began */
 	char	   *planned;		/* the tenant then (TopMemoryContext) */
+	char	   *ran_with;		/* the first other tenant, or NULL */
 } RunningPlan;
 
 static RunningPlan *running = NULL;
 static int	n_running = 0;
 static int	max_running = 0;
+static uint64 next_running_id = 1;
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static ExecutorRun_hook_type prev_executor_run = NULL;
-static ExecutorEnd_hook_type prev_executor_end = NULL;
+static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
 static void
 forget_running(int i)
 {
 	pfree(running[i].planned);
+	if (running[i].ran_with)
+		pfree(running[i].ran_with);
 	running[i] = running[--n_running];
 }
 
@@ -665,24 +679,72 @@ find_running(QueryDesc *queryDesc)
 	return -1;
 }
 
-/* the tenant is still the one the plan was made for, else an error */
+/* the executor's memory goes: its plan runs no more */
 static void
-check_running(int i)
+running_memory_gone(void *arg)
+{
+	uint64		id = *(uint64 *) arg;
+
+	for (int i = n_running - 1; i >= 0; i--)
+		if (running[i].id == id)
+		{
+			forget_running(i);
+			break;
+		}
+}
+
+/*
+ * The assign hook's: newval is the tenant now.  No error here, nor an
+ * allocation that could raise one (the hook runs in transaction abort too).
+ */
+static void
+running_tenant_assigned(const char *newval)
+{
+	const char *v = newval ? newval : "";
+
+	for (int i = 0; i < n_running; i++)
+		if (!running[i].diverged && strcmp(running[i].planned, v) != 0)
+		{
+			running[i].diverged = true;
+			running[i].ran_with =
+				MemoryContextAllocExtended(TopMemoryContext, strlen(v) + 1, MCXT_ALLOC_NO_OOM);
+			if (running[i].ran_with)
+				strcpy(running[i].ran_with, v);
+		}
+}
+
+/* a run or finish begins: the tenant is the plan's, else an error */
+static void
+running_begins(int i)
 {
 	const char *v = tenant_setting_get();
 
 	if (strcmp(v ? v : "", running[i].planned) != 0)
+		tenant_planned_tenant_mismatch(pstrdup(running[i].planned), v);
+	running[i].diverged = false;
+	if (running[i].ran_with)
 	{
-		char	   *planned = pstrdup(running[i].planned);
-
-		tenant_planned_tenant_mismatch(planned);
+		pfree(running[i].ran_with);
+		running[i].ran_with = NULL;
 	}
+}
+
+/* a run or finish has ended: it ran with the plan's tenant only, else an error */
+static void
+running_ended(QueryDesc *queryDesc)
+{
+	int			i = find_running(queryDesc);
+
+	if (i >= 0 && running[i].diverged)
+		tenant_planned_tenant_mismatch(pstrdup(running[i].planned),
+									   running[i].ran_with ? pstrdup(running[i].ran_with) : "another tenant");
 }
 
 static void
 prune_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	const char *v;
+	MemoryContextCallback *cb;
 
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
@@ -700,11 +762,20 @@ prune_executor_start(QueryDesc *queryDesc, int eflags)
 				repalloc(running, n * sizeof(RunningPlan));
 			max_running = n;
 		}
+		cb = MemoryContextAlloc(queryDesc->estate->es_query_cxt,
+								sizeof(MemoryContextCallback) + sizeof(uint64));
 		v = tenant_setting_get();
 		running[n_running].planned = MemoryContextStrdup(TopMemoryContext, v ? v : "");
+		running[n_running].ran_with = NULL;
+		running[n_running].diverged = false;
 		running[n_running].query = queryDesc;
+		running[n_running].id = next_running_id++;
 		running[n_running].level = GetCurrentTransactionNestLevel();
+		*(uint64 *) (cb + 1) = running[n_running].id;
 		n_running++;
+		cb->func = running_memory_gone;
+		cb->arg = cb + 1;
+		MemoryContextRegisterResetCallback(queryDesc->estate->es_query_cxt, cb);
 	}
 }
 
@@ -724,17 +795,12 @@ prune_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	}
 	PG_TRY();
 	{
-		int			j;
-
-		check_running(i);
+		running_begins(i);
 		if (prev_executor_run)
 			prev_executor_run(queryDesc, direction, count, execute_once);
 		else
 			standard_ExecutorRun(queryDesc, direction, count, execute_once);
-		/* (the plan has run for its tenant, or the tenant changed meanwhile) */
-		j = find_running(queryDesc);
-		if (j >= 0)
-			check_running(j);
+		running_ended(queryDesc);
 	}
 	PG_CATCH();
 	{
@@ -748,17 +814,31 @@ prune_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	PG_END_TRY();
 }
 
+/*
+ * ExecutorFinish runs the data-modifying WITH queries no one read and the
+ * AFTER triggers.  It does not check the tenant it starts with: it comes
+ * right after the last run (a statement's), or at the CLOSE of a cursor
+ * (a SELECT: it runs nothing), maybe after a RESET.
+ */
 static void
-prune_executor_end(QueryDesc *queryDesc)
+prune_executor_finish(QueryDesc *queryDesc)
 {
 	int			i = find_running(queryDesc);
 
-	if (i >= 0)
-		forget_running(i);
-	if (prev_executor_end)
-		prev_executor_end(queryDesc);
+	if (i < 0)
+	{
+		if (prev_executor_finish)
+			prev_executor_finish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+		return;
+	}
+	running[i].diverged = false;
+	if (prev_executor_finish)
+		prev_executor_finish(queryDesc);
 	else
-		standard_ExecutorEnd(queryDesc);
+		standard_ExecutorFinish(queryDesc);
+	running_ended(queryDesc);
 }
 
 static void
@@ -817,8 +897,8 @@ tenant_rls_planner_prune_init(void)
 	ExecutorStart_hook = prune_executor_start;
 	prev_executor_run = ExecutorRun_hook;
 	ExecutorRun_hook = prune_executor_run;
-	prev_executor_end = ExecutorEnd_hook;
-	ExecutorEnd_hook = prune_executor_end;
+	prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = prune_executor_finish;
 	RegisterXactCallback(prune_xact_callback, NULL);
 	RegisterSubXactCallback(prune_subxact_callback, NULL);
 	CacheRegisterSyscacheCallback(PROCOID, accessor_memo_reset, (Datum) 0);

@@ -5,8 +5,11 @@
 #ifndef TENANT_RLS_PLANNER_PRUNE_H
 #define TENANT_RLS_PLANNER_PRUNE_H
 
-/* the tenant setting changed: plans made for the previous tenant are invalid */
-extern void tenant_planner_tenant_changed(void);
+/*
+ * the tenant setting was assigned newval: plans made for the previous tenant
+ * are invalid, and a running plan made for another tenant has run with it
+ */
+extern void tenant_planner_tenant_changed(const char *newval);
 
 /* the tenant of a running plan this change would leave behind, or NULL */
 extern const char *tenant_planner_change_refused(const char *newval);

@@ -377,7 +377,7 @@ assign_tenant_setting(const char *newval, void *extra)
 		OidIsValid(value_privileged_by) && value_privileged_by == just_checked_role;
 	just_checked_role = InvalidOid;
 	publish_leader_state();
-	tenant_planner_tenant_changed();
+	tenant_planner_tenant_changed(newval);
 }
 
 /*

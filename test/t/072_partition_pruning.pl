@@ -266,6 +266,52 @@ SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
 SELECT count(*), min(tenant_id) FROM s.orders; COMMIT;}, extra_params => [ '-U', 'app' ], on_error_stop => 0);
 is($fetched, "10|2", 'a cursor whose fetch failed in a rolled-back savepoint no longer blocks a change of tenant')
   or diag($fetch_err);
+# a cursor that failed outside its run (a backward fetch of a NO SCROLL
+# cursor) no longer blocks a change once closed (review rev29a)
+(undef, $fetched, $fetch_err) = $node->psql('postgres', q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+DECLARE c NO SCROLL CURSOR FOR SELECT * FROM s.orders;
+SAVEPOINT a; FETCH BACKWARD 1 FROM c; ROLLBACK TO a; CLOSE c;
+SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+SELECT count(*), min(tenant_id) FROM s.orders; COMMIT;}, extra_params => [ '-U', 'app' ], on_error_stop => 0);
+is($fetched, "10|3", 'a NO SCROLL cursor fetched backward in a rolled-back savepoint, then closed: no longer blocks a change')
+  or diag($fetch_err);
+like($fetch_err, qr/\A[^\n]*ERROR:  cursor can only scan forward\nHINT:[^\n]*\n?\z/,
+	'... only the backward fetch failed') or diag($fetch_err);
+# a change no check hook sees (set_config(..., NULL) back to the session's
+# tenant 3) in a data-modifying WITH query, which runs after the main query
+# (ExecutorFinish), or undone before the run ends: the rows of tenant 2 the
+# plan reads would be written as tenant 3's (review rev29a)
+$node->safe_psql('postgres', q{
+CREATE TABLE s.copies (tenant_id bigint NOT NULL, note text);
+SELECT count(*) FROM tenant_rls.protect('s.copies');
+GRANT SELECT, INSERT ON s.copies TO app;
+CREATE FUNCTION s.to_session_tenant() RETURNS bigint LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM set_config('app.current_tenant_id', NULL, true); RETURN tenant_rls.current_tenant_bigint(); END $$;
+CREATE FUNCTION s.back_to(t bigint) RETURNS bigint LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM tenant_rls.set_tenant(t); RETURN t; END $$;
+});
+{
+	local $ENV{PGOPTIONS} = '-c app.current_tenant_id=3';
+	like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+WITH src AS (SELECT * FROM s.orders WHERE id <= 3),
+     w AS (INSERT INTO s.copies SELECT s.to_session_tenant(), 'copied ' || tenant_id || ':' || id FROM src RETURNING 1)
+SELECT 1; COMMIT;}),
+		qr/ERROR:  statement planned for tenant "2" ran with tenant "3"/,
+		'a data-modifying WITH query that resets the tenant: fails');
+	like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+INSERT INTO s.copies SELECT s.to_session_tenant(), 'copied ' || tenant_id || ':' || id FROM s.orders WHERE id <= 3
+  RETURNING tenant_id, s.back_to(2); COMMIT;}),
+		qr/ERROR:  statement planned for tenant "2" ran with tenant "3"/,
+		'... a statement that resets the tenant and sets it back before its run ends: fails');
+	is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+SELECT count(*) FROM s.copies; COMMIT;}), '0', '... and tenant 3 got no copy of tenant 2\'s rows');
+	is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+DECLARE c CURSOR FOR SELECT id FROM s.orders ORDER BY id; FETCH 1 FROM c;
+SELECT set_config('app.current_tenant_id', NULL, true) \g /dev/null
+SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+FETCH 1 FROM c; CLOSE c; COMMIT;}), "1\n2",
+		'... a cursor fetched again once the tenant is back: no error (it read nothing meanwhile)');
+}
 # a function the planner runs (to estimate a qual) that changes the tenant
 # leaves a plan made for the first one: it fails rather than reading nothing
 like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
