@@ -24,12 +24,14 @@
  *     tenant_id = 42                             (the table's security qual)
  *     tenant_rls._planned_tenant_is('42')        (its WHERE)
  *
- * The check has no columns, so PostgreSQL evaluates it once, as a one-time
- * filter, before the statement reads anything; under another tenant it is
+ * The check has no columns, so PostgreSQL evaluates it as a one-time filter,
+ * once per scan of its query level (a correlated subquery's at each
+ * rescan), before that level reads anything; under another tenant it is
  * an error (context.c), not false: a subquery that read nothing would make
  * NOT IN and NOT EXISTS true (review rev28a).  While a plan with a value
- * runs (ExecutorStart to ExecutorEnd: a statement, an open cursor), a
- * change of tenant is refused (see "Running plans"; review rev28b).  (Where
+ * runs (from ExecutorStart until its executor's memory goes: a statement,
+ * an open cursor), a change of tenant is refused, and one no check hook
+ * sees makes it fail (see "Running plans"; reviews rev28b, rev29a).  (Where
  * the column and the accessor differ in type, or the comparison is no
  * equality, the qual stays and the comparison with the value comes in
  * front of it, with the same check.)  Only plans that are made for the
@@ -111,9 +113,12 @@ static planner_hook_type prev_planner_hook = NULL;
 /*
  * The dependency plans with the tenant's value record: PROCOID with the hash of
  * OID 1, which no function has.  Plans record dependencies on functions
- * with an OID of FirstUnpinnedObjectId or above only, so no other plan has
- * it, and no change of pg_proc invalidates these.  (Not InvalidOid: its
- * hash is 0, which PostgreSQL's plan cache reads as "every plan".)
+ * with an OID of FirstUnpinnedObjectId or above only, and only a function
+ * whose OID hashes the same (4012827892 does; review rev29b) would share it:
+ * its plans would be made again at each change of tenant, and a change of
+ * it would invalidate plans with a value -- more planning, never a wrong
+ * plan.  (Not InvalidOid: its hash is 0, which PostgreSQL's plan cache
+ * reads as "every plan".)
  * Computed while planning (a catalog cache may need initialising); the
  * assign hook, which may run while a transaction aborts, only uses it.
  */

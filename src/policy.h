@@ -30,17 +30,18 @@ extern List *tenant_protect_relation(Oid relid, const char *tenant_column, bool 
  */
 extern bool tenant_policy_ddl_active(void);
 
+/* is name one of the current_tenant*() accessors the policies call? */
+extern bool tenant_policy_accessor_name(const char *name);
+
+/* quoted schema.table of a relation */
+extern char *tenant_rel_qualname(Oid relid);
+extern bool tenant_role_is_admin(Oid role);
+
 /*
  * Run fixed, schema-qualified, parameterised SQL through SPI (connected by
  * the caller) as the bootstrap superuser: the extension's rights, for its
  * own tables and functions.  Returns the SPI result code; errors on failure.
  */
-/* quoted schema.table of a relation */
-/* is name one of the current_tenant*() accessors the policies call? */
-extern bool tenant_policy_accessor_name(const char *name);
-
-extern char *tenant_rel_qualname(Oid relid);
-extern bool tenant_role_is_admin(Oid role);
 extern int	spi_exec_privileged(const char *sql, int nargs, Oid *argtypes, Datum *values,
 								const char *nulls, bool read_only);
 

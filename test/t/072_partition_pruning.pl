@@ -5,7 +5,10 @@
 # one would read nothing), plans that are not (SQL functions, statements
 # with parameters) get no value, and rows a grant or the admin role makes
 # visible stay visible (review rev26a), and the extension dropped and
-# created again in one session is looked up again.  Everything runs as app: not superuser, not BYPASSRLS, not the
+# created again in one session is looked up again.  A plan with the value
+# refuses a change of tenant while it runs and fails after one no check
+# hook sees (reviews rev28b/c, rev29a/b; named portals through
+# test/pgwire.py).  Everything runs as app: not superuser, not BYPASSRLS, not the
 # owner of the tables.
 use strict;
 use warnings;
@@ -312,6 +315,54 @@ SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
 FETCH 1 FROM c; CLOSE c; COMMIT;}), "1\n2",
 		'... a cursor fetched again once the tenant is back: no error (it read nothing meanwhile)');
 }
+# the extended protocol step by step (test/pgwire.py), as app
+sub wire
+{
+	my ($script) = @_;
+	my ($out, $err);
+	IPC::Run::run([ 'python3', "$ENV{TR_SRC}/test/pgwire.py", $node->host, $node->port, 'app', 'postgres' ],
+		'<', \$script, '>', \$out, '2>', \$err)
+	  or diag("pgwire.py: $err");
+	return $out;
+}
+# a named portal run in parts: after a change no check hook sees, its next
+# Execute fails before it hands over a row
+my $wired = wire(q{Q BEGIN
+Q SELECT tenant_rls.set_tenant(1::bigint) IS NOT NULL
+P s1 SELECT tenant_id, id FROM s.orders ORDER BY id
+B p1 s1
+E p1 1
+S
+Q SELECT set_config('app.current_tenant_id', NULL, true) IS NULL
+E p1 3
+S
+Q ROLLBACK
+});
+is($wired, qq{complete BEGIN\nrow t\ncomplete SELECT 1\nrow 1|1\nsuspended\nrow f\ncomplete SELECT 1\n}
+	. qq{error 55000 statement planned for tenant "1" ran with no tenant\ncomplete ROLLBACK\n},
+	'a named portal executed in parts, the tenant reset in between: no row of its next Execute, an error');
+# a portal whose executor starts at Execute (a DELETE), bound for tenant 1,
+# run after a change to tenant 2: its check fails, it deletes nothing
+$wired = wire(q{Q BEGIN
+Q SELECT tenant_rls.set_tenant(1::bigint) IS NOT NULL
+P d1 DELETE FROM s.orders WHERE id = 4
+B pd d1
+S
+Q SELECT tenant_rls.set_tenant(2::bigint) IS NOT NULL
+E pd 0
+S
+Q ROLLBACK
+});
+is($wired, qq{complete BEGIN\nrow t\ncomplete SELECT 1\nrow t\ncomplete SELECT 1\n}
+	. qq{error 55000 statement planned for tenant "1" ran with tenant "2"\ncomplete ROLLBACK\n},
+	'a DELETE bound for tenant 1 and executed as tenant 2: the plan\'s check fails') or diag($wired);
+# a cursor left open at ROLLBACK blocks nothing in the next transaction
+is(as_app(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+DECLARE c CURSOR FOR SELECT * FROM s.orders; FETCH 1 FROM c \g /dev/null
+ROLLBACK;
+BEGIN; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+SELECT count(*), min(tenant_id) FROM s.orders; COMMIT;}), '10|2',
+	'a cursor open at ROLLBACK: the next transaction changes the tenant');
 # a function the planner runs (to estimate a qual) that changes the tenant
 # leaves a plan made for the first one: it fails rather than reading nothing
 like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
