@@ -654,18 +654,17 @@ tenant_context_peek(Oid type, Datum *result)
 }
 
 /*
- * A plan made with the tenant's value "planned" (planner_prune.c) is run
- * under another tenant: the error of the check below and of the executor's.
+ * A plan made with the tenant's value "planned" (planner_prune.c) ran with
+ * the tenant ran_with (NULL or "": none): the error of the check below and
+ * of the executor's.
  */
 void
 tenant_planned_tenant_mismatch(const char *planned, const char *ran_with)
 {
-	const char *v = ran_with;
-
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("statement planned for tenant \"%s\" ran with %s", planned,
-					v == NULL || v[0] == '\0' ? "no tenant" : psprintf("tenant \"%s\"", v)),
+					ran_with == NULL || ran_with[0] == '\0' ? "no tenant" : psprintf("tenant \"%s\"", ran_with)),
 			 errdetail("tenant_rls gives a plan made for one tenant that tenant's value; the tenant changed between planning and execution, or while it ran."),
 			 errhint("Change the tenant in a statement of its own, before the statements that read tenant tables; close cursors first.")));
 }

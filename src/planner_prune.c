@@ -718,7 +718,19 @@ running_tenant_assigned(const char *newval)
 		}
 }
 
-/* a run or finish begins: the tenant is the plan's, else an error */
+/* a run or finish begins: no other tenant yet */
+static void
+clear_diverged(int i)
+{
+	running[i].diverged = false;
+	if (running[i].ran_with)
+	{
+		pfree(running[i].ran_with);
+		running[i].ran_with = NULL;
+	}
+}
+
+/* a run begins: the tenant is the plan's, else an error */
 static void
 running_begins(int i)
 {
@@ -726,12 +738,7 @@ running_begins(int i)
 
 	if (strcmp(v ? v : "", running[i].planned) != 0)
 		tenant_planned_tenant_mismatch(pstrdup(running[i].planned), v);
-	running[i].diverged = false;
-	if (running[i].ran_with)
-	{
-		pfree(running[i].ran_with);
-		running[i].ran_with = NULL;
-	}
+	clear_diverged(i);
 }
 
 /* a run or finish has ended: it ran with the plan's tenant only, else an error */
@@ -838,7 +845,7 @@ prune_executor_finish(QueryDesc *queryDesc)
 			standard_ExecutorFinish(queryDesc);
 		return;
 	}
-	running[i].diverged = false;
+	clear_diverged(i);
 	if (prev_executor_finish)
 		prev_executor_finish(queryDesc);
 	else
