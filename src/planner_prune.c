@@ -85,6 +85,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
+#include "lib/ilist.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/pathnodes.h"
@@ -97,6 +98,7 @@
 #include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -646,56 +648,75 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
  * RESET (review rev28c).  Closing such a cursor is no error.
  * ---------------------------------------------------------------------
  */
-typedef struct RunningPlan
+typedef struct RunningPlan RunningPlan;
+
+/* in the executor's memory: its callback, and the plan while remembered */
+typedef struct RunningHandle
 {
-	QueryDesc  *query;
-	uint64		id;				/* for the memory callback */
+	MemoryContextCallback cb;
+	RunningPlan *plan;			/* NULL once forgotten */
+} RunningHandle;
+
+struct RunningPlan
+{
+	QueryDesc  *query;			/* the hash key */
+	dlist_node	node;			/* in running_order */
+	RunningHandle *handle;
 	int			level;
 	bool		diverged;		/* ran with another tenant since its run began */
 	char	   *planned;		/* the tenant then (TopMemoryContext) */
 	char	   *ran_with;		/* the first other tenant, or NULL */
-} RunningPlan;
+};
 
-static RunningPlan *running = NULL;
+/*
+ * The plans running, by executor (one look-up per run and finish, however
+ * many cursors are open) and in the order they started.  That order is also
+ * the order of their levels: a plan starts at the current level, and a
+ * subtransaction's plans pass to its parent or are forgotten when it ends.
+ */
+static HTAB *running = NULL;
+static dlist_head running_order = DLIST_STATIC_INIT(running_order);
 static int	n_running = 0;
-static int	max_running = 0;
-static uint64 next_running_id = 1;
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static ExecutorRun_hook_type prev_executor_run = NULL;
 static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
+/* no error here: the memory callback and transaction abort call it */
 static void
-forget_running(int i)
+forget_running(RunningPlan *p)
 {
-	pfree(running[i].planned);
-	if (running[i].ran_with)
-		pfree(running[i].ran_with);
-	running[i] = running[--n_running];
+	QueryDesc  *key = p->query;
+
+	p->handle->plan = NULL;
+	pfree(p->planned);
+	if (p->ran_with)
+		pfree(p->ran_with);
+	dlist_delete(&p->node);
+	n_running--;
+	hash_search(running, &key, HASH_REMOVE, NULL);
 }
 
-/* not inlined: its loop would share a frame with PG_TRY (-Wclobbered) */
-pg_noinline static int
+/* not inlined: it would share a frame with PG_TRY (-Wclobbered) */
+pg_noinline static RunningPlan *
 find_running(QueryDesc *queryDesc)
 {
-	for (int i = n_running - 1; i >= 0; i--)
-		if (running[i].query == queryDesc)
-			return i;
-	return -1;
+	if (n_running == 0)
+		return NULL;
+	return hash_search(running, &queryDesc, HASH_FIND, NULL);
 }
 
-/* the executor's memory goes: its plan runs no more */
+/*
+ * The executor's memory goes: its plan runs no more.  Its handle lives in
+ * that memory, so it is there as long as the plan is remembered.
+ */
 static void
 running_memory_gone(void *arg)
 {
-	uint64		id = *(uint64 *) arg;
+	RunningHandle *h = (RunningHandle *) arg;
 
-	for (int i = n_running - 1; i >= 0; i--)
-		if (running[i].id == id)
-		{
-			forget_running(i);
-			break;
-		}
+	if (h->plan)
+		forget_running(h->plan);
 }
 
 /*
@@ -706,98 +727,113 @@ static void
 running_tenant_assigned(const char *newval)
 {
 	const char *v = newval ? newval : "";
+	dlist_iter	it;
 
-	for (int i = 0; i < n_running; i++)
-		if (!running[i].diverged && strcmp(running[i].planned, v) != 0)
+	dlist_foreach(it, &running_order)
+	{
+		RunningPlan *p = dlist_container(RunningPlan, node, it.cur);
+
+		if (!p->diverged && strcmp(p->planned, v) != 0)
 		{
-			running[i].diverged = true;
-			running[i].ran_with =
+			p->diverged = true;
+			p->ran_with =
 				MemoryContextAllocExtended(TopMemoryContext, strlen(v) + 1, MCXT_ALLOC_NO_OOM);
-			if (running[i].ran_with)
-				strcpy(running[i].ran_with, v);
+			if (p->ran_with)
+				strcpy(p->ran_with, v);
 		}
+	}
 }
 
 /* a run or finish begins: no other tenant yet */
 static void
-clear_diverged(int i)
+clear_diverged(RunningPlan *p)
 {
-	running[i].diverged = false;
-	if (running[i].ran_with)
+	p->diverged = false;
+	if (p->ran_with)
 	{
-		pfree(running[i].ran_with);
-		running[i].ran_with = NULL;
+		pfree(p->ran_with);
+		p->ran_with = NULL;
 	}
 }
 
 /* a run begins: the tenant is the plan's, else an error */
 static void
-running_begins(int i)
+running_begins(RunningPlan *p)
 {
 	const char *v = tenant_setting_get();
 
-	if (strcmp(v ? v : "", running[i].planned) != 0)
-		tenant_planned_tenant_mismatch(pstrdup(running[i].planned), v);
-	clear_diverged(i);
+	if (strcmp(v ? v : "", p->planned) != 0)
+		tenant_planned_tenant_mismatch(pstrdup(p->planned), v);
+	clear_diverged(p);
 }
 
 /* a run or finish has ended: it ran with the plan's tenant only, else an error */
 static void
 running_ended(QueryDesc *queryDesc)
 {
-	int			i = find_running(queryDesc);
+	RunningPlan *p = find_running(queryDesc);
 
-	if (i >= 0 && running[i].diverged)
-		tenant_planned_tenant_mismatch(pstrdup(running[i].planned),
-									   running[i].ran_with ? pstrdup(running[i].ran_with) : "another tenant");
+	if (p && p->diverged)
+		tenant_planned_tenant_mismatch(pstrdup(p->planned),
+									   p->ran_with ? pstrdup(p->ran_with) : "another tenant");
 }
 
 static void
 prune_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	const char *v;
-	MemoryContextCallback *cb;
+	RunningHandle *h;
+	RunningPlan *p;
+	char	   *planned;
+	bool		found;
 
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 
-	if (plan_has_marker(queryDesc->plannedstmt, tenant_value_hash))
-	{
-		if (n_running == max_running)
-		{
-			int			n = max_running == 0 ? 8 : max_running * 2;
+	if (!plan_has_marker(queryDesc->plannedstmt, tenant_value_hash))
+		return;
 
-			running = running == NULL ?
-				MemoryContextAlloc(TopMemoryContext, n * sizeof(RunningPlan)) :
-				repalloc(running, n * sizeof(RunningPlan));
-			max_running = n;
-		}
-		cb = MemoryContextAlloc(queryDesc->estate->es_query_cxt,
-								sizeof(MemoryContextCallback) + sizeof(uint64));
-		v = tenant_setting_get();
-		running[n_running].planned = MemoryContextStrdup(TopMemoryContext, v ? v : "");
-		running[n_running].ran_with = NULL;
-		running[n_running].diverged = false;
-		running[n_running].query = queryDesc;
-		running[n_running].id = next_running_id++;
-		running[n_running].level = GetCurrentTransactionNestLevel();
-		*(uint64 *) (cb + 1) = running[n_running].id;
-		n_running++;
-		cb->func = running_memory_gone;
-		cb->arg = cb + 1;
-		MemoryContextRegisterResetCallback(queryDesc->estate->es_query_cxt, cb);
+	if (running == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(QueryDesc *);
+		ctl.entrysize = sizeof(RunningPlan);
+		ctl.hcxt = TopMemoryContext;
+		running = hash_create("tenant_rls running plans", 16, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
+	h = MemoryContextAlloc(queryDesc->estate->es_query_cxt, sizeof(RunningHandle));
+	v = tenant_setting_get();
+	planned = MemoryContextStrdup(TopMemoryContext, v ? v : "");
+	p = hash_search(running, &queryDesc, HASH_ENTER, &found);
+	if (found)					/* an executor gone without its memory: none known */
+	{
+		forget_running(p);
+		p = hash_search(running, &queryDesc, HASH_ENTER, &found);
+	}
+	p->planned = planned;
+	p->ran_with = NULL;
+	p->diverged = false;
+	p->level = GetCurrentTransactionNestLevel();
+	p->handle = h;
+	dlist_push_tail(&running_order, &p->node);
+	n_running++;
+	h->plan = p;
+	h->cb.func = running_memory_gone;
+	h->cb.arg = h;
+	MemoryContextRegisterResetCallback(queryDesc->estate->es_query_cxt, &h->cb);
 }
 
 static void
 prune_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 				   bool execute_once)
 {
-	int			i = find_running(queryDesc);
+	RunningPlan *p = find_running(queryDesc);
 
-	if (i < 0)
+	if (p == NULL)
 	{
 		if (prev_executor_run)
 			prev_executor_run(queryDesc, direction, count, execute_once);
@@ -807,7 +843,7 @@ prune_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	}
 	PG_TRY();
 	{
-		running_begins(i);
+		running_begins(p);
 		if (prev_executor_run)
 			prev_executor_run(queryDesc, direction, count, execute_once);
 		else
@@ -817,10 +853,10 @@ prune_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	PG_CATCH();
 	{
 		/* its portal or statement fails: no ExecutorEnd will come */
-		int			j = find_running(queryDesc);
+		RunningPlan *q = find_running(queryDesc);
 
-		if (j >= 0)
-			forget_running(j);
+		if (q)
+			forget_running(q);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -835,9 +871,9 @@ prune_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 static void
 prune_executor_finish(QueryDesc *queryDesc)
 {
-	int			i = find_running(queryDesc);
+	RunningPlan *p = find_running(queryDesc);
 
-	if (i < 0)
+	if (p == NULL)
 	{
 		if (prev_executor_finish)
 			prev_executor_finish(queryDesc);
@@ -845,7 +881,7 @@ prune_executor_finish(QueryDesc *queryDesc)
 			standard_ExecutorFinish(queryDesc);
 		return;
 	}
-	clear_diverged(i);
+	clear_diverged(p);
 	if (prev_executor_finish)
 		prev_executor_finish(queryDesc);
 	else
@@ -853,20 +889,32 @@ prune_executor_finish(QueryDesc *queryDesc)
 	running_ended(queryDesc);
 }
 
+/*
+ * The plans of the subtransaction that ends are the last ones started: they
+ * pass to the parent (commit) or are forgotten (abort).
+ */
 static void
 prune_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
 {
 	int			level = GetCurrentTransactionNestLevel();
+	dlist_node *cur;
 
-	for (int i = n_running - 1; i >= 0; i--)
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	cur = dlist_is_empty(&running_order) ? NULL : dlist_tail_node(&running_order);
+	while (cur)
 	{
-		if (running[i].level < level)
-			continue;
+		RunningPlan *p = dlist_container(RunningPlan, node, cur);
+		dlist_node *prev = dlist_has_prev(&running_order, cur) ? dlist_prev_node(&running_order, cur) : NULL;
+
+		if (p->level < level)
+			break;
 		if (event == SUBXACT_EVENT_ABORT_SUB)
-			forget_running(i);
-		else if (event == SUBXACT_EVENT_COMMIT_SUB)
-			running[i].level = level - 1;	/* now the parent's */
+			forget_running(p);
+		else
+			p->level = level - 1;	/* now the parent's */
+		cur = prev;
 	}
 }
 
@@ -877,8 +925,9 @@ prune_xact_callback(XactEvent event, void *arg)
 		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT)
 	{
-		while (n_running > 0)
-			forget_running(n_running - 1);
+		while (!dlist_is_empty(&running_order))
+			forget_running(dlist_container(RunningPlan, node,
+										   dlist_head_node(&running_order)));
 	}
 }
 
@@ -890,9 +939,15 @@ prune_xact_callback(XactEvent event, void *arg)
 const char *
 tenant_planner_change_refused(const char *newval)
 {
-	for (int i = 0; i < n_running; i++)
-		if (strcmp(running[i].planned, newval ? newval : "") != 0)
-			return running[i].planned;
+	dlist_iter	it;
+
+	dlist_foreach(it, &running_order)
+	{
+		RunningPlan *p = dlist_container(RunningPlan, node, it.cur);
+
+		if (strcmp(p->planned, newval ? newval : "") != 0)
+			return p->planned;
+	}
 	return NULL;
 }
 

@@ -14,7 +14,8 @@
 # -M prepared (PostgreSQL's default plan_cache_mode: custom plans first,
 # then whichever it prefers).  Each cell runs a and b interleaved in one
 # pgbench (a script chosen at random per transaction) and prints their mean
-# latencies and b/a = latency a / latency b.
+# latencies and b/a = latency a / latency b.  Then one transaction with
+# CURSORS (20,000) cursors open at once, timed on a and on b.
 # shellcheck shell=bash
 
 part_dir=$TR_TMP/bench_partitioned_files
@@ -115,7 +116,47 @@ for layout in list hash; do
 		done
 	done
 done
+
+# Many cursors open at once: each plan with the tenant's value is remembered
+# while it runs (src/planner_prune.c, "Running plans"), so its look-ups must
+# not grow with the number of cursors open.  One transaction declares
+# CURSORS cursors, fetches a row from each, closes every second one and
+# commits with the rest open; a on the plain table (WHERE tenant_id), b on
+# the protected one (plans with the value).  Best of 3, ms.
+CURSORS=${CURSORS:-20000}
+cursor_file() {	# cursor_file VARIANT TABLE WHERE
+	{
+		echo 'BEGIN;'
+		echo 'SELECT tenant_rls.set_tenant(42::bigint) \g /dev/null'
+		for i in $(seq 1 "$CURSORS"); do
+			echo "DECLARE c$i CURSOR FOR SELECT amount FROM bench.$2 WHERE id = $(( i % 10000 * 100 + 42 ))$3;"
+		done
+		for i in $(seq 1 "$CURSORS"); do echo "FETCH 1 FROM c$i \g /dev/null"; done
+		for i in $(seq 2 2 "$CURSORS"); do echo "CLOSE c$i;"; done
+		echo 'COMMIT;'
+	} >"$part_dir/cursors_$1.sql"
+	chmod 644 "$part_dir/cursors_$1.sql"
+}
+cursor_file a list_plain " AND tenant_id = 42"
+cursor_file b list_prot ""
+cursor_ms() {	# cursor_ms VARIANT -> the best of 3 runs, ms
+	local best="" t0 t1 ms
+	for _ in 1 2 3; do
+		t0=$(date +%s%N)
+		tr_as_pg "$TR_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -U bench_app -d postgres -f "$part_dir/cursors_$1.sql" >/dev/null \
+			|| { echo 0; return; }
+		t1=$(date +%s%N)
+		ms=$(( (t1 - t0) / 1000000 ))
+		if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
+	done
+	echo "$best"
+}
+ca=$(cursor_ms a)
+cb=$(cursor_ms b)
+printf '%-6s %-6s %-9s %10s %10s %7s\n' list cursors "$CURSORS" "$ca" "$cb" "$(bench_ratio "$ca" "$cb")"
 echo
 echo "partitioned benchmark: 2 clients, one ${BENCH_SECONDS}s interleaved run per cell (a or b chosen per"
 echo "transaction); a, b: mean latency in ms; b/a = latency a / latency b (1.0: the policy costs nothing)"
+echo "cursors: one transaction declaring $CURSORS cursors, a FETCH from each, half of them closed, COMMIT;"
+echo "a, b: its time in ms (best of 3, psql included); b/a = time a / time b"
 rm -rf "$part_dir"

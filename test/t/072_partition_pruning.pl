@@ -238,6 +238,28 @@ SAVEPOINT a; DECLARE c CURSOR FOR SELECT * FROM s.orders; RELEASE a;
 SAVEPOINT b; ROLLBACK TO b;
 SELECT tenant_rls.set_tenant(2::bigint); COMMIT;}),
 	$refused, '... a cursor of a released savepoint stays open: still refused');
+# cursors of nested savepoints: a savepoint's cursors pass to its parent
+# when it is released and go when it is rolled back, the others stay
+my (undef, $nested, $nested_err) = $node->psql('postgres', q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+DECLARE a CURSOR FOR SELECT * FROM s.orders;
+SAVEPOINT s1; DECLARE b CURSOR FOR SELECT * FROM s.orders;
+SAVEPOINT s2; DECLARE c CURSOR FOR SELECT * FROM s.orders; RELEASE s2;
+ROLLBACK TO s1;
+SAVEPOINT s3; SELECT tenant_rls.set_tenant(2::bigint); ROLLBACK TO s3;
+CLOSE a; SELECT tenant_rls.set_tenant(2::bigint) \g /dev/null
+SELECT count(*), min(tenant_id) FROM s.orders; COMMIT;
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SAVEPOINT s1; DECLARE b CURSOR FOR SELECT * FROM s.orders; RELEASE s1;
+SAVEPOINT s2; DECLARE c CURSOR FOR SELECT * FROM s.orders; ROLLBACK TO s2;
+SAVEPOINT s3; SELECT tenant_rls.set_tenant(3::bigint); ROLLBACK TO s3;
+FETCH 1 FROM b \g /dev/null
+CLOSE b; SELECT tenant_rls.set_tenant(3::bigint) \g /dev/null
+SELECT count(*), min(tenant_id) FROM s.orders; COMMIT;}, extra_params => [ '-U', 'app' ], on_error_stop => 0);
+is($nested, "10|2\n10|3",
+	'... cursors of nested savepoints: a released savepoint\'s cursor stays until closed, a rolled-back one\'s goes')
+  or diag($nested_err);
+like($nested_err, qr/\A[^\n]*ERROR:  cannot change the tenant while a statement planned for tenant "1" is running\n(?:[^\n]*(?:DETAIL|HINT)[^\n]*\n)*[^\n]*ERROR:  cannot change the tenant while a statement planned for tenant "1" is running\n(?:[^\n]*(?:DETAIL|HINT)[^\n]*\n?)*\z/,
+	'... refused twice (the cursor declared before the savepoints, the released savepoint\'s), nothing else failed') or diag($nested_err);
 # changes no check hook sees (a reset, a SET clause's value given back):
 # the plan fails when it next runs, or at the end of the run in which the
 # tenant changed (review rev28c)
