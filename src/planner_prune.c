@@ -634,8 +634,8 @@ prune_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
  * query context) goes: ExecutorEnd, or the portal of a cursor that failed
  * dropped (CLOSE, review rev29a).  An error in their ExecutorRun forgets
  * them too (a cursor fetched in a savepoint: its portal fails), as does the
- * abort of the subtransaction they started in, the end of the transaction
- * all of them.
+ * abort of the subtransaction they belong to (the one they started in, or
+ * the one it was released into), the end of the transaction all of them.
  *
  * Some changes pass no check hook: RESET, SET ... TO DEFAULT, RESET ALL,
  * set_config(..., NULL, ...), the value a function's SET clause restores
@@ -662,9 +662,10 @@ struct RunningPlan
 	QueryDesc  *query;			/* the hash key */
 	dlist_node	node;			/* in running_order */
 	RunningHandle *handle;
+	MemoryContext cxt;			/* the executor's: the strings' too */
 	int			level;
 	bool		diverged;		/* ran with another tenant since its run began */
-	char	   *planned;		/* the tenant then (TopMemoryContext) */
+	char	   *planned;		/* the tenant then */
 	char	   *ran_with;		/* the first other tenant, or NULL */
 };
 
@@ -677,28 +678,28 @@ struct RunningPlan
 static HTAB *running = NULL;
 static dlist_head running_order = DLIST_STATIC_INIT(running_order);
 static int	n_running = 0;
+static int	max_running = 0;		/* the most at once since the hash was made */
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static ExecutorRun_hook_type prev_executor_run = NULL;
 static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
-/* no error here: the memory callback and transaction abort call it */
+/*
+ * No error here: the memory callback and transaction abort call it.  The
+ * strings stay in the executor's memory, which outlives the entry.
+ */
 static void
 forget_running(RunningPlan *p)
 {
 	QueryDesc  *key = p->query;
 
 	p->handle->plan = NULL;
-	pfree(p->planned);
-	if (p->ran_with)
-		pfree(p->ran_with);
 	dlist_delete(&p->node);
 	n_running--;
 	hash_search(running, &key, HASH_REMOVE, NULL);
 }
 
-/* not inlined: it would share a frame with PG_TRY (-Wclobbered) */
-pg_noinline static RunningPlan *
+static RunningPlan *
 find_running(QueryDesc *queryDesc)
 {
 	if (n_running == 0)
@@ -737,7 +738,7 @@ running_tenant_assigned(const char *newval)
 		{
 			p->diverged = true;
 			p->ran_with =
-				MemoryContextAllocExtended(TopMemoryContext, strlen(v) + 1, MCXT_ALLOC_NO_OOM);
+				MemoryContextAllocExtended(p->cxt, strlen(v) + 1, MCXT_ALLOC_NO_OOM);
 			if (p->ran_with)
 				strcpy(p->ran_with, v);
 		}
@@ -807,10 +808,11 @@ prune_executor_start(QueryDesc *queryDesc, int eflags)
 	}
 	h = MemoryContextAlloc(queryDesc->estate->es_query_cxt, sizeof(RunningHandle));
 	v = tenant_setting_get();
-	planned = MemoryContextStrdup(TopMemoryContext, v ? v : "");
+	planned = MemoryContextStrdup(queryDesc->estate->es_query_cxt, v ? v : "");
 	p = hash_search(running, &queryDesc, HASH_ENTER, &found);
-	if (found)					/* an executor gone without its memory: none known */
+	if (found)
 	{
+		/* its QueryDesc freed while the executor's memory lives on: not known to happen */
 		forget_running(p);
 		p = hash_search(running, &queryDesc, HASH_ENTER, &found);
 	}
@@ -819,8 +821,10 @@ prune_executor_start(QueryDesc *queryDesc, int eflags)
 	p->diverged = false;
 	p->level = GetCurrentTransactionNestLevel();
 	p->handle = h;
+	p->cxt = queryDesc->estate->es_query_cxt;
 	dlist_push_tail(&running_order, &p->node);
 	n_running++;
+	max_running = Max(max_running, n_running);
 	h->plan = p;
 	h->cb.func = running_memory_gone;
 	h->cb.arg = h;
@@ -898,23 +902,31 @@ prune_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
 {
 	int			level = GetCurrentTransactionNestLevel();
-	dlist_node *cur;
 
-	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
-		return;
-	cur = dlist_is_empty(&running_order) ? NULL : dlist_tail_node(&running_order);
-	while (cur)
+	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
-		RunningPlan *p = dlist_container(RunningPlan, node, cur);
-		dlist_node *prev = dlist_has_prev(&running_order, cur) ? dlist_prev_node(&running_order, cur) : NULL;
+		while (!dlist_is_empty(&running_order))
+		{
+			RunningPlan *p = dlist_container(RunningPlan, node,
+											 dlist_tail_node(&running_order));
 
-		if (p->level < level)
-			break;
-		if (event == SUBXACT_EVENT_ABORT_SUB)
+			if (p->level < level)
+				break;
 			forget_running(p);
-		else
+		}
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		dlist_iter	it;
+
+		dlist_reverse_foreach(it, &running_order)
+		{
+			RunningPlan *p = dlist_container(RunningPlan, node, it.cur);
+
+			if (p->level < level)
+				break;
 			p->level = level - 1;	/* now the parent's */
-		cur = prev;
+		}
 	}
 }
 
@@ -928,6 +940,13 @@ prune_xact_callback(XactEvent event, void *arg)
 		while (!dlist_is_empty(&running_order))
 			forget_running(dlist_container(RunningPlan, node,
 										   dlist_head_node(&running_order)));
+		/* a hash grown for many cursors goes: the next one starts small */
+		if (running && max_running > 64)
+		{
+			hash_destroy(running);
+			running = NULL;
+			max_running = 0;
+		}
 	}
 }
 

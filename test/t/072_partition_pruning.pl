@@ -260,6 +260,22 @@ is($nested, "10|2\n10|3",
   or diag($nested_err);
 like($nested_err, qr/\A[^\n]*ERROR:  cannot change the tenant while a statement planned for tenant "1" is running\n(?:[^\n]*(?:DETAIL|HINT)[^\n]*\n)*[^\n]*ERROR:  cannot change the tenant while a statement planned for tenant "1" is running\n(?:[^\n]*(?:DETAIL|HINT)[^\n]*\n?)*\z/,
 	'... refused twice (the cursor declared before the savepoints, the released savepoint\'s), nothing else failed') or diag($nested_err);
+# many cursors at once, then the next transaction (the bookkeeping grown for
+# them is dropped at the end of the transaction and made again)
+my $many = join('', map { "DECLARE m$_ CURSOR FOR SELECT * FROM s.orders;\n" } 1 .. 100);
+my (undef, $many_out, $many_err) = $node->psql('postgres',
+	"BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \\g /dev/null\n$many"
+	  . join('', map { "CLOSE m$_;\n" } 1 .. 99)
+	  . "SELECT tenant_rls.set_tenant(2::bigint); COMMIT;\n"
+	  . "BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \\g /dev/null\n$many COMMIT;\n"
+	  . "BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \\g /dev/null\n"
+	  . "DECLARE c CURSOR FOR SELECT * FROM s.orders;\nSELECT tenant_rls.set_tenant(3::bigint); COMMIT;\n"
+	  . "BEGIN; SELECT tenant_rls.set_tenant(3::bigint) \\g /dev/null\nSELECT count(*), min(tenant_id) FROM s.orders; COMMIT;",
+	extra_params => [ '-U', 'app' ], on_error_stop => 0);
+is($many_out, "10|3", '... many cursors: the session goes on');
+like($many_err,
+	qr/\A(?:[^\n]*ERROR:  cannot change the tenant while a statement planned for tenant "1" is running\n(?:[^\n]*(?:DETAIL|HINT)[^\n]*\n?)*){2}\z/,
+	'100 cursors open, 99 closed: the last one refuses; after a transaction with 100 open, a cursor of the next one refuses too');
 # changes no check hook sees (a reset, a SET clause's value given back):
 # the plan fails when it next runs, or at the end of the run in which the
 # tenant changed (review rev28c)
