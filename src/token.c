@@ -516,17 +516,26 @@ token_emit_log_hook(ErrorData *edata)
 		bool		params_mention_key = edata->detail != NULL &&
 			strncmp(edata->detail, "parameters: ", 12) == 0 &&
 			mentions(edata->detail, "signing_key");
+		/*
+		 * A statement run inside another (EXECUTE in a DO block, a
+		 * procedure that rotates the key) comes as the CONTEXT ("SQL
+		 * statement "ALTER SYSTEM SET tenant_rls.signing_key = '...'"", or
+		 * "... with parameters: ...") or the QUERY of an error (review
+		 * rev30b): where it names the setting, the new key may follow.
+		 */
 		bool		context_mentions_key = edata->context != NULL &&
-			strstr(edata->context, "parameters: ") != NULL &&
 			mentions(edata->context, "signing_key");
+		bool		query_mentions_key = edata->internalquery != NULL &&
+			mentions(edata->internalquery, "signing_key");
 
 		statement_facts();
 		stmt_mentions_key = prepared_mentions_key || facts_mentions_key;
 
-		if ((stmt_mentions_key || params_mention_key || context_mentions_key) &&
+		if ((stmt_mentions_key || params_mention_key || context_mentions_key ||
+			 query_mentions_key) &&
 			!may_set_key(is_statement_log(edata)))
 			stmt_mentions_key = params_mention_key = context_mentions_key =
-				prepared_mentions_key = false;
+				query_mentions_key = prepared_mentions_key = false;
 
 		if (edata->message != NULL &&
 			strncmp(edata->message, "parameter \"tenant_rls.signing_key", 33) == 0 &&
@@ -563,7 +572,13 @@ token_emit_log_hook(ErrorData *edata)
 		if (context_mentions_key)
 		{
 			edata->hide_stmt = true;
-			edata->context = redacted(edata, edata->context, "[not logged: parameters that mention tenant_rls.signing_key]");
+			edata->context = redacted(edata, edata->context, "[not logged: it mentions tenant_rls.signing_key]");
+		}
+		if (query_mentions_key)
+		{
+			edata->hide_stmt = true;
+			edata->internalquery = redacted(edata, edata->internalquery, "[not logged: it mentions tenant_rls.signing_key]");
+			edata->internalpos = 0;
 		}
 		if (facts_contains_key)
 			edata->hide_stmt = true;
@@ -1114,6 +1129,54 @@ mask_constants(const char *src, char *dst, size_t from, size_t to, int depth,
 }
 
 /*
+ * The string constants before a mention of the key setting, which ends at
+ * m, become '*' in dst (of dst_len bytes): a key may come before the
+ * name (DO $$ DECLARE k text := '<key>'; BEGIN PERFORM set_config(
+ * 'tenant_rls.signing_key', k, false); ..., WITH k(v) AS (VALUES ('<key>'))
+ * SELECT set_config(..., v, ...), review rev30b).  The constant that holds
+ * the mention keeps its text (the name stays readable, and a PREPAREd
+ * statement's text still mentions the setting); a dollar-quoted body that
+ * holds it is looked into.  Delimiters are kept: the text lexes as before.
+ */
+static void
+mask_constants_before(const char *src, char *dst, size_t dst_len, size_t from,
+					  size_t m, size_t to, int depth)
+{
+	size_t		i = from;
+
+	while (i < m)
+	{
+		size_t		j = skip_quoted(src, i, to);
+		size_t		open;
+		size_t		close;
+
+		if (j == i)
+		{
+			/* past a word whole: the '$' of "a$b" or "$1" opens nothing */
+			if (ident_char(src[i]))
+				while (j < to && ident_char(src[j]))
+					j++;
+			i = Max(j, i + 1);
+			continue;
+		}
+		quoted_delimiters(src, i, j, &open, &close);
+		if (j >= m)
+		{
+			/* the constant that holds the mention */
+			if (src[i] == '$' && close > 0 && depth < TOKEN_MASK_MAX_DEPTH)
+				mask_constants_before(src, dst, dst_len, i + open, m, j - close, depth + 1);
+			return;
+		}
+		/* not a quoted identifier (names) nor a comment (the statement's marks) */
+		if (src[i] != '"' && src[i] != '-' && src[i] != '/')
+			for (size_t k = i + open; k + close < j && k < dst_len; k++)
+				if (!isspace((unsigned char) src[k]))
+					dst[k] = '*';
+		i = j;
+	}
+}
+
+/*
  * For a statement src[from, to) that names set_tenant_signed anywhere (a
  * call, a string EXECUTEd later, a comment): its constants and comments.
  * from must be the start of a statement.
@@ -1643,7 +1706,10 @@ mask_statement_copy(const char *src, char *copy, size_t copy_len,
 	}
 	mask_token_shapes(src, copy, copy_len, from, to, '*');
 	if (key_from >= 0 && (size_t) key_from < copy_len)
+	{
+		mask_constants_before(src, copy, copy_len, from, (size_t) key_from, to, 0);
 		mask_range(copy, (size_t) key_from, copy_len);
+	}
 }
 
 /*
@@ -2071,6 +2137,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			if (m >= 0 && (size_t) m < to)
 			{
 				masked = top ? hook_copy(queryString, from, to) : pstrdup(queryString);
+				mask_constants_before(queryString, masked, to, from, (size_t) m, to, 0);
 				mask_lexically(queryString, masked, from, (size_t) m, to, true);
 			}
 			if (top)
@@ -2340,9 +2407,15 @@ mask_hook_text(const char *src, char *dst, const stmt_check *c)
 		mask_token_args(src, dst, c->from, c->to);
 	if (c->shapes)
 		mask_token_shapes_lexically(src, dst, c->from, c->to);
-	/* a key: lexically, from the setting's name on (as for utility statements) */
+	/*
+	 * a key: lexically, from the setting's name on (as for utility
+	 * statements), and the constants before it
+	 */
 	if (c->key_from >= 0 && (size_t) c->key_from < c->to)
+	{
+		mask_constants_before(src, dst, c->to, c->from, (size_t) c->key_from, c->to, 0);
 		mask_lexically(src, dst, c->from, (size_t) c->key_from, c->to, true);
+	}
 }
 
 static void
@@ -2855,7 +2928,7 @@ token_error(token_status st, const token_claims *claims, size_t len)
 			ereport(ERROR,
 					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 					 errmsg("token is too long"),
-					 errdetail("A token has at most %d characters; this one has %zu.",
+					 errdetail("A token is at most %d bytes long (ASCII characters); this one is %zu bytes long.",
 							   TOKEN_MAX_ENCODED, len),
 					 errhint("%s", hint)));
 			break;

@@ -478,8 +478,95 @@ $$;
 COMMENT ON FUNCTION tenant_rls._table_part(oid, oid, integer, text) IS
     'internal: how lint() names the trigger, rule, policy, constraint, default, index or column of a tenant table that uses code';
 
+-- The user functions an object runs through the operators and casts it uses
+-- (review rev30c: a SECURITY DEFINER function or a materialized view that
+-- calls a reading function as an operator or a cast): in a stored tree
+-- (BEGIN ATOMIC, a rule) by its dependency on the operator (a cast with a
+-- function is a call of that function there, a dependency on pg_proc); in a
+-- body kept as text (body not NULL) the user operators whose names it
+-- contains and the casts with a user function to a type it names.
+CREATE FUNCTION tenant_rls._operator_calls(cls oid, obj oid, body text) RETURNS SETOF oid
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 4
+    SET search_path = pg_catalog, pg_temp
+    SET enable_nestloop = on
+    AS $$
+    SELECT o.oprcode::oid
+      FROM pg_depend d JOIN pg_operator o ON o.oid = d.refobjid
+     WHERE d.classid = cls AND d.objid = obj AND d.refclassid = 'pg_operator'::regclass
+       AND o.oprcode::oid >= 16384
+    UNION
+    -- (user operators and casts only: the oid index, nothing to read without them)
+    SELECT o.oprcode::oid
+      FROM pg_operator o
+     WHERE body IS NOT NULL AND o.oid >= 16384 AND o.oprcode::oid >= 16384
+       AND strpos(body, o.oprname::text) > 0
+    UNION
+    SELECT c.castfunc
+      FROM pg_cast c JOIN pg_type t ON t.oid = c.casttarget
+     WHERE body IS NOT NULL AND c.oid >= 16384 AND c.castfunc >= 16384
+       AND lower(t.typname::text) IN (SELECT w.w FROM tenant_rls._body_words(body) w(w))
+    $$;
+COMMENT ON FUNCTION tenant_rls._operator_calls(oid, oid, text) IS
+    'internal: the user functions an object runs through the operators and casts it uses';
+
+-- The user functions a view runs when it is read: those its rule calls (by
+-- dependency, through operators), also of the views it reads, at any depth
+-- (review rev30c: a materialized view or a SECURITY DEFINER function reading
+-- a view that calls a reading function runs it with its owner's rights).
+CREATE FUNCTION tenant_rls._view_calls(viewid oid) RETURNS SETOF oid
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 4
+    SET search_path = pg_catalog, pg_temp
+    SET enable_nestloop = on
+    AS $$
+    WITH RECURSIVE v(oid) AS (
+        SELECT viewid
+        UNION
+        SELECT d.refobjid
+          FROM v
+          JOIN pg_rewrite r ON r.ev_class = v.oid
+          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                          AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> v.oid
+          JOIN pg_class c ON c.oid = d.refobjid AND c.relkind = 'v' AND c.oid >= 16384)
+    SELECT d.refobjid
+      FROM v
+      JOIN pg_rewrite r ON r.ev_class = v.oid
+      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                      AND d.refclassid = 'pg_proc'::regclass AND d.refobjid >= 16384
+    UNION
+    SELECT x.x
+      FROM v
+      JOIN pg_rewrite r ON r.ev_class = v.oid
+     CROSS JOIN LATERAL tenant_rls._operator_calls('pg_rewrite'::regclass, r.oid, NULL) x(x)
+    $$;
+COMMENT ON FUNCTION tenant_rls._view_calls(oid) IS
+    'internal: the user functions a view runs when it is read, also through the views it reads';
+
+-- The tables a view reads, through the views it reads, at any depth (a
+-- write through an updatable view goes to them)
+CREATE FUNCTION tenant_rls._view_tables(viewid oid) RETURNS SETOF oid
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 4
+    SET search_path = pg_catalog, pg_temp
+    SET enable_nestloop = on
+    AS $$
+    WITH RECURSIVE v(oid, relkind) AS (
+        SELECT viewid, 'v'::"char"
+        UNION
+        SELECT d.refobjid, c.relkind
+          FROM v
+          JOIN pg_rewrite r ON r.ev_class = v.oid
+          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                          AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> v.oid
+          JOIN pg_class c ON c.oid = d.refobjid
+         WHERE v.relkind = 'v')
+    SELECT v.oid FROM v WHERE v.relkind IN ('r', 'p', 'f')
+    $$;
+COMMENT ON FUNCTION tenant_rls._view_tables(oid) IS
+    'internal: the tables a view reads, also through the views it reads';
+
 -- The user functions a function calls: by name in its body (by text: a
--- word equal to a function's name) or, for BEGIN ATOMIC, by dependency.
+-- word equal to a function's name) or, for BEGIN ATOMIC, by dependency;
+-- through the operators and casts it uses; and those the views it reads
+-- run (by name, by dependency).
 CREATE FUNCTION tenant_rls._called_functions(caller oid) RETURNS SETOF oid
     LANGUAGE sql STABLE PARALLEL SAFE ROWS 8
     SET search_path = pg_catalog, pg_temp
@@ -487,21 +574,38 @@ CREATE FUNCTION tenant_rls._called_functions(caller oid) RETURNS SETOF oid
     -- off for its own joins: a hash of pg_proc per call cost 1 ms)
     SET enable_nestloop = on
     AS $$
+    WITH f AS MATERIALIZED (
+        SELECT fp.oid, fp.prosqlbody IS NULL AS is_text,
+               CASE WHEN fp.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(fp.oid) ELSE fp.prosrc END AS body
+          FROM pg_proc fp
+          JOIN pg_language lg ON lg.oid = fp.prolang AND lg.lanname NOT IN ('internal', 'c')
+         WHERE fp.oid = caller),
+    w AS MATERIALIZED (SELECT DISTINCT x.word FROM f CROSS JOIN LATERAL tenant_rls._body_words(f.body) x(word))
     SELECT p.oid
-      FROM pg_proc fp
-      JOIN pg_language lg ON lg.oid = fp.prolang AND lg.lanname NOT IN ('internal', 'c')
-     CROSS JOIN LATERAL tenant_rls._body_words(
-           CASE WHEN fp.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(fp.oid) ELSE fp.prosrc END) w(word)
-      JOIN pg_proc p ON p.proname = w.word::name
-     WHERE fp.oid = caller AND p.oid >= 16384 AND p.oid <> fp.oid
+      FROM w JOIN pg_proc p ON p.proname = w.word::name
+     WHERE p.oid >= 16384 AND p.oid <> caller
     UNION
     SELECT d.refobjid
       FROM pg_depend d
      WHERE d.classid = 'pg_proc'::regclass AND d.objid = caller
        AND d.refclassid = 'pg_proc'::regclass AND d.refobjid >= 16384 AND d.refobjid <> caller
+    UNION
+    SELECT x.x
+      FROM f CROSS JOIN LATERAL tenant_rls._operator_calls('pg_proc'::regclass, f.oid,
+                                                            CASE WHEN f.is_text THEN f.body END) x(x)
+     WHERE x.x <> caller
+    UNION
+    SELECT x.x
+      FROM (SELECT c.oid FROM w JOIN pg_class c ON c.relname = w.word::name AND c.relkind = 'v' AND c.oid >= 16384
+            UNION
+            SELECT c.oid
+              FROM pg_depend d JOIN pg_class c ON c.oid = d.refobjid AND c.relkind = 'v'
+             WHERE d.classid = 'pg_proc'::regclass AND d.objid = caller AND d.refclassid = 'pg_class'::regclass) v
+     CROSS JOIN LATERAL tenant_rls._view_calls(v.oid) x(x)
+     WHERE x.x <> caller
     $$;
 COMMENT ON FUNCTION tenant_rls._called_functions(oid) IS
-    'internal: the user functions a function calls, by name in its body or by dependency';
+    'internal: the user functions a function calls, by name in its body or by dependency, through operators and casts, and through the views it reads';
 
 -- The calls among the user functions that roots reach, at any depth
 -- (caller, callee), leaving out (and not following) the functions in skip.
@@ -900,6 +1004,20 @@ tgt AS MATERIALIZED (
     UNION ALL
     SELECT x.relid, x.relname, x.qname, x.audit AND x.relrowsecurity, x.relforcerowsecurity, x.relowner
       FROM xten x),
+-- the extension's functions that read tenant rows with the rights of whoever
+-- runs them (review rev30c: a SECURITY DEFINER wrapper or a materialized
+-- view of a superuser hands them to its callers): audit_history() the log,
+-- tenant_row_counts() and _tenant_row_count() every tenant table; by oid,
+-- and by name for the bodies kept as text
+extread AS MATERIALIZED (
+    SELECT p.oid AS fid, p.proname::text AS word, t.relid AS trelid
+      FROM pg_proc p
+      JOIN tgt t ON (p.proname = 'audit_history' AND t.relname = 'audit_batch'
+                     AND t.qname = 'tenant_rls.audit_batch')
+                 OR (p.proname IN ('tenant_row_counts', '_tenant_row_count')
+                     AND t.qname <> 'tenant_rls.audit_batch' AND t.qname !~ '^tenant_rls\.')
+     WHERE p.pronamespace = 'tenant_rls'::regnamespace
+       AND p.proname IN ('audit_history', 'tenant_row_counts', '_tenant_row_count')),
 -- views and materialized views reading tenant tables, through other views too
 -- what rules read or change (one pass over pg_depend): views through their
 -- ON SELECT rule, and the other rules (rule_bypasses_rls)
@@ -922,7 +1040,15 @@ vall AS (
     UNION
     -- a materialized view calling a function that reads a tenant table
     -- (its owner runs it at refresh)
-    SELECT c.caller, h.trelid FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'm'),
+    SELECT c.caller, h.trelid FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'm'
+    UNION
+    -- ... or one of the extension's that read tenant rows (review rev30c)
+    SELECT r.ev_class, e.trelid
+      FROM extread e
+      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_proc'::regclass
+                      AND d.refobjid = e.fid
+      JOIN pg_rewrite r ON r.oid = d.objid
+     WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = r.ev_class) = 'm'),
 vrel AS (
     SELECT x.oid, x.relkind, format('%I.%I', x.nspname, x.relname) AS vname, x.reloptions,
            pg_get_userbyid(x.relowner) AS owner, x.relowner AS owner_oid,
@@ -995,7 +1121,40 @@ callee0 AS MATERIALIZED (
               JOIN pg_rewrite r ON r.oid = d.objid
              WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_proc'::regclass
                AND d.refobjid >= 16384 AND r.ev_class >= 16384
-               AND (SELECT c.relkind FROM pg_class c WHERE c.oid = r.ev_class) = 'm') x
+               AND (SELECT c.relkind FROM pg_class c WHERE c.oid = r.ev_class) = 'm'
+            UNION ALL
+            -- through operators and casts, and what the views they read run
+            -- (review rev30c)
+            SELECT 'f', s.oid, x.x
+              FROM sdf s
+              JOIN pg_proc pr ON pr.oid = s.oid
+             CROSS JOIN LATERAL tenant_rls._operator_calls('pg_proc'::regclass, s.oid,
+                                   CASE WHEN pr.prosqlbody IS NULL THEN pr.prosrc END) x(x)
+            UNION ALL
+            SELECT 'f', v.caller, x.x
+              FROM (SELECT w.oid AS caller, c.oid
+                      FROM sdword w
+                     CROSS JOIN LATERAL (SELECT c.oid FROM pg_class c
+                                          WHERE c.relname = w.word::name AND c.relkind = 'v' AND c.oid >= 16384) c
+                    UNION
+                    SELECT s.oid, d.refobjid
+                      FROM sdf s
+                      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid
+                                      AND d.refclassid = 'pg_class'::regclass
+                     WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = d.refobjid) = 'v') v
+             CROSS JOIN LATERAL tenant_rls._view_calls(v.oid) x(x)
+            UNION ALL
+            SELECT 'm', r.ev_class, x.x
+              FROM pg_rewrite r
+             CROSS JOIN LATERAL tenant_rls._operator_calls('pg_rewrite'::regclass, r.oid, NULL) x(x)
+             WHERE r.ev_class >= 16384 AND (SELECT c.relkind FROM pg_class c WHERE c.oid = r.ev_class) = 'm'
+            UNION ALL
+            SELECT 'm', vd.viewid, x.x
+              FROM vdep vd
+             CROSS JOIN LATERAL tenant_rls._view_calls(vd.base) x(x)
+             WHERE vd.viewid >= 16384 AND (SELECT c.relkind FROM pg_class c WHERE c.oid = vd.viewid) = 'm'
+               AND (SELECT c.relkind FROM pg_class c WHERE c.oid = vd.base) = 'v'
+) x
       LEFT JOIN extfuncs e ON e.objid = x.fid
      WHERE e.objid IS NULL),
 -- ... and the calls among every user function those reach
@@ -1027,7 +1186,18 @@ chit AS MATERIALIZED (
       FROM cbody b
       JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = b.oid
                       AND d.refclassid = 'pg_class'::regclass
-      JOIN sdtarget x ON x.relid = d.refobjid),
+      JOIN sdtarget x ON x.relid = d.refobjid
+    UNION
+    -- the extension's functions that read tenant rows (review rev30c)
+    SELECT cword.oid, e.trelid, t.qname
+      FROM cword JOIN extread e ON e.word = cword.word JOIN tgt t ON t.relid = e.trelid
+    UNION
+    SELECT b.oid, e.trelid, t.qname
+      FROM cbody b
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = b.oid
+                      AND d.refclassid = 'pg_proc'::regclass
+      JOIN extread e ON e.fid = d.refobjid
+      JOIN tgt t ON t.relid = e.trelid),
 -- ... and the tenant tables each of them reaches through the functions it
 -- calls, and which of them run dynamic SQL or reach one that does (the
 -- call graph walked backwards)
@@ -1060,7 +1230,18 @@ sdhit AS (
                       AND d.refclassid = 'pg_class'::regclass
       JOIN sdtarget x ON x.relid = d.refobjid
     UNION
-    SELECT c.caller, h.qname, h.t_ok FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'f'),
+    SELECT c.caller, h.qname, h.t_ok FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'f'
+    UNION
+    -- the extension's functions that read tenant rows (review rev30c)
+    SELECT sdword.oid, t.qname, t.t_ok
+      FROM sdword JOIN extread e ON e.word = sdword.word JOIN tgt t ON t.relid = e.trelid
+    UNION
+    SELECT s.oid, t.qname, t.t_ok
+      FROM sdf s
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid
+                      AND d.refclassid = 'pg_proc'::regclass
+      JOIN extread e ON e.fid = d.refobjid
+      JOIN tgt t ON t.relid = e.trelid),
 -- security_definer_changes_isolation: SECURITY DEFINER functions that call
 -- what undoes isolation, which then runs with their owner's rights
 -- (grant_access() to the current tenant, unprotect(), mark_global(),
@@ -1333,14 +1514,20 @@ twsrc AS MATERIALIZED (
      -- in the schema given; an unqualified name, which the function's
      -- search_path resolves, counts only if no relation of that name is a
      -- tenant table (it may be the one written)
-     CROSS JOIN LATERAL (SELECT c.oid FROM pg_class c
-                          WHERE c.relname = w.rel_name AND c.relkind IN ('r', 'p', 'f') AND c.relpersistence <> 't'
+     CROSS JOIN LATERAL (SELECT c.oid, c.relkind FROM pg_class c
+                          WHERE c.relname = w.rel_name AND c.relkind IN ('r', 'p', 'f', 'v') AND c.relpersistence <> 't'
                             AND (w.schema_name IS NULL
                                  OR c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = w.schema_name))
                             AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
                                                        'tenant_rls'::regnamespace)) r
      WHERE NOT EXISTS (SELECT 1 FROM ten t WHERE t.relid = r.oid)
        AND NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = r.oid)
+       -- a view: written through to its tables, one of which isolates no
+       -- tenant (review rev30c)
+       AND (r.relkind <> 'v'
+            OR EXISTS (SELECT 1 FROM tenant_rls._view_tables(r.oid) b(relid)
+                        WHERE NOT EXISTS (SELECT 1 FROM ten t WHERE t.relid = b.relid)
+                          AND NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = b.relid)))
        AND (w.schema_name IS NOT NULL
             OR NOT EXISTS (SELECT 1 FROM pg_class c JOIN ten t ON t.relid = c.oid WHERE c.relname = w.rel_name))),
 twup AS MATERIALIZED (

@@ -1,0 +1,117 @@
+--
+-- Coverage report, review rev30c: ways to run a reading function with a
+-- definer's or owner's rights that lint() did not follow.  (1) An operator
+-- or a cast whose function reads a tenant table, used by a SECURITY DEFINER
+-- function or a materialized view.  (2) A view that calls such a function,
+-- read by a SECURITY DEFINER function or a materialized view.  (3) The
+-- extension's own functions that read every tenant's rows (audit_history(),
+-- tenant_row_counts()) wrapped in a SECURITY DEFINER function or a
+-- materialized view.  (4) A trigger that copies rows through a view into an
+-- unprotected table.  Each leak shown as the application role (not
+-- superuser, not BYPASSRLS, not the owner), then the finding.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS tenant_rls;
+DO $$ BEGIN CREATE ROLE covg7_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE covg7_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+SET client_min_messages = error;
+SET tenant_rls.managed_schemas = 'covg7';
+SET tenant_rls.auto_protect = off;
+CREATE SCHEMA covg7 AUTHORIZATION covg7_owner;
+GRANT USAGE ON SCHEMA covg7 TO covg7_app;
+CREATE SCHEMA covg7_side AUTHORIZATION covg7_owner;
+GRANT USAGE ON SCHEMA covg7_side TO covg7_app;
+GRANT USAGE ON SCHEMA tenant_rls TO covg7_app;
+SET ROLE covg7_owner;
+CREATE TABLE covg7.orders (id int PRIMARY KEY, tenant_id text NOT NULL, email text);
+RESET ROLE;
+SET tenant_rls.audit = on;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg7.orders');
+SET tenant_rls.audit = off;
+GRANT SELECT, INSERT ON covg7.orders TO covg7_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL;
+INSERT INTO covg7.orders VALUES (1, 'acme', 'ceo@acme');
+COMMIT;
+
+-- (1) an operator and a cast whose function reads the table (a superuser's)
+CREATE FUNCTION covg7.peek(int) RETURNS text LANGUAGE sql STABLE
+    AS $$ SELECT string_agg(tenant_id || ':' || email, ',') FROM covg7.orders $$;
+CREATE OPERATOR covg7.### (FUNCTION = covg7.peek, RIGHTARG = int);
+CREATE FUNCTION covg7.report_op() RETURNS text LANGUAGE sql SECURITY DEFINER
+    SET search_path = covg7, pg_catalog AS $$ SELECT ### 1 $$;
+CREATE FUNCTION covg7.report_op_atomic() RETURNS text LANGUAGE sql SECURITY DEFINER
+    BEGIN ATOMIC SELECT OPERATOR(covg7.###) 1; END;
+CREATE MATERIALIZED VIEW covg7.mv_op AS SELECT OPERATOR(covg7.###) 1 AS x;
+CREATE TYPE covg7.probe AS (x text);
+CREATE FUNCTION covg7.to_probe(int) RETURNS covg7.probe LANGUAGE sql STABLE
+    AS $$ SELECT ROW((SELECT string_agg(tenant_id || ':' || email, ',') FROM covg7.orders))::covg7.probe $$;
+CREATE CAST (int AS covg7.probe) WITH FUNCTION covg7.to_probe(int);
+CREATE FUNCTION covg7.report_cast() RETURNS text LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT (1::covg7.probe).x $$;
+-- (2) a view calling the reading function
+CREATE VIEW covg7.v_peek WITH (security_invoker = true) AS SELECT covg7.peek(1) AS x;
+CREATE MATERIALIZED VIEW covg7.mv_view AS SELECT * FROM covg7.v_peek;
+CREATE FUNCTION covg7.report_view() RETURNS text LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT x FROM covg7.v_peek $$;
+-- (3) the extension's functions that read every tenant's rows
+CREATE FUNCTION covg7.row_history(t regclass, k jsonb) RETURNS TABLE (tenant text, new_row jsonb)
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+    AS $$ SELECT h.tenant, h.new_row FROM tenant_rls.audit_history(t, k) h $$;
+CREATE FUNCTION covg7.counts() RETURNS TABLE (table_name text, tenant text, row_count bigint)
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+    AS $$ SELECT * FROM tenant_rls.tenant_row_counts() $$;
+CREATE MATERIALIZED VIEW covg7.mv_counts AS SELECT * FROM tenant_rls.tenant_row_counts();
+GRANT EXECUTE ON FUNCTION covg7.report_op(), covg7.report_op_atomic(), covg7.report_cast(),
+    covg7.report_view(), covg7.row_history(regclass, jsonb), covg7.counts() TO covg7_app;
+GRANT SELECT ON covg7.mv_op, covg7.mv_view, covg7.mv_counts, covg7.v_peek TO covg7_app;
+-- (4) a trigger writing through a view into an unprotected table
+SET ROLE covg7_owner;
+CREATE TABLE covg7_side.feed (payload jsonb);
+CREATE VIEW covg7.feed_v WITH (security_invoker = true) AS SELECT * FROM covg7_side.feed;
+CREATE FUNCTION covg7.copy_tr() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN INSERT INTO covg7.feed_v VALUES (to_jsonb(NEW)); RETURN NEW; END $$;
+CREATE TRIGGER copy_tr AFTER INSERT ON covg7.orders FOR EACH ROW EXECUTE FUNCTION covg7.copy_tr();
+GRANT SELECT ON covg7.feed_v, covg7_side.feed TO covg7_app;
+GRANT INSERT ON covg7.feed_v, covg7_side.feed TO covg7_app;
+RESET ROLE;
+
+-- the leaks, as the application role of another tenant
+SET ROLE covg7_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL;
+INSERT INTO covg7.orders VALUES (2, 'acme', 'cfo@acme');
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('globex') IS NOT NULL;
+SELECT count(*) AS own_rows FROM covg7.orders;
+SELECT covg7.report_op() AS via_operator, covg7.report_op_atomic() AS via_operator_atomic,
+       covg7.report_cast() AS via_cast, covg7.report_view() AS via_view;
+SELECT x AS mv_op FROM covg7.mv_op;
+SELECT x AS mv_view FROM covg7.mv_view;
+SELECT tenant, new_row->>'email' AS email FROM covg7.row_history('covg7.orders', '{"id": 1}');
+SELECT table_name, tenant, row_count FROM covg7.counts();
+SELECT table_name, tenant, row_count FROM covg7.mv_counts;
+SELECT payload->>'email' AS copied FROM covg7.feed_v ORDER BY 1;
+COMMIT;
+RESET ROLE;
+
+-- the findings
+SELECT code, level, object FROM tenant_rls.lint()
+ WHERE code IN ('security_definer_reads_tenant_table', 'materialized_view_over_tenant_table',
+                'trigger_writes_unprotected_table')
+   AND (object LIKE 'covg7.%' OR object LIKE '% ON covg7.%')
+ ORDER BY code, object;
+SELECT message FROM tenant_rls.lint()
+ WHERE code = 'trigger_writes_unprotected_table' AND object LIKE '% ON covg7.%';
+
+-- ==== clean up
+SET client_min_messages = error;
+DROP SCHEMA covg7 CASCADE;
+DROP SCHEMA covg7_side CASCADE;
+DO $$ BEGIN
+    DELETE FROM tenant_rls.protected_table WHERE schema_name = 'covg7';
+END $$;
+REVOKE USAGE ON SCHEMA tenant_rls FROM covg7_app;
+DROP ROLE covg7_app, covg7_owner;
+RESET client_min_messages;
