@@ -23,20 +23,20 @@ CREATE SCHEMA covg7_side AUTHORIZATION covg7_owner;
 GRANT USAGE ON SCHEMA covg7_side TO covg7_app;
 GRANT USAGE ON SCHEMA tenant_rls TO covg7_app;
 SET ROLE covg7_owner;
-CREATE TABLE covg7.orders (id int PRIMARY KEY, tenant_id text NOT NULL, email text);
+CREATE TABLE covg7.invoices (id int PRIMARY KEY, tenant_id text NOT NULL, email text);
 RESET ROLE;
 SET tenant_rls.audit = on;
-SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg7.orders');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg7.invoices');
 SET tenant_rls.audit = off;
-GRANT SELECT, INSERT ON covg7.orders TO covg7_app;
+GRANT SELECT, INSERT ON covg7.invoices TO covg7_app;
 BEGIN;
 SELECT tenant_rls.set_tenant('acme') IS NOT NULL;
-INSERT INTO covg7.orders VALUES (1, 'acme', 'ceo@acme');
+INSERT INTO covg7.invoices VALUES (1, 'acme', 'ceo@acme');
 COMMIT;
 
 -- (1) an operator and a cast whose function reads the table (a superuser's)
 CREATE FUNCTION covg7.peek(int) RETURNS text LANGUAGE sql STABLE
-    AS $$ SELECT string_agg(tenant_id || ':' || email, ',') FROM covg7.orders $$;
+    AS $$ SELECT string_agg(tenant_id || ':' || email, ',') FROM covg7.invoices $$;
 CREATE OPERATOR covg7.### (FUNCTION = covg7.peek, RIGHTARG = int);
 CREATE FUNCTION covg7.report_op() RETURNS text LANGUAGE sql SECURITY DEFINER
     SET search_path = covg7, pg_catalog AS $$ SELECT ### 1 $$;
@@ -45,7 +45,7 @@ CREATE FUNCTION covg7.report_op_atomic() RETURNS text LANGUAGE sql SECURITY DEFI
 CREATE MATERIALIZED VIEW covg7.mv_op AS SELECT OPERATOR(covg7.###) 1 AS x;
 CREATE TYPE covg7.probe AS (x text);
 CREATE FUNCTION covg7.to_probe(int) RETURNS covg7.probe LANGUAGE sql STABLE
-    AS $$ SELECT ROW((SELECT string_agg(tenant_id || ':' || email, ',') FROM covg7.orders))::covg7.probe $$;
+    AS $$ SELECT ROW((SELECT string_agg(tenant_id || ':' || email, ',') FROM covg7.invoices))::covg7.probe $$;
 CREATE CAST (int AS covg7.probe) WITH FUNCTION covg7.to_probe(int);
 CREATE FUNCTION covg7.report_cast() RETURNS text LANGUAGE sql SECURITY DEFINER
     AS $$ SELECT (1::covg7.probe).x $$;
@@ -71,7 +71,7 @@ CREATE TABLE covg7_side.feed (payload jsonb);
 CREATE VIEW covg7.feed_v WITH (security_invoker = true) AS SELECT * FROM covg7_side.feed;
 CREATE FUNCTION covg7.copy_tr() RETURNS trigger LANGUAGE plpgsql
     AS $$ BEGIN INSERT INTO covg7.feed_v VALUES (to_jsonb(NEW)); RETURN NEW; END $$;
-CREATE TRIGGER copy_tr AFTER INSERT ON covg7.orders FOR EACH ROW EXECUTE FUNCTION covg7.copy_tr();
+CREATE TRIGGER copy_tr AFTER INSERT ON covg7.invoices FOR EACH ROW EXECUTE FUNCTION covg7.copy_tr();
 GRANT SELECT ON covg7.feed_v, covg7_side.feed TO covg7_app;
 GRANT INSERT ON covg7.feed_v, covg7_side.feed TO covg7_app;
 RESET ROLE;
@@ -80,16 +80,16 @@ RESET ROLE;
 SET ROLE covg7_app;
 BEGIN;
 SELECT tenant_rls.set_tenant('acme') IS NOT NULL;
-INSERT INTO covg7.orders VALUES (2, 'acme', 'cfo@acme');
+INSERT INTO covg7.invoices VALUES (2, 'acme', 'cfo@acme');
 COMMIT;
 BEGIN;
 SELECT tenant_rls.set_tenant('globex') IS NOT NULL;
-SELECT count(*) AS own_rows FROM covg7.orders;
+SELECT count(*) AS own_rows FROM covg7.invoices;
 SELECT covg7.report_op() AS via_operator, covg7.report_op_atomic() AS via_operator_atomic,
        covg7.report_cast() AS via_cast, covg7.report_view() AS via_view;
 SELECT x AS mv_op FROM covg7.mv_op;
 SELECT x AS mv_view FROM covg7.mv_view;
-SELECT tenant, new_row->>'email' AS email FROM covg7.row_history('covg7.orders', '{"id": 1}');
+SELECT tenant, new_row->>'email' AS email FROM covg7.row_history('covg7.invoices', '{"id": 1}');
 SELECT table_name, tenant, row_count FROM covg7.counts();
 SELECT table_name, tenant, row_count FROM covg7.mv_counts;
 SELECT payload->>'email' AS copied FROM covg7.feed_v ORDER BY 1;
