@@ -908,6 +908,21 @@ quoted_delimiters(const char *src, size_t i, size_t j, size_t *open, size_t *clo
 }
 
 /*
+ * Past what starts at src[i] outside quotes: a word whole (the '$' of "a$b"
+ * or "$1" opens nothing), else one character.
+ */
+static inline size_t
+past_unquoted(const char *src, size_t i, size_t to)
+{
+	size_t		j = i;
+
+	if (ident_char(src[i]))
+		while (j < to && ident_char(src[j]))
+			j++;
+	return Max(j, i + 1);
+}
+
+/*
  * Masks src[from, to) into dst from offset m on so that the text still lexes
  * as it did: the contents of string constants, quoted identifiers and
  * comments become '*' (their delimiters stay), and with words, the letters
@@ -1107,11 +1122,7 @@ mask_constants(const char *src, char *dst, size_t from, size_t to, int depth,
 				i = j;
 				continue;
 			}
-			/* past a word whole: the '$' of "a$b" or "$1" opens nothing */
-			if (ident_char(src[i]))
-				while (j < to && ident_char(src[j]))
-					j++;
-			i = Max(j, i + 1);
+			i = past_unquoted(src, i, to);
 			continue;
 		}
 		quoted_delimiters(src, i, j, &open, &close);
@@ -1152,11 +1163,7 @@ mask_constants_before(const char *src, char *dst, size_t dst_len, size_t from,
 
 		if (j == i)
 		{
-			/* past a word whole: the '$' of "a$b" or "$1" opens nothing */
-			if (ident_char(src[i]))
-				while (j < to && ident_char(src[j]))
-					j++;
-			i = Max(j, i + 1);
+			i = past_unquoted(src, i, to);
 			continue;
 		}
 		quoted_delimiters(src, i, j, &open, &close);
@@ -1419,11 +1426,7 @@ mask_token_shapes_lexically(const char *src, char *dst, size_t from, size_t to)
 
 		if (j == i)
 		{
-			/* past a word whole: the '$' of "a$b" or "$1" opens nothing */
-			if (ident_char(src[i]))
-				while (j < to && ident_char(src[j]))
-					j++;
-			i = Max(j, i + 1);
+			i = past_unquoted(src, i, to);
 			continue;
 		}
 		if (i > plain)

@@ -509,41 +509,9 @@ CREATE FUNCTION tenant_rls._operator_calls(cls oid, obj oid, body text) RETURNS 
 COMMENT ON FUNCTION tenant_rls._operator_calls(oid, oid, text) IS
     'internal: the user functions an object runs through the operators and casts it uses';
 
--- The user functions a view runs when it is read: those its rule calls (by
--- dependency, through operators), also of the views it reads, at any depth
--- (review rev30c: a materialized view or a SECURITY DEFINER function reading
--- a view that calls a reading function runs it with its owner's rights).
-CREATE FUNCTION tenant_rls._view_calls(viewid oid) RETURNS SETOF oid
-    LANGUAGE sql STABLE PARALLEL SAFE ROWS 4
-    SET search_path = pg_catalog, pg_temp
-    SET enable_nestloop = on
-    AS $$
-    WITH RECURSIVE v(oid) AS (
-        SELECT viewid
-        UNION
-        SELECT d.refobjid
-          FROM v
-          JOIN pg_rewrite r ON r.ev_class = v.oid
-          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-                          AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> v.oid
-          JOIN pg_class c ON c.oid = d.refobjid AND c.relkind = 'v' AND c.oid >= 16384)
-    SELECT d.refobjid
-      FROM v
-      JOIN pg_rewrite r ON r.ev_class = v.oid
-      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-                      AND d.refclassid = 'pg_proc'::regclass AND d.refobjid >= 16384
-    UNION
-    SELECT x.x
-      FROM v
-      JOIN pg_rewrite r ON r.ev_class = v.oid
-     CROSS JOIN LATERAL tenant_rls._operator_calls('pg_rewrite'::regclass, r.oid, NULL) x(x)
-    $$;
-COMMENT ON FUNCTION tenant_rls._view_calls(oid) IS
-    'internal: the user functions a view runs when it is read, also through the views it reads';
-
--- The tables a view reads, through the views it reads, at any depth (a
--- write through an updatable view goes to them)
-CREATE FUNCTION tenant_rls._view_tables(viewid oid) RETURNS SETOF oid
+-- A view and what its rule reads, through the views it reads, at any depth
+-- (review rev30c: what reading it runs, where a write through it goes)
+CREATE FUNCTION tenant_rls._view_reach(viewid oid, OUT relid oid, OUT relkind "char") RETURNS SETOF record
     LANGUAGE sql STABLE PARALLEL SAFE ROWS 4
     SET search_path = pg_catalog, pg_temp
     SET enable_nestloop = on
@@ -558,10 +526,34 @@ CREATE FUNCTION tenant_rls._view_tables(viewid oid) RETURNS SETOF oid
                           AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> v.oid
           JOIN pg_class c ON c.oid = d.refobjid
          WHERE v.relkind = 'v')
-    SELECT v.oid FROM v WHERE v.relkind IN ('r', 'p', 'f')
+    SELECT v.oid, v.relkind FROM v
     $$;
-COMMENT ON FUNCTION tenant_rls._view_tables(oid) IS
-    'internal: the tables a view reads, also through the views it reads';
+COMMENT ON FUNCTION tenant_rls._view_reach(oid) IS
+    'internal: a view and the relations it reads, also through the views it reads';
+
+-- The user functions a view runs when it is read: those its rule and the
+-- rules of the views it reads call (by dependency, through operators); a
+-- materialized view or a SECURITY DEFINER function reading it runs them
+-- with its owner's rights
+CREATE FUNCTION tenant_rls._view_calls(viewid oid) RETURNS SETOF oid
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 4
+    SET search_path = pg_catalog, pg_temp
+    SET enable_nestloop = on
+    AS $$
+    WITH r AS MATERIALIZED (
+        SELECT r.oid
+          FROM tenant_rls._view_reach(viewid) v
+          JOIN pg_rewrite r ON r.ev_class = v.relid
+         WHERE v.relkind = 'v')
+    SELECT d.refobjid
+      FROM r
+      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                      AND d.refclassid = 'pg_proc'::regclass AND d.refobjid >= 16384
+    UNION
+    SELECT x.x FROM r CROSS JOIN LATERAL tenant_rls._operator_calls('pg_rewrite'::regclass, r.oid, NULL) x(x)
+    $$;
+COMMENT ON FUNCTION tenant_rls._view_calls(oid) IS
+    'internal: the user functions a view runs when it is read, also through the views it reads';
 
 -- The user functions a function calls: by name in its body (by text: a
 -- word equal to a function's name) or, for BEGIN ATOMIC, by dependency;
@@ -1525,8 +1517,9 @@ twsrc AS MATERIALIZED (
        -- a view: written through to its tables, one of which isolates no
        -- tenant (review rev30c)
        AND (r.relkind <> 'v'
-            OR EXISTS (SELECT 1 FROM tenant_rls._view_tables(r.oid) b(relid)
-                        WHERE NOT EXISTS (SELECT 1 FROM ten t WHERE t.relid = b.relid)
+            OR EXISTS (SELECT 1 FROM tenant_rls._view_reach(r.oid) b
+                        WHERE b.relkind IN ('r', 'p', 'f')
+                          AND NOT EXISTS (SELECT 1 FROM ten t WHERE t.relid = b.relid)
                           AND NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = b.relid)))
        AND (w.schema_name IS NOT NULL
             OR NOT EXISTS (SELECT 1 FROM pg_class c JOIN ten t ON t.relid = c.oid WHERE c.relname = w.rel_name))),
