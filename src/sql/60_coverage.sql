@@ -1004,10 +1004,8 @@ tgt AS MATERIALIZED (
 extread AS MATERIALIZED (
     SELECT p.oid AS fid, p.proname::text AS word, t.relid AS trelid
       FROM pg_proc p
-      JOIN tgt t ON (p.proname = 'audit_history' AND t.relname = 'audit_batch'
-                     AND t.qname = 'tenant_rls.audit_batch')
-                 OR (p.proname IN ('tenant_row_counts', '_tenant_row_count')
-                     AND t.qname <> 'tenant_rls.audit_batch' AND t.qname !~ '^tenant_rls\.')
+      JOIN tgt t ON (p.proname = 'audit_history' AND t.qname = 'tenant_rls.audit_batch')
+                 OR (p.proname <> 'audit_history' AND t.qname !~ '^tenant_rls\.')
      WHERE p.pronamespace = 'tenant_rls'::regnamespace
        AND p.proname IN ('audit_history', 'tenant_row_counts', '_tenant_row_count')),
 -- views and materialized views reading tenant tables, through other views too
