@@ -105,6 +105,82 @@ SELECT code, level, object FROM tenant_rls.lint()
 SELECT message FROM tenant_rls.lint()
  WHERE code = 'trigger_writes_unprotected_table' AND object LIKE '% ON covg7.%';
 
+-- (5) review rev30c, low: a table protect() refuses (a tenant column of a
+-- type it does not support, or of a nondeterministic collation) gets no fix
+-- SQL (it would only fail), and the detail says why; a table it accepts
+-- keeps its fix
+SET ROLE covg7_owner;
+CREATE TABLE covg7.badtype (id int PRIMARY KEY, tenant_id jsonb);
+CREATE COLLATION covg7.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE covg7.badcoll (id int PRIMARY KEY, tenant_id text COLLATE covg7.ci);
+CREATE TABLE covg7.fine (id int PRIMARY KEY, tenant_id text);
+CREATE TABLE covg7_side.outside (id int PRIMARY KEY, tenant_id numeric);
+GRANT SELECT ON covg7_side.outside TO covg7_app;
+RESET ROLE;
+SELECT code, object, fix IS NULL AS no_fix, detail FROM tenant_rls.lint()
+ WHERE code IN ('table_unprotected', 'table_outside_managed_schemas')
+   AND object IN ('covg7.badtype', 'covg7.badcoll', 'covg7.fine', 'covg7_side.outside')
+ ORDER BY object;
+-- what the fix would have been fails: protect() refuses both
+SET client_min_messages = notice;
+DO $$ BEGIN PERFORM tenant_rls.protect('covg7.badtype');
+EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'protect(badtype): % (%)', SQLERRM, SQLSTATE; END $$;
+DO $$ BEGIN PERFORM tenant_rls.protect('covg7.badcoll');
+EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'protect(badcoll): % (%)', SQLERRM, SQLSTATE; END $$;
+SET client_min_messages = error;
+-- and the fix of the one it accepts works
+DO $$ BEGIN
+    EXECUTE (SELECT l.fix FROM tenant_rls.lint() l WHERE l.code = 'table_unprotected' AND l.object = 'covg7.fine');
+END $$;
+SELECT status FROM tenant_rls.protected_table WHERE schema_name = 'covg7' AND table_name = 'fine';
+DROP TABLE covg7.badtype, covg7.badcoll, covg7.fine, covg7_side.outside;
+DROP COLLATION covg7.ci;
+
+-- (6) review rev30c, low: default privileges that give TRUNCATE, TRIGGER or
+-- REFERENCES on the tables a role creates in a managed schema.  Each new
+-- tenant table starts with the grant; the application role empties it for
+-- every tenant.
+ALTER DEFAULT PRIVILEGES FOR ROLE covg7_owner IN SCHEMA covg7 GRANT TRUNCATE, SELECT ON TABLES TO covg7_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE covg7_owner GRANT REFERENCES ON TABLES TO covg7_app;
+-- not reported: a schema that is not managed, a role that may not create
+-- tables in a managed schema
+ALTER DEFAULT PRIVILEGES FOR ROLE covg7_owner IN SCHEMA covg7_side GRANT TRIGGER ON TABLES TO covg7_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE covg7_app GRANT TRUNCATE ON TABLES TO PUBLIC;
+SET ROLE covg7_owner;
+CREATE TABLE covg7.ledger (id int PRIMARY KEY, tenant_id text NOT NULL, amount int);
+RESET ROLE;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg7.ledger');
+INSERT INTO covg7.ledger VALUES (1, 'acme', 10), (2, 'globex', 20);
+SET ROLE covg7_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL;
+SELECT tenant_id, amount FROM covg7.ledger;
+TRUNCATE covg7.ledger;
+COMMIT;
+RESET ROLE;
+SELECT count(*) AS ledger_rows_left FROM covg7.ledger;
+SELECT code, level, object, message, fix FROM tenant_rls.lint()
+ WHERE code = 'tenant_table_privilege' AND (object LIKE 'DEFAULT PRIVILEGES%' OR object LIKE 'covg7.%')
+ ORDER BY object;
+-- the fixes: no new table gets the privileges any more
+DO $$ DECLARE f text; BEGIN
+    FOR f IN SELECT l.fix FROM tenant_rls.lint() l
+              WHERE l.code = 'tenant_table_privilege' AND l.object LIKE 'DEFAULT PRIVILEGES%covg7%' LOOP
+        EXECUTE f;
+    END LOOP;
+END $$;
+SET ROLE covg7_owner;
+CREATE TABLE covg7.ledger2 (id int PRIMARY KEY, tenant_id text NOT NULL);
+RESET ROLE;
+SELECT has_table_privilege('covg7_app', 'covg7.ledger2', 'TRUNCATE') AS truncate_new,
+       has_table_privilege('covg7_app', 'covg7.ledger2', 'REFERENCES') AS references_new,
+       has_table_privilege('covg7_app', 'covg7.ledger2', 'SELECT') AS select_new;
+SELECT count(*) AS default_findings_left FROM tenant_rls.lint()
+ WHERE code = 'tenant_table_privilege' AND object LIKE 'DEFAULT PRIVILEGES%covg7%';
+ALTER DEFAULT PRIVILEGES FOR ROLE covg7_owner IN SCHEMA covg7 REVOKE ALL ON TABLES FROM covg7_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE covg7_owner IN SCHEMA covg7_side REVOKE ALL ON TABLES FROM covg7_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE covg7_app REVOKE ALL ON TABLES FROM PUBLIC;
+
 -- ==== clean up
 SET client_min_messages = error;
 DROP SCHEMA covg7 CASCADE;

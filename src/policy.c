@@ -77,6 +77,7 @@
 
 PG_FUNCTION_INFO_V1(tenant_rls_protect);
 PG_FUNCTION_INFO_V1(tenant_rls_unprotect);
+PG_FUNCTION_INFO_V1(tenant_rls_protect_refusal);
 PG_FUNCTION_INFO_V1(tenant_rls_set_tenant_not_null);
 PG_FUNCTION_INFO_V1(tenant_rls_mark_global);
 PG_FUNCTION_INFO_V1(tenant_rls_unmark_global);
@@ -729,6 +730,25 @@ fill_target(Target *t, Oid relid, const char *colname)
 	}
 }
 
+/* the tenant column's collation when it is nondeterministic, else InvalidOid */
+static Oid
+nondeterministic_collation(Oid relid, AttrNumber attnum)
+{
+	HeapTuple	tup;
+	Oid			collid;
+
+	if (attnum <= 0)
+		return InvalidOid;
+	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for attribute %d of relation %u", attnum, relid);
+	collid = ((Form_pg_attribute) GETSTRUCT(tup))->attcollation;
+	ReleaseSysCache(tup);
+	if (OidIsValid(collid) && !get_collation_isdeterministic(collid))
+		return collid;
+	return InvalidOid;
+}
+
 /*
  * Under a nondeterministic collation different tenant values ('ACME' and
  * 'acme' under a case-insensitive one) compare equal, and so would pass each
@@ -737,23 +757,45 @@ fill_target(Target *t, Oid relid, const char *colname)
 static void
 check_tenant_collation(Target *t, const char *colname)
 {
-	HeapTuple	tup;
-	Oid			collid;
+	Oid			collid = nondeterministic_collation(t->relid, t->attnum);
 
-	if (t->attnum <= 0)
-		return;
-	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(t->relid), Int16GetDatum(t->attnum));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for attribute %d of relation %u", t->attnum, t->relid);
-	collid = ((Form_pg_attribute) GETSTRUCT(tup))->attcollation;
-	ReleaseSysCache(tup);
-	if (OidIsValid(collid) && !get_collation_isdeterministic(collid))
+	if (OidIsValid(collid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INDETERMINATE_COLLATION),
 				 errmsg("tenant column \"%s\" of table \"%s\" has the nondeterministic collation \"%s\"",
 						colname, t->qualname, get_collation_name(collid)),
 				 errdetail("Under a nondeterministic collation different tenant values, such as 'ACME' and 'acme', can compare equal, so one tenant could read another tenant's rows."),
 				 errhint("Give the tenant column a deterministic collation such as \"C\" (ALTER TABLE ... ALTER COLUMN ... TYPE ... COLLATE \"C\"), then protect the table.")));
+}
+
+/*
+ * tenant_rls._protect_refusal(relid oid, column name) RETURNS text: why
+ * protect() would refuse this tenant column (its type or its collation), as
+ * a sentence for the coverage report, or NULL when it would accept it.  The
+ * report gives no fix SQL then: it would only fail.
+ */
+Datum
+tenant_rls_protect_refusal(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	const char *colname = NameStr(*PG_GETARG_NAME(1));
+	AttrNumber	attnum = get_attnum(relid, colname);
+	Oid			typid;
+	Oid			collid;
+
+	if (attnum <= 0)
+		PG_RETURN_NULL();
+	typid = get_atttype(relid, attnum);
+	if (coltype_for(typid) == NULL)
+		PG_RETURN_TEXT_P(cstring_to_text(psprintf(
+			"protect() refuses it: its tenant column %s has type %s, and protect() supports uuid, bigint, integer, text and varchar (or domains over them). Change the column's type, then protect the table.",
+			quote_identifier(colname), format_type_be(typid))));
+	collid = nondeterministic_collation(relid, attnum);
+	if (OidIsValid(collid))
+		PG_RETURN_TEXT_P(cstring_to_text(psprintf(
+			"protect() refuses it: its tenant column %s has the nondeterministic collation %s, under which different tenant values can compare equal. Give the column a deterministic collation such as \"C\", then protect the table.",
+			quote_identifier(colname), quote_identifier(get_collation_name(collid)))));
+	PG_RETURN_NULL();
 }
 
 static List *existing_policies(Oid relid, List *names);

@@ -152,7 +152,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a setting that guards tenants',
      'A role that is not a superuser (or PUBLIC) holds SET or ALTER SYSTEM ON PARAMETER of a tenant_rls setting (other than the keys) or session_replication_role: it names itself the admin role (tenant_rls.admin_role), turns strict mode or the drift guard off, or silences the triggers (session_replication_role = replica) for its own sessions or, with ALTER SYSTEM, for all (error for those four, warning for the other tenant_rls settings).'),
     ('tenant_table_privilege', 'error', 'TRUNCATE, TRIGGER or REFERENCES granted on a tenant table',
-     'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys; also on columns) on a tenant table.'),
+     'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys; also on columns) on a tenant table, or default privileges (ALTER DEFAULT PRIVILEGES ... ON TABLES) give them on the tables a role creates in a managed schema.'),
     ('foreign_key_without_tenant', 'error', 'foreign key between tenant tables without the tenant column',
      'A foreign key between two tenant tables does not pair the tenant columns, or a table that is not a tenant table references a tenant table, or a tenant table references one that is not with an ON UPDATE / ON DELETE action that changes rows: a row may reference another tenant''s row (an existence oracle), and a cascade changes another tenant''s rows.'),
     ('foreign_key_resets_tenant', 'error', 'foreign key action sets the tenant column',
@@ -238,6 +238,15 @@ CREATE FUNCTION tenant_rls._tables(
 COMMENT ON FUNCTION tenant_rls._tables() IS
     'internal: the tables of the managed schemas, the registered ones and all their partitions and children (coverage_tables.c)';
 REVOKE ALL ON FUNCTION tenant_rls._tables() FROM PUBLIC;
+
+-- Why protect() would refuse a tenant column (its type, its collation), or
+-- NULL: a finding whose fix would only fail gives none, and says why
+CREATE FUNCTION tenant_rls._protect_refusal(relid oid, column_name name) RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_protect_refusal';
+COMMENT ON FUNCTION tenant_rls._protect_refusal(oid, name) IS
+    'internal: why protect() would refuse this tenant column, or NULL (policy.c)';
+REVOKE ALL ON FUNCTION tenant_rls._protect_refusal(oid, name) FROM PUBLIC;
 
 -- A fix the drift guard would refuse (a DROP POLICY of a tenant_rls_*
 -- policy), in a DO block that sets tenant_rls.drift_action to warning for
@@ -1775,14 +1784,17 @@ SELECT 'table_unprotected', 'error', t.qname, 'table',
               CASE WHEN t.relkind = 'f' THEN 'Foreign table' ELSE 'Table' END, t.qname, t.tenant_column),
        CASE WHEN t.relkind = 'f'
             THEN 'A foreign table cannot have row-level security: every role that can query it sees the rows of every tenant. Keep tenant rows out of foreign tables, or grant no privilege on it to tenant roles and accept the finding.'
-            ELSE 'Without row-level security every role that can read the table sees the rows of every tenant.' END,
+            ELSE 'Without row-level security every role that can read the table sees the rows of every tenant.'
+                 || coalesce(' ' || r.why, '') END,
        -- the tenant column when it is not the setting's (a partition of a
-       -- table protected by another column); none for a foreign table
-       CASE WHEN t.relkind <> 'f'
+       -- table protected by another column); none for a foreign table, nor
+       -- for a column protect() refuses
+       CASE WHEN t.relkind <> 'f' AND r.why IS NULL
             THEN format('SELECT tenant_rls.protect(%L%s);', t.qname,
                         CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END) END,
        t.relid
   FROM ten t CROSS JOIN cfg LEFT JOIN tt p ON p.relid = t.parent_relid
+  CROSS JOIN LATERAL (SELECT tenant_rls._protect_refusal(t.relid, t.tenant_column) AS why) r
  WHERE t.status = 'unprotected' AND t.tenant_attnum IS NOT NULL
    AND (p.relid IS NULL OR p.status <> 'protected')
 UNION ALL
@@ -2564,6 +2576,37 @@ SELECT 'tenant_table_privilege',
                  GROUP BY a.relid, a.qname, a.owner, a.grantor, a.grantee) g
          GROUP BY g.relid, g.qname, g.grantee) x
 UNION ALL
+-- the same privileges in default privileges (ALTER DEFAULT PRIVILEGES ...
+-- ON TABLES) of a role that may create tables in a managed schema, for that
+-- schema or for every schema: each tenant table the role creates starts with
+-- the grant, and protect() does not revoke it
+SELECT 'tenant_table_privilege',
+       CASE WHEN 'TRUNCATE' = ANY (x.privs) OR 'TRIGGER' = ANY (x.privs) THEN 'error' ELSE 'warning' END,
+       format('DEFAULT PRIVILEGES FOR ROLE %s%s TO %s', x.creator, coalesce(' IN SCHEMA ' || x.nsp, ''), x.grantee),
+       'default privilege',
+       format('Default privileges give %s %s on the tables %s creates %s.', x.grantee, array_to_string(x.privs, ', '),
+              x.creator, coalesce('in schema ' || x.nsp, 'in any schema')),
+       'Each table the role creates there starts with these privileges, tenant tables included, and protect() does not revoke them: TRUNCATE empties the table for every tenant (row-level security does not apply to it); TRIGGER lets the grantee attach a trigger that sees every tenant''s new rows; REFERENCES lets it probe other tenants'' keys with a foreign key. Revoke them from the tables that have them as well (their findings).',
+       format('ALTER DEFAULT PRIVILEGES FOR ROLE %s%s REVOKE %s ON TABLES FROM %s;', x.creator,
+              coalesce(' IN SCHEMA ' || x.nsp, ''), array_to_string(x.privs, ', '), x.grantee),
+       NULL::oid
+  FROM (SELECT quote_ident(pg_get_userbyid(d.defaclrole)) AS creator,
+               (SELECT quote_ident(n.nspname) FROM pg_namespace n WHERE n.oid = d.defaclnamespace) AS nsp,
+               CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END AS grantee,
+               array_agg(DISTINCT e.privilege_type ORDER BY e.privilege_type) AS privs
+          FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) e
+          LEFT JOIN pg_roles gr ON gr.oid = e.grantee
+         WHERE d.defaclobjtype = 'r'
+           AND e.privilege_type IN ('TRUNCATE', 'REFERENCES', 'TRIGGER')
+           AND e.grantee <> d.defaclrole AND NOT coalesce(gr.rolsuper, false)
+           -- a managed schema (existing) the role may create tables in: this
+           -- one, or any of them for an entry of every schema
+           AND EXISTS (SELECT 1 FROM cfg CROSS JOIN LATERAL unnest(cfg.managed_schemas) m(name)
+                         JOIN pg_namespace n ON n.nspname = m.name
+                        WHERE (d.defaclnamespace = 0 OR n.oid = d.defaclnamespace)
+                          AND has_schema_privilege(d.defaclrole, n.oid, 'CREATE'))
+         GROUP BY d.defaclrole, d.defaclnamespace, e.grantee) x
+UNION ALL
 SELECT 'foreign_key_without_tenant', 'error', format('%I ON %s', co.conname, s.qname), 'constraint',
        format('Foreign key %I from %s to %s does not pair the tenant columns.', co.conname, s.qname, d.qname),
        format('A row of %s may reference a row of another tenant in %s, and ON DELETE/UPDATE actions then change that tenant''s rows. Reference (%I, ...) with a unique key (%I, ...) on the target.',
@@ -2773,9 +2816,12 @@ SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.
               c.who),
        format('Every tenant''s rows of it are open to them. Protect it, or add its schema to tenant_rls.managed_schemas, or revoke what others hold on it%s.',
               CASE WHEN c.login_owner THEN ' and give it to a NOLOGIN owner role' ELSE '' END)
-       || CASE WHEN c.relkind = 'f' THEN ' A foreign table cannot have row-level security: grant no privilege on it to tenant roles.' ELSE '' END,
-       -- protect() refuses a foreign table
-       CASE WHEN c.relkind <> 'f' THEN format('SELECT tenant_rls.protect(%L);', format('%I.%I', c.nspname, c.relname)) END,
+       || CASE WHEN c.relkind = 'f' THEN ' A foreign table cannot have row-level security: grant no privilege on it to tenant roles.'
+               ELSE coalesce(' ' || r.why, '') END,
+       -- protect() refuses a foreign table, and a column of a type or
+       -- collation it does not support
+       CASE WHEN c.relkind <> 'f' AND r.why IS NULL
+            THEN format('SELECT tenant_rls.protect(%L);', format('%I.%I', c.nspname, c.relname)) END,
        c.oid
   -- who: the roles other than its owner that hold SELECT, INSERT, UPDATE or
   -- DELETE on it, or on columns of it (GRANT SELECT (col) reads rows as
@@ -2801,6 +2847,7 @@ SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.
                   FROM xten x
                  WHERE NOT x.audit AND NOT x.relispartition OFFSET 0) y) c
   CROSS JOIN cfg
+  CROSS JOIN LATERAL (SELECT tenant_rls._protect_refusal(c.oid, cfg.tenant_column) AS why) r
  WHERE c.who IS NOT NULL
 UNION ALL
 -- user mappings of postgres_fdw / dblink servers that log in as a role that
