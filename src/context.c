@@ -666,7 +666,7 @@ tenant_planned_tenant_mismatch(const char *planned, const char *ran_with)
 			 errmsg("statement planned for tenant \"%s\" ran with %s", planned,
 					ran_with == NULL || ran_with[0] == '\0' ? "no tenant" : psprintf("tenant \"%s\"", ran_with)),
 			 errdetail("tenant_rls gives a plan made for one tenant that tenant's value; the tenant changed between planning and execution, or while it ran."),
-			 errhint("Change the tenant in a statement of its own, before the statements that read tenant tables; close cursors first.")));
+			 errhint(TENANT_PLANNED_CHANGE_HINT)));
 }
 
 /*

@@ -37,6 +37,9 @@ extern const char *tenant_context_get(void);
 
 /* raise the error of a plan made for tenant "planned" run under another */
 extern void tenant_planned_tenant_mismatch(const char *planned, const char *ran_with) pg_attribute_noreturn();
+/* the hint of that error and of strict.c's refusal of a change while such a plan runs */
+#define TENANT_PLANNED_CHANGE_HINT \
+	"Change the tenant in a statement of its own, before the statements that read tenant tables; close cursors first."
 
 extern bool tenant_context_peek(Oid type, Datum *result);
 

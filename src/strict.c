@@ -24,6 +24,7 @@
  * which is what makes transaction-local values work under strict mode.
  */
 #include "tenant_rls.h"
+#include "context.h"
 
 #include "access/htup_details.h"
 #include "access/parallel.h"
@@ -346,7 +347,7 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 		GUC_check_errmsg("cannot change the tenant while a statement planned for tenant \"%s\" is running",
 						 planned);
 		GUC_check_errdetail("The statement, or a cursor still open, reads that tenant's rows with the value its plan was made with; tenant_rls is preloaded.");
-		GUC_check_errhint("Change the tenant in a statement of its own, before the statements that read tenant tables; close cursors first.");
+		GUC_check_errhint(TENANT_PLANNED_CHANGE_HINT);
 		return false;
 	}
 

@@ -65,8 +65,16 @@ def hint_of(body):
     return hints[0] if hints else ''
 
 rows = []
+# the project's string macros (a hint two files share), put back in place
+macros = {}
+for f in sorted(glob.glob('src/*.h')):
+    for m in re.finditer(r'#define\s+(\w+)\s*(?:\\\n\s*)?((?:"(?:[^"\\]|\\.)*"\s*)+)\n', open(f).read()):
+        macros[m.group(1)] = m.group(2).strip()
+
 for f in sorted(glob.glob('src/*.c')):
     src = open(f).read()
+    for name, text in macros.items():
+        src = re.sub(r'\b' + name + r'\b', lambda _m: text, src)
     for m in re.finditer(r'\bereport\s*\(', src):
         body = call_body(src, m.end() - 1)
         lvl = re.match(r'\(\s*([^,]+),', body).group(1)
