@@ -55,6 +55,7 @@
 #include "nodes/supportnodes.h"
 #include "parser/parse_func.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -3203,6 +3204,30 @@ grant_set_get(Oid relid, const char *grantee)
 }
 
 /*
+ * A revoke committed by another session (of a grant, or of membership in the
+ * admin role) applies from this session's next statement.  PostgreSQL reads
+ * other sessions' invalidations when a statement takes a lock it does not
+ * hold yet; an EXECUTE of a prepared statement (or a function's cached plan)
+ * in a transaction that already holds its locks takes none, and went on with
+ * the cached grants and role memberships until the transaction ended
+ * (review rev31c).  So they are read here, once per statement, before the
+ * exceptions are decided (cheap when there are none: one unlocked flag).
+ */
+static void
+exceptions_accept_invalidations(void)
+{
+	static TimestampTz last_stmt = 0;
+	static LocalTransactionId last_lxid = InvalidLocalTransactionId;
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+
+	if (stmt == last_stmt && MyProc->lxid == last_lxid)
+		return;
+	last_stmt = stmt;
+	last_lxid = MyProc->lxid;
+	AcceptInvalidationMessages();
+}
+
+/*
  * The owner tenants that granted the current tenant 'read' (read or write
  * grants) or 'write' on relid, in force now (valid_until after the
  * statement's start), as datums of elemtype (uuid, bigint, integer or text);
@@ -3295,6 +3320,7 @@ tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
 	int			n;
 	uint64		unkept;
 
+	exceptions_accept_invalidations();
 	if (gc == NULL)
 	{
 		Oid			rettype = get_fn_expr_rettype(fcinfo->flinfo);
@@ -3341,6 +3367,7 @@ tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
 static bool
 current_user_is_admin(void)
 {
+	exceptions_accept_invalidations();
 	return tenant_role_is_admin(GetUserId());
 }
 
