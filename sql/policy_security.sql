@@ -84,6 +84,14 @@ SET tenant_rls.managed_schemas = 'sec';
 SET ROLE tr_sec_owner;
 SELECT sec.err($$CREATE TABLE sec.coll_auto (id int, tenant_id text COLLATE sec.ci)$$);
 SELECT to_regclass('sec.coll_auto') AS coll_auto;
+-- an identity tenant column likewise (review rev31b: PostgreSQL's own 42601
+-- from SET DEFAULT, without detail or hint)
+SELECT sec.err($$CREATE TABLE sec.ident_auto (id int, tenant_id bigint GENERATED ALWAYS AS IDENTITY)$$);
+SELECT to_regclass('sec.ident_auto') AS ident_auto;
+-- a generated tenant column is kept, and said so (not "a default")
+SET client_min_messages = notice;
+CREATE TABLE sec.gen_auto (id int, src text, tenant_id text GENERATED ALWAYS AS (lower(src)) STORED);
+RESET client_min_messages;
 -- a deterministic collation is fine
 CREATE TABLE sec.coll_c (id int, tenant_id text COLLATE "C");
 RESET ROLE;
@@ -92,7 +100,8 @@ RESET tenant_rls.managed_schemas;
 SET tenant_rls.auto_protect = off;
 SET ROLE tr_sec_owner;
 SELECT count(*) FROM tenant_rls.unprotect('sec.coll_c');
-DROP TABLE sec.coll, sec.coll_dom, sec.coll_c;
+SELECT count(*) FROM tenant_rls.unprotect('sec.gen_auto');
+DROP TABLE sec.coll, sec.coll_dom, sec.coll_c, sec.gen_auto;
 DROP DOMAIN sec.tenant_ci;
 RESET ROLE;
 DROP COLLATION sec.ci;

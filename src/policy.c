@@ -34,6 +34,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "common/hashfn.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_am_d.h"
@@ -42,6 +43,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_policy.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -59,6 +61,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -688,6 +691,8 @@ typedef struct Target
 	bool		rls_enabled;
 	bool		rls_forced;
 	bool		has_default;
+	char		attidentity;	/* the tenant column's: an identity column? */
+	char		attgenerated;	/* ... a generated column? */
 	bool		attnotnull;
 	bool		has_nulls;
 	AttrNumber	attnum;
@@ -727,6 +732,8 @@ fill_target(Target *t, Oid relid, const char *colname)
 			elog(ERROR, "cache lookup failed for attribute %d of relation %u", t->attnum, relid);
 		t->attnotnull = ((Form_pg_attribute) GETSTRUCT(tup))->attnotnull;
 		t->has_default = ((Form_pg_attribute) GETSTRUCT(tup))->atthasdef;
+		t->attidentity = ((Form_pg_attribute) GETSTRUCT(tup))->attidentity;
+		t->attgenerated = ((Form_pg_attribute) GETSTRUCT(tup))->attgenerated;
 		ReleaseSysCache(tup);
 	}
 }
@@ -769,11 +776,15 @@ check_tenant_collation(Target *t, const char *colname)
 				 errhint("Give the tenant column a deterministic collation such as \"C\" (ALTER TABLE ... ALTER COLUMN ... TYPE ... COLLATE \"C\"), then protect the table.")));
 }
 
+static char *reserved_policy_name(Oid relid);
+
 /*
  * tenant_rls._protect_refusal(relid oid, column name) RETURNS text: why
- * protect() would refuse this tenant column (its type or its collation), as
- * a sentence for the coverage report, or NULL when it would accept it.  The
- * report gives no fix SQL then: it would only fail.
+ * protect() would refuse this table and tenant column, as a sentence for the
+ * coverage report, or NULL when it would accept them: the column's type,
+ * collation or identity, a policy with a reserved name, a partition or child
+ * that cannot be protected.  The report gives no fix SQL then: it would only
+ * fail.  (Read without locks: a report.)
  */
 Datum
 tenant_rls_protect_refusal(PG_FUNCTION_ARGS)
@@ -783,6 +794,10 @@ tenant_rls_protect_refusal(PG_FUNCTION_ARGS)
 	AttrNumber	attnum = get_attnum(relid, colname);
 	Oid			typid;
 	Oid			collid;
+	char	   *policy;
+	ListCell   *lc;
+	HeapTuple	tup;
+	char		identity;
 
 	if (attnum <= 0)
 		PG_RETURN_NULL();
@@ -796,6 +811,35 @@ tenant_rls_protect_refusal(PG_FUNCTION_ARGS)
 		PG_RETURN_TEXT_P(cstring_to_text(psprintf(
 			"protect() refuses it: its tenant column %s has the nondeterministic collation %s, under which different tenant values can compare equal. Give the column a deterministic collation such as \"C\", then protect the table.",
 			quote_identifier(colname), quote_identifier(get_collation_name(collid)))));
+	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	if (!HeapTupleIsValid(tup))
+		PG_RETURN_NULL();		/* dropped meanwhile */
+	identity = ((Form_pg_attribute) GETSTRUCT(tup))->attidentity;
+	ReleaseSysCache(tup);
+	if (identity != '\0')
+		PG_RETURN_TEXT_P(cstring_to_text(psprintf(
+			"protect() refuses it: its tenant column %s is an identity column, which would give every new row a tenant of its own. Drop the identity (ALTER TABLE ... ALTER COLUMN %s DROP IDENTITY), then protect the table.",
+			quote_identifier(colname), quote_identifier(colname))));
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Oid			rel = lfirst_oid(lc);
+		char		relkind = get_rel_relkind(rel);
+
+		if (relkind == '\0')
+			continue;			/* dropped meanwhile */
+		if (rel != relid && ((relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) ||
+							 get_rel_persistence(rel) == RELPERSISTENCE_TEMP))
+			PG_RETURN_TEXT_P(cstring_to_text(psprintf(
+				"protect() refuses it: its %s %s is %s, which cannot be protected. Detach it or replace it with an ordinary table, then protect the table.",
+				get_rel_relispartition(rel) ? "partition" : "child table",
+				get_rel_persistence(rel) == RELPERSISTENCE_TEMP ?
+				quote_qualified_identifier("pg_temp", get_rel_name(rel)) : tenant_rel_qualname(rel),
+				get_rel_persistence(rel) == RELPERSISTENCE_TEMP ? "a temporary table" : relkind_word(relkind))));
+		if ((policy = reserved_policy_name(rel)) != NULL)
+			PG_RETURN_TEXT_P(cstring_to_text(psprintf(
+				"protect() refuses it: %s has a policy named %s, and names starting with \"tenant_rls_\" are reserved for the policies tenant_rls manages. Drop or rename that policy, then protect the table.",
+				tenant_rel_qualname(rel), quote_identifier(policy))));
+	}
 	PG_RETURN_NULL();
 }
 
@@ -806,6 +850,39 @@ static const char *const own_policy_names[] = {
 	POL_ISO_SELECT, POL_ISO_INSERT, POL_ISO_UPDATE, POL_ISO_DELETE,
 	POL_GUARD_SELECT, POL_GUARD_INSERT, POL_GUARD_UPDATE, POL_GUARD_DELETE
 };
+
+/*
+ * A policy of relid with a reserved name that protect() does not give its
+ * own, or NULL: reserved_policy_present() without SPI, for the report (a
+ * registered table's is looked at too: the report then gives no fix).
+ */
+static char *
+reserved_policy_name(Oid relid)
+{
+	Relation	rel = table_open(PolicyRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *found = NULL;
+
+	ScanKeyInit(&key, Anum_pg_policy_polrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, PolicyPolrelidPolnameIndexId, true, NULL, 1, &key);
+	while (found == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		const char *name = NameStr(((Form_pg_policy) GETSTRUCT(tup))->polname);
+		bool		own = false;
+
+		if (strncmp(name, "tenant_rls_", 11) != 0)
+			continue;
+		for (int i = 0; i < lengthof(own_policy_names); i++)
+			own |= strcmp(name, own_policy_names[i]) == 0;
+		if (!own)
+			found = pstrdup(name);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
 
 static Datum
 own_policy_names_array(void)
@@ -1488,6 +1565,12 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 
 		if (t->registered)
 			continue;
+		if (t->attidentity != '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("tenant column \"%s\" of table \"%s\" is an identity column", colname, t->qualname),
+					 errdetail("An identity column gives every new row a value of its own, so each insert would name a tenant of its own instead of the current one."),
+					 errhint("Drop the identity (ALTER TABLE ... ALTER COLUMN ... DROP IDENTITY), or protect the table by another column.")));
 		if (!t->has_default)
 		{
 			t->set_default = true;
@@ -1499,6 +1582,11 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 			/* copied from a protected parent (PARTITION OF): goes with it */
 			t->set_default = true;
 		}
+		else if (t->attgenerated != '\0')
+			ereport(NOTICE,
+					(errmsg("tenant column \"%s\" of \"%s\" is a generated column, which is kept",
+							colname, t->qualname),
+					 errhint("Its value is computed from the row's other columns; the policies refuse a row whose computed tenant is not the current one.")));
 		else
 			ereport(NOTICE,
 					(errmsg("tenant column \"%s\" of \"%s\" already has a default, which is kept",
@@ -2414,7 +2502,7 @@ check_grantor(Oid relid, const char *owner_c, const ColType *ct, const char *wha
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("only tenant \"%s\" or the owner of table \"%s\" may %s access to its rows",
 					owner_c, tenant_rel_qualname(relid), what),
-			 errhint("Set the owner tenant with tenant_rls.set_tenant() first, or run it as the table owner.")));
+			 errhint("Set the owner tenant first (tenant_rls.set_tenant(), or tenant_rls.set_tenant_signed() under strict mode), or run it as the table owner.")));
 	return false;				/* keep compiler quiet */
 }
 

@@ -239,13 +239,14 @@ COMMENT ON FUNCTION tenant_rls._tables() IS
     'internal: the tables of the managed schemas, the registered ones and all their partitions and children (coverage_tables.c)';
 REVOKE ALL ON FUNCTION tenant_rls._tables() FROM PUBLIC;
 
--- Why protect() would refuse a tenant column (its type, its collation), or
--- NULL: a finding whose fix would only fail gives none, and says why
+-- Why protect() would refuse a table (its tenant column's type, collation or
+-- identity, a reserved policy name, a partition or child it cannot protect),
+-- or NULL: a finding whose fix would only fail gives none, and says why
 CREATE FUNCTION tenant_rls._protect_refusal(relid oid, column_name name) RETURNS text
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_protect_refusal';
 COMMENT ON FUNCTION tenant_rls._protect_refusal(oid, name) IS
-    'internal: why protect() would refuse this tenant column, or NULL (policy.c)';
+    'internal: why protect() would refuse this table and tenant column, or NULL (policy.c)';
 REVOKE ALL ON FUNCTION tenant_rls._protect_refusal(oid, name) FROM PUBLIC;
 
 -- A fix the drift guard would refuse (a DROP POLICY of a tenant_rls_*
@@ -1803,12 +1804,14 @@ SELECT 'child_unprotected', 'error', t.qname, 'table',
               CASE WHEN t.relkind = 'f' THEN 'Foreign table' ELSE initcap(t.kind) END, t.qname, p.qname),
        CASE WHEN t.relkind = 'f'
             THEN 'A foreign table cannot have row-level security: queried directly it shows the rows of every tenant in it (queried through the parent, the parent''s policies apply). Grant no privilege on it to tenant roles and accept the finding, or detach it.'
-            ELSE 'Queried directly, a partition or inheritance child applies only its own policies; the parent''s do not apply.' END,
-       CASE WHEN t.relkind <> 'f'
+            ELSE 'Queried directly, a partition or inheritance child applies only its own policies; the parent''s do not apply.'
+                 || coalesce(' ' || r.why, '') END,
+       CASE WHEN t.relkind <> 'f' AND r.why IS NULL
             THEN format('SELECT tenant_rls.protect(%L%s);', t.qname,
                         CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END) END,
        t.relid
   FROM ten t CROSS JOIN cfg JOIN tt p ON p.relid = t.parent_relid
+  CROSS JOIN LATERAL (SELECT tenant_rls._protect_refusal(t.relid, t.tenant_column) AS why) r
  WHERE t.status = 'unprotected' AND p.status = 'protected'
 UNION ALL
 SELECT 'ancestor_unprotected', 'error', t.qname, 'table',
