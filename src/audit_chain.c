@@ -349,10 +349,24 @@ batch_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint8 *out
 					deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 									  &elems, &enulls, &n);
 					initStringInfo(&ab);
+
+					/*
+					 * The shape too (dimensions and lower bounds), and a
+					 * byte per element that tells NULL from 0: an array
+					 * edited into '[5:6]={2,3}', '{{2,3}}' or '{NULL,7}'
+					 * must not hash like '{2,3}' or '{0,7}' (review rev31a).
+					 */
+					put_int64(&ab, ARR_NDIM(arr));
+					for (int d = 0; d < ARR_NDIM(arr); d++)
+					{
+						put_int64(&ab, ARR_DIMS(arr)[d]);
+						put_int64(&ab, ARR_LBOUND(arr)[d]);
+					}
 					for (int k = 0; k < n; k++)
 					{
 						uint64		be = pg_hton64((uint64) (enulls[k] ? 0 : DatumGetInt64(elems[k])));
 
+						appendStringInfoChar(&ab, enulls[k] ? 0 : 1);
 						appendBinaryStringInfo(&ab, (const char *) &be, sizeof(be));
 					}
 					put_field(&buf, false, ab.data, ab.len);
@@ -3663,7 +3677,7 @@ queue_for_lock(Oid relid, LOCKMODE mode, int timeout_ms)
  * set, bounds the whole wait (55P03); a cancel or statement_timeout ends it.
  */
 static void
-purge_lock_log(void)
+purge_lock_log(bool with_log)
 {
 	TimestampTz start = GetCurrentTimestamp();
 
@@ -3671,20 +3685,23 @@ purge_lock_log(void)
 	{
 		bool		queue = tries % 50 == 0;
 
-		if (ConditionalLockRelationOid(log_oid, AccessExclusiveLock) ||
+		if (!with_log ||
+			ConditionalLockRelationOid(log_oid, AccessExclusiveLock) ||
 			(queue && queue_for_lock(log_oid, AccessExclusiveLock, 200)))
 		{
 			if (ConditionalLockRelationOid(default_oid, ShareRowExclusiveLock) ||
 				(queue && queue_for_lock(default_oid, ShareRowExclusiveLock, 200)))
 				return;
-			UnlockRelationOid(log_oid, AccessExclusiveLock);
+			if (with_log)
+				UnlockRelationOid(log_oid, AccessExclusiveLock);
 		}
 		if (LockTimeout > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(), LockTimeout))
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-					 errmsg("could not lock tenant_rls.audit_batch to drop partitions within lock_timeout (%d ms)",
+					 errmsg("could not lock the audit log to purge it within lock_timeout (%d ms)",
 							LockTimeout),
-					 errdetail("Open transactions use the audit log; audit_purge() waits for them without making other readers or writers wait long behind it."),
+					 errdetail("Open transactions use %s; audit_purge() waits for them without making other readers or writers wait long behind it.",
+							   with_log ? "the audit log" : "its default partition"),
 					 errhint("Retry later, or with a longer lock_timeout (0: until they end).")));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 20, PG_WAIT_EXTENSION);
@@ -3772,9 +3789,11 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		 */
 		if (SPI_processed > 0)
 		{
-			purge_lock_log();
+			purge_lock_log(true);
 			list_purge_partitions(argtypes, args);
 		}
+		else
+			purge_lock_log(false);	/* the default partition's lock alone (review rev31a) */
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			char	   *nsp = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
@@ -3785,13 +3804,11 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 
 		/*
 		 * Lock them, then read what goes: no writer can add to them any more.
-		 * The default partition stays readable, but its writers are waited
-		 * for and kept out until the purge commits: a batch committed between
-		 * the anchors and the DELETE would go without an anchor.
+		 * The default partition (locked above) stays readable, but its
+		 * writers are waited for and kept out until the purge commits: a
+		 * batch committed between the anchors and the DELETE would go
+		 * without an anchor.
 		 */
-		if (SPI_execute("LOCK TABLE tenant_rls.audit_batch_default IN SHARE ROW EXCLUSIVE MODE",
-						false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not lock tenant_rls.audit_batch_default");
 		initStringInfo(&src);
 		appendStringInfoString(&src, "SELECT tenant, seq, hash, entries, logged_at, NULL::pg_catalog.text AS part"
 							   " FROM tenant_rls.audit_batch_default WHERE logged_at OPERATOR(pg_catalog.<) $1");
@@ -3930,8 +3947,36 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 			audit_append_entry(NULL, &target, entry.data, entry.len, 0, NULL);
 		}
 
-		if (SPI_execute("SELECT tenant_rls.audit_maintain()", false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not create the next audit_batch partitions");
+		/*
+		 * The partitions ahead, while we are here -- only if the locks that
+		 * creating one takes (ACCESS EXCLUSIVE on the log and its default
+		 * partition) are free now: queued for them behind a transaction that
+		 * read the log and stays open, this purge made every tenant's reads
+		 * of its log, and the commits that write to the default partition,
+		 * wait until that transaction ended (review rev31a).  Else they are
+		 * left to the maintenance worker or audit_maintain(), with a warning
+		 * if one is missing.
+		 */
+		if (ConditionalLockRelationOid(log_oid, AccessExclusiveLock) &&
+			ConditionalLockRelationOid(default_oid, AccessExclusiveLock))
+		{
+			if (SPI_execute("SELECT tenant_rls.audit_maintain()", false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not create the next audit_batch partitions");
+		}
+		else
+		{
+			if (SPI_execute("SELECT pg_catalog.count(*) FROM pg_catalog.generate_series(0, 3) i"
+							" WHERE pg_catalog.to_regclass(pg_catalog.format('tenant_rls.audit_batch_p%s',"
+							"   pg_catalog.to_char(pg_catalog.date_trunc('month', pg_catalog.clock_timestamp() AT TIME ZONE 'UTC')"
+							"     OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i), 'YYYYMM'))) IS NULL",
+							true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "could not look for the next audit_batch partitions");
+			if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "0") != 0)
+				ereport(WARNING,
+						(errmsg("audit_batch partitions ahead not created: the audit log is in use"),
+						 errdetail("audit_purge() creates the partitions of this and the next three months only when it can lock the log without waiting."),
+						 errhint("The audit maintenance worker creates them; or run tenant_rls.audit_maintain() at a quiet time.")));
+		}
 	}
 	PG_FINALLY();
 	{

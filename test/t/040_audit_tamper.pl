@@ -146,6 +146,30 @@ for my $f (@forged)
 	like(verify("hc$n"), qr/^f\|2\|batch 2 was modified: its hash does not match its contents/,
 		"a batch whose $col was changed is named");
 }
+# row_keys reshaped or a key made NULL (review rev31a: the hash covered the
+# elements alone, a NULL as 0: '{0,7}' edited into '{NULL,7}' verified, and
+# audit_history() no longer found the row of key 0; so did '[5:6]={0,7}' and
+# '{{0,7}}').  Batch 2 of each chain holds keys 0 and 7777; batch 3 deletes the
+# rows again, so that the next chain can use the keys.
+my @reshaped = (
+	[ 'a NULL key',          q{'{NULL,7777}'} ],
+	[ 'other lower bounds',  q{'[5:6]={0,7777}'} ],
+	[ 'two dimensions',      q{'{{0,7777}}'} ],
+);
+for my $f (@reshaped)
+{
+	my ($what, $keys) = @$f;
+	$n++;
+	$node->safe_psql('postgres', "INSERT INTO public.t VALUES (" . (3000 + 2 * $n) . ", 'hc$n', 'a')");
+	$node->safe_psql('postgres', "INSERT INTO public.t VALUES (0, 'hc$n', 'zero'), (7777, 'hc$n', 'seven')");
+	$node->safe_psql('postgres', "DELETE FROM public.t WHERE id IN (0, 7777)");
+	is($node->safe_psql('postgres', "SELECT row_keys::text FROM tenant_rls.audit_batch WHERE tenant = 'hc$n' AND seq = 2"),
+		'{0,7777}', "chain hc$n: batch 2 has the keys 0 and 7777");
+	like(verify("hc$n"), qr/^t\|\|/, "chain hc$n verifies before its row_keys get $what");
+	tamper("UPDATE tenant_rls.audit_batch SET row_keys = $keys WHERE tenant = 'hc$n' AND seq = 2");
+	like(verify("hc$n"), qr/^f\|2\|batch 2 was modified: its hash does not match its contents/,
+		"a batch whose row_keys got $what is named");
+}
 # a whole chain relabelled to another tenant, keys and head included
 $node->safe_psql('postgres', q{INSERT INTO public.t VALUES (3100, 'hcz', 'a'); INSERT INTO public.t VALUES (3101, 'hcz', 'b');});
 tamper(q{UPDATE tenant_rls.audit_batch SET tenant = 'hcy', audit_key = tenant_rls.audit_key('hcy', table_oid::regclass, row_key)

@@ -16,7 +16,7 @@ use TenantRlsTest qw($drop_audit_partitions);
 
 my $node = PostgreSQL::Test::Cluster->new('purge_lock');
 $node->init;
-$node->append_conf('postgresql.conf', "tenant_rls.audit_maintain_worker = off\n");
+$node->append_conf('postgresql.conf', "tenant_rls.audit_maintain_worker = off\nmax_prepared_transactions = 2\n");
 $node->start;
 
 $node->safe_psql('postgres', q{
@@ -49,7 +49,7 @@ $reader->query_safe(q{SELECT count(*) FROM tenant_rls.audit_log});
 # with lock_timeout the purge gives up, and nothing is purged
 my ($ret, $out, $err) = $node->psql('postgres',
 	q{SET lock_timeout = '300ms'; SELECT tenant_rls.audit_purge(now() - interval '1 day')});
-like($err, qr/could not lock tenant_rls.audit_batch to drop partitions within lock_timeout \(300 ms\)/,
+like($err, qr/could not lock the audit log to purge it within lock_timeout \(300 ms\)/,
 	'lock_timeout bounds the wait');
 is($node->safe_psql('postgres', $old_part), '1', '... and nothing was purged');
 
@@ -103,6 +103,63 @@ for my $r (1 .. 3)
 is($ret, 0, 'under a steady stream of short reads the purge gets its lock') or diag($err);
 is($node->safe_psql('postgres', $part2), '0', '... and drops the partition');
 $_->quit for @readers;
+
+# Review rev31a: two waits outside those tries, in a database of their own
+# (pl2: no partition of this month, none to drop).
+$node->safe_psql('postgres', q{CREATE DATABASE pl2});
+$node->safe_psql('pl2', q{
+SET client_min_messages = warning;
+CREATE EXTENSION tenant_rls;
+CREATE TABLE public.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+GRANT SELECT, INSERT ON public.t TO app;
+GRANT USAGE ON SCHEMA tenant_rls TO app;
+GRANT SELECT ON tenant_rls.audit_log TO app;
+} . $drop_audit_partitions);
+my $ahead = q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'tenant_rls.audit_batch'::regclass AND inhrelid <> 'tenant_rls.audit_batch_default'::regclass};
+# (a) At its end the purge created the partitions ahead (audit_maintain()),
+# queued for ACCESS EXCLUSIVE on the log behind any open transaction that
+# had read it: every tenant's reads of its log waited until that one ended.
+# Now it creates them only when the locks are free, else warns.
+$reader = $node->background_psql('pl2', on_error_stop => 1, extra_params => [ '-U', 'app' ]);
+$reader->query_safe(q{BEGIN});
+$reader->query_safe(q{SELECT tenant_rls.set_tenant('a')});
+$reader->query_safe(q{SELECT count(*) FROM tenant_rls.audit_log});
+($ret, $out, $err) = $node->psql('pl2',
+	q{SET statement_timeout = '5s'; SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0});
+is($ret, 0, 'a purge does not wait to create the partitions ahead while the log is read') or diag($err);
+like($err, qr/WARNING:  audit_batch partitions ahead not created: the audit log is in use/, '... and says so');
+($ret, $out, $err) = $node->psql('pl2',
+	q{SET statement_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); SELECT count(*) FROM tenant_rls.audit_log; COMMIT;},
+	extra_params => [ '-U', 'app' ]);
+is($ret, 0, '... nor do other tenants wait to read their log') or diag($err);
+is($node->safe_psql('pl2', $ahead), '0', '... and it creates none');
+$reader->query_safe(q{COMMIT});
+$reader->quit;
+
+# (b) With no partition to drop, the purge locked the default partition
+# with a plain LOCK TABLE: queued behind a prepared transaction that wrote to
+# it, it made every audited commit that goes there wait until COMMIT
+# PREPARED.  (The log is free: this purge creates the partitions ahead.)
+my $purging = q{SELECT count(*) FROM pg_stat_activity WHERE datname = 'pl2' AND query LIKE '%audit_purge(now()%' AND state = 'active' AND pid <> pg_backend_pid()};
+$node->safe_psql('pl2',
+	q{BEGIN; SELECT tenant_rls.set_tenant('a'); INSERT INTO public.t VALUES (2000, 'a', 'p'); PREPARE TRANSACTION 'px';},
+	extra_params => [ '-U', 'app' ]);
+$purger = $node->background_psql('pl2', on_error_stop => 1);
+$purger->query_until(qr/purging/, q{\echo purging
+SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0 AS purged;
+});
+ok($node->poll_query_until('postgres', $purging, '1'), 'the purge waits for the prepared transaction');
+($ret, $out, $err) = $node->psql('pl2',
+	q{SET statement_timeout = '5s'; SET lock_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); INSERT INTO public.t VALUES (2001, 'b', 'y'); COMMIT;},
+	extra_params => [ '-U', 'app' ]);
+is($ret, 0, "an audited write to the default partition does not wait behind a purge with nothing to drop") or diag($err);
+$node->safe_psql('pl2', q{COMMIT PREPARED 'px'});
+ok($node->poll_query_until('postgres', $purging, '0'), '... and the purge ends after COMMIT PREPARED');
+$purger->quit;
+
+is($node->safe_psql('pl2', $ahead), '4', 'with the log free, that purge created the partitions of this and the next three months');
+is($node->safe_psql('pl2', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}),
+	't', 'the chains verify after these purges');
 
 $node->stop;
 done_testing();
