@@ -3418,8 +3418,14 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 						   (long long) expected, (long long) head_seq,
 						   missing_partitions_note(last_logged_at, head_logged_at));
 		}
-		else if (has_head && (head_seq < expected - 1 ||
-							  memcmp(head_hash, prev, AUDIT_HASH_LEN) != 0))
+		else if (has_head && head_seq < expected - 1)
+		{
+			/* batches past the head: the first of them is the odd one (review rev31a) */
+			bad_seq = head_seq + 1;
+			reason = psprintf("batch %lld follows the chain head (batch %lld): it was inserted, or the head was modified",
+							  (long long) (head_seq + 1), (long long) head_seq);
+		}
+		else if (has_head && memcmp(head_hash, prev, AUDIT_HASH_LEN) != 0)
 		{
 			bad_seq = head_seq;
 			reason = psprintf("the chain head (batch %lld) does not match the last batch: the head or the last batches were modified",
@@ -3429,10 +3435,11 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 		/*
 		 * The head's logged_at is the last batch's: the next batch is never
 		 * logged earlier, so a head moved into the future would date every
-		 * later batch of the tenant there, unseen (review rev21c).
+		 * later batch of the tenant there, unseen (review rev21c).  A head
+		 * is always written with its batch's logged_at: one set to NULL
+		 * was modified too (review rev31a).
 		 */
-		else if (has_head && !TIMESTAMP_IS_NOBEGIN(last_logged_at) && !TIMESTAMP_IS_NOBEGIN(head_logged_at) &&
-				 head_logged_at != last_logged_at)
+		else if (has_head && !TIMESTAMP_IS_NOBEGIN(last_logged_at) && head_logged_at != last_logged_at)
 		{
 			bad_seq = head_seq;
 			reason = psprintf("the chain head (batch %lld) was modified: its logged_at is not that of the last batch",
@@ -3440,7 +3447,11 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 		}
 	}
 
-	if (misplaced > 0 && (reason == NULL || misplaced < bad_seq))
+	/*
+	 * (At the same seq as a batch found missing it is that batch, moved out
+	 * of this tenant's range: review rev31a.)
+	 */
+	if (misplaced > 0 && (reason == NULL || misplaced <= bad_seq))
 	{
 		bad_seq = misplaced;
 		reason = psprintf("batch %lld is stored outside this tenant's range of audit keys: it was moved from another chain or inserted",

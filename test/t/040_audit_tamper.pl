@@ -170,6 +170,41 @@ for my $f (@reshaped)
 	like(verify("hc$n"), qr/^f\|2\|batch 2 was modified: its hash does not match its contents/,
 		"a batch whose row_keys got $what is named");
 }
+# Review rev31a, the reasons: (1) a valid batch past the chain head (the
+# head put back to batch 1) was blamed on the head's batch; (2) a batch whose
+# audit_key was moved into another tenant's range was reported deleted;
+# (3) a head whose logged_at was set to NULL verified.
+sub new_chain
+{
+	my ($t) = @_;
+	$n++;
+	$node->safe_psql('postgres', "INSERT INTO public.t VALUES (" . (3000 + 2 * $n) . ", '$t', 'a')");
+	$node->safe_psql('postgres', "INSERT INTO public.t VALUES (" . (3001 + 2 * $n) . ", '$t', 'b')");
+	like(verify($t), qr/^t\|\|/, "chain $t verifies before it is tampered with");
+}
+new_chain('hd1');
+$node->safe_psql('postgres', q{
+ALTER TABLE tenant_rls.audit_chain DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_chain c SET seq = 1, hash = b.hash, logged_at = b.logged_at
+  FROM tenant_rls.audit_batch b WHERE c.tenant = 'hd1' AND b.tenant = 'hd1' AND b.seq = 1;
+ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard;
+});
+like(verify('hd1'), qr/^f\|2\|batch 2 follows the chain head \(batch 1\): it was inserted, or the head was modified/,
+	'a batch past the chain head is named, not the head\'s');
+new_chain('hd2');
+tamper(q{UPDATE tenant_rls.audit_batch SET audit_key = tenant_rls.audit_key('hd2x', table_oid::regclass, row_key)
+          WHERE tenant = 'hd2' AND seq = 2});
+like(verify('hd2'), qr/^f\|2\|batch 2 is stored outside this tenant's range of audit keys/,
+	'a batch whose audit_key left the tenant\'s range is named so, not as deleted');
+new_chain('hd3');
+$node->safe_psql('postgres', q{
+ALTER TABLE tenant_rls.audit_chain DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_chain SET logged_at = NULL WHERE tenant = 'hd3';
+ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard;
+});
+like(verify('hd3'), qr/^f\|2\|the chain head \(batch 2\) was modified: its logged_at is not that of the last batch/,
+	'a head whose logged_at was set to NULL is named');
+
 # a whole chain relabelled to another tenant, keys and head included
 $node->safe_psql('postgres', q{INSERT INTO public.t VALUES (3100, 'hcz', 'a'); INSERT INTO public.t VALUES (3101, 'hcz', 'b');});
 tamper(q{UPDATE tenant_rls.audit_batch SET tenant = 'hcy', audit_key = tenant_rls.audit_key('hcy', table_oid::regclass, row_key)
