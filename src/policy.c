@@ -852,9 +852,10 @@ static const char *const own_policy_names[] = {
 };
 
 /*
- * A policy of relid with a reserved name that protect() does not give its
- * own, or NULL: reserved_policy_present() without SPI, for the report (a
- * registered table's is looked at too: the report then gives no fix).
+ * A policy of relid with a reserved name that is not one of the names
+ * protect() itself gives (those are adopted, see own_policies_present()),
+ * the first by name, or NULL.  protect() refuses such a table; the report
+ * gives it no fix.
  */
 static char *
 reserved_policy_name(Oid relid)
@@ -882,37 +883,6 @@ reserved_policy_name(Oid relid)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
-}
-
-static Datum
-own_policy_names_array(void)
-{
-	Datum		elems[lengthof(own_policy_names)];
-
-	for (int i = 0; i < lengthof(own_policy_names); i++)
-		elems[i] = CStringGetTextDatum(own_policy_names[i]);
-	return PointerGetDatum(construct_array(elems, lengthof(own_policy_names),
-										   TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-/*
- * Does the relation carry a policy with a reserved name that is not one of
- * the names protect() itself creates?  (Those are adopted, see
- * own_policies_present().)
- */
-static char *
-reserved_policy_present(Oid relid)
-{
-	Oid			types[2] = {OIDOID, TEXTARRAYOID};
-	Datum		vals[2] = {ObjectIdGetDatum(relid), own_policy_names_array()};
-
-	spi_exec_privileged("SELECT polname::text FROM pg_catalog.pg_policy"
-						" WHERE polrelid OPERATOR(pg_catalog.=) $1"
-						"   AND pg_catalog.starts_with(polname::text, 'tenant_rls_')"
-						"   AND polname::text OPERATOR(pg_catalog.<>) ALL ($2)"
-						" ORDER BY 1 LIMIT 1",
-						2, types, vals, NULL, true);
-	return SPI_processed > 0 ? spi_getstr(0, 1) : NULL;
 }
 
 /*
@@ -1489,7 +1459,7 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 
 		if (tarr[i]->registered)
 			continue;
-		name = reserved_policy_present(tarr[i]->relid);
+		name = reserved_policy_name(tarr[i]->relid);
 		if (name)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
