@@ -143,6 +143,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A role that can log in has REPLICATION (or can SET ROLE to one that has): logical decoding and pg_basebackup read every tenant''s rows and the audit log without row-level security, and a base backup carries the signing key and the audit key (error when the role also has privileges on tenant tables, warning for a dedicated replication role).'),
     ('role_all_data', 'error', 'login role reads or writes all data',
      'A role that can log in is a member of pg_read_all_data or pg_write_all_data (directly or through other roles): the extension''s own tables have no row-level security, so it reads every tenant''s audit entries, or gives its tenant another tenant''s rows with an INSERT into tenant_rls.tenant_grant and rewrites the registry and the accepted findings (warning for a BYPASSRLS role that only reads: a dump role).'),
+    ('role_reads_all_stats', 'error', 'application role reads every session''s statements',
+     'A role that can log in and read or change tenant tables is a member of pg_read_all_stats (directly, through pg_monitor or other roles): pg_stat_activity shows it the statements every other role''s sessions run or last ran, with the values written in them, so one login role per tenant no longer keeps tenants from reading each other''s statements.'),
     ('role_createrole', 'error', 'login role with CREATEROLE',
      'A role that can log in has CREATEROLE: in PostgreSQL 15 it can grant itself any role that is not a superuser (pg_read_server_files: the signing key; pg_write_all_data: tenant_rls.tenant_grant; the role tenant_rls.admin_role names, or create that role if it does not exist; BYPASSRLS roles; the owners of tenant tables).'),
     ('role_server_files', 'error', 'login role reads or writes server files',
@@ -219,6 +221,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A role that can log in has the privileges of the role tenant_rls.admin_role names (in this session, or as stored with ALTER ROLE / ALTER DATABASE ... SET or in the configuration files): policies let it read and change every tenant''s rows, and strict mode lets it set any tenant.'),
     ('table_without_tenant_column', 'warning', 'table without tenant column and not global',
      'A table in a managed schema has no tenant column and is not marked global: nobody decided whether it is shared.'),
+    ('tenant_row_type_column', 'error', 'column holds whole rows of a tenant table',
+     'A table that tenant_rls does not protect has a column whose type is the row type of a tenant table (or an array, a domain or a composite type built on it): each value is a whole row of some tenant, tenant column included, and whoever reads the table reads the rows of every tenant.'),
     ('global_table_has_tenant_column', 'warning', 'global table with the tenant column',
      'A table marked global (mark_global()) has the tenant column: every tenant reads and changes all its rows, which the column says belong to tenants (unprotect() followed by mark_global() leaves such a table). A table whose primary key is the tenant column alone, the table of tenants, is not reported.'),
     ('registry_stale', 'warning', 'registry row without table',
@@ -362,15 +366,19 @@ COMMENT ON FUNCTION tenant_rls._audit_row_triggers() IS
 -- Does a function body (of language lang) run SQL built at run time, whose
 -- table names the report cannot see: EXECUTE and the SPI calls of the
 -- procedural languages, in any language the built-in functions that run a
--- query given as text (also called by a quoted name), and identifiers
--- written with Unicode escapes (U&"\0061"), which the report cannot match.
+-- query given as text (also called by a quoted name) and those of contrib's
+-- tablefunc and xml2 (crosstab(), connectby(), xpath_table()), a DO block
+-- (which a LANGUAGE sql body may run), and identifiers written with Unicode
+-- escapes (U&"\0061"), which the report cannot match (review rev32b).
 CREATE FUNCTION tenant_rls._runs_dynamic_sql(lang name, body text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT (lang NOT IN ('sql', 'internal', 'c')
             AND lower(body) ~ '\m(execute|spi_exec|spi_exec_query|spi_query|spi_prepare|spi_exec_prepared|spi_query_prepared|spi_execp)\M|plpy\.cursor')
-        OR lower(body) ~ '\m(query_to_xml|query_to_xml_and_xmlschema|query_to_xmlschema|cursor_to_xml|table_to_xml|table_to_xml_and_xmlschema|table_to_xmlschema|schema_to_xml|schema_to_xml_and_xmlschema|schema_to_xmlschema|database_to_xml|database_to_xml_and_xmlschema|database_to_xmlschema|ts_stat|ts_rewrite|dblink|dblink_exec|dblink_open|dblink_send_query)"?\s*\('
+        OR lower(body) ~ '\m(query_to_xml|query_to_xml_and_xmlschema|query_to_xmlschema|cursor_to_xml|table_to_xml|table_to_xml_and_xmlschema|table_to_xmlschema|schema_to_xml|schema_to_xml_and_xmlschema|schema_to_xmlschema|database_to_xml|database_to_xml_and_xmlschema|database_to_xmlschema|ts_stat|ts_rewrite|dblink|dblink_exec|dblink_open|dblink_send_query|crosstab|crosstab2|crosstab3|crosstab4|connectby|xpath_table)"?\s*\('
+        -- a DO block, also in a LANGUAGE sql body: PL/pgSQL run as the definer
+        OR lower(body) ~ '\mdo\s+(e?''|\$|language\M)'
         OR lower(body) ~ 'u&"'
     $$;
 COMMENT ON FUNCTION tenant_rls._runs_dynamic_sql(name, text) IS
@@ -724,6 +732,27 @@ tt AS MATERIALIZED (SELECT * FROM tenant_rls._tables()),
 ten AS MATERIALIZED (
     SELECT * FROM tt
      WHERE tt.status <> 'global' AND (tt.tenant_attnum IS NOT NULL OR tt.status = 'protected')),
+-- tenant_row_type_column (review rev32b): the types whose values are whole
+-- rows of tenant tables.  The columns of user types (one scan of
+-- pg_attribute), then what contains what among user types: an array of its
+-- element, a domain of its base type, a table's or composite type's row
+-- type of its columns' types; then, from the tenant tables' row types,
+-- every type that contains one, at any depth
+ucol AS MATERIALIZED (
+    SELECT a.attrelid, a.attname, a.atttypid, a.atttypmod FROM pg_attribute a
+     WHERE a.atttypid >= 16384 AND a.attnum > 0 AND NOT a.attisdropped),
+tyedge AS MATERIALIZED (
+    SELECT y.typelem AS inner_type, y.oid AS outer_type FROM pg_type y
+     WHERE y.typelem >= 16384 AND y.typcategory = 'A'
+    UNION ALL
+    SELECT y.typbasetype, y.oid FROM pg_type y WHERE y.typtype = 'd' AND y.typbasetype >= 16384
+    UNION ALL
+    SELECT u.atttypid, c.reltype
+      FROM ucol u JOIN pg_class c ON c.oid = u.attrelid AND c.relkind IN ('r', 'p', 'f', 'c')),
+rowtype(typid, trelid) AS (
+    SELECT c.reltype, t.relid FROM ten t JOIN pg_class c ON c.oid = t.relid
+    UNION
+    SELECT e.outer_type, r.trelid FROM rowtype r JOIN tyedge e ON e.inner_type = r.typid),
 -- extension members, found from the extensions' side (the reference index:
 -- a few rows, where the depender side visits every table's dependencies).
 -- Only those an extension script made are left out of the findings: owned
@@ -2143,6 +2172,16 @@ SELECT 'trigger_notifies', 'warning', x.object, x.kind,
           JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
           JOIN tnotify n ON n.fid = tg.tgfoid
         UNION ALL
+        -- contrib tcn's trigger function (C: no body to read) notifies the
+        -- changed row's key (review rev32b)
+        SELECT format('%I ON %s', tg.tgname, t.qname), 'trigger', format('Trigger %I', tg.tgname), t.qname, t.relid,
+               format('its function %s is contrib tcn''s triggered_change_notification(), which sends the key of every changed row',
+                      tg.tgfoid::regprocedure)
+          FROM ten t
+          JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
+         WHERE tg.tgfoid IN (SELECT p.oid FROM pg_proc p
+                              WHERE p.prolang = 13 AND p.prosrc = 'triggered_change_notification')
+        UNION ALL
         SELECT format('%I ON %s', rw.rulename, t.qname), 'rule', format('Rule %I', rw.rulename), t.qname, t.relid,
                'a NOTIFY action'
           FROM ten t
@@ -2236,6 +2275,31 @@ SELECT 'materialized_view_over_tenant_table', 'error', v.vname, 'materialized vi
        'A materialized view has no row-level security: whoever can read it sees the rows of every tenant captured at refresh (by its owner). Replace it by a security_invoker view or a per-tenant summary table protected by tenant_rls.',
        NULL, NULL::oid
   FROM vrel v WHERE v.relkind = 'm'
+UNION ALL
+-- a materialized view that runs SQL given as text (query_to_xml(),
+-- crosstab(), a user function with EXECUTE) as an owner who bypasses
+-- row-level security: which tables it stores is not in the catalog, as for
+-- such SECURITY DEFINER functions (review rev32b)
+SELECT 'materialized_view_over_tenant_table', 'error', m.vname, 'materialized view',
+       format('Materialized view %s runs SQL given as text (%s) as its owner %s, who %s.', m.vname,
+              CASE WHEN m.dyn_text THEN 'query_to_xml(), crosstab() and the like' ELSE 'through a function it calls' END,
+              quote_ident(r.rolname),
+              CASE WHEN r.rolsuper OR r.rolbypassrls THEN 'bypasses row-level security'
+                   ELSE format('has the privileges of %s, the tenant_rls admin role', adm.name) END),
+       'A materialized view has no row-level security, and the tables such SQL reads are named only at run time: at refresh it can store the rows of every tenant of any tenant table, and every reader sees them. Replace it by a security_invoker view or a per-tenant summary table protected by tenant_rls, or give it an owner subject to row-level security.',
+       NULL, NULL::oid
+  FROM (SELECT c.oid, format('%I.%I', n.nspname, c.relname) AS vname, c.relowner,
+               tenant_rls._runs_dynamic_sql('sql', pg_get_viewdef(c.oid)) AS dyn_text,
+               EXISTS (SELECT 1 FROM callee0 k JOIN cdynup d ON d.fid = k.fid
+                        WHERE k.kind = 'm' AND k.caller = c.oid) AS dyn_call
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind = 'm' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+           AND c.oid NOT IN (SELECT e.objid FROM extrels e)
+           AND c.oid NOT IN (SELECT v.oid FROM vrel v)) m
+  JOIN pg_roles r ON r.oid = m.relowner
+  LEFT JOIN LATERAL (SELECT min(quote_ident(a.rolname)) AS name FROM admins a
+                      WHERE pg_has_role(r.oid, a.oid, 'USAGE')) adm ON true
+ WHERE (m.dyn_text OR m.dyn_call) AND (r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL)
 UNION ALL
 SELECT 'security_definer_reads_tenant_table',
        CASE WHEN r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL OR x.unprotected THEN 'error' ELSE 'warning' END,
@@ -2448,6 +2512,30 @@ SELECT 'role_server_files', 'error', quote_ident(l.rolname), 'role',
   JOIN pg_roles b ON b.rolname IN ('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program')
                  AND pg_has_role(l.oid, b.oid, 'MEMBER')
   LEFT JOIN pg_auth_members m ON m.member = l.oid AND m.roleid = b.oid
+UNION ALL
+-- application roles with the privileges of pg_read_all_stats (pg_monitor
+-- has them): pg_stat_activity shows them every role's statements, values
+-- and all (review rev32b); a monitoring role that reads no tenant table is
+-- not reported
+SELECT 'role_reads_all_stats', 'error', quote_ident(l.rolname), 'role',
+       format('Application role %s is a member of pg_read_all_stats%s.', quote_ident(l.rolname),
+              CASE WHEN EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = l.oid AND m.roleid = b.oid) THEN ''
+                   WHEN EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                                 WHERE m.member = l.oid AND g.rolname = 'pg_monitor') THEN ' (through pg_monitor)'
+                   ELSE ' (through another role)' END),
+       'pg_stat_activity shows it the text of every other session''s current or last statement, with the values written in it (the rows other tenants insert, the values they look up): one login role per tenant no longer keeps tenants apart. Give monitoring to a role that reads no tenant table, or, for the tenant roles, ALTER ROLE ... SET tenant_rls.mask_activity_values = on and track_activities = off (doc/context_security.md).',
+       (SELECT format('REVOKE %s FROM %I;', string_agg(quote_ident(g.rolname), ', ' ORDER BY g.rolname), l.rolname)
+          FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+         WHERE m.member = l.oid AND g.rolname IN ('pg_read_all_stats', 'pg_monitor')
+        HAVING count(*) > 0
+           -- (no fix when another membership leads there as well)
+           AND NOT EXISTS (SELECT 1 FROM pg_auth_members m2 JOIN pg_roles g2 ON g2.oid = m2.roleid
+                            WHERE m2.member = l.oid AND g2.rolname NOT IN ('pg_read_all_stats', 'pg_monitor')
+                              AND pg_has_role(g2.oid, b.oid, 'MEMBER'))),
+       NULL::oid
+  FROM logins l
+  JOIN approles a ON a.oid = l.oid
+  JOIN pg_roles b ON b.rolname = 'pg_read_all_stats' AND pg_has_role(l.oid, b.oid, 'MEMBER')
 UNION ALL
 -- members of pg_read_all_data / pg_write_all_data: they do not bypass
 -- row-level security, but the extension's own tables (tenant_grant, the
@@ -3369,6 +3457,28 @@ SELECT 'table_without_tenant_column', 'warning', t.qname, 'table',
   FROM tt t LEFT JOIN extrels e ON e.objid = t.relid
  WHERE t.in_managed_schema AND t.status = 'unprotected' AND t.tenant_attnum IS NULL
    AND t.parent_relid IS NULL AND e.objid IS NULL
+UNION ALL
+-- a column holding whole rows of a tenant table, in a table tenant_rls does
+-- not protect (a snapshot or archive of rows): row-level security cannot see
+-- the tenant inside the value
+SELECT 'tenant_row_type_column', 'error', x.qname, 'table',
+       format('Column %I of %s holds rows of tenant table %s (type %s).', x.attname, x.qname,
+              x.tname, format_type(x.atttypid, x.atttypmod)),
+       format('Row-level security filters a table by its own columns: whoever can read %s reads the stored rows of every tenant, tenant column and all. Give it a tenant column of its own (ALTER TABLE ... ADD COLUMN, then UPDATE ... SET tenant_id = (%I).tenant_id) and protect it, or grant no privilege on it to tenant roles; marking it global does not help.',
+              x.qname, x.attname),
+       NULL, x.relid
+  FROM (SELECT c.oid AS relid, format('%I.%I', n.nspname, c.relname) AS qname, u.attname, u.atttypid, u.atttypmod,
+               (SELECT format('%I.%I', tn.nspname, tc.relname) FROM pg_class tc
+                  JOIN pg_namespace tn ON tn.oid = tc.relnamespace WHERE tc.oid = h.trelid) AS tname
+          FROM ucol u
+          JOIN (SELECT r.typid, min(r.trelid) AS trelid FROM rowtype r GROUP BY r.typid) h ON h.typid = u.atttypid
+          JOIN pg_class c ON c.oid = u.attrelid AND c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN tt ON tt.relid = c.oid
+         WHERE coalesce(tt.status, 'unprotected') <> 'protected'
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls') AND n.nspname !~ '^pg_'
+           AND c.oid NOT IN (SELECT e.objid FROM extrels e)
+        OFFSET 0) x
 UNION ALL
 SELECT 'global_table_has_tenant_column', 'warning', t.qname, 'table',
        format('Table %s is marked global but has the tenant column %I.', t.qname, t.tenant_column),
