@@ -1610,6 +1610,18 @@ static List *pending = NIL;		/* PendingBatch *, in TopTransactionContext */
 static Size pending_bytes = 0;
 
 /*
+ * What the last flush or spill left queued: the next early flush comes when
+ * PENDING_FLUSH_BYTES more are queued.  With deferred delivery an early
+ * flush inside a savepoint sends only that savepoint's batches (a message
+ * belongs to the subtransaction that writes it); the outer levels' stay
+ * queued, and without this floor every later change in a savepoint became a
+ * message of its own, kept by the worker per subtransaction (review rev32a:
+ * a loop of PL/pgSQL exception blocks after 32 MB made one per row and held
+ * up delivery for every tenant).
+ */
+static Size pending_floor = 0;
+
+/*
  * The transaction's spill file: a temporary file (fd.c) owned by the top
  * transaction's resource owner (one of a subtransaction would close it when
  * the subtransaction ends), closed once written at commit, by the resource
@@ -1789,6 +1801,7 @@ chain_xact_callback(XactEvent event, void *arg)
 			preparing = false;
 			pending = NIL;
 			pending_bytes = 0;
+			pending_floor = 0;
 			deferred_level = 0;
 			xact_purged = false;
 			/* (at abort its resource owner closes it) */
@@ -1832,6 +1845,7 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				free_batch((PendingBatch *) llast(pending));
 				pending = list_delete_last(pending);
 			}
+			pending_floor = Min(pending_floor, pending_bytes);
 		}
 		else
 		{
@@ -2358,6 +2372,7 @@ spill_pending(void)
 	pending_bytes = 0;
 	foreach(lc, pending)
 		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
+	pending_floor = pending_bytes;
 	MemoryContextSwitchTo(old);
 }
 
@@ -2524,6 +2539,7 @@ flush_pending(int level, bool early)
 	pending_bytes = 0;
 	foreach(lc, later)
 		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
+	pending_floor = pending_bytes;
 
 	if (defer && defer_batches(now))
 	{
@@ -3159,7 +3175,7 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
 		pending_bytes += sizeof(int64);
 	}
 
-	if (pending_bytes > PENDING_FLUSH_BYTES)
+	if (pending_bytes > pending_floor + PENDING_FLUSH_BYTES)
 		flush_pending(level, true);
 }
 

@@ -654,9 +654,9 @@ typedef struct KeptMessage
 #define KEEP_IN_MEMORY_MAX	(1024 * 1024)
 
 /*
- * ... and none once the messages kept in memory reach this in all: a loop of
- * PL/pgSQL exception blocks past the 32 MB flush writes one message per row,
- * each under its own subtransaction.
+ * ... and none once the messages kept in memory reach this in all (many
+ * transactions' early flushes; audit_chain.c sends a transaction's next
+ * early flush only when 32 MB more are queued, also from savepoints).
  */
 #define KEEP_IN_MEMORY_TOTAL	(64 * 1024 * 1024)
 static Size kept_in_memory = 0;
@@ -1319,6 +1319,29 @@ worker_claim(Oid dboid)
 	return ok;
 }
 
+/*
+ * The settings a worker connected to a database runs with, whatever that
+ * database's stored settings say: ALTER DATABASE ... SET by its owner, who
+ * need not be a superuser, is applied to background workers too.  role made
+ * the delivery worker run as a tenant role, which may not write its state
+ * (review rev32a: delivery failed until the setting was removed); a
+ * read-only default, a timeout or serializable isolation would make it
+ * fail; search_path would let the owner's objects capture its names.
+ */
+void
+audit_worker_settings(void)
+{
+	SetConfigOption("role", "none", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_tablespace", "", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("row_security", "on", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
 void
 tenant_rls_delivery_worker_main(Datum arg)
 {
@@ -1339,14 +1362,10 @@ tenant_rls_delivery_worker_main(Datum arg)
 	before_shmem_exit(worker_exit, (Datum) 0);
 
 	/* what the worker's transactions run with, whatever the configuration says */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	audit_worker_settings();
 	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("tenant_rls.audit_delivery", "immediate", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
-	/* settings stored with ALTER DATABASE ... SET must not make it fail */
 	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 
 	slot_name_for(dboid, slot_name);
 	if (SearchNamedReplicationSlot(slot_name, true) == NULL)

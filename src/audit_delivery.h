@@ -46,6 +46,9 @@ extern void audit_delivery_drain(void);
 typedef const char *(*AuditMessageFetch) (int i, Size *len, bool *transient, void *arg);
 extern int	audit_deliver(int n, AuditMessageFetch fetch, void *arg);
 
+/* a background worker connected to a database: settings stored for it do not apply */
+extern void audit_worker_settings(void);
+
 /* tenant_rls_audit_init(): settings; when preloaded, shared memory and the launcher */
 extern void audit_delivery_init(void);
 

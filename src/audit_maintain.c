@@ -55,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "audit_delivery.h"
 #include "policy.h"
 
 PGDLLEXPORT void tenant_rls_audit_maintain_main(Datum arg);
@@ -531,11 +532,7 @@ tenant_rls_audit_maintain_main(Datum arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
 
 	/* what the transaction runs with, whatever the configuration says */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	audit_worker_settings();
 	/* see LOCK_QUEUE_EVERY (and any other lock audit_maintain() waits for) */
 	SetConfigOption("lock_timeout", "200ms", PGC_SUSET, PGC_S_OVERRIDE);
 

@@ -366,6 +366,7 @@ prune_planner(Query *parse, const char *query_string, int cursorOptions,
 	ValueMode	outer = value_mode;
 	PlannedStmt *result;
 	bool		just_analysed = parse == analysed_query;
+	char	   *volatile before = NULL;
 
 	analysed_query = NULL;
 	value_mode = VALUE_NONE;
@@ -381,6 +382,12 @@ prune_planner(Query *parse, const char *query_string, int cursorOptions,
 				!query_tree_walker(parse, has_extern_param_walker, NULL, 0))
 				value_mode = just_analysed ? VALUE_AND_DEPEND : VALUE_KEYED_AND_DEPEND;
 		}
+	}
+	if (value_mode != VALUE_NONE)
+	{
+		const char *v = tenant_setting_get();
+
+		before = pstrdup(v ? v : "");
 	}
 	PG_TRY();
 	{
@@ -403,6 +410,20 @@ prune_planner(Query *parse, const char *query_string, int cursorOptions,
 	 */
 	if (plan_has_marker(result, tenant_plan_hash))
 		plans_depend_on_tenant = true;
+
+	/*
+	 * A plan with the value, made while the tenant changed: refused here,
+	 * not when it runs, so that EXPLAIN (which runs nothing) and a cursor
+	 * declared with it do not go on under the new tenant (review rev32c).
+	 */
+	if (before != NULL)
+	{
+		const char *v = tenant_setting_get();
+
+		if (strcmp(v ? v : "", before) != 0 && plan_has_marker(result, tenant_value_hash))
+			tenant_planned_tenant_mismatch(before, v);
+		pfree(before);
+	}
 	return result;
 }
 
@@ -786,15 +807,31 @@ prune_executor_start(QueryDesc *queryDesc, int eflags)
 	RunningHandle *h;
 	RunningPlan *p;
 	char	   *planned;
+	char	   *before = NULL;
 	bool		found;
+	bool		marked = plan_has_marker(queryDesc->plannedstmt, tenant_value_hash);
 
+	/*
+	 * The tenant the plan starts with, read before the executor starts: its
+	 * start-up evaluates STABLE expressions to prune partitions (also for
+	 * EXPLAIN without ANALYZE), which may call user code that changes the
+	 * tenant before the plan is registered below (review rev32c).
+	 */
+	if (marked)
+	{
+		v = tenant_setting_get();
+		before = pstrdup(v ? v : "");
+	}
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 
-	if (!plan_has_marker(queryDesc->plannedstmt, tenant_value_hash))
+	if (!marked)
 		return;
+	v = tenant_setting_get();
+	if (strcmp(v ? v : "", before) != 0)
+		tenant_planned_tenant_mismatch(before, v);
 
 	if (running == NULL)
 	{
@@ -807,8 +844,8 @@ prune_executor_start(QueryDesc *queryDesc, int eflags)
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	h = MemoryContextAlloc(queryDesc->estate->es_query_cxt, sizeof(RunningHandle));
-	v = tenant_setting_get();
-	planned = MemoryContextStrdup(queryDesc->estate->es_query_cxt, v ? v : "");
+	planned = MemoryContextStrdup(queryDesc->estate->es_query_cxt, before);
+	pfree(before);
 	p = hash_search(running, &queryDesc, HASH_ENTER, &found);
 	if (found)
 	{

@@ -397,6 +397,32 @@ is($node->safe_psql('app', q{SELECT count(*) FROM tenant_rls.audit_log WHERE row
 	is($node->safe_psql('app', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0', 'chains ok');
 }
 
+# after the early flush, a loop of savepoints (PL/pgSQL exception blocks)
+# must not send one message per row: the next early flush waits for 32 MB
+# more (review rev32a: 600,000 messages kept by the worker, every tenant's
+# delivery held up)
+{
+	my $out = $node->safe_psql('app', q{SET ROLE tenant;
+		BEGIN; SELECT tenant_rls.set_tenant('c') \g /dev/null
+		INSERT INTO public.big (id, v) SELECT i, repeat('x', 1000) FROM generate_series(200001, 229000) i;
+		DO $$ BEGIN FOR i IN 200001..203000 LOOP
+			BEGIN UPDATE public.big SET v = repeat('y', 1000) WHERE id = i; EXCEPTION WHEN others THEN RAISE; END;
+		END LOOP; END $$;
+		} . other_session('app', 'tenant', q{BEGIN; SELECT tenant_rls.set_tenant('a');
+			INSERT INTO public.d (id, v) VALUES (7000, 'marker'); COMMIT;}) . "\n"
+		. other_session('app', 'postgres', q{SELECT 'waited ' || tenant_rls.audit_delivery_wait('60 s')}) . "\n"
+		. other_session('app', 'postgres', q{SELECT 'pending ' || pending_transactions FROM tenant_rls.audit_delivery_status()}) . "\n"
+		. q{COMMIT;});
+	like($out, qr/^waited true$/m, 'savepoint loop after the early flush: another tenant\'s commit is delivered meanwhile');
+	my ($pending) = $out =~ /^pending (\d+)$/m;
+	ok(defined $pending && $pending <= 3,
+		'... and the open transaction has sent a few messages, not one per savepoint (pending transactions: ' . ($pending // 'none') . ')');
+	is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't', '... delivered after its commit');
+	is($node->safe_psql('app', q{SELECT count(*) FILTER (WHERE operation = 'INSERT') || ' ' || count(*) FILTER (WHERE operation = 'UPDATE')
+		FROM tenant_rls.audit_log WHERE tenant = 'c' AND table_name = 'big'}), '29000 3000', '... every entry, once');
+	is($node->safe_psql('app', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0', '... chains ok');
+}
+
 # ---------------------------------------------------------------- 5. forgery
 my $rejected0 = $node->safe_psql('app', 'SELECT messages_rejected FROM tenant_rls.audit_delivery_status()');
 my $batches0 = $node->safe_psql('app', 'SELECT count(*) FROM tenant_rls.audit_batch');
@@ -829,6 +855,32 @@ is($node->safe_psql('noslot', q{SELECT delivery FROM tenant_rls.audit_delivery_s
 	is($w, 't', 'noslot: audit_delivery_wait() after the failed start() is true (nothing is deferred)');
 	cmp_ok(time - $t, '<', 3, '... at once');
 }
+
+# settings the owner of a database (not a superuser) stores for it do not
+# apply to the workers: a role would make them run as that role (review
+# rev32a: delivery failed, "permission denied for table
+# audit_delivery_state"), a read-only default or a timeout make them fail
+$node->safe_psql('postgres', q{CREATE DATABASE dbset OWNER dbowner;});
+$node->safe_psql('dbset', $setup_db . 'SELECT tenant_rls.audit_delivery_start();
+	ALTER DATABASE dbset SET tenant_rls.audit_delivery = deferred;');
+$node->safe_psql('dbset', q{ALTER DATABASE dbset SET role = 'tenant';
+	ALTER DATABASE dbset SET default_transaction_read_only = on;
+	ALTER DATABASE dbset SET statement_timeout = '1ms';
+	ALTER DATABASE dbset SET search_path = public;}, extra_params => [ '-U', 'dbowner' ]);
+$node->restart;
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'tenant_rls audit delivery' AND datname = 'dbset'}),
+	'dbset: the worker runs after the restart');
+$node->safe_psql('dbset', q{SET default_transaction_read_only = off; SET statement_timeout = 0;
+	BEGIN; SELECT tenant_rls.set_tenant('a') \g /dev/null
+	INSERT INTO public.d (id, v) VALUES (1, 'settings of the database'); COMMIT;});
+is($node->safe_psql('dbset', q{SET statement_timeout = 0; SELECT tenant_rls.audit_delivery_wait('30 s')}), 't',
+	'dbset: delivered despite the database\'s role, read-only and timeout settings');
+is($node->safe_psql('dbset', q{SET ROLE NONE; SET statement_timeout = 0; SELECT count(*) || ' ' || min(db_user) FROM tenant_rls.audit_log}), '1 tenant',
+	'... the entry, with the writer as its user');
+is($node->safe_psql('dbset', q{SET ROLE NONE; SET statement_timeout = 0; SELECT delivery FROM tenant_rls.audit_delivery_status()}), 'deferred',
+	'... and delivery is not failing');
+ok(!$node->log_contains(qr/permission denied for table audit_delivery_state|read-only transaction|statement timeout/),
+	'... no worker error in the server log');
 
 $node->stop;
 done_testing();

@@ -298,6 +298,49 @@ like(as_app_err(q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
 SELECT s.open_as_2(0) \g /dev/null
 FETCH 3 FROM c2; COMMIT;}),
 	qr/ERROR:  statement planned for tenant "2" ran with tenant "1"/, '... and fetched under the tenant the SET clause gave back: fails');
+# a change of tenant while the executor starts (a STABLE function run to
+# prune partitions at start-up, also under EXPLAIN): an error naming both
+# tenants, before the plan is registered as running (review rev32c)
+{
+	$node->safe_psql('postgres', q{SET client_min_messages = error;
+SET ROLE owner_role;
+CREATE TABLE s.sub (tenant_id bigint NOT NULL, id int NOT NULL) PARTITION BY LIST (tenant_id);
+CREATE TABLE s.sub_1 PARTITION OF s.sub FOR VALUES IN (1) PARTITION BY HASH (id);
+CREATE TABLE s.sub_1a PARTITION OF s.sub_1 FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE s.sub_1b PARTITION OF s.sub_1 FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+CREATE TABLE s.sub_2 PARTITION OF s.sub FOR VALUES IN (2);
+RESET ROLE;
+INSERT INTO s.sub SELECT t, i FROM generate_series(1, 2) t, generate_series(1, 10) i;
+SELECT count(*) FROM tenant_rls.protect('s.sub');
+GRANT SELECT ON s.sub TO app;});
+	# st() changes the tenant when the planner estimates with it; st2() only
+	# when it is called the second time, by the executor's start-up
+	my $st = q{CREATE FUNCTION pg_temp.st() RETURNS int LANGUAGE plpgsql STABLE
+	AS $$ BEGIN PERFORM set_config('app.current_tenant_id', '2', true); RETURN 1; END $$;
+CREATE FUNCTION pg_temp.st2() RETURNS int LANGUAGE plpgsql STABLE
+	AS $$ BEGIN
+	IF current_setting('x.calls', true) = '1' THEN PERFORM set_config('app.current_tenant_id', '2', true); END IF;
+	PERFORM set_config('x.calls', '1', true); RETURN 1; END $$;
+};
+	my (undef, $out, $err) = $node->psql('postgres', $st . q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) SELECT * FROM s.sub WHERE id = pg_temp.st();
+ROLLBACK;
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+EXPLAIN (COSTS OFF) SELECT * FROM s.sub WHERE id = pg_temp.st2();
+ROLLBACK;
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+DECLARE c CURSOR FOR SELECT * FROM s.sub WHERE id = pg_temp.st2();
+ROLLBACK;
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SELECT count(*) FROM s.sub WHERE id = pg_temp.st2();
+ROLLBACK;
+BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
+SELECT current_setting('app.current_tenant_id'), count(*) FROM s.sub;
+ROLLBACK;}, extra_params => [ '-U', 'app' ], on_error_stop => 0);
+	is($out, "1|10", '... the session goes on with its tenant') or diag($err);
+	like($err, qr/\A(?:[^\n]*ERROR:  statement planned for tenant "1" ran with tenant "2"\n(?:[^\n]*(?:DETAIL|HINT|CONTEXT)[^\n]*\n?)*){4}\z/,
+		'a change of tenant while planning (EXPLAIN), or while the executor starts (EXPLAIN, DECLARE, SELECT): refused, naming the planned tenant') or diag($err);
+}
 # a cursor whose fetch failed in a savepoint is gone from the count
 my (undef, $fetched, $fetch_err) = $node->psql('postgres', q{BEGIN; SELECT tenant_rls.set_tenant(1::bigint) \g /dev/null
 DECLARE c CURSOR FOR SELECT tenant_id, 1 / (id - 3) FROM s.orders;
