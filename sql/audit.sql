@@ -367,7 +367,8 @@ SELECT tenant_rls.audit_key('t', 'public.audit_items', 5) & 4294967295 AS one_ro
 -- the history key: the same for the key given as jsonb as for the row
 SELECT tenant_rls.audit_row_key('public.audit_items', '{"id": 1}') =
        (SELECT row_key FROM tenant_rls.audit_batch WHERE tenant = 'acme' AND seq = 4) AS key_matches,
-       tenant_rls.audit_row_key('public.audit_nopk', '{"a": 1}') IS NULL AS no_key_without_pk;
+       tenant_rls.audit_row_key('public.audit_nopk', '{"a": 1}') IS NULL AS no_key_without_pk,
+       tenant_rls.audit_row_key('public.audit_items', '{"id": null}') IS NULL AS no_key_for_null;
 -- a table the caller may not read: no key, and no lock taken on it
 CREATE TABLE public.audit_nosel (id integer PRIMARY KEY);
 SET ROLE tr_audit_app;
@@ -426,6 +427,15 @@ SELECT tenant_rls.enable_updated_at('public.audit_view');
 SELECT tenant_rls.enable_updated_at(0::regclass);
 SELECT tenant_rls.audit_create_partition(NULL);
 SELECT tenant_rls.audit_create_partition('infinity');
+-- (partitions are named by month, YYYYMM: years 1 to 9999; 4713 BC made
+-- the partition of 4713 AD, review rev33b)
+SELECT tenant_rls.audit_create_partition('4713-01-01 00:00+00 BC');
+SELECT tenant_rls.audit_create_partition('294276-12-31 00:00+00');
+SELECT count(*) AS no_partition_made FROM pg_class WHERE relname IN ('audit_batch_p471301', 'audit_batch_p29427612');
+SELECT tenant_rls.audit_maintain(NULL);
+SELECT tenant_rls.disable_updated_at(NULL);
+SELECT tenant_rls.enable_audit('public.audit_items', columns => ARRAY['id', NULL]);
+SELECT tenant_rls.enable_audit('public.audit_items', columns => ARRAY['id', 'qty'], exclude => ARRAY['qty']);
 SELECT tenant_rls.audit_purge(NULL);
 SELECT tenant_rls.audit_purge(now() + interval '1 day');
 SELECT tenant_rls.audit_maintain(-1);

@@ -143,6 +143,9 @@ SELECT table_name FROM tenant_rls.audit_log
 -- owner's rights; enable_audit() as such a caller already fails on the row
 -- trigger PostgreSQL clones)
 SELECT tenant_rls.audit_sync_truncate_triggers(NULL);
+-- disable_audit() of a partition audited through its parent: the parent's
+-- error, not PostgreSQL's "cannot drop trigger ... requires it" (rev33b)
+SELECT tenant_rls.disable_audit('ap.sales_eu');
 SET ROLE tr_ap_other;
 SELECT tenant_rls.audit_sync_truncate_triggers('pg_catalog.pg_class');
 RESET ROLE;
@@ -347,8 +350,39 @@ SELECT * FROM public.ap_row_triggers WHERE relname = 'stock_a';
 SELECT * FROM public.ap_stock_audit WHERE table_name = 'stock_a';
 SELECT relname FROM public.ap_truncate_triggers WHERE relname = 'stock_a';
 
+-- enable_audit() of a partitioned table with a partition below it that is
+-- audited on its own (attached while the partitioned table was not
+-- audited): CREATE TRIGGER failed ("trigger ... already exists"), and so did
+-- lint()'s fix of audit_missing, which is this call (review rev33a).  Now
+-- the partition's own audit goes first, with a NOTICE, as with ATTACH
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.stock_w (tenant_id text NOT NULL, id integer NOT NULL, qty integer, note text,
+                         PRIMARY KEY (tenant_id, id)) PARTITION BY LIST (tenant_id);
+CREATE TABLE ap.stock_wm (LIKE ap.stock_w) PARTITION BY LIST (tenant_id);
+CREATE TABLE ap.stock_wl PARTITION OF ap.stock_wm FOR VALUES IN ('ap-w');
+RESET ROLE;
+SELECT tenant_rls.disable_audit('ap.stock_w');
+SELECT tenant_rls.enable_audit('ap.stock_wm', exclude => '{note}');
+SET ROLE tr_ap_owner;
+ALTER TABLE ap.stock_w ATTACH PARTITION ap.stock_wm FOR VALUES IN ('ap-w');
+RESET ROLE;
+SELECT * FROM public.ap_row_triggers WHERE relname LIKE 'stock_w%';
+SELECT * FROM public.ap_stock_audit WHERE table_name LIKE 'stock_w%';
+SELECT tenant_rls.enable_audit('ap.stock_w');
+-- the partitioned table's trigger, cloned below; the partition's own
+-- configuration and registry flag gone
+SELECT * FROM public.ap_row_triggers WHERE relname LIKE 'stock_w%';
+SELECT * FROM public.ap_stock_audit WHERE table_name LIKE 'stock_w%';
+SELECT code, object FROM tenant_rls.lint() WHERE code = 'audit_missing' AND object LIKE 'ap.stock_w%';
+-- one entry per change, naming the partitioned table, note included
+SET ROLE tr_ap_owner;
+SELECT tenant_rls.set_tenant('ap-w', false) IS NOT NULL AS set;
+INSERT INTO ap.stock_wl (tenant_id, id, qty, note) VALUES ('ap-w', 1, 3, 'recorded');
+RESET ROLE;
+SELECT tenant, table_name, operation, new_row FROM tenant_rls.audit_log WHERE tenant = 'ap-w' ORDER BY seq, entry;
+
 SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify()
- WHERE tenant IN ('ap-a', 'ap-b', 'ap-x', 'ap-q') ORDER BY 1;
+ WHERE tenant IN ('ap-a', 'ap-b', 'ap-x', 'ap-q', 'ap-w') ORDER BY 1;
 DROP VIEW public.ap_row_triggers, public.ap_stock_audit;
 RESET tenant_rls.managed_schemas;
 RESET tenant_rls.audit;

@@ -1109,15 +1109,24 @@ head_logged_at(HeapTuple tup, TupleDesc desc)
 	return isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
 }
 
+/* the lock of a tenant's chain (key "": the entries without tenant) */
+static uint64
+chain_lock_tag(const char *key, LOCKTAG *tag)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key),
+										UINT64CONST(0x74656e616e74));
+
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, AUDIT_LOCK_FIELD4);
+	return h;
+}
+
 static void
 lock_tenant_chain(const char *key)
 {
 	LOCKTAG		tag;
-	uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key),
-										UINT64CONST(0x74656e616e74));
+	uint64		h = chain_lock_tag(key, &tag);
 	TimestampTz deadline;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, AUDIT_LOCK_FIELD4);
 	if (!delivering)
 	{
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
@@ -3691,16 +3700,45 @@ queue_for_lock(Oid relid, LOCKMODE mode, int timeout_ms)
 }
 
 /*
- * How audit_purge() locks the log (ACCESS EXCLUSIVE) and then its default
+ * The chain of the entries without tenant, which audit_purge()'s PURGE entry
+ * goes into at commit, without waiting: the chain table in ROW EXCLUSIVE
+ * first, as every writer takes it (chain_lock_limit()).  False: taken by
+ * another transaction (none of the two is kept).
+ */
+static bool
+purge_try_chain(Oid *chains_out)
+{
+	LOCKTAG		tag;
+	Oid			chains;
+
+	lookup_oids();
+	chains = *chains_out = chain_oid;
+	if (!ConditionalLockRelationOid(chains, RowExclusiveLock))
+		return false;
+	if (all_chains_locked(chains))
+		return true;
+	(void) chain_lock_tag("", &tag);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	UnlockRelationOid(chains, RowExclusiveLock);
+	return false;
+}
+
+/*
+ * How audit_purge() locks the chain its PURGE entry goes into (that of the
+ * entries without tenant), the log (ACCESS EXCLUSIVE) and then its default
  * partition (SHARE ROW EXCLUSIVE): tries without waiting every 20 ms, and
- * about once a second queues for a lock for at most 200 ms.  Under a steady
- * stream of short reads the log is never free at the instant of a try, but a
- * queued request is granted once the reads ahead of it end; queued behind a
- * transaction that stays open, it makes the other readers wait 200 ms at
- * most, not until that transaction ends.  It never waits for one lock while
- * holding the other, except for those 200 ms: holding the default
- * partition's lock while waiting for the log's stalled every audited write
- * that goes there (rev24f), and the reverse every reader.  lock_timeout, if
+ * about once a second queues for a lock of the log for at most 200 ms.
+ * Under a steady stream of short reads the log is never free at the instant
+ * of a try, but a queued request is granted once the reads ahead of it end;
+ * queued behind a transaction that stays open, it makes the other readers
+ * wait 200 ms at most, not until that transaction ends.  It never waits for
+ * one lock while holding another, except for those 200 ms: holding the
+ * default partition's lock while waiting for the log's stalled every
+ * audited write that goes there (rev24f), and the reverse every reader; and
+ * the chain, taken at commit while holding the log, waited for a prepared
+ * transaction that wrote an entry without tenant, with every tenant's reads
+ * of the log queued behind the purge (review rev33a).  lock_timeout, if
  * set, bounds the whole wait (55P03); a cancel or statement_timeout ends it.
  */
 static void
@@ -3711,24 +3749,38 @@ purge_lock_log(bool with_log)
 	for (int tries = 1;; tries++)
 	{
 		bool		queue = tries % 50 == 0;
+		const char *busy = "the audit chain of the entries without tenant";
+		Oid			chains;
 
-		if (!with_log ||
-			ConditionalLockRelationOid(log_oid, AccessExclusiveLock) ||
-			(queue && queue_for_lock(log_oid, AccessExclusiveLock, 200)))
+		if (purge_try_chain(&chains))
 		{
-			if (ConditionalLockRelationOid(default_oid, ShareRowExclusiveLock) ||
-				(queue && queue_for_lock(default_oid, ShareRowExclusiveLock, 200)))
-				return;
-			if (with_log)
-				UnlockRelationOid(log_oid, AccessExclusiveLock);
+			busy = with_log ? "the audit log" : "its default partition";
+			if (!with_log ||
+				ConditionalLockRelationOid(log_oid, AccessExclusiveLock) ||
+				(queue && queue_for_lock(log_oid, AccessExclusiveLock, 200)))
+			{
+				if (ConditionalLockRelationOid(default_oid, ShareRowExclusiveLock) ||
+					(queue && queue_for_lock(default_oid, ShareRowExclusiveLock, 200)))
+					return;
+				if (with_log)
+					UnlockRelationOid(log_oid, AccessExclusiveLock);
+			}
+			{
+				LOCKTAG		tag;
+
+				(void) chain_lock_tag("", &tag);
+				if (!all_chains_locked(chains))
+					LockRelease(&tag, ExclusiveLock, false);
+				UnlockRelationOid(chains, RowExclusiveLock);
+			}
 		}
 		if (LockTimeout > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(), LockTimeout))
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 					 errmsg("could not lock the audit log to purge it within lock_timeout (%d ms)",
 							LockTimeout),
-					 errdetail("Open transactions use %s; audit_purge() waits for them without making other readers or writers wait long behind it.",
-							   with_log ? "the audit log" : "its default partition"),
+					 errdetail("Open transactions use %s; audit_purge() waits for them without making other readers or writers wait long behind it (a prepared transaction: see pg_prepared_xacts).",
+							   busy),
 					 errhint("Retry later, or with a longer lock_timeout (0: until they end).")));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 20, PG_WAIT_EXTENSION);

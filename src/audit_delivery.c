@@ -512,7 +512,9 @@ launcher_scan(void)
 		ReplicationSlot *s = &ReplicationSlotCtl->replication_slots[i];
 		Oid			dboid;
 
-		if (!s->in_use || SlotIsLogical(s) || !parse_slot_name(NameStr(s->data.name), &dboid))
+		/* (a temporary one: audit_delivery_start() has not committed) */
+		if (!s->in_use || SlotIsLogical(s) || s->data.persistency != RS_PERSISTENT ||
+			!parse_slot_name(NameStr(s->data.name), &dboid))
 			continue;
 		dbs[n] = dboid;
 		active[n] = (s->active_pid != 0);
@@ -1900,12 +1902,148 @@ forget_started(void)
 	SPI_finish();
 }
 
+/*
+ * audit_delivery_start() in a transaction: its effects outside the
+ * transaction wait for the commit, and a rollback undoes them (review
+ * rev33b: a rolled-back start, or one that failed after creating the slot,
+ * left a slot holding WAL, a running worker and no record of the start, so
+ * that losing the slot later went unreported).  The slot is created
+ * temporary (RS_TEMPORARY: PostgreSQL drops it when the session ends or an
+ * error is cleaned up, and at restart) and made persistent just before the
+ * commit; the writers defer, and the worker is registered, once the start
+ * has committed.  The launcher adopts only persistent slots.
+ */
+typedef struct StartXact
+{
+	bool		pending;		/* this transaction called start() */
+	bool		created;		/* ... and created the slot, temporary */
+	bool		persisted;		/* ... made persistent before the commit */
+	SubTransactionId subid;		/* the subtransaction that called it */
+} StartXact;
+
+static StartXact start_xact;
+static bool start_callbacks = false;
+
+/* drop the slot this transaction created (in an abort: never an error) */
+static void
+start_undo(void)
+{
+	char		name[NAMEDATALEN];
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (start_xact.created && MyReplicationSlot == NULL)
+	{
+		slot_name_for(MyDatabaseId, name);
+		PG_TRY();
+		{
+			if (SearchNamedReplicationSlot(name, true) != NULL)
+				ReplicationSlotDrop(name, true);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *e;
+
+			MemoryContextSwitchTo(cxt);
+			e = CopyErrorData();
+			FlushErrorState();
+			ereport(WARNING,
+					(errmsg("could not drop replication slot \"%s\" of a deferred audit delivery start that was rolled back: %s",
+							name, e->message),
+					 errhint("Drop it with pg_drop_replication_slot('%s').", name)));
+			FreeErrorData(e);
+		}
+		PG_END_TRY();
+	}
+
+	/*
+	 * (With a slot acquired at an error, PostgreSQL's own cleanup drops the
+	 * temporary one after the abort.)
+	 */
+	memset(&start_xact, 0, sizeof(start_xact));
+}
+
+static void
+start_xact_callback(XactEvent event, void *arg)
+{
+	if (!start_xact.pending && !start_xact.created)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot prepare a transaction that called tenant_rls.audit_delivery_start()"),
+					 errhint("Call tenant_rls.audit_delivery_start() in a transaction of its own.")));
+			break;
+		case XACT_EVENT_PRE_COMMIT:
+			if (start_xact.created)
+			{
+				char		name[NAMEDATALEN];
+
+				if (MyReplicationSlot != NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("cannot start deferred audit delivery while this session uses a replication slot"),
+							 errhint("Call tenant_rls.audit_delivery_start() in an ordinary session that uses no replication slot.")));
+				slot_name_for(MyDatabaseId, name);
+				ReplicationSlotAcquire(name, true);
+				ReplicationSlotPersist();
+				ReplicationSlotRelease();
+				start_xact.persisted = true;
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+			{
+				DeliveryDb *db;
+				bool		start = false;
+
+				LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+				db = find_db(MyDatabaseId, true);
+				if (db != NULL)
+				{
+					db->enabled = true;
+					db->failures = 0;
+					db->slot_lost = false;
+					start = (db->pid == 0);
+					if (start)
+						db->registered_at = GetCurrentTimestamp();
+				}
+				LWLockRelease(shared->lock);
+				memset(&start_xact, 0, sizeof(start_xact));
+				/* (no entry free: the launcher adopts the slot once one is) */
+				if (start && !register_worker(MyDatabaseId))
+					ereport(WARNING,
+							(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+							 errmsg("could not start the audit delivery worker now"),
+							 errdetail("Committed changes wait in the WAL until the worker starts; the launcher tries again every few seconds."),
+							 errhint("Raise max_worker_processes.")));
+			}
+			break;
+		case XACT_EVENT_ABORT:
+			start_undo();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+start_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if ((!start_xact.pending && !start_xact.created) || start_xact.subid != mySubid)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		start_undo();
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		start_xact.subid = parentSubid;
+}
+
 Datum
 tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 {
 	char		name[NAMEDATALEN];
 	DeliveryDb *db;
-	bool		start;
 	bool		usable;
 	bool		busy;
 	bool		full;
@@ -1913,6 +2051,7 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 	HeapTuple	tup;
 
 	require_shared();
+	PreventCommandIfReadOnly("tenant_rls.audit_delivery_start()");
 	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
@@ -1954,6 +2093,20 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 				 errmsg("deferred audit delivery runs in at most %d databases", DELIVERY_MAX_DBS),
 				 errhint("Call tenant_rls.audit_delivery_stop() in a database that can do without it, then try again.")));
 
+	if (!start_callbacks)
+	{
+		RegisterXactCallback(start_xact_callback, NULL);
+		RegisterSubXactCallback(start_subxact_callback, NULL);
+		start_callbacks = true;
+	}
+	if (start_xact.pending)
+		PG_RETURN_VOID();		/* called before in this transaction */
+
+	/* one start at a time: the state row, locked until the commit */
+	SPI_connect();
+	spi_exec_privileged("SELECT 1 FROM tenant_rls.audit_delivery_state FOR UPDATE",
+						0, NULL, NULL, NULL, false);
+
 	slot_name_for(MyDatabaseId, name);
 	if (SearchNamedReplicationSlot(name, true) != NULL)
 	{
@@ -1970,7 +2123,6 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 			ReplicationSlotDrop(name, false);
 		}
 	}
-	SPI_connect();
 	if (SearchNamedReplicationSlot(name, true) == NULL)
 	{
 		Oid			argtypes[1] = {PG_LSNOID};
@@ -1982,13 +2134,14 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 		bool		copied = started && OidIsValid(started_in) && started_in != MyDatabaseId;
 		bool		resumed = false;
 
-		ReplicationSlotCreate(name, false, RS_PERSISTENT, false);
+		ReplicationSlotCreate(name, false, RS_TEMPORARY, false);
+		start_xact.created = true;
+		start_xact.subid = GetCurrentSubTransactionId();
 		ReplicationSlotReserveWal();
 		if (started && !copied)
 			resumed = reserve_from(restart);
 		ReplicationSlotMarkDirty();
-		ReplicationSlotSave();
-		ReplicationSlotRelease();
+		ReplicationSlotRelease();	/* (a temporary slot stays ours) */
 
 		if (resumed)
 			ereport(NOTICE,
@@ -2037,29 +2190,10 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	db = find_db(MyDatabaseId, true);
-	if (db == NULL)
-	{
-		LWLockRelease(shared->lock);
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("deferred audit delivery runs in at most %d databases", DELIVERY_MAX_DBS),
-				 errhint("Call tenant_rls.audit_delivery_stop() in a database that can do without it, then try again.")));
-	}
-	db->enabled = true;
-	db->failures = 0;
-	db->slot_lost = false;
-	start = (db->pid == 0);
-	if (start)
-		db->registered_at = GetCurrentTimestamp();
-	LWLockRelease(shared->lock);
-	if (start && !register_worker(MyDatabaseId))
-		ereport(WARNING,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start the audit delivery worker now"),
-				 errdetail("Committed changes wait in the WAL until the worker starts; the launcher tries again every few seconds."),
-				 errhint("Raise max_worker_processes.")));
+	/* the writers defer, and the worker starts, at the commit */
+	start_xact.pending = true;
+	if (!start_xact.created)
+		start_xact.subid = GetCurrentSubTransactionId();
 	PG_RETURN_VOID();
 }
 

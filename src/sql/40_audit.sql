@@ -255,10 +255,9 @@ CREATE FUNCTION tenant_rls.audit_create_partition(ts timestamptz) RETURNS boolea
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    -- months are UTC months, whatever the session's TimeZone
-    lo   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC');
-    hi   timestamp := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC') OPERATOR(pg_catalog.+) interval '1 month';
-    part text := 'audit_batch_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYYMM');
+    lo   timestamp;
+    hi   timestamp;
+    part text;
     bounds text;
     moved bigint;
     grantee oid;
@@ -268,6 +267,19 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass a time in the month whose partition to create, e.g. now().';
     END IF;
+    -- a partition is named by its month (YYYYMM, which has no era): years
+    -- 1 to 9999 only (review rev33b: 4713 BC made the partition of 4713 AD,
+    -- and a time near the end of the timestamp range failed on its bound)
+    IF ts OPERATOR(pg_catalog.<) '0001-01-01 00:00:00+00'::timestamptz
+       OR ts OPERATOR(pg_catalog.>=) '10000-01-01 00:00:00+00'::timestamptz THEN
+        RAISE EXCEPTION 'the time of an audit partition must be in the years 1 to 9999, not %', ts
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass a time in the month whose partition to create, e.g. now().';
+    END IF;
+    -- months are UTC months, whatever the session's TimeZone
+    lo := pg_catalog.date_trunc('month', ts AT TIME ZONE 'UTC');
+    hi := lo OPERATOR(pg_catalog.+) interval '1 month';
+    part := 'audit_batch_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYYMM');
     IF pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', part)) IS NOT NULL THEN
         -- a partition detached from the log (to archive it) keeps its name:
         -- not replaced, and that month's batches go to the default partition
@@ -425,7 +437,12 @@ DECLARE
     this_month timestamp := pg_catalog.date_trunc('month', pg_catalog.clock_timestamp() AT TIME ZONE 'UTC');
     m timestamptz;
 BEGIN
-    IF months_ahead IS NULL OR months_ahead OPERATOR(pg_catalog.<) 0 OR months_ahead OPERATOR(pg_catalog.>) 120 THEN
+    IF months_ahead IS NULL THEN
+        RAISE EXCEPTION 'months_ahead must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass how many months of partitions to create ahead, e.g. 3.';
+    END IF;
+    IF months_ahead OPERATOR(pg_catalog.<) 0 OR months_ahead OPERATOR(pg_catalog.>) 120 THEN
         RAISE EXCEPTION 'months_ahead must be between 0 and 120'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass how many months of partitions to create ahead, e.g. 3.';
@@ -612,6 +629,10 @@ DECLARE
     kind "char";
     persistence "char";
 BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass the name of an existing table.';
+    END IF;
     SELECT c.relkind, c.relpersistence INTO kind, persistence
       FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl;
     IF kind IS NULL THEN
@@ -638,6 +659,7 @@ DECLARE
     persistence "char";
     col    text;
     parent regclass;
+    part   regclass;
     row_state   "char";
     trunc_state "char";
 BEGIN
@@ -677,12 +699,56 @@ BEGIN
         RAISE EXCEPTION 'cannot audit the tables of tenant_rls itself' USING ERRCODE = 'feature_not_supported',
             HINT = 'Audit your application tables.';
     END IF;
+    IF pg_catalog.array_position(columns, NULL) IS NOT NULL OR pg_catalog.array_position(exclude, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'column names must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Name columns of the table in columns and exclude.';
+    END IF;
+    IF columns OPERATOR(pg_catalog.&&) exclude THEN
+        RAISE EXCEPTION 'column "%" is both in columns and in exclude',
+            (SELECT c FROM pg_catalog.unnest(columns) c WHERE c OPERATOR(pg_catalog.=) ANY (exclude) LIMIT 1)
+            USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Name a column in one of them: columns lists what is recorded, exclude what is left out of all columns.';
+    END IF;
     FOREACH col IN ARRAY COALESCE(pg_catalog.array_cat(columns, exclude), '{}') LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
                         WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) col
                           AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
             RAISE EXCEPTION 'column "%" of table % does not exist', col, tbl USING ERRCODE = 'undefined_column',
                 HINT = 'Name columns of the table in columns and exclude.';
+        END IF;
+    END LOOP;
+
+    -- Partitions below it that are audited on their own (attached before
+    -- it was audited): CREATE TRIGGER below clones the row trigger into
+    -- every partition and failed on these ("trigger ... already exists";
+    -- review rev33a).  As ATTACH PARTITION does below an audited table
+    -- (event_trigger.c), their own audit goes, and the clone records them
+    -- with this table's columns.  (A clone, tgparentid <> 0, goes with the
+    -- trigger it was cloned from; the levels nearest tbl come first.)
+    FOR part IN
+        SELECT t.tgrelid::pg_catalog.regclass
+          FROM pg_catalog.pg_partition_tree(tbl) pt
+          JOIN pg_catalog.pg_trigger t ON t.tgrelid OPERATOR(pg_catalog.=) pt.relid
+         WHERE pt.level OPERATOR(pg_catalog.>) 0 AND NOT t.tgisinternal
+           AND t.tgparentid OPERATOR(pg_catalog.=) 0
+           AND t.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit'
+           AND t.tgfoid OPERATOR(pg_catalog.=) 'tenant_rls.audit_trigger()'::pg_catalog.regprocedure
+         ORDER BY pt.level
+    LOOP
+        IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid OPERATOR(pg_catalog.=) part AND t.tgparentid OPERATOR(pg_catalog.=) 0
+                      AND t.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit') THEN
+            RAISE NOTICE 'partition % was audited on its own; it is audited as a partition of % from now on', part, tbl
+                USING DETAIL = 'Its own audit configuration was removed: the columns given here apply to it.';
+            PERFORM tenant_rls.disable_audit(part);
+            UPDATE tenant_rls.protected_table r
+               SET managed = pg_catalog.jsonb_set(r.managed, '{audit}', 'false'::pg_catalog.jsonb)
+              FROM pg_catalog.pg_class k
+              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+             WHERE k.oid OPERATOR(pg_catalog.=) part
+               AND r.schema_name OPERATOR(pg_catalog.=) n.nspname
+               AND r.table_name OPERATOR(pg_catalog.=) k.relname
+               AND r.managed OPERATOR(pg_catalog.->) 'audit' OPERATOR(pg_catalog.=) 'true'::pg_catalog.jsonb;
         END IF;
     END LOOP;
 
@@ -747,10 +813,23 @@ CREATE FUNCTION tenant_rls.disable_audit(tbl regclass) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    parent regclass;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass the audited table.';
+    END IF;
+    -- a partition audited through its parent: its row trigger is a clone,
+    -- which cannot be dropped on its own (PostgreSQL's 2BP01)
+    SELECT p.tgrelid::regclass INTO parent
+      FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_trigger p ON p.oid OPERATOR(pg_catalog.=) t.tgparentid
+     WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND t.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit';
+    IF parent IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is audited through its parent %', tbl, parent
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'A partition of an audited table is audited as long as it is a partition of it.',
+            HINT = 'Call tenant_rls.disable_audit() on the parent, or detach the partition first.';
     END IF;
     PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit');
     PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit_truncate');
@@ -946,6 +1025,10 @@ CREATE FUNCTION tenant_rls.disable_updated_at(tbl regclass) RETURNS void
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass the table whose updated_at trigger to remove.';
+    END IF;
     PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_updated_at');
 END
 $$;

@@ -161,5 +161,44 @@ is($node->safe_psql('pl2', $ahead), '4', 'with the log free, that purge created 
 is($node->safe_psql('pl2', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}),
 	't', 'the chains verify after these purges');
 
+# (c) Review rev33a: the PURGE entry goes into the chain of the entries
+# without tenant at commit.  A prepared transaction that wrote such an entry
+# (an application role writing an audited global table with no tenant set)
+# holds that chain: the purge used to wait for it at commit while holding
+# ACCESS EXCLUSIVE on the log, and every tenant's reads of its log waited
+# until COMMIT PREPARED.  Now it takes the chain with its other locks,
+# without waiting while holding any of them.
+$node->safe_psql('pl2', q{
+SET client_min_messages = warning;
+CREATE TABLE public.g (id integer PRIMARY KEY, v text);
+SELECT tenant_rls.enable_audit('public.g');
+GRANT INSERT ON public.g TO app;
+CREATE TABLE tenant_rls.audit_batch_p202003 PARTITION OF tenant_rls.audit_batch
+    FOR VALUES FROM ('2020-03-01 00:00+00') TO ('2020-04-01 00:00+00');
+});
+my $part3 = q{SELECT count(*) FROM pg_class WHERE relname = 'audit_batch_p202003'};
+$node->safe_psql('pl2', q{BEGIN; INSERT INTO public.g VALUES (1, 'no tenant'); PREPARE TRANSACTION 'pg';},
+	extra_params => [ '-U', 'app' ]);
+($ret, $out, $err) = $node->psql('pl2',
+	q{SET lock_timeout = '500ms'; SELECT tenant_rls.audit_purge(now() - interval '1 day')});
+like($err, qr/could not lock the audit log to purge it within lock_timeout \(500 ms\).*\n.*DETAIL:  Open transactions use the audit chain of the entries without tenant/,
+	'a purge behind a prepared transaction holding the chain without tenant: lock_timeout, naming the chain');
+is($node->safe_psql('pl2', $part3), '1', '... and nothing was purged');
+$purger = $node->background_psql('pl2', on_error_stop => 1);
+$purger->query_until(qr/purging/, q{\echo purging
+SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0 AS purged;
+});
+ok($node->poll_query_until('postgres', $purging, '1'), 'without lock_timeout the purge waits for the prepared transaction');
+($ret, $out, $err) = $node->psql('pl2',
+	q{SET statement_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); SELECT count(*) FROM tenant_rls.audit_log; COMMIT;},
+	extra_params => [ '-U', 'app' ]);
+is($ret, 0, '... while every tenant reads its log') or diag($err);
+$node->safe_psql('pl2', q{COMMIT PREPARED 'pg'});
+ok($node->poll_query_until('postgres', $purging, '0'), '... and the purge ends after COMMIT PREPARED');
+$purger->quit;
+is($node->safe_psql('pl2', $part3), '0', 'the purge dropped the partition');
+is($node->safe_psql('pl2', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}),
+	't', 'the chains verify, the one without tenant included');
+
 $node->stop;
 done_testing();

@@ -1,0 +1,129 @@
+# tenant_rls.audit_delivery_start() is transactional (review rev33b): a start
+# that is rolled back, or fails after creating its replication slot, leaves
+# no slot, no worker and no deferring writers; one that commits, also in a
+# transaction block or a released savepoint, starts delivery and records the
+# start (which lint() needs to report a slot lost later).  Before, the slot
+# was created persistent and the writers switched at once: a rolled-back
+# start left a slot holding WAL and a running worker, with no record of it.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('delivery_start_xact');
+$node->init(allows_streaming => 1);    # wal_level = replica
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'tenant_rls'
+max_prepared_transactions = 2
+});
+$node->start;
+$node->safe_psql('postgres', q{
+SET client_min_messages = error;
+CREATE EXTENSION tenant_rls;
+CREATE TABLE public.o (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text NOT NULL, v int);
+});
+my $dboid = $node->safe_psql('postgres', q{SELECT oid FROM pg_database WHERE datname = 'postgres'});
+my $slot = "tenant_rls_audit_$dboid";
+
+# nothing left behind: no slot, writers immediate, no worker, no start recorded
+my $state = qq{SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot')
+                      || ':' || d.delivery || ':' || d.worker_running
+                      || ':' || (SELECT started FROM tenant_rls.audit_delivery_state)
+                 FROM tenant_rls.audit_delivery_status() d};
+sub nothing_left
+{
+	my ($what) = @_;
+	is($node->safe_psql('postgres', $state), '0:immediate:false:false', "$what: no slot, no worker, nothing recorded");
+}
+
+# --- rolled back; while it is open the slot is temporary and the launcher
+# (which scans every second) starts no worker for it
+my $open = $node->safe_psql('postgres', qq{
+BEGIN;
+SELECT tenant_rls.audit_delivery_start();
+SELECT pg_sleep(2.5);
+SELECT temporary FROM pg_replication_slots WHERE slot_name = '$slot';
+SELECT worker_running FROM tenant_rls.audit_delivery_status();
+ROLLBACK;
+});
+is($open, "\n\nt\nf", 'open start: a temporary slot, no worker adopted it');
+sleep(2);
+nothing_left('BEGIN; start(); ROLLBACK');
+
+my ($ret, $out, $err) = $node->psql('postgres', q{
+BEGIN READ ONLY;
+SELECT tenant_rls.audit_delivery_start();
+}, on_error_stop => 1);
+like($err, qr/cannot execute tenant_rls\.audit_delivery_start\(\) in a read-only transaction/,
+	'read-only transaction: refused before anything');
+nothing_left('read-only transaction');
+
+($ret, $out, $err) = $node->psql('postgres', q{SELECT tenant_rls.audit_delivery_start(), 1/0;});
+like($err, qr/division by zero/, 'the statement fails after start()');
+nothing_left('start() in a failing statement');
+
+$node->safe_psql('postgres', q{
+BEGIN;
+SAVEPOINT s;
+SELECT tenant_rls.audit_delivery_start();
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+});
+nothing_left('start() in a savepoint rolled back, then COMMIT');
+
+$node->safe_psql('postgres', q{
+DO $$
+BEGIN
+  PERFORM tenant_rls.audit_delivery_start();
+  RAISE EXCEPTION 'changed my mind';
+EXCEPTION WHEN raise_exception THEN NULL;
+END $$;
+});
+nothing_left('start() in a PL/pgSQL exception block that caught an error');
+
+($ret, $out, $err) = $node->psql('postgres', q{
+BEGIN;
+SELECT tenant_rls.audit_delivery_start();
+PREPARE TRANSACTION 'p';
+});
+like($err, qr/cannot prepare a transaction that called tenant_rls\.audit_delivery_start\(\)/,
+	'PREPARE TRANSACTION refused');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), '0', 'no prepared transaction');
+nothing_left('start() then PREPARE TRANSACTION');
+
+# --- committed in a transaction block, through a released savepoint
+$node->safe_psql('postgres', q{
+BEGIN;
+SAVEPOINT s;
+SELECT tenant_rls.audit_delivery_start();
+SELECT tenant_rls.audit_delivery_start();  -- twice: once
+RELEASE SAVEPOINT s;
+COMMIT;
+});
+ok($node->poll_query_until('postgres', 'SELECT worker_running FROM tenant_rls.audit_delivery_status()'),
+	'committed: the worker runs');
+is($node->safe_psql('postgres', qq{
+SELECT temporary || ':' || (SELECT started FROM tenant_rls.audit_delivery_state)
+  FROM pg_replication_slots WHERE slot_name = '$slot'}), 'false:true',
+	'committed: the slot is persistent and the start recorded');
+$node->safe_psql('postgres', q{
+SET tenant_rls.audit_delivery = deferred;
+SELECT tenant_rls.set_tenant('a', false);
+INSERT INTO public.o (tenant_id, v) VALUES ('a', 1), ('a', 2);
+});
+is($node->safe_psql('postgres', 'SELECT tenant_rls.audit_delivery_wait()'), 't', 'deferred entries delivered');
+is($node->safe_psql('postgres', q{SELECT count(*) || ':' || bool_and(ok) FROM tenant_rls.audit_verify()}),
+	'1:true', 'the chain verifies');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log WHERE table_name = 'o'}),
+	'2', 'both entries are in the log');
+
+# it survives a restart (a persistent slot; temporary ones do not)
+$node->restart;
+ok($node->poll_query_until('postgres', 'SELECT worker_running FROM tenant_rls.audit_delivery_status()'),
+	'after a restart the worker runs again');
+
+$node->safe_psql('postgres', 'SELECT tenant_rls.audit_delivery_stop()');
+nothing_left('stopped');
+$node->stop;
+done_testing();
