@@ -93,6 +93,9 @@ END $$;
 SELECT pg_temp.assert_sqlstate('error') AS error, pg_temp.assert_sqlstate('info') AS info;
 ROLLBACK;
 SELECT tenant_rls.assert_coverage('fatal');
+-- NULL: 22004, not "invalid level" / "unknown code" (review rev33b)
+SELECT tenant_rls.assert_coverage(NULL);
+SELECT tenant_rls.accept_finding(NULL, 'covr.invoices', 'no code');
 
 -- ==== accept_finding(): still reported, marked accepted, no longer failing
 SELECT tenant_rls.accept_finding('table_unprotected', 'covr.invoices', 'legacy import table, protected in release 42');

@@ -1102,7 +1102,8 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 /*
  * tenant_rls.audit_row_key(tbl regclass, pk jsonb): the history key of the
  * row of tbl whose primary key is pk (an object of the key's columns), as the
- * trigger computes it; NULL if tbl has no primary key or pk lacks a column.
+ * trigger computes it; NULL if tbl has no primary key, or pk lacks a column
+ * or gives one as null (no row has that key).
  */
 Datum
 tenant_rls_audit_row_key(PG_FUNCTION_ARGS)
@@ -1164,10 +1165,11 @@ tenant_rls_audit_row_key(PG_FUNCTION_ARGS)
 			relation_close(rel, AccessShareLock);
 			PG_RETURN_NULL();
 		}
+		/* (a key column is NOT NULL: no row has that key) */
 		if (jv->type == jbvNull)
 		{
-			nulls[k] = true;
-			continue;
+			relation_close(rel, AccessShareLock);
+			PG_RETURN_NULL();
 		}
 		if (jv->type == jbvString)
 			s = pnstrdup(jv->val.string.val, jv->val.string.len);

@@ -21,6 +21,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -685,8 +686,16 @@ tenant_rls_planned_tenant_is(PG_FUNCTION_ARGS)
 	const char *v = tenant_context_get();
 	int			len = VARSIZE_ANY_EXHDR(planned);
 
+	char	   *shown;
+
 	if (v != NULL && strlen(v) == (size_t) len && memcmp(v, VARDATA_ANY(planned), len) == 0)
 		PG_RETURN_BOOL(true);
-	tenant_planned_tenant_mismatch(text_to_cstring(planned), tenant_setting_get());
+	/* (anybody may call it: no longer value than a tenant's in the message) */
+	if (len > TENANT_MAX_LEN)
+		shown = psprintf("%s...", pnstrdup(VARDATA_ANY(planned),
+										   pg_mbcliplen(VARDATA_ANY(planned), len, 64)));
+	else
+		shown = text_to_cstring(planned);
+	tenant_planned_tenant_mismatch(shown, tenant_setting_get());
 	PG_RETURN_BOOL(false);		/* not reached */
 }

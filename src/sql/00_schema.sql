@@ -27,7 +27,13 @@ BEGIN
     END IF;
     SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) s.oid)
          + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) s.oid)
-         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) s.oid)
+         -- (not the row type of a relation counted above, nor an array type
+         -- PostgreSQL made for a type: one table is one object, review rev33c)
+         + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) s.oid
+               AND t.typrelid OPERATOR(pg_catalog.=) 0
+               AND NOT (t.typcategory OPERATOR(pg_catalog.=) 'A' AND t.typelem OPERATOR(pg_catalog.<>) 0
+                        AND EXISTS (SELECT FROM pg_catalog.pg_type e WHERE e.oid OPERATOR(pg_catalog.=) t.typelem
+                                      AND e.typarray OPERATOR(pg_catalog.=) t.oid)))
          + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) s.oid)
          + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_collation o WHERE o.collnamespace OPERATOR(pg_catalog.=) s.oid)
          + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_conversion o WHERE o.connamespace OPERATOR(pg_catalog.=) s.oid)

@@ -3785,6 +3785,11 @@ DECLARE
     n        bigint;
     lines    text;
 BEGIN
+    IF min_level IS NULL THEN
+        RAISE EXCEPTION 'min_level must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Use error, warning or info.';
+    END IF;
     IF max_rank IS NULL THEN
         RAISE EXCEPTION 'invalid finding level "%"', min_level
             USING ERRCODE = 'invalid_parameter_value',
@@ -3817,6 +3822,11 @@ CREATE FUNCTION tenant_rls.accept_finding(code text, object text, reason text) R
     AS $$
 #variable_conflict use_column
 BEGIN
+    IF accept_finding.code IS NULL THEN
+        RAISE EXCEPTION 'the code of an accepted finding must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Copy the code column of tenant_rls.lint().';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM tenant_rls.finding_codes() c WHERE c.code = accept_finding.code) THEN
         RAISE EXCEPTION 'unknown finding code "%"', accept_finding.code
             USING ERRCODE = 'invalid_parameter_value',
