@@ -435,7 +435,6 @@ SELECT count(*) AS no_partition_made FROM pg_class WHERE relname IN ('audit_batc
 SELECT tenant_rls.audit_maintain(NULL);
 SELECT tenant_rls.disable_updated_at(NULL);
 SELECT tenant_rls.enable_audit('public.audit_items', columns => ARRAY['id', NULL]);
-SELECT tenant_rls.enable_audit('public.audit_items', columns => ARRAY['id', 'qty'], exclude => ARRAY['qty']);
 SELECT tenant_rls.audit_purge(NULL);
 SELECT tenant_rls.audit_purge(now() + interval '1 day');
 SELECT tenant_rls.audit_maintain(-1);

@@ -703,12 +703,6 @@ BEGIN
         RAISE EXCEPTION 'column names must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Name columns of the table in columns and exclude.';
     END IF;
-    IF columns OPERATOR(pg_catalog.&&) exclude THEN
-        RAISE EXCEPTION 'column "%" is both in columns and in exclude',
-            (SELECT c FROM pg_catalog.unnest(columns) c WHERE c OPERATOR(pg_catalog.=) ANY (exclude) LIMIT 1)
-            USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Name a column in one of them: columns lists what is recorded, exclude what is left out of all columns.';
-    END IF;
     FOREACH col IN ARRAY COALESCE(pg_catalog.array_cat(columns, exclude), '{}') LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
                         WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) col
