@@ -129,10 +129,14 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A SECURITY DEFINER function whose owner may undo tenant isolation (a superuser, the owner of tenant tables or a member of it, a member of pg_write_all_data) calls grant_access(), unprotect(), mark_global(), allow_global_rows() or accept_finding(), or names the tables behind them, directly or through a function it calls: whoever may execute it does so with the owner''s rights, from any tenant''s session (an error when PUBLIC or an application role may execute it).'),
     ('security_definer_sets_tenant', 'error', 'SECURITY DEFINER function sets the tenant',
      'A user SECURITY DEFINER function calls tenant_rls.set_tenant() or sets app.current_tenant_id: it runs as its owner, so strict mode lets it through, and whoever may call it chooses any tenant without a signed token.'),
+    ('security_definer_search_path', 'error', 'privileged SECURITY DEFINER function without pg_temp last in its search_path',
+     'A SECURITY DEFINER function whose owner bypasses row-level security, is the admin role, owns tenant tables or reads or writes all data, and that any role may run (PUBLIC, an application role, or a trigger anyone fires), has no search_path of its own or one that does not end with pg_temp: PostgreSQL looks up tables and views in pg_temp first unless the path names it, so a caller''s temporary table named like one the body uses, with a trigger of the caller''s, runs with the owner''s rights.'),
+    ('security_definer_reads_server_data', 'error', 'SECURITY DEFINER function reads other sessions or server files',
+     'A SECURITY DEFINER function that any role may run reads, with a privileged owner''s rights, what row-level security does not guard: other sessions'' statements (pg_stat_activity, pg_stat_statements), planner statistics with sample values (pg_statistic, pg_stats), large objects, or server files (pg_read_file(): the configuration holds tenant_rls.signing_key).'),
     ('rule_bypasses_rls', 'error', 'rule acts on tenant tables as a role that bypasses row-level security',
      'A rule (CREATE RULE) whose actions read or change tenant tables is on a relation owned by a superuser or a BYPASSRLS role: rule actions run with that owner''s rights, security_invoker or not, so every role that may run the triggering command reaches every tenant''s rows.'),
     ('leakproof_function', 'warning', 'user function marked LEAKPROOF',
-     'A user function is marked LEAKPROOF: the planner evaluates it before the policy, so a leaky one (error messages, side channels) sees other tenants'' rows.'),
+     'A user function is marked LEAKPROOF, or a built-in function that PostgreSQL does not ship as LEAKPROOF was marked so (an error): the planner evaluates it before the policy, so a leaky one (error messages such as division by zero, side channels) sees other tenants'' rows.'),
     ('role_bypassrls', 'error', 'login role with BYPASSRLS',
      'A role that can log in has BYPASSRLS, or can SET ROLE to a role that has it (membership, or CREATEROLE to grant it): every policy is ignored for its sessions.'),
     ('role_superuser_login', 'warning', 'login superuser',
@@ -149,6 +153,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A role that can log in has CREATEROLE: in PostgreSQL 15 it can grant itself any role that is not a superuser (pg_read_server_files: the signing key; pg_write_all_data: tenant_rls.tenant_grant; the role tenant_rls.admin_role names, or create that role if it does not exist; BYPASSRLS roles; the owners of tenant tables).'),
     ('role_server_files', 'error', 'login role reads or writes server files',
      'A role that can log in is a member of pg_read_server_files, pg_write_server_files or pg_execute_server_program: it reads the configuration (tenant_rls.signing_key: it forges tenant tokens), the audit key and every table''s data files, or changes them.'),
+    ('catalog_privilege', 'error', 'privilege on a built-in object that reads around row-level security',
+     'A role that is not a superuser (or PUBLIC) holds a privilege that PostgreSQL does not grant on a table or view of pg_catalog or pg_toast (pg_statistic holds sample values of every column, a TOAST table the values of every tenant''s wide rows), on schema pg_toast, or on a built-in function that reads server files or imports them (pg_read_file(), pg_read_binary_file(), lo_import(): the data files of every table, and the configuration with tenant_rls.signing_key).'),
     ('key_setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a signing-key setting',
      'A role that is not a superuser (or PUBLIC) holds SET or ALTER SYSTEM ON PARAMETER tenant_rls.signing_key or tenant_rls.signing_key_previous: with ALTER SYSTEM it writes a key of its choice into postgresql.auto.conf, which the next reload puts in force, and signs tokens for any tenant.'),
     ('setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a setting that guards tenants',
@@ -2374,25 +2380,136 @@ SELECT 'leakproof_function', 'warning',
   LEFT JOIN extfuncs e ON e.objid = pr.oid
  WHERE pr.proleakproof AND e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 UNION ALL
+-- built-in functions marked LEAKPROOF that PostgreSQL 15 does not ship so
+-- (ALTER FUNCTION pg_catalog.int8div(bigint, bigint) LEAKPROOF "to tune
+-- RLS plans"): the planner runs them before the policy, and an error such
+-- as division by zero tells one tenant that another's row exists (review
+-- rev34f).  The list is the LEAKPROOF functions of a fresh PostgreSQL 15
+-- cluster (built-in OIDs are fixed for a major version).
+SELECT 'leakproof_function', 'error',
+       format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
+       format('Built-in function %I.%I(%s) is marked LEAKPROOF; PostgreSQL does not ship it so.', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
+       'The planner runs a LEAKPROOF function on rows before the row-level security policy filters them: its errors (division by zero, out of range, invalid input) tell a tenant that another tenant''s row holds such a value.',
+       format('ALTER FUNCTION %I.%I(%s) NOT LEAKPROOF;', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
+       NULL::oid
+  FROM pg_proc pr
+  JOIN pg_namespace n ON n.oid = pr.pronamespace
+ WHERE pr.proleakproof AND n.nspname IN ('pg_catalog', 'information_schema')
+   AND (pr.oid >= 16384
+        OR (current_setting('server_version_num')::integer / 10000 = 15
+            AND pr.oid <> ALL ('{56,57,60,61,62,63,64,65,66,67,68,69,70,72,73,74,84,144,145,146,147,148,149,150,151,157,158,159,160,161,162,163,164,165,166,167,168,169,184,185,235,236,240,241,242,243,244,245,246,247,248,249,250,251,252,253,287,288,289,290,291,292,293,294,295,296,297,298,299,300,301,302,303,304,305,306,307,308,309,310,311,313,316,318,350,351,354,355,356,358,359,360,377,404,406,407,409,458,459,467,468,469,470,471,472,474,475,476,477,478,479,481,482,619,652,655,656,657,658,659,677,678,679,680,681,716,717,740,741,742,743,754,830,831,832,833,834,835,836,842,852,853,854,855,856,857,888,889,890,891,892,893,920,921,922,923,924,925,926,999,1048,1049,1050,1051,1052,1053,1063,1064,1078,1086,1087,1088,1089,1090,1091,1092,1102,1103,1104,1105,1106,1107,1145,1152,1153,1154,1155,1156,1157,1162,1163,1164,1165,1166,1167,1246,1265,1288,1292,1314,1315,1319,1352,1353,1354,1355,1356,1357,1358,1370,1400,1401,1462,1463,1464,1465,1466,1467,1482,1483,1484,1485,1486,1581,1582,1592,1593,1594,1595,1596,1638,1639,1666,1667,1668,1669,1670,1671,1672,1691,1692,1693,1740,1742,1743,1781,1782,1850,1851,1852,1853,1854,1855,1856,1857,1858,1859,1860,1861,1948,1949,1950,1951,1952,1953,1954,2045,2052,2053,2054,2055,2056,2057,2160,2161,2163,2164,2166,2174,2175,2177,2178,2180,2188,2189,2190,2191,2192,2193,2194,2195,2311,2321,2557,2558,2790,2791,2792,2793,2794,2954,2955,2956,2957,2958,2959,2960,3231,3232,3233,3234,3235,3236,3251,3308,3309,3419,3420,3421,3422,3432,3696,4113,4114,4115,4116,4117,4118,4119,4123,5034,5035,5036,5037,5084,5085,5096}'::oid[])))
+UNION ALL
 -- a SECURITY DEFINER function of a privileged owner (superuser, or a member
 -- of tenant_rls.admin_role: strict mode lets them set the tenant) that sets
 -- the tenant: by name in the body, or by dependency (BEGIN ATOMIC)
+-- ... or that signs a token itself (sign_tenant(): its owner is a
+-- superuser or may run it, the key's holder) and so sets any tenant through
+-- set_tenant_signed() (review rev34f)
 SELECT 'security_definer_sets_tenant', 'error', s.ident, 'function',
-       format('SECURITY DEFINER function %s sets the tenant (tenant_rls.set_tenant() or app.current_tenant_id).', s.ident),
-       format('It runs as its owner %s, whom strict mode lets set any tenant: whoever may call it chooses a tenant without a signed token. Let it take a token and call tenant_rls.set_tenant_signed(), or make it SECURITY INVOKER.',
-              quote_ident(r.rolname)),
+       format('SECURITY DEFINER function %s sets the tenant (%s).', s.ident,
+              CASE WHEN x.signs THEN 'it signs a token with tenant_rls.sign_tenant()'
+                   ELSE 'tenant_rls.set_tenant() or app.current_tenant_id' END),
+       format('It runs as its owner %s, %s: whoever may call it chooses a tenant without a signed token. Let it take a token and call tenant_rls.set_tenant_signed(), or make it SECURITY INVOKER.',
+              quote_ident(r.rolname),
+              CASE WHEN x.signs THEN 'who may sign tokens for any tenant' ELSE 'whom strict mode lets set any tenant' END),
        format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
   FROM sdf s
   JOIN pg_roles r ON r.oid = s.proowner
   LEFT JOIN pg_roles adm ON adm.rolname = nullif(current_setting('tenant_rls.admin_role', true), '')
- WHERE (r.rolsuper OR (adm.oid IS NOT NULL AND pg_has_role(r.oid, adm.oid, 'USAGE')))
-   AND (s.src ~ '\mset_tenant\s*\('
-        OR s.src ~ 'set_config\s*\(\s*''app\.current_tenant_id'''
-        OR s.src ~ '\mset\s+(local\s+|session\s+)?app\.current_tenant_id\M'
-        OR EXISTS (SELECT 1 FROM pg_depend d JOIN pg_proc f ON f.oid = d.refobjid
-                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = s.oid
-                      AND d.refclassid = 'pg_proc'::regclass
-                      AND f.pronamespace = 'tenant_rls'::regnamespace AND f.proname = 'set_tenant'))
+  CROSS JOIN LATERAL (
+        SELECT (s.src ~ '\msign_tenant\s*\('
+                OR EXISTS (SELECT 1 FROM pg_depend d JOIN pg_proc f ON f.oid = d.refobjid
+                            WHERE d.classid = 'pg_proc'::regclass AND d.objid = s.oid
+                              AND d.refclassid = 'pg_proc'::regclass
+                              AND f.pronamespace = 'tenant_rls'::regnamespace AND f.proname = 'sign_tenant'))
+               AND has_function_privilege(r.oid, 'tenant_rls.sign_tenant(text, interval)', 'EXECUTE') AS signs) x
+ WHERE x.signs
+    OR ((r.rolsuper OR (adm.oid IS NOT NULL AND pg_has_role(r.oid, adm.oid, 'USAGE')))
+        AND (s.src ~ '\mset_tenant\s*\('
+             OR s.src ~ 'set_config\s*\(\s*''app\.current_tenant_id'''
+             OR s.src ~ '\mset\s+(local\s+|session\s+)?app\.current_tenant_id\M'
+             OR EXISTS (SELECT 1 FROM pg_depend d JOIN pg_proc f ON f.oid = d.refobjid
+                         WHERE d.classid = 'pg_proc'::regclass AND d.objid = s.oid
+                           AND d.refclassid = 'pg_proc'::regclass
+                           AND f.pronamespace = 'tenant_rls'::regnamespace AND f.proname = 'set_tenant')))
+UNION ALL
+-- SECURITY DEFINER functions of a privileged owner that any role may run,
+-- whose search_path does not end with pg_temp (review rev34f): PostgreSQL
+-- looks up tables and views in pg_temp first unless the path names it, so a
+-- caller's temporary table named like one the body uses (and a trigger the
+-- caller puts on it) runs with the owner's rights.  Trigger functions are
+-- run by whoever fires the trigger, whatever EXECUTE says.
+SELECT 'security_definer_search_path', 'error', s.ident, 'function',
+       format('SECURITY DEFINER function %s does not end its search_path with pg_temp.', s.ident),
+       format('It runs as %s, %s, and %s may run it; %s PostgreSQL looks up tables and views in pg_temp first unless the path names it, so a temporary table of the caller named like one the body uses (and a trigger of the caller''s on it) runs with the owner''s rights.',
+              quote_ident(r.rolname), x.why, x.who,
+              CASE WHEN x.sp IS NULL THEN 'it has no search_path of its own (names resolve through the caller''s);'
+                   ELSE format('its search_path is %s;', CASE WHEN x.sp = '' THEN '''''' ELSE x.sp END) END),
+       format('ALTER FUNCTION %s SET search_path = %s;', s.ident,
+              CASE WHEN x.sp IS NULL THEN quote_ident(x.nsp) || ', pg_temp'
+                   WHEN x.rest = '' THEN 'pg_temp'
+                   ELSE x.rest || ', pg_temp' END), NULL::oid
+  FROM sdf s
+  JOIN pg_proc p ON p.oid = s.oid
+  JOIN pg_roles r ON r.oid = s.proowner
+  LEFT JOIN LATERAL (SELECT min(quote_ident(a.rolname)) AS name FROM admins a
+                      WHERE pg_has_role(r.oid, a.oid, 'USAGE')) adm ON true
+  CROSS JOIN LATERAL (
+        SELECT (SELECT substr(c, 13) FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%' LIMIT 1) AS sp,
+               (SELECT n.nspname FROM pg_namespace n WHERE n.oid = p.pronamespace) AS nsp,
+               CASE WHEN r.rolsuper THEN 'a superuser'
+                    WHEN r.rolbypassrls THEN 'who bypasses row-level security'
+                    WHEN adm.name IS NOT NULL THEN format('who has the privileges of %s, the tenant_rls admin role', adm.name)
+                    WHEN EXISTS (SELECT 1 FROM owners o WHERE pg_has_role(r.oid, o.owner, 'USAGE'))
+                    THEN 'who owns tenant tables (or is a member of their owner)'
+                    WHEN pg_has_role(r.oid, 'pg_write_all_data', 'USAGE') OR pg_has_role(r.oid, 'pg_read_all_data', 'USAGE')
+                    THEN 'who reads or writes all data' END AS why,
+               CASE WHEN p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) THEN 'whoever fires it'
+                    WHEN p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
+                                                      WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE') THEN 'PUBLIC'
+                    ELSE (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
+                            FROM approles a JOIN logins l ON l.oid = a.oid
+                           WHERE l.oid <> p.proowner AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) END AS who) x0
+  CROSS JOIN LATERAL (
+        SELECT x0.sp, x0.nsp, x0.why, x0.who,
+               coalesce(lower(btrim((regexp_split_to_array(x0.sp, '\s*,\s*'))[cardinality(regexp_split_to_array(x0.sp, '\s*,\s*'))], ' "')) = 'pg_temp', false) AS locked,
+               coalesce((SELECT string_agg(e, ', ' ORDER BY i) FROM unnest(regexp_split_to_array(btrim(x0.sp), '\s*,\s*')) WITH ORDINALITY u(e, i)
+                          WHERE lower(btrim(e, ' "')) <> 'pg_temp' AND btrim(e, ' "') <> ''), '') AS rest) x
+ WHERE x.why IS NOT NULL AND x.who IS NOT NULL AND NOT x.locked
+UNION ALL
+-- SECURITY DEFINER functions that read, with a privileged owner's rights,
+-- what row-level security does not guard (review rev34f): other sessions'
+-- statements, statistics' sample values, large objects, server files
+SELECT 'security_definer_reads_server_data', 'error', s.ident, 'function',
+       format('SECURITY DEFINER function %s reads %s as %s.', s.ident, x.what, quote_ident(r.rolname)),
+       format('Whoever may run it (%s) reads them with its owner''s rights: other tenants'' statements with their values (pg_stat_activity, pg_stat_statements), sample values of every column (pg_statistic, pg_stats), large objects, or server files (the configuration holds tenant_rls.signing_key: a forged token for any tenant). Make it SECURITY INVOKER, or let only administrators run it.',
+              x.who),
+       format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
+  FROM sdf s
+  JOIN pg_proc p ON p.oid = s.oid
+  JOIN pg_roles r ON r.oid = s.proowner
+  CROSS JOIN LATERAL (
+        SELECT (SELECT string_agg(DISTINCT w.word, ', ')
+                  FROM (SELECT sw.word FROM sdword sw WHERE sw.oid = s.oid
+                        UNION ALL
+                        SELECT coalesce(c.relname::text, f.proname::text)
+                          FROM pg_depend d
+                          LEFT JOIN pg_class c ON d.refclassid = 'pg_class'::regclass AND c.oid = d.refobjid
+                          LEFT JOIN pg_proc f ON d.refclassid = 'pg_proc'::regclass AND f.oid = d.refobjid
+                         WHERE d.classid = 'pg_proc'::regclass AND d.objid = s.oid) w
+                 WHERE w.word IN ('pg_stat_activity', 'pg_stat_get_activity', 'pg_stat_statements',
+                                  'pg_statistic', 'pg_stats', 'pg_stats_ext', 'pg_statistic_ext_data',
+                                  'pg_largeobject', 'lo_get', 'loread', 'lo_export',
+                                  'pg_read_file', 'pg_read_binary_file')) AS what,
+               CASE WHEN p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) THEN 'whoever fires it'
+                    WHEN p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
+                                                      WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE') THEN 'PUBLIC'
+                    ELSE (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
+                            FROM approles a JOIN logins l ON l.oid = a.oid
+                           WHERE l.oid <> p.proowner AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) END AS who) x
+ WHERE x.what IS NOT NULL AND x.who IS NOT NULL
+   AND (r.rolsuper OR pg_has_role(r.oid, 'pg_read_all_stats', 'USAGE') OR pg_has_role(r.oid, 'pg_read_server_files', 'USAGE')
+        OR pg_has_role(r.oid, 'pg_read_all_data', 'USAGE'))
 UNION ALL
 -- rules (not a view's own ON SELECT rule) whose actions name tenant tables,
 -- on relations owned by a role that bypasses row-level security: rule
@@ -2512,6 +2629,46 @@ SELECT 'role_server_files', 'error', quote_ident(l.rolname), 'role',
   JOIN pg_roles b ON b.rolname IN ('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program')
                  AND pg_has_role(l.oid, b.oid, 'MEMBER')
   LEFT JOIN pg_auth_members m ON m.member = l.oid AND m.roleid = b.oid
+UNION ALL
+-- privileges on built-in objects beyond initdb's (pg_init_privs) that read
+-- around row-level security (review rev34f): the catalogs and TOAST tables
+-- (pg_statistic's sample values, every tenant's wide values), schema
+-- pg_toast, the functions that read or import server files (the data files,
+-- the configuration with the signing key)
+SELECT 'catalog_privilege', 'error', x.obj || ' TO ' || x.who, x.kind,
+       format('%s holds %s on %s, which PostgreSQL does not grant.', x.who, x.privs, x.obj),
+       CASE x.kind
+            WHEN 'function' THEN 'It reads any file the server can (or imports it as a large object): every table''s data files, row-level security or not, and postgresql.conf with tenant_rls.signing_key (a token for any tenant).'
+            WHEN 'schema' THEN 'With it a role names the TOAST tables, which hold the wide values of every tenant''s rows without row-level security (with a privilege on them).'
+            ELSE 'The catalogs and TOAST tables have no row-level security: pg_statistic holds sample values of every column of every tenant table, a TOAST table the wide values of every tenant''s rows.' END,
+       format('REVOKE %s ON %s%s FROM %s;', x.privs,
+              CASE x.kind WHEN 'function' THEN 'FUNCTION ' WHEN 'schema' THEN 'SCHEMA ' ELSE '' END, x.obj, x.who),
+       NULL::oid
+  FROM (SELECT g.obj, g.kind, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(gr.rolname) END AS who,
+               string_agg(DISTINCT g.priv, ', ') AS privs
+          FROM (SELECT format('pg_catalog.%I(%s)', p.proname, pg_get_function_identity_arguments(p.oid)) AS obj,
+                       'function' AS kind, a.grantee, a.privilege_type AS priv, p.oid AS objoid,
+                       'pg_proc'::regclass AS classoid
+                  FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
+                 WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proacl IS NOT NULL
+                   AND p.proname IN ('pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export')
+                   AND a.grantee <> p.proowner
+                UNION ALL
+                SELECT format('%I.%I', n.nspname, c.relname), 'table', a.grantee, a.privilege_type, c.oid,
+                       'pg_class'::regclass
+                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 CROSS JOIN LATERAL aclexplode(c.relacl) a
+                 WHERE n.nspname IN ('pg_catalog', 'pg_toast') AND c.relacl IS NOT NULL AND a.grantee <> c.relowner
+                UNION ALL
+                SELECT 'pg_toast', 'schema', a.grantee, a.privilege_type, n.oid, 'pg_namespace'::regclass
+                  FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a
+                 WHERE n.nspname = 'pg_toast' AND n.nspacl IS NOT NULL AND a.grantee <> n.nspowner) g
+          LEFT JOIN pg_roles gr ON gr.oid = g.grantee
+         WHERE NOT coalesce(gr.rolsuper, false)
+           AND NOT EXISTS (SELECT 1 FROM pg_init_privs ip CROSS JOIN LATERAL aclexplode(ip.initprivs) i
+                            WHERE ip.objoid = g.objoid AND ip.classoid = g.classoid AND ip.objsubid = 0
+                              AND i.grantee = g.grantee AND i.privilege_type = g.priv)
+         GROUP BY g.obj, g.kind, g.grantee, gr.rolname) x
 UNION ALL
 -- application roles with the privileges of pg_read_all_stats (pg_monitor
 -- has them): pg_stat_activity shows them every role's statements, values
