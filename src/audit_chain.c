@@ -3656,11 +3656,12 @@ list_purge_partitions(Oid *argtypes, Datum *args)
 }
 
 /*
- * Queue for a lock on the log for at most timeout_ms (a subtransaction with
- * its own lock_timeout); false if that ran out.
+ * Queue for a lock on the log (or, tag not NULL, that lock) for at most
+ * timeout_ms (a subtransaction with its own lock_timeout); false if that ran
+ * out.
  */
 static bool
-queue_for_lock(Oid relid, LOCKMODE mode, int timeout_ms)
+queue_for_lock(Oid relid, LOCKMODE mode, const LOCKTAG *tag, int timeout_ms)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -3674,7 +3675,10 @@ queue_for_lock(Oid relid, LOCKMODE mode, int timeout_ms)
 
 		(void) set_config_option("lock_timeout", psprintf("%d", timeout_ms), PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		LockRelationOid(relid, mode);
+		if (tag != NULL)
+			(void) LockAcquire(tag, mode, false, false);
+		else
+			LockRelationOid(relid, mode);
 		AtEOXact_GUC(true, level);
 		ReleaseCurrentSubTransaction();	/* the lock goes to the transaction */
 		got = true;
@@ -3701,12 +3705,14 @@ queue_for_lock(Oid relid, LOCKMODE mode, int timeout_ms)
 
 /*
  * The chain of the entries without tenant, which audit_purge()'s PURGE entry
- * goes into at commit, without waiting: the chain table in ROW EXCLUSIVE
- * first, as every writer takes it (chain_lock_limit()).  False: taken by
- * another transaction (none of the two is kept).
+ * goes into at commit, without waiting, or (queue) queued for at most 200 ms:
+ * the chain table in ROW EXCLUSIVE first, as every writer takes it
+ * (chain_lock_limit()).  False: taken by another transaction (none of the
+ * two is kept).  Tried only, the lock was never free at the instant of a
+ * try under a steady stream of writers without tenant (review rev34d).
  */
 static bool
-purge_try_chain(Oid *chains_out)
+purge_try_chain(Oid *chains_out, bool queue)
 {
 	LOCKTAG		tag;
 	Oid			chains;
@@ -3718,7 +3724,8 @@ purge_try_chain(Oid *chains_out)
 	if (all_chains_locked(chains))
 		return true;
 	(void) chain_lock_tag("", &tag);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL ||
+		(queue && queue_for_lock(InvalidOid, ExclusiveLock, &tag, 200)))
 		return true;
 	UnlockRelationOid(chains, RowExclusiveLock);
 	return false;
@@ -3752,15 +3759,15 @@ purge_lock_log(bool with_log)
 		const char *busy = "the audit chain of the entries without tenant";
 		Oid			chains;
 
-		if (purge_try_chain(&chains))
+		if (purge_try_chain(&chains, queue))
 		{
 			busy = with_log ? "the audit log" : "its default partition";
 			if (!with_log ||
 				ConditionalLockRelationOid(log_oid, AccessExclusiveLock) ||
-				(queue && queue_for_lock(log_oid, AccessExclusiveLock, 200)))
+				(queue && queue_for_lock(log_oid, AccessExclusiveLock, NULL, 200)))
 			{
 				if (ConditionalLockRelationOid(default_oid, ShareRowExclusiveLock) ||
-					(queue && queue_for_lock(default_oid, ShareRowExclusiveLock, 200)))
+					(queue && queue_for_lock(default_oid, ShareRowExclusiveLock, NULL, 200)))
 					return;
 				if (with_log)
 					UnlockRelationOid(log_oid, AccessExclusiveLock);

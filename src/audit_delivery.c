@@ -167,6 +167,7 @@ typedef struct DeliveryDb
 	int64		rejected;		/* messages refused (signature) */
 	int			failures;		/* worker transactions failed in a row */
 	bool		slot_lost;		/* the slot vanished or was invalidated */
+	pid_t		starting;		/* a backend whose audit_delivery_start() commits */
 } DeliveryDb;
 
 typedef struct DeliveryShared
@@ -563,7 +564,7 @@ launcher_scan(void)
 				(db = find_db(dbs[i], true)) != NULL)
 				db->enabled = true;
 		}
-		if (db != NULL && !db->release && db->pid == 0 && now >= db->hold_until &&
+		if (db != NULL && !db->release && db->pid == 0 && db->starting == 0 && now >= db->hold_until &&
 			TimestampDifferenceExceeds(db->registered_at, now, WORKER_RESTART_MS))
 		{
 			db->registered_at = now;
@@ -1024,6 +1025,35 @@ read_applied_lsn(XLogRecPtr *lsn)
 	return true;
 }
 
+/*
+ * The slot is there, so delivery was started: make sure the state says so
+ * (lint() reports a later loss of the slot only then).  A server crash
+ * while audit_delivery_start() committed leaves the slot persistent (it is
+ * made so just before the commit) and the start unrecorded; the launcher
+ * adopts it at the restart and writers defer into it, so the start stands.
+ * Waits for an audit_delivery_start() that holds the row.
+ */
+static void
+record_started(Oid dboid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(dboid)};
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state SET started = true, started_in = $1 WHERE NOT started",
+						1, argtypes, args, NULL, false);
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("tenant_rls: recorded the start of deferred audit delivery in database %u: its replication slot was there without a record of the start",
+						dboid)));
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+}
+
 /* the memory the worker keeps between deliveries, at most */
 #define IDLE_MEMORY_MAX		(16 * 1024 * 1024)
 
@@ -1397,6 +1427,7 @@ tenant_rls_delivery_worker_main(Datum arg)
 	recorded_restart = MyReplicationSlot->data.restart_lsn;
 	if (!read_applied_lsn(&applied_lsn))
 		extension_gone(slot_name);
+	record_started(dboid);
 
 	kept_cxt = AllocSetContextCreate(TopMemoryContext, "tenant_rls audit delivery",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -1917,12 +1948,43 @@ typedef struct StartXact
 {
 	bool		pending;		/* this transaction called start() */
 	bool		created;		/* ... and created the slot, temporary */
-	bool		persisted;		/* ... made persistent before the commit */
+	bool		resumed;		/* ... reading from resume_from */
+	XLogRecPtr	resume_from;
+	bool		marked;			/* its entry says "starting" (PRE_COMMIT) */
+	bool		entry_added;	/* ... an entry it added */
 	SubTransactionId subid;		/* the subtransaction that called it */
 } StartXact;
 
 static StartXact start_xact;
 static bool start_callbacks = false;
+
+/*
+ * PRE_COMMIT to COMMIT, the slot is persistent but the start has not
+ * committed: the database's entry says so (starting), and the launcher
+ * neither adopts the slot nor starts a worker on it, which would hold the
+ * slot an abort must drop, and have writers defer into a slot about to go
+ * (review rev34d: a commit waiting for a chain lock, then failing, left a
+ * persistent slot, a worker and no record of the start).  Clear it; an
+ * entry added for the start goes again unless something else uses it.
+ */
+static void
+start_unmark(void)
+{
+	DeliveryDb *db;
+
+	if (!start_xact.marked)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = find_db(MyDatabaseId, false);
+	if (db != NULL && db->starting == MyProcPid)
+	{
+		db->starting = 0;
+		if (start_xact.entry_added && db->pid == 0 && !db->enabled && !db->stopping)
+			db->dboid = InvalidOid;
+	}
+	LWLockRelease(shared->lock);
+	start_xact.marked = false;
+}
 
 /* drop the slot this transaction created (in an abort: never an error) */
 static void
@@ -1957,8 +2019,10 @@ start_undo(void)
 
 	/*
 	 * (With a slot acquired at an error, PostgreSQL's own cleanup drops the
-	 * temporary one after the abort.)
+	 * temporary one after the abort.)  The mark goes last: until the slot is
+	 * gone the launcher must not adopt it.
 	 */
+	start_unmark();
 	memset(&start_xact, 0, sizeof(start_xact));
 }
 
@@ -1986,20 +2050,73 @@ start_xact_callback(XactEvent event, void *arg)
 							 errmsg("cannot start deferred audit delivery while this session uses a replication slot"),
 							 errhint("Call tenant_rls.audit_delivery_start() in an ordinary session that uses no replication slot.")));
 				slot_name_for(MyDatabaseId, name);
-				ReplicationSlotAcquire(name, true);
-				ReplicationSlotPersist();
+				{
+					DeliveryDb *db;
+
+					LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+					db = find_db(MyDatabaseId, false);
+					if (db == NULL && (db = find_db(MyDatabaseId, true)) != NULL)
+						start_xact.entry_added = true;
+					if (db != NULL)
+					{
+						db->starting = MyProcPid;
+						start_xact.marked = true;
+					}
+					LWLockRelease(shared->lock);
+				}
+				if (SearchNamedReplicationSlot(name, true) != NULL)
+				{
+					ReplicationSlotAcquire(name, true);
+					ReplicationSlotPersist();
+				}
+				else
+				{
+					/*
+					 * An error caught by a savepoint after the start dropped
+					 * the temporary slot (PostgreSQL's error cleanup drops a
+					 * session's temporary slots): made again, persistent
+					 * (review rev34d: the commit failed, "does not exist").
+					 */
+					ReplicationSlotCreate(name, false, RS_PERSISTENT, false);
+					ReplicationSlotReserveWal();
+					if (start_xact.resumed && !reserve_from(start_xact.resume_from))
+						ereport(ERROR,
+								(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+								 errmsg("deferred audit delivery cannot resume from the WAL at %X/%X any more",
+										LSN_FORMAT_ARGS(start_xact.resume_from)),
+								 errdetail("An error in this transaction dropped the replication slot that audit_delivery_start() had made, and the WAL since then is gone now."),
+								 errhint("Call tenant_rls.audit_delivery_start() again, in a transaction of its own.")));
+					ReplicationSlotMarkDirty();
+					ReplicationSlotSave();
+				}
 				ReplicationSlotRelease();
-				start_xact.persisted = true;
 			}
 			break;
 		case XACT_EVENT_COMMIT:
 			{
 				DeliveryDb *db;
 				bool		start = false;
+				bool		gone;
+				char		name[NAMEDATALEN];
 
+				slot_name_for(MyDatabaseId, name);
 				LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-				db = find_db(MyDatabaseId, true);
-				if (db != NULL)
+				/*
+				 * audit_delivery_stop() dropped the slot meanwhile (it does
+				 * not wait for a start): nothing to enable (review rev34d:
+				 * an entry deferring into no slot, and stop() and
+				 * audit_purge() failing until a restart)
+				 */
+				gone = SearchNamedReplicationSlot(name, true) == NULL;
+				db = find_db(MyDatabaseId, !gone);
+				if (db != NULL && db->starting == MyProcPid)
+					db->starting = 0;
+				if (db != NULL && gone)
+				{
+					if (start_xact.entry_added && db->pid == 0 && !db->enabled && !db->stopping)
+						db->dboid = InvalidOid;
+				}
+				else if (db != NULL)
 				{
 					db->enabled = true;
 					db->failures = 0;
@@ -2010,6 +2127,14 @@ start_xact_callback(XactEvent event, void *arg)
 				}
 				LWLockRelease(shared->lock);
 				memset(&start_xact, 0, sizeof(start_xact));
+				if (gone)
+				{
+					ereport(WARNING,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("deferred audit delivery was stopped while audit_delivery_start() committed"),
+							 errhint("Call tenant_rls.audit_delivery_start() again to defer.")));
+					break;
+				}
 				/* (no entry free: the launcher adopts the slot once one is) */
 				if (start && !register_worker(MyDatabaseId))
 					ereport(WARNING,
@@ -2140,6 +2265,8 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 		ReplicationSlotReserveWal();
 		if (started && !copied)
 			resumed = reserve_from(restart);
+		start_xact.resumed = resumed;
+		start_xact.resume_from = restart;
 		ReplicationSlotMarkDirty();
 		ReplicationSlotRelease();	/* (a temporary slot stays ours) */
 
@@ -2260,6 +2387,18 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	db = find_db(MyDatabaseId, slot_exists);
+
+	/*
+	 * The slot is gone and no worker runs (a lost slot): nothing to wait
+	 * for; the entry goes, so that nothing waits for it any more (review
+	 * rev34d: stop() waited out its timeout, audit_purge() was refused)
+	 */
+	if (db != NULL && !slot_exists && db->pid == 0 && !db->stopping && db->starting == 0)
+	{
+		db->dboid = InvalidOid;
+		LWLockRelease(shared->lock);
+		PG_RETURN_VOID();
+	}
 	if (db == NULL || db->stopping)
 	{
 		bool		busy = db != NULL;

@@ -3537,6 +3537,8 @@ SELECT 'audit_delivery_stalled', 'warning', quote_ident(sl.slot_name), 'replicat
  CROSS JOIN tenant_rls.audit_delivery_status() ds
  WHERE sl.slot_type = 'physical' AND NOT pg_is_in_recovery()
    AND sl.slot_name = 'tenant_rls_audit_' || (SELECT db.oid FROM pg_database db WHERE db.datname = current_database())
+   -- (a temporary slot: an audit_delivery_start() that has not committed)
+   AND NOT sl.temporary
    AND (NOT ds.worker_running OR NOT sl.active OR ds.delivery = 'immediate (delivery failing)')
 UNION ALL
 -- an open (or prepared) transaction whose deferred messages the worker

@@ -125,5 +125,94 @@ ok($node->poll_query_until('postgres', 'SELECT worker_running FROM tenant_rls.au
 
 $node->safe_psql('postgres', 'SELECT tenant_rls.audit_delivery_stop()');
 nothing_left('stopped');
+
+# --- review rev34d
+# (1) an error caught by a savepoint after start(): PostgreSQL's error
+# cleanup dropped the temporary slot and the COMMIT failed ("does not
+# exist"); the slot is made again at the commit
+($ret, $out, $err) = $node->psql('postgres', q{
+BEGIN;
+SELECT tenant_rls.audit_delivery_start();
+SAVEPOINT s;
+SELECT 1/0;
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+}, on_error_stop => 0);
+unlike($err, qr/does not exist/, 'the commit finds the slot');
+ok($node->poll_query_until('postgres', 'SELECT worker_running FROM tenant_rls.audit_delivery_status()'),
+	'an error rolled back to a savepoint after start(): the commit starts delivery');
+is($node->safe_psql('postgres', qq{
+SELECT temporary || ':' || (SELECT started FROM tenant_rls.audit_delivery_state)
+  FROM pg_replication_slots WHERE slot_name = '$slot'}), 'false:true', '... persistent slot, start recorded');
+$node->safe_psql('postgres', 'SELECT tenant_rls.audit_delivery_stop()');
+nothing_left('stopped again');
+
+# (2) a commit that waits for a tenant's chain after the slot was made
+# persistent (a prepared transaction holds the chain), then fails: the
+# launcher must not adopt the slot meanwhile, and nothing is left
+$node->safe_psql('postgres', q{
+SELECT tenant_rls.set_tenant('a', false);
+BEGIN; INSERT INTO public.o (tenant_id, v) VALUES ('a', 100); PREPARE TRANSACTION 'hold_a';
+});
+($ret, $out, $err) = $node->psql('postgres', q{
+SET lock_timeout = '3s';
+BEGIN;
+SELECT tenant_rls.set_tenant('a', false);
+INSERT INTO public.o (tenant_id, v) VALUES ('a', 101);
+SELECT tenant_rls.audit_delivery_start();
+COMMIT;
+});
+like($err, qr/lock timeout/, 'the commit of the start waited for the chain, then failed');
+unlike($err, qr/could not drop replication slot/, '... and the slot could be dropped');
+sleep(2);
+nothing_left('a start whose commit failed after the slot was made persistent');
+$node->safe_psql('postgres', q{ROLLBACK PREPARED 'hold_a'});
+
+# (3) a stop while a start is open: the start's commit enables nothing (the
+# slot is gone), and the next stop() and audit_purge() work
+$node->safe_psql('postgres', 'SELECT tenant_rls.audit_delivery_start()');
+ok($node->poll_query_until('postgres', 'SELECT worker_running FROM tenant_rls.audit_delivery_status()'),
+	'delivery runs');
+my $starter = $node->background_psql('postgres', on_error_stop => 0);
+$starter->query_until(qr/starting/, q{\echo starting
+BEGIN;
+SELECT tenant_rls.audit_delivery_start();
+SELECT pg_sleep(3);
+COMMIT;
+\echo committed
+});
+$node->safe_psql('postgres', 'SELECT tenant_rls.audit_delivery_stop()');
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 0 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()}),
+	'the open start committed after the stop');
+$starter->quit;
+sleep(2);
+is($node->safe_psql('postgres', $state), '0:immediate:false:false',
+	'a start committed after a stop: no slot, nothing enabled, nothing recorded');
+($ret, $out, $err) = $node->psql('postgres', q{SELECT tenant_rls.audit_delivery_stop('2 s')});
+is($ret, 0, '... stop() works') or diag($err);
+($ret, $out, $err) = $node->psql('postgres', q{SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0});
+is($ret, 0, '... and audit_purge()') or diag($err);
+
+# (4) the slot dropped behind the worker's back (a failover): stop()
+# acknowledges it at once, and audit_purge() works afterwards
+$node->safe_psql('postgres', 'SELECT tenant_rls.audit_delivery_start()');
+ok($node->poll_query_until('postgres', 'SELECT worker_running FROM tenant_rls.audit_delivery_status()'),
+	'delivery runs again');
+$node->safe_psql('postgres', qq{
+SELECT pg_terminate_backend(worker_pid) FROM tenant_rls.audit_delivery_status();
+SELECT pg_sleep(0.5);
+SELECT pg_drop_replication_slot('$slot');
+});
+ok($node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'}),
+	'lint() reports the lost slot');
+($ret, $out, $err) = $node->psql('postgres', q{SET statement_timeout = '10s'; SELECT tenant_rls.audit_delivery_stop('2 s')});
+is($ret, 0, 'stop() acknowledges the loss without waiting') or diag($err);
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.lint() WHERE code LIKE 'audit_delivery%'}), '0',
+	'... no finding left');
+($ret, $out, $err) = $node->psql('postgres', q{SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0});
+is($ret, 0, '... and audit_purge() works') or diag($err);
+is($node->safe_psql('postgres', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}), 't', 'the chains verify');
+
 $node->stop;
 done_testing();
