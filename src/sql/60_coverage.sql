@@ -1331,6 +1331,18 @@ approles AS MATERIALIZED (
                             WHERE e.grantee <> a.owner
                               AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')) g
                     WHERE g.grantee = 0 OR pg_has_role(l.oid, g.grantee, 'USAGE'))),
+-- who may run a SECURITY DEFINER function: a trigger function whoever
+-- fires the trigger (EXECUTE is not checked then), else PUBLIC or the
+-- application roles granted EXECUTE (NULL: none of them)
+sdwho AS (
+    SELECT s.oid,
+           CASE WHEN p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) THEN 'whoever fires it'
+                WHEN p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
+                                                  WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE') THEN 'PUBLIC'
+                ELSE (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
+                        FROM approles a JOIN logins l ON l.oid = a.oid
+                       WHERE l.oid <> p.proowner AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) END AS who
+      FROM sdf s JOIN pg_proc p ON p.oid = s.oid),
 -- the tables a publication may include that hold tenant rows: tenant tables
 -- and the extension's own (ext); unlogged and temporary ones are never
 -- published
@@ -2451,6 +2463,7 @@ SELECT 'security_definer_search_path', 'error', s.ident, 'function',
                    ELSE x.rest || ', pg_temp' END), NULL::oid
   FROM sdf s
   JOIN pg_proc p ON p.oid = s.oid
+  JOIN sdwho w ON w.oid = s.oid
   JOIN pg_roles r ON r.oid = s.proowner
   LEFT JOIN LATERAL (SELECT min(quote_ident(a.rolname)) AS name FROM admins a
                       WHERE pg_has_role(r.oid, a.oid, 'USAGE')) adm ON true
@@ -2464,12 +2477,7 @@ SELECT 'security_definer_search_path', 'error', s.ident, 'function',
                     THEN 'who owns tenant tables (or is a member of their owner)'
                     WHEN pg_has_role(r.oid, 'pg_write_all_data', 'USAGE') OR pg_has_role(r.oid, 'pg_read_all_data', 'USAGE')
                     THEN 'who reads or writes all data' END AS why,
-               CASE WHEN p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) THEN 'whoever fires it'
-                    WHEN p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
-                                                      WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE') THEN 'PUBLIC'
-                    ELSE (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
-                            FROM approles a JOIN logins l ON l.oid = a.oid
-                           WHERE l.oid <> p.proowner AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) END AS who) x0
+               w.who) x0
   CROSS JOIN LATERAL (
         SELECT x0.sp, x0.nsp, x0.why, x0.who,
                coalesce(lower(btrim((regexp_split_to_array(x0.sp, '\s*,\s*'))[cardinality(regexp_split_to_array(x0.sp, '\s*,\s*'))], ' "')) = 'pg_temp', false) AS locked,
@@ -2487,26 +2495,22 @@ SELECT 'security_definer_reads_server_data', 'error', s.ident, 'function',
        format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
   FROM sdf s
   JOIN pg_proc p ON p.oid = s.oid
+  JOIN sdwho w ON w.oid = s.oid
   JOIN pg_roles r ON r.oid = s.proowner
   CROSS JOIN LATERAL (
-        SELECT (SELECT string_agg(DISTINCT w.word, ', ')
+        SELECT (SELECT string_agg(DISTINCT bw.word, ', ')
                   FROM (SELECT sw.word FROM sdword sw WHERE sw.oid = s.oid
                         UNION ALL
                         SELECT coalesce(c.relname::text, f.proname::text)
                           FROM pg_depend d
                           LEFT JOIN pg_class c ON d.refclassid = 'pg_class'::regclass AND c.oid = d.refobjid
                           LEFT JOIN pg_proc f ON d.refclassid = 'pg_proc'::regclass AND f.oid = d.refobjid
-                         WHERE d.classid = 'pg_proc'::regclass AND d.objid = s.oid) w
-                 WHERE w.word IN ('pg_stat_activity', 'pg_stat_get_activity', 'pg_stat_statements',
+                         WHERE d.classid = 'pg_proc'::regclass AND d.objid = s.oid) bw
+                 WHERE bw.word IN ('pg_stat_activity', 'pg_stat_get_activity', 'pg_stat_statements',
                                   'pg_statistic', 'pg_stats', 'pg_stats_ext', 'pg_statistic_ext_data',
                                   'pg_largeobject', 'lo_get', 'loread', 'lo_export',
                                   'pg_read_file', 'pg_read_binary_file')) AS what,
-               CASE WHEN p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) THEN 'whoever fires it'
-                    WHEN p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
-                                                      WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE') THEN 'PUBLIC'
-                    ELSE (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
-                            FROM approles a JOIN logins l ON l.oid = a.oid
-                           WHERE l.oid <> p.proowner AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) END AS who) x
+               w.who) x
  WHERE x.what IS NOT NULL AND x.who IS NOT NULL
    AND (r.rolsuper OR pg_has_role(r.oid, 'pg_read_all_stats', 'USAGE') OR pg_has_role(r.oid, 'pg_read_server_files', 'USAGE')
         OR pg_has_role(r.oid, 'pg_read_all_data', 'USAGE'))
