@@ -2381,35 +2381,29 @@ SELECT 'security_definer_changes_isolation',
                          WHERE l.oid <> s.proowner AND has_function_privilege(l.oid, s.oid, 'EXECUTE')) AS app_exec) x
  WHERE r.rolsuper OR x.owns OR x.write_all
 UNION ALL
-SELECT 'leakproof_function', 'warning',
-       format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
-       format('User function %I.%I(%s) is marked LEAKPROOF.', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
-       'The planner may run a LEAKPROOF function on rows before the row-level security policy filters them; any error message or side effect then reveals other tenants'' values.',
-       format('ALTER FUNCTION %I.%I(%s) NOT LEAKPROOF;', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
+-- user functions marked LEAKPROOF (a warning), and built-ins marked so that
+-- PostgreSQL 15 does not ship so (an error: ALTER FUNCTION
+-- pg_catalog.int8div(bigint, bigint) LEAKPROOF "to tune RLS plans"; an
+-- error such as division by zero then tells one tenant that another's row
+-- exists, review rev34f).  The list is the LEAKPROOF functions of a fresh
+-- PostgreSQL 15 cluster (built-in OIDs are fixed for a major version).
+SELECT 'leakproof_function', CASE WHEN x.builtin THEN 'error' ELSE 'warning' END,
+       x.ident, 'function',
+       CASE WHEN x.builtin THEN format('Built-in function %s is marked LEAKPROOF; PostgreSQL does not ship it so.', x.ident)
+            ELSE format('User function %s is marked LEAKPROOF.', x.ident) END,
+       'The planner may run a LEAKPROOF function on rows before the row-level security policy filters them; any error message (division by zero, out of range, invalid input) or side effect then reveals other tenants'' values.',
+       format('ALTER FUNCTION %s NOT LEAKPROOF;', x.ident),
        NULL::oid
-  FROM pg_proc pr
-  JOIN pg_namespace n ON n.oid = pr.pronamespace
-  LEFT JOIN extfuncs e ON e.objid = pr.oid
- WHERE pr.proleakproof AND e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-UNION ALL
--- built-in functions marked LEAKPROOF that PostgreSQL 15 does not ship so
--- (ALTER FUNCTION pg_catalog.int8div(bigint, bigint) LEAKPROOF "to tune
--- RLS plans"): the planner runs them before the policy, and an error such
--- as division by zero tells one tenant that another's row exists (review
--- rev34f).  The list is the LEAKPROOF functions of a fresh PostgreSQL 15
--- cluster (built-in OIDs are fixed for a major version).
-SELECT 'leakproof_function', 'error',
-       format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
-       format('Built-in function %I.%I(%s) is marked LEAKPROOF; PostgreSQL does not ship it so.', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
-       'The planner runs a LEAKPROOF function on rows before the row-level security policy filters them: its errors (division by zero, out of range, invalid input) tell a tenant that another tenant''s row holds such a value.',
-       format('ALTER FUNCTION %I.%I(%s) NOT LEAKPROOF;', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
-       NULL::oid
-  FROM pg_proc pr
-  JOIN pg_namespace n ON n.oid = pr.pronamespace
- WHERE pr.proleakproof AND n.nspname IN ('pg_catalog', 'information_schema')
-   AND (pr.oid >= 16384
-        OR (current_setting('server_version_num')::integer / 10000 = 15
-            AND pr.oid <> ALL ('{56,57,60,61,62,63,64,65,66,67,68,69,70,72,73,74,84,144,145,146,147,148,149,150,151,157,158,159,160,161,162,163,164,165,166,167,168,169,184,185,235,236,240,241,242,243,244,245,246,247,248,249,250,251,252,253,287,288,289,290,291,292,293,294,295,296,297,298,299,300,301,302,303,304,305,306,307,308,309,310,311,313,316,318,350,351,354,355,356,358,359,360,377,404,406,407,409,458,459,467,468,469,470,471,472,474,475,476,477,478,479,481,482,619,652,655,656,657,658,659,677,678,679,680,681,716,717,740,741,742,743,754,830,831,832,833,834,835,836,842,852,853,854,855,856,857,888,889,890,891,892,893,920,921,922,923,924,925,926,999,1048,1049,1050,1051,1052,1053,1063,1064,1078,1086,1087,1088,1089,1090,1091,1092,1102,1103,1104,1105,1106,1107,1145,1152,1153,1154,1155,1156,1157,1162,1163,1164,1165,1166,1167,1246,1265,1288,1292,1314,1315,1319,1352,1353,1354,1355,1356,1357,1358,1370,1400,1401,1462,1463,1464,1465,1466,1467,1482,1483,1484,1485,1486,1581,1582,1592,1593,1594,1595,1596,1638,1639,1666,1667,1668,1669,1670,1671,1672,1691,1692,1693,1740,1742,1743,1781,1782,1850,1851,1852,1853,1854,1855,1856,1857,1858,1859,1860,1861,1948,1949,1950,1951,1952,1953,1954,2045,2052,2053,2054,2055,2056,2057,2160,2161,2163,2164,2166,2174,2175,2177,2178,2180,2188,2189,2190,2191,2192,2193,2194,2195,2311,2321,2557,2558,2790,2791,2792,2793,2794,2954,2955,2956,2957,2958,2959,2960,3231,3232,3233,3234,3235,3236,3251,3308,3309,3419,3420,3421,3422,3432,3696,4113,4114,4115,4116,4117,4118,4119,4123,5034,5035,5036,5037,5084,5085,5096}'::oid[])))
+  FROM (SELECT format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)) AS ident,
+               n.nspname IN ('pg_catalog', 'information_schema') AS builtin
+          FROM pg_proc pr
+          JOIN pg_namespace n ON n.oid = pr.pronamespace
+          LEFT JOIN extfuncs e ON e.objid = pr.oid
+         WHERE pr.proleakproof AND e.objid IS NULL
+           AND (n.nspname NOT IN ('pg_catalog', 'information_schema')
+                OR pr.oid >= 16384
+                OR (current_setting('server_version_num')::integer / 10000 = 15
+                    AND pr.oid <> ALL ('{56,57,60,61,62,63,64,65,66,67,68,69,70,72,73,74,84,144,145,146,147,148,149,150,151,157,158,159,160,161,162,163,164,165,166,167,168,169,184,185,235,236,240,241,242,243,244,245,246,247,248,249,250,251,252,253,287,288,289,290,291,292,293,294,295,296,297,298,299,300,301,302,303,304,305,306,307,308,309,310,311,313,316,318,350,351,354,355,356,358,359,360,377,404,406,407,409,458,459,467,468,469,470,471,472,474,475,476,477,478,479,481,482,619,652,655,656,657,658,659,677,678,679,680,681,716,717,740,741,742,743,754,830,831,832,833,834,835,836,842,852,853,854,855,856,857,888,889,890,891,892,893,920,921,922,923,924,925,926,999,1048,1049,1050,1051,1052,1053,1063,1064,1078,1086,1087,1088,1089,1090,1091,1092,1102,1103,1104,1105,1106,1107,1145,1152,1153,1154,1155,1156,1157,1162,1163,1164,1165,1166,1167,1246,1265,1288,1292,1314,1315,1319,1352,1353,1354,1355,1356,1357,1358,1370,1400,1401,1462,1463,1464,1465,1466,1467,1482,1483,1484,1485,1486,1581,1582,1592,1593,1594,1595,1596,1638,1639,1666,1667,1668,1669,1670,1671,1672,1691,1692,1693,1740,1742,1743,1781,1782,1850,1851,1852,1853,1854,1855,1856,1857,1858,1859,1860,1861,1948,1949,1950,1951,1952,1953,1954,2045,2052,2053,2054,2055,2056,2057,2160,2161,2163,2164,2166,2174,2175,2177,2178,2180,2188,2189,2190,2191,2192,2193,2194,2195,2311,2321,2557,2558,2790,2791,2792,2793,2794,2954,2955,2956,2957,2958,2959,2960,3231,3232,3233,3234,3235,3236,3251,3308,3309,3419,3420,3421,3422,3432,3696,4113,4114,4115,4116,4117,4118,4119,4123,5034,5035,5036,5037,5084,5085,5096}'::oid[])))) x
 UNION ALL
 -- a SECURITY DEFINER function of a privileged owner (superuser, or a member
 -- of tenant_rls.admin_role: strict mode lets them set the tenant) that sets
