@@ -140,8 +140,20 @@ SELECT tenant_rls.enable_updated_at('ua.up_1', 'changed_at');
 SELECT tenant_rls.enable_updated_at('ua.up', 'changed_at');
 SELECT tgrelid::regclass, tgparentid <> 0 AS clone, encode(tgargs, 'escape') AS args
   FROM pg_trigger WHERE tgname = 'tenant_rls_updated_at' AND tgrelid IN ('ua.up'::regclass, 'ua.up_1'::regclass) ORDER BY 1;
+-- a clone cannot be removed from one partition: the extension's 55000 naming
+-- the table it comes from (two levels up too), not PostgreSQL's 2BP01; the
+-- triggers stay
+CREATE TABLE ua.up_2 PARTITION OF ua.up FOR VALUES FROM (10) TO (20) PARTITION BY RANGE (id);
+CREATE TABLE ua.up_2a PARTITION OF ua.up_2 FOR VALUES FROM (10) TO (15);
+SELECT tenant_rls.disable_updated_at('ua.up_1');
+SELECT tenant_rls.disable_updated_at('ua.up_2a');
+SELECT tgrelid::regclass, tgparentid <> 0 AS clone FROM pg_trigger
+ WHERE tgname = 'tenant_rls_updated_at' AND tgrelid::regclass::text LIKE 'ua.up%' ORDER BY 1;
+-- detached, it keeps no clone (nothing to remove)
+ALTER TABLE ua.up_2 DETACH PARTITION ua.up_2a;
+SELECT tenant_rls.disable_updated_at('ua.up_2a');
 SET ROLE tr_ua_owner;
-DROP TABLE ua.up;
+DROP TABLE ua.up, ua.up_2a;
 
 --
 -- inheritance: triggers are not cloned to children; a child's own trigger

@@ -59,6 +59,33 @@ ROLLBACK;
 SET ROLE etd_owner;
 ALTER TABLE public.etd_root ATTACH PARTITION public.etd_other FOR VALUES IN ('x');
 RESET ROLE;
+-- etd_other, attached again, keeps its own registry row (protected on its
+-- own, no parent).  unprotect() of it alone is refused: it went through, and
+-- left a partition without policies below the root, which etd_app (granted
+-- SELECT on it) read directly with every tenant's rows
+SELECT * FROM pg_temp.etd_state() WHERE tbl IN ('etd_root', 'etd_other');
+INSERT INTO public.etd_root VALUES (9, 'x', 1, 'x-secret');
+GRANT SELECT ON public.etd_other TO etd_app;
+SET ROLE etd_owner;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.etd_other');
+RESET ROLE;
+SET ROLE etd_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+SELECT id, tenant_id, body FROM public.etd_other;
+COMMIT;
+RESET ROLE;
+-- unprotect() of the root takes it along (a NOTICE says so): refused before,
+-- because a protected table was left below the root, so neither could go
+SET ROLE etd_owner;
+BEGIN;
+SET LOCAL client_min_messages = notice;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.etd_root');
+RESET ROLE;
+SELECT tbl, rls, status FROM pg_temp.etd_state() WHERE tbl IN ('etd_root', 'etd_other');
+ROLLBACK;
+RESET ROLE;
+DELETE FROM public.etd_root WHERE id = 9;
 
 --
 -- 2. A sub-partition detached from its own parent leaves the root's tree:

@@ -1260,9 +1260,10 @@ tenant_rls_audit_guard(PG_FUNCTION_ARGS)
  * The table whose trigger the trigger trigoid on relid is, or descends from:
  * a partition's trigger may be a clone of its parent's, which only the
  * parent's can change (enable_updated_at() on the partition is refused).
+ * The SQL functions ask tenant_rls._trigger_origin() (40_audit.sql).
  */
-static Oid
-updated_at_trigger_owner(Oid trigoid, Oid relid)
+Oid
+audit_trigger_origin(Oid trigoid, Oid relid)
 {
 	Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
 
@@ -1303,7 +1304,7 @@ static void updated_at_column_error(TriggerData *td, int sqlstate, const char *p
 static void
 updated_at_column_error(TriggerData *td, int sqlstate, const char *problem)
 {
-	Oid			owner = updated_at_trigger_owner(td->tg_trigger->tgoid,
+	Oid			owner = audit_trigger_origin(td->tg_trigger->tgoid,
 												 RelationGetRelid(td->tg_relation));
 	char	   *relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(td->tg_relation)),
 													 RelationGetRelationName(td->tg_relation));

@@ -170,6 +170,7 @@ extern void audit_append_entry(const char *tenant, const AuditTarget *target,
 
 /* a palloc'd name Datum */
 extern Datum audit_name_datum(const char *s);
+extern Oid	audit_trigger_origin(Oid trigoid, Oid relid);	/* audit.c: the table a cloned trigger comes from */
 
 /*
  * Set only while tenant_rls.audit_purge() runs: the guard trigger then lets

@@ -73,6 +73,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "audit.h"
 #include "context.h"
 #include "event_trigger.h"
 #include "guc.h"
@@ -1693,6 +1694,7 @@ typedef struct RegTarget
 	bool		set_not_null;
 	bool		audit;
 	bool		global_rows;
+	bool		own;			/* protected on its own, then put below the root */
 	int			order;			/* position in the inheritance tree, root 0 */
 } RegTarget;
 
@@ -1745,17 +1747,25 @@ cmp_regtarget(const ListCell *a, const ListCell *b)
  * it, in tree order (root first).  The caller SPI_connect()ed.
  */
 static List *
-registry_targets(Oid relid, const char *nspname, const char *relname)
+registry_targets(Oid relid, const char *nspname, const char *relname, bool whole_tree)
 {
-	Oid			types[2] = {NAMEOID, NAMEOID};
-	Datum		vals[2];
+	Oid			types[3] = {NAMEOID, NAMEOID, OIDARRAYOID};
+	Datum		vals[3];
 	List	   *res = NIL;
 	List	   *tree = find_all_inheritors(relid, NoLock, NULL);
+	Datum	   *treeoids = palloc(sizeof(Datum) * list_length(tree));
+	int			ntree = 0;
 	uint64		n;
 	SPITupleTable *tt;
+	ListCell   *tc;
 
 	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(nspname));
 	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(relname));
+	/* with whole_tree, also the tables below protected on their own */
+	if (whole_tree)
+		foreach(tc, tree)
+			treeoids[ntree++] = ObjectIdGetDatum(lfirst_oid(tc));
+	vals[2] = PointerGetDatum(construct_array(treeoids, ntree, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	spi_exec_privileged("SELECT schema_name::text, table_name::text, tenant_column::text, tenant_type,"
 						"  COALESCE((SELECT pg_catalog.array_agg(k ORDER BY k)"
 						"              FROM pg_catalog.jsonb_object_keys(managed OPERATOR(pg_catalog.->) 'policies') k),"
@@ -1766,12 +1776,18 @@ registry_targets(Oid relid, const char *nspname, const char *relname)
 						"  managed OPERATOR(pg_catalog.->>) 'default_expr',"
 						"  COALESCE((managed OPERATOR(pg_catalog.->>) 'set_not_null')::boolean, false),"
 						"  COALESCE((managed OPERATOR(pg_catalog.->>) 'audit')::boolean, false),"
-						"  global_rows"
+						"  global_rows,"
+						"  parent_table IS NULL"
+						"  AND NOT (schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2)"
 						"  FROM tenant_rls.protected_table"
 						" WHERE status OPERATOR(pg_catalog.=) 'protected'"
 						"   AND ((schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2)"
-						"     OR (parent_schema OPERATOR(pg_catalog.=) $1 AND parent_table OPERATOR(pg_catalog.=) $2))",
-						2, types, vals, NULL, true);
+						"     OR (parent_schema OPERATOR(pg_catalog.=) $1 AND parent_table OPERATOR(pg_catalog.=) $2)"
+						"     OR (COALESCE(parent_schema, schema_name), COALESCE(parent_table, table_name)) OPERATOR(pg_catalog.=) ANY"
+						"        (SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+						"           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+						"          WHERE c.oid OPERATOR(pg_catalog.=) ANY ($3)))",
+						3, types, vals, NULL, true);
 	n = SPI_processed;
 	tt = SPI_tuptable;
 	for (uint64 i = 0; i < n; i++)
@@ -1797,6 +1813,7 @@ registry_targets(Oid relid, const char *nspname, const char *relname)
 		t->set_not_null = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 		t->audit = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
 		t->global_rows = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
+		t->own = DatumGetBool(SPI_getbinval(tup, desc, 13, &isnull));
 		nsp = get_namespace_oid(t->nspname, true);
 		t->relid = OidIsValid(nsp) ? get_relname_relid(t->relname, nsp) : InvalidOid;
 		/* tree order; rows no longer in the tree (detached) go last */
@@ -1818,18 +1835,14 @@ registry_targets(Oid relid, const char *nspname, const char *relname)
 }
 
 static void
-registry_delete(const char *nspname, const char *relname, bool with_children)
+registry_delete(const char *nspname, const char *relname)
 {
 	Oid			types[2] = {NAMEOID, NAMEOID};
 	Datum		vals[2];
 
 	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(nspname));
 	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(relname));
-	spi_exec_privileged(with_children ?
-						"DELETE FROM tenant_rls.protected_table"
-						" WHERE (schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2)"
-						"    OR (parent_schema OPERATOR(pg_catalog.=) $1 AND parent_table OPERATOR(pg_catalog.=) $2)" :
-						"DELETE FROM tenant_rls.protected_table"
+	spi_exec_privileged("DELETE FROM tenant_rls.protected_table"
 						" WHERE schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2",
 						2, types, vals, NULL, false);
 }
@@ -2068,7 +2081,25 @@ unprotect_body(PG_FUNCTION_ARGS)
 				 errhint("Unprotect \"%s\" instead, or detach this table first.",
 						 quote_qualified_identifier(reg.parent_schema, reg.parent_table))));
 
-	targets = registry_targets(relid, nspname, relname);
+	/*
+	 * Protected on its own, then attached below a protected table: without
+	 * its policies, queried directly, it would let every tenant read and
+	 * change its rows (the parent's policies do not apply there).
+	 */
+	{
+		Oid			anc;
+
+		if (tenant_protected_ancestor(relid, &anc))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s\" is below protected table \"%s\", so it cannot be unprotected",
+							qualname, tenant_rel_qualname(anc)),
+					 errdetail("Queried directly, a partition or inheritance child applies only its own policies: without them every tenant could read and change its rows."),
+					 errhint("Unprotect %s first, or detach this table first.",
+							 quote_literal_cstr(tenant_rel_qualname(anc)))));
+	}
+
+	targets = registry_targets(relid, nspname, relname, true);
 	foreach(lc, targets)
 	{
 		RegTarget  *t = lfirst(lc);
@@ -2084,7 +2115,17 @@ unprotect_body(PG_FUNCTION_ARGS)
 	}
 
 	/* the registry first: the drift guard then sees unmanaged tables */
-	registry_delete(nspname, relname, true);
+	foreach(lc, targets)
+	{
+		RegTarget  *t = lfirst(lc);
+
+		registry_delete(t->nspname, t->relname);
+		/* unprotecting it alone is refused while the root is protected */
+		if (t->own)
+			ereport(NOTICE,
+					(errmsg("table \"%s\", protected on its own before it was put below \"%s\", is unprotected with it",
+							t->qualname, qualname)));
+	}
 	grant_caches_stale();
 	CommandCounterIncrement();
 	/* no protected table may be left below it (event_trigger.c) */
@@ -2101,7 +2142,24 @@ unprotect_body(PG_FUNCTION_ARGS)
 		if (!OidIsValid(t->relid))
 			continue;
 		if (t->audit && can_disable_audit)
-			run_stmt_privileged(&r, psprintf("SELECT tenant_rls.disable_audit(%s)", regclass_literal(t->relid)));
+		{
+			Oid			trigoid = get_trigger_oid(t->relid, "tenant_rls_audit", true);
+			Oid			origin = OidIsValid(trigoid) ? audit_trigger_origin(trigoid, t->relid) : t->relid;
+
+			/*
+			 * a partition audited on its own when protected, and since then
+			 * through a partitioned table enable_audit() audits: that audit is
+			 * the partitioned table's to stop (disable_audit() refuses)
+			 */
+			if (origin != t->relid)
+				ereport(NOTICE,
+						(errmsg("table \"%s\" stays audited through its parent \"%s\"", t->qualname,
+								quote_qualified_identifier(get_namespace_name(get_rel_namespace(origin)),
+														   get_rel_name(origin))),
+						 errhint("Call tenant_rls.disable_audit() on the parent, or detach the partition, to stop it.")));
+			else
+				run_stmt_privileged(&r, psprintf("SELECT tenant_rls.disable_audit(%s)", regclass_literal(t->relid)));
+		}
 		foreach(pc, existing_policies(t->relid, t->policies))
 			run_stmt(&r, psprintf("DROP POLICY %s ON %s", quote_identifier((char *) lfirst(pc)), t->qualname));
 		rel_rls_flags(t->relid, &enabled, &forced);
@@ -2352,7 +2410,7 @@ allow_global_rows_body(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 
-	targets = registry_targets(relid, get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+	targets = registry_targets(relid, get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid), false);
 	foreach(lc, targets)
 	{
 		RegTarget  *t = lfirst(lc);

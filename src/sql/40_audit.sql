@@ -508,6 +508,29 @@ COMMENT ON FUNCTION tenant_rls.audit_maintain(integer) IS
     'creates the audit_batch partitions of this month and the next months_ahead months';
 
 -- Drops a trigger of the table if it exists (quietly: no NOTICE).
+-- The table whose trigger the trigger trg of tbl is a clone of, following
+-- the clones up (a partition gets the row triggers of its partitioned table,
+-- and only that table's can be changed or dropped); NULL when it is tbl's own
+-- or tbl has none.
+CREATE FUNCTION tenant_rls._trigger_origin(tbl regclass, trg name) RETURNS regclass
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH RECURSIVE up(relid, parentid, depth) AS (
+        SELECT t.tgrelid, t.tgparentid, 0
+          FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND t.tgname OPERATOR(pg_catalog.=) trg
+        UNION ALL
+        SELECT p.tgrelid, p.tgparentid, up.depth OPERATOR(pg_catalog.+) 1
+          FROM up JOIN pg_catalog.pg_trigger p ON p.oid OPERATOR(pg_catalog.=) up.parentid
+    )
+    SELECT up.relid::pg_catalog.regclass FROM up
+     WHERE up.depth OPERATOR(pg_catalog.>) 0 AND up.parentid OPERATOR(pg_catalog.=) 0
+$$;
+REVOKE ALL ON FUNCTION tenant_rls._trigger_origin(regclass, name) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls._trigger_origin(regclass, name) IS
+    'internal: the table whose trigger of that name the table''s is a clone of (NULL: its own or none)';
+
 CREATE FUNCTION tenant_rls.audit_drop_trigger(tbl regclass, trg name) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -670,9 +693,7 @@ BEGIN
     -- a partition audited through its parent: its row trigger is a clone of
     -- the parent's, which cannot be dropped on its own, and the parent's
     -- columns apply to it
-    SELECT p.tgrelid::regclass INTO parent
-      FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_trigger p ON p.oid OPERATOR(pg_catalog.=) t.tgparentid
-     WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND t.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit';
+    parent := tenant_rls._trigger_origin(tbl, 'tenant_rls_audit');
     IF parent IS NOT NULL THEN
         IF columns IS NOT NULL OR exclude IS NOT NULL THEN
             RAISE EXCEPTION 'table % is audited through its parent %', tbl, parent
@@ -816,9 +837,7 @@ BEGIN
     END IF;
     -- a partition audited through its parent: its row trigger is a clone,
     -- which cannot be dropped on its own (PostgreSQL's 2BP01)
-    SELECT p.tgrelid::regclass INTO parent
-      FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_trigger p ON p.oid OPERATOR(pg_catalog.=) t.tgparentid
-     WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND t.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit';
+    parent := tenant_rls._trigger_origin(tbl, 'tenant_rls_audit');
     IF parent IS NOT NULL THEN
         RAISE EXCEPTION 'table % is audited through its parent %', tbl, parent
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -1018,10 +1037,21 @@ CREATE FUNCTION tenant_rls.disable_updated_at(tbl regclass) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    parent regclass;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass the table whose updated_at trigger to remove.';
+    END IF;
+    -- a partition's clone of its parent's trigger cannot be dropped on its own
+    -- (PostgreSQL's 2BP01)
+    parent := tenant_rls._trigger_origin(tbl, 'tenant_rls_updated_at');
+    IF parent IS NOT NULL THEN
+        RAISE EXCEPTION 'table % gets its updated_at trigger from its parent %', tbl, parent
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'A partition of a table with an updated_at trigger has that trigger as long as it is a partition of it.',
+            HINT = 'Call tenant_rls.disable_updated_at() on the parent, or detach the partition first.';
     END IF;
     PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_updated_at');
 END

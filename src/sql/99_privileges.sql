@@ -140,6 +140,9 @@ GRANT EXECUTE ON FUNCTION
     -- the table check of enable_audit() / enable_updated_at() (it reads
     -- pg_class and raises): a role granted one of them needs no more for it
     tenant_rls._audited_table_check(regclass, text),
+    -- which table a partition's audit / updated_at trigger is cloned from
+    -- (enable_audit(), disable_audit(), disable_updated_at(); reads pg_trigger)
+    tenant_rls._trigger_origin(regclass, name),
     -- coverage: the catalogue of finding codes (doc/coverage.md); the
     -- reports are granted by the DBA, and their helpers (_level_rank(), ...)
     -- run inside them as the owner (SECURITY DEFINER)
