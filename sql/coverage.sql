@@ -271,7 +271,24 @@ SELECT table_name, audit FROM tenant_rls.coverage() WHERE table_name = 'cov.orde
 SELECT pg_temp.apply_fix('audit_trigger_altered', 'cov.orders');
 SELECT * FROM pg_temp.findings('audit_trigger_altered');
 SELECT table_name, audit FROM tenant_rls.coverage() WHERE table_name = 'cov.orders';
+-- the fix keeps the table's column lists (review rev35b: it called
+-- enable_audit() without them, and the excluded column went into the log)
+SELECT tenant_rls.enable_audit('cov.orders', exclude => ARRAY['email']);
+ALTER TABLE cov.orders DISABLE TRIGGER tenant_rls_audit;
+SELECT pg_temp.apply_fix('audit_missing', 'cov.orders');
+DROP TRIGGER tenant_rls_audit ON cov.orders;
+SELECT pg_temp.apply_fix('audit_missing', 'cov.orders');
+SELECT * FROM pg_temp.findings('audit_missing') WHERE object = 'cov.orders';
+SELECT table_name, columns, exclude FROM tenant_rls.audit_config WHERE table_name = 'orders';
 SELECT tenant_rls.disable_audit('cov.orders');
+-- a partition's clone that does not fire: enable_audit() of the partition
+-- left it so ("already audited through its parent"), and the finding stayed
+SELECT tenant_rls.enable_audit('cov.events');
+ALTER TABLE cov.events_2026 DISABLE TRIGGER tenant_rls_audit;
+SELECT l.object, l.fix FROM tenant_rls.lint() l WHERE l.code = 'audit_missing' AND l.object LIKE 'cov.events%';
+SELECT pg_temp.apply_fix('audit_missing', 'cov.events_2026');
+SELECT * FROM pg_temp.findings('audit_missing') WHERE object LIKE 'cov.events%';
+SELECT tenant_rls.disable_audit('cov.events');
 SET tenant_rls.audit = off;
 SELECT * FROM pg_temp.findings('audit_missing');
 

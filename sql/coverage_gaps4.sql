@@ -539,6 +539,43 @@ RESET ROLE;
 SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg4.docs');
 SELECT level, object FROM covg4_h.mine('unique_not_leading_tenant');
 DROP TABLE covg4.docs;
+-- nor are serial and smallserial keys (their default is nextval() under an
+-- implicit cast), pgcrypto's gen_random_uuid() (dumps made before
+-- PostgreSQL 13), or a key with the tenant column among its columns, which
+-- conflicts only within a tenant: index_not_leading_tenant (review rev35b:
+-- all four were reported as existence oracles)
+CREATE SCHEMA covg4_crypto;
+CREATE EXTENSION pgcrypto SCHEMA covg4_crypto;
+GRANT USAGE ON SCHEMA covg4_crypto TO covg4_owner;
+SET ROLE covg4_owner;
+CREATE TABLE covg4.s_int (tenant_id text NOT NULL, id serial PRIMARY KEY);
+CREATE TABLE covg4.s_small (tenant_id text NOT NULL, id smallserial PRIMARY KEY);
+CREATE TABLE covg4.s_uuid (tenant_id text NOT NULL, id uuid DEFAULT covg4_crypto.gen_random_uuid() PRIMARY KEY);
+CREATE TABLE covg4.s_login (tenant_id text NOT NULL, login text NOT NULL, UNIQUE (login, tenant_id));
+CREATE INDEX ON covg4.s_int (tenant_id);
+CREATE INDEX ON covg4.s_small (tenant_id);
+CREATE INDEX ON covg4.s_uuid (tenant_id);
+CREATE INDEX ON covg4.s_login (tenant_id);
+RESET ROLE;
+SELECT count(*) > 0 AS protected
+  FROM unnest('{covg4.s_int,covg4.s_small,covg4.s_uuid,covg4.s_login}'::regclass[]) t, tenant_rls.protect(t);
+SELECT code, level, object FROM tenant_rls.lint()
+ WHERE code IN ('unique_not_leading_tenant', 'index_not_leading_tenant') AND object LIKE 'covg4.s\_%' ORDER BY object;
+-- the same login in two tenants: no conflict, so nothing to learn
+GRANT INSERT ON covg4.s_login TO covg4_app;
+SET ROLE covg4_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+INSERT INTO covg4.s_login VALUES ('acme', 'root');
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('globex');
+INSERT INTO covg4.s_login VALUES ('globex', 'root');
+COMMIT;
+RESET ROLE;
+SELECT tenant_id, login FROM covg4.s_login ORDER BY 1;
+DROP TABLE covg4.s_int, covg4.s_small, covg4.s_uuid, covg4.s_login;
+DROP SCHEMA covg4_crypto CASCADE;
 
 -- ==== view_not_security_invoker: a warning when the tenant policies bind
 -- the owner as they bind the caller (was an error for every view)

@@ -38,6 +38,13 @@
 #include "access/xlog.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_policy.h"
+#include "catalog/pg_rewrite.h"
+#include "catalog/pg_statistic_ext.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_collation_d.h"
@@ -80,6 +87,7 @@ PG_FUNCTION_INFO_V1(tenant_rls_tenant_row_count);
 PG_FUNCTION_INFO_V1(tenant_rls_coverage_config);
 PG_FUNCTION_INFO_V1(tenant_rls_expr_text_equal);
 PG_FUNCTION_INFO_V1(tenant_rls_key_is_generated);
+PG_FUNCTION_INFO_V1(tenant_rls_table_part);
 
 /*
  * _config() -> (tenant_column name, audit boolean, managed_schemas text[]):
@@ -770,13 +778,20 @@ tenant_rls_expr_text_equal(PG_FUNCTION_ARGS)
 }
 
 /*
- * Is the column's default nextval(...) (a serial column), or a random uuid
- * (gen_random_uuid(), uuid-ossp's uuid_generate_v4()), whose values nobody
- * guesses either?
+ * Is the column's default nextval(...) (a serial column, under the implicit
+ * cast of serial and smallserial), or a random uuid (gen_random_uuid(), its
+ * pgcrypto namesake of the dumps made before PostgreSQL 13, uuid-ossp's
+ * uuid_generate_v4()), whose values nobody guesses either?
  */
 static bool
 default_is_nextval(Oid relid, AttrNumber attnum)
 {
+	/* random uuid functions of extensions: not any function of that name */
+	static const struct
+	{
+		const char *func;
+		const char *ext;
+	}			random_uuid[] = {{"uuid_generate_v4", "uuid-ossp"}, {"gen_random_uuid", "pgcrypto"}};
 	Relation	attrdef;
 	ScanKeyData keys[2];
 	SysScanDesc scan;
@@ -797,7 +812,7 @@ default_is_nextval(Oid relid, AttrNumber attnum)
 
 		if (!isnull)
 		{
-			Node	   *expr = stringToNode(TextDatumGetCString(adbin));
+			Node	   *expr = strip_implicit_coercions(stringToNode(TextDatumGetCString(adbin)));
 
 			if (IsA(expr, FuncExpr))
 			{
@@ -805,19 +820,15 @@ default_is_nextval(Oid relid, AttrNumber attnum)
 				char	   *name;
 
 				result = funcid == F_NEXTVAL || funcid == F_GEN_RANDOM_UUID;
-
-				/*
-				 * uuid-ossp's, not any function of that name (a table owner's
-				 * own could return anything: a unique e-mail, say)
-				 */
 				if (!result && (name = get_func_name(funcid)) != NULL &&
-					strcmp(name, "uuid_generate_v4") == 0 &&
 					get_func_rettype(funcid) == UUIDOID)
 				{
 					Oid			extoid = getExtensionOfObject(ProcedureRelationId, funcid);
 					char	   *extname = OidIsValid(extoid) ? get_extension_name(extoid) : NULL;
 
-					result = extname != NULL && strcmp(extname, "uuid-ossp") == 0;
+					for (int i = 0; i < lengthof(random_uuid) && extname != NULL && !result; i++)
+						result = strcmp(name, random_uuid[i].func) == 0 &&
+							strcmp(extname, random_uuid[i].ext) == 0;
 				}
 			}
 		}
@@ -868,6 +879,160 @@ tenant_rls_key_is_generated(PG_FUNCTION_ARGS)
 			PG_RETURN_BOOL(false);
 	}
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * The name column of the catalog row objid of catalog classid (NULL if gone),
+ * and the row's namespace when nspattr is given.
+ */
+static char *
+catalog_object_name(Oid classid, AttrNumber oidattr, AttrNumber nameattr, Oid objid,
+					AttrNumber nspattr, Oid *nsp)
+{
+	Relation	rel = table_open(classid, AccessShareLock);
+	HeapTuple	tup = get_catalog_object_by_oid(rel, oidattr, objid);
+	char	   *res = NULL;
+
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, nameattr, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			res = pstrdup(NameStr(*DatumGetName(d)));
+		if (nspattr != InvalidAttrNumber)
+			*nsp = DatumGetObjectId(heap_getattr(tup, nspattr, RelationGetDescr(rel), &isnull));
+	}
+	table_close(rel, AccessShareLock);
+	return res;
+}
+
+/*
+ * tenant_rls._table_part(classid, objid, objsubid, qname) -> (object, kind,
+ * what): how lint() names the trigger, rule, policy, constraint, statistics
+ * object, column default, index or column of tenant table qname that a
+ * finding is about (pg_depend's terms).  Called once per finding (thousands
+ * in a large catalog): catalog lookups by OID, no SQL.
+ */
+Datum
+tenant_rls_table_part(PG_FUNCTION_ARGS)
+{
+	Oid			classid = PG_GETARG_OID(0);
+	Oid			objid = PG_GETARG_OID(1);
+	int32		objsubid = PG_GETARG_INT32(2);
+	char	   *qname = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	char	   *object = NULL;
+	const char *kind;
+	char	   *what = NULL;
+	char	   *nm;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "tenant_rls: return type must be a row type");
+
+	if (classid == TriggerRelationId || classid == RewriteRelationId ||
+		classid == PolicyRelationId || classid == ConstraintRelationId)
+	{
+		static const struct
+		{
+			Oid			classid;
+			AttrNumber	oidattr;
+			AttrNumber	nameattr;
+			const char *kind;
+			const char *label;
+		}			parts[] = {
+			{TriggerRelationId, Anum_pg_trigger_oid, Anum_pg_trigger_tgname, "trigger", "Trigger"},
+			{RewriteRelationId, Anum_pg_rewrite_oid, Anum_pg_rewrite_rulename, "rule", "Rule"},
+			{PolicyRelationId, Anum_pg_policy_oid, Anum_pg_policy_polname, "policy", "Policy"},
+			{ConstraintRelationId, Anum_pg_constraint_oid, Anum_pg_constraint_conname, "constraint", "Constraint"},
+		};
+		int			i = 0;
+
+		while (parts[i].classid != classid)
+			i++;
+		kind = parts[i].kind;
+		nm = catalog_object_name(classid, parts[i].oidattr, parts[i].nameattr, objid, InvalidAttrNumber, NULL);
+		if (nm != NULL)
+		{
+			object = psprintf("%s ON %s", quote_identifier(nm), qname);
+			what = psprintf("%s %s", parts[i].label, quote_identifier(nm));
+		}
+	}
+	else if (classid == StatisticExtRelationId)
+	{
+		Oid			nsp = InvalidOid;
+
+		kind = "statistics";
+		nm = catalog_object_name(classid, Anum_pg_statistic_ext_oid, Anum_pg_statistic_ext_stxname, objid,
+								 Anum_pg_statistic_ext_stxnamespace, &nsp);
+		if (nm != NULL)
+		{
+			object = quote_qualified_identifier(get_namespace_name(nsp), nm);
+			what = psprintf("Statistics object %s", quote_identifier(nm));
+		}
+	}
+	else if (classid == AttrDefaultRelationId)
+	{
+		Relation	rel = table_open(AttrDefaultRelationId, AccessShareLock);
+		HeapTuple	tup = get_catalog_object_by_oid(rel, Anum_pg_attrdef_oid, objid);
+
+		kind = "column";
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_attrdef def = (Form_pg_attrdef) GETSTRUCT(tup);
+
+			nm = get_attname(def->adrelid, def->adnum, true);
+			if (nm != NULL)
+			{
+				object = psprintf("%s.%s", qname, quote_identifier(nm));
+				what = psprintf(get_attgenerated(def->adrelid, def->adnum) != '\0'
+								? "Generated column %s" : "The default of column %s",
+								quote_identifier(nm));
+			}
+		}
+		table_close(rel, AccessShareLock);
+	}
+	else
+	{
+		/* pg_class: an index of the table, a column of it, or the table */
+		char		relkind = get_rel_relkind(objid);
+
+		if (relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX)
+		{
+			kind = "index";
+			nm = get_rel_name(objid);
+			if (nm != NULL)
+			{
+				object = quote_qualified_identifier(get_namespace_name(get_rel_namespace(objid)), nm);
+				what = psprintf("Index %s", quote_identifier(nm));
+			}
+		}
+		else if (objsubid != 0)
+		{
+			kind = "column";
+			nm = get_attname(objid, (AttrNumber) objsubid, true);
+			if (nm != NULL)
+			{
+				object = psprintf("%s.%s", qname, quote_identifier(nm));
+				what = psprintf("Column %s", quote_identifier(nm));
+			}
+		}
+		else
+		{
+			kind = "table";
+			object = qname;
+			what = "The table";
+		}
+	}
+
+	values[0] = object ? CStringGetTextDatum(object) : (Datum) 0;
+	nulls[0] = object == NULL;
+	values[1] = CStringGetTextDatum(kind);
+	values[2] = what ? CStringGetTextDatum(what) : (Datum) 0;
+	nulls[2] = what == NULL;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 
 /* one value of the tenant column and its rows (_tenant_row_count()) */

@@ -2084,18 +2084,22 @@ unprotect_body(PG_FUNCTION_ARGS)
 	/*
 	 * Protected on its own, then attached below a protected table: without
 	 * its policies, queried directly, it would let every tenant read and
-	 * change its rows (the parent's policies do not apply there).
+	 * change its rows (the parent's policies do not apply there).  Unless it
+	 * is protected by another column than that table: the drift guard's
+	 * repair is unprotect() then protect() by that column (event_trigger.c).
 	 */
 	{
 		Oid			anc;
 
-		if (tenant_protected_ancestor(relid, &anc))
+		if (tenant_protected_ancestor(relid, &anc) &&
+			(registry_get_rel(anc).tenant_column == NULL ||
+			 strcmp(registry_get_rel(anc).tenant_column, reg.tenant_column) == 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("table \"%s\" is below protected table \"%s\", so it cannot be unprotected",
 							qualname, tenant_rel_qualname(anc)),
 					 errdetail("Queried directly, a partition or inheritance child applies only its own policies: without them every tenant could read and change its rows."),
-					 errhint("Unprotect %s first, or detach this table first.",
+					 errhint("Unprotect %s, which unprotects this table with it, or detach this table first.",
 							 quote_literal_cstr(tenant_rel_qualname(anc)))));
 	}
 

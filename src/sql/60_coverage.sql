@@ -451,54 +451,10 @@ COMMENT ON FUNCTION tenant_rls._written_names(text) IS
 -- start a message.  qname: the table, as the findings name it.
 CREATE FUNCTION tenant_rls._table_part(classid oid, objid oid, objsubid integer, qname text,
                                        OUT object text, OUT kind text, OUT what text)
-    LANGUAGE plpgsql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    -- (one lookup by OID per call, its plan cached: a SQL function's union
-    -- of every kind cost 30 us a finding)
-    AS $$
-DECLARE
-    nm name;
-    flag boolean;
-BEGIN
-    CASE classid
-    WHEN 'pg_trigger'::regclass THEN
-        SELECT tg.tgname INTO nm FROM pg_trigger tg WHERE tg.oid = objid;
-        object := format('%I ON %s', nm, qname); kind := 'trigger'; what := format('Trigger %I', nm);
-    WHEN 'pg_rewrite'::regclass THEN
-        SELECT r.rulename INTO nm FROM pg_rewrite r WHERE r.oid = objid;
-        object := format('%I ON %s', nm, qname); kind := 'rule'; what := format('Rule %I', nm);
-    WHEN 'pg_policy'::regclass THEN
-        SELECT p.polname INTO nm FROM pg_policy p WHERE p.oid = objid;
-        object := format('%I ON %s', nm, qname); kind := 'policy'; what := format('Policy %I', nm);
-    WHEN 'pg_constraint'::regclass THEN
-        SELECT c.conname INTO nm FROM pg_constraint c WHERE c.oid = objid;
-        object := format('%I ON %s', nm, qname); kind := 'constraint'; what := format('Constraint %I', nm);
-    WHEN 'pg_statistic_ext'::regclass THEN
-        SELECT x.stxname, format('%I.%I', (SELECT n.nspname FROM pg_namespace n WHERE n.oid = x.stxnamespace), x.stxname)
-          INTO nm, object FROM pg_statistic_ext x WHERE x.oid = objid;
-        kind := 'statistics'; what := format('Statistics object %I', nm);
-    WHEN 'pg_attrdef'::regclass THEN
-        SELECT a.attname, a.attgenerated <> '' INTO nm, flag
-          FROM pg_attribute a
-         WHERE (a.attrelid, a.attnum) = (SELECT d.adrelid, d.adnum FROM pg_attrdef d WHERE d.oid = objid);
-        object := format('%s.%I', qname, nm); kind := 'column';
-        what := format(CASE WHEN flag THEN 'Generated column %I' ELSE 'The default of column %I' END, nm);
-    ELSE
-        -- pg_class: an index of the table, a column of it, or the table
-        SELECT c.relname, c.relkind IN ('i', 'I'),
-               format('%I.%I', (SELECT n.nspname FROM pg_namespace n WHERE n.oid = c.relnamespace), c.relname)
-          INTO nm, flag, object FROM pg_class c WHERE c.oid = objid;
-        IF flag THEN
-            kind := 'index'; what := format('Index %I', nm);
-        ELSIF objsubid <> 0 THEN
-            SELECT a.attname INTO nm FROM pg_attribute a WHERE a.attrelid = objid AND a.attnum = objsubid;
-            object := format('%s.%I', qname, nm); kind := 'column'; what := format('Column %I', nm);
-        ELSE
-            object := qname; kind := 'table'; what := 'The table';
-        END IF;
-    END CASE;
-END
-$$;
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    -- (catalog lookups by OID in C: a SQL function's union of every kind cost
+    -- 30 us a finding, PL/pgSQL's lookups 15 us)
+    AS 'MODULE_PATHNAME', 'tenant_rls_table_part';
 COMMENT ON FUNCTION tenant_rls._table_part(oid, oid, integer, text) IS
     'internal: how lint() names the trigger, rule, policy, constraint, default, index or column of a tenant table that uses code';
 
@@ -2026,7 +1982,7 @@ SELECT CASE WHEN i.oracle THEN 'unique_not_leading_tenant' ELSE 'index_not_leadi
                         CASE WHEN i.indisprimary THEN 'Primary key index' WHEN i.indisunique THEN 'Unique index'
                              ELSE 'Index' END,
                         i.iname, i.qname, i.tenant_column) END,
-       CASE WHEN i.indisunique
+       CASE WHEN i.indisunique AND i.oracle
             THEN 'A unique violation on INSERT tells a tenant that another tenant already has that value. Make the key (tenant column, ...) if values are per tenant.'
             WHEN i.oracle
             THEN 'An exclusion violation on INSERT tells a tenant that another tenant has a conflicting row (the same room at the same time, say). Add the tenant column to the constraint (tenant column WITH =, ...) if values are per tenant.'
@@ -2036,8 +1992,10 @@ SELECT CASE WHEN i.oracle THEN 'unique_not_leading_tenant' ELSE 'index_not_leadi
                -- an existence oracle: unique, or an exclusion constraint
                -- that does not require the tenant column to be equal (WITH
                -- PostgreSQL's own =; WITH <> or an operator of a user
-               -- conflicts across tenants)
-               i.indisunique
+               -- conflicts across tenants).  A unique key with the tenant
+               -- column among its columns, not first, conflicts only within
+               -- a tenant (review rev35b)
+               (i.indisunique AND NOT i.tenant_attnum = ANY (i.keys))
                OR CASE WHEN i.indisexclusion
                        THEN NOT coalesce((SELECT bool_or(k.attnum = i.tenant_attnum
                                                          AND (SELECT o.oprname = '=' AND o.oprnamespace = 'pg_catalog'::regnamespace
@@ -2068,8 +2026,22 @@ SELECT 'audit_missing', 'warning', t.qname, 'table',
             THEN format('The tenant_rls audit trigger of protected table %s does not fire (DISABLE TRIGGER or ENABLE REPLICA TRIGGER).', t.qname)
             ELSE format('The tenant_rls audit trigger of protected table %s is not the one tenant_rls.enable_audit() creates (see audit_trigger_altered).', t.qname) END,
        'tenant_rls.audit is on, but changes to this table are not recorded in the audit log.',
-       CASE WHEN h.yes THEN format('SELECT tenant_rls.enable_audit(%L);', t.qname) END, t.relid
+       -- the trigger there but not firing: enabled again (a partition's
+       -- clone too, which enable_audit() of the partition leaves alone);
+       -- otherwise enable_audit() with the table's column lists, which a
+       -- call without them would drop (review rev35b)
+       -- (with the TRUNCATE trigger when it does not fire either: DISABLE
+       -- TRIGGER USER or ALL stops both)
+       CASE WHEN aud.exact
+            THEN format('ALTER TABLE %s ENABLE TRIGGER tenant_rls_audit%s;', t.qname,
+                        (SELECT ', ENABLE TRIGGER tenant_rls_audit_truncate' FROM pg_trigger tg
+                          WHERE tg.tgrelid = t.relid AND tg.tgname = 'tenant_rls_audit_truncate'
+                            AND tg.tgenabled NOT IN ('O', 'A')))
+            WHEN h.yes THEN format('SELECT tenant_rls.enable_audit(%L%s%s);', t.qname,
+                                   ', columns => ' || quote_literal(ac.columns), ', exclude => ' || quote_literal(ac.exclude)) END,
+       t.relid
   FROM ten t CROSS JOIN cfg CROSS JOIN has_enable_audit h LEFT JOIN aud ON aud.tgrelid = t.relid
+  LEFT JOIN tenant_rls.audit_config ac ON ac.table_oid = t.relid
  WHERE cfg.audit AND t.status = 'protected' AND NOT coalesce(aud.fires, false)
 UNION ALL
 -- ... or the audit TRUNCATE trigger of an audited table (its row trigger
