@@ -129,6 +129,41 @@ ALTER INDEX public.etr_shared RENAME TO etr_shared2;
 RESET ROLE;
 SELECT * FROM pg_temp.etr_registry() WHERE status = 'global';
 
+-- ALTER EXTENSION ... SET SCHEMA moves the extension's member tables: the
+-- registry follows them, so the drift guard still knows the table (review
+-- rev35c: it kept the old name, and the owner then dropped FORCE, RLS and a
+-- policy unrefused while lint() only warned)
+CREATE SCHEMA etr_ext1;
+CREATE SCHEMA etr_ext2;
+GRANT USAGE ON SCHEMA etr_ext1, etr_ext2 TO tr_owner, tr_app;
+GRANT CREATE ON SCHEMA etr_ext1 TO tr_owner;
+CREATE EXTENSION hstore SCHEMA etr_ext1;
+SET ROLE tr_owner;
+CREATE TABLE etr_ext1.etr_member (id int, tenant_id text NOT NULL, body text);
+CREATE INDEX ON etr_ext1.etr_member (tenant_id);
+GRANT SELECT ON etr_ext1.etr_member TO tr_app;
+RESET ROLE;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('etr_ext1.etr_member');
+INSERT INTO etr_ext1.etr_member VALUES (1, 'a', 'a row'), (2, 'b', 'b secret');
+ALTER EXTENSION hstore ADD TABLE etr_ext1.etr_member;
+ALTER EXTENSION hstore SET SCHEMA etr_ext2;
+SELECT * FROM pg_temp.etr_registry() WHERE table_name = 'etr_member';
+SET ROLE tr_owner;
+ALTER TABLE etr_ext2.etr_member NO FORCE ROW LEVEL SECURITY;
+DROP POLICY tenant_rls_guard_select ON etr_ext2.etr_member;
+RESET ROLE;
+SET ROLE tr_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+SELECT id, tenant_id, body FROM etr_ext2.etr_member;
+COMMIT;
+RESET ROLE;
+SELECT code, level, object FROM tenant_rls.lint() WHERE object LIKE '%etr_member%' ORDER BY 1, 3;
+ALTER EXTENSION hstore DROP TABLE etr_ext2.etr_member;
+DROP EXTENSION hstore;
+DROP TABLE etr_ext2.etr_member;
+DROP SCHEMA etr_ext1, etr_ext2;
+
 DROP TABLE public.etr_docs, public.etr_docs_unseen, etr_other.etr_docs_moved,
     public.etr_part_old, public.etr_shared2;
 DROP SCHEMA etr_other;

@@ -197,6 +197,9 @@ SELECT pol.err($$SELECT tenant_rls.protect('tenant_rls.protected_table', 'schema
 SELECT pol.err($$SELECT tenant_rls.protect('pol.no_such_table')$$);
 SELECT pol.err($$SELECT tenant_rls.protect(NULL)$$);
 SELECT pol.err($$SELECT tenant_rls.protect(0)$$);
+-- an empty tenant column is refused (review rev35c: it protected by a
+-- hard-coded tenant_id, whatever tenant_rls.tenant_column said)
+SELECT pol.err($$SELECT tenant_rls.protect('pol.not_mine', '')$$);
 -- a NULL option is refused, not read as a default (dry_run => NULL used to run
 -- the DDL, enabled => NULL to turn global rows on); pol.state() below shows
 -- nothing changed

@@ -81,6 +81,8 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/indexing.h"
@@ -1742,6 +1744,99 @@ registry_move_table(const char *oldnsp, const char *newnsp, const char *relname)
 					3, oldnsp, newnsp, relname);
 }
 
+/*
+ * The registry and the audit configuration follow a command that renamed or
+ * moved a table (ALTER TABLE / INDEX / VIEW ... RENAME, ALTER ... SET SCHEMA,
+ * ALTER EXTENSION ... SET SCHEMA, which moves the extension's member tables:
+ * review rev35c, the guard lost a moved protected table), or renamed a
+ * schema.  Other commands: nothing.
+ */
+static List *extension_member_tables(Oid extoid);
+static void registry_rename_schema(const char *oldnsp, const char *newnsp);
+
+static void
+registry_follow(CollectedCommand *cmd)
+{
+	Node	   *parsetree = cmd->parsetree;
+	ObjectAddress *addr = &cmd->d.simple.address;
+
+	if (IsA(parsetree, RenameStmt))
+	{
+		RenameStmt *stmt = (RenameStmt *) parsetree;
+
+		if (stmt->renameType == OBJECT_SCHEMA)
+			registry_rename_schema(stmt->subname, stmt->newname);
+		else if (addr->classId == RelationRelationId &&
+				 addr->objectSubId == 0 && stmt->relation != NULL &&
+				 strcmp(stmt->relation->relname, stmt->newname) != 0)
+		{
+			/*
+			 * PostgreSQL renames a table under any of OBJECT_TABLE, _INDEX,
+			 * _VIEW, ... (ALTER INDEX ... RENAME does, on a table): what
+			 * counts is what was renamed.
+			 */
+			char	   *nsp = get_namespace_name(get_rel_namespace(addr->objectId));
+
+			if (nsp != NULL)
+			{
+				registry_rename_table(nsp, stmt->relation->relname, stmt->newname);
+				audit_config_follow(nsp, stmt->relation->relname, addr->objectId);
+			}
+		}
+	}
+	else if (IsA(parsetree, AlterObjectSchemaStmt) &&
+			 cmd->d.simple.secondaryObject.classId == NamespaceRelationId)
+	{
+		char	   *oldnsp = get_namespace_name(cmd->d.simple.secondaryObject.objectId);
+		List	   *moved = NIL;
+		ListCell   *lc;
+
+		if (addr->classId == RelationRelationId)
+			moved = list_make1_oid(addr->objectId);
+		else if (addr->classId == ExtensionRelationId)
+			moved = extension_member_tables(addr->objectId);
+		foreach(lc, moved)
+		{
+			Oid			relid = lfirst_oid(lc);
+			char	   *newnsp = get_namespace_name(get_rel_namespace(relid));
+			char	   *relname = get_rel_name(relid);
+
+			if (oldnsp && newnsp && relname && strcmp(oldnsp, newnsp) != 0)
+			{
+				registry_move_table(oldnsp, newnsp, relname);
+				audit_config_follow(oldnsp, relname, relid);
+			}
+		}
+	}
+}
+
+/* the tables, views and sequences that are members of extension extoid */
+static List *
+extension_member_tables(Oid extoid)
+{
+	Relation	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *res = NIL;
+
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->deptype == DEPENDENCY_EXTENSION && d->classid == RelationRelationId && d->objsubid == 0)
+			res = lappend_oid(res, d->objid);
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	return res;
+}
+
 /* schema oldnsp was renamed to newnsp */
 static void
 registry_rename_schema(const char *oldnsp, const char *newnsp)
@@ -2008,8 +2103,19 @@ ddl_command_end_work(EventTriggerData *trigdata)
 		CollectedCommand *cmd = (CollectedCommand *) lfirst(lc);
 		Node	   *parsetree = cmd->parsetree;
 
-		if (cmd->in_extension || parsetree == NULL)
+		if (parsetree == NULL)
 			continue;
+		/*
+		 * An extension's script: its tables are not protected automatically,
+		 * but the registry follows a protected member it renames or moves
+		 * (the drift guard finds tables by name)
+		 */
+		if (cmd->in_extension)
+		{
+			if (cmd->type == SCT_Simple)
+				registry_follow(cmd);
+			continue;
+		}
 
 		if (cmd->type == SCT_Simple)
 		{
@@ -2053,18 +2159,7 @@ ddl_command_end_work(EventTriggerData *trigdata)
 								 * these (ALTER INDEX ... RENAME does, on a
 								 * table): what counts is what was renamed.
 								 */
-								if (addr->classId == RelationRelationId &&
-									addr->objectSubId == 0 && stmt->relation != NULL &&
-									strcmp(stmt->relation->relname, stmt->newname) != 0)
-								{
-									char	   *nsp = get_namespace_name(get_rel_namespace(addr->objectId));
-
-									if (nsp != NULL)
-									{
-										registry_rename_table(nsp, stmt->relation->relname, stmt->newname);
-										audit_config_follow(nsp, stmt->relation->relname, addr->objectId);
-									}
-								}
+								registry_follow(cmd);
 								break;
 							case OBJECT_COLUMN:
 							case OBJECT_ATTRIBUTE:
@@ -2113,7 +2208,7 @@ ddl_command_end_work(EventTriggerData *trigdata)
 								check_policy_change(addr->objectId, stmt->subname);
 								break;
 							case OBJECT_SCHEMA:
-								registry_rename_schema(stmt->subname, stmt->newname);
+								registry_follow(cmd);
 								break;
 							default:
 								break;
@@ -2122,24 +2217,7 @@ ddl_command_end_work(EventTriggerData *trigdata)
 					break;
 
 				case T_AlterObjectSchemaStmt:
-					{
-						ObjectAddress *old = &cmd->d.simple.secondaryObject;
-
-						/* whatever ALTER ... SET SCHEMA moved a relation */
-						if (addr->classId == RelationRelationId &&
-							old->classId == NamespaceRelationId)
-						{
-							char	   *oldnsp = get_namespace_name(old->objectId);
-							char	   *newnsp = get_namespace_name(get_rel_namespace(addr->objectId));
-							char	   *relname = get_rel_name(addr->objectId);
-
-							if (oldnsp && newnsp && relname && strcmp(oldnsp, newnsp) != 0)
-							{
-								registry_move_table(oldnsp, newnsp, relname);
-								audit_config_follow(oldnsp, relname, addr->objectId);
-							}
-						}
-					}
+					registry_follow(cmd);
 					break;
 
 				default:

@@ -1251,6 +1251,11 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	List	   *audit_stmts = NIL;
 	ListCell   *lc;
 
+	if (tenant_column != NULL && tenant_column[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tenant column must not be empty"),
+				 errhint("Name the tenant column, or pass NULL to use tenant_rls.tenant_column.")));
 	colname = tenant_column ? tenant_column : tenant_rls_tenant_column;
 	if (colname == NULL || colname[0] == '\0')
 		colname = "tenant_id";
