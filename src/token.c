@@ -35,6 +35,7 @@
 #include "datatype/timestamp.h"
 #include "executor/executor.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/planner.h"
@@ -3151,6 +3152,16 @@ tenant_rls_set_tenant_signed(PG_FUNCTION_ARGS)
 	if (st != TOKEN_OK)
 		token_error(st, &claims, VARSIZE_ANY_EXHDR(t));
 
+	/*
+	 * Text in the database's encoding, as a tenant given to set_tenant() is
+	 * (review rev35a: a signer's raw bytes went into the setting and rows)
+	 */
+	if (!pg_verifymbstr(claims.tenant, strlen(claims.tenant), true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("token's tenant is not valid text in the database's encoding"),
+				 errdetail("The signer put bytes into the tenant that are not valid %s.", GetDatabaseEncodingName()),
+				 errhint("Sign the tenant as text in the database's encoding (UTF-8).")));
 	/* the signer canonicalised it, but the tenant type may have changed since */
 	canonical = tenant_canonicalize(claims.tenant, (TenantType) tenant_rls_tenant_type);
 	tenant_context_store_verified(canonical);
