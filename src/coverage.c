@@ -975,9 +975,15 @@ tenant_rls_table_part(PG_FUNCTION_ARGS)
 	}
 	else if (classid == AttrDefaultRelationId)
 	{
+		/* (pg_attrdef is not among get_catalog_object_by_oid()'s catalogs) */
 		Relation	rel = table_open(AttrDefaultRelationId, AccessShareLock);
-		HeapTuple	tup = get_catalog_object_by_oid(rel, Anum_pg_attrdef_oid, objid);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
 
+		ScanKeyInit(&key, Anum_pg_attrdef_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objid));
+		scan = systable_beginscan(rel, AttrDefaultOidIndexId, true, NULL, 1, &key);
+		tup = systable_getnext(scan);
 		kind = "column";
 		if (HeapTupleIsValid(tup))
 		{
@@ -992,6 +998,7 @@ tenant_rls_table_part(PG_FUNCTION_ARGS)
 								quote_identifier(nm));
 			}
 		}
+		systable_endscan(scan);
 		table_close(rel, AccessShareLock);
 	}
 	else
