@@ -2095,10 +2095,11 @@ unprotect_body(PG_FUNCTION_ARGS)
 	 */
 	{
 		Oid			anc;
+		char	   *anc_column;
 
 		if (tenant_protected_ancestor(relid, &anc) &&
-			(registry_get_rel(anc).tenant_column == NULL ||
-			 strcmp(registry_get_rel(anc).tenant_column, reg.tenant_column) == 0))
+			((anc_column = registry_get_rel(anc).tenant_column) == NULL ||
+			 strcmp(anc_column, reg.tenant_column) == 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("table \"%s\" is below protected table \"%s\", so it cannot be unprotected",
