@@ -71,6 +71,7 @@ DROP ROLE covg4_analyst, covg4_etl, covg4_dump, covg4_readers, covg4_viewer;
 ALTER ROLE covg4_app SET tenant_rls.strict = off;
 ALTER ROLE covg4_app SET tenant_rls.auto_protect = 'false';
 ALTER ROLE covg4_app SET tenant_rls.hide_statistics = off;
+ALTER ROLE covg4_app SET lo_compat_privileges = on;
 DO $$ BEGIN
     EXECUTE format('ALTER ROLE covg4_app IN DATABASE %I SET tenant_rls.drift_action = warning', current_database());
     EXECUTE format('ALTER DATABASE %I SET tenant_rls.audit = off', current_database());
@@ -101,6 +102,7 @@ SELECT count(*) FROM tenant_rls.lint() WHERE code = 'weakened_setting_default';
 ALTER SYSTEM SET tenant_rls.audit = off;
 ALTER SYSTEM SET tenant_rls.drift_action = warning;
 ALTER SYSTEM SET tenant_rls.auto_protect = 'false';
+ALTER SYSTEM SET lo_compat_privileges = on;
 ALTER SYSTEM SET tenant_rls.hide_statistics = on;    -- not weakened: not reported
 SELECT level, split_part(object, ' for ', 1) AS setting,
        object LIKE '% for configuration file %postgresql.auto.conf' AS object_ok,
@@ -109,6 +111,7 @@ SELECT level, split_part(object, ' for ', 1) AS setting,
 ALTER SYSTEM RESET tenant_rls.audit;
 ALTER SYSTEM RESET tenant_rls.drift_action;
 ALTER SYSTEM RESET tenant_rls.auto_protect;
+ALTER SYSTEM RESET lo_compat_privileges;
 ALTER SYSTEM RESET tenant_rls.hide_statistics;
 SELECT count(*) FROM tenant_rls.lint() WHERE code = 'weakened_setting_default';
 

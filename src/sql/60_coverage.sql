@@ -154,7 +154,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('role_server_files', 'error', 'login role reads or writes server files',
      'A role that can log in is a member of pg_read_server_files, pg_write_server_files or pg_execute_server_program: it reads the configuration (tenant_rls.signing_key: it forges tenant tokens), the audit key and every table''s data files, or changes them.'),
     ('catalog_privilege', 'error', 'privilege on a built-in object that reads around row-level security',
-     'A role that is not a superuser (or PUBLIC) holds a privilege that PostgreSQL does not grant on a table or view of pg_catalog or pg_toast (pg_statistic holds sample values of every column, a TOAST table the values of every tenant''s wide rows), on schema pg_toast, or on a built-in function that reads server files or imports them (pg_read_file(), pg_read_binary_file(), lo_import(): the data files of every table, and the configuration with tenant_rls.signing_key).'),
+     'A role that is not a superuser (or PUBLIC) holds a privilege that PostgreSQL does not grant on a table or view of pg_catalog or pg_toast, or on some of its columns (pg_statistic holds sample values of every column, a TOAST table the values of every tenant''s wide rows), on schema pg_toast, or on a built-in function that reads server files or imports them (pg_read_file(), pg_read_binary_file(), lo_import(): the data files of every table, and the configuration with tenant_rls.signing_key).'),
     ('key_setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a signing-key setting',
      'A role that is not a superuser (or PUBLIC) holds SET or ALTER SYSTEM ON PARAMETER tenant_rls.signing_key or tenant_rls.signing_key_previous: with ALTER SYSTEM it writes a key of its choice into postgresql.auto.conf, which the next reload puts in force, and signs tokens for any tenant.'),
     ('setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a setting that guards tenants',
@@ -1653,6 +1653,7 @@ weakset(name, level, weak, what) AS (
            ('tenant_rls.auto_protect', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'tables created in the managed schemas are not protected automatically: they stay readable by every tenant until somebody runs protect().'),
            ('tenant_rls.hide_statistics', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'queries on protected tables are planned with the columns'' most common values and histograms, computed over every tenant''s rows: EXPLAIN estimates show other tenants'' values and row counts. Keep it off only for roles trusted with every tenant''s data.'),
            ('tenant_rls.audit', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'tables that protect() protects get no audit trigger: their changes are not recorded.'),
+           ('lo_compat_privileges', 'warning', '^(t|tr|tru|true|y|ye|yes|on|1)$', 'PostgreSQL checks no privilege on large objects: every role reads, changes and unlinks every large object, whoever owns it and whatever tenant''s file it holds (large objects have no row-level security).'),
            ('row_security', 'warning', '^(f|fa|fal|fals|false|n|no|of|off|0)$', 'row_security is off: a query of a role that row-level security applies to fails instead of being filtered, and where check_function_bodies is off as well (what the output of pg_dump sets) tenant_rls takes the session for a restore: tables it creates in the managed schemas are not protected automatically.')),
 -- session_replication_role = replica as a stored default
 -- stored defaults (ALTER ROLE / ALTER DATABASE ... SET) of the settings
@@ -1678,7 +1679,7 @@ roledef AS (
                                                'tenant_rls.hide_statistics',
                                                'tenant_rls.mask_activity_values', 'track_activities',
                                                'row_security', 'tenant_rls.signing_key',
-                                               'tenant_rls.signing_key_previous')),
+                                               'tenant_rls.signing_key_previous', 'lo_compat_privileges')),
 -- the same settings in the configuration files (ALTER SYSTEM writes
 -- postgresql.auto.conf; read from the files, so also before a reload;
 -- pg_file_settings needs pg_read_all_settings): who set it, where, and how
@@ -1698,7 +1699,7 @@ filedef AS (
      WHERE lower(f.name) IN ('app.current_tenant_id', 'session_replication_role', 'tenant_rls.audit_delivery',
                              'tenant_rls.admin_role', 'tenant_rls.hide_statistics', 'track_activities',
                              'tenant_rls.drift_action', 'tenant_rls.auto_protect', 'tenant_rls.audit',
-                             'row_security')
+                             'row_security', 'lo_compat_privileges')
        AND f.error IS NULL),
 -- the roles tenant_rls.admin_role names where sessions of this database get
 -- it: this session, a stored default (all roles, this database, a role), the
@@ -2600,7 +2601,8 @@ SELECT 'role_server_files', 'error', quote_ident(l.rolname), 'role',
                  AND pg_has_role(l.oid, b.oid, 'MEMBER')
   LEFT JOIN pg_auth_members m ON m.member = l.oid AND m.roleid = b.oid
 UNION ALL
--- privileges on built-in objects beyond initdb's (pg_init_privs) that read
+-- privileges (table, column, schema, function) on built-in objects beyond
+-- initdb's (pg_init_privs) that read
 -- around row-level security (review rev34f): the catalogs and TOAST tables
 -- (pg_statistic's sample values, every tenant's wide values), schema
 -- pg_toast, the functions that read or import server files (the data files,
@@ -2618,26 +2620,41 @@ SELECT 'catalog_privilege', 'error', x.obj || ' TO ' || x.who, x.kind,
                string_agg(DISTINCT g.priv, ', ') AS privs
           FROM (SELECT format('pg_catalog.%I(%s)', p.proname, pg_get_function_identity_arguments(p.oid)) AS obj,
                        'function' AS kind, a.grantee, a.privilege_type AS priv, p.oid AS objoid,
-                       'pg_proc'::regclass AS classoid
+                       'pg_proc'::regclass AS classoid, a.privilege_type AS rawpriv, 0 AS subid
                   FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
                  WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proacl IS NOT NULL
                    AND p.proname IN ('pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export')
                    AND a.grantee <> p.proowner
                 UNION ALL
                 SELECT format('%I.%I', n.nspname, c.relname), 'table', a.grantee, a.privilege_type, c.oid,
-                       'pg_class'::regclass
+                       'pg_class'::regclass, a.privilege_type, 0
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  CROSS JOIN LATERAL aclexplode(c.relacl) a
                  WHERE n.nspname IN ('pg_catalog', 'pg_toast') AND c.relacl IS NOT NULL AND a.grantee <> c.relowner
                 UNION ALL
-                SELECT 'pg_toast', 'schema', a.grantee, a.privilege_type, n.oid, 'pg_namespace'::regclass
+                -- column privileges (GRANT SELECT (stavalues1) ON pg_statistic):
+                -- the built-in relations only, which initdb numbers below 16384
+                -- (an index range scan; a user table's TOAST table is reached
+                -- only through USAGE on schema pg_toast, the branch below)
+                SELECT format('%I.%I', n.nspname, c.relname), 'table', a.grantee,
+                       format('%s (%I)', a.privilege_type, att.attname), c.oid, 'pg_class'::regclass,
+                       a.privilege_type, att.attnum
+                  FROM pg_attribute att
+                  JOIN pg_class c ON c.oid = att.attrelid
+                  JOIN pg_namespace n ON n.oid = c.relnamespace
+                 CROSS JOIN LATERAL aclexplode(att.attacl) a
+                 WHERE att.attrelid < 16384 AND att.attacl IS NOT NULL
+                   AND n.nspname IN ('pg_catalog', 'pg_toast') AND a.grantee <> c.relowner
+                UNION ALL
+                SELECT 'pg_toast', 'schema', a.grantee, a.privilege_type, n.oid, 'pg_namespace'::regclass,
+                       a.privilege_type, 0
                   FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a
                  WHERE n.nspname = 'pg_toast' AND n.nspacl IS NOT NULL AND a.grantee <> n.nspowner) g
           LEFT JOIN pg_roles gr ON gr.oid = g.grantee
          WHERE NOT coalesce(gr.rolsuper, false)
            AND NOT EXISTS (SELECT 1 FROM pg_init_privs ip CROSS JOIN LATERAL aclexplode(ip.initprivs) i
-                            WHERE ip.objoid = g.objoid AND ip.classoid = g.classoid AND ip.objsubid = 0
-                              AND i.grantee = g.grantee AND i.privilege_type = g.priv)
+                            WHERE ip.objoid = g.objoid AND ip.classoid = g.classoid AND ip.objsubid = g.subid
+                              AND i.grantee = g.grantee AND i.privilege_type = g.rawpriv)
          GROUP BY g.obj, g.kind, g.grantee, gr.rolname) x
 UNION ALL
 -- application roles with the privileges of pg_read_all_stats (pg_monitor
