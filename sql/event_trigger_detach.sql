@@ -135,9 +135,71 @@ RESET ROLE;
 SELECT * FROM pg_temp.etd_state() WHERE tbl LIKE 'etd\_i%';
 
 --
+-- 4. An inheritance child below two protected tables (review rev36b):
+-- unprotect() of either parent took it along and left it without policies
+-- below the other, and every tenant read its rows directly.  etd_nc is
+-- protected on its own, then attached below both; etd_mc is protected as
+-- etd_mx's child, then attached below etd_mr as well.
+--
+SET ROLE etd_owner;
+CREATE TABLE public.etd_nx (id int, tenant_id text NOT NULL, body text);
+CREATE TABLE public.etd_nr (id int, tenant_id text NOT NULL, body text);
+CREATE TABLE public.etd_nc (id int, tenant_id text NOT NULL, body text);
+ALTER TABLE public.etd_nc INHERIT public.etd_nx;
+ALTER TABLE public.etd_nc INHERIT public.etd_nr;
+CREATE TABLE public.etd_mx (id int, tenant_id text NOT NULL, body text);
+CREATE TABLE public.etd_mr (id int, tenant_id text NOT NULL, body text);
+CREATE TABLE public.etd_mc () INHERITS (public.etd_mx);
+ALTER TABLE public.etd_mc INHERIT public.etd_mr;
+GRANT SELECT ON public.etd_nx, public.etd_nr, public.etd_nc, public.etd_mc TO etd_app;
+RESET ROLE;
+INSERT INTO public.etd_nc VALUES (1, 'a', 'a-row'), (2, 'b', 'b-secret');
+INSERT INTO public.etd_mc VALUES (1, 'a', 'a-row'), (2, 'b', 'b-secret');
+SET ROLE etd_owner;
+SELECT tenant_rls.unprotect('public.etd_nc');
+SELECT tenant_rls.unprotect('public.etd_nx');
+SELECT tenant_rls.unprotect('public.etd_nr');
+SELECT tenant_rls.unprotect('public.etd_mx');
+SELECT tenant_rls.unprotect('public.etd_mr');
+RESET ROLE;
+SELECT * FROM pg_temp.etd_state() WHERE tbl ~ '^etd_[nm]';
+SET ROLE etd_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+SELECT id, tenant_id, body FROM public.etd_nc;
+SELECT id, tenant_id, body FROM public.etd_mc;
+COMMIT;
+RESET ROLE;
+-- out of one of the hierarchies, the other parent's unprotect() goes through
+SET ROLE etd_owner;
+ALTER TABLE public.etd_nc NO INHERIT public.etd_nr;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.etd_nx');
+RESET ROLE;
+SELECT * FROM pg_temp.etd_state() WHERE tbl ~ '^etd_n';
+
+--
+-- 5. Tables protected on their own, nested: the refusal names the topmost
+-- protected table, whose unprotect() goes through (it named the parent,
+-- refused in turn)
+--
+SET ROLE etd_owner;
+CREATE TABLE public.etd_c1 (id int, tenant_id text NOT NULL);
+CREATE TABLE public.etd_c2 (id int, tenant_id text NOT NULL);
+CREATE TABLE public.etd_c3 (id int, tenant_id text NOT NULL);
+ALTER TABLE public.etd_c2 INHERIT public.etd_c1;
+ALTER TABLE public.etd_c3 INHERIT public.etd_c2;
+SELECT tenant_rls.unprotect('public.etd_c3');
+SET client_min_messages = notice;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.etd_c1');
+SET client_min_messages = warning;
+RESET ROLE;
+SELECT * FROM pg_temp.etd_state() WHERE tbl ~ '^etd_c';
+
+--
 -- clean up
 --
 DROP TABLE public.etd_root, public.etd_leaf, public.etd_i1, public.etd_i3, public.etd_i4 CASCADE;
+DROP TABLE public.etd_nx, public.etd_nr, public.etd_mx, public.etd_mr, public.etd_c1 CASCADE;
 SELECT count(*) AS registry_rows_left FROM tenant_rls.protected_table WHERE table_name LIKE 'etd\_%';
 SELECT count(*) AS grants_left FROM tenant_rls.tenant_grant WHERE table_name LIKE 'etd\_%';
 REVOKE CREATE ON SCHEMA public FROM etd_owner;

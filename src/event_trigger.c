@@ -1249,23 +1249,26 @@ tenant_protected_ancestor(Oid relid, Oid *ancestor)
 }
 
 /*
- * A protected table above the tables rels (protect()'s targets: a table and
- * everything below it), not one of them, at any level, protected by a
- * column other than colname: *ancestor, its column, and *below, the target
- * below it.  Such an ancestor would check its column on rows a target lets
- * through by colname.  Only the tables with a parent outside rels are
- * walked up (a partition's parent is usually the root).  SPI must be
- * connected.
+ * A protected table above the tables rels (a table and everything below it
+ * that protect() or unprotect() acts on), not one of them, at any level:
+ * with !same_column one protected by a column other than colname, which
+ * would check its column on rows a target lets through by colname (the
+ * first found); with same_column one protected by colname (or by a column
+ * the registry does not name), whose rows a target would stop guarding if
+ * it lost its policies (the topmost above the first target found, the one
+ * whose unprotect() takes that target along).  *ancestor, its *column and
+ * *below, the target below it.  Only the tables with a parent outside rels
+ * are walked up (a partition's parent is usually the root; an inheritance
+ * child may have other parents).  SPI must be connected.
  */
 bool
-tenant_ancestor_column_conflict(List *rels, const char *colname,
-								Oid *ancestor, Oid *below, char **column)
+tenant_protected_above(List *rels, const char *colname, bool same_column,
+					   Oid *ancestor, Oid *below, char **column)
 {
 	List	   *above = NIL;
 	List	   *from = NIL;		/* the target below each of above */
 	ListCell   *lc;
-	ListCell   *fc;
-	ListCell   *pc2;
+	bool		found = false;
 
 	foreach(lc, rels)
 	{
@@ -1287,22 +1290,32 @@ tenant_ancestor_column_conflict(List *rels, const char *colname,
 			from = lappend_oid(from, rel);
 		}
 	}
+	/* in the order of above: each target's ancestors together, nearest first */
 	foreach(lc, tables_by_protection(above, true, 0))
 	{
 		HierarchyTable *anc = lfirst(lc);
+		bool		same = anc->tenant_column == NULL || strcmp(anc->tenant_column, colname) == 0;
+		Oid			b = InvalidOid;
+		ListCell   *fc;
+		ListCell   *tc;
 
-		if (anc->tenant_column == NULL || strcmp(anc->tenant_column, colname) == 0)
+		if (same != same_column)
 			continue;
-		*ancestor = anc->relid;
-		*column = anc->tenant_column;
-		forboth(fc, above, pc2, from)
+		forboth(fc, above, tc, from)
 		{
 			if (lfirst_oid(fc) == anc->relid)
-				*below = lfirst_oid(pc2);
+				b = lfirst_oid(tc);
 		}
-		return true;
+		if (found && b != *below)
+			break;
+		*ancestor = anc->relid;
+		*column = anc->tenant_column;
+		*below = b;
+		found = true;
+		if (!same_column)
+			break;
 	}
-	return false;
+	return found;
 }
 
 /*

@@ -36,11 +36,13 @@ extern void tenant_check_unprotect_hierarchy(Oid relid);
 extern bool tenant_protected_ancestor(Oid relid, Oid *ancestor);
 
 /*
- * Is a table above protect()'s targets rels (not one of them) protected by
- * a column other than colname?  *ancestor, *column and *below (the target
- * below it) say which.  SPI must be connected.
+ * Is a table above the tables rels (protect()'s or unprotect()'s targets,
+ * not one of them) protected by a column other than colname (!same_column),
+ * or by colname (same_column: the topmost such above the first target)?
+ * *ancestor, *column and *below (the target below it) say which.  SPI must
+ * be connected.
  */
-extern bool tenant_ancestor_column_conflict(List *rels, const char *colname,
-											Oid *ancestor, Oid *below, char **column);
+extern bool tenant_protected_above(List *rels, const char *colname, bool same_column,
+								   Oid *ancestor, Oid *below, char **column);
 
 #endif							/* TENANT_RLS_EVENT_TRIGGER_H */

@@ -1398,7 +1398,7 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 		Oid			below;
 		char	   *anccol;
 
-		if (tenant_ancestor_column_conflict(rels, colname, &anc, &below, &anccol))
+		if (tenant_protected_above(rels, colname, false, &anc, &below, &anccol))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("cannot protect \"%s\" by column \"%s\": %s is below table %s, protected by column \"%s\"",
@@ -2086,30 +2086,49 @@ unprotect_body(PG_FUNCTION_ARGS)
 				 errhint("Unprotect \"%s\" instead, or detach this table first.",
 						 quote_qualified_identifier(reg.parent_schema, reg.parent_table))));
 
+	targets = registry_targets(relid, nspname, relname, true);
+
 	/*
 	 * Protected on its own, then attached below a protected table: without
 	 * its policies, queried directly, it would let every tenant read and
 	 * change its rows (the parent's policies do not apply there).  Unless it
 	 * is protected by another column than that table: the drift guard's
 	 * repair is unprotect() then protect() by that column (event_trigger.c).
+	 * The same for the tables unprotected with it: an inheritance child may
+	 * have another protected parent, outside this tree (review rev36b).
 	 */
 	{
+		List	   *rels = list_make1_oid(relid);
 		Oid			anc;
-		char	   *anc_column;
+		Oid			below;
+		char	   *anccol;
 
-		if (tenant_protected_ancestor(relid, &anc) &&
-			((anc_column = registry_get_rel(anc).tenant_column) == NULL ||
-			 strcmp(anc_column, reg.tenant_column) == 0))
+		foreach(lc, targets)
+		{
+			RegTarget  *t = lfirst(lc);
+
+			if (OidIsValid(t->relid))
+				rels = list_append_unique_oid(rels, t->relid);
+		}
+		if (tenant_protected_above(rels, reg.tenant_column, true, &anc, &below, &anccol))
+		{
+			if (below == relid)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("table \"%s\" is below protected table \"%s\", so it cannot be unprotected",
+								qualname, tenant_rel_qualname(anc)),
+						 errdetail("Queried directly, a partition or inheritance child applies only its own policies: without them every tenant could read and change its rows."),
+						 errhint("Unprotect %s, which unprotects this table with it, or detach this table first.",
+								 quote_literal_cstr(tenant_rel_qualname(anc)))));
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table \"%s\" is below protected table \"%s\", so it cannot be unprotected",
-							qualname, tenant_rel_qualname(anc)),
+					 errmsg("table \"%s\", below \"%s\", is also below protected table \"%s\", so it cannot be unprotected with it",
+							tenant_rel_qualname(below), qualname, tenant_rel_qualname(anc)),
 					 errdetail("Queried directly, a partition or inheritance child applies only its own policies: without them every tenant could read and change its rows."),
-					 errhint("Unprotect %s, which unprotects this table with it, or detach this table first.",
-							 quote_literal_cstr(tenant_rel_qualname(anc)))));
+					 errhint("Take \"%s\" out of one of the two hierarchies first (ALTER TABLE ... NO INHERIT).",
+							 tenant_rel_qualname(below))));
+		}
 	}
-
-	targets = registry_targets(relid, nspname, relname, true);
 	foreach(lc, targets)
 	{
 		RegTarget  *t = lfirst(lc);
