@@ -2414,6 +2414,9 @@ sql_drop_work(EventTriggerData *trigdata)
 					  false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "tenant_rls: audit configuration cleanup failed: %s", SPI_result_code_string(ret));
+	/* an extension's script: the upkeep only, not the drift guard */
+	if (creating_extension)
+		return;
 
 	/*
 	 * Managed policies and tenant columns dropped from a protected table that
@@ -2805,11 +2808,17 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigd
 	 * is guarded like any other: standing aside for it let the owner rename
 	 * another protected table away from its registry row and rewrite its
 	 * policies.  (Below our own triggers such code runs as its owner and may
-	 * run no statement at all: owner_code.c.)
+	 * run no statement at all: owner_code.c.)  In an extension's script only
+	 * the registry's upkeep runs: each statement of the script fires
+	 * ddl_command_end and sql_drop on its own, and a protected member it
+	 * renames, moves or drops must not leave the registry on a name that no
+	 * longer is that table (review rev36b: the drift guard lost it).
 	 */
-	if (creating_extension || IsBinaryUpgrade || in_event_trigger ||
+	if (IsBinaryUpgrade || in_event_trigger ||
 		(tenant_policy_ddl_active() && tenant_own_ddl_direct()) ||
 		tenant_rls_tenant_column == NULL)
+		return;
+	if (creating_extension && work == ddl_command_start_work)
 		return;
 	/* DROP EXTENSION tenant_rls: the registry is going away */
 	if (!OidIsValid(extension_schema_oid()) ||

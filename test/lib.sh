@@ -183,6 +183,9 @@ tr_setup() {
 		|| { cat "$TR_TMP/build.log"; tr_die "build failed"; }
 	tr_as_pg make -s -C "$TR_SRC" PG_CONFIG="$TR_PG_CONFIG" install >>"$TR_TMP/build.log" 2>&1 \
 		|| { cat "$TR_TMP/build.log"; tr_die "install failed"; }
+	# the tests' own extension (test/ext), into the private installation only
+	tr_as_pg cp "$TR_SRC"/test/ext/tenant_rls_testext* "$("$TR_PG_CONFIG" --sharedir)/extension/" \
+		|| tr_die "cannot install test/ext"
 }
 
 # tr_start_cluster NAME [extra postgresql.conf lines...]

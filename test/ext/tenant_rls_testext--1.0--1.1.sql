@@ -1,0 +1,1 @@
+ALTER TABLE etr_xmember RENAME TO etr_xmember_r;

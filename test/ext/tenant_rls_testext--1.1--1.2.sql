@@ -1,0 +1,1 @@
+ALTER TABLE etr_xmember_r SET SCHEMA etr_xto;

@@ -1,0 +1,1 @@
+DROP TABLE etr_xto.etr_xmember_r;
