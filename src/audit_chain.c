@@ -3802,6 +3802,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 	TimestampTz before;
 	volatile int64 entries = 0;
 	List	   *volatile parts = NIL;
+	volatile bool purged_before;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -3850,6 +3851,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
+	purged_before = xact_purged;
 	xact_purged = true;
 	audit_purge_sanctioned = true;
 	PG_TRY();
@@ -3934,6 +3936,21 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 								   timestamptz_to_str(before)),
 						 errhint("Rename the partitions of tenant_rls.audit_batch back to the names of the months their ranges cover (pg_get_expr(relpartbound, oid) of pg_class shows a range) and run tenant_rls.audit_verify(); this partition can be purged once before is past its newest batch.")));
 		}
+
+		/*
+		 * The anchors must still be those the last purge recorded: the digest
+		 * this purge records covers every anchor, so one added or changed by
+		 * hand since then would be recorded as genuine, and the batches
+		 * deleted below it would never be missed again (review rev36a).  A
+		 * second purge in the same transaction finds the first one's anchors,
+		 * whose PURGE entry is written at commit.
+		 */
+		if (!purged_before && !verify_anchors())
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the audit log's purge anchors are not those the last purge recorded"),
+					 errdetail("tenant_rls.audit_anchor was changed since the last audit_purge() (or the PURGE entry that recorded it is gone): a purge now would record the changed anchors as genuine, and batches deleted up to a forged anchor would no longer be found."),
+					 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see which chains are affected, and put back tenant_rls.audit_anchor (or the partition of the log that holds the last PURGE entry) from a backup before purging.")));
 
 		/* the anchors: last purged (seq, hash) per tenant */
 		resetStringInfo(&sql);

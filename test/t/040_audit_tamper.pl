@@ -320,6 +320,25 @@ ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
 like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt2')}),
 	qr/^f\|1\|the purge anchor of this chain \(batch 1\) is not among those the last purge recorded/,
 	'an anchor added by hand is caught');
+# ... and a later purge does not make it genuine (review rev36a: the next
+# audit_purge(), even one that removed nothing, recorded the digest of the
+# forged anchor, and every chain verified)
+($ret, $out, $err) = $node->psql('purged', q{SELECT tenant_rls.audit_purge('2000-01-01')});
+like($err, qr/the audit log's purge anchors are not those the last purge recorded/,
+	'a purge refuses anchors changed by hand');
+like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt2')}),
+	qr/^f\|1\|the purge anchor of this chain \(batch 1\) is not among those the last purge recorded/,
+	'the forged anchor is still caught after the refused purge');
+# with the forged anchor taken out, the purge goes through, and the deleted
+# batch is named
+$node->safe_psql('purged', q{
+ALTER TABLE tenant_rls.audit_anchor DISABLE TRIGGER audit_guard;
+DELETE FROM tenant_rls.audit_anchor WHERE tenant = 'pt2';
+ALTER TABLE tenant_rls.audit_anchor ENABLE ALWAYS TRIGGER audit_guard;
+});
+is($node->safe_psql('purged', q{SELECT tenant_rls.audit_purge('2000-01-01')}), '0', 'then the purge goes through');
+like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt2')}),
+	qr/^f\|1\|batch 1 is missing/, 'and the batch deleted is named');
 
 $node->stop;
 done_testing();
