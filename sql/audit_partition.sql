@@ -112,8 +112,11 @@ RESET ROLE;
 SELECT table_name FROM tenant_rls.audit_log
  WHERE schema_name = 'ap' AND operation = 'TRUNCATE' AND seq > (SELECT seq FROM ap_seen) ORDER BY seq, entry;
 
--- 5. DETACH: the detached table loses the trigger (with its partitions), and
--- TRUNCATE of it works and writes nothing; attached again, it is recorded again
+-- 5. DETACH: PostgreSQL drops the clone of the row trigger; the detached
+-- table stays audited on its own (with its partitions), with the columns
+-- that applied to it (review rev36b: it went unaudited), so its changes and
+-- TRUNCATEs are recorded under its name; attached again, it is audited
+-- through its parent again
 UPDATE ap_seen SET seq = (SELECT max(seq) FROM tenant_rls.audit_batch WHERE tenant = 'ap-admin');
 SET ROLE tr_ap_owner;
 ALTER TABLE ap.sales DETACH PARTITION ap.sales_eu;
@@ -169,6 +172,8 @@ REVOKE EXECUTE ON FUNCTION tenant_rls.audit_sync_truncate_triggers(regclass),
 -- works and writes nothing
 SELECT tenant_rls.disable_audit('ap.sales');
 SELECT tenant_rls.disable_audit('ap.fresh');
+SELECT tenant_rls.disable_audit('ap.sales_us');   -- detached, audited on their own
+SELECT tenant_rls.disable_audit('ap.sales_kr');
 SELECT count(*) AS truncate_triggers FROM public.ap_truncate_triggers;
 SELECT count(*) AS audit_triggers FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relnamespace = 'ap'::regnamespace;
@@ -340,9 +345,8 @@ ALTER TABLE ap.stock ATTACH PARTITION ap.stock_f FOR VALUES IN ('ap-f');
 RESET ROLE;
 SELECT * FROM public.ap_row_triggers WHERE relname IN ('stock_e', 'stock_f');
 
--- DETACH is left as it was: PostgreSQL drops the clones, the event trigger
--- the TRUNCATE trigger; the detached table is not audited, like any
--- detached partition
+-- DETACH: PostgreSQL drops the clones; the detached table stays audited on
+-- its own, with the columns its parent's audit named (review rev36b)
 SET ROLE tr_ap_owner;
 ALTER TABLE ap.stock DETACH PARTITION ap.stock_a;
 RESET ROLE;
@@ -383,6 +387,44 @@ SELECT tenant, table_name, operation, new_row FROM tenant_rls.audit_log WHERE te
 
 SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify()
  WHERE tenant IN ('ap-a', 'ap-b', 'ap-x', 'ap-q', 'ap-w') ORDER BY 1;
+
+-- the column lists survive protect() (review rev36b): protecting a table
+-- already audited with exclude, and auto-protecting an inheritance child of
+-- an audited table, audited every column, and the excluded secret went
+-- into the log (which its tenant's sessions read)
+SET tenant_rls.auto_protect = off;
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.acct (tenant_id text NOT NULL, id integer PRIMARY KEY, login text, pw_hash text);
+RESET ROLE;
+SELECT tenant_rls.enable_audit('ap.acct', exclude => ARRAY['pw_hash']);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('ap.acct');
+SET tenant_rls.auto_protect = on;
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.acct_old () INHERITS (ap.acct);
+RESET ROLE;
+SELECT table_name, columns, exclude FROM tenant_rls.audit_config
+ WHERE schema_name = 'ap' AND table_name LIKE 'acct%' ORDER BY 1;
+SET ROLE tr_ap_owner;
+SELECT tenant_rls.set_tenant('ap-p', false) IS NOT NULL AS set;
+INSERT INTO ap.acct VALUES ('ap-p', 1, 'ann', 'HASH-OF-ANN');
+INSERT INTO ap.acct_old VALUES ('ap-p', 2, 'bob', 'HASH-OF-BOB');
+RESET ROLE;
+-- ... and a partition detached from a table audited with exclude (it went
+-- unaudited, and lint()'s fix then audited every column)
+SET ROLE tr_ap_owner;
+CREATE TABLE ap.acct_p (tenant_id text NOT NULL, id integer, login text, pw_hash text) PARTITION BY LIST (tenant_id);
+CREATE TABLE ap.acct_p1 PARTITION OF ap.acct_p FOR VALUES IN ('ap-p');
+RESET ROLE;
+SELECT tenant_rls.enable_audit('ap.acct_p', exclude => ARRAY['pw_hash']);
+SET ROLE tr_ap_owner;
+ALTER TABLE ap.acct_p DETACH PARTITION ap.acct_p1;
+INSERT INTO ap.acct_p1 VALUES ('ap-p', 3, 'cy', 'HASH-OF-CY');
+RESET ROLE;
+SELECT table_name, columns, exclude FROM tenant_rls.audit_config
+ WHERE schema_name = 'ap' AND table_name LIKE 'acct%' ORDER BY 1;
+SELECT code, object FROM tenant_rls.lint() WHERE code = 'audit_missing' AND object LIKE 'ap.acct%';
+SELECT table_name, new_row FROM tenant_rls.audit_log WHERE tenant = 'ap-p' ORDER BY seq, entry;
+
 DROP VIEW public.ap_row_triggers, public.ap_stock_audit;
 RESET tenant_rls.managed_schemas;
 RESET tenant_rls.audit;

@@ -2080,6 +2080,41 @@ detached_audit_tables(void)
 	return relids;
 }
 
+/*
+ * A partition detached from an audited table loses the clone of its row
+ * trigger (PostgreSQL drops it): it stays audited, on its own now, with the
+ * column lists that applied to it through parent (review rev36b: it went
+ * unaudited, and lint()'s fix audited every column, an excluded secret
+ * included).  Returns the tables left for sync_audit_truncate_triggers()
+ * (none, unless enable_audit() is missing).
+ */
+static List *
+keep_detached_audited(List *relids, Oid parent)
+{
+	Oid			argtypes[2] = {REGCLASSOID, REGCLASSOID};
+	Oid			fargs[3] = {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID};
+	List	   *fname;
+	ListCell   *lc;
+
+	fname = list_make2(makeString(TENANT_RLS_SCHEMA), makeString("enable_audit"));
+	if (!OidIsValid(parent) || !OidIsValid(LookupFuncName(fname, 3, fargs, true)))
+		return relids;
+	foreach(lc, relids)
+	{
+		Oid			nspid = get_rel_namespace(lfirst_oid(lc));
+		Datum		values[2];
+
+		if (!OidIsValid(nspid) || schema_is_excluded(nspid))
+			continue;
+		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		values[1] = ObjectIdGetDatum(parent);
+		et_spi_privileged("SELECT tenant_rls.enable_audit($1, l.columns, l.exclude)"
+						  " FROM tenant_rls._audit_lists($2) l",
+						  2, argtypes, values, NULL);
+	}
+	return NIL;
+}
+
 static void
 ddl_command_end_work(EventTriggerData *trigdata)
 {
@@ -2091,6 +2126,7 @@ ddl_command_end_work(EventTriggerData *trigdata)
 	List	   *audit_syncs = NIL;
 	List	   *hierarchy_checks = NIL;	/* tables that got a new parent */
 	bool		detached = false;
+	Oid			detached_from = InvalidOid;
 	ListCell   *lc;
 	bool		may_protect;
 
@@ -2305,6 +2341,7 @@ ddl_command_end_work(EventTriggerData *trigdata)
 					case AT_DetachPartitionFinalize:
 						registry_forget_parent(relid);
 						detached = true;
+						detached_from = relid;
 						break;
 					case AT_DropInherit:
 						{
@@ -2381,7 +2418,8 @@ ddl_command_end_work(EventTriggerData *trigdata)
 	}
 
 	if (detached)
-		audit_syncs = list_concat_unique_oid(audit_syncs, detached_audit_tables());
+		audit_syncs = list_concat_unique_oid(audit_syncs,
+											 keep_detached_audited(detached_audit_tables(), detached_from));
 	sync_audit_truncate_triggers(audit_syncs);
 }
 

@@ -1596,8 +1596,17 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 			if (tarr[i]->registered || tarr[i]->ispartition)
 				continue;
 			tarr[i]->audit = true;
-			audit_stmts = lappend(audit_stmts, psprintf("SELECT tenant_rls.enable_audit(%s)",
-														regclass_literal(tarr[i]->relid)));
+			/*
+			 * with the column lists that already apply to it: its own (it
+			 * was audited before), or its nearest audited ancestor's (an
+			 * inheritance child); all columns otherwise (review rev36b: an
+			 * excluded secret went into the log)
+			 */
+			audit_stmts = lappend(audit_stmts,
+								  psprintf("SELECT tenant_rls.enable_audit(%s, l.columns, l.exclude)"
+										   " FROM tenant_rls._audit_lists(%s) l",
+										   regclass_literal(tarr[i]->relid),
+										   regclass_literal(tarr[i]->relid)));
 		}
 	}
 

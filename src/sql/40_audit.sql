@@ -531,6 +531,35 @@ REVOKE ALL ON FUNCTION tenant_rls._trigger_origin(regclass, name) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls._trigger_origin(regclass, name) IS
     'internal: the table whose trigger of that name the table''s is a clone of (NULL: its own or none)';
 
+-- The column lists that apply to the audit of tbl: those of its own
+-- audit_config row, or else of its nearest ancestor (inheritance parent,
+-- partitioned table) that has one; NULL, NULL when none has.  protect()
+-- audits with them, so that protecting a table already audited, or an
+-- inheritance child of an audited table, does not record the columns a DBA
+-- excluded (review rev36b); so does a partition detached from an audited
+-- table (event_trigger.c).
+CREATE FUNCTION tenant_rls._audit_lists(tbl regclass, OUT columns text[], OUT exclude text[])
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH RECURSIVE up(relid, depth) AS (
+        SELECT tbl::pg_catalog.oid, 0
+        UNION
+        SELECT i.inhparent, up.depth OPERATOR(pg_catalog.+) 1
+          FROM up JOIN pg_catalog.pg_inherits i ON i.inhrelid OPERATOR(pg_catalog.=) up.relid
+    )
+    SELECT c.columns, c.exclude
+      FROM up
+      JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) up.relid
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+      JOIN tenant_rls.audit_config c ON c.schema_name OPERATOR(pg_catalog.=) n.nspname
+                                    AND c.table_name OPERATOR(pg_catalog.=) k.relname
+     ORDER BY up.depth LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION tenant_rls._audit_lists(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls._audit_lists(regclass) IS
+    'internal: the columns/exclude lists of the table''s audit configuration, or of its nearest audited ancestor''s';
+
 CREATE FUNCTION tenant_rls.audit_drop_trigger(tbl regclass, trg name) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
