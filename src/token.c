@@ -3100,6 +3100,15 @@ tenant_rls_sign_tenant(PG_FUNCTION_ARGS)
 				 errdetail("A token cannot expire after 294247-01-10 04:00:54 UTC."),
 				 errhint("Pass a short interval; tokens are meant to live minutes.")));
 
+	/* the tenant goes into the token as UTF-8 (see set_tenant_signed()) */
+	canonical = pg_server_to_any(canonical, strlen(canonical), PG_UTF8);
+	if (strlen(canonical) > TOKEN_TENANT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tenant value is too long for a token"),
+				 errdetail("As UTF-8 it has %zu bytes; a token holds at most %d.",
+						   strlen(canonical), TOKEN_TENANT_MAX),
+				 errhint("Pass the tenant identifier itself, not a description of it.")));
 	database = token_database_name(&database_len);
 	st = token_sign(&k->key, database, database_len, canonical, strlen(canonical),
 					(int64) expires + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY,
@@ -3153,17 +3162,21 @@ tenant_rls_set_tenant_signed(PG_FUNCTION_ARGS)
 		token_error(st, &claims, VARSIZE_ANY_EXHDR(t));
 
 	/*
-	 * Text in the database's encoding, as a tenant given to set_tenant() is
-	 * (review rev35a: a signer's raw bytes went into the setting and rows)
+	 * The tenant is UTF-8 text (the token format says so: a signer outside
+	 * the database cannot know its encoding), taken into the database's
+	 * encoding (review rev35a: a signer's raw bytes went into the setting and
+	 * rows; rev36b: in a LATIN1 database UTF-8 bytes were taken one by one,
+	 * another tenant).  A character the database cannot hold: 22P05.
 	 */
-	if (!pg_verifymbstr(claims.tenant, strlen(claims.tenant), true))
+	if (!pg_verify_mbstr(PG_UTF8, claims.tenant, strlen(claims.tenant), true))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-				 errmsg("token's tenant is not valid text in the database's encoding"),
-				 errdetail("The signer put bytes into the tenant that are not valid %s.", GetDatabaseEncodingName()),
-				 errhint("Sign the tenant as text in the database's encoding (UTF-8).")));
+				 errmsg("token's tenant is not valid UTF-8"),
+				 errdetail("The signer put bytes into the tenant that are not UTF-8 text."),
+				 errhint("Sign the tenant as UTF-8 text, as tenant_rls.sign_tenant() does.")));
 	/* the signer canonicalised it, but the tenant type may have changed since */
-	canonical = tenant_canonicalize(claims.tenant, (TenantType) tenant_rls_tenant_type);
+	canonical = tenant_canonicalize(pg_any_to_server(claims.tenant, strlen(claims.tenant), PG_UTF8),
+									(TenantType) tenant_rls_tenant_type);
 	tenant_context_store_verified(canonical);
 	PG_RETURN_TEXT_P(cstring_to_text(canonical));
 }

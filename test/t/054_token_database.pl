@@ -111,7 +111,7 @@ SKIP:
 			last;
 		}
 	}
-	skip 'python3 is not installed', 19 unless defined $python;
+	skip 'python3 is not installed', 22 unless defined $python;
 
 	my $tmp = PostgreSQL::Test::Utils::tempdir;
 	my $script = "$tmp/sign.py";
@@ -123,11 +123,12 @@ SKIP:
 	  . "print(sign_tenant(key, '42', 'appdb'))\n"
 	  . "print(sign_tenant(key, '42', 'otherdb'))\n"
 	  . "print(sign_tenant(key, '42', 'otherdb2'))\n"
-	  . "print(sign_tenant(key, '42', 'appdb', -1))\n";
+	  . "print(sign_tenant(key, '42', 'appdb', -1))\n"
+	  . "print(sign_tenant(key, '\\u00e9t\\u00e9', 'latin1db'))\n";
 	close($fh);
 	my ($out, $err) = run_command([ $python, $script ]);
 	is($err, '', 'the Python example runs without error');
-	my ($py_doc, $py_app, $py_other, $py_renamed, $py_expired) = split /\n/, $out;
+	my ($py_doc, $py_app, $py_other, $py_renamed, $py_expired, $py_latin1) = split /\n/, $out;
 
 	# the doc's own line signs tenant "acme" for appdb
 	my ($ret, $o, $e) = $node->psql('appdb', qq{SELECT tenant_rls.set_tenant_signed('$py_doc')},
@@ -146,6 +147,35 @@ SKIP:
 	$node->safe_psql('postgres', 'ALTER DATABASE otherdb RENAME TO otherdb2');
 	refused('otherdb2', $tok_other, 'after a rename, a token signed under the old name');
 	accepted('otherdb2', $py_renamed, 'otherdb 42', 'after a rename, a token for the new name');
+
+	# the tenant in a token is UTF-8, whatever the database's encoding (review
+	# rev36b: in a LATIN1 database the documented signer's "été" was taken
+	# byte by byte, another tenant, and sign_tenant() signed LATIN1 bytes)
+	$node->safe_psql('postgres',
+		q{CREATE DATABASE latin1db ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0});
+	$node->safe_psql('latin1db', q{SET client_min_messages = warning; CREATE EXTENSION tenant_rls;});
+	($ret, $o, $e) = $node->psql('latin1db',
+		qq{SET client_encoding = 'UTF8'; SELECT tenant_rls.set_tenant_signed('$py_latin1') = U&'\\00e9t\\00e9'},
+		extra_params => [ '-U', 'app' ]);
+	is($o, 't', 'LATIN1 database: the Python token for "été" sets tenant "été"') or diag($e);
+	my $tok_latin1 = $node->safe_psql('latin1db',
+		q{SET client_encoding = 'UTF8'; SELECT tenant_rls.sign_tenant(U&'\\00e9t\\00e9')});
+	my $raw = decode_base64url($tok_latin1);
+	is(unpack('H*', substr($raw, 15, unpack('n', substr($raw, 13, 2)))), 'c3a974c3a9',
+		'LATIN1 database: sign_tenant() puts the tenant in the token as UTF-8');
+	($ret, $o, $e) = $node->psql('latin1db',
+		qq{SET client_encoding = 'UTF8'; SELECT tenant_rls.set_tenant_signed('$tok_latin1') = U&'\\00e9t\\00e9'},
+		extra_params => [ '-U', 'app' ]);
+	is($o, 't', 'LATIN1 database: and set_tenant_signed() takes it back') or diag($e);
+}
+
+sub decode_base64url
+{
+	my ($s) = @_;
+	require MIME::Base64;
+	$s =~ tr{-_}{+/};
+	$s .= '=' x ((4 - length($s) % 4) % 4);
+	return MIME::Base64::decode_base64($s);
 }
 
 # --- expiry within a long transaction: the review's reproduction.  A session
