@@ -3486,9 +3486,12 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 	/* where the chain starts is itself in doubt: that comes first */
 	if (has_anchor && !anchors_ok)
 	{
+		/* what else was found stays in the reason (review rev36a) */
+		char	   *also = reason;
+
 		bad_seq = aseq;
-		reason = psprintf("the purge anchor of this chain (batch %lld) is not among those the last purge recorded: anchors were added, changed or deleted, and batches up to it may have been deleted",
-						  (long long) aseq);
+		reason = psprintf("the purge anchor of this chain (batch %lld) is not among those the last purge recorded: anchors were added, changed or deleted, or the PURGE entry that recorded them is gone (audit_verify('') checks it), and batches up to it may have been deleted%s%s",
+						  (long long) aseq, also ? "; also: " : "", also ? also : "");
 	}
 
 	if (key[0] == '\0')

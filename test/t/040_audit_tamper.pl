@@ -339,6 +339,15 @@ ALTER TABLE tenant_rls.audit_anchor ENABLE ALWAYS TRIGGER audit_guard;
 is($node->safe_psql('purged', q{SELECT tenant_rls.audit_purge('2000-01-01')}), '0', 'then the purge goes through');
 like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt2')}),
 	qr/^f\|1\|batch 1 is missing/, 'and the batch deleted is named');
+# the partition that holds the last PURGE entry detached: a chain's reason
+# still says what else went with it (review rev36a: only the anchors were
+# blamed)
+my $cur = $node->safe_psql('purged',
+	q{SELECT 'tenant_rls.audit_batch_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMM')});
+$node->safe_psql('purged', "ALTER TABLE tenant_rls.audit_batch DETACH PARTITION $cur");
+like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt0')}),
+	qr/^f\|1\|the purge anchor of this chain \(batch 1\) .*the PURGE entry that recorded them is gone.*; also: batches? \d+.* missing.*detached/,
+	'with the partition of the last PURGE entry detached, the batches that went with it are named too');
 
 $node->stop;
 done_testing();
