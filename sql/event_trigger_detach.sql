@@ -196,10 +196,60 @@ RESET ROLE;
 SELECT * FROM pg_temp.etd_state() WHERE tbl ~ '^etd_c';
 
 --
+-- 6. A partition left "detach pending" by a DETACH PARTITION ... CONCURRENTLY
+-- that did not finish (cancelled, timed out: simulated here by setting the
+-- flag the first transaction of the DETACH sets).  protect() protected the
+-- tree around it, and tenants read and wrote other tenants' rows in it
+-- directly (review rev36c); now refused until FINALIZE.  The audit trigger
+-- it still has through an audited parent keeps working (every write to it
+-- failed: "not audited").
+--
+SET tenant_rls.auto_protect = off;
+SET ROLE etd_owner;
+CREATE TABLE public.etd_q (id int, tenant_id text NOT NULL, v int) PARTITION BY LIST (tenant_id);
+CREATE TABLE public.etd_q_a PARTITION OF public.etd_q FOR VALUES IN ('a');
+CREATE TABLE public.etd_q_b PARTITION OF public.etd_q FOR VALUES IN ('b');
+GRANT SELECT, UPDATE ON public.etd_q, public.etd_q_a, public.etd_q_b TO etd_app;
+RESET ROLE;
+INSERT INTO public.etd_q VALUES (1, 'a', 0), (2, 'b', 0);
+UPDATE pg_catalog.pg_inherits SET inhdetachpending = true WHERE inhrelid = 'public.etd_q_b'::regclass;
+SET ROLE etd_owner;
+SELECT tenant_rls.protect('public.etd_q');
+ALTER TABLE public.etd_q DETACH PARTITION public.etd_q_b FINALIZE;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('public.etd_q');
+RESET ROLE;
+SELECT * FROM pg_temp.etd_state() WHERE tbl ~ '^etd_q';
+-- an audited partition, its parent's detach pending
+SET tenant_rls.audit = on;
+SET ROLE etd_owner;
+CREATE TABLE public.etd_q_c PARTITION OF public.etd_q FOR VALUES IN ('c');
+GRANT SELECT, UPDATE ON public.etd_q_c TO etd_app;
+RESET ROLE;
+SELECT tenant_rls.enable_audit('public.etd_q');
+INSERT INTO public.etd_q VALUES (3, 'c', 0);
+UPDATE pg_catalog.pg_inherits SET inhdetachpending = true WHERE inhrelid = 'public.etd_q_c'::regclass;
+-- (a new session: the audit trigger's cache of the partition is gone, as
+-- the DETACH's own relcache invalidation makes it go)
+\c -
+SET client_min_messages = warning;
+SET ROLE etd_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('c');
+UPDATE public.etd_q_c SET v = v + 1 RETURNING id, tenant_id, v;
+COMMIT;
+RESET ROLE;
+SELECT table_name, operation FROM tenant_rls.audit_log WHERE tenant = 'c' ORDER BY seq, entry;
+SET ROLE etd_owner;
+ALTER TABLE public.etd_q DETACH PARTITION public.etd_q_c FINALIZE;
+RESET ROLE;
+SET tenant_rls.audit = off;
+
+--
 -- clean up
 --
 DROP TABLE public.etd_root, public.etd_leaf, public.etd_i1, public.etd_i3, public.etd_i4 CASCADE;
 DROP TABLE public.etd_nx, public.etd_nr, public.etd_mx, public.etd_mr, public.etd_c1 CASCADE;
+DROP TABLE public.etd_q, public.etd_q_b, public.etd_q_c;
 SELECT count(*) AS registry_rows_left FROM tenant_rls.protected_table WHERE table_name LIKE 'etd\_%';
 SELECT count(*) AS grants_left FROM tenant_rls.tenant_grant WHERE table_name LIKE 'etd\_%';
 REVOKE CREATE ON SCHEMA public FROM etd_owner;

@@ -215,8 +215,26 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 	bool		found = false;
 
 	candidates = list_make1_oid(RelationGetRelid(rel));
+
+	/*
+	 * The partitioned tables above it, nearest first -- also across a
+	 * DETACH PARTITION ... CONCURRENTLY still pending, which
+	 * get_partition_ancestors() stops at: the partition still has the clone
+	 * of the parent's trigger, and every write to it failed with "not
+	 * audited" (review rev36c)
+	 */
 	if (rel->rd_rel->relispartition)
-		candidates = list_concat(candidates, get_partition_ancestors(RelationGetRelid(rel)));
+	{
+		Oid			r = RelationGetRelid(rel);
+
+		while (get_rel_relispartition(r))
+		{
+			r = get_partition_parent(r, true);
+			if (!OidIsValid(r) || list_member_oid(candidates, r))
+				break;
+			candidates = lappend_oid(candidates, r);
+		}
+	}
 
 	cfg->target_oid = RelationGetRelid(rel);
 	cfg->columns = NULL;

@@ -700,6 +700,13 @@ relation_parents(Oid relid)
 	return parents;
 }
 
+/* for policy.c (lock_schemas()) */
+List *
+tenant_relation_parents(Oid relid)
+{
+	return relation_parents(relid);
+}
+
 /*
  * The tenant column of a protected parent (partitioned table or inheritance
  * parent) among parents, or NULL when none is protected.
@@ -1778,7 +1785,17 @@ registry_follow(CollectedCommand *cmd)
 		RenameStmt *stmt = (RenameStmt *) parsetree;
 
 		if (stmt->renameType == OBJECT_SCHEMA)
+		{
+			/*
+			 * wait for protect() and its kin that hold the schema's lock
+			 * (policy.c, lock_schemas()); the UPDATEs below, with the latest
+			 * snapshot, then see the rows they wrote under the old name
+			 * (review rev36c)
+			 */
+			if (addr->classId == NamespaceRelationId)
+				LockDatabaseObject(NamespaceRelationId, addr->objectId, 0, AccessExclusiveLock);
 			registry_rename_schema(stmt->subname, stmt->newname);
+		}
 		else if (addr->classId == RelationRelationId &&
 				 addr->objectSubId == 0 && stmt->relation != NULL &&
 				 strcmp(stmt->relation->relname, stmt->newname) != 0)

@@ -35,6 +35,9 @@ extern void tenant_check_unprotect_hierarchy(Oid relid);
  */
 extern bool tenant_protected_ancestor(Oid relid, Oid *ancestor);
 
+/* The direct parents of relid (partition parent, inheritance parents). */
+extern List *tenant_relation_parents(Oid relid);
+
 /*
  * Is a table above the tables rels (protect()'s or unprotect()'s targets,
  * not one of them) protected by a column other than colname (!same_column),

@@ -43,6 +43,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -479,6 +480,89 @@ lock_checked_table(Oid relid, LOCKMODE mode, const char *what, const char *suffi
 	check_table(relid, what, suffix);
 	LockRelationOid(relid, mode);
 	check_table(relid, what, suffix);
+}
+
+/*
+ * The registry names tables by schema and name, and ALTER SCHEMA ... RENAME
+ * takes no lock on the tables of the schema: a protect() that read the old
+ * name and committed after the rename's registry upkeep had run left its
+ * row under the old name, and the drift guard lost the table (review
+ * rev36c).  So the functions that write registry rows take this lock on the
+ * schemas of the tables they act on, and of their ancestors (whose names
+ * their rows record as the parent), before they read any name; the upkeep
+ * of a schema rename takes it in ACCESS EXCLUSIVE mode (event_trigger.c).
+ * One waits for the other, and names read afterwards are current (taking a
+ * lock makes the caches take in what the other committed).
+ */
+static void
+lock_schemas(List *relids)
+{
+	List	   *todo = list_copy(relids);
+	List	   *seen = NIL;
+	List	   *nsps = NIL;
+	ListCell   *lc;
+
+	/* appending while iterating is safe: the new cells are visited too */
+	foreach(lc, todo)
+	{
+		Oid			rel = lfirst_oid(lc);
+		Oid			nsp = get_rel_namespace(rel);
+
+		if (list_member_oid(seen, rel))
+			continue;
+		seen = lappend_oid(seen, rel);
+		if (OidIsValid(nsp))
+			nsps = list_append_unique_oid(nsps, nsp);
+		todo = list_concat(todo, tenant_relation_parents(rel));
+	}
+	/* in OID order: two of them never wait for each other crosswise */
+	list_sort(nsps, list_oid_cmp);
+	foreach(lc, nsps)
+		LockDatabaseObject(NamespaceRelationId, lfirst_oid(lc), 0, AccessShareLock);
+}
+
+/*
+ * A partition whose DETACH PARTITION ... CONCURRENTLY did not finish
+ * (cancelled, timed out, killed while it waited) is left "detach pending"
+ * until ... FINALIZE: find_all_inheritors() leaves it out, so protect()
+ * protected the tree around it and tenants read and wrote other tenants'
+ * rows in it directly (review rev36c).  Refuse until it is finalized.
+ */
+static void
+refuse_detach_pending(List *tree, const char *what)
+{
+	Relation	inh = table_open(InheritsRelationId, AccessShareLock);
+	ListCell   *lc;
+
+	foreach(lc, tree)
+	{
+		Oid			parent = lfirst_oid(lc);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		if (get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE)
+			continue;
+		ScanKeyInit(&key, Anum_pg_inherits_inhparent, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(parent));
+		scan = systable_beginscan(inh, InheritsParentIndexId, true, NULL, 1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_inherits f = (Form_pg_inherits) GETSTRUCT(tup);
+
+			if (f->inhdetachpending)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("cannot %s \"%s\": its partition \"%s\" is being detached",
+								what, tenant_rel_qualname(tree ? linitial_oid(tree) : parent),
+								tenant_rel_qualname(f->inhrelid)),
+						 errdetail("A DETACH PARTITION ... CONCURRENTLY of it did not finish; the partition is left out of the table's partitions until it does."),
+						 errhint("Run ALTER TABLE %s DETACH PARTITION %s FINALIZE; first.",
+								 tenant_rel_qualname(parent), tenant_rel_qualname(f->inhrelid))));
+		}
+		systable_endscan(scan);
+	}
+	table_close(inh, AccessShareLock);
 }
 
 /* ---------------------------------------------------------------------
@@ -1264,6 +1348,8 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 
 	/* the table and all its partitions / inheritance children, root first */
 	rels = find_all_inheritors(relid, dry_run ? AccessShareLock : AccessExclusiveLock, NULL);
+	refuse_detach_pending(rels, "protect");
+	lock_schemas(rels);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
@@ -2064,6 +2150,8 @@ unprotect_body(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(0);
 	lock_checked_table(relid, AccessExclusiveLock, "unprotect", "");
 	tree = find_all_inheritors(relid, AccessExclusiveLock, NULL);
+	refuse_detach_pending(tree, "unprotect");
+	lock_schemas(tree);
 	nspname = get_namespace_name(get_rel_namespace(relid));
 	relname = get_rel_name(relid);
 	qualname = quote_qualified_identifier(nspname, relname);
@@ -2260,6 +2348,8 @@ mark_global_body(PG_FUNCTION_ARGS)
 				 errhint("Pass the table to mark global, e.g. tenant_rls.mark_global('public.countries').")));
 	lock_checked_table(relid, ShareUpdateExclusiveLock, "mark", " global");
 	tree = find_all_inheritors(relid, ShareUpdateExclusiveLock, NULL);
+	refuse_detach_pending(tree, "mark global");
+	lock_schemas(tree);
 	root_nsp = get_namespace_name(get_rel_namespace(relid));
 	root_rel = get_rel_name(relid);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -2352,6 +2442,7 @@ unmark_global_body(PG_FUNCTION_ARGS)
 				 errmsg("table must not be null"),
 				 errhint("Pass the table to unmark global, e.g. tenant_rls.unmark_global('public.countries').")));
 	lock_checked_table(relid, ShareUpdateExclusiveLock, "unmark", " global");
+	lock_schemas(list_make1_oid(relid));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
 	check_snapshot_current(list_make1_oid(relid), tenant_rel_qualname(relid));
