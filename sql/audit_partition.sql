@@ -397,7 +397,7 @@ SET ROLE tr_ap_owner;
 CREATE TABLE ap.acct (tenant_id text NOT NULL, id integer PRIMARY KEY, login text, pw_hash text);
 RESET ROLE;
 SELECT tenant_rls.enable_audit('ap.acct', exclude => ARRAY['pw_hash']);
-SELECT count(*) > 0 AS protected FROM tenant_rls.protect('ap.acct');
+SELECT d AS audit_statement FROM tenant_rls.protect('ap.acct') d WHERE d LIKE '%enable_audit%';
 SET tenant_rls.auto_protect = on;
 SET ROLE tr_ap_owner;
 CREATE TABLE ap.acct_old () INHERITS (ap.acct);

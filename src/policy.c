@@ -1688,11 +1688,27 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 			 * inheritance child); all columns otherwise (review rev36b: an
 			 * excluded secret went into the log)
 			 */
-			audit_stmts = lappend(audit_stmts,
-								  psprintf("SELECT tenant_rls.enable_audit(%s, l.columns, l.exclude)"
-										   " FROM tenant_rls._audit_lists(%s) l",
-										   regclass_literal(tarr[i]->relid),
-										   regclass_literal(tarr[i]->relid)));
+			{
+				Oid			types[1] = {REGCLASSOID};
+				Datum		vals[1] = {ObjectIdGetDatum(tarr[i]->relid)};
+				char	   *columns;
+				char	   *exclude;
+				StringInfoData stmt;
+
+				spi_exec_privileged("SELECT l.columns::pg_catalog.text, l.exclude::pg_catalog.text"
+									" FROM tenant_rls._audit_lists($1) l",
+									1, types, vals, NULL, true);
+				columns = SPI_processed > 0 ? spi_getstr(0, 1) : NULL;
+				exclude = SPI_processed > 0 ? spi_getstr(0, 2) : NULL;
+				initStringInfo(&stmt);
+				appendStringInfo(&stmt, "SELECT tenant_rls.enable_audit(%s", regclass_literal(tarr[i]->relid));
+				if (columns != NULL)
+					appendStringInfo(&stmt, ", columns => %s::pg_catalog.text[]", quote_literal_cstr(columns));
+				if (exclude != NULL)
+					appendStringInfo(&stmt, ", exclude => %s::pg_catalog.text[]", quote_literal_cstr(exclude));
+				appendStringInfoChar(&stmt, ')');
+				audit_stmts = lappend(audit_stmts, stmt.data);
+			}
 		}
 	}
 
