@@ -497,11 +497,27 @@ lock_checked_table(Oid relid, LOCKMODE mode, const char *what, const char *suffi
 static void
 lock_schemas(List *relids)
 {
-	List	   *todo = list_copy(relids);
+	List	   *todo = NIL;
 	List	   *seen = NIL;
 	List	   *nsps = NIL;
 	ListCell   *lc;
 
+	/*
+	 * The tables' own schemas; then the ancestors of the first (the root of
+	 * a tree) and of every inheritance child (which may have parents outside
+	 * the tree).  A partition's parent is in the tree: not walked, so that a
+	 * tree of thousands of partitions costs one pass.
+	 */
+	foreach(lc, relids)
+	{
+		Oid			rel = lfirst_oid(lc);
+		Oid			nsp = get_rel_namespace(rel);
+
+		if (OidIsValid(nsp))
+			nsps = list_append_unique_oid(nsps, nsp);
+		if (foreach_current_index(lc) == 0 || !get_rel_relispartition(rel))
+			todo = list_concat(todo, tenant_relation_parents(rel));
+	}
 	/* appending while iterating is safe: the new cells are visited too */
 	foreach(lc, todo)
 	{
