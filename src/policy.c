@@ -545,7 +545,7 @@ lock_schemas(List *relids)
  * rows in it directly (review rev36c).  Refuse until it is finalized.
  */
 static void
-refuse_detach_pending(List *tree, const char *what)
+refuse_detach_pending(List *tree, const char *what, const char *suffix)
 {
 	Relation	inh = table_open(InheritsRelationId, AccessShareLock);
 	ListCell   *lc;
@@ -569,8 +569,8 @@ refuse_detach_pending(List *tree, const char *what)
 			if (f->inhdetachpending)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("cannot %s \"%s\": its partition \"%s\" is being detached",
-								what, tenant_rel_qualname(tree ? linitial_oid(tree) : parent),
+						 errmsg("cannot %s \"%s\"%s: its partition \"%s\" is being detached",
+								what, tenant_rel_qualname(linitial_oid(tree)), suffix,
 								tenant_rel_qualname(f->inhrelid)),
 						 errdetail("A DETACH PARTITION ... CONCURRENTLY of it did not finish; the partition is left out of the table's partitions until it does."),
 						 errhint("Run ALTER TABLE %s DETACH PARTITION %s FINALIZE; first.",
@@ -1364,7 +1364,7 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 
 	/* the table and all its partitions / inheritance children, root first */
 	rels = find_all_inheritors(relid, dry_run ? AccessShareLock : AccessExclusiveLock, NULL);
-	refuse_detach_pending(rels, "protect");
+	refuse_detach_pending(rels, "protect", "");
 	lock_schemas(rels);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -2182,7 +2182,7 @@ unprotect_body(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(0);
 	lock_checked_table(relid, AccessExclusiveLock, "unprotect", "");
 	tree = find_all_inheritors(relid, AccessExclusiveLock, NULL);
-	refuse_detach_pending(tree, "unprotect");
+	refuse_detach_pending(tree, "unprotect", "");
 	lock_schemas(tree);
 	nspname = get_namespace_name(get_rel_namespace(relid));
 	relname = get_rel_name(relid);
@@ -2380,7 +2380,7 @@ mark_global_body(PG_FUNCTION_ARGS)
 				 errhint("Pass the table to mark global, e.g. tenant_rls.mark_global('public.countries').")));
 	lock_checked_table(relid, ShareUpdateExclusiveLock, "mark", " global");
 	tree = find_all_inheritors(relid, ShareUpdateExclusiveLock, NULL);
-	refuse_detach_pending(tree, "mark global");
+	refuse_detach_pending(tree, "mark", " global");
 	lock_schemas(tree);
 	root_nsp = get_namespace_name(get_rel_namespace(relid));
 	root_rel = get_rel_name(relid);
