@@ -34,5 +34,65 @@ SELECT count(*) FILTER (WHERE ddl LIKE '%enable_audit%') AS audit_statements FRO
 SELECT managed->'audit' AS audit FROM tenant_rls.protected_table WHERE table_name = 't' AND schema_name = 'pau';
 SELECT count(*) FILTER (WHERE ddl LIKE '%disable_audit%') AS audit_statements FROM tenant_rls.unprotect('pau.t') ddl;
 
+
+-- the tenant context of the writing session (review rev36a M1): a tenant
+-- granted 'write' on another tenant's rows changes them under the owner
+-- tenant's chain, and the owner's log says which tenant's session did it
+-- (context_tenant, hashed with the batch).  As tr_pau_app: not superuser,
+-- not BYPASSRLS, not the table owner.
+SET client_min_messages = warning;
+DO $$ BEGIN CREATE ROLE tr_pau_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE tr_pau_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+RESET client_min_messages;
+SET tenant_rls.audit = on;
+CREATE TABLE pau.docs (id int PRIMARY KEY, tenant_id text NOT NULL, v text);
+ALTER TABLE pau.docs OWNER TO tr_pau_owner;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('pau.docs');
+GRANT USAGE ON SCHEMA pau TO tr_pau_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pau.docs TO tr_pau_app;
+SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'tr_pau_app';
+SET ROLE tr_pau_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('pau-t1') IS NOT NULL AS set;
+INSERT INTO pau.docs (id, v) VALUES (1, 'by t1');
+SELECT tenant_rls.grant_access('pau.docs', 'pau-t1', 'pau-t2', 'write');
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('pau-t2') IS NOT NULL AS set;
+UPDATE pau.docs SET v = 'by t2' WHERE id = 1;
+INSERT INTO pau.docs (id, tenant_id, v) VALUES (2, 'pau-t1', 'by t2');
+INSERT INTO pau.docs (id, v) VALUES (3, 'own row of t2');
+COMMIT;
+-- the owner tenant reads its log: t2's changes are in t1's chain, marked t2
+BEGIN;
+SELECT tenant_rls.set_tenant('pau-t1') IS NOT NULL AS set;
+SELECT tenant, seq, entry, operation, row_pk, context_tenant
+  FROM tenant_rls.audit_log WHERE table_name = 'docs' ORDER BY seq, entry;
+COMMIT;
+-- the grantee's session reads its own chain only
+BEGIN;
+SELECT tenant_rls.set_tenant('pau-t2') IS NOT NULL AS set;
+SELECT tenant, seq, entry, operation, row_pk, context_tenant
+  FROM tenant_rls.audit_log WHERE table_name = 'docs' ORDER BY seq, entry;
+COMMIT;
+-- two tenant contexts in one transaction: one batch each, in order
+BEGIN;
+SELECT tenant_rls.set_tenant('pau-t1') IS NOT NULL AS set;
+UPDATE pau.docs SET v = 'again by t1' WHERE id = 1;
+SELECT tenant_rls.set_tenant('pau-t2') IS NOT NULL AS set;
+UPDATE pau.docs SET v = 'again by t2' WHERE id = 1;
+COMMIT;
+RESET ROLE;
+-- a superuser's write without a tenant context records none
+UPDATE pau.docs SET v = 'by a superuser' WHERE id = 2;
+SELECT tenant, seq, entries, context_tenant FROM tenant_rls.audit_batch
+ WHERE table_name = 'docs' ORDER BY tenant, seq;
+-- the column is hashed: the chains verify as written
+SELECT tenant, ok, entries, reason FROM tenant_rls.audit_verify() WHERE tenant LIKE 'pau-%' ORDER BY tenant;
+SELECT tenant_rls.revoke_access('pau.docs', 'pau-t1', 'pau-t2');
+
 SET client_min_messages = warning;
 DROP SCHEMA pau CASCADE;
+DROP OWNED BY tr_pau_app;
+DROP ROLE tr_pau_app;
+DROP ROLE tr_pau_owner;

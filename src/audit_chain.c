@@ -99,6 +99,7 @@
 
 #include "audit.h"
 #include "audit_delivery.h"
+#include "context.h"
 #include "guc.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_audit_verify);
@@ -213,6 +214,7 @@ static const Oid batch_type[AB_NATTS] = {
 	[AB_APP_USER] = TEXTOID,
 	[AB_APPLICATION_NAME] = TEXTOID,
 	[AB_CLIENT_ADDR] = INETOID,
+	[AB_CONTEXT_TENANT] = TEXTOID,
 	[AB_ENTRIES] = INT4OID,
 	[AB_PAYLOAD] = BYTEAOID,
 	[AB_ROW_KEY] = INT8OID,
@@ -594,8 +596,9 @@ typedef struct BatchContext
 
 /*
  * The context columns a batch gets when it is written: logged_at, txid,
- * db_session_user, application_name, client_addr.  (db_user and app_user are
- * taken with its first entry: a batch changes when they do.)
+ * db_session_user, application_name, client_addr.  (db_user, app_user and
+ * context_tenant are taken with its first entry: a batch changes when they
+ * do.)
  */
 static void
 fill_batch_context(Datum *values, bool *nulls, const BatchContext *ctx)
@@ -1593,6 +1596,7 @@ typedef struct PendingBatch
 	Oid			db_user;
 	char	   *db_user_name;	/* taken when queued: the role may be gone at commit */
 	char	   *app_user;		/* NULL: none */
+	char	   *context_tenant; /* the session's tenant context; NULL: none */
 	StringInfoData payload;		/* layout, then the entries */
 	int32		nentries;
 	int64	   *keys;			/* history keys of the entries */
@@ -2106,6 +2110,11 @@ write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level, const Bat
 		values[AB_APP_USER] = CStringGetTextDatum(pb->app_user);
 		nulls[AB_APP_USER] = false;
 	}
+	if (pb->context_tenant)
+	{
+		values[AB_CONTEXT_TENANT] = CStringGetTextDatum(pb->context_tenant);
+		nulls[AB_CONTEXT_TENANT] = false;
+	}
 	values[AB_ENTRIES] = Int32GetDatum(pb->nentries);
 	nulls[AB_ENTRIES] = false;
 	values[AB_PAYLOAD] = PointerGetDatum(make_bytea((const uint8 *) pb->payload.data, pb->payload.len));
@@ -2206,12 +2215,15 @@ spill_put_batch(StringInfo buf, PendingBatch *pb)
 	uint32		klen = strlen(pb->key);
 	uint32		ulen = strlen(pb->db_user_name);
 	uint32		alen = pb->app_user ? strlen(pb->app_user) : 0;
+	uint32		clen = pb->context_tenant ? strlen(pb->context_tenant) : 0;
 
 	audit_put_u8(buf, pb->has_tenant);
 	audit_put_u8(buf, pb->app_user != NULL);
+	audit_put_u8(buf, pb->context_tenant != NULL);
 	audit_put_u32(buf, klen);
 	audit_put_u32(buf, ulen);
 	audit_put_u32(buf, alen);
+	audit_put_u32(buf, clen);
 	audit_put_u32(buf, pb->table_oid);
 	audit_put_u32(buf, pb->db_user);
 	audit_put_i64(buf, (int64) pb->layout_id);
@@ -2223,6 +2235,7 @@ spill_put_batch(StringInfo buf, PendingBatch *pb)
 	audit_put_bytes(buf, pb->key, klen);
 	audit_put_bytes(buf, pb->db_user_name, ulen);
 	audit_put_bytes(buf, pb->app_user ? pb->app_user : "", alen);
+	audit_put_bytes(buf, pb->context_tenant ? pb->context_tenant : "", clen);
 	audit_put_bytes(buf, pb->payload.data, pb->payload.len);
 	audit_put_bytes(buf, pb->keys, sizeof(int64) * pb->nkeys);
 }
@@ -2418,16 +2431,19 @@ write_run(LogWriter *w, PendingBatch *run, int level, MemoryContext tmp)
 	for (int n = 0; n < run->run_count; n++)
 	{
 		PendingBatch pb;
-		uint8		has_app;
-		uint32		klen, ulen, alen, plen, nkeys;
+		uint8		has_app,
+					has_context;
+		uint32		klen, ulen, alen, clen, plen, nkeys;
 		MemoryContext old = MemoryContextSwitchTo(per_batch);
 
 		memset(&pb, 0, sizeof(pb));
 		SPILL_TAKE(pb.has_tenant, p, end);
 		SPILL_TAKE(has_app, p, end);
+		SPILL_TAKE(has_context, p, end);
 		SPILL_TAKE(klen, p, end);
 		SPILL_TAKE(ulen, p, end);
 		SPILL_TAKE(alen, p, end);
+		SPILL_TAKE(clen, p, end);
 		SPILL_TAKE(pb.table_oid, p, end);
 		SPILL_TAKE(pb.db_user, p, end);
 		SPILL_TAKE(pb.layout_id, p, end);
@@ -2441,6 +2457,9 @@ write_run(LogWriter *w, PendingBatch *run, int level, MemoryContext tmp)
 		pb.app_user = spill_take_str(&p, end, alen);
 		if (!has_app)
 			pb.app_user = NULL;
+		pb.context_tenant = spill_take_str(&p, end, clen);
+		if (!has_context)
+			pb.context_tenant = NULL;
 		/* (write_batch() copies the payload; the keys it sorts, aligned) */
 		pb.payload.data = (char *) spill_take(&p, end, plen);
 		pb.payload.len = pb.payload.maxlen = plen;
@@ -2473,6 +2492,8 @@ free_batch(PendingBatch *pb)
 		pfree(pb->keys);
 	if (pb->app_user)
 		pfree(pb->app_user);
+	if (pb->context_tenant)
+		pfree(pb->context_tenant);
 	pfree(pb->key);
 	pfree(pb);
 }
@@ -2646,12 +2667,12 @@ flush_pending(int level, bool early)
  *   u8 version, i64 logged_at, i64 txid, str session_user,
  *   ostr application_name, ostr client_addr (inet varlena), u32 nbatches,
  *   then per batch: u8 has_tenant, str tenant, u32 table_oid, str schema,
- *   str table, str db_user, ostr app_user, i32 entries, str payload,
- *   u32 nkeys, i64 keys[nkeys]
+ *   str table, str db_user, ostr app_user, ostr context_tenant, i32 entries,
+ *   str payload, u32 nkeys, i64 keys[nkeys]
  *
  * str = u32 length and bytes; ostr = u8 present, then a str if present.
  */
-#define DEFER_VERSION 1
+#define DEFER_VERSION 2
 
 static void
 defer_put_str(StringInfo buf, const char *s, uint32 len)
@@ -2709,7 +2730,7 @@ defer_fits(List *batches, bool early)
 		if (pb->spilled)
 			return false;
 		bytes += batch_bytes(pb) + (pb->app_user ? strlen(pb->app_user) : 0) +
-			2 * NAMEDATALEN + strlen(pb->db_user_name) + 64;
+			(pb->context_tenant ? strlen(pb->context_tenant) : 0) + 2 * NAMEDATALEN + strlen(pb->db_user_name) + 64;
 	}
 	if (bytes > DEFER_MAX_MESSAGE)
 		return false;
@@ -2762,6 +2783,7 @@ defer_batches(List *batches)
 		defer_put_str(&buf, NameStr(pb->table_name), strlen(NameStr(pb->table_name)));
 		defer_put_str(&buf, pb->db_user_name, strlen(pb->db_user_name));
 		defer_put_ostr(&buf, pb->app_user, pb->app_user ? strlen(pb->app_user) : 0);
+		defer_put_ostr(&buf, pb->context_tenant, pb->context_tenant ? strlen(pb->context_tenant) : 0);
 		audit_put_u32(&buf, (uint32) pb->nentries);
 		defer_put_str(&buf, pb->payload.data, pb->payload.len);
 		audit_put_u32(&buf, pb->nkeys);
@@ -2937,6 +2959,9 @@ defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batche
 			return false;
 		pb->db_user_name = defer_get_str(&r, NAMEDATALEN, NULL);
 		pb->app_user = defer_get_ostr(&r, MaxAllocSize - 1, NULL);
+		pb->context_tenant = defer_get_ostr(&r, MaxAllocSize - 1, &n);
+		if (pb->context_tenant != NULL && strlen(pb->context_tenant) != n)
+			return false;
 		pb->nentries = (int32) defer_get_u32(&r);
 		if (keys_only)
 		{
@@ -3101,13 +3126,15 @@ audit_deliver(int n, AuditMessageFetch fetch, void *arg)
 /* does the batch take an entry of this context? */
 static bool
 batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTarget *t,
-			  int level, Oid user, const char *appuser)
+			  int level, Oid user, const char *appuser, const char *context)
 {
 	return !pb->spilled && pb->level == level && pb->layout_id == t->layout_id &&
 		pb->table_oid == t->table_oid && pb->db_user == user &&
 		pb->has_tenant == has_tenant && strcmp(pb->key, key) == 0 &&
 		((pb->app_user == NULL && appuser == NULL) ||
-		 (pb->app_user != NULL && appuser != NULL && strcmp(pb->app_user, appuser) == 0));
+		 (pb->app_user != NULL && appuser != NULL && strcmp(pb->app_user, appuser) == 0)) &&
+		((pb->context_tenant == NULL && context == NULL) ||
+		 (pb->context_tenant != NULL && context != NULL && strcmp(pb->context_tenant, context) == 0));
 }
 
 /* the most recent batches looked at for a match */
@@ -3121,6 +3148,7 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
 	int			level = GetCurrentTransactionNestLevel();
 	Oid			user = GetUserId();
 	const char *appuser = app_user();
+	const char *context = tenant_context_get_trusted();
 	PendingBatch *pb = NULL;
 	int			depth = 0;
 
@@ -3135,7 +3163,7 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
 	{
 		PendingBatch *cand = list_nth(pending, i);
 
-		if (batch_matches(cand, key, tenant != NULL, t, level, user, appuser))
+		if (batch_matches(cand, key, tenant != NULL, t, level, user, appuser, context))
 		{
 			pb = cand;
 			break;
@@ -3161,6 +3189,7 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
 		pb->db_user = user;
 		pb->db_user_name = text_to_cstring(DatumGetTextPP(user_name_datum(user, 0)));
 		pb->app_user = appuser ? pstrdup(appuser) : NULL;
+		pb->context_tenant = context ? pstrdup(context) : NULL;
 		initStringInfo(&pb->payload);
 		appendBinaryStringInfo(&pb->payload, t->layout, t->layout_len);
 		pending = lappend(pending, pb);
@@ -3194,7 +3223,7 @@ audit_append_entry(const char *tenant, const AuditTarget *t,
  */
 #define BATCH_COLUMNS \
 	"logged_at, tenant, seq, table_oid, schema_name, table_name, txid, db_user, " \
-	"db_session_user, app_user, application_name, client_addr, entries, payload, " \
+	"db_session_user, app_user, application_name, client_addr, context_tenant, entries, payload, " \
 	"row_key, row_keys, prev_hash, hash, audit_key"
 
 /*

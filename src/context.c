@@ -319,6 +319,16 @@ tenant_context_get(void)
 	return v;
 }
 
+const char *
+tenant_context_get_trusted(void)
+{
+	const char *v = tenant_setting_get();
+
+	if (v == NULL || v[0] == '\0' || !tenant_strict_value_trusted())
+		return NULL;
+	return v;
+}
+
 /* ---------------------------------------------------------------------
  * SQL-callable setters
  * ---------------------------------------------------------------------

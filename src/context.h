@@ -35,6 +35,12 @@ extern void tenant_context_store_verified(const char *canonical);
  */
 extern const char *tenant_context_get(void);
 
+/*
+ * The same without the error: NULL also for a value strict mode does not
+ * trust (what the audit log records as a batch's context_tenant).
+ */
+extern const char *tenant_context_get_trusted(void);
+
 /* raise the error of a plan made for tenant "planned" run under another */
 extern void tenant_planned_tenant_mismatch(const char *planned, const char *ran_with) pg_attribute_noreturn();
 /* the hint of that error and of strict.c's refusal of a change while such a plan runs */

@@ -27,7 +27,7 @@ SELECT pg_catalog.pg_extension_config_dump('tenant_rls.audit_config', '');
 REVOKE ALL ON tenant_rls.audit_config FROM PUBLIC;
 
 -- The log.  One row per batch: the changes one transaction made to one table
--- for one tenant (as one current_user and application user), encoded in
+-- for one tenant (as one current_user, application user and tenant context), encoded in
 -- payload by the trigger (format: src/audit_payload.c) -- no jsonb is built
 -- and no index entry is made per changed row.  The view tenant_rls.audit_log
 -- below shows one row per change.  Column order matters: the C code (audit.h,
@@ -47,6 +47,7 @@ CREATE TABLE tenant_rls.audit_batch (
     app_user         text,                  -- setting named by tenant_rls.actor_setting
     application_name text,
     client_addr      inet,
+    context_tenant   text COLLATE "C",      -- the writing session's app.current_tenant_id; NULL: none
     entries          integer     NOT NULL,  -- changes in the payload
     payload          bytea       NOT NULL,  -- the changes
     row_key          bigint,                -- history key when every change is about one row
@@ -211,7 +212,7 @@ COMMENT ON FUNCTION tenant_rls.audit_entries(bytea) IS
 CREATE VIEW tenant_rls.audit_log WITH (security_invoker = true) AS
 SELECT b.logged_at, b.tenant, b.seq, e.entry, b.table_oid, b.schema_name, b.table_name,
        e.operation, e.row_pk, e.old_row, e.new_row, b.txid, e.stmt_at, b.db_user,
-       b.db_session_user, b.app_user, b.application_name, b.client_addr, e.row_count,
+       b.db_session_user, b.app_user, b.application_name, b.client_addr, b.context_tenant, e.row_count,
        b.prev_hash, b.hash
   FROM tenant_rls.audit_batch b
  CROSS JOIN LATERAL tenant_rls.audit_entries(b.payload) e;
@@ -960,7 +961,7 @@ CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
     )
     SELECT b.logged_at, b.tenant, b.seq, e.entry, b.table_oid, b.schema_name, b.table_name,
            e.operation, e.row_pk, e.old_row, e.new_row, b.txid, e.stmt_at, b.db_user,
-           b.db_session_user, b.app_user, b.application_name, b.client_addr, e.row_count,
+           b.db_session_user, b.app_user, b.application_name, b.client_addr, b.context_tenant, e.row_count,
            b.prev_hash, b.hash
       FROM batches b
      CROSS JOIN LATERAL tenant_rls.audit_entries(b.payload) e

@@ -128,6 +128,7 @@ my @forged = (
 	[ 'db_user',          q{db_user = 'mallory'} ],
 	[ 'db_session_user',  q{db_session_user = 'mallory'} ],
 	[ 'app_user',         q{app_user = 'mallory'} ],
+	[ 'context_tenant',   q{context_tenant = 'mallory'} ],
 	[ 'application_name', q{application_name = 'mallory'} ],
 	[ 'client_addr',      q{client_addr = '10.9.9.9'} ],
 	[ 'entries',          q{entries = entries + 1} ],

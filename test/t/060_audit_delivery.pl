@@ -218,6 +218,13 @@ my @workload = (
 		BEGIN; SELECT tenant_rls.set_tenant('b') \g /dev/null
 		UPDATE public.d SET v = 'set role' WHERE id = 11;
 		COMMIT;} ],
+	# the tenant context of the writing session, when it is not the row's
+	# tenant: one batch per context (review rev36a M1)
+	[ 'postgres', q{BEGIN; SELECT tenant_rls.set_tenant('b') \g /dev/null
+		UPDATE public.d SET v = 'by b' WHERE id = 40;
+		SELECT tenant_rls.set_tenant('a') \g /dev/null
+		UPDATE public.d SET v = 'by a' WHERE id = 40;
+		COMMIT;} ],
 	# TRUNCATE (the owner, with a tenant context)
 	[ 'postgres', q{BEGIN; SELECT tenant_rls.set_tenant('a') \g /dev/null
 		TRUNCATE public.t2;
@@ -245,7 +252,7 @@ is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't
 	'app: audit_delivery_wait() returns true');
 
 my $canon = q{SELECT string_agg(concat_ws('|', tenant, seq, entry, schema_name, table_name, operation, row_pk, old_row, new_row,
-		db_user, db_session_user, app_user, application_name, row_count), E'\n' ORDER BY tenant, seq, entry)
+		db_user, db_session_user, app_user, application_name, context_tenant, row_count), E'\n' ORDER BY tenant, seq, entry)
 	FROM tenant_rls.audit_log};
 my $log_app = $node->safe_psql('app', $canon);
 my $log_imm = $node->safe_psql('imm', $canon);
@@ -263,10 +270,11 @@ is($node->safe_psql('app', q{SELECT string_agg((row_pk->>'id') || ':' || operati
 	'20:INSERT,22:INSERT,23:INSERT', 'savepoints: rolled back changes absent, released and kept ones present; rolled back transaction absent');
 is($node->safe_psql('app', q{SELECT count(*) FROM tenant_rls.audit_log WHERE new_row->>'v' LIKE 'rolled back%'}),
 	'0', 'no change of a rolled back savepoint or transaction is logged');
-is($node->safe_psql('app', q{SELECT string_agg(concat_ws(' ', tenant, row_pk->>'id', db_user, db_session_user, app_user), ',' ORDER BY tenant, seq, entry)
+is($node->safe_psql('app', q{SELECT string_agg(concat_ws(' ', tenant, row_pk->>'id', db_user, db_session_user, app_user, 'context', context_tenant), ',' ORDER BY tenant, seq, entry)
 	FROM tenant_rls.audit_log WHERE table_name = 'd' AND operation = 'UPDATE'}),
-	'a 1 tenant tenant alice,a 2 tenant tenant alice,a 2 tenant tenant bob,b 11 tenant postgres dave',
-	'UPDATEs: db_user, session user, application user (changed mid-transaction) as written');
+	'a 1 tenant tenant alice context a,a 2 tenant tenant alice context a,a 2 tenant tenant bob context a,'
+	. 'a 40 postgres postgres context b,a 40 postgres postgres context a,b 11 tenant postgres dave context b',
+	'UPDATEs: db_user, session user, application user (changed mid-transaction), tenant context (changed mid-transaction) as written');
 is($node->safe_psql('app', q{SELECT string_agg(DISTINCT application_name, ',') FROM tenant_rls.audit_log WHERE table_name = 'd' AND tenant = 'a' AND (row_pk->>'id')::int < 30}),
 	'dtest_app', 'application_name as the writer had it');
 is($node->safe_psql('app', q{SELECT string_agg(DISTINCT application_name, ',') FROM tenant_rls.audit_log WHERE table_name = 'd' AND (row_pk->>'id')::int BETWEEN 10 AND 14 AND operation = 'INSERT'}),
