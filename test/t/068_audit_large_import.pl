@@ -36,6 +36,8 @@ my $chain_locks = q{SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USIN
 	WHERE l.locktype = 'advisory' AND l.objsubid = 29810 AND a.backend_type = 'client backend'};
 
 my $s = $node->background_psql('postgres', on_error_stop => 1);
+# (the session's tenant context goes through the spill file with its batches)
+$s->query_safe(q{SET app.current_tenant_id = 'importer'});
 $s->query_safe(q{BEGIN});
 $s->query_safe($import);
 # (checked while it is open)
@@ -84,6 +86,10 @@ is($node->safe_psql('postgres', q{
 	       count(*) FILTER (WHERE new_row->>'v' IN ('import a', 'before savepoints', 'last', 'small x', 'small a', 'small x 2'))
 	  FROM tenant_rls.audit_log}),
 	'40000 40000 0 6', 'every committed row has exactly one entry, the rolled back savepoint none');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE context_tenant = 'importer') || ' ' || count(*)
+	  FROM tenant_rls.audit_log WHERE new_row->>'v' ~ '^(import \d|released |before savepoints$|last$)'}),
+	'80002 80002', 'the import\'s entries record its session\'s tenant context, spilled or not');
 # x's chain: the small commits first (they committed first), then the
 # import's entries in the order its rows were made
 is($node->safe_psql('postgres', q{
