@@ -323,6 +323,21 @@ my $tok_acme_appdb = $node->safe_psql('appdb', q{SELECT tenant_rls.sign_tenant('
 ($ret, $out, $err) = as_app(qq{BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme_appdb'); SELECT tenant_rls.current_tenant(); COMMIT;},
 	db => 'appdb');
 is($out, "acme\nacme", '... while set_tenant_signed() still works there');
+# the audit log records the session's tenant context (context_tenant) only
+# as strict mode trusts it: not the default held from before strict mode
+$node->safe_psql('appdb', q{
+	SET tenant_rls.auto_protect = off;
+	CREATE TABLE public.notes (id int PRIMARY KEY, tenant_id text NOT NULL);
+	SELECT tenant_rls.enable_audit('public.notes');
+	GRANT INSERT ON public.notes TO app;
+});
+($ret, $out, $err) = as_app(qq{INSERT INTO public.notes VALUES (1, 'acme');
+	BEGIN; SELECT tenant_rls.set_tenant_signed('$tok_acme_appdb') \\g /dev/null
+	INSERT INTO public.notes VALUES (2, 'acme'); COMMIT;}, db => 'appdb');
+is($ret, 0, 'an audited write with the untrusted default held, and one with a token') or diag($err);
+is($node->safe_psql('appdb', q{SELECT string_agg(row_pk->>'id' || ':' || coalesce(context_tenant, '<none>'), ',' ORDER BY seq, entry)
+	FROM tenant_rls.audit_log WHERE table_name = 'notes'}),
+	'1:<none>,2:acme', '... the log records no context for the first, acme for the second');
 $node->safe_psql('postgres', q{
 	ALTER ROLE app IN DATABASE appdb RESET app.current_tenant_id;
 	ALTER DATABASE appdb RESET tenant_rls.strict;
