@@ -82,7 +82,37 @@ UPDATE pau.docs SET v = 'again by t1' WHERE id = 1;
 SELECT tenant_rls.set_tenant('pau-t2') IS NOT NULL AS set;
 UPDATE pau.docs SET v = 'again by t2' WHERE id = 1;
 COMMIT;
+-- the context a statement ran with, not the one at its end: AFTER triggers
+-- fire when the statement ends, and a statement that clears its context
+-- (RETURNING, a data-modifying WITH query, COPY's WHERE) left its entries
+-- without one (review rev37a H1)
+BEGIN;
+SELECT tenant_rls.set_tenant('pau-t2') IS NOT NULL AS set;
+UPDATE pau.docs SET v = 'cleared in RETURNING' WHERE id = 1 RETURNING tenant_rls.clear_tenant()::text AS cleared;
+SELECT tenant_rls.set_tenant('pau-t2') IS NOT NULL AS set;
+WITH u AS (UPDATE pau.docs SET v = 'cleared in WITH' WHERE id = 2 RETURNING 1)
+SELECT tenant_rls.clear_tenant()::text AS cleared FROM u;
+SELECT tenant_rls.current_tenant() AS now_none;
+COMMIT;
 RESET ROLE;
+-- (a table without tenant column records the context's tenant: the one the
+-- statement ran with too)
+CREATE TABLE pau.glob (id int PRIMARY KEY, v text);
+SELECT tenant_rls.enable_audit('pau.glob');
+GRANT INSERT ON pau.glob TO tr_pau_app;
+SET ROLE tr_pau_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('pau-t2') IS NOT NULL AS set;
+INSERT INTO pau.glob VALUES (1, 'cleared in RETURNING') RETURNING tenant_rls.clear_tenant()::text AS cleared;
+SELECT tenant_rls.set_tenant('pau-t2') IS NOT NULL AS set;
+COPY pau.glob FROM STDIN WHERE tenant_rls.clear_tenant()::text = '';
+2	cleared in COPY
+\.
+SELECT tenant_rls.current_tenant() AS now_none;
+COMMIT;
+RESET ROLE;
+SELECT tenant, table_name, row_pk, new_row->>'v' AS v, context_tenant FROM tenant_rls.audit_log
+ WHERE new_row->>'v' LIKE 'cleared in %' ORDER BY table_name, row_pk::text;
 -- a superuser's write without a tenant context records none
 UPDATE pau.docs SET v = 'by a superuser' WHERE id = 2;
 SELECT tenant, seq, entries, context_tenant FROM tenant_rls.audit_batch

@@ -174,10 +174,38 @@ tenant_rls_audit_init(void)
 	CacheRegisterSyscacheCallback(NAMESPACEOID, audit_syscache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(RELOID, audit_syscache_callback, (Datum) 0);
 	CacheRegisterRelcacheCallback(audit_chain_relcache_callback, (Datum) 0);
+	audit_context_init();
 	if (process_shared_preload_libraries_in_progress)
 		audit_chain_shmem_init();
 	audit_delivery_init();
 	audit_maintain_init();
+}
+
+/*
+ * The tenant context of the statement whose changes are recorded, as it ran
+ * (audit_context.c): the tenant of a change of a table without tenant
+ * column, an error for a value strict mode does not trust (as
+ * tenant_context_get()) ...
+ */
+static const char *
+statement_tenant(void)
+{
+	bool		trusted;
+	const char *v = audit_statement_context(&trusted);
+
+	if (v != NULL && !trusted)
+		tenant_context_untrusted_error();
+	return v;
+}
+
+/* ... and the batch's context_tenant: NULL for such a value, no error */
+static const char *
+statement_context(void)
+{
+	bool		trusted;
+	const char *v = audit_statement_context(&trusted);
+
+	return trusted ? v : NULL;
 }
 
 static bool
@@ -902,7 +930,7 @@ audit_truncate(TriggerData *td)
 	target.table_oid = RelationGetRelid(rel);
 	target.schema_name = &ar->own_nsp;
 	target.table_name = &ar->own_name;
-	audit_append_entry(tenant_context_get(), &target, entry_buf.data, entry_buf.len, 0, NULL);
+	audit_append_entry(statement_tenant(), statement_context(), &target, entry_buf.data, entry_buf.len, 0, NULL);
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	truncated_rels = lappend_oid(truncated_rels, RelationGetRelid(rel));
@@ -954,6 +982,7 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 	int			nkeys = 0;
 	bool		tenant_moved = false;
 	const char *tenant;
+	const char *context;
 	AttrNumber	changed[MaxTupleAttributeNumber];
 	int			nchanged = 0;
 
@@ -1095,10 +1124,11 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 		tenant = oldtup ? row_tenant(ar, ov[k], on[k]) : row_tenant(ar, nv[k], nn[k]);
 	}
 	else
-		tenant = tenant_context_get();
+		tenant = statement_tenant();
 
 	audit_target(ar, &target);
-	audit_append_entry(tenant, &target, entry_buf.data, entry_buf.len, nkeys, keys);
+	context = statement_context();
+	audit_append_entry(tenant, context, &target, entry_buf.data, entry_buf.len, nkeys, keys);
 
 	/*
 	 * An UPDATE that moves the row to another tenant is in the new tenant's
@@ -1112,7 +1142,7 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 
 		/* (another image of the same text, a char(n)'s padding: the same tenant) */
 		if ((from == NULL) != (to == NULL) || (from != NULL && strcmp(from, to) != 0))
-			audit_append_entry(to, &target, entry_buf.data, entry_buf.len, nkeys, keys);
+			audit_append_entry(to, context, &target, entry_buf.data, entry_buf.len, nkeys, keys);
 	}
 	return PointerGetDatum(NULL);
 }

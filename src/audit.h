@@ -161,13 +161,24 @@ typedef struct AuditTarget
 } AuditTarget;
 
 /*
- * Queue one encoded entry of the given tenant (NULL: none).  keys[nkeys]:
+ * Queue one encoded entry of the given tenant (NULL: none), made by a session
+ * in the tenant context "context" (NULL: none).  keys[nkeys]:
  * the history keys of the row the entry is about (none: no primary key, two:
  * an UPDATE of the primary key, old and new).  Chained and written when the
  * transaction commits, under the tenant's lock.
  */
-extern void audit_append_entry(const char *tenant, const AuditTarget *target,
+extern void audit_append_entry(const char *tenant, const char *context, const AuditTarget *target,
 							   const char *entry, int len, int nkeys, const int64 *keys);
+
+/*
+ * audit_context.c: the tenant context of the statement whose AFTER triggers
+ * fire, as it ran (NULL: none; *trusted: strict mode trusts it).  The
+ * entries of a statement that cleared its context record the one it ran
+ * with.
+ */
+extern const char *audit_statement_context(bool *trusted);
+extern void audit_context_assigned(const char *newval, bool trusted);	/* strict.c's assign hook */
+extern void audit_context_init(void);	/* tenant_rls_audit_init() */
 
 /* a palloc'd name Datum */
 extern Datum audit_name_datum(const char *s);

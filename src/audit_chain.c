@@ -3141,14 +3141,13 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
 #define BATCH_SEARCH_DEPTH 8
 
 void
-audit_append_entry(const char *tenant, const AuditTarget *t,
+audit_append_entry(const char *tenant, const char *context, const AuditTarget *t,
 				   const char *entry, int len, int nkeys, const int64 *keys)
 {
 	const char *key = tenant ? tenant : "";
 	int			level = GetCurrentTransactionNestLevel();
 	Oid			user = GetUserId();
 	const char *appuser = app_user();
-	const char *context = tenant_context_get_trusted();
 	PendingBatch *pb = NULL;
 	int			depth = 0;
 
@@ -4079,7 +4078,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 			target.layout_id = 0;
 			target.layout = layout.data;
 			target.layout_len = layout.len;
-			audit_append_entry(NULL, &target, entry.data, entry.len, 0, NULL);
+			audit_append_entry(NULL, tenant_context_get_trusted(), &target, entry.data, entry.len, 0, NULL);
 		}
 
 		/*

@@ -311,12 +311,18 @@ tenant_context_get(void)
 	if (v == NULL || v[0] == '\0')
 		return NULL;
 	if (!tenant_strict_value_trusted())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("tenant context was not set through tenant_rls in strict mode"),
-				 errdetail("app.current_tenant_id holds a value from a connection default, a setting made before strict mode was in force, or one made by a role that is no longer a superuser or a member of tenant_rls.admin_role."),
-				 errhint("Set the tenant with tenant_rls.set_tenant_signed(); remove ALTER ROLE/DATABASE ... SET app.current_tenant_id defaults.")));
+		tenant_context_untrusted_error();
 	return v;
+}
+
+void
+tenant_context_untrusted_error(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("tenant context was not set through tenant_rls in strict mode"),
+			 errdetail("app.current_tenant_id holds a value from a connection default, a setting made before strict mode was in force, or one made by a role that is no longer a superuser or a member of tenant_rls.admin_role."),
+			 errhint("Set the tenant with tenant_rls.set_tenant_signed(); remove ALTER ROLE/DATABASE ... SET app.current_tenant_id defaults.")));
 }
 
 const char *

@@ -41,6 +41,9 @@ extern const char *tenant_context_get(void);
  */
 extern const char *tenant_context_get_trusted(void);
 
+/* the error of tenant_context_get() for a value strict mode does not trust */
+extern void tenant_context_untrusted_error(void) pg_attribute_noreturn();
+
 /* raise the error of a plan made for tenant "planned" run under another */
 extern void tenant_planned_tenant_mismatch(const char *planned, const char *ran_with) pg_attribute_noreturn();
 /* the hint of that error and of strict.c's refusal of a change while such a plan runs */

@@ -42,6 +42,7 @@
 #include "utils/inval.h"
 #include "utils/syscache.h"
 
+#include "audit.h"
 #include "guc.h"
 #include "module_init.h"
 #include "planner_prune.h"
@@ -379,6 +380,7 @@ assign_tenant_setting(const char *newval, void *extra)
 	just_checked_role = InvalidOid;
 	publish_leader_state();
 	tenant_planner_tenant_changed(newval);
+	audit_context_assigned(newval, value_trusted);
 }
 
 /*
