@@ -8,6 +8,7 @@
  * audit_chain.c    the pending batches of a transaction, the per-tenant hash
  *                  chain, the log writer, audit_verify(), audit_purge()
  * audit_maintain.c the background worker creating the log's partitions ahead
+ * audit_context.c  the tenant context of the statement whose entries are made
  *
  * One row of tenant_rls.audit_batch holds the changes one transaction made to
  * one table for one tenant (a "batch"), encoded in its payload; the view

@@ -20,6 +20,7 @@
  *   audit_payload.c    how one transaction's changes to one table are encoded
  *   audit_chain.c      pending batches, the per-tenant hash chain, the log
  *                      writer, audit_verify(), audit_purge()
+ *   audit_context.c    the tenant context a statement's audit entries record
  *   audit_maintain.c   the worker creating the log's partitions ahead
  *   audit_delivery.c   deferred delivery: the WAL message, the launcher and
  *                      worker, DROP DATABASE & co. of a deferring database
