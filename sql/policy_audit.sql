@@ -110,6 +110,17 @@ COPY pau.glob FROM STDIN WHERE tenant_rls.clear_tenant()::text = '';
 \.
 SELECT tenant_rls.current_tenant() AS now_none;
 COMMIT;
+-- a statement that started without a context and set one while it ran
+-- records that one
+CREATE FUNCTION pg_temp.set_and_clear() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tenant_rls.set_tenant('pau-t2');
+    PERFORM tenant_rls.clear_tenant();
+    RETURN 'cleared in a function';
+END $$;
+BEGIN;
+INSERT INTO pau.glob VALUES (3, pg_temp.set_and_clear());
+COMMIT;
 RESET ROLE;
 SELECT tenant, table_name, row_pk, new_row->>'v' AS v, context_tenant FROM tenant_rls.audit_log
  WHERE new_row->>'v' LIKE 'cleared in %' ORDER BY table_name, row_pk::text;

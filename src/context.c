@@ -27,6 +27,7 @@
 #include "utils/guc.h"
 #include "utils/uuid.h"
 
+#include "audit.h"
 #include "context.h"
 #include "guc.h"
 #include "strict.h"
@@ -289,6 +290,9 @@ context_store(const char *canonical, bool is_local, bool verified)
 		tenant_strict_end_store();
 	}
 	PG_END_TRY();
+	/* (a setting of tenant_rls's own tells the audit from its assign hook) */
+	if (!tenant_setting_tracked())
+		audit_context_assigned(canonical, true);
 }
 
 void
