@@ -59,10 +59,11 @@ ROLLBACK;
 SET ROLE etd_owner;
 ALTER TABLE public.etd_root ATTACH PARTITION public.etd_other FOR VALUES IN ('x');
 RESET ROLE;
--- etd_other, attached again, keeps its own registry row (protected on its
--- own, no parent).  unprotect() of it alone is refused: it went through, and
--- left a partition without policies below the root, which etd_app (granted
--- SELECT on it) read directly with every tenant's rows
+-- etd_other, attached again, is protected with the root again (it stayed
+-- protected on its own: review rev37b L2).  unprotect() of it alone is
+-- refused (it once went through, and left a partition without policies
+-- below the root, which etd_app, granted SELECT on it, read directly with
+-- every tenant's rows)
 SELECT * FROM pg_temp.etd_state() WHERE tbl IN ('etd_root', 'etd_other');
 INSERT INTO public.etd_root VALUES (9, 'x', 1, 'x-secret');
 GRANT SELECT ON public.etd_other TO etd_app;
@@ -117,6 +118,34 @@ SELECT tenant_rls.set_tenant('a');
 SELECT id, tenant_id, body FROM public.etd_leaf;
 COMMIT;
 RESET ROLE;
+-- attached again, it is protected with the root again (it stayed on its
+-- own, and the root's grants did not cover it when queried directly:
+-- review rev37b L2), as is a table attached with partitions of its own
+SET ROLE etd_owner;
+ALTER TABLE public.etd_mid ATTACH PARTITION public.etd_leaf FOR VALUES FROM (0) TO (10);
+CREATE TABLE public.etd_sub (id int, tenant_id text NOT NULL, k int, body text) PARTITION BY RANGE (k);
+CREATE TABLE public.etd_sub_1 PARTITION OF public.etd_sub FOR VALUES FROM (10) TO (20);
+ALTER TABLE public.etd_mid ATTACH PARTITION public.etd_sub FOR VALUES FROM (10) TO (20);
+GRANT SELECT ON public.etd_sub_1 TO etd_app;
+RESET ROLE;
+INSERT INTO public.etd_root VALUES (2, 'a', 15, 'a-sub-secret');
+SELECT * FROM pg_temp.etd_state() WHERE tbl IN ('etd_leaf', 'etd_sub', 'etd_sub_1');
+SET ROLE etd_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('b');
+SELECT id, tenant_id, body FROM public.etd_leaf;
+SELECT id, tenant_id, body FROM public.etd_sub_1;
+COMMIT;
+RESET ROLE;
+SET ROLE etd_owner;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.etd_sub');
+RESET ROLE;
+DELETE FROM public.etd_root WHERE id = 2;
+SET ROLE etd_owner;
+ALTER TABLE public.etd_mid DETACH PARTITION public.etd_sub;
+ALTER TABLE public.etd_mid DETACH PARTITION public.etd_leaf;
+DROP TABLE public.etd_sub;
+RESET ROLE;
 
 --
 -- 3. The same for NO INHERIT, with inheritance three levels deep
@@ -138,8 +167,9 @@ SELECT * FROM pg_temp.etd_state() WHERE tbl LIKE 'etd\_i%';
 -- 4. An inheritance child below two protected tables (review rev36b):
 -- unprotect() of either parent took it along and left it without policies
 -- below the other, and every tenant read its rows directly.  etd_nc is
--- protected on its own, then attached below both; etd_mc is protected as
--- etd_mx's child, then attached below etd_mr as well.
+-- protected on its own, then attached below both (from then on it is
+-- protected with etd_nx, the first); etd_mc is protected as etd_mx's child,
+-- then attached below etd_mr as well.
 --
 SET ROLE etd_owner;
 CREATE TABLE public.etd_nx (id int, tenant_id text NOT NULL, body text);
@@ -178,9 +208,10 @@ RESET ROLE;
 SELECT * FROM pg_temp.etd_state() WHERE tbl ~ '^etd_n';
 
 --
--- 5. Tables protected on their own, nested: the refusal names the topmost
--- protected table, whose unprotect() goes through (it named the parent,
--- refused in turn)
+-- 5. Tables protected on their own, then nested (INHERIT: from then on they
+-- are protected with the topmost): the refusal names the topmost protected
+-- table, whose unprotect() goes through (it named the parent, refused in
+-- turn)
 --
 SET ROLE etd_owner;
 CREATE TABLE public.etd_c1 (id int, tenant_id text NOT NULL);

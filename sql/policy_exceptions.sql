@@ -246,6 +246,30 @@ BEGIN;
 SELECT tenant_rls.set_tenant('t1');
 SELECT count(*) FROM exc.docs;
 COMMIT;
+-- ... also in a transaction that a procedure starts (CALL ... COMMIT): the
+-- statements of a procedure share the CALL's start, and a batch procedure
+-- kept the grant until it ended (review rev37b L1)
+RESET ROLE;
+CREATE PROCEDURE exc.expiry_loop() LANGUAGE plpgsql AS $$
+DECLARE n int;
+BEGIN
+  PERFORM tenant_rls.set_tenant('t2');
+  PERFORM tenant_rls.grant_access('exc.docs', 't2', 't1', 'read', clock_timestamp() + interval '1 second');
+  COMMIT;
+  PERFORM tenant_rls.set_tenant('t1');
+  SELECT count(*) INTO n FROM exc.docs;
+  RAISE NOTICE 'in force: % rows', n;
+  COMMIT;
+  PERFORM pg_sleep(1.5);
+  COMMIT;
+  PERFORM tenant_rls.set_tenant('t1');
+  SELECT count(*) INTO n FROM exc.docs;
+  RAISE NOTICE 'expired, same CALL: % rows', n;
+  COMMIT;
+END $$;
+GRANT EXECUTE ON PROCEDURE exc.expiry_loop() TO tr_app;
+SET ROLE tr_app;
+CALL exc.expiry_loop();
 DEALLOCATE agg;
 RESET plan_cache_mode;
 RESET ROLE;

@@ -2959,6 +2959,7 @@ defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batche
 			return false;
 		pb->db_user_name = defer_get_str(&r, NAMEDATALEN, NULL);
 		pb->app_user = defer_get_ostr(&r, MaxAllocSize - 1, NULL);
+		/* (not TENANT_MAX_LEN: outside strict mode a plain SET may store a longer context) */
 		pb->context_tenant = defer_get_ostr(&r, MaxAllocSize - 1, &n);
 		if (pb->context_tenant != NULL && strlen(pb->context_tenant) != n)
 			return false;

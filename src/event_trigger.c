@@ -1940,6 +1940,60 @@ registry_forget_parent_of(Oid root)
 }
 
 /*
+ * child was linked below parent (ATTACH PARTITION, INHERIT).  When parent is
+ * protected, child and the tables of child's tree that were protected on
+ * their own or with child, by the same column, are now protected with
+ * parent's root, as tables created below parent are: unprotect() of the
+ * root takes them along, and the root's grants cover them also when they are
+ * queried directly.  A partition detached and attached again stayed on its
+ * own (review rev37b L2).  The reverse of registry_forget_parent().
+ */
+static void
+registry_adopt_child(Oid child, Oid parent)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDARRAYOID};
+	Datum		values[3];
+	char	   *nspname = get_namespace_name(get_rel_namespace(parent));
+	char	   *relname = get_rel_name(parent);
+	List	   *tree;
+	Datum	   *oids;
+	int			n = 0;
+	ListCell   *lc;
+	int			ret;
+
+	if (nspname == NULL || relname == NULL)
+		return;
+	tree = find_all_inheritors(child, NoLock, NULL);
+	oids = palloc(sizeof(Datum) * list_length(tree));
+	foreach(lc, tree)
+		oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = CStringGetTextDatum(nspname);
+	values[1] = CStringGetTextDatum(relname);
+	values[2] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	ret = et_spi("WITH tree AS (SELECT n.nspname, c.relname FROM pg_catalog.unnest($3) x(relid)"
+				 "   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.relid"
+				 "   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace),"
+				 " root AS (SELECT COALESCE(p.parent_schema, p.schema_name) AS nspname,"
+				 "   COALESCE(p.parent_table, p.table_name) AS relname, p.tenant_column"
+				 "   FROM tenant_rls.protected_table p"
+				 "  WHERE p.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+				 "    AND p.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+				 "    AND p.status OPERATOR(pg_catalog.=) 'protected')"
+				 " UPDATE tenant_rls.protected_table r SET parent_schema = root.nspname, parent_table = root.relname"
+				 " FROM root, tree"
+				 " WHERE r.schema_name OPERATOR(pg_catalog.=) tree.nspname"
+				 " AND r.table_name OPERATOR(pg_catalog.=) tree.relname"
+				 " AND r.status OPERATOR(pg_catalog.=) 'protected'"
+				 " AND r.tenant_column OPERATOR(pg_catalog.=) root.tenant_column"
+				 " AND (r.parent_schema IS NULL OR EXISTS (SELECT 1 FROM tree t"
+				 "   WHERE t.nspname OPERATOR(pg_catalog.=) r.parent_schema"
+				 "     AND t.relname OPERATOR(pg_catalog.=) r.parent_table))",
+				 3, argtypes, values, NULL, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
+}
+
+/*
  * relid stopped being the parent of some of its children (DETACH
  * PARTITION, NO INHERIT).  The tables that left are registered with relid
  * or with any table above it (the root protect() was called on): so, for
@@ -2346,11 +2400,21 @@ ddl_command_end_work(EventTriggerData *trigdata)
 								candidates = add_candidate(candidates, lfirst_oid(ch), true);
 						}
 						/* but the new link is known: its pg_inherits row */
-						hierarchy_checks = list_concat_unique_oid(hierarchy_checks,
-																  children_linked_now(relid));
+						{
+							List	   *linked = children_linked_now(relid);
+							ListCell   *ch;
+
+							foreach(ch, linked)
+								registry_adopt_child(lfirst_oid(ch), relid);
+							hierarchy_checks = list_concat_unique_oid(hierarchy_checks, linked);
+						}
 						audit_syncs = list_append_unique_oid(audit_syncs, relid);
 						break;
 					case AT_AddInherit:
+						/* ALTER TABLE child INHERIT parent: the address is parent's */
+						if (sub->address.classId == RelationRelationId &&
+							OidIsValid(sub->address.objectId))
+							registry_adopt_child(relid, sub->address.objectId);
 						candidates = add_candidate(candidates, relid, true);
 						hierarchy_checks = list_append_unique_oid(hierarchy_checks, relid);
 						break;

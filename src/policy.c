@@ -3505,9 +3505,21 @@ exceptions_accept_invalidations(void)
 }
 
 /*
+ * The time grants are in force at: the start of the statement, or of the
+ * transaction when it began later -- a transaction that a procedure started
+ * (CALL ... COMMIT), whose statements all share the CALL's start (review
+ * rev37b L1: a batch procedure kept an expired grant for as long as it ran).
+ */
+static TimestampTz
+grant_clock(void)
+{
+	return Max(GetCurrentStatementStartTimestamp(), GetCurrentTransactionStartTimestamp());
+}
+
+/*
  * The owner tenants that granted the current tenant 'read' (read or write
- * grants) or 'write' on relid, in force now (valid_until after the
- * statement's start), as datums of elemtype (uuid, bigint, integer or text);
+ * grants) or 'write' on relid, in force now (valid_until after
+ * grant_clock()), as datums of elemtype (uuid, bigint, integer or text);
  * *n is set to their number.  Only grants whose grantee is the current
  * tenant are ever returned.  Grants are stored canonical; the context is
  * compared in canonical form for the element type too (an upper-case uuid set
@@ -3521,7 +3533,7 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
 	Oid			ioparam;
 	Datum	   *elems;
 	GrantSet   *s;
-	TimestampTz now = GetCurrentStatementStartTimestamp();
+	TimestampTz now = grant_clock();
 
 	*n = 0;
 	if (cur == NULL)
@@ -3565,7 +3577,7 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
  * each row the tenant comparison rejects): the array is computed once per
  * statement and kept in fn_extra, for as long as what it was computed from
  * holds: the table and privilege, the tenant context, the grant cache (its
- * generation changes at each load) and the statement's start (valid_until is
+ * generation changes at each load) and grant_clock() (valid_until is
  * compared with it).  The kept array is returned as it is: callers do not
  * change or free a function's result.
  */
@@ -3591,7 +3603,7 @@ tenant_rls_granted_tenants(PG_FUNCTION_ARGS)
 	bool		want_write = privilege_is_write(TextDatumGetCString(PG_GETARG_DATUM(1)));
 	GrantedTenantsCache *gc = (GrantedTenantsCache *) fcinfo->flinfo->fn_extra;
 	const char *cur = tenant_context_get();
-	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
+	TimestampTz stmt_start = grant_clock();
 	MemoryContext old;
 	Datum	   *elems;
 	int			n;
