@@ -285,11 +285,11 @@ ALTER TABLE public.et_part ATTACH PARTITION public.et_part_a FOR VALUES IN ('a')
 -- the renamed table is still guarded under its new name
 ALTER TABLE et_other.et_ctas2 NO FORCE ROW LEVEL SECURITY;
 DROP TABLE et_other.et_ctas2;
--- et_part_a, attached again, is protected on its own.  unprotect() of it
--- alone is refused: it would be a partition without policies, read directly
--- with every tenant's rows (it went through, and unprotect() of the parent
--- was refused while it was protected).  unprotect() of the parent takes it
--- along, with a NOTICE
+-- et_part_a, attached again, is protected with the parent again.
+-- unprotect() of it alone is refused: it would be a partition without
+-- policies, read directly with every tenant's rows (it went through, and
+-- unprotect() of the parent was refused while it was protected).
+-- unprotect() of the parent takes it along
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.et_part_a');
 SET client_min_messages = notice;
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.et_part');

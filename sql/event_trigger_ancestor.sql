@@ -190,9 +190,10 @@ ALTER TABLE eta_rep.eta_events ATTACH PARTITION public.eta_events_ab FOR VALUES 
 RESET ROLE;
 SELECT table_name, parent_table FROM tenant_rls.protected_table
  WHERE table_name IN ('eta_events', 'eta_events_ab', 'eta_events_c', 'eta_events_d') ORDER BY 1;
--- that table alone cannot be unprotected: without policies, queried
--- directly, it shows every tenant's rows (it went through); unprotect() of
--- the parent takes it along, with a NOTICE (it was refused while that table
+-- attached, it is protected with the parent (it stayed on its own: review
+-- rev37b L2).  That table alone cannot be unprotected: without policies,
+-- queried directly, it shows every tenant's rows (it went through);
+-- unprotect() of the parent takes it along (it was refused while that table
 -- stayed protected below it, so neither could go)
 SET ROLE eta_owner;
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.eta_events_ab');

@@ -2151,6 +2151,25 @@ tenant_rls_set_tenant_not_null(PG_FUNCTION_ARGS)
 
 static Datum unprotect_body(PG_FUNCTION_ARGS);
 
+/*
+ * Does relid's audit record only some columns (enable_audit() with columns
+ * or exclude)?  unprotect() then leaves it: disable_audit() forgets the
+ * lists, and a protect() again -- by another tenant column, the documented
+ * way -- audited every column, an excluded secret included.
+ */
+static bool
+audit_has_column_lists(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	spi_exec_privileged("SELECT 1 FROM tenant_rls.audit_config a"
+						" WHERE a.table_oid OPERATOR(pg_catalog.=) $1"
+						"   AND (a.columns IS NOT NULL OR a.exclude IS NOT NULL)",
+						1, argtypes, values, NULL, true);
+	return SPI_processed > 0;
+}
+
 Datum
 tenant_rls_unprotect(PG_FUNCTION_ARGS)
 {
@@ -2315,6 +2334,11 @@ unprotect_body(PG_FUNCTION_ARGS)
 								quote_qualified_identifier(get_namespace_name(get_rel_namespace(origin)),
 														   get_rel_name(origin))),
 						 errhint("Call tenant_rls.disable_audit() on the parent, or detach the partition, to stop it.")));
+			else if (audit_has_column_lists(t->relid))
+				ereport(NOTICE,
+						(errmsg("table \"%s\" stays audited: its audit records only some of its columns", t->qualname),
+						 errdetail("unprotect() leaves an audit with columns or exclude lists in place, so that protecting the table again (by another tenant column, say) does not start recording the columns left out."),
+						 errhint("Call tenant_rls.disable_audit('%s') to stop auditing it.", t->qualname)));
 			else
 				run_stmt_privileged(&r, psprintf("SELECT tenant_rls.disable_audit(%s)", regclass_literal(t->relid)));
 		}
