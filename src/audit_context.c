@@ -15,8 +15,14 @@
  * So each data-modifying statement remembers, from its start, the tenant
  * context it ran with: the value at its start, then every non-empty value
  * assigned while it runs (strict mode allows one tenant per transaction; a
- * clear is not remembered).  While its AFTER triggers fire, that is the
- * context audit_statement_context() gives the audit trigger.
+ * clear is not remembered).  While its AFTER triggers fire, the last of them
+ * is the context audit_statement_context() gives the audit trigger, for
+ * every change the statement made.  An assignment made in a subtransaction
+ * that aborts is forgotten with it, as the setting is (review rev38a M1, M2:
+ * the statement kept a tenant that was in force only in a rolled-back
+ * EXCEPTION block, and its changes went to that tenant's chain): each value
+ * remembers the subtransaction it was assigned in, and a subtransaction
+ * callback drops the values of the one aborting.
  *
  * Executors are remembered from ExecutorStart until their memory (the
  * executor state's query context) goes: ExecutorEnd, or the abort of the
@@ -27,6 +33,7 @@
  */
 #include "tenant_rls.h"
 
+#include "access/xact.h"
 #include "executor/executor.h"
 #include "lib/ilist.h"
 #include "nodes/parsenodes.h"
@@ -38,14 +45,26 @@
 #include "context.h"
 #include "strict.h"
 
+/* a value assigned while a statement ran */
+typedef struct AssignedValue
+{
+	struct AssignedValue *prev; /* the one before it; NULL: the start value */
+	SubTransactionId subid;		/* assigned in it (or in a subtransaction of
+								 * it that has ended: see assign()) */
+	bool		trusted;
+	Size		size;			/* of value's buffer */
+	char	   *value;
+} AssignedValue;
+
 typedef struct StatementContext
 {
 	MemoryContextCallback cb;
 	dlist_node	node;			/* in statements */
 	QueryDesc  *query;			/* NULL: a utility statement */
-	MemoryContext cxt;			/* where value lives */
-	char	   *value;			/* NULL: none */
-	bool		trusted;		/* strict mode trusted value when it was set */
+	MemoryContext cxt;			/* where the values live */
+	char	   *start_value;	/* at its start; NULL: none */
+	bool		start_trusted;	/* strict mode trusted it */
+	AssignedValue *assigned;	/* the last one assigned since; NULL: none */
 } StatementContext;
 
 /* the data-modifying statements running, innermost first */
@@ -64,13 +83,26 @@ remember_current(StatementContext *sc)
 {
 	const char *v = tenant_setting_get();
 
-	sc->value = NULL;
-	sc->trusted = true;
+	sc->start_value = NULL;
+	sc->start_trusted = true;
+	sc->assigned = NULL;
 	if (v != NULL && v[0] != '\0')
 	{
-		sc->value = MemoryContextStrdup(sc->cxt, v);
-		sc->trusted = tenant_strict_value_trusted();
+		sc->start_value = MemoryContextStrdup(sc->cxt, v);
+		sc->start_trusted = tenant_strict_value_trusted();
 	}
+}
+
+static const char *
+current_value(const StatementContext *sc, bool *trusted)
+{
+	if (sc->assigned != NULL)
+	{
+		*trusted = sc->assigned->trusted;
+		return sc->assigned->value;
+	}
+	*trusted = sc->start_trusted;
+	return sc->start_value;
 }
 
 static void
@@ -186,34 +218,101 @@ context_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOn
 }
 
 /*
- * The tenant setting was assigned newval (strict.c's assign hook; trusted:
- * strict mode trusts it): every running statement ran with it too.  No error
- * here, nor an allocation that could raise one (the hook runs in transaction
- * abort too).
+ * sc ran with newval, assigned in subtransaction subid.  A value assigned
+ * in subid, or in a subtransaction that started after subid did and has
+ * ended (so it committed into subid's: an aborted one took its values
+ * along), shares subid's fate from now on: it is overwritten, its buffer
+ * reused, rather than stacked -- a loop setting tenants in one statement
+ * keeps one value (review rev38a L1: each took a new copy until the
+ * statement ended), and the stack is as deep as the subtransactions open.
+ */
+static void
+assign(StatementContext *sc, const char *newval, bool trusted, SubTransactionId subid)
+{
+	AssignedValue *top = sc->assigned;
+	Size		len = strlen(newval) + 1;
+	bool		cur_trusted;
+	const char *cur = current_value(sc, &cur_trusted);
+
+	if (cur != NULL && cur_trusted == trusted && strcmp(cur, newval) == 0)
+		return;
+	if (top == NULL || top->subid < subid)
+	{
+		top = MemoryContextAllocExtended(sc->cxt, sizeof(AssignedValue), MCXT_ALLOC_NO_OOM | MCXT_ALLOC_ZERO);
+		if (top == NULL)
+			return;
+		top->prev = sc->assigned;
+		sc->assigned = top;
+	}
+	if (top->size < len)
+	{
+		char	   *buf = MemoryContextAllocExtended(sc->cxt, Max(len, 64), MCXT_ALLOC_NO_OOM);
+
+		if (buf == NULL)
+		{
+			/* (a new entry without a value yet: take it off again) */
+			if (top->value == NULL)
+			{
+				sc->assigned = top->prev;
+				pfree(top);
+			}
+			return;
+		}
+		if (top->value != NULL)
+			pfree(top->value);
+		top->value = buf;
+		top->size = Max(len, 64);
+	}
+	memcpy(top->value, newval, len);
+	top->trusted = trusted;
+	top->subid = subid;
+}
+
+/*
+ * The tenant setting was assigned newval (strict.c's assign hook, or
+ * set_tenant() when the setting is not preloaded; trusted: strict mode
+ * trusts it): every running statement ran with it too.  No error here, nor
+ * an allocation that could raise one (the hook runs in transaction abort
+ * too).
  */
 void
 audit_context_assigned(const char *newval, bool trusted)
 {
 	dlist_iter	it;
+	SubTransactionId subid;
 
-	if (newval == NULL || newval[0] == '\0')
+	if (newval == NULL || newval[0] == '\0' || dlist_is_empty(&statements))
+		return;
+	subid = GetCurrentSubTransactionId();
+	dlist_foreach(it, &statements)
+		assign(dlist_container(StatementContext, node, it.cur), newval, trusted, subid);
+}
+
+/*
+ * Subtransaction subid aborts: the values assigned in it, and in the
+ * subtransactions that started after it (all of them inside it), go.
+ */
+static void
+context_subxact_callback(SubXactEvent event, SubTransactionId subid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	dlist_iter	it;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
 		return;
 	dlist_foreach(it, &statements)
 	{
 		StatementContext *sc = dlist_container(StatementContext, node, it.cur);
-		char	   *copy;
 
-		if (sc->value != NULL && strcmp(sc->value, newval) == 0)
+		while (sc->assigned != NULL && sc->assigned->subid >= subid)
 		{
-			sc->trusted = trusted;
-			continue;
+			AssignedValue *gone = sc->assigned;
+
+			sc->assigned = gone->prev;
+			if (gone->value != NULL)
+				pfree(gone->value);
+			pfree(gone);
 		}
-		copy = MemoryContextAllocExtended(sc->cxt, strlen(newval) + 1, MCXT_ALLOC_NO_OOM);
-		if (copy == NULL)
-			continue;
-		strcpy(copy, newval);
-		sc->value = copy;
-		sc->trusted = trusted;
 	}
 }
 
@@ -232,8 +331,13 @@ audit_statement_context(bool *trusted)
 		*trusted = tenant_strict_value_trusted();
 		return v;
 	}
-	*trusted = firing->trusted || !tenant_strict_in_force();
-	return firing->value;
+	{
+		bool		value_trusted;
+		const char *v = current_value(firing, &value_trusted);
+
+		*trusted = value_trusted || !tenant_strict_in_force();
+		return v;
+	}
 }
 
 void
@@ -245,4 +349,5 @@ audit_context_init(void)
 	ExecutorFinish_hook = context_executor_finish;
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = context_process_utility;
+	RegisterSubXactCallback(context_subxact_callback, NULL);
 }
