@@ -338,6 +338,24 @@ is($ret, 0, 'an audited write with the untrusted default held, and one with a to
 is($node->safe_psql('appdb', q{SELECT string_agg(row_pk->>'id' || ':' || coalesce(context_tenant, '<none>'), ',' ORDER BY seq, entry)
 	FROM tenant_rls.audit_log WHERE table_name = 'notes'}),
 	'1:<none>,2:acme', '... the log records no context for the first, acme for the second');
+# nor a signed tenant set in a subtransaction that rolled back (review
+# rev38a M2: the statement kept it as its context)
+$node->safe_psql('appdb', q{
+	CREATE FUNCTION public.try_signed(tok text) RETURNS int LANGUAGE plpgsql AS $f$
+	BEGIN
+		BEGIN
+			PERFORM tenant_rls.set_tenant_signed(tok);
+			RAISE EXCEPTION 'undone';
+		EXCEPTION WHEN raise_exception THEN NULL;
+		END;
+		RETURN 3;
+	END $f$;
+});
+($ret, $out, $err) = as_app(qq{BEGIN; INSERT INTO public.notes VALUES (public.try_signed('$tok_acme_appdb'), 'acme'); COMMIT;},
+	db => 'appdb');
+is($ret, 0, 'an audited write by a statement that set a signed tenant in a subtransaction rolled back') or diag($err);
+is($node->safe_psql('appdb', q{SELECT coalesce(context_tenant, '<none>') FROM tenant_rls.audit_log WHERE table_name = 'notes' AND row_pk->>'id' = '3'}),
+	'<none>', '... records no context');
 $node->safe_psql('postgres', q{
 	ALTER ROLE app IN DATABASE appdb RESET app.current_tenant_id;
 	ALTER DATABASE appdb RESET tenant_rls.strict;
