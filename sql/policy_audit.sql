@@ -123,15 +123,23 @@ INSERT INTO pau.glob VALUES (3, pg_temp.set_and_clear());
 COMMIT;
 -- ... but not one set in a subtransaction that rolled back, which the
 -- setting does not keep either (review rev38a M1, M2: the change went to
--- that tenant's chain): the statement keeps pau-t2 (row 4), or none (row 5)
-CREATE FUNCTION pg_temp.try_switch(t text) RETURNS text LANGUAGE plpgsql AS $$
+-- that tenant's chain): the statement keeps pau-t2 (row 4), or none (row 5);
+-- one set in a subtransaction that committed, inside one that rolled back,
+-- goes with the outer one (row 6); one that committed stays (row 7)
+CREATE FUNCTION pg_temp.try_switch(t text, fail boolean = true) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     BEGIN
-        PERFORM tenant_rls.set_tenant(t);
-        RAISE EXCEPTION 'undone';
+        BEGIN
+            PERFORM tenant_rls.set_tenant(t);
+        EXCEPTION WHEN raise_exception THEN NULL;
+        END;
+        IF fail THEN
+            RAISE EXCEPTION 'undone';
+        END IF;
     EXCEPTION WHEN raise_exception THEN NULL;
     END;
-    RETURN 'rolled back, context ' || coalesce(nullif(current_setting('app.current_tenant_id', true), ''), 'none');
+    RETURN CASE WHEN fail THEN 'rolled back' ELSE 'kept' END || ', context '
+           || coalesce(nullif(current_setting('app.current_tenant_id', true), ''), 'none');
 END $$;
 BEGIN;
 SELECT tenant_rls.set_tenant('pau-t2') IS NOT NULL AS set;
@@ -140,9 +148,15 @@ COMMIT;
 BEGIN;
 INSERT INTO pau.glob VALUES (5, pg_temp.try_switch('pau-t1'));
 COMMIT;
+BEGIN;
+INSERT INTO pau.glob VALUES (6, pg_temp.try_switch('pau-t1'));
+COMMIT;
+BEGIN;
+INSERT INTO pau.glob VALUES (7, pg_temp.try_switch('pau-t2', false));
+COMMIT;
 RESET ROLE;
 SELECT tenant, table_name, row_pk, new_row->>'v' AS v, context_tenant FROM tenant_rls.audit_log
- WHERE new_row->>'v' LIKE 'cleared in %' OR new_row->>'v' LIKE 'rolled back%' ORDER BY table_name, row_pk::text;
+ WHERE new_row->>'v' LIKE 'cleared in %' OR new_row->>'v' ~ '^(rolled back|kept), ' ORDER BY table_name, row_pk::text;
 -- a superuser's write without a tenant context records none
 UPDATE pau.docs SET v = 'by a superuser' WHERE id = 2;
 SELECT tenant, seq, entries, context_tenant FROM tenant_rls.audit_batch

@@ -50,7 +50,7 @@ typedef struct AssignedValue
 {
 	struct AssignedValue *prev; /* the one before it; NULL: the start value */
 	SubTransactionId subid;		/* assigned in it (or in a subtransaction of
-								 * it that has ended: see assign()) */
+								 * it that has committed) */
 	bool		trusted;
 	Size		size;			/* of value's buffer */
 	char	   *value;
@@ -219,12 +219,10 @@ context_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOn
 
 /*
  * sc ran with newval, assigned in subtransaction subid.  A value assigned
- * in subid, or in a subtransaction that started after subid did and has
- * ended (so it committed into subid's: an aborted one took its values
- * along), shares subid's fate from now on: it is overwritten, its buffer
- * reused, rather than stacked -- a loop setting tenants in one statement
- * keeps one value (review rev38a L1: each took a new copy until the
- * statement ended), and the stack is as deep as the subtransactions open.
+ * in subid before is overwritten, its buffer reused, rather than stacked: a
+ * loop setting tenants in one statement keeps one value (review rev38a L1:
+ * each took a new copy until the statement ended).  (Values of ended
+ * subtransactions carry their parent's id: context_subxact_callback().)
  */
 static void
 assign(StatementContext *sc, const char *newval, bool trusted, SubTransactionId subid)
@@ -288,9 +286,21 @@ audit_context_assigned(const char *newval, bool trusted)
 		assign(dlist_container(StatementContext, node, it.cur), newval, trusted, subid);
 }
 
+static void
+free_value(AssignedValue *v)
+{
+	if (v->value != NULL)
+		pfree(v->value);
+	pfree(v);
+}
+
 /*
  * Subtransaction subid aborts: the values assigned in it, and in the
- * subtransactions that started after it (all of them inside it), go.
+ * subtransactions that started after it (all of them inside it), go.  It
+ * commits: they are its parent's from now on, and of two values of the
+ * parent only the later one is kept (both go if the parent aborts), so the
+ * stack stays as deep as the subtransactions open -- a loop with an
+ * EXCEPTION block setting a tenant at each turn keeps one value.
  */
 static void
 context_subxact_callback(SubXactEvent event, SubTransactionId subid,
@@ -298,20 +308,32 @@ context_subxact_callback(SubXactEvent event, SubTransactionId subid,
 {
 	dlist_iter	it;
 
-	if (event != SUBXACT_EVENT_ABORT_SUB)
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
 	dlist_foreach(it, &statements)
 	{
 		StatementContext *sc = dlist_container(StatementContext, node, it.cur);
 
-		while (sc->assigned != NULL && sc->assigned->subid >= subid)
+		if (event == SUBXACT_EVENT_ABORT_SUB)
 		{
-			AssignedValue *gone = sc->assigned;
+			while (sc->assigned != NULL && sc->assigned->subid >= subid)
+			{
+				AssignedValue *gone = sc->assigned;
 
-			sc->assigned = gone->prev;
-			if (gone->value != NULL)
-				pfree(gone->value);
-			pfree(gone);
+				sc->assigned = gone->prev;
+				free_value(gone);
+			}
+			continue;
+		}
+		for (AssignedValue *v = sc->assigned; v != NULL && v->subid >= subid; v = v->prev)
+			v->subid = parentSubid;
+		while (sc->assigned != NULL && sc->assigned->prev != NULL &&
+			   sc->assigned->prev->subid == sc->assigned->subid)
+		{
+			AssignedValue *below = sc->assigned->prev;
+
+			sc->assigned->prev = below->prev;
+			free_value(below);
 		}
 	}
 }
