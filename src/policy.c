@@ -2160,13 +2160,17 @@ static Datum unprotect_body(PG_FUNCTION_ARGS);
 static bool
 audit_has_column_lists(Oid relid)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
 
+	/* by name, as the trigger finds its row (table_oid may be stale after a restore) */
+	values[0] = CStringGetTextDatum(get_namespace_name(get_rel_namespace(relid)));
+	values[1] = CStringGetTextDatum(get_rel_name(relid));
 	spi_exec_privileged("SELECT 1 FROM tenant_rls.audit_config a"
-						" WHERE a.table_oid OPERATOR(pg_catalog.=) $1"
+						" WHERE a.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+						"   AND a.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name"
 						"   AND (a.columns IS NOT NULL OR a.exclude IS NOT NULL)",
-						1, argtypes, values, NULL, true);
+						2, argtypes, values, NULL, true);
 	return SPI_processed > 0;
 }
 

@@ -46,7 +46,7 @@ BEGIN
       INTO objects
       FROM pg_catalog.pg_namespace s WHERE s.nspname OPERATOR(pg_catalog.=) 'tenant_rls';
     IF objects OPERATOR(pg_catalog.>) 0 THEN
-        RAISE EXCEPTION 'schema tenant_rls already holds % objects', objects
+        RAISE EXCEPTION 'schema tenant_rls already holds % object(s)', objects
             USING ERRCODE = 'duplicate_schema',
                   DETAIL = 'CREATE EXTENSION tenant_rls installs into schema tenant_rls; objects already there could stand in for the extension''s own.',
                   HINT = 'Move those objects out of schema tenant_rls, or drop or rename it, then run CREATE EXTENSION tenant_rls again.';

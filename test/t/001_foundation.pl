@@ -76,7 +76,7 @@ is($node->safe_psql('pre', q{SELECT count(*) FROM pg_extension WHERE extname = '
 $node->safe_psql('pre', q{DROP SCHEMA tenant_rls; CREATE SCHEMA tenant_rls; CREATE TABLE tenant_rls.protected_table (x int);});
 ($ret, $out, $err) = $node->psql('pre', 'CREATE EXTENSION tenant_rls');
 isnt($ret, 0, 'pre-existing schema that holds objects: CREATE EXTENSION refused');
-like($err, qr/ERROR:  schema tenant_rls already holds \d+ objects/, '... and the error says why') or diag($err);
+like($err, qr/ERROR:  schema tenant_rls already holds \d+ object\(s\)/, '... and the error says why') or diag($err);
 
 $node->safe_psql('pre', q{
 	DROP TABLE tenant_rls.protected_table;
