@@ -144,8 +144,11 @@ DELETE FROM public.etd_root WHERE id = 2;
 SET ROLE etd_owner;
 ALTER TABLE public.etd_mid DETACH PARTITION public.etd_sub;
 ALTER TABLE public.etd_mid DETACH PARTITION public.etd_leaf;
-DROP TABLE public.etd_sub;
 RESET ROLE;
+-- detached again, etd_sub keeps its partition with it, as before the
+-- ATTACH (review rev38c: it was left on its own)
+SELECT * FROM pg_temp.etd_state() WHERE tbl IN ('etd_leaf', 'etd_sub', 'etd_sub_1');
+DROP TABLE public.etd_sub;
 
 --
 -- 3. The same for NO INHERIT, with inheritance three levels deep
@@ -167,9 +170,9 @@ SELECT * FROM pg_temp.etd_state() WHERE tbl LIKE 'etd\_i%';
 -- 4. An inheritance child below two protected tables (review rev36b):
 -- unprotect() of either parent took it along and left it without policies
 -- below the other, and every tenant read its rows directly.  etd_nc is
--- protected on its own, then attached below both (from then on it is
--- protected with etd_nx, the first); etd_mc is protected as etd_mx's child,
--- then attached below etd_mr as well.
+-- protected on its own, then attached below both (INHERIT: it stays
+-- protected on its own); etd_mc is protected as etd_mx's child, then
+-- attached below etd_mr as well.
 --
 SET ROLE etd_owner;
 CREATE TABLE public.etd_nx (id int, tenant_id text NOT NULL, body text);
@@ -208,10 +211,9 @@ RESET ROLE;
 SELECT * FROM pg_temp.etd_state() WHERE tbl ~ '^etd_n';
 
 --
--- 5. Tables protected on their own, then nested (INHERIT: from then on they
--- are protected with the topmost): the refusal names the topmost protected
--- table, whose unprotect() goes through (it named the parent, refused in
--- turn)
+-- 5. Tables protected on their own, nested (INHERIT: they stay protected
+-- on their own): the refusal names the topmost protected table, whose
+-- unprotect() goes through (it named the parent, refused in turn)
 --
 SET ROLE etd_owner;
 CREATE TABLE public.etd_c1 (id int, tenant_id text NOT NULL);

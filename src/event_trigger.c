@@ -1904,7 +1904,7 @@ registry_rename_schema(const char *oldnsp, const char *newnsp)
  * protect() was called on, for partitions of partitions too) that are no
  * longer in root's tree, at any level, stay protected, on their own.
  */
-static void
+static List *
 registry_forget_parent_of(Oid root)
 {
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDARRAYOID};
@@ -1916,9 +1916,10 @@ registry_forget_parent_of(Oid root)
 	int			n = 0;
 	ListCell   *lc;
 	int			ret;
+	List	   *left = NIL;
 
 	if (nspname == NULL || relname == NULL)
-		return;
+		return NIL;
 	tree = find_all_inheritors(root, NoLock, NULL);
 	oids = palloc(sizeof(Datum) * list_length(tree));
 	foreach(lc, tree)
@@ -1933,14 +1934,26 @@ registry_forget_parent_of(Oid root)
 								"   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.relid"
 								"   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
 								"  WHERE n.nspname OPERATOR(pg_catalog.=) r.schema_name"
-								"    AND c.relname OPERATOR(pg_catalog.=) r.table_name)",
+								"    AND c.relname OPERATOR(pg_catalog.=) r.table_name)"
+								" RETURNING pg_catalog.to_regclass(pg_catalog.quote_ident(r.schema_name)"
+								"   OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.table_name))::pg_catalog.oid",
 								3, argtypes, values, NULL, 0);
-	if (ret != SPI_OK_UPDATE)
+	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			left = lappend_oid(left, DatumGetObjectId(d));
+	}
+	return left;
 }
 
 /*
- * child was linked below parent (ATTACH PARTITION, INHERIT).  When parent is
+ * child was linked below parent (ATTACH PARTITION; or it is below parent in
+ * a tree that left its root: registry_forget_parent()).  When parent is
  * protected, child and the tables of child's tree that were protected on
  * their own or with child, by the same column, are now protected with
  * parent's root, as tables created below parent are: unprotect() of the
@@ -2006,10 +2019,29 @@ static void
 registry_forget_parent(Oid relid)
 {
 	ListCell   *lc;
+	List	   *left;
 
-	registry_forget_parent_of(relid);
+	left = registry_forget_parent_of(relid);
 	foreach(lc, relation_ancestors(relid))
-		registry_forget_parent_of(lfirst_oid(lc));
+		left = list_concat_unique_oid(left, registry_forget_parent_of(lfirst_oid(lc)));
+
+	/*
+	 * The tables that left, below the one that left (a detached partition's
+	 * own partitions), are protected with it from now on: they stay one tree
+	 * (review rev38c: a table that had brought its partitions along when
+	 * attached left them on their own when detached again).
+	 */
+	foreach(lc, left)
+	{
+		Oid			top = lfirst_oid(lc);
+		ListCell   *ch;
+
+		foreach(ch, find_inheritance_children(top, NoLock))
+		{
+			if (list_member_oid(left, lfirst_oid(ch)))
+				registry_adopt_child(lfirst_oid(ch), top);
+		}
+	}
 }
 
 /* ------------------------------------------------------- ddl_command_end */
@@ -2411,10 +2443,13 @@ ddl_command_end_work(EventTriggerData *trigdata)
 						audit_syncs = list_append_unique_oid(audit_syncs, relid);
 						break;
 					case AT_AddInherit:
-						/* ALTER TABLE child INHERIT parent: the address is parent's */
-						if (sub->address.classId == RelationRelationId &&
-							OidIsValid(sub->address.objectId))
-							registry_adopt_child(relid, sub->address.objectId);
+
+						/*
+						 * (An inheritance child protected on its own stays
+						 * so, unlike a partition attached: it may have
+						 * columns the parent has not, and the parent's
+						 * grants would reach them -- review rev38c.)
+						 */
 						candidates = add_candidate(candidates, relid, true);
 						hierarchy_checks = list_append_unique_oid(hierarchy_checks, relid);
 						break;

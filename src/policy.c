@@ -2342,7 +2342,7 @@ unprotect_body(PG_FUNCTION_ARGS)
 				ereport(NOTICE,
 						(errmsg("table \"%s\" stays audited: its audit records only some of its columns", t->qualname),
 						 errdetail("unprotect() leaves an audit with columns or exclude lists in place, so that protecting the table again (by another tenant column, say) does not start recording the columns left out."),
-						 errhint("Call tenant_rls.disable_audit('%s') to stop auditing it.", t->qualname)));
+						 errhint("To stop auditing it, have a role that may run tenant_rls.disable_audit() (a superuser, unless granted) call tenant_rls.disable_audit('%s').", t->qualname)));
 			else
 				run_stmt_privileged(&r, psprintf("SELECT tenant_rls.disable_audit(%s)", regclass_literal(t->relid)));
 		}
