@@ -1900,6 +1900,33 @@ registry_rename_schema(const char *oldnsp, const char *newnsp)
 }
 
 /*
+ * The arguments of the registry updates below: $1, $2 the schema and name
+ * of named, $3 the OIDs of tree_of and every table below it.  False when
+ * named is gone.
+ */
+static bool
+registry_tree_args(Oid named, Oid tree_of, Datum *values)
+{
+	char	   *nspname = get_namespace_name(get_rel_namespace(named));
+	char	   *relname = get_rel_name(named);
+	List	   *tree;
+	Datum	   *oids;
+	int			n = 0;
+	ListCell   *lc;
+
+	if (nspname == NULL || relname == NULL)
+		return false;
+	tree = find_all_inheritors(tree_of, NoLock, NULL);
+	oids = palloc(sizeof(Datum) * list_length(tree));
+	foreach(lc, tree)
+		oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = CStringGetTextDatum(nspname);
+	values[1] = CStringGetTextDatum(relname);
+	values[2] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	return true;
+}
+
+/*
  * Tables registered with root (parent_schema / parent_table: the table
  * protect() was called on, for partitions of partitions too) that are no
  * longer in root's tree, at any level, stay protected, on their own.
@@ -1909,24 +1936,11 @@ registry_forget_parent_of(Oid root)
 {
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDARRAYOID};
 	Datum		values[3];
-	char	   *nspname = get_namespace_name(get_rel_namespace(root));
-	char	   *relname = get_rel_name(root);
-	List	   *tree;
-	Datum	   *oids;
-	int			n = 0;
-	ListCell   *lc;
 	int			ret;
 	List	   *left = NIL;
 
-	if (nspname == NULL || relname == NULL)
+	if (!registry_tree_args(root, root, values))
 		return NIL;
-	tree = find_all_inheritors(root, NoLock, NULL);
-	oids = palloc(sizeof(Datum) * list_length(tree));
-	foreach(lc, tree)
-		oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
-	values[0] = CStringGetTextDatum(nspname);
-	values[1] = CStringGetTextDatum(relname);
-	values[2] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	ret = et_spi("UPDATE tenant_rls.protected_table r SET parent_schema = NULL, parent_table = NULL"
 								" WHERE r.parent_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name"
 								" AND r.parent_table OPERATOR(pg_catalog.=) $2::pg_catalog.name"
@@ -1966,23 +1980,10 @@ registry_adopt_child(Oid child, Oid parent)
 {
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, OIDARRAYOID};
 	Datum		values[3];
-	char	   *nspname = get_namespace_name(get_rel_namespace(parent));
-	char	   *relname = get_rel_name(parent);
-	List	   *tree;
-	Datum	   *oids;
-	int			n = 0;
-	ListCell   *lc;
 	int			ret;
 
-	if (nspname == NULL || relname == NULL)
+	if (!registry_tree_args(parent, child, values))
 		return;
-	tree = find_all_inheritors(child, NoLock, NULL);
-	oids = palloc(sizeof(Datum) * list_length(tree));
-	foreach(lc, tree)
-		oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
-	values[0] = CStringGetTextDatum(nspname);
-	values[1] = CStringGetTextDatum(relname);
-	values[2] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	ret = et_spi("WITH tree AS (SELECT n.nspname, c.relname FROM pg_catalog.unnest($3) x(relid)"
 				 "   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.relid"
 				 "   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace),"
