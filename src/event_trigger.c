@@ -1929,7 +1929,9 @@ registry_tree_args(Oid named, Oid tree_of, Datum *values)
 /*
  * Tables registered with root (parent_schema / parent_table: the table
  * protect() was called on, for partitions of partitions too) that are no
- * longer in root's tree, at any level, stay protected, on their own.
+ * longer in root's tree, at any level, stay protected, without that link:
+ * they are returned, and registry_forget_parent() keeps each tree that
+ * left together.
  */
 static List *
 registry_forget_parent_of(Oid root)
