@@ -341,10 +341,12 @@ context_subxact_callback(SubXactEvent event, SubTransactionId subid,
 const char *
 audit_statement_context(bool *trusted)
 {
+	const char *v;
+	bool		value_trusted;
+
 	if (firing == NULL)
 	{
-		const char *v = tenant_setting_get();
-
+		v = tenant_setting_get();
 		if (v == NULL || v[0] == '\0')
 		{
 			*trusted = true;
@@ -353,13 +355,9 @@ audit_statement_context(bool *trusted)
 		*trusted = tenant_strict_value_trusted();
 		return v;
 	}
-	{
-		bool		value_trusted;
-		const char *v = current_value(firing, &value_trusted);
-
-		*trusted = value_trusted || !tenant_strict_in_force();
-		return v;
-	}
+	v = current_value(firing, &value_trusted);
+	*trusted = value_trusted || !tenant_strict_in_force();
+	return v;
 }
 
 void
