@@ -303,6 +303,43 @@ SELECT table_name FROM tenant_rls.protected_table WHERE table_name IN ('oc_own_v
 SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
  WHERE oid IN ('public.oc_own_v2'::regclass, 'public.oc_own_new'::regclass) ORDER BY 1;
 
+-- 11c. ... but not a rename of the table being protected, its schema or its
+-- tenant column: protect() records the table by the name it read first, and
+-- that row named nothing (the drift guard then let tr_dev disable row
+-- security on the table under its new name).  protect() fails, and nothing
+-- it did stays
+RESET ROLE;
+SET tenant_rls.auto_protect = off;
+SET ROLE tr_dev;
+CREATE FUNCTION public.oc_ren_self() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  what text := current_setting('oc.rename', true);
+BEGIN
+  PERFORM set_config('oc.rename', '', false);
+  IF what = 'table' THEN
+    EXECUTE 'ALTER TABLE public.oc_self RENAME TO oc_self_real';
+  ELSIF what = 'column' THEN
+    EXECUTE 'ALTER TABLE public.oc_self RENAME COLUMN tid TO tid_real';
+  END IF;
+  RETURN 1;
+END $$;
+CREATE FUNCTION public.oc_k_ren_self() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN public.oc_ren_self(); END $$;
+CREATE TABLE public.oc_self (a int CHECK (a + public.oc_k_ren_self() > 0), tid text);
+SET oc.rename = 'table';
+SELECT count(*) FROM tenant_rls.protect('public.oc_self', 'tid');
+SET oc.rename = 'column';
+SELECT count(*) FROM tenant_rls.protect('public.oc_self', 'tid');
+SELECT relname, relrowsecurity, relforcerowsecurity,
+       (SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) AS policies,
+       (SELECT attname FROM pg_attribute WHERE attrelid = c.oid AND attnum = 2) AS tenant_column
+  FROM pg_class c WHERE relname LIKE 'oc\_self%' ORDER BY 1;
+RESET oc.rename;
+SELECT count(*) FROM tenant_rls.protect('public.oc_self', 'tid');
+RESET ROLE;
+RESET tenant_rls.auto_protect;
+SELECT schema_name, table_name FROM tenant_rls.protected_table WHERE table_name LIKE 'oc\_self%';
+
 -- 12. SQL functions of non-superusers are not inlined while the extension
 -- works with a superuser's rights; an index expression read then must not
 -- stay cached that way (the session's queries would no longer match it).
@@ -430,11 +467,11 @@ SELECT tenant_rls.disable_audit('public.oc_idx');
 DROP TABLE public.oc_orders, public.oc_check, public.oc_victim, public.oc_idx, public.oc_v_secret,
            public.oc_other, public.oc_sd_t, public.oc_path, public.oc_victim2,
            public.oc_notify, public.oc_notify2, public.oc_own, public.oc_own_v2, public.oc_own3, public.oc_own_new, public.oc_inl, public.oc_rt, public.oc_et_t,
-           public.oc_month, public.oc_month2, public.oc_q, public.oc_role, public.oc_nullable;
+           public.oc_month, public.oc_month2, public.oc_q, public.oc_role, public.oc_nullable, public.oc_self;
 DROP FUNCTION public.oc_k(), public.oc_k_evil(), public.oc_evil(), public.oc_whoami(),
               public.oc_k_poison(), public.oc_poison(), public.oc_v_lookup(), public.oc_v_helper(),
               public.oc_k_other(), public.oc_sd(), public.oc_k_path(), public.oc_evil2(),
-              public.oc_k_evil2(), public.oc_norm(text), public.oc_poison_own(), public.oc_k_poison_own(), public.oc_ren_own(), public.oc_k_ren_own(), public.oc_q_trg(), public.oc_q_ins(), public.oc_k_role(),
+              public.oc_k_evil2(), public.oc_norm(text), public.oc_poison_own(), public.oc_k_poison_own(), public.oc_ren_own(), public.oc_k_ren_own(), public.oc_ren_self(), public.oc_k_ren_self(), public.oc_q_trg(), public.oc_q_ins(), public.oc_k_role(),
               public.oc_k_escalate(), public.oc_escalate();
 DROP TYPE public.oc_range;
 DROP FUNCTION public.oc_diff(float8, float8);

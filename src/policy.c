@@ -1264,6 +1264,82 @@ registry_insert(Target *t, const char *colname, const ColType *ct,
 }
 
 /*
+ * After protect()'s statements ran: is every table it protects still what it
+ * is about to record?  The registry is written by name, and the statements
+ * ran code of the table's owner (ALTER TABLE ... SET NOT NULL folds the
+ * functions of its CHECK constraints).  When the owner runs protect() itself
+ * that code has the owner's rights, and DDL from it other than row security
+ * and policies is allowed (owner_code.c): a rename of the table, its schema
+ * or its tenant column there left a registry row naming nothing (review
+ * rev39 ddl F1: the drift guard then let the owner disable row security on
+ * the table under its new name), and a table renamed away and back let a
+ * SET NOT NULL reach another table in between.  So: the same schema, name
+ * and tenant column, row security enabled and forced, NOT NULL where we set
+ * it, and the protected tree joined still registered under its name.
+ */
+static void
+changed_during_protect(const char *qualname, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("table \"%s\" %s while protect() ran", qualname, what),
+			 errdetail("protect() records its tables by name after its statements ran; a statement ran code of a table (a CHECK constraint's function) that changed it."),
+			 errhint("Take the DDL out of that function, then run protect() again.")));
+}
+
+static void
+check_targets_intact(Target **tarr, int ntargets, const char *colname,
+					 const char *pschema, const char *ptable)
+{
+	for (int i = 0; i < ntargets; i++)
+	{
+		Target	   *t = tarr[i];
+		HeapTuple	tup;
+		Form_pg_class cls;
+		char	   *nsp;
+		char	   *att;
+		const char *what = NULL;
+
+		if (t->registered)
+			continue;
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(t->relid));
+		if (!HeapTupleIsValid(tup))
+			what = "was dropped";
+		else
+		{
+			cls = (Form_pg_class) GETSTRUCT(tup);
+			nsp = get_namespace_name(cls->relnamespace);
+			att = get_attname(t->relid, t->attnum, true);
+			if (nsp == NULL || strcmp(nsp, t->nspname) != 0 ||
+				strcmp(NameStr(cls->relname), t->relname) != 0)
+				what = psprintf("was renamed to \"%s\"",
+								quote_qualified_identifier(nsp ? nsp : "?", NameStr(cls->relname)));
+			else if (att == NULL || strcmp(att, colname) != 0)
+				what = psprintf("had its tenant column \"%s\" renamed or dropped", colname);
+			else if (!cls->relrowsecurity || !cls->relforcerowsecurity)
+				what = "had its row security turned off";
+			else if (t->set_not_null)
+			{
+				HeapTuple	atup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(t->relid),
+												   Int16GetDatum(t->attnum));
+
+				if (!HeapTupleIsValid(atup) ||
+					!((Form_pg_attribute) GETSTRUCT(atup))->attnotnull)
+					what = psprintf("did not get NOT NULL on \"%s\"", colname);
+				if (HeapTupleIsValid(atup))
+					ReleaseSysCache(atup);
+			}
+			ReleaseSysCache(tup);
+		}
+		if (what != NULL)
+			changed_during_protect(t->qualname, what);
+	}
+	if (pschema != NULL && !registry_get(pschema, ptable).found)
+		changed_during_protect(quote_qualified_identifier(pschema, ptable),
+							   "was renamed or unprotected");
+}
+
+/*
  * Run generated DDL, with the drift guard told it is ours: as the caller, or
  * (privileged) with the extension's rights -- for enable_audit() and
  * disable_audit(), which PUBLIC may not call, once the caller's ownership of
@@ -1731,6 +1807,7 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	if (!dry_run)
 	{
 		exec_statements(stmts, false);
+		check_targets_intact(tarr, ntargets, colname, pschema, ptable);
 		exec_statements(audit_stmts, true);
 
 		for (int i = 0; i < ntargets; i++)
