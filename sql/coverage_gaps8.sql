@@ -73,14 +73,21 @@ CREATE TABLE covg8.snapshots2 (taken_at date, d covg8.deals[]);
 CREATE DOMAIN covg8.deal_d AS covg8.deals;
 CREATE TYPE covg8.wrap AS (note text, d covg8.deal_d);
 CREATE TABLE covg8_archive.snapshots3 (w covg8.wrap);
+-- a range over the row type, and a multirange of that range (review rev39)
+CREATE TYPE covg8.deal_range AS RANGE (subtype = covg8.deals);
+CREATE TABLE covg8_archive.snapshots4 (r covg8.deal_range);
+CREATE TABLE covg8_archive.snapshots5 (m covg8.deal_multirange);
 -- not reported: a protected table with its own tenant column
 CREATE TABLE covg8.history (id int PRIMARY KEY, tenant_id text NOT NULL, d covg8.deals);
-GRANT SELECT ON covg8_archive.snapshots, covg8.snapshots2, covg8_archive.snapshots3 TO covg8_app;
+GRANT SELECT ON covg8_archive.snapshots, covg8.snapshots2, covg8_archive.snapshots3,
+    covg8_archive.snapshots4, covg8_archive.snapshots5 TO covg8_app;
 RESET ROLE;
 SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg8.history');
 INSERT INTO covg8_archive.snapshots SELECT '2026-11-01', d FROM covg8.deals d;
 INSERT INTO covg8.snapshots2 SELECT '2026-11-01', array_agg(d ORDER BY d.id) FROM covg8.deals d;
 INSERT INTO covg8_archive.snapshots3 SELECT ROW('nightly', d)::covg8.wrap FROM covg8.deals d;
+INSERT INTO covg8_archive.snapshots4 SELECT covg8.deal_range(d, d, '[]') FROM covg8.deals d;
+INSERT INTO covg8_archive.snapshots5 SELECT covg8.deal_multirange(covg8.deal_range(d, d, '[]')) FROM covg8.deals d;
 -- (4) contrib tcn on a tenant table: NOTIFY of each changed row's key
 CREATE TRIGGER deals_tcn AFTER INSERT OR UPDATE OR DELETE ON covg8.deals
     FOR EACH ROW EXECUTE FUNCTION covg8_ops.triggered_change_notification('cache_inval');
@@ -100,6 +107,8 @@ SELECT row_name, c1 AS via_crosstab FROM covg8_ops.pivot('SELECT tenant_id, item
 SELECT (d).tenant_id, (d).secret FROM covg8_archive.snapshots ORDER BY 1;
 SELECT e.tenant_id, e.secret FROM covg8.snapshots2, unnest(d) e ORDER BY 1;
 SELECT ((w).d).tenant_id, ((w).d).secret FROM covg8_archive.snapshots3 ORDER BY 1;
+SELECT (lower(r)).tenant_id, (lower(r)).secret FROM covg8_archive.snapshots4 ORDER BY 1;
+SELECT (lower(m)).tenant_id, (lower(m)).secret FROM covg8_archive.snapshots5 ORDER BY 1;
 SELECT pg_has_role('pg_read_all_stats', 'MEMBER') AS reads_all_statements;
 COMMIT;
 RESET ROLE;

@@ -535,10 +535,38 @@ CREATE FUNCTION tenant_rls._view_calls(viewid oid) RETURNS SETOF oid
 COMMENT ON FUNCTION tenant_rls._view_calls(oid) IS
     'internal: the user functions a view runs when it is read, also through the views it reads';
 
+-- The user functions of the triggers that a body's writes fire (review
+-- rev39 lint F2, F3): those on each relation it writes by name (in the
+-- schema given, in any schema for an unqualified name), and for a view those
+-- on the relations it writes through.  They run as whoever wrote: a
+-- SECURITY DEFINER function's owner, or the trigger's caller, whose own
+-- trigger writing a view with an INSTEAD OF trigger copied tenant rows on.
+CREATE FUNCTION tenant_rls._trigger_calls(body text) RETURNS SETOF oid
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 4
+    SET search_path = pg_catalog, pg_temp
+    SET enable_nestloop = on
+    AS $$
+    WITH r AS MATERIALIZED (
+        SELECT c.oid, c.relkind
+          FROM tenant_rls._written_names(body) w
+          JOIN pg_class c ON c.relname = w.rel_name::name AND c.relkind IN ('r', 'p', 'f', 'v')
+         WHERE w.schema_name IS NULL
+            OR c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = w.schema_name))
+    SELECT tg.tgfoid
+      FROM (SELECT r.oid FROM r
+            UNION
+            SELECT v.relid FROM r CROSS JOIN LATERAL tenant_rls._view_reach(r.oid) v WHERE r.relkind = 'v') x
+      JOIN pg_trigger tg ON tg.tgrelid = x.oid
+     WHERE tg.tgfoid >= 16384
+    $$;
+COMMENT ON FUNCTION tenant_rls._trigger_calls(text) IS
+    'internal: the user functions of the triggers that a function body''s writes fire';
+
 -- The user functions a function calls: by name in its body (by text: a
 -- word equal to a function's name) or, for BEGIN ATOMIC, by dependency;
 -- through the operators and casts it uses; and those the views it reads
--- run (by name, by dependency).
+-- run (by name, by dependency); and the functions of the triggers its
+-- writes fire.
 CREATE FUNCTION tenant_rls._called_functions(caller oid) RETURNS SETOF oid
     LANGUAGE sql STABLE PARALLEL SAFE ROWS 8
     SET search_path = pg_catalog, pg_temp
@@ -575,9 +603,13 @@ CREATE FUNCTION tenant_rls._called_functions(caller oid) RETURNS SETOF oid
              WHERE d.classid = 'pg_proc'::regclass AND d.objid = caller AND d.refclassid = 'pg_class'::regclass) v
      CROSS JOIN LATERAL tenant_rls._view_calls(v.oid) x(x)
      WHERE x.x <> caller
+    UNION
+    SELECT x.x
+      FROM f CROSS JOIN LATERAL tenant_rls._trigger_calls(f.body) x(x)
+     WHERE x.x <> caller
     $$;
 COMMENT ON FUNCTION tenant_rls._called_functions(oid) IS
-    'internal: the user functions a function calls, by name in its body or by dependency, through operators and casts, and through the views it reads';
+    'internal: the user functions a function calls, by name in its body or by dependency, through operators and casts, through the views it reads, and through the triggers its writes fire';
 
 -- The calls among the user functions that roots reach, at any depth
 -- (caller, callee), leaving out (and not following) the functions in skip.
@@ -697,9 +729,10 @@ ten AS MATERIALIZED (
 -- tenant_row_type_column (review rev32b): the types whose values are whole
 -- rows of tenant tables.  The columns of user types (one scan of
 -- pg_attribute), then what contains what among user types: an array of its
--- element, a domain of its base type, a table's or composite type's row
--- type of its columns' types; then, from the tenant tables' row types,
--- every type that contains one, at any depth
+-- element, a domain of its base type, a range of its subtype and a
+-- multirange of its range (review rev39 lint F1), a table's or composite
+-- type's row type of its columns' types; then, from the tenant tables' row
+-- types, every type that contains one, at any depth
 ucol AS MATERIALIZED (
     SELECT a.attrelid, a.attname, a.atttypid, a.atttypmod FROM pg_attribute a
      WHERE a.atttypid >= 16384 AND a.attnum > 0 AND NOT a.attisdropped),
@@ -708,6 +741,10 @@ tyedge AS MATERIALIZED (
      WHERE y.typelem >= 16384 AND y.typcategory = 'A'
     UNION ALL
     SELECT y.typbasetype, y.oid FROM pg_type y WHERE y.typtype = 'd' AND y.typbasetype >= 16384
+    UNION ALL
+    SELECT g.rngsubtype, g.rngtypid FROM pg_range g WHERE g.rngsubtype >= 16384
+    UNION ALL
+    SELECT g.rngtypid, g.rngmultitypid FROM pg_range g WHERE g.rngtypid >= 16384
     UNION ALL
     SELECT u.atttypid, c.reltype
       FROM ucol u JOIN pg_class c ON c.oid = u.attrelid AND c.relkind IN ('r', 'p', 'f', 'c')),
@@ -1134,6 +1171,15 @@ callee0 AS MATERIALIZED (
                                       AND d.refclassid = 'pg_class'::regclass
                      WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = d.refobjid) = 'v') v
              CROSS JOIN LATERAL tenant_rls._view_calls(v.oid) x(x)
+            UNION ALL
+            -- the triggers its writes fire run with its owner's rights too
+            -- (review rev39 lint F2)
+            SELECT 'f', s.oid, x.x
+              FROM sdf s
+              JOIN pg_proc pr ON pr.oid = s.oid
+             CROSS JOIN LATERAL tenant_rls._trigger_calls(
+                 CASE WHEN pr.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(pr.oid) ELSE pr.prosrc END) x(x)
+             WHERE x.x <> s.oid
             UNION ALL
             SELECT 'm', r.ev_class, x.x
               FROM pg_rewrite r
