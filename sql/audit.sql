@@ -151,6 +151,7 @@ VALUES (now(), 99, 0, 'x', 'x', 0, 'x', 'x', 0, '', '', '');
 DELETE FROM tenant_rls.audit_log;
 -- nor can a tenant call the administrative functions
 SELECT * FROM tenant_rls.audit_verify();
+SELECT * FROM tenant_rls.audit_verify_head('acme', 1, sha256(''));
 SELECT tenant_rls.audit_purge(now());
 SELECT tenant_rls.disable_audit('public.audit_items');
 RESET ROLE;
@@ -406,6 +407,25 @@ SELECT tenant, seq, new_row->>'a' AS a FROM tenant_rls.audit_log
 -- the chains are intact
 SELECT * FROM tenant_rls.audit_verify();
 SELECT * FROM tenant_rls.audit_verify('acme');
+
+-- a chain head exported now checks out later (doc/audit.md, Limit under
+-- Tamper evidence); one with another hash, a later seq or an unknown tenant
+-- does not; the chain without tenant is ''
+CREATE TEMP TABLE exported_heads AS SELECT tenant, seq, hash FROM tenant_rls.audit_chain;
+SELECT e.tenant, e.seq = c.seq AS same_seq, v.ok, v.reason
+  FROM exported_heads e JOIN tenant_rls.audit_chain c USING (tenant),
+       tenant_rls.audit_verify_head(e.tenant, e.seq, e.hash) v
+ ORDER BY 1;
+SELECT * FROM tenant_rls.audit_verify_head('acme', (SELECT seq FROM exported_heads WHERE tenant = 'acme'), sha256('forged'));
+SELECT * FROM tenant_rls.audit_verify_head('acme', (SELECT seq + 1 FROM exported_heads WHERE tenant = 'acme'),
+                                           (SELECT hash FROM exported_heads WHERE tenant = 'acme'));
+SELECT * FROM tenant_rls.audit_verify_head('no such tenant', 1, sha256(''));
+-- bad arguments
+SELECT * FROM tenant_rls.audit_verify_head(NULL, 1, sha256(''));
+SELECT * FROM tenant_rls.audit_verify_head('acme', 0, sha256(''));
+SELECT * FROM tenant_rls.audit_verify_head('acme', NULL, sha256(''));
+SELECT * FROM tenant_rls.audit_verify_head('acme', 1, '\x00');
+SELECT * FROM tenant_rls.audit_verify_head('acme', 1, NULL);
 
 -- column list changes take effect at once (the triggers are recreated)
 SELECT tenant_rls.enable_audit('public.audit_items', columns => ARRAY['qty']);

@@ -906,6 +906,102 @@ REVOKE ALL ON FUNCTION tenant_rls.audit_verify(text) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.audit_verify(text) IS
     'checks the hash chain of one tenant (NULL: every tenant) and names the first bad entry';
 
+-- An exported chain head checked against the log (doc/audit.md, Limit under
+-- Tamper evidence): audit_verify() proves a chain consistent, not that it is
+-- the chain of yesterday; a superuser who rewrites its end and its head, or
+-- deletes its newest batches and sets the head back, leaves one that
+-- verifies.  A head exported to a place such a superuser cannot write must
+-- still be there, with its hash: batch seq of the tenant, or, once purged,
+-- the purge anchor when it is that batch.  The hashes are public values,
+-- compared as such.
+CREATE FUNCTION tenant_rls.audit_verify_head(tenant text, seq bigint, hash bytea)
+    RETURNS TABLE (ok boolean, reason text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t       text COLLATE "C" := audit_verify_head.tenant;
+    n       bigint := audit_verify_head.seq;
+    h       bytea := audit_verify_head.hash;
+    k       bigint;
+    found_h bytea;
+    head    tenant_rls.audit_chain%ROWTYPE;
+    anchor  tenant_rls.audit_anchor%ROWTYPE;
+BEGIN
+    IF t IS NULL THEN
+        RAISE EXCEPTION 'tenant must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the tenant column of the exported head (the chain of batches without tenant is '''').';
+    END IF;
+    IF n IS NULL THEN
+        RAISE EXCEPTION 'seq must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the seq column of the exported head.';
+    END IF;
+    IF h IS NULL THEN
+        RAISE EXCEPTION 'hash must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the hash column of the exported head.';
+    END IF;
+    IF n OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'seq must be 1 or more, not %', n
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the seq column of the exported head: the batches of a chain are numbered from 1.';
+    END IF;
+    IF pg_catalog.length(h) OPERATOR(pg_catalog.<>) 32 THEN
+        RAISE EXCEPTION 'hash must be 32 bytes long (a SHA-256 hash), not %', pg_catalog.length(h)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the hash column of the exported head (decode(''...'', ''hex'') for a hex export).';
+    END IF;
+    -- the batch, through the tenant's range of the audit_key index (a batch
+    -- moved out of it is reported by audit_verify())
+    k := tenant_rls.audit_tenant_key(t);
+    SELECT b.hash INTO found_h FROM tenant_rls.audit_batch b
+     WHERE b.audit_key OPERATOR(pg_catalog.>=) k
+       AND b.audit_key OPERATOR(pg_catalog.<=) (k OPERATOR(pg_catalog.+) 4294967295)
+       AND COALESCE(b.tenant, '') OPERATOR(pg_catalog.=) t
+       AND b.seq OPERATOR(pg_catalog.=) n
+     ORDER BY b.logged_at LIMIT 1;
+    IF FOUND THEN
+        IF found_h OPERATOR(pg_catalog.=) h THEN
+            RETURN QUERY SELECT true, pg_catalog.format('batch %s has the exported hash', n);
+        ELSE
+            RETURN QUERY SELECT false, pg_catalog.format(
+                'batch %s does not have the exported hash: the chain was rewritten from batch %s or an earlier one', n, n);
+        END IF;
+        RETURN;
+    END IF;
+    SELECT * INTO anchor FROM tenant_rls.audit_anchor a WHERE a.tenant OPERATOR(pg_catalog.=) t;
+    IF FOUND AND anchor.seq OPERATOR(pg_catalog.>=) n THEN
+        IF anchor.seq OPERATOR(pg_catalog.>) n THEN
+            RETURN QUERY SELECT NULL::boolean, pg_catalog.format(
+                'batch %s was purged (the chain now starts after batch %s, purged at %s): check a head exported since',
+                n, anchor.seq, anchor.purged_at);
+        ELSIF anchor.hash OPERATOR(pg_catalog.=) h THEN
+            RETURN QUERY SELECT true, pg_catalog.format('batch %s was purged; the purge anchor has the exported hash', n);
+        ELSE
+            RETURN QUERY SELECT false, pg_catalog.format(
+                'the purge anchor (batch %s) does not have the exported hash: the anchor or the chain up to it was rewritten', n);
+        END IF;
+        RETURN;
+    END IF;
+    SELECT * INTO head FROM tenant_rls.audit_chain c WHERE c.tenant OPERATOR(pg_catalog.=) t;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT false, pg_catalog.format(
+            'batch %s is missing and the tenant has no chain head: its batches and head were deleted', n);
+    ELSIF head.seq OPERATOR(pg_catalog.<) n THEN
+        RETURN QUERY SELECT false, pg_catalog.format(
+            'batch %s is missing and the chain head (batch %s) is behind the exported head: the batches after batch %s were deleted and the head set back',
+            n, head.seq, head.seq);
+    ELSE
+        RETURN QUERY SELECT false, pg_catalog.format('batch %s is missing: it was deleted', n);
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION tenant_rls.audit_verify_head(text, bigint, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.audit_verify_head(text, bigint, bytea) IS
+    'checks a chain head exported earlier (tenant, seq, hash of tenant_rls.audit_chain) against the log: the batch must still have that hash';
+
 CREATE FUNCTION tenant_rls.audit_purge(before timestamptz) RETURNS bigint
     LANGUAGE c SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp

@@ -26,6 +26,29 @@ $node->safe_psql('postgres',
 my $all_ok = q{SELECT count(*) FILTER (WHERE ok) || '/' || count(*) FROM tenant_rls.audit_verify()};
 is($node->safe_psql('postgres', $all_ok), '8/8', 'all 8 chains verify before tampering');
 
+# The chain heads, exported before the tampering to a place the attacker
+# cannot write (doc/audit.md, Limit under Tamper evidence): here, Perl.
+sub export_heads
+{
+	my ($db, $where) = @_;
+	return $node->safe_psql($db,
+		qq{SELECT string_agg(format('(%L, %s, %L::bytea)', tenant, seq, hash), ', ' ORDER BY tenant)
+             FROM tenant_rls.audit_chain WHERE $where});
+}
+# each head checked by audit_verify_head(): tenant:ok (ok NULL as 'null')
+sub check_heads
+{
+	my ($db, $heads, $with_reason) = @_;
+	my $what = $with_reason ? q{coalesce(v.ok::text, 'null') || '|' || v.reason} : q{e.t || ':' || coalesce(v.ok::text, 'null')};
+	return $node->safe_psql($db,
+		qq{SELECT string_agg($what, ' ' ORDER BY e.t)
+             FROM (VALUES $heads) e(t, s, h), tenant_rls.audit_verify_head(e.t, e.s, e.h) v});
+}
+my $exported = export_heads('postgres', 'true');
+is(check_heads('postgres', $exported),
+	'ten0:true ten1:true ten2:true ten3:true ten4:true ten5:true ten6:true ten7:true',
+	'every exported head checks out before tampering');
+
 # The guard refuses even a superuser, so the attacker switches it off first
 # (the documented way around it: ALTER TABLE ... DISABLE TRIGGER needs the
 # owner or a superuser, and leaves the tampering to be found by verify).
@@ -94,6 +117,57 @@ is($node->safe_psql('postgres',
             FROM tenant_rls.audit_verify()}),
 	'ten0:false:3 ten1:false:7 ten2:false:3 ten3:false:9 ten4:false:19 ten5:false:2 ten6:false:10 ten7:false:10',
 	'audit_verify() with no argument reports every chain');
+# the heads exported before: batch 20 of every chain still has its hash but
+# where it was deleted (what happened before it is audit_verify()'s to say)
+is(check_heads('postgres', $exported),
+	'ten0:true ten1:true ten2:true ten3:true ten4:false ten5:true ten6:true ten7:true',
+	'exported heads: the deleted tail is caught');
+is(check_heads('postgres', "('ten4', 20, sha256(''))", 1), 'false|batch 20 is missing: it was deleted',
+	'... and named');
+
+# Review rev39 aud L1: the newest batches deleted and the chain head set back
+# to the batch now last (seq, hash, logged_at copied) verify; only the head
+# exported before catches it.  Later writes continue the forged chain, and
+# then batch 5 exists again, with another hash.
+$node->safe_psql('postgres', join('', map { "INSERT INTO public.t VALUES ($_, 'tl', 'v');\n" } 8001 .. 8005));
+my $tl = export_heads('postgres', q{tenant = 'tl'});
+like($tl, qr/^\('tl', 5, /, 'tenant tl has 5 batches');
+$node->safe_psql('postgres', q{
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_chain DISABLE TRIGGER audit_guard;
+DELETE FROM tenant_rls.audit_batch WHERE tenant = 'tl' AND seq >= 4;
+UPDATE tenant_rls.audit_chain c SET seq = b.seq, hash = b.hash, logged_at = b.logged_at
+  FROM tenant_rls.audit_batch b WHERE c.tenant = 'tl' AND b.tenant = 'tl' AND b.seq = 3;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard;
+});
+like(verify('tl'), qr/^t\|\|/, 'a deleted tail with its head set back verifies (the documented limit)');
+is(check_heads('postgres', $tl, 1),
+	'false|batch 5 is missing and the chain head (batch 3) is behind the exported head: the batches after batch 3 were deleted and the head set back',
+	'the head exported before names it');
+$node->safe_psql('postgres', join('', map { "INSERT INTO public.t VALUES ($_, 'tl', 'w');\n" } 8006 .. 8007));
+like(verify('tl'), qr/^t\|\|/, 'the forged chain goes on and verifies');
+is(check_heads('postgres', $tl, 1),
+	'false|batch 5 does not have the exported hash: the chain was rewritten from batch 5 or an earlier one',
+	'the exported head names a batch 5 with another hash');
+
+# a tenant's whole chain deleted, batches and head: audit_verify() has nothing
+# left of it to check
+$node->safe_psql('postgres', q{INSERT INTO public.t VALUES (9001, 'gn', 'a'); INSERT INTO public.t VALUES (9002, 'gn', 'b');});
+my $gn = export_heads('postgres', q{tenant = 'gn'});
+$node->safe_psql('postgres', q{
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_chain DISABLE TRIGGER audit_guard;
+DELETE FROM tenant_rls.audit_batch WHERE tenant = 'gn';
+DELETE FROM tenant_rls.audit_chain WHERE tenant = 'gn';
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard;
+});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_verify() WHERE tenant = 'gn'}), '0',
+	'a chain deleted whole is not in audit_verify()');
+is(check_heads('postgres', $gn, 1),
+	'false|batch 2 is missing and the tenant has no chain head: its batches and head were deleted',
+	'the head exported before names it');
 
 # the head's logged_at moved into the future (review rev21c: not verified; every
 # later batch of the tenant is dated there, lands in the default partition and
@@ -255,6 +329,9 @@ SELECT tenant_rls.enable_audit('public.p');
 });
 $node->safe_psql('purged',
 	join('', map { "INSERT INTO public.p VALUES ($_, 'pt' || ($_ % 2), 'v$_');\n" } 1 .. 8));
+# batch 1 of pt0 as a head exported when it was the last one
+my $pt0_1 = $node->safe_psql('purged',
+	q{SELECT format('(%L, %s, %L::bytea)', tenant, seq, hash) FROM tenant_rls.audit_batch WHERE tenant = 'pt0' AND seq = 1});
 # the first batch of each tenant into an old month, which is then purged
 $node->safe_psql('purged', q{
 SELECT tenant_rls.audit_create_partition('2001-01-15 00:00+00');
@@ -265,6 +342,12 @@ SELECT tenant_rls.audit_purge('2001-02-01 00:00+00');
 });
 is($node->safe_psql('purged', q{SELECT string_agg(tenant || ':' || seq, ' ' ORDER BY tenant) FROM tenant_rls.audit_anchor}),
 	'pt0:1 pt1:1', 'purge anchored both chains');
+# a head exported at the purged batch: the anchor has its hash
+is(check_heads('purged', $pt0_1, 1), 'true|batch 1 was purged; the purge anchor has the exported hash',
+	'an exported head at the anchor checks out after the purge');
+is(check_heads('purged', "('pt0', 1, sha256('x'))", 1),
+	'false|the purge anchor (batch 1) does not have the exported hash: the anchor or the chain up to it was rewritten',
+	'... and one with another hash does not');
 is($node->safe_psql('purged', $all_ok), '3/3', 'purged chains verify');
 # the anchors and the PURGE entry that records them survive dump and restore
 my $pdump = $node->basedir . '/purged.dump';
@@ -302,6 +385,11 @@ ALTER TABLE tenant_rls.audit_anchor ENABLE ALWAYS TRIGGER audit_guard;
 like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt0')}),
 	qr/^f\|2\|the purge anchor of this chain \(batch 2\) is not among those the last purge recorded/,
 	'an anchor moved up by hand is caught');
+# a head exported at batch 1 can no longer be checked against the log: the
+# chain now starts after batch 2 (audit_verify() is what catches the forgery)
+like(check_heads('purged', $pt0_1, 1),
+	qr/^null\|batch 1 was purged \(the chain now starts after batch 2, purged at [^)]+\): check a head exported since$/,
+	'an exported head older than the anchor is reported unknown');
 # an anchor added by hand for a chain never purged
 $node->safe_psql('purged', q{INSERT INTO public.p VALUES (100, 'pt2', 'x'), (101, 'pt2', 'y')});
 $node->safe_psql('purged', q{INSERT INTO public.p VALUES (102, 'pt2', 'z')});
