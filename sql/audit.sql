@@ -539,17 +539,33 @@ RESET ROLE;
 SELECT tenant, operation, table_name, table_oid = 'public.audit_parted'::regclass AS parent_oid, row_pk, old_row, new_row
   FROM tenant_rls.audit_log WHERE table_name = 'audit_parted' ORDER BY tenant, seq;
 
--- purge of whole partitions: move initech's first two entries into an old
--- month (tampering as a superuser who switches the guard off), purge that
--- month, and verification resumes from the recorded anchor
+-- a superuser who moves initech's first two batches into an old month (the
+-- guard switched off, logged_at edited) to have a genuine purge remove them:
+-- the purge refuses, as the last batch it would remove from the chain was
+-- modified (review rev39b: it removed them, anchored the chain past them,
+-- and every check passed); with the dates put back the chain verifies
 SELECT tenant_rls.audit_create_partition('2001-01-15 00:00+00');
+CREATE TEMP TABLE initech_dates AS
+    SELECT seq, logged_at FROM tenant_rls.audit_batch WHERE tenant = 'initech' AND seq <= 2;
 ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
 UPDATE tenant_rls.audit_batch SET logged_at = '2001-01-15 00:00+00' WHERE tenant = 'initech' AND seq <= 2;
 ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
 SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify('initech');
 SELECT tenant_rls.audit_purge('2001-02-01 00:00+00') AS purged;
+SELECT count(*) AS still_there FROM tenant_rls.audit_batch WHERE tenant = 'initech' AND seq <= 2;
+SELECT count(*) AS anchors FROM tenant_rls.audit_anchor;
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_batch b SET logged_at = d.logged_at FROM initech_dates d
+ WHERE b.tenant = 'initech' AND b.seq = d.seq;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify('initech');
+-- purge of whole partitions: the old month's partition goes (the purges of
+-- batches, with the anchors they record, are in test/t/040_audit_tamper.pl
+-- and 044_audit_purge_order.pl, whose batches are written into the default
+-- partition before a cut)
+SELECT tenant_rls.audit_purge('2001-02-01 00:00+00') AS purged;
 SELECT to_regclass('tenant_rls.audit_batch_p200101') AS dropped;
-SELECT partitions, entries FROM tenant_rls.audit_purge_log ORDER BY entries DESC LIMIT 1;
+SELECT partitions, entries FROM tenant_rls.audit_purge_log ORDER BY purged_at DESC LIMIT 1;
 SELECT tenant, seq FROM tenant_rls.audit_anchor ORDER BY tenant;
 SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify();
 -- the partitions' bounds are read under ISO and UTC, whatever the session's

@@ -103,6 +103,7 @@
 #include "guc.h"
 
 PG_FUNCTION_INFO_V1(tenant_rls_audit_verify);
+PG_FUNCTION_INFO_V1(tenant_rls_audit_anchors_recorded);
 PG_FUNCTION_INFO_V1(tenant_rls_audit_purge);
 PG_FUNCTION_INFO_V1(tenant_rls_audit_adopt_default_batches);
 PG_FUNCTION_INFO_V1(tenant_rls_audit_key);
@@ -3591,6 +3592,19 @@ verify_anchors(void)
 	return ok;
 }
 
+/* _audit_anchors_recorded(): verify_anchors(), for audit_verify_head() */
+Datum
+tenant_rls_audit_anchors_recorded(PG_FUNCTION_ARGS)
+{
+	bool		ok;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ok = verify_anchors();
+	SPI_finish();
+	PG_RETURN_BOOL(ok);
+}
+
 Datum
 tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 {
@@ -3655,6 +3669,58 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
  * audit_purge(before timestamptz)
  * ---------------------------------------------------------------------
  */
+/*
+ * The batch that becomes each chain's purge anchor (the last one a purge
+ * removes) must be as its writer hashed it.  The anchor is where
+ * audit_verify() starts the chain afterwards, and the purge picks batches by
+ * logged_at: a superuser who moved a tenant's recent batches into the purged
+ * range (logged_at edited, which changes no stored hash) would otherwise have
+ * them removed by a genuine purge, and the chain would verify from the
+ * anchor on (review rev39b).  The hash covers logged_at, and logged_at never
+ * goes back along a chain, so a genuine anchor older than "before" means
+ * every batch before it was older too; an anchor whose hash was recomputed
+ * no longer links to the batch after it (audit_verify() reports that), or,
+ * when it was the last one, differs from a head exported before
+ * (audit_verify_head()).  srcfull selects BATCH_COLUMNS of what goes ($1:
+ * before).
+ */
+static void
+check_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args)
+{
+	char	   *sql = psprintf("SELECT DISTINCT ON (COALESCE(tenant, '')) * FROM (%s) s"
+							   " ORDER BY COALESCE(tenant, ''), seq DESC", srcfull);
+
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the batches to purge");
+	check_batch_desc(SPI_tuptable->tupdesc, "audit_batch");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[AB_NATTS];
+		bool		nulls[AB_NATTS];
+		uint8		stored_prev[AUDIT_HASH_LEN];
+		uint8		stored_hash[AUDIT_HASH_LEN];
+		uint8		computed[AUDIT_HASH_LEN];
+
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+		if (!nulls[AB_PREV_HASH] && get_hash(values[AB_PREV_HASH], stored_prev) &&
+			!nulls[AB_HASH] && get_hash(values[AB_HASH], stored_hash))
+		{
+			batch_hash(stored_prev, values, nulls, computed);
+			if (memcmp(stored_hash, computed, AUDIT_HASH_LEN) == 0)
+				continue;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("batch %lld of %s, the last one of its chain the purge would remove, was modified",
+						(long long) DatumGetInt64(values[AB_SEQ]),
+						nulls[AB_TENANT] ? "the chain without tenant"
+						: psprintf("tenant %s", quote_literal_cstr(TextDatumGetCString(values[AB_TENANT])))),
+				 errdetail("Its hash does not match its contents. A purge starts each chain anew after the last batch it removes: it would record a modified batch as genuine, and batches moved into the purged range by an edit of their logged_at would no longer be missed."),
+				 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see what was changed, and put the batches back from a backup before purging.")));
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
 /*
  * Into SPI_tuptable: the partitions to drop whole, those whose range ends at
  * or before "before" ($1): by their bounds, not their names (a partition
@@ -3891,6 +3957,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		Oid			argtypes[1] = {TIMESTAMPTZOID};
 		Datum		args[1] = {TimestampTzGetDatum(before)};
 		StringInfoData src;
+		StringInfoData srcfull;
 		StringInfoData sql;
 		StringInfoData partarr;
 		ListCell   *lc;
@@ -3932,6 +3999,9 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		initStringInfo(&src);
 		appendStringInfoString(&src, "SELECT tenant, seq, hash, entries, logged_at, NULL::pg_catalog.text AS part"
 							   " FROM tenant_rls.audit_batch_default WHERE logged_at OPERATOR(pg_catalog.<) $1");
+		initStringInfo(&srcfull);
+		appendStringInfoString(&srcfull, "SELECT " BATCH_COLUMNS
+							   " FROM tenant_rls.audit_batch_default WHERE logged_at OPERATOR(pg_catalog.<) $1");
 		foreach(lc, parts)
 		{
 			List	   *part = lfirst(lc);
@@ -3941,6 +4011,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 				elog(ERROR, "could not lock %s", q);
 			appendStringInfo(&src, " UNION ALL SELECT tenant, seq, hash, entries, logged_at, %s FROM %s",
 							 quote_literal_cstr(psprintf("%s.%s", (char *) linitial(part), (char *) lsecond(part))), q);
+			appendStringInfo(&srcfull, " UNION ALL SELECT " BATCH_COLUMNS " FROM %s", q);
 		}
 
 		/*
@@ -3983,6 +4054,8 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 					 errmsg("the audit log's purge anchors are not those the last purge recorded"),
 					 errdetail("tenant_rls.audit_anchor was changed since the last audit_purge() (or the PURGE entry that recorded it is gone): a purge now would record the changed anchors as genuine, and batches deleted up to a forged anchor would no longer be found."),
 					 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see which chains are affected, and put back tenant_rls.audit_anchor (or the partition of the log that holds the last PURGE entry) from a backup before purging.")));
+
+		check_purge_anchors(srcfull.data, argtypes, args);
 
 		/* the anchors: last purged (seq, hash) per tenant */
 		resetStringInfo(&sql);

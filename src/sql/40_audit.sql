@@ -906,15 +906,27 @@ REVOKE ALL ON FUNCTION tenant_rls.audit_verify(text) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.audit_verify(text) IS
     'checks the hash chain of one tenant (NULL: every tenant) and names the first bad entry';
 
+-- Are the purge anchors those the last purge recorded (its PURGE entry's
+-- digest; audit_verify() checks the same)?  For audit_verify_head().
+CREATE FUNCTION tenant_rls._audit_anchors_recorded() RETURNS boolean
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_anchors_recorded';
+REVOKE ALL ON FUNCTION tenant_rls._audit_anchors_recorded() FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls._audit_anchors_recorded() IS
+    'internal: whether tenant_rls.audit_anchor matches the digest the last audit_purge() recorded in its PURGE entry';
+
 -- An exported chain head checked against the log (doc/audit.md, Limit under
 -- Tamper evidence): audit_verify() proves a chain consistent, not that it is
 -- the chain of yesterday; a superuser who rewrites its end and its head, or
 -- deletes its newest batches and sets the head back, leaves one that
 -- verifies.  A head exported to a place such a superuser cannot write must
 -- still be there, with its hash: batch seq of the tenant, or, once purged,
--- the purge anchor when it is that batch.  The hashes are public values,
--- compared as such.
-CREATE FUNCTION tenant_rls.audit_verify_head(tenant text, seq bigint, hash bytea)
+-- the purge anchor when it is that batch.  A head purged past is checked by
+-- its logged_at, when exported: some purge recorded in the log (its PURGE
+-- entry, in the chain without tenant) must have removed batches logged that
+-- late.  The hashes are public values, compared as such.
+CREATE FUNCTION tenant_rls.audit_verify_head(tenant text, seq bigint, hash bytea,
+                                             logged_at timestamptz DEFAULT NULL)
     RETURNS TABLE (ok boolean, reason text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -923,7 +935,9 @@ DECLARE
     t       text COLLATE "C" := audit_verify_head.tenant;
     n       bigint := audit_verify_head.seq;
     h       bytea := audit_verify_head.hash;
+    lat     timestamptz := audit_verify_head.logged_at;
     k       bigint;
+    copies  bigint;
     found_h bytea;
     head    tenant_rls.audit_chain%ROWTYPE;
     anchor  tenant_rls.audit_anchor%ROWTYPE;
@@ -956,13 +970,16 @@ BEGIN
     -- the batch, through the tenant's range of the audit_key index (a batch
     -- moved out of it is reported by audit_verify())
     k := tenant_rls.audit_tenant_key(t);
-    SELECT b.hash INTO found_h FROM tenant_rls.audit_batch b
+    SELECT pg_catalog.count(*), (pg_catalog.array_agg(b.hash))[1] INTO copies, found_h FROM tenant_rls.audit_batch b
      WHERE b.audit_key OPERATOR(pg_catalog.>=) k
        AND b.audit_key OPERATOR(pg_catalog.<=) (k OPERATOR(pg_catalog.+) 4294967295)
        AND COALESCE(b.tenant, '') OPERATOR(pg_catalog.=) t
-       AND b.seq OPERATOR(pg_catalog.=) n
-     ORDER BY b.logged_at LIMIT 1;
-    IF FOUND THEN
+       AND b.seq OPERATOR(pg_catalog.=) n;
+    IF copies OPERATOR(pg_catalog.>) 1 THEN
+        RETURN QUERY SELECT false, pg_catalog.format(
+            'batch %s is in the log %s times: batches were inserted (audit_verify() names the first bad one)', n, copies);
+        RETURN;
+    ELSIF copies OPERATOR(pg_catalog.=) 1 THEN
         IF found_h OPERATOR(pg_catalog.=) h THEN
             RETURN QUERY SELECT true, pg_catalog.format('batch %s has the exported hash', n);
         ELSE
@@ -972,35 +989,58 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO anchor FROM tenant_rls.audit_anchor a WHERE a.tenant OPERATOR(pg_catalog.=) t;
-    IF FOUND AND anchor.seq OPERATOR(pg_catalog.>=) n THEN
-        IF anchor.seq OPERATOR(pg_catalog.>) n THEN
-            RETURN QUERY SELECT NULL::boolean, pg_catalog.format(
-                'batch %s was purged (the chain now starts after batch %s, purged at %s): check a head exported since',
-                n, anchor.seq, anchor.purged_at);
-        ELSIF anchor.hash OPERATOR(pg_catalog.=) h THEN
+    IF FOUND AND anchor.seq OPERATOR(pg_catalog.>=) n AND NOT tenant_rls._audit_anchors_recorded() THEN
+        RETURN QUERY SELECT false, pg_catalog.format(
+            'batch %s was purged, but the purge anchors are not those the last purge recorded: anchors were added, changed or deleted (audit_verify() names the chains)', n);
+        RETURN;
+    ELSIF FOUND AND anchor.seq OPERATOR(pg_catalog.=) n THEN
+        IF anchor.hash OPERATOR(pg_catalog.=) h THEN
             RETURN QUERY SELECT true, pg_catalog.format('batch %s was purged; the purge anchor has the exported hash', n);
         ELSE
             RETURN QUERY SELECT false, pg_catalog.format(
                 'the purge anchor (batch %s) does not have the exported hash: the anchor or the chain up to it was rewritten', n);
         END IF;
         RETURN;
+    ELSIF FOUND AND anchor.seq OPERATOR(pg_catalog.>) n THEN
+        -- purged past: by a purge that removed batches logged as late as
+        -- this one?  The PURGE entries are in the chain without tenant.
+        k := tenant_rls.audit_tenant_key('');
+        IF lat IS NOT NULL AND NOT EXISTS (
+            SELECT FROM tenant_rls.audit_batch b, tenant_rls.audit_entries(b.payload) e
+             WHERE b.audit_key OPERATOR(pg_catalog.>=) k
+               AND b.audit_key OPERATOR(pg_catalog.<=) (k OPERATOR(pg_catalog.+) 4294967295)
+               AND b.tenant IS NULL
+               AND b.schema_name OPERATOR(pg_catalog.=) 'tenant_rls'
+               AND b.table_name OPERATOR(pg_catalog.=) 'audit_log'
+               AND e.operation OPERATOR(pg_catalog.=) 'PURGE'
+               AND (e.new_row OPERATOR(pg_catalog.->>) 'before')::timestamptz OPERATOR(pg_catalog.>) lat) THEN
+            RETURN QUERY SELECT false, pg_catalog.format(
+                'batch %s was purged, but no purge recorded in the log removed batches logged as late as it (%s): batches were moved into the purged range before a purge',
+                n, lat);
+        ELSE
+            RETURN QUERY SELECT NULL::boolean, pg_catalog.format(
+                'batch %s was purged (the chain now starts after batch %s, purged at %s): check a head exported since',
+                n, anchor.seq, anchor.purged_at);
+        END IF;
+        RETURN;
     END IF;
     SELECT * INTO head FROM tenant_rls.audit_chain c WHERE c.tenant OPERATOR(pg_catalog.=) t;
     IF NOT FOUND THEN
         RETURN QUERY SELECT false, pg_catalog.format(
-            'batch %s is missing and the tenant has no chain head: its batches and head were deleted', n);
+            'batch %s is not in the log and the tenant has no chain head: its batches and head were deleted', n);
     ELSIF head.seq OPERATOR(pg_catalog.<) n THEN
         RETURN QUERY SELECT false, pg_catalog.format(
-            'batch %s is missing and the chain head (batch %s) is behind the exported head: the batches after batch %s were deleted and the head set back',
+            'batch %s is not in the log and the chain head (batch %s) is behind the exported head: the batches after batch %s were deleted and the head set back',
             n, head.seq, head.seq);
     ELSE
-        RETURN QUERY SELECT false, pg_catalog.format('batch %s is missing: it was deleted', n);
+        RETURN QUERY SELECT false, pg_catalog.format(
+            'batch %s is not in the log: it was deleted, or went with a partition of the log (audit_verify() says which)', n);
     END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION tenant_rls.audit_verify_head(text, bigint, bytea) FROM PUBLIC;
-COMMENT ON FUNCTION tenant_rls.audit_verify_head(text, bigint, bytea) IS
-    'checks a chain head exported earlier (tenant, seq, hash of tenant_rls.audit_chain) against the log: the batch must still have that hash';
+REVOKE ALL ON FUNCTION tenant_rls.audit_verify_head(text, bigint, bytea, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls.audit_verify_head(text, bigint, bytea, timestamptz) IS
+    'checks a chain head exported earlier (tenant, seq, hash, logged_at of tenant_rls.audit_chain) against the log';
 
 CREATE FUNCTION tenant_rls.audit_purge(before timestamptz) RETURNS bigint
     LANGUAGE c SECURITY DEFINER

@@ -8,6 +8,8 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
+use TenantRlsTest qw($drop_audit_partitions);
 
 my $node = PostgreSQL::Test::Cluster->new('audit_tamper');
 $node->init;
@@ -122,8 +124,11 @@ is($node->safe_psql('postgres',
 is(check_heads('postgres', $exported),
 	'ten0:true ten1:true ten2:true ten3:true ten4:false ten5:true ten6:true ten7:true',
 	'exported heads: the deleted tail is caught');
-is(check_heads('postgres', "('ten4', 20, sha256(''))", 1), 'false|batch 20 is missing: it was deleted',
+is(check_heads('postgres', "('ten4', 20, sha256(''))", 1), 'false|batch 20 is not in the log: it was deleted, or went with a partition of the log (audit_verify() says which)',
 	'... and named');
+is(check_heads('postgres', "('ten3', 9, sha256(''))", 1),
+	'false|batch 9 is in the log 2 times: batches were inserted (audit_verify() names the first bad one)',
+	'a head exported at a batch that was copied in again: named, whatever the copies\' hashes');
 
 # Review rev39 aud L1: the newest batches deleted and the chain head set back
 # to the batch now last (seq, hash, logged_at copied) verify; only the head
@@ -143,7 +148,7 @@ ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard;
 });
 like(verify('tl'), qr/^t\|\|/, 'a deleted tail with its head set back verifies (the documented limit)');
 is(check_heads('postgres', $tl, 1),
-	'false|batch 5 is missing and the chain head (batch 3) is behind the exported head: the batches after batch 3 were deleted and the head set back',
+	'false|batch 5 is not in the log and the chain head (batch 3) is behind the exported head: the batches after batch 3 were deleted and the head set back',
 	'the head exported before names it');
 $node->safe_psql('postgres', join('', map { "INSERT INTO public.t VALUES ($_, 'tl', 'w');\n" } 8006 .. 8007));
 like(verify('tl'), qr/^t\|\|/, 'the forged chain goes on and verifies');
@@ -166,7 +171,7 @@ ALTER TABLE tenant_rls.audit_chain ENABLE ALWAYS TRIGGER audit_guard;
 is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_verify() WHERE tenant = 'gn'}), '0',
 	'a chain deleted whole is not in audit_verify()');
 is(check_heads('postgres', $gn, 1),
-	'false|batch 2 is missing and the tenant has no chain head: its batches and head were deleted',
+	'false|batch 2 is not in the log and the tenant has no chain head: its batches and head were deleted',
 	'the head exported before names it');
 
 # the head's logged_at moved into the future (review rev21c: not verified; every
@@ -321,25 +326,48 @@ like($err, qr/DELETE of tenant_rls.audit_batch is not allowed/, 'restored log is
 
 # after a purge: the anchor says the chain went on past the purged batches,
 # so every later batch and the chain head deleted is not an empty chain
+# The batches are written into the default partition (the month's partition
+# dropped, the maintenance worker off), where a purge cuts at any time: the
+# first batch of each tenant, the cut, the others.
 $node->safe_psql('postgres', 'CREATE DATABASE purged');
+$node->safe_psql('postgres', 'ALTER DATABASE purged SET tenant_rls.audit_maintain_worker = off');
 $node->safe_psql('purged', q{
 CREATE EXTENSION tenant_rls;
 CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
 SELECT tenant_rls.enable_audit('public.p');
-});
+} . $drop_audit_partitions);
 $node->safe_psql('purged',
-	join('', map { "INSERT INTO public.p VALUES ($_, 'pt' || ($_ % 2), 'v$_');\n" } 1 .. 8));
+	join('', map { "INSERT INTO public.p VALUES ($_, 'pt' || ($_ % 2), 'v$_');\n" } 1 .. 2));
+usleep(100_000);
+my $cut = $node->safe_psql('purged', 'SELECT clock_timestamp()');
+usleep(100_000);
+$node->safe_psql('purged',
+	join('', map { "INSERT INTO public.p VALUES ($_, 'pt' || ($_ % 2), 'v$_');\n" } 3 .. 8));
 # batch 1 of pt0 as a head exported when it was the last one
 my $pt0_1 = $node->safe_psql('purged',
 	q{SELECT format('(%L, %s, %L::bytea)', tenant, seq, hash) FROM tenant_rls.audit_batch WHERE tenant = 'pt0' AND seq = 1});
-# the first batch of each tenant into an old month, which is then purged
+# a superuser who moves all of pt1's batches before the cut (logged_at
+# edited) to have a genuine purge remove them: refused, as the last batch it
+# would remove was modified (review rev39b: the purge removed them and
+# anchored the chain past them, and every check passed)
 $node->safe_psql('purged', q{
-SELECT tenant_rls.audit_create_partition('2001-01-15 00:00+00');
+CREATE TABLE public.saved_dates AS SELECT tenant, seq, logged_at FROM tenant_rls.audit_batch WHERE tenant = 'pt1';
 ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
-UPDATE tenant_rls.audit_batch SET logged_at = '2001-01-15 00:00+00' WHERE seq = 1;
+UPDATE tenant_rls.audit_batch SET logged_at = logged_at - interval '1 hour' WHERE tenant = 'pt1';
 ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
-SELECT tenant_rls.audit_purge('2001-02-01 00:00+00');
 });
+($ret, $out, $err) = $node->psql('purged', qq{SELECT tenant_rls.audit_purge('$cut')});
+like($err, qr/ERROR:  batch 4 of tenant 'pt1', the last one of its chain the purge would remove, was modified/,
+	'a purge refuses to remove batches moved into its range');
+$node->safe_psql('purged', q{
+ALTER TABLE tenant_rls.audit_batch DISABLE TRIGGER audit_guard;
+UPDATE tenant_rls.audit_batch b SET logged_at = d.logged_at FROM public.saved_dates d
+ WHERE b.tenant = 'pt1' AND b.seq = d.seq;
+ALTER TABLE tenant_rls.audit_batch ENABLE ALWAYS TRIGGER audit_guard;
+DROP TABLE public.saved_dates;
+});
+is($node->safe_psql('purged', q{SELECT count(*) FROM tenant_rls.audit_anchor}), '0', '... and records no anchor');
+is($node->safe_psql('purged', qq{SELECT tenant_rls.audit_purge('$cut')}), '2', 'the purge at the cut removes the first batches');
 is($node->safe_psql('purged', q{SELECT string_agg(tenant || ':' || seq, ' ' ORDER BY tenant) FROM tenant_rls.audit_anchor}),
 	'pt0:1 pt1:1', 'purge anchored both chains');
 # a head exported at the purged batch: the anchor has its hash
@@ -385,11 +413,10 @@ ALTER TABLE tenant_rls.audit_anchor ENABLE ALWAYS TRIGGER audit_guard;
 like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt0')}),
 	qr/^f\|2\|the purge anchor of this chain \(batch 2\) is not among those the last purge recorded/,
 	'an anchor moved up by hand is caught');
-# a head exported at batch 1 can no longer be checked against the log: the
-# chain now starts after batch 2 (audit_verify() is what catches the forgery)
-like(check_heads('purged', $pt0_1, 1),
-	qr/^null\|batch 1 was purged \(the chain now starts after batch 2, purged at [^)]+\): check a head exported since$/,
-	'an exported head older than the anchor is reported unknown');
+# and by audit_verify_head() of a head exported at a batch purged since
+is(check_heads('purged', $pt0_1, 1),
+	'false|batch 1 was purged, but the purge anchors are not those the last purge recorded: anchors were added, changed or deleted (audit_verify() names the chains)',
+	'an exported head at a purged batch: the forged anchor is named');
 # an anchor added by hand for a chain never purged
 $node->safe_psql('purged', q{INSERT INTO public.p VALUES (100, 'pt2', 'x'), (101, 'pt2', 'y')});
 $node->safe_psql('purged', q{INSERT INTO public.p VALUES (102, 'pt2', 'z')});
@@ -437,6 +464,44 @@ $node->safe_psql('purged', "ALTER TABLE tenant_rls.audit_batch DETACH PARTITION 
 like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_rls.audit_verify('pt0')}),
 	qr/^f\|1\|the purge anchor of this chain \(batch 1\) .*the PURGE entry that recorded them is gone.*; also: batches? \d+.* missing.*detached/,
 	'with the partition of the last PURGE entry detached, the batches that went with it are named too');
+
+# An exported head that a genuine purge went past: unknown (the export is
+# older than the log), unless its logged_at was exported too and no purge
+# recorded in the log removed batches that late (batches moved into the
+# purged range with their hashes recomputed, which the purge's own check of
+# the last batch it removes cannot see once they are consistent).
+$node->safe_psql('postgres', 'CREATE DATABASE purged2');
+$node->safe_psql('postgres', 'ALTER DATABASE purged2 SET tenant_rls.audit_maintain_worker = off');
+$node->safe_psql('purged2', q{
+CREATE EXTENSION tenant_rls;
+CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT tenant_rls.enable_audit('public.p');
+} . $drop_audit_partitions);
+$node->safe_psql('purged2', q{INSERT INTO public.p VALUES (1, 'q', 'a'); INSERT INTO public.p VALUES (2, 'q', 'b');});
+my $with_time = q{SELECT format('(%L, %s, %L::bytea, %L::timestamptz)', tenant, seq, hash, logged_at)
+                    FROM tenant_rls.audit_batch WHERE tenant = 'q' AND seq = };
+my ($q1, $q2) = map { $node->safe_psql('purged2', $with_time . $_) } 1 .. 2;
+usleep(100_000);
+$cut = $node->safe_psql('purged2', 'SELECT clock_timestamp()');
+usleep(100_000);
+$node->safe_psql('purged2', q{INSERT INTO public.p VALUES (3, 'q', 'c')});
+my $q3_time = $node->safe_psql('purged2', q{SELECT logged_at FROM tenant_rls.audit_chain WHERE tenant = 'q'});
+is($node->safe_psql('purged2', qq{SELECT tenant_rls.audit_purge('$cut')}), '2', 'purged2: batches 1 and 2 purged');
+sub check4
+{
+	my ($heads) = @_;
+	return $node->safe_psql('purged2',
+		qq{SELECT coalesce(v.ok::text, 'null') || '|' || v.reason
+             FROM (VALUES $heads) e(t, s, h, l), tenant_rls.audit_verify_head(e.t, e.s, e.h, e.l) v});
+}
+is(check4($q2), 'true|batch 2 was purged; the purge anchor has the exported hash', 'purged2: the head at the anchor checks out');
+like(check4($q1), qr/^null\|batch 1 was purged \(the chain now starts after batch 2, purged at [^)]+\): check a head exported since$/,
+	'purged2: a head the purge went past is unknown');
+(my $q1_late = $q1) =~ s/'[^']*'::timestamptz/'$q3_time'::timestamptz/;
+is(check4($q1_late),
+	"false|batch 1 was purged, but no purge recorded in the log removed batches logged as late as it ($q3_time): batches were moved into the purged range before a purge",
+	'purged2: a head logged after every purge\'s cut but purged is caught');
+is($node->safe_psql('purged2', $all_ok), '2/2', 'purged2: the chains verify');
 
 $node->stop;
 done_testing();
