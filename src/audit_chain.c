@@ -3681,14 +3681,21 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
  * every batch before it was older too; an anchor whose hash was recomputed
  * no longer links to the batch after it (audit_verify() reports that), or,
  * when it was the last one, differs from a head exported before
- * (audit_verify_head()).  srcfull selects BATCH_COLUMNS of what goes ($1:
- * before).
+ * (audit_verify_head()).  srcfull selects (chain key t, seq, tableoid r,
+ * ctid c) of what goes ($1: before): the last batch of each chain is found
+ * by its chain key and seq (a hash aggregate, no sort of what goes), then
+ * read whole by its ctid.
  */
 static void
 check_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args)
 {
-	char	   *sql = psprintf("SELECT DISTINCT ON (COALESCE(tenant, '')) * FROM (%s) s"
-							   " ORDER BY COALESCE(tenant, ''), seq DESC", srcfull);
+	char	   *sql = psprintf("WITH s AS MATERIALIZED (%s),"
+							   " a AS (SELECT t, pg_catalog.max(seq) AS m FROM s GROUP BY t),"
+							   " w AS MATERIALIZED (SELECT s.r, s.c FROM s JOIN a ON s.t OPERATOR(pg_catalog.=) a.t"
+							   " AND s.seq OPERATOR(pg_catalog.=) a.m)"
+							   " SELECT " BATCH_COLUMNS " FROM tenant_rls.audit_batch b"
+							   " WHERE b.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT w.c FROM w))"
+							   " AND (b.tableoid, b.ctid) IN (SELECT w.r, w.c FROM w)", srcfull);
 
 	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the batches to purge");
@@ -4000,7 +4007,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		appendStringInfoString(&src, "SELECT tenant, seq, hash, entries, logged_at, NULL::pg_catalog.text AS part"
 							   " FROM tenant_rls.audit_batch_default WHERE logged_at OPERATOR(pg_catalog.<) $1");
 		initStringInfo(&srcfull);
-		appendStringInfoString(&srcfull, "SELECT " BATCH_COLUMNS
+		appendStringInfoString(&srcfull, "SELECT COALESCE(tenant, '') AS t, seq, tableoid AS r, ctid AS c"
 							   " FROM tenant_rls.audit_batch_default WHERE logged_at OPERATOR(pg_catalog.<) $1");
 		foreach(lc, parts)
 		{
@@ -4011,7 +4018,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 				elog(ERROR, "could not lock %s", q);
 			appendStringInfo(&src, " UNION ALL SELECT tenant, seq, hash, entries, logged_at, %s FROM %s",
 							 quote_literal_cstr(psprintf("%s.%s", (char *) linitial(part), (char *) lsecond(part))), q);
-			appendStringInfo(&srcfull, " UNION ALL SELECT " BATCH_COLUMNS " FROM %s", q);
+			appendStringInfo(&srcfull, " UNION ALL SELECT COALESCE(tenant, ''), seq, tableoid, ctid FROM %s", q);
 		}
 
 		/*
