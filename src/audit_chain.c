@@ -1658,6 +1658,16 @@ static int	deferred_level = 0;
 static bool xact_purged = false;
 
 /*
+ * The digest of the anchors the last audit_purge() of this transaction
+ * recorded in its PURGE entry (written at commit, so not in the log yet):
+ * a second purge checks the anchors against it (review rev39c: it checked
+ * nothing, and anchors forged between the two were recorded as genuine).
+ * xact_anchors_have false: there were none.
+ */
+static bool xact_anchors_have = false;
+static char xact_anchors_hex[2 * AUDIT_HASH_LEN + 1];
+
+/*
  * The end of this backend's last commit record that deferred batches, and
  * their tenants (NIL and last_deferred_all: too many to list): a later
  * commit of it that writes batches of one of those tenants itself first
@@ -3443,6 +3453,21 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 								  (long long) seq, timestamptz_to_str(DatumGetTimestampTz(values[AB_LOGGED_AT])));
 				break;
 			}
+			/*
+			 * Dated before the batch before it: no writer does that either
+			 * (write_batch() dates a batch at least at its chain head's
+			 * logged_at), and audit_purge() relies on it: a genuine anchor
+			 * older than its cut means every batch before it was older too.
+			 * Batches backdated with their hashes recomputed (review rev39c).
+			 */
+			if (!TIMESTAMP_IS_NOBEGIN(last_logged_at) &&
+				DatumGetTimestampTz(values[AB_LOGGED_AT]) < last_logged_at)
+			{
+				bad_seq = seq;
+				reason = psprintf("batch %lld is dated before the batch before it (%s): batches were backdated",
+								  (long long) seq, timestamptz_to_str(DatumGetTimestampTz(values[AB_LOGGED_AT])));
+				break;
+			}
 			memcpy(prev, stored_hash, AUDIT_HASH_LEN);
 			last_logged_at = DatumGetTimestampTz(values[AB_LOGGED_AT]);
 			expected++;
@@ -3549,14 +3574,17 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
  * tenant_rls.audit_log (its own integrity is that chain's, checked by
  * audit_verify() and audit_verify('')); its document holds
  * "anchors": "<hex>" (or null: there were none).  The payload is searched,
- * not decoded, so a damaged one cannot make verification fail.  A PURGE
- * entry without the field (written before it existed) is not checked.
+ * not decoded, so a damaged one cannot make verification fail; one without
+ * the field does not match.  read_only: with the caller's snapshot (false:
+ * a new one, which audit_purge() needs after taking its locks: with the
+ * snapshot of its statement, anchors forged by a data-modifying WITH of that
+ * statement were not seen, and then recorded as genuine (review rev39c)).
  */
 static bool
-verify_anchors(void)
+verify_anchors(bool read_only)
 {
 	char		hex[2 * AUDIT_HASH_LEN + 1];
-	bool		have = anchors_digest(true, hex);
+	bool		have = anchors_digest(read_only, hex);
 	int64		region = audit_tenant_key("", 0);
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		args[2] = {Int64GetDatum(region), Int64GetDatum(region + (int64) UINT64CONST(0xFFFFFFFF))};
@@ -3572,7 +3600,7 @@ verify_anchors(void)
 							  " AND schema_name OPERATOR(pg_catalog.=) 'tenant_rls'"
 							  " AND table_name OPERATOR(pg_catalog.=) 'audit_log'"
 							  " ORDER BY seq DESC LIMIT 1",
-							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+							  2, argtypes, args, NULL, read_only, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the audit log");
 	if (SPI_processed == 0)
 	{
@@ -3582,12 +3610,8 @@ verify_anchors(void)
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	payload = isnull ? NULL : DatumGetByteaPP(d);
 	want = have ? psprintf("%s\"%s\"", field, hex) : psprintf("%snull", field);
-	if (payload == NULL)
-		ok = false;
-	else if (memmem_bytes(VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload), field, strlen(field)) == NULL)
-		ok = true;				/* a PURGE entry of before the digest */
-	else
-		ok = memmem_bytes(VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload), want, strlen(want)) != NULL;
+	ok = payload != NULL &&
+		memmem_bytes(VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload), want, strlen(want)) != NULL;
 	SPI_freetuptable(SPI_tuptable);
 	return ok;
 }
@@ -3600,7 +3624,7 @@ tenant_rls_audit_anchors_recorded(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ok = verify_anchors();
+	ok = verify_anchors(true);
 	SPI_finish();
 	PG_RETURN_BOOL(ok);
 }
@@ -3656,7 +3680,7 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 			misplaced[i] = isnull ? 0 : DatumGetInt64(m);
 		}
 		SPI_freetuptable(SPI_tuptable);
-		anchors_ok = verify_anchors();
+		anchors_ok = verify_anchors(true);
 		for (uint64 i = 0; i < n; i++)
 			verify_one(keys[i], misplaced[i], anchors_ok, rsinfo->setResult, rsinfo->setDesc);
 	}
@@ -3669,6 +3693,16 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
  * audit_purge(before timestamptz)
  * ---------------------------------------------------------------------
  */
+/* Are the anchors those this transaction's last purge recorded? */
+static bool
+anchors_are_xact_ones(void)
+{
+	char		hex[2 * AUDIT_HASH_LEN + 1];
+	bool		have = anchors_digest(false, hex);
+
+	return have == xact_anchors_have && (!have || strcmp(hex, xact_anchors_hex) == 0);
+}
+
 /*
  * The batch that becomes each chain's purge anchor (the last one a purge
  * removes) must be as its writer hashed it.  The anchor is where
@@ -3684,10 +3718,11 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
  * (audit_verify_head()).  srcfull selects (chain key t, seq, tableoid r,
  * ctid c) of what goes ($1: before): the last batch of each chain is found
  * by its chain key and seq (a hash aggregate, no sort of what goes), then
- * read whole by its ctid.
+ * read whole by its ctid, checked, and recorded as the chain's anchor: the
+ * batches checked are the batches recorded.
  */
 static void
-check_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args)
+record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args)
 {
 	char	   *sql = psprintf("WITH s AS MATERIALIZED (%s),"
 							   " a AS (SELECT t, pg_catalog.max(seq) AS m FROM s GROUP BY t),"
@@ -3695,37 +3730,81 @@ check_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args)
 							   " AND s.seq OPERATOR(pg_catalog.=) a.m)"
 							   " SELECT " BATCH_COLUMNS " FROM tenant_rls.audit_batch b"
 							   " WHERE b.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT w.c FROM w))"
-							   " AND (b.tableoid, b.ctid) IN (SELECT w.r, w.c FROM w)", srcfull);
+							   " AND (b.tableoid, b.ctid) IN (SELECT w.r, w.c FROM w)"
+							   " ORDER BY COALESCE(b.tenant, ''), b.seq", srcfull);
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "audit purge anchors",
+												 ALLOCSET_DEFAULT_SIZES);
+	SPITupleTable *tuptable;
+	uint64		n;
+	int			nanchors = 0;
+	Datum	   *keys;
+	Datum	   *seqs;
+	Datum	   *hashes;
+	char	   *last_key = NULL;
+	Oid			types[3] = {TEXTARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
+	Datum		arrays[3];
 
-	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	/* a new snapshot, taken after the purge's locks: what the DELETE sees */
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the batches to purge");
-	check_batch_desc(SPI_tuptable->tupdesc, "audit_batch");
-	for (uint64 i = 0; i < SPI_processed; i++)
+	tuptable = SPI_tuptable;
+	n = SPI_processed;
+	check_batch_desc(tuptable->tupdesc, "audit_batch");
+	keys = palloc(sizeof(Datum) * (n + 1));
+	seqs = palloc(sizeof(Datum) * (n + 1));
+	hashes = palloc(sizeof(Datum) * (n + 1));
+	for (uint64 i = 0; i < n; i++)
 	{
 		Datum		values[AB_NATTS];
 		bool		nulls[AB_NATTS];
 		uint8		stored_prev[AUDIT_HASH_LEN];
 		uint8		stored_hash[AUDIT_HASH_LEN];
 		uint8		computed[AUDIT_HASH_LEN];
+		bool		ok = false;
+		char	   *key;
+		MemoryContext old;
 
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+		heap_deform_tuple(tuptable->vals[i], tuptable->tupdesc, values, nulls);
+		key = nulls[AB_TENANT] ? pstrdup("") : TextDatumGetCString(values[AB_TENANT]);
+		old = MemoryContextSwitchTo(rowcxt);	/* the detoasted payload */
 		if (!nulls[AB_PREV_HASH] && get_hash(values[AB_PREV_HASH], stored_prev) &&
 			!nulls[AB_HASH] && get_hash(values[AB_HASH], stored_hash))
 		{
 			batch_hash(stored_prev, values, nulls, computed);
-			if (memcmp(stored_hash, computed, AUDIT_HASH_LEN) == 0)
-				continue;
+			ok = memcmp(stored_hash, computed, AUDIT_HASH_LEN) == 0;
 		}
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("batch %lld of %s, the last one of its chain the purge would remove, was modified",
-						(long long) DatumGetInt64(values[AB_SEQ]),
-						nulls[AB_TENANT] ? "the chain without tenant"
-						: psprintf("tenant %s", quote_literal_cstr(TextDatumGetCString(values[AB_TENANT])))),
-				 errdetail("Its hash does not match its contents. A purge starts each chain anew after the last batch it removes: it would record a modified batch as genuine, and batches moved into the purged range by an edit of their logged_at would no longer be missed."),
-				 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see what was changed, and put the batches back from a backup before purging.")));
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("batch %lld of %s, the last one of its chain the purge would remove, was modified",
+							(long long) DatumGetInt64(values[AB_SEQ]),
+							nulls[AB_TENANT] ? "the chain without tenant"
+							: psprintf("tenant %s", quote_literal_cstr(key))),
+					 errdetail("Its hash does not match its contents. A purge starts each chain anew after the last batch it removes: it would record a modified batch as genuine, and batches moved into the purged range by an edit of their logged_at would no longer be missed."),
+					 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see what was changed, and put the batches back from a backup before purging.")));
+		/* a copy of the last batch (audit_verify() reports it) counts once */
+		if (last_key != NULL && strcmp(last_key, key) == 0)
+			continue;
+		last_key = key;
+		keys[nanchors] = CStringGetTextDatum(key);
+		seqs[nanchors] = Int64GetDatum(DatumGetInt64(values[AB_SEQ]));
+		hashes[nanchors] = PointerGetDatum(DatumGetByteaPCopy(values[AB_HASH]));
+		nanchors++;
 	}
-	SPI_freetuptable(SPI_tuptable);
+	SPI_freetuptable(tuptable);
+	MemoryContextDelete(rowcxt);
+
+	arrays[0] = PointerGetDatum(construct_array(keys, nanchors, TEXTOID, -1, false, TYPALIGN_INT));
+	arrays[1] = PointerGetDatum(construct_array(seqs, nanchors, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	arrays[2] = PointerGetDatum(construct_array(hashes, nanchors, BYTEAOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_with_args("INSERT INTO tenant_rls.audit_anchor AS a (tenant, seq, hash, purged_at)"
+							  " SELECT u.t, u.s, u.h, pg_catalog.now() FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) u(t, s, h)"
+							  " ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
+							  " purged_at = excluded.purged_at WHERE a.seq OPERATOR(pg_catalog.<) excluded.seq",
+							  3, types, arrays, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the audit anchors");
 }
 
 /*
@@ -4053,29 +4132,19 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		 * hand since then would be recorded as genuine, and the batches
 		 * deleted below it would never be missed again (review rev36a).  A
 		 * second purge in the same transaction finds the first one's anchors,
-		 * whose PURGE entry is written at commit.
+		 * whose PURGE entry is written at commit: those it recorded
+		 * (xact_anchors_*), or, if it was rolled back to a savepoint, those
+		 * of the log's last PURGE entry.
 		 */
-		if (!purged_before && !verify_anchors())
+		if (!(purged_before && anchors_are_xact_ones()) && !verify_anchors(false))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("the audit log's purge anchors are not those the last purge recorded"),
 					 errdetail("tenant_rls.audit_anchor was changed since the last audit_purge() (or the PURGE entry that recorded it is gone): a purge now would record the changed anchors as genuine, and batches deleted up to a forged anchor would no longer be found."),
 					 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see which chains are affected, and put back tenant_rls.audit_anchor (or the partition of the log that holds the last PURGE entry) from a backup before purging.")));
 
-		check_purge_anchors(srcfull.data, argtypes, args);
-
-		/* the anchors: last purged (seq, hash) per tenant */
-		resetStringInfo(&sql);
-		appendStringInfo(&sql,
-						 "INSERT INTO tenant_rls.audit_anchor AS a (tenant, seq, hash, purged_at)"
-						 " SELECT DISTINCT ON (t) t, seq, hash, pg_catalog.now() FROM"
-						 " (SELECT COALESCE(tenant, '') AS t, seq, hash FROM (%s) s0) s"
-						 " ORDER BY t, seq DESC"
-						 " ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
-						 " purged_at = excluded.purged_at WHERE a.seq OPERATOR(pg_catalog.<) excluded.seq",
-						 src.data);
-		if (SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not record the audit anchors");
+		/* the anchors: last purged (seq, hash) per tenant, checked */
+		record_purge_anchors(srcfull.data, argtypes, args);
 
 		initStringInfo(&partarr);
 		appendStringInfoChar(&partarr, '{');
@@ -4123,8 +4192,12 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 				char		hex[2 * AUDIT_HASH_LEN + 1];
 				char		nulls4[4] = {' ', ' ', ' ', ' '};
 
-				if (anchors_digest(false, hex))
+				xact_anchors_have = anchors_digest(false, hex);
+				if (xact_anchors_have)
+				{
 					a[3] = CStringGetTextDatum(hex);
+					strlcpy(xact_anchors_hex, hex, sizeof(xact_anchors_hex));
+				}
 				else
 					nulls4[3] = 'n';
 				if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_object('before', $1, 'partitions', $2::pg_catalog.text[], 'entries', $3,"

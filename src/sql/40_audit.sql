@@ -921,10 +921,10 @@ COMMENT ON FUNCTION tenant_rls._audit_anchors_recorded() IS
 -- deletes its newest batches and sets the head back, leaves one that
 -- verifies.  A head exported to a place such a superuser cannot write must
 -- still be there, with its hash: batch seq of the tenant, or, once purged,
--- the purge anchor when it is that batch.  A head purged past is checked by
--- its logged_at, when exported: some purge recorded in the log (its PURGE
--- entry, in the chain without tenant) must have removed batches logged that
--- late.  The hashes are public values, compared as such.
+-- the purge anchor when it is that batch.  A head purged is checked by its
+-- logged_at, when exported: some purge recorded in the log (its PURGE entry,
+-- in the chain without tenant) must have cut after it.  The hashes are
+-- public values, compared as such.
 CREATE FUNCTION tenant_rls.audit_verify_head(tenant text, seq bigint, hash bytea,
                                              logged_at timestamptz DEFAULT NULL)
     RETURNS TABLE (ok boolean, reason text)
@@ -939,6 +939,7 @@ DECLARE
     k       bigint;
     copies  bigint;
     found_h bytea;
+    last_cut timestamptz;
     head    tenant_rls.audit_chain%ROWTYPE;
     anchor  tenant_rls.audit_anchor%ROWTYPE;
 BEGIN
@@ -989,38 +990,40 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO anchor FROM tenant_rls.audit_anchor a WHERE a.tenant OPERATOR(pg_catalog.=) t;
-    IF FOUND AND anchor.seq OPERATOR(pg_catalog.>=) n AND NOT tenant_rls._audit_anchors_recorded() THEN
-        RETURN QUERY SELECT false, pg_catalog.format(
-            'batch %s was purged, but the purge anchors are not those the last purge recorded: anchors were added, changed or deleted (audit_verify() names the chains)', n);
-        RETURN;
-    ELSIF FOUND AND anchor.seq OPERATOR(pg_catalog.=) n THEN
-        IF anchor.hash OPERATOR(pg_catalog.=) h THEN
-            RETURN QUERY SELECT true, pg_catalog.format('batch %s was purged; the purge anchor has the exported hash', n);
-        ELSE
+    IF FOUND AND anchor.seq OPERATOR(pg_catalog.>=) n THEN
+        IF NOT tenant_rls._audit_anchors_recorded() THEN
             RETURN QUERY SELECT false, pg_catalog.format(
-                'the purge anchor (batch %s) does not have the exported hash: the anchor or the chain up to it was rewritten', n);
+                'batch %s was purged, but the purge anchors are not those the last purge recorded: anchors were added, changed or deleted (audit_verify() names the chains)', n);
+            RETURN;
         END IF;
-        RETURN;
-    ELSIF FOUND AND anchor.seq OPERATOR(pg_catalog.>) n THEN
-        -- purged past: by a purge that removed batches logged as late as
-        -- this one?  The PURGE entries are in the chain without tenant.
-        k := tenant_rls.audit_tenant_key('');
-        IF lat IS NOT NULL AND NOT EXISTS (
-            SELECT FROM tenant_rls.audit_batch b, tenant_rls.audit_entries(b.payload) e
+        -- a purge that removed it cut after its logged_at: the latest cut of
+        -- the PURGE entries, in the chain without tenant
+        IF lat IS NOT NULL THEN
+            k := tenant_rls.audit_tenant_key('');
+            SELECT pg_catalog.max((e.new_row OPERATOR(pg_catalog.->>) 'before')::timestamptz) INTO last_cut
+              FROM tenant_rls.audit_batch b, tenant_rls.audit_entries(b.payload) e
              WHERE b.audit_key OPERATOR(pg_catalog.>=) k
                AND b.audit_key OPERATOR(pg_catalog.<=) (k OPERATOR(pg_catalog.+) 4294967295)
                AND b.tenant IS NULL
                AND b.schema_name OPERATOR(pg_catalog.=) 'tenant_rls'
                AND b.table_name OPERATOR(pg_catalog.=) 'audit_log'
-               AND e.operation OPERATOR(pg_catalog.=) 'PURGE'
-               AND (e.new_row OPERATOR(pg_catalog.->>) 'before')::timestamptz OPERATOR(pg_catalog.>) lat) THEN
-            RETURN QUERY SELECT false, pg_catalog.format(
-                'batch %s was purged, but no purge recorded in the log removed batches logged as late as it (%s): batches were moved into the purged range before a purge',
-                n, lat);
-        ELSE
+               AND e.operation OPERATOR(pg_catalog.=) 'PURGE';
+            IF last_cut IS NULL OR last_cut OPERATOR(pg_catalog.<=) lat THEN
+                RETURN QUERY SELECT false, pg_catalog.format(
+                    'batch %s was purged, but no purge recorded in the log removed batches logged as late as it (%s): batches were moved into the purged range before a purge',
+                    n, lat);
+                RETURN;
+            END IF;
+        END IF;
+        IF anchor.seq OPERATOR(pg_catalog.>) n THEN
             RETURN QUERY SELECT NULL::boolean, pg_catalog.format(
                 'batch %s was purged (the chain now starts after batch %s, purged at %s): check a head exported since',
                 n, anchor.seq, anchor.purged_at);
+        ELSIF anchor.hash OPERATOR(pg_catalog.=) h THEN
+            RETURN QUERY SELECT true, pg_catalog.format('batch %s was purged; the purge anchor has the exported hash', n);
+        ELSE
+            RETURN QUERY SELECT false, pg_catalog.format(
+                'the purge anchor (batch %s) does not have the exported hash: the anchor or the chain up to it was rewritten', n);
         END IF;
         RETURN;
     END IF;
