@@ -421,11 +421,13 @@ SELECT * FROM tenant_rls.audit_verify_head('acme', (SELECT seq + 1 FROM exported
                                            (SELECT hash FROM exported_heads WHERE tenant = 'acme'));
 SELECT * FROM tenant_rls.audit_verify_head('no such tenant', 1, sha256(''));
 -- bad arguments
+\set SHOW_CONTEXT never
 SELECT * FROM tenant_rls.audit_verify_head(NULL, 1, sha256(''));
 SELECT * FROM tenant_rls.audit_verify_head('acme', 0, sha256(''));
 SELECT * FROM tenant_rls.audit_verify_head('acme', NULL, sha256(''));
 SELECT * FROM tenant_rls.audit_verify_head('acme', 1, '\x00');
 SELECT * FROM tenant_rls.audit_verify_head('acme', 1, NULL);
+\set SHOW_CONTEXT errors
 
 -- column list changes take effect at once (the triggers are recreated)
 SELECT tenant_rls.enable_audit('public.audit_items', columns => ARRAY['qty']);

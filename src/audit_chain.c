@@ -424,53 +424,78 @@ get_hash(Datum d, uint8 *out)
  * one made the rest verify) is caught.  Writes 64 hex digits and a NUL to
  * hex; false if there are no anchors.  Runs under SPI.
  */
-static bool
-anchors_digest(bool read_only, char *hex)
+typedef struct AnchorRow
 {
-	StringInfoData buf;
-	uint8		digest[AUDIT_HASH_LEN];
-	uint64		n;
+	char	   *tenant;
+	int64		seq;
+	bytea	   *hash;
+} AnchorRow;
+
+/* The rows of tenant_rls.audit_anchor in tenant order ("C"), copied out. */
+static AnchorRow *
+read_anchors(bool read_only, int *n)
+{
+	AnchorRow  *rows;
 
 	if (SPI_execute("SELECT tenant, seq, hash FROM tenant_rls.audit_anchor ORDER BY tenant COLLATE \"C\"",
 					read_only, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tenant_rls.audit_anchor");
-	n = SPI_processed;
-	if (n == 0)
-	{
-		SPI_freetuptable(SPI_tuptable);
-		return false;
-	}
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "tenant_rls audit anchors v1");
-	appendStringInfoChar(&buf, '\0');
-	for (uint64 i = 0; i < n; i++)
+	*n = (int) SPI_processed;
+	rows = palloc0(sizeof(AnchorRow) * (*n + 1));
+	for (int i = 0; i < *n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 		Datum		v;
 
-		for (int att = 1; att <= 3; att++)
-		{
-			v = SPI_getbinval(tup, desc, att, &isnull);
-			if (isnull)
-				put_field(&buf, true, NULL, 0);
-			else if (att == 2)
-				put_int64(&buf, DatumGetInt64(v));
-			else
-			{
-				struct varlena *t = PG_DETOAST_DATUM_PACKED(v);
-
-				put_field(&buf, false, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-			}
-		}
+		rows[i].tenant = SPI_getvalue(tup, desc, 1);
+		v = SPI_getbinval(tup, desc, 2, &isnull);
+		rows[i].seq = isnull ? 0 : DatumGetInt64(v);
+		v = SPI_getbinval(tup, desc, 3, &isnull);
+		rows[i].hash = isnull ? NULL : DatumGetByteaPCopy(v);
 	}
 	SPI_freetuptable(SPI_tuptable);
+	return rows;
+}
+
+/*
+ * The digest of some anchors (tenant, seq, hash), in tenant order: 64 hex
+ * digits and a NUL into hex; false if there are none.
+ */
+static bool
+digest_anchors(const AnchorRow *rows, int n, char *hex)
+{
+	StringInfoData buf;
+	uint8		digest[AUDIT_HASH_LEN];
+
+	if (n == 0)
+		return false;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "tenant_rls audit anchors v1");
+	appendStringInfoChar(&buf, '\0');
+	for (int i = 0; i < n; i++)
+	{
+		put_field(&buf, rows[i].tenant == NULL, rows[i].tenant,
+				  rows[i].tenant == NULL ? 0 : strlen(rows[i].tenant));
+		put_int64(&buf, rows[i].seq);
+		put_field(&buf, rows[i].hash == NULL, rows[i].hash == NULL ? NULL : VARDATA_ANY(rows[i].hash),
+				  rows[i].hash == NULL ? 0 : VARSIZE_ANY_EXHDR(rows[i].hash));
+	}
 	sha256(buf.data, buf.len, digest);
 	pfree(buf.data);
 	hex_encode((const char *) digest, AUDIT_HASH_LEN, hex);
 	hex[2 * AUDIT_HASH_LEN] = '\0';
 	return true;
+}
+
+static bool
+anchors_digest(bool read_only, char *hex)
+{
+	int			n;
+	AnchorRow  *rows = read_anchors(read_only, &n);
+
+	return digest_anchors(rows, n, hex);
 }
 
 /* the first occurrence of needle in hay[0 .. len), or NULL */
@@ -1658,14 +1683,22 @@ static int	deferred_level = 0;
 static bool xact_purged = false;
 
 /*
- * The digest of the anchors the last audit_purge() of this transaction
- * recorded in its PURGE entry (written at commit, so not in the log yet):
- * a second purge checks the anchors against it (review rev39c: it checked
- * nothing, and anchors forged between the two were recorded as genuine).
- * xact_anchors_have false: there were none.
+ * The digests of the anchors the audit_purge() calls of this transaction
+ * recorded in their PURGE entries (written at commit, so not in the log
+ * yet), the last first, each with the (sub)transaction level that made it:
+ * a later purge checks the anchors against the last one (review rev39c: it
+ * checked nothing, and anchors forged between the two were recorded as
+ * genuine).  Those of an aborted subtransaction go with it, as its PURGE
+ * entry does (a purge rolled back to a savepoint, then anchors forged to its
+ * digest, passed).  In TopTransactionContext; NIL at transaction end.
  */
-static bool xact_anchors_have = false;
-static char xact_anchors_hex[2 * AUDIT_HASH_LEN + 1];
+typedef struct XactAnchors
+{
+	int			level;
+	bool		have;			/* false: there were no anchors */
+	char		hex[2 * AUDIT_HASH_LEN + 1];
+} XactAnchors;
+static List *xact_anchors = NIL;
 
 /*
  * The end of this backend's last commit record that deferred batches, and
@@ -1828,6 +1861,7 @@ chain_xact_callback(XactEvent event, void *arg)
 			pending_floor = 0;
 			deferred_level = 0;
 			xact_purged = false;
+			xact_anchors = NIL;	/* (its memory went with TopTransactionContext) */
 			/* (at abort its resource owner closes it) */
 			spill_file = -1;
 			break;
@@ -1851,6 +1885,26 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	/* deferred messages: dropped with their savepoint, or now the parent's */
 	if (deferred_level >= level)
 		deferred_level = (event == SUBXACT_EVENT_ABORT_SUB) ? 0 : level - 1;
+
+	/* the purges' digests: dropped with their PURGE entries, or the parent's */
+	while (xact_anchors != NIL && ((XactAnchors *) linitial(xact_anchors))->level >= level)
+	{
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			xact_anchors = list_delete_first(xact_anchors);
+		else
+		{
+			ListCell   *lc;
+
+			foreach(lc, xact_anchors)
+			{
+				XactAnchors *xa = lfirst(lc);
+
+				if (xa->level >= level)
+					xa->level = level - 1;
+			}
+			break;
+		}
+	}
 
 	/*
 	 * Pending entries: those of an aborted subtransaction are dropped, those
@@ -3610,8 +3664,25 @@ verify_anchors(bool read_only)
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	payload = isnull ? NULL : DatumGetByteaPP(d);
 	want = have ? psprintf("%s\"%s\"", field, hex) : psprintf("%snull", field);
-	ok = payload != NULL &&
-		memmem_bytes(VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload), want, strlen(want)) != NULL;
+	ok = false;
+	if (payload != NULL)
+	{
+		/* the last purge's document: two purges of a transaction share a batch */
+		const char *p = VARDATA_ANY(payload);
+		size_t		len = VARSIZE_ANY_EXHDR(payload);
+		const char *last = NULL;
+		const char *f;
+
+		while ((f = memmem_bytes(p, len, field, strlen(field))) != NULL)
+		{
+			last = f;
+			len -= (f + 1) - p;
+			p = f + 1;
+		}
+		ok = last != NULL &&
+			(size_t) ((VARDATA_ANY(payload) + VARSIZE_ANY_EXHDR(payload)) - last) >= strlen(want) &&
+			memcmp(last, want, strlen(want)) == 0;
+	}
 	SPI_freetuptable(SPI_tuptable);
 	return ok;
 }
@@ -3693,14 +3764,54 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
  * audit_purge(before timestamptz)
  * ---------------------------------------------------------------------
  */
-/* Are the anchors those this transaction's last purge recorded? */
+/*
+ * Are these anchors those the last purge recorded: this transaction's last
+ * one (its PURGE entry is not in the log yet), or the log's last PURGE entry?
+ */
 static bool
-anchors_are_xact_ones(void)
+anchors_as_recorded(const AnchorRow *rows, int n)
 {
 	char		hex[2 * AUDIT_HASH_LEN + 1];
-	bool		have = anchors_digest(false, hex);
+	bool		have = digest_anchors(rows, n, hex);
 
-	return have == xact_anchors_have && (!have || strcmp(hex, xact_anchors_hex) == 0);
+	if (xact_anchors != NIL)
+	{
+		XactAnchors *xa = linitial(xact_anchors);
+
+		return have == xa->have && (!have || strcmp(hex, xa->hex) == 0);
+	}
+	return verify_anchors(false);
+}
+
+/*
+ * The anchors after a purge: before's, each raised to the purge's new anchor
+ * of its chain where that is later (as the INSERT ... ON CONFLICT of
+ * record_purge_anchors() does).  Both in tenant order ("C": strcmp).
+ */
+static AnchorRow *
+merge_anchors(const AnchorRow *before, int nbefore, const AnchorRow *added, int nadded, int *n)
+{
+	AnchorRow  *out = palloc0(sizeof(AnchorRow) * (nbefore + nadded + 1));
+	int			i = 0,
+				j = 0;
+
+	*n = 0;
+	while (i < nbefore || j < nadded)
+	{
+		int			c = (i >= nbefore) ? 1 : (j >= nadded) ? -1 : strcmp(before[i].tenant, added[j].tenant);
+
+		if (c < 0)
+			out[(*n)++] = before[i++];
+		else if (c > 0)
+			out[(*n)++] = added[j++];
+		else
+		{
+			out[(*n)++] = (added[j].seq > before[i].seq) ? added[j] : before[i];
+			i++;
+			j++;
+		}
+	}
+	return out;
 }
 
 /*
@@ -3721,8 +3832,8 @@ anchors_are_xact_ones(void)
  * read whole by its ctid, checked, and recorded as the chain's anchor: the
  * batches checked are the batches recorded.
  */
-static void
-record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args)
+static AnchorRow *
+record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args, int *nadded)
 {
 	char	   *sql = psprintf("WITH s AS MATERIALIZED (%s),"
 							   " a AS (SELECT t, pg_catalog.max(seq) AS m FROM s GROUP BY t),"
@@ -3740,6 +3851,7 @@ record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args)
 	Datum	   *keys;
 	Datum	   *seqs;
 	Datum	   *hashes;
+	AnchorRow  *rows;
 	char	   *last_key = NULL;
 	Oid			types[3] = {TEXTARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
 	Datum		arrays[3];
@@ -3753,6 +3865,7 @@ record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args)
 	keys = palloc(sizeof(Datum) * (n + 1));
 	seqs = palloc(sizeof(Datum) * (n + 1));
 	hashes = palloc(sizeof(Datum) * (n + 1));
+	rows = palloc0(sizeof(AnchorRow) * (n + 1));
 	for (uint64 i = 0; i < n; i++)
 	{
 		Datum		values[AB_NATTS];
@@ -3784,13 +3897,34 @@ record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args)
 							: psprintf("tenant %s", quote_literal_cstr(key))),
 					 errdetail("Its hash does not match its contents. A purge starts each chain anew after the last batch it removes: it would record a modified batch as genuine, and batches moved into the purged range by an edit of their logged_at would no longer be missed."),
 					 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see what was changed, and put the batches back from a backup before purging.")));
-		/* a copy of the last batch (audit_verify() reports it) counts once */
+		/*
+		 * A copy of the last batch (audit_verify() reports it) counts once;
+		 * two different batches with its seq, each consistent, leave the
+		 * chain's start in doubt.
+		 */
 		if (last_key != NULL && strcmp(last_key, key) == 0)
+		{
+			bytea	   *h = DatumGetByteaPP(values[AB_HASH]);
+
+			if (VARSIZE_ANY_EXHDR(h) != VARSIZE_ANY_EXHDR(rows[nanchors - 1].hash) ||
+				memcmp(VARDATA_ANY(h), VARDATA_ANY(rows[nanchors - 1].hash), VARSIZE_ANY_EXHDR(h)) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("batch %lld of %s, the last one of its chain the purge would remove, is in the log twice with different contents",
+								(long long) DatumGetInt64(values[AB_SEQ]),
+								nulls[AB_TENANT] ? "the chain without tenant"
+								: psprintf("tenant %s", quote_literal_cstr(key))),
+						 errdetail("A purge starts each chain anew after the last batch it removes, and cannot tell which of the two is genuine."),
+						 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see what was changed, and put the batches back from a backup before purging.")));
 			continue;
+		}
 		last_key = key;
 		keys[nanchors] = CStringGetTextDatum(key);
 		seqs[nanchors] = Int64GetDatum(DatumGetInt64(values[AB_SEQ]));
 		hashes[nanchors] = PointerGetDatum(DatumGetByteaPCopy(values[AB_HASH]));
+		rows[nanchors].tenant = key;
+		rows[nanchors].seq = DatumGetInt64(values[AB_SEQ]);
+		rows[nanchors].hash = DatumGetByteaPCopy(values[AB_HASH]);
 		nanchors++;
 	}
 	SPI_freetuptable(tuptable);
@@ -3805,6 +3939,8 @@ record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args)
 							  " purged_at = excluded.purged_at WHERE a.seq OPERATOR(pg_catalog.<) excluded.seq",
 							  3, types, arrays, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the audit anchors");
+	*nadded = nanchors;
+	return rows;
 }
 
 /*
@@ -3986,7 +4122,6 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 	TimestampTz before;
 	volatile int64 entries = 0;
 	List	   *volatile parts = NIL;
-	volatile bool purged_before;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -4035,7 +4170,6 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	purged_before = xact_purged;
 	xact_purged = true;
 	audit_purge_sanctioned = true;
 	PG_TRY();
@@ -4046,6 +4180,12 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		StringInfoData srcfull;
 		StringInfoData sql;
 		StringInfoData partarr;
+		AnchorRow  *anchors_before;
+		AnchorRow  *added;
+		AnchorRow  *anchors_after;
+		int			nbefore;
+		int			nadded;
+		int			nafter;
 		ListCell   *lc;
 		char	   *doc;
 
@@ -4131,12 +4271,18 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		 * this purge records covers every anchor, so one added or changed by
 		 * hand since then would be recorded as genuine, and the batches
 		 * deleted below it would never be missed again (review rev36a).  A
-		 * second purge in the same transaction finds the first one's anchors,
-		 * whose PURGE entry is written at commit: those it recorded
-		 * (xact_anchors_*), or, if it was rolled back to a savepoint, those
-		 * of the log's last PURGE entry.
+		 * second purge in the same transaction finds the anchors the first
+		 * one recorded, whose PURGE entry is written at commit
+		 * (xact_anchors).  Nobody else writes them until this transaction
+		 * ends (review rev39d: a session that changed them while the purge
+		 * deleted had them recorded as genuine); what this purge records is
+		 * computed here, not read back at the end (a trigger of the
+		 * superuser's on a table the purge writes could have changed them).
 		 */
-		if (!(purged_before && anchors_are_xact_ones()) && !verify_anchors(false))
+		if (SPI_execute("LOCK TABLE tenant_rls.audit_anchor IN EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not lock tenant_rls.audit_anchor");
+		anchors_before = read_anchors(false, &nbefore);
+		if (!anchors_as_recorded(anchors_before, nbefore))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("the audit log's purge anchors are not those the last purge recorded"),
@@ -4144,7 +4290,8 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 					 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see which chains are affected, and put back tenant_rls.audit_anchor (or the partition of the log that holds the last PURGE entry) from a backup before purging.")));
 
 		/* the anchors: last purged (seq, hash) per tenant, checked */
-		record_purge_anchors(srcfull.data, argtypes, args);
+		added = record_purge_anchors(srcfull.data, argtypes, args, &nadded);
+		anchors_after = merge_anchors(anchors_before, nbefore, added, nadded, &nafter);
 
 		initStringInfo(&partarr);
 		appendStringInfoChar(&partarr, '{');
@@ -4192,14 +4339,29 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 				char		hex[2 * AUDIT_HASH_LEN + 1];
 				char		nulls4[4] = {' ', ' ', ' ', ' '};
 
-				xact_anchors_have = anchors_digest(false, hex);
-				if (xact_anchors_have)
-				{
+				char		now_hex[2 * AUDIT_HASH_LEN + 1];
+				bool		have = digest_anchors(anchors_after, nafter, hex);
+				bool		now_have = anchors_digest(false, now_hex);
+				XactAnchors *xa;
+				MemoryContext old;
+
+				if (have != now_have || (have && strcmp(hex, now_hex) != 0))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("the audit log's purge anchors were changed while the purge ran"),
+							 errdetail("tenant_rls.audit_anchor is not what this purge made it: something the purge ran (a trigger on a table it writes) changed it."),
+							 errhint("Drop the triggers on the tables of schema tenant_rls that the extension did not create, then purge again.")));
+				if (have)
 					a[3] = CStringGetTextDatum(hex);
-					strlcpy(xact_anchors_hex, hex, sizeof(xact_anchors_hex));
-				}
 				else
 					nulls4[3] = 'n';
+				old = MemoryContextSwitchTo(TopTransactionContext);
+				xa = palloc(sizeof(XactAnchors));
+				xa->level = GetCurrentTransactionNestLevel();
+				xa->have = have;
+				strlcpy(xa->hex, have ? hex : "", sizeof(xa->hex));
+				xact_anchors = lcons(xa, xact_anchors);
+				MemoryContextSwitchTo(old);
 				if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_object('before', $1, 'partitions', $2::pg_catalog.text[], 'entries', $3,"
 										  " 'anchors', $4)::pg_catalog.text",
 										  4, types, a, nulls4, false, 1) != SPI_OK_SELECT)

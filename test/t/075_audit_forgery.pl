@@ -152,6 +152,91 @@ like($node->safe_psql('fd', q{SELECT ok, reason FROM tenant_rls.audit_verify('vi
 	qr/^f\|batches 2 to 6 \(the last ones\) are missing/, 'D: the deleted batches show');
 is(check_heads('fd', $exp), ':true other:true victim:false', 'D: and the exported head names them');
 
+# ---- T: a trigger of the superuser's on a table the purge writes forges an
+# anchor (and deletes the batches below it) while an ordinary purge runs:
+# the purge records what it computed, and refuses when the table differs
+setup_db('ft');
+$exp = export_heads('ft');
+$node->safe_psql('ft', q{
+CREATE FUNCTION public.evil() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO tenant_rls.audit_anchor AS a (tenant, seq, hash, purged_at)
+        SELECT tenant, seq, hash, now() FROM tenant_rls.audit_batch WHERE tenant = 'victim' AND seq = 4
+        ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash;
+    DELETE FROM tenant_rls.audit_batch WHERE tenant = 'victim' AND seq <= 4;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER evil AFTER INSERT ON tenant_rls.audit_purge_log FOR EACH ROW EXECUTE FUNCTION public.evil();
+ALTER TABLE tenant_rls.audit_anchor DISABLE TRIGGER audit_guard;
+});
+($ret, $out, $err) = $node->psql('ft', q{SELECT tenant_rls.audit_purge('2000-01-01')});
+like($err, qr/ERROR:  the audit log's purge anchors were changed while the purge ran/,
+	'T: a purge whose trigger-planted anchor differs from what it computed refuses');
+$node->safe_psql('ft', q{DROP TRIGGER evil ON tenant_rls.audit_purge_log; ALTER TABLE tenant_rls.audit_anchor ENABLE ALWAYS TRIGGER audit_guard;});
+is($node->safe_psql('ft', $victim_batches), '5', 'T: nothing is removed');
+is(check_heads('ft', $exp), ':true other:true victim:true', 'T: the exported heads check out');
+
+# ---- F: purge, SAVEPOINT, purge, ROLLBACK TO the savepoint, purge: the
+# anchors are those of the first purge, and the last one goes through
+# (review rev39d: a false alarm).  A session reading the log keeps the
+# purges from creating this month's partition, so the batches stay in the
+# default partition, where each purge can cut.
+$node->safe_psql('postgres', 'CREATE DATABASE ff');
+$node->safe_psql('postgres', 'ALTER DATABASE ff SET tenant_rls.audit_maintain_worker = off');
+$node->safe_psql('ff', q{
+CREATE EXTENSION tenant_rls;
+CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT tenant_rls.enable_audit('public.p');
+} . $drop_audit_partitions);
+$node->safe_psql('ff', q{INSERT INTO public.p VALUES (1, 'victim', 'a'); INSERT INTO public.p VALUES (2, 'other', 'a');});
+usleep(50_000);
+my $cut1 = $node->safe_psql('ff', 'SELECT clock_timestamp()');
+usleep(50_000);
+$node->safe_psql('ff',
+	join('', map { "INSERT INTO public.p VALUES ($_, '" . ($_ % 2 ? 'victim' : 'other') . "', 'v$_');\n" } 3 .. 10));
+my $t3 = $node->safe_psql('ff', q{SELECT logged_at FROM tenant_rls.audit_batch WHERE tenant = 'victim' AND seq = 3});
+my $hold = $node->background_psql('ff', on_error_stop => 1);
+$hold->query_safe(q{BEGIN; SELECT count(*) FROM tenant_rls.audit_batch;});
+($ret, $out, $err) = $node->psql('ff', qq{
+SET client_min_messages = error;
+BEGIN;
+SELECT tenant_rls.audit_purge('$cut1');
+SAVEPOINT s;
+SELECT tenant_rls.audit_purge('$t3');
+ROLLBACK TO s;
+SELECT tenant_rls.audit_purge('$cut1');
+COMMIT;
+});
+is($err, '', 'F: the purge after ROLLBACK TO SAVEPOINT goes through');
+is($out, "2\n2\n0", 'F: ... each purge removed what it should');
+is($node->safe_psql('ff', $all_ok), '3/3', 'F: every chain verifies');
+is($node->safe_psql('ff', q{SELECT string_agg(tenant || ':' || seq, ' ' ORDER BY tenant) FROM tenant_rls.audit_anchor}),
+	'other:1 victim:1', 'F: the anchors are those of the first purge');
+
+# ---- S: a purge rolled back to a savepoint, then anchors forged to what
+# it recorded (review rev39d: its digest was trusted by the next purge)
+my $t4 = $node->safe_psql('ff', q{SELECT logged_at FROM tenant_rls.audit_batch WHERE tenant = 'victim' AND seq = 4});
+($ret, $out, $err) = $node->psql('ff', qq{
+SET client_min_messages = error;
+BEGIN;
+$guards_off
+SAVEPOINT s;
+DELETE FROM tenant_rls.audit_batch WHERE tenant IS DISTINCT FROM 'victim';
+SELECT tenant_rls.audit_purge('$t4');
+ROLLBACK TO s;
+INSERT INTO tenant_rls.audit_anchor AS a (tenant, seq, hash, purged_at)
+    SELECT tenant, seq, hash, now() FROM tenant_rls.audit_batch WHERE tenant = 'victim' AND seq = 3
+    ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash;
+DELETE FROM tenant_rls.audit_batch WHERE tenant = 'victim' AND seq <= 3;
+SELECT tenant_rls.audit_purge('2000-01-01');
+COMMIT;
+});
+like($err, qr/ERROR:  the audit log's purge anchors are not those the last purge recorded/,
+	'S: a purge after one rolled back to a savepoint checks the anchors against the log');
+is($node->safe_psql('ff', $victim_batches), '4', 'S: nothing is removed');
+$hold->query_safe('COMMIT');
+$hold->quit;
+
 # ---- The attack with the hashes recomputed.  The canonical form of a batch
 # (doc/audit.md, Tamper evidence) in SQL: every column from logged_at to
 # row_keys as 0x00 (NULL) or 0x01, a 4-byte length and the bytes.
