@@ -3875,10 +3875,12 @@ record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args, int *nadde
 		uint8		computed[AUDIT_HASH_LEN];
 		bool		ok = false;
 		char	   *key;
+		const char *chain;
 		MemoryContext old;
 
 		heap_deform_tuple(tuptable->vals[i], tuptable->tupdesc, values, nulls);
 		key = nulls[AB_TENANT] ? pstrdup("") : TextDatumGetCString(values[AB_TENANT]);
+		chain = nulls[AB_TENANT] ? "the chain without tenant" : psprintf("tenant %s", quote_literal_cstr(key));
 		old = MemoryContextSwitchTo(rowcxt);	/* the detoasted payload */
 		if (!nulls[AB_PREV_HASH] && get_hash(values[AB_PREV_HASH], stored_prev) &&
 			!nulls[AB_HASH] && get_hash(values[AB_HASH], stored_hash))
@@ -3892,9 +3894,7 @@ record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args, int *nadde
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("batch %lld of %s, the last one of its chain the purge would remove, was modified",
-							(long long) DatumGetInt64(values[AB_SEQ]),
-							nulls[AB_TENANT] ? "the chain without tenant"
-							: psprintf("tenant %s", quote_literal_cstr(key))),
+							(long long) DatumGetInt64(values[AB_SEQ]), chain),
 					 errdetail("Its hash does not match its contents. A purge starts each chain anew after the last batch it removes: it would record a modified batch as genuine, and batches moved into the purged range by an edit of their logged_at would no longer be missed."),
 					 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see what was changed, and put the batches back from a backup before purging.")));
 		/*
@@ -3911,9 +3911,7 @@ record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args, int *nadde
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
 						 errmsg("batch %lld of %s, the last one of its chain the purge would remove, is in the log twice with different contents",
-								(long long) DatumGetInt64(values[AB_SEQ]),
-								nulls[AB_TENANT] ? "the chain without tenant"
-								: psprintf("tenant %s", quote_literal_cstr(key))),
+								(long long) DatumGetInt64(values[AB_SEQ]), chain),
 						 errdetail("A purge starts each chain anew after the last batch it removes, and cannot tell which of the two is genuine."),
 						 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see what was changed, and put the batches back from a backup before purging.")));
 			continue;
