@@ -414,16 +414,6 @@ get_hash(Datum d, uint8 *out)
 	return true;
 }
 
-/*
- * The digest of the purge anchors: SHA-256 over every row of
- * tenant_rls.audit_anchor (tenant, seq, hash), in tenant order.
- * audit_purge() records it in its PURGE entry ("anchors", hex), which is
- * chained without tenant; audit_verify() recomputes it and looks for it in
- * the last PURGE entry, so an anchor added, raised or removed by hand (after
- * deleting the oldest batches of a chain, an anchor set to the last deleted
- * one made the rest verify) is caught.  Writes 64 hex digits and a NUL to
- * hex; false if there are no anchors.  Runs under SPI.
- */
 typedef struct AnchorRow
 {
 	char	   *tenant;
@@ -489,6 +479,16 @@ digest_anchors(const AnchorRow *rows, int n, char *hex)
 	return true;
 }
 
+/*
+ * The digest of the purge anchors: SHA-256 over every row of
+ * tenant_rls.audit_anchor (tenant, seq, hash), in tenant order.
+ * audit_purge() records it in its PURGE entry ("anchors", hex), which is
+ * chained without tenant; audit_verify() recomputes it and looks for it in
+ * the last PURGE entry, so an anchor added, raised or removed by hand (after
+ * deleting the oldest batches of a chain, an anchor set to the last deleted
+ * one made the rest verify) is caught.  Writes 64 hex digits and a NUL to
+ * hex; false if there are no anchors.  Runs under SPI.
+ */
 static bool
 anchors_digest(bool read_only, char *hex)
 {
