@@ -9,7 +9,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
-use TenantRlsTest qw($drop_audit_partitions);
+use TenantRlsTest qw(create_audit_default_db);
 
 my $node = PostgreSQL::Test::Cluster->new('audit_tamper');
 $node->init;
@@ -329,13 +329,7 @@ like($err, qr/DELETE of tenant_rls.audit_batch is not allowed/, 'restored log is
 # The batches are written into the default partition (the month's partition
 # dropped, the maintenance worker off), where a purge cuts at any time: the
 # first batch of each tenant, the cut, the others.
-$node->safe_psql('postgres', 'CREATE DATABASE purged');
-$node->safe_psql('postgres', 'ALTER DATABASE purged SET tenant_rls.audit_maintain_worker = off');
-$node->safe_psql('purged', q{
-CREATE EXTENSION tenant_rls;
-CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
-SELECT tenant_rls.enable_audit('public.p');
-} . $drop_audit_partitions);
+create_audit_default_db($node, 'purged');
 $node->safe_psql('purged',
 	join('', map { "INSERT INTO public.p VALUES ($_, 'pt' || ($_ % 2), 'v$_');\n" } 1 .. 2));
 usleep(100_000);
@@ -470,13 +464,7 @@ like($node->safe_psql('purged', q{SELECT ok, first_bad_seq, reason FROM tenant_r
 # recorded in the log removed batches that late (batches moved into the
 # purged range with their hashes recomputed, which the purge's own check of
 # the last batch it removes cannot see once they are consistent).
-$node->safe_psql('postgres', 'CREATE DATABASE purged2');
-$node->safe_psql('postgres', 'ALTER DATABASE purged2 SET tenant_rls.audit_maintain_worker = off');
-$node->safe_psql('purged2', q{
-CREATE EXTENSION tenant_rls;
-CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
-SELECT tenant_rls.enable_audit('public.p');
-} . $drop_audit_partitions);
+create_audit_default_db($node, 'purged2');
 $node->safe_psql('purged2', q{INSERT INTO public.p VALUES (1, 'q', 'a'); INSERT INTO public.p VALUES (2, 'q', 'b');});
 my $with_time = q{SELECT format('(%L, %s, %L::bytea, %L::timestamptz)', tenant, seq, hash, logged_at)
                     FROM tenant_rls.audit_batch WHERE tenant = 'q' AND seq = };

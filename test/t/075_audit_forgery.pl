@@ -15,7 +15,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
-use TenantRlsTest qw($drop_audit_partitions);
+use TenantRlsTest qw(create_audit_default_db);
 
 my $node = PostgreSQL::Test::Cluster->new('audit_forgery');
 $node->init;
@@ -30,13 +30,7 @@ my $victim_batches = q{SELECT count(*) FROM tenant_rls.audit_batch WHERE tenant 
 sub setup_db
 {
 	my ($db) = @_;
-	$node->safe_psql('postgres', "CREATE DATABASE $db");
-	$node->safe_psql('postgres', "ALTER DATABASE $db SET tenant_rls.audit_maintain_worker = off");
-	$node->safe_psql($db, q{
-CREATE EXTENSION tenant_rls;
-CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
-SELECT tenant_rls.enable_audit('public.p');
-} . $drop_audit_partitions);
+	create_audit_default_db($node, $db);
 	$node->safe_psql($db, q{INSERT INTO public.p VALUES (1, 'victim', 'a'); INSERT INTO public.p VALUES (2, 'other', 'a');});
 	usleep(50_000);
 	my $cut = $node->safe_psql($db, 'SELECT clock_timestamp()');
@@ -181,13 +175,7 @@ is(check_heads('ft', $exp), ':true other:true victim:true', 'T: the exported hea
 # (review rev39d: a false alarm).  A session reading the log keeps the
 # purges from creating this month's partition, so the batches stay in the
 # default partition, where each purge can cut.
-$node->safe_psql('postgres', 'CREATE DATABASE ff');
-$node->safe_psql('postgres', 'ALTER DATABASE ff SET tenant_rls.audit_maintain_worker = off');
-$node->safe_psql('ff', q{
-CREATE EXTENSION tenant_rls;
-CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
-SELECT tenant_rls.enable_audit('public.p');
-} . $drop_audit_partitions);
+create_audit_default_db($node, 'ff');
 $node->safe_psql('ff', q{INSERT INTO public.p VALUES (1, 'victim', 'a'); INSERT INTO public.p VALUES (2, 'other', 'a');});
 usleep(50_000);
 my $cut1 = $node->safe_psql('ff', 'SELECT clock_timestamp()');

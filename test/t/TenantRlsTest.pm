@@ -5,7 +5,7 @@ use strict;
 use warnings;
 use Exporter 'import';
 
-our @EXPORT_OK = qw($drop_audit_partitions);
+our @EXPORT_OK = qw($drop_audit_partitions create_audit_default_db);
 
 # SQL that drops every monthly partition of the audit log (the default one
 # stays): the tests that need a month without its partition start so.
@@ -19,5 +19,22 @@ BEGIN
     END LOOP;
 END $$;
 };
+
+# A database DB on NODE with tenant_rls and an audited table public.p (id
+# integer PRIMARY KEY, tenant_id text NOT NULL, v text) whose batches land in
+# the log's default partition (the monthly partitions dropped, the
+# maintenance worker off), where audit_purge() cuts at any time: the tests
+# purge batches written before a cut.
+sub create_audit_default_db
+{
+	my ($node, $db) = @_;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql('postgres', "ALTER DATABASE $db SET tenant_rls.audit_maintain_worker = off");
+	$node->safe_psql($db, q{
+CREATE EXTENSION tenant_rls;
+CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT tenant_rls.enable_audit('public.p');
+} . $drop_audit_partitions);
+}
 
 1;
