@@ -3623,8 +3623,9 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 }
 
 /*
- * Do the anchors match the digest the last purge recorded?  The last PURGE
- * entry is the last batch of the chain without tenant about
+ * Is this digest of the anchors (have false: there are none) the one the
+ * last purge recorded?  verify_anchors() below: are the anchors, as they
+ * are, those the last purge recorded?  The last PURGE entry is the last batch of the chain without tenant about
  * tenant_rls.audit_log (its own integrity is that chain's, checked by
  * audit_verify() and audit_verify('')); its document holds
  * "anchors": "<hex>" (or null: there were none).  The payload is searched,
@@ -3635,10 +3636,8 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
  * statement were not seen, and then recorded as genuine (review rev39c)).
  */
 static bool
-verify_anchors(bool read_only)
+digest_is_recorded(bool have, const char *hex, bool read_only)
 {
-	char		hex[2 * AUDIT_HASH_LEN + 1];
-	bool		have = anchors_digest(read_only, hex);
 	int64		region = audit_tenant_key("", 0);
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		args[2] = {Int64GetDatum(region), Int64GetDatum(region + (int64) UINT64CONST(0xFFFFFFFF))};
@@ -3685,6 +3684,15 @@ verify_anchors(bool read_only)
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return ok;
+}
+
+static bool
+verify_anchors(bool read_only)
+{
+	char		hex[2 * AUDIT_HASH_LEN + 1];
+	bool		have = anchors_digest(read_only, hex);
+
+	return digest_is_recorded(have, hex, read_only);
 }
 
 /* _audit_anchors_recorded(): verify_anchors(), for audit_verify_head() */
@@ -3780,7 +3788,7 @@ anchors_as_recorded(const AnchorRow *rows, int n)
 
 		return have == xa->have && (!have || strcmp(hex, xa->hex) == 0);
 	}
-	return verify_anchors(false);
+	return digest_is_recorded(have, hex, false);
 }
 
 /*
@@ -3862,9 +3870,6 @@ record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args, int *nadde
 	tuptable = SPI_tuptable;
 	n = SPI_processed;
 	check_batch_desc(tuptable->tupdesc, "audit_batch");
-	keys = palloc(sizeof(Datum) * (n + 1));
-	seqs = palloc(sizeof(Datum) * (n + 1));
-	hashes = palloc(sizeof(Datum) * (n + 1));
 	rows = palloc0(sizeof(AnchorRow) * (n + 1));
 	for (uint64 i = 0; i < n; i++)
 	{
@@ -3917,9 +3922,6 @@ record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args, int *nadde
 			continue;
 		}
 		last_key = key;
-		keys[nanchors] = CStringGetTextDatum(key);
-		seqs[nanchors] = Int64GetDatum(DatumGetInt64(values[AB_SEQ]));
-		hashes[nanchors] = PointerGetDatum(DatumGetByteaPCopy(values[AB_HASH]));
 		rows[nanchors].tenant = key;
 		rows[nanchors].seq = DatumGetInt64(values[AB_SEQ]);
 		rows[nanchors].hash = DatumGetByteaPCopy(values[AB_HASH]);
@@ -3928,6 +3930,15 @@ record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args, int *nadde
 	SPI_freetuptable(tuptable);
 	MemoryContextDelete(rowcxt);
 
+	keys = palloc(sizeof(Datum) * (nanchors + 1));
+	seqs = palloc(sizeof(Datum) * (nanchors + 1));
+	hashes = palloc(sizeof(Datum) * (nanchors + 1));
+	for (int i = 0; i < nanchors; i++)
+	{
+		keys[i] = CStringGetTextDatum(rows[i].tenant);
+		seqs[i] = Int64GetDatum(rows[i].seq);
+		hashes[i] = PointerGetDatum(rows[i].hash);
+	}
 	arrays[0] = PointerGetDatum(construct_array(keys, nanchors, TEXTOID, -1, false, TYPALIGN_INT));
 	arrays[1] = PointerGetDatum(construct_array(seqs, nanchors, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	arrays[2] = PointerGetDatum(construct_array(hashes, nanchors, BYTEAOID, -1, false, TYPALIGN_INT));
