@@ -1635,41 +1635,36 @@ uofnup AS MATERIALIZED (
       FROM tgedges g,
            (SELECT array_agg(f.fid) AS fids, array_agg(f.fid::text) AS vals FROM uofn f) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
-uown AS MATERIALIZED (
-    SELECT x.*,
-           -- (tables of several owners use it: no one owner to give it to)
-           count(*) FILTER (WHERE x.owner <> x.first_owner) OVER (PARTITION BY x.ocls, x.ooid) > 0 AS owners
-      FROM (SELECT y.*, first_value(y.owner) OVER (PARTITION BY y.ocls, y.ooid) AS first_owner
-              FROM (SELECT u.relid, u.qname, u.owner, u.classid, u.objid, u.objsubid,
-                           u.refclassid AS ocls, u.refobjid AS ooid,
-                           CASE u.refclassid
-                                WHEN 'pg_type'::regclass THEN (SELECT y.typowner FROM pg_type y WHERE y.oid = u.refobjid)
-                                WHEN 'pg_operator'::regclass THEN (SELECT o.oprowner FROM pg_operator o WHERE o.oid = u.refobjid)
-                                WHEN 'pg_opclass'::regclass THEN (SELECT o.opcowner FROM pg_opclass o WHERE o.oid = u.refobjid)
-                                ELSE (SELECT o.opfowner FROM pg_opfamily o WHERE o.oid = u.refobjid) END AS oowner,
-                           u.via
-                      FROM tusex u WHERE u.refclassid <> 'pg_proc'::regclass
-                    UNION ALL
-                    SELECT e.relid, e.qname, e.owner, e.classid, e.objid, e.objsubid, 'pg_proc'::regclass, w.other,
-                           (SELECT p.proowner FROM pg_proc p WHERE p.oid = w.other),
-                           nullif(concat_ws(', ', e.via,
-                                            CASE WHEN w.other <> e.fid THEN format('function %s', e.fid::regprocedure) END),
-                                  '')
-                      FROM tentry e JOIN uofnup w ON w.fid = e.fid
-                    OFFSET 0) y
-             WHERE y.oowner <> y.owner AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = y.oowner)
-               -- (an extension's own objects are its owner's: extension_owner_not_superuser)
-               AND NOT EXISTS (SELECT 1 FROM pg_depend e
-                                WHERE e.classid = y.ocls AND e.objid = y.ooid AND e.deptype = 'e')) x),
--- ... and what the finding says of each such object, once per object, not
--- per use (one domain or function is often used by many tables)
+-- the uses: which table uses which object, through what
+uuse AS MATERIALIZED (
+    SELECT u.relid, u.qname, u.owner, u.classid, u.objid, u.objsubid,
+           u.refclassid AS ocls, u.refobjid AS ooid, u.via
+      FROM tusex u WHERE u.refclassid <> 'pg_proc'::regclass
+    UNION ALL
+    SELECT e.relid, e.qname, e.owner, e.classid, e.objid, e.objsubid, 'pg_proc'::regclass, w.other,
+           nullif(concat_ws(', ', e.via,
+                            CASE WHEN w.other <> e.fid THEN format('function %s', e.fid::regprocedure) END),
+                  '')
+      FROM tentry e JOIN uofnup w ON w.fid = e.fid),
+-- the objects used, once each (one domain or function often serves many
+-- tables): those a role owns that is not a superuser, not as an
+-- extension's own objects (those are its owner's:
+-- extension_owner_not_superuser), and what the finding says of each
 uobj AS MATERIALIZED (
-    SELECT y.ocls, y.ooid, r.rolname,
+    SELECT y.ocls, y.ooid, y.oowner, r.rolname,
            CASE WHEN EXISTS (SELECT 1 FROM approles a WHERE pg_has_role(a.oid, y.oowner, 'MEMBER'))
                 THEN 'error' ELSE 'warning' END AS level,
            o.*
-      FROM (SELECT DISTINCT u.ocls, u.ooid, u.oowner FROM uown u) y
-      JOIN pg_roles r ON r.oid = y.oowner
+      FROM (SELECT d.ocls, d.ooid,
+                   CASE d.ocls
+                        WHEN 'pg_proc'::regclass THEN (SELECT p.proowner FROM pg_proc p WHERE p.oid = d.ooid)
+                        WHEN 'pg_type'::regclass THEN (SELECT y.typowner FROM pg_type y WHERE y.oid = d.ooid)
+                        WHEN 'pg_operator'::regclass THEN (SELECT o.oprowner FROM pg_operator o WHERE o.oid = d.ooid)
+                        WHEN 'pg_opclass'::regclass THEN (SELECT o.opcowner FROM pg_opclass o WHERE o.oid = d.ooid)
+                        ELSE (SELECT o.opfowner FROM pg_opfamily o WHERE o.oid = d.ooid) END AS oowner
+              FROM (SELECT DISTINCT u.ocls, u.ooid FROM uuse u) d
+            OFFSET 0) y
+      JOIN pg_roles r ON r.oid = y.oowner AND NOT r.rolsuper
      CROSS JOIN LATERAL (
            SELECT CASE y.ocls WHEN 'pg_proc'::regclass THEN y.ooid::regprocedure::text
                               WHEN 'pg_type'::regclass THEN format_type(y.ooid, NULL)
@@ -1689,7 +1684,19 @@ uobj AS MATERIALIZED (
                   coalesce((SELECT f.prosecdef FROM pg_proc f WHERE y.ocls = 'pg_proc'::regclass AND f.oid = y.ooid), false) AS secdef,
                   -- (a table's row type: its table's owner owns it)
                   coalesce((SELECT (SELECT c.relkind <> 'c' FROM pg_class c WHERE c.oid = t.typrelid)
-                              FROM pg_type t WHERE y.ocls = 'pg_type'::regclass AND t.oid = y.ooid), false) AS rowtype) o),
+                              FROM pg_type t WHERE y.ocls = 'pg_type'::regclass AND t.oid = y.ooid), false) AS rowtype) o
+     WHERE NOT EXISTS (SELECT 1 FROM pg_depend e
+                        WHERE e.classid = y.ocls AND e.objid = y.ooid AND e.deptype = 'e')),
+-- dependency_owned_by_other_role: the uses of those objects by tables of
+-- another owner
+uown AS MATERIALIZED (
+    SELECT x.*,
+           -- (tables of several owners use it: no one owner to give it to)
+           count(*) FILTER (WHERE x.owner <> x.first_owner) OVER (PARTITION BY x.ocls, x.ooid) > 0 AS owners
+      FROM (SELECT u.*, o.rolname, o.level, o.name, o.kind, o.secdef, o.rowtype,
+                   first_value(u.owner) OVER (PARTITION BY u.ocls, u.ooid) AS first_owner
+              FROM uuse u JOIN uobj o ON o.ocls = u.ocls AND o.ooid = u.ooid
+             WHERE o.oowner <> u.owner) x),
 -- audit_trigger_order: the AFTER ROW triggers of audited tables that sort
 -- before tenant_rls_audit, the calls their functions make, and which of
 -- those functions write (see the finding)
@@ -2271,23 +2278,22 @@ UNION ALL
 -- functions, types, operators and operator classes that tenant tables use
 -- (or call through their functions), owned by a role other than the table's
 -- owner and not a superuser
-SELECT 'dependency_owned_by_other_role', o.level, o.name, o.kind,
+SELECT 'dependency_owned_by_other_role', x.level, x.name, x.kind,
        format('%s on tenant table %s uses %s %s%s, which role %I owns.',
-              p.what, x.qname, o.kind, o.name, CASE WHEN x.via IS NOT NULL THEN format(' (through %s)', x.via) ELSE '' END, o.rolname),
+              p.what, x.qname, x.kind, x.name, CASE WHEN x.via IS NOT NULL THEN format(' (through %s)', x.via) ELSE '' END, x.rolname),
        format('Role %I may change it at any time (CREATE OR REPLACE FUNCTION, ALTER DOMAIN ... ADD CONSTRAINT, ALTER TYPE ... RENAME VALUE), and the table runs it on every tenant''s rows, before or without the tenant filter: a notice, an error or a failing check shows that role other tenants'' values, and a changed type or function changes what they read and write. Read its definition first: it is that role''s code. %s',
-              o.rolname,
-              CASE WHEN o.secdef
+              x.rolname,
+              CASE WHEN x.secdef
                    THEN 'It is SECURITY DEFINER, so owned by the table''s owner it would run with the owner''s rights: replace it with a function the owner writes.'
                    WHEN x.owners
                    THEN 'Tables of several owners use it: give each owner a copy of its own, or give it to one role that owns them all.'
-                   WHEN o.rowtype
+                   WHEN x.rowtype
                    THEN 'It is the row type of a table of that role: use a type of the owner''s own.'
                    ELSE 'Then give it to the table''s owner (the fix; run by a superuser), or replace it with one the owner writes, in a schema that role does not own.' END),
-       CASE WHEN NOT o.secdef AND NOT x.owners AND NOT o.rowtype
-            THEN format('ALTER %s %s OWNER TO %I;', upper(o.kind), o.name, w.rolname) END,
+       CASE WHEN NOT x.secdef AND NOT x.owners AND NOT x.rowtype
+            THEN format('ALTER %s %s OWNER TO %I;', upper(x.kind), x.name, w.rolname) END,
        x.relid
   FROM uown x
-  JOIN uobj o ON o.ocls = x.ocls AND o.ooid = x.ooid
   LEFT JOIN pg_roles w ON w.oid = x.owner
  CROSS JOIN LATERAL tenant_rls._table_part(x.classid, x.objid, x.objsubid, x.qname) p
 -- ==== views and functions
