@@ -1647,9 +1647,9 @@ uuse AS MATERIALIZED (
                   '')
       FROM tentry e JOIN uofnup w ON w.fid = e.fid),
 -- the objects used, once each (one domain or function often serves many
--- tables): those a role owns that is not a superuser, not as an
--- extension's own objects (those are its owner's:
--- extension_owner_not_superuser), and what the finding says of each
+-- tables), whose owner is not a superuser, leaving out the members of
+-- extensions (their owner's: extension_owner_not_superuser); with what the
+-- finding says of each
 uobj AS MATERIALIZED (
     SELECT y.ocls, y.ooid, y.oowner, r.rolname,
            CASE WHEN EXISTS (SELECT 1 FROM approles a WHERE pg_has_role(a.oid, y.oowner, 'MEMBER'))
