@@ -376,7 +376,60 @@ RESET ROLE;
 SELECT count(*) FROM tenant_rls.unprotect('grt.sorted');
 
 -- ------------------------------------------------------------------------
+-- 7. A tenant is its value as set, not its canonical form (review rev40a):
+--    with tenant_rls.tenant_type = text, '0042' is another tenant than 42,
+--    which the typed accessors refuse to read for it; grant_access() and
+--    revoke_access() admitted it as owner tenant 42 of a bigint table (it
+--    granted 42's rows to tenant 7, who then changed them), and
+--    granted_tenants_bigint() gave it the grants made to 42.  Likewise an
+--    upper-case uuid for a uuid table.
+-- ------------------------------------------------------------------------
+SET ROLE tr_grt_owner;
+CREATE TABLE grt.nums (id integer PRIMARY KEY, tenant_id bigint NOT NULL, secret text);
+INSERT INTO grt.nums VALUES (1, 42, 'tenant 42 secret'), (2, 7, 'tenant 7 row'), (3, 5, 'tenant 5 row');
+SELECT count(*) FROM tenant_rls.protect('grt.nums');
+GRANT SELECT, INSERT, UPDATE, DELETE ON grt.nums TO tr_grt_app;
+CREATE TABLE grt.uids (id integer PRIMARY KEY, tenant_id uuid NOT NULL, secret text);
+INSERT INTO grt.uids VALUES (1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'a0ee secret'),
+                            (2, 'b1eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'b1ee row');
+SELECT count(*) FROM tenant_rls.protect('grt.uids');
+GRANT SELECT, UPDATE ON grt.uids TO tr_grt_app;
+-- tenant 42 grants tenant 5 its rows, tenant 7 grants 42 its rows
+SELECT tenant_rls.grant_access('grt.nums', '42', '5', 'read');
+SELECT tenant_rls.grant_access('grt.nums', '7', '42', 'read');
+RESET ROLE;
+SET ROLE tr_grt_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('0042');
+-- the accessor refuses it
+SELECT grt.err($$SELECT count(*) FROM grt.nums$$);
+-- and so do grant_access() and revoke_access(), which wrote nothing
+SELECT grt.err($$SELECT tenant_rls.grant_access('grt.nums', '42', '7', 'write')$$);
+SELECT grt.err($$SELECT tenant_rls.revoke_access('grt.nums', '42', '5')$$);
+-- it holds none of 42's grants, and learns none
+SELECT tenant_rls.granted_tenants_bigint('grt.nums', 'read') AS granted_to_0042;
+SELECT tenant_rls.set_tenant('A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11');
+SELECT grt.err($$SELECT tenant_rls.grant_access('grt.uids', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'b1eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'write')$$);
+-- tenant 7 sees its own row only, tenant 5 also 42's (granted), tenant 42 its own
+SELECT tenant_rls.set_tenant('7');
+SELECT id, secret FROM grt.nums ORDER BY id;
+SELECT tenant_rls.set_tenant('5');
+SELECT id, secret FROM grt.nums ORDER BY id;
+SELECT tenant_rls.granted_tenants_bigint('grt.nums', 'read') AS granted_to_5;
+-- the canonical spelling is the owner tenant, and the grantee
+SELECT tenant_rls.set_tenant('42');
+SELECT tenant_rls.granted_tenants_bigint('grt.nums', 'read') AS granted_to_42;
+SELECT id, secret FROM grt.nums ORDER BY id;
+SELECT tenant_rls.revoke_access('grt.nums', '42', '5') AS revoked;
+COMMIT;
+RESET ROLE;
+SELECT owner_tenant, grantee_tenant, privilege FROM tenant_rls.tenant_grant
+ WHERE table_name IN ('nums', 'uids') ORDER BY 1, 2;
+
+-- ------------------------------------------------------------------------
 SET client_min_messages = warning;
+SELECT count(*) FROM tenant_rls.unprotect('grt.nums');
+SELECT count(*) FROM tenant_rls.unprotect('grt.uids');
 SELECT count(*) FROM tenant_rls.unprotect('grt.many');
 SELECT count(*) FROM tenant_rls.unprotect('grt.big');
 SELECT count(*) FROM tenant_rls.unprotect('grt.docs');

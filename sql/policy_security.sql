@@ -174,8 +174,9 @@ DROP TABLE sec.p, sec.u;
 RESET ROLE;
 
 -- ------------------------------------------------------------------------
--- 4. a context that is not in canonical form keeps its grants: tenant_type
---    is text, so set_tenant() stores an upper-case uuid as given
+-- 4. a context that is not in canonical form gets no rows and no grants of
+--    a typed table: tenant_type is text, so set_tenant() stores an
+--    upper-case uuid as given (below)
 -- 6. granted_tenants*() answers for the current tenant only
 -- ------------------------------------------------------------------------
 SET ROLE tr_sec_owner;

@@ -2790,7 +2790,13 @@ check_grantor(Oid relid, const char *owner_c, const ColType *ct, const char *wha
 
 	if (pg_class_ownercheck(relid, GetUserId()))
 		return false;
-	if (cur != NULL && strcmp(tenant_canonicalize(cur, ct->ttype), owner_c) == 0)
+	/*
+	 * The context as it is, not canonicalised: '0042' (or an upper-case uuid)
+	 * set as a text tenant is another tenant than 42, whose rows the typed
+	 * accessors refuse to read for it (review rev40a: it granted 42's rows
+	 * away).  owner_c is canonical.
+	 */
+	if (cur != NULL && strcmp(cur, owner_c) == 0)
 		return true;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -2813,8 +2819,8 @@ static bool current_user_is_admin(void);
  * its rows of one table: a tenant creating grants without end would slow
  * down every tenant that uses the table.  Called before a new grant is
  * inserted (changing the valid_until of an existing one adds nothing).  A
- * lock per table and owner tenant, held to the end of the transaction, makes
- * concurrent sessions of the tenant count one after the other, and the count
+ * lock per table, held to the end of the transaction, makes concurrent
+ * sessions of the tenant count one after the other, and the count
  * reads the latest snapshot (the grants a concurrent transaction committed
  * count, also in a REPEATABLE READ transaction).
  */
@@ -2827,9 +2833,7 @@ check_grant_limit(Oid relid, Datum *vals, Oid *types, const char *owner_c)
 
 	if (tenant_rls_max_grants_per_table <= 0 || current_user_is_admin())
 		return;
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, relid,
-						 hash_bytes((const unsigned char *) owner_c, strlen(owner_c)),
-						 TENANT_RLS_LOCK_GRANTS);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, relid, 0, TENANT_RLS_LOCK_GRANTS);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	PushActiveSnapshot(GetLatestSnapshot());
 	spi_exec_privileged("SELECT pg_catalog.count(*) FROM tenant_rls.tenant_grant"
@@ -3627,8 +3631,10 @@ grant_clock(void)
  * grant_clock()), as datums of elemtype (uuid, bigint, integer or text);
  * *n is set to their number.  Only grants whose grantee is the current
  * tenant are ever returned.  Grants are stored canonical; the context is
- * compared in canonical form for the element type too (an upper-case uuid set
- * by a plain SET names the same tenant as the accessor reads it).
+ * compared as it is: a context not in the element type's canonical form
+ * ('0042', an upper-case uuid: another tenant than 42 in text columns, which
+ * the typed accessors refuse) holds no grant of a typed table (review
+ * rev40a: it learnt tenant 42's grants).
  */
 static Datum *
 granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
@@ -3643,20 +3649,6 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
 	*n = 0;
 	if (cur == NULL)
 		return NULL;
-	switch (elemtype)
-	{
-		case UUIDOID:
-			cur = tenant_canonicalize(cur, TENANT_TYPE_UUID);
-			break;
-		case INT8OID:
-			cur = tenant_canonicalize(cur, TENANT_TYPE_BIGINT);
-			break;
-		case INT4OID:
-			cur = tenant_canonicalize(cur, TENANT_TYPE_INTEGER);
-			break;
-		default:
-			break;				/* text: as set_tenant() stores it */
-	}
 	/* before the look-up: a catalog read may process invalidations, which free sets */
 	getTypeInputInfo(elemtype, &infunc, &ioparam);
 	s = grant_set_get(relid, cur);
