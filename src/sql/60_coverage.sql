@@ -3101,21 +3101,28 @@ UNION ALL
 -- tables with the tenant column outside the managed schemas (and not
 -- registered): reported when a role other than the owner may use them, or
 -- when the owner is a login role or has login members (the application's
--- own copy: every tenant's session runs as that role)
+-- own copy: every tenant's session runs as that role).  A partition too,
+-- for what it grants itself (review rev40b: default privileges granted
+-- each new partition, never the parent, and neither was reported); its
+-- owner's logins are its root's, reported there when they own the root
 SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.relname), 'table',
        -- who may read it is in the message: an acceptance (its fingerprint)
        -- does not cover a grant made afterwards
-       format('%s %I.%I has the tenant column %I but is outside tenant_rls.managed_schemas: nothing protects its rows, and %s may read or change them.',
-              CASE WHEN c.relkind = 'f' THEN 'Foreign table' ELSE 'Table' END, c.nspname, c.relname, cfg.tenant_column,
-              c.who),
-       format('Every tenant''s rows of it are open to them. Protect it, or add its schema to tenant_rls.managed_schemas, or revoke what others hold on it%s.',
+       format('%s %I.%I%s has the tenant column %I but is outside tenant_rls.managed_schemas: nothing protects its rows, and %s may read or change them.',
+              CASE WHEN c.relkind = 'f' THEN 'Foreign table' WHEN c.root <> c.oid THEN 'Partition' ELSE 'Table' END,
+              c.nspname, c.relname,
+              CASE WHEN c.root <> c.oid THEN format(' (of %s)', c.root::regclass) ELSE '' END,
+              cfg.tenant_column, c.who),
+       format('Every tenant''s rows of it are open to them. Protect %s, or add its schema to tenant_rls.managed_schemas, or revoke what others hold on it%s.',
+              CASE WHEN c.root <> c.oid THEN 'its partitioned table (which protects its partitions)' ELSE 'it' END,
               CASE WHEN c.login_owner THEN ' and give it to a NOLOGIN owner role' ELSE '' END)
        || CASE WHEN c.relkind = 'f' THEN ' A foreign table cannot have row-level security: grant no privilege on it to tenant roles.'
                ELSE coalesce(' ' || r.why, '') END,
        -- protect() refuses a foreign table, and a column of a type or
-       -- collation it does not support
+       -- collation it does not support; a partition is protected with its
+       -- root
        CASE WHEN c.relkind <> 'f' AND r.why IS NULL
-            THEN format('SELECT tenant_rls.protect(%L);', format('%I.%I', c.nspname, c.relname)) END,
+            THEN format('SELECT tenant_rls.protect(%L);', c.root::regclass::text) END,
        c.oid
   -- who: the roles other than its owner that hold SELECT, INSERT, UPDATE or
   -- DELETE on it, or on columns of it (GRANT SELECT (col) reads rows as
@@ -3136,12 +3143,15 @@ SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.
                                       CASE WHEN l.oid = y.relowner THEN 'its owner' ELSE 'a member of its owner' END)
                           FROM logins l
                          WHERE y.login_owner AND pg_has_role(l.oid, y.relowner, 'MEMBER')) w(who)) AS who
-          FROM (SELECT x.relid AS oid, x.relname, x.relkind, x.relacl, x.relowner, x.nspname,
-                       EXISTS (SELECT 1 FROM logins l WHERE pg_has_role(l.oid, x.relowner, 'MEMBER')) AS login_owner
-                  FROM xten x
-                 WHERE NOT x.audit AND NOT x.relispartition OFFSET 0) y) c
+          FROM (SELECT x.relid AS oid, x.relname, x.relkind, x.relacl, x.relowner, x.nspname, x.root,
+                       (NOT x.relispartition
+                        OR x.relowner <> (SELECT rc.relowner FROM pg_class rc WHERE rc.oid = x.root))
+                       AND EXISTS (SELECT 1 FROM logins l WHERE pg_has_role(l.oid, x.relowner, 'MEMBER')) AS login_owner
+                  FROM (SELECT x.*, CASE WHEN x.relispartition THEN pg_partition_root(x.relid) ELSE x.relid END AS root
+                          FROM xten x WHERE NOT x.audit) x
+                OFFSET 0) y) c
   CROSS JOIN cfg
-  CROSS JOIN LATERAL (SELECT tenant_rls._protect_refusal(c.oid, cfg.tenant_column) AS why) r
+  CROSS JOIN LATERAL (SELECT tenant_rls._protect_refusal(c.root, cfg.tenant_column) AS why) r
  WHERE c.who IS NOT NULL
 UNION ALL
 -- user mappings of postgres_fdw / dblink servers that log in as a role that
