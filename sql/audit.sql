@@ -13,6 +13,17 @@ RESET client_min_messages;
 SET tenant_rls.auto_protect = off;
 SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'tr_audit_app';
 
+-- while the log is empty, audit_history() refuses a key that is no jsonb
+-- object too (review rev40c: only a log with entries refused it)
+SELECT count(*) AS batches FROM tenant_rls.audit_batch;
+CREATE TABLE public.audit_empty (id int PRIMARY KEY, tenant_id text);
+SELECT tenant_rls.enable_audit('public.audit_empty');
+\set SHOW_CONTEXT never
+SELECT count(*) FROM tenant_rls.audit_history('public.audit_empty', '[1]');
+\set SHOW_CONTEXT errors
+SELECT count(*) AS no_entries FROM tenant_rls.audit_history('public.audit_empty', '{"id": 1}');
+DROP TABLE public.audit_empty;
+
 -- every column type the trigger treats specially, a generated column,
 -- a dropped column, a column kept out of the log
 CREATE TABLE public.audit_items (
@@ -275,6 +286,10 @@ COMMIT;
 RESET ROLE;
 -- history of a row of a table without primary key
 SELECT seq, operation FROM tenant_rls.audit_history('public.audit_nopk', '{"b": "y"}');
+-- a key that is no jsonb object is refused
+\set SHOW_CONTEXT never
+SELECT count(*) FROM tenant_rls.audit_history('public.audit_items', '[1]');
+\set SHOW_CONTEXT errors
 -- a composite key whose integer column is widened keeps its history
 -- (review rev24a: integers were hashed by their width, and the older
 -- entries of the row were no longer found)

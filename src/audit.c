@@ -1254,7 +1254,8 @@ tenant_rls_audit_guard(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("tenant_rls.audit_guard() must be called as a trigger")));
+				 errmsg("tenant_rls.audit_guard() must be called as a trigger"),
+				 errhint("It guards the audit log's own tables; nothing else calls it.")));
 	td = (TriggerData *) fcinfo->context;
 
 	/* anybody may attach it to a table of their own: it is for ours only */

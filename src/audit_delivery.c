@@ -2642,10 +2642,15 @@ tenant_rls_audit_delivery_status(PG_FUNCTION_ARGS)
 	nulls[2] = (copy.pid == 0);
 	values[3] = CStringGetTextDatum(name);
 	nulls[3] = (SearchNamedReplicationSlot(name, true) == NULL);
+	/*
+	 * (NULL until the worker has recorded a position: right after
+	 * audit_delivery_start(), lag_bytes was all the WAL since 0/0, review
+	 * rev40c)
+	 */
 	values[4] = LSNGetDatum(copy.delivered_lsn);
-	nulls[4] = (db == NULL);
+	nulls[4] = (db == NULL || XLogRecPtrIsInvalid(copy.delivered_lsn));
 	values[5] = Int64GetDatum(insert > copy.delivered_lsn ? (int64) (insert - copy.delivered_lsn) : 0);
-	nulls[5] = (db == NULL || insert == InvalidXLogRecPtr);
+	nulls[5] = (nulls[4] || insert == InvalidXLogRecPtr);
 	values[6] = Int64GetDatum(copy.pending);
 	values[7] = Int64GetDatum(copy.batches);
 	values[8] = Int64GetDatum(copy.rejected);

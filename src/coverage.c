@@ -1176,7 +1176,8 @@ tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation %s does not exist",
-						NameStr(*col), tenant_rel_qualname(relid))));
+						NameStr(*col), tenant_rel_qualname(relid)),
+				 errhint("Pass the table's tenant column (tenant_rls.coverage() names it).")));
 	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
 	getTypeOutputInfo(att->atttypid, &typoutput, &typisvarlena);
 	/* listed as ORDER BY col::text would: in the column's collation */

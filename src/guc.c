@@ -70,11 +70,13 @@ check_tenant_column(char **newval, void **extra, GucSource source)
 	if (*newval == NULL || (*newval)[0] == '\0')
 	{
 		GUC_check_errdetail("The tenant column name must not be empty.");
+		GUC_check_errhint("Name the column that holds the tenant in every tenant table, such as tenant_id.");
 		return false;
 	}
 	if (strlen(*newval) >= NAMEDATALEN)
 	{
 		GUC_check_errdetail("The tenant column name must be shorter than %d bytes.", NAMEDATALEN);
+		GUC_check_errhint("Name the column that holds the tenant in every tenant table, such as tenant_id.");
 		return false;
 	}
 	return true;
@@ -115,7 +117,8 @@ check_managed_schemas(char **newval, void **extra, GucSource source)
 	rawstring = pstrdup(*newval);
 	if (!SplitIdentifierString(rawstring, ',', &namelist))
 	{
-		GUC_check_errdetail("List syntax is invalid: give schema names separated by commas.");
+		GUC_check_errdetail("List syntax is invalid.");
+		GUC_check_errhint("Give schema names separated by commas, as in search_path; double-quote a name with capitals or commas: 'public, \"Sales\"'.");
 		pfree(rawstring);
 		list_free(namelist);
 		return false;
@@ -249,11 +252,8 @@ tenant_rls_managed_schema_names(void)
 	char	   *raw = pstrdup(tenant_rls_managed_schemas ? tenant_rls_managed_schemas : "");
 	List	   *names;
 
-	/* (the check hook refuses such a value) */
+	/* (cannot happen: the check hook refuses such a value) */
 	if (!SplitIdentifierString(raw, ',', &names))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid list syntax in tenant_rls.managed_schemas"),
-				 errhint("Give schema names separated by commas.")));
+		elog(ERROR, "invalid list syntax in tenant_rls.managed_schemas");
 	return names;
 }

@@ -1058,7 +1058,8 @@ rel_has_nulls(Target *t, const char *colname)
 	if (rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_MATVIEW)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errhint("Pass a table or a materialized view.")));
 	attnum = get_attnum(t->relid, colname);
 	if (attnum == InvalidAttrNumber)
 		elog(ERROR, "tenant_rls: column \"%s\" of \"%s\" not found", colname, RelationGetRelationName(rel));
@@ -3128,7 +3129,8 @@ tenant_rls_grants_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("tenant_rls.grants_changed() must be called as a trigger")));
+				 errmsg("tenant_rls.grants_changed() must be called as a trigger"),
+				 errhint("It is the trigger of tenant_rls.tenant_grant; change grants with tenant_rls.grant_access() and tenant_rls.revoke_access().")));
 	rel = trigdata->tg_relation;
 	if (strcmp(get_namespace_name(RelationGetNamespace(rel)), TENANT_RLS_SCHEMA) != 0 ||
 		strcmp(RelationGetRelationName(rel), "tenant_grant") != 0)

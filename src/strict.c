@@ -637,8 +637,12 @@ tenant_rls_strict_status(PG_FUNCTION_ARGS)
 		reason = psprintf("strict mode is in force, but %s; until then no role that is not privileged can set a tenant", refused);
 	else
 		reason = "strict mode is in force: roles that are not privileged set the tenant only with tenant_rls.set_tenant_signed()";
-	/* strict mode off: say also that the key is refused (and may be exposed) */
-	if (refused && !strict_setting && effective_preloaded())
+	/*
+	 * Strict mode not in force: say also that the key is refused (and may
+	 * be exposed), preloaded or not (review rev40c: without preload, reason
+	 * did not say it, though any role could read the key)
+	 */
+	if (refused && !(strict_setting && effective_preloaded()))
 		reason = psprintf("%s; %s", reason, refused);
 
 	values[0] = BoolGetDatum(tenant_strict_in_force());

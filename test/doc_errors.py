@@ -123,13 +123,27 @@ for f in sorted(glob.glob('src/*.c')):
             code = re.findall(r'GUC_check_errcode\((ERRCODE_\w+)\)', before)
             st = codes.get(code[-1], '?') if code else '22023'
             rows.append((f, 'setting check', st, msg, h or ''))
+    # a check that sets only a detail: PostgreSQL's message, with the
+    # setting whose check hook the function is
+    for m in re.finditer(r'\nstatic bool\n(check_\w+)\(([^)]*)\)\n\{(.*?)\n\}', src, re.S):
+        fn, body = m.group(1), m.group(3)
+        if 'GUC_check_errmsg' in body or 'GUC_check_errdetail' not in body:
+            continue
+        setting = re.search(r'"(tenant_rls\.\w+)"[^;]*?\b' + fn + r'\b', src, re.S)
+        for d in re.finditer(r'\bGUC_check_errdetail\s*\(', body):
+            nxt = body[d.end():]
+            nxt = nxt[:nxt.find('return false;')] if 'return false;' in nxt else nxt[:600]
+            h = first_call(nxt, 'GUC_check_errhint') if 'GUC_check_errhint' in nxt else ''
+            rows.append((f, 'setting check', '22023',
+                         'invalid value for parameter "%s": "%%s"' % (setting.group(1) if setting else '%s'),
+                         h or ''))
 for f in sorted(glob.glob('src/sql/*.sql')):
     src = open(f).read()
     # (the USING clause up to the first ";" outside string literals)
     for m in re.finditer(r"RAISE\s+(EXCEPTION|WARNING|NOTICE)\s+'((?:[^']|'')*)'((?:[^;']|'(?:[^']|'')*')*);", src, re.S):
         code = re.search(r"ERRCODE\s*=\s*'(\w+)'", m.group(3))
         hint = re.search(r"HINT\s*=\s*'((?:[^']|'')*)'", m.group(3))
-        st = names.get(code.group(1), code.group(1)) if code else 'P0001'
+        st = names.get(code.group(1), code.group(1)) if code else {'EXCEPTION': 'P0001', 'WARNING': '01000', 'NOTICE': '00000'}[m.group(1)]
         rows.append((f, 'ERROR' if m.group(1) == 'EXCEPTION' else m.group(1), st,
                      m.group(2).replace("''", "'"), hint.group(1).replace("''", "'") if hint
                      else ('(depends on the case)' if re.search(r'HINT\s*=', m.group(3)) else '')))

@@ -67,7 +67,8 @@ BEGIN
            AND NOT coalesce(r.rolsuper, false)
     LOOP
         RAISE WARNING 'revoking CREATE on schema tenant_rls from %', grantee
-            USING DETAIL = 'Objects a role that is not a superuser creates in the extension''s schema could stand in for the extension''s own.';
+            USING DETAIL = 'Objects a role that is not a superuser creates in the extension''s schema could stand in for the extension''s own.',
+                  HINT = 'Grant no privilege on schema tenant_rls; put your own objects in a schema of their own.';
         EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA tenant_rls FROM %s', grantee);
     END LOOP;
 END

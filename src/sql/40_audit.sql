@@ -1080,8 +1080,11 @@ CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
                tenant_rls.audit_key(NULL, tbl, NULL) OPERATOR(pg_catalog.&) 4294967295 AS many_low
     ),
     regions AS (
+        -- (FROM k: the key is computed, and a pk that is no object refused,
+        -- also when the log is empty)
         SELECT (SELECT b.audit_key OPERATOR(pg_catalog.>>) 32 FROM tenant_rls.audit_batch b
                  ORDER BY b.audit_key LIMIT 1) AS r
+          FROM k
         UNION ALL
         SELECT (SELECT b.audit_key OPERATOR(pg_catalog.>>) 32 FROM tenant_rls.audit_batch b
                  WHERE b.audit_key OPERATOR(pg_catalog.>=) ((regions.r OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.<<) 32)

@@ -41,6 +41,10 @@ like($node->safe_psql('postgres', 'SELECT reason FROM tenant_rls.strict_status()
 # key as a placeholder before the library is loaded
 ($ret, $out, $err) = as_user('app', q{SELECT current_setting('tenant_rls.signing_key', true) = '} . $key . q{'});
 is($out, 't', 'not preloaded: a key from postgresql.conf is readable by any role (placeholder)');
+# strict_status() says so (review rev40c: it did only with session preloading)
+like($node->safe_psql('postgres', 'SELECT reason FROM tenant_rls.strict_status()'),
+	qr/^tenant_rls\.strict is on but not in force: tenant_rls is not preloaded.*; tenant_rls\.signing_key from the server configuration is not used: tenant_rls is not preloaded, and until a session loads it any user can read the key$/,
+	'not preloaded: strict_status() says the key is not used, and readable');
 ($ret, $out, $err) = as_user('postgres', q{SELECT tenant_rls.sign_tenant('acme')});
 like($err, qr/tenant_rls\.signing_key is set in the server configuration but tenant_rls is not preloaded/,
 	'not preloaded: sign_tenant() refuses a key from the server configuration');
