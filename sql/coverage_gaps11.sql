@@ -1,5 +1,6 @@
 --
--- Coverage report, review rev40b: partitions outside the managed schemas.
+-- Coverage report, reviews rev40b and rev40e.  Sections 2-6 below: rev40e.
+-- 1. rev40b: partitions outside the managed schemas.
 -- A partitioned table with the tenant column in a schema that
 -- tenant_rls.managed_schemas does not name, granted to nobody; default
 -- privileges grant each new partition to the application role.  The
@@ -77,12 +78,138 @@ COMMIT;
 RESET ROLE;
 SELECT count(*) AS left_over FROM pg_temp.mine();
 
+-- ==== a protected tenant table for the sections below
+DO $$ BEGIN CREATE ROLE covg11_api LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+CREATE SCHEMA covg11 AUTHORIZATION covg11_owner;
+GRANT USAGE ON SCHEMA covg11 TO covg11_app;
+SET ROLE covg11_owner;
+CREATE TABLE covg11.orders (id bigint PRIMARY KEY, tenant_id text NOT NULL, item text, secret text);
+RESET ROLE;
+-- (protected when created: covg11 is a managed schema)
+SELECT table_name, status FROM tenant_rls.coverage() WHERE table_name = 'covg11.orders';
+GRANT SELECT, INSERT, UPDATE, DELETE ON covg11.orders TO covg11_app;
+INSERT INTO covg11.orders VALUES (1, 'acme', 'a1', 'acme-secret'), (2, 'globex', 'g1', 'globex-secret');
+CREATE SCHEMA covg11_ops;
+GRANT USAGE ON SCHEMA covg11_ops TO covg11_app, covg11_api;
+
+-- ==== 2. a postgres_fdw user mapping that names no user logs in as the
+-- server's operating-system user: the bootstrap superuser (was not reported)
+CREATE EXTENSION postgres_fdw;
+DO $$ BEGIN
+    EXECUTE format('CREATE SERVER covg11_loop FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname %L)', current_database());
+END $$;
+CREATE USER MAPPING FOR PUBLIC SERVER covg11_loop;
+SELECT level, object, message LIKE '%names no user%' AND message LIKE '%' || quote_ident((SELECT rolname FROM pg_roles WHERE oid = 10)) || '%' AS says_who
+  FROM tenant_rls.lint() WHERE code = 'user_mapping_bypasses_rls' AND object LIKE '%covg11%';
+DROP EXTENSION postgres_fdw CASCADE;
+
+-- ==== 3. a superuser's SECURITY DEFINER function without pg_temp in its
+-- search_path, executable by a login role that holds no privilege on any
+-- tenant table (was not reported: only roles granted tenant tables counted)
+CREATE TABLE covg11_ops.api_hits (endpoint text);
+CREATE FUNCTION covg11_ops.hit(endpoint text) RETURNS void LANGUAGE sql SECURITY DEFINER
+    SET search_path = covg11_ops AS $$ INSERT INTO api_hits (endpoint) VALUES (endpoint) $$;
+REVOKE ALL ON FUNCTION covg11_ops.hit(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION covg11_ops.hit(text) TO covg11_api;
+SELECT has_table_privilege('covg11_api', 'covg11.orders', 'SELECT') AS api_reads_orders;
+SELECT level, object, fix FROM tenant_rls.lint()
+ WHERE code = 'security_definer_search_path' AND object LIKE 'covg11%';
+DROP FUNCTION covg11_ops.hit(text);
+
+-- ==== 4. a superuser's SECURITY DEFINER function that only deletes from a
+-- queue whose DELETE trigger copies a tenant's row for the caller (the
+-- writes followed to their triggers were INSERT, UPDATE, MERGE and COPY
+-- only, and every trigger of the table written was taken, whatever its
+-- event: an INSERT-only function was blamed instead)
+SET ROLE covg11_owner;
+CREATE TABLE covg11.job_results (id bigint GENERATED ALWAYS AS IDENTITY, tenant_id text NOT NULL, result text,
+                                 PRIMARY KEY (tenant_id, id));
+RESET ROLE;
+SELECT table_name, status FROM tenant_rls.coverage() WHERE table_name = 'covg11.job_results';
+GRANT SELECT ON covg11.job_results TO covg11_app;
+CREATE TABLE covg11_ops.jobs (id bigint PRIMARY KEY, order_id bigint);
+CREATE FUNCTION covg11_ops.job_done() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO covg11.job_results (tenant_id, result)
+    SELECT tenant_rls.current_tenant(), o.item || ':' || o.secret FROM covg11.orders o WHERE o.id = OLD.order_id;
+    RETURN OLD;
+END $$;
+CREATE TRIGGER job_done AFTER DELETE ON covg11_ops.jobs FOR EACH ROW EXECUTE FUNCTION covg11_ops.job_done();
+CREATE FUNCTION covg11_ops.ack_job(p_id bigint) RETURNS void LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $$ DELETE FROM covg11_ops.jobs WHERE id = p_id $$;
+CREATE FUNCTION covg11_ops.submit_job(p_id bigint, p_order bigint) RETURNS void LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $$ INSERT INTO covg11_ops.jobs VALUES (p_id, p_order) $$;
+REVOKE ALL ON FUNCTION covg11_ops.ack_job(bigint), covg11_ops.submit_job(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION covg11_ops.ack_job(bigint), covg11_ops.submit_job(bigint, bigint) TO covg11_app;
+INSERT INTO covg11_ops.jobs VALUES (2, 2);   -- a job on globex's order
+-- the leak: acme acknowledges globex's job and reads its secret
+SET ROLE covg11_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+SELECT covg11_ops.ack_job(2);
+SELECT tenant_id, result FROM covg11.job_results;
+ROLLBACK;
+RESET ROLE;
+SELECT code, object FROM tenant_rls.lint()
+ WHERE code = 'security_definer_reads_tenant_table' AND object LIKE 'covg11%' ORDER BY object;
+DROP TABLE covg11_ops.jobs;
+DROP FUNCTION covg11_ops.job_done(), covg11_ops.ack_job(bigint), covg11_ops.submit_job(bigint, bigint);
+
+-- ==== 5. a table with the tenant column outside the managed schemas, an
+-- inheritance child of a table without it that the application role reads
+-- (was not reported: only the child's own privileges counted)
+CREATE SCHEMA covg11_rpt;
+GRANT USAGE ON SCHEMA covg11_rpt TO covg11_app;
+CREATE TABLE covg11_rpt.order_lines_all (id bigint, item text, secret text);
+CREATE TABLE covg11_archive.orders_2020 (tenant_id text NOT NULL) INHERITS (covg11_rpt.order_lines_all);
+INSERT INTO covg11_archive.orders_2020 (id, item, secret, tenant_id) SELECT id, item, secret, tenant_id FROM covg11.orders;
+GRANT SELECT ON covg11_rpt.order_lines_all TO covg11_app;
+SET ROLE covg11_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+SELECT secret FROM covg11_rpt.order_lines_all ORDER BY id;
+COMMIT;
+RESET ROLE;
+SELECT object, message FROM pg_temp.mine() WHERE object = 'covg11_archive.orders_2020';
+DROP SCHEMA covg11_rpt CASCADE;
+
+-- ==== 6. a stored tenant default whose name is not in lower case: its fix
+-- RESETs the name as stored (RESET app.current_tenant_id left it).  Stored
+-- so by a session that has not loaded tenant_rls (one that has stores the
+-- name of the setting it knows, in lower case): a new one
+\c
+DO $$ BEGIN
+    EXECUTE format('ALTER ROLE covg11_app IN DATABASE %I SET "App.Current_Tenant_Id" = %L', current_database(), 'globex');
+END $$;
+CREATE FUNCTION covg11_ops.as_globex() RETURNS text LANGUAGE sql
+    SET "App.Current_Tenant_Id" = 'globex' AS $$ SELECT tenant_rls.current_tenant() $$;
+SELECT s.setconfig, p.proconfig FROM pg_db_role_setting s, pg_proc p
+ WHERE s.setrole = 'covg11_app'::regrole AND p.oid = 'covg11_ops.as_globex'::regproc;
+SELECT regexp_replace(object, 'database \S+', 'database DB') AS object,
+       regexp_replace(fix, 'DATABASE \S+', 'DATABASE DB') AS fix
+  FROM tenant_rls.lint() WHERE code = 'tenant_setting_default' AND (object LIKE '%covg11%') ORDER BY 1;
+DO $$
+DECLARE f text;
+BEGIN
+    FOR f IN SELECT l.fix FROM tenant_rls.lint() l WHERE l.code = 'tenant_setting_default' AND l.object LIKE '%covg11%' LOOP
+        EXECUTE f;
+    END LOOP;
+END $$;
+SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE code = 'tenant_setting_default' AND object LIKE '%covg11%';
+SELECT count(*) AS stored FROM pg_db_role_setting WHERE setrole = 'covg11_app'::regrole;
+DROP FUNCTION covg11_ops.as_globex();
+DROP SCHEMA covg11_ops CASCADE;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg11.job_results');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg11.orders');
+DROP SCHEMA covg11 CASCADE;
+
 -- ==== clean up
 SET client_min_messages = error;
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg11_archive.orders_hist');
 DROP SCHEMA covg11_archive CASCADE;
 RESET tenant_rls.managed_schemas;
 RESET tenant_rls.audit;
-DROP OWNED BY covg11_app, covg11_clerk, covg11_owner;
-DROP ROLE covg11_app, covg11_clerk, covg11_owner;
+DROP OWNED BY covg11_app, covg11_clerk, covg11_owner, covg11_api;
+DROP ROLE covg11_app, covg11_clerk, covg11_owner, covg11_api;
 RESET client_min_messages;

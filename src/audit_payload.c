@@ -571,12 +571,54 @@ json_fits_jsonb(char *json, int len)
 	}
 }
 
+/*
+ * At most this many bytes of values in one image (a jsonb object holds at
+ * most 256 MB, and a row of audit_log has up to three images); a value
+ * beyond it is shown as {"tenant_rls": "value too large to show", "bytes":
+ * n}.  Review rev40d: one row of 270 MB made its batch unreadable, and with
+ * it every read of the log that reached it.
+ */
+#define IMAGE_SHOW_MAX	(128 * 1024 * 1024)
+
+/* an image's allowance: may a value of this many bytes still be shown? */
+static bool
+image_takes(Size *left, Size bytes)
+{
+	if (bytes > *left)
+		return false;
+	*left -= bytes;
+	return true;
+}
+
 static void
-push_value(JsonbParseState **st, Reader *r, DecodeCol *c)
+push_not_shown(JsonbParseState **st, uint64 bytes)
+{
+	JsonbValue	jv;
+
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+	jv.type = jbvString;
+	jv.val.string.val = "tenant_rls";
+	jv.val.string.len = strlen("tenant_rls");
+	pushJsonbValue(st, WJB_KEY, &jv);
+	jv.val.string.val = "value too large to show";
+	jv.val.string.len = strlen("value too large to show");
+	pushJsonbValue(st, WJB_VALUE, &jv);
+	jv.val.string.val = "bytes";
+	jv.val.string.len = strlen("bytes");
+	pushJsonbValue(st, WJB_KEY, &jv);
+	jv.type = jbvNumeric;
+	jv.val.numeric = int64_to_numeric((int64) bytes);
+	pushJsonbValue(st, WJB_VALUE, &jv);
+	pushJsonbValue(st, WJB_END_OBJECT, NULL);
+}
+
+static void
+push_value(JsonbParseState **st, Reader *r, DecodeCol *c, Size *left)
 {
 	JsonbValue	jv;
 	uint8		tag = get_u8(r);
 	Datum		d = (Datum) 0;
+	Jsonb	   *jb;
 
 	if (tag == 0)
 	{
@@ -591,17 +633,30 @@ push_value(JsonbParseState **st, Reader *r, DecodeCol *c)
 	{
 		uint32		len = get_u32(r);
 		const char *s = take(r, len);
-		char	   *cs = pnstrdup(s, len);
+		char	   *cs;
 
+		if (len > *left)
+		{
+			push_not_shown(st, len);
+			return;
+		}
+		cs = pnstrdup(s, len);
 		if (strlen(cs) != len)
 			corrupted("a JSON value holds a zero byte");
 		if (!pg_verifymbstr(cs, len, true))
 			corrupted("a JSON value is not valid in the database encoding");
 		if (json_fits_jsonb(cs, len))
-			push_jsonb(st, DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(cs))));
+		{
+			jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(cs)));
+			if (!image_takes(left, VARSIZE(jb)))
+				push_not_shown(st, len);
+			else
+				push_jsonb(st, jb);
+		}
 		else
 		{
 			/* valid json jsonb cannot hold: its text, as a string */
+			(void) image_takes(left, len);
 			jv.type = jbvString;
 			jv.val.string.val = cs;
 			jv.val.string.len = len;
@@ -640,6 +695,7 @@ push_value(JsonbParseState **st, Reader *r, DecodeCol *c)
 
 				if (!numeric_image_ok(s, len))
 					corrupted("a numeric value is not a valid numeric");
+				(void) image_takes(left, len);
 				n = (Numeric) make_varlena(s, len);
 				if (numeric_is_nan(n) || numeric_is_inf(n))
 				{
@@ -664,6 +720,11 @@ push_value(JsonbParseState **st, Reader *r, DecodeCol *c)
 				uint32		len = get_u32(r);
 				const char *s = take(r, len);
 
+				if (!image_takes(left, len))
+				{
+					push_not_shown(st, len);
+					return;
+				}
 				if (!pg_verifymbstr(s, len, true))
 					corrupted("a text value is not valid in the database encoding");
 				jv.type = jbvString;
@@ -675,8 +736,15 @@ push_value(JsonbParseState **st, Reader *r, DecodeCol *c)
 		case BYTEAOID:
 			{
 				uint32		len = get_u32(r);
+				const char *s = take(r, len);
 
-				d = PointerGetDatum(make_varlena(take(r, len), len));
+				/* (shown as "\\x" and two hex digits a byte) */
+				if (!image_takes(left, (Size) len * 2 + 3))
+				{
+					push_not_shown(st, len);
+					return;
+				}
+				d = PointerGetDatum(make_varlena(s, len));
 				break;
 			}
 		case UUIDOID:
@@ -711,6 +779,7 @@ read_image(Reader *r, DecodeCol *cols, int ncols)
 	JsonbParseState *st = NULL;
 	JsonbValue	jv;
 	uint16		n = get_u16(r);
+	Size		left = IMAGE_SHOW_MAX;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	for (int i = 0; i < n; i++)
@@ -723,7 +792,7 @@ read_image(Reader *r, DecodeCol *cols, int ncols)
 		jv.val.string.val = cols[k].name;
 		jv.val.string.len = cols[k].namelen;
 		pushJsonbValue(&st, WJB_KEY, &jv);
-		push_value(&st, r, &cols[k]);
+		push_value(&st, r, &cols[k], &left);
 	}
 	return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }

@@ -426,7 +426,7 @@ COMMENT ON FUNCTION tenant_rls._code_text(text) IS
 -- schema when it is qualified (else NULL); unquoted names folded to lower
 -- case as the parser does, quoted ones exact.  For
 -- trigger_writes_unprotected_table and security_definer_changes_isolation.
-CREATE FUNCTION tenant_rls._written_names(body text, OUT schema_name text, OUT rel_name text)
+CREATE FUNCTION tenant_rls._written_names(body text, OUT schema_name text, OUT rel_name text, OUT verb text)
     RETURNS SETOF record
     LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 4
     SET search_path = pg_catalog, pg_temp
@@ -436,14 +436,15 @@ CREATE FUNCTION tenant_rls._written_names(body text, OUT schema_name text, OUT r
                 WHEN left(n.m[1], 1) = '"' THEN replace(substr(n.m[1], 2, length(n.m[1]) - 2), '""', '"')
                 ELSE lower(n.m[1]) END,
            CASE WHEN left(n.m[2], 1) = '"' THEN replace(substr(n.m[2], 2, length(n.m[2]) - 2), '""', '"')
-                ELSE lower(n.m[2]) END
+                ELSE lower(n.m[2]) END,
+           lower(substring(w[1] FROM '^[a-zA-Z]+'))
       FROM regexp_matches(tenant_rls._code_text(body),
-               '\m(?:insert\s+into|update|merge\s+into|copy)\s+(?:only\s+)?'
+               '\m(insert\s+into|update|merge\s+into|copy|delete\s+from|truncate(?:\s+table)?)\s+(?:only\s+)?'
                '((?:(?:"(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?(?:"(?:[^"]|"")+"|[^\s"().,;]+))', 'gi') w,
-           LATERAL (SELECT regexp_match(w[1], '^(?:("(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?("(?:[^"]|"")+"|[^\s"().,;]+)$') AS m) n
+           LATERAL (SELECT regexp_match(w[2], '^(?:("(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?("(?:[^"]|"")+"|[^\s"().,;]+)$') AS m) n
     $$;
 COMMENT ON FUNCTION tenant_rls._written_names(text) IS
-    'internal: the relations a function body writes by name, with their schema if given (lint())';
+    'internal: the relations a function body writes by name, with their schema if given, and the statement (insert, update, merge, copy, delete, truncate; lint())';
 
 -- How a finding names a part of a tenant table that uses code (a pg_depend
 -- depender: a trigger, rule, policy, constraint, column default, index,
@@ -547,17 +548,23 @@ CREATE FUNCTION tenant_rls._trigger_calls(body text) RETURNS SETOF oid
     SET enable_nestloop = on
     AS $$
     WITH r AS MATERIALIZED (
-        SELECT c.oid, c.relkind
+        -- (the trigger events each statement fires, as pg_trigger.tgtype
+        -- bits: INSERT 4, DELETE 8, UPDATE 16, TRUNCATE 32; review rev40e:
+        -- a DELETE's triggers were not followed, an INSERT's were taken
+        -- for all)
+        SELECT c.oid, c.relkind,
+               CASE w.verb WHEN 'insert' THEN 4 WHEN 'copy' THEN 4 WHEN 'update' THEN 16 + 4
+                           WHEN 'merge' THEN 4 + 8 + 16 WHEN 'delete' THEN 8 ELSE 32 END AS events
           FROM tenant_rls._written_names(body) w
           JOIN pg_class c ON c.relname = w.rel_name::name AND c.relkind IN ('r', 'p', 'f', 'v')
          WHERE w.schema_name IS NULL
             OR c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = w.schema_name))
     SELECT tg.tgfoid
-      FROM (SELECT r.oid FROM r
+      FROM (SELECT r.oid, r.events FROM r
             UNION
-            SELECT v.relid FROM r CROSS JOIN LATERAL tenant_rls._view_reach(r.oid) v WHERE r.relkind = 'v') x
+            SELECT v.relid, r.events FROM r CROSS JOIN LATERAL tenant_rls._view_reach(r.oid) v WHERE r.relkind = 'v') x
       JOIN pg_trigger tg ON tg.tgrelid = x.oid
-     WHERE tg.tgfoid >= 16384
+     WHERE tg.tgfoid >= 16384 AND (tg.tgtype::int & x.events) <> 0
     $$;
 COMMENT ON FUNCTION tenant_rls._trigger_calls(text) IS
     'internal: the user functions of the triggers that a function body''s writes fire';
@@ -1300,7 +1307,8 @@ isofact AS MATERIALIZED (
     UNION
     SELECT x.oid, w.rel_name
       FROM isobody x, tenant_rls._written_names(x.body) w
-     WHERE w.rel_name IN (SELECT i.word FROM isotables i)
+     WHERE w.verb IN ('insert', 'update', 'merge', 'copy')
+       AND w.rel_name IN (SELECT i.word FROM isotables i)
        AND coalesce(w.schema_name, 'tenant_rls') = 'tenant_rls'
     UNION
     SELECT x.oid, p.proname::text
@@ -1335,14 +1343,17 @@ approles AS MATERIALIZED (
                     WHERE g.grantee = 0 OR pg_has_role(l.oid, g.grantee, 'USAGE'))),
 -- who may run a SECURITY DEFINER function: a trigger function whoever
 -- fires the trigger (EXECUTE is not checked then), else PUBLIC or the
--- application roles granted EXECUTE (NULL: none of them)
+-- login roles granted EXECUTE, directly or through a role (NULL: none of
+-- them); any login role, not only those that may use tenant tables: the
+-- function runs with its owner's rights (review rev40e: a login role with
+-- no privilege on any tenant table read them all through one)
 sdwho AS (
     SELECT s.oid,
            CASE WHEN p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) THEN 'whoever fires it'
                 WHEN p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
                                                   WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE') THEN 'PUBLIC'
                 ELSE (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
-                        FROM approles a JOIN logins l ON l.oid = a.oid
+                        FROM logins l
                        WHERE l.oid <> p.proowner AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) END AS who
       FROM sdf s JOIN pg_proc p ON p.oid = s.oid),
 -- the tables a publication may include that hold tenant rows: tenant tables
@@ -1569,7 +1580,8 @@ twsrc AS MATERIALIZED (
                                  OR c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = w.schema_name))
                             AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
                                                        'tenant_rls'::regnamespace)) r
-     WHERE NOT EXISTS (SELECT 1 FROM ten t WHERE t.relid = r.oid)
+     WHERE w.verb IN ('insert', 'update', 'merge', 'copy')
+       AND NOT EXISTS (SELECT 1 FROM ten t WHERE t.relid = r.oid)
        AND NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = r.oid)
        -- a view: written through to its tables, one of which isolates no
        -- tenant (review rev30c)
@@ -1743,6 +1755,10 @@ weakset(name, level, weak, what) AS (
 -- statement that stored it (the fix is that statement's RESET)
 roledef AS (
     SELECT lower(split_part(c.c, '=', 1)) AS name, c.c, s.setdatabase, s.setrole,
+           -- the name as stored, for RESET, which matches it exactly
+           -- (review rev40e: "App.Current_Tenant_Id" stayed after RESET
+           -- app.current_tenant_id)
+           (SELECT string_agg(quote_ident(u.part), '.' ORDER BY u.i) FROM unnest(string_to_array(split_part(c.c, '=', 1), '.')) WITH ORDINALITY u(part, i)) AS reset_name,
            CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'all roles'
                 WHEN s.setrole = 0 THEN format('database %I', db.datname)
                 WHEN s.setdatabase = 0 THEN format('role %I', pg_get_userbyid(s.setrole))
@@ -2409,7 +2425,7 @@ SELECT 'security_definer_changes_isolation',
                                            WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE')
                           FROM pg_proc p WHERE p.oid = s.oid) AS public_exec,
                        (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
-                          FROM approles a JOIN logins l ON l.oid = a.oid
+                          FROM logins l
                          WHERE l.oid <> s.proowner AND has_function_privilege(l.oid, s.oid, 'EXECUTE')) AS app_exec) x
  WHERE r.rolsuper OR x.owns OR x.write_all
 UNION ALL
@@ -3036,7 +3052,7 @@ UNION ALL
 SELECT 'tenant_setting_default', 'error', r.object, 'setting',
        format('%s sets a default for app.current_tenant_id (%s).', r.stmt, r.c),
        'Sessions then start inside a tenant without the application choosing one, and a pooled connection carries it to the next client.',
-       r.stmt || ' RESET app.current_tenant_id;',
+       format('%s RESET %s;', r.stmt, r.reset_name),
        NULL::oid
   FROM roledef r
  WHERE r.name = 'app.current_tenant_id'
@@ -3055,8 +3071,9 @@ SELECT 'tenant_setting_default', 'error',
        format('Function %I.%I(%s) sets app.current_tenant_id (%s) while it runs.',
               n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid), c.c),
        'Whoever may call it runs its queries inside that tenant, whatever tenant the session chose: a way into that tenant''s rows.',
-       format('ALTER ROUTINE %I.%I(%s) RESET app.current_tenant_id;',
-              n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)),
+       format('ALTER ROUTINE %I.%I(%s) RESET %s;',
+              n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid),
+              (SELECT string_agg(quote_ident(u.part), '.' ORDER BY u.i) FROM unnest(string_to_array(split_part(c.c, '=', 1), '.')) WITH ORDINALITY u(part, i))),
        NULL::oid
   FROM pg_proc pr
   JOIN pg_namespace n ON n.oid = pr.pronamespace
@@ -3142,8 +3159,26 @@ SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.
                         SELECT format('%s (%s)', quote_ident(l.rolname),
                                       CASE WHEN l.oid = y.relowner THEN 'its owner' ELSE 'a member of its owner' END)
                           FROM logins l
-                         WHERE y.login_owner AND pg_has_role(l.oid, y.relowner, 'MEMBER')) w(who)) AS who
-          FROM (SELECT x.relid AS oid, x.relname, x.relkind, x.relacl, x.relowner, x.nspname, x.root,
+                         WHERE y.login_owner AND pg_has_role(l.oid, y.relowner, 'MEMBER')
+                        UNION ALL
+                        -- an inheritance child: who may read or change an
+                        -- ancestor without the tenant column reaches its
+                        -- rows there (review rev40e); an ancestor with it is
+                        -- reported itself
+                        SELECT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END
+                               || format(' (through %s)', ac.oid::regclass)
+                          FROM (WITH RECURSIVE anc(oid) AS (
+                                    SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = y.oid AND NOT y.relispartition
+                                    UNION
+                                    SELECT i.inhparent FROM pg_inherits i JOIN anc ON i.inhrelid = anc.oid)
+                                SELECT anc.oid FROM anc) a
+                          JOIN pg_class ac ON ac.oid = a.oid
+                         CROSS JOIN LATERAL aclexplode(ac.relacl) e
+                         WHERE e.grantee <> ac.relowner AND e.privilege_type IN ('SELECT', 'UPDATE', 'DELETE')
+                           AND NOT EXISTS (SELECT 1 FROM pg_attribute at
+                                            WHERE at.attrelid = ac.oid AND at.attname = (SELECT cf.tenant_column FROM cfg cf)
+                                              AND at.attnum > 0 AND NOT at.attisdropped)) w(who)) AS who
+          FROM (SELECT x.relid AS oid, x.relname, x.relkind, x.relacl, x.relowner, x.nspname, x.root, x.relispartition,
                        (NOT x.relispartition
                         OR x.relowner <> (SELECT rc.relowner FROM pg_class rc WHERE rc.oid = x.root))
                        AND EXISTS (SELECT 1 FROM logins l WHERE pg_has_role(l.oid, x.relowner, 'MEMBER')) AS login_owner
@@ -3164,7 +3199,10 @@ SELECT 'user_mapping_bypasses_rls',
        CASE WHEN x.dbname = current_database() THEN 'error' ELSE 'warning' END,
        format('user mapping for %s server %I', x.who, x.srvname), 'user mapping',
        format('User mapping for %s on server %I (%s) logs in as %s, %s.', x.who, x.srvname, x.fdwname,
-              quote_ident(r.rolname),
+              CASE WHEN x.named_user IS NULL
+                   THEN format('the operating-system user of the server, normally %s (it names no user, and libpq then takes that one)',
+                               quote_ident(r.rolname))
+                   ELSE quote_ident(r.rolname) END,
               CASE WHEN r.rolsuper THEN 'a superuser' WHEN r.rolbypassrls THEN 'a role with BYPASSRLS'
                    ELSE 'a role with the privileges of the tenant_rls admin role' END),
        format('Through a foreign table of the server or dblink(), %s read%s the remote tables as %s: if the server is this cluster%s, every tenant''s rows, row-level security or not. Map to a role that is subject to row-level security and has no admin role, or drop the mapping.',
@@ -3174,7 +3212,7 @@ SELECT 'user_mapping_bypasses_rls',
        NULL, NULL::oid
   FROM (SELECT um.umuser, s.srvname, w.fdwname,
                CASE WHEN um.umuser = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(um.umuser)) END AS who,
-               (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(um.umoptions) o WHERE split_part(o, '=', 1) = 'user') AS remote_user,
+               (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(um.umoptions) o WHERE split_part(o, '=', 1) = 'user') AS named_user,
                (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(s.srvoptions) o WHERE split_part(o, '=', 1) = 'dbname') AS dbname
           FROM tenant_rls._user_mappings() um
           JOIN pg_foreign_server s ON s.oid = um.umserver
@@ -3183,7 +3221,10 @@ SELECT 'user_mapping_bypasses_rls',
            -- a mapping of a role that bypasses row security anyway gives it nothing
            AND (um.umuser = 0 OR NOT EXISTS (SELECT 1 FROM pg_roles lr
                                               WHERE lr.oid = um.umuser AND (lr.rolsuper OR lr.rolbypassrls)))) x
-  JOIN pg_roles r ON r.rolname = x.remote_user
+  -- (no user named: libpq's default, the server's operating-system user,
+  -- whom initdb names the bootstrap superuser; review rev40e: such a
+  -- mapping logged in as postgres unreported)
+  JOIN pg_roles r ON r.rolname = coalesce(x.named_user, (SELECT b.rolname FROM pg_roles b WHERE b.oid = 10))
  WHERE r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(r.oid, a.oid, 'USAGE'))
 -- ==== the extension itself: replica mode, its event triggers, its privileges
 UNION ALL
@@ -3214,7 +3255,7 @@ SELECT 'weakened_setting_default', w.level,
        format('%s for %s', x.name, x.object), 'setting',
        format('%s sets %s for the sessions it applies to.', x.stmt, x.c),
        'In those sessions ' || w.what,
-       format('%s RESET %s;', x.stmt, x.name),
+       format('%s RESET %s;', x.stmt, x.reset_name),
        NULL::oid
   FROM (SELECT r.*, lower(btrim(substr(r.c, strpos(r.c, '=') + 1), ' ''"')) AS val FROM roledef r) x
   JOIN weakset w ON w.name = x.name
@@ -3264,15 +3305,16 @@ UNION ALL
 SELECT 'signing_key_stored', 'error', format('%s for %s', x.name, x.object), 'setting',
        format('%s stores %s in the catalog.', x.stmt, x.name),
        'Every role can read pg_db_role_setting (pg_roles.rolconfig): whoever reads this key signs tokens for any tenant. Remove it; if it is or was a key in use, replace the key (in postgresql.conf or the key file) and issue new tokens.',
-       format('%s RESET %s;', x.stmt, x.name), NULL::oid
+       format('%s RESET %s;', x.stmt, x.reset_name), NULL::oid
   FROM roledef x
  WHERE x.name IN ('tenant_rls.signing_key', 'tenant_rls.signing_key_previous')
 UNION ALL
 SELECT 'signing_key_stored', 'error', format('%s for function %s', x.name, x.ident), 'setting',
        format('Function %s sets %s (SET clause).', x.ident, x.name),
        'Every role can read pg_proc.proconfig: whoever reads this key signs tokens for any tenant. Remove it; if it is or was a key in use, replace the key (in postgresql.conf or the key file) and issue new tokens.',
-       format('ALTER ROUTINE %s RESET %s;', x.ident, x.name), NULL::oid
+       format('ALTER ROUTINE %s RESET %s;', x.ident, x.reset_name), NULL::oid
   FROM (SELECT lower(split_part(c.c, '=', 1)) AS name,
+               (SELECT string_agg(quote_ident(u.part), '.' ORDER BY u.i) FROM unnest(string_to_array(split_part(c.c, '=', 1), '.')) WITH ORDINALITY u(part, i)) AS reset_name,
                format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS ident
           FROM pg_proc p
           JOIN pg_namespace n ON n.oid = p.pronamespace
