@@ -1,5 +1,6 @@
 --
--- Coverage report, reviews rev40b and rev40e.  Sections 2-6 below: rev40e.
+-- Coverage report, reviews rev40b, rev40e and rev40d.  Sections 2-6 below:
+-- rev40e; section 7: rev40d.
 -- 1. rev40b: partitions outside the managed schemas.
 -- A partitioned table with the tenant column in a schema that
 -- tenant_rls.managed_schemas does not name, granted to nobody; default
@@ -173,6 +174,37 @@ COMMIT;
 RESET ROLE;
 SELECT object, message FROM pg_temp.mine() WHERE object = 'covg11_archive.orders_2020';
 DROP SCHEMA covg11_rpt CASCADE;
+
+-- ==== 7. (review rev40d) a cast to json of a column's type decides what
+-- the audit log records: the type's owner makes every status read 'new'
+SET ROLE covg11_owner;
+CREATE TYPE covg11.st AS ENUM ('new', 'shipped', 'refunded');
+CREATE FUNCTION covg11.st_json(covg11.st) RETURNS json LANGUAGE sql IMMUTABLE AS $$ SELECT '"new"'::json $$;
+CREATE TABLE covg11.inv (id int PRIMARY KEY, tenant_id text NOT NULL, status covg11.st, tags covg11.st[]);
+RESET ROLE;
+CREATE CAST (covg11.st AS json) WITH FUNCTION covg11.st_json(covg11.st);
+SELECT tenant_rls.enable_audit('covg11.inv');
+GRANT SELECT, INSERT, UPDATE ON covg11.inv TO covg11_app;
+SET ROLE covg11_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+INSERT INTO covg11.inv VALUES (1, 'acme', 'refunded', '{shipped}');
+COMMIT;
+RESET ROLE;
+SELECT operation, new_row FROM tenant_rls.audit_history('covg11.inv', '{"id": 1}');
+SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'audit_json_cast';
+SELECT l.fix FROM tenant_rls.lint() l WHERE l.code = 'audit_json_cast' \gexec
+SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE code = 'audit_json_cast';
+SET ROLE covg11_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme');
+UPDATE covg11.inv SET status = 'shipped' WHERE id = 1;
+COMMIT;
+RESET ROLE;
+SELECT operation, old_row, new_row FROM tenant_rls.audit_history('covg11.inv', '{"id": 1}') ORDER BY seq, entry;
+SELECT tenant_rls.disable_audit('covg11.inv');
+DROP TABLE covg11.inv;
+DROP TYPE covg11.st CASCADE;
 
 -- ==== 6. a stored tenant default whose name is not in lower case: its fix
 -- RESETs the name as stored (RESET app.current_tenant_id left it).  Stored

@@ -115,6 +115,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A protected table has no tenant_rls audit trigger while tenant_rls.audit is on, or an audited table (or a partition of one) has no TRUNCATE audit trigger that fires: its changes, or its TRUNCATEs, are not recorded.'),
     ('audit_trigger_altered', 'warning', 'audit trigger redefined or duplicated',
      'A row trigger calling tenant_rls.audit_trigger() is not the one enable_audit() creates (a WHEN clause, UPDATE OF, fewer events, arguments, another name): the changes it does not fire on are not recorded, and a second one would record each change twice.'),
+    ('audit_json_cast', 'warning', 'a cast to json decides what the audit log records',
+     'A column of an audited table has a user type (also as an array''s element, or under a domain) with a cast to json or jsonb that runs a function: the audit trigger records values of such types as to_json(value), which calls that function. Whoever owns it decides what the log shows for every change of the column, whatever the row holds, and its code runs in the writer''s session, where it can also change the setting recorded as app_user.'),
     ('audit_trigger_order', 'warning', 'trigger changing rows fires before the audit trigger',
      'An AFTER ROW trigger on an audited table sorts before tenant_rls_audit (PostgreSQL fires them in name order) and changes rows: the changes it makes are recorded before the change that fired it, and the hash chain seals that wrong order (the history of a row ends with its INSERT although it was deleted).'),
     ('audit_log_ignores_policies', 'warning', 'audited table with row policies of its own',
@@ -2188,6 +2190,33 @@ UNION ALL
 -- comments: IF TG_OP = 'UPDATE' does not count) or runs dynamic SQL, or is
 -- not in SQL or PL/pgSQL, whose body cannot be read.  Deferred constraint
 -- triggers fire at commit, after it.
+-- audit_json_cast: a cast with a function from a user type to json or
+-- jsonb, the type of a column of an audited table (or its array element, or
+-- a domain's base type): to_json(), which the trigger runs on the values it
+-- does not record as bytes, calls it (review rev40d: a type's owner made the
+-- log record 'new' for every status, and set app_user).  The attributes of
+-- composite types are not followed.
+SELECT 'audit_json_cast', 'warning', format('(%s AS %s)', format_type(x.castsource, NULL), format_type(x.casttarget, NULL)),
+       'cast',
+       format('Cast (%s AS %s) runs function %s, owned by %s, whenever the audit log records column(s) %s.',
+              format_type(x.castsource, NULL), format_type(x.casttarget, NULL), x.castfunc::regprocedure,
+              quote_ident(pg_get_userbyid(x.owner)), x.cols),
+       'The audit trigger records a value of this type as to_json(value), and to_json() calls the cast: the function, not the row, decides what the log shows for these columns, and it runs in the writer''s session (it could also change the setting recorded as app_user). audit_verify() cannot tell: the chain seals what was recorded. Keep the cast only if its function is one you trust to return the value faithfully; otherwise drop it.',
+       format('DROP CAST (%s AS %s);', format_type(x.castsource, NULL), format_type(x.casttarget, NULL)),
+       NULL::oid
+  FROM (SELECT c.castsource, c.casttarget, c.castfunc, p.proowner AS owner,
+               array_to_string((array_agg(DISTINCT format('%s.%I', a.attrelid::regclass, a.attname)))[1:10], ', ') AS cols
+          FROM pg_cast c
+          JOIN pg_proc p ON p.oid = c.castfunc
+          JOIN pg_type ty ON ty.oid >= 16384
+               AND c.castsource = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype
+                                       WHEN ty.typcategory = 'A' AND ty.typelem <> 0 THEN ty.typelem ELSE ty.oid END
+          JOIN pg_attribute a ON a.atttypid = ty.oid AND a.attnum > 0 AND NOT a.attisdropped
+          JOIN aud ON aud.tgrelid = a.attrelid AND aud.fires
+         WHERE c.casttarget IN ('json'::regtype, 'jsonb'::regtype) AND c.castmethod = 'f'
+           AND c.castsource >= 16384
+         GROUP BY 1, 2, 3, 4) x
+UNION ALL
 SELECT 'audit_trigger_order', 'warning', format('%I ON %s', x.tgname, x.qname), 'trigger',
        format('Trigger %I on audited table %s fires before its audit trigger tenant_rls_audit and may change rows (function %s).',
               x.tgname, x.qname, x.fid::regprocedure),
