@@ -102,6 +102,26 @@ END $$;
 CREATE USER MAPPING FOR PUBLIC SERVER covg11_loop;
 SELECT level, object, message LIKE '%names no user%' AND message LIKE '%' || quote_ident((SELECT rolname FROM pg_roles WHERE oid = 10)) || '%' AS says_who
   FROM tenant_rls.lint() WHERE code = 'user_mapping_bypasses_rls' AND object LIKE '%covg11%';
+DROP USER MAPPING FOR PUBLIC SERVER covg11_loop;
+-- a superuser's own mapping is the mapping of the views it owns over the
+-- server's foreign tables: a view granted to the application role reads
+-- the remote tables as the superuser (was not reported: a superuser's own
+-- mapping "gives it nothing")
+DO $$ BEGIN
+    EXECUTE format('CREATE USER MAPPING FOR %I SERVER covg11_loop OPTIONS (user %L)', current_user, current_user);
+END $$;
+CREATE SCHEMA covg11_rpt;
+GRANT USAGE ON SCHEMA covg11_rpt TO covg11_app;
+CREATE FOREIGN TABLE covg11_rpt.orders_remote (id bigint, item text, secret text)
+    SERVER covg11_loop OPTIONS (schema_name 'covg11', table_name 'orders');
+CREATE VIEW covg11_rpt.orders_report AS SELECT * FROM covg11_rpt.orders_remote;
+CREATE VIEW covg11_rpt.orders_private AS SELECT * FROM covg11_rpt.orders_remote;   -- nobody else reads it
+GRANT SELECT ON covg11_rpt.orders_report TO covg11_app;
+SELECT level, object, fix FROM tenant_rls.lint()
+ WHERE code = 'user_mapping_bypasses_rls' AND object LIKE '%covg11%' ORDER BY object;
+SELECT l.fix FROM tenant_rls.lint() l WHERE l.code = 'user_mapping_bypasses_rls' AND l.object LIKE '%covg11%' \gexec
+SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE code = 'user_mapping_bypasses_rls' AND object LIKE '%covg11%';
+DROP SCHEMA covg11_rpt CASCADE;
 DROP EXTENSION postgres_fdw CASCADE;
 
 -- ==== 3. a superuser's SECURITY DEFINER function without pg_temp in its

@@ -3255,6 +3255,47 @@ SELECT 'user_mapping_bypasses_rls',
   -- mapping logged in as postgres unreported)
   JOIN pg_roles r ON r.rolname = coalesce(x.named_user, (SELECT b.rolname FROM pg_roles b WHERE b.oid = 10))
  WHERE r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(r.oid, a.oid, 'USAGE'))
+UNION ALL
+-- ... and a superuser's or BYPASSRLS role's own mapping, which gives that
+-- role nothing, but is the mapping of the views and materialized views it
+-- owns over the server's foreign tables: whoever may read such a view reads
+-- the remote tables as the role the mapping logs in as (review rev40e)
+SELECT 'user_mapping_bypasses_rls',
+       CASE WHEN x.dbname = current_database() THEN 'error' ELSE 'warning' END,
+       format('%s %s over server %I', CASE WHEN x.relkind = 'm' THEN 'materialized view' ELSE 'view' END,
+              x.view, x.srvname), 'view',
+       format('%s %s reads foreign table(s) %s of server %I (%s) with the user mapping of its owner %s, which logs in as %s, a role that bypasses row-level security, and %s may read it.',
+              CASE WHEN x.relkind = 'm' THEN 'Materialized view' ELSE 'View' END, x.view, x.ftables, x.srvname, x.fdwname,
+              quote_ident(pg_get_userbyid(x.relowner)), quote_ident(r.rolname), x.readers),
+       format('A view runs with its owner''s rights and user mappings: whoever may read it reads the remote tables as %s%s. Make it security_invoker (a materialized view: drop it, or revoke what others hold on it), or map its owner to a role that is subject to row-level security.',
+              quote_ident(r.rolname),
+              CASE WHEN x.dbname = current_database() THEN format(', and the server names this database (%I): every tenant''s rows', x.dbname) ELSE '' END),
+       CASE WHEN x.relkind = 'v' THEN format('ALTER VIEW %s SET (security_invoker = true);', x.view) END,
+       NULL::oid
+  FROM (SELECT v.oid, v.oid::regclass::text AS view, v.relkind, v.relowner, s.srvname, w.fdwname,
+               (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(um.umoptions) o WHERE split_part(o, '=', 1) = 'user') AS named_user,
+               (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(s.srvoptions) o WHERE split_part(o, '=', 1) = 'dbname') AS dbname,
+               string_agg(DISTINCT ft.ftrelid::regclass::text, ', ') AS ftables,
+               (SELECT string_agg(DISTINCT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END, ', ')
+                  FROM aclexplode(v.relacl) e
+                 WHERE e.grantee <> v.relowner AND e.privilege_type = 'SELECT') AS readers
+          FROM pg_rewrite rw
+          JOIN pg_class v ON v.oid = rw.ev_class AND v.relkind IN ('v', 'm')
+          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
+                          AND d.refclassid = 'pg_class'::regclass
+          JOIN pg_foreign_table ft ON ft.ftrelid = d.refobjid
+          JOIN pg_foreign_server s ON s.oid = ft.ftserver
+          JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'postgres_fdw'
+          JOIN tenant_rls._user_mappings() um ON um.umserver = s.oid AND um.umuser = v.relowner
+          JOIN pg_roles lr ON lr.oid = v.relowner AND (lr.rolsuper OR lr.rolbypassrls)
+         WHERE v.relkind = 'm'
+            OR NOT EXISTS (SELECT 1 FROM unnest(v.reloptions) o
+                            WHERE lower(split_part(o, '=', 1)) = 'security_invoker'
+                              AND lower(split_part(o, '=', 2)) IN ('true', 'on', '1', 'yes', 't', 'y'))
+         GROUP BY v.oid, v.relkind, v.relowner, v.relacl, s.srvname, w.fdwname, s.srvoptions, um.umoptions) x
+  JOIN pg_roles r ON r.rolname = coalesce(x.named_user, (SELECT b.rolname FROM pg_roles b WHERE b.oid = 10))
+ WHERE x.readers IS NOT NULL
+   AND (r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(r.oid, a.oid, 'USAGE')))
 -- ==== the extension itself: replica mode, its event triggers, its privileges
 UNION ALL
 SELECT 'replication_role_default', 'error', r.object, 'setting',
