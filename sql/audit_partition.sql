@@ -433,6 +433,26 @@ SET tenant_rls.auto_protect = off;
 -- the chain verifies
 SELECT tenant, ok, entries, first_bad_seq, reason FROM tenant_rls.audit_verify('ap-admin');
 
+-- the log's partitions are the log owner's, whoever creates them (review
+-- rev40f: a partition created by another superuser was that role's, and
+-- went with a REASSIGN OWNED of it to a login role, which read every
+-- tenant's entries)
+CREATE ROLE tr_ap_dba SUPERUSER NOLOGIN;
+SET ROLE tr_ap_dba;
+SELECT tenant_rls.audit_create_partition('2999-01-15 00:00+00') AS created;
+RESET ROLE;
+SELECT c.relowner = b.relowner AS owned_by_the_log
+  FROM pg_class c, pg_class b
+ WHERE c.oid = 'tenant_rls.audit_batch_p299901'::regclass AND b.oid = 'tenant_rls.audit_batch'::regclass;
+-- one owned by another role is reported, and audit_maintain() gives it back
+ALTER TABLE tenant_rls.audit_batch_p299901 OWNER TO tr_ap_dba;
+SELECT code, level, object, replace(fix, quote_ident(current_user), '<the log''s owner>') AS fix
+  FROM tenant_rls.lint() WHERE code = 'extension_privilege' AND object LIKE '%OWNER%';
+SELECT tenant_rls.audit_maintain(0) >= 0 AS maintained;
+SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE code = 'extension_privilege' AND object LIKE '%OWNER%';
+DROP TABLE tenant_rls.audit_batch_p299901;
+DROP ROLE tr_ap_dba;
+
 -- clean up (the log keeps its entries: it is append-only)
 SELECT tenant_rls.clear_tenant();
 DROP VIEW public.ap_truncate_triggers;

@@ -338,6 +338,18 @@ BEGIN
                FROM pg_catalog.pg_attribute a
               WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.format('tenant_rls.%I', part)::pg_catalog.regclass
                 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped);
+    -- the log's owner (the extension's) owns it, not whoever runs this: the
+    -- owner reads every tenant's entries and may drop the partition, and a
+    -- REASSIGN OWNED or DROP OWNED of that role would take it along (review
+    -- rev40f)
+    IF (SELECT c.relowner FROM pg_catalog.pg_class c
+         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.format('tenant_rls.%I', part)::pg_catalog.regclass)
+       OPERATOR(pg_catalog.<>) (SELECT c.relowner FROM pg_catalog.pg_class c
+                                 WHERE c.oid OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass) THEN
+        EXECUTE pg_catalog.format('ALTER TABLE tenant_rls.%I OWNER TO %I', part,
+                                  (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
+                                    WHERE c.oid OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass));
+    END IF;
     EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM PUBLIC', part);
     -- and from every other role: default privileges of the role running this
     -- (ALTER DEFAULT PRIVILEGES ... ON TABLES) would give some role SELECT
@@ -490,6 +502,23 @@ BEGIN
                           CASE WHEN r.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
                                ELSE pg_catalog.pg_get_userbyid(r.grantee)::text END, r.part, SQLERRM
                 USING HINT = 'Run tenant_rls.audit_maintain() as the owner of the extension.';
+        END;
+    END LOOP;
+    -- Partitions owned by another role than the log (created or restored by
+    -- another superuser: review rev40f) are given to the log's owner
+    FOR r IN
+        SELECT c.oid::pg_catalog.regclass AS part, pg_catalog.pg_get_userbyid(b.relowner) AS owner
+          FROM pg_catalog.pg_inherits i, pg_catalog.pg_class c, pg_catalog.pg_class b
+         WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass
+           AND b.oid OPERATOR(pg_catalog.=) i.inhparent
+           AND c.oid OPERATOR(pg_catalog.=) i.inhrelid
+           AND c.relowner OPERATOR(pg_catalog.<>) b.relowner
+    LOOP
+        BEGIN
+            EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', r.part, r.owner);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE WARNING 'audit partition % not given to %: %', r.part, r.owner, SQLERRM
+                USING HINT = 'Run tenant_rls.audit_maintain() as a superuser.';
         END;
     END LOOP;
     -- (owner-only, like the partition privileges above: a role granted

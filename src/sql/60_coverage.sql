@@ -3461,6 +3461,19 @@ SELECT 'extension_privilege',
                bool_or(a.is_grantable) AS grantable
           FROM xacl a GROUP BY a.oid, a.relname, a.relkind, a.grantee) y
 UNION ALL
+-- a partition of the audit log owned by another role than the log (review
+-- rev40f: a superuser's partitions went to a login role with REASSIGN OWNED)
+SELECT 'extension_privilege', 'error', format('tenant_rls.%I OWNER %s', c.relname, quote_ident(pg_get_userbyid(c.relowner))),
+       'privilege',
+       format('Partition tenant_rls.%I of the audit log is owned by %s, not by the log''s owner %s.',
+              c.relname, quote_ident(pg_get_userbyid(c.relowner)), quote_ident(pg_get_userbyid(b.relowner))),
+       'The owner of a partition reads every tenant''s entries (a partition has no row-level security of its own), may disable its guards, delete, truncate or drop it, and a DROP OWNED of that role drops it with its entries. audit_maintain() gives such partitions to the log''s owner.',
+       format('ALTER TABLE tenant_rls.%I OWNER TO %I;', c.relname, pg_get_userbyid(b.relowner)),
+       NULL::oid
+  FROM pg_inherits i
+  JOIN pg_class b ON b.oid = i.inhparent AND b.oid = to_regclass('tenant_rls.audit_batch')
+  JOIN pg_class c ON c.oid = i.inhrelid AND c.relowner <> b.relowner
+UNION ALL
 SELECT 'extension_privilege', 'error', format('schema tenant_rls TO %s', y.gname), 'privilege',
        format('%s holds CREATE on schema tenant_rls.', y.gname),
        'Whoever may create objects in the schema can add an overload of an extension function (a better match for the argument types) that captures the schema-qualified calls of policies, column defaults and applications, and runs as whoever calls it.',
@@ -3849,7 +3862,9 @@ CREATE FUNCTION tenant_rls._finding_fingerprint(code text, object text, object_k
     SELECT CASE WHEN code IN ('audit_delivery_held', 'audit_delivery_stalled', 'audit_partition_missing',
                               'large_objects_present') THEN NULL
                 ELSE md5(coalesce(message, '') || coalesce(
-                         (SELECT string_agg(md5(concat_ws(E'\x1f', p.proowner, p.prosecdef, p.prosrc,
+                         -- (the owner by name: a restore into a new cluster
+                         -- gives the roles new OIDs, review rev40f)
+                         (SELECT string_agg(md5(concat_ws(E'\x1f', pg_get_userbyid(p.proowner), p.prosecdef, p.prosrc,
                                                           CASE WHEN p.prosqlbody IS NOT NULL
                                                                THEN pg_get_function_sqlbody(p.oid) END,
                                                           p.proconfig::text)), ',')
