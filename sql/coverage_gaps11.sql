@@ -106,7 +106,12 @@ CREATE FOREIGN TABLE covg11_rpt.orders_remote (id bigint, item text, secret text
 CREATE VIEW covg11_rpt.orders_report AS SELECT * FROM covg11_rpt.orders_remote;
 CREATE VIEW covg11_rpt.orders_private AS SELECT * FROM covg11_rpt.orders_remote;   -- nobody else reads it
 GRANT SELECT ON covg11_rpt.orders_report TO covg11_app;
-SELECT level, object, fix FROM tenant_rls.lint()
+-- (also a view read only through a view over it, review rev40g)
+CREATE VIEW covg11_rpt.orders_inner AS SELECT * FROM covg11_rpt.orders_remote;
+CREATE VIEW covg11_rpt.orders_outer AS SELECT * FROM covg11_rpt.orders_inner;
+GRANT SELECT ON covg11_rpt.orders_outer TO covg11_app;
+SELECT level, object, message LIKE '%covg11_app (through covg11_rpt.orders_outer) may read it.' AS through_outer, fix
+  FROM tenant_rls.lint()
  WHERE code = 'user_mapping_bypasses_rls' AND object LIKE '%covg11%' ORDER BY object;
 SELECT l.fix FROM tenant_rls.lint() l WHERE l.code = 'user_mapping_bypasses_rls' AND l.object LIKE '%covg11%' \gexec
 SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE code = 'user_mapping_bypasses_rls' AND object LIKE '%covg11%';

@@ -572,13 +572,36 @@ json_fits_jsonb(char *json, int len)
 }
 
 /*
- * At most this many bytes of values in one image (a jsonb object holds at
- * most 256 MB, and a row of audit_log has up to three images); a value
- * beyond it is shown as {"tenant_rls": "value too large to show", "bytes":
- * n}.  Review rev40d: one row of 270 MB made its batch unreadable, and with
+ * At most this many bytes of values in one image, counted as the JSON text
+ * a client receives (a jsonb object holds at most 256 MB, and a row of
+ * audit_log, up to three images, at most 1 GB of text); a value beyond it is
+ * shown as {"tenant_rls": "value too large to show", "bytes": n}.  Review rev40d: one row of 270 MB made its batch unreadable, and with
  * it every read of the log that reached it.
  */
 #define IMAGE_SHOW_MAX	(128 * 1024 * 1024)
+
+/*
+ * The bytes of a string in JSON text, as a client receives it: a control
+ * character is escaped in up to 6 bytes (\u0001), '"' and '\\' in 2 (review
+ * rev40g: 90 MB of control characters in each of two images made a row of
+ * the view over 1 GB of text)
+ */
+static Size
+json_string_bytes(const char *s, Size len)
+{
+	Size		n = len + 2;
+
+	for (Size i = 0; i < len; i++)
+	{
+		unsigned char ch = (unsigned char) s[i];
+
+		if (ch < 0x20)
+			n += 5;
+		else if (ch == '"' || ch == '\\')
+			n += 1;
+	}
+	return n;
+}
 
 /* an image's allowance: may a value of this many bytes still be shown? */
 static bool
@@ -648,7 +671,7 @@ push_value(JsonbParseState **st, Reader *r, DecodeCol *c, Size *left)
 		if (json_fits_jsonb(cs, len))
 		{
 			jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(cs)));
-			if (!image_takes(left, VARSIZE(jb)))
+			if (!image_takes(left, Max((Size) len, (Size) VARSIZE(jb))))
 				push_not_shown(st, len);
 			else
 				push_jsonb(st, jb);
@@ -656,7 +679,11 @@ push_value(JsonbParseState **st, Reader *r, DecodeCol *c, Size *left)
 		else
 		{
 			/* valid json jsonb cannot hold: its text, as a string */
-			(void) image_takes(left, len);
+			if (!image_takes(left, json_string_bytes(cs, len)))
+			{
+				push_not_shown(st, len);
+				return;
+			}
 			jv.type = jbvString;
 			jv.val.string.val = cs;
 			jv.val.string.len = len;
@@ -720,7 +747,7 @@ push_value(JsonbParseState **st, Reader *r, DecodeCol *c, Size *left)
 				uint32		len = get_u32(r);
 				const char *s = take(r, len);
 
-				if (!image_takes(left, len))
+				if (len > *left || !image_takes(left, json_string_bytes(s, len)))
 				{
 					push_not_shown(st, len);
 					return;

@@ -2820,8 +2820,8 @@ static bool current_user_is_admin(void);
  * its rows of one table: a tenant creating grants without end would slow
  * down every tenant that uses the table.  Called before a new grant is
  * inserted (changing the valid_until of an existing one adds nothing).  A
- * lock per table, held to the end of the transaction, makes concurrent
- * sessions of the tenant count one after the other, and the count
+ * lock per table and owner tenant, held to the end of the transaction, makes
+ * concurrent sessions of the tenant count one after the other, and the count
  * reads the latest snapshot (the grants a concurrent transaction committed
  * count, also in a REPEATABLE READ transaction).
  */
@@ -2834,7 +2834,16 @@ check_grant_limit(Oid relid, Datum *vals, Oid *types, const char *owner_c)
 
 	if (tenant_rls_max_grants_per_table <= 0 || current_user_is_admin())
 		return;
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, relid, 0, TENANT_RLS_LOCK_GRANTS);
+	/*
+	 * (per table and owner tenant: a tenant's open transaction does not hold
+	 * up the grants of the others.  objid is an unkeyed hash of the tenant:
+	 * whoever reads pg_locks and guesses tenant ids can tell which one is
+	 * granting; PostgreSQL offers no secret every backend shares without
+	 * preloading to key it with, review rev40g)
+	 */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, relid,
+						 hash_bytes((const unsigned char *) owner_c, strlen(owner_c)),
+						 TENANT_RLS_LOCK_GRANTS);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	PushActiveSnapshot(GetLatestSnapshot());
 	spi_exec_privileged("SELECT pg_catalog.count(*) FROM tenant_rls.tenant_grant"

@@ -116,7 +116,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('audit_trigger_altered', 'warning', 'audit trigger redefined or duplicated',
      'A row trigger calling tenant_rls.audit_trigger() is not the one enable_audit() creates (a WHEN clause, UPDATE OF, fewer events, arguments, another name): the changes it does not fire on are not recorded, and a second one would record each change twice.'),
     ('audit_json_cast', 'warning', 'a cast to json decides what the audit log records',
-     'A column of an audited table has a user type (also as an array''s element, or under a domain) with a cast to json or jsonb that runs a function: the audit trigger records values of such types as to_json(value), which calls that function. Whoever owns it decides what the log shows for every change of the column, whatever the row holds, and its code runs in the writer''s session, where it can also change the setting recorded as app_user.'),
+     'A column of an audited table has a user type (also as an array''s element, or under domains) with a cast to json that runs a function, not a superuser''s nor an extension''s: the audit trigger records values of such types as to_json(value), which calls that function. Whoever owns it decides what the log shows for every change of the column, whatever the row holds, and its code runs in the writer''s session, where it can also change the setting recorded as app_user.'),
     ('audit_trigger_order', 'warning', 'trigger changing rows fires before the audit trigger',
      'An AFTER ROW trigger on an audited table sorts before tenant_rls_audit (PostgreSQL fires them in name order) and changes rows: the changes it makes are recorded before the change that fired it, and the hash chain seals that wrong order (the history of a row ends with its INSERT although it was deleted).'),
     ('audit_log_ignores_policies', 'warning', 'audited table with row policies of its own',
@@ -550,12 +550,14 @@ CREATE FUNCTION tenant_rls._trigger_calls(body text) RETURNS SETOF oid
     SET enable_nestloop = on
     AS $$
     WITH r AS MATERIALIZED (
-        -- (the trigger events each statement fires, as pg_trigger.tgtype
-        -- bits: INSERT 4, DELETE 8, UPDATE 16, TRUNCATE 32; review rev40e:
-        -- a DELETE's triggers were not followed, an INSERT's were taken
-        -- for all)
+        -- (the trigger events each statement may fire, as pg_trigger.tgtype
+        -- bits: INSERT 4, DELETE 8, UPDATE 16, TRUNCATE 32: an INSERT ... ON
+        -- CONFLICT DO UPDATE fires UPDATE triggers, an UPDATE that moves a
+        -- row to another partition DELETE and INSERT triggers; review
+        -- rev40e: a DELETE's triggers were not followed, an INSERT's were
+        -- taken for all)
         SELECT c.oid, c.relkind,
-               CASE w.verb WHEN 'insert' THEN 4 WHEN 'copy' THEN 4 WHEN 'update' THEN 16 + 4
+               CASE w.verb WHEN 'insert' THEN 4 + 16 WHEN 'copy' THEN 4 WHEN 'update' THEN 4 + 8 + 16
                            WHEN 'merge' THEN 4 + 8 + 16 WHEN 'delete' THEN 8 ELSE 32 END AS events
           FROM tenant_rls._written_names(body) w
           JOIN pg_class c ON c.relname = w.rel_name::name AND c.relkind IN ('r', 'p', 'f', 'v')
@@ -1356,7 +1358,18 @@ sdwho AS (
                                                   WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE') THEN 'PUBLIC'
                 ELSE (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
                         FROM logins l
-                       WHERE l.oid <> p.proowner AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) END AS who
+                       WHERE NOT pg_has_role(l.oid, p.proowner, 'MEMBER')
+                         AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) END AS who,
+           -- (the same, of the application roles only: reading server data
+           -- with the owner's rights matters to a tenant session; a
+           -- monitoring login may be meant to)
+           CASE WHEN p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) THEN 'whoever fires it'
+                WHEN p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
+                                                  WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE') THEN 'PUBLIC'
+                ELSE (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
+                        FROM approles a JOIN logins l ON l.oid = a.oid
+                       WHERE NOT pg_has_role(l.oid, p.proowner, 'MEMBER')
+                         AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) END AS app_who
       FROM sdf s JOIN pg_proc p ON p.oid = s.oid),
 -- the tables a publication may include that hold tenant rows: tenant tables
 -- and the extension's own (ext); unlogged and temporary ones are never
@@ -2190,32 +2203,40 @@ UNION ALL
 -- comments: IF TG_OP = 'UPDATE' does not count) or runs dynamic SQL, or is
 -- not in SQL or PL/pgSQL, whose body cannot be read.  Deferred constraint
 -- triggers fire at commit, after it.
--- audit_json_cast: a cast with a function from a user type to json or
--- jsonb, the type of a column of an audited table (or its array element, or
--- a domain's base type): to_json(), which the trigger runs on the values it
--- does not record as bytes, calls it (review rev40d: a type's owner made the
--- log record 'new' for every status, and set app_user).  The attributes of
--- composite types are not followed.
-SELECT 'audit_json_cast', 'warning', format('(%s AS %s)', format_type(x.castsource, NULL), format_type(x.casttarget, NULL)),
+-- audit_json_cast: a cast with a function from a user type to json, the
+-- type of a column of an audited table as to_json() sees it: under every
+-- level of domain, an array's element (under its domains too); not a
+-- composite type (to_json() shows its attributes).  to_json(), which the
+-- trigger runs on the values it does not record as bytes, calls it (review
+-- rev40d: a type's owner made the log record 'new' for every status, and
+-- set app_user).  Not the casts of a superuser or of an extension.
+SELECT 'audit_json_cast', 'warning', format('(%s AS json)', format_type(x.castsource, NULL)),
        'cast',
-       format('Cast (%s AS %s) runs function %s, owned by %s, whenever the audit log records column(s) %s.',
-              format_type(x.castsource, NULL), format_type(x.casttarget, NULL), x.castfunc::regprocedure,
+       format('Cast (%s AS json) runs function %s, owned by %s, whenever the audit log records column(s) %s.',
+              format_type(x.castsource, NULL), x.castfunc::regprocedure,
               quote_ident(pg_get_userbyid(x.owner)), x.cols),
        'The audit trigger records a value of this type as to_json(value), and to_json() calls the cast: the function, not the row, decides what the log shows for these columns, and it runs in the writer''s session (it could also change the setting recorded as app_user). audit_verify() cannot tell: the chain seals what was recorded. Keep the cast only if its function is one you trust to return the value faithfully; otherwise drop it.',
-       format('DROP CAST (%s AS %s);', format_type(x.castsource, NULL), format_type(x.casttarget, NULL)),
+       format('DROP CAST (%s AS json);', format_type(x.castsource, NULL)),
        NULL::oid
-  FROM (SELECT c.castsource, c.casttarget, c.castfunc, p.proowner AS owner,
-               array_to_string((array_agg(DISTINCT format('%s.%I', a.attrelid::regclass, a.attname)))[1:10], ', ') AS cols
-          FROM pg_cast c
+  FROM (WITH RECURSIVE seen(attrelid, attname, typ) AS (
+            SELECT a.attrelid, a.attname, a.atttypid
+              FROM pg_attribute a JOIN aud ON aud.tgrelid = a.attrelid AND aud.fires
+             WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384
+            UNION
+            SELECT s.attrelid, s.attname, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END
+              FROM seen s JOIN pg_type t ON t.oid = s.typ
+             WHERE t.typtype = 'd' OR (t.typcategory = 'A' AND t.typelem <> 0))
+        SELECT c.castsource, c.castfunc, p.proowner AS owner,
+               array_to_string((array_agg(DISTINCT format('%s.%I', s.attrelid::regclass, s.attname)))[1:10], ', ') AS cols
+          FROM seen s
+          JOIN pg_type t ON t.oid = s.typ AND t.typtype NOT IN ('d', 'c') AND NOT (t.typcategory = 'A' AND t.typelem <> 0)
+          JOIN pg_cast c ON c.castsource = t.oid AND c.casttarget = 'json'::regtype AND c.castmethod = 'f'
           JOIN pg_proc p ON p.oid = c.castfunc
-          JOIN pg_type ty ON ty.oid >= 16384
-               AND c.castsource = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype
-                                       WHEN ty.typcategory = 'A' AND ty.typelem <> 0 THEN ty.typelem ELSE ty.oid END
-          JOIN pg_attribute a ON a.atttypid = ty.oid AND a.attnum > 0 AND NOT a.attisdropped
-          JOIN aud ON aud.tgrelid = a.attrelid AND aud.fires
-         WHERE c.casttarget IN ('json'::regtype, 'jsonb'::regtype) AND c.castmethod = 'f'
-           AND c.castsource >= 16384
-         GROUP BY 1, 2, 3, 4) x
+          JOIN pg_roles o ON o.oid = p.proowner AND NOT o.rolsuper
+         WHERE c.castsource >= 16384
+           AND NOT EXISTS (SELECT 1 FROM pg_depend e
+                            WHERE e.classid = 'pg_cast'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+         GROUP BY 1, 2, 3) x
 UNION ALL
 SELECT 'audit_trigger_order', 'warning', format('%I ON %s', x.tgname, x.qname), 'trigger',
        format('Trigger %I on audited table %s fires before its audit trigger tenant_rls_audit and may change rows (function %s).',
@@ -2455,7 +2476,8 @@ SELECT 'security_definer_changes_isolation',
                           FROM pg_proc p WHERE p.oid = s.oid) AS public_exec,
                        (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
                           FROM logins l
-                         WHERE l.oid <> s.proowner AND has_function_privilege(l.oid, s.oid, 'EXECUTE')) AS app_exec) x
+                         WHERE NOT pg_has_role(l.oid, s.proowner, 'MEMBER')
+                           AND has_function_privilege(l.oid, s.oid, 'EXECUTE')) AS app_exec) x
  WHERE r.rolsuper OR x.owns OR x.write_all
 UNION ALL
 -- user functions marked LEAKPROOF (a warning), and built-ins marked so that
@@ -2581,7 +2603,7 @@ SELECT 'security_definer_reads_server_data', 'error', s.ident, 'function',
                                   'pg_statistic', 'pg_stats', 'pg_stats_ext', 'pg_statistic_ext_data',
                                   'pg_largeobject', 'lo_get', 'loread', 'lo_export',
                                   'pg_read_file', 'pg_read_binary_file')) AS what,
-               w.who) x
+               w.app_who AS who) x
  WHERE x.what IS NOT NULL AND x.who IS NOT NULL
    AND (r.rolsuper OR pg_has_role(r.oid, 'pg_read_all_stats', 'USAGE') OR pg_has_role(r.oid, 'pg_read_server_files', 'USAGE')
         OR pg_has_role(r.oid, 'pg_read_all_data', 'USAGE'))
@@ -3276,9 +3298,19 @@ SELECT 'user_mapping_bypasses_rls',
                (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(um.umoptions) o WHERE split_part(o, '=', 1) = 'user') AS named_user,
                (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(s.srvoptions) o WHERE split_part(o, '=', 1) = 'dbname') AS dbname,
                string_agg(DISTINCT ft.ftrelid::regclass::text, ', ') AS ftables,
-               (SELECT string_agg(DISTINCT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END, ', ')
-                  FROM aclexplode(v.relacl) e
-                 WHERE e.grantee <> v.relowner AND e.privilege_type = 'SELECT') AS readers
+               -- (who may read it, also through a view over it: review
+               -- rev40g)
+               (SELECT string_agg(DISTINCT r.who, ', ')
+                  FROM (SELECT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END AS who
+                          FROM aclexplode(v.relacl) e
+                         WHERE e.grantee <> v.relowner AND e.privilege_type = 'SELECT'
+                        UNION ALL
+                        SELECT CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END
+                               || format(' (through %s)', ov.oid::regclass)
+                          FROM pg_class ov CROSS JOIN LATERAL aclexplode(ov.relacl) e
+                         WHERE ov.relkind IN ('v', 'm') AND ov.oid <> v.oid
+                           AND e.grantee <> ov.relowner AND e.privilege_type = 'SELECT'
+                           AND EXISTS (SELECT 1 FROM tenant_rls._view_reach(ov.oid) vr WHERE vr.relid = v.oid)) r) AS readers
           FROM pg_rewrite rw
           JOIN pg_class v ON v.oid = rw.ev_class AND v.relkind IN ('v', 'm')
           JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid

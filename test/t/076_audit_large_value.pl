@@ -49,9 +49,20 @@ is($ret, 0, 'audit_history() of the large row reads') or diag($err);
 is($out, '70000000|{"bytes": 70000000, "tenant_rls": "value too large to show"}|0|2',
 	'... the value within the allowance in full, the one beyond it as a marker with its size');
 
-($ret, $out, $err) = $node->psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log});
-is($ret, 0, 'audit_log reads past the batch') or diag($err);
-is($out, '3', '... all its entries');
+# 30 MB of control characters: 180 MB as JSON text (\u0001 each), beyond
+# the allowance too (review rev40g: 90 MB of them in an UPDATE's two images
+# made a row of the view more than 1 GB of text)
+($ret, $out, $err) = $node->psql('postgres', q{
+INSERT INTO public.docs VALUES (3, 'acme', repeat(chr(1), 30000000), 'small', 0)});
+is($ret, 0, 'a row of control characters is written') or diag($err);
+($ret, $out, $err) = $node->psql('postgres', q{
+SELECT new_row -> 'a', new_row ->> 'b' FROM tenant_rls.audit_history('public.docs', '{"id": 3}')});
+is($out, '{"bytes": 30000000, "tenant_rls": "value too large to show"}|small',
+	'... its value is counted as the JSON text a client receives');
+
+($ret, $out, $err) = $node->psql('postgres', q{SELECT count(*), sum(length(l::text)) < 400000000 FROM tenant_rls.audit_log l});
+is($ret, 0, 'audit_log reads past the batches') or diag($err);
+is($out, '4|t', '... all their entries, each row a bounded text');
 
 is($node->safe_psql('postgres', q{SELECT ok FROM tenant_rls.audit_verify('acme')}), 't',
 	'the chain verifies');
