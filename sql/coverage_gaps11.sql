@@ -130,6 +130,22 @@ SELECT has_table_privilege('covg11_api', 'covg11.orders', 'SELECT') AS api_reads
 SELECT level, object, fix FROM tenant_rls.lint()
  WHERE code = 'security_definer_search_path' AND object LIKE 'covg11%';
 DROP FUNCTION covg11_ops.hit(text);
+-- ... but a login member of the function's owner has the owner's rights
+-- anyway: a function of the tables' owner that only such a member may run
+-- is not reported (review rev40g)
+DO $$ BEGIN CREATE ROLE covg11_deployer LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT covg11_owner TO covg11_deployer;
+GRANT USAGE, CREATE ON SCHEMA covg11_ops TO covg11_owner;
+SET ROLE covg11_owner;
+CREATE FUNCTION covg11_ops.owner_hit(endpoint text) RETURNS bigint LANGUAGE sql SECURITY DEFINER
+    SET search_path = covg11 AS $$ SELECT count(*) FROM orders $$;
+REVOKE ALL ON FUNCTION covg11_ops.owner_hit(text) FROM PUBLIC;
+RESET ROLE;
+SELECT count(*) AS reported FROM tenant_rls.lint()
+ WHERE code = 'security_definer_search_path' AND object LIKE 'covg11_ops.owner_hit%';
+DROP FUNCTION covg11_ops.owner_hit(text);
+REVOKE USAGE, CREATE ON SCHEMA covg11_ops FROM covg11_owner;
+DROP ROLE covg11_deployer;
 
 -- ==== 4. a superuser's SECURITY DEFINER function that only deletes from a
 -- queue whose DELETE trigger copies a tenant's row for the caller (the
@@ -168,6 +184,21 @@ ROLLBACK;
 RESET ROLE;
 SELECT code, object FROM tenant_rls.lint()
  WHERE code = 'security_definer_reads_tenant_table' AND object LIKE 'covg11%' ORDER BY object;
+-- an INSERT ... ON CONFLICT DO UPDATE fires UPDATE triggers (review rev40g:
+-- an INSERT was followed to INSERT triggers only)
+CREATE TABLE covg11_ops.counters (k text PRIMARY KEY, n bigint, snapshot bigint);
+CREATE FUNCTION covg11_ops.counters_snap() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $$
+BEGIN NEW.snapshot := (SELECT count(*) FROM covg11.orders); RETURN NEW; END $$;
+CREATE TRIGGER snap BEFORE UPDATE ON covg11_ops.counters FOR EACH ROW EXECUTE FUNCTION covg11_ops.counters_snap();
+CREATE FUNCTION covg11_ops.bump(key text) RETURNS void LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ INSERT INTO covg11_ops.counters AS c (k, n) VALUES (key, 1) ON CONFLICT (k) DO UPDATE SET n = c.n + 1 $$;
+GRANT EXECUTE ON FUNCTION covg11_ops.bump(text) TO covg11_app;
+SELECT code, object FROM tenant_rls.lint()
+ WHERE code = 'security_definer_reads_tenant_table' AND object LIKE 'covg11_ops.bump%';
+DROP FUNCTION covg11_ops.bump(text), covg11_ops.counters_snap() CASCADE;
+DROP TABLE covg11_ops.counters;
 DROP TABLE covg11_ops.jobs;
 DROP FUNCTION covg11_ops.job_done(), covg11_ops.ack_job(bigint), covg11_ops.submit_job(bigint, bigint);
 
@@ -194,15 +225,22 @@ DROP SCHEMA covg11_rpt CASCADE;
 SET ROLE covg11_owner;
 CREATE TYPE covg11.st AS ENUM ('new', 'shipped', 'refunded');
 CREATE FUNCTION covg11.st_json(covg11.st) RETURNS json LANGUAGE sql IMMUTABLE AS $$ SELECT '"new"'::json $$;
-CREATE TABLE covg11.inv (id int PRIMARY KEY, tenant_id text NOT NULL, status covg11.st, tags covg11.st[]);
+CREATE DOMAIN covg11.st1 AS covg11.st;
+CREATE DOMAIN covg11.st2 AS covg11.st1;
+CREATE TYPE covg11.color AS ENUM ('red', 'blue');
+CREATE FUNCTION covg11.color_jsonb(covg11.color) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$ SELECT '"red"'::jsonb $$;
+CREATE TABLE covg11.inv (id int PRIMARY KEY, tenant_id text NOT NULL, status covg11.st, tags covg11.st[],
+                         deep covg11.st2, deeps covg11.st1[], color covg11.color);
 RESET ROLE;
 CREATE CAST (covg11.st AS json) WITH FUNCTION covg11.st_json(covg11.st);
+-- (a cast to jsonb: to_json() does not call it, not reported)
+CREATE CAST (covg11.color AS jsonb) WITH FUNCTION covg11.color_jsonb(covg11.color);
 SELECT tenant_rls.enable_audit('covg11.inv');
 GRANT SELECT, INSERT, UPDATE ON covg11.inv TO covg11_app;
 SET ROLE covg11_app;
 BEGIN;
 SELECT tenant_rls.set_tenant('acme');
-INSERT INTO covg11.inv VALUES (1, 'acme', 'refunded', '{shipped}');
+INSERT INTO covg11.inv VALUES (1, 'acme', 'refunded', '{shipped}', 'refunded', '{refunded}', 'blue');
 COMMIT;
 RESET ROLE;
 SELECT operation, new_row FROM tenant_rls.audit_history('covg11.inv', '{"id": 1}');
