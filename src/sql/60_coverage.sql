@@ -1347,30 +1347,31 @@ approles AS MATERIALIZED (
                     WHERE g.grantee = 0 OR pg_has_role(l.oid, g.grantee, 'USAGE'))),
 -- who may run a SECURITY DEFINER function: a trigger function whoever
 -- fires the trigger (EXECUTE is not checked then), else PUBLIC or the
--- login roles granted EXECUTE, directly or through a role (NULL: none of
--- them); any login role, not only those that may use tenant tables: the
+-- login roles granted EXECUTE, directly or through a role, other than the
+-- owner's members, who have its rights anyway (NULL: none of them); any
+-- login role, not only those that may use tenant tables: the
 -- function runs with its owner's rights (review rev40e: a login role with
 -- no privilege on any tenant table read them all through one)
 sdwho AS (
-    SELECT s.oid,
-           CASE WHEN p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) THEN 'whoever fires it'
-                WHEN p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
-                                                  WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE') THEN 'PUBLIC'
-                ELSE (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
-                        FROM logins l
-                       WHERE NOT pg_has_role(l.oid, p.proowner, 'MEMBER')
-                         AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) END AS who,
-           -- (the same, of the application roles only: reading server data
-           -- with the owner's rights matters to a tenant session; a
-           -- monitoring login may be meant to)
-           CASE WHEN p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) THEN 'whoever fires it'
-                WHEN p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
-                                                  WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE') THEN 'PUBLIC'
-                ELSE (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
-                        FROM approles a JOIN logins l ON l.oid = a.oid
-                       WHERE NOT pg_has_role(l.oid, p.proowner, 'MEMBER')
-                         AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) END AS app_who
-      FROM sdf s JOIN pg_proc p ON p.oid = s.oid),
+    SELECT x.oid, coalesce(x.everyone, x.logins) AS who,
+           -- (of the application roles only: reading server data with the
+           -- owner's rights matters to a tenant session; a monitoring login
+           -- may be meant to)
+           coalesce(x.everyone, x.apps) AS app_who
+      FROM (SELECT s.oid,
+                   CASE WHEN p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) THEN 'whoever fires it'
+                        WHEN p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
+                                                          WHERE e.grantee = 0 AND e.privilege_type = 'EXECUTE')
+                        THEN 'PUBLIC' END AS everyone,
+                   (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
+                      FROM logins l
+                     WHERE NOT pg_has_role(l.oid, p.proowner, 'MEMBER')
+                       AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) AS logins,
+                   (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
+                      FROM approles a JOIN logins l ON l.oid = a.oid
+                     WHERE NOT pg_has_role(l.oid, p.proowner, 'MEMBER')
+                       AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) AS apps
+              FROM sdf s JOIN pg_proc p ON p.oid = s.oid) x),
 -- the tables a publication may include that hold tenant rows: tenant tables
 -- and the extension's own (ext); unlogged and temporary ones are never
 -- published
