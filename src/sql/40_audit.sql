@@ -262,6 +262,7 @@ DECLARE
     bounds text;
     moved bigint;
     grantee oid;
+    log_owner name;
 BEGIN
     IF ts IS NULL OR NOT pg_catalog.isfinite(ts) THEN
         RAISE EXCEPTION 'the time of an audit partition must be a finite timestamp, not %', coalesce(ts::text, 'NULL')
@@ -342,13 +343,13 @@ BEGIN
     -- owner reads every tenant's entries and may drop the partition, and a
     -- REASSIGN OWNED or DROP OWNED of that role would take it along (review
     -- rev40f)
-    IF (SELECT c.relowner FROM pg_catalog.pg_class c
-         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.format('tenant_rls.%I', part)::pg_catalog.regclass)
-       OPERATOR(pg_catalog.<>) (SELECT c.relowner FROM pg_catalog.pg_class c
-                                 WHERE c.oid OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass) THEN
-        EXECUTE pg_catalog.format('ALTER TABLE tenant_rls.%I OWNER TO %I', part,
-                                  (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
-                                    WHERE c.oid OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass));
+    SELECT pg_catalog.pg_get_userbyid(b.relowner) INTO log_owner
+      FROM pg_catalog.pg_class c, pg_catalog.pg_class b
+     WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.format('tenant_rls.%I', part)::pg_catalog.regclass
+       AND b.oid OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass
+       AND c.relowner OPERATOR(pg_catalog.<>) b.relowner;
+    IF log_owner IS NOT NULL THEN
+        EXECUTE pg_catalog.format('ALTER TABLE tenant_rls.%I OWNER TO %I', part, log_owner);
     END IF;
     EXECUTE pg_catalog.format('REVOKE ALL ON tenant_rls.%I FROM PUBLIC', part);
     -- and from every other role: default privileges of the role running this

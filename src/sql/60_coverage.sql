@@ -424,10 +424,12 @@ COMMENT ON FUNCTION tenant_rls._code_text(text) IS
     'internal: a function body without string literals and comments (lint())';
 
 -- The relations a function body writes by name: the name after INSERT INTO,
--- UPDATE, MERGE INTO or COPY (outside string literals and comments), its
--- schema when it is qualified (else NULL); unquoted names folded to lower
--- case as the parser does, quoted ones exact.  For
--- trigger_writes_unprotected_table and security_definer_changes_isolation.
+-- UPDATE, MERGE INTO, COPY, DELETE FROM or TRUNCATE (outside string literals
+-- and comments), its schema when it is qualified (else NULL), and that
+-- statement's first word (verb); unquoted names folded to lower case as the
+-- parser does, quoted ones exact.  For _trigger_calls() (every verb), and
+-- trigger_writes_unprotected_table and security_definer_changes_isolation
+-- (the writes that add or change rows).
 CREATE FUNCTION tenant_rls._written_names(body text, OUT schema_name text, OUT rel_name text, OUT verb text)
     RETURNS SETOF record
     LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 4
@@ -1830,6 +1832,22 @@ admins AS MATERIALIZED (
             UNION ALL
             SELECT fd.setting FROM filedef fd WHERE fd.name = 'tenant_rls.admin_role') a
       JOIN pg_roles ar ON ar.rolname = a.role),
+-- the user mappings of postgres_fdw and dblink servers that log in as a role
+-- that bypasses row-level security (superuser, BYPASSRLS, the admin role):
+-- the role the mapping names, else libpq's default, the server's
+-- operating-system user, whom initdb names the bootstrap superuser (review
+-- rev40e: such a mapping logged in as postgres unreported); dbname: the
+-- database the server names
+umaps AS MATERIALIZED (
+    SELECT um.umuser, s.oid AS srvid, s.srvname, w.fdwname, o.named_user, o.dbname, r.rolname, r.rolsuper, r.rolbypassrls
+      FROM tenant_rls._user_mappings() um
+      JOIN pg_foreign_server s ON s.oid = um.umserver
+      JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname IN ('postgres_fdw', 'dblink_fdw')
+     CROSS JOIN LATERAL (
+           SELECT (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(um.umoptions) o WHERE split_part(o, '=', 1) = 'user') AS named_user,
+                  (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(s.srvoptions) o WHERE split_part(o, '=', 1) = 'dbname') AS dbname) o
+      JOIN pg_roles r ON r.rolname = coalesce(o.named_user, (SELECT b.rolname FROM pg_roles b WHERE b.oid = 10))
+     WHERE r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(r.oid, a.oid, 'USAGE'))),
 -- SET / ALTER SYSTEM ON PARAMETER granted to PUBLIC or a role that is not a
 -- superuser on a setting tenant_rls relies on (its own, the keys included,
 -- and session_replication_role): one row per setting, grantee and grantor,
@@ -3253,31 +3271,20 @@ SELECT 'user_mapping_bypasses_rls',
        format('User mapping for %s on server %I (%s) logs in as %s, %s.', x.who, x.srvname, x.fdwname,
               CASE WHEN x.named_user IS NULL
                    THEN format('the operating-system user of the server, normally %s (it names no user, and libpq then takes that one)',
-                               quote_ident(r.rolname))
-                   ELSE quote_ident(r.rolname) END,
-              CASE WHEN r.rolsuper THEN 'a superuser' WHEN r.rolbypassrls THEN 'a role with BYPASSRLS'
+                               quote_ident(x.rolname))
+                   ELSE quote_ident(x.rolname) END,
+              CASE WHEN x.rolsuper THEN 'a superuser' WHEN x.rolbypassrls THEN 'a role with BYPASSRLS'
                    ELSE 'a role with the privileges of the tenant_rls admin role' END),
        format('Through a foreign table of the server or dblink(), %s read%s the remote tables as %s: if the server is this cluster%s, every tenant''s rows, row-level security or not. Map to a role that is subject to row-level security and has no admin role, or drop the mapping.',
               CASE WHEN x.umuser = 0 THEN 'all roles' ELSE x.who END, CASE WHEN x.umuser = 0 THEN '' ELSE 's' END,
-              quote_ident(r.rolname),
+              quote_ident(x.rolname),
               CASE WHEN x.dbname = current_database() THEN format(' (it names database %I)', x.dbname) ELSE '' END),
        NULL, NULL::oid
-  FROM (SELECT um.umuser, s.srvname, w.fdwname,
-               CASE WHEN um.umuser = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(um.umuser)) END AS who,
-               (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(um.umoptions) o WHERE split_part(o, '=', 1) = 'user') AS named_user,
-               (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(s.srvoptions) o WHERE split_part(o, '=', 1) = 'dbname') AS dbname
-          FROM tenant_rls._user_mappings() um
-          JOIN pg_foreign_server s ON s.oid = um.umserver
-          JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-         WHERE w.fdwname IN ('postgres_fdw', 'dblink_fdw')
-           -- a mapping of a role that bypasses row security anyway gives it nothing
-           AND (um.umuser = 0 OR NOT EXISTS (SELECT 1 FROM pg_roles lr
-                                              WHERE lr.oid = um.umuser AND (lr.rolsuper OR lr.rolbypassrls)))) x
-  -- (no user named: libpq's default, the server's operating-system user,
-  -- whom initdb names the bootstrap superuser; review rev40e: such a
-  -- mapping logged in as postgres unreported)
-  JOIN pg_roles r ON r.rolname = coalesce(x.named_user, (SELECT b.rolname FROM pg_roles b WHERE b.oid = 10))
- WHERE r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(r.oid, a.oid, 'USAGE'))
+  FROM (SELECT m.*, CASE WHEN m.umuser = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(m.umuser)) END AS who
+          FROM umaps m
+          -- a mapping of a role that bypasses row security anyway gives it nothing
+         WHERE m.umuser = 0 OR NOT EXISTS (SELECT 1 FROM pg_roles lr
+                                            WHERE lr.oid = m.umuser AND (lr.rolsuper OR lr.rolbypassrls))) x
 UNION ALL
 -- ... and a superuser's or BYPASSRLS role's own mapping, which gives that
 -- role nothing, but is the mapping of the views and materialized views it
@@ -3289,15 +3296,13 @@ SELECT 'user_mapping_bypasses_rls',
               x.view, x.srvname), 'view',
        format('%s %s reads foreign table(s) %s of server %I (%s) with the user mapping of its owner %s, which logs in as %s, a role that bypasses row-level security, and %s may read it.',
               CASE WHEN x.relkind = 'm' THEN 'Materialized view' ELSE 'View' END, x.view, x.ftables, x.srvname, x.fdwname,
-              quote_ident(pg_get_userbyid(x.relowner)), quote_ident(r.rolname), x.readers),
+              quote_ident(pg_get_userbyid(x.relowner)), quote_ident(x.rolname), x.readers),
        format('A view runs with its owner''s rights and user mappings: whoever may read it reads the remote tables as %s%s. Make it security_invoker (a materialized view: drop it, or revoke what others hold on it), or map its owner to a role that is subject to row-level security.',
-              quote_ident(r.rolname),
+              quote_ident(x.rolname),
               CASE WHEN x.dbname = current_database() THEN format(', and the server names this database (%I): every tenant''s rows', x.dbname) ELSE '' END),
        CASE WHEN x.relkind = 'v' THEN format('ALTER VIEW %s SET (security_invoker = true);', x.view) END,
        NULL::oid
-  FROM (SELECT v.oid, v.oid::regclass::text AS view, v.relkind, v.relowner, s.srvname, w.fdwname,
-               (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(um.umoptions) o WHERE split_part(o, '=', 1) = 'user') AS named_user,
-               (SELECT substr(o, strpos(o, '=') + 1) FROM unnest(s.srvoptions) o WHERE split_part(o, '=', 1) = 'dbname') AS dbname,
+  FROM (SELECT v.oid, v.oid::regclass::text AS view, v.relkind, v.relowner, m.srvname, m.fdwname, m.dbname, m.rolname,
                string_agg(DISTINCT ft.ftrelid::regclass::text, ', ') AS ftables,
                -- (who may read it, also through a view over it: review
                -- rev40g)
@@ -3317,18 +3322,14 @@ SELECT 'user_mapping_bypasses_rls',
           JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
                           AND d.refclassid = 'pg_class'::regclass
           JOIN pg_foreign_table ft ON ft.ftrelid = d.refobjid
-          JOIN pg_foreign_server s ON s.oid = ft.ftserver
-          JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'postgres_fdw'
-          JOIN tenant_rls._user_mappings() um ON um.umserver = s.oid AND um.umuser = v.relowner
+          JOIN umaps m ON m.srvid = ft.ftserver AND m.umuser = v.relowner
           JOIN pg_roles lr ON lr.oid = v.relowner AND (lr.rolsuper OR lr.rolbypassrls)
          WHERE v.relkind = 'm'
             OR NOT EXISTS (SELECT 1 FROM unnest(v.reloptions) o
                             WHERE lower(split_part(o, '=', 1)) = 'security_invoker'
                               AND lower(split_part(o, '=', 2)) IN ('true', 'on', '1', 'yes', 't', 'y'))
-         GROUP BY v.oid, v.relkind, v.relowner, v.relacl, s.srvname, w.fdwname, s.srvoptions, um.umoptions) x
-  JOIN pg_roles r ON r.rolname = coalesce(x.named_user, (SELECT b.rolname FROM pg_roles b WHERE b.oid = 10))
+         GROUP BY v.oid, v.relkind, v.relowner, v.relacl, m.srvname, m.fdwname, m.dbname, m.rolname) x
  WHERE x.readers IS NOT NULL
-   AND (r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM admins a WHERE pg_has_role(r.oid, a.oid, 'USAGE')))
 -- ==== the extension itself: replica mode, its event triggers, its privileges
 UNION ALL
 SELECT 'replication_role_default', 'error', r.object, 'setting',
