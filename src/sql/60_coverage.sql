@@ -424,10 +424,10 @@ COMMENT ON FUNCTION tenant_rls._code_text(text) IS
     'internal: a function body without string literals and comments (lint())';
 
 -- The relations a function body writes by name: the name after INSERT INTO,
--- UPDATE, MERGE INTO, COPY, DELETE FROM or TRUNCATE (outside string literals
--- and comments), its schema when it is qualified (else NULL), and that
--- statement's first word (verb); unquoted names folded to lower case as the
--- parser does, quoted ones exact.  For _trigger_calls() (every verb), and
+-- UPDATE, MERGE INTO, COPY, DELETE FROM or TRUNCATE (each name of its
+-- list), outside string literals and comments, its schema when it is
+-- qualified (else NULL), and that statement's first word (verb); unquoted
+-- names folded to lower case as the parser does, quoted ones exact.  For _trigger_calls() (every verb), and
 -- trigger_writes_unprotected_table and security_definer_changes_isolation
 -- (the writes that add or change rows).
 CREATE FUNCTION tenant_rls._written_names(body text, OUT schema_name text, OUT rel_name text, OUT verb text)
@@ -441,11 +441,22 @@ CREATE FUNCTION tenant_rls._written_names(body text, OUT schema_name text, OUT r
                 ELSE lower(n.m[1]) END,
            CASE WHEN left(n.m[2], 1) = '"' THEN replace(substr(n.m[2], 2, length(n.m[2]) - 2), '""', '"')
                 ELSE lower(n.m[2]) END,
-           lower(substring(w[1] FROM '^[a-zA-Z]+'))
-      FROM regexp_matches(tenant_rls._code_text(body),
-               '\m(insert\s+into|update|merge\s+into|copy|delete\s+from|truncate(?:\s+table)?)\s+(?:only\s+)?'
-               '((?:(?:"(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?(?:"(?:[^"]|"")+"|[^\s"().,;]+))', 'gi') w,
-           LATERAL (SELECT regexp_match(w[2], '^(?:("(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?("(?:[^"]|"")+"|[^\s"().,;]+)$') AS m) n
+           x.verb
+      FROM (SELECT tenant_rls._code_text(body) AS code) b,
+           LATERAL (SELECT w[2], lower(substring(w[1] FROM '^[a-zA-Z]+'))
+                      FROM regexp_matches(b.code,
+                               '\m(insert\s+into|update|merge\s+into|copy|delete\s+from|truncate(?:\s+table)?)\s+(?:only\s+)?'
+                               '((?:(?:"(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?(?:"(?:[^"]|"")+"|[^\s"().,;]+))', 'gi') w
+                    UNION ALL
+                    -- each name of TRUNCATE a, b, ... (review rev40g: only the first; the
+                    -- scan goes from name to name, so a comma inside quotes is no separator)
+                    SELECT e[1], 'truncate'
+                      FROM regexp_matches(b.code,
+                               '\mtruncate(?:\s+table)?\s+((?:only\s+)?(?:(?:"(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?(?:"(?:[^"]|"")+"|[^\s"().,;]+)\s*\*?'
+                               '(?:\s*,\s*(?:only\s+)?(?:(?:"(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?(?:"(?:[^"]|"")+"|[^\s"().,;]+)\s*\*?)+)', 'gi') t,
+                           regexp_matches(t[1], '(?:^|,)\s*(?:only\s+)?((?:(?:"(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?(?:"(?:[^"]|"")+"|[^\s"().,;]+))', 'gi') e
+                   ) x(name, verb),
+           LATERAL (SELECT regexp_match(x.name, '^(?:("(?:[^"]|"")+"|[^\s"().,;]+)\s*\.\s*)?("(?:[^"]|"")+"|[^\s"().,;]+)$') AS m) n
     $$;
 COMMENT ON FUNCTION tenant_rls._written_names(text) IS
     'internal: the relations a function body writes by name, with their schema if given, and the statement (insert, update, merge, copy, delete, truncate; lint())';
@@ -2223,12 +2234,13 @@ UNION ALL
 -- not in SQL or PL/pgSQL, whose body cannot be read.  Deferred constraint
 -- triggers fire at commit, after it.
 -- audit_json_cast: a cast with a function from a user type to json, the
--- type of a column of an audited table as to_json() sees it: under every
--- level of domain, an array's element (under its domains too); not a
--- composite type (to_json() shows its attributes).  to_json(), which the
--- trigger runs on the values it does not record as bytes, calls it (review
--- rev40d: a type's owner made the log record 'new' for every status, and
--- set app_user).  Not the casts of a superuser or of an extension.
+-- type of a column the log records (its lists' columns and the primary key)
+-- as to_json() sees it: under every level of domain, an array's element,
+-- a composite type's attributes (to_json() shows those, not the composite
+-- type's own cast), at any depth.  to_json(), which the trigger runs on the
+-- values it does not record as bytes, calls it (review rev40d: a type's
+-- owner made the log record 'new' for every status, and set app_user).  Not
+-- the casts of a superuser or of an extension.
 SELECT 'audit_json_cast', 'warning', format('(%s AS json)', format_type(x.castsource, NULL)),
        'cast',
        format('Cast (%s AS json) runs function %s, owned by %s, whenever the audit log records column(s) %s.',
@@ -2239,12 +2251,29 @@ SELECT 'audit_json_cast', 'warning', format('(%s AS json)', format_type(x.castso
        NULL::oid
   FROM (WITH RECURSIVE seen(attrelid, attname, typ) AS (
             SELECT a.attrelid, a.attname, a.atttypid
-              FROM pg_attribute a JOIN aud ON aud.tgrelid = a.attrelid AND aud.fires
+              -- (the lists looked up only for audited tables with a column of a user type)
+              FROM (SELECT DISTINCT a0.attrelid
+                      FROM pg_attribute a0 JOIN aud ON aud.tgrelid = a0.attrelid AND aud.fires
+                     WHERE a0.attnum > 0 AND NOT a0.attisdropped AND a0.atttypid >= 16384
+                    OFFSET 0) r
+              CROSS JOIN LATERAL tenant_rls._audit_lists(r.attrelid::regclass) l
+              JOIN pg_attribute a ON a.attrelid = r.attrelid
              WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384
+               -- the columns recorded: those of the lists, and the primary key
+               AND ((l.columns IS NULL OR a.attname::text = ANY (l.columns))
+                    AND NOT coalesce(a.attname::text = ANY (l.exclude), false)
+                    OR EXISTS (SELECT 1 FROM pg_index i
+                                WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY (i.indkey)))
             UNION
-            SELECT s.attrelid, s.attname, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END
+            SELECT s.attrelid, s.attname, x.typ
               FROM seen s JOIN pg_type t ON t.oid = s.typ
-             WHERE t.typtype = 'd' OR (t.typcategory = 'A' AND t.typelem <> 0))
+             CROSS JOIN LATERAL (SELECT t.typbasetype WHERE t.typtype = 'd'
+                                 UNION ALL
+                                 SELECT t.typelem WHERE t.typtype <> 'd' AND t.typcategory = 'A' AND t.typelem <> 0
+                                 UNION ALL
+                                 SELECT ca.atttypid FROM pg_attribute ca
+                                  WHERE t.typtype = 'c' AND ca.attrelid = t.typrelid
+                                    AND ca.attnum > 0 AND NOT ca.attisdropped) x(typ))
         SELECT c.castsource, c.castfunc, p.proowner AS owner,
                array_to_string((array_agg(DISTINCT format('%s.%I', s.attrelid::regclass, s.attname)))[1:10], ', ') AS cols
           FROM seen s
