@@ -3972,7 +3972,7 @@ list_purge_partitions(Oid *argtypes, Datum *args)
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_execute_with_args("SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_inherits i"
+	if (SPI_execute_with_args("SELECT n.nspname::text, c.relname::text, c.oid FROM pg_catalog.pg_inherits i"
 							  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
 							  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
 							  " WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass"
@@ -4061,9 +4061,38 @@ purge_try_chain(Oid *chains_out, bool queue)
 }
 
 /*
+ * ACCESS EXCLUSIVE on each of the partitions (oids) without waiting, or
+ * (queue) queued for at most 200 ms for the first one that is taken; false:
+ * one is taken (none kept).
+ */
+static bool
+purge_try_partitions(List *oids, bool queue)
+{
+	ListCell   *lc;
+
+	foreach(lc, oids)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (ConditionalLockRelationOid(relid, AccessExclusiveLock) ||
+			(queue && queue_for_lock(relid, AccessExclusiveLock, NULL, 200)))
+		{
+			queue = false;
+			continue;
+		}
+		for (ListCell *l2 = list_head(oids); l2 != lc; l2 = lnext(oids, l2))
+			UnlockRelationOid(lfirst_oid(l2), AccessExclusiveLock);
+		return false;
+	}
+	return true;
+}
+
+/*
  * How audit_purge() locks the chain its PURGE entry goes into (that of the
- * entries without tenant), the log (ACCESS EXCLUSIVE) and then its default
- * partition (SHARE ROW EXCLUSIVE): tries without waiting every 20 ms, and
+ * entries without tenant), the log (ACCESS EXCLUSIVE), its default
+ * partition (SHARE ROW EXCLUSIVE) and then the partitions it drops (parts:
+ * their oids; ACCESS EXCLUSIVE, which a session reading one directly holds
+ * up: a COPY of it for an archive, review rev41b): tries without waiting every 20 ms, and
  * about once a second queues for a lock of the log for at most 200 ms.
  * Under a steady stream of short reads the log is never free at the instant
  * of a try, but a queued request is granted once the reads ahead of it end;
@@ -4078,7 +4107,7 @@ purge_try_chain(Oid *chains_out, bool queue)
  * set, bounds the whole wait (55P03); a cancel or statement_timeout ends it.
  */
 static void
-purge_lock_log(bool with_log)
+purge_lock_log(bool with_log, List *parts)
 {
 	TimestampTz start = GetCurrentTimestamp();
 
@@ -4097,7 +4126,12 @@ purge_lock_log(bool with_log)
 			{
 				if (ConditionalLockRelationOid(default_oid, ShareRowExclusiveLock) ||
 					(queue && queue_for_lock(default_oid, ShareRowExclusiveLock, NULL, 200)))
-					return;
+				{
+					busy = "a partition of the audit log that it drops";
+					if (purge_try_partitions(parts, queue))
+						return;
+					UnlockRelationOid(default_oid, ShareRowExclusiveLock);
+				}
 				if (with_log)
 					UnlockRelationOid(log_oid, AccessExclusiveLock);
 			}
@@ -4211,11 +4245,20 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		 */
 		if (SPI_processed > 0)
 		{
-			purge_lock_log(true);
+			List	   *oids = NIL;
+
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				bool		isnull;
+
+				oids = lappend_oid(oids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																		SPI_tuptable->tupdesc, 3, &isnull)));
+			}
+			purge_lock_log(true, oids);
 			list_purge_partitions(argtypes, args);
 		}
 		else
-			purge_lock_log(false);	/* the default partition's lock alone (review rev31a) */
+			purge_lock_log(false, NIL);	/* the default partition's lock alone (review rev31a) */
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			char	   *nsp = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);

@@ -200,5 +200,46 @@ is($node->safe_psql('pl2', $part3), '0', 'the purge dropped the partition');
 is($node->safe_psql('pl2', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}),
 	't', 'the chains verify, the one without tenant included');
 
+# (d) Review rev41b: a session that reads a partition the purge drops
+# directly (a COPY of an old month for an archive) holds it without holding
+# the log.  The purge queued for the partition with a plain LOCK TABLE while
+# it held the log, its default partition and the chain without tenant:
+# every tenant's reads of its log, and every commit of an entry without
+# tenant, waited until that session ended.  Now it takes the partitions
+# with its other locks, without waiting while holding any of them.
+$node->safe_psql('pl2', q{
+CREATE TABLE tenant_rls.audit_batch_p202004 PARTITION OF tenant_rls.audit_batch
+    FOR VALUES FROM ('2020-04-01 00:00+00') TO ('2020-05-01 00:00+00');
+});
+my $part4 = q{SELECT count(*) FROM pg_class WHERE relname = 'audit_batch_p202004'};
+my $archiver = $node->background_psql('pl2', on_error_stop => 1);
+$archiver->query_safe(q{BEGIN});
+$archiver->query_safe(q{SELECT count(*) FROM tenant_rls.audit_batch_p202004});
+($ret, $out, $err) = $node->psql('pl2',
+	q{SET lock_timeout = '500ms'; SELECT tenant_rls.audit_purge(now() - interval '1 day')});
+like($err, qr/could not lock the audit log to purge it within lock_timeout \(500 ms\).*\n.*DETAIL:  Open transactions use a partition of the audit log that it drops/,
+	'a purge behind a reader of a partition it drops: lock_timeout, naming the partition');
+is($node->safe_psql('pl2', $part4), '1', '... and nothing was purged');
+$purger = $node->background_psql('pl2', on_error_stop => 1);
+$purger->query_until(qr/purging/, q{\echo purging
+SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0 AS purged;
+});
+ok($node->poll_query_until('postgres', $purging, '1'), 'without lock_timeout the purge waits for that reader');
+($ret, $out, $err) = $node->psql('pl2',
+	q{SET statement_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); SELECT count(*) FROM tenant_rls.audit_log; COMMIT;},
+	extra_params => [ '-U', 'app' ]);
+is($ret, 0, '... while every tenant reads its log') or diag($err);
+($ret, $out, $err) = $node->psql('pl2',
+	q{SET statement_timeout = '5s'; SET lock_timeout = '5s'; INSERT INTO public.g VALUES (2, 'no tenant')},
+	extra_params => [ '-U', 'app' ]);
+is($ret, 0, '... and entries without tenant are committed') or diag($err);
+$archiver->query_safe(q{COMMIT});
+$archiver->quit;
+ok($node->poll_query_until('postgres', $purging, '0'), '... and the purge ends after the reader');
+$purger->quit;
+is($node->safe_psql('pl2', $part4), '0', 'the purge dropped the partition');
+is($node->safe_psql('pl2', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}),
+	't', 'the chains verify after it');
+
 $node->stop;
 done_testing();
