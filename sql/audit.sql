@@ -385,6 +385,14 @@ SELECT tenant_rls.audit_row_key('public.audit_items', '{"id": 1}') =
        (SELECT row_key FROM tenant_rls.audit_batch WHERE tenant = 'acme' AND seq = 4) AS key_matches,
        tenant_rls.audit_row_key('public.audit_nopk', '{"a": 1}') IS NULL AS no_key_without_pk,
        tenant_rls.audit_row_key('public.audit_items', '{"id": null}') IS NULL AS no_key_for_null;
+-- ... also where a query may run in parallel: audit_row_key() reads the
+-- committed configuration with the latest snapshot, which PostgreSQL refuses
+-- in parallel mode (review rev41b: audit_history() failed on a log large
+-- enough for a parallel plan)
+SET force_parallel_mode = on;
+SELECT tenant_rls.audit_row_key('public.audit_items', '{"id": 1}') IS NOT NULL AS key_in_parallel_mode;
+SELECT count(*) AS history_in_parallel_mode FROM tenant_rls.audit_history('public.audit_items', '{"id": 1}');
+RESET force_parallel_mode;
 -- a table the caller may not read: no key, and no lock taken on it
 CREATE TABLE public.audit_nosel (id integer PRIMARY KEY);
 SET ROLE tr_audit_app;

@@ -1084,9 +1084,11 @@ COMMENT ON FUNCTION tenant_rls.audit_purge(timestamptz) IS
     'drops the audit_batch partitions (and default-partition batches) older than before; records anchors and a PURGE entry';
 
 -- The history key of a primary key value of a table, as the trigger computes
--- it (a hash of the key's values in their binary form).
+-- it (a hash of the key's values in their binary form).  PARALLEL UNSAFE:
+-- it reads the table's audit configuration with the latest snapshot, which
+-- PostgreSQL refuses in parallel mode, in the leader too (review rev41b).
 CREATE FUNCTION tenant_rls.audit_row_key(tbl regclass, pk jsonb) RETURNS bigint
-    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    LANGUAGE c STABLE STRICT PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'tenant_rls_audit_row_key';
 COMMENT ON FUNCTION tenant_rls.audit_row_key(regclass, jsonb) IS
     'the audit_batch.row_key of a row of tbl with primary key pk (NULL: tbl has no primary key)';
