@@ -841,9 +841,19 @@ BEGIN
     -- open and block every tenant's audit reads, and every other CREATE
     -- TABLE, or after a restore every audited commit).  Elsewhere, the audit
     -- maintenance worker creates missing partitions in a transaction of its
-    -- own (audit_maintain.c).
+    -- own (audit_maintain.c).  And only when this month's or the next one's
+    -- partition is missing: creating the third month ahead, which the
+    -- first superuser CREATE TABLE of every month did, held the log's lock
+    -- until that migration committed (review rev41b); the worker creates
+    -- the later months once next month's is missing.  (audit_maintain(0)
+    -- then creates nothing, but still repairs.)
     IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER) THEN
-        PERFORM tenant_rls.audit_maintain();
+        PERFORM tenant_rls.audit_maintain(CASE WHEN EXISTS (
+            SELECT FROM pg_catalog.generate_series(0, 1) i
+             WHERE pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', 'audit_batch_p' OPERATOR(pg_catalog.||)
+                       pg_catalog.to_char(pg_catalog.date_trunc('month', pg_catalog.clock_timestamp() AT TIME ZONE 'UTC')
+                                          OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i), 'YYYYMM'))) IS NULL)
+            THEN 3 ELSE 0 END);
     ELSE
         BEGIN
             PERFORM tenant_rls._audit_maintain_request();

@@ -260,5 +260,35 @@ is($node->safe_psql('postgres', q{SELECT bool_and(ok) FROM tenant_rls.audit_veri
 is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_batch_default}), '0',
 	'no batch went to the default partition');
 
+# 6. Review rev41b: a superuser's CREATE TABLE (or protect(), enable_audit())
+#    creates partitions in its own transaction only when this month's or the
+#    next one's is missing.  It created the third month ahead as well, which
+#    the first such migration of every month found missing: the log stayed
+#    locked until the migration committed, and every tenant's reads of its
+#    log waited for it.
+my $third = $node->safe_psql('postgres',
+	q{SELECT to_char((clock_timestamp() AT TIME ZONE 'UTC') + interval '3 month', 'YYYYMM')});
+$node->safe_psql('postgres', qq{DROP TABLE tenant_rls.audit_batch_p$third});
+my $migration = $node->background_psql('postgres', on_error_stop => 1);
+$migration->query_safe(q{SET client_min_messages = warning});
+$migration->query_safe(q{BEGIN});
+$migration->query_safe(q{CREATE TABLE public.mig1 (id integer PRIMARY KEY, tenant_id text NOT NULL, v text)});
+is($migration->query_safe(q{SELECT count(*) FROM pg_locks WHERE relation = 'tenant_rls.audit_batch'::regclass AND pid = pg_backend_pid()}),
+	'0', "a superuser's CREATE TABLE with this and next month's partitions there takes no lock on the log");
+my ($ret, $out, $err) = $node->psql('postgres',
+	q{SET statement_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('a'); SELECT count(*) > 0 FROM tenant_rls.audit_log; COMMIT;},
+	extra_params => [ '-U', 'app' ]);
+is($ret, 0, '... tenants read their log while it stays open') or diag($err);
+$migration->query_safe(q{COMMIT});
+is($node->safe_psql('postgres', qq{SELECT to_regclass('tenant_rls.audit_batch_p$third') IS NULL}), 't',
+	'... and it leaves the third month ahead to the worker');
+# with next month's partition missing it creates them, as before
+$node->safe_psql('postgres', qq{DROP TABLE tenant_rls.audit_batch_p$next});
+$node->safe_psql('postgres', q{SET client_min_messages = warning;
+	CREATE TABLE public.mig2 (id integer PRIMARY KEY, tenant_id text NOT NULL, v text)});
+is($node->safe_psql('postgres', $nparts), '4',
+	"with next month's partition missing, a superuser's CREATE TABLE creates this month's and the next three");
+$migration->quit;
+
 $node->stop;
 done_testing();
