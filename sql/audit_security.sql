@@ -451,8 +451,11 @@ SELECT tenant_rls.disable_audit('asec_redef.t');
 -- 6. an AFTER ROW trigger that sorts before tenant_rls_audit and changes
 -- rows (review rev21c): its DELETE was recorded before the INSERT that fired
 -- it, and chained so.  lint() reports it (audit_trigger_order); renamed to
--- sort after the audit trigger, the order is right.  A trigger that only
--- reads, one sorting after, and one deferred are not reported
+-- sort after the audit trigger, the order is right.  (Since review rev41a
+-- the entries of a batch follow the commands that made them: the DELETE of
+-- the same table, role and tenant comes after the INSERT before the rename
+-- too; one in another table would not.)  A trigger that only reads, one
+-- sorting after, and one deferred are not reported
 CREATE SCHEMA asec_ord AUTHORIZATION tr_asec_owner;
 SET ROLE tr_asec_owner;
 CREATE TABLE asec_ord.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
@@ -482,7 +485,47 @@ SELECT pg_temp.apply_fix('audit_trigger_order', 'a_helper ON asec_ord.t');
 SELECT count(*) AS findings FROM tenant_rls.lint() WHERE code = 'audit_trigger_order' AND object LIKE '%asec_ord%';
 INSERT INTO asec_ord.t VALUES (2, 'asec-a', 'y');
 SELECT seq, entry, operation FROM tenant_rls.audit_history('asec_ord.t', '{"id": 2}') ORDER BY seq, entry;
+-- 6b. a row trigger that changes a row an earlier row of the same
+-- multi-row statement wrote (review rev41a): the trigger's statement ends,
+-- and its change is recorded, before the rows of the statement that fired
+-- it are.  A BEFORE trigger that closes the current version of a group, and
+-- an AFTER trigger sorting after tenant_rls_audit that closes the later
+-- rows: each row's history was recorded changed before it was written; the
+-- entries of a batch now go in the order of the commands that made them
+CREATE TABLE asec_ord.ver (id integer PRIMARY KEY, tenant_id text NOT NULL, grp integer, is_current boolean);
+CREATE FUNCTION asec_ord.ver_close() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE asec_ord.ver SET is_current = false WHERE grp = NEW.grp AND is_current;
+    NEW.is_current := true;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER ver_close BEFORE INSERT ON asec_ord.ver FOR EACH ROW EXECUTE FUNCTION asec_ord.ver_close();
+CREATE TABLE asec_ord.lnk (id integer PRIMARY KEY, tenant_id text NOT NULL, grp integer, is_current boolean DEFAULT true);
+CREATE FUNCTION asec_ord.lnk_close() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE asec_ord.lnk SET is_current = false WHERE grp = NEW.grp AND id > NEW.id AND is_current;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER zz_close AFTER INSERT ON asec_ord.lnk FOR EACH ROW EXECUTE FUNCTION asec_ord.lnk_close();
+SELECT tenant_rls.enable_audit('asec_ord.ver'), tenant_rls.enable_audit('asec_ord.lnk');
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-a');
+INSERT INTO asec_ord.ver (id, tenant_id, grp) VALUES (1, 'asec-a', 7), (2, 'asec-a', 7), (3, 'asec-a', 7);
+INSERT INTO asec_ord.lnk (id, tenant_id, grp) VALUES (1, 'asec-a', 7), (2, 'asec-a', 7);
+UPDATE asec_ord.ver SET grp = 8 WHERE id = 1;
+COMMIT;
+SELECT id, is_current FROM asec_ord.ver ORDER BY id;
+SELECT entry, operation, coalesce(row_pk, new_row->'id') AS row, new_row->'is_current' AS is_current
+  FROM tenant_rls.audit_log WHERE table_name = 'ver' ORDER BY seq, entry;
+SELECT h.id, string_agg(h.operation, ', ' ORDER BY h.seq, h.entry) AS history
+  FROM generate_series(1, 3) AS i(id),
+       LATERAL (SELECT i.id, x.operation, x.seq, x.entry
+                  FROM tenant_rls.audit_history('asec_ord.ver', jsonb_build_object('id', i.id)) x) h
+ GROUP BY h.id ORDER BY h.id;
+SELECT entry, operation, row_pk->'id' AS id FROM tenant_rls.audit_log WHERE table_name = 'lnk' ORDER BY seq, entry;
+SELECT tenant, ok FROM tenant_rls.audit_verify('asec-a');
 SELECT tenant_rls.disable_audit('asec_ord.t');
+SELECT tenant_rls.disable_audit('asec_ord.ver'), tenant_rls.disable_audit('asec_ord.lnk');
 SET client_min_messages = warning;
 DROP SCHEMA asec_ord CASCADE;
 RESET client_min_messages;

@@ -930,7 +930,8 @@ audit_truncate(TriggerData *td)
 	target.table_oid = RelationGetRelid(rel);
 	target.schema_name = &ar->own_nsp;
 	target.table_name = &ar->own_name;
-	audit_append_entry(statement_tenant(), statement_context(), &target, entry_buf.data, entry_buf.len, 0, NULL);
+	audit_append_entry(statement_tenant(), statement_context(), &target, entry_buf.data, entry_buf.len, 0, NULL,
+					   InvalidCommandId);
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	truncated_rels = lappend_oid(truncated_rels, RelationGetRelid(rel));
@@ -962,6 +963,37 @@ deform(HeapTuple tup, TupleDesc desc, int which)
 	heap_deform_tuple(tup, desc, row_values[which], row_nulls[which]);
 }
 
+/*
+ * The command that made a row trigger's change: the new version's cmin
+ * (INSERT, UPDATE), the deleted version's cmax (DELETE), read from the
+ * tuple's header, which an AFTER trigger gets as stored (fetched again by
+ * its ctid); InvalidCommandId where that is not this transaction's (a tuple
+ * formed in memory, a foreign table's row: xmin invalid) or not known (COPY
+ * FREEZE: frozen).
+ */
+static CommandId
+change_cid(HeapTuple oldtup, HeapTuple newtup)
+{
+	HeapTupleHeader h;
+
+	if (newtup != NULL)
+	{
+		h = newtup->t_data;
+		if (h != NULL && !HeapTupleHeaderXminFrozen(h) && !(h->t_infomask & HEAP_MOVED) &&
+			TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(h)))
+			return HeapTupleHeaderGetCmin(h);
+	}
+	else if (oldtup != NULL)
+	{
+		h = oldtup->t_data;
+		if (h != NULL && !(h->t_infomask & (HEAP_XMAX_INVALID | HEAP_MOVED)) &&
+			!HEAP_XMAX_IS_LOCKED_ONLY(h->t_infomask) &&
+			TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(h)))
+			return HeapTupleHeaderGetCmax(h);
+	}
+	return InvalidCommandId;
+}
+
 Datum
 tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 {
@@ -983,6 +1015,7 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 	bool		tenant_moved = false;
 	const char *tenant;
 	const char *context;
+	CommandId	cid;
 	AttrNumber	changed[MaxTupleAttributeNumber];
 	int			nchanged = 0;
 
@@ -1128,7 +1161,8 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 
 	audit_target(ar, &target);
 	context = statement_context();
-	audit_append_entry(tenant, context, &target, entry_buf.data, entry_buf.len, nkeys, keys);
+	cid = change_cid(oldtup, newtup);
+	audit_append_entry(tenant, context, &target, entry_buf.data, entry_buf.len, nkeys, keys, cid);
 
 	/*
 	 * An UPDATE that moves the row to another tenant is in the new tenant's
@@ -1142,7 +1176,7 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 
 		/* (another image of the same text, a char(n)'s padding: the same tenant) */
 		if ((from == NULL) != (to == NULL) || (from != NULL && strcmp(from, to) != 0))
-			audit_append_entry(to, context, &target, entry_buf.data, entry_buf.len, nkeys, keys);
+			audit_append_entry(to, context, &target, entry_buf.data, entry_buf.len, nkeys, keys, cid);
 	}
 	return PointerGetDatum(NULL);
 }

@@ -165,11 +165,14 @@ typedef struct AuditTarget
  * Queue one encoded entry of the given tenant (NULL: none), made by a session
  * in the tenant context "context" (NULL: none).  keys[nkeys]:
  * the history keys of the row the entry is about (none: no primary key, two:
- * an UPDATE of the primary key, old and new).  Chained and written when the
- * transaction commits, under the tenant's lock.
+ * an UPDATE of the primary key, old and new).  cid: the command that made
+ * the change (InvalidCommandId: unknown, or a statement's entry), which orders
+ * the entries of a batch.  Chained and written when the transaction commits,
+ * under the tenant's lock.
  */
 extern void audit_append_entry(const char *tenant, const char *context, const AuditTarget *target,
-							   const char *entry, int len, int nkeys, const int64 *keys);
+							   const char *entry, int len, int nkeys, const int64 *keys,
+							   CommandId cid);
 
 /*
  * audit_context.c: the tenant context of the statement whose AFTER triggers

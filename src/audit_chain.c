@@ -1628,6 +1628,10 @@ typedef struct PendingBatch
 	int64	   *keys;			/* history keys of the entries */
 	int			nkeys;
 	int			maxkeys;
+	/* per entry: the command that made it (nondecreasing), its offset */
+	CommandId  *cids;
+	uint32	   *offs;
+	int			maxentries;
 	/*
 	 * Or a run of spilled batches (spill_pending()): run_count batches of
 	 * this level, serialised at [spill_offset, spill_offset + spill_len) of
@@ -2555,6 +2559,10 @@ free_batch(PendingBatch *pb)
 		pfree(pb->db_user_name);
 	if (pb->keys)
 		pfree(pb->keys);
+	if (pb->cids)
+		pfree(pb->cids);
+	if (pb->offs)
+		pfree(pb->offs);
 	if (pb->app_user)
 		pfree(pb->app_user);
 	if (pb->context_tenant)
@@ -3206,9 +3214,67 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
 /* the most recent batches looked at for a match */
 #define BATCH_SEARCH_DEPTH 8
 
+/*
+ * Add an entry to a batch in the order of the commands that made the changes
+ * (review rev41a).  Row triggers fire when their statement ends, but the
+ * statements a trigger or a function runs for one row end, and have their
+ * changes recorded, before the rows of the statement that fired it: a row
+ * written by a multi-row statement and changed by a trigger of a later row
+ * of it (a BEFORE trigger that closes the previous version, an AFTER trigger
+ * after tenant_rls_audit) was recorded changed before it was recorded
+ * written.  A change's command (cmin of the new version, cmax of the deleted
+ * one) is always later than that of the version it changes, so entries
+ * ordered by command, in the order made within one, keep every row's
+ * history in order.  Unknown commands (InvalidCommandId: a statement's
+ * entry, a foreign table's row) keep their place at the end.
+ */
+static void
+batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid)
+{
+	int			n = pb->nentries;
+	int			p = n;
+
+	if (pb->maxentries == n)
+	{
+		pb->maxentries = n ? n * 2 : 8;
+		pb->cids = pb->cids
+			? repalloc(pb->cids, sizeof(CommandId) * pb->maxentries)
+			: MemoryContextAlloc(TopTransactionContext, sizeof(CommandId) * pb->maxentries);
+		pb->offs = pb->offs
+			? repalloc(pb->offs, sizeof(uint32) * pb->maxentries)
+			: MemoryContextAlloc(TopTransactionContext, sizeof(uint32) * pb->maxentries);
+	}
+	if (cid == InvalidCommandId)
+		cid = n > 0 ? pb->cids[n - 1] : FirstCommandId;
+	while (p > 0 && pb->cids[p - 1] > cid)
+		p--;
+	if (p == n)
+	{
+		pb->offs[n] = pb->payload.len;
+		appendBinaryStringInfo(&pb->payload, entry, len);
+	}
+	else
+	{
+		uint32		at = pb->offs[p];
+
+		enlargeStringInfo(&pb->payload, len);
+		memmove(pb->payload.data + at + len, pb->payload.data + at, pb->payload.len - at);
+		memcpy(pb->payload.data + at, entry, len);
+		pb->payload.len += len;
+		pb->payload.data[pb->payload.len] = '\0';
+		memmove(&pb->cids[p + 1], &pb->cids[p], sizeof(CommandId) * (n - p));
+		memmove(&pb->offs[p + 1], &pb->offs[p], sizeof(uint32) * (n - p));
+		pb->offs[p] = at;
+		for (int i = p + 1; i <= n; i++)
+			pb->offs[i] += len;
+	}
+	pb->cids[p] = cid;
+	pb->nentries++;
+}
+
 void
 audit_append_entry(const char *tenant, const char *context, const AuditTarget *t,
-				   const char *entry, int len, int nkeys, const int64 *keys)
+				   const char *entry, int len, int nkeys, const int64 *keys, CommandId cid)
 {
 	const char *key = tenant ? tenant : "";
 	int			level = GetCurrentTransactionNestLevel();
@@ -3262,9 +3328,8 @@ audit_append_entry(const char *tenant, const char *context, const AuditTarget *t
 		MemoryContextSwitchTo(old);
 	}
 
-	appendBinaryStringInfo(&pb->payload, entry, len);
-	pb->nentries++;
-	pending_bytes += len;
+	batch_add_entry(pb, entry, len, cid);
+	pending_bytes += len + sizeof(CommandId) + sizeof(uint32);
 	for (int i = 0; i < nkeys; i++)
 	{
 		if (pb->nkeys == pb->maxkeys)
@@ -4446,7 +4511,8 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 			target.layout_id = 0;
 			target.layout = layout.data;
 			target.layout_len = layout.len;
-			audit_append_entry(NULL, tenant_context_get_trusted(), &target, entry.data, entry.len, 0, NULL);
+			audit_append_entry(NULL, tenant_context_get_trusted(), &target, entry.data, entry.len, 0, NULL,
+							   InvalidCommandId);
 		}
 
 		/*

@@ -2289,7 +2289,7 @@ UNION ALL
 SELECT 'audit_trigger_order', 'warning', format('%I ON %s', x.tgname, x.qname), 'trigger',
        format('Trigger %I on audited table %s fires before its audit trigger tenant_rls_audit and may change rows (function %s).',
               x.tgname, x.qname, x.fid::regprocedure),
-       'AFTER ROW triggers fire in name order. The rows this trigger changes, in this table or another audited one, are recorded as soon as its statements end, before the change that fired it is recorded: the log shows them in the wrong order (a row deleted by the trigger shows its INSERT last; a total it updates in another table changes before the row that changed it appears), and the hash chain seals that order. Rename the trigger so that it sorts after tenant_rls_audit.',
+       'AFTER ROW triggers fire in name order. The rows this trigger changes in another audited table (or in this one as another role, through a SECURITY DEFINER function) are recorded as soon as its statements end, in a batch before the change that fired it: the log shows them in the wrong order (a total it updates in another table changes before the row that changed it appears), and the hash chain seals that order. (Within one batch, the entries follow the commands that made them.) Rename the trigger so that it sorts after tenant_rls_audit.',
        format('ALTER TRIGGER %I ON %s RENAME TO %I;', x.tgname, x.qname, left('zz_' || x.tgname, 63)),
        x.relid
   FROM (SELECT o.tgname, o.relid, o.fid,
