@@ -453,6 +453,28 @@ SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE code = 'extension_priv
 DROP TABLE tenant_rls.audit_batch_p299901;
 DROP ROLE tr_ap_dba;
 
+-- 8. review rev41a: with the audit triggers ENABLE ALWAYS (a table a
+-- subscription replicates into), the partitions' TRUNCATE triggers are too,
+-- those there at enable_audit() and those added later: a TRUNCATE of a
+-- partition by the apply worker (session_replication_role = replica) was
+-- not recorded (PostgreSQL clones no statement trigger, nor its state)
+CREATE TABLE ap.rq (id integer, region text NOT NULL) PARTITION BY LIST (region);
+CREATE TABLE ap.rq_i PARTITION OF ap.rq FOR VALUES IN ('in');
+SELECT tenant_rls.enable_audit('ap.rq');
+ALTER TABLE ap.rq ENABLE ALWAYS TRIGGER tenant_rls_audit;
+ALTER TABLE ap.rq ENABLE ALWAYS TRIGGER tenant_rls_audit_truncate;
+SELECT tenant_rls.enable_audit('ap.rq');
+CREATE TABLE ap.rq_k PARTITION OF ap.rq FOR VALUES IN ('kr');
+SELECT c.relname, t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relname LIKE 'rq%' AND c.relnamespace = 'ap'::regnamespace AND t.tgname LIKE 'tenant_rls_audit%'
+ ORDER BY 1, 2;
+SET session_replication_role = replica;
+INSERT INTO ap.rq VALUES (1, 'in'), (2, 'kr');
+TRUNCATE ap.rq_i;
+TRUNCATE ap.rq_k;
+RESET session_replication_role;
+SELECT operation, table_name FROM tenant_rls.audit_log WHERE schema_name = 'ap' AND table_name LIKE 'rq%' ORDER BY seq, entry;
+
 -- clean up (the log keeps its entries: it is append-only)
 SELECT tenant_rls.clear_tenant();
 DROP VIEW public.ap_truncate_triggers;

@@ -669,7 +669,20 @@ BEGIN
                           AND g.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit_truncate'
                           AND NOT g.tgisinternal
                           AND g.tgfoid OPERATOR(pg_catalog.=) 'tenant_rls.audit_trigger()'::pg_catalog.regprocedure
-                          AND g.tgtype OPERATOR(pg_catalog.=) 34) AS has_right  -- BEFORE TRUNCATE FOR EACH STATEMENT
+                          AND g.tgtype OPERATOR(pg_catalog.=) 34) AS has_right,  -- BEFORE TRUNCATE FOR EACH STATEMENT
+               -- its row trigger (a clone on a partition) is ENABLE ALWAYS: so is
+               -- its TRUNCATE trigger (review rev41a: a subscription's apply
+               -- worker, session_replication_role = replica, truncated a
+               -- partition unrecorded; PostgreSQL does not clone statement
+               -- triggers, nor their state)
+               EXISTS (SELECT FROM pg_catalog.pg_trigger g
+                        WHERE g.tgrelid OPERATOR(pg_catalog.=) c.oid
+                          AND g.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit'
+                          AND g.tgenabled OPERATOR(pg_catalog.=) 'A') AS row_always,
+               EXISTS (SELECT FROM pg_catalog.pg_trigger g
+                        WHERE g.tgrelid OPERATOR(pg_catalog.=) c.oid
+                          AND g.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit_truncate'
+                          AND g.tgenabled OPERATOR(pg_catalog.=) 'A') AS truncate_always
           FROM members m
           JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.relid
          WHERE c.relkind IN ('r', 'p')
@@ -686,6 +699,11 @@ BEGIN
             PERFORM tenant_rls.audit_drop_trigger(r.rel, 'tenant_rls_audit_truncate');
             EXECUTE pg_catalog.format('CREATE TRIGGER tenant_rls_audit_truncate BEFORE TRUNCATE ON %s '
                                       'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_trigger()', r.rel);
+            IF r.row_always THEN
+                EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tenant_rls_audit_truncate', r.rel);
+            END IF;
+        ELSIF r.audited AND r.row_always AND NOT r.truncate_always AND r.is_owner THEN
+            EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tenant_rls_audit_truncate', r.rel);
         ELSIF NOT r.audited AND r.has_ours THEN
             IF NOT r.is_owner THEN
                 RAISE EXCEPTION 'permission denied to drop the TRUNCATE audit trigger of %', r.rel
