@@ -393,6 +393,19 @@ SET force_parallel_mode = on;
 SELECT tenant_rls.audit_row_key('public.audit_items', '{"id": 1}') IS NOT NULL AS key_in_parallel_mode;
 SELECT count(*) AS history_in_parallel_mode FROM tenant_rls.audit_history('public.audit_items', '{"id": 1}');
 RESET force_parallel_mode;
+-- a commit that waits for a tenant's chain (a prepared transaction of that
+-- tenant holds it) and that lock_timeout ends says what it waited for
+-- (review rev41b: a bare "canceling statement due to lock timeout")
+BEGIN;
+INSERT INTO public.audit_items (id, tenant_id, name) VALUES (900, 'acme', 'prepared');
+PREPARE TRANSACTION 'audit_hold_acme';
+SET lock_timeout = '100ms';
+BEGIN;
+INSERT INTO public.audit_items (id, tenant_id, name) VALUES (901, 'acme', 'waits');
+COMMIT;
+RESET lock_timeout;
+ROLLBACK PREPARED 'audit_hold_acme';
+SELECT count(*) AS rows_left FROM public.audit_items WHERE id IN (900, 901);
 -- a table the caller may not read: no key, and no lock taken on it
 CREATE TABLE public.audit_nosel (id integer PRIMARY KEY);
 SET ROLE tr_audit_app;

@@ -1149,6 +1149,16 @@ chain_lock_tag(const char *key, LOCKTAG *tag)
 	return h;
 }
 
+/* what a commit was waiting for when lock_timeout (or a cancel) ended it */
+static void
+chain_lock_context(void *arg)
+{
+	uint64		h = *(uint64 *) arg;
+
+	errcontext("waiting for the audit chain of a tenant this transaction changed (pg_locks: advisory, classid %u, objid %u, objsubid %u)",
+			   (uint32) (h >> 32), (uint32) h, (unsigned int) AUDIT_LOCK_FIELD4);
+}
+
 static void
 lock_tenant_chain(const char *key)
 {
@@ -1158,7 +1168,17 @@ lock_tenant_chain(const char *key)
 
 	if (!delivering)
 	{
+		ErrorContextCallback cb;
+
+		/* (free: no wait, no context) */
+		if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+			return;
+		cb.callback = chain_lock_context;
+		cb.arg = &h;
+		cb.previous = error_context_stack;
+		error_context_stack = &cb;
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		error_context_stack = cb.previous;
 		return;
 	}
 
