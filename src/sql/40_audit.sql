@@ -670,11 +670,13 @@ BEGIN
                           AND NOT g.tgisinternal
                           AND g.tgfoid OPERATOR(pg_catalog.=) 'tenant_rls.audit_trigger()'::pg_catalog.regprocedure
                           AND g.tgtype OPERATOR(pg_catalog.=) 34) AS has_right,  -- BEFORE TRUNCATE FOR EACH STATEMENT
-               -- its row trigger (a clone on a partition) is ENABLE ALWAYS: so is
-               -- its TRUNCATE trigger (review rev41a: a subscription's apply
+               -- a partition whose row trigger (a clone) is ENABLE ALWAYS: so is
+               -- its TRUNCATE trigger (a table's own keep their states, as
+               -- enable_audit() sets them) (review rev41a: a subscription's apply
                -- worker, session_replication_role = replica, truncated a
                -- partition unrecorded; PostgreSQL does not clone statement
                -- triggers, nor their state)
+               c.relispartition AND
                EXISTS (SELECT FROM pg_catalog.pg_trigger g
                         WHERE g.tgrelid OPERATOR(pg_catalog.=) c.oid
                           AND g.tgname OPERATOR(pg_catalog.=) 'tenant_rls_audit'
