@@ -523,9 +523,37 @@ SELECT h.id, string_agg(h.operation, ', ' ORDER BY h.seq, h.entry) AS history
                   FROM tenant_rls.audit_history('asec_ord.ver', jsonb_build_object('id', i.id)) x) h
  GROUP BY h.id ORDER BY h.id;
 SELECT entry, operation, row_pk->'id' AS id FROM tenant_rls.audit_log WHERE table_name = 'lnk' ORDER BY seq, entry;
+-- ... also when the trigger's writes each run in a savepoint of their own (a
+-- PL/pgSQL block with EXCEPTION; review rev41c: each left a batch of its
+-- own, and the rows of the INSERT came in a later batch); a savepoint
+-- rolled back drops its change
+CREATE TABLE asec_ord.sav (id integer PRIMARY KEY, tenant_id text NOT NULL, grp integer, is_current boolean);
+CREATE FUNCTION asec_ord.sav_close() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        UPDATE asec_ord.sav SET is_current = false WHERE grp = NEW.grp AND is_current;
+        IF NEW.id = 3 THEN RAISE EXCEPTION 'keep id 2 current'; END IF;
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+    NEW.is_current := true;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER sav_close BEFORE INSERT ON asec_ord.sav FOR EACH ROW EXECUTE FUNCTION asec_ord.sav_close();
+SELECT tenant_rls.enable_audit('asec_ord.sav');
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-a');
+INSERT INTO asec_ord.sav (id, tenant_id, grp) VALUES (1, 'asec-a', 7), (2, 'asec-a', 7), (3, 'asec-a', 7), (4, 'asec-a', 7);
+COMMIT;
+SELECT id, is_current FROM asec_ord.sav ORDER BY id;
+SELECT h.id, string_agg(h.operation || coalesce(' ' || (h.new_row->>'is_current'), ''), ', ' ORDER BY h.seq, h.entry) AS history
+  FROM generate_series(1, 4) AS i(id),
+       LATERAL (SELECT i.id, x.operation, x.new_row, x.seq, x.entry
+                  FROM tenant_rls.audit_history('asec_ord.sav', jsonb_build_object('id', i.id)) x) h
+ GROUP BY h.id ORDER BY h.id;
+SELECT count(DISTINCT seq) AS batches FROM tenant_rls.audit_log WHERE table_name = 'sav';
 SELECT tenant, ok FROM tenant_rls.audit_verify('asec-a');
 SELECT tenant_rls.disable_audit('asec_ord.t');
-SELECT tenant_rls.disable_audit('asec_ord.ver'), tenant_rls.disable_audit('asec_ord.lnk');
+SELECT tenant_rls.disable_audit('asec_ord.ver'), tenant_rls.disable_audit('asec_ord.lnk'), tenant_rls.disable_audit('asec_ord.sav');
 SET client_min_messages = warning;
 DROP SCHEMA asec_ord CASCADE;
 RESET client_min_messages;

@@ -931,7 +931,7 @@ audit_truncate(TriggerData *td)
 	target.schema_name = &ar->own_nsp;
 	target.table_name = &ar->own_name;
 	audit_append_entry(statement_tenant(), statement_context(), &target, entry_buf.data, entry_buf.len, 0, NULL,
-					   InvalidCommandId);
+					   GetCurrentCommandId(false));
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	truncated_rels = lappend_oid(truncated_rels, RelationGetRelid(rel));
@@ -966,16 +966,20 @@ deform(HeapTuple tup, TupleDesc desc, int which)
 /*
  * The command that made a row trigger's change: the new version's cmin
  * (INSERT, UPDATE), the deleted version's cmax (DELETE), read from the
- * tuple's header, which an AFTER trigger gets as stored (fetched again by
- * its ctid); InvalidCommandId where that is not this transaction's (a tuple
- * formed in memory, a foreign table's row: xmin invalid) or not known (COPY
- * FREEZE: frozen).
+ * tuple's header, which an AFTER trigger on a heap table gets as stored
+ * (fetched again by its ctid into a buffer slot); InvalidCommandId where
+ * the tuple is not a stored heap tuple (a foreign table's row, another table
+ * access method's) or not this transaction's, or the command is not known
+ * (COPY FREEZE: frozen).
  */
 static CommandId
-change_cid(HeapTuple oldtup, HeapTuple newtup)
+change_cid(TriggerData *td, HeapTuple oldtup, HeapTuple newtup)
 {
 	HeapTupleHeader h;
+	TupleTableSlot *slot = newtup != NULL && oldtup != NULL ? td->tg_newslot : td->tg_trigslot;
 
+	if (slot == NULL || slot->tts_ops != &TTSOpsBufferHeapTuple)
+		return InvalidCommandId;
 	if (newtup != NULL)
 	{
 		h = newtup->t_data;
@@ -1161,7 +1165,7 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 
 	audit_target(ar, &target);
 	context = statement_context();
-	cid = change_cid(oldtup, newtup);
+	cid = change_cid(td, oldtup, newtup);
 	audit_append_entry(tenant, context, &target, entry_buf.data, entry_buf.len, nkeys, keys, cid);
 
 	/*

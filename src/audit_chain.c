@@ -1648,10 +1648,11 @@ typedef struct PendingBatch
 	int64	   *keys;			/* history keys of the entries */
 	int			nkeys;
 	int			maxkeys;
-	/* per entry: the command that made it (nondecreasing), its offset */
+	/* per entry: the command that made it, its offset in payload */
 	CommandId  *cids;
 	uint32	   *offs;
 	int			maxentries;
+	bool		unsorted;		/* commands out of order: batch_settle() */
 	/*
 	 * Or a run of spilled batches (spill_pending()): run_count batches of
 	 * this level, serialised at [spill_offset, spill_offset + spill_len) of
@@ -1823,6 +1824,11 @@ chain_write_heads(void)
 }
 
 static void flush_pending(int level, bool early);
+static void batch_settle(PendingBatch *pb);
+static void batch_reserve(PendingBatch *pb, int more);
+
+/* the most recent batches looked at for a match */
+#define BATCH_SEARCH_DEPTH 8
 static bool defer_fits(List *batches, bool early);
 static bool defer_batches(List *batches);
 static Size batch_bytes(PendingBatch *pb);
@@ -1894,6 +1900,53 @@ chain_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/* two queued batches of one context (batch_matches()) */
+static bool
+batches_match(const PendingBatch *a, const PendingBatch *b)
+{
+	return !a->spilled && !b->spilled && a->level == b->level && a->layout_id == b->layout_id &&
+		a->table_oid == b->table_oid && a->db_user == b->db_user &&
+		a->has_tenant == b->has_tenant && strcmp(a->key, b->key) == 0 &&
+		((a->app_user == NULL && b->app_user == NULL) ||
+		 (a->app_user != NULL && b->app_user != NULL && strcmp(a->app_user, b->app_user) == 0)) &&
+		((a->context_tenant == NULL && b->context_tenant == NULL) ||
+		 (a->context_tenant != NULL && b->context_tenant != NULL &&
+		  strcmp(a->context_tenant, b->context_tenant) == 0));
+}
+
+/* the entries and keys of "from" appended to "into" (same layout) */
+static void
+batch_merge(PendingBatch *into, PendingBatch *from)
+{
+	uint32		start = from->offs[0];
+	uint32		base = into->payload.len;
+
+	batch_reserve(into, from->nentries);
+	appendBinaryStringInfo(&into->payload, from->payload.data + start, from->payload.len - start);
+	for (int i = 0; i < from->nentries; i++)
+	{
+		int			n = into->nentries;
+
+		if (n > 0 && from->cids[i] < into->cids[n - 1])
+			into->unsorted = true;
+		into->cids[n] = from->cids[i];
+		into->offs[n] = base + (from->offs[i] - start);
+		into->nentries++;
+	}
+	if (from->nkeys > 0)
+	{
+		if (into->nkeys + from->nkeys > into->maxkeys)
+		{
+			into->maxkeys = Max(into->nkeys + from->nkeys, into->maxkeys * 2);
+			into->keys = into->keys
+				? repalloc(into->keys, sizeof(int64) * into->maxkeys)
+				: MemoryContextAlloc(TopTransactionContext, sizeof(int64) * into->maxkeys);
+		}
+		memcpy(into->keys + into->nkeys, from->keys, sizeof(int64) * from->nkeys);
+		into->nkeys += from->nkeys;
+	}
+}
+
 static void
 chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
@@ -1937,8 +1990,6 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	 */
 	if (pending != NIL)
 	{
-		ListCell   *lc;
-
 		if (event == SUBXACT_EVENT_ABORT_SUB)
 		{
 			while (pending != NIL && ((PendingBatch *) llast(pending))->level >= level)
@@ -1951,12 +2002,39 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		}
 		else
 		{
-			foreach(lc, pending)
+			/*
+			 * Each also joins the parent's batch of its context before it,
+			 * unless a batch of its tenant stands between, as a new entry
+			 * would (audit_append_entry()): a trigger whose writes each ran
+			 * in a savepoint of their own (a PL/pgSQL block with EXCEPTION)
+			 * left one batch per row, and the rows of the statement that
+			 * fired it, queued after them, came after those changes in the
+			 * tenant's chain (review rev41c).
+			 */
+			for (int i = 0; i < list_length(pending); i++)
 			{
-				PendingBatch *pb = lfirst(lc);
+				PendingBatch *pb = list_nth(pending, i);
 
-				if (pb->level >= level)
-					pb->level = level - 1;
+				if (pb->level < level)
+					continue;
+				pb->level = level - 1;
+				for (int j = i - 1; j >= 0 && j >= i - BATCH_SEARCH_DEPTH; j--)
+				{
+					PendingBatch *cand = list_nth(pending, j);
+
+					if (batches_match(cand, pb) && pb->nentries > 0)
+					{
+						pending_bytes -= batch_bytes(cand) + batch_bytes(pb);
+						batch_merge(cand, pb);
+						pending_bytes += batch_bytes(cand);
+						free_batch(pb);
+						pending = list_delete_nth_cell(pending, i);
+						i--;
+						break;
+					}
+					if (cand->spilled || strcmp(cand->key, pb->key) == 0)
+						break;
+				}
 			}
 		}
 	}
@@ -2169,6 +2247,7 @@ write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level, const Bat
 
 	memset(nulls, true, sizeof(nulls));
 	fill_batch_context(values, nulls, ctx);
+	batch_settle(pb);
 
 	/*
 	 * logged_at never goes back along a chain: a delivered batch carries the
@@ -2253,7 +2332,8 @@ batch_bytes(PendingBatch *pb)
 {
 	if (pb->spilled)
 		return sizeof(PendingBatch) + 64 * list_length(pb->run_keys);
-	return sizeof(PendingBatch) + pb->payload.len + sizeof(int64) * pb->nkeys;
+	return sizeof(PendingBatch) + pb->payload.len + sizeof(int64) * pb->nkeys +
+		(sizeof(CommandId) + sizeof(uint32)) * pb->nentries;
 }
 
 static void
@@ -2306,6 +2386,7 @@ spill_put_batch(StringInfo buf, PendingBatch *pb)
 	uint32		alen = pb->app_user ? strlen(pb->app_user) : 0;
 	uint32		clen = pb->context_tenant ? strlen(pb->context_tenant) : 0;
 
+	batch_settle(pb);
 	audit_put_u8(buf, pb->has_tenant);
 	audit_put_u8(buf, pb->app_user != NULL);
 	audit_put_u8(buf, pb->context_tenant != NULL);
@@ -2869,6 +2950,7 @@ defer_batches(List *batches)
 	{
 		PendingBatch *pb = lfirst(lc);
 
+		batch_settle(pb);
 		audit_put_u8(&buf, pb->has_tenant);
 		defer_put_str(&buf, pb->key, strlen(pb->key));
 		audit_put_u32(&buf, pb->table_oid);
@@ -3231,65 +3313,117 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
 		 (pb->context_tenant != NULL && context != NULL && strcmp(pb->context_tenant, context) == 0));
 }
 
-/* the most recent batches looked at for a match */
-#define BATCH_SEARCH_DEPTH 8
 
 /*
- * Add an entry to a batch in the order of the commands that made the changes
- * (review rev41a).  Row triggers fire when their statement ends, but the
- * statements a trigger or a function runs for one row end, and have their
- * changes recorded, before the rows of the statement that fired it: a row
- * written by a multi-row statement and changed by a trigger of a later row
- * of it (a BEFORE trigger that closes the previous version, an AFTER trigger
- * after tenant_rls_audit) was recorded changed before it was recorded
- * written.  A change's command (cmin of the new version, cmax of the deleted
- * one) is always later than that of the version it changes, so entries
- * ordered by command, in the order made within one, keep every row's
- * history in order.  Unknown commands (InvalidCommandId: a statement's
- * entry, a foreign table's row) keep their place at the end.
+ * The entries of a batch go in the order of the commands that made the
+ * changes (review rev41a).  Row triggers fire when their statement ends, but
+ * the statements a trigger or a function runs for one row end, and have
+ * their changes queued, before the rows of the statement that fired it: a
+ * row written by a multi-row statement and changed by a trigger of a later
+ * row of it (a BEFORE trigger that closes the previous version, an AFTER
+ * trigger after tenant_rls_audit) was recorded changed before it was
+ * recorded written.  A change's command (cmin of the new version, cmax of
+ * the deleted one) is always later than that of the version it changes, so
+ * entries ordered by command, in the order made within one, keep every
+ * row's history in order.  Entries are appended as they come, with their
+ * command and offset; a batch that got one out of order is sorted once,
+ * when it is written, spilled or deferred (batch_settle()).  An unknown
+ * command (InvalidCommandId: a foreign table's row, the PURGE entry) takes
+ * that of the entry before it.
  */
+static void
+batch_reserve(PendingBatch *pb, int more)
+{
+	int			need = pb->nentries + more;
+
+	if (pb->maxentries >= need)
+		return;
+	pb->maxentries = Max(need, pb->maxentries ? pb->maxentries * 2 : 8);
+	pb->cids = pb->cids
+		? repalloc(pb->cids, sizeof(CommandId) * pb->maxentries)
+		: MemoryContextAlloc(TopTransactionContext, sizeof(CommandId) * pb->maxentries);
+	pb->offs = pb->offs
+		? repalloc(pb->offs, sizeof(uint32) * pb->maxentries)
+		: MemoryContextAlloc(TopTransactionContext, sizeof(uint32) * pb->maxentries);
+}
+
 static void
 batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid)
 {
 	int			n = pb->nentries;
-	int			p = n;
 
-	if (pb->maxentries == n)
-	{
-		pb->maxentries = n ? n * 2 : 8;
-		pb->cids = pb->cids
-			? repalloc(pb->cids, sizeof(CommandId) * pb->maxentries)
-			: MemoryContextAlloc(TopTransactionContext, sizeof(CommandId) * pb->maxentries);
-		pb->offs = pb->offs
-			? repalloc(pb->offs, sizeof(uint32) * pb->maxentries)
-			: MemoryContextAlloc(TopTransactionContext, sizeof(uint32) * pb->maxentries);
-	}
+	batch_reserve(pb, 1);
 	if (cid == InvalidCommandId)
 		cid = n > 0 ? pb->cids[n - 1] : FirstCommandId;
-	while (p > 0 && pb->cids[p - 1] > cid)
-		p--;
-	if (p == n)
-	{
-		pb->offs[n] = pb->payload.len;
-		appendBinaryStringInfo(&pb->payload, entry, len);
-	}
-	else
-	{
-		uint32		at = pb->offs[p];
-
-		enlargeStringInfo(&pb->payload, len);
-		memmove(pb->payload.data + at + len, pb->payload.data + at, pb->payload.len - at);
-		memcpy(pb->payload.data + at, entry, len);
-		pb->payload.len += len;
-		pb->payload.data[pb->payload.len] = '\0';
-		memmove(&pb->cids[p + 1], &pb->cids[p], sizeof(CommandId) * (n - p));
-		memmove(&pb->offs[p + 1], &pb->offs[p], sizeof(uint32) * (n - p));
-		pb->offs[p] = at;
-		for (int i = p + 1; i <= n; i++)
-			pb->offs[i] += len;
-	}
-	pb->cids[p] = cid;
+	if (n > 0 && cid < pb->cids[n - 1])
+		pb->unsorted = true;
+	pb->cids[n] = cid;
+	pb->offs[n] = pb->payload.len;
+	appendBinaryStringInfo(&pb->payload, entry, len);
 	pb->nentries++;
+}
+
+typedef struct EntryRef
+{
+	CommandId	cid;
+	int			idx;
+} EntryRef;
+
+static int
+entry_ref_cmp(const void *a, const void *b)
+{
+	const EntryRef *x = a;
+	const EntryRef *y = b;
+
+	if (x->cid != y->cid)
+		return x->cid < y->cid ? -1 : 1;
+	return x->idx < y->idx ? -1 : (x->idx > y->idx ? 1 : 0);
+}
+
+/* the entries of a batch in the order of their commands (stable), in place */
+static void
+batch_settle(PendingBatch *pb)
+{
+	int			n = pb->nentries;
+	EntryRef   *refs;
+	uint32	   *offs;
+	char	   *copy;
+	uint32		start;
+	uint32		at;
+
+	if (!pb->unsorted)
+		return;
+	refs = palloc(sizeof(EntryRef) * n);
+	for (int i = 0; i < n; i++)
+	{
+		refs[i].cid = pb->cids[i];
+		refs[i].idx = i;
+	}
+	qsort(refs, n, sizeof(EntryRef), entry_ref_cmp);
+	start = pb->offs[0];
+	copy = palloc(pb->payload.len - start);
+	memcpy(copy, pb->payload.data + start, pb->payload.len - start);
+	offs = palloc(sizeof(uint32) * n);
+	at = start;
+	for (int i = 0; i < n; i++)
+	{
+		int			k = refs[i].idx;
+		uint32		len = (k + 1 < n ? pb->offs[k + 1] : (uint32) pb->payload.len) - pb->offs[k];
+
+		memcpy(pb->payload.data + at, copy + (pb->offs[k] - start), len);
+		offs[i] = at;
+		at += len;
+	}
+	Assert(at == (uint32) pb->payload.len);
+	for (int i = 0; i < n; i++)
+	{
+		pb->cids[i] = refs[i].cid;
+		pb->offs[i] = offs[i];
+	}
+	pfree(offs);
+	pfree(copy);
+	pfree(refs);
+	pb->unsorted = false;
 }
 
 void
