@@ -4281,8 +4281,8 @@ purge_try_chain(Oid *chains_out, bool queue)
 
 /*
  * ACCESS EXCLUSIVE on each of the partitions (oids) without waiting, or
- * (queue) queued for at most 200 ms for the first one that is taken; false:
- * one is taken (none kept).
+ * (queue) queued for at most 200 ms once, for the first one that is taken;
+ * false: one is taken (none kept).
  */
 static bool
 purge_try_partitions(List *oids, bool queue)
@@ -4293,8 +4293,9 @@ purge_try_partitions(List *oids, bool queue)
 	{
 		Oid			relid = lfirst_oid(lc);
 
-		if (ConditionalLockRelationOid(relid, AccessExclusiveLock) ||
-			(queue && queue_for_lock(relid, AccessExclusiveLock, NULL, 200)))
+		if (ConditionalLockRelationOid(relid, AccessExclusiveLock))
+			continue;
+		if (queue && queue_for_lock(relid, AccessExclusiveLock, NULL, 200))
 		{
 			queue = false;
 			continue;
@@ -4306,12 +4307,65 @@ purge_try_partitions(List *oids, bool queue)
 	return true;
 }
 
+/* the oids of the partitions list_purge_partitions() just listed */
+static List *
+purge_partition_oids(void)
+{
+	List	   *oids = NIL;
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		oids = lappend_oid(oids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																SPI_tuptable->tupdesc, 3, &isnull)));
+	}
+	return oids;
+}
+
+/* the locks purge_lock_log() took */
+typedef struct PurgeLocks
+{
+	Oid			chains;			/* ROW EXCLUSIVE, and the chain without tenant */
+	Oid			log;			/* ACCESS EXCLUSIVE; InvalidOid: not taken */
+	Oid			def;			/* the default partition, in defmode */
+	LOCKMODE	defmode;
+	List	   *parts;			/* ACCESS EXCLUSIVE */
+} PurgeLocks;
+
+static void
+purge_release_chain(Oid chains)
+{
+	LOCKTAG		tag;
+
+	(void) chain_lock_tag("", &tag);
+	if (!all_chains_locked(chains))
+		LockRelease(&tag, ExclusiveLock, false);
+	UnlockRelationOid(chains, RowExclusiveLock);
+}
+
+static void
+purge_release(const PurgeLocks *held)
+{
+	ListCell   *lc;
+
+	foreach(lc, held->parts)
+		UnlockRelationOid(lfirst_oid(lc), AccessExclusiveLock);
+	UnlockRelationOid(held->def, held->defmode);
+	if (OidIsValid(held->log))
+		UnlockRelationOid(held->log, AccessExclusiveLock);
+	purge_release_chain(held->chains);
+}
+
 /*
  * How audit_purge() locks the chain its PURGE entry goes into (that of the
  * entries without tenant), the log (ACCESS EXCLUSIVE), its default
- * partition (SHARE ROW EXCLUSIVE) and then the partitions it drops (parts:
- * their oids; ACCESS EXCLUSIVE, which a session reading one directly holds
- * up: a COPY of it for an archive, review rev41b): tries without waiting every 20 ms, and
+ * partition (SHARE ROW EXCLUSIVE; ACCESS EXCLUSIVE when it drops partitions,
+ * as DROP TABLE of a partition takes it there: queued for it while holding
+ * the log, it waited for any reader of the default partition, review
+ * rev41c) and then the partitions it drops (parts: their oids; ACCESS
+ * EXCLUSIVE, which a session reading one directly holds up: a COPY of it
+ * for an archive, review rev41b): tries without waiting every 20 ms, and
  * about once a second queues for a lock of the log for at most 200 ms.
  * Under a steady stream of short reads the log is never free at the instant
  * of a try, but a queued request is granted once the reads ahead of it end;
@@ -4326,9 +4380,10 @@ purge_try_partitions(List *oids, bool queue)
  * set, bounds the whole wait (55P03); a cancel or statement_timeout ends it.
  */
 static void
-purge_lock_log(bool with_log, List *parts)
+purge_lock_log(bool with_log, List *parts, PurgeLocks *held)
 {
 	TimestampTz start = GetCurrentTimestamp();
+	LOCKMODE	defmode = parts != NIL ? AccessExclusiveLock : ShareRowExclusiveLock;
 
 	for (int tries = 1;; tries++)
 	{
@@ -4338,30 +4393,41 @@ purge_lock_log(bool with_log, List *parts)
 
 		if (purge_try_chain(&chains, queue))
 		{
+			Oid			log;
+			Oid			def;
+
+			/*
+			 * (the oids read once: taking a lock accepts invalidations,
+			 * which may reset the cached ones, review rev41c)
+			 */
+			lookup_oids();
+			log = log_oid;
+			def = default_oid;
 			busy = with_log ? "the audit log" : "its default partition";
 			if (!with_log ||
-				ConditionalLockRelationOid(log_oid, AccessExclusiveLock) ||
-				(queue && queue_for_lock(log_oid, AccessExclusiveLock, NULL, 200)))
+				ConditionalLockRelationOid(log, AccessExclusiveLock) ||
+				(queue && queue_for_lock(log, AccessExclusiveLock, NULL, 200)))
 			{
-				if (ConditionalLockRelationOid(default_oid, ShareRowExclusiveLock) ||
-					(queue && queue_for_lock(default_oid, ShareRowExclusiveLock, NULL, 200)))
+				busy = "its default partition";
+				if (ConditionalLockRelationOid(def, defmode) ||
+					(queue && queue_for_lock(def, defmode, NULL, 200)))
 				{
 					busy = "a partition of the audit log that it drops";
 					if (purge_try_partitions(parts, queue))
+					{
+						held->chains = chains;
+						held->log = with_log ? log : InvalidOid;
+						held->def = def;
+						held->defmode = defmode;
+						held->parts = parts;
 						return;
-					UnlockRelationOid(default_oid, ShareRowExclusiveLock);
+					}
+					UnlockRelationOid(def, defmode);
 				}
 				if (with_log)
-					UnlockRelationOid(log_oid, AccessExclusiveLock);
+					UnlockRelationOid(log, AccessExclusiveLock);
 			}
-			{
-				LOCKTAG		tag;
-
-				(void) chain_lock_tag("", &tag);
-				if (!all_chains_locked(chains))
-					LockRelease(&tag, ExclusiveLock, false);
-				UnlockRelationOid(chains, RowExclusiveLock);
-			}
+			purge_release_chain(chains);
 		}
 		if (LockTimeout > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(), LockTimeout))
 			ereport(ERROR,
@@ -4464,20 +4530,34 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		 */
 		if (SPI_processed > 0)
 		{
-			List	   *oids = NIL;
-
-			for (uint64 i = 0; i < SPI_processed; i++)
+			/*
+			 * Then the partitions are listed again: none can be attached or
+			 * detached any more.  One attached meanwhile is taken without
+			 * waiting, or everything is let go and taken again with it
+			 * (review rev41c: it was locked while holding the log, without
+			 * a time limit).
+			 */
+			for (;;)
 			{
-				bool		isnull;
+				List	   *oids = purge_partition_oids();
+				List	   *added = NIL;
+				PurgeLocks	held;
 
-				oids = lappend_oid(oids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-																		SPI_tuptable->tupdesc, 3, &isnull)));
+				purge_lock_log(true, oids, &held);
+				list_purge_partitions(argtypes, args);
+				added = list_difference_oid(purge_partition_oids(), oids);
+				if (added == NIL || purge_try_partitions(added, false))
+					break;
+				purge_release(&held);
+				list_purge_partitions(argtypes, args);
 			}
-			purge_lock_log(true, oids);
-			list_purge_partitions(argtypes, args);
 		}
 		else
-			purge_lock_log(false, NIL);	/* the default partition's lock alone (review rev31a) */
+		{
+			PurgeLocks	held;
+
+			purge_lock_log(false, NIL, &held);	/* the default partition's lock alone (review rev31a) */
+		}
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			char	   *nsp = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
@@ -4487,11 +4567,10 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		}
 
 		/*
-		 * Lock them, then read what goes: no writer can add to them any more.
-		 * The default partition (locked above) stays readable, but its
-		 * writers are waited for and kept out until the purge commits: a
-		 * batch committed between the anchors and the DELETE would go
-		 * without an anchor.
+		 * Lock them (held already), then read what goes: no writer can add
+		 * to them any more.  The default partition (locked above) keeps its
+		 * writers out until the purge commits: a batch committed between
+		 * the anchors and the DELETE would go without an anchor.
 		 */
 		initStringInfo(&src);
 		appendStringInfoString(&src, "SELECT tenant, seq, hash, entries, logged_at, NULL::pg_catalog.text AS part"

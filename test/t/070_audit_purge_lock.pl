@@ -241,5 +241,37 @@ is($node->safe_psql('pl2', $part4), '0', 'the purge dropped the partition');
 is($node->safe_psql('pl2', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}),
 	't', 'the chains verify after it');
 
+# (e) Review rev41c: DROP TABLE of a partition takes ACCESS EXCLUSIVE on
+# the default partition too.  The purge held SHARE ROW EXCLUSIVE there, so
+# behind a session reading the default partition directly it waited at the
+# DROP while holding the log: every tenant's reads of its log waited until
+# that session ended.
+$node->safe_psql('pl2', q{
+CREATE TABLE tenant_rls.audit_batch_p202005 PARTITION OF tenant_rls.audit_batch
+    FOR VALUES FROM ('2020-05-01 00:00+00') TO ('2020-06-01 00:00+00');
+});
+my $part5 = q{SELECT count(*) FROM pg_class WHERE relname = 'audit_batch_p202005'};
+$archiver = $node->background_psql('pl2', on_error_stop => 1);
+$archiver->query_safe(q{BEGIN});
+$archiver->query_safe(q{SELECT count(*) FROM tenant_rls.audit_batch_default});
+($ret, $out, $err) = $node->psql('pl2',
+	q{SET lock_timeout = '500ms'; SELECT tenant_rls.audit_purge(now() - interval '1 day')});
+like($err, qr/could not lock the audit log to purge it within lock_timeout \(500 ms\).*\n.*DETAIL:  Open transactions use its default partition/,
+	'a purge behind a reader of the default partition: lock_timeout, naming it');
+$purger = $node->background_psql('pl2', on_error_stop => 1);
+$purger->query_until(qr/purging/, q{\echo purging
+SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0 AS purged;
+});
+ok($node->poll_query_until('postgres', $purging, '1'), 'without lock_timeout the purge waits for that reader');
+($ret, $out, $err) = $node->psql('pl2',
+	q{SET statement_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); SELECT count(*) FROM tenant_rls.audit_log; COMMIT;},
+	extra_params => [ '-U', 'app' ]);
+is($ret, 0, '... while every tenant reads its log') or diag($err);
+$archiver->query_safe(q{COMMIT});
+$archiver->quit;
+ok($node->poll_query_until('postgres', $purging, '0'), '... and the purge ends after the reader');
+$purger->quit;
+is($node->safe_psql('pl2', $part5), '0', 'the purge dropped the partition');
+
 $node->stop;
 done_testing();
