@@ -701,7 +701,10 @@ BEGIN
             PERFORM tenant_rls.audit_drop_trigger(r.rel, 'tenant_rls_audit_truncate');
             EXECUTE pg_catalog.format('CREATE TRIGGER tenant_rls_audit_truncate BEFORE TRUNCATE ON %s '
                                       'FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.audit_trigger()', r.rel);
-            IF r.row_always THEN
+            -- (ALTER TABLE ... ENABLE needs the owner: a role with TRIGGER
+            -- only leaves it plain ENABLE, and lint() reports it for a
+            -- subscription's table, subscription_audit_not_always)
+            IF r.row_always AND r.is_owner THEN
                 EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tenant_rls_audit_truncate', r.rel);
             END IF;
         ELSIF r.audited AND r.row_always AND NOT r.truncate_always AND r.is_owner THEN
