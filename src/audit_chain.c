@@ -1914,37 +1914,104 @@ batches_match(const PendingBatch *a, const PendingBatch *b)
 		  strcmp(a->context_tenant, b->context_tenant) == 0));
 }
 
-/* the entries and keys of "from" appended to "into" (same layout) */
-static void
-batch_merge(PendingBatch *into, PendingBatch *from)
+/*
+ * The entries and keys of "from" appended to "into" (same layout); false,
+ * and nothing changed, when memory is short or "into" would pass
+ * PENDING_FLUSH_BYTES.  It cannot fail: it runs in the commit of a
+ * subtransaction, where an error would leave the queue half relabelled
+ * (review rev41d).
+ */
+static bool
+batch_merge_try(PendingBatch *into, PendingBatch *from)
 {
 	uint32		start = from->offs[0];
+	Size		add = from->payload.len - start;
+	int			n = into->nentries + from->nentries;
+	int			k = into->nkeys + from->nkeys;
+	char	   *buf = NULL;
+	CommandId  *cids = NULL;
+	uint32	   *offs = NULL;
+	int64	   *keys = NULL;
 	uint32		base = into->payload.len;
 
-	batch_reserve(into, from->nentries);
-	appendBinaryStringInfo(&into->payload, from->payload.data + start, from->payload.len - start);
+	if ((Size) into->payload.len + add >= PENDING_FLUSH_BYTES)
+		return false;
+	if ((Size) into->payload.maxlen <= (Size) into->payload.len + add)
+		buf = MemoryContextAllocExtended(TopTransactionContext, into->payload.len + add + 1,
+										 MCXT_ALLOC_NO_OOM);
+	if (into->maxentries < n)
+	{
+		cids = MemoryContextAllocExtended(TopTransactionContext, sizeof(CommandId) * n, MCXT_ALLOC_NO_OOM);
+		offs = MemoryContextAllocExtended(TopTransactionContext, sizeof(uint32) * n, MCXT_ALLOC_NO_OOM);
+	}
+	if (into->maxkeys < k)
+		keys = MemoryContextAllocExtended(TopTransactionContext, sizeof(int64) * k, MCXT_ALLOC_NO_OOM);
+	if (((Size) into->payload.maxlen <= (Size) into->payload.len + add && buf == NULL) ||
+		(into->maxentries < n && (cids == NULL || offs == NULL)) ||
+		(into->maxkeys < k && keys == NULL))
+	{
+		if (buf)
+			pfree(buf);
+		if (cids)
+			pfree(cids);
+		if (offs)
+			pfree(offs);
+		if (keys)
+			pfree(keys);
+		return false;
+	}
+
+	/* (from here on nothing allocates) */
+	if (buf)
+	{
+		memcpy(buf, into->payload.data, into->payload.len);
+		pfree(into->payload.data);
+		into->payload.data = buf;
+		into->payload.maxlen = into->payload.len + add + 1;
+	}
+	memcpy(into->payload.data + into->payload.len, from->payload.data + start, add);
+	into->payload.len += add;
+	into->payload.data[into->payload.len] = '\0';
+	if (cids)
+	{
+		if (into->nentries > 0)
+		{
+			memcpy(cids, into->cids, sizeof(CommandId) * into->nentries);
+			memcpy(offs, into->offs, sizeof(uint32) * into->nentries);
+		}
+		if (into->cids)
+			pfree(into->cids);
+		if (into->offs)
+			pfree(into->offs);
+		into->cids = cids;
+		into->offs = offs;
+		into->maxentries = n;
+	}
 	for (int i = 0; i < from->nentries; i++)
 	{
-		int			n = into->nentries;
+		int			j = into->nentries;
 
-		if (n > 0 && from->cids[i] < into->cids[n - 1])
+		if (j > 0 && from->cids[i] < into->cids[j - 1])
 			into->unsorted = true;
-		into->cids[n] = from->cids[i];
-		into->offs[n] = base + (from->offs[i] - start);
+		into->cids[j] = from->cids[i];
+		into->offs[j] = base + (from->offs[i] - start);
 		into->nentries++;
 	}
-	if (from->nkeys > 0)
+	if (from->unsorted)
+		into->unsorted = true;
+	if (keys)
 	{
-		if (into->nkeys + from->nkeys > into->maxkeys)
-		{
-			into->maxkeys = Max(into->nkeys + from->nkeys, into->maxkeys * 2);
-			into->keys = into->keys
-				? repalloc(into->keys, sizeof(int64) * into->maxkeys)
-				: MemoryContextAlloc(TopTransactionContext, sizeof(int64) * into->maxkeys);
-		}
-		memcpy(into->keys + into->nkeys, from->keys, sizeof(int64) * from->nkeys);
-		into->nkeys += from->nkeys;
+		if (into->nkeys > 0)
+			memcpy(keys, into->keys, sizeof(int64) * into->nkeys);
+		if (into->keys)
+			pfree(into->keys);
+		into->keys = keys;
+		into->maxkeys = k;
 	}
+	if (from->nkeys > 0)
+		memcpy(into->keys + into->nkeys, from->keys, sizeof(int64) * from->nkeys);
+	into->nkeys = k;
+	return true;
 }
 
 static void
@@ -2011,25 +2078,38 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			 * fired it, queued after them, came after those changes in the
 			 * tenant's chain (review rev41c).
 			 */
+			int			first = list_length(pending);
+
 			for (int i = 0; i < list_length(pending); i++)
 			{
 				PendingBatch *pb = list_nth(pending, i);
 
-				if (pb->level < level)
-					continue;
-				pb->level = level - 1;
+				if (pb->level >= level)
+				{
+					pb->level = level - 1;
+					first = Min(first, i);
+				}
+			}
+			for (int i = Max(first, 1); i < list_length(pending); i++)
+			{
+				PendingBatch *pb = list_nth(pending, i);
+
 				for (int j = i - 1; j >= 0 && j >= i - BATCH_SEARCH_DEPTH; j--)
 				{
 					PendingBatch *cand = list_nth(pending, j);
+					Size		before;
 
-					if (batches_match(cand, pb) && pb->nentries > 0)
+					if (batches_match(cand, pb) && pb->nentries > 0 && cand->nentries > 0)
 					{
-						pending_bytes -= batch_bytes(cand) + batch_bytes(pb);
-						batch_merge(cand, pb);
-						pending_bytes += batch_bytes(cand);
-						free_batch(pb);
-						pending = list_delete_nth_cell(pending, i);
-						i--;
+						before = batch_bytes(cand) + batch_bytes(pb);
+						if (batch_merge_try(cand, pb))
+						{
+							pending_bytes -= before;
+							pending_bytes += batch_bytes(cand);
+							free_batch(pb);
+							pending = list_delete_nth_cell(pending, i);
+							i--;
+						}
 						break;
 					}
 					if (cand->spilled || strcmp(cand->key, pb->key) == 0)
@@ -3354,7 +3434,7 @@ batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid)
 
 	batch_reserve(pb, 1);
 	if (cid == InvalidCommandId)
-		cid = n > 0 ? pb->cids[n - 1] : FirstCommandId;
+		cid = n > 0 ? pb->cids[n - 1] : GetCurrentCommandId(false);
 	if (n > 0 && cid < pb->cids[n - 1])
 		pb->unsorted = true;
 	pb->cids[n] = cid;
@@ -4348,13 +4428,16 @@ static void
 purge_release(const PurgeLocks *held)
 {
 	ListCell   *lc;
+	ResourceOwner save_owner = CurrentResourceOwner;
 
+	CurrentResourceOwner = CurTransactionResourceOwner;	/* (purge_lock_log()) */
 	foreach(lc, held->parts)
 		UnlockRelationOid(lfirst_oid(lc), AccessExclusiveLock);
 	UnlockRelationOid(held->def, held->defmode);
 	if (OidIsValid(held->log))
 		UnlockRelationOid(held->log, AccessExclusiveLock);
 	purge_release_chain(held->chains);
+	CurrentResourceOwner = save_owner;
 }
 
 /*
@@ -4380,10 +4463,18 @@ purge_release(const PurgeLocks *held)
  * set, bounds the whole wait (55P03); a cancel or statement_timeout ends it.
  */
 static void
-purge_lock_log(bool with_log, List *parts, PurgeLocks *held)
+purge_lock_log(bool with_log, List *parts, PurgeLocks *held, TimestampTz start)
 {
-	TimestampTz start = GetCurrentTimestamp();
-	LOCKMODE	defmode = parts != NIL ? AccessExclusiveLock : ShareRowExclusiveLock;
+	LOCKMODE	defmode = with_log ? AccessExclusiveLock : ShareRowExclusiveLock;
+	ResourceOwner save_owner = CurrentResourceOwner;
+
+	/*
+	 * The locks belong to the transaction's resource owner, which those won
+	 * by queue_for_lock() (in a subtransaction) go to: let go by a statement's
+	 * owner, they stayed held, with a warning (review rev41d: the log stayed
+	 * locked while the purge waited for its default partition).
+	 */
+	CurrentResourceOwner = CurTransactionResourceOwner;
 
 	for (int tries = 1;; tries++)
 	{
@@ -4420,6 +4511,7 @@ purge_lock_log(bool with_log, List *parts, PurgeLocks *held)
 						held->def = def;
 						held->defmode = defmode;
 						held->parts = parts;
+						CurrentResourceOwner = save_owner;
 						return;
 					}
 					UnlockRelationOid(def, defmode);
@@ -4537,16 +4629,28 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 			 * (review rev41c: it was locked while holding the log, without
 			 * a time limit).
 			 */
+			TimestampTz start = GetCurrentTimestamp();
+
 			for (;;)
 			{
 				List	   *oids = purge_partition_oids();
 				List	   *added = NIL;
 				PurgeLocks	held;
+				bool		got;
 
-				purge_lock_log(true, oids, &held);
+				purge_lock_log(true, oids, &held, start);
 				list_purge_partitions(argtypes, args);
 				added = list_difference_oid(purge_partition_oids(), oids);
-				if (added == NIL || purge_try_partitions(added, false))
+				if (added == NIL)
+					break;
+				{
+					ResourceOwner save_owner = CurrentResourceOwner;
+
+					CurrentResourceOwner = CurTransactionResourceOwner;	/* (purge_lock_log()) */
+					got = purge_try_partitions(added, false);
+					CurrentResourceOwner = save_owner;
+				}
+				if (got)
 					break;
 				purge_release(&held);
 				list_purge_partitions(argtypes, args);
@@ -4556,7 +4660,8 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		{
 			PurgeLocks	held;
 
-			purge_lock_log(false, NIL, &held);	/* the default partition's lock alone (review rev31a) */
+			/* the default partition's lock alone (review rev31a) */
+			purge_lock_log(false, NIL, &held, GetCurrentTimestamp());
 		}
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{

@@ -273,5 +273,45 @@ ok($node->poll_query_until('postgres', $purging, '0'), '... and the purge ends a
 $purger->quit;
 is($node->safe_psql('pl2', $part5), '0', 'the purge dropped the partition');
 
+# (f) Review rev41d: a lock the purge won by queueing (in a subtransaction)
+# belongs to the transaction, and letting it go as the statement did not
+# release it ("you don't own a lock"): under a steady stream of reads the
+# purge queued for the log and got it, could not get the default partition
+# (read by an open transaction), and kept the log locked while it waited,
+# so every reader waited too.
+$node->safe_psql('pl2', q{
+CREATE TABLE tenant_rls.audit_batch_p202006 PARTITION OF tenant_rls.audit_batch
+    FOR VALUES FROM ('2020-06-01 00:00+00') TO ('2020-07-01 00:00+00');
+});
+my $part6 = q{SELECT count(*) FROM pg_class WHERE relname = 'audit_batch_p202006'};
+my $log_offset = -s $node->logfile;
+$archiver = $node->background_psql('pl2', on_error_stop => 1);
+$archiver->query_safe(q{BEGIN});
+$archiver->query_safe(q{SELECT count(*) FROM tenant_rls.audit_batch_default});
+@readers = ();
+for my $r (1 .. 3)
+{
+	my $bg = $node->background_psql('pl2', on_error_stop => 1, extra_params => [ '-U', 'app' ]);
+	$bg->query_until(qr/reading/, "\\echo reading\n"
+		  . join('', map { "BEGIN; SELECT tenant_rls.set_tenant('a'); SELECT count(*) FROM tenant_rls.audit_log; SELECT pg_sleep(0.05); COMMIT;\n" } 1 .. 200));
+	push @readers, $bg;
+}
+$purger = $node->background_psql('pl2', on_error_stop => 1);
+$purger->query_until(qr/purging/, q{\echo purging
+SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0 AS purged;
+});
+sleep(3);	# past a few queued tries of the log
+($ret, $out, $err) = $node->psql('pl2',
+	q{SET statement_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); SELECT count(*) FROM tenant_rls.audit_log; COMMIT;},
+	extra_params => [ '-U', 'app' ]);
+is($ret, 0, 'a purge that queued for the log and then waits for the default partition does not keep the log') or diag($err);
+$archiver->query_safe(q{COMMIT});
+$archiver->quit;
+ok($node->poll_query_until('postgres', $purging, '0'), '... and the purge ends after the reader');
+$purger->quit;
+$_->quit for @readers;
+is($node->safe_psql('pl2', $part6), '0', 'the purge dropped the partition');
+unlike(slurp_file($node->logfile, $log_offset), qr/you don't own a lock/, '... and every lock it let go was released');
+
 $node->stop;
 done_testing();
