@@ -177,26 +177,37 @@ CREATE TABLE tenant_rls.audit_batch_p202003 PARTITION OF tenant_rls.audit_batch
     FOR VALUES FROM ('2020-03-01 00:00+00') TO ('2020-04-01 00:00+00');
 });
 my $part3 = q{SELECT count(*) FROM pg_class WHERE relname = 'audit_batch_p202003'};
-$node->safe_psql('pl2', q{BEGIN; INSERT INTO public.g VALUES (1, 'no tenant'); PREPARE TRANSACTION 'pg';},
-	extra_params => [ '-U', 'app' ]);
-($ret, $out, $err) = $node->psql('pl2',
-	q{SET lock_timeout = '500ms'; SELECT tenant_rls.audit_purge(now() - interval '1 day')});
-like($err, qr/could not lock the audit log to purge it within lock_timeout \(500 ms\).*\n.*DETAIL:  Open transactions use the audit chain of the entries without tenant/,
-	'a purge behind a prepared transaction holding the chain without tenant: lock_timeout, naming the chain');
-is($node->safe_psql('pl2', $part3), '1', '... and nothing was purged');
-$purger = $node->background_psql('pl2', on_error_stop => 1);
-$purger->query_until(qr/purging/, q{\echo purging
+# A purge held up by another session (release ends that): with lock_timeout
+# it fails and names what is in use; without, it waits while every tenant
+# reads its log (and meanwhile runs), and drops the partition once released.
+sub purge_behind
+{
+	my ($what, $holder, $part, $release, $meanwhile) = @_;
+	my ($ret, $out, $err) = $node->psql('pl2',
+		q{SET lock_timeout = '500ms'; SELECT tenant_rls.audit_purge(now() - interval '1 day')});
+	like($err, qr/could not lock the audit log to purge it within lock_timeout \(500 ms\).*\n.*DETAIL:  Open transactions use \Q$what\E/,
+		"a purge behind $holder: lock_timeout, naming $what");
+	is($node->safe_psql('pl2', $part), '1', '... and nothing was purged');
+	my $bg = $node->background_psql('pl2', on_error_stop => 1);
+	$bg->query_until(qr/purging/, q{\echo purging
 SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0 AS purged;
 });
-ok($node->poll_query_until('postgres', $purging, '1'), 'without lock_timeout the purge waits for the prepared transaction');
-($ret, $out, $err) = $node->psql('pl2',
-	q{SET statement_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); SELECT count(*) FROM tenant_rls.audit_log; COMMIT;},
+	ok($node->poll_query_until('postgres', $purging, '1'), "without lock_timeout the purge waits for $holder");
+	($ret, $out, $err) = $node->psql('pl2',
+		q{SET statement_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); SELECT count(*) FROM tenant_rls.audit_log; COMMIT;},
+		extra_params => [ '-U', 'app' ]);
+	is($ret, 0, '... while every tenant reads its log') or diag($err);
+	$meanwhile->() if $meanwhile;
+	$release->();
+	ok($node->poll_query_until('postgres', $purging, '0'), "... and the purge ends after $holder");
+	$bg->quit;
+	is($node->safe_psql('pl2', $part), '0', 'the purge dropped the partition');
+}
+
+$node->safe_psql('pl2', q{BEGIN; INSERT INTO public.g VALUES (1, 'no tenant'); PREPARE TRANSACTION 'pg';},
 	extra_params => [ '-U', 'app' ]);
-is($ret, 0, '... while every tenant reads its log') or diag($err);
-$node->safe_psql('pl2', q{COMMIT PREPARED 'pg'});
-ok($node->poll_query_until('postgres', $purging, '0'), '... and the purge ends after COMMIT PREPARED');
-$purger->quit;
-is($node->safe_psql('pl2', $part3), '0', 'the purge dropped the partition');
+purge_behind('the audit chain of the entries without tenant', 'a prepared transaction holding the chain without tenant',
+	$part3, sub { $node->safe_psql('pl2', q{COMMIT PREPARED 'pg'}) });
 is($node->safe_psql('pl2', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}),
 	't', 'the chains verify, the one without tenant included');
 
@@ -215,29 +226,14 @@ my $part4 = q{SELECT count(*) FROM pg_class WHERE relname = 'audit_batch_p202004
 my $archiver = $node->background_psql('pl2', on_error_stop => 1);
 $archiver->query_safe(q{BEGIN});
 $archiver->query_safe(q{SELECT count(*) FROM tenant_rls.audit_batch_p202004});
-($ret, $out, $err) = $node->psql('pl2',
-	q{SET lock_timeout = '500ms'; SELECT tenant_rls.audit_purge(now() - interval '1 day')});
-like($err, qr/could not lock the audit log to purge it within lock_timeout \(500 ms\).*\n.*DETAIL:  Open transactions use a partition of the audit log that it drops/,
-	'a purge behind a reader of a partition it drops: lock_timeout, naming the partition');
-is($node->safe_psql('pl2', $part4), '1', '... and nothing was purged');
-$purger = $node->background_psql('pl2', on_error_stop => 1);
-$purger->query_until(qr/purging/, q{\echo purging
-SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0 AS purged;
-});
-ok($node->poll_query_until('postgres', $purging, '1'), 'without lock_timeout the purge waits for that reader');
-($ret, $out, $err) = $node->psql('pl2',
-	q{SET statement_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); SELECT count(*) FROM tenant_rls.audit_log; COMMIT;},
-	extra_params => [ '-U', 'app' ]);
-is($ret, 0, '... while every tenant reads its log') or diag($err);
-($ret, $out, $err) = $node->psql('pl2',
-	q{SET statement_timeout = '5s'; SET lock_timeout = '5s'; INSERT INTO public.g VALUES (2, 'no tenant')},
-	extra_params => [ '-U', 'app' ]);
-is($ret, 0, '... and entries without tenant are committed') or diag($err);
-$archiver->query_safe(q{COMMIT});
-$archiver->quit;
-ok($node->poll_query_until('postgres', $purging, '0'), '... and the purge ends after the reader');
-$purger->quit;
-is($node->safe_psql('pl2', $part4), '0', 'the purge dropped the partition');
+purge_behind('a partition of the audit log that it drops', 'a reader of a partition it drops', $part4,
+	sub { $archiver->query_safe(q{COMMIT}); $archiver->quit; },
+	sub {
+		my ($ret, $out, $err) = $node->psql('pl2',
+			q{SET statement_timeout = '5s'; SET lock_timeout = '5s'; INSERT INTO public.g VALUES (2, 'no tenant')},
+			extra_params => [ '-U', 'app' ]);
+		is($ret, 0, '... and entries without tenant are committed') or diag($err);
+	});
 is($node->safe_psql('pl2', q{SELECT bool_and(ok) FROM tenant_rls.audit_verify()}),
 	't', 'the chains verify after it');
 
@@ -254,24 +250,8 @@ my $part5 = q{SELECT count(*) FROM pg_class WHERE relname = 'audit_batch_p202005
 $archiver = $node->background_psql('pl2', on_error_stop => 1);
 $archiver->query_safe(q{BEGIN});
 $archiver->query_safe(q{SELECT count(*) FROM tenant_rls.audit_batch_default});
-($ret, $out, $err) = $node->psql('pl2',
-	q{SET lock_timeout = '500ms'; SELECT tenant_rls.audit_purge(now() - interval '1 day')});
-like($err, qr/could not lock the audit log to purge it within lock_timeout \(500 ms\).*\n.*DETAIL:  Open transactions use its default partition/,
-	'a purge behind a reader of the default partition: lock_timeout, naming it');
-$purger = $node->background_psql('pl2', on_error_stop => 1);
-$purger->query_until(qr/purging/, q{\echo purging
-SELECT tenant_rls.audit_purge(now() - interval '1 day') >= 0 AS purged;
-});
-ok($node->poll_query_until('postgres', $purging, '1'), 'without lock_timeout the purge waits for that reader');
-($ret, $out, $err) = $node->psql('pl2',
-	q{SET statement_timeout = '5s'; BEGIN; SELECT tenant_rls.set_tenant('b'); SELECT count(*) FROM tenant_rls.audit_log; COMMIT;},
-	extra_params => [ '-U', 'app' ]);
-is($ret, 0, '... while every tenant reads its log') or diag($err);
-$archiver->query_safe(q{COMMIT});
-$archiver->quit;
-ok($node->poll_query_until('postgres', $purging, '0'), '... and the purge ends after the reader');
-$purger->quit;
-is($node->safe_psql('pl2', $part5), '0', 'the purge dropped the partition');
+purge_behind('its default partition', 'a reader of the default partition', $part5,
+	sub { $archiver->query_safe(q{COMMIT}); $archiver->quit; });
 
 # (f) Review rev41d: a lock the purge won by queueing (in a subtransaction)
 # belongs to the transaction, and letting it go as the statement did not
