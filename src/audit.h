@@ -166,8 +166,8 @@ typedef struct AuditTarget
  * in the tenant context "context" (NULL: none).  keys[nkeys]:
  * the history keys of the row the entry is about (none: no primary key, two:
  * an UPDATE of the primary key, old and new).  cid: the command that made
- * the change (InvalidCommandId: unknown, or a statement's entry), which orders
- * the entries of a batch.  Chained and written when the transaction commits,
+ * the change (InvalidCommandId: unknown), which orders the entries of a
+ * batch.  Chained and written when the transaction commits,
  * under the tenant's lock.
  */
 extern void audit_append_entry(const char *tenant, const char *context, const AuditTarget *target,

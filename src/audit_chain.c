@@ -3393,7 +3393,6 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
 		 (pb->context_tenant != NULL && context != NULL && strcmp(pb->context_tenant, context) == 0));
 }
 
-
 /*
  * The entries of a batch go in the order of the commands that made the
  * changes (review rev41a).  Row triggers fire when their statement ends, but
@@ -3404,12 +3403,14 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
  * trigger after tenant_rls_audit) was recorded changed before it was
  * recorded written.  A change's command (cmin of the new version, cmax of
  * the deleted one) is always later than that of the version it changes, so
- * entries ordered by command, in the order made within one, keep every
- * row's history in order.  Entries are appended as they come, with their
+ * entries ordered by command, in the order made within one, keep the
+ * history of every row whose changes share a batch in order (not across
+ * batches: a trigger that also writes another audited table of the tenant,
+ * or writes as another role, doc/audit.md).  Entries are appended as they come, with their
  * command and offset; a batch that got one out of order is sorted once,
  * when it is written, spilled or deferred (batch_settle()).  An unknown
  * command (InvalidCommandId: a foreign table's row, the PURGE entry) takes
- * that of the entry before it.
+ * that of the entry before it, or the current one in a batch's first entry.
  */
 static void
 batch_reserve(PendingBatch *pb, int more)

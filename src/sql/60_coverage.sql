@@ -427,9 +427,9 @@ COMMENT ON FUNCTION tenant_rls._code_text(text) IS
 -- UPDATE, MERGE INTO, COPY, DELETE FROM or TRUNCATE (each name of its
 -- list), outside string literals and comments, its schema when it is
 -- qualified (else NULL), and that statement's first word (verb); unquoted
--- names folded to lower case as the parser does, quoted ones exact.  For _trigger_calls() (every verb), and
--- trigger_writes_unprotected_table and security_definer_changes_isolation
--- (the writes that add or change rows).
+-- names folded to lower case as the parser does, quoted ones exact.  For
+-- _trigger_calls() (every verb), and trigger_writes_unprotected_table and
+-- security_definer_changes_isolation (the writes that add or change rows).
 CREATE FUNCTION tenant_rls._written_names(body text, OUT schema_name text, OUT rel_name text, OUT verb text)
     RETURNS SETOF record
     LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 4
