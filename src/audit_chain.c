@@ -4618,8 +4618,7 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 		 * would make every tenant's reads of its own log, audit_history()
 		 * and audit_verify() queue behind us (review rev24c); purge_lock_log()
 		 * queues only briefly, and never waits for one lock while it holds
-		 * the other.  Then list the partitions again: none can be attached
-		 * or detached any more.
+		 * the other.
 		 */
 		if (SPI_processed > 0)
 		{
@@ -4635,20 +4634,20 @@ tenant_rls_audit_purge(PG_FUNCTION_ARGS)
 			for (;;)
 			{
 				List	   *oids = purge_partition_oids();
-				List	   *added = NIL;
+				List	   *attached;
 				PurgeLocks	held;
 				bool		got;
 
 				purge_lock_log(true, oids, &held, start);
 				list_purge_partitions(argtypes, args);
-				added = list_difference_oid(purge_partition_oids(), oids);
-				if (added == NIL)
+				attached = list_difference_oid(purge_partition_oids(), oids);
+				if (attached == NIL)
 					break;
 				{
 					ResourceOwner save_owner = CurrentResourceOwner;
 
 					CurrentResourceOwner = CurTransactionResourceOwner;	/* (purge_lock_log()) */
-					got = purge_try_partitions(added, false);
+					got = purge_try_partitions(attached, false);
 					CurrentResourceOwner = save_owner;
 				}
 				if (got)
