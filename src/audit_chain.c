@@ -1900,6 +1900,13 @@ chain_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/* two strings either of which may be NULL (none) */
+static bool
+opt_str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 /* two queued batches of one context (batch_matches()) */
 static bool
 batches_match(const PendingBatch *a, const PendingBatch *b)
@@ -1907,11 +1914,7 @@ batches_match(const PendingBatch *a, const PendingBatch *b)
 	return !a->spilled && !b->spilled && a->level == b->level && a->layout_id == b->layout_id &&
 		a->table_oid == b->table_oid && a->db_user == b->db_user &&
 		a->has_tenant == b->has_tenant && strcmp(a->key, b->key) == 0 &&
-		((a->app_user == NULL && b->app_user == NULL) ||
-		 (a->app_user != NULL && b->app_user != NULL && strcmp(a->app_user, b->app_user) == 0)) &&
-		((a->context_tenant == NULL && b->context_tenant == NULL) ||
-		 (a->context_tenant != NULL && b->context_tenant != NULL &&
-		  strcmp(a->context_tenant, b->context_tenant) == 0));
+		opt_str_eq(a->app_user, b->app_user) && opt_str_eq(a->context_tenant, b->context_tenant);
 }
 
 /*
@@ -3387,10 +3390,7 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
 	return !pb->spilled && pb->level == level && pb->layout_id == t->layout_id &&
 		pb->table_oid == t->table_oid && pb->db_user == user &&
 		pb->has_tenant == has_tenant && strcmp(pb->key, key) == 0 &&
-		((pb->app_user == NULL && appuser == NULL) ||
-		 (pb->app_user != NULL && appuser != NULL && strcmp(pb->app_user, appuser) == 0)) &&
-		((pb->context_tenant == NULL && context == NULL) ||
-		 (pb->context_tenant != NULL && context != NULL && strcmp(pb->context_tenant, context) == 0));
+		opt_str_eq(pb->app_user, appuser) && opt_str_eq(pb->context_tenant, context);
 }
 
 /*
