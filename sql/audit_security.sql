@@ -449,16 +449,20 @@ SELECT v, operation FROM tenant_rls.audit_log l, LATERAL (SELECT coalesce(l.new_
  WHERE schema_name = 'asec_redef' ORDER BY seq, entry;
 SELECT tenant_rls.disable_audit('asec_redef.t');
 -- 6. an AFTER ROW trigger that sorts before tenant_rls_audit and changes
--- rows (review rev21c): its DELETE was recorded before the INSERT that fired
--- it, and chained so.  lint() reports it (audit_trigger_order); renamed to
--- sort after the audit trigger, the order is right.  (Since review rev41a
--- the entries of a batch follow the commands that made them: the DELETE of
--- the same table, role and tenant comes after the INSERT before the rename
--- too; one in another table would not.)  A trigger that only reads, one
--- sorting after, and one deferred are not reported
+-- rows (review rev21c): its changes were recorded before the INSERT that
+-- fired it, and chained so, and lint() told to rename it
+-- (audit_trigger_order).  The log now follows the commands that made the
+-- changes, whatever the triggers' order (within a batch since review
+-- rev41a, across a tenant's batches since rev41d), and the finding is gone:
+-- the row's DELETE comes after its INSERT, the total the trigger updates in
+-- another audited table after the row that changed it.  A trigger that only
+-- reads, one sorting after, and one deferred change nothing of that
 CREATE SCHEMA asec_ord AUTHORIZATION tr_asec_owner;
 SET ROLE tr_asec_owner;
 CREATE TABLE asec_ord.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+CREATE TABLE asec_ord.tot (tenant_id text PRIMARY KEY, n integer NOT NULL);
+CREATE FUNCTION asec_ord.count_row() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN UPDATE asec_ord.tot SET n = n + 1 WHERE tenant_id = NEW.tenant_id; RETURN NULL; END $$;
 CREATE FUNCTION asec_ord.purge() RETURNS trigger LANGUAGE plpgsql
     AS $$ BEGIN DELETE FROM asec_ord.t WHERE id = NEW.id; RETURN NULL; END $$;
 CREATE FUNCTION asec_ord.look() RETURNS trigger LANGUAGE plpgsql
@@ -469,22 +473,20 @@ CREATE FUNCTION asec_ord.drop_row(i integer) RETURNS void LANGUAGE sql
     AS $$ DELETE FROM asec_ord.t WHERE id = i + 1000 $$;
 CREATE FUNCTION asec_ord.via_helper() RETURNS trigger LANGUAGE plpgsql
     AS $$ BEGIN PERFORM asec_ord.drop_row(NEW.id); RETURN NULL; END $$;
+CREATE TRIGGER a_count AFTER INSERT ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.count_row();
 CREATE TRIGGER a_purge AFTER INSERT ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.purge();
 CREATE TRIGGER a_look AFTER INSERT OR UPDATE ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.look();
 CREATE TRIGGER a_helper AFTER INSERT ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.via_helper();
 CREATE TRIGGER z_purge AFTER UPDATE ON asec_ord.t FOR EACH ROW EXECUTE FUNCTION asec_ord.purge();
 CREATE CONSTRAINT TRIGGER a_deferred AFTER UPDATE ON asec_ord.t DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION asec_ord.purge();
+INSERT INTO asec_ord.tot VALUES ('asec-a', 0);
 RESET ROLE;
-SELECT tenant_rls.enable_audit('asec_ord.t');
-INSERT INTO asec_ord.t VALUES (1, 'asec-a', 'x');
+SELECT tenant_rls.enable_audit('asec_ord.t'), tenant_rls.enable_audit('asec_ord.tot');
+INSERT INTO asec_ord.t VALUES (1, 'asec-a', 'x'), (2, 'asec-a', 'y');
 SELECT seq, entry, operation FROM tenant_rls.audit_history('asec_ord.t', '{"id": 1}') ORDER BY seq, entry;
-SELECT object, message, fix FROM tenant_rls.lint() WHERE code = 'audit_trigger_order' AND object LIKE '%asec_ord%';
-SELECT pg_temp.apply_fix('audit_trigger_order', 'a_purge ON asec_ord.t');
-SELECT pg_temp.apply_fix('audit_trigger_order', 'a_helper ON asec_ord.t');
-SELECT count(*) AS findings FROM tenant_rls.lint() WHERE code = 'audit_trigger_order' AND object LIKE '%asec_ord%';
-INSERT INTO asec_ord.t VALUES (2, 'asec-a', 'y');
-SELECT seq, entry, operation FROM tenant_rls.audit_history('asec_ord.t', '{"id": 2}') ORDER BY seq, entry;
+SELECT table_name, operation, coalesce(row_pk, new_row) AS row, new_row->'n' AS n
+  FROM tenant_rls.audit_log WHERE schema_name = 'asec_ord' ORDER BY seq, entry;
 -- 6b. a row trigger that changes a row an earlier row of the same
 -- multi-row statement wrote (review rev41a): the trigger's statement ends,
 -- and its change is recorded, before the rows of the statement that fired
@@ -551,9 +553,73 @@ SELECT h.id, string_agg(h.operation || coalesce(' ' || (h.new_row->>'is_current'
                   FROM tenant_rls.audit_history('asec_ord.sav', jsonb_build_object('id', i.id)) x) h
  GROUP BY h.id ORDER BY h.id;
 SELECT count(DISTINCT seq) AS batches FROM tenant_rls.audit_log WHERE table_name = 'sav';
+-- 6c. ... and across batches (reviews rev41d, rev41e): the trigger also
+-- writes another audited table of the tenant (jv: its batch stood between),
+-- or closes the version as another role (sd: a SECURITY DEFINER function,
+-- another batch), or writes rows of 9 other tenants for each row (fan: the
+-- tenant's batch fell out of the 8 latest).  Each row was recorded changed
+-- before it was recorded written; a tenant's entries now go in the order of
+-- their commands across the transaction's batches, regrouped into batches
+CREATE TABLE asec_ord.jv (id integer PRIMARY KEY, tenant_id text NOT NULL, grp integer, is_current boolean);
+CREATE TABLE asec_ord.jnl (id serial PRIMARY KEY, tenant_id text NOT NULL, note text);
+CREATE FUNCTION asec_ord.jv_close() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE asec_ord.jv SET is_current = false WHERE grp = NEW.grp AND is_current;
+    INSERT INTO asec_ord.jnl (tenant_id, note) VALUES (NEW.tenant_id, 'closed group ' || NEW.grp || ' for ' || NEW.id);
+    NEW.is_current := true;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER jv_close BEFORE INSERT ON asec_ord.jv FOR EACH ROW EXECUTE FUNCTION asec_ord.jv_close();
+CREATE TABLE asec_ord.sd (id integer PRIMARY KEY, tenant_id text NOT NULL, grp integer, is_current boolean);
+CREATE FUNCTION asec_ord.sd_close_as_owner(g integer) RETURNS void LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ UPDATE asec_ord.sd SET is_current = false WHERE grp = g AND is_current $$;
+ALTER FUNCTION asec_ord.sd_close_as_owner(integer) OWNER TO tr_asec_owner;
+GRANT SELECT, UPDATE ON asec_ord.sd TO tr_asec_owner;
+CREATE FUNCTION asec_ord.sd_close() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM asec_ord.sd_close_as_owner(NEW.grp);
+    NEW.is_current := true;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER sd_close BEFORE INSERT ON asec_ord.sd FOR EACH ROW EXECUTE FUNCTION asec_ord.sd_close();
+CREATE TABLE asec_ord.mt (id integer PRIMARY KEY, tenant_id text NOT NULL, grp integer, is_current boolean);
+CREATE TABLE asec_ord.fan (id serial PRIMARY KEY, tenant_id text NOT NULL, src integer);
+CREATE FUNCTION asec_ord.mt_close() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE asec_ord.mt SET is_current = false WHERE grp = NEW.grp AND is_current;
+    INSERT INTO asec_ord.fan (tenant_id, src) SELECT 'asec-f' || i, NEW.id FROM generate_series(1, 9) i;
+    NEW.is_current := true;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER mt_close BEFORE INSERT ON asec_ord.mt FOR EACH ROW EXECUTE FUNCTION asec_ord.mt_close();
+SELECT tenant_rls.enable_audit('asec_ord.jv'), tenant_rls.enable_audit('asec_ord.jnl'),
+       tenant_rls.enable_audit('asec_ord.sd'), tenant_rls.enable_audit('asec_ord.mt'),
+       tenant_rls.enable_audit('asec_ord.fan');
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-a');
+INSERT INTO asec_ord.jv (id, tenant_id, grp) VALUES (1, 'asec-a', 7), (2, 'asec-a', 7), (3, 'asec-a', 7);
+INSERT INTO asec_ord.sd (id, tenant_id, grp) VALUES (1, 'asec-a', 7), (2, 'asec-a', 7), (3, 'asec-a', 7);
+INSERT INTO asec_ord.mt (id, tenant_id, grp) VALUES (1, 'asec-a', 7), (2, 'asec-a', 7), (3, 'asec-a', 7);
+COMMIT;
+SELECT t.name, h.id, string_agg(h.operation || coalesce(' ' || (h.new_row->>'is_current'), ''), ', ' ORDER BY h.seq, h.entry) AS history
+  FROM unnest(ARRAY['jv', 'sd', 'mt']) AS t(name), generate_series(1, 3) AS i(id),
+       LATERAL (SELECT i.id, x.operation, x.new_row, x.seq, x.entry
+                  FROM tenant_rls.audit_history(('asec_ord.' || t.name)::regclass, jsonb_build_object('id', i.id)) x) h
+ GROUP BY t.name, h.id ORDER BY t.name, h.id;
+-- the tenant's log in command order: the statement's rows, then what the
+-- triggers changed, in as few batches as that order allows
+SELECT table_name, db_user, seq, entry, operation, coalesce(row_pk, new_row->'id') AS row
+  FROM tenant_rls.audit_log WHERE schema_name = 'asec_ord' AND table_name IN ('jv', 'jnl', 'sd', 'mt')
+   AND seq > (SELECT max(seq) FROM tenant_rls.audit_log WHERE tenant = 'asec-a' AND table_name = 'sav')
+ ORDER BY seq, entry;
+SELECT tenant, count(*) AS batches, sum(entries) AS entries FROM tenant_rls.audit_batch
+ WHERE tenant LIKE 'asec-f%' GROUP BY tenant ORDER BY tenant;
+SELECT tenant, ok FROM tenant_rls.audit_verify() WHERE tenant = 'asec-a' OR tenant LIKE 'asec-f%' ORDER BY tenant;
 SELECT tenant, ok FROM tenant_rls.audit_verify('asec-a');
-SELECT tenant_rls.disable_audit('asec_ord.t');
+SELECT tenant_rls.disable_audit('asec_ord.t'), tenant_rls.disable_audit('asec_ord.tot');
 SELECT tenant_rls.disable_audit('asec_ord.ver'), tenant_rls.disable_audit('asec_ord.lnk'), tenant_rls.disable_audit('asec_ord.sav');
+SELECT tenant_rls.disable_audit(t::regclass) FROM unnest(ARRAY['asec_ord.jv', 'asec_ord.jnl', 'asec_ord.sd', 'asec_ord.mt', 'asec_ord.fan']) t;
 SET client_min_messages = warning;
 DROP SCHEMA asec_ord CASCADE;
 RESET client_min_messages;

@@ -1648,9 +1648,14 @@ typedef struct PendingBatch
 	int64	   *keys;			/* history keys of the entries */
 	int			nkeys;
 	int			maxkeys;
-	/* per entry: the command that made it, its offset in payload */
+	/*
+	 * Per entry: the command that made it, its offset in payload, its first
+	 * key in keys (an entry's keys are those up to the next entry's first;
+	 * in that order until write_batch() sorts them)
+	 */
 	CommandId  *cids;
 	uint32	   *offs;
+	uint32	   *kofs;
 	int			maxentries;
 	bool		unsorted;		/* commands out of order: batch_settle() */
 	/*
@@ -1825,6 +1830,7 @@ chain_write_heads(void)
 
 static void flush_pending(int level, bool early);
 static void batch_settle(PendingBatch *pb);
+static void queue_in_command_order(void);
 static void batch_reserve(PendingBatch *pb, int more);
 
 /* the most recent batches looked at for a match */
@@ -1934,8 +1940,10 @@ batch_merge_try(PendingBatch *into, PendingBatch *from)
 	char	   *buf = NULL;
 	CommandId  *cids = NULL;
 	uint32	   *offs = NULL;
+	uint32	   *kofs = NULL;
 	int64	   *keys = NULL;
 	uint32		base = into->payload.len;
+	uint32		kbase = into->nkeys;
 
 	if ((Size) into->payload.len + add >= PENDING_FLUSH_BYTES)
 		return false;
@@ -1946,11 +1954,12 @@ batch_merge_try(PendingBatch *into, PendingBatch *from)
 	{
 		cids = MemoryContextAllocExtended(TopTransactionContext, sizeof(CommandId) * n, MCXT_ALLOC_NO_OOM);
 		offs = MemoryContextAllocExtended(TopTransactionContext, sizeof(uint32) * n, MCXT_ALLOC_NO_OOM);
+		kofs = MemoryContextAllocExtended(TopTransactionContext, sizeof(uint32) * n, MCXT_ALLOC_NO_OOM);
 	}
 	if (into->maxkeys < k)
 		keys = MemoryContextAllocExtended(TopTransactionContext, sizeof(int64) * k, MCXT_ALLOC_NO_OOM);
 	if (((Size) into->payload.maxlen <= (Size) into->payload.len + add && buf == NULL) ||
-		(into->maxentries < n && (cids == NULL || offs == NULL)) ||
+		(into->maxentries < n && (cids == NULL || offs == NULL || kofs == NULL)) ||
 		(into->maxkeys < k && keys == NULL))
 	{
 		if (buf)
@@ -1959,6 +1968,8 @@ batch_merge_try(PendingBatch *into, PendingBatch *from)
 			pfree(cids);
 		if (offs)
 			pfree(offs);
+		if (kofs)
+			pfree(kofs);
 		if (keys)
 			pfree(keys);
 		return false;
@@ -1981,13 +1992,17 @@ batch_merge_try(PendingBatch *into, PendingBatch *from)
 		{
 			memcpy(cids, into->cids, sizeof(CommandId) * into->nentries);
 			memcpy(offs, into->offs, sizeof(uint32) * into->nentries);
+			memcpy(kofs, into->kofs, sizeof(uint32) * into->nentries);
 		}
 		if (into->cids)
 			pfree(into->cids);
 		if (into->offs)
 			pfree(into->offs);
+		if (into->kofs)
+			pfree(into->kofs);
 		into->cids = cids;
 		into->offs = offs;
+		into->kofs = kofs;
 		into->maxentries = n;
 	}
 	for (int i = 0; i < from->nentries; i++)
@@ -1998,6 +2013,7 @@ batch_merge_try(PendingBatch *into, PendingBatch *from)
 			into->unsorted = true;
 		into->cids[j] = from->cids[i];
 		into->offs[j] = base + (from->offs[i] - start);
+		into->kofs[j] = kbase + from->kofs[i];
 		into->nentries++;
 	}
 	if (from->unsorted)
@@ -2079,7 +2095,9 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			 * in a savepoint of their own (a PL/pgSQL block with EXCEPTION)
 			 * left one batch per row, and the rows of the statement that
 			 * fired it, queued after them, came after those changes in the
-			 * tenant's chain (review rev41c).
+			 * tenant's chain (review rev41c).  (queue_in_command_order()
+			 * would put them in order at commit too; the merge keeps the
+			 * queue small meanwhile.)
 			 */
 			int			first = list_length(pending);
 
@@ -2416,7 +2434,7 @@ batch_bytes(PendingBatch *pb)
 	if (pb->spilled)
 		return sizeof(PendingBatch) + 64 * list_length(pb->run_keys);
 	return sizeof(PendingBatch) + pb->payload.len + sizeof(int64) * pb->nkeys +
-		(sizeof(CommandId) + sizeof(uint32)) * pb->nentries;
+		(sizeof(CommandId) + 2 * sizeof(uint32)) * pb->nentries;
 }
 
 static void
@@ -2747,6 +2765,8 @@ free_batch(PendingBatch *pb)
 		pfree(pb->cids);
 	if (pb->offs)
 		pfree(pb->offs);
+	if (pb->kofs)
+		pfree(pb->kofs);
 	if (pb->app_user)
 		pfree(pb->app_user);
 	if (pb->context_tenant)
@@ -2774,6 +2794,7 @@ flush_pending(int level, bool early)
 	MemoryContext old = CurrentMemoryContext;
 	LogWriter	writer;
 
+	queue_in_command_order();
 	foreach(lc, pending)
 	{
 		PendingBatch *pb = lfirst(lc);
@@ -3404,11 +3425,11 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
  * recorded written.  A change's command (cmin of the new version, cmax of
  * the deleted one) is always later than that of the version it changes, so
  * entries ordered by command, in the order made within one, keep the
- * history of every row whose changes share a batch in order (not across
- * batches: a trigger that also writes another audited table of the tenant,
- * or writes as another role, doc/audit.md).  Entries are appended as they come, with their
- * command and offset; a batch that got one out of order is sorted once,
- * when it is written, spilled or deferred (batch_settle()).  An unknown
+ * history of every row in order: within a batch here, across a tenant's
+ * batches in queue_in_command_order().  Entries are appended as they come,
+ * with their command, offset and keys; a batch that got one out of order is
+ * sorted once, when the queue is written, spilled or deferred
+ * (batch_settle()).  An unknown
  * command (InvalidCommandId: a foreign table's row, the PURGE entry) takes
  * that of the entry before it, or the current one in a batch's first entry.
  */
@@ -3426,10 +3447,29 @@ batch_reserve(PendingBatch *pb, int more)
 	pb->offs = pb->offs
 		? repalloc(pb->offs, sizeof(uint32) * pb->maxentries)
 		: MemoryContextAlloc(TopTransactionContext, sizeof(uint32) * pb->maxentries);
+	pb->kofs = pb->kofs
+		? repalloc(pb->kofs, sizeof(uint32) * pb->maxentries)
+		: MemoryContextAlloc(TopTransactionContext, sizeof(uint32) * pb->maxentries);
 }
 
 static void
-batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid)
+batch_add_keys(PendingBatch *pb, int nkeys, const int64 *keys)
+{
+	if (pb->nkeys + nkeys > pb->maxkeys)
+	{
+		pb->maxkeys = Max(pb->nkeys + nkeys, pb->maxkeys ? pb->maxkeys * 2 : 8);
+		pb->keys = pb->keys
+			? repalloc(pb->keys, sizeof(int64) * pb->maxkeys)
+			: MemoryContextAlloc(TopTransactionContext, sizeof(int64) * pb->maxkeys);
+	}
+	if (nkeys > 0)
+		memcpy(pb->keys + pb->nkeys, keys, sizeof(int64) * nkeys);
+	pb->nkeys += nkeys;
+}
+
+static void
+batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid,
+				int nkeys, const int64 *keys)
 {
 	int			n = pb->nentries;
 
@@ -3438,10 +3478,25 @@ batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid)
 		cid = n > 0 ? pb->cids[n - 1] : GetCurrentCommandId(false);
 	if (n > 0 && cid < pb->cids[n - 1])
 		pb->unsorted = true;
+	batch_add_keys(pb, nkeys, keys);
 	pb->cids[n] = cid;
 	pb->offs[n] = pb->payload.len;
+	pb->kofs[n] = pb->nkeys - nkeys;
 	appendBinaryStringInfo(&pb->payload, entry, len);
 	pb->nentries++;
+}
+
+/* entry i of a batch: its bytes, its keys */
+static inline uint32
+entry_len(const PendingBatch *pb, int i)
+{
+	return (i + 1 < pb->nentries ? pb->offs[i + 1] : (uint32) pb->payload.len) - pb->offs[i];
+}
+
+static inline int
+entry_nkeys(const PendingBatch *pb, int i)
+{
+	return (i + 1 < pb->nentries ? (int) pb->kofs[i + 1] : pb->nkeys) - (int) pb->kofs[i];
 }
 
 typedef struct EntryRef
@@ -3468,9 +3523,12 @@ batch_settle(PendingBatch *pb)
 	int			n = pb->nentries;
 	EntryRef   *refs;
 	uint32	   *offs;
+	uint32	   *kofs;
+	int64	   *keys;
 	char	   *copy;
 	uint32		start;
 	uint32		at;
+	int			kat = 0;
 
 	if (!pb->unsorted)
 		return;
@@ -3485,26 +3543,285 @@ batch_settle(PendingBatch *pb)
 	copy = palloc(pb->payload.len - start);
 	memcpy(copy, pb->payload.data + start, pb->payload.len - start);
 	offs = palloc(sizeof(uint32) * n);
+	kofs = palloc(sizeof(uint32) * n);
+	keys = palloc(sizeof(int64) * Max(pb->nkeys, 1));
 	at = start;
 	for (int i = 0; i < n; i++)
 	{
 		int			k = refs[i].idx;
-		uint32		len = (k + 1 < n ? pb->offs[k + 1] : (uint32) pb->payload.len) - pb->offs[k];
+		uint32		len = entry_len(pb, k);
+		int			nk = entry_nkeys(pb, k);
 
 		memcpy(pb->payload.data + at, copy + (pb->offs[k] - start), len);
 		offs[i] = at;
 		at += len;
+		if (nk > 0)
+			memcpy(keys + kat, pb->keys + pb->kofs[k], sizeof(int64) * nk);
+		kofs[i] = kat;
+		kat += nk;
 	}
 	Assert(at == (uint32) pb->payload.len);
+	Assert(kat == pb->nkeys);
 	for (int i = 0; i < n; i++)
 	{
 		pb->cids[i] = refs[i].cid;
 		pb->offs[i] = offs[i];
+		pb->kofs[i] = kofs[i];
 	}
+	if (pb->nkeys > 0)
+		memcpy(pb->keys, keys, sizeof(int64) * pb->nkeys);
+	pfree(keys);
+	pfree(kofs);
 	pfree(offs);
 	pfree(copy);
 	pfree(refs);
 	pb->unsorted = false;
+}
+
+/*
+ * A tenant's entries across the batches of the queue, in the order of their
+ * commands (review rev41d).  batch_settle() orders the entries of one batch;
+ * but a row's changes can lie in different batches of its tenant: a trigger
+ * that also writes another audited table of the tenant (that table's batch
+ * stands between, and the row's next change starts a new batch), that writes
+ * as another role (a SECURITY DEFINER function: a batch of its own), or that
+ * writes rows of 8 or more other tenants for each row (the tenant's batch
+ * falls out of the BATCH_SEARCH_DEPTH latest).  The trigger's changes are
+ * queued before the rows of the statement that fired it, and each row was
+ * recorded changed before it was recorded written.
+ *
+ * So before the queue is written, spilled or deferred, each run of batches
+ * of one level still in memory (a segment) is put in order per tenant: a
+ * tenant's batches are taken in queue order, which is the order their entries
+ * were made (a change joins no batch with a later batch of its tenant after
+ * it, audit_append_entry()); their entries are stably sorted by command; and
+ * the sorted entries are grouped again into batches, a new one where the
+ * context (table, layout, role, application user, tenant context) changes.
+ * The tenant's new batches take the place of its first one; other tenants'
+ * are left as they are (chains are per tenant).  A tenant whose batches are
+ * in order already, and of which no two in a row share a context, is left
+ * alone: the usual transaction costs one pass over its batches.  Batches
+ * already spilled (a run) or deferred are out of reach: the order across the
+ * 32 MB flush stays that of the flushes (doc/audit.md, Batches).
+ *
+ * The old batches are freed only when every new one is built: an error (out
+ * of memory, a cancel) leaves the queue as it was.
+ */
+typedef struct TenantBatches
+{
+	char		key[TENANT_MAX_LEN + 1];
+	PendingBatch *last;			/* the tenant's latest batch in the segment */
+	List	   *batches;		/* the tenant's batches, in queue order */
+	List	   *regrouped;		/* its new batches (NIL: left as they are) */
+	bool		regroup;
+} TenantBatches;
+
+typedef struct EntryAt
+{
+	PendingBatch *pb;
+	int			idx;
+	int			pos;			/* in the tenant's entries as made */
+} EntryAt;
+
+static int
+entry_at_cmp(const void *a, const void *b)
+{
+	const EntryAt *x = a;
+	const EntryAt *y = b;
+	CommandId	cx = x->pb->cids[x->idx];
+	CommandId	cy = y->pb->cids[y->idx];
+
+	if (cx != cy)
+		return cx < cy ? -1 : 1;
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* an empty batch of the context of src, in TopTransactionContext */
+static PendingBatch *
+batch_like(const PendingBatch *src)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	PendingBatch *pb = palloc0(sizeof(PendingBatch));
+
+	pb->level = src->level;
+	pb->key = pstrdup(src->key);
+	pb->has_tenant = src->has_tenant;
+	pb->table_oid = src->table_oid;
+	pb->schema_name = src->schema_name;
+	pb->table_name = src->table_name;
+	pb->layout_id = src->layout_id;
+	pb->db_user = src->db_user;
+	pb->db_user_name = pstrdup(src->db_user_name);
+	pb->app_user = src->app_user ? pstrdup(src->app_user) : NULL;
+	pb->context_tenant = src->context_tenant ? pstrdup(src->context_tenant) : NULL;
+	initStringInfo(&pb->payload);
+	/* (the layout: what precedes the first entry) */
+	appendBinaryStringInfo(&pb->payload, src->payload.data, src->offs[0]);
+	MemoryContextSwitchTo(old);
+	return pb;
+}
+
+/* a tenant's batches (tb->batches) as new ones in command order */
+static void
+regroup_tenant(TenantBatches *tb)
+{
+	int			n = 0;
+	int			pos = 0;
+	EntryAt    *all;
+	ListCell   *lc;
+	PendingBatch *cur = NULL;
+
+	foreach(lc, tb->batches)
+		n += ((PendingBatch *) lfirst(lc))->nentries;
+	all = palloc(sizeof(EntryAt) * n);
+	foreach(lc, tb->batches)
+	{
+		PendingBatch *pb = lfirst(lc);
+
+		for (int i = 0; i < pb->nentries; i++, pos++)
+		{
+			all[pos].pb = pb;
+			all[pos].idx = i;
+			all[pos].pos = pos;
+		}
+	}
+	qsort(all, n, sizeof(EntryAt), entry_at_cmp);
+	for (int i = 0; i < n; i++)
+	{
+		PendingBatch *src = all[i].pb;
+		int			k = all[i].idx;
+
+		if (cur == NULL || !batches_match(cur, src))
+		{
+			cur = batch_like(src);
+			tb->regrouped = lappend(tb->regrouped, cur);
+		}
+		batch_add_entry(cur, src->payload.data + src->offs[k], entry_len(src, k), src->cids[k],
+						entry_nkeys(src, k), src->keys + src->kofs[k]);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(all);
+}
+
+/*
+ * The batches of one segment in command order per tenant, as a new list; the
+ * batches it replaces are added to *replaced (freed by the caller once the
+ * queue has the new ones).
+ */
+static List *
+segment_in_command_order(List *segment, List **replaced)
+{
+	HASHCTL		ctl;
+	HTAB	   *tenants;
+	ListCell   *lc;
+	bool		any = false;
+	List	   *result = NIL;
+
+	ctl.keysize = TENANT_MAX_LEN + 1;
+	ctl.entrysize = sizeof(TenantBatches);
+	ctl.hcxt = CurrentMemoryContext;
+	tenants = hash_create("tenant_rls audit tenants in order", 16, &ctl,
+						  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	foreach(lc, segment)
+	{
+		PendingBatch *pb = lfirst(lc);
+		TenantBatches *tb;
+		bool		found;
+
+		if (pb->nentries == 0)
+			continue;
+		batch_settle(pb);
+		tb = hash_search(tenants, pb->key, HASH_ENTER, &found);
+		if (!found)
+		{
+			tb->batches = NIL;
+			tb->regrouped = NIL;
+			tb->regroup = false;
+		}
+		else if (pb->cids[0] < tb->last->cids[tb->last->nentries - 1] || batches_match(tb->last, pb))
+			tb->regroup = any = true;
+		tb->last = pb;
+		tb->batches = lappend(tb->batches, pb);
+	}
+	if (!any)
+	{
+		hash_destroy(tenants);
+		return segment;
+	}
+
+	foreach(lc, segment)
+	{
+		PendingBatch *pb = lfirst(lc);
+		TenantBatches *tb = pb->nentries == 0 ? NULL : hash_search(tenants, pb->key, HASH_FIND, NULL);
+
+		if (tb == NULL || !tb->regroup)
+			result = lappend(result, pb);
+		else
+		{
+			if (pb == linitial(tb->batches))
+			{
+				regroup_tenant(tb);
+				result = list_concat(result, tb->regrouped);
+			}
+			*replaced = lappend(*replaced, pb);
+		}
+	}
+	hash_destroy(tenants);
+	return result;
+}
+
+/*
+ * The queue in command order per tenant (segment_in_command_order(), each
+ * run of in-memory batches of one level); pending_bytes counted again if it
+ * changed.
+ */
+static void
+queue_in_command_order(void)
+{
+	List	   *result = NIL;
+	List	   *segment = NIL;
+	List	   *replaced = NIL;
+	MemoryContext work;
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (list_length(pending) < 2)
+		return;
+	work = AllocSetContextCreate(CurrentMemoryContext, "tenant_rls audit order", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(work);
+	for (int i = 0; i <= list_length(pending); i++)
+	{
+		PendingBatch *pb = i < list_length(pending) ? list_nth(pending, i) : NULL;
+
+		if (segment != NIL &&
+			(pb == NULL || pb->spilled || pb->level != ((PendingBatch *) linitial(segment))->level))
+		{
+			result = list_concat(result, list_length(segment) > 1
+								 ? segment_in_command_order(segment, &replaced) : segment);
+			segment = NIL;
+		}
+		if (pb == NULL)
+			break;
+		if (pb->spilled)
+			result = lappend(result, pb);
+		else
+			segment = lappend(segment, pb);
+	}
+	if (replaced != NIL)
+	{
+		/* every new batch is built: the queue takes them, the old ones go */
+		MemoryContextSwitchTo(TopTransactionContext);
+		list_free(pending);
+		pending = list_copy(result);
+		foreach(lc, replaced)
+			free_batch((PendingBatch *) lfirst(lc));
+		pending_bytes = 0;
+		foreach(lc, pending)
+			pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
+		pending_floor = Min(pending_floor, pending_bytes);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
 }
 
 void
@@ -3522,8 +3839,9 @@ audit_append_entry(const char *tenant, const char *context, const AuditTarget *t
 
 	/*
 	 * The last batch of this context, unless a later batch of the same tenant
-	 * stands between: the entries of a tenant stay in the order they were
-	 * made.
+	 * stands between: a tenant's batches, taken in queue order, hold its
+	 * entries in the order they were made, which queue_in_command_order()
+	 * relies on.
 	 */
 	for (int i = list_length(pending) - 1; i >= 0 && depth < BATCH_SEARCH_DEPTH; i--, depth++)
 	{
@@ -3563,20 +3881,8 @@ audit_append_entry(const char *tenant, const char *context, const AuditTarget *t
 		MemoryContextSwitchTo(old);
 	}
 
-	batch_add_entry(pb, entry, len, cid);
-	pending_bytes += len + sizeof(CommandId) + sizeof(uint32);
-	for (int i = 0; i < nkeys; i++)
-	{
-		if (pb->nkeys == pb->maxkeys)
-		{
-			pb->maxkeys = pb->maxkeys ? pb->maxkeys * 2 : 8;
-			pb->keys = pb->keys
-				? repalloc(pb->keys, sizeof(int64) * pb->maxkeys)
-				: MemoryContextAlloc(TopTransactionContext, sizeof(int64) * pb->maxkeys);
-		}
-		pb->keys[pb->nkeys++] = keys[i];
-		pending_bytes += sizeof(int64);
-	}
+	batch_add_entry(pb, entry, len, cid, nkeys, keys);
+	pending_bytes += len + sizeof(CommandId) + 2 * sizeof(uint32) + sizeof(int64) * nkeys;
 
 	if (pending_bytes > pending_floor + PENDING_FLUSH_BYTES)
 		flush_pending(level, true);

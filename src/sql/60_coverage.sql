@@ -117,8 +117,6 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A row trigger calling tenant_rls.audit_trigger() is not the one enable_audit() creates (a WHEN clause, UPDATE OF, fewer events, arguments, another name): the changes it does not fire on are not recorded, and a second one would record each change twice.'),
     ('audit_json_cast', 'warning', 'a cast to json decides what the audit log records',
      'A column of an audited table has a user type (also as an array''s element, or under domains) with a cast to json that runs a function, not a superuser''s nor an extension''s: the audit trigger records values of such types as to_json(value), which calls that function. Whoever owns it decides what the log shows for every change of the column, whatever the row holds, and its code runs in the writer''s session, where it can also change the setting recorded as app_user.'),
-    ('audit_trigger_order', 'warning', 'trigger changing rows fires before the audit trigger',
-     'An AFTER ROW trigger on an audited table sorts before tenant_rls_audit (PostgreSQL fires them in name order) and changes rows: the changes it makes are recorded before the change that fired it, and the hash chain seals that wrong order (the history of a row ends with its INSERT although it was deleted).'),
     ('audit_log_ignores_policies', 'warning', 'audited table with row policies of its own',
      'An audited table has row-level security policies besides tenant_rls''s (per author, per team, per role): the audit log does not apply them, so every role of the tenant that may SELECT the table reads, through tenant_rls.audit_log and audit_history(), the row images those policies hide from it, deleted rows included.'),
     ('view_not_security_invoker', 'error', 'view without security_invoker',
@@ -1738,35 +1736,6 @@ uown AS MATERIALIZED (
                    first_value(u.owner) OVER (PARTITION BY u.ocls, u.ooid) AS first_owner
               FROM uuse u JOIN uobj o ON o.ocls = u.ocls AND o.ooid = u.ooid
              WHERE o.oowner <> u.owner) x),
--- audit_trigger_order: the AFTER ROW triggers of audited tables that sort
--- before tenant_rls_audit, the calls their functions make, and which of
--- those functions write (see the finding)
-tgorder AS MATERIALIZED (
-    SELECT tg.tgname, tg.tgrelid AS relid, tg.tgfoid AS fid
-      FROM aud
-      JOIN pg_trigger tg ON tg.tgrelid = aud.tgrelid
-     WHERE aud.fires AND NOT tg.tgisinternal AND tg.tgparentid = 0
-       AND (tg.tgtype::int & 1) = 1 AND (tg.tgtype::int & 66) = 0
-       AND tg.tgenabled <> 'D' AND NOT tg.tginitdeferred
-       AND tg.tgname COLLATE "C" < 'tenant_rls_audit'
-       AND (SELECT p.pronamespace FROM pg_proc p WHERE p.oid = tg.tgfoid) <> 'tenant_rls'::regnamespace),
-tograph AS MATERIALIZED (
-    SELECT g.caller, g.callee
-      FROM tenant_rls._call_edges(ARRAY(SELECT DISTINCT o.fid FROM tgorder o), ARRAY(SELECT e.objid FROM extfuncs e)) g),
-towrite AS (
-    SELECT p.oid AS fid
-      FROM (SELECT o.fid FROM tgorder o UNION SELECT g.callee FROM tograph g) x
-      JOIN pg_proc p ON p.oid = x.fid
-      JOIN pg_language lg ON lg.oid = p.prolang
-     WHERE lg.lanname NOT IN ('sql', 'plpgsql')
-        OR lower(tenant_rls._code_text(
-               CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END))
-           ~ '\m(insert|update|delete|merge|truncate|copy|execute)\M'),
-towriteup AS MATERIALIZED (
-    SELECT w.fid
-      FROM (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM tograph g) g,
-           (SELECT array_agg(t.fid) AS fids, array_agg(''::text) AS vals FROM towrite t) f,
-           tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 -- the settings that turn a safeguard of tenant_rls off, how bad that is,
 -- the values that do (lower case, unquoted), and what it does (after "In
 -- those sessions" / "In every session")
@@ -2285,19 +2254,6 @@ SELECT 'audit_json_cast', 'warning', format('(%s AS json)', format_type(x.castso
            AND NOT EXISTS (SELECT 1 FROM pg_depend e
                             WHERE e.classid = 'pg_cast'::regclass AND e.objid = c.oid AND e.deptype = 'e')
          GROUP BY 1, 2, 3) x
-UNION ALL
-SELECT 'audit_trigger_order', 'warning', format('%I ON %s', x.tgname, x.qname), 'trigger',
-       format('Trigger %I on audited table %s fires before its audit trigger tenant_rls_audit and may change rows (function %s).',
-              x.tgname, x.qname, x.fid::regprocedure),
-       'AFTER ROW triggers fire in name order. The rows this trigger changes in another audited table (or in this one as another role, through a SECURITY DEFINER function) are recorded as soon as its statements end, in a batch before the change that fired it: the log shows them in the wrong order (a total it updates in another table changes before the row that changed it appears), and the hash chain seals that order. (Within one batch, the entries follow the commands that made them.) Rename the trigger so that it sorts after tenant_rls_audit.',
-       format('ALTER TRIGGER %I ON %s RENAME TO %I;', x.tgname, x.qname, left('zz_' || x.tgname, 63)),
-       x.relid
-  FROM (SELECT o.tgname, o.relid, o.fid,
-               (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
-                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = o.relid) AS qname
-          FROM tgorder o
-         WHERE o.fid IN (SELECT w.fid FROM towriteup w)
-        OFFSET 0) x
 UNION ALL
 -- an audited table (its row trigger fires) with policies of its own: the log's
 -- read policy checks the tenant and table-level SELECT only (doc/audit.md,

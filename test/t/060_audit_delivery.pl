@@ -72,6 +72,17 @@ CREATE TABLE public.d (id int PRIMARY KEY, tenant_id text NOT NULL, v text);
 CREATE TABLE public.t2 (id int PRIMARY KEY, tenant_id text NOT NULL, v text);
 CREATE TABLE public.big (id int PRIMARY KEY, tenant_id text NOT NULL, v text);
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.d, public.t2, public.big TO tenant;
+CREATE TABLE public.ver (id int PRIMARY KEY, tenant_id text NOT NULL, grp int, is_current boolean);
+CREATE TABLE public.jnl (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text NOT NULL, note text);
+CREATE FUNCTION public.ver_close() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE public.ver SET is_current = false WHERE grp = NEW.grp AND is_current;
+    INSERT INTO public.jnl (tenant_id, note) VALUES (NEW.tenant_id, 'closed ' || NEW.grp);
+    NEW.is_current := true;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER ver_close BEFORE INSERT ON public.ver FOR EACH ROW EXECUTE FUNCTION public.ver_close();
+GRANT SELECT, INSERT, UPDATE ON public.ver, public.jnl TO tenant;
 };
 
 $node->safe_psql('postgres', q{
@@ -229,6 +240,12 @@ my @workload = (
 	[ 'postgres', q{BEGIN; SELECT tenant_rls.set_tenant('a') \g /dev/null
 		TRUNCATE public.t2;
 		COMMIT;} ],
+	# a BEFORE trigger that closes the group's current version and writes
+	# another audited table: the tenant's entries across its batches go in
+	# command order, deferred or not (review rev41d)
+	[ 'tenant', q{BEGIN; SELECT tenant_rls.set_tenant('a') \g /dev/null
+		INSERT INTO public.ver (id, tenant_id, grp) VALUES (1, 'a', 7), (2, 'a', 7), (3, 'a', 7);
+		COMMIT;} ],
 	# no tenant column value change but a delete of the other tenant's rows
 	[ 'tenant', q{BEGIN; SELECT tenant_rls.set_tenant('b') \g /dev/null
 		DELETE FROM public.d WHERE id IN (12, 13);
@@ -259,6 +276,9 @@ my $log_imm = $node->safe_psql('imm', $canon);
 my $n_imm = () = $log_imm =~ /\n/g;
 cmp_ok($n_imm, '>=', 20, "the immediate workload logged entries ($n_imm + 1 lines)");
 is($log_app, $log_imm, 'the deferred log is the immediate log, entry for entry (order, content, users, application)');
+is($node->safe_psql('app', q{SELECT string_agg(operation, ', ' ORDER BY seq, entry) FROM tenant_rls.audit_history('public.ver', '{"id": 1}')}),
+	'INSERT, UPDATE', 'app: a row a trigger of a later row closed: recorded written, then changed');
+
 for my $db ('app', 'imm')
 {
 	is($node->safe_psql($db, q{SELECT count(*) FILTER (WHERE NOT ok) || ' bad of ' || count(*) FROM tenant_rls.audit_verify()}),
