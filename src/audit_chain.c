@@ -1649,11 +1649,13 @@ typedef struct PendingBatch
 	int			nkeys;
 	int			maxkeys;
 	/*
-	 * Per entry: the command that made it, its offset in payload, its first
-	 * key in keys (an entry's keys are those up to the next entry's first;
-	 * in that order until write_batch() sorts them)
+	 * Per entry: the command that made it, when it was made in the
+	 * transaction (entries_made), its offset in payload, its first key in
+	 * keys (an entry's keys are those up to the next entry's first; in that
+	 * order until write_batch() sorts them)
 	 */
 	CommandId  *cids;
+	uint64	   *made;
 	uint32	   *offs;
 	uint32	   *kofs;
 	int			maxentries;
@@ -1676,6 +1678,7 @@ typedef struct PendingBatch
 #define SPILL_RUN_MAX (64 * 1024 * 1024)
 
 static List *pending = NIL;		/* PendingBatch *, in TopTransactionContext */
+static uint64 entries_made = 0;	/* the transaction's entries so far */
 static Size pending_bytes = 0;
 
 /*
@@ -1893,6 +1896,7 @@ chain_xact_callback(XactEvent event, void *arg)
 			chain_states_clear();
 			preparing = false;
 			pending = NIL;
+			entries_made = 0;
 			pending_bytes = 0;
 			pending_floor = 0;
 			deferred_level = 0;
@@ -1911,6 +1915,13 @@ static bool
 opt_str_eq(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* (cid, made) before (cid2, made2): the order of a tenant's entries */
+static inline bool
+entry_before(CommandId cid, uint64 made, CommandId cid2, uint64 made2)
+{
+	return cid < cid2 || (cid == cid2 && made < made2);
 }
 
 /* two queued batches of one context (batch_matches()) */
@@ -1939,6 +1950,7 @@ batch_merge_try(PendingBatch *into, PendingBatch *from)
 	int			k = into->nkeys + from->nkeys;
 	char	   *buf = NULL;
 	CommandId  *cids = NULL;
+	uint64	   *made = NULL;
 	uint32	   *offs = NULL;
 	uint32	   *kofs = NULL;
 	int64	   *keys = NULL;
@@ -1953,19 +1965,22 @@ batch_merge_try(PendingBatch *into, PendingBatch *from)
 	if (into->maxentries < n)
 	{
 		cids = MemoryContextAllocExtended(TopTransactionContext, sizeof(CommandId) * n, MCXT_ALLOC_NO_OOM);
+		made = MemoryContextAllocExtended(TopTransactionContext, sizeof(uint64) * n, MCXT_ALLOC_NO_OOM);
 		offs = MemoryContextAllocExtended(TopTransactionContext, sizeof(uint32) * n, MCXT_ALLOC_NO_OOM);
 		kofs = MemoryContextAllocExtended(TopTransactionContext, sizeof(uint32) * n, MCXT_ALLOC_NO_OOM);
 	}
 	if (into->maxkeys < k)
 		keys = MemoryContextAllocExtended(TopTransactionContext, sizeof(int64) * k, MCXT_ALLOC_NO_OOM);
 	if (((Size) into->payload.maxlen <= (Size) into->payload.len + add && buf == NULL) ||
-		(into->maxentries < n && (cids == NULL || offs == NULL || kofs == NULL)) ||
+		(into->maxentries < n && (cids == NULL || made == NULL || offs == NULL || kofs == NULL)) ||
 		(into->maxkeys < k && keys == NULL))
 	{
 		if (buf)
 			pfree(buf);
 		if (cids)
 			pfree(cids);
+		if (made)
+			pfree(made);
 		if (offs)
 			pfree(offs);
 		if (kofs)
@@ -1991,16 +2006,20 @@ batch_merge_try(PendingBatch *into, PendingBatch *from)
 		if (into->nentries > 0)
 		{
 			memcpy(cids, into->cids, sizeof(CommandId) * into->nentries);
+			memcpy(made, into->made, sizeof(uint64) * into->nentries);
 			memcpy(offs, into->offs, sizeof(uint32) * into->nentries);
 			memcpy(kofs, into->kofs, sizeof(uint32) * into->nentries);
 		}
 		if (into->cids)
 			pfree(into->cids);
+		if (into->made)
+			pfree(into->made);
 		if (into->offs)
 			pfree(into->offs);
 		if (into->kofs)
 			pfree(into->kofs);
 		into->cids = cids;
+		into->made = made;
 		into->offs = offs;
 		into->kofs = kofs;
 		into->maxentries = n;
@@ -2009,9 +2028,10 @@ batch_merge_try(PendingBatch *into, PendingBatch *from)
 	{
 		int			j = into->nentries;
 
-		if (j > 0 && from->cids[i] < into->cids[j - 1])
+		if (j > 0 && entry_before(from->cids[i], from->made[i], into->cids[j - 1], into->made[j - 1]))
 			into->unsorted = true;
 		into->cids[j] = from->cids[i];
+		into->made[j] = from->made[i];
 		into->offs[j] = base + (from->offs[i] - start);
 		into->kofs[j] = kbase + from->kofs[i];
 		into->nentries++;
@@ -2089,15 +2109,12 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		else
 		{
 			/*
-			 * Each also joins the parent's batch of its context before it,
-			 * unless a batch of its tenant stands between, as a new entry
-			 * would (audit_append_entry()): a trigger whose writes each ran
-			 * in a savepoint of their own (a PL/pgSQL block with EXCEPTION)
-			 * left one batch per row, and the rows of the statement that
-			 * fired it, queued after them, came after those changes in the
-			 * tenant's chain (review rev41c).  (queue_in_command_order()
-			 * would put them in order at commit too; the merge keeps the
-			 * queue small meanwhile.)
+			 * Each also joins the parent's batch of its context among the
+			 * few before it, as a new entry would (audit_append_entry()): a
+			 * trigger whose writes each ran in a savepoint of their own (a
+			 * PL/pgSQL block with EXCEPTION) left one batch per row (review
+			 * rev41c).  queue_in_command_order() puts them in order anyway;
+			 * this keeps the queue small.
 			 */
 			int			first = list_length(pending);
 
@@ -2133,7 +2150,7 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						}
 						break;
 					}
-					if (cand->spilled || strcmp(cand->key, pb->key) == 0)
+					if (cand->spilled)
 						break;
 				}
 			}
@@ -2434,7 +2451,7 @@ batch_bytes(PendingBatch *pb)
 	if (pb->spilled)
 		return sizeof(PendingBatch) + 64 * list_length(pb->run_keys);
 	return sizeof(PendingBatch) + pb->payload.len + sizeof(int64) * pb->nkeys +
-		(sizeof(CommandId) + 2 * sizeof(uint32)) * pb->nentries;
+		(sizeof(CommandId) + sizeof(uint64) + 2 * sizeof(uint32)) * pb->nentries;
 }
 
 static void
@@ -2763,6 +2780,8 @@ free_batch(PendingBatch *pb)
 		pfree(pb->keys);
 	if (pb->cids)
 		pfree(pb->cids);
+	if (pb->made)
+		pfree(pb->made);
 	if (pb->offs)
 		pfree(pb->offs);
 	if (pb->kofs)
@@ -3444,6 +3463,9 @@ batch_reserve(PendingBatch *pb, int more)
 	pb->cids = pb->cids
 		? repalloc(pb->cids, sizeof(CommandId) * pb->maxentries)
 		: MemoryContextAlloc(TopTransactionContext, sizeof(CommandId) * pb->maxentries);
+	pb->made = pb->made
+		? repalloc(pb->made, sizeof(uint64) * pb->maxentries)
+		: MemoryContextAlloc(TopTransactionContext, sizeof(uint64) * pb->maxentries);
 	pb->offs = pb->offs
 		? repalloc(pb->offs, sizeof(uint32) * pb->maxentries)
 		: MemoryContextAlloc(TopTransactionContext, sizeof(uint32) * pb->maxentries);
@@ -3468,7 +3490,7 @@ batch_add_keys(PendingBatch *pb, int nkeys, const int64 *keys)
 }
 
 static void
-batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid,
+batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid, uint64 made,
 				int nkeys, const int64 *keys)
 {
 	int			n = pb->nentries;
@@ -3476,10 +3498,11 @@ batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid,
 	batch_reserve(pb, 1);
 	if (cid == InvalidCommandId)
 		cid = n > 0 ? pb->cids[n - 1] : GetCurrentCommandId(false);
-	if (n > 0 && cid < pb->cids[n - 1])
+	if (n > 0 && entry_before(cid, made, pb->cids[n - 1], pb->made[n - 1]))
 		pb->unsorted = true;
 	batch_add_keys(pb, nkeys, keys);
 	pb->cids[n] = cid;
+	pb->made[n] = made;
 	pb->offs[n] = pb->payload.len;
 	pb->kofs[n] = pb->nkeys - nkeys;
 	appendBinaryStringInfo(&pb->payload, entry, len);
@@ -3502,6 +3525,7 @@ entry_nkeys(const PendingBatch *pb, int i)
 typedef struct EntryRef
 {
 	CommandId	cid;
+	uint64		made;
 	int			idx;
 } EntryRef;
 
@@ -3513,10 +3537,10 @@ entry_ref_cmp(const void *a, const void *b)
 
 	if (x->cid != y->cid)
 		return x->cid < y->cid ? -1 : 1;
-	return x->idx < y->idx ? -1 : (x->idx > y->idx ? 1 : 0);
+	return (x->made > y->made) - (x->made < y->made);
 }
 
-/* the entries of a batch in the order of their commands (stable), in place */
+/* the entries of a batch in the order of their commands, then as made, in place */
 static void
 batch_settle(PendingBatch *pb)
 {
@@ -3536,6 +3560,7 @@ batch_settle(PendingBatch *pb)
 	for (int i = 0; i < n; i++)
 	{
 		refs[i].cid = pb->cids[i];
+		refs[i].made = pb->made[i];
 		refs[i].idx = i;
 	}
 	qsort(refs, n, sizeof(EntryRef), entry_ref_cmp);
@@ -3565,6 +3590,7 @@ batch_settle(PendingBatch *pb)
 	for (int i = 0; i < n; i++)
 	{
 		pb->cids[i] = refs[i].cid;
+		pb->made[i] = refs[i].made;
 		pb->offs[i] = offs[i];
 		pb->kofs[i] = kofs[i];
 	}
@@ -3582,27 +3608,27 @@ batch_settle(PendingBatch *pb)
  * A tenant's entries across the batches of the queue, in the order of their
  * commands (review rev41d).  batch_settle() orders the entries of one batch;
  * but a row's changes can lie in different batches of its tenant: a trigger
- * that also writes another audited table of the tenant (that table's batch
- * stands between, and the row's next change starts a new batch), that writes
- * as another role (a SECURITY DEFINER function: a batch of its own), or that
+ * that also writes another audited table of the tenant, that writes as
+ * another role (a SECURITY DEFINER function: a batch of its own), or that
  * writes rows of 8 or more other tenants for each row (the tenant's batch
  * falls out of the BATCH_SEARCH_DEPTH latest).  The trigger's changes are
  * queued before the rows of the statement that fired it, and each row was
  * recorded changed before it was recorded written.
  *
  * So before the queue is written, spilled or deferred, each run of batches
- * of one level still in memory (a segment) is put in order per tenant: a
- * tenant's batches are taken in queue order, which is the order their entries
- * were made (a change joins no batch with a later batch of its tenant after
- * it, audit_append_entry()); their entries are stably sorted by command; and
- * the sorted entries are grouped again into batches, a new one where the
+ * of one level still in memory (a segment) is put in order per tenant: the
+ * tenant's entries are sorted by command, then by when they were made
+ * (entries_made), and grouped again into batches, a new one where the
  * context (table, layout, role, application user, tenant context) changes.
  * The tenant's new batches take the place of its first one; other tenants'
- * are left as they are (chains are per tenant).  A tenant whose batches are
- * in order already, and of which no two in a row share a context, is left
- * alone: the usual transaction costs one pass over its batches.  Batches
- * already spilled (a run) or deferred are out of reach: the order across the
- * 32 MB flush stays that of the flushes (doc/audit.md, Batches).
+ * are left as they are (chains are per tenant).  A tenant whose batches, in
+ * queue order, are in that order already, and of which no two in a row share
+ * a context, is left alone: the usual transaction costs one pass over its
+ * batches (a multi-row INSERT whose trigger writes a line into another table
+ * for each row keeps two batches, the rows' and the lines', and leaves them
+ * as they are).  Batches already spilled (a run) or deferred are out of
+ * reach: the order across the 32 MB flush stays that of the flushes
+ * (doc/audit.md, Batches).
  *
  * The old batches are freed only when every new one is built: an error (out
  * of memory, a cancel) leaves the queue as it was.
@@ -3620,7 +3646,6 @@ typedef struct EntryAt
 {
 	PendingBatch *pb;
 	int			idx;
-	int			pos;			/* in the tenant's entries as made */
 } EntryAt;
 
 static int
@@ -3630,10 +3655,12 @@ entry_at_cmp(const void *a, const void *b)
 	const EntryAt *y = b;
 	CommandId	cx = x->pb->cids[x->idx];
 	CommandId	cy = y->pb->cids[y->idx];
+	uint64		mx = x->pb->made[x->idx];
+	uint64		my = y->pb->made[y->idx];
 
 	if (cx != cy)
 		return cx < cy ? -1 : 1;
-	return (x->pos > y->pos) - (x->pos < y->pos);
+	return (mx > my) - (mx < my);
 }
 
 /* an empty batch of the context of src, in TopTransactionContext */
@@ -3682,7 +3709,6 @@ regroup_tenant(TenantBatches *tb)
 		{
 			all[pos].pb = pb;
 			all[pos].idx = i;
-			all[pos].pos = pos;
 		}
 	}
 	qsort(all, n, sizeof(EntryAt), entry_at_cmp);
@@ -3697,7 +3723,7 @@ regroup_tenant(TenantBatches *tb)
 			tb->regrouped = lappend(tb->regrouped, cur);
 		}
 		batch_add_entry(cur, src->payload.data + src->offs[k], entry_len(src, k), src->cids[k],
-						entry_nkeys(src, k), src->keys + src->kofs[k]);
+						src->made[k], entry_nkeys(src, k), src->keys + src->kofs[k]);
 		CHECK_FOR_INTERRUPTS();
 	}
 	pfree(all);
@@ -3738,8 +3764,14 @@ segment_in_command_order(List *segment, List **replaced)
 			tb->regrouped = NIL;
 			tb->regroup = false;
 		}
-		else if (pb->cids[0] < tb->last->cids[tb->last->nentries - 1] || batches_match(tb->last, pb))
-			tb->regroup = any = true;
+		else
+		{
+			int			l = tb->last->nentries - 1;
+
+			if (entry_before(pb->cids[0], pb->made[0], tb->last->cids[l], tb->last->made[l]) ||
+				batches_match(tb->last, pb))
+				tb->regroup = any = true;
+		}
 		tb->last = pb;
 		tb->batches = lappend(tb->batches, pb);
 	}
@@ -3838,24 +3870,23 @@ audit_append_entry(const char *tenant, const char *context, const AuditTarget *t
 	chain_prepare(key);
 
 	/*
-	 * The last batch of this context, unless a later batch of the same tenant
-	 * stands between: a tenant's batches, taken in queue order, hold its
-	 * entries in the order they were made, which queue_in_command_order()
-	 * relies on.
+	 * The last batch of this context among the latest few, also past other
+	 * batches of the tenant: each entry carries its command and when it was
+	 * made, and queue_in_command_order() puts the tenant's entries in order
+	 * across its batches before they are written.  Not past a run of spilled
+	 * batches: those are written in the order of the flushes.
 	 */
 	for (int i = list_length(pending) - 1; i >= 0 && depth < BATCH_SEARCH_DEPTH; i--, depth++)
 	{
 		PendingBatch *cand = list_nth(pending, i);
 
+		if (cand->spilled)
+			break;
 		if (batch_matches(cand, key, tenant != NULL, t, level, user, appuser, context))
 		{
 			pb = cand;
 			break;
 		}
-		/* (no tenant and the tenant '' share the chain of key ''; a run of
-		 * spilled batches may hold this tenant's) */
-		if (cand->spilled || strcmp(cand->key, key) == 0)
-			break;
 	}
 
 	if (pb == NULL)
@@ -3881,8 +3912,8 @@ audit_append_entry(const char *tenant, const char *context, const AuditTarget *t
 		MemoryContextSwitchTo(old);
 	}
 
-	batch_add_entry(pb, entry, len, cid, nkeys, keys);
-	pending_bytes += len + sizeof(CommandId) + 2 * sizeof(uint32) + sizeof(int64) * nkeys;
+	batch_add_entry(pb, entry, len, cid, ++entries_made, nkeys, keys);
+	pending_bytes += len + sizeof(CommandId) + sizeof(uint64) + 2 * sizeof(uint32) + sizeof(int64) * nkeys;
 
 	if (pending_bytes > pending_floor + PENDING_FLUSH_BYTES)
 		flush_pending(level, true);
