@@ -640,6 +640,39 @@ SET tenant_rls.actor_setting = 'app.acting_user';
 SHOW tenant_rls.actor_setting;
 RESET tenant_rls.actor_setting;
 
+-- the registry's tenant column renamed while the event triggers that keep
+-- the registry did not run (replica mode; review rev41a): the audit trigger
+-- found no tenant column and recorded the session's tenant context, so an
+-- owner changing tenant asec-a's row with the context asec-b put it in
+-- asec-b's chain, readable by asec-b.  Now: recorded without a tenant, with
+-- a warning, until protect() registers the new name
+CREATE SCHEMA asec_ren;
+CREATE TABLE asec_ren.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('asec_ren.t');
+SET session_replication_role = replica;
+ALTER TABLE asec_ren.t RENAME COLUMN tenant_id TO org_id;
+RESET session_replication_role;
+SELECT tenant_column FROM tenant_rls.protected_table WHERE schema_name = 'asec_ren';
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-b');
+\set VERBOSITY default
+INSERT INTO asec_ren.t VALUES (1, 'asec-a', 'changed by an owner in the context of asec-b');
+\set VERBOSITY terse
+COMMIT;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('asec_ren.t');
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('asec_ren.t', tenant_column => 'org_id');
+SELECT tenant_column FROM tenant_rls.protected_table WHERE schema_name = 'asec_ren';
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-b');
+UPDATE asec_ren.t SET v = 'again' WHERE id = 1;
+COMMIT;
+SELECT tenant, context_tenant, operation, coalesce(new_row->>'v', '') AS v FROM tenant_rls.audit_log
+ WHERE schema_name = 'asec_ren' ORDER BY logged_at, seq, entry;
+SELECT tenant_rls.disable_audit('asec_ren.t');
+SET client_min_messages = warning;
+DROP SCHEMA asec_ren CASCADE;
+RESET client_min_messages;
+
 -- clean up (the log keeps its entries: it is append-only)
 SET client_min_messages = warning;
 DROP SCHEMA asec_atk CASCADE;

@@ -105,6 +105,7 @@ typedef struct AuditRel
 	int			npk;
 	AttrNumber *pk;				/* primary key attnums, 0 columns: none */
 	AttrNumber	tenant_att;		/* 0: no tenant column */
+	bool		tenant_missing; /* the registry's tenant column is not there */
 	int			nforced;
 	AttrNumber *forced;			/* key and tenant columns not audited: an
 								 * UPDATE records them when they change */
@@ -230,6 +231,7 @@ typedef struct AuditConfig
 	ArrayType  *columns;		/* NULL: all */
 	ArrayType  *exclude;
 	char	   *tenant_column;	/* NULL: none */
+	bool		tenant_registered;	/* tenant_column is the registry's */
 	bool		registered;		/* a row of tenant_rls.audit_config was found */
 } AuditConfig;
 
@@ -268,6 +270,7 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 	cfg->columns = NULL;
 	cfg->exclude = NULL;
 	cfg->tenant_column = NULL;
+	cfg->tenant_registered = false;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
@@ -350,7 +353,10 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 			char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
 			if (v != NULL)
+			{
 				cfg->tenant_column = MemoryContextStrdup(cxt, v);
+				cfg->tenant_registered = true;
+			}
 		}
 		else if (tenant_rls_tenant_column != NULL)
 			cfg->tenant_column = MemoryContextStrdup(cxt, tenant_rls_tenant_column);
@@ -468,6 +474,23 @@ build_audit_rel(AuditRel *ar, Relation rel)
 			fmgr_info_cxt(outfn, &ar->tenant_out, ar->cxt);
 		}
 	}
+
+	/*
+	 * The registry names a tenant column the table no longer has: renamed
+	 * while the event triggers that keep the registry did not run (replica
+	 * mode; review rev41a).  The session's tenant context is no stand-in: an
+	 * owner changing another tenant's rows would put them in that tenant's
+	 * chain, readable by it.  The changes are recorded without a tenant
+	 * (readable by no tenant) until the registry names the column again.
+	 */
+	ar->tenant_missing = (cfg.tenant_registered && ar->tenant_att == 0);
+	if (ar->tenant_missing)
+		ereport(WARNING,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("audited table \"%s\" has no column \"%s\", its registered tenant column",
+						RelationGetRelationName(rel), cfg.tenant_column),
+				 errdetail("Its changes are recorded without a tenant, readable by no tenant."),
+				 errhint("Rename the column back, or register its new name: tenant_rls.unprotect(tbl), then tenant_rls.protect(tbl, tenant_column => ...).")));
 
 	ar->npk = 0;
 	ar->pk = NULL;
@@ -1160,6 +1183,8 @@ tenant_rls_audit_trigger(PG_FUNCTION_ARGS)
 
 		tenant = oldtup ? row_tenant(ar, ov[k], on[k]) : row_tenant(ar, nv[k], nn[k]);
 	}
+	else if (ar->tenant_missing)
+		tenant = NULL;
 	else
 		tenant = statement_tenant();
 

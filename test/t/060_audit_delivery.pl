@@ -268,6 +268,13 @@ is($node->safe_psql('app', q{SELECT delivery FROM tenant_rls.audit_delivery_stat
 is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't',
 	'app: audit_delivery_wait() returns true');
 
+# duplicates in the log: batches written twice (a message delivered again
+# carries the same transaction, table and payload), and entries of the small
+# tables decoded (decoding the 140,000 entries of big took 70 s a check)
+my $duplicates = q{SELECT (SELECT count(*) FROM (SELECT tenant, txid, table_oid, md5(payload) FROM tenant_rls.audit_batch
+		GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) x) || ' ' ||
+	(SELECT count(*) FROM (SELECT row_pk, operation, new_row FROM tenant_rls.audit_log WHERE table_name <> 'big'
+		GROUP BY 1, 2, 3 HAVING count(*) > 1) y)};
 my $canon = q{SELECT string_agg(concat_ws('|', tenant, seq, entry, schema_name, table_name, operation, row_pk, old_row, new_row,
 		db_user, db_session_user, app_user, application_name, context_tenant, row_count), E'\n' ORDER BY tenant, seq, entry)
 	FROM tenant_rls.audit_log};
@@ -551,8 +558,7 @@ is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't
 is($node->safe_psql('app', q{SELECT count(*) || ' ' || count(DISTINCT row_pk) FROM tenant_rls.audit_log
 	WHERE table_name = 'd' AND (row_pk->>'id')::int BETWEEN 80 AND 90}),
 	'11 11', 'every commit made before, during and after the restart: exactly one entry each');
-is($node->safe_psql('app', q{SELECT count(*) FROM (SELECT row_pk, operation, new_row FROM tenant_rls.audit_log
-	GROUP BY 1, 2, 3 HAVING count(*) > 1) x}), '0', 'no duplicate entry anywhere in the log');
+is($node->safe_psql('app', $duplicates), '0 0', 'no duplicate entry anywhere in the log');
 is($node->safe_psql('app', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0', 'chains ok after the kill');
 
 # ---------------------------------------------------------------- 7. stop, start again
@@ -588,8 +594,7 @@ ok($node->poll_query_until('app', q{SELECT worker_running FROM tenant_rls.audit_
 is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', '... and delivered');
 # the new slot starts at the last checkpoint's redo: it re-reads what the
 # first worker delivered; nothing may come twice
-is($node->safe_psql('app', q{SELECT count(*) FROM (SELECT row_pk, operation, new_row FROM tenant_rls.audit_log
-	GROUP BY 1, 2, 3 HAVING count(*) > 1) x}), '0', 'start again: no duplicate entry in the log');
+is($node->safe_psql('app', $duplicates), '0 0', 'start again: no duplicate entry in the log');
 is($node->safe_psql('app', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0', 'chains ok');
 
 # ---------------------------------------------------------------- 7b. audit_purge() with delivery on
@@ -663,8 +668,7 @@ is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't
 is($node->safe_psql('app', q{SELECT count(*) || ' ' || count(DISTINCT row_pk) FROM tenant_rls.audit_log
 	WHERE (row_pk->>'id')::int BETWEEN 110 AND 115}),
 	'6 6', 'after the restart: every commit made before it, and the prepared transaction committed after it, once');
-is($node->safe_psql('app', q{SELECT count(*) FROM (SELECT row_pk, operation, new_row FROM tenant_rls.audit_log
-	GROUP BY 1, 2, 3 HAVING count(*) > 1) x}), '0', 'after the restart: no duplicate entry in the log');
+is($node->safe_psql('app', $duplicates), '0 0', 'after the restart: no duplicate entry in the log');
 is($node->safe_psql('app', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0', 'after the restart: chains ok');
 
 # DROP DATABASE of a database with delivery started: its worker steps aside
