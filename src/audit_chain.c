@@ -3688,9 +3688,12 @@ batch_like(const PendingBatch *src)
 	return pb;
 }
 
-/* a tenant's batches (tb->batches) as new ones in command order */
+/*
+ * A tenant's batches (tb->batches) as new ones in command order; each new
+ * batch is also added to *built as soon as it exists.
+ */
 static void
-regroup_tenant(TenantBatches *tb)
+regroup_tenant(TenantBatches *tb, List **built)
 {
 	int			n = 0;
 	int			pos = 0;
@@ -3719,7 +3722,9 @@ regroup_tenant(TenantBatches *tb)
 
 		if (cur == NULL || !batches_match(cur, src))
 		{
+			*built = lappend(*built, NULL);
 			cur = batch_like(src);
+			llast(*built) = cur;
 			tb->regrouped = lappend(tb->regrouped, cur);
 		}
 		batch_add_entry(cur, src->payload.data + src->offs[k], entry_len(src, k), src->cids[k],
@@ -3732,10 +3737,10 @@ regroup_tenant(TenantBatches *tb)
 /*
  * The batches of one segment in command order per tenant, as a new list; the
  * batches it replaces are added to *replaced (freed by the caller once the
- * queue has the new ones).
+ * queue has the new ones), those it builds to *built (freed on an error).
  */
 static List *
-segment_in_command_order(List *segment, List **replaced)
+segment_in_command_order(List *segment, List **replaced, List **built)
 {
 	HASHCTL		ctl;
 	HTAB	   *tenants;
@@ -3792,7 +3797,7 @@ segment_in_command_order(List *segment, List **replaced)
 		{
 			if (pb == linitial(tb->batches))
 			{
-				regroup_tenant(tb);
+				regroup_tenant(tb, built);
 				result = list_concat(result, tb->regrouped);
 			}
 			*replaced = lappend(*replaced, pb);
@@ -3810,9 +3815,14 @@ segment_in_command_order(List *segment, List **replaced)
 static void
 queue_in_command_order(void)
 {
-	List	   *result = NIL;
-	List	   *segment = NIL;
-	List	   *replaced = NIL;
+	/* (in work: set in PG_TRY, read after it) */
+	struct
+	{
+		List	   *result;
+		List	   *segment;
+		List	   *replaced;
+		List	   *built;
+	}		   *st;
 	MemoryContext work;
 	MemoryContext old;
 	ListCell   *lc;
@@ -3821,31 +3831,53 @@ queue_in_command_order(void)
 		return;
 	work = AllocSetContextCreate(CurrentMemoryContext, "tenant_rls audit order", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);
-	for (int i = 0; i <= list_length(pending); i++)
-	{
-		PendingBatch *pb = i < list_length(pending) ? list_nth(pending, i) : NULL;
+	st = palloc0(sizeof(*st));
 
-		if (segment != NIL &&
-			(pb == NULL || pb->spilled || pb->level != ((PendingBatch *) linitial(segment))->level))
+	/*
+	 * An error (a cancel, out of memory) frees the batches built so far: an
+	 * early flush runs in the middle of a statement, and a savepoint that
+	 * catches the error may repeat it (review rev42a).
+	 */
+	PG_TRY();
+	{
+		for (int i = 0; i <= list_length(pending); i++)
 		{
-			result = list_concat(result, list_length(segment) > 1
-								 ? segment_in_command_order(segment, &replaced) : segment);
-			segment = NIL;
+			PendingBatch *pb = i < list_length(pending) ? list_nth(pending, i) : NULL;
+
+			if (st->segment != NIL &&
+				(pb == NULL || pb->spilled || pb->level != ((PendingBatch *) linitial(st->segment))->level))
+			{
+				st->result = list_concat(st->result, list_length(st->segment) > 1
+										 ? segment_in_command_order(st->segment, &st->replaced, &st->built)
+										 : st->segment);
+				st->segment = NIL;
+			}
+			if (pb == NULL)
+				break;
+			if (pb->spilled)
+				st->result = lappend(st->result, pb);
+			else
+				st->segment = lappend(st->segment, pb);
 		}
-		if (pb == NULL)
-			break;
-		if (pb->spilled)
-			result = lappend(result, pb);
-		else
-			segment = lappend(segment, pb);
 	}
-	if (replaced != NIL)
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		foreach(lc, st->built)
+			if (lfirst(lc) != NULL)
+				free_batch((PendingBatch *) lfirst(lc));
+		MemoryContextDelete(work);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (st->replaced != NIL)
 	{
 		/* every new batch is built: the queue takes them, the old ones go */
 		MemoryContextSwitchTo(TopTransactionContext);
 		list_free(pending);
-		pending = list_copy(result);
-		foreach(lc, replaced)
+		pending = list_copy(st->result);
+		foreach(lc, st->replaced)
 			free_batch((PendingBatch *) lfirst(lc));
 		pending_bytes = 0;
 		foreach(lc, pending)
