@@ -3624,9 +3624,10 @@ batch_settle(PendingBatch *pb)
  * are left as they are (chains are per tenant).  A tenant whose batches, in
  * queue order, are in that order already, and of which no two in a row share
  * a context, is left alone: the usual transaction costs one pass over its
- * batches (a multi-row INSERT whose trigger writes a line into another table
- * for each row keeps two batches, the rows' and the lines', and leaves them
- * as they are).  Batches already spilled (a run) or deferred are out of
+ * batches (a multi-row INSERT whose AFTER trigger, sorting after
+ * tenant_rls_audit, writes a line into another table for each row queues
+ * two batches, the rows' and the lines', in order).  Batches already
+ * spilled (a run) or deferred are out of
  * reach: the order across the 32 MB flush stays that of the flushes
  * (doc/audit.md, Batches).
  *
