@@ -1735,10 +1735,11 @@ static List *xact_anchors = NIL;
 
 /*
  * The end of this backend's last commit record that deferred batches, and
- * their tenants (NIL and last_deferred_all: too many to list): a later
- * commit of it that writes batches of one of those tenants itself first
- * waits until the worker has written those (audit_delivery_catch_up()),
- * once.  xact_deferred_keys: the tenants this transaction deferred so far.
+ * the tenants of it and of its earlier ones since the last catch-up (NIL and
+ * last_deferred_all: too many to list): a later commit of it that writes
+ * batches of one of those tenants itself first waits until the worker has
+ * written those (audit_delivery_catch_up()), once.  xact_deferred_keys:
+ * the tenants this transaction deferred so far.
  */
 #define DEFERRED_KEYS_MAX	64
 static XLogRecPtr last_deferred_commit = InvalidXLogRecPtr;
@@ -1758,22 +1759,40 @@ key_listed(List *list, const char *key)
 	return false;
 }
 
-/* keep the tenants of a committing transaction that deferred */
+/*
+ * Keep the tenants of a committing transaction that deferred, with those of
+ * this backend's earlier deferred commits not caught up yet: waiting for the
+ * last one waits for them all, but a later commit of a tenant only an
+ * earlier one had must wait too (review rev42b: a commit written at once
+ * overtook the deferred commit before the last one in that tenant's chain).
+ */
 static void
 remember_deferred_commit(void)
 {
 	ListCell   *lc;
 
-	list_free_deep(last_deferred_keys);
-	last_deferred_keys = NIL;
-	last_deferred_all = xact_deferred_all;
+	if (XLogRecPtrIsInvalid(last_deferred_commit))
+	{
+		list_free_deep(last_deferred_keys);
+		last_deferred_keys = NIL;
+		last_deferred_all = false;
+	}
+	last_deferred_all = last_deferred_all || xact_deferred_all;
 	if (!last_deferred_all)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 		foreach(lc, xact_deferred_keys)
-			last_deferred_keys = lappend(last_deferred_keys, pstrdup((char *) lfirst(lc)));
+			if (!key_listed(last_deferred_keys, (const char *) lfirst(lc)))
+				last_deferred_keys = lappend(last_deferred_keys, pstrdup((char *) lfirst(lc)));
 		MemoryContextSwitchTo(old);
+		if (list_length(last_deferred_keys) > DEFERRED_KEYS_MAX)
+			last_deferred_all = true;
+	}
+	if (last_deferred_all)
+	{
+		list_free_deep(last_deferred_keys);
+		last_deferred_keys = NIL;
 	}
 	/* (RecordTransactionCommit() has set XactLastCommitEnd) */
 	last_deferred_commit = XactLastCommitEnd;
@@ -1801,6 +1820,7 @@ catch_up_deferred(List *keys)
 	last_deferred_commit = InvalidXLogRecPtr;
 	list_free_deep(last_deferred_keys);
 	last_deferred_keys = NIL;
+	last_deferred_all = false;
 }
 
 static void
@@ -3449,8 +3469,11 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
  * with their command, offset and keys; a batch that got one out of order is
  * sorted once, when the queue is written, spilled or deferred
  * (batch_settle()).  An unknown
- * command (InvalidCommandId: a foreign table's row, the PURGE entry) takes
- * that of the entry before it, or the current one in a batch's first entry.
+ * command (InvalidCommandId: a foreign table's row, a row of COPY FREEZE,
+ * the PURGE entry) takes the current one, which no change made before it
+ * passes (not that of the batch's last entry: a change joins a batch also
+ * past later batches of its tenant, and took an older command than the
+ * changes it followed, review rev42b).
  */
 static void
 batch_reserve(PendingBatch *pb, int more)
@@ -3497,7 +3520,7 @@ batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid, uin
 
 	batch_reserve(pb, 1);
 	if (cid == InvalidCommandId)
-		cid = n > 0 ? pb->cids[n - 1] : GetCurrentCommandId(false);
+		cid = GetCurrentCommandId(false);
 	if (n > 0 && entry_before(cid, made, pb->cids[n - 1], pb->made[n - 1]))
 		pb->unsorted = true;
 	batch_add_keys(pb, nkeys, keys);

@@ -528,6 +528,37 @@ is($node->safe_psql('imm', q{SELECT count(*) || ' ' || max(length(app_user)) FRO
 my $long_app = $node->safe_psql('app', q{SELECT count(*) || ' ' || coalesce(max(length(app_user)), 0) FROM tenant_rls.audit_log WHERE row_pk = '{"id": 75}'});
 is($long_app, '1 1100000', 'a 1.1 MB application user, deferred: logged');
 
+# one session's deferred commits, not only its last one, are written before a
+# later commit of it that is written at once (more than 16 batches) and
+# shares a tenant with them (review rev42b: it waited only for the last
+# deferred commit's tenants, and went first in the chain of p42, whose
+# deferred commit came before)
+{
+	my $wpid = $node->safe_psql('app', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()});
+	ok($wpid =~ /^\d+$/, 'overtaking: the worker runs');
+	kill 'STOP', $wpid;
+	my ($stdin, $stdout, $stderr) = ('', '', '');
+	my $h = IPC::Run::start([ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', $host, '-p', $port, '-d', 'app', '-f', '-' ],
+		'<', \$stdin, '>', \$stdout, '2>', \$stderr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	$stdin .= q{INSERT INTO public.d (id, tenant_id, v) VALUES (300, 'p42', 'deferred first');
+INSERT INTO public.d (id, tenant_id, v) VALUES (301, 'q42', 'deferred second');
+BEGIN;
+INSERT INTO public.d (id, tenant_id, v) SELECT 302 + i, 'm42-' || i, 'written at once' FROM generate_series(0, 16) i;
+INSERT INTO public.d (id, tenant_id, v) VALUES (330, 'p42', 'written at once');
+COMMIT;
+SELECT 'done';
+};
+	# the third commit waits for the worker (at most 10 s), which goes on
+	sleep(2);
+	kill 'CONT', $wpid;
+	$h->pump until $stdout =~ /done/;
+	$h->finish;
+	is($stderr, '', 'overtaking: the session ran without error');
+	is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', 'overtaking: delivered');
+	is($node->safe_psql('app', q{SELECT string_agg(new_row->>'v', ', ' ORDER BY seq, entry) FROM tenant_rls.audit_log WHERE tenant = 'p42'}),
+		'deferred first, written at once', 'overtaking: the commit written at once comes after the deferred one in p42\'s chain');
+}
+
 # ---------------------------------------------------------------- 6. the worker killed
 # a prepared transaction keeps the slot's restart_lsn before everything that
 # follows, so the restarted worker re-reads commits it has delivered already
