@@ -693,6 +693,22 @@ COMMIT;
 SELECT tenant, context_tenant, operation, coalesce(new_row->>'v', '') AS v FROM tenant_rls.audit_log
  WHERE schema_name = 'asec_ren' ORDER BY logged_at, seq, entry;
 SELECT tenant_rls.disable_audit('asec_ren.t');
+-- ... and the table renamed so: the registry has no row by its new name,
+-- and tenant_rls.tenant_column names a column it does not have, so the
+-- session's tenant context was recorded as well (review rev42b)
+CREATE TABLE asec_ren.u (id integer PRIMARY KEY, org text NOT NULL, v text);
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('asec_ren.u', tenant_column => 'org');
+SET session_replication_role = replica;
+ALTER TABLE asec_ren.u RENAME TO u2;
+RESET session_replication_role;
+BEGIN;
+SELECT tenant_rls.set_tenant('asec-b');
+\set VERBOSITY default
+INSERT INTO asec_ren.u2 VALUES (1, 'asec-a', 'changed by an owner in the context of asec-b');
+\set VERBOSITY terse
+COMMIT;
+SELECT tenant, context_tenant, operation FROM tenant_rls.audit_log WHERE schema_name = 'asec_ren' AND table_name = 'u2';
+SELECT tenant_rls.disable_audit('asec_ren.u2');
 SET client_min_messages = warning;
 DROP SCHEMA asec_ren CASCADE;
 RESET client_min_messages;

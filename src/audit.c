@@ -12,7 +12,10 @@
  * The tenant of an entry is the row's tenant column: the column recorded for
  * the table in tenant_rls.protected_table, else tenant_rls.tenant_column if the
  * table has it.  Tables without one (and TRUNCATE) record the tenant of the
- * current context, or NULL when none is set.
+ * current context, or NULL when none is set.  A table whose registered
+ * tenant column is gone, or that has tenant_rls's policies but no registry
+ * row (renamed while the event triggers did not run), records NULL, with a
+ * warning: the context's tenant could be another tenant than the row's.
  *
  * The entry is handed to audit_append() (audit_chain.c), which queues it;
  * it is chained and written when the transaction commits.
@@ -232,6 +235,8 @@ typedef struct AuditConfig
 	ArrayType  *exclude;
 	char	   *tenant_column;	/* NULL: none */
 	bool		tenant_registered;	/* tenant_column is the registry's */
+	bool		unregistered_policies;	/* no registry row, but tenant_rls's
+										 * policies: renamed, registry stale */
 	bool		registered;		/* a row of tenant_rls.audit_config was found */
 } AuditConfig;
 
@@ -271,6 +276,7 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 	cfg->exclude = NULL;
 	cfg->tenant_column = NULL;
 	cfg->tenant_registered = false;
+	cfg->unregistered_policies = false;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
@@ -358,8 +364,27 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 				cfg->tenant_registered = true;
 			}
 		}
-		else if (tenant_rls_tenant_column != NULL)
-			cfg->tenant_column = MemoryContextStrdup(cxt, tenant_rls_tenant_column);
+		else
+		{
+			/*
+			 * No registry row, but policies protect() made: the table was
+			 * renamed while the event triggers that keep the registry did
+			 * not run (review rev42b).  Its tenant column is not known by
+			 * name then (tenant_rls.tenant_column may name another one).
+			 */
+			Oid			oidtype[1] = {OIDOID};
+			Datum		oidarg[1] = {ObjectIdGetDatum(cfg->target_oid)};
+
+			if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_policy p"
+									  " WHERE p.polrelid OPERATOR(pg_catalog.=) $1"
+									  " AND p.polname OPERATOR(pg_catalog.~~) 'tenant\\_rls\\_%'",
+									  1, oidtype, oidarg, NULL, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not read pg_policy");
+			if (SPI_processed > 0)
+				cfg->unregistered_policies = true;
+			else if (tenant_rls_tenant_column != NULL)
+				cfg->tenant_column = MemoryContextStrdup(cxt, tenant_rls_tenant_column);
+		}
 	}
 
 	PopActiveSnapshot();
@@ -483,8 +508,15 @@ build_audit_rel(AuditRel *ar, Relation rel)
 	 * chain, readable by it.  The changes are recorded without a tenant
 	 * (readable by no tenant) until the registry names the column again.
 	 */
-	ar->tenant_missing = (cfg.tenant_registered && ar->tenant_att == 0);
-	if (ar->tenant_missing)
+	ar->tenant_missing = (cfg.tenant_registered && ar->tenant_att == 0) || cfg.unregistered_policies;
+	if (cfg.unregistered_policies)
+		ereport(WARNING,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("audited table \"%s\" has tenant_rls policies but no row in tenant_rls.protected_table",
+						RelationGetRelationName(rel)),
+				 errdetail("Its changes are recorded without a tenant, readable by no tenant."),
+				 errhint("Rename the table back, or register its new name: delete its old row from tenant_rls.protected_table (lint() finding registry_stale), then run tenant_rls.protect() on it.")));
+	else if (ar->tenant_missing)
 		ereport(WARNING,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("audited table \"%s\" has no column \"%s\", its registered tenant column",
