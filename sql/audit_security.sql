@@ -616,12 +616,21 @@ SELECT table_name, db_user, seq, entry, operation, coalesce(row_pk, new_row->'id
 SELECT tenant, count(*) AS batches, sum(entries) AS entries FROM tenant_rls.audit_batch
  WHERE tenant LIKE 'asec-f%' GROUP BY tenant ORDER BY tenant;
 SELECT tenant, ok FROM tenant_rls.audit_verify() WHERE tenant = 'asec-a' OR tenant LIKE 'asec-f%' ORDER BY tenant;
--- a change whose command is unknown (a row of COPY FREEZE: its version has
--- no command of its own) takes the current one: it took that of the last
--- entry of the batch it joined, which may come before later batches of the
--- tenant, and row 1 written again after its DELETE was recorded before its
--- UPDATE and DELETE (review rev42b)
+-- a change whose command its row does not tell (a row of COPY FREEZE: its
+-- version is frozen) took that of the last entry of the batch it joined,
+-- which may come before later batches of the tenant, and row 1 written
+-- again after its DELETE was recorded before its UPDATE and DELETE (review
+-- rev42b)
 CREATE TABLE asec_ord.fz (id integer PRIMARY KEY, tenant_id text NOT NULL, v integer);
+-- (nor the current one: a trigger of row 2 moved it on, and row 1 was
+-- recorded changed by it before it was recorded written, review rev42c; it
+-- is the statement's)
+CREATE FUNCTION asec_ord.fz_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id = 2 THEN UPDATE asec_ord.fz SET v = v + 10 WHERE id = 1; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER fz_touch BEFORE INSERT ON asec_ord.fz FOR EACH ROW EXECUTE FUNCTION asec_ord.fz_touch();
 SELECT tenant_rls.enable_audit('asec_ord.fz');
 BEGIN;
 SELECT tenant_rls.set_tenant('asec-a');

@@ -515,7 +515,7 @@ build_audit_rel(AuditRel *ar, Relation rel)
 				 errmsg("audited table \"%s\" has tenant_rls policies but no row in tenant_rls.protected_table",
 						RelationGetRelationName(rel)),
 				 errdetail("Its changes are recorded without a tenant, readable by no tenant."),
-				 errhint("Rename the table back, or register its new name: delete its old row from tenant_rls.protected_table (lint() finding registry_stale), then run tenant_rls.protect() on it.")));
+				 errhint("If it was renamed while the event triggers were off, rename it back, or delete its old row from tenant_rls.protected_table (lint() finding registry_stale) and run tenant_rls.protect() on it.")));
 	else if (ar->tenant_missing)
 		ereport(WARNING,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -1022,11 +1022,21 @@ deform(HeapTuple tup, TupleDesc desc, int which)
  * The command that made a row trigger's change: the new version's cmin
  * (INSERT, UPDATE), the deleted version's cmax (DELETE), read from the
  * tuple's header, which an AFTER trigger on a heap table gets as stored
- * (fetched again by its ctid into a buffer slot); InvalidCommandId where
- * the tuple is not a stored heap tuple (a foreign table's row, another table
- * access method's) or not this transaction's, or the command is not known
- * (COPY FREEZE: frozen).
+ * (fetched again by its ctid into a buffer slot).  Where the tuple is not a
+ * stored heap tuple (a foreign table's row, another table access method's)
+ * or not this transaction's, or the command is not known (COPY FREEZE:
+ * frozen): the command of the statement whose AFTER triggers fire now, the
+ * curcid of its snapshot, which is active while they fire (the portal's,
+ * SPI's).  Not the current command: the statement's triggers have moved it
+ * on, and a row written by a multi-row COPY FREEZE was recorded after the
+ * changes a trigger of a later row made to it (review rev42c).
  */
+static CommandId
+statement_cid(void)
+{
+	return ActiveSnapshotSet() ? GetActiveSnapshot()->curcid : GetCurrentCommandId(false);
+}
+
 static CommandId
 change_cid(TriggerData *td, HeapTuple oldtup, HeapTuple newtup)
 {
@@ -1034,7 +1044,7 @@ change_cid(TriggerData *td, HeapTuple oldtup, HeapTuple newtup)
 	TupleTableSlot *slot = newtup != NULL && oldtup != NULL ? td->tg_newslot : td->tg_trigslot;
 
 	if (slot == NULL || slot->tts_ops != &TTSOpsBufferHeapTuple)
-		return InvalidCommandId;
+		return statement_cid();
 	if (newtup != NULL)
 	{
 		h = newtup->t_data;
@@ -1050,7 +1060,7 @@ change_cid(TriggerData *td, HeapTuple oldtup, HeapTuple newtup)
 			TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(h)))
 			return HeapTupleHeaderGetCmax(h);
 	}
-	return InvalidCommandId;
+	return statement_cid();
 }
 
 Datum

@@ -3468,12 +3468,13 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
  * batches in queue_in_command_order().  Entries are appended as they come,
  * with their command, offset and keys; a batch that got one out of order is
  * sorted once, when the queue is written, spilled or deferred
- * (batch_settle()).  An unknown
- * command (InvalidCommandId: a foreign table's row, a row of COPY FREEZE,
- * the PURGE entry) takes the current one, which no change made before it
- * passes (not that of the batch's last entry: a change joins a batch also
- * past later batches of its tenant, and took an older command than the
- * changes it followed, review rev42b).
+ * (batch_settle()).  A row whose version tells no command (a foreign
+ * table's, one of COPY FREEZE) comes with its statement's (change_cid() in
+ * audit.c).  An unknown command (InvalidCommandId: the PURGE entry) takes
+ * the current one, which no change made before it passes (not that of the
+ * batch's last entry: a change joins a batch also past later batches of
+ * its tenant, and took an older command than the changes it followed,
+ * review rev42b).
  */
 static void
 batch_reserve(PendingBatch *pb, int more)
