@@ -108,7 +108,8 @@ typedef struct AuditRel
 	int			npk;
 	AttrNumber *pk;				/* primary key attnums, 0 columns: none */
 	AttrNumber	tenant_att;		/* 0: no tenant column */
-	bool		tenant_missing; /* the registry's tenant column is not there */
+	bool		tenant_missing; /* registry stale (column or table renamed):
+								 * entries get no tenant */
 	int			nforced;
 	AttrNumber *forced;			/* key and tenant columns not audited: an
 								 * UPDATE records them when they change */
