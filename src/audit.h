@@ -203,5 +203,8 @@ extern bool audit_maintain_worker;
 extern void audit_maintain_init(void);	/* _PG_init */
 extern void audit_request_maintenance(void);
 extern bool audit_next_partition_missing(TimestampTz ts);	/* audit_chain.c */
+/* audit_chain.c: PREPARE TRANSACTION, COMMIT / ROLLBACK PREPARED (audit_delivery.c's hook) */
+extern void audit_chain_preparing(const char *gid);
+extern void audit_chain_finished_prepared(const char *gid, bool committed);
 
 #endif							/* TENANT_RLS_AUDIT_H */

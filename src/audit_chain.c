@@ -1760,14 +1760,15 @@ key_listed(List *list, const char *key)
 }
 
 /*
- * Keep the tenants of a committing transaction that deferred, with those of
- * this backend's earlier deferred commits not caught up yet: waiting for the
- * last one waits for them all, but a later commit of a tenant only an
- * earlier one had must wait too (review rev42b: a commit written at once
- * overtook the deferred commit before the last one in that tenant's chain).
+ * Keep the tenants of a commit that deferred (its record ends at end), with
+ * those of this backend's earlier deferred commits not caught up yet:
+ * waiting for the last one waits for them all, but a later commit of a
+ * tenant only an earlier one had must wait too (review rev42b: a commit
+ * written at once overtook the deferred commit before the last one in that
+ * tenant's chain).
  */
 static void
-remember_deferred_commit(void)
+remember_deferred(List *keys, bool all, XLogRecPtr end)
 {
 	ListCell   *lc;
 
@@ -1777,12 +1778,12 @@ remember_deferred_commit(void)
 		last_deferred_keys = NIL;
 		last_deferred_all = false;
 	}
-	last_deferred_all = last_deferred_all || xact_deferred_all;
+	last_deferred_all = last_deferred_all || all;
 	if (!last_deferred_all)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-		foreach(lc, xact_deferred_keys)
+		foreach(lc, keys)
 			if (!key_listed(last_deferred_keys, (const char *) lfirst(lc)))
 				last_deferred_keys = lappend(last_deferred_keys, pstrdup((char *) lfirst(lc)));
 		MemoryContextSwitchTo(old);
@@ -1794,8 +1795,89 @@ remember_deferred_commit(void)
 		list_free_deep(last_deferred_keys);
 		last_deferred_keys = NIL;
 	}
-	/* (RecordTransactionCommit() has set XactLastCommitEnd) */
-	last_deferred_commit = XactLastCommitEnd;
+	if (end > last_deferred_commit)
+		last_deferred_commit = end;
+}
+
+/*
+ * Prepared transactions of this backend that deferred batches, by GID, with
+ * their tenants (at most PREPARED_DEFERRED_MAX, the oldest dropped): their
+ * batches are delivered when COMMIT PREPARED comes, and a COMMIT PREPARED in
+ * this backend makes them its deferred commit like any other (review rev42c:
+ * a commit the session then wrote at once came first in the tenant's chain).
+ * A COMMIT PREPARED in another session is ordered as between two sessions.
+ * In TopMemoryContext.
+ */
+#define PREPARED_DEFERRED_MAX 16
+typedef struct PreparedDeferred
+{
+	char		gid[GIDSIZE];
+	bool		all;
+	List	   *keys;
+} PreparedDeferred;
+static List *prepared_deferred = NIL;
+static char preparing_gid[GIDSIZE];	/* PREPARE TRANSACTION's, until it ends */
+
+static void
+free_prepared_deferred(PreparedDeferred *pd)
+{
+	list_free_deep(pd->keys);
+	pfree(pd);
+}
+
+/* PREPARE TRANSACTION 'gid' runs: the transaction prepares when it ends */
+void
+audit_chain_preparing(const char *gid)
+{
+	strlcpy(preparing_gid, gid, GIDSIZE);
+}
+
+/* at XACT_EVENT_PREPARE of a transaction that deferred */
+static void
+remember_prepared(void)
+{
+	MemoryContext old;
+	PreparedDeferred *pd;
+	ListCell   *lc;
+
+	if (preparing_gid[0] == '\0')
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	pd = palloc0(sizeof(PreparedDeferred));
+	strlcpy(pd->gid, preparing_gid, GIDSIZE);
+	pd->all = xact_deferred_all;
+	foreach(lc, xact_deferred_keys)
+		pd->keys = lappend(pd->keys, pstrdup((char *) lfirst(lc)));
+	prepared_deferred = lappend(prepared_deferred, pd);
+	if (list_length(prepared_deferred) > PREPARED_DEFERRED_MAX)
+	{
+		free_prepared_deferred(linitial(prepared_deferred));
+		prepared_deferred = list_delete_first(prepared_deferred);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * COMMIT PREPARED 'gid' (committed: true) or ROLLBACK PREPARED 'gid' ran in
+ * this backend; XactLastRecEnd is the end of its record.
+ */
+void
+audit_chain_finished_prepared(const char *gid, bool committed)
+{
+	ListCell   *lc;
+
+	foreach(lc, prepared_deferred)
+	{
+		PreparedDeferred *pd = lfirst(lc);
+
+		if (strcmp(pd->gid, gid) != 0)
+			continue;
+		if (committed)
+			remember_deferred(pd->keys, pd->all, XactLastRecEnd);
+		prepared_deferred = foreach_delete_current(prepared_deferred, lc);
+		free_prepared_deferred(pd);
+		break;
+	}
 }
 
 /*
@@ -1908,8 +1990,12 @@ chain_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			/* (RecordTransactionCommit() has set XactLastCommitEnd) */
 			if (event == XACT_EVENT_COMMIT && xact_deferred)
-				remember_deferred_commit();
+				remember_deferred(xact_deferred_keys, xact_deferred_all, XactLastCommitEnd);
+			if (event == XACT_EVENT_PREPARE && xact_deferred)
+				remember_prepared();
+			preparing_gid[0] = '\0';
 			xact_deferred_keys = NIL;
 			xact_deferred_all = false;
 			/* their memory goes with TopTransactionContext */

@@ -1757,12 +1757,21 @@ delivery_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		if (OidIsValid(dboid))
 			ask_step_aside(dboid, needs_createdb);
 	}
+	/* (which prepared transactions deferred batches: audit_chain.c) */
+	if (IsA(pstmt->utilityStmt, TransactionStmt) &&
+		((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_PREPARE)
+		audit_chain_preparing(((TransactionStmt *) pstmt->utilityStmt)->gid);
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 							params, queryEnv, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+	if (IsA(pstmt->utilityStmt, TransactionStmt) &&
+		(((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_COMMIT_PREPARED ||
+		 ((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_ROLLBACK_PREPARED))
+		audit_chain_finished_prepared(((TransactionStmt *) pstmt->utilityStmt)->gid,
+									  ((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_COMMIT_PREPARED);
 }
 
 /* ---------------------------------------------------------------------

@@ -558,6 +558,33 @@ SELECT 'done';
 	is($node->safe_psql('app', q{SELECT string_agg(new_row->>'v', ', ' ORDER BY seq, entry) FROM tenant_rls.audit_log WHERE tenant = 'p42'}),
 		'deferred first, written at once', 'overtaking: the commit written at once comes after the deferred one in p42\'s chain');
 }
+# ... also when the deferred commit was a COMMIT PREPARED of the session
+# (review rev42c: a prepared transaction was not remembered)
+{
+	my $wpid = $node->safe_psql('app', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()});
+	kill 'STOP', $wpid;
+	my ($stdin, $stdout, $stderr) = ('', '', '');
+	my $h = IPC::Run::start([ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', $host, '-p', $port, '-d', 'app', '-f', '-' ],
+		'<', \$stdin, '>', \$stdout, '2>', \$stderr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	$stdin .= q{BEGIN;
+INSERT INTO public.d (id, tenant_id, v) VALUES (340, 'p43', 'prepared first');
+PREPARE TRANSACTION 'overtaking';
+COMMIT PREPARED 'overtaking';
+BEGIN;
+INSERT INTO public.d (id, tenant_id, v) SELECT 341 + i, 'm43-' || i, 'written at once' FROM generate_series(0, 16) i;
+INSERT INTO public.d (id, tenant_id, v) VALUES (370, 'p43', 'written at once');
+COMMIT;
+SELECT 'done';
+};
+	sleep(2);
+	kill 'CONT', $wpid;
+	$h->pump until $stdout =~ /done/;
+	$h->finish;
+	is($stderr, '', 'overtaking, prepared: the session ran without error');
+	is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', 'overtaking, prepared: delivered');
+	is($node->safe_psql('app', q{SELECT string_agg(new_row->>'v', ', ' ORDER BY seq, entry) FROM tenant_rls.audit_log WHERE tenant = 'p43'}),
+		'prepared first, written at once', 'overtaking, prepared: the commit written at once comes after the prepared one in p43\'s chain');
+}
 
 # ---------------------------------------------------------------- 6. the worker killed
 # a prepared transaction keeps the slot's restart_lsn before everything that
