@@ -532,41 +532,38 @@ is($long_app, '1 1100000', 'a 1.1 MB application user, deferred: logged');
 # later commit of it that is written at once (more than 16 batches) and
 # shares a tenant with them (review rev42b: it waited only for the last
 # deferred commit's tenants, and went first in the chain of p42, whose
-# deferred commit came before)
+# deferred commit came before); overtaking(label, tenant, script, expected
+# history of the tenant) runs the script in one session while the worker is
+# stopped, and lets the worker go on 2 s later: the commit written at once
+# waits for it (at most 10 s)
+sub overtaking
 {
+	my ($label, $tenant, $script, $expected) = @_;
 	my $wpid = $node->safe_psql('app', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()});
-	ok($wpid =~ /^\d+$/, 'overtaking: the worker runs');
+	ok($wpid =~ /^\d+$/, "$label: the worker runs");
 	kill 'STOP', $wpid;
-	my ($stdin, $stdout, $stderr) = ('', '', '');
+	my ($stdin, $stdout, $stderr) = ($script . "SELECT 'done';\n", '', '');
 	my $h = IPC::Run::start([ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', $host, '-p', $port, '-d', 'app', '-f', '-' ],
 		'<', \$stdin, '>', \$stdout, '2>', \$stderr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	$stdin .= q{INSERT INTO public.d (id, tenant_id, v) VALUES (300, 'p42', 'deferred first');
+	sleep(2);
+	kill 'CONT', $wpid;
+	$h->pump until $stdout =~ /done/;
+	$h->finish;
+	is($stderr, '', "$label: the session ran without error");
+	is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', "$label: delivered");
+	is($node->safe_psql('app', qq{SELECT string_agg(new_row->>'v', ', ' ORDER BY seq, entry) FROM tenant_rls.audit_log WHERE tenant = '$tenant'}),
+		$expected, "$label: the commit written at once comes after the deferred one in $tenant\'s chain");
+}
+overtaking('overtaking', 'p42', q{INSERT INTO public.d (id, tenant_id, v) VALUES (300, 'p42', 'deferred first');
 INSERT INTO public.d (id, tenant_id, v) VALUES (301, 'q42', 'deferred second');
 BEGIN;
 INSERT INTO public.d (id, tenant_id, v) SELECT 302 + i, 'm42-' || i, 'written at once' FROM generate_series(0, 16) i;
 INSERT INTO public.d (id, tenant_id, v) VALUES (330, 'p42', 'written at once');
 COMMIT;
-SELECT 'done';
-};
-	# the third commit waits for the worker (at most 10 s), which goes on
-	sleep(2);
-	kill 'CONT', $wpid;
-	$h->pump until $stdout =~ /done/;
-	$h->finish;
-	is($stderr, '', 'overtaking: the session ran without error');
-	is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', 'overtaking: delivered');
-	is($node->safe_psql('app', q{SELECT string_agg(new_row->>'v', ', ' ORDER BY seq, entry) FROM tenant_rls.audit_log WHERE tenant = 'p42'}),
-		'deferred first, written at once', 'overtaking: the commit written at once comes after the deferred one in p42\'s chain');
-}
+}, 'deferred first, written at once');
 # ... also when the deferred commit was a COMMIT PREPARED of the session
 # (review rev42c: a prepared transaction was not remembered)
-{
-	my $wpid = $node->safe_psql('app', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()});
-	kill 'STOP', $wpid;
-	my ($stdin, $stdout, $stderr) = ('', '', '');
-	my $h = IPC::Run::start([ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', $host, '-p', $port, '-d', 'app', '-f', '-' ],
-		'<', \$stdin, '>', \$stdout, '2>', \$stderr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	$stdin .= q{BEGIN;
+overtaking('overtaking, prepared', 'p43', q{BEGIN;
 INSERT INTO public.d (id, tenant_id, v) VALUES (340, 'p43', 'prepared first');
 PREPARE TRANSACTION 'overtaking';
 COMMIT PREPARED 'overtaking';
@@ -574,17 +571,7 @@ BEGIN;
 INSERT INTO public.d (id, tenant_id, v) SELECT 341 + i, 'm43-' || i, 'written at once' FROM generate_series(0, 16) i;
 INSERT INTO public.d (id, tenant_id, v) VALUES (370, 'p43', 'written at once');
 COMMIT;
-SELECT 'done';
-};
-	sleep(2);
-	kill 'CONT', $wpid;
-	$h->pump until $stdout =~ /done/;
-	$h->finish;
-	is($stderr, '', 'overtaking, prepared: the session ran without error');
-	is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', 'overtaking, prepared: delivered');
-	is($node->safe_psql('app', q{SELECT string_agg(new_row->>'v', ', ' ORDER BY seq, entry) FROM tenant_rls.audit_log WHERE tenant = 'p43'}),
-		'prepared first, written at once', 'overtaking, prepared: the commit written at once comes after the prepared one in p43\'s chain');
-}
+}, 'prepared first, written at once');
 
 # ---------------------------------------------------------------- 6. the worker killed
 # a prepared transaction keeps the slot's restart_lsn before everything that
