@@ -1747,6 +1747,9 @@ delivery_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 						ParamListInfo params, QueryEnvironment *queryEnv,
 						DestReceiver *dest, QueryCompletion *qc)
 {
+	TransactionStmt *ts = IsA(pstmt->utilityStmt, TransactionStmt)
+		? (TransactionStmt *) pstmt->utilityStmt : NULL;
+
 	if (shared != NULL)
 	{
 		bool		needs_createdb = false;
@@ -1758,20 +1761,16 @@ delivery_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			ask_step_aside(dboid, needs_createdb);
 	}
 	/* (which prepared transactions deferred batches: audit_chain.c) */
-	if (IsA(pstmt->utilityStmt, TransactionStmt) &&
-		((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_PREPARE)
-		audit_chain_preparing(((TransactionStmt *) pstmt->utilityStmt)->gid);
+	if (ts != NULL && ts->kind == TRANS_STMT_PREPARE)
+		audit_chain_preparing(ts->gid);
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 							params, queryEnv, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
-	if (IsA(pstmt->utilityStmt, TransactionStmt) &&
-		(((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_COMMIT_PREPARED ||
-		 ((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_ROLLBACK_PREPARED))
-		audit_chain_finished_prepared(((TransactionStmt *) pstmt->utilityStmt)->gid,
-									  ((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_COMMIT_PREPARED);
+	if (ts != NULL && (ts->kind == TRANS_STMT_COMMIT_PREPARED || ts->kind == TRANS_STMT_ROLLBACK_PREPARED))
+		audit_chain_finished_prepared(ts->gid, ts->kind == TRANS_STMT_COMMIT_PREPARED);
 }
 
 /* ---------------------------------------------------------------------
