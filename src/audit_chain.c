@@ -59,6 +59,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_authid_d.h"
+#include "catalog/pg_operator_d.h"
 #include "catalog/pg_type_d.h"
 #include "common/hashfn.h"
 #include "commands/tablespace.h"
@@ -96,6 +97,7 @@
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/tuplesort.h"
 
 #include "audit.h"
 #include "audit_delivery.h"
@@ -1704,6 +1706,28 @@ static Size pending_floor = 0;
  */
 static File spill_file = -1;
 static off_t spill_end = 0;
+
+/*
+ * Per tenant that has spilled entries: the latest (command, made) of its
+ * entries spilled so far, and whether a later entry goes before it (ordinal
+ * >= 0: the tenant's place in spill_disordered).  queue_in_command_order()
+ * orders only what is in memory: a statement's rows are queued when it ends,
+ * after the changes its triggers made, which may have been spilled already
+ * (a 12,000-row INSERT of 3 kB rows whose BEFORE trigger closes the previous
+ * row: 1,061 rows recorded changed before written, reviews rev41e, rev42a).
+ * Such a tenant's entries are merged in command order at commit
+ * (write_in_command_order()).  In TopTransactionContext; NULL and NIL at
+ * transaction end.
+ */
+typedef struct SpilledOrder
+{
+	char		key[TENANT_MAX_LEN + 1];
+	CommandId	cid;
+	uint64		made;
+	int			ordinal;		/* -1: in order so far */
+} SpilledOrder;
+static HTAB *spilled_order = NULL;
+static List *spill_disordered = NIL;	/* their keys, by ordinal */
 /*
  * The lowest (sub)transaction level that wrote a deferred message still alive
  * (not rolled back with its savepoint), 0: none.  While there is one, the
@@ -1937,6 +1961,11 @@ static void flush_pending(int level, bool early);
 static void batch_settle(PendingBatch *pb);
 static void queue_in_command_order(void);
 static void batch_reserve(PendingBatch *pb, int more);
+static void batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid,
+							uint64 made, int nkeys, const int64 *keys);
+static inline uint32 entry_len(const PendingBatch *pb, int i);
+static inline int entry_nkeys(const PendingBatch *pb, int i);
+static PendingBatch *batch_like(const PendingBatch *src);
 
 /* the most recent batches looked at for a match */
 #define BATCH_SEARCH_DEPTH 8
@@ -2010,6 +2039,8 @@ chain_xact_callback(XactEvent event, void *arg)
 			xact_anchors = NIL;	/* (its memory went with TopTransactionContext) */
 			/* (at abort its resource owner closes it) */
 			spill_file = -1;
+			spilled_order = NULL;
+			spill_disordered = NIL;
 			break;
 		default:
 			break;
@@ -2632,6 +2663,74 @@ spill_put_batch(StringInfo buf, PendingBatch *pb)
 	audit_put_bytes(buf, pb->context_tenant ? pb->context_tenant : "", clen);
 	audit_put_bytes(buf, pb->payload.data, pb->payload.len);
 	audit_put_bytes(buf, pb->keys, sizeof(int64) * pb->nkeys);
+	if (pb->nentries > 0)
+	{
+		audit_put_bytes(buf, pb->cids, sizeof(CommandId) * pb->nentries);
+		audit_put_bytes(buf, pb->made, sizeof(uint64) * pb->nentries);
+		audit_put_bytes(buf, pb->offs, sizeof(uint32) * pb->nentries);
+		audit_put_bytes(buf, pb->kofs, sizeof(uint32) * pb->nentries);
+	}
+}
+
+/*
+ * A batch of the queue that is written after those before it (spilled, or
+ * at commit the batches still in memory after spilled ones), in its place:
+ * does one of its entries go before one of its tenant's spilled before it?
+ * (SpilledOrder)  Its entries are in order (batch_settle()).
+ */
+static void
+note_queue_order(PendingBatch *pb)
+{
+	SpilledOrder *so;
+	bool		found;
+	int			last = pb->nentries - 1;
+
+	if (pb->nentries == 0)
+		return;
+	batch_settle(pb);
+	if (spilled_order == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = TENANT_MAX_LEN + 1;
+		ctl.entrysize = sizeof(SpilledOrder);
+		ctl.hcxt = TopTransactionContext;
+		spilled_order = hash_create("tenant_rls audit spilled order", 64, &ctl,
+									HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	so = hash_search(spilled_order, pb->key, HASH_ENTER, &found);
+	if (!found)
+	{
+		so->cid = pb->cids[last];
+		so->made = pb->made[last];
+		so->ordinal = -1;
+		return;
+	}
+	if (so->ordinal < 0 && entry_before(pb->cids[0], pb->made[0], so->cid, so->made))
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		so->ordinal = list_length(spill_disordered);
+		spill_disordered = lappend(spill_disordered, pstrdup(pb->key));
+		MemoryContextSwitchTo(old);
+	}
+	if (entry_before(so->cid, so->made, pb->cids[last], pb->made[last]))
+	{
+		so->cid = pb->cids[last];
+		so->made = pb->made[last];
+	}
+}
+
+/* are the tenant's entries merged at commit? (note_queue_order()) */
+static int
+spill_ordinal(const char *key)
+{
+	SpilledOrder *so;
+
+	if (spill_disordered == NIL)
+		return -1;
+	so = hash_search(spilled_order, key, HASH_FIND, NULL);
+	return so ? so->ordinal : -1;
 }
 
 /*
@@ -2783,7 +2882,10 @@ spill_pending(void)
 	}
 	spill_end = end;
 	foreach(lc, spilled)
+	{
+		note_queue_order((PendingBatch *) lfirst(lc));
 		free_batch((PendingBatch *) lfirst(lc));
+	}
 	MemoryContextDelete(work);
 	pending_bytes = 0;
 	foreach(lc, pending)
@@ -2812,7 +2914,76 @@ spill_take_str(const char **p, const char *end, uint32 len)
 
 #define SPILL_TAKE(dst, p, end) memcpy(&(dst), spill_take(&(p), (end), sizeof(dst)), sizeof(dst))
 
-/* chain and write the batches of a run, one at a time */
+/*
+ * The next batch of a run read back (spill_put_batch()'s order), in the
+ * current memory context; its payload points into the run.  With "entries",
+ * also where each entry starts, its command and when it was made.
+ */
+static void
+spill_get_batch(const char **p, const char *end, PendingBatch *pb, int level, bool entries)
+{
+	uint8		has_app,
+				has_context;
+	uint32		klen, ulen, alen, clen, plen, nkeys;
+	int			n;
+
+	memset(pb, 0, sizeof(*pb));
+	SPILL_TAKE(pb->has_tenant, *p, end);
+	SPILL_TAKE(has_app, *p, end);
+	SPILL_TAKE(has_context, *p, end);
+	SPILL_TAKE(klen, *p, end);
+	SPILL_TAKE(ulen, *p, end);
+	SPILL_TAKE(alen, *p, end);
+	SPILL_TAKE(clen, *p, end);
+	SPILL_TAKE(pb->table_oid, *p, end);
+	SPILL_TAKE(pb->db_user, *p, end);
+	SPILL_TAKE(pb->layout_id, *p, end);
+	SPILL_TAKE(pb->nentries, *p, end);
+	SPILL_TAKE(plen, *p, end);
+	SPILL_TAKE(nkeys, *p, end);
+	SPILL_TAKE(pb->schema_name, *p, end);
+	SPILL_TAKE(pb->table_name, *p, end);
+	pb->key = spill_take_str(p, end, klen);
+	pb->db_user_name = spill_take_str(p, end, ulen);
+	pb->app_user = spill_take_str(p, end, alen);
+	if (!has_app)
+		pb->app_user = NULL;
+	pb->context_tenant = spill_take_str(p, end, clen);
+	if (!has_context)
+		pb->context_tenant = NULL;
+	/* (write_batch() copies the payload; the keys it sorts, aligned) */
+	pb->payload.data = (char *) spill_take(p, end, plen);
+	pb->payload.len = pb->payload.maxlen = plen;
+	pb->nkeys = pb->maxkeys = nkeys;
+	if (nkeys > 0)
+	{
+		pb->keys = palloc(sizeof(int64) * nkeys);
+		memcpy(pb->keys, spill_take(p, end, sizeof(int64) * nkeys), sizeof(int64) * nkeys);
+	}
+	pb->level = level;
+	n = pb->nentries;
+	if (n <= 0)
+		return;
+	if (!entries)
+	{
+		(void) spill_take(p, end, (sizeof(CommandId) + sizeof(uint64) + 2 * sizeof(uint32)) * n);
+		return;
+	}
+	pb->maxentries = n;
+	pb->cids = palloc(sizeof(CommandId) * n);
+	memcpy(pb->cids, spill_take(p, end, sizeof(CommandId) * n), sizeof(CommandId) * n);
+	pb->made = palloc(sizeof(uint64) * n);
+	memcpy(pb->made, spill_take(p, end, sizeof(uint64) * n), sizeof(uint64) * n);
+	pb->offs = palloc(sizeof(uint32) * n);
+	memcpy(pb->offs, spill_take(p, end, sizeof(uint32) * n), sizeof(uint32) * n);
+	pb->kofs = palloc(sizeof(uint32) * n);
+	memcpy(pb->kofs, spill_take(p, end, sizeof(uint32) * n), sizeof(uint32) * n);
+}
+
+/*
+ * Chain and write the batches of a run, one at a time; those of the tenants
+ * merged at commit are left to write_in_command_order().
+ */
 static void
 write_run(LogWriter *w, PendingBatch *run, int level, MemoryContext tmp)
 {
@@ -2825,52 +2996,195 @@ write_run(LogWriter *w, PendingBatch *run, int level, MemoryContext tmp)
 	for (int n = 0; n < run->run_count; n++)
 	{
 		PendingBatch pb;
-		uint8		has_app,
-					has_context;
-		uint32		klen, ulen, alen, clen, plen, nkeys;
 		MemoryContext old = MemoryContextSwitchTo(per_batch);
 
-		memset(&pb, 0, sizeof(pb));
-		SPILL_TAKE(pb.has_tenant, p, end);
-		SPILL_TAKE(has_app, p, end);
-		SPILL_TAKE(has_context, p, end);
-		SPILL_TAKE(klen, p, end);
-		SPILL_TAKE(ulen, p, end);
-		SPILL_TAKE(alen, p, end);
-		SPILL_TAKE(clen, p, end);
-		SPILL_TAKE(pb.table_oid, p, end);
-		SPILL_TAKE(pb.db_user, p, end);
-		SPILL_TAKE(pb.layout_id, p, end);
-		SPILL_TAKE(pb.nentries, p, end);
-		SPILL_TAKE(plen, p, end);
-		SPILL_TAKE(nkeys, p, end);
-		SPILL_TAKE(pb.schema_name, p, end);
-		SPILL_TAKE(pb.table_name, p, end);
-		pb.key = spill_take_str(&p, end, klen);
-		pb.db_user_name = spill_take_str(&p, end, ulen);
-		pb.app_user = spill_take_str(&p, end, alen);
-		if (!has_app)
-			pb.app_user = NULL;
-		pb.context_tenant = spill_take_str(&p, end, clen);
-		if (!has_context)
-			pb.context_tenant = NULL;
-		/* (write_batch() copies the payload; the keys it sorts, aligned) */
-		pb.payload.data = (char *) spill_take(&p, end, plen);
-		pb.payload.len = pb.payload.maxlen = plen;
-		pb.nkeys = pb.maxkeys = nkeys;
-		if (nkeys > 0)
-		{
-			pb.keys = palloc(sizeof(int64) * nkeys);
-			memcpy(pb.keys, spill_take(&p, end, sizeof(int64) * nkeys), sizeof(int64) * nkeys);
-		}
-		pb.level = run->level;
-		write_batch(w, chain_state(pb.key), &pb, level, NULL);
+		spill_get_batch(&p, end, &pb, level, false);
+		if (spill_ordinal(pb.key) < 0)
+			write_batch(w, chain_state(pb.key), &pb, level, NULL);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(per_batch);
 		CHECK_FOR_INTERRUPTS();
 	}
 	MemoryContextDelete(per_batch);
 	pfree(data);
+}
+
+/*
+ * The entries of a batch of a tenant merged at commit, into the sort: each
+ * as a bytea that sorts by the tenant's ordinal, the command, when it was
+ * made (big-endian, compared as bytes), then carries its context (an index
+ * into the contexts), its keys and its bytes.
+ */
+static void
+sort_put_entries(Tuplesortstate *ts, StringInfo buf, const PendingBatch *pb, uint32 ordinal,
+				 uint32 context)
+{
+	for (int i = 0; i < pb->nentries; i++)
+	{
+		uint32		nkeys = entry_nkeys(pb, i);
+		uint32		be32;
+		uint64		be64;
+
+		resetStringInfo(buf);
+		appendBinaryStringInfo(buf, "\0\0\0\0", VARHDRSZ);
+		be32 = pg_hton32(ordinal);
+		appendBinaryStringInfo(buf, (char *) &be32, sizeof(be32));
+		be32 = pg_hton32(pb->cids[i]);
+		appendBinaryStringInfo(buf, (char *) &be32, sizeof(be32));
+		be64 = pg_hton64(pb->made[i]);
+		appendBinaryStringInfo(buf, (char *) &be64, sizeof(be64));
+		appendBinaryStringInfo(buf, (char *) &context, sizeof(context));
+		appendBinaryStringInfo(buf, (char *) &nkeys, sizeof(nkeys));
+		if (nkeys > 0)
+			appendBinaryStringInfo(buf, (char *) (pb->keys + pb->kofs[i]), sizeof(int64) * nkeys);
+		appendBinaryStringInfo(buf, pb->payload.data + pb->offs[i], entry_len(pb, i));
+		SET_VARSIZE(buf->data, buf->len);
+		tuplesort_putdatum(ts, PointerGetDatum(buf->data), false);
+	}
+}
+
+#define SORT_ENTRY_HEADER (VARHDRSZ + 4 * sizeof(uint32) + sizeof(uint64))
+
+/* the index of the context of pb among *contexts (a batch of it, no entries) */
+static uint32
+sort_context(List **contexts, const PendingBatch *pb)
+{
+	int			n = list_length(*contexts);
+	PendingBatch *ctx;
+
+	/* (a transaction has few: the latest are compared) */
+	for (int i = n - 1; i >= 0 && i >= n - BATCH_SEARCH_DEPTH; i--)
+		if (batches_match(list_nth(*contexts, i), pb))
+			return i;
+	ctx = batch_like(pb);
+	*contexts = lappend(*contexts, ctx);
+	return n;
+}
+
+/*
+ * Chain and write the entries of the tenants whose spilled entries are out
+ * of command order (spill_disordered, note_queue_order()), read back from the
+ * runs and the queue ("now"), merged in command order, then as made (what
+ * queue_in_command_order() does in memory), and grouped again into batches
+ * where the context changes, or past PENDING_FLUSH_BYTES.  The merge is a
+ * tuplesort: in PENDING_FLUSH_BYTES of memory, the rest in temporary files.
+ * Other tenants' batches are written as they are (write_run(), and
+ * flush_pending() for the queue).
+ */
+static void
+write_in_command_order(LogWriter *w, List *now, int level, MemoryContext tmp)
+{
+	MemoryContext old = MemoryContextSwitchTo(tmp);
+	MemoryContext per_batch = AllocSetContextCreate(tmp, "tenant_rls audit merge", ALLOCSET_DEFAULT_SIZES);
+	Tuplesortstate *ts;
+	List	   *contexts = NIL;
+	StringInfoData buf;
+	PendingBatch *cur = NULL;
+	int			cur_ordinal = -1;
+	int64	   *keys = NULL;
+	uint32		maxkeys = 0;
+	Datum		d;
+	bool		isnull;
+	ListCell   *lc;
+
+	ts = tuplesort_begin_datum(BYTEAOID, ByteaLessOperator, InvalidOid, false,
+							   PENDING_FLUSH_BYTES / 1024, NULL, TUPLESORT_NONE);
+	initStringInfo(&buf);
+	foreach(lc, now)
+	{
+		PendingBatch *pb = lfirst(lc);
+		int			ordinal;
+
+		if (!pb->spilled)
+		{
+			ordinal = spill_ordinal(pb->key);
+			if (ordinal >= 0 && pb->nentries > 0)
+				sort_put_entries(ts, &buf, pb, ordinal, sort_context(&contexts, pb));
+		}
+		else
+		{
+			char	   *data = MemoryContextAllocHuge(tmp, pb->spill_len);
+			const char *p = data;
+			const char *end = data + pb->spill_len;
+
+			spill_read(data, pb->spill_len, pb->spill_offset);
+			for (int n = 0; n < pb->run_count; n++)
+			{
+				PendingBatch rb;
+
+				MemoryContextSwitchTo(per_batch);
+				spill_get_batch(&p, end, &rb, level, true);
+				ordinal = spill_ordinal(rb.key);
+				MemoryContextSwitchTo(tmp);
+				if (ordinal >= 0 && rb.nentries > 0)
+					sort_put_entries(ts, &buf, &rb, ordinal, sort_context(&contexts, &rb));
+				MemoryContextReset(per_batch);
+				CHECK_FOR_INTERRUPTS();
+			}
+			pfree(data);
+		}
+	}
+	tuplesort_performsort(ts);
+
+	while (tuplesort_getdatum(ts, true, &d, &isnull, NULL))
+	{
+		const char *t = VARDATA_ANY(DatumGetPointer(d));
+		const char *tend = t + VARSIZE_ANY_EXHDR(DatumGetPointer(d));
+		uint32		ordinal,
+					cid,
+					context,
+					nkeys;
+		uint64		made;
+		PendingBatch *ctx;
+
+		if (tend - t < (ptrdiff_t) (SORT_ENTRY_HEADER - VARHDRSZ))
+			elog(ERROR, "audit merge entry is truncated");
+		memcpy(&ordinal, t, sizeof(uint32));
+		ordinal = pg_ntoh32(ordinal);
+		memcpy(&cid, t + 4, sizeof(uint32));
+		cid = pg_ntoh32(cid);
+		memcpy(&made, t + 8, sizeof(uint64));
+		made = pg_ntoh64(made);
+		memcpy(&context, t + 16, sizeof(uint32));
+		memcpy(&nkeys, t + 20, sizeof(uint32));
+		t += 24;
+		if (context >= (uint32) list_length(contexts) || (size_t) (tend - t) < sizeof(int64) * nkeys)
+			elog(ERROR, "audit merge entry is corrupt");
+		if (nkeys > maxkeys)
+		{
+			maxkeys = Max(nkeys, 2 * maxkeys);
+			keys = keys ? repalloc(keys, sizeof(int64) * maxkeys) : palloc(sizeof(int64) * maxkeys);
+		}
+		if (nkeys > 0)
+			memcpy(keys, t, sizeof(int64) * nkeys);
+		t += sizeof(int64) * nkeys;
+		ctx = list_nth(contexts, context);
+		if (cur != NULL && ((int) ordinal != cur_ordinal || !batches_match(cur, ctx) ||
+							cur->payload.len >= PENDING_FLUSH_BYTES))
+		{
+			write_batch(w, chain_state(cur->key), cur, level, NULL);
+			free_batch(cur);
+			cur = NULL;
+		}
+		if (cur == NULL)
+		{
+			cur = batch_like(ctx);
+			cur_ordinal = ordinal;
+		}
+		batch_add_entry(cur, t, tend - t, cid, made, nkeys, keys);
+		pfree(DatumGetPointer(d));
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (cur != NULL)
+	{
+		write_batch(w, chain_state(cur->key), cur, level, NULL);
+		free_batch(cur);
+	}
+	tuplesort_end(ts);
+	foreach(lc, contexts)
+		free_batch((PendingBatch *) lfirst(lc));
+	MemoryContextDelete(per_batch);
+	MemoryContextSwitchTo(old);
 }
 
 static void
@@ -3033,6 +3347,24 @@ flush_pending(int level, bool early)
 	tmp = AllocSetContextCreate(old, "tenant_rls audit flush", ALLOCSET_DEFAULT_SIZES);
 	writer.cxt = AllocSetContextCreate(old, "tenant_rls audit writer", ALLOCSET_SMALL_SIZES);
 	writer.rel = NULL;
+
+	/*
+	 * The batches left in memory after spilled ones come after them: those
+	 * of a tenant whose entries are then out of command order (a statement's
+	 * rows queued when it ends, after its triggers' changes were spilled)
+	 * are merged with its spilled ones, first.
+	 */
+	if (has_runs)
+	{
+		foreach(lc, now)
+			if (!((PendingBatch *) lfirst(lc))->spilled)
+				note_queue_order((PendingBatch *) lfirst(lc));
+		if (spill_disordered != NIL)
+		{
+			write_in_command_order(&writer, now, level, tmp);
+			MemoryContextReset(tmp);
+		}
+	}
 	foreach(lc, now)
 	{
 		PendingBatch *pb = lfirst(lc);
@@ -3040,7 +3372,7 @@ flush_pending(int level, bool early)
 		MemoryContextSwitchTo(tmp);
 		if (pb->spilled)
 			write_run(&writer, pb, level, tmp);
-		else
+		else if (spill_ordinal(pb->key) < 0)
 			write_batch(&writer, chain_state(pb->key), pb, level, NULL);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
@@ -3794,7 +4126,8 @@ batch_like(const PendingBatch *src)
 	pb->context_tenant = src->context_tenant ? pstrdup(src->context_tenant) : NULL;
 	initStringInfo(&pb->payload);
 	/* (the layout: what precedes the first entry) */
-	appendBinaryStringInfo(&pb->payload, src->payload.data, src->offs[0]);
+	appendBinaryStringInfo(&pb->payload, src->payload.data,
+						   src->nentries > 0 ? src->offs[0] : src->payload.len);
 	MemoryContextSwitchTo(old);
 	return pb;
 }

@@ -165,6 +165,75 @@ is(scalar(@caught), 10, '... each of them failed on temp_file_limit') or diag($e
 my ($mem) = $out =~ /memory: (\d+)/;
 cmp_ok($mem // 0, '<', 200_000_000, '... and the session holds less than 200 MB afterwards') or diag("out=$out");
 
+# a statement that passes 32 MB whose BEFORE trigger closes the previous
+# version of the row's group: the trigger's UPDATEs are queued as they are
+# made, the statement's rows when it ends, after the spill took the
+# UPDATEs of most of them.  Every row is still recorded written before it is
+# recorded closed (reviews rev41e, rev42a: 1,061 rows the other way round):
+# such a tenant's entries are merged in command order at commit.  Tenant u,
+# in order, is written as it is.
+$node->safe_psql('postgres', q{
+SET tenant_rls.auto_protect = off;
+CREATE TABLE public.ver (id bigint PRIMARY KEY, tenant_id text NOT NULL, grp int NOT NULL,
+                         cur boolean NOT NULL DEFAULT true, v text);
+CREATE INDEX ON public.ver (tenant_id, grp) WHERE cur;
+CREATE FUNCTION public.ver_close() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE public.ver SET cur = false WHERE tenant_id = NEW.tenant_id AND grp = NEW.grp AND cur;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER ver_close BEFORE INSERT ON public.ver FOR EACH ROW EXECUTE FUNCTION public.ver_close();
+SELECT tenant_rls.enable_audit('public.ver');
+-- (the UPDATEs as another role: their own batches, kept apart in the merge)
+CREATE ROLE closer;
+GRANT SELECT, UPDATE ON public.ver TO closer;
+ALTER FUNCTION public.ver_close() OWNER TO closer;
+ALTER FUNCTION public.ver_close() SECURITY DEFINER;
+});
+$node->safe_psql('postgres', q{
+SET app.current_tenant_id = 'importer';
+BEGIN;
+INSERT INTO public.big (tenant_id, v) VALUES ('v', 'v first'), ('u', 'u first');
+INSERT INTO public.ver (id, tenant_id, grp, v)
+SELECT g, CASE WHEN g % 3 = 0 THEN 'w' ELSE 'v' END, g % 7, repeat('z', 3000) FROM generate_series(1, 12000) g;
+INSERT INTO public.big (tenant_id, v) VALUES ('v', 'v last'), ('u', 'u last');
+COMMIT;
+});
+my $ver_order = q{
+	WITH l AS (SELECT tenant, operation, row_pk, seq, entry, new_row->>'v' AS v,
+	                  row_number() OVER (PARTITION BY tenant ORDER BY seq, entry) AS pos
+	             FROM tenant_rls.audit_log WHERE tenant IN ('u', 'v', 'w') AND txid = (
+	                  SELECT max(txid) FROM tenant_rls.audit_log WHERE table_name = 'ver'))
+	SELECT (SELECT count(*) FROM l WHERE operation = 'INSERT' AND row_pk ? 'id' AND v IS NOT NULL AND length(v) = 3000) || ' ' ||
+	       (SELECT count(*) FROM l WHERE operation = 'UPDATE') || ' ' ||
+	       (SELECT count(*) FROM l i JOIN l u ON u.tenant = i.tenant AND u.row_pk = i.row_pk
+	         WHERE i.operation = 'INSERT' AND u.operation = 'UPDATE' AND u.pos < i.pos) || ' ' ||
+	       (SELECT string_agg(tenant || ':' || v || '@' || CASE pos WHEN 1 THEN 'first' ELSE 'last' END, ', ' ORDER BY tenant, pos)
+	          FROM l WHERE v LIKE '_ first' OR v LIKE '_ last') || ' ' ||
+	       (SELECT count(*) FROM l WHERE v = 'v last' AND pos = (SELECT count(*) FROM l WHERE tenant = 'v'))
+};
+is($node->safe_psql('postgres', $ver_order),
+	'12000 11986 0 u:u first@first, u:u last@last, v:v first@first, v:v last@last 1',
+	'a 36 MB statement whose BEFORE trigger closes the previous row: each row recorded written before closed');
+is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0',
+	'... and every chain verifies');
+# tenant v: its first row, the statement's rows, the trigger's UPDATEs (as
+# closer), its last row; w: the rows, the UPDATEs; u (in order): two batches
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(tenant || ' ' || n, ', ' ORDER BY tenant) FROM (
+	  SELECT tenant, string_agg(table_name || ':' || db_user || ':' || entries || ':' || context_tenant, ' ' ORDER BY seq) AS n
+	    FROM tenant_rls.audit_batch WHERE tenant IN ('u', 'v', 'w') AND txid = (
+	         SELECT max(txid) FROM tenant_rls.audit_batch WHERE table_name = 'ver')
+	   GROUP BY tenant) b}),
+	'u big:postgres:1:importer big:postgres:1:importer, '
+	. 'v big:postgres:1:importer ver:postgres:8000:importer ver:closer:7993:importer big:postgres:1:importer, '
+	. 'w ver:postgres:4000:importer ver:closer:3993:importer',
+	'... its entries grouped again into batches by context (table, role, tenant context)');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(operation || coalesce(' ' || (new_row->>'cur'), ''), ', ' ORDER BY seq, entry)
+	  FROM tenant_rls.audit_history('public.ver', '{"id": 11986}')}),
+	'INSERT true, UPDATE false', '... audit_history() of a row written near the end of it');
+
 # a prepared transaction: written at PREPARE TRANSACTION, the file closed
 $node->append_conf('postgresql.conf', 'max_prepared_transactions = 2');
 $node->restart;
