@@ -4069,9 +4069,10 @@ batch_settle(PendingBatch *pb)
  * batches (a multi-row INSERT whose AFTER trigger, sorting after
  * tenant_rls_audit, writes a line into another table for each row queues
  * two batches, the rows' and the lines', in order).  Batches already
- * spilled (a run) or deferred are out of
- * reach: the order across the 32 MB flush stays that of the flushes
- * (doc/audit.md, Batches).
+ * spilled (a run) are merged with later ones at commit where they are out of
+ * order (note_queue_order(), write_in_command_order()); deferred ones are out
+ * of reach: with deferred delivery the order across the 32 MB flush stays
+ * that of the flushes (doc/audit.md, Batches).
  *
  * The old batches are freed only when every new one is built: an error (out
  * of memory, a cancel) leaves the queue as it was.
@@ -4350,7 +4351,8 @@ audit_append_entry(const char *tenant, const char *context, const AuditTarget *t
 	 * batches of the tenant: each entry carries its command and when it was
 	 * made, and queue_in_command_order() puts the tenant's entries in order
 	 * across its batches before they are written.  Not past a run of spilled
-	 * batches: those are written in the order of the flushes.
+	 * batches: a spilled batch takes no more entries, and a later one of
+	 * its context is merged with it at commit only if out of order.
 	 */
 	for (int i = list_length(pending) - 1; i >= 0 && depth < BATCH_SEARCH_DEPTH; i--, depth++)
 	{
