@@ -2673,32 +2673,33 @@ spill_put_batch(StringInfo buf, PendingBatch *pb)
 }
 
 /*
- * A batch of the queue that is written after those before it (spilled, or
- * at commit the batches still in memory after spilled ones), in its place:
- * does one of its entries go before one of its tenant's spilled before it?
- * (SpilledOrder)  Its entries are in order (batch_settle()).
+ * Tracking a transaction's entries per tenant in the order they are written
+ * (the queue's batches in turn, or a delivered transaction's messages): the
+ * latest (command, made) so far, and whether an entry that comes later goes
+ * before it (SpilledOrder; ordinal >= 0: the tenant's place in *disordered).
+ * The batch's entries are in order (batch_settle()).  A batch that tells no
+ * commands (a message of an older format) is not tracked.
  */
 static void
-note_queue_order(PendingBatch *pb)
+note_order(HTAB **order, List **disordered, MemoryContext cxt, const PendingBatch *pb)
 {
 	SpilledOrder *so;
 	bool		found;
 	int			last = pb->nentries - 1;
 
-	if (pb->nentries == 0)
+	if (pb->nentries <= 0 || pb->cids == NULL)
 		return;
-	batch_settle(pb);
-	if (spilled_order == NULL)
+	if (*order == NULL)
 	{
 		HASHCTL		ctl;
 
 		ctl.keysize = TENANT_MAX_LEN + 1;
 		ctl.entrysize = sizeof(SpilledOrder);
-		ctl.hcxt = TopTransactionContext;
-		spilled_order = hash_create("tenant_rls audit spilled order", 64, &ctl,
-									HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		ctl.hcxt = cxt;
+		*order = hash_create("tenant_rls audit order", 64, &ctl,
+							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	}
-	so = hash_search(spilled_order, pb->key, HASH_ENTER, &found);
+	so = hash_search(*order, pb->key, HASH_ENTER, &found);
 	if (!found)
 	{
 		so->cid = pb->cids[last];
@@ -2708,10 +2709,10 @@ note_queue_order(PendingBatch *pb)
 	}
 	if (so->ordinal < 0 && entry_before(pb->cids[0], pb->made[0], so->cid, so->made))
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		so->ordinal = list_length(spill_disordered);
-		spill_disordered = lappend(spill_disordered, pstrdup(pb->key));
+		so->ordinal = list_length(*disordered);
+		*disordered = lappend(*disordered, pstrdup(pb->key));
 		MemoryContextSwitchTo(old);
 	}
 	if (entry_before(so->cid, so->made, pb->cids[last], pb->made[last]))
@@ -2721,16 +2722,34 @@ note_queue_order(PendingBatch *pb)
 	}
 }
 
-/* are the tenant's entries merged at commit? (note_queue_order()) */
+/* the tenant's place among those out of order (note_order()); -1: none */
 static int
-spill_ordinal(const char *key)
+order_ordinal(HTAB *order, List *disordered, const char *key)
 {
 	SpilledOrder *so;
 
-	if (spill_disordered == NIL)
+	if (disordered == NIL)
 		return -1;
-	so = hash_search(spilled_order, key, HASH_FIND, NULL);
+	so = hash_search(order, key, HASH_FIND, NULL);
 	return so ? so->ordinal : -1;
+}
+
+/*
+ * A batch of the queue that is written after those before it (spilled, or
+ * at commit the batches still in memory after spilled ones), in its place.
+ */
+static void
+note_queue_order(PendingBatch *pb)
+{
+	batch_settle(pb);
+	note_order(&spilled_order, &spill_disordered, TopTransactionContext, pb);
+}
+
+/* are the tenant's entries merged at commit? (>= 0) */
+static int
+spill_ordinal(const char *key)
+{
+	return order_ordinal(spilled_order, spill_disordered, key);
 }
 
 /*
@@ -3010,86 +3029,241 @@ write_run(LogWriter *w, PendingBatch *run, int level, MemoryContext tmp)
 }
 
 /*
- * The entries of a batch of a tenant merged at commit, into the sort: each
- * as a bytea that sorts by the tenant's ordinal, the command, when it was
- * made (big-endian, compared as bytes), then carries its context (an index
- * into the contexts), its keys and its bytes.
+ * Merging a transaction's entries of some tenants in command order, then as
+ * made (what queue_in_command_order() does in memory), where some were
+ * written out early: spilled (write_in_command_order()), or, with deferred
+ * delivery, sent in earlier messages (audit_deliver()).  Each entry goes into
+ * a tuplesort as a bytea that sorts by the tenant's ordinal, the command and
+ * when it was made (big-endian, compared as bytes), then carries its context
+ * (an index into contexts), its keys and its bytes; the sort keeps
+ * PENDING_FLUSH_BYTES in memory, the rest in temporary files.  The entries
+ * come out grouped into batches again, a new one where the context changes
+ * or past PENDING_FLUSH_BYTES.
  */
-static void
-sort_put_entries(Tuplesortstate *ts, StringInfo buf, const PendingBatch *pb, uint32 ordinal,
-				 uint32 context)
+typedef struct EntryMerge
 {
+	Tuplesortstate *ts;
+	MemoryContext cxt;
+	List	   *contexts;		/* PendingBatch * of no entries: each context met */
+	List	   *batch_ctxs;		/* theirs: BatchContext * (NULL: this transaction's) */
+	List	   *batch_ctx_ids;	/* and its id (the message's number) */
+	StringInfoData buf;
+} EntryMerge;
+
+static void
+merge_begin(EntryMerge *m, MemoryContext parent)
+{
+	MemoryContext old;
+
+	memset(m, 0, sizeof(*m));
+	m->cxt = AllocSetContextCreate(parent, "tenant_rls audit merge", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(m->cxt);
+	m->ts = tuplesort_begin_datum(BYTEAOID, ByteaLessOperator, InvalidOid, false,
+								  PENDING_FLUSH_BYTES / 1024, NULL, TUPLESORT_NONE);
+	initStringInfo(&m->buf);
+	MemoryContextSwitchTo(old);
+}
+
+/* the layout of a batch: what precedes its first entry */
+static inline uint32
+batch_layout_len(const PendingBatch *pb)
+{
+	return pb->nentries > 0 ? pb->offs[0] : (uint32) pb->payload.len;
+}
+
+/*
+ * Two batches of one context: batches_match(), and the same names and layout
+ * (a batch read from a message has no layout_id or role OID).
+ */
+static bool
+same_context(const PendingBatch *a, const PendingBatch *b)
+{
+	uint32		la = batch_layout_len(a);
+
+	return batches_match(a, b) && strcmp(a->db_user_name, b->db_user_name) == 0 &&
+		strcmp(NameStr(a->schema_name), NameStr(b->schema_name)) == 0 &&
+		strcmp(NameStr(a->table_name), NameStr(b->table_name)) == 0 &&
+		la == batch_layout_len(b) && memcmp(a->payload.data, b->payload.data, la) == 0;
+}
+
+/* the index of pb's context (with the batch context bc, numbered bc_id) */
+static uint32
+merge_context(EntryMerge *m, const PendingBatch *pb, const BatchContext *bc, int bc_id)
+{
+	int			n = list_length(m->contexts);
+	MemoryContext old;
+	PendingBatch *ctx;
+	BatchContext *copy = NULL;
+
+	/* (a transaction has few: the latest are compared) */
+	for (int i = n - 1; i >= 0 && i >= n - BATCH_SEARCH_DEPTH; i--)
+		if (list_nth_int(m->batch_ctx_ids, i) == bc_id && same_context(list_nth(m->contexts, i), pb))
+			return i;
+	old = MemoryContextSwitchTo(m->cxt);
+	ctx = palloc0(sizeof(PendingBatch));
+	ctx->level = pb->level;
+	ctx->key = pstrdup(pb->key);
+	ctx->has_tenant = pb->has_tenant;
+	ctx->table_oid = pb->table_oid;
+	ctx->schema_name = pb->schema_name;
+	ctx->table_name = pb->table_name;
+	ctx->layout_id = pb->layout_id;
+	ctx->db_user = pb->db_user;
+	ctx->db_user_name = pstrdup(pb->db_user_name);
+	ctx->app_user = pb->app_user ? pstrdup(pb->app_user) : NULL;
+	ctx->context_tenant = pb->context_tenant ? pstrdup(pb->context_tenant) : NULL;
+	initStringInfo(&ctx->payload);
+	appendBinaryStringInfo(&ctx->payload, pb->payload.data, batch_layout_len(pb));
+	if (bc != NULL)
+	{
+		/* (a message read back from the WAL is gone at the next one) */
+		copy = palloc(sizeof(BatchContext));
+		copy->logged_at = bc->logged_at;
+		copy->txid = bc->txid;
+		copy->session_user = (text *) datumCopy(PointerGetDatum(bc->session_user), false, -1);
+		copy->application_name = bc->application_name
+			? (text *) datumCopy(PointerGetDatum(bc->application_name), false, -1) : NULL;
+		copy->client_addr = bc->client_addr
+			? (inet *) datumCopy(PointerGetDatum(bc->client_addr), false, -1) : NULL;
+	}
+	m->contexts = lappend(m->contexts, ctx);
+	m->batch_ctxs = lappend(m->batch_ctxs, copy);
+	m->batch_ctx_ids = lappend_int(m->batch_ctx_ids, bc_id);
+	MemoryContextSwitchTo(old);
+	return n;
+}
+
+/* the entries of a batch of the tenant numbered "ordinal", into the sort */
+static void
+merge_put(EntryMerge *m, const PendingBatch *pb, uint32 ordinal, const BatchContext *bc, int bc_id)
+{
+	uint32		context;
+	MemoryContext old;
+
+	if (pb->nentries <= 0)
+		return;
+	context = merge_context(m, pb, bc, bc_id);
+	old = MemoryContextSwitchTo(m->cxt);
 	for (int i = 0; i < pb->nentries; i++)
 	{
 		uint32		nkeys = entry_nkeys(pb, i);
 		uint32		be32;
 		uint64		be64;
 
-		resetStringInfo(buf);
-		appendBinaryStringInfo(buf, "\0\0\0\0", VARHDRSZ);
+		resetStringInfo(&m->buf);
+		appendBinaryStringInfo(&m->buf, "\0\0\0\0", VARHDRSZ);
 		be32 = pg_hton32(ordinal);
-		appendBinaryStringInfo(buf, (char *) &be32, sizeof(be32));
+		appendBinaryStringInfo(&m->buf, (char *) &be32, sizeof(be32));
 		be32 = pg_hton32(pb->cids[i]);
-		appendBinaryStringInfo(buf, (char *) &be32, sizeof(be32));
+		appendBinaryStringInfo(&m->buf, (char *) &be32, sizeof(be32));
 		be64 = pg_hton64(pb->made[i]);
-		appendBinaryStringInfo(buf, (char *) &be64, sizeof(be64));
-		appendBinaryStringInfo(buf, (char *) &context, sizeof(context));
-		appendBinaryStringInfo(buf, (char *) &nkeys, sizeof(nkeys));
+		appendBinaryStringInfo(&m->buf, (char *) &be64, sizeof(be64));
+		appendBinaryStringInfo(&m->buf, (char *) &context, sizeof(context));
+		appendBinaryStringInfo(&m->buf, (char *) &nkeys, sizeof(nkeys));
 		if (nkeys > 0)
-			appendBinaryStringInfo(buf, (char *) (pb->keys + pb->kofs[i]), sizeof(int64) * nkeys);
-		appendBinaryStringInfo(buf, pb->payload.data + pb->offs[i], entry_len(pb, i));
-		SET_VARSIZE(buf->data, buf->len);
-		tuplesort_putdatum(ts, PointerGetDatum(buf->data), false);
+			appendBinaryStringInfo(&m->buf, (char *) (pb->keys + pb->kofs[i]), sizeof(int64) * nkeys);
+		appendBinaryStringInfo(&m->buf, pb->payload.data + pb->offs[i], entry_len(pb, i));
+		SET_VARSIZE(m->buf.data, m->buf.len);
+		tuplesort_putdatum(m->ts, PointerGetDatum(m->buf.data), false);
+		CHECK_FOR_INTERRUPTS();
 	}
+	MemoryContextSwitchTo(old);
 }
 
-#define SORT_ENTRY_HEADER (VARHDRSZ + 4 * sizeof(uint32) + sizeof(uint64))
-
-/* the index of the context of pb among *contexts (a batch of it, no entries) */
-static uint32
-sort_context(List **contexts, const PendingBatch *pb)
+/* the merged entries, chained and written; the merge is over.  Returns the number of batches. */
+static int
+merge_write(EntryMerge *m, LogWriter *w, int level)
 {
-	int			n = list_length(*contexts);
-	PendingBatch *ctx;
-
-	/* (a transaction has few: the latest are compared) */
-	for (int i = n - 1; i >= 0 && i >= n - BATCH_SEARCH_DEPTH; i--)
-		if (batches_match(list_nth(*contexts, i), pb))
-			return i;
-	ctx = batch_like(pb);
-	*contexts = lappend(*contexts, ctx);
-	return n;
-}
-
-/*
- * Chain and write the entries of the tenants whose spilled entries are out
- * of command order (spill_disordered, note_queue_order()), read back from the
- * runs and the queue ("now"), merged in command order, then as made (what
- * queue_in_command_order() does in memory), and grouped again into batches
- * where the context changes, or past PENDING_FLUSH_BYTES.  The merge is a
- * tuplesort: in PENDING_FLUSH_BYTES of memory, the rest in temporary files.
- * Other tenants' batches are written as they are (write_run(), and
- * flush_pending() for the queue).
- */
-static void
-write_in_command_order(LogWriter *w, List *now, int level, MemoryContext tmp)
-{
-	MemoryContext old = MemoryContextSwitchTo(tmp);
-	MemoryContext per_batch = AllocSetContextCreate(tmp, "tenant_rls audit merge", ALLOCSET_DEFAULT_SIZES);
-	Tuplesortstate *ts;
-	List	   *contexts = NIL;
-	StringInfoData buf;
+	MemoryContext old = MemoryContextSwitchTo(m->cxt);
+	int			written = 0;
 	PendingBatch *cur = NULL;
+	int			cur_context = -1;
 	int			cur_ordinal = -1;
 	int64	   *keys = NULL;
 	uint32		maxkeys = 0;
 	Datum		d;
 	bool		isnull;
+
+	tuplesort_performsort(m->ts);
+	while (tuplesort_getdatum(m->ts, true, &d, &isnull, NULL))
+	{
+		const char *t = VARDATA_ANY(DatumGetPointer(d));
+		const char *tend = t + VARSIZE_ANY_EXHDR(DatumGetPointer(d));
+		uint32		ordinal,
+					cid,
+					context,
+					nkeys;
+		uint64		made;
+
+		if (tend - t < 24)
+			elog(ERROR, "audit merge entry is truncated");
+		memcpy(&ordinal, t, sizeof(uint32));
+		ordinal = pg_ntoh32(ordinal);
+		memcpy(&cid, t + 4, sizeof(uint32));
+		cid = pg_ntoh32(cid);
+		memcpy(&made, t + 8, sizeof(uint64));
+		made = pg_ntoh64(made);
+		memcpy(&context, t + 16, sizeof(uint32));
+		memcpy(&nkeys, t + 20, sizeof(uint32));
+		t += 24;
+		if (context >= (uint32) list_length(m->contexts) || (size_t) (tend - t) < sizeof(int64) * nkeys)
+			elog(ERROR, "audit merge entry is corrupt");
+		if (nkeys > maxkeys)
+		{
+			maxkeys = Max(nkeys, 2 * maxkeys);
+			keys = keys ? repalloc(keys, sizeof(int64) * maxkeys) : palloc(sizeof(int64) * maxkeys);
+		}
+		if (nkeys > 0)
+			memcpy(keys, t, sizeof(int64) * nkeys);
+		t += sizeof(int64) * nkeys;
+		if (cur != NULL &&
+			((int) ordinal != cur_ordinal || cur->payload.len >= PENDING_FLUSH_BYTES ||
+			 ((int) context != cur_context &&
+			  (list_nth(m->batch_ctxs, context) != list_nth(m->batch_ctxs, cur_context) ||
+			   !same_context(cur, list_nth(m->contexts, context))))))
+		{
+			write_batch(w, chain_state(cur->key), cur, level, list_nth(m->batch_ctxs, cur_context));
+			free_batch(cur);
+			cur = NULL;
+			written++;
+		}
+		if (cur == NULL)
+		{
+			cur = batch_like(list_nth(m->contexts, context));
+			cur_ordinal = ordinal;
+			cur_context = context;
+		}
+		batch_add_entry(cur, t, tend - t, cid, made, nkeys, keys);
+		pfree(DatumGetPointer(d));
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (cur != NULL)
+	{
+		write_batch(w, chain_state(cur->key), cur, level, list_nth(m->batch_ctxs, cur_context));
+		free_batch(cur);
+		written++;
+	}
+	tuplesort_end(m->ts);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(m->cxt);
+	return written;
+}
+
+/*
+ * At commit, the entries of the tenants whose spilled entries are out of
+ * command order (spill_disordered, note_queue_order()), read back from the
+ * runs and the queue ("now"), merged and written.  Other tenants' batches
+ * are written as they are (write_run(), and flush_pending() for the queue).
+ */
+static void
+write_in_command_order(LogWriter *w, List *now, int level, MemoryContext tmp)
+{
+	MemoryContext old = MemoryContextSwitchTo(tmp);
+	MemoryContext per_batch = AllocSetContextCreate(tmp, "tenant_rls audit run", ALLOCSET_DEFAULT_SIZES);
+	EntryMerge	m;
 	ListCell   *lc;
 
-	ts = tuplesort_begin_datum(BYTEAOID, ByteaLessOperator, InvalidOid, false,
-							   PENDING_FLUSH_BYTES / 1024, NULL, TUPLESORT_NONE);
-	initStringInfo(&buf);
+	merge_begin(&m, tmp);
 	foreach(lc, now)
 	{
 		PendingBatch *pb = lfirst(lc);
@@ -3098,8 +3272,8 @@ write_in_command_order(LogWriter *w, List *now, int level, MemoryContext tmp)
 		if (!pb->spilled)
 		{
 			ordinal = spill_ordinal(pb->key);
-			if (ordinal >= 0 && pb->nentries > 0)
-				sort_put_entries(ts, &buf, pb, ordinal, sort_context(&contexts, pb));
+			if (ordinal >= 0)
+				merge_put(&m, pb, ordinal, NULL, 0);
 		}
 		else
 		{
@@ -3116,73 +3290,15 @@ write_in_command_order(LogWriter *w, List *now, int level, MemoryContext tmp)
 				spill_get_batch(&p, end, &rb, level, true);
 				ordinal = spill_ordinal(rb.key);
 				MemoryContextSwitchTo(tmp);
-				if (ordinal >= 0 && rb.nentries > 0)
-					sort_put_entries(ts, &buf, &rb, ordinal, sort_context(&contexts, &rb));
+				if (ordinal >= 0)
+					merge_put(&m, &rb, ordinal, NULL, 0);
 				MemoryContextReset(per_batch);
 				CHECK_FOR_INTERRUPTS();
 			}
 			pfree(data);
 		}
 	}
-	tuplesort_performsort(ts);
-
-	while (tuplesort_getdatum(ts, true, &d, &isnull, NULL))
-	{
-		const char *t = VARDATA_ANY(DatumGetPointer(d));
-		const char *tend = t + VARSIZE_ANY_EXHDR(DatumGetPointer(d));
-		uint32		ordinal,
-					cid,
-					context,
-					nkeys;
-		uint64		made;
-		PendingBatch *ctx;
-
-		if (tend - t < (ptrdiff_t) (SORT_ENTRY_HEADER - VARHDRSZ))
-			elog(ERROR, "audit merge entry is truncated");
-		memcpy(&ordinal, t, sizeof(uint32));
-		ordinal = pg_ntoh32(ordinal);
-		memcpy(&cid, t + 4, sizeof(uint32));
-		cid = pg_ntoh32(cid);
-		memcpy(&made, t + 8, sizeof(uint64));
-		made = pg_ntoh64(made);
-		memcpy(&context, t + 16, sizeof(uint32));
-		memcpy(&nkeys, t + 20, sizeof(uint32));
-		t += 24;
-		if (context >= (uint32) list_length(contexts) || (size_t) (tend - t) < sizeof(int64) * nkeys)
-			elog(ERROR, "audit merge entry is corrupt");
-		if (nkeys > maxkeys)
-		{
-			maxkeys = Max(nkeys, 2 * maxkeys);
-			keys = keys ? repalloc(keys, sizeof(int64) * maxkeys) : palloc(sizeof(int64) * maxkeys);
-		}
-		if (nkeys > 0)
-			memcpy(keys, t, sizeof(int64) * nkeys);
-		t += sizeof(int64) * nkeys;
-		ctx = list_nth(contexts, context);
-		if (cur != NULL && ((int) ordinal != cur_ordinal || !batches_match(cur, ctx) ||
-							cur->payload.len >= PENDING_FLUSH_BYTES))
-		{
-			write_batch(w, chain_state(cur->key), cur, level, NULL);
-			free_batch(cur);
-			cur = NULL;
-		}
-		if (cur == NULL)
-		{
-			cur = batch_like(ctx);
-			cur_ordinal = ordinal;
-		}
-		batch_add_entry(cur, t, tend - t, cid, made, nkeys, keys);
-		pfree(DatumGetPointer(d));
-		CHECK_FOR_INTERRUPTS();
-	}
-	if (cur != NULL)
-	{
-		write_batch(w, chain_state(cur->key), cur, level, NULL);
-		free_batch(cur);
-	}
-	tuplesort_end(ts);
-	foreach(lc, contexts)
-		free_batch((PendingBatch *) lfirst(lc));
+	(void) merge_write(&m, w, level);
 	MemoryContextDelete(per_batch);
 	MemoryContextSwitchTo(old);
 }
@@ -3403,11 +3519,16 @@ flush_pending(int level, bool early)
  *   ostr application_name, ostr client_addr (inet varlena), u32 nbatches,
  *   then per batch: u8 has_tenant, str tenant, u32 table_oid, str schema,
  *   str table, str db_user, ostr app_user, ostr context_tenant, i32 entries,
- *   str payload, u32 nkeys, i64 keys[nkeys]
+ *   str payload, u32 nkeys, i64 keys[nkeys], then per entry (version 3):
+ *   u32 command[entries], u64 made[entries], u32 offset[entries] (in the
+ *   payload), u32 first_key[entries] (in keys)
  *
  * str = u32 length and bytes; ostr = u8 present, then a str if present.
+ * The worker merges a transaction's entries of a tenant in command order
+ * where its messages are not (audit_deliver()); those of version 2 (written
+ * before a restart into this version) are written as they come.
  */
-#define DEFER_VERSION 2
+#define DEFER_VERSION 3
 
 static void
 defer_put_str(StringInfo buf, const char *s, uint32 len)
@@ -3524,6 +3645,10 @@ defer_batches(List *batches)
 		defer_put_str(&buf, pb->payload.data, pb->payload.len);
 		audit_put_u32(&buf, pb->nkeys);
 		audit_put_bytes(&buf, pb->keys, sizeof(int64) * pb->nkeys);
+		audit_put_bytes(&buf, pb->cids, sizeof(CommandId) * pb->nentries);
+		audit_put_bytes(&buf, pb->made, sizeof(uint64) * pb->nentries);
+		audit_put_bytes(&buf, pb->offs, sizeof(uint32) * pb->nentries);
+		audit_put_bytes(&buf, pb->kofs, sizeof(uint32) * pb->nentries);
 	}
 	sent = audit_delivery_emit(buf.data, buf.len, xact_deferred);
 	pfree(buf.data);
@@ -3643,6 +3768,42 @@ defer_skip_str(DeferReader *r, uint32 maxlen)
 }
 
 /*
+ * A batch's entries (version 3): their commands, when they were made, where
+ * each starts in the payload and in the keys (checked against both, unless
+ * keys_only: the payload was skipped).
+ */
+static bool
+defer_parse_entries(DeferReader *r, PendingBatch *pb, bool keys_only)
+{
+	int			n = pb->nentries;
+
+	if ((Size) n > (Size) (r->end - r->p) / (sizeof(CommandId) + sizeof(uint64) + 2 * sizeof(uint32)))
+		return false;
+	pb->maxentries = n;
+	pb->cids = palloc(sizeof(CommandId) * n);
+	pb->made = palloc(sizeof(uint64) * n);
+	pb->offs = palloc(sizeof(uint32) * n);
+	pb->kofs = palloc(sizeof(uint32) * n);
+	defer_get_into(r, pb->cids, sizeof(CommandId) * n);
+	defer_get_into(r, pb->made, sizeof(uint64) * n);
+	defer_get_into(r, pb->offs, sizeof(uint32) * n);
+	defer_get_into(r, pb->kofs, sizeof(uint32) * n);
+	if (!r->ok)
+		return false;
+	for (int i = 0; i < n; i++)
+	{
+		uint32		next_off = i + 1 < n ? pb->offs[i + 1] : (uint32) pb->payload.len;
+		uint32		next_key = i + 1 < n ? pb->kofs[i + 1] : (uint32) pb->nkeys;
+
+		if (pb->kofs[i] > next_key || (i == 0 && pb->kofs[0] != 0) ||
+			(!keys_only && pb->offs[i] > next_off) ||
+			(i > 0 && entry_before(pb->cids[i], pb->made[i], pb->cids[i - 1], pb->made[i - 1])))
+			return false;
+	}
+	return true;
+}
+
+/*
  * Parse one message into its context and batches (in the current memory
  * context); false if it is malformed.  The payloads point into data (which
  * must outlive the batches).  keys_only: only the tenants of the batches
@@ -3656,8 +3817,9 @@ defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batche
 	char	   *s;
 	uint32		n;
 	uint32		count;
+	uint8		version = defer_get_u8(&r);
 
-	if (defer_get_u8(&r) != DEFER_VERSION)
+	if (version != DEFER_VERSION && version != 2)
 		return false;
 	ctx->logged_at = defer_get_i64(&r);
 	ctx->txid = defer_get_i64(&r);
@@ -3729,6 +3891,8 @@ defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batche
 			pb->keys = palloc(sizeof(int64) * nkeys);
 			memcpy(pb->keys, keys, sizeof(int64) * nkeys);
 		}
+		if (version >= 3 && !defer_parse_entries(&r, pb, keys_only))
+			return false;
 	}
 	if (!r.ok || r.p != r.end)
 		return false;
@@ -3776,22 +3940,59 @@ deliver_parse(const char *data, Size len, ParsedMessage *pm, bool keys_only)
 }
 
 /*
+ * The messages of one delivered transaction (consecutive, one txid), and its
+ * tenants whose entries the messages do not give in command order
+ * (note_order()): a transaction that flushed early (past 32 MB, a
+ * statement's rows queued when it ends, after its triggers' changes were
+ * sent; or inside a savepoint, before the outer level's earlier entries).
+ */
+typedef struct DeliveredXact
+{
+	int64		txid;
+	int			first;
+	int			end;
+	HTAB	   *order;
+	List	   *disordered;
+} DeliveredXact;
+
+/* message i, parsed in the first pass or (transient) again, in the current context */
+static ParsedMessage *
+deliver_message(int i, ParsedMessage **parsed, ParsedMessage *pm, AuditMessageFetch fetch, void *arg)
+{
+	Size		len;
+	bool		transient;
+	const char *data;
+
+	if (parsed[i] != NULL)
+		return parsed[i];
+	data = fetch(i, &len, &transient, arg);
+	deliver_parse(data, len, pm, false);
+	return pm;
+}
+
+/*
  * The delivery worker: chain and write the batches of the committed
  * messages 0..n-1, in that order (commit order), in the current transaction.
  * fetch(i) returns message i, and whether it is transient: a large message,
  * read back from the WAL, is gone at the next call, so no two of those are
  * needed at once.  A first pass parses the messages (a transient one only
- * for its tenants) and locks their tenants in sorted order, like a
- * committing writer does; a second writes the batches (a transient message
- * is fetched and parsed again).  The heads are written when the worker's
- * transaction commits.  Returns the number of batches written.
+ * for its tenants, and its entries' commands) and locks their tenants in
+ * sorted order, like a committing writer does; a second writes the batches
+ * (a transient message is fetched and parsed again), a transaction's
+ * tenants whose entries are out of command order across its messages merged
+ * first (EntryMerge).  The heads are written when the worker's transaction
+ * commits.  Returns the number of batches written.
  */
 int
 audit_deliver(int n, AuditMessageFetch fetch, void *arg)
 {
 	List	   *keys = NIL;
+	List	   *xacts = NIL;
+	DeliveredXact *dx = NULL;
 	LogWriter	writer;
 	int			written = 0;
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
 	MemoryContext old = CurrentMemoryContext;
 	MemoryContext parsed_cxt = AllocSetContextCreate(old, "tenant_rls audit messages",
 													 ALLOCSET_DEFAULT_SIZES);
@@ -3805,53 +4006,114 @@ audit_deliver(int n, AuditMessageFetch fetch, void *arg)
 		bool		transient;
 		const char *data = fetch(i, &len, &transient, arg);
 		ParsedMessage pm;
+		ParsedMessage *p = &pm;
 
 		if (!transient)
 		{
 			MemoryContextSwitchTo(parsed_cxt);
-			parsed[i] = palloc(sizeof(ParsedMessage));
-			deliver_parse(data, len, parsed[i], false);
-			for (int b = 0; b < parsed[i]->nbatches; b++)
-				keys = lappend(keys, parsed[i]->batches[b].key);
-			MemoryContextSwitchTo(old);
-			continue;
+			p = parsed[i] = palloc(sizeof(ParsedMessage));
+			deliver_parse(data, len, p, false);
 		}
-		MemoryContextSwitchTo(tmp);
-		deliver_parse(data, len, &pm, true);
-		MemoryContextSwitchTo(parsed_cxt);
-		for (int b = 0; b < pm.nbatches; b++)
-			keys = lappend(keys, pstrdup(pm.batches[b].key));
+		else
+		{
+			MemoryContextSwitchTo(tmp);
+			deliver_parse(data, len, p, true);
+			MemoryContextSwitchTo(parsed_cxt);
+		}
+		if (dx == NULL || p->ctx.txid != dx->txid)
+		{
+			dx = palloc0(sizeof(DeliveredXact));
+			dx->txid = p->ctx.txid;
+			dx->first = i;
+			xacts = lappend(xacts, dx);
+		}
+		dx->end = i + 1;
+		for (int b = 0; b < p->nbatches; b++)
+			keys = lappend(keys, transient ? pstrdup(p->batches[b].key) : p->batches[b].key);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
+	}
+
+	/*
+	 * A message is in command order per tenant (the queue was, when it was
+	 * sent): only a transaction of several can be out of order.
+	 */
+	foreach(lc, xacts)
+	{
+		dx = lfirst(lc);
+		for (int i = dx->first; dx->end - dx->first > 1 && i < dx->end; i++)
+		{
+			ParsedMessage pm;
+			ParsedMessage *p = parsed[i];
+
+			if (p == NULL)
+			{
+				Size		len;
+				bool		transient;
+				const char *data = fetch(i, &len, &transient, arg);
+
+				MemoryContextSwitchTo(tmp);
+				deliver_parse(data, len, &pm, true);
+				p = &pm;
+			}
+			for (int b = 0; b < p->nbatches; b++)
+				note_order(&dx->order, &dx->disordered, parsed_cxt, &p->batches[b]);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(tmp);
+		}
 	}
 	list_sort(keys, key_cmp);
 	lock_chains(keys);
 
 	writer.cxt = AllocSetContextCreate(old, "tenant_rls audit writer", ALLOCSET_SMALL_SIZES);
 	writer.rel = NULL;
-	for (int i = 0; i < n; i++)
+	foreach(lc, xacts)
 	{
-		ParsedMessage pm;
-		ParsedMessage *p = parsed[i];
-
-		MemoryContextSwitchTo(tmp);
-		if (p == NULL)
+		dx = lfirst(lc);
+		if (dx->disordered != NIL)
 		{
-			Size		len;
-			bool		transient;
-			const char *data = fetch(i, &len, &transient, arg);
+			EntryMerge	m;
 
-			deliver_parse(data, len, &pm, false);
-			p = &pm;
+			merge_begin(&m, old);
+			for (int i = dx->first; i < dx->end; i++)
+			{
+				ParsedMessage pm;
+				ParsedMessage *p;
+
+				MemoryContextSwitchTo(tmp);
+				p = deliver_message(i, parsed, &pm, fetch, arg);
+				for (int b = 0; b < p->nbatches; b++)
+				{
+					PendingBatch *pb = &p->batches[b];
+					int			ordinal = order_ordinal(dx->order, dx->disordered, pb->key);
+
+					if (ordinal >= 0 && pb->cids != NULL)
+						merge_put(&m, pb, ordinal, &p->ctx, i);
+				}
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(tmp);
+			}
+			written += merge_write(&m, &writer, level);
 		}
-		for (int b = 0; b < p->nbatches; b++)
+		for (int i = dx->first; i < dx->end; i++)
 		{
-			write_batch(&writer, chain_state(p->batches[b].key), &p->batches[b],
-						GetCurrentTransactionNestLevel(), &p->ctx);
-			written++;
+			ParsedMessage pm;
+			ParsedMessage *p;
+
+			MemoryContextSwitchTo(tmp);
+			p = deliver_message(i, parsed, &pm, fetch, arg);
+			for (int b = 0; b < p->nbatches; b++)
+			{
+				PendingBatch *pb = &p->batches[b];
+
+				if (order_ordinal(dx->order, dx->disordered, pb->key) >= 0 && pb->cids != NULL)
+					continue;
+				write_batch(&writer, chain_state(pb->key), pb, level, &p->ctx);
+				written++;
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(tmp);
 		}
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(tmp);
 	}
 	log_writer_close(&writer);
 	MemoryContextDelete(writer.cxt);

@@ -182,5 +182,58 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log WHER
 is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0',
 	'every chain still verifies');
 
+# a transaction's entries of a tenant are delivered in command order across
+# its messages (the worker merges them): a statement past 32 MB whose
+# BEFORE trigger closes the previous row (its rows are queued when it ends,
+# after the trigger's UPDATEs went into an early message), and a row
+# written before a savepoint and changed inside it, where an early flush
+# sends the savepoint's entries first
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET max_slot_wal_keep_size; SELECT pg_reload_conf();});
+$node->safe_psql('postgres', q{
+SET tenant_rls.auto_protect = off;
+CREATE TABLE public.ver (id bigint PRIMARY KEY, tenant_id text NOT NULL, grp int NOT NULL,
+                         cur boolean NOT NULL DEFAULT true, v text);
+CREATE INDEX ON public.ver (tenant_id, grp) WHERE cur;
+CREATE FUNCTION public.ver_close() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE public.ver SET cur = false WHERE tenant_id = NEW.tenant_id AND grp = NEW.grp AND cur;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER ver_close BEFORE INSERT ON public.ver FOR EACH ROW EXECUTE FUNCTION public.ver_close();
+SELECT tenant_rls.enable_audit('public.ver');
+});
+$node->safe_psql('postgres', q{
+SET tenant_rls.audit_delivery = deferred;
+INSERT INTO public.ver (id, tenant_id, grp, v)
+SELECT g, CASE WHEN g % 3 = 0 THEN 'w' ELSE 'v' END, g % 7, repeat('z', 3000) FROM generate_series(1, 12000) g;
+BEGIN;
+INSERT INTO public.ver (id, tenant_id, grp, v) VALUES (100000, 'sp', 0, 'outer');
+SAVEPOINT s;
+UPDATE public.ver SET v = 'inner' WHERE id = 100000;
+INSERT INTO public.ver (id, tenant_id, grp, v) SELECT 100000 + g, 'sp', g, repeat('y', 3000) FROM generate_series(1, 12000) g;
+RELEASE SAVEPOINT s;
+COMMIT;
+});
+is($node->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('120 s')}), 't', 'both delivered');
+is($node->safe_psql('postgres', q{
+	WITH l AS (SELECT tenant, operation, row_pk, row_number() OVER (PARTITION BY tenant ORDER BY seq, entry) AS pos
+	             FROM tenant_rls.audit_log WHERE table_name = 'ver')
+	SELECT (SELECT count(*) FROM l WHERE operation = 'INSERT') || ' ' ||
+	       (SELECT count(*) FROM l WHERE operation = 'UPDATE') || ' ' ||
+	       (SELECT count(*) FROM l i JOIN l u ON u.tenant = i.tenant AND u.row_pk = i.row_pk
+	         WHERE i.operation = 'INSERT' AND u.operation = 'UPDATE' AND u.pos < i.pos)}),
+	'24001 11987 0', 'each row is delivered written before it is changed');
+is($node->safe_psql('postgres', q{
+	SELECT (SELECT string_agg(operation || ' ' || coalesce(new_row->>'cur', new_row->>'v'), ', ' ORDER BY seq, entry)
+	          FROM tenant_rls.audit_history('public.ver', '{"id": 11986}')) || ' | ' ||
+	       (SELECT string_agg(operation || ' ' || coalesce(new_row->>'cur', new_row->>'v'), ', ' ORDER BY seq, entry)
+	          FROM tenant_rls.audit_history('public.ver', '{"id": 100000}'))}),
+	'INSERT true, UPDATE false | INSERT true, UPDATE inner',
+	'... audit_history() of a row of the statement and of the row changed in the savepoint');
+is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0',
+	'every chain still verifies');
+is($node->safe_psql('postgres', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}),
+	'deferred', '... and delivery is still deferred');
+
 $node->stop;
 done_testing();
