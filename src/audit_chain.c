@@ -3175,6 +3175,8 @@ static int
 merge_write(EntryMerge *m, LogWriter *w, int level)
 {
 	MemoryContext old = MemoryContextSwitchTo(m->cxt);
+	MemoryContext per_batch = AllocSetContextCreate(m->cxt, "tenant_rls audit merge write",
+													ALLOCSET_DEFAULT_SIZES);
 	int			written = 0;
 	PendingBatch *cur = NULL;
 	int			cur_context = -1;
@@ -3222,7 +3224,10 @@ merge_write(EntryMerge *m, LogWriter *w, int level)
 			  (list_nth(m->batch_ctxs, context) != list_nth(m->batch_ctxs, cur_context) ||
 			   !same_context(cur, list_nth(m->contexts, context))))))
 		{
+			MemoryContextSwitchTo(per_batch);
 			write_batch(w, chain_state(cur->key), cur, level, list_nth(m->batch_ctxs, cur_context));
+			MemoryContextSwitchTo(m->cxt);
+			MemoryContextReset(per_batch);
 			free_batch(cur);
 			cur = NULL;
 			written++;
@@ -3239,7 +3244,9 @@ merge_write(EntryMerge *m, LogWriter *w, int level)
 	}
 	if (cur != NULL)
 	{
+		MemoryContextSwitchTo(per_batch);
 		write_batch(w, chain_state(cur->key), cur, level, list_nth(m->batch_ctxs, cur_context));
+		MemoryContextSwitchTo(m->cxt);
 		free_batch(cur);
 		written++;
 	}
