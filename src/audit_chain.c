@@ -1965,7 +1965,8 @@ static void batch_add_entry(PendingBatch *pb, const char *entry, int len, Comman
 							uint64 made, int nkeys, const int64 *keys);
 static inline uint32 entry_len(const PendingBatch *pb, int i);
 static inline int entry_nkeys(const PendingBatch *pb, int i);
-static PendingBatch *batch_like(const PendingBatch *src);
+static PendingBatch *batch_like(const PendingBatch *src, MemoryContext cxt);
+static inline uint32 batch_layout_len(const PendingBatch *pb);
 
 /* the most recent batches looked at for a match */
 #define BATCH_SEARCH_DEPTH 8
@@ -3099,21 +3100,8 @@ merge_context(EntryMerge *m, const PendingBatch *pb, const BatchContext *bc, int
 	for (int i = n - 1; i >= 0 && i >= n - BATCH_SEARCH_DEPTH; i--)
 		if (list_nth_int(m->batch_ctx_ids, i) == bc_id && same_context(list_nth(m->contexts, i), pb))
 			return i;
+	ctx = batch_like(pb, m->cxt);
 	old = MemoryContextSwitchTo(m->cxt);
-	ctx = palloc0(sizeof(PendingBatch));
-	ctx->level = pb->level;
-	ctx->key = pstrdup(pb->key);
-	ctx->has_tenant = pb->has_tenant;
-	ctx->table_oid = pb->table_oid;
-	ctx->schema_name = pb->schema_name;
-	ctx->table_name = pb->table_name;
-	ctx->layout_id = pb->layout_id;
-	ctx->db_user = pb->db_user;
-	ctx->db_user_name = pstrdup(pb->db_user_name);
-	ctx->app_user = pb->app_user ? pstrdup(pb->app_user) : NULL;
-	ctx->context_tenant = pb->context_tenant ? pstrdup(pb->context_tenant) : NULL;
-	initStringInfo(&ctx->payload);
-	appendBinaryStringInfo(&ctx->payload, pb->payload.data, batch_layout_len(pb));
 	if (bc != NULL)
 	{
 		/* (a message read back from the WAL is gone at the next one) */
@@ -3234,7 +3222,7 @@ merge_write(EntryMerge *m, LogWriter *w, int level)
 		}
 		if (cur == NULL)
 		{
-			cur = batch_like(list_nth(m->contexts, context));
+			cur = batch_like(list_nth(m->contexts, context), TopTransactionContext);
 			cur_ordinal = ordinal;
 			cur_context = context;
 		}
@@ -4076,12 +4064,14 @@ audit_deliver(int n, AuditMessageFetch fetch, void *arg)
 	writer.rel = NULL;
 	foreach(lc, xacts)
 	{
-		dx = lfirst(lc);
-		if (dx->disordered != NIL)
-		{
-			EntryMerge	m;
+		EntryMerge	m;
 
-			merge_begin(&m, old);
+		/* first the merge of the tenants out of order, if any; then the others' batches */
+		dx = lfirst(lc);
+		for (int merging = dx->disordered != NIL; merging >= 0; merging--)
+		{
+			if (merging)
+				merge_begin(&m, old);
 			for (int i = dx->first; i < dx->end; i++)
 			{
 				ParsedMessage pm;
@@ -4092,34 +4082,21 @@ audit_deliver(int n, AuditMessageFetch fetch, void *arg)
 				for (int b = 0; b < p->nbatches; b++)
 				{
 					PendingBatch *pb = &p->batches[b];
-					int			ordinal = order_ordinal(dx->order, dx->disordered, pb->key);
+					int			ordinal = pb->cids ? order_ordinal(dx->order, dx->disordered, pb->key) : -1;
 
-					if (ordinal >= 0 && pb->cids != NULL)
+					if (merging && ordinal >= 0)
 						merge_put(&m, pb, ordinal, &p->ctx, i);
+					else if (!merging && ordinal < 0)
+					{
+						write_batch(&writer, chain_state(pb->key), pb, level, &p->ctx);
+						written++;
+					}
 				}
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(tmp);
 			}
-			written += merge_write(&m, &writer, level);
-		}
-		for (int i = dx->first; i < dx->end; i++)
-		{
-			ParsedMessage pm;
-			ParsedMessage *p;
-
-			MemoryContextSwitchTo(tmp);
-			p = deliver_message(i, parsed, &pm, fetch, arg);
-			for (int b = 0; b < p->nbatches; b++)
-			{
-				PendingBatch *pb = &p->batches[b];
-
-				if (order_ordinal(dx->order, dx->disordered, pb->key) >= 0 && pb->cids != NULL)
-					continue;
-				write_batch(&writer, chain_state(pb->key), pb, level, &p->ctx);
-				written++;
-			}
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(tmp);
+			if (merging)
+				written += merge_write(&m, &writer, level);
 		}
 	}
 	log_writer_close(&writer);
@@ -4376,11 +4353,11 @@ entry_at_cmp(const void *a, const void *b)
 	return (mx > my) - (mx < my);
 }
 
-/* an empty batch of the context of src, in TopTransactionContext */
+/* an empty batch of the context of src, in cxt */
 static PendingBatch *
-batch_like(const PendingBatch *src)
+batch_like(const PendingBatch *src, MemoryContext cxt)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
 	PendingBatch *pb = palloc0(sizeof(PendingBatch));
 
 	pb->level = src->level;
@@ -4396,8 +4373,7 @@ batch_like(const PendingBatch *src)
 	pb->context_tenant = src->context_tenant ? pstrdup(src->context_tenant) : NULL;
 	initStringInfo(&pb->payload);
 	/* (the layout: what precedes the first entry) */
-	appendBinaryStringInfo(&pb->payload, src->payload.data,
-						   src->nentries > 0 ? src->offs[0] : src->payload.len);
+	appendBinaryStringInfo(&pb->payload, src->payload.data, batch_layout_len(src));
 	MemoryContextSwitchTo(old);
 	return pb;
 }
@@ -4437,7 +4413,7 @@ regroup_tenant(TenantBatches *tb, List **built)
 		if (cur == NULL || !batches_match(cur, src))
 		{
 			*built = lappend(*built, NULL);
-			cur = batch_like(src);
+			cur = batch_like(src, TopTransactionContext);
 			llast(*built) = cur;
 			tb->regrouped = lappend(tb->regrouped, cur);
 		}

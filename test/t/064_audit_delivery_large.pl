@@ -16,6 +16,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TenantRlsTest qw($versioned_table);
 
 my $node = PostgreSQL::Test::Cluster->new('delivery_large');
 $node->init;
@@ -189,19 +190,7 @@ is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE NOT ok) FROM ten
 # written before a savepoint and changed inside it, where an early flush
 # sends the savepoint's entries first
 $node->safe_psql('postgres', q{ALTER SYSTEM RESET max_slot_wal_keep_size; SELECT pg_reload_conf();});
-$node->safe_psql('postgres', q{
-SET tenant_rls.auto_protect = off;
-CREATE TABLE public.ver (id bigint PRIMARY KEY, tenant_id text NOT NULL, grp int NOT NULL,
-                         cur boolean NOT NULL DEFAULT true, v text);
-CREATE INDEX ON public.ver (tenant_id, grp) WHERE cur;
-CREATE FUNCTION public.ver_close() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE public.ver SET cur = false WHERE tenant_id = NEW.tenant_id AND grp = NEW.grp AND cur;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER ver_close BEFORE INSERT ON public.ver FOR EACH ROW EXECUTE FUNCTION public.ver_close();
-SELECT tenant_rls.enable_audit('public.ver');
-});
+$node->safe_psql('postgres', $versioned_table);
 $node->safe_psql('postgres', q{
 SET tenant_rls.audit_delivery = deferred;
 INSERT INTO public.ver (id, tenant_id, grp, v)

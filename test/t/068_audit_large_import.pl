@@ -14,6 +14,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TenantRlsTest qw($versioned_table);
 
 my $node = PostgreSQL::Test::Cluster->new('large_import');
 $node->init;
@@ -172,18 +173,7 @@ cmp_ok($mem // 0, '<', 200_000_000, '... and the session holds less than 200 MB 
 # recorded closed (reviews rev41e, rev42a: 1,061 rows the other way round):
 # such a tenant's entries are merged in command order at commit.  Tenant u,
 # in order, is written as it is.
-$node->safe_psql('postgres', q{
-SET tenant_rls.auto_protect = off;
-CREATE TABLE public.ver (id bigint PRIMARY KEY, tenant_id text NOT NULL, grp int NOT NULL,
-                         cur boolean NOT NULL DEFAULT true, v text);
-CREATE INDEX ON public.ver (tenant_id, grp) WHERE cur;
-CREATE FUNCTION public.ver_close() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE public.ver SET cur = false WHERE tenant_id = NEW.tenant_id AND grp = NEW.grp AND cur;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER ver_close BEFORE INSERT ON public.ver FOR EACH ROW EXECUTE FUNCTION public.ver_close();
-SELECT tenant_rls.enable_audit('public.ver');
+$node->safe_psql('postgres', $versioned_table . q{
 -- (the UPDATEs as another role: their own batches, kept apart in the merge)
 CREATE ROLE closer;
 GRANT SELECT, UPDATE ON public.ver TO closer;

@@ -5,7 +5,7 @@ use strict;
 use warnings;
 use Exporter 'import';
 
-our @EXPORT_OK = qw($drop_audit_partitions create_audit_default_db);
+our @EXPORT_OK = qw($drop_audit_partitions create_audit_default_db $versioned_table);
 
 # SQL that drops every monthly partition of the audit log (the default one
 # stays): the tests that need a month without its partition start so.
@@ -18,6 +18,24 @@ BEGIN
         EXECUTE format('DROP TABLE %s', p);
     END LOOP;
 END $$;
+};
+
+# SQL that makes an audited table public.ver of versioned rows: a BEFORE
+# INSERT trigger closes the current row of the new row's tenant and group
+# (cur = false), so a multi-row INSERT changes rows it wrote itself, by
+# commands after its own (the audit order tests of 064 and 068).
+our $versioned_table = q{
+SET tenant_rls.auto_protect = off;
+CREATE TABLE public.ver (id bigint PRIMARY KEY, tenant_id text NOT NULL, grp int NOT NULL,
+                         cur boolean NOT NULL DEFAULT true, v text);
+CREATE INDEX ON public.ver (tenant_id, grp) WHERE cur;
+CREATE FUNCTION public.ver_close() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE public.ver SET cur = false WHERE tenant_id = NEW.tenant_id AND grp = NEW.grp AND cur;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER ver_close BEFORE INSERT ON public.ver FOR EACH ROW EXECUTE FUNCTION public.ver_close();
+SELECT tenant_rls.enable_audit('public.ver');
 };
 
 # A database DB on NODE with tenant_rls and an audited table public.p (id
