@@ -2678,18 +2678,39 @@ spill_put_batch(StringInfo buf, PendingBatch *pb)
  * (the queue's batches in turn, or a delivered transaction's messages): the
  * latest (command, made) so far, and whether an entry that comes later goes
  * before it (SpilledOrder; ordinal >= 0: the tenant's place in *disordered).
- * The batch's entries are in order (batch_settle()).  A batch that tells no
- * commands (a message of an older format) is not tracked.
+ * A batch's entries are in order (batch_settle()): its span is its first and
+ * last.  A batch that tells no commands (a message of an older format) is not
+ * tracked.
  */
+typedef struct EntrySpan
+{
+	const char *key;
+	CommandId	first_cid;
+	uint64		first_made;
+	CommandId	last_cid;
+	uint64		last_made;
+} EntrySpan;
+
+/* the first and last entries of a batch in order; false: it tells no commands */
+static bool
+batch_span(const PendingBatch *pb, EntrySpan *sp)
+{
+	if (pb->nentries <= 0 || pb->cids == NULL)
+		return false;
+	sp->key = pb->key;
+	sp->first_cid = pb->cids[0];
+	sp->first_made = pb->made[0];
+	sp->last_cid = pb->cids[pb->nentries - 1];
+	sp->last_made = pb->made[pb->nentries - 1];
+	return true;
+}
+
 static void
-note_order(HTAB **order, List **disordered, MemoryContext cxt, const PendingBatch *pb)
+note_order(HTAB **order, List **disordered, MemoryContext cxt, const EntrySpan *sp)
 {
 	SpilledOrder *so;
 	bool		found;
-	int			last = pb->nentries - 1;
 
-	if (pb->nentries <= 0 || pb->cids == NULL)
-		return;
 	if (*order == NULL)
 	{
 		HASHCTL		ctl;
@@ -2700,26 +2721,26 @@ note_order(HTAB **order, List **disordered, MemoryContext cxt, const PendingBatc
 		*order = hash_create("tenant_rls audit order", 64, &ctl,
 							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	}
-	so = hash_search(*order, pb->key, HASH_ENTER, &found);
+	so = hash_search(*order, sp->key, HASH_ENTER, &found);
 	if (!found)
 	{
-		so->cid = pb->cids[last];
-		so->made = pb->made[last];
+		so->cid = sp->last_cid;
+		so->made = sp->last_made;
 		so->ordinal = -1;
 		return;
 	}
-	if (so->ordinal < 0 && entry_before(pb->cids[0], pb->made[0], so->cid, so->made))
+	if (so->ordinal < 0 && entry_before(sp->first_cid, sp->first_made, so->cid, so->made))
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
 		so->ordinal = list_length(*disordered);
-		*disordered = lappend(*disordered, pstrdup(pb->key));
+		*disordered = lappend(*disordered, pstrdup(sp->key));
 		MemoryContextSwitchTo(old);
 	}
-	if (entry_before(so->cid, so->made, pb->cids[last], pb->made[last]))
+	if (entry_before(so->cid, so->made, sp->last_cid, sp->last_made))
 	{
-		so->cid = pb->cids[last];
-		so->made = pb->made[last];
+		so->cid = sp->last_cid;
+		so->made = sp->last_made;
 	}
 }
 
@@ -2742,8 +2763,11 @@ order_ordinal(HTAB *order, List *disordered, const char *key)
 static void
 note_queue_order(PendingBatch *pb)
 {
+	EntrySpan	sp;
+
 	batch_settle(pb);
-	note_order(&spilled_order, &spill_disordered, TopTransactionContext, pb);
+	if (batch_span(pb, &sp))
+		note_order(&spilled_order, &spill_disordered, TopTransactionContext, &sp);
 }
 
 /* are the tenant's entries merged at commit? (>= 0) */
@@ -3994,6 +4018,8 @@ audit_deliver(int n, AuditMessageFetch fetch, void *arg)
 	MemoryContext tmp = AllocSetContextCreate(old, "tenant_rls audit message",
 											  ALLOCSET_DEFAULT_SIZES);
 	ParsedMessage **parsed = MemoryContextAllocZero(parsed_cxt, sizeof(ParsedMessage *) * n);
+	EntrySpan **spans = MemoryContextAlloc(parsed_cxt, sizeof(EntrySpan *) * n);
+	int		   *nspans = MemoryContextAllocZero(parsed_cxt, sizeof(int) * n);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -4023,8 +4049,13 @@ audit_deliver(int n, AuditMessageFetch fetch, void *arg)
 			xacts = lappend(xacts, dx);
 		}
 		dx->end = i + 1;
+		spans[i] = palloc(sizeof(EntrySpan) * p->nbatches);
 		for (int b = 0; b < p->nbatches; b++)
+		{
 			keys = lappend(keys, transient ? pstrdup(p->batches[b].key) : p->batches[b].key);
+			if (batch_span(&p->batches[b], &spans[i][nspans[i]]))
+				spans[i][nspans[i]++].key = llast(keys);
+		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
 	}
@@ -4037,25 +4068,8 @@ audit_deliver(int n, AuditMessageFetch fetch, void *arg)
 	{
 		dx = lfirst(lc);
 		for (int i = dx->first; dx->end - dx->first > 1 && i < dx->end; i++)
-		{
-			ParsedMessage pm;
-			ParsedMessage *p = parsed[i];
-
-			if (p == NULL)
-			{
-				Size		len;
-				bool		transient;
-				const char *data = fetch(i, &len, &transient, arg);
-
-				MemoryContextSwitchTo(tmp);
-				deliver_parse(data, len, &pm, true);
-				p = &pm;
-			}
-			for (int b = 0; b < p->nbatches; b++)
-				note_order(&dx->order, &dx->disordered, parsed_cxt, &p->batches[b]);
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(tmp);
-		}
+			for (int b = 0; b < nspans[i]; b++)
+				note_order(&dx->order, &dx->disordered, parsed_cxt, &spans[i][b]);
 	}
 	list_sort(keys, key_cmp);
 	lock_chains(keys);
