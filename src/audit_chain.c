@@ -1708,26 +1708,31 @@ static File spill_file = -1;
 static off_t spill_end = 0;
 
 /*
- * Per tenant that has spilled entries: the latest (command, made) of its
- * entries spilled so far, and whether a later entry goes before it (ordinal
- * >= 0: the tenant's place in spill_disordered).  queue_in_command_order()
- * orders only what is in memory: a statement's rows are queued when it ends,
- * after the changes its triggers made, which may have been spilled already
- * (a 12,000-row INSERT of 3 kB rows whose BEFORE trigger closes the previous
- * row: 1,061 rows recorded changed before written, reviews rev41e, rev42a).
- * Such a tenant's entries are merged in command order at commit
- * (write_in_command_order()).  In TopTransactionContext; NULL and NIL at
- * transaction end.
+ * A tenant's entries of one transaction, in the order they are written out:
+ * the latest (command, made) so far, and whether a later entry goes before
+ * it (ordinal >= 0: the tenant's place in a list of those out of order;
+ * note_order()).
  */
-typedef struct SpilledOrder
+typedef struct TenantOrder
 {
 	char		key[TENANT_MAX_LEN + 1];
 	CommandId	cid;
 	uint64		made;
 	int			ordinal;		/* -1: in order so far */
-} SpilledOrder;
+} TenantOrder;
+
+/*
+ * Per tenant that has spilled entries, its TenantOrder, and the keys of those
+ * out of order, by ordinal.  queue_in_command_order() orders only what is in
+ * memory: a statement's rows are queued when it ends, after the changes its
+ * triggers made, which may have been spilled already (a 12,000-row INSERT of
+ * 3 kB rows whose BEFORE trigger closes the previous row: 1,061 rows recorded
+ * changed before written, reviews rev41e, rev42a).  Such a tenant's entries
+ * are merged in command order at commit (write_in_command_order()).  In
+ * TopTransactionContext; NULL and NIL at transaction end.
+ */
 static HTAB *spilled_order = NULL;
-static List *spill_disordered = NIL;	/* their keys, by ordinal */
+static List *spill_disordered = NIL;
 /*
  * The lowest (sub)transaction level that wrote a deferred message still alive
  * (not rolled back with its savepoint), 0: none.  While there is one, the
@@ -2677,7 +2682,7 @@ spill_put_batch(StringInfo buf, PendingBatch *pb)
  * Tracking a transaction's entries per tenant in the order they are written
  * (the queue's batches in turn, or a delivered transaction's messages): the
  * latest (command, made) so far, and whether an entry that comes later goes
- * before it (SpilledOrder; ordinal >= 0: the tenant's place in *disordered).
+ * before it (TenantOrder; ordinal >= 0: the tenant's place in *disordered).
  * A batch's entries are in order (batch_settle()): its span is its first and
  * last.  A batch that tells no commands (a message of an older format) is not
  * tracked.
@@ -2708,7 +2713,7 @@ batch_span(const PendingBatch *pb, EntrySpan *sp)
 static void
 note_order(HTAB **order, List **disordered, MemoryContext cxt, const EntrySpan *sp)
 {
-	SpilledOrder *so;
+	TenantOrder *so;
 	bool		found;
 
 	if (*order == NULL)
@@ -2716,7 +2721,7 @@ note_order(HTAB **order, List **disordered, MemoryContext cxt, const EntrySpan *
 		HASHCTL		ctl;
 
 		ctl.keysize = TENANT_MAX_LEN + 1;
-		ctl.entrysize = sizeof(SpilledOrder);
+		ctl.entrysize = sizeof(TenantOrder);
 		ctl.hcxt = cxt;
 		*order = hash_create("tenant_rls audit order", 64, &ctl,
 							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
@@ -2748,7 +2753,7 @@ note_order(HTAB **order, List **disordered, MemoryContext cxt, const EntrySpan *
 static int
 order_ordinal(HTAB *order, List *disordered, const char *key)
 {
-	SpilledOrder *so;
+	TenantOrder *so;
 
 	if (disordered == NIL)
 		return -1;
