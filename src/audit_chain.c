@@ -3505,6 +3505,15 @@ flush_pending(int level, bool early)
 			MemoryContextReset(tmp);
 		}
 	}
+	else
+	{
+		/*
+		 * What was spilled went with a savepoint rolled back: nothing is
+		 * merged, every batch is written here (review rev43a: those of a
+		 * tenant out of order were skipped, and lost).
+		 */
+		spill_disordered = NIL;
+	}
 	foreach(lc, now)
 	{
 		PendingBatch *pb = lfirst(lc);

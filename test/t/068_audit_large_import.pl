@@ -224,6 +224,22 @@ is($node->safe_psql('postgres', q{
 	  FROM tenant_rls.audit_history('public.ver', '{"id": 11986}')}),
 	'INSERT true, UPDATE false', '... audit_history() of a row written near the end of it');
 
+# a savepoint whose spilled entries were out of order, rolled back: the
+# tenant's later entries are written, not left to a merge that no longer
+# runs (review rev43a: they were lost)
+$node->safe_psql('postgres', q{
+BEGIN;
+SAVEPOINT s;
+INSERT INTO public.ver (id, tenant_id, grp, v) SELECT 200000 + g, 'r', g % 7, repeat('z', 3000) FROM generate_series(1, 12000) g;
+INSERT INTO public.ver (id, tenant_id, grp, v) SELECT 300000 + g, 'r', g % 7, repeat('z', 3000) FROM generate_series(1, 12000) g;
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO public.ver (id, tenant_id, grp, v) VALUES (400000, 'r', 0, 'after the rollback');
+COMMIT;
+});
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(operation || ' ' || (new_row->>'v'), ', ') FROM tenant_rls.audit_log WHERE tenant = 'r'}),
+	'INSERT after the rollback', 'a savepoint that spilled out of order, rolled back: the entry made after it is in the log');
+
 # a prepared transaction: written at PREPARE TRANSACTION, the file closed
 $node->append_conf('postgresql.conf', 'max_prepared_transactions = 2');
 $node->restart;
