@@ -1359,10 +1359,14 @@ worker_claim(Oid dboid)
  * (review rev32a: delivery failed until the setting was removed); a
  * read-only default, a timeout or serializable isolation would make it
  * fail; search_path would let the owner's objects capture its names.
+ * temp_file_limit (a superuser's, for sessions): the delivery worker merges
+ * a large transaction's entries in command order in temporary files, and
+ * failing there, it would stop delivering every commit (review rev43b).
  */
 void
 audit_worker_settings(void)
 {
+	SetConfigOption("temp_file_limit", "-1", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("role", "none", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
