@@ -2880,6 +2880,16 @@ spill_pending(void)
 			run->spill_len = end - run->spill_offset;
 			runs = lappend(runs, run);
 		}
+
+		/*
+		 * Noted once every write is done: a spill that fails (temp_file_limit)
+		 * and is caught by a savepoint is tried again later, and its batches
+		 * noted twice looked out of order, merged at commit for nothing, in
+		 * more temporary files (and the commit failed on temp_file_limit).
+		 * An error here (out of memory) leaves at worst such a merge.
+		 */
+		foreach(lc, spilled)
+			note_queue_order((PendingBatch *) lfirst(lc));
 	}
 	PG_CATCH();
 	{
@@ -2931,10 +2941,7 @@ spill_pending(void)
 	}
 	spill_end = end;
 	foreach(lc, spilled)
-	{
-		note_queue_order((PendingBatch *) lfirst(lc));
 		free_batch((PendingBatch *) lfirst(lc));
-	}
 	MemoryContextDelete(work);
 	pending_bytes = 0;
 	foreach(lc, pending)
@@ -3077,8 +3084,15 @@ typedef struct EntryMerge
 	List	   *contexts;		/* PendingBatch * of no entries: each context met */
 	List	   *batch_ctxs;		/* theirs: BatchContext * (NULL: this transaction's) */
 	List	   *batch_ctx_ids;	/* and its id (the message's number) */
+	HTAB	   *by_hash;		/* context_hash() -> MergeContexts */
 	StringInfoData buf;
 } EntryMerge;
+
+typedef struct MergeContexts
+{
+	uint32		hash;
+	List	   *indexes;		/* of the contexts with that hash */
+} MergeContexts;
 
 static void
 merge_begin(EntryMerge *m, MemoryContext parent)
@@ -3090,6 +3104,15 @@ merge_begin(EntryMerge *m, MemoryContext parent)
 	old = MemoryContextSwitchTo(m->cxt);
 	m->ts = tuplesort_begin_datum(BYTEAOID, ByteaLessOperator, InvalidOid, false,
 								  PENDING_FLUSH_BYTES / 1024, NULL, TUPLESORT_NONE);
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint32);
+		ctl.entrysize = sizeof(MergeContexts);
+		ctl.hcxt = m->cxt;
+		m->by_hash = hash_create("tenant_rls audit merge contexts", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
 	initStringInfo(&m->buf);
 	MemoryContextSwitchTo(old);
 }
@@ -3116,21 +3139,58 @@ same_context(const PendingBatch *a, const PendingBatch *b)
 		la == batch_layout_len(b) && memcmp(a->payload.data, b->payload.data, la) == 0;
 }
 
-/* the index of pb's context (with the batch context bc, numbered bc_id) */
+static inline uint32
+hash_opt_str(uint32 h, const char *s)
+{
+	return hash_combine(h, s ? hash_bytes((const unsigned char *) s, strlen(s)) : 0x9e3779b9);
+}
+
+/* a hash of what same_context() compares, and of the batch context's id */
+static uint32
+context_hash(const PendingBatch *pb, int bc_id)
+{
+	uint32		h = hash_bytes((const unsigned char *) pb->key, strlen(pb->key));
+
+	h = hash_combine(h, hash_bytes_uint32(pb->table_oid));
+	h = hash_combine(h, hash_bytes_uint32((uint32) pb->layout_id));
+	h = hash_combine(h, hash_bytes_uint32(pb->db_user));
+	h = hash_combine(h, hash_bytes_uint32((uint32) bc_id));
+	h = hash_opt_str(h, pb->db_user_name);
+	h = hash_opt_str(h, pb->app_user);
+	h = hash_opt_str(h, pb->context_tenant);
+	h = hash_opt_str(h, NameStr(pb->table_name));
+	return hash_combine(h, hash_bytes((const unsigned char *) pb->payload.data, batch_layout_len(pb)));
+}
+
+/*
+ * The index of pb's context (with the batch context bc, numbered bc_id):
+ * one per distinct context, however the tenants' batches interleave.
+ */
 static uint32
 merge_context(EntryMerge *m, const PendingBatch *pb, const BatchContext *bc, int bc_id)
 {
 	int			n = list_length(m->contexts);
+	uint32		h = context_hash(pb, bc_id);
+	MergeContexts *mc;
+	bool		found;
+	ListCell   *lc;
 	MemoryContext old;
 	PendingBatch *ctx;
 	BatchContext *copy = NULL;
 
-	/* (a transaction has few: the latest are compared) */
-	for (int i = n - 1; i >= 0 && i >= n - BATCH_SEARCH_DEPTH; i--)
+	mc = hash_search(m->by_hash, &h, HASH_ENTER, &found);
+	if (!found)
+		mc->indexes = NIL;
+	foreach(lc, mc->indexes)
+	{
+		int			i = lfirst_int(lc);
+
 		if (list_nth_int(m->batch_ctx_ids, i) == bc_id && same_context(list_nth(m->contexts, i), pb))
 			return i;
+	}
 	ctx = batch_like(pb, m->cxt);
 	old = MemoryContextSwitchTo(m->cxt);
+	mc->indexes = lappend_int(mc->indexes, n);
 	if (bc != NULL)
 	{
 		/* (a message read back from the WAL is gone at the next one) */
@@ -3238,7 +3298,7 @@ merge_write(EntryMerge *m, LogWriter *w, int level)
 		if (cur != NULL &&
 			((int) ordinal != cur_ordinal || cur->payload.len >= PENDING_FLUSH_BYTES ||
 			 ((int) context != cur_context &&
-			  (list_nth(m->batch_ctxs, context) != list_nth(m->batch_ctxs, cur_context) ||
+			  (list_nth_int(m->batch_ctx_ids, context) != list_nth_int(m->batch_ctx_ids, cur_context) ||
 			   !same_context(cur, list_nth(m->contexts, context))))))
 		{
 			MemoryContextSwitchTo(per_batch);
@@ -3273,6 +3333,18 @@ merge_write(EntryMerge *m, LogWriter *w, int level)
 	return written;
 }
 
+/* does a run hold batches of a tenant merged at commit? */
+static bool
+run_has_merged(const PendingBatch *run)
+{
+	ListCell   *lc;
+
+	foreach(lc, run->run_keys)
+		if (spill_ordinal((const char *) lfirst(lc)) >= 0)
+			return true;
+	return false;
+}
+
 /*
  * At commit, the entries of the tenants whose spilled entries are out of
  * command order (spill_disordered, note_queue_order()), read back from the
@@ -3299,7 +3371,7 @@ write_in_command_order(LogWriter *w, List *now, int level, MemoryContext tmp)
 			if (ordinal >= 0)
 				merge_put(&m, pb, ordinal, NULL, 0);
 		}
-		else
+		else if (run_has_merged(pb))
 		{
 			char	   *data = MemoryContextAllocHuge(tmp, pb->spill_len);
 			const char *p = data;
@@ -3510,9 +3582,13 @@ flush_pending(int level, bool early)
 		/*
 		 * What was spilled went with a savepoint rolled back: nothing is
 		 * merged, every batch is written here (review rev43a: those of a
-		 * tenant out of order were skipped, and lost).
+		 * tenant out of order were skipped, and lost).  A later spill
+		 * (this was an early flush) starts the tracking again (rev43c).
 		 */
 		spill_disordered = NIL;
+		if (spilled_order != NULL)
+			hash_destroy(spilled_order);
+		spilled_order = NULL;
 	}
 	foreach(lc, now)
 	{
@@ -3597,18 +3673,28 @@ defer_put_ostr(StringInfo buf, const char *s, uint32 len)
  * chains for the other commits of the same tenants, would wait behind a
  * long import, holding up every tenant's delivery, and after three timeouts
  * switch the whole database to immediate.  (The worker keeps large messages
- * in the WAL, not in memory, until their commit.)  Only a message the WAL
- * reader could not read back (DEFER_MAX_MESSAGE, a single huge change) is
- * written here.
+ * in the WAL, not in memory, until their commit.)  They go as messages of
+ * at most DEFER_MAX_MESSAGE, which the WAL reader reads back; only a batch
+ * that alone passes it (a single huge change) is written here.
  */
 #define DEFER_MAX_BATCHES	16
 #define DEFER_MAX_BYTES		(4 * 1024 * 1024)
 #define DEFER_MAX_MESSAGE	(64 * 1024 * 1024)
 
+/* what a batch takes in a message, about */
+static Size
+defer_batch_bytes(PendingBatch *pb)
+{
+	return batch_bytes(pb) + (pb->app_user ? strlen(pb->app_user) : 0) +
+		(pb->context_tenant ? strlen(pb->context_tenant) : 0) + 2 * NAMEDATALEN +
+		strlen(pb->db_user_name) + 64;
+}
+
 static bool
 defer_fits(List *batches, bool early)
 {
 	Size		bytes = 0;
+	Size		one;
 	ListCell   *lc;
 
 	foreach(lc, batches)
@@ -3618,13 +3704,16 @@ defer_fits(List *batches, bool early)
 		/* (a run of spilled batches is written at commit, never deferred) */
 		if (pb->spilled)
 			return false;
-		bytes += batch_bytes(pb) + (pb->app_user ? strlen(pb->app_user) : 0) +
-			(pb->context_tenant ? strlen(pb->context_tenant) : 0) + 2 * NAMEDATALEN + strlen(pb->db_user_name) + 64;
+		one = defer_batch_bytes(pb);
+		if (one > DEFER_MAX_MESSAGE)
+			return false;
+		bytes += one;
 	}
-	if (bytes > DEFER_MAX_MESSAGE)
-		return false;
+	/* (split into messages of at most DEFER_MAX_MESSAGE: defer_batches()) */
 	if (xact_deferred)
 		return true;
+	if (bytes > DEFER_MAX_MESSAGE)
+		return false;
 
 	/*
 	 * Early, the slot keeps the WAL from this message until the transaction
@@ -3637,12 +3726,23 @@ defer_fits(List *batches, bool early)
 	return list_length(batches) <= DEFER_MAX_BATCHES && bytes <= DEFER_MAX_BYTES;
 }
 
-/* one signed WAL message of the batches; false: delivery was switched off */
+/*
+ * The batches as signed WAL messages, each of at most DEFER_MAX_MESSAGE
+ * (about: a batch that alone passes it is not deferred, defer_fits()), in
+ * their order; false: delivery was switched off (or, after the first, the
+ * slot was lost, and with it what was sent).  A transaction's messages are
+ * merged in command order per tenant by the worker (audit_deliver()).
+ */
 static bool
 defer_batches(List *batches)
 {
-	bool		sent;
+	bool		sent = true;
+	bool		continuing = xact_deferred;
 	StringInfoData buf;
+	int			head_len;
+	int			count_at;
+	uint32		count = 0;
+	Size		bytes = 0;
 	ListCell   *lc;
 	Datum		values[AB_NATTS];
 	bool		nulls[AB_NATTS];
@@ -3660,11 +3760,24 @@ defer_batches(List *batches)
 				   nulls[AB_APPLICATION_NAME] ? 0 : strlen(application_name));
 	defer_put_ostr(&buf, nulls[AB_CLIENT_ADDR] ? NULL : DatumGetPointer(values[AB_CLIENT_ADDR]),
 				   nulls[AB_CLIENT_ADDR] ? 0 : VARSIZE_ANY(DatumGetPointer(values[AB_CLIENT_ADDR])));
-	audit_put_u32(&buf, list_length(batches));
+	count_at = buf.len;
+	audit_put_u32(&buf, 0);		/* (the count, set when sent) */
+	head_len = buf.len;
 	foreach(lc, batches)
 	{
 		PendingBatch *pb = lfirst(lc);
+		Size		one = defer_batch_bytes(pb);
 
+		if (count > 0 && bytes + one > DEFER_MAX_MESSAGE)
+		{
+			memcpy(buf.data + count_at, &count, sizeof(count));
+			if (!(sent = audit_delivery_emit(buf.data, buf.len, continuing)))
+				break;
+			continuing = true;
+			buf.len = head_len;
+			count = 0;
+			bytes = 0;
+		}
 		batch_settle(pb);
 		audit_put_u8(&buf, pb->has_tenant);
 		defer_put_str(&buf, pb->key, strlen(pb->key));
@@ -3682,8 +3795,14 @@ defer_batches(List *batches)
 		audit_put_bytes(&buf, pb->made, sizeof(uint64) * pb->nentries);
 		audit_put_bytes(&buf, pb->offs, sizeof(uint32) * pb->nentries);
 		audit_put_bytes(&buf, pb->kofs, sizeof(uint32) * pb->nentries);
+		count++;
+		bytes += one;
 	}
-	sent = audit_delivery_emit(buf.data, buf.len, xact_deferred);
+	if (sent && count > 0)
+	{
+		memcpy(buf.data + count_at, &count, sizeof(count));
+		sent = audit_delivery_emit(buf.data, buf.len, continuing);
+	}
 	pfree(buf.data);
 	return sent;
 }
@@ -4344,9 +4463,8 @@ batch_settle(PendingBatch *pb)
  * tenant_rls_audit, writes a line into another table for each row queues
  * two batches, the rows' and the lines', in order).  Batches already
  * spilled (a run) are merged with later ones at commit where they are out of
- * order (note_queue_order(), write_in_command_order()); deferred ones are out
- * of reach: with deferred delivery the order across the 32 MB flush stays
- * that of the flushes (doc/audit.md, Batches).
+ * order (note_queue_order(), write_in_command_order()); deferred ones, by the
+ * delivery worker (audit_deliver()), where the transaction's messages are.
  *
  * The old batches are freed only when every new one is built: an error (out
  * of memory, a cancel) leaves the queue as it was.
@@ -4438,7 +4556,8 @@ regroup_tenant(TenantBatches *tb, List **built)
 		PendingBatch *src = all[i].pb;
 		int			k = all[i].idx;
 
-		if (cur == NULL || !batches_match(cur, src))
+		/* (a batch stays within a message of deferred delivery: defer_fits()) */
+		if (cur == NULL || !batches_match(cur, src) || cur->payload.len >= PENDING_FLUSH_BYTES)
 		{
 			*built = lappend(*built, NULL);
 			cur = batch_like(src, TopTransactionContext);
@@ -4635,7 +4754,13 @@ audit_append_entry(const char *tenant, const char *context, const AuditTarget *t
 			break;
 		if (batch_matches(cand, key, tenant != NULL, t, level, user, appuser, context))
 		{
-			pb = cand;
+			/*
+			 * (a full one takes no more: a batch fits one message of deferred
+			 * delivery, defer_fits(), whatever the savepoints' early flushes
+			 * left queued at its level, review rev43c)
+			 */
+			if (cand->payload.len < PENDING_FLUSH_BYTES)
+				pb = cand;
 			break;
 		}
 	}

@@ -1361,7 +1361,9 @@ worker_claim(Oid dboid)
  * fail; search_path would let the owner's objects capture its names.
  * temp_file_limit (a superuser's, for sessions): the delivery worker merges
  * a large transaction's entries in command order in temporary files, and
- * failing there, it would stop delivering every commit (review rev43b).
+ * failing there, it would stop delivering every commit (review rev43b); the
+ * maintenance worker's moves of batches (audit_maintain.c) must not fail on
+ * it either.
  */
 void
 audit_worker_settings(void)

@@ -209,6 +209,23 @@ INSERT INTO public.ver (id, tenant_id, grp, v) SELECT 100000 + g, 'sp', g, repea
 RELEASE SAVEPOINT s;
 COMMIT;
 });
+# savepoints that flush early leave the outer level's entries queued: with
+# two nested ones, the commit's batches passed 64 MB, and were written by
+# the committing session, in the log before the savepoints' messages
+# (review rev43c); now they go as several messages
+$node->safe_psql('postgres', q{
+SET tenant_rls.audit_delivery = deferred;
+BEGIN;
+INSERT INTO public.ver (id, tenant_id, grp, v) SELECT 500000 + g, 'sq', 500000 + g, repeat('q', 3000) FROM generate_series(1, 9000) g;
+SAVEPOINT a;
+INSERT INTO public.ver (id, tenant_id, grp, v) SELECT 600000 + g, 'sq', 600000 + g, repeat('q', 3000) FROM generate_series(1, 10000) g;
+SAVEPOINT b;
+INSERT INTO public.ver (id, tenant_id, grp, v) SELECT 700000 + g, 'sq', 700000 + g, repeat('q', 3000) FROM generate_series(1, 10000) g;
+RELEASE SAVEPOINT b;
+RELEASE SAVEPOINT a;
+UPDATE public.ver SET v = 'changed' WHERE id = 600001;
+COMMIT;
+});
 is($node->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('120 s')}), 't', 'both delivered');
 # (the checks below sort more than 1 MB themselves)
 $node->safe_psql('postgres', q{ALTER SYSTEM RESET temp_file_limit; SELECT pg_reload_conf();});
@@ -219,7 +236,7 @@ is($node->safe_psql('postgres', q{
 	       (SELECT count(*) FROM l WHERE operation = 'UPDATE') || ' ' ||
 	       (SELECT count(*) FROM l i JOIN l u ON u.tenant = i.tenant AND u.row_pk = i.row_pk
 	         WHERE i.operation = 'INSERT' AND u.operation = 'UPDATE' AND u.pos < i.pos)}),
-	'24001 11987 0', 'each row is delivered written before it is changed');
+	'53001 11988 0', 'each row is delivered written before it is changed');
 is($node->safe_psql('postgres', q{
 	SELECT (SELECT string_agg(operation || ' ' || coalesce(new_row->>'cur', new_row->>'v'), ', ' ORDER BY seq, entry)
 	          FROM tenant_rls.audit_history('public.ver', '{"id": 11986}')) || ' | ' ||
@@ -227,6 +244,11 @@ is($node->safe_psql('postgres', q{
 	          FROM tenant_rls.audit_history('public.ver', '{"id": 100000}'))}),
 	'INSERT true, UPDATE false | INSERT true, UPDATE inner',
 	'... audit_history() of a row of the statement and of the row changed in the savepoint');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(operation || ' ' || length(new_row->>'v'), ', ' ORDER BY seq, entry)
+	  FROM tenant_rls.audit_history('public.ver', '{"id": 600001}')}),
+	'INSERT 3000, UPDATE 7',
+	'... and of a row written in a savepoint, changed after it, past 64 MB of queue');
 is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE NOT ok) FROM tenant_rls.audit_verify()}), '0',
 	'every chain still verifies');
 is($node->safe_psql('postgres', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}),
