@@ -4610,8 +4610,9 @@ segment_in_command_order(List *segment, List **replaced, List **built)
 		{
 			int			l = tb->last->nentries - 1;
 
+			/* (one full, PENDING_FLUSH_BYTES, is followed by another of its context) */
 			if (entry_before(pb->cids[0], pb->made[0], tb->last->cids[l], tb->last->made[l]) ||
-				batches_match(tb->last, pb))
+				(batches_match(tb->last, pb) && tb->last->payload.len < PENDING_FLUSH_BYTES))
 				tb->regroup = any = true;
 		}
 		tb->last = pb;
