@@ -4130,9 +4130,9 @@ deliver_message(int i, ParsedMessage **parsed, ParsedMessage *pm, AuditMessageFe
  * needed at once.  A first pass parses the messages (a transient one only
  * for its tenants, and its entries' commands) and locks their tenants in
  * sorted order, like a committing writer does; a second writes the batches
- * (a transient message is fetched and parsed again), a transaction's
- * tenants whose entries are out of command order across its messages merged
- * first (EntryMerge).  The heads are written when the worker's transaction
+ * (a transient message is fetched and parsed again), those of a
+ * transaction's tenants whose entries are out of command order across its
+ * messages through a merge (EntryMerge), at the transaction's end.  The heads are written when the worker's transaction
  * commits.  Returns the number of batches written.
  */
 int
@@ -4213,38 +4213,39 @@ audit_deliver(int n, AuditMessageFetch fetch, void *arg)
 	{
 		EntryMerge	m;
 
-		/* first the merge of the tenants out of order, if any; then the others' batches */
+		/*
+		 * The batches of tenants in order are written as they come, those of
+		 * the others go into the merge, written after the transaction's last
+		 * message (chains are per tenant: the order across tenants is free)
+		 */
 		dx = lfirst(lc);
-		for (int merging = dx->disordered != NIL; merging >= 0; merging--)
+		if (dx->disordered != NIL)
+			merge_begin(&m, old);
+		for (int i = dx->first; i < dx->end; i++)
 		{
-			if (merging)
-				merge_begin(&m, old);
-			for (int i = dx->first; i < dx->end; i++)
+			ParsedMessage pm;
+			ParsedMessage *p;
+
+			MemoryContextSwitchTo(tmp);
+			p = deliver_message(i, parsed, &pm, fetch, arg);
+			for (int b = 0; b < p->nbatches; b++)
 			{
-				ParsedMessage pm;
-				ParsedMessage *p;
+				PendingBatch *pb = &p->batches[b];
+				int			ordinal = pb->cids ? order_ordinal(dx->order, dx->disordered, pb->key) : -1;
 
-				MemoryContextSwitchTo(tmp);
-				p = deliver_message(i, parsed, &pm, fetch, arg);
-				for (int b = 0; b < p->nbatches; b++)
+				if (ordinal >= 0)
+					merge_put(&m, pb, ordinal, &p->ctx, i);
+				else
 				{
-					PendingBatch *pb = &p->batches[b];
-					int			ordinal = pb->cids ? order_ordinal(dx->order, dx->disordered, pb->key) : -1;
-
-					if (merging && ordinal >= 0)
-						merge_put(&m, pb, ordinal, &p->ctx, i);
-					else if (!merging && ordinal < 0)
-					{
-						write_batch(&writer, chain_state(pb->key), pb, level, &p->ctx);
-						written++;
-					}
+					write_batch(&writer, chain_state(pb->key), pb, level, &p->ctx);
+					written++;
 				}
-				MemoryContextSwitchTo(old);
-				MemoryContextReset(tmp);
 			}
-			if (merging)
-				written += merge_write(&m, &writer, level);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(tmp);
 		}
+		if (dx->disordered != NIL)
+			written += merge_write(&m, &writer, level);
 	}
 	log_writer_close(&writer);
 	MemoryContextDelete(writer.cxt);
