@@ -4459,7 +4459,8 @@ batch_settle(PendingBatch *pb)
  * The tenant's new batches take the place of its first one; other tenants'
  * are left as they are (chains are per tenant).  A tenant whose batches, in
  * queue order, are in that order already, and of which no two in a row share
- * a context, is left alone: the usual transaction costs one pass over its
+ * a context (but for a full one, PENDING_FLUSH_BYTES, and the next), is left
+ * alone: the usual transaction costs one pass over its
  * batches (a multi-row INSERT whose AFTER trigger, sorting after
  * tenant_rls_audit, writes a line into another table for each row queues
  * two batches, the rows' and the lines', in order).  Batches already
