@@ -6,8 +6,12 @@
  * audit_payload.c  the payload format: encoding of values, the decoder
  *                  tenant_rls.audit_entries() behind the audit_log view
  * audit_chain.c    the pending batches of a transaction, the per-tenant hash
- *                  chain, the log writer, audit_verify(), audit_purge()
- * audit_maintain.c the background worker creating the log's partitions ahead
+ *                  chain, the log writer (audit_chain.h: its internals that
+ *                  the next three files use)
+ * audit_verify.c   audit_verify(): every chain recomputed from the log
+ * audit_purge.c    audit_purge(): retention by whole partitions, anchors
+ * audit_maintain.c the background worker creating the log's partitions ahead,
+ *                  and the move of a month's batches out of the default one
  * audit_context.c  the tenant context of the statement whose entries are made
  *
  * One row of tenant_rls.audit_batch holds the changes one transaction made to

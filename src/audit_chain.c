@@ -40,9 +40,10 @@
  * missing partition never fails or blocks a user's write; audit_maintain()
  * creates the partitions ahead of time.
  *
- * audit_verify() recomputes every chain; audit_purge() drops old partitions
- * and records, per tenant, the last purged (seq, hash) as the anchor from
- * which verification resumes.
+ * audit_verify() (audit_verify.c) recomputes every chain; audit_purge()
+ * (audit_purge.c) drops old partitions and records, per tenant, the last
+ * purged (seq, hash) as the anchor from which verification resumes.
+ * audit_chain.h has what those files use of this one.
  */
 #include "tenant_rls.h"
 
@@ -100,14 +101,11 @@
 #include "utils/tuplesort.h"
 
 #include "audit.h"
+#include "audit_chain.h"
 #include "audit_delivery.h"
 #include "context.h"
 #include "guc.h"
 
-PG_FUNCTION_INFO_V1(tenant_rls_audit_verify);
-PG_FUNCTION_INFO_V1(tenant_rls_audit_anchors_recorded);
-PG_FUNCTION_INFO_V1(tenant_rls_audit_purge);
-PG_FUNCTION_INFO_V1(tenant_rls_audit_adopt_default_batches);
 PG_FUNCTION_INFO_V1(tenant_rls_audit_key);
 PG_FUNCTION_INFO_V1(tenant_rls_audit_tenant_key);
 
@@ -125,10 +123,10 @@ bool		audit_purge_sanctioned = false;
  * Cached relation OIDs, forgotten on any invalidation of one of them
  * ---------------------------------------------------------------------
  */
-static Oid	audit_nsp = InvalidOid;
-static Oid	log_oid = InvalidOid;
-static Oid	default_oid = InvalidOid;
-static Oid	chain_oid = InvalidOid;
+Oid			audit_nsp = InvalidOid;
+Oid			audit_log_oid = InvalidOid;
+Oid			audit_default_oid = InvalidOid;
+Oid			audit_chain_oid = InvalidOid;
 
 /* the partition of the last write and its range [part_lo, part_hi) */
 static Oid	part_oid = InvalidOid;
@@ -156,13 +154,13 @@ void
 audit_chain_relcache_callback(Datum arg, Oid relid)
 {
 	forget_index_info(relid);
-	if (relid == InvalidOid || relid == log_oid || relid == default_oid ||
-		relid == chain_oid || relid == part_oid)
+	if (relid == InvalidOid || relid == audit_log_oid || relid == audit_default_oid ||
+		relid == audit_chain_oid || relid == part_oid)
 	{
 		audit_nsp = InvalidOid;
-		log_oid = InvalidOid;
-		default_oid = InvalidOid;
-		chain_oid = InvalidOid;
+		audit_log_oid = InvalidOid;
+		audit_default_oid = InvalidOid;
+		audit_chain_oid = InvalidOid;
 		reset_partition_cache();
 	}
 }
@@ -180,10 +178,10 @@ audit_relid(const char *name)
 	return relid;
 }
 
-static void
-lookup_oids(void)
+void
+audit_lookup_oids(void)
 {
-	if (OidIsValid(chain_oid))
+	if (OidIsValid(audit_chain_oid))
 		return;
 	audit_nsp = get_namespace_oid(TENANT_RLS_SCHEMA, true);
 	if (!OidIsValid(audit_nsp))
@@ -191,9 +189,9 @@ lookup_oids(void)
 				(errcode(ERRCODE_UNDEFINED_SCHEMA),
 				 errmsg("the tenant_rls extension is not installed in this database"),
 				 errhint("Run CREATE EXTENSION tenant_rls, or drop the audit triggers that call it.")));
-	log_oid = audit_relid("audit_batch");
-	default_oid = audit_relid("audit_batch_default");
-	chain_oid = audit_relid("audit_chain");
+	audit_log_oid = audit_relid("audit_batch");
+	audit_default_oid = audit_relid("audit_batch_default");
+	audit_chain_oid = audit_relid("audit_chain");
 }
 
 /* ---------------------------------------------------------------------
@@ -232,8 +230,8 @@ static const Oid batch_type[AB_NATTS] = {
  * (altered by hand, or created by another version of the install script):
  * its tuples would be misread.
  */
-static void
-check_batch_desc(TupleDesc desc, const char *relname)
+void
+audit_check_batch_desc(TupleDesc desc, const char *relname)
 {
 	bool		ok = desc->natts == AB_NATTS;
 
@@ -304,8 +302,8 @@ put_int64(StringInfo buf, int64 v)
 }
 
 /* SHA-256(prev || canonical bytes of values[0 .. AB_PREV_HASH - 1]) */
-static void
-batch_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint8 *out)
+void
+audit_batch_hash(const uint8 *prev, const Datum *values, const bool *nulls, uint8 *out)
 {
 	StringInfoData buf;
 
@@ -405,8 +403,8 @@ make_bytea(const uint8 *data, int len)
 }
 
 /* copy a 32-byte hash out of a bytea Datum; false if it is not 32 bytes */
-static bool
-get_hash(Datum d, uint8 *out)
+bool
+audit_get_hash(Datum d, uint8 *out)
 {
 	bytea	   *b = DatumGetByteaPP(d);
 
@@ -416,16 +414,9 @@ get_hash(Datum d, uint8 *out)
 	return true;
 }
 
-typedef struct AnchorRow
-{
-	char	   *tenant;
-	int64		seq;
-	bytea	   *hash;
-} AnchorRow;
-
 /* The rows of tenant_rls.audit_anchor in tenant order ("C"), copied out. */
-static AnchorRow *
-read_anchors(bool read_only, int *n)
+AnchorRow *
+audit_read_anchors(bool read_only, int *n)
 {
 	AnchorRow  *rows;
 
@@ -455,8 +446,8 @@ read_anchors(bool read_only, int *n)
  * The digest of some anchors (tenant, seq, hash), in tenant order: 64 hex
  * digits and a NUL into hex; false if there are none.
  */
-static bool
-digest_anchors(const AnchorRow *rows, int n, char *hex)
+bool
+audit_digest_anchors(const AnchorRow *rows, int n, char *hex)
 {
 	StringInfoData buf;
 	uint8		digest[AUDIT_HASH_LEN];
@@ -491,27 +482,13 @@ digest_anchors(const AnchorRow *rows, int n, char *hex)
  * one made the rest verify) is caught.  Writes 64 hex digits and a NUL to
  * hex; false if there are no anchors.  Runs under SPI.
  */
-static bool
-anchors_digest(bool read_only, char *hex)
+bool
+audit_anchors_digest(bool read_only, char *hex)
 {
 	int			n;
-	AnchorRow  *rows = read_anchors(read_only, &n);
+	AnchorRow  *rows = audit_read_anchors(read_only, &n);
 
-	return digest_anchors(rows, n, hex);
-}
-
-/* the first occurrence of needle in hay[0 .. len), or NULL */
-static const char *
-memmem_bytes(const char *hay, size_t len, const char *needle, size_t nlen)
-{
-	if (nlen == 0)
-		return hay;
-	for (size_t i = 0; i + nlen <= len; i++)
-	{
-		if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
-			return hay + i;
-	}
-	return NULL;
+	return audit_digest_anchors(rows, n, hex);
 }
 
 /* ---------------------------------------------------------------------
@@ -697,7 +674,7 @@ fnv1a32(uint32 h, const void *data, size_t len)
 #define FNV32_BASIS 2166136261u
 
 /* the first key of a tenant's region (tenant NULL: the batches without one) */
-static int64
+int64
 audit_tenant_key(const char *tenant, size_t len)
 {
 	uint32		h = tenant ? fnv1a32(FNV32_BASIS, tenant, len) : FNV32_BASIS;
@@ -705,7 +682,7 @@ audit_tenant_key(const char *tenant, size_t len)
 	return (int64) ((uint64) h << 32);
 }
 
-static int64
+int64
 audit_log_key(const char *tenant, size_t len, Oid table_oid, bool has_row_key, int64 row_key)
 {
 	uint32		low;
@@ -895,14 +872,14 @@ insert_index_entries(Relation rel, HeapTuple tup)
  * a DETACH invalidates the partition's relcache entry, which resets it.)
  */
 /* the name of the log's partition of tm's month, and the month after tm's */
-static void
-partition_name(const struct pg_tm *tm, char *name)
+void
+audit_partition_name(const struct pg_tm *tm, char *name)
 {
 	snprintf(name, NAMEDATALEN, "audit_batch_p%04d%02d", tm->tm_year, tm->tm_mon);
 }
 
-static void
-next_month(struct pg_tm *tm)
+void
+audit_next_month(struct pg_tm *tm)
 {
 	if (++tm->tm_mon > 12)
 	{
@@ -912,8 +889,8 @@ next_month(struct pg_tm *tm)
 }
 
 /* the partition of the log named name, or InvalidOid */
-static Oid
-log_partition(const char *name, Oid nsp, Oid parent)
+Oid
+audit_log_partition(const char *name, Oid nsp, Oid parent)
 {
 	Oid			oid = get_relname_relid(name, nsp);
 
@@ -941,24 +918,24 @@ partition_for(TimestampTz ts)
 		return part_oid;
 
 	/* catalog lookups below may process invalidations: keep our own copies */
-	lookup_oids();
+	audit_lookup_oids();
 	nsp = audit_nsp;
-	deflt = default_oid;
-	parent = log_oid;
+	deflt = audit_default_oid;
+	parent = audit_log_oid;
 
 	/* ts is the server's clock, or that of a signed delivered message */
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 		elog(ERROR, "timestamp out of range");
-	partition_name(&tm, name);
+	audit_partition_name(&tm, name);
 	tm.tm_mday = 1;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 	if (tm2timestamp(&tm, 0, NULL, &lo) != 0)
 		elog(ERROR, "timestamp out of range");
-	next_month(&tm);
+	audit_next_month(&tm);
 	if (tm2timestamp(&tm, 0, NULL, &hi) != 0)
 		elog(ERROR, "timestamp out of range");
 
-	oid = log_partition(name, nsp, parent);
+	oid = audit_log_partition(name, nsp, parent);
 	if (!OidIsValid(oid))
 		oid = deflt;
 
@@ -970,7 +947,7 @@ partition_for(TimestampTz ts)
 	 * table of that name is not a partition of the log (a detached one: the
 	 * DBA's, which audit_maintain() does not replace; lint() reports it).
 	 */
-	partition_name(&tm, name);
+	audit_partition_name(&tm, name);
 	next_part_missing = !OidIsValid(get_relname_relid(name, nsp));
 	next_part_checked = ts;
 	if (next_part_missing)
@@ -993,13 +970,13 @@ audit_next_partition_missing(TimestampTz ts)
 	fsec_t		fsec;
 	char		name[NAMEDATALEN];
 
-	lookup_oids();
-	if (!OidIsValid(log_oid))
+	audit_lookup_oids();
+	if (!OidIsValid(audit_log_oid))
 		return false;
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 		return false;
-	next_month(&tm);
-	partition_name(&tm, name);
+	audit_next_month(&tm);
+	audit_partition_name(&tm, name);
 	return !OidIsValid(get_relname_relid(name, audit_nsp));
 }
 
@@ -1057,7 +1034,7 @@ log_writer_open(LogWriter *w, TimestampTz ts)
 	}
 	if (rel == NULL)
 		elog(ERROR, "could not open a partition of tenant_rls.audit_batch");
-	check_batch_desc(RelationGetDescr(rel), RelationGetRelationName(rel));
+	audit_check_batch_desc(RelationGetDescr(rel), RelationGetRelationName(rel));
 
 	old = MemoryContextSwitchTo(w->cxt);
 	w->rel = rel;
@@ -1141,8 +1118,8 @@ head_logged_at(HeapTuple tup, TupleDesc desc)
 }
 
 /* the lock of a tenant's chain (key "": the entries without tenant) */
-static uint64
-chain_lock_tag(const char *key, LOCKTAG *tag)
+uint64
+audit_chain_lock_tag(const char *key, LOCKTAG *tag)
 {
 	uint64		h = hash_bytes_extended((const unsigned char *) key, strlen(key),
 										UINT64CONST(0x74656e616e74));
@@ -1165,7 +1142,7 @@ static void
 lock_tenant_chain(const char *key)
 {
 	LOCKTAG		tag;
-	uint64		h = chain_lock_tag(key, &tag);
+	uint64		h = audit_chain_lock_tag(key, &tag);
 	TimestampTz deadline;
 
 	if (!delivering)
@@ -1226,8 +1203,8 @@ chain_lock_limit(void)
 	return Max(max_locks_per_xact, 16);
 }
 
-static bool
-all_chains_locked(Oid chains)
+bool
+audit_all_chains_locked(Oid chains)
 {
 	LOCKTAG		tag;
 
@@ -1238,7 +1215,7 @@ all_chains_locked(Oid chains)
 /*
  * Lock the chain table in mode and return its oid; the delivery worker waits
  * a bounded time.  (Taking a lock processes invalidations, which may reset
- * chain_oid: use the oid returned.)
+ * audit_chain_oid: use the oid returned.)
  */
 static Oid
 lock_chain_table(LOCKMODE mode)
@@ -1246,8 +1223,8 @@ lock_chain_table(LOCKMODE mode)
 	TimestampTz deadline;
 	Oid			chains;
 
-	lookup_oids();
-	chains = chain_oid;
+	audit_lookup_oids();
+	chains = audit_chain_oid;
 	if (!delivering)
 	{
 		LockRelationOid(chains, mode);
@@ -1296,7 +1273,7 @@ read_head(Relation rel, const char *key, int64 *seq, uint8 *hash, TimestampTz *l
 		d = heap_getattr(tup, CHAIN_ATT_SEQ, RelationGetDescr(rel), &isnull);
 		*seq = isnull ? 0 : DatumGetInt64(d);
 		d = heap_getattr(tup, CHAIN_ATT_HASH, RelationGetDescr(rel), &isnull);
-		if (isnull || !get_hash(d, hash))
+		if (isnull || !audit_get_hash(d, hash))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("audit chain head of tenant \"%s\" is corrupted", key),
@@ -1543,7 +1520,7 @@ read_head_hinted(Relation rel, const char *key, int64 *seq, uint8 *hash, Timesta
 			{
 				*seq = DatumGetInt64(d);
 				d = heap_getattr(&tuple, CHAIN_ATT_HASH, desc, &isnull);
-				ok = !isnull && get_hash(d, hash);
+				ok = !isnull && audit_get_hash(d, hash);
 				*logged_at = head_logged_at(&tuple, desc);
 				*tid = tuple.t_self;
 			}
@@ -1744,23 +1721,19 @@ static int	deferred_level = 0;
 /* audit_purge() ran in this transaction: everything is written immediately */
 static bool xact_purged = false;
 
-/*
- * The digests of the anchors the audit_purge() calls of this transaction
- * recorded in their PURGE entries (written at commit, so not in the log
- * yet), the last first, each with the (sub)transaction level that made it:
- * a later purge checks the anchors against the last one (review rev39c: it
- * checked nothing, and anchors forged between the two were recorded as
- * genuine).  Those of an aborted subtransaction go with it, as its PURGE
- * entry does (a purge rolled back to a savepoint, then anchors forged to its
- * digest, passed).  In TopTransactionContext; NIL at transaction end.
- */
-typedef struct XactAnchors
+/* for audit_purge(): has this transaction deferred entries? */
+bool
+audit_chain_deferring(void)
 {
-	int			level;
-	bool		have;			/* false: there were no anchors */
-	char		hex[2 * AUDIT_HASH_LEN + 1];
-} XactAnchors;
-static List *xact_anchors = NIL;
+	return xact_deferred;
+}
+
+/* audit_purge() runs: the rest of this transaction writes immediately */
+void
+audit_chain_purging(void)
+{
+	xact_purged = true;
+}
 
 /*
  * The end of this backend's last commit record that deferred batches, and
@@ -1948,8 +1921,8 @@ chain_write_heads(void)
 			continue;
 		if (rel == NULL)
 		{
-			lookup_oids();
-			rel = table_open(chain_oid, RowExclusiveLock);
+			audit_lookup_oids();
+			rel = table_open(audit_chain_oid, RowExclusiveLock);
 		}
 		{
 			ItemPointerData tid = write_head(rel, cs->key, cs->seq, cs->hash, cs->logged_at,
@@ -2042,7 +2015,7 @@ chain_xact_callback(XactEvent event, void *arg)
 			pending_floor = 0;
 			deferred_level = 0;
 			xact_purged = false;
-			xact_anchors = NIL;	/* (its memory went with TopTransactionContext) */
+			audit_purge_xact_end();
 			/* (at abort its resource owner closes it) */
 			spill_file = -1;
 			spilled_order = NULL;
@@ -2213,24 +2186,7 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		deferred_level = (event == SUBXACT_EVENT_ABORT_SUB) ? 0 : level - 1;
 
 	/* the purges' digests: dropped with their PURGE entries, or the parent's */
-	while (xact_anchors != NIL && ((XactAnchors *) linitial(xact_anchors))->level >= level)
-	{
-		if (event == SUBXACT_EVENT_ABORT_SUB)
-			xact_anchors = list_delete_first(xact_anchors);
-		else
-		{
-			ListCell   *lc;
-
-			foreach(lc, xact_anchors)
-			{
-				XactAnchors *xa = lfirst(lc);
-
-				if (xa->level >= level)
-					xa->level = level - 1;
-			}
-			break;
-		}
-	}
+	audit_purge_subxact_end(event == SUBXACT_EVENT_ABORT_SUB, level);
 
 	/*
 	 * Pending entries: those of an aborted subtransaction are dropped, those
@@ -2392,8 +2348,8 @@ lock_chains_for(List *keys, bool early)
 	}
 	if (n <= chain_lock_limit())
 		return;
-	lookup_oids();
-	chains = chain_oid;		/* a lock processes invalidations: our own copy */
+	audit_lookup_oids();
+	chains = audit_chain_oid;		/* a lock processes invalidations: our own copy */
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ALL_CHAINS_TRY_MS);
 	while (!ConditionalLockRelationOid(chains, ShareRowExclusiveLock))
 	{
@@ -2443,7 +2399,7 @@ chain_state(const char *key)
 		 * tenant's chain, unless this transaction holds every chain.
 		 */
 		chains = lock_chain_table(RowExclusiveLock);
-		if (!all_chains_locked(chains))
+		if (!audit_all_chains_locked(chains))
 			lock_tenant_chain(key);
 		rel = table_open(chains, NoLock);
 		cs->existed = read_head_hinted(rel, key, &cs->seq, cs->hash, &cs->logged_at, &cs->tid) ||
@@ -2550,7 +2506,7 @@ write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level, const Bat
 	nulls[AB_PAYLOAD] = false;
 	batch_keys(pb, values, nulls);
 
-	batch_hash(cs->hash, values, nulls, hash);
+	audit_batch_hash(cs->hash, values, nulls, hash);
 	values[AB_PREV_HASH] = PointerGetDatum(make_bytea(cs->hash, AUDIT_HASH_LEN));
 	nulls[AB_PREV_HASH] = false;
 	values[AB_HASH] = PointerGetDatum(make_bytea(hash, AUDIT_HASH_LEN));
@@ -4796,1404 +4752,4 @@ audit_append_entry(const char *tenant, const char *context, const AuditTarget *t
 
 	if (pending_bytes > pending_floor + PENDING_FLUSH_BYTES)
 		flush_pending(level, true);
-}
-
-/* ---------------------------------------------------------------------
- * audit_verify(tenant text DEFAULT NULL)
- * ---------------------------------------------------------------------
- */
-#define BATCH_COLUMNS \
-	"logged_at, tenant, seq, table_oid, schema_name, table_name, txid, db_user, " \
-	"db_session_user, app_user, application_name, client_addr, context_tenant, entries, payload, " \
-	"row_key, row_keys, prev_hash, hash, audit_key"
-
-/*
- * (seq, hash) of key in table (audit_chain or audit_anchor); false if none.
- * logged_at (audit_chain only; NULL: not wanted) gets the head's logged_at,
- * DT_NOBEGIN when it has none.
- */
-static bool
-read_seq_hash(const char *table, const char *key, int64 *seq, uint8 *hash, TimestampTz *logged_at)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(key)};
-	char	   *sql = psprintf("SELECT seq, hash%s FROM tenant_rls.%s WHERE tenant OPERATOR(pg_catalog.=) $1",
-							   logged_at ? ", logged_at" : "", table);
-	bool		isnull;
-
-	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read tenant_rls.%s", table);
-	if (SPI_processed == 0)
-		return false;
-	*seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (!get_hash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), hash))
-		memset(hash, 0xff, AUDIT_HASH_LEN);
-	if (logged_at)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-
-		*logged_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
-	}
-	return true;
-}
-
-/*
- * misplaced: the lowest seq of the batches that name this tenant but are
- * stored outside its range of audit keys (0: none).  The chain is read
- * through that range, so such a batch -- moved from another chain, or slipped
- * in with a key of its own -- is reported here.
- */
-#define FUTURE_TOLERANCE_US	(INT64CONST(3600) * USECS_PER_SEC)
-
-/*
- * Why batches written between from and to (the dates of the batches around
- * them; from DT_NOBEGIN: unknown, to's month only) may be missing: a month
- * in that span whose partition of the log is gone.  Returns the text to
- * append to the reason ("; the log has no partition for 2026-10, ...") or
- * "".  A month without a partition whose batches went to the default
- * partition is named too: rows deleted from there read the same.
- */
-#define MISSING_PARTITIONS_NAMED 3
-
-static char *
-missing_partitions_note(TimestampTz from, TimestampTz to)
-{
-	struct pg_tm tm;
-	struct pg_tm last;
-	fsec_t		fsec;
-	StringInfoData buf;
-	int			named = 0;
-	int			more = 0;
-
-	lookup_oids();
-	if (!OidIsValid(log_oid) || TIMESTAMP_NOT_FINITE(to) ||
-		timestamp2tm(to, NULL, &last, &fsec, NULL, NULL) != 0)
-		return "";
-	if (TIMESTAMP_NOT_FINITE(from) || from > to ||
-		timestamp2tm(from, NULL, &tm, &fsec, NULL, NULL) != 0)
-		tm = last;
-
-	initStringInfo(&buf);
-	for (;;)
-	{
-		char		name[NAMEDATALEN];
-		Oid			oid;
-
-		partition_name(&tm, name);
-		oid = get_relname_relid(name, audit_nsp);
-		if (!OidIsValid(log_partition(name, audit_nsp, log_oid)))
-		{
-			if (named++ >= MISSING_PARTITIONS_NAMED)
-				more++;
-			else
-				appendStringInfo(&buf, "%s%04d-%02d (%s.%s %s)",
-								 named == 1 ? "; the log has no partition for " : ", ",
-								 tm.tm_year, tm.tm_mon, TENANT_RLS_SCHEMA, name,
-								 OidIsValid(oid) ? "is a table outside the log: it was detached"
-								 : "does not exist: it was dropped");
-		}
-		if (tm.tm_year > last.tm_year ||
-			(tm.tm_year == last.tm_year && tm.tm_mon >= last.tm_mon))
-			break;
-		next_month(&tm);
-	}
-	if (more > 0)
-		appendStringInfo(&buf, " and %d more month%s", more, more == 1 ? "" : "s");
-	return buf.data;
-}
-
-static void
-verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *store, TupleDesc outdesc)
-{
-	int64		expected = 1;
-	int64		count = 0;
-	int64		bad_seq = 0;
-	char	   *reason = NULL;
-	uint8		prev[AUDIT_HASH_LEN];
-	int64		head_seq;
-	uint8		head_hash[AUDIT_HASH_LEN];
-	bool		has_head;
-	bool		has_anchor;
-	TimestampTz head_logged_at = DT_NOBEGIN;
-	TimestampTz last_logged_at = DT_NOBEGIN;	/* of the last batch read (none: DT_NOBEGIN) */
-	TimestampTz verify_now = GetCurrentTimestamp();
-	Portal		portal;
-	Oid			argtypes[3] = {TEXTOID, INT8OID, INT8OID};
-	Datum		args[3];
-	Datum		out[5];
-	bool		outnull[5] = {false, false, false, false, false};
-	int64		region = audit_tenant_key(key, strlen(key));
-
-	int64		aseq = 0;
-
-	memset(prev, 0, sizeof(prev));
-	has_anchor = read_seq_hash("audit_anchor", key, &aseq, prev, NULL);
-	if (has_anchor)
-		expected = aseq + 1;
-	has_head = read_seq_hash("audit_chain", key, &head_seq, head_hash, &head_logged_at);
-
-	/* the tenant's region of the key index, then the tenant itself */
-	args[0] = CStringGetTextDatum(key);
-	args[1] = Int64GetDatum(region);
-	args[2] = Int64GetDatum(region + (int64) UINT64CONST(0xFFFFFFFF));
-	/* (key '': the batches without tenant and those of the tenant '') */
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT " BATCH_COLUMNS " FROM tenant_rls.audit_batch"
-									   " WHERE audit_key BETWEEN $2 AND $3"
-									   " AND COALESCE(tenant, '') OPERATOR(pg_catalog.=) $1 ORDER BY seq, logged_at",
-									   3, argtypes, args, NULL, true, 0);
-
-	while (reason == NULL)
-	{
-		SPI_cursor_fetch(portal, true, 1000);
-		if (SPI_processed == 0)
-			break;
-		check_batch_desc(SPI_tuptable->tupdesc, "audit_batch");
-		for (uint64 i = 0; i < SPI_processed && reason == NULL; i++)
-		{
-			Datum		values[AB_NATTS];
-			bool		nulls[AB_NATTS];
-			uint8		stored_prev[AUDIT_HASH_LEN];
-			uint8		stored_hash[AUDIT_HASH_LEN];
-			uint8		computed[AUDIT_HASH_LEN];
-			int64		seq;
-
-			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
-			count += nulls[AB_ENTRIES] ? 0 : DatumGetInt32(values[AB_ENTRIES]);
-			seq = DatumGetInt64(values[AB_SEQ]);
-			if (seq < expected)
-			{
-				bad_seq = seq;
-				reason = psprintf("batch %lld repeats or precedes batch %lld: a batch was inserted or reordered",
-								  (long long) seq, (long long) (expected - 1));
-				break;
-			}
-			if (seq > expected)
-			{
-				bad_seq = expected;
-				reason = (seq == expected + 1)
-					? psprintf("batch %lld is missing: it was deleted%s", (long long) expected,
-							   missing_partitions_note(last_logged_at,
-													   DatumGetTimestampTz(values[AB_LOGGED_AT])))
-					: psprintf("batches %lld to %lld are missing: they were deleted%s",
-							   (long long) expected, (long long) (seq - 1),
-							   missing_partitions_note(last_logged_at,
-													   DatumGetTimestampTz(values[AB_LOGGED_AT])));
-				break;
-			}
-			if (nulls[AB_PREV_HASH] || !get_hash(values[AB_PREV_HASH], stored_prev) ||
-				memcmp(stored_prev, prev, AUDIT_HASH_LEN) != 0)
-			{
-				bad_seq = seq;
-				reason = psprintf("batch %lld does not follow the batch before it (prev_hash differs): batches were reordered, replaced or inserted",
-								  (long long) seq);
-				break;
-			}
-			batch_hash(prev, values, nulls, computed);
-			if (nulls[AB_HASH] || !get_hash(values[AB_HASH], stored_hash) ||
-				memcmp(stored_hash, computed, AUDIT_HASH_LEN) != 0)
-			{
-				bad_seq = seq;
-				reason = psprintf("batch %lld was modified: its hash does not match its contents",
-								  (long long) seq);
-				break;
-			}
-			if (nulls[AB_AUDIT_KEY] ||
-				DatumGetInt64(values[AB_AUDIT_KEY]) !=
-				audit_log_key(key, strlen(key), DatumGetObjectId(values[AB_TABLE_OID]), !nulls[AB_ROW_KEY],
-							  nulls[AB_ROW_KEY] ? 0 : DatumGetInt64(values[AB_ROW_KEY])))
-			{
-				bad_seq = seq;
-				reason = psprintf("batch %lld was modified: its audit_key does not match its tenant, table and row key",
-								  (long long) seq);
-				break;
-			}
-			/*
-			 * Dated more than an hour ahead of the clock: no writer does that
-			 * (a batch is dated at its writer's commit, at least the batch
-			 * before it), but a chain head whose logged_at was moved into the
-			 * future dates every later batch there, and the hash of each
-			 * covers that date (review rev21c).  (An hour: a server clock set
-			 * back by less does not raise a false alarm.)
-			 */
-			if (DatumGetTimestampTz(values[AB_LOGGED_AT]) > verify_now + FUTURE_TOLERANCE_US)
-			{
-				bad_seq = seq;
-				reason = psprintf("batch %lld is dated in the future (%s): the chain head's logged_at was modified before it was written",
-								  (long long) seq, timestamptz_to_str(DatumGetTimestampTz(values[AB_LOGGED_AT])));
-				break;
-			}
-			/*
-			 * Dated before the batch before it: no writer does that either
-			 * (write_batch() dates a batch at least at its chain head's
-			 * logged_at), and audit_purge() relies on it: a genuine anchor
-			 * older than its cut means every batch before it was older too.
-			 * Batches backdated with their hashes recomputed (review rev39c).
-			 */
-			if (!TIMESTAMP_IS_NOBEGIN(last_logged_at) &&
-				DatumGetTimestampTz(values[AB_LOGGED_AT]) < last_logged_at)
-			{
-				bad_seq = seq;
-				reason = psprintf("batch %lld is dated before the batch before it (%s): batches were backdated",
-								  (long long) seq, timestamptz_to_str(DatumGetTimestampTz(values[AB_LOGGED_AT])));
-				break;
-			}
-			memcpy(prev, stored_hash, AUDIT_HASH_LEN);
-			last_logged_at = DatumGetTimestampTz(values[AB_LOGGED_AT]);
-			expected++;
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-
-	if (reason == NULL)
-	{
-		/*
-		 * A chain with batches or with an anchor has a head: heads are never
-		 * purged, so an anchored chain whose head is gone had its later
-		 * batches (if any) and its head deleted.
-		 */
-		if (!has_head && (count > 0 || has_anchor))
-		{
-			bad_seq = expected - 1;
-			reason = pstrdup("the chain head of this tenant is missing from tenant_rls.audit_chain");
-		}
-		else if (has_head && head_seq > expected - 1)
-		{
-			bad_seq = expected;
-			reason = (head_seq == expected)
-				? psprintf("batch %lld (the last one) is missing: it was deleted%s", (long long) expected,
-						   missing_partitions_note(last_logged_at, head_logged_at))
-				: psprintf("batches %lld to %lld (the last ones) are missing: they were deleted%s",
-						   (long long) expected, (long long) head_seq,
-						   missing_partitions_note(last_logged_at, head_logged_at));
-		}
-		else if (has_head && head_seq < expected - 1)
-		{
-			/* batches past the head: the first of them is the odd one (review rev31a) */
-			bad_seq = head_seq + 1;
-			reason = psprintf("batch %lld follows the chain head (batch %lld): it was inserted, or the head was modified",
-							  (long long) (head_seq + 1), (long long) head_seq);
-		}
-		else if (has_head && memcmp(head_hash, prev, AUDIT_HASH_LEN) != 0)
-		{
-			bad_seq = head_seq;
-			reason = psprintf("the chain head (batch %lld) does not match the last batch: the head or the last batches were modified",
-							  (long long) head_seq);
-		}
-
-		/*
-		 * The head's logged_at is the last batch's: the next batch is never
-		 * logged earlier, so a head moved into the future would date every
-		 * later batch of the tenant there, unseen (review rev21c).  A head
-		 * is always written with its batch's logged_at: one set to NULL
-		 * was modified too (review rev31a).
-		 */
-		else if (has_head && !TIMESTAMP_IS_NOBEGIN(last_logged_at) && head_logged_at != last_logged_at)
-		{
-			bad_seq = head_seq;
-			reason = psprintf("the chain head (batch %lld) was modified: its logged_at is not that of the last batch",
-							  (long long) head_seq);
-		}
-	}
-
-	/*
-	 * (At the same seq as a batch found missing it is that batch, moved out
-	 * of this tenant's range: review rev31a.)
-	 */
-	if (misplaced > 0 && (reason == NULL || misplaced <= bad_seq))
-	{
-		bad_seq = misplaced;
-		reason = psprintf("batch %lld is stored outside this tenant's range of audit keys: it was moved from another chain or inserted",
-						  (long long) misplaced);
-	}
-
-	/* where the chain starts is itself in doubt: that comes first */
-	if (has_anchor && !anchors_ok)
-	{
-		/* what else was found stays in the reason (review rev36a) */
-		char	   *also = reason;
-
-		bad_seq = aseq;
-		reason = psprintf("the purge anchor of this chain (batch %lld) is not among those the last purge recorded: anchors were added, changed or deleted, or the PURGE entry that recorded them is gone (audit_verify('') checks it), and batches up to it may have been deleted%s%s",
-						  (long long) aseq, also ? "; also: " : "", also ? also : "");
-	}
-
-	if (key[0] == '\0')
-		outnull[0] = true;
-	else
-		out[0] = CStringGetTextDatum(key);
-	out[1] = BoolGetDatum(reason == NULL);
-	out[2] = Int64GetDatum(count);
-	if (reason == NULL)
-	{
-		outnull[3] = true;
-		outnull[4] = true;
-	}
-	else
-	{
-		out[3] = Int64GetDatum(bad_seq);
-		out[4] = CStringGetTextDatum(reason);
-	}
-	tuplestore_putvalues(store, outdesc, out, outnull);
-}
-
-/*
- * Is this digest of the anchors (have false: there are none) the one the
- * last purge recorded?  verify_anchors() below: are the anchors, as they
- * are, those the last purge recorded?  The last PURGE entry is the last batch of the chain without tenant about
- * tenant_rls.audit_log (its own integrity is that chain's, checked by
- * audit_verify() and audit_verify('')); its document holds
- * "anchors": "<hex>" (or null: there were none).  The payload is searched,
- * not decoded, so a damaged one cannot make verification fail; one without
- * the field does not match.  read_only: with the caller's snapshot (false:
- * a new one, which audit_purge() needs after taking its locks: with the
- * snapshot of its statement, anchors forged by a data-modifying WITH of that
- * statement were not seen, and then recorded as genuine (review rev39c)).
- */
-static bool
-digest_is_recorded(bool have, const char *hex, bool read_only)
-{
-	int64		region = audit_tenant_key("", 0);
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		args[2] = {Int64GetDatum(region), Int64GetDatum(region + (int64) UINT64CONST(0xFFFFFFFF))};
-	bytea	   *payload;
-	bool		isnull;
-	Datum		d;
-	const char *field = "\"anchors\": ";
-	char	   *want;
-	bool		ok;
-
-	if (SPI_execute_with_args("SELECT payload FROM tenant_rls.audit_batch"
-							  " WHERE audit_key BETWEEN $1 AND $2 AND tenant IS NULL"
-							  " AND schema_name OPERATOR(pg_catalog.=) 'tenant_rls'"
-							  " AND table_name OPERATOR(pg_catalog.=) 'audit_log'"
-							  " ORDER BY seq DESC LIMIT 1",
-							  2, argtypes, args, NULL, read_only, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the audit log");
-	if (SPI_processed == 0)
-	{
-		SPI_freetuptable(SPI_tuptable);
-		return !have;			/* anchors without any purge recorded */
-	}
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	payload = isnull ? NULL : DatumGetByteaPP(d);
-	want = have ? psprintf("%s\"%s\"", field, hex) : psprintf("%snull", field);
-	ok = false;
-	if (payload != NULL)
-	{
-		/* the last purge's document: two purges of a transaction share a batch */
-		const char *p = VARDATA_ANY(payload);
-		size_t		len = VARSIZE_ANY_EXHDR(payload);
-		const char *last = NULL;
-		const char *f;
-
-		while ((f = memmem_bytes(p, len, field, strlen(field))) != NULL)
-		{
-			last = f;
-			len -= (f + 1) - p;
-			p = f + 1;
-		}
-		ok = last != NULL &&
-			(size_t) ((VARDATA_ANY(payload) + VARSIZE_ANY_EXHDR(payload)) - last) >= strlen(want) &&
-			memcmp(last, want, strlen(want)) == 0;
-	}
-	SPI_freetuptable(SPI_tuptable);
-	return ok;
-}
-
-static bool
-verify_anchors(bool read_only)
-{
-	char		hex[2 * AUDIT_HASH_LEN + 1];
-	bool		have = anchors_digest(read_only, hex);
-
-	return digest_is_recorded(have, hex, read_only);
-}
-
-/* _audit_anchors_recorded(): verify_anchors(), for audit_verify_head() */
-Datum
-tenant_rls_audit_anchors_recorded(PG_FUNCTION_ARGS)
-{
-	bool		ok;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ok = verify_anchors(true);
-	SPI_finish();
-	PG_RETURN_BOOL(ok);
-}
-
-Datum
-tenant_rls_audit_verify(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	/*
-	 * The tenants and, per tenant, the first batch stored outside its range of
-	 * keys: one scan of the log for every tenant, or of one tenant's batches.
-	 */
-#define MISPLACED \
-	"CASE WHEN audit_key OPERATOR(pg_catalog.<) tenant_rls.audit_tenant_key(COALESCE(tenant, ''))" \
-	" OR audit_key OPERATOR(pg_catalog.>) (tenant_rls.audit_tenant_key(COALESCE(tenant, '')) OPERATOR(pg_catalog.+) 4294967295)" \
-	" THEN seq END"
-	if (!PG_ARGISNULL(0))
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		args[1] = {PG_GETARG_DATUM(0)};
-
-		if (SPI_execute_with_args("SELECT $1, pg_catalog.min(" MISPLACED ")"
-								  " FROM tenant_rls.audit_batch"
-								  " WHERE COALESCE(tenant, '') OPERATOR(pg_catalog.=) $1",
-								  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read the audit log");
-	}
-	else if (SPI_execute("SELECT t, pg_catalog.min(m) FROM ("
-						 " SELECT tenant AS t, NULL::pg_catalog.int8 AS m FROM tenant_rls.audit_chain"
-						 " UNION ALL SELECT COALESCE(tenant, ''), " MISPLACED " FROM tenant_rls.audit_batch"
-						 " UNION ALL SELECT tenant, NULL FROM tenant_rls.audit_anchor) s"
-						 " GROUP BY t ORDER BY t COLLATE \"C\"", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list the tenants of the audit log");
-#undef MISPLACED
-	{
-		/* copied out: verify_one() runs queries of its own */
-		uint64		n = SPI_processed;
-		bool		anchors_ok = true;
-		char	  **keys = palloc(sizeof(char *) * (n + 1));
-		int64	   *misplaced = palloc(sizeof(int64) * (n + 1));
-
-		for (uint64 i = 0; i < n; i++)
-		{
-			bool		isnull;
-			Datum		m = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
-
-			keys[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-			misplaced[i] = isnull ? 0 : DatumGetInt64(m);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		anchors_ok = verify_anchors(true);
-		for (uint64 i = 0; i < n; i++)
-			verify_one(keys[i], misplaced[i], anchors_ok, rsinfo->setResult, rsinfo->setDesc);
-	}
-
-	SPI_finish();
-	return (Datum) 0;
-}
-
-/* ---------------------------------------------------------------------
- * audit_purge(before timestamptz)
- * ---------------------------------------------------------------------
- */
-/*
- * Are these anchors those the last purge recorded: this transaction's last
- * one (its PURGE entry is not in the log yet), or the log's last PURGE entry?
- */
-static bool
-anchors_as_recorded(const AnchorRow *rows, int n)
-{
-	char		hex[2 * AUDIT_HASH_LEN + 1];
-	bool		have = digest_anchors(rows, n, hex);
-
-	if (xact_anchors != NIL)
-	{
-		XactAnchors *xa = linitial(xact_anchors);
-
-		return have == xa->have && (!have || strcmp(hex, xa->hex) == 0);
-	}
-	return digest_is_recorded(have, hex, false);
-}
-
-/*
- * The anchors after a purge: before's, each raised to the purge's new anchor
- * of its chain where that is later (as the INSERT ... ON CONFLICT of
- * record_purge_anchors() does).  Both in tenant order ("C": strcmp).
- */
-static AnchorRow *
-merge_anchors(const AnchorRow *before, int nbefore, const AnchorRow *added, int nadded, int *n)
-{
-	AnchorRow  *out = palloc0(sizeof(AnchorRow) * (nbefore + nadded + 1));
-	int			i = 0,
-				j = 0;
-
-	*n = 0;
-	while (i < nbefore || j < nadded)
-	{
-		int			c = (i >= nbefore) ? 1 : (j >= nadded) ? -1 : strcmp(before[i].tenant, added[j].tenant);
-
-		if (c < 0)
-			out[(*n)++] = before[i++];
-		else if (c > 0)
-			out[(*n)++] = added[j++];
-		else
-		{
-			out[(*n)++] = (added[j].seq > before[i].seq) ? added[j] : before[i];
-			i++;
-			j++;
-		}
-	}
-	return out;
-}
-
-/*
- * The batch that becomes each chain's purge anchor (the last one a purge
- * removes) must be as its writer hashed it.  The anchor is where
- * audit_verify() starts the chain afterwards, and the purge picks batches by
- * logged_at: a superuser who moved a tenant's recent batches into the purged
- * range (logged_at edited, which changes no stored hash) would otherwise have
- * them removed by a genuine purge, and the chain would verify from the
- * anchor on (review rev39b).  The hash covers logged_at, and logged_at never
- * goes back along a chain, so a genuine anchor older than "before" means
- * every batch before it was older too; an anchor whose hash was recomputed
- * no longer links to the batch after it (audit_verify() reports that), or,
- * when it was the last one, differs from a head exported before
- * (audit_verify_head()).  srcfull selects (chain key t, seq, tableoid r,
- * ctid c) of what goes ($1: before): the last batch of each chain is found
- * by its chain key and seq (a hash aggregate, no sort of what goes), then
- * read whole by its ctid, checked, and recorded as the chain's anchor: the
- * batches checked are the batches recorded.
- */
-static AnchorRow *
-record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args, int *nadded)
-{
-	char	   *sql = psprintf("WITH s AS MATERIALIZED (%s),"
-							   " a AS (SELECT t, pg_catalog.max(seq) AS m FROM s GROUP BY t),"
-							   " w AS MATERIALIZED (SELECT s.r, s.c FROM s JOIN a ON s.t OPERATOR(pg_catalog.=) a.t"
-							   " AND s.seq OPERATOR(pg_catalog.=) a.m)"
-							   " SELECT " BATCH_COLUMNS " FROM tenant_rls.audit_batch b"
-							   " WHERE b.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT w.c FROM w))"
-							   " AND (b.tableoid, b.ctid) IN (SELECT w.r, w.c FROM w)"
-							   " ORDER BY COALESCE(b.tenant, ''), b.seq", srcfull);
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "audit purge anchors",
-												 ALLOCSET_DEFAULT_SIZES);
-	SPITupleTable *tuptable;
-	uint64		n;
-	int			nanchors = 0;
-	Datum	   *keys;
-	Datum	   *seqs;
-	Datum	   *hashes;
-	AnchorRow  *rows;
-	char	   *last_key = NULL;
-	Oid			types[3] = {TEXTARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
-	Datum		arrays[3];
-
-	/* a new snapshot, taken after the purge's locks: what the DELETE sees */
-	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the batches to purge");
-	tuptable = SPI_tuptable;
-	n = SPI_processed;
-	check_batch_desc(tuptable->tupdesc, "audit_batch");
-	rows = palloc0(sizeof(AnchorRow) * (n + 1));
-	for (uint64 i = 0; i < n; i++)
-	{
-		Datum		values[AB_NATTS];
-		bool		nulls[AB_NATTS];
-		uint8		stored_prev[AUDIT_HASH_LEN];
-		uint8		stored_hash[AUDIT_HASH_LEN];
-		uint8		computed[AUDIT_HASH_LEN];
-		bool		ok = false;
-		char	   *key;
-		const char *chain;
-		MemoryContext old;
-
-		heap_deform_tuple(tuptable->vals[i], tuptable->tupdesc, values, nulls);
-		key = nulls[AB_TENANT] ? pstrdup("") : TextDatumGetCString(values[AB_TENANT]);
-		chain = nulls[AB_TENANT] ? "the chain without tenant" : psprintf("tenant %s", quote_literal_cstr(key));
-		old = MemoryContextSwitchTo(rowcxt);	/* the detoasted payload */
-		if (!nulls[AB_PREV_HASH] && get_hash(values[AB_PREV_HASH], stored_prev) &&
-			!nulls[AB_HASH] && get_hash(values[AB_HASH], stored_hash))
-		{
-			batch_hash(stored_prev, values, nulls, computed);
-			ok = memcmp(stored_hash, computed, AUDIT_HASH_LEN) == 0;
-		}
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(rowcxt);
-		if (!ok)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("batch %lld of %s, the last one of its chain the purge would remove, was modified",
-							(long long) DatumGetInt64(values[AB_SEQ]), chain),
-					 errdetail("Its hash does not match its contents. A purge starts each chain anew after the last batch it removes: it would record a modified batch as genuine, and batches moved into the purged range by an edit of their logged_at would no longer be missed."),
-					 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see what was changed, and put the batches back from a backup before purging.")));
-		/*
-		 * A copy of the last batch (audit_verify() reports it) counts once;
-		 * two different batches with its seq, each consistent, leave the
-		 * chain's start in doubt.
-		 */
-		if (last_key != NULL && strcmp(last_key, key) == 0)
-		{
-			bytea	   *h = DatumGetByteaPP(values[AB_HASH]);
-
-			if (VARSIZE_ANY_EXHDR(h) != VARSIZE_ANY_EXHDR(rows[nanchors - 1].hash) ||
-				memcmp(VARDATA_ANY(h), VARDATA_ANY(rows[nanchors - 1].hash), VARSIZE_ANY_EXHDR(h)) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("batch %lld of %s, the last one of its chain the purge would remove, is in the log twice with different contents",
-								(long long) DatumGetInt64(values[AB_SEQ]), chain),
-						 errdetail("A purge starts each chain anew after the last batch it removes, and cannot tell which of the two is genuine."),
-						 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see what was changed, and put the batches back from a backup before purging.")));
-			continue;
-		}
-		last_key = key;
-		rows[nanchors].tenant = key;
-		rows[nanchors].seq = DatumGetInt64(values[AB_SEQ]);
-		rows[nanchors].hash = DatumGetByteaPCopy(values[AB_HASH]);
-		nanchors++;
-	}
-	SPI_freetuptable(tuptable);
-	MemoryContextDelete(rowcxt);
-
-	keys = palloc(sizeof(Datum) * (nanchors + 1));
-	seqs = palloc(sizeof(Datum) * (nanchors + 1));
-	hashes = palloc(sizeof(Datum) * (nanchors + 1));
-	for (int i = 0; i < nanchors; i++)
-	{
-		keys[i] = CStringGetTextDatum(rows[i].tenant);
-		seqs[i] = Int64GetDatum(rows[i].seq);
-		hashes[i] = PointerGetDatum(rows[i].hash);
-	}
-	arrays[0] = PointerGetDatum(construct_array(keys, nanchors, TEXTOID, -1, false, TYPALIGN_INT));
-	arrays[1] = PointerGetDatum(construct_array(seqs, nanchors, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	arrays[2] = PointerGetDatum(construct_array(hashes, nanchors, BYTEAOID, -1, false, TYPALIGN_INT));
-	if (SPI_execute_with_args("INSERT INTO tenant_rls.audit_anchor AS a (tenant, seq, hash, purged_at)"
-							  " SELECT u.t, u.s, u.h, pg_catalog.now() FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) u(t, s, h)"
-							  " ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
-							  " purged_at = excluded.purged_at WHERE a.seq OPERATOR(pg_catalog.<) excluded.seq",
-							  3, types, arrays, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record the audit anchors");
-	*nadded = nanchors;
-	return rows;
-}
-
-/*
- * Into SPI_tuptable: the partitions to drop whole, those whose range ends at
- * or before "before" ($1): by their bounds, not their names (a partition
- * renamed to an older month's name would have been dropped with its recent
- * batches, and the anchors moved past them: verification passed).  A
- * partition whose upper bound is MAXVALUE, or the default one, never goes
- * whole.  The bound is printed and read back as text: under ISO and UTC
- * (with DateStyle Postgres and TimeZone Europe/Dublin it printed "IST", read
- * back as Israel time, and a partition whose range ended after "before" was
- * dropped).
- */
-static void
-list_purge_partitions(Oid *argtypes, Datum *args)
-{
-	int			guc_level = NewGUCNestLevel();
-
-	(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_execute_with_args("SELECT n.nspname::text, c.relname::text, c.oid FROM pg_catalog.pg_inherits i"
-							  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
-							  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
-							  " WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass"
-							  " AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')"
-							  "     ::pg_catalog.timestamptz OPERATOR(pg_catalog.<=) $1"
-							  " ORDER BY 2, 1",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list the partitions of the audit log");
-	AtEOXact_GUC(true, guc_level);
-}
-
-/*
- * Queue for a lock on the log (or, tag not NULL, that lock) for at most
- * timeout_ms (a subtransaction with its own lock_timeout); false if that ran
- * out.
- */
-static bool
-queue_for_lock(Oid relid, LOCKMODE mode, const LOCKTAG *tag, int timeout_ms)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool got = false;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		int			level = NewGUCNestLevel();
-
-		(void) set_config_option("lock_timeout", psprintf("%d", timeout_ms), PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		if (tag != NULL)
-			(void) LockAcquire(tag, mode, false, false);
-		else
-			LockRelationOid(relid, mode);
-		AtEOXact_GUC(true, level);
-		ReleaseCurrentSubTransaction();	/* the lock goes to the transaction */
-		got = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		/* lock_timeout, or a deadlock detected meanwhile: try again later */
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
-			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	CurrentResourceOwner = oldowner;
-	return got;
-}
-
-/*
- * The chain of the entries without tenant, which audit_purge()'s PURGE entry
- * goes into at commit, without waiting, or (queue) queued for at most 200 ms:
- * the chain table in ROW EXCLUSIVE first, as every writer takes it
- * (chain_lock_limit()).  False: taken by another transaction (none of the
- * two is kept).  Tried only, the lock was never free at the instant of a
- * try under a steady stream of writers without tenant (review rev34d).
- */
-static bool
-purge_try_chain(Oid *chains_out, bool queue)
-{
-	LOCKTAG		tag;
-	Oid			chains;
-
-	lookup_oids();
-	chains = *chains_out = chain_oid;
-	if (!ConditionalLockRelationOid(chains, RowExclusiveLock))
-		return false;
-	if (all_chains_locked(chains))
-		return true;
-	(void) chain_lock_tag("", &tag);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL ||
-		(queue && queue_for_lock(InvalidOid, ExclusiveLock, &tag, 200)))
-		return true;
-	UnlockRelationOid(chains, RowExclusiveLock);
-	return false;
-}
-
-/*
- * ACCESS EXCLUSIVE on each of the partitions (oids) without waiting, or
- * (queue) queued for at most 200 ms once, for the first one that is taken;
- * false: one is taken (none kept).
- */
-static bool
-purge_try_partitions(List *oids, bool queue)
-{
-	ListCell   *lc;
-
-	foreach(lc, oids)
-	{
-		Oid			relid = lfirst_oid(lc);
-
-		if (ConditionalLockRelationOid(relid, AccessExclusiveLock))
-			continue;
-		if (queue && queue_for_lock(relid, AccessExclusiveLock, NULL, 200))
-		{
-			queue = false;
-			continue;
-		}
-		for (ListCell *l2 = list_head(oids); l2 != lc; l2 = lnext(oids, l2))
-			UnlockRelationOid(lfirst_oid(l2), AccessExclusiveLock);
-		return false;
-	}
-	return true;
-}
-
-/* the oids of the partitions list_purge_partitions() just listed */
-static List *
-purge_partition_oids(void)
-{
-	List	   *oids = NIL;
-
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		oids = lappend_oid(oids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-																SPI_tuptable->tupdesc, 3, &isnull)));
-	}
-	return oids;
-}
-
-/* the locks purge_lock_log() took */
-typedef struct PurgeLocks
-{
-	Oid			chains;			/* ROW EXCLUSIVE, and the chain without tenant */
-	Oid			log;			/* ACCESS EXCLUSIVE; InvalidOid: not taken */
-	Oid			def;			/* the default partition, in defmode */
-	LOCKMODE	defmode;
-	List	   *parts;			/* ACCESS EXCLUSIVE */
-} PurgeLocks;
-
-static void
-purge_release_chain(Oid chains)
-{
-	LOCKTAG		tag;
-
-	(void) chain_lock_tag("", &tag);
-	if (!all_chains_locked(chains))
-		LockRelease(&tag, ExclusiveLock, false);
-	UnlockRelationOid(chains, RowExclusiveLock);
-}
-
-static void
-purge_release(const PurgeLocks *held)
-{
-	ListCell   *lc;
-	ResourceOwner save_owner = CurrentResourceOwner;
-
-	CurrentResourceOwner = CurTransactionResourceOwner;	/* (purge_lock_log()) */
-	foreach(lc, held->parts)
-		UnlockRelationOid(lfirst_oid(lc), AccessExclusiveLock);
-	UnlockRelationOid(held->def, held->defmode);
-	if (OidIsValid(held->log))
-		UnlockRelationOid(held->log, AccessExclusiveLock);
-	purge_release_chain(held->chains);
-	CurrentResourceOwner = save_owner;
-}
-
-/*
- * How audit_purge() locks the chain its PURGE entry goes into (that of the
- * entries without tenant), the log (ACCESS EXCLUSIVE), its default
- * partition (SHARE ROW EXCLUSIVE; ACCESS EXCLUSIVE when it drops partitions,
- * as DROP TABLE of a partition takes it there: queued for it while holding
- * the log, it waited for any reader of the default partition, review
- * rev41c) and then the partitions it drops (parts: their oids; ACCESS
- * EXCLUSIVE, which a session reading one directly holds up: a COPY of it
- * for an archive, review rev41b): tries without waiting every 20 ms, and
- * about once a second queues for a lock of the log for at most 200 ms.
- * Under a steady stream of short reads the log is never free at the instant
- * of a try, but a queued request is granted once the reads ahead of it end;
- * queued behind a transaction that stays open, it makes the other readers
- * wait 200 ms at most, not until that transaction ends.  It never waits for
- * one lock while holding another, except for those 200 ms: holding the
- * default partition's lock while waiting for the log's stalled every
- * audited write that goes there (rev24f), and the reverse every reader; and
- * the chain, taken at commit while holding the log, waited for a prepared
- * transaction that wrote an entry without tenant, with every tenant's reads
- * of the log queued behind the purge (review rev33a).  lock_timeout, if
- * set, bounds the whole wait (55P03); a cancel or statement_timeout ends it.
- */
-static void
-purge_lock_log(bool with_log, List *parts, PurgeLocks *held, TimestampTz start)
-{
-	LOCKMODE	defmode = with_log ? AccessExclusiveLock : ShareRowExclusiveLock;
-	ResourceOwner save_owner = CurrentResourceOwner;
-
-	/*
-	 * The locks belong to the transaction's resource owner, which those won
-	 * by queue_for_lock() (in a subtransaction) go to: let go by a statement's
-	 * owner, they stayed held, with a warning (review rev41d: the log stayed
-	 * locked while the purge waited for its default partition).
-	 */
-	CurrentResourceOwner = CurTransactionResourceOwner;
-
-	for (int tries = 1;; tries++)
-	{
-		bool		queue = tries % 50 == 0;
-		const char *busy = "the audit chain of the entries without tenant";
-		Oid			chains;
-
-		if (purge_try_chain(&chains, queue))
-		{
-			Oid			log;
-			Oid			def;
-
-			/*
-			 * (the oids read once: taking a lock accepts invalidations,
-			 * which may reset the cached ones, review rev41c)
-			 */
-			lookup_oids();
-			log = log_oid;
-			def = default_oid;
-			busy = with_log ? "the audit log" : "its default partition";
-			if (!with_log ||
-				ConditionalLockRelationOid(log, AccessExclusiveLock) ||
-				(queue && queue_for_lock(log, AccessExclusiveLock, NULL, 200)))
-			{
-				busy = "its default partition";
-				if (ConditionalLockRelationOid(def, defmode) ||
-					(queue && queue_for_lock(def, defmode, NULL, 200)))
-				{
-					busy = "a partition of the audit log that it drops";
-					if (purge_try_partitions(parts, queue))
-					{
-						held->chains = chains;
-						held->log = with_log ? log : InvalidOid;
-						held->def = def;
-						held->defmode = defmode;
-						held->parts = parts;
-						CurrentResourceOwner = save_owner;
-						return;
-					}
-					UnlockRelationOid(def, defmode);
-				}
-				if (with_log)
-					UnlockRelationOid(log, AccessExclusiveLock);
-			}
-			purge_release_chain(chains);
-		}
-		if (LockTimeout > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(), LockTimeout))
-			ereport(ERROR,
-					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-					 errmsg("could not lock the audit log to purge it within lock_timeout (%d ms)",
-							LockTimeout),
-					 errdetail("Open transactions use %s; audit_purge() waits for them without making other readers or writers wait long behind it (a prepared transaction: see pg_prepared_xacts).",
-							   busy),
-					 errhint("Retry later, or with a longer lock_timeout (0: until they end).")));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 20, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-Datum
-tenant_rls_audit_purge(PG_FUNCTION_ARGS)
-{
-	TimestampTz before;
-	volatile int64 entries = 0;
-	List	   *volatile parts = NIL;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("before must not be null"),
-				 errhint("Pass the time before which entries are removed, e.g. now() - interval '1 year'.")));
-	before = PG_GETARG_TIMESTAMPTZ(0);
-	if (before > GetCurrentTransactionStartTimestamp())
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot purge audit entries of the future"),
-				 errhint("Pass a time in the past.")));
-
-
-	/*
-	 * What goes, the anchors and their digest must be read after the locks
-	 * below are taken, each query with a snapshot of its own.  With the
-	 * transaction's snapshot they were read as of before a purge that
-	 * committed meanwhile: the PURGE entry recorded a stale digest of the
-	 * anchors, and audit_verify() then failed every anchored chain.
-	 */
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-				 errmsg("audit_purge() cannot run in a %s transaction",
-						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
-				 errdetail("It reads the log after locking it, which needs a new snapshot for each query."),
-				 errhint("Run it in a READ COMMITTED transaction (BEGIN ISOLATION LEVEL READ COMMITTED).")));
-
-	/*
-	 * The PURGE entry is written at commit, and immediately (xact_purged):
-	 * through the delivery worker it reached the log after the purge had
-	 * committed, and until then audit_verify() reported every anchored chain
-	 * tampered with.  Entries this transaction deferred before would be
-	 * chained after it.
-	 */
-	if (xact_deferred)
-		ereport(ERROR,
-				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-				 errmsg("audit_purge() cannot run in a transaction that has deferred audit entries"),
-				 errdetail("Its PURGE entry is written at commit, before the entries the delivery worker writes after the commit."),
-				 errhint("Run it in a transaction of its own.")));
-
-	audit_delivery_drain();
-	lookup_oids();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	xact_purged = true;
-	audit_purge_sanctioned = true;
-	PG_TRY();
-	{
-		Oid			argtypes[1] = {TIMESTAMPTZOID};
-		Datum		args[1] = {TimestampTzGetDatum(before)};
-		StringInfoData src;
-		StringInfoData srcfull;
-		StringInfoData sql;
-		StringInfoData partarr;
-		AnchorRow  *anchors_before;
-		AnchorRow  *added;
-		AnchorRow  *anchors_after;
-		int			nbefore;
-		int			nadded;
-		int			nafter;
-		ListCell   *lc;
-		char	   *doc;
-
-		list_purge_partitions(argtypes, args);
-
-		/*
-		 * Dropping a partition takes ACCESS EXCLUSIVE on the log itself.
-		 * Queued for it behind one open transaction that read the log, we
-		 * would make every tenant's reads of its own log, audit_history()
-		 * and audit_verify() queue behind us (review rev24c); purge_lock_log()
-		 * queues only briefly, and never waits for one lock while it holds
-		 * the other.
-		 */
-		if (SPI_processed > 0)
-		{
-			/*
-			 * Then the partitions are listed again: none can be attached or
-			 * detached any more.  One attached meanwhile is taken without
-			 * waiting, or everything is let go and taken again with it
-			 * (review rev41c: it was locked while holding the log, without
-			 * a time limit).
-			 */
-			TimestampTz start = GetCurrentTimestamp();
-
-			for (;;)
-			{
-				List	   *oids = purge_partition_oids();
-				List	   *attached;
-				PurgeLocks	held;
-				bool		got;
-
-				purge_lock_log(true, oids, &held, start);
-				list_purge_partitions(argtypes, args);
-				attached = list_difference_oid(purge_partition_oids(), oids);
-				if (attached == NIL)
-					break;
-				{
-					ResourceOwner save_owner = CurrentResourceOwner;
-
-					CurrentResourceOwner = CurTransactionResourceOwner;	/* (purge_lock_log()) */
-					got = purge_try_partitions(attached, false);
-					CurrentResourceOwner = save_owner;
-				}
-				if (got)
-					break;
-				purge_release(&held);
-				list_purge_partitions(argtypes, args);
-			}
-		}
-		else
-		{
-			PurgeLocks	held;
-
-			/* the default partition's lock alone (review rev31a) */
-			purge_lock_log(false, NIL, &held, GetCurrentTimestamp());
-		}
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			char	   *nsp = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-			char	   *rel = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
-
-			parts = lappend(parts, list_make2(nsp, rel));
-		}
-
-		/*
-		 * Lock them (held already), then read what goes: no writer can add
-		 * to them any more.  The default partition (locked above) keeps its
-		 * writers out until the purge commits: a batch committed between
-		 * the anchors and the DELETE would go without an anchor.
-		 */
-		initStringInfo(&src);
-		appendStringInfoString(&src, "SELECT tenant, seq, hash, entries, logged_at, NULL::pg_catalog.text AS part"
-							   " FROM tenant_rls.audit_batch_default WHERE logged_at OPERATOR(pg_catalog.<) $1");
-		initStringInfo(&srcfull);
-		appendStringInfoString(&srcfull, "SELECT COALESCE(tenant, '') AS t, seq, tableoid AS r, ctid AS c"
-							   " FROM tenant_rls.audit_batch_default WHERE logged_at OPERATOR(pg_catalog.<) $1");
-		foreach(lc, parts)
-		{
-			List	   *part = lfirst(lc);
-			char	   *q = quote_qualified_identifier(linitial(part), lsecond(part));
-
-			if (SPI_execute(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", q), false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "could not lock %s", q);
-			appendStringInfo(&src, " UNION ALL SELECT tenant, seq, hash, entries, logged_at, %s FROM %s",
-							 quote_literal_cstr(psprintf("%s.%s", (char *) linitial(part), (char *) lsecond(part))), q);
-			appendStringInfo(&srcfull, " UNION ALL SELECT COALESCE(tenant, ''), seq, tableoid, ctid FROM %s", q);
-		}
-
-		/*
-		 * The writer finds a month's partition by its name: one renamed
-		 * holds batches outside its bounds.  Nothing logged at or after
-		 * "before" is ever dropped.
-		 */
-		initStringInfo(&sql);
-		appendStringInfo(&sql, "SELECT COALESCE(pg_catalog.sum(entries), 0)::pg_catalog.int8,"
-						 " pg_catalog.min(part) FILTER (WHERE logged_at OPERATOR(pg_catalog.>=) $1) FROM (%s) s",
-						 src.data);
-		if (SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not count the entries to purge");
-		{
-			bool		isnull;
-			char	   *bad;
-
-			entries = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			bad = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-			if (bad != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("audit log partition \"%s\" holds batches outside its range", bad),
-						 errdetail("Its range ends at or before %s, but it holds batches logged at or after that time: it was renamed, and the batches of the month of its name were written into it.",
-								   timestamptz_to_str(before)),
-						 errhint("Rename the partitions of tenant_rls.audit_batch back to the names of the months their ranges cover (pg_get_expr(relpartbound, oid) of pg_class shows a range) and run tenant_rls.audit_verify(); this partition can be purged once before is past its newest batch.")));
-		}
-
-		/*
-		 * The anchors must still be those the last purge recorded: the digest
-		 * this purge records covers every anchor, so one added or changed by
-		 * hand since then would be recorded as genuine, and the batches
-		 * deleted below it would never be missed again (review rev36a).  A
-		 * second purge in the same transaction finds the anchors the first
-		 * one recorded, whose PURGE entry is written at commit
-		 * (xact_anchors).  Nobody else writes them until this transaction
-		 * ends (review rev39d: a session that changed them while the purge
-		 * deleted had them recorded as genuine); what this purge records is
-		 * computed here, not read back at the end (a trigger of the
-		 * superuser's on a table the purge writes could have changed them).
-		 */
-		if (SPI_execute("LOCK TABLE tenant_rls.audit_anchor IN EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not lock tenant_rls.audit_anchor");
-		anchors_before = read_anchors(false, &nbefore);
-		if (!anchors_as_recorded(anchors_before, nbefore))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("the audit log's purge anchors are not those the last purge recorded"),
-					 errdetail("tenant_rls.audit_anchor was changed since the last audit_purge() (or the PURGE entry that recorded it is gone): a purge now would record the changed anchors as genuine, and batches deleted up to a forged anchor would no longer be found."),
-					 errhint("Run SELECT * FROM tenant_rls.audit_verify(); to see which chains are affected, and put back tenant_rls.audit_anchor (or the partition of the log that holds the last PURGE entry) from a backup before purging.")));
-
-		/* the anchors: last purged (seq, hash) per tenant, checked */
-		added = record_purge_anchors(srcfull.data, argtypes, args, &nadded);
-		anchors_after = merge_anchors(anchors_before, nbefore, added, nadded, &nafter);
-
-		initStringInfo(&partarr);
-		appendStringInfoChar(&partarr, '{');
-		foreach(lc, parts)
-		{
-			List	   *part = lfirst(lc);
-			char	   *q = quote_qualified_identifier(linitial(part), lsecond(part));
-
-			if (SPI_execute(psprintf("DROP TABLE %s", q), false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "could not drop %s", q);
-			/* the names, quoted as elements of a text[] literal */
-			if (partarr.len > 1)
-				appendStringInfoChar(&partarr, ',');
-			appendStringInfoChar(&partarr, '"');
-			for (const char *c = lsecond(part); *c; c++)
-			{
-				if (*c == '"' || *c == '\\')
-					appendStringInfoChar(&partarr, '\\');
-				appendStringInfoChar(&partarr, *c);
-			}
-			appendStringInfoChar(&partarr, '"');
-		}
-		appendStringInfoChar(&partarr, '}');
-		if (SPI_execute_with_args("DELETE FROM tenant_rls.audit_batch_default WHERE logged_at OPERATOR(pg_catalog.<) $1",
-								  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not purge the default partition");
-
-		{
-			Oid			types[4] = {TIMESTAMPTZOID, TEXTOID, INT8OID, TEXTOID};
-			Datum		a[4] = {TimestampTzGetDatum(before), CStringGetTextDatum(partarr.data),
-			Int64GetDatum(entries), (Datum) 0};
-			bool		isnull;
-
-			if (SPI_execute_with_args("INSERT INTO tenant_rls.audit_purge_log (purged_at, before, purged_by, partitions, entries)"
-									  " VALUES (pg_catalog.now(), $1, SESSION_USER, $2::pg_catalog.text[], $3)",
-									  3, types, a, NULL, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "could not record the purge");
-
-			/*
-			 * and an entry in the log itself, in the chain of entries without
-			 * tenant, with the digest of every anchor now (audit_verify()
-			 * checks the anchors against it)
-			 */
-			{
-				char		hex[2 * AUDIT_HASH_LEN + 1];
-				char		nulls4[4] = {' ', ' ', ' ', ' '};
-
-				char		now_hex[2 * AUDIT_HASH_LEN + 1];
-				bool		have = digest_anchors(anchors_after, nafter, hex);
-				bool		now_have = anchors_digest(false, now_hex);
-				XactAnchors *xa;
-				MemoryContext old;
-
-				if (have != now_have || (have && strcmp(hex, now_hex) != 0))
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("the audit log's purge anchors were changed while the purge ran"),
-							 errdetail("tenant_rls.audit_anchor is not what this purge made it: something the purge ran (a trigger on a table it writes) changed it."),
-							 errhint("Drop the triggers on the tables of schema tenant_rls that the extension did not create, then purge again.")));
-				if (have)
-					a[3] = CStringGetTextDatum(hex);
-				else
-					nulls4[3] = 'n';
-				old = MemoryContextSwitchTo(TopTransactionContext);
-				xa = palloc(sizeof(XactAnchors));
-				xa->level = GetCurrentTransactionNestLevel();
-				xa->have = have;
-				strlcpy(xa->hex, have ? hex : "", sizeof(xa->hex));
-				xact_anchors = lcons(xa, xact_anchors);
-				MemoryContextSwitchTo(old);
-				if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_object('before', $1, 'partitions', $2::pg_catalog.text[], 'entries', $3,"
-										  " 'anchors', $4)::pg_catalog.text",
-										  4, types, a, nulls4, false, 1) != SPI_OK_SELECT)
-					elog(ERROR, "could not describe the purge");
-			}
-			doc = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-			(void) isnull;
-		}
-		{
-			StringInfoData layout;
-			StringInfoData entry;
-			NameData	nsp;
-			NameData	name;
-			AuditTarget target;
-
-			initStringInfo(&layout);
-			audit_put_layout_header(&layout, 0);
-			initStringInfo(&entry);
-			audit_put_u8(&entry, AUDIT_OP_PURGE);
-			audit_put_u8(&entry, AUDIT_EF_ROW_COUNT | AUDIT_EF_DOC);
-			audit_put_i64(&entry, GetCurrentStatementStartTimestamp());
-			audit_put_i64(&entry, entries);
-			audit_put_u32(&entry, (uint32) strlen(doc));
-			appendBinaryStringInfo(&entry, doc, strlen(doc));
-			namestrcpy(&nsp, TENANT_RLS_SCHEMA);
-			namestrcpy(&name, "audit_log");
-			target.table_oid = log_oid;
-			target.schema_name = &nsp;
-			target.table_name = &name;
-			target.layout_id = 0;
-			target.layout = layout.data;
-			target.layout_len = layout.len;
-			audit_append_entry(NULL, tenant_context_get_trusted(), &target, entry.data, entry.len, 0, NULL,
-							   InvalidCommandId);
-		}
-
-		/*
-		 * The partitions ahead, while we are here -- only if the locks that
-		 * creating one takes (ACCESS EXCLUSIVE on the log and its default
-		 * partition) are free now: queued for them behind a transaction that
-		 * read the log and stays open, this purge made every tenant's reads
-		 * of its log, and the commits that write to the default partition,
-		 * wait until that transaction ended (review rev31a).  Else they are
-		 * left to the maintenance worker or audit_maintain(), with a warning
-		 * if one is missing.
-		 */
-		if (ConditionalLockRelationOid(log_oid, AccessExclusiveLock) &&
-			ConditionalLockRelationOid(default_oid, AccessExclusiveLock))
-		{
-			if (SPI_execute("SELECT tenant_rls.audit_maintain()", false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "could not create the next audit_batch partitions");
-		}
-		else
-		{
-			if (SPI_execute("SELECT pg_catalog.count(*) FROM pg_catalog.generate_series(0, 3) i"
-							" WHERE pg_catalog.to_regclass(pg_catalog.format('tenant_rls.audit_batch_p%s',"
-							"   pg_catalog.to_char(pg_catalog.date_trunc('month', pg_catalog.clock_timestamp() AT TIME ZONE 'UTC')"
-							"     OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i), 'YYYYMM'))) IS NULL",
-							true, 0) != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "could not look for the next audit_batch partitions");
-			if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "0") != 0)
-				ereport(WARNING,
-						(errmsg("audit_batch partitions ahead not created: the audit log is in use"),
-						 errdetail("audit_purge() creates the partitions of this and the next three months only when it can lock the log without waiting."),
-						 errhint("The audit maintenance worker creates them; or run tenant_rls.audit_maintain() at a quiet time.")));
-		}
-	}
-	PG_FINALLY();
-	{
-		audit_purge_sanctioned = false;
-	}
-	PG_END_TRY();
-
-	SPI_finish();
-	PG_RETURN_INT64(entries);
-}
-
-/*
- * Moves the batches of one month out of the default partition into the
- * table that becomes that month's partition (audit_create_partition()
- * creates it with LIKE, calls this, then attaches it).  Batches land in the
- * default partition while their month's partition is missing -- for the
- * month itself, or ahead of it when the server's clock was ahead -- and
- * PostgreSQL refuses to create a partition whose rows are in the default
- * one: without the move that month stayed in the default partition, which
- * every later partition's creation then scans under its lock.  The batches
- * are copied as they are (the chain covers their content, not where they
- * are); the guard lets the DELETE through as it does for audit_purge().
- * The month is that of the table's name, never an argument.
- */
-Datum
-tenant_rls_audit_adopt_default_batches(PG_FUNCTION_ARGS)
-{
-	Oid			relid = PG_GETARG_OID(0);
-	char	   *name;
-	int			year,
-				month;
-	char		tail;
-	struct pg_tm tm = {0};
-	Timestamp	lo,
-				hi;
-	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		args[2];
-	char	   *q;
-	volatile uint64 moved = 0;
-	bool		was_sanctioned = audit_purge_sanctioned;
-
-	lookup_oids();
-	if (!pg_class_ownercheck(log_oid, GetUserId()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only the owner of tenant_rls.audit_batch can move batches between its partitions"),
-				 errhint("Run tenant_rls.audit_maintain() as the owner of the extension.")));
-	name = get_rel_name(relid);
-	if (name == NULL || get_rel_namespace(relid) != audit_nsp ||
-		get_rel_relkind(relid) != RELKIND_RELATION || get_rel_relispartition(relid) ||
-		sscanf(name, "audit_batch_p%4d%2d%c", &year, &month, &tail) != 2 ||
-		month < 1 || month > 12 || strlen(name) != strlen("audit_batch_pYYYYMM"))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("relation %u is not a table tenant_rls.audit_batch_pYYYYMM outside the log", relid),
-				 errhint("This function is called by tenant_rls.audit_maintain(); call that instead.")));
-	tm.tm_year = year;
-	tm.tm_mon = month;
-	tm.tm_mday = 1;
-	if (tm2timestamp(&tm, 0, NULL, &lo) != 0)
-		elog(ERROR, "timestamp out of range");
-	next_month(&tm);
-	if (tm2timestamp(&tm, 0, NULL, &hi) != 0)
-		elog(ERROR, "timestamp out of range");
-
-	/* the log first, then its default partition: as every DDL on them */
-	LockRelationOid(log_oid, AccessExclusiveLock);
-	LockRelationOid(default_oid, AccessExclusiveLock);
-
-	args[0] = TimestampTzGetDatum(lo);
-	args[1] = TimestampTzGetDatum(hi);
-	q = quote_qualified_identifier(TENANT_RLS_SCHEMA, name);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	audit_purge_sanctioned = true;
-	PG_TRY();
-	{
-		if (SPI_execute_with_args(psprintf("INSERT INTO %s SELECT * FROM ONLY tenant_rls.audit_batch_default"
-										   " WHERE logged_at OPERATOR(pg_catalog.>=) $1 AND logged_at OPERATOR(pg_catalog.<) $2", q),
-								  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not copy the batches of %s", name);
-		moved = SPI_processed;
-		if (SPI_execute_with_args("DELETE FROM ONLY tenant_rls.audit_batch_default"
-								  " WHERE logged_at OPERATOR(pg_catalog.>=) $1 AND logged_at OPERATOR(pg_catalog.<) $2",
-								  2, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not remove the batches of %s from the default partition", name);
-		if (SPI_processed != moved)
-			elog(ERROR, "copied " UINT64_FORMAT " batches of %s but removed " UINT64_FORMAT,
-				 moved, name, (uint64) SPI_processed);
-	}
-	PG_FINALLY();
-	{
-		audit_purge_sanctioned = was_sanctioned;
-	}
-	PG_END_TRY();
-	SPI_finish();
-	PG_RETURN_INT64((int64) moved);
 }

@@ -46,7 +46,9 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/backend_status.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -55,12 +57,14 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "audit_chain.h"
 #include "audit_delivery.h"
 #include "policy.h"
 
 PGDLLEXPORT void tenant_rls_audit_maintain_main(Datum arg);
 
 PG_FUNCTION_INFO_V1(tenant_rls_audit_maintain_request);
+PG_FUNCTION_INFO_V1(tenant_rls_audit_adopt_default_batches);
 
 bool		audit_maintain_worker = true;
 
@@ -574,4 +578,92 @@ tenant_rls_audit_maintain_main(Datum arg)
 				(errmsg("tenant_rls: created %d partition(s) of the audit log ahead in database \"%s\"",
 						created, dbname)));
 	proc_exit(0);
+}
+
+/*
+ * Moves the batches of one month out of the default partition into the
+ * table that becomes that month's partition (audit_create_partition()
+ * creates it with LIKE, calls this, then attaches it).  Batches land in the
+ * default partition while their month's partition is missing -- for the
+ * month itself, or ahead of it when the server's clock was ahead -- and
+ * PostgreSQL refuses to create a partition whose rows are in the default
+ * one: without the move that month stayed in the default partition, which
+ * every later partition's creation then scans under its lock.  The batches
+ * are copied as they are (the chain covers their content, not where they
+ * are); the guard lets the DELETE through as it does for audit_purge().
+ * The month is that of the table's name, never an argument.
+ */
+Datum
+tenant_rls_audit_adopt_default_batches(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *name;
+	int			year,
+				month;
+	char		tail;
+	struct pg_tm tm = {0};
+	Timestamp	lo,
+				hi;
+	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	char	   *q;
+	volatile uint64 moved = 0;
+	bool		was_sanctioned = audit_purge_sanctioned;
+
+	audit_lookup_oids();
+	if (!pg_class_ownercheck(audit_log_oid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only the owner of tenant_rls.audit_batch can move batches between its partitions"),
+				 errhint("Run tenant_rls.audit_maintain() as the owner of the extension.")));
+	name = get_rel_name(relid);
+	if (name == NULL || get_rel_namespace(relid) != audit_nsp ||
+		get_rel_relkind(relid) != RELKIND_RELATION || get_rel_relispartition(relid) ||
+		sscanf(name, "audit_batch_p%4d%2d%c", &year, &month, &tail) != 2 ||
+		month < 1 || month > 12 || strlen(name) != strlen("audit_batch_pYYYYMM"))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("relation %u is not a table tenant_rls.audit_batch_pYYYYMM outside the log", relid),
+				 errhint("This function is called by tenant_rls.audit_maintain(); call that instead.")));
+	tm.tm_year = year;
+	tm.tm_mon = month;
+	tm.tm_mday = 1;
+	if (tm2timestamp(&tm, 0, NULL, &lo) != 0)
+		elog(ERROR, "timestamp out of range");
+	audit_next_month(&tm);
+	if (tm2timestamp(&tm, 0, NULL, &hi) != 0)
+		elog(ERROR, "timestamp out of range");
+
+	/* the log first, then its default partition: as every DDL on them */
+	LockRelationOid(audit_log_oid, AccessExclusiveLock);
+	LockRelationOid(audit_default_oid, AccessExclusiveLock);
+
+	args[0] = TimestampTzGetDatum(lo);
+	args[1] = TimestampTzGetDatum(hi);
+	q = quote_qualified_identifier(TENANT_RLS_SCHEMA, name);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	audit_purge_sanctioned = true;
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(psprintf("INSERT INTO %s SELECT * FROM ONLY tenant_rls.audit_batch_default"
+										   " WHERE logged_at OPERATOR(pg_catalog.>=) $1 AND logged_at OPERATOR(pg_catalog.<) $2", q),
+								  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not copy the batches of %s", name);
+		moved = SPI_processed;
+		if (SPI_execute_with_args("DELETE FROM ONLY tenant_rls.audit_batch_default"
+								  " WHERE logged_at OPERATOR(pg_catalog.>=) $1 AND logged_at OPERATOR(pg_catalog.<) $2",
+								  2, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not remove the batches of %s from the default partition", name);
+		if (SPI_processed != moved)
+			elog(ERROR, "copied " UINT64_FORMAT " batches of %s but removed " UINT64_FORMAT,
+				 moved, name, (uint64) SPI_processed);
+	}
+	PG_FINALLY();
+	{
+		audit_purge_sanctioned = was_sanctioned;
+	}
+	PG_END_TRY();
+	SPI_finish();
+	PG_RETURN_INT64((int64) moved);
 }

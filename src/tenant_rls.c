@@ -19,9 +19,12 @@
  *   audit.c            the audit trigger, the log's guard trigger, updated_at
  *   audit_payload.c    how one transaction's changes to one table are encoded
  *   audit_chain.c      pending batches, the per-tenant hash chain, the log
- *                      writer, audit_verify(), audit_purge()
+ *                      writer
+ *   audit_verify.c     audit_verify(): the chains recomputed
+ *   audit_purge.c      audit_purge(): old partitions dropped, anchors kept
  *   audit_context.c    the tenant context a statement's audit entries record
- *   audit_maintain.c   the worker creating the log's partitions ahead
+ *   audit_maintain.c   the worker creating the log's partitions ahead, and
+ *                      the move of a month's batches out of the default one
  *   audit_delivery.c   deferred delivery: the WAL message, the launcher and
  *                      worker, DROP DATABASE & co. of a deferring database
  *   coverage.c         coverage(), lint() and friends (C parts);

@@ -1,5 +1,6 @@
 -- Audit (DESIGN A1-A5): audit.c (trigger, guard, updated_at), audit_chain.c
--- (hash chain, log writer, verify, purge).  User documentation: doc/audit.md.
+-- (hash chain, log writer), audit_verify.c, audit_purge.c, audit_maintain.c
+-- (partitions).  User documentation: doc/audit.md.
 --
 -- The log is append-only: nobody gets UPDATE, DELETE or TRUNCATE on it, and a
 -- guard trigger (ENABLE ALWAYS) refuses them even for the owner and
@@ -241,7 +242,7 @@ ALTER TABLE tenant_rls.audit_purge_log ENABLE ALWAYS TRIGGER audit_guard_truncat
 
 -- Moves the batches of a month from the default partition into the table
 -- tenant_rls.audit_batch_pYYYYMM that is about to become that month's
--- partition (audit_chain.c); for audit_create_partition() only.
+-- partition (audit_maintain.c); for audit_create_partition() only.
 CREATE FUNCTION tenant_rls._audit_adopt_default_batches(part regclass) RETURNS bigint
     LANGUAGE c STRICT
     AS 'MODULE_PATHNAME', 'tenant_rls_audit_adopt_default_batches';
