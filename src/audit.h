@@ -7,7 +7,9 @@
  *                  tenant_rls.audit_entries() behind the audit_log view
  * audit_chain.c    the pending batches of a transaction, the per-tenant hash
  *                  chain, the log writer (audit_chain.h: its internals that
- *                  the next three files use)
+ *                  the next four files use)
+ * audit_message.c  deferred delivery's WAL message, and audit_deliver(),
+ *                  which chains and writes the delivered batches
  * audit_verify.c   audit_verify(): every chain recomputed from the log
  * audit_purge.c    audit_purge(): retention by whole partitions, anchors
  * audit_maintain.c the background worker creating the log's partitions ahead,

@@ -43,7 +43,9 @@
  * audit_verify() (audit_verify.c) recomputes every chain; audit_purge()
  * (audit_purge.c) drops old partitions and records, per tenant, the last
  * purged (seq, hash) as the anchor from which verification resumes.
- * audit_chain.h has what those files use of this one.
+ * With deferred delivery the batches go into the WAL instead, and the
+ * delivery worker writes them (audit_message.c).  audit_chain.h has what
+ * those files use of this one.
  */
 #include "tenant_rls.h"
 
@@ -587,26 +589,13 @@ app_user(void)
 }
 
 /*
- * The context of a batch delivered from the WAL (audit_delivery.c): what
- * fill_batch_context() took in the writer's backend when it committed.
- */
-typedef struct BatchContext
-{
-	TimestampTz logged_at;
-	int64		txid;
-	text	   *session_user;
-	text	   *application_name;	/* NULL: none */
-	inet	   *client_addr;	/* NULL: none */
-} BatchContext;
-
-/*
  * The context columns a batch gets when it is written: logged_at, txid,
  * db_session_user, application_name, client_addr.  (db_user, app_user and
  * context_tenant are taken with its first entry: a batch changes when they
  * do.)
  */
-static void
-fill_batch_context(Datum *values, bool *nulls, const BatchContext *ctx)
+void
+audit_fill_batch_context(Datum *values, bool *nulls, const BatchContext *ctx)
 {
 	if (ctx != NULL)
 	{
@@ -980,23 +969,8 @@ audit_next_partition_missing(TimestampTz ts)
 	return !OidIsValid(get_relname_relid(name, audit_nsp));
 }
 
-/*
- * The log writer of one flush: the partition, its indexes and their IndexInfo
- * stay open from one entry to the next (locks are kept to the end of the
- * transaction anyway); a new month opens the next partition.
- */
-typedef struct LogWriter
-{
-	MemoryContext cxt;
-	Relation	rel;			/* NULL: nothing open */
-	Oid			oid;
-	int			nidx;
-	Relation   *idx;
-	IndexInfo **ii;
-} LogWriter;
-
-static void
-log_writer_close(LogWriter *w)
+void
+audit_log_writer_close(LogWriter *w)
 {
 	if (w->rel == NULL)
 		return;
@@ -1068,7 +1042,7 @@ log_writer_write(LogWriter *w, Datum *values, bool *nulls)
 
 	if (w->rel == NULL || partition_for(ts) != w->oid)
 	{
-		log_writer_close(w);
+		audit_log_writer_close(w);
 		log_writer_open(w, ts);
 	}
 	tup = heap_form_tuple(RelationGetDescr(w->rel), values, nulls);
@@ -1194,8 +1168,8 @@ lock_tenant_chain(const char *key)
  * the server's lock table ("out of shared memory"; an import of 20,000
  * tenants' rows failed, and every other session's locks with it).  Every
  * writer holds ROW EXCLUSIVE on the chain table before it takes a tenant's
- * lock (chain_state()), so while such a transaction holds the table nobody
- * else holds any chain, and the other writers wait for its commit.
+ * lock (audit_chain_state()), so while such a transaction holds the table
+ * nobody else holds any chain, and the other writers wait for its commit.
  */
 static int
 chain_lock_limit(void)
@@ -1607,52 +1581,8 @@ static bool chain_callbacks_registered = false;
  * import makes no other writer of its tenants wait and cannot deadlock with
  * them (it used to write them into the log at once, keeping those tenants'
  * locks to its end).  With deferred delivery the batches of the current level
- * go into the WAL instead (defer_fits()).
+ * go into the WAL instead (audit_defer_fits()).
  */
-typedef struct PendingBatch
-{
-	int			level;			/* subtransaction nesting level */
-	char	   *key;			/* tenant, '' for none */
-	bool		has_tenant;
-	Oid			table_oid;
-	NameData	schema_name;
-	NameData	table_name;
-	uint64		layout_id;
-	Oid			db_user;
-	char	   *db_user_name;	/* taken when queued: the role may be gone at commit */
-	char	   *app_user;		/* NULL: none */
-	char	   *context_tenant; /* the session's tenant context; NULL: none */
-	StringInfoData payload;		/* layout, then the entries */
-	int32		nentries;
-	int64	   *keys;			/* history keys of the entries */
-	int			nkeys;
-	int			maxkeys;
-	/*
-	 * Per entry: the command that made it, when it was made in the
-	 * transaction (entries_made), its offset in payload, its first key in
-	 * keys (an entry's keys are those up to the next entry's first; in that
-	 * order until write_batch() sorts them)
-	 */
-	CommandId  *cids;
-	uint64	   *made;
-	uint32	   *offs;
-	uint32	   *kofs;
-	int			maxentries;
-	bool		unsorted;		/* commands out of order: batch_settle() */
-	/*
-	 * Or a run of spilled batches (spill_pending()): run_count batches of
-	 * this level, serialised at [spill_offset, spill_offset + spill_len) of
-	 * the spill file, run_keys their distinct tenants (for the locks at
-	 * commit); the fields above are unused then (key "").
-	 */
-	bool		spilled;
-	int			run_count;
-	off_t		spill_offset;
-	Size		spill_len;
-	List	   *run_keys;
-} PendingBatch;
-
-#define PENDING_FLUSH_BYTES (32 * 1024 * 1024)
 /* a run of spilled batches, read back whole at commit, stops growing here */
 #define SPILL_RUN_MAX (64 * 1024 * 1024)
 
@@ -1688,7 +1618,7 @@ static off_t spill_end = 0;
  * A tenant's entries of one transaction, in the order they are written out:
  * the latest (command, made) so far, and whether a later entry goes before
  * it (ordinal >= 0: the tenant's place in a list of those out of order;
- * note_order()).
+ * audit_note_order()).
  */
 typedef struct TenantOrder
 {
@@ -1713,7 +1643,7 @@ static List *spill_disordered = NIL;
 /*
  * The lowest (sub)transaction level that wrote a deferred message still alive
  * (not rolled back with its savepoint), 0: none.  While there is one, the
- * transaction keeps deferring (defer_fits()).
+ * transaction keeps deferring (audit_defer_fits()).
  */
 static int	deferred_level = 0;
 #define xact_deferred (deferred_level > 0)
@@ -1936,11 +1866,7 @@ chain_write_heads(void)
 }
 
 static void flush_pending(int level, bool early);
-static void batch_settle(PendingBatch *pb);
 static void queue_in_command_order(void);
-static void batch_reserve(PendingBatch *pb, int more);
-static void batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid,
-							uint64 made, int nkeys, const int64 *keys);
 static inline uint32 entry_len(const PendingBatch *pb, int i);
 static inline int entry_nkeys(const PendingBatch *pb, int i);
 static PendingBatch *batch_like(const PendingBatch *src, MemoryContext cxt);
@@ -1948,9 +1874,6 @@ static inline uint32 batch_layout_len(const PendingBatch *pb);
 
 /* the most recent batches looked at for a match */
 #define BATCH_SEARCH_DEPTH 8
-static bool defer_fits(List *batches, bool early);
-static bool defer_batches(List *batches);
-static Size batch_bytes(PendingBatch *pb);
 static void free_batch(PendingBatch *pb);
 
 static void
@@ -2031,13 +1954,6 @@ static bool
 opt_str_eq(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
-/* (cid, made) before (cid2, made2): the order of a tenant's entries */
-static inline bool
-entry_before(CommandId cid, uint64 made, CommandId cid2, uint64 made2)
-{
-	return cid < cid2 || (cid == cid2 && made < made2);
 }
 
 /* two queued batches of one context (batch_matches()) */
@@ -2199,7 +2115,7 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		{
 			while (pending != NIL && ((PendingBatch *) llast(pending))->level >= level)
 			{
-				pending_bytes -= batch_bytes((PendingBatch *) llast(pending));
+				pending_bytes -= audit_batch_bytes((PendingBatch *) llast(pending));
 				free_batch((PendingBatch *) llast(pending));
 				pending = list_delete_last(pending);
 			}
@@ -2238,11 +2154,11 @@ chain_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 					if (batches_match(cand, pb) && pb->nentries > 0 && cand->nentries > 0)
 					{
-						before = batch_bytes(cand) + batch_bytes(pb);
+						before = audit_batch_bytes(cand) + audit_batch_bytes(pb);
 						if (batch_merge_try(cand, pb))
 						{
 							pending_bytes -= before;
-							pending_bytes += batch_bytes(cand);
+							pending_bytes += audit_batch_bytes(cand);
 							free_batch(pb);
 							pending = list_delete_nth_cell(pending, i);
 							i--;
@@ -2362,8 +2278,28 @@ lock_chains_for(List *keys, bool early)
 	}
 }
 
-static ChainState *
-chain_state(const char *key)
+/* the delivery worker locks the chains of "keys", in that order */
+void
+audit_lock_chains_delivering(List *keys)
+{
+	ListCell   *lc;
+
+	delivering = true;
+	PG_TRY();
+	{
+		lock_chains_for(keys, false);
+		foreach(lc, keys)
+			(void) audit_chain_state((const char *) lfirst(lc));
+	}
+	PG_FINALLY();
+	{
+		delivering = false;
+	}
+	PG_END_TRY();
+}
+
+ChainState *
+audit_chain_state(const char *key)
 {
 	ChainState *cs;
 	bool		found;
@@ -2455,16 +2391,16 @@ batch_keys(PendingBatch *pb, Datum *values, bool *nulls)
 }
 
 /* chain and write one queued batch */
-static void
-write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level, const BatchContext *ctx)
+void
+audit_write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level, const BatchContext *ctx)
 {
 	uint8		hash[AUDIT_HASH_LEN];
 	Datum		values[AB_NATTS];
 	bool		nulls[AB_NATTS];
 
 	memset(nulls, true, sizeof(nulls));
-	fill_batch_context(values, nulls, ctx);
-	batch_settle(pb);
+	audit_fill_batch_context(values, nulls, ctx);
+	audit_batch_settle(pb);
 
 	/*
 	 * logged_at never goes back along a chain: a delivered batch carries the
@@ -2537,15 +2473,15 @@ write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level, const Bat
 	cs->logged_at = DatumGetTimestampTz(values[AB_LOGGED_AT]);
 }
 
-static int
-key_cmp(const ListCell *a, const ListCell *b)
+int
+audit_key_cmp(const ListCell *a, const ListCell *b)
 {
 	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
 }
 
 /* what a queued batch holds in memory, as counted against PENDING_FLUSH_BYTES */
-static Size
-batch_bytes(PendingBatch *pb)
+Size
+audit_batch_bytes(PendingBatch *pb)
 {
 	if (pb->spilled)
 		return sizeof(PendingBatch) + 64 * list_length(pb->run_keys);
@@ -2603,7 +2539,7 @@ spill_put_batch(StringInfo buf, PendingBatch *pb)
 	uint32		alen = pb->app_user ? strlen(pb->app_user) : 0;
 	uint32		clen = pb->context_tenant ? strlen(pb->context_tenant) : 0;
 
-	batch_settle(pb);
+	audit_batch_settle(pb);
 	audit_put_u8(buf, pb->has_tenant);
 	audit_put_u8(buf, pb->app_user != NULL);
 	audit_put_u8(buf, pb->context_tenant != NULL);
@@ -2634,27 +2570,9 @@ spill_put_batch(StringInfo buf, PendingBatch *pb)
 	}
 }
 
-/*
- * Tracking a transaction's entries per tenant in the order they are written
- * (the queue's batches in turn, or a delivered transaction's messages): the
- * latest (command, made) so far, and whether an entry that comes later goes
- * before it (TenantOrder; ordinal >= 0: the tenant's place in *disordered).
- * A batch's entries are in order (batch_settle()): its span is its first and
- * last.  A batch that tells no commands (a message of an older format) is not
- * tracked.
- */
-typedef struct EntrySpan
-{
-	const char *key;
-	CommandId	first_cid;
-	uint64		first_made;
-	CommandId	last_cid;
-	uint64		last_made;
-} EntrySpan;
-
 /* the first and last entries of a batch in order; false: it tells no commands */
-static bool
-batch_span(const PendingBatch *pb, EntrySpan *sp)
+bool
+audit_batch_span(const PendingBatch *pb, EntrySpan *sp)
 {
 	if (pb->nentries <= 0 || pb->cids == NULL)
 		return false;
@@ -2666,8 +2584,8 @@ batch_span(const PendingBatch *pb, EntrySpan *sp)
 	return true;
 }
 
-static void
-note_order(HTAB **order, List **disordered, MemoryContext cxt, const EntrySpan *sp)
+void
+audit_note_order(HTAB **order, List **disordered, MemoryContext cxt, const EntrySpan *sp)
 {
 	TenantOrder *so;
 	bool		found;
@@ -2705,9 +2623,9 @@ note_order(HTAB **order, List **disordered, MemoryContext cxt, const EntrySpan *
 	}
 }
 
-/* the tenant's place among those out of order (note_order()); -1: none */
-static int
-order_ordinal(HTAB *order, List *disordered, const char *key)
+/* the tenant's place among those out of order (audit_note_order()); -1: none */
+int
+audit_order_ordinal(HTAB *order, List *disordered, const char *key)
 {
 	TenantOrder *so;
 
@@ -2726,16 +2644,16 @@ note_queue_order(PendingBatch *pb)
 {
 	EntrySpan	sp;
 
-	batch_settle(pb);
-	if (batch_span(pb, &sp))
-		note_order(&spilled_order, &spill_disordered, TopTransactionContext, &sp);
+	audit_batch_settle(pb);
+	if (audit_batch_span(pb, &sp))
+		audit_note_order(&spilled_order, &spill_disordered, TopTransactionContext, &sp);
 }
 
 /* are the tenant's entries merged at commit? (>= 0) */
 static int
 spill_ordinal(const char *key)
 {
-	return order_ordinal(spilled_order, spill_disordered, key);
+	return audit_order_ordinal(spilled_order, spill_disordered, key);
 }
 
 /*
@@ -2901,7 +2819,7 @@ spill_pending(void)
 	MemoryContextDelete(work);
 	pending_bytes = 0;
 	foreach(lc, pending)
-		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
+		pending_bytes += audit_batch_bytes((PendingBatch *) lfirst(lc));
 	pending_floor = pending_bytes;
 	MemoryContextSwitchTo(old);
 }
@@ -2963,7 +2881,7 @@ spill_get_batch(const char **p, const char *end, PendingBatch *pb, int level, bo
 	pb->context_tenant = spill_take_str(p, end, clen);
 	if (!has_context)
 		pb->context_tenant = NULL;
-	/* (write_batch() copies the payload; the keys it sorts, aligned) */
+	/* (audit_write_batch() copies the payload; the keys it sorts, aligned) */
 	pb->payload.data = (char *) spill_take(p, end, plen);
 	pb->payload.len = pb->payload.maxlen = plen;
 	pb->nkeys = pb->maxkeys = nkeys;
@@ -3012,7 +2930,7 @@ write_run(LogWriter *w, PendingBatch *run, int level, MemoryContext tmp)
 
 		spill_get_batch(&p, end, &pb, level, false);
 		if (spill_ordinal(pb.key) < 0)
-			write_batch(w, chain_state(pb.key), &pb, level, NULL);
+			audit_write_batch(w, audit_chain_state(pb.key), &pb, level, NULL);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(per_batch);
 		CHECK_FOR_INTERRUPTS();
@@ -3021,37 +2939,14 @@ write_run(LogWriter *w, PendingBatch *run, int level, MemoryContext tmp)
 	pfree(data);
 }
 
-/*
- * Merging a transaction's entries of some tenants in command order, then as
- * made (what queue_in_command_order() does in memory), where some were
- * written out early: spilled (write_in_command_order()), or, with deferred
- * delivery, sent in earlier messages (audit_deliver()).  Each entry goes into
- * a tuplesort as a bytea that sorts by the tenant's ordinal, the command and
- * when it was made (big-endian, compared as bytes), then carries its context
- * (an index into contexts), its keys and its bytes; the sort keeps
- * PENDING_FLUSH_BYTES in memory, the rest in temporary files.  The entries
- * come out grouped into batches again, a new one where the context changes
- * or past PENDING_FLUSH_BYTES.
- */
-typedef struct EntryMerge
-{
-	Tuplesortstate *ts;
-	MemoryContext cxt;
-	List	   *contexts;		/* PendingBatch * of no entries: each context met */
-	List	   *batch_ctxs;		/* theirs: BatchContext * (NULL: this transaction's) */
-	List	   *batch_ctx_ids;	/* and its id (the message's number) */
-	HTAB	   *by_hash;		/* context_hash() -> MergeContexts */
-	StringInfoData buf;
-} EntryMerge;
-
 typedef struct MergeContexts
 {
 	uint32		hash;
 	List	   *indexes;		/* of the contexts with that hash */
 } MergeContexts;
 
-static void
-merge_begin(EntryMerge *m, MemoryContext parent)
+void
+audit_merge_begin(EntryMerge *m, MemoryContext parent)
 {
 	MemoryContext old;
 
@@ -3167,8 +3062,8 @@ merge_context(EntryMerge *m, const PendingBatch *pb, const BatchContext *bc, int
 }
 
 /* the entries of a batch of the tenant numbered "ordinal", into the sort */
-static void
-merge_put(EntryMerge *m, const PendingBatch *pb, uint32 ordinal, const BatchContext *bc, int bc_id)
+void
+audit_merge_put(EntryMerge *m, const PendingBatch *pb, uint32 ordinal, const BatchContext *bc, int bc_id)
 {
 	uint32		context;
 	MemoryContext old;
@@ -3204,8 +3099,8 @@ merge_put(EntryMerge *m, const PendingBatch *pb, uint32 ordinal, const BatchCont
 }
 
 /* the merged entries, chained and written; the merge is over.  Returns the number of batches. */
-static int
-merge_write(EntryMerge *m, LogWriter *w, int level)
+int
+audit_merge_write(EntryMerge *m, LogWriter *w, int level)
 {
 	MemoryContext old = MemoryContextSwitchTo(m->cxt);
 	MemoryContext per_batch = AllocSetContextCreate(m->cxt, "tenant_rls audit merge write",
@@ -3258,7 +3153,7 @@ merge_write(EntryMerge *m, LogWriter *w, int level)
 			   !same_context(cur, list_nth(m->contexts, context))))))
 		{
 			MemoryContextSwitchTo(per_batch);
-			write_batch(w, chain_state(cur->key), cur, level, list_nth(m->batch_ctxs, cur_context));
+			audit_write_batch(w, audit_chain_state(cur->key), cur, level, list_nth(m->batch_ctxs, cur_context));
 			MemoryContextSwitchTo(m->cxt);
 			MemoryContextReset(per_batch);
 			free_batch(cur);
@@ -3271,14 +3166,14 @@ merge_write(EntryMerge *m, LogWriter *w, int level)
 			cur_ordinal = ordinal;
 			cur_context = context;
 		}
-		batch_add_entry(cur, t, tend - t, cid, made, nkeys, keys);
+		audit_batch_add_entry(cur, t, tend - t, cid, made, nkeys, keys);
 		pfree(DatumGetPointer(d));
 		CHECK_FOR_INTERRUPTS();
 	}
 	if (cur != NULL)
 	{
 		MemoryContextSwitchTo(per_batch);
-		write_batch(w, chain_state(cur->key), cur, level, list_nth(m->batch_ctxs, cur_context));
+		audit_write_batch(w, audit_chain_state(cur->key), cur, level, list_nth(m->batch_ctxs, cur_context));
 		MemoryContextSwitchTo(m->cxt);
 		free_batch(cur);
 		written++;
@@ -3315,7 +3210,7 @@ write_in_command_order(LogWriter *w, List *now, int level, MemoryContext tmp)
 	EntryMerge	m;
 	ListCell   *lc;
 
-	merge_begin(&m, tmp);
+	audit_merge_begin(&m, tmp);
 	foreach(lc, now)
 	{
 		PendingBatch *pb = lfirst(lc);
@@ -3325,7 +3220,7 @@ write_in_command_order(LogWriter *w, List *now, int level, MemoryContext tmp)
 		{
 			ordinal = spill_ordinal(pb->key);
 			if (ordinal >= 0)
-				merge_put(&m, pb, ordinal, NULL, 0);
+				audit_merge_put(&m, pb, ordinal, NULL, 0);
 		}
 		else if (run_has_merged(pb))
 		{
@@ -3343,14 +3238,14 @@ write_in_command_order(LogWriter *w, List *now, int level, MemoryContext tmp)
 				ordinal = spill_ordinal(rb.key);
 				MemoryContextSwitchTo(tmp);
 				if (ordinal >= 0)
-					merge_put(&m, &rb, ordinal, NULL, 0);
+					audit_merge_put(&m, &rb, ordinal, NULL, 0);
 				MemoryContextReset(per_batch);
 				CHECK_FOR_INTERRUPTS();
 			}
 			pfree(data);
 		}
 	}
-	(void) merge_write(&m, w, level);
+	(void) audit_merge_write(&m, w, level);
 	MemoryContextDelete(per_batch);
 	MemoryContextSwitchTo(old);
 }
@@ -3386,7 +3281,7 @@ free_batch(PendingBatch *pb)
  * Chain and write the queued batches of nesting level "level" (at commit:
  * all of them; early: before the commit, the queue is too large).  The
  * tenants are locked in sorted order first.  With deferred delivery they go
- * into the WAL instead (defer_fits()).
+ * into the WAL instead (audit_defer_fits()).
  */
 static void
 flush_pending(int level, bool early)
@@ -3426,7 +3321,7 @@ flush_pending(int level, bool early)
 	 */
 	foreach(lc, pending)
 		has_runs |= ((PendingBatch *) lfirst(lc))->spilled;
-	defer = !has_runs && !xact_purged && defer_fits(now, early) &&
+	defer = !has_runs && !xact_purged && audit_defer_fits(now, early) &&
 		(xact_deferred || audit_delivery_deferred());
 
 	/*
@@ -3453,10 +3348,10 @@ flush_pending(int level, bool early)
 	MemoryContextSwitchTo(old);
 	pending_bytes = 0;
 	foreach(lc, later)
-		pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
+		pending_bytes += audit_batch_bytes((PendingBatch *) lfirst(lc));
 	pending_floor = pending_bytes;
 
-	if (defer && defer_batches(now))
+	if (defer && audit_defer_batches(now))
 	{
 		/* in the WAL with the commit; the delivery worker chains them */
 		if (deferred_level == 0 || level < deferred_level)
@@ -3507,10 +3402,10 @@ flush_pending(int level, bool early)
 	 */
 	if (!early)
 		catch_up_deferred(keys);
-	list_sort(keys, key_cmp);
+	list_sort(keys, audit_key_cmp);
 	lock_chains_for(keys, early);
 	foreach(lc, keys)
-		(void) chain_state((const char *) lfirst(lc));
+		(void) audit_chain_state((const char *) lfirst(lc));
 
 	tmp = AllocSetContextCreate(old, "tenant_rls audit flush", ALLOCSET_DEFAULT_SIZES);
 	writer.cxt = AllocSetContextCreate(old, "tenant_rls audit writer", ALLOCSET_SMALL_SIZES);
@@ -3554,660 +3449,18 @@ flush_pending(int level, bool early)
 		if (pb->spilled)
 			write_run(&writer, pb, level, tmp);
 		else if (spill_ordinal(pb->key) < 0)
-			write_batch(&writer, chain_state(pb->key), pb, level, NULL);
+			audit_write_batch(&writer, audit_chain_state(pb->key), pb, level, NULL);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
 		free_batch(pb);
 	}
 	MemoryContextDelete(tmp);
-	log_writer_close(&writer);
+	audit_log_writer_close(&writer);
 	MemoryContextDelete(writer.cxt);
 
 	list_free(now);
 	list_free(keys);
 	list_free(later);
-}
-
-/* ---------------------------------------------------------------------
- * Deferred delivery: batches through the WAL (audit_delivery.c)
- * ---------------------------------------------------------------------
- *
- * With tenant_rls.audit_delivery = deferred, a committing transaction does
- * not lock, chain or write anything: its batches and their context are
- * serialised into one signed, transactional WAL message (defer_batches), and
- * the database's delivery worker reads the message back once the commit
- * record follows it and writes the batches exactly as the transaction would
- * have (audit_deliver), in commit order.  The format is private to one
- * server (native byte order), versioned by its first byte:
- *
- *   u8 version, i64 logged_at, i64 txid, str session_user,
- *   ostr application_name, ostr client_addr (inet varlena), u32 nbatches,
- *   then per batch: u8 has_tenant, str tenant, u32 table_oid, str schema,
- *   str table, str db_user, ostr app_user, ostr context_tenant, i32 entries,
- *   str payload, u32 nkeys, i64 keys[nkeys], then per entry (version 3):
- *   u32 command[entries], u64 made[entries], u32 offset[entries] (in the
- *   payload), u32 first_key[entries] (in keys)
- *
- * str = u32 length and bytes; ostr = u8 present, then a str if present.
- * The worker merges a transaction's entries of a tenant in command order
- * where its messages are not (audit_deliver()); those of version 2 (written
- * before a restart into this version) are written as they come.
- */
-#define DEFER_VERSION 3
-
-static void
-defer_put_str(StringInfo buf, const char *s, uint32 len)
-{
-	audit_put_u32(buf, len);
-	audit_put_bytes(buf, s, len);
-}
-
-static void
-defer_put_ostr(StringInfo buf, const char *s, uint32 len)
-{
-	audit_put_u8(buf, s != NULL);
-	if (s != NULL)
-		defer_put_str(buf, s, len);
-}
-
-/*
- * Which batches go into the WAL (with deferred delivery on).  Once a
- * transaction has deferred anything, everything it flushes later goes there
- * too (its entries stay in order), also if the session's setting changed or
- * audit_delivery_stop() began meanwhile (it waits for the transaction).
- *
- * At commit, a transaction whose batches are many or large writes them
- * itself, holding its tenants' locks only for its commit: the one worker of
- * the database writes every tenant's commits in commit order, and a commit
- * of thousands of tenants or megabytes would hold up all the others (and
- * could fail there where the writer would have failed).
- *
- * Before the commit (a queue of more than PENDING_FLUSH_BYTES), and once a
- * transaction has deferred anything, its batches go into the WAL whatever
- * their number or size: written here they would keep their tenants' chains
- * locked until the transaction ends, and the worker, which needs those
- * chains for the other commits of the same tenants, would wait behind a
- * long import, holding up every tenant's delivery, and after three timeouts
- * switch the whole database to immediate.  (The worker keeps large messages
- * in the WAL, not in memory, until their commit.)  They go as messages of
- * at most DEFER_MAX_MESSAGE, which the WAL reader reads back; only a batch
- * that alone passes it (a single huge change) is written here.
- */
-#define DEFER_MAX_BATCHES	16
-#define DEFER_MAX_BYTES		(4 * 1024 * 1024)
-#define DEFER_MAX_MESSAGE	(64 * 1024 * 1024)
-
-/* what a batch takes in a message, about */
-static Size
-defer_batch_bytes(PendingBatch *pb)
-{
-	return batch_bytes(pb) + (pb->app_user ? strlen(pb->app_user) : 0) +
-		(pb->context_tenant ? strlen(pb->context_tenant) : 0) + 2 * NAMEDATALEN +
-		strlen(pb->db_user_name) + 64;
-}
-
-static bool
-defer_fits(List *batches, bool early)
-{
-	Size		bytes = 0;
-	Size		one;
-	ListCell   *lc;
-
-	foreach(lc, batches)
-	{
-		PendingBatch *pb = lfirst(lc);
-
-		/* (a run of spilled batches is written at commit, never deferred) */
-		if (pb->spilled)
-			return false;
-		one = defer_batch_bytes(pb);
-		if (one > DEFER_MAX_MESSAGE)
-			return false;
-		bytes += one;
-	}
-	/* (split into messages of at most DEFER_MAX_MESSAGE: defer_batches()) */
-	if (xact_deferred)
-		return true;
-	if (bytes > DEFER_MAX_MESSAGE)
-		return false;
-
-	/*
-	 * Early, the slot keeps the WAL from this message until the transaction
-	 * ends: with max_slot_wal_keep_size set, a long import could outgrow it,
-	 * the slot would be invalidated and the import's entries lost.  Then it
-	 * writes them itself, as immediate delivery does.
-	 */
-	if (early)
-		return max_slot_wal_keep_size_mb < 0;
-	return list_length(batches) <= DEFER_MAX_BATCHES && bytes <= DEFER_MAX_BYTES;
-}
-
-/*
- * The batches as signed WAL messages, each of at most DEFER_MAX_MESSAGE
- * (about: a batch that alone passes it is not deferred, defer_fits()), in
- * their order; false: delivery was switched off (or, after the first, the
- * slot was lost, and with it what was sent).  A transaction's messages are
- * merged in command order per tenant by the worker (audit_deliver()).
- */
-static bool
-defer_batches(List *batches)
-{
-	bool		sent = true;
-	bool		continuing = xact_deferred;
-	StringInfoData buf;
-	int			head_len;
-	int			count_at;
-	uint32		count = 0;
-	Size		bytes = 0;
-	ListCell   *lc;
-	Datum		values[AB_NATTS];
-	bool		nulls[AB_NATTS];
-	text	   *t;
-
-	memset(nulls, true, sizeof(nulls));
-	fill_batch_context(values, nulls, NULL);
-	initStringInfo(&buf);
-	audit_put_u8(&buf, DEFER_VERSION);
-	audit_put_i64(&buf, DatumGetTimestampTz(values[AB_LOGGED_AT]));
-	audit_put_i64(&buf, DatumGetInt64(values[AB_TXID]));
-	t = DatumGetTextPP(values[AB_DB_SESSION_USER]);
-	defer_put_str(&buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-	defer_put_ostr(&buf, nulls[AB_APPLICATION_NAME] ? NULL : application_name,
-				   nulls[AB_APPLICATION_NAME] ? 0 : strlen(application_name));
-	defer_put_ostr(&buf, nulls[AB_CLIENT_ADDR] ? NULL : DatumGetPointer(values[AB_CLIENT_ADDR]),
-				   nulls[AB_CLIENT_ADDR] ? 0 : VARSIZE_ANY(DatumGetPointer(values[AB_CLIENT_ADDR])));
-	count_at = buf.len;
-	audit_put_u32(&buf, 0);		/* (the count, set when sent) */
-	head_len = buf.len;
-	foreach(lc, batches)
-	{
-		PendingBatch *pb = lfirst(lc);
-		Size		one = defer_batch_bytes(pb);
-
-		if (count > 0 && bytes + one > DEFER_MAX_MESSAGE)
-		{
-			memcpy(buf.data + count_at, &count, sizeof(count));
-			if (!(sent = audit_delivery_emit(buf.data, buf.len, continuing)))
-				break;
-			continuing = true;
-			buf.len = head_len;
-			count = 0;
-			bytes = 0;
-		}
-		batch_settle(pb);
-		audit_put_u8(&buf, pb->has_tenant);
-		defer_put_str(&buf, pb->key, strlen(pb->key));
-		audit_put_u32(&buf, pb->table_oid);
-		defer_put_str(&buf, NameStr(pb->schema_name), strlen(NameStr(pb->schema_name)));
-		defer_put_str(&buf, NameStr(pb->table_name), strlen(NameStr(pb->table_name)));
-		defer_put_str(&buf, pb->db_user_name, strlen(pb->db_user_name));
-		defer_put_ostr(&buf, pb->app_user, pb->app_user ? strlen(pb->app_user) : 0);
-		defer_put_ostr(&buf, pb->context_tenant, pb->context_tenant ? strlen(pb->context_tenant) : 0);
-		audit_put_u32(&buf, (uint32) pb->nentries);
-		defer_put_str(&buf, pb->payload.data, pb->payload.len);
-		audit_put_u32(&buf, pb->nkeys);
-		audit_put_bytes(&buf, pb->keys, sizeof(int64) * pb->nkeys);
-		audit_put_bytes(&buf, pb->cids, sizeof(CommandId) * pb->nentries);
-		audit_put_bytes(&buf, pb->made, sizeof(uint64) * pb->nentries);
-		audit_put_bytes(&buf, pb->offs, sizeof(uint32) * pb->nentries);
-		audit_put_bytes(&buf, pb->kofs, sizeof(uint32) * pb->nentries);
-		count++;
-		bytes += one;
-	}
-	if (sent && count > 0)
-	{
-		memcpy(buf.data + count_at, &count, sizeof(count));
-		sent = audit_delivery_emit(buf.data, buf.len, continuing);
-	}
-	pfree(buf.data);
-	return sent;
-}
-
-/* reading a message back: every read is bounds-checked */
-typedef struct DeferReader
-{
-	const char *p;
-	const char *end;
-	bool		ok;
-} DeferReader;
-
-static const char *
-defer_get(DeferReader *r, Size n)
-{
-	const char *p = r->p;
-
-	if (!r->ok || (Size) (r->end - r->p) < n)
-	{
-		r->ok = false;
-		return NULL;
-	}
-	r->p += n;
-	return p;
-}
-
-/* n bytes into out (zeros once the message is exhausted) */
-static void
-defer_get_into(DeferReader *r, void *out, Size n)
-{
-	const char *p = defer_get(r, n);
-
-	if (p)
-		memcpy(out, p, n);
-	else
-		memset(out, 0, n);
-}
-
-static uint32
-defer_get_u32(DeferReader *r)
-{
-	uint32		v;
-
-	defer_get_into(r, &v, sizeof(v));
-	return v;
-}
-
-static int64
-defer_get_i64(DeferReader *r)
-{
-	int64		v;
-
-	defer_get_into(r, &v, sizeof(v));
-	return v;
-}
-
-static uint8
-defer_get_u8(DeferReader *r)
-{
-	uint8		v;
-
-	defer_get_into(r, &v, sizeof(v));
-	return v;
-}
-
-/* a str: palloc'd, NUL-terminated copy; *len its length */
-static char *
-defer_get_str(DeferReader *r, uint32 maxlen, uint32 *len)
-{
-	uint32		n = defer_get_u32(r);
-	const char *p;
-	char	   *s;
-
-	if (n > maxlen)
-		r->ok = false;
-	p = defer_get(r, n);
-	if (p == NULL)
-		return NULL;
-	s = palloc(n + 1);
-	memcpy(s, p, n);
-	s[n] = '\0';
-	if (len)
-		*len = n;
-	return s;
-}
-
-static char *
-defer_get_ostr(DeferReader *r, uint32 maxlen, uint32 *len)
-{
-	return defer_get_u8(r) ? defer_get_str(r, maxlen, len) : NULL;
-}
-
-/* a name: at most NAMEDATALEN - 1 bytes, no NUL */
-static bool
-defer_get_name(DeferReader *r, NameData *name)
-{
-	uint32		n;
-	char	   *s = defer_get_str(r, NAMEDATALEN - 1, &n);
-
-	if (s == NULL || strlen(s) != n)
-		return false;
-	namestrcpy(name, s);
-	return true;
-}
-
-/* skip a str */
-static void
-defer_skip_str(DeferReader *r, uint32 maxlen)
-{
-	uint32		n = defer_get_u32(r);
-
-	if (n > maxlen)
-		r->ok = false;
-	(void) defer_get(r, n);
-}
-
-/*
- * A batch's entries (version 3): their commands, when they were made, where
- * each starts in the payload and in the keys (checked against both, unless
- * keys_only: the payload was skipped).
- */
-static bool
-defer_parse_entries(DeferReader *r, PendingBatch *pb, bool keys_only)
-{
-	int			n = pb->nentries;
-
-	if ((Size) n > (Size) (r->end - r->p) / (sizeof(CommandId) + sizeof(uint64) + 2 * sizeof(uint32)))
-		return false;
-	pb->maxentries = n;
-	pb->cids = palloc(sizeof(CommandId) * n);
-	pb->made = palloc(sizeof(uint64) * n);
-	pb->offs = palloc(sizeof(uint32) * n);
-	pb->kofs = palloc(sizeof(uint32) * n);
-	defer_get_into(r, pb->cids, sizeof(CommandId) * n);
-	defer_get_into(r, pb->made, sizeof(uint64) * n);
-	defer_get_into(r, pb->offs, sizeof(uint32) * n);
-	defer_get_into(r, pb->kofs, sizeof(uint32) * n);
-	if (!r->ok)
-		return false;
-	for (int i = 0; i < n; i++)
-	{
-		uint32		next_off = i + 1 < n ? pb->offs[i + 1] : (uint32) pb->payload.len;
-		uint32		next_key = i + 1 < n ? pb->kofs[i + 1] : (uint32) pb->nkeys;
-
-		if (pb->kofs[i] > next_key || (i == 0 && pb->kofs[0] != 0) ||
-			(!keys_only && pb->offs[i] > next_off) ||
-			(i > 0 && entry_before(pb->cids[i], pb->made[i], pb->cids[i - 1], pb->made[i - 1])))
-			return false;
-	}
-	return true;
-}
-
-/*
- * Parse one message into its context and batches (in the current memory
- * context); false if it is malformed.  The payloads point into data (which
- * must outlive the batches).  keys_only: only the tenants of the batches
- * (their payloads and history keys are checked, not copied).
- */
-static bool
-defer_parse(const char *data, Size len, BatchContext *ctx, PendingBatch **batches, int *nbatches,
-			bool keys_only)
-{
-	DeferReader r = {data, data + len, true};
-	char	   *s;
-	uint32		n;
-	uint32		count;
-	uint8		version = defer_get_u8(&r);
-
-	if (version != DEFER_VERSION && version != 2)
-		return false;
-	ctx->logged_at = defer_get_i64(&r);
-	ctx->txid = defer_get_i64(&r);
-	s = defer_get_str(&r, NAMEDATALEN, &n);
-	if (s == NULL)
-		return false;
-	ctx->session_user = cstring_to_text_with_len(s, n);
-	ctx->application_name = NULL;
-	if ((s = defer_get_ostr(&r, MaxAllocSize - 1, &n)) != NULL)
-		ctx->application_name = cstring_to_text_with_len(s, n);
-	ctx->client_addr = NULL;
-	if ((s = defer_get_ostr(&r, sizeof(inet), &n)) != NULL)
-	{
-		if (n < VARHDRSZ_SHORT || VARSIZE_ANY(s) != n)
-			return false;
-		ctx->client_addr = (inet *) s;
-	}
-	count = defer_get_u32(&r);
-	if (!r.ok || count == 0 || count > len)
-		return false;
-	*batches = palloc0(sizeof(PendingBatch) * count);
-	for (uint32 i = 0; i < count && r.ok; i++)
-	{
-		PendingBatch *pb = &(*batches)[i];
-		uint32		nkeys;
-		const char *keys;
-
-		pb->level = 1;
-		pb->has_tenant = defer_get_u8(&r) != 0;
-		pb->key = defer_get_str(&r, TENANT_MAX_LEN, &n);
-		if (pb->key == NULL || strlen(pb->key) != n)
-			return false;
-		pb->table_oid = defer_get_u32(&r);
-		if (!defer_get_name(&r, &pb->schema_name) || !defer_get_name(&r, &pb->table_name))
-			return false;
-		pb->db_user_name = defer_get_str(&r, NAMEDATALEN, NULL);
-		pb->app_user = defer_get_ostr(&r, MaxAllocSize - 1, NULL);
-		/* (not TENANT_MAX_LEN: outside strict mode a plain SET may store a longer context) */
-		pb->context_tenant = defer_get_ostr(&r, MaxAllocSize - 1, &n);
-		if (pb->context_tenant != NULL && strlen(pb->context_tenant) != n)
-			return false;
-		pb->nentries = (int32) defer_get_u32(&r);
-		if (keys_only)
-		{
-			defer_skip_str(&r, MaxAllocSize - 1);
-			s = NULL;
-			n = 0;
-		}
-		else
-		{
-			/* borrowed, not copied: the message outlives the batch's use */
-			n = defer_get_u32(&r);
-			if (n > MaxAllocSize - 1 || (s = (char *) defer_get(&r, n)) == NULL)
-				return false;
-		}
-		if (pb->db_user_name == NULL || pb->nentries <= 0)
-			return false;
-		pb->payload.data = s;
-		pb->payload.len = pb->payload.maxlen = n;
-		nkeys = defer_get_u32(&r);
-		if (nkeys > len / sizeof(int64))
-			return false;
-		keys = defer_get(&r, sizeof(int64) * nkeys);
-		if (keys == NULL)
-			return false;
-		pb->nkeys = pb->maxkeys = nkeys;
-		if (nkeys > 0 && !keys_only)
-		{
-			pb->keys = palloc(sizeof(int64) * nkeys);
-			memcpy(pb->keys, keys, sizeof(int64) * nkeys);
-		}
-		if (version >= 3 && !defer_parse_entries(&r, pb, keys_only))
-			return false;
-	}
-	if (!r.ok || r.p != r.end)
-		return false;
-	*nbatches = count;
-	return true;
-}
-
-/* the delivery worker locks the chains of "keys", in that order */
-static void
-lock_chains(List *keys)
-{
-	ListCell   *lc;
-
-	delivering = true;
-	PG_TRY();
-	{
-		lock_chains_for(keys, false);
-		foreach(lc, keys)
-			(void) chain_state((const char *) lfirst(lc));
-	}
-	PG_FINALLY();
-	{
-		delivering = false;
-	}
-	PG_END_TRY();
-}
-
-/* a message as audit_deliver() parsed it */
-typedef struct ParsedMessage
-{
-	BatchContext ctx;
-	PendingBatch *batches;
-	int			nbatches;
-} ParsedMessage;
-
-/* parse a signed message, or fail: skipping it would lose its entries */
-static void
-deliver_parse(const char *data, Size len, ParsedMessage *pm, bool keys_only)
-{
-	if (!defer_parse(data, len, &pm->ctx, &pm->batches, &pm->nbatches, keys_only))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("could not decode a signed audit message in the WAL"),
-				 errhint("Deferred delivery of this database stops here; see tenant_rls.audit_delivery_status().")));
-}
-
-/*
- * The messages of one delivered transaction (consecutive, one txid), and its
- * tenants whose entries the messages do not give in command order
- * (note_order()): a transaction that flushed early (past 32 MB, a
- * statement's rows queued when it ends, after its triggers' changes were
- * sent; or inside a savepoint, before the outer level's earlier entries).
- */
-typedef struct DeliveredXact
-{
-	int64		txid;
-	int			first;
-	int			end;
-	HTAB	   *order;
-	List	   *disordered;
-} DeliveredXact;
-
-/* message i, parsed in the first pass or (transient) again, in the current context */
-static ParsedMessage *
-deliver_message(int i, ParsedMessage **parsed, ParsedMessage *pm, AuditMessageFetch fetch, void *arg)
-{
-	Size		len;
-	bool		transient;
-	const char *data;
-
-	if (parsed[i] != NULL)
-		return parsed[i];
-	data = fetch(i, &len, &transient, arg);
-	deliver_parse(data, len, pm, false);
-	return pm;
-}
-
-/*
- * The delivery worker: chain and write the batches of the committed
- * messages 0..n-1, in that order (commit order), in the current transaction.
- * fetch(i) returns message i, and whether it is transient: a large message,
- * read back from the WAL, is gone at the next call, so no two of those are
- * needed at once.  A first pass parses the messages (a transient one only
- * for its tenants, and its entries' commands) and locks their tenants in
- * sorted order, like a committing writer does; a second writes the batches
- * (a transient message is fetched and parsed again), those of a
- * transaction's tenants whose entries are out of command order across its
- * messages through a merge (EntryMerge), at the transaction's end.  The heads are written when the worker's transaction
- * commits.  Returns the number of batches written.
- */
-int
-audit_deliver(int n, AuditMessageFetch fetch, void *arg)
-{
-	List	   *keys = NIL;
-	List	   *xacts = NIL;
-	DeliveredXact *dx = NULL;
-	LogWriter	writer;
-	int			written = 0;
-	int			level = GetCurrentTransactionNestLevel();
-	ListCell   *lc;
-	MemoryContext old = CurrentMemoryContext;
-	MemoryContext parsed_cxt = AllocSetContextCreate(old, "tenant_rls audit messages",
-													 ALLOCSET_DEFAULT_SIZES);
-	MemoryContext tmp = AllocSetContextCreate(old, "tenant_rls audit message",
-											  ALLOCSET_DEFAULT_SIZES);
-	ParsedMessage **parsed = MemoryContextAllocZero(parsed_cxt, sizeof(ParsedMessage *) * n);
-	EntrySpan **spans = MemoryContextAlloc(parsed_cxt, sizeof(EntrySpan *) * n);
-	int		   *nspans = MemoryContextAllocZero(parsed_cxt, sizeof(int) * n);
-
-	for (int i = 0; i < n; i++)
-	{
-		Size		len;
-		bool		transient;
-		const char *data = fetch(i, &len, &transient, arg);
-		ParsedMessage pm;
-		ParsedMessage *p = &pm;
-
-		if (!transient)
-		{
-			MemoryContextSwitchTo(parsed_cxt);
-			p = parsed[i] = palloc(sizeof(ParsedMessage));
-			deliver_parse(data, len, p, false);
-		}
-		else
-		{
-			MemoryContextSwitchTo(tmp);
-			deliver_parse(data, len, p, true);
-			MemoryContextSwitchTo(parsed_cxt);
-		}
-		if (dx == NULL || p->ctx.txid != dx->txid)
-		{
-			dx = palloc0(sizeof(DeliveredXact));
-			dx->txid = p->ctx.txid;
-			dx->first = i;
-			xacts = lappend(xacts, dx);
-		}
-		dx->end = i + 1;
-		spans[i] = palloc(sizeof(EntrySpan) * p->nbatches);
-		for (int b = 0; b < p->nbatches; b++)
-		{
-			keys = lappend(keys, transient ? pstrdup(p->batches[b].key) : p->batches[b].key);
-			if (batch_span(&p->batches[b], &spans[i][nspans[i]]))
-				spans[i][nspans[i]++].key = llast(keys);
-		}
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(tmp);
-	}
-
-	/*
-	 * A message is in command order per tenant (the queue was, when it was
-	 * sent): only a transaction of several can be out of order.
-	 */
-	foreach(lc, xacts)
-	{
-		dx = lfirst(lc);
-		for (int i = dx->first; dx->end - dx->first > 1 && i < dx->end; i++)
-			for (int b = 0; b < nspans[i]; b++)
-				note_order(&dx->order, &dx->disordered, parsed_cxt, &spans[i][b]);
-	}
-	list_sort(keys, key_cmp);
-	lock_chains(keys);
-
-	writer.cxt = AllocSetContextCreate(old, "tenant_rls audit writer", ALLOCSET_SMALL_SIZES);
-	writer.rel = NULL;
-	foreach(lc, xacts)
-	{
-		EntryMerge	m;
-
-		/*
-		 * The batches of tenants in order are written as they come, those of
-		 * the others go into the merge, written after the transaction's last
-		 * message (chains are per tenant: the order across tenants is free)
-		 */
-		dx = lfirst(lc);
-		if (dx->disordered != NIL)
-			merge_begin(&m, old);
-		for (int i = dx->first; i < dx->end; i++)
-		{
-			ParsedMessage pm;
-			ParsedMessage *p;
-
-			MemoryContextSwitchTo(tmp);
-			p = deliver_message(i, parsed, &pm, fetch, arg);
-			for (int b = 0; b < p->nbatches; b++)
-			{
-				PendingBatch *pb = &p->batches[b];
-				int			ordinal = pb->cids ? order_ordinal(dx->order, dx->disordered, pb->key) : -1;
-
-				if (ordinal >= 0)
-					merge_put(&m, pb, ordinal, &p->ctx, i);
-				else
-				{
-					write_batch(&writer, chain_state(pb->key), pb, level, &p->ctx);
-					written++;
-				}
-			}
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(tmp);
-		}
-		if (dx->disordered != NIL)
-			written += merge_write(&m, &writer, level);
-	}
-	log_writer_close(&writer);
-	MemoryContextDelete(writer.cxt);
-	MemoryContextDelete(tmp);
-	MemoryContextDelete(parsed_cxt);
-	return written;
 }
 
 /* does the batch take an entry of this context? */
@@ -4236,7 +3489,7 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
  * batches in queue_in_command_order().  Entries are appended as they come,
  * with their command, offset and keys; a batch that got one out of order is
  * sorted once, when the queue is written, spilled or deferred
- * (batch_settle()).  A row whose version tells no command (a foreign
+ * (audit_batch_settle()).  A row whose version tells no command (a foreign
  * table's, one of COPY FREEZE) comes with its statement's (change_cid() in
  * audit.c).  An unknown command (InvalidCommandId: the PURGE entry) takes
  * the current one, which no change made before it passes (not that of the
@@ -4244,8 +3497,8 @@ batch_matches(PendingBatch *pb, const char *key, bool has_tenant, const AuditTar
  * its tenant, and took an older command than the changes it followed,
  * review rev42b).
  */
-static void
-batch_reserve(PendingBatch *pb, int more)
+void
+audit_batch_reserve(PendingBatch *pb, int more)
 {
 	int			need = pb->nentries + more;
 
@@ -4266,8 +3519,8 @@ batch_reserve(PendingBatch *pb, int more)
 		: MemoryContextAlloc(TopTransactionContext, sizeof(uint32) * pb->maxentries);
 }
 
-static void
-batch_add_keys(PendingBatch *pb, int nkeys, const int64 *keys)
+void
+audit_batch_add_keys(PendingBatch *pb, int nkeys, const int64 *keys)
 {
 	if (pb->nkeys + nkeys > pb->maxkeys)
 	{
@@ -4281,18 +3534,18 @@ batch_add_keys(PendingBatch *pb, int nkeys, const int64 *keys)
 	pb->nkeys += nkeys;
 }
 
-static void
-batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid, uint64 made,
+void
+audit_batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid, uint64 made,
 				int nkeys, const int64 *keys)
 {
 	int			n = pb->nentries;
 
-	batch_reserve(pb, 1);
+	audit_batch_reserve(pb, 1);
 	if (cid == InvalidCommandId)
 		cid = GetCurrentCommandId(false);
 	if (n > 0 && entry_before(cid, made, pb->cids[n - 1], pb->made[n - 1]))
 		pb->unsorted = true;
-	batch_add_keys(pb, nkeys, keys);
+	audit_batch_add_keys(pb, nkeys, keys);
 	pb->cids[n] = cid;
 	pb->made[n] = made;
 	pb->offs[n] = pb->payload.len;
@@ -4333,8 +3586,8 @@ entry_ref_cmp(const void *a, const void *b)
 }
 
 /* the entries of a batch in the order of their commands, then as made, in place */
-static void
-batch_settle(PendingBatch *pb)
+void
+audit_batch_settle(PendingBatch *pb)
 {
 	int			n = pb->nentries;
 	EntryRef   *refs;
@@ -4398,10 +3651,10 @@ batch_settle(PendingBatch *pb)
 
 /*
  * A tenant's entries across the batches of the queue, in the order of their
- * commands (review rev41d).  batch_settle() orders the entries of one batch;
- * but a row's changes can lie in different batches of its tenant: a trigger
- * that also writes another audited table of the tenant, that writes as
- * another role (a SECURITY DEFINER function: a batch of its own), or that
+ * commands (review rev41d).  audit_batch_settle() orders the entries of one
+ * batch; but a row's changes can lie in different batches of its tenant: a
+ * trigger that also writes another audited table of the tenant, that writes
+ * as another role (a SECURITY DEFINER function: a batch of its own), or that
  * writes rows of 8 or more other tenants for each row (the tenant's batch
  * falls out of the BATCH_SEARCH_DEPTH latest).  The trigger's changes are
  * queued before the rows of the statement that fired it, and each row was
@@ -4514,7 +3767,7 @@ regroup_tenant(TenantBatches *tb, List **built)
 		PendingBatch *src = all[i].pb;
 		int			k = all[i].idx;
 
-		/* (a batch stays within a message of deferred delivery: defer_fits()) */
+		/* (a batch stays within a message of deferred delivery) */
 		if (cur == NULL || !batches_match(cur, src) || cur->payload.len >= PENDING_FLUSH_BYTES)
 		{
 			*built = lappend(*built, NULL);
@@ -4522,7 +3775,7 @@ regroup_tenant(TenantBatches *tb, List **built)
 			llast(*built) = cur;
 			tb->regrouped = lappend(tb->regrouped, cur);
 		}
-		batch_add_entry(cur, src->payload.data + src->offs[k], entry_len(src, k), src->cids[k],
+		audit_batch_add_entry(cur, src->payload.data + src->offs[k], entry_len(src, k), src->cids[k],
 						src->made[k], entry_nkeys(src, k), src->keys + src->kofs[k]);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -4556,7 +3809,7 @@ segment_in_command_order(List *segment, List **replaced, List **built)
 
 		if (pb->nentries == 0)
 			continue;
-		batch_settle(pb);
+		audit_batch_settle(pb);
 		tb = hash_search(tenants, pb->key, HASH_ENTER, &found);
 		if (!found)
 		{
@@ -4677,7 +3930,7 @@ queue_in_command_order(void)
 			free_batch((PendingBatch *) lfirst(lc));
 		pending_bytes = 0;
 		foreach(lc, pending)
-			pending_bytes += batch_bytes((PendingBatch *) lfirst(lc));
+			pending_bytes += audit_batch_bytes((PendingBatch *) lfirst(lc));
 		pending_floor = Min(pending_floor, pending_bytes);
 	}
 	MemoryContextSwitchTo(old);
@@ -4715,8 +3968,8 @@ audit_append_entry(const char *tenant, const char *context, const AuditTarget *t
 		{
 			/*
 			 * (a full one takes no more: a batch fits one message of deferred
-			 * delivery, defer_fits(), whatever the savepoints' early flushes
-			 * left queued at its level, review rev43c)
+			 * delivery, audit_defer_fits(), whatever the savepoints' early
+			 * flushes left queued at its level, review rev43c)
 			 */
 			if (cand->payload.len < PENDING_FLUSH_BYTES)
 				pb = cand;
@@ -4747,7 +4000,7 @@ audit_append_entry(const char *tenant, const char *context, const AuditTarget *t
 		MemoryContextSwitchTo(old);
 	}
 
-	batch_add_entry(pb, entry, len, cid, ++entries_made, nkeys, keys);
+	audit_batch_add_entry(pb, entry, len, cid, ++entries_made, nkeys, keys);
 	pending_bytes += len + sizeof(CommandId) + sizeof(uint64) + 2 * sizeof(uint32) + sizeof(int64) * nkeys;
 
 	if (pending_bytes > pending_floor + PENDING_FLUSH_BYTES)

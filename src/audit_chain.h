@@ -1,17 +1,25 @@
 /*
  * audit_chain.h -- what the log's writer (audit_chain.c) shares with the
- * files that read the log back or reshape it: audit_verify.c,
- * audit_purge.c and audit_maintain.c.  Not for the rest of the extension
- * (audit.h is).
+ * files that write batches too (audit_message.c: deferred delivery), read
+ * the log back or reshape it (audit_verify.c, audit_purge.c,
+ * audit_maintain.c).  Not for the rest of the extension (audit.h is).
  */
 #ifndef TENANT_RLS_AUDIT_CHAIN_H
 #define TENANT_RLS_AUDIT_CHAIN_H
 
 #include "postgres.h"
 
-#include "pgtime.h"
+#include "access/genam.h"
 #include "access/tupdesc.h"
+#include "lib/stringinfo.h"
+#include "nodes/execnodes.h"
+#include "nodes/pg_list.h"
+#include "pgtime.h"
 #include "storage/lock.h"
+#include "utils/hsearch.h"
+#include "utils/inet.h"
+#include "utils/rel.h"
+#include "utils/tuplesort.h"
 
 #include "audit.h"
 
@@ -70,5 +78,174 @@ extern void audit_chain_purging(void);
 /* audit_purge.c: its digests of this transaction, at (sub)transaction end */
 extern void audit_purge_xact_end(void);
 extern void audit_purge_subxact_end(bool aborted, int level);
+
+/* ---------------------------------------------------------------------
+ * Batches and their writer, shared with audit_message.c (deferred delivery)
+ * ---------------------------------------------------------------------
+ */
+/*
+ * The context of a batch delivered from the WAL (audit_message.c): what
+ * audit_fill_batch_context() took in the writer's backend when it committed.
+ */
+typedef struct BatchContext
+{
+	TimestampTz logged_at;
+	int64		txid;
+	text	   *session_user;
+	text	   *application_name;	/* NULL: none */
+	inet	   *client_addr;	/* NULL: none */
+} BatchContext;
+
+/*
+ * The log writer of one flush: the partition, its indexes and their IndexInfo
+ * stay open from one entry to the next (locks are kept to the end of the
+ * transaction anyway); a new month opens the next partition.
+ */
+typedef struct LogWriter
+{
+	MemoryContext cxt;
+	Relation	rel;			/* NULL: nothing open */
+	Oid			oid;
+	int			nidx;
+	Relation   *idx;
+	IndexInfo **ii;
+} LogWriter;
+
+/*
+ * A batch: the entries of one tenant, table, layout, current_user,
+ * application user, tenant context and savepoint level, queued by this
+ * transaction (audit_chain.c) or parsed from a deferred message
+ * (audit_message.c).
+ */
+typedef struct PendingBatch
+{
+	int			level;			/* subtransaction nesting level */
+	char	   *key;			/* tenant, '' for none */
+	bool		has_tenant;
+	Oid			table_oid;
+	NameData	schema_name;
+	NameData	table_name;
+	uint64		layout_id;
+	Oid			db_user;
+	char	   *db_user_name;	/* taken when queued: the role may be gone at commit */
+	char	   *app_user;		/* NULL: none */
+	char	   *context_tenant; /* the session's tenant context; NULL: none */
+	StringInfoData payload;		/* layout, then the entries */
+	int32		nentries;
+	int64	   *keys;			/* history keys of the entries */
+	int			nkeys;
+	int			maxkeys;
+	/*
+	 * Per entry: the command that made it, when it was made in the
+	 * transaction (entries_made), its offset in payload, its first key in
+	 * keys (an entry's keys are those up to the next entry's first; in that
+	 * order until audit_write_batch() sorts them)
+	 */
+	CommandId  *cids;
+	uint64	   *made;
+	uint32	   *offs;
+	uint32	   *kofs;
+	int			maxentries;
+	bool		unsorted;		/* commands out of order: audit_batch_settle() */
+	/*
+	 * Or a run of spilled batches (spill_pending()): run_count batches of
+	 * this level, serialised at [spill_offset, spill_offset + spill_len) of
+	 * the spill file, run_keys their distinct tenants (for the locks at
+	 * commit); the fields above are unused then (key "").
+	 */
+	bool		spilled;
+	int			run_count;
+	off_t		spill_offset;
+	Size		spill_len;
+	List	   *run_keys;
+} PendingBatch;
+
+/*
+ * Tracking a transaction's entries per tenant in the order they are written
+ * (the queue's batches in turn, or a delivered transaction's messages): the
+ * latest (command, made) so far, and whether an entry that comes later goes
+ * before it (TenantOrder; ordinal >= 0: the tenant's place in *disordered).
+ * A batch's entries are in order (audit_batch_settle()): its span is its
+ * first and last.  A batch that tells no commands (a message of an older
+ * format) is not tracked.
+ */
+typedef struct EntrySpan
+{
+	const char *key;
+	CommandId	first_cid;
+	uint64		first_made;
+	CommandId	last_cid;
+	uint64		last_made;
+} EntrySpan;
+
+/*
+ * Merging a transaction's entries of some tenants in command order, then as
+ * made (what queue_in_command_order() does in memory), where some were
+ * written out early: spilled (write_in_command_order()), or, with deferred
+ * delivery, sent in earlier messages (audit_deliver()).  Each entry goes into
+ * a tuplesort as a bytea that sorts by the tenant's ordinal, the command and
+ * when it was made (big-endian, compared as bytes), then carries its context
+ * (an index into contexts), its keys and its bytes; the sort keeps
+ * PENDING_FLUSH_BYTES in memory, the rest in temporary files.  The entries
+ * come out grouped into batches again, a new one where the context changes
+ * or past PENDING_FLUSH_BYTES.
+ */
+typedef struct EntryMerge
+{
+	Tuplesortstate *ts;
+	MemoryContext cxt;
+	List	   *contexts;		/* PendingBatch * of no entries: each context met */
+	List	   *batch_ctxs;		/* theirs: BatchContext * (NULL: this transaction's) */
+	List	   *batch_ctx_ids;	/* and its id (the message's number) */
+	HTAB	   *by_hash;		/* context_hash() -> MergeContexts */
+	StringInfoData buf;
+} EntryMerge;
+
+/* the running head of a tenant's chain in this transaction (audit_chain.c) */
+typedef struct ChainState ChainState;
+
+/*
+ * A transaction's queue of this size moves to the spill file (or, deferred,
+ * into the WAL); a batch takes no more entries past it.
+ */
+#define PENDING_FLUSH_BYTES (32 * 1024 * 1024)
+
+extern void audit_fill_batch_context(Datum *values, bool *nulls, const BatchContext *ctx);
+extern void audit_log_writer_close(LogWriter *w);
+extern ChainState *audit_chain_state(const char *key);
+extern void audit_lock_chains_delivering(List *keys);
+extern void audit_write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level,
+							  const BatchContext *ctx);
+extern int	audit_key_cmp(const ListCell *a, const ListCell *b);
+
+/* building a batch */
+extern void audit_batch_reserve(PendingBatch *pb, int more);
+extern void audit_batch_add_keys(PendingBatch *pb, int nkeys, const int64 *keys);
+extern void audit_batch_add_entry(PendingBatch *pb, const char *entry, int len, CommandId cid,
+								  uint64 made, int nkeys, const int64 *keys);
+extern void audit_batch_settle(PendingBatch *pb);
+extern Size audit_batch_bytes(PendingBatch *pb);
+
+/*
+ * Entries in command order: tracking, and the merge.  (cid, made) before
+ * (cid2, made2): the order of a tenant's entries.
+ */
+static inline bool
+entry_before(CommandId cid, uint64 made, CommandId cid2, uint64 made2)
+{
+	return cid < cid2 || (cid == cid2 && made < made2);
+}
+
+extern bool audit_batch_span(const PendingBatch *pb, EntrySpan *sp);
+extern void audit_note_order(HTAB **order, List **disordered, MemoryContext cxt, const EntrySpan *sp);
+extern int	audit_order_ordinal(HTAB *order, List *disordered, const char *key);
+extern void audit_merge_begin(EntryMerge *m, MemoryContext parent);
+extern void audit_merge_put(EntryMerge *m, const PendingBatch *pb, uint32 ordinal,
+							const BatchContext *bc, int bc_id);
+extern int	audit_merge_write(EntryMerge *m, LogWriter *w, int level);
+
+/* audit_message.c: the batches of this commit into the WAL */
+extern bool audit_defer_fits(List *batches, bool early);
+extern bool audit_defer_batches(List *batches);
 
 #endif							/* TENANT_RLS_AUDIT_CHAIN_H */

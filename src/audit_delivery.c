@@ -649,8 +649,9 @@ typedef struct KeptMessage
 
 /*
  * A message larger than this is not kept in memory until its commit: a
- * transaction may write gigabytes of them (32 MB each, see defer_fits() in
- * audit_chain.c), and the slot keeps the WAL from its first one anyway.
+ * transaction may write gigabytes of them (32 MB each, see
+ * audit_defer_fits() in audit_message.c), and the slot keeps the WAL from
+ * its first one anyway.
  * (A 1,000-row INSERT of a few columns is a message of about 100 kB: it
  * stays in memory, read and checked once.)
  */

@@ -6,7 +6,7 @@
  * transaction writes its batches into the WAL as one signed message instead
  * of chaining and writing them itself; a background worker per database reads
  * them back after the commit and writes them (audit_deliver() in
- * audit_chain.c).  audit_delivery.c has the settings, the shared state, the
+ * audit_message.c).  audit_delivery.c has the settings, the shared state, the
  * signing key, the workers and the SQL functions.
  */
 #ifndef TENANT_RLS_AUDIT_DELIVERY_H
@@ -39,7 +39,7 @@ extern void audit_delivery_catch_up(XLogRecPtr lsn);
 extern void audit_delivery_drain(void);
 
 /*
- * audit_chain.c: chain and write n committed messages, in order; fetch(i)
+ * audit_message.c: chain and write n committed messages, in order; fetch(i)
  * returns message i, valid until the next call if *transient, else until
  * audit_deliver() returns
  */

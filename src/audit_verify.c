@@ -262,7 +262,7 @@ verify_one(const char *key, int64 misplaced, bool anchors_ok, Tuplestorestate *s
 			}
 			/*
 			 * Dated before the batch before it: no writer does that either
-			 * (write_batch() dates a batch at least at its chain head's
+			 * (audit_write_batch() dates a batch at least at its chain head's
 			 * logged_at), and audit_purge() relies on it: a genuine anchor
 			 * older than its cut means every batch before it was older too.
 			 * Batches backdated with their hashes recomputed (review rev39c).

@@ -20,6 +20,7 @@
  *   audit_payload.c    how one transaction's changes to one table are encoded
  *   audit_chain.c      pending batches, the per-tenant hash chain, the log
  *                      writer
+ *   audit_message.c    deferred delivery's WAL message, audit_deliver()
  *   audit_verify.c     audit_verify(): the chains recomputed
  *   audit_purge.c      audit_purge(): old partitions dropped, anchors kept
  *   audit_context.c    the tenant context a statement's audit entries record
