@@ -17,7 +17,7 @@
  * row (renamed while the event triggers did not run), records NULL, with a
  * warning: the context's tenant could be another tenant than the row's.
  *
- * The entry is handed to audit_append() (audit_chain.c), which queues it;
+ * The entry is handed to audit_append_entry() (audit_chain.c), which queues it;
  * it is chained and written when the transaction commits.
  *
  * Anybody may attach the trigger to a table of their own (EXECUTE is checked
@@ -178,7 +178,7 @@ tenant_rls_audit_init(void)
 	/* cached schema and table names: any rename forgets them */
 	CacheRegisterSyscacheCallback(NAMESPACEOID, audit_syscache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(RELOID, audit_syscache_callback, (Datum) 0);
-	CacheRegisterRelcacheCallback(audit_chain_relcache_callback, (Datum) 0);
+	CacheRegisterRelcacheCallback(audit_log_relcache_callback, (Datum) 0);
 	audit_context_init();
 	if (process_shared_preload_libraries_in_progress)
 		audit_chain_shmem_init();

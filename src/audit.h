@@ -6,8 +6,10 @@
  * audit_payload.c  the payload format: encoding of values, the decoder
  *                  tenant_rls.audit_entries() behind the audit_log view
  * audit_chain.c    the pending batches of a transaction, the per-tenant hash
- *                  chain, the log writer (audit_chain.h: its internals that
- *                  the next four files use)
+ *                  chain (audit_chain.h: its internals that the next five
+ *                  files use)
+ * audit_log.c      a batch's row: context columns, audit_key, the log's
+ *                  partitions and indexes, the writer
  * audit_message.c  deferred delivery's WAL message, and audit_deliver(),
  *                  which chains and writes the delivered batches
  * audit_verify.c   audit_verify(): every chain recomputed from the log
@@ -200,15 +202,15 @@ extern Oid	audit_trigger_origin(Oid trigoid, Oid relid);	/* audit.c: the table a
  */
 extern bool audit_purge_sanctioned;
 
-/* relcache callback of audit_chain.c (forgets cached relation OIDs) */
-extern void audit_chain_relcache_callback(Datum arg, Oid relid);
+/* relcache callback of audit_log.c (forgets cached relation OIDs) */
+extern void audit_log_relcache_callback(Datum arg, Oid relid);
 extern void audit_chain_shmem_init(void);	/* _PG_init, when preloaded */
 
 /* audit_maintain.c: the worker that creates the log's partitions ahead */
 extern bool audit_maintain_worker;
 extern void audit_maintain_init(void);	/* _PG_init */
 extern void audit_request_maintenance(void);
-extern bool audit_next_partition_missing(TimestampTz ts);	/* audit_chain.c */
+extern bool audit_next_partition_missing(TimestampTz ts);	/* audit_log.c */
 /* audit_chain.c: PREPARE TRANSACTION, COMMIT / ROLLBACK PREPARED (audit_delivery.c's hook) */
 extern void audit_chain_preparing(const char *gid);
 extern void audit_chain_finished_prepared(const char *gid, bool committed);

@@ -1,7 +1,7 @@
 /*
- * audit_chain.h -- what the log's writer (audit_chain.c) shares with the
- * files that write batches too (audit_message.c: deferred delivery), read
- * the log back or reshape it (audit_verify.c, audit_purge.c,
+ * audit_chain.h -- what the chain (audit_chain.c) shares with the files that
+ * write batches too (audit_log.c: their rows; audit_message.c: deferred
+ * delivery), read the log back or reshape it (audit_verify.c, audit_purge.c,
  * audit_maintain.c).  Not for the rest of the extension (audit.h is).
  */
 #ifndef TENANT_RLS_AUDIT_CHAIN_H
@@ -210,8 +210,15 @@ typedef struct ChainState ChainState;
  */
 #define PENDING_FLUSH_BYTES (32 * 1024 * 1024)
 
+/* audit_log.c: a batch's row */
+extern const char *audit_app_user(void);
+extern Datum audit_user_name_datum(Oid roleid, int slot);
 extern void audit_fill_batch_context(Datum *values, bool *nulls, const BatchContext *ctx);
+extern void audit_insert_index_entries(Relation rel, HeapTuple tup);
+extern void audit_log_writer_write(LogWriter *w, Datum *values, bool *nulls);
 extern void audit_log_writer_close(LogWriter *w);
+
+/* audit_chain.c */
 extern ChainState *audit_chain_state(const char *key);
 extern void audit_lock_chains_delivering(List *keys);
 extern void audit_write_batch(LogWriter *w, ChainState *cs, PendingBatch *pb, int level,

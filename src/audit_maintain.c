@@ -7,7 +7,7 @@
  * EXCLUSIVE on the log (and its default partition) until the creating
  * transaction ends, and every audited writer and reader would wait for that
  * user's transaction.  Instead, when a writer opens the month's partition
- * (partition_for() in audit_chain.c: at its first write, when the month
+ * (partition_for() in audit_log.c: at its first write, when the month
  * changes, after an invalidation of the log, and once a minute while it stays
  * missing) and no table of next month's partition's name exists, it asks for
  * a background worker, "tenant_rls audit maintenance", which connects to the

@@ -87,7 +87,7 @@ check_tenant_column(char **newval, void **extra, GucSource source)
  * never one that only superusers may read (its value would be in every
  * tenant's entries), nor one of tenant_rls's own (the signing keys).  A
  * setting defined after this check ran is checked again where it is read
- * (audit_chain.c, app_user()).
+ * (audit_log.c, audit_app_user()).
  */
 static bool
 check_actor_setting(char **newval, void **extra, GucSource source)

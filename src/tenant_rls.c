@@ -18,7 +18,8 @@
  *   event_trigger.c    auto-protection, drift guard, registry upkeep
  *   audit.c            the audit trigger, the log's guard trigger, updated_at
  *   audit_payload.c    how one transaction's changes to one table are encoded
- *   audit_chain.c      pending batches, the per-tenant hash chain, the log
+ *   audit_chain.c      pending batches, the per-tenant hash chain
+ *   audit_log.c        a batch's row, the log's partitions and indexes, the
  *                      writer
  *   audit_message.c    deferred delivery's WAL message, audit_deliver()
  *   audit_verify.c     audit_verify(): the chains recomputed

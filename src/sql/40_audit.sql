@@ -161,7 +161,7 @@ REVOKE ALL ON tenant_rls.audit_batch, tenant_rls.audit_batch_default, tenant_rls
 GRANT SELECT ON tenant_rls.audit_batch TO PUBLIC;
 ALTER TABLE tenant_rls.audit_batch ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenant_rls.audit_batch FORCE ROW LEVEL SECURITY;
--- The index keys (C, audit_chain.c): the range test makes readers use the
+-- The index keys (C, audit_log.c): the range test makes readers use the
 -- index; the tenant test decides.
 CREATE FUNCTION tenant_rls.audit_tenant_key(tenant text) RETURNS bigint
     LANGUAGE c IMMUTABLE PARALLEL SAFE
