@@ -197,8 +197,9 @@ extern Datum audit_name_datum(const char *s);
 extern Oid	audit_trigger_origin(Oid trigoid, Oid relid);	/* audit.c: the table a cloned trigger comes from */
 
 /*
- * Set only while tenant_rls.audit_purge() runs: the guard trigger then lets
- * the purge's own statements through.
+ * Set only while tenant_rls.audit_purge() (audit_purge.c) or the move of a
+ * month's batches out of the default partition (audit_maintain.c) runs: the
+ * guard trigger then lets their own statements through.
  */
 extern bool audit_purge_sanctioned;
 

@@ -30,7 +30,8 @@
  * in-memory heads remember their subtransaction level and are rolled back
  * with it.
  *
- * audit_log.c builds each batch's row and inserts it into the month's
+ * audit_write_batch() builds each batch's row and its hash; audit_log.c adds
+ * its context columns and audit_key and inserts it into the month's
  * partition.  With deferred delivery the batches go into the WAL instead,
  * and the delivery worker chains and writes them (audit_message.c).
  * audit_verify() (audit_verify.c) recomputes every chain; audit_purge()
@@ -107,8 +108,6 @@
 /* audit_deliver() runs: lock_tenant_chain() waits a bounded time */
 static bool delivering = false;
 static bool preparing = false;	/* flush_pending() at PREPARE TRANSACTION */
-
-bool		audit_purge_sanctioned = false;
 
 /* ---------------------------------------------------------------------
  * Hashing: canonical bytes of an entry
@@ -857,7 +856,7 @@ typedef struct SavedHead
 	TimestampTz logged_at;
 } SavedHead;
 
-typedef struct ChainState
+struct ChainState
 {
 	char		key[TENANT_MAX_LEN + 1];	/* hash key: tenant, '' for none */
 	bool		existed;		/* head row found: update it, else insert */
@@ -868,7 +867,7 @@ typedef struct ChainState
 	TimestampTz logged_at;		/* of the last batch (DT_NOBEGIN: none known) */
 	int			level;			/* nesting level that set seq/hash */
 	List	   *saved;			/* SavedHead *, innermost first */
-} ChainState;
+};
 
 static HTAB *chain_states = NULL;	/* in TopMemoryContext, emptied at the
 									 * end of every transaction */

@@ -1,8 +1,9 @@
 /*
- * audit_chain.h -- what the chain (audit_chain.c) shares with the files that
- * write batches too (audit_log.c: their rows; audit_message.c: deferred
- * delivery), read the log back or reshape it (audit_verify.c, audit_purge.c,
- * audit_maintain.c).  Not for the rest of the extension (audit.h is).
+ * audit_chain.h -- the internal interface of the files that write the audit
+ * log (audit_chain.c: the chain; audit_log.c: the rows; audit_message.c:
+ * deferred delivery), read it back or reshape it (audit_verify.c,
+ * audit_purge.c, audit_maintain.c).  Not for the rest of the extension
+ * (audit.h is).
  */
 #ifndef TENANT_RLS_AUDIT_CHAIN_H
 #define TENANT_RLS_AUDIT_CHAIN_H

@@ -10,9 +10,10 @@
  * one is never created here: that would take an exclusive lock on the log
  * until the writer commits, and every audited writer of every tenant would
  * wait (DESIGN A3).  The batch goes to the default partition instead -- a
- * missing partition never fails or blocks a user's write; audit_maintain()
- * (audit_maintain.c) creates the partitions ahead of time.  audit_chain.c
- * decides what goes in: the chained batches, at commit.
+ * missing partition never fails or blocks a user's write;
+ * tenant_rls.audit_maintain(), which the maintenance worker of
+ * audit_maintain.c runs, creates the partitions ahead of time.
+ * audit_chain.c decides what goes in: the chained batches, at commit.
  */
 #include "tenant_rls.h"
 
@@ -607,7 +608,7 @@ audit_log_writer_close(LogWriter *w)
 }
 
 static void
-audit_log_writer_open(LogWriter *w, TimestampTz ts)
+log_writer_open(LogWriter *w, TimestampTz ts)
 {
 	Relation	rel = NULL;
 	Oid			oid = InvalidOid;
@@ -669,7 +670,7 @@ audit_log_writer_write(LogWriter *w, Datum *values, bool *nulls)
 	if (w->rel == NULL || partition_for(ts) != w->oid)
 	{
 		audit_log_writer_close(w);
-		audit_log_writer_open(w, ts);
+		log_writer_open(w, ts);
 	}
 	tup = heap_form_tuple(RelationGetDescr(w->rel), values, nulls);
 	simple_heap_insert(w->rel, tup);

@@ -33,6 +33,8 @@
 
 PG_FUNCTION_INFO_V1(tenant_rls_audit_purge);
 
+bool		audit_purge_sanctioned = false;
+
 /* ---------------------------------------------------------------------
  * audit_purge(before timestamptz)
  * ---------------------------------------------------------------------

@@ -27,8 +27,9 @@
  *   audit_context.c    the tenant context a statement's audit entries record
  *   audit_maintain.c   the worker creating the log's partitions ahead, and
  *                      the move of a month's batches out of the default one
- *   audit_delivery.c   deferred delivery: the WAL message, the launcher and
- *                      worker, DROP DATABASE & co. of a deferring database
+ *   audit_delivery.c   deferred delivery: signing, emitting and reading back
+ *                      the WAL message, the launcher and worker, DROP
+ *                      DATABASE & co. of a deferring database
  *   coverage.c         coverage(), lint() and friends (C parts);
  *                      coverage_tables.c the catalog pass behind them
  *   src/sql/NN_*.sql   the SQL objects of each concern, assembled into the

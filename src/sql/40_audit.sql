@@ -1,6 +1,7 @@
--- Audit (DESIGN A1-A5): audit.c (trigger, guard, updated_at), audit_chain.c
--- (hash chain, log writer), audit_verify.c, audit_purge.c, audit_maintain.c
--- (partitions).  User documentation: doc/audit.md.
+-- Audit (DESIGN A1-A5): audit.c (trigger, guard, updated_at), audit_payload.c
+-- (audit_entries), audit_chain.c (hash chain), audit_log.c (the log's rows,
+-- audit_key), audit_verify.c, audit_purge.c, audit_maintain.c (partitions),
+-- audit_delivery.c (deferred delivery).  User documentation: doc/audit.md.
 --
 -- The log is append-only: nobody gets UPDATE, DELETE or TRUNCATE on it, and a
 -- guard trigger (ENABLE ALWAYS) refuses them even for the owner and
