@@ -1240,6 +1240,9 @@ chain_xact_callback(XactEvent event, void *arg)
 				if (pending != NIL)
 					flush_pending(GetCurrentTransactionNestLevel(), false);
 				preparing = false;
+				/* from now until its end, others' commits of its tenants wait for it */
+				if (event == XACT_EVENT_PRE_COMMIT && xact_deferred)
+					audit_delivery_order_mark(xact_deferred_keys, xact_deferred_all);
 				if (spill_file >= 0)
 				{
 					FileClose(spill_file);
@@ -1257,6 +1260,7 @@ chain_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			/* (RecordTransactionCommit() has set XactLastCommitEnd) */
+			audit_delivery_order_end(event == XACT_EVENT_COMMIT, XactLastCommitEnd);
 			if (event == XACT_EVENT_COMMIT && xact_deferred)
 				remember_deferred(xact_deferred_keys, xact_deferred_all, XactLastCommitEnd);
 			if (event == XACT_EVENT_PREPARE && xact_deferred)
@@ -2731,12 +2735,16 @@ flush_pending(int level, bool early)
 
 	/*
 	 * At commit, in a database that defers: this commit's batches must not
-	 * overtake this backend's earlier commits that the worker has not
-	 * written yet (a large commit, written here, after a small deferred one:
-	 * the UPDATE of a row chained before its INSERT).
+	 * overtake earlier commits of their tenants that the worker has not
+	 * written yet, this backend's (a large commit, written here, after a
+	 * small deferred one: the UPDATE of a row chained before its INSERT) or
+	 * another session's (an immediate one).
 	 */
 	if (!early)
+	{
 		catch_up_deferred(keys);
+		audit_delivery_order_wait(keys);
+	}
 	list_sort(keys, audit_key_cmp);
 	lock_chains_for(keys, early);
 	foreach(lc, keys)

@@ -69,11 +69,14 @@
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/tablespace.h"
+#include "common/hashfn.h"
 #include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "port/atomics.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -170,12 +173,35 @@ typedef struct DeliveryDb
 	pid_t		starting;		/* a backend whose audit_delivery_start() commits */
 } DeliveryDb;
 
+/*
+ * Commit order between sessions: a commit that writes its batches itself
+ * (immediate) must not overtake another session's deferred commit of one of
+ * its tenants that the worker has not written yet (doc/audit.md, Deferred
+ * delivery: the UPDATE of a row written at once, chained before the
+ * deferred INSERT it changed).  Tenants are hashed, with their database,
+ * into ORDER_SLOTS slots; each counts the transactions that deferred
+ * batches of its tenants and are committing (from their PRE_COMMIT to their
+ * end: a commit becomes visible to others a moment before its callbacks
+ * run), and keeps the end of the last commit record that did.  A collision
+ * only makes a commit wait when it need not.  order_all stands for every
+ * tenant (a transaction that deferred more than ORDER_MARK_MAX tenants).
+ */
+#define ORDER_SLOTS		4096
+#define ORDER_MARK_MAX	64
+typedef struct OrderSlot
+{
+	pg_atomic_uint32 committing;
+	pg_atomic_uint64 last_commit;	/* XLogRecPtr */
+} OrderSlot;
+
 typedef struct DeliveryShared
 {
 	LWLock	   *lock;
 	bool		key_ok;
 	uint8		key[DELIVERY_KEY_LEN];
 	DeliveryDb	dbs[DELIVERY_MAX_DBS];
+	OrderSlot	order_all;
+	OrderSlot	order[ORDER_SLOTS];
 } DeliveryShared;
 
 static DeliveryShared *shared = NULL;
@@ -304,6 +330,13 @@ delivery_shmem_startup(void)
 	{
 		memset(shared, 0, sizeof(DeliveryShared));
 		shared->lock = &(GetNamedLWLockTranche("tenant_rls audit delivery"))->lock;
+		for (int i = -1; i < ORDER_SLOTS; i++)
+		{
+			OrderSlot  *os = i < 0 ? &shared->order_all : &shared->order[i];
+
+			pg_atomic_init_u32(&os->committing, 0);
+			pg_atomic_init_u64(&os->last_commit, 0);
+		}
 		load_key();
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -2569,6 +2602,120 @@ audit_delivery_catch_up(XLogRecPtr lsn)
 	if (defers)
 		(void) wait_delivered_to(db, lsn, GetCurrentTimestamp() + CATCH_UP_WAIT_MS * (TimestampTz) 1000,
 								 false);
+}
+
+/* the order slot of a tenant ('' for none) of this database */
+static OrderSlot *
+order_slot(const char *key)
+{
+	uint32		h = hash_bytes((const unsigned char *) key, strlen(key));
+
+	return &shared->order[hash_combine(h, MyDatabaseId) % ORDER_SLOTS];
+}
+
+/* the slots this backend's committing transaction counts itself in */
+static OrderSlot *order_marked[ORDER_MARK_MAX + 1];
+static int	order_nmarked = 0;
+
+/*
+ * At PRE_COMMIT of a transaction that deferred batches of keys (all: of
+ * more tenants than listed): it counts as committing in their slots until
+ * audit_delivery_order_end().  Not at PREPARE TRANSACTION: a prepared
+ * transaction is ordered by the session that commits it (audit_chain.c).
+ */
+void
+audit_delivery_order_mark(List *keys, bool all)
+{
+	ListCell   *lc;
+
+	if (shared == NULL || order_nmarked > 0)
+		return;
+	if (all || list_length(keys) > ORDER_MARK_MAX)
+		order_marked[order_nmarked++] = &shared->order_all;
+	else
+		foreach(lc, keys)
+		{
+			OrderSlot  *os = order_slot((const char *) lfirst(lc));
+			bool		dup = false;
+
+			for (int i = 0; i < order_nmarked; i++)
+				dup = dup || order_marked[i] == os;
+			if (!dup)
+				order_marked[order_nmarked++] = os;
+		}
+	for (int i = 0; i < order_nmarked; i++)
+		pg_atomic_fetch_add_u32(&order_marked[i]->committing, 1);
+}
+
+/*
+ * The marked transaction ended (committed: its commit record ends at end).
+ * The end is recorded before the count goes down, so that a reader that
+ * sees the count without it sees the end.  Cannot fail.
+ */
+void
+audit_delivery_order_end(bool committed, XLogRecPtr end)
+{
+	for (int i = 0; i < order_nmarked; i++)
+	{
+		OrderSlot  *os = order_marked[i];
+
+		if (committed)
+		{
+			uint64		old = pg_atomic_read_u64(&os->last_commit);
+
+			while (old < end && !pg_atomic_compare_exchange_u64(&os->last_commit, &old, end))
+				;
+		}
+		pg_atomic_fetch_sub_u32(&os->committing, 1);
+	}
+	order_nmarked = 0;
+}
+
+/*
+ * Before a commit writes batches of keys itself: if a deferred commit of
+ * one of those tenants in this database may not be written yet, wait (at
+ * most CATCH_UP_WAIT_MS) until the worker has written every commit up to
+ * it, or up to now when one is still committing.  Not while this database
+ * does not defer (see audit_delivery_catch_up()).
+ */
+void
+audit_delivery_order_wait(List *keys)
+{
+	XLogRecPtr	target;
+	bool		committing;
+	ListCell   *lc;
+	DeliveryDb *db;
+	bool		defers;
+	XLogRecPtr	delivered = InvalidXLogRecPtr;
+	TimestampTz deadline;
+
+	if (shared == NULL)
+		return;
+	committing = pg_atomic_read_u32(&shared->order_all.committing) > 0;
+	foreach(lc, keys)
+		committing = committing ||
+			pg_atomic_read_u32(&order_slot((const char *) lfirst(lc))->committing) > 0;
+	/* (a count read as zero: the end recorded before it went down is seen) */
+	pg_read_barrier();
+	target = pg_atomic_read_u64(&shared->order_all.last_commit);
+	foreach(lc, keys)
+		target = Max(target, pg_atomic_read_u64(&order_slot((const char *) lfirst(lc))->last_commit));
+	if (!committing && XLogRecPtrIsInvalid(target))
+		return;
+
+	LWLockAcquire(shared->lock, LW_SHARED);
+	db = find_db(MyDatabaseId, false);
+	defers = db != NULL && db->enabled && !db->stopping;
+	if (defers)
+		delivered = db->delivered_lsn;
+	LWLockRelease(shared->lock);
+	if (!defers || (!committing && target <= delivered))
+		return;
+	deadline = GetCurrentTimestamp() + CATCH_UP_WAIT_MS * (TimestampTz) 1000;
+	if (committing)
+		(void) wait_delivered(db, deadline, false);
+	else
+		(void) wait_delivered_to(db, target, deadline, false);
 }
 
 /*

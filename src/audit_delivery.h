@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "access/xlogdefs.h"
+#include "nodes/pg_list.h"
 
 /* should the batches of this commit go to the WAL? */
 extern bool audit_delivery_deferred(void);
@@ -34,6 +35,16 @@ extern bool audit_delivery_emit(const char *body, int len, bool continuing);
  * deferred one), while this database defers
  */
 extern void audit_delivery_catch_up(XLogRecPtr lsn);
+
+/*
+ * Commit order between sessions: a transaction that deferred batches of
+ * tenants keys is marked from its PRE_COMMIT to its end; a commit that writes
+ * batches of keys itself first waits (a bounded time) until the worker has
+ * written the marked ones that committed before it
+ */
+extern void audit_delivery_order_mark(List *keys, bool all);
+extern void audit_delivery_order_end(bool committed, XLogRecPtr end);
+extern void audit_delivery_order_wait(List *keys);
 
 /* audit_purge(): wait until every committed batch is in the log (or error) */
 extern void audit_delivery_drain(void);

@@ -572,6 +572,31 @@ INSERT INTO public.d (id, tenant_id, v) SELECT 341 + i, 'm43-' || i, 'written at
 INSERT INTO public.d (id, tenant_id, v) VALUES (370, 'p43', 'written at once');
 COMMIT;
 }, 'prepared first, written at once');
+# ... and before another session's commit written at once (a session with
+# tenant_rls.audit_delivery = immediate) that changes the row: before the
+# order slots of audit_delivery.c its UPDATE went first in the tenant's
+# chain, before the INSERT the worker had not written yet
+overtaking('overtaking, another session', 'p44', q{INSERT INTO public.d (id, tenant_id, v) VALUES (380, 'p44', 'deferred insert');
+\connect app
+SET tenant_rls.audit_delivery = immediate;
+UPDATE public.d SET v = 'updated at once' WHERE id = 380;
+}, 'deferred insert, updated at once');
+# ... while a commit written at once of a tenant that no undelivered commit
+# has does not wait for the worker
+{
+	my $wpid = $node->safe_psql('app', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()});
+	kill 'STOP', $wpid;
+	$node->safe_psql('app', q{INSERT INTO public.d (id, tenant_id, v) VALUES (390, 'p45', 'deferred, not written yet')});
+	my $t0 = time();
+	$node->safe_psql('app', q{SET tenant_rls.audit_delivery = immediate;
+		INSERT INTO public.d (id, tenant_id, v) VALUES (391, 'q45', 'at once, another tenant')});
+	my $elapsed = time() - $t0;
+	my $written = $node->safe_psql('app', q{SELECT count(*) FROM tenant_rls.audit_log WHERE tenant IN ('p45', 'q45')});
+	kill 'CONT', $wpid;
+	ok($elapsed < 5, "a commit written at once of another tenant does not wait for the stopped worker ($elapsed s)");
+	is($written, '1', '... and is in the log, the deferred one not yet');
+	is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', '... which is delivered once the worker goes on');
+}
 
 # ---------------------------------------------------------------- 6. the worker killed
 # a prepared transaction keeps the slot's restart_lsn before everything that
