@@ -29,6 +29,15 @@ PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The library's calls to its own functions bind to its own definitions: on
+# PostgreSQL 15 every function that is not static is exported, and modules
+# are loaded with RTLD_GLOBAL, so a same-named function of a library loaded
+# before this one would otherwise be called instead (a security boundary:
+# tenant_context_get() decides which rows a session sees).
+ifeq ($(PORTNAME), linux)
+SHLIB_LINK += -Wl,-Bsymbolic
+endif
+
 # PGXS does not track headers: every object depends on every header of src/
 # (an inline function or a struct changed in one must rebuild its users).
 $(OBJS) $(OBJS:.o=.bc): $(wildcard src/*.h)
