@@ -1005,7 +1005,7 @@ audit_chain_purging(void)
  * the tenants of it and of its earlier ones since the last catch-up (NIL and
  * last_deferred_all: too many to list): a later commit of it that writes
  * batches of one of those tenants itself first waits until the worker has
- * written those (audit_delivery_catch_up()), once.  xact_deferred_keys:
+ * written those (audit_delivery_order_wait()), once.  xact_deferred_keys:
  * the tenants this transaction deferred so far.
  */
 #define DEFERRED_KEYS_MAX	64
@@ -1149,27 +1149,29 @@ audit_chain_finished_prepared(const char *gid, bool committed)
 
 /*
  * A commit that writes batches of tenants keys itself: if this backend's
- * last deferred commit has one of them, wait for the worker to write it
- * first (so that the two do not swap places in that tenant's chain).  Once:
+ * last deferred commit has one of them, the end of its commit record, for
+ * which the worker must write it first (so that the two do not swap places
+ * in that tenant's chain; audit_delivery_order_wait()); else invalid.  Once:
  * a worker that does not catch up in time leaves the order to chance.
  */
-static void
-catch_up_deferred(List *keys)
+static XLogRecPtr
+own_deferred_commit(List *keys)
 {
 	bool		overlap = last_deferred_all;
 	ListCell   *lc;
+	XLogRecPtr	end = last_deferred_commit;
 
-	if (XLogRecPtrIsInvalid(last_deferred_commit))
-		return;
+	if (XLogRecPtrIsInvalid(end))
+		return InvalidXLogRecPtr;
 	foreach(lc, keys)
 		overlap = overlap || key_listed(last_deferred_keys, (const char *) lfirst(lc));
 	if (!overlap)
-		return;
-	audit_delivery_catch_up(last_deferred_commit);
+		return InvalidXLogRecPtr;
 	last_deferred_commit = InvalidXLogRecPtr;
 	list_free_deep(last_deferred_keys);
 	last_deferred_keys = NIL;
 	last_deferred_all = false;
+	return end;
 }
 
 static void
@@ -2738,13 +2740,12 @@ flush_pending(int level, bool early)
 	 * overtake earlier commits of their tenants that the worker has not
 	 * written yet, this backend's (a large commit, written here, after a
 	 * small deferred one: the UPDATE of a row chained before its INSERT) or
-	 * another session's (an immediate one).
+	 * another session's (an immediate one).  Not while this transaction
+	 * holds chains (written early) or the log (audit_purge()): the worker
+	 * may need them to get there.
 	 */
-	if (!early)
-	{
-		catch_up_deferred(keys);
-		audit_delivery_order_wait(keys);
-	}
+	if (!early && !xact_purged && !chain_states_used())
+		audit_delivery_order_wait(keys, own_deferred_commit(keys));
 	list_sort(keys, audit_key_cmp);
 	lock_chains_for(keys, early);
 	foreach(lc, keys)

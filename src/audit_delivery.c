@@ -98,6 +98,7 @@
 #include "utils/pg_lsn.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
@@ -126,7 +127,7 @@ PGDLLEXPORT void tenant_rls_delivery_worker_main(Datum arg);
 #define APPLY_MAX_COMMITS	64 		/* each tenant of them is one more lock held */
 #define APPLY_MAX_BYTES		(16 * 1024 * 1024)
 #define IDLE_WAIT_MS		10
-#define CATCH_UP_WAIT_MS	10000	/* audit_delivery_catch_up() */
+#define CATCH_UP_WAIT_MS	10000	/* audit_delivery_order_wait() */
 #define PRUNE_INTERVAL_MS	1000
 #define WORKER_RESTART_MS	5000
 #define STEP_ASIDE_MS		10000	/* no worker for that long after DROP DATABASE & co. */
@@ -183,8 +184,9 @@ typedef struct DeliveryDb
  * batches of its tenants and are committing (from their PRE_COMMIT to their
  * end: a commit becomes visible to others a moment before its callbacks
  * run), and keeps the end of the last commit record that did.  A collision
- * only makes a commit wait when it need not.  order_all stands for every
- * tenant (a transaction that deferred more than ORDER_MARK_MAX tenants).
+ * only makes a commit wait when it need not.  One more slot per database
+ * stands for every tenant (a transaction that deferred more than
+ * ORDER_MARK_MAX tenants).
  */
 #define ORDER_SLOTS		4096
 #define ORDER_MARK_MAX	64
@@ -200,7 +202,6 @@ typedef struct DeliveryShared
 	bool		key_ok;
 	uint8		key[DELIVERY_KEY_LEN];
 	DeliveryDb	dbs[DELIVERY_MAX_DBS];
-	OrderSlot	order_all;
 	OrderSlot	order[ORDER_SLOTS];
 } DeliveryShared;
 
@@ -330,12 +331,10 @@ delivery_shmem_startup(void)
 	{
 		memset(shared, 0, sizeof(DeliveryShared));
 		shared->lock = &(GetNamedLWLockTranche("tenant_rls audit delivery"))->lock;
-		for (int i = -1; i < ORDER_SLOTS; i++)
+		for (int i = 0; i < ORDER_SLOTS; i++)
 		{
-			OrderSlot  *os = i < 0 ? &shared->order_all : &shared->order[i];
-
-			pg_atomic_init_u32(&os->committing, 0);
-			pg_atomic_init_u64(&os->last_commit, 0);
+			pg_atomic_init_u32(&shared->order[i].committing, 0);
+			pg_atomic_init_u64(&shared->order[i].last_commit, 0);
 		}
 		load_key();
 	}
@@ -2573,37 +2572,6 @@ db_for_wait(TimestampTz deadline, bool *timed_out)
 	}
 }
 
-/*
- * A commit of this backend that writes its batches itself (more than a
- * message takes at commit, immediate for the session, spilled): first the
- * worker delivers this backend's last deferred commit, which ended at lsn,
- * so that the two do not swap places in a tenant's chain.  At most
- * CATCH_UP_WAIT_MS: a worker that lags more than that leaves the order to
- * chance, as for two sessions (doc/audit.md, Deferred delivery).
- */
-void
-audit_delivery_catch_up(XLogRecPtr lsn)
-{
-	DeliveryDb *db;
-	bool		defers;
-
-	if (shared == NULL || XLogRecPtrIsInvalid(lsn))
-		return;
-
-	/*
-	 * Not while new transactions do not defer (failing, slot lost,
-	 * stopping): the worker may not deliver soon, and they write
-	 * immediately anyway (see Limits of deferred delivery).
-	 */
-	LWLockAcquire(shared->lock, LW_SHARED);
-	db = find_db(MyDatabaseId, false);
-	defers = db != NULL && db->enabled && !db->stopping;
-	LWLockRelease(shared->lock);
-	if (defers)
-		(void) wait_delivered_to(db, lsn, GetCurrentTimestamp() + CATCH_UP_WAIT_MS * (TimestampTz) 1000,
-								 false);
-}
-
 /* the order slot of a tenant ('' for none) of this database */
 static OrderSlot *
 order_slot(const char *key)
@@ -2613,9 +2581,23 @@ order_slot(const char *key)
 	return &shared->order[hash_combine(h, MyDatabaseId) % ORDER_SLOTS];
 }
 
+/* this database's slot for every tenant (a transaction of too many to list) */
+static OrderSlot *
+order_slot_all(void)
+{
+	return &shared->order[hash_combine(0x616c6c00, MyDatabaseId) % ORDER_SLOTS];
+}
+
 /* the slots this backend's committing transaction counts itself in */
-static OrderSlot *order_marked[ORDER_MARK_MAX + 1];
+static OrderSlot *order_marked[ORDER_MARK_MAX];
 static int	order_nmarked = 0;
+
+/*
+ * A commit the worker did not reach within CATCH_UP_WAIT_MS: later commits
+ * of this backend do not wait for it again (a worker that far behind leaves
+ * the order to chance).
+ */
+static XLogRecPtr order_gave_up = InvalidXLogRecPtr;
 
 /*
  * At PRE_COMMIT of a transaction that deferred batches of keys (all: of
@@ -2631,7 +2613,7 @@ audit_delivery_order_mark(List *keys, bool all)
 	if (shared == NULL || order_nmarked > 0)
 		return;
 	if (all || list_length(keys) > ORDER_MARK_MAX)
-		order_marked[order_nmarked++] = &shared->order_all;
+		order_marked[order_nmarked++] = order_slot_all();
 	else
 		foreach(lc, keys)
 		{
@@ -2673,49 +2655,79 @@ audit_delivery_order_end(bool committed, XLogRecPtr end)
 
 /*
  * Before a commit writes batches of keys itself: if a deferred commit of
- * one of those tenants in this database may not be written yet, wait (at
- * most CATCH_UP_WAIT_MS) until the worker has written every commit up to
- * it, or up to now when one is still committing.  Not while this database
- * does not defer (see audit_delivery_catch_up()).
+ * one of those tenants may not be written yet -- in the order slots, or own
+ * (this backend's, audit_chain.c) -- wait until the worker has written
+ * every commit up to it, or up to now when one of the slots has a commit
+ * still committing.  At most CATCH_UP_WAIT_MS in all, less than what is
+ * left of statement_timeout, and only while this database defers and its
+ * worker runs: a worker that is not there, or that does not get there in
+ * time, leaves the order to chance (doc/audit.md, Deferred delivery).
  */
 void
-audit_delivery_order_wait(List *keys)
+audit_delivery_order_wait(List *keys, XLogRecPtr own)
 {
-	XLogRecPtr	target;
+	XLogRecPtr	target = own;
 	bool		committing;
 	ListCell   *lc;
 	DeliveryDb *db;
-	bool		defers;
-	XLogRecPtr	delivered = InvalidXLogRecPtr;
 	TimestampTz deadline;
 
 	if (shared == NULL)
 		return;
-	committing = pg_atomic_read_u32(&shared->order_all.committing) > 0;
+	committing = pg_atomic_read_u32(&order_slot_all()->committing) > 0;
 	foreach(lc, keys)
 		committing = committing ||
 			pg_atomic_read_u32(&order_slot((const char *) lfirst(lc))->committing) > 0;
 	/* (a count read as zero: the end recorded before it went down is seen) */
 	pg_read_barrier();
-	target = pg_atomic_read_u64(&shared->order_all.last_commit);
+	target = Max(target, pg_atomic_read_u64(&order_slot_all()->last_commit));
 	foreach(lc, keys)
 		target = Max(target, pg_atomic_read_u64(&order_slot((const char *) lfirst(lc))->last_commit));
-	if (!committing && XLogRecPtrIsInvalid(target))
+	if (committing)
+		target = Max(target, GetXLogInsertRecPtr());
+	if (XLogRecPtrIsInvalid(target) || target <= order_gave_up)
 		return;
 
-	LWLockAcquire(shared->lock, LW_SHARED);
-	db = find_db(MyDatabaseId, false);
-	defers = db != NULL && db->enabled && !db->stopping;
-	if (defers)
-		delivered = db->delivered_lsn;
-	LWLockRelease(shared->lock);
-	if (!defers || (!committing && target <= delivered))
-		return;
 	deadline = GetCurrentTimestamp() + CATCH_UP_WAIT_MS * (TimestampTz) 1000;
-	if (committing)
-		(void) wait_delivered(db, deadline, false);
-	else
-		(void) wait_delivered_to(db, target, deadline, false);
+	if (get_timeout_active(STATEMENT_TIMEOUT))
+		deadline = Min(deadline, get_timeout_finish_time(STATEMENT_TIMEOUT) - 100 * (TimestampTz) 1000);
+	for (bool first = true;; first = false)
+	{
+		bool		done;
+		bool		present;
+
+		LWLockAcquire(shared->lock, LW_SHARED);
+		db = find_db(MyDatabaseId, false);
+		present = db != NULL && db->enabled && !db->stopping && db->pid != 0;
+		done = !present || db->delivered_lsn >= target;
+		/* the worker naps between reads of the WAL: it reads now */
+		if (!done && first && db->latch != NULL)
+			SetLatch(db->latch);
+		LWLockRelease(shared->lock);
+		if (done)
+			return;
+		if (GetCurrentTimestamp() >= deadline)
+		{
+			order_gave_up = target;
+			return;
+		}
+		if (first)
+		{
+			/*
+			 * The worker reads only what is flushed: up to the target (the
+			 * insert position of an empty page points past its header, not
+			 * written yet: back to the page's start).
+			 */
+			XLogRecPtr	flush = target;
+
+			if (XLogSegmentOffset(flush, wal_segment_size) == SizeOfXLogLongPHD)
+				flush -= SizeOfXLogLongPHD;
+			else if (flush % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+				flush -= SizeOfXLogShortPHD;
+			XLogFlush(flush);
+		}
+		nap();
+	}
 }
 
 /*

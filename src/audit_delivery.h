@@ -30,21 +30,15 @@ extern bool audit_delivery_deferred(void);
 extern bool audit_delivery_emit(const char *body, int len, bool continuing);
 
 /*
- * A commit that writes its batches itself: wait (a bounded time) until the
- * worker has delivered the commit that ended at lsn (this backend's last
- * deferred one), while this database defers
- */
-extern void audit_delivery_catch_up(XLogRecPtr lsn);
-
-/*
- * Commit order between sessions: a transaction that deferred batches of
- * tenants keys is marked from its PRE_COMMIT to its end; a commit that writes
- * batches of keys itself first waits (a bounded time) until the worker has
- * written the marked ones that committed before it
+ * Commit order: a transaction that deferred batches of tenants keys is
+ * marked from its PRE_COMMIT to its end; a commit that writes batches of
+ * keys itself first waits (a bounded time) until the worker has written the
+ * marked ones that committed before it, and own (this backend's last
+ * deferred commit of one of keys; InvalidXLogRecPtr: none)
  */
 extern void audit_delivery_order_mark(List *keys, bool all);
 extern void audit_delivery_order_end(bool committed, XLogRecPtr end);
-extern void audit_delivery_order_wait(List *keys);
+extern void audit_delivery_order_wait(List *keys, XLogRecPtr own);
 
 /* audit_purge(): wait until every committed batch is in the log (or error) */
 extern void audit_delivery_drain(void);

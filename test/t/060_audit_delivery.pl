@@ -12,6 +12,9 @@
 #   - entries are really deferred (nothing in the log while the worker is
 #     held up, audit_delivery_wait() times out), savepoints, rollbacks,
 #     prepared transactions, the 32 MB early flush in a savepoint
+#   - a commit written at once comes after the deferred commits of its
+#     tenants that its session or another one made before it (one wait of at
+#     most 10 s for a stopped worker; none for other tenants)
 #   - forged messages (pg_logical_emit_message() by a plain role, also a
 #     replayed real message) are rejected, counted and logged
 #   - a killed worker is restarted and delivers each commit exactly once,
@@ -543,10 +546,14 @@ sub overtaking
 	ok($wpid =~ /^\d+$/, "$label: the worker runs");
 	kill 'STOP', $wpid;
 	my ($stdin, $stdout, $stderr) = ($script . "SELECT 'done';\n", '', '');
-	my $h = IPC::Run::start([ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', $host, '-p', $port, '-d', 'app', '-f', '-' ],
-		'<', \$stdin, '>', \$stdout, '2>', \$stderr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	sleep(2);
-	kill 'CONT', $wpid;
+	my $h = eval {
+		IPC::Run::start([ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', $host, '-p', $port, '-d', 'app', '-f', '-' ],
+			'<', \$stdin, '>', \$stdout, '2>', \$stderr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	};
+	my $err = $@;
+	sleep(2) if $h;
+	kill 'CONT', $wpid;	# (whatever happened: a stopped worker hangs the node's shutdown)
+	die $err if $err;
 	$h->pump until $stdout =~ /done/;
 	$h->finish;
 	is($stderr, '', "$label: the session ran without error");
@@ -585,17 +592,46 @@ UPDATE public.d SET v = 'updated at once' WHERE id = 380;
 # has does not wait for the worker
 {
 	my $wpid = $node->safe_psql('app', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()});
+	my ($elapsed, $written);
 	kill 'STOP', $wpid;
-	$node->safe_psql('app', q{INSERT INTO public.d (id, tenant_id, v) VALUES (390, 'p45', 'deferred, not written yet')});
-	my $t0 = time();
-	$node->safe_psql('app', q{SET tenant_rls.audit_delivery = immediate;
-		INSERT INTO public.d (id, tenant_id, v) VALUES (391, 'q45', 'at once, another tenant')});
-	my $elapsed = time() - $t0;
-	my $written = $node->safe_psql('app', q{SELECT count(*) FROM tenant_rls.audit_log WHERE tenant IN ('p45', 'q45')});
+	eval {
+		$node->safe_psql('app', q{INSERT INTO public.d (id, tenant_id, v) VALUES (390, 'p45', 'deferred, not written yet')});
+		my $t0 = time();
+		$node->safe_psql('app', q{SET tenant_rls.audit_delivery = immediate;
+			INSERT INTO public.d (id, tenant_id, v) VALUES (391, 'q45', 'at once, another tenant')});
+		$elapsed = time() - $t0;
+		$written = $node->safe_psql('app', q{SELECT count(*) FROM tenant_rls.audit_log WHERE tenant IN ('p45', 'q45')});
+	};
+	my $err = $@;
 	kill 'CONT', $wpid;
+	die $err if $err;
 	ok($elapsed < 5, "a commit written at once of another tenant does not wait for the stopped worker ($elapsed s)");
 	is($written, '1', '... and is in the log, the deferred one not yet');
 	is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', '... which is delivered once the worker goes on');
+}
+# a worker that does not come: one wait of at most 10 s for the session's
+# own deferred commit and the other sessions' together (review rev44b: each
+# waited 10 s, 20 s in all), and the session's next commit does not wait
+# for the same commit again
+{
+	my $wpid = $node->safe_psql('app', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()});
+	my $out;
+	kill 'STOP', $wpid;
+	eval {
+		$out = $node->safe_psql('app', q{INSERT INTO public.d (id, tenant_id, v) VALUES (392, 'p46', 'deferred');
+			SET tenant_rls.audit_delivery = immediate;
+			\timing on
+			UPDATE public.d SET v = 'at once' WHERE id = 392;
+			UPDATE public.d SET v = 'at once, again' WHERE id = 392;});
+	};
+	my $err = $@;
+	kill 'CONT', $wpid;
+	die $err if $err;
+	my @ms = $out =~ /^Time: ([0-9.]+) ms/mg;
+	is(scalar @ms, 2, 'two timed commits') or diag($out);
+	ok(@ms == 2 && $ms[0] >= 9000 && $ms[0] < 15000, 'the commit waits once, at most 10 s, for a stopped worker (' . ($ms[0] // '?') . ' ms)');
+	ok(@ms == 2 && $ms[1] < 5000, '... and the next one not again (' . ($ms[1] // '?') . ' ms)');
+	is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', '... delivered once the worker goes on');
 }
 
 # ---------------------------------------------------------------- 6. the worker killed
