@@ -172,6 +172,7 @@ typedef struct DeliveryDb
 	int			failures;		/* worker transactions failed in a row */
 	bool		slot_lost;		/* the slot vanished or was invalidated */
 	pid_t		starting;		/* a backend whose audit_delivery_start() commits */
+	TimestampTz order_gave_up_at;	/* a commit's order wait last timed out */
 } DeliveryDb;
 
 /*
@@ -2661,7 +2662,9 @@ audit_delivery_order_end(bool committed, XLogRecPtr end)
  * still committing.  At most CATCH_UP_WAIT_MS in all, less than what is
  * left of statement_timeout, and only while this database defers and its
  * worker runs: a worker that is not there, or that does not get there in
- * time, leaves the order to chance (doc/audit.md, Deferred delivery).
+ * time, leaves the order to chance (doc/audit.md, Deferred delivery), and
+ * after a wait that timed out no commit of the database waits for the next
+ * CATCH_UP_WAIT_MS.
  */
 void
 audit_delivery_order_wait(List *keys, XLogRecPtr own)
@@ -2699,7 +2702,8 @@ audit_delivery_order_wait(List *keys, XLogRecPtr own)
 		LWLockAcquire(shared->lock, LW_SHARED);
 		db = find_db(MyDatabaseId, false);
 		present = db != NULL && db->enabled && !db->stopping && db->pid != 0;
-		done = !present || db->delivered_lsn >= target;
+		done = !present || db->delivered_lsn >= target ||
+			(first && GetCurrentTimestamp() - db->order_gave_up_at < CATCH_UP_WAIT_MS * (TimestampTz) 1000);
 		/* the worker naps between reads of the WAL: it reads now */
 		if (!done && first && db->latch != NULL)
 			SetLatch(db->latch);
@@ -2708,7 +2712,15 @@ audit_delivery_order_wait(List *keys, XLogRecPtr own)
 			return;
 		if (GetCurrentTimestamp() >= deadline)
 		{
+			/*
+			 * A worker that far behind: the database's other commits do not
+			 * wait for it either for as long (each would stall its COMMIT).
+			 */
 			order_gave_up = target;
+			LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+			if (db->dboid == MyDatabaseId)
+				db->order_gave_up_at = GetCurrentTimestamp();
+			LWLockRelease(shared->lock);
 			return;
 		}
 		if (first)

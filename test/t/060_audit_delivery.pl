@@ -612,10 +612,10 @@ UPDATE public.d SET v = 'updated at once' WHERE id = 380;
 # a worker that does not come: one wait of at most 10 s for the session's
 # own deferred commit and the other sessions' together (review rev44b: each
 # waited 10 s, 20 s in all), and the session's next commit does not wait
-# for the same commit again
+# for the same commit again, nor, for the next 10 s, another session's
 {
 	my $wpid = $node->safe_psql('app', q{SELECT worker_pid FROM tenant_rls.audit_delivery_status()});
-	my $out;
+	my ($out, $out2);
 	kill 'STOP', $wpid;
 	eval {
 		$out = $node->safe_psql('app', q{INSERT INTO public.d (id, tenant_id, v) VALUES (392, 'p46', 'deferred');
@@ -623,6 +623,9 @@ UPDATE public.d SET v = 'updated at once' WHERE id = 380;
 			\timing on
 			UPDATE public.d SET v = 'at once' WHERE id = 392;
 			UPDATE public.d SET v = 'at once, again' WHERE id = 392;});
+		$out2 = $node->safe_psql('app', q{SET tenant_rls.audit_delivery = immediate;
+			\timing on
+			UPDATE public.d SET v = 'at once, another session' WHERE id = 392;});
 	};
 	my $err = $@;
 	kill 'CONT', $wpid;
@@ -631,6 +634,8 @@ UPDATE public.d SET v = 'updated at once' WHERE id = 380;
 	is(scalar @ms, 2, 'two timed commits') or diag($out);
 	ok(@ms == 2 && $ms[0] >= 9000 && $ms[0] < 15000, 'the commit waits once, at most 10 s, for a stopped worker (' . ($ms[0] // '?') . ' ms)');
 	ok(@ms == 2 && $ms[1] < 5000, '... and the next one not again (' . ($ms[1] // '?') . ' ms)');
+	my ($ms2) = ($out2 // '') =~ /^Time: ([0-9.]+) ms/m;
+	ok(defined $ms2 && $ms2 < 5000, '... nor another session\'s commit right after (' . ($ms2 // '?') . ' ms)');
 	is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', '... delivered once the worker goes on');
 }
 
