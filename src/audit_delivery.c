@@ -185,8 +185,8 @@ typedef struct DeliveryDb
  * batches of its tenants and are committing (from their PRE_COMMIT to their
  * end: a commit becomes visible to others a moment before its callbacks
  * run), and keeps the end of the last commit record that did.  A collision
- * only makes a commit wait when it need not.  One more slot per database
- * stands for every tenant (a transaction that deferred more than
+ * only makes a commit wait when it need not.  A slot chosen by the database
+ * alone stands for all its tenants (a transaction that deferred more than
  * ORDER_MARK_MAX tenants).
  */
 #define ORDER_SLOTS		4096
@@ -1891,24 +1891,32 @@ wait_delivered_to(DeliveryDb *db, XLogRecPtr target, TimestampTz deadline, bool 
 }
 
 /*
+ * Flush the WAL up to target, an insert position (the worker reads only
+ * what is flushed); returns the position flushed to.  The insert position
+ * of an empty page points past the page header, which is not written yet
+ * (right after pg_switch_wal(), say): flushing to it fails.  Every record
+ * inserted so far ends at the page boundary.
+ */
+static XLogRecPtr
+flush_wal_to(XLogRecPtr target)
+{
+	if (XLogSegmentOffset(target, wal_segment_size) == SizeOfXLogLongPHD)
+		target -= SizeOfXLogLongPHD;
+	else if (target % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		target -= SizeOfXLogShortPHD;
+	XLogFlush(target);
+	return target;
+}
+
+/*
  * Wait until the worker has delivered every commit written before now;
  * false at the deadline.
  */
 static bool
 wait_delivered(DeliveryDb *db, TimestampTz deadline, bool need_idle)
 {
-	XLogRecPtr	target = GetXLogInsertRecPtr();
+	XLogRecPtr	target = flush_wal_to(GetXLogInsertRecPtr());
 
-	/*
-	 * The insert position of an empty page points past the page header,
-	 * which is not written yet (right after pg_switch_wal(), say): flushing
-	 * to it fails.  Every record inserted so far ends at the page boundary.
-	 */
-	if (XLogSegmentOffset(target, wal_segment_size) == SizeOfXLogLongPHD)
-		target -= SizeOfXLogLongPHD;
-	else if (target % XLOG_BLCKSZ == SizeOfXLogShortPHD)
-		target -= SizeOfXLogShortPHD;
-	XLogFlush(target);
 	return wait_delivered_to(db, target, deadline, need_idle);
 }
 
@@ -2724,20 +2732,7 @@ audit_delivery_order_wait(List *keys, XLogRecPtr own)
 			return;
 		}
 		if (first)
-		{
-			/*
-			 * The worker reads only what is flushed: up to the target (the
-			 * insert position of an empty page points past its header, not
-			 * written yet: back to the page's start).
-			 */
-			XLogRecPtr	flush = target;
-
-			if (XLogSegmentOffset(flush, wal_segment_size) == SizeOfXLogLongPHD)
-				flush -= SizeOfXLogLongPHD;
-			else if (flush % XLOG_BLCKSZ == SizeOfXLogShortPHD)
-				flush -= SizeOfXLogShortPHD;
-			XLogFlush(flush);
-		}
+			(void) flush_wal_to(target);
 		nap();
 	}
 }
