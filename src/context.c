@@ -17,6 +17,7 @@
 
 #include <ctype.h>
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -443,15 +444,6 @@ tenant_rls_clear_tenant(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-Datum
-tenant_rls_current_tenant(PG_FUNCTION_ARGS)
-{
-	const char *v = tenant_context_get();
-
-	if (v == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(v));
-}
 
 static void
 invalid_context(const char *v, const char *type)
@@ -485,18 +477,67 @@ noncanonical_context(const char *v, const char *type, const char *canonical)
 					 canonical, type)));
 }
 
-/* one-entry cache per accessor: the setting text and its parsed value */
+/*
+ * One-entry cache per accessor: the setting text and its parsed value, and
+ * the accessor's last answer, which holds while tenant_rls_context_epoch
+ * (strict.c) stays where it was when the answer was found: a filter that is
+ * not an index condition (a sequential scan under a generic plan) calls the
+ * accessor for every row, and then costs about what a parameter does.
+ * Answers are kept only where every change of the setting moves the epoch
+ * (its assign hook is ours), not in a parallel worker (it answers from its
+ * leader's state), and not outside a transaction (strict mode fails closed
+ * there before it could check a privilege).  Errors are never kept.
+ */
 typedef struct AccessorCache
 {
 	char		key[TENANT_MAX_LEN + 1];
 	bool		valid;
 	pg_uuid_t	uuid;
 	int64		num;
+	uint64		epoch;			/* the answer's, 0: none */
+	bool		isnull;			/* the answer: no tenant */
+	const char *text;			/* the answer of current_tenant() */
 } AccessorCache;
 
+static AccessorCache text_cache;
 static AccessorCache uuid_cache;
 static AccessorCache int8_cache;
 static AccessorCache int4_cache;
+
+#define ANSWER_HOLDS(c) ((c)->epoch == tenant_rls_context_epoch)
+
+/* keep the answer found in epoch "epoch" (read before it was looked for) */
+static void
+answer_keep(AccessorCache *c, uint64 epoch, bool isnull)
+{
+	if (!tenant_setting_tracked() || IsParallelWorker() || !IsTransactionState())
+		return;
+	c->isnull = isnull;
+	c->epoch = epoch;
+}
+
+/*
+ * The setting's text: while the epoch stays, it is the GUC's own string
+ * (every assignment, which may free it, moves the epoch).
+ */
+Datum
+tenant_rls_current_tenant(PG_FUNCTION_ARGS)
+{
+	uint64		epoch = tenant_rls_context_epoch;
+	const char *v;
+
+	if (ANSWER_HOLDS(&text_cache))
+		v = text_cache.isnull ? NULL : text_cache.text;
+	else
+	{
+		v = tenant_context_get();
+		text_cache.text = v;
+		answer_keep(&text_cache, epoch, v == NULL);
+	}
+	if (v == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(v));
+}
 
 static inline bool
 cache_hit(AccessorCache *c, const char *v)
@@ -560,11 +601,24 @@ canonical_integer(const char *v, int64 min, int64 max, int64 *n, char **canonica
 Datum
 tenant_rls_current_tenant_uuid(PG_FUNCTION_ARGS)
 {
-	const char *v = tenant_context_get();
+	uint64		epoch = tenant_rls_context_epoch;
+	const char *v;
 	pg_uuid_t  *result;
 
+	if (ANSWER_HOLDS(&uuid_cache))
+	{
+		if (uuid_cache.isnull)
+			PG_RETURN_NULL();
+		result = palloc(sizeof(pg_uuid_t));
+		*result = uuid_cache.uuid;
+		PG_RETURN_UUID_P(result);
+	}
+	v = tenant_context_get();
 	if (v == NULL)
+	{
+		answer_keep(&uuid_cache, epoch, true);
 		PG_RETURN_NULL();
+	}
 	if (!cache_hit(&uuid_cache, v))
 	{
 		pg_uuid_t	u;
@@ -579,6 +633,7 @@ tenant_rls_current_tenant_uuid(PG_FUNCTION_ARGS)
 		uuid_cache.uuid = u;
 		cache_fill(&uuid_cache, v);
 	}
+	answer_keep(&uuid_cache, epoch, false);
 	result = palloc(sizeof(pg_uuid_t));
 	*result = uuid_cache.uuid;
 	PG_RETURN_UUID_P(result);
@@ -609,21 +664,49 @@ context_integer(AccessorCache *c, const char *v, int64 min, int64 max,
 Datum
 tenant_rls_current_tenant_bigint(PG_FUNCTION_ARGS)
 {
-	const char *v = tenant_context_get();
+	uint64		epoch = tenant_rls_context_epoch;
+	const char *v;
+	int64		n;
 
+	if (ANSWER_HOLDS(&int8_cache))
+	{
+		if (int8_cache.isnull)
+			PG_RETURN_NULL();
+		PG_RETURN_INT64(int8_cache.num);
+	}
+	v = tenant_context_get();
 	if (v == NULL)
+	{
+		answer_keep(&int8_cache, epoch, true);
 		PG_RETURN_NULL();
-	PG_RETURN_INT64(context_integer(&int8_cache, v, PG_INT64_MIN, PG_INT64_MAX, "bigint"));
+	}
+	n = context_integer(&int8_cache, v, PG_INT64_MIN, PG_INT64_MAX, "bigint");
+	answer_keep(&int8_cache, epoch, false);
+	PG_RETURN_INT64(n);
 }
 
 Datum
 tenant_rls_current_tenant_int(PG_FUNCTION_ARGS)
 {
-	const char *v = tenant_context_get();
+	uint64		epoch = tenant_rls_context_epoch;
+	const char *v;
+	int64		n;
 
+	if (ANSWER_HOLDS(&int4_cache))
+	{
+		if (int4_cache.isnull)
+			PG_RETURN_NULL();
+		PG_RETURN_INT32((int32) int4_cache.num);
+	}
+	v = tenant_context_get();
 	if (v == NULL)
+	{
+		answer_keep(&int4_cache, epoch, true);
 		PG_RETURN_NULL();
-	PG_RETURN_INT32((int32) context_integer(&int4_cache, v, PG_INT32_MIN, PG_INT32_MAX, "integer"));
+	}
+	n = context_integer(&int4_cache, v, PG_INT32_MIN, PG_INT32_MAX, "integer");
+	answer_keep(&int4_cache, epoch, false);
+	PG_RETURN_INT32((int32) n);
 }
 
 /*

@@ -63,6 +63,8 @@ static bool library_shared_preloaded = false;
 static char *tenant_setting_value = NULL;
 static bool tenant_setting_defined = false;	/* tenant_setting_value is the GUC's */
 
+uint64		tenant_rls_context_epoch = 1;
+
 /*
  * Set only around tenant_context_store()'s set_config_option(), with
  * whether the value it stores may be trusted once strict mode is in force.
@@ -219,6 +221,7 @@ void
 tenant_strict_privileges_changed(void)
 {
 	priv_checked = false;
+	tenant_rls_context_epoch++;
 
 	/*
 	 * The workers of a parallel query get the state published here, not
@@ -378,9 +381,17 @@ assign_tenant_setting(const char *newval, void *extra)
 	priv_checked = priv_result =
 		OidIsValid(value_privileged_by) && value_privileged_by == just_checked_role;
 	just_checked_role = InvalidOid;
+	tenant_rls_context_epoch++;
 	publish_leader_state();
 	tenant_planner_tenant_changed(newval);
 	audit_context_assigned(newval, value_trusted);
+}
+
+/* strict mode on or off: the accessors ask again */
+static void
+assign_strict(bool newval, void *extra)
+{
+	tenant_rls_context_epoch++;
 }
 
 /*
@@ -530,7 +541,7 @@ tenant_rls_strict_init(void)
 							 false,
 							 PGC_SUSET,
 							 0,
-							 NULL, NULL, NULL);
+							 NULL, assign_strict, NULL);
 
 	DefineCustomIntVariable(LEADER_STATE_SETTING,
 							"Internal: the strict-mode state of the leader, for its parallel workers.",

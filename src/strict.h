@@ -61,4 +61,14 @@ extern const char *tenant_setting_get(void);
 /* every change of app.current_tenant_id reaches this module's assign hook */
 extern bool tenant_setting_tracked(void);
 
+/*
+ * Moves whenever what the accessors answer may change (where the setting is
+ * tracked): every assignment of app.current_tenant_id (SET, RESET, the end
+ * of a transaction or of a function's SET clause, ...), of tenant_rls.strict
+ * and of tenant_rls.admin_role, and every change of roles or memberships.
+ * Until it moves, an accessor may give its last answer again without asking
+ * (context.c): a filter calls it for every row.
+ */
+extern PGDLLEXPORT uint64 tenant_rls_context_epoch;
+
 #endif							/* TENANT_RLS_STRICT_H */
