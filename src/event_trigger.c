@@ -41,16 +41,22 @@
  *     (tenant_rls.audit_sync_truncate_triggers(), 40_audit.sql);
  *   - a registry row that no longer describes the table of its name (a
  *     'protected' row whose table has none of the managed policies: renamed
- *     while the trigger did not run) does not stop auto-protection of a new
+ *     while the trigger did not run; any row of the name of a table the
+ *     command has just created) does not stop auto-protection of a new
  *     table of that name: the stale row is replaced, with a warning.
  *
  * tenant_rls_sql_drop (sql_drop):
- *   - registry rows and audit configuration rows of dropped tables are
- *     deleted;
+ *   - registry rows and audit configuration rows of dropped relations
+ *     (tables, and also views: CREATE RULE "_RETURN" turns an empty table
+ *     into one) are deleted;
  *   - drift guard: dropping a managed policy or the tenant column of a
  *     protected table that is not itself being dropped is refused.
  *
- * tenant_rls_ddl_command_start (ddl_command_start, ALTER TABLE only):
+ * tenant_rls_ddl_command_start (ddl_command_start, ALTER TABLE and REFRESH
+ * MATERIALIZED VIEW only):
+ *   - a REFRESH MATERIALIZED VIEW starts: until it ends, DDL is refused
+ *     unless it is on a temporary table or a DROP (PostgreSQL collects no
+ *     command below a refresh: see "REFRESH MATERIALIZED VIEW" below);
  *   - before ALTER TABLE ... ATTACH PARTITION, a tenant_rls_audit or
  *     tenant_rls_updated_at row trigger of the partition-to-be (or of a
  *     partition below it) that the clone of its new parent's would collide
@@ -145,6 +151,7 @@ typedef struct Candidate
 {
 	Oid			relid;
 	bool		parent_only;	/* protect only because of a protected parent */
+	bool		created;		/* created by the command (CREATE TABLE [AS]) */
 } Candidate;
 
 /* One registry row, as far as the drift guard needs it. */
@@ -160,6 +167,7 @@ typedef struct RegistryEntry
 static void ddl_command_end_work(EventTriggerData *trigdata);
 static void sql_drop_work(EventTriggerData *trigdata);
 static void ddl_command_start_work(EventTriggerData *trigdata);
+static void check_ddl_below_refresh(EventTriggerData *trigdata);
 static List *renamed_column_tables(Oid relid);
 
 
@@ -357,9 +365,14 @@ registry_row_is_stale(Oid relid, const char *nspname, const char *relname)
 	return SPI_processed > 0;
 }
 
-/* Delete a stale registry row (its grants go with it: ON DELETE CASCADE). */
+/*
+ * Delete a stale registry row (its grants go with it: ON DELETE CASCADE): a
+ * 'protected' row whose table has none of its policies
+ * (registry_row_is_stale()), or a 'global' row of the name of a table the
+ * command has just created.
+ */
 static void
-forget_stale_row(const char *nspname, const char *relname)
+forget_stale_row(const char *nspname, const char *relname, bool global_row)
 {
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
@@ -374,12 +387,38 @@ forget_stale_row(const char *nspname, const char *relname)
 								2, argtypes, values, NULL, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "tenant_rls: registry update failed: %s", SPI_result_code_string(ret));
-	ereport(WARNING,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("registry entry of table %s was stale and has been replaced", qualname),
-			 errdetail("The registry listed %s as protected, but the table of that name has none of its tenant_rls policies: the protected table was renamed or moved while tenant_rls's event triggers did not run. Its cross-tenant grants were removed with the entry.",
-					   qualname),
-			 errhint("The renamed table keeps its row-level security and tenant_rls_* policies but has no registry entry now: drop those policies and run tenant_rls.protect() on it to have it tracked again.")));
+	if (global_row)
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("registry entry of table %s was stale and has been replaced", qualname),
+				 errdetail("The registry listed %s as global (shared by all tenants), but this statement has just created the table of that name: the table the entry was written for was dropped, renamed or moved while tenant_rls's event triggers did not see it.",
+						   qualname),
+				 errhint("The new table is handled as any new table (protected if it is a tenant table); if it is meant to be shared by all tenants, run tenant_rls.mark_global() on it.")));
+	else
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("registry entry of table %s was stale and has been replaced", qualname),
+				 errdetail("The registry listed %s as protected, but the table of that name has none of its tenant_rls policies: the protected table was renamed or moved while tenant_rls's event triggers did not run. Its cross-tenant grants were removed with the entry.",
+						   qualname),
+				 errhint("The renamed table keeps its row-level security and tenant_rls_* policies but has no registry entry now: drop those policies and run tenant_rls.protect() on it to have it tracked again.")));
+}
+
+/*
+ * A table the command has just created has no registry row yet: one of its
+ * name is about a table that is gone, global or protected (review rev45b: a
+ * global row outlived its table, and a tenant table created later under the
+ * name was left unprotected as if it were that global table).
+ */
+static void
+forget_row_of_created(Oid relid)
+{
+	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
+	char	   *relname = get_rel_name(relid);
+	RegistryEntry entry;
+
+	/* (a 'protected' row is stale: a new table has none of its policies) */
+	if (nspname != NULL && relname != NULL && registry_lookup(nspname, relname, &entry))
+		forget_stale_row(nspname, relname, !entry.is_protected);
 }
 
 /*
@@ -902,7 +941,7 @@ consider_table(Oid relid, bool parent_only)
 	{
 		if (!entry.is_protected || !registry_row_is_stale(relid, nspname, relname))
 			return;				/* already protected, or marked global */
-		forget_stale_row(nspname, relname);
+		forget_stale_row(nspname, relname, false);
 	}
 
 	qualname = quote_qualified_identifier(nspname, relname);
@@ -2067,6 +2106,7 @@ add_candidate(List *list, Oid relid, bool parent_only)
 
 	c->relid = relid;
 	c->parent_only = parent_only;
+	c->created = false;
 	return lappend(list, c);
 }
 
@@ -2236,6 +2276,8 @@ ddl_command_end_work(EventTriggerData *trigdata)
 	ListCell   *lc;
 	bool		may_protect;
 
+	check_ddl_below_refresh(trigdata);
+
 	ret = SPI_execute_plan(kept_plan(&ddl_commands_plan,
 									 "SELECT c.command FROM pg_catalog.pg_event_trigger_ddl_commands() c",
 									 0, NULL),
@@ -2284,6 +2326,7 @@ ddl_command_end_work(EventTriggerData *trigdata)
 					if (addr->classId == RelationRelationId && OidIsValid(addr->objectId))
 					{
 						candidates = add_candidate(candidates, addr->objectId, false);
+						((Candidate *) llast(candidates))->created = true;
 						if (get_rel_relispartition(addr->objectId))
 							audit_syncs = list_append_unique_oid(audit_syncs, addr->objectId);
 						/* PARTITION OF, INHERITS */
@@ -2484,6 +2527,18 @@ ddl_command_end_work(EventTriggerData *trigdata)
 	foreach(lc, checks)
 		run_drift_check((DriftCheck *) lfirst(lc));
 
+	/* (a restore brings its own registry rows, after its tables) */
+	if (!session_is_restoring())
+	{
+		foreach(lc, candidates)
+		{
+			Candidate  *c = (Candidate *) lfirst(lc);
+
+			if (c->created)
+				forget_row_of_created(c->relid);
+		}
+	}
+
 	if (may_protect)
 	{
 		List	   *tables = NIL;
@@ -2550,10 +2605,18 @@ sql_drop_work(EventTriggerData *trigdata)
 	int			ret;
 	uint64		i;
 
-	/* the registry follows the tables */
+	/*
+	 * The registry follows the tables: every relation dropped, not only those
+	 * dropped as tables -- an empty table without row-level security (a
+	 * global one) becomes a view by CREATE RULE "_RETURN", and its row
+	 * outlived the DROP VIEW: a tenant table created later under that name
+	 * was taken for the global table (review rev45b).  Names of relations
+	 * are unique within a schema: a row of the name is about this relation.
+	 */
 	ret = et_spi("DELETE FROM tenant_rls.protected_table r"
 					  " USING pg_catalog.pg_event_trigger_dropped_objects() d"
-					  " WHERE d.object_type OPERATOR(pg_catalog.=) 'table'"
+					  " WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					  " AND d.objsubid OPERATOR(pg_catalog.=) 0"
 					  " AND r.schema_name OPERATOR(pg_catalog.=) d.schema_name"
 					  " AND r.table_name OPERATOR(pg_catalog.=) d.object_name",
 				 0, NULL, NULL, NULL, 0);
@@ -2566,7 +2629,8 @@ sql_drop_work(EventTriggerData *trigdata)
 	 */
 	ret = SPI_execute("DELETE FROM tenant_rls.audit_config c"
 					  " USING pg_catalog.pg_event_trigger_dropped_objects() x"
-					  " WHERE x.object_type OPERATOR(pg_catalog.=) 'table'"
+					  " WHERE x.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					  " AND x.objsubid OPERATOR(pg_catalog.=) 0"
 					  " AND " AUDIT_CONFIG_ROW_OF("x.objid", "x.schema_name", "x.object_name"),
 					  false, 0);
 	if (ret != SPI_OK_DELETE)
@@ -2617,6 +2681,119 @@ sql_drop_work(EventTriggerData *trigdata)
 			report_table_drift(qualname,
 							   psprintf("cannot drop tenant column \"%s\" of protected table %s", name, qualname));
 	}
+}
+
+/* ------------------------------------------ REFRESH MATERIALIZED VIEW */
+
+/*
+ * PostgreSQL collects no command while REFRESH MATERIALIZED VIEW runs
+ * (EventTriggerInhibitCommandCollection(): its CONCURRENTLY form runs DDL of
+ * its own), and so none of the DDL that a function in the view's query runs
+ * either: ddl_command_end fires for it with an empty command list, and the
+ * drift guard, auto-protection and the registry's upkeep saw nothing (review
+ * rev45b: DISABLE ROW LEVEL SECURITY, RENAME of a protected table, ALTER
+ * POLICY and CREATE TABLE of a tenant table all passed).  So the refreshes
+ * running are counted, from their ddl_command_start to their
+ * ddl_command_end (an error ends them with their subtransaction), and below
+ * one, ddl_command_end refuses what it cannot check: everything but what
+ * the refresh runs itself (CREATE TEMP TABLE ... AS, on temporary tables)
+ * and DROP (sql_drop still gets its objects).
+ */
+static List *refreshes = NIL;	/* the subtransaction of each, innermost last */
+static bool refresh_callbacks = false;
+
+static void
+refresh_xact_callback(XactEvent event, void *arg)
+{
+	if (refreshes != NIL &&
+		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		 event == XACT_EVENT_PREPARE))
+	{
+		list_free(refreshes);
+		refreshes = NIL;
+	}
+}
+
+static void
+refresh_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	while (refreshes != NIL && (SubTransactionId) llast_int(refreshes) == mySubid)
+		refreshes = list_delete_last(refreshes);
+}
+
+static void
+refresh_begins(void)
+{
+	MemoryContext oldcxt;
+
+	if (!refresh_callbacks)
+	{
+		RegisterXactCallback(refresh_xact_callback, NULL);
+		RegisterSubXactCallback(refresh_subxact_callback, NULL);
+		refresh_callbacks = true;
+	}
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	refreshes = lappend_int(refreshes, (int) GetCurrentSubTransactionId());
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+refresh_ends(void)
+{
+	if (refreshes != NIL)
+		refreshes = list_delete_last(refreshes);
+}
+
+static bool
+temp_relation(RangeVar *rv)
+{
+	Oid			relid;
+
+	if (rv == NULL)
+		return false;
+	if (rv->relpersistence == RELPERSISTENCE_TEMP)
+		return true;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	return OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP;
+}
+
+/* DDL below a refresh: refused unless the event triggers need not see it */
+static void
+check_ddl_below_refresh(EventTriggerData *trigdata)
+{
+	Node	   *stmt = trigdata->parsetree;
+
+	if (refreshes == NIL || stmt == NULL)
+		return;
+	switch (nodeTag(stmt))
+	{
+		case T_DropStmt:
+			return;
+		case T_CreateStmt:
+			if (temp_relation(((CreateStmt *) stmt)->relation))
+				return;
+			break;
+		case T_CreateTableAsStmt:
+			if (((CreateTableAsStmt *) stmt)->into != NULL &&
+				temp_relation(((CreateTableAsStmt *) stmt)->into->rel))
+				return;
+			break;
+		case T_AlterTableStmt:
+			if (temp_relation(((AlterTableStmt *) stmt)->relation))
+				return;
+			break;
+		default:
+			break;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("%s cannot run inside REFRESH MATERIALIZED VIEW", GetCommandTagName(trigdata->tag)),
+			 errdetail("PostgreSQL hides the DDL run while a materialized view is refreshed from event triggers, so tenant_rls could not check or protect the tables it changes."),
+			 errhint("Run the DDL in a statement of its own, not from a function the materialized view's query calls.")));
 }
 
 /* ---------------------------------------------------- ddl_command_start */
@@ -3018,6 +3195,10 @@ run_event_trigger(FunctionCallInfo fcinfo, void (*work) (EventTriggerData *trigd
 Datum
 tenant_rls_ddl_command_end(PG_FUNCTION_ARGS)
 {
+	/* (whatever run_event_trigger() then skips: the count must stay right) */
+	if (CALLED_AS_EVENT_TRIGGER(fcinfo) &&
+		IsA(((EventTriggerData *) fcinfo->context)->parsetree, RefreshMatViewStmt))
+		refresh_ends();
 	run_event_trigger(fcinfo, ddl_command_end_work);
 	PG_RETURN_VOID();
 }
@@ -3032,6 +3213,12 @@ tenant_rls_sql_drop(PG_FUNCTION_ARGS)
 Datum
 tenant_rls_ddl_command_start(PG_FUNCTION_ARGS)
 {
+	if (CALLED_AS_EVENT_TRIGGER(fcinfo) &&
+		IsA(((EventTriggerData *) fcinfo->context)->parsetree, RefreshMatViewStmt))
+	{
+		refresh_begins();
+		PG_RETURN_VOID();
+	}
 	run_event_trigger(fcinfo, ddl_command_start_work);
 	PG_RETURN_VOID();
 }

@@ -41,7 +41,7 @@ CREATE FUNCTION tenant_rls.on_ddl_command_start() RETURNS event_trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'tenant_rls_ddl_command_start';
 COMMENT ON FUNCTION tenant_rls.on_ddl_command_start() IS
-    'event trigger: lets ATTACH PARTITION of a table audited on its own below an audited table replace its audit trigger by the parent''s';
+    'event trigger: counts the REFRESH MATERIALIZED VIEW statements running (DDL below one is refused: PostgreSQL hides it from event triggers); lets ATTACH PARTITION of a table audited on its own below an audited table replace its audit trigger by the parent''s';
 
 REVOKE ALL ON FUNCTION tenant_rls.on_ddl_command_end() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tenant_rls.on_sql_drop() FROM PUBLIC;
@@ -60,5 +60,5 @@ CREATE EVENT TRIGGER tenant_rls_sql_drop ON sql_drop
 -- ATTACH PARTITION is always spelt ALTER TABLE (ALTER INDEX ... ATTACH
 -- PARTITION attaches indexes): the tag filter spares every other statement.
 CREATE EVENT TRIGGER tenant_rls_ddl_command_start ON ddl_command_start
-    WHEN TAG IN ('ALTER TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'REFRESH MATERIALIZED VIEW')
     EXECUTE FUNCTION tenant_rls.on_ddl_command_start();
