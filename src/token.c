@@ -461,40 +461,139 @@ logs_statement(int elevel)
 
 /*
  * What the current statement's text (debug_query_string) holds, found once
- * per statement and key: a statement can log many messages (auto_explain of
- * nested statements, a warning per COMMIT of a long string, RAISE LOG in a
+ * per client message and key: a statement can log many messages (auto_explain
+ * of nested statements, a warning per COMMIT of a long string, RAISE LOG in a
  * loop), and scanning the whole string for each one made them quadratic.
+ *
+ * The next message may come in the same buffer and, with a coarse clock, at
+ * the same statement start time (review rev45a: a key rotation right after a
+ * DDL statement was logged with the new key), so address and start time do
+ * not tell it apart.  Within a message the text cannot change: there the
+ * facts hold as long as our reset callback waits in MessageContext, which
+ * PostgresMain() resets before it reads each message.  After that, and in
+ * processes without that context (background workers), they hold only for
+ * the same bytes, compared with a copy of the text.
  */
-static const char *facts_src = NULL;
+static const char *facts_src = NULL;	/* the text they hold for in this message */
 static TimestampTz facts_start = 0;
+static uint64 facts_message = 0;	/* message_resets then */
 static uint64 facts_keygen = 0;
+static char *facts_text = NULL;	/* malloc'd copy of the text they were found in */
+static size_t facts_text_len = 0;
+static size_t facts_text_size = 0;
+static bool facts_text_valid = false;
 static bool facts_token = false;	/* holds a token, or a piece of one, by its form */
 static bool token_refused = false;	/* set_tenant_signed() refused a token: see token_error() */
 static bool facts_mentions_key = false;	/* names signing_key */
 static bool facts_contains_key = false;	/* holds a configured key */
+
+/* a longer copy is not kept past the end of a transaction */
+#define FACTS_TEXT_KEEP 65536
+
+static uint64 message_resets = 0;	/* resets of the context we watch */
+static MemoryContext watched_context = NULL;	/* where our callback waits */
+static MemoryContextCallback message_callback;
+
+static void
+message_context_reset(void *arg)
+{
+	message_resets++;
+	watched_context = NULL;
+}
+
+/*
+ * Whether the end of the current client message will be seen: our reset
+ * callback waits in MessageContext (registered if need be; it allocates
+ * nothing, so a message logged in a critical section can register it).
+ */
+static bool
+watch_message(void)
+{
+	if (MessageContext == NULL)
+		return false;
+	if (watched_context == MessageContext)
+		return true;
+	if (watched_context != NULL)
+		return false;			/* still waits in a context set aside */
+	message_callback.func = message_context_reset;
+	message_callback.arg = NULL;
+	MemoryContextRegisterResetCallback(MessageContext, &message_callback);
+	watched_context = MessageContext;
+	return true;
+}
+
+/* keep a copy of the len bytes of text (malloc: callable in a critical section) */
+static void
+keep_facts_text(const char *text, size_t len)
+{
+	facts_text_valid = false;
+	if (facts_text != NULL && facts_text_size < len)
+	{
+		free(facts_text);
+		facts_text = NULL;
+		facts_text_size = 0;
+	}
+	if (facts_text == NULL)
+	{
+		facts_text = malloc(Max(len, 1));
+		if (facts_text == NULL)
+			return;				/* without memory: good for this message only */
+		facts_text_size = Max(len, 1);
+	}
+	memcpy(facts_text, text, len);
+	facts_text_len = len;
+	facts_text_valid = true;
+}
+
+/* at a transaction's end */
+static void
+facts_text_release(void)
+{
+	if (facts_text != NULL && facts_text_size > FACTS_TEXT_KEEP)
+	{
+		free(facts_text);
+		facts_text = NULL;
+		facts_text_size = 0;
+		facts_text_valid = false;
+	}
+}
 
 static void
 statement_facts(void)
 {
 	size_t		len;
 
-	if (facts_src == debug_query_string &&
+	if (debug_query_string != NULL && facts_src == debug_query_string &&
 		facts_start == GetCurrentStatementStartTimestamp() &&
-		facts_keygen == key_generation)
-		return;
-	facts_src = debug_query_string;
-	facts_start = GetCurrentStatementStartTimestamp();
-	facts_keygen = key_generation;
-	facts_token = facts_mentions_key = facts_contains_key = false;
+		facts_keygen == key_generation && facts_message == message_resets &&
+		watched_context != NULL && watched_context == MessageContext)
+		return;					/* the same client message */
+	facts_src = NULL;
 	if (debug_query_string == NULL)
+	{
+		facts_token = facts_mentions_key = facts_contains_key = false;
+		facts_text_valid = false;
 		return;
+	}
 	len = strlen(debug_query_string);
-	/* (a piece of one too: "token is truncated" quoted it in the STATEMENT line) */
-	facts_token = mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*') ||
-		scan_token_fragments(unconstify(char *, debug_query_string), false) ||
-		strcasestr(debug_query_string, "set_tenant_signed") != NULL;
-	facts_mentions_key = after_mention(debug_query_string, 0, len) >= 0;
-	facts_contains_key = contains_key(debug_query_string);
+	if (!(facts_text_valid && facts_keygen == key_generation && facts_text_len == len &&
+		  memcmp(facts_text, debug_query_string, len) == 0))
+	{
+		facts_keygen = key_generation;
+		/* (a piece of one too: "token is truncated" quoted it in the STATEMENT line) */
+		facts_token = mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*') ||
+			scan_token_fragments(unconstify(char *, debug_query_string), false) ||
+			strcasestr(debug_query_string, "set_tenant_signed") != NULL;
+		facts_mentions_key = after_mention(debug_query_string, 0, len) >= 0;
+		facts_contains_key = contains_key(debug_query_string);
+		keep_facts_text(debug_query_string, len);
+	}
+	if (watch_message())
+	{
+		facts_src = debug_query_string;
+		facts_start = GetCurrentStatementStartTimestamp();
+		facts_message = message_resets;
+	}
 }
 
 static void
@@ -2246,27 +2345,33 @@ typedef struct stmt_check
 
 /*
  * The last top-level statement found clean, and the last one found to hold
- * something to mask, with what: recognised by address, location, length and
- * statement start time (its next hook), or, for statements of up to
- * MEMO_MAX_BYTES, by their text (the same statement sent again: each Bind
- * and Execute of a prepared statement starts a new statement, with the same
- * text, and so does a client sending the same query again).  What a check
- * finds depends only on the statement's bytes, except the key setting's
- * mention, which counts only for a role that can set a key: the memo keeps
- * the mention and asks about the role at each use.
+ * something to mask, with what: recognised by their range and the bytes
+ * there (its next hook; the same statement sent again: each Bind and Execute
+ * of a prepared statement starts a new statement, with the same text, and so
+ * does a client sending the same query again).  What a check finds depends
+ * only on the statement's bytes, except the key setting's mention, which
+ * counts only for a role that can set a key: the memo keeps the mention and
+ * asks about the role at each use.
+ *
+ * Never by address and statement start time alone: with a coarse clock the
+ * next client message comes in the same buffer at the same start time
+ * (review rev45a: a long statement holding a token passed for the clean one
+ * before it, whose bytes were not kept).  A range longer than MEMO_MAX_BYTES
+ * gets a copy of its own, freed at the end of its transaction (a string's
+ * first statement is the whole string: not kept for the session's life).
+ * Comparing costs a memcmp() per hook, a small part of the check it saves.
  */
 #define MEMO_MAX_BYTES 4096
 
 typedef struct stmt_memo
 {
-	const char *src;			/* identity of the statement last checked */
-	int			location;
-	int			len;
-	TimestampTz start;
-	size_t		from;			/* its range, and its bytes there (NULL: too long) */
+	size_t		from;			/* the range of the statement last checked */
 	size_t		to;
-	char	   *bytes;			/* MEMO_MAX_BYTES, in TopMemoryContext */
+	char	   *bytes;			/* its bytes there: buf or large */
 	bool		text_valid;
+	char	   *buf;			/* MEMO_MAX_BYTES, in TopMemoryContext */
+	char	   *large;			/* a longer range's copy, or NULL */
+	size_t		large_size;
 	long		mention;		/* after_mention(), before the role's check */
 	stmt_check	check;
 } stmt_memo;
@@ -2274,27 +2379,12 @@ typedef struct stmt_memo
 static stmt_memo clean_memo;
 static stmt_memo found_memo;
 
-/* whether statement src[location, +len) is the one m remembers; c, its check */
+/* whether statement src[from, to) is the one m remembers; c, its check */
 static bool
-memo_lookup(stmt_memo *m, const char *src, int location, int len, TimestampTz now,
-			size_t from, size_t to, stmt_check *c)
+memo_lookup(stmt_memo *m, const char *src, size_t from, size_t to, stmt_check *c)
 {
-	if (!(src == m->src && location == m->location && len == m->len && now == m->start))
-	{
-		if (!m->text_valid || from != m->from || to != m->to ||
-			memcmp(src + from, m->bytes, to - from) != 0)
-			return false;
-		m->src = src;
-		m->location = location;
-		m->len = len;
-		m->start = now;
-	}
-	/*
-	 * The same address, range and start time, but other bytes: a new string
-	 * in the same buffer, sent in the same clock tick (a coarse clock)
-	 */
-	else if (m->text_valid &&
-			 (from != m->from || to != m->to || memcmp(src + from, m->bytes, to - from) != 0))
+	if (!m->text_valid || from != m->from || to != m->to ||
+		memcmp(src + from, m->bytes, to - from) != 0)
 		return false;
 	*c = m->check;
 	c->key_from = m->mention >= 0 && may_set_key(true) ? m->mention : -1;
@@ -2302,27 +2392,57 @@ memo_lookup(stmt_memo *m, const char *src, int location, int len, TimestampTz no
 }
 
 static void
-memo_store(stmt_memo *m, const char *src, int location, int len, TimestampTz now,
-		   long mention, const stmt_check *c)
+memo_store(stmt_memo *m, const char *src, long mention, const stmt_check *c)
 {
-	m->src = src;
-	m->location = location;
-	m->len = len;
-	m->start = now;
+	size_t		size = c->to - c->from;
+
 	m->from = c->from;
 	m->to = c->to;
 	m->mention = mention;
 	m->check = *c;
 	m->text_valid = false;
-	if (c->to - c->from > MEMO_MAX_BYTES)
-		return;
+	if (size <= MEMO_MAX_BYTES)
+	{
+		if (m->buf == NULL)
+			m->buf = MemoryContextAllocExtended(TopMemoryContext, MEMO_MAX_BYTES,
+												MCXT_ALLOC_NO_OOM);
+		m->bytes = m->buf;
+	}
+	else
+	{
+		if (m->large != NULL && m->large_size < size)
+		{
+			pfree(m->large);
+			m->large = NULL;
+		}
+		if (m->large == NULL)
+		{
+			m->large = MemoryContextAllocExtended(TopMemoryContext, size,
+												  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+			m->large_size = m->large != NULL ? size : 0;
+		}
+		m->bytes = m->large;
+	}
 	if (m->bytes == NULL)
-		m->bytes = MemoryContextAllocExtended(TopMemoryContext, MEMO_MAX_BYTES,
-											  MCXT_ALLOC_NO_OOM);
-	if (m->bytes == NULL)
-		return;
-	memcpy(m->bytes, src + c->from, c->to - c->from);
+		return;					/* without memory, not remembered */
+	memcpy(m->bytes, src + c->from, size);
 	m->text_valid = true;
+}
+
+/* at a transaction's end: a long statement's copy is not kept */
+static void
+memo_release(stmt_memo *m)
+{
+	if (m->large == NULL)
+		return;
+	if (m->bytes == m->large)
+	{
+		m->text_valid = false;
+		m->bytes = NULL;
+	}
+	pfree(m->large);
+	m->large = NULL;
+	m->large_size = 0;
 }
 
 static bool
@@ -2335,18 +2455,18 @@ check_top_statement(const char *src, int location, int len, stmt_check *c)
 	if (c->from == 0)
 		c->to = strlen(src);	/* the first statement: the whole string, once */
 	/* found clean before, and not naming the key setting */
-	if (memo_lookup(&clean_memo, src, location, len, now, c->from, c->to, c))
+	if (memo_lookup(&clean_memo, src, c->from, c->to, c))
 	{
 		if (c->from == 0)
 			checked_start = now;
 		if (clean_memo.mention < 0 || c->key_from < 0)
 			return false;
 		/* the key setting's name, from a role that can set keys: to mask */
-		memo_store(&found_memo, src, location, len, now, clean_memo.mention, c);
+		memo_store(&found_memo, src, clean_memo.mention, c);
 		return true;
 	}
 	/* found to hold something (the same statement's next hook, or again) */
-	if (memo_lookup(&found_memo, src, location, len, now, c->from, c->to, c))
+	if (memo_lookup(&found_memo, src, c->from, c->to, c))
 	{
 		if (c->from == 0)
 			checked_start = now;
@@ -2360,10 +2480,10 @@ check_top_statement(const char *src, int location, int len, stmt_check *c)
 	c->shapes = mask_token_shapes(src, NULL, 0, c->from, c->to, '*');
 	if (c->key_from >= 0 || c->tokens || c->shapes)
 	{
-		memo_store(&found_memo, src, location, len, now, mention, c);
+		memo_store(&found_memo, src, mention, c);
 		return true;
 	}
-	memo_store(&clean_memo, src, location, len, now, mention, c);
+	memo_store(&clean_memo, src, mention, c);
 	return false;
 }
 
@@ -2747,7 +2867,12 @@ token_xact_callback(XactEvent event, void *arg)
 		check_own_activity();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
+	{
 		hook_copy_release();
+		memo_release(&clean_memo);
+		memo_release(&found_memo);
+		facts_text_release();
+	}
 }
 
 static void

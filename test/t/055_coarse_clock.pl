@@ -138,6 +138,82 @@ for my $c (@cases)
 	}
 }
 
+# The same with statements longer than the 4 KB whose bytes the check of a
+# statement used to remember: a long clean statement, then a long one with a
+# token, back to back in an open transaction (no commit-time check).  The
+# second was taken for the first (same buffer, length and start time, bytes
+# not compared: review rev45a) and its token shown unmasked.
+{
+	my $pad = 'x' x 5000;
+	my $idle_peek = q{\! psql -XAtq -U app -d postgres -c "SELECT state || ': ' || left(query, 200) FROM pg_stat_activity WHERE usename = current_user AND pid <> pg_backend_pid() AND state = 'idle in transaction'"};
+	my ($leaks, $unseen) = (0, 0);
+	my $outs = '';
+	for my $run (1 .. 8)
+	{
+		my $tok = token();
+		my $sql = "BEGIN \\g\n"
+		  . "SELECT 1 AS n /* $pad */ \\g\n"
+		  . "SELECT tenant_rls.set_tenant_signed('$tok') AS t /* $pad */ \\g\n"
+		  . "$idle_peek\nROLLBACK \\g\n";
+		my ($ret, $out, $err) = $node->psql('postgres', $sql, extra_params => [ '-U', 'app' ]);
+		$leaks++ if $out =~ /\Q$tok\E/;
+		$unseen++
+		  unless $out =~ /^idle in transaction: SELECT tenant_rls\.set_tenant_signed\('\*+'\) AS t \/\* [x*]+$/m;
+		(my $o = $out) =~ s/([x*])\1{79,}/$1.../g;
+		$outs .= "run $run: $o\n$err\n";
+	}
+	is($leaks, 0, 'long statements, clean then with a token: the token is never in pg_stat_activity')
+	  or diag($outs);
+	is($unseen, 0, 'long statements, clean then with a token: each run shows the second one, masked')
+	  or diag($outs);
+}
+
+# The server log: what the log hook learns about a statement's text (a key,
+# a token) was kept for the next client message in the same clock tick (the
+# same buffer): a key rotation after a DDL statement was logged with the new
+# key (log_statement = ddl), and the STATEMENT line of an error after a
+# clean statement had the raw token (review rev45a).  The first statement is
+# logged too, so that the hook learns about it.
+{
+	my $log_from = -s $node->logfile;
+	my @keys;
+	for my $run (1 .. 8)
+	{
+		my $key = "rotated-key-$run-" . join('', map { ('a' .. 'z')[ int(rand(26)) ] } 1 .. 32);
+		push @keys, $key;
+		my ($ret, $out, $err) = $node->psql('postgres',
+			"SET log_statement = 'ddl';\nCREATE TEMP TABLE scratch (i int);\nALTER SYSTEM SET tenant_rls.signing_key = '$key';\n");
+		diag("run $run: err=$err") if $ret != 0;
+	}
+	my $log = substr(PostgreSQL::Test::Utils::slurp_file($node->logfile), $log_from);
+	$node->safe_psql('postgres',
+		q{ALTER SYSTEM SET tenant_rls.signing_key = 'coarse-clock-key-0123456789abcdef0123456789'});
+	my @seen = grep { index($log, $_) >= 0 } @keys;
+	is(scalar(@seen), 0, 'log_statement = ddl: a key rotation right after a DDL statement is not logged with the key')
+	  or diag("log=\n$log");
+	my $redacted = () = $log =~ /statement: \[not logged: it mentions tenant_rls\.signing_key\]/g;
+	is($redacted, scalar(@keys), 'log_statement = ddl: each key rotation is logged, without its text')
+	  or diag("log=\n$log");
+}
+{
+	my $log_from = -s $node->logfile;
+	my @tok;
+	for my $run (1 .. 8)
+	{
+		my $tok = token();
+		push @tok, $tok;
+		$node->psql('postgres',
+			"SET log_statement = 'all';\nSELECT 1;\nSELECT tenant_rls.set_tenant_signed('$tok'), 1/0;\n");
+	}
+	my $log = substr(PostgreSQL::Test::Utils::slurp_file($node->logfile), $log_from);
+	my @seen = grep { index($log, $_) >= 0 } @tok;
+	is(scalar(@seen), 0, 'an error right after a clean statement: the raw token is not in the log')
+	  or diag("log=\n$log");
+	my $errors = () = $log =~ /ERROR:  division by zero/g;
+	is($errors, scalar(@tok), 'an error right after a clean statement: each error is logged')
+	  or diag("log=\n$log");
+}
+
 # (not about the clock) nested statements that hold a token get a masked
 # copy of their own, freed with their statement: they must not take the
 # place of the top-level string's shared copy, which is kept in
