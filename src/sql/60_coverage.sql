@@ -121,6 +121,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'An audited table has row-level security policies besides tenant_rls''s (per author, per team, per role): the audit log does not apply them, so every role of the tenant that may SELECT the table reads, through tenant_rls.audit_log and audit_history(), the row images those policies hide from it, deleted rows included.'),
     ('view_not_security_invoker', 'error', 'view without security_invoker',
      'A view over a tenant table (also one outside the managed schemas, and the audit log) runs with its owner''s rights: the owner''s row-level security applies, not the caller''s (a warning when the owner is bound by the same tenant policies: not a superuser, BYPASSRLS or admin role, and every table it reads protected, enabled and, if the owner''s, FORCEd).'),
+    ('view_reads_catalog', 'error', 'view over catalogs that hold every tenant''s values',
+     'A view that is not security_invoker, or a materialized view, reads pg_statistic, pg_statistic_ext_data or pg_largeobject (directly or through views) with the rights of an owner who may, and roles other than the owner may read it: the sample values of every column of every table (most common values, histogram bounds), every tenant''s included, or the contents of every large object, which row-level security does not guard.'),
     ('materialized_view_over_tenant_table', 'error', 'materialized view over a tenant table',
      'A materialized view stores rows of a tenant table (also one outside the managed schemas, and the audit log; directly, through views or through a function); it has no row-level security, so every reader sees every tenant.'),
     ('security_definer_reads_tenant_table', 'warning', 'SECURITY DEFINER function reads a tenant table',
@@ -1034,7 +1036,14 @@ xten AS MATERIALIZED (
       LEFT JOIN extrels e ON e.objid = c.oid
      CROSS JOIN cfg
      WHERE c.relkind IN ('r', 'p', 'f') AND tt.relid IS NULL AND e.objid IS NULL
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls') AND n.nspname !~ '^pg_'
+       -- (not by schema name: a superuser may create tables in
+       -- information_schema and tenant_rls, review rev45c; the audit log's
+       -- tables come below)
+       AND n.nspname !~ '^pg_' AND c.oid >= 16384
+       AND NOT (c.relnamespace = 'tenant_rls'::regnamespace
+                AND (c.relname = 'audit_batch'
+                     OR c.oid IN (SELECT i.inhrelid FROM pg_inherits i JOIN pg_class b ON b.oid = i.inhparent
+                                   WHERE b.relnamespace = 'tenant_rls'::regnamespace AND b.relname = 'audit_batch')))
        AND (SELECT true FROM pg_attribute a
              WHERE a.attrelid = c.oid AND a.attname = cfg.tenant_column AND a.attnum > 0 AND NOT a.attisdropped)
     UNION ALL
@@ -1125,7 +1134,7 @@ vrel AS (
               LEFT JOIN tgt t ON t.relid = a.tenant_relid
              WHERE NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = a.viewid)
             OFFSET 0) x
-     WHERE x.nspname NOT IN ('pg_catalog', 'information_schema')
+     WHERE x.oid >= 16384		-- (a superuser's in information_schema too: review rev45c)
      GROUP BY x.oid, x.relkind, x.nspname, x.relname, x.reloptions, x.relowner),
 -- SECURITY DEFINER functions of users, and the tenant tables they name
 sdf AS MATERIALIZED (
@@ -1140,7 +1149,9 @@ sdf AS MATERIALIZED (
       JOIN pg_namespace n ON n.oid = pr.pronamespace
       JOIN pg_language lg ON lg.oid = pr.prolang
       LEFT JOIN extfuncs e ON e.objid = pr.oid
-     WHERE pr.prosecdef AND e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')),
+     -- (built-in ones by OID: a superuser may create functions in pg_catalog
+     -- and information_schema, review rev45c)
+     WHERE pr.prosecdef AND e.objid IS NULL AND pr.oid >= 16384),
 -- the identifiers in their bodies (one pass), matched to table names by hash
 sdword AS (SELECT DISTINCT s.oid, w.word FROM sdf s, tenant_rls._body_words(s.rawsrc) w(word)),
 -- what a body can name to read a tenant table: the table, or a view that
@@ -1605,8 +1616,7 @@ twsrc AS MATERIALIZED (
                           WHERE c.relname = w.rel_name AND c.relkind IN ('r', 'p', 'f', 'v') AND c.relpersistence <> 't'
                             AND (w.schema_name IS NULL
                                  OR c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = w.schema_name))
-                            AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
-                                                       'tenant_rls'::regnamespace)) r
+                            AND c.oid >= 16384) r
      WHERE w.verb IN ('insert', 'update', 'merge', 'copy')
        AND NOT EXISTS (SELECT 1 FROM ten t WHERE t.relid = r.oid)
        AND NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = r.oid)
@@ -2059,7 +2069,7 @@ SELECT 'policy_function_search_path', 'warning',
   JOIN pg_namespace n ON n.oid = pr.pronamespace
   JOIN pg_language lg ON lg.oid = pr.prolang
   LEFT JOIN extfuncs e ON e.objid = pr.oid
- WHERE e.objid IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ WHERE e.objid IS NULL AND pr.oid >= 16384
    AND lg.lanname NOT IN ('internal', 'c')
    AND NOT EXISTS (SELECT 1 FROM unnest(pr.proconfig) c WHERE c LIKE 'search_path=%')
 UNION ALL
@@ -2390,6 +2400,52 @@ SELECT 'view_not_security_invoker',
                     WHERE lower(split_part(o, '=', 1)) = 'security_invoker'
                       AND lower(split_part(o, '=', 2)) IN ('true', 'on', '1', 'yes', 't', 'y'))
 UNION ALL
+-- a view (not security_invoker) or materialized view over the catalogs that
+-- hold every tenant's values outside row-level security (review rev45c: a
+-- superuser's "column statistics" view showed every tenant's most common
+-- values): a view reads the relations it names with its owner's rights, a
+-- materialized view stores what its owner read.  (pg_stats, pg_stats_ext and
+-- pg_stat_activity filter by the user running the query, which a view does
+-- not change: not these.)  Only views some other role may read.
+SELECT 'view_reads_catalog', 'error', x.vname, 'view',
+       format('%s %s reads %s with the rights of its owner %s; %s may read it.',
+              CASE x.relkind WHEN 'm' THEN 'Materialized view' ELSE 'View' END,
+              x.vname, x.what, quote_ident(x.owner), x.who),
+       'pg_statistic and pg_statistic_ext_data hold sample values (most common values, histogram bounds) of every column of every table, every tenant''s included, and pg_largeobject the contents of every large object; row-level security guards none of them. Make the view security_invoker (then only roles that may read those catalogs themselves can use it), or read pg_stats instead, which shows a role only the columns it may read.',
+       CASE x.relkind WHEN 'v' THEN format('ALTER VIEW %s SET (security_invoker = true);', x.vname)
+                      ELSE format('DROP MATERIALIZED VIEW %s;', x.vname) END,
+       x.oid
+  FROM (SELECT y.*,
+               -- (read from the rules' query trees: a dependency on a
+               -- catalog, a pinned object, is not recorded in pg_depend)
+               (SELECT string_agg(DISTINCT format('%I.%I', 'pg_catalog', b.relname), ', ')
+                  FROM tenant_rls._view_reach(y.oid) v
+                  JOIN pg_rewrite rw ON rw.ev_class = v.relid AND rw.rulename = '_RETURN'
+                  JOIN pg_class b ON b.oid IN ('pg_catalog.pg_statistic'::regclass, 'pg_catalog.pg_statistic_ext_data'::regclass,
+                                               'pg_catalog.pg_largeobject'::regclass)
+                 WHERE v.relkind = 'v' AND v.relid >= 16384	-- (pg_stats filters by the reader)
+                   AND strpos(rw.ev_action::text, format(':relid %s ', b.oid)) > 0
+                   AND has_table_privilege(y.relowner, b.oid, 'SELECT')) AS what
+          FROM (SELECT c.oid, c.relkind, c.relowner, format('%I.%I', n.nspname, c.relname) AS vname,
+                       o.rolname AS owner,
+                       (SELECT string_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                                                        ELSE quote_ident(pg_get_userbyid(a.grantee)) END, ', ')
+                          FROM aclexplode(c.relacl) a
+                         WHERE a.grantee <> c.relowner AND a.privilege_type = 'SELECT') AS who
+                  FROM pg_class c
+                  JOIN pg_namespace n ON n.oid = c.relnamespace
+                  JOIN pg_roles o ON o.oid = c.relowner
+                 WHERE c.relkind IN ('v', 'm') AND c.oid >= 16384 AND c.relacl IS NOT NULL
+                   AND c.oid NOT IN (SELECT e.objid FROM extrels e)
+                   AND (c.relkind = 'm'
+                        OR NOT EXISTS (SELECT 1 FROM unnest(c.reloptions) ro
+                                        WHERE lower(split_part(ro, '=', 1)) = 'security_invoker'
+                                          AND lower(split_part(ro, '=', 2)) IN ('true', 'on', '1', 'yes', 't', 'y')))
+                OFFSET 0) y
+         WHERE y.who IS NOT NULL
+        OFFSET 0) x
+ WHERE x.what IS NOT NULL
+UNION ALL
 SELECT 'materialized_view_over_tenant_table', 'error', v.vname, 'materialized view',
        format('Materialized view %s stores rows of tenant table(s) %s.', v.vname, v.tables),
        'A materialized view has no row-level security: whoever can read it sees the rows of every tenant captured at refresh (by its owner). Replace it by a security_invoker view or a per-tenant summary table protected by tenant_rls.',
@@ -2413,7 +2469,7 @@ SELECT 'materialized_view_over_tenant_table', 'error', m.vname, 'materialized vi
                EXISTS (SELECT 1 FROM callee0 k JOIN cdynup d ON d.fid = k.fid
                         WHERE k.kind = 'm' AND k.caller = c.oid) AS dyn_call
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE c.relkind = 'm' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+         WHERE c.relkind = 'm' AND c.oid >= 16384
            AND c.oid NOT IN (SELECT e.objid FROM extrels e)
            AND c.oid NOT IN (SELECT v.oid FROM vrel v)) m
   JOIN pg_roles r ON r.oid = m.relowner
@@ -3167,8 +3223,9 @@ SELECT 'schema_create_privilege', 'warning', format('schema %I TO %s', x.nspname
           FROM logins l
           JOIN approles a ON a.oid = l.oid
           JOIN pg_namespace n ON has_schema_privilege(l.oid, n.oid, 'CREATE')
-         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls')
-           AND n.nspname !~ '^pg_') x
+         -- (tenant_rls: extension_privilege; pg_catalog and
+         -- information_schema count, review rev45c)
+         WHERE n.nspname <> 'tenant_rls' AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)') x
 UNION ALL
 -- tables with the tenant column outside the managed schemas (and not
 -- registered): reported when a role other than the owner may use them, or
@@ -3835,7 +3892,7 @@ SELECT 'tenant_row_type_column', 'error', x.qname, 'table',
           JOIN pg_namespace n ON n.oid = c.relnamespace
           LEFT JOIN tt ON tt.relid = c.oid
          WHERE coalesce(tt.status, 'unprotected') <> 'protected'
-           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_rls') AND n.nspname !~ '^pg_'
+           AND n.nspname !~ '^pg_' AND c.oid >= 16384
            AND c.oid NOT IN (SELECT e.objid FROM extrels e)
         OFFSET 0) x
 UNION ALL
