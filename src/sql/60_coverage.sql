@@ -130,11 +130,11 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('security_definer_changes_isolation', 'error', 'SECURITY DEFINER function undoes tenant isolation',
      'A SECURITY DEFINER function whose owner may undo tenant isolation (a superuser, the owner of tenant tables or a member of it, a member of pg_write_all_data) calls grant_access(), unprotect(), mark_global(), allow_global_rows() or accept_finding(), or names the tables behind them, directly or through a function it calls: whoever may execute it does so with the owner''s rights, from any tenant''s session (an error when PUBLIC or an application role may execute it).'),
     ('security_definer_sets_tenant', 'error', 'SECURITY DEFINER function sets the tenant',
-     'A user SECURITY DEFINER function calls tenant_rls.set_tenant() or sets app.current_tenant_id: it runs as its owner, so strict mode lets it through, and whoever may call it chooses any tenant without a signed token.'),
+     'A user SECURITY DEFINER function calls tenant_rls.set_tenant() or sets app.current_tenant_id (also with set_config() of a setting name it is given, or through a function it calls): it runs as its owner, so strict mode lets it through, and whoever may call it chooses any tenant without a signed token.'),
     ('security_definer_search_path', 'error', 'privileged SECURITY DEFINER function without pg_temp last in its search_path',
      'A SECURITY DEFINER function whose owner bypasses row-level security, is the admin role, owns tenant tables or reads or writes all data, and that any role may run (PUBLIC, an application role, or a trigger anyone fires), has no search_path of its own or one that does not end with pg_temp: PostgreSQL looks up tables and views in pg_temp first unless the path names it, so a caller''s temporary table named like one the body uses, with a trigger of the caller''s, runs with the owner''s rights.'),
     ('security_definer_reads_server_data', 'error', 'SECURITY DEFINER function reads other sessions or server files',
-     'A SECURITY DEFINER function that any role may run reads, with a privileged owner''s rights, what row-level security does not guard: other sessions'' statements (pg_stat_activity, pg_stat_statements), planner statistics with sample values (pg_statistic, pg_stats), large objects, or server files (pg_read_file(): the configuration holds tenant_rls.signing_key).'),
+     'A SECURITY DEFINER function that any role may run reads, with a privileged owner''s rights, what row-level security does not guard: other sessions'' statements (pg_stat_activity, pg_stat_statements), planner statistics with sample values (pg_statistic, pg_stats), large objects, or server files (pg_read_file(), pg_file_settings, COPY ... FROM a file: the configuration holds tenant_rls.signing_key), also through a function it calls.'),
     ('rule_bypasses_rls', 'error', 'rule acts on tenant tables as a role that bypasses row-level security',
      'A rule (CREATE RULE) whose actions read or change tenant tables is on a relation owned by a superuser or a BYPASSRLS role: rule actions run with that owner''s rights, security_invoker or not, so every role that may run the triggering command reaches every tenant''s rows.'),
     ('leakproof_function', 'warning', 'user function marked LEAKPROOF',
@@ -156,7 +156,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('role_server_files', 'error', 'login role reads or writes server files',
      'A role that can log in is a member of pg_read_server_files, pg_write_server_files or pg_execute_server_program: it reads the configuration (tenant_rls.signing_key: it forges tenant tokens), the audit key and every table''s data files, or changes them.'),
     ('catalog_privilege', 'error', 'privilege on a built-in object that reads around row-level security',
-     'A role that is not a superuser (or PUBLIC) holds a privilege that PostgreSQL does not grant on a table or view of pg_catalog or pg_toast, or on some of its columns (pg_statistic holds sample values of every column, a TOAST table the values of every tenant''s wide rows), on schema pg_toast, or on a built-in function that reads server files or imports them (pg_read_file(), pg_read_binary_file(), lo_import(): the data files of every table, and the configuration with tenant_rls.signing_key).'),
+     'A role that is not a superuser (or PUBLIC) holds a privilege that PostgreSQL does not grant on a table or view of pg_catalog or pg_toast, or on some of its columns (pg_statistic holds sample values of every column, a TOAST table the values of every tenant''s wide rows), on schema pg_toast, or on a built-in function that reads server files or imports them (pg_read_file(), pg_read_binary_file(), lo_import(), pg_show_all_file_settings(): the data files of every table, and the configuration with tenant_rls.signing_key).'),
     ('key_setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a signing-key setting',
      'A role that is not a superuser (or PUBLIC) holds SET or ALTER SYSTEM ON PARAMETER tenant_rls.signing_key or tenant_rls.signing_key_previous: with ALTER SYSTEM it writes a key of its choice into postgresql.auto.conf, which the next reload puts in force, and signs tokens for any tenant.'),
     ('setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a setting that guards tenants',
@@ -1351,6 +1351,91 @@ sdiso AS MATERIALIZED (
     SELECT s.oid, i.word FROM sdf s JOIN isofact i ON i.fid = s.oid
     UNION
     SELECT c.caller, u.word FROM callee0 c JOIN cisoup u ON u.fid = c.fid WHERE c.kind = 'f'),
+-- security_definer_sets_tenant: the SECURITY DEFINER functions and the user
+-- functions they call (review rev45c F1), each once, with their bodies
+-- (BEGIN ATOMIC ones deparsed), and what sets the tenant in them:
+-- set_tenant() by name (also quoted: tenant_rls."set_tenant"(t)) or by
+-- dependency, set_config() of app.current_tenant_id or of a setting whose
+-- name is not a string literal (a generic set_config(k, v) helper sets
+-- app.current_tenant_id too), SET app.current_tenant_id; then walked back
+-- through the calls (a SECURITY INVOKER helper the definer calls runs with
+-- its owner's rights)
+setbody AS (
+    SELECT s.oid, CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END AS body
+      FROM sdf s JOIN pg_proc p ON p.oid = s.oid
+    UNION
+    SELECT b.oid, b.body FROM cbody b),
+setfact AS MATERIALIZED (
+    SELECT x.oid AS fid, 'set' AS kind
+      FROM setbody x
+     WHERE lower(x.body) ~ '\mset_tenant"?\s*\('
+        OR lower(x.body) ~ '\mset\s+(local\s+|session\s+)?"?app"?\."?current_tenant_id\M'
+        OR EXISTS (SELECT 1 FROM regexp_matches(lower(x.body), '\mset_config"?\s*\(\s*(''(?:[^'']|'''')*''(?:::\w+)?\s*,)?', 'g') m(m)
+                    WHERE m.m[1] IS NOT NULL
+                      AND btrim(regexp_replace(m.m[1], '(::\w+)?\s*,$', ''), '''') = 'app.current_tenant_id')
+        OR EXISTS (SELECT 1 FROM pg_depend d JOIN pg_proc f ON f.oid = d.refobjid
+                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = x.oid
+                      AND d.refclassid = 'pg_proc'::regclass
+                      AND f.pronamespace = 'tenant_rls'::regnamespace AND f.proname = 'set_tenant')
+    UNION
+    SELECT x.oid, 'config'
+      FROM setbody x
+     WHERE EXISTS (SELECT 1 FROM regexp_matches(lower(x.body), '\mset_config"?\s*\(\s*(''(?:[^'']|'''')*''(?:::\w+)?\s*,)?', 'g') m(m)
+                    WHERE m.m[1] IS NULL)),
+csetup AS MATERIALIZED (
+    SELECT w.fid, w.val
+      FROM cgedges g,
+           (SELECT array_agg(c.fid) AS fids, array_agg(c.kind || ' ' || c.fid::text) AS vals FROM setfact c) f,
+           tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
+-- (kind: set or config; via: the user function it calls that does, NULL
+-- for its own body)
+sdset AS MATERIALIZED (
+    SELECT s.oid, f.kind, NULL::oid AS via FROM sdf s JOIN setfact f ON f.fid = s.oid
+    UNION
+    SELECT c.caller, split_part(u.val, ' ', 1), split_part(u.val, ' ', 2)::oid
+      FROM callee0 c JOIN csetup u ON u.fid = c.fid WHERE c.kind = 'f'),
+-- security_definer_reads_server_data: what row-level security does not
+-- guard, named in the bodies of SECURITY DEFINER functions and of the user
+-- functions they call (at any depth: review rev45c F2), or read with COPY
+-- from a server file or a program
+srvwords(word) AS (
+    VALUES ('pg_stat_activity'), ('pg_stat_get_activity'), ('pg_stat_get_backend_activity'), ('pg_stat_statements'),
+           ('pg_statistic'), ('pg_stats'), ('pg_stats_ext'), ('pg_stats_ext_exprs'), ('pg_statistic_ext_data'),
+           ('pg_largeobject'), ('lo_get'), ('loread'), ('lo_export'),
+           ('pg_read_file'), ('pg_read_binary_file'), ('pg_file_settings'), ('pg_show_all_file_settings')),
+srvfact AS MATERIALIZED (
+    SELECT sw.oid AS fid, sw.word FROM sdword sw JOIN srvwords v ON v.word = sw.word
+    UNION
+    SELECT cw.oid, cw.word FROM cword cw JOIN srvwords v ON v.word = cw.word
+    UNION
+    SELECT x.oid, coalesce(c.relname::text, f.proname::text)
+      FROM setbody x
+      JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = x.oid
+      LEFT JOIN pg_class c ON d.refclassid = 'pg_class'::regclass AND c.oid = d.refobjid
+      LEFT JOIN pg_proc f ON d.refclassid = 'pg_proc'::regclass AND f.oid = d.refobjid
+     WHERE coalesce(c.relname::text, f.proname::text) IN (SELECT v.word FROM srvwords v)
+    UNION
+    -- COPY ... FROM '<file>', COPY ... TO '<file>', COPY ... PROGRAM
+    SELECT x.oid, CASE WHEN m.m[2] = 'program' THEN 'a program (COPY ... PROGRAM)'
+                       WHEN m.m[1] = 'from' THEN 'a server file (COPY ... FROM ''<file>'')'
+                       ELSE 'a server file (COPY ... TO ''<file>'' writes one)' END
+      FROM setbody x,
+           regexp_matches(lower(x.body), '\mcopy\M[^;]*?\m(from|to)\s+(program\M|e?'')', 'g') m(m)),
+csrvup AS MATERIALIZED (
+    SELECT w.fid, w.val
+      FROM cgedges g,
+           (SELECT array_agg(c.fid) AS fids, array_agg(c.fid::text || ' ' || c.word) AS vals FROM srvfact c) f,
+           tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
+sdsrv AS MATERIALIZED (
+    SELECT s.oid, f.word FROM sdf s JOIN srvfact f ON f.fid = s.oid
+    UNION
+    SELECT c.caller, format('%s (in %I.%I(%s))', substr(u.val, strpos(u.val, ' ') + 1), n.nspname, p.proname,
+                           pg_get_function_identity_arguments(p.oid))
+      FROM callee0 c
+      JOIN csrvup u ON u.fid = c.fid
+      JOIN pg_proc p ON p.oid = split_part(u.val, ' ', 1)::oid
+      JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE c.kind = 'f'),
 -- column privileges (pg_attribute.attacl), few
 colacl AS MATERIALIZED (SELECT * FROM tenant_rls._column_acls()),
 logins AS (SELECT r.oid, r.rolname, r.rolcreaterole FROM pg_roles r WHERE r.rolcanlogin AND NOT r.rolsuper),
@@ -2573,7 +2658,14 @@ UNION ALL
 SELECT 'security_definer_sets_tenant', 'error', s.ident, 'function',
        format('SECURITY DEFINER function %s sets the tenant (%s).', s.ident,
               CASE WHEN x.signs THEN 'it signs a token with tenant_rls.sign_tenant()'
-                   ELSE 'tenant_rls.set_tenant() or app.current_tenant_id' END),
+                   WHEN st.how = 'set' THEN 'tenant_rls.set_tenant() or app.current_tenant_id'
+                   WHEN st.how = 'config' THEN 'set_config() of a setting it does not name: app.current_tenant_id too'
+                   ELSE format('%s, in %s, which it calls',
+                               CASE WHEN st.how LIKE 'set %' THEN 'tenant_rls.set_tenant() or app.current_tenant_id'
+                                    ELSE 'set_config() of a setting it does not name: app.current_tenant_id too' END,
+                               (SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+                                  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                                 WHERE p.oid = split_part(st.how, ' ', 2)::oid)) END),
        format('It runs as its owner %s, %s: whoever may call it chooses a tenant without a signed token. Let it take a token and call tenant_rls.set_tenant_signed(), or make it SECURITY INVOKER.',
               quote_ident(r.rolname),
               CASE WHEN x.signs THEN 'who may sign tokens for any tenant' ELSE 'whom strict mode lets set any tenant' END),
@@ -2588,15 +2680,17 @@ SELECT 'security_definer_sets_tenant', 'error', s.ident, 'function',
                               AND d.refclassid = 'pg_proc'::regclass
                               AND f.pronamespace = 'tenant_rls'::regnamespace AND f.proname = 'sign_tenant'))
                AND has_function_privilege(r.oid, 'tenant_rls.sign_tenant(text, interval)', 'EXECUTE') AS signs) x
+  -- how it sets the tenant (sdset): in its own body (set, then config),
+  -- else in a function it calls (the first by name)
+  LEFT JOIN LATERAL (
+        SELECT CASE WHEN d.via IS NULL THEN d.kind ELSE d.kind || ' ' || d.via::text END AS how
+          FROM sdset d
+         WHERE d.oid = s.oid
+         ORDER BY d.via IS NOT NULL, d.kind DESC, d.via::regproc::text, d.via
+         LIMIT 1) st ON true
  WHERE x.signs
     OR ((r.rolsuper OR (adm.oid IS NOT NULL AND pg_has_role(r.oid, adm.oid, 'USAGE')))
-        AND (s.src ~ '\mset_tenant\s*\('
-             OR s.src ~ 'set_config\s*\(\s*''app\.current_tenant_id'''
-             OR s.src ~ '\mset\s+(local\s+|session\s+)?app\.current_tenant_id\M'
-             OR EXISTS (SELECT 1 FROM pg_depend d JOIN pg_proc f ON f.oid = d.refobjid
-                         WHERE d.classid = 'pg_proc'::regclass AND d.objid = s.oid
-                           AND d.refclassid = 'pg_proc'::regclass
-                           AND f.pronamespace = 'tenant_rls'::regnamespace AND f.proname = 'set_tenant')))
+        AND st.how IS NOT NULL)
 UNION ALL
 -- SECURITY DEFINER functions of a privileged owner that any role may run,
 -- whose search_path does not end with pg_temp (review rev34f): PostgreSQL
@@ -2643,7 +2737,7 @@ UNION ALL
 -- statements, statistics' sample values, large objects, server files
 SELECT 'security_definer_reads_server_data', 'error', s.ident, 'function',
        format('SECURITY DEFINER function %s reads %s as %s.', s.ident, x.what, quote_ident(r.rolname)),
-       format('Whoever may run it (%s) reads them with its owner''s rights: other tenants'' statements with their values (pg_stat_activity, pg_stat_statements), sample values of every column (pg_statistic, pg_stats), large objects, or server files (the configuration holds tenant_rls.signing_key: a forged token for any tenant). Make it SECURITY INVOKER, or let only administrators run it.',
+       format('Whoever may run it (%s) reads them with its owner''s rights: other tenants'' statements with their values (pg_stat_activity, pg_stat_statements), sample values of every column (pg_statistic, pg_stats), large objects, or server files (the configuration, also through pg_file_settings, holds tenant_rls.signing_key: a forged token for any tenant). Make it SECURITY INVOKER, or let only administrators run it.',
               x.who),
        format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
   FROM sdf s
@@ -2651,22 +2745,16 @@ SELECT 'security_definer_reads_server_data', 'error', s.ident, 'function',
   JOIN sdwho w ON w.oid = s.oid
   JOIN pg_roles r ON r.oid = s.proowner
   CROSS JOIN LATERAL (
-        SELECT (SELECT string_agg(DISTINCT bw.word, ', ')
-                  FROM (SELECT sw.word FROM sdword sw WHERE sw.oid = s.oid
-                        UNION ALL
-                        SELECT coalesce(c.relname::text, f.proname::text)
-                          FROM pg_depend d
-                          LEFT JOIN pg_class c ON d.refclassid = 'pg_class'::regclass AND c.oid = d.refobjid
-                          LEFT JOIN pg_proc f ON d.refclassid = 'pg_proc'::regclass AND f.oid = d.refobjid
-                         WHERE d.classid = 'pg_proc'::regclass AND d.objid = s.oid) bw
-                 WHERE bw.word IN ('pg_stat_activity', 'pg_stat_get_activity', 'pg_stat_statements',
-                                  'pg_statistic', 'pg_stats', 'pg_stats_ext', 'pg_statistic_ext_data',
-                                  'pg_largeobject', 'lo_get', 'loread', 'lo_export',
-                                  'pg_read_file', 'pg_read_binary_file')) AS what,
+        -- (sdsrv: named in its body or in a user function it calls, at any
+        -- depth; COPY from or to a server file or a program)
+        SELECT (SELECT string_agg(DISTINCT bw.word, ', ') FROM sdsrv bw WHERE bw.oid = s.oid) AS what,
+               EXISTS (SELECT 1 FROM sdsrv bw WHERE bw.oid = s.oid AND bw.word LIKE '%(COPY ...%') AS copies,
                w.app_who AS who) x
  WHERE x.what IS NOT NULL AND x.who IS NOT NULL
    AND (r.rolsuper OR pg_has_role(r.oid, 'pg_read_all_stats', 'USAGE') OR pg_has_role(r.oid, 'pg_read_server_files', 'USAGE')
-        OR pg_has_role(r.oid, 'pg_read_all_data', 'USAGE'))
+        OR pg_has_role(r.oid, 'pg_read_all_data', 'USAGE')
+        OR (x.copies AND (pg_has_role(r.oid, 'pg_write_server_files', 'USAGE')
+                          OR pg_has_role(r.oid, 'pg_execute_server_program', 'USAGE'))))
 UNION ALL
 -- rules (not a view's own ON SELECT rule) whose actions name tenant tables,
 -- on relations owned by a role that bypasses row-level security: rule
@@ -2796,7 +2884,9 @@ UNION ALL
 SELECT 'catalog_privilege', 'error', x.obj || ' TO ' || x.who, x.kind,
        format('%s holds %s on %s, which PostgreSQL does not grant.', x.who, x.privs, x.obj),
        CASE x.kind
-            WHEN 'function' THEN 'It reads any file the server can (or imports it as a large object): every table''s data files, row-level security or not, and postgresql.conf with tenant_rls.signing_key (a token for any tenant).'
+            WHEN 'function' THEN CASE WHEN x.obj LIKE 'pg_catalog.pg_show_all_file_settings(%'
+                                      THEN 'It returns every setting of the configuration files (what pg_file_settings shows), tenant_rls.signing_key included (a token for any tenant).'
+                                      ELSE 'It reads any file the server can (or imports it as a large object): every table''s data files, row-level security or not, and postgresql.conf with tenant_rls.signing_key (a token for any tenant).' END
             WHEN 'schema' THEN 'With it a role names the TOAST tables, which hold the wide values of every tenant''s rows without row-level security (with a privilege on them).'
             ELSE 'The catalogs and TOAST tables have no row-level security: pg_statistic holds sample values of every column of every tenant table, a TOAST table the wide values of every tenant''s rows.' END,
        format('REVOKE %s ON %s%s FROM %s;', x.privs,
@@ -2809,7 +2899,8 @@ SELECT 'catalog_privilege', 'error', x.obj || ' TO ' || x.who, x.kind,
                        'pg_proc'::regclass AS classoid, a.privilege_type AS rawpriv, 0 AS subid
                   FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
                  WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proacl IS NOT NULL
-                   AND p.proname IN ('pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export')
+                   AND p.proname IN ('pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export',
+                                     'pg_show_all_file_settings')
                    AND a.grantee <> p.proowner
                 UNION ALL
                 SELECT format('%I.%I', n.nspname, c.relname), 'table', a.grantee, a.privilege_type, c.oid,
