@@ -3352,6 +3352,19 @@ roles_changed(Datum arg, int cacheid, uint32 hashvalue)
 	ResetPlanCache();
 }
 
+/*
+ * The database's owner has the privileges of pg_database_owner (review
+ * rev45d): a change of this database's row (not of another's: VACUUM
+ * updates their rows too) counts as a change of roles.
+ */
+static void
+database_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (hashvalue == 0 || !OidIsValid(MyDatabaseId) ||
+		hashvalue == GetSysCacheHashValue1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId)))
+		ResetPlanCache();
+}
+
 static void
 register_callbacks(void)
 {
@@ -3360,6 +3373,7 @@ register_callbacks(void)
 	CacheRegisterRelcacheCallback(grant_cache_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, roles_changed, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, roles_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(DATABASEOID, database_changed, (Datum) 0);
 	RegisterXactCallback(grant_cache_xact, NULL);
 	callbacks_registered = true;
 }

@@ -528,6 +528,8 @@ tenant_rls_strict_init(void)
 	 */
 	CacheRegisterSyscacheCallback(AUTHOID, roles_changed, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, roles_changed, (Datum) 0);
+	/* the database's owner has the privileges of pg_database_owner (review rev45d) */
+	CacheRegisterSyscacheCallback(DATABASEOID, roles_changed, (Datum) 0);
 
 	library_shared_preloaded = process_shared_preload_libraries_in_progress;
 	library_preloaded = process_shared_preload_libraries_in_progress ||

@@ -2920,6 +2920,8 @@ tenant_rls_token_init(void)
 
 	CacheRegisterSyscacheCallback(AUTHOID, key_setter_invalidate, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, key_setter_invalidate, (Datum) 0);
+	/* (the database's owner has the privileges of pg_database_owner) */
+	CacheRegisterSyscacheCallback(DATABASEOID, key_setter_invalidate, (Datum) 0);
 	CacheRegisterSyscacheCallback(PARAMETERACLNAME, key_setter_invalidate, (Datum) 0);
 
 	token_prev_ProcessUtility = ProcessUtility_hook;

@@ -429,6 +429,28 @@ refused('SET app.current_tenant_id = $$acme$$', $set_re, 'app is still refused')
 	$s->quit;
 	$node->safe_psql('postgres', 'REVOKE SELECT ON public.docs FROM su2; DROP ROLE su2');
 }
+# and the database owner's, with tenant_rls.admin_role = 'pg_database_owner',
+# once the database has another owner (review rev45d: the privilege was
+# checked again after changes of roles and memberships only, not of
+# pg_database, and the accessors kept answering with that tenant)
+{
+	$node->safe_psql('postgres', 'CREATE ROLE dbo LOGIN; CREATE DATABASE dbodb OWNER dbo');
+	$node->safe_psql('dbodb', q{
+		SET client_min_messages = warning;
+		CREATE EXTENSION tenant_rls;
+		ALTER DATABASE dbodb SET tenant_rls.admin_role = 'pg_database_owner';});
+	my $s = $node->background_psql('dbodb', on_error_stop => 0, extra_params => [ '-U', 'dbo' ]);
+	is($s->query_safe(q{SELECT tenant_rls.set_tenant('acme', false); SELECT tenant_rls.current_tenant()}),
+		"acme\nacme", 'the database owner (pg_database_owner is the admin role) sets a session-wide tenant');
+	$node->safe_psql('postgres', 'ALTER DATABASE dbodb OWNER TO postgres');
+	$s->{stderr} = '';
+	my ($out, $failed) = $s->query(q{SELECT tenant_rls.current_tenant()});
+	ok($failed && $s->{stderr} =~ /ERROR:  tenant context was not set through tenant_rls in strict mode/,
+		'no longer the database owner: that tenant no longer serves the session')
+	  or diag("out=$out stderr=$s->{stderr}");
+	$s->quit;
+	$node->safe_psql('postgres', 'DROP DATABASE dbodb; DROP ROLE dbo');
+}
 
 # --- key rotation by ALTER SYSTEM + reload: old tokens keep working in the grace
 my $key2 = 'tap-strict-key-rotated-0123456789abcdef0123456789';
