@@ -427,6 +427,30 @@ SELECT owner_tenant, grantee_tenant, privilege FROM tenant_rls.tenant_grant
  WHERE table_name IN ('nums', 'uids') ORDER BY 1, 2;
 
 -- ------------------------------------------------------------------------
+-- A revoke in replica mode (session_replication_role = replica: what the
+-- apply worker of a logical replication subscriber runs in) fired none of
+-- the grant triggers, and a backend that had the grant cached kept reading
+-- the owner's rows (review rev45e).
+SELECT tenant_rls.grant_access('grt.docs', 't1', 't2', 'read');
+SET ROLE tr_grt_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('t2');
+SELECT count(*) AS t2_reads_t1 FROM grt.docs WHERE tenant_id = 't1';
+COMMIT;
+RESET ROLE;
+SET session_replication_role = replica;
+SELECT tenant_rls.revoke_access('grt.docs', 't1', 't2') AS revoked_in_replica_mode;
+RESET session_replication_role;
+SET ROLE tr_grt_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('t2');
+SELECT count(*) AS t2_reads_t1 FROM grt.docs WHERE tenant_id = 't1';
+SELECT tenant_rls.granted_tenants('grt.docs', 'read') AS granted_to_t2;
+COMMIT;
+RESET ROLE;
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'tenant_rls.tenant_grant'::regclass AND NOT tgisinternal ORDER BY 1;
+
+-- ------------------------------------------------------------------------
 SET client_min_messages = warning;
 SELECT count(*) FROM tenant_rls.unprotect('grt.nums');
 SELECT count(*) FROM tenant_rls.unprotect('grt.uids');

@@ -3150,6 +3150,15 @@ tenant_rls_grants_changed(PG_FUNCTION_ARGS)
 						   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 													  RelationGetRelationName(rel))),
 				 errhint("Drop the trigger.")));
+	/*
+	 * The triggers for replica mode (tenant_grant_replicated*, ENABLE
+	 * ALWAYS): the others do not fire there, and the apply worker of a
+	 * subscriber fires no statement trigger for row changes (review rev45e).
+	 * Outside it, the others do the work.
+	 */
+	if (strncmp(trigdata->tg_trigger->tgname, "tenant_grant_replicated", 23) == 0 &&
+		SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)
+		return PointerGetDatum(NULL);
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
 		(trigdata->tg_oldtable == NULL && trigdata->tg_newtable == NULL))

@@ -55,6 +55,23 @@ CREATE TRIGGER tenant_grant_deleted
 CREATE TRIGGER tenant_grant_truncated
     AFTER TRUNCATE ON tenant_rls.tenant_grant
     FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.grants_changed();
+-- With session_replication_role = replica (the logical replication apply
+-- worker of a subscriber, or a superuser's session) those do not fire, and
+-- the apply worker fires no statement trigger for row changes at all: a
+-- revoke left the grant in force in every backend that had it cached
+-- (review rev45e).  These fire always (audit_repair() puts them back to
+-- ENABLE ALWAYS after a restore with --disable-triggers) and act in that
+-- mode only: each changed row invalidates every relcache (few grants
+-- change that way).
+CREATE TRIGGER tenant_grant_replicated
+    AFTER INSERT OR UPDATE OR DELETE ON tenant_rls.tenant_grant
+    FOR EACH ROW EXECUTE FUNCTION tenant_rls.grants_changed();
+CREATE TRIGGER tenant_grant_replicated_truncate
+    AFTER TRUNCATE ON tenant_rls.tenant_grant
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_rls.grants_changed();
+ALTER TABLE tenant_rls.tenant_grant
+    ENABLE ALWAYS TRIGGER tenant_grant_replicated,
+    ENABLE ALWAYS TRIGGER tenant_grant_replicated_truncate;
 
 -- ---------------------------------------------------------------------------
 -- protect / unprotect

@@ -381,7 +381,7 @@ COMMENT ON FUNCTION tenant_rls.audit_create_partition(timestamptz) IS
 -- repaired by audit_maintain() (which operators run regularly):
 --   * pg_restore's closing ALTER TABLE ... ENABLE TRIGGER ALL turns the
 --     extension's ENABLE ALWAYS triggers (the log's guards, the oid fix-up
---     of audit_config) into plain ENABLE, which session_replication_role =
+--     of audit_config, the grants' triggers for replica mode) into plain ENABLE, which session_replication_role =
 --     replica skips: they are put back to ENABLE ALWAYS (a WARNING says so;
 --     a DISABLEd one is a deliberate act and is left alone);
 --   * restored audit_config rows keep the old database's oids (the fix-up
@@ -400,7 +400,7 @@ BEGIN
                FROM pg_catalog.pg_trigger g
                JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) g.tgrelid
               WHERE c.relnamespace OPERATOR(pg_catalog.=) 'tenant_rls'::pg_catalog.regnamespace
-                AND g.tgname OPERATOR(pg_catalog.=) ANY ('{audit_guard,audit_guard_truncate,audit_config_fix_oid}'::name[])
+                AND g.tgname OPERATOR(pg_catalog.=) ANY ('{audit_guard,audit_guard_truncate,audit_config_fix_oid,tenant_grant_replicated,tenant_grant_replicated_truncate}'::name[])
                 AND NOT g.tgisinternal
                 AND g.tgenabled OPERATOR(pg_catalog.=) ANY ('{O,R}'::"char"[])  -- DISABLEd: deliberate, left alone
               ORDER BY 1, 2

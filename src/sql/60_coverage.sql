@@ -3678,11 +3678,12 @@ UNION ALL
 SELECT 'audit_guard_not_always', 'warning', format('%s %I', g.tgrelid::regclass, g.tgname), 'trigger',
        format('Trigger %I on %s is %s, not ENABLE ALWAYS.', g.tgname, g.tgrelid::regclass,
               CASE g.tgenabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE' END),
-       'It does not fire in a session with session_replication_role = replica (or, disabled, in any session): such a session can change or delete audit log entries, or restore audit_config rows with stale oids. ALTER TABLE ... ENABLE TRIGGER ALL (pg_restore --disable-triggers runs it) leaves it so. tenant_rls.audit_maintain() puts these triggers back, except disabled ones.',
+       'It does not fire in a session with session_replication_role = replica (or, disabled, in any session): such a session can change or delete audit log entries, or restore audit_config rows with stale oids, and a grant it revokes (a subscriber''s apply worker runs so) stays in force in backends that have it cached. ALTER TABLE ... ENABLE TRIGGER ALL (pg_restore --disable-triggers runs it) leaves it so. tenant_rls.audit_maintain() puts these triggers back, except disabled ones.',
        format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I;', g.tgrelid::regclass, g.tgname), NULL::oid
   FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
  WHERE c.relnamespace = 'tenant_rls'::regnamespace
-   AND g.tgname IN ('audit_guard', 'audit_guard_truncate', 'audit_config_fix_oid')
+   AND g.tgname IN ('audit_guard', 'audit_guard_truncate', 'audit_config_fix_oid',
+                    'tenant_grant_replicated', 'tenant_grant_replicated_truncate')
    AND NOT g.tgisinternal AND g.tgenabled <> 'A'
 UNION ALL
 -- publications: logical replication ignores row-level security, a

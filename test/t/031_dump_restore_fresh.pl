@@ -166,7 +166,8 @@ is($dst->safe_psql('dst_sd', $stale_sql), '3', 'data-only with --disable-trigger
 # extension's ENABLE ALWAYS triggers back as ENABLE: lint() reports them
 my $not_always_sql = q{SELECT string_agg(c.oid::regclass::text || ' ' || g.tgname, ', ' ORDER BY c.oid::regclass::text || ' ' || g.tgname) FROM pg_trigger g
 	JOIN pg_class c ON c.oid = g.tgrelid
-	WHERE c.relnamespace = 'tenant_rls'::regnamespace AND g.tgname IN ('audit_guard', 'audit_guard_truncate', 'audit_config_fix_oid')
+	WHERE c.relnamespace = 'tenant_rls'::regnamespace
+	  AND g.tgname IN ('audit_guard', 'audit_guard_truncate', 'audit_config_fix_oid', 'tenant_grant_replicated', 'tenant_grant_replicated_truncate')
 	  AND g.tgenabled <> 'A'};
 my $not_always = $dst->safe_psql('dst_sd', $not_always_sql);
 like($not_always, qr/tenant_rls\.audit_chain audit_guard, .*tenant_rls\.audit_config audit_config_fix_oid/,
