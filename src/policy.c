@@ -3156,7 +3156,8 @@ tenant_rls_grants_changed(PG_FUNCTION_ARGS)
 	 * subscriber fires no statement trigger for row changes (review rev45e).
 	 * Outside it, the others do the work.
 	 */
-	if (strncmp(trigdata->tg_trigger->tgname, "tenant_grant_replicated", 23) == 0 &&
+#define REPLICA_TRIGGER_PREFIX "tenant_grant_replicated"
+	if (strncmp(trigdata->tg_trigger->tgname, REPLICA_TRIGGER_PREFIX, strlen(REPLICA_TRIGGER_PREFIX)) == 0 &&
 		SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)
 		return PointerGetDatum(NULL);
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) ||

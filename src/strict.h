@@ -65,7 +65,8 @@ extern bool tenant_setting_tracked(void);
  * Moves whenever what the accessors answer may change (where the setting is
  * tracked): every assignment of app.current_tenant_id (SET, RESET, the end
  * of a transaction or of a function's SET clause, ...), of tenant_rls.strict
- * and of tenant_rls.admin_role, and every change of roles or memberships.
+ * and of tenant_rls.admin_role, and every change of roles, memberships or
+ * the database's row (its owner has the privileges of pg_database_owner).
  * Until it moves, an accessor may give its last answer again without asking
  * (context.c): a filter calls it for every row.
  */
