@@ -34,8 +34,10 @@ include $(PGXS)
 # are loaded with RTLD_GLOBAL, so a same-named function of a library loaded
 # before this one would otherwise be called instead (a security boundary:
 # tenant_context_get() decides which rows a session sees).
+# src/exports.map keeps every other name of the library to itself.
 ifeq ($(PORTNAME), linux)
-SHLIB_LINK += -Wl,-Bsymbolic
+SHLIB_LINK += -Wl,-Bsymbolic -Wl,--version-script=$(srcdir)/src/exports.map
+$(shlib): $(srcdir)/src/exports.map
 endif
 
 # PGXS does not track headers: every object depends on every header of src/
