@@ -286,6 +286,28 @@ COMMIT;
 RESET ROLE;
 -- history of a row of a table without primary key
 SELECT seq, operation FROM tenant_rls.audit_history('public.audit_nopk', '{"b": "y"}');
+-- the TRUNCATE that removed a row is in its history (review rev46c: two
+-- INSERTs of the same key with nothing between them)
+CREATE TABLE public.audit_trunc (tenant_id text NOT NULL, id int PRIMARY KEY, v text);
+SELECT tenant_rls.enable_audit('public.audit_trunc');
+GRANT SELECT, INSERT, TRUNCATE ON public.audit_trunc TO tr_audit_app;
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+INSERT INTO public.audit_trunc VALUES ('acme', 1, 'first');
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+TRUNCATE public.audit_trunc;
+INSERT INTO public.audit_trunc VALUES ('acme', 1, 'second');
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+SELECT operation, row_pk, new_row->>'v' AS v, row_count FROM tenant_rls.audit_history('public.audit_trunc', '{"id": 1}');
+SELECT count(*) AS other_row FROM tenant_rls.audit_history('public.audit_trunc', '{"id": 2}');
+COMMIT;
+RESET ROLE;
+DROP TABLE public.audit_trunc;
 -- a key that is no jsonb object is refused
 \set SHOW_CONTEXT never
 SELECT count(*) FROM tenant_rls.audit_history('public.audit_items', '[1]');

@@ -248,6 +248,23 @@ RESET tenant_rls.auto_protect;
 SELECT count(*) FROM tenant_rls.protect('public.oc_role', 'tid');
 SELECT rolsuper FROM pg_roles WHERE rolname = 'tr_dev';
 SELECT current_user = session_user AS still_the_dba;
+-- ... and one whose SET clause sets the tenant (review rev46b): applied while
+-- the superuser was the current user, strict mode took the tenant for one a
+-- superuser set, and the function's body, run as tr_dev, read that tenant's
+-- rows without a token
+-- (created by a superuser: without preloading the setting is a placeholder,
+-- which only a superuser may name in a SET clause)
+CREATE FUNCTION public.oc_k_tenant() RETURNS int LANGUAGE plpgsql IMMUTABLE
+  SET app.current_tenant_id = 'b'
+  AS $$ BEGIN RAISE NOTICE 'oc_k_tenant() ran in tenant %', current_setting('app.current_tenant_id'); RETURN 1; END $$;
+ALTER FUNCTION public.oc_k_tenant() OWNER TO tr_dev;
+SET tenant_rls.auto_protect = off;
+SET ROLE tr_dev;
+CREATE TABLE public.oc_tenant_set (a int CHECK (a + public.oc_k_tenant() > 0), tid text);
+RESET ROLE;
+RESET tenant_rls.auto_protect;
+SELECT count(*) FROM tenant_rls.protect('public.oc_tenant_set', 'tid');
+SELECT count(*) AS registered FROM tenant_rls.protected_table WHERE table_name = 'oc_tenant_set';
 
 -- 11. a table's owner protecting its own table: its code runs with its own
 -- rights anyway, but DDL from it is refused too -- here its CHECK function
@@ -479,11 +496,11 @@ SELECT tenant_rls.disable_audit('public.oc_idx');
 DROP TABLE public.oc_orders, public.oc_check, public.oc_victim, public.oc_idx, public.oc_v_secret,
            public.oc_other, public.oc_sd_t, public.oc_path, public.oc_victim2,
            public.oc_notify, public.oc_notify2, public.oc_own, public.oc_own_v2, public.oc_own3, public.oc_own_new, public.oc_inl, public.oc_rt, public.oc_et_t,
-           public.oc_month, public.oc_month2, public.oc_month3, public.oc_q, public.oc_role, public.oc_nullable, public.oc_self;
+           public.oc_month, public.oc_month2, public.oc_month3, public.oc_q, public.oc_role, public.oc_tenant_set, public.oc_nullable, public.oc_self;
 DROP FUNCTION public.oc_k(), public.oc_k_evil(), public.oc_evil(), public.oc_whoami(),
               public.oc_k_poison(), public.oc_poison(), public.oc_v_lookup(), public.oc_v_helper(),
               public.oc_k_other(), public.oc_sd(), public.oc_k_path(), public.oc_evil2(),
-              public.oc_k_evil2(), public.oc_norm(text), public.oc_poison_own(), public.oc_k_poison_own(), public.oc_ren_own(), public.oc_k_ren_own(), public.oc_ren_self(), public.oc_k_ren_self(), public.oc_q_trg(), public.oc_q_ins(), public.oc_k_role(),
+              public.oc_k_evil2(), public.oc_norm(text), public.oc_poison_own(), public.oc_k_poison_own(), public.oc_ren_own(), public.oc_k_ren_own(), public.oc_ren_self(), public.oc_k_ren_self(), public.oc_q_trg(), public.oc_q_ins(), public.oc_k_role(), public.oc_k_tenant(),
               public.oc_k_escalate(), public.oc_escalate();
 DROP TYPE public.oc_range;
 DROP FUNCTION public.oc_diff(float8, float8);

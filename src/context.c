@@ -451,8 +451,10 @@ invalid_context(const char *v, const char *type)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 			 errmsg("tenant context \"%s\" is not a valid %s", v, type),
-			 errdetail("app.current_tenant_id was set without tenant_rls.set_tenant(), which validates values."),
-			 errhint("Set the tenant with tenant_rls.set_tenant().")));
+			 errdetail("A %s tenant column reads the tenant as %s; tenant_rls.set_tenant() checks values against tenant_rls.tenant_type, which is %s here (or the value was set directly).",
+					   type, type, tenant_type_name((TenantType) tenant_rls_tenant_type)),
+			 errhint("Set a tenant that is a valid %s, or set tenant_rls.tenant_type = %s so that tenant_rls.set_tenant() refuses the others.",
+					 type, type)));
 }
 
 /*

@@ -88,6 +88,7 @@ PG_FUNCTION_INFO_V1(tenant_rls_coverage_config);
 PG_FUNCTION_INFO_V1(tenant_rls_expr_text_equal);
 PG_FUNCTION_INFO_V1(tenant_rls_key_is_generated);
 PG_FUNCTION_INFO_V1(tenant_rls_table_part);
+PG_FUNCTION_INFO_V1(tenant_rls_split_identifiers);
 
 /*
  * _config() -> (tenant_column name, audit boolean, managed_schemas text[]):
@@ -1330,4 +1331,29 @@ tenant_rls_tenant_row_count(PG_FUNCTION_ARGS)
 	}
 	MemoryContextDelete(cxt);
 	PG_RETURN_VOID();
+}
+
+/*
+ * tenant_rls._split_identifiers(list text) RETURNS text[]: a list of
+ * identifiers as PostgreSQL reads a search_path (SplitIdentifierString():
+ * unquoted names folded to lower case, quoted ones exact, quotes removed),
+ * or NULL when it is not a valid list.  lower(btrim(e, '"')) took
+ * "PG_TEMP" for pg_temp and split "a,b" in two (review rev46d).
+ */
+Datum
+tenant_rls_split_identifiers(PG_FUNCTION_ARGS)
+{
+	char	   *raw = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	List	   *names = NIL;
+	ListCell   *lc;
+	ArrayBuildState *astate = NULL;
+
+	if (!SplitIdentifierString(raw, ',', &names))
+		PG_RETURN_NULL();
+	if (names == NIL)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	foreach(lc, names)
+		astate = accumArrayResult(astate, CStringGetTextDatum((char *) lfirst(lc)), false,
+								  TEXTOID, CurrentMemoryContext);
+	PG_RETURN_DATUM(makeArrayResult(astate, CurrentMemoryContext));
 }

@@ -173,8 +173,10 @@ owner_code_guard_end_error(int saved)
 
 /*
  * Does the function's SET clause change the identity (role,
- * session_authorization)?  fmgr_security_definer() applies it before the
- * hook is called: the hook would then see that identity, not its caller's.
+ * session_authorization) or the tenant?  fmgr_security_definer() applies it
+ * before the hook is called: the hook would then see that identity, not its
+ * caller's, and strict mode would take a tenant set while the current user
+ * was still a superuser for a tenant set by a superuser (review rev46b).
  */
 static bool
 proconfig_sets_identity(HeapTuple tup)
@@ -198,7 +200,10 @@ proconfig_sets_identity(HeapTuple tup)
 			continue;
 		item = TextDatumGetCString(elems[i]);
 		if (pg_strncasecmp(item, "role=", 5) == 0 ||
-			pg_strncasecmp(item, "session_authorization=", 22) == 0)
+			pg_strncasecmp(item, "session_authorization=", 22) == 0 ||
+			/* strict mode's check hook trusts a tenant a superuser sets */
+			(pg_strncasecmp(item, TENANT_SETTING, strlen(TENANT_SETTING)) == 0 &&
+			 item[strlen(TENANT_SETTING)] == '='))
 			result = true;
 		pfree(item);
 	}
@@ -294,9 +299,11 @@ owner_code_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 		if (sets_identity)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("tenant_rls refuses function %s: its SET clause changes the role while the extension changes a table's protection",
+					 errmsg("tenant_rls refuses function %s: its SET clause changes the role or the tenant while the extension changes a table's protection",
 							get_func_name(flinfo->fn_oid)),
-					 errhint("Remove SET role / SET session_authorization from the function, or make it SECURITY DEFINER.")));
+					 errdetail("PostgreSQL applies a function's SET clause before tenant_rls runs the function with its owner's rights, so the clause would take effect with the rights of the extension."),
+					 errhint("Remove SET role, SET session_authorization and SET %s from the function, or make it SECURITY DEFINER.",
+							 TENANT_SETTING)));
 
 		/*
 		 * Every call gets its frame, switched or not (see SavedUser); pushed

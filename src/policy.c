@@ -878,6 +878,7 @@ check_tenant_collation(Target *t, const char *colname)
 }
 
 static char *reserved_policy_name(Oid relid);
+static char *registry_refusal(Oid relid, const char *colname);
 
 /*
  * tenant_rls._protect_refusal(relid oid, column name) RETURNS text: why
@@ -941,7 +942,68 @@ tenant_rls_protect_refusal(PG_FUNCTION_ARGS)
 				"protect() refuses it: %s has a policy named %s, and names starting with \"tenant_rls_\" are reserved for the policies tenant_rls manages. Drop or rename that policy, then protect the table.",
 				tenant_rel_qualname(rel), quote_identifier(policy))));
 	}
+	if ((policy = registry_refusal(relid, colname)) != NULL)
+		PG_RETURN_TEXT_P(cstring_to_text(policy));
 	PG_RETURN_NULL();
+}
+
+/*
+ * What protect() refuses by the registry (review rev46d: the report gave
+ * protect() as the fix, and it failed): the table or a table below it marked
+ * global or protected by another column, or a table above it protected by
+ * another column.  A sentence in the caller's memory context, or NULL.
+ */
+static char *
+registry_refusal(Oid relid, const char *colname)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	char	   *msg = NULL;
+	ListCell   *lc;
+	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+	foreach(lc, rels)
+	{
+		Oid			rel = lfirst_oid(lc);
+		RegRow		reg;
+		const char *what;
+
+		if (get_rel_relkind(rel) == '\0')
+			continue;			/* dropped meanwhile */
+		reg = registry_get_rel(rel);
+		if (!reg.found)
+			continue;
+		what = rel == relid ? "it" :
+			psprintf("its %s %s", get_rel_relispartition(rel) ? "partition" : "child table",
+					 tenant_rel_qualname(rel));
+		if (strcmp(reg.status, "global") == 0)
+			msg = psprintf("protect() refuses it: %s is marked global. Take it out of the hierarchy (ALTER TABLE ... NO INHERIT, or DETACH PARTITION), or run tenant_rls.unmark_global() on it if its rows belong to tenants, then protect the table.",
+						   what);
+		else if (strcmp(reg.tenant_column, colname) != 0)
+			msg = psprintf("protect() refuses it by column %s: %s is protected by column %s. Protect it by that column, or take the other table out of the hierarchy or unprotect it first.",
+						   quote_identifier(colname), what, quote_identifier(reg.tenant_column));
+		if (msg != NULL)
+			break;
+	}
+	if (msg == NULL)
+	{
+		Oid			anc;
+		Oid			below;
+		char	   *anccol;
+
+		if (tenant_protected_above(rels, colname, false, &anc, &below, &anccol))
+			msg = psprintf("protect() refuses it by column %s: %s is below table %s, protected by column %s. Take it out of that hierarchy, or protect it by that column.",
+						   quote_identifier(colname),
+						   below == relid ? "it" :
+						   psprintf("its %s %s", get_rel_relispartition(below) ? "partition" : "child table",
+									tenant_rel_qualname(below)),
+						   tenant_rel_qualname(anc), quote_identifier(anccol));
+	}
+	if (msg != NULL)
+		msg = MemoryContextStrdup(outer, msg);
+	SPI_finish();
+	return msg;
 }
 
 static List *existing_policies(Oid relid, List *names);

@@ -1167,21 +1167,39 @@ CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
            AND b.table_oid OPERATOR(pg_catalog.=) tbl
            AND (b.row_key OPERATOR(pg_catalog.=) k.key
                 OR (b.row_key IS NULL AND (b.row_keys IS NULL OR k.key OPERATOR(pg_catalog.=) ANY (b.row_keys))))
+    ),
+    ents AS (
+        SELECT b.logged_at, b.tenant, b.seq, e.entry, b.table_oid, b.schema_name, b.table_name,
+               e.operation, e.row_pk, e.old_row, e.new_row, b.txid, e.stmt_at, b.db_user,
+               b.db_session_user, b.app_user, b.application_name, b.client_addr, b.context_tenant, e.row_count,
+               b.prev_hash, b.hash,
+               -- (not an entry of the row: false or NULL below)
+               (NOT (e.row_pk OPERATOR(pg_catalog.=) pk
+                    -- an UPDATE of the key: row_pk is the old key, the new one is row_pk
+                    -- with the key columns of new_row
+                    OR (e.operation OPERATOR(pg_catalog.=) 'UPDATE' AND e.row_pk IS NOT NULL
+                        AND (SELECT pg_catalog.jsonb_object_agg(c.key, COALESCE(e.new_row OPERATOR(pg_catalog.->) c.key, c.value))
+                               FROM pg_catalog.jsonb_each(e.row_pk) c) OPERATOR(pg_catalog.=) pk)
+                    OR (e.row_pk IS NULL AND (e.old_row OPERATOR(pg_catalog.@>) pk OR e.new_row OPERATOR(pg_catalog.@>) pk))))
+                   IS NOT FALSE AS other_entry
+          FROM batches b
+         CROSS JOIN LATERAL tenant_rls.audit_entries(b.payload) e
     )
-    SELECT b.logged_at, b.tenant, b.seq, e.entry, b.table_oid, b.schema_name, b.table_name,
-           e.operation, e.row_pk, e.old_row, e.new_row, b.txid, e.stmt_at, b.db_user,
-           b.db_session_user, b.app_user, b.application_name, b.client_addr, b.context_tenant, e.row_count,
-           b.prev_hash, b.hash
-      FROM batches b
-     CROSS JOIN LATERAL tenant_rls.audit_entries(b.payload) e
-     WHERE e.row_pk OPERATOR(pg_catalog.=) pk
-        -- an UPDATE of the key: row_pk is the old key, the new one is row_pk
-        -- with the key columns of new_row
-        OR (e.operation OPERATOR(pg_catalog.=) 'UPDATE' AND e.row_pk IS NOT NULL
-            AND (SELECT pg_catalog.jsonb_object_agg(c.key, COALESCE(e.new_row OPERATOR(pg_catalog.->) c.key, c.value))
-                   FROM pg_catalog.jsonb_each(e.row_pk) c) OPERATOR(pg_catalog.=) pk)
-        OR (e.row_pk IS NULL AND (e.old_row OPERATOR(pg_catalog.@>) pk OR e.new_row OPERATOR(pg_catalog.@>) pk))
-     ORDER BY b.logged_at, b.tenant, b.seq, e.entry
+    SELECT x.logged_at, x.tenant, x.seq, x.entry, x.table_oid, x.schema_name, x.table_name,
+           x.operation, x.row_pk, x.old_row, x.new_row, x.txid, x.stmt_at, x.db_user,
+           x.db_session_user, x.app_user, x.application_name, x.client_addr, x.context_tenant, x.row_count,
+           x.prev_hash, x.hash
+      FROM ents x
+     WHERE NOT x.other_entry
+        -- a TRUNCATE of the table after an entry of the row removed it too
+        -- (review rev46c: the history went from one INSERT to the next of
+        -- the same key)
+        OR (x.operation OPERATOR(pg_catalog.=) 'TRUNCATE'
+            AND EXISTS (SELECT 1 FROM ents r
+                         WHERE NOT r.other_entry
+                           AND (r.logged_at, COALESCE(r.tenant, ''), r.seq, r.entry)
+                               OPERATOR(pg_catalog.<) (x.logged_at, COALESCE(x.tenant, ''), x.seq, x.entry)))
+     ORDER BY x.logged_at, x.tenant, x.seq, x.entry
 $$;
 COMMENT ON FUNCTION tenant_rls.audit_history(regclass, jsonb) IS
     'the audit entries of one row, oldest first (pk: the primary key as jsonb, e.g. ''{"id": 42}'')';

@@ -261,6 +261,14 @@ COMMENT ON FUNCTION tenant_rls._protect_refusal(oid, name) IS
     'internal: why protect() would refuse this table and tenant column, or NULL (policy.c)';
 REVOKE ALL ON FUNCTION tenant_rls._protect_refusal(oid, name) FROM PUBLIC;
 
+-- a list of identifiers (a search_path) as PostgreSQL reads it
+CREATE FUNCTION tenant_rls._split_identifiers(list text) RETURNS text[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'tenant_rls_split_identifiers';
+COMMENT ON FUNCTION tenant_rls._split_identifiers(text) IS
+    'internal: a list of identifiers as PostgreSQL reads a search_path, or NULL (coverage.c)';
+REVOKE ALL ON FUNCTION tenant_rls._split_identifiers(text) FROM PUBLIC;
+
 -- A fix the drift guard would refuse (a DROP POLICY of a tenant_rls_*
 -- policy), in a DO block that sets tenant_rls.drift_action to warning for
 -- those statements only (a superuser's fix; the guard logs a warning).
@@ -745,6 +753,18 @@ CREATE FUNCTION tenant_rls._findings(
     AS $$
 WITH RECURSIVE
 cfg AS MATERIALIZED (SELECT * FROM tenant_rls._coverage_config()),
+-- the extension's event triggers as 30_event_trigger.sql defines them
+-- (tags: NULL, every command), and the clause that re-creates the filter
+evtdef AS (SELECT w.name, w.event, w.tags, w.func,
+                  CASE WHEN w.tags IS NULL THEN ''
+                       ELSE format(' WHEN TAG IN (%s)',
+                                   (SELECT string_agg(quote_literal(t), ', ' ORDER BY o)
+                                      FROM unnest(w.tags) WITH ORDINALITY u(t, o))) END AS tagclause
+             FROM (VALUES ('tenant_rls_ddl_command_end', 'ddl_command_end', NULL::text[], 'on_ddl_command_end'),
+                          ('tenant_rls_sql_drop', 'sql_drop', NULL, 'on_sql_drop'),
+                          ('tenant_rls_ddl_command_start', 'ddl_command_start',
+                           ARRAY['ALTER TABLE', 'REFRESH MATERIALIZED VIEW'], 'on_ddl_command_start'))
+                  w(name, event, tags, func)),
 tt AS MATERIALIZED (SELECT * FROM tenant_rls._tables()),
 -- tenant tables: not global, and with the tenant column or registered as protected
 ten AS MATERIALIZED (
@@ -980,18 +1000,20 @@ anc AS (
       FROM anc a JOIN pg_inherits i ON i.inhrelid = a.anc),
 -- the ancestors that are not protected, and what to run for each: protect()
 -- where it can work (a table with the protected table's tenant column, not
--- marked global), otherwise take the branch out of that ancestor's
--- hierarchy.  Names and columns are looked up for these few rows only.
+-- marked global, that protect() accepts: not above a global table or one
+-- protected by another column, review rev46d), otherwise take the branch
+-- out of that ancestor's hierarchy.  Names and columns are looked up for these few rows only.
 ancbad AS MATERIALIZED (
     SELECT x.relid, x.depth, x.aname,
            CASE WHEN x.relkind IN ('r', 'p') AND x.astatus IS DISTINCT FROM 'global' AND x.has_column
+                     AND tenant_rls._protect_refusal(x.anc, x.tenant_column) IS NULL
                 THEN format('SELECT tenant_rls.protect(%L%s);', x.aname,
                             CASE WHEN x.tenant_column = cfg.tenant_column THEN ''
                                  ELSE format(', %L', x.tenant_column) END)
                 WHEN x.via_is_partition
                 THEN format('ALTER TABLE %s DETACH PARTITION %s;', x.aname, x.vname)
                 ELSE format('ALTER TABLE %s NO INHERIT %s;', x.vname, x.aname) END AS fix
-      FROM (SELECT a.relid, a.depth, a.tenant_column, ap.status AS astatus,
+      FROM (SELECT a.relid, a.anc, a.depth, a.tenant_column, ap.status AS astatus,
                    (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
                       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = a.anc) AS aname,
                    (SELECT c.relkind FROM pg_class c WHERE c.oid = a.anc) AS relkind,
@@ -1944,7 +1966,11 @@ pargrants AS (
              CROSS JOIN LATERAL aclexplode(pa.paracl) x
               LEFT JOIN pg_roles r ON r.oid = x.grantee
               JOIN pg_roles g ON g.oid = x.grantor
-             WHERE (pa.parname LIKE 'tenant\_rls.%' OR pa.parname = 'session_replication_role')
+             WHERE (pa.parname LIKE 'tenant\_rls.%'
+                    OR pa.parname IN ('session_replication_role', 'shared_preload_libraries', 'session_preload_libraries')
+                    -- everybody may SET the tenant; ALTER SYSTEM sets it for
+                    -- every session, as a superuser would (review rev46b)
+                    OR (pa.parname = 'app.current_tenant_id' AND x.privilege_type = 'ALTER SYSTEM'))
                AND x.privilege_type IN ('SET', 'ALTER SYSTEM')
                AND (x.grantee = 0 OR NOT r.rolsuper)
              GROUP BY pa.parname, x.grantee, r.rolname, g.rolname, g.rolsuper) p),
@@ -2725,11 +2751,14 @@ SELECT 'security_definer_search_path', 'error', s.ident, 'function',
                     WHEN pg_has_role(r.oid, 'pg_write_all_data', 'USAGE') OR pg_has_role(r.oid, 'pg_read_all_data', 'USAGE')
                     THEN 'who reads or writes all data' END AS why,
                w.who) x0
+  -- the path as PostgreSQL reads it: "PG_TEMP" is not pg_temp, "a,b" is one
+  -- schema (review rev46d); the fix quotes what needs it
+  CROSS JOIN LATERAL (SELECT tenant_rls._split_identifiers(x0.sp) AS names) sl
   CROSS JOIN LATERAL (
         SELECT x0.sp, x0.nsp, x0.why, x0.who,
-               coalesce(lower(btrim((regexp_split_to_array(x0.sp, '\s*,\s*'))[cardinality(regexp_split_to_array(x0.sp, '\s*,\s*'))], ' "')) = 'pg_temp', false) AS locked,
-               coalesce((SELECT string_agg(e, ', ' ORDER BY i) FROM unnest(regexp_split_to_array(btrim(x0.sp), '\s*,\s*')) WITH ORDINALITY u(e, i)
-                          WHERE lower(btrim(e, ' "')) <> 'pg_temp' AND btrim(e, ' "') <> ''), '') AS rest) x
+               coalesce(sl.names[cardinality(sl.names)] = 'pg_temp', false) AS locked,
+               coalesce((SELECT string_agg(quote_ident(e), ', ' ORDER BY i) FROM unnest(sl.names) WITH ORDINALITY u(e, i)
+                          WHERE e <> 'pg_temp' AND e <> ''), '') AS rest) x
  WHERE x.why IS NOT NULL AND x.who IS NOT NULL AND NOT x.locked
 UNION ALL
 -- SECURITY DEFINER functions that read, with a privileged owner's rights,
@@ -2888,15 +2917,28 @@ SELECT 'catalog_privilege', 'error', x.obj || ' TO ' || x.who, x.kind,
                                       THEN 'It returns every setting of the configuration files (what pg_file_settings shows), tenant_rls.signing_key included (a token for any tenant).'
                                       ELSE 'It reads any file the server can (or imports it as a large object): every table''s data files, row-level security or not, and postgresql.conf with tenant_rls.signing_key (a token for any tenant).' END
             WHEN 'schema' THEN 'With it a role names the TOAST tables, which hold the wide values of every tenant''s rows without row-level security (with a privilege on them).'
-            ELSE 'The catalogs and TOAST tables have no row-level security: pg_statistic holds sample values of every column of every tenant table, a TOAST table the wide values of every tenant''s rows.' END,
-       format('REVOKE %s ON %s%s FROM %s;', x.privs,
-              CASE x.kind WHEN 'function' THEN 'FUNCTION ' WHEN 'schema' THEN 'SCHEMA ' ELSE '' END, x.obj, x.who),
+            ELSE 'The catalogs and TOAST tables have no row-level security: pg_statistic holds sample values of every column of every tenant table, a TOAST table the wide values of every tenant''s rows.' END
+       -- (review rev46d: a grant made through a grant option stayed, and a
+       -- role that had granted on made the REVOKE fail without CASCADE)
+       || CASE WHEN x.others IS NOT NULL
+               THEN format(' Granted (also) by %s through a grant option: the REVOKE of the owner does not take that grant away; the fix of %s''s own finding (REVOKE ... CASCADE) does.', x.others, x.others)
+               ELSE '' END
+       || CASE WHEN x.grantable THEN ' It may grant them on (WITH GRANT OPTION): CASCADE takes away what it granted.' ELSE '' END,
+       CASE WHEN x.ownprivs IS NOT NULL
+            THEN format('REVOKE %s ON %s%s FROM %s%s;', x.ownprivs,
+                        CASE x.kind WHEN 'function' THEN 'FUNCTION ' WHEN 'schema' THEN 'SCHEMA ' ELSE '' END, x.obj, x.who,
+                        CASE WHEN x.grantable THEN ' CASCADE' ELSE '' END) END,
        NULL::oid
   FROM (SELECT g.obj, g.kind, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(gr.rolname) END AS who,
-               string_agg(DISTINCT g.priv, ', ') AS privs
+               string_agg(DISTINCT g.priv, ', ') AS privs,
+               -- the owner's grants: a superuser's REVOKE is the owner's
+               string_agg(DISTINCT g.priv, ', ') FILTER (WHERE g.grantor = g.owner) AS ownprivs,
+               string_agg(DISTINCT quote_ident(pg_get_userbyid(g.grantor)), ', ') FILTER (WHERE g.grantor <> g.owner) AS others,
+               bool_or(g.grantable) AS grantable
           FROM (SELECT format('pg_catalog.%I(%s)', p.proname, pg_get_function_identity_arguments(p.oid)) AS obj,
                        'function' AS kind, a.grantee, a.privilege_type AS priv, p.oid AS objoid,
-                       'pg_proc'::regclass AS classoid, a.privilege_type AS rawpriv, 0 AS subid
+                       'pg_proc'::regclass AS classoid, a.privilege_type AS rawpriv, 0 AS subid,
+                       a.grantor, p.proowner AS owner, a.is_grantable AS grantable
                   FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
                  WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proacl IS NOT NULL
                    AND p.proname IN ('pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export',
@@ -2904,7 +2946,7 @@ SELECT 'catalog_privilege', 'error', x.obj || ' TO ' || x.who, x.kind,
                    AND a.grantee <> p.proowner
                 UNION ALL
                 SELECT format('%I.%I', n.nspname, c.relname), 'table', a.grantee, a.privilege_type, c.oid,
-                       'pg_class'::regclass, a.privilege_type, 0
+                       'pg_class'::regclass, a.privilege_type, 0, a.grantor, c.relowner, a.is_grantable
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  CROSS JOIN LATERAL aclexplode(c.relacl) a
                  WHERE n.nspname IN ('pg_catalog', 'pg_toast') AND c.relacl IS NOT NULL AND a.grantee <> c.relowner
@@ -2915,7 +2957,7 @@ SELECT 'catalog_privilege', 'error', x.obj || ' TO ' || x.who, x.kind,
                 -- only through USAGE on schema pg_toast, the branch below)
                 SELECT format('%I.%I', n.nspname, c.relname), 'table', a.grantee,
                        format('%s (%I)', a.privilege_type, att.attname), c.oid, 'pg_class'::regclass,
-                       a.privilege_type, att.attnum
+                       a.privilege_type, att.attnum, a.grantor, c.relowner, a.is_grantable
                   FROM pg_attribute att
                   JOIN pg_class c ON c.oid = att.attrelid
                   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -2924,7 +2966,7 @@ SELECT 'catalog_privilege', 'error', x.obj || ' TO ' || x.who, x.kind,
                    AND n.nspname IN ('pg_catalog', 'pg_toast') AND a.grantee <> c.relowner
                 UNION ALL
                 SELECT 'pg_toast', 'schema', a.grantee, a.privilege_type, n.oid, 'pg_namespace'::regclass,
-                       a.privilege_type, 0
+                       a.privilege_type, 0, a.grantor, n.nspowner, a.is_grantable
                   FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a
                  WHERE n.nspname = 'pg_toast' AND n.nspacl IS NOT NULL AND a.grantee <> n.nspowner) g
           LEFT JOIN pg_roles gr ON gr.oid = g.grantee
@@ -3006,15 +3048,17 @@ SELECT 'key_setting_privilege', 'error', k.who, 'role',
  GROUP BY k.who
 UNION ALL
 -- SET or ALTER SYSTEM granted on the other settings tenant_rls relies on:
--- the admin role, strict mode, the drift guard, replica mode (errors), the
--- other tenant_rls settings (warnings)
+-- the admin role, strict mode, the drift guard, replica mode, the tenant
+-- (ALTER SYSTEM only), the libraries preloaded (errors), the other
+-- tenant_rls settings (warnings)
 SELECT 'setting_privilege',
        CASE WHEN bool_or(k.parname IN ('tenant_rls.admin_role', 'tenant_rls.strict', 'tenant_rls.drift_action',
-                                       'session_replication_role'))
+                                       'session_replication_role', 'app.current_tenant_id',
+                                       'shared_preload_libraries', 'session_preload_libraries'))
             THEN 'error' ELSE 'warning' END,
        k.who, 'role',
        format('%s may change settings tenant_rls relies on: %s.', k.who, string_agg(k.what, ', ' ORDER BY k.parname)),
-       'With SET it changes them for its own sessions, with ALTER SYSTEM for every session after the next reload: tenant_rls.admin_role names a role whose members read and change every tenant''s rows, tenant_rls.strict = off lets a session set any tenant, tenant_rls.drift_action = warning lets DDL switch isolation off, session_replication_role = replica silences the audit triggers and the event triggers. Only superusers should change them.',
+       'With SET it changes them for its own sessions, with ALTER SYSTEM for every session after the next reload: tenant_rls.admin_role names a role whose members read and change every tenant''s rows, tenant_rls.strict = off lets a session set any tenant, tenant_rls.drift_action = warning lets DDL switch isolation off, session_replication_role = replica silences the audit triggers and the event triggers, app.current_tenant_id written with ALTER SYSTEM puts every session of every database in the tenant it chose (strict mode trusts the configuration files), and shared_preload_libraries or session_preload_libraries without tenant_rls turn strict mode off after the next restart. Only superusers should change them.',
        string_agg(k.fix, ' ' ORDER BY k.parname),
        NULL::oid
   FROM pargrants k
@@ -3300,11 +3344,19 @@ UNION ALL
 -- create objects in a schema: the traps of doc/context_security.md
 SELECT 'schema_create_privilege', 'warning', format('schema %I TO %s', x.nspname, x.gname), 'privilege',
        format('Application role %s may create objects in schema %I (%s).', x.gname, x.nspname, x.how),
-       'A statement injected into a tenant session can plant a function or operator there (an overload of lower(), say) that a session of another tenant finds through its search_path and runs with that tenant''s rights, sending it its rows. Give application roles no CREATE on any schema, and let a NOLOGIN role own the schemas.',
-       CASE x.how WHEN 'granted to PUBLIC' THEN format('REVOKE CREATE ON SCHEMA %I FROM PUBLIC;', x.nspname)
-                  WHEN 'granted to it' THEN format('REVOKE CREATE ON SCHEMA %I FROM %s;', x.nspname, x.gname) END,
+       'A statement injected into a tenant session can plant a function or operator there (an overload of lower(), say) that a session of another tenant finds through its search_path and runs with that tenant''s rights, sending it its rows. Give application roles no CREATE on any schema, and let a NOLOGIN role own the schemas.'
+       -- (review rev46d: a grant made through a grant option stayed, and a
+       -- role that had granted on made the REVOKE fail without CASCADE)
+       || CASE WHEN g.others IS NOT NULL
+               THEN format(' Granted (also) by %s through a grant option: the REVOKE of the owner does not take that grant away; the fix of %s''s own finding (REVOKE ... CASCADE) does.', g.others, g.others)
+               ELSE '' END
+       || CASE WHEN g.grantable THEN ' It may grant it on (WITH GRANT OPTION): CASCADE takes away what it granted.' ELSE '' END,
+       CASE WHEN x.how IN ('granted to PUBLIC', 'granted to it') AND g.own
+            THEN format('REVOKE CREATE ON SCHEMA %I FROM %s%s;', x.nspname,
+                        CASE x.how WHEN 'granted to PUBLIC' THEN 'PUBLIC' ELSE x.gname END,
+                        CASE WHEN g.grantable THEN ' CASCADE' ELSE '' END) END,
        NULL::oid
-  FROM (SELECT n.nspname, quote_ident(l.rolname) AS gname,
+  FROM (SELECT n.nspname, n.nspacl, n.nspowner, l.oid AS roleid, quote_ident(l.rolname) AS gname,
                CASE WHEN n.nspowner = l.oid THEN 'it owns the schema'
                     WHEN EXISTS (SELECT 1 FROM aclexplode(n.nspacl) e
                                   WHERE e.grantee = 0 AND e.privilege_type = 'CREATE') THEN 'granted to PUBLIC'
@@ -3317,6 +3369,14 @@ SELECT 'schema_create_privilege', 'warning', format('schema %I TO %s', x.nspname
          -- (tenant_rls: extension_privilege; pg_catalog and
          -- information_schema count, review rev45c)
          WHERE n.nspname <> 'tenant_rls' AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)') x
+  -- the grants the fix is about: who made them, with a grant option or not
+  CROSS JOIN LATERAL (
+        SELECT coalesce(bool_or(e.grantor = x.nspowner), false) AS own,
+               coalesce(bool_or(e.is_grantable), false) AS grantable,
+               string_agg(DISTINCT quote_ident(pg_get_userbyid(e.grantor)), ', ') FILTER (WHERE e.grantor <> x.nspowner) AS others
+          FROM aclexplode(x.nspacl) e
+         WHERE e.privilege_type = 'CREATE'
+           AND e.grantee = CASE x.how WHEN 'granted to PUBLIC' THEN 0 WHEN 'granted to it' THEN x.roleid END) g
 UNION ALL
 -- tables with the tenant column outside the managed schemas (and not
 -- registered): reported when a role other than the owner may use them, or
@@ -3592,17 +3652,43 @@ SELECT 'event_trigger_disabled', 'error', quote_ident(w.name), 'event trigger',
        'Without it new tenant tables are not protected automatically and the drift guard does not refuse DISABLE ROW LEVEL SECURITY, NO FORCE or policy changes. Re-create it as the extension defines it and make it a member of the extension again (a superuser).',
        CASE WHEN e.oid IS NULL
             THEN format('CREATE EVENT TRIGGER %I ON %s%s EXECUTE FUNCTION tenant_rls.%I(); ALTER EXTENSION tenant_rls ADD EVENT TRIGGER %I;',
-                        w.name, w.event, w.tags, w.func, w.name) END,
+                        w.name, w.event, w.tagclause, w.func, w.name) END,
        NULL::oid
-  FROM (VALUES ('tenant_rls_ddl_command_end', 'ddl_command_end', '', 'on_ddl_command_end'),
-               ('tenant_rls_sql_drop', 'sql_drop', '', 'on_sql_drop'),
-               ('tenant_rls_ddl_command_start', 'ddl_command_start', ' WHEN TAG IN (''ALTER TABLE'')', 'on_ddl_command_start'))
-       w(name, event, tags, func)
+  FROM evtdef w
   LEFT JOIN pg_event_trigger e ON e.evtname = w.name
  WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
                     WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid AND d.objsubid = 0
                       AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
                       AND d.refobjid = (SELECT x.oid FROM pg_extension x WHERE x.extname = 'tenant_rls'))
+UNION ALL
+-- ... or the extension's, but not as it defines it: another event, another
+-- function, or other tags (review rev46d: re-created by an older fix of this
+-- finding without REFRESH MATERIALIZED VIEW, DDL run below a refresh went
+-- through again, and nothing was reported)
+SELECT 'event_trigger_disabled', 'error', quote_ident(w.name), 'event trigger',
+       format('Event trigger %I of tenant_rls is not defined as the extension defines it (%s).', w.name,
+              concat_ws('; ',
+                        CASE WHEN e.evtevent <> w.event THEN format('it fires on %s, not on %s', e.evtevent, w.event) END,
+                        CASE WHEN e.evtfoid IS DISTINCT FROM to_regprocedure(format('tenant_rls.%I()', w.func))
+                             THEN format('it runs %s, not tenant_rls.%I()', e.evtfoid::regprocedure, w.func) END,
+                        CASE WHEN e.evttags IS DISTINCT FROM w.tags
+                                  AND NOT (e.evttags @> w.tags AND e.evttags <@ w.tags)
+                             THEN format('it fires for %s, not for %s',
+                                         coalesce('the commands ' || array_to_string(e.evttags, ', '), 'every command'),
+                                         coalesce(array_to_string(w.tags, ', '), 'every command')) END)),
+       'The commands it does not fire for go through unchecked: below REFRESH MATERIALIZED VIEW, DISABLE ROW LEVEL SECURITY, NO FORCE and policy changes of protected tables, and new tenant tables left unprotected. Re-create it as the extension defines it (a superuser).',
+       format('ALTER EXTENSION tenant_rls DROP EVENT TRIGGER %1$I; DROP EVENT TRIGGER %1$I; CREATE EVENT TRIGGER %1$I ON %2$s%3$s EXECUTE FUNCTION tenant_rls.%4$I(); ALTER EXTENSION tenant_rls ADD EVENT TRIGGER %1$I;',
+              w.name, w.event, w.tagclause, w.func),
+       NULL::oid
+  FROM evtdef w
+  JOIN pg_event_trigger e ON e.evtname = w.name
+ WHERE (e.evtevent <> w.event
+        OR e.evtfoid IS DISTINCT FROM to_regprocedure(format('tenant_rls.%I()', w.func))
+        OR (e.evttags IS DISTINCT FROM w.tags AND NOT (e.evttags @> w.tags AND e.evttags <@ w.tags)))
+   AND EXISTS (SELECT 1 FROM pg_depend d
+                WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid AND d.objsubid = 0
+                  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                  AND d.refobjid = (SELECT x.oid FROM pg_extension x WHERE x.extname = 'tenant_rls'))
 UNION ALL
 SELECT 'extension_privilege',
        -- SELECT on a health view granted to a monitoring role is what
