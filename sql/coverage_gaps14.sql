@@ -21,6 +21,15 @@
 -- commas: a path ending with a quoted "PG_TEMP" passed for locked (it is
 -- another schema: the caller's temporary table shadowed the body's), and the
 -- fix for a path naming "a,b" split it into two schemas.
+-- 6. tenant_setting_default and replication_role_default reported the
+-- defaults of other databases (an error in every database's report).
+-- 7. role_superuser_login's fix for the login superuser that owns the
+-- extension (NOSUPERUSER) made extension_owner_not_superuser, an error whose
+-- fix is SUPERUSER back.
+-- 8. audit_log_ignores_policies reported a permissive policy of the owner's,
+-- which hides nothing next to tenant_rls's permissive policies (they let
+-- every row of the tenant through), and extra_permissive_policy said it
+-- widened access; it has no effect at all.
 -- Tables belong to covg14_owner (not superuser); isolation is checked as
 -- covg14_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -138,6 +147,9 @@ SELECT code, object, fix FROM tenant_rls.lint()
  WHERE code IN ('ancestor_unprotected', 'table_unprotected') AND object LIKE 'covg14.%' ORDER BY 1, 2;
 SELECT substr(detail, strpos(detail, 'protect() refuses')) AS why FROM tenant_rls.lint()
  WHERE code = 'table_unprotected' AND object = 'covg14.base';
+-- the global child with the tenant column is reported as any global table
+-- is (review rev46d: one with a parent was skipped)
+SELECT code, level FROM tenant_rls.lint() WHERE object = 'covg14.kid_glob' ORDER BY 1;
 -- every fix given runs
 SELECT pg_temp.apply_fix('ancestor_unprotected', 'covg14.kid_org');
 SELECT pg_temp.apply_fix('ancestor_unprotected', 'covg14.kid_prot');
@@ -223,10 +235,61 @@ SELECT count(*) AS findings FROM tenant_rls.lint()
  WHERE code = 'security_definer_search_path' AND object ~ 'covg14';
 DROP SCHEMA "covg14 a,b" CASCADE;
 
+-- ==== 6. defaults of another database are that database's
+CREATE DATABASE covg14_other_db;
+ALTER DATABASE covg14_other_db SET app.current_tenant_id = 'a';
+ALTER ROLE covg14_app IN DATABASE covg14_other_db SET session_replication_role = replica;
+SELECT count(*) AS findings FROM tenant_rls.lint()
+ WHERE code IN ('tenant_setting_default', 'replication_role_default') AND object ~ 'covg14';
+-- in this database, or for every database: reported
+ALTER ROLE covg14_app SET app.current_tenant_id = 'a';
+SELECT code, object, fix FROM tenant_rls.lint()
+ WHERE code IN ('tenant_setting_default', 'replication_role_default') AND object ~ 'covg14';
+ALTER ROLE covg14_app RESET app.current_tenant_id;
+ALTER ROLE covg14_app IN DATABASE covg14_other_db RESET session_replication_role;
+DROP DATABASE covg14_other_db;
+
+-- ==== 7. the extension's owner keeps SUPERUSER
+CREATE ROLE covg14_dba LOGIN SUPERUSER;
+CREATE ROLE covg14_admin LOGIN SUPERUSER;
+BEGIN;
+-- (as if covg14_dba had created the extension)
+UPDATE pg_catalog.pg_extension SET extowner = 'covg14_dba'::regrole WHERE extname = 'tenant_rls';
+SELECT object, fix, detail ~ 'It owns extension tenant_rls' AS says_why FROM tenant_rls.lint()
+ WHERE code = 'role_superuser_login' AND object ~ 'covg14' ORDER BY object;
+ROLLBACK;
+DROP ROLE covg14_dba, covg14_admin;
+
+-- ==== 8. a permissive policy of the owner's next to the managed ones
+SET ROLE covg14_owner;
+CREATE TABLE covg14.notes (id int PRIMARY KEY, tenant_id text NOT NULL, author name NOT NULL, body text);
+GRANT SELECT ON covg14.notes TO covg14_app;
+CREATE POLICY notes_by_author ON covg14.notes FOR SELECT USING (author = current_user);
+RESET ROLE;
+SELECT tenant_rls.enable_audit('covg14.notes');
+INSERT INTO covg14.notes VALUES (1, 'a', 'somebody_else', 'another author''s note');
+-- it hides nothing
+SET ROLE covg14_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+SELECT id, author FROM covg14.notes;
+COMMIT;
+RESET ROLE;
+SELECT code, level, object, detail ~ 'has no effect' AS no_effect FROM tenant_rls.lint()
+ WHERE code IN ('audit_log_ignores_policies', 'extra_permissive_policy') AND object ~ 'covg14' ORDER BY 1, 3;
+-- a restrictive one hides rows, from the table but not from the log
+SET ROLE covg14_owner;
+CREATE POLICY notes_own_author ON covg14.notes AS RESTRICTIVE FOR SELECT USING (author = current_user);
+RESET ROLE;
+SELECT code, level, object, message FROM tenant_rls.lint()
+ WHERE code IN ('audit_log_ignores_policies', 'extra_permissive_policy') AND object ~ 'covg14' ORDER BY 1, 3;
+SELECT tenant_rls.disable_audit('covg14.notes');
+
 -- clean up
 SET client_min_messages = warning;
 RESET tenant_rls.managed_schemas;
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg14.docs');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg14.notes');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg14.base');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg14.kid_prot');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg14.kid_org');

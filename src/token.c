@@ -34,6 +34,8 @@
 #include "commands/prepare.h"
 #include "datatype/timestamp.h"
 #include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -2157,6 +2159,91 @@ next_ProcessUtility_workers(PlannedStmt *pstmt, const char *text, const char *wo
 	PG_END_TRY();
 }
 
+/*
+ * EXPLAIN output: a plan shows its constants, and EXPLAIN (VERBOSE) EXECUTE
+ * of a statement prepared with a token as a literal shows the token, which
+ * pg_prepared_statements shows masked (review rev46a: behind a pooler, the
+ * next client of the connection read it so).  The rows EXPLAIN sends are
+ * passed on with the arguments of set_tenant_signed() and every token by its
+ * form masked.
+ */
+typedef struct MaskingReceiver
+{
+	DestReceiver pub;
+	DestReceiver *next;
+	TupleTableSlot *out;
+} MaskingReceiver;
+
+static void
+masking_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	MaskingReceiver *r = (MaskingReceiver *) self;
+
+	r->out = MakeSingleTupleTableSlot(typeinfo, &TTSOpsVirtual);
+	r->next->rStartup(r->next, operation, typeinfo);
+}
+
+static bool
+masking_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	MaskingReceiver *r = (MaskingReceiver *) self;
+	TupleDesc	td = slot->tts_tupleDescriptor;
+
+	slot_getallattrs(slot);
+	ExecClearTuple(r->out);
+	for (int i = 0; i < td->natts; i++)
+	{
+		Oid			typid = TupleDescAttr(td, i)->atttypid;
+
+		r->out->tts_isnull[i] = slot->tts_isnull[i];
+		r->out->tts_values[i] = slot->tts_values[i];
+		/* (FORMAT TEXT and YAML: text; JSON: json; XML: xml) */
+		if (!slot->tts_isnull[i] && (typid == TEXTOID || typid == JSONOID || typid == XMLOID))
+		{
+			char	   *src = TextDatumGetCString(slot->tts_values[i]);
+			size_t		len = strlen(src);
+			char	   *dst = pstrdup(src);
+
+			mask_signed_literals(dst);
+			(void) mask_token_shapes(src, dst, len, 0, len, '*');
+			r->out->tts_values[i] = CStringGetTextDatum(dst);
+		}
+	}
+	ExecStoreVirtualTuple(r->out);
+	return r->next->receiveSlot(r->out, r->next);
+}
+
+static void
+masking_shutdown(DestReceiver *self)
+{
+	MaskingReceiver *r = (MaskingReceiver *) self;
+
+	r->next->rShutdown(r->next);
+	if (r->out != NULL)
+		ExecDropSingleTupleTableSlot(r->out);
+	r->out = NULL;
+}
+
+static void
+masking_destroy(DestReceiver *self)
+{
+	pfree(self);
+}
+
+static DestReceiver *
+masking_receiver(DestReceiver *next)
+{
+	MaskingReceiver *r = palloc0(sizeof(MaskingReceiver));
+
+	r->pub.receiveSlot = masking_receive;
+	r->pub.rStartup = masking_startup;
+	r->pub.rShutdown = masking_shutdown;
+	r->pub.rDestroy = masking_destroy;
+	r->pub.mydest = next->mydest;
+	r->next = next;
+	return &r->pub;
+}
+
 static void
 token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
@@ -2278,6 +2365,31 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			}
 		}
 
+		/*
+		 * DECLARE CURSOR and PREPARE keep the text they are given for the
+		 * life of the cursor or statement (pg_cursors,
+		 * pg_prepared_statements; behind a pooler without a reset, the next
+		 * clients read it), and PostgreSQL gives them the whole query
+		 * string: the other statements of a multi-statement string too,
+		 * which the masking above (this statement's range) does not reach
+		 * (review rev46a).  They get a copy with their own statement only,
+		 * the rest blanked, so that offsets stay.
+		 */
+		if (IsA(pstmt->utilityStmt, DeclareCursorStmt) || IsA(pstmt->utilityStmt, PrepareStmt))
+		{
+			size_t		len = strlen(queryString);
+
+			if (from > 0 || to < len)
+			{
+				char	   *own = pstrdup(masked != NULL ? masked : queryString);
+
+				for (size_t i = 0; i < len; i++)
+					if ((i < from || i >= to) && own[i] != '\n')
+						own[i] = ' ';
+				masked = own;
+			}
+		}
+
 		if (masked != NULL)
 			text = masked;
 		if (top && reporting_activity() &&
@@ -2309,6 +2421,9 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			may_start_maintenance_workers(pstmt->utilityStmt))
 			worker_text = worker_copy(queryString);
 	}
+
+	if (IsA(pstmt->utilityStmt, ExplainStmt) && dest != NULL)
+		dest = masking_receiver(dest);
 
 	if (worker_text != NULL)
 	{

@@ -974,6 +974,13 @@ mpdiff AS MATERIALIZED (
 -- added later would open).
 -- iso: tables isolated by some SELECT policy on the tenant column; protect()'s
 -- exception policies (admin, grants, global rows) do not count
+-- the tables whose managed permissive SELECT policy is in place, unchanged:
+-- it lets every row through (the restrictive guard isolates), so a user's
+-- permissive policy there changes nothing
+isotrue AS (SELECT tr.relid FROM trusted tr
+             WHERE EXISTS (SELECT 1 FROM pg_policy p
+                            WHERE p.polrelid = tr.relid AND p.polname = 'tenant_rls_isolation_select'
+                              AND p.polpermissive)),
 iso AS (SELECT tr.relid FROM trusted tr WHERE tr.managed_iso
         UNION
         SELECT pol.relid FROM pol
@@ -2132,6 +2139,11 @@ SELECT 'extra_permissive_policy', CASE WHEN g.relid IS NULL THEN 'error' ELSE 'w
        format('Permissive policy %I on protected table %s was not created by tenant_rls.', p.polname, p.qname),
        CASE WHEN g.relid IS NULL
             THEN 'Permissive policies are OR-ed together and no restrictive tenant guard limits them: this policy can open other tenants'' rows.'
+            -- (review rev46d: it said the policy widened access; next to
+            -- the managed permissive policies, which let every row of the
+            -- tenant through, it does nothing at all)
+            WHEN i.relid IS NOT NULL
+            THEN 'Permissive policies are OR-ed together, and tenant_rls''s own permissive policies let every row of the tenant through (the restrictive tenant guard does the isolating): this policy has no effect. If it should narrow what a role sees within its tenant, it must be restrictive (CREATE POLICY ... AS RESTRICTIVE).'
             ELSE 'Permissive policies are OR-ed together; the restrictive tenant guard still applies, but the policy widens access within the tenant.' END,
        -- (the drift guard refuses to drop any tenant_rls_* policy of a
        -- protected table, an owner's own of that name too)
@@ -2139,6 +2151,7 @@ SELECT 'extra_permissive_policy', CASE WHEN g.relid IS NULL THEN 'error' ELSE 'w
             THEN tenant_rls._drift_allowed(format('DROP POLICY %I ON %s;', p.polname, p.qname))
             ELSE format('DROP POLICY %I ON %s;', p.polname, p.qname) END, p.relid
   FROM pol p LEFT JOIN guard g ON g.relid = p.relid
+  LEFT JOIN isotrue i ON i.relid = p.relid
  WHERE p.status = 'protected' AND NOT p.is_managed AND p.polpermissive
 UNION ALL
 SELECT 'policy_casts_tenant_column', 'warning', format('%I ON %s', p.polname, p.qname), 'policy',
@@ -2386,9 +2399,15 @@ SELECT 'audit_log_ignores_policies', 'warning', t.qname, 'table',
        NULL, t.relid
   FROM tt t
   JOIN aud ON aud.tgrelid = t.relid AND aud.fires
-  JOIN (SELECT p.polrelid, string_agg(format('%I', p.polname), ', ' ORDER BY p.polname) AS names
-          FROM pg_policy p WHERE NOT starts_with(p.polname, 'tenant_rls_')
-         GROUP BY p.polrelid) x ON x.polrelid = t.relid
+  -- the policies that hide rows: restrictive ones, and permissive ones
+  -- where tenant_rls's own permissive policies (which let every row of the
+  -- tenant through) are not in place (review rev46d)
+  LEFT JOIN isotrue i ON i.relid = t.relid
+  CROSS JOIN LATERAL (SELECT string_agg(format('%I', p.polname), ', ' ORDER BY p.polname) AS names
+                        FROM pg_policy p
+                       WHERE p.polrelid = t.relid AND NOT starts_with(p.polname, 'tenant_rls_')
+                         AND (NOT p.polpermissive OR i.relid IS NULL)) x
+ WHERE x.names IS NOT NULL
 UNION ALL
 -- triggers (user ones) on tenant tables that copy rows into tables no tenant
 -- isolation covers
@@ -2847,9 +2866,16 @@ SELECT 'role_createrole', 'error', quote_ident(l.rolname), 'role',
 UNION ALL
 SELECT 'role_superuser_login', 'warning', quote_ident(r.rolname), 'role',
        format('Login role %s is a superuser.', quote_ident(r.rolname)),
-       'Superusers bypass row-level security. Keep superuser for the bootstrap administrator; applications and people should log in as ordinary roles.',
-       format('ALTER ROLE %I NOSUPERUSER;', r.rolname), NULL::oid
-  FROM pg_roles r WHERE r.rolcanlogin AND r.rolsuper AND r.oid <> 10
+       'Superusers bypass row-level security. Keep superuser for the bootstrap administrator; applications and people should log in as ordinary roles.'
+       -- (review rev46d: the fix made extension_owner_not_superuser, an
+       -- error whose fix is SUPERUSER back)
+       || CASE WHEN r.oid = x.extowner
+               THEN ' It owns extension tenant_rls, which must stay a superuser''s (extension_owner_not_superuser): make it NOLOGIN (ALTER ROLE ... NOLOGIN) and log in as another role, or move the extension to another superuser by dropping it and creating it again as that one (its tables go with it: dump them first).'
+               ELSE '' END,
+       CASE WHEN r.oid IS DISTINCT FROM x.extowner THEN format('ALTER ROLE %I NOSUPERUSER;', r.rolname) END, NULL::oid
+  FROM pg_roles r
+  LEFT JOIN pg_extension x ON x.extname = 'tenant_rls'
+ WHERE r.rolcanlogin AND r.rolsuper AND r.oid <> 10
 UNION ALL
 SELECT 'role_owns_tenant_table',
        CASE WHEN bool_or(pg_has_role(l.oid, t.owner, 'MEMBER')) THEN 'error' ELSE 'warning' END,
@@ -3302,6 +3328,10 @@ SELECT 'tenant_setting_default', 'error', r.object, 'setting',
        NULL::oid
   FROM roledef r
  WHERE r.name = 'app.current_tenant_id'
+   -- (a default of another database applies there: reported by its report,
+   -- review rev46d)
+   AND (r.setdatabase = 0
+        OR r.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
 UNION ALL
 -- ... or a policy's COALESCE(<the tenant>, 'acme'): a session without a
 -- tenant reads and writes that tenant's rows
@@ -3533,6 +3563,10 @@ SELECT 'replication_role_default', 'error', r.object, 'setting',
   FROM roledef r
  WHERE r.name = 'session_replication_role'
    AND lower(btrim(substr(r.c, strpos(r.c, '=') + 1), ' ''"')) = 'replica'
+   -- (a default of another database applies there: reported by its report,
+   -- review rev46d)
+   AND (r.setdatabase = 0
+        OR r.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
 UNION ALL
 SELECT 'replication_role_default', 'error', fd.object, 'setting',
        format('%s sets session_replication_role = replica (%s).', fd.who, fd.place),
@@ -4083,7 +4117,12 @@ SELECT 'global_table_has_tenant_column', 'warning', t.qname, 'table',
        || 'tenant may read, accept the finding (tenant_rls.accept_finding()).',
        NULL, t.relid
   FROM tt t LEFT JOIN extrels e ON e.objid = t.relid
- WHERE t.status = 'global' AND t.tenant_attnum IS NOT NULL AND t.parent_relid IS NULL AND e.objid IS NULL
+  LEFT JOIN tt p ON p.relid = t.parent_relid
+ WHERE t.status = 'global' AND t.tenant_attnum IS NOT NULL AND e.objid IS NULL
+   -- a partition or child: unless its parent is reported for it (global
+   -- itself) or it is hierarchy_mismatch (below a protected table); review
+   -- rev46d: a global child of an unprotected parent had no finding
+   AND (t.parent_relid IS NULL OR p.status NOT IN ('global', 'protected'))
 UNION ALL
 SELECT 'registry_stale', 'warning', format('%I.%I', r.schema_name, r.table_name), 'table',
        format('The registry lists %I.%I, which does not exist.', r.schema_name, r.table_name),

@@ -375,6 +375,44 @@ for my $mode ('simple', 'extended', 'prepared')
 	push @tokens, [ 'named statement of the extended protocol', $tok ];
 	push @cases, [ 'named statement of the extended protocol', $key ];
 }
+# a plan shows its constants: EXPLAIN (VERBOSE) EXECUTE of a statement
+# prepared with a token showed it, where pg_prepared_statements shows it
+# masked; and PostgreSQL gives PREPARE and DECLARE CURSOR the whole client
+# message as their text, the other statements of a multi-statement string
+# included, token and all (review rev46a: behind a pooler without a reset,
+# the next client of the server connection read the token and replayed it)
+{
+	my $tok = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"PREPARE s_tok AS SELECT tenant_rls.set_tenant_signed('$tok');\n"
+		. "EXPLAIN (VERBOSE, COSTS OFF) EXECUTE s_tok;\n"
+		. "EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) EXECUTE s_tok;\n"
+		. "EXPLAIN (VERBOSE, COSTS OFF, FORMAT XML) EXECUTE s_tok;\n",
+		extra_params => [ '-U', 'app' ]);
+	push @tokens, [ 'EXPLAIN (VERBOSE) EXECUTE', $tok ];
+	unlike($out, qr/\Q$tok\E/, 'token, EXPLAIN (VERBOSE) EXECUTE: not in the plan, in any format')
+	  or diag("out=$out err=$err");
+	like($out, qr/Output: tenant_rls\.set_tenant_signed\('\*+'::text\)/,
+		'token, EXPLAIN (VERBOSE) EXECUTE: the plan shows it masked') or diag("out=$out err=$err");
+
+	my $tok2 = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
+	my $multi = "BEGIN; SELECT tenant_rls.set_tenant_signed('$tok2'); "
+	  . "DECLARE c_tok CURSOR WITH HOLD FOR SELECT 1 AS one; PREPARE p_tok AS SELECT 2 AS two; "
+	  . "COMMIT; /* '$tok2' */";
+	my ($o, $e) = ('', '');
+	IPC::Run::run(
+		[ 'psql', '-X', '-At', '-h', $node->host, '-p', $node->port, '-U', 'app', '-d', 'postgres',
+		  '-c', $multi,
+		  '-c', q{SELECT 'cursor: ' || statement FROM pg_cursors UNION ALL SELECT 'prepared: ' || statement FROM pg_prepared_statements} ],
+		'>', \$o, '2>', \$e);
+	push @tokens, [ 'a multi-statement string with PREPARE and DECLARE CURSOR', $tok2 ];
+	unlike($o, qr/\Q$tok2\E/, 'token in a multi-statement string: not in pg_cursors or pg_prepared_statements')
+	  or diag("out=$o err=$e");
+	like($o, qr/^cursor: .*DECLARE c_tok CURSOR WITH HOLD FOR SELECT 1 AS one/m,
+		'... pg_cursors shows the cursor\'s own statement') or diag("out=$o err=$e");
+	like($o, qr/^prepared: .*PREPARE p_tok AS SELECT 2 AS two/m,
+		'... pg_prepared_statements shows the statement\'s own') or diag("out=$o err=$e");
+}
 # texts whose masked copy must not be reused (review rev18): two texts
 # longer than track_activity_query_size (4096 here), equal up to the cut, the second
 # with a token across it (its part before the cut is masked by what follows
