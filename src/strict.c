@@ -72,6 +72,7 @@ uint64		tenant_rls_context_epoch = 1;
 static bool store_in_progress = false;
 static bool store_trusted = false;
 static Oid	store_privileged_by = InvalidOid;
+static Oid	store_via = InvalidOid;
 
 /* whether the current value of app.current_tenant_id came by a trusted path */
 static bool value_trusted = true;
@@ -91,6 +92,16 @@ static bool value_trusted = true;
  * older value at the end of a transaction must).
  */
 static Oid	value_privileged_by = InvalidOid;
+
+/*
+ * The session user, when value_privileged_by was the current role by its
+ * SET ROLE (not by a SECURITY DEFINER function): the value is trusted only
+ * while that user may still SET ROLE to it (review rev46b: SET ROLE to the
+ * admin role, set_tenant(x, false), RESET ROLE, and the tenant outlived the
+ * revocation of the membership, since the admin role itself never stops
+ * being privileged).  InvalidOid otherwise.
+ */
+static Oid	value_via = InvalidOid;
 static bool priv_checked = false;
 static bool priv_result = false;
 static Oid	just_checked_role = InvalidOid;
@@ -127,6 +138,7 @@ typedef struct TenantExtra
 {
 	bool		trusted;
 	Oid			privileged_by;	/* see value_privileged_by */
+	Oid			via;			/* see value_via */
 } TenantExtra;
 
 /* preloaded: for a parallel worker, whether its leader was */
@@ -189,6 +201,30 @@ tenant_strict_privileged(void)
 	return role_privileged(GetUserId());
 }
 
+/*
+ * The session user, when the current role is what it is by SET ROLE (the
+ * outer role, not a SECURITY DEFINER function's owner) and not the session
+ * user itself: see value_via.
+ */
+static Oid
+privilege_via(void)
+{
+	Oid			current = GetUserId();
+
+	if (current == GetOuterUserId() && current != GetSessionUserId())
+		return GetSessionUserId();
+	return InvalidOid;
+}
+
+/* the role that set the value is privileged, and still reachable by SET ROLE */
+static bool
+value_privilege_holds(Oid privileged_by, Oid via)
+{
+	if (!role_privileged(privileged_by))
+		return false;
+	return !OidIsValid(via) || superuser_arg(via) || is_member_of_role(via, privileged_by);
+}
+
 /* the current value may be used (strict mode aside) */
 static bool
 value_trusted_now(void)
@@ -202,7 +238,7 @@ value_trusted_now(void)
 		/* the catalogs need a transaction: fail closed without one */
 		if (!IsTransactionState())
 			return false;
-		priv_result = role_privileged(value_privileged_by);
+		priv_result = value_privilege_holds(value_privileged_by, value_via);
 		priv_checked = true;
 		publish_leader_state();
 	}
@@ -244,6 +280,7 @@ tenant_strict_begin_store(bool trusted, Oid privileged_by)
 	store_in_progress = true;
 	store_trusted = trusted;
 	store_privileged_by = privileged_by;
+	store_via = OidIsValid(privileged_by) ? privilege_via() : InvalidOid;
 }
 
 void
@@ -269,6 +306,7 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 {
 	bool		trusted;
 	Oid			privileged_by = InvalidOid;
+	Oid			via = InvalidOid;
 	TenantExtra *e;
 	const char *planned;
 
@@ -284,6 +322,7 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 		 */
 		trusted = store_trusted;
 		privileged_by = store_privileged_by;
+		via = store_via;
 	}
 	else if (source <= PGC_S_GLOBAL)
 	{
@@ -317,7 +356,10 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 		trusted = IsTransactionState() && OidIsValid(GetUserId()) &&
 			tenant_strict_privileged();
 		if (trusted)
+		{
 			privileged_by = GetUserId();
+			via = privilege_via();
+		}
 
 		if (!trusted && tenant_strict_in_force())
 		{
@@ -364,6 +406,7 @@ check_tenant_setting(char **newval, void **extra, GucSource source)
 	}
 	e->trusted = trusted;
 	e->privileged_by = privileged_by;
+	e->via = via;
 	*extra = e;
 	/* (ALTER ROLE ... SET only validates: no assign follows) */
 	just_checked_role = source == PGC_S_TEST ? InvalidOid : privileged_by;
@@ -377,6 +420,7 @@ assign_tenant_setting(const char *newval, void *extra)
 
 	value_trusted = (e == NULL) || e->trusted;
 	value_privileged_by = e ? e->privileged_by : InvalidOid;
+	value_via = e ? e->via : InvalidOid;
 	/* found privileged just now, or to be checked before use */
 	priv_checked = priv_result =
 		OidIsValid(value_privileged_by) && value_privileged_by == just_checked_role;

@@ -429,6 +429,34 @@ refused('SET app.current_tenant_id = $$acme$$', $set_re, 'app is still refused')
 	$s->quit;
 	$node->safe_psql('postgres', 'REVOKE SELECT ON public.docs FROM su2; DROP ROLE su2');
 }
+# ... and one set after SET ROLE to the admin role (review rev46b): the
+# role that set it was the admin role itself, which never stops being
+# privileged, so after RESET ROLE and the revocation of the membership the
+# tenant still served the session, while the same tenant set without SET
+# ROLE did not.  Now it counts while the session user may SET ROLE to it.
+{
+	my $s = $node->background_psql('postgres', on_error_stop => 0, extra_params => [ '-U', 'support' ]);
+	is($s->query_safe(q{SET ROLE tenant_admins; SELECT tenant_rls.set_tenant('acme', false); RESET ROLE;
+		SELECT count(*) FROM public.docs}), "acme\n5",
+		'a member of admin_role sets a session-wide tenant after SET ROLE to it');
+	$node->safe_psql('postgres', 'REVOKE tenant_admins FROM support');
+	$s->{stderr} = '';
+	my ($out, $failed) = $s->query(q{SELECT count(*) FROM public.docs});
+	ok($failed && $s->{stderr} =~ /ERROR:  tenant context was not set through tenant_rls in strict mode/,
+		'once the membership is revoked, that tenant no longer serves the session either')
+	  or diag("out=$out stderr=$s->{stderr}");
+	$s->quit;
+	$node->safe_psql('postgres', 'GRANT tenant_admins TO support');
+	# a SECURITY DEFINER function of a superuser that sets the tenant keeps
+	# working as before: its owner's privilege counts, not the caller's
+	$node->safe_psql('postgres', q{CREATE FUNCTION public.sd_set_acme() RETURNS text LANGUAGE sql SECURITY DEFINER
+		SET search_path = pg_catalog, pg_temp AS $$ SELECT tenant_rls.set_tenant('acme', false) $$;
+		GRANT EXECUTE ON FUNCTION public.sd_set_acme() TO app});
+	($ret, $out, $err) = as_app(q{SELECT public.sd_set_acme(); SELECT count(*) FROM public.docs;});
+	is($out, "acme\n5", 'a superuser\'s SECURITY DEFINER function sets a tenant that serves the session')
+	  or diag("err=$err");
+	$node->safe_psql('postgres', 'DROP FUNCTION public.sd_set_acme()');
+}
 # and the database owner's, with tenant_rls.admin_role = 'pg_database_owner',
 # once the database has another owner (review rev45d: the privilege was
 # checked again after changes of roles and memberships only, not of
