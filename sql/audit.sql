@@ -308,6 +308,33 @@ SELECT count(*) AS other_row FROM tenant_rls.audit_history('public.audit_trunc',
 COMMIT;
 RESET ROLE;
 DROP TABLE public.audit_trunc;
+-- the rows CREATE TABLE AS and SELECT INTO write are recorded as INSERTs
+-- (review rev46c: written before the table got its audit trigger, they had
+-- no entry, and the table's history began with an UPDATE)
+GRANT CREATE ON SCHEMA public TO tr_audit_app;
+RESET tenant_rls.auto_protect;
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+CREATE TABLE public.audit_ctas AS
+    SELECT 'acme'::text AS tenant_id, g AS id, 'v' || g AS v FROM generate_series(1, 3) g;
+SELECT g AS id, 'acme'::text AS tenant_id INTO public.audit_selinto FROM generate_series(1, 2) g;
+CREATE TABLE public.audit_ctas_empty AS SELECT 'acme'::text AS tenant_id, 1 AS id WITH NO DATA;
+UPDATE public.audit_ctas SET v = 'changed' WHERE id = 1;
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+SELECT table_name, operation, old_row, new_row, db_user = 'tr_audit_app' AS by_creator
+  FROM tenant_rls.audit_log WHERE table_name LIKE 'audit\_ctas%' OR table_name = 'audit_selinto'
+ ORDER BY table_name, seq, entry;
+COMMIT;
+RESET ROLE;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.audit_ctas');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.audit_selinto');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.audit_ctas_empty');
+DROP TABLE public.audit_ctas, public.audit_selinto, public.audit_ctas_empty;
+REVOKE CREATE ON SCHEMA public FROM tr_audit_app;
+SET tenant_rls.auto_protect = off;
 -- a key that is no jsonb object is refused
 \set SHOW_CONTEXT never
 SELECT count(*) FROM tenant_rls.audit_history('public.audit_items', '[1]');

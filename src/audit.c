@@ -1528,3 +1528,92 @@ tenant_rls_updated_at_trigger(PG_FUNCTION_ARGS)
 
 	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_newtuple, desc, 1, &attnum, &value, &isnull));
 }
+
+/*
+ * The rows CREATE TABLE AS or SELECT INTO wrote into the table it created,
+ * which the ddl_command_end event trigger has just protected and audited:
+ * they were written before the table had its audit trigger (review rev46c:
+ * the log of such a table began with an UPDATE of a row it never saw
+ * inserted).  Each is recorded as the INSERT the trigger would have
+ * recorded, by calling it as PostgreSQL would, with the table's owner (the
+ * role that created it) as the current user.  Nothing when the table has
+ * no audit trigger that fires in this session.
+ */
+void
+audit_record_created_rows(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Trigger    *tg = NULL;
+	Snapshot	snap;
+	TupleTableSlot *slot;
+	TableScanDesc scan;
+	MemoryContext rowcxt;
+	MemoryContext old;
+	Oid			save_user;
+	int			save_sec;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc == NULL)
+	{
+		table_close(rel, AccessShareLock);
+		return;
+	}
+	for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &rel->trigdesc->triggers[i];
+		bool		fires = t->tgenabled == TRIGGER_FIRES_ALWAYS ||
+			(SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA
+			 ? t->tgenabled == TRIGGER_FIRES_ON_REPLICA
+			 : t->tgenabled == TRIGGER_FIRES_ON_ORIGIN);
+
+		if (fires && strcmp(t->tgname, "tenant_rls_audit") == 0 &&
+			TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_INSERT(t->tgtype))
+			tg = t;
+	}
+	if (tg == NULL)
+	{
+		table_close(rel, AccessShareLock);
+		return;
+	}
+
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, snap, 0, NULL);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "tenant_rls created rows", ALLOCSET_DEFAULT_SIZES);
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(rel->rd_rel->relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			TriggerData td;
+			bool		should_free;
+			LOCAL_FCINFO(fcinfo, 0);
+
+			CHECK_FOR_INTERRUPTS();
+			old = MemoryContextSwitchTo(rowcxt);
+			memset(&td, 0, sizeof(td));
+			td.type = T_TriggerData;
+			td.tg_event = TRIGGER_EVENT_INSERT | TRIGGER_EVENT_ROW | TRIGGER_EVENT_AFTER;
+			td.tg_relation = rel;
+			td.tg_trigtuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+			td.tg_trigslot = slot;
+			td.tg_trigger = tg;
+			InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, (Node *) &td, NULL);
+			(void) tenant_rls_audit_trigger(fcinfo);
+			if (should_free)
+				heap_freetuple(td.tg_trigtuple);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
+		}
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	MemoryContextDelete(rowcxt);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	table_close(rel, NoLock);
+}

@@ -195,6 +195,7 @@ extern void audit_context_init(void);	/* tenant_rls_audit_init() */
 /* a palloc'd name Datum */
 extern Datum audit_name_datum(const char *s);
 extern Oid	audit_trigger_origin(Oid trigoid, Oid relid);	/* audit.c: the table a cloned trigger comes from */
+extern void audit_record_created_rows(Oid relid);	/* audit.c: CREATE TABLE AS's rows (event_trigger.c) */
 
 /*
  * Set only while tenant_rls.audit_purge() (audit_purge.c) or the move of a

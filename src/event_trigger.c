@@ -123,6 +123,7 @@
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
+#include "audit.h"
 #include "event_trigger.h"
 #include "guc.h"
 #include "owner_code.h"
@@ -152,6 +153,7 @@ typedef struct Candidate
 	Oid			relid;
 	bool		parent_only;	/* protect only because of a protected parent */
 	bool		created;		/* created by the command (CREATE TABLE [AS]) */
+	bool		filled;			/* ... with rows (CREATE TABLE AS, SELECT INTO) */
 } Candidate;
 
 /* One registry row, as far as the drift guard needs it. */
@@ -2107,6 +2109,7 @@ add_candidate(List *list, Oid relid, bool parent_only)
 	c->relid = relid;
 	c->parent_only = parent_only;
 	c->created = false;
+	c->filled = false;
 	return lappend(list, c);
 }
 
@@ -2327,6 +2330,7 @@ ddl_command_end_work(EventTriggerData *trigdata)
 					{
 						candidates = add_candidate(candidates, addr->objectId, false);
 						((Candidate *) llast(candidates))->created = true;
+						((Candidate *) llast(candidates))->filled = IsA(parsetree, CreateTableAsStmt);
 						if (get_rel_relispartition(addr->objectId))
 							audit_syncs = list_append_unique_oid(audit_syncs, addr->objectId);
 						/* PARTITION OF, INHERITS */
@@ -2577,6 +2581,19 @@ ddl_command_end_work(EventTriggerData *trigdata)
 		{
 			if (!list_member_oid(registered, lfirst_oid(lc)))
 				check_filled_rows(lfirst_oid(lc));
+		}
+
+		/*
+		 * The rows CREATE TABLE AS wrote came before the audit trigger that
+		 * protect() has just attached: recorded now, as the trigger would
+		 * have (review rev46c).
+		 */
+		foreach(lc, candidates)
+		{
+			Candidate  *c = (Candidate *) lfirst(lc);
+
+			if (c->filled)
+				audit_record_created_rows(c->relid);
 		}
 	}
 
