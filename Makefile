@@ -26,8 +26,17 @@ REGRESS      = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG  ?= pg_config
+# `make test|demo|bench` only run scripts that install what is missing
+# (pg_config included): do not need PGXS, which may not be installed yet.
+ifneq ($(MAKECMDGOALS),)
+ifeq ($(filter-out test demo bench,$(MAKECMDGOALS)),)
+TR_SCRIPTS_ONLY = 1
+endif
+endif
+ifndef TR_SCRIPTS_ONLY
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+endif
 
 # The library's calls to its own functions bind to its own definitions: on
 # PostgreSQL 15 every function that is not static is exported, and modules

@@ -42,6 +42,11 @@ SELECT count(*) AS policies FROM pg_policy WHERE polrelid = 'rr.orders'::regclas
 SELECT count(*) AS findings FROM tenant_rls.lint()
  WHERE object = 'rr.orders' AND code NOT IN ('role_owns_tenant_table');
 SELECT count(*) AS audit_config FROM tenant_rls.audit_config WHERE schema_name = 'rr';
+-- the column default protect() had set is its own again: no NOTICE above
+-- that it is "a default of the table's", and it goes with unprotect()
+-- (review rev46f)
+SELECT managed->'set_default' AS set_default FROM tenant_rls.protected_table
+ WHERE schema_name = 'rr' AND table_name = 'orders';
 RESET tenant_rls.managed_schemas;
 -- isolation, as a tenant role
 SET ROLE tr_app;

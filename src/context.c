@@ -451,7 +451,7 @@ invalid_context(const char *v, const char *type)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 			 errmsg("tenant context \"%s\" is not a valid %s", v, type),
-			 errdetail("A %s tenant column reads the tenant as %s; tenant_rls.set_tenant() checks values against tenant_rls.tenant_type, which is %s here (or the value was set directly).",
+			 errdetail("A tenant column of type %s reads the tenant as %s; tenant_rls.set_tenant() checks values against tenant_rls.tenant_type, which is %s here (or the value was set directly).",
 					   type, type, tenant_type_name((TenantType) tenant_rls_tenant_type)),
 			 errhint("Set a tenant that is a valid %s, or set tenant_rls.tenant_type = %s so that tenant_rls.set_tenant() refuses the others.",
 					 type, type)));

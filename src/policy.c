@@ -1235,12 +1235,6 @@ managed_policies_missing(Oid relid, const char *nspname, const char *relname)
 	}
 }
 
-static bool
-in_protected_tree(Target *t, Target *root, const char *pschema)
-{
-	return t != root || pschema != NULL;
-}
-
 static char *current_default_expr(Oid relid, const char *colname);
 
 /* is the default expression tenant_rls.<fn>() (possibly cast)? */
@@ -1804,9 +1798,15 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 			stmts = lappend(stmts, psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s SET DEFAULT tenant_rls.%s()",
 											t->qualname, col, ct->require));
 		}
-		else if (in_protected_tree(t, root, pschema) && is_our_default(t->relid, colname, ct))
+		else if (is_our_default(t->relid, colname, ct))
 		{
-			/* copied from a protected parent (PARTITION OF): goes with it */
+			/*
+			 * Copied from a protected parent (PARTITION OF), or the one
+			 * protect() set before a restore without the registry rows
+			 * (review rev46f: kept as "a default of its own", with a hint
+			 * that it did not give the current tenant): goes with the table's
+			 * protection.
+			 */
 			t->set_default = true;
 		}
 		else if (t->attgenerated != '\0')

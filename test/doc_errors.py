@@ -191,8 +191,10 @@ and the source. The documentation of each part says when and why.
 `tenant_rls.drift_action = warning`. `setting check`: a setting's check
 refused a value; `SET`, `set_config()` and `ALTER ROLE/DATABASE ... SET` fail
 with the SQLSTATE given (PostgreSQL's `22023` unless the check sets another)
-and this message, a value from the server configuration or the connection
-start is ignored with a WARNING. Internal errors that
+and this message; a value from the server configuration is ignored with a
+WARNING, one given at connection start (`PGOPTIONS`, a role's or database's
+default) refuses the connection (`FATAL`) once the library is loaded there.
+Internal errors that
 "cannot happen" (`elog`, SQLSTATE `XX000`) are not listed.
 ''')
 for g in order:
