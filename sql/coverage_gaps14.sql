@@ -115,6 +115,17 @@ CREATE EVENT TRIGGER tenant_rls_ddl_command_start ON ddl_command_start
     EXECUTE FUNCTION tenant_rls.on_ddl_command_start();
 ALTER EXTENSION tenant_rls ADD EVENT TRIGGER tenant_rls_ddl_command_start;
 SELECT count(*) AS findings FROM pg_temp.mine('event_trigger_disabled');
+-- a tag filter on a trigger the extension defines for every command is
+-- reported too (review rev46e: compared as NULL)
+ALTER EXTENSION tenant_rls DROP EVENT TRIGGER tenant_rls_ddl_command_end;
+DROP EVENT TRIGGER tenant_rls_ddl_command_end;
+CREATE EVENT TRIGGER tenant_rls_ddl_command_end ON ddl_command_end WHEN TAG IN ('CREATE INDEX')
+    EXECUTE FUNCTION tenant_rls.on_ddl_command_end();
+ALTER EXTENSION tenant_rls ADD EVENT TRIGGER tenant_rls_ddl_command_end;
+SELECT level, object, message FROM pg_temp.mine('event_trigger_disabled');
+SELECT pg_temp.apply_fix('event_trigger_disabled', 'tenant_rls_ddl_command_end') IS NOT NULL AS fixed;
+SELECT evtevent, evttags FROM pg_event_trigger WHERE evtname = 'tenant_rls_ddl_command_end';
+SELECT count(*) AS findings FROM pg_temp.mine('event_trigger_disabled');
 -- (back as the install script makes it)
 ALTER EXTENSION tenant_rls DROP EVENT TRIGGER tenant_rls_ddl_command_start;
 DROP EVENT TRIGGER tenant_rls_ddl_command_start;
@@ -150,6 +161,16 @@ SELECT substr(detail, strpos(detail, 'protect() refuses')) AS why FROM tenant_rl
 -- the global child with the tenant column is reported as any global table
 -- is (review rev46d: one with a parent was skipped)
 SELECT code, level FROM tenant_rls.lint() WHERE object = 'covg14.kid_glob' ORDER BY 1;
+-- ... also below a parent outside the managed schemas (review rev46e)
+CREATE SCHEMA covg14_out;
+SET tenant_rls.auto_protect = off;
+CREATE TABLE covg14_out.gq (id int, tenant_id text NOT NULL);
+CREATE TABLE covg14.gq_c () INHERITS (covg14_out.gq);
+RESET tenant_rls.auto_protect;
+SELECT tenant_rls.mark_global('covg14.gq_c');
+SELECT code, level FROM tenant_rls.lint() WHERE object = 'covg14.gq_c' ORDER BY 1;
+SELECT tenant_rls.unmark_global('covg14.gq_c');
+DROP SCHEMA covg14_out CASCADE;
 -- every fix given runs
 SELECT pg_temp.apply_fix('ancestor_unprotected', 'covg14.kid_org');
 SELECT pg_temp.apply_fix('ancestor_unprotected', 'covg14.kid_prot');

@@ -2167,6 +2167,87 @@ next_ProcessUtility_workers(PlannedStmt *pstmt, const char *text, const char *wo
  * passed on with the arguments of set_tenant_signed() and every token by its
  * form masked.
  */
+/*
+ * In one line of EXPLAIN output, the contents of the string constant at p
+ * (its opening quote), up to its closing quote, the end of the line or, in
+ * JSON, the end of the JSON string (review rev46e: masked up to the next
+ * quote anywhere, a constant that only ended in "set_tenant_signed(" took
+ * the rest of the document with it, and the JSON and XML no longer parsed);
+ * in XML, up to the next tag.
+ * Returns where the masking stopped.
+ */
+static char *
+mask_explain_constant(char *p, Oid typid)
+{
+	bool		json = typid == JSONOID;
+
+	for (p++; *p != '\0' && *p != '\n' && *p != '\''; p++)
+	{
+		/* the end of the JSON string; in XML, markup (a '<' of text is &lt;) */
+		if ((json && *p == '"') || (typid == XMLOID && *p == '<'))
+			break;
+		if (json && *p == '\\' && p[1] != '\0' && p[1] != '\n')
+		{
+			*p++ = '*';		/* an escape: both characters */
+		}
+		*p = '*';
+	}
+	return p;
+}
+
+/*
+ * EXPLAIN output, line by line: the constant after "set_tenant_signed(",
+ * and every constant after a mention of "signing_key" (EXPLAIN VERBOSE of
+ * set_config('tenant_rls.signing_key', '...', ...), review rev46e), on the
+ * same line.  Tokens by their form are masked by the caller.
+ */
+static void
+mask_explain_lines(char *text, Oid typid)
+{
+	char	   *line = text;
+
+	while (*line != '\0')
+	{
+		char	   *eol = strchr(line, '\n');
+		char	   *end = eol != NULL ? eol : line + strlen(line);
+		char		save = *end;
+		char	   *p;
+
+		*end = '\0';
+		for (p = line; (p = strcasestr(p, "set_tenant_signed")) != NULL;)
+		{
+			char	   *q = p + strlen("set_tenant_signed");
+
+			while (*q == ' ' || *q == '(' || *q == 'E' || *q == 'e')
+				q++;
+			p = q;
+			if (*q == '\'')
+				p = mask_explain_constant(q, typid);
+			if (*p == '\0')
+				break;
+			p++;
+		}
+		if ((p = strcasestr(line, "signing_key")) != NULL)
+		{
+			/* the quote that closes the setting's own name first */
+			p += strlen("signing_key");
+			if (*p == '\'')
+				p++;
+			while ((p = strchr(p, '\'')) != NULL)
+			{
+				p = mask_explain_constant(p, typid);
+				if (*p == '\0')
+					break;
+				p++;
+			}
+		}
+		*end = save;
+		if (eol == NULL)
+			break;
+		line = eol + 1;
+	}
+}
+
 typedef struct MaskingReceiver
 {
 	DestReceiver pub;
@@ -2204,7 +2285,7 @@ masking_receive(TupleTableSlot *slot, DestReceiver *self)
 			size_t		len = strlen(src);
 			char	   *dst = pstrdup(src);
 
-			mask_signed_literals(dst);
+			mask_explain_lines(dst, typid);
 			(void) mask_token_shapes(src, dst, len, 0, len, '*');
 			r->out->tts_values[i] = CStringGetTextDatum(dst);
 		}
@@ -2242,6 +2323,32 @@ masking_receiver(DestReceiver *next)
 	r->pub.mydest = next->mydest;
 	r->next = next;
 	return &r->pub;
+}
+
+/*
+ * Blank text outside [from, to), keeping every character's place: PostgreSQL
+ * counts error positions in characters, so a character of n bytes becomes
+ * one of n bytes, a space of its width (review rev46e: blanked byte by byte,
+ * the other statements' accented letters moved the cursor of an error in
+ * the PREPARE to the right).  In a multibyte encoding other than UTF-8 such
+ * characters are left as they are.  Newlines stay.
+ */
+static void
+blank_outside(char *s, size_t len, size_t from, size_t to)
+{
+	static const char *const fill[] = {NULL, " ", "\xC2\xA0", "\xE3\x80\x80", "\xF3\xA0\x80\xA0"};
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
+
+	for (size_t i = 0; i < len;)
+	{
+		int			n = (unsigned char) s[i] < 0x80 ? 1 : pg_mblen(s + i);
+
+		if (n < 1 || i + n > len)
+			n = 1;
+		if ((i < from || i >= to) && s[i] != '\n' && (n == 1 || (utf8 && n <= 4)))
+			memcpy(s + i, fill[n], n);
+		i += n;
+	}
 }
 
 static void
@@ -2383,9 +2490,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			{
 				char	   *own = pstrdup(masked != NULL ? masked : queryString);
 
-				for (size_t i = 0; i < len; i++)
-					if ((i < from || i >= to) && own[i] != '\n')
-						own[i] = ' ';
+				blank_outside(own, len, from, to);
 				masked = own;
 			}
 		}

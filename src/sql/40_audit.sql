@@ -1194,11 +1194,12 @@ CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
         -- a TRUNCATE of the table after an entry of the row removed it too
         -- (review rev46c: the history went from one INSERT to the next of
         -- the same key)
+        -- (the row's first entry found once: looked for per TRUNCATE, the
+        -- history of a table truncated 8,000 times took 4.5 s, review rev46e)
         OR (x.operation OPERATOR(pg_catalog.=) 'TRUNCATE'
-            AND EXISTS (SELECT 1 FROM ents r
-                         WHERE NOT r.other_entry
-                           AND (r.logged_at, COALESCE(r.tenant, ''), r.seq, r.entry)
-                               OPERATOR(pg_catalog.<) (x.logged_at, COALESCE(x.tenant, ''), x.seq, x.entry)))
+            AND (SELECT (r.logged_at, COALESCE(r.tenant, ''), r.seq, r.entry) FROM ents r
+                  WHERE NOT r.other_entry ORDER BY 1 LIMIT 1)
+                OPERATOR(pg_catalog.<) (x.logged_at, COALESCE(x.tenant, ''), x.seq, x.entry))
      ORDER BY x.logged_at, x.tenant, x.seq, x.entry
 $$;
 COMMENT ON FUNCTION tenant_rls.audit_history(regclass, jsonb) IS

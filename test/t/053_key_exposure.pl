@@ -16,6 +16,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Encode;
 
 my $node = PostgreSQL::Test::Cluster->new('exposure');
 $node->init;
@@ -394,6 +395,28 @@ for my $mode ('simple', 'extended', 'prepared')
 	  or diag("out=$out err=$err");
 	like($out, qr/Output: tenant_rls\.set_tenant_signed\('\*+'::text\)/,
 		'token, EXPLAIN (VERBOSE) EXECUTE: the plan shows it masked') or diag("out=$out err=$err");
+	# the key of a statement prepared to set it, as in pg_prepared_statements;
+	# and the masking stays in the constant: the JSON and XML still parse
+	# (review rev46e: a constant ending in "set_tenant_signed(" had
+	# everything up to the next quote of the document masked)
+	my $ekey = 'key-explain-0123456789abcdef0123456789';
+	($ret, $out, $err) = $node->psql('postgres',
+		"PREPARE s_key AS SELECT set_config('tenant_rls.signing_key', '$ekey', false);\n"
+		. "EXPLAIN (VERBOSE, COSTS OFF) EXECUTE s_key;\n"
+		. "EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) EXECUTE s_key;\n");
+	unlike($out, qr/\Q$ekey\E/, 'key, EXPLAIN (VERBOSE) EXECUTE: not in the plan') or diag("out=$out err=$err");
+	like($out, qr/signing_key'::text, '\*+'::text/, '... the plan shows it masked') or diag("out=$out err=$err");
+	push @cases, [ 'EXPLAIN (VERBOSE) EXECUTE', $ekey ];
+	is($node->safe_psql('postgres', q{
+		CREATE FUNCTION pg_temp.plan(fmt text) RETURNS text LANGUAGE plpgsql AS $f$
+		DECLARE p text;
+		BEGIN
+			EXECUTE format('EXPLAIN (VERBOSE, COSTS OFF, FORMAT %s) SELECT ''call set_tenant_signed('' || relname, relkind FROM pg_class WHERE relname = ''x''', fmt) INTO p;
+			RETURN p;
+		END $f$;
+		SELECT pg_temp.plan('json')::jsonb IS NOT NULL, xml_is_well_formed_document(pg_temp.plan('xml')),
+		       pg_temp.plan('json')::jsonb #>> '{0,Plan,Output,1}'}), "t|t|relkind",
+		'EXPLAIN of a constant that ends in "set_tenant_signed(": JSON and XML well formed, the next output column intact');
 
 	my $tok2 = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
 	my $multi = "BEGIN; SELECT tenant_rls.set_tenant_signed('$tok2'); "
@@ -412,6 +435,24 @@ for my $mode ('simple', 'extended', 'prepared')
 		'... pg_cursors shows the cursor\'s own statement') or diag("out=$o err=$e");
 	like($o, qr/^prepared: .*PREPARE p_tok AS SELECT 2 AS two/m,
 		'... pg_prepared_statements shows the statement\'s own') or diag("out=$o err=$e");
+	# the blanks keep each character's place: an error in the PREPARE points
+	# at its word, whatever the statements before it spell (review rev46e:
+	# two bytes of an accented letter became two spaces, and the cursor
+	# moved right)
+	# (a UTF-8 database: in SQL_ASCII every byte is a character)
+	$node->safe_psql('postgres', q{CREATE DATABASE utf8db ENCODING 'UTF8' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'});
+	($o, $e) = ('', '');
+	IPC::Run::run(
+		[ 'psql', '-X', '-At', '-h', $node->host, '-p', $node->port, '-U', 'app', '-d', 'utf8db',
+		  '-c', Encode::encode('UTF-8', "SELECT '" . ("\x{e9}" x 7) . "' AS accents; PREPARE p_err AS SELECT nocol FROM pg_class") ],
+		'<', \'', '>', \$o, '2>', \$e);
+	{
+		my $err = Encode::decode('UTF-8', $e);
+		my ($line, $caret) = $err =~ /^(LINE 1: .*)\n(\s*\^)/m;
+		ok(defined $line && defined $caret && index($line, 'nocol') == length($caret) - 1,
+			'an error in a PREPARE after a statement with multibyte characters: the cursor is under its word')
+		  or diag("err=$err");
+	}
 }
 # texts whose masked copy must not be reused (review rev18): two texts
 # longer than track_activity_query_size (4096 here), equal up to the cut, the second
