@@ -54,6 +54,7 @@
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 #include "utils/timestamp.h"
 
 #include "context.h"
@@ -2351,6 +2352,33 @@ blank_outside(char *s, size_t len, size_t from, size_t to)
 	}
 }
 
+/*
+ * The text a cursor (its portal) or a prepared statement (its cached plan
+ * source) keeps, a copy of the query string: blanked outside [from, to).
+ */
+static void
+blank_stored_text(Node *stmt, size_t from, size_t to)
+{
+	char	   *stored = NULL;
+
+	if (IsA(stmt, DeclareCursorStmt))
+	{
+		Portal		portal = GetPortalByName(((DeclareCursorStmt *) stmt)->portalname);
+
+		if (PortalIsValid(portal))
+			stored = unconstify(char *, portal->sourceText);
+	}
+	else if (IsA(stmt, PrepareStmt))
+	{
+		PreparedStatement *ps = FetchPreparedStatement(((PrepareStmt *) stmt)->name, false);
+
+		if (ps != NULL && ps->plansource != NULL)
+			stored = unconstify(char *, ps->plansource->query_string);
+	}
+	if (stored != NULL)
+		blank_outside(stored, strlen(stored), from, to);
+}
+
 static void
 token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
@@ -2359,6 +2387,9 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	const char *text = queryString;
 	char	   *worker_text = NULL; /* debug_query_string for parallel workers */
+	bool		blank = false;	/* DECLARE/PREPARE: blank_stored_text() */
+	size_t		blank_from = 0;
+	size_t		blank_to = 0;
 
 	if (queryString != NULL)
 	{
@@ -2479,20 +2510,18 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		 * clients read it), and PostgreSQL gives them the whole query
 		 * string: the other statements of a multi-statement string too,
 		 * which the masking above (this statement's range) does not reach
-		 * (review rev46a).  They get a copy with their own statement only,
-		 * the rest blanked, so that offsets stay.
+		 * (review rev46a).  Their own copy of it is blanked outside their
+		 * statement once they have run (blank_stored_text()): the string
+		 * they run with stays the one the planner hook recognises as
+		 * top-level by its address (planner_prune.c; a blanked copy passed
+		 * down left a cursor's plan unrecorded), and error positions stay.
 		 */
-		if (IsA(pstmt->utilityStmt, DeclareCursorStmt) || IsA(pstmt->utilityStmt, PrepareStmt))
+		if ((IsA(pstmt->utilityStmt, DeclareCursorStmt) || IsA(pstmt->utilityStmt, PrepareStmt)) &&
+			(from > 0 || to < strlen(queryString)))
 		{
-			size_t		len = strlen(queryString);
-
-			if (from > 0 || to < len)
-			{
-				char	   *own = pstrdup(masked != NULL ? masked : queryString);
-
-				blank_outside(own, len, from, to);
-				masked = own;
-			}
+			blank_from = from;
+			blank_to = to;
+			blank = true;
 		}
 
 		if (masked != NULL)
@@ -2542,6 +2571,8 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	else
 		next_ProcessUtility(pstmt, text, readOnlyTree, context,
 							params, queryEnv, dest, qc);
+	if (blank)
+		blank_stored_text(pstmt->utilityStmt, blank_from, blank_to);
 }
 
 /*
