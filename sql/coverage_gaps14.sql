@@ -51,6 +51,18 @@ BEGIN
     RETURN f;
 END
 $$;
+-- replace an event trigger of the extension by one defined as given, still
+-- a member of the extension (what an older fix or a DBA's hand leaves)
+CREATE FUNCTION pg_temp.redefine_evt(name text, event text, tags text) RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('ALTER EXTENSION tenant_rls DROP EVENT TRIGGER %I', name);
+    EXECUTE format('DROP EVENT TRIGGER %I', name);
+    EXECUTE format('CREATE EVENT TRIGGER %I ON %s %s EXECUTE FUNCTION tenant_rls.%I()',
+                   name, event, coalesce('WHEN TAG IN (' || tags || ')', ''), 'on_' || event);
+    EXECUTE format('ALTER EXTENSION tenant_rls ADD EVENT TRIGGER %I', name);
+END
+$$;
 CREATE FUNCTION pg_temp.mine(c text) RETURNS TABLE(level text, object text, message text, fix text)
     LANGUAGE sql AS $$
     SELECT l.level, l.object, l.message, l.fix FROM tenant_rls.lint() l
@@ -90,11 +102,7 @@ RESET x.sql;
 RESET ROLE;
 -- an extension member with other tags (as the old fix made it): reported,
 -- and its fix makes it as the extension defines it
-ALTER EXTENSION tenant_rls DROP EVENT TRIGGER tenant_rls_ddl_command_start;
-DROP EVENT TRIGGER tenant_rls_ddl_command_start;
-CREATE EVENT TRIGGER tenant_rls_ddl_command_start ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
-    EXECUTE FUNCTION tenant_rls.on_ddl_command_start();
-ALTER EXTENSION tenant_rls ADD EVENT TRIGGER tenant_rls_ddl_command_start;
+SELECT pg_temp.redefine_evt('tenant_rls_ddl_command_start', 'ddl_command_start', $$'ALTER TABLE'$$);
 SELECT level, object, message, fix FROM pg_temp.mine('event_trigger_disabled');
 SET ROLE covg14_owner;
 SET x.sql = 'ALTER TABLE covg14.docs DISABLE ROW LEVEL SECURITY';
@@ -108,31 +116,17 @@ SELECT pg_temp.apply_fix('event_trigger_disabled', 'tenant_rls_ddl_command_start
 SELECT evtevent, evttags FROM pg_event_trigger WHERE evtname = 'tenant_rls_ddl_command_start';
 SELECT count(*) AS findings FROM pg_temp.mine('event_trigger_disabled');
 -- tags in another order are the same filter: not reported
-ALTER EXTENSION tenant_rls DROP EVENT TRIGGER tenant_rls_ddl_command_start;
-DROP EVENT TRIGGER tenant_rls_ddl_command_start;
-CREATE EVENT TRIGGER tenant_rls_ddl_command_start ON ddl_command_start
-    WHEN TAG IN ('REFRESH MATERIALIZED VIEW', 'ALTER TABLE')
-    EXECUTE FUNCTION tenant_rls.on_ddl_command_start();
-ALTER EXTENSION tenant_rls ADD EVENT TRIGGER tenant_rls_ddl_command_start;
+SELECT pg_temp.redefine_evt('tenant_rls_ddl_command_start', 'ddl_command_start', $$'REFRESH MATERIALIZED VIEW', 'ALTER TABLE'$$);
 SELECT count(*) AS findings FROM pg_temp.mine('event_trigger_disabled');
 -- a tag filter on a trigger the extension defines for every command is
 -- reported too (review rev46e: compared as NULL)
-ALTER EXTENSION tenant_rls DROP EVENT TRIGGER tenant_rls_ddl_command_end;
-DROP EVENT TRIGGER tenant_rls_ddl_command_end;
-CREATE EVENT TRIGGER tenant_rls_ddl_command_end ON ddl_command_end WHEN TAG IN ('CREATE INDEX')
-    EXECUTE FUNCTION tenant_rls.on_ddl_command_end();
-ALTER EXTENSION tenant_rls ADD EVENT TRIGGER tenant_rls_ddl_command_end;
+SELECT pg_temp.redefine_evt('tenant_rls_ddl_command_end', 'ddl_command_end', $$'CREATE INDEX'$$);
 SELECT level, object, message FROM pg_temp.mine('event_trigger_disabled');
 SELECT pg_temp.apply_fix('event_trigger_disabled', 'tenant_rls_ddl_command_end') IS NOT NULL AS fixed;
 SELECT evtevent, evttags FROM pg_event_trigger WHERE evtname = 'tenant_rls_ddl_command_end';
 SELECT count(*) AS findings FROM pg_temp.mine('event_trigger_disabled');
 -- (back as the install script makes it)
-ALTER EXTENSION tenant_rls DROP EVENT TRIGGER tenant_rls_ddl_command_start;
-DROP EVENT TRIGGER tenant_rls_ddl_command_start;
-CREATE EVENT TRIGGER tenant_rls_ddl_command_start ON ddl_command_start
-    WHEN TAG IN ('ALTER TABLE', 'REFRESH MATERIALIZED VIEW')
-    EXECUTE FUNCTION tenant_rls.on_ddl_command_start();
-ALTER EXTENSION tenant_rls ADD EVENT TRIGGER tenant_rls_ddl_command_start;
+SELECT pg_temp.redefine_evt('tenant_rls_ddl_command_start', 'ddl_command_start', $$'ALTER TABLE', 'REFRESH MATERIALIZED VIEW'$$);
 -- and as the tenant role, own rows only
 SET ROLE covg14_app;
 BEGIN;
