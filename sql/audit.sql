@@ -333,6 +333,37 @@ SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.audit_ctas'
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.audit_selinto');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.audit_ctas_empty');
 DROP TABLE public.audit_ctas, public.audit_selinto, public.audit_ctas_empty;
+-- code the trigger runs while those rows are recorded (a cast to json of a
+-- column's type) runs inside tenant_rls's event trigger, where the drift
+-- guard does not see its DDL: refused (review rev46g: it turned a protected
+-- table's row-level security off, and a CREATE TRIGGER there crashed the
+-- server, as the trigger list it read was freed)
+SET ROLE tr_audit_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+CREATE TABLE public.audit_ctas_victim (tenant_id text, id int);
+INSERT INTO public.audit_ctas_victim VALUES ('acme', 1);
+COMMIT;
+CREATE TYPE public.audit_mood AS ENUM ('ok');
+CREATE FUNCTION public.audit_mood_json(m public.audit_mood) RETURNS json LANGUAGE plpgsql AS $$
+BEGIN
+    ALTER TABLE public.audit_ctas_victim DISABLE ROW LEVEL SECURITY;
+    RETURN to_json(m::text);
+END $$;
+CREATE CAST (public.audit_mood AS json) WITH FUNCTION public.audit_mood_json(public.audit_mood);
+BEGIN;
+SELECT tenant_rls.set_tenant('acme') IS NOT NULL AS set;
+\set VERBOSITY terse
+CREATE TABLE public.audit_ctas_mood AS SELECT 'acme'::text AS tenant_id, 'ok'::public.audit_mood AS m;
+\set VERBOSITY default
+ROLLBACK;
+RESET ROLE;
+SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'public.audit_ctas_victim'::regclass;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('public.audit_ctas_victim');
+DROP TABLE public.audit_ctas_victim;
+DROP CAST (public.audit_mood AS json);
+DROP FUNCTION public.audit_mood_json(public.audit_mood);
+DROP TYPE public.audit_mood;
 REVOKE CREATE ON SCHEMA public FROM tr_audit_app;
 SET tenant_rls.auto_protect = off;
 -- a key that is no jsonb object is refused

@@ -1539,10 +1539,13 @@ tenant_rls_updated_at_trigger(PG_FUNCTION_ARGS)
  * role that created it) as the current user.  Nothing when the table has
  * no audit trigger that fires in this session.
  */
+bool		audit_recording_created_rows = false;
+
 void
 audit_record_created_rows(Oid relid)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
+	TriggerDesc *trigdesc;
 	Trigger    *tg = NULL;
 	Snapshot	snap;
 	TupleTableSlot *slot;
@@ -1557,9 +1560,16 @@ audit_record_created_rows(Oid relid)
 		table_close(rel, AccessShareLock);
 		return;
 	}
-	for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+	/*
+	 * A copy, as the executor keeps one (ResultRelInfo): code of the user's
+	 * that the trigger runs (a cast to json of a column's type) may change
+	 * the table's triggers, and the relcache entry's trigdesc is then
+	 * rebuilt and the old one freed (review rev46g: a crash).
+	 */
+	trigdesc = CopyTriggerDesc(rel->trigdesc);
+	for (int i = 0; i < trigdesc->numtriggers; i++)
 	{
-		Trigger    *t = &rel->trigdesc->triggers[i];
+		Trigger    *t = &trigdesc->triggers[i];
 		bool		fires = t->tgenabled == TRIGGER_FIRES_ALWAYS ||
 			(SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA
 			 ? t->tgenabled == TRIGGER_FIRES_ON_REPLICA
@@ -1571,6 +1581,7 @@ audit_record_created_rows(Oid relid)
 	}
 	if (tg == NULL)
 	{
+		FreeTriggerDesc(trigdesc);
 		table_close(rel, AccessShareLock);
 		return;
 	}
@@ -1581,6 +1592,7 @@ audit_record_created_rows(Oid relid)
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "tenant_rls created rows", ALLOCSET_DEFAULT_SIZES);
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(rel->rd_rel->relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	audit_recording_created_rows = true;
 	PG_TRY();
 	{
 		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
@@ -1608,9 +1620,11 @@ audit_record_created_rows(Oid relid)
 	}
 	PG_FINALLY();
 	{
+		audit_recording_created_rows = false;
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();
+	FreeTriggerDesc(trigdesc);
 	MemoryContextDelete(rowcxt);
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);

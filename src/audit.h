@@ -196,6 +196,7 @@ extern void audit_context_init(void);	/* tenant_rls_audit_init() */
 extern Datum audit_name_datum(const char *s);
 extern Oid	audit_trigger_origin(Oid trigoid, Oid relid);	/* audit.c: the table a cloned trigger comes from */
 extern void audit_record_created_rows(Oid relid);	/* audit.c: CREATE TABLE AS's rows (event_trigger.c) */
+extern bool audit_recording_created_rows;	/* ... running: owner_code.c refuses utility statements */
 
 /*
  * Set only while tenant_rls.audit_purge() (audit_purge.c) or the move of a

@@ -62,6 +62,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "audit.h"
 #include "owner_code.h"
 
 static int	guard_level = 0;	/* owner_code_guard_begin() nesting */
@@ -390,6 +391,18 @@ owner_code_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool read
 	 * record).  Other statements there (the DBA's event triggers firing as
 	 * the owner: GRANT, COMMENT, NOTIFY) run.
 	 */
+	/*
+	 * Code of the table owner's that the audit trigger runs (a cast to
+	 * json) while the rows CREATE TABLE AS wrote are recorded: it runs
+	 * inside our event trigger, where the drift guard does not see its DDL
+	 * (review rev46g: it turned row-level security of a protected table off).
+	 */
+	if (audit_recording_created_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("tenant_rls refuses a statement run while it records the rows of a table created by CREATE TABLE AS"),
+				 errdetail("Statement: %s", queryString ? queryString : "?"),
+				 errhint("Code the audit trigger runs for the table's values (a cast to json of a column's type) must not run SQL commands other than queries.")));
 	if (switched_calls > 0 ||
 		(own_ddl_depth >= 0 && utility_depth > own_ddl_depth && !superuser() &&
 		 changes_row_security(pstmt->utilityStmt)))
