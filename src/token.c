@@ -31,6 +31,7 @@
 
 #include "access/xact.h"
 #include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "commands/prepare.h"
 #include "datatype/timestamp.h"
 #include "executor/executor.h"
@@ -2169,83 +2170,117 @@ next_ProcessUtility_workers(PlannedStmt *pstmt, const char *text, const char *wo
  * form masked.
  */
 /*
- * In one line of EXPLAIN output, the contents of the string constant at p
- * (its opening quote), up to its closing quote, the end of the line or, in
- * JSON, the end of the JSON string (review rev46e: masked up to the next
- * quote anywhere, a constant that only ended in "set_tenant_signed(" took
- * the rest of the document with it, and the JSON and XML no longer parsed);
- * in XML, up to the next tag.
- * Returns where the masking stopped.
+ * How EXPLAIN output spells its constants' surroundings: FORMAT JSON and
+ * YAML put each value in a JSON string (PostgreSQL's escape_yaml() is
+ * escape_json()), XML in element text where '<' is markup.
  */
-static char *
-mask_explain_constant(char *p, Oid typid)
+typedef enum ExplainOutput
 {
-	bool		json = typid == JSONOID;
+	EXPLAIN_OUT_TEXT,
+	EXPLAIN_OUT_JSONLIKE,
+	EXPLAIN_OUT_XMLLIKE
+} ExplainOutput;
 
-	for (p++; *p != '\0' && *p != '\n' && *p != '\''; p++)
-	{
-		/* the end of the JSON string; in XML, markup (a '<' of text is &lt;) */
-		if ((json && *p == '"') || (typid == XMLOID && *p == '<'))
-			break;
-		if (json && *p == '\\' && p[1] != '\0' && p[1] != '\n')
-		{
-			*p++ = '*';		/* an escape: both characters */
-		}
-		*p = '*';
-	}
-	return p;
+/* does the text before the constant at start end with "set_tenant_signed(" */
+static bool
+constant_is_signed_arg(const char *text, const char *start)
+{
+	static const char name[] = "set_tenant_signed";
+	const char *p = start;
+
+	if (p > text && (p[-1] == 'E' || p[-1] == 'e'))
+		p--;
+	while (p > text && p[-1] == ' ')
+		p--;
+	if (p == text || p[-1] != '(')
+		return false;
+	p--;
+	while (p > text && p[-1] == ' ')
+		p--;
+	return p - text >= (long) (sizeof(name) - 1) &&
+		pg_strncasecmp(p - (sizeof(name) - 1), name, sizeof(name) - 1) == 0;
 }
 
 /*
- * EXPLAIN output, line by line: the constant after "set_tenant_signed(",
- * and every constant after a mention of "signing_key" (EXPLAIN VERBOSE of
- * set_config('tenant_rls.signing_key', '...', ...), review rev46e), on the
- * same line.  Tokens by their form are masked by the caller.
+ * EXPLAIN output, read as its constants ('...', '' inside): the contents of
+ * the constant passed to set_tenant_signed(), and of every constant after a
+ * mention of signing_key on the same line (set_config('tenant_rls.
+ * signing_key'::text, '...'::text, ...)), or of every constant when all
+ * (the statement explained names the key: its plan may put the name and
+ * the value on different lines).  A constant ends at its closing quote, at
+ * the end of the line (unless all), at the end of its JSON string, or at
+ * XML markup, so that masking never leaves it (review rev46e, rev46g: a
+ * constant that only ended in "set_tenant_signed(" took the rest of the
+ * document with it, and the JSON, XML and YAML no longer parsed).  Tokens
+ * by their form are masked by the caller.
  */
 static void
-mask_explain_lines(char *text, Oid typid)
+mask_explain_text(char *text, ExplainOutput fmt, bool all, bool *inside)
 {
-	char	   *line = text;
+	bool		key_seen = all;
 
-	while (*line != '\0')
+	for (char *p = text; *p != '\0';)
 	{
-		char	   *eol = strchr(line, '\n');
-		char	   *end = eol != NULL ? eol : line + strlen(line);
-		char		save = *end;
-		char	   *p;
+		char	   *q;
+		bool		mention = false;
+		bool		mask;
+		bool		continued = *inside;
 
-		*end = '\0';
-		for (p = line; (p = strcasestr(p, "set_tenant_signed")) != NULL;)
+		if (!continued)
 		{
-			char	   *q = p + strlen("set_tenant_signed");
-
-			while (*q == ' ' || *q == '(' || *q == 'E' || *q == 'e')
-				q++;
-			p = q;
-			if (*q == '\'')
-				p = mask_explain_constant(q, typid);
-			if (*p == '\0')
-				break;
-			p++;
-		}
-		if ((p = strcasestr(line, "signing_key")) != NULL)
-		{
-			/* the quote that closes the setting's own name first */
-			p += strlen("signing_key");
-			if (*p == '\'')
-				p++;
-			while ((p = strchr(p, '\'')) != NULL)
+			if (*p == '\n')
 			{
-				p = mask_explain_constant(p, typid);
-				if (*p == '\0')
-					break;
+				key_seen = all;
 				p++;
+				continue;
+			}
+			if (*p != '\'')
+			{
+				if (pg_strncasecmp(p, "signing_key", 11) == 0)
+					key_seen = true;
+				p++;
+				continue;
 			}
 		}
-		*end = save;
-		if (eol == NULL)
-			break;
-		line = eol + 1;
+		/* a constant, or the rest of one an earlier row began: its end */
+		for (q = continued ? p : p + 1; *q != '\0'; q++)
+		{
+			if (*q == '\'')
+			{
+				if (q[1] == '\'')
+				{
+					q++;
+					continue;
+				}
+				break;
+			}
+			if (*q == '\n' && !all)
+				break;
+			if (fmt == EXPLAIN_OUT_JSONLIKE && *q == '\\' && q[1] != '\0')
+			{
+				q++;
+				continue;
+			}
+			if ((fmt == EXPLAIN_OUT_JSONLIKE && *q == '"') || (fmt == EXPLAIN_OUT_XMLLIKE && *q == '<'))
+				break;
+			if (pg_strncasecmp(q, "signing_key", 11) == 0)
+				mention = true;
+		}
+		mask = key_seen || (!continued && constant_is_signed_arg(text, p));
+		if (mask && !mention)
+		{
+			for (char *m = continued ? p : p + 1; m < q; m++)
+				if (*m != '\n')
+					*m = '*';
+		}
+		if (mention)
+			key_seen = true;
+		/*
+		 * Format TEXT sends a multi-line value (a constant with a newline)
+		 * as one row per line: with all, the constant goes on in the next.
+		 */
+		*inside = all && fmt == EXPLAIN_OUT_TEXT && *q == '\0';
+		p = *q == '\'' ? q + 1 : q;
 	}
 }
 
@@ -2254,6 +2289,9 @@ typedef struct MaskingReceiver
 	DestReceiver pub;
 	DestReceiver *next;
 	TupleTableSlot *out;
+	ExplainOutput format;
+	bool		all;			/* every constant (mask_explain_text()) */
+	bool		inside;			/* ... and the last row ended inside one */
 } MaskingReceiver;
 
 static void
@@ -2286,7 +2324,7 @@ masking_receive(TupleTableSlot *slot, DestReceiver *self)
 			size_t		len = strlen(src);
 			char	   *dst = pstrdup(src);
 
-			mask_explain_lines(dst, typid);
+			mask_explain_text(dst, r->format, r->all, &r->inside);
 			(void) mask_token_shapes(src, dst, len, 0, len, '*');
 			r->out->tts_values[i] = CStringGetTextDatum(dst);
 		}
@@ -2313,9 +2351,39 @@ masking_destroy(DestReceiver *self)
 }
 
 static DestReceiver *
-masking_receiver(DestReceiver *next)
+masking_receiver(DestReceiver *next, ExplainStmt *stmt, const char *text)
 {
 	MaskingReceiver *r = palloc0(sizeof(MaskingReceiver));
+	ListCell   *lc;
+
+	r->format = EXPLAIN_OUT_TEXT;
+	foreach(lc, stmt->options)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "format") == 0 && opt->arg != NULL)
+		{
+			char	   *f = defGetString(opt);
+
+			if (pg_strcasecmp(f, "json") == 0 || pg_strcasecmp(f, "yaml") == 0)
+				r->format = EXPLAIN_OUT_JSONLIKE;
+			else if (pg_strcasecmp(f, "xml") == 0)
+				r->format = EXPLAIN_OUT_XMLLIKE;
+		}
+	}
+	/* the statement explained, or the one it executes, names the key */
+	r->all = text != NULL && strcasestr(text, "signing_key") != NULL;
+	/* (EXPLAIN EXECUTE: a utility Query once analysed) */
+	if (!r->all && stmt->query != NULL && IsA(stmt->query, Query) &&
+		((Query *) stmt->query)->commandType == CMD_UTILITY &&
+		((Query *) stmt->query)->utilityStmt != NULL &&
+		IsA(((Query *) stmt->query)->utilityStmt, ExecuteStmt))
+	{
+		PreparedStatement *ps = FetchPreparedStatement(((ExecuteStmt *) ((Query *) stmt->query)->utilityStmt)->name, false);
+
+		r->all = ps != NULL && ps->plansource != NULL && ps->plansource->query_string != NULL &&
+			strcasestr(ps->plansource->query_string, "signing_key") != NULL;
+	}
 
 	r->pub.receiveSlot = masking_receive;
 	r->pub.rStartup = masking_startup;
@@ -2387,6 +2455,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	const char *text = queryString;
 	char	   *worker_text = NULL; /* debug_query_string for parallel workers */
+	char	   *explain_text = NULL;	/* EXPLAIN: its own text */
 	bool		blank = false;	/* DECLARE/PREPARE: blank_stored_text() */
 	size_t		blank_from = 0;
 	size_t		blank_to = 0;
@@ -2516,6 +2585,8 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		 * top-level by its address (planner_prune.c; a blanked copy passed
 		 * down left a cursor's plan unrecorded), and error positions stay.
 		 */
+		if (IsA(pstmt->utilityStmt, ExplainStmt))
+			explain_text = pnstrdup(queryString + from, to - from);
 		if ((IsA(pstmt->utilityStmt, DeclareCursorStmt) || IsA(pstmt->utilityStmt, PrepareStmt)) &&
 			(from > 0 || to < strlen(queryString)))
 		{
@@ -2557,7 +2628,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 
 	if (IsA(pstmt->utilityStmt, ExplainStmt) && dest != NULL)
-		dest = masking_receiver(dest);
+		dest = masking_receiver(dest, (ExplainStmt *) pstmt->utilityStmt, explain_text);
 
 	if (worker_text != NULL)
 	{

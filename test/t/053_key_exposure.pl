@@ -417,6 +417,34 @@ for my $mode ('simple', 'extended', 'prepared')
 		SELECT pg_temp.plan('json')::jsonb IS NOT NULL, xml_is_well_formed_document(pg_temp.plan('xml')),
 		       pg_temp.plan('json')::jsonb #>> '{0,Plan,Output,1}'}), "t|t|relkind",
 		'EXPLAIN of a constant that ends in "set_tenant_signed(": JSON and XML well formed, the next output column intact');
+	# ... and in YAML and text the masking stays in the constant too; a key
+	# whose name and value land on different plan lines, or a key with a
+	# newline, is masked whole: the statement explained names the key
+	# (review rev46g)
+	my $plain = $node->safe_psql('postgres', q{
+		CREATE TABLE public.notes (note text, n int);
+		EXPLAIN (COSTS OFF) SELECT * FROM public.notes WHERE note = 'x set_tenant_signed(' AND n = 1;
+		EXPLAIN (COSTS OFF, FORMAT YAML) SELECT * FROM public.notes WHERE note = 'x set_tenant_signed(' AND n = 1;
+		EXPLAIN (COSTS OFF) SELECT * FROM public.notes WHERE note = 'signing_key rotated' AND n = 1;
+		DROP TABLE public.notes});
+	like($plain, qr/Filter: \(\(note = 'x set_tenant_signed\('::text\) AND \(n = 1\)\)/,
+		'EXPLAIN of a constant that ends in "set_tenant_signed(": text, the rest of the line intact') or diag($plain);
+	like($plain, qr/Filter: "\(\(note = 'x set_tenant_signed\('::text\) AND \(n = 1\)\)"/,
+		'... YAML: the value and its closing quote intact') or diag($plain);
+	like($plain, qr/Filter: \(\(note = 'signing_key rotated'::text\) AND \(n = 1\)\)/,
+		'... a constant that mentions signing_key: itself intact') or diag($plain);
+	my $k2 = 'THEKEY0123456789abcdefghijklmnopqrstuvwxyz';
+	my $k3 = "KEYLINE1-0123456789abcdef\nKEYLINE2-0123456789abcdef";
+	$out = $node->safe_psql('postgres', qq{
+		PREPARE k2 AS WITH v AS MATERIALIZED (SELECT '$k2'::text AS val),
+		                   n AS MATERIALIZED (SELECT 'tenant_rls.signing_key'::text AS name)
+		  SELECT set_config(n.name, v.val, true) FROM v, n;
+		EXPLAIN (VERBOSE, COSTS OFF) EXECUTE k2;
+		EXPLAIN (VERBOSE, COSTS OFF) SELECT set_config('tenant_rls.signing_key', E'$k3', true);
+		DEALLOCATE k2});
+	unlike($out, qr/THEKEY|KEYLINE/, 'a key on another line of the plan than its name, or with a newline: masked whole')
+	  or diag($out);
+	push @cases, [ 'EXPLAIN, a key on another line than its name', $k2 ];
 
 	my $tok2 = $node->safe_psql('postgres', q{SELECT tenant_rls.sign_tenant('acme', '1 hour')});
 	my $multi = "BEGIN; SELECT tenant_rls.set_tenant_signed('$tok2'); "
