@@ -2202,48 +2202,88 @@ constant_is_signed_arg(const char *text, const char *start)
 }
 
 /*
- * EXPLAIN output, read as its constants ('...', '' inside): the contents of
+ * EXPLAIN output of a statement that does not name the key, read as its
+ * constants ('...', '' inside; quoted identifiers skipped): the contents of
  * the constant passed to set_tenant_signed(), and of every constant after a
  * mention of signing_key on the same line (set_config('tenant_rls.
- * signing_key'::text, '...'::text, ...)), or of every constant when all
- * (the statement explained names the key: its plan may put the name and
- * the value on different lines).  A constant ends at its closing quote, at
- * the end of the line (unless all), at the end of its JSON string, or at
- * XML markup, so that masking never leaves it (review rev46e, rev46g: a
- * constant that only ended in "set_tenant_signed(" took the rest of the
- * document with it, and the JSON, XML and YAML no longer parsed).  Tokens
- * by their form are masked by the caller.
+ * signing_key'::text, '...'::text, ...), as a view or function may spell it
+ * where the statement does not).  A constant ends at its closing quote, at
+ * the end of the line, at the end of its JSON string, or at XML markup, so
+ * that masking never leaves it (reviews rev46e, rev46g: a constant that
+ * only ended in "set_tenant_signed(" took the rest of the document with it,
+ * and the JSON, XML and YAML no longer parsed).  Tokens by their form are
+ * masked by the caller; a statement that names the key gets
+ * mask_explain_all().
  */
 static void
-mask_explain_text(char *text, ExplainOutput fmt, bool all, bool *inside)
+mask_explain_text(char *text, ExplainOutput fmt)
 {
-	bool		key_seen = all;
+	bool		key_seen = false;
 
 	for (char *p = text; *p != '\0';)
 	{
 		char	   *q;
 		bool		mention = false;
-		bool		mask;
-		bool		continued = *inside;
 
-		if (!continued)
+		if (*p == '\n')
 		{
-			if (*p == '\n')
-			{
-				key_seen = all;
-				p++;
-				continue;
-			}
-			if (*p != '\'')
+			key_seen = false;
+			p++;
+			continue;
+		}
+
+		/*
+		 * A quoted identifier ("a'b"; in JSON and YAML \"a'b\"): its
+		 * apostrophes open no constant (review rev46h).
+		 */
+		if ((*p == '"' && fmt != EXPLAIN_OUT_JSONLIKE) ||
+			(fmt == EXPLAIN_OUT_JSONLIKE && p[0] == '\\' && p[1] == '"'))
+		{
+			bool		json = *p == '\\';
+
+			for (p += json ? 2 : 1; *p != '\0' && *p != '\n'; p++)
 			{
 				if (pg_strncasecmp(p, "signing_key", 11) == 0)
 					key_seen = true;
-				p++;
-				continue;
+				if (json && p[0] == '\\' && p[1] == '"')
+				{
+					if (p[2] == '\\' && p[3] == '"')
+					{
+						p += 3;
+						continue;
+					}
+					p += 2;
+					break;
+				}
+				if (json && p[0] == '\\' && p[1] != '\0')
+				{
+					p++;
+					continue;
+				}
+				if (*p == '"')
+				{
+					if (json)
+						break;	/* the end of the JSON string */
+					if (p[1] == '"')
+					{
+						p++;
+						continue;
+					}
+					p++;
+					break;
+				}
 			}
+			continue;
 		}
-		/* a constant, or the rest of one an earlier row began: its end */
-		for (q = continued ? p : p + 1; *q != '\0'; q++)
+		if (*p != '\'')
+		{
+			if (pg_strncasecmp(p, "signing_key", 11) == 0)
+				key_seen = true;
+			p++;
+			continue;
+		}
+		/* a constant: its end */
+		for (q = p + 1; *q != '\0' && *q != '\n'; q++)
 		{
 			if (*q == '\'')
 			{
@@ -2254,8 +2294,6 @@ mask_explain_text(char *text, ExplainOutput fmt, bool all, bool *inside)
 				}
 				break;
 			}
-			if (*q == '\n' && !all)
-				break;
 			if (fmt == EXPLAIN_OUT_JSONLIKE && *q == '\\' && q[1] != '\0')
 			{
 				q++;
@@ -2266,21 +2304,115 @@ mask_explain_text(char *text, ExplainOutput fmt, bool all, bool *inside)
 			if (pg_strncasecmp(q, "signing_key", 11) == 0)
 				mention = true;
 		}
-		mask = key_seen || (!continued && constant_is_signed_arg(text, p));
-		if (mask && !mention)
+		if ((key_seen || constant_is_signed_arg(text, p)) && !mention)
 		{
-			for (char *m = continued ? p : p + 1; m < q; m++)
-				if (*m != '\n')
-					*m = '*';
+			for (char *m = p + 1; m < q; m++)
+				*m = '*';
 		}
 		if (mention)
 			key_seen = true;
-		/*
-		 * Format TEXT sends a multi-line value (a constant with a newline)
-		 * as one row per line: with all, the constant goes on in the next.
-		 */
-		*inside = all && fmt == EXPLAIN_OUT_TEXT && *q == '\0';
 		p = *q == '\'' ? q + 1 : q;
+	}
+}
+
+/*
+ * One stretch of EXPLAIN output where constants may be, [s, e): everything
+ * between its first and its last apostrophe is masked, and, where one is
+ * left open (*carry: also one carried in from the stretch before), the rest
+ * up to the end, which *carry continues into the next stretch.  No reading
+ * as SQL: names EXPLAIN prints unquoted (CTE o'k, a trigger's name) put a
+ * reader out of step, and the key showed between "constants" (review
+ * rev46h).  It masks more than the constants, for statements that name the
+ * key only.
+ */
+static void
+mask_between_quotes(char *s, char *e, bool *carry)
+{
+	char	   *first = NULL;
+	char	   *last = NULL;
+	int			n = 0;
+
+	for (char *p = s; p < e; p++)
+	{
+		if (*p == '\'')
+		{
+			if (first == NULL)
+				first = p;
+			last = p;
+			n++;
+		}
+	}
+	if (n == 0)
+	{
+		if (*carry)
+			for (char *p = s; p < e; p++)
+				*p = '*';
+		return;
+	}
+	if (*carry)
+		for (char *p = s; p < first; p++)
+			*p = '*';
+	for (char *p = first + 1; p < last; p++)
+		if (*p != '\'')
+			*p = '*';
+	/* an apostrophe left open (counting the one carried in) */
+	*carry = (n + (*carry ? 1 : 0)) % 2 == 1;
+	if (*carry)
+		for (char *p = last + 1; p < e; p++)
+			*p = '*';
+}
+
+/*
+ * EXPLAIN output of a statement that names the key (or EXECUTEs one that
+ * does): every constant masked, by apostrophes alone.  The stretches are
+ * the rows (format TEXT sends one row per line, a constant with a newline
+ * goes on in the next row), the JSON strings (JSON, YAML) or the element
+ * texts (XML), whose markup stays.
+ */
+static void
+mask_explain_all(char *text, ExplainOutput fmt, bool *carry)
+{
+	char	   *end = text + strlen(text);
+
+	if (fmt == EXPLAIN_OUT_TEXT)
+	{
+		mask_between_quotes(text, end, carry);
+		return;
+	}
+	for (char *p = text; p < end;)
+	{
+		char	   *s;
+		char	   *e;
+
+		if (fmt == EXPLAIN_OUT_JSONLIKE)
+		{
+			/* a JSON string: from a quote to the next unescaped one */
+			while (p < end && *p != '"')
+				p++;
+			if (p == end)
+				break;
+			s = ++p;
+			while (p < end && *p != '"')
+				p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+			e = p < end ? p : end;
+		}
+		else
+		{
+			/* element text: from a '>' to the next '<' */
+			while (p < end && *p != '>')
+				p++;
+			if (p == end)
+				break;
+			s = ++p;
+			while (p < end && *p != '<')
+				p++;
+			e = p;
+		}
+		*carry = false;
+		mask_between_quotes(s, e, carry);
+		*carry = false;
+		if (p < end)
+			p++;
 	}
 }
 
@@ -2324,7 +2456,10 @@ masking_receive(TupleTableSlot *slot, DestReceiver *self)
 			size_t		len = strlen(src);
 			char	   *dst = pstrdup(src);
 
-			mask_explain_text(dst, r->format, r->all, &r->inside);
+			if (r->all)
+				mask_explain_all(dst, r->format, &r->inside);
+			else
+				mask_explain_text(dst, r->format);
 			(void) mask_token_shapes(src, dst, len, 0, len, '*');
 			r->out->tts_values[i] = CStringGetTextDatum(dst);
 		}
@@ -2350,6 +2485,23 @@ masking_destroy(DestReceiver *self)
 	pfree(self);
 }
 
+static ExecuteStmt *
+explained_execute(Node *q)
+{
+	for (int depth = 0; depth < 2 && q != NULL && IsA(q, Query) &&
+		 ((Query *) q)->commandType == CMD_UTILITY && ((Query *) q)->utilityStmt != NULL; depth++)
+	{
+		Node	   *u = ((Query *) q)->utilityStmt;
+
+		if (IsA(u, ExecuteStmt))
+			return (ExecuteStmt *) u;
+		if (!IsA(u, CreateTableAsStmt))
+			return NULL;
+		q = ((CreateTableAsStmt *) u)->query;
+	}
+	return NULL;
+}
+
 static DestReceiver *
 masking_receiver(DestReceiver *next, ExplainStmt *stmt, const char *text)
 {
@@ -2373,13 +2525,10 @@ masking_receiver(DestReceiver *next, ExplainStmt *stmt, const char *text)
 	}
 	/* the statement explained, or the one it executes, names the key */
 	r->all = text != NULL && strcasestr(text, "signing_key") != NULL;
-	/* (EXPLAIN EXECUTE: a utility Query once analysed) */
-	if (!r->all && stmt->query != NULL && IsA(stmt->query, Query) &&
-		((Query *) stmt->query)->commandType == CMD_UTILITY &&
-		((Query *) stmt->query)->utilityStmt != NULL &&
-		IsA(((Query *) stmt->query)->utilityStmt, ExecuteStmt))
+	/* (EXPLAIN EXECUTE: a utility Query once analysed; also below CREATE TABLE AS) */
+	if (!r->all && explained_execute(stmt->query) != NULL)
 	{
-		PreparedStatement *ps = FetchPreparedStatement(((ExecuteStmt *) ((Query *) stmt->query)->utilityStmt)->name, false);
+		PreparedStatement *ps = FetchPreparedStatement(explained_execute(stmt->query)->name, false);
 
 		r->all = ps != NULL && ps->plansource != NULL && ps->plansource->query_string != NULL &&
 			strcasestr(ps->plansource->query_string, "signing_key") != NULL;
