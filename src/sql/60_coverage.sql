@@ -85,6 +85,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A protected table has row-level security disabled: its policies are ignored and every tenant''s rows are visible.'),
     ('rls_not_forced', 'error', 'row-level security not forced',
      'A protected table does not FORCE row-level security: its owner (often the application role) bypasses every policy.'),
+    ('tenant_column_missing', 'error', 'registered tenant column missing',
+     'A protected table has no column of the name the registry gives as its tenant column (it was renamed or dropped under drift_action = warning): its audit entries carry no tenant, its new partitions and children cannot be protected, and this report cannot check its tenant index or foreign keys.'),
     ('isolation_policy_missing', 'error', 'no isolation policy',
      'A protected table has no policy that compares the tenant column: it is not isolated by tenant.'),
     ('managed_policy_dropped', 'error', 'managed policy dropped',
@@ -2112,6 +2114,37 @@ SELECT 'rls_not_forced', 'error', t.qname, 'table',
        format('ALTER TABLE %s FORCE ROW LEVEL SECURITY;', t.qname), t.relid
   FROM ten t WHERE t.status = 'protected' AND NOT t.rls_forced
 UNION ALL
+-- the registered tenant column is gone: renamed (the managed guard policy
+-- still compares the column by number; the fix renames it back, on the
+-- table where it was renamed: an inherited column follows its parent's) or
+-- dropped (the policies went with it: nothing to rename back)
+SELECT 'tenant_column_missing', 'error', t.qname, 'table',
+       format('Protected table %s has no column %I, its registered tenant column.', t.qname, t.tenant_column),
+       CASE WHEN c.attname IS NOT NULL
+            THEN format('Column %I, which its tenant_rls policies compare, was renamed from %I. ', c.attname, t.tenant_column)
+            ELSE '' END
+       || 'Its audit entries are recorded without a tenant (no tenant can read them), its new partitions and children cannot be protected, and this report cannot check its tenant index and foreign keys.'
+       || CASE WHEN c.attname IS NULL
+               THEN format(' Unprotect it, then protect it by the column that holds the tenant: SELECT tenant_rls.unprotect(%L); SELECT tenant_rls.protect(%L, ''...'');', t.qname, t.qname)
+               WHEN c.attinhcount > 0
+               THEN ' The column is inherited: the fix of the table it was renamed on renames it here too.'
+               ELSE '' END,
+       CASE WHEN c.attname IS NOT NULL AND c.attinhcount = 0
+            THEN format('ALTER TABLE %s RENAME COLUMN %I TO %I;', t.qname, c.attname, t.tenant_column) END,
+       t.relid
+  FROM ten t
+  LEFT JOIN LATERAL (
+       SELECT a.attname, a.attinhcount
+         FROM (SELECT min(d.refobjsubid) AS attnum, count(DISTINCT d.refobjsubid) AS n
+                 FROM pg_policy p
+                 JOIN pg_depend d ON d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objid = p.oid
+                                 AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                 AND d.refobjid = p.polrelid AND d.refobjsubid > 0
+                WHERE p.polrelid = t.relid AND p.polname = 'tenant_rls_guard_select') g
+         JOIN pg_attribute a ON a.attrelid = t.relid AND a.attnum = g.attnum AND NOT a.attisdropped
+        WHERE g.n = 1) c ON true
+ WHERE t.status = 'protected' AND t.tenant_attnum IS NULL AND t.relkind <> 'f'
+UNION ALL
 SELECT 'isolation_policy_missing', 'error', t.qname, 'table',
        format('Protected table %s has no policy that compares the tenant column %I.', t.qname, t.tenant_column),
        'No SELECT policy restricts the rows by tenant, so the table is not isolated.',
@@ -2124,9 +2157,12 @@ SELECT 'isolation_policy_missing', 'error', t.qname, 'table',
 UNION ALL
 SELECT 'managed_policy_dropped', 'error', format('%I ON %s', d.polname, d.qname), 'policy',
        format('Managed policy %I on %s was dropped.', d.polname, d.qname),
-       'The registry lists it as created by tenant_rls.protect(); it no longer exists.',
-       d.fix, d.relid
-  FROM mpdiff d WHERE d.dropped
+       'The registry lists it as created by tenant_rls.protect(); it no longer exists.'
+       || CASE WHEN t.tenant_attnum IS NULL
+               THEN format(' Its registered tenant column %I is gone too (tenant_column_missing), so the registered definition cannot be created again.', t.tenant_column)
+               ELSE '' END,
+       CASE WHEN t.tenant_attnum IS NOT NULL THEN d.fix END, d.relid
+  FROM mpdiff d JOIN tt t ON t.relid = d.relid WHERE d.dropped
 UNION ALL
 SELECT 'managed_policy_modified', 'error', format('%I ON %s', d.polname, d.qname), 'policy',
        format('Managed policy %I on %s differs from its registered definition.', d.polname, d.qname),

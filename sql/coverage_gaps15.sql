@@ -1,0 +1,81 @@
+--
+-- Coverage report, session 47.
+-- 1. A protected table whose registered tenant column was renamed or dropped
+-- (drift_action = warning lets both through) was reported with no finding
+-- at all, and coverage() showed it protected with an empty tenant column:
+-- its audit entries lost their tenant, its new partitions could not be
+-- protected, and the report could not check it.  tenant_column_missing now
+-- names it, with the RENAME that puts the name back (where it was renamed;
+-- an inherited column follows its parent's); after a DROP, the
+-- managed_policy_dropped fixes (a CREATE POLICY naming the dropped column)
+-- are withheld.
+-- Tables belong to covg15_owner (not superuser); isolation is checked as
+-- covg15_app: not superuser, not BYPASSRLS, not the owner.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS tenant_rls;
+DO $$ BEGIN CREATE ROLE covg15_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE covg15_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+CREATE SCHEMA covg15 AUTHORIZATION covg15_owner;
+GRANT USAGE ON SCHEMA covg15 TO covg15_app;
+SET tenant_rls.managed_schemas = 'covg15';
+
+-- run the fix the report gives for (code, object); returns the SQL it ran
+CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    f text;
+BEGIN
+    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
+    EXECUTE f;
+    RETURN f;
+END
+$$;
+
+-- ==== 1. tenant_column_missing
+SET ROLE covg15_owner;
+CREATE TABLE covg15.renamed (id int PRIMARY KEY, tenant_id bigint NOT NULL, v text);
+CREATE TABLE covg15.dropped (id int PRIMARY KEY, tenant_id bigint NOT NULL, v text);
+CREATE TABLE covg15.parted (id int, tenant_id bigint NOT NULL, v text) PARTITION BY LIST (id);
+CREATE TABLE covg15.parted_1 PARTITION OF covg15.parted FOR VALUES IN (1);
+CREATE INDEX ON covg15.renamed (tenant_id);
+CREATE INDEX ON covg15.parted (tenant_id);
+GRANT SELECT, INSERT ON covg15.renamed, covg15.parted TO covg15_app;
+RESET ROLE;
+SELECT table_name, status, tenant_column, errors FROM tenant_rls.coverage() ORDER BY 1;
+SELECT code, object FROM tenant_rls.lint() WHERE object ~ 'covg15' ORDER BY 1, 2;
+-- the drift guard lets these through only in warning mode
+SET tenant_rls.drift_action = warning;
+ALTER TABLE covg15.renamed RENAME COLUMN tenant_id TO "Tenant Id";
+ALTER TABLE covg15.dropped DROP COLUMN tenant_id CASCADE;
+ALTER TABLE covg15.parted RENAME COLUMN tenant_id TO org;
+RESET tenant_rls.drift_action;
+-- isolation still holds (the policies compare the column by number) ...
+INSERT INTO covg15.renamed VALUES (1, 1, 'one'), (2, 2, 'two');
+SET ROLE covg15_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('1');
+SELECT id, v FROM covg15.renamed ORDER BY id;
+INSERT INTO covg15.renamed VALUES (3, 2, 'other tenant');
+ROLLBACK;
+RESET ROLE;
+-- ... but a new partition cannot be protected, and the report says why
+CREATE TABLE covg15.parted_2 PARTITION OF covg15.parted FOR VALUES IN (2);
+SELECT table_name, status, tenant_column, errors FROM tenant_rls.coverage() ORDER BY 1;
+SELECT code, object, message, detail, fix FROM tenant_rls.lint()
+ WHERE code IN ('tenant_column_missing', 'managed_policy_dropped') AND object ~ 'covg15' ORDER BY 1, 2;
+-- the fixes run, under the drift guard in error mode, and end the findings
+SELECT pg_temp.apply_fix('tenant_column_missing', 'covg15.renamed');
+SELECT pg_temp.apply_fix('tenant_column_missing', 'covg15.parted');
+SELECT code, object FROM tenant_rls.lint() WHERE code = 'tenant_column_missing' AND object ~ 'covg15' ORDER BY 1, 2;
+CREATE TABLE covg15.parted_2 PARTITION OF covg15.parted FOR VALUES IN (2);
+SELECT table_name, status, tenant_column, errors FROM tenant_rls.coverage() WHERE table_name::text ~ 'parted|renamed' ORDER BY 1;
+
+-- clean up
+SET client_min_messages = warning;
+RESET tenant_rls.managed_schemas;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.renamed');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.parted');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.dropped');
+DROP SCHEMA covg15 CASCADE;
+DROP ROLE covg15_app;
+DROP ROLE covg15_owner;
