@@ -9,6 +9,10 @@
 -- an inherited column follows its parent's); after a DROP, the
 -- managed_policy_dropped fixes (a CREATE POLICY naming the dropped column)
 -- are withheld.
+-- 2. (review rev46d) A SECURITY DEFINER policy helper without a search_path
+-- got two fixes that set different paths (policy_function_search_path:
+-- pg_catalog, pg_temp; security_definer_search_path: its schema, pg_temp):
+-- run together, the last one won.  Both give the same path now.
 -- Tables belong to covg15_owner (not superuser); isolation is checked as
 -- covg15_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -70,12 +74,26 @@ SELECT code, object FROM tenant_rls.lint() WHERE code = 'tenant_column_missing' 
 CREATE TABLE covg15.parted_2 PARTITION OF covg15.parted FOR VALUES IN (2);
 SELECT table_name, status, tenant_column, errors FROM tenant_rls.coverage() WHERE table_name::text ~ 'parted|renamed' ORDER BY 1;
 
+-- ==== 2. one path for a SECURITY DEFINER policy helper
+CREATE TABLE covg15.docs (id int PRIMARY KEY, tenant_id bigint NOT NULL);
+CREATE FUNCTION covg15.helper_tenant() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
+    AS 'SELECT tenant_rls.current_tenant_bigint()';
+CREATE POLICY by_helper ON covg15.docs AS RESTRICTIVE USING (tenant_id = covg15.helper_tenant());
+SELECT code, object, fix FROM tenant_rls.lint()
+ WHERE code IN ('policy_function_search_path', 'security_definer_search_path') AND object ~ 'covg15' ORDER BY 1;
+SELECT pg_temp.apply_fix('security_definer_search_path', 'covg15.helper_tenant()');
+SELECT code, object FROM tenant_rls.lint()
+ WHERE code IN ('policy_function_search_path', 'security_definer_search_path') AND object ~ 'covg15' ORDER BY 1;
+DROP POLICY by_helper ON covg15.docs;
+DROP FUNCTION covg15.helper_tenant();
+
 -- clean up
 SET client_min_messages = warning;
 RESET tenant_rls.managed_schemas;
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.renamed');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.parted');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.dropped');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.docs');
 DROP SCHEMA covg15 CASCADE;
 DROP ROLE covg15_app;
 DROP ROLE covg15_owner;

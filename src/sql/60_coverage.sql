@@ -2221,8 +2221,13 @@ SELECT 'policy_function_search_path', 'warning',
        format('Function %I.%I(%s), called by %s policies (e.g. %s), has no locked search_path.',
               n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid), x.npol, x.example),
        'Unqualified names in its body resolve through the caller''s search_path, where a schema the caller controls can shadow them. Qualify every name in the body and lock the path.',
-       format('ALTER FUNCTION %I.%I(%s) SET search_path = pg_catalog, pg_temp;',
-              n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), NULL::oid
+       -- a SECURITY DEFINER function gets the path security_definer_search_path
+       -- gives it (its own schema, pg_temp last): run together, the two fixes
+       -- set the same path (review rev46d)
+       format('ALTER FUNCTION %I.%I(%s) SET search_path = %s;',
+              n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid),
+              CASE WHEN pr.prosecdef THEN quote_ident(n.nspname) || ', pg_temp'
+                   ELSE 'pg_catalog, pg_temp' END), NULL::oid
   FROM (SELECT f.fid, count(*) AS npol, min(format('%I ON %s', p.polname, p.qname)) AS example
           FROM pol p, unnest(p.funcs) f(fid) GROUP BY f.fid) x
   JOIN pg_proc pr ON pr.oid = x.fid
