@@ -13,6 +13,9 @@
 -- got two fixes that set different paths (policy_function_search_path:
 -- pg_catalog, pg_temp; security_definer_search_path: its schema, pg_temp):
 -- run together, the last one won.  Both give the same path now.
+-- 3. (review rev46d) tenant_table_unlogged: run in the report's order, the
+-- fix of a table that references another unlogged table failed (SET LOGGED
+-- refuses it).  Each fix now sets the tables it references logged first.
 -- Tables belong to covg15_owner (not superuser); isolation is checked as
 -- covg15_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -86,6 +89,20 @@ SELECT code, object FROM tenant_rls.lint()
  WHERE code IN ('policy_function_search_path', 'security_definer_search_path') AND object ~ 'covg15' ORDER BY 1;
 DROP POLICY by_helper ON covg15.docs;
 DROP FUNCTION covg15.helper_tenant();
+
+-- ==== 3. tenant_table_unlogged in foreign-key order
+SET ROLE covg15_owner;
+CREATE UNLOGGED TABLE covg15.z_orders (id int, tenant_id bigint NOT NULL, PRIMARY KEY (tenant_id, id));
+CREATE UNLOGGED TABLE covg15.m_lines (id int, tenant_id bigint NOT NULL, order_id int, PRIMARY KEY (tenant_id, id),
+                                      FOREIGN KEY (tenant_id, order_id) REFERENCES covg15.z_orders (tenant_id, id));
+CREATE UNLOGGED TABLE covg15.a_notes (id int, tenant_id bigint NOT NULL, line_id int, PRIMARY KEY (tenant_id, id),
+                                      FOREIGN KEY (tenant_id, line_id) REFERENCES covg15.m_lines (tenant_id, id));
+RESET ROLE;
+SELECT object, fix FROM tenant_rls.lint() WHERE code = 'tenant_table_unlogged' AND object ~ 'covg15' ORDER BY 1;
+-- every fix, taken first and run in the report's order (a_notes first), as
+-- \gexec runs them
+SELECT fix FROM tenant_rls.lint() WHERE code = 'tenant_table_unlogged' AND object ~ 'covg15' ORDER BY object \gexec
+SELECT relname, relpersistence FROM pg_class WHERE relnamespace = 'covg15'::regnamespace AND relname ~ '^(a_notes|m_lines|z_orders)$' ORDER BY 1;
 
 -- clean up
 SET client_min_messages = warning;

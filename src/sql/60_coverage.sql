@@ -3951,7 +3951,25 @@ UNION ALL
 SELECT 'tenant_table_unlogged', 'warning', t.qname, 'table',
        format('Tenant table %s is UNLOGGED.', t.qname),
        'An unlogged table is emptied after a crash while the audit log keeps the changes of its rows (audit_history() shows rows that no longer exist), a standby does not have its rows (a failover loses every tenant''s rows of it), and publications do not replicate it.',
-       format('ALTER TABLE %s SET LOGGED;', t.qname), t.relid
+       -- the unlogged tables it references first, the farthest first: SET
+       -- LOGGED refuses a table that references an unlogged one, and run in
+       -- the report's order (by name) the fixes failed (review rev46d); SET
+       -- LOGGED of a table already logged does nothing
+       (SELECT string_agg(format('ALTER TABLE %s SET LOGGED;', r.q), ' ' ORDER BY r.depth DESC, r.q)
+          FROM (SELECT u.q, max(u.depth) AS depth
+                  FROM (WITH RECURSIVE refs(relid, depth, path) AS (
+                            SELECT t.relid, 0, ARRAY[t.relid]
+                            UNION ALL
+                            SELECT co.confrelid, refs.depth + 1, refs.path || co.confrelid
+                              FROM refs
+                              JOIN pg_constraint co ON co.conrelid = refs.relid AND co.contype = 'f'
+                              JOIN pg_class rc ON rc.oid = co.confrelid AND rc.relpersistence = 'u'
+                             WHERE co.confrelid <> ALL (refs.path) AND refs.depth < 100)
+                        SELECT format('%I.%I', rn.nspname, rc.relname) AS q, refs.depth
+                          FROM refs JOIN pg_class rc ON rc.oid = refs.relid
+                          JOIN pg_namespace rn ON rn.oid = rc.relnamespace) u
+                 GROUP BY u.q) r),
+       t.relid
   FROM ten t JOIN pg_class c ON c.oid = t.relid
  WHERE c.relpersistence = 'u'
 UNION ALL
