@@ -2147,12 +2147,23 @@ SELECT 'tenant_column_missing', 'error', t.qname, 'table',
 UNION ALL
 SELECT 'isolation_policy_missing', 'error', t.qname, 'table',
        format('Protected table %s has no policy that compares the tenant column %I.', t.qname, t.tenant_column),
-       'No SELECT policy restricts the rows by tenant, so the table is not isolated.',
-       coalesce(a.sql, format('SELECT tenant_rls.unprotect(%L); SELECT tenant_rls.protect(%L%s);', t.qname, t.qname,
-                              CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END)),
+       'No SELECT policy restricts the rows by tenant, so the table is not isolated.'
+       || CASE WHEN a.n > 0
+               THEN format(' The fixes of its %s finding%s put the registered policies back.',
+                           a.codes, CASE WHEN a.n > 1 THEN 's' ELSE '' END)
+               ELSE '' END,
+       -- where managed_policy_* findings of the table give the policies
+       -- back, theirs are the fix: the same CREATE POLICY here too made
+       -- every fix of the report, run in turn (\gexec), fail on the second
+       -- (review rev46d)
+       CASE WHEN a.n IS NULL
+            THEN format('SELECT tenant_rls.unprotect(%L); SELECT tenant_rls.protect(%L%s);', t.qname, t.qname,
+                        CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END) END,
        t.relid
   FROM isomiss t CROSS JOIN cfg
-  LEFT JOIN (SELECT d.relid, string_agg(d.fix, ' ' ORDER BY d.polname) AS sql
+  LEFT JOIN (SELECT d.relid, count(*) AS n,
+                    string_agg(DISTINCT CASE WHEN d.dropped THEN 'managed_policy_dropped'
+                                             ELSE 'managed_policy_modified' END, ' and ') AS codes
                FROM mpdiff d GROUP BY d.relid) a ON a.relid = t.relid
 UNION ALL
 SELECT 'managed_policy_dropped', 'error', format('%I ON %s', d.polname, d.qname), 'policy',
