@@ -38,6 +38,7 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_authid_d.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type_d.h"
@@ -412,6 +413,36 @@ jsonb_key_cmp(const void *a, const void *b, void *arg)
 /* a new one for every (re)built relation: batches never mix two layouts */
 static uint64 next_layout_id = 1;
 
+/*
+ * The table's primary key index, DEFERRABLE or not: the relcache's
+ * RelationGetPrimaryKeyIndex() leaves out a deferrable one (it serves
+ * replica identity and ON CONFLICT), and such a table was recorded as
+ * keyless: no row_pk, no history, a change of the key not recorded at all
+ * (review rev47b).
+ */
+static Oid
+primary_key_index(Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			result = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	itup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(itup))
+			continue;
+		if (((Form_pg_index) GETSTRUCT(itup))->indisprimary)
+			result = lfirst_oid(lc);
+		ReleaseSysCache(itup);
+		if (OidIsValid(result))
+			break;
+	}
+	list_free(indexes);
+	return result;
+}
+
 static void
 build_audit_rel(AuditRel *ar, Relation rel)
 {
@@ -527,7 +558,7 @@ build_audit_rel(AuditRel *ar, Relation rel)
 
 	ar->npk = 0;
 	ar->pk = NULL;
-	pkidx = RelationGetPrimaryKeyIndex(rel);
+	pkidx = primary_key_index(rel);
 	if (OidIsValid(pkidx))
 	{
 		Relation	idx = index_open(pkidx, AccessShareLock);
@@ -865,12 +896,14 @@ audit_target(AuditRel *ar, AuditTarget *t)
  * tables named, then of the partitions it reaches (which have the trigger of
  * their own: audit_sync_truncate_triggers(), 40_audit.sql).  One entry per
  * table named: a partition whose ancestor this statement recorded is skipped.
- * The relations recorded, per statement: the transaction and its command id
- * (the list lives in TopTransactionContext; a new transaction or statement
- * starts it anew).
+ * The relations recorded, per statement: the transaction and the
+ * statement's id (audit_context.c), or, where that is not known, its command
+ * id, which a user's BEFORE TRUNCATE trigger that writes moves on: every
+ * partition was then recorded again (review rev47b).  The list lives in
+ * TopTransactionContext; a new transaction or statement starts it anew.
  */
 static LocalTransactionId truncated_lxid = InvalidLocalTransactionId;
-static CommandId truncated_cid = InvalidCommandId;
+static uint64 truncated_stmt = 0;
 static List *truncated_rels = NIL;
 
 static bool
@@ -883,16 +916,19 @@ truncate_recorded_above(Relation rel)
 	 * it).
 	 */
 	CommandId	cid = GetCurrentCommandId(true);
+	uint64		stmt = audit_utility_statement_id();
 	ListCell   *lc;
 
-	if (truncated_lxid != MyProc->lxid || truncated_cid != cid)
+	if (stmt == 0)
+		stmt = (UINT64CONST(1) << 63) | cid;
+	if (truncated_lxid != MyProc->lxid || truncated_stmt != stmt)
 	{
 		/* the old list went with its transaction, or is of an older statement */
 		if (truncated_lxid == MyProc->lxid)
 			list_free(truncated_rels);
 		truncated_rels = NIL;
 		truncated_lxid = MyProc->lxid;
-		truncated_cid = cid;
+		truncated_stmt = stmt;
 		return false;
 	}
 	if (!rel->rd_rel->relispartition)

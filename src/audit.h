@@ -189,6 +189,7 @@ extern void audit_append_entry(const char *tenant, const char *context, const Au
  * with.
  */
 extern const char *audit_statement_context(bool *trusted);
+extern uint64 audit_utility_statement_id(void);
 extern void audit_context_assigned(const char *newval, bool trusted);	/* strict.c's assign hook */
 extern void audit_context_init(void);	/* tenant_rls_audit_init() */
 

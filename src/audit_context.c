@@ -65,7 +65,11 @@ typedef struct StatementContext
 	char	   *start_value;	/* at its start; NULL: none */
 	bool		start_trusted;	/* strict mode trusted it */
 	AssignedValue *assigned;	/* the last one assigned since; NULL: none */
+	uint64		id;				/* a utility statement's: audit_utility_statement_id() */
 } StatementContext;
+
+/* the id of the last COPY FROM or TRUNCATE started in this backend */
+static uint64 last_utility_id = 0;
 
 /* the data-modifying statements running, innermost first */
 static dlist_head statements = DLIST_STATIC_INIT(statements);
@@ -202,6 +206,7 @@ context_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOn
 	}
 	memset(&sc, 0, sizeof(sc));
 	sc.cxt = CurrentMemoryContext;
+	sc.id = ++last_utility_id;
 	remember_current(&sc);
 	dlist_push_head(&statements, &sc.node);
 	firing = &sc;
@@ -336,6 +341,19 @@ context_subxact_callback(SubXactEvent event, SubTransactionId subid,
 			free_value(below);
 		}
 	}
+}
+
+/*
+ * The COPY FROM or TRUNCATE whose triggers are firing, as a number no other
+ * statement of this backend had; 0: none known (a DML statement is firing,
+ * or the library was loaded by this very statement).  audit.c tells one
+ * TRUNCATE's partitions apart by it: the command id moves within the
+ * statement when a user's BEFORE TRUNCATE trigger writes (review rev47b).
+ */
+uint64
+audit_utility_statement_id(void)
+{
+	return firing != NULL && firing->query == NULL ? firing->id : 0;
 }
 
 const char *

@@ -33,6 +33,7 @@
 
 #include "catalog/pg_type_d.h"
 #include "common/jsonapi.h"
+#include "common/shortest_dec.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -635,6 +636,41 @@ push_not_shown(JsonbParseState **st, uint64 bytes)
 	pushJsonbValue(st, WJB_END_OBJECT, NULL);
 }
 
+/*
+ * A float as to_jsonb() shows it with extra_float_digits > 0 (the shortest
+ * text that reads back as the same value; NaN and the infinities as
+ * strings), whatever the reader's extra_float_digits: with 0 or less,
+ * to_jsonb() rounded the value recorded, 0.30000000000000004 shown as 0.3,
+ * and a key so recorded was not found by audit_history() (review rev47b).
+ */
+static void
+push_float(JsonbParseState **st, double v, bool is_float4)
+{
+	JsonbValue	jv;
+	char		buf[32];
+
+	if (isnan(v) || isinf(v))
+	{
+		const char *w = isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+
+		jv.type = jbvString;
+		jv.val.string.val = (char *) w;
+		jv.val.string.len = strlen(w);
+	}
+	else
+	{
+		if (is_float4)
+			float_to_shortest_decimal_buf((float) v, buf);
+		else
+			double_to_shortest_decimal_buf(v, buf);
+		jv.type = jbvNumeric;
+		jv.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+															 ObjectIdGetDatum(InvalidOid),
+															 Int32GetDatum(-1)));
+	}
+	pushJsonbValue(st, WJB_VALUE, &jv);
+}
+
 static void
 push_value(JsonbParseState **st, Reader *r, DecodeCol *c, Size *left)
 {
@@ -765,15 +801,35 @@ push_value(JsonbParseState **st, Reader *r, DecodeCol *c, Size *left)
 				uint32		len = get_u32(r);
 				const char *s = take(r, len);
 
+				char	   *hex;
+
 				/* (shown as "\\x" and two hex digits a byte) */
 				if (!image_takes(left, (Size) len * 2 + 3))
 				{
 					push_not_shown(st, len);
 					return;
 				}
-				d = PointerGetDatum(make_varlena(s, len));
-				break;
+
+				/*
+				 * In hex whatever the reader's bytea_output, as the writer
+				 * records bytea inside arrays and composites (review rev47b:
+				 * to_jsonb() followed the reader's setting)
+				 */
+				hex = palloc((Size) len * 2 + 3);
+				hex[0] = '\\';
+				hex[1] = 'x';
+				jv.type = jbvString;
+				jv.val.string.len = 2 + (int) hex_encode(s, len, hex + 2);
+				jv.val.string.val = hex;
+				pushJsonbValue(st, WJB_VALUE, &jv);
+				return;
 			}
+		case FLOAT4OID:
+			push_float(st, DatumGetFloat4(UInt32GetDatum(get_u32(r))), true);
+			return;
+		case FLOAT8OID:
+			push_float(st, DatumGetFloat8(Int64GetDatum(get_i64(r))), false);
+			return;
 		case UUIDOID:
 			{
 				pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
@@ -782,12 +838,10 @@ push_value(JsonbParseState **st, Reader *r, DecodeCol *c, Size *left)
 				d = UUIDPGetDatum(u);
 				break;
 			}
-		case FLOAT4OID:
 		case OIDOID:
 		case DATEOID:
 			d = UInt32GetDatum(get_u32(r));
 			break;
-		case FLOAT8OID:
 		case TIMEOID:
 		case TIMESTAMPOID:
 		case TIMESTAMPTZOID:
@@ -887,12 +941,9 @@ tenant_rls_audit_entries(PG_FUNCTION_ARGS)
 				corrupted("a binary column of an unexpected type");
 			switch (c->typoid)
 			{
-				case BYTEAOID:
 				case UUIDOID:
-				case FLOAT4OID:
 				case OIDOID:
 				case DATEOID:
-				case FLOAT8OID:
 				case TIMEOID:
 				case TIMESTAMPOID:
 				case TIMESTAMPTZOID:

@@ -1200,7 +1200,14 @@ CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
             AND (SELECT (r.logged_at, COALESCE(r.tenant, ''), r.seq, r.entry) FROM ents r
                   WHERE NOT r.other_entry ORDER BY 1 LIMIT 1)
                 OPERATOR(pg_catalog.<) (x.logged_at, COALESCE(x.tenant, ''), x.seq, x.entry))
-     ORDER BY x.logged_at, x.tenant, x.seq, x.entry
+     -- a transaction's changes are written as one batch per tenant, dated
+     -- one after the other: a transaction's batches are ordered by its first
+     -- one, and its changes by their statements' start, so that a row moved
+     -- to another tenant and back is listed in the order of its changes, not
+     -- batch by batch (review rev47b)
+     ORDER BY CASE WHEN x.txid IS NULL THEN x.logged_at
+                   ELSE pg_catalog.min(x.logged_at) OVER (PARTITION BY x.txid) END,
+              x.txid, x.stmt_at, x.logged_at, x.tenant, x.seq, x.entry
 $$;
 COMMENT ON FUNCTION tenant_rls.audit_history(regclass, jsonb) IS
     'the audit entries of one row, oldest first (pk: the primary key as jsonb, e.g. ''{"id": 42}'')';
