@@ -12,6 +12,9 @@
 -- 4. audit_history() ordered a transaction's changes batch by batch (one
 --    batch per tenant): a row moved to another tenant and back was listed
 --    out of order.
+-- 5. (review rev47a) audit_purge() with standard_conforming_strings off
+--    dropped no partition (its pattern's backslashes were read as escapes)
+--    and recorded a purge.
 -- The tables belong to tr_cap_owner (not superuser), who writes them as
 -- tenant a; the row moved between tenants is moved by a superuser.
 --
@@ -102,6 +105,23 @@ UPDATE cap.mv SET tenant_id = 'z' WHERE id = 2;   -- a -> z
 UPDATE cap.mv SET v = 3 WHERE id = 2;             -- in z
 COMMIT;
 SELECT tenant, operation, old_row, new_row FROM tenant_rls.audit_history('cap.mv', '{"id": 2}');
+
+-- ==== 5. audit_purge() whatever standard_conforming_strings says
+SELECT tenant_rls.audit_create_partition('2001-09-15 00:00+00');
+BEGIN;
+SET LOCAL standard_conforming_strings = off;
+SET LOCAL escape_string_warning = off;
+SELECT tenant_rls.audit_purge('2001-10-01 00:00+00') AS purged;
+COMMIT;
+SELECT to_regclass('tenant_rls.audit_batch_p200109') AS dropped;
+SELECT partitions FROM tenant_rls.audit_purge_log ORDER BY purged_at DESC LIMIT 1;
+-- and the report reads its patterns as written: a function that runs
+-- dynamic SQL is told apart alike
+CREATE FUNCTION cap.dyn() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'SELECT 1'; END $$;
+SELECT tenant_rls._runs_dynamic_sql('plpgsql', prosrc) AS on_ FROM pg_proc WHERE oid = 'cap.dyn'::regproc;
+SET standard_conforming_strings = off;
+SELECT tenant_rls._runs_dynamic_sql('plpgsql', prosrc) AS off_ FROM pg_proc WHERE oid = 'cap.dyn'::regproc;
+RESET standard_conforming_strings;
 
 -- clean up
 SET client_min_messages = warning;

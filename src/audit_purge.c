@@ -281,7 +281,9 @@ record_purge_anchors(const char *srcfull, Oid *argtypes, Datum *args, int *nadde
  * whole.  The bound is printed and read back as text: under ISO and UTC
  * (with DateStyle Postgres and TimeZone Europe/Dublin it printed "IST", read
  * back as Israel time, and a partition whose range ended after "before" was
- * dropped).
+ * dropped).  The pattern has no backslash: with standard_conforming_strings
+ * off, 'TO \\(' lost it, matched nothing, and the purge dropped no partition
+ * while it recorded one that did (review rev47a).
  */
 static void
 list_purge_partitions(Oid *argtypes, Datum *args)
@@ -296,7 +298,7 @@ list_purge_partitions(Oid *argtypes, Datum *args)
 							  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid"
 							  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
 							  " WHERE i.inhparent OPERATOR(pg_catalog.=) 'tenant_rls.audit_batch'::pg_catalog.regclass"
-							  " AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')"
+							  " AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO [(]''([^'']*)''[)]')"
 							  "     ::pg_catalog.timestamptz OPERATOR(pg_catalog.<=) $1"
 							  " ORDER BY 2, 1",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)

@@ -1252,6 +1252,9 @@ REVOKE ALL ON FUNCTION tenant_rls.updated_at_attach(regclass, name) FROM PUBLIC;
 CREATE FUNCTION tenant_rls.enable_updated_at(tbl regclass, "column" name DEFAULT 'updated_at') RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    -- (its body's regular expressions are read with backslashes as written,
+    -- whatever the caller's setting: review rev47a)
+    SET standard_conforming_strings = on
     AS $$
 DECLARE
     typ regtype;

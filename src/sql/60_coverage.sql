@@ -391,6 +391,9 @@ COMMENT ON FUNCTION tenant_rls._audit_row_triggers() IS
 CREATE FUNCTION tenant_rls._runs_dynamic_sql(lang name, body text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
+    -- (its body's regular expressions are read with backslashes as written,
+    -- whatever the caller's setting: review rev47a)
+    SET standard_conforming_strings = on
     AS $$
     SELECT (lang NOT IN ('sql', 'internal', 'c')
             AND lower(body) ~ '\m(execute|spi_exec|spi_exec_query|spi_query|spi_prepare|spi_exec_prepared|spi_query_prepared|spi_execp)\M|plpy\.cursor')
@@ -409,6 +412,9 @@ COMMENT ON FUNCTION tenant_rls._runs_dynamic_sql(name, text) IS
 CREATE FUNCTION tenant_rls._body_words(body text) RETURNS SETOF text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 200
     SET search_path = pg_catalog, pg_temp
+    -- (its body's regular expressions are read with backslashes as written,
+    -- whatever the caller's setting: review rev47a)
+    SET standard_conforming_strings = on
     AS $$
     SELECT w.word
       FROM regexp_split_to_table(lower(body), '[\x01-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+') w(word)
@@ -424,6 +430,9 @@ COMMENT ON FUNCTION tenant_rls._body_words(text) IS
 CREATE FUNCTION tenant_rls._code_text(body text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
+    -- (its body's regular expressions are read with backslashes as written,
+    -- whatever the caller's setting: review rev47a)
+    SET standard_conforming_strings = on
     AS $$
     SELECT regexp_replace(regexp_replace(regexp_replace(body,
                '''(?:[^'']|'''')*''', ' ', 'g'),   -- string literals
@@ -444,6 +453,9 @@ CREATE FUNCTION tenant_rls._written_names(body text, OUT schema_name text, OUT r
     RETURNS SETOF record
     LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 4
     SET search_path = pg_catalog, pg_temp
+    -- (its body's regular expressions are read with backslashes as written,
+    -- whatever the caller's setting: review rev47a)
+    SET standard_conforming_strings = on
     AS $$
     SELECT DISTINCT
            CASE WHEN n.m[1] IS NULL THEN NULL
@@ -746,6 +758,9 @@ CREATE FUNCTION tenant_rls._findings(
     RETURNS SETOF record
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
+    -- (its body's regular expressions are read with backslashes as written,
+    -- whatever the caller's setting: review rev47a)
+    SET standard_conforming_strings = on
     -- CTE row estimates are poor: never let a nested loop over them turn quadratic
     SET enable_nestloop = off
     SET enable_mergejoin = off
@@ -4223,6 +4238,9 @@ CREATE FUNCTION tenant_rls._finding_fingerprint(code text, object text, object_k
     RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
+    -- (its body's regular expressions are read with backslashes as written,
+    -- whatever the caller's setting: review rev47a)
+    SET standard_conforming_strings = on
     AS $$
     SELECT CASE WHEN code IN ('audit_delivery_held', 'audit_delivery_stalled', 'audit_partition_missing',
                               'large_objects_present') THEN NULL
@@ -4494,6 +4512,9 @@ COMMENT ON FUNCTION tenant_rls.lint_sarif() IS 'the findings of lint() as a SARI
 CREATE FUNCTION tenant_rls.assert_coverage(min_level text DEFAULT 'error') RETURNS void
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    -- (its body's regular expressions are read with backslashes as written,
+    -- whatever the caller's setting: review rev47a)
+    SET standard_conforming_strings = on
     AS $$
 DECLARE
     max_rank integer := tenant_rls._level_rank(min_level);
