@@ -26,27 +26,27 @@ SET tenant_rls.managed_schemas = 'cap';
 
 -- ==== 1. a DEFERRABLE primary key, of a table and of a partitioned table
 SET ROLE tr_cap_owner;
-CREATE TABLE cap.orders (tenant_id text NOT NULL, id int PRIMARY KEY DEFERRABLE, status text, note text);
+CREATE TABLE cap.deferred_orders (tenant_id text NOT NULL, id int PRIMARY KEY DEFERRABLE, status text, note text);
 CREATE TABLE cap.events (tenant_id text NOT NULL, id int, day int, v text,
                          PRIMARY KEY (id, day) DEFERRABLE INITIALLY DEFERRED) PARTITION BY RANGE (day);
 CREATE TABLE cap.events_1 PARTITION OF cap.events FOR VALUES FROM (0) TO (10);
 RESET ROLE;
-SELECT tenant_rls.enable_audit('cap.orders', columns => ARRAY['status']);
+SELECT tenant_rls.enable_audit('cap.deferred_orders', columns => ARRAY['status']);
 SET ROLE tr_cap_owner;
 BEGIN;
 SELECT tenant_rls.set_tenant('a');
-INSERT INTO cap.orders VALUES ('a', 42, 'new', 'x');
-UPDATE cap.orders SET status = 'shipped';
-UPDATE cap.orders SET id = 43;
-UPDATE cap.orders SET note = 'not audited';
+INSERT INTO cap.deferred_orders VALUES ('a', 42, 'new', 'x');
+UPDATE cap.deferred_orders SET status = 'shipped';
+UPDATE cap.deferred_orders SET id = 43;
+UPDATE cap.deferred_orders SET note = 'not audited';
 INSERT INTO cap.events VALUES ('a', 1, 1, 'one');
 UPDATE cap.events SET v = 'uno';
 COMMIT;
 RESET ROLE;
 SELECT table_name, operation, row_pk, old_row, new_row FROM tenant_rls.audit_log
  WHERE schema_name = 'cap' ORDER BY seq, entry;
-SELECT tenant_rls.audit_row_key('cap.orders', '{"id": 42}') IS NOT NULL AS has_key;
-SELECT operation, row_pk FROM tenant_rls.audit_history('cap.orders', '{"id": 43}');
+SELECT tenant_rls.audit_row_key('cap.deferred_orders', '{"id": 42}') IS NOT NULL AS has_key;
+SELECT operation, row_pk FROM tenant_rls.audit_history('cap.deferred_orders', '{"id": 43}');
 SELECT operation, row_pk FROM tenant_rls.audit_history('cap.events', '{"id": 1, "day": 1}');
 
 -- ==== 2. TRUNCATE of a partitioned table, with a trigger that writes

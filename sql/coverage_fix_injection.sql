@@ -47,7 +47,8 @@ SET search_path = covfi, public;   -- the DBA's, with the application's schema
 SELECT pg_temp.apply_fix('foreign_key_resets_tenant', 'c_fk ON covfi.c') IS NOT NULL AS applied;
 RESET search_path;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'cfm';
--- the constraint is the same but for the columns its ON DELETE sets
+-- the constraint is the same but for the columns its ON DELETE sets, and its
+-- ON UPDATE CASCADE, which became NO ACTION (review rev47c)
 SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'c_fk';
 SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE code = 'foreign_key_resets_tenant' AND object LIKE '%covfi%';
 -- NOT VALID and a plain key keep their shape too

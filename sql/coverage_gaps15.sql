@@ -16,6 +16,12 @@
 -- 3. (review rev46d) tenant_table_unlogged: run in the report's order, the
 -- fix of a table that references another unlogged table failed (SET LOGGED
 -- refuses it).  Each fix now sets the tables it references logged first.
+-- 4. (review rev47c) A foreign key that pairs the tenant columns with ON
+-- UPDATE CASCADE was not reported: a tenant granted 'write' on the
+-- referenced table took a granted row over, and the cascade (which ignores
+-- row-level security) handed it the owner's referencing rows, in a table it
+-- held no grant on.  foreign_key_cascades_tenant reports it, and
+-- foreign_key_resets_tenant's fix no longer keeps ON UPDATE CASCADE.
 -- Tables belong to covg15_owner (not superuser); isolation is checked as
 -- covg15_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -104,6 +110,52 @@ SELECT object, fix FROM tenant_rls.lint() WHERE code = 'tenant_table_unlogged' A
 SELECT fix FROM tenant_rls.lint() WHERE code = 'tenant_table_unlogged' AND object ~ 'covg15' ORDER BY object \gexec
 SELECT relname, relpersistence FROM pg_class WHERE relnamespace = 'covg15'::regnamespace AND relname ~ '^(a_notes|m_lines|z_orders)$' ORDER BY 1;
 
+-- ==== 4. foreign_key_cascades_tenant: a 'write' grant on customers takes orders
+SET ROLE covg15_owner;
+CREATE TABLE covg15.customers (tenant_id text NOT NULL, id int NOT NULL, PRIMARY KEY (tenant_id, id));
+CREATE TABLE covg15.sales (tenant_id text NOT NULL, id int NOT NULL, customer_id int, secret text,
+                            PRIMARY KEY (tenant_id, id),
+                            CONSTRAINT sales_customer FOREIGN KEY (tenant_id, customer_id)
+                                REFERENCES covg15.customers (tenant_id, id) ON UPDATE CASCADE ON DELETE CASCADE DEFERRABLE);
+CREATE TABLE covg15.notes (tenant_id text, id int NOT NULL, customer_id int, PRIMARY KEY (id),
+                           CONSTRAINT notes_customer FOREIGN KEY (tenant_id, customer_id)
+                               REFERENCES covg15.customers (tenant_id, id) ON UPDATE CASCADE ON DELETE SET NULL);
+CREATE INDEX ON covg15.sales (tenant_id, customer_id);
+CREATE INDEX ON covg15.notes (tenant_id);
+GRANT SELECT, INSERT, UPDATE, DELETE ON covg15.customers, covg15.sales TO covg15_app;
+RESET ROLE;
+SET ROLE covg15_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('b');
+INSERT INTO covg15.customers VALUES ('b', 1);
+INSERT INTO covg15.sales VALUES ('b', 1, 1, 'b''s order');
+SELECT tenant_rls.grant_access('covg15.customers', 'b', 'a', 'write') IS NOT NULL AS granted;
+COMMIT;
+-- tenant a takes b's customer over (the grant allows it) ...
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+UPDATE covg15.customers SET tenant_id = 'a' WHERE tenant_id = 'b' AND id = 1;
+-- ... and the cascade hands it b's order, on which it holds no grant
+SELECT tenant_id, secret FROM covg15.sales;
+ROLLBACK;
+RESET ROLE;
+SELECT code, object, fix FROM tenant_rls.lint()
+ WHERE code IN ('foreign_key_cascades_tenant', 'foreign_key_resets_tenant') AND object ~ 'covg15' ORDER BY 1, 2;
+SELECT fix FROM tenant_rls.lint()
+ WHERE code IN ('foreign_key_cascades_tenant', 'foreign_key_resets_tenant') AND object ~ 'covg15' ORDER BY code, object \gexec
+SELECT conrelid::regclass, pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE conname IN ('sales_customer', 'notes_customer') ORDER BY 1;
+-- the same takeover now fails: the key refuses to leave b's order behind
+SET ROLE covg15_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+UPDATE covg15.customers SET tenant_id = 'a' WHERE tenant_id = 'b' AND id = 1;
+COMMIT;
+RESET ROLE;
+SELECT tenant_id, secret FROM covg15.sales;
+SELECT code, object FROM tenant_rls.lint()
+ WHERE code IN ('foreign_key_cascades_tenant', 'foreign_key_resets_tenant') AND object ~ 'covg15' ORDER BY 1, 2;
+
 -- clean up
 SET client_min_messages = warning;
 RESET tenant_rls.managed_schemas;
@@ -111,6 +163,9 @@ SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.renamed');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.parted');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.dropped');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.docs');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.sales');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.notes');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.customers');
 DROP SCHEMA covg15 CASCADE;
 DROP ROLE covg15_app;
 DROP ROLE covg15_owner;

@@ -169,6 +169,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A foreign key between two tenant tables does not pair the tenant columns, or a table that is not a tenant table references a tenant table, or a tenant table references one that is not with an ON UPDATE / ON DELETE action that changes rows: a row may reference another tenant''s row (an existence oracle), and a cascade changes another tenant''s rows.'),
     ('foreign_key_resets_tenant', 'error', 'foreign key action sets the tenant column',
      'A foreign key between tenant tables pairs the tenant columns, but its ON DELETE / ON UPDATE SET NULL or SET DEFAULT sets the tenant column too: the action ignores row-level security, so another tenant''s delete moves the rows to no tenant (readable by every tenant with global rows) or into the deleting session''s tenant (warning when SET NULL meets a NOT NULL tenant column: the delete fails).'),
+    ('foreign_key_cascades_tenant', 'error', 'foreign key cascades a change of the tenant column',
+     'A foreign key between tenant tables pairs the tenant columns with ON UPDATE CASCADE: the action ignores row-level security, so a tenant holding a ''write'' grant on the referenced table, which may set a granted row''s tenant to its own, moves the owner tenant''s referencing rows, in a table it holds no grant on, into its own tenant with it.'),
     ('user_mapping_bypasses_rls', 'error', 'user mapping logs in as a role that bypasses row-level security',
      'A user mapping of a postgres_fdw or dblink server, for PUBLIC or a login role, logs in as a superuser, a BYPASSRLS role or a role with the privileges of tenant_rls.admin_role: a foreign table of a server that points back at this database (a loopback "reporting" table), or dblink(), reads every tenant''s rows (warning when the server does not name this database).'),
     ('tenant_setting_default', 'error', 'default for the tenant setting',
@@ -3285,7 +3287,7 @@ SELECT 'foreign_key_resets_tenant',
             WHEN NOT s.tenant_notnull
             THEN 'SET NULL takes the rows out of their tenant: they belong to nobody, and with global rows (allow_global_rows()) every tenant reads them; the action ignores row-level security. '
             ELSE 'SET NULL on the tenant column fails (it is NOT NULL): deleting or updating a referenced row raises an error instead of detaching the referencing rows. ' END
-       || 'Name the columns to set, without the tenant column: ON DELETE SET NULL (customer_id) (PostgreSQL 15); an ON UPDATE action, or a MATCH FULL key, cannot name columns: use NO ACTION or CASCADE.',
+       || 'Name the columns to set, without the tenant column: ON DELETE SET NULL (customer_id) (PostgreSQL 15); an ON UPDATE action, or a MATCH FULL key, cannot name columns: use NO ACTION or RESTRICT (CASCADE carries a new tenant into the rows: foreign_key_cascades_tenant).',
        -- (none for MATCH FULL: a column list of SET NULL mixes null and
        -- non-null key values, which it refuses on every delete)
        CASE WHEN co.confupdtype NOT IN ('n', 'd') AND x.others IS NOT NULL AND co.confmatchtype <> 'f'
@@ -3295,7 +3297,8 @@ SELECT 'foreign_key_resets_tenant',
             -- rev24b)
             THEN format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I FOREIGN KEY (%s) REFERENCES %I.%I(%s)%s ON DELETE SET %s (%s)%s%s;',
                         s.qname, co.conname, co.conname, x.cols, rn.nspname, rc.relname, x.refcols,
-                        CASE co.confupdtype WHEN 'r' THEN ' ON UPDATE RESTRICT' WHEN 'c' THEN ' ON UPDATE CASCADE' ELSE '' END,
+                        -- (ON UPDATE CASCADE becomes NO ACTION: review rev47c)
+                        CASE co.confupdtype WHEN 'r' THEN ' ON UPDATE RESTRICT' ELSE '' END,
                         CASE co.confdeltype WHEN 'd' THEN 'DEFAULT' ELSE 'NULL' END, x.others,
                         CASE WHEN co.condeferrable THEN ' DEFERRABLE' ELSE '' END
                         || CASE WHEN co.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END,
@@ -3328,6 +3331,52 @@ SELECT 'foreign_key_resets_tenant',
    AND ((co.confdeltype IN ('n', 'd')
          AND (coalesce(cardinality(co.confdelsetcols), 0) = 0 OR s.tenant_attnum = ANY (co.confdelsetcols)))
         OR co.confupdtype IN ('n', 'd'))
+UNION ALL
+-- a foreign key between tenant tables that pairs the tenant columns with ON
+-- UPDATE CASCADE (review rev47c): the action ignores row-level security and
+-- copies a referenced row's new tenant into the referencing rows, so a
+-- 'write' grantee on the referenced table that takes a granted row over
+-- (which the policies allow) takes the owner tenant's referencing rows, in a
+-- table it holds no grant on, with it.  The fix keeps everything else of the
+-- key; one that foreign_key_resets_tenant reports gets its fix there.
+SELECT 'foreign_key_cascades_tenant', 'error', format('%I ON %s', co.conname, s.qname), 'constraint',
+       format('Foreign key %I from %s to %s carries a change of the tenant column %I with ON UPDATE CASCADE.',
+              co.conname, s.qname, d.qname, s.tenant_column),
+       format('The action ignores row-level security: a tenant holding a ''write'' grant on %s (grant_access(), which a tenant may give), whose UPDATE may set a granted row''s tenant to its own, moves the rows of %s that reference that row, on which it holds no grant, into its own tenant with it. Use ON UPDATE NO ACTION or RESTRICT (an application that changes the other key columns of a referenced row then updates the referencing rows itself, in the same transaction with the key DEFERRABLE INITIALLY DEFERRED).',
+              d.qname, s.qname),
+       format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I FOREIGN KEY (%s) REFERENCES %I.%I(%s)%s%s%s%s;',
+              s.qname, co.conname, co.conname, x.cols, rn.nspname, rc.relname, x.refcols,
+              CASE WHEN co.confmatchtype = 'f' THEN ' MATCH FULL' ELSE '' END,
+              CASE co.confdeltype WHEN 'r' THEN ' ON DELETE RESTRICT' WHEN 'c' THEN ' ON DELETE CASCADE'
+                                  WHEN 'n' THEN ' ON DELETE SET NULL' || x.setcols
+                                  WHEN 'd' THEN ' ON DELETE SET DEFAULT' || x.setcols ELSE '' END,
+              CASE WHEN co.condeferrable THEN ' DEFERRABLE' ELSE '' END
+              || CASE WHEN co.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END,
+              CASE WHEN co.convalidated THEN '' ELSE ' NOT VALID' END),
+       s.relid
+  FROM pg_constraint co
+  JOIN ten s ON s.relid = co.conrelid
+  JOIN ten d ON d.relid = co.confrelid
+  JOIN pg_class rc ON rc.oid = co.confrelid
+  JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+  CROSS JOIN LATERAL (
+      SELECT (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
+                FROM generate_subscripts(co.conkey, 1) k(i)
+                JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[k.i]) AS cols,
+             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
+                FROM generate_subscripts(co.confkey, 1) k(i)
+                JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = co.confkey[k.i]) AS refcols,
+             coalesce((SELECT ' (' || string_agg(quote_ident(a.attname), ', ' ORDER BY k.i) || ')'
+                         FROM generate_subscripts(co.confdelsetcols, 1) k(i)
+                         JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.confdelsetcols[k.i]),
+                      '') AS setcols) x
+ WHERE co.contype = 'f' AND co.conparentid = 0 AND co.confupdtype = 'c'
+   AND s.tenant_attnum IS NOT NULL AND d.tenant_attnum IS NOT NULL
+   AND EXISTS (SELECT 1 FROM generate_subscripts(co.conkey, 1) k
+                WHERE co.conkey[k] = s.tenant_attnum AND co.confkey[k] = d.tenant_attnum)
+   -- (a key foreign_key_resets_tenant reports: its fix there drops the CASCADE too)
+   AND NOT (co.confdeltype IN ('n', 'd')
+            AND (coalesce(cardinality(co.confdelsetcols), 0) = 0 OR s.tenant_attnum = ANY (co.confdelsetcols)))
 UNION ALL
 -- a foreign key into a tenant table from a table that is not one (no tenant
 -- column, marked global, or outside the managed schemas and the registry)
