@@ -22,6 +22,9 @@
 -- row-level security) handed it the owner's referencing rows, in a table it
 -- held no grant on.  foreign_key_cascades_tenant reports it, and
 -- foreign_key_resets_tenant's fix no longer keeps ON UPDATE CASCADE.
+-- 5. (review rev47d) tenant_rls.managed_schemas took reserved schemas: with
+-- tenant_rls (or pg_catalog) in it, lint() reported the extension's (or the
+-- catalog's) tables unprotected, with a protect() that always fails.
 -- Tables belong to covg15_owner (not superuser); isolation is checked as
 -- covg15_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -155,6 +158,16 @@ RESET ROLE;
 SELECT tenant_id, secret FROM covg15.sales;
 SELECT code, object FROM tenant_rls.lint()
  WHERE code IN ('foreign_key_cascades_tenant', 'foreign_key_resets_tenant') AND object ~ 'covg15' ORDER BY 1, 2;
+
+-- ==== 5. reserved schemas are refused in tenant_rls.managed_schemas
+SET tenant_rls.managed_schemas = 'covg15, tenant_rls';
+SET tenant_rls.managed_schemas = 'pg_catalog';
+SET tenant_rls.managed_schemas = 'covg15, information_schema';
+SHOW tenant_rls.managed_schemas;
+-- a schema merely named like one is not reserved
+SET tenant_rls.managed_schemas = 'covg15, "PG_catalog", tenant_rls_app';
+SHOW tenant_rls.managed_schemas;
+SET tenant_rls.managed_schemas = 'covg15';
 
 -- clean up
 SET client_min_messages = warning;

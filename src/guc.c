@@ -113,6 +113,7 @@ check_managed_schemas(char **newval, void **extra, GucSource source)
 {
 	char	   *rawstring;
 	List	   *namelist;
+	ListCell   *lc;
 
 	rawstring = pstrdup(*newval);
 	if (!SplitIdentifierString(rawstring, ',', &namelist))
@@ -123,9 +124,40 @@ check_managed_schemas(char **newval, void **extra, GucSource source)
 		list_free(namelist);
 		return false;
 	}
+	foreach(lc, namelist)
+	{
+		const char *name = (const char *) lfirst(lc);
+
+		/*
+		 * (review rev47d: lint() then reported the catalog's or the
+		 * extension's own tables unprotected, with a protect() that always
+		 * fails, and assert_coverage() could never pass)
+		 */
+		if (tenant_rls_is_reserved_schema(name))
+		{
+			GUC_check_errdetail("Schema \"%s\" is reserved: its tables are not tenant tables.", name);
+			GUC_check_errhint("Name your application's schemas only: pg_catalog, information_schema, the other pg_ schemas and tenant_rls hold no tenant tables.");
+			pfree(rawstring);
+			list_free(namelist);
+			return false;
+		}
+	}
 	pfree(rawstring);
 	list_free(namelist);
 	return true;
+}
+
+/*
+ * Schemas whose tables are never tenant tables: the system's (pg_catalog,
+ * information_schema, pg_toast and every other name PostgreSQL reserves with
+ * the pg_ prefix) and the extension's own.
+ */
+bool
+tenant_rls_is_reserved_schema(const char *nspname)
+{
+	return strncmp(nspname, "pg_", 3) == 0 ||
+		strcmp(nspname, "information_schema") == 0 ||
+		strcmp(nspname, TENANT_RLS_SCHEMA) == 0;
 }
 
 /* strict mode trusts a tenant set by a member of admin_role while it is one */

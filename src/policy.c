@@ -386,15 +386,6 @@ spi_getbool(int row, int col, bool *isnull)
 	return *isnull ? false : DatumGetBool(d);
 }
 
-static bool
-is_reserved_schema(const char *nspname)
-{
-	return strcmp(nspname, "pg_catalog") == 0 ||
-		strcmp(nspname, "information_schema") == 0 ||
-		strcmp(nspname, "pg_toast") == 0 ||
-		strcmp(nspname, TENANT_RLS_SCHEMA) == 0;
-}
-
 static const char *
 relkind_word(char relkind)
 {
@@ -446,7 +437,8 @@ check_table(Oid relid, const char *what, const char *suffix)
 				 errhint("Protect the tables the view reads, and create the view WITH (security_invoker = true) so that their policies apply to its users.") :
 				 errhint("Protect the ordinary or partitioned table that holds the rows.")));
 	nspname = get_namespace_name(get_rel_namespace(relid));
-	if (is_reserved_schema(nspname))
+	/* (a temporary table's schema, pg_temp_N, is refused as such below) */
+	if (tenant_rls_is_reserved_schema(nspname) && get_rel_persistence(relid) != RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot %s \"%s\"%s: it is in the reserved schema \"%s\"", what, qualname, suffix, nspname),
