@@ -379,7 +379,7 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 
 			if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_policy p"
 									  " WHERE p.polrelid OPERATOR(pg_catalog.=) $1"
-									  " AND p.polname OPERATOR(pg_catalog.~~) 'tenant\\_rls\\_%'",
+									  " AND pg_catalog.starts_with(p.polname::pg_catalog.text, 'tenant_rls_')",
 									  1, oidtype, oidarg, NULL, true, 1) != SPI_OK_SELECT)
 				elog(ERROR, "could not read pg_policy");
 			if (SPI_processed > 0)
@@ -899,12 +899,20 @@ audit_target(AuditRel *ar, AuditTarget *t)
  * The relations recorded, per statement: the transaction and the
  * statement's id (audit_context.c), or, where that is not known, its command
  * id, which a user's BEFORE TRUNCATE trigger that writes moves on: every
- * partition was then recorded again (review rev47b).  The list lives in
- * TopTransactionContext; a new transaction or statement starts it anew.
+ * partition was then recorded again (review rev47b).  The list, of every
+ * statement of the transaction (a TRUNCATE run by a trigger of another one
+ * reset it, and the outer one's partitions were recorded again: review
+ * rev47e), lives in TopTransactionContext; a new transaction starts it anew.
  */
+typedef struct TruncatedRel
+{
+	uint64		stmt;
+	Oid			relid;
+} TruncatedRel;
+
 static LocalTransactionId truncated_lxid = InvalidLocalTransactionId;
 static uint64 truncated_stmt = 0;
-static List *truncated_rels = NIL;
+static List *truncated_rels = NIL;	/* TruncatedRel *, of every statement */
 
 static bool
 truncate_recorded_above(Relation rel)
@@ -921,22 +929,30 @@ truncate_recorded_above(Relation rel)
 
 	if (stmt == 0)
 		stmt = (UINT64CONST(1) << 63) | cid;
-	if (truncated_lxid != MyProc->lxid || truncated_stmt != stmt)
+	if (truncated_lxid != MyProc->lxid)
 	{
-		/* the old list went with its transaction, or is of an older statement */
-		if (truncated_lxid == MyProc->lxid)
-			list_free(truncated_rels);
+		/* the old list went with its transaction */
 		truncated_rels = NIL;
 		truncated_lxid = MyProc->lxid;
-		truncated_stmt = stmt;
-		return false;
 	}
+	/*
+	 * (the relations of every statement of the transaction: a TRUNCATE that
+	 * a trigger of this one runs must not make this one forget its own)
+	 */
+	truncated_stmt = stmt;
 	if (!rel->rd_rel->relispartition)
 		return false;
 	foreach(lc, get_partition_ancestors(RelationGetRelid(rel)))
 	{
-		if (list_member_oid(truncated_rels, lfirst_oid(lc)))
-			return true;
+		ListCell   *lc2;
+
+		foreach(lc2, truncated_rels)
+		{
+			TruncatedRel *tr = lfirst(lc2);
+
+			if (tr->stmt == stmt && tr->relid == lfirst_oid(lc))
+				return true;
+		}
 	}
 	return false;
 }
@@ -1026,7 +1042,13 @@ audit_truncate(TriggerData *td)
 					   GetCurrentCommandId(false));
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
-	truncated_rels = lappend_oid(truncated_rels, RelationGetRelid(rel));
+	{
+		TruncatedRel *tr = palloc(sizeof(TruncatedRel));
+
+		tr->stmt = truncated_stmt;
+		tr->relid = RelationGetRelid(rel);
+		truncated_rels = lappend(truncated_rels, tr);
+	}
 	MemoryContextSwitchTo(old);
 }
 

@@ -103,7 +103,7 @@ tenant_rls_coverage_config(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
-	List	   *names = tenant_rls_managed_schema_names();
+	List	   *names = tenant_rls_managed_schema_list(true);	/* reserved names too: lint() reports them */
 	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(names), 1));
 	int			n = 0;
 	ListCell   *lc;

@@ -113,7 +113,6 @@ check_managed_schemas(char **newval, void **extra, GucSource source)
 {
 	char	   *rawstring;
 	List	   *namelist;
-	ListCell   *lc;
 
 	rawstring = pstrdup(*newval);
 	if (!SplitIdentifierString(rawstring, ',', &namelist))
@@ -123,24 +122,6 @@ check_managed_schemas(char **newval, void **extra, GucSource source)
 		pfree(rawstring);
 		list_free(namelist);
 		return false;
-	}
-	foreach(lc, namelist)
-	{
-		const char *name = (const char *) lfirst(lc);
-
-		/*
-		 * (review rev47d: lint() then reported the catalog's or the
-		 * extension's own tables unprotected, with a protect() that always
-		 * fails, and assert_coverage() could never pass)
-		 */
-		if (tenant_rls_is_reserved_schema(name))
-		{
-			GUC_check_errdetail("Schema \"%s\" is reserved: its tables are not tenant tables.", name);
-			GUC_check_errhint("Name your application's schemas only: pg_catalog, information_schema, the other pg_ schemas and tenant_rls hold no tenant tables.");
-			pfree(rawstring);
-			list_free(namelist);
-			return false;
-		}
 	}
 	pfree(rawstring);
 	list_free(namelist);
@@ -279,13 +260,35 @@ tenant_rls_define_gucs(void)
  * identifiers.  The one place that reads the setting's list.
  */
 List *
-tenant_rls_managed_schema_names(void)
+tenant_rls_managed_schema_list(bool with_reserved)
 {
 	char	   *raw = pstrdup(tenant_rls_managed_schemas ? tenant_rls_managed_schemas : "");
 	List	   *names;
+	List	   *result = NIL;
+	ListCell   *lc;
 
 	/* (cannot happen: the check hook refuses such a value) */
 	if (!SplitIdentifierString(raw, ',', &names))
 		elog(ERROR, "invalid list syntax in tenant_rls.managed_schemas");
-	return names;
+	if (with_reserved)
+		return names;
+
+	/*
+	 * A reserved schema named in the setting is left out (review rev47d:
+	 * lint() reported the catalog's or the extension's own tables
+	 * unprotected, with a protect() that always fails), and lint() reports
+	 * the name (managed_schema_missing).  Not refused by the check hook: a
+	 * value stored with ALTER DATABASE/ROLE ... SET before would be ignored
+	 * whole, and its restore would fail (review rev47e).
+	 */
+	foreach(lc, names)
+		if (!tenant_rls_is_reserved_schema((const char *) lfirst(lc)))
+			result = lappend(result, lfirst(lc));
+	return result;
+}
+
+List *
+tenant_rls_managed_schema_names(void)
+{
+	return tenant_rls_managed_schema_list(false);
 }

@@ -36,6 +36,7 @@ extern int	tenant_rls_max_grants_per_table;
 
 extern void tenant_rls_define_gucs(void);
 extern List *tenant_rls_managed_schema_names(void);
+extern List *tenant_rls_managed_schema_list(bool with_reserved);
 extern bool tenant_rls_is_reserved_schema(const char *nspname);
 extern const char *tenant_type_name(TenantType type);
 

@@ -1173,6 +1173,8 @@ CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
                e.operation, e.row_pk, e.old_row, e.new_row, b.txid, e.stmt_at, b.db_user,
                b.db_session_user, b.app_user, b.application_name, b.client_addr, b.context_tenant, e.row_count,
                b.prev_hash, b.hash,
+               -- the order of the history (below): the transaction's first batch
+               pg_catalog.min(b.logged_at) OVER (PARTITION BY b.txid) AS tx_first,
                -- (not an entry of the row: false or NULL below)
                (NOT (e.row_pk OPERATOR(pg_catalog.=) pk
                     -- an UPDATE of the key: row_pk is the old key, the new one is row_pk
@@ -1196,18 +1198,19 @@ CREATE FUNCTION tenant_rls.audit_history(tbl regclass, pk jsonb)
         -- the same key)
         -- (the row's first entry found once: looked for per TRUNCATE, the
         -- history of a table truncated 8,000 times took 4.5 s, review rev46e)
+        -- (by the order of the history: review rev47e, a TRUNCATE after the
+        -- row's INSERT in one transaction was left out when its batch, of no
+        -- tenant, was dated before the row's)
         OR (x.operation OPERATOR(pg_catalog.=) 'TRUNCATE'
-            AND (SELECT (r.logged_at, COALESCE(r.tenant, ''), r.seq, r.entry) FROM ents r
+            AND (SELECT (r.tx_first, r.txid, r.stmt_at, r.logged_at, COALESCE(r.tenant, ''), r.seq, r.entry) FROM ents r
                   WHERE NOT r.other_entry ORDER BY 1 LIMIT 1)
-                OPERATOR(pg_catalog.<) (x.logged_at, COALESCE(x.tenant, ''), x.seq, x.entry))
+                OPERATOR(pg_catalog.<) (x.tx_first, x.txid, x.stmt_at, x.logged_at, COALESCE(x.tenant, ''), x.seq, x.entry))
      -- a transaction's changes are written as one batch per tenant, dated
      -- one after the other: a transaction's batches are ordered by its first
      -- one, and its changes by their statements' start, so that a row moved
      -- to another tenant and back is listed in the order of its changes, not
      -- batch by batch (review rev47b)
-     ORDER BY CASE WHEN x.txid IS NULL THEN x.logged_at
-                   ELSE pg_catalog.min(x.logged_at) OVER (PARTITION BY x.txid) END,
-              x.txid, x.stmt_at, x.logged_at, x.tenant, x.seq, x.entry
+     ORDER BY x.tx_first, x.txid, x.stmt_at, x.logged_at, x.tenant, x.seq, x.entry
 $$;
 COMMENT ON FUNCTION tenant_rls.audit_history(regclass, jsonb) IS
     'the audit entries of one row, oldest first (pk: the primary key as jsonb, e.g. ''{"id": 42}'')';

@@ -215,8 +215,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'Deferred audit delivery was started in this database and not stopped, but its replication slot is not there (a failover to a standby, a restored base backup, a copy of the database or a dropped slot): changes committed before the slot went that were not delivered yet are not in the audit log, and audit_verify() cannot see entries that were never written.'),
     ('strict_mode_off', 'warning', 'strict mode not in force',
      'tenant_rls strict mode is off or the library is not preloaded: any session (or SQL injection) can SET app.current_tenant_id to another tenant.'),
-    ('managed_schema_missing', 'warning', 'tenant_rls.managed_schemas names no existing schema',
-     'An entry of tenant_rls.managed_schemas (as this session sees it) names no schema: a misspelling, or a mixed-case name without double quotes. The schema it was meant to name is not managed: its new tenant tables are not protected automatically and the report does not look at its tables as managed.'),
+    ('managed_schema_missing', 'warning', 'tenant_rls.managed_schemas names no existing schema, or a reserved one',
+     'An entry of tenant_rls.managed_schemas (as this session sees it) names no schema: a misspelling, or a mixed-case name without double quotes. The schema it was meant to name is not managed: its new tenant tables are not protected automatically and the report does not look at its tables as managed. An entry that names a reserved schema (pg_catalog, information_schema, another pg_ schema, tenant_rls) is left out.'),
     ('server_version_cve', 'error', 'server version with known row-security CVEs',
      'This PostgreSQL minor release has known vulnerabilities that bypass or leak through row-level security.'),
     ('table_outside_managed_schemas', 'warning', 'table with the tenant column outside the managed schemas',
@@ -1007,6 +1007,19 @@ iso AS (SELECT tr.relid FROM trusted tr WHERE tr.managed_iso
            AND NOT (pol.is_managed AND (starts_with(pol.polname, 'tenant_rls_admin')
                                         OR starts_with(pol.polname, 'tenant_rls_grant')
                                         OR starts_with(pol.polname, 'tenant_rls_global')))),
+-- the column the managed guard policies of each protected table compare
+-- (their dependencies on its columns: one column for all four), for
+-- tenant_column_missing: the registered column renamed, and perhaps its
+-- name given to another column (review rev47e).  One pass over the
+-- policies' entries of pg_depend.
+gcol AS MATERIALIZED (
+    SELECT p.polrelid AS relid, min(d.refobjsubid) AS attnum, count(DISTINCT d.refobjsubid) AS n
+      FROM pg_policy p
+      JOIN pg_depend d ON d.classid = 'pg_policy'::regclass AND d.objid = p.oid
+                      AND d.refclassid = 'pg_class'::regclass AND d.refobjid = p.polrelid
+                      AND d.refobjsubid > 0
+     WHERE starts_with(p.polname, 'tenant_rls_guard_')
+     GROUP BY p.polrelid),
 isomiss AS MATERIALIZED (
     SELECT t.relid, t.qname, t.tenant_column
       FROM ten t LEFT JOIN iso ON iso.relid = t.relid
@@ -2136,36 +2149,44 @@ UNION ALL
 -- table where it was renamed: an inherited column follows its parent's) or
 -- dropped (the policies went with it: nothing to rename back)
 SELECT 'tenant_column_missing', 'error', t.qname, 'table',
-       format('Protected table %s has no column %I, its registered tenant column.', t.qname, t.tenant_column),
-       CASE WHEN c.attname IS NOT NULL
+       CASE WHEN t.tenant_attnum IS NULL
+            THEN format('Protected table %s has no column %I, its registered tenant column.', t.qname, t.tenant_column)
+            ELSE format('Column %I of protected table %s, its registered tenant column, is not the column its tenant_rls policies compare (%I).',
+                        t.tenant_column, t.qname, c.attname) END,
+       CASE WHEN t.tenant_attnum IS NOT NULL
+            THEN format('The tenant column was renamed to %I and another column took its name: the audit trigger and this report take the tenant from that column, which no policy checks (a tenant''s changes are recorded in the chain of whichever tenant it writes there). Rename that column away, then rename %I back to %I.',
+                        c.attname, c.attname, t.tenant_column)
+            WHEN c.attname IS NOT NULL
             THEN format('Column %I, which its tenant_rls policies compare, was renamed from %I. ', c.attname, t.tenant_column)
-            ELSE '' END
-       || 'Its audit entries are recorded without a tenant (no tenant can read them), its new partitions and children cannot be protected, and this report cannot check its tenant index and foreign keys.'
-       || CASE WHEN c.attname IS NULL
-               THEN format(' Unprotect it, then protect it by the column that holds the tenant: SELECT tenant_rls.unprotect(%L); SELECT tenant_rls.protect(%L, ''...'');', t.qname, t.qname)
-               WHEN c.attinhcount > 0
-               THEN ' The column is inherited: the fix of the table it was renamed on renames it here too.'
-               ELSE '' END,
-       CASE WHEN c.attname IS NOT NULL AND c.attinhcount = 0
-            THEN format('ALTER TABLE %s RENAME COLUMN %I TO %I;', t.qname, c.attname, t.tenant_column) END,
+                 || 'Its audit entries are recorded without a tenant (no tenant can read them), its new partitions and children cannot be protected, and this report cannot check its tenant index and foreign keys.'
+                 || CASE WHEN c.attinhcount > 0
+                         THEN ' The column is inherited: the fix of the table it was renamed on renames it here too.' ELSE '' END
+            ELSE 'Its audit entries are recorded without a tenant (no tenant can read them), its new partitions and children cannot be protected, and this report cannot check its tenant index and foreign keys.'
+                 || format(' Unprotect it, then protect it by the column that holds the tenant: SELECT tenant_rls.unprotect(%L); SELECT tenant_rls.protect(%L, ''...'');', t.qname, t.qname) END,
+       CASE WHEN t.tenant_attnum IS NULL AND c.attname IS NOT NULL AND c.attinhcount = 0
+            -- (a typed table's columns are renamed through its type)
+            THEN CASE WHEN c.reloftype <> 0
+                      THEN format('ALTER TYPE %s RENAME ATTRIBUTE %I TO %I CASCADE;', c.reloftype::regtype, c.attname, t.tenant_column)
+                      ELSE format('ALTER TABLE %s RENAME COLUMN %I TO %I;', t.qname, c.attname, t.tenant_column) END END,
        t.relid
   FROM ten t
-  LEFT JOIN LATERAL (
-       SELECT a.attname, a.attinhcount
-         FROM (SELECT min(d.refobjsubid) AS attnum, count(DISTINCT d.refobjsubid) AS n
-                 FROM pg_policy p
-                 JOIN pg_depend d ON d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objid = p.oid
-                                 AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                                 AND d.refobjid = p.polrelid AND d.refobjsubid > 0
-                WHERE p.polrelid = t.relid AND p.polname = 'tenant_rls_guard_select') g
-         JOIN pg_attribute a ON a.attrelid = t.relid AND a.attnum = g.attnum AND NOT a.attisdropped
-        WHERE g.n = 1) c ON true
- WHERE t.status = 'protected' AND t.tenant_attnum IS NULL AND t.relkind <> 'f'
+  LEFT JOIN gcol g ON g.relid = t.relid AND g.n = 1
+  -- (by subqueries: a join would hash all of pg_attribute for a few rows)
+  CROSS JOIN LATERAL (
+       SELECT (SELECT a.attname FROM pg_attribute a
+                WHERE a.attrelid = t.relid AND a.attnum = g.attnum AND NOT a.attisdropped) AS attname,
+              (SELECT a.attinhcount FROM pg_attribute a
+                WHERE a.attrelid = t.relid AND a.attnum = g.attnum) AS attinhcount,
+              (SELECT rc.reloftype FROM pg_class rc WHERE rc.oid = t.relid) AS reloftype) c
+ WHERE t.status = 'protected' AND t.relkind <> 'f'
+   AND (t.tenant_attnum IS NULL OR g.attnum <> t.tenant_attnum)
 UNION ALL
 SELECT 'isolation_policy_missing', 'error', t.qname, 'table',
        format('Protected table %s has no policy that compares the tenant column %I.', t.qname, t.tenant_column),
        'No SELECT policy restricts the rows by tenant, so the table is not isolated.'
-       || CASE WHEN a.n > 0
+       || CASE WHEN tk.tenant_attnum IS NULL
+               THEN ' Its registered tenant column is missing: see tenant_column_missing first.'
+               WHEN a.n > 0
                THEN format(' The fixes of its %s finding%s put the registered policies back.',
                            a.codes, CASE WHEN a.n > 1 THEN 's' ELSE '' END)
                ELSE '' END,
@@ -2173,11 +2194,12 @@ SELECT 'isolation_policy_missing', 'error', t.qname, 'table',
        -- back, theirs are the fix: the same CREATE POLICY here too made
        -- every fix of the report, run in turn (\gexec), fail on the second
        -- (review rev46d)
-       CASE WHEN a.n IS NULL
+       CASE WHEN a.n IS NULL AND tk.tenant_attnum IS NOT NULL
             THEN format('SELECT tenant_rls.unprotect(%L); SELECT tenant_rls.protect(%L%s);', t.qname, t.qname,
                         CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END) END,
        t.relid
   FROM isomiss t CROSS JOIN cfg
+  JOIN tt tk ON tk.relid = t.relid
   LEFT JOIN (SELECT d.relid, count(*) AS n,
                     string_agg(DISTINCT CASE WHEN d.dropped THEN 'managed_policy_dropped'
                                              ELSE 'managed_policy_modified' END, ' and ') AS codes
@@ -2187,16 +2209,21 @@ SELECT 'managed_policy_dropped', 'error', format('%I ON %s', d.polname, d.qname)
        format('Managed policy %I on %s was dropped.', d.polname, d.qname),
        'The registry lists it as created by tenant_rls.protect(); it no longer exists.'
        || CASE WHEN t.tenant_attnum IS NULL
-               THEN format(' Its registered tenant column %I is gone too (tenant_column_missing), so the registered definition cannot be created again.', t.tenant_column)
+               THEN format(' Its registered tenant column %I is missing (tenant_column_missing): the registered definition names it, so it is given back once the column is.', t.tenant_column)
                ELSE '' END,
        CASE WHEN t.tenant_attnum IS NOT NULL THEN d.fix END, d.relid
   FROM mpdiff d JOIN tt t ON t.relid = d.relid WHERE d.dropped
 UNION ALL
 SELECT 'managed_policy_modified', 'error', format('%I ON %s', d.polname, d.qname), 'policy',
        format('Managed policy %I on %s differs from its registered definition.', d.polname, d.qname),
-       format('Changed: %s.', array_to_string(d.diffs, ', ')),
-       d.fix, d.relid
-  FROM mpdiff d WHERE NOT d.dropped
+       format('Changed: %s.', array_to_string(d.diffs, ', '))
+       || CASE WHEN t.tenant_attnum IS NULL
+               THEN format(' Its registered tenant column %I is missing (tenant_column_missing): the registered definition names it, so it is given back once the column is.', t.tenant_column)
+               ELSE '' END,
+       -- (withheld while the tenant column is missing: the ALTER POLICY
+       -- names it, and failed, review rev47e)
+       CASE WHEN t.tenant_attnum IS NOT NULL THEN d.fix END, d.relid
+  FROM mpdiff d JOIN tt t ON t.relid = d.relid WHERE NOT d.dropped
 UNION ALL
 SELECT 'extra_permissive_policy', CASE WHEN g.relid IS NULL THEN 'error' ELSE 'warning' END,
        format('%I ON %s', p.polname, p.qname), 'policy',
@@ -3374,9 +3401,12 @@ SELECT 'foreign_key_cascades_tenant', 'error', format('%I ON %s', co.conname, s.
    AND s.tenant_attnum IS NOT NULL AND d.tenant_attnum IS NOT NULL
    AND EXISTS (SELECT 1 FROM generate_subscripts(co.conkey, 1) k
                 WHERE co.conkey[k] = s.tenant_attnum AND co.confkey[k] = d.tenant_attnum)
-   -- (a key foreign_key_resets_tenant reports: its fix there drops the CASCADE too)
+   -- (a key foreign_key_resets_tenant reports with a fix: that fix drops the
+   -- CASCADE too; one it gives none, MATCH FULL or the tenant column alone,
+   -- is reported here: review rev47e)
    AND NOT (co.confdeltype IN ('n', 'd')
-            AND (coalesce(cardinality(co.confdelsetcols), 0) = 0 OR s.tenant_attnum = ANY (co.confdelsetcols)))
+            AND (coalesce(cardinality(co.confdelsetcols), 0) = 0 OR s.tenant_attnum = ANY (co.confdelsetcols))
+            AND co.confmatchtype <> 'f' AND cardinality(co.conkey) > 1)
 UNION ALL
 -- a foreign key into a tenant table from a table that is not one (no tenant
 -- column, marked global, or outside the managed schemas and the registry)
@@ -4025,27 +4055,37 @@ UNION ALL
 -- an UNLOGGED tenant table: emptied by a crash, absent on standbys
 SELECT 'tenant_table_unlogged', 'warning', t.qname, 'table',
        format('Tenant table %s is UNLOGGED.', t.qname),
-       'An unlogged table is emptied after a crash while the audit log keeps the changes of its rows (audit_history() shows rows that no longer exist), a standby does not have its rows (a failover loses every tenant''s rows of it), and publications do not replicate it.',
-       -- the unlogged tables it references first, the farthest first: SET
-       -- LOGGED refuses a table that references an unlogged one, and run in
-       -- the report's order (by name) the fixes failed (review rev46d); SET
-       -- LOGGED of a table already logged does nothing
-       (SELECT string_agg(format('ALTER TABLE %s SET LOGGED;', r.q), ' ' ORDER BY r.depth DESC, r.q)
-          FROM (SELECT u.q, max(u.depth) AS depth
-                  FROM (WITH RECURSIVE refs(relid, depth, path) AS (
-                            SELECT t.relid, 0, ARRAY[t.relid]
-                            UNION ALL
-                            SELECT co.confrelid, refs.depth + 1, refs.path || co.confrelid
-                              FROM refs
-                              JOIN pg_constraint co ON co.conrelid = refs.relid AND co.contype = 'f'
-                              JOIN pg_class rc ON rc.oid = co.confrelid AND rc.relpersistence = 'u'
-                             WHERE co.confrelid <> ALL (refs.path) AND refs.depth < 100)
-                        SELECT format('%I.%I', rn.nspname, rc.relname) AS q, refs.depth
-                          FROM refs JOIN pg_class rc ON rc.oid = refs.relid
-                          JOIN pg_namespace rn ON rn.oid = rc.relnamespace) u
-                 GROUP BY u.q) r),
+       'An unlogged table is emptied after a crash while the audit log keeps the changes of its rows (audit_history() shows rows that no longer exist), a standby does not have its rows (a failover loses every tenant''s rows of it), and publications do not replicate it.'
+       || CASE WHEN f.cycle
+               THEN ' Its foreign keys reach a cycle of unlogged tables, which SET LOGGED refuses in any order: drop one of the keys, set the tables logged, and add the key back.'
+               ELSE '' END,
+       CASE WHEN NOT f.cycle THEN f.sql END,
        t.relid
   FROM ten t JOIN pg_class c ON c.oid = t.relid
+  -- the unlogged tables it references first, the farthest first: SET LOGGED
+  -- refuses a table that references an unlogged one, and run in the
+  -- report's order (by name) the fixes failed (review rev46d); SET LOGGED of
+  -- a table already logged does nothing.  No fix through a cycle of
+  -- unlogged tables (review rev47e: each fix set the other logged first,
+  -- which failed); a table's key to itself is no cycle (SET LOGGED skips it)
+  CROSS JOIN LATERAL (
+       SELECT coalesce(bool_or(r.cycle), false) AS cycle,
+              string_agg(format('ALTER TABLE %s SET LOGGED;', r.q), ' ' ORDER BY r.depth DESC, r.q)
+                  FILTER (WHERE NOT r.cycle) AS sql
+         FROM (SELECT u.q, max(u.depth) AS depth, bool_or(u.cycle) AS cycle
+                 FROM (WITH RECURSIVE refs(relid, depth, path, cycle) AS (
+                           SELECT t.relid, 0, ARRAY[t.relid], false
+                           UNION ALL
+                           SELECT co.confrelid, refs.depth + 1, refs.path || co.confrelid,
+                                  co.confrelid = ANY (refs.path)
+                             FROM refs
+                             JOIN pg_constraint co ON co.conrelid = refs.relid AND co.contype = 'f'
+                             JOIN pg_class rc ON rc.oid = co.confrelid AND rc.relpersistence = 'u'
+                            WHERE NOT refs.cycle AND co.confrelid <> refs.relid AND refs.depth < 100)
+                       SELECT format('%I.%I', rn.nspname, rc.relname) AS q, refs.depth, refs.cycle
+                         FROM refs JOIN pg_class rc ON rc.oid = refs.relid
+                         JOIN pg_namespace rn ON rn.oid = rc.relnamespace) u
+                GROUP BY u.q) r) f
  WHERE c.relpersistence = 'u'
 UNION ALL
 -- the log's partition of this month or the next missing while some table is
@@ -4206,6 +4246,15 @@ SELECT 'managed_schema_missing', 'warning', m.name, 'setting',
        NULL, NULL::oid
   FROM tenant_rls._coverage_config() c CROSS JOIN LATERAL unnest(c.managed_schemas) AS m(name)
  WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.name)
+UNION ALL
+-- a reserved schema named in the setting, which is left out (review rev47d)
+SELECT 'managed_schema_missing', 'warning', m.name, 'setting',
+       format('tenant_rls.managed_schemas names %s, a reserved schema, which is left out.', quote_ident(m.name)),
+       'The tables of pg_catalog, information_schema, the other pg_ schemas and tenant_rls are not tenant tables: tenant_rls neither protects nor reports them. Take the name out of the setting where it is stored (ALTER DATABASE ... SET tenant_rls.managed_schemas, ALTER SYSTEM or the configuration file).',
+       NULL, NULL::oid
+  FROM tenant_rls._coverage_config() c CROSS JOIN LATERAL unnest(c.managed_schemas) AS m(name)
+ WHERE EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.name)
+   AND (starts_with(m.name, 'pg_') OR m.name IN ('information_schema', 'tenant_rls'))
 UNION ALL
 SELECT 'server_version_cve', 'error', 'server', 'server',
        format('PostgreSQL %s has known row-security vulnerabilities.', current_setting('server_version')),
