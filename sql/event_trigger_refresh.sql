@@ -9,6 +9,17 @@
 -- (2) A global table's registry row outlived the table when it became a view
 -- (CREATE RULE "_RETURN") and was dropped as one: a tenant table created
 -- later under the name was taken for the global table and left unprotected.
+-- (3) Review rev47g: below a refresh, an ALTER TABLE passed as one "on a
+-- temporary table" when its unqualified name, resolved again with the
+-- event trigger's search_path (pg_catalog, pg_temp), found a temporary
+-- table of that name: the owner's function turned off a protected table's
+-- row-level security, or created an unprotected tenant table with CREATE
+-- TABLE AS, behind a temporary table named like it; and ALTER TABLE ...
+-- INHERIT put a temporary table below a protected one.  Only the statement
+-- says now whether its table is temporary, and only ADD COLUMN (which
+-- REFRESH ... CONCURRENTLY runs) passes on one.
+-- (4) Review rev47g: ALTER TABLE ... NO INHERIT re-rooted a grandchild in
+-- the registry, but backends kept the old root's grants for it cached.
 -- Tables belong to tr_owner (not superuser); isolation is checked as tr_app:
 -- not superuser, not BYPASSRLS, not the owner.
 --
@@ -153,6 +164,74 @@ SET ROLE tr_owner;
 CREATE TABLE public.etf_ledger (id int, tenant_id text NOT NULL);
 RESET ROLE;
 SELECT * FROM pg_temp.etf_state() WHERE tbl = 'public.etf_ledger';
+
+-- ==== (3) a temporary table named like the protected one
+SET ROLE tr_owner;
+CREATE TEMP TABLE etf_docs (x int);
+CREATE FUNCTION public.etf_tmpddl(cmd text) RETURNS int LANGUAGE plpgsql SET search_path = public, pg_temp
+    AS $$ BEGIN EXECUTE cmd; RETURN 1; END $$;
+CREATE MATERIALIZED VIEW public.etf_mv3 AS
+    SELECT public.etf_tmpddl('ALTER TABLE etf_docs DISABLE ROW LEVEL SECURITY, NO FORCE ROW LEVEL SECURITY') AS x WITH NO DATA;
+REFRESH MATERIALIZED VIEW public.etf_mv3;
+DROP MATERIALIZED VIEW public.etf_mv3;
+CREATE TEMP TABLE etf_newt (x int);
+CREATE MATERIALIZED VIEW public.etf_mv3 AS
+    SELECT public.etf_tmpddl('CREATE TABLE etf_newt AS SELECT 1 AS id, ''a''::text AS tenant_id') AS x WITH NO DATA;
+REFRESH MATERIALIZED VIEW public.etf_mv3;
+DROP MATERIALIZED VIEW public.etf_mv3;
+-- INHERIT on a temporary table reaches a permanent one
+CREATE TEMP TABLE etf_tmpkid (id int NOT NULL, tenant_id text NOT NULL, v text);
+CREATE MATERIALIZED VIEW public.etf_mv3 AS
+    SELECT public.etf_tmpddl('ALTER TABLE pg_temp.etf_tmpkid INHERIT public.etf_docs') AS x WITH NO DATA;
+REFRESH MATERIALIZED VIEW public.etf_mv3;
+DROP MATERIALIZED VIEW public.etf_mv3;
+-- what REFRESH ... CONCURRENTLY runs itself still passes
+CREATE MATERIALIZED VIEW public.etf_mv3 AS SELECT id FROM public.etf_docs;
+CREATE UNIQUE INDEX ON public.etf_mv3 (id);
+REFRESH MATERIALIZED VIEW CONCURRENTLY public.etf_mv3;
+DROP MATERIALIZED VIEW public.etf_mv3;
+DROP FUNCTION public.etf_tmpddl(text);
+DROP TABLE pg_temp.etf_docs, pg_temp.etf_newt, pg_temp.etf_tmpkid;
+RESET ROLE;
+SELECT * FROM pg_temp.etf_state() WHERE tbl IN ('public.etf_docs', 'public.etf_newt');
+SELECT to_regclass('public.etf_newt') AS newt;
+SET ROLE tr_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+SELECT id, v FROM public.etf_docs ORDER BY id;
+COMMIT;
+RESET ROLE;
+
+-- ==== (4) NO INHERIT: the grandchild leaves the old root's grants, in this
+-- backend too
+SET ROLE tr_owner;
+CREATE TABLE public.etf_gp (id int, tenant_id text NOT NULL);
+CREATE TABLE public.etf_gc () INHERITS (public.etf_gp);
+CREATE TABLE public.etf_ggc () INHERITS (public.etf_gc);
+GRANT SELECT ON public.etf_gp, public.etf_gc, public.etf_ggc TO tr_app;
+RESET ROLE;
+INSERT INTO public.etf_ggc VALUES (1, 'a'), (2, 'b');
+SET ROLE tr_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a');
+SELECT tenant_rls.grant_access('public.etf_gp', 'a', 'b', 'read') IS NOT NULL AS granted;
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('b');
+SELECT id, tenant_id FROM public.etf_ggc ORDER BY id;
+COMMIT;
+RESET ROLE;
+SET ROLE tr_owner;
+ALTER TABLE public.etf_gc NO INHERIT public.etf_gp;
+RESET ROLE;
+SET ROLE tr_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('b');
+SELECT id, tenant_id FROM public.etf_ggc ORDER BY id;
+COMMIT;
+RESET ROLE;
+SELECT count(tenant_rls.unprotect(t)) > 0 AS unprotected FROM (VALUES ('public.etf_gp'::regclass), ('public.etf_gc')) v(t);
+DROP TABLE public.etf_ggc, public.etf_gc, public.etf_gp;
 
 -- clean up
 SET client_min_messages = warning;

@@ -116,6 +116,7 @@
 #include "utils/fmgroids.h"
 #include "utils/json.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rls.h"
@@ -2080,6 +2081,16 @@ registry_forget_parent(Oid relid)
 		Oid			top = lfirst_oid(lc);
 		ListCell   *ch;
 
+		/*
+		 * The grants that cover them changed (those of their new root), but
+		 * nothing in the catalog of a table below top did: drop what the
+		 * backends cached of them (review rev47g: NO INHERIT left a
+		 * grandchild covered by the old root's grants in every backend that
+		 * had read them).
+		 */
+		foreach(ch, find_all_inheritors(top, NoLock, NULL))
+			CacheInvalidateRelcacheByRelid(lfirst_oid(ch));
+
 		foreach(ch, find_inheritance_children(top, NoLock))
 		{
 			if (list_member_oid(left, lfirst_oid(ch)))
@@ -2768,14 +2779,25 @@ refresh_ends(void)
 static bool
 temp_relation(RangeVar *rv)
 {
-	Oid			relid;
+	Oid			nsp;
 
+	/*
+	 * From the statement alone: resolving an unqualified name again here,
+	 * with this function's search_path (pg_catalog, pg_temp), found a
+	 * temporary table of the same name instead of the permanent table the
+	 * statement changed (review rev47g).  REFRESH ... CONCURRENTLY names its
+	 * temporary tables with their schema.
+	 */
 	if (rv == NULL)
 		return false;
 	if (rv->relpersistence == RELPERSISTENCE_TEMP)
 		return true;
-	relid = RangeVarGetRelid(rv, NoLock, true);
-	return OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP;
+	if (rv->schemaname == NULL)
+		return false;
+	if (strcmp(rv->schemaname, "pg_temp") == 0)
+		return true;
+	nsp = get_namespace_oid(rv->schemaname, true);
+	return OidIsValid(nsp) && isAnyTempNamespace(nsp);
 }
 
 /* DDL below a refresh: refused unless the event triggers need not see it */
@@ -2800,8 +2822,22 @@ check_ddl_below_refresh(EventTriggerData *trigdata)
 				return;
 			break;
 		case T_AlterTableStmt:
-			if (temp_relation(((AlterTableStmt *) stmt)->relation))
-				return;
+			{
+				AlterTableStmt *at = (AlterTableStmt *) stmt;
+				ListCell   *lc;
+				bool		reaches_other = false;
+
+				/* (INHERIT reaches a permanent table: review rev47g) */
+				foreach(lc, at->cmds)
+				{
+					AlterTableCmd *c = (AlterTableCmd *) lfirst(lc);
+
+					if (IsA(c, AlterTableCmd) && c->subtype != AT_AddColumn)
+						reaches_other = true;
+				}
+				if (!reaches_other && temp_relation(at->relation))
+					return;
+			}
 			break;
 		default:
 			break;

@@ -1499,7 +1499,18 @@ sdsrv AS MATERIALIZED (
      WHERE c.kind = 'f'),
 -- column privileges (pg_attribute.attacl), few
 colacl AS MATERIALIZED (SELECT * FROM tenant_rls._column_acls()),
-logins AS (SELECT r.oid, r.rolname, r.rolcreaterole FROM pg_roles r WHERE r.rolcanlogin AND NOT r.rolsuper),
+-- rolcreaterole: CREATEROLE of its own, or of a role it can SET ROLE to
+-- (review rev47f: a member of a NOLOGIN role with CREATEROLE granted itself
+-- a BYPASSRLS role after SET ROLE, and nothing was reported); crvia: that
+-- role (NULL: its own)
+logins AS MATERIALIZED (
+    SELECT r.oid, r.rolname, r.rolcreaterole OR cv.oid IS NOT NULL AS rolcreaterole,
+           CASE WHEN NOT r.rolcreaterole THEN cv.oid END AS crvia
+      FROM pg_roles r
+      LEFT JOIN LATERAL (SELECT c.oid FROM pg_roles c
+                          WHERE c.rolcreaterole AND c.oid <> r.oid AND pg_has_role(r.oid, c.oid, 'MEMBER')
+                          ORDER BY c.rolname LIMIT 1) cv ON true
+     WHERE r.rolcanlogin AND NOT r.rolsuper),
 -- application roles: login roles that hold (through membership too, or as
 -- PUBLIC) a privilege to read or change some tenant table; one pass over the
 -- tables' ACLs, then the few distinct grantees
@@ -2704,17 +2715,23 @@ SELECT 'materialized_view_over_tenant_table', 'error', m.vname, 'materialized vi
  WHERE (m.dyn_text OR m.dyn_call) AND (r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL)
 UNION ALL
 SELECT 'security_definer_reads_tenant_table',
-       CASE WHEN r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL OR x.unprotected THEN 'error' ELSE 'warning' END,
+       CASE WHEN r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL OR x.unprotected OR tr.tables IS NOT NULL
+                 OR x.oid IS NULL
+            THEN 'error' ELSE 'warning' END,
        s.ident, 'function',
        CASE WHEN x.oid IS NOT NULL
             THEN format('SECURITY DEFINER function %s reads tenant table(s) %s.', s.ident, x.tables)
-            ELSE format('SECURITY DEFINER function %s runs dynamic SQL (EXECUTE, query_to_xml() and the like) as a role that bypasses row-level security: it can read any tenant table.', s.ident) END,
+            WHEN r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL
+            THEN format('SECURITY DEFINER function %s runs dynamic SQL (EXECUTE, query_to_xml() and the like) as a role that bypasses row-level security: it can read any tenant table.', s.ident)
+            ELSE format('SECURITY DEFINER function %s runs dynamic SQL (EXECUTE, query_to_xml() and the like) as the owner of tenant tables: it can truncate them, or undo their isolation (tenant_rls.unprotect(), grant_access()).', s.ident) END,
        format('It runs as its owner %s%s.', quote_ident(r.rolname),
               CASE WHEN r.rolsuper OR r.rolbypassrls THEN ', who bypasses row-level security: callers see every tenant''s rows'
                    WHEN adm.name IS NOT NULL
                    THEN format(', who has the privileges of %s, the tenant_rls admin role: the policies let it read and change every tenant''s rows, and so may every caller', adm.name)
                    WHEN x.unprotected
                    THEN '; no row-level security policy limits what it reads of ' || x.unprotected_tables
+                   WHEN tr.tables IS NOT NULL
+                   THEN '; it truncates ' || tr.tables || ', which row-level security does not limit: any caller empties every tenant''s rows'
                    ELSE '; the owner''s rights, not the caller''s, decide what it may read and change' END),
        format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
   FROM sdf s
@@ -2728,13 +2745,22 @@ SELECT 'security_definer_reads_tenant_table',
   -- tenant tables (inside the function current_user is the owner)
   LEFT JOIN LATERAL (SELECT min(quote_ident(a.rolname)) AS name FROM admins a
                       WHERE pg_has_role(r.oid, a.oid, 'USAGE')) adm ON true
+  -- the tenant tables it TRUNCATEs (review rev47f: a warning, "the guard
+  -- still applies", while TRUNCATE ignores row-level security; a TRUNCATE
+  -- grant on the table is an error)
+  LEFT JOIN LATERAL (SELECT string_agg(DISTINCT t.qname, ', ') AS tables
+                       FROM tenant_rls._written_names(s.rawsrc) w
+                       JOIN ten t ON t.table_name = w.rel_name AND (w.schema_name IS NULL OR t.schema_name = w.schema_name)
+                      WHERE x.oid IS NOT NULL AND w.verb = 'truncate') tr ON true
  -- names built at run time are not in the body: a function that runs
  -- dynamic SQL as a role that bypasses row-level security is reported too
  -- (also through a function it calls: it runs with the same rights)
  WHERE x.oid IS NOT NULL
     OR ((s.dynamic OR EXISTS (SELECT 1 FROM callee0 c JOIN cdynup d ON d.fid = c.fid
                                WHERE c.kind = 'f' AND c.caller = s.oid))
-        AND (r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL))
+        -- (or owns tenant tables, a member of their owner: review rev47f)
+        AND (r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL
+             OR EXISTS (SELECT 1 FROM owners o WHERE pg_has_role(r.oid, o.owner, 'MEMBER'))))
 UNION ALL
 -- a SECURITY DEFINER function whose owner may undo isolation (a superuser,
 -- the owner of tenant tables or a member of one, a member of
@@ -2845,7 +2871,7 @@ SELECT 'security_definer_search_path', 'error', s.ident, 'function',
               quote_ident(r.rolname), x.why, x.who,
               CASE WHEN x.sp IS NULL THEN 'it has no search_path of its own (names resolve through the caller''s);'
                    ELSE format('its search_path is %s;', CASE WHEN x.sp = '' THEN '''''' ELSE x.sp END) END),
-       format('ALTER FUNCTION %s SET search_path = %s;', s.ident,
+       format('ALTER ROUTINE %s SET search_path = %s;', s.ident,  -- (a procedure too: review rev47f)
               CASE WHEN x.sp IS NULL THEN quote_ident(x.nsp) || ', pg_temp'
                    WHEN x.rest = '' THEN 'pg_temp'
                    ELSE x.rest || ', pg_temp' END), NULL::oid
@@ -2930,7 +2956,9 @@ UNION ALL
 -- the fix revokes a direct membership (an indirect one: the detail says
 -- through which role)
 SELECT CASE WHEN b.rolsuper THEN 'role_superuser_login' ELSE 'role_bypassrls' END,
-       CASE WHEN b.rolsuper THEN 'warning' ELSE 'error' END,
+       -- (an application role that can become a superuser: an error, as a
+       -- membership in a BYPASSRLS role is; review rev47f)
+       CASE WHEN b.rolsuper AND NOT EXISTS (SELECT 1 FROM approles a WHERE a.oid = r.oid) THEN 'warning' ELSE 'error' END,
        quote_ident(r.rolname), 'role',
        format('Login role %s can SET ROLE to %s, which %s%s.', quote_ident(r.rolname), quote_ident(b.rolname),
               CASE WHEN b.rolsuper THEN 'is a superuser' ELSE 'has BYPASSRLS' END,
@@ -2940,13 +2968,15 @@ SELECT CASE WHEN b.rolsuper THEN 'role_superuser_login' ELSE 'role_bypassrls' EN
               quote_ident(b.rolname),
               CASE WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER') THEN ''
                    WHEN m.roleid IS NULL THEN ' (it is an indirect member: revoke the membership that leads to it)' ELSE '' END),
-       CASE WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER') THEN format('ALTER ROLE %I NOCREATEROLE;', r.rolname)
+       CASE WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER') AND lc.crvia IS NULL THEN format('ALTER ROLE %I NOCREATEROLE;', r.rolname)
+            WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER') THEN NULL
             WHEN m.roleid IS NOT NULL THEN format('REVOKE %I FROM %I;', b.rolname, r.rolname) END, NULL::oid
   FROM pg_roles r
-  -- in PostgreSQL 15 every member may SET ROLE, and a CREATEROLE role can
-  -- GRANT itself any role that is not a superuser
+  JOIN logins lc ON lc.oid = r.oid
+  -- in PostgreSQL 15 every member may SET ROLE, and a CREATEROLE role (or a
+  -- member of one) can GRANT itself any role that is not a superuser
   JOIN pg_roles b ON b.oid <> r.oid AND (b.rolbypassrls OR b.rolsuper)
-                 AND (pg_has_role(r.oid, b.oid, 'MEMBER') OR (r.rolcreaterole AND NOT b.rolsuper))
+                 AND (pg_has_role(r.oid, b.oid, 'MEMBER') OR (lc.rolcreaterole AND NOT b.rolsuper))
   LEFT JOIN pg_auth_members m ON m.member = r.oid AND m.roleid = b.oid
  WHERE r.rolcanlogin AND NOT r.rolsuper AND NOT r.rolbypassrls
 UNION ALL
@@ -2955,9 +2985,13 @@ UNION ALL
 -- through that too; the predefined roles and the admin role are named here
 -- only, once per role)
 SELECT 'role_createrole', 'error', quote_ident(l.rolname), 'role',
-       format('Login role %s has CREATEROLE.', quote_ident(l.rolname)),
+       CASE WHEN l.crvia IS NULL THEN format('Login role %s has CREATEROLE.', quote_ident(l.rolname))
+            ELSE format('Login role %s can SET ROLE to %s, which has CREATEROLE.', quote_ident(l.rolname),
+                        quote_ident(pg_get_userbyid(l.crvia))) END,
        'In PostgreSQL 15 a role with CREATEROLE can grant itself any role that is not a superuser: pg_read_server_files (it reads tenant_rls.signing_key from the configuration and signs tokens for any tenant), pg_write_all_data (an INSERT into tenant_rls.tenant_grant gives its tenant another tenant''s rows), the role tenant_rls.admin_role names (or create that role if it does not exist yet), any BYPASSRLS role and the owners of tenant tables. Keep CREATEROLE for administrators who never log in for tenants, and accept the finding for them.',
-       format('ALTER ROLE %I NOCREATEROLE;', l.rolname), NULL::oid
+       CASE WHEN l.crvia IS NULL THEN format('ALTER ROLE %I NOCREATEROLE;', l.rolname)
+            WHEN EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = l.oid AND m.roleid = l.crvia)
+            THEN format('REVOKE %I FROM %I;', pg_get_userbyid(l.crvia), l.rolname) END, NULL::oid
   FROM logins l WHERE l.rolcreaterole
 UNION ALL
 SELECT 'role_superuser_login', 'warning', quote_ident(r.rolname), 'role',
@@ -2983,7 +3017,7 @@ SELECT 'role_owns_tenant_table',
        format('The owner of a tenant table can undo its isolation with one call that the drift guard does not refuse: tenant_rls.unprotect(), or tenant_rls.grant_access() of another tenant''s rows to its own tenant; it can also attach triggers that see every tenant''s rows. Log in as a role that does not own tenant tables (the owner role NOLOGIN). Tables: %s%s.',
               array_to_string((array_agg(t.qname ORDER BY t.qname))[1:10], ', '),
               CASE WHEN count(*) > 10 THEN format(' and %s more', count(*) - 10) ELSE '' END),
-       CASE WHEN NOT bool_or(pg_has_role(l.oid, t.owner, 'MEMBER'))
+       CASE WHEN NOT bool_or(pg_has_role(l.oid, t.owner, 'MEMBER')) AND l.crvia IS NULL
             THEN format('ALTER ROLE %I NOCREATEROLE;', l.rolname) END, NULL::oid
   FROM logins l
   -- MEMBER, not USAGE: a NOINHERIT member still becomes the owner by SET
@@ -2991,7 +3025,7 @@ SELECT 'role_owns_tenant_table',
   -- is not a superuser
   JOIN owners o ON pg_has_role(l.oid, o.owner, 'MEMBER') OR (l.rolcreaterole AND NOT o.owner_super)
   JOIN ten t ON t.owner = o.owner
- GROUP BY l.oid, l.rolname
+ GROUP BY l.oid, l.rolname, l.crvia
 UNION ALL
 -- REPLICATION: its own, or of a role it can SET ROLE to (the SQL functions
 -- of logical decoding check the current role); an application role (it has
@@ -3895,6 +3929,45 @@ SELECT 'extension_privilege',
                array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) AS privs,
                bool_or(a.is_grantable) AS grantable
           FROM xacl a GROUP BY a.oid, a.relname, a.relkind, a.grantee) y
+UNION ALL
+-- a view, materialized view or rule over the extension's own tables
+-- (tenant_grant, the registry, the audit log, ...), of an owner who may
+-- read or change them, that another role may use (review rev47f: a
+-- superuser's writable view over tenant_grant let a tenant grant itself
+-- another tenant's rows; a rule's action ran as the superuser).  Views over
+-- the audit log are view_not_security_invoker's; their rules are here.
+SELECT 'extension_privilege', 'error', x.obj, CASE WHEN x.rulename = '_RETURN' THEN 'view' ELSE 'rule' END,
+       format('%s %s of %s %s the extension''s table(s) %s with its owner''s rights, and %s may use it.',
+              CASE WHEN x.rulename <> '_RETURN' THEN 'Rule' WHEN x.relkind = 'm' THEN 'Materialized view' ELSE 'View' END,
+              x.obj, quote_ident(pg_get_userbyid(x.relowner)),
+              CASE WHEN x.rulename = '_RETURN' THEN 'reads' ELSE 'acts on' END, x.tables, x.users),
+       'The extension''s tables decide who sees what: a write to tenant_grant grants a tenant another tenant''s rows, the registry and audit_config decide what is protected and audited, and the audit log holds every tenant''s entries. Through this object its users reach them with the owner''s rights.',
+       CASE WHEN x.rulename <> '_RETURN' THEN format('DROP RULE %I ON %s;', x.rulename, x.rel)
+            WHEN x.relkind = 'v' THEN format('ALTER VIEW %s SET (security_invoker = true);', x.rel) END,
+       NULL::oid
+  FROM (SELECT rw.rulename, v.relkind, v.relowner, format('%I.%I', vn.nspname, v.relname) AS rel,
+               CASE WHEN rw.rulename = '_RETURN' THEN format('%I.%I', vn.nspname, v.relname)
+                    ELSE format('%I ON %I.%I', rw.rulename, vn.nspname, v.relname) END AS obj,
+               string_agg(DISTINCT format('tenant_rls.%I', b.relname), ', ') AS tables,
+               (SELECT string_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END, ', ')
+                  FROM aclexplode(v.relacl) a
+                  LEFT JOIN pg_roles g ON g.oid = a.grantee
+                 WHERE a.grantee <> v.relowner AND NOT coalesce(g.rolsuper, false)
+                   AND (a.grantee = 0 OR NOT pg_has_role(a.grantee, v.relowner, 'MEMBER'))) AS users
+          FROM rdep rw
+          JOIN pg_class b ON b.oid = rw.base AND b.relnamespace = 'tenant_rls'::regnamespace AND b.relkind IN ('r', 'p')
+          JOIN pg_class v ON v.oid = rw.ev_class AND v.relnamespace <> 'tenant_rls'::regnamespace
+          JOIN pg_namespace vn ON vn.oid = v.relnamespace
+          JOIN pg_roles o ON o.oid = v.relowner
+         WHERE (o.rolsuper OR pg_has_role(o.oid, b.relowner, 'MEMBER')
+                OR pg_has_role(o.oid, 'pg_write_all_data', 'USAGE') OR pg_has_role(o.oid, 'pg_read_all_data', 'USAGE'))
+           -- a view of the caller's rights, or one over the audit log (above)
+           AND NOT (rw.rulename = '_RETURN'
+                    AND (coalesce(v.reloptions::text[] && ARRAY['security_invoker=true', 'security_invoker=on', 'security_invoker=1'], false)
+                         OR b.relname = 'audit_batch'
+                         OR b.oid IN (SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = to_regclass('tenant_rls.audit_batch'))))
+         GROUP BY rw.ruleid, rw.rulename, v.oid, v.relkind, v.relowner, v.relacl, vn.nspname, v.relname) x
+ WHERE x.users IS NOT NULL
 UNION ALL
 -- a partition of the audit log owned by another role than the log (review
 -- rev40f: a superuser's partitions went to a login role with REASSIGN OWNED)
