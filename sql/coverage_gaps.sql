@@ -113,7 +113,7 @@ CREATE FUNCTION covg.sd_dynamic(t text) RETURNS bigint LANGUAGE plpgsql SECURITY
     AS $$ DECLARE n bigint; BEGIN EXECUTE format('SELECT count(*) FROM covg.%I', t) INTO n; RETURN n; END $$;
 CREATE FUNCTION covg.sd_dynamic_owned(t text) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
     AS $$ DECLARE n bigint; BEGIN EXECUTE format('SELECT count(*) FROM covg.%I', t) INTO n; RETURN n; END $$;
-ALTER FUNCTION covg.sd_dynamic_owned(text) OWNER TO covg_owner;   -- subject to row-level security: not reported
+ALTER FUNCTION covg.sd_dynamic_owned(text) OWNER TO covg_owner;   -- the tables' owner: reported too (review rev47f: it may truncate them or undo their isolation)
 -- through a SECURITY INVOKER helper it calls (runs with the definer's
 -- rights too), by name and in a BEGIN ATOMIC body
 CREATE FUNCTION covg.count_orders() RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM covg.orders';

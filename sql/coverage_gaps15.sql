@@ -26,6 +26,13 @@
 -- tenant_rls (or pg_catalog) in it, lint() reported the extension's (or the
 -- catalog's) tables unprotected, with a protect() that always fails.  They
 -- are left out now, and reported as managed_schema_missing.
+-- 6. (review rev47f) A superuser's writable view over tenant_grant and a
+-- rule reading the audit log were not reported; a SECURITY DEFINER function
+-- of the tables' owner that truncates one was a warning, one that runs
+-- dynamic SQL as that owner not reported; the search_path fix of a
+-- procedure (ALTER FUNCTION) failed; a member of a CREATEROLE role was not
+-- reported, and an application role that can become a superuser was a
+-- warning.
 -- Tables belong to covg15_owner (not superuser); isolation is checked as
 -- covg15_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -232,6 +239,64 @@ SELECT count(*) AS reserved_tables FROM tenant_rls.coverage() WHERE table_name::
 RESET tenant_rls.tenant_column;
 SET tenant_rls.managed_schemas = 'covg15';
 
+-- ==== 6. review rev47f: views, rules and roles
+SET tenant_rls.managed_schemas = 'covg15';
+SET ROLE covg15_owner;
+CREATE TABLE covg15.ledger (tenant_id text NOT NULL, id int, secret text, PRIMARY KEY (tenant_id, id));
+GRANT SELECT, INSERT, UPDATE, DELETE ON covg15.ledger TO covg15_app;
+RESET ROLE;
+GRANT USAGE ON SCHEMA tenant_rls TO covg15_app;
+-- (a) a superuser's writable view over tenant_grant: a tenant grants itself
+-- another tenant's rows through it
+CREATE VIEW covg15.my_shares AS
+    SELECT schema_name, table_name, owner_tenant, grantee_tenant, privilege
+      FROM tenant_rls.tenant_grant WHERE owner_tenant = tenant_rls.current_tenant();
+GRANT SELECT, INSERT ON covg15.my_shares TO covg15_app;
+-- (b) a rule of a superuser's table that reads the audit log
+CREATE TABLE covg15.feed (x int);
+CREATE RULE feed_all AS ON INSERT TO covg15.feed DO INSTEAD SELECT tenant FROM tenant_rls.audit_batch;
+GRANT INSERT ON covg15.feed TO covg15_app;
+SELECT code, level, object, fix FROM tenant_rls.lint() WHERE code = 'extension_privilege' AND object ~ 'covg15' ORDER BY 3;
+SELECT fix FROM tenant_rls.lint() WHERE code = 'extension_privilege' AND object ~ 'covg15' ORDER BY object \gexec
+SET ROLE covg15_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('globex');
+INSERT INTO covg15.my_shares VALUES ('covg15', 'ledger', 'acme', 'globex', 'write');
+ROLLBACK;
+RESET ROLE;
+SELECT code, object FROM tenant_rls.lint() WHERE code = 'extension_privilege' AND object ~ 'covg15' ORDER BY 2;
+DROP VIEW covg15.my_shares;
+DROP TABLE covg15.feed;
+-- (c) a SECURITY DEFINER function of the tables' owner that truncates one
+-- (an error: TRUNCATE ignores row-level security), one that runs dynamic
+-- SQL as that owner, and a procedure whose search_path fix must be ALTER
+-- ROUTINE
+SET ROLE covg15_owner;
+CREATE FUNCTION covg15.reset_ledger() RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = covg15, pg_temp
+    AS 'TRUNCATE covg15.ledger';
+CREATE FUNCTION covg15.run(cmd text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = covg15, pg_temp
+    AS $$ BEGIN EXECUTE cmd; END $$;
+CREATE PROCEDURE covg15.touch() LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM covg15.ledger';
+RESET ROLE;
+SELECT code, level, object, fix FROM tenant_rls.lint()
+ WHERE code IN ('security_definer_reads_tenant_table', 'security_definer_search_path') AND object ~ 'covg15' ORDER BY 1, 3;
+SELECT fix FROM tenant_rls.lint() WHERE code = 'security_definer_search_path' AND object ~ 'covg15.touch' \gexec
+DROP FUNCTION covg15.reset_ledger();
+DROP FUNCTION covg15.run(text);
+DROP PROCEDURE covg15.touch();
+-- (d) a login role that is a member of a NOLOGIN role with CREATEROLE, and
+-- an application role that can SET ROLE to a superuser role
+CREATE ROLE covg15_admins NOLOGIN CREATEROLE;
+CREATE ROLE covg15_root NOLOGIN SUPERUSER;
+GRANT covg15_admins TO covg15_app;
+GRANT covg15_root TO covg15_app;
+SELECT code, level, message, fix FROM tenant_rls.lint()
+ WHERE code IN ('role_createrole', 'role_superuser_login', 'role_bypassrls') AND object = 'covg15_app' ORDER BY 1, 3;
+REVOKE covg15_admins FROM covg15_app;
+REVOKE covg15_root FROM covg15_app;
+DROP ROLE covg15_admins, covg15_root;
+REVOKE USAGE ON SCHEMA tenant_rls FROM covg15_app;
+
 -- clean up
 SET client_min_messages = warning;
 RESET tenant_rls.managed_schemas;
@@ -239,6 +304,7 @@ SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.renamed');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.parted');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.dropped');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.docs');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.ledger');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.sales');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.notes');
 SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15.customers');
