@@ -32,7 +32,11 @@
 -- dynamic SQL as that owner not reported; the search_path fix of a
 -- procedure (ALTER FUNCTION) failed; a member of a CREATEROLE role was not
 -- reported, and an application role that can become a superuser was a
--- warning.
+-- warning; a role granted column privileges only was no application role,
+-- a NOINHERIT member of a role granted EXECUTE no caller, pageinspect's
+-- page readers no server data, and a user event trigger's function owned by
+-- the application role (which rewrites it, run next by a superuser's DDL)
+-- was not reported.
 -- Tables belong to covg15_owner (not superuser); isolation is checked as
 -- covg15_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -295,6 +299,39 @@ SELECT code, level, message, fix FROM tenant_rls.lint()
 REVOKE covg15_admins FROM covg15_app;
 REVOKE covg15_root FROM covg15_app;
 DROP ROLE covg15_admins, covg15_root;
+-- (e) a role granted column privileges only is an application role: with
+-- pg_monitor it reads other sessions' statements
+CREATE ROLE covg15_cols LOGIN;
+GRANT SELECT (id, secret) ON covg15.ledger TO covg15_cols;
+GRANT pg_monitor TO covg15_cols;
+SELECT code, level, object FROM tenant_rls.lint() WHERE code = 'role_reads_all_stats' AND object = 'covg15_cols';
+REVOKE pg_monitor FROM covg15_cols;
+REVOKE ALL ON covg15.ledger FROM covg15_cols;
+DROP ROLE covg15_cols;
+-- (f) a superuser's SECURITY DEFINER function that reads pages
+-- (pageinspect's readers, named in the body), run by a NOINHERIT member of
+-- the role granted EXECUTE
+CREATE ROLE covg15_runners NOLOGIN;
+CREATE ROLE covg15_reporter LOGIN NOINHERIT IN ROLE covg15_runners;
+GRANT SELECT ON covg15.ledger TO covg15_reporter;
+CREATE FUNCTION covg15.page_rows(tbl text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = public, pg_temp
+    AS $$ BEGIN PERFORM heap_page_items(get_raw_page(tbl, 0)); END $$;
+REVOKE ALL ON FUNCTION covg15.page_rows(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION covg15.page_rows(text) TO covg15_runners;
+SELECT code, level, object FROM tenant_rls.lint() WHERE object ~ 'covg15.page_rows' ORDER BY 1;
+DROP FUNCTION covg15.page_rows(text);
+REVOKE ALL ON covg15.ledger FROM covg15_reporter;
+DROP ROLE covg15_reporter, covg15_runners;
+-- (g) a user event trigger whose function the application role owns
+CREATE FUNCTION covg15.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+ALTER FUNCTION covg15.on_ddl() OWNER TO covg15_app;
+CREATE EVENT TRIGGER covg15_evt ON ddl_command_end EXECUTE FUNCTION covg15.on_ddl();
+SELECT code, level, object, fix FROM tenant_rls.lint() WHERE code = 'event_trigger_function_owner';
+SELECT fix FROM tenant_rls.lint() WHERE code = 'event_trigger_function_owner' \gexec
+SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE code = 'event_trigger_function_owner';
+DROP EVENT TRIGGER covg15_evt;
+DROP FUNCTION covg15.on_ddl();
 REVOKE USAGE ON SCHEMA tenant_rls FROM covg15_app;
 
 -- clean up

@@ -227,6 +227,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A trigger function (pg_notify() or NOTIFY), a rule (NOTIFY, pg_notify()), or a trigger''s WHEN clause, a CHECK constraint, a column default, an index, a policy or a domain of a tenant table (pg_notify(), or a function that notifies) sends notifications: LISTEN needs no privilege and notifications have no row-level security, so every tenant''s sessions that listen on the channel receive what it sends.'),
     ('dependency_owned_by_other_role', 'error', 'tenant table uses code another role owns',
      'A function, domain, type, operator or operator class that a tenant table uses (a column''s type, a constraint, an index, a column default, a policy, a trigger, a rule, a statistics object; a function those call at any depth; a domain under a domain and their CHECKs) is owned by a role that is neither a superuser nor the table''s owner: that role changes it at will, and the table runs its code on every tenant''s rows (error when an application role owns it or is a member of its owner, warning otherwise).'),
+    ('event_trigger_function_owner', 'error', 'event trigger runs a function another role owns',
+     'A user event trigger runs a function owned by a role that is not a superuser: event triggers run as whoever runs the DDL, often a superuser (a migration), so the function''s owner, or a member of it, rewrites the function and runs its code with that role''s rights (ALTER ROLE ... BYPASSRLS, grants of every tenant''s rows; error when a login role is a member of its owner, warning otherwise).'),
     ('schema_create_privilege', 'warning', 'application role may create objects in a schema',
      'A login role with privileges on tenant tables may create objects in a schema (CREATE granted, to it or PUBLIC, or it owns the schema): from an injected statement it plants a function or operator that a session of another tenant resolves through its search_path and runs with that tenant''s rights.'),
     ('role_tenant_admin', 'warning', 'login role with the tenant_rls admin role',
@@ -1463,7 +1465,11 @@ srvwords(word) AS (
     VALUES ('pg_stat_activity'), ('pg_stat_get_activity'), ('pg_stat_get_backend_activity'), ('pg_stat_statements'),
            ('pg_statistic'), ('pg_stats'), ('pg_stats_ext'), ('pg_stats_ext_exprs'), ('pg_statistic_ext_data'),
            ('pg_largeobject'), ('lo_get'), ('loread'), ('lo_export'),
-           ('pg_read_file'), ('pg_read_binary_file'), ('pg_file_settings'), ('pg_show_all_file_settings')),
+           ('pg_read_file'), ('pg_read_binary_file'), ('pg_file_settings'), ('pg_show_all_file_settings'),
+           -- pageinspect: any table's pages and their tuples, by name (review
+           -- rev47f)
+           ('get_raw_page'), ('heap_page_items'), ('heap_page_item_attrs'), ('tuple_data_split'),
+           ('bt_page_items'), ('brin_page_items'), ('gist_page_items'), ('hash_page_items')),
 srvfact AS MATERIALIZED (
     SELECT sw.oid AS fid, sw.word FROM sdword sw JOIN srvwords v ON v.word = sw.word
     UNION
@@ -1522,8 +1528,18 @@ approles AS MATERIALIZED (
                              FROM (SELECT DISTINCT t.relacl, t.owner FROM ten t WHERE t.relacl IS NOT NULL) a
                             CROSS JOIN LATERAL aclexplode(a.relacl) e
                             WHERE e.grantee <> a.owner
-                              AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')) g
-                    WHERE g.grantee = 0 OR pg_has_role(l.oid, g.grantee, 'USAGE'))),
+                              AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+                           UNION
+                           -- column privileges too (review rev47f: a role
+                           -- granted SELECT (...) of a tenant table was no
+                           -- application role)
+                           SELECT e.grantee
+                             FROM colacl ca JOIN ten t ON t.relid = ca.attrelid
+                            CROSS JOIN LATERAL aclexplode(ca.attacl) e
+                            WHERE e.grantee <> t.owner
+                              AND e.privilege_type IN ('SELECT', 'INSERT', 'UPDATE')) g
+                    -- MEMBER: a NOINHERIT member uses them after SET ROLE
+                    WHERE g.grantee = 0 OR pg_has_role(l.oid, g.grantee, 'MEMBER'))),
 -- who may run a SECURITY DEFINER function: a trigger function whoever
 -- fires the trigger (EXECUTE is not checked then), else PUBLIC or the
 -- login roles granted EXECUTE, directly or through a role, other than the
@@ -1545,11 +1561,19 @@ sdwho AS (
                    (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
                       FROM logins l
                      WHERE NOT pg_has_role(l.oid, p.proowner, 'MEMBER')
-                       AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) AS logins,
+                       AND (has_function_privilege(l.oid, p.oid, 'EXECUTE')
+                            -- (a NOINHERIT member runs it after SET ROLE: review rev47f)
+                            OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
+                                        WHERE e.privilege_type = 'EXECUTE' AND e.grantee <> 0
+                                          AND pg_has_role(l.oid, e.grantee, 'MEMBER')))) AS logins,
                    (SELECT string_agg(quote_ident(l.rolname), ', ' ORDER BY l.rolname)
                       FROM approles a JOIN logins l ON l.oid = a.oid
                      WHERE NOT pg_has_role(l.oid, p.proowner, 'MEMBER')
-                       AND has_function_privilege(l.oid, p.oid, 'EXECUTE')) AS apps
+                       AND (has_function_privilege(l.oid, p.oid, 'EXECUTE')
+                            -- (a NOINHERIT member runs it after SET ROLE: review rev47f)
+                            OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) e
+                                        WHERE e.privilege_type = 'EXECUTE' AND e.grantee <> 0
+                                          AND pg_has_role(l.oid, e.grantee, 'MEMBER')))) AS apps
               FROM sdf s JOIN pg_proc p ON p.oid = s.oid) x),
 -- the tables a publication may include that hold tenant rows: tenant tables
 -- and the extension's own (ext); unlogged and temporary ones are never
@@ -3968,6 +3992,25 @@ SELECT 'extension_privilege', 'error', x.obj, CASE WHEN x.rulename = '_RETURN' T
                          OR b.oid IN (SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = to_regclass('tenant_rls.audit_batch'))))
          GROUP BY rw.ruleid, rw.rulename, v.oid, v.relkind, v.relowner, v.relacl, vn.nspname, v.relname) x
  WHERE x.users IS NOT NULL
+UNION ALL
+-- a user event trigger running a function a role other than a superuser
+-- owns (review rev47f: the application role rewrote it, and the next
+-- superuser migration ran it)
+SELECT 'event_trigger_function_owner',
+       CASE WHEN EXISTS (SELECT 1 FROM logins l WHERE pg_has_role(l.oid, p.proowner, 'MEMBER')) THEN 'error' ELSE 'warning' END,
+       quote_ident(e.evtname), 'event trigger',
+       format('Event trigger %I runs %s, owned by %s, who is not a superuser.', e.evtname, e.evtfoid::regprocedure,
+              quote_ident(pg_get_userbyid(p.proowner))),
+       'An event trigger runs as whoever runs the DDL, often a superuser: the function''s owner, or a member of it, replaces its body and runs code with that role''s rights at the next DDL. Give the function to the event trigger''s owner.',
+       format('ALTER FUNCTION %s OWNER TO %I;', e.evtfoid::regprocedure, pg_get_userbyid(e.evtowner)),
+       NULL::oid
+  FROM pg_event_trigger e
+  JOIN pg_proc p ON p.oid = e.evtfoid
+  JOIN pg_roles o ON o.oid = p.proowner
+ WHERE e.evtenabled <> 'D' AND NOT o.rolsuper
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid
+                      AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e')
 UNION ALL
 -- a partition of the audit log owned by another role than the log (review
 -- rev40f: a superuser's partitions went to a login role with REASSIGN OWNED)
