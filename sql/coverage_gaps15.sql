@@ -36,7 +36,8 @@
 -- a NOINHERIT member of a role granted EXECUTE no caller, pageinspect's
 -- page readers no server data, and a user event trigger's function owned by
 -- the application role (which rewrites it, run next by a superuser's DDL)
--- was not reported.
+-- was not reported, nor a login role that owns a schema holding tenant
+-- tables (it may drop them).
 -- Tables belong to covg15_owner (not superuser); isolation is checked as
 -- covg15_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -332,6 +333,20 @@ SELECT fix FROM tenant_rls.lint() WHERE code = 'event_trigger_function_owner' \g
 SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE code = 'event_trigger_function_owner';
 DROP EVENT TRIGGER covg15_evt;
 DROP FUNCTION covg15.on_ddl();
+-- (h) a login role that owns a schema holding tenant tables it does not own
+-- (it may drop them)
+CREATE SCHEMA covg15_s AUTHORIZATION covg15_app;
+GRANT USAGE, CREATE ON SCHEMA covg15_s TO covg15_owner;
+SET tenant_rls.managed_schemas = 'covg15, covg15_s';
+SET ROLE covg15_owner;
+CREATE TABLE covg15_s.kept (id int PRIMARY KEY, tenant_id text NOT NULL);
+RESET ROLE;
+SELECT code, level, object, fix FROM tenant_rls.lint() WHERE code = 'role_owns_tenant_table' AND object ~ 'covg15' ORDER BY 3;
+SELECT fix FROM tenant_rls.lint() WHERE code = 'role_owns_tenant_table' AND object ~ 'covg15_s' \gexec
+SELECT code, object FROM tenant_rls.lint() WHERE code = 'role_owns_tenant_table' AND object ~ 'covg15' ORDER BY 2;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15_s.kept');
+DROP SCHEMA covg15_s CASCADE;
+SET tenant_rls.managed_schemas = 'covg15';
 REVOKE USAGE ON SCHEMA tenant_rls FROM covg15_app;
 
 -- clean up

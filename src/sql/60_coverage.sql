@@ -3051,6 +3051,24 @@ SELECT 'role_owns_tenant_table',
   JOIN ten t ON t.owner = o.owner
  GROUP BY l.oid, l.rolname, l.crvia
 UNION ALL
+-- a login role that owns (or is a member of the owner of) a schema that
+-- holds tenant tables it does not own: a schema's owner drops any table in
+-- it, and creates its own copy, which it owns (review rev47f: a database
+-- owner, through pg_database_owner on public, was not reported)
+SELECT 'role_owns_tenant_table', 'error', quote_ident(l.rolname) || ' SCHEMA ' || quote_ident(n.nspname), 'role',
+       format('Login role %s owns schema %s%s, which holds %s tenant table(s) it does not own.', quote_ident(l.rolname),
+              quote_ident(n.nspname),
+              CASE WHEN n.nspowner = l.oid THEN '' ELSE format(' through %s', quote_ident(pg_get_userbyid(n.nspowner))) END,
+              count(*)),
+       'The owner of a schema may drop any table in it (DROP TABLE ... CASCADE), every tenant''s rows with it, and create in its place a table of its own, which it owns and so may unprotect. Give the schema to the tables'' owner, or to a role no login role is a member of.',
+       format('ALTER SCHEMA %I OWNER TO %I;', n.nspname, pg_get_userbyid(min(t.owner))),
+       NULL::oid
+  FROM ten t
+  JOIN pg_namespace n ON n.nspname = t.schema_name
+  JOIN logins l ON pg_has_role(l.oid, n.nspowner, 'MEMBER')
+ WHERE NOT pg_has_role(l.oid, t.owner, 'MEMBER')
+ GROUP BY l.oid, l.rolname, n.oid, n.nspname, n.nspowner
+UNION ALL
 -- REPLICATION: its own, or of a role it can SET ROLE to (the SQL functions
 -- of logical decoding check the current role); an application role (it has
 -- privileges on some tenant table) is an error, a dedicated replication role
