@@ -275,6 +275,19 @@ COMMENT ON FUNCTION tenant_rls._split_identifiers(text) IS
     'internal: a list of identifiers as PostgreSQL reads a search_path, or NULL (coverage.c)';
 REVOKE ALL ON FUNCTION tenant_rls._split_identifiers(text) FROM PUBLIC;
 
+-- The names of columns attnums of relid, quoted, in the order given, without
+-- column skip: the column lists of a foreign key the fixes re-create
+CREATE FUNCTION tenant_rls._column_list(relid oid, attnums int2[], skip int2 DEFAULT NULL) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
+      FROM generate_subscripts(attnums, 1) k(i)
+      JOIN pg_attribute a ON a.attrelid = relid AND a.attnum = attnums[k.i]
+     WHERE skip IS NULL OR attnums[k.i] <> skip
+    $$;
+REVOKE ALL ON FUNCTION tenant_rls._column_list(oid, int2[], int2) FROM PUBLIC;
+
 -- A fix the drift guard would refuse (a DROP POLICY of a tenant_rls_*
 -- policy), in a DO block that sets tenant_rls.drift_action to warning for
 -- those statements only (a superuser's fix; the guard logs a warning).
@@ -3417,16 +3430,9 @@ SELECT 'foreign_key_resets_tenant',
                        CASE co.confdeltype WHEN 'n' THEN 'ON DELETE SET NULL' WHEN 'd' THEN 'ON DELETE SET DEFAULT' END,
                        CASE co.confupdtype WHEN 'n' THEN 'ON UPDATE SET NULL' WHEN 'd' THEN 'ON UPDATE SET DEFAULT' END) AS actions,
              'd' IN (co.confdeltype, co.confupdtype) AS sets_default,
-             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
-                FROM generate_subscripts(co.conkey, 1) k(i)
-                JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[k.i]
-               WHERE co.conkey[k.i] <> s.tenant_attnum) AS others,
-             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
-                FROM generate_subscripts(co.conkey, 1) k(i)
-                JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[k.i]) AS cols,
-             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
-                FROM generate_subscripts(co.confkey, 1) k(i)
-                JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = co.confkey[k.i]) AS refcols) x
+             tenant_rls._column_list(co.conrelid, co.conkey, s.tenant_attnum) AS others,
+             tenant_rls._column_list(co.conrelid, co.conkey) AS cols,
+             tenant_rls._column_list(co.confrelid, co.confkey) AS refcols) x
  WHERE co.contype = 'f' AND co.conparentid = 0
    AND s.tenant_attnum IS NOT NULL AND d.tenant_attnum IS NOT NULL
    AND EXISTS (SELECT 1 FROM generate_subscripts(co.conkey, 1) k
@@ -3463,16 +3469,9 @@ SELECT 'foreign_key_cascades_tenant', 'error', format('%I ON %s', co.conname, s.
   JOIN pg_class rc ON rc.oid = co.confrelid
   JOIN pg_namespace rn ON rn.oid = rc.relnamespace
   CROSS JOIN LATERAL (
-      SELECT (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
-                FROM generate_subscripts(co.conkey, 1) k(i)
-                JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[k.i]) AS cols,
-             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
-                FROM generate_subscripts(co.confkey, 1) k(i)
-                JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = co.confkey[k.i]) AS refcols,
-             coalesce((SELECT ' (' || string_agg(quote_ident(a.attname), ', ' ORDER BY k.i) || ')'
-                         FROM generate_subscripts(co.confdelsetcols, 1) k(i)
-                         JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.confdelsetcols[k.i]),
-                      '') AS setcols) x
+      SELECT tenant_rls._column_list(co.conrelid, co.conkey) AS cols,
+             tenant_rls._column_list(co.confrelid, co.confkey) AS refcols,
+             coalesce(' (' || tenant_rls._column_list(co.conrelid, co.confdelsetcols) || ')', '') AS setcols) x
  WHERE co.contype = 'f' AND co.conparentid = 0 AND co.confupdtype = 'c'
    AND s.tenant_attnum IS NOT NULL AND d.tenant_attnum IS NOT NULL
    AND EXISTS (SELECT 1 FROM generate_subscripts(co.conkey, 1) k
