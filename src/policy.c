@@ -3426,22 +3426,30 @@ roles_changed(Datum arg, int cacheid, uint32 hashvalue)
 	ResetPlanCache();
 }
 
+/* the hash of MyDatabaseId in DATABASEOID, 0 while unknown */
+static uint32 database_hash = 0;
+
 /*
  * The database's owner has the privileges of pg_database_owner (review
  * rev45d): a change of this database's row (not of another's: VACUUM
- * updates their rows too) counts as a change of roles.
+ * updates their rows too) counts as a change of roles.  The hash is taken in
+ * register_callbacks(), inside a transaction: a callback may run where no
+ * catalog may be opened (at the start of the transaction in which an exiting
+ * backend drops its temporary schema), and the first hash of a cache opens
+ * its catalog.
  */
 static void
 database_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
-	if (hashvalue == 0 || !OidIsValid(MyDatabaseId) ||
-		hashvalue == GetSysCacheHashValue1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId)))
+	if (hashvalue == 0 || database_hash == 0 || hashvalue == database_hash)
 		ResetPlanCache();
 }
 
 static void
 register_callbacks(void)
 {
+	if (database_hash == 0 && OidIsValid(MyDatabaseId) && IsTransactionState())
+		database_hash = GetSysCacheHashValue1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
 	if (callbacks_registered)
 		return;
 	CacheRegisterRelcacheCallback(grant_cache_inval, (Datum) 0);

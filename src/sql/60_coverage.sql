@@ -1035,6 +1035,13 @@ gcol AS MATERIALIZED (
                       AND d.refobjsubid > 0
      WHERE starts_with(p.polname, 'tenant_rls_guard_')
      GROUP BY p.polrelid),
+-- protected tables whose registered tenant column is another column than
+-- the one their guard policies compare: the renamed column's name given to a
+-- new one.  The tenant column's findings of nullability and indexes would
+-- name that new column; tenant_column_missing says to rename it away.
+reused AS MATERIALIZED (
+    SELECT t.relid FROM ten t JOIN gcol g ON g.relid = t.relid AND g.n = 1
+     WHERE t.status = 'protected' AND g.attnum <> t.tenant_attnum),
 isomiss AS MATERIALIZED (
     SELECT t.relid, t.qname, t.tenant_column
       FROM ten t LEFT JOIN iso ON iso.relid = t.relid
@@ -2347,6 +2354,7 @@ SELECT 'tenant_column_nullable', 'warning', t.qname, 'table',
        format('SELECT tenant_rls.set_tenant_not_null(%L, %L);', t.qname, t.tenant_column), t.relid
   FROM ten t
  WHERE t.tenant_attnum IS NOT NULL AND NOT t.tenant_notnull AND NOT t.global_rows AND t.relkind <> 'f'
+   AND t.relid NOT IN (SELECT r.relid FROM reused r)
 UNION ALL
 SELECT 'tenant_index_missing', 'warning', t.qname, 'table',
        format('No index of %s starts with the tenant column %I.', t.qname, t.tenant_column),
@@ -2362,6 +2370,7 @@ SELECT 'tenant_index_missing', 'warning', t.qname, 'table',
               WHERE p.relkind = 'p' AND p.tenant_attnum IS NOT NULL AND pl.indrelid IS NULL) p
          ON p.relid = t.parent_relid
  WHERE t.tenant_attnum IS NOT NULL AND l.indrelid IS NULL AND t.relkind <> 'f'
+   AND t.relid NOT IN (SELECT r.relid FROM reused r)
 UNION ALL
 SELECT CASE WHEN i.oracle THEN 'unique_not_leading_tenant' ELSE 'index_not_leading_tenant' END,
        CASE WHEN i.oracle THEN 'warning' ELSE 'info' END,
@@ -2405,6 +2414,7 @@ SELECT CASE WHEN i.oracle THEN 'unique_not_leading_tenant' ELSE 'index_not_leadi
                  -- and still compare it with <>)
                  WHERE t.tenant_attnum IS NOT NULL AND (i.indkey[0] <> t.tenant_attnum OR i.indisexclusion)
                    AND ih.inhrelid IS NULL
+                   AND t.relid NOT IN (SELECT r.relid FROM reused r)
                    AND NOT (i.indisunique
                             AND tenant_rls._key_is_generated(t.relid, (i.indkey::int2[])[0:i.indnkeyatts - 1]))
                 OFFSET 0) i) i
