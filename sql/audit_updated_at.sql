@@ -241,6 +241,32 @@ SELECT at2 = localtimestamp::timestamp(2) AS rounded_2, at2::text = (at2::text):
   FROM ua.prec2;
 COMMIT;
 
+-- (review rev48c) a domain over timestamptz is maintained, its constraint
+-- checked on the value set; a generated column and a partition's cloned
+-- trigger are refused with tenant_rls's own errors, and nothing changes
+CREATE DOMAIN ua.recent AS timestamptz CHECK (VALUE > '2000-01-01');
+CREATE DOMAIN ua.never AS timestamptz CHECK (VALUE < '2000-01-01');
+CREATE TABLE ua.dom (id integer PRIMARY KEY, v text, at ua.recent, bad ua.never,
+                     g timestamptz GENERATED ALWAYS AS (to_timestamp(id)) STORED);
+INSERT INTO ua.dom (id, v, at) VALUES (1, 'a', '2001-01-01');
+SELECT tenant_rls.enable_updated_at('ua.dom', 'at');
+BEGIN;
+UPDATE ua.dom SET v = 'b';
+SELECT at = now() AS domain_column_set FROM ua.dom;
+COMMIT;
+SELECT tenant_rls.enable_updated_at('ua.dom', 'bad');
+UPDATE ua.dom SET v = 'c';
+SELECT tenant_rls.enable_updated_at('ua.dom', 'g');
+SELECT relname, clone, enabled, def FROM public.ua_triggers WHERE relname = 'dom';
+SELECT tenant_rls.disable_updated_at('ua.dom');
+CREATE TABLE ua.dparted (id integer, tenant_id text NOT NULL, upd timestamptz, other timestamptz)
+    PARTITION BY LIST (tenant_id);
+CREATE TABLE ua.dparted_a PARTITION OF ua.dparted FOR VALUES IN ('a');
+SELECT tenant_rls.enable_updated_at('ua.dparted', 'upd');
+SELECT tenant_rls.enable_updated_at('ua.dparted_a', 'upd');
+SELECT tenant_rls.enable_updated_at('ua.dparted_a', 'other');
+SELECT relname, clone, enabled, def FROM public.ua_triggers WHERE relname ~ '^dparted';
+
 -- clean up
 DROP VIEW public.ua_triggers;
 SET client_min_messages = warning;

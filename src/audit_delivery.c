@@ -2424,10 +2424,42 @@ tenant_rls_audit_delivery_stop(PG_FUNCTION_ARGS)
 	char		name[NAMEDATALEN];
 	DeliveryDb *db;
 	bool		slot_exists;
+	bool		slot_temporary = false;
+	ReplicationSlot *slot;
 
 	CheckSlotPermissions();
 	slot_name_for(MyDatabaseId, name);
-	slot_exists = SearchNamedReplicationSlot(name, true) != NULL;
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(name, false);
+	slot_exists = slot != NULL;
+	if (slot_exists)
+	{
+		SpinLockAcquire(&slot->mutex);
+		slot_temporary = slot->data.persistency == RS_TEMPORARY;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	/*
+	 * A temporary slot is a start() that has not committed (its commit makes
+	 * the slot persistent): the writers do not defer yet, and no worker
+	 * delivers anything to wait for (review rev48c: stop() waited out its
+	 * timeout, then said committed changes were missing)
+	 */
+	if (slot_temporary)
+	{
+		if (start_xact.created)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot stop deferred audit delivery in the transaction that started it"),
+					 errdetail("tenant_rls.audit_delivery_start() takes effect when its transaction commits."),
+					 errhint("Roll the transaction back to cancel the start, or commit it and call tenant_rls.audit_delivery_stop() afterwards.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("deferred audit delivery of this database is being started by another transaction"),
+				 errdetail("The replication slot \"%s\" belongs to a tenant_rls.audit_delivery_start() that has not committed.", name),
+				 errhint("Wait for that transaction to end, then call tenant_rls.audit_delivery_stop() again.")));
+	}
 	if (!slot_exists)
 		forget_started();		/* (what lint() reported as audit_delivery_lost is acknowledged) */
 	if (shared == NULL)

@@ -1261,6 +1261,9 @@ CREATE FUNCTION tenant_rls.enable_updated_at(tbl regclass, "column" name DEFAULT
     AS $$
 DECLARE
     typ regtype;
+    base regtype;
+    generated "char";
+    parent regclass;
     other record;
 BEGIN
     IF tbl IS NULL OR "column" IS NULL THEN
@@ -1268,16 +1271,37 @@ BEGIN
             HINT = 'Pass the table and the name of its timestamp column.';
     END IF;
     PERFORM tenant_rls._audited_table_check(tbl, 'Only ordinary and partitioned tables get an updated_at trigger.');
-    SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
+    SELECT a.atttypid, a.attgenerated INTO typ, generated FROM pg_catalog.pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) "column"
        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
     IF typ IS NULL THEN
         RAISE EXCEPTION 'column "%" of table % does not exist', "column", tbl USING ERRCODE = 'undefined_column',
             HINT = 'Add a timestamptz column first, or name an existing one.';
     END IF;
-    IF typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
+    -- (a domain over timestamptz or timestamp: the trigger checks the
+    -- domain's constraints on the value it sets)
+    base := typ;
+    WHILE (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) base) OPERATOR(pg_catalog.=) 'd' LOOP
+        SELECT t.typbasetype INTO base FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) base;
+    END LOOP;
+    IF base NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
         RAISE EXCEPTION 'column "%" of table % has type %, not timestamptz or timestamp', "column", tbl, typ
             USING ERRCODE = 'datatype_mismatch', HINT = 'Use a timestamptz column.';
+    END IF;
+    IF generated OPERATOR(pg_catalog.<>) '' THEN
+        RAISE EXCEPTION 'column "%" of table % is a generated column', "column", tbl
+            USING ERRCODE = 'generated_always',
+            DETAIL = 'A generated column is computed from its expression: no trigger can set it.',
+            HINT = 'Name a column without GENERATED ALWAYS AS.';
+    END IF;
+    -- a partition's clone of its parent's trigger cannot be replaced on its
+    -- own (PostgreSQL's 42710)
+    parent := tenant_rls._trigger_origin(tbl, 'tenant_rls_updated_at');
+    IF parent IS NOT NULL THEN
+        RAISE EXCEPTION 'table % gets its updated_at trigger from its parent %', tbl, parent
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'A partition of a table with an updated_at trigger has that trigger, for the parent''s column, as long as it is a partition of it.',
+            HINT = 'Call tenant_rls.enable_updated_at() on the parent, or detach the partition first.';
     END IF;
     -- a partition's own trigger for another column would silently become a
     -- clone setting this one: refused, as ATTACH PARTITION refuses it

@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $node = PostgreSQL::Test::Cluster->new('delivery_start_xact');
 $node->init(allows_streaming => 1);    # wal_level = replica
@@ -50,6 +51,33 @@ ROLLBACK;
 is($open, "\n\nt\nf", 'open start: a temporary slot, no worker adopted it');
 sleep(2);
 nothing_left('BEGIN; start(); ROLLBACK');
+
+# stop() while a start has not committed (review rev48c: it waited out its
+# timeout, then said committed changes were not all in the log): in the
+# start's own transaction, and from another session, it refuses at once
+my $t0 = time();
+my ($sret, $sout, $serr) = $node->psql('postgres', q{
+BEGIN;
+SELECT tenant_rls.audit_delivery_start();
+SELECT tenant_rls.audit_delivery_stop(interval '20 seconds');
+}, on_error_stop => 1);
+like($serr, qr/ERROR:  cannot stop deferred audit delivery in the transaction that started it/,
+	'stop() in the transaction of an uncommitted start: refused');
+ok(time() - $t0 < 15, '... at once, not at its timeout');
+nothing_left('BEGIN; start(); stop() refused');
+my ($stdin, $stdout, $stderr) = ('', '', '');
+my $starter = IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-f', '-' ],
+	'<', \$stdin, '>', \$stdout, '2>', \$stderr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+$stdin .= "BEGIN;\nSELECT tenant_rls.audit_delivery_start();\nSELECT 'started';\n";
+$starter->pump until $stdout =~ /started/;
+$t0 = time();
+($sret, $sout, $serr) = $node->psql('postgres', q{SELECT tenant_rls.audit_delivery_stop(interval '20 seconds')});
+like($serr, qr/ERROR:  deferred audit delivery of this database is being started by another transaction/,
+	'stop() from another session while a start has not committed: refused');
+ok(time() - $t0 < 15, '... at once');
+$stdin .= "ROLLBACK;\n";
+$starter->finish;
+nothing_left('the other session rolled back');
 
 my ($ret, $out, $err) = $node->psql('postgres', q{
 BEGIN READ ONLY;
