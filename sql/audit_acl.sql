@@ -80,4 +80,41 @@ INSERT INTO tenant_rls.audit_config (schema_name, table_name) VALUES ('x', 'y');
 RESET ROLE;
 \c :origdb
 DROP DATABASE tr_aacl_db;
+
+-- 3. the audit administration delegated to a table owner that is not a
+--    superuser (review rev48c): without the privileges on audit_config and
+--    updated_at_attach() it is refused with tenant_rls's own error before
+--    anything changes; with them (doc/audit.md) it works
+CREATE SCHEMA aacl AUTHORIZATION tr_aacl_app;
+GRANT EXECUTE ON FUNCTION tenant_rls.enable_audit(regclass, text[], text[]), tenant_rls.disable_audit(regclass),
+      tenant_rls.audit_maintain(integer), tenant_rls.audit_drop_trigger(regclass, name),
+      tenant_rls.audit_sync_truncate_triggers(regclass), tenant_rls.enable_updated_at(regclass, name),
+      tenant_rls.disable_updated_at(regclass) TO tr_aacl_app;
+SET ROLE tr_aacl_app;
+CREATE TABLE aacl.t (id int PRIMARY KEY, tenant_id text NOT NULL, secret text, upd timestamptz);
+\set VERBOSITY default
+SELECT tenant_rls.enable_audit('aacl.t', exclude => '{secret}');
+SELECT tenant_rls.disable_audit('aacl.t');
+SELECT tenant_rls.enable_updated_at('aacl.t', 'upd');
+\set VERBOSITY terse
+RESET ROLE;
+SELECT count(*) AS triggers FROM pg_catalog.pg_trigger WHERE tgrelid = 'aacl.t'::regclass;
+SELECT count(*) AS config_rows FROM tenant_rls.audit_config WHERE schema_name = 'aacl';
+GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_rls.audit_config TO tr_aacl_app;
+GRANT EXECUTE ON FUNCTION tenant_rls.updated_at_attach(regclass, name) TO tr_aacl_app;
+SET ROLE tr_aacl_app;
+SELECT tenant_rls.enable_audit('aacl.t', exclude => '{secret}');
+SELECT tenant_rls.enable_updated_at('aacl.t', 'upd');
+SELECT tgname FROM pg_catalog.pg_trigger WHERE tgrelid = 'aacl.t'::regclass ORDER BY 1;
+SELECT tenant_rls.disable_audit('aacl.t');
+SELECT tenant_rls.disable_updated_at('aacl.t');
+RESET ROLE;
+SELECT count(*) AS triggers FROM pg_catalog.pg_trigger WHERE tgrelid = 'aacl.t'::regclass;
+SELECT count(*) AS config_rows FROM tenant_rls.audit_config WHERE schema_name = 'aacl';
+DROP SCHEMA aacl CASCADE;
+REVOKE SELECT, INSERT, UPDATE, DELETE ON tenant_rls.audit_config FROM tr_aacl_app;
+REVOKE EXECUTE ON FUNCTION tenant_rls.enable_audit(regclass, text[], text[]), tenant_rls.disable_audit(regclass),
+      tenant_rls.audit_maintain(integer), tenant_rls.audit_drop_trigger(regclass, name),
+      tenant_rls.audit_sync_truncate_triggers(regclass), tenant_rls.enable_updated_at(regclass, name),
+      tenant_rls.disable_updated_at(regclass), tenant_rls.updated_at_attach(regclass, name) FROM tr_aacl_app;
 DROP ROLE tr_aacl_app;

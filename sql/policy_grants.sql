@@ -451,6 +451,22 @@ RESET ROLE;
 SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'tenant_rls.tenant_grant'::regclass AND NOT tgisinternal ORDER BY 1;
 
 -- ------------------------------------------------------------------------
+-- A partition protected with its parent takes no grant of its own (review
+-- rev48c: the grant applied where the partition was queried by its name,
+-- not through the parent), neither from its tenant nor from the owner; the
+-- grant on the parent covers it
+-- ------------------------------------------------------------------------
+SET ROLE tr_grt_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('t1');
+SELECT grt.err($$SELECT tenant_rls.grant_access('grt.parted_eu', 't1', 't2', 'read')$$);
+COMMIT;
+SET ROLE tr_grt_owner;
+SELECT grt.err($$SELECT tenant_rls.grant_access('grt.parted_eu', 't1', 't2', 'read')$$);
+RESET ROLE;
+SELECT count(*) AS partition_grants FROM tenant_rls.tenant_grant WHERE table_name = 'parted_eu';
+
+-- ------------------------------------------------------------------------
 SET client_min_messages = warning;
 SELECT count(*) FROM tenant_rls.unprotect('grt.nums');
 SELECT count(*) FROM tenant_rls.unprotect('grt.uids');

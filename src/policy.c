@@ -2994,6 +2994,22 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
 	ct = grant_table_type(relid, &reg);
+
+	/*
+	 * A grant on a partition or child protected with its parent would apply
+	 * to it only where it is queried by its own name: the same rows would
+	 * read differently through the parent (review rev48c).  As for global
+	 * rows, the grant is made on the table protect() was called on.
+	 */
+	if (reg.parent_table != NULL && registry_get(reg.parent_schema, reg.parent_table).found)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is protected as part of \"%s\"", tenant_rel_qualname(relid),
+						quote_qualified_identifier(reg.parent_schema, reg.parent_table)),
+				 errdetail("A grant on it alone would apply only where it is queried by its own name, not through \"%s\".",
+						   quote_qualified_identifier(reg.parent_schema, reg.parent_table)),
+				 errhint("Grant access on \"%s\": it applies to its partitions and children.",
+						 quote_qualified_identifier(reg.parent_schema, reg.parent_table))));
 	owner_c = grant_arg(fcinfo, 1, "owner tenant", ct, relid);
 	grantee_c = grant_arg(fcinfo, 2, "grantee tenant", ct, relid);
 	if (strcmp(owner_c, grantee_c) == 0)

@@ -775,6 +775,17 @@ BEGIN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass the table to audit, e.g. tenant_rls.enable_audit(''public.orders'').';
     END IF;
+    -- (a role that is not a superuser, granted EXECUTE: say what else it
+    -- needs before anything is done; review rev48c)
+    IF NOT (pg_catalog.has_table_privilege('tenant_rls.audit_config', 'SELECT')
+            AND pg_catalog.has_table_privilege('tenant_rls.audit_config', 'INSERT')
+            AND pg_catalog.has_table_privilege('tenant_rls.audit_config', 'UPDATE')
+            AND pg_catalog.has_table_privilege('tenant_rls.audit_config', 'DELETE')) THEN
+        RAISE EXCEPTION 'permission denied to change the audit configuration'
+            USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'enable_audit() records the audited columns in tenant_rls.audit_config, which this role may not change.',
+            HINT = 'Run it as a superuser, or protect() the table with tenant_rls.audit on. Granting SELECT, INSERT, UPDATE and DELETE on tenant_rls.audit_config lets a role change what is audited of every table.';
+    END IF;
     -- a partition audited through its parent: its row trigger is a clone of
     -- the parent's, which cannot be dropped on its own, and the parent's
     -- columns apply to it
@@ -871,8 +882,10 @@ BEGIN
     -- first superuser CREATE TABLE of every month did, held the log's lock
     -- until that migration committed (review rev41b); the worker creates
     -- the later months once next month's is missing.  (audit_maintain(0)
-    -- then creates nothing, but still repairs.)
-    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER) THEN
+    -- then creates nothing, but still repairs.)  Not under SET ROLE to a
+    -- role that is not a superuser either: the maintenance runs as that role.
+    IF (SELECT pg_catalog.bool_and(r.rolsuper) FROM pg_catalog.pg_roles r
+         WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER OR r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
         PERFORM tenant_rls.audit_maintain(CASE WHEN EXISTS (
             SELECT FROM pg_catalog.generate_series(0, 1) i
              WHERE pg_catalog.to_regclass(pg_catalog.format('tenant_rls.%I', 'audit_batch_p' OPERATOR(pg_catalog.||)
@@ -929,6 +942,13 @@ BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass the audited table.';
+    END IF;
+    IF NOT (pg_catalog.has_table_privilege('tenant_rls.audit_config', 'SELECT')
+            AND pg_catalog.has_table_privilege('tenant_rls.audit_config', 'DELETE')) THEN
+        RAISE EXCEPTION 'permission denied to change the audit configuration'
+            USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'disable_audit() removes the table''s row of tenant_rls.audit_config, which this role may not change.',
+            HINT = 'Run it as a superuser. Granting SELECT and DELETE on tenant_rls.audit_config lets a role stop the audit of every table.';
     END IF;
     -- a partition audited through its parent: its row trigger is a clone,
     -- which cannot be dropped on its own (PostgreSQL's 2BP01)
@@ -1269,6 +1289,12 @@ BEGIN
     IF tbl IS NULL OR "column" IS NULL THEN
         RAISE EXCEPTION 'table and column must not be null' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass the table and the name of its timestamp column.';
+    END IF;
+    IF NOT pg_catalog.has_function_privilege('tenant_rls.updated_at_attach(pg_catalog.regclass, pg_catalog.name)', 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied for function tenant_rls.updated_at_attach(regclass, name)'
+            USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'enable_updated_at() creates the trigger through it.',
+            HINT = 'Run it as a superuser, or grant EXECUTE on tenant_rls.updated_at_attach(regclass, name) too.';
     END IF;
     PERFORM tenant_rls._audited_table_check(tbl, 'Only ordinary and partitioned tables get an updated_at trigger.');
     SELECT a.atttypid, a.attgenerated INTO typ, generated FROM pg_catalog.pg_attribute a
