@@ -349,6 +349,47 @@ DROP SCHEMA covg15_s CASCADE;
 SET tenant_rls.managed_schemas = 'covg15';
 REVOKE USAGE ON SCHEMA tenant_rls FROM covg15_app;
 
+-- ==== 7. review rev48b
+-- (a) a superuser's event trigger function that calls a function the
+-- application role owns, in a schema it may create in (it replaces the
+-- body), and one whose search_path names such a schema (it plants a
+-- function of the name the body calls unqualified)
+CREATE SCHEMA covg15_evs AUTHORIZATION covg15_app;
+CREATE FUNCTION covg15_evs.log_ddl(tag text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+ALTER FUNCTION covg15_evs.log_ddl(text) OWNER TO covg15_app;
+CREATE FUNCTION covg15.on_ddl2() RETURNS event_trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$ BEGIN PERFORM covg15_evs.log_ddl(tg_tag); END $$;
+CREATE EVENT TRIGGER covg15_evt2 ON ddl_command_end EXECUTE FUNCTION covg15.on_ddl2();
+CREATE FUNCTION covg15.log_ddl3(tag text) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+CREATE FUNCTION covg15.on_ddl3() RETURNS event_trigger LANGUAGE plpgsql
+    SET search_path = covg15_evs, covg15, pg_catalog
+    AS $$ BEGIN PERFORM log_ddl3(tg_tag); END $$;
+CREATE EVENT TRIGGER covg15_evt3 ON ddl_command_end EXECUTE FUNCTION covg15.on_ddl3();
+SELECT level, object, message, fix FROM tenant_rls.lint() WHERE code = 'event_trigger_function_owner' ORDER BY 2;
+SELECT fix FROM tenant_rls.lint() WHERE code = 'event_trigger_function_owner' AND fix IS NOT NULL \gexec
+SELECT object FROM tenant_rls.lint() WHERE code = 'event_trigger_function_owner' ORDER BY 1;
+DROP EVENT TRIGGER covg15_evt2;
+DROP EVENT TRIGGER covg15_evt3;
+DROP FUNCTION covg15.on_ddl2(), covg15.on_ddl3(), covg15.log_ddl3(text);
+DROP SCHEMA covg15_evs CASCADE;
+-- (b) a superuser's SECURITY DEFINER function that reads the WAL's changes
+-- through logical decoding, which an application role may run
+CREATE FUNCTION covg15.wal_changes(slot name) RETURNS SETOF text LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT data FROM pg_logical_slot_peek_changes(slot, NULL, NULL) $$;
+REVOKE ALL ON FUNCTION covg15.wal_changes(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION covg15.wal_changes(name) TO covg15_app;
+SELECT code, level, object, message FROM tenant_rls.lint() WHERE object ~ 'covg15.wal_changes' ORDER BY 1;
+DROP FUNCTION covg15.wal_changes(name);
+-- (c) the extension's own schema owned by a login role
+ALTER SCHEMA tenant_rls OWNER TO covg15_app;
+SELECT code, level, object, fix FROM tenant_rls.lint() WHERE object ~ '^schema tenant_rls' ORDER BY 3;
+SELECT fix FROM tenant_rls.lint() WHERE object ~ '^schema tenant_rls OWNER' \gexec
+SELECT pg_get_userbyid(nspowner) = (SELECT pg_get_userbyid(extowner) FROM pg_extension WHERE extname = 'tenant_rls') AS owner_back
+  FROM pg_namespace WHERE nspname = 'tenant_rls';
+SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE object ~ '^schema tenant_rls OWNER';
+
 -- clean up
 SET client_min_messages = warning;
 RESET tenant_rls.managed_schemas;
