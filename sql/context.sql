@@ -104,6 +104,19 @@ SELECT tenant_rls.set_tenant('acme ');
 ROLLBACK TO s;
 SELECT tenant_rls.set_tenant(E'ac\nme');
 ROLLBACK TO s;
+-- beyond ASCII (review rev48a): a no-break space or an ideographic space at
+-- an end, a C1 control (CSI) or a bidirectional override anywhere; a letter
+-- beyond ASCII, and a no-break space inside, are fine
+SELECT tenant_rls.set_tenant(U&'acme\00A0');
+ROLLBACK TO s;
+SELECT tenant_rls.set_tenant(U&'\3000acme');
+ROLLBACK TO s;
+SELECT tenant_rls.set_tenant(U&'ac\009B31mme');
+ROLLBACK TO s;
+SELECT tenant_rls.set_tenant(U&'acme\202Eemca');
+ROLLBACK TO s;
+SELECT tenant_rls.set_tenant(U&'acm\00E9 \00A0co') AS letters_and_inner_space;
+ROLLBACK TO s;
 SELECT tenant_rls.set_tenant(NULL::text);
 ROLLBACK TO s;
 SELECT tenant_rls.set_tenant(repeat('x', 257));

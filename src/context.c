@@ -162,6 +162,65 @@ tenant_canonicalize(const char *value, TenantType type)
 }
 
 /*
+ * Characters beyond ASCII a tenant value refuses (review rev48a): anywhere,
+ * the C1 controls, the line and paragraph separators and the bidirectional
+ * controls (they reorder what a log or a terminal shows); at either end,
+ * Unicode's white space and invisible characters (a look-alike of another
+ * tenant: 'acme' and 'acme' followed by a no-break space).
+ */
+static bool
+unicode_control(pg_wchar c)
+{
+	return (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
+		(c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+static bool
+unicode_blank(pg_wchar c)
+{
+	return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200d) ||
+		c == 0x202f || c == 0x205f || c == 0x2060 || c == 0x3000 || c == 0xfeff;
+}
+
+/* the checks above, on a value with bytes beyond ASCII */
+static void
+check_unicode(const char *value, size_t len)
+{
+	const unsigned char *u;
+	size_t		ulen;
+	size_t		i = 0;
+	bool		first = true;
+
+	if (GetDatabaseEncoding() == PG_SQL_ASCII)
+		return;					/* (bytes of no known encoding) */
+	u = (const unsigned char *) pg_server_to_any(value, (int) len, PG_UTF8);
+	ulen = strlen((const char *) u);
+	while (i < ulen)
+	{
+		int			n = pg_utf_mblen(u + i);
+		pg_wchar	c;
+
+		if (i + n > ulen || !pg_utf8_islegal(u + i, n))
+			break;
+		c = utf8_to_unicode(u + i);
+		if (unicode_control(c))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("tenant value must not contain control characters"),
+					 errdetail("It contains U+%04X.", (unsigned int) c),
+					 errhint("Pass the tenant identifier itself, without line breaks or other control characters.")));
+		if (unicode_blank(c) && (first || i + n == ulen))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("tenant value must not begin or end with white space"),
+					 errdetail("It %s with U+%04X.", first ? "begins" : "ends", (unsigned int) c),
+					 errhint("Pass the value without leading or trailing white space.")));
+		first = false;
+		i += n;
+	}
+}
+
+/*
  * As tenant_canonicalize(), for a value whose type is decided by something
  * other than tenant_rls.tenant_type: type_source names it in the hint
  * ("the tenant column of table \"t\" is uuid").
@@ -170,6 +229,7 @@ char *
 tenant_canonicalize_for(const char *value, TenantType type, const char *type_source)
 {
 	size_t		len = strlen(value);
+	bool		beyond_ascii = false;
 
 	if (len == 0)
 		ereport(ERROR,
@@ -195,7 +255,11 @@ tenant_canonicalize_for(const char *value, TenantType type, const char *type_sou
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("tenant value must not contain control characters"),
 					 errhint("Pass the tenant identifier itself, without line breaks or other control characters.")));
+		if ((unsigned char) value[i] >= 0x80)
+			beyond_ascii = true;
 	}
+	if (beyond_ascii)
+		check_unicode(value, len);
 
 	if (type_source == NULL)
 		type_source = psprintf("tenant_rls.tenant_type = %s", tenant_type_name(type));
