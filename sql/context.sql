@@ -117,6 +117,13 @@ SELECT tenant_rls.set_tenant(U&'acme\202Eemca');
 ROLLBACK TO s;
 SELECT tenant_rls.set_tenant(U&'acm\00E9 \00A0co') AS letters_and_inner_space;
 ROLLBACK TO s;
+-- (review rev48d) bidirectional marks and invisible characters anywhere
+SELECT tenant_rls.set_tenant(U&'acme\200E');
+ROLLBACK TO s;
+SELECT tenant_rls.set_tenant(U&'ac\200Bme');
+ROLLBACK TO s;
+SELECT tenant_rls.set_tenant(U&'acme\00AD');
+ROLLBACK TO s;
 SELECT tenant_rls.set_tenant(NULL::text);
 ROLLBACK TO s;
 SELECT tenant_rls.set_tenant(repeat('x', 257));
@@ -254,3 +261,22 @@ RESET plan_cache_mode;
 
 RESET ROLE;
 DROP TABLE public.notes;
+
+-- tenant values beyond ASCII in a database that is not UTF-8 (review
+-- rev48d): WIN1252's no-break space is refused as Unicode's; a byte that
+-- maps to no Unicode character is no error (before, 22P05)
+CREATE DATABASE context_win1252 ENCODING 'WIN1252' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c context_win1252
+SET client_min_messages = warning;
+CREATE EXTENSION tenant_rls;
+RESET client_min_messages;
+BEGIN;
+SELECT tenant_rls.set_tenant(E'ab\x81c') IS NOT NULL AS unmapped_byte_ok;
+SELECT tenant_rls.set_tenant(E'caf\xe9') IS NOT NULL AS letter_ok;
+SAVEPOINT s;
+SELECT tenant_rls.set_tenant(E'acme\xa0');
+ROLLBACK TO s;
+SELECT tenant_rls.set_tenant(E'ac\x9dme') IS NOT NULL AS unmapped_9d_ok;
+COMMIT;
+\c contrib_regression
+DROP DATABASE context_win1252;

@@ -19,9 +19,11 @@
 
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -162,38 +164,102 @@ tenant_canonicalize(const char *value, TenantType type)
 }
 
 /*
- * Characters beyond ASCII a tenant value refuses (review rev48a): anywhere,
- * the C1 controls, the line and paragraph separators and the bidirectional
- * controls (they reorder what a log or a terminal shows); at either end,
- * Unicode's white space and invisible characters (a look-alike of another
- * tenant: 'acme' and 'acme' followed by a no-break space).
+ * Characters beyond ASCII a tenant value refuses (review rev48a, rev48d), by
+ * Unicode code point: anywhere, the controls (C1, the line and paragraph
+ * separators, the bidirectional marks and overrides: they reorder what a log
+ * or a terminal shows) and the invisible characters (a look-alike of another
+ * tenant: 'acme' with a zero-width space inside); at either end, Unicode's
+ * white space and the joiners and variation selectors ('acme' followed by a
+ * no-break space).
  */
 static bool
 unicode_control(pg_wchar c)
 {
-	return (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
-		(c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+	return (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
+		(c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+static bool
+unicode_invisible(pg_wchar c)
+{
+	return c == 0xad || c == 0x034f || c == 0x115f || c == 0x1160 || c == 0x17b4 || c == 0x17b5 ||
+		c == 0x180e || c == 0x200b || (c >= 0x2060 && c <= 0x2064) || c == 0x3164 || c == 0xfeff ||
+		c == 0xffa0 || (c >= 0xe0000 && c <= 0xe0fff);
 }
 
 static bool
 unicode_blank(pg_wchar c)
 {
-	return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200d) ||
-		c == 0x202f || c == 0x205f || c == 0x2060 || c == 0x3000 || c == 0xfeff;
+	return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x180b && c <= 0x180f) ||
+		(c >= 0x2000 && c <= 0x200d) || c == 0x202f || c == 0x205f || c == 0x3000 ||
+		(c >= 0xfe00 && c <= 0xfe0f);
+}
+
+/*
+ * The value in UTF-8, for those checks; a character the conversion cannot map
+ * becomes 'x' (it is none of those).  NULL where the check cannot be made:
+ * SQL_ASCII bytes that are not UTF-8, or an encoding other than UTF-8 and
+ * LATIN1 outside a transaction (a setting read at connection start; it is
+ * checked again when a transaction sets it).
+ */
+static char *
+value_as_utf8(const char *value, size_t len)
+{
+	int			enc = GetDatabaseEncoding();
+	StringInfoData buf;
+	Oid			proc;
+
+	if (enc == PG_UTF8)
+		return (char *) value;
+	if (enc == PG_SQL_ASCII)
+		return pg_encoding_verifymbstr(PG_UTF8, value, (int) len) == (int) len ? (char *) value : NULL;
+	initStringInfo(&buf);
+	if (enc == PG_LATIN1)
+	{
+		/* (its bytes are the code points U+0000 to U+00FF) */
+		for (size_t i = 0; i < len; i++)
+		{
+			unsigned char u[8] = {0};
+
+			unicode_to_utf8((pg_wchar) (unsigned char) value[i], u);
+			appendStringInfoString(&buf, (char *) u);
+		}
+		return buf.data;
+	}
+	if (!IsTransactionState())
+		return NULL;
+	proc = FindDefaultConversionProc(enc, PG_UTF8);
+	if (!OidIsValid(proc))
+		return NULL;
+	for (size_t i = 0; i < len;)
+	{
+		int			n = pg_encoding_mblen(enc, value + i);
+		unsigned char src[8];
+		unsigned char out[64];
+
+		if (n <= 0 || n > (int) sizeof(src) - 1 || i + n > len)
+			break;
+		memcpy(src, value + i, n);
+		src[n] = '\0';
+		if (pg_do_encoding_conversion_buf(proc, enc, PG_UTF8, src, n, out, sizeof(out), true) == n)
+			appendStringInfoString(&buf, (char *) out);
+		else
+			appendStringInfoChar(&buf, 'x');
+		i += n;
+	}
+	return buf.data;
 }
 
 /* the checks above, on a value with bytes beyond ASCII */
 static void
 check_unicode(const char *value, size_t len)
 {
-	const unsigned char *u;
+	const unsigned char *u = (const unsigned char *) value_as_utf8(value, len);
 	size_t		ulen;
 	size_t		i = 0;
-	bool		first = true;
 
-	if (GetDatabaseEncoding() == PG_SQL_ASCII)
-		return;					/* (bytes of no known encoding) */
-	u = (const unsigned char *) pg_server_to_any(value, (int) len, PG_UTF8);
+	if (u == NULL)
+		return;
 	ulen = strlen((const char *) u);
 	while (i < ulen)
 	{
@@ -209,13 +275,18 @@ check_unicode(const char *value, size_t len)
 					 errmsg("tenant value must not contain control characters"),
 					 errdetail("It contains U+%04X.", (unsigned int) c),
 					 errhint("Pass the tenant identifier itself, without line breaks or other control characters.")));
-		if (unicode_blank(c) && (first || i + n == ulen))
+		if (unicode_invisible(c))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("tenant value must not contain invisible characters"),
+					 errdetail("It contains U+%04X.", (unsigned int) c),
+					 errhint("Pass the tenant identifier as it is shown, without zero-width or other invisible characters.")));
+		if (unicode_blank(c) && (i == 0 || i + n == ulen))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("tenant value must not begin or end with white space"),
-					 errdetail("It %s with U+%04X.", first ? "begins" : "ends", (unsigned int) c),
+					 errdetail("It %s with U+%04X.", i == 0 ? "begins" : "ends", (unsigned int) c),
 					 errhint("Pass the value without leading or trailing white space.")));
-		first = false;
 		i += n;
 	}
 }
