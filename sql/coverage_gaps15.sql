@@ -373,6 +373,22 @@ DROP EVENT TRIGGER covg15_evt2;
 DROP EVENT TRIGGER covg15_evt3;
 DROP FUNCTION covg15.on_ddl2(), covg15.on_ddl3(), covg15.log_ddl3(text);
 DROP SCHEMA covg15_evs CASCADE;
+-- (review rev48d) a search_path naming a schema not created yet, which a
+-- login role may create (CREATE on the database); and no finding for an
+-- application function merely named like a word of the body (RAISE LOG) that
+-- the event trigger's function cannot reach
+CREATE FUNCTION covg15.log(text) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+ALTER FUNCTION covg15.log(text) OWNER TO covg15_app;
+CREATE FUNCTION covg15.on_ddl4() RETURNS event_trigger LANGUAGE plpgsql
+    SET search_path = covg15_later, pg_catalog, pg_temp
+    AS $$ BEGIN RAISE LOG 'ddl %', tg_tag; END $$;
+CREATE EVENT TRIGGER covg15_evt4 ON ddl_command_end EXECUTE FUNCTION covg15.on_ddl4();
+SELECT object FROM tenant_rls.lint() WHERE code = 'event_trigger_function_owner' ORDER BY 1;
+SELECT format('GRANT CREATE ON DATABASE %I TO covg15_app', current_database()) \gexec
+SELECT level, object, message FROM tenant_rls.lint() WHERE code = 'event_trigger_function_owner' ORDER BY 2;
+SELECT format('REVOKE CREATE ON DATABASE %I FROM covg15_app', current_database()) \gexec
+DROP EVENT TRIGGER covg15_evt4;
+DROP FUNCTION covg15.on_ddl4(), covg15.log(text);
 -- (b) a superuser's SECURITY DEFINER function that reads the WAL's changes
 -- through logical decoding, which an application role may run
 CREATE FUNCTION covg15.wal_changes(slot name) RETURNS SETOF text LANGUAGE sql SECURITY DEFINER
@@ -382,6 +398,26 @@ REVOKE ALL ON FUNCTION covg15.wal_changes(name) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION covg15.wal_changes(name) TO covg15_app;
 SELECT code, level, object, message FROM tenant_rls.lint() WHERE object ~ 'covg15.wal_changes' ORDER BY 1;
 DROP FUNCTION covg15.wal_changes(name);
+-- (d) role_owns_tenant_table for a schema: its fix gives the schema to the
+-- owner of its tables that no login role is a member of (review rev48d: to
+-- another login role, the finding moved to it)
+CREATE ROLE covg15_lown LOGIN;
+CREATE SCHEMA covg15_mix AUTHORIZATION covg15_app;
+GRANT USAGE, CREATE ON SCHEMA covg15_mix TO covg15_owner, covg15_lown;
+SET tenant_rls.managed_schemas = 'covg15, covg15_mix';
+SET ROLE covg15_lown;
+CREATE TABLE covg15_mix.a (id int PRIMARY KEY, tenant_id text NOT NULL);
+SET ROLE covg15_owner;
+CREATE TABLE covg15_mix.b (id int PRIMARY KEY, tenant_id text NOT NULL);
+RESET ROLE;
+SELECT object, fix FROM tenant_rls.lint() WHERE code = 'role_owns_tenant_table' AND object ~ 'SCHEMA covg15_mix' ORDER BY 1;
+SELECT fix FROM tenant_rls.lint() WHERE code = 'role_owns_tenant_table' AND object ~ 'covg15_app SCHEMA covg15_mix' \gexec
+SELECT object FROM tenant_rls.lint() WHERE code = 'role_owns_tenant_table' AND object ~ 'SCHEMA covg15_mix' ORDER BY 1;
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15_mix.a');
+SELECT count(*) > 0 AS unprotected FROM tenant_rls.unprotect('covg15_mix.b');
+DROP SCHEMA covg15_mix CASCADE;
+DROP ROLE covg15_lown;
+SET tenant_rls.managed_schemas = 'covg15';
 -- (c) the extension's own schema owned by a login role
 ALTER SCHEMA tenant_rls OWNER TO covg15_app;
 SELECT code, level, object, fix FROM tenant_rls.lint() WHERE object ~ '^schema tenant_rls' ORDER BY 3;

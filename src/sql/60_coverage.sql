@@ -3089,7 +3089,13 @@ SELECT 'role_owns_tenant_table', 'error', quote_ident(l.rolname) || ' SCHEMA ' |
               CASE WHEN n.nspowner = l.oid THEN '' ELSE format(' through %s', quote_ident(pg_get_userbyid(n.nspowner))) END,
               sum(t.n)),
        'The owner of a schema may drop any table in it (DROP TABLE ... CASCADE), every tenant''s rows with it, and create in its place a table of its own, which it owns and so may unprotect. Give the schema to the tables'' owner, or to a role no login role is a member of.',
-       format('ALTER SCHEMA %I OWNER TO %I;', n.nspname, pg_get_userbyid(min(t.owner))),
+       -- (to an owner of its tables no login role is a member of, the one
+       -- of the most tables: another would make the finding move to it;
+       -- none when every owner has login members: review rev48d)
+       (SELECT format('ALTER SCHEMA %I OWNER TO %I;', n.nspname, pg_get_userbyid(o.owner))
+          FROM (SELECT t2.owner, count(*) AS n FROM ten t2 WHERE t2.schema_name = n.nspname GROUP BY t2.owner) o
+         WHERE NOT EXISTS (SELECT 1 FROM logins l2 WHERE pg_has_role(l2.oid, o.owner, 'MEMBER'))
+         ORDER BY o.n DESC, o.owner LIMIT 1),
        NULL::oid
   -- (the few pairs of schema and owner, not every table, times the login
   -- roles: review rev48b measured 540 ms for 2,000 tables and 300 logins)
@@ -4030,8 +4036,10 @@ UNION ALL
 -- a user event trigger running a function a role other than a superuser
 -- owns (review rev47f: the application role rewrote it, and the next
 -- superuser migration ran it), or a function it calls at any depth (review
--- rev48b), or one whose search_path names a schema such a role may create
--- in (it plants a function of the name the body calls unqualified)
+-- rev48b), or one in a schema such a role owns (it drops the function and
+-- creates its own: review rev48d), or one whose search_path names a schema
+-- such a role may create in, or create (it plants a function of the name
+-- the body calls unqualified)
 SELECT 'event_trigger_function_owner',
        CASE WHEN f.kind = 'owner'
             -- (replacing the body needs CREATE on its schema too)
@@ -4042,21 +4050,27 @@ SELECT 'event_trigger_function_owner',
        -- (one finding per event trigger, function and schema)
        CASE WHEN f.kind = 'owner' AND f.fid = e.evtfoid THEN quote_ident(e.evtname)
             WHEN f.kind = 'owner' THEN format('%s %s', quote_ident(e.evtname), f.fid::regprocedure)
+            WHEN f.kind = 'schema' THEN format('%s %s schema %I', quote_ident(e.evtname), f.fid::regprocedure, f.nsp)
             ELSE format('%s %s search_path %I', quote_ident(e.evtname), f.fid::regprocedure, f.nsp) END,
        'event trigger',
-       CASE WHEN f.kind = 'owner'
-            THEN format('Event trigger %I runs %s%s, owned by %s, who is not a superuser.', e.evtname, f.fid::regprocedure,
-                        CASE WHEN f.fid <> e.evtfoid THEN format(' (called by its function %s)', e.evtfoid::regprocedure) ELSE '' END,
-                        quote_ident(pg_get_userbyid(p.proowner)))
-            ELSE format('Event trigger %I runs %s%s with search_path naming schema %I, in which %s may create objects.',
-                        e.evtname, f.fid::regprocedure,
-                        CASE WHEN f.fid <> e.evtfoid THEN format(' (called by its function %s)', e.evtfoid::regprocedure) ELSE '' END,
-                        f.nsp, quote_ident(f.who)) END,
-       CASE WHEN f.kind = 'owner'
+       format('Event trigger %I runs %s%s', e.evtname, f.fid::regprocedure,
+              CASE WHEN f.fid <> e.evtfoid THEN format(' (called by its function %s)', e.evtfoid::regprocedure) ELSE '' END)
+       || CASE f.kind
+               WHEN 'owner' THEN format(', owned by %s, who is not a superuser.', quote_ident(pg_get_userbyid(p.proowner)))
+               WHEN 'schema' THEN format(', in schema %I, which %s owns%s.', f.nsp, quote_ident(f.who),
+                                         CASE WHEN f.who <> pg_get_userbyid((SELECT n.nspowner FROM pg_namespace n WHERE n.nspname = f.nsp))
+                                              THEN ' (through its owner)' ELSE '' END)
+               WHEN 'path' THEN format(' with search_path naming schema %I, in which %s may create objects.', f.nsp, quote_ident(f.who))
+               ELSE format(' with search_path naming schema %I, which does not exist and %s may create.', f.nsp, quote_ident(f.who)) END,
+       CASE f.kind
+            WHEN 'owner'
             THEN 'An event trigger runs as whoever runs the DDL, often a superuser: the function''s owner, or a member of it, replaces its body (with CREATE on its schema; without, it may still change its settings) and runs code with that role''s rights at the next DDL. Give the function to a superuser.'
-            ELSE 'An event trigger runs as whoever runs the DDL, often a superuser: a function or operator created in that schema under a name the body uses unqualified runs instead of the one meant, with that role''s rights, at the next DDL. Schema-qualify the names the function uses and set its search_path to pg_catalog, pg_temp, or give the schema to a superuser and revoke CREATE on it.' END,
-       CASE WHEN f.kind = 'owner' AND x.superowner IS NOT NULL
-            THEN format('ALTER FUNCTION %s OWNER TO %I;', f.fid::regprocedure, x.superowner) END,
+            WHEN 'schema'
+            THEN 'An event trigger runs as whoever runs the DDL, often a superuser: the owner of a schema may drop any function in it and create its own under the same name, which the calling function then runs with that role''s rights at the next DDL. Give the schema to a superuser.'
+            ELSE 'An event trigger runs as whoever runs the DDL, often a superuser: a function or operator created in that schema under a name the body uses unqualified runs instead of the one meant, with that role''s rights, at the next DDL. Schema-qualify the names the function uses and set its search_path to pg_catalog, pg_temp, or give the schema to a superuser and revoke CREATE on it (and on the database, for a schema not created yet).' END,
+       CASE WHEN x.superowner IS NULL THEN NULL
+            WHEN f.kind = 'owner' THEN format('ALTER FUNCTION %s OWNER TO %I;', f.fid::regprocedure, x.superowner)
+            WHEN f.kind = 'schema' THEN format('ALTER SCHEMA %I OWNER TO %I;', f.nsp, x.superowner) END,
        NULL::oid
   FROM pg_event_trigger e
   -- (the fix gives the function to the event trigger's owner, or else to the
@@ -4067,21 +4081,55 @@ SELECT 'event_trigger_function_owner',
                  ORDER BY r.oid = e.evtowner DESC LIMIT 1) AS superowner) x
   CROSS JOIN LATERAL (
         SELECT c.fid, c.kind, c.nsp, c.who
-          FROM (SELECT e.evtfoid AS fid
-                UNION
-                SELECT g.callee FROM tenant_rls._call_edges(ARRAY[e.evtfoid], ARRAY(SELECT x.objid FROM extfuncs x)) g) r
+          FROM (WITH RECURSIVE
+                -- the calls, found by name in the bodies: kept where the
+                -- caller reaches the callee, by dependency, by its schema
+                -- written in the caller's body or named in the caller's
+                -- search_path setting, or any schema when the caller has
+                -- none (the DDL session's path then decides: review rev48d,
+                -- an application's log() matched a RAISE LOG)
+                edge AS MATERIALIZED (
+                    SELECT g.caller, g.callee
+                      FROM tenant_rls._call_edges(ARRAY[e.evtfoid], ARRAY(SELECT y.objid FROM extfuncs y)) g
+                      JOIN pg_proc a ON a.oid = g.caller
+                      JOIN pg_proc b ON b.oid = g.callee
+                      JOIN pg_namespace bn ON bn.oid = b.pronamespace
+                     CROSS JOIN LATERAL (SELECT (SELECT substr(c, 13) FROM unnest(a.proconfig) c
+                                                  WHERE c LIKE 'search_path=%' LIMIT 1) AS sp) ap
+                     WHERE ap.sp IS NULL
+                        OR bn.nspname = ANY (tenant_rls._split_identifiers(ap.sp))
+                        OR EXISTS (SELECT 1 FROM pg_depend d
+                                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = a.oid
+                                      AND d.refclassid = 'pg_proc'::regclass AND d.refobjid = b.oid)
+                        OR EXISTS (SELECT 1 FROM tenant_rls._body_words(CASE WHEN a.prosqlbody IS NOT NULL
+                                                                             THEN pg_get_function_sqlbody(a.oid)
+                                                                             ELSE a.prosrc END) w(word)
+                                    WHERE w.word IN (bn.nspname, lower(bn.nspname)))),
+                reach(fid) AS (SELECT e.evtfoid UNION SELECT g.callee FROM reach r JOIN edge g ON g.caller = r.fid)
+                SELECT reach.fid FROM reach) r
           JOIN pg_proc p ON p.oid = r.fid
          CROSS JOIN LATERAL (
                SELECT r.fid, 'owner' AS kind, NULL::name AS nsp, NULL::name AS who
                 WHERE NOT (SELECT o.rolsuper FROM pg_roles o WHERE o.oid = p.proowner)
                UNION ALL
-               SELECT r.fid, 'path', n.nspname, w.rolname
+               -- (not the event trigger's own function: it cannot be dropped
+               -- while the trigger uses it)
+               SELECT r.fid, 'schema', n.nspname, w.rolname
+                 FROM pg_namespace n
+                CROSS JOIN LATERAL (SELECT l.rolname FROM logins l WHERE pg_has_role(l.oid, n.nspowner, 'MEMBER')
+                                     ORDER BY l.oid <> n.nspowner, l.rolname LIMIT 1) w
+                WHERE n.oid = p.pronamespace AND r.fid <> e.evtfoid
+               UNION ALL
+               SELECT r.fid, CASE WHEN n.oid IS NULL THEN 'missing' ELSE 'path' END, sp.name::name, w.rolname
                  FROM unnest(tenant_rls._split_identifiers(
                           (SELECT substr(c, 13) FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%' LIMIT 1))) sp(name)
-                 JOIN pg_namespace n ON n.nspname = sp.name
-                CROSS JOIN LATERAL (SELECT l.rolname FROM logins l WHERE has_schema_privilege(l.oid, n.oid, 'CREATE')
+                 LEFT JOIN pg_namespace n ON n.nspname = sp.name
+                CROSS JOIN LATERAL (SELECT l.rolname FROM logins l
+                                     WHERE CASE WHEN n.oid IS NULL
+                                                THEN has_database_privilege(l.oid, current_database(), 'CREATE')
+                                                ELSE has_schema_privilege(l.oid, n.oid, 'CREATE') END
                                      ORDER BY l.rolname LIMIT 1) w
-                WHERE n.nspname NOT IN ('pg_catalog', 'pg_temp')) c) f
+                WHERE sp.name NOT IN ('pg_catalog', 'pg_temp', '$user', '')) c) f
   JOIN pg_proc p ON p.oid = f.fid
  WHERE e.evtenabled <> 'D'
    AND NOT EXISTS (SELECT 1 FROM pg_depend d
