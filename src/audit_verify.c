@@ -14,11 +14,15 @@
 #include "tenant_rls.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_inherits.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "storage/lmgr.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "audit_chain.h"
@@ -461,6 +465,48 @@ tenant_rls_audit_anchors_recorded(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(ok);
 }
 
+/*
+ * The snapshot audit_verify() reads with.  audit_purge() drops whole
+ * partitions, which no snapshot hides: the statement's snapshot, taken before
+ * a purge committed, showed the anchors from before it and the batches from
+ * after it, and a chain was reported deleted (review rev48e).  So the log and
+ * its partitions are locked first (waiting for a purge under way), and the
+ * reads use a snapshot taken after: a new one in READ COMMITTED; in REPEATABLE
+ * READ or SERIALIZABLE the transaction's, refused if a purge committed after
+ * it (the anchors it leaves differ then).
+ */
+static void
+verify_snapshot_push(void)
+{
+	Oid			log;
+
+	audit_lookup_oids();
+	log = audit_log_oid;		/* (the lock's invalidations reset it) */
+	if (OidIsValid(log))
+	{
+		LockRelationOid(log, AccessShareLock);
+		(void) find_all_inheritors(log, AccessShareLock, NULL);
+	}
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (IsolationUsesXactSnapshot())
+	{
+		char		mine[65];
+		char		latest[65];
+		bool		have_mine = audit_anchors_digest(true, mine);
+		bool		have_latest;
+
+		PushActiveSnapshot(GetLatestSnapshot());
+		have_latest = audit_anchors_digest(true, latest);
+		PopActiveSnapshot();
+		if (have_mine != have_latest || (have_mine && strcmp(mine, latest) != 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not verify the audit log: tenant_rls.audit_purge() committed after this transaction's snapshot"),
+					 errdetail("The purge dropped partitions this transaction's snapshot still expects: their batches would be reported deleted."),
+					 errhint("Run tenant_rls.audit_verify() again in a new transaction.")));
+	}
+}
+
 Datum
 tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 {
@@ -469,6 +515,7 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	verify_snapshot_push();
 
 	/*
 	 * The tenants and, per tenant, the first batch stored outside its range of
@@ -517,6 +564,7 @@ tenant_rls_audit_verify(PG_FUNCTION_ARGS)
 			verify_one(keys[i], misplaced[i], anchors_ok, rsinfo->setResult, rsinfo->setDesc);
 	}
 
+	PopActiveSnapshot();
 	SPI_finish();
 	return (Datum) 0;
 }

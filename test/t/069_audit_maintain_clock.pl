@@ -9,47 +9,18 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use TenantRlsTest qw($drop_audit_partitions);
+use TenantRlsTest qw($drop_audit_partitions clock_shift_shim);
 use Time::Local qw(timegm);
 
-my $cc = $ENV{CC} // 'cc';
 my $dir = PostgreSQL::Test::Utils::tempdir;
-PostgreSQL::Test::Utils::append_to_file("$dir/shift.c", <<'EOC');
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <stdlib.h>
-#include <sys/time.h>
-
-/* gettimeofday() moved by TR_CLOCK_SHIFT seconds */
-int
-gettimeofday(struct timeval *restrict tv, void *restrict tz)
-{
-	static int	(*real) (struct timeval *restrict, void *restrict) = NULL;
-	static long shift = 0;
-	int			r;
-
-	if (real == NULL)
-	{
-		const char *s = getenv("TR_CLOCK_SHIFT");
-
-		real = (int (*) (struct timeval *restrict, void *restrict)) dlsym(RTLD_NEXT, "gettimeofday");
-		shift = s ? atol(s) : 0;
-	}
-	r = real(tv, tz);
-	if (r == 0 && tv != NULL)
-		tv->tv_sec += shift;
-	return r;
-}
-EOC
-my ($cc_ok) = PostgreSQL::Test::Utils::run_log(
-	[ $cc, '-shared', '-fPIC', '-O2', '-o', "$dir/shift.so", "$dir/shift.c", '-ldl' ]);
-plan skip_all => "no C compiler ($cc) to build the clock shim" unless $cc_ok;
+my $shim = clock_shift_shim($dir);
+plan skip_all => "no C compiler to build the clock shim" unless defined $shim;
 
 my $node = PostgreSQL::Test::Cluster->new('maintain_clock');
 $node->init;
 $node->append_conf('postgresql.conf', "tenant_rls.audit_maintain_worker = off\n");
 {
-	local $ENV{LD_PRELOAD} = "$dir/shift.so";
+	local $ENV{LD_PRELOAD} = $shim;
 	local $ENV{TR_CLOCK_SHIFT} = timegm(0, 0, 3, 31, 0, 2027) - time;
 	$node->start;
 }

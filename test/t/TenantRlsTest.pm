@@ -4,8 +4,9 @@ package TenantRlsTest;
 use strict;
 use warnings;
 use Exporter 'import';
+use PostgreSQL::Test::Utils ();
 
-our @EXPORT_OK = qw($drop_audit_partitions create_audit_default_db $versioned_table);
+our @EXPORT_OK = qw($drop_audit_partitions create_audit_default_db $versioned_table clock_shift_shim);
 
 # SQL that drops every monthly partition of the audit log (the default one
 # stays): the tests that need a month without its partition start so.
@@ -53,6 +54,59 @@ CREATE EXTENSION tenant_rls;
 CREATE TABLE public.p (id integer PRIMARY KEY, tenant_id text NOT NULL, v text);
 SELECT tenant_rls.enable_audit('public.p');
 } . $drop_audit_partitions);
+}
+
+# An LD_PRELOAD shim whose gettimeofday() is moved by TR_CLOCK_SHIFT seconds
+# (the environment of the server it is preloaded into), built in $dir: its
+# path, or undef without a C compiler.  For the tests that need the server's
+# clock at another time (months, partitions of the audit log).
+sub clock_shift_shim
+{
+	my ($dir) = @_;
+	my $cc = $ENV{CC} // 'cc';
+	PostgreSQL::Test::Utils::append_to_file("$dir/shift.c", <<'EOC');
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <sys/time.h>
+#include <time.h>
+
+/* gettimeofday() moved by TR_CLOCK_SHIFT seconds */
+int
+gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+	static int	(*real) (struct timeval *restrict, void *restrict) = NULL;
+	static long shift = 0;
+	int			r;
+
+	if (real == NULL)
+	{
+		const char *s = getenv("TR_CLOCK_SHIFT");
+
+		real = (int (*) (struct timeval *restrict, void *restrict)) dlsym(RTLD_NEXT, "gettimeofday");
+		shift = s ? atol(s) : 0;
+	}
+	r = real(tv, tz);
+	if (r == 0 && tv != NULL)
+		tv->tv_sec += shift;
+	return r;
+}
+
+/* time() too: pg_ctl compares the postmaster's start time with its own */
+time_t
+time(time_t *t)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	if (t != NULL)
+		*t = tv.tv_sec;
+	return tv.tv_sec;
+}
+EOC
+	my ($ok) = PostgreSQL::Test::Utils::run_log(
+		[ $cc, '-shared', '-fPIC', '-O2', '-o', "$dir/shift.so", "$dir/shift.c", '-ldl' ]);
+	return $ok ? "$dir/shift.so" : undef;
 }
 
 1;
