@@ -2899,15 +2899,19 @@ check_grant_limit(Oid relid, Datum *vals, Oid *types, const char *owner_c)
 	if (tenant_rls_max_grants_per_table <= 0 || current_user_is_admin())
 		return;
 	/*
-	 * (per table and owner tenant: a tenant's open transaction does not hold
-	 * up the grants of the others.  objid is an unkeyed hash of the tenant:
+	 * (per owner tenant: a tenant's open transaction does not hold up the
+	 * grants of the others; not per table too, or two transactions of one
+	 * tenant granting on two tables in opposite orders deadlocked, review
+	 * rev48e.  classid and objid are an unkeyed 64-bit hash of the tenant:
 	 * whoever reads pg_locks and guesses tenant ids can tell which one is
 	 * granting; PostgreSQL offers no secret every backend shares without
 	 * preloading to key it with, review rev40g)
 	 */
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, relid,
-						 hash_bytes((const unsigned char *) owner_c, strlen(owner_c)),
-						 TENANT_RLS_LOCK_GRANTS);
+	{
+		uint64		h = hash_bytes_extended((const unsigned char *) owner_c, strlen(owner_c), 0);
+
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, TENANT_RLS_LOCK_GRANTS);
+	}
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	PushActiveSnapshot(GetLatestSnapshot());
 	spi_exec_privileged("SELECT pg_catalog.count(*) FROM tenant_rls.tenant_grant"
