@@ -1010,10 +1010,20 @@ COMMENT ON FUNCTION tenant_rls._audit_anchors_recorded() IS
 -- logged_at, when exported: some purge recorded in the log (its PURGE entry,
 -- in the chain without tenant) must have cut after it.  The hashes are
 -- public values, compared as such.
+-- audit_verify_head()'s wait for a purge under way, and its refusal of a
+-- REPEATABLE READ snapshot from before a purge (as audit_verify(): a purge
+-- drops partitions, which no snapshot hides; review rev48e)
+CREATE FUNCTION tenant_rls._audit_log_settled() RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_log_settled';
+REVOKE ALL ON FUNCTION tenant_rls._audit_log_settled() FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls._audit_log_settled() IS
+    'internal: waits for a purge of the audit log under way (audit_verify_head())';
+
 CREATE FUNCTION tenant_rls.audit_verify_head(tenant text, seq bigint, hash bytea,
                                              logged_at timestamptz DEFAULT NULL)
     RETURNS TABLE (ok boolean, reason text)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -1053,6 +1063,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass the hash column of the exported head (decode(''...'', ''hex'') for a hex export).';
     END IF;
+    PERFORM tenant_rls._audit_log_settled();
     -- the batch, through the tenant's range of the audit_key index (a batch
     -- moved out of it is reported by audit_verify())
     k := tenant_rls.audit_tenant_key(t);

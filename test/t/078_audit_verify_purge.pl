@@ -23,14 +23,14 @@ my $node = PostgreSQL::Test::Cluster->new('verify_purge');
 $node->init;
 $node->append_conf('postgresql.conf', "tenant_rls.audit_maintain_worker = off\n");
 
-# writes at two earlier times (more than a month apart: two months' partitions)
+# writes at three earlier times (more than a month apart: three months' partitions)
 my %cut;
-for my $days (100, 60)
+for my $days (130, 90, 50)
 {
 	local $ENV{LD_PRELOAD} = $shim;
 	local $ENV{TR_CLOCK_SHIFT} = -$days * 86400;
 	$node->start;
-	if ($days == 100)
+	if ($days == 130)
 	{
 		$node->safe_psql('postgres', q{
 SET client_min_messages = warning;
@@ -55,32 +55,51 @@ $node->safe_psql('postgres', q{SELECT tenant_rls.audit_maintain(0); INSERT INTO 
 my $verify = q{SELECT string_agg(tenant || ':' || ok, ',' ORDER BY tenant) FROM tenant_rls.audit_verify() WHERE tenant IN ('a', 'b')};
 is($node->safe_psql('postgres', $verify), 'a:true,b:true', 'before: every chain verifies');
 is($node->safe_psql('postgres', q{SELECT count(DISTINCT tableoid) FROM tenant_rls.audit_batch WHERE tenant IN ('a', 'b')}),
-	'3', 'the batches are in three monthly partitions');
+	'4', 'the batches are in four monthly partitions');
+
+# a head exported before the purge: tenant a's last batch of the oldest month
+my ($hseq, $hhash) = split /\|/, $node->safe_psql('postgres', q{
+SELECT seq || '|' || encode(hash, 'hex') FROM tenant_rls.audit_batch
+ WHERE tenant = 'a' AND tableoid = (SELECT tableoid FROM tenant_rls.audit_batch WHERE tenant = 'a' ORDER BY seq LIMIT 1)
+ ORDER BY seq DESC LIMIT 1});
+my $verify_head = qq{SELECT 'head:' || ok FROM tenant_rls.audit_verify_head('a', $hseq, decode('$hhash', 'hex'))};
 
 # READ COMMITTED: audit_verify() waits for the purge, then reads after it
 my $purger = $node->background_psql('postgres');
 $purger->query_safe(q{BEGIN});
-$purger->query(qq{SELECT tenant_rls.audit_purge('$cut{100}')});
+$purger->query(qq{SELECT tenant_rls.audit_purge('$cut{130}')});
 my $verifier = $node->background_psql('postgres');
 $verifier->query_until(qr/started/, qq{\\echo started\n$verify;\n\\echo verified\n});
+my $head_verifier = $node->background_psql('postgres');
+$head_verifier->query_until(qr/started/, qq{\\echo started\n$verify_head;\n\\echo verified\n});
 ok($node->poll_query_until('postgres',
-		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%audit_verify%'}),
-	'audit_verify() waits for the purge');
+		q{SELECT count(*) = 2 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%audit_verify%'}),
+	'audit_verify() and audit_verify_head() wait for the purge');
 $purger->query_safe(q{COMMIT});
 my $out = $verifier->query_until(qr/verified/, '');
 like($out, qr/^a:true,b:true$/m, 'audit_verify() during the purge: every chain verifies (no batch reported deleted)');
+$out = $head_verifier->query_until(qr/verified/, '');
+like($out, qr/^head:true$/m, 'audit_verify_head() of a batch the purge removed, during the purge: the anchor has its hash');
 $verifier->quit;
+$head_verifier->quit;
 is($node->safe_psql('postgres', q{SELECT count(DISTINCT tableoid) FROM tenant_rls.audit_batch WHERE tenant IN ('a', 'b')}),
-	'2', 'the purge dropped the oldest month');
+	'3', 'the purge dropped the oldest month');
 
 # REPEATABLE READ: a snapshot from before a purge is refused
 my $rr = $node->background_psql('postgres', on_error_stop => 0);
 $rr->query_safe(q{BEGIN ISOLATION LEVEL REPEATABLE READ});
 $rr->query_safe(q{SELECT 1});	# (the snapshot; no lock on the log, which would hold up the purge)
-$node->safe_psql('postgres', qq{SELECT tenant_rls.audit_purge('$cut{60}')});
+$node->safe_psql('postgres', qq{SELECT tenant_rls.audit_purge('$cut{90}')});
 my ($rr_out, $rr_ret) = $rr->query(qq{$verify});
 like($rr->{stderr}, qr/could not verify the audit log: tenant_rls\.audit_purge\(\) committed after this transaction's snapshot/,
 	'REPEATABLE READ from before a purge: refused (40001), not a false alarm');
+$rr->query(q{ROLLBACK});
+$rr->{stderr} = '';
+$rr->query_safe(q{BEGIN ISOLATION LEVEL REPEATABLE READ});
+$rr->query_safe(q{SELECT 1});
+$node->safe_psql('postgres', qq{SELECT tenant_rls.audit_purge('$cut{50}')});
+($rr_out, $rr_ret) = $rr->query(qq{$verify_head});
+like($rr->{stderr}, qr/could not verify the audit log/, '... audit_verify_head() too');
 $rr->query(q{ROLLBACK});
 $rr->quit;
 is($node->safe_psql('postgres', $verify), 'a:true,b:true', 'after: every chain verifies');
