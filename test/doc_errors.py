@@ -191,8 +191,8 @@ and the source. The documentation of each part says when and why.
 `tenant_rls.drift_action = warning`. `setting check`: a setting's check
 refused a value; `SET`, `set_config()` and `ALTER ROLE/DATABASE ... SET` fail
 with the SQLSTATE given (PostgreSQL's `22023` unless the check sets another)
-and this message; a value from the server configuration is ignored with a
-WARNING, as is a role's or database's default (the session starts without
+and this message; a value from the server configuration is ignored (with a
+WARNING at server start, a LOG line at a reload), as is a role's or database's default (the session starts without
 it), and one given in the connection's options (`PGOPTIONS`) refuses the
 connection (`FATAL`) once the library is loaded there (review rev47d).
 Internal errors that
