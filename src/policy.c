@@ -2882,45 +2882,62 @@ static bool current_user_is_admin(void);
 /*
  * A tenant session may hold at most tenant_rls.max_grants_per_table grants of
  * its rows of one table: a tenant creating grants without end would slow
- * down every tenant that uses the table.  Called before a new grant is
- * inserted (changing the valid_until of an existing one adds nothing).  A
- * lock per table and owner tenant, held to the end of the transaction, makes
- * concurrent sessions of the tenant count one after the other, and the count
- * reads the latest snapshot (the grants a concurrent transaction committed
- * count, also in a REPEATABLE READ transaction).
+ * down every tenant that uses the table.  A lock per owner tenant, held to
+ * the end of the transaction, makes the grant changes of a tenant's
+ * concurrent sessions (grants and revokes, on any table) happen one after
+ * the other: taken first, before any row of tenant_rls.tenant_grant is read
+ * or locked (review rev48h: taken only before a new grant, after a revoke had
+ * locked a row, it deadlocked with another transaction of the tenant; per
+ * table too, two transactions granting on two tables in opposite orders
+ * deadlocked, review rev48e).  classid and objid are an unkeyed 64-bit hash
+ * of the tenant: whoever reads pg_locks and guesses tenant ids can tell
+ * which one is changing its grants; PostgreSQL offers no secret every backend
+ * shares without preloading to key it with (review rev40g).  Not taken where
+ * the limit does not apply: the table owner, administrators, no limit.
+ */
+static bool
+grant_limit_applies(bool by_tenant)
+{
+	return by_tenant && tenant_rls_max_grants_per_table > 0 && !current_user_is_admin();
+}
+
+static void
+grant_tenant_lock(const char *owner_c)
+{
+	LOCKTAG		tag;
+	uint64		h = hash_bytes_extended((const unsigned char *) owner_c, strlen(owner_c), 0);
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, TENANT_RLS_LOCK_GRANTS);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * The count, after grant_tenant_lock(), read with the latest snapshot (the
+ * grants and revokes a concurrent transaction committed count, also in a
+ * REPEATABLE READ transaction): the grant exists (a new valid_until adds
+ * nothing), or there is room for it.  (review rev48h: whether it existed was
+ * read with the statement's snapshot, before the lock; a grant revoked by a
+ * transaction that committed meanwhile was made again without a count.)
  */
 static void
 check_grant_limit(Oid relid, Datum *vals, Oid *types, const char *owner_c)
 {
-	LOCKTAG		tag;
 	int64		count;
+	int64		same;
 	bool		isnull;
 
-	if (tenant_rls_max_grants_per_table <= 0 || current_user_is_admin())
-		return;
-	/*
-	 * (per owner tenant: a tenant's open transaction does not hold up the
-	 * grants of the others; not per table too, or two transactions of one
-	 * tenant granting on two tables in opposite orders deadlocked, review
-	 * rev48e.  classid and objid are an unkeyed 64-bit hash of the tenant:
-	 * whoever reads pg_locks and guesses tenant ids can tell which one is
-	 * granting; PostgreSQL offers no secret every backend shares without
-	 * preloading to key it with, review rev40g)
-	 */
-	{
-		uint64		h = hash_bytes_extended((const unsigned char *) owner_c, strlen(owner_c), 0);
-
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, TENANT_RLS_LOCK_GRANTS);
-	}
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	PushActiveSnapshot(GetLatestSnapshot());
-	spi_exec_privileged("SELECT pg_catalog.count(*) FROM tenant_rls.tenant_grant"
+	spi_exec_privileged("SELECT pg_catalog.count(*),"
+						"       pg_catalog.count(*) FILTER (WHERE grantee_tenant OPERATOR(pg_catalog.=) $4"
+						"                                      AND privilege OPERATOR(pg_catalog.=) $5)"
+						"  FROM tenant_rls.tenant_grant"
 						" WHERE schema_name OPERATOR(pg_catalog.=) $1 AND table_name OPERATOR(pg_catalog.=) $2"
 						"   AND owner_tenant OPERATOR(pg_catalog.=) $3",
-						3, types, vals, NULL, true);
+						5, types, vals, NULL, true);
 	PopActiveSnapshot();
 	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (count >= tenant_rls_max_grants_per_table)
+	same = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (same == 0 && count >= tenant_rls_max_grants_per_table)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("too many grants from tenant \"%s\" on table \"%s\"",
@@ -2984,6 +3001,7 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	char	   *grantee_c;
 	char	   *priv;
 	bool		by_tenant;
+	bool		limited;
 	Oid			types[7] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, NAMEOID};
 	Datum		vals[7];
 	char		nulls[8] = "       ";
@@ -3022,6 +3040,9 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 				 errmsg("owner and grantee tenant are the same: \"%s\"", owner_c),
 				 errhint("A tenant always has access to its own rows.")));
 	by_tenant = check_grantor(relid, owner_c, ct, "grant");
+	limited = grant_limit_applies(by_tenant);
+	if (limited)
+		grant_tenant_lock(owner_c);
 	if (!PG_ARGISNULL(4) && PG_GETARG_TIMESTAMPTZ(4) <= GetCurrentTransactionStartTimestamp())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -3062,7 +3083,7 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 			PG_RETURN_VOID();
 		}
 	}
-	else if (by_tenant)
+	if (limited)
 		check_grant_limit(relid, vals, types, owner_c);
 	spi_exec_privileged("INSERT INTO tenant_rls.tenant_grant AS g"
 						" (schema_name, table_name, owner_tenant, grantee_tenant, privilege, valid_until, granted_by)"
@@ -3096,7 +3117,8 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 	ct = grant_table_type(relid, &reg);
 	owner_c = grant_arg(fcinfo, 1, "owner tenant", ct, relid);
 	grantee_c = grant_arg(fcinfo, 2, "grantee tenant", ct, relid);
-	check_grantor(relid, owner_c, ct, "revoke");
+	if (grant_limit_applies(check_grantor(relid, owner_c, ct, "revoke")))
+		grant_tenant_lock(owner_c);
 
 	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(relid))));
 	vals[1] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(relid)));
