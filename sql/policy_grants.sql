@@ -34,7 +34,7 @@ CREATE TABLE grt.other (id integer PRIMARY KEY, tenant_id text);
 CREATE INDEX ON grt.other (tenant_id);
 INSERT INTO grt.other SELECT i, 't' || (i % 4) FROM generate_series(1, 400) i;
 SELECT count(*) FROM tenant_rls.protect('grt.other');
-GRANT SELECT ON grt.other TO tr_grt_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON grt.other TO tr_grt_app;
 CREATE TABLE grt.parted (id integer, tenant_id text, region text) PARTITION BY LIST (region);
 CREATE TABLE grt.parted_eu PARTITION OF grt.parted FOR VALUES IN ('eu');
 CREATE TABLE grt.parted_us PARTITION OF grt.parted FOR VALUES IN ('us');
@@ -465,6 +465,40 @@ SET ROLE tr_grt_owner;
 SELECT grt.err($$SELECT tenant_rls.grant_access('grt.parted_eu', 't1', 't2', 'read')$$);
 RESET ROLE;
 SELECT count(*) AS partition_grants FROM tenant_rls.tenant_grant WHERE table_name = 'parted_eu';
+
+-- ------------------------------------------------------------------------
+-- A tenant session grants (and revokes) only on a table its role may use as
+-- the grant does (review rev49b: a role without any privilege on the table
+-- granted its tenant's rows to another tenant, whose sessions of a role that
+-- may read the table then read and changed them): SELECT for 'read' and for
+-- a revoke, SELECT, INSERT, UPDATE and DELETE for 'write'.  The table owner
+-- needs no privilege.
+-- ------------------------------------------------------------------------
+SET ROLE tr_grt_owner;
+CREATE TABLE grt.hr (id integer PRIMARY KEY, tenant_id text, salary integer);
+SELECT count(*) FROM tenant_rls.protect('grt.hr');
+SET ROLE tr_grt_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('t1');
+SELECT grt.err($$SELECT tenant_rls.grant_access('grt.hr', 't1', 't2', 'read')$$);
+SELECT grt.err($$SELECT tenant_rls.grant_access('grt.hr', 't1', 't2', 'write')$$);
+SELECT grt.err($$SELECT tenant_rls.revoke_access('grt.hr', 't1', 't2')$$);
+COMMIT;
+SET ROLE tr_grt_owner;
+GRANT SELECT, UPDATE ON grt.hr TO tr_grt_app;
+SET ROLE tr_grt_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('t1');
+SELECT tenant_rls.grant_access('grt.hr', 't1', 't2', 'read');
+SELECT grt.err($$SELECT tenant_rls.grant_access('grt.hr', 't1', 't2', 'write')$$);
+SELECT tenant_rls.revoke_access('grt.hr', 't1', 't2') AS revoked;
+COMMIT;
+SET ROLE tr_grt_owner;
+REVOKE ALL ON grt.hr FROM tr_grt_app;
+SELECT tenant_rls.grant_access('grt.hr', 't1', 't2', 'write');
+SELECT tenant_rls.revoke_access('grt.hr', 't1', 't2') AS revoked;
+SELECT count(*) FROM tenant_rls.unprotect('grt.hr');
+RESET ROLE;
 
 -- ------------------------------------------------------------------------
 SET client_min_messages = warning;

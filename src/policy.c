@@ -2849,7 +2849,8 @@ grant_arg(FunctionCallInfo fcinfo, int argno, const char *what, const ColType *c
  * table owner.
  */
 static bool
-check_grantor(Oid relid, const char *owner_c, const ColType *ct, const char *what)
+check_grantor(Oid relid, const char *owner_c, const ColType *ct, const char *what,
+			  bool want_write)
 {
 	const char *cur = tenant_context_get();
 
@@ -2862,7 +2863,30 @@ check_grantor(Oid relid, const char *owner_c, const ColType *ct, const char *wha
 	 * away).  owner_c is canonical.
 	 */
 	if (cur != NULL && strcmp(cur, owner_c) == 0)
+	{
+		/*
+		 * Admitted as the owner tenant, the session's role must itself hold
+		 * the table privileges the grant hands on (review rev49b: a role
+		 * without any privilege on the table granted the tenant's rows of it
+		 * to another tenant, whose sessions of a role that may read it then
+		 * read and changed them): SELECT for 'read', SELECT, INSERT, UPDATE
+		 * and DELETE for 'write', SELECT for a revoke (what a grant or
+		 * revoke of the table's rows may touch).
+		 */
+		AclMode		need = ACL_SELECT |
+			(want_write ? (ACL_INSERT | ACL_UPDATE | ACL_DELETE) : 0);
+
+		if (pg_class_aclmask(relid, GetUserId(), need, ACLMASK_ALL) != need)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to %s access to the rows of table \"%s\"",
+							what, tenant_rel_qualname(relid)),
+					 want_write ?
+					 errdetail("A tenant session may grant write access to a table's rows only if its role may select from, insert into, update and delete from the table.") :
+					 errdetail("A tenant session may %s access to a table's rows only if its role may select from the table.", what),
+					 errhint("Run it as a role that holds those privileges on the table, or as the table owner.")));
 		return true;
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("only tenant \"%s\" or the owner of table \"%s\" may %s access to its rows",
@@ -3039,7 +3063,7 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("owner and grantee tenant are the same: \"%s\"", owner_c),
 				 errhint("A tenant always has access to its own rows.")));
-	by_tenant = check_grantor(relid, owner_c, ct, "grant");
+	by_tenant = check_grantor(relid, owner_c, ct, "grant", privilege_is_write(priv));
 	limited = grant_limit_applies(by_tenant);
 	if (limited)
 		grant_tenant_lock(owner_c);
@@ -3117,7 +3141,7 @@ tenant_rls_revoke_access(PG_FUNCTION_ARGS)
 	ct = grant_table_type(relid, &reg);
 	owner_c = grant_arg(fcinfo, 1, "owner tenant", ct, relid);
 	grantee_c = grant_arg(fcinfo, 2, "grantee tenant", ct, relid);
-	if (grant_limit_applies(check_grantor(relid, owner_c, ct, "revoke")))
+	if (grant_limit_applies(check_grantor(relid, owner_c, ct, "revoke", false)))
 		grant_tenant_lock(owner_c);
 
 	vals[0] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(relid))));
