@@ -795,6 +795,8 @@ SELECT tenant_rls.audit_delivery_stop(NULL);
 -- positive in total; far beyond any deadline (capped, no overflow)
 SELECT tenant_rls.audit_delivery_wait(interval '1 day -1 hour');
 SELECT tenant_rls.audit_delivery_wait(interval '200000000 days');
+-- zero checks once without waiting (the message says so: review rev49b)
+SELECT tenant_rls.audit_delivery_wait(interval '0');
 SELECT tenant_rls.audit_delivery_wait(interval '-1 day 1 hour');
 
 -- an invalidation of the table during a statement that changes nothing

@@ -496,6 +496,13 @@ COMMIT;
 SET ROLE tr_grt_owner;
 REVOKE ALL ON grt.hr FROM tr_grt_app;
 SELECT tenant_rls.grant_access('grt.hr', 't1', 't2', 'write');
+-- the granted_tenants function of another tenant type, called by hand, fails
+-- to convert the owner tenants and says which one to call (review rev49b)
+BEGIN;
+SELECT tenant_rls.set_tenant('t2');
+SELECT tenant_rls.granted_tenants('grt.hr', 'write');
+SELECT tenant_rls.granted_tenants_int('grt.hr', 'write');
+ROLLBACK;
 SELECT tenant_rls.revoke_access('grt.hr', 't1', 't2') AS revoked;
 SELECT count(*) FROM tenant_rls.unprotect('grt.hr');
 RESET ROLE;

@@ -1862,7 +1862,7 @@ deadline_after(FunctionCallInfo fcinfo)
 	if (timeout->month != 0 || us < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timeout must be a positive interval of days, hours, minutes or seconds"),
+				 errmsg("timeout must be zero or a positive interval of days, hours, minutes or seconds"),
 				 errhint("Pass an interval such as interval '1 minute'.")));
 	return GetCurrentTimestamp() + Min(us, MAX_TIMEOUT_US);
 }

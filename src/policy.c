@@ -3799,6 +3799,28 @@ grant_clock(void)
 }
 
 /*
+ * A grant's owner tenant is stored in the canonical form of the table's
+ * tenant type; a granted_tenants_*() or exception_allows_*() of another type
+ * called by hand on the table (granted_tenants_int() on a text table) fails
+ * to convert it.  PostgreSQL's input error then says which function to call.
+ */
+typedef struct GrantedTypeErrorArg
+{
+	Oid			relid;
+	Oid			elemtype;
+} GrantedTypeErrorArg;
+
+static void
+granted_type_error_callback(void *arg)
+{
+	GrantedTypeErrorArg *a = (GrantedTypeErrorArg *) arg;
+	char	   *relname = get_rel_name(a->relid);
+
+	errcontext("reading the tenants granted on table \"%s\" as %s: call the granted_tenants or exception_allows function of the table's tenant type",
+			   relname != NULL ? relname : "?", format_type_be(a->elemtype));
+}
+
+/*
  * The owner tenants that granted the current tenant 'read' (read or write
  * grants) or 'write' on relid, in force now (valid_until after
  * grant_clock()), as datums of elemtype (uuid, bigint, integer or text);
@@ -3818,6 +3840,8 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
 	Datum	   *elems;
 	GrantSet   *s;
 	TimestampTz now = grant_clock();
+	GrantedTypeErrorArg cbarg;
+	ErrorContextCallback errcb;
 
 	*n = 0;
 	if (cur == NULL)
@@ -3828,6 +3852,13 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
 	if (s == NULL)
 		return NULL;
 	elems = palloc(sizeof(Datum) * Max(s->count, 1));
+	/* a conversion error says which function to call (review rev49b) */
+	cbarg.relid = relid;
+	cbarg.elemtype = elemtype;
+	errcb.callback = granted_type_error_callback;
+	errcb.arg = &cbarg;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
 	for (int i = 0; i < s->count; i++)
 	{
 		GrantEntry *e = &s->entries[i];
@@ -3838,6 +3869,7 @@ granted_tenant_datums(Oid relid, bool want_write, Oid elemtype, int *n)
 			continue;
 		elems[(*n)++] = OidInputFunctionCall(infunc, e->owner, ioparam, -1);
 	}
+	error_context_stack = errcb.previous;
 	return elems;
 }
 
