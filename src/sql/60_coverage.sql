@@ -2293,7 +2293,7 @@ SELECT 'extra_permissive_policy', CASE WHEN g.relid IS NULL THEN 'error' ELSE 'w
             -- the managed permissive policies, which let every row of the
             -- tenant through, it does nothing at all)
             WHEN i.relid IS NOT NULL
-            THEN 'Permissive policies are OR-ed together, and tenant_rls''s own permissive policies let every row of the tenant through (the restrictive tenant guard does the isolating): this policy has no effect. If it should narrow what a role sees within its tenant, it must be restrictive (CREATE POLICY ... AS RESTRICTIVE).'
+            THEN 'Permissive policies are OR-ed together, and tenant_rls''s own permissive policies let every row of the tenant through (the restrictive tenant guard does the isolating): this policy has no effect. If it should narrow what a role sees within its tenant, it must be restrictive (CREATE POLICY ... AS RESTRICTIVE). If it was meant to share rows across tenants (a public document, say), that stopped when the table was protected: share them with tenant_rls.grant_access() or as global rows (tenant_rls.allow_global_rows()).'
             ELSE 'Permissive policies are OR-ed together; the restrictive tenant guard still applies, but the policy widens access within the tenant.' END,
        -- (the drift guard refuses to drop any tenant_rls_* policy of a
        -- protected table, an owner's own of that name too)
