@@ -505,6 +505,31 @@ tenant_strict_check_store(const char *canonical, bool is_local, bool verified)
  */
 
 static void
+two_phase_refused(bool preparing)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("two-phase commit is not allowed in strict mode"),
+			 errdetail("The tenants of a role share its prepared transactions: any of them could commit or roll back another tenant's."),
+			 preparing ?
+			 errhint("The transaction was rolled back: run it again and end it with COMMIT, or run two-phase commit as a role strict mode does not hold to signed tokens (a superuser or a member of tenant_rls.admin_role).") :
+			 errhint("Commit or roll back prepared transactions as a role strict mode does not hold to signed tokens (a superuser or a member of tenant_rls.admin_role).")));
+}
+
+/*
+ * PREPARE TRANSACTION: refused as it prepares, like PostgreSQL's own
+ * failures there (max_prepared_transactions = 0, a gid in use): the
+ * transaction is rolled back and the block ends.
+ */
+static void
+strict_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_PRE_PREPARE && tenant_strict_in_force() &&
+		!tenant_strict_privileged())
+		two_phase_refused(true);
+}
+
+static void
 strict_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					  bool readOnlyTree, ProcessUtilityContext context,
 					  ParamListInfo params, QueryEnvironment *queryEnv,
@@ -532,17 +557,20 @@ strict_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 * COMMIT PREPARED runs outside any transaction, so with no tenant), so
 	 * each could decide the outcome of another's writes.
 	 */
+	/*
+	 * (PREPARE TRANSACTION is refused when it prepares, by
+	 * strict_xact_callback(): refused here, in the block, it left the block
+	 * open and aborted, where PostgreSQL's own failed PREPARE TRANSACTION
+	 * ends it -- a client behind a transaction pooler then kept its server
+	 * connection, and a COMMIT, as the hint said, rolled back; review rev49d.)
+	 */
 	if (IsA(parsetree, TransactionStmt) && tenant_strict_in_force() && !tenant_strict_privileged())
 	{
 		TransactionStmt *stmt = (TransactionStmt *) parsetree;
 
-		if (stmt->kind == TRANS_STMT_PREPARE || stmt->kind == TRANS_STMT_COMMIT_PREPARED ||
+		if (stmt->kind == TRANS_STMT_COMMIT_PREPARED ||
 			stmt->kind == TRANS_STMT_ROLLBACK_PREPARED)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("two-phase commit is not allowed in strict mode"),
-					 errdetail("The tenants of a role share its prepared transactions: any of them could commit or roll back another tenant's."),
-					 errhint("Commit the transaction with COMMIT, or run two-phase commit as a role strict mode does not hold to signed tokens (a superuser or a member of tenant_rls.admin_role).")));
+			two_phase_refused(false);
 	}
 
 	if (prev_ProcessUtility)
@@ -574,6 +602,7 @@ tenant_rls_strict_init(void)
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, roles_changed, (Datum) 0);
 	/* the database's owner has the privileges of pg_database_owner (review rev45d) */
 	CacheRegisterSyscacheCallback(DATABASEOID, roles_changed, (Datum) 0);
+	RegisterXactCallback(strict_xact_callback, NULL);
 
 	library_shared_preloaded = process_shared_preload_libraries_in_progress;
 	library_preloaded = process_shared_preload_libraries_in_progress ||

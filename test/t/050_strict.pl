@@ -544,6 +544,15 @@ refused(q{COMMIT PREPARED 'prepared-by-app'}, qr/two-phase commit is not allowed
 	'COMMIT PREPARED of a transaction of app');
 refused(q{BEGIN; SELECT count(*) FROM public.docs; PREPARE TRANSACTION 'acme-1';},
 	qr/two-phase commit is not allowed in strict mode/, 'PREPARE TRANSACTION');
+# ... as it prepares, as PostgreSQL's own failures there: the transaction is
+# rolled back and the block ends (review rev49d: refused in the block, it
+# left it open and aborted, and a COMMIT, as the hint said, rolled back)
+($ret, $out, $err) = as_app(q{BEGIN; SELECT count(*) FROM public.docs; PREPARE TRANSACTION 'acme-2'; SELECT 'after ' || count(*) FROM public.docs; COMMIT;},
+	on_error_stop => 0);
+like($err, qr/two-phase commit is not allowed in strict mode.*WARNING:  there is no transaction in progress/s,
+	'refused PREPARE TRANSACTION ends the block: the next statement runs, COMMIT finds no transaction');
+like($out, qr/^after 0$/m, '... (the next statement ran outside the block)');
+unlike($err, qr/current transaction is aborted/, '... not in an aborted block');
 is($node->safe_psql('postgres', q{SELECT string_agg(gid, ',' ORDER BY gid) FROM pg_prepared_xacts}),
 	'prepared-by-app', '... the prepared transaction is still there, and no other was prepared');
 is($node->safe_psql('postgres', q{ROLLBACK PREPARED 'prepared-by-app'; SELECT count(*) FROM pg_prepared_xacts}),
