@@ -2804,6 +2804,27 @@ audit_delivery_drain(void)
 				 errhint("Check tenant_rls.audit_delivery_status() and the server log, then try again.")));
 }
 
+/*
+ * On a standby: does this database defer (on the primary)?  Its worker runs
+ * there, and what it has not delivered yet is not in this server's shared
+ * state: waiting here found nothing to wait for and said true at once while
+ * the changes were not in the log (review rev49a).
+ */
+static bool
+standby_defers(void)
+{
+	XLogRecPtr	applied;
+	XLogRecPtr	restart;
+	Oid			started_in;
+	bool		started;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "tenant_rls: SPI_connect failed");
+	started = read_state(&applied, &restart, &started_in);
+	SPI_finish();
+	return started;
+}
+
 Datum
 tenant_rls_audit_delivery_wait(PG_FUNCTION_ARGS)
 {
@@ -2811,6 +2832,12 @@ tenant_rls_audit_delivery_wait(PG_FUNCTION_ARGS)
 	DeliveryDb *db;
 	bool		timed_out;
 
+	if (RecoveryInProgress() && standby_defers())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot wait for deferred audit delivery on a standby"),
+				 errdetail("The primary's delivery worker writes the deferred changes; a standby cannot tell which of them are still waiting there."),
+				 errhint("Call tenant_rls.audit_delivery_wait() on the primary, then wait until this standby has replayed the WAL up to the primary's pg_current_wal_lsn() taken after it (pg_last_wal_replay_lsn()).")));
 	if (shared == NULL)
 		PG_RETURN_BOOL(true);
 	db = db_for_wait(deadline, &timed_out);
@@ -2845,7 +2872,8 @@ tenant_rls_audit_delivery_status(PG_FUNCTION_ARGS)
 	slot_name_for(MyDatabaseId, name);
 
 	/* mode, active, worker_pid, slot_name, delivered_lsn, lag_bytes, pending, batches, rejected */
-	values[0] = CStringGetTextDatum(shared == NULL ? "unavailable (not preloaded)"
+	values[0] = CStringGetTextDatum(RecoveryInProgress() && standby_defers() ? "deferred (by the primary)"
+									: shared == NULL ? "unavailable (not preloaded)"
 									: (db != NULL && copy.enabled) ? "deferred"
 									: (db != NULL && copy.slot_lost) ? "immediate (slot lost)"
 									: (db != NULL && copy.failures >= 3) ? "immediate (delivery failing)"

@@ -292,6 +292,8 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
 static Oid	key_setter_user = InvalidOid;
 static bool key_setter_may = true;
 
+static void token_database_invalidate(Datum arg, int cacheid, uint32 hashvalue);
+
 static void
 key_setter_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -3394,6 +3396,7 @@ tenant_rls_token_init(void)
 	/* (the database's owner has the privileges of pg_database_owner) */
 	CacheRegisterSyscacheCallback(DATABASEOID, key_setter_invalidate, (Datum) 0);
 	CacheRegisterSyscacheCallback(PARAMETERACLNAME, key_setter_invalidate, (Datum) 0);
+	CacheRegisterSyscacheCallback(DATABASEOID, token_database_invalidate, (Datum) 0);
 
 	token_prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = token_ProcessUtility;
@@ -3612,24 +3615,38 @@ clock_now_unix_us(void)
 
 /*
  * The name of the database this backend is connected to, which every token's
- * MAC covers.  Looked up once per backend: MyDatabaseId never changes, and
- * ALTER DATABASE ... RENAME refuses while anyone is connected to it, so the
- * name cannot change under a backend connected to it.
+ * MAC covers.  Cached per backend, and looked up again after any change of
+ * pg_database: MyDatabaseId never changes, but its name can.  On the primary
+ * ALTER DATABASE ... RENAME refuses while anyone is connected to it; the
+ * sessions of a hot standby are not counted, and there the rename is replayed
+ * under them (review rev49a: a standby session connected to the renamed
+ * database accepted the tokens signed for the new database of the old name).
  */
 static char *token_database = NULL;
 static size_t token_database_len = 0;
+static bool token_database_stale = false;
+
+static void
+token_database_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	token_database_stale = true;
+}
 
 static const char *
 token_database_name(size_t *len)
 {
-	if (token_database == NULL)
+	if (token_database == NULL || token_database_stale)
 	{
-		char	   *name = get_database_name(MyDatabaseId);
+		char	   *name;
 
+		token_database_stale = false;
+		name = get_database_name(MyDatabaseId);
 		if (name == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_DATABASE),
 					 errmsg("could not find the name of the current database")));
+		if (token_database != NULL)
+			pfree(token_database);
 		token_database = MemoryContextStrdup(TopMemoryContext, name);
 		token_database_len = strlen(token_database);
 		pfree(name);
