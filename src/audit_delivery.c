@@ -110,6 +110,7 @@ PG_FUNCTION_INFO_V1(tenant_rls_audit_delivery_start);
 PG_FUNCTION_INFO_V1(tenant_rls_audit_delivery_stop);
 PG_FUNCTION_INFO_V1(tenant_rls_audit_delivery_wait);
 PG_FUNCTION_INFO_V1(tenant_rls_audit_delivery_status);
+PG_FUNCTION_INFO_V1(tenant_rls_audit_delivery_key_id);
 
 PGDLLEXPORT void tenant_rls_delivery_launcher_main(Datum arg);
 PGDLLEXPORT void tenant_rls_delivery_worker_main(Datum arg);
@@ -353,6 +354,39 @@ prepare_mac_key(void)
 		mac_key_ready = true;
 	}
 	return true;
+}
+
+/*
+ * The id of this server's delivery key (token_core.c's key id: a few bytes of
+ * a hash of the key, which tokens carry in the clear), as a bytea; NULL when
+ * there is no usable key.  audit_delivery_start() records it in
+ * audit_delivery_state, which replicates: lint() compares it with the key of
+ * the server it runs on, so that a standby with a key of its own (created at
+ * its first start with the library, when tenant_rls came after the standby)
+ * is reported before a failover to it rejects its primary's undelivered
+ * messages as forged (review rev49a).
+ */
+static bytea *
+delivery_key_id(void)
+{
+	bytea	   *id;
+
+	if (!prepare_mac_key())
+		return NULL;
+	id = (bytea *) palloc(VARHDRSZ + TOKEN_KEYID_LEN);
+	SET_VARSIZE(id, VARHDRSZ + TOKEN_KEYID_LEN);
+	memcpy(VARDATA(id), mac_key.id, TOKEN_KEYID_LEN);
+	return id;
+}
+
+Datum
+tenant_rls_audit_delivery_key_id(PG_FUNCTION_ARGS)
+{
+	bytea	   *id = delivery_key_id();
+
+	if (id == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_BYTEA_P(id);
 }
 
 /* a background worker of this library running function, connected to a database */
@@ -2365,11 +2399,15 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 		}
 	}
 	{
-		Oid			argtypes[1] = {OIDOID};
-		Datum		args[1] = {ObjectIdGetDatum(MyDatabaseId)};
+		Oid			argtypes[2] = {OIDOID, BYTEAOID};
+		Datum		args[2] = {ObjectIdGetDatum(MyDatabaseId), (Datum) 0};
+		bytea	   *key_id = delivery_key_id();
+		char		nulls[2] = {' ', key_id == NULL ? 'n' : ' '};
 
-		spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state SET started = true, started_in = $1",
-							1, argtypes, args, NULL, false);
+		/* (and the key the messages are signed with from now on) */
+		args[1] = PointerGetDatum(key_id);
+		spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state SET started = true, started_in = $1, key_id = $2",
+							2, argtypes, args, nulls, false);
 	}
 	SPI_finish();
 

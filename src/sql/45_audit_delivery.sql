@@ -15,7 +15,8 @@ CREATE TABLE tenant_rls.audit_delivery_state (
     applied_lsn pg_lsn NOT NULL,
     restart_lsn pg_lsn,
     started boolean NOT NULL DEFAULT false,
-    started_in oid
+    started_in oid,
+    key_id bytea
 );
 INSERT INTO tenant_rls.audit_delivery_state (id, applied_lsn) VALUES (true, '0/0');
 REVOKE ALL ON tenant_rls.audit_delivery_state FROM PUBLIC;
@@ -29,6 +30,8 @@ COMMENT ON COLUMN tenant_rls.audit_delivery_state.started IS
     'audit_delivery_start() was called and audit_delivery_stop() was not since';
 COMMENT ON COLUMN tenant_rls.audit_delivery_state.started_in IS
     'the database in which audit_delivery_start() was called (another one in a copy made with CREATE DATABASE ... TEMPLATE)';
+COMMENT ON COLUMN tenant_rls.audit_delivery_state.key_id IS
+    'the id of the delivery key (tenant_rls_audit.key) of the server where audit_delivery_start() was last called: a server with another key rejects the messages signed with it';
 
 CREATE FUNCTION tenant_rls.audit_delivery_start() RETURNS void
     LANGUAGE c VOLATILE
@@ -64,3 +67,12 @@ CREATE FUNCTION tenant_rls.audit_delivery_status(
 REVOKE ALL ON FUNCTION tenant_rls.audit_delivery_status() FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls.audit_delivery_status() IS
     'deferred audit delivery of this database: worker, slot, how far it has delivered, rejected messages';
+
+-- the id of this server's delivery key (NULL: none usable), for lint()
+CREATE FUNCTION tenant_rls._audit_delivery_key_id() RETURNS bytea
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'tenant_rls_audit_delivery_key_id';
+REVOKE ALL ON FUNCTION tenant_rls._audit_delivery_key_id() FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls._audit_delivery_key_id() IS
+    'the id of this server''s deferred delivery key (tenant_rls_audit.key), which audit_delivery_start() records in audit_delivery_state; NULL without a usable key';

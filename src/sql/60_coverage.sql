@@ -213,6 +213,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A transaction that wrote deferred audit messages has not ended for 5 minutes, or the WAL kept for it passed 64 MB: the slot of deferred delivery keeps the WAL from its first audited change until it commits or rolls back (a prepared transaction can keep it for ever), and audit_delivery_stop() waits for it.'),
     ('audit_delivery_lost', 'error', 'deferred audit delivery lost its replication slot',
      'Deferred audit delivery was started in this database and not stopped, but its replication slot is not there (a failover to a standby, a restored base backup, a copy of the database or a dropped slot): changes committed before the slot went that were not delivered yet are not in the audit log, and audit_verify() cannot see entries that were never written.'),
+    ('audit_delivery_key_mismatch', 'error', 'this server''s deferred delivery key is not the one delivery was started with',
+     'Deferred audit delivery signs every message in the WAL with the key in $PGDATA/tenant_rls_audit.key of the server that writes it. This server holds another key than the one delivery was started with (a standby that created a key of its own at its first start with the library, or a key file replaced or lost): after a failover to it, or a restart of it, the changes committed and not delivered yet are rejected as forged and never reach the audit log.'),
     ('strict_mode_off', 'warning', 'strict mode not in force',
      'tenant_rls strict mode is off or the library is not preloaded: any session (or SQL injection) can SET app.current_tenant_id to another tenant.'),
     ('managed_schema_missing', 'warning', 'tenant_rls.managed_schemas names no existing schema, or a reserved one',
@@ -4482,6 +4484,22 @@ SELECT 'audit_delivery_lost', 'error', quote_ident('tenant_rls_audit_' || db.oid
  WHERE st.started AND db.datname = current_database() AND NOT pg_is_in_recovery()
    AND NOT EXISTS (SELECT 1 FROM pg_replication_slots sl
                     WHERE sl.slot_name = 'tenant_rls_audit_' || db.oid AND sl.slot_type = 'physical')
+UNION ALL
+-- the key this server would check the messages with is not the one they
+-- are signed with (review rev49a: a standby with a key of its own rejected
+-- its primary's undelivered messages after a failover, silently)
+SELECT 'audit_delivery_key_mismatch', 'error', 'tenant_rls_audit.key', 'file',
+       CASE WHEN pg_is_in_recovery()
+            THEN format('This standby''s deferred audit delivery key is not the key of the server where delivery of database %I was started.', current_database())
+            ELSE format('This server''s deferred audit delivery key is not the key deferred delivery of database %I was started with.', current_database()) END,
+       CASE WHEN pg_is_in_recovery()
+            THEN 'After a failover to this standby, the changes committed on the primary and not delivered yet are rejected as forged (the server log says so; audit_delivery_status() counts them) and never reach the audit log. Stop this standby, copy $PGDATA/tenant_rls_audit.key from the primary into its data directory (owner postgres, mode 0600) and start it again.'
+            ELSE 'The key file $PGDATA/tenant_rls_audit.key was replaced or lost and created anew (or this server was promoted with a key of its own): messages signed with the old key and not delivered yet are rejected as forged. Put the old key file back and restart if you have it; the fix records this server''s key, and messages written from now on are delivered.' END,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE 'SELECT tenant_rls.audit_delivery_start();' END,
+       NULL::oid
+  FROM tenant_rls.audit_delivery_state st
+ CROSS JOIN LATERAL (SELECT tenant_rls._audit_delivery_key_id() AS key_id) k
+ WHERE st.started AND st.key_id IS NOT NULL AND k.key_id IS NOT NULL AND k.key_id <> st.key_id
 UNION ALL
 SELECT 'strict_mode_off', 'warning', 'tenant_rls.strict', 'setting',
        'tenant_rls strict mode is not in force.',

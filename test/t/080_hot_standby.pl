@@ -243,6 +243,38 @@ UPDATE public.orders SET v = 'held' WHERE id = 4; COMMIT;});
 	$d->finish;
 }
 
+# ---- 5b. a standby with a delivery key of its own (tenant_rls added to a
+# primary and standby that already existed: each created its own key at its
+# first start).  After a failover to it, the primary's undelivered messages
+# were rejected as forged, silently (review rev49a): lint() on the standby
+# reports it before.
+is($primary->safe_psql('postgres', q{SELECT st.key_id = tenant_rls._audit_delivery_key_id() AND length(st.key_id) > 0
+  FROM tenant_rls.audit_delivery_state st}), 't', 'primary: audit_delivery_start() recorded its key id');
+is($primary->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.lint() WHERE code = 'audit_delivery_key_mismatch'}), '0',
+	'primary: no key mismatch');
+{
+	my $standby2 = PostgreSQL::Test::Cluster->new('standby2');
+	$standby2->init_from_backup($primary, 'b', has_streaming => 1);
+	my $keyfile = $standby2->data_dir . '/tenant_rls_audit.key';
+	my $primary_key = slurp_file($primary->data_dir . '/tenant_rls_audit.key');
+	open my $kf, '>:raw', $keyfile or die "$keyfile: $!";
+	print $kf 'k' x 32;
+	close $kf;
+	$standby2->start;
+	$primary->wait_for_catchup($standby2, 'replay', $primary->lsn('insert'));
+	is($standby2->safe_psql('postgres', q{SELECT level || ':' || object || ':' || coalesce(fix, 'no fix') || ':' || (detail ~ 'copy \$PGDATA/tenant_rls_audit.key from the primary')
+	  FROM tenant_rls.lint() WHERE code = 'audit_delivery_key_mismatch'}),
+		'error:tenant_rls_audit.key:no fix:true', 'standby with a key of its own: lint() reports audit_delivery_key_mismatch, says to copy the primary\'s key');
+	$standby2->stop;
+	open $kf, '>:raw', $keyfile or die "$keyfile: $!";
+	print $kf $primary_key;
+	close $kf;
+	$standby2->start;
+	is($standby2->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.lint() WHERE code = 'audit_delivery_key_mismatch'}), '0',
+		'... with the primary\'s key copied over: no finding');
+	$standby2->stop;
+}
+
 # ---- 6. promotion, with a session connected before it
 $primary->stop('fast');
 $standby->promote;
