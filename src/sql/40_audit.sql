@@ -463,6 +463,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass how many months of partitions to create ahead, e.g. 3.';
     END IF;
+    -- (review rev49a: on a standby it failed deep inside, with a write's
+    -- read-only error)
+    IF pg_catalog.pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot run audit_maintain() on a standby'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Run it on the primary: the partitions it creates reach the standbys by replication.';
+    END IF;
     FOR i IN 0 .. months_ahead LOOP
         m := (this_month OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC';
         BEGIN

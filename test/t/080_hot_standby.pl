@@ -190,6 +190,11 @@ is($standby->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.coverage()}
 is($standby->safe_psql('postgres', q{SELECT string_agg(table_name || ':' || status, ',' ORDER BY table_name) FROM tenant_rls.table_health}),
 	'public.docs:protected,public.orders:protected', 'standby: table_health');
 
+{
+	my ($ret, $o, $e) = $standby->psql('postgres', q{SELECT tenant_rls.audit_maintain()});
+	like($e, qr/cannot run audit_maintain\(\) on a standby/, 'standby: audit_maintain() refused up front (it failed deep inside)');
+}
+
 # ---- 4. audit_delivery_wait() on the standby while the primary holds a change
 is($standby->safe_psql('postgres', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}), 'deferred (by the primary)',
 	'standby: audit_delivery_status() says the primary defers (it said immediate)');
