@@ -1526,6 +1526,28 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	col = quote_identifier(colname);
 
 	reg = registry_get(root->nspname, root->relname);
+
+	/*
+	 * A column that cannot hold the tenants tenant_rls.tenant_type admits
+	 * (review rev49c): the policies read the tenant with the accessor of the
+	 * column's type, which refuses them, so every query of a tenant fails.
+	 * A NOTICE, not a refusal: the setting is per session (a migration may
+	 * run without the application's), the table fails closed (no tenant
+	 * reads another's rows), and a refusal would fail the CREATE TABLE that
+	 * auto-protection runs in, or leave the table unprotected.  lint()
+	 * reports it (tenant_type_mismatch).
+	 */
+	if (!reg.found && ct->ttype != TENANT_TYPE_TEXT &&
+		tenant_rls_tenant_type != TENANT_TYPE_TEXT &&
+		ct->ttype != (TenantType) tenant_rls_tenant_type &&
+		!(ct->ttype == TENANT_TYPE_BIGINT && tenant_rls_tenant_type == TENANT_TYPE_INTEGER))
+		ereport(NOTICE,
+				(errmsg("tenant column \"%s\" of \"%s\" is of type %s, which cannot hold the tenants of tenant_rls.tenant_type = %s",
+						colname, root->qualname, ct->tenant_type,
+						tenant_type_name((TenantType) tenant_rls_tenant_type)),
+				 errdetail("The policies read the tenant as %s: every query of a tenant on the table fails.", ct->tenant_type),
+				 errhint("Change the column's type, or set tenant_rls.tenant_type = %s if that is the type of this database's tenants.",
+						 ct->tenant_type)));
 	if (reg.found && strcmp(reg.status, "global") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -102,7 +102,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('policy_setting_without_missing_ok', 'warning', 'policy reads the tenant setting without missing_ok',
      'A policy calls current_setting(''app.current_tenant_id'') without missing_ok: a session that never set it gets an error instead of zero rows.'),
     ('policy_reads_other_setting', 'error', 'policy consults a second setting',
-     'A policy reads a setting other than the tenant setting (for example app.is_admin), itself or in a function it calls: any session can SET it, so it is a backdoor.'),
+     'A policy reads a setting other than the tenant setting (for example app.is_admin), itself or in a function it calls: any session can SET it, so it is a backdoor (a warning for a policy of the user''s on a protected table whose restrictive tenant guard is in place: it cannot open other tenants'' rows, only rows within the tenant).'),
     ('policy_function_search_path', 'warning', 'policy helper function without locked search_path',
      'A user function called by a policy has no SET search_path: objects it names can be hijacked by a schema earlier in the caller''s search_path.'),
     ('tenant_column_nullable', 'warning', 'tenant column nullable',
@@ -163,6 +163,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'A role that is not a superuser (or PUBLIC) holds SET or ALTER SYSTEM ON PARAMETER tenant_rls.signing_key or tenant_rls.signing_key_previous: with ALTER SYSTEM it writes a key of its choice into postgresql.auto.conf, which the next reload puts in force, and signs tokens for any tenant.'),
     ('setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a setting that guards tenants',
      'A role that is not a superuser (or PUBLIC) holds SET or ALTER SYSTEM ON PARAMETER of a tenant_rls setting (other than the keys) or session_replication_role: it names itself the admin role (tenant_rls.admin_role), turns strict mode or the drift guard off, or silences the triggers (session_replication_role = replica) for its own sessions or, with ALTER SYSTEM, for all (error for those four, warning for the other tenant_rls settings).'),
+    ('tenant_sequence_privilege', 'warning', 'UPDATE granted on the sequence of a tenant table',
+     'A role other than the owner (or PUBLIC) holds UPDATE on a sequence a tenant table uses (serial, identity, or a column default''s nextval()), or default privileges give it UPDATE on new sequences: setval() moves the sequence for every tenant, so one tenant makes the INSERTs of all others fail with unique violations, and setval() followed by an INSERT tells it whether another tenant''s row has a given key. nextval() needs only USAGE.'),
     ('tenant_table_privilege', 'error', 'TRUNCATE, TRIGGER or REFERENCES granted on a tenant table',
      'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys; also on columns) on a tenant table, or default privileges (ALTER DEFAULT PRIVILEGES ... ON TABLES) give them on the tables a role creates in a managed schema.'),
     ('foreign_key_without_tenant', 'error', 'foreign key between tenant tables without the tenant column',
@@ -223,8 +225,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'This PostgreSQL minor release has known vulnerabilities that bypass or leak through row-level security.'),
     ('table_outside_managed_schemas', 'warning', 'table with the tenant column outside the managed schemas',
      'A table (also a foreign table) outside tenant_rls.managed_schemas has the tenant column and a role other than its owner may read or change it (a privilege on the table or on some of its columns), or its owner is a login role or has login members (the application''s own copy): nothing protects its rows (a copy that a trigger fills, an archive, a reporting feed).'),
-    ('trigger_writes_unprotected_table', 'warning', 'trigger on a tenant table writes to a table without tenant isolation',
-     'A trigger function on a tenant table (or a user function it calls, at any depth), a rule''s action, or a function that a trigger''s WHEN clause, a CHECK constraint, a column default, an index, a policy or a domain of the table calls, writes by name (INSERT, UPDATE, MERGE, COPY) to a table that isolates no tenant: a global table, one without the tenant column, or one outside tenant_rls.managed_schemas. What it copies from a tenant''s row there is readable by every role that may read that table (a PL/pgSQL change log, an activity feed).'),
+    ('trigger_writes_unprotected_table', 'error', 'trigger on a tenant table writes to a table without tenant isolation',
+     'A trigger function on a tenant table (or a user function it calls, at any depth), a rule''s action, or a function that a trigger''s WHEN clause, a CHECK constraint, a column default, an index, a policy or a domain of the table calls, writes by name (INSERT, UPDATE, MERGE, COPY) to a table that isolates no tenant: a global table, one without the tenant column, or one outside tenant_rls.managed_schemas. What it copies from a tenant''s row there is readable by every role that may read that table (a PL/pgSQL change log, an activity feed): an error when a role other than its owner (not a superuser), or PUBLIC, may read it (directly, or through a view that is not security_invoker), a warning otherwise.'),
     ('trigger_notifies', 'warning', 'trigger or rule on a tenant table sends NOTIFY',
      'A trigger function (pg_notify() or NOTIFY), a rule (NOTIFY, pg_notify()), or a trigger''s WHEN clause, a CHECK constraint, a column default, an index, a policy or a domain of a tenant table (pg_notify(), or a function that notifies) sends notifications: LISTEN needs no privilege and notifications have no row-level security, so every tenant''s sessions that listen on the channel receive what it sends.'),
     ('dependency_owned_by_other_role', 'error', 'tenant table uses code another role owns',
@@ -236,7 +238,9 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('role_tenant_admin', 'warning', 'login role with the tenant_rls admin role',
      'A role that can log in has the privileges of the role tenant_rls.admin_role names (in this session, or as stored with ALTER ROLE / ALTER DATABASE ... SET or in the configuration files): policies let it read and change every tenant''s rows, and strict mode lets it set any tenant.'),
     ('table_without_tenant_column', 'warning', 'table without tenant column and not global',
-     'A table in a managed schema has no tenant column and is not marked global: nobody decided whether it is shared.'),
+     'A table in a managed schema has no tenant column and is not marked global: nobody decided whether it is shared. A table whose foreign key references the table the tenant columns reference (the table of tenants) or a tenant table holds tenant rows: an error when a role other than its owner (not a superuser), or PUBLIC, may read it.'),
+    ('tenant_type_mismatch', 'error', 'tenant column of a type that cannot hold the tenants of tenant_rls.tenant_type',
+     'The tenant column''s type cannot hold every value tenant_rls.tenant_type admits (a bigint or integer column where tenants are uuids, an integer column where they are bigints; a text column holds anything): the typed accessor the policies call refuses the tenant of every session, so every query of a tenant on the protected table fails (a warning for a table not protected yet).'),
     ('tenant_row_type_column', 'error', 'column holds whole rows of a tenant table',
      'A table that tenant_rls does not protect has a column whose type is the row type of a tenant table (or an array, a domain or a composite type built on it): each value is a whole row of some tenant, tenant column included, and whoever reads the table reads the rows of every tenant.'),
     ('global_table_has_tenant_column', 'warning', 'global table with the tenant column',
@@ -1841,6 +1845,91 @@ twup AS MATERIALIZED (
       FROM tgedges g,
            (SELECT array_agg(t.id) AS fids, array_agg(t.target::text) AS vals FROM twsrc t WHERE t.kind = 'function') f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
+-- tenant_sequence_privilege: the sequences on which a role other than the
+-- owner (not a superuser) or PUBLIC holds UPDATE, one row per grantor and
+-- grantee (has_usage: the grantee holds USAGE too, from any grantor)
+seqpriv AS MATERIALIZED (
+    SELECT a.seq, a.sname, a.owner, a.grantor, a.grantee, a.grantable, a.has_usage
+      FROM (SELECT c.oid AS seq, format('%I.%I', n.nspname, c.relname) AS sname, c.relowner AS owner,
+                   e.grantor, CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END AS grantee,
+                   e.is_grantable AS grantable,
+                   EXISTS (SELECT 1 FROM aclexplode(c.relacl) u
+                            WHERE u.grantee = e.grantee AND u.privilege_type = 'USAGE') AS has_usage
+              FROM pg_class c
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+             CROSS JOIN LATERAL aclexplode(c.relacl) e
+              LEFT JOIN pg_roles gr ON gr.oid = e.grantee
+             WHERE c.relkind = 'S' AND c.relacl IS NOT NULL
+               AND e.privilege_type = 'UPDATE' AND e.grantee <> c.relowner AND NOT coalesce(gr.rolsuper, false)
+            OFFSET 0) a),
+-- table_without_tenant_column (review rev49c): the tables without the
+-- tenant column that hold tenant rows.  tdir: the tables the tenant columns
+-- reference alone (the table of tenants); ntrow: the unprotected tables of
+-- the managed schemas without the tenant column with a foreign key to one of
+-- those (dircol: its column, a tenant column by another name) or to a
+-- tenant table (a child: invoice_lines of invoices)
+tdir AS MATERIALIZED (
+    SELECT DISTINCT co.confrelid AS relid
+      FROM pg_constraint co JOIN ten t ON t.relid = co.conrelid
+     WHERE co.contype = 'f' AND t.tenant_attnum IS NOT NULL
+       AND co.conkey = ARRAY[t.tenant_attnum]),
+ntrow AS MATERIALIZED (
+    SELECT x.relid, min(x.dircol) AS dircol, min(x.parent) AS parent
+      FROM (SELECT co.conrelid AS relid,
+                   CASE WHEN d.relid IS NOT NULL AND cardinality(co.conkey) = 1
+                        THEN (SELECT a.attname FROM pg_attribute a
+                               WHERE a.attrelid = co.conrelid AND a.attnum = co.conkey[1]) END AS dircol,
+                   p.qname AS parent
+              FROM pg_constraint co
+              JOIN tt t ON t.relid = co.conrelid
+              LEFT JOIN tdir d ON d.relid = co.confrelid
+              LEFT JOIN ten p ON p.relid = co.confrelid
+             WHERE co.contype = 'f' AND co.conparentid = 0
+               AND t.in_managed_schema AND t.status = 'unprotected' AND t.tenant_attnum IS NULL
+               AND (d.relid IS NOT NULL OR p.relid IS NOT NULL)
+            OFFSET 0) x
+     GROUP BY x.relid),
+-- who, other than the owner and superusers, may read the tables that
+-- trigger_writes_unprotected_table writes to and those of ntrow (review
+-- rev49c): a SELECT grant on the table or one of its columns, to a role or
+-- PUBLIC, or one on a view that is not security_invoker (or a materialized
+-- view) over it, through other views too; who: the grantees, with the view
+rdcand AS (SELECT w.target AS relid FROM twsrc w UNION SELECT n.relid FROM ntrow n),
+rdview(base, viewid) AS (
+    SELECT c.relid, r.ev_class FROM rdcand c
+      JOIN rdep r ON r.base = c.relid AND r.rulename = '_RETURN' AND r.ev_class <> c.relid
+    UNION
+    SELECT v.base, r.ev_class FROM rdview v
+      JOIN rdep r ON r.base = v.viewid AND r.rulename = '_RETURN' AND r.ev_class <> v.viewid),
+-- (the relations looked up by oid for these few rows: a hash join would
+-- read all of pg_class)
+rdrel AS MATERIALIZED (
+    SELECT x.base, x.rel, (SELECT c.relowner FROM pg_class c WHERE c.oid = x.rel) AS owner,
+           (SELECT c.relacl FROM pg_class c WHERE c.oid = x.rel) AS relacl
+      FROM (SELECT c.relid AS base, c.relid AS rel FROM rdcand c
+            UNION
+            SELECT v.base, v.viewid FROM rdview v
+             WHERE (SELECT vc.relkind = 'm'
+                           OR NOT EXISTS (SELECT 1 FROM unnest(vc.reloptions) o
+                                           WHERE lower(split_part(o, '=', 1)) = 'security_invoker'
+                                             AND lower(split_part(o, '=', 2)) IN ('true', 'on', '1', 'yes', 't', 'y'))
+                      FROM pg_class vc WHERE vc.oid = v.viewid)) x),
+readers AS MATERIALIZED (
+    SELECT y.base AS relid,
+           string_agg(DISTINCT y.who || CASE WHEN y.rel <> y.base
+                                             THEN format(' (through %s)', y.rel::regclass) ELSE '' END, ', ') AS who
+      FROM (SELECT x.base, x.rel,
+                   CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END AS who
+              FROM (SELECT r.base, r.rel, r.owner, e.grantee, e.privilege_type
+                      FROM rdrel r CROSS JOIN LATERAL aclexplode(r.relacl) e
+                    UNION ALL
+                    SELECT r.base, r.rel, r.owner, e.grantee, e.privilege_type
+                      FROM rdrel r JOIN colacl ca ON ca.attrelid = r.rel
+                     CROSS JOIN LATERAL aclexplode(ca.attacl) e) x
+              LEFT JOIN pg_roles gr ON gr.oid = x.grantee
+             WHERE x.privilege_type = 'SELECT' AND x.grantee <> x.owner AND NOT coalesce(gr.rolsuper, false)
+            OFFSET 0) y
+     GROUP BY y.base),
 -- The other code of tenant tables that calls those functions: not a
 -- trigger's own function (the trigger findings above), nor the clone of a
 -- partitioned table's trigger
@@ -2324,13 +2413,30 @@ SELECT 'policy_setting_without_missing_ok', 'warning', format('%I ON %s', p.poln
        NULL, p.relid
   FROM pol p WHERE p.not_missing_ok
 UNION ALL
-SELECT 'policy_reads_other_setting', 'error', format('%I ON %s', p.polname, p.qname), 'policy',
-       format('Policy %I on %s consults the setting(s) %s besides the tenant.', p.polname, p.qname,
-              array_to_string(p.other_settings || coalesce(fs.via, '{}'), ', ')),
-       'Any session can SET a custom setting, so a policy that trusts one (for example app.is_admin) is a backdoor to every tenant''s rows. Use tenant_rls exceptions (admin role, grants) instead.',
-       NULL, p.relid
-  FROM pol p LEFT JOIN polfset fs ON fs.relid = p.relid AND fs.polname = p.polname
- WHERE cardinality(p.other_settings) > 0 OR fs.relid IS NOT NULL
+-- (review rev49c: a warning for a user's policy on a protected table whose
+-- restrictive guard is in place, checked as extra_permissive_policy does:
+-- the guard ANDs the tenant into every row, so the setting opens rows within
+-- the tenant at most)
+SELECT 'policy_reads_other_setting', CASE WHEN x.guarded THEN 'warning' ELSE 'error' END,
+       format('%I ON %s', x.polname, x.qname), 'policy',
+       format('Policy %I on %s consults the setting(s) %s besides the tenant.', x.polname, x.qname,
+              array_to_string(x.settings, ', ')),
+       CASE WHEN x.guarded
+            THEN 'Any session can SET a custom setting, so a policy that trusts one (for example app.is_admin) lets any session choose what it passes. On this table the restrictive tenant guard of tenant_rls is in place and every row must pass it too, so the setting cannot open other tenants'' rows; it decides what a session sees within its own tenant'
+                 || CASE WHEN x.polpermissive AND x.isotrue
+                         THEN ' (as a permissive policy next to tenant_rls''s own, which let every row of the tenant through, it has no effect at all: extra_permissive_policy)'
+                         ELSE '' END
+                 || '. Use tenant_rls exceptions (admin role, grants) or roles instead of a setting.'
+            ELSE 'Any session can SET a custom setting, so a policy that trusts one (for example app.is_admin) is a backdoor to every tenant''s rows. Use tenant_rls exceptions (admin role, grants) instead.' END,
+       NULL, x.relid
+  FROM (SELECT p.relid, p.qname, p.polname, p.polpermissive,
+               p.other_settings || coalesce(fs.via, '{}') AS settings,
+               p.status = 'protected' AND NOT p.is_managed AND g.relid IS NOT NULL AS guarded,
+               i.relid IS NOT NULL AS isotrue
+          FROM pol p LEFT JOIN polfset fs ON fs.relid = p.relid AND fs.polname = p.polname
+          LEFT JOIN guard g ON g.relid = p.relid
+          LEFT JOIN isotrue i ON i.relid = p.relid
+         WHERE cardinality(p.other_settings) > 0 OR fs.relid IS NOT NULL) x
 UNION ALL
 SELECT 'policy_function_search_path', 'warning',
        format('%I.%I(%s)', n.nspname, pr.proname, pg_get_function_identity_arguments(pr.oid)), 'function',
@@ -2353,6 +2459,56 @@ SELECT 'policy_function_search_path', 'warning',
  WHERE e.objid IS NULL AND pr.oid >= 16384
    AND lg.lanname NOT IN ('internal', 'c')
    AND NOT EXISTS (SELECT 1 FROM unnest(pr.proconfig) c WHERE c LIKE 'search_path=%')
+UNION ALL
+-- tenant_type_mismatch (review rev49c): the tenant column's type (its base
+-- type, under domains) cannot hold every tenant tenant_rls.tenant_type
+-- admits: text holds anything, bigint holds integers; the policies call the
+-- accessor of the column's type, which refuses the others (22P02, 22003)
+SELECT 'tenant_type_mismatch', CASE WHEN x.status = 'protected' THEN 'error' ELSE 'warning' END, x.qname, 'table',
+       format('Tenant column %I of %s is of type %s, which cannot hold the tenants of tenant_rls.tenant_type = %s.',
+              x.tenant_column, x.qname, x.base, string_agg(format('%s (%s)', x.want, x.places), ', ' ORDER BY x.want)),
+       format('tenant_rls.set_tenant() admits the tenants of tenant_rls.tenant_type there, and the policies read the tenant as %s (tenant_rls.%s()), which refuses any other (22P02; 22003 for a bigint beyond the range of integer): ', x.base,
+              CASE x.base WHEN 'uuid' THEN 'current_tenant_uuid' WHEN 'bigint' THEN 'current_tenant_bigint' ELSE 'current_tenant_int' END)
+       || CASE WHEN x.status = 'protected'
+               THEN 'every query of a tenant on the table fails. '
+               ELSE 'once it is protected, every query of a tenant on the table fails. ' END
+       || 'Change the column''s type (unprotect() first, ALTER TABLE ... ALTER COLUMN ... TYPE, then protect() again), or, if the setting is wrong for this database, correct it where it is stored (ALTER DATABASE ... SET tenant_rls.tenant_type).',
+       NULL, x.relid
+  FROM (SELECT t.relid, t.qname, t.status, t.tenant_column, w.want, w.places,
+               CASE WHEN t.tenant_type IN ('uuid', 'bigint', 'integer', 'text') THEN t.tenant_type
+                    WHEN t.tenant_type LIKE 'character varying%' THEN 'text'
+                    -- a domain (or another type): its base type, by oid
+                    ELSE (WITH RECURSIVE b(typid, typtype, basetype) AS (
+                              SELECT y.oid, y.typtype, y.typbasetype FROM pg_attribute a JOIN pg_type y ON y.oid = a.atttypid
+                               WHERE a.attrelid = t.relid AND a.attnum = t.tenant_attnum
+                              UNION ALL
+                              SELECT y.oid, y.typtype, y.typbasetype FROM b JOIN pg_type y ON y.oid = b.basetype
+                               WHERE b.typtype = 'd')
+                          SELECT CASE b.typid WHEN 'uuid'::regtype THEN 'uuid' WHEN 'int8'::regtype THEN 'bigint'
+                                              WHEN 'int4'::regtype THEN 'integer' WHEN 'text'::regtype THEN 'text'
+                                              WHEN 'varchar'::regtype THEN 'text' END
+                            FROM b WHERE b.typtype <> 'd') END AS base
+          -- the setting in this session, and as stored for this database
+          -- and for roles (ALTER DATABASE / ALTER ROLE ... SET)
+          FROM (SELECT v.want, string_agg(v.place, '; ' ORDER BY v.place) AS places
+                  FROM (SELECT lower(current_setting('tenant_rls.tenant_type', true)) AS want, 'this session' AS place
+                        UNION ALL
+                        SELECT lower(btrim(substr(c.c, strpos(c.c, '=') + 1), ' ''"')),
+                               CASE WHEN s.setrole = 0 AND s.setdatabase = 0 THEN 'all roles'
+                                    WHEN s.setrole = 0 THEN format('database %I', current_database())
+                                    WHEN s.setdatabase = 0 THEN format('role %I', pg_get_userbyid(s.setrole))
+                                    ELSE format('role %I in database %I', pg_get_userbyid(s.setrole), current_database()) END
+                          FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c(c)
+                         WHERE lower(split_part(c.c, '=', 1)) = 'tenant_rls.tenant_type'
+                           AND (s.setdatabase = 0
+                                OR s.setdatabase = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))) v
+                 WHERE v.want IN ('uuid', 'bigint', 'integer')
+                 GROUP BY v.want) w
+          JOIN ten t ON t.tenant_attnum IS NOT NULL
+        OFFSET 0) x
+ WHERE x.base IS NOT NULL AND x.base <> 'text' AND x.base <> x.want
+   AND NOT (x.base = 'bigint' AND x.want = 'integer')
+ GROUP BY x.relid, x.qname, x.status, x.tenant_column, x.base
 UNION ALL
 SELECT 'tenant_column_nullable', 'warning', t.qname, 'table',
        format('Tenant column %I of %s allows NULL.', t.tenant_column, t.qname),
@@ -2574,25 +2730,37 @@ SELECT 'audit_log_ignores_policies', 'warning', t.qname, 'table',
 UNION ALL
 -- triggers (user ones) on tenant tables that copy rows into tables no tenant
 -- isolation covers
-SELECT 'trigger_writes_unprotected_table', 'warning', x.object, x.kind,
+-- (review rev49c: an error when a role other than the owner, not a
+-- superuser, or PUBLIC may read a table written, directly or through a view
+-- that is not security_invoker: tenants read each other's rows there)
+SELECT 'trigger_writes_unprotected_table', CASE WHEN x.readers IS NOT NULL THEN 'error' ELSE 'warning' END,
+       x.object, x.kind,
        format('%s on tenant table %s writes to %s, which isolate%s no tenant (%s).',
               x.what, x.qname, x.targets, CASE WHEN x.ntargets = 1 THEN 's' ELSE '' END, x.how),
-       'What it writes there from a tenant''s row is not protected by row-level security: every role that may read that table reads it, whichever tenant it came from. Write to a table protected by tenant_rls (with the tenant column), or accept the finding if what it writes is not per tenant (a counter, a key).',
+       'What it writes there from a tenant''s row is not protected by row-level security: every role that may read that table reads it, whichever tenant it came from. '
+       || CASE WHEN x.readers IS NOT NULL
+               THEN format('Roles other than the owner may read it: %s; each of their tenants reads the rows of the others there. ', x.readers)
+               ELSE 'No role other than its owner (and superusers) may read it now, so no tenant reads it; a grant of SELECT on it, or on a view over it, would open every tenant''s rows. ' END
+       || 'Write to a table protected by tenant_rls (with the tenant column), or accept the finding if what it writes is not per tenant (a counter, a key).',
        NULL, x.relid
   FROM (SELECT format('%I ON %s', tg.tgname, t.qname) AS object, 'trigger' AS kind, format('Trigger %I', tg.tgname) AS what,
-               t.qname, t.relid, u.targets, u.ntargets, format('function %s', tg.tgfoid::regprocedure) AS how
+               t.qname, t.relid, u.targets, u.ntargets, format('function %s', tg.tgfoid::regprocedure) AS how,
+               u.readers
           FROM ten t
           JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
           JOIN (SELECT w.fid, count(DISTINCT w.target) AS ntargets,
-                       string_agg(DISTINCT w.target::regclass::text, ', ') AS targets
-                  FROM twup w GROUP BY w.fid) u ON u.fid = tg.tgfoid
+                       string_agg(DISTINCT w.target::regclass::text, ', ') AS targets,
+                       string_agg(DISTINCT format('%s by %s', w.target::regclass, rd.who), '; ')
+                           FILTER (WHERE rd.who IS NOT NULL) AS readers
+                  FROM twup w LEFT JOIN readers rd ON rd.relid = w.target GROUP BY w.fid) u ON u.fid = tg.tgfoid
         UNION ALL
         -- the other code of tenant tables that writes: a rule's action; a
         -- WHEN clause, CHECK constraint, column default, index or policy
         -- (or a domain or operator they use) that calls such a function
         SELECT p.object, p.kind, p.what, y.qname, y.relid,
                string_agg(DISTINCT y.target::regclass::text, ', '), count(DISTINCT y.target),
-               string_agg(DISTINCT y.how, '; ')
+               string_agg(DISTINCT y.how, '; '),
+               string_agg(DISTINCT format('%s by %s', y.target::regclass, rd.who), '; ') FILTER (WHERE rd.who IS NOT NULL)
           FROM (SELECT o.relid, o.qname, o.classid, o.objid, o.objsubid, w.target,
                        format('%s %s', coalesce(o.via || ' calls', 'it calls'), o.fid::regprocedure) AS how
                   FROM tother o JOIN twup w ON w.fid = o.fid
@@ -2602,6 +2770,7 @@ SELECT 'trigger_writes_unprotected_table', 'warning', x.object, x.kind,
                   JOIN pg_rewrite rw ON rw.oid = s.id
                   JOIN ten t ON t.relid = rw.ev_class
                  WHERE s.kind = 'rule') y
+          LEFT JOIN readers rd ON rd.relid = y.target
          CROSS JOIN LATERAL tenant_rls._table_part(y.classid, y.objid, y.objsubid, y.qname) p
          GROUP BY p.object, p.kind, p.what, y.qname, y.relid) x
 UNION ALL
@@ -3401,6 +3570,83 @@ SELECT 'tenant_table_privilege',
                         WHERE (d.defaclnamespace = 0 OR n.oid = d.defaclnamespace)
                           AND has_schema_privilege(d.defaclrole, n.oid, 'CREATE'))
          GROUP BY d.defaclrole, d.defaclnamespace, e.grantee) x
+UNION ALL
+-- tenant_sequence_privilege (review rev49c): UPDATE on a sequence a tenant
+-- table uses (owned by one of its columns: serial, identity; or named in a
+-- column default's nextval()) held by a role other than the owner (not a
+-- superuser) or PUBLIC: setval() moves it for every tenant.  The sequences
+-- with such a grant first (few: one pass over pg_class), then the tables
+-- that use them (pg_depend, by hash against those few)
+SELECT 'tenant_sequence_privilege', 'warning',
+       format('%s TO %s', x.sname, x.grantee), 'privilege',
+       format('%s holds UPDATE on sequence %s of tenant table %s.', x.grantee, x.sname, x.tables),
+       'setval() sets the sequence for every tenant: set back, the INSERTs of every other tenant fail with unique violations until someone repairs it, and setval() followed by an INSERT tells a tenant whether a row of another tenant has a given key. nextval() needs only USAGE (an identity column needs no privilege on its sequence).'
+       || CASE WHEN x.others IS NOT NULL
+               THEN format(' Granted (also) by %s through a grant option: the REVOKE of the owner does not take that grant away; the fix of %s''s own finding (REVOKE ... CASCADE) does.', x.others, x.others)
+               ELSE '' END
+       || CASE WHEN x.grantable THEN ' It may grant it on (WITH GRANT OPTION): CASCADE takes away what it granted.' ELSE '' END
+       || CASE WHEN x.needs_usage THEN ' The role has no USAGE on it: the fix grants USAGE first, so that its INSERTs still get ids.' ELSE '' END,
+       CASE WHEN x.fix IS NOT NULL
+            THEN CASE WHEN x.needs_usage THEN format('GRANT USAGE ON SEQUENCE %s TO %s; ', x.sname, x.grantee) ELSE '' END || x.fix END,
+       x.relid
+  FROM (SELECT g.seq, g.sname, g.grantee, min(st.relid) AS relid,
+               string_agg(DISTINCT st.qname, ', ') AS tables,
+               bool_or(g.grantable) AS grantable,
+               string_agg(DISTINCT g.grantor_name, ', ') FILTER (WHERE g.grantor <> g.owner) AS others,
+               min(g.fix) AS fix,
+               -- a column default calls nextval(): USAGE (or UPDATE) needed
+               bool_or(st.by_default) AND NOT bool_or(g.has_usage) AS needs_usage
+          FROM (SELECT q.seq, q.sname, q.owner, q.grantor, quote_ident(pg_get_userbyid(q.grantor)) AS grantor_name,
+                       q.grantee, q.grantable, q.has_usage,
+                       CASE WHEN q.grantor = q.owner
+                            THEN format('REVOKE UPDATE ON SEQUENCE %s FROM %s%s;', q.sname, q.grantee,
+                                        CASE WHEN q.grantable THEN ' CASCADE' ELSE '' END) END AS fix
+                  FROM seqpriv q) g
+          JOIN (SELECT d.objid AS seq, t.qname, t.relid, false AS by_default
+                  FROM pg_depend d JOIN ten t ON t.relid = d.refobjid
+                 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+                   AND d.deptype IN ('a', 'i') AND d.objid IN (SELECT q.seq FROM seqpriv q)
+                UNION ALL
+                SELECT d.refobjid, t.qname, t.relid, true
+                  FROM pg_depend d
+                  JOIN pg_attrdef ad ON ad.oid = d.objid
+                  JOIN ten t ON t.relid = ad.adrelid
+                 WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass
+                   AND d.refobjid IN (SELECT q.seq FROM seqpriv q)) st ON st.seq = g.seq
+         GROUP BY g.seq, g.sname, g.grantee) x
+UNION ALL
+-- ... and in default privileges (ALTER DEFAULT PRIVILEGES ... ON SEQUENCES)
+-- of a role that may create tables in a managed schema, as for
+-- tenant_table_privilege: each serial or identity column of a tenant table
+-- it creates there gets a sequence with the grant
+SELECT 'tenant_sequence_privilege', 'warning',
+       format('DEFAULT PRIVILEGES FOR ROLE %s%s TO %s', x.creator, coalesce(' IN SCHEMA ' || x.nsp, ''), x.grantee),
+       'default privilege',
+       format('Default privileges give %s UPDATE on the sequences %s creates %s.', x.grantee,
+              x.creator, coalesce('in schema ' || x.nsp, 'in any schema')),
+       'Each sequence the role creates there starts with UPDATE for it, those of the serial and identity columns of tenant tables included: setval() sets such a sequence for every tenant, so one tenant makes the INSERTs of every other fail with unique violations, and uses setval() and an INSERT to learn whether another tenant''s row has a given key. nextval() needs only USAGE. Revoke it from the sequences that have it as well (their findings).'
+       || CASE WHEN NOT x.has_usage THEN ' They give it no USAGE: the fix gives USAGE first, so that the INSERTs of the role still get ids.' ELSE '' END,
+       CASE WHEN NOT x.has_usage
+            THEN format('ALTER DEFAULT PRIVILEGES FOR ROLE %s%s GRANT USAGE ON SEQUENCES TO %s; ', x.creator,
+                        coalesce(' IN SCHEMA ' || x.nsp, ''), x.grantee) ELSE '' END
+       || format('ALTER DEFAULT PRIVILEGES FOR ROLE %s%s REVOKE UPDATE ON SEQUENCES FROM %s;', x.creator,
+                 coalesce(' IN SCHEMA ' || x.nsp, ''), x.grantee),
+       NULL::oid
+  FROM (SELECT quote_ident(pg_get_userbyid(d.defaclrole)) AS creator,
+               (SELECT quote_ident(n.nspname) FROM pg_namespace n WHERE n.oid = d.defaclnamespace) AS nsp,
+               CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END AS grantee,
+               bool_or(e.privilege_type = 'USAGE') AS has_usage
+          FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) e
+          LEFT JOIN pg_roles gr ON gr.oid = e.grantee
+         WHERE d.defaclobjtype = 'S'
+           AND e.privilege_type IN ('UPDATE', 'USAGE')
+           AND e.grantee <> d.defaclrole AND NOT coalesce(gr.rolsuper, false)
+           AND EXISTS (SELECT 1 FROM cfg CROSS JOIN LATERAL unnest(cfg.managed_schemas) m(name)
+                         JOIN pg_namespace n ON n.nspname = m.name
+                        WHERE (d.defaclnamespace = 0 OR n.oid = d.defaclnamespace)
+                          AND has_schema_privilege(d.defaclrole, n.oid, 'CREATE'))
+         GROUP BY d.defaclrole, d.defaclnamespace, e.grantee
+        HAVING bool_or(e.privilege_type = 'UPDATE')) x
 UNION ALL
 SELECT 'foreign_key_without_tenant', 'error', format('%I ON %s', co.conname, s.qname), 'constraint',
        format('Foreign key %I from %s to %s does not pair the tenant columns.', co.conname, s.qname, d.qname),
@@ -4540,11 +4786,31 @@ SELECT 'server_version_cve', 'error', 'server', 'server',
        NULL, NULL::oid
  WHERE tenant_rls._server_version_cve(current_setting('server_version_num')::integer) IS NOT NULL
 UNION ALL
-SELECT 'table_without_tenant_column', 'warning', t.qname, 'table',
-       format('Table %s in a managed schema has no tenant column %I and is not marked global.', t.qname, t.tenant_column),
-       'Decide: if its rows belong to tenants, add the tenant column and protect it; if they are shared reference data, mark it global with tenant_rls.mark_global().',
+-- (review rev49c: a table with a foreign key to the table of tenants or to
+-- a tenant table holds tenant rows; an error when roles other than its
+-- owner may read it, and mark_global() is not offered for it)
+SELECT 'table_without_tenant_column',
+       CASE WHEN n.relid IS NOT NULL AND rd.who IS NOT NULL THEN 'error' ELSE 'warning' END, t.qname, 'table',
+       format('Table %s in a managed schema has no tenant column %I and is not marked global.', t.qname, t.tenant_column)
+       || CASE WHEN n.dircol IS NOT NULL
+               THEN format(' Its column %I references the table the tenant columns reference: it holds tenant rows.', n.dircol)
+               WHEN n.relid IS NOT NULL
+               THEN format(' It references tenant table %s: it holds tenant rows.', n.parent)
+               ELSE '' END,
+       CASE WHEN n.relid IS NULL
+            THEN 'Decide: if its rows belong to tenants, add the tenant column and protect it; if they are shared reference data, mark it global with tenant_rls.mark_global().'
+            ELSE CASE WHEN rd.who IS NOT NULL
+                      THEN format('Roles other than its owner may read it: %s; each of their tenants reads every tenant''s rows there. ', rd.who)
+                      ELSE 'No role other than its owner (and superusers) may read it now; a grant of SELECT on it would open every tenant''s rows. ' END
+                 || CASE WHEN n.dircol IS NOT NULL
+                         THEN format('Protect it by that column: SELECT tenant_rls.protect(%L, tenant_column => %L);',
+                                     t.qname, n.dircol)
+                         ELSE format('Give it the tenant column (ALTER TABLE %s ADD COLUMN %I ...; fill it from %s), pair its foreign key with the tenant column and protect it.',
+                                     t.qname, t.tenant_column, n.parent) END END,
        NULL, t.relid
   FROM tt t LEFT JOIN extrels e ON e.objid = t.relid
+  LEFT JOIN ntrow n ON n.relid = t.relid
+  LEFT JOIN readers rd ON rd.relid = t.relid
  WHERE t.in_managed_schema AND t.status = 'unprotected' AND t.tenant_attnum IS NULL
    AND t.parent_relid IS NULL AND e.objid IS NULL
 UNION ALL
