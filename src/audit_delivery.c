@@ -1104,15 +1104,24 @@ read_applied_lsn(XLogRecPtr *lsn)
 static void
 record_started(Oid dboid)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1] = {ObjectIdGetDatum(dboid)};
+	Oid			argtypes[2] = {OIDOID, BYTEAOID};
+	Datum		args[2] = {ObjectIdGetDatum(dboid), (Datum) 0};
+	char		nulls[2] = {' ', 'n'};
+	bytea	   *key_id;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state SET started = true, started_in = $1 WHERE NOT started",
-						1, argtypes, args, NULL, false);
+	/* (the key too, as audit_delivery_start() records it: lint() compares) */
+	key_id = delivery_key_id();
+	if (key_id != NULL)
+	{
+		args[1] = PointerGetDatum(key_id);
+		nulls[1] = ' ';
+	}
+	spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state SET started = true, started_in = $1, key_id = $2 WHERE NOT started",
+						2, argtypes, args, nulls, false);
 	if (SPI_processed > 0)
 		ereport(LOG,
 				(errmsg("tenant_rls: recorded the start of deferred audit delivery in database %u: its replication slot was there without a record of the start",
@@ -2860,7 +2869,12 @@ standby_defers(void)
 		elog(ERROR, "tenant_rls: SPI_connect failed");
 	started = read_state(&applied, &restart, &started_in);
 	SPI_finish();
-	return started;
+	/*
+	 * (a copy made with CREATE DATABASE ... TEMPLATE of a deferring database
+	 * carries started = true, but its primary writes it immediately, as
+	 * audit_delivery_start() and audit_delivery_status() there tell)
+	 */
+	return started && (!OidIsValid(started_in) || started_in == MyDatabaseId);
 }
 
 Datum

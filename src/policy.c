@@ -3836,8 +3836,18 @@ static void
 granted_type_error_callback(void *arg)
 {
 	GrantedTypeErrorArg *a = (GrantedTypeErrorArg *) arg;
-	char	   *relname = get_rel_name(a->relid);
+	int			code = geterrcode();
+	char	   *relname;
 
+	/*
+	 * Only for the input function's own conversion errors: the catalog
+	 * look-ups below have no place in, say, an out-of-memory error or a
+	 * query cancel (review rev49f).
+	 */
+	if (code != ERRCODE_INVALID_TEXT_REPRESENTATION &&
+		code != ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE)
+		return;
+	relname = get_rel_name(a->relid);
 	errcontext("reading the tenants granted on table \"%s\" as %s: call the granted_tenants or exception_allows function of the table's tenant type",
 			   relname != NULL ? relname : "?", format_type_be(a->elemtype));
 }

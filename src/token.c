@@ -3645,9 +3645,14 @@ token_database_name(size_t *len)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_DATABASE),
 					 errmsg("could not find the name of the current database")));
-		if (token_database != NULL)
-			pfree(token_database);
-		token_database = MemoryContextStrdup(TopMemoryContext, name);
+		{
+			/* the copy first: a failed one must not leave a freed name behind */
+			char	   *copy = MemoryContextStrdup(TopMemoryContext, name);
+
+			if (token_database != NULL)
+				pfree(token_database);
+			token_database = copy;
+		}
 		token_database_len = strlen(token_database);
 		pfree(name);
 	}

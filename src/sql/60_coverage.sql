@@ -4890,7 +4890,9 @@ CREATE FUNCTION tenant_rls._finding_fingerprint(code text, object text, object_k
                 -- stays accepted, the kind of ownership (own, through a
                 -- role, CREATEROLE, which schema) still binds (review rev49c)
                 WHEN code = 'role_owns_tenant_table'
-                THEN md5(regexp_replace(coalesce(message, ''), '\m[0-9]+\M', 'N', 'g'))
+                -- (the count only: a number in a quoted role name, the
+                -- schema owner's of "through ...", still binds)
+                THEN md5(regexp_replace(coalesce(message, ''), '[0-9]+( tenant table\(s\)[^"]*)$', 'N\1'))
                 ELSE md5(coalesce(message, '') || coalesce(
                          -- (the owner by name: a restore into a new cluster
                          -- gives the roles new OIDs, review rev40f)

@@ -342,6 +342,18 @@ sub phase
 		is(join("\n", grep { /^SP/ && $_ ne "SP t$n" } @out), '', "$mode: error client t$n: ROLLBACK TO SAVEPOINT keeps the tenant");
 		my @unexpected = grep { /ERROR|WARNING|FATAL/ && !/$expected_errors/ } split /\n/, slurp_file("$dir/err${n}_$mode.err");
 		is(join("\n", @unexpected), '', "$mode: error client t$n: only the errors it provoked");
+		# (in strict mode it is strict mode that refuses PREPARE TRANSACTION,
+		# before PostgreSQL's own max_prepared_transactions = 0 would)
+		my $err_text = slurp_file("$dir/err${n}_$mode.err");
+		if ($strict)
+		{
+			ok($err_text =~ /two-phase commit is not allowed in strict mode/ && $err_text !~ /prepared transactions are disabled/,
+				"$mode: error client t$n: PREPARE TRANSACTION refused by strict mode");
+		}
+		else
+		{
+			like($err_text, qr/prepared transactions are disabled/, "$mode: error client t$n: PREPARE TRANSACTION refused by PostgreSQL");
+		}
 	}
 	my $s = -e $sightings ? slurp_file($sightings) : '';
 	is($s, '', "$mode: no pgbench transaction saw a tenant or a row it should not");

@@ -258,8 +258,10 @@ is($primary->safe_psql('postgres', q{SELECT st.key_id = tenant_rls._audit_delive
 is($primary->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.lint() WHERE code = 'audit_delivery_key_mismatch'}), '0',
 	'primary: no key mismatch');
 {
+	# (a backup of its own: the WAL since backup b may be recycled by now)
+	$primary->backup('b2');
 	my $standby2 = PostgreSQL::Test::Cluster->new('standby2');
-	$standby2->init_from_backup($primary, 'b', has_streaming => 1);
+	$standby2->init_from_backup($primary, 'b2', has_streaming => 1);
 	my $keyfile = $standby2->data_dir . '/tenant_rls_audit.key';
 	my $primary_key = slurp_file($primary->data_dir . '/tenant_rls_audit.key');
 	open my $kf, '>:raw', $keyfile or die "$keyfile: $!";
