@@ -2212,7 +2212,10 @@ SELECT 'table_unprotected', 'error', t.qname, 'table',
        CASE WHEN t.relkind = 'f'
             THEN 'A foreign table cannot have row-level security: every role that can query it sees the rows of every tenant. Keep tenant rows out of foreign tables, or grant no privilege on it to tenant roles and accept the finding.'
             ELSE 'Without row-level security every role that can read the table sees the rows of every tenant.'
-                 || coalesce(' ' || r.why, '') END,
+                 || coalesce(' ' || r.why, '')
+                 -- (review rev49c: the fix left a worker that sets no
+                 -- tenant with no rows, and nothing said so)
+                 || CASE WHEN r.why IS NULL THEN ' Once it is protected, a session that sets no tenant (a background job, a report) reads none of its rows: have it set the tenant, or run it as a member of tenant_rls.admin_role.' ELSE '' END END,
        -- the tenant column when it is not the setting's (a partition of a
        -- table protected by another column); none for a foreign table, nor
        -- for a column protect() refuses
@@ -3922,7 +3925,8 @@ SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.
               CASE WHEN c.root <> c.oid THEN 'its partitioned table (which protects its partitions)' ELSE 'it' END,
               CASE WHEN c.login_owner THEN ' and give it to a NOLOGIN owner role' ELSE '' END)
        || CASE WHEN c.relkind = 'f' THEN ' A foreign table cannot have row-level security: grant no privilege on it to tenant roles.'
-               ELSE coalesce(' ' || r.why, '') END,
+               ELSE coalesce(' ' || r.why, '')
+                    || CASE WHEN r.why IS NULL THEN ' Once it is protected, a session that sets no tenant (a background job, a report) reads none of its rows: have it set the tenant, or run it as a member of tenant_rls.admin_role.' ELSE '' END END,
        -- protect() refuses a foreign table, and a column of a type or
        -- collation it does not support; a partition is protected with its
        -- root
