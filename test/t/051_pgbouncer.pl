@@ -12,6 +12,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TenantRlsTest qw(start_pgbouncer);
 
 my $pgbouncer = '/usr/sbin/pgbouncer';
 plan skip_all => "pgbouncer not installed ($pgbouncer)" unless -x $pgbouncer;
@@ -54,39 +55,8 @@ my $bouncer;
 sub start_bouncer
 {
 	my ($reset_always) = @_;
-	open my $fh, '>', "$bdir/userlist.txt" or die;
-	print $fh qq{"app" ""\n};
-	close $fh;
-	open $fh, '>', "$bdir/pgbouncer.ini" or die;
-	print $fh qq{[databases]
-appdb = host=@{[ $node->host ]} port=@{[ $node->port ]} dbname=appdb
-
-[pgbouncer]
-listen_port = $bport
-unix_socket_dir = $bsock
-auth_type = trust
-auth_file = $bdir/userlist.txt
-pool_mode = transaction
-default_pool_size = 1
-min_pool_size = 0
-reserve_pool_size = 0
-max_client_conn = 20
-server_reset_query = DISCARD ALL
-server_reset_query_always = $reset_always
-logfile = $bdir/pgbouncer.log
-ignore_startup_parameters = extra_float_digits
-};
-	close $fh;
-	$bouncer = IPC::Run::start([ $pgbouncer, "$bdir/pgbouncer.ini" ],
-		'>', "$bdir/pgbouncer.out", '2>&1');
-	# wait until it accepts connections
-	for (1 .. 100)
-	{
-		my $r = system("psql -XAtq -h $bsock -p $bport -U app -d appdb -c 'SELECT 1' >/dev/null 2>&1");
-		return if $r == 0;
-		select(undef, undef, undef, 0.1);
-	}
-	die "pgbouncer did not start: " . slurp_file("$bdir/pgbouncer.log");
+	$bouncer = start_pgbouncer(node => $node, dir => $bdir, sock => $bsock, port => $bport,
+		pgbouncer => $pgbouncer, users => ['app'], reset_always => $reset_always);
 }
 
 sub stop_bouncer

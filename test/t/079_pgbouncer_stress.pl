@@ -40,6 +40,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TenantRlsTest qw(start_pgbouncer);
 
 my $pgbouncer = '/usr/sbin/pgbouncer';
 plan skip_all => "pgbouncer not installed ($pgbouncer)" unless -x $pgbouncer;
@@ -228,30 +229,8 @@ sub error_script
 my $expected_errors = qr/division by zero|current transaction is aborted|cannot insert a non-DEFAULT value into column "id"|the tenant cannot change within a transaction in strict mode|two-phase commit is not allowed in strict mode|prepared transactions are disabled|there is no transaction in progress/;
 
 # ---- pgbouncer: transaction pooling, 3 server connections for 20+ clients
-open my $fh, '>', "$dir/userlist.txt" or die;
-print $fh qq{"app" ""\n"tblowner" ""\n};
-close $fh;
-open $fh, '>', "$dir/pgbouncer.ini" or die;
-print $fh qq{[databases]
-appdb = host=@{[ $node->host ]} port=@{[ $node->port ]} dbname=appdb
-
-[pgbouncer]
-listen_port = $bport
-unix_socket_dir = $bsock
-auth_type = trust
-auth_file = $dir/userlist.txt
-pool_mode = transaction
-default_pool_size = 3
-min_pool_size = 0
-reserve_pool_size = 0
-max_client_conn = 100
-server_reset_query = DISCARD ALL
-server_reset_query_always = 0
-logfile = $dir/pgbouncer.log
-ignore_startup_parameters = extra_float_digits
-};
-close $fh;
-my $bouncer = IPC::Run::start([ $pgbouncer, "$dir/pgbouncer.ini" ], '>', "$dir/pgbouncer.out", '2>&1');
+my $bouncer = start_pgbouncer(node => $node, dir => $dir, sock => $bsock, port => $bport, pgbouncer => $pgbouncer,
+	users => [ 'app', 'tblowner' ], pool_size => 3, max_client_conn => 100);
 END
 {
 	if ($bouncer)
@@ -261,17 +240,6 @@ END
 	}
 }
 my @psql = ('psql', '-X', '-h', $bsock, '-p', $bport, '-d', 'appdb');
-my $up = 0;
-for (1 .. 100)
-{
-	if (system("psql -XAtq -h $bsock -p $bport -U app -d appdb -c 'SELECT 1' >/dev/null 2>&1") == 0)
-	{
-		$up = 1;
-		last;
-	}
-	select(undef, undef, undef, 0.1);
-}
-die 'pgbouncer did not start: ' . slurp_file("$dir/pgbouncer.log") unless $up;
 
 sub pgbench
 {

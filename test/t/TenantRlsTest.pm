@@ -5,8 +5,9 @@ use strict;
 use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Utils ();
+use IPC::Run ();
 
-our @EXPORT_OK = qw($drop_audit_partitions create_audit_default_db $versioned_table clock_shift_shim);
+our @EXPORT_OK = qw($drop_audit_partitions create_audit_default_db $versioned_table clock_shift_shim start_pgbouncer);
 
 # SQL that drops every monthly partition of the audit log (the default one
 # stays): the tests that need a month without its partition start so.
@@ -110,6 +111,56 @@ EOC
 			[ $cc, '-shared', '-fPIC', '-O2', '-o', "$dir/shift.so", "$dir/shift.c", '-ldl' ]);
 	};
 	return $ok ? "$dir/shift.so" : undef;
+}
+
+# A pgbouncer in transaction mode in front of database appdb of $node, on a
+# unix socket in $sock (port $port), its files in $dir, trusting the users
+# named: the TAP tests of the pooler path (051, 079).  Options: pool_size
+# (server connections, default 1), max_client_conn (default 20),
+# reset_always (server_reset_query_always, default 0).  Returns the
+# IPC::Run handle once it accepts connections (as the first user); kills it
+# and dies if it does not.  The caller kills it (an END block, so that a test
+# that dies half-way leaves none behind).
+sub start_pgbouncer
+{
+	my (%o) = @_;
+	my ($node, $dir, $sock, $port) = @o{qw(node dir sock port)};
+	my $pool = $o{pool_size} // 1;
+	my $maxc = $o{max_client_conn} // 20;
+	my $reset = $o{reset_always} // 0;
+	open my $fh, '>', "$dir/userlist.txt" or die "$dir/userlist.txt: $!";
+	print $fh qq{"$_" ""\n} for @{ $o{users} };
+	close $fh;
+	open $fh, '>', "$dir/pgbouncer.ini" or die "$dir/pgbouncer.ini: $!";
+	print $fh qq{[databases]
+appdb = host=@{[ $node->host ]} port=@{[ $node->port ]} dbname=appdb
+
+[pgbouncer]
+listen_port = $port
+unix_socket_dir = $sock
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+default_pool_size = $pool
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = $maxc
+server_reset_query = DISCARD ALL
+server_reset_query_always = $reset
+logfile = $dir/pgbouncer.log
+ignore_startup_parameters = extra_float_digits
+};
+	close $fh;
+	my $h = IPC::Run::start([ $o{pgbouncer}, "$dir/pgbouncer.ini" ], '>', "$dir/pgbouncer.out", '2>&1');
+	for (1 .. 100)
+	{
+		return $h
+		  if system("psql -XAtq -h $sock -p $port -U $o{users}[0] -d appdb -c 'SELECT 1' >/dev/null 2>&1") == 0;
+		select(undef, undef, undef, 0.1);
+	}
+	$h->signal('KILL');
+	eval { $h->finish; };
+	die 'pgbouncer did not start: ' . PostgreSQL::Test::Utils::slurp_file("$dir/pgbouncer.log");
 }
 
 1;
