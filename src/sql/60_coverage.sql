@@ -1887,6 +1887,10 @@ ntrow AS MATERIALIZED (
              WHERE co.contype = 'f' AND co.conparentid = 0
                AND t.in_managed_schema AND t.status = 'unprotected' AND t.tenant_attnum IS NULL
                AND (d.relid IS NOT NULL OR p.relid IS NOT NULL)
+               -- (review rev49g) not the table of tenants itself (its
+               -- parent-tenant column, a reseller hierarchy): its rows are
+               -- the tenants, not rows of a tenant
+               AND NOT EXISTS (SELECT 1 FROM tdir s WHERE s.relid = co.conrelid)
             OFFSET 0) x
      GROUP BY x.relid),
 -- who, other than the owner and superusers, may read the tables that
@@ -1928,6 +1932,24 @@ readers AS MATERIALIZED (
                      CROSS JOIN LATERAL aclexplode(ca.attacl) e) x
               LEFT JOIN pg_roles gr ON gr.oid = x.grantee
              WHERE x.privilege_type = 'SELECT' AND x.grantee <> x.owner AND NOT coalesce(gr.rolsuper, false)
+               -- (review rev49g) a BYPASSRLS role reads every tenant's rows
+               -- anyway: not a reader here, unless a role that is neither a
+               -- superuser nor BYPASSRLS is a member of it (at any depth),
+               -- which inherits the SELECT but not the BYPASSRLS
+               AND NOT (coalesce(gr.rolbypassrls, false) AND NOT EXISTS (WITH RECURSIVE mem(r) AS (SELECT am.member FROM pg_auth_members am WHERE am.roleid = x.grantee
+                                               UNION SELECT am.member FROM mem JOIN pg_auth_members am ON am.roleid = mem.r)
+                       SELECT 1 FROM mem JOIN pg_roles mr ON mr.oid = mem.r WHERE NOT mr.rolsuper AND NOT mr.rolbypassrls))
+            UNION ALL
+            -- (review rev49g) the owner of the table written, when it is a
+            -- login role (an application that logs in as the owner of its
+            -- tables) or a role with members that are neither superusers
+            -- nor BYPASSRLS: they read it without any grant
+            SELECT r.base, r.rel, format('%s (its owner)', quote_ident(o.rolname))
+              FROM rdrel r JOIN pg_roles o ON o.oid = r.owner
+             WHERE r.rel = r.base AND NOT o.rolsuper AND NOT o.rolbypassrls
+               AND (o.rolcanlogin OR EXISTS (WITH RECURSIVE mem(r) AS (SELECT am.member FROM pg_auth_members am WHERE am.roleid = o.oid
+                                               UNION SELECT am.member FROM mem JOIN pg_auth_members am ON am.roleid = mem.r)
+                       SELECT 1 FROM mem JOIN pg_roles mr ON mr.oid = mem.r WHERE NOT mr.rolsuper AND NOT mr.rolbypassrls))
             OFFSET 0) y
      GROUP BY y.base),
 -- The other code of tenant tables that calls those functions: not a
@@ -2434,10 +2456,22 @@ SELECT 'policy_reads_other_setting', CASE WHEN x.guarded THEN 'warning' ELSE 'er
        NULL, x.relid
   FROM (SELECT p.relid, p.qname, p.polname, p.polpermissive,
                p.other_settings || coalesce(fs.via, '{}') AS settings,
-               p.status = 'protected' AND NOT p.is_managed AND g.relid IS NOT NULL AS guarded,
+               -- (review rev49g) the guard of each command the policy
+               -- applies to: a permissive UPDATE or DELETE policy opens
+               -- every tenant's rows to a blind UPDATE/DELETE (no WHERE:
+               -- the SELECT policies do not apply) when the guard of that
+               -- command is gone, even with the SELECT guard in place
+               p.status = 'protected' AND NOT p.is_managed
+                 AND (tr.relid IS NOT NULL
+                      OR NOT EXISTS (SELECT 1
+                                       FROM unnest(CASE WHEN p.polcmd = '*' THEN '{r,a,w,d}'::"char"[]
+                                                        ELSE ARRAY[p.polcmd] END) c(cmd)
+                                      WHERE NOT EXISTS (SELECT 1 FROM pol q
+                                                         WHERE q.relid = p.relid AND q.is_managed
+                                                           AND NOT q.polpermissive AND q.polcmd IN (c.cmd, '*')))) AS guarded,
                i.relid IS NOT NULL AS isotrue
           FROM pol p LEFT JOIN polfset fs ON fs.relid = p.relid AND fs.polname = p.polname
-          LEFT JOIN guard g ON g.relid = p.relid
+          LEFT JOIN trusted tr ON tr.relid = p.relid AND tr.has_guard
           LEFT JOIN isotrue i ON i.relid = p.relid
          WHERE cardinality(p.other_settings) > 0 OR fs.relid IS NOT NULL) x
 UNION ALL
@@ -2742,7 +2776,7 @@ SELECT 'trigger_writes_unprotected_table', CASE WHEN x.readers IS NOT NULL THEN 
               x.what, x.qname, x.targets, CASE WHEN x.ntargets = 1 THEN 's' ELSE '' END, x.how),
        'What it writes there from a tenant''s row is not protected by row-level security: every role that may read that table reads it, whichever tenant it came from. '
        || CASE WHEN x.readers IS NOT NULL
-               THEN format('Roles other than the owner may read it: %s; each of their tenants reads the rows of the others there. ', x.readers)
+               THEN format('These roles may read it: %s; each of their tenants reads the rows of the others there. ', x.readers)
                ELSE 'No role other than its owner (and superusers) may read it now, so no tenant reads it; a grant of SELECT on it, or on a view over it, would open every tenant''s rows. ' END
        || 'Write to a table protected by tenant_rls (with the tenant column), or accept the finding if what it writes is not per tenant (a counter, a key).',
        NULL, x.relid
@@ -3587,10 +3621,16 @@ SELECT 'tenant_sequence_privilege', 'warning',
        || CASE WHEN x.others IS NOT NULL
                THEN format(' Granted (also) by %s through a grant option: the REVOKE of the owner does not take that grant away; the fix of %s''s own finding (REVOKE ... CASCADE) does.', x.others, x.others)
                ELSE '' END
-       || CASE WHEN x.grantable THEN ' It may grant it on (WITH GRANT OPTION): CASCADE takes away what it granted.' ELSE '' END
+       || CASE WHEN x.grantable THEN ' It may grant it on (WITH GRANT OPTION): CASCADE takes away what it granted (the fix first gives USAGE to the roles holding UPDATE from a grantor other than the owner without USAGE, so that their INSERTs still get ids).' ELSE '' END
        || CASE WHEN x.needs_usage THEN ' The role has no USAGE on it: the fix grants USAGE first, so that its INSERTs still get ids.' ELSE '' END,
        CASE WHEN x.fix IS NOT NULL
-            THEN CASE WHEN x.needs_usage THEN format('GRANT USAGE ON SEQUENCE %s TO %s; ', x.sname, x.grantee) ELSE '' END || x.fix END,
+            THEN CASE WHEN x.needs_usage THEN format('GRANT USAGE ON SEQUENCE %s TO %s; ', x.sname, x.grantee) ELSE '' END
+                 -- (review rev49g) REVOKE ... CASCADE also takes UPDATE from
+                 -- the roles this one granted it to: USAGE for them first
+                 -- where they have none, or their INSERTs lose their ids
+                 || CASE WHEN x.grantable AND x.by_default AND x.dependents IS NOT NULL
+                         THEN format('GRANT USAGE ON SEQUENCE %s TO %s; ', x.sname, x.dependents) ELSE '' END
+                 || x.fix END,
        x.relid
   FROM (SELECT g.seq, g.sname, g.grantee, min(st.relid) AS relid,
                string_agg(DISTINCT st.qname, ', ') AS tables,
@@ -3598,7 +3638,13 @@ SELECT 'tenant_sequence_privilege', 'warning',
                string_agg(DISTINCT g.grantor_name, ', ') FILTER (WHERE g.grantor <> g.owner) AS others,
                min(g.fix) AS fix,
                -- a column default calls nextval(): USAGE (or UPDATE) needed
-               bool_or(st.by_default) AND NOT bool_or(g.has_usage) AS needs_usage
+               bool_or(st.by_default) AND NOT bool_or(g.has_usage) AS needs_usage,
+               bool_or(st.by_default) AS by_default,
+               -- the roles holding UPDATE from a grantor other than the
+               -- owner, without USAGE (those a CASCADE may reach)
+               (SELECT string_agg(DISTINCT q.grantee, ', ') FROM seqpriv q
+                 WHERE q.seq = g.seq AND q.grantor <> q.owner AND NOT q.has_usage
+                   AND q.grantee <> g.grantee) AS dependents
           FROM (SELECT q.seq, q.sname, q.owner, q.grantor, quote_ident(pg_get_userbyid(q.grantor)) AS grantor_name,
                        q.grantee, q.grantable, q.has_usage,
                        CASE WHEN q.grantor = q.owner
