@@ -41,6 +41,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
@@ -1098,6 +1099,52 @@ null_search_index(Relation rel, AttrNumber attnum)
 }
 
 /*
+ * Does a validated CHECK (col IS NOT NULL) of the table's own prove that the
+ * column holds no NULL?  Then neither our scan nor ALTER TABLE's own check of
+ * SET NOT NULL (which PostgreSQL skips when a valid CHECK constraint implies
+ * it) needs to read the table: the way to protect a large table in use is to
+ * add such a constraint NOT VALID and VALIDATE it first (SHARE UPDATE
+ * EXCLUSIVE: reads and writes go on), see doc/policy.md.  Only the exact
+ * form is recognised; nothing of the owner's is evaluated.
+ */
+static bool
+not_null_by_check(Oid relid, AttrNumber attnum)
+{
+	Relation	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(conrel, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+		Datum		bin;
+		bool		isnull;
+		Node	   *expr;
+
+		if (con->contype != CONSTRAINT_CHECK || !con->convalidated)
+			continue;
+		bin = heap_getattr(tup, Anum_pg_constraint_conbin, RelationGetDescr(conrel), &isnull);
+		if (isnull)
+			continue;
+		expr = (Node *) stringToNode(TextDatumGetCString(bin));
+		if (IsA(expr, NullTest) &&
+			((NullTest *) expr)->nulltesttype == IS_NOT_NULL &&
+			!((NullTest *) expr)->argisrow &&
+			IsA(((NullTest *) expr)->arg, Var) &&
+			((Var *) ((NullTest *) expr)->arg)->varattno == attnum)
+			found = true;
+	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+	return found;
+}
+
+/*
  * Rows without a tenant?  A probe of an index on the tenant column, or a
  * plain scan of the heap, not a query: planning a query on the table as a
  * superuser calls code of its owner through handles PostgreSQL caches for
@@ -1117,6 +1164,8 @@ rel_has_nulls(Target *t, const char *colname)
 	bool		found = false;
 
 	if (t->relkind == RELKIND_PARTITIONED_TABLE || t->attnotnull)
+		return false;
+	if (t->attnum > 0 && not_null_by_check(t->relid, t->attnum))
 		return false;
 	rel = table_open(t->relid, AccessShareLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_MATVIEW)
