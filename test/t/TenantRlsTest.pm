@@ -156,11 +156,19 @@ ignore_startup_parameters = extra_float_digits
 	{
 		return $h
 		  if system("psql -XAtq -h $sock -p $port -U $o{users}[0] -d appdb -c 'SELECT 1' >/dev/null 2>&1") == 0;
+		# (review rev49i) exited already (a bad setting, the port taken):
+		# no use waiting 10 s more
+		last unless $h->pumpable;
 		select(undef, undef, undef, 0.1);
 	}
-	$h->signal('KILL');
+	$h->signal('KILL') if $h->pumpable;
 	eval { $h->finish; };
-	die 'pgbouncer did not start: ' . PostgreSQL::Test::Utils::slurp_file("$dir/pgbouncer.log");
+	# (review rev49i) an error in the configuration goes to stderr, before
+	# the log file exists: slurp_file() of the log alone died with "could
+	# not read" and hid it
+	die 'pgbouncer did not start: '
+	  . join('', map { -e $_ ? "$_:\n" . PostgreSQL::Test::Utils::slurp_file($_) : '' }
+		  "$dir/pgbouncer.out", "$dir/pgbouncer.log");
 }
 
 1;
