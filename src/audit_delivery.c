@@ -389,6 +389,26 @@ tenant_rls_audit_delivery_key_id(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(id);
 }
 
+/*
+ * Record in audit_delivery_state that delivery was started in database
+ * dboid, and the key its messages are signed with from now on (lint()
+ * compares it); only_unrecorded: unless a start is recorded already.  In an
+ * SPI connection.
+ */
+static void
+state_record_start(Oid dboid, bool only_unrecorded)
+{
+	Oid			argtypes[2] = {OIDOID, BYTEAOID};
+	bytea	   *key_id = delivery_key_id();
+	Datum		args[2] = {ObjectIdGetDatum(dboid), PointerGetDatum(key_id)};
+	char		nulls[2] = {' ', key_id == NULL ? 'n' : ' '};
+
+	spi_exec_privileged(only_unrecorded
+						? "UPDATE tenant_rls.audit_delivery_state SET started = true, started_in = $1, key_id = $2 WHERE NOT started"
+						: "UPDATE tenant_rls.audit_delivery_state SET started = true, started_in = $1, key_id = $2",
+						2, argtypes, args, nulls, false);
+}
+
 /* a background worker of this library running function, connected to a database */
 static void
 worker_entry(BackgroundWorker *w, const char *function, const char *type)
@@ -1104,24 +1124,11 @@ read_applied_lsn(XLogRecPtr *lsn)
 static void
 record_started(Oid dboid)
 {
-	Oid			argtypes[2] = {OIDOID, BYTEAOID};
-	Datum		args[2] = {ObjectIdGetDatum(dboid), (Datum) 0};
-	char		nulls[2] = {' ', 'n'};
-	bytea	   *key_id;
-
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	/* (the key too, as audit_delivery_start() records it: lint() compares) */
-	key_id = delivery_key_id();
-	if (key_id != NULL)
-	{
-		args[1] = PointerGetDatum(key_id);
-		nulls[1] = ' ';
-	}
-	spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state SET started = true, started_in = $1, key_id = $2 WHERE NOT started",
-						2, argtypes, args, nulls, false);
+	state_record_start(dboid, true);
 	if (SPI_processed > 0)
 		ereport(LOG,
 				(errmsg("tenant_rls: recorded the start of deferred audit delivery in database %u: its replication slot was there without a record of the start",
@@ -2407,17 +2414,7 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 								1, argtypes, args, NULL, false);
 		}
 	}
-	{
-		Oid			argtypes[2] = {OIDOID, BYTEAOID};
-		Datum		args[2] = {ObjectIdGetDatum(MyDatabaseId), (Datum) 0};
-		bytea	   *key_id = delivery_key_id();
-		char		nulls[2] = {' ', key_id == NULL ? 'n' : ' '};
-
-		/* (and the key the messages are signed with from now on) */
-		args[1] = PointerGetDatum(key_id);
-		spi_exec_privileged("UPDATE tenant_rls.audit_delivery_state SET started = true, started_in = $1, key_id = $2",
-							2, argtypes, args, nulls, false);
-	}
+	state_record_start(MyDatabaseId, false);
 	SPI_finish();
 
 	/* the writers defer, and the worker starts, at the commit */

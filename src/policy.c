@@ -41,7 +41,6 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
-#include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
@@ -1108,40 +1107,26 @@ null_search_index(Relation rel, AttrNumber attnum)
  * form is recognised; nothing of the owner's is evaluated.
  */
 static bool
-not_null_by_check(Oid relid, AttrNumber attnum)
+not_null_by_check(Relation rel, AttrNumber attnum)
 {
-	Relation	conrel = table_open(ConstraintRelationId, AccessShareLock);
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	bool		found = false;
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
 
-	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(relid));
-	scan = systable_beginscan(conrel, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
-	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	/* (the relcache's copy of the table's CHECK constraints) */
+	for (int i = 0; constr != NULL && i < constr->num_check; i++)
 	{
-		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
-		Datum		bin;
-		bool		isnull;
 		Node	   *expr;
 
-		if (con->contype != CONSTRAINT_CHECK || !con->convalidated)
+		if (!constr->check[i].ccvalid)
 			continue;
-		bin = heap_getattr(tup, Anum_pg_constraint_conbin, RelationGetDescr(conrel), &isnull);
-		if (isnull)
-			continue;
-		expr = (Node *) stringToNode(TextDatumGetCString(bin));
+		expr = (Node *) stringToNode(constr->check[i].ccbin);
 		if (IsA(expr, NullTest) &&
 			((NullTest *) expr)->nulltesttype == IS_NOT_NULL &&
 			!((NullTest *) expr)->argisrow &&
 			IsA(((NullTest *) expr)->arg, Var) &&
 			((Var *) ((NullTest *) expr)->arg)->varattno == attnum)
-			found = true;
+			return true;
 	}
-	systable_endscan(scan);
-	table_close(conrel, AccessShareLock);
-	return found;
+	return false;
 }
 
 /*
@@ -1165,8 +1150,6 @@ rel_has_nulls(Target *t, const char *colname)
 
 	if (t->relkind == RELKIND_PARTITIONED_TABLE || t->attnotnull)
 		return false;
-	if (t->attnum > 0 && not_null_by_check(t->relid, t->attnum))
-		return false;
 	rel = table_open(t->relid, AccessShareLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_MATVIEW)
 		ereport(ERROR,
@@ -1176,6 +1159,11 @@ rel_has_nulls(Target *t, const char *colname)
 	attnum = get_attnum(t->relid, colname);
 	if (attnum == InvalidAttrNumber)
 		elog(ERROR, "tenant_rls: column \"%s\" of \"%s\" not found", colname, RelationGetRelationName(rel));
+	if (not_null_by_check(rel, attnum))
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
 	/*
 	 * The latest snapshot, as ALTER TABLE's own check of SET NOT NULL takes
 	 * it: a NULL committed while protect() waited for its lock is seen (the

@@ -292,12 +292,15 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
 static Oid	key_setter_user = InvalidOid;
 static bool key_setter_may = true;
 
-static void token_database_invalidate(Datum arg, int cacheid, uint32 hashvalue);
+static bool token_database_stale = false;
 
 static void
 key_setter_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 {
 	key_setter_user = InvalidOid;
+	/* (the database's name too: token_database_name()) */
+	if (cacheid == DATABASEOID)
+		token_database_stale = true;
 }
 
 static bool
@@ -3396,7 +3399,6 @@ tenant_rls_token_init(void)
 	/* (the database's owner has the privileges of pg_database_owner) */
 	CacheRegisterSyscacheCallback(DATABASEOID, key_setter_invalidate, (Datum) 0);
 	CacheRegisterSyscacheCallback(PARAMETERACLNAME, key_setter_invalidate, (Datum) 0);
-	CacheRegisterSyscacheCallback(DATABASEOID, token_database_invalidate, (Datum) 0);
 
 	token_prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = token_ProcessUtility;
@@ -3624,35 +3626,26 @@ clock_now_unix_us(void)
  */
 static char *token_database = NULL;
 static size_t token_database_len = 0;
-static bool token_database_stale = false;
-
-static void
-token_database_invalidate(Datum arg, int cacheid, uint32 hashvalue)
-{
-	token_database_stale = true;
-}
-
 static const char *
 token_database_name(size_t *len)
 {
-	if (token_database == NULL || token_database_stale)
+	if (token_database_stale)
 	{
-		char	   *name;
-
+		/* (cleared before the look-up: a change during it marks it again) */
 		token_database_stale = false;
-		name = get_database_name(MyDatabaseId);
+		if (token_database != NULL)
+			pfree(token_database);
+		token_database = NULL;
+	}
+	if (token_database == NULL)
+	{
+		char	   *name = get_database_name(MyDatabaseId);
+
 		if (name == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_DATABASE),
 					 errmsg("could not find the name of the current database")));
-		{
-			/* the copy first: a failed one must not leave a freed name behind */
-			char	   *copy = MemoryContextStrdup(TopMemoryContext, name);
-
-			if (token_database != NULL)
-				pfree(token_database);
-			token_database = copy;
-		}
+		token_database = MemoryContextStrdup(TopMemoryContext, name);
 		token_database_len = strlen(token_database);
 		pfree(name);
 	}
