@@ -416,7 +416,9 @@ CREATE OR REPLACE TRIGGER tenant_rls_audit AFTER INSERT OR UPDATE OF n OR DELETE
     FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger();
 RESET ROLE;
 \set VERBOSITY default
+\set SHOW_CONTEXT never
 SELECT pg_temp.redef_write('dddd');
+\set SHOW_CONTEXT errors
 \set VERBOSITY terse
 SELECT code, object, message, fix FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_redef.%';
 SELECT pg_temp.apply_fix('audit_trigger_altered', 'asec_redef.t');
@@ -425,7 +427,9 @@ SET ROLE tr_asec_owner;
 CREATE TRIGGER zz_dup AFTER INSERT ON asec_redef.t FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger();
 RESET ROLE;
 \set VERBOSITY default
+\set SHOW_CONTEXT never
 SELECT pg_temp.redef_write('eeeee');
+\set SHOW_CONTEXT errors
 \set VERBOSITY terse
 SELECT code, object, message, fix FROM tenant_rls.lint() WHERE code = 'audit_trigger_altered' AND object LIKE 'asec_redef.%';
 SELECT pg_temp.apply_fix('audit_trigger_altered', 'asec_redef.t');

@@ -5,7 +5,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-tr_ensure_packages
+tr_ensure_packages "$TR_PACKAGES_BUILD"
 tr_setup
 # a throwaway key: a real deployment keeps it in a file only the server can read
 key=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')

@@ -2,7 +2,8 @@
 #
 # What it does, in order, so that both README commands work on a fresh
 # Debian 12 machine, as root or as a normal user who has the packages:
-#   tr_ensure_packages  install what is missing through apt (PostgreSQL 15 >= 15.19)
+#   tr_ensure_packages  install what is missing through apt (PostgreSQL 15 >= 15.19);
+#                       its argument: the packages needed (default: the tests')
 #   tr_setup            copy PostgreSQL 15 into a private, relocatable tree in a
 #                       temporary directory, build the extension with -Werror and
 #                       install it there -- the system installation and the
@@ -14,7 +15,9 @@
 
 TR_PG_MAJOR=15
 TR_PG_MIN_VERSION=15.19
-TR_PACKAGES="postgresql-$TR_PG_MAJOR postgresql-server-dev-$TR_PG_MAJOR libssl-dev libipc-run-perl pgbouncer make gcc python3"
+# what building and running a cluster needs (make demo), and what the tests add
+TR_PACKAGES_BUILD="postgresql-$TR_PG_MAJOR postgresql-server-dev-$TR_PG_MAJOR libssl-dev make gcc"
+TR_PACKAGES="$TR_PACKAGES_BUILD libipc-run-perl pgbouncer python3"
 TR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TR_SYS_BINDIR=/usr/lib/postgresql/$TR_PG_MAJOR/bin
 TR_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare"
@@ -60,14 +63,14 @@ tr_pkg_version() {
 
 tr_ensure_packages() {
 	local missing="" p v upgrade=""
-	for p in $TR_PACKAGES; do
+	for p in ${1:-$TR_PACKAGES}; do
 		v=$(tr_pkg_version "$p")
 		[ -n "$v" ] || missing="$missing $p"
 	done
 	v=$(tr_pkg_version "postgresql-$TR_PG_MAJOR")
 	if [ -n "$v" ] && ! dpkg --compare-versions "${v%%-*}" ge "$TR_PG_MIN_VERSION"; then
 		upgrade="postgresql-$TR_PG_MAJOR postgresql-server-dev-$TR_PG_MAJOR postgresql-client-$TR_PG_MAJOR libpq5"
-		tr_log "PostgreSQL $v is older than $TR_PG_MIN_VERSION (row-security CVEs): upgrading"
+		tr_log "PostgreSQL $v is older than $TR_PG_MIN_VERSION (row-security CVEs)"
 	fi
 	[ -n "$missing$upgrade" ] || return 0
 
@@ -76,7 +79,8 @@ tr_ensure_packages() {
 		if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
 			sudo="sudo -n"
 		else
-			tr_die "missing packages:$missing $upgrade -- install them as root: apt-get install$missing $upgrade"
+			[ -z "$missing" ] || tr_die "missing packages:$missing -- install them as root: apt-get install$missing $upgrade"
+			tr_die "PostgreSQL $v is older than $TR_PG_MIN_VERSION -- upgrade it as root: apt-get update && apt-get install $upgrade"
 		fi
 	fi
 	tr_log "installing:$missing $upgrade"
