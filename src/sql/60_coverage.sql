@@ -1849,9 +1849,10 @@ twup AS MATERIALIZED (
 -- owner (not a superuser) or PUBLIC holds UPDATE, one row per grantor and
 -- grantee (has_usage: the grantee holds USAGE too, from any grantor)
 seqpriv AS MATERIALIZED (
-    SELECT a.seq, a.sname, a.owner, a.grantor, a.grantee, a.grantable, a.has_usage
+    SELECT a.seq, a.sname, a.owner, a.grantor, a.grantee, a.grantable, a.has_usage, a.grantee_oid, a.bypass
       FROM (SELECT c.oid AS seq, format('%I.%I', n.nspname, c.relname) AS sname, c.relowner AS owner,
                    e.grantor, CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(e.grantee)) END AS grantee,
+                   e.grantee AS grantee_oid, coalesce(gr.rolbypassrls, false) AS bypass,
                    e.is_grantable AS grantable,
                    EXISTS (SELECT 1 FROM aclexplode(c.relacl) u
                             WHERE u.grantee = e.grantee AND u.privilege_type = 'USAGE') AS has_usage
@@ -1913,6 +1914,24 @@ nbmember AS MATERIALIZED (
         UNION
         SELECT am.roleid FROM up JOIN pg_auth_members am ON am.member = up.r)
     SELECT up.r FROM up),
+-- ... and those whose privileges such a member has without SET ROLE (review
+-- rev50a): PostgreSQL 15 passes a role's privileges on to a member only if
+-- the member is INHERIT, and no further up than a NOINHERIT role.  A
+-- NOINHERIT member (Supabase's authenticator of service_role) uses a
+-- BYPASSRLS role's grants only after SET ROLE to it, and then bypasses
+-- row-level security anyway: that role's grants on a table are no reader's,
+-- nor its UPDATE on a sequence a setval() of a tenant's.  (For the owner of
+-- a table, nbmember: any member may SET ROLE to it and read as it.)
+nbinherit AS MATERIALIZED (
+    WITH RECURSIVE up(r, inh) AS (
+        SELECT am.roleid, (SELECT x.rolinherit FROM pg_roles x WHERE x.oid = am.roleid)
+          FROM pg_auth_members am JOIN pg_roles m ON m.oid = am.member
+         WHERE NOT m.rolsuper AND NOT m.rolbypassrls AND m.rolinherit
+        UNION
+        SELECT am.roleid, (SELECT x.rolinherit FROM pg_roles x WHERE x.oid = am.roleid)
+          FROM up JOIN pg_auth_members am ON am.member = up.r
+         WHERE up.inh)
+    SELECT DISTINCT up.r FROM up),
 rdview(base, viewid) AS (
     SELECT c.relid, r.ev_class FROM rdcand c
       JOIN rdep r ON r.base = c.relid AND r.rulename = '_RETURN' AND r.ev_class <> c.relid
@@ -1950,7 +1969,8 @@ readers AS MATERIALIZED (
                -- anyway: not a reader here, unless a role that is neither a
                -- superuser nor BYPASSRLS is a member of it (at any depth),
                -- which inherits the SELECT but not the BYPASSRLS
-               AND NOT (coalesce(gr.rolbypassrls, false) AND x.grantee NOT IN (SELECT n.r FROM nbmember n))
+               -- (review rev50a: a member that inherits its privileges)
+               AND NOT (coalesce(gr.rolbypassrls, false) AND x.grantee NOT IN (SELECT n.r FROM nbinherit n))
             UNION ALL
             -- (review rev49g) the owner of the table written, when it is a
             -- login role (an application that logs in as the owner of its
@@ -3656,22 +3676,32 @@ SELECT 'tenant_sequence_privilege', 'warning',
                  WHERE q.seq = g.seq AND q.grantor <> q.owner AND NOT q.has_usage
                    AND q.grantee <> g.grantee) AS dependents
           FROM (SELECT q.seq, q.sname, q.owner, q.grantor, quote_ident(pg_get_userbyid(q.grantor)) AS grantor_name,
-                       q.grantee, q.grantable, q.has_usage,
+                       q.grantee, q.grantable, q.has_usage, q.grantee_oid, q.bypass,
                        CASE WHEN q.grantor = q.owner
                             THEN format('REVOKE UPDATE ON SEQUENCE %s FROM %s%s;', q.sname, q.grantee,
                                         CASE WHEN q.grantable THEN ' CASCADE' ELSE '' END) END AS fix
                   FROM seqpriv q) g
-          JOIN (SELECT d.objid AS seq, t.qname, t.relid, false AS by_default
+          JOIN (SELECT d.objid AS seq, t.qname, t.relid, t.owner, false AS by_default
                   FROM pg_depend d JOIN ten t ON t.relid = d.refobjid
                  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
                    AND d.deptype IN ('a', 'i') AND d.objid IN (SELECT q.seq FROM seqpriv q)
                 UNION ALL
-                SELECT d.refobjid, t.qname, t.relid, true
+                SELECT d.refobjid, t.qname, t.relid, t.owner, true
                   FROM pg_depend d
                   JOIN pg_attrdef ad ON ad.oid = d.objid
                   JOIN ten t ON t.relid = ad.adrelid
                  WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass
                    AND d.refobjid IN (SELECT q.seq FROM seqpriv q)) st ON st.seq = g.seq
+         -- (review rev50a) not a grantee that may change the table anyway:
+         -- the table's owner or a role with its privileges (it may ALTER,
+         -- TRUNCATE or drop it), nor a BYPASSRLS role no member of which
+         -- inherits the grant without bypassing row-level security too
+         -- (Supabase's service_role: one finding per sequence), as for
+         -- the readers of trigger_writes_unprotected_table
+         -- (a CASE: no pg_has_role() of PUBLIC)
+         WHERE CASE WHEN g.grantee_oid = 0 THEN true
+                    ELSE NOT ((g.bypass AND g.grantee_oid NOT IN (SELECT n.r FROM nbinherit n))
+                              OR pg_has_role(g.grantee_oid, st.owner, 'MEMBER')) END
          GROUP BY g.seq, g.sname, g.grantee) x
 UNION ALL
 -- ... and in default privileges (ALTER DEFAULT PRIVILEGES ... ON SEQUENCES)
@@ -3700,6 +3730,12 @@ SELECT 'tenant_sequence_privilege', 'warning',
          WHERE d.defaclobjtype = 'S'
            AND e.privilege_type IN ('UPDATE', 'USAGE')
            AND e.grantee <> d.defaclrole AND NOT coalesce(gr.rolsuper, false)
+           -- (review rev50a) as for the sequences: not a role with the
+           -- privileges of the creator (who owns what it creates), nor a
+           -- BYPASSRLS role no member of which inherits the grant
+           AND CASE WHEN e.grantee = 0 THEN true
+                    ELSE NOT ((gr.rolbypassrls AND e.grantee NOT IN (SELECT n.r FROM nbinherit n))
+                              OR pg_has_role(e.grantee, d.defaclrole, 'MEMBER')) END
            AND EXISTS (SELECT 1 FROM cfg CROSS JOIN LATERAL unnest(cfg.managed_schemas) m(name)
                          JOIN pg_namespace n ON n.nspname = m.name
                         WHERE (d.defaclnamespace = 0 OR n.oid = d.defaclnamespace)

@@ -1,0 +1,126 @@
+--
+-- Coverage report, review rev50a: the leftovers of session 49's findings
+-- (coverage_gaps16, coverage_gaps17).
+-- 1. tenant_sequence_privilege reported UPDATE held by a BYPASSRLS role whose
+-- only member is NOINHERIT (Supabase's service_role and authenticator: one
+-- finding per sequence) and by a role with the table owner's privileges:
+-- both may change the table anyway.  The readers of
+-- trigger_writes_unprotected_table and table_without_tenant_column count a
+-- BYPASSRLS grantee by the same rule: only a member that inherits its
+-- privileges makes it a reader.
+-- Tables belong to covg18_owner (not superuser); isolation is checked as
+-- covg18_app: not superuser, not BYPASSRLS, not the owner.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS tenant_rls;
+DO $$ BEGIN CREATE ROLE covg18_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE covg18_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+-- Supabase's service_role and authenticator
+DO $$ BEGIN CREATE ROLE covg18_svc NOLOGIN BYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE covg18_auth LOGIN NOINHERIT; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+-- a BYPASSRLS group the application inherits from
+DO $$ BEGIN CREATE ROLE covg18_jobs NOLOGIN BYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+-- a maintenance login with the owner's privileges
+DO $$ BEGIN CREATE ROLE covg18_maint LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+-- service roles: a BYPASSRLS login, a reporting login without BYPASSRLS
+DO $$ BEGIN CREATE ROLE covg18_etl LOGIN BYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE covg18_report LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT covg18_svc TO covg18_auth;
+GRANT covg18_jobs TO covg18_app;
+GRANT covg18_owner TO covg18_maint;
+GRANT covg18_app TO covg18_owner;     -- the owner may SET ROLE to the application
+CREATE SCHEMA covg18 AUTHORIZATION covg18_owner;
+GRANT USAGE ON SCHEMA covg18 TO covg18_app, covg18_auth, covg18_svc, covg18_jobs, covg18_report;
+SET tenant_rls.managed_schemas = 'covg18';
+CREATE FUNCTION pg_temp.mine(c text) RETURNS TABLE (level text, object text, message text, detail text, fix text)
+    LANGUAGE sql AS $$
+    SELECT l.level, l.object, l.message, l.detail, l.fix FROM tenant_rls.lint() l
+     WHERE l.code = c AND l.object ~ 'covg18' ORDER BY l.object
+$$;
+
+-- ==== 1. tenant_sequence_privilege: not the roles that may change the table anyway
+SET ROLE covg18_owner;
+CREATE TABLE covg18.tasks (id bigserial PRIMARY KEY, tenant_id text NOT NULL, title text);
+CREATE INDEX ON covg18.tasks (tenant_id);
+GRANT SELECT, INSERT ON covg18.tasks TO covg18_app;
+GRANT USAGE ON SEQUENCE covg18.tasks_id_seq TO covg18_app;
+-- (GRANT ALL ON ALL SEQUENCES ... TO anon, authenticated, service_role)
+GRANT ALL ON SEQUENCE covg18.tasks_id_seq TO covg18_svc, covg18_jobs, covg18_maint;
+ALTER DEFAULT PRIVILEGES IN SCHEMA covg18 GRANT ALL ON SEQUENCES TO covg18_svc, covg18_jobs;
+RESET ROLE;
+-- covg18_svc (its member covg18_auth is NOINHERIT) and covg18_maint (the
+-- owner's privileges) are left out; covg18_jobs, whose UPDATE covg18_app
+-- inherits without BYPASSRLS, is not
+SELECT level, object FROM pg_temp.mine('tenant_sequence_privilege');
+-- what that means: covg18_auth cannot setval() without SET ROLE (and then
+-- bypasses row-level security anyway); covg18_app can, through covg18_jobs
+SET ROLE covg18_auth;
+SELECT setval('covg18.tasks_id_seq', 1);
+RESET ROLE;
+SET ROLE covg18_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a') IS NOT NULL AS a;
+INSERT INTO covg18.tasks (title) VALUES ('a1'), ('a2');
+SELECT setval('covg18.tasks_id_seq', 1) AS set_back;
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('b') IS NOT NULL AS b;
+SAVEPOINT s;
+INSERT INTO covg18.tasks (title) VALUES ('b1');
+ROLLBACK TO s;
+COMMIT;
+RESET ROLE;
+SELECT setval('covg18.tasks_id_seq', 100) AS repaired;
+REVOKE covg18_owner FROM covg18_maint;
+-- the same rule for the readers of a table a trigger writes: SELECT granted
+-- to covg18_svc only is no reader's (a warning), to covg18_jobs is
+SET ROLE covg18_owner;
+CREATE TABLE covg18.trail (id bigserial PRIMARY KEY, row_data jsonb);
+CREATE TABLE covg18.trail2 (id bigserial PRIMARY KEY, row_data jsonb);
+CREATE FUNCTION covg18.trail_trg() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = covg18 AS $$
+BEGIN INSERT INTO covg18.trail (row_data) VALUES (to_jsonb(NEW)); RETURN NEW; END $$;
+CREATE FUNCTION covg18.trail2_trg() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = covg18 AS $$
+BEGIN INSERT INTO covg18.trail2 (row_data) VALUES (to_jsonb(NEW)); RETURN NEW; END $$;
+CREATE TRIGGER trail AFTER INSERT ON covg18.tasks FOR EACH ROW EXECUTE FUNCTION covg18.trail_trg();
+CREATE TRIGGER trail2 AFTER INSERT ON covg18.tasks FOR EACH ROW EXECUTE FUNCTION covg18.trail2_trg();
+GRANT SELECT ON covg18.trail TO covg18_svc;
+GRANT SELECT ON covg18.trail2 TO covg18_jobs;
+RESET ROLE;
+SELECT level, object, message FROM pg_temp.mine('trigger_writes_unprotected_table');
+SET ROLE covg18_auth;
+SELECT count(*) FROM covg18.trail;
+RESET ROLE;
+SET ROLE covg18_owner;
+DROP TRIGGER trail ON covg18.tasks;
+DROP TRIGGER trail2 ON covg18.tasks;
+RESET ROLE;
+
+-- clean up
+SET client_min_messages = warning;
+RESET tenant_rls.managed_schemas;
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT a.code, a.object FROM tenant_rls.accepted_finding a WHERE a.object ~ 'covg18' LOOP
+        PERFORM tenant_rls.unaccept_finding(r.code, r.object);
+    END LOOP;
+    FOR r IN SELECT p.schema_name, p.table_name, p.status FROM tenant_rls.protected_table p
+              WHERE p.schema_name = 'covg18' AND p.parent_table IS NULL LOOP
+        IF r.status = 'protected' THEN
+            PERFORM tenant_rls.unprotect(format('%I.%I', r.schema_name, r.table_name)::regclass);
+        ELSE
+            PERFORM tenant_rls.unmark_global(format('%I.%I', r.schema_name, r.table_name)::regclass);
+        END IF;
+    END LOOP;
+END
+$$;
+SET client_min_messages = error;
+SET tenant_rls.drift_action = warning;
+SET ROLE covg18_owner;
+ALTER DEFAULT PRIVILEGES IN SCHEMA covg18 REVOKE ALL ON SEQUENCES FROM covg18_svc, covg18_jobs;
+RESET ROLE;
+DROP SCHEMA covg18 CASCADE;
+DROP OWNED BY covg18_app, covg18_auth, covg18_svc, covg18_jobs, covg18_maint, covg18_etl, covg18_report;
+DROP OWNED BY covg18_owner;
+DROP ROLE covg18_app, covg18_auth, covg18_svc, covg18_jobs, covg18_maint, covg18_etl, covg18_report, covg18_owner;
