@@ -8,6 +8,8 @@
 -- trigger_writes_unprotected_table and table_without_tenant_column count a
 -- BYPASSRLS grantee by the same rule: only a member that inherits its
 -- privileges makes it a reader.
+-- 2. A column default nextval('s'::text) (the text form: no dependency on
+-- the sequence) was not followed by tenant_sequence_privilege.
 -- Tables belong to covg18_owner (not superuser); isolation is checked as
 -- covg18_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -94,6 +96,57 @@ SET ROLE covg18_owner;
 DROP TRIGGER trail ON covg18.tasks;
 DROP TRIGGER trail2 ON covg18.tasks;
 RESET ROLE;
+
+-- ==== 2. a column default nextval('...'::text)
+SET ROLE covg18_owner;
+CREATE TABLE covg18.tenants (id text PRIMARY KEY, name text);
+CREATE SEQUENCE covg18.inv_seq;
+CREATE SEQUENCE covg18."Odd Seq";
+CREATE SEQUENCE covg18.plain_seq;
+CREATE SEQUENCE covg18.unused_seq;
+CREATE TABLE covg18.invoices (id bigint PRIMARY KEY DEFAULT nextval('covg18.inv_seq'::text),
+                              tenant_id text NOT NULL REFERENCES covg18.tenants, total int);
+CREATE TABLE covg18.quotes (id bigint PRIMARY KEY DEFAULT nextval('COVG18."Odd Seq"'::varchar), tenant_id text NOT NULL);
+-- (an unqualified name: the inserting session's search_path decides)
+CREATE TABLE covg18.receipts (id bigint PRIMARY KEY DEFAULT (nextval('plain_seq'::text) + 1000), tenant_id text NOT NULL);
+-- (a name built at INSERT time is not followed)
+CREATE TABLE covg18.notes (id bigint PRIMARY KEY DEFAULT nextval(('covg18.' || 'unused_seq')::regclass), tenant_id text NOT NULL);
+CREATE INDEX ON covg18.invoices (tenant_id);
+CREATE INDEX ON covg18.quotes (tenant_id);
+CREATE INDEX ON covg18.receipts (tenant_id);
+CREATE INDEX ON covg18.notes (tenant_id);
+GRANT SELECT, INSERT ON covg18.invoices, covg18.quotes, covg18.receipts TO covg18_app;
+GRANT UPDATE ON SEQUENCE covg18.inv_seq, covg18."Odd Seq", covg18.plain_seq, covg18.unused_seq TO covg18_app;
+RESET ROLE;
+SELECT tenant_rls.mark_global('covg18.tenants');
+INSERT INTO covg18.tenants VALUES ('a', 'A'), ('b', 'B');
+SELECT level, object, message FROM pg_temp.mine('tenant_sequence_privilege') WHERE object !~ 'tasks';
+SELECT detail, fix FROM pg_temp.mine('tenant_sequence_privilege') WHERE object ~ 'inv_seq';
+-- the leak: tenant a sets the sequence back, tenant b's INSERT fails
+SET ROLE covg18_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a') IS NOT NULL AS a;
+INSERT INTO covg18.invoices (total) VALUES (1), (2);
+SELECT setval('covg18.inv_seq', 1) AS set_back;
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('b') IS NOT NULL AS b;
+SAVEPOINT s;
+INSERT INTO covg18.invoices (total) VALUES (3);
+ROLLBACK TO s;
+COMMIT;
+RESET ROLE;
+SELECT setval('covg18.inv_seq', 100) AS repaired;
+-- the fix: covg18_app still inserts (USAGE), and no longer sets it back
+SELECT fix FROM pg_temp.mine('tenant_sequence_privilege') WHERE object ~ 'inv_seq' \gexec
+SET ROLE covg18_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('b') IS NOT NULL AS b;
+INSERT INTO covg18.invoices (total) VALUES (3);
+SELECT setval('covg18.inv_seq', 1) AS set_back;
+ROLLBACK;
+RESET ROLE;
+SELECT count(*) AS inv_seq_left FROM pg_temp.mine('tenant_sequence_privilege') WHERE object ~ 'inv_seq';
 
 -- clean up
 SET client_min_messages = warning;

@@ -164,7 +164,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('setting_privilege', 'error', 'SET or ALTER SYSTEM granted on a setting that guards tenants',
      'A role that is not a superuser (or PUBLIC) holds SET or ALTER SYSTEM ON PARAMETER of a tenant_rls setting (other than the keys) or session_replication_role: it names itself the admin role (tenant_rls.admin_role), turns strict mode or the drift guard off, or silences the triggers (session_replication_role = replica) for its own sessions or, with ALTER SYSTEM, for all (error for those four, warning for the other tenant_rls settings).'),
     ('tenant_sequence_privilege', 'warning', 'UPDATE granted on the sequence of a tenant table',
-     'A role other than the owner (or PUBLIC) holds UPDATE on a sequence a tenant table uses (serial, identity, or a column default''s nextval()), or default privileges give it UPDATE on new sequences: setval() moves the sequence for every tenant, so one tenant makes the INSERTs of all others fail with unique violations, and setval() followed by an INSERT tells it whether another tenant''s row has a given key. nextval() needs only USAGE.'),
+     'A role other than the owner (or PUBLIC) holds UPDATE on a sequence a tenant table uses (serial, identity, or a column default''s nextval(), also nextval(''s''::text)), not a role with the privileges of the table''s owner nor a BYPASSRLS role no other role inherits from, or default privileges give it UPDATE on new sequences: setval() moves the sequence for every tenant, so one tenant makes the INSERTs of all others fail with unique violations, and setval() followed by an INSERT tells it whether another tenant''s row has a given key. nextval() needs only USAGE.'),
     ('tenant_table_privilege', 'error', 'TRUNCATE, TRIGGER or REFERENCES granted on a tenant table',
      'A role holds TRUNCATE (ignores row-level security), TRIGGER (a trigger sees every tenant''s new rows) or REFERENCES (a foreign key probes other tenants'' keys; also on columns) on a tenant table, or default privileges (ALTER DEFAULT PRIVILEGES ... ON TABLES) give them on the tables a role creates in a managed schema.'),
     ('foreign_key_without_tenant', 'error', 'foreign key between tenant tables without the tenant column',
@@ -505,6 +505,38 @@ CREATE FUNCTION tenant_rls._written_names(body text, OUT schema_name text, OUT r
     $$;
 COMMENT ON FUNCTION tenant_rls._written_names(text) IS
     'internal: the relations a function body writes by name, with their schema if given, and the statement (insert, update, merge, copy, delete, truncate; lint())';
+
+-- The sequences a column default names in text to nextval() (review rev50a):
+-- nextval('s'::text), which PostgreSQL records no dependency for and
+-- resolves at each INSERT (text to regclass, with the inserting session's
+-- search_path).  From the default's deparsed text (pg_get_expr(), with
+-- standard_conforming_strings on: a literal is '...' with '' for a quote):
+-- each nextval() whose argument is a string literal of a string type cast
+-- to regclass, its name split as PostgreSQL splits it (parse_ident():
+-- unquoted parts folded, quoted ones exact; a database name before the
+-- schema dropped), its schema NULL when not given.  A name PostgreSQL would
+-- refuse gives nothing (the INSERT fails).
+CREATE FUNCTION tenant_rls._nextval_names(expr text, OUT schema_name text, OUT rel_name text)
+    RETURNS SETOF record
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1
+    SET search_path = pg_catalog, pg_temp
+    SET standard_conforming_strings = on
+    AS $$
+    SELECT CASE WHEN cardinality(p.parts) > 1 THEN p.parts[cardinality(p.parts) - 1] END,
+           p.parts[cardinality(p.parts)]
+      FROM (SELECT replace(m[1], '''''', '''') AS lit
+              FROM regexp_matches(expr,
+                       '\mnextval\(\(+''((?:[^'']|'''')*)''::(?:text|character varying|character|bpchar|name)(?:\(\d+\))?\)'
+                       '(?:::text\))?::regclass\)', 'g') m) l,
+           -- (parse_ident() only on a chain of one to three identifiers,
+           -- which it accepts: it raises an error on anything else)
+           LATERAL (SELECT CASE WHEN l.lit ~ ('^\s*(?:"(?:[^"]|"")+"|(?:[A-Za-z_]|[^\x01-\x7f])(?:[A-Za-z0-9_$]|[^\x01-\x7f])*)'
+                                               '(?:\s*\.\s*(?:"(?:[^"]|"")+"|(?:[A-Za-z_]|[^\x01-\x7f])(?:[A-Za-z0-9_$]|[^\x01-\x7f])*)){0,2}\s*$')
+                                THEN parse_ident(l.lit) END AS parts) p
+     WHERE p.parts IS NOT NULL
+    $$;
+COMMENT ON FUNCTION tenant_rls._nextval_names(text) IS
+    'internal: the sequences a column default names as text to nextval(), with their schema if given (lint())';
 
 -- How a finding names a part of a tenant table that uses code (a pg_depend
 -- depender: a trigger, rule, policy, constraint, column default, index,
@@ -3691,7 +3723,24 @@ SELECT 'tenant_sequence_privilege', 'warning',
                   JOIN pg_attrdef ad ON ad.oid = d.objid
                   JOIN ten t ON t.relid = ad.adrelid
                  WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass
-                   AND d.refobjid IN (SELECT q.seq FROM seqpriv q)) st ON st.seq = g.seq
+                   AND d.refobjid IN (SELECT q.seq FROM seqpriv q)
+                UNION ALL
+                -- (review rev50a) a default that names the sequence in text,
+                -- nextval('s'::text): no dependency; the name resolved as
+                -- the INSERT would, in the schema given, and for an
+                -- unqualified name (the inserting session's search_path
+                -- decides) every sequence of that name; by the name index
+                SELECT q.seq, t.qname, t.relid, t.owner, true
+                  FROM ten t
+                  JOIN pg_attrdef ad ON ad.adrelid = t.relid
+                 CROSS JOIN LATERAL tenant_rls._nextval_names(pg_get_expr(ad.adbin, ad.adrelid)) nm
+                 CROSS JOIN LATERAL (SELECT c.oid AS seq FROM pg_class c
+                                      WHERE c.relname = nm.rel_name AND c.relkind = 'S' AND c.relpersistence <> 't'
+                                        AND (nm.schema_name IS NULL
+                                             OR c.relnamespace = (SELECT n.oid FROM pg_namespace n
+                                                                   WHERE n.nspname = nm.schema_name))) q
+                 WHERE strpos(ad.adbin::text, ':funcid 1574 ') > 0 AND strpos(ad.adbin::text, ':funcid 1079 ') > 0
+                   AND q.seq IN (SELECT q.seq FROM seqpriv q)) st ON st.seq = g.seq
          -- (review rev50a) not a grantee that may change the table anyway:
          -- the table's owner or a role with its privileges (it may ALTER,
          -- TRUNCATE or drop it), nor a BYPASSRLS role no member of which
