@@ -10,6 +10,9 @@
 -- privileges makes it a reader.
 -- 2. A column default nextval('s'::text) (the text form: no dependency on
 -- the sequence) was not followed by tenant_sequence_privilege.
+-- 3. security_definer_reads_tenant_table did not report a SECURITY DEFINER
+-- function reading a table of tenant rows without a tenant column
+-- (invoice_lines of invoices): every caller read every tenant's rows there.
 -- Tables belong to covg18_owner (not superuser); isolation is checked as
 -- covg18_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -147,6 +150,40 @@ SELECT setval('covg18.inv_seq', 1) AS set_back;
 ROLLBACK;
 RESET ROLE;
 SELECT count(*) AS inv_seq_left FROM pg_temp.mine('tenant_sequence_privilege') WHERE object ~ 'inv_seq';
+
+-- ==== 3. security_definer_reads_tenant_table: tables of tenant rows
+SET ROLE covg18_owner;
+CREATE TABLE covg18.invoice_lines (id bigint PRIMARY KEY, invoice_id bigint NOT NULL REFERENCES covg18.invoices (id), amount int);
+CREATE VIEW covg18.lines_v AS SELECT invoice_id, amount FROM covg18.invoice_lines;
+-- callable by PUBLIC (the default): an error
+CREATE FUNCTION covg18.invoice_total(inv bigint) RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = covg18 AS $$ SELECT sum(amount) FROM covg18.invoice_lines WHERE invoice_id = inv $$;
+-- through a view, callable by the application: an error
+CREATE FUNCTION covg18.line_count(inv bigint) RETURNS bigint LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = covg18 AS $$ BEGIN RETURN (SELECT count(*) FROM lines_v WHERE invoice_id = inv); END $$;
+REVOKE EXECUTE ON FUNCTION covg18.line_count(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION covg18.line_count(bigint) TO covg18_app;
+-- callable by its owner only: a warning
+CREATE FUNCTION covg18.lines_purge_count() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = covg18 AS $$ SELECT count(*) FROM covg18.invoice_lines $$;
+REVOKE EXECUTE ON FUNCTION covg18.lines_purge_count() FROM PUBLIC;
+-- a tenant table and a table of tenant rows
+CREATE FUNCTION covg18.invoice_with_lines(inv bigint) RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = covg18 AS $$ SELECT i.total + sum(l.amount) FROM covg18.invoices i JOIN covg18.invoice_lines l ON l.invoice_id = i.id WHERE i.id = inv GROUP BY i.total $$;
+RESET ROLE;
+-- (invoices 1 and 2 are tenant a's)
+INSERT INTO covg18.invoice_lines VALUES (1, 1, 500), (2, 1, 700), (3, 2, 5);
+SELECT level, object, message FROM pg_temp.mine('security_definer_reads_tenant_table');
+SELECT object, detail FROM pg_temp.mine('security_definer_reads_tenant_table')
+ WHERE object IN ('covg18.invoice_total(inv bigint)', 'covg18.lines_purge_count()');
+-- the leak: tenant b reads the lines of tenant a's invoice 1
+SET ROLE covg18_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('b') IS NOT NULL AS b;
+SELECT count(*) AS invoices_of_a FROM covg18.invoices WHERE id = 1;
+SELECT covg18.invoice_total(1) AS lines_of_a, covg18.line_count(1) AS line_count_of_a;
+COMMIT;
+RESET ROLE;
 
 -- clean up
 SET client_min_messages = warning;

@@ -128,7 +128,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('materialized_view_over_tenant_table', 'error', 'materialized view over a tenant table',
      'A materialized view stores rows of a tenant table (also one outside the managed schemas, and the audit log; directly, through views or through a function); it has no row-level security, so every reader sees every tenant.'),
     ('security_definer_reads_tenant_table', 'warning', 'SECURITY DEFINER function reads a tenant table',
-     'A SECURITY DEFINER function names a tenant table (also one outside the managed schemas, and the audit log) or a view over one, calls a function that does, or runs dynamic SQL as a role that bypasses row-level security: it reads with its owner''s rights (all tenants, an error, if the owner is a superuser, has BYPASSRLS or has the privileges of tenant_rls.admin_role, or if a table it reads has no row-level security).'),
+     'A SECURITY DEFINER function names a tenant table (also one outside the managed schemas, and the audit log) or a view over one, calls a function that does, or runs dynamic SQL as a role that bypasses row-level security: it reads with its owner''s rights (all tenants, an error, if the owner is a superuser, has BYPASSRLS or has the privileges of tenant_rls.admin_role, or if a table it reads has no row-level security). A table that holds tenant rows without a tenant column (a foreign key to the table of tenants or to a tenant table) counts too: an error when a role other than its owner may execute it.'),
     ('security_definer_changes_isolation', 'error', 'SECURITY DEFINER function undoes tenant isolation',
      'A SECURITY DEFINER function whose owner may undo tenant isolation (a superuser, the owner of tenant tables or a member of it, a member of pg_write_all_data) calls grant_access(), unprotect(), mark_global(), allow_global_rows() or accept_finding(), or names the tables behind them, directly or through a function it calls: whoever may execute it does so with the owner''s rights, from any tenant''s session (an error when PUBLIC or an application role may execute it).'),
     ('security_definer_sets_tenant', 'error', 'SECURITY DEFINER function sets the tenant',
@@ -1220,7 +1220,7 @@ vall AS (
     UNION
     -- a materialized view calling a function that reads a tenant table
     -- (its owner runs it at refresh)
-    SELECT c.caller, h.trelid FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'm'
+    SELECT c.caller, h.trelid FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'm' AND NOT h.nt
     UNION
     -- ... or one of the extension's that read tenant rows (review rev30c)
     SELECT r.ev_class, e.trelid
@@ -1278,11 +1278,26 @@ sdword AS (SELECT DISTINCT s.oid, w.word FROM sdf s, tenant_rls._body_words(s.ra
 -- what a body can name to read a tenant table: the table, or a view that
 -- reads it (through other views too; a security_invoker view run by the
 -- function runs with the function owner's rights)
-sdtarget AS MATERIALIZED (
-    SELECT t.relid, t.relname, t.relid AS trelid, t.qname, t.t_ok FROM tgt t
+-- (review rev50a) and the tables that hold tenant rows without a tenant
+-- column (ntrow: table_without_tenant_column's, invoice_lines of invoices),
+-- with nt true: no row-level security limits what the function reads there
+sdtab AS MATERIALIZED (
+    SELECT t.relid, t.relname, t.qname, t.t_ok, false AS nt FROM tgt t
     UNION ALL
-    SELECT vr.viewid, (SELECT c.relname FROM pg_class c WHERE c.oid = vr.viewid), vr.tenant_relid, t.qname, t.t_ok
-      FROM vreach vr JOIN tgt t ON t.relid = vr.tenant_relid),
+    SELECT t.relid, t.table_name, t.qname, false, true FROM ntrow n JOIN tt t ON t.relid = n.relid),
+ntreach AS (
+    SELECT vdep.viewid, n.relid FROM vdep JOIN ntrow n ON n.relid = vdep.base
+    UNION
+    SELECT vdep.viewid, ntreach.relid FROM ntreach JOIN vdep ON vdep.base = ntreach.viewid),
+sdtarget AS MATERIALIZED (
+    SELECT t.relid, t.relname, t.relid AS trelid, t.qname, t.t_ok, t.nt FROM sdtab t
+    UNION ALL
+    SELECT vr.viewid, (SELECT c.relname FROM pg_class c WHERE c.oid = vr.viewid), vr.tenant_relid, t.qname, t.t_ok,
+           false
+      FROM vreach vr JOIN tgt t ON t.relid = vr.tenant_relid
+    UNION ALL
+    SELECT vr.viewid, (SELECT c.relname FROM pg_class c WHERE c.oid = vr.viewid), vr.relid, t.qname, false, true
+      FROM ntreach vr JOIN sdtab t ON t.relid = vr.relid AND t.nt),
 -- the user functions they call (by name in the body, by dependency for
 -- BEGIN ATOMIC), which run with the definer's rights too, and the user
 -- functions materialized views call (run by the owner at refresh): the
@@ -1396,38 +1411,38 @@ chit AS MATERIALIZED (
 -- of arrays aggregated in one pass, so that their elements stay paired)
 cgedges AS (SELECT array_agg(g.caller) AS callers, array_agg(g.callee) AS callees FROM cgraph g),
 chitup AS MATERIALIZED (
-    SELECT w.fid, w.val::oid AS trelid, t.qname, t.t_ok
+    SELECT w.fid, w.val::oid AS trelid, t.qname, t.t_ok, t.nt
       FROM cgedges g,
            (SELECT array_agg(h.fid) AS fids, array_agg(h.trelid::text) AS vals FROM chit h) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w
-      JOIN tgt t ON t.relid = w.val::oid),
+      JOIN sdtab t ON t.relid = w.val::oid),
 cdynup AS MATERIALIZED (
     SELECT w.fid
       FROM cgedges g,
            (SELECT array_agg(b.oid) AS fids, array_agg(''::text) AS vals FROM cbody b WHERE b.dynamic) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
 sdhit AS (
-    SELECT sdword.oid, x.qname, x.t_ok
+    SELECT sdword.oid, x.qname, x.t_ok, x.nt
       FROM sdword JOIN sdtarget x ON lower(x.relname) = sdword.word
      WHERE EXISTS (SELECT 1 FROM sdf)
     UNION
-    SELECT sdword.oid, x.qname, x.t_ok
+    SELECT sdword.oid, x.qname, x.t_ok, x.nt
       FROM sdword JOIN sdtarget x ON x.relname = sdword.word
      WHERE EXISTS (SELECT 1 FROM sdf)
     UNION
-    SELECT s.oid, x.qname, x.t_ok
+    SELECT s.oid, x.qname, x.t_ok, x.nt
       FROM sdf s
       JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid
                       AND d.refclassid = 'pg_class'::regclass
       JOIN sdtarget x ON x.relid = d.refobjid
     UNION
-    SELECT c.caller, h.qname, h.t_ok FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'f'
+    SELECT c.caller, h.qname, h.t_ok, h.nt FROM callee0 c JOIN chitup h ON h.fid = c.fid WHERE c.kind = 'f'
     UNION
     -- the extension's functions that read tenant rows (review rev30c)
-    SELECT sdword.oid, t.qname, t.t_ok
+    SELECT sdword.oid, t.qname, t.t_ok, false
       FROM sdword JOIN extread e ON e.word = sdword.word JOIN tgt t ON t.relid = e.trelid
     UNION
-    SELECT s.oid, t.qname, t.t_ok
+    SELECT s.oid, t.qname, t.t_ok, false
       FROM sdf s
       JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = s.oid
                       AND d.refclassid = 'pg_proc'::regclass
@@ -3041,9 +3056,18 @@ UNION ALL
 SELECT 'security_definer_reads_tenant_table',
        CASE WHEN r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL OR x.unprotected OR tr.tables IS NOT NULL
                  OR x.oid IS NULL
+                 -- (review rev50a) a table of tenant rows without a tenant
+                 -- column, and a role other than the owner may call it
+                 OR (x.nttables IS NOT NULL AND ex.callers IS NOT NULL)
             THEN 'error' ELSE 'warning' END,
        s.ident, 'function',
-       CASE WHEN x.oid IS NOT NULL
+       CASE WHEN x.tables IS NOT NULL AND x.nttables IS NOT NULL
+            THEN format('SECURITY DEFINER function %s reads tenant table(s) %s, and table(s) %s, which hold tenant rows without a tenant column.',
+                        s.ident, x.tables, x.nttables)
+            WHEN x.nttables IS NOT NULL
+            THEN format('SECURITY DEFINER function %s reads table(s) %s, which hold tenant rows without a tenant column.',
+                        s.ident, x.nttables)
+            WHEN x.oid IS NOT NULL
             THEN format('SECURITY DEFINER function %s reads tenant table(s) %s.', s.ident, x.tables)
             WHEN r.rolsuper OR r.rolbypassrls OR adm.name IS NOT NULL
             THEN format('SECURITY DEFINER function %s runs dynamic SQL (EXECUTE, query_to_xml() and the like) as a role that bypasses row-level security: it can read any tenant table.', s.ident)
@@ -3056,15 +3080,35 @@ SELECT 'security_definer_reads_tenant_table',
                    THEN '; no row-level security policy limits what it reads of ' || x.unprotected_tables
                    WHEN tr.tables IS NOT NULL
                    THEN '; it truncates ' || tr.tables || ', which row-level security does not limit: any caller empties every tenant''s rows'
-                   ELSE '; the owner''s rights, not the caller''s, decide what it may read and change' END),
+                   ELSE '; the owner''s rights, not the caller''s, decide what it may read and change' END)
+       || CASE WHEN x.nttables IS NULL THEN ''
+               ELSE format(' No row-level security limits what it reads of %s (table_without_tenant_column: a foreign key to the table of tenants or to a tenant table, no tenant column): %s Give the table its tenant column and protect() it (or protect it by the column that references the table of tenants), or let only administrators execute the function.',
+                           x.nttables,
+                           CASE WHEN ex.callers IS NOT NULL
+                                THEN format('whoever may call it (%s) reads every tenant''s rows there through it, without any privilege on the table.', ex.callers)
+                                ELSE 'no role but its owner (and superusers) may call it now; a grant of EXECUTE would open every tenant''s rows there.' END) END,
        format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
   FROM sdf s
-  LEFT JOIN (SELECT sdhit.oid, array_to_string((array_agg(DISTINCT sdhit.qname))[1:10], ', ') AS tables,
-                    NOT bool_and(sdhit.t_ok) AS unprotected,
-                    array_to_string((array_agg(DISTINCT sdhit.qname) FILTER (WHERE NOT sdhit.t_ok))[1:10], ', ')
-                        AS unprotected_tables
+  LEFT JOIN (SELECT sdhit.oid,
+                    array_to_string((array_agg(DISTINCT sdhit.qname) FILTER (WHERE NOT sdhit.nt))[1:10], ', ') AS tables,
+                    coalesce(bool_or(NOT sdhit.t_ok) FILTER (WHERE NOT sdhit.nt), false) AS unprotected,
+                    array_to_string((array_agg(DISTINCT sdhit.qname) FILTER (WHERE NOT sdhit.t_ok AND NOT sdhit.nt))[1:10], ', ')
+                        AS unprotected_tables,
+                    -- (review rev50a) the tables of tenant rows without a
+                    -- tenant column it reads
+                    array_to_string((array_agg(DISTINCT sdhit.qname) FILTER (WHERE sdhit.nt))[1:10], ', ') AS nttables
                FROM sdhit GROUP BY sdhit.oid) x ON x.oid = s.oid
   JOIN pg_roles r ON r.oid = s.proowner
+  -- who other than its owner (not a superuser) may call it, for these few
+  -- functions only: PUBLIC (the default) or the grantees of EXECUTE
+  LEFT JOIN LATERAL (SELECT CASE WHEN p.proacl IS NULL THEN 'PUBLIC'
+                                 ELSE (SELECT string_agg(DISTINCT CASE WHEN e.grantee = 0 THEN 'PUBLIC'
+                                                                      ELSE quote_ident(pg_get_userbyid(e.grantee)) END, ', ')
+                                         FROM aclexplode(p.proacl) e
+                                         LEFT JOIN pg_roles gr ON gr.oid = e.grantee
+                                        WHERE e.privilege_type = 'EXECUTE' AND e.grantee <> p.proowner
+                                          AND NOT coalesce(gr.rolsuper, false)) END AS callers
+                       FROM pg_proc p WHERE p.oid = s.oid AND x.nttables IS NOT NULL) ex ON true
   -- an owner with the admin role's privileges: as strong as BYPASSRLS for
   -- tenant tables (inside the function current_user is the owner)
   LEFT JOIN LATERAL (SELECT min(quote_ident(a.rolname)) AS name FROM admins a
