@@ -13,6 +13,8 @@
 -- 3. security_definer_reads_tenant_table did not report a SECURITY DEFINER
 -- function reading a table of tenant rows without a tenant column
 -- (invoice_lines of invoices): every caller read every tenant's rows there.
+-- 4. trigger_writes_unprotected_table counted the readers of the view a
+-- trigger writes through, not those of the table the rows land in.
 -- Tables belong to covg18_owner (not superuser); isolation is checked as
 -- covg18_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -183,6 +185,59 @@ SELECT tenant_rls.set_tenant('b') IS NOT NULL AS b;
 SELECT count(*) AS invoices_of_a FROM covg18.invoices WHERE id = 1;
 SELECT covg18.invoice_total(1) AS lines_of_a, covg18.line_count(1) AS line_count_of_a;
 COMMIT;
+RESET ROLE;
+
+-- ==== 4. trigger_writes_unprotected_table: the readers of the table a view writes into
+SET ROLE covg18_owner;
+-- an auto-updatable view: the rows go to feed
+CREATE TABLE covg18.feed (id bigserial PRIMARY KEY, row_data jsonb);
+CREATE VIEW covg18.feed_w WITH (security_invoker = true) AS SELECT id, row_data FROM covg18.feed;
+CREATE FUNCTION covg18.feed_trg() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = covg18 AS $$
+BEGIN INSERT INTO covg18.feed_w (row_data) VALUES (to_jsonb(NEW)); RETURN NEW; END $$;
+CREATE TRIGGER feed AFTER INSERT ON covg18.tasks FOR EACH ROW EXECUTE FUNCTION covg18.feed_trg();
+-- an INSTEAD OF trigger: the rows go to act_log, not to act_src
+CREATE TABLE covg18.act_src (id bigserial PRIMARY KEY, what text);
+CREATE TABLE covg18.act_log (id bigserial PRIMARY KEY, what text);
+CREATE VIEW covg18.act_v AS SELECT id, what FROM covg18.act_src;
+CREATE FUNCTION covg18.act_ins() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = covg18 AS $$
+BEGIN INSERT INTO covg18.act_log (what) VALUES (NEW.what); RETURN NEW; END $$;
+CREATE TRIGGER act_ins INSTEAD OF INSERT ON covg18.act_v FOR EACH ROW EXECUTE FUNCTION covg18.act_ins();
+CREATE FUNCTION covg18.act_trg() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = covg18 AS $$
+BEGIN INSERT INTO covg18.act_v (what) VALUES (NEW.title); RETURN NEW; END $$;
+CREATE TRIGGER act AFTER INSERT ON covg18.tasks FOR EACH ROW EXECUTE FUNCTION covg18.act_trg();
+-- the application reads feed (not the view), and act_v (not act_log)
+GRANT SELECT ON covg18.feed TO covg18_app;
+GRANT SELECT ON covg18.act_v TO covg18_app;
+RESET ROLE;
+-- feed: an error (covg18_app reads feed); act: a warning (nobody reads act_log)
+SELECT level, object, message FROM pg_temp.mine('trigger_writes_unprotected_table');
+SELECT object, detail FROM pg_temp.mine('trigger_writes_unprotected_table') WHERE object ~ '^feed';
+-- tenant b reads tenant a's row in feed, and nothing of it through act_v
+SET ROLE covg18_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a') IS NOT NULL AS a;
+INSERT INTO covg18.tasks (title) VALUES ('a secret');
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('b') IS NOT NULL AS b;
+SELECT row_data ->> 'tenant_id' AS other_tenant, row_data ->> 'title' AS title FROM covg18.feed;
+SELECT count(*) AS through_act_v FROM covg18.act_v;
+SAVEPOINT s;
+SELECT count(*) FROM covg18.act_log;
+ROLLBACK TO s;
+COMMIT;
+RESET ROLE;
+SELECT what AS in_act_log FROM covg18.act_log;
+-- SELECT on act_log granted, the application reads it there: an error
+SET ROLE covg18_owner;
+GRANT SELECT ON covg18.act_log TO covg18_app;
+RESET ROLE;
+SELECT level, object FROM pg_temp.mine('trigger_writes_unprotected_table');
+SELECT detail ~ 'covg18.act_log by covg18_app' AS names_act_log FROM pg_temp.mine('trigger_writes_unprotected_table')
+ WHERE object ~ '^act';
+SET ROLE covg18_owner;
+DROP TRIGGER feed ON covg18.tasks;
+DROP TRIGGER act ON covg18.tasks;
 RESET ROLE;
 
 -- clean up

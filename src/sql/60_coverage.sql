@@ -226,7 +226,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('table_outside_managed_schemas', 'warning', 'table with the tenant column outside the managed schemas',
      'A table (also a foreign table) outside tenant_rls.managed_schemas has the tenant column and a role other than its owner may read or change it (a privilege on the table or on some of its columns), or its owner is a login role or has login members (the application''s own copy): nothing protects its rows (a copy that a trigger fills, an archive, a reporting feed).'),
     ('trigger_writes_unprotected_table', 'error', 'trigger on a tenant table writes to a table without tenant isolation',
-     'A trigger function on a tenant table (or a user function it calls, at any depth), a rule''s action, or a function that a trigger''s WHEN clause, a CHECK constraint, a column default, an index, a policy or a domain of the table calls, writes by name (INSERT, UPDATE, MERGE, COPY) to a table that isolates no tenant: a global table, one without the tenant column, or one outside tenant_rls.managed_schemas. What it copies from a tenant''s row there is readable by every role that may read that table (a PL/pgSQL change log, an activity feed): an error when a role other than its owner (not a superuser), or PUBLIC, may read it (directly, or through a view that is not security_invoker), a warning otherwise.'),
+     'A trigger function on a tenant table (or a user function it calls, at any depth), a rule''s action, or a function that a trigger''s WHEN clause, a CHECK constraint, a column default, an index, a policy or a domain of the table calls, writes by name (INSERT, UPDATE, MERGE, COPY) to a table that isolates no tenant: a global table, one without the tenant column, or one outside tenant_rls.managed_schemas. What it copies from a tenant''s row there is readable by every role that may read that table (a PL/pgSQL change log, an activity feed): an error when a role other than its owner (not a superuser), or PUBLIC, may read it (directly, or through a view that is not security_invoker; written through a view: the tables the rows land in), a warning otherwise.'),
     ('trigger_notifies', 'warning', 'trigger or rule on a tenant table sends NOTIFY',
      'A trigger function (pg_notify() or NOTIFY), a rule (NOTIFY, pg_notify()), or a trigger''s WHEN clause, a CHECK constraint, a column default, an index, a policy or a domain of a tenant table (pg_notify(), or a function that notifies) sends notifications: LISTEN needs no privilege and notifications have no row-level security, so every tenant''s sessions that listen on the channel receive what it sends.'),
     ('dependency_owned_by_other_role', 'error', 'tenant table uses code another role owns',
@@ -1855,7 +1855,7 @@ tnotify AS MATERIALIZED (
 -- tenant column, one outside the managed schemas; not tenant_rls's own),
 -- then every trigger function that reaches such a write, with the relation
 twsrc AS MATERIALIZED (
-    SELECT x.kind, x.id, r.oid AS target
+    SELECT x.kind, x.id, r.oid AS target, r.relkind, w.verb
       FROM (SELECT 'function' AS kind, p.oid AS id,
                    CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_function_sqlbody(p.oid) END AS body
               FROM tgall x
@@ -1890,8 +1890,52 @@ twsrc AS MATERIALIZED (
 twup AS MATERIALIZED (
     SELECT w.fid, w.val::oid AS target
       FROM tgedges g,
-           (SELECT array_agg(t.id) AS fids, array_agg(t.target::text) AS vals FROM twsrc t WHERE t.kind = 'function') f,
+           (SELECT array_agg(t.id) AS fids, array_agg(t.target::text) AS vals
+              FROM (SELECT DISTINCT t.id, t.target FROM twsrc t WHERE t.kind = 'function') t) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
+-- (review rev50a) where the rows written through a view go, whose readers
+-- are those that count (the view's own: a view that is not
+-- security_invoker over such a table is one of its readers anyway):
+-- an auto-updatable view writes into the relation below it, at any depth
+-- (the tables it reaches that isolate no tenant); a rule of the view for
+-- the statement's event into what its actions write (and, DO INSTEAD,
+-- nowhere else); an INSTEAD OF trigger for it nowhere: its function's
+-- writes are followed as calls of the trigger (targets of their own)
+twview AS (SELECT DISTINCT t.target, t.verb FROM twsrc t WHERE t.relkind = 'v'),
+twsink AS MATERIALIZED (
+    SELECT v.target, b.relid AS sink
+      FROM twview v
+     CROSS JOIN LATERAL tenant_rls._view_reach(v.target) b
+     WHERE b.relkind IN ('r', 'p', 'f')
+       AND NOT EXISTS (SELECT 1 FROM ten t WHERE t.relid = b.relid)
+       AND NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = b.relid)
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger tg
+                        WHERE tg.tgrelid = v.target AND (tg.tgtype::int & 64) <> 0
+                          AND (tg.tgtype::int & CASE v.verb WHEN 'update' THEN 16 WHEN 'merge' THEN 20 ELSE 4 END) <> 0)
+       AND NOT EXISTS (SELECT 1 FROM pg_rewrite rw
+                        WHERE rw.ev_class = v.target AND rw.is_instead AND rw.rulename <> '_RETURN'
+                          AND rw.ev_type IN (CASE v.verb WHEN 'update' THEN '2' ELSE '3' END,
+                                             CASE v.verb WHEN 'merge' THEN '2' ELSE '0' END))
+    UNION
+    SELECT v.target, c.oid
+      FROM twview v
+      JOIN pg_rewrite rw ON rw.ev_class = v.target AND rw.rulename <> '_RETURN'
+                        AND rw.ev_type IN (CASE v.verb WHEN 'update' THEN '2' ELSE '3' END,
+                                           CASE v.verb WHEN 'merge' THEN '2' ELSE '0' END)
+     CROSS JOIN LATERAL tenant_rls._written_names(pg_get_ruledef(rw.oid)) w
+     CROSS JOIN LATERAL (SELECT c.oid FROM pg_class c
+                          WHERE c.relname = w.rel_name AND c.relkind IN ('r', 'p', 'f')
+                            AND (w.schema_name IS NULL
+                                 OR c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = w.schema_name))
+                            AND c.oid >= 16384) c
+     WHERE w.verb IN ('insert', 'update', 'merge', 'copy')
+       AND NOT EXISTS (SELECT 1 FROM ten t WHERE t.relid = c.oid)
+       AND NOT EXISTS (SELECT 1 FROM extrels e WHERE e.objid = c.oid)),
+-- each target and the relations whose readers count for it
+twmap AS MATERIALIZED (
+    SELECT DISTINCT t.target, t.target AS rel FROM twsrc t WHERE t.relkind <> 'v'
+    UNION
+    SELECT k.target, k.sink FROM twsink k),
 -- tenant_sequence_privilege: the sequences on which a role other than the
 -- owner (not a superuser) or PUBLIC holds UPDATE, one row per grantor and
 -- grantee (has_usage: the grantee holds USAGE too, from any grantor)
@@ -1946,7 +1990,7 @@ ntrow AS MATERIALIZED (
 -- rev49c): a SELECT grant on the table or one of its columns, to a role or
 -- PUBLIC, or one on a view that is not security_invoker (or a materialized
 -- view) over it, through other views too; who: the grantees, with the view
-rdcand AS (SELECT w.target AS relid FROM twsrc w UNION SELECT n.relid FROM ntrow n),
+rdcand AS (SELECT m.rel AS relid FROM twmap m UNION SELECT n.relid FROM ntrow n),
 -- the roles of which a role that is neither a superuser nor BYPASSRLS is a
 -- member, at any depth (review rev49i): walked up once from those members,
 -- not down from each grantee and owner of readers (a recursive query per
@@ -2864,9 +2908,15 @@ SELECT 'trigger_writes_unprotected_table', CASE WHEN x.readers IS NOT NULL THEN 
           JOIN pg_trigger tg ON tg.tgrelid = t.relid AND NOT tg.tgisinternal AND tg.tgparentid = 0
           JOIN (SELECT w.fid, count(DISTINCT w.target) AS ntargets,
                        string_agg(DISTINCT w.target::regclass::text, ', ') AS targets,
-                       string_agg(DISTINCT format('%s by %s', w.target::regclass, rd.who), '; ')
+                       string_agg(DISTINCT format('%s%s by %s', m.rel::regclass,
+                                                  CASE WHEN m.rel <> w.target
+                                                       THEN format(' (written through %s)', w.target::regclass) ELSE '' END,
+                                                  rd.who), '; ')
                            FILTER (WHERE rd.who IS NOT NULL) AS readers
-                  FROM twup w LEFT JOIN readers rd ON rd.relid = w.target GROUP BY w.fid) u ON u.fid = tg.tgfoid
+                  FROM twup w
+                  -- (review rev50a: through a view, the readers of the tables it writes into)
+                  LEFT JOIN twmap m ON m.target = w.target
+                  LEFT JOIN readers rd ON rd.relid = m.rel GROUP BY w.fid) u ON u.fid = tg.tgfoid
         UNION ALL
         -- the other code of tenant tables that writes: a rule's action; a
         -- WHEN clause, CHECK constraint, column default, index or policy
@@ -2874,7 +2924,10 @@ SELECT 'trigger_writes_unprotected_table', CASE WHEN x.readers IS NOT NULL THEN 
         SELECT p.object, p.kind, p.what, y.qname, y.relid,
                string_agg(DISTINCT y.target::regclass::text, ', '), count(DISTINCT y.target),
                string_agg(DISTINCT y.how, '; '),
-               string_agg(DISTINCT format('%s by %s', y.target::regclass, rd.who), '; ') FILTER (WHERE rd.who IS NOT NULL)
+               string_agg(DISTINCT format('%s%s by %s', m.rel::regclass,
+                                          CASE WHEN m.rel <> y.target
+                                               THEN format(' (written through %s)', y.target::regclass) ELSE '' END,
+                                          rd.who), '; ') FILTER (WHERE rd.who IS NOT NULL)
           FROM (SELECT o.relid, o.qname, o.classid, o.objid, o.objsubid, w.target,
                        format('%s %s', coalesce(o.via || ' calls', 'it calls'), o.fid::regprocedure) AS how
                   FROM tother o JOIN twup w ON w.fid = o.fid
@@ -2884,7 +2937,8 @@ SELECT 'trigger_writes_unprotected_table', CASE WHEN x.readers IS NOT NULL THEN 
                   JOIN pg_rewrite rw ON rw.oid = s.id
                   JOIN ten t ON t.relid = rw.ev_class
                  WHERE s.kind = 'rule') y
-          LEFT JOIN readers rd ON rd.relid = y.target
+          LEFT JOIN twmap m ON m.target = y.target
+          LEFT JOIN readers rd ON rd.relid = m.rel
          CROSS JOIN LATERAL tenant_rls._table_part(y.classid, y.objid, y.objsubid, y.qname) p
          GROUP BY p.object, p.kind, p.what, y.qname, y.relid) x
 UNION ALL
