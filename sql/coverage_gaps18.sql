@@ -15,6 +15,9 @@
 -- (invoice_lines of invoices): every caller read every tenant's rows there.
 -- 4. trigger_writes_unprotected_table counted the readers of the view a
 -- trigger writes through, not those of the table the rows land in.
+-- 5. The details of role_bypassrls, table_without_tenant_column and
+-- trigger_writes_unprotected_table say what their fix does to a service
+-- role that works across tenants on purpose, and how to accept the finding.
 -- Tables belong to covg18_owner (not superuser); isolation is checked as
 -- covg18_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -239,6 +242,34 @@ SET ROLE covg18_owner;
 DROP TRIGGER feed ON covg18.tasks;
 DROP TRIGGER act ON covg18.tasks;
 RESET ROLE;
+
+-- ==== 5. what the fixes do to a service role that works across tenants
+-- (a) role_bypassrls: a BYPASSRLS login, and one that can SET ROLE to a BYPASSRLS role
+SELECT object, detail FROM pg_temp.mine('role_bypassrls') WHERE object IN ('covg18_etl', 'covg18_auth');
+-- the way it names works: the finding is accepted
+SELECT (regexp_match(detail, 'SELECT tenant_rls\.accept_finding\([^;]*\);'))[1]
+  FROM pg_temp.mine('role_bypassrls') WHERE object = 'covg18_etl' \gexec
+SELECT count(*) AS etl_open FROM tenant_rls.lint() WHERE code = 'role_bypassrls' AND object = 'covg18_etl' AND NOT accepted;
+-- (b) a table of tenant rows read across tenants by a reporting role on purpose
+SET ROLE covg18_owner;
+CREATE TABLE covg18.refunds (id bigint PRIMARY KEY, org_id text NOT NULL REFERENCES covg18.tenants, cents int);
+GRANT SELECT ON covg18.refunds TO covg18_report;
+RESET ROLE;
+INSERT INTO covg18.refunds VALUES (1, 'a', 100), (2, 'b', 200);
+SELECT level, detail FROM pg_temp.mine('table_without_tenant_column') WHERE object = 'covg18.refunds';
+-- what the detail says: the fix leaves the reporting role no rows
+SET ROLE covg18_report;
+SELECT count(*) AS report_reads FROM covg18.refunds;
+RESET ROLE;
+BEGIN;
+SELECT count(*) > 0 AS protected FROM tenant_rls.protect('covg18.refunds', tenant_column => 'org_id');
+SET LOCAL ROLE covg18_report;
+SELECT count(*) AS report_reads_after_fix FROM covg18.refunds;
+ROLLBACK;
+SELECT (regexp_match(detail, 'SELECT tenant_rls\.accept_finding\([^;]*\);'))[1]
+  FROM pg_temp.mine('table_without_tenant_column') WHERE object = 'covg18.refunds' \gexec
+SELECT count(*) AS refunds_open FROM tenant_rls.lint()
+ WHERE code = 'table_without_tenant_column' AND object = 'covg18.refunds' AND NOT accepted;
 
 -- clean up
 SET client_min_messages = warning;

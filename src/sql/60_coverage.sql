@@ -2899,7 +2899,12 @@ SELECT 'trigger_writes_unprotected_table', CASE WHEN x.readers IS NOT NULL THEN 
        || CASE WHEN x.readers IS NOT NULL
                THEN format('These roles may read it: %s; each of their tenants reads the rows of the others there. ', x.readers)
                ELSE 'No role other than its owner (and superusers) may read it now, so no tenant reads it; a grant of SELECT on it, or on a view over it, would open every tenant''s rows. ' END
-       || 'Write to a table protected by tenant_rls (with the tenant column), or accept the finding if what it writes is not per tenant (a counter, a key).',
+       || 'Write to a table protected by tenant_rls (with the tenant column), or accept the finding if what it writes is not per tenant (a counter, a key).'
+       -- (review rev50a: the fix broke a service that reads across tenants)
+       || CASE WHEN x.readers IS NOT NULL
+               THEN format(' Once the rows go to a protected table, a role reads there those of the tenant it sets, or none (unless it is a member of tenant_rls.admin_role): if the roles named read it across tenants on purpose (a service role''s reports or exports) and no tenant''s session reads it, accept the finding instead: SELECT tenant_rls.accept_finding(''trigger_writes_unprotected_table'', %L, ''read by the service role only'');',
+                           x.object)
+               ELSE '' END,
        NULL, x.relid
   FROM (SELECT format('%I ON %s', tg.tgname, t.qname) AS object, 'trigger' AS kind, format('Trigger %I', tg.tgname) AS what,
                t.qname, t.relid, u.targets, u.ntargets, format('function %s', tg.tgfoid::regprocedure) AS how,
@@ -3370,7 +3375,10 @@ SELECT 'rule_bypasses_rls', 'error', format('%I ON %s', x.rulename, x.rel), 'rul
 UNION ALL
 SELECT 'role_bypassrls', 'error', quote_ident(r.rolname), 'role',
        format('Login role %s has BYPASSRLS.', quote_ident(r.rolname)),
-       'Row-level security is not applied to any of its queries: it sees and changes every tenant''s rows.',
+       'Row-level security is not applied to any of its queries: it sees and changes every tenant''s rows.'
+       -- (review rev50a: the fix silently broke a service role's jobs)
+       || format(' If it is a service role whose jobs read or change several tenants'' rows on purpose (billing, exports, a sync), NOBYPASSRLS silently leaves them the rows of the tenant they set, or none: first make it a member of tenant_rls.admin_role (the policies'' own exception, for the protected tables: role_tenant_admin, a warning) or have each job set the tenant it works for; or, if bypassing row-level security is what it is for, accept the finding: SELECT tenant_rls.accept_finding(''role_bypassrls'', %L, ''service role'');',
+                 quote_ident(r.rolname)),
        format('ALTER ROLE %I NOBYPASSRLS;', r.rolname), NULL::oid
   FROM pg_roles r WHERE r.rolcanlogin AND r.rolbypassrls AND NOT r.rolsuper
 UNION ALL
@@ -3390,7 +3398,11 @@ SELECT CASE WHEN b.rolsuper THEN 'role_superuser_login' ELSE 'role_bypassrls' EN
        format('Row-level security is not applied to its queries after SET ROLE %s: it sees and changes every tenant''s rows%s.',
               quote_ident(b.rolname),
               CASE WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER') THEN ''
-                   WHEN m.roleid IS NULL THEN ' (it is an indirect member: revoke the membership that leads to it)' ELSE '' END),
+                   WHEN m.roleid IS NULL THEN ' (it is an indirect member: revoke the membership that leads to it)' ELSE '' END)
+       -- (review rev50a: the fix silently broke a service's cross-tenant work)
+       || CASE WHEN b.rolsuper OR NOT pg_has_role(r.oid, b.oid, 'MEMBER') THEN ''
+               ELSE format(' If it becomes %s to work across tenants on purpose (a service role: billing, exports, a sync), the fix silently leaves that work the rows of the tenant it sets, or none: first give it tenant_rls.admin_role (the policies'' own exception, for the protected tables: role_tenant_admin, a warning) or have each job set the tenant it works for; or, if bypassing row-level security is what it is for, accept the finding: SELECT tenant_rls.accept_finding(''role_bypassrls'', %L, ''service role'');',
+                           quote_ident(b.rolname), quote_ident(r.rolname)) END,
        CASE WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER') AND lc.crvia IS NULL THEN format('ALTER ROLE %I NOCREATEROLE;', r.rolname)
             WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER') THEN NULL
             WHEN m.roleid IS NOT NULL THEN format('REVOKE %I FROM %I;', b.rolname, r.rolname) END, NULL::oid
@@ -5049,7 +5061,12 @@ SELECT 'table_without_tenant_column',
                          THEN format('Protect it by that column: SELECT tenant_rls.protect(%L, tenant_column => %L);',
                                      t.qname, n.dircol)
                          ELSE format('Give it the tenant column (ALTER TABLE %s ADD COLUMN %I ...; fill it from %s), pair its foreign key with the tenant column and protect it.',
-                                     t.qname, t.tenant_column, n.parent) END END,
+                                     t.qname, t.tenant_column, n.parent) END
+                 -- (review rev50a: the fix broke a service that reads across tenants)
+                 || CASE WHEN rd.who IS NOT NULL
+                         THEN format(' Protected, the table shows a role the rows of the tenant it sets, or none (unless it is a member of tenant_rls.admin_role): if the roles named read it across tenants on purpose (a service role''s reports or exports) and no tenant''s session reads it, accept the finding instead: SELECT tenant_rls.accept_finding(''table_without_tenant_column'', %L, ''read by the service role only'');',
+                                     t.qname)
+                         ELSE '' END END,
        NULL, t.relid
   FROM tt t LEFT JOIN extrels e ON e.objid = t.relid
   LEFT JOIN ntrow n ON n.relid = t.relid
