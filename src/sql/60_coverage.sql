@@ -217,6 +217,8 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
      'Deferred audit delivery was started in this database and not stopped, but its replication slot is not there (a failover to a standby, a restored base backup, a copy of the database or a dropped slot): changes committed before the slot went that were not delivered yet are not in the audit log, and audit_verify() cannot see entries that were never written.'),
     ('audit_delivery_key_mismatch', 'error', 'this server''s deferred delivery key is not the one delivery was started with',
      'Deferred audit delivery signs every message in the WAL with the key in $PGDATA/tenant_rls_audit.key of the server that writes it. This server holds another key than the one delivery was started with (a standby that created a key of its own at its first start with the library, or a key file replaced or lost): after a failover to it, or a restart of it, the changes committed and not delivered yet are rejected as forged and never reach the audit log.'),
+    ('audit_delivery_wal_missing', 'error', 'a standby no longer holds the WAL its primary''s deferred delivery reads from',
+     'This standby''s pg_wal lacks WAL from the position where deferred audit delivery of this database reads on the primary (audit_delivery_state.restart_lsn): the primary''s replication slot keeps that WAL there only. After a failover to this standby, the changes the primary committed and had not delivered cannot be delivered and never reach the audit log, which audit_verify() cannot see.'),
     ('strict_mode_off', 'warning', 'strict mode not in force',
      'tenant_rls strict mode is off or the library is not preloaded: any session (or SQL injection) can SET app.current_tenant_id to another tenant.'),
     ('managed_schema_missing', 'warning', 'tenant_rls.managed_schemas names no existing schema, or a reserved one',
@@ -5001,6 +5003,45 @@ SELECT 'audit_delivery_key_mismatch', 'error', 'tenant_rls_audit.key', 'file',
   FROM tenant_rls.audit_delivery_state st
  CROSS JOIN LATERAL (SELECT tenant_rls._audit_delivery_key_id() AS key_id) k
  WHERE st.started AND st.key_id IS NOT NULL AND k.key_id IS NOT NULL AND k.key_id <> st.key_id
+UNION ALL
+-- a standby whose pg_wal no longer holds the WAL from where its primary's
+-- deferred delivery reads (audit_delivery_state.restart_lsn): the slot that
+-- keeps it is the primary's, nothing keeps it here, and restartpoints remove
+-- it.  A failover then loses the changes the primary committed and had not
+-- delivered (review rev50d: audit_delivery_start() on the promoted standby
+-- warned that they were gone, and nothing had said so before)
+SELECT 'audit_delivery_wal_missing', 'error', 'pg_wal', 'file',
+       format('This standby no longer holds the WAL from %s, where deferred audit delivery of database %I on the primary reads from: %s of the %s WAL segments from there to the replay position are gone.',
+              st.restart_lsn, current_database(), w.needed - w.present, w.needed),
+       'The replication slot of deferred delivery keeps that WAL on the primary only; on a standby, restartpoints remove it like any other. '
+       || 'After a failover to this standby, the changes the primary committed and had not delivered yet (its worker stalled or behind, or a transaction whose audited changes began before the oldest WAL here) cannot be delivered: audit_delivery_start() warns that they are lost, and audit_verify() cannot see entries that were never written. '
+       || 'On the primary, find why delivery is behind (audit_delivery_status(); lint() there reports audit_delivery_stalled or audit_delivery_held) and SELECT tenant_rls.audit_delivery_wait(); on this standby, set wal_keep_size (then SELECT pg_reload_conf()) above the WAL that delivery may lag behind. '
+       || 'The finding goes once the primary''s delivery has moved on and that is replayed here.',
+       NULL, NULL::oid
+  FROM tenant_rls.audit_delivery_state st
+ CROSS JOIN LATERAL (
+       SELECT s.first_seg, s.last_seg, s.last_seg - s.first_seg + 1 AS needed,
+              -- (pg_ls_waldir(): superuser or pg_monitor; lint() runs as the
+              -- extension's owner)
+              CASE WHEN has_function_privilege('pg_catalog.pg_ls_waldir()', 'EXECUTE')
+                   THEN (SELECT count(DISTINCT f.segno)
+                           FROM (SELECT ('x' || lpad(substr(wd.name, 9, 8), 16, '0'))::bit(64)::bigint
+                                        * (4294967296 / s.seg_size)
+                                        + ('x' || lpad(substr(wd.name, 17, 8), 16, '0'))::bit(64)::bigint AS segno
+                                   FROM pg_ls_waldir() wd
+                                  WHERE wd.name ~ '^[0-9A-F]{24}$') f
+                          WHERE f.segno BETWEEN s.first_seg AND s.last_seg)
+              END AS present
+         FROM (SELECT z.seg_size,
+                      floor(pg_wal_lsn_diff(st.restart_lsn, '0/0') / z.seg_size)::bigint AS first_seg,
+                      floor(pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0') / z.seg_size)::bigint AS last_seg
+                 FROM (SELECT setting::bigint AS seg_size FROM pg_settings WHERE name = 'wal_segment_size') z) s) w
+ WHERE pg_is_in_recovery() AND st.started AND st.restart_lsn IS NOT NULL
+   AND pg_last_wal_replay_lsn() IS NOT NULL
+   -- (a copy made with CREATE DATABASE ... TEMPLATE resumes nothing)
+   AND (st.started_in IS NULL
+        OR st.started_in = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
+   AND w.present < w.needed
 UNION ALL
 SELECT 'strict_mode_off', 'warning', 'tenant_rls.strict', 'setting',
        'tenant_rls strict mode is not in force.',

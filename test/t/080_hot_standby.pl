@@ -222,6 +222,39 @@ UPDATE public.orders SET v = 'held' WHERE id = 4; COMMIT;});
 		'1', 'standby: the change is in the log after the primary delivered it');
 }
 
+# ---- 4b. the standby no longer holds the WAL from where the primary's
+# delivery reads (review rev50d): the primary's slot keeps that WAL on the
+# primary only, the standby's restartpoints remove it, and a failover then
+# lost the changes not delivered yet (audit_delivery_start() on the promoted
+# standby warned that they were gone); nothing said so before the failover.
+{
+	my $wal_missing = q{SELECT string_agg(level || ':' || object, ',') FROM tenant_rls.lint() WHERE code = 'audit_delivery_wal_missing'};
+	my ($hin, $hout, $herr) = ('', '', '');
+	my $hold = IPC::Run::start([ 'psql', '-XAtq', '-h', $primary->host, '-p', $primary->port, '-d', 'postgres', '-f', '-' ],
+		'<', \$hin, '>', \$hout, '2>', \$herr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	$hin .= "BEGIN;\nSELECT 'locked' FROM tenant_rls.audit_delivery_state FOR UPDATE;\n";
+	$hold->pump until $hout =~ /locked/;
+	$primary->safe_psql('postgres', q{BEGIN; SELECT tenant_rls.set_tenant('a') \g /dev/null
+UPDATE public.orders SET v = 'held again' WHERE id = 4; COMMIT;});
+	catchup();
+	is($standby->safe_psql('postgres', $wal_missing), '', 'standby: holds the WAL of the change the primary has not delivered');
+	# WAL moves on over three segments and checkpoints; a restartpoint on the
+	# standby removes what it does not need itself
+	$primary->safe_psql('postgres', 'CHECKPOINT; SELECT pg_switch_wal();') for 1 .. 3;
+	catchup();
+	$standby->safe_psql('postgres', 'CHECKPOINT');
+	is($standby->safe_psql('postgres', $wal_missing), 'error:pg_wal',
+		'standby: lint() reports audit_delivery_wal_missing once its restartpoint removed that WAL');
+	$hin .= "ROLLBACK;\n\\q\n";
+	$hold->finish;
+	is($primary->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait()}), 't', 'primary: delivered');
+	$primary->safe_psql('postgres', 'CHECKPOINT; SELECT pg_switch_wal();');
+	$primary->poll_query_until('postgres', q{SELECT restart_lsn >= pg_current_wal_lsn() - 16 * 1024 * 1024 FROM tenant_rls.audit_delivery_state})
+	  or diag('the recorded restart_lsn did not move on');
+	catchup();
+	is($standby->safe_psql('postgres', $wal_missing), '', 'standby: no finding once the primary delivered and that is replayed');
+}
+
 # ---- 5. a database renamed under a standby session
 {
 	my ($din, $dout, $derr) = ('', '', '');
