@@ -13,5 +13,6 @@ extern void tenant_rls_token_init(void);	/* token.c */
 extern void tenant_rls_audit_init(void);	/* audit.c */
 extern void tenant_rls_planner_stats_init(void);	/* planner_stats.c */
 extern void tenant_rls_planner_prune_init(void);	/* planner_prune.c */
+extern void tenant_rls_fk_validation_init(void);	/* fk_validation.c */
 
 #endif							/* TENANT_RLS_MODULE_INIT_H */

@@ -16,6 +16,8 @@
  *   owner_code.c       code of other roles run by the extension's privileged
  *                      work runs as its owner; no DDL inside our own DDL
  *   event_trigger.c    auto-protection, drift guard, registry upkeep
+ *   fk_validation.c    a foreign key validated by a role row-level security
+ *                      binds is checked against every row
  *   audit.c            the audit trigger, the log's guard trigger, updated_at
  *   audit_payload.c    how one transaction's changes to one table are encoded
  *   audit_chain.c      pending batches, the per-tenant hash chain
@@ -69,6 +71,7 @@ _PG_init(void)
 	tenant_rls_audit_init();
 	tenant_rls_planner_stats_init();
 	tenant_rls_planner_prune_init();
+	tenant_rls_fk_validation_init();
 
 	MarkGUCPrefixReserved("tenant_rls");
 }
