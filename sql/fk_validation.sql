@@ -187,6 +187,36 @@ INSERT INTO fkv.tenants VALUES ('d');
 ALTER TABLE fkv.events ATTACH PARTITION fkv.events_2 FOR VALUES FROM (100) TO (200);
 SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'fkv.events'::regclass;
 
+-- DETACH PARTITION of a partition that foreign keys reference: PostgreSQL
+-- checks that no row references it with a query that row-level security
+-- filters, and the owner detached codes_2 while tenant b's row still named
+-- key 11.  Refused now when row-level security hides rows from the role,
+-- before anything changes (codes_3, which no row references, too: the owner
+-- cannot tell)
+CREATE TABLE fkv.codes (k int PRIMARY KEY) PARTITION BY RANGE (k);
+CREATE TABLE fkv.codes_1 PARTITION OF fkv.codes FOR VALUES FROM (0) TO (10);
+CREATE TABLE fkv.codes_2 PARTITION OF fkv.codes FOR VALUES FROM (10) TO (20);
+CREATE TABLE fkv.codes_3 PARTITION OF fkv.codes FOR VALUES FROM (20) TO (30);
+INSERT INTO fkv.codes VALUES (1), (11);
+CREATE TABLE fkv.uses (id int, tenant_id text NOT NULL, k int CONSTRAINT uses_code_fk REFERENCES fkv.codes);
+GRANT INSERT ON fkv.uses TO fkv_app;
+SET ROLE fkv_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('b');
+INSERT INTO fkv.uses VALUES (1, 'b', 11);
+COMMIT;
+SET ROLE fkv_owner;
+ALTER TABLE fkv.codes DETACH PARTITION fkv.codes_2;
+ALTER TABLE fkv.codes DETACH PARTITION fkv.codes_3;
+-- a partition no foreign key references: detached
+ALTER TABLE fkv.events DETACH PARTITION fkv.events_2;
+-- a superuser: PostgreSQL's check, as before
+RESET ROLE;
+ALTER TABLE fkv.codes DETACH PARTITION fkv.codes_2;
+ALTER TABLE fkv.codes DETACH PARTITION fkv.codes_3;
+SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'fkv.codes'::regclass;
+SET ROLE fkv_owner;
+
 -- row_security = off (set by pg_dump's scripts): PostgreSQL's query failed
 -- ("query would be affected by row-level security policy"); every row is
 -- checked now

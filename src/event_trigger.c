@@ -62,7 +62,12 @@
  *     partition below it) that the clone of its new parent's would collide
  *     with is taken away (disable_audit(), disable_updated_at()), or, when
  *     it is not equivalent (updated_at of another column), the ATTACH is
- *     refused with what to run (see "ddl_command_start" below).
+ *     refused with what to run (see "ddl_command_start" below);
+ *   - ALTER TABLE ... DETACH PARTITION of a partition that foreign keys
+ *     reference is refused when row-level security hides rows of a
+ *     referencing table or of the partition from the current user
+ *     (check_detach_references(): PostgreSQL's check that no row references
+ *     it would see only that user's rows).
  *
  * The command list comes from pg_event_trigger_ddl_commands(), whose
  * "command" column (pg_ddl_command) is the CollectedCommand of the server:
@@ -91,6 +96,7 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/indexing.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
@@ -3097,6 +3103,79 @@ lock_search_path(void)
 	return nestlevel;
 }
 
+/*
+ * ALTER TABLE p DETACH PARTITION p1, where foreign keys reference p: before
+ * it detaches p1, PostgreSQL checks that no row references p1's keys
+ * (RI_PartitionRemove_Check(), ri_triggers.c) with a join run as the current
+ * user.  Row-level security filters it: run by the owner of a protected
+ * referencing table (neither superuser nor BYPASSRLS), it saw only that
+ * owner's rows -- none without a tenant -- and p1 was detached while hidden
+ * rows still referenced it (PostgreSQL 15 to 18; the check asks no
+ * permission first, so fk_validation.c cannot send PostgreSQL another way).
+ * Refused then, before anything happens: a role that sees every row must do
+ * it.
+ */
+static void
+check_detach_references(Oid parent, Oid partition)
+{
+	Relation	conrel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_constraint_confrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(partition));
+	scan = systable_beginscan(conrel, InvalidOid, false, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+		Oid			hidden;
+		Oid			parentcon;
+		char	   *fkname;
+		char	   *conname;
+
+		/* (PostgreSQL's own list: the clones of a parent's foreign key) */
+		if (con->contype != CONSTRAINT_FOREIGN || !OidIsValid(con->conparentid))
+			continue;
+		if (check_enable_rls(con->conrelid, InvalidOid, true) == RLS_ENABLED)
+			hidden = con->conrelid;
+		else if (check_enable_rls(partition, InvalidOid, true) == RLS_ENABLED)
+			hidden = partition;
+		else
+			continue;
+		fkname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(con->conrelid)),
+											get_rel_name(con->conrelid));
+		/* the name the user gave: that of the clone's root */
+		conname = pstrdup(NameStr(con->conname));
+		for (parentcon = con->conparentid; OidIsValid(parentcon);)
+		{
+			HeapTuple	ptup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(parentcon));
+
+			if (!HeapTupleIsValid(ptup))
+				break;
+			conname = pstrdup(NameStr(((Form_pg_constraint) GETSTRUCT(ptup))->conname));
+			parentcon = ((Form_pg_constraint) GETSTRUCT(ptup))->conparentid;
+			ReleaseSysCache(ptup);
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot detach partition %s of %s: row-level security hides rows of %s from role \"%s\"",
+						quote_qualified_identifier(get_namespace_name(get_rel_namespace(partition)),
+												   get_rel_name(partition)),
+						quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
+												   get_rel_name(parent)),
+						quote_qualified_identifier(get_namespace_name(get_rel_namespace(hidden)),
+												   get_rel_name(hidden)),
+						GetUserNameFromId(GetUserId(), false)),
+				 errdetail("Foreign key \"%s\" of table %s references the partition. PostgreSQL checks that no row references it with a query that row-level security filters: rows hidden from the role would be left with keys no longer present.",
+						   conname, fkname),
+				 errhint("Detach the partition as a superuser or a role with BYPASSRLS.")));
+	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+}
+
 static void
 ddl_command_start_work(EventTriggerData *trigdata)
 {
@@ -3109,15 +3188,28 @@ ddl_command_start_work(EventTriggerData *trigdata)
 	List	   *clashes;
 	ListCell   *lc;
 
-	/* ATTACH PARTITION is the only subcommand of its statement */
+	/* ATTACH and DETACH PARTITION are the only subcommand of their statement */
 	if (stmt == NULL || !IsA(stmt, AlterTableStmt) || stmt->objtype != OBJECT_TABLE ||
 		list_length(stmt->cmds) != 1)
 		return;
 	cmd = (AlterTableCmd *) linitial(stmt->cmds);
-	if (!IsA(cmd, AlterTableCmd) || cmd->subtype != AT_AttachPartition ||
-		cmd->def == NULL || !IsA(cmd->def, PartitionCmd))
+	if (!IsA(cmd, AlterTableCmd) || cmd->def == NULL || !IsA(cmd->def, PartitionCmd))
 		return;
 	pcmd = (PartitionCmd *) cmd->def;
+
+	/* (DETACH ... CONCURRENTLY too; not ... FINALIZE, which checks nothing) */
+	if (cmd->subtype == AT_DetachPartition)
+	{
+		parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+		child = RangeVarGetRelid(pcmd->name, NoLock, true);
+		if (OidIsValid(parent) && OidIsValid(child) && parent != child &&
+			get_rel_relkind(parent) == RELKIND_PARTITIONED_TABLE &&
+			pg_class_ownercheck(parent, GetUserId()))
+			check_detach_references(parent, child);
+		return;
+	}
+	if (cmd->subtype != AT_AttachPartition)
+		return;
 
 	/* missing tables, wrong kinds, other owners: PostgreSQL's errors */
 	parent = RangeVarGetRelid(stmt->relation, NoLock, true);

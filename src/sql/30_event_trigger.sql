@@ -6,7 +6,9 @@
 --   refuses dropping a managed policy or the tenant column of a protected table.
 -- ddl_command_start (ALTER TABLE only): before ATTACH PARTITION, takes away
 --   the partition's own tenant_rls_audit / tenant_rls_updated_at trigger that
---   the clone of its new parent's would collide with.
+--   the clone of its new parent's would collide with; refuses DETACH
+--   PARTITION of a partition that foreign keys reference when row-level
+--   security hides rows from the current user.
 --
 -- The ddl_command_end and sql_drop functions run as the extension owner
 -- (SECURITY DEFINER: they write the registry and call protect() for whoever
