@@ -271,6 +271,81 @@ SELECT (regexp_match(detail, 'SELECT tenant_rls\.accept_finding\([^;]*\);'))[1]
 SELECT count(*) AS refunds_open FROM tenant_rls.lint()
  WHERE code = 'table_without_tenant_column' AND object = 'covg18.refunds' AND NOT accepted;
 
+-- ==== 6. (review rev50e) what rev50a's changes missed
+-- (a) nextval('...'::text) names that text_regclass() resolves and
+-- parse_ident() refused: an unquoted part with any character but '.' and
+-- white space, a name of more than 63 bytes (truncated); and a vertical tab,
+-- part of a name for PostgreSQL (a schema "\vcovg18" here, which does not
+-- exist), white space for the guard of parse_ident(), which then raised an
+-- error: lint() failed; a varchar(n) cast cuts the name at each INSERT
+SET ROLE covg18_owner;
+CREATE SEQUENCE covg18."memo-seq";
+CREATE SEQUENCE covg18.memo_seq_with_a_name_of_more_than_sixty_three_bytes_which_is_cut;
+CREATE TABLE covg18.memos (id bigint PRIMARY KEY DEFAULT nextval('covg18.MEMO-SEQ'::text), tenant_id text NOT NULL);
+CREATE TABLE covg18.memos2 (id bigint PRIMARY KEY
+    DEFAULT nextval('covg18.memo_seq_with_a_name_of_more_than_sixty_three_bytes_which_is_cut'::text), tenant_id text NOT NULL);
+CREATE TABLE covg18.memos3 (id bigint PRIMARY KEY DEFAULT nextval(E'\x0bcovg18.memo-seq'::text), tenant_id text NOT NULL);
+CREATE INDEX ON covg18.memos (tenant_id);
+CREATE INDEX ON covg18.memos2 (tenant_id);
+CREATE INDEX ON covg18.memos3 (tenant_id);
+GRANT SELECT, INSERT ON covg18.memos, covg18.memos2 TO covg18_app;
+GRANT UPDATE ON SEQUENCE covg18."memo-seq", covg18.memo_seq_with_a_name_of_more_than_sixty_three_bytes_which_is_cut TO covg18_app;
+RESET ROLE;
+SELECT level, object, message FROM pg_temp.mine('tenant_sequence_privilege') WHERE object ~ 'memo' AND object ~ 'TO covg18_app$';
+SELECT n.* FROM (VALUES ('nextval((''a b''::text)::regclass)'), ('nextval((''"a""b" . C.d''::text)::regclass)'),
+                        ('nextval((''a.b.c.d''::text)::regclass)'), ('nextval((''"a"b''::text)::regclass)'),
+                        ('nextval((''a.''::text)::regclass)'), (E'nextval((''\x0ba''::text)::regclass)'),
+                        -- (varchar(n) cuts the name at each INSERT)
+                        ('nextval((''covg18.memo-seq-x''::character varying(15))::regclass)')) v(e),
+       tenant_rls._nextval_names(v.e) n;
+SET ROLE covg18_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a') IS NOT NULL AS a;
+INSERT INTO covg18.memos DEFAULT VALUES;
+SELECT setval('covg18."memo-seq"', 1) AS set_back;
+ROLLBACK;
+RESET ROLE;
+-- (b) a role left out (BYPASSRLS, its member NOINHERIT) that granted UPDATE
+-- on through a grant option is reported: the finding of the role it granted
+-- it to names its REVOKE ... CASCADE as the fix
+SET ROLE covg18_owner;
+CREATE TABLE covg18.batches (id bigserial PRIMARY KEY, tenant_id text NOT NULL);
+CREATE INDEX ON covg18.batches (tenant_id);
+GRANT ALL ON SEQUENCE covg18.batches_id_seq TO covg18_svc WITH GRANT OPTION;
+SET ROLE covg18_svc;
+GRANT UPDATE ON SEQUENCE covg18.batches_id_seq TO covg18_app;
+RESET ROLE;
+SELECT object, fix, detail ~ 'Granted \(also\) by covg18_svc' AS granted_by_svc
+  FROM pg_temp.mine('tenant_sequence_privilege') WHERE object ~ '^covg18.batches_id_seq TO covg18_(svc|app)$';
+-- (c) who reads the table is in the message: the acceptance the detail
+-- offers ('read by the service role only') no longer holds once a tenant's
+-- role may read it
+SELECT level, accepted, message FROM tenant_rls.lint() WHERE code = 'table_without_tenant_column' AND object = 'covg18.refunds';
+SET ROLE covg18_owner;
+GRANT SELECT ON covg18.refunds TO covg18_app;
+RESET ROLE;
+SELECT level, accepted, message FROM tenant_rls.lint() WHERE code = 'table_without_tenant_column' AND object = 'covg18.refunds';
+SET ROLE covg18_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('b') IS NOT NULL AS b;
+SELECT id, org_id FROM covg18.refunds WHERE org_id = 'a';
+COMMIT;
+RESET ROLE;
+-- (d) a NOINHERIT service role is no administrator as a member of the admin
+-- role (is_admin(): its privileges): the detail says its jobs SET ROLE
+SELECT object, detail ~ 'covg18_auth is NOINHERIT' AS says_noinherit
+  FROM pg_temp.mine('role_bypassrls') WHERE object IN ('covg18_etl', 'covg18_auth');
+
+-- (e) the DEFAULT nextval() of a column's domain (not followed before)
+SET ROLE covg18_owner;
+CREATE SEQUENCE covg18.doc_seq;
+CREATE DOMAIN covg18.doc_id AS bigint DEFAULT nextval('covg18.doc_seq');
+CREATE TABLE covg18.docs (id covg18.doc_id PRIMARY KEY, tenant_id text NOT NULL);
+CREATE INDEX ON covg18.docs (tenant_id);
+GRANT UPDATE ON SEQUENCE covg18.doc_seq TO covg18_app;
+RESET ROLE;
+SELECT level, object, message FROM pg_temp.mine('tenant_sequence_privilege') WHERE object ~ '^covg18.doc_seq TO covg18_app$';
+
 -- clean up
 SET client_min_messages = warning;
 RESET tenant_rls.managed_schemas;

@@ -514,10 +514,17 @@ COMMENT ON FUNCTION tenant_rls._written_names(text) IS
 -- search_path).  From the default's deparsed text (pg_get_expr(), with
 -- standard_conforming_strings on: a literal is '...' with '' for a quote):
 -- each nextval() whose argument is a string literal of a string type cast
--- to regclass, its name split as PostgreSQL splits it (parse_ident():
--- unquoted parts folded, quoted ones exact; a database name before the
--- schema dropped), its schema NULL when not given.  A name PostgreSQL would
--- refuse gives nothing (the INSERT fails).
+-- to regclass, its name split as text_regclass() splits it
+-- (SplitIdentifierString() on '.': an unquoted part runs to the next '.' or
+-- white space, any other character included, and is folded to lower case,
+-- ASCII letters only; a quoted one is exact; each is truncated to 63 bytes;
+-- white space is a space, tab, newline, carriage return or form feed; a
+-- database name before the schema dropped), its schema NULL when not given.
+-- A name PostgreSQL would refuse gives nothing (the INSERT fails), and
+-- nothing here raises an error (review rev50e: parse_ident() accepted less
+-- than text_regclass(), "inv-seq" or a name of more than 63 bytes, and
+-- raised an error on a vertical tab the guard took for white space: lint()
+-- failed).
 CREATE FUNCTION tenant_rls._nextval_names(expr text, OUT schema_name text, OUT rel_name text)
     RETURNS SETOF record
     LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1
@@ -526,16 +533,28 @@ CREATE FUNCTION tenant_rls._nextval_names(expr text, OUT schema_name text, OUT r
     AS $$
     SELECT CASE WHEN cardinality(p.parts) > 1 THEN p.parts[cardinality(p.parts) - 1] END,
            p.parts[cardinality(p.parts)]
-      FROM (SELECT replace(m[1], '''''', '''') AS lit
+      FROM (-- (the string as the cast leaves it at each INSERT: varchar(n)
+            -- and char(n) cut it to n characters, char drops trailing
+            -- spaces, name cuts it to 63 bytes)
+            SELECT CASE m[2] WHEN 'character varying' THEN left(x.lit, coalesce(m[3]::int, x.len))
+                             WHEN 'character' THEN rtrim(left(x.lit, coalesce(m[3]::int, x.len)), ' ')
+                             WHEN 'bpchar' THEN rtrim(x.lit, ' ')
+                             WHEN 'name' THEN x.lit::name::text
+                             ELSE x.lit END AS lit
               FROM regexp_matches(expr,
-                       '\mnextval\(\(+''((?:[^'']|'''')*)''::(?:text|character varying|character|bpchar|name)(?:\(\d+\))?\)'
-                       '(?:::text\))?::regclass\)', 'g') m) l,
-           -- (parse_ident() only on a chain of one to three identifiers,
-           -- which it accepts: it raises an error on anything else)
-           LATERAL (SELECT CASE WHEN l.lit ~ ('^\s*(?:"(?:[^"]|"")+"|(?:[A-Za-z_]|[^\x01-\x7f])(?:[A-Za-z0-9_$]|[^\x01-\x7f])*)'
-                                               '(?:\s*\.\s*(?:"(?:[^"]|"")+"|(?:[A-Za-z_]|[^\x01-\x7f])(?:[A-Za-z0-9_$]|[^\x01-\x7f])*)){0,2}\s*$')
-                                THEN parse_ident(l.lit) END AS parts) p
-     WHERE p.parts IS NOT NULL
+                       '\mnextval\(\(+''((?:[^'']|'''')*)''::(text|character varying|character|bpchar|name)(?:\((\d{1,7})\))?\)'
+                       '(?:::text\))?::regclass\)', 'g') m,
+                   LATERAL (SELECT replace(m[1], '''''', '''') AS lit, length(m[1]) AS len) x) l,
+           -- one to three parts separated by '.', white space around each
+           LATERAL (SELECT ARRAY(SELECT (CASE WHEN left(t.m[1], 1) = '"'
+                                              THEN replace(substr(t.m[1], 2, length(t.m[1]) - 2), '""', '"')
+                                              ELSE translate(t.m[1], 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+                                                                     'abcdefghijklmnopqrstuvwxyz') END)::name::text
+                                   FROM regexp_matches(l.lit, '"(?:[^"]|"")*"|[^ \t\n\r\f."][^ \t\n\r\f.]*', 'g')
+                                        WITH ORDINALITY t(m, n)
+                                  ORDER BY t.n) AS parts
+                     WHERE l.lit ~ ('^[ \t\n\r\f]*(?:"(?:[^"]|"")*"|[^ \t\n\r\f."][^ \t\n\r\f.]*)[ \t\n\r\f]*'
+                                    '(?:\.[ \t\n\r\f]*(?:"(?:[^"]|"")*"|[^ \t\n\r\f."][^ \t\n\r\f.]*)[ \t\n\r\f]*){0,2}$')) p
     $$;
 COMMENT ON FUNCTION tenant_rls._nextval_names(text) IS
     'internal: the sequences a column default names as text to nextval(), with their schema if given (lint())';
@@ -2896,7 +2915,11 @@ UNION ALL
 SELECT 'trigger_writes_unprotected_table', CASE WHEN x.readers IS NOT NULL THEN 'error' ELSE 'warning' END,
        x.object, x.kind,
        format('%s on tenant table %s writes to %s, which isolate%s no tenant (%s).',
-              x.what, x.qname, x.targets, CASE WHEN x.ntargets = 1 THEN 's' ELSE '' END, x.how),
+              x.what, x.qname, x.targets, CASE WHEN x.ntargets = 1 THEN 's' ELSE '' END, x.how)
+       -- (review rev50e) who reads it, in the message: an acceptance (its
+       -- fingerprint; the detail offers one for a table only service roles
+       -- read) does not cover a reader granted afterwards
+       || CASE WHEN x.readers IS NOT NULL THEN format(' Read there: %s.', x.readers) ELSE '' END,
        'What it writes there from a tenant''s row is not protected by row-level security: every role that may read that table reads it, whichever tenant it came from. '
        || CASE WHEN x.readers IS NOT NULL
                THEN format('These roles may read it: %s; each of their tenants reads the rows of the others there. ', x.readers)
@@ -3379,7 +3402,11 @@ SELECT 'role_bypassrls', 'error', quote_ident(r.rolname), 'role',
        format('Login role %s has BYPASSRLS.', quote_ident(r.rolname)),
        'Row-level security is not applied to any of its queries: it sees and changes every tenant''s rows.'
        -- (review rev50a: the fix silently broke a service role's jobs)
-       || format(' If it is a service role whose jobs read or change several tenants'' rows on purpose (billing, exports, a sync), NOBYPASSRLS silently leaves them the rows of the tenant they set, or none: first make it a member of tenant_rls.admin_role (the policies'' own exception, for the protected tables: role_tenant_admin, a warning) or have each job set the tenant it works for; or, if bypassing row-level security is what it is for, accept the finding: SELECT tenant_rls.accept_finding(''role_bypassrls'', %L, ''service role'');',
+       || format(' If it is a service role whose jobs read or change several tenants'' rows on purpose (billing, exports, a sync), NOBYPASSRLS silently leaves them the rows of the tenant they set, or none: first make it a member of tenant_rls.admin_role (the policies'' own exception, for the protected tables: role_tenant_admin, a warning)%s, or have each job set the tenant it works for; or, if bypassing row-level security is what it is for, accept the finding: SELECT tenant_rls.accept_finding(''role_bypassrls'', %L, ''service role'');',
+                 -- (review rev50e) is_admin() is has_privs_of_role(): a
+                 -- NOINHERIT member is no administrator until SET ROLE
+                 CASE WHEN r.rolinherit THEN ''
+                      ELSE format(' and have its jobs SET ROLE to the admin role (%I is NOINHERIT: a NOINHERIT member has the admin role''s privileges, which the policies check, only after SET ROLE)', r.rolname) END,
                  quote_ident(r.rolname)),
        format('ALTER ROLE %I NOBYPASSRLS;', r.rolname), NULL::oid
   FROM pg_roles r WHERE r.rolcanlogin AND r.rolbypassrls AND NOT r.rolsuper
@@ -3403,8 +3430,12 @@ SELECT CASE WHEN b.rolsuper THEN 'role_superuser_login' ELSE 'role_bypassrls' EN
                    WHEN m.roleid IS NULL THEN ' (it is an indirect member: revoke the membership that leads to it)' ELSE '' END)
        -- (review rev50a: the fix silently broke a service's cross-tenant work)
        || CASE WHEN b.rolsuper OR NOT pg_has_role(r.oid, b.oid, 'MEMBER') THEN ''
-               ELSE format(' If it becomes %s to work across tenants on purpose (a service role: billing, exports, a sync), the fix silently leaves that work the rows of the tenant it sets, or none: first give it tenant_rls.admin_role (the policies'' own exception, for the protected tables: role_tenant_admin, a warning) or have each job set the tenant it works for; or, if bypassing row-level security is what it is for, accept the finding: SELECT tenant_rls.accept_finding(''role_bypassrls'', %L, ''service role'');',
-                           quote_ident(b.rolname), quote_ident(r.rolname)) END,
+               ELSE format(' If it becomes %s to work across tenants on purpose (a service role: billing, exports, a sync), the fix silently leaves that work the rows of the tenant it sets, or none: first give it tenant_rls.admin_role (the policies'' own exception, for the protected tables: role_tenant_admin, a warning)%s, or have each job set the tenant it works for; or, if bypassing row-level security is what it is for, accept the finding: SELECT tenant_rls.accept_finding(''role_bypassrls'', %L, ''service role'');',
+                           quote_ident(b.rolname),
+                           -- (review rev50e) as above: NOINHERIT
+                           CASE WHEN r.rolinherit THEN ''
+                                ELSE format(' and have its jobs SET ROLE to the admin role (%I is NOINHERIT: a NOINHERIT member has the admin role''s privileges, which the policies check, only after SET ROLE)', r.rolname) END,
+                           quote_ident(r.rolname)) END,
        CASE WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER') AND lc.crvia IS NULL THEN format('ALTER ROLE %I NOCREATEROLE;', r.rolname)
             WHEN NOT pg_has_role(r.oid, b.oid, 'MEMBER') THEN NULL
             WHEN m.roleid IS NOT NULL THEN format('REVOKE %I FROM %I;', b.rolname, r.rolname) END, NULL::oid
@@ -3816,9 +3847,13 @@ SELECT 'tenant_sequence_privilege', 'warning',
                bool_or(st.by_default) AS by_default,
                -- the roles holding UPDATE from a grantor other than the
                -- owner, without USAGE (those a CASCADE may reach)
-               (SELECT string_agg(DISTINCT q.grantee, ', ') FROM seqpriv q
-                 WHERE q.seq = g.seq AND q.grantor <> q.owner AND NOT q.has_usage
-                   AND q.grantee <> g.grantee) AS dependents
+               -- (review rev50e: only where the fix uses them; a scan of
+               -- seqpriv for every finding took 30 s for 400 tables whose
+               -- sequences 29 roles hold)
+               CASE WHEN bool_or(g.grantable) AND bool_or(st.by_default)
+                    THEN (SELECT string_agg(DISTINCT q.grantee, ', ') FROM seqpriv q
+                           WHERE q.seq = g.seq AND q.grantor <> q.owner AND NOT q.has_usage
+                             AND q.grantee <> g.grantee) END AS dependents
           FROM (SELECT q.seq, q.sname, q.owner, q.grantor, quote_ident(pg_get_userbyid(q.grantor)) AS grantor_name,
                        q.grantee, q.grantable, q.has_usage, q.grantee_oid, q.bypass,
                        CASE WHEN q.grantor = q.owner
@@ -3852,7 +3887,18 @@ SELECT 'tenant_sequence_privilege', 'warning',
                                              OR c.relnamespace = (SELECT n.oid FROM pg_namespace n
                                                                    WHERE n.nspname = nm.schema_name))) q
                  WHERE strpos(ad.adbin::text, ':funcid 1574 ') > 0 AND strpos(ad.adbin::text, ':funcid 1079 ') > 0
-                   AND q.seq IN (SELECT q.seq FROM seqpriv q)) st ON st.seq = g.seq
+                   AND q.seq IN (SELECT q.seq FROM seqpriv q)
+                UNION ALL
+                -- (review rev50e) the DEFAULT nextval() of the domain of a
+                -- column that has no default of its own (an INSERT uses it)
+                SELECT d.refobjid, t.qname, t.relid, t.owner, true
+                  FROM ten t
+                  JOIN pg_attribute a ON a.attrelid = t.relid AND a.attnum > 0 AND NOT a.attisdropped
+                                     AND NOT a.atthasdef
+                  JOIN pg_type y ON y.oid = a.atttypid AND y.typtype = 'd' AND y.typdefaultbin IS NOT NULL
+                  JOIN pg_depend d ON d.classid = 'pg_type'::regclass AND d.objid = y.oid
+                                  AND d.refclassid = 'pg_class'::regclass
+                 WHERE d.refobjid IN (SELECT q.seq FROM seqpriv q)) st ON st.seq = g.seq
          -- (review rev50a) not a grantee that may change the table anyway:
          -- the table's owner or a role with its privileges (it may ALTER,
          -- TRUNCATE or drop it), nor a BYPASSRLS role no member of which
@@ -3860,7 +3906,12 @@ SELECT 'tenant_sequence_privilege', 'warning',
          -- (Supabase's service_role: one finding per sequence), as for
          -- the readers of trigger_writes_unprotected_table
          -- (a CASE: no pg_has_role() of PUBLIC)
+         -- (review rev50e) but one that granted it on (WITH GRANT OPTION)
+         -- is reported: its REVOKE ... CASCADE is the fix that the finding
+         -- of the role it granted it to names
          WHERE CASE WHEN g.grantee_oid = 0 THEN true
+                    -- (uncorrelated: one hash, not a scan of seqpriv a row)
+                    WHEN (g.seq, g.grantee_oid) IN (SELECT q2.seq, q2.grantor FROM seqpriv q2) THEN true
                     ELSE NOT ((g.bypass AND g.grantee_oid NOT IN (SELECT n.r FROM nbinherit n))
                               OR pg_has_role(g.grantee_oid, st.owner, 'MEMBER')) END
          GROUP BY g.seq, g.sname, g.grantee) x
@@ -5092,7 +5143,11 @@ SELECT 'table_without_tenant_column',
                THEN format(' Its column %I references the table the tenant columns reference: it holds tenant rows.', n.dircol)
                WHEN n.relid IS NOT NULL
                THEN format(' It references tenant table %s: it holds tenant rows.', n.parent)
-               ELSE '' END,
+               ELSE '' END
+       -- (review rev50e) who reads it, in the message: an acceptance (its
+       -- fingerprint; the detail offers one for a table only service roles
+       -- read) does not cover a reader granted afterwards
+       || CASE WHEN n.relid IS NOT NULL AND rd.who IS NOT NULL THEN format(' Read by %s.', rd.who) ELSE '' END,
        CASE WHEN n.relid IS NULL
             THEN 'Decide: if its rows belong to tenants, add the tenant column and protect it; if they are shared reference data, mark it global with tenant_rls.mark_global().'
             ELSE CASE WHEN rd.who IS NOT NULL
