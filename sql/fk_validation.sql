@@ -210,6 +210,50 @@ ALTER TABLE fkv.codes DETACH PARTITION fkv.codes_2;
 ALTER TABLE fkv.codes DETACH PARTITION fkv.codes_3;
 -- a partition no foreign key references: detached
 ALTER TABLE fkv.events DETACH PARTITION fkv.events_2;
+-- DETACH ... CONCURRENTLY: refused the same way (review rev50g)
+ALTER TABLE fkv.codes DETACH PARTITION fkv.codes_2 CONCURRENTLY;
+-- a table that is no partition of fkv.codes: PostgreSQL's error
+ALTER TABLE fkv.codes DETACH PARTITION fkv.uses;
+-- two levels: a partition of a partition of the referenced table, and a
+-- referencing table that is itself partitioned; as a member of the owner
+-- role too (review rev50g)
+CREATE TABLE fkv.kinds (k int PRIMARY KEY) PARTITION BY RANGE (k);
+CREATE TABLE fkv.kinds_1 PARTITION OF fkv.kinds FOR VALUES FROM (0) TO (100) PARTITION BY RANGE (k);
+CREATE TABLE fkv.kinds_11 PARTITION OF fkv.kinds_1 FOR VALUES FROM (0) TO (10);
+CREATE TABLE fkv.kinds_12 PARTITION OF fkv.kinds_1 FOR VALUES FROM (10) TO (20);
+INSERT INTO fkv.kinds VALUES (1), (11);
+CREATE TABLE fkv.puses (id int, tenant_id text NOT NULL, k int) PARTITION BY RANGE (id);
+CREATE TABLE fkv.puses_1 PARTITION OF fkv.puses FOR VALUES FROM (0) TO (100);
+ALTER TABLE fkv.puses ADD CONSTRAINT puses_kind_fk FOREIGN KEY (k) REFERENCES fkv.kinds;
+GRANT INSERT ON fkv.puses TO fkv_app;
+SET ROLE fkv_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('b');
+INSERT INTO fkv.puses VALUES (1, 'b', 1);
+COMMIT;
+SET ROLE fkv_owner;
+ALTER TABLE fkv.kinds_1 DETACH PARTITION fkv.kinds_11;
+-- kinds_12: no row references it, but the owner cannot tell
+ALTER TABLE fkv.kinds_1 DETACH PARTITION fkv.kinds_12;
+RESET ROLE;
+GRANT fkv_owner TO fkv_app;
+SET ROLE fkv_app;
+ALTER TABLE fkv.kinds DETACH PARTITION fkv.kinds_1;
+RESET ROLE;
+REVOKE fkv_owner FROM fkv_app;
+-- a BYPASSRLS member of the owner role (not superuser): PostgreSQL's check,
+-- which sees tenant b's row
+SET client_min_messages = warning;
+DO $$ BEGIN CREATE ROLE fkv_bypass BYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+RESET client_min_messages;
+GRANT fkv_owner TO fkv_bypass;
+SET ROLE fkv_bypass;
+ALTER TABLE fkv.kinds_1 DETACH PARTITION fkv.kinds_11;
+ALTER TABLE fkv.kinds_1 DETACH PARTITION fkv.kinds_12;
+RESET ROLE;
+DROP ROLE fkv_bypass;
+SELECT inhrelid::regclass AS partition FROM pg_inherits
+ WHERE inhparent IN ('fkv.kinds'::regclass, 'fkv.kinds_1'::regclass) ORDER BY 1::text;
 -- a superuser: PostgreSQL's check, as before
 RESET ROLE;
 ALTER TABLE fkv.codes DETACH PARTITION fkv.codes_2;
