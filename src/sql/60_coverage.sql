@@ -559,6 +559,34 @@ CREATE FUNCTION tenant_rls._nextval_names(expr text, OUT schema_name text, OUT r
 COMMENT ON FUNCTION tenant_rls._nextval_names(text) IS
     'internal: the sequences a column default names as text to nextval(), with their schema if given (lint())';
 
+-- audit_delivery_wal_missing: how many of the WAL segments first_seg ..
+-- last_seg (numbered from the start of the WAL, seg_size bytes each) are in
+-- pg_wal, on any timeline; NULL when the caller may not list pg_wal
+-- (pg_ls_waldir(): superuser or pg_monitor).  PL/pgSQL: PostgreSQL checks
+-- the EXECUTE privilege of a function when the plan that calls it starts,
+-- called or not, so a guard in lint()'s own query did not keep a demoted
+-- extension owner's lint() from failing (review of rev50d's change).
+CREATE FUNCTION tenant_rls._wal_segments_present(first_seg bigint, last_seg bigint, seg_size bigint)
+    RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT has_function_privilege('pg_catalog.pg_ls_waldir()', 'EXECUTE') THEN
+        RETURN NULL;
+    END IF;
+    RETURN (SELECT count(DISTINCT f.segno)
+              FROM (SELECT ('x' || lpad(substr(wd.name, 9, 8), 16, '0'))::bit(64)::bigint
+                           * (4294967296 / seg_size)
+                           + ('x' || lpad(substr(wd.name, 17, 8), 16, '0'))::bit(64)::bigint AS segno
+                      FROM pg_catalog.pg_ls_waldir() wd
+                     WHERE wd.name ~ '^[0-9A-F]{24}$') f
+             WHERE f.segno BETWEEN first_seg AND last_seg);
+END
+$$;
+COMMENT ON FUNCTION tenant_rls._wal_segments_present(bigint, bigint, bigint) IS
+    'internal: how many of the given WAL segments are in pg_wal, NULL without the privilege to list it (lint())';
+
 -- How a finding names a part of a tenant table that uses code (a pg_depend
 -- depender: a trigger, rule, policy, constraint, column default, index,
 -- column, or the table itself): its object, object kind, and the words that
@@ -5072,17 +5100,8 @@ SELECT 'audit_delivery_wal_missing', 'error', 'pg_wal', 'file',
   FROM tenant_rls.audit_delivery_state st
  CROSS JOIN LATERAL (
        SELECT s.first_seg, s.last_seg, s.last_seg - s.first_seg + 1 AS needed,
-              -- (pg_ls_waldir(): superuser or pg_monitor; lint() runs as the
-              -- extension's owner)
-              CASE WHEN has_function_privilege('pg_catalog.pg_ls_waldir()', 'EXECUTE')
-                   THEN (SELECT count(DISTINCT f.segno)
-                           FROM (SELECT ('x' || lpad(substr(wd.name, 9, 8), 16, '0'))::bit(64)::bigint
-                                        * (4294967296 / s.seg_size)
-                                        + ('x' || lpad(substr(wd.name, 17, 8), 16, '0'))::bit(64)::bigint AS segno
-                                   FROM pg_ls_waldir() wd
-                                  WHERE wd.name ~ '^[0-9A-F]{24}$') f
-                          WHERE f.segno BETWEEN s.first_seg AND s.last_seg)
-              END AS present
+              -- (NULL without the privilege to list pg_wal: no finding)
+              tenant_rls._wal_segments_present(s.first_seg, s.last_seg, s.seg_size) AS present
          FROM (SELECT z.seg_size,
                       floor(pg_wal_lsn_diff(st.restart_lsn, '0/0') / z.seg_size)::bigint AS first_seg,
                       floor(pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0') / z.seg_size)::bigint AS last_seg
