@@ -18,6 +18,12 @@
 -- 5. The details of role_bypassrls, table_without_tenant_column and
 -- trigger_writes_unprotected_table say what their fix does to a service
 -- role that works across tenants on purpose, and how to accept the finding.
+-- 6. (review rev50e) what rev50a's changes missed.
+-- 7. (review rev50h) dependency_owned_by_other_role did not report a
+-- sequence of a tenant table's INSERTs owned by another role (which
+-- setval()s it without any grant); security_definer_reads_tenant_table's
+-- fix (SECURITY INVOKER) over a table of tenant rows without a tenant column
+-- ended the finding, not the leak, when the callers may read the table.
 -- Tables belong to covg18_owner (not superuser); isolation is checked as
 -- covg18_app: not superuser, not BYPASSRLS, not the owner.
 --
@@ -346,6 +352,117 @@ GRANT UPDATE ON SEQUENCE covg18.doc_seq TO covg18_app;
 RESET ROLE;
 SELECT level, object, message FROM pg_temp.mine('tenant_sequence_privilege') WHERE object ~ '^covg18.doc_seq TO covg18_app$';
 
+-- ==== 7. (review rev50h) what rev50e left open
+-- (a) dependency_owned_by_other_role: a sequence a tenant table's INSERTs
+-- take their ids from, owned by another role (an application role's own
+-- schema): its owner setval()s it without any grant.  A column default's
+-- nextval() (also in text), a domain's DEFAULT nextval(); not a role with
+-- the owner's privileges, nor a BYPASSRLS role no member of which inherits
+-- its privileges; a role whose privileges the owner has is reported
+DO $$ BEGIN CREATE ROLE covg18_grp NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT covg18_grp TO covg18_owner;
+GRANT covg18_owner TO covg18_maint;
+CREATE SCHEMA covg18_appsch AUTHORIZATION covg18_app;
+GRANT USAGE ON SCHEMA covg18_appsch TO covg18_owner, covg18_svc, covg18_maint, covg18_grp;
+GRANT CREATE ON SCHEMA covg18_appsch TO covg18_svc, covg18_maint, covg18_grp;
+SET ROLE covg18_app;
+CREATE SEQUENCE covg18_appsch.ord_seq;
+CREATE SEQUENCE covg18_appsch.ord2_seq;
+CREATE SEQUENCE covg18_appsch.ord3_seq;
+CREATE DOMAIN covg18_appsch.ord_id AS bigint DEFAULT nextval('covg18_appsch.ord3_seq');
+CREATE TABLE covg18_appsch.own_tab (id serial PRIMARY KEY);
+SET ROLE covg18_svc;
+CREATE SEQUENCE covg18_appsch.svc_seq;
+SET ROLE covg18_maint;
+CREATE SEQUENCE covg18_appsch.maint_seq;
+SET ROLE covg18_grp;
+CREATE SEQUENCE covg18_appsch.grp_seq;
+RESET ROLE;
+ALTER DOMAIN covg18_appsch.ord_id OWNER TO covg18_owner;
+GRANT USAGE ON SEQUENCE covg18_appsch.svc_seq, covg18_appsch.maint_seq, covg18_appsch.grp_seq TO covg18_app;
+SET ROLE covg18_owner;
+CREATE TABLE covg18.orders (id bigint PRIMARY KEY DEFAULT nextval('covg18_appsch.ord_seq'), tenant_id text NOT NULL, n int);
+CREATE TABLE covg18.orders2 (id bigint PRIMARY KEY DEFAULT nextval('covg18_appsch.ord2_seq'::text), tenant_id text NOT NULL);
+CREATE TABLE covg18.orders3 (id covg18_appsch.ord_id PRIMARY KEY, tenant_id text NOT NULL);
+CREATE TABLE covg18.orders4 (id bigint PRIMARY KEY DEFAULT nextval('covg18_appsch.svc_seq'), tenant_id text NOT NULL,
+                             m bigint DEFAULT nextval('covg18_appsch.maint_seq'), g bigint DEFAULT nextval('covg18_appsch.grp_seq'));
+CREATE TABLE covg18.orders5 (id bigint PRIMARY KEY DEFAULT nextval('covg18_appsch.own_tab_id_seq'), tenant_id text NOT NULL);
+CREATE INDEX ON covg18.orders (tenant_id);
+CREATE INDEX ON covg18.orders2 (tenant_id);
+CREATE INDEX ON covg18.orders3 (tenant_id);
+CREATE INDEX ON covg18.orders4 (tenant_id);
+CREATE INDEX ON covg18.orders5 (tenant_id);
+GRANT SELECT, INSERT ON covg18.orders, covg18.orders2, covg18.orders3 TO covg18_app;
+RESET ROLE;
+-- ord_seq, ord2_seq (in text), ord3_seq (the domain's), own_tab_id_seq
+-- (OWNED BY a column of covg18_app's table: no fix) and grp_seq (covg18_grp,
+-- whose privileges the owner has; an error: covg18_maint, an application
+-- role, is a member of it); not svc_seq nor maint_seq
+SELECT level, object, message FROM tenant_rls.lint()
+ WHERE code = 'dependency_owned_by_other_role' AND object ~ '^covg18_appsch\.' ORDER BY object, message;
+SELECT object, detail, fix FROM pg_temp.mine('dependency_owned_by_other_role')
+ WHERE object IN ('covg18_appsch.ord_seq', 'covg18_appsch.own_tab_id_seq');
+-- the leak: tenant a's session sets the sequence back, tenant b's INSERT fails
+SET ROLE covg18_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('a') IS NOT NULL AS a;
+INSERT INTO covg18.orders (n) VALUES (1), (2);
+SELECT setval('covg18_appsch.ord_seq', 1) AS set_back;
+COMMIT;
+BEGIN;
+SELECT tenant_rls.set_tenant('b') IS NOT NULL AS b;
+SAVEPOINT s;
+INSERT INTO covg18.orders (n) VALUES (3);
+ROLLBACK TO s;
+COMMIT;
+RESET ROLE;
+SELECT setval('covg18_appsch.ord_seq', 100) AS repaired;
+-- the fixes: covg18_app still inserts (USAGE), and no longer sets them back
+SELECT fix FROM tenant_rls.lint()
+ WHERE code = 'dependency_owned_by_other_role' AND object ~ '^covg18_appsch\.ord' ORDER BY object \gexec
+SET ROLE covg18_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('b') IS NOT NULL AS b;
+INSERT INTO covg18.orders (n) VALUES (3);
+INSERT INTO covg18.orders2 DEFAULT VALUES;
+INSERT INTO covg18.orders3 DEFAULT VALUES;
+SELECT count(*) AS inserted FROM covg18.orders, covg18.orders2, covg18.orders3;
+SAVEPOINT s;
+SELECT setval('covg18_appsch.ord_seq', 1) AS set_back;
+ROLLBACK TO s;
+SAVEPOINT s;
+ALTER SEQUENCE covg18_appsch.ord3_seq RESTART;
+ROLLBACK TO s;
+ROLLBACK;
+RESET ROLE;
+SELECT object FROM tenant_rls.lint()
+ WHERE code = 'dependency_owned_by_other_role' AND object ~ '^covg18_appsch\.' ORDER BY object;
+SELECT object FROM pg_temp.mine('tenant_sequence_privilege') WHERE object ~ 'covg18_appsch';
+REVOKE covg18_owner FROM covg18_maint;
+REVOKE covg18_grp FROM covg18_owner;
+-- (b) security_definer_reads_tenant_table over a table of tenant rows
+-- without a tenant column: its fix (SECURITY INVOKER) ends the finding, not
+-- the leak, when the callers may read the table themselves; the detail says
+-- so, and who may (section 3: nobody but the owner may read invoice_lines)
+SELECT object, detail ~ 'SECURITY INVOKER \(the fix\) makes its callers read the table with their own privileges' AS says_calls_fail
+  FROM pg_temp.mine('security_definer_reads_tenant_table') WHERE object = 'covg18.invoice_total(inv bigint)';
+SET ROLE covg18_owner;
+GRANT SELECT ON covg18.invoice_lines TO covg18_app;
+RESET ROLE;
+SELECT object, detail ~ 'alone ends this finding, not the leak: roles may read covg18.invoice_lines themselves \(covg18.invoice_lines by covg18_app\)' AS says_readers
+  FROM pg_temp.mine('security_definer_reads_tenant_table') WHERE object IN ('covg18.invoice_total(inv bigint)', 'covg18.line_count(inv bigint)');
+SELECT fix FROM pg_temp.mine('security_definer_reads_tenant_table') WHERE object = 'covg18.invoice_total(inv bigint)' \gexec
+-- the finding is gone; tenant b still reads tenant a's lines, now as itself,
+-- which table_without_tenant_column reports (an error naming covg18_app)
+SELECT count(*) AS invoice_total_left FROM pg_temp.mine('security_definer_reads_tenant_table') WHERE object = 'covg18.invoice_total(inv bigint)';
+SET ROLE covg18_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('b') IS NOT NULL AS b;
+SELECT covg18.invoice_total(1) AS lines_of_a;
+COMMIT;
+RESET ROLE;
+SELECT level, message FROM pg_temp.mine('table_without_tenant_column') WHERE object = 'covg18.invoice_lines';
+
 -- clean up
 SET client_min_messages = warning;
 RESET tenant_rls.managed_schemas;
@@ -372,6 +489,7 @@ SET ROLE covg18_owner;
 ALTER DEFAULT PRIVILEGES IN SCHEMA covg18 REVOKE ALL ON SEQUENCES FROM covg18_svc, covg18_jobs;
 RESET ROLE;
 DROP SCHEMA covg18 CASCADE;
-DROP OWNED BY covg18_app, covg18_auth, covg18_svc, covg18_jobs, covg18_maint, covg18_etl, covg18_report;
+DROP SCHEMA covg18_appsch CASCADE;
+DROP OWNED BY covg18_app, covg18_auth, covg18_svc, covg18_jobs, covg18_maint, covg18_etl, covg18_report, covg18_grp;
 DROP OWNED BY covg18_owner;
-DROP ROLE covg18_app, covg18_auth, covg18_svc, covg18_jobs, covg18_maint, covg18_etl, covg18_report, covg18_owner;
+DROP ROLE covg18_app, covg18_auth, covg18_svc, covg18_jobs, covg18_maint, covg18_etl, covg18_report, covg18_grp, covg18_owner;

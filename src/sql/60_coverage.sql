@@ -2172,6 +2172,51 @@ uofnup AS MATERIALIZED (
       FROM tgedges g,
            (SELECT array_agg(f.fid) AS fids, array_agg(f.fid::text) AS vals FROM uofn f) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
+-- the sequences that column defaults of tenant tables name in text,
+-- nextval('s'::text) (PostgreSQL records no dependency and resolves the
+-- name at each INSERT): the name resolved as the INSERT would, in the schema
+-- given, and for an unqualified name (the inserting session's search_path
+-- decides) every sequence of that name; by the name index.  Deparsed once
+-- for tenant_sequence_privilege and dependency_owned_by_other_role (review
+-- rev50h: 0.1 ms a default)
+nvtext AS MATERIALIZED (
+    SELECT t.relid, t.qname, t.owner, ad.oid AS adoid, q.seq
+      FROM ten t
+      JOIN pg_attrdef ad ON ad.adrelid = t.relid
+     CROSS JOIN LATERAL tenant_rls._nextval_names(pg_get_expr(ad.adbin, ad.adrelid)) nm
+     CROSS JOIN LATERAL (SELECT c.oid AS seq FROM pg_class c
+                          WHERE c.relname = nm.rel_name AND c.relkind = 'S' AND c.relpersistence <> 't'
+                            AND (nm.schema_name IS NULL
+                                 OR c.relnamespace = (SELECT n.oid FROM pg_namespace n
+                                                       WHERE n.nspname = nm.schema_name))) q
+     WHERE strpos(ad.adbin::text, ':funcid 1574 ') > 0 AND strpos(ad.adbin::text, ':funcid 1079 ') > 0),
+-- (review rev50h) the sequences a tenant table's INSERTs take their ids
+-- from, owned by a role other than the table's owner: a column default's
+-- nextval() (by dependency; in text, nextval('s'::text), by name as
+-- tenant_sequence_privilege reads it), the DEFAULT nextval() of the domain
+-- of a column without a default of its own.  (A sequence OWNED BY a column,
+-- serial or identity, has its table's owner.)  Their owner may setval() or
+-- RESTART them without any grant.
+useq AS MATERIALIZED (
+    SELECT x.relid, x.qname, x.owner, x.classid, x.objid, x.objsubid, x.seq, x.via
+      FROM (SELECT t.relid, t.qname, t.owner, 'pg_attrdef'::regclass::oid AS classid, ad.oid AS objid,
+                   0 AS objsubid, d.refobjid AS seq, NULL::text AS via
+              FROM pg_depend d
+              JOIN pg_attrdef ad ON ad.oid = d.objid
+              JOIN ten t ON t.relid = ad.adrelid
+             WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'n'
+            UNION
+            SELECT n.relid, n.qname, n.owner, 'pg_attrdef'::regclass, n.adoid, 0, n.seq, NULL FROM nvtext n
+            UNION ALL
+            SELECT t.relid, t.qname, t.owner, 'pg_class'::regclass, t.relid, a.attnum, d.refobjid,
+                   format('domain %s', format_type(y.oid, NULL))
+              FROM ten t
+              JOIN pg_attribute a ON a.attrelid = t.relid AND a.attnum > 0 AND NOT a.attisdropped
+                                 AND NOT a.atthasdef
+              JOIN pg_type y ON y.oid = a.atttypid AND y.typtype = 'd' AND y.typdefaultbin IS NOT NULL
+              JOIN pg_depend d ON d.classid = 'pg_type'::regclass AND d.objid = y.oid
+                              AND d.refclassid = 'pg_class'::regclass) x
+     WHERE (SELECT c.relkind = 'S' AND c.relowner <> x.owner FROM pg_class c WHERE c.oid = x.seq)),
 -- the uses: which table uses which object, through what
 uuse AS MATERIALIZED (
     SELECT u.relid, u.qname, u.owner, u.classid, u.objid, u.objsubid,
@@ -2182,7 +2227,10 @@ uuse AS MATERIALIZED (
            nullif(concat_ws(', ', e.via,
                             CASE WHEN w.other <> e.fid THEN format('function %s', e.fid::regprocedure) END),
                   '')
-      FROM tentry e JOIN uofnup w ON w.fid = e.fid),
+      FROM tentry e JOIN uofnup w ON w.fid = e.fid
+    UNION ALL
+    SELECT s.relid, s.qname, s.owner, s.classid, s.objid, s.objsubid, 'pg_class'::regclass, s.seq, s.via
+      FROM useq s),
 -- the objects used, once each (one domain or function often serves many
 -- tables), whose owner is not a superuser, leaving out the members of
 -- extensions (their owner's: extension_owner_not_superuser); with what the
@@ -2198,14 +2246,23 @@ uobj AS MATERIALIZED (
                         WHEN 'pg_type'::regclass THEN (SELECT y.typowner FROM pg_type y WHERE y.oid = d.ooid)
                         WHEN 'pg_operator'::regclass THEN (SELECT o.oprowner FROM pg_operator o WHERE o.oid = d.ooid)
                         WHEN 'pg_opclass'::regclass THEN (SELECT o.opcowner FROM pg_opclass o WHERE o.oid = d.ooid)
+                        WHEN 'pg_class'::regclass THEN (SELECT c.relowner FROM pg_class c WHERE c.oid = d.ooid)
                         ELSE (SELECT o.opfowner FROM pg_opfamily o WHERE o.oid = d.ooid) END AS oowner
               FROM (SELECT DISTINCT u.ocls, u.ooid FROM uuse u) d
             OFFSET 0) y
       JOIN pg_roles r ON r.oid = y.oowner AND NOT r.rolsuper
+                     -- (review rev50h) a sequence: not a BYPASSRLS owner
+                     -- whose privileges no role without BYPASSRLS inherits,
+                     -- as for tenant_sequence_privilege's grantees
+                     AND NOT (y.ocls = 'pg_class'::regclass AND r.rolbypassrls
+                              AND r.oid NOT IN (SELECT n.r FROM nbinherit n))
      CROSS JOIN LATERAL (
            SELECT CASE y.ocls WHEN 'pg_proc'::regclass THEN y.ooid::regprocedure::text
                               WHEN 'pg_type'::regclass THEN format_type(y.ooid, NULL)
                               WHEN 'pg_operator'::regclass THEN y.ooid::regoperator::text
+                              WHEN 'pg_class'::regclass
+                              THEN (SELECT format('%I.%I', n.nspname, c.relname)
+                                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = y.ooid)
                               WHEN 'pg_opclass'::regclass
                               THEN (SELECT format('%I.%I USING %I', n.nspname, c.opcname, am.amname)
                                       FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace
@@ -2217,7 +2274,15 @@ uobj AS MATERIALIZED (
                               WHEN 'pg_type'::regclass
                               THEN CASE WHEN (SELECT t.typtype FROM pg_type t WHERE t.oid = y.ooid) = 'd' THEN 'domain' ELSE 'type' END
                               WHEN 'pg_operator'::regclass THEN 'operator'
+                              WHEN 'pg_class'::regclass THEN 'sequence'
                               WHEN 'pg_opclass'::regclass THEN 'operator class' ELSE 'operator family' END AS kind,
+                  -- (review rev50h) a sequence OWNED BY a column of a table
+                  -- (of that role): ALTER SEQUENCE ... OWNER TO refuses it
+                  (SELECT format('%s.%I', d.refobjid::regclass, a.attname)
+                     FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+                    WHERE y.ocls = 'pg_class'::regclass AND d.classid = 'pg_class'::regclass AND d.objid = y.ooid
+                      AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+                    LIMIT 1) AS ownedby,
                   coalesce((SELECT f.prosecdef FROM pg_proc f WHERE y.ocls = 'pg_proc'::regclass AND f.oid = y.ooid), false) AS secdef,
                   -- (a table's row type: its table's owner owns it)
                   coalesce((SELECT (SELECT c.relkind <> 'c' FROM pg_class c WHERE c.oid = t.typrelid)
@@ -2230,10 +2295,16 @@ uown AS MATERIALIZED (
     SELECT x.*,
            -- (tables of several owners use it: no one owner to give it to)
            count(*) FILTER (WHERE x.owner <> x.first_owner) OVER (PARTITION BY x.ocls, x.ooid) > 0 AS owners
-      FROM (SELECT u.*, o.rolname, o.level, o.name, o.kind, o.secdef, o.rowtype,
+      FROM (SELECT u.*, o.rolname, o.level, o.name, o.kind, o.secdef, o.rowtype, o.ownedby,
                    first_value(u.owner) OVER (PARTITION BY u.ocls, u.ooid) AS first_owner
               FROM uuse u JOIN uobj o ON o.ocls = u.ocls AND o.ooid = u.ooid
-             WHERE o.oowner <> u.owner) x),
+             WHERE o.oowner <> u.owner
+               -- (review rev50h) a sequence: not a role with the privileges
+               -- of the table's owner (it may alter, truncate or drop the
+               -- table anyway, as for tenant_sequence_privilege); a role
+               -- whose privileges the owner has is reported: its other
+               -- members may setval() too
+               AND NOT (u.ocls = 'pg_class'::regclass AND pg_has_role(o.oowner, u.owner, 'MEMBER'))) x),
 -- the settings that turn a safeguard of tenant_rls off, how bad that is,
 -- the values that do (lower case, unquoted), and what it does (after "In
 -- those sessions" / "In every session")
@@ -3043,12 +3114,24 @@ SELECT 'trigger_notifies', 'warning', x.object, x.kind,
          CROSS JOIN LATERAL tenant_rls._table_part(y.classid, y.objid, y.objsubid, y.qname) p
        ) x
 UNION ALL
--- functions, types, operators and operator classes that tenant tables use
+-- functions, types, operators, operator classes and (review rev50h) the
+-- sequences of their INSERTs that tenant tables use
 -- (or call through their functions), owned by a role other than the table's
 -- owner and not a superuser
 SELECT 'dependency_owned_by_other_role', x.level, x.name, x.kind,
        format('%s on tenant table %s uses %s %s%s, which role %I owns.',
               p.what, x.qname, x.kind, x.name, CASE WHEN x.via IS NOT NULL THEN format(' (through %s)', x.via) ELSE '' END, x.rolname),
+       CASE WHEN x.kind = 'sequence'
+            -- (review rev50h) a sequence's owner needs no grant to set it
+            THEN format('Role %I may setval() it or ALTER SEQUENCE ... RESTART it at any time, without any grant, and every tenant''s INSERTs take their ids from it: set back, the INSERTs of every other tenant fail with unique violations until someone repairs it, and setval() followed by an INSERT tells whether another tenant''s row has a given key (as UPDATE granted on it does: tenant_sequence_privilege). %s',
+                        x.rolname,
+                        CASE WHEN x.owners
+                             THEN 'Tables of several owners use it: give each owner a sequence of its own, or give it to one role that owns them all.'
+                             WHEN x.ownedby IS NOT NULL
+                             THEN format('It belongs to column %s (OWNED BY), whose table''s owner it must keep: give the tenant table a sequence of its owner''s own (CREATE SEQUENCE, then ALTER TABLE ... ALTER COLUMN ... SET DEFAULT nextval(...) from its current value).', x.ownedby)
+                             ELSE format('Give it to the table''s owner (the fix; run by a superuser): the fix then grants USAGE on it to %I, whose INSERTs call nextval() with its own privileges, which owning the sequence gave until now (USAGE draws ids and cannot set them back; revoke it if neither that role nor its members insert). A schema that role owns still lets it drop the sequence (and the default with it), or, for a default that names it in text, put another of that name in its place: move it to a schema of the owner''s (ALTER SEQUENCE ... SET SCHEMA; a default in text must then name the new schema).',
+                                         x.rolname) END)
+            ELSE
        format('Role %I may change it at any time (CREATE OR REPLACE FUNCTION, ALTER DOMAIN ... ADD CONSTRAINT, ALTER TYPE ... RENAME VALUE), and the table runs it on every tenant''s rows, before or without the tenant filter: a notice, an error or a failing check shows that role other tenants'' values, and a changed type or function changes what they read and write. Read its definition first: it is that role''s code. %s',
               x.rolname,
               CASE WHEN x.secdef
@@ -3057,8 +3140,10 @@ SELECT 'dependency_owned_by_other_role', x.level, x.name, x.kind,
                    THEN 'Tables of several owners use it: give each owner a copy of its own, or give it to one role that owns them all.'
                    WHEN x.rowtype
                    THEN 'It is the row type of a table of that role: use a type of the owner''s own.'
-                   ELSE 'Then give it to the table''s owner (the fix; run by a superuser), or replace it with one the owner writes, in a schema that role does not own.' END),
-       CASE WHEN NOT x.secdef AND NOT x.owners AND NOT x.rowtype
+                   ELSE 'Then give it to the table''s owner (the fix; run by a superuser), or replace it with one the owner writes, in a schema that role does not own.' END) END,
+       CASE WHEN x.kind = 'sequence' AND NOT x.owners AND x.ownedby IS NULL
+            THEN format('ALTER SEQUENCE %s OWNER TO %I; GRANT USAGE ON SEQUENCE %s TO %I;', x.name, w.rolname, x.name, x.rolname)
+            WHEN x.kind <> 'sequence' AND NOT x.secdef AND NOT x.owners AND NOT x.rowtype
             THEN format('ALTER %s %s OWNER TO %I;', upper(x.kind), x.name, w.rolname) END,
        x.relid
   FROM uown x
@@ -3198,7 +3283,14 @@ SELECT 'security_definer_reads_tenant_table',
                            x.nttables,
                            CASE WHEN ex.callers IS NOT NULL
                                 THEN format('whoever may call it (%s) reads every tenant''s rows there through it, without any privilege on the table.', ex.callers)
-                                ELSE 'no role but its owner (and superusers) may call it now; a grant of EXECUTE would open every tenant''s rows there.' END) END,
+                                ELSE 'no role but its owner (and superusers) may call it now; a grant of EXECUTE would open every tenant''s rows there.' END)
+                    -- (review rev50h) what SECURITY INVOKER does there: the
+                    -- callers read the table with their own privileges,
+                    -- which no row-level security limits either
+                    || CASE WHEN ntr.who IS NOT NULL
+                            THEN format(' SECURITY INVOKER (the fix) alone ends this finding, not the leak: roles may read %s themselves (%s), and read every tenant''s rows there without the function (table_without_tenant_column, an error). Protect the table first (its fix), then make the function SECURITY INVOKER.',
+                                        x.nttables, ntr.who)
+                            ELSE ' SECURITY INVOKER (the fix) makes its callers read the table with their own privileges: no role but its owner (and superusers) may read it now, so their calls fail (permission denied for table) until it is protected and SELECT granted; protect it first (table_without_tenant_column''s fix) if they must keep working. A grant of SELECT on it while it is unprotected opens every tenant''s rows to the grantees (table_without_tenant_column, an error).' END END,
        format('ALTER ROUTINE %s SECURITY INVOKER;', s.ident), NULL::oid
   FROM sdf s
   LEFT JOIN (SELECT sdhit.oid,
@@ -3208,7 +3300,8 @@ SELECT 'security_definer_reads_tenant_table',
                         AS unprotected_tables,
                     -- (review rev50a) the tables of tenant rows without a
                     -- tenant column it reads
-                    array_to_string((array_agg(DISTINCT sdhit.qname) FILTER (WHERE sdhit.nt))[1:10], ', ') AS nttables
+                    array_to_string((array_agg(DISTINCT sdhit.qname) FILTER (WHERE sdhit.nt))[1:10], ', ') AS nttables,
+                    array_agg(DISTINCT sdhit.qname) FILTER (WHERE sdhit.nt) AS ntnames
                FROM sdhit GROUP BY sdhit.oid) x ON x.oid = s.oid
   JOIN pg_roles r ON r.oid = s.proowner
   -- who other than its owner (not a superuser) may call it, for these few
@@ -3221,6 +3314,12 @@ SELECT 'security_definer_reads_tenant_table',
                                         WHERE e.privilege_type = 'EXECUTE' AND e.grantee <> p.proowner
                                           AND NOT coalesce(gr.rolsuper, false)) END AS callers
                        FROM pg_proc p WHERE p.oid = s.oid AND x.nttables IS NOT NULL) ex ON true
+  -- (review rev50h) who may read those tables themselves (the readers of
+  -- table_without_tenant_column), for these few functions only
+  LEFT JOIN LATERAL (SELECT string_agg(format('%s by %s', rd.relid::regclass, rd.who), '; ' ORDER BY rd.relid) AS who
+                       FROM readers rd
+                      WHERE x.ntnames IS NOT NULL
+                        AND rd.relid IN (SELECT to_regclass(q.q) FROM unnest(x.ntnames) q(q))) ntr ON true
   -- an owner with the admin role's privileges: as strong as BYPASSRLS for
   -- tenant tables (inside the function current_user is the owner)
   LEFT JOIN LATERAL (SELECT min(quote_ident(a.rolname)) AS name FROM admins a
@@ -3901,21 +4000,10 @@ SELECT 'tenant_sequence_privilege', 'warning',
                    AND d.refobjid IN (SELECT q.seq FROM seqpriv q)
                 UNION ALL
                 -- (review rev50a) a default that names the sequence in text,
-                -- nextval('s'::text): no dependency; the name resolved as
-                -- the INSERT would, in the schema given, and for an
-                -- unqualified name (the inserting session's search_path
-                -- decides) every sequence of that name; by the name index
-                SELECT q.seq, t.qname, t.relid, t.owner, true
-                  FROM ten t
-                  JOIN pg_attrdef ad ON ad.adrelid = t.relid
-                 CROSS JOIN LATERAL tenant_rls._nextval_names(pg_get_expr(ad.adbin, ad.adrelid)) nm
-                 CROSS JOIN LATERAL (SELECT c.oid AS seq FROM pg_class c
-                                      WHERE c.relname = nm.rel_name AND c.relkind = 'S' AND c.relpersistence <> 't'
-                                        AND (nm.schema_name IS NULL
-                                             OR c.relnamespace = (SELECT n.oid FROM pg_namespace n
-                                                                   WHERE n.nspname = nm.schema_name))) q
-                 WHERE strpos(ad.adbin::text, ':funcid 1574 ') > 0 AND strpos(ad.adbin::text, ':funcid 1079 ') > 0
-                   AND q.seq IN (SELECT q.seq FROM seqpriv q)
+                -- nextval('s'::text): no dependency (nvtext)
+                SELECT n.seq, n.qname, n.relid, n.owner, true
+                  FROM nvtext n
+                 WHERE n.seq IN (SELECT q.seq FROM seqpriv q)
                 UNION ALL
                 -- (review rev50e) the DEFAULT nextval() of the domain of a
                 -- column that has no default of its own (an INSERT uses it)
