@@ -195,15 +195,30 @@ is($standby->safe_psql('postgres', q{SELECT string_agg(table_name || ':' || stat
 	like($e, qr/cannot run audit_maintain\(\) on a standby/, 'standby: audit_maintain() refused up front (it failed deep inside)');
 }
 
-# ---- 4. audit_delivery_wait() on the standby while the primary holds a change
-is($standby->safe_psql('postgres', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}), 'deferred (by the primary)',
-	'standby: audit_delivery_status() says the primary defers (it said immediate)');
+# a session of the primary that holds deferred delivery back (it locks the
+# state row the worker updates), and its end
+sub hold_delivery
 {
 	my ($hin, $hout, $herr) = ('', '', '');
 	my $hold = IPC::Run::start([ 'psql', '-XAtq', '-h', $primary->host, '-p', $primary->port, '-d', 'postgres', '-f', '-' ],
 		'<', \$hin, '>', \$hout, '2>', \$herr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	$hin .= "BEGIN;\nSELECT 'locked' FROM tenant_rls.audit_delivery_state FOR UPDATE;\n";
 	$hold->pump until $hout =~ /locked/;
+	return ($hold, \$hin);
+}
+
+sub release_delivery
+{
+	my ($hold, $hin) = @_;
+	$$hin .= "ROLLBACK;\n\\q\n";
+	$hold->finish;
+}
+
+# ---- 4. audit_delivery_wait() on the standby while the primary holds a change
+is($standby->safe_psql('postgres', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}), 'deferred (by the primary)',
+	'standby: audit_delivery_status() says the primary defers (it said immediate)');
+{
+	my ($hold, $hin) = hold_delivery();
 	$primary->safe_psql('postgres', q{BEGIN; SELECT tenant_rls.set_tenant('a') \g /dev/null
 UPDATE public.orders SET v = 'held' WHERE id = 4; COMMIT;});
 	catchup();
@@ -214,8 +229,7 @@ UPDATE public.orders SET v = 'held' WHERE id = 4; COMMIT;});
 		'standby: audit_delivery_wait() refused while the primary defers') or diag("ret=$ret out=$o err=$e");
 	is($standby->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log WHERE row_pk->>'id' = '4' AND new_row->>'v' = 'held'}),
 		'0', 'standby: (the change is indeed not in the log yet)');
-	$hin .= "ROLLBACK;\n\\q\n";
-	$hold->finish;
+	release_delivery($hold, $hin);
 	is($primary->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait()}), 't', 'primary: delivered');
 	catchup();
 	is($standby->safe_psql('postgres', q{SELECT count(*) FROM tenant_rls.audit_log WHERE row_pk->>'id' = '4' AND new_row->>'v' = 'held'}),
@@ -229,11 +243,7 @@ UPDATE public.orders SET v = 'held' WHERE id = 4; COMMIT;});
 # standby warned that they were gone); nothing said so before the failover.
 {
 	my $wal_missing = q{SELECT string_agg(level || ':' || object, ',') FROM tenant_rls.lint() WHERE code = 'audit_delivery_wal_missing'};
-	my ($hin, $hout, $herr) = ('', '', '');
-	my $hold = IPC::Run::start([ 'psql', '-XAtq', '-h', $primary->host, '-p', $primary->port, '-d', 'postgres', '-f', '-' ],
-		'<', \$hin, '>', \$hout, '2>', \$herr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	$hin .= "BEGIN;\nSELECT 'locked' FROM tenant_rls.audit_delivery_state FOR UPDATE;\n";
-	$hold->pump until $hout =~ /locked/;
+	my ($hold, $hin) = hold_delivery();
 	$primary->safe_psql('postgres', q{BEGIN; SELECT tenant_rls.set_tenant('a') \g /dev/null
 UPDATE public.orders SET v = 'held again' WHERE id = 4; COMMIT;});
 	catchup();
@@ -245,8 +255,7 @@ UPDATE public.orders SET v = 'held again' WHERE id = 4; COMMIT;});
 	$standby->safe_psql('postgres', 'CHECKPOINT');
 	is($standby->safe_psql('postgres', $wal_missing), 'error:pg_wal',
 		'standby: lint() reports audit_delivery_wal_missing once its restartpoint removed that WAL');
-	$hin .= "ROLLBACK;\n\\q\n";
-	$hold->finish;
+	release_delivery($hold, $hin);
 	is($primary->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait()}), 't', 'primary: delivered');
 	$primary->safe_psql('postgres', 'CHECKPOINT; SELECT pg_switch_wal();');
 	$primary->poll_query_until('postgres', q{SELECT restart_lsn >= pg_current_wal_lsn() - 16 * 1024 * 1024 FROM tenant_rls.audit_delivery_state})
