@@ -66,7 +66,7 @@ RESET ROLE;
 
 -- every change was recorded, per tenant, and the chains verify
 SELECT tenant, seq, operation, new_row ->> 'item' AS item, new_row ->> 'qty' AS new_qty, db_user
-  FROM tenant_rls.audit_log WHERE table_name = 'orders' ORDER BY tenant, seq, entry;
+  FROM tenant_rls.audit_log WHERE schema_name = 'int_shop' AND table_name = 'orders' ORDER BY tenant, seq, entry;
 SELECT tenant, ok, entries, first_bad_seq FROM tenant_rls.audit_verify() WHERE tenant IN ('int-acme', 'int-globex');
 
 -- the coverage report: the protected table has no error-level finding
@@ -111,7 +111,7 @@ INSERT INTO int_shop.orders (tenant_id, item) VALUES ('acme', 'secret item');
 COMMIT;
 RESET ROLE;
 SELECT operation, new_row ? 'item' AS item_recorded FROM tenant_rls.audit_log
- WHERE table_name = 'orders' ORDER BY logged_at DESC, seq DESC, entry DESC LIMIT 1;
+ WHERE schema_name = 'int_shop' AND table_name = 'orders' ORDER BY logged_at DESC, seq DESC, entry DESC LIMIT 1;
 DROP TABLE int_shop.orders, int_shop.invoices;
 SELECT count(*) FROM tenant_rls.protected_table WHERE schema_name = 'int_shop';
 DROP SCHEMA int_shop;

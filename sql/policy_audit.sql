@@ -67,13 +67,13 @@ COMMIT;
 BEGIN;
 SELECT tenant_rls.set_tenant('pau-t1') IS NOT NULL AS set;
 SELECT tenant, seq, entry, operation, row_pk, context_tenant
-  FROM tenant_rls.audit_log WHERE table_name = 'docs' ORDER BY seq, entry;
+  FROM tenant_rls.audit_log WHERE schema_name = 'pau' AND table_name = 'docs' ORDER BY seq, entry;
 COMMIT;
 -- the grantee's session reads its own chain only
 BEGIN;
 SELECT tenant_rls.set_tenant('pau-t2') IS NOT NULL AS set;
 SELECT tenant, seq, entry, operation, row_pk, context_tenant
-  FROM tenant_rls.audit_log WHERE table_name = 'docs' ORDER BY seq, entry;
+  FROM tenant_rls.audit_log WHERE schema_name = 'pau' AND table_name = 'docs' ORDER BY seq, entry;
 COMMIT;
 -- two tenant contexts in one transaction: one batch each, in order
 BEGIN;
