@@ -75,6 +75,20 @@ reset_partition_cache(void)
 
 static void forget_index_info(Oid relid);
 
+/*
+ * The oids above are looked up again by the next audit_lookup_oids() after
+ * an invalidation of one of them (or of all relations), but they are not
+ * cleared here: callers read them across catalog look-ups, which process
+ * invalidations, and a reset of the caches (sinval queue overflow,
+ * debug_discard_caches) in the middle of audit_lookup_oids() left audit_nsp
+ * InvalidOid between two of its own look-ups: "table
+ * tenant_rls.audit_batch_default of the audit log is missing" on an audited
+ * INSERT, or a lock taken on oid 0 instead of the log (audit_maintain,
+ * audit_purge).
+ */
+static uint64 audit_oids_generation = 0;
+static bool audit_oids_valid = false;
+
 void
 audit_log_relcache_callback(Datum arg, Oid relid)
 {
@@ -82,18 +96,16 @@ audit_log_relcache_callback(Datum arg, Oid relid)
 	if (relid == InvalidOid || relid == audit_log_oid || relid == audit_default_oid ||
 		relid == audit_chain_oid || relid == part_oid)
 	{
-		audit_nsp = InvalidOid;
-		audit_log_oid = InvalidOid;
-		audit_default_oid = InvalidOid;
-		audit_chain_oid = InvalidOid;
+		audit_oids_valid = false;
+		audit_oids_generation++;
 		reset_partition_cache();
 	}
 }
 
 static Oid
-audit_relid(const char *name)
+audit_relid(const char *name, Oid nsp)
 {
-	Oid			relid = get_relname_relid(name, audit_nsp);
+	Oid			relid = get_relname_relid(name, nsp);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -106,17 +118,30 @@ audit_relid(const char *name)
 void
 audit_lookup_oids(void)
 {
-	if (OidIsValid(audit_chain_oid))
+	uint64		generation = audit_oids_generation;
+	Oid			nsp,
+				log,
+				deflt,
+				chain;
+
+	if (audit_oids_valid)
 		return;
-	audit_nsp = get_namespace_oid(TENANT_RLS_SCHEMA, true);
-	if (!OidIsValid(audit_nsp))
+	/* into locals first: each look-up may process invalidations */
+	nsp = get_namespace_oid(TENANT_RLS_SCHEMA, true);
+	if (!OidIsValid(nsp))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_SCHEMA),
 				 errmsg("the tenant_rls extension is not installed in this database"),
 				 errhint("Run CREATE EXTENSION tenant_rls, or drop the audit triggers that call it.")));
-	audit_log_oid = audit_relid("audit_batch");
-	audit_default_oid = audit_relid("audit_batch_default");
-	audit_chain_oid = audit_relid("audit_chain");
+	log = audit_relid("audit_batch", nsp);
+	deflt = audit_relid("audit_batch_default", nsp);
+	chain = audit_relid("audit_chain", nsp);
+	audit_nsp = nsp;
+	audit_log_oid = log;
+	audit_default_oid = deflt;
+	audit_chain_oid = chain;
+	/* an invalidation during the look-ups: used now, looked up again next time */
+	audit_oids_valid = (generation == audit_oids_generation);
 }
 
 

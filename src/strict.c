@@ -564,14 +564,18 @@ strict_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 * ends it -- a client behind a transaction pooler then kept its server
 	 * connection, and a COMMIT, as the hint said, rolled back; review rev49d.)
 	 */
-	if (IsA(parsetree, TransactionStmt) && tenant_strict_in_force() && !tenant_strict_privileged())
-	{
-		TransactionStmt *stmt = (TransactionStmt *) parsetree;
-
-		if (stmt->kind == TRANS_STMT_COMMIT_PREPARED ||
-			stmt->kind == TRANS_STMT_ROLLBACK_PREPARED)
-			two_phase_refused(false);
-	}
+	/*
+	 * (The kind first: COMMIT, ROLLBACK and PREPARE TRANSACTION of a failed
+	 * block come here in the aborted transaction, where no catalog may be
+	 * read -- tenant_strict_privileged() read pg_authid there when a role
+	 * change had invalidated superuser()'s cache: an assertion failure in an
+	 * assert-enabled server.  COMMIT/ROLLBACK PREPARED never run in a block.)
+	 */
+	if (IsA(parsetree, TransactionStmt) &&
+		(((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED ||
+		 ((TransactionStmt *) parsetree)->kind == TRANS_STMT_ROLLBACK_PREPARED) &&
+		tenant_strict_in_force() && !tenant_strict_privileged())
+		two_phase_refused(false);
 
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,

@@ -558,6 +558,21 @@ is($node->safe_psql('postgres', q{SELECT string_agg(gid, ',' ORDER BY gid) FROM 
 is($node->safe_psql('postgres', q{ROLLBACK PREPARED 'prepared-by-app'; SELECT count(*) FROM pg_prepared_xacts}),
 	'0', 'a superuser ends it');
 
+# COMMIT, ROLLBACK and ROLLBACK TO of a failed block come to strict mode's
+# utility hook in the aborted transaction, where no catalog may be read:
+# after a change of the role's own pg_authid row (which empties
+# superuser()'s cache), the hook read pg_authid there, an assertion failure
+# that restarted an assert-enabled server (review rev50b; a release build
+# showed nothing, so this fails only under --enable-cassert)
+($ret, $out, $err) = as_app(q{BEGIN; ALTER ROLE app PASSWORD 'x'; SELECT 1/0; COMMIT;
+BEGIN; SAVEPOINT s; ALTER ROLE app PASSWORD 'y'; SELECT 1/0; ROLLBACK TO s; ROLLBACK;
+BEGIN; ALTER ROLE app PASSWORD 'z'; SELECT 1/0; ROLLBACK;
+SELECT 'still here'}, on_error_stop => 0);
+like($out, qr/^still here$/m, 'COMMIT, ROLLBACK TO and ROLLBACK of failed blocks after the role changed its own row: the session goes on')
+	or diag("ret=$ret out=$out err=$err");
+is($node->safe_psql('postgres', q{ALTER ROLE app PASSWORD NULL; SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'}),
+	'1', '... and the server did not restart (the check session is the only one)');
+
 # --- the keys never reach the log (log_statement = all, debug1, reloads)
 my $log = slurp_file($node->logfile);
 like($log, qr{statement: SELECT count\(\*\) AS hidden_from_the_log FROM public\.docs /\* tenant_rls\.signing_key \*/},
