@@ -3146,8 +3146,7 @@ check_detach_references(Oid parent, Oid partition)
 			hidden = partition;
 		else
 			continue;
-		fkname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(con->conrelid)),
-											get_rel_name(con->conrelid));
+		fkname = tenant_rel_qualname(con->conrelid);
 		/* the name the user gave: that of the clone's root */
 		conname = pstrdup(NameStr(con->conname));
 		for (parentcon = con->conparentid; OidIsValid(parentcon);)
@@ -3163,12 +3162,9 @@ check_detach_references(Oid parent, Oid partition)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("cannot detach partition %s of %s: row-level security applies to %s for role \"%s\"",
-						quote_qualified_identifier(get_namespace_name(get_rel_namespace(partition)),
-												   get_rel_name(partition)),
-						quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
-												   get_rel_name(parent)),
-						quote_qualified_identifier(get_namespace_name(get_rel_namespace(hidden)),
-												   get_rel_name(hidden)),
+						tenant_rel_qualname(partition),
+						tenant_rel_qualname(parent),
+						tenant_rel_qualname(hidden),
 						GetUserNameFromId(GetUserId(), false)),
 				 errdetail("Foreign key \"%s\" of table %s references the partition. PostgreSQL checks that no row references it with a query that row-level security filters for the role: rows hidden from it would be left with keys no longer present (a member of tenant_rls.admin_role, whose policies show every row, is refused too: the extension cannot tell from here that they do).",
 						   conname, fkname),
