@@ -120,6 +120,10 @@ typedef struct AuditRel
 	NameData	own_nsp;		/* names of the relation itself (TRUNCATE) */
 	NameData	own_name;
 	bool		registered;		/* target_oid is in tenant_rls.audit_config */
+	int			nancestors;
+	Oid		   *ancestors;		/* inheritance parents, at every level, whose
+								 * audit lists restrict this table's: an
+								 * invalidation of one rebuilds it */
 	uint64		layout_id;
 	StringInfoData layout;		/* the payload header: audited and key columns */
 	bool		layout_built;	/* layout and layout_id are of a finished build */
@@ -130,6 +134,9 @@ typedef struct AuditRel
 } AuditRel;
 
 static HTAB *audit_rels = NULL;
+
+/* some entry of audit_rels has inheritance ancestors (never reset) */
+static bool audit_rels_inherit = false;
 
 static void
 invalidate_audit_rel(AuditRel *ar)
@@ -151,6 +158,26 @@ audit_relcache_callback(Datum arg, Oid relid)
 		ar = hash_search(audit_rels, &relid, HASH_FIND, NULL);
 		if (ar != NULL)
 			invalidate_audit_rel(ar);
+		if (!audit_rels_inherit)
+			return;
+
+		/*
+		 * an inheritance ancestor of cached tables: its enable_audit() or
+		 * disable_audit() (which re-create or drop its triggers), a rename of
+		 * its columns, change what they record
+		 */
+		hash_seq_init(&status, audit_rels);
+		while ((ar = hash_seq_search(&status)) != NULL)
+		{
+			for (int i = 0; i < ar->nancestors; i++)
+			{
+				if (ar->ancestors[i] == relid)
+				{
+					invalidate_audit_rel(ar);
+					break;
+				}
+			}
+		}
 		return;
 	}
 	hash_seq_init(&status, audit_rels);
@@ -225,6 +252,19 @@ name_in_array(const char *name, Datum *elems, bool *enulls, int n)
 	return false;
 }
 
+static bool
+name_in_list(const char *name, List *names)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Read the configuration of relid or of the nearest ancestor that has one.
  * Runs as the bootstrap superuser: the trigger fires for roles that cannot
@@ -240,6 +280,9 @@ typedef struct AuditConfig
 	bool		unregistered_policies;	/* no registry row, but tenant_rls's
 										 * policies: renamed, registry stale */
 	bool		registered;		/* a row of tenant_rls.audit_config was found */
+	List	   *unaudited;		/* (char *) names of columns an audited
+								 * inheritance ancestor does not record */
+	List	   *ancestors;		/* (Oid) the inheritance ancestors */
 } AuditConfig;
 
 static void
@@ -279,6 +322,8 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 	cfg->tenant_column = NULL;
 	cfg->tenant_registered = false;
 	cfg->unregistered_policies = false;
+	cfg->unaudited = NIL;
+	cfg->ancestors = NIL;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
@@ -342,6 +387,59 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 	}
 	if (!found && list_length(candidates) > 1)
 		cfg->target_oid = llast_oid(candidates);	/* the partition root */
+
+	/*
+	 * An inheritance child audited on its own (it has triggers of its own,
+	 * not clones): a column that an audited inheritance parent, at any
+	 * level, does not record (in its exclude, or not in its columns) is not
+	 * recorded for the child either, whatever the child's own lists say.  A
+	 * MERGE, UPDATE or DELETE of the parent reaches the child's rows, and
+	 * enable_audit(parent, exclude => ...) run after the child was audited
+	 * left the child's lists as they were: the secret excluded from the
+	 * parent was recorded for every row of the child (review rev51b).
+	 * (Partitions take the lists of the partition root above; a partition
+	 * has no inheritance parent but its partitioned table.)
+	 */
+	if (found && !rel->rd_rel->relispartition && has_superclass(RelationGetRelid(rel)))
+	{
+		Oid			argtypes[1] = {OIDOID};
+		Datum		args[1] = {ObjectIdGetDatum(RelationGetRelid(rel))};
+		MemoryContext old;
+
+		if (SPI_execute_with_args("WITH RECURSIVE up(relid) AS ("
+								  "  SELECT i.inhparent FROM pg_catalog.pg_inherits i"
+								  "   WHERE i.inhrelid OPERATOR(pg_catalog.=) $1"
+								  "  UNION"
+								  "  SELECT i.inhparent FROM up JOIN pg_catalog.pg_inherits i"
+								  "    ON i.inhrelid OPERATOR(pg_catalog.=) up.relid)"
+								  " SELECT up.relid, a.attname::pg_catalog.text"
+								  "   FROM up"
+								  "   JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) up.relid"
+								  "   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+								  "   LEFT JOIN tenant_rls.audit_config c"
+								  "     ON c.schema_name OPERATOR(pg_catalog.=) n.nspname"
+								  "    AND c.table_name OPERATOR(pg_catalog.=) k.relname"
+								  "   LEFT JOIN pg_catalog.pg_attribute a"
+								  "     ON a.attrelid OPERATOR(pg_catalog.=) up.relid AND c.table_name IS NOT NULL"
+								  "    AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
+								  "    AND (a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.exclude)"
+								  "         OR (c.columns IS NOT NULL"
+								  "             AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.columns)))",
+								  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the audit configuration of the inheritance parents");
+		old = MemoryContextSwitchTo(cxt);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+
+			cfg->ancestors = list_append_unique_oid(cfg->ancestors, relid);
+			if (name != NULL)
+				cfg->unaudited = lappend(cfg->unaudited, name);
+		}
+		MemoryContextSwitchTo(old);
+	}
 
 	/* the tenant column: the registry's, else tenant_rls.tenant_column */
 	{
@@ -479,6 +577,9 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		prev_nsp = ar->target_nsp;
 		prev_name = ar->target_name;
 	}
+	/* (the invalidation callback reads them while this build runs SQL) */
+	ar->nancestors = 0;
+	ar->ancestors = NULL;
 	if (ar->cxt != NULL)
 		MemoryContextDelete(ar->cxt);
 	ar->cxt = NULL;
@@ -500,6 +601,17 @@ build_audit_rel(AuditRel *ar, Relation rel)
 
 	ar->target_oid = cfg.target_oid;
 	ar->registered = cfg.registered;
+	if (cfg.ancestors != NIL)
+	{
+		int			i = 0;
+		ListCell   *lc;
+
+		ar->ancestors = palloc(sizeof(Oid) * list_length(cfg.ancestors));
+		foreach(lc, cfg.ancestors)
+			ar->ancestors[i++] = lfirst_oid(lc);
+		ar->nancestors = i;
+		audit_rels_inherit = true;
+	}
 	ar->natts = desc->natts;
 	ar->cols = palloc0(sizeof(AuditCol) * desc->natts);
 	ar->audited = palloc0(sizeof(AttrNumber) * (desc->natts + 1));
@@ -518,7 +630,8 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		c->attbyval = att->attbyval;
 		audit_coltype_init(&c->t, att->atttypid, att->atttypmod, ar->cxt);
 		c->audited = (cfg.columns == NULL || name_in_array(c->name, inc, incn, ninc)) &&
-			!(cfg.exclude != NULL && name_in_array(c->name, exc, excn, nexc));
+			!(cfg.exclude != NULL && name_in_array(c->name, exc, excn, nexc)) &&
+			!name_in_list(c->name, cfg.unaudited);
 		if (c->audited)
 			ar->audited[ar->naudited++] = att->attnum;
 		if (cfg.tenant_column != NULL && strcmp(c->name, cfg.tenant_column) == 0)
@@ -664,6 +777,8 @@ lookup_audit_rel(Relation rel)
 		ar->valid = false;
 		ar->cxt = NULL;
 		ar->layout_built = false;
+		ar->nancestors = 0;
+		ar->ancestors = NULL;
 	}
 	if (!ar->valid)
 		build_audit_rel(ar, rel);

@@ -8,7 +8,8 @@
 #   - the log a deferred workload produces is the log the same workload
 #     produces immediately (in another database), entry for entry, and its
 #     context (txid, users, application user, application_name, logged_at)
-#     is the writer's
+#     is the writer's; also for MERGE, ON CONFLICT, foreign key actions and
+#     BEFORE triggers (review rev51b)
 #   - entries are really deferred (nothing in the log while the worker is
 #     held up, audit_delivery_wait() times out), savepoints, rollbacks,
 #     prepared transactions, the 32 MB early flush in a savepoint
@@ -313,6 +314,122 @@ is($node->safe_psql('app', q{SELECT string_agg(DISTINCT operation, ',') FROM ten
 	'INSERT,TRUNCATE', 'TRUNCATE is logged');
 is($node->safe_psql('app', q{SELECT count(DISTINCT txid) || ' ' || count(DISTINCT tenant) FROM tenant_rls.audit_log WHERE new_row->>'v' = 'two tenants'}),
 	'1 2', 'a transaction of two tenants: one txid, two chains');
+
+# ---------------------------------------------------------------- 4b. MERGE, ON CONFLICT, FK actions, BEFORE triggers
+# (review rev51b) the statement forms the workload above does not use,
+# deferred in app and immediate in imm, as tenant (not the tables' owner):
+# the same entries in the same order, and what they should be.  Ids from
+# 1000 on (the checks below look for ids 50-120 of any table).
+my $setup_forms = q{
+SET client_min_messages = warning;
+CREATE TABLE public.m_plain (tenant_id text NOT NULL, id int PRIMARY KEY, v text, n int, secret text);
+CREATE TABLE public.m_parted (tenant_id text NOT NULL, id int, r int, v text, PRIMARY KEY (id, r)) PARTITION BY RANGE (r);
+CREATE TABLE public.m_parted_1 PARTITION OF public.m_parted FOR VALUES FROM (0) TO (10);
+CREATE TABLE public.m_parted_2 PARTITION OF public.m_parted FOR VALUES FROM (10) TO (20);
+CREATE TABLE public.m_inh (tenant_id text NOT NULL, id int PRIMARY KEY, v text, secret text);
+CREATE TABLE public.m_inh_c (extra text) INHERITS (public.m_inh);
+ALTER TABLE public.m_inh_c ADD PRIMARY KEY (id);
+CREATE TABLE public.m_par (tenant_id text NOT NULL, id int PRIMARY KEY, code text UNIQUE);
+CREATE TABLE public.m_ch (tenant_id text NOT NULL, id int PRIMARY KEY,
+    par_id int REFERENCES public.m_par (id) ON DELETE CASCADE,
+    par_code text REFERENCES public.m_par (code) ON UPDATE CASCADE ON DELETE SET NULL);
+CREATE TABLE public.m_bt (tenant_id text NOT NULL, id int PRIMARY KEY, v text, updated_at timestamptz);
+CREATE FUNCTION public.m_bt_before() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF NEW.v = 'skip' THEN RETURN NULL; END IF; NEW.v := upper(NEW.v); RETURN NEW; END $$;
+CREATE TRIGGER a_before BEFORE INSERT OR UPDATE ON public.m_bt FOR EACH ROW EXECUTE FUNCTION public.m_bt_before();
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.m_plain, public.m_parted, public.m_inh, public.m_inh_c,
+    public.m_par, public.m_ch, public.m_bt TO tenant;
+SELECT tenant_rls.enable_audit('public.m_plain', exclude => ARRAY['secret']);
+SELECT tenant_rls.enable_updated_at('public.m_bt');
+INSERT INTO public.m_plain VALUES ('a', 1001, 'one', 1, 's'), ('a', 1002, 'two', 2, 's'), ('a', 1003, 'three', 3, 's');
+INSERT INTO public.m_parted VALUES ('a', 1101, 1, 'p1'), ('a', 1102, 2, 'p2');
+INSERT INTO public.m_inh VALUES ('a', 1201, 'i1', 's');
+INSERT INTO public.m_inh_c VALUES ('a', 1202, 'c2', 's', 'x'), ('a', 1203, 'c3', 's', 'y');
+INSERT INTO public.m_par VALUES ('a', 1301, 'c1'), ('a', 1302, 'c2');
+INSERT INTO public.m_ch VALUES ('a', 1311, 1302, NULL), ('a', 1312, NULL, 'c1');
+INSERT INTO public.m_bt VALUES ('a', 1401, 'x');
+};
+$node->safe_psql($_, $setup_forms) for ('app', 'imm');
+is($node->safe_psql('app', q{SELECT pg_get_userbyid(relowner) || ' ' || (SELECT count(*) FROM tenant_rls.audit_config WHERE table_name LIKE 'm\_%')
+	FROM pg_class WHERE oid = 'public.m_plain'::regclass}), 'postgres 7', 'the statement-form tables: audited, not owned by tenant');
+# the parent's exclude after the child was audited (the fix of review rev51b)
+$node->safe_psql($_, q{SELECT tenant_rls.enable_audit('public.m_inh', exclude => ARRAY['secret'])}) for ('app', 'imm');
+my $forms = q{SET app.current_user_id = 'forms';
+BEGIN; SELECT tenant_rls.set_tenant('a') \g /dev/null
+MERGE INTO public.m_plain t USING (VALUES (1001, 'upd'), (1002, 'del'), (1003, 'same'), (1004, 'new')) s(id, v) ON t.id = s.id
+ WHEN MATCHED AND s.v = 'del' THEN DELETE
+ WHEN MATCHED AND s.v = 'same' THEN DO NOTHING
+ WHEN MATCHED THEN UPDATE SET v = s.v, n = t.n + 10, secret = 'x'
+ WHEN NOT MATCHED THEN INSERT VALUES ('a', s.id, s.v, 0, 'x');
+UPDATE public.m_plain SET secret = 'only the secret' WHERE id = 1003;
+MERGE INTO public.m_parted t USING (VALUES (1101, 15, 'moved'), (1102, 2, 'del'), (1103, 3, 'new')) s(id, r, v) ON t.id = s.id
+ WHEN MATCHED AND s.v = 'del' THEN DELETE
+ WHEN MATCHED THEN UPDATE SET v = s.v, r = s.r
+ WHEN NOT MATCHED THEN INSERT VALUES ('a', s.id, s.r, s.v);
+MERGE INTO public.m_inh t USING (VALUES (1201, 'secret 1'), (1202, 'secret 2'), (1203, 'secret 3')) s(id, secret) ON t.id = s.id
+ WHEN MATCHED AND t.id = 1203 THEN DELETE
+ WHEN MATCHED THEN UPDATE SET secret = s.secret, v = t.v || '!';
+INSERT INTO public.m_plain VALUES ('a', 1001, 'conflict', 100, 'x'), ('a', 1005, 'five', 5, 'x')
+    ON CONFLICT (id) DO UPDATE SET v = excluded.v, n = public.m_plain.n + excluded.n;
+INSERT INTO public.m_plain VALUES ('a', 1004, 'ignored', 0, 'x'), ('a', 1006, 'six', 6, 'x') ON CONFLICT DO NOTHING;
+UPDATE public.m_par SET code = 'c1x' WHERE id = 1301;
+DELETE FROM public.m_par WHERE id = 1301;
+MERGE INTO public.m_par t USING (VALUES (1302)) s(id) ON t.id = s.id WHEN MATCHED THEN DELETE;
+MERGE INTO public.m_bt t USING (VALUES (1401, 'y'), (1402, 'skip'), (1403, 'z')) s(id, v) ON t.id = s.id
+ WHEN MATCHED THEN UPDATE SET v = s.v
+ WHEN NOT MATCHED THEN INSERT (tenant_id, id, v) VALUES ('a', s.id, s.v);
+UPDATE public.m_bt SET v = 'Y' WHERE id = 1401;
+UPDATE public.m_bt SET v = 'skip' WHERE id = 1403;
+COMMIT;};
+for my $db ('app', 'imm')
+{
+	my ($ret, $out, $err) = $node->psql($db, $forms, extra_params => [ '-U', 'tenant' ], on_error_stop => 1);
+	die "statement forms in $db failed: $err" if $ret != 0;
+}
+is($node->safe_psql('app', q{SELECT tenant_rls.audit_delivery_wait('30 s')}), 't', 'statement forms: delivered');
+# (stmt: the statement's number in the transaction, by stmt_at)
+my $forms_canon = q{SELECT string_agg(concat_ws('|', tenant, seq, entry, table_name, operation, row_pk, old_row - 'updated_at', new_row - 'updated_at',
+		db_user, app_user, context_tenant, stmt), E'\n' ORDER BY tenant, seq, entry)
+	FROM (SELECT *, dense_rank() OVER (ORDER BY stmt_at) AS stmt FROM tenant_rls.audit_log WHERE app_user = 'forms') l};
+my $forms_app = $node->safe_psql('app', $forms_canon);
+is($forms_app, $node->safe_psql('imm', $forms_canon),
+	'statement forms: the deferred log is the immediate log, entry for entry');
+is($node->safe_psql('app', q{SELECT string_agg(concat_ws(' ', table_name, operation, row_pk ->> 'id', coalesce(row_pk ->> 'r', '-'),
+		(SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(coalesce(new_row, old_row)) k)), E'\n' ORDER BY seq, entry)
+	FROM tenant_rls.audit_log WHERE app_user = 'forms'}),
+	join("\n",
+		'm_plain UPDATE 1001 - n,v',
+		'm_plain DELETE 1002 - id,n,tenant_id,v',
+		'm_plain INSERT 1004 - id,n,tenant_id,v',
+		'm_parted DELETE 1101 1 id,r,tenant_id,v',
+		'm_parted INSERT 1101 15 id,r,tenant_id,v',
+		'm_parted DELETE 1102 2 id,r,tenant_id,v',
+		'm_parted INSERT 1103 3 id,r,tenant_id,v',
+		'm_inh UPDATE 1201 - v',
+		'm_inh_c UPDATE 1202 - v',
+		'm_inh_c DELETE 1203 - extra,id,tenant_id,v',
+		'm_plain UPDATE 1001 - n,v',
+		'm_plain INSERT 1005 - id,n,tenant_id,v',
+		'm_plain INSERT 1006 - id,n,tenant_id,v',
+		'm_par UPDATE 1301 - code',
+		'm_ch UPDATE 1312 - par_code',
+		'm_par DELETE 1301 - code,id,tenant_id',
+		'm_ch UPDATE 1312 - par_code',
+		'm_par DELETE 1302 - code,id,tenant_id',
+		'm_ch DELETE 1311 - id,par_code,par_id,tenant_id',
+		'm_bt UPDATE 1401 - updated_at,v',
+		'm_bt INSERT 1403 - id,tenant_id,updated_at,v'),
+	'statement forms: MERGE actions, a row moved between partitions, ON CONFLICT, FK actions, BEFORE triggers, '
+	. 'excluded columns (of an inheritance parent too) as they should be');
+is($node->safe_psql('app', q{SELECT count(DISTINCT txid) || ' ' || string_agg(DISTINCT db_user || '/' || context_tenant, ',')
+	|| ' ' || count(*) FILTER (WHERE coalesce(new_row, old_row) ? 'secret')
+	FROM tenant_rls.audit_log WHERE app_user = 'forms'}),
+	'1 tenant/a 0', 'statement forms: one transaction, the writer and its context (FK actions too), no excluded secret');
+for my $db ('app', 'imm')
+{
+	is($node->safe_psql($db, q{SELECT count(*) FILTER (WHERE NOT ok) || ' bad of ' || count(*) FROM tenant_rls.audit_verify()}),
+		'0 bad of 2', "$db: audit_verify() ok after the statement forms");
+}
 
 # txid and logged_at are the writer's: hold the worker up (it updates
 # audit_delivery_state in the transaction that writes the batches), commit,
