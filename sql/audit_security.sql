@@ -85,7 +85,7 @@ CREATE TABLE asec.parted_b PARTITION OF asec.parted FOR VALUES IN ('asec-b');
 SET ROLE tr_asec_app;
 INSERT INTO asec.parted VALUES ('asec-a', 1), ('asec-b', 2);
 RESET ROLE;
-SELECT tenant, table_name, new_row FROM tenant_rls.audit_log WHERE table_name = 'parted' ORDER BY tenant;
+SELECT tenant, table_name, new_row FROM tenant_rls.audit_log WHERE schema_name = 'asec' AND table_name = 'parted' ORDER BY tenant;
 -- after disable_audit() a trigger re-attached by hand is refused again
 SELECT tenant_rls.disable_audit('asec.parted');
 CREATE TRIGGER again AFTER INSERT ON asec.parted FOR EACH ROW EXECUTE FUNCTION tenant_rls.audit_trigger();
@@ -117,7 +117,7 @@ SET ROLE tr_asec_colpriv;
 SELECT id, tenant_id, item FROM asec.ledger ORDER BY id;
 BEGIN;
 SELECT tenant_rls.set_tenant('asec-a') IS NOT NULL AS set;
-SELECT new_row->>'salary' AS leaked_salary FROM tenant_rls.audit_log WHERE table_name = 'ledger';
+SELECT new_row->>'salary' AS leaked_salary FROM tenant_rls.audit_log WHERE schema_name = 'asec' AND table_name = 'ledger';
 COMMIT;
 RESET ROLE;
 -- once granted SELECT on the table, the same role reads the entries
@@ -522,13 +522,13 @@ UPDATE asec_ord.ver SET grp = 8 WHERE id = 1;
 COMMIT;
 SELECT id, is_current FROM asec_ord.ver ORDER BY id;
 SELECT entry, operation, coalesce(row_pk, new_row->'id') AS row, new_row->'is_current' AS is_current
-  FROM tenant_rls.audit_log WHERE table_name = 'ver' ORDER BY seq, entry;
+  FROM tenant_rls.audit_log WHERE schema_name = 'asec_ord' AND table_name = 'ver' ORDER BY seq, entry;
 SELECT h.id, string_agg(h.operation, ', ' ORDER BY h.seq, h.entry) AS history
   FROM generate_series(1, 3) AS i(id),
        LATERAL (SELECT i.id, x.operation, x.seq, x.entry
                   FROM tenant_rls.audit_history('asec_ord.ver', jsonb_build_object('id', i.id)) x) h
  GROUP BY h.id ORDER BY h.id;
-SELECT entry, operation, row_pk->'id' AS id FROM tenant_rls.audit_log WHERE table_name = 'lnk' ORDER BY seq, entry;
+SELECT entry, operation, row_pk->'id' AS id FROM tenant_rls.audit_log WHERE schema_name = 'asec_ord' AND table_name = 'lnk' ORDER BY seq, entry;
 -- ... also when the trigger's writes each run in a savepoint of their own (a
 -- PL/pgSQL block with EXCEPTION; review rev41c: each left a batch of its
 -- own, and the rows of the INSERT came in a later batch); a savepoint
@@ -556,7 +556,7 @@ SELECT h.id, string_agg(h.operation || coalesce(' ' || (h.new_row->>'is_current'
        LATERAL (SELECT i.id, x.operation, x.new_row, x.seq, x.entry
                   FROM tenant_rls.audit_history('asec_ord.sav', jsonb_build_object('id', i.id)) x) h
  GROUP BY h.id ORDER BY h.id;
-SELECT count(DISTINCT seq) AS batches FROM tenant_rls.audit_log WHERE table_name = 'sav';
+SELECT count(DISTINCT seq) AS batches FROM tenant_rls.audit_log WHERE schema_name = 'asec_ord' AND table_name = 'sav';
 -- 6c. ... and across batches (reviews rev41d, rev41e): the trigger also
 -- writes another audited table of the tenant (jv: its batch stood between),
 -- or closes the version as another role (sd: a SECURITY DEFINER function,
@@ -615,7 +615,7 @@ SELECT t.name, h.id, string_agg(h.operation || coalesce(' ' || (h.new_row->>'is_
 -- triggers changed, in as few batches as that order allows
 SELECT table_name, db_user, seq, entry, operation, coalesce(row_pk, new_row->'id') AS row
   FROM tenant_rls.audit_log WHERE schema_name = 'asec_ord' AND table_name IN ('jv', 'jnl', 'sd', 'mt')
-   AND seq > (SELECT max(seq) FROM tenant_rls.audit_log WHERE tenant = 'asec-a' AND table_name = 'sav')
+   AND seq > (SELECT max(seq) FROM tenant_rls.audit_log WHERE tenant = 'asec-a' AND schema_name = 'asec_ord' AND table_name = 'sav')
  ORDER BY seq, entry;
 SELECT tenant, count(*) AS batches, sum(entries) AS entries FROM tenant_rls.audit_batch
  WHERE tenant LIKE 'asec-f%' GROUP BY tenant ORDER BY tenant;
