@@ -54,7 +54,11 @@
 #include <openssl/crypto.h>
 
 #include "access/rmgr.h"
+#include "access/heapam.h"
 #include "access/subtrans.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/timeline.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -114,6 +118,7 @@ PG_FUNCTION_INFO_V1(tenant_rls_audit_delivery_key_id);
 
 PGDLLEXPORT void tenant_rls_delivery_launcher_main(Datum arg);
 PGDLLEXPORT void tenant_rls_delivery_worker_main(Datum arg);
+PGDLLEXPORT void tenant_rls_delivery_resume_main(Datum arg);
 
 #define DELIVERY_PREFIX		"tenant_rls.audit"
 #define DELIVERY_SLOT_PREFIX "tenant_rls_audit_"
@@ -696,6 +701,121 @@ launcher_scan(void)
 	}
 }
 
+/*
+ * After a promotion (doc/audit.md, Limits of deferred delivery: failover):
+ * the replicated audit_delivery_state of a database may say that delivery
+ * was started, but the slot stayed on the former primary, and its writers
+ * write immediately.  At its start (after the promotion: it starts once
+ * recovery has finished; or after any later start of the server), the
+ * launcher has a short-lived worker look at each database in turn that has
+ * no slot of ours (tenant_rls_delivery_resume_main(): one at a time, a few
+ * milliseconds each where the extension is not installed), which resumes
+ * delivery where that is sound and says in the server log why not where it
+ * is not.
+ */
+static List *resume_pending = NIL;	/* database oids still to look at */
+static bool resume_listed = false;
+static BackgroundWorkerHandle *resume_handle = NULL;	/* the one running */
+static TimestampTz resume_retry_at = 0;
+static bool resume_warned = false;
+
+/* every database the resume worker may connect to */
+static void
+resume_list(void)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	MemoryContext old;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database d = (Form_pg_database) GETSTRUCT(tup);
+
+		/*
+		 * (audit_delivery_start() refuses a template; an invalid database,
+		 * left by an interrupted DROP DATABASE, refuses connections.  One
+		 * closed to connections is looked at: its delivery worker connects
+		 * to it too.)
+		 */
+		if (d->datistemplate || database_is_invalid_form(d))
+			continue;
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		resume_pending = lappend_oid(resume_pending, d->oid);
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	resume_listed = true;
+}
+
+/* the next database's resume worker, once the last one has exited */
+static void
+resume_step(void)
+{
+	pid_t		pid;
+
+	if (!resume_listed)
+		resume_list();
+	if (resume_handle != NULL)
+	{
+		if (GetBackgroundWorkerPid(resume_handle, &pid) != BGWH_STOPPED)
+			return;
+		pfree(resume_handle);
+		resume_handle = NULL;
+	}
+	while (resume_pending != NIL && GetCurrentTimestamp() >= resume_retry_at)
+	{
+		Oid			dboid = linitial_oid(resume_pending);
+		char		name[NAMEDATALEN];
+		bool		exists;
+		BackgroundWorker w;
+		MemoryContext old;
+		bool		registered;
+
+		slot_name_for(dboid, name);
+		StartTransactionCommand();
+		exists = SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dboid));
+		CommitTransactionCommand();
+		if (!exists || SearchNamedReplicationSlot(name, true) != NULL)
+		{
+			/* dropped since, or its delivery has its slot (being started, or never lost) */
+			resume_pending = list_delete_first(resume_pending);
+			continue;
+		}
+		worker_entry(&w, "tenant_rls_delivery_resume_main", "tenant_rls audit delivery resume");
+		w.bgw_restart_time = BGW_NEVER_RESTART;
+		w.bgw_notify_pid = MyProcPid;
+		snprintf(w.bgw_name, BGW_MAXLEN, "tenant_rls audit delivery resume for database %u", dboid);
+		w.bgw_main_arg = ObjectIdGetDatum(dboid);
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		registered = RegisterDynamicBackgroundWorker(&w, &resume_handle);
+		MemoryContextSwitchTo(old);
+		if (!registered)
+		{
+			resume_handle = NULL;
+			resume_retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), WORKER_RESTART_MS);
+			if (!resume_warned)
+				ereport(WARNING,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("tenant_rls: could not start a worker to resume deferred audit delivery in database %u", dboid),
+						 errdetail("After a promotion, a worker looks at each database whose deferred delivery may have lost its replication slot; the launcher tries again every few seconds."),
+						 errhint("Raise max_worker_processes.")));
+			resume_warned = true;
+			return;
+		}
+		resume_pending = list_delete_first(resume_pending);
+		return;
+	}
+}
+
 void
 tenant_rls_delivery_launcher_main(Datum arg)
 {
@@ -715,7 +835,10 @@ tenant_rls_delivery_launcher_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		if (!RecoveryInProgress())
+		{
 			launcher_scan();
+			resume_step();
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 1000L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -2040,6 +2163,108 @@ forget_started(void)
 }
 
 /*
+ * After a promotion: what the resume worker found in its database
+ * (delivery_start(automatic = true)).
+ */
+typedef enum
+{
+	RESUME_NOTHING,				/* not started here, stopped, or the slot is there */
+	RESUME_DONE,				/* a new slot reads from restart (at the commit) */
+	RESUME_WAL_MISSING,			/* ... but the WAL from restart is gone */
+	RESUME_COPY,				/* a copy of database started_in */
+	RESUME_NOT_PROMOTED,		/* the slot was lost on this timeline, or no position */
+	RESUME_OTHER_KEY			/* started with another key than this server's */
+} ResumeOutcome;
+
+typedef struct ResumeInfo
+{
+	ResumeOutcome outcome;
+	XLogRecPtr	applied;		/* audit_delivery_state */
+	XLogRecPtr	restart;
+	Oid			started_in;
+	XLogRecPtr	timeline_begin; /* where this server's timeline begins */
+} ResumeInfo;
+
+/*
+ * Where this server's timeline begins: the end of the WAL of the server it
+ * was promoted from (InvalidXLogRecPtr on timeline 1, or without the
+ * timeline's history file).  A slot position before it was the former
+ * primary's.
+ */
+static XLogRecPtr
+timeline_begin(void)
+{
+	TimeLineID	tli = GetWALInsertionTimeLine();
+	List	   *history;
+	XLogRecPtr	begin;
+
+	if (tli <= 1)
+		return InvalidXLogRecPtr;
+	history = readTimeLineHistory(tli);
+	begin = ((TimeLineHistoryEntry *) linitial(history))->begin;
+	list_free_deep(history);
+	return begin;
+}
+
+/*
+ * The key id recorded with the start is this server's (or none is
+ * recorded).  In an SPI connection.
+ */
+static bool
+state_key_is_ours(void)
+{
+	bytea	   *ours = delivery_key_id();
+	bool		isnull;
+	Datum		v;
+	bytea	   *theirs;
+
+	spi_exec_privileged("SELECT key_id FROM tenant_rls.audit_delivery_state",
+						0, NULL, NULL, NULL, true);
+	if (SPI_processed != 1)
+		return true;
+	v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return true;
+	theirs = DatumGetByteaPP(v);
+	return ours != NULL && VARSIZE_ANY_EXHDR(theirs) == VARSIZE_ANY_EXHDR(ours) &&
+		memcmp(VARDATA_ANY(theirs), VARDATA_ANY(ours), VARSIZE_ANY_EXHDR(ours)) == 0;
+}
+
+/*
+ * delivery_start(automatic = true), under the state row's lock: may it
+ * resume the former primary's delivery?  Only where the start is recorded
+ * in this database (not a copy's), no slot is there, the recorded position
+ * lies before this server's timeline (the slot was lost to a promotion, not
+ * dropped or lost here, nor a base backup restored on the same timeline)
+ * and the key is the one the messages are signed with; whether the WAL from
+ * there is still here, the slot's reservation tells (reserve_from()).  In
+ * an SPI connection.
+ */
+static bool
+resume_possible(const char *name, ResumeInfo *resume)
+{
+	bool		started;
+
+	memset(resume, 0, sizeof(*resume));
+	resume->outcome = RESUME_NOTHING;
+	if (SearchNamedReplicationSlot(name, true) != NULL)
+		return false;			/* started meanwhile, by hand */
+	started = read_state(&resume->applied, &resume->restart, &resume->started_in);
+	if (!started)
+		return false;			/* never started, or stopped */
+	resume->timeline_begin = timeline_begin();
+	if (OidIsValid(resume->started_in) && resume->started_in != MyDatabaseId)
+		resume->outcome = RESUME_COPY;
+	else if (XLogRecPtrIsInvalid(resume->restart) || resume->restart >= resume->timeline_begin)
+		resume->outcome = RESUME_NOT_PROMOTED;
+	else if (!state_key_is_ours())
+		resume->outcome = RESUME_OTHER_KEY;
+	else
+		return true;
+	return false;
+}
+
+/*
  * audit_delivery_start() in a transaction: its effects outside the
  * transaction wait for the commit, and a rollback undoes them (review
  * rev33b: a rolled-back start, or one that failed after creating the slot,
@@ -2270,8 +2495,22 @@ start_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		start_xact.subid = parentSubid;
 }
 
-Datum
-tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
+/*
+ * What audit_delivery_start() does (the SQL function: automatic = false),
+ * or, for the resume worker after a promotion (automatic = true), only the
+ * part that resumes the delivery of the former primary: nothing unless the
+ * start is recorded here (and not in another database: a copy), no slot
+ * exists, the recorded slot position lies before the start of this
+ * server's timeline (the slot was lost to a promotion: a failover, or the
+ * end of a point-in-time recovery, not dropped here), the key is the one
+ * delivery was started with, and every WAL segment from there on is in
+ * pg_wal.  Anything else is left to a person, who must see what was lost
+ * (audit_delivery_start() warns, lint() reports audit_delivery_lost until
+ * then); *resume says which case it was.  The caller commits: the
+ * transaction callbacks below do the rest, as for the SQL function.
+ */
+static void
+delivery_start(bool automatic, ResumeInfo *resume)
 {
 	char		name[NAMEDATALEN];
 	DeliveryDb *db;
@@ -2331,7 +2570,7 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 		start_callbacks = true;
 	}
 	if (start_xact.pending)
-		PG_RETURN_VOID();		/* called before in this transaction */
+		return;					/* called before in this transaction */
 
 	/* one start at a time: the state row, locked until the commit */
 	SPI_connect();
@@ -2339,6 +2578,11 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 						0, NULL, NULL, NULL, false);
 
 	slot_name_for(MyDatabaseId, name);
+	if (automatic && !resume_possible(name, resume))
+	{
+		SPI_finish();
+		return;
+	}
 	if (SearchNamedReplicationSlot(name, true) != NULL)
 	{
 		LWLockAcquire(shared->lock, LW_SHARED);
@@ -2376,7 +2620,22 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 		ReplicationSlotMarkDirty();
 		ReplicationSlotRelease();	/* (a temporary slot stays ours) */
 
-		if (resumed)
+		if (automatic)
+		{
+			/*
+			 * The caller logs what happened; without the WAL it rolls back
+			 * (the temporary slot goes with it) and warns.
+			 */
+			resume->outcome = resumed ? RESUME_DONE : RESUME_WAL_MISSING;
+			resume->applied = applied;
+			resume->restart = restart;
+			if (!resumed)
+			{
+				SPI_finish();
+				return;
+			}
+		}
+		else if (resumed)
 			ereport(NOTICE,
 					(errmsg("deferred audit delivery resumes from the WAL at %X/%X",
 							LSN_FORMAT_ARGS(restart)),
@@ -2421,7 +2680,154 @@ tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
 	start_xact.pending = true;
 	if (!start_xact.created)
 		start_xact.subid = GetCurrentSubTransactionId();
+}
+
+Datum
+tenant_rls_audit_delivery_start(PG_FUNCTION_ARGS)
+{
+	delivery_start(false, NULL);
 	PG_RETURN_VOID();
+}
+
+/*
+ * The resume worker of one database, after a promotion (resume_step()):
+ * where the extension is installed and its state says delivery was started
+ * and not stopped, and the slot is not here, it does what
+ * audit_delivery_start() does, as the bootstrap superuser, in a transaction
+ * of its own, with the same lock on the state row (a concurrent
+ * audit_delivery_start() or audit_delivery_stop() by hand goes first or
+ * second; the second finds the slot there, or the start no longer
+ * recorded, and changes nothing), but only where that delivers the former
+ * primary's undelivered changes (resume_possible(), reserve_from()): then
+ * it says so at LOG.  Where it would not (the WAL is gone, another key, a
+ * copy, a slot lost on this timeline), it changes nothing and warns,
+ * naming the database: what is missing must be seen by a person, and
+ * lint() reports audit_delivery_lost until audit_delivery_start() or
+ * audit_delivery_stop() is run there.
+ */
+void
+tenant_rls_delivery_resume_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	ResumeInfo	resume;
+	char	   *dbname;
+	char	   *volatile version = NULL;
+	volatile bool started = false;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
+	if (shared == NULL)
+		proc_exit(0);
+	audit_worker_settings();
+	/* (a long transaction holding the state row: give up, and say so) */
+	SetConfigOption("lock_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
+	memset(&resume, 0, sizeof(resume));
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	dbname = get_database_name(MyDatabaseId);
+	dbname = MemoryContextStrdup(TopMemoryContext, dbname ? dbname : "?");
+	PG_TRY();
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (OidIsValid(get_extension_oid("tenant_rls", true)))
+		{
+			XLogRecPtr	applied;
+			XLogRecPtr	restart;
+			Oid			started_in;
+
+			SPI_connect();
+			spi_exec_privileged("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'tenant_rls'",
+								0, NULL, NULL, NULL, true);
+			if (SPI_processed == 1)
+				version = MemoryContextStrdup(TopMemoryContext,
+											  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+			/* (a first look, without the lock: most databases are done here) */
+			if (version != NULL && strcmp(version, TENANT_RLS_VERSION) == 0)
+				started = read_state(&applied, &restart, &started_in);
+			SPI_finish();
+		}
+		if (version != NULL && strcmp(version, TENANT_RLS_VERSION) != 0)
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("tenant_rls: did not look at deferred audit delivery in database \"%s\": the extension there is version %s, the library %s",
+							dbname, version, TENANT_RLS_VERSION),
+					 errhint("Update the extension there (ALTER EXTENSION tenant_rls UPDATE); if delivery was started there before a promotion, run SELECT tenant_rls.audit_delivery_start(); there.")));
+		if (started)
+			delivery_start(true, &resume);
+		PopActiveSnapshot();
+		if (resume.outcome == RESUME_DONE)
+			CommitTransactionCommand();
+		else
+			AbortCurrentTransaction();	/* (a temporary slot made goes) */
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		e = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		if (MyReplicationSlot != NULL)
+			ReplicationSlotRelease();
+		ReplicationSlotCleanup();
+		ereport(WARNING,
+				(errcode(e->sqlerrcode),
+				 errmsg("tenant_rls: could not resume deferred audit delivery in database \"%s\": %s",
+						dbname, e->message),
+				 errdetail("Delivery may have been started there on the server this one was promoted from, whose replication slot is not here; its writers write immediately meanwhile."),
+				 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database.")));
+		proc_exit(0);
+	}
+	PG_END_TRY();
+
+	switch (resume.outcome)
+	{
+		case RESUME_NOTHING:
+			break;
+		case RESUME_DONE:
+			ereport(LOG,
+					(errmsg("tenant_rls: deferred audit delivery of database \"%s\" resumes from the WAL at %X/%X after a promotion",
+							dbname, LSN_FORMAT_ARGS(resume.restart)),
+					 errdetail("Delivery was started there on the server this one was promoted from, whose replication slot is not here: the changes committed after %X/%X that are not in the audit log yet are delivered now, and its deferring sessions defer again.",
+							   LSN_FORMAT_ARGS(resume.applied))));
+			break;
+		case RESUME_WAL_MISSING:
+			ereport(WARNING,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("tenant_rls: deferred audit delivery of database \"%s\" cannot resume after a promotion: the WAL since %X/%X is gone",
+							dbname, LSN_FORMAT_ARGS(resume.restart)),
+					 errdetail("Changes committed on the server this one was promoted from after %X/%X and not delivered there are missing from the audit log; the database's writers write immediately.",
+							   LSN_FORMAT_ARGS(resume.applied)),
+					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database to defer again (or audit_delivery_stop() to stay immediate), and compare the audited tables with tenant_rls.audit_history() for changes of that time: audit_verify() cannot see entries that were never written.")));
+			break;
+		case RESUME_OTHER_KEY:
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("tenant_rls: deferred audit delivery of database \"%s\" did not resume after a promotion: this server's delivery key is not the one delivery was started with",
+							dbname),
+					 errdetail("The changes committed on the server this one was promoted from after %X/%X and not delivered there would be rejected as forged; the database's writers write immediately.",
+							   LSN_FORMAT_ARGS(resume.applied)),
+					 errhint("Copy $PGDATA/%s of that server into this server's data directory (owner the server's user, mode 0600) and restart: delivery then resumes by itself while the WAL since %X/%X is here. SELECT tenant_rls.audit_delivery_start(); instead defers again without them.",
+							 DELIVERY_KEY_FILE, LSN_FORMAT_ARGS(resume.restart))));
+			break;
+		case RESUME_COPY:
+		case RESUME_NOT_PROMOTED:
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("tenant_rls: deferred audit delivery was started in database \"%s\", but its replication slot is not here",
+							dbname),
+					 resume.outcome == RESUME_COPY
+					 ? errdetail("The database is a copy of database %u (CREATE DATABASE ... TEMPLATE); its writers write immediately.",
+								 resume.started_in)
+					 : errdetail("A restored base backup, or a slot dropped or lost on this server (not a promotion): changes committed after %X/%X that were not delivered then may be missing from the audit log, and the database's writers write immediately.",
+								 LSN_FORMAT_ARGS(resume.applied)),
+					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database: it delivers those changes if the WAL is still here and says so otherwise (audit_delivery_stop() instead stays immediate).")));
+			break;
+	}
+	proc_exit(0);
 }
 
 /* whether the writers deferred when stop() began */
