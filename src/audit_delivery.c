@@ -2578,10 +2578,19 @@ delivery_start(bool automatic, ResumeInfo *resume)
 						0, NULL, NULL, NULL, false);
 
 	slot_name_for(MyDatabaseId, name);
-	if (automatic && !resume_possible(name, resume))
+	if (automatic)
 	{
-		SPI_finish();
-		return;
+		/*
+		 * The row as it is now that it is ours, not as the snapshot before
+		 * the wait for its lock saw it (an audit_delivery_stop() by hand
+		 * that committed meanwhile; popped by the caller)
+		 */
+		PushActiveSnapshot(GetLatestSnapshot());
+		if (!resume_possible(name, resume))
+		{
+			SPI_finish();
+			return;
+		}
 	}
 	if (SearchNamedReplicationSlot(name, true) != NULL)
 	{
@@ -2756,7 +2765,8 @@ tenant_rls_delivery_resume_main(Datum arg)
 					 errhint("Update the extension there (ALTER EXTENSION tenant_rls UPDATE); if delivery was started there before a promotion, run SELECT tenant_rls.audit_delivery_start(); there.")));
 		if (started)
 			delivery_start(true, &resume);
-		PopActiveSnapshot();
+		while (ActiveSnapshotSet())
+			PopActiveSnapshot();	/* (ours, and delivery_start()'s) */
 		if (resume.outcome == RESUME_DONE)
 			CommitTransactionCommand();
 		else
@@ -2814,17 +2824,22 @@ tenant_rls_delivery_resume_main(Datum arg)
 							 DELIVERY_KEY_FILE, LSN_FORMAT_ARGS(resume.restart))));
 			break;
 		case RESUME_COPY:
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("tenant_rls: deferred audit delivery was started in database \"%s\", but its replication slot is not here",
+							dbname),
+					 errdetail("The database is a copy of database %u (CREATE DATABASE ... TEMPLATE), whose changes not delivered when the copy was made are in that database's audit log; its writers write immediately.",
+							   resume.started_in),
+					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database to defer there, or tenant_rls.audit_delivery_stop() to stay immediate.")));
+			break;
 		case RESUME_NOT_PROMOTED:
 			ereport(WARNING,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("tenant_rls: deferred audit delivery was started in database \"%s\", but its replication slot is not here",
 							dbname),
-					 resume.outcome == RESUME_COPY
-					 ? errdetail("The database is a copy of database %u (CREATE DATABASE ... TEMPLATE); its writers write immediately.",
-								 resume.started_in)
-					 : errdetail("A restored base backup, or a slot dropped or lost on this server (not a promotion): changes committed after %X/%X that were not delivered then may be missing from the audit log, and the database's writers write immediately.",
-								 LSN_FORMAT_ARGS(resume.applied)),
-					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database: it delivers those changes if the WAL is still here and says so otherwise (audit_delivery_stop() instead stays immediate).")));
+					 errdetail("A restored base backup, or a slot dropped or lost on this server (not a promotion): changes committed after %X/%X that were not delivered then may be missing from the audit log, and the database's writers write immediately.",
+							   LSN_FORMAT_ARGS(resume.applied)),
+					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database: it delivers those changes if the WAL is still here and says so otherwise (tenant_rls.audit_delivery_stop() instead stays immediate).")));
 			break;
 	}
 	proc_exit(0);

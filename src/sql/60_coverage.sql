@@ -5145,7 +5145,7 @@ UNION ALL
 SELECT 'audit_delivery_lost', 'error', quote_ident('tenant_rls_audit_' || db.oid), 'replication slot',
        format('Deferred audit delivery was started in database %I, but its replication slot %I is not there.',
               current_database(), 'tenant_rls_audit_' || db.oid),
-       format('A failover to a standby, a restored base backup, a copy made with CREATE DATABASE ... TEMPLATE or pg_drop_replication_slot() leaves no slot behind: changes committed after %s that were not delivered then are not in the audit log, and this database''s writers now write immediately. ', st.applied_lsn)
+       format('A failover to a standby, a restored base backup, a copy made with CREATE DATABASE ... TEMPLATE or pg_drop_replication_slot() leaves no slot behind: changes committed after %s that were not delivered then are not in the audit log, and this database''s writers now write immediately. After a promotion the server resumes delivery by itself where that loses nothing (the WAL from where the lost slot stood is in pg_wal, the key is the old primary''s); its server log says why it did not here. ', st.applied_lsn)
        || 'The fix creates the slot and, if the WAL from where the lost slot stood is still in pg_wal, delivers those changes from it (it says so; otherwise it warns that they are lost) and defers again; SELECT tenant_rls.audit_delivery_stop() instead acknowledges the loss and stays with immediate delivery.',
        'SELECT tenant_rls.audit_delivery_start();',
        NULL::oid

@@ -11,7 +11,8 @@
 #      (nothing delivered before is written again); later commits are
 #      deferred again, and audit_delivery_start() by hand changes nothing.
 #   2. a base backup restored without the WAL the lost slot would have read:
-#      lint() reports it, audit_delivery_start() warns that the changes are
+#      the server log names the database, nothing resumes by itself (not a
+#      promotion), lint() reports it, audit_delivery_start() warns that the changes are
 #      lost (and does not pretend otherwise); audit_delivery_stop()
 #      acknowledges the loss on another copy.
 use strict;
@@ -173,10 +174,14 @@ $holder->kill_kill;
 my $restored = PostgreSQL::Test::Cluster->new('restored');
 $restored->init_from_backup($standby, 'b2');
 $restored->start;
+ok($restored->wait_for_log(qr/WARNING:  tenant_rls: deferred audit delivery was started in database "postgres", but its replication slot is not here/),
+	'restored: the server log names the database whose slot is not there');
 is($restored->safe_psql('postgres', q{SELECT count(*) FROM public.f WHERE id BETWEEN 200 AND 209}), '10',
 	'restored: the 10 rows are there');
 is(logged($restored, 200, 209), '0 0', 'restored: their entries are not');
 is(lint_lost($restored), 'error:SELECT tenant_rls.audit_delivery_start();', 'restored: lint() reports audit_delivery_lost');
+is($restored->safe_psql('postgres', q{SELECT delivery FROM tenant_rls.audit_delivery_status()}), 'immediate',
+	'restored: a restored backup (no promotion) is not resumed by itself: writers write immediately');
 {
 	my ($ret, $out, $err) = $restored->psql('postgres', 'SELECT tenant_rls.audit_delivery_start()');
 	is($ret, 0, 'restored: audit_delivery_start() works') or diag($err);
