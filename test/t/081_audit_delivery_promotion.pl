@@ -23,6 +23,8 @@
 #   4. a standby with a delivery key of its own: a warning, nothing started;
 #      with the primary's key copied over and a restart, delivery resumes by
 #      itself and every held change is delivered.
+#   5. no worker slot free (max_worker_processes): the launcher warns, and
+#      looks at the database once a slot is free.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -275,6 +277,42 @@ $holder->kill_kill;
 	is($s->safe_psql('postgres', q{SELECT messages_rejected FROM tenant_rls.audit_delivery_status()}), '0', '... none rejected');
 	is(chains_ok($s), 't', '... every chain verifies');
 	$s->stop;
+}
+
+# ---------------------------------------------------------------- 5. no worker slot free
+# db2's slot is dropped; after a restart with every worker slot taken (the
+# logical replication launcher, ours, and the delivery worker of postgres),
+# the launcher warns that it cannot look at db2, and does once a slot is free
+{
+	my $n = PostgreSQL::Test::Cluster->new('small');
+	$n->init(allows_streaming => 1);
+	$n->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'tenant_rls'
+max_parallel_workers_per_gather = 0
+});
+	$n->start;
+	$n->safe_psql('postgres', q{SET client_min_messages = warning; CREATE EXTENSION tenant_rls;
+SELECT tenant_rls.audit_delivery_start(); CREATE DATABASE db2;});
+	$n->safe_psql('db2', q{SET client_min_messages = warning; CREATE EXTENSION tenant_rls; SELECT tenant_rls.audit_delivery_start();});
+	ok($n->poll_query_until('db2', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}), 'small: db2 defers');
+	my $db2 = $n->safe_psql('postgres', q{SELECT oid FROM pg_database WHERE datname = 'db2'});
+	$n->safe_psql('db2', qq{
+SELECT pg_terminate_backend(worker_pid) FROM tenant_rls.audit_delivery_status();
+SELECT pg_sleep(0.5);
+SELECT pg_drop_replication_slot('tenant_rls_audit_$db2');});
+	$n->append_conf('postgresql.conf', 'max_worker_processes = 3');
+	my $offset = -s $n->logfile;
+	$n->restart;
+	ok($n->wait_for_log(qr/WARNING:  tenant_rls: could not start a worker to resume deferred audit delivery in database $db2\n.*\n.*HINT:  Raise max_worker_processes/, $offset),
+		'small, no worker slot free: the launcher says it cannot look at db2');
+	ok($n->poll_query_until('postgres', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}), '... (the delivery worker of postgres runs)');
+	unlike(slurp_file($n->logfile, $offset), qr/database "db2"/, '... and has not looked at db2 yet');
+	$n->safe_psql('postgres', 'SELECT tenant_rls.audit_delivery_stop()');
+	ok($n->wait_for_log(qr/WARNING:  tenant_rls: deferred audit delivery was started in database "db2", but its replication slot is not here/, $offset),
+		'... once the delivery worker of postgres has stopped, it looks at db2');
+	is($n->safe_psql('db2', q{SELECT string_agg(level, ',') FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'}), 'error',
+		'... where lint() reports audit_delivery_lost (same timeline: not resumed)');
+	$n->stop;
 }
 
 done_testing();
