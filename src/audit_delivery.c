@@ -39,6 +39,10 @@
  *   audit_delivery_deferred()   a committing writer: defer or write now
  *   launcher_main()             at start and every second: a worker for every
  *                               slot, dropping slots of dropped databases
+ *   resume_main()               after a promotion (at each start): in each
+ *                               database without a slot, one after the other,
+ *                               resumes the former primary's delivery where
+ *                               that loses nothing, or warns
  *   worker_main()               reading the WAL, keeping, delivering
  *   audit_delivery_start/stop() create / drain and drop the slot
  *   delivery_ProcessUtility()   DROP DATABASE and the other statements that
