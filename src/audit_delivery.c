@@ -1486,7 +1486,8 @@ advance(XLogRecPtr next, XLogRecPtr delivered)
  * Between deliveries the slot moves on with the WAL of everything else;
  * audit_delivery_state.restart_lsn follows it once it is a WAL segment
  * behind, so that a standby promoted after a failover (which keeps the WAL
- * since its last restartpoint) still has the WAL from there.  Never more
+ * of its promotion's segment and wal_keep_size before it) still has the WAL
+ * from there.  Never more
  * often: its own write moves the slot by far less than a segment.
  */
 static void
@@ -2815,7 +2816,7 @@ tenant_rls_delivery_resume_main(Datum arg)
 							dbname, LSN_FORMAT_ARGS(resume.restart)),
 					 errdetail("Changes committed on the server this one was promoted from after %X/%X and not delivered there are missing from the audit log; the database's writers write immediately.",
 							   LSN_FORMAT_ARGS(resume.applied)),
-					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database to defer again (or audit_delivery_stop() to stay immediate), and compare the audited tables with tenant_rls.audit_history() for changes of that time: audit_verify() cannot see entries that were never written.")));
+					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database to defer again (or audit_delivery_stop() to stay immediate), and compare the audited tables with tenant_rls.audit_history() for changes of that time: audit_verify() cannot see entries that were never written. Set wal_keep_size on the standbys above the delivery lag: the checkpoint at the end of a promotion keeps no more of the WAL before it.")));
 			break;
 		case RESUME_OTHER_KEY:
 			ereport(WARNING,

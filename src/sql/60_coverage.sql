@@ -218,7 +218,7 @@ CREATE FUNCTION tenant_rls.finding_codes(OUT code text, OUT level text, OUT titl
     ('audit_delivery_key_mismatch', 'error', 'this server''s deferred delivery key is not the one delivery was started with',
      'Deferred audit delivery signs every message in the WAL with the key in $PGDATA/tenant_rls_audit.key of the server that writes it. This server holds another key than the one delivery was started with (a standby that created a key of its own at its first start with the library, or a key file replaced or lost): after a failover to it, or a restart of it, the changes committed and not delivered yet are rejected as forged and never reach the audit log.'),
     ('audit_delivery_wal_missing', 'error', 'a standby no longer holds the WAL its primary''s deferred delivery reads from',
-     'This standby''s pg_wal lacks WAL from the position where deferred audit delivery of this database reads on the primary (audit_delivery_state.restart_lsn): the primary''s replication slot keeps that WAL there only. After a failover to this standby, the changes the primary committed and had not delivered cannot be delivered and never reach the audit log, which audit_verify() cannot see.'),
+     'This standby''s pg_wal lacks WAL from the position where deferred audit delivery of this database reads on the primary (audit_delivery_state.restart_lsn), or holds it only until a promotion, whose checkpoint keeps no more than wal_keep_size before the position it was promoted at: the primary''s replication slot keeps that WAL there only. After a failover to this standby, the changes the primary committed and had not delivered cannot be delivered and never reach the audit log, which audit_verify() cannot see.'),
     ('strict_mode_off', 'warning', 'strict mode not in force',
      'tenant_rls strict mode is off or the library is not preloaded: any session (or SQL injection) can SET app.current_tenant_id to another tenant.'),
     ('managed_schema_missing', 'warning', 'tenant_rls.managed_schemas names no existing schema, or a reserved one',
@@ -5174,32 +5174,42 @@ UNION ALL
 -- a standby whose pg_wal no longer holds the WAL from where its primary's
 -- deferred delivery reads (audit_delivery_state.restart_lsn): the slot that
 -- keeps it is the primary's, nothing keeps it here, and restartpoints remove
--- it.  A failover then loses the changes the primary committed and had not
+-- it, and so does the checkpoint at the end of a promotion (down to
+-- wal_keep_size before the promotion's segment), before anything can make a
+-- slot there.  A failover then loses the changes the primary committed and had not
 -- delivered (review rev50d: audit_delivery_start() on the promoted standby
 -- warned that they were gone, and nothing had said so before)
 SELECT 'audit_delivery_wal_missing', 'error', 'pg_wal', 'file',
-       format('This standby no longer holds the WAL from %s, where deferred audit delivery of database %I on the primary reads from: %s of the %s WAL segments from there to the replay position are gone.',
-              st.restart_lsn, current_database(), w.needed - w.present, w.needed),
-       'The replication slot of deferred delivery keeps that WAL on the primary only; on a standby, restartpoints remove it like any other. '
-       || 'After a failover to this standby, the changes the primary committed and had not delivered yet (its worker stalled or behind, or a transaction whose audited changes began before the oldest WAL here) cannot be delivered: audit_delivery_start() warns that they are lost, and audit_verify() cannot see entries that were never written. '
+       CASE WHEN w.present < w.needed
+            THEN format('This standby no longer holds the WAL from %s, where deferred audit delivery of database %I on the primary reads from: %s of the %s WAL segments from there to the replay position are gone.',
+                        st.restart_lsn, current_database(), w.needed - w.present, w.needed)
+            ELSE format('This standby holds the WAL from %s, where deferred audit delivery of database %I on the primary reads from, but a promotion would remove it: the checkpoint at the end of recovery keeps %s WAL segment(s) before the replay position (wal_keep_size = %s), and %s are needed.',
+                        st.restart_lsn, current_database(), w.keep_segs, current_setting('wal_keep_size'), w.needed - 1) END,
+       'The replication slot of deferred delivery keeps that WAL on the primary only; on a standby, restartpoints remove it like any other, and so does the checkpoint at the end of a promotion, down to wal_keep_size before the position it was promoted at. '
+       || 'After a failover to this standby, the changes the primary committed and had not delivered yet (its worker stalled or behind, or a transaction whose audited changes began before the oldest WAL here) cannot be delivered: delivery does not resume by itself, the server log warns that they are lost, and audit_verify() cannot see entries that were never written. '
        || 'On the primary, find why delivery is behind (audit_delivery_status(); lint() there reports audit_delivery_stalled or audit_delivery_held) and SELECT tenant_rls.audit_delivery_wait(); on this standby, set wal_keep_size (then SELECT pg_reload_conf()) above the WAL that delivery may lag behind. '
        || 'The finding goes once the primary''s delivery has moved on and that is replayed here.',
        NULL, NULL::oid
   FROM tenant_rls.audit_delivery_state st
  CROSS JOIN LATERAL (
-       SELECT s.first_seg, s.last_seg, s.last_seg - s.first_seg + 1 AS needed,
+       SELECT s.first_seg, s.last_seg, s.last_seg - s.first_seg + 1 AS needed, s.keep_segs,
               -- (NULL without the privilege to list pg_wal: no finding)
               tenant_rls._wal_segments_present(s.first_seg, s.last_seg, s.seg_size) AS present
          FROM (SELECT z.seg_size,
                       floor(pg_wal_lsn_diff(st.restart_lsn, '0/0') / z.seg_size)::bigint AS first_seg,
-                      floor(pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0') / z.seg_size)::bigint AS last_seg
+                      floor(pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0') / z.seg_size)::bigint AS last_seg,
+                      -- (what the checkpoint of a promotion keeps before its own segment: KeepLogSeg())
+                      (SELECT floor(setting::numeric * 1048576 / z.seg_size)::bigint
+                         FROM pg_settings WHERE name = 'wal_keep_size') AS keep_segs
                  FROM (SELECT setting::bigint AS seg_size FROM pg_settings WHERE name = 'wal_segment_size') z) s) w
  WHERE pg_is_in_recovery() AND st.started AND st.restart_lsn IS NOT NULL
    AND pg_last_wal_replay_lsn() IS NOT NULL
    -- (a copy made with CREATE DATABASE ... TEMPLATE resumes nothing)
    AND (st.started_in IS NULL
         OR st.started_in = (SELECT db.oid FROM pg_database db WHERE db.datname = current_database()))
-   AND w.present < w.needed
+   -- (gone, or gone with the checkpoint of a promotion, review rev51d: it
+   -- recycles what the last restartpoint kept, before any session can run)
+   AND (w.present < w.needed OR w.first_seg < w.last_seg - w.keep_segs)
 UNION ALL
 SELECT 'strict_mode_off', 'warning', 'tenant_rls.strict', 'setting',
        'tenant_rls strict mode is not in force.',

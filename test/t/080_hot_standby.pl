@@ -73,6 +73,9 @@ is($primary->safe_psql('postgres', q{SELECT rolsuper OR rolbypassrls FROM pg_rol
 $primary->backup('b');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'b', has_streaming => 1);
+# (a promotion keeps no more WAL than this: lint() reports a standby that
+# could not deliver what its primary has not delivered, section 4b)
+$standby->append_conf('postgresql.conf', "wal_keep_size = '32MB'");
 $standby->start;
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'the standby is in recovery');
