@@ -2814,7 +2814,7 @@ tenant_rls_delivery_resume_main(Datum arg)
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("tenant_rls: deferred audit delivery of database \"%s\" cannot resume after a promotion: the WAL since %X/%X is gone",
 							dbname, LSN_FORMAT_ARGS(resume.restart)),
-					 errdetail("Changes committed on the server this one was promoted from after %X/%X and not delivered there are missing from the audit log; the database's writers write immediately.",
+					 errdetail("Changes committed on the server this one was promoted from after %X/%X and not delivered there, if there were any, are missing from the audit log; the database's writers write immediately.",
 							   LSN_FORMAT_ARGS(resume.applied)),
 					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database to defer again (or audit_delivery_stop() to stay immediate), and compare the audited tables with tenant_rls.audit_history() for changes of that time: audit_verify() cannot see entries that were never written. Set wal_keep_size on the standbys above the delivery lag: the checkpoint at the end of a promotion keeps no more of the WAL before it.")));
 			break;
