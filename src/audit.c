@@ -282,11 +282,43 @@ typedef struct AuditConfig
 	bool		registered;		/* a row of tenant_rls.audit_config was found */
 	List	   *unaudited;		/* (char *) names of columns an audited
 								 * inheritance ancestor does not record */
-	List	   *ancestors;		/* (Oid) the inheritance ancestors */
 } AuditConfig;
 
+/*
+ * The inheritance ancestors of a table that is not a partition (parents at
+ * every level, each once), read from pg_inherits without SQL: build_audit_rel()
+ * knows them before read_config() takes its snapshot.
+ */
+static List *
+inheritance_ancestors(Oid relid)
+{
+	List	   *result = NIL;
+	Relation	inh;
+	ListCell   *lc;
+
+	inh = table_open(InheritsRelationId, AccessShareLock);
+	result = lappend_oid(result, relid);
+	/* appending while iterating is safe: the new cells are visited too */
+	foreach(lc, result)
+	{
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(lfirst_oid(lc)));
+		scan = systable_beginscan(inh, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+			result = list_append_unique_oid(result, ((Form_pg_inherits) GETSTRUCT(tup))->inhparent);
+		systable_endscan(scan);
+	}
+	table_close(inh, AccessShareLock);
+	return list_delete_first(result);
+}
+
 static void
-read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
+read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt,
+			Oid *ancestors, int nancestors)
 {
 	List	   *candidates;
 	ListCell   *lc;
@@ -323,7 +355,6 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 	cfg->tenant_registered = false;
 	cfg->unregistered_policies = false;
 	cfg->unaudited = NIL;
-	cfg->ancestors = NIL;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
@@ -400,41 +431,37 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt)
 	 * (Partitions take the lists of the partition root above; a partition
 	 * has no inheritance parent but its partitioned table.)
 	 */
-	if (found && !rel->rd_rel->relispartition && has_superclass(RelationGetRelid(rel)))
+	if (found && nancestors > 0)
 	{
-		Oid			argtypes[1] = {OIDOID};
-		Datum		args[1] = {ObjectIdGetDatum(RelationGetRelid(rel))};
+		Oid			argtypes[1] = {OIDARRAYOID};
+		Datum		args[1];
+		Datum	   *elems = palloc(sizeof(Datum) * nancestors);
 		MemoryContext old;
 
-		if (SPI_execute_with_args("WITH RECURSIVE up(relid) AS ("
-								  "  SELECT i.inhparent FROM pg_catalog.pg_inherits i"
-								  "   WHERE i.inhrelid OPERATOR(pg_catalog.=) $1"
-								  "  UNION"
-								  "  SELECT i.inhparent FROM up JOIN pg_catalog.pg_inherits i"
-								  "    ON i.inhrelid OPERATOR(pg_catalog.=) up.relid)"
-								  " SELECT up.relid, a.attname::pg_catalog.text"
-								  "   FROM up"
-								  "   JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) up.relid"
-								  "   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
-								  "   LEFT JOIN tenant_rls.audit_config c"
-								  "     ON c.schema_name OPERATOR(pg_catalog.=) n.nspname"
-								  "    AND c.table_name OPERATOR(pg_catalog.=) k.relname"
-								  "   LEFT JOIN pg_catalog.pg_attribute a"
-								  "     ON a.attrelid OPERATOR(pg_catalog.=) up.relid AND c.table_name IS NOT NULL"
-								  "    AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
-								  "    AND (a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.exclude)"
-								  "         OR (c.columns IS NOT NULL"
-								  "             AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.columns)))",
+		for (int i = 0; i < nancestors; i++)
+			elems[i] = ObjectIdGetDatum(ancestors[i]);
+		args[0] = PointerGetDatum(construct_array(elems, nancestors, OIDOID,
+												  sizeof(Oid), true, TYPALIGN_INT));
+		if (SPI_execute_with_args("SELECT DISTINCT a.attname::pg_catalog.text"
+								  "  FROM pg_catalog.unnest($1) u(relid)"
+								  "  JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) u.relid"
+								  "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+								  "  JOIN tenant_rls.audit_config c"
+								  "    ON c.schema_name OPERATOR(pg_catalog.=) n.nspname"
+								  "   AND c.table_name OPERATOR(pg_catalog.=) k.relname"
+								  "  JOIN pg_catalog.pg_attribute a"
+								  "    ON a.attrelid OPERATOR(pg_catalog.=) u.relid"
+								  "   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
+								  "   AND (a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.exclude)"
+								  "        OR (c.columns IS NOT NULL"
+								  "            AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.columns)))",
 								  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the audit configuration of the inheritance parents");
 		old = MemoryContextSwitchTo(cxt);
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
-			bool		isnull;
-			Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-			char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+			char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 
-			cfg->ancestors = list_append_unique_oid(cfg->ancestors, relid);
 			if (name != NULL)
 				cfg->unaudited = lappend(cfg->unaudited, name);
 		}
@@ -577,7 +604,7 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		prev_nsp = ar->target_nsp;
 		prev_name = ar->target_name;
 	}
-	/* (the invalidation callback reads them while this build runs SQL) */
+	/* (the invalidation callback reads them: not those of the context deleted) */
 	ar->nancestors = 0;
 	ar->ancestors = NULL;
 	if (ar->cxt != NULL)
@@ -591,7 +618,38 @@ build_audit_rel(AuditRel *ar, Relation rel)
 	ar->cxt = AllocSetContextCreate(CacheMemoryContext, "tenant_rls audit relation",
 									ALLOCSET_SMALL_SIZES);
 	MemoryContextCopyAndSetIdentifier(ar->cxt, RelationGetRelationName(rel));
-	read_config(rel, &cfg, ar->cxt);
+
+	/*
+	 * The inheritance ancestors, whose lists restrict this table's, are
+	 * known to the invalidation callback before read_config() takes its
+	 * snapshot: an enable_audit() of one that commits while it runs SQL is
+	 * then seen (ar->invalidated), as one of the table itself is.  Known
+	 * only from the SQL, they were not yet when its invalidation came, and
+	 * the entry kept the parent's old lists in that backend until something
+	 * else invalidated it: the secret excluded meanwhile was recorded.  (A
+	 * partition has no inheritance parent but its partitioned table.)
+	 */
+	if (!rel->rd_rel->relispartition)
+	{
+		List	   *ancestors;
+		ListCell   *lc;
+		int			i = 0;
+
+		old = MemoryContextSwitchTo(ar->cxt);
+		ancestors = inheritance_ancestors(RelationGetRelid(rel));
+		if (ancestors != NIL)
+		{
+			Oid		   *a = palloc(sizeof(Oid) * list_length(ancestors));
+
+			foreach(lc, ancestors)
+				a[i++] = lfirst_oid(lc);
+			ar->ancestors = a;
+			ar->nancestors = i;
+			audit_rels_inherit = true;
+		}
+		MemoryContextSwitchTo(old);
+	}
+	read_config(rel, &cfg, ar->cxt, ar->ancestors, ar->nancestors);
 	old = MemoryContextSwitchTo(ar->cxt);
 
 	if (cfg.columns)
@@ -601,17 +659,6 @@ build_audit_rel(AuditRel *ar, Relation rel)
 
 	ar->target_oid = cfg.target_oid;
 	ar->registered = cfg.registered;
-	if (cfg.ancestors != NIL)
-	{
-		int			i = 0;
-		ListCell   *lc;
-
-		ar->ancestors = palloc(sizeof(Oid) * list_length(cfg.ancestors));
-		foreach(lc, cfg.ancestors)
-			ar->ancestors[i++] = lfirst_oid(lc);
-		ar->nancestors = i;
-		audit_rels_inherit = true;
-	}
 	ar->natts = desc->natts;
 	ar->cols = palloc0(sizeof(AuditCol) * desc->natts);
 	ar->audited = palloc0(sizeof(AttrNumber) * (desc->natts + 1));
