@@ -11,7 +11,8 @@
 -- excluded columns.  And the fix: the columns an audited inheritance parent
 -- does not record (exclude, or not in columns) were recorded for the rows of
 -- its children audited on their own, also by a MERGE or UPDATE through the
--- parent (enable_audit() of the parent after the children existed).
+-- parent (enable_audit() of the parent after the children existed); the
+-- parent renamed while the event triggers did not follow.
 -- The tables belong to tr_am_owner; tr_am_app (not superuser, not
 -- BYPASSRLS, not the owner) writes them as a tenant.  Deferred delivery of
 -- the same statements: test/t/060_audit_delivery.pl.
@@ -109,6 +110,36 @@ SELECT tenant_rls.set_tenant('am_a');
 SELECT operation, row_pk, new_row FROM tenant_rls.audit_history('am.am_plain', '{"id": 4}');
 COMMIT;
 RESET ROLE;
+-- ==== 8. the lists of an inheritance parent bind its child, also:
+-- 8a. the parent renamed while the event triggers did not follow (replica
+-- mode): its audit_config row keeps the old name, and is found by its oid,
+-- as the table's own row would be (the child recorded the secret)
+SET ROLE tr_am_owner;
+CREATE TABLE am.am_rp (tenant_id text NOT NULL, id int PRIMARY KEY, v text, secret text);
+CREATE TABLE am.am_rc (PRIMARY KEY (id)) INHERITS (am.am_rp);
+GRANT SELECT, INSERT, UPDATE, DELETE ON am.am_rp, am.am_rc TO tr_am_app;
+RESET ROLE;
+SELECT tenant_rls.enable_audit('am.am_rp', exclude => ARRAY['secret']);
+SET session_replication_role = replica;
+ALTER TABLE am.am_rp RENAME TO am_rp_renamed;
+RESET session_replication_role;
+SELECT table_name, columns, exclude FROM tenant_rls.audit_config WHERE schema_name = 'am' AND table_name LIKE 'am\_r%' ORDER BY 1;
+SET ROLE tr_am_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('am_a');
+SET LOCAL app.current_user_id = 'renamed parent';
+INSERT INTO am.am_rc VALUES ('am_a', 1, 'r1', 'top secret r1');
+UPDATE am.am_rp_renamed SET v = 'r1!', secret = 'top secret r1b';
+COMMIT;
+RESET ROLE;
+SELECT table_name, operation, row_pk, old_row, new_row
+  FROM tenant_rls.audit_log
+ WHERE schema_name = 'am' AND app_user = 'renamed parent'
+ ORDER BY seq, entry;
+SET session_replication_role = replica;
+ALTER TABLE am.am_rp_renamed RENAME TO am_rp;
+RESET session_replication_role;
+
 SELECT tenant, ok, first_bad_seq, reason FROM tenant_rls.audit_verify('am_a');
 
 -- ==== 2. INSERT ... ON CONFLICT: the conflicting row is an UPDATE of the

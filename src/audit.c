@@ -442,13 +442,24 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt,
 			elems[i] = ObjectIdGetDatum(ancestors[i]);
 		args[0] = PointerGetDatum(construct_array(elems, nancestors, OIDOID,
 												  sizeof(Oid), true, TYPALIGN_INT));
+
+		/*
+		 * (The registry row of an ancestor as read_config() finds a table's
+		 * own above: by its names, else by its oid when its names designate
+		 * no table -- renamed while the event triggers did not follow.)
+		 */
 		if (SPI_execute_with_args("SELECT DISTINCT a.attname::pg_catalog.text"
 								  "  FROM pg_catalog.unnest($1) u(relid)"
 								  "  JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) u.relid"
 								  "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
 								  "  JOIN tenant_rls.audit_config c"
-								  "    ON c.schema_name OPERATOR(pg_catalog.=) n.nspname"
-								  "   AND c.table_name OPERATOR(pg_catalog.=) k.relname"
+								  "    ON (c.schema_name OPERATOR(pg_catalog.=) n.nspname"
+								  "        AND c.table_name OPERATOR(pg_catalog.=) k.relname)"
+								  "    OR (c.table_oid OPERATOR(pg_catalog.=) u.relid"
+								  "        AND NOT EXISTS (SELECT FROM pg_catalog.pg_class k2"
+								  "                          JOIN pg_catalog.pg_namespace n2 ON n2.oid OPERATOR(pg_catalog.=) k2.relnamespace"
+								  "                         WHERE n2.nspname OPERATOR(pg_catalog.=) c.schema_name"
+								  "                           AND k2.relname OPERATOR(pg_catalog.=) c.table_name))"
 								  "  JOIN pg_catalog.pg_attribute a"
 								  "    ON a.attrelid OPERATOR(pg_catalog.=) u.relid"
 								  "   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
