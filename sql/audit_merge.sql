@@ -12,7 +12,8 @@
 -- does not record (exclude, or not in columns) were recorded for the rows of
 -- its children audited on their own, also by a MERGE or UPDATE through the
 -- parent (enable_audit() of the parent after the children existed); the
--- parent renamed while the event triggers did not follow.
+-- parent renamed while the event triggers did not follow; ALTER TABLE ...
+-- NO INHERIT.
 -- The tables belong to tr_am_owner; tr_am_app (not superuser, not
 -- BYPASSRLS, not the owner) writes them as a tenant.  Deferred delivery of
 -- the same statements: test/t/060_audit_delivery.pl.
@@ -139,6 +140,45 @@ SELECT table_name, operation, row_pk, old_row, new_row
 SET session_replication_role = replica;
 ALTER TABLE am.am_rp_renamed RENAME TO am_rp;
 RESET session_replication_role;
+
+-- 8b. ALTER TABLE child NO INHERIT parent: the child, and a grandchild
+-- audited on its own below it, keep the restriction (the parent's secret
+-- joins their exclude, as a partition detached keeps its parent's lists);
+-- before, the secret was recorded from then on, and its value written
+-- meanwhile appeared in the next change's old_row
+SET ROLE tr_am_owner;
+CREATE TABLE am.am_np (tenant_id text NOT NULL, id int PRIMARY KEY, v text, secret text, pin text);
+CREATE TABLE am.am_nc (extra text, PRIMARY KEY (id)) INHERITS (am.am_np);
+CREATE TABLE am.am_ngc (PRIMARY KEY (id)) INHERITS (am.am_nc);
+GRANT SELECT, INSERT, UPDATE, DELETE ON am.am_np, am.am_nc, am.am_ngc TO tr_am_app;
+RESET ROLE;
+SELECT tenant_rls.enable_audit('am.am_np', columns => ARRAY['tenant_id', 'id', 'v', 'secret'], exclude => ARRAY['secret']);
+SELECT tenant_rls.enable_audit('am.am_ngc', exclude => ARRAY['extra']);
+SET ROLE tr_am_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('am_a');
+SET LOCAL app.current_user_id = 'no inherit';
+INSERT INTO am.am_nc VALUES ('am_a', 1, 'n1', 'top secret n1', '1234', 'x1');
+INSERT INTO am.am_ngc VALUES ('am_a', 2, 'n2', 'top secret n2', '5678', 'x2');
+COMMIT;
+RESET ROLE;
+ALTER TABLE am.am_nc NO INHERIT am.am_np;
+SELECT table_name, columns, exclude FROM tenant_rls.audit_config WHERE schema_name = 'am' AND table_name LIKE 'am\_n%' ORDER BY 1;
+SET ROLE tr_am_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('am_a');
+SET LOCAL app.current_user_id = 'no inherit';
+UPDATE am.am_nc SET v = v || '!', secret = secret || ' b', pin = pin || '9';
+COMMIT;
+RESET ROLE;
+SELECT table_name, operation, row_pk, old_row, new_row
+  FROM tenant_rls.audit_log
+ WHERE schema_name = 'am' AND app_user = 'no inherit'
+ ORDER BY seq, entry;
+-- a child that already excludes what its former parent does not record:
+-- nothing changes, no NOTICE
+ALTER TABLE am.am_ngc NO INHERIT am.am_nc;
+SELECT table_name, columns, exclude FROM tenant_rls.audit_config WHERE schema_name = 'am' AND table_name LIKE 'am\_n%' ORDER BY 1;
 
 SELECT tenant, ok, first_bad_seq, reason FROM tenant_rls.audit_verify('am_a');
 

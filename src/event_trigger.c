@@ -2281,6 +2281,96 @@ keep_detached_audited(List *relids, Oid parent)
 	return NIL;
 }
 
+/*
+ * ALTER TABLE child NO INHERIT parent.  The columns that parent, or an
+ * audited table above it, does not record (in its exclude, or outside its
+ * columns) were not recorded for child, nor for the tables below child,
+ * audited on their own (audit.c, read_config()).  Unlinked, each recorded
+ * them from then on: the secret the parent excludes, and in the old_row of
+ * its next change the value written while it was excluded (review rev51e).
+ * As a partition detached keeps the lists that applied to it through its
+ * parent (keep_detached_audited()), each keeps that restriction: the names
+ * join its own exclude.
+ */
+static void
+keep_former_parent_restriction(Oid child, Oid parent)
+{
+	List	   *above = lcons_oid(parent, relation_ancestors(parent));
+	Datum	   *elems = palloc(sizeof(Datum) * list_length(above));
+	int			n = 0;
+	ArrayType  *ancestors;
+	ListCell   *lc;
+
+	foreach(lc, above)
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	ancestors = construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT);
+
+	foreach(lc, find_all_inheritors(child, NoLock, NULL))
+	{
+		Oid			relid = lfirst_oid(lc);
+		Oid			argtypes[2] = {OIDOID, OIDARRAYOID};
+		Oid			updtypes[2] = {OIDOID, TEXTARRAYOID};
+		Datum		values[2];
+		char	   *names;
+
+		if (get_rel_relispartition(relid))
+			continue;			/* (below a partitioned table: its root's lists) */
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = PointerGetDatum(ancestors);
+		/* the columns of relid that they do not record and it does */
+		et_spi_privileged("SELECT x.names, pg_catalog.array_to_string(x.names, ', ')"
+						  " FROM (SELECT pg_catalog.array_agg(DISTINCT a.attname::pg_catalog.text) AS names"
+						  "  FROM pg_catalog.unnest($2) u(relid)"
+						  "  JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) u.relid"
+						  "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+						  "  JOIN tenant_rls.audit_config c"
+						  "    ON " AUDIT_CONFIG_ROW_OF("u.relid", "n.nspname", "k.relname")
+						  "  JOIN pg_catalog.pg_attribute a"
+						  "    ON a.attrelid OPERATOR(pg_catalog.=) u.relid"
+						  "   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
+						  "   AND (a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.exclude)"
+						  "        OR (c.columns IS NOT NULL"
+						  "            AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.columns)))"
+						  "  JOIN pg_catalog.pg_attribute t"
+						  "    ON t.attrelid OPERATOR(pg_catalog.=) $1 AND t.attname OPERATOR(pg_catalog.=) a.attname"
+						  "   AND t.attnum OPERATOR(pg_catalog.>) 0 AND NOT t.attisdropped"
+						  " WHERE EXISTS (SELECT FROM pg_catalog.pg_class k"
+						  "                 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+						  "                 JOIN tenant_rls.audit_config c"
+						  "                   ON " AUDIT_CONFIG_ROW_OF("k.oid", "n.nspname", "k.relname")
+						  "                WHERE k.oid OPERATOR(pg_catalog.=) $1"
+						  "                  AND NOT COALESCE(a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.exclude), false))) x",
+						  2, argtypes, values, NULL);
+		if (SPI_processed == 0)
+			continue;
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (isnull)
+				continue;
+			names = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+			values[1] = PointerGetDatum(DatumGetArrayTypePCopy(d));
+		}
+		et_spi_privileged("UPDATE tenant_rls.audit_config c"
+						  "   SET exclude = pg_catalog.array_cat(c.exclude, $2)"
+						  "  FROM pg_catalog.pg_class k"
+						  "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+						  " WHERE k.oid OPERATOR(pg_catalog.=) $1"
+						  "   AND " AUDIT_CONFIG_ROW_OF("$1", "n.nspname", "k.relname"),
+						  2, updtypes, values, NULL);
+		/* what every backend cached of it */
+		CacheInvalidateRelcacheByRelid(relid);
+		ereport(NOTICE,
+				(errmsg("table %s keeps the audit restrictions of its former parent %s",
+						tenant_rel_qualname(relid), tenant_rel_qualname(parent)),
+				 errdetail("Columns %s, which %s or an audited table above it does not record, were added to the exclude list of its audit configuration.",
+						   names, tenant_rel_qualname(parent)),
+				 errhint("To record them, call tenant_rls.enable_audit() on %s with the lists it should have.",
+						 tenant_rel_qualname(relid))));
+	}
+}
+
 static void
 ddl_command_end_work(EventTriggerData *trigdata)
 {
@@ -2534,7 +2624,11 @@ ddl_command_end_work(EventTriggerData *trigdata)
 							if (parent && IsA(parent, RangeVar) &&
 								sub->address.classId == RelationRelationId &&
 								OidIsValid(sub->address.objectId))
+							{
 								registry_forget_parent(sub->address.objectId);
+								if (!session_is_restoring())
+									keep_former_parent_restriction(relid, sub->address.objectId);
+							}
 						}
 						break;
 					default:
