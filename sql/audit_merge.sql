@@ -13,7 +13,7 @@
 -- its children audited on their own, also by a MERGE or UPDATE through the
 -- parent (enable_audit() of the parent after the children existed); the
 -- parent renamed while the event triggers did not follow; ALTER TABLE ...
--- NO INHERIT.
+-- NO INHERIT; two parents, a grandparent, one gained later (INHERIT).
 -- The tables belong to tr_am_owner; tr_am_app (not superuser, not
 -- BYPASSRLS, not the owner) writes them as a tenant.  Deferred delivery of
 -- the same statements: test/t/060_audit_delivery.pl.
@@ -179,6 +179,48 @@ SELECT table_name, operation, row_pk, old_row, new_row
 -- nothing changes, no NOTICE
 ALTER TABLE am.am_ngc NO INHERIT am.am_nc;
 SELECT table_name, columns, exclude FROM tenant_rls.audit_config WHERE schema_name = 'am' AND table_name LIKE 'am\_n%' ORDER BY 1;
+
+-- 8c. two parents (one's exclude, the other's columns), a grandparent
+-- audited above a parent that is not, and a grandparent gained later
+-- (ALTER TABLE parent INHERIT grandparent, in the session that has the
+-- grandchild cached): every audited ancestor's lists bind; the child's own
+-- column (e) follows its own lists
+SET ROLE tr_am_owner;
+CREATE TABLE am.am_gp (tenant_id text NOT NULL, id int, a text, b text);
+CREATE TABLE am.am_mid () INHERITS (am.am_gp);
+CREATE TABLE am.am_p2 (tenant_id text NOT NULL, id int, c text, d text);
+CREATE TABLE am.am_kid (e text, PRIMARY KEY (id)) INHERITS (am.am_mid, am.am_p2);
+CREATE TABLE am.am_lone (tenant_id text NOT NULL, id int, a text, b text);
+CREATE TABLE am.am_lonekid (PRIMARY KEY (id)) INHERITS (am.am_lone);
+GRANT SELECT, INSERT, UPDATE, DELETE ON am.am_gp, am.am_mid, am.am_p2, am.am_kid, am.am_lone, am.am_lonekid TO tr_am_app;
+RESET ROLE;
+SELECT tenant_rls.disable_audit('am.am_mid');
+SELECT tenant_rls.disable_audit('am.am_lone');
+SELECT tenant_rls.enable_audit('am.am_gp', exclude => ARRAY['a']);
+SELECT tenant_rls.enable_audit('am.am_p2', columns => ARRAY['tenant_id', 'id', 'c']);
+SELECT table_name, columns, exclude FROM tenant_rls.audit_config
+ WHERE schema_name = 'am' AND table_name IN ('am_gp', 'am_mid', 'am_p2', 'am_kid', 'am_lone', 'am_lonekid') ORDER BY 1;
+SET ROLE tr_am_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('am_a');
+SET LOCAL app.current_user_id = 'ancestors';
+INSERT INTO am.am_kid VALUES ('am_a', 1, 'A', 'B', 'C', 'D', 'E');
+INSERT INTO am.am_lonekid VALUES ('am_a', 1, 'A', 'B');
+COMMIT;
+RESET ROLE;
+ALTER TABLE am.am_lone INHERIT am.am_gp;
+SET ROLE tr_am_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('am_a');
+SET LOCAL app.current_user_id = 'ancestors';
+UPDATE am.am_lonekid SET a = 'A2', b = 'B2';
+UPDATE am.am_gp SET a = a || '3', b = b || '3';
+COMMIT;
+RESET ROLE;
+SELECT table_name, operation, row_pk, old_row, new_row
+  FROM tenant_rls.audit_log
+ WHERE schema_name = 'am' AND app_user = 'ancestors'
+ ORDER BY seq, entry;
 
 SELECT tenant, ok, first_bad_seq, reason FROM tenant_rls.audit_verify('am_a');
 
