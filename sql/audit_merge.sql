@@ -13,7 +13,8 @@
 -- its children audited on their own, also by a MERGE or UPDATE through the
 -- parent (enable_audit() of the parent after the children existed); the
 -- parent renamed while the event triggers did not follow; ALTER TABLE ...
--- NO INHERIT; two parents, a grandparent, one gained later (INHERIT).
+-- NO INHERIT; two parents, a grandparent, one gained later (INHERIT); the
+-- parent's excluded column dropped, the child's kept.
 -- The tables belong to tr_am_owner; tr_am_app (not superuser, not
 -- BYPASSRLS, not the owner) writes them as a tenant.  Deferred delivery of
 -- the same statements: test/t/060_audit_delivery.pl.
@@ -220,6 +221,33 @@ RESET ROLE;
 SELECT table_name, operation, row_pk, old_row, new_row
   FROM tenant_rls.audit_log
  WHERE schema_name = 'am' AND app_user = 'ancestors'
+ ORDER BY seq, entry;
+
+-- 8d. the parent drops the column it excludes; the child's own copy (its
+-- columns are its own after ALTER TABLE ... INHERIT) stays unrecorded: the
+-- parent's exclude names it still, as a table's own exclude would (it was
+-- recorded: the restriction went with the parent's column)
+SET ROLE tr_am_owner;
+CREATE TABLE am.am_dp (tenant_id text NOT NULL, id int PRIMARY KEY, v text, secret text);
+CREATE TABLE am.am_dc (tenant_id text NOT NULL, id int PRIMARY KEY, v text, secret text);
+ALTER TABLE am.am_dc INHERIT am.am_dp;
+GRANT SELECT, INSERT, UPDATE, DELETE ON am.am_dp, am.am_dc TO tr_am_app;
+RESET ROLE;
+SELECT tenant_rls.enable_audit('am.am_dp', exclude => ARRAY['secret']);
+ALTER TABLE am.am_dp DROP COLUMN secret;
+SELECT attrelid::regclass, attname FROM pg_attribute WHERE attrelid IN ('am.am_dp'::regclass, 'am.am_dc'::regclass) AND attname = 'secret';
+SELECT table_name, columns, exclude FROM tenant_rls.audit_config WHERE schema_name = 'am' AND table_name LIKE 'am\_d%' ORDER BY 1;
+SET ROLE tr_am_app;
+BEGIN;
+SELECT tenant_rls.set_tenant('am_a');
+SET LOCAL app.current_user_id = 'dropped';
+INSERT INTO am.am_dc VALUES ('am_a', 1, 'd1', 'top secret d1');
+UPDATE am.am_dc SET v = 'd1!', secret = 'top secret d1b';
+COMMIT;
+RESET ROLE;
+SELECT table_name, operation, row_pk, old_row, new_row
+  FROM tenant_rls.audit_log
+ WHERE schema_name = 'am' AND app_user = 'dropped'
  ORDER BY seq, entry;
 
 SELECT tenant, ok, first_bad_seq, reason FROM tenant_rls.audit_verify('am_a');

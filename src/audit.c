@@ -448,7 +448,14 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt,
 		 * own above: by its names, else by its oid when its names designate
 		 * no table -- renamed while the event triggers did not follow.)
 		 */
-		if (SPI_execute_with_args("SELECT DISTINCT a.attname::pg_catalog.text"
+		/*
+		 * The names in an ancestor's exclude, whether it still has such a
+		 * column or not (as for the table's own exclude: a column the parent
+		 * dropped, that the child kept -- its own since INHERIT, or merged
+		 * -- stays unrecorded), and its columns left out of its columns.
+		 */
+		if (SPI_execute_with_args("SELECT DISTINCT x.name FROM ("
+								  " SELECT c.exclude, c.columns, u.relid"
 								  "  FROM pg_catalog.unnest($1) u(relid)"
 								  "  JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) u.relid"
 								  "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
@@ -459,13 +466,13 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt,
 								  "        AND NOT EXISTS (SELECT FROM pg_catalog.pg_class k2"
 								  "                          JOIN pg_catalog.pg_namespace n2 ON n2.oid OPERATOR(pg_catalog.=) k2.relnamespace"
 								  "                         WHERE n2.nspname OPERATOR(pg_catalog.=) c.schema_name"
-								  "                           AND k2.relname OPERATOR(pg_catalog.=) c.table_name))"
-								  "  JOIN pg_catalog.pg_attribute a"
-								  "    ON a.attrelid OPERATOR(pg_catalog.=) u.relid"
-								  "   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
-								  "   AND (a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.exclude)"
-								  "        OR (c.columns IS NOT NULL"
-								  "            AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.columns)))",
+								  "                           AND k2.relname OPERATOR(pg_catalog.=) c.table_name))) l,"
+								  " LATERAL (SELECT e.name FROM pg_catalog.unnest(l.exclude) e(name)"
+								  "           UNION ALL"
+								  "          SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a"
+								  "           WHERE l.columns IS NOT NULL AND a.attrelid OPERATOR(pg_catalog.=) l.relid"
+								  "             AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
+								  "             AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (l.columns)) x",
 								  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the audit configuration of the inheritance parents");
 		old = MemoryContextSwitchTo(cxt);

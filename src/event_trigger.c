@@ -2319,27 +2319,28 @@ keep_former_parent_restriction(Oid child, Oid parent)
 		values[1] = PointerGetDatum(ancestors);
 		/* the columns of relid that they do not record and it does */
 		et_spi_privileged("SELECT x.names, pg_catalog.array_to_string(x.names, ', ')"
-						  " FROM (SELECT pg_catalog.array_agg(DISTINCT a.attname::pg_catalog.text) AS names"
-						  "  FROM pg_catalog.unnest($2) u(relid)"
-						  "  JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) u.relid"
-						  "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
-						  "  JOIN tenant_rls.audit_config c"
-						  "    ON " AUDIT_CONFIG_ROW_OF("u.relid", "n.nspname", "k.relname")
-						  "  JOIN pg_catalog.pg_attribute a"
-						  "    ON a.attrelid OPERATOR(pg_catalog.=) u.relid"
-						  "   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
-						  "   AND (a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.exclude)"
-						  "        OR (c.columns IS NOT NULL"
-						  "            AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.columns)))"
+						  " FROM (SELECT pg_catalog.array_agg(DISTINCT r.name) AS names"
+						  "  FROM (SELECT c.exclude, c.columns, u.relid"
+						  "         FROM pg_catalog.unnest($2) u(relid)"
+						  "         JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) u.relid"
+						  "         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
+						  "         JOIN tenant_rls.audit_config c"
+						  "           ON " AUDIT_CONFIG_ROW_OF("u.relid", "n.nspname", "k.relname") ") l,"
+						  "  LATERAL (SELECT e.name FROM pg_catalog.unnest(l.exclude) e(name)"
+						  "            UNION ALL"
+						  "           SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a"
+						  "            WHERE l.columns IS NOT NULL AND a.attrelid OPERATOR(pg_catalog.=) l.relid"
+						  "              AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
+						  "              AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (l.columns)) r"
 						  "  JOIN pg_catalog.pg_attribute t"
-						  "    ON t.attrelid OPERATOR(pg_catalog.=) $1 AND t.attname OPERATOR(pg_catalog.=) a.attname"
+						  "    ON t.attrelid OPERATOR(pg_catalog.=) $1 AND t.attname::pg_catalog.text OPERATOR(pg_catalog.=) r.name"
 						  "   AND t.attnum OPERATOR(pg_catalog.>) 0 AND NOT t.attisdropped"
 						  " WHERE EXISTS (SELECT FROM pg_catalog.pg_class k"
 						  "                 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
 						  "                 JOIN tenant_rls.audit_config c"
 						  "                   ON " AUDIT_CONFIG_ROW_OF("k.oid", "n.nspname", "k.relname")
 						  "                WHERE k.oid OPERATOR(pg_catalog.=) $1"
-						  "                  AND NOT COALESCE(a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.exclude), false))) x",
+						  "                  AND NOT COALESCE(r.name OPERATOR(pg_catalog.=) ANY (c.exclude), false))) x",
 						  2, argtypes, values, NULL);
 		if (SPI_processed == 0)
 			continue;
