@@ -444,15 +444,13 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt,
 												  sizeof(Oid), true, TYPALIGN_INT));
 
 		/*
-		 * (The registry row of an ancestor as read_config() finds a table's
-		 * own above: by its names, else by its oid when its names designate
-		 * no table -- renamed while the event triggers did not follow.)
-		 */
-		/*
 		 * The names in an ancestor's exclude, whether it still has such a
 		 * column or not (as for the table's own exclude: a column the parent
 		 * dropped, that the child kept -- its own since INHERIT, or merged
 		 * -- stays unrecorded), and its columns left out of its columns.
+		 * (The registry row of an ancestor as read_config() finds a table's
+		 * own above: by its names, else by its oid when its names designate
+		 * no table -- renamed while the event triggers did not follow.)
 		 */
 		if (SPI_execute_with_args("SELECT DISTINCT x.name FROM ("
 								  " SELECT c.exclude, c.columns, u.relid"
