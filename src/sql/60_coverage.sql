@@ -2172,33 +2172,20 @@ uofnup AS MATERIALIZED (
       FROM tgedges g,
            (SELECT array_agg(f.fid) AS fids, array_agg(f.fid::text) AS vals FROM uofn f) f,
            tenant_rls._walk_calls_back(g.callers, g.callees, f.fids, f.vals) w),
--- the sequences that column defaults of tenant tables name in text,
--- nextval('s'::text) (PostgreSQL records no dependency and resolves the
--- name at each INSERT): the name resolved as the INSERT would, in the schema
--- given, and for an unqualified name (the inserting session's search_path
--- decides) every sequence of that name; by the name index.  Deparsed once
+-- the sequences a tenant table's INSERTs take their ids from, gathered once
 -- for tenant_sequence_privilege and dependency_owned_by_other_role (review
--- rev50h: 0.1 ms a default)
-nvtext AS MATERIALIZED (
-    SELECT t.relid, t.qname, t.owner, ad.oid AS adoid, q.seq
-      FROM ten t
-      JOIN pg_attrdef ad ON ad.adrelid = t.relid
-     CROSS JOIN LATERAL tenant_rls._nextval_names(pg_get_expr(ad.adbin, ad.adrelid)) nm
-     CROSS JOIN LATERAL (SELECT c.oid AS seq FROM pg_class c
-                          WHERE c.relname = nm.rel_name AND c.relkind = 'S' AND c.relpersistence <> 't'
-                            AND (nm.schema_name IS NULL
-                                 OR c.relnamespace = (SELECT n.oid FROM pg_namespace n
-                                                       WHERE n.nspname = nm.schema_name))) q
-     WHERE strpos(ad.adbin::text, ':funcid 1574 ') > 0 AND strpos(ad.adbin::text, ':funcid 1079 ') > 0),
--- (review rev50h) the sequences a tenant table's INSERTs take their ids
--- from, owned by a role other than the table's owner: a column default's
--- nextval() (by dependency; in text, nextval('s'::text), by name as
--- tenant_sequence_privilege reads it), the DEFAULT nextval() of the domain
--- of a column without a default of its own.  (A sequence OWNED BY a column,
--- serial or identity, has its table's owner.)  Their owner may setval() or
--- RESTART them without any grant.
-useq AS MATERIALIZED (
-    SELECT x.relid, x.qname, x.owner, x.classid, x.objid, x.objsubid, x.seq, x.via
+-- rev51a; rev50e, rev50h): a column default's nextval(), by dependency or,
+-- named in text (nextval('s'::text): PostgreSQL records no dependency and
+-- resolves the name at each INSERT), by the name resolved as the INSERT
+-- would, in the schema given, and for an unqualified name (the inserting
+-- session's search_path decides) every sequence of that name, by the name
+-- index; and the DEFAULT nextval() of the domain of a column without a
+-- default of its own.  Only the defaults that call nextval() and a cast of
+-- text to regclass are deparsed (review rev50h: 0.1 ms a default).  (A
+-- sequence OWNED BY a column, serial or identity, has its table's owner:
+-- tenant_sequence_privilege reads those from pg_depend itself.)
+tseq AS MATERIALIZED (
+    SELECT x.relid, x.qname, x.owner, x.classid, x.objid, x.objsubid, x.seq, x.via, s.relowner AS sowner
       FROM (SELECT t.relid, t.qname, t.owner, 'pg_attrdef'::regclass::oid AS classid, ad.oid AS objid,
                    0 AS objsubid, d.refobjid AS seq, NULL::text AS via
               FROM pg_depend d
@@ -2206,17 +2193,35 @@ useq AS MATERIALIZED (
               JOIN ten t ON t.relid = ad.adrelid
              WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'n'
             UNION
-            SELECT n.relid, n.qname, n.owner, 'pg_attrdef'::regclass, n.adoid, 0, n.seq, NULL FROM nvtext n
-            UNION ALL
-            SELECT t.relid, t.qname, t.owner, 'pg_class'::regclass, t.relid, a.attnum, d.refobjid,
-                   format('domain %s', format_type(y.oid, NULL))
+            SELECT t.relid, t.qname, t.owner, 'pg_attrdef'::regclass, ad.oid, 0, q.seq, NULL
+              FROM ten t
+              JOIN pg_attrdef ad ON ad.adrelid = t.relid
+             CROSS JOIN LATERAL tenant_rls._nextval_names(pg_get_expr(ad.adbin, ad.adrelid)) nm
+             CROSS JOIN LATERAL (SELECT c.oid AS seq FROM pg_class c
+                                  WHERE c.relname = nm.rel_name AND c.relkind = 'S' AND c.relpersistence <> 't'
+                                    AND (nm.schema_name IS NULL
+                                         OR c.relnamespace = (SELECT n.oid FROM pg_namespace n
+                                                               WHERE n.nspname = nm.schema_name))) q
+             WHERE strpos(ad.adbin::text, ':funcid 1574 ') > 0 AND strpos(ad.adbin::text, ':funcid 1079 ') > 0) x
+      JOIN pg_class s ON s.oid = x.seq AND s.relkind = 'S'
+    UNION ALL
+    SELECT y.relid, y.qname, y.owner, 'pg_class'::regclass, y.relid, y.attnum, y.seq,
+           format('domain %s', format_type(y.typid, NULL)), s.relowner
+      FROM (SELECT DISTINCT t.relid, t.qname, t.owner, a.attnum, dm.oid AS typid, z.seq
               FROM ten t
               JOIN pg_attribute a ON a.attrelid = t.relid AND a.attnum > 0 AND NOT a.attisdropped
                                  AND NOT a.atthasdef
-              JOIN pg_type y ON y.oid = a.atttypid AND y.typtype = 'd' AND y.typdefaultbin IS NOT NULL
-              JOIN pg_depend d ON d.classid = 'pg_type'::regclass AND d.objid = y.oid
-                              AND d.refclassid = 'pg_class'::regclass) x
-     WHERE (SELECT c.relkind = 'S' AND c.relowner <> x.owner FROM pg_class c WHERE c.oid = x.seq)),
+              JOIN pg_type dm ON dm.oid = a.atttypid AND dm.typtype = 'd' AND dm.typdefaultbin IS NOT NULL
+             CROSS JOIN LATERAL (
+                   SELECT d.refobjid AS seq FROM pg_depend d
+                    WHERE d.classid = 'pg_type'::regclass AND d.objid = dm.oid
+                      AND d.refclassid = 'pg_class'::regclass) z) y
+      JOIN pg_class s ON s.oid = y.seq AND s.relkind = 'S'),
+-- (review rev50h) those owned by a role other than the table's owner: their
+-- owner may setval() or RESTART them without any grant
+useq AS MATERIALIZED (
+    SELECT s.relid, s.qname, s.owner, s.classid, s.objid, s.objsubid, s.seq, s.via
+      FROM tseq s WHERE s.sowner <> s.owner),
 -- the uses: which table uses which object, through what
 uuse AS MATERIALIZED (
     SELECT u.relid, u.qname, u.owner, u.classid, u.objid, u.objsubid,
@@ -3992,29 +3997,13 @@ SELECT 'tenant_sequence_privilege', 'warning',
                  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
                    AND d.deptype IN ('a', 'i') AND d.objid IN (SELECT q.seq FROM seqpriv q)
                 UNION ALL
-                SELECT d.refobjid, t.qname, t.relid, t.owner, true
-                  FROM pg_depend d
-                  JOIN pg_attrdef ad ON ad.oid = d.objid
-                  JOIN ten t ON t.relid = ad.adrelid
-                 WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass
-                   AND d.refobjid IN (SELECT q.seq FROM seqpriv q)
-                UNION ALL
-                -- (review rev50a) a default that names the sequence in text,
-                -- nextval('s'::text): no dependency (nvtext)
-                SELECT n.seq, n.qname, n.relid, n.owner, true
-                  FROM nvtext n
-                 WHERE n.seq IN (SELECT q.seq FROM seqpriv q)
-                UNION ALL
-                -- (review rev50e) the DEFAULT nextval() of the domain of a
-                -- column that has no default of its own (an INSERT uses it)
-                SELECT d.refobjid, t.qname, t.relid, t.owner, true
-                  FROM ten t
-                  JOIN pg_attribute a ON a.attrelid = t.relid AND a.attnum > 0 AND NOT a.attisdropped
-                                     AND NOT a.atthasdef
-                  JOIN pg_type y ON y.oid = a.atttypid AND y.typtype = 'd' AND y.typdefaultbin IS NOT NULL
-                  JOIN pg_depend d ON d.classid = 'pg_type'::regclass AND d.objid = y.oid
-                                  AND d.refclassid = 'pg_class'::regclass
-                 WHERE d.refobjid IN (SELECT q.seq FROM seqpriv q)) st ON st.seq = g.seq
+                -- a column default's nextval() (also in text, review rev50a)
+                -- and (review rev50e) the DEFAULT nextval() of the domain of
+                -- a column that has no default of its own (an INSERT uses
+                -- it): tseq
+                SELECT s.seq, s.qname, s.relid, s.owner, true
+                  FROM tseq s
+                 WHERE s.seq IN (SELECT q.seq FROM seqpriv q)) st ON st.seq = g.seq
          -- (review rev50a) not a grantee that may change the table anyway:
          -- the table's owner or a role with its privileges (it may ALTER,
          -- TRUNCATE or drop it), nor a BYPASSRLS role no member of which
