@@ -513,18 +513,21 @@ COMMENT ON FUNCTION tenant_rls._written_names(text) IS
 -- resolves at each INSERT (text to regclass, with the inserting session's
 -- search_path).  From the default's deparsed text (pg_get_expr(), with
 -- standard_conforming_strings on: a literal is '...' with '' for a quote):
--- each nextval() whose argument is a string literal of a string type cast
--- to regclass, its name split as text_regclass() splits it
--- (SplitIdentifierString() on '.': an unquoted part runs to the next '.' or
--- white space, any other character included, and is folded to lower case,
--- ASCII letters only; a quoted one is exact; each is truncated to 63 bytes;
--- white space is a space, tab, newline, carriage return or form feed; a
--- database name before the schema dropped), its schema NULL when not given.
--- A name PostgreSQL would refuse gives nothing (the INSERT fails), and
--- nothing here raises an error (review rev50e: parse_ident() accepted less
--- than text_regclass(), "inv-seq" or a name of more than 63 bytes, and
--- raised an error on a vertical tab the guard took for white space: lint()
--- failed).
+-- each nextval() whose argument is a string literal, cast one or more times
+-- to a string type (text, varchar, char, name; review rev51a: also nested,
+-- ('s'::text)::varchar(30)), then cast to regclass or (review rev51a)
+-- passed to to_regclass(), which splits and looks the name up as the cast
+-- does (a name it does not find gives NULL, and nextval(NULL) no id); its
+-- name split as text_regclass() splits it (SplitIdentifierString() on '.':
+-- an unquoted part runs to the next '.' or white space, any other character
+-- included, and is folded to lower case, ASCII letters only; a quoted one is
+-- exact; each is truncated to 63 bytes; white space is a space, tab,
+-- newline, carriage return or form feed; a database name before the schema
+-- dropped), its schema NULL when not given.  A name PostgreSQL would refuse
+-- gives nothing (the INSERT fails), and nothing here raises an error
+-- (review rev50e: parse_ident() accepted less than text_regclass(),
+-- "inv-seq" or a name of more than 63 bytes, and raised an error on a
+-- vertical tab the guard took for white space: lint() failed).
 CREATE FUNCTION tenant_rls._nextval_names(expr text, OUT schema_name text, OUT rel_name text)
     RETURNS SETOF record
     LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1
@@ -533,18 +536,36 @@ CREATE FUNCTION tenant_rls._nextval_names(expr text, OUT schema_name text, OUT r
     AS $$
     SELECT CASE WHEN cardinality(p.parts) > 1 THEN p.parts[cardinality(p.parts) - 1] END,
            p.parts[cardinality(p.parts)]
-      FROM (-- (the string as the cast leaves it at each INSERT: varchar(n)
-            -- and char(n) cut it to n characters, char drops trailing
-            -- spaces, name cuts it to 63 bytes)
-            SELECT CASE m[2] WHEN 'character varying' THEN left(x.lit, coalesce(m[3]::int, x.len))
-                             WHEN 'character' THEN rtrim(left(x.lit, coalesce(m[3]::int, x.len)), ' ')
-                             WHEN 'bpchar' THEN rtrim(x.lit, ' ')
-                             WHEN 'name' THEN x.lit::name::text
-                             ELSE x.lit END AS lit
-              FROM regexp_matches(expr,
-                       '\mnextval\(\(+''((?:[^'']|'''')*)''::(text|character varying|character|bpchar|name)(?:\((\d{1,7})\))?\)'
-                       '(?:::text\))?::regclass\)', 'g') m,
-                   LATERAL (SELECT replace(m[1], '''''', '''') AS lit, length(m[1]) AS len) x) l,
+      FROM -- m[1]: to_regclass( or not; m[2]: the literal; m[3]: its casts,
+           -- ::t1)::t2 ...; m[4]: what closes nextval(), )::regclass) after
+           -- the casts, )) after to_regclass()'s
+           regexp_matches(expr,
+               '\mnextval\((?:(to_regclass)\(\(*|\(+)''((?:[^'']|'''')*)'''
+               '(::(?:text|character varying|character|bpchar|name)(?:\(\d{1,8}\))?'
+               '(?:\)::(?:text|character varying|character|bpchar|name)(?:\(\d{1,8}\))?)*)'
+               '(\)::regclass\)|\)\))', 'g') m,
+           -- the string as the casts leave it at each INSERT, one after the
+           -- other: varchar(n) and char(n) cut it to n characters, name to
+           -- 63 bytes; char's trailing spaces go when it becomes text,
+           -- varchar or name (after the cut to 63 bytes)
+           LATERAL (WITH RECURSIVE
+                    k AS (SELECT c.c[1] AS typ, c.c[2]::int AS n, c.i
+                            FROM regexp_matches(m[3], '::(text|character varying|character|bpchar|name)(?:\((\d{1,8})\))?', 'g')
+                                 WITH ORDINALITY c(c, i)),
+                    f(i, s, b) AS (
+                        SELECT 0::bigint, replace(m[2], '''''', ''''), false
+                        UNION ALL
+                        SELECT k.i,
+                               CASE WHEN k.typ IN ('text', 'character varying')
+                                    THEN left(CASE WHEN f.b THEN rtrim(f.s, ' ') ELSE f.s END, coalesce(k.n, length(f.s)))
+                                    WHEN k.typ = 'character' THEN left(f.s, coalesce(k.n, length(f.s)))
+                                    WHEN k.typ = 'bpchar' THEN f.s
+                                    WHEN f.b THEN rtrim(f.s::name::text, ' ')
+                                    ELSE f.s::name::text END,
+                               k.typ IN ('character', 'bpchar')
+                          FROM f JOIN k ON k.i = f.i + 1)
+                    SELECT CASE WHEN f.b THEN rtrim(f.s, ' ') ELSE f.s END AS lit
+                      FROM f ORDER BY f.i DESC LIMIT 1) l,
            -- one to three parts separated by '.', white space around each
            LATERAL (SELECT ARRAY(SELECT (CASE WHEN left(t.m[1], 1) = '"'
                                               THEN replace(substr(t.m[1], 2, length(t.m[1]) - 2), '""', '"')
@@ -555,6 +576,7 @@ CREATE FUNCTION tenant_rls._nextval_names(expr text, OUT schema_name text, OUT r
                                   ORDER BY t.n) AS parts
                      WHERE l.lit ~ ('^[ \t\n\r\f]*(?:"(?:[^"]|"")*"|[^ \t\n\r\f."][^ \t\n\r\f.]*)[ \t\n\r\f]*'
                                     '(?:\.[ \t\n\r\f]*(?:"(?:[^"]|"")*"|[^ \t\n\r\f."][^ \t\n\r\f.]*)[ \t\n\r\f]*){0,2}$')) p
+     WHERE (m[1] IS NULL) = (m[4] = ')::regclass)')
     $$;
 COMMENT ON FUNCTION tenant_rls._nextval_names(text) IS
     'internal: the sequences a column default names as text to nextval(), with their schema if given (lint())';
@@ -2175,13 +2197,15 @@ uofnup AS MATERIALIZED (
 -- the sequences a tenant table's INSERTs take their ids from, gathered once
 -- for tenant_sequence_privilege and dependency_owned_by_other_role (review
 -- rev51a; rev50e, rev50h): a column default's nextval(), by dependency or,
--- named in text (nextval('s'::text): PostgreSQL records no dependency and
--- resolves the name at each INSERT), by the name resolved as the INSERT
--- would, in the schema given, and for an unqualified name (the inserting
--- session's search_path decides) every sequence of that name, by the name
--- index; and the DEFAULT nextval() of the domain of a column without a
--- default of its own.  Only the defaults that call nextval() and a cast of
--- text to regclass are deparsed (review rev50h: 0.1 ms a default).  (A
+-- named in text (nextval('s'::text), and (review rev51a) through nested
+-- casts, to_regclass('s'), ('s'::name)::regclass: PostgreSQL records no
+-- dependency and resolves the name at each INSERT), by the name resolved as
+-- the INSERT would, in the schema given, and for an unqualified name (the
+-- inserting session's search_path decides) every sequence of that name, by
+-- the name index; and the DEFAULT nextval() of the domain of a column without
+-- a default of its own.  Only the defaults that call nextval() and a cast of
+-- a string to regclass or to_regclass() are deparsed (review rev50h: 0.1 ms
+-- a default).  (A
 -- sequence OWNED BY a column, serial or identity, has its table's owner:
 -- tenant_sequence_privilege reads those from pg_depend itself.)
 tseq AS MATERIALIZED (
@@ -2202,7 +2226,11 @@ tseq AS MATERIALIZED (
                                     AND (nm.schema_name IS NULL
                                          OR c.relnamespace = (SELECT n.oid FROM pg_namespace n
                                                                WHERE n.nspname = nm.schema_name))) q
-             WHERE strpos(ad.adbin::text, ':funcid 1574 ') > 0 AND strpos(ad.adbin::text, ':funcid 1079 ') > 0) x
+             -- nextval(); text to regclass (regclass(text)), to_regclass(),
+             -- or (name, char) the cast through their text forms
+             WHERE strpos(ad.adbin::text, ':funcid 1574 ') > 0
+               AND (strpos(ad.adbin::text, ':funcid 1079 ') > 0 OR strpos(ad.adbin::text, ':funcid 3495 ') > 0
+                    OR strpos(ad.adbin::text, ':resulttype 2205 ') > 0)) x
       JOIN pg_class s ON s.oid = x.seq AND s.relkind = 'S'
     UNION ALL
     SELECT y.relid, y.qname, y.owner, 'pg_class'::regclass, y.relid, y.attnum, y.seq,
