@@ -2202,10 +2202,12 @@ uofnup AS MATERIALIZED (
 -- dependency and resolves the name at each INSERT), by the name resolved as
 -- the INSERT would, in the schema given, and for an unqualified name (the
 -- inserting session's search_path decides) every sequence of that name, by
--- the name index; and the DEFAULT nextval() of the domain of a column without
--- a default of its own.  Only the defaults that call nextval() and a cast of
--- a string to regclass or to_regclass() are deparsed (review rev50h: 0.1 ms
--- a default).  (A
+-- the name index; and the same of the DEFAULT of the domain of a column
+-- without a default of its own (review rev51a: also in text; the domain's
+-- own: CREATE DOMAIN copies the default of a domain it is over, and an INSERT
+-- reads only that of the column's type).  Only the defaults that call
+-- nextval() and a cast of a string to regclass or to_regclass() are deparsed
+-- (review rev50h: 0.1 ms a default).  (A
 -- sequence OWNED BY a column, serial or identity, has its table's owner:
 -- tenant_sequence_privilege reads those from pg_depend itself.)
 tseq AS MATERIALIZED (
@@ -2243,7 +2245,18 @@ tseq AS MATERIALIZED (
              CROSS JOIN LATERAL (
                    SELECT d.refobjid AS seq FROM pg_depend d
                     WHERE d.classid = 'pg_type'::regclass AND d.objid = dm.oid
-                      AND d.refclassid = 'pg_class'::regclass) z) y
+                      AND d.refclassid = 'pg_class'::regclass
+                   UNION ALL
+                   -- (review rev51a) in text
+                   SELECT c.oid FROM tenant_rls._nextval_names(pg_get_expr(dm.typdefaultbin, 0)) nm
+                     JOIN pg_class c ON c.relname = nm.rel_name AND c.relkind = 'S' AND c.relpersistence <> 't'
+                                    AND (nm.schema_name IS NULL
+                                         OR c.relnamespace = (SELECT n.oid FROM pg_namespace n
+                                                               WHERE n.nspname = nm.schema_name))
+                    WHERE strpos(dm.typdefaultbin::text, ':funcid 1574 ') > 0
+                      AND (strpos(dm.typdefaultbin::text, ':funcid 1079 ') > 0
+                           OR strpos(dm.typdefaultbin::text, ':funcid 3495 ') > 0
+                           OR strpos(dm.typdefaultbin::text, ':resulttype 2205 ') > 0)) z) y
       JOIN pg_class s ON s.oid = y.seq AND s.relkind = 'S'),
 -- (review rev50h) those owned by a role other than the table's owner: their
 -- owner may setval() or RESTART them without any grant
