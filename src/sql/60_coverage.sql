@@ -2345,12 +2345,15 @@ uown AS MATERIALIZED (
                    first_value(u.owner) OVER (PARTITION BY u.ocls, u.ooid) AS first_owner
               FROM uuse u JOIN uobj o ON o.ocls = u.ocls AND o.ooid = u.ooid
              WHERE o.oowner <> u.owner
-               -- (review rev50h) a sequence: not a role with the privileges
-               -- of the table's owner (it may alter, truncate or drop the
-               -- table anyway, as for tenant_sequence_privilege); a role
-               -- whose privileges the owner has is reported: its other
-               -- members may setval() too
-               AND NOT (u.ocls = 'pg_class'::regclass AND pg_has_role(o.oowner, u.owner, 'MEMBER'))) x),
+               -- (review rev50h) not a role with the privileges of the
+               -- table's owner, a member of it (it may alter, truncate or
+               -- drop the table anyway, as for tenant_sequence_privilege)
+               -- (review rev51a: of a function, domain, type or operator as
+               -- of a sequence: it may give the table triggers, checks and
+               -- defaults of its own code as well); a role whose privileges
+               -- the owner has is reported: its other members may change
+               -- the object (or setval()) too
+               AND NOT pg_has_role(o.oowner, u.owner, 'MEMBER')) x),
 -- the settings that turn a safeguard of tenant_rls off, how bad that is,
 -- the values that do (lower case, unquoted), and what it does (after "In
 -- those sessions" / "In every session")
