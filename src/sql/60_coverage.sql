@@ -2338,22 +2338,25 @@ uobj AS MATERIALIZED (
 -- dependency_owned_by_other_role: the uses of those objects by tables of
 -- another owner
 uown AS MATERIALIZED (
-    SELECT x.*,
-           -- (tables of several owners use it: no one owner to give it to)
-           count(*) FILTER (WHERE x.owner <> x.first_owner) OVER (PARTITION BY x.ocls, x.ooid) > 0 AS owners
-      FROM (SELECT u.*, o.rolname, o.level, o.name, o.kind, o.secdef, o.rowtype, o.ownedby,
-                   first_value(u.owner) OVER (PARTITION BY u.ocls, u.ooid) AS first_owner
-              FROM uuse u JOIN uobj o ON o.ocls = u.ocls AND o.ooid = u.ooid
-             WHERE o.oowner <> u.owner
-               -- (review rev50h) not a role with the privileges of the
-               -- table's owner, a member of it (it may alter, truncate or
-               -- drop the table anyway, as for tenant_sequence_privilege)
-               -- (review rev51a: of a function, domain, type or operator as
-               -- of a sequence: it may give the table triggers, checks and
-               -- defaults of its own code as well); a role whose privileges
-               -- the owner has is reported: its other members may change
-               -- the object (or setval()) too
-               AND NOT pg_has_role(o.oowner, u.owner, 'MEMBER')) x),
+    SELECT y.*
+      FROM (SELECT x.*,
+                   -- (tables of several owners use it: no one owner to give
+                   -- it to; review rev51a: those of the object's owner and
+                   -- of its members counted, left out below: after the fix
+                   -- they would use an object of another owner)
+                   count(*) FILTER (WHERE x.owner <> x.first_owner) OVER (PARTITION BY x.ocls, x.ooid) > 0 AS owners
+              FROM (SELECT u.*, o.oowner, o.rolname, o.level, o.name, o.kind, o.secdef, o.rowtype, o.ownedby,
+                           first_value(u.owner) OVER (PARTITION BY u.ocls, u.ooid) AS first_owner
+                      FROM uuse u JOIN uobj o ON o.ocls = u.ocls AND o.ooid = u.ooid) x) y
+     WHERE y.oowner <> y.owner
+       -- (review rev50h) not a role with the privileges of the table's
+       -- owner, a member of it (it may alter, truncate or drop the table
+       -- anyway, as for tenant_sequence_privilege) (review rev51a: of a
+       -- function, domain, type or operator as of a sequence: it may give
+       -- the table triggers, checks and defaults of its own code as well); a
+       -- role whose privileges the owner has is reported: its other members
+       -- may change the object (or setval()) too
+       AND NOT pg_has_role(y.oowner, y.owner, 'MEMBER')),
 -- the settings that turn a safeguard of tenant_rls off, how bad that is,
 -- the values that do (lower case, unquoted), and what it does (after "In
 -- those sessions" / "In every session")
