@@ -136,7 +136,7 @@ GRANT SELECT, INSERT ON covg19.t_reg TO covg19_app;
 RESET ROLE;
 SELECT c.relname, pg_get_expr(d.adbin, d.adrelid) AS "default"
   FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid
- WHERE c.relnamespace = 'covg19'::regnamespace AND c.relname ~ '^t_' ORDER BY 1;
+ WHERE c.relnamespace = 'covg19'::regnamespace AND c.relname ~ '^t_' ORDER BY 1, d.adnum;
 SELECT object, message FROM pg_temp.mine('tenant_sequence_privilege');
 SELECT object, message FROM pg_temp.mine('dependency_owned_by_other_role') WHERE object ~ 'covg19_appsch';
 -- the leak: tenant a sets covg19.s1 back, tenant b's INSERT fails
