@@ -713,15 +713,28 @@ launcher_scan(void)
  * recovery has finished; or after any later start of the server), the
  * launcher has a short-lived worker look at each database in turn that has
  * no slot of ours (tenant_rls_delivery_resume_main(): one at a time, a few
- * milliseconds each where the extension is not installed), which resumes
+ * milliseconds each where the extension is not installed; the next one
+ * after RESUME_ALONE_MS all the same), which resumes
  * delivery where that is sound and says in the server log why not where it
  * is not.
  */
 static List *resume_pending = NIL;	/* database oids still to look at */
 static bool resume_listed = false;
-static BackgroundWorkerHandle *resume_handle = NULL;	/* the one running */
+static List *resume_running = NIL;	/* handles of those running */
+static TimestampTz resume_started_at = 0;	/* the last one's start */
 static TimestampTz resume_retry_at = 0;
 static bool resume_warned = false;
+
+/*
+ * One at a time, but one that has not finished after RESUME_ALONE_MS does
+ * not hold up the next database (review rev51f: a worker waits without a
+ * timeout to connect to a database that CREATE DATABASE ... TEMPLATE is
+ * copying, or ALTER DATABASE ... RENAME / SET TABLESPACE holds, and every
+ * database after it waited, while the checkpoints removed their WAL); at
+ * most RESUME_MAX_RUNNING of them.
+ */
+#define RESUME_ALONE_MS		5000
+#define RESUME_MAX_RUNNING	4
 
 /* every database the resume worker may connect to */
 static void
@@ -760,27 +773,39 @@ resume_list(void)
 	resume_listed = true;
 }
 
-/* the next database's resume worker, once the last one has exited */
+/*
+ * the next database's resume worker, once the last one has exited or has
+ * run for RESUME_ALONE_MS
+ */
 static void
 resume_step(void)
 {
 	pid_t		pid;
+	ListCell   *lc;
 
 	if (!resume_listed)
 		resume_list();
-	if (resume_handle != NULL)
+	foreach(lc, resume_running)
 	{
-		if (GetBackgroundWorkerPid(resume_handle, &pid) != BGWH_STOPPED)
-			return;
-		pfree(resume_handle);
-		resume_handle = NULL;
+		BackgroundWorkerHandle *h = lfirst(lc);
+
+		if (GetBackgroundWorkerPid(h, &pid) == BGWH_STOPPED)
+		{
+			resume_running = foreach_delete_current(resume_running, lc);
+			pfree(h);
+		}
 	}
+	if (resume_running != NIL &&
+		(list_length(resume_running) >= RESUME_MAX_RUNNING ||
+		 !TimestampDifferenceExceeds(resume_started_at, GetCurrentTimestamp(), RESUME_ALONE_MS)))
+		return;
 	while (resume_pending != NIL && GetCurrentTimestamp() >= resume_retry_at)
 	{
 		Oid			dboid = linitial_oid(resume_pending);
 		char		name[NAMEDATALEN];
 		bool		exists;
 		BackgroundWorker w;
+		BackgroundWorkerHandle *handle = NULL;
 		MemoryContext old;
 		bool		registered;
 
@@ -800,11 +825,12 @@ resume_step(void)
 		snprintf(w.bgw_name, BGW_MAXLEN, "tenant_rls audit delivery resume for database %u", dboid);
 		w.bgw_main_arg = ObjectIdGetDatum(dboid);
 		old = MemoryContextSwitchTo(TopMemoryContext);
-		registered = RegisterDynamicBackgroundWorker(&w, &resume_handle);
+		registered = RegisterDynamicBackgroundWorker(&w, &handle);
+		if (registered)
+			resume_running = lappend(resume_running, handle);
 		MemoryContextSwitchTo(old);
 		if (!registered)
 		{
-			resume_handle = NULL;
 			resume_retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), WORKER_RESTART_MS);
 			if (!resume_warned)
 				ereport(WARNING,
@@ -816,6 +842,7 @@ resume_step(void)
 			return;
 		}
 		resume_pending = list_delete_first(resume_pending);
+		resume_started_at = GetCurrentTimestamp();
 		return;
 	}
 }

@@ -25,6 +25,8 @@
 #      itself and every held change is delivered.
 #   5. no worker slot free (max_worker_processes): the launcher warns, and
 #      looks at the database once a slot is free.
+#   6. a resume worker that waits to connect (a statement holds its
+#      database) does not hold up the databases after it.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -316,6 +318,65 @@ SELECT pg_drop_replication_slot('tenant_rls_audit_$db2');});
 		'... once the delivery worker of postgres has stopped, it looks at db2');
 	is($n->safe_psql('db2', q{SELECT string_agg(level, ',') FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'}), 'error',
 		'... where lint() reports audit_delivery_lost (same timeline: not resumed)');
+	$n->stop;
+}
+
+# ---------------------------------------------------------------- 6. a resume worker held up while it connects
+# (review rev51f) The resume worker of a database that a statement holds
+# (ALTER DATABASE ... RENAME in an open transaction here; CREATE DATABASE ...
+# TEMPLATE copying it, or ALTER DATABASE ... SET TABLESPACE) waits to
+# connect, without a timeout.  The databases after it are looked at all the
+# same (before: none was until that statement ended, while checkpoints went on
+# removing the WAL their resumption needs).
+{
+	my $n = PostgreSQL::Test::Cluster->new('held');
+	$n->init(allows_streaming => 1);
+	$n->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'tenant_rls'
+max_parallel_workers_per_gather = 0
+});
+	$n->start;
+	$n->safe_psql('postgres', q{SET client_min_messages = warning; CREATE EXTENSION tenant_rls;
+SELECT tenant_rls.audit_delivery_start(); CREATE DATABASE blk; CREATE DATABASE app; CREATE DATABASE occ;});
+	for my $db ('app', 'occ')
+	{
+		$n->safe_psql($db, q{SET client_min_messages = warning; CREATE EXTENSION tenant_rls; SELECT tenant_rls.audit_delivery_start();});
+		ok($n->poll_query_until($db, q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}), "held: $db defers");
+	}
+	my $app = $n->safe_psql('postgres', q{SELECT oid FROM pg_database WHERE datname = 'app'});
+	$n->safe_psql('app', qq{
+SELECT pg_terminate_backend(worker_pid) FROM tenant_rls.audit_delivery_status();
+SELECT pg_sleep(0.5);
+SELECT pg_drop_replication_slot('tenant_rls_audit_$app');});
+	# (the launcher looks at the databases in the order of pg_database: blk first)
+	is($n->safe_psql('postgres', q{SELECT string_agg(datname, ',' ORDER BY ctid) FROM pg_database WHERE datname IN ('blk', 'app')}),
+		'blk,app', 'held: blk comes before app');
+	# every worker slot taken (the logical replication launcher, ours, the
+	# delivery workers of postgres and occ) until the lock on blk is held
+	$n->append_conf('postgresql.conf', 'max_worker_processes = 4');
+	my $offset = -s $n->logfile;
+	$n->restart;
+	ok($n->wait_for_log(qr/WARNING:  tenant_rls: could not start a worker to resume deferred audit delivery/, $offset),
+		'held: no worker slot free yet');
+	my $holder = $n->background_psql('postgres', on_error_stop => 1);
+	$holder->query_safe('BEGIN; ALTER DATABASE blk RENAME TO blk2');
+	$n->safe_psql('postgres', 'SELECT tenant_rls.audit_delivery_stop()');
+	$n->safe_psql('occ', 'SELECT tenant_rls.audit_delivery_stop()');
+	my $seen = 0;
+	for (1 .. 60)
+	{
+		if (slurp_file($n->logfile, $offset) =~ /WARNING:  tenant_rls: deferred audit delivery was started in database "app", but its replication slot is not here/)
+		{
+			$seen = 1;
+			last;
+		}
+		sleep 1;
+	}
+	ok($seen, 'held: while the resume worker of blk waits to connect, app is looked at (its slot is not here)');
+	$holder->query_safe('ROLLBACK');
+	$holder->quit;
+	is($n->safe_psql('app', q{SELECT string_agg(level, ',') FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'}), 'error',
+		'held: app: lint() reports audit_delivery_lost (same timeline: not resumed)');
 	$n->stop;
 }
 
