@@ -1597,7 +1597,9 @@ worker_claim(Oid dboid)
  * the delivery worker run as a tenant role, which may not write its state
  * (review rev32a: delivery failed until the setting was removed); a
  * read-only default, a timeout or serializable isolation would make it
- * fail; search_path would let the owner's objects capture its names.
+ * fail; search_path would let the owner's objects capture its names;
+ * exit_on_error made the errors the resume worker catches (to warn, naming
+ * the database) FATAL.
  * temp_file_limit (a superuser's, for sessions): the delivery worker merges
  * a large transaction's entries in command order in temporary files, and
  * failing there, it would stop delivering every commit (review rev43b); the
@@ -1617,6 +1619,8 @@ audit_worker_settings(void)
 	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_tablespace", "", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("row_security", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	/* (an ERROR a worker catches must not become FATAL: review rev51f) */
+	SetConfigOption("exit_on_error", "off", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 void

@@ -24,7 +24,9 @@
 #      with the primary's key copied over and a restart, delivery resumes by
 #      itself and every held change is delivered.
 #   5. no worker slot free (max_worker_processes): the launcher warns, and
-#      looks at the database once a slot is free.
+#      looks at the database once a slot is free; an error of the resume
+#      worker is a warning naming the database, also with exit_on_error set
+#      for it.
 #   6. a resume worker that waits to connect (a statement holds its
 #      database) does not hold up the databases after it.
 use strict;
@@ -318,6 +320,17 @@ SELECT pg_drop_replication_slot('tenant_rls_audit_$db2');});
 		'... once the delivery worker of postgres has stopped, it looks at db2');
 	is($n->safe_psql('db2', q{SELECT string_agg(level, ',') FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'}), 'error',
 		'... where lint() reports audit_delivery_lost (same timeline: not resumed)');
+
+	# an error in the resume worker (no replication slots allowed) is a
+	# warning naming the database, also where the database's owner set
+	# exit_on_error for it (review rev51f: a FATAL, without the database)
+	$n->safe_psql('postgres', 'ALTER DATABASE db2 SET exit_on_error = on');
+	$n->append_conf('postgresql.conf', 'max_replication_slots = 0');
+	$offset = -s $n->logfile;
+	$n->restart;
+	ok($n->wait_for_log(qr/WARNING:  tenant_rls: could not resume deferred audit delivery in database "db2": replication slots can only be used if max_replication_slots > 0/, $offset),
+		'small, exit_on_error set for db2: an error of its resume worker is a warning naming db2');
+	unlike(slurp_file($n->logfile, $offset), qr/FATAL:  replication slots can only be used/, '... not a FATAL');
 	$n->stop;
 }
 
