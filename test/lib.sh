@@ -35,11 +35,13 @@ unset LANGUAGE LC_CTYPE LC_COLLATE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME
 # PGSERVICE (and a service file), PGDATABASE, PGOPTIONS, ... over what we set,
 # and a demo run with PGSERVICE pointing at the caller's own server wrote
 # there.  (PG_CONFIG is not libpq's; the harness does not read it either.
-# PG_TEST_*, such as PG_TEST_TIMEOUT_DEFAULT, are the TAP modules' own: a
-# slow build, e.g. with assertions and debug_discard_caches, raises them.)
+# PG_TEST_*, such as PG_TEST_TIMEOUT_DEFAULT, are the TAP modules' own, and
+# PGISOLATIONTIMEOUT isolationtester's (seconds a step may take, 300 by
+# default): a slow build, e.g. with assertions and debug_discard_caches,
+# raises them.)
 for tr_v in $(compgen -e); do
 	case $tr_v in
-	PG_CONFIG | PG_TEST_*) ;;
+	PG_CONFIG | PG_TEST_* | PGISOLATIONTIMEOUT) ;;
 	PG*) unset "$tr_v" ;;
 	esac
 done

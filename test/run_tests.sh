@@ -11,6 +11,14 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
+# TEMP_CONFIG: a file of settings for every cluster of the run (below)
+if [ -n "${TEMP_CONFIG:-}" ]; then
+	[ -f "$TEMP_CONFIG" ] && [ -r "$TEMP_CONFIG" ] || tr_die "TEMP_CONFIG=$TEMP_CONFIG is not a readable file"
+	# (the suites run in another directory, TAP's as the postgres user)
+	TEMP_CONFIG=$(cd "$(dirname "$TEMP_CONFIG")" && pwd)/$(basename "$TEMP_CONFIG")
+	export TEMP_CONFIG
+fi
+
 tr_ensure_packages
 tr_setup
 
@@ -23,10 +31,14 @@ skipped=0
 # outputs name the bootstrap superuser postgres, as ours is named
 REGRESS_OPTS="--bindir=$TR_BINDIR --user=postgres"
 regress_cluster() {	# regress_cluster NAME: a cluster with test/regress.conf
-	local line lines=()
-	while IFS= read -r line; do
-		case $line in '' | '#'*) ;; *) lines+=("$line") ;; esac
-	done <"$TR_SRC/test/regress.conf"
+	local line lines=() f
+	# and then, as pg_regress's --temp-config and the TAP modules do, the
+	# file TEMP_CONFIG names (debug_discard_caches = 1 for an assert build)
+	for f in "$TR_SRC/test/regress.conf" ${TEMP_CONFIG:+"$TEMP_CONFIG"}; do
+		while IFS= read -r line || [ -n "$line" ]; do
+			case $line in '' | '#'*) ;; *) lines+=("$line") ;; esac
+		done <"$f"
+	done
 	tr_start_cluster "$1" "${lines[@]}"
 }
 
