@@ -21,6 +21,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use Test::More;
+use TenantRlsTest qw(write_ids logged chains_ok);
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -40,35 +41,10 @@ ALTER DATABASE postgres SET tenant_rls.audit_delivery = deferred;
 ok($primary->poll_query_until('postgres', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}),
 	'primary: the delivery worker runs');
 
-# one deferred transaction per id, as tenant t<id mod 3>
-sub write_ids
-{
-	my ($node, $from, $to) = @_;
-	my $sql = '';
-	$sql .= "BEGIN; SELECT tenant_rls.set_tenant('t" . ($_ % 3) . "') \\g /dev/null\n"
-	  . "INSERT INTO public.f (id, v) VALUES ($_, 'v$_'); COMMIT;\n"
-	  for ($from .. $to);
-	$node->safe_psql('postgres', $sql);
-}
-
-# "n m": entries for ids from..to, and distinct ids among them
-sub logged
-{
-	my ($node, $from, $to) = @_;
-	return $node->safe_psql('postgres', qq{SELECT count(*) || ' ' || count(DISTINCT row_pk->>'id')
-		FROM tenant_rls.audit_log WHERE (row_pk->>'id')::int BETWEEN $from AND $to AND operation = 'INSERT'});
-}
-
 sub lint_lost
 {
 	my ($node) = @_;
 	return $node->safe_psql('postgres', q{SELECT level || ':' || coalesce(fix, '-') FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'});
-}
-
-sub chains_ok
-{
-	my ($node) = @_;
-	return $node->safe_psql('postgres', q{SELECT count(*) > 0 AND bool_and(ok) FROM tenant_rls.audit_verify()});
 }
 
 # the worker of $node waits for a lock on the row it updates with every delivery

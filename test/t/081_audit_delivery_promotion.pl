@@ -35,6 +35,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use Test::More;
+use TenantRlsTest qw(write_ids logged chains_ok);
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -72,35 +73,10 @@ $primary->safe_psql('postgres', 'ALTER DATABASE closed ALLOW_CONNECTIONS false')
 ok($primary->poll_query_until('postgres', q{SELECT count(*) = 3 FROM pg_replication_slots WHERE slot_name LIKE 'tenant_rls_audit_%' AND active}),
 	'primary: three databases defer, their workers run');
 
-# one deferred transaction per id, as tenant t<id mod 3>
-sub write_ids
-{
-	my ($node, $from, $to) = @_;
-	my $sql = '';
-	$sql .= "BEGIN; SELECT tenant_rls.set_tenant('t" . ($_ % 3) . "') \\g /dev/null\n"
-	  . "INSERT INTO public.f (id, v) VALUES ($_, 'v$_'); COMMIT;\n"
-	  for ($from .. $to);
-	$node->safe_psql('postgres', $sql);
-}
-
-# "n m": entries for ids from..to, and distinct ids among them
-sub logged
-{
-	my ($node, $from, $to) = @_;
-	return $node->safe_psql('postgres', qq{SELECT count(*) || ' ' || count(DISTINCT row_pk->>'id')
-		FROM tenant_rls.audit_log WHERE (row_pk->>'id')::int BETWEEN $from AND $to AND operation = 'INSERT'});
-}
-
 sub lint_lost
 {
 	my ($node) = @_;
 	return $node->safe_psql('postgres', q{SELECT string_agg(level, ',') FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'});
-}
-
-sub chains_ok
-{
-	my ($node) = @_;
-	return $node->safe_psql('postgres', q{SELECT count(*) > 0 AND bool_and(ok) FROM tenant_rls.audit_verify()});
 }
 
 sub status

@@ -7,7 +7,8 @@ use Exporter 'import';
 use PostgreSQL::Test::Utils ();
 use IPC::Run ();
 
-our @EXPORT_OK = qw($drop_audit_partitions create_audit_default_db $versioned_table clock_shift_shim start_pgbouncer);
+our @EXPORT_OK = qw($drop_audit_partitions create_audit_default_db $versioned_table clock_shift_shim start_pgbouncer
+  write_ids logged chains_ok);
 
 # SQL that drops every monthly partition of the audit log (the default one
 # stays): the tests that need a month without its partition start so.
@@ -169,6 +170,34 @@ ignore_startup_parameters = extra_float_digits
 	die 'pgbouncer did not start: '
 	  . join('', map { -e $_ ? "$_:\n" . PostgreSQL::Test::Utils::slurp_file($_) : '' }
 		  "$dir/pgbouncer.out", "$dir/pgbouncer.log");
+}
+
+# The deferred-delivery failover tests (062, 081), in database postgres on a
+# table public.f (id, v) of tenants t0..t2: one deferred transaction per id
+# from..to, as tenant t<id mod 3>
+sub write_ids
+{
+	my ($node, $from, $to) = @_;
+	my $sql = '';
+	$sql .= "BEGIN; SELECT tenant_rls.set_tenant('t" . ($_ % 3) . "') \\g /dev/null\n"
+	  . "INSERT INTO public.f (id, v) VALUES ($_, 'v$_'); COMMIT;\n"
+	  for ($from .. $to);
+	$node->safe_psql('postgres', $sql);
+}
+
+# "n m": INSERT entries for ids from..to, and distinct ids among them
+sub logged
+{
+	my ($node, $from, $to) = @_;
+	return $node->safe_psql('postgres', qq{SELECT count(*) || ' ' || count(DISTINCT row_pk->>'id')
+		FROM tenant_rls.audit_log WHERE (row_pk->>'id')::int BETWEEN $from AND $to AND operation = 'INSERT'});
+}
+
+# every chain of database postgres verifies (and there is one)
+sub chains_ok
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{SELECT count(*) > 0 AND bool_and(ok) FROM tenant_rls.audit_verify()});
 }
 
 1;
