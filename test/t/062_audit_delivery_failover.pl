@@ -21,7 +21,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use Test::More;
-use TenantRlsTest qw(write_ids logged chains_ok);
+use TenantRlsTest qw(write_ids logged chains_ok hold_worker);
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -45,18 +45,6 @@ sub lint_lost
 {
 	my ($node) = @_;
 	return $node->safe_psql('postgres', q{SELECT level || ':' || coalesce(fix, '-') FROM tenant_rls.lint() WHERE code = 'audit_delivery_lost'});
-}
-
-# the worker of $node waits for a lock on the row it updates with every delivery
-sub hold_worker
-{
-	my ($node) = @_;
-	my ($stdin, $stdout, $stderr) = ('', '', '');
-	my $h = IPC::Run::start([ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-f', '-' ],
-		'<', \$stdin, '>', \$stdout, '2>', \$stderr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	$stdin .= "BEGIN;\nSELECT 'locked' FROM tenant_rls.audit_delivery_state FOR UPDATE;\n";
-	$h->pump until $stdout =~ /locked/;
-	return $h;
 }
 
 write_ids($primary, 1, 10);

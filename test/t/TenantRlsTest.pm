@@ -8,7 +8,7 @@ use PostgreSQL::Test::Utils ();
 use IPC::Run ();
 
 our @EXPORT_OK = qw($drop_audit_partitions create_audit_default_db $versioned_table clock_shift_shim start_pgbouncer
-  write_ids logged chains_ok);
+  write_ids logged chains_ok hold_worker);
 
 # SQL that drops every monthly partition of the audit log (the default one
 # stays): the tests that need a month without its partition start so.
@@ -198,6 +198,19 @@ sub chains_ok
 {
 	my ($node) = @_;
 	return $node->safe_psql('postgres', q{SELECT count(*) > 0 AND bool_and(ok) FROM tenant_rls.audit_verify()});
+}
+
+# the delivery worker of $node waits for a lock on the row of database
+# postgres it updates with every delivery, until the handle is killed
+sub hold_worker
+{
+	my ($node) = @_;
+	my ($stdin, $stdout, $stderr) = ('', '', '');
+	my $h = IPC::Run::start([ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-f', '-' ],
+		'<', \$stdin, '>', \$stdout, '2>', \$stderr, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	$stdin .= "BEGIN;\nSELECT 'locked' FROM tenant_rls.audit_delivery_state FOR UPDATE;\n";
+	$h->pump until $stdout =~ /locked/;
+	return $h;
 }
 
 1;
