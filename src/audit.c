@@ -70,6 +70,7 @@
 #include "audit.h"
 #include "audit_delivery.h"
 #include "context.h"
+#include "event_trigger.h"
 #include "guc.h"
 #include "module_init.h"
 
@@ -284,38 +285,6 @@ typedef struct AuditConfig
 								 * inheritance ancestor does not record */
 } AuditConfig;
 
-/*
- * The inheritance ancestors of a table that is not a partition (parents at
- * every level, each once), read from pg_inherits without SQL: build_audit_rel()
- * knows them before read_config() takes its snapshot.
- */
-static List *
-inheritance_ancestors(Oid relid)
-{
-	List	   *result = NIL;
-	Relation	inh;
-	ListCell   *lc;
-
-	inh = table_open(InheritsRelationId, AccessShareLock);
-	result = lappend_oid(result, relid);
-	/* appending while iterating is safe: the new cells are visited too */
-	foreach(lc, result)
-	{
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-
-		ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(lfirst_oid(lc)));
-		scan = systable_beginscan(inh, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
-		while (HeapTupleIsValid(tup = systable_getnext(scan)))
-			result = list_append_unique_oid(result, ((Form_pg_inherits) GETSTRUCT(tup))->inhparent);
-		systable_endscan(scan);
-	}
-	table_close(inh, AccessShareLock);
-	return list_delete_first(result);
-}
-
 static void
 read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt,
 			Oid *ancestors, int nancestors)
@@ -443,34 +412,8 @@ read_config(Relation rel, AuditConfig *cfg, MemoryContext cxt,
 		args[0] = PointerGetDatum(construct_array(elems, nancestors, OIDOID,
 												  sizeof(Oid), true, TYPALIGN_INT));
 
-		/*
-		 * The names in an ancestor's exclude, whether it still has such a
-		 * column or not (as for the table's own exclude: a column the parent
-		 * dropped, that the child kept -- its own since INHERIT, or merged
-		 * -- stays unrecorded), and its columns left out of its columns.
-		 * (The registry row of an ancestor as read_config() finds a table's
-		 * own above: by its names, else by its oid when its names designate
-		 * no table -- renamed while the event triggers did not follow.)
-		 */
-		if (SPI_execute_with_args("SELECT DISTINCT x.name FROM ("
-								  " SELECT c.exclude, c.columns, u.relid"
-								  "  FROM pg_catalog.unnest($1) u(relid)"
-								  "  JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) u.relid"
-								  "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
-								  "  JOIN tenant_rls.audit_config c"
-								  "    ON (c.schema_name OPERATOR(pg_catalog.=) n.nspname"
-								  "        AND c.table_name OPERATOR(pg_catalog.=) k.relname)"
-								  "    OR (c.table_oid OPERATOR(pg_catalog.=) u.relid"
-								  "        AND NOT EXISTS (SELECT FROM pg_catalog.pg_class k2"
-								  "                          JOIN pg_catalog.pg_namespace n2 ON n2.oid OPERATOR(pg_catalog.=) k2.relnamespace"
-								  "                         WHERE n2.nspname OPERATOR(pg_catalog.=) c.schema_name"
-								  "                           AND k2.relname OPERATOR(pg_catalog.=) c.table_name))) l,"
-								  " LATERAL (SELECT e.name FROM pg_catalog.unnest(l.exclude) e(name)"
-								  "           UNION ALL"
-								  "          SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a"
-								  "           WHERE l.columns IS NOT NULL AND a.attrelid OPERATOR(pg_catalog.=) l.relid"
-								  "             AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
-								  "             AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (l.columns)) x",
+		/* (tenant_rls._audit_unrecorded() says which, and why) */
+		if (SPI_execute_with_args("SELECT u.name FROM tenant_rls._audit_unrecorded($1) u(name)",
 								  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the audit configuration of the inheritance parents");
 		old = MemoryContextSwitchTo(cxt);
@@ -651,11 +594,10 @@ build_audit_rel(AuditRel *ar, Relation rel)
 		ListCell   *lc;
 		int			i = 0;
 
-		old = MemoryContextSwitchTo(ar->cxt);
-		ancestors = inheritance_ancestors(RelationGetRelid(rel));
+		ancestors = tenant_relation_ancestors(RelationGetRelid(rel));
 		if (ancestors != NIL)
 		{
-			Oid		   *a = palloc(sizeof(Oid) * list_length(ancestors));
+			Oid		   *a = MemoryContextAlloc(ar->cxt, sizeof(Oid) * list_length(ancestors));
 
 			foreach(lc, ancestors)
 				a[i++] = lfirst_oid(lc);
@@ -663,7 +605,7 @@ build_audit_rel(AuditRel *ar, Relation rel)
 			ar->nancestors = i;
 			audit_rels_inherit = true;
 		}
-		MemoryContextSwitchTo(old);
+		list_free(ancestors);
 	}
 	read_config(rel, &cfg, ar->cxt, ar->ancestors, ar->nancestors);
 	old = MemoryContextSwitchTo(ar->cxt);

@@ -982,10 +982,12 @@ consider_table(Oid relid, bool parent_only)
 
 /*
  * Every ancestor of relid (partition parents, inheritance parents, at any
- * level), nearest first, each once.
+ * level), nearest first, each once.  Read from pg_inherits without SQL:
+ * audit.c (build_audit_rel()) needs a table's ancestors before it takes the
+ * snapshot its SQL runs with.
  */
-static List *
-relation_ancestors(Oid relid)
+List *
+tenant_relation_ancestors(Oid relid)
 {
 	List	   *ancestors = relation_parents(relid);
 	ListCell   *lc;
@@ -1152,7 +1154,7 @@ check_ancestors(Oid relid, bool unprotecting)
 	/* the extension's own tables (audit log partitions), temporary ones */
 	if (!unprotecting && schema_is_excluded(get_rel_namespace(relid)))
 		return;
-	above = relation_ancestors(relid);
+	above = tenant_relation_ancestors(relid);
 	if (unprotecting)
 		above = lcons_oid(relid, above);
 	if (above == NIL || !first_by_protection(above, false, &anc))
@@ -1223,7 +1225,7 @@ check_below_protected(Oid relid)
 	 * Every protected ancestor, not only the nearest: with multiple
 	 * inheritance a table can have two, protected by different columns.
 	 */
-	foreach(ac, tables_by_protection(relation_ancestors(relid), true, 0))
+	foreach(ac, tables_by_protection(tenant_relation_ancestors(relid), true, 0))
 	{
 		HierarchyTable *anc = lfirst(ac);
 
@@ -1294,7 +1296,7 @@ check_below_one(HierarchyTable *anc, List *below)
 bool
 tenant_protected_ancestor(Oid relid, Oid *ancestor)
 {
-	List	   *above = relation_ancestors(relid);
+	List	   *above = tenant_relation_ancestors(relid);
 	HierarchyTable anc;
 
 	if (above == NIL || !first_by_protection(above, true, &anc))
@@ -1335,7 +1337,7 @@ tenant_protected_above(List *rels, const char *colname, bool same_column,
 			outside |= !list_member_oid(rels, lfirst_oid(pc));
 		if (!outside)
 			continue;
-		foreach(pc, relation_ancestors(rel))
+		foreach(pc, tenant_relation_ancestors(rel))
 		{
 			Oid			a = lfirst_oid(pc);
 
@@ -2073,7 +2075,7 @@ registry_forget_parent(Oid relid)
 	List	   *left;
 
 	left = registry_forget_parent_of(relid);
-	foreach(lc, relation_ancestors(relid))
+	foreach(lc, tenant_relation_ancestors(relid))
 		left = list_concat_unique_oid(left, registry_forget_parent_of(lfirst_oid(lc)));
 
 	/*
@@ -2295,7 +2297,7 @@ keep_detached_audited(List *relids, Oid parent)
 static void
 keep_former_parent_restriction(Oid child, Oid parent)
 {
-	List	   *above = lcons_oid(parent, relation_ancestors(parent));
+	List	   *above = lcons_oid(parent, tenant_relation_ancestors(parent));
 	Datum	   *elems = palloc(sizeof(Datum) * list_length(above));
 	int			n = 0;
 	ArrayType  *ancestors;
@@ -2320,18 +2322,7 @@ keep_former_parent_restriction(Oid child, Oid parent)
 		/* the columns of relid that they do not record and it does */
 		et_spi_privileged("SELECT x.names, pg_catalog.array_to_string(x.names, ', ')"
 						  " FROM (SELECT pg_catalog.array_agg(DISTINCT r.name) AS names"
-						  "  FROM (SELECT c.exclude, c.columns, u.relid"
-						  "         FROM pg_catalog.unnest($2) u(relid)"
-						  "         JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) u.relid"
-						  "         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
-						  "         JOIN tenant_rls.audit_config c"
-						  "           ON " AUDIT_CONFIG_ROW_OF("u.relid", "n.nspname", "k.relname") ") l,"
-						  "  LATERAL (SELECT e.name FROM pg_catalog.unnest(l.exclude) e(name)"
-						  "            UNION ALL"
-						  "           SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a"
-						  "            WHERE l.columns IS NOT NULL AND a.attrelid OPERATOR(pg_catalog.=) l.relid"
-						  "              AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
-						  "              AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (l.columns)) r"
+						  "  FROM tenant_rls._audit_unrecorded($2) r(name)"
 						  "  JOIN pg_catalog.pg_attribute t"
 						  "    ON t.attrelid OPERATOR(pg_catalog.=) $1 AND t.attname::pg_catalog.text OPERATOR(pg_catalog.=) r.name"
 						  "   AND t.attnum OPERATOR(pg_catalog.>) 0 AND NOT t.attisdropped"

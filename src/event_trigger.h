@@ -39,6 +39,12 @@ extern bool tenant_protected_ancestor(Oid relid, Oid *ancestor);
 extern List *tenant_relation_parents(Oid relid);
 
 /*
+ * Every ancestor of relid (partition parents, inheritance parents, at any
+ * level), nearest first, each once; read without SQL.
+ */
+extern List *tenant_relation_ancestors(Oid relid);
+
+/*
  * Is a table above the tables rels (protect()'s or unprotect()'s targets,
  * not one of them) protected by a column other than colname (!same_column),
  * or by colname (same_column: the topmost such above the first target)?

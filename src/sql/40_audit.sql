@@ -600,6 +600,45 @@ REVOKE ALL ON FUNCTION tenant_rls._audit_lists(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls._audit_lists(regclass) IS
     'internal: the columns/exclude lists of the table''s audit configuration, or of its nearest audited ancestor''s';
 
+-- The names of the columns that an audited table among ancestors does not
+-- record: the names in its exclude list, whether it still has such a column
+-- or not (a column the parent dropped that a child kept stays unrecorded, as
+-- for a table's own exclude), and its columns left out of its columns list.
+-- An inheritance child audited on its own records none of them (audit.c,
+-- read_config(): review rev51b), and keeps them out when ALTER TABLE ... NO
+-- INHERIT unlinks it (event_trigger.c, keep_former_parent_restriction():
+-- review rev51e).  An ancestor's audit_config row is found as a table's own
+-- is: by its names, else by its oid when its names designate no table
+-- (renamed while the event triggers did not follow).
+CREATE FUNCTION tenant_rls._audit_unrecorded(ancestors oid[]) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT DISTINCT x.name
+      FROM (SELECT c.exclude, c.columns, u.relid
+              FROM pg_catalog.unnest(ancestors) u(relid)
+              JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) u.relid
+              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+              JOIN tenant_rls.audit_config c
+                ON (c.schema_name OPERATOR(pg_catalog.=) n.nspname
+                    AND c.table_name OPERATOR(pg_catalog.=) k.relname)
+                OR (c.table_oid OPERATOR(pg_catalog.=) u.relid
+                    AND NOT EXISTS (SELECT FROM pg_catalog.pg_class k2
+                                      JOIN pg_catalog.pg_namespace n2 ON n2.oid OPERATOR(pg_catalog.=) k2.relnamespace
+                                     WHERE n2.nspname OPERATOR(pg_catalog.=) c.schema_name
+                                       AND k2.relname OPERATOR(pg_catalog.=) c.table_name))) l,
+           LATERAL (SELECT e.name FROM pg_catalog.unnest(l.exclude) e(name)
+                    UNION ALL
+                    SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a
+                     WHERE l.columns IS NOT NULL AND a.attrelid OPERATOR(pg_catalog.=) l.relid
+                       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                       AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (l.columns)) x
+     WHERE x.name IS NOT NULL
+$$;
+REVOKE ALL ON FUNCTION tenant_rls._audit_unrecorded(oid[]) FROM PUBLIC;
+COMMENT ON FUNCTION tenant_rls._audit_unrecorded(oid[]) IS
+    'internal: the columns that an audited table among the given ancestors does not record';
+
 CREATE FUNCTION tenant_rls.audit_drop_trigger(tbl regclass, trg name) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
