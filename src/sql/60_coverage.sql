@@ -3009,11 +3009,27 @@ SELECT 'audit_json_cast', 'warning', format('(%s AS json)', format_type(x.castso
                      WHERE a0.attnum > 0 AND NOT a0.attisdropped AND a0.atttypid >= 16384
                     OFFSET 0) r
               CROSS JOIN LATERAL tenant_rls._audit_lists(r.attrelid::regclass) l
+              -- (an inheritance child audited on its own does not record what
+              -- an audited ancestor does not either: audit.c, read_config())
+              -- (the function called only for a table that has such parents)
+              CROSS JOIN LATERAL (
+                  SELECT ARRAY(WITH RECURSIVE up(relid) AS (
+                                   SELECT i.inhparent FROM pg_inherits i
+                                    WHERE i.inhrelid = r.attrelid
+                                      AND NOT (SELECT k.relispartition FROM pg_class k WHERE k.oid = r.attrelid)
+                                   UNION
+                                   SELECT i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.relid)
+                               SELECT up.relid FROM up) AS ancestors) an
+              CROSS JOIN LATERAL (
+                  SELECT CASE WHEN cardinality(an.ancestors) > 0
+                              THEN ARRAY(SELECT tenant_rls._audit_unrecorded(an.ancestors))
+                              ELSE '{}'::text[] END AS names) u
               JOIN pg_attribute a ON a.attrelid = r.attrelid
              WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384
                -- the columns recorded: those of the lists, and the primary key
                AND ((l.columns IS NULL OR a.attname::text = ANY (l.columns))
                     AND NOT coalesce(a.attname::text = ANY (l.exclude), false)
+                    AND NOT a.attname::text = ANY (u.names)
                     OR EXISTS (SELECT 1 FROM pg_index i
                                 WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY (i.indkey)))
             UNION
