@@ -458,15 +458,32 @@ SELECT table_name, operation, row_pk, old_row, new_row
   FROM tenant_rls.audit_log
  WHERE schema_name = 'am' AND app_user = 'inheritor 2'
  ORDER BY seq, entry;
--- the parent no longer audited: the child's own lists alone (its old value,
--- set while the parent excluded the column, shows in old_row, as after
--- enable_audit() of a table with a shorter exclude)
+-- the parent no longer audited: the child keeps its restriction (the
+-- parent's secret joins the child's exclude, NOTICE), as after NO INHERIT;
+-- before, the child's own lists alone applied, the secret was recorded from
+-- then on and its value written while excluded showed in old_row
+SELECT tenant_rls.enable_audit('am.am_inh', exclude => ARRAY['secret']);
+-- (a role granted what disable_audit() needs, but not UPDATE on
+-- audit_config: refused, nothing changed)
+GRANT SELECT, DELETE ON tenant_rls.audit_config TO tr_am_owner;
+GRANT EXECUTE ON FUNCTION tenant_rls.disable_audit(regclass) TO tr_am_owner;
+SET ROLE tr_am_owner;
+SELECT tenant_rls.disable_audit('am.am_inh');
+RESET ROLE;
+REVOKE SELECT, DELETE ON tenant_rls.audit_config FROM tr_am_owner;
+REVOKE EXECUTE ON FUNCTION tenant_rls.disable_audit(regclass) FROM tr_am_owner;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'am.am_inh'::regclass AND NOT tgisinternal ORDER BY 1;
+SELECT tenant_rls.disable_audit('am.am_inh');
+SELECT table_name, columns, exclude FROM tenant_rls.audit_config WHERE schema_name = 'am' AND table_name LIKE 'am\_inh%' ORDER BY 1;
+-- again: nothing more to keep, no NOTICE
+SELECT tenant_rls.enable_audit('am.am_inh', exclude => ARRAY['secret']);
 SELECT tenant_rls.disable_audit('am.am_inh');
 SET ROLE tr_am_app;
 BEGIN;
 SELECT tenant_rls.set_tenant('am_a');
 SET LOCAL app.current_user_id = 'inheritor 3';
-UPDATE am.am_inh SET secret = 'recorded' WHERE id = 3;
+UPDATE am.am_inh SET secret = 'not recorded' WHERE id = 3;
+UPDATE am.am_inh SET secret = 'not recorded either', v = 'c3!!!' WHERE id = 3;
 COMMIT;
 RESET ROLE;
 SELECT table_name, operation, row_pk, old_row, new_row

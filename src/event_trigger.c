@@ -2285,14 +2285,10 @@ keep_detached_audited(List *relids, Oid parent)
 
 /*
  * ALTER TABLE child NO INHERIT parent.  The columns that parent, or an
- * audited table above it, does not record (in its exclude, or outside its
- * columns) were not recorded for child, nor for the tables below child,
- * audited on their own (audit.c, read_config()).  Unlinked, each recorded
- * them from then on: the secret the parent excludes, and in the old_row of
- * its next change the value written while it was excluded (review rev51e).
- * As a partition detached keeps the lists that applied to it through its
- * parent (keep_detached_audited()), each keeps that restriction: the names
- * join its own exclude.
+ * audited table above it, does not record were not recorded for child, nor
+ * for the tables below child audited on their own (audit.c, read_config()):
+ * each keeps that restriction (tenant_rls._audit_keep_unrecorded() says how
+ * and why; review rev51e).
  */
 static void
 keep_former_parent_restriction(Oid child, Oid parent)
@@ -2300,57 +2296,27 @@ keep_former_parent_restriction(Oid child, Oid parent)
 	List	   *above = lcons_oid(parent, tenant_relation_ancestors(parent));
 	Datum	   *elems = palloc(sizeof(Datum) * list_length(above));
 	int			n = 0;
-	ArrayType  *ancestors;
+	Oid			argtypes[2] = {REGCLASSOID, OIDARRAYOID};
+	Datum		values[2];
 	ListCell   *lc;
+	SPITupleTable *tuptable;
+	uint64		nrows;
 
 	foreach(lc, above)
 		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
-	ancestors = construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT);
-
-	foreach(lc, find_all_inheritors(child, NoLock, NULL))
+	values[0] = ObjectIdGetDatum(child);
+	values[1] = PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	et_spi_privileged("SELECT k.relid, pg_catalog.array_to_string(k.names, ', ')"
+					  " FROM tenant_rls._audit_keep_unrecorded($1, $2) k",
+					  2, argtypes, values, NULL);
+	tuptable = SPI_tuptable;
+	nrows = SPI_processed;
+	for (uint64 i = 0; i < nrows; i++)
 	{
-		Oid			relid = lfirst_oid(lc);
-		Oid			argtypes[2] = {OIDOID, OIDARRAYOID};
-		Oid			updtypes[2] = {OIDOID, TEXTARRAYOID};
-		Datum		values[2];
-		char	   *names;
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull));
+		char	   *names = SPI_getvalue(tuptable->vals[i], tuptable->tupdesc, 2);
 
-		if (get_rel_relispartition(relid))
-			continue;			/* (below a partitioned table: its root's lists) */
-		values[0] = ObjectIdGetDatum(relid);
-		values[1] = PointerGetDatum(ancestors);
-		/* the columns of relid that they do not record and it does */
-		et_spi_privileged("SELECT x.names, pg_catalog.array_to_string(x.names, ', ')"
-						  " FROM (SELECT pg_catalog.array_agg(DISTINCT r.name) AS names"
-						  "  FROM tenant_rls._audit_unrecorded($2) r(name)"
-						  "  JOIN pg_catalog.pg_attribute t"
-						  "    ON t.attrelid OPERATOR(pg_catalog.=) $1 AND t.attname::pg_catalog.text OPERATOR(pg_catalog.=) r.name"
-						  "   AND t.attnum OPERATOR(pg_catalog.>) 0 AND NOT t.attisdropped"
-						  " WHERE EXISTS (SELECT FROM pg_catalog.pg_class k"
-						  "                 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
-						  "                 JOIN tenant_rls.audit_config c"
-						  "                   ON " AUDIT_CONFIG_ROW_OF("k.oid", "n.nspname", "k.relname")
-						  "                WHERE k.oid OPERATOR(pg_catalog.=) $1"
-						  "                  AND NOT COALESCE(r.name OPERATOR(pg_catalog.=) ANY (c.exclude), false))) x",
-						  2, argtypes, values, NULL);
-		if (SPI_processed == 0)
-			continue;
-		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-			if (isnull)
-				continue;
-			names = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-			values[1] = PointerGetDatum(DatumGetArrayTypePCopy(d));
-		}
-		et_spi_privileged("UPDATE tenant_rls.audit_config c"
-						  "   SET exclude = pg_catalog.array_cat(c.exclude, $2)"
-						  "  FROM pg_catalog.pg_class k"
-						  "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace"
-						  " WHERE k.oid OPERATOR(pg_catalog.=) $1"
-						  "   AND " AUDIT_CONFIG_ROW_OF("$1", "n.nspname", "k.relname"),
-						  2, updtypes, values, NULL);
 		/* what every backend cached of it */
 		CacheInvalidateRelcacheByRelid(relid);
 		ereport(NOTICE,

@@ -635,9 +635,81 @@ CREATE FUNCTION tenant_rls._audit_unrecorded(ancestors oid[]) RETURNS SETOF text
                        AND NOT a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (l.columns)) x
      WHERE x.name IS NOT NULL
 $$;
-REVOKE ALL ON FUNCTION tenant_rls._audit_unrecorded(oid[]) FROM PUBLIC;
 COMMENT ON FUNCTION tenant_rls._audit_unrecorded(oid[]) IS
     'internal: the columns that an audited table among the given ancestors does not record';
+
+-- The tables above tbl (above) stop binding it: ALTER TABLE tbl NO INHERIT
+-- parent (event_trigger.c, keep_former_parent_restriction(), with the parent
+-- and its ancestors), or disable_audit(parent) (with the parent, for each of
+-- its inheritance children).  tbl and each table below it audited on its own
+-- (not the partitions: they take their root's lists) keep the restriction:
+-- the columns of it that a table of above does not record, and that its own
+-- lists record, join its exclude, as a partition detached keeps the lists
+-- that applied to it through its parent.  Unlinked, each recorded them from
+-- then on: the secret the parent excludes, and in the old_row of its next
+-- change the value written while it was excluded (review rev51e).  Returns
+-- the tables changed and the names added; the caller tells (NOTICE).
+CREATE FUNCTION tenant_rls._audit_keep_unrecorded(tbl regclass, above oid[])
+    RETURNS TABLE (relid oid, names text[])
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r record;
+    cfg record;
+    added text[];
+BEGIN
+    FOR r IN WITH RECURSIVE below(relid, depth) AS (
+                 SELECT tbl::pg_catalog.oid, 0
+                 UNION
+                 SELECT i.inhrelid, below.depth OPERATOR(pg_catalog.+) 1
+                   FROM below JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) below.relid)
+             SELECT b.relid FROM below b
+               JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) b.relid
+              WHERE NOT k.relispartition
+              GROUP BY b.relid
+              ORDER BY pg_catalog.min(b.depth), b.relid
+    LOOP
+        -- its own row: by its names, else by its oid when its names designate
+        -- no table (as audit.c finds it)
+        SELECT c.schema_name, c.table_name, c.exclude INTO cfg
+          FROM pg_catalog.pg_class k
+          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+          JOIN tenant_rls.audit_config c
+            ON (c.schema_name OPERATOR(pg_catalog.=) n.nspname AND c.table_name OPERATOR(pg_catalog.=) k.relname)
+            OR (c.table_oid OPERATOR(pg_catalog.=) k.oid
+                AND NOT EXISTS (SELECT FROM pg_catalog.pg_class k2
+                                  JOIN pg_catalog.pg_namespace n2 ON n2.oid OPERATOR(pg_catalog.=) k2.relnamespace
+                                 WHERE n2.nspname OPERATOR(pg_catalog.=) c.schema_name
+                                   AND k2.relname OPERATOR(pg_catalog.=) c.table_name))
+         WHERE k.oid OPERATOR(pg_catalog.=) r.relid
+         ORDER BY (c.schema_name OPERATOR(pg_catalog.=) n.nspname AND c.table_name OPERATOR(pg_catalog.=) k.relname) DESC
+         LIMIT 1;
+        CONTINUE WHEN NOT FOUND;
+        SELECT pg_catalog.array_agg(DISTINCT u.name) INTO added
+          FROM tenant_rls._audit_unrecorded(above) u(name)
+          JOIN pg_catalog.pg_attribute a
+            ON a.attrelid OPERATOR(pg_catalog.=) r.relid AND a.attname::pg_catalog.text OPERATOR(pg_catalog.=) u.name
+           AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+         WHERE NOT COALESCE(u.name OPERATOR(pg_catalog.=) ANY (cfg.exclude), false);
+        CONTINUE WHEN added IS NULL;
+        IF NOT pg_catalog.has_table_privilege('tenant_rls.audit_config', 'UPDATE') THEN
+            RAISE EXCEPTION 'permission denied to keep the audit restrictions of table %', r.relid::pg_catalog.regclass
+                USING ERRCODE = 'insufficient_privilege',
+                DETAIL = pg_catalog.format('Its columns %s, which the audit of %s did not record, must join its exclude list in tenant_rls.audit_config, which this role may not update.',
+                                           pg_catalog.array_to_string(added, ', '), above[1]::pg_catalog.regclass),
+                HINT = 'Run it as a superuser, or grant UPDATE on tenant_rls.audit_config to this role.';
+        END IF;
+        UPDATE tenant_rls.audit_config c SET exclude = pg_catalog.array_cat(c.exclude, added)
+         WHERE c.schema_name OPERATOR(pg_catalog.=) cfg.schema_name AND c.table_name OPERATOR(pg_catalog.=) cfg.table_name;
+        relid := r.relid;
+        names := added;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION tenant_rls._audit_keep_unrecorded(regclass, oid[]) IS
+    'internal: adds to the exclude lists of a table and the tables below it what audited tables they no longer inherit from did not record';
 
 CREATE FUNCTION tenant_rls.audit_drop_trigger(tbl regclass, trg name) RETURNS void
     LANGUAGE plpgsql
@@ -984,6 +1056,7 @@ CREATE FUNCTION tenant_rls.disable_audit(tbl regclass) RETURNS void
     AS $$
 DECLARE
     parent regclass;
+    kept record;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed',
@@ -1005,6 +1078,25 @@ BEGIN
             DETAIL = 'A partition of an audited table is audited as long as it is a partition of it.',
             HINT = 'Call tenant_rls.disable_audit() on the parent, or detach the partition first.';
     END IF;
+    -- its inheritance children audited on their own, and the tables below
+    -- them, do not record what it does not record: they keep that
+    -- restriction (its lists bound them; without them, they recorded its
+    -- excluded secret from then on, the value written meanwhile in the next
+    -- change's old_row), as after ALTER TABLE ... NO INHERIT
+    FOR kept IN SELECT k.relid, k.names
+                  FROM pg_catalog.pg_inherits i
+                  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid AND NOT c.relispartition
+                 CROSS JOIN LATERAL tenant_rls._audit_keep_unrecorded(i.inhrelid::pg_catalog.regclass,
+                                                                     ARRAY[tbl::pg_catalog.oid]) k
+                 WHERE i.inhparent OPERATOR(pg_catalog.=) tbl
+                 ORDER BY i.inhrelid
+    LOOP
+        RAISE NOTICE 'table % keeps the audit restrictions of %', kept.relid::pg_catalog.regclass, tbl
+            USING DETAIL = pg_catalog.format('Columns %s, which the audit of %s did not record, were added to the exclude list of its audit configuration.',
+                                             pg_catalog.array_to_string(kept.names, ', '), tbl),
+                  HINT = pg_catalog.format('To record them, call tenant_rls.enable_audit() on %s with the lists it should have.',
+                                           kept.relid::pg_catalog.regclass);
+    END LOOP;
     PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit');
     PERFORM tenant_rls.audit_drop_trigger(tbl, 'tenant_rls_audit_truncate');
     -- the row naming it, or one with its oid whose names designate no table

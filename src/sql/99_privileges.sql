@@ -143,6 +143,10 @@ GRANT EXECUTE ON FUNCTION
     -- which table a partition's audit / updated_at trigger is cloned from
     -- (enable_audit(), disable_audit(), disable_updated_at(); reads pg_trigger)
     tenant_rls._trigger_origin(regclass, name),
+    -- what disable_audit() of an inheritance parent keeps in its children's
+    -- exclude lists (they read, and change, audit_config with the caller's
+    -- rights: a role not granted it is refused there)
+    tenant_rls._audit_unrecorded(oid[]), tenant_rls._audit_keep_unrecorded(regclass, oid[]),
     -- coverage: the catalogue of finding codes (doc/coverage.md); the
     -- reports are granted by the DBA, and their helpers (_level_rank(), ...)
     -- run inside them as the owner (SECURITY DEFINER)
