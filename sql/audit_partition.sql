@@ -475,6 +475,31 @@ TRUNCATE ap.rq_k;
 RESET session_replication_role;
 SELECT operation, table_name FROM tenant_rls.audit_log WHERE schema_name = 'ap' AND table_name LIKE 'rq%' ORDER BY seq, entry;
 
+-- 9. review rev52f: protect() of a partition whose partitioned table is
+-- neither protected nor audited audits the partition on its own (it was
+-- left unaudited: protect() counted on the parent's cloned trigger, and
+-- lint() reported audit_missing); under an audited partitioned table it
+-- adds nothing (the clone audits it)
+SET tenant_rls.auto_protect = off;
+CREATE TABLE ap.lone (id integer, tenant_id text NOT NULL) PARTITION BY LIST (tenant_id);
+CREATE TABLE ap.lone_a PARTITION OF ap.lone FOR VALUES IN ('a');
+CREATE TABLE ap.lone_b PARTITION OF ap.lone FOR VALUES IN ('b');
+SELECT s FROM tenant_rls.protect('ap.lone_a') s WHERE s LIKE '%audit%';
+SELECT c.relname, t.tgname, tenant_rls._trigger_origin(c.oid, t.tgname) AS origin
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relname LIKE 'lone%' AND c.relnamespace = 'ap'::regnamespace AND t.tgname LIKE 'tenant_rls_audit%'
+ ORDER BY 1, 2;
+SELECT code, object FROM tenant_rls.lint() WHERE object LIKE 'ap.lone%' AND code LIKE 'audit%' ORDER BY 1, 2;
+INSERT INTO ap.lone VALUES (1, 'a');
+SELECT operation, table_name, new_row FROM tenant_rls.audit_log WHERE schema_name = 'ap' AND table_name LIKE 'lone%' ORDER BY seq, entry;
+SELECT tenant_rls.enable_audit('ap.lone');
+SELECT s FROM tenant_rls.protect('ap.lone_b') s WHERE s LIKE '%audit%';
+SELECT c.relname, t.tgname, tenant_rls._trigger_origin(c.oid, t.tgname) AS origin
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relname LIKE 'lone%' AND c.relnamespace = 'ap'::regnamespace AND t.tgname LIKE 'tenant_rls_audit%'
+ ORDER BY 1, 2;
+RESET tenant_rls.auto_protect;
+
 -- clean up (the log keeps its entries: it is append-only)
 SELECT tenant_rls.clear_tenant();
 DROP VIEW public.ap_truncate_triggers;

@@ -1892,10 +1892,21 @@ protect_relation(Oid relid, const char *tenant_column, bool dry_run)
 	}
 	if (with_audit)
 	{
-		/* row triggers on a partitioned table reach its partitions */
 		for (int i = 0; i < ntargets; i++)
 		{
-			if (tarr[i]->registered || tarr[i]->ispartition)
+			if (tarr[i]->registered)
+				continue;
+
+			/*
+			 * Row triggers on a partitioned table reach its partitions: a
+			 * partition is audited on its own only when protect() was given
+			 * it and no audited table above it has cloned the trigger to it
+			 * already (review rev52f: protect() of a partition under a parent
+			 * neither protected nor audited left it unaudited, and lint()
+			 * reported audit_missing)
+			 */
+			if (tarr[i]->ispartition &&
+				(tarr[i] != root || OidIsValid(get_trigger_oid(tarr[i]->relid, "tenant_rls_audit", true))))
 				continue;
 			tarr[i]->audit = true;
 			/*
