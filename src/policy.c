@@ -627,6 +627,30 @@ registry_get_rel(Oid relid)
 }
 
 /*
+ * Refuses an operation on a partition or child protected with its parent
+ * (reg, its registry row, names the table protect() was called on, and that
+ * table is still registered): unprotect(), allow_global_rows() and grants
+ * are made on that table, for the whole tree.  detail (NULL: none) and hint
+ * are formats of at most one %s, that table's name.  (test/doc_errors.py
+ * lists the message once a call, with the call's hint.)
+ */
+static void
+refuse_protected_part(const RegRow *reg, const char *qualname,
+					  const char *detail, const char *hint)
+{
+	char	   *parent;
+
+	if (reg->parent_table == NULL || !registry_get(reg->parent_schema, reg->parent_table).found)
+		return;
+	parent = quote_qualified_identifier(reg->parent_schema, reg->parent_table);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("table \"%s\" is protected as part of \"%s\"", qualname, parent),
+			 detail != NULL ? errdetail(detail, parent) : 0,
+			 errhint(hint, parent)));
+}
+
+/*
  * When protect() wrote the managed policies: the (sub)transaction and the
  * command id after them.  lint() trusts them without comparing them one by
  * one only if every one was written in that transaction before that command
@@ -2441,14 +2465,9 @@ unprotect_body(PG_FUNCTION_ARGS)
 		return_statements(fcinfo, NIL);
 		return (Datum) 0;
 	}
-	if (reg.parent_table != NULL && registry_get(reg.parent_schema, reg.parent_table).found)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" is protected as part of \"%s\"", qualname,
-						quote_qualified_identifier(reg.parent_schema, reg.parent_table)),
-				 errdetail("Unprotecting one partition or child alone would let its rows be read directly by every tenant."),
-				 errhint("Unprotect \"%s\" instead, or detach this table first.",
-						 quote_qualified_identifier(reg.parent_schema, reg.parent_table))));
+	refuse_protected_part(&reg, qualname,
+						  "Unprotecting one partition or child alone would let its rows be read directly by every tenant.",
+						  "Unprotect \"%s\" instead, or detach this table first.");
 
 	targets = registry_targets(relid, nspname, relname, true);
 
@@ -2794,13 +2813,8 @@ allow_global_rows_body(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" is not protected", qualname),
 				 errhint("Protect it first with tenant_rls.protect().")));
-	if (reg.parent_table != NULL && registry_get(reg.parent_schema, reg.parent_table).found)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" is protected as part of \"%s\"", qualname,
-						quote_qualified_identifier(reg.parent_schema, reg.parent_table)),
-				 errhint("Change global rows on \"%s\"; it applies to its partitions and children.",
-						 quote_qualified_identifier(reg.parent_schema, reg.parent_table))));
+	refuse_protected_part(&reg, qualname, NULL,
+						  "Change global rows on \"%s\"; it applies to its partitions and children.");
 	if (reg.global_rows == enabled)
 	{
 		ereport(NOTICE,
@@ -3117,15 +3131,9 @@ tenant_rls_grant_access(PG_FUNCTION_ARGS)
 	 * read differently through the parent (review rev48c).  As for global
 	 * rows, the grant is made on the table protect() was called on.
 	 */
-	if (reg.parent_table != NULL && registry_get(reg.parent_schema, reg.parent_table).found)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" is protected as part of \"%s\"", tenant_rel_qualname(relid),
-						quote_qualified_identifier(reg.parent_schema, reg.parent_table)),
-				 errdetail("A grant on it alone would apply only where it is queried by its own name, not through \"%s\".",
-						   quote_qualified_identifier(reg.parent_schema, reg.parent_table)),
-				 errhint("Grant access on \"%s\": it applies to its partitions and children.",
-						 quote_qualified_identifier(reg.parent_schema, reg.parent_table))));
+	refuse_protected_part(&reg, tenant_rel_qualname(relid),
+						  "A grant on it alone would apply only where it is queried by its own name, not through \"%s\".",
+						  "Grant access on \"%s\": it applies to its partitions and children.");
 	owner_c = grant_arg(fcinfo, 1, "owner tenant", ct, relid);
 	grantee_c = grant_arg(fcinfo, 2, "grantee tenant", ct, relid);
 	if (strcmp(owner_c, grantee_c) == 0)

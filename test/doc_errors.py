@@ -71,15 +71,50 @@ for f in sorted(glob.glob('src/*.h')):
     for m in re.finditer(r'#define\s+(\w+)\s*(?:\\\n\s*)?((?:"(?:[^"\\]|\\.)*"\s*)+)\n', open(f).read()):
         macros[m.group(1)] = m.group(2).strip()
 
+def call_args(b):
+    """the arguments of a parenthesised call, split at its top-level commas"""
+    args, depth, cur, j = [], 0, '', 1
+    while j < len(b) - 1:
+        c = b[j]
+        if c == '"':
+            k = j + 1
+            while b[k] != '"':
+                k += 2 if b[k] == '\\' else 1
+            cur += b[j:k + 1]; j = k + 1
+            continue
+        if c in '([{':
+            depth += 1
+        elif c in ')]}':
+            depth -= 1
+        if c == ',' and depth == 0:
+            args.append(cur.strip()); cur = ''
+        else:
+            cur += c
+        j += 1
+    args.append(cur.strip())
+    return args
+
+# helpers that raise one message with the hint their callers pass as their
+# last argument (refuse_protected_part() of policy.c): the message is listed
+# once a call, with the call's hint, not once with "depends on the case"
+hint_helpers = ('refuse_protected_part',)
+
 for f in sorted(glob.glob('src/*.c')):
     src = open(f).read()
     for name, text in macros.items():
         src = re.sub(r'\b' + name + r'\b', lambda _m: text, src)
+    helper_defs = {}    # helper name: (start, end) of its definition
+    for h in hint_helpers:
+        d = re.search(r'\n(?:static\s+)?void\s*\n' + h + r'\s*\(', src)
+        if d:
+            helper_defs[h] = (d.start(), src.index('\n}\n', d.start()))
+    helper_report = {}  # helper name: (level, SQLSTATE, message)
     for m in re.finditer(r'\bereport\s*\(', src):
         body = call_body(src, m.end() - 1)
         lvl = re.match(r'\(\s*([^,]+),', body).group(1)
         if 'DEBUG' in lvl or 'LOG' in lvl.split('?')[0] and 'WARNING' not in lvl:
             continue
+        in_helper = [h for h, (a, b) in helper_defs.items() if a <= m.start() < b]
         level = 'ERROR' if 'ERROR' in lvl and 'WARNING' not in lvl else \
                 ('WARNING' if lvl.strip() == 'WARNING' else ('NOTICE' if 'NOTICE' in lvl else ('ERROR/WARNING' if 'WARNING' in lvl else lvl.strip())))
         msg = first_call(body, 'errmsg') or first_call(body, 'errmsg_plural')
@@ -94,8 +129,18 @@ for f in sorted(glob.glob('src/*.c')):
             st = '(depends on the case)'
         else:
             st = {'ERROR': 'XX000', 'WARNING': '01000', 'NOTICE': '00000'}.get(level, '?')
+        if in_helper:
+            helper_report[in_helper[0]] = (level, st, msg)
+            continue
         hint = hint_of(body)
         rows.append((f, level, st, msg, hint))
+    for h, (level, st, msg) in helper_report.items():
+        a, b = helper_defs[h]
+        for m in re.finditer(r'\b' + h + r'\s*\(', src):
+            if a <= m.start() < b:
+                continue
+            hint = call_format('(' + call_args(call_body(src, m.end() - 1))[-1] + ')')
+            rows.append((f, level, st, msg, hint if hint and hint != '%s' else '(depends on the case)'))
     for m in re.finditer(r'\breport_drift(_hint)?\s*\(', src):
         if src[m.start() - 5:m.start()].strip().endswith('void'):
             continue
