@@ -376,15 +376,9 @@ CREATE TABLE asec_redef.t (id integer PRIMARY KEY, tenant_id text NOT NULL, v te
 GRANT SELECT, INSERT, UPDATE, DELETE ON asec_redef.t TO tr_asec_app;
 RESET ROLE;
 SELECT tenant_rls.enable_audit('asec_redef.t', exclude => '{n}');
-CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    f text;
-BEGIN
-    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
-    EXECUTE f;
-    RETURN f;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set apply_fix :abs_srcdir '/sql/include/apply_fix.sql'
+\i :apply_fix
 CREATE FUNCTION pg_temp.redef_entries() RETURNS bigint LANGUAGE sql
     AS $$ SELECT count(*) FROM tenant_rls.audit_log WHERE schema_name = 'asec_redef' $$;
 CREATE FUNCTION pg_temp.redef_write(tag text) RETURNS void LANGUAGE plpgsql AS $$

@@ -27,18 +27,9 @@ CREATE FUNCTION pg_temp.findings(c text)
     SELECT l.level, l.object, l.fix, l.accepted FROM tenant_rls.lint() l
      WHERE l.code = c AND l.object LIKE '%cov%' ORDER BY l.object
 $$;
--- run the fix the report gives for (code, object), with the drift guard in
--- its default mode (error): the fixes must get past it; returns the SQL it ran
-CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    f text;
-BEGIN
-    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
-    PERFORM set_config('tenant_rls.drift_action', 'error', true);
-    EXECUTE f;
-    RETURN f;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set apply_fix :abs_srcdir '/sql/include/apply_fix.sql'
+\i :apply_fix
 -- protect() without its DDL listing
 CREATE FUNCTION pg_temp.protect(t regclass) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN

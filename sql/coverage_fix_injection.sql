@@ -19,15 +19,9 @@ DO $$ BEGIN CREATE ROLE cfm LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; EN
 SET tenant_rls.managed_schemas = 'covfi';
 SET tenant_rls.audit = off;
 CREATE SCHEMA covfi AUTHORIZATION cfm;
-CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    f text;
-BEGIN
-    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
-    EXECUTE f;
-    RETURN f;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set apply_fix :abs_srcdir '/sql/include/apply_fix.sql'
+\i :apply_fix
 RESET client_min_messages;
 
 -- ==== (1) foreign_key_resets_tenant with a column named like the clause
@@ -84,11 +78,9 @@ ALTER POLICY tenant_rls_guard_select ON covfi." IS NULL)));ALTER ROLE cfm SUPERU
 RESET client_min_messages;
 RESET tenant_rls.drift_action;
 SELECT code, fix FROM tenant_rls.lint() WHERE object LIKE '%covfi%' AND code LIKE 'managed_policy%';
-SET tenant_rls.drift_action = warning;   -- as the DBA who made the edit
 SET client_min_messages = error;
 SELECT pg_temp.apply_fix('managed_policy_modified', 'tenant_rls_guard_select ON covfi." IS NULL)));ALTER ROLE cfm SUPERUSER;--"') IS NOT NULL AS applied;
 RESET client_min_messages;
-RESET tenant_rls.drift_action;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'cfm';
 SELECT count(*) AS left_over FROM tenant_rls.lint() WHERE object LIKE '%covfi%' AND code LIKE 'managed_policy%';
 -- and a move to another schema follows as well

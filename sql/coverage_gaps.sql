@@ -19,18 +19,9 @@ SET tenant_rls.drift_action = warning;
 CREATE SCHEMA covg;
 CREATE SCHEMA "Covg Schema";
 
--- run the fix the report gives for (code, object), with the drift guard in
--- its default mode (error); returns the SQL it ran
-CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    f text;
-BEGIN
-    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
-    PERFORM set_config('tenant_rls.drift_action', 'error', true);
-    EXECUTE f;
-    RETURN f;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set apply_fix :abs_srcdir '/sql/include/apply_fix.sql'
+\i :apply_fix
 CREATE FUNCTION pg_temp.protect(t regclass, col name DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF col IS NULL THEN

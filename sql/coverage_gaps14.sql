@@ -41,16 +41,9 @@ SET tenant_rls.audit = off;
 CREATE SCHEMA covg14 AUTHORIZATION covg14_owner;
 GRANT USAGE ON SCHEMA covg14 TO covg14_app;
 
--- run the fix the report gives for (code, object); returns the SQL it ran
-CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    f text;
-BEGIN
-    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
-    EXECUTE f;
-    RETURN f;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set apply_fix :abs_srcdir '/sql/include/apply_fix.sql'
+\i :apply_fix
 -- replace an event trigger of the extension by one defined as given, still
 -- a member of the extension (what an older fix or a DBA's hand leaves)
 CREATE FUNCTION pg_temp.redefine_evt(name text, event text, tags text) RETURNS void

@@ -49,16 +49,9 @@ CREATE SCHEMA covg15 AUTHORIZATION covg15_owner;
 GRANT USAGE ON SCHEMA covg15 TO covg15_app;
 SET tenant_rls.managed_schemas = 'covg15';
 
--- run the fix the report gives for (code, object); returns the SQL it ran
-CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    f text;
-BEGIN
-    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
-    EXECUTE f;
-    RETURN f;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set apply_fix :abs_srcdir '/sql/include/apply_fix.sql'
+\i :apply_fix
 
 -- ==== 1. tenant_column_missing
 SET ROLE covg15_owner;

@@ -31,16 +31,9 @@ CREATE SCHEMA covg16 AUTHORIZATION covg16_owner;
 GRANT USAGE ON SCHEMA covg16 TO covg16_app;
 SET tenant_rls.managed_schemas = 'covg16';
 
--- run the fix the report gives for (code, object); returns the SQL it ran
-CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    f text;
-BEGIN
-    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
-    EXECUTE f;
-    RETURN f;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set apply_fix :abs_srcdir '/sql/include/apply_fix.sql'
+\i :apply_fix
 -- the findings of one code about this test's objects
 CREATE FUNCTION pg_temp.mine(c text) RETURNS TABLE (level text, object text, message text, detail text, fix text)
     LANGUAGE sql AS $$

@@ -21,18 +21,9 @@ SET tenant_rls.auto_protect = off;
 CREATE SCHEMA covg3 AUTHORIZATION covg3_owner;
 GRANT USAGE ON SCHEMA covg3 TO covg3_app;
 
--- run the fix the report gives for (code, object), with the drift guard in
--- its default mode (error); returns the SQL it ran
-CREATE FUNCTION pg_temp.apply_fix(c text, o text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    f text;
-BEGIN
-    SELECT l.fix INTO STRICT f FROM tenant_rls.lint() l WHERE l.code = c AND l.object = o;
-    PERFORM set_config('tenant_rls.drift_action', 'error', true);
-    EXECUTE f;
-    RETURN f;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set apply_fix :abs_srcdir '/sql/include/apply_fix.sql'
+\i :apply_fix
 CREATE FUNCTION pg_temp.mine(c text) RETURNS TABLE(level text, object text, message text, fix text)
     LANGUAGE sql AS $$
     SELECT l.level, l.object, l.message, l.fix FROM tenant_rls.lint() l
