@@ -798,51 +798,50 @@ context_integer(AccessorCache *c, const char *v, int64 min, int64 max,
 	return c->num;
 }
 
-Datum
-tenant_rls_current_tenant_bigint(PG_FUNCTION_ARGS)
+/*
+ * The bigint and integer accessors: false when no tenant is set (the
+ * accessor returns NULL), else the context in *n.
+ */
+static inline bool
+current_integer(AccessorCache *c, int64 min, int64 max, const char *type,
+				int64 *n)
 {
 	uint64		epoch = tenant_rls_context_epoch;
 	const char *v;
-	int64		n;
 
-	if (ANSWER_HOLDS(&int8_cache))
+	if (ANSWER_HOLDS(c))
 	{
-		if (int8_cache.isnull)
-			PG_RETURN_NULL();
-		PG_RETURN_INT64(int8_cache.num);
+		*n = c->num;
+		return !c->isnull;
 	}
 	v = tenant_context_get();
 	if (v == NULL)
 	{
-		answer_keep(&int8_cache, epoch, true);
-		PG_RETURN_NULL();
+		answer_keep(c, epoch, true);
+		return false;
 	}
-	n = context_integer(&int8_cache, v, PG_INT64_MIN, PG_INT64_MAX, "bigint");
-	answer_keep(&int8_cache, epoch, false);
+	*n = context_integer(c, v, min, max, type);
+	answer_keep(c, epoch, false);
+	return true;
+}
+
+Datum
+tenant_rls_current_tenant_bigint(PG_FUNCTION_ARGS)
+{
+	int64		n;
+
+	if (!current_integer(&int8_cache, PG_INT64_MIN, PG_INT64_MAX, "bigint", &n))
+		PG_RETURN_NULL();
 	PG_RETURN_INT64(n);
 }
 
 Datum
 tenant_rls_current_tenant_int(PG_FUNCTION_ARGS)
 {
-	uint64		epoch = tenant_rls_context_epoch;
-	const char *v;
 	int64		n;
 
-	if (ANSWER_HOLDS(&int4_cache))
-	{
-		if (int4_cache.isnull)
-			PG_RETURN_NULL();
-		PG_RETURN_INT32((int32) int4_cache.num);
-	}
-	v = tenant_context_get();
-	if (v == NULL)
-	{
-		answer_keep(&int4_cache, epoch, true);
+	if (!current_integer(&int4_cache, PG_INT32_MIN, PG_INT32_MAX, "integer", &n))
 		PG_RETURN_NULL();
-	}
-	n = context_integer(&int4_cache, v, PG_INT32_MIN, PG_INT32_MAX, "integer");
-	answer_keep(&int4_cache, epoch, false);
 	PG_RETURN_INT32((int32) n);
 }
 
