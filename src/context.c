@@ -496,21 +496,32 @@ check_type_matches(TenantType given)
 			 errhint("Pass a value of type %s, or change tenant_rls.tenant_type.", tenant_type_name(want))));
 }
 
-/* set_tenant(value text [, is_local boolean]) */
-Datum
-tenant_rls_set_tenant_text(PG_FUNCTION_ARGS)
+/*
+ * set_tenant(value [, is_local boolean]): refuses a NULL value; is_local,
+ * true unless given (and not NULL)
+ */
+static bool
+set_tenant_is_local(FunctionCallInfo fcinfo)
 {
-	char	   *value;
-	bool		is_local = true;
-	char	   *canonical;
-
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("tenant value must not be null"),
 				 errhint("Use tenant_rls.clear_tenant() to clear the tenant context.")));
 	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
-		is_local = PG_GETARG_BOOL(1);
+		return PG_GETARG_BOOL(1);
+	return true;
+}
+
+/* set_tenant(value text [, is_local boolean]) */
+Datum
+tenant_rls_set_tenant_text(PG_FUNCTION_ARGS)
+{
+	char	   *value;
+	bool		is_local;
+	char	   *canonical;
+
+	is_local = set_tenant_is_local(fcinfo);
 
 	value = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	canonical = tenant_canonicalize(value, (TenantType) tenant_rls_tenant_type);
@@ -522,16 +533,10 @@ tenant_rls_set_tenant_text(PG_FUNCTION_ARGS)
 Datum
 tenant_rls_set_tenant_uuid(PG_FUNCTION_ARGS)
 {
-	bool		is_local = true;
+	bool		is_local;
 	char	   *canonical;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("tenant value must not be null"),
-				 errhint("Use tenant_rls.clear_tenant() to clear the tenant context.")));
-	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
-		is_local = PG_GETARG_BOOL(1);
+	is_local = set_tenant_is_local(fcinfo);
 	check_type_matches(TENANT_TYPE_UUID);
 	canonical = uuid_to_cstring(PG_GETARG_UUID_P(0));
 	tenant_context_store(canonical, is_local);
@@ -542,17 +547,11 @@ tenant_rls_set_tenant_uuid(PG_FUNCTION_ARGS)
 Datum
 tenant_rls_set_tenant_bigint(PG_FUNCTION_ARGS)
 {
-	bool		is_local = true;
+	bool		is_local;
 	int64		v;
 	char	   *canonical;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("tenant value must not be null"),
-				 errhint("Use tenant_rls.clear_tenant() to clear the tenant context.")));
-	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
-		is_local = PG_GETARG_BOOL(1);
+	is_local = set_tenant_is_local(fcinfo);
 	v = PG_GETARG_INT64(0);
 	check_type_matches(TENANT_TYPE_BIGINT);
 	if (tenant_rls_tenant_type == TENANT_TYPE_INTEGER && (v < PG_INT32_MIN || v > PG_INT32_MAX))
