@@ -118,6 +118,10 @@ CREATE TABLE public.etr_docs (id int, tenant_id text, body text);
 RESET ROLE;
 SELECT * FROM pg_temp.etr_state();
 SELECT * FROM pg_temp.etr_registry();
+-- as the hint says: protect() of the renamed table takes its policies over
+-- and registers it
+SELECT count(*) > 0 AS statements FROM tenant_rls.protect('public.etr_docs_unseen');
+SELECT * FROM pg_temp.etr_state() WHERE tbl = 'public.etr_docs_unseen';
 
 -- a 'global' row is not second-guessed (nothing on the table to check)
 SET ROLE tr_owner;

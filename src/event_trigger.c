@@ -409,7 +409,7 @@ forget_stale_row(const char *nspname, const char *relname, bool global_row)
 				 errmsg("registry entry of table %s was stale and has been replaced", qualname),
 				 errdetail("The registry listed %s as protected, but the table of that name has none of its tenant_rls policies: the protected table was renamed or moved while tenant_rls's event triggers did not run. Its cross-tenant grants were removed with the entry.",
 						   qualname),
-				 errhint("The renamed table keeps its row-level security and tenant_rls_* policies but has no registry entry now: drop those policies and run tenant_rls.protect() on it to have it tracked again.")));
+				 errhint("The renamed table keeps its row-level security and tenant_rls_* policies but has no registry entry now: run tenant_rls.protect() on it to have it tracked again (it takes those policies over).")));
 }
 
 /*
