@@ -87,6 +87,7 @@
 #include "port/atomics.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/bgwriter.h"
 #include "postmaster/interrupt.h"
 #include "replication/message.h"
 #include "replication/slot.h"
@@ -2129,54 +2130,84 @@ wait_delivered(DeliveryDb *db, TimestampTz deadline, bool need_idle)
 	return wait_delivered_to(db, target, deadline, need_idle);
 }
 
-/* the WAL segment segno is in pg_wal, on some timeline up to this one */
+/*
+ * The WAL segment segno is in pg_wal, in the file of the timeline that
+ * history (this server's timeline history) says the segment's last byte is
+ * on: the file the worker's reader opens (XLogReadDetermineTimeline()).
+ * (Review rev51f: a file of any timeline up to this one counted, such as
+ * the former timeline's copy of the segment the promotion switched in, or
+ * a stray file of another timeline with that number; the reader then
+ * failed on the file it needed.)
+ */
 static bool
-segment_present(XLogSegNo segno)
+segment_present(XLogSegNo segno, List *history)
 {
-	TimeLineID	last = GetWALInsertionTimeLine();
+	XLogRecPtr	last_byte;
+	char		path[MAXPGPATH];
+	char		fname[MAXFNAMELEN];
+	struct stat st;
 
-	for (TimeLineID tli = 1; tli <= last; tli++)
-	{
-		char		path[MAXPGPATH];
-		char		fname[MAXFNAMELEN];
-		struct stat st;
-
-		XLogFileName(fname, tli, segno, wal_segment_size);
-		snprintf(path, sizeof(path), XLOGDIR "/%s", fname);
-		if (stat(path, &st) == 0)
-			return true;
-	}
-	return false;
+	XLogSegNoOffsetToRecPtr(segno + 1, 0, wal_segment_size, last_byte);
+	last_byte--;
+	XLogFileName(fname, tliOfPointInHistory(last_byte, history), segno, wal_segment_size);
+	snprintf(path, sizeof(path), XLOGDIR "/%s", fname);
+	return stat(path, &st) == 0;
 }
 
 /*
  * The slot just created (and acquired) reads from lsn instead of the last
- * checkpoint, if every WAL segment from there on is still here: the slot
- * holds them from the moment its position is lowered, and the segments are
- * checked after that, so none can go in between.  False (the slot as it
- * was) if one is missing.
+ * checkpoint, if every WAL segment from there on is still here, each in the
+ * file of its timeline: the slot holds them from the moment its position
+ * is lowered, and the segments are checked after that.  A checkpoint that
+ * read the slots' minimum position before it was lowered (the one a
+ * promotion requests, say) may still remove segments from lsn on once the
+ * check has found them (review rev51f): the check waits for such a
+ * checkpoint to end, by requesting an immediate one and waiting for it (it
+ * starts only after the one under way has removed its segments, and keeps
+ * what the slot holds; skipped where nothing was written since the last
+ * one).  False (the slot as it was) if a segment is missing.
  */
 static bool
 reserve_from(XLogRecPtr lsn)
 {
 	XLogRecPtr	reserved = MyReplicationSlot->data.restart_lsn;
+	XLogRecPtr	now;
 	XLogSegNo	first;
 	XLogSegNo	last;
+	List	   *history;
 	bool		ok = true;
 
 	if (XLogRecPtrIsInvalid(lsn) || lsn >= reserved)
 		return !XLogRecPtrIsInvalid(lsn);
+	XLByteToSeg(lsn, first, wal_segment_size);
+	XLByteToSeg(reserved, last, wal_segment_size);
+	if (XLogGetLastRemovedSegno() >= first)
+		return false;			/* gone already: no checkpoint to wait for */
 	SpinLockAcquire(&MyReplicationSlot->mutex);
 	MyReplicationSlot->data.restart_lsn = lsn;
 	SpinLockRelease(&MyReplicationSlot->mutex);
 	ReplicationSlotsComputeRequiredLSN();
+	RequestCheckpoint(CHECKPOINT_IMMEDIATE | CHECKPOINT_WAIT);
 
-	XLByteToSeg(lsn, first, wal_segment_size);
-	XLByteToSeg(reserved, last, wal_segment_size);
+	/*
+	 * (A checkpoint that read the minimum before lsn was set, and then found
+	 * the slot below its horizon, invalidated it: the position says so.)
+	 */
+	SpinLockAcquire(&MyReplicationSlot->mutex);
+	now = MyReplicationSlot->data.restart_lsn;
+	SpinLockRelease(&MyReplicationSlot->mutex);
+	if (now != lsn)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the replication slot of deferred audit delivery was invalidated while it reserved the WAL from %X/%X",
+						LSN_FORMAT_ARGS(lsn)),
+				 errhint("Call tenant_rls.audit_delivery_start() again.")));
 	if (XLogGetLastRemovedSegno() >= first)
 		ok = false;
+	history = readTimeLineHistory(GetWALInsertionTimeLine());
 	for (XLogSegNo seg = first; ok && seg <= last; seg++)
-		ok = segment_present(seg);
+		ok = segment_present(seg, history);
+	list_free_deep(history);
 	if (!ok)
 	{
 		SpinLockAcquire(&MyReplicationSlot->mutex);
