@@ -71,6 +71,7 @@
 #include "access/xlogrecord.h"
 #include "access/xlogutils.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_control.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type_d.h"
 #include "commands/dbcommands.h"
@@ -454,6 +455,48 @@ register_worker(Oid dboid)
 	return RegisterDynamicBackgroundWorker(&w, NULL);
 }
 
+/*
+ * How this start of the server began, read by the postmaster before
+ * recovery (which changes all three), and inherited by every process it
+ * starts: the timeline of the control file's last checkpoint, whether
+ * standby.signal was there, and the START TIMELINE of a backup_label (0:
+ * none).  The resume worker tells by them what left a database without
+ * its slot (loss_event()).
+ */
+static TimeLineID start_tli = 0;
+static bool start_standby = false;
+static TimeLineID start_backup_tli = 0;
+
+static void
+note_start(void)
+{
+	int			fd;
+	FILE	   *f;
+	struct stat st;
+
+	fd = open(XLOG_CONTROL_FILE, O_RDONLY | PG_BINARY, 0);
+	if (fd >= 0)
+	{
+		ControlFileData cf;
+
+		if (read(fd, &cf, sizeof(cf)) == sizeof(cf))
+			start_tli = cf.checkPointCopy.ThisTimeLineID;
+		close(fd);
+	}
+	start_standby = stat(STANDBY_SIGNAL_FILE, &st) == 0;
+	f = fopen(BACKUP_LABEL_FILE, "r");
+	if (f != NULL)
+	{
+		char		line[MAXPGPATH + 100];
+		unsigned int tli;
+
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "START TIMELINE: %u", &tli) == 1)
+				start_backup_tli = tli;
+		fclose(f);
+	}
+}
+
 void
 audit_delivery_init(void)
 {
@@ -475,6 +518,8 @@ audit_delivery_init(void)
 		prev_ProcessUtility = ProcessUtility_hook;
 		ProcessUtility_hook = delivery_ProcessUtility;
 		register_launcher();
+		if (!IsUnderPostmaster)
+			note_start();
 	}
 }
 
@@ -837,7 +882,7 @@ resume_step(void)
 				ereport(WARNING,
 						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 						 errmsg("tenant_rls: could not start a worker to resume deferred audit delivery in database %u", dboid),
-						 errdetail("After a promotion, a worker looks at each database whose deferred delivery may have lost its replication slot; the launcher tries again every few seconds."),
+						 errdetail("At each start of the server (after a promotion too), a worker looks at each database whose deferred delivery may have lost its replication slot; the launcher tries again every few seconds."),
 						 errhint("Raise max_worker_processes.")));
 			resume_warned = true;
 			return;
@@ -2274,6 +2319,46 @@ timeline_begin(void)
 }
 
 /*
+ * What left this server without the slot of a delivery whose recorded
+ * position lies before the start of its timeline (review rev51f: every
+ * case was worded as a promotion): *what ends the message ("... resumes
+ * from the WAL at X %s"), *where says where delivery was started ("Delivery
+ * was started there %s: ...").  The timeline began at this start of the
+ * server (note_start()): a promotion (standby.signal) or the end of an
+ * archive recovery; or this start is from a base backup taken on this
+ * timeline (before delivery had moved past its beginning); or the server
+ * has been started again since its timeline began.
+ */
+static void
+loss_event(XLogRecPtr begin, const char **what, const char **where)
+{
+	TimeLineID	tli = GetWALInsertionTimeLine();
+
+	if (start_tli != 0 && start_tli < tli && start_standby)
+	{
+		*what = "after a promotion";
+		*where = "on the server this one was promoted from, whose replication slot is not here";
+	}
+	else if (start_tli != 0 && start_tli < tli)
+	{
+		*what = "at the end of a point-in-time recovery";
+		*where = "before the end of the recovered WAL, and its replication slot is not in the base backup the recovery started from";
+	}
+	else if (start_backup_tli == tli)
+	{
+		*what = "at the start from a restored base backup";
+		*where = psprintf("before timeline %u began at %X/%X, on the server the base backup was taken from, and its replication slot is not in the backup",
+						  tli, LSN_FORMAT_ARGS(begin));
+	}
+	else
+	{
+		*what = "after an earlier promotion or point-in-time recovery";
+		*where = psprintf("before this server's timeline %u began at %X/%X (a promotion or a point-in-time recovery before the server's last start), and its replication slot is not here",
+						  tli, LSN_FORMAT_ARGS(begin));
+	}
+}
+
+/*
  * The key id recorded with the start is this server's (or none is
  * recorded).  In an SPI connection.
  */
@@ -2789,6 +2874,10 @@ tenant_rls_delivery_resume_main(Datum arg)
 	char	   *dbname;
 	char	   *volatile version = NULL;
 	volatile bool started = false;
+	volatile XLogRecPtr begin = InvalidXLogRecPtr;
+	volatile XLogRecPtr restart_seen = InvalidXLogRecPtr;
+	const char *what;
+	const char *where;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -2823,6 +2912,11 @@ tenant_rls_delivery_resume_main(Datum arg)
 			if (version != NULL && strcmp(version, TENANT_RLS_VERSION) == 0)
 				started = read_state(&applied, &restart, &started_in);
 			SPI_finish();
+			if (started)
+			{
+				begin = timeline_begin();
+				restart_seen = restart;
+			}
 		}
 		if (version != NULL && strcmp(version, TENANT_RLS_VERSION) != 0)
 			ereport(WARNING,
@@ -2850,44 +2944,62 @@ tenant_rls_delivery_resume_main(Datum arg)
 		if (MyReplicationSlot != NULL)
 			ReplicationSlotRelease();
 		ReplicationSlotCleanup();
-		ereport(WARNING,
-				(errcode(e->sqlerrcode),
-				 errmsg("tenant_rls: could not resume deferred audit delivery in database \"%s\": %s",
-						dbname, e->message),
-				 errdetail("Delivery may have been started there on the server this one was promoted from, whose replication slot is not here; its writers write immediately meanwhile."),
-				 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database.")));
+		/*
+		 * (review rev51f: an error on the same timeline, such as a setting
+		 * that allows no slot, was worded as after a promotion)
+		 */
+		if (!XLogRecPtrIsInvalid(restart_seen) && restart_seen < begin)
+		{
+			loss_event(begin, &what, &where);
+			ereport(WARNING,
+					(errcode(e->sqlerrcode),
+					 errmsg("tenant_rls: could not resume deferred audit delivery in database \"%s\": %s",
+							dbname, e->message),
+					 errdetail("Delivery was started there %s; its writers write immediately meanwhile.", where),
+					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database.")));
+		}
+		else
+			ereport(WARNING,
+					(errcode(e->sqlerrcode),
+					 errmsg("tenant_rls: could not resume deferred audit delivery in database \"%s\": %s",
+							dbname, e->message),
+					 errdetail("Delivery was started there, and its replication slot is not here (not lost to a promotion: a restored base backup, or a slot dropped or lost on this server); its writers write immediately meanwhile."),
+					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database.")));
 		proc_exit(0);
 	}
 	PG_END_TRY();
 
+	if (resume.outcome == RESUME_DONE || resume.outcome == RESUME_WAL_MISSING ||
+		resume.outcome == RESUME_OTHER_KEY)
+		loss_event(resume.timeline_begin, &what, &where);
 	switch (resume.outcome)
 	{
 		case RESUME_NOTHING:
 			break;
 		case RESUME_DONE:
 			ereport(LOG,
-					(errmsg("tenant_rls: deferred audit delivery of database \"%s\" resumes from the WAL at %X/%X after a promotion",
-							dbname, LSN_FORMAT_ARGS(resume.restart)),
-					 errdetail("Delivery was started there on the server this one was promoted from, whose replication slot is not here: the changes committed after %X/%X that are not in the audit log yet are delivered now, and its deferring sessions defer again.",
-							   LSN_FORMAT_ARGS(resume.applied))));
+					(errmsg("tenant_rls: deferred audit delivery of database \"%s\" resumes from the WAL at %X/%X %s",
+							dbname, LSN_FORMAT_ARGS(resume.restart), what),
+					 errdetail("Delivery was started there %s: the changes committed after %X/%X that are not in the audit log yet are delivered now, and its deferring sessions defer again.",
+							   where, LSN_FORMAT_ARGS(resume.applied))));
 			break;
 		case RESUME_WAL_MISSING:
 			ereport(WARNING,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("tenant_rls: deferred audit delivery of database \"%s\" cannot resume after a promotion: the WAL since %X/%X is gone",
-							dbname, LSN_FORMAT_ARGS(resume.restart)),
-					 errdetail("Changes committed on the server this one was promoted from after %X/%X and not delivered there, if there were any, are missing from the audit log; the database's writers write immediately.",
-							   LSN_FORMAT_ARGS(resume.applied)),
-					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database to defer again (or audit_delivery_stop() to stay immediate), and compare the audited tables with tenant_rls.audit_history() for changes of that time: audit_verify() cannot see entries that were never written. Set wal_keep_size on the standbys above the delivery lag: the checkpoint at the end of a promotion keeps no more of the WAL before it.")));
+					 errmsg("tenant_rls: deferred audit delivery of database \"%s\" cannot resume %s: the WAL since %X/%X is gone",
+							dbname, what, LSN_FORMAT_ARGS(resume.restart)),
+					 errdetail("Delivery was started there %s: changes committed after %X/%X and not delivered before, if there were any, are missing from the audit log; the database's writers write immediately.",
+							   where, LSN_FORMAT_ARGS(resume.applied)),
+					 errhint("Run SELECT tenant_rls.audit_delivery_start(); in that database to defer again (or audit_delivery_stop() to stay immediate), and compare the audited tables with tenant_rls.audit_history() for changes of that time: audit_verify() cannot see entries that were never written. Set wal_keep_size on the standbys above the delivery lag (the checkpoint at the end of a promotion keeps no more of the WAL before it), and call tenant_rls.audit_delivery_wait() right before a base backup.")));
 			break;
 		case RESUME_OTHER_KEY:
 			ereport(WARNING,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("tenant_rls: deferred audit delivery of database \"%s\" did not resume after a promotion: this server's delivery key is not the one delivery was started with",
-							dbname),
-					 errdetail("The changes committed on the server this one was promoted from after %X/%X and not delivered there would be rejected as forged; the database's writers write immediately.",
-							   LSN_FORMAT_ARGS(resume.applied)),
-					 errhint("Copy $PGDATA/%s of that server into this server's data directory (owner the server's user, mode 0600) and restart: delivery then resumes by itself while the WAL since %X/%X is here. SELECT tenant_rls.audit_delivery_start(); instead defers again without them.",
+					 errmsg("tenant_rls: deferred audit delivery of database \"%s\" did not resume %s: this server's delivery key is not the one delivery was started with",
+							dbname, what),
+					 errdetail("Delivery was started there %s: the changes committed after %X/%X and not delivered before would be rejected as forged; the database's writers write immediately.",
+							   where, LSN_FORMAT_ARGS(resume.applied)),
+					 errhint("Copy $PGDATA/%s of the server delivery was started on into this server's data directory (owner the server's user, mode 0600) and restart: delivery then resumes by itself while the WAL since %X/%X is here. SELECT tenant_rls.audit_delivery_start(); instead defers again without them.",
 							 DELIVERY_KEY_FILE, LSN_FORMAT_ARGS(resume.restart))));
 			break;
 		case RESUME_COPY:

@@ -207,7 +207,7 @@ $holder->kill_kill;
 	$s->promote;
 	ok($s->wait_for_log(qr/WARNING:  tenant_rls: deferred audit delivery of database "postgres" cannot resume after a promotion: the WAL since [0-9A-F]+\/[0-9A-F]+ is gone/),
 		'promoted without the WAL: the server log warns, naming the database');
-	like(slurp_file($s->logfile), qr/DETAIL:  Changes committed on the server this one was promoted from after [0-9A-F]+\/[0-9A-F]+ and not delivered there, if there were any, are missing from the audit log.*\n.*HINT:  Run SELECT tenant_rls.audit_delivery_start\(\); in that database to defer again/,
+	like(slurp_file($s->logfile), qr/DETAIL:  Delivery was started there on the server this one was promoted from, whose replication slot is not here: changes committed after [0-9A-F]+\/[0-9A-F]+ and not delivered before, if there were any, are missing from the audit log.*\n.*HINT:  Run SELECT tenant_rls.audit_delivery_start\(\); in that database to defer again/,
 		'... says what is missing and what to run');
 	sleep(2);
 	is(status($s), 'immediate', '... nothing started: writers write immediately');
@@ -229,7 +229,7 @@ $holder->kill_kill;
 	$s->promote;
 	ok($s->wait_for_log(qr/WARNING:  tenant_rls: deferred audit delivery of database "postgres" did not resume after a promotion: this server's delivery key is not the one delivery was started with/),
 		'promoted with a key of its own: the server log warns');
-	like(slurp_file($s->logfile), qr/HINT:  Copy \$PGDATA\/tenant_rls_audit.key of that server into this server's data directory/,
+	like(slurp_file($s->logfile), qr/HINT:  Copy \$PGDATA\/tenant_rls_audit.key of the server delivery was started on into this server's data directory/,
 		'... and says to copy the key file');
 	sleep(2);
 	is(status($s), 'immediate', '... nothing started');
@@ -243,6 +243,8 @@ $holder->kill_kill;
 	$s->start;
 	ok($s->wait_for_log(qr/LOG:  tenant_rls: deferred audit delivery of database "postgres" resumes from the WAL at/, $offset),
 		'with the primary\'s key and a restart: delivery resumes by itself');
+	like(slurp_file($s->logfile, $offset), qr/LOG:  tenant_rls: deferred audit delivery of database "postgres" resumes from the WAL at [0-9A-F]+\/[0-9A-F]+ after an earlier promotion or point-in-time recovery\n.*DETAIL:  Delivery was started there before this server's timeline 2 began at [0-9A-F]+\/[0-9A-F]+ \(a promotion or a point-in-time recovery before the server's last start\)/,
+		'... and says it is not a promotion at this start (review rev51f: "after a promotion")');
 	ok($s->poll_query_until('postgres', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}), '... the worker runs');
 	is($s->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't', '... delivered');
 	is(logged($s, 13, 40), '28 28', '... every held-up change is in the log, once');
@@ -275,8 +277,8 @@ SELECT pg_drop_replication_slot('tenant_rls_audit_$db2');});
 	$n->append_conf('postgresql.conf', 'max_worker_processes = 3');
 	my $offset = -s $n->logfile;
 	$n->restart;
-	ok($n->wait_for_log(qr/WARNING:  tenant_rls: could not start a worker to resume deferred audit delivery in database $db2\n.*\n.*HINT:  Raise max_worker_processes/, $offset),
-		'small, no worker slot free: the launcher says it cannot look at db2');
+	ok($n->wait_for_log(qr/WARNING:  tenant_rls: could not start a worker to resume deferred audit delivery in database $db2\n.*DETAIL:  At each start of the server \(after a promotion too\), a worker looks at each database whose deferred delivery may have lost its replication slot.*\n.*HINT:  Raise max_worker_processes/, $offset),
+		'small, no worker slot free: the launcher says it cannot look at db2 (and not "after a promotion": this is a restart; review rev51f)');
 	ok($n->poll_query_until('postgres', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}), '... (the delivery worker of postgres runs)');
 	unlike(slurp_file($n->logfile, $offset), qr/database "db2"/, '... and has not looked at db2 yet');
 	$n->safe_psql('postgres', 'SELECT tenant_rls.audit_delivery_stop()');
@@ -295,6 +297,8 @@ SELECT pg_drop_replication_slot('tenant_rls_audit_$db2');});
 	ok($n->wait_for_log(qr/WARNING:  tenant_rls: could not resume deferred audit delivery in database "db2": replication slots can only be used if max_replication_slots > 0/, $offset),
 		'small, exit_on_error set for db2: an error of its resume worker is a warning naming db2');
 	unlike(slurp_file($n->logfile, $offset), qr/FATAL:  replication slots can only be used/, '... not a FATAL');
+	like(slurp_file($n->logfile, $offset), qr/could not resume deferred audit delivery in database "db2": .*\n.*DETAIL:  Delivery was started there, and its replication slot is not here \(not lost to a promotion: a restored base backup, or a slot dropped or lost on this server\)/,
+		'... whose detail does not speak of a promotion: same timeline (review rev51f)');
 	$n->stop;
 }
 
