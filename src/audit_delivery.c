@@ -2656,9 +2656,10 @@ start_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
  * server's timeline (the slot was lost to a promotion: a failover, or the
  * end of a point-in-time recovery, not dropped here), the key is the one
  * delivery was started with, and every WAL segment from there on is in
- * pg_wal.  Anything else is left to a person, who must see what was lost
- * (audit_delivery_start() warns, lint() reports audit_delivery_lost until
- * then); *resume says which case it was.  The caller commits: the
+ * pg_wal, in the file of its timeline (reserve_from()).  Anything else
+ * is left to a person, who must see what was lost (audit_delivery_start()
+ * warns, lint() reports audit_delivery_lost until then); *resume says
+ * which case it was.  The caller commits: the
  * transaction callbacks below do the rest, as for the SQL function.
  */
 static void
