@@ -283,11 +283,20 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
  * anybody else could otherwise keep any statement out of the log (and
  * pg_stat_activity, pg_stat_statements) with a comment naming it.  "Can set":
  * a superuser, or SET or ALTER SYSTEM granted on a key setting.  The answer
- * needs the catalogs, so it is cached per role (reset when roles, memberships
- * or parameter privileges change) and looked up only where that is safe: in
- * the ProcessUtility and ExecutorStart hooks, and for the statement log lines
- * postgres.c writes between statements.  Where it cannot be looked up, the
- * statement counts as one that can carry a key (fail safe).
+ * needs the catalogs, so it is cached per role (emptied when roles,
+ * memberships or parameter privileges change) and looked up only where that
+ * is safe: in the ProcessUtility, post_parse_analyze and executor hooks, for
+ * the statement log lines postgres.c writes between statements, and before
+ * each commit (key_setter_refresh()).  The commit of the transaction that
+ * InitPostgres() runs fills it before a session's first statement, and each
+ * commit before the next transaction's, so an error raised while a
+ * statement is parsed finds it known (review rev52b: it was empty at a
+ * session's first statement, and a role that cannot set a key kept the
+ * STATEMENT line of its own failing statement out of the log with a comment
+ * naming the setting).  It can still be unknown where a change of the
+ * catalogs emptied it since (another session's GRANT or ALTER ROLE, the
+ * role's own ALTER ROLE ... PASSWORD, an overflow of the invalidation queue),
+ * or for another role (SECURITY DEFINER): see key_setter_answer().
  */
 static Oid	key_setter_user = InvalidOid;
 static bool key_setter_may = true;
@@ -303,8 +312,13 @@ key_setter_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 		token_database_stale = true;
 }
 
-static bool
-may_set_key(bool lookup_safe)
+/*
+ * Whether the current role can set a key: 1 yes, 0 no, -1 not known (not
+ * cached for this role, and lookup_safe false or no transaction to look it
+ * up in).
+ */
+static int
+key_setter_answer(bool lookup_safe)
 {
 	Oid			user;
 	int			sec_context;
@@ -312,18 +326,35 @@ may_set_key(bool lookup_safe)
 	/* (GetUserId() would assert in a process without a user) */
 	GetUserIdAndSecContext(&user, &sec_context);
 	if (!OidIsValid(user))
-		return true;
+		return 1;
 	if (user == key_setter_user)
-		return key_setter_may;
-	if (!lookup_safe || !IsTransactionState())
-		return true;
+		return key_setter_may ? 1 : 0;
+	if (!lookup_safe || !IsTransactionState() || !OidIsValid(MyDatabaseId))
+		return -1;
 	key_setter_may = superuser_arg(user) ||
 		pg_parameter_aclcheck(key_setting_name[KEY_CURRENT], user,
 							  ACL_SET | ACL_ALTER_SYSTEM) == ACLCHECK_OK ||
 		pg_parameter_aclcheck(key_setting_name[KEY_PREVIOUS], user,
 							  ACL_SET | ACL_ALTER_SYSTEM) == ACLCHECK_OK;
 	key_setter_user = user;
-	return key_setter_may;
+	return key_setter_may ? 1 : 0;
+}
+
+/* the same, a role not known counting as one that can (fail safe) */
+static bool
+may_set_key(bool lookup_safe)
+{
+	return key_setter_answer(lookup_safe) != 0;
+}
+
+/*
+ * At a point where the catalogs may be read: the answer for the current
+ * role, looked up if it is not cached (a comparison when it is).
+ */
+static inline void
+key_setter_refresh(void)
+{
+	(void) key_setter_answer(true);
 }
 
 /* the statement log lines of postgres.c (log_statement, log_min_duration_statement) */
@@ -405,6 +436,11 @@ redacted(ErrorData *edata, char *old, const char *text)
 }
 
 static long after_mention(const char *s, size_t from, size_t to);
+static size_t skip_quoted(const char *s, size_t i, size_t to);
+static inline size_t past_unquoted(const char *src, size_t i, size_t to);
+static void mask_range(char *s, size_t from, size_t to);
+static void mask_constants(const char *src, char *dst, size_t from, size_t to, int depth,
+						   bool numbers);
 static bool mentions_token_fn(const char *s, size_t from, size_t to);
 static void mask_activity(const char *text, long key_from, int consts,
 						  size_t from, size_t to, uint64 query_id);
@@ -605,6 +641,95 @@ statement_facts(void)
 	}
 }
 
+/*
+ * The first mention of the key setting in src[from, to) that is not in a
+ * comment (offset after it, as after_mention()), or -1: a comment cannot
+ * hold a key that is set.
+ */
+static long
+mention_in_code(const char *src, size_t from, size_t to)
+{
+	size_t		i = from;
+
+	while (i < to)
+	{
+		size_t		j = skip_quoted(src, i, to);
+		long		m;
+
+		if (j == i)
+			j = past_unquoted(src, i, to);
+		else if (src[i] == '-' || src[i] == '/')
+		{
+			i = j;				/* a comment */
+			continue;
+		}
+		m = after_mention(src, i, j);
+		if (m >= 0)
+			return m;
+		i = j;
+	}
+	return -1;
+}
+
+/*
+ * dst, a copy of the statement src of len bytes, masked for the log when it
+ * is not known whether its role can set a key: as safe for a key as leaving
+ * it out (the contents of every string constant and comment, numbers, a
+ * dollar-quoted value whole, the constants in the code of a DO block or a
+ * function body, and from the first mention of the setting outside a
+ * comment on, everything), but what a comment names does not hide the rest.
+ */
+static void
+mask_unknown_role_statement(const char *src, char *dst, size_t len)
+{
+	long		m = mention_in_code(src, 0, len);
+
+	mask_constants(src, dst, 0, len, 0, true);
+	if (m >= 0)
+		mask_range(dst, (size_t) m, len);
+	mask_log_text(dst);
+}
+
+/*
+ * The STATEMENT line of edata left out, and its text, masked, written to the
+ * server log's DETAIL after label instead (debug_query_string cannot be
+ * changed here): tokens masked (refused: the runs of a refused token too),
+ * or, with unknown_role, as mask_unknown_role_statement() does.  Without
+ * memory the statement is not logged at all.
+ */
+static void
+statement_to_detail(ErrorData *edata, const char *label, bool refused, bool unknown_role)
+{
+	char	   *detail = edata->detail_log ? edata->detail_log : edata->detail;
+	size_t		dlen = detail ? strlen(detail) + 1 : 0; /* with a newline */
+	size_t		llen = strlen(label);
+	size_t		pre = dlen + llen;
+	size_t		len = strlen(debug_query_string);
+	/* "<detail>\n" label statement, the statement masked in place */
+	char	   *buf = log_hook_alloc(edata, pre + len + 1);
+
+	edata->hide_stmt = true;
+	if (buf == NULL)
+		return;
+	if (detail != NULL)
+	{
+		memcpy(buf, detail, dlen - 1);
+		buf[dlen - 1] = '\n';
+	}
+	memcpy(buf + dlen, label, llen);
+	memcpy(buf + pre, debug_query_string, len + 1);
+	if (unknown_role)
+		mask_unknown_role_statement(debug_query_string, buf + pre, len);
+	else
+		mask_log_text(buf + pre);
+	if (refused)
+		mask_token_runs(buf + pre);
+	/* errfinish() frees detail_log: the one replaced here, now */
+	edata->detail_log = buf;
+	if (detail != NULL && detail != edata->detail)
+		pfree(detail);
+}
+
 static void
 token_emit_log_hook(ErrorData *edata)
 {
@@ -612,6 +737,9 @@ token_emit_log_hook(ErrorData *edata)
 
 	if (edata->output_to_server)
 	{
+		bool		pg_hid_stmt = edata->hide_stmt;	/* errhidestmt() */
+		int			answer = 1; /* key_setter_answer() */
+		bool		unknown_stmt;
 		const char *redacted_text = "[redacted: contained a tenant_rls signing key]";
 		/*
 		 * EXECUTE of a prepared statement: log_statement gives its text as
@@ -640,11 +768,25 @@ token_emit_log_hook(ErrorData *edata)
 		statement_facts();
 		stmt_mentions_key = prepared_mentions_key || facts_mentions_key;
 
-		if ((stmt_mentions_key || params_mention_key || context_mentions_key ||
-			 query_mentions_key) &&
-			!may_set_key(is_statement_log(edata)))
+		if (stmt_mentions_key || params_mention_key || context_mentions_key ||
+			query_mentions_key)
+			answer = key_setter_answer(is_statement_log(edata));
+		if (answer == 0)
 			stmt_mentions_key = params_mention_key = context_mentions_key =
 				query_mentions_key = prepared_mentions_key = false;
+		/*
+		 * Not known whether the role can set a key (no lookup here, see
+		 * key_setter_user): what mentions the setting is left out as for a
+		 * role that can, but the STATEMENT line is not simply dropped -- a
+		 * role that cannot set a key would keep its statement out of the log
+		 * that way, with a comment naming the setting.  Its text goes to
+		 * the DETAIL masked so that no key can be in it
+		 * (mask_unknown_role_statement()), below.  (Not for a text that
+		 * holds a configured key: left out.)
+		 */
+		unknown_stmt = answer < 0 && !pg_hid_stmt && !is_statement_log(edata) &&
+			!facts_contains_key && debug_query_string != NULL &&
+			logs_statement(edata->elevel);
 
 		if (edata->message != NULL &&
 			strncmp(edata->message, "parameter \"tenant_rls.signing_key", 33) == 0 &&
@@ -729,40 +871,12 @@ token_emit_log_hook(ErrorData *edata)
 			mask_token_runs(edata->context);
 			mask_token_runs(edata->internalquery);
 		}
-		if (!edata->hide_stmt && debug_query_string != NULL &&
-			logs_statement(edata->elevel))
-		{
-			if (facts_token || refused)
-			{
-				static const char label[] = "statement, tokens masked: ";
-				char	   *detail = edata->detail_log ? edata->detail_log : edata->detail;
-				size_t		dlen = detail ? strlen(detail) + 1 : 0; /* with a newline */
-				size_t		pre = dlen + sizeof(label) - 1;
-				size_t		len = strlen(debug_query_string);
-				/* "<detail>\n" label statement, the statement masked in place */
-				char	   *buf = log_hook_alloc(edata, pre + len + 1);
-
-				/* without memory, the statement is not logged at all */
-				edata->hide_stmt = true;
-				if (buf != NULL)
-				{
-					if (detail != NULL)
-					{
-						memcpy(buf, detail, dlen - 1);
-						buf[dlen - 1] = '\n';
-					}
-					memcpy(buf + dlen, label, sizeof(label) - 1);
-					memcpy(buf + pre, debug_query_string, len + 1);
-					mask_log_text(buf + pre);
-					if (refused)
-						mask_token_runs(buf + pre);
-					/* errfinish() frees detail_log: the one replaced here, now */
-					edata->detail_log = buf;
-					if (detail != NULL && detail != edata->detail)
-						pfree(detail);
-				}
-			}
-		}
+		if (unknown_stmt && edata->hide_stmt)
+			statement_to_detail(edata, "statement, masked (the role was not checked): ",
+								false, true);
+		else if (!edata->hide_stmt && debug_query_string != NULL &&
+				 logs_statement(edata->elevel) && (facts_token || refused))
+			statement_to_detail(edata, "statement, tokens masked: ", refused, false);
 
 		/*
 		 * A statement that fails before it runs (a syntax error, an unknown
@@ -774,13 +888,21 @@ token_emit_log_hook(ErrorData *edata)
 		{
 			size_t		len = strlen(debug_query_string);
 			long		m = after_mention(debug_query_string, 0, len);
-			bool		key = m >= 0 && may_set_key(false);
+			int			can = m >= 0 ? key_setter_answer(false) : 0;
 			bool		tokens = mentions_token_fn(debug_query_string, 0, len);
+			int			consts = activity_consts(tokens);
 
-			if (key || tokens || tenant_rls_mask_activity_values ||
+			/* the role not known: masked as in the log (above) */
+			if (can < 0)
+			{
+				m = mention_in_code(debug_query_string, 0, len);
+				consts = MASK_VALUES;
+			}
+			else if (can == 0)
+				m = -1;
+			if (m >= 0 || can < 0 || tokens || tenant_rls_mask_activity_values ||
 				mask_token_shapes(debug_query_string, NULL, 0, 0, len, '*'))
-				mask_activity(debug_query_string, key ? m : -1, activity_consts(tokens), 0, len,
-							  UINT64CONST(0));
+				mask_activity(debug_query_string, m, consts, 0, len, UINT64CONST(0));
 		}
 	}
 	if (prev_emit_log_hook)
@@ -2614,6 +2736,7 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	size_t		blank_from = 0;
 	size_t		blank_to = 0;
 
+	key_setter_refresh();
 	if (queryString != NULL)
 	{
 		/*
@@ -3024,6 +3147,7 @@ token_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	const char *top = top_text(queryDesc->sourceText);
 	stmt_check	c;
 
+	key_setter_refresh();
 	if (top != NULL)
 		mask_top_statement(top, queryDesc->plannedstmt->stmt_location,
 						   queryDesc->plannedstmt->stmt_len, queryDesc->plannedstmt->queryId, &c);
@@ -3178,6 +3302,7 @@ token_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	stmt_check	c;
 	bool		mask;
 
+	key_setter_refresh();
 	if (top != NULL)
 	{
 		mask = mask_top_statement(top, query->stmt_location, query->stmt_len,
@@ -3339,6 +3464,13 @@ check_own_activity(void)
 static void
 token_xact_callback(XactEvent event, void *arg)
 {
+	/*
+	 * Whether the role can set a key, known before the next statement is
+	 * parsed (see key_setter_user): also the commit of InitPostgres()'s
+	 * transaction, before a session's first statement.
+	 */
+	if (event == XACT_EVENT_PRE_COMMIT)
+		key_setter_refresh();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
 		check_own_activity();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
