@@ -297,19 +297,40 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
  * catalogs emptied it since (another session's GRANT or ALTER ROLE, the
  * role's own ALTER ROLE ... PASSWORD, an overflow of the invalidation queue),
  * or for another role (SECURITY DEFINER): see key_setter_answer().
+ *
+ * Only the changes that can change the answer empty it: with no privilege
+ * granted on a key setting to anyone (no row in pg_parameter_acl, the usual
+ * case), only the role's own row (rolsuper) and a grant on a key setting
+ * can, so another role's ALTER ROLE, GRANT role or a change of a database
+ * elsewhere in the cluster leaves it as it is; with such a row, any change
+ * of roles, memberships or the database's owner (pg_database_owner) does.
+ * (A reset of the caches, hash value 0, always does.)
  */
 static Oid	key_setter_user = InvalidOid;
 static bool key_setter_may = true;
+static uint32 key_setter_user_hash = 0; /* of its pg_authid row (AUTHOID) */
+static bool key_setter_acl = true;	/* a key setting has a pg_parameter_acl row */
+static uint32 key_setting_hash[2];	/* of their pg_parameter_acl rows */
+static uint64 key_setter_invals = 0;	/* calls of key_setter_invalidate() */
 
 static bool token_database_stale = false;
 
 static void
 key_setter_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 {
-	key_setter_user = InvalidOid;
+	bool		relevant = hashvalue == 0 || key_setter_acl;
+
+	key_setter_invals++;
 	/* (the database's name too: token_database_name()) */
 	if (cacheid == DATABASEOID)
 		token_database_stale = true;
+	else if (cacheid == AUTHOID)
+		relevant = relevant || hashvalue == key_setter_user_hash;
+	else if (cacheid == PARAMETERACLNAME)
+		relevant = relevant || hashvalue == key_setting_hash[KEY_CURRENT] ||
+			hashvalue == key_setting_hash[KEY_PREVIOUS];
+	if (relevant)
+		key_setter_user = InvalidOid;
 }
 
 /*
@@ -322,6 +343,8 @@ key_setter_answer(bool lookup_safe)
 {
 	Oid			user;
 	int			sec_context;
+	bool		may;
+	uint64		invals = key_setter_invals;
 
 	/* (GetUserId() would assert in a process without a user) */
 	GetUserIdAndSecContext(&user, &sec_context);
@@ -331,13 +354,36 @@ key_setter_answer(bool lookup_safe)
 		return key_setter_may ? 1 : 0;
 	if (!lookup_safe || !IsTransactionState() || !OidIsValid(MyDatabaseId))
 		return -1;
-	key_setter_may = superuser_arg(user) ||
+	/* what key_setter_invalidate() compares (before the answer: it may read) */
+	key_setter_user_hash = GetSysCacheHashValue1(AUTHOID, ObjectIdGetDatum(user));
+	key_setter_acl = false;
+	for (int w = 0; w < 2; w++)
+	{
+		Datum		name = PointerGetDatum(cstring_to_text(key_setting_name[w]));
+
+		key_setting_hash[w] = GetSysCacheHashValue1(PARAMETERACLNAME, name);
+		if (SearchSysCacheExists1(PARAMETERACLNAME, name))
+			key_setter_acl = true;
+		pfree(DatumGetPointer(name));
+	}
+	may = superuser_arg(user) ||
 		pg_parameter_aclcheck(key_setting_name[KEY_CURRENT], user,
 							  ACL_SET | ACL_ALTER_SYSTEM) == ACLCHECK_OK ||
 		pg_parameter_aclcheck(key_setting_name[KEY_PREVIOUS], user,
 							  ACL_SET | ACL_ALTER_SYSTEM) == ACLCHECK_OK;
-	key_setter_user = user;
-	return key_setter_may ? 1 : 0;
+	/*
+	 * Reading the catalogs takes in invalidations: one that came meanwhile
+	 * may be about what was read before it, so the answer is not kept then
+	 * (the next safe point looks it up again).
+	 */
+	if (invals == key_setter_invals)
+	{
+		key_setter_may = may;
+		key_setter_user = user;
+	}
+	else
+		key_setter_user = InvalidOid;
+	return may ? 1 : 0;
 }
 
 /* the same, a role not known counting as one that can (fail safe) */

@@ -82,14 +82,24 @@ like($log, qr{statement, masked \(the role was not checked\): /\* \*+ \*/ SELECT
 like($log, qr{STATEMENT:  /\* tenant_rls\.signing_key \*/ SELECT \* FROM no_such_table_known;},
 	'... and after a statement that ran, the answer looked up there, the STATEMENT line');
 
-# another session changes another role: the same, for every session
+# another session changes app's row: the same
 $from = -s $node->logfile;
 as_app(q{SELECT 1;
-\! psql -X -q -U postgres -d postgres -c "ALTER ROLE other PASSWORD 'y'"
+\! psql -X -q -U postgres -d postgres -c "ALTER ROLE app PASSWORD 'y'"
 /* tenant_rls.signing_key */ SELECT * FROM no_such_table_other_session;});
 $log = log_since($from);
 like($log, qr{statement, masked \(the role was not checked\): /\* \*+ \*/ SELECT \* FROM no_such_table_other_session;},
-	'after another session changed another role: logged masked');
+	'after another session changed the role\'s row: logged masked');
+
+# ... but not another role's, nor a membership, while no role has a
+# privilege on a key setting: they cannot change the answer
+$from = -s $node->logfile;
+as_app(q{SELECT 1;
+\! psql -X -q -U postgres -d postgres -c "ALTER ROLE other PASSWORD 'y'; GRANT other TO app; REVOKE other FROM app"
+/* tenant_rls.signing_key */ SELECT * FROM no_such_table_other_role;});
+$log = log_since($from);
+like($log, qr{STATEMENT:  /\* tenant_rls\.signing_key \*/ SELECT \* FROM no_such_table_other_role;},
+	'after another session changed another role and a membership: the STATEMENT line');
 
 # within a statement: a DO block that changes the role's row, then fails
 $from = -s $node->logfile;
@@ -98,15 +108,16 @@ $log = log_since($from);
 like($log, qr{(STATEMENT:  |statement, masked \(the role was not checked\): )DO \$\$BEGIN EXECUTE format\(},
 	'a DO block that changes the role\'s row and then fails is in the log');
 
-# a role that can set a key, when it is not known: nothing of the key
+# a role that can set a key, when it is not known (after a change of its
+# own row): nothing of the key
 my $key = 'rev52b-unknown-key-0123456789abcdef0123456789';
 $from = -s $node->logfile;
 $node->psql('postgres', qq{SELECT 1;
-ALTER ROLE other PASSWORD 'w';
+ALTER ROLE CURRENT_USER PASSWORD NULL;
 SELECT set_config('tenant_rls.signing_key', '$key', false) FROM no_such_table_su;
-ALTER ROLE other PASSWORD 'w';
+ALTER ROLE CURRENT_USER PASSWORD NULL;
 DO \$\$DECLARE k text := '$key'; BEGIN PERFORM set_config('tenant_rls.signing_key', k, false); END\$\$ syntax_error;
-ALTER ROLE other PASSWORD 'w';
+ALTER ROLE CURRENT_USER PASSWORD NULL;
 /* a comment */ SELECT set_config('tenant_rls.signing_key', k, false) FROM (VALUES ('$key')) v(k), no_such_table_su;},
 	on_error_stop => 0);
 $log = log_since($from);
@@ -118,6 +129,32 @@ like($log, qr{statement, masked \(the role was not checked\): /\* [* ]+ \*/ SELE
 	'... with a comment before it');
 unlike($log, qr/\Q$key\E/, 'the key is not in the log');
 like($log, qr/relation "no_such_table_su" does not exist/, '(the statements failed)');
+
+# a role that is granted the right to set a key while its session is open:
+# its next failing statement is masked, not logged with the key; and once a
+# key setting has a grant, a membership that passes it on counts too
+$node->safe_psql('postgres', q{CREATE ROLE keyadm LOGIN; CREATE ROLE keygroup NOLOGIN; CREATE ROLE keymember LOGIN});
+my $key2 = 'rev52b-granted-key-0123456789abcdef0123456789';
+my $key3 = 'rev52b-member-key-0123456789abcdef0123456789';
+$from = -s $node->logfile;
+$node->psql('postgres', qq{SELECT 1;
+\\! psql -X -q -U postgres -d postgres -c "GRANT ALTER SYSTEM ON PARAMETER tenant_rls.signing_key TO keyadm"
+SELECT set_config('tenant_rls.signing_key', '$key2', false) FROM no_such_table_granted;
+SELECT 2;
+SELECT set_config('tenant_rls.signing_key', '$key2', false) FROM no_such_table_granted_known;},
+	extra_params => [ '-U', 'keyadm' ], on_error_stop => 0);
+$node->psql('postgres', qq{SELECT 1;
+\\! psql -X -q -U postgres -d postgres -c "GRANT SET ON PARAMETER tenant_rls.signing_key TO keygroup; GRANT keygroup TO keymember"
+SELECT set_config('tenant_rls.signing_key', '$key3', false) FROM no_such_table_member;},
+	extra_params => [ '-U', 'keymember' ], on_error_stop => 0);
+$log = log_since($from);
+like($log, qr{statement, masked \(the role was not checked\): SELECT set_config\('[* ]+$}m,
+	'a role granted ALTER SYSTEM on the key meanwhile: its failing statement masked');
+like($log, qr/relation "no_such_table_granted_known" does not exist/, '(its next one failed too)');
+unlike($log, qr/STATEMENT: .*no_such_table_(granted|member)/, '... none of them with a STATEMENT line');
+unlike($log, qr/\Q$key2\E/, 'the key of the role granted meanwhile is not in the log');
+unlike($log, qr/\Q$key3\E/, 'nor that of the role made a member of a role that may set it');
+like($log, qr/relation "no_such_table_member" does not exist/, '(the member\'s statement failed)');
 
 $node->stop;
 done_testing();
