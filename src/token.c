@@ -306,9 +306,18 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
  * of roles, memberships or the database's owner (pg_database_owner) does.
  * (A reset of the caches, hash value 0, always does.)
  */
-static Oid	key_setter_user = InvalidOid;
-static bool key_setter_may = true;
-static uint32 key_setter_user_hash = 0; /* of its pg_authid row (AUTHOID) */
+typedef struct KeySetter
+{
+	Oid			user;			/* whose answer (InvalidOid: none) */
+	bool		may;
+	uint32		hash;			/* of its pg_authid row (AUTHOID) */
+} KeySetter;
+
+/*
+ * Two roles: [0] the session's (outer) role, which sent the statement;
+ * [1] another, whose code runs in it (a SECURITY DEFINER function).
+ */
+static KeySetter key_setter[2] = {{InvalidOid, true, 0}, {InvalidOid, true, 0}};
 static bool key_setter_acl = true;	/* a key setting has a pg_parameter_acl row */
 static uint32 key_setting_hash[2];	/* of their pg_parameter_acl rows */
 static uint64 key_setter_invals = 0;	/* calls of key_setter_invalidate() */
@@ -325,37 +334,37 @@ key_setter_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 	if (cacheid == DATABASEOID)
 		token_database_stale = true;
 	else if (cacheid == AUTHOID)
-		relevant = relevant || hashvalue == key_setter_user_hash;
+		relevant = relevant || hashvalue == key_setter[0].hash ||
+			hashvalue == key_setter[1].hash;
 	else if (cacheid == PARAMETERACLNAME)
 		relevant = relevant || hashvalue == key_setting_hash[KEY_CURRENT] ||
 			hashvalue == key_setting_hash[KEY_PREVIOUS];
 	if (relevant)
-		key_setter_user = InvalidOid;
+		key_setter[0].user = key_setter[1].user = InvalidOid;
 }
 
 /*
- * Whether the current role can set a key: 1 yes, 0 no, -1 not known (not
- * cached for this role, and lookup_safe false or no transaction to look it
- * up in).
+ * Whether role user can set a key: 1 yes, 0 no, -1 not known (not cached
+ * for this role, and lookup_safe false or no transaction to look it up in).
+ * outer: user is the session's role.
  */
 static int
-key_setter_answer(bool lookup_safe)
+key_setter_answer_for(Oid user, bool outer, bool lookup_safe)
 {
-	Oid			user;
-	int			sec_context;
+	KeySetter  *slot = &key_setter[outer ? 0 : 1];
 	bool		may;
+	uint32		hash;
 	uint64		invals = key_setter_invals;
 
-	/* (GetUserId() would assert in a process without a user) */
-	GetUserIdAndSecContext(&user, &sec_context);
 	if (!OidIsValid(user))
 		return 1;
-	if (user == key_setter_user)
-		return key_setter_may ? 1 : 0;
+	for (int i = 0; i < 2; i++)
+		if (key_setter[i].user == user)
+			return key_setter[i].may ? 1 : 0;
 	if (!lookup_safe || !IsTransactionState() || !OidIsValid(MyDatabaseId))
 		return -1;
 	/* what key_setter_invalidate() compares (before the answer: it may read) */
-	key_setter_user_hash = GetSysCacheHashValue1(AUTHOID, ObjectIdGetDatum(user));
+	hash = GetSysCacheHashValue1(AUTHOID, ObjectIdGetDatum(user));
 	key_setter_acl = false;
 	for (int w = 0; w < 2; w++)
 	{
@@ -378,12 +387,44 @@ key_setter_answer(bool lookup_safe)
 	 */
 	if (invals == key_setter_invals)
 	{
-		key_setter_may = may;
-		key_setter_user = user;
+		slot->may = may;
+		slot->hash = hash;
+		slot->user = user;
 	}
-	else
-		key_setter_user = InvalidOid;
 	return may ? 1 : 0;
+}
+
+/* the current role (a SECURITY DEFINER function's owner in its code) */
+static int
+key_setter_answer(bool lookup_safe)
+{
+	Oid			user;
+	int			sec_context;
+
+	/* (GetUserId() would assert in a process without a user) */
+	GetUserIdAndSecContext(&user, &sec_context);
+	if (!OidIsValid(user))
+		return 1;
+	return key_setter_answer_for(user, user == GetOuterUserId(), lookup_safe);
+}
+
+/*
+ * The role that sent the statement being run (debug_query_string, its bind
+ * parameters), whatever code runs now: the session's role (after SET ROLE).
+ * An error raised in a SECURITY DEFINER function is reported before the
+ * role is set back, and a superuser's function hid the STATEMENT line of
+ * the statement that called it (review rev52b).
+ */
+static int
+statement_role_answer(bool lookup_safe)
+{
+	Oid			user;
+	int			sec_context;
+
+	GetUserIdAndSecContext(&user, &sec_context);
+	if (!OidIsValid(user))
+		return 1;
+	return key_setter_answer_for(GetOuterUserId(), true, lookup_safe);
 }
 
 /* the same, a role not known counting as one that can (fail safe) */
@@ -394,13 +435,15 @@ may_set_key(bool lookup_safe)
 }
 
 /*
- * At a point where the catalogs may be read: the answer for the current
- * role, looked up if it is not cached (a comparison when it is).
+ * At a point where the catalogs may be read: the answers for the current
+ * and the session's roles, looked up if they are not cached (comparisons
+ * when they are).
  */
 static inline void
 key_setter_refresh(void)
 {
 	(void) key_setter_answer(true);
+	(void) statement_role_answer(true);
 }
 
 /* the statement log lines of postgres.c (log_statement, log_min_duration_statement) */
@@ -840,13 +883,24 @@ token_emit_log_hook(ErrorData *edata)
 
 		if (stmt_mentions_key || params_mention_key || context_mentions_key ||
 			query_mentions_key)
-			answer = key_setter_answer(is_statement_log(edata));
-		if (answer == 0)
-			stmt_mentions_key = params_mention_key = context_mentions_key =
-				query_mentions_key = prepared_mentions_key = false;
+		{
+			bool		safe = is_statement_log(edata);
+
+			/* the statement and its parameters: of the role that sent them */
+			answer = statement_role_answer(safe);
+			if (answer == 0)
+				stmt_mentions_key = params_mention_key = prepared_mentions_key = false;
+			/*
+			 * A nested statement: its code's role too (a superuser's
+			 * SECURITY DEFINER function that sets a key, called by anyone)
+			 */
+			if (answer == 0 && (context_mentions_key || query_mentions_key) &&
+				key_setter_answer(safe) == 0)
+				context_mentions_key = query_mentions_key = false;
+		}
 		/*
 		 * Not known whether the role can set a key (no lookup here, see
-		 * key_setter_user): what mentions the setting is left out as for a
+		 * key_setter): what mentions the setting is left out as for a
 		 * role that can, but the STATEMENT line is not simply dropped -- a
 		 * role that cannot set a key would keep its statement out of the log
 		 * that way, with a comment naming the setting.  Its text goes to
@@ -892,6 +946,10 @@ token_emit_log_hook(ErrorData *edata)
 		}
 		if (context_mentions_key)
 		{
+			/*
+			 * (the statement that called it too: it may pass the key to a
+			 * function that sets it)
+			 */
 			edata->hide_stmt = true;
 			edata->context = redacted(edata, edata->context, "[not logged: it mentions tenant_rls.signing_key]");
 		}
@@ -976,7 +1034,7 @@ token_emit_log_hook(ErrorData *edata)
 		{
 			size_t		len = strlen(debug_query_string);
 			long		m = after_mention(debug_query_string, 0, len);
-			int			can = m >= 0 ? key_setter_answer(false) : 0;
+			int			can = m >= 0 ? statement_role_answer(false) : 0;
 			bool		tokens = mentions_token_fn(debug_query_string, 0, len);
 			int			consts = activity_consts(tokens);
 
@@ -3554,7 +3612,7 @@ token_xact_callback(XactEvent event, void *arg)
 {
 	/*
 	 * Whether the role can set a key, known before the next statement is
-	 * parsed (see key_setter_user): also the commit of InitPostgres()'s
+	 * parsed (see key_setter): also the commit of InitPostgres()'s
 	 * transaction, before a session's first statement.
 	 */
 	if (event == XACT_EVENT_PRE_COMMIT)

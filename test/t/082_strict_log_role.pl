@@ -155,6 +155,18 @@ unlike($log, qr/\Q$key2\E/, 'the key of the role granted meanwhile is not in the
 unlike($log, qr/\Q$key3\E/, 'nor that of the role made a member of a role that may set it');
 is(scalar(() = $log =~ /ERROR:  relation "\*+" does not exist/g), 3, '(the three statements failed, their errors\' quotes masked)');
 
+# an error raised in a superuser's SECURITY DEFINER function is reported as
+# its owner (the role is set back after): the statement that called it is
+# the session role's, and logged as such
+$node->safe_psql('postgres', q{CREATE FUNCTION public.definer_fails(d int) RETURNS int
+	LANGUAGE plpgsql SECURITY DEFINER AS $$BEGIN RETURN 1/d; END$$;
+	GRANT EXECUTE ON FUNCTION public.definer_fails(int) TO app});
+$from = -s $node->logfile;
+as_app(q{SELECT public.definer_fails(0) AS from_definer /* tenant_rls.signing_key */;});
+$log = log_since($from);
+like($log, qr{STATEMENT:  SELECT public\.definer_fails\(0\) AS from_definer /\* tenant_rls\.signing_key \*/;},
+	'an error in a superuser\'s SECURITY DEFINER function: the STATEMENT line of the call is logged');
+
 # the error messages of a statement that names the setting, from a role
 # that can set a key, quote parts of its text: a key-setting statement with
 # a typo logged the new key in its ERROR line (the answer is known here)
