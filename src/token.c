@@ -442,6 +442,13 @@ may_set_key(bool lookup_safe)
 static inline void
 key_setter_refresh(void)
 {
+	Oid			user;
+	int			sec_context;
+
+	GetUserIdAndSecContext(&user, &sec_context);
+	/* (usually: one role, cached) */
+	if (user == key_setter[0].user && OidIsValid(user) && user == GetOuterUserId())
+		return;
 	(void) key_setter_answer(true);
 	(void) statement_role_answer(true);
 }
@@ -2882,7 +2889,6 @@ token_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	size_t		blank_from = 0;
 	size_t		blank_to = 0;
 
-	key_setter_refresh();
 	if (queryString != NULL)
 	{
 		/*
