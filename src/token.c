@@ -353,7 +353,9 @@ key_setter_answer_for(Oid user, bool outer, bool lookup_safe)
 {
 	KeySetter  *slot = &key_setter[outer ? 0 : 1];
 	bool		may;
+	bool		acl = false;
 	uint32		hash;
+	uint32		name_hash[2];
 	uint64		invals = key_setter_invals;
 
 	if (!OidIsValid(user))
@@ -365,14 +367,13 @@ key_setter_answer_for(Oid user, bool outer, bool lookup_safe)
 		return -1;
 	/* what key_setter_invalidate() compares (before the answer: it may read) */
 	hash = GetSysCacheHashValue1(AUTHOID, ObjectIdGetDatum(user));
-	key_setter_acl = false;
 	for (int w = 0; w < 2; w++)
 	{
 		Datum		name = PointerGetDatum(cstring_to_text(key_setting_name[w]));
 
-		key_setting_hash[w] = GetSysCacheHashValue1(PARAMETERACLNAME, name);
+		name_hash[w] = GetSysCacheHashValue1(PARAMETERACLNAME, name);
 		if (SearchSysCacheExists1(PARAMETERACLNAME, name))
-			key_setter_acl = true;
+			acl = true;
 		pfree(DatumGetPointer(name));
 	}
 	may = superuser_arg(user) ||
@@ -387,9 +388,18 @@ key_setter_answer_for(Oid user, bool outer, bool lookup_safe)
 	 */
 	if (invals == key_setter_invals)
 	{
+		key_setting_hash[KEY_CURRENT] = name_hash[KEY_CURRENT];
+		key_setting_hash[KEY_PREVIOUS] = name_hash[KEY_PREVIOUS];
+		key_setter_acl = acl;
 		slot->may = may;
 		slot->hash = hash;
 		slot->user = user;
+	}
+	else
+	{
+		/* (what was read may be stale: every change counts until the next) */
+		key_setter_acl = true;
+		key_setter[0].user = key_setter[1].user = InvalidOid;
 	}
 	return may ? 1 : 0;
 }
