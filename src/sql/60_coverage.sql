@@ -2333,8 +2333,10 @@ uobj AS MATERIALIZED (
                   -- (a table's row type: its table's owner owns it)
                   coalesce((SELECT (SELECT c.relkind <> 'c' FROM pg_class c WHERE c.oid = t.typrelid)
                               FROM pg_type t WHERE y.ocls = 'pg_type'::regclass AND t.oid = y.ooid), false) AS rowtype) o
-     WHERE NOT EXISTS (SELECT 1 FROM pg_depend e
-                        WHERE e.classid = y.ocls AND e.objid = y.ooid AND e.deptype = 'e')),
+     -- (a lookup per object in pg_depend's index, not an anti join: with
+     -- nested loops off that read all of pg_depend for a few objects)
+     WHERE (SELECT count(*) FROM pg_depend e
+             WHERE e.classid = y.ocls AND e.objid = y.ooid AND e.deptype = 'e') = 0),
 -- dependency_owned_by_other_role: the uses of those objects by tables of
 -- another owner
 uown AS MATERIALIZED (
