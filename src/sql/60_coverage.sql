@@ -2554,7 +2554,8 @@ SELECT 'table_unprotected', 'error', t.qname, 'table',
                         CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END) END,
        t.relid
   FROM ten t CROSS JOIN cfg LEFT JOIN tt p ON p.relid = t.parent_relid
-  CROSS JOIN LATERAL (SELECT tenant_rls._protect_refusal(t.relid, t.tenant_column) AS why) r
+  -- (OFFSET 0: one call a table, not one for each use of why)
+  CROSS JOIN LATERAL (SELECT tenant_rls._protect_refusal(t.relid, t.tenant_column) AS why OFFSET 0) r
  WHERE t.status = 'unprotected' AND t.tenant_attnum IS NOT NULL
    AND (p.relid IS NULL OR p.status <> 'protected')
 UNION ALL
@@ -2570,7 +2571,8 @@ SELECT 'child_unprotected', 'error', t.qname, 'table',
                         CASE WHEN t.tenant_column <> cfg.tenant_column THEN format(', %L', t.tenant_column) ELSE '' END) END,
        t.relid
   FROM ten t CROSS JOIN cfg JOIN tt p ON p.relid = t.parent_relid
-  CROSS JOIN LATERAL (SELECT tenant_rls._protect_refusal(t.relid, t.tenant_column) AS why) r
+  -- (OFFSET 0: one call a table, not one for each use of why)
+  CROSS JOIN LATERAL (SELECT tenant_rls._protect_refusal(t.relid, t.tenant_column) AS why OFFSET 0) r
  WHERE t.status = 'unprotected' AND p.status = 'protected'
 UNION ALL
 SELECT 'ancestor_unprotected', 'error', t.qname, 'table',
@@ -4465,7 +4467,7 @@ SELECT 'table_outside_managed_schemas', 'warning', format('%I.%I', c.nspname, c.
                           FROM xten x WHERE NOT x.audit) x
                 OFFSET 0) y) c
   CROSS JOIN cfg
-  CROSS JOIN LATERAL (SELECT tenant_rls._protect_refusal(c.root, cfg.tenant_column) AS why) r
+  CROSS JOIN LATERAL (SELECT tenant_rls._protect_refusal(c.root, cfg.tenant_column) AS why OFFSET 0) r
  WHERE c.who IS NOT NULL
 UNION ALL
 -- user mappings of postgres_fdw / dblink servers that log in as a role that
