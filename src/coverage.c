@@ -930,8 +930,23 @@ tenant_rls_table_part(PG_FUNCTION_ARGS)
 	char	   *what = NULL;
 	char	   *nm;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "tenant_rls: return type must be a row type");
+	/*
+	 * The result's row descriptor, built and blessed once for the call site
+	 * (get_call_result_type() reads pg_proc and builds it anew: two thirds of
+	 * the cost of a call, and lint() calls this once per finding of
+	 * dependency_owned_by_other_role, 14,000 times on 10,000 tables)
+	 */
+	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (desc == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "tenant_rls: return type must be a row type");
+		desc = BlessTupleDesc(desc);
+		MemoryContextSwitchTo(oldcxt);
+		fcinfo->flinfo->fn_extra = desc;
+	}
 
 	if (classid == TriggerRelationId || classid == RewriteRelationId ||
 		classid == PolicyRelationId || classid == ConstraintRelationId)
@@ -1040,7 +1055,7 @@ tenant_rls_table_part(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(kind);
 	values[2] = what ? CStringGetTextDatum(what) : (Datum) 0;
 	nulls[2] = what == NULL;
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
 /* one value of the tenant column and its rows (_tenant_row_count()) */
