@@ -1011,12 +1011,16 @@ pagg AS MATERIALIZED (
                     AND (g.written_xid IS NULL
                          OR (g.written_xid = g.reg_xmin AND tenant_rls._cid_lt(p.cmin, g.written_cid)))) AS all_trusted,
            bool_or(p.polcmd IN ('r', '*')
-                   AND (starts_with(p.polname, 'tenant_rls_isolation_')
-                        OR starts_with(p.polname, 'tenant_rls_guard_'))) AS managed_iso,
+                   AND (p.polname LIKE 'tenant\_rls\_isolation\_%'
+                        OR p.polname LIKE 'tenant\_rls\_guard\_%')) AS managed_iso,
            bool_or(NOT p.polpermissive AND p.polcmd IN ('r', '*')) AS has_guard
       FROM pg_policy p JOIN reg1 g ON g.relid = p.polrelid
       LEFT JOIN combo cb ON cb.oid = p.oid
-     WHERE starts_with(p.polname, 'tenant_rls_')
+     -- (the names' prefixes tested with LIKE on the name, here and in
+     -- pol, gcol and texpr: the same byte-wise test as starts_with() in
+     -- pg_policy's C collation, without a copy to text and a substring by
+     -- characters for each of 48,000 policies on 10,000 tables)
+     WHERE p.polname LIKE 'tenant\_rls\_%'
      GROUP BY p.polrelid),
 trusted AS MATERIALIZED (
     SELECT g.relid, a.managed_iso, a.has_guard
@@ -1070,7 +1074,7 @@ pol AS MATERIALIZED (
                            p.xmin AS pxmin, p.xmax AS pxmax, p.cmin AS pcmin
                       FROM ten t JOIN pg_policy p ON p.polrelid = t.relid
                       LEFT JOIN trusted tr ON tr.relid = t.relid
-                     WHERE tr.relid IS NULL OR NOT starts_with(p.polname, 'tenant_rls_')) x
+                     WHERE tr.relid IS NULL OR NOT p.polname LIKE 'tenant\_rls\_%') x
               LEFT JOIN mp m ON m.relid = x.relid AND m.polname = x.polname
               LEFT JOIN combo cb ON cb.oid = x.polid
             OFFSET 0) z) y),
@@ -1153,7 +1157,7 @@ gcol AS MATERIALIZED (
       JOIN pg_depend d ON d.classid = 'pg_policy'::regclass AND d.objid = p.oid
                       AND d.refclassid = 'pg_class'::regclass AND d.refobjid = p.polrelid
                       AND d.refobjsubid > 0
-     WHERE starts_with(p.polname, 'tenant_rls_guard_')
+     WHERE p.polname LIKE 'tenant\_rls\_guard\_%'
      GROUP BY p.polrelid),
 -- protected tables whose registered tenant column is another column than
 -- the one their guard policies compare: the renamed column's name given to a
@@ -2187,7 +2191,7 @@ texpr AS MATERIALIZED (
               FROM ten t JOIN pg_statistic_ext x ON x.stxrelid = t.relid AND x.stxexprs IS NOT NULL
             UNION ALL
             SELECT t.relid, t.qname, 'pg_policy'::regclass, p.oid, concat(p.polqual::text, p.polwithcheck::text)
-              FROM ten t JOIN pg_policy p ON p.polrelid = t.relid AND NOT starts_with(p.polname, 'tenant_rls_')
+              FROM ten t JOIN pg_policy p ON p.polrelid = t.relid AND NOT p.polname LIKE 'tenant\_rls\_%'
             UNION ALL
             SELECT t.relid, t.qname, 'pg_rewrite'::regclass, r.oid, concat(r.ev_qual::text, r.ev_action::text)
               FROM ten t JOIN pg_rewrite r ON r.ev_class = t.relid AND r.rulename <> '_RETURN') x
