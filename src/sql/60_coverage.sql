@@ -941,10 +941,16 @@ tyedge AS MATERIALIZED (
     UNION ALL
     SELECT u.atttypid, c.reltype
       FROM ucol u JOIN pg_class c ON c.oid = u.attrelid AND c.relkind IN ('r', 'p', 'f', 'c')),
+-- (The UNION's hash table is allocated at start for the planner's estimate
+-- of its rows: with the default selectivity of a join of CTE columns, 4
+-- million on 10,000 tables, 18,000 in fact: 200 MB zeroed, page by page, at
+-- a tenth of lint()'s time.  The join's second clause, the same as its first
+-- (oid to bigint is exact), divides that estimate by 200.)
 rowtype(typid, trelid) AS (
     SELECT c.reltype, t.relid FROM ten t JOIN pg_class c ON c.oid = t.relid
     UNION
-    SELECT e.outer_type, r.trelid FROM rowtype r JOIN tyedge e ON e.inner_type = r.typid),
+    SELECT e.outer_type, r.trelid FROM rowtype r
+      JOIN tyedge e ON e.inner_type = r.typid AND e.inner_type::bigint = r.typid::bigint),
 -- extension members, found from the extensions' side (the reference index:
 -- a few rows, where the depender side visits every table's dependencies).
 -- Only those an extension script made are left out of the findings: owned
