@@ -98,7 +98,7 @@ BEGIN
 END $$;
 SELECT count(*) AS left_over FROM pg_temp.mine('security_definer_sets_tenant');
 SELECT p.oid::regprocedure AS function, p.prosecdef FROM pg_proc p
- WHERE p.pronamespace = 'covg12_ops'::regnamespace ORDER BY 1::text;
+ WHERE p.pronamespace = 'covg12_ops'::regnamespace ORDER BY p.oid::regprocedure::text;
 
 -- ==== F2: security_definer_reads_server_data
 -- the configuration files' settings (tenant_rls.signing_key, raw)

@@ -501,7 +501,7 @@ SELECT fix FROM covg4_h.mine('tenant_index_missing') WHERE fix IS NOT NULL \gexe
 SELECT object, fix FROM covg4_h.mine('tenant_index_missing');
 SELECT indrelid::regclass AS tbl, count(*) AS indexes FROM pg_index
  WHERE indrelid IN ('covg4.events'::regclass, 'covg4.events_1'::regclass, 'covg4.events_2'::regclass, 'covg4.events_2a'::regclass)
- GROUP BY 1 ORDER BY 1::text;
+ GROUP BY 1 ORDER BY indrelid::regclass::text;
 DROP TABLE covg4.events;
 
 -- ==== foreign tables and user mappings: a loopback postgres_fdw server that

@@ -26,7 +26,7 @@ SELECT p.oid::regprocedure AS function, p.provolatile, p.proparallel, p.prosecde
   FROM pg_proc p
  WHERE p.pronamespace = 'tenant_rls'::regnamespace
    AND p.proname IN ('sign_tenant', 'set_tenant_signed', 'strict_status')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 
 -- not preloaded here: strict mode says why it is not in force
 SELECT * FROM tenant_rls.strict_status();
