@@ -65,7 +65,7 @@ SELECT p.oid::regprocedure AS function, a.privilege_type
   FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
  WHERE p.pronamespace = 'tenant_rls'::regnamespace AND a.grantee = 0
    AND (p.proname LIKE 'audit%' OR p.proname LIKE '%_audit' OR p.proname LIKE '%updated_at%')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 -- the partitions it created
 SELECT count(*) AS partitions_granted
   FROM pg_catalog.pg_inherits i, pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a

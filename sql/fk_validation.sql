@@ -253,7 +253,7 @@ ALTER TABLE fkv.kinds_1 DETACH PARTITION fkv.kinds_12;
 RESET ROLE;
 DROP ROLE fkv_bypass;
 SELECT inhrelid::regclass AS partition FROM pg_inherits
- WHERE inhparent IN ('fkv.kinds'::regclass, 'fkv.kinds_1'::regclass) ORDER BY 1::text;
+ WHERE inhparent IN ('fkv.kinds'::regclass, 'fkv.kinds_1'::regclass) ORDER BY inhrelid::regclass::text;
 -- a superuser: PostgreSQL's check, as before
 RESET ROLE;
 ALTER TABLE fkv.codes DETACH PARTITION fkv.codes_2;
