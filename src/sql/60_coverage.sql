@@ -1225,12 +1225,34 @@ lead AS (SELECT DISTINCT i.indrelid, i.indkey[0] AS first FROM pg_index i WHERE 
 -- TRUNCATE trigger alone records no row; odd: the other row triggers of
 -- audit_trigger() (redefined, or a second one), clones of a parent's left to
 -- the parent
-aud AS (SELECT t.tgrelid,
-               bool_or(t.tgenabled IN ('O', 'A') AND t.exact) AS fires,
-               bool_or(t.exact) AS exact,
-               array_agg(t.tgname::text ORDER BY t.tgname) FILTER (WHERE t.tgparentid = 0 AND NOT t.exact) AS odd
-          FROM tenant_rls._audit_row_triggers() t
-         GROUP BY t.tgrelid),
+-- (one pass over pg_trigger for the row and the TRUNCATE triggers of
+-- audit_trigger(): audtg, with audtrunc's facts; a trigger's function takes
+-- no arguments)
+audtg AS MATERIALIZED (
+    SELECT t.tgrelid,
+           bool_or(t.tgenabled IN ('O', 'A') AND t.exact) FILTER (WHERE t.isrow) AS fires,
+           bool_or(t.exact) FILTER (WHERE t.isrow) AS exact,
+           -- (in name order below, where there are any: an ordered
+           -- aggregate here sorts every table's triggers)
+           array_agg(t.tgname::text) FILTER (WHERE t.isrow AND t.tgparentid = 0 AND NOT t.exact) AS odd,
+           bool_or(t.isrow) AS has_row,
+           bool_or(t.isrow AND t.tgenabled IN ('O', 'A')) AS row_enabled,
+           bool_or(t.istrunc AND t.tgenabled IN ('O', 'A')) AS trunc_fires,
+           min(t.tgname) FILTER (WHERE t.istrunc) AS trunc_name
+      FROM (SELECT tg.tgrelid, tg.tgname, tg.tgenabled, tg.tgparentid,
+                   (tg.tgtype::int & 1) = 1 AS isrow, (tg.tgtype::int & 32) = 32 AS istrunc,
+                   -- (as _audit_row_triggers() says)
+                   tg.tgname = 'tenant_rls_audit' AND tg.tgtype = 29 AND tg.tgqual IS NULL
+                   AND tg.tgnargs = 0 AND cardinality(tg.tgattr::int2[]) = 0
+                   AND tg.tgconstraint = 0 AND NOT tg.tgdeferrable AND NOT tg.tginitdeferred AS exact
+              FROM pg_trigger tg
+             WHERE tg.tgfoid IN (SELECT p.oid FROM pg_proc p
+                                  WHERE p.pronamespace = 'tenant_rls'::regnamespace
+                                    AND p.proname = 'audit_trigger')) t
+     GROUP BY t.tgrelid),
+aud AS (SELECT a.tgrelid, a.fires, a.exact,
+               CASE WHEN a.odd IS NOT NULL THEN ARRAY(SELECT n FROM unnest(a.odd) n ORDER BY n::name) END AS odd
+          FROM audtg a WHERE a.has_row),
 has_enable_audit AS (SELECT EXISTS (SELECT 1 FROM pg_proc p
                                      WHERE p.pronamespace = 'tenant_rls'::regnamespace
                                        AND p.proname = 'enable_audit') AS yes),
@@ -1819,15 +1841,9 @@ audtrunc AS MATERIALIZED (
                    (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
                       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = x.relid) AS qname,
                    (SELECT c.relkind FROM pg_class c WHERE c.oid = x.relid) AS relkind
-              FROM (SELECT tg.tgrelid AS relid,
-                           min(tg.tgname) FILTER (WHERE (tg.tgtype::int & 32) = 32) AS trunc_name
-                      FROM pg_trigger tg
-                     WHERE tg.tgfoid = (SELECT p.oid FROM pg_proc p
-                                         WHERE p.pronamespace = 'tenant_rls'::regnamespace
-                                           AND p.proname = 'audit_trigger' AND p.pronargs = 0)
-                     GROUP BY tg.tgrelid
-                    HAVING bool_or((tg.tgtype::int & 1) = 1 AND tg.tgenabled IN ('O', 'A'))
-                       AND NOT coalesce(bool_or((tg.tgtype::int & 32) = 32 AND tg.tgenabled IN ('O', 'A')), false)) x
+              FROM (SELECT a.tgrelid AS relid, a.trunc_name
+                      FROM audtg a
+                     WHERE a.row_enabled AND NOT coalesce(a.trunc_fires, false)) x
             OFFSET 0) y
      WHERE y.relkind IN ('r', 'p')),
 -- What tenant tables run or use besides their columns' data: the user
@@ -3032,35 +3048,58 @@ SELECT 'audit_json_cast', 'warning', format('(%s AS json)', format_type(x.castso
        'The audit trigger records a value of this type as to_json(value), and to_json() calls the cast: the function, not the row, decides what the log shows for these columns, and it runs in the writer''s session (it could also change the setting recorded as app_user). audit_verify() cannot tell: the chain seals what was recorded. Keep the cast only if its function is one you trust to return the value faithfully; otherwise drop it.',
        format('DROP CAST (%s AS json);', format_type(x.castsource, NULL)),
        NULL::oid
-  FROM (WITH RECURSIVE seen(attrelid, attname, typ) AS (
+  FROM (WITH RECURSIVE
+        -- the casts this reports (none on most installations: then no
+        -- column is looked at)
+        ajcast AS MATERIALIZED (
+            SELECT c.castsource, c.castfunc, p.proowner
+              FROM pg_cast c
+              JOIN pg_proc p ON p.oid = c.castfunc
+              JOIN pg_roles o ON o.oid = p.proowner AND NOT o.rolsuper
+             WHERE c.castsource >= 16384 AND c.casttarget = 'json'::regtype AND c.castmethod = 'f'
+               AND NOT EXISTS (SELECT 1 FROM pg_depend e
+                                WHERE e.classid = 'pg_cast'::regclass AND e.objid = c.oid AND e.deptype = 'e')),
+        -- the audited tables with a column of a user type: only their lists
+        -- are looked up
+        ajr AS (SELECT DISTINCT a0.attrelid AS relid
+                  FROM pg_attribute a0 JOIN aud ON aud.tgrelid = a0.attrelid AND aud.fires
+                 WHERE a0.attnum > 0 AND NOT a0.attisdropped AND a0.atttypid >= 16384
+                   AND EXISTS (SELECT FROM ajcast)),
+        -- each one and its ancestors (inheritance parents, partitioned
+        -- tables), with their distance: one walk for all of them
+        ajup(root, relid, depth) AS (
+            SELECT r.relid, r.relid, 0 FROM ajr r
+            UNION
+            SELECT up.root, i.inhparent, up.depth + 1
+              FROM ajup up JOIN pg_inherits i ON i.inhrelid = up.relid),
+        -- the column lists that apply: _audit_lists()'s, set-based (those
+        -- of the table's own audit_config row, or else of its nearest
+        -- ancestor's that has one; none: NULL, NULL)
+        ajlists AS (SELECT DISTINCT ON (up.root) up.root, c.columns, c.exclude
+                      FROM ajup up
+                      JOIN pg_class k ON k.oid = up.relid
+                      JOIN pg_namespace n ON n.oid = k.relnamespace
+                      JOIN tenant_rls.audit_config c ON c.schema_name = n.nspname AND c.table_name = k.relname
+                     ORDER BY up.root, up.depth),
+        -- (an inheritance child audited on its own does not record what an
+        -- audited ancestor does not either: audit.c, read_config())
+        -- (the function called only for a table that has such parents)
+        ajunrec AS (SELECT x.root, ARRAY(SELECT tenant_rls._audit_unrecorded(x.ancestors)) AS names
+                      FROM (SELECT up.root, array_agg(up.relid) AS ancestors
+                              FROM ajup up JOIN pg_class k ON k.oid = up.root AND NOT k.relispartition
+                             WHERE up.depth > 0
+                             GROUP BY up.root) x),
+        seen(attrelid, attname, typ) AS (
             SELECT a.attrelid, a.attname, a.atttypid
-              -- (the lists looked up only for audited tables with a column of a user type)
-              FROM (SELECT DISTINCT a0.attrelid
-                      FROM pg_attribute a0 JOIN aud ON aud.tgrelid = a0.attrelid AND aud.fires
-                     WHERE a0.attnum > 0 AND NOT a0.attisdropped AND a0.atttypid >= 16384
-                    OFFSET 0) r
-              CROSS JOIN LATERAL tenant_rls._audit_lists(r.attrelid::regclass) l
-              -- (an inheritance child audited on its own does not record what
-              -- an audited ancestor does not either: audit.c, read_config())
-              -- (the function called only for a table that has such parents)
-              CROSS JOIN LATERAL (
-                  SELECT ARRAY(WITH RECURSIVE up(relid) AS (
-                                   SELECT i.inhparent FROM pg_inherits i
-                                    WHERE i.inhrelid = r.attrelid
-                                      AND NOT (SELECT k.relispartition FROM pg_class k WHERE k.oid = r.attrelid)
-                                   UNION
-                                   SELECT i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.relid)
-                               SELECT up.relid FROM up) AS ancestors) an
-              CROSS JOIN LATERAL (
-                  SELECT CASE WHEN cardinality(an.ancestors) > 0
-                              THEN ARRAY(SELECT tenant_rls._audit_unrecorded(an.ancestors))
-                              ELSE '{}'::text[] END AS names) u
-              JOIN pg_attribute a ON a.attrelid = r.attrelid
+              FROM ajr r
+              LEFT JOIN ajlists l ON l.root = r.relid
+              LEFT JOIN ajunrec u ON u.root = r.relid
+              JOIN pg_attribute a ON a.attrelid = r.relid
              WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384
                -- the columns recorded: those of the lists, and the primary key
                AND ((l.columns IS NULL OR a.attname::text = ANY (l.columns))
                     AND NOT coalesce(a.attname::text = ANY (l.exclude), false)
-                    AND NOT a.attname::text = ANY (u.names)
+                    AND NOT a.attname::text = ANY (coalesce(u.names, '{}'))
                     OR EXISTS (SELECT 1 FROM pg_index i
                                 WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY (i.indkey)))
             UNION
@@ -3073,16 +3112,11 @@ SELECT 'audit_json_cast', 'warning', format('(%s AS json)', format_type(x.castso
                                  SELECT ca.atttypid FROM pg_attribute ca
                                   WHERE t.typtype = 'c' AND ca.attrelid = t.typrelid
                                     AND ca.attnum > 0 AND NOT ca.attisdropped) x(typ))
-        SELECT c.castsource, c.castfunc, p.proowner AS owner,
+        SELECT c.castsource, c.castfunc, c.proowner AS owner,
                array_to_string((array_agg(DISTINCT format('%s.%I', s.attrelid::regclass, s.attname)))[1:10], ', ') AS cols
           FROM seen s
           JOIN pg_type t ON t.oid = s.typ AND t.typtype NOT IN ('d', 'c') AND NOT (t.typcategory = 'A' AND t.typelem <> 0)
-          JOIN pg_cast c ON c.castsource = t.oid AND c.casttarget = 'json'::regtype AND c.castmethod = 'f'
-          JOIN pg_proc p ON p.oid = c.castfunc
-          JOIN pg_roles o ON o.oid = p.proowner AND NOT o.rolsuper
-         WHERE c.castsource >= 16384
-           AND NOT EXISTS (SELECT 1 FROM pg_depend e
-                            WHERE e.classid = 'pg_cast'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+          JOIN ajcast c ON c.castsource = t.oid
          GROUP BY 1, 2, 3) x
 UNION ALL
 -- an audited table (its row trigger fires) with policies of its own: the log's
@@ -3090,20 +3124,20 @@ UNION ALL
 -- "Who can read and change the log"); one pass over pg_policy
 SELECT 'audit_log_ignores_policies', 'warning', t.qname, 'table',
        format('Audited table %s has row-level security policies of its own (%s); the audit log does not apply them.',
-              t.qname, x.names),
+              t.qname, t.names),
        'The log shows a batch to every session of its tenant whose role may SELECT the table: a policy that hides rows from some users inside a tenant does not hide their history (old and new row images, deleted rows too). Keep the columns it protects out of the log (enable_audit(exclude => ...)), or keep SELECT on the table from roles that must not read that history (a view for them), then accept the finding.',
        NULL, t.relid
-  FROM tt t
-  JOIN aud ON aud.tgrelid = t.relid AND aud.fires
-  -- the policies that hide rows: restrictive ones, and permissive ones
-  -- where tenant_rls's own permissive policies (which let every row of the
-  -- tenant through) are not in place (review rev46d)
-  LEFT JOIN isotrue i ON i.relid = t.relid
-  CROSS JOIN LATERAL (SELECT string_agg(format('%I', p.polname), ', ' ORDER BY p.polname) AS names
-                        FROM pg_policy p
-                       WHERE p.polrelid = t.relid AND NOT starts_with(p.polname, 'tenant_rls_')
-                         AND (NOT p.polpermissive OR i.relid IS NULL)) x
- WHERE x.names IS NOT NULL
+  -- (a join and one aggregate, not a lookup per audited table)
+  FROM (SELECT t.qname, t.relid, string_agg(format('%I', p.polname), ', ' ORDER BY p.polname) AS names
+          FROM tt t
+          JOIN aud ON aud.tgrelid = t.relid AND aud.fires
+          JOIN pg_policy p ON p.polrelid = t.relid AND NOT starts_with(p.polname, 'tenant_rls_')
+          -- the policies that hide rows: restrictive ones, and permissive ones
+          -- where tenant_rls's own permissive policies (which let every row of the
+          -- tenant through) are not in place (review rev46d)
+          LEFT JOIN isotrue i ON i.relid = t.relid
+         WHERE NOT p.polpermissive OR i.relid IS NULL
+         GROUP BY t.qname, t.relid) t
 UNION ALL
 -- triggers (user ones) on tenant tables that copy rows into tables no tenant
 -- isolation covers
