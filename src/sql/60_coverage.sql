@@ -3024,14 +3024,6 @@ SELECT 'audit_trigger_altered', 'warning', x.qname, 'table',
           LEFT JOIN tenant_rls.audit_config ac ON ac.table_oid = aud.tgrelid
          WHERE aud.odd IS NOT NULL OFFSET 0) x
 UNION ALL
--- AFTER ROW triggers that fire before the audit trigger (name order, C
--- collation) and may change rows: their changes are queued, and chained,
--- before the change that fired them (review rev21c).  "May change rows": the
--- function, or a user function it calls at any depth, writes (INSERT,
--- UPDATE, DELETE, MERGE, TRUNCATE, COPY outside string literals and
--- comments: IF TG_OP = 'UPDATE' does not count) or runs dynamic SQL, or is
--- not in SQL or PL/pgSQL, whose body cannot be read.  Deferred constraint
--- triggers fire at commit, after it.
 -- audit_json_cast: a cast with a function from a user type to json, the
 -- type of a column the log records (its lists' columns and the primary key)
 -- as to_json() sees it: under every level of domain, an array's element,
