@@ -747,7 +747,12 @@ statement_facts(void)
 	}
 }
 
-/* the contents of every "..." in text, in place, but a key setting's name */
+/*
+ * The contents of every "..." in text, in place, but the name of a
+ * configuration parameter (the key settings', or another's: "invalid value
+ * for parameter "tenant_rls.actor_setting"" names no key).  The lookup reads
+ * only the server's table of settings, in memory.
+ */
 static void
 mask_quoted(char *text)
 {
@@ -756,15 +761,14 @@ mask_quoted(char *text)
 	while (p != NULL && (p = strchr(p, '"')) != NULL)
 	{
 		char	   *e = strchr(p + 1, '"');
-		size_t		n;
+		bool		setting_name;
 
 		if (e == NULL)
 			break;
-		n = e - (p + 1);
-		if (!((n == strlen(key_setting_name[KEY_CURRENT]) &&
-			   pg_strncasecmp(p + 1, key_setting_name[KEY_CURRENT], n) == 0) ||
-			  (n == strlen(key_setting_name[KEY_PREVIOUS]) &&
-			   pg_strncasecmp(p + 1, key_setting_name[KEY_PREVIOUS], n) == 0)))
+		*e = '\0';
+		setting_name = GetConfigOption(p + 1, true, false) != NULL;
+		*e = '"';
+		if (!setting_name)
 			for (p++; p < e; p++)
 				*p = '*';
 		p = e + 1;
