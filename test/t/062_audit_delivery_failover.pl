@@ -21,7 +21,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use IPC::Run;
 use Test::More;
-use TenantRlsTest qw(write_ids logged chains_ok hold_worker);
+use TenantRlsTest qw(start_deferring write_ids logged chains_ok hold_worker);
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -31,15 +31,7 @@ checkpoint_timeout = 1h
 max_wal_size = 4GB
 });
 $primary->start;
-$primary->safe_psql('postgres', q{
-SET client_min_messages = warning;
-CREATE EXTENSION tenant_rls;
-CREATE TABLE public.f (id int PRIMARY KEY, tenant_id text NOT NULL, v text);
-SELECT tenant_rls.audit_delivery_start();
-ALTER DATABASE postgres SET tenant_rls.audit_delivery = deferred;
-});
-ok($primary->poll_query_until('postgres', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}),
-	'primary: the delivery worker runs');
+ok(start_deferring($primary), 'primary: the delivery worker runs');
 
 sub lint_lost
 {

@@ -24,7 +24,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use TenantRlsTest qw(write_ids logged chains_ok hold_worker);
+use TenantRlsTest qw(start_deferring write_ids logged chains_ok hold_worker);
 
 my $conf = qq{
 shared_preload_libraries = 'tenant_rls'
@@ -36,15 +36,7 @@ my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1, has_archiving => 1);
 $primary->append_conf('postgresql.conf', $conf);
 $primary->start;
-$primary->safe_psql('postgres', q{
-SET client_min_messages = warning;
-CREATE EXTENSION tenant_rls;
-CREATE TABLE public.f (id int PRIMARY KEY, tenant_id text NOT NULL, v text);
-SELECT tenant_rls.audit_delivery_start();
-ALTER DATABASE postgres SET tenant_rls.audit_delivery = deferred;
-});
-ok($primary->poll_query_until('postgres', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()}),
-	'primary: the delivery worker runs');
+ok(start_deferring($primary), 'primary: the delivery worker runs');
 write_ids($primary, 1, 5);
 is($primary->safe_psql('postgres', q{SELECT tenant_rls.audit_delivery_wait('60 s')}), 't', 'primary: ids 1-5 delivered');
 $primary->backup('b0');

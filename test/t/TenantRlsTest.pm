@@ -8,7 +8,7 @@ use PostgreSQL::Test::Utils ();
 use IPC::Run ();
 
 our @EXPORT_OK = qw($drop_audit_partitions create_audit_default_db $versioned_table clock_shift_shim start_pgbouncer
-  write_ids logged chains_ok hold_worker);
+  start_deferring write_ids logged chains_ok hold_worker);
 
 # SQL that drops every monthly partition of the audit log (the default one
 # stays): the tests that need a month without its partition start so.
@@ -172,7 +172,24 @@ ignore_startup_parameters = extra_float_digits
 		  "$dir/pgbouncer.out", "$dir/pgbouncer.log");
 }
 
-# The deferred-delivery failover tests (062, 081), in database postgres on a
+# The deferred-delivery failover tests (062, 081, 082): in database postgres
+# of the started $node, the extension, the table public.f (id, tenant_id, v),
+# deferred delivery started and the database's writers deferring (then the
+# SQL $more, if given); true once the delivery worker runs
+sub start_deferring
+{
+	my ($node, $more) = @_;
+	$node->safe_psql('postgres', q{
+SET client_min_messages = warning;
+CREATE EXTENSION tenant_rls;
+CREATE TABLE public.f (id int PRIMARY KEY, tenant_id text NOT NULL, v text);
+SELECT tenant_rls.audit_delivery_start();
+ALTER DATABASE postgres SET tenant_rls.audit_delivery = deferred;
+} . ($more // ''));
+	return $node->poll_query_until('postgres', q{SELECT worker_running FROM tenant_rls.audit_delivery_status()});
+}
+
+# The deferred-delivery failover tests (062, 081, 082), in database postgres on a
 # table public.f (id, v) of tenants t0..t2: one deferred transaction per id
 # from..to, as tenant t<id mod 3>
 sub write_ids
